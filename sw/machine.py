@@ -1,0 +1,69 @@
+"""The seam between the software stack and the hardware it runs on.
+
+:mod:`irqforge.sw` talks to hardware only through an object implementing
+:class:`Machine`; the backends live in :mod:`irqforge.sim` (``model``,
+``amaranth``, ``icarus``, ``verilator``). Every call is in simulated time:
+``now()`` counts platform clock cycles.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Machine(Protocol):
+    """A running platform with ``ncpus`` CPUs (contract §7)."""
+
+    ncpus: int
+
+    async def read32(self, cpu: int, addr: int) -> int:
+        """32-bit load by ``cpu`` from physical address ``addr``."""
+        ...
+
+    async def write32(self, cpu: int, addr: int, value: int) -> None:
+        """32-bit store by ``cpu``; returns when the write response arrived."""
+        ...
+
+    async def wait_cycles(self, n: int) -> None:
+        """Let ``n`` clock cycles pass."""
+        ...
+
+    def now(self) -> int:
+        """Cycles since reset."""
+        ...
+
+    async def wait_interrupt(self, cpu: int) -> None:
+        """Return as soon as ``cpu`` has INTR or NMI pending (at once if it has)."""
+        ...
+
+    async def acknowledge(self, cpu: int) -> int:
+        """INTA cycle on ``cpu``: the vector moved IRR → ISR, or the spurious vector."""
+        ...
+
+    def set_irq(self, line: int, level: int) -> None:
+        """Drive device interrupt line ``line`` (IO-APIC pin) to ``level``."""
+        ...
+
+    # -- beyond contract §7: the other CPU-side pins of the LAPIC
+
+    def nmi_pending(self, cpu: int) -> bool:
+        """The LAPIC's ``nmi`` output is high."""
+        ...
+
+    async def acknowledge_nmi(self, cpu: int) -> None:
+        """Pulse ``nmi_ack``."""
+        ...
+
+    def take_startup(self, cpu: int) -> list[tuple[str, int]]:
+        """INIT / SIPI pulses seen on ``cpu`` since the last call, oldest first:
+        ``("INIT", 0)`` or ``("SIPI", vector)``."""
+        ...
+
+
+class BusError(Exception):
+    """A bus access answered SLVERR or DECERR."""
+
+    def __init__(self, cpu: int, addr: int, resp: str) -> None:
+        self.cpu, self.addr, self.resp = cpu, addr, resp
+        super().__init__(f"cpu {cpu}: access to {addr:#010x} answered {resp}")
