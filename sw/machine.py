@@ -45,7 +45,18 @@ class Machine(Protocol):
         """Drive device interrupt line ``line`` (IO-APIC pin) to ``level``."""
         ...
 
-    # -- beyond contract §7: the other CPU-side pins of the LAPIC
+    # -- beyond contract §7: one coroutine can serve every CPU, and the
+    #    other CPU-side pins of the LAPIC
+
+    def intr_pending(self, cpu: int) -> bool:
+        """The LAPIC's ``intr`` output is high now."""
+        ...
+
+    async def wait_any_interrupt(self, max_cycles: int | None = None) -> None:
+        """Return as soon as any CPU has INTR or NMI pending (at once if one
+        has), or after ``max_cycles`` cycles. Backends wait on the signals'
+        edges, never by polling every cycle."""
+        ...
 
     def nmi_pending(self, cpu: int) -> bool:
         """The LAPIC's ``nmi`` output is high."""

@@ -1,0 +1,5 @@
+"""``python -m irqforge`` runs the command line."""
+
+from irqforge.cli import main
+
+raise SystemExit(main())
