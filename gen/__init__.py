@@ -1,0 +1,1 @@
+"""Emitters (contract §5): Verilog, C headers, docs, SystemRDL, JSON Schema."""

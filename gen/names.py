@@ -103,9 +103,10 @@ class CNames:
         self._owner: dict[str, str] = {}
 
     def take(self, name: str, owner: str) -> str:
-        """Reserve ``name`` for ``owner`` (a human description of what it
-        stands for) and return it."""
-        _check_ident(name)
+        """Reserve macro ``name`` (arguments of a function-like macro are
+        ignored) for ``owner``, a human description of what it stands for,
+        and return the bare name."""
+        name = _check_ident(name.split("(", 1)[0])
         prev = self._owner.get(name)
         if prev is not None:
             raise GenError(f"{self.header}: macro {name} would stand for both {prev} and {owner}; rename one")

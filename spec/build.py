@@ -6,17 +6,22 @@ Three stages, each collecting every problem before anything fails:
 2. structure against the JSON Schema (:mod:`.schema`), unknown keys with a
    "did you mean",
 3. semantics while building the frozen model: widths, overlaps, resets,
-   duplicates, vector collisions, cross-file agreement.
+   duplicates, vector collisions; then cross-file agreement between the files
+   that built cleanly.
 
-Messages name the document path and quote the bad value; positions are
-``FILE:LINE:COL`` of the offending value (or key).
+Every message starts with the document path of the bad value and quotes the
+value; its position (``FILE:LINE:COL``, 1-based) is the offending value, or
+the key for an unknown or repeated key. ``tests/spec/test_messages.py`` pins
+each message.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import hashlib
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -47,8 +52,10 @@ from .model import (
     VectorRange,
     Window,
 )
-from .schema import FILES, SCHEMA
-from .yamlload import Marks, Path_, YamlError, load_yaml
+from .schema import FILES, file_schema
+from .yamlload import Marks, Path_, YamlError, fmt_path, load_yaml
+
+__all__ = ["DEFAULT_DIR", "REQUIRED_PARAMS", "fmt_path", "load", "load_default", "spec_files"]
 
 DEFAULT_DIR = Path(__file__).parent / "default"
 
@@ -60,15 +67,14 @@ REQUIRED_PARAMS: dict[str, dict[str, tuple[int, int]]] = {
 }
 
 
-def fmt_path(path: Path_) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(document)"
-
-
 def _hex(v: object) -> str:
     return f"{v:#x}" if isinstance(v, int) and not isinstance(v, bool) else repr(v)
+
+
+def _quote(v: object, limit: int = 40) -> str:
+    """``repr`` of a bad value, shortened when it is a whole list or mapping."""
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 4] + " ..." + text[-1]
 
 
 class _Ctx:
@@ -78,10 +84,19 @@ class _Ctx:
         self.marks = marks
         self.sink = sink
         self.count = 0
+        # required device params that are missing: already reported once, so
+        # expressions using them stay quiet
+        self.missing_params: set[str] = set()
 
-    def err(self, path: Path_, message: str, *, key: bool = False) -> None:
+    def err(self, path: Path_, message: str, *, key: bool = False, where: Path_ | None = None) -> None:
+        """Report ``message`` at the value (or key) at ``path``; the text starts
+        with the document path ``where`` (default ``path``)."""
         self.count += 1
-        self.sink.append(self.marks.problem(path, message, key=key))
+        text = f"{fmt_path(path if where is None else where)}: {message}"
+        self.sink.append(self.marks.problem(path, text, key=key))
+
+    def line(self, path: Path_) -> int:
+        return self.marks.at(path)[0]
 
     def loc(self, path: Path_) -> Loc:
         line, col = self.marks.at(path)
@@ -90,46 +105,81 @@ class _Ctx:
 
 # --------------------------------------------------------------------------- stage 2: schema
 
-_validator = jsonschema.Draft202012Validator(SCHEMA)
+
+@functools.cache
+def _validator(key: str) -> jsonschema.protocols.Validator:
+    """The (cached) validator of a file holding ``key``."""
+    return jsonschema.Draft202012Validator(file_schema(key))
 
 
-def _schema_problems(data: Any, ctx: _Ctx) -> None:
-    for e in sorted(_validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        _report_schema_error(e, ctx)
+_TYPE_WORDS = {
+    "integer": "an integer",
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+    "boolean": "true or false",
+}
 
 
-def _report_schema_error(e: jsonschema.ValidationError, ctx: _Ctx) -> None:
+def _schema_problems(data: Any, key: str, ctx: _Ctx) -> None:
+    errors = sorted(_validator(key).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    # a misspelt required key is one mistake: report the unknown key with its
+    # "did you mean", not also the missing key it was meant to be
+    meant: set[Path_] = set()
+    for e in errors:
+        if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+            for k in e.instance:
+                hint = _did_you_mean(k, e.schema)
+                if hint is not None:
+                    meant.add((*e.absolute_path, hint))
+    for e in errors:
+        _report_schema_error(e, ctx, meant)
+
+
+def _did_you_mean(k: str, schema: Mapping[str, Any]) -> str | None:
+    allowed = list(schema.get("properties", {}))
+    if k in allowed:
+        return None
+    hint = difflib.get_close_matches(k, allowed, n=1)
+    return hint[0] if hint else None
+
+
+def _report_schema_error(e: jsonschema.ValidationError, ctx: _Ctx, meant: set[Path_] | None = None) -> None:
     path: Path_ = tuple(e.absolute_path)
-    where = fmt_path(path)
-    if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+    v = e.instance
+    if e.validator == "additionalProperties" and isinstance(v, dict):
         allowed = list(e.schema.get("properties", {}))
-        for k in e.instance:
+        for k in v:
             if k not in allowed:
-                hint = difflib.get_close_matches(k, allowed, n=1)
-                dym = f" (did you mean {hint[0]!r}?)" if hint else f" (expected one of: {', '.join(allowed)})"
-                ctx.err((*path, k), f"unknown key {k!r} in {where}{dym}", key=True)
+                hint = _did_you_mean(k, e.schema)
+                dym = f"did you mean {hint!r}?" if hint else f"expected one of: {', '.join(allowed)}"
+                ctx.err((*path, k), f"unknown key {k!r} ({dym})", key=True, where=path)
         return
     if e.validator == "required":
-        missing = re.findall(r"'([^']+)' is a required property", e.message)
-        ctx.err(path, f"{where}: missing required key {missing[0] if missing else e.message!r}")
+        for k in e.validator_value:
+            if k not in v and (*path, k) not in (meant or set()):
+                ctx.err(path, f"missing required key {k!r}")
         return
     if e.validator == "enum":
-        choices = ", ".join(map(str, e.validator_value))
-        ctx.err(path, f"{where}: {e.instance!r} is not one of {choices}")
+        ctx.err(path, f"{_quote(v)} is not one of {', '.join(map(str, e.validator_value))}")
         return
     if e.validator == "type":
-        ctx.err(path, f"{where}: expected {e.validator_value}, got {e.instance!r}")
+        ctx.err(path, f"expected {_TYPE_WORDS.get(e.validator_value, e.validator_value)}, got {_quote(v)}")
         return
-    if e.validator == "anyOf" and e.schema is not None and "description" in e.schema:
-        ctx.err(path, f"{where}: {e.instance!r} is not valid: {e.schema['description']}")
+    if e.validator in ("anyOf", "pattern") and "description" in e.schema:
+        ctx.err(path, f"{_quote(v)} is not {e.schema['description']}")
         return
-    if e.validator in ("anyOf", "pattern"):
-        ctx.err(path, f"{where}: {e.instance!r} is not a valid value")
+    if e.validator == "minimum":
+        ctx.err(path, f"{v!r} is below the minimum {e.validator_value!r}")
         return
-    if e.validator in ("maxProperties", "minProperties") and not path:
-        ctx.err(path, f"a spec file holds exactly one of {', '.join(SCHEMA['properties'])} at the top")
+    if e.validator == "maximum":
+        ctx.err(path, f"{v!r} is above the maximum {e.validator_value!r}")
         return
-    ctx.err(path, f"{where}: {e.message}")
+    if e.validator == "minItems":
+        ctx.err(path, f"needs at least {e.validator_value} item(s), got {len(v)}")
+        return
+    # a keyword the schema may use some day: jsonschema's own words
+    ctx.err(path, e.message)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -142,14 +192,17 @@ def _bits(value: int | str, path: Path_, ctx: _Ctx) -> tuple[int, int] | None:
     if isinstance(value, int):
         return value, 1
     m = _BITS.match(value)
-    assert m is not None  # the schema's pattern guarantees it
+    if m is None:  # pragma: no cover - the schema's pattern has let only these through
+        raise AssertionError(value)
     msb = int(m.group(1))
     lsb = int(m.group(2)) if m.group(2) is not None else msb
     if msb < lsb:
-        ctx.err(path, f"{fmt_path(path)}: bits {value!r} list msb below lsb; write \"{lsb}:{msb}\"")
+        ctx.err(path, f"bits {value!r} put the msb below the lsb; write \"{lsb}:{msb}\"")
         return None
     return lsb, msb - lsb + 1
 
+
+_MAX_SHIFT = 256
 
 _OPS: dict[type, Callable[[int, int], int]] = {
     ast.Add: lambda a, b: a + b,
@@ -162,6 +215,10 @@ _OPS: dict[type, Callable[[int, int], int]] = {
 }
 
 
+class _Quiet(Exception):
+    """An expression uses a parameter whose absence is already reported."""
+
+
 def _expr(value: int | str, params: Mapping[str, int], path: Path_, ctx: _Ctx) -> int | None:
     """An integer, or an arithmetic expression over the device's params."""
     if isinstance(value, int):
@@ -169,30 +226,37 @@ def _expr(value: int | str, params: Mapping[str, int], path: Path_, ctx: _Ctx) -
     try:
         tree = ast.parse(value.strip(), mode="eval")
     except SyntaxError:
-        ctx.err(path, f"{fmt_path(path)}: cannot read expression {value!r}")
+        ctx.err(path, f"cannot read the expression {value!r}")
         return None
 
     def ev(n: ast.AST) -> int:
         if isinstance(n, ast.Expression):
             return ev(n.body)
-        if isinstance(n, ast.Constant) and isinstance(n.value, int):
+        if isinstance(n, ast.Constant) and isinstance(n.value, int) and not isinstance(n.value, bool):
             return n.value
         if isinstance(n, ast.Name):
+            if n.id in ctx.missing_params:
+                raise _Quiet
             if n.id not in params:
                 hint = difflib.get_close_matches(n.id, list(params), n=1)
                 dym = f" (did you mean {hint[0]!r}?)" if hint else ""
                 raise ValueError(f"unknown parameter {n.id!r} in {value!r}{dym}")
             return params[n.id]
         if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
-            return _OPS[type(n.op)](ev(n.left), ev(n.right))
+            a, b = ev(n.left), ev(n.right)
+            if isinstance(n.op, (ast.LShift, ast.RShift)) and not 0 <= b <= _MAX_SHIFT:
+                raise ValueError(f"shift by {b} in {value!r} is outside 0..{_MAX_SHIFT}")
+            return _OPS[type(n.op)](a, b)
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
             return -ev(n.operand)
-        raise ValueError(f"unsupported expression {value!r}")
+        raise ValueError(f"{value!r} is not an expression irqforge can evaluate (use + - * << >> | & and params)")
 
     try:
         return ev(tree)
+    except _Quiet:
+        return None
     except ValueError as e:
-        ctx.err(path, f"{fmt_path(path)}: {e}")
+        ctx.err(path, str(e))
         return None
 
 
@@ -200,8 +264,7 @@ def _dupes(items: Iterable[tuple[str, Path_]], what: str, ctx: _Ctx) -> None:
     seen: dict[str, Path_] = {}
     for name, path in items:
         if name in seen:
-            line, _ = ctx.marks.at(seen[name])
-            ctx.err(path, f"{fmt_path(path)}: duplicate {what} name {name!r} (first defined on line {line})")
+            ctx.err(path, f"duplicate {what} name {name!r} (first defined on line {ctx.line(seen[name])})")
         else:
             seen[name] = path
 
@@ -225,34 +288,32 @@ def _build_fields(
     for i, f in enumerate(raw):
         fp = (*reg_path, "fields", i)
         name = f["name"]
+        what = f"field {reg_name}.{name}"
         bits = _bits(f["bits"], (*fp, "bits"), ctx)
         if bits is None:
             continue
         lsb, fw = bits
         if lsb + fw > width:
-            ctx.err(
-                (*fp, "bits"),
-                f"field {reg_name}.{name} bits {f['bits']!r} lie outside the {width}-bit register",
-            )
+            ctx.err((*fp, "bits"), f"{what} bits {f['bits']!r} lie outside the {width}-bit register")
             continue
         access = Access(f.get("access", reg_access.value))
         if reg_access in (Access.RO, Access.RSVD) and "access" in f and access.write_has_effect:
-            ctx.err((*fp, "access"), f"field {reg_name}.{name} is {access.value} in a read-only register")
+            ctx.err(
+                (*fp, "access"),
+                f"{what} access {access.value!r} takes writes, but register {reg_name} is {reg_access.value!r}",
+            )
         mask = ((1 << fw) - 1) << lsb
         reset: int | None
         if "reset" in f:
             reset = _expr(f["reset"], params, (*fp, "reset"), ctx)
             if reset is not None and not 0 <= reset < (1 << fw):
-                ctx.err(
-                    (*fp, "reset"),
-                    f"field {reg_name}.{name}: reset {_hex(reset)} does not fit {fw} bit(s)",
-                )
+                ctx.err((*fp, "reset"), f"{what} reset {_hex(reset)} does not fit {fw} bit(s)")
                 reset = None
             if reset is not None and reg_reset is not None and ((reg_reset & mask) >> lsb) != reset:
                 ctx.err(
                     (*fp, "reset"),
-                    f"field {reg_name}.{name}: reset {_hex(reset)} disagrees with the register reset "
-                    f"{_hex(reg_reset)} (bits give {_hex((reg_reset & mask) >> lsb)})",
+                    f"{what} reset {_hex(reset)} disagrees with the register reset {_hex(reg_reset)}, "
+                    f"which gives {_hex((reg_reset & mask) >> lsb)} for bits {f['bits']!r}",
                 )
         else:
             reset = (reg_reset & mask) >> lsb if reg_reset is not None else 0
@@ -266,17 +327,16 @@ def _build_fields(
             if v["value"] >= (1 << fw):
                 ctx.err(
                     (*fp, "values", j, "value"),
-                    f"field {reg_name}.{name}: enumerated value {v['name']} = {_hex(v['value'])} "
-                    f"does not fit {fw} bit(s)",
+                    f"{what}: enumerated value {v['name']} = {_hex(v['value'])} does not fit {fw} bit(s)",
                 )
             enums.append(EnumValue(v["name"], v["value"], v.get("description", "")))
         for lo, w, other, opath in spans:
             if lo < lsb + fw and lsb < lo + w:
-                line, _ = ctx.marks.at(opath)
                 ctx.err(
                     (*fp, "bits"),
-                    f"field {reg_name}.{name} bits {f['bits']!r} overlap field {other} (line {line})",
+                    f"{what} bits {f['bits']!r} overlap field {reg_name}.{other} (line {ctx.line(opath)})",
                 )
+                break
         spans.append((lsb, fw, name, (*fp, "bits")))
         fields.append(
             Field(name, lsb, fw, access, reset or 0, f.get("description", ""), tuple(enums), ctx.loc(fp))
@@ -294,8 +354,8 @@ def _build_registers(
     *,
     in_window: bool,
 ) -> tuple[Register, ...]:
-    regs: list[Register] = []
-    unit = "index" if in_window else "offset"
+    regs: list[tuple[int, Register]] = []  # with the index in raw
+    unit, units = ("index", "indices") if in_window else ("offset", "bytes")
     occupied: list[tuple[int, int, str, Path_]] = []
     _dupes(((r["name"], (*base_path, i, "name")) for i, r in enumerate(raw)), "register", ctx)
     for i, r in enumerate(raw):
@@ -304,19 +364,20 @@ def _build_registers(
         width = r.get("width", 32)
         span = width // 32 if in_window else width // 8
         offset = r[unit]
-        if not in_window and offset % min(span, 8):
-            ctx.err((*rp, unit), f"register {name}: offset {_hex(offset)} is not {span}-byte aligned")
+        if not in_window and offset % span:
+            ctx.err((*rp, unit), f"register {name} offset {_hex(offset)} is not {span}-byte aligned")
         count = _expr(r.get("count", 1), params, (*rp, "count"), ctx)
         if count is None:
             continue
         if count < 1:
-            ctx.err((*rp, "count"), f"register {name}: count {count} must be at least 1")
+            given = "" if isinstance(r["count"], int) else f"{r['count']!r} = "
+            ctx.err((*rp, "count"), f"register {name} count {given}{count} must be at least 1")
             continue
-        stride = r.get("stride", 0 if count == 1 else span)
+        stride = r.get("stride", span)
         if count > 1 and stride < span:
             ctx.err(
                 (*rp, "stride"),
-                f"register {name}: stride {_hex(stride)} is smaller than the register ({span} {unit} units)",
+                f"register {name} stride {_hex(stride)} is smaller than the register ({span} {units})",
             )
             continue
         end = offset + (count - 1) * stride + span
@@ -326,44 +387,49 @@ def _build_registers(
                 f"register {name} at {unit} {_hex(offset)} (ends {_hex(end)}) lies outside {where} "
                 f"(size {_hex(limit)})",
             )
-        instances = [(offset + k * stride, span) for k in range(count)]
+        instances = [
+            (f"{name}{k}" if count > 1 else name, offset + k * stride, span) for k in range(count)
+        ]
         for lo, w, other, opath in occupied:
-            hit = next((o for o, s in instances if o < lo + w and lo < o + s), None)
+            hit = next(((iname, o) for iname, o, s in instances if o < lo + w and lo < o + s), None)
             if hit is not None:
-                line, _ = ctx.marks.at(opath)
                 ctx.err(
                     (*rp, unit),
-                    f"register {name} at {unit} {_hex(hit)} overlaps register {other} (line {line})",
+                    f"register {hit[0]} at {unit} {_hex(hit[1])} overlaps register {other} at {unit} "
+                    f"{_hex(lo)} (line {ctx.line(opath)})",
                 )
                 break
-        occupied.extend((o, s, name, (*rp, unit)) for o, s in instances)
+        occupied.extend((o, s, iname, (*rp, unit)) for iname, o, s in instances)
         access = Access(r.get("access", "rw"))
         reset = None
         if "reset" in r:
             reset = _expr(r["reset"], params, (*rp, "reset"), ctx)
             if reset is not None and not 0 <= reset < (1 << width):
-                ctx.err((*rp, "reset"), f"register {name}: reset {_hex(reset)} does not fit {width} bits")
+                ctx.err((*rp, "reset"), f"register {name} reset {_hex(reset)} does not fit {width} bits")
                 reset = None
         fields = _build_fields(r.get("fields", []), rp, name, width, access, reset, params, ctx)
         if reset is None:
             reset = 0
             for f in fields:
                 reset |= f.reset << f.lsb
-        regs.append(
-            Register(
-                name,
-                offset,
-                width,
-                access,
-                reset,
-                r.get("description", ""),
-                fields,
-                count,
-                stride if count > 1 else 0,
-                ctx.loc(rp),
-            )
-        )
-    return tuple(regs)
+        reg = Register(
+            name, offset, width, access, reset, r.get("description", ""), fields, count,
+            stride if count > 1 else 0, ctx.loc(rp),
+        )  # fmt: skip
+        regs.append((i, reg))
+    # ISR (count 8) makes ISR0..ISR7: no other register may be called ISR3
+    owners: dict[str, str] = {}
+    for i, reg in regs:
+        for inst in reg.instances():
+            if inst.name in owners and owners[inst.name] != reg.name:
+                ctx.err(
+                    (*base_path, i, "name"),
+                    f"register {reg.name} makes the name {inst.name!r}, which register "
+                    f"{owners[inst.name]} already uses",
+                )
+                break
+            owners.setdefault(inst.name, reg.name)
+    return tuple(reg for _, reg in regs)
 
 
 def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None:
@@ -371,19 +437,17 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
     p: Path_ = ("device",)
     start = ctx.count
     if d["name"] != expect:
-        ctx.err((*p, "name"), f"device.name is {d['name']!r} but this file describes the {expect!r} device")
+        ctx.err((*p, "name"), f"{d['name']!r}, but this file describes the {expect!r} device")
     params: dict[str, int] = dict(d.get("params", {}))
     for pname, (lo, hi) in REQUIRED_PARAMS[expect].items():
         if pname not in params:
-            ctx.err((*p, "params"), f"device.params: the {expect} needs parameter {pname!r}")
+            ctx.err((*p, "params"), f"the {expect} needs the parameter {pname!r}")
+            ctx.missing_params.add(pname)
         elif not lo <= params[pname] <= hi:
-            ctx.err(
-                (*p, "params", pname),
-                f"device.params.{pname}: {_hex(params[pname])} is outside {_hex(lo)}..{_hex(hi)}",
-            )
+            ctx.err((*p, "params", pname), f"{_hex(params[pname])} is outside {_hex(lo)}..{_hex(hi)}")
     size = d["size"]
     if size > (1 << d["address_width"]):
-        ctx.err((*p, "size"), f"device.size {_hex(size)} needs more than address_width {d['address_width']} bits")
+        ctx.err((*p, "size"), f"{_hex(size)} does not fit address_width {d['address_width']} bits")
     regs = _build_registers(d["registers"], (*p, "registers"), params, "the device", size, ctx, in_window=False)
     names = {r.name for r in regs}
     windows: list[Window] = []
@@ -400,12 +464,6 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
             w["registers"], (*wp, "registers"), params, f"the {limit}-entry window", limit, ctx, in_window=True
         )
         windows.append(Window(w["name"], w["select"], w["data"], wregs, w.get("description", ""), ctx.loc(wp)))
-    inst = [(ri.name, r) for r in regs for ri in r.instances()]
-    seen: dict[str, str] = {}
-    for iname, r in inst:
-        if iname in seen and seen[iname] != r.name:
-            ctx.err(("device", "registers"), f"register instance name {iname!r} is used by {seen[iname]} and {r.name}")
-        seen[iname] = r.name
     if ctx.count != start:
         return None
     return Device(
@@ -424,7 +482,7 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
 
 # --------------------------------------------------------------------------- vectors
 
-_KIND_NAMES = {k.value for k in VectorKind}
+_EXC_OK = (VectorKind.EXCEPTION, VectorKind.RESERVED)
 
 
 def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
@@ -442,39 +500,38 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     def claim(n: int, name: str, path: Path_) -> None:
         if n in owner:
             oname, opath = owner[n]
-            line, _ = ctx.marks.at(opath)
-            ctx.err(path, f"vector {_hex(n)} of {name} collides with {oname} (line {line})")
+            ctx.err(path, f"vector {_hex(n)} of {name} collides with {oname} (line {ctx.line(opath)})")
         else:
             owner[n] = (name, path)
-
-    def check_kind(n: int, kind: VectorKind, name: str, path: Path_) -> None:
-        if n < 32 and kind not in (VectorKind.EXCEPTION, VectorKind.RESERVED):
-            ctx.err(path, f"{name}: exception vector {_hex(n)} (0..0x1f) cannot be used for kind {kind.value!r}")
-        if n >= 32 and kind is VectorKind.EXCEPTION:
-            ctx.err(path, f"{name}: exception kind needs a vector below 0x20, got {_hex(n)}")
 
     spurious: list[tuple[int, Path_]] = []
     for i, e in enumerate(v["entries"]):
         ep: Path_ = ("vectors", "entries", i)
-        n = e["number"]
+        n, name = e["number"], e["name"]
         if not 0 <= n <= 255:
-            ctx.err((*ep, "number"), f"{e['name']}: vector {_hex(n)} is outside 0..0xff")
+            ctx.err((*ep, "number"), f"vector {_hex(n)} of {name} is outside 0..0xff")
             continue
         kind = VectorKind(e["kind"])
-        check_kind(n, kind, e["name"], (*ep, "number"))
-        claim(n, e["name"], (*ep, "number"))
+        if n < 32 and kind not in _EXC_OK:
+            ctx.err(
+                (*ep, "number"),
+                f"vector {_hex(n)} of {name} is an exception vector (0..0x1f) and cannot be kind {kind.value!r}",
+            )
+        if n >= 32 and kind is VectorKind.EXCEPTION:
+            ctx.err((*ep, "number"), f"vector {_hex(n)} of {name}: kind 'exception' needs a vector below 0x20")
+        claim(n, name, (*ep, "number"))
         if kind is VectorKind.EXCEPTION and "class" not in e:
-            ctx.err(ep, f"{e['name']}: an exception needs a class (fault, trap, abort, interrupt)")
+            ctx.err(ep, f"exception {name} needs a class (fault, trap, abort or interrupt)")
         if kind is not VectorKind.EXCEPTION:
             for k in ("class", "error_code"):
                 if k in e:
-                    ctx.err((*ep, k), f"{e['name']}: {k!r} applies only to exceptions, not kind {kind.value!r}")
+                    ctx.err((*ep, k), f"{k!r} applies only to exceptions, and {name} is kind {kind.value!r}")
         if kind is VectorKind.SPURIOUS:
             spurious.append((n, (*ep, "number")))
         vectors.append(
             Vector(
                 n,
-                e["name"],
+                name,
                 kind,
                 e.get("description", ""),
                 e.get("mnemonic", ""),
@@ -489,42 +546,106 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     ranges: list[VectorRange] = []
     for i, r in enumerate(v.get("ranges", [])):
         rp: Path_ = ("vectors", "ranges", i)
-        first, last = r["first"], r["last"]
+        first, last, name = r["first"], r["last"], r["name"]
         bad = False
         for key, n in (("first", first), ("last", last)):
             if not 0 <= n <= 255:
-                ctx.err((*rp, key), f"range {r['name']}: {key} {_hex(n)} is outside 0..0xff")
+                ctx.err((*rp, key), f"{key} vector {_hex(n)} of range {name} is outside 0..0xff")
                 bad = True
         if bad:
             continue
         if last < first:
-            ctx.err((*rp, "last"), f"range {r['name']}: last {_hex(last)} is below first {_hex(first)}")
+            ctx.err((*rp, "last"), f"range {name} ends at {_hex(last)}, below its first vector {_hex(first)}")
             continue
         kind = VectorKind(r["kind"])
+        if first < 32 and kind not in _EXC_OK:
+            ctx.err(
+                (*rp, "first"),
+                f"range {name} starts at {_hex(first)} among the exception vectors (0..0x1f) "
+                f"and cannot be kind {kind.value!r}",
+            )
+        if last >= 32 and kind is VectorKind.EXCEPTION:
+            ctx.err((*rp, "last"), f"range {name} ends at {_hex(last)}: kind 'exception' needs vectors below 0x20")
+        hit = next((n for n in range(first, last + 1) if n in owner), None)
+        if hit is not None:
+            # at the end that reaches into the other vector, or the whole range
+            claim(hit, f"range {name}", (*rp, "first") if hit == first else (*rp, "last") if hit == last else rp)
         for n in range(first, last + 1):
-            check_kind(n, kind, f"range {r['name']}", (*rp, "first"))
-            if n < 32 and kind is not VectorKind.RESERVED:
-                break
-        for n in range(first, last + 1):
-            if n in owner:
-                claim(n, f"range {r['name']}", (*rp, "first"))
-                break
-        for n in range(first, last + 1):
-            owner.setdefault(n, (f"range {r['name']}", (*rp, "first")))
-        ranges.append(VectorRange(r["name"], first, last, kind, r.get("description", ""), ctx.loc(rp)))
+            owner.setdefault(n, (f"range {name}", (*rp, "first")))
+        ranges.append(VectorRange(name, first, last, kind, r.get("description", ""), ctx.loc(rp)))
     if not spurious:
-        ctx.err(("vectors", "entries"), "vectors.entries: no vector of kind 'spurious' (the SVR needs one)")
+        ctx.err(("vectors", "entries"), "no vector of kind 'spurious' (the LAPIC's SVR needs one)")
     for n, path in spurious:
         if n & 0xF != 0xF:
             ctx.err(path, f"spurious vector {_hex(n)}: its low nibble must be 0xf (e.g. {_hex(n | 0xF)})")
-    if len(spurious) > 1:
-        ctx.err(spurious[1][1], "more than one vector of kind 'spurious'")
+    for n, path in spurious[1:]:
+        ctx.err(path, f"spurious vector {_hex(n)}: there is already one (line {ctx.line(spurious[0][1])})")
     if ctx.count != start:
         return None
     return VectorMap(tuple(vectors), tuple(ranges), v.get("description", ""))
 
 
 # --------------------------------------------------------------------------- idt
+
+_GATE_FIELDS = ("segment", "type", "dpl", "p")
+
+
+def _build_layout(lay: dict[str, Any], lp: Path_, gate_types: Mapping[str, int], ctx: _Ctx) -> GateLayout | None:
+    start = ctx.count
+    name = lay["name"]
+    want = 16 if lay["mode"] == 64 else 8
+    if lay["size"] != want:
+        ctx.err((*lp, "size"), f"layout {name}: {lay['mode']}-bit gates are {want} bytes, not {lay['size']}")
+    fields: list[GateField] = []
+    paths: dict[str, Path_] = {}
+    _dupes(((f["name"], (*lp, "fields", j, "name")) for j, f in enumerate(lay["fields"])), "gate field", ctx)
+    for j, f in enumerate(lay["fields"]):
+        fp = (*lp, "fields", j, "bits")
+        b = _bits(f["bits"], fp, ctx)
+        if b is None:
+            continue
+        lsb, w = b
+        if lsb + w > lay["size"] * 8:
+            ctx.err(fp, f"gate field {f['name']} bits {f['bits']!r} lie outside the {lay['size']}-byte gate")
+            continue
+        o = next((o for o in fields if o.lsb < lsb + w and lsb < o.lsb + o.width), None)
+        if o is not None:
+            ctx.err(
+                fp,
+                f"gate field {f['name']} bits {f['bits']!r} overlap gate field {o.name} "
+                f"(line {ctx.line(paths[o.name])})",
+            )
+        fields.append(GateField(f["name"], lsb, w, f.get("description", "")))
+        paths.setdefault(f["name"], fp)
+    named = {f["name"] for f in lay["fields"]}  # also those whose bits are wrong: reported above
+    for need in _GATE_FIELDS:
+        if need not in named:
+            ctx.err((*lp, "fields"), f"layout {name} has no gate field {need!r}")
+    for j, part in enumerate(lay["offset_parts"]):
+        if part not in named:
+            ctx.err((*lp, "offset_parts", j), f"offset part {part!r} is not a gate field of layout {name}")
+    if ctx.count != start:
+        return None
+    widths = {f.name: f.width for f in fields}
+    total = sum(widths[part] for part in lay["offset_parts"])
+    if total != lay["mode"]:
+        ctx.err(
+            (*lp, "offset_parts"),
+            f"the offset parts of layout {name} hold {total} bits; a {lay['mode']}-bit gate needs {lay['mode']}",
+        )
+    tw = widths["type"]
+    big = next(((g, v) for g, v in gate_types.items() if v >= 1 << tw), None)
+    if big is not None:
+        ctx.err(
+            paths["type"],
+            f"the {tw}-bit type field of layout {name} cannot hold gate type {big[0]} = {_hex(big[1])}",
+        )
+    if ctx.count != start:
+        return None
+    return GateLayout(
+        name, lay["mode"], lay["size"], tuple(fields), tuple(lay["offset_parts"]),
+        lay.get("description", ""), ctx.loc(lp),
+    )  # fmt: skip
 
 
 def _build_idt(data: dict[str, Any], ctx: _Ctx) -> Idt | None:
@@ -535,51 +656,25 @@ def _build_idt(data: dict[str, Any], ctx: _Ctx) -> Idt | None:
     for i, lay in enumerate(d["layouts"]):
         lp: Path_ = ("idt", "layouts", i)
         if lay["mode"] in modes:
-            ctx.err((*lp, "mode"), f"layout {lay['name']}: a layout for {lay['mode']}-bit mode already exists")
-        modes[lay["mode"]] = lp
-        want = 16 if lay["mode"] == 64 else 8
-        if lay["size"] != want:
-            ctx.err((*lp, "size"), f"layout {lay['name']}: {lay['mode']}-bit gates are {want} bytes, not {lay['size']}")
-        fields: list[GateField] = []
-        _dupes(((f["name"], (*lp, "fields", j, "name")) for j, f in enumerate(lay["fields"])), "gate field", ctx)
-        for j, f in enumerate(lay["fields"]):
-            fp = (*lp, "fields", j)
-            b = _bits(f["bits"], (*fp, "bits"), ctx)
-            if b is None:
-                continue
-            lsb, w = b
-            if lsb + w > lay["size"] * 8:
-                ctx.err((*fp, "bits"), f"gate field {f['name']} bits {f['bits']!r} lie outside the {lay['size']}-byte gate")
-                continue
-            for o in fields:
-                if o.lsb < lsb + w and lsb < o.lsb + o.width:
-                    ctx.err((*fp, "bits"), f"gate field {f['name']} bits {f['bits']!r} overlap gate field {o.name}")
-            fields.append(GateField(f["name"], lsb, w, f.get("description", "")))
-        names = {f.name for f in fields}
-        for need in ("segment", "type", "dpl", "p"):
-            if need not in names:
-                ctx.err((*lp, "fields"), f"layout {lay['name']}: gate field {need!r} is required")
-        total = 0
-        for j, part in enumerate(lay["offset_parts"]):
-            if part not in names:
-                ctx.err((*lp, "offset_parts", j), f"layout {lay['name']}: offset part {part!r} is not a field")
-            else:
-                total += next(f.width for f in fields if f.name == part)
-        if ctx.count == start and total != lay["mode"]:
-            ctx.err((*lp, "offset_parts"), f"layout {lay['name']}: offset parts hold {total} bits, need {lay['mode']}")
-        tf = next((f for f in fields if f.name == "type"), None)
-        if tf is not None:
-            for gname, gval in d["gate_types"].items():
-                if gval >= 1 << tf.width:
-                    ctx.err(("idt", "gate_types", gname), f"gate type {gname} = {_hex(gval)} does not fit the {tf.width}-bit type field")
-        layouts.append(
-            GateLayout(
-                lay["name"], lay["mode"], lay["size"], tuple(fields), tuple(lay["offset_parts"]),
-                lay.get("description", ""), ctx.loc(lp),
+            ctx.err(
+                (*lp, "mode"),
+                f"layout {lay['name']}: there is already a {lay['mode']}-bit layout "
+                f"(line {ctx.line(modes[lay['mode']])})",
             )
-        )
+        modes.setdefault(lay["mode"], (*lp, "mode"))
+        built = _build_layout(lay, lp, d["gate_types"], ctx)
+        if built is not None:
+            layouts.append(built)
     if 64 not in modes:
-        ctx.err(("idt", "layouts"), "idt.layouts: a 64-bit (mode: 64) gate layout is required")
+        ctx.err(("idt", "layouts"), "a 64-bit (mode: 64) gate layout is required")
+    types: dict[int, str] = {}
+    for gname, gval in d["gate_types"].items():
+        if gval in types:
+            ctx.err(
+                ("idt", "gate_types", gname),
+                f"gate type {gname} = {_hex(gval)} is the same value as gate type {types[gval]}",
+            )
+        types.setdefault(gval, gname)
     if ctx.count != start:
         return None
     return Idt(
@@ -604,27 +699,40 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
         cp: Path_ = ("platform", "cpus", i, "apic_id")
         a = c["apic_id"]
         if a >= 0xFF:
-            ctx.err(cp, f"cpu {i}: APIC ID {_hex(a)} is not a unicast xAPIC ID (0..0xfe)")
+            ctx.err(cp, f"APIC ID {_hex(a)} of cpu {i} is not a unicast xAPIC ID (0..0xfe; 0xff broadcasts)")
         elif a in ids:
-            ctx.err(cp, f"cpu {i}: APIC ID {_hex(a)} is already used by cpu {ids[a]}")
-        ids[a] = i
+            ctx.err(cp, f"APIC ID {_hex(a)} of cpu {i} is already used by cpu {ids[a]}")
+        ids.setdefault(a, i)
         cpus.append(Cpu(i, a, ctx.loc(cp)))
     amap = {k: (v["base"], v["size"]) for k, v in d["address_map"].items()}
-    items = sorted(amap.items(), key=lambda kv: kv[1][0])
-    for (n1, (b1, s1)), (n2, (b2, _)) in zip(items, items[1:], strict=False):
-        if b1 + s1 > b2:
-            ctx.err(("platform", "address_map", n2, "base"), f"address_map.{n2} at {_hex(b2)} overlaps {n1} ({_hex(b1)}..{_hex(b1 + s1 - 1)})")
     for k, (b, s) in amap.items():
+        ap: Path_ = ("platform", "address_map", k)
         if b + s > 1 << 32:
-            ctx.err(("platform", "address_map", k, "base"), f"address_map.{k}: {_hex(b)} + {_hex(s)} exceeds the 32-bit address space")
-        if s & (s - 1) or b % s:
-            ctx.err(("platform", "address_map", k, "size"), f"address_map.{k}: size {_hex(s)} must be a power of two and the base aligned to it")
+            ctx.err((*ap, "base"), f"{k} window {_hex(b)} + {_hex(s)} exceeds the 32-bit address space")
+        if s & (s - 1):
+            ctx.err((*ap, "size"), f"{k} window size {_hex(s)} is not a power of two")
+        elif b % s:
+            ctx.err((*ap, "base"), f"{k} window base {_hex(b)} is not aligned to its size {_hex(s)}")
+    items = sorted(amap.items(), key=lambda kv: kv[1][0])
+    for (n1, (b1, s1)), (n2, (b2, _)) in itertools.pairwise(items):
+        if b1 + s1 > b2:
+            ctx.err(
+                ("platform", "address_map", n2, "base"),
+                f"{n2} window at {_hex(b2)} overlaps the {n1} window {_hex(b1)}..{_hex(b1 + s1 - 1)}",
+            )
     wiring = d.get("irq_wiring", {})
     isa: dict[int, int] = {}
+    isa_paths: dict[int, Path_] = {}
     for i, o in enumerate(wiring.get("isa_overrides", [])):
-        if o["isa_irq"] > 15:
-            ctx.err(("platform", "irq_wiring", "isa_overrides", i, "isa_irq"), f"ISA IRQ {o['isa_irq']} is outside 0..15")
-        isa[o["isa_irq"]] = o["pin"]
+        op: Path_ = ("platform", "irq_wiring", "isa_overrides", i, "isa_irq")
+        irq = o["isa_irq"]
+        if irq > 15:
+            ctx.err(op, f"ISA IRQ {irq} is outside 0..15")
+        elif irq in isa:
+            ctx.err(op, f"ISA IRQ {irq} is already routed (line {ctx.line(isa_paths[irq])})")
+        else:
+            isa[irq] = o["pin"]
+            isa_paths[irq] = op
     leg = wiring.get("hpet_legacy", {"timer0": 2, "timer1": 8})
     if ctx.count != start:
         return None
@@ -649,57 +757,65 @@ class _Loaded:
     ctx: _Ctx
 
 
+_BUILDERS: dict[str, Callable[[dict[str, Any], _Ctx], Any]] = {
+    "idt.yaml": _build_idt,
+    "vectors.yaml": _build_vectors,
+    "lapic.yaml": lambda data, ctx: _build_device(data, "lapic", ctx),
+    "ioapic.yaml": lambda data, ctx: _build_device(data, "ioapic", ctx),
+    "hpet.yaml": lambda data, ctx: _build_device(data, "hpet", ctx),
+    "platform.yaml": _build_platform,
+}
+
+
 def load(spec_dir: Path | str | None = None) -> Spec:
     """Load and validate a spec directory (default: the shipped specs).
 
-    Raises :class:`SpecError` listing every problem found.
+    Raises :class:`SpecError` listing every problem found. Positions name
+    the shipped files ``spec/default/<file>``, and a user's files by the
+    directory as given (relative to the working directory when inside it).
     """
     sdir = Path(spec_dir) if spec_dir is not None else DEFAULT_DIR
+    default = spec_dir is None or _same_dir(sdir, DEFAULT_DIR)
     problems: list[Problem] = []
     loaded: dict[str, _Loaded] = {}
     digest = hashlib.sha256()
     if not sdir.is_dir():
-        raise SpecError([Problem(str(sdir), 1, 1, "spec directory does not exist")])
+        what = "is not a directory" if sdir.exists() else "does not exist"
+        raise SpecError([Problem(str(sdir), 1, 1, f"spec directory {str(sdir)!r} {what}")])
     for fname in sorted(FILES):
         path = sdir / fname
-        shown = _shown(path, sdir, spec_dir is None)
+        shown = _shown(path, default)
         if not path.is_file():
-            problems.append(Problem(shown, 1, 1, f"missing spec file {fname}"))
+            problems.append(Problem(shown, 1, 1, f"missing spec file {fname!r}"))
             continue
         raw = path.read_bytes()
         digest.update(fname.encode() + b"\0" + raw + b"\0")
+        key = FILES[fname]
         try:
-            data, marks = load_yaml(raw.decode("utf-8"), shown)
+            doc = load_yaml(raw.decode("utf-8"), shown)
         except UnicodeDecodeError as e:
-            problems.append(Problem(shown, 1, 1, f"not UTF-8 text: {e.reason}"))
+            line = raw[: e.start].count(b"\n") + 1
+            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+            problems.append(Problem(shown, line, col, f"not UTF-8 text: byte {raw[e.start]:#04x} ({e.reason})"))
             continue
         except YamlError as e:
             problems.append(e.problem)
             continue
-        ctx = _Ctx(marks, problems)
-        if not isinstance(data, dict):
-            ctx.err((), f"{fname} must hold a mapping with the key {FILES[fname]!r}")
+        problems.extend(doc.problems)
+        ctx = _Ctx(doc.marks, problems)
+        if doc.data is None:
+            ctx.err((), f"the file is empty; it must hold the key {key!r}")
             continue
-        _schema_problems(data, ctx)
-        if ctx.count:
+        if not isinstance(doc.data, dict):
+            got = "a list" if isinstance(doc.data, list) else f"the value {_quote(doc.data)}"
+            ctx.err((), f"expected a mapping with the key {key!r}, got {got}")
             continue
-        if FILES[fname] not in data:
-            ctx.err((next(iter(data)),), f"{fname} must hold the key {FILES[fname]!r}, found {next(iter(data))!r}", key=True)
+        _schema_problems(doc.data, key, ctx)
+        if ctx.count or doc.problems:
             continue
-        loaded[fname] = _Loaded(data, ctx)
-    built: dict[str, Any] = {}
-    builders: dict[str, Callable[[_Loaded], Any]] = {
-        "idt.yaml": lambda x: _build_idt(x.data, x.ctx),
-        "vectors.yaml": lambda x: _build_vectors(x.data, x.ctx),
-        "lapic.yaml": lambda x: _build_device(x.data, "lapic", x.ctx),
-        "ioapic.yaml": lambda x: _build_device(x.data, "ioapic", x.ctx),
-        "hpet.yaml": lambda x: _build_device(x.data, "hpet", x.ctx),
-        "platform.yaml": lambda x: _build_platform(x.data, x.ctx),
-    }
-    for fname, item in loaded.items():
-        built[fname] = builders[fname](item)
-    if not problems and all(built.get(f) is not None for f in FILES):
-        _cross_checks(built, loaded, problems)
+        loaded[fname] = _Loaded(doc.data, ctx)
+    built = {fname: _BUILDERS[fname](item.data, item.ctx) for fname, item in loaded.items()}
+    _cross_checks(built, loaded)
     if problems:
         raise SpecError(problems)
     return Spec(
@@ -710,47 +826,74 @@ def load(spec_dir: Path | str | None = None) -> Spec:
         hpet=built["hpet.yaml"],
         platform=built["platform.yaml"],
         digest=digest.hexdigest(),
-        source="irqforge default specs" if spec_dir is None else sdir.name,
+        source="irqforge default specs" if default else sdir.name,
     )
 
 
-def _shown(path: Path, sdir: Path, default: bool) -> str:
-    """File name as shown in messages: relative, never an absolute path of this machine."""
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:  # pragma: no cover - resolve() fails only on loops
+        return False
+
+
+def _shown(path: Path, default: bool) -> str:
+    """File name as shown in messages: relative, never an absolute path of this
+    machine for the shipped specs; a user's path as given, or relative to the
+    working directory when it lies inside it."""
     if default:
         return f"spec/default/{path.name}"
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+    return str(path)
 
 
-def _cross_checks(built: dict[str, Any], loaded: dict[str, _Loaded], problems: list[Problem]) -> None:
-    plat: Platform = built["platform.yaml"]
-    hpet: Device = built["hpet.yaml"]
-    ioapic: Device = built["ioapic.yaml"]
-    vectors: VectorMap = built["vectors.yaml"]
+def _cross_checks(built: dict[str, Any], loaded: dict[str, _Loaded]) -> None:
+    """Agreement between files; each check runs when the files it needs built."""
+    plat: Platform | None = built.get("platform.yaml")
+    hpet: Device | None = built.get("hpet.yaml")
+    ioapic: Device | None = built.get("ioapic.yaml")
+    if plat is None:
+        return
     pctx = loaded["platform.yaml"].ctx
-    hctx = loaded["hpet.yaml"].ctx
-    period = hpet.param("period_fs")
-    if period * plat.clock_hz != 10**15:
-        hctx.err(
-            ("device", "params", "period_fs"),
-            f"device.params.period_fs: {period} fs per tick is {10**15 / period:.6g} Hz, but the HPET counts "
-            f"platform clock_hz {plat.clock_hz} (platform.yaml); set period_fs to {10**15 // plat.clock_hz}",
-        )
-    pins = ioapic.param("pins")
-    for i, (irq, pin) in enumerate(plat.isa_irq_pins.items()):
-        if pin >= pins:
-            pctx.err(("platform", "irq_wiring", "isa_overrides", i, "pin"), f"ISA IRQ {irq} → pin {pin}, but the IO-APIC has {pins} pins")
-    for t, pin in zip(("timer0", "timer1"), plat.hpet_legacy_pins, strict=True):
-        if pin >= pins:
-            pctx.err(("platform", "irq_wiring", "hpet_legacy", t), f"hpet_legacy.{t} → pin {pin}, but the IO-APIC has {pins} pins")
-    for dev in (built["lapic.yaml"], ioapic, hpet):
-        base, size = plat.address_map[dev.name]
+    if hpet is not None:
+        period = hpet.param("period_fs")
+        want = round(10**15 / plat.clock_hz)
+        if period != want:
+            loaded["hpet.yaml"].ctx.err(
+                ("device", "params", "period_fs"),
+                f"{period} fs per tick means {round(10**15 / period)} Hz, but the HPET counts the platform "
+                f"clock, clock_hz {plat.clock_hz} (platform.yaml); set period_fs to {want}",
+            )
+    if ioapic is not None:
+        pins = ioapic.param("pins")
+        overrides = loaded["platform.yaml"].data["platform"].get("irq_wiring", {}).get("isa_overrides", [])
+        for i, o in enumerate(overrides):
+            if o["pin"] >= pins:
+                pctx.err(
+                    ("platform", "irq_wiring", "isa_overrides", i, "pin"),
+                    f"ISA IRQ {o['isa_irq']} goes to pin {o['pin']}, but the IO-APIC has {pins} pins (ioapic.yaml)",
+                )
+        for t, pin in zip(("timer0", "timer1"), plat.hpet_legacy_pins, strict=True):
+            if pin >= pins:
+                pctx.err(
+                    ("platform", "irq_wiring", "hpet_legacy", t),
+                    f"HPET {t} goes to pin {pin}, but the IO-APIC has {pins} pins (ioapic.yaml)",
+                )
+    for fname in ("lapic.yaml", "ioapic.yaml", "hpet.yaml"):
+        dev: Device | None = built.get(fname)
+        if dev is None:
+            continue
+        size = plat.address_map[dev.name][1]
         if size < dev.size:
-            pctx.err(("platform", "address_map", dev.name, "size"), f"address_map.{dev.name}: window {size:#x} is smaller than the {dev.name} register page {dev.size:#x}")
-    if vectors is not None and vectors.spurious is None:  # pragma: no cover - guarded above
-        pass
+            pctx.err(
+                ("platform", "address_map", dev.name, "size"),
+                f"{dev.name} window size {_hex(size)} is smaller than the {dev.name} register page "
+                f"{_hex(dev.size)} ({fname})",
+            )
 
 
 def load_default() -> Spec:
@@ -758,6 +901,7 @@ def load_default() -> Spec:
     return load(None)
 
 
-def spec_files(spec_dir: Path | None) -> list[Path]:
-    sdir = spec_dir or DEFAULT_DIR
+def spec_files(spec_dir: Path | str | None = None) -> list[Path]:
+    """The files of a spec directory (default: the shipped specs), in a fixed order."""
+    sdir = Path(spec_dir) if spec_dir is not None else DEFAULT_DIR
     return [sdir / f for f in sorted(FILES)]

@@ -11,7 +11,13 @@ from typing import Any
 
 SCHEMA_ID = "https://irqforge.invalid/schema/irqforge-spec.schema.json"
 
-_name = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
+# Each "description" below is a noun phrase: editors show it, and validation
+# messages read "<path>: <value> is not <description>".
+_name = {
+    "type": "string",
+    "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+    "description": "a name (letters, digits and _, not starting with a digit)",
+}
 _text = {"type": "string"}
 _uint = {"type": "integer", "minimum": 0}
 # an integer, or an expression over the device's params ("pins - 1")
@@ -19,14 +25,15 @@ _expr = {
     "anyOf": [
         {"type": "integer"},
         {"type": "string", "pattern": r"^[A-Za-z0-9_ +\-*()<>|&]+$"},
-    ]
+    ],
+    "description": 'an integer, or an expression over the device params such as "pins - 1"',
 }
 _bits = {
     "anyOf": [
         {"type": "integer", "minimum": 0},
         {"type": "string", "pattern": r"^\s*[0-9]+\s*(:\s*[0-9]+\s*)?$"},
     ],
-    "description": 'Bit or bit range, "msb:lsb" (quote it) or a single bit number.',
+    "description": 'a bit number, or a bit range "msb:lsb" in quotes',
 }
 _access = {"enum": ["ro", "rw", "wo", "w1c", "rc", "wl", "rsvd"]}
 
@@ -158,7 +165,9 @@ _idt = {
             "type": "object",
             "additionalProperties": False,
             "required": ["interrupt", "trap"],
-            "properties": {k: {"type": "integer", "minimum": 0, "maximum": 31} for k in ("interrupt", "trap", "call", "task")},
+            "properties": {
+                k: {"type": "integer", "minimum": 0, "maximum": 31} for k in ("interrupt", "trap", "call", "task")
+            },
         },
         "layouts": {
             "type": "array",
@@ -271,3 +280,12 @@ FILES: dict[str, str] = {
     "hpet.yaml": "device",
     "platform.yaml": "platform",
 }
+
+
+def file_schema(key: str) -> dict[str, Any]:
+    """The schema of a file that must hold exactly the top-level ``key``
+    (``"device"``, ``"vectors"``, ``"idt"`` or ``"platform"``)."""
+    out = {k: v for k, v in SCHEMA.items() if k not in ("$id", "minProperties", "maxProperties")}
+    out["required"] = [key]
+    out["properties"] = {key: SCHEMA["properties"][key]}
+    return out

@@ -15,7 +15,6 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
-
 from irqforge.sim import toolchain
 from irqforge.sim.runner import TestFailure, build_and_test
 
@@ -156,3 +155,18 @@ def test_failing_cocotb_test_is_reported(simulator: str, smoke_source: Path, bui
     assert "expected 35" in failure.failures[0].message
     assert "1 of 1 cocotb tests failed" in str(failure)
     assert failure.log.is_file()
+
+
+# --- irqforge doctor -------------------------------------------------------------
+
+
+def test_doctor_lists_every_tool_and_passes_with_amaranth() -> None:
+    from rich.console import Console
+
+    from irqforge.doctor import doctor
+
+    console = Console(record=True, width=200, force_terminal=False)
+    assert doctor(console) == 0  # amaranth is a dependency, so it is always here
+    text = console.export_text()
+    for name in ("amaranth", "cocotb", "cocotbext-axi", "verilator", "icarus", "yosys", "nextpnr-ice40", "gcc", "g++"):
+        assert name in text

@@ -8,7 +8,6 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
-
 from irqforge.sim.runner import BuildError, TestFailure, build_and_test
 
 SMOKE_MODULE = "irqforge.sim.benches.smoke_bench"
@@ -16,6 +15,8 @@ SMOKE_TOP = "smoke_counter"
 
 # First bytes of each wave format: FST opens with a header block (type 0), VCD with a keyword.
 _MAGIC = {".fst": b"\x00", ".vcd": b"$"}
+# The same parameters as tests/test_toolchain.py, so Verilator builds (~9 s each) are shared.
+WIDTH = 6
 
 
 @pytest.fixture
@@ -27,8 +28,10 @@ def smoke_source() -> Iterator[Path]:
 
 @pytest.mark.parametrize("suffix", [".fst", ".vcd"])
 def test_waves_are_written_where_asked(
-    simulator: str, suffix: str, smoke_source: Path, build_root: Path, tmp_path: Path
+    simulator: str, suffix: str, smoke_source: Path, build_root: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    if simulator == "verilator" and suffix == ".vcd" and not request.config.getoption("--long"):
+        pytest.skip("Verilator VCD is cocotb's default trace path and costs a build: run with --long")
     waves = tmp_path / "out" / f"smoke{suffix}"
     build_and_test(
         simulator,
@@ -37,6 +40,7 @@ def test_waves_are_written_where_asked(
         SMOKE_MODULE,
         build_dir=build_root,
         waves=waves,
+        parameters={"WIDTH": WIDTH},
         extra_env={"SMOKE_CYCLES": "20"},
     )
     assert waves.is_file()
@@ -46,7 +50,9 @@ def test_waves_are_written_where_asked(
         assert b"count" in data  # the counter's signal is in the dump
 
 
-def test_build_is_cached_per_parameters(simulator: str, smoke_source: Path, build_root: Path) -> None:
+def test_build_is_cached_per_parameters(
+    simulator: str, smoke_source: Path, build_root: Path, request: pytest.FixtureRequest
+) -> None:
     def run(width: int) -> Path:
         results = build_and_test(
             simulator,
@@ -61,12 +67,14 @@ def test_build_is_cached_per_parameters(simulator: str, smoke_source: Path, buil
         assert observed["count"] == 300 % (1 << width)
         return results.parent.parent.parent  # {build}/runs/{run}/results.xml
 
-    first = run(5)
+    first = run(WIDTH)
     stamp = first / "irqforge-build.json"
     built_at = stamp.stat().st_mtime_ns
-    assert run(5) == first
+    assert run(WIDTH) == first
     assert stamp.stat().st_mtime_ns == built_at, "an unchanged build was redone"
-    assert run(7) != first
+    if simulator == "verilator" and not request.config.getoption("--long"):
+        return  # a second Verilator build costs ~9 s; the cache key is simulator-independent
+    assert run(WIDTH + 1) != first
 
 
 def test_verilog_error_is_a_build_error(simulator: str, build_root: Path, tmp_path: Path) -> None:
@@ -85,6 +93,7 @@ def test_unknown_testcase_is_a_failure(simulator: str, smoke_source: Path, build
             SMOKE_TOP,
             SMOKE_MODULE,
             build_dir=build_root,
+            parameters={"WIDTH": WIDTH},
             testcase="no_such_test",
         )
 

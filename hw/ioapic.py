@@ -1,0 +1,352 @@
+"""The IO-APIC (``irqforge_ioapic``): device lines in, interrupt messages out.
+
+Everything software sees comes from the spec (``spec.ioapic``): the offsets of
+IOREGSEL, IOWIN and EOI, the window indices of IOAPICID/IOAPICVER/IOAPICARB
+and of the redirection table, the entry's field positions and access kinds,
+the pin count and the version.
+
+Structure: :class:`IoApic` is the contract-§6 top (AXI4-Lite ``bus``) — the
+shared :class:`~irqforge.hw.bus.AXI4LiteToReg` bridge in front of
+:class:`IoApicCore`, which holds all behaviour behind the register strobe port.
+
+Timing (one clock, every number counted in ``clk`` edges)
+----------------------------------------------------------
+
+A pin is sampled at every edge. The request logic works on the pin levels
+*before* the edge and the registered redirection state, and the chosen
+message is registered into the one-entry output slot at that same edge:
+
+* pin change before edge *k* → ``msg__valid`` high after edge *k*
+  (**1 cycle**; there is no input synchroniser, the pins are assumed to be
+  synchronous to ``clk`` — put a synchroniser in front for asynchronous
+  lines);
+* EOI (``eoi__valid`` or an EOI-register write) in the cycle before edge *k*
+  → a still-asserted level pin is re-delivered: ``msg__valid`` after edge *k*;
+* a redirection-entry write (unmask …) at edge *k* acts from edge *k+1*: the
+  request logic at edge *k* still sees the entry as it was;
+* a message is *delivered* when ``msg__valid & msg__ready`` at an edge. The
+  slot is reloaded at that same edge, so back-to-back messages go out one per
+  cycle.
+
+Per pin: ``asserted = irq ^ polarity``. Edge entries latch a rising edge of
+``asserted`` while unmasked into a hidden IRR bit (one bit: a second edge before
+the first is sent coalesces; masking drops it). Level entries request while
+asserted, unmasked and Remote IRR is 0; loading a level message into the slot
+sets Remote IRR. A line that falls before its request reaches the slot drops
+the request; once in the slot a message is committed. Pins with requests are
+served round robin (the pointer moves past the pin just served).
+
+Delivery status (bit 12) reads 1 while the pin's request waits: latched edge,
+a level request (asserted at the last edge, unmasked, Remote IRR 0) or its
+message waiting in the slot for ``msg__ready``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
+from irqforge.spec import Access, Device, Register, Spec
+
+__all__ = [
+    "EoiSignature",
+    "IoApic",
+    "IoApicCore",
+    "IoApicMessageSignature",
+    "redirection_entry_layout",
+    "round_robin",
+    "top",
+]
+
+
+class IoApicMessageSignature(wiring.Signature):
+    """Interrupt message from the IO-APIC (source's view): ``msg__*`` of contract §6."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "valid": Out(1),
+                "ready": In(1),
+                "vector": Out(8),
+                "delivery_mode": Out(3),
+                "dest_mode": Out(1),
+                "dest": Out(8),
+                "trigger": Out(1),
+            }
+        )
+
+
+class EoiSignature(wiring.Signature):
+    """EOI broadcast (sender's view): ``eoi__{valid,vector}``."""
+
+    def __init__(self) -> None:
+        super().__init__({"valid": Out(1), "vector": Out(8)})
+
+
+def redirection_entry_layout(reg: Register) -> data.StructLayout:
+    """The 64-bit redirection entry as a ``StructLayout`` built from the spec's fields.
+
+    Field names are the spec names in lower case; gaps become ``_rsvd<lsb>``
+    padding members so every field sits at its architectural bit position.
+    """
+    members: dict[str, Any] = {}
+    pos = 0
+    for f in sorted(reg.fields, key=lambda f: f.lsb):
+        if f.lsb > pos:
+            members[f"_rsvd{pos}"] = f.lsb - pos
+        members[f.name.lower()] = f.width
+        pos = f.lsb + f.width
+    if pos < reg.width:
+        members[f"_rsvd{pos}"] = reg.width - pos
+    layout = data.StructLayout(members)
+    for f in reg.fields:  # the layout must put each field where the spec says
+        assert layout[f.name.lower()].offset == f.lsb, f.name
+    return layout
+
+
+def round_robin(m: Module, req: Signal, ptr: Signal, n: int) -> tuple[Signal, Signal]:
+    """Combinational round-robin pick: the first requesting index at or after
+    ``ptr``, else the first overall. Returns ``(any, index)``."""
+    width = max(1, (n - 1).bit_length())
+    first_hi = Signal(width)
+    first_all = Signal(width)
+    any_hi = Signal()
+    hi = Signal(n)
+    m.d.comb += hi.eq(req & ~((Const(1, n + 1) << ptr) - 1)[:n])
+    # Lowest set bit, by an if-chain from the top down (the last assignment wins).
+    for i in reversed(range(n)):
+        with m.If(hi[i]):
+            m.d.comb += first_hi.eq(i)
+        with m.If(req[i]):
+            m.d.comb += first_all.eq(i)
+    m.d.comb += any_hi.eq(hi.any())
+    index = Signal(width)
+    with m.If(any_hi):
+        m.d.comb += index.eq(first_hi)
+    with m.Else():
+        m.d.comb += index.eq(first_all)
+    return req.any(), index
+
+
+def _field_write(reg: Register, old: Any, written: Any, lo: int, width: int = 32) -> list[Any]:
+    """Statements storing the rw fields of ``reg`` that lie in bits ``lo..lo+width-1``."""
+    return [
+        old[f.name.lower()].eq(written[f.lsb - lo : f.lsb - lo + f.width])
+        for f in reg.fields
+        if f.access is Access.RW and lo <= f.lsb and f.msb < lo + width
+    ]
+
+
+class IoApicCore(wiring.Component):
+    """IO-APIC behaviour behind the register strobe port (see the module docstring).
+
+    Ports: ``reg`` (:class:`RegSignature`, target side), ``irq`` in (pins),
+    ``msg`` (:class:`IoApicMessageSignature`), ``eoi`` in (:class:`EoiSignature`).
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        dev = spec.ioapic
+        self.dev: Device = dev
+        self.npins: int = dev.param("pins")
+        self.window = dev.window("IOAPIC")
+        self.redtbl = self.window.register("REDTBL")
+        self.entry_layout = redirection_entry_layout(self.redtbl)
+        super().__init__(
+            {
+                "reg": In(RegSignature(dev.address_width)),
+                "irq": In(self.npins),
+                "msg": Out(IoApicMessageSignature()),
+                "eoi": In(EoiSignature()),
+            }
+        )
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        dev, win, red, n = self.dev, self.window, self.redtbl, self.npins
+        reg = self.reg
+        idx_width = max(1, (n - 1).bit_length())
+
+        entries = [
+            Signal(self.entry_layout, name=f"rte{i}", init={f.name.lower(): f.reset for f in red.fields})
+            for i in range(n)
+        ]
+        prev = Signal(n)  # asserted level sampled at the last edge
+        irr_edge = Signal(n)  # latched edge requests
+        ioregsel = Signal(8)
+        idreg_reg = win.register("IOAPICID")
+        id_field = idreg_reg.field("ID")
+        ioapic_id = Signal(id_field.width, init=id_field.reset)
+
+        slot_valid = Signal()
+        slot_idx = Signal(idx_width)
+        ptr = Signal(idx_width)
+        m.d.comb += self.msg.valid.eq(slot_valid)
+
+        # ---------------------------------------------------------------- bus decode
+        off_sel = dev.offset("IOREGSEL")
+        off_win = dev.offset("IOWIN")
+        has_eoi_reg = dev.param("version") >= 0x20
+        off_eoi = dev.offset("EOI") if has_eoi_reg else None
+
+        byte_mask = Signal(32)
+        m.d.comb += byte_mask.eq(Cat(*(b.replicate(8) for b in reg.w_strb)))
+
+        w_sel = Signal()
+        w_win = Signal()
+        w_eoi = Signal()
+        m.d.comb += [
+            w_sel.eq(reg.w_stb & (reg.addr == off_sel)),
+            w_win.eq(reg.w_stb & (reg.addr == off_win)),
+        ]
+        if off_eoi is not None:
+            m.d.comb += w_eoi.eq(reg.w_stb & (reg.addr == off_eoi) & reg.w_strb[0])
+
+        with m.If(w_sel & reg.w_strb[0]):  # INDEX is byte 0
+            m.d.sync += ioregsel.eq(reg.w_data[0:8])
+
+        # ---------------------------------------------------------------- per-pin logic
+        asserted = Signal(n)
+        rising = Signal(n)
+        edge_req = Signal(n)
+        level_req = Signal(n)
+        req = Signal(n)
+        eoi_hit = Signal(n)
+        is_level = Signal(n)
+        delivery_status = Signal(n)
+        trig_edge = red.field("TRIGGER").enum("EDGE")
+        for i, e in enumerate(entries):
+            lvl = e.trigger != trig_edge
+            hit = (self.eoi.valid & (e.vector == self.eoi.vector)) | (w_eoi & (e.vector == reg.w_data[0:8]))
+            m.d.comb += [
+                is_level[i].eq(lvl),
+                asserted[i].eq(self.irq[i] ^ e.polarity),
+                eoi_hit[i].eq(lvl & hit),
+                rising[i].eq(asserted[i] & ~prev[i]),
+                edge_req[i].eq((irr_edge[i] | rising[i]) & ~lvl & ~e.mask),
+                level_req[i].eq(lvl & asserted[i] & ~e.mask & ~(e.remote_irr & ~eoi_hit[i])),
+                req[i].eq(edge_req[i] | level_req[i]),
+                delivery_status[i].eq(
+                    (slot_valid & (slot_idx == i)) | irr_edge[i] | (lvl & ~e.mask & ~e.remote_irr & prev[i])
+                ),
+            ]
+        m.d.sync += prev.eq(asserted)
+
+        # ---------------------------------------------------------------- arbitration and slot
+        any_req, pick = round_robin(m, req, ptr, n)
+        load = Signal()
+        m.d.comb += load.eq(any_req & (~slot_valid | self.msg.ready))
+        grant = Signal(n)
+        with m.If(load):
+            m.d.comb += grant.eq(Const(1, n) << pick)
+            m.d.sync += [slot_valid.eq(1), slot_idx.eq(pick)]
+            m.d.sync += ptr.eq(0)
+            with m.If(pick != n - 1):
+                m.d.sync += ptr.eq(pick + 1)
+            with m.Switch(pick):
+                for i, e in enumerate(entries):
+                    with m.Case(i):
+                        m.d.sync += [
+                            self.msg.vector.eq(e.vector),
+                            self.msg.delivery_mode.eq(e.delivery_mode),
+                            self.msg.dest_mode.eq(e.dest_mode),
+                            self.msg.dest.eq(e.dest),
+                            self.msg.trigger.eq(e.trigger),
+                        ]
+        with m.Elif(self.msg.ready):
+            m.d.sync += slot_valid.eq(0)
+        m.d.sync += irr_edge.eq(edge_req & ~grant)
+
+        # ---------------------------------------------------------------- entries: writes, Remote IRR
+        red_first = red.offset
+        for i, e in enumerate(entries):
+            w_lo = Signal(name=f"w_lo{i}")
+            w_hi = Signal(name=f"w_hi{i}")
+            m.d.comb += [
+                w_lo.eq(w_win & (ioregsel == red_first + red.stride * i)),
+                w_hi.eq(w_win & (ioregsel == red_first + red.stride * i + 1)),
+            ]
+            val = e.as_value()
+            merged_lo = (val[0:32] & ~byte_mask) | (reg.w_data & byte_mask)
+            merged_hi = (val[32:64] & ~byte_mask) | (reg.w_data & byte_mask)
+            new_level = Signal(name=f"new_level{i}")
+            m.d.comb += new_level.eq(is_level[i])
+            with m.If(w_lo):
+                m.d.sync += _field_write(red, e, merged_lo, 0)
+                m.d.comb += new_level.eq(merged_lo[red.field("TRIGGER").lsb] != trig_edge)
+            with m.If(w_hi):
+                m.d.sync += _field_write(red, e, merged_hi, 32)
+            m.d.sync += e.remote_irr.eq(
+                ((e.remote_irr & ~eoi_hit[i]) | (grant[i] & is_level[i])) & new_level
+            )
+
+        with m.If(w_win & (ioregsel == idreg_reg.offset)):
+            m.d.sync += ioapic_id.eq(
+                ((Cat(Const(0, id_field.lsb), ioapic_id) & ~byte_mask) | (reg.w_data & byte_mask))[
+                    id_field.lsb : id_field.msb + 1
+                ]
+            )
+
+        # ---------------------------------------------------------------- reads
+        win_data = Signal(32)
+        ver = win.register("IOAPICVER")
+        arb = win.register("IOAPICARB")
+        ds_lsb = red.field("DELIVERY_STATUS").lsb
+        with m.Switch(ioregsel):
+            with m.Case(idreg_reg.offset):
+                m.d.comb += win_data.eq(ioapic_id << id_field.lsb)
+            with m.Case(ver.offset):
+                m.d.comb += win_data.eq(ver.reset & 0xFFFFFFFF)
+            with m.Case(arb.offset):
+                m.d.comb += win_data.eq(ioapic_id << arb.field("ARB_ID").lsb)
+            for i, e in enumerate(entries):
+                val = e.as_value()
+                with m.Case(red_first + red.stride * i):
+                    m.d.comb += win_data.eq(val[0:32] | (delivery_status[i] << ds_lsb))
+                with m.Case(red_first + red.stride * i + 1):
+                    m.d.comb += win_data.eq(val[32:64])
+        with m.Switch(reg.addr):
+            with m.Case(off_sel):
+                m.d.comb += reg.r_data.eq(ioregsel)
+            with m.Case(off_win):
+                m.d.comb += reg.r_data.eq(win_data)
+        return m
+
+
+class IoApic(wiring.Component):
+    """``irqforge_ioapic``: :class:`IoApicCore` behind the AXI4-Lite bridge.
+
+    Ports (contract §6): ``bus__*`` (AXI4-Lite slave), ``irq[N-1:0]`` in,
+    ``msg__{valid,ready,vector,delivery_mode,dest_mode,dest,trigger}``,
+    ``eoi__{valid,vector}`` in.
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        self.core = IoApicCore(spec)
+        self.bridge = AXI4LiteToReg(spec.ioapic.address_width)
+        super().__init__(
+            {
+                "bus": In(AXI4LiteSignature(spec.ioapic.address_width)),
+                "irq": In(self.core.npins),
+                "msg": Out(IoApicMessageSignature()),
+                "eoi": In(EoiSignature()),
+            }
+        )
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        m.submodules.bridge = self.bridge
+        m.submodules.core = self.core
+        wiring.connect(m, wiring.flipped(self.bus), self.bridge.bus)
+        wiring.connect(m, self.bridge.reg, self.core.reg)
+        wiring.connect(m, wiring.flipped(self.msg), self.core.msg)
+        wiring.connect(m, wiring.flipped(self.eoi), self.core.eoi)
+        m.d.comb += self.core.irq.eq(self.irq)
+        return m
+
+
+def top(spec: Spec) -> IoApic:
+    """The IO-APIC of ``spec`` (Verilog module ``irqforge_ioapic``)."""
+    return IoApic(spec)

@@ -1,0 +1,448 @@
+"""The interrupt router (``irqforge_router``): the APIC bus of the platform.
+
+It takes the IO-APIC's redirection messages, the HPET's FSB (MSI) writes and
+every Local APIC's IPIs, resolves their destinations against the LAPICs'
+current IDs and logical destinations, and delivers each to the ``msg_in``
+port of every target. EOI broadcasts of the LAPICs go back to the IO-APIC.
+
+Ports (``N`` = ``spec.platform.ncpus``; seen from the router):
+
+``ioapic__{valid,ready,vector,delivery_mode,dest_mode,dest,trigger}``
+    In: the IO-APIC message port (``level`` is always 1).
+``msi__{valid,ready,addr,data}``
+    In: the HPET FSB write (decoded below).
+``ipi__{i}__{valid,ready,vector,delivery_mode,dest_mode,dest,shorthand,trigger,level,source}``
+    In: LAPIC ``i``'s ICR message.
+``lapic__{i}__{apic_id,ldr,dfr_model,arb_priority,enabled}``
+    In: LAPIC ``i``'s state (``ldr`` is the whole 32-bit LDR; only bits
+    31:24 are used; ``dfr_model`` is DFR[31:28]).
+``msg__{i}__{valid,ready,vector,delivery_mode,trigger,level}``
+    Out: messages for LAPIC ``i`` (its ``msg_in``).
+``eoi__{i}__{valid,vector}`` in, ``ioapic_eoi__{valid,vector}`` out
+    EOI broadcasts, merged.
+
+Destination (reference §1.8, ARCH column):
+
+- **Shorthand** (IPIs only) overrides mode and destination: *self* is the
+  sending LAPIC, *all including self* every LAPIC, *all excluding self*
+  every LAPIC but the sender. The sender is the IPI **port** the message
+  came in on, not its ``source`` ID, so that APICs sharing an ID (KUT's
+  aliased-ID test) still only interrupt themselves (as QEMU and KVM do).
+- **Physical**: every LAPIC whose ID equals ``dest`` (all of them if
+  several share it); ``dest`` 0xFF is a broadcast.
+- **Logical**: ``dest`` 0xFF is a broadcast; otherwise, by the receiver's
+  DFR model, flat (``dest & LDR[31:24] != 0``) or cluster
+  (``dest[7:4] == LDR[31:28]`` and ``dest[3:0] & LDR[27:24] != 0``). A DFR
+  model that is neither 0xF nor 0x0 matches only broadcasts (as KVM).
+
+Delivery mode (after destination):
+
+- **Fixed**: every matched LAPIC that is ``enabled``.
+- **Lowest priority**: exactly one of the matched, enabled LAPICs: the one
+  with the lowest ``arb_priority``; among equals, the first after the
+  previous lowest-priority winner in index order (round robin, see
+  :func:`irqforge.hw.xbar.round_robin`; the pointer starts at ``N - 1`` so
+  the first tie goes to LAPIC 0, and moves on every lowest-priority message
+  that found a target).
+- **INIT level de-assert** (INIT, level 0, trigger level): nobody.
+- **Remote read** (3, reserved): nobody.
+- **SMI, NMI, INIT, start-up, ExtINT**: every matched LAPIC, enabled or not.
+
+MSI decoding (reference §3.8, x86 MSI format): ``addr[31:20]`` must be
+0xFEE, else the write is dropped (no target); ``addr[19:12]`` destination,
+``addr[2]`` destination mode, ``addr[3]`` redirection hint;
+``data[7:0]`` vector, ``data[10:8]`` delivery mode, ``data[14]`` level,
+``data[15]`` trigger. As KVM does (``kvm_lowest_prio_delivery``), a set
+redirection hint turns a fixed message into a lowest-priority one.
+
+Arbitration and delivery:
+
+- Sources are numbered IO-APIC = 0, MSI = 1, IPI of LAPIC ``i`` = ``2 + i``;
+  when several are valid, the first after the last one served wins (round
+  robin), so a source waits for at most ``N + 1`` other messages.
+- **Latency 0**: a message valid in cycle ``t`` is offered to its targets'
+  ``msg_in`` in cycle ``t``. Destination matching, the priority comparison
+  and both round robins are combinational.
+- **Delivery per target, tracked**: ``msg__{i}__valid`` is raised for every
+  target not yet served; a target that takes it (``ready``) is marked done;
+  the source's ``ready`` rises in the cycle the last target takes it. The
+  target set is frozen on the first cycle (later changes of IDs or
+  priorities do not affect a message in flight), and no ``valid`` depends
+  on any ``ready``. So every target gets the message exactly once, none is
+  lost, and a slow LAPIC delays only the messages it is a target of... and
+  the sources behind them. A message with no target is taken at once.
+
+EOI merging: each cycle one EOI goes out. With a single EOI and nothing
+waiting it goes out in the same cycle; otherwise the others wait in a
+256-bit vector set and leave lowest vector first. Two waiting EOIs of the
+same vector merge into one: the IO-APIC's response to an EOI (clear Remote
+IRR of every level entry with that vector) is idempotent as long as nothing
+was delivered in between, which holds while both wait. So no burst of EOIs
+can overflow the merger.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from irqforge.spec import Spec
+
+from .xbar import round_robin
+
+__all__ = [
+    "DM_FIXED",
+    "DM_INIT",
+    "DM_LOWEST",
+    "DM_REMOTE_READ",
+    "SH_ALL_EXCL",
+    "SH_ALL_INCL",
+    "SH_NONE",
+    "SH_SELF",
+    "EoiSignature",
+    "IoApicMessageSignature",
+    "IpiSignature",
+    "LapicStateSignature",
+    "MessageSignature",
+    "MsiSignature",
+    "Router",
+    "top",
+]
+
+# Encodings (reference §1.8; the same numbers as irqforge.sim.models.messages).
+DM_FIXED = 0
+DM_LOWEST = 1
+DM_REMOTE_READ = 3
+DM_INIT = 5
+SH_NONE = 0
+SH_SELF = 1
+SH_ALL_INCL = 2
+SH_ALL_EXCL = 3
+DFR_FLAT = 0xF
+DFR_CLUSTER = 0x0
+BROADCAST = 0xFF
+MSI_ADDR_PREFIX = 0xFEE
+
+
+class IoApicMessageSignature(wiring.Signature):
+    """The IO-APIC's message port, from the IO-APIC's view (``msg__*``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "valid": Out(1),
+                "ready": In(1),
+                "vector": Out(8),
+                "delivery_mode": Out(3),
+                "dest_mode": Out(1),
+                "dest": Out(8),
+                "trigger": Out(1),
+            }
+        )
+
+
+class MsiSignature(wiring.Signature):
+    """The HPET's FSB write, from the HPET's view (``msi__*``)."""
+
+    def __init__(self) -> None:
+        super().__init__({"valid": Out(1), "ready": In(1), "addr": Out(32), "data": Out(32)})
+
+
+class IpiSignature(wiring.Signature):
+    """A LAPIC's IPI port, from the LAPIC's view (``ipi__*``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "valid": Out(1),
+                "ready": In(1),
+                "vector": Out(8),
+                "delivery_mode": Out(3),
+                "dest_mode": Out(1),
+                "dest": Out(8),
+                "shorthand": Out(2),
+                "trigger": Out(1),
+                "level": Out(1),
+                "source": Out(8),
+            }
+        )
+
+
+class LapicStateSignature(wiring.Signature):
+    """What the router needs to know of a LAPIC, from the LAPIC's view."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "apic_id": Out(8),
+                "ldr": Out(32),
+                "dfr_model": Out(4),
+                "arb_priority": Out(8),
+                "enabled": Out(1),
+            }
+        )
+
+
+class MessageSignature(wiring.Signature):
+    """A resolved message for one LAPIC, from the router's view (``msg_in``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "valid": Out(1),
+                "ready": In(1),
+                "vector": Out(8),
+                "delivery_mode": Out(3),
+                "trigger": Out(1),
+                "level": Out(1),
+            }
+        )
+
+
+class EoiSignature(wiring.Signature):
+    """An EOI broadcast, from the sender's view (``eoi__*``)."""
+
+    def __init__(self) -> None:
+        super().__init__({"valid": Out(1), "vector": Out(8)})
+
+
+def first_set(m: Module, bits: Value, *, name: str = "first") -> tuple[Signal, Signal]:
+    """A log-depth priority encoder: ``(any, index of the lowest set bit)``."""
+    width = len(bits)
+    size = 1
+    while size < width:
+        size *= 2
+    level: list[tuple[Value, Value]] = [(bits[k] if k < width else Const(0), Const(0, 0)) for k in range(size)]
+    depth = 0
+    while len(level) > 1:
+        nxt: list[tuple[Value, Value]] = []
+        for k in range(0, len(level), 2):
+            (a_lo, i_lo), (a_hi, i_hi) = level[k], level[k + 1]
+            idx: Value = Mux(a_lo, Cat(i_lo, Const(0, 1)), Cat(i_hi, Const(1, 1))) if depth else Mux(
+                a_lo, Const(0, 1), Const(1, 1)
+            )
+            nxt.append((a_lo | a_hi, idx))
+        level = nxt
+        depth += 1
+    some = Signal(name=f"{name}_any")
+    index = Signal(max(depth, 1), name=f"{name}_index")
+    m.d.comb += [some.eq(level[0][0]), index.eq(level[0][1])]
+    return some, index
+
+
+class Router(wiring.Component):
+    """The interrupt router for ``n`` LAPICs; behaviour in the module docstring."""
+
+    def __init__(self, n: int) -> None:
+        if n < 1:
+            raise ValueError(f"the router needs at least one LAPIC, not {n}")
+        self._n = n
+        super().__init__(
+            {
+                "ioapic": In(IoApicMessageSignature()),
+                "msi": In(MsiSignature()),
+                "ipi": In(IpiSignature()).array(n),
+                "lapic": In(LapicStateSignature()).array(n),
+                "msg": Out(MessageSignature()).array(n),
+                "eoi": In(EoiSignature()).array(n),
+                "ioapic_eoi": Out(EoiSignature()),
+            }
+        )
+
+    @property
+    def n(self) -> int:
+        """Number of LAPICs."""
+        return self._n
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        self._elaborate_messages(m)
+        self._elaborate_eoi(m)
+        return m
+
+    # ------------------------------------------------------------------ messages
+
+    def _elaborate_messages(self, m: Module) -> None:
+        n = self._n
+        nsrc = n + 2
+
+        # The chosen source's message, normalised.
+        vector = Signal(8)
+        mode = Signal(3)
+        dest_mode = Signal()
+        dest = Signal(8)
+        shorthand = Signal(2)
+        trigger = Signal()
+        level = Signal()
+        is_ipi = Signal()
+        sender = Signal(range(max(n, 2)))
+        drop = Signal()  # an MSI outside the interrupt address range
+
+        valids = Cat(self.ioapic.valid, self.msi.valid, *(p.valid for p in self.ipi))
+        busy = Signal()
+        held_src = Signal(range(nsrc))
+        held_tgt = Signal(n)
+        done = Signal(n)
+        src_last = Signal(range(nsrc), init=nsrc - 1)
+        lp_last = Signal(range(max(n, 2)), init=n - 1)
+
+        rr_grant, rr_any = round_robin(m, valids, src_last, name="src")
+        src = Signal(range(nsrc))
+        active = Signal()
+        m.d.comb += [
+            src.eq(Mux(busy, held_src, rr_grant)),
+            active.eq(busy | rr_any),
+        ]
+
+        with m.Switch(src):
+            with m.Case(0):
+                io = self.ioapic
+                m.d.comb += [
+                    vector.eq(io.vector),
+                    mode.eq(io.delivery_mode),
+                    dest_mode.eq(io.dest_mode),
+                    dest.eq(io.dest),
+                    trigger.eq(io.trigger),
+                    level.eq(1),
+                ]
+            with m.Case(1):
+                addr, data = self.msi.addr, self.msi.data
+                msi_mode = data[8:11]
+                redirect = addr[3] & ((msi_mode == DM_FIXED) | (msi_mode == DM_LOWEST))
+                m.d.comb += [
+                    vector.eq(data[0:8]),
+                    mode.eq(Mux(redirect, DM_LOWEST, msi_mode)),
+                    dest_mode.eq(addr[2]),
+                    dest.eq(addr[12:20]),
+                    trigger.eq(data[15]),
+                    level.eq(data[14]),
+                    drop.eq(addr[20:32] != MSI_ADDR_PREFIX),
+                ]
+            for i, p in enumerate(self.ipi):
+                with m.Case(2 + i):
+                    m.d.comb += [
+                        vector.eq(p.vector),
+                        mode.eq(p.delivery_mode),
+                        dest_mode.eq(p.dest_mode),
+                        dest.eq(p.dest),
+                        shorthand.eq(p.shorthand),
+                        trigger.eq(p.trigger),
+                        level.eq(p.level),
+                        is_ipi.eq(1),
+                        sender.eq(i),
+                    ]
+
+        # Destination matching, per LAPIC.
+        matched = Signal(n)
+        enabled = Cat(s.enabled for s in self.lapic)
+        bcast = dest == BROADCAST
+        for i, st in enumerate(self.lapic):
+            logical_id = st.ldr[24:32]
+            physical = bcast | (st.apic_id == dest)
+            flat = (dest & logical_id).any()
+            cluster = (dest[4:8] == logical_id[4:8]) & (dest[0:4] & logical_id[0:4]).any()
+            logical = bcast | Mux(
+                st.dfr_model == DFR_FLAT, flat, Mux(st.dfr_model == DFR_CLUSTER, cluster, 0)
+            )
+            is_self = is_ipi & (sender == i)
+            with m.Switch(shorthand):
+                with m.Case(SH_NONE):
+                    m.d.comb += matched[i].eq(Mux(dest_mode, logical, physical))
+                with m.Case(SH_SELF):
+                    m.d.comb += matched[i].eq(is_self)
+                with m.Case(SH_ALL_INCL):
+                    m.d.comb += matched[i].eq(1)
+                with m.Case(SH_ALL_EXCL):
+                    m.d.comb += matched[i].eq(~is_self)
+
+        # Lowest priority: the eligible LAPICs of lowest arb_priority, then round robin.
+        eligible = Signal(n)
+        lowest = Signal(n)
+        m.d.comb += eligible.eq(matched & enabled)
+        for i in range(n):
+            beats_all = Const(1)
+            for j in range(n):
+                if j != i:
+                    pi, pj = self.lapic[i].arb_priority, self.lapic[j].arb_priority
+                    beats_all = beats_all & (~eligible[j] | (pi <= pj))
+            m.d.comb += lowest[i].eq(eligible[i] & beats_all)
+        lp_grant, lp_any = round_robin(m, lowest, lp_last, name="lowest")
+        lp_onehot = Signal(n)
+        for i in range(n):
+            m.d.comb += lp_onehot[i].eq(lp_any & (lp_grant == i))
+
+        targets = Signal(n)
+        init_deassert = (mode == DM_INIT) & ~level & trigger
+        with m.If(drop | init_deassert | (mode == DM_REMOTE_READ)):
+            m.d.comb += targets.eq(0)
+        with m.Elif(mode == DM_FIXED):
+            m.d.comb += targets.eq(eligible)
+        with m.Elif(mode == DM_LOWEST):
+            m.d.comb += targets.eq(lp_onehot)
+        with m.Else():
+            m.d.comb += targets.eq(matched)
+
+        # Delivery, tracked per target.
+        pending = Signal(n)
+        accepted = Signal(n)
+        complete = Signal()
+        m.d.comb += pending.eq(Mux(busy, held_tgt & ~done, targets))
+        for i, out in enumerate(self.msg):
+            m.d.comb += [
+                out.valid.eq(active & pending[i]),
+                out.vector.eq(vector),
+                out.delivery_mode.eq(mode),
+                out.trigger.eq(trigger),
+                out.level.eq(level),
+                accepted[i].eq(out.valid & out.ready),
+            ]
+        m.d.comb += complete.eq(active & ((pending & ~accepted) == 0))
+        for k, port in enumerate([self.ioapic, self.msi, *self.ipi]):
+            m.d.comb += port.ready.eq(complete & (src == k))
+
+        with m.If(~busy & rr_any):
+            # First cycle of a message: the round robins move on.
+            m.d.sync += src_last.eq(rr_grant)
+            with m.If(~drop & (mode == DM_LOWEST) & lp_any):
+                m.d.sync += lp_last.eq(lp_grant)
+        with m.If(complete):
+            m.d.sync += [busy.eq(0), done.eq(0)]
+        with m.Elif(active):
+            m.d.sync += [busy.eq(1), held_src.eq(src), done.eq(done | accepted)]
+            with m.If(~busy):
+                m.d.sync += held_tgt.eq(targets)
+
+    # ------------------------------------------------------------------ EOI
+
+    def _elaborate_eoi(self, m: Module) -> None:
+        waiting = Signal(256)
+        w_any, w_first = first_set(m, waiting, name="eoi_wait")
+        in_any, in_first = first_set(m, Cat(e.valid for e in self.eoi), name="eoi_in")
+
+        arrivals = Signal(256)
+        in_vector = Signal(8)
+        for i, e in enumerate(self.eoi):
+            with m.If(e.valid):
+                m.d.comb += arrivals.bit_select(e.vector, 1).eq(1)
+            with m.If(in_first == i):
+                m.d.comb += in_vector.eq(e.vector)
+
+        # Waiting EOIs first (lowest vector); else the first arrival goes
+        # straight out. Everything else waits; an EOI equal to the one
+        # leaving this cycle merges with it.
+        out = self.ioapic_eoi
+        m.d.comb += [
+            out.valid.eq(w_any | in_any),
+            out.vector.eq(Mux(w_any, w_first, in_vector)),
+        ]
+        leaving = Signal(256)
+        with m.If(out.valid):
+            m.d.comb += leaving.bit_select(out.vector, 1).eq(1)
+        m.d.sync += waiting.eq((waiting | arrivals) & ~leaving)
+
+
+def top(spec: Spec) -> Router:
+    """The router for the platform of ``spec`` (one LAPIC per CPU)."""
+    return Router(spec.platform.ncpus)

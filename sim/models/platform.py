@@ -1,0 +1,290 @@
+"""Reference model of the whole platform (``irqforge_platform``): N LAPICs, the
+IO-APIC, the HPET and the router, behind each CPU's address map.
+
+This is the ``model`` backend's hardware (:mod:`irqforge.sim.backends.model`
+adds the CPUs' side of time). It composes the device models and wires them as
+``hw/platform.py`` wires the RTL:
+
+- **Address map** (``spec.platform.address_map``): each CPU reaches its *own*
+  LAPIC in the ``lapic`` window, and the shared IO-APIC and HPET in theirs;
+  every other address raises :class:`irqforge.sw.BusError` with ``"DECERR"``.
+  Accesses are 32-bit; the two low address bits are ignored, as the AXI4-Lite
+  slaves do.
+- **Lines**: the HPET's IO-APIC lines are OR-ed with the device lines
+  (:meth:`PlatformModel.set_irq`) into the IO-APIC pins; an HPET edge pulse
+  on a pin whose level is low reaches the IO-APIC as a rising and a falling
+  edge.
+- **Messages**: IPIs (after an ICR-low write), IO-APIC messages and HPET MSIs
+  go through the :class:`RouterModel` into the LAPICs; level EOIs of the
+  LAPICs go back to the IO-APIC.
+
+Time and latency convention
+---------------------------
+
+:attr:`PlatformModel.cycle` counts ``clk`` cycles since reset. Time moves only
+through :meth:`PlatformModel.advance`, which jumps from event to event (the
+earliest of the LAPIC timers' and the HPET's ``next_event_in``) instead of
+stepping every cycle; devices without an event due are brought up to date
+lazily, just before they are accessed.
+
+Everything an event causes happens **in the cycle of the event**: a register
+write, a pin change, a timer expiry or an EOI has all its consequences
+(message, routing, acceptance into IRR, ``intr``) delivered before the call
+returns. The model therefore has zero latency where the RTL takes a few
+cycles (contract §8 ``latency_cycles`` measures those); scenarios that must
+give the same result on every backend must not depend on those few cycles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from irqforge.spec import Spec
+from irqforge.sw import BusError
+
+from .hpet import HpetModel
+from .ioapic import IoApicModel
+from .lapic import LapicModel
+from .messages import DeliveryMode, Interrupt
+from .router import RouterModel
+
+__all__ = ["NEVER", "PlatformModel"]
+
+#: A cycle later than any simulation reaches: "no event scheduled".
+NEVER: Final = 1 << 62
+
+_DECERR: Final = "DECERR"
+
+
+class PlatformModel:
+    """The platform of ``spec``: ``ncpus`` LAPICs, one IO-APIC, one HPET, a router.
+
+    CPU ``i`` owns ``lapics[i]`` (APIC ID ``spec.platform.cpus[i].apic_id``).
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        plat = spec.platform
+        self.ncpus: int = plat.ncpus
+        self.lapics: list[LapicModel] = [LapicModel(spec, cpu.apic_id) for cpu in plat.cpus]
+        self.ioapic = IoApicModel(spec)
+        self.hpet = HpetModel(spec)
+        self.router = RouterModel(spec, self.lapics)
+        self.npins: int = spec.ioapic.param("pins")
+        amap = plat.address_map
+        self._lapic_base, self._lapic_size = amap["lapic"]
+        self._ioapic_base, self._ioapic_size = amap["ioapic"]
+        self._hpet_base, self._hpet_size = amap["hpet"]
+        # Devices with time of their own: the LAPICs (index i) and the HPET (last).
+        self._timed: list[LapicModel | HpetModel] = [*self.lapics, self.hpet]
+        self._hpet_slot = len(self.lapics)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+
+    def reset(self) -> None:
+        """Power-on reset of every device; time starts again at cycle 0."""
+        for lapic in self.lapics:
+            lapic.reset()
+        self.ioapic.reset()
+        self.hpet.reset()
+        self.router.lp_last = self.router.n - 1
+        self.router.src_last = self.router.n + 1
+        self.cycle: int = 0
+        """Cycles since reset."""
+        self._synced: list[int] = [0] * len(self._timed)
+        self._due: list[int] = [NEVER] * len(self._timed)
+        self._next_at: int = NEVER
+        self._device_lines = 0
+        self._hpet_lines = 0
+        self._pins = 0
+        self._startup: list[list[tuple[str, int]]] = [[] for _ in self.lapics]
+        for k in range(len(self._timed)):
+            self._reschedule(k)
+
+    # ------------------------------------------------------------------ time
+
+    def _sync(self, k: int) -> None:
+        """Bring timed device ``k`` up to :attr:`cycle` (never across one of its events)."""
+        lag = self.cycle - self._synced[k]
+        if lag:
+            self._timed[k].advance(lag)
+            self._synced[k] = self.cycle
+
+    def _reschedule(self, k: int) -> None:
+        """Ask timed device ``k`` (already in sync) when its next event is due."""
+        nxt = self._timed[k].next_event_in()
+        self._due[k] = NEVER if nxt is None else self.cycle + max(nxt, 1)
+        self._next_at = min(self._due)
+
+    def next_event_in(self) -> int | None:
+        """Cycles until the next timer event of any device, or ``None`` if none is due."""
+        return None if self._next_at >= NEVER else self._next_at - self.cycle
+
+    @property
+    def next_event_at(self) -> int:
+        """The cycle of the next timer event (:data:`NEVER` if none is due)."""
+        return self._next_at
+
+    def advance(self, cycles: int) -> None:
+        """Let ``cycles`` clock cycles pass, handling every timer event on its cycle."""
+        if cycles < 0:
+            raise ValueError(f"cannot go back in time ({cycles} cycles)")
+        target = self.cycle + cycles
+        while self._next_at <= target:
+            self.cycle = self._next_at
+            self._fire()
+        self.cycle = target
+
+    def advance_to(self, cycle: int) -> None:
+        """Let time pass up to ``cycle`` (an absolute cycle number)."""
+        self.advance(cycle - self.cycle)
+
+    def _fire(self) -> None:
+        """Handle the events due at :attr:`cycle`."""
+        now = self.cycle
+        due = self._due
+        for k in range(len(due)):
+            if due[k] <= now:
+                self._sync(k)
+                if k == self._hpet_slot:
+                    self._hpet_outputs()
+                self._reschedule(k)
+
+    # ------------------------------------------------------------------ bus
+
+    def read(self, cpu: int, addr: int) -> int:
+        """32-bit read by ``cpu`` at physical ``addr``; :class:`BusError` off the map."""
+        off = addr - self._lapic_base
+        if 0 <= off < self._lapic_size:
+            self._sync(cpu)
+            return self.lapics[cpu].read(off & ~3)
+        off = addr - self._ioapic_base
+        if 0 <= off < self._ioapic_size:
+            return self.ioapic.read(off & ~3)
+        off = addr - self._hpet_base
+        if 0 <= off < self._hpet_size:
+            self._sync(self._hpet_slot)
+            return self.hpet.read(off & ~3)
+        raise BusError(cpu, addr, _DECERR)
+
+    def write(self, cpu: int, addr: int, value: int) -> None:
+        """32-bit write by ``cpu``; every consequence is delivered before it returns."""
+        value &= 0xFFFFFFFF
+        off = addr - self._lapic_base
+        if 0 <= off < self._lapic_size:
+            self._sync(cpu)
+            lapic = self.lapics[cpu]
+            lapic.write(off & ~3, value)
+            self._reschedule(cpu)
+            ipi = lapic.take_ipi()
+            while ipi is not None:
+                self._deliver(self.router.route_ipi(ipi, cpu))
+                ipi = lapic.take_ipi()
+            eois = lapic.take_eois()
+            if eois:
+                for vector in eois:
+                    self.ioapic.eoi(vector)
+                self._ioapic_settle()
+            return
+        off = addr - self._ioapic_base
+        if 0 <= off < self._ioapic_size:
+            self.ioapic.write(off & ~3, value)
+            self._ioapic_settle()
+            return
+        off = addr - self._hpet_base
+        if 0 <= off < self._hpet_size:
+            k = self._hpet_slot
+            self._sync(k)
+            self.hpet.write(off & ~3, value)
+            self._reschedule(k)
+            self._hpet_outputs()
+            return
+        raise BusError(cpu, addr, _DECERR)
+
+    # ------------------------------------------------------------------ lines and messages
+
+    def set_irq(self, line: int, level: int | bool) -> None:
+        """Drive device line ``line`` (IO-APIC pin) to ``level``."""
+        if not 0 <= line < self.npins:
+            raise IndexError(f"device line {line} out of range 0..{self.npins - 1}")
+        bit = 1 << line
+        lines = (self._device_lines | bit) if level else (self._device_lines & ~bit)
+        if lines != self._device_lines:
+            self._device_lines = lines
+            self._drive_pins()
+
+    @property
+    def device_lines(self) -> int:
+        """The device lines as driven by :meth:`set_irq` (bit i = line i)."""
+        return self._device_lines
+
+    def _drive_pins(self, pulses: int = 0) -> None:
+        """Present ``device lines | HPET lines`` to the IO-APIC, with HPET edge
+        ``pulses`` (a mask) as a rise and fall on pins that are otherwise low."""
+        pins = self._device_lines | self._hpet_lines
+        pulses &= ~pins
+        changed = pins ^ self._pins
+        if pulses:
+            self.ioapic.set_pins(self._pins | pulses)
+            self._ioapic_settle()
+            changed |= pulses
+        if changed:
+            self._pins = pins
+            self.ioapic.set_pins(pins)
+            self._ioapic_settle()
+
+    def _hpet_outputs(self) -> None:
+        """Carry the HPET's lines, edge pulses and MSIs to the IO-APIC and router."""
+        hpet = self.hpet
+        lines = hpet.irq_lines
+        pulses = hpet.take_pulses()
+        if lines != self._hpet_lines or pulses:
+            self._hpet_lines = lines
+            self._drive_pins(pulses)
+        for msi in hpet.take_msis():
+            self._deliver(self.router.route_msi(msi))
+
+    def _ioapic_settle(self) -> None:
+        """Let the IO-APIC send what it has to; route its messages."""
+        io = self.ioapic
+        io.settle()
+        for msg in io.take_messages():
+            self._deliver(self.router.route_ioapic(msg))
+
+    def _deliver(self, targets: Sequence[tuple[int, Interrupt]]) -> None:
+        for index, msg in targets:
+            self._sync(index)
+            self.lapics[index].accept(msg)
+            if msg.delivery_mode in (DeliveryMode.INIT, DeliveryMode.STARTUP):
+                self._reschedule(index)  # INIT resets the timer
+                self._startup[index].extend(self.lapics[index].take_startup())
+
+    # ------------------------------------------------------------------ CPU side
+
+    def intr(self, cpu: int) -> bool:
+        """The LAPIC's ``intr`` output."""
+        return bool(self.lapics[cpu].intr)
+
+    def nmi(self, cpu: int) -> bool:
+        """The LAPIC's ``nmi`` output."""
+        return bool(self.lapics[cpu].nmi)
+
+    def any_interrupt(self) -> bool:
+        """Whether any CPU has ``intr`` or ``nmi`` high."""
+        return any(lapic.intr or lapic.nmi for lapic in self.lapics)
+
+    def inta(self, cpu: int) -> int:
+        """An INTA cycle: the vector moved IRR → ISR, or the spurious vector."""
+        self._sync(cpu)
+        return int(self.lapics[cpu].inta())
+
+    def nmi_ack(self, cpu: int) -> None:
+        """Pulse ``nmi_ack``."""
+        self.lapics[cpu].nmi_ack()
+
+    def take_startup(self, cpu: int) -> list[tuple[str, int]]:
+        """INIT / SIPI seen by ``cpu``'s LAPIC since the last call, oldest first."""
+        out, self._startup[cpu] = self._startup[cpu], []
+        return out

@@ -1,0 +1,274 @@
+"""Reference model of the interrupt router (``irqforge_router``).
+
+The same rules as :mod:`irqforge.hw.router` (whose docstring is the long
+version), as plain Python:
+
+- Destination: shorthand (IPIs only; *self*/*all excluding self* by the
+  sending LAPIC's index) over physical (ID match, 0xFF broadcast, every
+  LAPIC sharing the ID) and logical (0xFF broadcast; flat: ``dest & LDR[31:24]``;
+  cluster: ``dest[7:4] == LDR[31:28]`` and ``dest[3:0] & LDR[27:24]``; a DFR
+  model other than 0xF/0x0 matches only broadcasts).
+- Delivery mode: fixed → matched and enabled; lowest priority → one of
+  matched and enabled (below); INIT level de-assert, remote read (3) and
+  MSIs outside 0xFEExxxxx → nobody; everything else → all matched.
+- MSI: ``addr[19:12]`` dest, ``addr[2]`` dest mode, ``addr[3]`` redirection
+  hint (turns fixed into lowest priority, as KVM); ``data[7:0]`` vector,
+  ``data[10:8]`` mode, ``data[14]`` level, ``data[15]`` trigger.
+
+**The lowest-priority rule**, shared bit for bit with the RTL: among the
+matched, enabled LAPICs take those with the smallest ``arb_priority``; of
+these, the first index after :attr:`RouterModel.lp_last` (wrapping) wins, and
+``lp_last`` becomes the winner. ``lp_last`` starts at ``n - 1`` (so the first
+tie goes to LAPIC 0) and moves only when a lowest-priority message found a
+target. Because the RTL moves it in the order messages are served, a model
+that wants the same winners must route messages in the RTL's order: one
+message at a time, simultaneous sources in the round-robin order of
+:meth:`RouterModel.arbitrate` (IO-APIC = 0, MSI = 1, IPI of LAPIC ``i`` = ``2 + i``).
+
+The LAPIC objects handed in need the attributes ``apic_id``, ``ldr`` (the
+whole 32-bit LDR), ``dfr_model`` (DFR[31:28]), ``arb_priority`` and
+``enabled`` — the LAPIC model's properties of the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from irqforge.spec import Spec
+
+from .messages import DeliveryMode, DestMode, Interrupt, IoApicMessage, Ipi, Msi, Shorthand, Trigger
+
+__all__ = [
+    "SOURCE_IOAPIC",
+    "SOURCE_MSI",
+    "LapicState",
+    "Route",
+    "RouterModel",
+    "decode_msi",
+    "source_ipi",
+]
+
+SOURCE_IOAPIC = 0
+SOURCE_MSI = 1
+BROADCAST = 0xFF
+DFR_FLAT = 0xF
+DFR_CLUSTER = 0x0
+MSI_ADDR_PREFIX = 0xFEE
+_REMOTE_READ = 3
+
+
+def source_ipi(index: int) -> int:
+    """The arbitration number of LAPIC ``index``'s IPI port."""
+    return 2 + index
+
+
+class LapicState(Protocol):
+    """What the router reads of a LAPIC (the RTL's ``lapic__{i}__*``)."""
+
+    @property
+    def apic_id(self) -> int: ...
+    @property
+    def ldr(self) -> int: ...
+    @property
+    def dfr_model(self) -> int: ...
+    @property
+    def arb_priority(self) -> int: ...
+    @property
+    def enabled(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Route:
+    """A message of any source, normalised (the RTL's internal form)."""
+
+    vector: int
+    delivery_mode: int
+    dest_mode: int
+    dest: int
+    shorthand: int = Shorthand.NONE
+    trigger: int = Trigger.EDGE
+    level: int = 1
+    sender: int | None = None
+    """Index of the sending LAPIC (IPIs only)."""
+    dropped: bool = False
+    """An MSI written outside the interrupt address range."""
+
+
+def decode_msi(msi: Msi) -> Route:
+    """The router's reading of an HPET FSB write."""
+    addr, data = msi.addr, msi.data
+    mode = (data >> 8) & 7
+    if addr >> 3 & 1 and mode in (DeliveryMode.FIXED, DeliveryMode.LOWEST):
+        mode = DeliveryMode.LOWEST
+    return Route(
+        vector=data & 0xFF,
+        delivery_mode=mode,
+        dest_mode=(addr >> 2) & 1,
+        dest=(addr >> 12) & 0xFF,
+        trigger=(data >> 15) & 1,
+        level=(data >> 14) & 1,
+        dropped=(addr >> 20) & 0xFFF != MSI_ADDR_PREFIX,
+    )
+
+
+class RouterModel:
+    """The router between ``n`` LAPICs (``spec.platform.ncpus``), with its two
+    round-robin pointers.
+
+    ``lapics`` may be given now or assigned later (:attr:`lapics`); the
+    ``route_*`` methods read it, :meth:`targets` takes its own.
+    """
+
+    def __init__(self, spec: Spec | int, lapics: Sequence[LapicState] = ()) -> None:
+        self.n: int = spec if isinstance(spec, int) else spec.platform.ncpus
+        if self.n < 1:
+            raise ValueError(f"the router needs at least one LAPIC, not {self.n}")
+        self.lapics: Sequence[LapicState] = lapics
+        self.lp_last: int = self.n - 1
+        """Index of the LAPIC that won the last lowest-priority tie-break."""
+        self.src_last: int = self.n + 1
+        """Arbitration number of the source served last."""
+
+    # ------------------------------------------------------------------ pure
+
+    @staticmethod
+    def normalise(msg: IoApicMessage | Msi | Ipi | Route, sender: int | None = None) -> Route:
+        """Any source's message as a :class:`Route`.
+
+        For an :class:`Ipi`, ``sender`` is the index of the sending LAPIC; when
+        omitted it is found later from ``msg.source`` (the first LAPIC with
+        that ID).
+        """
+        if isinstance(msg, Route):
+            return msg
+        if isinstance(msg, Msi):
+            return decode_msi(msg)
+        if isinstance(msg, IoApicMessage):
+            return Route(msg.vector, msg.delivery_mode, msg.dest_mode, msg.dest, trigger=msg.trigger)
+        return Route(
+            msg.vector,
+            msg.delivery_mode,
+            msg.dest_mode,
+            msg.dest,
+            shorthand=msg.shorthand,
+            trigger=msg.trigger,
+            level=msg.level,
+            sender=sender if sender is not None else -1 - msg.source,
+        )
+
+    @staticmethod
+    def _sender(route: Route, lapics: Sequence[LapicState]) -> int | None:
+        if route.sender is None or route.sender >= 0:
+            return route.sender
+        source = -1 - route.sender
+        for i, lapic in enumerate(lapics):
+            if lapic.apic_id == source:
+                return i
+        return None
+
+    @classmethod
+    def matched(cls, msg: IoApicMessage | Msi | Ipi | Route, lapics: Sequence[LapicState],
+                sender: int | None = None) -> list[int]:
+        """Indices of the LAPICs the destination names (before the delivery mode)."""
+        route = cls.normalise(msg, sender)
+        me = cls._sender(route, lapics)
+        if route.shorthand == Shorthand.SELF:
+            return [] if me is None else [me]
+        if route.shorthand == Shorthand.ALL_INCL:
+            return list(range(len(lapics)))
+        if route.shorthand == Shorthand.ALL_EXCL:
+            return [i for i in range(len(lapics)) if i != me]
+        dest = route.dest
+        out = []
+        for i, lapic in enumerate(lapics):
+            if dest == BROADCAST:
+                hit = True
+            elif route.dest_mode == DestMode.PHYSICAL:
+                hit = lapic.apic_id == dest
+            else:
+                logical_id = (lapic.ldr >> 24) & 0xFF
+                if lapic.dfr_model == DFR_FLAT:
+                    hit = dest & logical_id != 0
+                elif lapic.dfr_model == DFR_CLUSTER:
+                    hit = dest >> 4 == logical_id >> 4 and dest & logical_id & 0xF != 0
+                else:
+                    hit = False
+            if hit:
+                out.append(i)
+        return out
+
+    def targets(self, msg: IoApicMessage | Msi | Ipi | Route, lapics: Sequence[LapicState],
+                sender: int | None = None) -> list[int]:
+        """Indices of the LAPICs that receive ``msg`` now (does not move ``lp_last``)."""
+        route = self.normalise(msg, sender)
+        mode = route.delivery_mode
+        if route.dropped or mode == _REMOTE_READ:
+            return []
+        if mode == DeliveryMode.INIT and route.level == 0 and route.trigger == Trigger.LEVEL:
+            return []
+        matched = self.matched(route, lapics)
+        if mode not in (DeliveryMode.FIXED, DeliveryMode.LOWEST):
+            return matched
+        eligible = [i for i in matched if lapics[i].enabled]
+        if mode == DeliveryMode.FIXED or not eligible:
+            return eligible
+        best = min(lapics[i].arb_priority for i in eligible)
+        tied = {i for i in eligible if lapics[i].arb_priority == best}
+        n = len(lapics)
+        for k in range(1, n + 1):
+            i = (self.lp_last + k) % n
+            if i in tied:
+                return [i]
+        raise AssertionError("unreachable: the tied set is not empty")
+
+    # ------------------------------------------------------------------ stateful
+
+    def route(self, msg: IoApicMessage | Msi | Ipi | Route,
+              sender: int | None = None) -> list[tuple[int, Interrupt]]:
+        """Deliver ``msg``: ``(LAPIC index, message)`` per target, in index order.
+
+        Moves :attr:`lp_last` when a lowest-priority message found its target.
+        """
+        route = self.normalise(msg, sender)
+        hit = self.targets(route, self.lapics)
+        if route.delivery_mode == DeliveryMode.LOWEST and hit:
+            self.lp_last = hit[0]
+        try:
+            mode: int = DeliveryMode(route.delivery_mode)
+        except ValueError:  # pragma: no cover - reserved modes have no targets
+            mode = route.delivery_mode
+        interrupt = Interrupt(
+            vector=route.vector,
+            delivery_mode=mode,  # type: ignore[arg-type]
+            trigger=Trigger(route.trigger),
+            level=route.level,
+        )
+        return [(i, interrupt) for i in hit]
+
+    def route_ioapic(self, m: IoApicMessage) -> list[tuple[int, Interrupt]]:
+        """Deliver an IO-APIC message."""
+        return self.route(m)
+
+    def route_msi(self, m: Msi) -> list[tuple[int, Interrupt]]:
+        """Deliver an HPET FSB write."""
+        return self.route(m)
+
+    def route_ipi(self, m: Ipi, sender: int | None = None) -> list[tuple[int, Interrupt]]:
+        """Deliver an IPI; ``sender`` is the sending LAPIC's index (default: the
+        first LAPIC whose ID is ``m.source``)."""
+        return self.route(m, sender)
+
+    def arbitrate(self, sources: Iterable[int]) -> int:
+        """Which of the simultaneously valid ``sources`` (arbitration numbers:
+        :data:`SOURCE_IOAPIC`, :data:`SOURCE_MSI`, :func:`source_ipi`) the RTL
+        serves next; moves the pointer."""
+        valid = set(sources)
+        total = self.n + 2
+        for k in range(1, total + 1):
+            s = (self.src_last + k) % total
+            if s in valid:
+                self.src_last = s
+                return s
+        raise ValueError("arbitrate() needs at least one source")
