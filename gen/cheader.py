@@ -36,7 +36,7 @@ from .errors import GenError
 from .names import CNames, c_ident, c_int, c_macro, c_string
 from .render import banner, comment, render
 
-__all__ = ["GATE_ARGS", "GateMember", "GateStruct", "gate_struct", "headers"]
+__all__ = ["GATE_ARGS", "GateMember", "GateStruct", "emit", "gate_struct"]
 
 PREFIX = "IRQFORGE"
 
@@ -124,7 +124,8 @@ def _field_defines(defs: _Defs, b: Block, base: str, reg: Register, f: Field) ->
     defs.add(b, f"{fb}_MASK", c_int(f.mask, reg.width, pad=True), owner)
     defs.add(b, f"{fb}_RESET", c_int(f.reset, reg.width), owner)
     for e in f.enums:
-        defs.add(b, c_macro(fb, e.name), c_int(e.value, reg.width), f"value {reg.name}.{f.name}.{e.name}", e.description)
+        owner = f"value {reg.name}.{f.name}.{e.name}"
+        defs.add(b, c_macro(fb, e.name), c_int(e.value, reg.width), owner, e.description)
 
 
 def _device_header(spec: Spec, dev: Device) -> str:
@@ -448,7 +449,7 @@ def _idt_header(spec: Spec) -> str:
             f"{lay.name} attribute helpers: OR them into the member they name",
             *(f"{fm}(x): {name} in {member}" for fm, name, member in place),
         )
-        for fm, name, member in place:
+        for fm, name, _member in place:
             defs.add(b2, f"{fm}(x)", f"((((uint32_t)(x)) << {fm}_SHIFT) & {fm}_MASK)", f"gate helper {name}")
         attr = [m for m in gs.members if len(m.fields) > 1]
         if len(attr) == 1:
@@ -513,7 +514,7 @@ def _platform_header(spec: Spec) -> str:
     )
 
 
-def headers(spec: Spec) -> dict[str, str]:
+def emit(spec: Spec) -> dict[str, str]:
     """Every C header, by output path."""
     out = {f"include/irqforge/{dev.name}.h": _device_header(spec, dev) for dev in spec.devices}
     out["include/irqforge/vectors.h"] = _vectors_header(spec)

@@ -17,7 +17,7 @@ from irqforge.spec import Access, Device, GateType, Register, Spec, VectorKind
 from .diagram import Bits, diagram
 from .render import banner, comment, render
 
-__all__ = ["docs"]
+__all__ = ["emit"]
 
 
 def _hex(value: int, width: int) -> str:
@@ -79,9 +79,7 @@ def _section(dev: Device, reg: Register, indirect: bool, anchor: str) -> RegSect
         bits = [Bits(reg.name, reg.width - 1, 0, reg.access.value)]
     rows = []
     for f in sorted(reg.fields, key=lambda f: -f.lsb):
-        values = "; ".join(
-            f"{e.value} `{e.name}`" + (f" ({e.description})" if e.description else "") for e in f.enums
-        )
+        values = "; ".join(f"{e.value} `{e.name}`" + (f" ({e.description})" if e.description else "") for e in f.enums)
         rows.append(
             FieldRow(
                 _bits(f.msb, f.lsb),
@@ -286,7 +284,7 @@ def _platform_doc(spec: Spec) -> str:
     )
 
 
-def docs(spec: Spec) -> dict[str, str]:
+def emit(spec: Spec) -> dict[str, str]:
     """Every Markdown document, by output path."""
     out = {f"docs/{dev.name}.md": _device_doc(spec, dev) for dev in spec.devices}
     out["docs/vectors.md"] = _vectors_doc(spec)

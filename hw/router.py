@@ -318,7 +318,6 @@ class Router(wiring.Component):
                     dest.eq(addr[12:20]),
                     trigger.eq(data[15]),
                     level.eq(data[14]),
-                    drop.eq(addr[20:32] != MSI_ADDR_PREFIX),
                 ]
             for i, p in enumerate(self.ipi):
                 with m.Case(2 + i):
@@ -333,6 +332,8 @@ class Router(wiring.Component):
                         is_ipi.eq(1),
                         sender.eq(i),
                     ]
+
+        m.d.comb += drop.eq((src == 1) & (self.msi.addr[20:32] != MSI_ADDR_PREFIX))
 
         # Destination matching, per LAPIC.
         matched = Signal(n)

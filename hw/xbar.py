@@ -70,7 +70,7 @@ def round_robin(m: Module, requests: Value, last: Value, *, name: str = "rr") ->
     for k in reversed(range(n)):
         with m.If(requests[k]):
             m.d.comb += grant.eq(k)
-    for k in reversed(range(n)):
+    for k in reversed(range(1, n)):
         with m.If(requests[k] & (last < k)):
             m.d.comb += grant.eq(k)
     return grant, some

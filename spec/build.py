@@ -525,7 +525,9 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
         if kind is not VectorKind.EXCEPTION:
             for k in ("class", "error_code"):
                 if k in e:
-                    ctx.err((*ep, k), f"{k!r} applies only to exceptions, and {name} is kind {kind.value!r}")
+                    ctx.err(
+                        (*ep, k), f"{k!r} applies only to exceptions, and {name} is kind {kind.value!r}", key=True
+                    )
         if kind is VectorKind.SPURIOUS:
             spurious.append((n, (*ep, "number")))
         vectors.append(
@@ -809,6 +811,8 @@ def load(spec_dir: Path | str | None = None) -> Spec:
         if not isinstance(doc.data, dict):
             got = "a list" if isinstance(doc.data, list) else f"the value {_quote(doc.data)}"
             ctx.err((), f"expected a mapping with the key {key!r}, got {got}")
+            continue
+        if not doc.complete:
             continue
         _schema_problems(doc.data, key, ctx)
         if ctx.count or doc.problems:

@@ -100,7 +100,10 @@ class Document:
 
     data: Any
     marks: Marks
-    problems: list[Problem]
+    problems: list[Problem] = field(default_factory=list)
+    complete: bool = True
+    """Whether the tree holds everything the text says: a dropped merge key
+    (``<<``) leaves keys out, so missing-key checks would mislead."""
 
 
 class YamlError(Exception):
@@ -122,11 +125,11 @@ def load_yaml(text: str, file: str) -> Document:
         node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.YAMLError as fast_error:
         raise YamlError(_syntax_problem(text, file, fast_error)) from None
-    problems: list[Problem] = []
-    if node is None:
-        return Document(None, marks, problems)
-    constructor = yaml.constructor.SafeConstructor()  # it caches per node: one per document
-    return Document(_convert(node, (), marks, constructor, problems), marks, problems)
+    doc = Document(None, marks)
+    if node is not None:
+        constructor = yaml.constructor.SafeConstructor()  # it caches per node: one per document
+        doc.data = _convert(node, (), doc, constructor)
+    return doc
 
 
 def load_file(path: Path, name: str | None = None) -> Document:
@@ -162,9 +165,8 @@ def _pos(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _convert(
-    node: yaml.Node, path: Path_, marks: Marks, c: yaml.constructor.SafeConstructor, problems: list[Problem]
-) -> Any:
+def _convert(node: yaml.Node, path: Path_, doc: Document, c: yaml.constructor.SafeConstructor) -> Any:
+    marks, problems = doc.marks, doc.problems
     marks.values[path] = _pos(node)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -178,6 +180,7 @@ def _convert(
                         "give the keys, or use an alias for the whole mapping",
                     )
                 )
+                doc.complete = False
                 continue
             key = c.construct_object(knode, deep=True)
             if not isinstance(key, str):
@@ -193,8 +196,8 @@ def _convert(
                 )
                 continue
             marks.keys[(*path, key)] = _pos(knode)
-            out[key] = _convert(vnode, (*path, key), marks, c, problems)
+            out[key] = _convert(vnode, (*path, key), doc, c)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(n, (*path, i), marks, c, problems) for i, n in enumerate(node.value)]
+        return [_convert(n, (*path, i), doc, c) for i, n in enumerate(node.value)]
     return c.construct_object(node, deep=True)

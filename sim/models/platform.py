@@ -24,8 +24,10 @@ Time and latency convention
 :attr:`PlatformModel.cycle` counts ``clk`` cycles since reset. Time moves only
 through :meth:`PlatformModel.advance`, which jumps from event to event (the
 earliest of the LAPIC timers' and the HPET's ``next_event_in``) instead of
-stepping every cycle; devices without an event due are brought up to date
-lazily, just before they are accessed.
+stepping every cycle. Devices are brought up to date lazily: at their own
+events, before a write to them, and before a read of a register that counts
+time (LAPIC TMCCT, HPET MAIN_CNT); a device's ``advance(n)`` is one call
+whatever ``n``, so idle time costs nothing.
 
 Everything an event causes happens **in the cycle of the event**: a register
 write, a pin change, a timer expiry or an EOI has all its consequences
@@ -55,6 +57,7 @@ __all__ = ["NEVER", "PlatformModel"]
 NEVER: Final = 1 << 62
 
 _DECERR: Final = "DECERR"
+_STARTUP_MODES: Final = (DeliveryMode.INIT, DeliveryMode.STARTUP)
 
 
 class PlatformModel:
@@ -79,6 +82,12 @@ class PlatformModel:
         # Devices with time of their own: the LAPICs (index i) and the HPET (last).
         self._timed: list[LapicModel | HpetModel] = [*self.lapics, self.hpet]
         self._hpet_slot = len(self.lapics)
+        # Reads that depend on the time since the last event: only these bring
+        # the device up to date first (everything else changes only at events,
+        # which advance() handles on their cycle).
+        self._lapic_timed_reads = frozenset({spec.lapic.offset("TMCCT")})
+        cnt = spec.hpet.offset("MAIN_CNT")
+        self._hpet_timed_reads = frozenset({cnt, cnt + 4})
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -158,15 +167,19 @@ class PlatformModel:
         """32-bit read by ``cpu`` at physical ``addr``; :class:`BusError` off the map."""
         off = addr - self._lapic_base
         if 0 <= off < self._lapic_size:
-            self._sync(cpu)
-            return self.lapics[cpu].read(off & ~3)
+            off &= ~3
+            if off in self._lapic_timed_reads:
+                self._sync(cpu)
+            return self.lapics[cpu].read(off)
         off = addr - self._ioapic_base
         if 0 <= off < self._ioapic_size:
             return self.ioapic.read(off & ~3)
         off = addr - self._hpet_base
         if 0 <= off < self._hpet_size:
-            self._sync(self._hpet_slot)
-            return self.hpet.read(off & ~3)
+            off &= ~3
+            if off in self._hpet_timed_reads:
+                self._sync(self._hpet_slot)
+            return self.hpet.read(off)
         raise BusError(cpu, addr, _DECERR)
 
     def write(self, cpu: int, addr: int, value: int) -> None:
@@ -239,7 +252,9 @@ class PlatformModel:
         """Carry the HPET's lines, edge pulses and MSIs to the IO-APIC and router."""
         hpet = self.hpet
         lines = hpet.irq_lines
-        pulses = hpet.take_pulses()
+        pulses = 0
+        for pin in hpet.take_edges():
+            pulses |= 1 << pin
         if lines != self._hpet_lines or pulses:
             self._hpet_lines = lines
             self._drive_pins(pulses)
@@ -255,11 +270,18 @@ class PlatformModel:
 
     def _deliver(self, targets: Sequence[tuple[int, Interrupt]]) -> None:
         for index, msg in targets:
-            self._sync(index)
-            self.lapics[index].accept(msg)
-            if msg.delivery_mode in (DeliveryMode.INIT, DeliveryMode.STARTUP):
-                self._reschedule(index)  # INIT resets the timer
-                self._startup[index].extend(self.lapics[index].take_startup())
+            lapic = self.lapics[index]
+            if msg.delivery_mode in _STARTUP_MODES:
+                self._sync(index)
+                lapic.accept(msg)
+                self._startup[index].extend((kind.upper(), vector) for kind, vector in lapic.take_startup())
+                self._reschedule(index)  # INIT stops the timer
+            elif msg.vector < 16:
+                self._sync(index)
+                lapic.accept(msg)
+                self._reschedule(index)  # an illegal vector raises the error interrupt
+            else:
+                lapic.accept(msg)  # IRR does not depend on time: no need to catch up
 
     # ------------------------------------------------------------------ CPU side
 
@@ -277,7 +299,6 @@ class PlatformModel:
 
     def inta(self, cpu: int) -> int:
         """An INTA cycle: the vector moved IRR → ISR, or the spurious vector."""
-        self._sync(cpu)
         return int(self.lapics[cpu].inta())
 
     def nmi_ack(self, cpu: int) -> None:

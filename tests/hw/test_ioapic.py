@@ -16,6 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from amaranth.hdl import Shape
 from amaranth.sim import Simulator
 
 from irqforge.hw.ioapic import IoApic, IoApicCore, redirection_entry_layout
@@ -80,7 +81,8 @@ class Lockstep:
         value = None
         if read is not None:
             value = ctx.get(dut.reg.r_data)
-            assert value == model.read(read), f"cycle {self.cycle}: read {read:#x} = {value:#x}, model {model.read(read):#x}"
+            want = model.read(read)
+            assert value == want, f"cycle {self.cycle}: read {read:#x} = {value:#x}, model {want:#x}"
         # the same inputs into the model, then the edge
         model.set_pins(self.pins)
         if eoi is not None:
@@ -183,7 +185,7 @@ def test_entry_layout_follows_spec(spec: Spec) -> None:
     assert layout.size == red.width
     for f in red.fields:
         assert layout[f.name.lower()].offset == f.lsb
-        assert layout[f.name.lower()].shape.width == f.width
+        assert Shape.cast(layout[f.name.lower()].shape).width == f.width
 
 
 # ----------------------------------------------------------------------------- registers
@@ -576,17 +578,18 @@ def test_top_through_axi(spec: Spec) -> None:
             ctx.set(bus.awvalid, 1)
             ctx.set(bus.wvalid, 1)
             ctx.set(bus.bready, 1)
-            await ctx.tick().until(bus.bvalid)
+            await ctx.tick().until(bus.awready & bus.wready)
             ctx.set(bus.awvalid, 0)
             ctx.set(bus.wvalid, 0)
+            await ctx.tick().until(bus.bvalid)
 
         async def read(addr: int) -> int:
             ctx.set(bus.araddr, addr)
             ctx.set(bus.arvalid, 1)
             ctx.set(bus.rready, 1)
-            _, value = await ctx.tick().sample(bus.rdata).until(bus.rvalid)
+            await ctx.tick().until(bus.arready)
             ctx.set(bus.arvalid, 0)
-            await ctx.tick()
+            (value,) = await ctx.tick().sample(bus.rdata).until(bus.rvalid)
             return int(value)
 
         ctx.set(dut.msg.ready, 1)
@@ -595,7 +598,7 @@ def test_top_through_axi(spec: Spec) -> None:
         await write(dev.offset("IOWIN"), v)
         out["lo"] = await read(dev.offset("IOWIN"))
         ctx.set(dut.irq, 1 << 2)
-        _, vec = await ctx.tick().sample(dut.msg.vector).until(dut.msg.valid)
+        (vec,) = await ctx.tick().sample(dut.msg.vector).until(dut.msg.valid)
         out["vec"] = vec
 
     sim = Simulator(dut)

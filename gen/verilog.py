@@ -1,0 +1,64 @@
+"""Verilog of the RTL blocks and the Verilator lint waiver file.
+
+``verilog/irqforge_<block>.v`` for every block :func:`irqforge.hw.top_modules`
+returns (any subset, since blocks land one by one), converted with
+``emit_src=False`` so no source paths leak into the output.
+
+``verilog/lint.vlt`` concatenates the per-block waiver files ``hw/lint/*.vlt``
+in name order under one banner and one ``\\`verilator_config`` line (see
+``hw/lint/README.md`` for the scheme).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from amaranth.back import verilog as amaranth_verilog
+
+from irqforge.spec import Spec
+
+from .render import banner, comment
+
+__all__ = ["emit", "emit_lint", "lint_dir"]
+
+CONFIG_DIRECTIVE = "`verilator_config"
+
+
+def lint_dir() -> resources.abc.Traversable:
+    """``hw/lint`` inside the installed :mod:`irqforge.hw` package."""
+    return resources.files("irqforge.hw").joinpath("lint")
+
+
+def emit(spec: Spec) -> dict[str, str]:
+    """``verilog/<module>.v`` for every RTL block that exists."""
+    from irqforge.hw import top_modules  # gen → hw is allowed (contract §2); imported late: slow
+
+    out = {}
+    head = comment(banner(spec), "slash")
+    for name, component in top_modules(spec).items():
+        text = amaranth_verilog.convert(component, name=name, emit_src=False)
+        out[f"verilog/{name}.v"] = f"{head}\n{text}"
+    return out
+
+
+def emit_lint(spec: Spec) -> dict[str, str]:
+    """``verilog/lint.vlt``: every ``hw/lint/*.vlt`` under one header."""
+    lines = [
+        comment(banner(spec), "slash"),
+        "// Verilator waivers for the generated RTL: lint with",
+        "//   verilator --lint-only -Wall lint.vlt irqforge_<block>.v",
+        "// Each section comes from hw/lint/<file>.vlt; every waiver there says why.",
+        CONFIG_DIRECTIVE,
+    ]
+    folder = lint_dir()
+    files = [f for f in folder.iterdir() if f.name.endswith(".vlt")] if folder.is_dir() else []
+    files.sort(key=lambda f: f.name)
+    for f in files:
+        body = f.read_text(encoding="utf-8").replace("\r\n", "\n")
+        kept = [line.rstrip() for line in body.split("\n") if line.strip() != CONFIG_DIRECTIVE]
+        while kept and not kept[-1]:
+            kept.pop()
+        while kept and not kept[0]:
+            kept.pop(0)
+        lines += ["", f"// ---- hw/lint/{f.name}", *kept]
+    return {"verilog/lint.vlt": "\n".join(lines) + "\n"}

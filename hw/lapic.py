@@ -1,0 +1,657 @@
+"""The Local APIC (``irqforge_lapic``): xAPIC register page, priorities, timer, IPIs.
+
+Built from ``spec.lapic``: every register offset, field position, reset value
+and writable mask comes from the spec model. :class:`LocalApic` is the
+contract-§6 top (AXI4-Lite ``bus``): the shared
+:class:`~irqforge.hw.bus.AXI4LiteToReg` bridge in front of :class:`LapicCore`,
+which holds all behaviour behind the register strobe port. The reference
+model :class:`irqforge.sim.models.lapic.LapicModel` mirrors it cycle for cycle.
+
+Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
+--------------------------------------------------------------------
+
+- **Registers.** One dword per 16-byte slot. Reserved offsets (anything the
+  spec does not define, including addresses with bits 3:2 set) read 0,
+  ignore writes, answer OKAY and set ESR bit 7. Writes to read-only registers
+  are ignored without an error. Only full-dword writes (``wstrb`` = 0xF) have
+  an effect (KVM drops the others); partial writes answer OKAY.
+- **ID** resets to ``initial_apic_id``; bits 31:24 are writable and take
+  effect at once (``apic_id``). INIT keeps it.
+- **Version** is the spec's VERSION reset (version, LVT count − 1, EOI
+  suppression support).
+- **TPR/PPR/APR.** PPR = TPR if TPR[7:4] ≥ ISRV[7:4], else ISRV & 0xF0
+  (ISRV = highest in-service vector or 0). APR as the SDM: TPR if
+  TPR[7:4] ≥ IRRV[7:4] and TPR[7:4] > ISRV[7:4], else the largest of the
+  three classes; it drives ``arb_priority``.
+- **IRR/ISR/TMR** 256 bits each. A fixed (or lowest-priority) message sets
+  IRR[v] and sets/clears TMR[v] by its trigger; vectors below 16 are not
+  accepted and set ESR bit 6; a software-disabled APIC discards fixed
+  messages; a level-triggered fixed message with level 0 is ignored.
+- **Delivery.** ``intr`` = software enabled, IRR not empty and
+  IRRV[7:4] > PPR[7:4]; ``vector`` = IRRV. Two log-depth encoders find the
+  highest set bit of IRR and ISR.
+- **INTA.** ``inta`` in cycle *t*: if ``intr`` holds, IRR[v] → ISR[v] and
+  ``ack_vector`` = v, else ``ack_vector`` = SVR's spurious vector and
+  nothing moves; ``ack_valid`` pulses in cycle *t*+1.
+- **EOI.** A write to EOI clears the highest ISR bit (no-op when ISR is
+  empty); if TMR[v] is set and SVR bit 12 is clear, ``eoi__valid`` pulses
+  the next cycle with ``eoi__vector`` = v. TMR is unchanged. It also clears
+  the remote IRR of a LINT entry whose vector is v.
+- **SVR.** Bit 8 software enable; writing it 0 sets the mask bit of every
+  LVT, and LVT writes while disabled are stored masked. Bit 12 (EOI
+  broadcast suppression) is writable when the spec says it is supported.
+- **LVT** entries store their writable masks (``Register.writable_mask``);
+  delivery status reads 0 (local delivery is immediate); LINT remote IRR
+  is set when a level-triggered fixed LINT interrupt is accepted.
+- **ESR** collects errors in a hidden register; any write copies it to the
+  visible register and clears the hidden one. Every error also raises the
+  LVT Error interrupt (edge) at the same edge, unless masked or its vector
+  is below 16.
+- **ICR.** A write of ICR low sends the IPI: ``ipi__valid`` from the next
+  cycle until ``ipi__ready``, payload from ICR low, ICR high's destination
+  and the current APIC ID as ``source``; ICR bit 12 reads 1 meanwhile.
+  ICR-low writes while an IPI waits are ignored (software polls bit 12).
+  Fixed/lowest IPIs with a vector below 16 are not sent and set ESR bit 5;
+  INIT level de-asserts and the reserved mode 3 are not sent.
+- **LDR/DFR** are stored (bits 31:24, bits 31:28) and exposed as ``ldr``
+  (whole 32-bit LDR) and ``dfr_model``; DFR[27:0] read as ones.
+- **Timer.** TDCR selects divisor d = 2^((v+1) mod 8), v = TDCR[3],TDCR[1:0].
+  A TMICT write of N loads TMCCT = N and restarts the prescaler; TMCCT then
+  falls by one every d cycles; the decrement from 1 is the expiry: the
+  LVT Timer vector goes into IRR (edge) unless masked, one-shot stays at 0,
+  periodic reloads TMICT. N = 0 stops the timer. Changing the mode does not
+  reload; a masked timer keeps counting; a TDCR change acts from the next
+  decrement. TSC-deadline mode (when the spec supports it) stores the mode,
+  ignores TMICT writes and disarms the count-down on entry and exit (TMICT
+  and TMCCT read 0); there is no deadline MSR port, so it never fires.
+- **LINT0/LINT1** are sampled every cycle (synchronous inputs); active =
+  pin XOR polarity. Fixed edge entries deliver on a rising active edge,
+  fixed level entries while active and remote IRR is clear; NMI entries
+  raise ``nmi`` and INIT entries do an INIT on a rising active edge; SMI and
+  ExtINT are ignored.
+- **Messages.** ``msg_in__ready`` is always 1. NMI sets ``nmi`` until
+  ``nmi_ack``; INIT (not a level de-assert) pulses ``init`` and resets the
+  APIC to its power-on state except the ID, the pending NMI and an IPI in
+  flight; start-up pulses ``sipi`` with ``sipi_vector``. SMI and ExtINT are
+  ignored.
+
+Timing
+------
+
+All events of a cycle are resolved at its closing edge in this order, which
+the model's call order follows: register read and INTA see the state at the
+start of the cycle; then NMI acknowledge and IPI acceptance; then the
+register write; then ``msg_in``; then LINT0, LINT1, the timer and the error
+interrupt, which see the configuration as the write left it. (An EOI written
+in the same cycle as a successful INTA retires the vector that INTA moved.)
+Latencies: ``msg_in`` valid in cycle *t* → ``intr`` in *t*+1 (IRR is a
+register, the priority logic combinational); ``inta`` in *t* →
+``ack_valid`` in *t*+1; ICR-low write issued in *t* (AW and W accepted) →
+``bvalid`` and ``ipi__valid`` both in *t*+1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
+from irqforge.hw.router import EoiSignature, IpiSignature, MessageSignature
+from irqforge.spec import Device, Register, Spec
+
+__all__ = ["LapicCore", "LocalApic", "highest_set", "top"]
+
+
+def highest_set(bits: Value) -> tuple[Value, Value]:
+    """A log-depth priority encoder: ``(any, index of the highest set bit)``.
+
+    A binary tree of (any, index) pairs; the index is 0 when no bit is set.
+    For 256 bits: 8 levels, about 250 OR gates and 500 one-bit multiplexers.
+    """
+    width = len(bits)
+    size = 1
+    while size < width:
+        size *= 2
+    level: list[tuple[Value, Value | None]] = [
+        (bits[k] if k < width else Const(0, 1), None) for k in range(size)
+    ]
+    while len(level) > 1:
+        nxt: list[tuple[Value, Value | None]] = []
+        for k in range(0, len(level), 2):
+            (a_lo, i_lo), (a_hi, i_hi) = level[k], level[k + 1]
+            if i_lo is None or i_hi is None:
+                idx = a_hi
+            else:
+                idx = Mux(a_hi, Cat(i_hi, Const(1, 1)), Cat(i_lo, Const(0, 1)))
+            nxt.append((a_lo | a_hi, idx))
+        level = nxt
+    any_, idx = level[0]
+    return any_, (idx if idx is not None else Const(0, 1))
+
+
+def _onehot(index: Value, width: int = 256) -> Value:
+    return (Const(1, width) << index)[:width]
+
+
+def _pattern(reg: Register, addr_width: int) -> str:
+    """A ``Case`` pattern matching every instance of ``reg`` (dword aligned)."""
+    span = (reg.count - 1) * reg.stride
+    if reg.count > 1 and (reg.count & (reg.count - 1) or reg.stride & (reg.stride - 1) or reg.offset & span):
+        raise ValueError(f"register array {reg.name}: count, stride and offset must be aligned powers of 2")
+    bits = []
+    for b in reversed(range(addr_width)):
+        if span >> b & 1:
+            bits.append("-")
+        else:
+            bits.append(str(reg.offset >> b & 1))
+    return "".join(bits)
+
+
+class LapicCore(wiring.Component):
+    """The Local APIC behind the register strobe port (see the module docstring).
+
+    Ports as :class:`LocalApic` but ``reg`` (:class:`RegSignature`, target side)
+    instead of ``bus``.
+    """
+
+    def __init__(self, dev: Device) -> None:
+        self.dev = dev
+        super().__init__({"reg": In(RegSignature(dev.address_width)), **_cpu_ports()})
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        dev = self.dev
+        reg = self.reg
+        aw = dev.address_width
+        R = dev.register
+
+        lvt_names = [r.name for r in dev.registers if r.name.startswith("LVT_")]
+        for needed in ("LVT_TIMER", "LVT_LINT0", "LVT_LINT1", "LVT_ERROR"):
+            if needed not in lvt_names:
+                raise ValueError(f"the LAPIC spec must define {needed}")
+        wmask = {r.name: r.writable_mask for r in dev.registers}
+        if not dev.param("eoi_suppression"):
+            wmask["SVR"] &= ~R("SVR").field("EOI_SUPPRESS").mask
+        tsc_deadline = bool(dev.param("tsc_deadline"))
+        timer_mode = R("LVT_TIMER").field("TIMER_MODE")
+        if not tsc_deadline:
+            wmask["LVT_TIMER"] &= ~(1 << timer_mode.msb)
+
+        def fld(value: Value, reg_name: str, field: str) -> Value:
+            f = R(reg_name).field(field)
+            return value[f.lsb : f.lsb + f.width]
+
+        icr_dm = R("ICR_LO").field("DELIVERY_MODE")
+        DM = {e.name: e.value for e in icr_dm.enums}
+        LEVEL = R("ICR_LO").field("TRIGGER").enum("LEVEL")
+        PERIODIC = timer_mode.enum("PERIODIC")
+        TSC = timer_mode.enum("TSC_DEADLINE")
+        esr_bit = {f.name: f.lsb for f in R("ESR").fields}
+
+        # ------------------------------------------------------------ state
+        # Plain storage registers: only the writable bits are ever non-zero.
+        stored = [
+            r.name
+            for r in dev.registers
+            if r.access.writable and r.name not in ("ID", "EOI") and wmask[r.name]
+        ]
+        st = {n: Signal(32, name=n.lower(), init=R(n).reset & wmask[n]) for n in stored}
+        nx = {n: Signal(32, name=n.lower() + "_next") for n in stored}
+        for n in stored:
+            m.d.comb += nx[n].eq(st[n])
+
+        id_reg = Signal(8)
+        id_set = Signal()
+        irr = Signal(256)
+        isr = Signal(256)
+        tmr = Signal(256)
+        esr_pending = Signal(8)
+        esr = Signal(8)
+        tmcct = Signal(32)
+        presc = Signal(7)
+        remote_irr = Signal(2)
+        lint_prev = Signal(2)
+        nmi = Signal()
+        busy = Signal()
+        ipi_payload = {
+            name: Signal(len(getattr(self.ipi, name)), name=f"ipi_{name}")
+            for name in ("vector", "delivery_mode", "dest_mode", "dest", "shorthand", "trigger", "level", "source")
+        }
+
+        enabled = fld(st["SVR"], "SVR", "ENABLE")
+        apic_id = Mux(id_set, id_reg, self.initial_apic_id)
+
+        # ------------------------------------------------------------ priorities
+        irr_any, irrv = highest_set(irr)
+        isr_any, isrv = highest_set(isr)
+        tpr = st["TPR"][:8]
+        ppr = Signal(8)
+        m.d.comb += ppr.eq(Mux(tpr[4:] >= isrv[4:], tpr, Cat(Const(0, 4), isrv[4:])))
+        deliverable = Signal()
+        m.d.comb += deliverable.eq(enabled & irr_any & (irrv[4:] > ppr[4:]))
+        apr = Signal(8)
+        top_class = Signal(4)
+        m.d.comb += top_class.eq(Mux(tpr[4:] > isrv[4:], tpr[4:], isrv[4:]))
+        with m.If((tpr[4:] >= irrv[4:]) & (tpr[4:] > isrv[4:])):
+            m.d.comb += apr.eq(tpr)
+        with m.Else():
+            m.d.comb += apr.eq(Cat(Const(0, 4), Mux(irrv[4:] > top_class, irrv[4:], top_class)))
+
+        m.d.comb += [
+            self.intr.eq(deliverable),
+            self.vector.eq(irrv),
+            self.nmi.eq(nmi),
+            self.apic_id.eq(apic_id),
+            self.ldr.eq(st["LDR"]),
+            self.dfr_model.eq(fld(st["DFR"], "DFR", "MODEL")),
+            self.arb_priority.eq(apr),
+            self.enabled.eq(enabled),
+            self.msg_in.ready.eq(1),
+            self.ipi.valid.eq(busy),
+        ]
+        for name, sig in ipi_payload.items():
+            m.d.comb += getattr(self.ipi, name).eq(sig)
+
+        # ------------------------------------------------------------ register read
+        err = Signal(8)  # errors of this edge, by ESR bit
+        err_reserved_r = Signal()
+        reserved = Signal()
+        decoded = {r.name: _pattern(r, aw) for r in dev.registers}
+        word = reg.addr[4:7]  # array index for ISR/TMR/IRR (stride 0x10, 8 instances)
+        const_bits = {}
+        for r in dev.registers:
+            bits = 0
+            for f in r.fields:
+                if not f.access.writable and f.name not in ("DELIVERY_STATUS", "REMOTE_IRR"):
+                    bits |= f.mask & (f.reset << f.lsb)
+            const_bits[r.name] = bits
+        for arr in ("ISR", "TMR", "IRR"):
+            r = R(arr)
+            if r.count != 8 or r.stride != 0x10:
+                raise ValueError(f"{arr} must be 8 registers 0x10 apart")
+
+        with m.Switch(reg.addr):
+            for r in dev.registers:
+                with m.Case(decoded[r.name]):
+                    n = r.name
+                    if n == "ID":
+                        m.d.comb += reg.r_data.eq(Cat(Const(0, 24), apic_id))
+                    elif n in ("ISR", "TMR", "IRR"):
+                        bits = {"ISR": isr, "TMR": tmr, "IRR": irr}[n]
+                        m.d.comb += reg.r_data.eq(bits.word_select(word, 32))
+                    elif n == "PPR":
+                        m.d.comb += reg.r_data.eq(ppr)
+                    elif n == "APR":
+                        m.d.comb += reg.r_data.eq(apr)
+                    elif n == "ESR":
+                        m.d.comb += reg.r_data.eq(esr)
+                    elif n == "TMCCT":
+                        m.d.comb += reg.r_data.eq(tmcct)
+                    else:
+                        value: Value = Const(const_bits[n], 32)
+                        if n in st:
+                            value = value | st[n]
+                        if n == "ICR_LO":
+                            value = value | (busy << R(n).field("DELIVERY_STATUS").lsb)
+                        if n in ("LVT_LINT0", "LVT_LINT1"):
+                            value = value | (remote_irr[int(n[-1])] << R(n).field("REMOTE_IRR").lsb)
+                        m.d.comb += reg.r_data.eq(value)
+            with m.Default():
+                m.d.comb += reserved.eq(1)
+        m.d.comb += err_reserved_r.eq(reg.r_stb & reserved)
+
+        # ------------------------------------------------------------ INTA
+        inta_go = Signal()
+        m.d.comb += inta_go.eq(self.inta & deliverable)
+        ack_valid = Signal()
+        ack_vector = Signal(8)
+        m.d.sync += ack_valid.eq(self.inta)
+        with m.If(self.inta):
+            m.d.sync += ack_vector.eq(Mux(deliverable, irrv, fld(st["SVR"], "SVR", "VECTOR")))
+        m.d.comb += [self.ack_valid.eq(ack_valid), self.ack_vector.eq(ack_vector)]
+        inta_bit = Signal(256)
+        m.d.comb += inta_bit.eq(Mux(inta_go, _onehot(irrv), 0))
+
+        # ------------------------------------------------------------ NMI ack, IPI acceptance
+        busy_after = Signal()
+        m.d.comb += busy_after.eq(busy & ~self.ipi.ready)
+
+        # ------------------------------------------------------------ register write
+        w = Signal()
+        m.d.comb += w.eq(reg.w_stb & (reg.w_strb == 0xF))
+        wdata = reg.w_data
+        eoi_write = Signal()
+        esr_write = Signal()
+        tmict_load = Signal()
+        tsc_switch = Signal()
+        icr_send = Signal()
+        err_reserved_w = Signal()
+        err_send = Signal()
+        id_write = Signal()
+        with m.If(w), m.Switch(reg.addr):
+            for r in dev.registers:
+                n = r.name
+                with m.Case(decoded[n]):
+                    new = wdata & wmask[n]
+                    if n == "ID":
+                        m.d.comb += id_write.eq(1)
+                    elif n == "EOI":
+                        m.d.comb += eoi_write.eq(1)
+                    elif n == "ESR":
+                        m.d.comb += esr_write.eq(1)
+                    elif n == "SVR":
+                        m.d.comb += nx[n].eq(new)
+                        with m.If(~fld(new, "SVR", "ENABLE")):
+                            for lvt in lvt_names:
+                                m.d.comb += nx[lvt].eq(st[lvt] | R(lvt).field("MASK").mask)
+                    elif n in lvt_names:
+                        forced = Mux(enabled, 0, R(n).field("MASK").mask)
+                        m.d.comb += nx[n].eq(new | forced)
+                        if n == "LVT_TIMER" and tsc_deadline:
+                            old_mode = fld(st[n], n, "TIMER_MODE")
+                            new_mode = fld(new, n, "TIMER_MODE")
+                            with m.If((old_mode != new_mode) & ((old_mode == TSC) | (new_mode == TSC))):
+                                m.d.comb += [tsc_switch.eq(1), nx["TMICT"].eq(0)]
+                    elif n == "TMICT":
+                        in_tsc = fld(st["LVT_TIMER"], "LVT_TIMER", "TIMER_MODE") == TSC
+                        if not tsc_deadline:
+                            in_tsc = Const(0, 1)
+                        with m.If(~in_tsc):
+                            m.d.comb += [nx[n].eq(new), tmict_load.eq(1)]
+                    elif n == "ICR_LO":
+                        with m.If(~busy_after):
+                            m.d.comb += nx[n].eq(new)
+                            vec = fld(new, n, "VECTOR")
+                            dm = fld(new, n, "DELIVERY_MODE")
+                            fixed = (dm == DM["FIXED"]) | (dm == DM["LOWEST"])
+                            deassert = (
+                                (dm == DM["INIT"])
+                                & (fld(new, n, "TRIGGER") == LEVEL)
+                                & ~fld(new, n, "LEVEL")
+                            )
+                            reserved_dm = Const(0, 1)
+                            for code in range(8):
+                                if code not in DM.values():
+                                    reserved_dm = reserved_dm | (dm == code)
+                            with m.If(fixed & (vec < 16)):
+                                m.d.comb += err_send.eq(1)
+                            with m.Elif(~deassert & ~reserved_dm):
+                                m.d.comb += icr_send.eq(1)
+                    elif n in st:
+                        m.d.comb += nx[n].eq(new)
+                    # other registers are read-only: writes ignored
+            with m.Default():
+                m.d.comb += err_reserved_w.eq(1)
+
+        with m.If(id_write):
+            m.d.sync += [id_reg.eq(fld(wdata, "ID", "ID")), id_set.eq(1)]
+
+        # IPI slot
+        with m.If(icr_send):
+            m.d.sync += busy.eq(1)
+            icr = nx["ICR_LO"]
+            m.d.sync += [
+                ipi_payload["vector"].eq(fld(icr, "ICR_LO", "VECTOR")),
+                ipi_payload["delivery_mode"].eq(fld(icr, "ICR_LO", "DELIVERY_MODE")),
+                ipi_payload["dest_mode"].eq(fld(icr, "ICR_LO", "DEST_MODE")),
+                ipi_payload["shorthand"].eq(fld(icr, "ICR_LO", "SHORTHAND")),
+                ipi_payload["trigger"].eq(fld(icr, "ICR_LO", "TRIGGER")),
+                ipi_payload["level"].eq(fld(icr, "ICR_LO", "LEVEL")),
+                ipi_payload["dest"].eq(fld(st["ICR_HI"], "ICR_HI", "DEST")),
+                ipi_payload["source"].eq(apic_id),
+            ]
+        with m.Else():
+            m.d.sync += busy.eq(busy_after)
+
+        # EOI: the highest ISR bit, or the vector INTA moves in this same cycle.
+        eoi_vec = Signal(8)
+        eoi_go = Signal()
+        m.d.comb += [
+            eoi_vec.eq(Mux(inta_go, irrv, isrv)),
+            eoi_go.eq(eoi_write & (inta_go | isr_any)),
+        ]
+        eoi_bit = Signal(256)
+        m.d.comb += eoi_bit.eq(Mux(eoi_go, _onehot(eoi_vec), 0))
+        eoi_valid = Signal()
+        eoi_vector = Signal(8)
+        m.d.sync += eoi_valid.eq(eoi_go & tmr.bit_select(eoi_vec, 1) & ~fld(st["SVR"], "SVR", "EOI_SUPPRESS"))
+        with m.If(eoi_go):
+            m.d.sync += eoi_vector.eq(eoi_vec)
+        m.d.comb += [self.eoi.valid.eq(eoi_valid), self.eoi.vector.eq(eoi_vector)]
+        remote_after = Signal(2)
+        for k in (0, 1):
+            lv = fld(st[f"LVT_LINT{k}"], f"LVT_LINT{k}", "VECTOR")
+            m.d.comb += remote_after[k].eq(remote_irr[k] & ~(eoi_go & (lv == eoi_vec)))
+
+        # ------------------------------------------------------------ msg_in
+        msg = self.msg_in
+        enabled_next = fld(nx["SVR"], "SVR", "ENABLE")
+        msg_level = msg.trigger == LEVEL
+        msg_fixed = (msg.delivery_mode == DM["FIXED"]) | (msg.delivery_mode == DM["LOWEST"])
+        msg_deassert = msg_level & ~msg.level
+        msg_take = Signal()
+        msg_illegal = Signal()
+        msg_nmi = Signal()
+        msg_init = Signal()
+        msg_sipi = Signal()
+        with m.If(msg.valid):
+            with m.If(msg_fixed & ~msg_deassert & enabled_next):
+                with m.If(msg.vector < 16):
+                    m.d.comb += msg_illegal.eq(1)
+                with m.Else():
+                    m.d.comb += msg_take.eq(1)
+            m.d.comb += [
+                msg_nmi.eq(msg.delivery_mode == DM["NMI"]),
+                msg_init.eq((msg.delivery_mode == DM["INIT"]) & ~msg_deassert),
+                msg_sipi.eq(msg.delivery_mode == DM["STARTUP"]),
+            ]
+
+        # ------------------------------------------------------------ LINT0/LINT1
+        pins = Cat(self.lint0, self.lint1)
+        m.d.sync += lint_prev.eq(pins)
+        lint_set = []  # (go, vector, level) per pin, fixed delivery
+        lint_nmi = []
+        lint_init = []
+        lint_illegal = []
+        remote_set = Signal(2)
+        blocked = msg_init
+        for k in (0, 1):
+            name = f"LVT_LINT{k}"
+            lvt = nx[name]
+            pol = fld(lvt, name, "POLARITY")
+            active = pins[k] ^ pol
+            rising = active & ~(lint_prev[k] ^ pol)
+            on = ~fld(lvt, name, "MASK") & ~blocked
+            dm = fld(lvt, name, "DELIVERY_MODE")
+            vec = fld(lvt, name, "VECTOR")
+            lvl = fld(lvt, name, "TRIGGER") == LEVEL
+            fixed = on & (dm == DM["FIXED"])
+            want = Signal(name=f"lint{k}_want")
+            m.d.comb += want.eq(fixed & Mux(lvl, active & ~remote_after[k], rising))
+            go = Signal(name=f"lint{k}_go")
+            bad = Signal(name=f"lint{k}_illegal")
+            m.d.comb += [go.eq(want & (vec >= 16)), bad.eq(want & (vec < 16))]
+            m.d.comb += remote_set[k].eq(go & lvl)
+            lint_set.append((go, vec, lvl))
+            lint_illegal.append(bad)
+            nmi_k = Signal(name=f"lint{k}_nmi")
+            init_k = Signal(name=f"lint{k}_init")
+            m.d.comb += [
+                nmi_k.eq(on & (dm == DM["NMI"]) & rising),
+                init_k.eq(on & (dm == DM["INIT"]) & rising),
+            ]
+            lint_nmi.append(nmi_k)
+            lint_init.append(init_k)
+            blocked = blocked | init_k
+
+        # ------------------------------------------------------------ timer
+        tdcr = nx["TDCR"]
+        div = Cat(fld(tdcr, "TDCR", "DIV_LO"), fld(tdcr, "TDCR", "DIV_HI"))
+        shift = Signal(3)
+        m.d.comb += shift.eq(div + 1)
+        limit = Signal(7)
+        m.d.comb += limit.eq((Const(1, 8) << shift) - 1)
+        running = tmcct != 0
+        dec = Signal()
+        expire = Signal()
+        m.d.comb += [
+            dec.eq(running & (presc >= limit) & ~tmict_load & ~tsc_switch),
+            expire.eq(dec & (tmcct == 1)),
+        ]
+        lvtt = nx["LVT_TIMER"]
+        periodic = fld(lvtt, "LVT_TIMER", "TIMER_MODE") == PERIODIC
+        with m.If(tmict_load):
+            m.d.sync += [tmcct.eq(wdata), presc.eq(0)]
+        with m.Elif(tsc_switch):
+            m.d.sync += [tmcct.eq(0), presc.eq(0)]
+        with m.Elif(dec):
+            m.d.sync += presc.eq(0)
+            with m.If(expire):
+                m.d.sync += tmcct.eq(Mux(periodic, st["TMICT"], 0))
+            with m.Else():
+                m.d.sync += tmcct.eq(tmcct - 1)
+        with m.Elif(running):
+            m.d.sync += presc.eq(presc + 1)
+        t_vec = fld(lvtt, "LVT_TIMER", "VECTOR")
+        t_want = expire & ~fld(lvtt, "LVT_TIMER", "MASK")
+        t_go = Signal()
+        t_bad = Signal()
+        m.d.comb += [t_go.eq(t_want & (t_vec >= 16)), t_bad.eq(t_want & (t_vec < 16))]
+
+        # ------------------------------------------------------------ errors
+        m.d.comb += [
+            err[esr_bit["ILLEGAL_REG_ADDR"]].eq(err_reserved_r | err_reserved_w),
+            err[esr_bit["SEND_ILLEGAL_VECTOR"]].eq(err_send),
+            err[esr_bit["RECV_ILLEGAL_VECTOR"]].eq(msg_illegal | lint_illegal[0] | lint_illegal[1] | t_bad),
+        ]
+        lvte = nx["LVT_ERROR"]
+        e_vec = fld(lvte, "LVT_ERROR", "VECTOR")
+        e_go = Signal()
+        m.d.comb += e_go.eq((err != 0) & ~fld(lvte, "LVT_ERROR", "MASK") & (e_vec >= 16))
+        m.d.sync += [
+            esr_pending.eq(Mux(esr_write, 0, esr_pending) | err),
+        ]
+        with m.If(esr_write):
+            m.d.sync += esr.eq(esr_pending)
+
+        # ------------------------------------------------------------ IRR / ISR / TMR
+        # Sources in model order: msg_in, LINT0, LINT1, timer, error interrupt.
+        sources = [(msg_take, msg.vector, msg_level)]
+        sources += lint_set
+        sources += [(t_go, t_vec, Const(0, 1)), (e_go, e_vec, Const(0, 1))]
+        irr_n: Value = irr & ~inta_bit
+        tmr_n: Value = tmr
+        for go, vec, lvl in sources:
+            bit = Signal(256, name="src_bit")
+            m.d.comb += bit.eq(Mux(go, _onehot(vec), 0))
+            irr_n = irr_n | bit
+            tmr_n = Mux(lvl, tmr_n | bit, tmr_n & ~bit)
+        m.d.sync += [
+            irr.eq(irr_n),
+            tmr.eq(tmr_n),
+            isr.eq((isr | inta_bit) & ~eoi_bit),
+            remote_irr.eq(remote_after | remote_set),
+        ]
+
+        # NMI: set wins over acknowledge.
+        nmi_set = msg_nmi | lint_nmi[0] | lint_nmi[1]
+        m.d.sync += nmi.eq((nmi & ~self.nmi_ack) | nmi_set)
+
+        # Stored registers.
+        for n in stored:
+            m.d.sync += st[n].eq(nx[n])
+
+        # Start-up outputs.
+        init_go = Signal()
+        m.d.comb += init_go.eq(msg_init | lint_init[0] | lint_init[1])
+        init_out = Signal()
+        sipi_out = Signal()
+        sipi_vector = Signal(8)
+        m.d.sync += [init_out.eq(init_go), sipi_out.eq(msg_sipi)]
+        with m.If(msg_sipi):
+            m.d.sync += sipi_vector.eq(msg.vector)
+        m.d.comb += [
+            self.init.eq(init_out),
+            self.sipi.eq(sipi_out),
+            self.sipi_vector.eq(sipi_vector),
+        ]
+
+        # INIT: back to the power-on state, except the ID, NMI, the IPI slot,
+        # the pins' history and the output pulses.
+        with m.If(init_go):
+            for n in stored:
+                m.d.sync += st[n].eq(st[n].init)
+            m.d.sync += [
+                irr.eq(0),
+                isr.eq(0),
+                tmr.eq(0),
+                esr_pending.eq(0),
+                esr.eq(0),
+                tmcct.eq(0),
+                presc.eq(0),
+                remote_irr.eq(0),
+            ]
+        return m
+
+
+def _cpu_ports() -> dict[str, Any]:
+    """Every port of contract §6 except the register bus."""
+    return {
+        "initial_apic_id": In(8),
+        "intr": Out(1),
+        "vector": Out(8),
+        "inta": In(1),
+        "ack_valid": Out(1),
+        "ack_vector": Out(8),
+        "nmi": Out(1),
+        "nmi_ack": In(1),
+        "init": Out(1),
+        "sipi": Out(1),
+        "sipi_vector": Out(8),
+        "msg_in": In(MessageSignature()),
+        "ipi": Out(IpiSignature()),
+        "eoi": Out(EoiSignature()),
+        "lint0": In(1),
+        "lint1": In(1),
+        "apic_id": Out(8),
+        "ldr": Out(32),
+        "dfr_model": Out(4),
+        "arb_priority": Out(8),
+        "enabled": Out(1),
+    }
+
+
+class LocalApic(wiring.Component):
+    """``irqforge_lapic``: AXI4-Lite ``bus`` (12-bit addresses) and the ports of contract §6."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        dev = spec.lapic
+        super().__init__({"bus": In(AXI4LiteSignature(dev.address_width, dev.data_width)), **_cpu_ports()})
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        dev = self.spec.lapic
+        m.submodules.bridge = bridge = AXI4LiteToReg(dev.address_width)
+        m.submodules.core = core = LapicCore(dev)
+        wiring.connect(m, wiring.flipped(self.bus), bridge.bus)
+        wiring.connect(m, bridge.reg, core.reg)
+        for name in _cpu_ports():
+            ours, theirs = getattr(self, name), getattr(core, name)
+            if name in ("msg_in",):
+                wiring.connect(m, wiring.flipped(ours), theirs)
+            elif name in ("ipi", "eoi"):
+                wiring.connect(m, theirs, wiring.flipped(ours))
+            elif self.signature.members[name].flow is In:
+                m.d.comb += theirs.eq(ours)
+            else:
+                m.d.comb += ours.eq(theirs)
+        return m
+
+
+def top(spec: Spec) -> LocalApic:
+    """The Local APIC of ``spec`` (Verilog module ``irqforge_lapic``)."""
+    return LocalApic(spec)

@@ -1,0 +1,162 @@
+"""Machine backends: the platform under the software stack, by name.
+
+========== ==========================================================
+``model``      :class:`~.model.ModelMachine` — the reference models, no RTL
+``amaranth``   :class:`~.amaranth.AmaranthMachine` — Amaranth's simulator
+               on :func:`irqforge.hw.platform.top`
+``icarus``     :class:`~.cocotb.CocotbMachine` inside a cocotb test on the
+``verilator``  generated Verilog (:func:`~.cocotb.run_on_simulator`)
+========== ==========================================================
+
+A *scenario* is ``async def scenario(machine, **kwargs) -> dict`` awaiting
+only the machine (contract §7); :func:`run_scenario` runs one on any backend
+and returns its dict. For the cocotb backends the scenario must be a
+module-level function (it is imported by name inside the simulator) and its
+arguments and result JSON-serialisable. :mod:`.scenarios` has the shared ones.
+
+    >>> from irqforge.sim.backends import run_scenario
+    >>> from irqforge.sim.backends.scenarios import irq_roundtrip
+    >>> run_scenario("model", irq_roundtrip, n=10)["delivered"]
+    10
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from irqforge.spec import Spec
+
+from .base import BACKENDS, MachineDeadlock, MachineError, MachineTimeout
+
+__all__ = [
+    "BACKENDS",
+    "MachineDeadlock",
+    "MachineError",
+    "MachineTimeout",
+    "Scenario",
+    "available",
+    "open_machine",
+    "resolve_scenario",
+    "run_scenario",
+    "scenario_name",
+    "why_unavailable",
+]
+
+Scenario = Callable[..., Awaitable[dict]]
+"""``async def scenario(machine, **kwargs) -> dict``."""
+
+
+def _spec(spec: Spec | None) -> Spec:
+    if spec is not None:
+        return spec
+    from irqforge.spec import load_default
+
+    return load_default()
+
+
+def why_unavailable(kind: str) -> str | None:
+    """Why backend ``kind`` cannot run here, or ``None`` when it can."""
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
+    if kind == "model":
+        return None
+    try:
+        importlib.import_module("irqforge.hw.platform")
+    except ImportError as err:
+        return f"the RTL platform is not importable ({err})"
+    if kind == "amaranth":
+        return None
+    from irqforge.sim import toolchain
+
+    tool = toolchain.find_simulator(kind)
+    return None if tool.ok else tool.why_not
+
+
+def available() -> list[str]:
+    """The backends that can run here, fastest first."""
+    return [kind for kind in BACKENDS if why_unavailable(kind) is None]
+
+
+def open_machine(kind: str, spec: Spec | None = None, **options: Any) -> Any:
+    """A machine of backend ``kind`` driven from this process (``model`` or ``amaranth``).
+
+    The machine's ``run(coro, max_cycles=…)`` drives a scenario. The cocotb
+    backends live inside the simulator process: use :func:`run_scenario`.
+    """
+    spec = _spec(spec)
+    if kind == "model":
+        from .model import ModelMachine
+
+        return ModelMachine(spec, **options)
+    if kind == "amaranth":
+        from .amaranth import AmaranthMachine
+
+        return AmaranthMachine(spec, **options)
+    if kind in ("icarus", "verilator"):
+        raise ValueError(
+            f"a {kind} machine exists only inside its cocotb simulation; run scenarios on it with run_scenario()"
+        )
+    raise ValueError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def scenario_name(scenario: Scenario | str) -> str:
+    """The ``module:function`` name of a module-level scenario."""
+    if isinstance(scenario, str):
+        return scenario
+    module, qualname = scenario.__module__, scenario.__qualname__
+    if "<" in qualname or "." in qualname:
+        raise ValueError(f"scenario {qualname} must be a module-level function to run inside a simulator")
+    return f"{module}:{qualname}"
+
+
+def resolve_scenario(scenario: Scenario | str) -> Scenario:
+    """The scenario function named ``module:function`` (or given directly)."""
+    if not isinstance(scenario, str):
+        return scenario
+    module, sep, name = scenario.partition(":")
+    if not sep or not module or not name:
+        raise ValueError(f"scenario {scenario!r} is not of the form module:function")
+    fn = getattr(importlib.import_module(module), name, None)
+    if not callable(fn):
+        raise ValueError(f"module {module} has no scenario function {name!r}")
+    return fn  # type: ignore[no-any-return]
+
+
+def run_scenario(
+    kind: str,
+    scenario: Scenario | str,
+    spec: Spec | None = None,
+    *,
+    max_cycles: int | None = None,
+    build_dir: str | os.PathLike[str] | None = None,
+    waves: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> dict:
+    """Run ``scenario(machine, **kwargs)`` on backend ``kind`` and return its dict.
+
+    ``max_cycles`` stops a run that does not finish (:class:`MachineTimeout`);
+    ``waves`` writes a waveform (``amaranth``: VCD; cocotb: ``.fst`` or
+    ``.vcd``); ``build_dir`` is the cocotb build cache (default: a folder in
+    the system's temporary directory).
+    """
+    spec = _spec(spec)
+    if kind == "model":
+        if waves is not None:
+            raise ValueError("the model backend has no waveforms")
+        machine = open_machine(kind, spec)
+        return machine.run(resolve_scenario(scenario)(machine, **kwargs), max_cycles=max_cycles)  # type: ignore[no-any-return]
+    if kind == "amaranth":
+        machine = open_machine(kind, spec)
+        return machine.run(  # type: ignore[no-any-return]
+            resolve_scenario(scenario)(machine, **kwargs), max_cycles=max_cycles, waves=waves
+        )
+    if kind in ("icarus", "verilator"):
+        from .cocotb import run_on_simulator
+
+        return run_on_simulator(
+            kind, scenario, spec, build_dir=build_dir, waves=waves, max_cycles=max_cycles, kwargs=kwargs
+        )
+    raise ValueError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")

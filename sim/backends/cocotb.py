@@ -1,0 +1,372 @@
+"""The ``icarus`` and ``verilator`` backends: :class:`irqforge.sw.Machine` on the
+generated ``irqforge_platform`` Verilog, inside a cocotb test.
+
+:class:`CocotbMachine` drives the platform's ports (contract §6) from a cocotb
+test: cocotb's C++ clock on ``clk``, one cocotbext-axi :class:`AxiLiteMaster`
+per CPU bus, the CPU pins directly. Nothing in it runs every cycle in Python:
+
+- ``wait_cycles`` and the ``max_cycles`` of ``wait_any_interrupt`` are one
+  :class:`~cocotb.triggers.Timer` each, landing half a period after the target
+  rising edge (no race with the clock);
+- interrupt waits are :class:`~cocotb.triggers.RisingEdge` on ``intr``/``nmi``;
+- INIT/SIPI are caught by one small monitor per CPU waiting on their edges.
+
+Cycle numbers (:meth:`CocotbMachine.now`) are rising edges of ``clk`` since
+the end of reset, computed from the simulation time.
+
+:func:`run_on_simulator` is the host side: it writes the platform's Verilog,
+builds it with :func:`irqforge.sim.runner.build_and_test` and runs
+:mod:`irqforge.sim.benches.machine_bench`, which hosts a scenario on a
+:class:`CocotbMachine` and hands its result back as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from irqforge.spec import Spec
+from irqforge.sw import BusError
+
+if TYPE_CHECKING:
+    from . import Scenario
+
+__all__ = [
+    "BENCH_MODULE",
+    "ENV_MAX_CYCLES",
+    "ENV_RESULT",
+    "ENV_SCENARIO",
+    "ENV_SCENARIO_ARGS",
+    "ENV_SPEC",
+    "TOPLEVEL",
+    "CocotbMachine",
+    "platform_verilog",
+    "run_on_simulator",
+]
+
+#: The platform's Verilog module (contract §5).
+TOPLEVEL: Final = "irqforge_platform"
+#: The cocotb test module that hosts a scenario.
+BENCH_MODULE: Final = "irqforge.sim.benches.machine_bench"
+
+#: ``module:function`` of the scenario to run.
+ENV_SCENARIO: Final = "IRQFORGE_SCENARIO"
+#: JSON object of keyword arguments for the scenario.
+ENV_SCENARIO_ARGS: Final = "IRQFORGE_SCENARIO_ARGS"
+#: Where the bench writes the scenario's result (JSON).
+ENV_RESULT: Final = "IRQFORGE_RESULT"
+#: A pickled :class:`~irqforge.spec.Spec` (default: the shipped specs).
+ENV_SPEC: Final = "IRQFORGE_SPEC_PICKLE"
+#: Watchdog: stop the scenario after this many cycles.
+ENV_MAX_CYCLES: Final = "IRQFORGE_MAX_CYCLES"
+
+#: Clock period used by the benches (ns). Any value works; 10 ns matches the
+#: default spec's 100 MHz.
+CLK_PERIOD_NS: Final = 10
+#: Cycles ``rst`` is held at the start.
+RESET_CYCLES: Final = 4
+#: Cycles ``acknowledge`` waits for ``ack_valid`` before giving up.
+ACK_TIMEOUT_CYCLES: Final = 16
+
+
+class CocotbMachine:
+    """A :class:`irqforge.sw.Machine` on the ``irqforge_platform`` toplevel ``dut``.
+
+    Create it inside a cocotb test and ``await machine.start()`` (clock and
+    reset) before the first operation.
+    """
+
+    def __init__(self, dut: Any, spec: Spec, *, clk_period_ns: int = CLK_PERIOD_NS) -> None:
+        from cocotb.simtime import convert
+        from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+
+        self.dut = dut
+        self.spec = spec
+        self.ncpus: int = spec.platform.ncpus
+        self.clk_period_ns = clk_period_ns
+        self._period = int(convert(clk_period_ns, "ns", to="step"))
+        self._half = self._period // 2
+        self._t0 = 0
+        self._irq = 0
+        self._pins = [_CpuPins(dut, i) for i in range(self.ncpus)]
+        self._buses = [
+            AxiLiteMaster(AxiLiteBus.from_prefix(dut, f"cpu__{i}__bus_"), dut.clk, dut.rst)
+            for i in range(self.ncpus)
+        ]
+        for bus in self._buses:
+            # cocotbext-axi logs every transaction at INFO; keep the logs for problems.
+            bus.log.setLevel("WARNING")
+            bus.read_if.log.setLevel("WARNING")
+            bus.write_if.log.setLevel("WARNING")
+        self._startup: list[list[tuple[str, int]]] = [[] for _ in range(self.ncpus)]
+
+    # ------------------------------------------------------------------ set-up
+
+    async def start(self, reset_cycles: int = RESET_CYCLES) -> None:
+        """Start the clock, hold reset for ``reset_cycles``, start the monitors.
+
+        Cycle 0 (:meth:`now`) is the first rising edge with ``rst`` low.
+        """
+        import cocotb
+        from cocotb.clock import Clock
+        from cocotb.simtime import get_sim_time
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        dut = self.dut
+        Clock(dut.clk, self.clk_period_ns, unit="ns").start()
+        dut.rst.value = 1
+        dut.irq.value = 0
+        for pins in self._pins:
+            pins.inta.value = 0
+            pins.nmi_ack.value = 0
+        for _ in range(reset_cycles):
+            await RisingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        dut.rst.value = 0
+        await RisingEdge(dut.clk)
+        self._t0 = get_sim_time("step")
+        for cpu in range(self.ncpus):
+            cocotb.start_soon(self._startup_monitor(cpu))
+
+    async def _startup_monitor(self, cpu: int) -> None:
+        from cocotb.triggers import First, ReadOnly, RisingEdge
+
+        pins = self._pins[cpu]
+        init, sipi = RisingEdge(pins.init), RisingEdge(pins.sipi)
+        while True:
+            fired = await First(init, sipi)
+            await ReadOnly()
+            if fired is init or pins.init.value:
+                self._startup[cpu].append(("INIT", 0))
+            if fired is sipi or pins.sipi.value:
+                self._startup[cpu].append(("SIPI", int(pins.sipi_vector.value)))
+
+    def _check_cpu(self, cpu: int) -> None:
+        if not 0 <= cpu < self.ncpus:
+            raise IndexError(f"no CPU {cpu}: the platform has CPUs 0..{self.ncpus - 1}")
+
+    # ------------------------------------------------------------------ Machine (contract §7)
+
+    def cycles_to_steps(self, cycles: int) -> int:
+        """Simulator time steps of ``cycles`` clock periods."""
+        return cycles * self._period
+
+    def now(self) -> int:
+        """Rising edges of ``clk`` since the end of reset."""
+        from cocotb.simtime import get_sim_time
+
+        return (get_sim_time("step") - self._t0) // self._period
+
+    def _mid_cycle_after(self, cycles: int) -> int:
+        """Steps from now to half a period after the rising edge ``cycles`` from now."""
+        from cocotb.simtime import get_sim_time
+
+        t = get_sim_time("step")
+        edge = self._t0 + ((t - self._t0) // self._period + cycles) * self._period
+        return edge + self._half - t
+
+    async def read32(self, cpu: int, addr: int) -> int:
+        """32-bit load through CPU ``cpu``'s AXI4-Lite port."""
+        self._check_cpu(cpu)
+        resp = await self._buses[cpu].read(addr, 4)
+        if int(resp.resp) != 0:
+            raise BusError(cpu, addr, resp.resp.name)
+        return int.from_bytes(resp.data, "little")
+
+    async def write32(self, cpu: int, addr: int, value: int) -> None:
+        """32-bit store; returns when the write response arrived."""
+        self._check_cpu(cpu)
+        resp = await self._buses[cpu].write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+        if int(resp.resp) != 0:
+            raise BusError(cpu, addr, resp.resp.name)
+
+    async def wait_cycles(self, n: int) -> None:
+        """Let ``n`` rising edges pass (one timer, not ``n`` wake-ups)."""
+        from cocotb.triggers import Timer
+
+        if n < 0:
+            raise ValueError(f"cannot wait {n} cycles")
+        if n:
+            await Timer(self._mid_cycle_after(n), unit="step")
+
+    def _pending(self, cpu: int) -> bool:
+        pins = self._pins[cpu]
+        return bool(pins.intr.value) or bool(pins.nmi.value)
+
+    async def wait_interrupt(self, cpu: int) -> None:
+        """Return as soon as ``cpu`` has INTR or NMI pending."""
+        from cocotb.triggers import First, RisingEdge
+
+        self._check_cpu(cpu)
+        pins = self._pins[cpu]
+        while not self._pending(cpu):
+            await First(RisingEdge(pins.intr), RisingEdge(pins.nmi))
+
+    async def acknowledge(self, cpu: int) -> int:
+        """Pulse ``inta`` for one cycle; the vector ``ack_vector`` shows with ``ack_valid``."""
+        from cocotb.triggers import FallingEdge
+
+        self._check_cpu(cpu)
+        pins = self._pins[cpu]
+        await FallingEdge(self.dut.clk)
+        pins.inta.value = 1
+        await FallingEdge(self.dut.clk)
+        pins.inta.value = 0
+        for _ in range(ACK_TIMEOUT_CYCLES):
+            if pins.ack_valid.value:
+                return int(pins.ack_vector.value)
+            await FallingEdge(self.dut.clk)
+        raise RuntimeError(f"cpu {cpu}: no ack_valid within {ACK_TIMEOUT_CYCLES} cycles of inta")
+
+    def set_irq(self, line: int, level: int) -> None:
+        """Drive device line ``line`` of ``irq``."""
+        width = len(self.dut.irq)
+        if not 0 <= line < width:
+            raise IndexError(f"device line {line} out of range 0..{width - 1}")
+        irq = (self._irq | (1 << line)) if level else (self._irq & ~(1 << line))
+        if irq != self._irq:
+            self._irq = irq
+            self.dut.irq.value = irq
+
+    def intr_pending(self, cpu: int) -> bool:
+        """``cpu__{cpu}__intr`` is high."""
+        return bool(self._pins[cpu].intr.value)
+
+    async def wait_any_interrupt(self, max_cycles: int | None = None) -> None:
+        """Return when any CPU has INTR or NMI pending, or half a cycle after
+        the ``max_cycles``-th rising edge."""
+        from cocotb.triggers import First, RisingEdge, Timer
+
+        if any(self._pending(cpu) for cpu in range(self.ncpus)):
+            return
+        triggers: list[Any] = []
+        for pins in self._pins:
+            triggers += [RisingEdge(pins.intr), RisingEdge(pins.nmi)]
+        if max_cycles is not None:
+            triggers.append(Timer(self._mid_cycle_after(max_cycles), unit="step"))
+        await First(*triggers)
+
+    def nmi_pending(self, cpu: int) -> bool:
+        """``cpu__{cpu}__nmi`` is high."""
+        return bool(self._pins[cpu].nmi.value)
+
+    async def acknowledge_nmi(self, cpu: int) -> None:
+        """Pulse ``nmi_ack`` for one cycle."""
+        from cocotb.triggers import FallingEdge
+
+        self._check_cpu(cpu)
+        pins = self._pins[cpu]
+        await FallingEdge(self.dut.clk)
+        pins.nmi_ack.value = 1
+        await FallingEdge(self.dut.clk)
+        pins.nmi_ack.value = 0
+
+    def take_startup(self, cpu: int) -> list[tuple[str, int]]:
+        """INIT / SIPI pulses seen on ``cpu`` since the last call, oldest first."""
+        out, self._startup[cpu] = self._startup[cpu], []
+        return out
+
+
+class _CpuPins:
+    """Handles of one CPU's pins (``cpu__{i}__*``)."""
+
+    def __init__(self, dut: Any, index: int) -> None:
+        def pin(name: str) -> Any:
+            return getattr(dut, f"cpu__{index}__{name}")
+
+        self.intr, self.vector, self.inta = pin("intr"), pin("vector"), pin("inta")
+        self.ack_valid, self.ack_vector = pin("ack_valid"), pin("ack_vector")
+        self.nmi, self.nmi_ack = pin("nmi"), pin("nmi_ack")
+        self.init, self.sipi, self.sipi_vector = pin("init"), pin("sipi"), pin("sipi_vector")
+
+
+# --------------------------------------------------------------------------- host side
+
+
+def platform_verilog(spec: Spec, out_dir: Path) -> Path:
+    """Write the platform's Verilog for ``spec`` into ``out_dir`` (once per spec digest)."""
+    from amaranth.back import verilog
+
+    from irqforge.hw.platform import top
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{TOPLEVEL}-{spec.digest[:16]}.v"
+    if not path.is_file():
+        text = verilog.convert(top(spec), name=TOPLEVEL, emit_src=False)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
+
+
+def _lint_waiver(out_dir: Path) -> Path | None:
+    """Every block's Verilator waivers (``hw/lint/*.vlt``) in one file, as ``irqforge gen`` does."""
+    parts = []
+    for entry in sorted(files("irqforge.hw").joinpath("lint").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".vlt"):
+            body = [line for line in entry.read_text().splitlines() if line.strip() != "`verilator_config"]
+            parts.append(f"// {entry.name}\n" + "\n".join(body))
+    if not parts:
+        return None
+    text = "`verilator_config\n" + "\n".join(parts) + "\n"
+    path = out_dir / f"lint-{hashlib.sha256(text.encode()).hexdigest()[:16]}.vlt"
+    if not path.is_file():
+        path.write_text(text)
+    return path
+
+
+def run_on_simulator(
+    sim: str,
+    scenario: Scenario | str,
+    spec: Spec,
+    *,
+    build_dir: str | os.PathLike[str] | None = None,
+    waves: str | os.PathLike[str] | None = None,
+    max_cycles: int | None = None,
+    kwargs: dict[str, Any] | None = None,
+) -> dict:
+    """Run ``scenario(machine, **kwargs)`` on ``sim`` (``"icarus"`` or ``"verilator"``)
+    against the platform Verilog of ``spec``; return the scenario's dict.
+
+    Raises what :func:`irqforge.sim.runner.build_and_test` raises; a scenario
+    that raises (or overruns ``max_cycles``) is a
+    :class:`~irqforge.sim.runner.TestFailure` naming the error.
+    """
+    from irqforge.sim.runner import build_and_test
+
+    from . import scenario_name
+
+    name = scenario_name(scenario)
+    root = Path(build_dir) if build_dir is not None else Path(tempfile.gettempdir()) / "irqforge-build"
+    sources = root / "sources"
+    verilog_path = platform_verilog(spec, sources)
+    spec_path = sources / f"spec-{spec.digest[:16]}.pickle"
+    if not spec_path.is_file():
+        spec_path.write_bytes(pickle.dumps(spec))
+    with tempfile.TemporaryDirectory(prefix="irqforge-result-") as tmp:
+        result = Path(tmp) / "result.json"
+        env = {
+            ENV_SCENARIO: name,
+            ENV_SCENARIO_ARGS: json.dumps(kwargs or {}),
+            ENV_RESULT: str(result),
+            ENV_SPEC: str(spec_path.resolve()),
+        }
+        if max_cycles is not None:
+            env[ENV_MAX_CYCLES] = str(max_cycles)
+        build_and_test(
+            sim,
+            [verilog_path],
+            TOPLEVEL,
+            BENCH_MODULE,
+            build_dir=root,
+            waves=waves,
+            extra_env=env,
+            lint_waiver=_lint_waiver(sources),
+        )
+        return json.loads(result.read_text())  # type: ignore[no-any-return]

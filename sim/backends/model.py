@@ -1,0 +1,205 @@
+"""The ``model`` backend: :class:`irqforge.sw.Machine` on the pure-Python platform model.
+
+A tiny deterministic discrete-event kernel. Simulated time is
+:attr:`PlatformModel.cycle`; it moves only when the scenario spends it:
+
+========================  =====================================================
+operation                 cost in cycles
+========================  =====================================================
+``read32``                :data:`READ_CYCLES`; the device is read at the end
+``write32``               :data:`WRITE_CYCLES`; the write acts at the end
+``acknowledge``           :data:`INTA_CYCLES`; the vector is chosen at the start
+``acknowledge_nmi``       :data:`NMI_ACK_CYCLES`
+``wait_cycles(n)``        ``n``, jumping from timer event to timer event
+``wait_interrupt`` …      until the event that raises ``intr``/``nmi``
+``set_irq``, ``now`` …    nothing
+========================  =====================================================
+
+The costs are those of the RTL platform seen through an AXI4-Lite master
+(address, data and response beats), so scenarios see time pass at roughly the
+same rate on every backend; only counts and order are guaranteed identical.
+
+No operation ever suspends the scenario except to stop it, so a bus access
+costs a few Python calls and no scheduler round trip. :meth:`ModelMachine.run`
+drives a scenario coroutine to its end; ``max_cycles`` is a watchdog: when
+time would pass it, the scenario is closed (``GeneratorExit`` at its await)
+and :class:`~irqforge.sim.backends.base.MachineTimeout` raised. A wait that
+nothing scheduled can ever end raises
+:class:`~irqforge.sim.backends.base.MachineDeadlock` inside the scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Generator
+from typing import Any, Final, TypeVar
+
+from irqforge.sim.models.platform import NEVER, PlatformModel
+from irqforge.spec import Spec
+
+from .base import MachineDeadlock, MachineTimeout
+
+__all__ = ["INTA_CYCLES", "NMI_ACK_CYCLES", "READ_CYCLES", "WRITE_CYCLES", "ModelMachine"]
+
+#: Cycles of a 32-bit read (AR beat, slave latency, R beat).
+READ_CYCLES: Final = 4
+#: Cycles of a 32-bit write (AW/W beats, slave latency, B beat).
+WRITE_CYCLES: Final = 4
+#: Cycles of an INTA: ``inta`` for one cycle, ``ack_valid`` the next.
+INTA_CYCLES: Final = 2
+#: Cycles of an NMI acknowledge (one ``nmi_ack`` pulse).
+NMI_ACK_CYCLES: Final = 1
+
+T = TypeVar("T")
+
+
+class _Stop:
+    """Awaited when the watchdog fires: hands control back to :meth:`ModelMachine.run`."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[object, None, None]:
+        yield self
+
+
+_STOP: Final = _Stop()
+
+
+class ModelMachine:
+    """A :class:`irqforge.sw.Machine` on :class:`PlatformModel` (see the module docstring)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.platform = PlatformModel(spec)
+        self.ncpus: int = self.platform.ncpus
+        self._lapics = self.platform.lapics
+        self._deadline = NEVER
+
+    # ------------------------------------------------------------------ driving
+
+    def run(self, coro: Coroutine[Any, Any, T], *, max_cycles: int | None = None) -> T:
+        """Run the scenario ``coro`` to its end and return its result.
+
+        ``coro`` may await only this machine's operations (and coroutines that
+        do). Raises :class:`MachineTimeout` if ``max_cycles`` cycles pass first.
+        """
+        self._deadline = NEVER if max_cycles is None else self.platform.cycle + max_cycles
+        try:
+            request = coro.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        finally:
+            self._deadline = NEVER
+        coro.close()
+        if request is _STOP:
+            assert max_cycles is not None
+            raise MachineTimeout(max_cycles)
+        raise TypeError(f"the scenario awaited {request!r}, which is not an operation of this machine")
+
+    def reset(self) -> None:
+        """Reset the whole platform; time starts again at cycle 0."""
+        self.platform.reset()
+
+    def _check_cpu(self, cpu: int) -> None:
+        if not 0 <= cpu < self.ncpus:
+            raise IndexError(f"no CPU {cpu}: the platform has CPUs 0..{self.ncpus - 1}")
+
+    async def _spend(self, cycles: int) -> None:
+        """Let ``cycles`` pass, or stop the run at the watchdog."""
+        p = self.platform
+        if p.cycle + cycles > self._deadline:
+            p.advance_to(max(self._deadline, p.cycle))
+            await _STOP
+        p.advance(cycles)
+
+    async def _until_event(self, limit: int) -> bool:
+        """Jump to the next timer event if it is due by cycle ``limit``; False (and
+        time at ``limit``) if not. Stops the run at the watchdog; raises
+        :class:`MachineDeadlock` when no event is due and no limit was given."""
+        p = self.platform
+        nxt = p.next_event_at
+        if nxt < NEVER and nxt <= limit:
+            if nxt > self._deadline:
+                p.advance_to(self._deadline)
+                await _STOP
+            p.advance_to(nxt)
+            return True
+        if limit >= NEVER:
+            if self._deadline < NEVER:
+                p.advance_to(max(self._deadline, p.cycle))
+                await _STOP
+            raise MachineDeadlock(
+                f"cycle {p.cycle}: waiting for an interrupt, and no timer, line or message can raise one"
+            )
+        if limit > self._deadline:
+            p.advance_to(max(self._deadline, p.cycle))
+            await _STOP
+        p.advance_to(limit)
+        return False
+
+    # ------------------------------------------------------------------ Machine (contract §7)
+
+    def now(self) -> int:
+        """Cycles since reset."""
+        return self.platform.cycle
+
+    async def read32(self, cpu: int, addr: int) -> int:
+        """32-bit load by ``cpu``; :class:`irqforge.sw.BusError` off the address map."""
+        self._check_cpu(cpu)
+        await self._spend(READ_CYCLES)
+        return self.platform.read(cpu, addr)
+
+    async def write32(self, cpu: int, addr: int, value: int) -> None:
+        """32-bit store by ``cpu``; returns after the response, every consequence delivered."""
+        self._check_cpu(cpu)
+        await self._spend(WRITE_CYCLES)
+        self.platform.write(cpu, addr, value)
+
+    async def wait_cycles(self, n: int) -> None:
+        """Let ``n`` clock cycles pass."""
+        if n < 0:
+            raise ValueError(f"cannot wait {n} cycles")
+        await self._spend(n)
+
+    async def wait_interrupt(self, cpu: int) -> None:
+        """Return as soon as ``cpu`` has INTR or NMI pending (at once if it has)."""
+        self._check_cpu(cpu)
+        lapic = self._lapics[cpu]
+        while not (lapic.intr or lapic.nmi):
+            await self._until_event(NEVER)
+
+    async def acknowledge(self, cpu: int) -> int:
+        """INTA on ``cpu``: the vector moved IRR → ISR, or the spurious vector."""
+        self._check_cpu(cpu)
+        vector = self.platform.inta(cpu)
+        await self._spend(INTA_CYCLES)
+        return vector
+
+    def set_irq(self, line: int, level: int) -> None:
+        """Drive device line ``line`` (IO-APIC pin); takes no time."""
+        self.platform.set_irq(line, level)
+
+    def intr_pending(self, cpu: int) -> bool:
+        """The LAPIC's ``intr`` output is high now."""
+        return bool(self._lapics[cpu].intr)
+
+    async def wait_any_interrupt(self, max_cycles: int | None = None) -> None:
+        """Return when any CPU has INTR or NMI pending, or after ``max_cycles``."""
+        p = self.platform
+        limit = NEVER if max_cycles is None else p.cycle + max_cycles
+        while not p.any_interrupt():
+            if not await self._until_event(limit):
+                return
+
+    def nmi_pending(self, cpu: int) -> bool:
+        """The LAPIC's ``nmi`` output is high."""
+        return bool(self._lapics[cpu].nmi)
+
+    async def acknowledge_nmi(self, cpu: int) -> None:
+        """Pulse ``nmi_ack``."""
+        self._check_cpu(cpu)
+        self.platform.nmi_ack(cpu)
+        await self._spend(NMI_ACK_CYCLES)
+
+    def take_startup(self, cpu: int) -> list[tuple[str, int]]:
+        """INIT / SIPI seen on ``cpu`` since the last call, oldest first."""
+        return self.platform.take_startup(cpu)

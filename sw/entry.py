@@ -1,0 +1,434 @@
+"""Interrupt and exception entry: vector → gate → hardware frame → ``pt_regs``
+→ handler → ``iret`` (arch/x86/entry, arch/x86/include/asm/idtentry.h).
+
+What the CPU does (:meth:`Entry.deliver`): read the gate from the IDT bytes
+(limit check, DPL check for software ``int n``, present check), pick the
+stack (IST if the gate names one, the task's ``sp0`` on a privilege change,
+else the current stack), push SS, RSP, RFLAGS, CS, RIP and — for exceptions
+the vector spec marks ``error_code`` — the error code; an interrupt gate
+clears IF, a trap gate leaves it. ``iret`` restores RFLAGS (hence IF) and CS
+from the (possibly modified) frame.
+
+What Linux's stubs do: exception stubs without a hardware error code push
+``-1`` into ``orig_ax``; device-interrupt stubs push the vector
+(``DEFINE_IDTENTRY_IRQ``); system-vector stubs push ``-1``. Interrupts run
+``irq_enter``/``irq_exit`` (softirqs at exit) and may preempt on the way out.
+The exception table (:class:`ExTable`) lets a fault handler redirect
+``regs.ip`` to a fixup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from irqforge.spec import GateType, VectorKind
+
+from .kernel import HARDIRQ_OFFSET, NMI_OFFSET, KernelOops, KernelPanic
+
+if TYPE_CHECKING:
+    from .kernel import Kernel, PerCpu
+
+__all__ = [
+    "EX_TYPE_DEFAULT",
+    "EX_TYPE_EFAULT_REG",
+    "EX_TYPE_FAULT",
+    "EX_TYPE_UACCESS",
+    "X86_EFLAGS_IF",
+    "Entry",
+    "ExTable",
+    "HwFrame",
+    "PtRegs",
+]
+
+X86_EFLAGS_FIXED = 0x2
+X86_EFLAGS_IF = 0x200
+KERNEL_CS = 0x10
+KERNEL_DS = 0x18
+USER_DS = 0x2B
+USER_CS = 0x33
+EFAULT = 14
+
+# arch/x86/include/asm/extable_fixup_types.h
+EX_TYPE_DEFAULT = 1
+EX_TYPE_FAULT = 2
+EX_TYPE_UACCESS = 3
+EX_TYPE_EFAULT_REG = 10
+
+IRQ_ENTRIES_BASE = 0xFFFFFFFF81E00000
+SPURIOUS_ENTRIES_BASE = 0xFFFFFFFF81E10000
+IDT_ALIGN = 16
+
+
+@dataclass
+class PtRegs:
+    """``struct pt_regs`` (x86-64)."""
+
+    r15: int = 0
+    r14: int = 0
+    r13: int = 0
+    r12: int = 0
+    bp: int = 0
+    bx: int = 0
+    r11: int = 0
+    r10: int = 0
+    r9: int = 0
+    r8: int = 0
+    ax: int = 0
+    cx: int = 0
+    dx: int = 0
+    si: int = 0
+    di: int = 0
+    orig_ax: int = -1
+    ip: int = 0
+    cs: int = KERNEL_CS
+    flags: int = X86_EFLAGS_FIXED
+    sp: int = 0
+    ss: int = KERNEL_DS
+
+    def user_mode(self) -> bool:
+        return (self.cs & 3) == 3
+
+    def interrupts_enabled(self) -> bool:
+        return bool(self.flags & X86_EFLAGS_IF)
+
+
+@dataclass
+class HwFrame:
+    """What the CPU pushed: SS, RSP, RFLAGS, CS, RIP and maybe an error code."""
+
+    vector: int
+    ss: int
+    rsp: int
+    rflags: int
+    cs: int
+    rip: int
+    error_code: int | None
+    stack: str
+    """``task``, ``current`` or ``IST<n>``: where the frame was pushed."""
+    gate_type: GateType
+    depth: int
+
+
+@dataclass
+class ExEntry:
+    insn: int
+    fixup: int
+    type: int
+    data: int = 0
+
+
+@dataclass
+class ExTable:
+    """``__ex_table``: faulting instruction → fixup."""
+
+    entries: dict[int, ExEntry] = field(default_factory=dict)
+
+    def add(self, insn: int, fixup: int, type: int = EX_TYPE_DEFAULT, data: int = 0) -> None:
+        self.entries[insn] = ExEntry(insn, fixup, type, data)
+
+    def search(self, ip: int) -> ExEntry | None:
+        return self.entries.get(ip)
+
+
+Stub = Callable[[PtRegs, int], Awaitable[None]]
+
+
+class Entry:
+    """The CPU side of interrupt delivery plus Linux's entry stubs."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+        spec = kernel.spec
+        self.vm = spec.vectors
+        self.extable = ExTable()
+        self.nmi_handlers: list[tuple[str, Callable[[PtRegs], Any]]] = []
+        self.unknown_nmis = 0
+        self.log: list[tuple[int, int, str]] = []
+        """(cpu, vector, stub name) per delivery, when ``trace`` is set."""
+        self.trace = False
+        self.max_depth = [0] * kernel.ncpus
+        self._stubs: dict[int, int] = {}
+        self.NMI_VECTOR = self.vm["NMI"]
+        self.PF_VECTOR = self.vm["PF"]
+        self.GP_VECTOR = self.vm["GP"]
+        self.NP_VECTOR = self.vm["NP"]
+        self.DF_VECTOR = self.vm["DF"]
+
+    # ------------------------------------------------------------------ stubs in kernel text
+
+    def sysvec_vectors(self) -> list[int]:
+        return sorted(self._sysvec_table())
+
+    def _sysvec_table(self) -> dict[int, tuple[str, Callable[[PtRegs], Awaitable[None]]]]:
+        k = self.k
+        vm = self.vm
+        table: dict[int, tuple[str, Callable[[PtRegs], Awaitable[None]]]] = {}
+
+        def add(name: str, fn_name: str, fn: Callable[[PtRegs], Awaitable[None]]) -> None:
+            try:
+                table[vm[name]] = (fn_name, fn)
+            except KeyError:
+                pass
+
+        add("LOCAL_TIMER_VECTOR", "sysvec_apic_timer_interrupt", k.apic.sysvec_apic_timer_interrupt)
+        add("ERROR_APIC_VECTOR", "sysvec_error_interrupt", k.apic.sysvec_error_interrupt)
+        add("SPURIOUS_APIC_VECTOR", "sysvec_spurious_apic_interrupt", k.apic.sysvec_spurious_apic_interrupt)
+        add("RESCHEDULE_VECTOR", "sysvec_reschedule_ipi", k.smp.sysvec_reschedule_ipi)
+        add("CALL_FUNCTION_VECTOR", "sysvec_call_function", k.smp.sysvec_call_function)
+        add("CALL_FUNCTION_SINGLE_VECTOR", "sysvec_call_function_single", k.smp.sysvec_call_function_single)
+        add("REBOOT_VECTOR", "sysvec_reboot", k.smp.sysvec_reboot)
+        add("IRQ_WORK_VECTOR", "sysvec_irq_work", k.smp.sysvec_irq_work)
+        return table
+
+    def stub_address(self, vector: int) -> int:
+        """The entry stub Linux installs for ``vector``; registered in kernel text."""
+        addr = self._stubs.get(vector)
+        if addr is not None:
+            return addr
+        k = self.k
+        v = self.vm.at(vector)
+        kind = self.vm.kind_of(vector)
+        sysvecs = self._sysvec_table()
+        first_ext = k.idt.first_external
+        first_sys = k.idt.first_system
+        stub: Stub
+        if v is not None and v.kind is VectorKind.EXCEPTION:
+            name, handler = k.traps.handler_for(vector)
+            if vector == self.NMI_VECTOR:
+                stub = self._make_nmi_stub()
+                name = "asm_exc_nmi"
+            elif v.error_code:
+                stub = self._make_exc_stub(handler, True)
+            else:
+                stub = self._make_exc_stub(handler, False)
+            addr = k.kallsym(name, stub)
+        elif v is not None and v.kind is VectorKind.SYSCALL:
+            addr = k.kallsym("asm_int80_emulation", self._make_exc_stub(k.traps.int80_emulation, False))
+        elif vector in sysvecs:
+            name, fn = sysvecs[vector]
+            addr = k.kallsym("asm_" + name, self._make_sysvec_stub(fn))
+        elif first_ext <= vector < first_sys:
+            addr = IRQ_ENTRIES_BASE + IDT_ALIGN * (vector - first_ext)
+            k._symbols[addr] = (f"irq_entries_start+{addr - IRQ_ENTRIES_BASE:#x}", self._make_irq_stub(vector))
+        elif vector >= first_sys:
+            addr = SPURIOUS_ENTRIES_BASE + IDT_ALIGN * (vector - first_sys)
+            k._symbols[addr] = (f"spurious_entries_start+{addr - SPURIOUS_ENTRIES_BASE:#x}",
+                                self._make_spurious_stub(vector))
+        else:
+            del kind
+            name, handler = k.traps.handler_for(vector)
+            addr = k.kallsym(name, self._make_exc_stub(handler, False))
+        self._stubs[vector] = addr
+        return addr
+
+    def _make_exc_stub(self, handler: Callable[..., Any], has_error_code: bool) -> Stub:
+        async def stub(regs: PtRegs, error_code: int) -> None:
+            if has_error_code:
+                regs.orig_ax = error_code
+                await handler(regs, error_code)
+            else:
+                regs.orig_ax = -1
+                await handler(regs)
+
+        return stub
+
+    def _make_nmi_stub(self) -> Stub:
+        async def stub(regs: PtRegs, error_code: int) -> None:
+            regs.orig_ax = -1
+            await self.exc_nmi(regs)
+
+        return stub
+
+    def _make_irq_stub(self, vector: int) -> Stub:
+        async def stub(regs: PtRegs, error_code: int) -> None:
+            regs.orig_ax = vector  # the stub pushes the vector into the error-code slot
+            await self._irq_body(regs, self.k.irq.common_interrupt, regs.orig_ax & 0xFF)
+
+        return stub
+
+    def _make_spurious_stub(self, vector: int) -> Stub:
+        async def stub(regs: PtRegs, error_code: int) -> None:
+            regs.orig_ax = vector
+            await self._irq_body(regs, self.k.apic.spurious_interrupt, vector)
+
+        return stub
+
+    def _make_sysvec_stub(self, fn: Callable[[PtRegs], Awaitable[None]]) -> Stub:
+        async def stub(regs: PtRegs, error_code: int) -> None:
+            regs.orig_ax = -1
+            await self._irq_body(regs, lambda r, _v: fn(r), 0)
+
+        return stub
+
+    async def _irq_body(self, regs: PtRegs, fn: Callable[[PtRegs, int], Awaitable[None]], vector: int) -> None:
+        """irqentry_enter → irq_enter_rcu → handler → irq_exit_rcu → irqentry_exit."""
+        k = self.k
+        cpu = k.this_cpu
+        cpu.preempt_count += HARDIRQ_OFFSET
+        try:
+            await fn(regs, vector)
+        finally:
+            cpu = k.this_cpu
+            cpu.preempt_count -= HARDIRQ_OFFSET
+        await k.softirq.irq_exit_softirqs()
+        cpu = k.this_cpu
+        if cpu.need_resched and cpu.preempt_count == 0 and regs.interrupts_enabled() and not cpu.in_nmi:
+            await k.preempt_schedule_irq()
+
+    # ------------------------------------------------------------------ delivery (the CPU)
+
+    async def external_interrupt(self, cpu: PerCpu) -> None:
+        """INTR with IF=1: INTA, then deliver the vector."""
+        vector = await self.k.machine.acknowledge(cpu.id)
+        cpu.vector_count[vector] += 1
+        await self.deliver(vector, external=True)
+
+    async def nmi_interrupt(self, cpu: PerCpu) -> None:
+        """The NMI pin: acknowledge, block further NMIs until iret, deliver vector 2."""
+        await self.k.machine.acknowledge_nmi(cpu.id)
+        cpu.in_nmi = True
+        cpu.vector_count[self.NMI_VECTOR] += 1
+        try:
+            await self.deliver(self.NMI_VECTOR, external=True)
+        finally:
+            self.k.this_cpu.in_nmi = False
+
+    async def raise_exception(
+        self, vector: int, error_code: int | None = None, *, ip: int = 0, cr2: int | None = None
+    ) -> PtRegs:
+        """The current instruction at ``ip`` faults with ``vector``. Returns the
+        registers after ``iret`` (a fixup shows as a changed ``regs.ip``)."""
+        if vector == self.PF_VECTOR and cr2 is not None:
+            self.k.this_cpu.cr2 = cr2
+        return await self.deliver(vector, error_code=error_code, ip=ip)
+
+    async def int_n(self, vector: int, *, ip: int = 0) -> PtRegs:
+        """Software ``int n`` at ``ip`` (gate DPL checked against CPL)."""
+        return await self.deliver(vector, soft=True, ip=ip)
+
+    async def deliver(
+        self,
+        vector: int,
+        *,
+        error_code: int | None = None,
+        external: bool = False,
+        soft: bool = False,
+        ip: int | None = None,
+    ) -> PtRegs:
+        k = self.k
+        cpu = k.this_cpu
+        t = k.current
+        if cpu.idtr is None:
+            raise KernelPanic(f"CPU#{cpu.id}: interrupt {vector:#x} with no IDT loaded (triple fault)")
+        ext = 1 if external else 0
+        size = k.idt.layout.size
+        if vector * size + size - 1 > cpu.idtr[1]:
+            return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
+        gate = k.idt.read_gate(vector)
+        if soft and cpu.cpl > gate.dpl:
+            return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2, ip=ip)
+        if not gate.present:
+            return await self.deliver(self.NP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
+        gtype = gate.gate_type
+        if gtype not in (GateType.INTERRUPT, GateType.TRAP):
+            return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
+        target = k.symbol_at(gate.offset)
+        if target is None or target[1] is None:
+            raise KernelPanic(f"CPU#{cpu.id}: gate {vector:#x} points at {gate.offset:#x}, not at kernel text")
+        name, stub = target
+        # error code: only CPU exceptions of the kinds that push one (not INT n, not INTR)
+        pushes = False
+        if not soft and not external:
+            v = self.vm.at(vector)
+            pushes = v is not None and v.kind is VectorKind.EXCEPTION and v.error_code
+        old_cpl = cpu.cpl
+        depth = len(t.frames)
+        if gate.ist:
+            rsp, stack = cpu.tss_ist[gate.ist], f"IST{gate.ist}"
+        elif old_cpl != 0:
+            rsp, stack = cpu.stack_top, "task"
+        else:
+            rsp = (t.frames[-1].rsp - 0x100 if t.frames else cpu.stack_top - 0x1000) & ~0xF
+            stack = "current"
+        flags = X86_EFLAGS_FIXED | (X86_EFLAGS_IF if cpu.if_flag else 0)
+        cs = KERNEL_CS if old_cpl == 0 else USER_CS
+        ss = KERNEL_DS if old_cpl == 0 else USER_DS
+        rip = t.ip if ip is None else ip
+        frame = HwFrame(vector, ss, rsp, flags, cs, rip, (error_code or 0) if pushes else None, stack, gtype, depth)
+        t.frames.append(frame)
+        if depth + 1 > self.max_depth[cpu.id]:
+            self.max_depth[cpu.id] = depth + 1
+        if gtype is GateType.INTERRUPT:
+            cpu.if_flag = False
+        cpu.cpl = 0
+        if self.trace:
+            self.log.append((cpu.id, vector, name))
+        regs = PtRegs(ip=rip, cs=cs, flags=flags, sp=rsp, ss=ss)
+        try:
+            await stub(regs, frame.error_code if frame.error_code is not None else -1)
+        finally:
+            if t.frames and t.frames[-1] is frame:
+                t.frames.pop()
+        # iret
+        cpu = k.this_cpu
+        cpu.if_flag = bool(regs.flags & X86_EFLAGS_IF)
+        cpu.cpl = regs.cs & 3
+        return regs
+
+    # ------------------------------------------------------------------ exception fixups
+
+    def fixup_exception(self, regs: PtRegs, trapnr: int, error_code: int, fault_addr: int = 0) -> bool:
+        """``fixup_exception``: redirect ``regs.ip`` to the fixup of the faulting instruction."""
+        e = self.extable.search(regs.ip)
+        if e is None:
+            return False
+        if e.type == EX_TYPE_FAULT:
+            regs.ax = trapnr
+        elif e.type == EX_TYPE_EFAULT_REG:
+            regs.ax = -EFAULT
+        elif e.type == EX_TYPE_UACCESS and trapnr == self.GP_VECTOR:
+            self.k.printk("WARNING: General protection fault in user access. Non-canonical address?")
+        regs.ip = e.fixup
+        return True
+
+    def die(self, msg: str, regs: PtRegs, err: int) -> None:
+        """Oops: log like ``__die`` and kill the current thread."""
+        k = self.k
+        cpu = k.this_cpu
+        text = f"{msg}: {err:04x} [#{len(k.oopses) + 1}] SMP CPU: {cpu.id} PID: {k.current.pid} Comm: {k.current.comm}"
+        k.printk(text)
+        k.printk(f"RIP: {KERNEL_CS:04x}:{regs.ip:#018x} EFLAGS: {regs.flags:08x} ORIG_RAX: {regs.orig_ax & (2**64 - 1):016x}")
+        if cpu.in_interrupt():
+            k.printk("Kernel panic - not syncing: Fatal exception in interrupt")
+            raise KernelPanic(f"Fatal exception in interrupt: {text}")
+        raise KernelOops(text, regs)
+
+    # ------------------------------------------------------------------ NMI
+
+    def register_nmi_handler(self, name: str, fn: Callable[[PtRegs], Any]) -> None:
+        """``register_nmi_handler(NMI_LOCAL, fn, 0, name)``; ``fn`` returns
+        NMI_HANDLED (1) or NMI_DONE (0)."""
+        self.nmi_handlers.append((name, fn))
+
+    def unregister_nmi_handler(self, name: str) -> None:
+        self.nmi_handlers = [(n, f) for n, f in self.nmi_handlers if n != name]
+
+    async def exc_nmi(self, regs: PtRegs) -> None:
+        """``exc_nmi`` → ``default_do_nmi``."""
+        from .kernel import call
+
+        k = self.k
+        cpu = k.this_cpu
+        cpu.preempt_count += NMI_OFFSET + HARDIRQ_OFFSET
+        try:
+            cpu.irq_stat["NMI"] += 1
+            handled = 0
+            for _name, fn in list(self.nmi_handlers):
+                handled += int(bool(await call(fn, regs)))
+            if not handled:
+                self.unknown_nmis += 1
+                k.printk(f"Uhhuh. NMI received for unknown reason 00 on CPU {cpu.id}.")
+        finally:
+            k.this_cpu.preempt_count -= NMI_OFFSET + HARDIRQ_OFFSET

@@ -1,0 +1,776 @@
+"""The Kernel object: per-CPU state, the CPU/thread multiplexer and boot.
+
+A backend runs one coroutine, :meth:`Kernel.run`. Inside it the *driver*
+(:meth:`Kernel._drive`, a generator used as an awaitable) steps the current
+kernel thread of each online CPU in turn. A CPU gives up its turn after every
+hardware access (``BOUNDARY``), so CPUs interleave at bus-access granularity
+and every backend call runs alone. Hardware awaitables of a thread are
+forwarded to the backend untouched (``value = yield item``), so the backend
+never sees the kernel's own markers.
+
+Interrupts are taken at well-defined points: after every hardware access and
+in :meth:`Kernel.cpu_relax`, :meth:`Kernel.spin_until` and the idle loop —
+when ``IF`` is set (NMIs whenever the CPU is not already in an NMI). The
+interrupted thread's coroutine runs the entry code on its own stack, exactly
+as a CPU pushes the frame on the current stack.
+
+When every CPU is halted or parked the driver waits in
+``machine.wait_any_interrupt(max_cycles=...)`` up to the nearest spin
+deadline, so idle time costs nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from irqforge.spec import Spec, load_default
+
+from .machine import Machine
+from .sched import (
+    BOUNDARY,
+    HALT,
+    PRIO_IDLE,
+    PRIO_NORMAL,
+    SCHEDULE,
+    SPIN,
+    Completion,
+    Marker,
+    Op,
+    TaskState,
+    Thread,
+    WaitQueue,
+)
+
+__all__ = [
+    "HARDIRQ_OFFSET",
+    "NMI_OFFSET",
+    "SOFTIRQ_DISABLE_OFFSET",
+    "SOFTIRQ_OFFSET",
+    "CpuState",
+    "Kernel",
+    "KernelBug",
+    "KernelConfig",
+    "KernelOops",
+    "KernelPanic",
+    "KernelTimeout",
+    "PerCpu",
+    "call",
+]
+
+# include/linux/preempt.h
+PREEMPT_MASK = 0x000000FF
+SOFTIRQ_MASK = 0x0000FF00
+HARDIRQ_MASK = 0x000F0000
+NMI_MASK = 0x00F00000
+PREEMPT_OFFSET = 1
+SOFTIRQ_OFFSET = 0x100
+SOFTIRQ_DISABLE_OFFSET = 2 * SOFTIRQ_OFFSET
+HARDIRQ_OFFSET = 0x10000
+NMI_OFFSET = 0x100000
+
+#: Linux "text" addresses of kernel functions (for gates, fixups, thread ips).
+TEXT_BASE = 0xFFFFFFFF81000000
+
+
+class KernelBug(RuntimeError):
+    """``BUG()`` / ``BUG_ON()``."""
+
+
+class KernelOops(RuntimeError):
+    """``die()``: the current thread is killed (an oops)."""
+
+    def __init__(self, message: str, regs: Any = None) -> None:
+        super().__init__(message)
+        self.regs = regs
+
+
+class KernelPanic(RuntimeError):
+    """``panic()``: the kernel stops."""
+
+
+class KernelTimeout(RuntimeError):
+    """The run passed its cycle budget."""
+
+
+class PlatformReset(Exception):  # noqa: N818 - an event, not an error
+    """The platform was reset (keepalive watchdog expiry)."""
+
+
+class CpuState(enum.Enum):
+    OFFLINE = "offline"
+    WAIT_FOR_SIPI = "wait-for-sipi"
+    ONLINE = "online"
+
+
+@dataclass
+class KernelConfig:
+    """Boot parameters (Linux's command line and Kconfig, as far as they matter)."""
+
+    hz: int | None = None
+    """Tick rate; default ``spec.platform.hz``."""
+    boot_hpet_ticks: int = 0
+    """Jiffies to run on the HPET legacy periodic tick (IRQ 0) before the
+    LAPIC timers take over (0: switch at once)."""
+    hpet: bool = True
+    """Use the HPET as clocksource (CLOCK_MONOTONIC) and boot clockevent."""
+    tick_mode: str = "periodic"
+    """``periodic`` or ``oneshot`` (periodic tick emulated by one-shot programming)."""
+    lapic_timer: bool = True
+    """Per-CPU LAPIC timer clockevents (the tick after boot)."""
+    directed_eoi: bool = False
+    """Suppress LAPIC EOI broadcasts (SVR bit 12) and EOI level pins through the
+    IO-APIC EOI register."""
+    watchdog: bool = True
+    watchdog_thresh: int = 10
+    """Linux seconds (sysctl kernel.watchdog_thresh)."""
+    watchdog_scale: float = 1e-3
+    """Simulated seconds per Linux second for the watchdog thresholds."""
+    hardlockup_panic: bool = False
+    softlockup_panic: bool = False
+    tick_limit: int | None = None
+    """Stop each CPU's tick after this many local ticks (determinism: every
+    CPU then counts exactly that many LOC interrupts)."""
+    init_udelay: int = 0
+    """µs between INIT assert/de-assert (0: modern CPUs, 10 µs SIPI delays)."""
+    poll_quantum: int | None = None
+    """Cycles to advance when only IF=0 CPUs have interrupts pending."""
+    noirqdebug: bool = False
+    workqueue_max_active: int = 256
+    nr_cpus: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class PerCpu:
+    """Everything Linux keeps per CPU: context counters, run queue, statistics."""
+
+    def __init__(self, kernel: Kernel, index: int, apic_id: int) -> None:
+        self.kernel = kernel
+        self.id = index
+        self.apic_id = apic_id
+        self.state = CpuState.ONLINE if index == 0 else CpuState.OFFLINE
+        self.sipi_vector: int | None = None
+        # flags and context
+        self.if_flag = False
+        self.cpl = 0
+        self.cr2 = 0
+        self.preempt_count = 0
+        self.in_nmi = False
+        self.need_resched = False
+        # scheduler
+        self.threads: list[Thread] = []
+        self.current: Thread | None = None
+        self.idle: Thread | None = None
+        self.parked: Op | None = None
+        self.spin_deadline: int | None = None
+        self.spin_woken = False
+        self.nr_switches = 0
+        self.resched_targets: set[int] = set()
+        # interrupt statistics (arch/x86 irq_stat + per-vector counts)
+        self.irq_stat: dict[str, int] = dict.fromkeys(
+            ("NMI", "LOC", "SPU", "PMI", "IWI", "RTR", "RES", "CAL", "TLB", "TRM", "THR", "DFR", "MCE", "MCP"), 0
+        )
+        self.vector_count = [0] * 256
+        self.vector_irq: list[Any] = [None] * 256
+        # idt / tss
+        self.idtr: tuple[int, int] | None = None
+        self.tss_ist = {i: 0xFFFFFE0000000000 + index * 0x100000 + i * 0x2000 for i in range(1, 8)}
+        self.stack_top = 0xFFFFC90000000000 + index * 0x100000
+        # per-subsystem per-CPU data (filled by the subsystems)
+        self.data: dict[str, Any] = {}
+        self.tick_count = 0
+        self.online_done = Completion(kernel)
+
+    def in_interrupt(self) -> bool:
+        return bool(self.preempt_count & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK))
+
+    def in_irq(self) -> bool:
+        return bool(self.preempt_count & HARDIRQ_MASK)
+
+    def in_softirq(self) -> bool:
+        return bool(self.preempt_count & SOFTIRQ_MASK)
+
+    def in_serving_softirq(self) -> bool:
+        return bool(self.preempt_count & SOFTIRQ_OFFSET)
+
+    def in_atomic(self) -> bool:
+        return self.preempt_count != 0
+
+    def __repr__(self) -> str:
+        return f"<cpu{self.id} {self.state.value}>"
+
+
+async def call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call ``fn`` — a plain function or an ``async def`` — and return its result."""
+    r = fn(*args)
+    if inspect.isawaitable(r):
+        r = await r
+    return r
+
+
+class _Driver:
+    """The awaitable the top coroutine awaits: the CPU multiplexer."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        return self.kernel._drive()
+
+
+class Kernel:
+    """A Linux-like kernel on a :class:`~irqforge.sw.Machine`.
+
+    Subsystems hang off it by name (``k.irq``, ``k.softirq``, ``k.apic`` …);
+    :meth:`run` boots every CPU, runs ``main(k)`` as a kernel thread on CPU 0
+    and returns its result.
+    """
+
+    def __init__(self, machine: Machine, spec: Spec | None = None, config: KernelConfig | None = None) -> None:
+        from .apic import Apic
+        from .clockevents import Clockevents
+        from .entry import Entry
+        from .hpet import Hpet
+        from .hrtimer import Hrtimers
+        from .idt import Idt
+        from .io_apic import IoApic
+        from .irq import IrqCore
+        from .proc import Proc
+        from .smp import Smp
+        from .softirq import Softirqs
+        from .tasklet import Tasklets
+        from .timekeeping import Timekeeping
+        from .timer import Timers
+        from .tlb import Tlb
+        from .traps import Traps
+        from .watchdog import Watchdog
+        from .workqueue import Workqueues
+
+        self.machine = machine
+        self.spec = spec if spec is not None else load_default()
+        self.config = config if config is not None else KernelConfig()
+        plat = self.spec.platform
+        n = machine.ncpus if self.config.nr_cpus is None else min(machine.ncpus, self.config.nr_cpus)
+        self.ncpus = n
+        self.HZ = self.config.hz or plat.hz
+        self.clock_hz = plat.clock_hz
+        self.cycles_per_jiffy = self.clock_hz // self.HZ
+        self.cpus = [PerCpu(self, i, plat.cpus[i].apic_id if i < len(plat.cpus) else i) for i in range(n)]
+        self._cur: PerCpu = self.cpus[0]
+        self.log: list[str] = []
+        self.oopses: list[str] = []
+        self.panicked: str | None = None
+        self.reset_requested: str | None = None
+        self._stop = False
+        self._error: BaseException | None = None
+        self._deadline: int | None = None
+        self._seq = 0
+        self.poll_quantum = self.config.poll_quantum or max(1, self.cycles_per_jiffy // 8)
+        self._symbols: dict[int, tuple[str, Any]] = {}
+        self._symaddr: dict[str, int] = {}
+        self.booted = Completion(self)
+        self.main_result: Any = None
+        self.boot_cycles = 0
+
+        # subsystems (order matters only for cross references at boot)
+        self.idt = Idt(self)
+        self.entry = Entry(self)
+        self.traps = Traps(self)
+        self.apic = Apic(self)
+        self.ioapic = IoApic(self)
+        self.irq = IrqCore(self)
+        self.softirq = Softirqs(self)
+        self.tasklets = Tasklets(self)
+        self.timers = Timers(self)
+        self.hrtimers = Hrtimers(self)
+        self.timekeeping = Timekeeping(self)
+        self.hpet = Hpet(self)
+        self.clockevents = Clockevents(self)
+        self.wq = Workqueues(self)
+        self.smp = Smp(self)
+        self.tlb = Tlb(self)
+        self.watchdog = Watchdog(self)
+        self.proc = Proc(self)
+
+    # ------------------------------------------------------------------ symbols ("kernel text")
+
+    def kallsym(self, name: str, obj: Any = None) -> int:
+        """The text address of ``name`` (allocated on first use)."""
+        addr = self._symaddr.get(name)
+        if addr is None:
+            addr = TEXT_BASE + 0x40 * len(self._symaddr)
+            self._symaddr[name] = addr
+            self._symbols[addr] = (name, obj)
+        elif obj is not None:
+            self._symbols[addr] = (name, obj)
+        return addr
+
+    def symbol_at(self, addr: int) -> tuple[str, Any] | None:
+        return self._symbols.get(addr)
+
+    # ------------------------------------------------------------------ printk
+
+    def printk(self, msg: str) -> None:
+        """Append a line to the kernel log (``dmesg``)."""
+        j = self.timers.jiffies if hasattr(self, "timers") else 0
+        self.log.append(f"[{j - self.timers.INITIAL_JIFFIES if hasattr(self, 'timers') else 0:>6}] {msg}")
+
+    def dmesg(self) -> str:
+        return "\n".join(self.log)
+
+    # ------------------------------------------------------------------ per-CPU context
+
+    @property
+    def this_cpu(self) -> PerCpu:
+        """The CPU whose code runs now (``this_cpu_ptr``)."""
+        return self._cur
+
+    def smp_processor_id(self) -> int:
+        return self._cur.id
+
+    @property
+    def current(self) -> Thread:
+        t = self._cur.current
+        assert t is not None
+        return t
+
+    def online_cpus(self) -> list[int]:
+        return [c.id for c in self.cpus if c.state is CpuState.ONLINE]
+
+    def cpu_online(self, cpu: int) -> bool:
+        return 0 <= cpu < self.ncpus and self.cpus[cpu].state is CpuState.ONLINE
+
+    # IF flag (arch/x86/include/asm/irqflags.h)
+    def local_irq_disable(self) -> None:
+        self._cur.if_flag = False
+
+    def local_irq_enable(self) -> None:
+        self._cur.if_flag = True
+
+    def local_irq_save(self) -> bool:
+        cpu = self._cur
+        flags = cpu.if_flag
+        cpu.if_flag = False
+        return flags
+
+    def local_irq_restore(self, flags: bool) -> None:
+        self._cur.if_flag = flags
+
+    def irqs_disabled(self) -> bool:
+        return not self._cur.if_flag
+
+    # preemption (include/linux/preempt.h)
+    def preempt_disable(self) -> None:
+        self._cur.preempt_count += PREEMPT_OFFSET
+
+    def preempt_enable_no_resched(self) -> None:
+        cpu = self._cur
+        if cpu.preempt_count & PREEMPT_MASK == 0:
+            raise KernelBug(f"preempt count underflow on CPU#{cpu.id}")
+        cpu.preempt_count -= PREEMPT_OFFSET
+
+    async def preempt_enable(self) -> None:
+        self.preempt_enable_no_resched()
+        await self.preempt_check_resched()
+
+    async def preempt_check_resched(self) -> None:
+        cpu = self._cur
+        if cpu.need_resched and cpu.preempt_count == 0 and cpu.if_flag:
+            await self.schedule()
+
+    def get_cpu(self) -> int:
+        self.preempt_disable()
+        return self._cur.id
+
+    async def put_cpu(self) -> None:
+        await self.preempt_enable()
+
+    # ------------------------------------------------------------------ hardware access with interrupt points
+
+    async def read32(self, addr: int) -> int:
+        """32-bit load by the current CPU; an interrupt point afterwards."""
+        cpu = self._cur
+        v = await self.machine.read32(cpu.id, addr)
+        await BOUNDARY
+        await self._interrupt_point(self._cur)
+        return v
+
+    async def write32(self, addr: int, value: int) -> None:
+        """32-bit store by the current CPU; an interrupt point afterwards."""
+        cpu = self._cur
+        await self.machine.write32(cpu.id, addr, value & 0xFFFFFFFF)
+        await BOUNDARY
+        await self._interrupt_point(self._cur)
+
+    async def _interrupt_point(self, cpu: PerCpu) -> None:
+        if cpu.resched_targets:
+            await self._send_resched(cpu)
+        m = self.machine
+        while True:
+            if not cpu.in_nmi and m.nmi_pending(cpu.id):
+                await self.entry.nmi_interrupt(cpu)
+            elif cpu.if_flag and m.intr_pending(cpu.id):
+                await self.entry.external_interrupt(cpu)
+            else:
+                return
+
+    async def interrupt_point(self) -> None:
+        """Take the interrupts the current CPU may take now."""
+        await BOUNDARY
+        await self._interrupt_point(self._cur)
+
+    async def cpu_relax(self, cycles: int = 8) -> None:
+        """``cpu_relax()``: let a little time pass, take interrupts."""
+        await self.machine.wait_cycles(cycles)
+        await BOUNDARY
+        await self._interrupt_point(self._cur)
+
+    def us_to_cycles(self, us: float) -> int:
+        return max(1, int(us * self.clock_hz // 1_000_000))
+
+    async def udelay(self, us: float) -> None:
+        """Busy-wait ``us`` microseconds (interrupts taken if enabled)."""
+        await self.spin_until(lambda: False, None, self.machine.now() + self.us_to_cycles(us))
+
+    async def mdelay(self, ms: float) -> None:
+        await self.udelay(ms * 1000)
+
+    async def hang(self, cycles: int) -> None:
+        """Spin without making progress for ``cycles`` (lockup injection)."""
+        await self.spin_until(lambda: False, None, self.machine.now() + cycles)
+
+    async def spin_until(
+        self, cond: Callable[[], bool], wq: WaitQueue | None = None, deadline: int | None = None
+    ) -> bool:
+        """Spin until ``cond()`` (True) or ``deadline`` (False). The CPU parks
+        until ``wq`` is woken, the deadline passes or it may take an interrupt."""
+        cpu = self._cur
+        while True:
+            if cond():
+                return True
+            if deadline is not None and self.machine.now() >= deadline:
+                return False
+            cpu.spin_deadline = deadline
+            cpu.spin_woken = False
+            if wq is not None:
+                wq.spinners.add(cpu)
+            await SPIN
+            cpu = self._cur
+            if wq is not None:
+                wq.spinners.discard(cpu)
+            cpu.spin_deadline = None
+            await self._interrupt_point(cpu)
+
+    # ------------------------------------------------------------------ threads
+
+    def kthread_create_on_cpu(
+        self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, cpu: int, name: str, prio: int = PRIO_NORMAL
+    ) -> Thread:
+        """Create a runnable kernel thread running ``fn(*args)`` on ``cpu``."""
+        coro = fn(*args)
+        t = Thread(self, coro, cpu, name, prio)
+        t.ip = self.kallsym(getattr(fn, "__qualname__", name))
+        self._seq += 1
+        t.seq = self._seq
+        self.cpus[cpu].threads.append(t)
+        self._mark_resched(self.cpus[cpu], t)
+        return t
+
+    kthread_run = kthread_create_on_cpu
+
+    async def kthread_join(self, t: Thread) -> Any:
+        await t.done.wait_for_completion()
+        if t.exception is not None:
+            raise t.exception
+        return t.result
+
+    def wake_up_process(self, t: Thread) -> bool:
+        """``try_to_wake_up``: True if ``t`` was sleeping."""
+        if t.state is not TaskState.BLOCKED:
+            return False
+        t.state = TaskState.RUNNABLE
+        t.wake_count += 1
+        self._seq += 1
+        t.seq = self._seq
+        self._mark_resched(self.cpus[t.cpu], t)
+        return True
+
+    def _mark_resched(self, target: PerCpu, t: Thread) -> None:
+        cur = target.current
+        if cur is None or cur is target.idle or t.prio < cur.prio:
+            target.need_resched = True
+            waker = self._cur
+            if target is not waker and target.state is CpuState.ONLINE and cur is not None:
+                if cur is target.idle:
+                    # idle polls TIF_NEED_RESCHED (mwait): no IPI needed
+                    if target.parked is Op.HALT:
+                        pass
+                else:
+                    waker.resched_targets.add(target.id)
+
+    async def _send_resched(self, cpu: PerCpu) -> None:
+        targets = sorted(cpu.resched_targets)
+        cpu.resched_targets.clear()
+        for t in targets:
+            await self.smp.smp_send_reschedule(t)
+
+    def set_current_state(self, state: TaskState) -> None:
+        self.current.state = state
+
+    async def schedule(self) -> None:
+        """Give the CPU to the best runnable thread (possibly the caller again)."""
+        cpu = self._cur
+        if cpu.preempt_count & ~PREEMPT_MASK or cpu.preempt_count & PREEMPT_MASK:
+            raise KernelBug(
+                f"BUG: scheduling while atomic: {self.current.comm}/{self.current.pid}/0x{cpu.preempt_count:08x}"
+            )
+        await SCHEDULE
+
+    async def preempt_schedule_irq(self) -> None:
+        """Preemption on return from interrupt (preempt count already 0)."""
+        await SCHEDULE
+
+    async def cond_resched(self) -> None:
+        cpu = self._cur
+        if cpu.need_resched and cpu.preempt_count == 0:
+            await self.schedule()
+
+    async def yield_cpu(self) -> None:
+        """``yield()``: go to the back of the queue of equal priority."""
+        self._seq += 1
+        self.current.seq = self._seq
+        self._cur.need_resched = True
+        await self.schedule()
+
+    async def schedule_timeout(self, timeout: int) -> int:
+        """Sleep up to ``timeout`` jiffies (or until woken); jiffies left."""
+        return await self.timers.schedule_timeout(timeout)
+
+    async def msleep(self, ms: int) -> None:
+        await self.timers.msleep(ms)
+
+    def _pick_next(self, cpu: PerCpu) -> Thread:
+        best: Thread | None = None
+        for t in cpu.threads:
+            if t.state is TaskState.RUNNABLE and (best is None or (t.prio, t.seq) < (best.prio, best.seq)):
+                best = t
+        assert best is not None, "the idle thread is always runnable"
+        return best
+
+    # ------------------------------------------------------------------ the driver
+
+    def _drive(self) -> Generator[Any, Any, None]:
+        m = self.machine
+        cpus = self.cpus
+        while not self._stop:
+            ran = False
+            for cpu in cpus:
+                if cpu.state is not CpuState.ONLINE:
+                    self._check_startup(cpu)
+                    if cpu.state is not CpuState.ONLINE:
+                        continue
+                if cpu.parked is not None:
+                    if not self._wakeable(cpu, m):
+                        continue
+                    cpu.parked = None
+                ran = True
+                yield from self._step(cpu)
+                if self._stop:
+                    return
+            if self._deadline is not None and m.now() >= self._deadline:
+                raise KernelTimeout(f"the kernel did not finish within its cycle budget (cycle {m.now()})")
+            if not ran:
+                yield from self._idle_wait(m)
+
+    def _wakeable(self, cpu: PerCpu, m: Machine) -> bool:
+        if not cpu.in_nmi and m.nmi_pending(cpu.id):
+            return True
+        if cpu.parked is Op.HALT:
+            return cpu.need_resched or m.intr_pending(cpu.id)
+        # spinning
+        if cpu.spin_woken:
+            return True
+        if cpu.spin_deadline is not None and m.now() >= cpu.spin_deadline:
+            return True
+        return cpu.if_flag and m.intr_pending(cpu.id)
+
+    def _idle_wait(self, m: Machine) -> Generator[Any, Any, None]:
+        now = m.now()
+        limit: int | None = None
+        blocked = False
+        for cpu in self.cpus:
+            if cpu.state is not CpuState.ONLINE:
+                if cpu.state is CpuState.WAIT_FOR_SIPI or cpu.sipi_vector is not None:
+                    blocked = True
+                continue
+            if cpu.parked is Op.SPIN and cpu.spin_deadline is not None:
+                d = max(1, cpu.spin_deadline - now)
+                limit = d if limit is None else min(limit, d)
+            if m.intr_pending(cpu.id) and not (cpu.parked is Op.HALT or cpu.if_flag):
+                blocked = True
+        if self._deadline is not None:
+            d = max(1, self._deadline - now)
+            limit = d if limit is None else min(limit, d)
+        if blocked:
+            n = self.poll_quantum if limit is None else min(limit, self.poll_quantum)
+            yield from m.wait_cycles(n).__await__()
+        else:
+            yield from m.wait_any_interrupt(limit).__await__()
+
+    def _check_startup(self, cpu: PerCpu) -> None:
+        for kind, vector in self.machine.take_startup(cpu.id):
+            if kind == "INIT":
+                if cpu.state is CpuState.OFFLINE:
+                    cpu.state = CpuState.WAIT_FOR_SIPI
+            elif kind == "SIPI" and cpu.state is CpuState.WAIT_FOR_SIPI:
+                cpu.sipi_vector = vector
+                self.smp.start_secondary_at(cpu, vector)
+
+    def _step(self, cpu: PerCpu) -> Generator[Any, Any, None]:
+        self._cur = cpu
+        t = cpu.current
+        if t is None or t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED:
+            self._switch(cpu, None)
+            t = cpu.current
+            assert t is not None
+        send, exc = t.resume_value, t.resume_exc
+        t.resume_value = t.resume_exc = None
+        coro = t.coro
+        while True:
+            try:
+                item = coro.send(send) if exc is None else coro.throw(exc)
+            except StopIteration as done:
+                self._thread_exit(cpu, t, done.value, None)
+                return
+            except (KernelOops, KernelBug, KernelPanic, PlatformReset, Exception) as e:
+                self._thread_exit(cpu, t, None, e)
+                return
+            if item.__class__ is Marker:
+                op = item.op
+                if op is Op.BOUNDARY:
+                    return
+                if op is Op.SCHEDULE:
+                    self._switch(cpu, t)
+                    return
+                cpu.parked = op  # HALT or SPIN
+                return
+            try:
+                send = yield item
+                exc = None
+            except GeneratorExit:
+                raise
+            except BaseException as e:  # thrown in by the backend: hand it to the thread
+                send, exc = None, e
+
+    def _switch(self, cpu: PerCpu, prev: Thread | None) -> None:
+        if prev is not None:
+            prev.saved_if = cpu.if_flag
+            if prev.state is TaskState.RUNNABLE and cpu.need_resched:
+                pass
+        cpu.need_resched = False
+        nxt = self._pick_next(cpu)
+        if nxt is not prev:
+            cpu.nr_switches += 1
+            cpu.current = nxt
+            cpu.if_flag = nxt.saved_if
+            self.clockevents.note_switch(cpu, prev, nxt)
+
+    def _thread_exit(self, cpu: PerCpu, t: Thread, result: Any, exc: BaseException | None) -> None:
+        t.state = TaskState.DEAD
+        t.result = result
+        t.exception = exc
+        cpu.threads.remove(t)
+        cpu.preempt_count = 0
+        cpu.in_nmi = False
+        t.frames.clear()
+        if isinstance(exc, KernelOops):
+            self.oopses.append(str(exc))
+            self.printk(f"note: {t.comm}[{t.pid}] exited with irqs disabled" if not cpu.if_flag else
+                        f"note: {t.comm}[{t.pid}] exited after an oops")
+        elif isinstance(exc, PlatformReset):
+            self.reset_requested = str(exc)
+            self._stop = True
+        elif isinstance(exc, KernelPanic):
+            self.panicked = str(exc)
+            self._stop = True
+            self._error = exc
+        elif exc is not None:
+            self._error = exc
+            self._stop = True
+        cpu.if_flag = True
+        t.done.complete_all()
+        cpu.current = None
+        self._switch(cpu, None)
+
+    # ------------------------------------------------------------------ boot and run
+
+    async def _idle_loop(self) -> None:
+        """``do_idle``: halt until an interrupt or something to run."""
+        while True:
+            cpu = self._cur
+            while not cpu.need_resched:
+                cpu.if_flag = True
+                await HALT
+                cpu = self._cur
+                await self._interrupt_point(cpu)
+                cpu = self._cur
+            await SCHEDULE
+
+    def _make_idle(self, cpu: PerCpu) -> None:
+        t = Thread(self, self._idle_loop(), cpu.id, f"swapper/{cpu.id}", PRIO_IDLE)
+        t.ip = self.kallsym("default_idle")
+        cpu.idle = t
+        cpu.threads.append(t)
+
+    async def _start_kernel(self, main: Callable[[Kernel], Awaitable[Any]] | None) -> None:
+        """``start_kernel`` → ``rest_init`` → ``kernel_init`` on the boot CPU."""
+        bsp = self.cpus[0]
+        await self.boot_cpu_init(bsp)
+        await self.smp.smp_init()
+        await self.clockevents.late_time_init()
+        self.watchdog.lockup_detector_init()
+        self.boot_cycles = self.machine.now()
+        self.booted.complete_all()
+        self.printk("Run /init as init process")
+        if main is not None:
+            self.main_result = await call(main, self)
+        self._stop = True
+
+    async def boot_cpu_init(self, bsp: PerCpu) -> None:
+        bsp.if_flag = False
+        self.printk(f"Linux version irqforge ({self.spec.platform.name}) HZ={self.HZ}")
+        self.idt.idt_setup_traps()
+        self.idt.idt_setup_apic_and_irq_gates()
+        self.idt.load_idt(bsp)
+        self.irq.early_irq_init()
+        self.softirq.softirq_init()
+        self.timers.init_timers()
+        self.hrtimers.hrtimers_init()
+        await self.apic.init_bsp_APIC()
+        await self.ioapic.setup_IO_APIC()
+        await self.clockevents.time_init()
+        self.wq.workqueue_init_early()
+        self.local_irq_enable()
+        self.smp.per_cpu_threads(bsp.id)
+        self.wq.workqueue_init()
+
+    async def run(
+        self, main: Callable[[Kernel], Awaitable[Any]] | None = None, *, max_cycles: int | None = None
+    ) -> Any:
+        """The top coroutine: boot, run ``main(k)`` on CPU 0, return its result."""
+        m = self.machine
+        self._deadline = None if max_cycles is None else m.now() + max_cycles
+        for cpu in self.cpus:
+            self._make_idle(cpu)
+        bsp = self.cpus[0]
+        init = Thread(self, self._start_kernel(main), 0, "init", PRIO_NORMAL)
+        init.ip = self.kallsym("kernel_init")
+        bsp.threads.append(init)
+        bsp.current = init
+        await _Driver(self)
+        if self._error is not None:
+            raise self._error
+        return self.main_result
