@@ -48,6 +48,7 @@ from typing import Any
 from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
 from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
 from irqforge.spec import Access, Device, Register, Spec
 

@@ -115,9 +115,7 @@ def highest_set(bits: Value) -> tuple[Value, Value]:
     size = 1
     while size < width:
         size *= 2
-    level: list[tuple[Value, Value | None]] = [
-        (bits[k] if k < width else Const(0, 1), None) for k in range(size)
-    ]
+    level: list[tuple[Value, Value | None]] = [(bits[k] if k < width else Const(0, 1), None) for k in range(size)]
     while len(level) > 1:
         nxt: list[tuple[Value, Value | None]] = []
         for k in range(0, len(level), 2):
@@ -193,11 +191,7 @@ class LapicCore(wiring.Component):
 
         # ------------------------------------------------------------ state
         # Plain storage registers: only the writable bits are ever non-zero.
-        stored = [
-            r.name
-            for r in dev.registers
-            if r.access.writable and r.name not in ("ID", "EOI") and wmask[r.name]
-        ]
+        stored = [r.name for r in dev.registers if r.access.writable and r.name not in ("ID", "EOI") and wmask[r.name]]
         st = {n: Signal(32, name=n.lower(), init=R(n).reset & wmask[n]) for n in stored}
         nx = {n: Signal(32, name=n.lower() + "_next") for n in stored}
         for n in stored:
@@ -367,11 +361,7 @@ class LapicCore(wiring.Component):
                             vec = fld(new, n, "VECTOR")
                             dm = fld(new, n, "DELIVERY_MODE")
                             fixed = (dm == DM["FIXED"]) | (dm == DM["LOWEST"])
-                            deassert = (
-                                (dm == DM["INIT"])
-                                & (fld(new, n, "TRIGGER") == LEVEL)
-                                & ~fld(new, n, "LEVEL")
-                            )
+                            deassert = (dm == DM["INIT"]) & (fld(new, n, "TRIGGER") == LEVEL) & ~fld(new, n, "LEVEL")
                             reserved_dm = Const(0, 1)
                             for code in range(8):
                                 if code not in DM.values():

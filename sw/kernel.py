@@ -668,15 +668,12 @@ class Kernel:
     def _switch(self, cpu: PerCpu, prev: Thread | None) -> None:
         if prev is not None:
             prev.saved_if = cpu.if_flag
-            if prev.state is TaskState.RUNNABLE and cpu.need_resched:
-                pass
         cpu.need_resched = False
         nxt = self._pick_next(cpu)
         if nxt is not prev:
             cpu.nr_switches += 1
             cpu.current = nxt
             cpu.if_flag = nxt.saved_if
-            self.clockevents.note_switch(cpu, prev, nxt)
 
     def _thread_exit(self, cpu: PerCpu, t: Thread, result: Any, exc: BaseException | None) -> None:
         t.state = TaskState.DEAD

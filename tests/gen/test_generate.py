@@ -77,9 +77,7 @@ def test_verilog_for_any_subset_of_blocks(spec: Spec, monkeypatch: pytest.Monkey
     assert set(generate(spec)) == NON_RTL
 
 
-def test_lint_config_concatenates_waiver_files(
-    spec: Spec, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_lint_config_concatenates_waiver_files(spec: Spec, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(verilog_emitter, "lint_dir", lambda: tmp_path)
     empty = verilog_emitter.emit_lint(spec)["verilog/lint.vlt"]
     lines = empty.splitlines()

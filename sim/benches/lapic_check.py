@@ -1,0 +1,246 @@
+"""Lock-step scoreboard and random stimulus for the Local APIC benches.
+
+Simulator-neutral: the cocotb bench (:mod:`irqforge.sim.benches.lapic_bench`)
+and the Amaranth-simulator tests both fill one :class:`Cycle` per clock cycle
+(what went into the LAPIC and what came out) and hand it to
+:class:`LapicChecker`, which replays the inputs on
+:class:`~irqforge.sim.models.lapic.LapicModel` in the model's documented call
+order and compares every output with the model, cycle for cycle.
+:class:`RandomStimulus` draws constrained-random traffic from a seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from irqforge.sim.models.lapic import LapicModel
+from irqforge.sim.models.messages import DeliveryMode, Interrupt, Ipi, Trigger
+from irqforge.spec import Spec
+
+__all__ = ["Cycle", "LapicChecker", "Mismatch", "RandomStimulus", "RegOp"]
+
+
+class Mismatch(AssertionError):
+    """The RTL and the model disagree; the message names cycle, port and both values."""
+
+
+@dataclass
+class Cycle:
+    """Everything at the LAPIC's ports during one clock cycle."""
+
+    # Inputs (as seen by the RTL at the closing edge).
+    read: int | None = None
+    """Offset of a register read issued in this cycle (the bridge's ``r_stb``)."""
+    write: tuple[int, int, int] | None = None
+    """(offset, value, strobes) of a register write issued in this cycle."""
+    inta: bool = False
+    nmi_ack: bool = False
+    ipi_ready: bool = False
+    msg: Interrupt | None = None
+    lint: tuple[int, int] = (0, 0)
+    # Outputs during this cycle.
+    intr: bool = False
+    vector: int = 0
+    nmi: bool = False
+    ack: int | None = None
+    """``ack_vector`` when ``ack_valid``."""
+    eoi: int | None = None
+    """``eoi__vector`` when ``eoi__valid``."""
+    init: bool = False
+    sipi: int | None = None
+    """``sipi_vector`` when ``sipi``."""
+    ipi: Ipi | None = None
+    """The ``ipi__*`` payload when ``ipi__valid``."""
+    apic_id: int = 0
+    ldr: int = 0
+    dfr_model: int = 0
+    arb_priority: int = 0
+    enabled: bool = False
+
+
+@dataclass
+class LapicChecker:
+    """Replays :class:`Cycle` records on the model and compares the outputs."""
+
+    model: LapicModel
+    cycle: int = 0
+    checked_outputs: int = 0
+    reads: int = 0
+    writes: int = 0
+    intas: int = 0
+    acks: list[int] = field(default_factory=list)
+    _exp_ack: int | None = None
+    _exp_eoi: int | None = None
+    _exp_init: bool = False
+    _exp_sipi: int | None = None
+    history: list[Cycle] = field(default_factory=list)
+    keep: int = 8
+
+    def _cmp(self, port: str, rtl: object, model: object) -> None:
+        self.checked_outputs += 1
+        if rtl != model:
+            recent = "\n".join(f"  {c}" for c in self.history[-self.keep :])
+            raise Mismatch(f"cycle {self.cycle}: {port}: RTL {rtl!r} != model {model!r}\nrecent cycles:\n{recent}")
+
+    def step(self, c: Cycle) -> int | None:
+        """Check one cycle's outputs, apply its inputs, end the cycle.
+
+        Returns the model's value for the register read issued in this cycle
+        (``None`` without a read); the caller compares it with the RTL's answer.
+        """
+        m = self.model
+        self.history.append(c)
+        del self.history[: -self.keep]
+        self._cmp("intr", c.intr, m.intr)
+        self._cmp("vector", c.vector, m.vector)
+        self._cmp("nmi", c.nmi, m.nmi)
+        self._cmp("apic_id", c.apic_id, m.apic_id)
+        self._cmp("ldr", c.ldr, m.ldr)
+        self._cmp("dfr_model", c.dfr_model, m.dfr_model)
+        self._cmp("arb_priority", c.arb_priority, m.arb_priority)
+        self._cmp("enabled", c.enabled, m.enabled)
+        self._cmp("ipi", c.ipi, m.ipi_pending)
+        self._cmp("ack_vector", c.ack, self._exp_ack)
+        self._cmp("eoi__vector", c.eoi, self._exp_eoi)
+        self._cmp("init", c.init, self._exp_init)
+        self._cmp("sipi_vector", c.sipi, self._exp_sipi)
+
+        value = None
+        if c.read is not None:
+            value = m.read(c.read)
+            self.reads += 1
+        self._exp_ack = None
+        if c.inta:
+            self._exp_ack = m.inta()
+            self.acks.append(self._exp_ack)
+            self.intas += 1
+        if c.nmi_ack:
+            m.nmi_ack()
+        if c.ipi is not None and c.ipi_ready:
+            m.ipi_accepted()
+        if c.write is not None:
+            off, val, strb = c.write
+            m.write(off, val, strb=strb)
+            self.writes += 1
+        if c.msg is not None:
+            m.accept(c.msg)
+        m.set_lint(0, c.lint[0])
+        m.set_lint(1, c.lint[1])
+        eois = m.take_eois()
+        if len(eois) > 1:
+            raise Mismatch(f"cycle {self.cycle}: the model broadcast {len(eois)} EOIs in one cycle")
+        self._exp_eoi = eois[0] if eois else None
+        starts = m.take_startup()
+        self._exp_init = any(kind == "init" for kind, _ in starts)
+        sipis = [v for kind, v in starts if kind == "sipi"]
+        self._exp_sipi = sipis[-1] if sipis else None
+        m.advance(1)
+        self.cycle += 1
+        return value
+
+
+@dataclass(frozen=True)
+class RegOp:
+    """One register access: a read (``value`` None) or a write."""
+
+    offset: int
+    value: int | None = None
+    strb: int = 0xF
+
+
+class RandomStimulus:
+    """Constrained-random LAPIC traffic from one seed.
+
+    Register traffic favours the registers that matter (TPR, EOI, SVR, LVTs,
+    timer, ICR, ESR) with legal-looking values, plus reserved offsets,
+    partial writes and illegal vectors now and then; messages are mostly
+    fixed interrupts with the occasional NMI, start-up and (rarely) INIT.
+    """
+
+    def __init__(self, spec: Spec, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.dev = spec.lapic
+        dev = self.dev
+        self.offsets = {r.name: [i.offset for i in r.instances()] for r in dev.registers}
+        used = {o for offs in self.offsets.values() for o in offs}
+        self.reserved = [o for o in range(0, dev.size, 0x10) if o not in used] + [0x24, 0x38]
+        self.mask_bit = dev.register("LVT_TIMER").field("MASK").mask
+
+    def _vector(self) -> int:
+        r = self.rng
+        if r.random() < 0.03:
+            return r.randrange(16)
+        return r.randrange(16, 256)
+
+    def reg_op(self) -> RegOp:
+        r = self.rng
+        off = self.offsets
+        kind = r.random()
+        if kind < 0.35:  # read
+            names = list(off)
+            if r.random() < 0.05:
+                return RegOp(r.choice(self.reserved))
+            return RegOp(r.choice(off[r.choice(names)]))
+        choice = r.choices(
+            ["TPR", "EOI", "SVR", "LVT", "TMICT", "TDCR", "ICR", "ESR", "ID", "LDR", "DFR", "RO", "RSVD", "PART"],
+            weights=[10, 18, 4, 10, 6, 3, 8, 3, 1, 1, 1, 2, 1, 1],
+        )[0]
+        if choice == "TPR":
+            return RegOp(off["TPR"][0], r.choice([0, 0, 0x20, 0x40, r.randrange(256)]))
+        if choice == "EOI":
+            return RegOp(off["EOI"][0], 0)
+        if choice == "SVR":
+            enable = 0x100 if r.random() < 0.85 else 0
+            extra = r.choice([0, 0, 0x200, 0x1000])
+            return RegOp(off["SVR"][0], r.choice([0xFF, 0xEF, r.randrange(256)]) | enable | extra)
+        if choice == "LVT":
+            name = r.choice([n for n in off if n.startswith("LVT_")])
+            value = self._vector() | (r.getrandbits(32) & ~0xFF)
+            if r.random() < 0.6:
+                value &= ~self.mask_bit
+            if name.startswith("LVT_LINT") and r.random() < 0.7:
+                value &= ~0x700  # mostly fixed delivery
+            if name == "LVT_TIMER" and r.random() < 0.7:
+                value &= ~(1 << 18)  # mostly one-shot / periodic
+            return RegOp(off[name][0], value)
+        if choice == "TMICT":
+            return RegOp(off["TMICT"][0], r.choice([0, r.randrange(1, 8), r.randrange(1, 200), r.getrandbits(32)]))
+        if choice == "TDCR":
+            return RegOp(off["TDCR"][0], r.choice([0x0, 0x1, 0x2, 0x3, 0x8, 0x9, 0xA, 0xB, 0xB, r.getrandbits(32)]))
+        if choice == "ICR":
+            if r.random() < 0.3:
+                return RegOp(off["ICR_HI"][0], r.getrandbits(32))
+            dm = r.choices([0, 1, 2, 3, 4, 5, 6, 7], weights=[20, 3, 1, 1, 2, 2, 2, 1])[0]
+            value = self._vector() | dm << 8 | r.getrandbits(1) << 11 | r.getrandbits(2) << 14
+            value |= r.getrandbits(2) << 18 | (r.getrandbits(32) & 0xFFF32000)
+            return RegOp(off["ICR_LO"][0], value)
+        if choice == "ESR":
+            return RegOp(off["ESR"][0], r.getrandbits(32))
+        if choice in ("ID", "LDR", "DFR"):
+            return RegOp(off[choice][0], r.getrandbits(32))
+        if choice == "RO":
+            name = r.choice(["VERSION", "PPR", "APR", "ISR", "IRR", "TMR", "TMCCT", "RRD"])
+            return RegOp(r.choice(off[name]), r.getrandbits(32))
+        if choice == "RSVD":
+            return RegOp(r.choice(self.reserved), r.getrandbits(32))
+        name = r.choice(["TPR", "SVR", "EOI", "TMICT"])
+        return RegOp(off[name][0], r.getrandbits(32), r.randrange(15))
+
+    def message(self) -> Interrupt:
+        r = self.rng
+        dm = r.choices(
+            [
+                DeliveryMode.FIXED,
+                DeliveryMode.LOWEST,
+                DeliveryMode.NMI,
+                DeliveryMode.STARTUP,
+                DeliveryMode.SMI,
+                DeliveryMode.EXTINT,
+                DeliveryMode.INIT,
+            ],
+            weights=[80, 8, 3, 3, 1, 1, 0.2],
+        )[0]
+        trigger = Trigger.LEVEL if r.random() < 0.3 else Trigger.EDGE
+        level = 0 if r.random() < 0.1 else 1
+        return Interrupt(self._vector(), dm, trigger, level)
