@@ -1,0 +1,173 @@
+"""The multi-CPU platform (``irqforge_platform``): N LAPICs, the IO-APIC, the
+HPET and the interrupt router, behind one AXI4-Lite port per CPU.
+
+Ports (``N`` = ``spec.platform.ncpus``, ``P`` = the IO-APIC's pin count):
+
+``cpu__{i}__bus__*``
+    AXI4-Lite slave, 32-bit addresses, CPU ``i`` is the master. The address
+    map comes from ``spec.platform.address_map``: the ``lapic`` window is CPU
+    ``i``'s own LAPIC, the ``ioapic`` and ``hpet`` windows the shared chips;
+    any other address answers DECERR (see :class:`~irqforge.hw.xbar.AxiLiteCrossbar`
+    for ordering and fairness).
+``cpu__{i}__{intr,vector,inta,ack_valid,ack_vector,nmi,nmi_ack,init,sipi,sipi_vector}``
+    CPU ``i``'s LAPIC, as contract §6.
+``irq[P-1:0]``
+    Device lines, OR-ed with the HPET's lines into the IO-APIC pins.
+
+Wiring: LAPIC ``i`` starts with ``initial_apic_id`` = ``spec.platform.cpus[i].apic_id``
+and has LINT0/LINT1 tied low. IO-APIC messages, HPET MSIs and every LAPIC's
+IPIs go into the :class:`~irqforge.hw.router.Router`, whose outputs feed the
+LAPICs' ``msg_in``; the LAPICs' EOI broadcasts go through the router to the
+IO-APIC.
+
+Latencies (cycles; the per-block rules are in each block's docstring):
+
+- device line change in cycle ``t`` → the IO-APIC sees it at the closing edge
+  and raises ``msg__valid`` in ``t+1`` → the router passes it to ``msg_in``
+  in ``t+1`` (0 cycles) → the LAPIC sets IRR at that edge → ``intr`` in
+  ``t+2``: **2 cycles** pin → ``intr``.
+- HPET comparator match: ``irq`` (or ``msi__valid``) one cycle after the
+  match, then as above (the IO-APIC adds one, the MSI path does not).
+- ICR-low write issued in ``t`` → ``ipi__valid`` in ``t+1`` → router (0) →
+  remote IRR at that edge → remote ``intr`` in ``t+2``. The crossbar adds
+  nothing in front of the LAPIC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Const, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from irqforge.hw import hpet as hpet_mod
+from irqforge.hw import ioapic as ioapic_mod
+from irqforge.hw import lapic as lapic_mod
+from irqforge.hw.bus import AXI4LiteSignature
+from irqforge.hw.router import Router
+from irqforge.hw.xbar import AxiLiteCrossbar, Region
+from irqforge.spec import Spec
+
+__all__ = ["CPU_PINS", "CpuSignature", "Platform", "top"]
+
+#: The CPU-side LAPIC ports of contract §6, in order.
+CPU_PINS = ("intr", "vector", "inta", "ack_valid", "ack_vector", "nmi", "nmi_ack", "init", "sipi", "sipi_vector")
+
+
+class CpuSignature(wiring.Signature):
+    """What a CPU sees of the platform, from the CPU's view (it is the bus master)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "bus": Out(AXI4LiteSignature(32)),
+                "intr": In(1),
+                "vector": In(8),
+                "inta": Out(1),
+                "ack_valid": In(1),
+                "ack_vector": In(8),
+                "nmi": In(1),
+                "nmi_ack": Out(1),
+                "init": In(1),
+                "sipi": In(1),
+                "sipi_vector": In(8),
+            }
+        )
+
+
+def join(m: Module, producer: Any, consumer: Any) -> None:
+    """Connect two port bundles member by member, by name.
+
+    ``producer``'s signature gives the directions: its ``Out`` members drive
+    ``consumer``'s members of the same name, its ``In`` members are driven
+    by them. Unlike :func:`amaranth.lib.wiring.connect` the two signatures
+    need only share member names, so blocks may each declare their own
+    signature class for the same port (the IO-APIC's and the router's
+    ``msg``). Widths are adapted by Amaranth's ``eq`` (the names and widths
+    are contract §6's, so they agree).
+    """
+    for name, member in producer.signature.members.items():
+        ours, theirs = getattr(producer, name), getattr(consumer, name)
+        if member.is_signature:
+            join(m, ours, theirs)
+        elif member.flow is Out:
+            m.d.comb += theirs.eq(ours)
+        else:
+            m.d.comb += ours.eq(theirs)
+
+
+class Platform(wiring.Component):
+    """``irqforge_platform`` for ``spec``; ports and wiring in the module docstring."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self._n = spec.platform.ncpus
+        self._pins = spec.ioapic.param("pins")
+        super().__init__(
+            {
+                "cpu": In(CpuSignature()).array(self._n),
+                "irq": In(self._pins),
+            }
+        )
+
+    @property
+    def ncpus(self) -> int:
+        return self._n
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        spec = self.spec
+        n = self._n
+        amap = spec.platform.address_map
+
+        def region(name: str, device: Any) -> Region:
+            base, size = amap[name]
+            return Region(name, base, size, device.address_width)
+
+        m.submodules.xbar = xbar = AxiLiteCrossbar(
+            n, region("lapic", spec.lapic), [region("ioapic", spec.ioapic), region("hpet", spec.hpet)]
+        )
+        m.submodules.router = router = Router(n)
+        m.submodules.ioapic = ioapic = ioapic_mod.top(spec)
+        m.submodules.hpet = hpet = hpet_mod.top(spec)
+        lapics = []
+        for i, cpu_spec in enumerate(spec.platform.cpus):
+            lapic = lapic_mod.top(spec)
+            m.submodules[f"lapic{i}"] = lapic
+            lapics.append(lapic)
+            cpu = self.cpu[i]
+            wiring.connect(m, wiring.flipped(cpu.bus), xbar.m[i])
+            wiring.connect(m, xbar.p[i], lapic.bus)
+            m.d.comb += lapic.initial_apic_id.eq(cpu_spec.apic_id)
+            for name in CPU_PINS:
+                if CpuSignature().members[name].flow is Out:
+                    m.d.comb += getattr(lapic, name).eq(getattr(cpu, name))
+                else:
+                    m.d.comb += getattr(cpu, name).eq(getattr(lapic, name))
+            m.d.comb += [lapic.lint0.eq(0), lapic.lint1.eq(0)]
+            if hasattr(lapic, "tsc"):
+                tsc = Signal(64, name="tsc")
+                m.d.sync += tsc.eq(tsc + 1)
+                m.d.comb += lapic.tsc.eq(tsc)
+            join(m, lapic.ipi, router.ipi[i])
+            join(m, router.msg[i], lapic.msg_in)
+            join(m, lapic.eoi, router.eoi[i])
+            state = router.lapic[i]
+            for name in ("apic_id", "ldr", "dfr_model", "arb_priority", "enabled"):
+                m.d.comb += getattr(state, name).eq(getattr(lapic, name))
+
+        wiring.connect(m, xbar.ioapic, ioapic.bus)
+        wiring.connect(m, xbar.hpet, hpet.bus)
+        hpet_irq = hpet.irq
+        width = min(len(hpet_irq), self._pins)
+        m.d.comb += ioapic.irq.eq(self.irq | hpet_irq[:width] | Const(0, self._pins))
+        join(m, ioapic.msg, router.ioapic)
+        join(m, hpet.msi, router.msi)
+        join(m, router.ioapic_eoi, ioapic.eoi)
+        return m
+
+
+def top(spec: Spec) -> Platform:
+    """The platform of ``spec`` (Verilog module ``irqforge_platform``)."""
+    return Platform(spec)

@@ -1,0 +1,151 @@
+"""Tasklets (kernel/softirq.c, include/linux/interrupt.h).
+
+``TASKLET_STATE_SCHED`` (bit 0) and ``TASKLET_STATE_RUN`` (bit 1); ``count``
+≠ 0 means disabled. Scheduling a scheduled tasklet is a no-op; the action
+detaches the per-CPU list, re-queues tasklets that are running elsewhere or
+disabled, clears SCHED *before* calling the function (so it may re-schedule
+itself) and clears RUN afterwards: never concurrent with itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .kernel import call
+from .sched import WaitQueue
+from .softirq import HI_SOFTIRQ, TASKLET_SOFTIRQ
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+__all__ = ["TASKLET_STATE_RUN", "TASKLET_STATE_SCHED", "Tasklet", "Tasklets"]
+
+TASKLET_STATE_SCHED = 0
+TASKLET_STATE_RUN = 1
+
+
+class Tasklet:
+    """``struct tasklet_struct``; ``func(data)`` plain or ``async def``."""
+
+    def __init__(self, func: Callable[[Any], Any], data: Any = None, name: str = "") -> None:
+        self.func = func
+        self.data = data
+        self.name = name or getattr(func, "__name__", "tasklet")
+        self.state = 0
+        self.count = 0
+        self.runs = 0
+        self.ran_on: list[int] = []
+        self.wq: WaitQueue | None = None
+
+    def test_bit(self, bit: int) -> bool:
+        return bool(self.state >> bit & 1)
+
+
+class Tasklets:
+    """Per-CPU tasklet lists and the two tasklet softirqs."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+        self.requeues = 0
+
+    def init_percpu(self) -> None:
+        for cpu in self.k.cpus:
+            cpu.data["tasklet_vec"] = []
+            cpu.data["tasklet_hi_vec"] = []
+        self.k.softirq.open_softirq(TASKLET_SOFTIRQ, self.tasklet_action)
+        self.k.softirq.open_softirq(HI_SOFTIRQ, self.tasklet_hi_action)
+
+    def _wq(self, t: Tasklet) -> WaitQueue:
+        if t.wq is None:
+            t.wq = WaitQueue(self.k, f"tasklet {t.name}")
+        return t.wq
+
+    def tasklet_init(self, func: Callable[[Any], Any], data: Any = None, name: str = "") -> Tasklet:
+        return Tasklet(func, data, name)
+
+    def _schedule_common(self, t: Tasklet, key: str, nr: int) -> None:
+        k = self.k
+        flags = k.local_irq_save()
+        k.this_cpu.data[key].append(t)
+        k.softirq.raise_softirq_irqoff(nr)
+        k.local_irq_restore(flags)
+
+    def tasklet_schedule(self, t: Tasklet) -> bool:
+        """Queue ``t`` on this CPU unless already scheduled; True if queued."""
+        if t.state & (1 << TASKLET_STATE_SCHED):
+            return False
+        t.state |= 1 << TASKLET_STATE_SCHED
+        self._schedule_common(t, "tasklet_vec", TASKLET_SOFTIRQ)
+        return True
+
+    def tasklet_hi_schedule(self, t: Tasklet) -> bool:
+        if t.state & (1 << TASKLET_STATE_SCHED):
+            return False
+        t.state |= 1 << TASKLET_STATE_SCHED
+        self._schedule_common(t, "tasklet_hi_vec", HI_SOFTIRQ)
+        return True
+
+    async def tasklet_action(self) -> None:
+        await self._action_common("tasklet_vec", TASKLET_SOFTIRQ)
+
+    async def tasklet_hi_action(self) -> None:
+        await self._action_common("tasklet_hi_vec", HI_SOFTIRQ)
+
+    async def _action_common(self, key: str, nr: int) -> None:
+        k = self.k
+        cpu = k.this_cpu
+        k.local_irq_disable()
+        lst: list[Tasklet] = cpu.data[key]
+        cpu.data[key] = []
+        k.local_irq_enable()
+        for t in lst:
+            if not t.state & (1 << TASKLET_STATE_RUN):  # tasklet_trylock
+                t.state |= 1 << TASKLET_STATE_RUN
+                if t.count == 0:
+                    if not t.state & (1 << TASKLET_STATE_SCHED):
+                        k.printk(f"WARNING: tasklet {t.name} run without TASKLET_STATE_SCHED")
+                    t.state &= ~(1 << TASKLET_STATE_SCHED)
+                    if t.wq is not None:
+                        t.wq.wake_up_all()
+                    t.runs += 1
+                    t.ran_on.append(k.this_cpu.id)
+                    await call(t.func, t.data)
+                    t.state &= ~(1 << TASKLET_STATE_RUN)
+                    if t.wq is not None:
+                        t.wq.wake_up_all()
+                    continue
+                t.state &= ~(1 << TASKLET_STATE_RUN)  # tasklet_unlock
+                if t.wq is not None:
+                    t.wq.wake_up_all()
+            self.requeues += 1
+            k.local_irq_disable()
+            k.this_cpu.data[key].append(t)
+            k.softirq.or_softirq_pending(nr)
+            k.local_irq_enable()
+
+    def tasklet_disable_nosync(self, t: Tasklet) -> None:
+        t.count += 1
+
+    async def tasklet_unlock_wait(self, t: Tasklet) -> None:
+        if t.state & (1 << TASKLET_STATE_RUN):
+            await self._wq(t).spin_until(lambda: not t.state & (1 << TASKLET_STATE_RUN))
+
+    async def tasklet_disable(self, t: Tasklet) -> None:
+        """Increment the disable count, then wait for a running instance."""
+        self.tasklet_disable_nosync(t)
+        await self.tasklet_unlock_wait(t)
+
+    def tasklet_enable(self, t: Tasklet) -> None:
+        t.count -= 1
+
+    async def tasklet_kill(self, t: Tasklet) -> None:
+        """Wait until ``t`` is neither scheduled nor running (process context)."""
+        k = self.k
+        if k.this_cpu.in_interrupt():
+            k.printk("Attempt to kill tasklet from interrupt")
+        while t.state & (1 << TASKLET_STATE_SCHED):
+            await self._wq(t).wait_event(lambda: not t.state & (1 << TASKLET_STATE_SCHED))
+        t.state |= 1 << TASKLET_STATE_SCHED
+        await self.tasklet_unlock_wait(t)
+        t.state &= ~(1 << TASKLET_STATE_SCHED)
