@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from importlib import resources
 
-from amaranth.back import verilog as amaranth_verilog
-
 from irqforge.spec import Spec
 
 from .render import banner, comment
@@ -31,12 +29,12 @@ def lint_dir() -> resources.abc.Traversable:
 
 def emit(spec: Spec) -> dict[str, str]:
     """``verilog/<module>.v`` for every RTL block that exists."""
-    from irqforge.hw import top_modules  # gen → hw is allowed (contract §2); imported late: slow
+    from irqforge.hw import to_verilog, top_modules  # gen → hw is allowed (contract §2); imported late: slow
 
     out = {}
     head = comment(banner(spec), "slash")
     for name, component in top_modules(spec).items():
-        text = amaranth_verilog.convert(component, name=name, emit_src=False)
+        text = to_verilog(component, name)
         out[f"verilog/{name}.v"] = f"{head}\n{text}"
     return out
 

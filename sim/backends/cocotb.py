@@ -290,15 +290,14 @@ class _CpuPins:
 
 
 def platform_verilog(spec: Spec, out_dir: Path) -> Path:
-    """Write the platform's Verilog for ``spec`` into ``out_dir`` (once per spec digest)."""
-    from amaranth.back import verilog
-
+    """Write the platform's Verilog for ``spec`` into ``out_dir`` (once per spec and RTL source)."""
+    from irqforge.hw import rtl_fingerprint, to_verilog
     from irqforge.hw.platform import top
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{TOPLEVEL}-{spec.digest[:16]}.v"
+    path = out_dir / f"{TOPLEVEL}-{rtl_fingerprint(spec)[:16]}.v"
     if not path.is_file():
-        text = verilog.convert(top(spec), name=TOPLEVEL, emit_src=False)
+        text = to_verilog(top(spec), TOPLEVEL)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.replace(path)
