@@ -109,7 +109,7 @@ class Apic:
 
     # ------------------------------------------------------------------ setup
 
-    async def init_bsp_APIC(self) -> None:  # noqa: N802 - Linux name
+    async def init_bsp_APIC(self) -> None:
         await self.setup_local_APIC()
         await self.lapic_setup_esr()
 
@@ -128,7 +128,7 @@ class Apic:
                 self.k.printk(f"LAPIC pending interrupts after {acked} EOI")
                 return
 
-    async def setup_local_APIC(self) -> None:  # noqa: N802
+    async def setup_local_APIC(self) -> None:
         """Linux's ``setup_local_APIC`` (x86-64), see reference §4.6."""
         k = self.k
         cpu = k.this_cpu
@@ -183,7 +183,8 @@ class Apic:
         if await self.isr_bit(vector):
             await self.apic_eoi()
         if vector == self.SPURIOUS_APIC_VECTOR:
-            k.printk(f"spurious APIC interrupt through vector {vector:02x} on CPU#{k.this_cpu.id}, should never happen.")
+            k.printk(f"spurious APIC interrupt through vector {vector:02x} on CPU#{k.this_cpu.id}, "
+                     "should never happen.")
         else:
             k.printk(f"spurious interrupt through vector {vector:02x} on CPU#{k.this_cpu.id}")
 
@@ -230,38 +231,38 @@ class Apic:
         dm = self.DM["NMI"] if vector == self.NMI_VECTOR else self.DM["FIXED"]
         return shortcut | dest | dm | (0 if vector == self.NMI_VECTOR else vector)
 
-    async def send_IPI_dest_field(self, apicid: int, vector: int) -> None:  # noqa: N802
+    async def send_IPI_dest_field(self, apicid: int, vector: int) -> None:
         """``__default_send_IPI_dest_field`` (physical)."""
         await self.wait_icr_idle()
         await self.icr_write(self._prepare_icr(0, vector, 0), apicid)
 
-    async def send_IPI_shortcut(self, shortcut: str, vector: int) -> None:  # noqa: N802
+    async def send_IPI_shortcut(self, shortcut: str, vector: int) -> None:
         await self.wait_icr_idle()
         flags = self.k.local_irq_save()
         await self.write("ICR_LO", self._prepare_icr(self.SHORTHAND[shortcut], vector, 0))
         self.k.local_irq_restore(flags)
 
-    async def send_IPI(self, cpu: int, vector: int) -> None:  # noqa: N802
+    async def send_IPI(self, cpu: int, vector: int) -> None:
         await self.send_IPI_dest_field(self.k.cpus[cpu].apic_id, vector)
 
-    async def send_IPI_mask(self, mask: set[int] | list[int], vector: int) -> None:  # noqa: N802
+    async def send_IPI_mask(self, mask: set[int] | list[int], vector: int) -> None:
         """``default_send_IPI_mask_sequence_phys``: one ICR write per CPU."""
         flags = self.k.local_irq_save()
         for cpu in sorted(mask):
             await self.send_IPI_dest_field(self.k.cpus[cpu].apic_id, vector)
         self.k.local_irq_restore(flags)
 
-    async def send_IPI_mask_allbutself(self, mask: set[int] | list[int], vector: int) -> None:  # noqa: N802
+    async def send_IPI_mask_allbutself(self, mask: set[int] | list[int], vector: int) -> None:
         me = self.k.smp_processor_id()
         await self.send_IPI_mask([c for c in mask if c != me], vector)
 
-    async def send_IPI_allbutself(self, vector: int) -> None:  # noqa: N802
+    async def send_IPI_allbutself(self, vector: int) -> None:
         await self.send_IPI_shortcut("ALL_EXCL", vector)
 
-    async def send_IPI_all(self, vector: int) -> None:  # noqa: N802
+    async def send_IPI_all(self, vector: int) -> None:
         await self.send_IPI_shortcut("ALL_INCL", vector)
 
-    async def send_IPI_self(self, vector: int) -> None:  # noqa: N802
+    async def send_IPI_self(self, vector: int) -> None:
         await self.send_IPI_shortcut("SELF", vector)
 
     # ------------------------------------------------------------------ AP start (smpboot.c)

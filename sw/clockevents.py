@@ -92,6 +92,10 @@ class ClockEventDevice:
         self.limit_reached = False
         self.programmed = 0
 
+    def limit_done(self) -> bool:
+        """The device stopped after :attr:`limit` events."""
+        return self.limit_reached
+
     def delta2ns(self, ticks: int) -> int:
         """``clockevent_delta2ns`` (rounded up)."""
         return ((ticks << self.shift) + self.mult - 1) // self.mult
@@ -257,7 +261,7 @@ class Clockevents:
 
         await k.smp.on_each_cpu(setup, None, True)
 
-    async def setup_APIC_clock(self) -> None:  # noqa: N802
+    async def setup_APIC_clock(self) -> None:
         """``setup_boot_APIC_clock`` / ``setup_secondary_APIC_clock`` for this CPU."""
         k = self.k
         cpu = k.this_cpu

@@ -19,6 +19,7 @@ The exception table (:class:`ExTable`) lets a fault handler redirect
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -167,10 +168,8 @@ class Entry:
         table: dict[int, tuple[str, Callable[[PtRegs], Awaitable[None]]]] = {}
 
         def add(name: str, fn_name: str, fn: Callable[[PtRegs], Awaitable[None]]) -> None:
-            try:
+            with contextlib.suppress(KeyError):
                 table[vm[name]] = (fn_name, fn)
-            except KeyError:
-                pass
 
         add("LOCAL_TIMER_VECTOR", "sysvec_apic_timer_interrupt", k.apic.sysvec_apic_timer_interrupt)
         add("ERROR_APIC_VECTOR", "sysvec_error_interrupt", k.apic.sysvec_error_interrupt)
@@ -399,7 +398,8 @@ class Entry:
         cpu = k.this_cpu
         text = f"{msg}: {err:04x} [#{len(k.oopses) + 1}] SMP CPU: {cpu.id} PID: {k.current.pid} Comm: {k.current.comm}"
         k.printk(text)
-        k.printk(f"RIP: {KERNEL_CS:04x}:{regs.ip:#018x} EFLAGS: {regs.flags:08x} ORIG_RAX: {regs.orig_ax & (2**64 - 1):016x}")
+        k.printk(f"RIP: {KERNEL_CS:04x}:{regs.ip:#018x} EFLAGS: {regs.flags:08x} "
+                 f"ORIG_RAX: {regs.orig_ax & (2**64 - 1):016x}")
         if cpu.in_interrupt():
             k.printk("Kernel panic - not syncing: Fatal exception in interrupt")
             raise KernelPanic(f"Fatal exception in interrupt: {text}")

@@ -64,10 +64,10 @@ class Hpet:
         self.lock = None
         self._channels: dict[int, HpetChannel] = {}
 
-    def Tn_CFG(self, n: int) -> int:  # noqa: N802
+    def Tn_CFG(self, n: int) -> int:
         return self.base + self.dev.offset("TIMER_CONF", n)
 
-    def Tn_CMP(self, n: int) -> int:  # noqa: N802
+    def Tn_CMP(self, n: int) -> int:
         return self.base + self.dev.offset("TIMER_CMP", n)
 
     async def readl(self, addr: int) -> int:

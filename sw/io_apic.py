@@ -120,7 +120,7 @@ class IoApic:
         if masked:
             await self.io_apic_read(self.REG_VERSION)  # io_apic_sync
 
-    async def setup_IO_APIC(self) -> None:  # noqa: N802
+    async def setup_IO_APIC(self) -> None:
         """Read the version, mask every pin (``clear_IO_APIC``)."""
         ver = await self.io_apic_read(self.REG_VERSION)
         self.version = ver & 0xFF
@@ -130,7 +130,8 @@ class IoApic:
             self.pins = min(n, self.pins)
         for pin in range(self.pins):
             await self.ioapic_mask_entry(pin)
-        self.k.printk(f"IOAPIC[0]: apic_id 0, version {self.version}, address 0x{self.IOREGSEL:x}, GSI 0-{self.pins - 1}")
+        self.k.printk(f"IOAPIC[0]: apic_id 0, version {self.version}, address 0x{self.IOREGSEL:x}, "
+                      f"GSI 0-{self.pins - 1}")
 
     async def eoi_ioapic_pin(self, vector: int, pin: int) -> None:
         """Version ≥ 0x20: the EOI register; older: mask + edge + restore."""

@@ -15,7 +15,7 @@ end. ``note_interrupt`` implements the 99 900-of-100 000 rule.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -203,10 +203,10 @@ class IrqCore:
             old = desc.actions[0]
             oldtype = old.flags & IRQF_TRIGGER_MASK
             if not (old.flags & new.flags & IRQF_SHARED) or oldtype != (new.flags & IRQF_TRIGGER_MASK):
-                self.k.printk(f"genirq: Flags mismatch irq {irq}. {new.flags:08x} ({name}) vs. {old.flags:08x} ({old.name})")
+                self._mismatch(irq, new, old)
                 return -EBUSY
             if (old.flags ^ new.flags) & IRQF_ONESHOT or (old.flags ^ new.flags) & IRQF_PERCPU:
-                self.k.printk(f"genirq: Flags mismatch irq {irq}. {new.flags:08x} ({name}) vs. {old.flags:08x} ({old.name})")
+                self._mismatch(irq, new, old)
                 return -EBUSY
             desc.actions.append(new)
             return 0
@@ -223,6 +223,10 @@ class IrqCore:
         desc.disabled = False
         await desc.chip.irq_startup(desc)
         return 0
+
+    def _mismatch(self, irq: int, new: IrqAction, old: IrqAction) -> None:
+        self.k.printk(f"genirq: Flags mismatch irq {irq}. {new.flags:08x} ({new.name}) "
+                      f"vs. {old.flags:08x} ({old.name})")
 
     def irq_set_type(self, desc: IrqDesc, trig: int) -> None:
         """``ioapic_set_type``: level/edge and polarity choose the flow handler."""
@@ -431,17 +435,16 @@ class IrqCore:
         """Count unhandled interrupts; disable the line after 99 900 of 100 000."""
         k = self.k
         jiffies = k.timers.jiffies
-        if action_ret not in (IRQ_NONE, IRQ_HANDLED, IRQ_WAKE_THREAD, IRQ_HANDLED | IRQ_WAKE_THREAD):
-            if self.bogus_reports < 100:
-                self.bogus_reports += 1
-                k.printk(f"irq event {desc.irq}: bogus return value {action_ret:x}")
-        if action_ret & ~IRQ_WAKE_THREAD != IRQ_HANDLED:
-            if action_ret & ~IRQ_WAKE_THREAD == IRQ_NONE:
-                if k.timers.time_after(jiffies, desc.last_unhandled + k.HZ // 10):
-                    desc.irqs_unhandled = 1
-                else:
-                    desc.irqs_unhandled += 1
-                desc.last_unhandled = jiffies
+        bogus = action_ret not in (IRQ_NONE, IRQ_HANDLED, IRQ_WAKE_THREAD, IRQ_HANDLED | IRQ_WAKE_THREAD)
+        if bogus and self.bogus_reports < 100:
+            self.bogus_reports += 1
+            k.printk(f"irq event {desc.irq}: bogus return value {action_ret:x}")
+        if action_ret & ~IRQ_WAKE_THREAD == IRQ_NONE:
+            if k.timers.time_after(jiffies, desc.last_unhandled + k.HZ // 10):
+                desc.irqs_unhandled = 1
+            else:
+                desc.irqs_unhandled += 1
+            desc.last_unhandled = jiffies
         desc.irq_count += 1
         if desc.irq_count < SPURIOUS_SAMPLE:
             return
@@ -511,5 +514,3 @@ class IrqCore:
     def handlers_of(self, irq: int) -> list[str]:
         return [a.name for a in self.descs[irq].actions]
 
-
-Awaitable_ = Awaitable

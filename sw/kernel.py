@@ -21,6 +21,7 @@ deadline, so idle time costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -96,7 +97,7 @@ class KernelTimeout(RuntimeError):
     """The run passed its cycle budget."""
 
 
-class PlatformReset(Exception):  # noqa: N818 - an event, not an error
+class PlatformReset(Exception):
     """The platform was reset (keepalive watchdog expiry)."""
 
 
@@ -493,6 +494,8 @@ class Kernel:
             return False
         t.state = TaskState.RUNNABLE
         t.wake_count += 1
+        if t.wake_hook is not None:
+            t.wake_hook()
         self._seq += 1
         t.seq = self._seq
         self._mark_resched(self.cpus[t.cpu], t)
@@ -527,6 +530,9 @@ class Kernel:
             raise KernelBug(
                 f"BUG: scheduling while atomic: {self.current.comm}/{self.current.pid}/0x{cpu.preempt_count:08x}"
             )
+        t = cpu.current
+        if t is not None and t.state is TaskState.BLOCKED and t.sleep_hook is not None:
+            t.sleep_hook()
         await SCHEDULE
 
     async def preempt_schedule_irq(self) -> None:
@@ -632,7 +638,7 @@ class Kernel:
     def _step(self, cpu: PerCpu) -> Generator[Any, Any, None]:
         self._cur = cpu
         t = cpu.current
-        if t is None or t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED:
+        if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
             self._switch(cpu, None)
             t = cpu.current
             assert t is not None
@@ -728,7 +734,7 @@ class Kernel:
         await self.boot_cpu_init(bsp)
         await self.smp.smp_init()
         await self.clockevents.late_time_init()
-        self.watchdog.lockup_detector_init()
+        await self.watchdog.lockup_detector_init()
         self.boot_cycles = self.machine.now()
         self.booted.complete_all()
         self.printk("Run /init as init process")
@@ -767,7 +773,17 @@ class Kernel:
         init.ip = self.kallsym("kernel_init")
         bsp.threads.append(init)
         bsp.current = init
-        await _Driver(self)
+        try:
+            await _Driver(self)
+        finally:
+            self._close_threads()
         if self._error is not None:
             raise self._error
         return self.main_result
+
+    def _close_threads(self) -> None:
+        """Close the coroutines of the threads still alive (the run is over)."""
+        for cpu in self.cpus:
+            for t in cpu.threads:
+                with contextlib.suppress(RuntimeError):
+                    t.coro.close()

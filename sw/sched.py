@@ -117,6 +117,10 @@ class Thread:
         self.exception: BaseException | None = None
         self.done = Completion(kernel)
         self.wake_count = 0
+        self.sleep_hook: Any = None
+        """Called when the thread blocks (``wq_worker_sleeping``)."""
+        self.wake_hook: Any = None
+        """Called when the thread is woken (``wq_worker_running``)."""
 
     def __repr__(self) -> str:
         return f"<Thread {self.comm} pid={self.pid} cpu={self.cpu} {self.state.value}>"

@@ -92,7 +92,7 @@ class Softirqs:
         self.raise_softirq_irqoff(nr)
         self.k.local_irq_restore(flags)
 
-    def __raise_softirq_irqoff(self, nr: int) -> None:  # noqa: PLW0238
+    def __raise_softirq_irqoff(self, nr: int) -> None:
         self.k.this_cpu.data["softirq_pending"] |= 1 << nr
 
     def or_softirq_pending(self, nr: int) -> None:

@@ -30,6 +30,15 @@ Outputs after a tick are what the RTL shows in the following cycle:
 Event-driven use: :meth:`next_event_in` is the exact number of ticks after
 which an output or status may change (``None``: never without a write), and
 :meth:`advance` jumps that far in one step.
+
+Cost
+----
+
+The model is the ``model`` backend's HPET, so it is written for speed without
+changing what it computes: register offsets are decoded once into a table,
+each timer keeps its configuration decoded into plain attributes (updated
+when Tn_CONF is written), and reads, writes, :meth:`HpetModel.next_event_in`
+and :meth:`HpetModel.advance` cost a few integer operations per timer.
 """
 
 from __future__ import annotations
@@ -44,15 +53,28 @@ __all__ = ["HpetModel"]
 _M64 = (1 << 64) - 1
 _M32 = 0xFFFFFFFF
 
+# What a register offset holds (the decode table's first item).
+_GCAP, _GEN, _STA, _CNT, _CONF, _CMP, _FSB = range(7)
 
-@dataclass
+
+@dataclass(slots=True)
 class _Timer:
+    """One timer's registers, with Tn_CONF also decoded (see :meth:`HpetModel._decode`)."""
+
     conf: int
     cmp: int
     period: int = 0
     fsb: int = 0
     armed: bool = False
     pulse: bool = False
+    # decoded from conf
+    level: bool = False
+    periodic: bool = False
+    mode32: bool = False
+    enb: bool = False
+    fsb_en: bool = False
+    val_set: bool = False
+    route_cnf: int = 0
 
 
 @dataclass
@@ -93,6 +115,21 @@ class HpetModel:
         self._level = self._f["INT_TYPE_CNF"].enum("LEVEL")
         self._periodic = self._f["TYPE_CNF"].enum("PERIODIC")
         self._wmask = conf_write_mask(spec)
+        self._val_set_mask = self._f["VAL_SET_CNF"].mask
+        self._enable_lsb = self._gen.field("ENABLE_CNF").lsb
+        self._legacy_lsb = self._gen.field("LEG_RT_CNF").lsb
+        self._all_timers = (1 << self.ntimers) - 1
+        # offset → (what, timer, dword shift): the register decode, once
+        regs: dict[int, tuple[int, int, int]] = {}
+        for what, reg in ((_GCAP, self._gcap), (_GEN, self._gen), (_STA, self._sta), (_CNT, self._cnt)):
+            regs[reg.offset] = (what, 0, 0)
+            regs[reg.offset + 4] = (what, 0, 32)
+        for n in range(self.ntimers):
+            for what, name in ((_CONF, "TIMER_CONF"), (_CMP, "TIMER_CMP"), (_FSB, "TIMER_FSB")):
+                off = dev.offset(name, n)
+                regs[off] = (what, n, 0)
+                regs[off + 4] = (what, n, 32)
+        self._regs = regs
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -107,6 +144,8 @@ class HpetModel:
             _Timer(conf=self._conf.reset, cmp=self._cmp.field("VALUE").reset, fsb=self._fsb.reset)
             for _ in range(self.ntimers)
         ]
+        for t in self.timers:
+            self._decode(t)
         self.slot: Msi | None = None
         self.msi_pend = 0
         self.ptr = 0
@@ -117,137 +156,134 @@ class HpetModel:
         self._msis: list[Msi] = []
         self.cycle = 0
 
-    def _cf(self, t: _Timer, name: str) -> int:
-        return self._f[name].get(t.conf)
-
-    def _is_level(self, t: _Timer) -> bool:
-        return self._cf(t, "INT_TYPE_CNF") == self._level
-
-    def _is_periodic(self, t: _Timer) -> bool:
-        return self._cf(t, "TYPE_CNF") == self._periodic
+    def _decode(self, t: _Timer) -> None:
+        """Refresh ``t``'s decoded configuration after ``t.conf`` changed."""
+        f, conf = self._f, t.conf
+        t.level = f["INT_TYPE_CNF"].get(conf) == self._level
+        t.periodic = f["TYPE_CNF"].get(conf) == self._periodic
+        t.mode32 = bool(f["MODE32_CNF"].get(conf))
+        t.enb = bool(f["INT_ENB_CNF"].get(conf))
+        t.fsb_en = bool(f["FSB_EN_CNF"].get(conf))
+        t.val_set = bool(f["VAL_SET_CNF"].get(conf))
+        t.route_cnf = f["INT_ROUTE_CNF"].get(conf)
 
     def route(self, n: int) -> int:
         """IO-APIC pin timer ``n`` drives now (legacy replacement included)."""
         if self.legacy and n < len(self.legacy_pins):
             return self.legacy_pins[n]
-        return self._cf(self.timers[n], "INT_ROUTE_CNF")
+        return self.timers[n].route_cnf
 
     # ------------------------------------------------------------------ registers
 
-    def _reads(self) -> dict[int, int]:
-        dev = self._dev
-        gen = (int(self.enable) << self._gen.field("ENABLE_CNF").lsb) | (
-            int(self.legacy) << self._gen.field("LEG_RT_CNF").lsb
-        )
-        out = {
-            self._gcap.offset: self._gcap.reset & _M32,
-            self._gcap.offset + 4: self._gcap.reset >> 32,
-            self._gen.offset: gen,
-            self._sta.offset: self.status,
-            self._cnt.offset: self.counter & _M32,
-            self._cnt.offset + 4: self.counter >> 32,
-        }
-        for n, t in enumerate(self.timers):
-            for name, value in (("TIMER_CONF", t.conf), ("TIMER_CMP", t.cmp), ("TIMER_FSB", t.fsb)):
-                off = dev.offset(name, n)
-                out[off] = value & _M32
-                out[off + 4] = value >> 32
-        return out
+    def _gen_value(self) -> int:
+        return (int(self.enable) << self._enable_lsb) | (int(self.legacy) << self._legacy_lsb)
 
     def read(self, offset: int) -> int:
         """32-bit read at byte ``offset``; reserved offsets read 0."""
-        return self._reads().get(offset, 0)
+        reg = self._regs.get(offset)
+        if reg is None:
+            return 0
+        what, n, shift = reg
+        if what == _CNT:
+            value = self.counter
+        elif what == _CMP:
+            value = self.timers[n].cmp
+        elif what == _CONF:
+            value = self.timers[n].conf
+        elif what == _STA:
+            value = self.status
+        elif what == _GEN:
+            value = self._gen_value()
+        elif what == _FSB:
+            value = self.timers[n].fsb
+        else:
+            value = self._gcap.reset
+        return (value >> shift) & _M32
 
     def write(self, offset: int, value: int, strb: int = 0xF) -> None:
         """32-bit write of ``value`` at byte ``offset`` with byte enables ``strb``."""
         if self._edge is None:
             self._edge = self._decide()
-        bm = sum(0xFF << (8 * b) for b in range(4) if strb >> b & 1)
+        reg = self._regs.get(offset)
+        if reg is None:
+            return
+        bm = _M32 if strb == 0xF else sum(0xFF << (8 * b) for b in range(4) if strb >> b & 1)
         value &= _M32
+        what, n, shift = reg
 
         def merge(old: int) -> int:
             return (old & ~bm) | (value & bm)
 
-        dev = self._dev
-        if offset == self._gen.offset:
-            new = merge(self._reads()[offset])
-            en = bool(self._gen.field("ENABLE_CNF").get(new))
+        if what == _GEN:
+            if shift:
+                return
+            new = merge(self._gen_value())
+            en = bool(new >> self._enable_lsb & 1)
             if en and not self.enable:
                 self._armed_written = [True] * self.ntimers
             self.enable = en
-            self.legacy = bool(self._gen.field("LEG_RT_CNF").get(new))
-            return
-        if offset == self._sta.offset:
-            self.status &= ~(value & bm) & ((1 << self.ntimers) - 1)
-            return
-        if offset in (self._cnt.offset, self._cnt.offset + 4):
+            self.legacy = bool(new >> self._legacy_lsb & 1)
+        elif what == _STA:
+            if not shift:
+                self.status &= ~(value & bm) & self._all_timers
+        elif what == _CNT:
             if not self.enable:
-                shift = 32 * (offset - self._cnt.offset) // 4
                 self.counter = (self.counter & ~(_M32 << shift)) | (merge(self.counter >> shift & _M32) << shift)
-            return
-        for n, t in enumerate(self.timers):
-            if offset == dev.offset("TIMER_CONF", n):
-                new = merge(t.conf & _M32)
-                t.conf = (t.conf & ~self._wmask) | (new & self._wmask)
-                self._armed_written[n] = True
-                if self._f["INT_TYPE_CNF"].get(new) != self._level:
-                    self.status &= ~(1 << n)
-                if self._f["MODE32_CNF"].get(new):
+        elif what == _CONF:
+            if shift:
+                return  # the high dword is INT_ROUTE_CAP, read-only
+            t = self.timers[n]
+            new = merge(t.conf & _M32)
+            t.conf = (t.conf & ~self._wmask) | (new & self._wmask)
+            self._decode(t)
+            self._armed_written[n] = True
+            if self._f["INT_TYPE_CNF"].get(new) != self._level:
+                self.status &= ~(1 << n)
+            if self._f["MODE32_CNF"].get(new):
+                t.cmp &= _M32
+                t.period &= _M32
+                self._cmp_written[n] |= _M32 << 32
+        elif what == _CMP:
+            t = self.timers[n]
+            if shift and t.mode32:
+                return  # ignored, VAL_SET kept
+            if not t.periodic or t.val_set:
+                t.cmp = (t.cmp & ~(_M32 << shift)) | (merge(t.cmp >> shift & _M32) << shift)
+                self._cmp_written[n] |= _M32 << shift
+                if t.mode32:
                     t.cmp &= _M32
-                    t.period &= _M32
                     self._cmp_written[n] |= _M32 << 32
-                return
-            base = dev.offset("TIMER_CMP", n)
-            if offset in (base, base + 4):
-                mode32 = self._cf(t, "MODE32_CNF")
-                hi = offset == base + 4
-                if hi and mode32:
-                    return  # ignored, VAL_SET kept
-                shift = 32 if hi else 0
-                sets_cmp = not self._is_periodic(t) or self._cf(t, "VAL_SET_CNF")
-                if sets_cmp:
-                    t.cmp = (t.cmp & ~(_M32 << shift)) | (merge(t.cmp >> shift & _M32) << shift)
-                    self._cmp_written[n] |= _M32 << shift
-                    if mode32:
-                        t.cmp &= _M32
-                        self._cmp_written[n] |= _M32 << 32
-                if self._is_periodic(t):
-                    t.period = (t.period & ~(_M32 << shift)) | (merge(t.period >> shift & _M32) << shift)
-                    if mode32:
-                        t.period &= _M32
-                t.conf = self._f["VAL_SET_CNF"].put(t.conf, 0)
-                self._armed_written[n] = True
-                return
-            base = dev.offset("TIMER_FSB", n)
-            if offset in (base, base + 4):
-                shift = 32 if offset == base + 4 else 0
-                t.fsb = (t.fsb & ~(_M32 << shift)) | (merge(t.fsb >> shift & _M32) << shift)
-                return
+            if t.periodic:
+                t.period = (t.period & ~(_M32 << shift)) | (merge(t.period >> shift & _M32) << shift)
+                if t.mode32:
+                    t.period &= _M32
+            t.conf &= ~self._val_set_mask
+            t.val_set = False
+            self._armed_written[n] = True
+        elif what == _FSB:
+            t = self.timers[n]
+            t.fsb = (t.fsb & ~(_M32 << shift)) | (merge(t.fsb >> shift & _M32) << shift)
 
     # ------------------------------------------------------------------ the clock
 
     def _decide(self) -> _Edge:
-        wrap = (self.counter & _M32) == _M32
+        cnt, enabled = self.counter, self.enable
+        wrap = (cnt & _M32) == _M32
         fire, next_cmp, pulse = [], [], []
         set_status = fire_msi = 0
         for n, t in enumerate(self.timers):
-            mode32 = bool(self._cf(t, "MODE32_CNF"))
-            mask = _M32 if mode32 else _M64
-            periodic = self._is_periodic(t)
-            match = (self.counter & mask) == (t.cmp & mask)
-            f = self.enable and (match or (wrap and t.armed and mode32 and not periodic))
+            mask = _M32 if t.mode32 else _M64
+            match = (cnt & mask) == (t.cmp & mask)
+            f = enabled and (match or (wrap and t.armed and t.mode32 and not t.periodic))
             fire.append(f)
-            next_cmp.append((t.cmp + t.period) & mask if f and periodic and match else None)
-            level = self._is_level(t)
-            deliver = f and bool(self._cf(t, "INT_ENB_CNF"))
-            fsb = bool(self._cf(t, "FSB_EN_CNF"))
-            if f and level:
+            next_cmp.append((t.cmp + t.period) & mask if f and t.periodic and match else None)
+            deliver = f and t.enb
+            if f and t.level:
                 set_status |= 1 << n
-            if deliver and fsb:
+            if deliver and t.fsb_en:
                 fire_msi |= 1 << n
-            pulse.append(deliver and not fsb and not level)
-        return _Edge(self.enable, self.counter, fire, next_cmp, set_status, pulse, fire_msi,
-                     [t.fsb for t in self.timers])
+            pulse.append(deliver and not t.fsb_en and not t.level)
+        return _Edge(enabled, cnt, fire, next_cmp, set_status, pulse, fire_msi, [t.fsb for t in self.timers])
 
     def _pick(self, req: int) -> int:
         hi = req & ~((1 << self.ptr) - 1)
@@ -289,9 +325,10 @@ class HpetModel:
                 pin = self.route(n)
                 if pin < self.npins:
                     self._edges.append(pin)
-        self._edge = None
-        self._cmp_written = [0] * self.ntimers
-        self._armed_written = [False] * self.ntimers
+        if self._edge is not None:
+            self._edge = None
+            self._cmp_written = [0] * self.ntimers
+            self._armed_written = [False] * self.ntimers
         self.cycle += 1
         return delivered
 
@@ -300,21 +337,19 @@ class HpetModel:
     def line_of(self, n: int) -> bool:
         """Whether timer ``n`` drives its line now."""
         t = self.timers[n]
-        level_line = (
-            (self.status >> n & 1)
-            and self._cf(t, "INT_ENB_CNF")
-            and self.enable
-            and self._is_level(t)
-            and not self._cf(t, "FSB_EN_CNF")
+        if t.pulse:
+            return True
+        return bool(
+            self.status >> n & 1 and t.enb and self.enable and t.level and not t.fsb_en
         )
-        return bool(level_line) or t.pulse
 
     @property
     def irq_lines(self) -> int:
         """Bit mask of the IO-APIC pins driven high now."""
         out = 0
-        for n in range(self.ntimers):
-            if self.line_of(n):
+        status, enable = self.status, self.enable
+        for n, t in enumerate(self.timers):
+            if t.pulse or (status >> n & 1 and t.enb and enable and t.level and not t.fsb_en):
                 pin = self.route(n)
                 if pin < self.npins:
                     out |= 1 << pin
@@ -343,19 +378,23 @@ class HpetModel:
         such edge will come without a register write."""
         if self._edge is not None or self.slot is not None or self.msi_pend:
             return 1
-        if any(t.pulse for t in self.timers):
-            return 1
+        timers = self.timers
+        for t in timers:
+            if t.pulse:
+                return 1
         if not self.enable:
             return None
         best: int | None = None
-        low = self.counter & _M32
-        for t in self.timers:
-            mode32 = self._cf(t, "MODE32_CNF")
-            mask = _M32 if mode32 else _M64
-            d = ((t.cmp - self.counter) & mask) + 1
-            if t.armed and mode32 and not self._is_periodic(t):
-                d = min(d, ((_M32 - low) & _M32) + 1)
-            best = d if best is None else min(best, d)
+        cnt = self.counter
+        for t in timers:
+            if t.mode32:
+                d = ((t.cmp - cnt) & _M32) + 1
+                if t.armed and not t.periodic:
+                    d = min(d, ((_M32 - (cnt & _M32)) & _M32) + 1)
+            else:
+                d = ((t.cmp - cnt) & _M64) + 1
+            if best is None or d < best:
+                best = d
         return best
 
     def advance(self, cycles: int) -> None:

@@ -26,6 +26,19 @@ a tick; :meth:`take_messages` returns delivered messages in order.
 ``msg__valid`` is low). Callers that do not care about cycles call
 :meth:`settle` after changing inputs: it ticks with ``msg_ready`` until
 nothing is pending.
+
+Cost
+----
+
+The model is the ``model`` backend's IO-APIC, so it is written for speed
+without changing what it computes: the redirection entries are kept both as
+raw 64-bit values (:attr:`IoApicModel.entries`) and decoded into per-pin bit
+masks (level, masked, active-low, Remote IRR) that a write updates for its one
+pin. A tick is a handful of integer operations on those masks; only an EOI
+looks at vectors, and only of level pins. :attr:`~IoApicModel.pending` is O(1),
+so :meth:`~IoApicModel.settle` costs nothing when no pin, EOI or write changed
+anything, and a pin edge settles in two ticks. Messages are built once per
+distinct entry value and cached.
 """
 
 from __future__ import annotations
@@ -53,9 +66,27 @@ class IoApicModel:
         self._ver = win.register("IOAPICVER")
         self._arb = win.register("IOAPICARB")
         red = self._red
-        self._f = {f.name: f for f in red.fields}
+        f = {fld.name: fld for fld in red.fields}
+        self._f = f
         self._rw_mask = red.mask_of(lambda a: a is Access.RW)
-        self._level = self._f["TRIGGER"].enum("LEVEL")
+        self._level = f["TRIGGER"].enum("LEVEL")
+        # Field positions as plain ints, once (Field.get costs a call and a property).
+        self._all = (1 << self.npins) - 1
+        self._red_first = red.offset
+        self._red_end = red.offset + red.stride * self.npins
+        self._red_stride = red.stride
+        self._trig = (f["TRIGGER"].lsb, (1 << f["TRIGGER"].width) - 1)
+        self._maskf = (f["MASK"].lsb, (1 << f["MASK"].width) - 1)
+        self._pol = (f["POLARITY"].lsb, (1 << f["POLARITY"].width) - 1)
+        self._vecf = (f["VECTOR"].lsb, (1 << f["VECTOR"].width) - 1)
+        self._rirr_bit = f["REMOTE_IRR"].mask
+        self._ds_lsb = f["DELIVERY_STATUS"].lsb
+        self._msg_fields = (
+            f["VECTOR"].mask | f["DELIVERY_MODE"].mask | f["DEST_MODE"].mask | f["DEST"].mask | f["TRIGGER"].mask
+        )
+        self._id_field = self._idreg.field("ID")
+        self._arb_lsb = self._arb.field("ARB_ID").lsb
+        self._msg_cache: dict[int, IoApicMessage] = {}
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -63,9 +94,14 @@ class IoApicModel:
     def reset(self) -> None:
         """Synchronous reset: every entry masked, IOREGSEL 0, no requests."""
         self.entries: list[int] = [self._red.reset] * self.npins
-        self._start: list[int] | None = None  # entries at the start of the cycle, after a write
+        """Raw redirection entries (Remote IRR included, delivery status not)."""
+        self._lvl = self._msk = self._lo = self._rirr = 0
+        for pin, e in enumerate(self.entries):
+            self._decode(pin, e)
+        # Masks and entries at the start of the cycle, saved by the first entry write.
+        self._start: tuple[int, int, int, int, list[int]] | None = None
         self.ioregsel = 0
-        self.ioapic_id = self._idreg.field("ID").reset
+        self.ioapic_id = self._id_field.reset
         self.pins = 0
         self.prev = 0  # asserted levels at the last tick
         self.irr_edge = 0
@@ -76,17 +112,28 @@ class IoApicModel:
         self._delivered: list[IoApicMessage] = []
         self.cycle = 0
 
-    def _get(self, value: int, name: str) -> int:
-        return self._f[name].get(value)
-
-    def _is_level(self, value: int) -> bool:
-        return self._get(value, "TRIGGER") == self._level
-
-    def _asserted(self, entries: list[int]) -> int:
-        a = 0
-        for i, e in enumerate(entries):
-            a |= (((self.pins >> i) & 1) ^ self._get(e, "POLARITY")) << i
-        return a
+    def _decode(self, pin: int, e: int) -> None:
+        """Update pin ``pin``'s bits of the decoded masks from entry value ``e``."""
+        bit = 1 << pin
+        lsb, m = self._trig
+        if (e >> lsb) & m == self._level:
+            self._lvl |= bit
+        else:
+            self._lvl &= ~bit
+        lsb, m = self._maskf
+        if (e >> lsb) & m:
+            self._msk |= bit
+        else:
+            self._msk &= ~bit
+        lsb, m = self._pol
+        if (e >> lsb) & m:
+            self._lo |= bit
+        else:
+            self._lo &= ~bit
+        if e & self._rirr_bit:
+            self._rirr |= bit
+        else:
+            self._rirr &= ~bit
 
     # ------------------------------------------------------------------ inputs
 
@@ -101,7 +148,7 @@ class IoApicModel:
 
     def set_pins(self, mask: int) -> None:
         """Drive every pin at once (bit i = pin i)."""
-        self.pins = mask & ((1 << self.npins) - 1)
+        self.pins = mask & self._all
 
     def eoi(self, vector: int) -> None:
         """An EOI broadcast for ``vector`` during this cycle (acts at the next tick)."""
@@ -117,81 +164,69 @@ class IoApicModel:
 
     def read_indirect(self, index: int) -> int:
         """The window register ``index`` as IOWIN shows it."""
-        red = self._red
-        idf = self._idreg.field("ID")
+        if self._red_first <= index < self._red_end:
+            pin, half = divmod(index - self._red_first, self._red_stride)
+            if half == 0:
+                return (self.entries[pin] | (self.delivery_status(pin) << self._ds_lsb)) & 0xFFFFFFFF
+            if half == 1:
+                return self.entries[pin] >> 32
+            return 0
         if index == self._idreg.offset:
-            return self.ioapic_id << idf.lsb
+            return self.ioapic_id << self._id_field.lsb
         if index == self._ver.offset:
             return self._ver.reset & 0xFFFFFFFF
         if index == self._arb.offset:
-            return self.ioapic_id << self._arb.field("ARB_ID").lsb
-        rel = index - red.offset
-        if 0 <= rel < red.stride * self.npins:
-            pin, half = divmod(rel, red.stride)
-            value = self.entries[pin] | (self.delivery_status(pin) << self._f["DELIVERY_STATUS"].lsb)
-            if half == 0:
-                return value & 0xFFFFFFFF
-            if half == 1:
-                return value >> 32
+            return self.ioapic_id << self._arb_lsb
         return 0
 
     def write(self, offset: int, value: int, strb: int = 0xF) -> None:
         """32-bit write of ``value`` at byte ``offset`` with byte enables ``strb``."""
-        bytemask = sum(0xFF << (8 * b) for b in range(4) if strb >> b & 1)
         value &= 0xFFFFFFFF
         if offset == self.off_sel:
             if strb & 1:
                 self.ioregsel = value & 0xFF
         elif offset == self.off_win:
+            bytemask = 0xFFFFFFFF if strb == 0xF else sum(0xFF << (8 * b) for b in range(4) if strb >> b & 1)
             self._write_indirect(self.ioregsel, value, bytemask)
         elif offset == self.off_eoi and strb & 1:
             self._eois.append(value & 0xFF)
 
     def _write_indirect(self, index: int, value: int, bytemask: int) -> None:
-        red = self._red
         if index == self._idreg.offset:
-            f = self._idreg.field("ID")
+            f = self._id_field
             old = self.ioapic_id << f.lsb
             self.ioapic_id = f.get((old & ~bytemask) | (value & bytemask))
             return
-        rel = index - red.offset
-        if not 0 <= rel < red.stride * self.npins:
+        if not self._red_first <= index < self._red_end:
             return
-        pin, half = divmod(rel, red.stride)
+        pin, half = divmod(index - self._red_first, self._red_stride)
         if half > 1:
             return
         if self._start is None:
-            self._start = list(self.entries)
+            self._start = (self._lvl, self._msk, self._lo, self._rirr, list(self.entries))
         shift = 32 * half
         old = self.entries[pin]
         merged = (((old >> shift) & ~bytemask) | (value & bytemask)) << shift
-        dword_mask = 0xFFFFFFFF << shift
-        stored = self._rw_mask & dword_mask
+        stored = self._rw_mask & (0xFFFFFFFF << shift)
         new = (old & ~stored) | (merged & stored)
-        if not self._is_level(new):  # an edge rewrite clears Remote IRR
-            new = self._f["REMOTE_IRR"].put(new, 0)
+        lsb, m = self._trig
+        if (new >> lsb) & m != self._level:  # an edge rewrite clears Remote IRR
+            new &= ~self._rirr_bit
         self.entries[pin] = new
+        self._decode(pin, new)
 
     # ------------------------------------------------------------------ observation
 
     def delivery_status(self, pin: int) -> int:
         """Delivery status bit of ``pin`` as a read shows it now."""
-        e = self.entries[pin]
         if self.slot is not None and self.slot_idx == pin:
             return 1
-        if self.irr_edge >> pin & 1:
-            return 1
-        level_wait = (
-            self._is_level(e)
-            and not self._get(e, "MASK")
-            and not self._get(e, "REMOTE_IRR")
-            and (self.prev >> pin & 1)
-        )
-        return int(bool(level_wait))
+        waiting = self.irr_edge | (self._lvl & ~self._msk & ~self._rirr & self.prev)
+        return waiting >> pin & 1
 
     def entry(self, pin: int) -> int:
         """Redirection entry ``pin`` as a 64-bit value (delivery status included)."""
-        return self.entries[pin] | (self.delivery_status(pin) << self._f["DELIVERY_STATUS"].lsb)
+        return self.entries[pin] | (self.delivery_status(pin) << self._ds_lsb)
 
     @property
     def msg(self) -> IoApicMessage | None:
@@ -210,29 +245,25 @@ class IoApicModel:
         or an EOI is queued)."""
         if self.slot is not None or self.irr_edge or self._eois or self._start is not None:
             return True
-        asserted = self._asserted(self.entries)
-        if asserted != self.prev:
-            return True
-        for i, e in enumerate(self.entries):
-            if (
-                self._is_level(e)
-                and asserted >> i & 1
-                and not self._get(e, "MASK")
-                and not self._get(e, "REMOTE_IRR")
-            ):
-                return True
-        return False
+        asserted = self.pins ^ self._lo
+        return asserted != self.prev or bool(self._lvl & asserted & ~self._msk & ~self._rirr)
 
     # ------------------------------------------------------------------ the clock
 
     def _message(self, e: int) -> IoApicMessage:
-        return IoApicMessage(
-            vector=self._get(e, "VECTOR"),
-            delivery_mode=DeliveryMode(self._get(e, "DELIVERY_MODE")),
-            dest_mode=DestMode(self._get(e, "DEST_MODE")),
-            dest=self._get(e, "DEST"),
-            trigger=Trigger(self._get(e, "TRIGGER")),
-        )
+        key = e & self._msg_fields
+        msg = self._msg_cache.get(key)
+        if msg is None:
+            f = self._f
+            msg = IoApicMessage(
+                vector=f["VECTOR"].get(e),
+                delivery_mode=DeliveryMode(f["DELIVERY_MODE"].get(e)),
+                dest_mode=DestMode(f["DEST_MODE"].get(e)),
+                dest=f["DEST"].get(e),
+                trigger=Trigger(f["TRIGGER"].get(e)),
+            )
+            self._msg_cache[key] = msg
+        return msg
 
     def _pick(self, req: int) -> int:
         hi = req & ~((1 << self.ptr) - 1)
@@ -241,46 +272,49 @@ class IoApicModel:
 
     def tick(self, msg_ready: bool = True) -> IoApicMessage | None:
         """One clock edge; returns the message delivered at it, if any."""
-        start = self._start if self._start is not None else self.entries
-        n = self.npins
+        if self._start is not None:
+            lvl, msk, lo, rirr, start = self._start
+        else:
+            lvl, msk, lo, rirr, start = self._lvl, self._msk, self._lo, self._rirr, self.entries
         delivered = None
         if self.slot is not None and msg_ready:
             delivered = self.slot
             self._delivered.append(delivered)
-        asserted = self._asserted(start)
-        rising = asserted & ~self.prev
-        eois = self._eois
-        edge_req = level_req = 0
+        asserted = self.pins ^ lo
         eoi_hit = 0
-        for i, e in enumerate(start):
-            lvl = self._is_level(e)
-            masked = self._get(e, "MASK")
-            hit = lvl and self._get(e, "VECTOR") in eois
-            eoi_hit |= int(hit) << i
-            rirr = self._get(e, "REMOTE_IRR") and not hit
-            if not lvl and not masked and ((self.irr_edge | rising) >> i & 1):
-                edge_req |= 1 << i
-            if lvl and not masked and not rirr and asserted >> i & 1:
-                level_req |= 1 << i
-        req = edge_req | level_req
+        if self._eois:
+            eois = self._eois
+            vlsb, vmask = self._vecf
+            todo = lvl & rirr  # only a set Remote IRR can be cleared
+            while todo:
+                low = todo & -todo
+                if (start[low.bit_length() - 1] >> vlsb) & vmask in eois:
+                    eoi_hit |= low
+                todo ^= low
+            self._eois = []
+        rirr_now = rirr & ~eoi_hit
+        req = ((self.irr_edge | (asserted & ~self.prev)) & ~lvl & ~msk) | (lvl & ~msk & ~rirr_now & asserted)
         grant = 0
         if req and (self.slot is None or msg_ready):
             g = self._pick(req)
             grant = 1 << g
             self.slot = self._message(start[g])
             self.slot_idx = g
-            self.ptr = (g + 1) % n
+            self.ptr = (g + 1) % self.npins
         elif msg_ready:
             self.slot = None
-        self.irr_edge = edge_req & ~grant
-        rirr_f = self._f["REMOTE_IRR"]
-        for i in range(n):
-            s = start[i]
-            rirr = (rirr_f.get(s) and not eoi_hit >> i & 1) or (grant >> i & 1 and self._is_level(s))
-            live = self.entries[i]
-            self.entries[i] = rirr_f.put(live, int(bool(rirr) and self._is_level(live)))
+        self.irr_edge = req & ~lvl & ~grant
+        new_rirr = (rirr_now | (grant & lvl)) & self._lvl
+        changed = new_rirr ^ self._rirr
+        if changed:
+            entries, bit = self.entries, self._rirr_bit
+            while changed:
+                low = changed & -changed
+                i = low.bit_length() - 1
+                entries[i] = entries[i] | bit if new_rirr & low else entries[i] & ~bit
+                changed ^= low
+            self._rirr = new_rirr
         self.prev = asserted
-        self._eois = []
         self._start = None
         self.cycle += 1
         return delivered

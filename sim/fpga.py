@@ -1,0 +1,110 @@
+"""Area and Fmax of the RTL blocks on an iCE40, with Debian's Yosys and nextpnr.
+
+A block's ports outnumber any iCE40 package's pins, so Fmax is measured on a
+*harness*: every input bit of the block comes from one long shift register fed
+by a single pin, and every output bit is XOR-folded into one registered pin.
+Nothing can be optimised away (every output reaches the pin) and the block's
+own register-to-register paths are what limits the clock — the usual
+out-of-context measurement when the tool has no out-of-context mode.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+
+from irqforge.hw import to_verilog
+
+#: the largest iCE40 nextpnr knows by default (7680 LUT4)
+DEVICE = ("--hx8k", "--package", "ct256")
+
+
+@dataclass(frozen=True)
+class Area:
+    cells: int
+    lut4: int
+    dff: int
+    carry: int
+    ram: int
+
+
+class Harness(wiring.Component):
+    """``block`` with its inputs fed from a shift register and its outputs folded to one pin."""
+
+    def __init__(self, block: wiring.Component) -> None:
+        self.block = block
+        super().__init__({"din": wiring.In(1), "dout": wiring.Out(1)})
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.submodules.block = self.block
+        ins, outs = [], []
+        for _path, member, value in self.block.signature.flatten(self.block):
+            (ins if member.flow == wiring.In else outs).append(value)
+        width = sum(len(v) for v in ins)
+        chain = Signal(max(width, 1))
+        m.d.sync += chain.eq(Cat(self.din, chain[:-1]))
+        pos = 0
+        for v in ins:
+            m.d.comb += v.eq(chain[pos : pos + len(v)])
+            pos += len(v)
+        fold = Signal()
+        m.d.sync += fold.eq(Cat(*outs).xor() if outs else 0)
+        m.d.comb += self.dout.eq(fold)
+        return m
+
+
+def tools_present() -> bool:
+    return shutil.which("yosys") is not None and shutil.which("nextpnr-ice40") is not None
+
+
+def _yosys_stat(verilog: Path, top: str, json_out: Path) -> Area:
+    script = f"read_verilog {verilog}; synth_ice40 -top {top} -json {json_out}; tee -o {json_out}.stat stat"
+    subprocess.run(["yosys", "-q", "-p", script], check=True, capture_output=True, text=True)
+    text = Path(f"{json_out}.stat").read_text()
+
+    def count(pattern: str) -> int:
+        return sum(int(n) for n in re.findall(rf"^\s+{pattern}\s+(\d+)\s*$", text, re.M))
+
+    cells = int(re.search(r"Number of cells:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+    return Area(cells, count("SB_LUT4"), count(r"SB_DFF\w*"), count("SB_CARRY"), count(r"SB_RAM\w*"))
+
+
+def area(block: wiring.Component, name: str) -> Area:
+    """iCE40 cells of ``block`` after ``synth_ice40`` (its own ports, no harness)."""
+    with tempfile.TemporaryDirectory(prefix="irqforge-area-") as tmp:
+        v = Path(tmp) / f"{name}.v"
+        v.write_text(to_verilog(block, name))
+        return _yosys_stat(v, name, Path(tmp) / f"{name}.json")
+
+
+def fmax(block: wiring.Component, name: str, *, seed: int = 1) -> tuple[float | None, Area, str]:
+    """(Fmax in MHz or None, harness area, note) from nextpnr-ice40 on the harness."""
+    top = f"{name}_fmax"
+    with tempfile.TemporaryDirectory(prefix="irqforge-fmax-") as tmp:
+        v = Path(tmp) / f"{top}.v"
+        v.write_text(to_verilog(Harness(block), top))
+        js = Path(tmp) / f"{top}.json"
+        a = _yosys_stat(v, top, js)
+        report = Path(tmp) / "report.json"
+        proc = subprocess.run(
+            ["nextpnr-ice40", *DEVICE, "--json", str(js), "--pcf-allow-unconstrained", "--freq", "50",
+             "--seed", str(seed), "--report", str(report)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            last = [ln for ln in proc.stderr.splitlines() if "ERROR" in ln]
+            return None, a, (last[-1] if last else f"nextpnr-ice40 exited {proc.returncode}")
+        data = json.loads(report.read_text())
+        clocks = data.get("fmax", {})
+        mhz = min((c["achieved"] for c in clocks.values()), default=None)
+        return mhz, a, "hx8k ct256"

@@ -1,0 +1,196 @@
+"""The default demo scenario: the whole stack on any Machine backend.
+
+Boot every CPU (INIT-SIPI-SIPI), program the IO-APIC and the HPET, run
+``boot_ticks`` jiffies on the HPET legacy tick (IRQ 0), then per-CPU LAPIC
+timer ticks until every CPU has taken exactly ``ticks`` of them. Meanwhile:
+device interrupts on an ISA edge pin (IRQ 1) and on a level pin shared by
+two devices (IRQ 16, fasteoi), with a tasklet and work as bottom halves;
+the shared IRQ is moved to CPU 1 half-way through by writing
+``/proc/irq/16/smp_affinity``; ``smp_call_function_many`` rounds; a TLB
+shootdown on ``munmap``; timer-wheel timers.
+
+Everything counted is driven by software events or by jiffies, never by
+cycle counts, so every backend gives the same result dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from irqforge.spec import Spec, load_default
+
+from .irq import IRQ_HANDLED, IRQ_NONE, IRQF_SHARED, IRQF_TRIGGER_HIGH, IRQF_TRIGGER_RISING
+from .kernel import Kernel, KernelConfig
+from .machine import Machine
+from .sched import Completion
+from .softirq import NR_SOFTIRQS, SOFTIRQ_NAMES
+from .timer import TimerList
+from .tlb import PAGE_SIZE, Mm
+from .workqueue import WorkStruct
+
+__all__ = ["DEFAULTS", "SimDevice", "default_scenario"]
+
+
+class SimDevice:
+    """A device model on an interrupt line: a status flag the handler checks."""
+
+    def __init__(self, k: Kernel, name: str, line: int, level: bool) -> None:
+        self.k = k
+        self.name = name
+        self.line = line
+        self.level = level
+        self.status = False
+        self.handled = 0
+        self.done = Completion(k)
+
+    def fire(self) -> None:
+        """Raise the interrupt (an edge device pulses: the line stays high until handled)."""
+        self.status = True
+        self.k.machine.set_irq(self.line, 1)
+
+    def ack(self) -> None:
+        self.status = False
+        self.k.machine.set_irq(self.line, 0)
+
+
+async def _demo(k: Kernel, p: dict[str, Any]) -> dict[str, Any]:
+    order: list[str] = []
+    work_done = [0]
+    tasklet_runs = [0]
+
+    async def bh_work(w: WorkStruct) -> None:
+        work_done[0] += 1
+
+    work = WorkStruct(bh_work, "demo_work")
+
+    def bh_tasklet(_data: Any) -> None:
+        tasklet_runs[0] += 1
+
+    tl = k.tasklets.tasklet_init(bh_tasklet, None, "demo_tasklet")
+    hi_runs = [0]
+    hi_tl = k.tasklets.tasklet_init(lambda _d: hi_runs.__setitem__(0, hi_runs[0] + 1), None, "demo_hi")
+
+    kbd = SimDevice(k, "i8042", k.spec.platform.isa_pin(1), level=False)
+    eth = SimDevice(k, "eth0", 16, level=True)
+    usb = SimDevice(k, "ehci_hcd:usb1", 16, level=True)
+
+    def make_handler(dev: SimDevice, bottom: str) -> Any:
+        def handler(irq: int, dev_id: Any) -> int:
+            if not dev.status:
+                return IRQ_NONE
+            order.append(dev.name)
+            dev.ack()
+            dev.handled += 1
+            if bottom == "tasklet":
+                k.tasklets.tasklet_schedule(tl)
+            elif bottom == "hi":
+                k.tasklets.tasklet_hi_schedule(hi_tl)
+            dev.done.complete()
+            return IRQ_HANDLED
+
+        handler.__qualname__ = f"{dev.name}_interrupt"
+        return handler
+
+    assert await k.irq.request_irq(1, make_handler(kbd, "hi"), IRQF_TRIGGER_RISING, "i8042", kbd) == 0
+    assert await k.irq.request_irq(16, make_handler(eth, "tasklet"), IRQF_SHARED | IRQF_TRIGGER_HIGH,
+                                   "eth0", eth) == 0
+    assert await k.irq.request_irq(16, make_handler(usb, "tasklet"), IRQF_SHARED | IRQF_TRIGGER_HIGH,
+                                   "ehci_hcd:usb1", usb) == 0
+
+    fired_timers: list[int] = []
+
+    def timer_fn(t: TimerList) -> None:
+        fired_timers.append(k.timers.jiffies - k.timers.INITIAL_JIFFIES)
+
+    timers = [TimerList(timer_fn, f"demo_timer{i}") for i in range(3)]
+    for i, t in enumerate(timers):
+        k.timers.mod_timer(t, k.timers.jiffies + 2 + 3 * i)
+
+    n_irqs = p["irqs"]
+    devs = [kbd, eth, usb]
+    for i in range(n_irqs):
+        if i == n_irqs // 2 and k.ncpus > 1:
+            await k.proc.write_smp_affinity(16, "2")
+        dev = devs[i % 3]
+        dev.done.reinit()
+        dev.fire()
+        await dev.done.wait_for_completion()
+        if i % 3 == 1:
+            await k.wq.queue_work_on(min(1, k.ncpus - 1), k.wq.system_wq, work)
+            await k.wq.flush_work(work)
+
+    calls = [0]
+
+    def remote(_info: Any) -> None:
+        calls[0] += 1
+
+    for _ in range(p["ipis"]):
+        k.preempt_disable()
+        await k.smp.smp_call_function_many(k.online_cpus(), remote, None, True)
+        await k.preempt_enable()
+
+    mm = Mm("demo")
+    k.tlb.mmap(mm, 0x400000, 16 * PAGE_SIZE)
+    k.tlb.populate(mm, 0x400000, 16 * PAGE_SIZE)
+    k.tlb.switch_mm(mm)
+
+    def load(_info: Any) -> None:
+        k.tlb.switch_mm(mm)
+        k.tlb.touch(0x400000)
+
+    for cpu in k.online_cpus():
+        await k.smp.smp_call_function_single(cpu, load, None, True)
+    for i in range(p["munmaps"]):
+        await k.tlb.munmap(mm, 0x400000 + i * PAGE_SIZE, PAGE_SIZE)
+
+    # run the ticks out: every CPU stops its LAPIC timer after exactly `ticks`
+    for cpu in k.online_cpus():
+        lt = k.apic.timers.get(cpu)
+        if lt is not None:
+            await k.timers.jiffies_wq.wait_event(lt.limit_done)
+    await k.wq.flush_workqueue(k.wq.system_wq)
+
+    cpus = k.online_cpus()
+    return {
+        "backend_cycles_are_not_compared": True,
+        "cpus": len(cpus),
+        "jiffies": k.timers.jiffies - k.timers.INITIAL_JIFFIES,
+        "irqs": {str(irq): [d.kstat[c] for c in cpus] for irq, d in sorted(k.irq.descs.items()) if d.actions},
+        "arch": {tag: [k.cpus[c].irq_stat[tag] for c in cpus] for tag in ("NMI", "LOC", "SPU", "RES", "CAL", "TLB")},
+        "vectors": [{f"{v:#04x}": n for v, n in enumerate(k.cpus[c].vector_count) if n} for c in cpus],
+        "softirqs": {SOFTIRQ_NAMES[nr]: [k.cpus[c].data["softirq_count"][nr] for c in cpus]
+                     for nr in range(NR_SOFTIRQS)},
+        "order": order,
+        "handled": {d.name: d.handled for d in devs},
+        "tasklet_runs": tasklet_runs[0],
+        "hi_tasklet_runs": hi_runs[0],
+        "work_done": work_done[0],
+        "function_calls": calls[0],
+        "timers_fired_at": fired_timers,
+        "err": k.apic.irq_err_count,
+        "mis": k.ioapic.irq_mis_count,
+        "oopses": list(k.oopses),
+        "proc_interrupts": k.proc.interrupts(),
+        "proc_softirqs": k.proc.softirqs(),
+    }
+
+
+DEFAULTS = {"boot_ticks": 10, "ticks": 40, "irqs": 12, "ipis": 4, "munmaps": 2, "watchdog": True}
+
+
+async def default_scenario(machine: Machine, **kwargs: Any) -> dict[str, Any]:
+    """``async def scenario(machine, **kwargs) -> dict`` for any backend.
+
+    kwargs: ``boot_ticks``, ``ticks``, ``irqs``, ``ipis``, ``munmaps``, ``watchdog``.
+    """
+    p = {**DEFAULTS, **kwargs}
+    spec: Spec = getattr(machine, "spec", None) or load_default()
+    cfg = KernelConfig(boot_hpet_ticks=p["boot_ticks"], tick_limit=p["ticks"], watchdog=p["watchdog"])
+    k = Kernel(machine, spec, cfg)
+
+    async def main(kk: Kernel) -> dict[str, Any]:
+        return await _demo(kk, p)
+
+    result: dict[str, Any] = await k.run(main)
+    return result
+
