@@ -510,3 +510,17 @@ class Spec:
     @property
     def devices(self) -> tuple[Device, ...]:
         return (self.lapic, self.ioapic, self.hpet)
+
+    def with_cpus(self, n: int) -> Spec:
+        """This spec with ``n`` CPUs, APIC IDs 0..n-1 (``irqforge sim --cpus``).
+
+        The digest changes with the CPU count, so caches keyed on it stay right.
+        """
+        import dataclasses
+        import hashlib
+
+        if not 1 <= n <= 255:
+            raise ValueError(f"--cpus {n}: need 1..255 CPUs (APIC IDs 0..0xfe)")
+        cpus = tuple(Cpu(i, i) for i in range(n))
+        digest = hashlib.sha256(f"{self.digest}:cpus={n}".encode()).hexdigest()
+        return dataclasses.replace(self, platform=dataclasses.replace(self.platform, cpus=cpus), digest=digest)

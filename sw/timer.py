@@ -302,10 +302,11 @@ class Timers:
 
     async def del_timer_sync(self, timer: TimerList) -> int:
         ret = self.del_timer(timer)
-        for b in self.bases:
-            if b.running_timer is timer:
-                base = b
-                await self.k.spin_until(lambda: base.running_timer is not timer, self.jiffies_wq)
+        def idle() -> bool:
+            return all(b.running_timer is not timer for b in self.bases)
+
+        if not idle():
+            await self.k.spin_until(idle, self.jiffies_wq)
         return ret
 
     def round_jiffies(self, j: int, cpu: int = 0) -> int:

@@ -1,0 +1,111 @@
+"""``irqforge sim`` and ``irqforge demo``: a software scenario on a backend.
+
+The scenario runs the :mod:`irqforge.sw` stack on the chosen
+:mod:`~irqforge.sim.backends` machine and prints the kernel's
+``/proc/interrupts`` (or, with ``--json``, the whole result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from irqforge.spec import Spec, SpecError, load
+
+from .backends import BACKENDS, available, run_scenario, why_unavailable
+
+#: named scenarios; anything else is taken as ``module:function``
+SCENARIOS: dict[str, str] = {
+    "default": "irqforge.sw.scenario:default_scenario",
+    "roundtrip": "irqforge.sim.backends.scenarios:irq_roundtrip",
+}
+
+#: best first, as contract §3 orders them for ``demo``
+PREFERENCE = ("verilator", "icarus", "amaranth", "model")
+
+
+def best_backend() -> str:
+    present = set(available())
+    return next(k for k in PREFERENCE if k in present)
+
+
+def _spec(spec_dir: str | None, cpus: int | None) -> Spec:
+    spec = load(Path(spec_dir) if spec_dir else None)
+    return spec.with_cpus(cpus) if cpus else spec
+
+
+def _print_result(result: dict[str, Any], backend: str, wall: float, as_json: bool) -> None:
+    out = Console(highlight=False, soft_wrap=True)
+    if as_json:
+        print(json.dumps({"backend": backend, "wall_s": round(wall, 3), **result}, indent=2, sort_keys=True))
+        return
+    text = result.get("proc_interrupts")
+    if text:
+        out.print(text, markup=False, end="" if text.endswith("\n") else "\n")
+    summary = {k: v for k, v in result.items() if k in ("jiffies", "work_done", "tasklets", "ipis", "irqs")}
+    for k, v in summary.items():
+        out.print(f"{k}: {v}", markup=False)
+    out.print(f"[{backend}] finished in {wall:.2f} s", markup=False, style="dim")
+
+
+def run(
+    backend: str,
+    scenario: str,
+    spec: Spec,
+    *,
+    max_cycles: int | None = None,
+    waves: str | None = None,
+    console: Console | None = None,
+) -> tuple[dict[str, Any], float]:
+    """Run ``scenario`` on ``backend``: (result, wall seconds)."""
+    target = SCENARIOS.get(scenario, scenario)
+    err = console or Console(stderr=True, highlight=False)
+    t0 = time.perf_counter()
+    with err.status(f"running scenario {scenario!r} on {backend} ({spec.platform.ncpus} CPUs)…"):
+        result = run_scenario(backend, target, spec, max_cycles=max_cycles, waves=waves)
+    return result, time.perf_counter() - t0
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        spec = _spec(getattr(args, "spec_dir", None), args.cpus)
+    except SpecError as e:
+        for p in e.problems:
+            err.print(str(p), markup=False)
+        return 1
+    except ValueError as e:
+        err.print(f"irqforge sim: {e}", markup=False)
+        return 2
+    backend = args.sim or best_backend()
+    why = why_unavailable(backend)
+    if why:
+        err.print(f"irqforge sim: backend {backend} is not available here: {why}", markup=False)
+        return 1
+    if args.scenario not in SCENARIOS and ":" not in args.scenario:
+        err.print(
+            f"irqforge sim: unknown scenario {args.scenario!r}; choose {', '.join(SCENARIOS)} or module:function",
+            markup=False,
+        )
+        return 2
+    result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
+    _print_result(result, backend, wall, args.json)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    ns = argparse.Namespace(sim=None, cpus=None, scenario="default", cycles=None, waves=None, json=args.json)
+    backend = best_backend()
+    if backend == "model":
+        print(
+            f"irqforge demo: no RTL simulator present ({', '.join(f'{k}: {why_unavailable(k)}' for k in BACKENDS[1:])});"
+            " running on the reference models",
+            file=sys.stderr,
+        )
+    return run_sim(ns)
