@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="performance figures")
     s.add_argument("--json", action="store_true")
-    s.add_argument("--quick", action="store_true", help="fewer repetitions")
+    s.add_argument("--quick", action="store_true", help="one repetition instead of three")
+    s.add_argument("--write-doc", metavar="FILE", help="also write the figures as Markdown (docs/performance.md)")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("doctor", help="simulators found, versions, what is missing")

@@ -55,9 +55,12 @@ from .model import (
 from .schema import FILES, file_schema
 from .yamlload import Marks, Path_, YamlError, fmt_path, load_yaml
 
-__all__ = ["DEFAULT_DIR", "REQUIRED_PARAMS", "fmt_path", "load", "load_default", "spec_files"]
+__all__ = ["DEFAULT_DIR", "EXAMPLES_DIR", "REQUIRED_PARAMS", "fmt_path", "load", "load_default", "spec_files"]
 
-DEFAULT_DIR = Path(__file__).parent / "default"
+_PACKAGE_DIR = Path(__file__).parent
+DEFAULT_DIR = _PACKAGE_DIR / "default"
+EXAMPLES_DIR = _PACKAGE_DIR / "examples"
+"""Alternative spec directories shipped with irqforge (``linux-2.6``: the 2.6-era vector map)."""
 
 # parameters every device of a kind must define, with their legal ranges
 REQUIRED_PARAMS: dict[str, dict[str, tuple[int, int]]] = {
@@ -378,6 +381,13 @@ def _build_registers(
             ctx.err(
                 (*rp, "stride"),
                 f"register {name} stride {_hex(stride)} is smaller than the register ({span} {units})",
+            )
+            continue
+        if not in_window and count > 1 and stride % span:
+            ctx.err(
+                (*rp, "stride"),
+                f"register {name} stride {_hex(stride)} is not a multiple of {span} bytes, "
+                "so the instances after the first are misaligned",
             )
             continue
         end = offset + (count - 1) * stride + span
@@ -778,6 +788,7 @@ def load(spec_dir: Path | str | None = None) -> Spec:
     """
     sdir = Path(spec_dir) if spec_dir is not None else DEFAULT_DIR
     default = spec_dir is None or _same_dir(sdir, DEFAULT_DIR)
+    shipped = _shipped_name(sdir)
     problems: list[Problem] = []
     loaded: dict[str, _Loaded] = {}
     digest = hashlib.sha256()
@@ -786,7 +797,7 @@ def load(spec_dir: Path | str | None = None) -> Spec:
         raise SpecError([Problem(str(sdir), 1, 1, f"spec directory {str(sdir)!r} {what}")])
     for fname in sorted(FILES):
         path = sdir / fname
-        shown = _shown(path, default)
+        shown = f"{shipped}/{fname}" if shipped else _shown(path)
         if not path.is_file():
             problems.append(Problem(shown, 1, 1, f"missing spec file {fname!r}"))
             continue
@@ -841,12 +852,19 @@ def _same_dir(a: Path, b: Path) -> bool:
         return False
 
 
-def _shown(path: Path, default: bool) -> str:
-    """File name as shown in messages: relative, never an absolute path of this
-    machine for the shipped specs; a user's path as given, or relative to the
-    working directory when it lies inside it."""
-    if default:
-        return f"spec/default/{path.name}"
+def _shipped_name(sdir: Path) -> str | None:
+    """``spec/default`` or ``spec/examples/NAME`` for a directory shipped in
+    the package, wherever it is installed; None for a user's directory."""
+    try:
+        rel = sdir.resolve().relative_to(_PACKAGE_DIR.resolve())
+    except (ValueError, OSError):
+        return None
+    return "spec" if rel == Path(".") else f"spec/{rel.as_posix()}"
+
+
+def _shown(path: Path) -> str:
+    """A user's file as shown in messages: the path as given, or relative to
+    the working directory when it is absolute and lies inside it."""
     if path.is_absolute():
         try:
             return str(path.relative_to(Path.cwd()))

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from irqforge.spec import DEFAULT_DIR, Spec, SpecError, load
 
 

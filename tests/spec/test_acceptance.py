@@ -22,13 +22,17 @@ def _five_mistakes(spec: SpecCopy) -> list[str]:
 
     bits = spec.replace("lapic.yaml", '{name: TPR, bits: "7:0"', '{name: TPR, bits: "39:32"', at='"39:32"')
     overlap = spec.replace("lapic.yaml", "offset: 0x090", "offset: 0x080", at="0x080")
-    spec.replace("vectors.yaml", 'SPURIOUS_TRAP, mnemonic: "-", kind: reserved', 'SPURIOUS_TRAP, mnemonic: "-", kind: irq')
+    spec.replace(
+        "vectors.yaml", 'SPURIOUS_TRAP, mnemonic: "-", kind: reserved', 'SPURIOUS_TRAP, mnemonic: "-", kind: irq'
+    )
     exc = spec.pos("vectors.yaml", "0x0F, name: SPURIOUS_TRAP")
     collide = spec.replace("vectors.yaml", "number: 0xEC,", "number: 0xEB,", at="0xEB")
     typo = spec.replace("platform.yaml", "  hz: 1000", "  hzz: 1000", at="hzz")
     return [
         bits.msg(f"{lapic_tpr}.fields[0].bits: field TPR.TPR bits '39:32' lie outside the 32-bit register"),
-        overlap.msg(f"{lapic_apr}.offset: register APR at offset 0x80 overlaps register TPR at offset 0x80 (line {tpr})"),
+        overlap.msg(
+            f"{lapic_apr}.offset: register APR at offset 0x80 overlaps register TPR at offset 0x80 (line {tpr})"
+        ),
         typo.msg("platform: unknown key 'hzz' (did you mean 'hz'?)"),
         exc.msg(
             f"vectors.entries[{trap}].number: vector 0xf of SPURIOUS_TRAP is an exception vector (0..0x1f) "
@@ -68,7 +72,9 @@ def test_cli_validate_names_a_relative_directory_as_given(spec_copy: SpecCopy) -
     run = _irqforge("validate", spec_copy.root.name, cwd=spec_copy.root.parent)
     assert run.returncode == 1
     shown = f"{spec_copy.root.name}/platform.yaml:{at.line}:{at.col}"
-    assert f"{shown}: platform.cpus[1].apic_id: APIC ID 0x0 of cpu 1 is already used by cpu 0" in run.stderr.splitlines()
+    assert (
+        f"{shown}: platform.cpus[1].apic_id: APIC ID 0x0 of cpu 1 is already used by cpu 0" in run.stderr.splitlines()
+    )
 
 
 def test_cli_validate_accepts_the_default_specs() -> None:

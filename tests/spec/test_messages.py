@@ -11,10 +11,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from specedit import SpecCopy
+
 from irqforge.spec import SpecError, load
 from irqforge.spec.build import _Ctx, _report_schema_error
 from irqforge.spec.yamlload import Marks
-from specedit import SpecCopy
 
 # --------------------------------------------------------------------------- the directory and its files
 
@@ -48,9 +49,7 @@ def test_not_utf8(spec_copy: SpecCopy) -> None:
 
 def test_yaml_unacceptable_character(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace("platform.yaml", "Two CPUs", "Two \x07CPUs", at="\x07")
-    assert spec_copy.problems() == [
-        at.msg("YAML: unacceptable character U+0007 (special characters are not allowed)")
-    ]
+    assert spec_copy.problems() == [at.msg("YAML: unacceptable character U+0007 (special characters are not allowed)")]
 
 
 def test_yaml_syntax(spec_copy: SpecCopy) -> None:
@@ -76,9 +75,7 @@ def test_yaml_duplicate_key(spec_copy: SpecCopy) -> None:
 
 
 def test_yaml_merge_key(spec_copy: SpecCopy) -> None:
-    at = spec_copy.replace(
-        "platform.yaml", "lapic: {base: 0xFEE00000,", "lapic: {<<: {base: 0xFEE00000},", at="<<"
-    )
+    at = spec_copy.replace("platform.yaml", "lapic: {base: 0xFEE00000,", "lapic: {<<: {base: 0xFEE00000},", at="<<")
     assert spec_copy.problems() == [
         at.msg(
             "platform.address_map.lapic: YAML merge keys (<<) are not supported; "
@@ -142,11 +139,17 @@ def test_wrong_type_quotes_a_short_value(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace(
         "platform.yaml", "  hz: 1000", "  hz: [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000]", at="["
     )
-    assert spec_copy.problems() == [at.msg("platform.hz: expected an integer, got [1000, 2000, 3000, 4000, 5000, 6000, ...]")]
+    assert spec_copy.problems() == [
+        at.msg("platform.hz: expected an integer, got [1000, 2000, 3000, 4000, 5000, 6000, ...]")
+    ]
 
 
 def test_bad_enum_value(spec_copy: SpecCopy) -> None:
-    spec_copy.replace("lapic.yaml", "    - name: EOI\n      offset: 0x0B0\n      access: wo", "    - name: EOI\n      offset: 0x0B0\n      access: wx")
+    spec_copy.replace(
+        "lapic.yaml",
+        "    - name: EOI\n      offset: 0x0B0\n      access: wo",
+        "    - name: EOI\n      offset: 0x0B0\n      access: wx",
+    )
     at = spec_copy.pos("lapic.yaml", "wx")
     reg = spec_copy.reg("lapic.yaml", "EOI")
     assert spec_copy.problems() == [at.msg(f"{reg}.access: 'wx' is not one of ro, rw, wo, w1c, rc, wl, rsvd")]
@@ -191,7 +194,9 @@ def test_above_maximum(spec_copy: SpecCopy) -> None:
 
 
 def test_too_few_items(spec_copy: SpecCopy) -> None:
-    at = spec_copy.replace("platform.yaml", "  cpus:\n    - {apic_id: 0}\n    - {apic_id: 1}\n", "  cpus: []\n", at="[]")
+    at = spec_copy.replace(
+        "platform.yaml", "  cpus:\n    - {apic_id: 0}\n    - {apic_id: 1}\n", "  cpus: []\n", at="[]"
+    )
     assert spec_copy.problems() == [at.msg("platform.cpus: needs at least 1 item(s), got 0")]
 
 
@@ -230,7 +235,12 @@ def test_expression_unknown_parameter(spec_copy: SpecCopy) -> None:
 
 
 def test_expression_unknown_parameter_without_a_close_match(spec_copy: SpecCopy) -> None:
-    at = spec_copy.replace("hpet.yaml", "count: timers\n      stride: 0x20\n      width: 64\n      description: Timer n configuration", "count: comparators\n      stride: 0x20\n      width: 64\n      description: Timer n configuration", at="comparators")
+    at = spec_copy.replace(
+        "hpet.yaml",
+        "count: timers\n      stride: 0x20\n      width: 64\n      description: Timer n configuration",
+        "count: comparators\n      stride: 0x20\n      width: 64\n      description: Timer n configuration",
+        at="comparators",
+    )
     reg = spec_copy.reg("hpet.yaml", "TIMER_CONF")
     assert spec_copy.problems() == [at.msg(f"{reg}.count: unknown parameter 'comparators' in 'comparators'")]
 
@@ -259,7 +269,9 @@ def test_duplicate_register_name(spec_copy: SpecCopy) -> None:
     reg = spec_copy.reg("lapic.yaml", "APR")
     first = spec_copy.line("lapic.yaml", "name: TPR\n")
     at = spec_copy.replace("lapic.yaml", "name: APR\n", "name: TPR\n", at="TPR")
-    assert spec_copy.problems() == [at.msg(f"{reg}.name: duplicate register name 'TPR' (first defined on line {first})")]
+    assert spec_copy.problems() == [
+        at.msg(f"{reg}.name: duplicate register name 'TPR' (first defined on line {first})")
+    ]
 
 
 def test_duplicate_field_name(spec_copy: SpecCopy) -> None:
@@ -276,7 +288,9 @@ def test_duplicate_enumerated_value_name(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace("hpet.yaml", "{name: LEVEL, value: 1}", "{name: EDGE, value: 1}", at="EDGE")
     first = spec_copy.line("hpet.yaml", "{name: EDGE, value: 0}")
     assert spec_copy.problems() == [
-        at.msg(f"{reg}.fields[0].values[1].name: duplicate enumerated value name 'EDGE' (first defined on line {first})")
+        at.msg(
+            f"{reg}.fields[0].values[1].name: duplicate enumerated value name 'EDGE' (first defined on line {first})"
+        )
     ]
 
 
@@ -321,7 +335,7 @@ def test_field_outside_register(spec_copy: SpecCopy) -> None:
 def test_field_overlap(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace("lapic.yaml", '{name: ENABLE, bits: "8"', '{name: ENABLE, bits: "7"', at='"7"')
     reg = spec_copy.reg("lapic.yaml", "SVR")
-    first = spec_copy.line("lapic.yaml", "{name: VECTOR, bits: \"7:0\", access: rw, reset: 0xFF")
+    first = spec_copy.line("lapic.yaml", '{name: VECTOR, bits: "7:0", access: rw, reset: 0xFF')
     assert spec_copy.problems() == [
         at.msg(f"{reg}.fields[1].bits: field SVR.ENABLE bits '7' overlap field SVR.VECTOR (line {first})")
     ]
@@ -329,7 +343,10 @@ def test_field_overlap(spec_copy: SpecCopy) -> None:
 
 def test_field_writable_in_read_only_register(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace(
-        "lapic.yaml", '{name: VERSION, bits: "7:0", reset: version,', '{name: VERSION, bits: "7:0", access: rw, reset: version,', at="rw"
+        "lapic.yaml",
+        '{name: VERSION, bits: "7:0", reset: version,',
+        '{name: VERSION, bits: "7:0", access: rw, reset: version,',
+        at="rw",
     )
     reg = spec_copy.reg("lapic.yaml", "VERSION")
     assert spec_copy.problems() == [
@@ -435,16 +452,37 @@ def test_register_count_expression_below_one(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace(
         "hpet.yaml", "offset: 0x108\n      count: timers", "offset: 0x108\n      count: timers - 3", at="timers - 3"
     )
-    assert spec_copy.problems() == [at.msg(f"{reg}.count: register TIMER_CMP count 'timers - 3' = 0 must be at least 1")]
+    assert spec_copy.problems() == [
+        at.msg(f"{reg}.count: register TIMER_CMP count 'timers - 3' = 0 must be at least 1")
+    ]
 
 
 def test_register_stride_too_small(spec_copy: SpecCopy) -> None:
     reg = spec_copy.reg("lapic.yaml", "ISR")
     at = spec_copy.replace(
-        "lapic.yaml", "offset: 0x100\n      count: 8\n      stride: 0x10", "offset: 0x100\n      count: 8\n      stride: 0x2", at="0x2"
+        "lapic.yaml",
+        "offset: 0x100\n      count: 8\n      stride: 0x10",
+        "offset: 0x100\n      count: 8\n      stride: 0x2",
+        at="0x2",
     )
     assert spec_copy.problems() == [
         at.msg(f"{reg}.stride: register ISR stride 0x2 is smaller than the register (4 bytes)")
+    ]
+
+
+def test_register_stride_misaligns_instances(spec_copy: SpecCopy) -> None:
+    reg = spec_copy.reg("hpet.yaml", "TIMER_CMP")
+    spec_copy.replace(
+        "hpet.yaml",
+        "offset: 0x108\n      count: timers\n      stride: 0x20",
+        "offset: 0x108\n      count: timers\n      stride: 0x24",
+    )
+    at = spec_copy.pos("hpet.yaml", "0x24")
+    assert spec_copy.problems() == [
+        at.msg(
+            f"{reg}.stride: register TIMER_CMP stride 0x24 is not a multiple of 8 bytes, "
+            "so the instances after the first are misaligned"
+        )
     ]
 
 
@@ -469,7 +507,9 @@ def test_register_array_instance_name_taken(spec_copy: SpecCopy) -> None:
     spec_copy.replace("lapic.yaml", "name: APR\n", "name: ISR3\n")
     reg = spec_copy.reg("lapic.yaml", "ISR")
     at = spec_copy.pos("lapic.yaml", "ISR\n", after="name: ISR3\n")
-    assert spec_copy.problems() == [at.msg(f"{reg}.name: register ISR makes the name 'ISR3', which register ISR3 already uses")]
+    assert spec_copy.problems() == [
+        at.msg(f"{reg}.name: register ISR makes the name 'ISR3', which register ISR3 already uses")
+    ]
 
 
 # --------------------------------------------------------------------------- devices
@@ -501,13 +541,18 @@ def test_device_size_needs_more_address_bits(spec_copy: SpecCopy) -> None:
 def test_window_select_not_defined(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace("ioapic.yaml", "select: IOREGSEL", "select: IOREGSL", at="IOREGSL")
     assert spec_copy.problems() == [
-        at.msg("device.windows[0].select: window IOAPIC: select register 'IOREGSL' is not defined (did you mean 'IOREGSEL'?)")
+        at.msg(
+            "device.windows[0].select: window IOAPIC: select register 'IOREGSL' is not defined "
+            "(did you mean 'IOREGSEL'?)"
+        )
     ]
 
 
 def test_window_data_not_defined(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace("ioapic.yaml", "data: IOWIN", "data: DATA", at="DATA")
-    assert spec_copy.problems() == [at.msg("device.windows[0].data: window IOAPIC: data register 'DATA' is not defined")]
+    assert spec_copy.problems() == [
+        at.msg("device.windows[0].data: window IOAPIC: data register 'DATA' is not defined")
+    ]
 
 
 # --------------------------------------------------------------------------- vectors
@@ -532,7 +577,9 @@ def test_vector_collision(spec_copy: SpecCopy) -> None:
     e = _entry(spec_copy, "LOCAL_TIMER_VECTOR")
     first = spec_copy.line("vectors.yaml", "POSTED_MSI_NOTIFICATION_VECTOR")
     assert spec_copy.problems() == [
-        at.msg(f"{e}.number: vector 0xeb of LOCAL_TIMER_VECTOR collides with POSTED_MSI_NOTIFICATION_VECTOR (line {first})")
+        at.msg(
+            f"{e}.number: vector 0xeb of LOCAL_TIMER_VECTOR collides with POSTED_MSI_NOTIFICATION_VECTOR (line {first})"
+        )
     ]
 
 
@@ -565,7 +612,11 @@ def test_vector_range_collision_inside(spec_copy: SpecCopy) -> None:
 
 
 def test_exception_vector_used_for_irq(spec_copy: SpecCopy) -> None:
-    spec_copy.replace("vectors.yaml", 'name: SPURIOUS_TRAP, mnemonic: "-", kind: reserved', 'name: SPURIOUS_TRAP, mnemonic: "-", kind: irq')
+    spec_copy.replace(
+        "vectors.yaml",
+        'name: SPURIOUS_TRAP, mnemonic: "-", kind: reserved',
+        'name: SPURIOUS_TRAP, mnemonic: "-", kind: irq',
+    )
     at = spec_copy.pos("vectors.yaml", "0x0F, name: SPURIOUS_TRAP")
     e = _entry(spec_copy, "SPURIOUS_TRAP")
     assert spec_copy.problems() == [
@@ -586,7 +637,9 @@ def test_exception_range_used_for_irq(spec_copy: SpecCopy) -> None:
 
 
 def test_exception_kind_above_0x1f(spec_copy: SpecCopy) -> None:
-    spec_copy.replace("vectors.yaml", "IA32_SYSCALL_VECTOR, kind: syscall,", "IA32_SYSCALL_VECTOR, kind: exception, class: trap,")
+    spec_copy.replace(
+        "vectors.yaml", "IA32_SYSCALL_VECTOR, kind: syscall,", "IA32_SYSCALL_VECTOR, kind: exception, class: trap,"
+    )
     at = spec_copy.pos("vectors.yaml", "0x80, name")
     e = _entry(spec_copy, "IA32_SYSCALL_VECTOR")
     assert spec_copy.problems() == [
@@ -604,7 +657,11 @@ def test_exception_range_above_0x1f(spec_copy: SpecCopy) -> None:
 
 
 def test_exception_needs_a_class(spec_copy: SpecCopy) -> None:
-    spec_copy.replace("vectors.yaml", "kind: exception, class: fault, description: Divide error", "kind: exception, description: Divide error")
+    spec_copy.replace(
+        "vectors.yaml",
+        "kind: exception, class: fault, description: Divide error",
+        "kind: exception, description: Divide error",
+    )
     at = spec_copy.pos("vectors.yaml", "{number: 0x00")
     assert spec_copy.problems() == [
         at.msg(f"{_entry(spec_copy, 'DE')}: exception DE needs a class (fault, trap, abort or interrupt)")
@@ -613,7 +670,10 @@ def test_exception_needs_a_class(spec_copy: SpecCopy) -> None:
 
 def test_error_code_only_for_exceptions(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace(
-        "vectors.yaml", "IA32_SYSCALL_VECTOR, kind: syscall,", "IA32_SYSCALL_VECTOR, kind: syscall, error_code: true,", at="error_code"
+        "vectors.yaml",
+        "IA32_SYSCALL_VECTOR, kind: syscall,",
+        "IA32_SYSCALL_VECTOR, kind: syscall, error_code: true,",
+        at="error_code",
     )
     e = _entry(spec_copy, "IA32_SYSCALL_VECTOR")
     assert spec_copy.problems() == [
@@ -644,13 +704,13 @@ def test_spurious_vector_low_nibble(spec_copy: SpecCopy) -> None:
     spec_copy.replace("vectors.yaml", "number: 0xFE, name: ERROR_APIC_VECTOR", "number: 0xFF, name: ERROR_APIC_VECTOR")
     at = spec_copy.replace("vectors.yaml", "number: 0xFF, name: SPURIOUS", "number: 0xFE, name: SPURIOUS", at="0xFE")
     e = _entry(spec_copy, "SPURIOUS_APIC_VECTOR")
-    assert spec_copy.problems() == [
-        at.msg(f"{e}.number: spurious vector 0xfe: its low nibble must be 0xf (e.g. 0xff)")
-    ]
+    assert spec_copy.problems() == [at.msg(f"{e}.number: spurious vector 0xfe: its low nibble must be 0xf (e.g. 0xff)")]
 
 
 def test_two_spurious_vectors(spec_copy: SpecCopy) -> None:
-    spec_copy.replace("vectors.yaml", "MANAGED_IRQ_SHUTDOWN_VECTOR, kind: system", "MANAGED_IRQ_SHUTDOWN_VECTOR, kind: spurious")
+    spec_copy.replace(
+        "vectors.yaml", "MANAGED_IRQ_SHUTDOWN_VECTOR, kind: system", "MANAGED_IRQ_SHUTDOWN_VECTOR, kind: spurious"
+    )
     first = spec_copy.line("vectors.yaml", "MANAGED_IRQ_SHUTDOWN_VECTOR")
     at = spec_copy.pos("vectors.yaml", "0xFF, name: SPURIOUS")
     e = _entry(spec_copy, "SPURIOUS_APIC_VECTOR")
@@ -689,7 +749,9 @@ def test_idt_layout_size_for_mode(spec_copy: SpecCopy) -> None:
 
 
 def test_idt_gate_field_outside_gate(spec_copy: SpecCopy) -> None:
-    at = spec_copy.replace("idt.yaml", '{name: offset_high, bits: "63:48"', '{name: offset_high, bits: "71:64"', at='"71:64"')
+    at = spec_copy.replace(
+        "idt.yaml", '{name: offset_high, bits: "63:48"', '{name: offset_high, bits: "71:64"', at='"71:64"'
+    )
     j = spec_copy.index("idt.yaml", "idt.layouts.1.fields", "offset_high")
     assert spec_copy.problems() == [
         at.msg(f"idt.layouts[1].fields[{j}].bits: gate field offset_high bits '71:64' lie outside the 8-byte gate")
@@ -707,7 +769,9 @@ def test_idt_gate_field_overlap(spec_copy: SpecCopy) -> None:
 
 def test_idt_gate_field_missing(spec_copy: SpecCopy) -> None:
     spec_copy.replace(
-        "idt.yaml", '        - {name: dpl, bits: "46:45", description: Descriptor privilege level for software INT n}\n', ""
+        "idt.yaml",
+        '        - {name: dpl, bits: "46:45", description: Descriptor privilege level for software INT n}\n',
+        "",
     )
     at = spec_copy.pos("idt.yaml", "- {name: offset_low", after="name: gate64")
     assert spec_copy.problems() == [at.msg("idt.layouts[0].fields: layout gate64 has no gate field 'dpl'")]
@@ -730,9 +794,16 @@ def test_idt_offset_parts_too_narrow(spec_copy: SpecCopy) -> None:
 
 
 def test_idt_type_field_too_narrow(spec_copy: SpecCopy) -> None:
-    at = spec_copy.replace("idt.yaml", '{name: type, bits: "44:40", description: "Gate type including S = 0"}', '{name: type, bits: "42:40", description: "Gate type including S = 0"}', at='"42:40"')
+    at = spec_copy.replace(
+        "idt.yaml",
+        '{name: type, bits: "44:40", description: "Gate type including S = 0"}',
+        '{name: type, bits: "42:40", description: "Gate type including S = 0"}',
+        at='"42:40"',
+    )
     assert spec_copy.problems() == [
-        at.msg("idt.layouts[1].fields[3].bits: the 3-bit type field of layout gate32 cannot hold gate type interrupt = 0xe")
+        at.msg(
+            "idt.layouts[1].fields[3].bits: the 3-bit type field of layout gate32 cannot hold gate type interrupt = 0xe"
+        )
     ]
 
 
@@ -761,7 +832,10 @@ def test_apic_id_duplicate(spec_copy: SpecCopy) -> None:
 def test_address_map_overlap(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace("platform.yaml", "hpet: {base: 0xFED00000", "hpet: {base: 0xFEC00000", at="0xFEC00000")
     assert spec_copy.problems() == [
-        at.msg("platform.address_map.hpet.base: hpet window at 0xfec00000 overlaps the ioapic window 0xfec00000..0xfec00fff")
+        at.msg(
+            "platform.address_map.hpet.base: hpet window at 0xfec00000 overlaps the ioapic window "
+            "0xfec00000..0xfec00fff"
+        )
     ]
 
 
@@ -773,8 +847,12 @@ def test_address_map_beyond_4g(spec_copy: SpecCopy) -> None:
 
 
 def test_address_map_size_not_power_of_two(spec_copy: SpecCopy) -> None:
-    at = spec_copy.replace("platform.yaml", "hpet: {base: 0xFED00000, size: 0x400}", "hpet: {base: 0xFED00000, size: 0x500}", at="0x500")
-    assert spec_copy.problems() == [at.msg("platform.address_map.hpet.size: hpet window size 0x500 is not a power of two")]
+    at = spec_copy.replace(
+        "platform.yaml", "hpet: {base: 0xFED00000, size: 0x400}", "hpet: {base: 0xFED00000, size: 0x500}", at="0x500"
+    )
+    assert spec_copy.problems() == [
+        at.msg("platform.address_map.hpet.size: hpet window size 0x500 is not a power of two")
+    ]
 
 
 def test_address_map_misaligned_window(spec_copy: SpecCopy) -> None:
@@ -821,19 +899,30 @@ def test_hpet_period_rounds_to_the_nearest_femtosecond(spec_copy: SpecCopy) -> N
 def test_isa_override_pin_beyond_ioapic(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace("platform.yaml", "{isa_irq: 0, pin: 2}", "{isa_irq: 0, pin: 24}", at="24")
     assert spec_copy.problems() == [
-        at.msg("platform.irq_wiring.isa_overrides[0].pin: ISA IRQ 0 goes to pin 24, but the IO-APIC has 24 pins (ioapic.yaml)")
+        at.msg(
+            "platform.irq_wiring.isa_overrides[0].pin: ISA IRQ 0 goes to pin 24, "
+            "but the IO-APIC has 24 pins (ioapic.yaml)"
+        )
     ]
 
 
 def test_hpet_legacy_pin_beyond_ioapic(spec_copy: SpecCopy) -> None:
     at = spec_copy.replace("platform.yaml", "timer1: 8", "timer1: 30", at="30")
     assert spec_copy.problems() == [
-        at.msg("platform.irq_wiring.hpet_legacy.timer1: HPET timer1 goes to pin 30, but the IO-APIC has 24 pins (ioapic.yaml)")
+        at.msg(
+            "platform.irq_wiring.hpet_legacy.timer1: HPET timer1 goes to pin 30, "
+            "but the IO-APIC has 24 pins (ioapic.yaml)"
+        )
     ]
 
 
 def test_address_window_smaller_than_device(spec_copy: SpecCopy) -> None:
-    at = spec_copy.replace("platform.yaml", "lapic: {base: 0xFEE00000, size: 0x1000}", "lapic: {base: 0xFEE00000, size: 0x800}", at="0x800")
+    at = spec_copy.replace(
+        "platform.yaml", "lapic: {base: 0xFEE00000, size: 0x1000}", "lapic: {base: 0xFEE00000, size: 0x800}", at="0x800"
+    )
     assert spec_copy.problems() == [
-        at.msg("platform.address_map.lapic.size: lapic window size 0x800 is smaller than the lapic register page 0x1000 (lapic.yaml)")
+        at.msg(
+            "platform.address_map.lapic.size: lapic window size 0x800 is smaller than the lapic register page "
+            "0x1000 (lapic.yaml)"
+        )
     ]
