@@ -68,14 +68,14 @@ from __future__ import annotations
 from typing import Any
 
 from amaranth.hdl import Cat, Const, Module, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
-from irqforge.hw.ioapic import round_robin
-from irqforge.spec import Access, Register, Spec
+from irqforge.hw.regs import layout_init, register_layout, round_robin
+from irqforge.spec import Access, Spec
 
-__all__ = ["Hpet", "HpetCore", "MsiSignature", "conf_write_mask", "register_layout", "top"]
+__all__ = ["Hpet", "HpetCore", "MsiSignature", "conf_write_mask", "top"]
 
 
 class MsiSignature(wiring.Signature):
@@ -83,20 +83,6 @@ class MsiSignature(wiring.Signature):
 
     def __init__(self) -> None:
         super().__init__({"valid": Out(1), "ready": In(1), "addr": Out(32), "data": Out(32)})
-
-
-def register_layout(reg: Register) -> data.StructLayout:
-    """``reg`` as a ``StructLayout`` of its spec fields (lower-case names, ``_rsvd<lsb>`` gaps)."""
-    members: dict[str, Any] = {}
-    pos = 0
-    for f in sorted(reg.fields, key=lambda f: f.lsb):
-        if f.lsb > pos:
-            members[f"_rsvd{pos}"] = f.lsb - pos
-        members[f.name.lower()] = f.width
-        pos = f.lsb + f.width
-    if pos < reg.width:
-        members[f"_rsvd{pos}"] = reg.width - pos
-    return data.StructLayout(members)
 
 
 def conf_write_mask(spec: Spec) -> int:
@@ -190,8 +176,7 @@ class HpetCore(wiring.Component):
         lines = []  # (drive, route) per timer
         confs, cmps, fsbs = [], [], []
         for n in range(nt):
-            conf = Signal(self.conf_layout, name=f"t{n}_conf",
-                          init={f.name.lower(): f.reset for f in r_conf.fields})
+            conf = Signal(self.conf_layout, name=f"t{n}_conf", init=layout_init(r_conf))
             cmp = Signal(64, name=f"t{n}_cmp", init=r_cmp.field("VALUE").reset)
             period = Signal(64, name=f"t{n}_period")
             fsb = Signal(64, name=f"t{n}_fsb", init=r_fsb.reset)

@@ -46,10 +46,11 @@ from __future__ import annotations
 from typing import Any
 
 from amaranth.hdl import Cat, Const, Module, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
+from irqforge.hw.regs import layout_init, register_layout, round_robin
 from irqforge.spec import Access, Device, Register, Spec
 
 __all__ = [
@@ -57,8 +58,6 @@ __all__ = [
     "IoApic",
     "IoApicCore",
     "IoApicMessageSignature",
-    "redirection_entry_layout",
-    "round_robin",
     "top",
 ]
 
@@ -87,51 +86,6 @@ class EoiSignature(wiring.Signature):
         super().__init__({"valid": Out(1), "vector": Out(8)})
 
 
-def redirection_entry_layout(reg: Register) -> data.StructLayout:
-    """The 64-bit redirection entry as a ``StructLayout`` built from the spec's fields.
-
-    Field names are the spec names in lower case; gaps become ``_rsvd<lsb>``
-    padding members so every field sits at its architectural bit position.
-    """
-    members: dict[str, Any] = {}
-    pos = 0
-    for f in sorted(reg.fields, key=lambda f: f.lsb):
-        if f.lsb > pos:
-            members[f"_rsvd{pos}"] = f.lsb - pos
-        members[f.name.lower()] = f.width
-        pos = f.lsb + f.width
-    if pos < reg.width:
-        members[f"_rsvd{pos}"] = reg.width - pos
-    layout = data.StructLayout(members)
-    for f in reg.fields:  # the layout must put each field where the spec says
-        assert layout[f.name.lower()].offset == f.lsb, f.name
-    return layout
-
-
-def round_robin(m: Module, req: Signal, ptr: Signal, n: int) -> tuple[Signal, Signal]:
-    """Combinational round-robin pick: the first requesting index at or after
-    ``ptr``, else the first overall. Returns ``(any, index)``."""
-    width = max(1, (n - 1).bit_length())
-    first_hi = Signal(width)
-    first_all = Signal(width)
-    any_hi = Signal()
-    hi = Signal(n)
-    m.d.comb += hi.eq(req & ~((Const(1, n + 1) << ptr) - 1)[:n])
-    # Lowest set bit, by an if-chain from the top down (the last assignment wins).
-    for i in reversed(range(n)):
-        with m.If(hi[i]):
-            m.d.comb += first_hi.eq(i)
-        with m.If(req[i]):
-            m.d.comb += first_all.eq(i)
-    m.d.comb += any_hi.eq(hi.any())
-    index = Signal(width)
-    with m.If(any_hi):
-        m.d.comb += index.eq(first_hi)
-    with m.Else():
-        m.d.comb += index.eq(first_all)
-    return req.any(), index
-
-
 def _field_write(reg: Register, old: Any, written: Any, lo: int, width: int = 32) -> list[Any]:
     """Statements storing the rw fields of ``reg`` that lie in bits ``lo..lo+width-1``."""
     return [
@@ -154,7 +108,7 @@ class IoApicCore(wiring.Component):
         self.npins: int = dev.param("pins")
         self.window = dev.window("IOAPIC")
         self.redtbl = self.window.register("REDTBL")
-        self.entry_layout = redirection_entry_layout(self.redtbl)
+        self.entry_layout = register_layout(self.redtbl)
         super().__init__(
             {
                 "reg": In(RegSignature(dev.address_width)),
@@ -171,7 +125,7 @@ class IoApicCore(wiring.Component):
         idx_width = max(1, (n - 1).bit_length())
 
         entries = [
-            Signal(self.entry_layout, name=f"rte{i}", init={f.name.lower(): f.reset for f in red.fields})
+            Signal(self.entry_layout, name=f"rte{i}", init=layout_init(red))
             for i in range(n)
         ]
         prev = Signal(n)  # asserted level sampled at the last edge

@@ -45,6 +45,7 @@ from irqforge.hw import hpet as hpet_mod
 from irqforge.hw import ioapic as ioapic_mod
 from irqforge.hw import lapic as lapic_mod
 from irqforge.hw.bus import AXI4LiteSignature
+from irqforge.hw.messages import LapicStateSignature
 from irqforge.hw.router import Router
 from irqforge.hw.xbar import AxiLiteCrossbar, Region
 from irqforge.spec import Spec
@@ -74,27 +75,6 @@ class CpuSignature(wiring.Signature):
                 "sipi_vector": In(8),
             }
         )
-
-
-def join(m: Module, producer: Any, consumer: Any) -> None:
-    """Connect two port bundles member by member, by name.
-
-    ``producer``'s signature gives the directions: its ``Out`` members drive
-    ``consumer``'s members of the same name, its ``In`` members are driven
-    by them. Unlike :func:`amaranth.lib.wiring.connect` the two signatures
-    need only share member names, so blocks may each declare their own
-    signature class for the same port (the IO-APIC's and the router's
-    ``msg``). Widths are adapted by Amaranth's ``eq`` (the names and widths
-    are contract §6's, so they agree).
-    """
-    for name, member in producer.signature.members.items():
-        ours, theirs = getattr(producer, name), getattr(consumer, name)
-        if member.is_signature:
-            join(m, ours, theirs)
-        elif member.flow is Out:
-            m.d.comb += theirs.eq(ours)
-        else:
-            m.d.comb += ours.eq(theirs)
 
 
 class Platform(wiring.Component):
@@ -150,11 +130,11 @@ class Platform(wiring.Component):
                 tsc = Signal(64, name="tsc")
                 m.d.sync += tsc.eq(tsc + 1)
                 m.d.comb += lapic.tsc.eq(tsc)
-            join(m, lapic.ipi, router.ipi[i])
-            join(m, router.msg[i], lapic.msg_in)
-            join(m, lapic.eoi, router.eoi[i])
+            wiring.connect(m, lapic.ipi, router.ipi[i])
+            wiring.connect(m, router.msg[i], lapic.msg_in)
+            wiring.connect(m, lapic.eoi, router.eoi[i])
             state = router.lapic[i]
-            for name in ("apic_id", "ldr", "dfr_model", "arb_priority", "enabled"):
+            for name in LapicStateSignature().members:
                 m.d.comb += getattr(state, name).eq(getattr(lapic, name))
 
         wiring.connect(m, xbar.ioapic, ioapic.bus)
@@ -162,9 +142,11 @@ class Platform(wiring.Component):
         hpet_irq = hpet.irq
         width = min(len(hpet_irq), self._pins)
         m.d.comb += ioapic.irq.eq(self.irq | hpet_irq[:width] | Const(0, self._pins))
-        join(m, ioapic.msg, router.ioapic)
-        join(m, hpet.msi, router.msi)
-        join(m, router.ioapic_eoi, ioapic.eoi)
+        # The IO-APIC and HPET ports have the members of hw/messages.py's
+        # signatures, which is all ``connect`` checks.
+        wiring.connect(m, ioapic.msg, router.ioapic)
+        wiring.connect(m, hpet.msi, router.msi)
+        wiring.connect(m, router.ioapic_eoi, ioapic.eoi)
         return m
 
 

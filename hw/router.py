@@ -97,6 +97,16 @@ from amaranth.lib.wiring import In, Out
 
 from irqforge.spec import Spec
 
+# The port signatures live in .messages; they are re-exported here for the
+# blocks that import them from the router (hw/lapic.py).
+from .messages import (
+    EoiSignature,
+    IoApicMessageSignature,
+    IpiSignature,
+    LapicStateSignature,
+    MessageSignature,
+    MsiSignature,
+)
 from .xbar import round_robin
 
 __all__ = [
@@ -131,88 +141,6 @@ DFR_FLAT = 0xF
 DFR_CLUSTER = 0x0
 BROADCAST = 0xFF
 MSI_ADDR_PREFIX = 0xFEE
-
-
-class IoApicMessageSignature(wiring.Signature):
-    """The IO-APIC's message port, from the IO-APIC's view (``msg__*``)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            {
-                "valid": Out(1),
-                "ready": In(1),
-                "vector": Out(8),
-                "delivery_mode": Out(3),
-                "dest_mode": Out(1),
-                "dest": Out(8),
-                "trigger": Out(1),
-            }
-        )
-
-
-class MsiSignature(wiring.Signature):
-    """The HPET's FSB write, from the HPET's view (``msi__*``)."""
-
-    def __init__(self) -> None:
-        super().__init__({"valid": Out(1), "ready": In(1), "addr": Out(32), "data": Out(32)})
-
-
-class IpiSignature(wiring.Signature):
-    """A LAPIC's IPI port, from the LAPIC's view (``ipi__*``)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            {
-                "valid": Out(1),
-                "ready": In(1),
-                "vector": Out(8),
-                "delivery_mode": Out(3),
-                "dest_mode": Out(1),
-                "dest": Out(8),
-                "shorthand": Out(2),
-                "trigger": Out(1),
-                "level": Out(1),
-                "source": Out(8),
-            }
-        )
-
-
-class LapicStateSignature(wiring.Signature):
-    """What the router needs to know of a LAPIC, from the LAPIC's view."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            {
-                "apic_id": Out(8),
-                "ldr": Out(32),
-                "dfr_model": Out(4),
-                "arb_priority": Out(8),
-                "enabled": Out(1),
-            }
-        )
-
-
-class MessageSignature(wiring.Signature):
-    """A resolved message for one LAPIC, from the router's view (``msg_in``)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            {
-                "valid": Out(1),
-                "ready": In(1),
-                "vector": Out(8),
-                "delivery_mode": Out(3),
-                "trigger": Out(1),
-                "level": Out(1),
-            }
-        )
-
-
-class EoiSignature(wiring.Signature):
-    """An EOI broadcast, from the sender's view (``eoi__*``)."""
-
-    def __init__(self) -> None:
-        super().__init__({"valid": Out(1), "vector": Out(8)})
 
 
 class Router(wiring.Component):

@@ -103,9 +103,6 @@ def run_demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(sim=None, cpus=None, scenario="default", cycles=None, waves=None, json=args.json)
     backend = best_backend()
     if backend == "model":
-        print(
-            f"irqforge demo: no RTL simulator present ({', '.join(f'{k}: {why_unavailable(k)}' for k in BACKENDS[1:])});"
-            " running on the reference models",
-            file=sys.stderr,
-        )
+        why = "; ".join(f"{k}: {why_unavailable(k)}" for k in BACKENDS[1:])
+        print(f"irqforge demo: no RTL simulator present ({why}); running on the reference models", file=sys.stderr)
     return run_sim(ns)

@@ -84,7 +84,6 @@ class CocotbMachine:
 
     def __init__(self, dut: Any, spec: Spec, *, clk_period_ns: int = CLK_PERIOD_NS) -> None:
         from cocotb.simtime import convert
-        from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
         self.dut = dut
         self.spec = spec
@@ -95,15 +94,10 @@ class CocotbMachine:
         self._t0 = 0
         self._irq = 0
         self._pins = [_CpuPins(dut, i) for i in range(self.ncpus)]
-        self._buses = [
-            AxiLiteMaster(AxiLiteBus.from_prefix(dut, f"cpu__{i}__bus_"), dut.clk, dut.rst)
-            for i in range(self.ncpus)
-        ]
-        for bus in self._buses:
-            # cocotbext-axi logs every transaction at INFO; keep the logs for problems.
-            bus.log.setLevel("WARNING")
-            bus.read_if.log.setLevel("WARNING")
-            bus.write_if.log.setLevel("WARNING")
+        # The bus masters are made in start(), once reset has given every
+        # slave output a defined level: cocotbext-axi samples ``ready`` at the
+        # first clock edge and refuses X.
+        self._buses: list[Any] = []
         self._startup: list[list[tuple[str, int]]] = [[] for _ in range(self.ncpus)]
 
     # ------------------------------------------------------------------ set-up
@@ -119,20 +113,36 @@ class CocotbMachine:
         from cocotb.triggers import FallingEdge, RisingEdge
 
         dut = self.dut
-        Clock(dut.clk, self.clk_period_ns, unit="ns").start()
         dut.rst.value = 1
         dut.irq.value = 0
-        for pins in self._pins:
+        for i, pins in enumerate(self._pins):
             pins.inta.value = 0
             pins.nmi_ack.value = 0
+            for name in _MASTER_OUTPUTS:
+                getattr(dut, f"cpu__{i}__bus__{name}").value = 0
+        Clock(dut.clk, self.clk_period_ns, unit="ns").start()
         for _ in range(reset_cycles):
             await RisingEdge(dut.clk)
+        self._buses = [self._master(i) for i in range(self.ncpus)]
         await FallingEdge(dut.clk)
         dut.rst.value = 0
         await RisingEdge(dut.clk)
         self._t0 = get_sim_time("step")
         for cpu in range(self.ncpus):
             cocotb.start_soon(self._startup_monitor(cpu))
+
+    def _master(self, cpu: int) -> Any:
+        """cocotbext-axi's AXI4-Lite master on ``cpu__{cpu}__bus__*``, quiet unless something goes wrong."""
+        import logging
+
+        from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+
+        dut = self.dut
+        bus = AxiLiteBus.from_prefix(dut, f"cpu__{cpu}__bus_")
+        # cocotbext-axi logs its banner and every transaction at INFO, on
+        # loggers named after the toplevel and the prefix.
+        logging.getLogger(f"cocotb.{dut._name}.cpu__{cpu}__bus_").setLevel(logging.WARNING)
+        return AxiLiteMaster(bus, dut.clk, dut.rst)
 
     async def _startup_monitor(self, cpu: int) -> None:
         from cocotb.triggers import First, ReadOnly, RisingEdge
@@ -273,6 +283,10 @@ class CocotbMachine:
         return out
 
 
+#: The AXI4-Lite inputs of the platform that the bus master drives (held 0 in reset).
+_MASTER_OUTPUTS: Final = ("awvalid", "wvalid", "bready", "arvalid", "rready")
+
+
 class _CpuPins:
     """Handles of one CPU's pins (``cpu__{i}__*``)."""
 
@@ -290,18 +304,39 @@ class _CpuPins:
 
 
 def platform_verilog(spec: Spec, out_dir: Path) -> Path:
-    """Write the platform's Verilog for ``spec`` into ``out_dir`` (once per spec and RTL source)."""
+    """Write the platform's Verilog for ``spec`` into ``out_dir``; return its path.
+
+    Conversion (tens of seconds) happens once per
+    :func:`irqforge.hw.rtl_fingerprint`: ``{TOPLEVEL}-{fingerprint}.ref``
+    names the folder it went to. That folder is named by a digest of the
+    text, so an edit of ``irqforge.hw`` that leaves the Verilog unchanged
+    keeps the simulators' builds (which key on the contents) valid. The file
+    itself is ``{TOPLEVEL}.v``, the name the Verilator waivers
+    (``hw/lint/*.vlt``) match.
+    """
     from irqforge.hw import rtl_fingerprint, to_verilog
     from irqforge.hw.platform import top
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{TOPLEVEL}-{rtl_fingerprint(spec)[:16]}.v"
+    ref = out_dir / f"{TOPLEVEL}-{rtl_fingerprint(spec)[:16]}.ref"
+    if ref.is_file():
+        path = out_dir / ref.read_text().strip() / f"{TOPLEVEL}.v"
+        if path.is_file():
+            return path
+    text = to_verilog(top(spec), TOPLEVEL)
+    folder = f"rtl-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    path = out_dir / folder / f"{TOPLEVEL}.v"
     if not path.is_file():
-        text = to_verilog(top(spec), TOPLEVEL)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        path.parent.mkdir(exist_ok=True)
+        _write_atomic(path, text)
+    _write_atomic(ref, folder + "\n")
     return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _lint_waiver(out_dir: Path) -> Path | None:

@@ -11,7 +11,7 @@ Pieces, kept apart:
   ``inta``, ``nmi_ack``, ``ipi__ready`` and the LINT pins. Every driver
   changes its signals just after a rising edge.
 - **Monitor** (:class:`PortMonitor`): samples every port in the middle of
-  each cycle (falling edge, read-only phase) and works out which register
+  each cycle (at the falling edge) and works out which register
   access the bridge issues in that cycle, mirroring the documented bridge
   rule (a write issues when both AW and W are present and the B slot is
   free; a read on the AR handshake).
@@ -27,6 +27,7 @@ counts) into its working folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -68,6 +69,15 @@ class PortMonitor:
         self.expected_r: deque[int] = deque()
         self.error: BaseException | None = None
         self.r_beats = 0
+        self.stopped = False
+        self.task: Any = None
+
+    async def stop(self) -> None:
+        """End the monitor loop and wait for it (so no task is left to cancel), then re-raise its error."""
+        self.stopped = True
+        await ClockCycles(self.dut.clk, 2)
+        if self.error is not None:
+            raise self.error
 
     def sample(self) -> None:
         d = self.dut
@@ -204,13 +214,8 @@ async def setup(dut: Any) -> tuple[AxiLiteMaster, PortMonitor]:
     dut.rst.value = 0
     await RisingEdge(dut.clk)
     monitor = PortMonitor(dut, LapicChecker(LapicModel(spec, APIC_ID)))
-    cocotb.start_soon(monitor.run())
+    monitor.task = cocotb.start_soon(monitor.run())
     return axi, monitor
-
-
-def check(monitor: PortMonitor) -> None:
-    if monitor.error is not None:
-        raise monitor.error
 
 
 @cocotb.test()
@@ -227,7 +232,7 @@ async def registers_through_axi(dut: Any) -> None:
     await axi.write_dword(dev.offset("ESR"), 0)
     assert (await axi.read_dword(dev.offset("ESR"))) == 0x80
     await ClockCycles(dut.clk, 4)
-    check(mon)
+    await mon.stop()
     assert mon.r_beats == 5
 
 
@@ -263,7 +268,7 @@ async def interrupt_round_trip(dut: Any) -> None:
     await RisingEdge(dut.clk)
     dut.ipi__ready.value = 0
     await ClockCycles(dut.clk, 3)
-    check(mon)
+    await mon.stop()
 
 
 @cocotb.test()
@@ -311,14 +316,17 @@ async def random_differential(dut: Any) -> None:
                 lint[k] ^= 1
                 getattr(dut, f"lint{k}").value = lint[k]
 
-    cocotb.start_soon(cpu())
-    cocotb.start_soon(pins())
+    tasks = [cocotb.start_soon(cpu()), cocotb.start_soon(pins())]
     step = 1000
     for _ in range(0, cycles, step):
         await ClockCycles(dut.clk, step)
         if mon.error is not None:
             break
     done = True
+    for t in tasks:
+        await t
+    with contextlib.suppress(Exception):  # mon.error is reported below, with the seed
+        await mon.stop()
     wall = time.perf_counter() - start
     ck = mon.checker
     Path(RESULT_FILE).write_text(

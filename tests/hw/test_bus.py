@@ -18,6 +18,7 @@ from amaranth.hdl import Module, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
+
 from irqforge.hw.bus import (
     RESP_OKAY,
     RESP_SLVERR,

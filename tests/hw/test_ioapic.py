@@ -16,13 +16,15 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from amaranth.hdl import Shape
 from amaranth.sim import Simulator
 
-from irqforge.hw.ioapic import IoApic, IoApicCore, redirection_entry_layout
+from irqforge.hw.ioapic import IoApic, IoApicCore
+from irqforge.hw.regs import register_layout
 from irqforge.sim.models.ioapic import IoApicModel
 from irqforge.sim.models.messages import IoApicMessage
-from irqforge.spec import Spec
+from irqforge.spec import Access, Field, Register, Spec
 
 
 class Lockstep:
@@ -181,11 +183,25 @@ def field(spec: Spec, name: str) -> Any:
 
 def test_entry_layout_follows_spec(spec: Spec) -> None:
     red = spec.ioapic.window("IOAPIC").register("REDTBL")
-    layout = redirection_entry_layout(red)
+    layout = register_layout(red)
     assert layout.size == red.width
     for f in red.fields:
         assert layout[f.name.lower()].offset == f.lsb
         assert Shape.cast(layout[f.name.lower()].shape).width == f.width
+
+
+def test_register_layout_pads_and_refuses_bad_fields() -> None:
+    a = Field("A", 4, 4, Access.RW)
+    reg = Register("R", 0, 16, Access.RW, fields=(a, Field("B", 12, 2, Access.RO)))
+    layout = register_layout(reg)
+    assert layout.size == 16
+    assert [(name, member.offset) for name, member in layout] == [
+        ("_rsvd0", 0), ("a", 4), ("_rsvd8", 8), ("b", 12), ("_rsvd14", 14)
+    ]
+    with pytest.raises(ValueError, match="overlaps"):
+        register_layout(Register("R", 0, 16, Access.RW, fields=(a, Field("C", 6, 4, Access.RW))))
+    with pytest.raises(ValueError, match="beyond"):
+        register_layout(Register("R", 0, 8, Access.RW, fields=(a, Field("D", 8, 2, Access.RW))))
 
 
 # ----------------------------------------------------------------------------- registers
