@@ -28,15 +28,11 @@ def lint_dir() -> resources.abc.Traversable:
 
 
 def emit(spec: Spec) -> dict[str, str]:
-    """``verilog/<module>.v`` for every RTL block that exists."""
-    from irqforge.hw import to_verilog, top_modules  # gen → hw is allowed (contract §2); imported late: slow
+    """``verilog/<module>.v`` for every RTL block that exists (converted in parallel)."""
+    from irqforge.hw import convert_all  # gen → hw is allowed (contract §2); imported late: slow
 
-    out = {}
     head = comment(banner(spec), "slash")
-    for name, component in top_modules(spec).items():
-        text = to_verilog(component, name)
-        out[f"verilog/{name}.v"] = f"{head}\n{text}"
-    return out
+    return {f"verilog/{name}.v": f"{head}\n{text}" for name, text in convert_all(spec).items()}
 
 
 def emit_lint(spec: Spec) -> dict[str, str]:

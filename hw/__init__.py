@@ -7,7 +7,7 @@ returning the ``wiring.Component`` that becomes ``irqforge_<name>.v``.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from amaranth.lib import wiring
@@ -79,3 +79,53 @@ def rtl_fingerprint(spec: Spec) -> str:
         if entry.name.endswith(".py"):
             h.update(entry.name.encode() + b"\0" + entry.read_bytes())
     return h.hexdigest()
+
+
+def as_instance(component: wiring.Component, module: str) -> Any:
+    """An ``Instance`` of the separately generated Verilog module ``module``
+    bound to ``component``'s port signals, in place of the component itself.
+
+    The platform uses it for its Verilog (``irqforge_platform`` then
+    instantiates ``irqforge_lapic`` … instead of carrying a copy of every
+    block), while Amaranth's simulator keeps elaborating the real blocks.
+    """
+    from amaranth.hdl import ClockSignal, Instance, ResetSignal
+
+    ports: dict[str, Any] = {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
+    for path, member, value in component.signature.flatten(component):
+        name = "__".join(str(p) for p in path)
+        ports[("i_" if member.flow == wiring.In else "o_") + name] = value
+    return Instance(module, **ports)
+
+
+def _convert_job(job: tuple[str, str, Spec]) -> tuple[str, str]:
+    vname, mod, spec = job
+    m = importlib.import_module(f"irqforge.hw.{mod}")
+    return vname, to_verilog(m.top(spec), vname)
+
+
+def convert_all(spec: Spec, *, jobs: int | None = None) -> dict[str, str]:
+    """Verilog text of every top-level block (:data:`TOPS`), converted in
+    parallel worker processes (Amaranth's conversion is single-threaded)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    todo = []
+    for vname, mod in TOPS.items():
+        try:
+            importlib.import_module(f"irqforge.hw.{mod}")
+        except ModuleNotFoundError as e:
+            if e.name == f"irqforge.hw.{mod}":
+                continue
+            raise
+        todo.append((vname, mod, spec))
+    workers = min(len(todo), jobs or os.cpu_count() or 1)
+    if workers <= 1:
+        results = dict(map(_convert_job, todo))
+    else:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            results = dict(pool.map(_convert_job, todo))
+    return {vname: results[vname] for vname, _mod, _spec in todo}
