@@ -43,6 +43,7 @@ class Apic:
         lapic = spec.lapic
         self.base = spec.platform.base("lapic")
         self.reg = {r.name: self.base + r.offset for r in lapic.registers}
+        self.eoi_addr = self.reg["EOI"]
         self.ISR = [self.base + lapic.offset("ISR", i) for i in range(8)]
         self.IRR = [self.base + lapic.offset("IRR", i) for i in range(8)]
         self.TMR = [self.base + lapic.offset("TMR", i) for i in range(8)]
@@ -97,7 +98,7 @@ class Apic:
 
     async def apic_eoi(self) -> None:
         """``apic_eoi()``: write 0 to EOI."""
-        await self.k.write32(self.reg["EOI"], 0)
+        await self.k.write32(self.eoi_addr, 0)
 
     async def isr_bit(self, vector: int) -> bool:
         v = await self.k.read32(self.ISR[vector >> 5])

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from irqforge.spec import GateType, VectorKind
 
-from .kernel import HARDIRQ_OFFSET, NMI_OFFSET, KernelOops, KernelPanic
+from .kernel import HARDIRQ_MASK, HARDIRQ_OFFSET, NMI_MASK, NMI_OFFSET, SOFTIRQ_MASK, KernelOops, KernelPanic
 
 if TYPE_CHECKING:
     from .kernel import Kernel, PerCpu
@@ -58,13 +58,24 @@ EX_TYPE_UACCESS = 3
 EX_TYPE_EFAULT_REG = 10
 
 IRQ_ENTRIES_BASE = 0xFFFFFFFF81E00000
+_IN_INTERRUPT = NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK
 SPURIOUS_ENTRIES_BASE = 0xFFFFFFFF81E10000
 IDT_ALIGN = 16
 
 
-@dataclass
+_PT_REGS_FIELDS = (
+    "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8",
+    "ax", "cx", "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss",
+)  # fmt: skip
+
+
 class PtRegs:
-    """``struct pt_regs`` (x86-64)."""
+    """``struct pt_regs`` (x86-64).
+
+    A plain class: the entry code builds one per interrupt with the five
+    hardware-frame values; the general registers read 0 (``orig_ax`` -1) until
+    written. Compares and prints like a dataclass of all 21 fields.
+    """
 
     r15: int = 0
     r14: int = 0
@@ -82,11 +93,25 @@ class PtRegs:
     si: int = 0
     di: int = 0
     orig_ax: int = -1
-    ip: int = 0
-    cs: int = KERNEL_CS
-    flags: int = X86_EFLAGS_FIXED
-    sp: int = 0
-    ss: int = KERNEL_DS
+
+    def __init__(
+        self,
+        ip: int = 0,
+        cs: int = KERNEL_CS,
+        flags: int = X86_EFLAGS_FIXED,
+        sp: int = 0,
+        ss: int = KERNEL_DS,
+        **regs: int,
+    ) -> None:
+        self.ip = ip
+        self.cs = cs
+        self.flags = flags
+        self.sp = sp
+        self.ss = ss
+        for name, value in regs.items():
+            if name not in _PT_REGS_FIELDS:
+                raise TypeError(f"pt_regs has no register {name!r}")
+            setattr(self, name, value)
 
     def user_mode(self) -> bool:
         return (self.cs & 3) == 3
@@ -94,8 +119,18 @@ class PtRegs:
     def interrupts_enabled(self) -> bool:
         return bool(self.flags & X86_EFLAGS_IF)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PtRegs):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _PT_REGS_FIELDS)
 
-@dataclass
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "PtRegs(" + ", ".join(f"{f}={getattr(self, f):#x}" for f in _PT_REGS_FIELDS) + ")"
+
+
+@dataclass(slots=True)
 class HwFrame:
     """What the CPU pushed: SS, RSP, RFLAGS, CS, RIP and maybe an error code."""
 
@@ -151,6 +186,9 @@ class Entry:
         self.trace = False
         self.max_depth = [0] * kernel.ncpus
         self._stubs: dict[int, int] = {}
+        self._dispatch: dict[int, tuple[Any, GateType, str, Stub]] = {}
+        """vector → (decoded gate, type, symbol, stub); valid while the IDT's
+        decoded gate object is the same (a gate write replaces it)."""
         self.NMI_VECTOR = self.vm["NMI"]
         self.PF_VECTOR = self.vm["PF"]
         self.GP_VECTOR = self.vm["GP"]
@@ -264,16 +302,17 @@ class Entry:
     async def _irq_body(self, regs: PtRegs, fn: Callable[[PtRegs, int], Awaitable[None]], vector: int) -> None:
         """irqentry_enter → irq_enter_rcu → handler → irq_exit_rcu → irqentry_exit."""
         k = self.k
-        cpu = k.this_cpu
+        cpu = k._cur
         cpu.preempt_count += HARDIRQ_OFFSET
         try:
             await fn(regs, vector)
         finally:
-            cpu = k.this_cpu
+            cpu = k._cur
             cpu.preempt_count -= HARDIRQ_OFFSET
-        await k.softirq.irq_exit_softirqs()
-        cpu = k.this_cpu
-        if cpu.need_resched and cpu.preempt_count == 0 and regs.interrupts_enabled() and not cpu.in_nmi:
+        if cpu.data["softirq_pending"] and not cpu.preempt_count & _IN_INTERRUPT:
+            await k.softirq.irq_exit_softirqs()
+            cpu = k._cur
+        if cpu.need_resched and cpu.preempt_count == 0 and regs.flags & X86_EFLAGS_IF and not cpu.in_nmi:
             await k.preempt_schedule_irq()
 
     # ------------------------------------------------------------------ delivery (the CPU)
@@ -317,47 +356,59 @@ class Entry:
         ip: int | None = None,
     ) -> PtRegs:
         k = self.k
-        cpu = k.this_cpu
-        t = k.current
-        if cpu.idtr is None:
+        cpu = k._cur
+        t = cpu.current
+        assert t is not None
+        idtr = cpu.idtr
+        if idtr is None:
             raise KernelPanic(f"CPU#{cpu.id}: interrupt {vector:#x} with no IDT loaded (triple fault)")
         ext = 1 if external else 0
-        size = k.idt.layout.size
-        if vector * size + size - 1 > cpu.idtr[1]:
+        idt = k.idt
+        size = idt.layout.size
+        if vector * size + size - 1 > idtr[1]:
             return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
-        gate = k.idt.read_gate(vector)
+        gate = idt.read_gate(vector)
         if soft and cpu.cpl > gate.dpl:
             return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2, ip=ip)
         if not gate.present:
             return await self.deliver(self.NP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
-        gtype = gate.gate_type
-        if gtype not in (GateType.INTERRUPT, GateType.TRAP):
-            return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
-        target = k.symbol_at(gate.offset)
-        if target is None or target[1] is None:
-            raise KernelPanic(f"CPU#{cpu.id}: gate {vector:#x} points at {gate.offset:#x}, not at kernel text")
-        name, stub = target
+        cached = self._dispatch.get(vector)
+        if cached is not None and cached[0] is gate:
+            _g, gtype, name, stub = cached
+        else:
+            gtype = gate.gate_type
+            if gtype is not GateType.INTERRUPT and gtype is not GateType.TRAP:
+                return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
+            target = k._symbols.get(gate.offset)
+            if target is None or target[1] is None:
+                raise KernelPanic(f"CPU#{cpu.id}: gate {vector:#x} points at {gate.offset:#x}, not at kernel text")
+            name, stub = target
+            self._dispatch[vector] = (gate, gtype, name, stub)
         # error code: only CPU exceptions of the kinds that push one (not INT n, not INTR)
         pushes = False
         if not soft and not external:
             v = self.vm.at(vector)
             pushes = v is not None and v.kind is VectorKind.EXCEPTION and v.error_code
         old_cpl = cpu.cpl
-        depth = len(t.frames)
+        frames = t.frames
+        depth = len(frames)
         if gate.ist:
             rsp, stack = cpu.tss_ist[gate.ist], f"IST{gate.ist}"
         elif old_cpl != 0:
             rsp, stack = cpu.stack_top, "task"
         else:
-            rsp = (t.frames[-1].rsp - 0x100 if t.frames else cpu.stack_top - 0x1000) & ~0xF
+            rsp = (frames[-1].rsp - 0x100 if frames else cpu.stack_top - 0x1000) & ~0xF
             stack = "current"
-        flags = X86_EFLAGS_FIXED | (X86_EFLAGS_IF if cpu.if_flag else 0)
-        cs = KERNEL_CS if old_cpl == 0 else USER_CS
-        ss = KERNEL_DS if old_cpl == 0 else USER_DS
+        flags = X86_EFLAGS_FIXED | X86_EFLAGS_IF if cpu.if_flag else X86_EFLAGS_FIXED
+        if old_cpl == 0:
+            cs, ss = KERNEL_CS, KERNEL_DS
+        else:
+            cs, ss = USER_CS, USER_DS
         rip = t.ip if ip is None else ip
-        frame = HwFrame(vector, ss, rsp, flags, cs, rip, (error_code or 0) if pushes else None, stack, gtype, depth)
-        t.frames.append(frame)
-        if depth + 1 > self.max_depth[cpu.id]:
+        ec = (error_code or 0) if pushes else None
+        frame = HwFrame(vector, ss, rsp, flags, cs, rip, ec, stack, gtype, depth)
+        frames.append(frame)
+        if depth >= self.max_depth[cpu.id]:
             self.max_depth[cpu.id] = depth + 1
         if gtype is GateType.INTERRUPT:
             cpu.if_flag = False
@@ -366,12 +417,12 @@ class Entry:
             self.log.append((cpu.id, vector, name))
         regs = PtRegs(ip=rip, cs=cs, flags=flags, sp=rsp, ss=ss)
         try:
-            await stub(regs, frame.error_code if frame.error_code is not None else -1)
+            await stub(regs, -1 if ec is None else ec)
         finally:
-            if t.frames and t.frames[-1] is frame:
-                t.frames.pop()
+            if frames and frames[-1] is frame:
+                frames.pop()
         # iret
-        cpu = k.this_cpu
+        cpu = k._cur
         cpu.if_flag = bool(regs.flags & X86_EFLAGS_IF)
         cpu.cpl = regs.cs & 3
         return regs

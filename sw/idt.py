@@ -57,6 +57,7 @@ class Idt:
         self.mode = mode
         self.entries = spec.idt.entries
         self.table = bytearray(self.entries * self.layout.size)
+        self._decoded: list[Gate | None] = [None] * self.entries
         self.base = 0xFFFFFE0000001000  # CPU_ENTRY_AREA_RO_IDT
         self.limit = spec.idt.limit(mode)
         self._type_of = {v: g for g, v in spec.idt.gate_types.items()}
@@ -78,11 +79,19 @@ class Idt:
             raise KernelBug(f"kernel BUG at arch/x86/kernel/idt.c: IST index {ist} out of range")
         size = self.layout.size
         self.table[n * size:(n + 1) * size] = self.spec_idt.gate(addr, gate, dpl=dpl, ist=ist, mode=self.mode)
+        self._decoded[n] = None
 
     def read_gate(self, n: int) -> Gate:
+        """Gate ``n`` unpacked from the table bytes (decoded once per write, as a
+        CPU's descriptor cache would; writes go through the ``set_*_gate`` API)."""
+        g = self._decoded[n]
+        if g is not None:
+            return g
         size = self.layout.size
         f = self.layout.unpack(bytes(self.table[n * size:(n + 1) * size]))
-        return Gate(n, f["offset"], f["segment"], f["type"], f["dpl"], f.get("ist", 0), bool(f["p"]))
+        g = Gate(n, f["offset"], f["segment"], f["type"], f["dpl"], f.get("ist", 0), bool(f["p"]))
+        self._decoded[n] = g
+        return g
 
     def gate_bits(self, n: int) -> int:
         """The 16-bit ``idt_bits`` word of gate ``n`` (e.g. 0x8E00)."""

@@ -190,7 +190,7 @@ class IoApicChip:
 
     async def irq_ack(self, desc: IrqDesc) -> None:
         """``ioapic_ack_edge`` → ``apic_ack_irq``: LAPIC EOI."""
-        await self.k.apic.apic_eoi()
+        await self.k.write32(self.k.apic.eoi_addr, 0)
 
     async def irq_eoi(self, desc: IrqDesc) -> None:
         """``ioapic_ack_level``."""

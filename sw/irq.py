@@ -15,6 +15,7 @@ end. ``note_interrupt`` implements the 99 900-of-100 000 rule.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,7 @@ class IrqCore:
         self._next_vector = 0
         self.isa_base = 0x30
         self.sync_wq = WaitQueue(kernel, "synchronize_irq")
+        self._noirqdebug = kernel.config.noirqdebug
 
     # ------------------------------------------------------------------ descriptors
 
@@ -326,13 +328,19 @@ class IrqCore:
     async def common_interrupt(self, regs: PtRegs, vector: int) -> None:
         """``DEFINE_IDTENTRY_IRQ(common_interrupt)``."""
         k = self.k
-        cpu = k.this_cpu
+        cpu = k._cur
         desc = cpu.vector_irq[vector]
         if desc is None:
             await k.apic.apic_eoi()
             k.printk(f"common_interrupt: {cpu.id}.{vector} No irq handler for vector")
             return
-        await self.handle_irq(desc)
+        flow = desc.flow
+        if flow == "edge":
+            await self.handle_edge_irq(desc)
+        elif flow == "fasteoi":
+            await self.handle_fasteoi_irq(desc)
+        else:
+            await self.handle_level_irq(desc)
 
     async def handle_irq(self, desc: IrqDesc) -> None:
         flow = desc.flow
@@ -403,26 +411,34 @@ class IrqCore:
             await chip.irq_eoi(desc)
 
     def _kstat(self, desc: IrqDesc) -> None:
-        desc.kstat[self.k.this_cpu.id] += 1
+        desc.kstat[self.k._cur.id] += 1
         desc.tot_count += 1
 
     async def handle_irq_event(self, desc: IrqDesc) -> int:
+        """Run every action (registration order), OR the results, ``note_interrupt``."""
         k = self.k
         desc.pending = False
         desc.in_progress = True
         try:
             ret = IRQ_NONE
-            cpu = k.this_cpu
-            for a in list(desc.actions):
+            cpu = k._cur
+            irq = desc.irq
+            for a in tuple(desc.actions):
                 if self.trace:
-                    self.order.append((cpu.id, desc.irq, a.name))
-                res = await call(a.handler, desc.irq, a.dev_id)
-                if k.this_cpu.if_flag:
-                    k.printk(f"WARNING: irq {desc.irq} handler {a.name} enabled interrupts")
-                    k.local_irq_disable()
+                    self.order.append((cpu.id, irq, a.name))
+                res = a.handler(irq, a.dev_id)
+                if res.__class__ is not int and inspect.isawaitable(res):
+                    res = await res
+                cpu = k._cur
+                if cpu.if_flag:
+                    k.printk(f"WARNING: irq {irq} handler {a.name} enabled interrupts")
+                    cpu.if_flag = False
                 ret |= int(res or 0)
-            if not k.config.noirqdebug:
-                await self.note_interrupt(desc, ret)
+            if not self._noirqdebug:
+                if ret == IRQ_HANDLED and desc.irq_count < SPURIOUS_SAMPLE - 1:
+                    desc.irq_count += 1  # note_interrupt's whole work for a handled one
+                else:
+                    await self.note_interrupt(desc, ret)
         finally:
             desc.in_progress = False
             if self.sync_wq.sleepers or self.sync_wq.spinners:
@@ -459,20 +475,6 @@ class IrqCore:
             await desc.chip.irq_mask(desc)
             k.timers.arm_poll_spurious(self)
         desc.irqs_unhandled = 0
-
-    def note_interrupt_sync(self, desc: IrqDesc, action_ret: int) -> bool:
-        """The counting part of :meth:`note_interrupt` without the disable; True
-        when the next call would judge the sample (for fast bulk tests)."""
-        k = self.k
-        jiffies = k.timers.jiffies
-        if action_ret == IRQ_NONE:
-            if k.timers.time_after(jiffies, desc.last_unhandled + k.HZ // 10):
-                desc.irqs_unhandled = 1
-            else:
-                desc.irqs_unhandled += 1
-            desc.last_unhandled = jiffies
-        desc.irq_count += 1
-        return desc.irq_count == SPURIOUS_SAMPLE - 1
 
     def report_bad_irq(self, desc: IrqDesc, action_ret: int) -> None:
         k = self.k

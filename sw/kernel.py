@@ -17,6 +17,20 @@ as a CPU pushes the frame on the current stack.
 When every CPU is halted or parked the driver waits in
 ``machine.wait_any_interrupt(max_cycles=...)`` up to the nearest spin
 deadline, so idle time costs nothing.
+
+The Linux API (contract §7) is on the kernel object under Linux's names —
+``k.set_intr_gate``, ``k.request_irq``/``free_irq``/``enable_irq``/
+``disable_irq``, ``k.open_softirq``/``raise_softirq``/``local_bh_enable``,
+``k.tasklet_init``/``tasklet_schedule``/…/``tasklet_kill``,
+``k.alloc_workqueue``/``queue_work``/``queue_delayed_work``/``flush_work``/
+``cancel_work_sync``, ``k.jiffies``/``k.HZ``/``mod_timer``/``del_timer``,
+``k.hrtimer_start``/``hrtimer_cancel``, ``k.ktime_get``,
+``k.smp_call_function_many``/``send_IPI_mask``/``send_IPI_allbutself``,
+``k.preempt_disable``/``preempt_enable``/``get_cpu``/``put_cpu``,
+``k.local_irq_save``/``local_irq_restore`` and more. The forwarders live in
+:class:`irqforge.sw.api.LinuxApi` (a base class of :class:`Kernel`);
+:data:`irqforge.sw.api.LINUX_API` lists the contract's names. Calls that touch
+hardware, sleep or spin are ``async``.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from typing import Any
 
 from irqforge.spec import Spec, load_default
 
+from .api import LinuxApi
 from .machine import Machine
 from .sched import (
     BOUNDARY,
@@ -222,10 +237,13 @@ class _Driver:
         return self.kernel._drive()
 
 
-class Kernel:
+class Kernel(LinuxApi):
     """A Linux-like kernel on a :class:`~irqforge.sw.Machine`.
 
     Subsystems hang off it by name (``k.irq``, ``k.softirq``, ``k.apic`` …);
+    every Linux API name of contract §7 is also a method of the kernel itself
+    (``k.request_irq``, ``k.tasklet_schedule``, ``k.mod_timer`` … — see
+    :mod:`irqforge.sw.api`);
     :meth:`run` boots every CPU, runs ``main(k)`` as a kernel thread on CPU 0
     and returns its result.
     """
@@ -307,6 +325,9 @@ class Kernel:
             self._symbols[addr] = (name, obj)
         elif obj is not None:
             self._symbols[addr] = (name, obj)
+            entry = self.__dict__.get("entry")
+            if entry is not None:
+                entry._dispatch.clear()  # a gate may point at the rebound symbol
         return addr
 
     def symbol_at(self, addr: int) -> tuple[str, Any] | None:
@@ -395,16 +416,44 @@ class Kernel:
         """32-bit load by the current CPU; an interrupt point afterwards."""
         cpu = self._cur
         v = await self.machine.read32(cpu.id, addr)
-        await BOUNDARY
-        await self._interrupt_point(self._cur)
+        if not self._alone(cpu):
+            await BOUNDARY
+            cpu = self._cur
+        m = self.machine
+        if cpu.resched_targets or (cpu.if_flag and m.intr_pending(cpu.id)) or (
+            not cpu.in_nmi and m.nmi_pending(cpu.id)
+        ):
+            await self._interrupt_point(cpu)
         return v
 
     async def write32(self, addr: int, value: int) -> None:
         """32-bit store by the current CPU; an interrupt point afterwards."""
         cpu = self._cur
-        await self.machine.write32(cpu.id, addr, value & 0xFFFFFFFF)
-        await BOUNDARY
-        await self._interrupt_point(self._cur)
+        m = self.machine
+        await m.write32(cpu.id, addr, value & 0xFFFFFFFF)
+        if not self._alone(cpu):
+            await BOUNDARY
+            cpu = self._cur
+        if cpu.resched_targets or (cpu.if_flag and m.intr_pending(cpu.id)) or (
+            not cpu.in_nmi and m.nmi_pending(cpu.id)
+        ):
+            await self._interrupt_point(cpu)
+
+    def _alone(self, cpu: PerCpu) -> bool:
+        """No other CPU could run if this one gave up its turn now (every other
+        CPU online and halted or parked without a reason to wake): the driver
+        would come straight back, so the BOUNDARY can be skipped. Same order
+        of events, no round trip through the driver."""
+        if self._stop:
+            return False
+        m = self.machine
+        for other in self.cpus:
+            if other is cpu:
+                continue
+            if other.state is not CpuState.ONLINE or other.parked is None or self._wakeable(other, m):
+                return False
+        d = self._deadline
+        return d is None or m.now() < d
 
     async def _interrupt_point(self, cpu: PerCpu) -> None:
         if cpu.resched_targets:
@@ -706,6 +755,14 @@ class Kernel:
         cpu.if_flag = True
         t.done.complete_all()
         cpu.current = None
+        if self._stop:
+            return  # panic, reset or a Python error: the driver stops; nothing to switch to
+        if t is cpu.idle:
+            # the idle thread died of an oops (an interrupt taken in idle): a
+            # real kernel would be dead too
+            self.panicked = f"Attempted to kill the idle task! ({exc})"
+            self._stop = True
+            return
         self._switch(cpu, None)
 
     # ------------------------------------------------------------------ boot and run

@@ -52,6 +52,8 @@ RCU_SOFTIRQ = 9
 NR_SOFTIRQS = 10
 SOFTIRQ_NAMES = ("HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU")
 MAX_SOFTIRQ_RESTART = 10
+KSOFTIRQD_PASS_CYCLES = 64
+"""Cycles a ksoftirqd pass that leaves softirqs pending costs (see ``run_ksoftirqd``)."""
 
 
 class Softirqs:
@@ -201,6 +203,11 @@ class Softirqs:
             if k.this_cpu.data["softirq_pending"]:
                 await self.handle_softirqs(True)
             k.local_irq_enable()
+            if k.this_cpu.data["softirq_pending"]:
+                # Still pending (a tasklet re-queued because it runs on another
+                # CPU or is disabled): the pass took time on a real CPU. Let
+                # time pass so the other CPUs (and the devices) move on.
+                await k.cpu_relax(KSOFTIRQD_PASS_CYCLES)
             await k.cond_resched()
 
     def counts(self, cpu: int) -> list[int]:
