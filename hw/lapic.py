@@ -28,8 +28,9 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   accepted and set ESR bit 6; a software-disabled APIC discards fixed
   messages; a level-triggered fixed message with level 0 is ignored.
 - **Delivery.** ``intr`` = software enabled, IRR not empty and
-  IRRV[7:4] > PPR[7:4]; ``vector`` = IRRV. Two log-depth encoders find the
-  highest set bit of IRR and ISR.
+  IRRV[7:4] > PPR[7:4]; ``vector`` = IRRV. One two-level encoder per array
+  (:func:`highest_set`) finds the highest set bit of IRR and of ISR; PPR,
+  APR, ``intr``, INTA and EOI all share those two results.
 - **INTA.** ``inta`` in cycle *t*: if ``intr`` holds, IRR[v] → ISR[v] and
   ``ack_vector`` = v, else ``ack_vector`` = SVR's spurious vector and
   nothing moves; ``ack_valid`` pulses in cycle *t*+1.
@@ -75,6 +76,19 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   flight; start-up pulses ``sipi`` with ``sipi_vector``. SMI and ExtINT are
   ignored.
 
+Size and simulation speed
+-------------------------
+
+IRR, ISR and TMR change a few bits per cycle, so every update is a
+:func:`decode256` (a 3→8 word select times a 5→32 bit select, 256 ANDs)
+instead of a 256-bit shifter: one per interrupt source (``msg_in``, LINT0,
+LINT1, timer, error) and one shared by INTA and EOI (when both act in one
+cycle the EOI retires the vector INTA moves). The TMR update chain and the
+encoders' steps are named signals, so no sub-expression is duplicated. This
+keeps the Verilog small (about 90 KB instead of 880 KB) and the Amaranth
+simulator's per-cycle work low (it evaluates each expression node as one
+Python operation on a wide integer, so fewer nodes is what counts there).
+
 Timing
 ------
 
@@ -102,36 +116,78 @@ from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
 from irqforge.hw.router import EoiSignature, IpiSignature, MessageSignature
 from irqforge.spec import Device, Register, Spec
 
-__all__ = ["LapicCore", "LocalApic", "highest_set", "top"]
+__all__ = ["LapicCore", "LocalApic", "decode256", "highest_set", "top"]
 
 
-def highest_set(bits: Value) -> tuple[Value, Value]:
-    """A log-depth priority encoder: ``(any, index of the highest set bit)``.
+def _search_encode(m: Module, bits: Value, name: str) -> Value:
+    """Index of the highest set bit of ``bits`` (a power of two wide) by binary search; 0 if none.
 
-    A binary tree of (any, index) pairs; the index is 0 when no bit is set.
-    For 256 bits: 8 levels, about 250 OR gates and 500 one-bit multiplexers.
+    Each step asks whether the upper half has a bit set and keeps that half
+    or the lower one: log2(width) reductions and multiplexers, about as many
+    gates as a tree but only two expression nodes per index bit. Every step
+    is a named signal, so no sub-expression is copied into the next one.
     """
     width = len(bits)
-    size = 1
-    while size < width:
-        size *= 2
-    level: list[tuple[Value, Value | None]] = [(bits[k] if k < width else Const(0, 1), None) for k in range(size)]
-    while len(level) > 1:
-        nxt: list[tuple[Value, Value | None]] = []
-        for k in range(0, len(level), 2):
-            (a_lo, i_lo), (a_hi, i_hi) = level[k], level[k + 1]
-            if i_lo is None or i_hi is None:
-                idx = a_hi
-            else:
-                idx = Mux(a_hi, Cat(i_hi, Const(1, 1)), Cat(i_lo, Const(0, 1)))
-            nxt.append((a_lo | a_hi, idx))
-        level = nxt
-    any_, idx = level[0]
-    return any_, (idx if idx is not None else Const(0, 1))
+    if width & (width - 1):
+        raise ValueError(f"_search_encode needs a power-of-two width, not {width}")
+    index_bits: list[Value] = []
+    part: Value = bits
+    while len(part) > 1:
+        half = len(part) // 2
+        upper = Signal(name=f"{name}_hi{half}")
+        kept = Signal(half, name=f"{name}_half{half}")
+        m.d.comb += [upper.eq(part[half:].any()), kept.eq(Mux(upper, part[half:], part[:half]))]
+        index_bits.append(upper)
+        part = kept
+    return Cat(*reversed(index_bits)) if index_bits else Const(0, 1)
 
 
-def _onehot(index: Value, width: int = 256) -> Value:
-    return (Const(1, width) << index)[:width]
+def highest_set(m: Module, bits: Value, name: str) -> tuple[Signal, Signal]:
+    """A two-level priority encoder: ``(any, index of the highest set bit)``, index 0 if none.
+
+    ``bits`` (a multiple of 32 wide, at most 256 … any power-of-two number of
+    words) is cut into 32-bit words: the highest non-empty word is found by
+    binary search over the word-``any`` flags, that one word is selected, and
+    a binary search finds the bit within it. For 256 bits this is about 30
+    expression nodes (the Amaranth simulator evaluates each as one Python
+    operation on a wide integer) and, in gates, about 250 ORs for the word
+    flags, a 32-bit 8:1 multiplexer and a 5-step search (~60 gates). Results
+    are named signals so that every user shares one encoder.
+    """
+    width = len(bits)
+    nwords = width // 32
+    if width % 32 or nwords & (nwords - 1):
+        raise ValueError(f"highest_set needs a power-of-two number of 32-bit words, not {width} bits")
+    word_any = Signal(nwords, name=f"{name}_word_any")
+    m.d.comb += word_any.eq(Cat(*(bits[32 * w : 32 * w + 32].any() for w in range(nwords))))
+    widx = Signal(max(1, (nwords - 1).bit_length()), name=f"{name}_word_index")
+    word = Signal(32, name=f"{name}_word")
+    m.d.comb += [
+        widx.eq(_search_encode(m, word_any, f"{name}_w") if nwords > 1 else 0),
+        word.eq(bits.word_select(widx, 32) if nwords > 1 else bits),
+    ]
+    any_ = Signal(name=f"{name}_any")
+    index = Signal((width - 1).bit_length(), name=f"{name}_v")
+    bit = _search_encode(m, word, f"{name}_b")
+    m.d.comb += [any_.eq(word_any.any()), index.eq(Cat(bit, widx) if nwords > 1 else bit)]
+    return any_, index
+
+
+def decode256(m: Module, go: Value, vector: Value, name: str) -> Signal:
+    """``1 << vector`` over 256 bits when ``go``, else 0, as 8 × 32-bit words.
+
+    ``vector[7:5]`` selects the word, ``vector[4:0]`` the bit in it: a 3→8
+    and a 5→32 decoder and 256 two-input ANDs, instead of a 256-bit shifter.
+    """
+    low = Signal(32, name=f"{name}_low")
+    sel = Signal(8, name=f"{name}_sel")
+    m.d.comb += [
+        low.eq(Const(1, 32) << vector[:5]),
+        sel.eq(Mux(go, Const(1, 8) << vector[5:8], 0)),
+    ]
+    bits = Signal(256, name=name)
+    m.d.comb += bits.eq(Cat(*(Mux(sel[w], low, 0) for w in range(8))))
+    return bits
 
 
 def _pattern(reg: Register, addr_width: int) -> str:
@@ -219,8 +275,8 @@ class LapicCore(wiring.Component):
         apic_id = Mux(id_set, id_reg, self.initial_apic_id)
 
         # ------------------------------------------------------------ priorities
-        irr_any, irrv = highest_set(irr)
-        isr_any, isrv = highest_set(isr)
+        irr_any, irrv = highest_set(m, irr, "irr")
+        isr_any, isrv = highest_set(m, isr, "isr")
         tpr = st["TPR"][:8]
         ppr = Signal(8)
         m.d.comb += ppr.eq(Mux(tpr[4:] >= isrv[4:], tpr, Cat(Const(0, 4), isrv[4:])))
@@ -306,8 +362,6 @@ class LapicCore(wiring.Component):
         with m.If(self.inta):
             m.d.sync += ack_vector.eq(Mux(deliverable, irrv, fld(st["SVR"], "SVR", "VECTOR")))
         m.d.comb += [self.ack_valid.eq(ack_valid), self.ack_vector.eq(ack_vector)]
-        inta_bit = Signal(256)
-        m.d.comb += inta_bit.eq(Mux(inta_go, _onehot(irrv), 0))
 
         # ------------------------------------------------------------ NMI ack, IPI acceptance
         busy_after = Signal()
@@ -403,8 +457,9 @@ class LapicCore(wiring.Component):
             eoi_vec.eq(Mux(inta_go, irrv, isrv)),
             eoi_go.eq(eoi_write & (inta_go | isr_any)),
         ]
-        eoi_bit = Signal(256)
-        m.d.comb += eoi_bit.eq(Mux(eoi_go, _onehot(eoi_vec), 0))
+        # One decoder serves INTA (IRR→ISR) and EOI: when both act in a cycle
+        # the EOI retires the very vector INTA moves, so both decode irrv.
+        isr_bit = decode256(m, inta_go | eoi_go, Mux(eoi_go, eoi_vec, irrv), "isr_bit")
         eoi_valid = Signal()
         eoi_vector = Signal(8)
         m.d.sync += eoi_valid.eq(eoi_go & tmr.bit_select(eoi_vec, 1) & ~fld(st["SVR"], "SVR", "EOI_SUPPRESS"))
@@ -532,17 +587,21 @@ class LapicCore(wiring.Component):
         sources = [(msg_take, msg.vector, msg_level)]
         sources += lint_set
         sources += [(t_go, t_vec, Const(0, 1)), (e_go, e_vec, Const(0, 1))]
-        irr_n: Value = irr & ~inta_bit
+        # Each source sets its IRR bit and writes its trigger into TMR; a later
+        # source overrides an earlier one on the same vector. Every TMR stage is
+        # a named signal referenced once, so the chain stays linear in size.
+        irr_n: Value = Mux(inta_go, irr & ~isr_bit, irr)
         tmr_n: Value = tmr
-        for go, vec, lvl in sources:
-            bit = Signal(256, name="src_bit")
-            m.d.comb += bit.eq(Mux(go, _onehot(vec), 0))
+        for k, (go, vec, lvl) in enumerate(sources):
+            bit = decode256(m, go, vec, f"src{k}_bit")
             irr_n = irr_n | bit
-            tmr_n = Mux(lvl, tmr_n | bit, tmr_n & ~bit)
+            stage = Signal(256, name=f"tmr_stage{k}")
+            m.d.comb += stage.eq((tmr_n & ~bit) | Mux(lvl, bit, 0))
+            tmr_n = stage
         m.d.sync += [
             irr.eq(irr_n),
             tmr.eq(tmr_n),
-            isr.eq((isr | inta_bit) & ~eoi_bit),
+            isr.eq(Mux(eoi_go, isr & ~isr_bit, isr | isr_bit)),
             remote_irr.eq(remote_after | remote_set),
         ]
 

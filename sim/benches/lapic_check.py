@@ -127,6 +127,10 @@ class LapicChecker:
             m.accept(c.msg)
         m.set_lint(0, c.lint[0])
         m.set_lint(1, c.lint[1])
+        # The closing edge: LINT pins, timer, error interrupt. Its results show
+        # next cycle like those of the inputs above (an INIT through a LINT pin
+        # pulses ``init`` in the next cycle, as one through ``msg_in`` does).
+        m.advance(1)
         eois = m.take_eois()
         if len(eois) > 1:
             raise Mismatch(f"cycle {self.cycle}: the model broadcast {len(eois)} EOIs in one cycle")
@@ -135,9 +139,30 @@ class LapicChecker:
         self._exp_init = any(kind == "init" for kind, _ in starts)
         sipis = [v for kind, v in starts if kind == "sipi"]
         self._exp_sipi = sipis[-1] if sipis else None
-        m.advance(1)
         self.cycle += 1
         return value
+
+
+    def idle(self, n: int) -> None:
+        """Let ``n`` cycles pass unchecked, with every input idle and the LINT pins unchanged.
+
+        The bench uses it for long quiet stretches in which no Python code
+        touches the simulator: the model jumps over them with
+        :meth:`LapicModel.advance` and the next checked cycle compares every
+        output (and later register reads) with the model again. Raises
+        :class:`Mismatch` if an output of the last checked cycle is still due
+        (an acknowledge, EOI or start-up pulse would be skipped unchecked).
+        """
+        if n <= 0:
+            return
+        if self._exp_ack is not None or self._exp_eoi is not None or self._exp_init or self._exp_sipi is not None:
+            raise Mismatch(f"cycle {self.cycle}: idle stretch requested while an output pulse is due")
+        self.model.advance(n)
+        eois = self.model.take_eois()
+        starts = self.model.take_startup()
+        if eois or starts:
+            raise Mismatch(f"cycle {self.cycle}: the model produced {eois} {starts} without any input")
+        self.cycle += n
 
 
 @dataclass(frozen=True)

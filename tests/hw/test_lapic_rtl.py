@@ -10,9 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from amaranth.back import verilog
 
-from irqforge.hw import lapic
+from irqforge.hw import lapic, to_verilog
 from irqforge.sim import toolchain
 from irqforge.spec import Spec
 
@@ -23,12 +22,12 @@ WAIVER = Path(lapic.__file__).parent / "lint" / f"{NAME}.vlt"
 @pytest.fixture(scope="module")
 def verilog_file(tmp_path_factory: pytest.TempPathFactory, spec: Spec) -> Path:
     path = tmp_path_factory.mktemp(NAME) / f"{NAME}.v"
-    path.write_text(verilog.convert(lapic.top(spec), name=NAME, emit_src=False))
+    path.write_text(to_verilog(lapic.top(spec), NAME))
     return path
 
 
 def test_verilog_is_deterministic(spec: Spec, verilog_file: Path) -> None:
-    again = verilog.convert(lapic.top(spec), name=NAME, emit_src=False)
+    again = to_verilog(lapic.top(spec), NAME)
     assert again == verilog_file.read_text()
     assert "/work" not in again and "/tmp" not in again
 
