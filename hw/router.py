@@ -333,20 +333,25 @@ class Router(wiring.Component):
         held = [Signal(name=f"eoi_held_{i}") for i in range(n)]
         held_vec = [Signal(8, name=f"eoi_held_vector_{i}") for i in range(n)]
         last = Signal(range(max(n, 2)), init=n - 1, name="eoi_last")
-        want = Cat(held[i] | e.valid for i, e in enumerate(self.eoi))
+        # Named intermediates: Amaranth's backend would otherwise keep unused
+        # copies of the inlined expressions (Verilator UNUSEDSIGNAL).
+        want = Signal(n, name="eoi_want")
+        m.d.comb += want.eq(Cat(held[i] | e.valid for i, e in enumerate(self.eoi)))
         grant, some = round_robin(m, want, last, name="eoi")
 
         out = self.ioapic_eoi
-        m.d.comb += out.valid.eq(some)
+        m.d.comb += out.valid.eq(want.any())
         with m.If(some):
             m.d.sync += last.eq(grant)
         for i, e in enumerate(self.eoi):
-            mine = some & (grant == i)
+            mine = Signal(name=f"eoi_mine_{i}")
+            arrive = Signal(name=f"eoi_arrive_{i}")
+            m.d.comb += [mine.eq(some & (grant == i)), arrive.eq(e.valid & ~held[i])]
             with m.If(mine):
                 m.d.comb += out.vector.eq(Mux(held[i], held_vec[i], e.vector))
                 # The held EOI leaves; a new one takes its place.
                 m.d.sync += [held[i].eq(held[i] & e.valid), held_vec[i].eq(e.vector)]
-            with m.Elif(e.valid & ~held[i]):
+            with m.Elif(arrive):
                 m.d.sync += [held[i].eq(1), held_vec[i].eq(e.vector)]
             # A new EOI while one waits unserved: equal vectors merge; a
             # different one is lost (see the module docstring for why that

@@ -1,20 +1,28 @@
-"""cocotb bench that hosts one software scenario on the ``irqforge_platform`` RTL.
+"""cocotb bench that hosts software scenarios on the ``irqforge_platform`` RTL.
 
-Run through :func:`irqforge.sim.backends.cocotb.run_on_simulator` (toplevel
-``irqforge_platform``). The environment says what to run
-(names in :mod:`irqforge.sim.backends.cocotb`):
+Run through :func:`irqforge.sim.backends.cocotb.run_on_simulator` or
+:func:`~irqforge.sim.backends.cocotb.run_many_on_simulator` (toplevel
+``irqforge_platform``). The environment says what to run (names in
+:mod:`irqforge.sim.backends.cocotb`):
 
-``IRQFORGE_SCENARIO``
-    ``module:function`` of ``async def scenario(machine, **kwargs) -> dict``.
-``IRQFORGE_SCENARIO_ARGS``
-    JSON object of keyword arguments (default ``{}``).
+``IRQFORGE_JOBS``
+    JSON list of ``{"scenario": "module:function", "kwargs": {...}}``: the
+    scenarios to run one after the other, the platform reset before each.
+    The result file then holds a JSON list of their dicts.
+``IRQFORGE_SCENARIO``, ``IRQFORGE_SCENARIO_ARGS``
+    Instead of ``IRQFORGE_JOBS``: one ``async def scenario(machine, **kwargs)
+    -> dict`` and its keyword arguments (JSON object, default ``{}``); the
+    result file holds its dict.
 ``IRQFORGE_RESULT``
-    Where to write the returned dict as JSON (default ``scenario_result.json``
-    in the run folder).
+    Where to write the result as JSON (default ``scenario_result.json`` in
+    the run folder).
 ``IRQFORGE_SPEC_PICKLE``
     A pickled spec matching the Verilog (default: the shipped specs).
 ``IRQFORGE_MAX_CYCLES``
-    Fail the test if the scenario has not returned after this many cycles.
+    Stop a scenario that has not returned after this many cycles: the test
+    fails, and the result file's list ends with
+    ``{"irqforge_timeout_cycles": N}`` so the host can raise
+    :class:`~irqforge.sim.backends.base.MachineTimeout`.
 
 A scenario that raises fails the test with its exception.
 """
@@ -31,11 +39,13 @@ import cocotb
 
 from irqforge.sim.backends import MachineTimeout, resolve_scenario
 from irqforge.sim.backends.cocotb import (
+    ENV_JOBS,
     ENV_MAX_CYCLES,
     ENV_RESULT,
     ENV_SCENARIO,
     ENV_SCENARIO_ARGS,
     ENV_SPEC,
+    TIMEOUT_KEY,
     CocotbMachine,
 )
 from irqforge.spec import Spec, load_default
@@ -53,25 +63,41 @@ def _spec() -> Spec:
     return spec
 
 
-@cocotb.test()
-async def run_scenario(dut: Any) -> None:
-    """Run the scenario named by IRQFORGE_SCENARIO and save its result."""
-    from cocotb.triggers import SimTimeoutError, with_timeout
-
+def _jobs() -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """The (scenario, kwargs) jobs, and whether the result is a list."""
+    listed = os.environ.get(ENV_JOBS)
+    if listed:
+        return [(job["scenario"], dict(job.get("kwargs") or {})) for job in json.loads(listed)], True
     name = os.environ.get(ENV_SCENARIO)
     if not name:
-        raise RuntimeError(f"set {ENV_SCENARIO} to module:function of the scenario to run")
-    scenario = resolve_scenario(name)
-    kwargs = json.loads(os.environ.get(ENV_SCENARIO_ARGS) or "{}")
+        raise RuntimeError(f"set {ENV_JOBS} or {ENV_SCENARIO} to say which scenario to run")
+    return [(name, json.loads(os.environ.get(ENV_SCENARIO_ARGS) or "{}"))], False
+
+
+@cocotb.test()
+async def run_scenario(dut: Any) -> None:
+    """Run the scenarios named by the environment and save their results."""
+    from cocotb.triggers import SimTimeoutError, with_timeout
+
+    jobs, as_list = _jobs()
+    scenarios = [(resolve_scenario(name), kwargs) for name, kwargs in jobs]
+    out = Path(os.environ.get(ENV_RESULT) or DEFAULT_RESULT)
+    max_cycles = int(os.environ.get(ENV_MAX_CYCLES) or 0) or None
     machine = CocotbMachine(dut, _spec())
     await machine.start()
-    max_cycles = os.environ.get(ENV_MAX_CYCLES)
-    if max_cycles:
-        steps = machine.cycles_to_steps(int(max_cycles))
+    results: list[Any] = []
+    for index, (scenario, kwargs) in enumerate(scenarios):
+        if index:
+            await machine.reset()
+        dut._log.info("scenario %s %s", jobs[index][0], json.dumps(kwargs))
+        if max_cycles is None:
+            results.append(await scenario(machine, **kwargs))
+            continue
         try:
-            result = await with_timeout(scenario(machine, **kwargs), steps, "step")
+            results.append(
+                await with_timeout(scenario(machine, **kwargs), machine.cycles_to_steps(max_cycles), "step")
+            )
         except SimTimeoutError:
-            raise MachineTimeout(int(max_cycles)) from None
-    else:
-        result = await scenario(machine, **kwargs)
-    Path(os.environ.get(ENV_RESULT) or DEFAULT_RESULT).write_text(json.dumps(result, indent=1) + "\n")
+            out.write_text(json.dumps([*results, {TIMEOUT_KEY: max_cycles}]) + "\n")
+            raise MachineTimeout(max_cycles) from None
+    out.write_text(json.dumps(results if as_list else results[0], indent=1) + "\n")
