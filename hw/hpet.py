@@ -72,17 +72,12 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
-from irqforge.hw.regs import layout_init, register_layout, round_robin
+from irqforge.hw.messages import MsiSignature
+from irqforge.hw.regs import layout_init, register_layout
+from irqforge.hw.xbar import round_robin
 from irqforge.spec import Access, Spec
 
 __all__ = ["Hpet", "HpetCore", "MsiSignature", "conf_write_mask", "top"]
-
-
-class MsiSignature(wiring.Signature):
-    """FSB interrupt message (source's view): ``msi__{valid,ready,addr,data}``."""
-
-    def __init__(self) -> None:
-        super().__init__({"valid": Out(1), "ready": In(1), "addr": Out(32), "data": Out(32)})
 
 
 def conf_write_mask(spec: Spec) -> int:
@@ -282,15 +277,13 @@ class HpetCore(wiring.Component):
 
         # ---------------------------------------------------------------- MSI slot
         slot_valid = Signal()
-        ptr = Signal(max(1, (nt - 1).bit_length()))
+        last = Signal(range(max(nt, 2)), init=nt - 1)  # the timer served last
         m.d.comb += [msi_req.eq(msi_pend | fire_msi), self.msi.valid.eq(slot_valid)]
-        any_req, pick = round_robin(m, msi_req, ptr, nt)
+        pick, any_req = round_robin(m, msi_req, last, name="msi")
         grant = Signal(nt)
         with m.If(any_req & (~slot_valid | self.msi.ready)):
             m.d.comb += grant.eq(Const(1, nt) << pick)
-            m.d.sync += [slot_valid.eq(1), ptr.eq(0)]
-            with m.If(pick != nt - 1):
-                m.d.sync += ptr.eq(pick + 1)
+            m.d.sync += [slot_valid.eq(1), last.eq(pick)]
             with m.Switch(pick):
                 for n in range(nt):
                     with m.Case(n):

@@ -50,7 +50,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
-from irqforge.hw.regs import layout_init, register_layout, round_robin
+from irqforge.hw.messages import EoiSignature, IoApicMessageSignature
+from irqforge.hw.regs import layout_init, register_layout
+from irqforge.hw.xbar import round_robin
 from irqforge.spec import Access, Device, Register, Spec
 
 __all__ = [
@@ -60,30 +62,6 @@ __all__ = [
     "IoApicMessageSignature",
     "top",
 ]
-
-
-class IoApicMessageSignature(wiring.Signature):
-    """Interrupt message from the IO-APIC (source's view): ``msg__*`` of contract §6."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            {
-                "valid": Out(1),
-                "ready": In(1),
-                "vector": Out(8),
-                "delivery_mode": Out(3),
-                "dest_mode": Out(1),
-                "dest": Out(8),
-                "trigger": Out(1),
-            }
-        )
-
-
-class EoiSignature(wiring.Signature):
-    """EOI broadcast (sender's view): ``eoi__{valid,vector}``."""
-
-    def __init__(self) -> None:
-        super().__init__({"valid": Out(1), "vector": Out(8)})
 
 
 def _field_write(reg: Register, old: Any, written: Any, lo: int, width: int = 32) -> list[Any]:
@@ -137,7 +115,7 @@ class IoApicCore(wiring.Component):
 
         slot_valid = Signal()
         slot_idx = Signal(idx_width)
-        ptr = Signal(idx_width)
+        last = Signal(range(max(n, 2)), init=n - 1)  # the pin served last
         m.d.comb += self.msg.valid.eq(slot_valid)
 
         # ---------------------------------------------------------------- bus decode
@@ -190,16 +168,14 @@ class IoApicCore(wiring.Component):
         m.d.sync += prev.eq(asserted)
 
         # ---------------------------------------------------------------- arbitration and slot
-        any_req, pick = round_robin(m, req, ptr, n)
+        pick, any_req = round_robin(m, req, last, name="pin")
         load = Signal()
         m.d.comb += load.eq(any_req & (~slot_valid | self.msg.ready))
         grant = Signal(n)
         with m.If(load):
             m.d.comb += grant.eq(Const(1, n) << pick)
             m.d.sync += [slot_valid.eq(1), slot_idx.eq(pick)]
-            m.d.sync += ptr.eq(0)
-            with m.If(pick != n - 1):
-                m.d.sync += ptr.eq(pick + 1)
+            m.d.sync += last.eq(pick)
             with m.Switch(pick):
                 for i, e in enumerate(entries):
                     with m.Case(i):

@@ -89,18 +89,72 @@ class _Harness(Elaboratable):
         return m
 
 
+class _Engine:
+    """One compiled simulation of a platform, reused (``Simulator.reset``) by
+    every run of every machine on the same RTL: compiling the platform into
+    Python takes tens of seconds, a reset nothing."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.harness = _Harness(spec)
+        self.busy = False
+        self.runs = 0
+        self._sim: Simulator | None = None
+        self._period = 0.0
+        self._bench: Any = None
+        self._monitor: Any = None
+
+    def simulator(self, bench: Any, monitor: Any, clk_period_s: float) -> Simulator:
+        """The simulator, reset, running ``bench`` and the background ``monitor`` this time."""
+        self._bench, self._monitor = bench, monitor
+        if self._sim is None or self._period != clk_period_s:
+
+            async def run_monitor(ctx: Any) -> None:
+                await self._monitor(ctx)
+
+            async def run_bench(ctx: Any) -> None:
+                await self._bench(ctx)
+
+            sim = Simulator(self.harness)
+            sim.add_clock(clk_period_s)
+            sim.add_testbench(run_monitor, background=True)
+            sim.add_testbench(run_bench)
+            self._sim, self._period = sim, clk_period_s
+        else:
+            self._sim.reset()
+        self.runs += 1
+        return self._sim
+
+
+_ENGINES: dict[str, _Engine] = {}
+
+
+def _engine(spec: Spec) -> _Engine:
+    """The shared :class:`_Engine` for ``spec``'s RTL (the last one only: each holds a compiled platform)."""
+    from irqforge.hw import rtl_fingerprint
+
+    key = rtl_fingerprint(spec)
+    engine = _ENGINES.get(key)
+    if engine is None:
+        _ENGINES.clear()
+        engine = _ENGINES[key] = _Engine(spec)
+    return engine
+
+
 class AmaranthMachine:
     """A :class:`irqforge.sw.Machine` on Amaranth's simulator (see the module docstring).
 
-    Each :meth:`run` starts a fresh simulation from reset; :meth:`now` counts
-    rising edges of ``clk`` since the run began.
+    Each :meth:`run` starts the simulation again from reset; :meth:`now`
+    counts rising edges of ``clk`` since the run began. The compiled
+    simulation is shared by every machine on the same RTL (the last spec
+    used), so only the first run pays for compiling the platform.
     """
 
     def __init__(self, spec: Spec, *, clk_period_s: float = CLK_PERIOD_S) -> None:
         self.spec = spec
         self.ncpus: int = spec.platform.ncpus
         self.clk_period_s = clk_period_s
-        self._harness = _Harness(spec)
+        self._engine = _engine(spec)
+        self._harness = self._engine.harness
         self._dut = self._harness.platform
         self._cpus = [self._dut.cpu[i] for i in range(self.ncpus)]
         self._irq_width = len(self._dut.irq)
@@ -151,10 +205,17 @@ class AmaranthMachine:
             finally:
                 self._ctx = None
 
-        sim = Simulator(self._harness)
-        sim.add_clock(self.clk_period_s)
-        sim.add_testbench(self._monitor, background=True)
-        sim.add_testbench(bench)
+        engine = self._engine
+        if engine.busy:
+            coro.close()
+            raise RuntimeError("a run of this platform's simulation is already in progress")
+        engine.busy = True
+        try:
+            sim = engine.simulator(bench, self._monitor, self.clk_period_s)
+        except BaseException:
+            engine.busy = False
+            coro.close()
+            raise
         try:
             if wave_path is None:
                 sim.run()
@@ -163,6 +224,7 @@ class AmaranthMachine:
                 with sim.write_vcd(vcd_file=str(wave_path)):
                     sim.run()
         finally:
+            engine.busy = False
             if "result" not in outcome:
                 coro.close()
         if "error" in outcome:

