@@ -39,8 +39,10 @@ def emit_lint(spec: Spec) -> dict[str, str]:
     """``verilog/lint.vlt``: every ``hw/lint/*.vlt`` under one header."""
     lines = [
         comment(banner(spec), "slash"),
-        "// Verilator waivers for the generated RTL: lint with",
-        "//   verilator --lint-only -Wall lint.vlt irqforge_<block>.v",
+        "// Lint waivers for the generated RTL (a comment starting with the tool's",
+        "// name would be read as a pragma). Lint one block with",
+        "//   $ verilator --lint-only -Wall lint.vlt irqforge_<block>.v",
+        "// and the platform with all five files and --top-module irqforge_platform.",
         "// Each section comes from hw/lint/<file>.vlt; every waiver there says why.",
         CONFIG_DIRECTIVE,
     ]

@@ -7,6 +7,7 @@ returning the ``wiring.Component`` that becomes ``irqforge_<name>.v``.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,21 +26,9 @@ TOPS: dict[str, str] = {
 
 
 def top_modules(spec: Spec) -> dict[str, wiring.Component]:
-    """Every top-level block of ``spec`` by Verilog module name.
-
-    Blocks whose hw module does not exist yet are left out.
-    """
-    out: dict[str, wiring.Component] = {}
-    for vname, mod in TOPS.items():
-        full = f"irqforge.hw.{mod}"
-        try:
-            m = importlib.import_module(full)
-        except ModuleNotFoundError as e:
-            if e.name == full:
-                continue
-            raise
-        out[vname] = m.top(spec)
-    return out
+    """Every top-level block of ``spec`` by Verilog module name (the platform
+    elaborating its blocks, as Amaranth's simulator and synthesis want it)."""
+    return {vname: importlib.import_module(f"irqforge.hw.{mod}").top(spec) for vname, mod in TOPS.items()}
 
 
 def to_verilog(component: wiring.Component, name: str) -> str:
@@ -89,8 +78,19 @@ def as_instance(component: wiring.Component, module: str) -> Any:
     instantiates ``irqforge_lapic`` … instead of carrying a copy of every
     block), while Amaranth's simulator keeps elaborating the real blocks.
     """
-    from amaranth.hdl import ClockSignal, Instance, ResetSignal
+    from amaranth.hdl import ClockSignal, Elaboratable, Instance, ResetSignal
+    from amaranth.lib import wiring
 
+    def silence(obj: Any, depth: int = 0) -> None:
+        # The component (and the blocks it made in __init__) is never elaborated
+        # here, on purpose: tell Amaranth's "created but never used" check.
+        obj._MustUse__silence = True
+        if depth < 4:
+            for v in vars(obj).values():
+                if isinstance(v, Elaboratable):
+                    silence(v, depth + 1)
+
+    silence(component)
     ports: dict[str, Any] = {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
     for path, member, value in component.signature.flatten(component):
         name = "__".join(str(p) for p in path)
@@ -98,10 +98,16 @@ def as_instance(component: wiring.Component, module: str) -> Any:
     return Instance(module, **ports)
 
 
+def verilog_top(spec: Spec, mod: str) -> wiring.Component:
+    """The component that becomes ``irqforge_<mod>.v``: the platform
+    instantiates the other blocks' modules instead of copying them."""
+    m = importlib.import_module(f"irqforge.hw.{mod}")
+    return m.top(spec, blackbox=True) if mod == "platform" else m.top(spec)
+
+
 def _convert_job(job: tuple[str, str, Spec]) -> tuple[str, str]:
     vname, mod, spec = job
-    m = importlib.import_module(f"irqforge.hw.{mod}")
-    return vname, to_verilog(m.top(spec), vname)
+    return vname, to_verilog(verilog_top(spec, mod), vname)
 
 
 def convert_all(spec: Spec, *, jobs: int | None = None) -> dict[str, str]:
@@ -110,15 +116,7 @@ def convert_all(spec: Spec, *, jobs: int | None = None) -> dict[str, str]:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    todo = []
-    for vname, mod in TOPS.items():
-        try:
-            importlib.import_module(f"irqforge.hw.{mod}")
-        except ModuleNotFoundError as e:
-            if e.name == f"irqforge.hw.{mod}":
-                continue
-            raise
-        todo.append((vname, mod, spec))
+    todo = [(vname, mod, spec) for vname, mod in TOPS.items()]
     workers = min(len(todo), jobs or os.cpu_count() or 1)
     if workers <= 1:
         results = dict(map(_convert_job, todo))
@@ -129,3 +127,19 @@ def convert_all(spec: Spec, *, jobs: int | None = None) -> dict[str, str]:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             results = dict(pool.map(_convert_job, todo))
     return {vname: results[vname] for vname, _mod, _spec in todo}
+
+
+def write_verilog(spec: Spec, out_dir: Path) -> dict[str, Path]:
+    """Every block's Verilog in ``out_dir`` (module name → file), the way
+    ``irqforge gen`` makes it, cached under a folder named by
+    :func:`rtl_fingerprint` so benches share one conversion. A simulator
+    compiling ``irqforge_platform`` needs all of them."""
+    folder = Path(out_dir) / f"rtl-{rtl_fingerprint(spec)[:16]}"
+    files = {vname: folder / f"{vname}.v" for vname in TOPS}
+    if not all(f.is_file() for f in files.values()):
+        folder.mkdir(parents=True, exist_ok=True)
+        for vname, text in convert_all(spec).items():
+            tmp = files[vname].with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(files[vname])
+    return files

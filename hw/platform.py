@@ -46,6 +46,7 @@ from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from irqforge.hw import as_instance
 from irqforge.hw import hpet as hpet_mod
 from irqforge.hw import ioapic as ioapic_mod
 from irqforge.hw import lapic as lapic_mod
@@ -85,8 +86,9 @@ class CpuSignature(wiring.Signature):
 class Platform(wiring.Component):
     """``irqforge_platform`` for ``spec``; ports and wiring in the module docstring."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, *, blackbox: bool = False) -> None:
         self.spec = spec
+        self.blackbox = blackbox
         self._n = spec.platform.ncpus
         self._pins = spec.ioapic.param("pins")
         super().__init__(
@@ -113,13 +115,20 @@ class Platform(wiring.Component):
         m.submodules.xbar = xbar = AxiLiteCrossbar(
             n, region("lapic", spec.lapic), [region("ioapic", spec.ioapic), region("hpet", spec.hpet)]
         )
-        m.submodules.router = router = Router(n)
-        m.submodules.ioapic = ioapic = ioapic_mod.top(spec)
-        m.submodules.hpet = hpet = hpet_mod.top(spec)
+        def block(component: Any, module: str) -> Any:
+            # Verilog instantiates the separately generated module; simulation elaborates it.
+            return as_instance(component, module) if self.blackbox else component
+
+        router = Router(n)
+        ioapic = ioapic_mod.top(spec)
+        hpet = hpet_mod.top(spec)
+        m.submodules.router = block(router, "irqforge_router")
+        m.submodules.ioapic = block(ioapic, "irqforge_ioapic")
+        m.submodules.hpet = block(hpet, "irqforge_hpet")
         lapics = []
         for i, cpu_spec in enumerate(spec.platform.cpus):
             lapic = lapic_mod.top(spec)
-            m.submodules[f"lapic{i}"] = lapic
+            m.submodules[f"lapic{i}"] = block(lapic, "irqforge_lapic")
             lapics.append(lapic)
             cpu = self.cpu[i]
             wiring.connect(m, wiring.flipped(cpu.bus), xbar.m[i])
@@ -155,6 +164,13 @@ class Platform(wiring.Component):
         return m
 
 
-def top(spec: Spec) -> Platform:
-    """The platform of ``spec`` (Verilog module ``irqforge_platform``)."""
-    return Platform(spec)
+def top(spec: Spec, *, blackbox: bool = False) -> Platform:
+    """The platform of ``spec`` (Verilog module ``irqforge_platform``).
+
+    With ``blackbox`` the LAPICs, IO-APIC, HPET and router are instances of
+    their own Verilog modules (``irqforge_lapic`` …) rather than copies
+    inside ``irqforge_platform``: what ``irqforge gen`` writes, and what the
+    cocotb benches compile (each block once). Amaranth's simulator needs the
+    default, which elaborates the blocks.
+    """
+    return Platform(spec, blackbox=blackbox)
