@@ -39,6 +39,7 @@ from xml.etree import ElementTree
 
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
+
 from irqforge.sim import toolchain
 
 __all__ = [
@@ -160,6 +161,7 @@ def _build_key(
     add("waves", waves_build)
     add("build-args", "\0".join(build_args))
     add("timescale", "/".join(TIMESCALE))
+    add("make", json.dumps(toolchain.VERILATOR_MAKE_VARS if sim == "verilator" else {}, sort_keys=True))
     return digest.hexdigest()[:16]
 
 

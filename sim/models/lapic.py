@@ -39,12 +39,34 @@ leaves the timer one cycle short of expiring and ``advance(N * d + 1)``
 has fired it (IRR bit set, ``intr`` visible). Periodic mode reloads TMICT
 at the expiry: the period is ``N·d`` cycles. A TDCR write applies its
 divisor from the next decrement on.
+
+Cost
+----
+
+The model is also the ``model`` backend's LAPIC, so it is written for speed
+without changing what it computes (the IO-APIC and HPET models follow the
+same rules):
+
+- Everything the spec says is looked up once, at construction: register
+  reads and writes dispatch through offset → handler tables (O(1), no name
+  comparisons), and every field is a plain shift and mask.
+- IRR, ISR and TMR are Python ints (bit ``v`` = vector ``v``); :attr:`intr`
+  is cached and recomputed only after IRR, ISR, TPR or SVR changed.
+- Values derived from registers (software enable, timer divisor, which LINT
+  inputs are level-armed) are decoded when the register is written, not when
+  they are used.
+- :meth:`advance` costs one comparison when nothing can happen by itself
+  (no timer running, no error interrupt due, LINT pins steady and not
+  level-armed): idle time is free whatever its length.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from irqforge.sim.models.messages import DeliveryMode, DestMode, Interrupt, Ipi, Shorthand, Trigger
 from irqforge.spec import Spec
+from irqforge.spec.model import Field
 
 __all__ = ["LapicModel"]
 
@@ -54,6 +76,11 @@ _FULL = 0xFFFFFFFF
 def _highest(bits: int) -> int:
     """The highest set bit's index, or 0 when none is set."""
     return bits.bit_length() - 1 if bits else 0
+
+
+def _sm(f: Field) -> tuple[int, int]:
+    """A field as ``(shift, mask)``: its value is ``(reg >> shift) & mask``."""
+    return f.lsb, (1 << f.width) - 1
 
 
 class LapicModel:
@@ -72,11 +99,6 @@ class LapicModel:
         self._icr_hi = reg("ICR_HI")
         self._tdcr = reg("TDCR")
         self._esr = reg("ESR")
-        # Offset → (register name, array index) for every addressable instance.
-        self._decode: dict[int, tuple[str, int]] = {}
-        for r in dev.registers:
-            for inst in r.instances():
-                self._decode[inst.offset] = (r.name, inst.index)
         self._wmask = {r.name: r.writable_mask for r in dev.registers}
         if not dev.param("eoi_suppression"):
             self._wmask["SVR"] &= ~self._svr.field("EOI_SUPPRESS").mask
@@ -91,17 +113,162 @@ class LapicModel:
                 if not f.access.writable and f.name not in ("DELIVERY_STATUS", "REMOTE_IRR"):
                     bits |= f.mask & (f.reset << f.lsb)
             self._const[r.name] = bits
+        self._resets = {r.name: r.reset & self._wmask[r.name] for r in dev.registers if r.access.writable}
+
+        # Enumerated values.
         dm = self._icr_lo.field("DELIVERY_MODE")
         self._dm = {e.name: e.value for e in dm.enums}
+        self._dm_values = frozenset(self._dm.values())
+        self._dm_fixed = self._dm["FIXED"]
+        self._dm_lowest = self._dm["LOWEST"]
+        self._dm_nmi = self._dm["NMI"]
+        self._dm_init = self._dm["INIT"]
+        self._dm_startup = self._dm["STARTUP"]
         tm = self._lvt["LVT_TIMER"].field("TIMER_MODE")
+        self._timer_mode = tm
         self._periodic = tm.enum("PERIODIC")
         self._tsc_mode = tm.enum("TSC_DEADLINE") if dev.param("tsc_deadline") else None
         self._level = self._icr_lo.field("TRIGGER").enum("LEVEL")
         self._err_bit = {f.name: f.lsb for f in self._esr.fields}
-        self._timer_mode = tm
+        self._err_illegal_reg = 1 << self._err_bit["ILLEGAL_REG_ADDR"]
+        self._err_recv_vector = 1 << self._err_bit["RECV_ILLEGAL_VECTOR"]
+        self._err_send_vector = 1 << self._err_bit["SEND_ILLEGAL_VECTOR"]
+
+        # Field positions as plain ints.
+        svr = self._svr
+        self._svr_enable = svr.field("ENABLE").mask
+        self._svr_vector = _sm(svr.field("VECTOR"))
+        self._svr_eoi_suppress = svr.field("EOI_SUPPRESS").mask
+        self._tdcr_hi = _sm(self._tdcr.field("DIV_HI"))
+        self._tdcr_lo = _sm(self._tdcr.field("DIV_LO"))
+        self._dfr_model = _sm(reg("DFR").field("MODEL"))
+        self._lvt_mask = {n: self._lvt[n].field("MASK").mask for n in self._lvt_names}
+        self._tm = _sm(tm)
+        self._lint_regs = ("LVT_LINT0", "LVT_LINT1")
+        # Per LINT pin: (vector, delivery mode, polarity, trigger) as (shift, mask),
+        # the MASK bit and the REMOTE_IRR bit position.
+        self._lint_f: list[tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], int, int]] = []
+        for n in self._lint_regs:
+            f = self._lvt[n].field
+            self._lint_f.append((
+                _sm(f("VECTOR")), _sm(f("DELIVERY_MODE")), _sm(f("POLARITY")), _sm(f("TRIGGER")),
+                f("MASK").mask, f("REMOTE_IRR").lsb,
+            ))
+        lvt_timer = self._lvt["LVT_TIMER"]
+        self._timer_vector = _sm(lvt_timer.field("VECTOR"))
+        self._timer_mask = lvt_timer.field("MASK").mask
+        lvt_error = self._lvt["LVT_ERROR"]
+        self._error_vector = _sm(lvt_error.field("VECTOR"))
+        self._error_mask = lvt_error.field("MASK").mask
+        f = self._icr_lo.field
+        self._icr_vector = _sm(f("VECTOR"))
+        self._icr_dm = _sm(f("DELIVERY_MODE"))
+        self._icr_dest_mode = _sm(f("DEST_MODE"))
+        self._icr_trigger = _sm(f("TRIGGER"))
+        self._icr_level = _sm(f("LEVEL"))
+        self._icr_shorthand = _sm(f("SHORTHAND"))
+        self._icr_status = f("DELIVERY_STATUS").mask
+        self._icr_dest = _sm(self._icr_hi.field("DEST"))
+
+        # State decoded from registers (set by _soft_reset and the register writes).
+        self._enabled = False
+        self._intr: bool | None = None
+        self._div = 2
+        self._lint_armed: tuple[tuple[int, int], ...] = ()
+
+        # Offset → handler, for every addressable register instance.
+        self._rd: dict[int, Callable[[], int]] = {}
+        self._wr: dict[int, tuple[int, Callable[[int], None]]] = {}
+        for r in dev.registers:
+            wr = (self._wmask[r.name], self._write_handler(r.name))
+            for inst in r.instances():
+                self._rd[inst.offset] = self._read_handler(r.name, inst.index)
+                self._wr[inst.offset] = wr
+
         self.eois: list[int] = []
         self.startups: list[tuple[str, int]] = []
         self.reset()
+
+    def _read_handler(self, name: str, index: int) -> Callable[[], int]:
+        """What a read of instance ``index`` of register ``name`` returns."""
+        shift = 32 * index
+        if name == "ISR":
+            return lambda: (self._isr >> shift) & _FULL
+        if name == "TMR":
+            return lambda: (self.tmr >> shift) & _FULL
+        if name == "IRR":
+            return lambda: (self._irr >> shift) & _FULL
+        if name == "ID":
+            return lambda: self._id
+        if name == "PPR":
+            return lambda: self.ppr
+        if name == "APR":
+            return lambda: self.arb_priority
+        if name == "ESR":
+            return lambda: self.esr
+        if name == "TMCCT":
+            return lambda: self.tmcct
+        const = self._const[name]
+        if name == "ICR_LO":
+            status = self._icr_status
+
+            def icr_lo() -> int:
+                value = self.regs.get(name, 0) | const
+                return value | status if self._ipi is not None else value
+
+            return icr_lo
+        if name in self._lint_regs:
+            n = int(name[-1])
+            lsb = self._lint_f[n][5]
+            return lambda: self.regs.get(name, 0) | const | (self.remote_irr[n] << lsb)
+        return lambda: self.regs.get(name, 0) | const
+
+    def _write_handler(self, name: str) -> Callable[[int], None]:
+        """What a full-dword write of (masked) ``new`` to register ``name`` does."""
+        if name == "ID":
+            return self._write_id
+        if name == "EOI":
+            return lambda _new: self._eoi()
+        if name == "ESR":
+            return self._write_esr
+        if name == "SVR":
+            return self._write_svr
+        if name in self._lvt:
+            mask = self._lvt_mask[name]
+            timer = name == "LVT_TIMER" and self._tsc_mode is not None
+            lint = name in self._lint_regs
+
+            def write_lvt(new: int) -> None:
+                if not self._enabled:
+                    new |= mask
+                if timer:
+                    sh, m = self._tm
+                    old_mode = (self.regs[name] >> sh) & m
+                    new_mode = (new >> sh) & m
+                    if old_mode != new_mode and self._tsc_mode in (old_mode, new_mode):
+                        self.regs["TMICT"] = 0
+                        self.tmcct = 0
+                        self._presc = 0
+                self.regs[name] = new
+                if lint:
+                    self._decode_lints()
+
+            return write_lvt
+        if name == "TMICT":
+            return self._write_tmict
+        if name == "ICR_LO":
+            return self._write_icr
+        if name == "TPR" and name in self._resets:
+            return self._write_tpr
+        if name == "TDCR" and name in self._resets:
+            return self._write_tdcr
+        if name in self._resets:
+
+            def write_plain(new: int) -> None:
+                self.regs[name] = new
+
+            return write_plain
+        return lambda _new: None  # writes to read-only registers are ignored
 
     # ------------------------------------------------------------------ reset
 
@@ -119,11 +286,9 @@ class LapicModel:
 
     def _soft_reset(self) -> None:
         """What an INIT clears: everything but the ID, pending NMI, the IPI in flight and the pins."""
-        self.regs: dict[str, int] = {
-            r.name: r.reset & self._wmask[r.name] for r in self.dev.registers if r.access.writable
-        }
-        self.irr = 0
-        self.isr = 0
+        self.regs: dict[str, int] = dict(self._resets)
+        self._irr = 0
+        self._isr = 0
         self.tmr = 0
         self.esr_pending = 0
         self.esr = 0
@@ -131,12 +296,40 @@ class LapicModel:
         self._presc = 0
         self.remote_irr = [0, 0]
         self._err_fire = False
+        self._enabled = bool(self.regs["SVR"] & self._svr_enable)
+        self._intr = None
+        self._update_divisor()
+        self._decode_lints()
 
     # ------------------------------------------------------------------ helpers
 
-    def _f(self, reg: str, field: str, value: int | None = None) -> int:
-        r = self.dev.register(reg)
-        return r.field(field).get(self.regs[reg] if value is None else value)
+    def _update_divisor(self) -> None:
+        """Decode TDCR into :attr:`_div`, the timer's divisor."""
+        tdcr = self.regs["TDCR"]
+        sh, m = self._tdcr_hi
+        hi = (tdcr >> sh) & m
+        sh, m = self._tdcr_lo
+        v = (hi << 2) | ((tdcr >> sh) & m)
+        self._div = 1 << ((v + 1) & 7)
+
+    def _decode_lints(self) -> None:
+        """Which LINT inputs act at every edge while active: ``(n, polarity)`` of the
+        unmasked, fixed, level-triggered ones (:meth:`_lint_busy` reads it)."""
+        armed = []
+        for n, name in enumerate(self._lint_regs):
+            lvt = self.regs[name]
+            _vec, (dsh, dm), (psh, pm), (tsh, tm), mask, _rirr = self._lint_f[n]
+            if not lvt & mask and (lvt >> dsh) & dm == self._dm_fixed and (lvt >> tsh) & tm == self._level:
+                armed.append((n, (lvt >> psh) & pm))
+        self._lint_armed = tuple(armed)
+
+    def _lint_busy(self) -> bool:
+        """Whether the next edge's LINT evaluation can change anything."""
+        pins = self._pins
+        if pins != self._prev_pins:
+            return True
+        armed = self._lint_armed
+        return bool(armed) and any(pins[n] ^ pol and not self.remote_irr[n] for n, pol in armed)
 
     def _error(self, name: str) -> None:
         self.esr_pending |= 1 << self._err_bit[name]
@@ -145,13 +338,16 @@ class LapicModel:
     def _set_irr(self, vector: int, level: bool) -> None:
         """Local or message acceptance of a fixed interrupt."""
         if vector < 16:
-            self._error("RECV_ILLEGAL_VECTOR")
+            self.esr_pending |= self._err_recv_vector
+            self._err_fire = True
             return
-        self.irr |= 1 << vector
+        bit = 1 << vector
+        self._irr |= bit
+        self._intr = None
         if level:
-            self.tmr |= 1 << vector
+            self.tmr |= bit
         else:
-            self.tmr &= ~(1 << vector)
+            self.tmr &= ~bit
 
     def _init(self) -> None:
         self.startups.append(("init", 0))
@@ -159,35 +355,54 @@ class LapicModel:
 
     @property
     def _divisor(self) -> int:
-        v = (self._f("TDCR", "DIV_HI") << 2) | self._f("TDCR", "DIV_LO")
-        return 1 << ((v + 1) & 7)
+        return self._div
 
     # ------------------------------------------------------------------ priorities
 
     @property
+    def irr(self) -> int:
+        """Interrupt request register, all 256 bits (bit ``v`` = vector ``v``)."""
+        return self._irr
+
+    @irr.setter
+    def irr(self, value: int) -> None:
+        self._irr = value
+        self._intr = None
+
+    @property
+    def isr(self) -> int:
+        """In-service register, all 256 bits."""
+        return self._isr
+
+    @isr.setter
+    def isr(self, value: int) -> None:
+        self._isr = value
+        self._intr = None
+
+    @property
     def enabled(self) -> bool:
         """SVR software enable."""
-        return bool(self._f("SVR", "ENABLE"))
+        return self._enabled
 
     @property
     def isrv(self) -> int:
-        return _highest(self.isr)
+        return _highest(self._isr)
 
     @property
     def irrv(self) -> int:
-        return _highest(self.irr)
+        return _highest(self._irr)
 
     @property
     def ppr(self) -> int:
         tpr = self.regs["TPR"] & 0xFF
-        isrv = self.isrv
+        isrv = _highest(self._isr)
         return tpr if (tpr >> 4) >= (isrv >> 4) else isrv & 0xF0
 
     @property
     def arb_priority(self) -> int:
         """APR as the SDM defines it (used by lowest-priority arbitration)."""
         tpr = self.regs["TPR"] & 0xFF
-        isrv, irrv = self.isrv, self.irrv
+        isrv, irrv = _highest(self._isr), _highest(self._irr)
         if (tpr >> 4) >= (irrv >> 4) and (tpr >> 4) > (isrv >> 4):
             return tpr
         return max(tpr & 0xF0, isrv & 0xF0, irrv & 0xF0)
@@ -195,12 +410,25 @@ class LapicModel:
     @property
     def intr(self) -> bool:
         """A fixed interrupt is deliverable: enabled and its class above PPR's."""
-        return self.enabled and self.irr != 0 and (self.irrv >> 4) > (self.ppr >> 4)
+        intr = self._intr
+        if intr is None:
+            irr = self._irr
+            if not irr or not self._enabled:
+                intr = False
+            else:
+                # PPR's class is the larger of TPR's and the ISR vector's.
+                cls = (self.regs["TPR"] & 0xFF) >> 4
+                isr = self._isr
+                if isr:
+                    cls = max(cls, (isr.bit_length() - 1) >> 4)
+                intr = (irr.bit_length() - 1) >> 4 > cls
+            self._intr = intr
+        return intr
 
     @property
     def vector(self) -> int:
         """The vector ``intr`` stands for (the highest IRR vector; 0 if none)."""
-        return self.irrv
+        return _highest(self._irr)
 
     @property
     def nmi(self) -> bool:
@@ -217,17 +445,21 @@ class LapicModel:
 
     @property
     def dfr_model(self) -> int:
-        return self._f("DFR", "MODEL")
+        sh, m = self._dfr_model
+        return (self.regs["DFR"] >> sh) & m
 
     # ------------------------------------------------------------------ CPU side
 
     def inta(self) -> int:
         """Interrupt acknowledge: the vector moved IRR → ISR, or the spurious vector."""
         if not self.intr:
-            return self._f("SVR", "VECTOR")
-        v = self.irrv
-        self.irr &= ~(1 << v)
-        self.isr |= 1 << v
+            sh, m = self._svr_vector
+            return (self.regs["SVR"] >> sh) & m
+        v = self._irr.bit_length() - 1
+        bit = 1 << v
+        self._irr &= ~bit
+        self._isr |= bit
+        self._intr = None
         return v
 
     def nmi_ack(self) -> None:
@@ -261,20 +493,20 @@ class LapicModel:
 
     def accept(self, msg: Interrupt) -> None:
         """A message from the router (``msg_in``)."""
-        dm = int(msg.delivery_mode)
-        level_trig = int(msg.trigger) == self._level
-        if dm in (self._dm["FIXED"], self._dm["LOWEST"]):
+        dm = msg.delivery_mode
+        level_trig = msg.trigger == self._level
+        if dm == self._dm_fixed or dm == self._dm_lowest:
             if level_trig and not msg.level:
                 return  # level de-assert: nothing to do (KVM)
-            if not self.enabled:
+            if not self._enabled:
                 return  # software-disabled APICs discard fixed messages (KVM)
             self._set_irr(msg.vector & 0xFF, level_trig)
-        elif dm == self._dm["NMI"]:
+        elif dm == self._dm_nmi:
             self.nmi_pending = True
-        elif dm == self._dm["INIT"]:
+        elif dm == self._dm_init:
             if not (level_trig and not msg.level):
                 self._init()
-        elif dm == self._dm["STARTUP"]:
+        elif dm == self._dm_startup:
             self.startups.append(("sipi", msg.vector & 0xFF))
         # SMI, ExtINT and reserved modes are ignored.
 
@@ -286,113 +518,104 @@ class LapicModel:
 
     def read(self, offset: int) -> int:
         """A 32-bit register read (no side effects except ESR bit 7 for reserved offsets)."""
-        offset &= 0xFFC
-        hit = self._decode.get(offset)
-        if hit is None:
-            self._error("ILLEGAL_REG_ADDR")
+        handler = self._rd.get(offset & 0xFFC)
+        if handler is None:
+            self.esr_pending |= self._err_illegal_reg
+            self._err_fire = True
             return 0
-        name, index = hit
-        if name in ("ISR", "TMR", "IRR"):
-            bits = {"ISR": self.isr, "TMR": self.tmr, "IRR": self.irr}[name]
-            return (bits >> (32 * index)) & _FULL
-        if name == "ID":
-            return self._id
-        if name == "PPR":
-            return self.ppr
-        if name == "APR":
-            return self.arb_priority
-        if name == "ESR":
-            return self.esr
-        if name == "TMCCT":
-            return self.tmcct
-        value = self.regs.get(name, 0) | self._const[name]
-        if name == "ICR_LO" and self._ipi is not None:
-            value |= self._icr_lo.field("DELIVERY_STATUS").mask
-        if name in ("LVT_LINT0", "LVT_LINT1"):
-            value |= self.remote_irr[int(name[-1])] << self._lvt[name].field("REMOTE_IRR").lsb
-        return value
+        return handler()
 
     def write(self, offset: int, value: int, *, strb: int = 0xF) -> None:
         """A register write; only full-dword writes (``strb`` 0xF) have an effect."""
-        offset &= 0xFFC
-        value &= _FULL
         if strb != 0xF:
             return
-        hit = self._decode.get(offset)
+        hit = self._wr.get(offset & 0xFFC)
         if hit is None:
-            self._error("ILLEGAL_REG_ADDR")
+            self.esr_pending |= self._err_illegal_reg
+            self._err_fire = True
             return
-        name = hit[0]
-        mask = self._wmask[name]
-        new = value & mask
-        if name == "ID":
-            self._id = new
-        elif name == "EOI":
-            self._eoi()
-        elif name == "ESR":
-            self.esr = self.esr_pending
-            self.esr_pending = 0
-        elif name == "SVR":
-            self.regs["SVR"] = new
-            if not self._svr.field("ENABLE").get(new):
-                for lvt in self._lvt_names:
-                    self.regs[lvt] |= self._lvt[lvt].field("MASK").mask
-        elif name in self._lvt:
-            if not self.enabled:
-                new |= self._lvt[name].field("MASK").mask
-            if name == "LVT_TIMER" and self._tsc_mode is not None:
-                old_mode = self._timer_mode.get(self.regs[name])
-                new_mode = self._timer_mode.get(new)
-                if old_mode != new_mode and self._tsc_mode in (old_mode, new_mode):
-                    self.regs["TMICT"] = 0
-                    self.tmcct = 0
-                    self._presc = 0
-            self.regs[name] = new
-        elif name == "TMICT":
-            if self._tsc_mode is not None and self._timer_mode.get(self.regs["LVT_TIMER"]) == self._tsc_mode:
+        mask, handler = hit
+        handler(value & _FULL & mask)
+
+    def _write_id(self, new: int) -> None:
+        self._id = new
+
+    def _write_esr(self, _new: int) -> None:
+        self.esr = self.esr_pending
+        self.esr_pending = 0
+
+    def _write_tpr(self, new: int) -> None:
+        self.regs["TPR"] = new
+        self._intr = None
+
+    def _write_tdcr(self, new: int) -> None:
+        self.regs["TDCR"] = new
+        self._update_divisor()
+
+    def _write_svr(self, new: int) -> None:
+        regs = self.regs
+        regs["SVR"] = new
+        self._enabled = bool(new & self._svr_enable)
+        self._intr = None
+        if not self._enabled:
+            for lvt, mask in self._lvt_mask.items():
+                regs[lvt] |= mask
+            self._decode_lints()
+
+    def _write_tmict(self, new: int) -> None:
+        if self._tsc_mode is not None:
+            sh, m = self._tm
+            if (self.regs["LVT_TIMER"] >> sh) & m == self._tsc_mode:
                 return
-            self.regs["TMICT"] = new
-            self.tmcct = new
-            self._presc = -1  # the write's own edge does not count
-        elif name == "ICR_LO":
-            self._write_icr(new)
-        elif name in self.regs:
-            self.regs[name] = new
-        # Writes to read-only registers are ignored.
+        self.regs["TMICT"] = new
+        self.tmcct = new
+        self._presc = -1  # the write's own edge does not count
 
     def _eoi(self) -> None:
-        if not self.isr:
+        isr = self._isr
+        if not isr:
             return
-        v = self.isrv
-        self.isr &= ~(1 << v)
-        if self.tmr >> v & 1 and not self._f("SVR", "EOI_SUPPRESS"):
+        v = isr.bit_length() - 1
+        self._isr = isr & ~(1 << v)
+        self._intr = None
+        regs = self.regs
+        if self.tmr >> v & 1 and not regs["SVR"] & self._svr_eoi_suppress:
             self.eois.append(v)
-        for n in (0, 1):
-            if self._f(f"LVT_LINT{n}", "VECTOR") == v:
+        for n, name in enumerate(self._lint_regs):
+            sh, m = self._lint_f[n][0]
+            if (regs[name] >> sh) & m == v:
                 self.remote_irr[n] = 0
 
     def _write_icr(self, new: int) -> None:
         if self._ipi is not None:
             return  # still pending: software must wait for delivery status 0
         self.regs["ICR_LO"] = new
-        f = self._icr_lo.field
-        vector = f("VECTOR").get(new)
-        dm = f("DELIVERY_MODE").get(new)
-        trigger = f("TRIGGER").get(new)
-        level = f("LEVEL").get(new)
-        if dm in (self._dm["FIXED"], self._dm["LOWEST"]) and vector < 16:
+        sh, m = self._icr_vector
+        vector = (new >> sh) & m
+        sh, m = self._icr_dm
+        dm = (new >> sh) & m
+        sh, m = self._icr_trigger
+        trigger = (new >> sh) & m
+        sh, m = self._icr_level
+        level = (new >> sh) & m
+        if (dm == self._dm_fixed or dm == self._dm_lowest) and vector < 16:
             self._error("SEND_ILLEGAL_VECTOR")
             return
-        if dm == self._dm["INIT"] and trigger == self._level and not level:
+        if dm == self._dm_init and trigger == self._level and not level:
             return  # INIT level de-assert: nothing is sent (KVM)
-        if dm not in self._dm.values():
+        if dm not in self._dm_values:
             return  # reserved delivery mode (remote read)
+        sh, m = self._icr_dest_mode
+        dest_mode = (new >> sh) & m
+        sh, m = self._icr_shorthand
+        shorthand = (new >> sh) & m
+        sh, m = self._icr_dest
         self._ipi = Ipi(
             vector=vector,
             delivery_mode=DeliveryMode(dm),
-            dest_mode=DestMode(f("DEST_MODE").get(new)),
-            dest=self._icr_hi.field("DEST").get(self.regs["ICR_HI"]),
-            shorthand=Shorthand(f("SHORTHAND").get(new)),
+            dest_mode=DestMode(dest_mode),
+            dest=(self.regs["ICR_HI"] >> sh) & m,
+            shorthand=Shorthand(shorthand),
             trigger=Trigger(trigger),
             level=level,
             source=self.apic_id,
@@ -402,30 +625,30 @@ class LapicModel:
 
     def _lint_edge(self) -> None:
         """The LINT pins at one clock edge."""
-        for n in (0, 1):
-            name = f"LVT_LINT{n}"
+        for n, name in enumerate(self._lint_regs):
             lvt = self.regs[name]
+            (vsh, vm), (dsh, dm_m), (psh, pm), (tsh, tm), mask, _rirr = self._lint_f[n]
             pin = self._pins[n]
-            pol = self._f(name, "POLARITY", lvt)
+            pol = (lvt >> psh) & pm
             active = pin ^ pol
             rising = active and not (self._prev_pins[n] ^ pol)
             self._prev_pins[n] = pin
-            if self._f(name, "MASK", lvt):
+            if lvt & mask:
                 continue
-            dm = self._f(name, "DELIVERY_MODE", lvt)
-            vector = self._f(name, "VECTOR", lvt)
-            if dm == self._dm["FIXED"]:
-                if self._f(name, "TRIGGER", lvt) == self._level:
+            dm = (lvt >> dsh) & dm_m
+            vector = (lvt >> vsh) & vm
+            if dm == self._dm_fixed:
+                if (lvt >> tsh) & tm == self._level:
                     if active and not self.remote_irr[n]:
                         self._set_irr(vector, True)
                         if vector >= 16:
                             self.remote_irr[n] = 1
                 elif rising:
                     self._set_irr(vector, False)
-            elif dm == self._dm["NMI"]:
+            elif dm == self._dm_nmi:
                 if rising:
                     self.nmi_pending = True
-            elif dm == self._dm["INIT"] and rising:
+            elif dm == self._dm_init and rising:
                 self._init()
                 # The INIT clears the LVTs: the other pin has nothing left to do.
                 for k in range(n + 1, 2):
@@ -434,17 +657,21 @@ class LapicModel:
 
     def _timer_fire(self) -> None:
         lvt = self.regs["LVT_TIMER"]
-        if not self._f("LVT_TIMER", "MASK", lvt):
-            self._set_irr(self._f("LVT_TIMER", "VECTOR", lvt), False)
+        if not lvt & self._timer_mask:
+            sh, m = self._timer_vector
+            self._set_irr((lvt >> sh) & m, False)
 
     def _error_interrupt(self) -> None:
         if self._err_fire:
             self._err_fire = False
             lvt = self.regs["LVT_ERROR"]
-            vector = self._f("LVT_ERROR", "VECTOR", lvt)
-            if not self._f("LVT_ERROR", "MASK", lvt) and vector >= 16:
-                self.irr |= 1 << vector
-                self.tmr &= ~(1 << vector)
+            sh, m = self._error_vector
+            vector = (lvt >> sh) & m
+            if not lvt & self._error_mask and vector >= 16:
+                bit = 1 << vector
+                self._irr |= bit
+                self._intr = None
+                self.tmr &= ~bit
 
     def _timer_edges(self, n: int) -> int:
         """Run the timer for ``n`` edges, stopping right after an expiry.
@@ -453,7 +680,7 @@ class LapicModel:
         """
         if self.tmcct == 0 or n <= 0:
             return n
-        d = self._divisor
+        d = self._div
         first = max(d - 1 - self._presc, 0) + 1  # edges until the next decrement
         expiry = first + (self.tmcct - 1) * d
         if expiry > n:
@@ -465,7 +692,8 @@ class LapicModel:
             return n
         # The expiry edge.
         self._presc = 0
-        periodic = self._timer_mode.get(self.regs["LVT_TIMER"]) == self._periodic
+        sh, m = self._tm
+        periodic = (self.regs["LVT_TIMER"] >> sh) & m == self._periodic
         self.tmcct = self.regs["TMICT"] if periodic else 0
         self._timer_fire()
         return expiry
@@ -473,6 +701,9 @@ class LapicModel:
     def advance(self, cycles: int = 1) -> None:
         """End the current cycle and ``cycles - 1`` more (see the timing convention)."""
         if cycles <= 0:
+            return
+        if not self.tmcct and not self._err_fire and not self._lint_busy():
+            self.cycle += cycles  # nothing happens by itself at these edges
             return
         # First edge: the pins, the timer, then the error interrupt of this edge.
         self._lint_edge()
@@ -492,20 +723,9 @@ class LapicModel:
         interrupt to deliver), else the number of cycles until the timer's
         expiry has taken effect, else ``None``.
         """
-        if self._err_fire or self._pins != self._prev_pins:
+        if self._err_fire or self._lint_busy():
             return 1
-        for n in (0, 1):
-            name = f"LVT_LINT{n}"
-            lvt = self.regs[name]
-            if (
-                not self._f(name, "MASK", lvt)
-                and self._f(name, "DELIVERY_MODE", lvt) == self._dm["FIXED"]
-                and self._f(name, "TRIGGER", lvt) == self._level
-                and (self._pins[n] ^ self._f(name, "POLARITY", lvt))
-                and not self.remote_irr[n]
-            ):
-                return 1
         if self.tmcct == 0:
             return None
-        d = self._divisor
+        d = self._div
         return max(d - 1 - self._presc, 0) + 1 + (self.tmcct - 1) * d

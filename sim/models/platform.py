@@ -57,7 +57,7 @@ __all__ = ["NEVER", "PlatformModel"]
 NEVER: Final = 1 << 62
 
 _DECERR: Final = "DECERR"
-_STARTUP_MODES: Final = (DeliveryMode.INIT, DeliveryMode.STARTUP)
+_STARTUP_MODES: Final = (int(DeliveryMode.INIT), int(DeliveryMode.STARTUP))
 
 
 class PlatformModel:
@@ -124,8 +124,15 @@ class PlatformModel:
     def _reschedule(self, k: int) -> None:
         """Ask timed device ``k`` (already in sync) when its next event is due."""
         nxt = self._timed[k].next_event_in()
-        self._due[k] = NEVER if nxt is None else self.cycle + max(nxt, 1)
-        self._next_at = min(self._due)
+        due = NEVER if nxt is None else self.cycle + max(nxt, 1)
+        old = self._due[k]
+        if due != old:
+            # Keep _next_at == min(_due) without a scan when it cannot have changed.
+            self._due[k] = due
+            if due < self._next_at:
+                self._next_at = due
+            elif old == self._next_at:
+                self._next_at = min(self._due)
 
     def next_event_in(self) -> int | None:
         """Cycles until the next timer event of any device, or ``None`` if none is due."""
@@ -187,17 +194,20 @@ class PlatformModel:
         value &= 0xFFFFFFFF
         off = addr - self._lapic_base
         if 0 <= off < self._lapic_size:
-            self._sync(cpu)
             lapic = self.lapics[cpu]
+            lag = self.cycle - self._synced[cpu]
+            if lag:
+                lapic.advance(lag)
+                self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
             self._reschedule(cpu)
-            ipi = lapic.take_ipi()
-            while ipi is not None:
-                self._deliver(self.router.route_ipi(ipi, cpu))
+            if lapic.ipi_pending is not None:
                 ipi = lapic.take_ipi()
-            eois = lapic.take_eois()
-            if eois:
-                for vector in eois:
+                while ipi is not None:
+                    self._deliver(self.router.route_ipi(ipi, cpu))
+                    ipi = lapic.take_ipi()
+            if lapic.eois:
+                for vector in lapic.take_eois():
                     self.ioapic.eoi(vector)
                 self._ioapic_settle()
             return
@@ -265,8 +275,11 @@ class PlatformModel:
         """Let the IO-APIC send what it has to; route its messages."""
         io = self.ioapic
         io.settle()
-        for msg in io.take_messages():
-            self._deliver(self.router.route_ioapic(msg))
+        msgs = io.take_messages()
+        if msgs:
+            route = self.router.route
+            for msg in msgs:
+                self._deliver(route(msg))
 
     def _deliver(self, targets: Sequence[tuple[int, Interrupt]]) -> None:
         for index, msg in targets:

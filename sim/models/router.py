@@ -57,6 +57,16 @@ DFR_FLAT = 0xF
 DFR_CLUSTER = 0x0
 MSI_ADDR_PREFIX = 0xFEE
 _REMOTE_READ = 3
+# Enumerated values as plain ints (an enum member lookup costs a call).
+_FIXED = int(DeliveryMode.FIXED)
+_LOWEST = int(DeliveryMode.LOWEST)
+_INIT = int(DeliveryMode.INIT)
+_LEVEL = int(Trigger.LEVEL)
+_PHYSICAL = int(DestMode.PHYSICAL)
+_SELF = int(Shorthand.SELF)
+_ALL_INCL = int(Shorthand.ALL_INCL)
+_ALL_EXCL = int(Shorthand.ALL_EXCL)
+_NO_SHORTHAND = int(Shorthand.NONE)
 
 
 def source_ipi(index: int) -> int:
@@ -113,6 +123,63 @@ def decode_msi(msi: Msi) -> Route:
     )
 
 
+def _resolve_sender(sender: int | None, lapics: Sequence[LapicState]) -> int | None:
+    """A :attr:`Route.sender` as a LAPIC index: ``-1 - id`` names the first LAPIC
+    with APIC ID ``id`` (``None`` when there is none)."""
+    if sender is None or sender >= 0:
+        return sender
+    source = -1 - sender
+    for i, lapic in enumerate(lapics):
+        if lapic.apic_id == source:
+            return i
+    return None
+
+
+def _match(dest_mode: int, dest: int, shorthand: int, sender: int | None,
+           lapics: Sequence[LapicState]) -> list[int]:
+    """Indices of the LAPICs a destination names (see :meth:`RouterModel.matched`)."""
+    if shorthand:
+        if shorthand == _SELF:
+            me = _resolve_sender(sender, lapics)
+            return [] if me is None else [me]
+        if shorthand == _ALL_INCL:
+            return list(range(len(lapics)))
+        if shorthand == _ALL_EXCL:
+            me = _resolve_sender(sender, lapics)
+            return [i for i in range(len(lapics)) if i != me]
+    if dest == BROADCAST:
+        return list(range(len(lapics)))
+    if dest_mode == _PHYSICAL:
+        return [i for i, lapic in enumerate(lapics) if lapic.apic_id == dest]
+    out = []
+    for i, lapic in enumerate(lapics):
+        logical_id = (lapic.ldr >> 24) & 0xFF
+        model = lapic.dfr_model
+        if model == DFR_FLAT:
+            hit = dest & logical_id != 0
+        elif model == DFR_CLUSTER:
+            hit = dest >> 4 == logical_id >> 4 and dest & logical_id & 0xF != 0
+        else:
+            hit = False
+        if hit:
+            out.append(i)
+    return out
+
+
+def _interrupt(vector: int, mode: int, trigger: int, level: int) -> Interrupt:
+    """The message a target LAPIC receives (``msg_in__*``)."""
+    try:
+        dm: int = DeliveryMode(mode)
+    except ValueError:  # pragma: no cover - reserved modes have no targets
+        dm = mode
+    return Interrupt(
+        vector=vector,
+        delivery_mode=dm,  # type: ignore[arg-type]
+        trigger=Trigger(trigger),
+        level=level,
+    )
+
+
 class RouterModel:
     """The router between ``n`` LAPICs (``spec.platform.ncpus``), with its two
     round-robin pointers.
@@ -130,6 +197,8 @@ class RouterModel:
         """Index of the LAPIC that won the last lowest-priority tie-break."""
         self.src_last: int = self.n + 1
         """Arbitration number of the source served last."""
+        self._interrupts: dict[tuple[int, int, int, int], Interrupt] = {}
+        """Delivered messages by (vector, mode, trigger, level): built once, shared."""
 
     # ------------------------------------------------------------------ pure
 
@@ -160,66 +229,45 @@ class RouterModel:
 
     @staticmethod
     def _sender(route: Route, lapics: Sequence[LapicState]) -> int | None:
-        if route.sender is None or route.sender >= 0:
-            return route.sender
-        source = -1 - route.sender
-        for i, lapic in enumerate(lapics):
-            if lapic.apic_id == source:
-                return i
-        return None
+        return _resolve_sender(route.sender, lapics)
 
     @classmethod
     def matched(cls, msg: IoApicMessage | Msi | Ipi | Route, lapics: Sequence[LapicState],
                 sender: int | None = None) -> list[int]:
         """Indices of the LAPICs the destination names (before the delivery mode)."""
         route = cls.normalise(msg, sender)
-        me = cls._sender(route, lapics)
-        if route.shorthand == Shorthand.SELF:
-            return [] if me is None else [me]
-        if route.shorthand == Shorthand.ALL_INCL:
-            return list(range(len(lapics)))
-        if route.shorthand == Shorthand.ALL_EXCL:
-            return [i for i in range(len(lapics)) if i != me]
-        dest = route.dest
-        out = []
-        for i, lapic in enumerate(lapics):
-            if dest == BROADCAST:
-                hit = True
-            elif route.dest_mode == DestMode.PHYSICAL:
-                hit = lapic.apic_id == dest
-            else:
-                logical_id = (lapic.ldr >> 24) & 0xFF
-                if lapic.dfr_model == DFR_FLAT:
-                    hit = dest & logical_id != 0
-                elif lapic.dfr_model == DFR_CLUSTER:
-                    hit = dest >> 4 == logical_id >> 4 and dest & logical_id & 0xF != 0
-                else:
-                    hit = False
-            if hit:
-                out.append(i)
-        return out
+        return _match(route.dest_mode, route.dest, route.shorthand, route.sender, lapics)
 
     def targets(self, msg: IoApicMessage | Msi | Ipi | Route, lapics: Sequence[LapicState],
                 sender: int | None = None) -> list[int]:
         """Indices of the LAPICs that receive ``msg`` now (does not move ``lp_last``)."""
         route = self.normalise(msg, sender)
-        mode = route.delivery_mode
-        if route.dropped or mode == _REMOTE_READ:
+        if route.dropped:
             return []
-        if mode == DeliveryMode.INIT and route.level == 0 and route.trigger == Trigger.LEVEL:
+        return self._targets(route.delivery_mode, route.dest_mode, route.dest, route.shorthand,
+                             route.trigger, route.level, route.sender, lapics)
+
+    def _targets(self, mode: int, dest_mode: int, dest: int, shorthand: int, trigger: int, level: int,
+                 sender: int | None, lapics: Sequence[LapicState]) -> list[int]:
+        """:meth:`targets` on a message's fields (an MSI already known not dropped)."""
+        if mode == _REMOTE_READ:
             return []
-        matched = self.matched(route, lapics)
-        if mode not in (DeliveryMode.FIXED, DeliveryMode.LOWEST):
+        if mode == _INIT and level == 0 and trigger == _LEVEL:
+            return []
+        matched = _match(dest_mode, dest, shorthand, sender, lapics)
+        if mode == _FIXED:
+            return [i for i in matched if lapics[i].enabled]
+        if mode != _LOWEST:
             return matched
         eligible = [i for i in matched if lapics[i].enabled]
-        if mode == DeliveryMode.FIXED or not eligible:
+        if not eligible:
             return eligible
-        best = min(lapics[i].arb_priority for i in eligible)
-        tied = {i for i in eligible if lapics[i].arb_priority == best}
+        prio = {i: lapics[i].arb_priority for i in eligible}
+        best = min(prio.values())
         n = len(lapics)
         for k in range(1, n + 1):
             i = (self.lp_last + k) % n
-            if i in tied:
+            if i in prio and prio[i] == best:
                 return [i]
         raise AssertionError("unreachable: the tied set is not empty")
 
@@ -231,20 +279,30 @@ class RouterModel:
 
         Moves :attr:`lp_last` when a lowest-priority message found its target.
         """
-        route = self.normalise(msg, sender)
-        hit = self.targets(route, self.lapics)
-        if route.delivery_mode == DeliveryMode.LOWEST and hit:
+        # The two common sources straight from their fields; everything else
+        # (MSIs, routes, subclasses) through normalise().
+        vector: int
+        mode: int
+        trigger: int
+        level: int
+        if type(msg) is IoApicMessage:
+            vector, mode, trigger, level = msg.vector, msg.delivery_mode, msg.trigger, 1
+            hit = self._targets(mode, msg.dest_mode, msg.dest, _NO_SHORTHAND, trigger, 1, None, self.lapics)
+        elif type(msg) is Ipi:
+            vector, mode, trigger, level = msg.vector, msg.delivery_mode, msg.trigger, msg.level
+            hit = self._targets(mode, msg.dest_mode, msg.dest, msg.shorthand, trigger, level,
+                                sender if sender is not None else -1 - msg.source, self.lapics)
+        else:
+            route = self.normalise(msg, sender)
+            vector, mode, trigger, level = route.vector, route.delivery_mode, route.trigger, route.level
+            hit = [] if route.dropped else self._targets(
+                mode, route.dest_mode, route.dest, route.shorthand, trigger, level, route.sender, self.lapics)
+        if mode == _LOWEST and hit:
             self.lp_last = hit[0]
-        try:
-            mode: int = DeliveryMode(route.delivery_mode)
-        except ValueError:  # pragma: no cover - reserved modes have no targets
-            mode = route.delivery_mode
-        interrupt = Interrupt(
-            vector=route.vector,
-            delivery_mode=mode,  # type: ignore[arg-type]
-            trigger=Trigger(route.trigger),
-            level=route.level,
-        )
+        key = (vector, mode, trigger, level)
+        interrupt = self._interrupts.get(key)
+        if interrupt is None:
+            interrupt = self._interrupts[key] = _interrupt(vector, mode, trigger, level)
         return [(i, interrupt) for i in hit]
 
     def route_ioapic(self, m: IoApicMessage) -> list[tuple[int, Interrupt]]:

