@@ -88,6 +88,17 @@ def run_sim(args: argparse.Namespace) -> int:
     if why:
         err.print(f"irqforge sim: backend {backend} is not available here: {why}", markup=False)
         return 1
+    if args.waves:
+        suffix = Path(args.waves).suffix.lower()
+        if backend == "model":
+            err.print(
+                "irqforge sim: the model backend has no signals to record; --waves needs an RTL backend", markup=False
+            )
+            return 2
+        if suffix not in (".vcd", ".fst") or (backend == "amaranth" and suffix != ".vcd"):
+            allowed = ".vcd" if backend == "amaranth" else ".vcd or .fst"
+            err.print(f"irqforge sim: --waves {args.waves}: {backend} writes {allowed}", markup=False)
+            return 2
     if args.scenario not in SCENARIOS and ":" not in args.scenario:
         err.print(
             f"irqforge sim: unknown scenario {args.scenario!r}; choose {', '.join(SCENARIOS)} or module:function",

@@ -228,7 +228,7 @@ class LapicModel:
         if name == "ID":
             return self._write_id
         if name == "EOI":
-            return lambda _new: self._eoi()
+            return self._eoi
         if name == "ESR":
             return self._write_esr
         if name == "SVR":
@@ -500,7 +500,17 @@ class LapicModel:
                 return  # level de-assert: nothing to do (KVM)
             if not self._enabled:
                 return  # software-disabled APICs discard fixed messages (KVM)
-            self._set_irr(msg.vector & 0xFF, level_trig)
+            vector = msg.vector & 0xFF
+            if vector < 16:
+                self._set_irr(vector, level_trig)  # the receive-illegal-vector error
+                return
+            bit = 1 << vector  # _set_irr() inlined: the hot path of every device interrupt
+            self._irr |= bit
+            self._intr = None
+            if level_trig:
+                self.tmr |= bit
+            else:
+                self.tmr &= ~bit
         elif dm == self._dm_nmi:
             self.nmi_pending = True
         elif dm == self._dm_init:
@@ -571,7 +581,8 @@ class LapicModel:
         self.tmcct = new
         self._presc = -1  # the write's own edge does not count
 
-    def _eoi(self) -> None:
+    def _eoi(self, _new: int = 0) -> None:
+        """An EOI-register write (the value written does not matter)."""
         isr = self._isr
         if not isr:
             return
@@ -581,10 +592,12 @@ class LapicModel:
         regs = self.regs
         if self.tmr >> v & 1 and not regs["SVR"] & self._svr_eoi_suppress:
             self.eois.append(v)
-        for n, name in enumerate(self._lint_regs):
-            sh, m = self._lint_f[n][0]
-            if (regs[name] >> sh) & m == v:
-                self.remote_irr[n] = 0
+        remote = self.remote_irr
+        if remote[0] or remote[1]:  # else there is no Remote IRR to clear
+            for n, name in enumerate(self._lint_regs):
+                sh, m = self._lint_f[n][0]
+                if (regs[name] >> sh) & m == v:
+                    remote[n] = 0
 
     def _write_icr(self, new: int) -> None:
         if self._ipi is not None:

@@ -312,7 +312,7 @@ class PlatformModel:
 
     def inta(self, cpu: int) -> int:
         """An INTA cycle: the vector moved IRR → ISR, or the spurious vector."""
-        return int(self.lapics[cpu].inta())
+        return self.lapics[cpu].inta()
 
     def nmi_ack(self, cpu: int) -> None:
         """Pulse ``nmi_ack``."""

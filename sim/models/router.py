@@ -27,7 +27,14 @@ message at a time, simultaneous sources in the round-robin order of
 
 The LAPIC objects handed in need the attributes ``apic_id``, ``ldr`` (the
 whole 32-bit LDR), ``dfr_model`` (DFR[31:28]), ``arb_priority`` and
-``enabled`` — the LAPIC model's properties of the same names.
+``enabled`` — the LAPIC model's properties of the same names. They are read
+anew for every message: nothing about the LAPICs is cached.
+
+**Cost** (the router is also the ``model`` backend's): :meth:`RouterModel.route`
+reads IO-APIC messages and IPIs straight from their fields without building a
+:class:`Route`, resolves the common case (fixed, physical, one ID) in one loop,
+and builds each delivered :class:`Interrupt` once per (vector, mode, trigger,
+level), sharing it afterwards (it is immutable).
 """
 
 from __future__ import annotations
@@ -285,24 +292,35 @@ class RouterModel:
         mode: int
         trigger: int
         level: int
+        lapics = self.lapics
         if type(msg) is IoApicMessage:
             vector, mode, trigger, level = msg.vector, msg.delivery_mode, msg.trigger, 1
-            hit = self._targets(mode, msg.dest_mode, msg.dest, _NO_SHORTHAND, trigger, 1, None, self.lapics)
+            dest = msg.dest
+            if mode == _FIXED and dest != BROADCAST and msg.dest_mode == _PHYSICAL:
+                # The common case, _targets() inlined: the enabled LAPICs with that ID.
+                hit = []
+                for i, lapic in enumerate(lapics):
+                    if lapic.apic_id == dest and lapic.enabled:
+                        hit.append(i)
+            else:
+                hit = self._targets(mode, msg.dest_mode, dest, _NO_SHORTHAND, trigger, 1, None, lapics)
         elif type(msg) is Ipi:
             vector, mode, trigger, level = msg.vector, msg.delivery_mode, msg.trigger, msg.level
             hit = self._targets(mode, msg.dest_mode, msg.dest, msg.shorthand, trigger, level,
-                                sender if sender is not None else -1 - msg.source, self.lapics)
+                                sender if sender is not None else -1 - msg.source, lapics)
         else:
             route = self.normalise(msg, sender)
             vector, mode, trigger, level = route.vector, route.delivery_mode, route.trigger, route.level
             hit = [] if route.dropped else self._targets(
-                mode, route.dest_mode, route.dest, route.shorthand, trigger, level, route.sender, self.lapics)
+                mode, route.dest_mode, route.dest, route.shorthand, trigger, level, route.sender, lapics)
         if mode == _LOWEST and hit:
             self.lp_last = hit[0]
         key = (vector, mode, trigger, level)
         interrupt = self._interrupts.get(key)
         if interrupt is None:
             interrupt = self._interrupts[key] = _interrupt(vector, mode, trigger, level)
+        if len(hit) == 1:
+            return [(hit[0], interrupt)]
         return [(i, interrupt) for i in hit]
 
     def route_ioapic(self, m: IoApicMessage) -> list[tuple[int, Interrupt]]:

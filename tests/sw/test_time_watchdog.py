@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from irqforge.spec import load_default
 from irqforge.sw.kernel import Kernel
 from irqforge.sw.timekeeping import CLOCK_MONOTONIC, CLOCK_REALTIME
 from irqforge.sw.watchdog import Keepalive
@@ -84,7 +85,9 @@ def test_clock_monotonic_and_realtime_follow_the_hpet_counter(boot: Any) -> None
     assert out["source"] == "hpet"
     # 3 ms of mdelay plus the few bus accesses around it
     assert 3_000_000 <= out["mono_delta"] <= 3_010_000
-    assert abs(out["mono_delta"] - out["counter_ns"]) <= 1_000
+    # the two clocks differ only by the bus accesses between their reads (a few cycles)
+    cycle_ns = NSEC_PER_SEC // load_default().platform.clock_hz
+    assert abs(out["mono_delta"] - out["counter_ns"]) <= 30 * cycle_ns
     assert out["mono_ts"][1] < NSEC_PER_SEC
     assert 2_000_000 <= out["real_elapsed"] <= 2_010_000
     assert 2_000_000 <= out["mono_after_settime"] <= 2_020_000  # settimeofday leaves MONOTONIC alone
