@@ -15,6 +15,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
+
 from irqforge.sim import toolchain
 from irqforge.sim.runner import TestFailure, build_and_test
 

@@ -8,6 +8,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
+
 from irqforge.sim.runner import BuildError, TestFailure, build_and_test
 
 SMOKE_MODULE = "irqforge.sim.benches.smoke_bench"
