@@ -98,8 +98,8 @@ class AXI4LiteSignature(wiring.Signature):
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and other.addr_width == self.addr_width  # type: ignore[attr-defined]
-            and other.data_width == self.data_width  # type: ignore[attr-defined]
+            and other.addr_width == self.addr_width
+            and other.data_width == self.data_width
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -149,7 +149,7 @@ class RegSignature(wiring.Signature):
         return self._addr_width
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.addr_width == self.addr_width  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.addr_width == self.addr_width
 
     __hash__ = None  # type: ignore[assignment]
 

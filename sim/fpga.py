@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 
 from irqforge.hw import to_verilog
@@ -46,10 +46,11 @@ class Harness(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         m.submodules.block = self.block
-        ins, outs = [], []
+        ins: list[Value] = []
+        outs: list[Value] = []
         for _path, member, value in self.block.signature.flatten(self.block):
             (ins if member.flow == wiring.In else outs).append(value)
-        width = sum(len(v) for v in ins)
+        width: int = sum(len(v) for v in ins)
         chain = Signal(max(width, 1))
         m.d.sync += chain.eq(Cat(self.din, chain[:-1]))
         pos = 0

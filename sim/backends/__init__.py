@@ -122,7 +122,7 @@ def resolve_scenario(scenario: Scenario | str) -> Scenario:
     fn = getattr(importlib.import_module(module), name, None)
     if not callable(fn):
         raise ValueError(f"module {module} has no scenario function {name!r}")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def run_scenario(
@@ -147,10 +147,10 @@ def run_scenario(
         if waves is not None:
             raise ValueError("the model backend has no waveforms")
         machine = open_machine(kind, spec)
-        return machine.run(resolve_scenario(scenario)(machine, **kwargs), max_cycles=max_cycles)  # type: ignore[no-any-return]
+        return machine.run(resolve_scenario(scenario)(machine, **kwargs), max_cycles=max_cycles)
     if kind == "amaranth":
         machine = open_machine(kind, spec)
-        return machine.run(  # type: ignore[no-any-return]
+        return machine.run(
             resolve_scenario(scenario)(machine, **kwargs), max_cycles=max_cycles, waves=waves
         )
     if kind in ("icarus", "verilator"):

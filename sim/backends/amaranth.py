@@ -232,7 +232,7 @@ class AmaranthMachine:
         if outcome.get("timeout"):
             assert max_cycles is not None
             raise MachineTimeout(max_cycles)
-        return outcome["result"]  # type: ignore[no-any-return]
+        return outcome["result"]
 
     async def _monitor(self, ctx: Any) -> None:
         """Background testbench: record INIT / SIPI rising edges per CPU."""

@@ -86,7 +86,7 @@ class ModelMachine:
         try:
             request = coro.send(None)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
         finally:
             self._deadline = NEVER
         coro.close()
