@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--quick", action="store_true", help="one repetition instead of three")
     s.add_argument("--write-doc", metavar="FILE", help="also write the figures as Markdown (docs/performance.md)")
+    s.add_argument(
+        "--parts", metavar="LIST", help="comma list of gen, latency, backends, fpga (default: all)", default=None
+    )
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("doctor", help="simulators found, versions, what is missing")

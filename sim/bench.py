@@ -172,7 +172,6 @@ class Bench:
             }
 
     def fpga(self) -> None:
-        from irqforge.hw import top_modules
 
         from . import fpga
 
@@ -182,10 +181,11 @@ class Bench:
             return
         area: dict[str, Any] = {}
         fmax: dict[str, Any] = {}
-        for name, block in top_modules(self.spec).items():
-            a = fpga.area(block, name)
+        for name, mod in TOPS.items():
+            top = importlib.import_module(f"irqforge.hw.{mod}").top
+            a = fpga.area(top(self.spec), name)
             area[name] = {"cells": a.cells, "lut4": a.lut4, "dff": a.dff, "carry": a.carry}
-            mhz, _h, note = fpga.fmax(top_modules(self.spec)[name], name)
+            mhz, _h, note = fpga.fmax(top(self.spec), name)
             fmax[name] = round(mhz, 1) if mhz is not None else None
             if mhz is None:
                 self.skipped[f"fmax {name}"] = note
@@ -267,7 +267,7 @@ def render_markdown(f: dict[str, Any]) -> str:
 def run_bench(args: argparse.Namespace) -> int:
     spec = load_default()
     reps = 1 if args.quick else 3
-    parts = ["gen", "latency", "backends", "fpga"]
+    parts = args.parts.split(",") if getattr(args, "parts", None) else ["gen", "latency", "backends", "fpga"]
     err = Console(stderr=True, highlight=False)
     with tempfile.TemporaryDirectory(prefix="irqforge-bench-") as tmp:
         if err.is_terminal:
