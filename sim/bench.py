@@ -172,6 +172,9 @@ class Bench:
             }
 
     def fpga(self) -> None:
+        import importlib
+
+        from irqforge.hw import TOPS
 
         from . import fpga
 
