@@ -123,7 +123,7 @@ def convert_all(spec: Spec, *, jobs: int | None = None) -> dict[str, str]:
     else:
         import multiprocessing
 
-        ctx = multiprocessing.get_context("spawn")
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             results = dict(pool.map(_convert_job, todo))
     return {vname: results[vname] for vname, _mod, _spec in todo}

@@ -24,6 +24,11 @@ Run through :func:`irqforge.sim.backends.cocotb.run_on_simulator` or
     ``{"irqforge_timeout_cycles": N}`` so the host can raise
     :class:`~irqforge.sim.backends.base.MachineTimeout`.
 
+``IRQFORGE_PROFILE``
+    Run the scenarios under :mod:`cProfile` (every Python frame the
+    simulator's callbacks run, cocotb's scheduler included) and dump the
+    statistics to this file (``python -m pstats FILE``).
+
 A scenario that raises fails the test with its exception.
 """
 
@@ -41,6 +46,7 @@ from irqforge.sim.backends import MachineTimeout, resolve_scenario
 from irqforge.sim.backends.cocotb import (
     ENV_JOBS,
     ENV_MAX_CYCLES,
+    ENV_PROFILE,
     ENV_RESULT,
     ENV_SCENARIO,
     ENV_SCENARIO_ARGS,
@@ -77,14 +83,39 @@ def _jobs() -> tuple[list[tuple[str, dict[str, Any]]], bool]:
 @cocotb.test()
 async def run_scenario(dut: Any) -> None:
     """Run the scenarios named by the environment and save their results."""
-    from cocotb.triggers import SimTimeoutError, with_timeout
-
     jobs, as_list = _jobs()
     scenarios = [(resolve_scenario(name), kwargs) for name, kwargs in jobs]
     out = Path(os.environ.get(ENV_RESULT) or DEFAULT_RESULT)
     max_cycles = int(os.environ.get(ENV_MAX_CYCLES) or 0) or None
     machine = CocotbMachine(dut, _spec())
     await machine.start()
+    profile_path = os.environ.get(ENV_PROFILE)
+    profiler = None
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        await _run_jobs(dut, machine, jobs, scenarios, out, max_cycles, as_list)
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
+
+
+async def _run_jobs(
+    dut: Any,
+    machine: CocotbMachine,
+    jobs: list[tuple[str, dict[str, Any]]],
+    scenarios: list[tuple[Any, dict[str, Any]]],
+    out: Path,
+    max_cycles: int | None,
+    as_list: bool,
+) -> None:
+    """Run ``scenarios`` one after the other on ``machine`` and write their results to ``out``."""
+    from cocotb.triggers import SimTimeoutError, with_timeout
+
     results: list[Any] = []
     for index, (scenario, kwargs) in enumerate(scenarios):
         if index:
