@@ -600,7 +600,7 @@ def run_many_on_simulator(
             if timeout is not None:
                 raise MachineTimeout(timeout) from None
             raise
-        return json.loads(result.read_text())  # type: ignore[no-any-return]
+        return json.loads(result.read_text())
 
 
 def _timeout_in(result: Path) -> int | None:
