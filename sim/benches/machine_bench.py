@@ -99,7 +99,7 @@ async def run_scenario(dut: Any) -> None:
     try:
         await _run_jobs(dut, machine, jobs, scenarios, out, max_cycles, as_list)
     finally:
-        if profiler is not None:
+        if profiler is not None and profile_path:
             profiler.disable()
             profiler.dump_stats(profile_path)
 
