@@ -202,9 +202,11 @@ async def irq_throughput(
     """End-to-end interrupts through the whole stack (contract §8 ``cosim_irqs_per_s``).
 
     One device per CPU (``devices``, default every CPU) on its own edge pin,
-    affine to that CPU; each handler acks its device and — until ``n``
-    interrupts were handled in total — raises the line again at once, so the
-    next edge is already pending when the handler returns. Every interrupt
+    affine to that CPU; each handler acks its device (the line drops) and —
+    until ``n`` interrupts were handled in total — a HI tasklet raises it
+    again at irq exit, after the EOI: the line must stay low across a clock
+    edge for the IO-APIC to see a new rising edge (a drop and rise in the
+    same cycle is no edge on real hardware). Every interrupt
     takes the full path: pin → IO-APIC → LAPIC → INTA → IDT gate → entry stub
     → ``common_interrupt`` → ``handle_edge_irq`` → handler → EOI → ``irq_exit``
     (softirq check). No tick runs (no HPET, no LAPIC timer, no watchdog), so
@@ -228,12 +230,13 @@ async def irq_throughput(
         for i, pin in enumerate(pins):
             irq = next(d.irq for d in kk.irq.descs.values() if d.hwirq == pin)
             dev = SimDevice(kk, f"bench{i}", pin, level=False)
+            refire = kk.tasklet_init(lambda d: d.fire(), dev, name=f"bench{i}-refire")
 
-            def handler(irq: int, d: Any, _quota: int = quota[i]) -> int:
+            def handler(irq: int, d: Any, _quota: int = quota[i], _refire: Any = refire) -> int:
                 d.ack()
                 d.handled += 1
                 if d.handled < _quota:
-                    d.fire()
+                    kk.tasklet_hi_schedule(_refire)
                 else:
                     left[0] -= 1
                     if not left[0]:
