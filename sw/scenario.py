@@ -204,7 +204,7 @@ async def irq_throughput(
     One device per CPU (``devices``, default every CPU) on its own edge pin,
     affine to that CPU; each handler acks its device (the line drops) and —
     until ``n`` interrupts were handled in total — a HI tasklet raises it
-    again at irq exit, after the EOI: the line must stay low across a clock
+    again at irq exit one cycle later: the line must stay low across a clock
     edge for the IO-APIC to see a new rising edge (a drop and rise in the
     same cycle is no edge on real hardware). Every interrupt
     takes the full path: pin → IO-APIC → LAPIC → INTA → IDT gate → entry stub
@@ -230,7 +230,14 @@ async def irq_throughput(
         for i, pin in enumerate(pins):
             irq = next(d.irq for d in kk.irq.descs.values() if d.hwirq == pin)
             dev = SimDevice(kk, f"bench{i}", pin, level=False)
-            refire = kk.tasklet_init(lambda d: d.fire(), dev, name=f"bench{i}-refire")
+
+            async def raise_again(d: Any) -> None:
+                # The handler dropped the line after the EOI; keep it low across a
+                # clock edge, or the IO-APIC sees no new rising edge.
+                await kk.cpu_relax(1)
+                d.fire()
+
+            refire = kk.tasklet_init(raise_again, dev, name=f"bench{i}-refire")
 
             def handler(irq: int, d: Any, _quota: int = quota[i], _refire: Any = refire) -> int:
                 d.ack()
