@@ -46,15 +46,8 @@ def emit_lint(spec: Spec) -> dict[str, str]:
         "// Each section comes from hw/lint/<file>.vlt; every waiver there says why.",
         CONFIG_DIRECTIVE,
     ]
-    folder = lint_dir()
-    files = [f for f in folder.iterdir() if f.name.endswith(".vlt")] if folder.is_dir() else []
-    files.sort(key=lambda f: f.name)
-    for f in files:
-        body = f.read_text(encoding="utf-8").replace("\r\n", "\n")
-        kept = [line.rstrip() for line in body.split("\n") if line.strip() != CONFIG_DIRECTIVE]
-        while kept and not kept[-1]:
-            kept.pop()
-        while kept and not kept[0]:
-            kept.pop(0)
-        lines += ["", f"// ---- hw/lint/{f.name}", *kept]
+    from irqforge.hw import waiver_sections
+
+    for name, kept in waiver_sections(lint_dir()):
+        lines += ["", f"// ---- hw/lint/{name}", *kept]
     return {"verilog/lint.vlt": "\n".join(lines) + "\n"}

@@ -143,3 +143,25 @@ def write_verilog(spec: Spec, out_dir: Path) -> dict[str, Path]:
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(files[vname])
     return files
+
+
+def waiver_sections(folder: Any = None) -> list[tuple[str, list[str]]]:
+    """The Verilator waiver files (``hw/lint/*.vlt`` by default) in name order,
+    each as (file name, its lines without the ``\\`verilator_config`` line and
+    without leading/trailing blank lines). ``irqforge gen`` joins them into
+    ``generated/verilog/lint.vlt``; the cocotb backend into its build's waiver."""
+    from importlib import resources
+
+    directive = "`verilator_config"
+    root = folder if folder is not None else resources.files("irqforge.hw").joinpath("lint")
+    entries = [f for f in root.iterdir() if f.name.endswith(".vlt")] if root.is_dir() else []
+    out = []
+    for f in sorted(entries, key=lambda e: e.name):
+        body = f.read_text(encoding="utf-8").replace("\r\n", "\n")
+        kept = [line.rstrip() for line in body.split("\n") if line.strip() != directive]
+        while kept and not kept[-1]:
+            kept.pop()
+        while kept and not kept[0]:
+            kept.pop(0)
+        out.append((f.name, kept))
+    return out

@@ -46,7 +46,6 @@ import os
 import pickle
 import tempfile
 from collections.abc import Sequence
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -509,13 +508,10 @@ def _lint_waiver(out_dir: Path) -> Path | None:
     """Every block's Verilator waivers (``hw/lint/*.vlt``) in one file, as
     ``irqforge gen`` does, and the harness's (kept out of ``hw/lint`` so that
     ``irqforge gen`` output does not change)."""
-    parts = []
-    for entry in sorted(files("irqforge.hw").joinpath("lint").iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".vlt"):
-            body = [line for line in entry.read_text().splitlines() if line.strip() != "`verilator_config"]
-            parts.append(f"// {entry.name}\n" + "\n".join(body))
+    from irqforge.hw import waiver_sections
     from irqforge.sim.cosim_harness import LINT_WAIVER
 
+    parts = [f"// {name}\n" + "\n".join(kept) for name, kept in waiver_sections()]
     parts.append(LINT_WAIVER)
     text = "`verilator_config\n" + "\n".join(parts) + "\n"
     path = out_dir / f"lint-{hashlib.sha256(text.encode()).hexdigest()[:16]}.vlt"
