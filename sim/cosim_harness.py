@@ -27,6 +27,10 @@ gives each CPU ``i``:
     The platform's CPU pins, passed through (``inta`` OR-ed with the sequencer's pulse).
 ``cpu__{i}__pending`` out
     ``intr | nmi``: one signal to read and one edge to wait on.
+``status`` out
+    Every CPU's ``intr`` and ``nmi`` in one vector (bit ``2i`` is CPU ``i``'s
+    ``intr``, bit ``2i + 1`` its ``nmi``): one read tells the software stack
+    what is pending everywhere.
 ``irq`` in
     The platform's device lines.
 
@@ -38,6 +42,7 @@ high): a LAPIC register read is 3 (AR, R, ``done``); the INTA sequence is 3
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Final
 
 from amaranth.hdl import Module, Signal
@@ -50,11 +55,16 @@ __all__ = [
     "ACK_TIMEOUT_CYCLES",
     "LINT_WAIVER",
     "MODULE",
+    "VERILATOR_PUBLIC",
     "CmdSignature",
     "CosimHarness",
     "harness_fingerprint",
     "harness_verilog",
 ]
+
+#: This module's source as it was imported: the harness Verilog is made from
+#: the classes in memory, so its cache key must not see a later edit of the file.
+_SOURCE: Final = Path(__file__).read_bytes()
 
 #: The harness's Verilog module name.
 MODULE: Final = "irqforge_cosim"
@@ -71,6 +81,14 @@ lint_off -rule CASEINCOMPLETE -file "*irqforge_cosim*.v"
 lint_off -rule UNUSEDSIGNAL -file "*irqforge_cosim*.v"
 lint_off -rule DECLFILENAME -file "*irqforge_cosim*.v"
 lint_off -rule PINCONNECTEMPTY -file "*irqforge_cosim*.v"
+"""
+
+#: The only signals cocotb touches: the harness's ports. The co-simulation is
+#: built without ``--public-flat-rw`` (:func:`irqforge.sim.runner.build_and_test`),
+#: so Verilator may optimize everything inside.
+VERILATOR_PUBLIC: Final = f"""\
+// {MODULE}: the ports CocotbMachine drives and reads; nothing else is public.
+public_flat_rw -module "{MODULE}" -var "*"
 """
 
 #: CPU pins passed through from the platform (platform output → harness output).
@@ -133,6 +151,7 @@ class CosimHarness(wiring.Component):
                 "ack": Out(AckSignature()).array(self._n),
                 "cpu": Out(PinsSignature()).array(self._n),
                 "irq": In(spec.ioapic.param("pins")),
+                "status": Out(2 * self._n),
             }
         )
 
@@ -152,6 +171,8 @@ class CosimHarness(wiring.Component):
             m.d.comb += [
                 plat.cpu[i].nmi_ack.eq(self.cpu[i].nmi_ack),
                 self.cpu[i].pending.eq(plat.cpu[i].intr | plat.cpu[i].nmi),
+                self.status[2 * i].eq(plat.cpu[i].intr),
+                self.status[2 * i + 1].eq(plat.cpu[i].nmi),
             ]
         return m
 
@@ -250,12 +271,11 @@ def harness_fingerprint(spec: Spec) -> str:
     """A digest of what the harness Verilog depends on: the platform's RTL
     fingerprint and this module's source."""
     import hashlib
-    from pathlib import Path
 
     from irqforge.hw import rtl_fingerprint
 
     h = hashlib.sha256(rtl_fingerprint(spec).encode())
-    h.update(Path(__file__).read_bytes())
+    h.update(_SOURCE)
     return h.hexdigest()
 
 

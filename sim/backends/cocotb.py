@@ -140,6 +140,15 @@ class CocotbMachine:
         # first clock edge and refuses X.
         self._buses: list[Any] = []
         self._startup: list[list[tuple[str, int]]] = [[] for _ in range(self.ncpus)]
+        # Signals change only while Python waits, so what the harness's
+        # ``status`` said stays true until one of this machine's awaits
+        # returns: ``_epoch`` counts those returns, and ``status`` is read
+        # at most once per epoch (the stack asks "intr? nmi?" many times
+        # between two waits, and every read is a call into the simulator).
+        self._epoch = 0
+        self._status_epoch = -1
+        self._status_value = 0
+        self._status = dut.status if self._ports is not None and _has(dut, "status") else None
 
     # ------------------------------------------------------------------ set-up
 
@@ -173,6 +182,7 @@ class CocotbMachine:
         await FallingEdge(dut.clk)
         dut.rst.value = 0
         await RisingEdge(dut.clk)
+        self._epoch += 1
         self._t0 = get_sim_time("step")
         for cpu in range(self.ncpus):
             cocotb.start_soon(self._startup_monitor(cpu))
@@ -202,6 +212,7 @@ class CocotbMachine:
             await FallingEdge(dut.clk)
         dut.rst.value = 0
         await RisingEdge(dut.clk)
+        self._epoch += 1
         self._t0 = get_sim_time("step")
         self._startup = [[] for _ in range(self.ncpus)]
 
@@ -264,10 +275,12 @@ class CocotbMachine:
         self._check_cpu(cpu)
         if self._ports is not None:
             rresp, data = await self._ports[cpu].transact(0, addr, 0)
+            self._epoch += 1
             if rresp:
                 raise BusError(cpu, addr, _RESP_NAMES[rresp])
             return data
         resp = await self._buses[cpu].read(addr, 4)
+        self._epoch += 1
         if int(resp.resp) != 0:
             raise BusError(cpu, addr, resp.resp.name)
         return int.from_bytes(resp.data, "little")
@@ -277,10 +290,12 @@ class CocotbMachine:
         self._check_cpu(cpu)
         if self._ports is not None:
             bresp, _ = await self._ports[cpu].transact(1, addr, value & 0xFFFFFFFF)
+            self._epoch += 1
             if bresp:
                 raise BusError(cpu, addr, _RESP_NAMES[bresp])
             return
         resp = await self._buses[cpu].write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+        self._epoch += 1
         if int(resp.resp) != 0:
             raise BusError(cpu, addr, resp.resp.name)
 
@@ -292,8 +307,19 @@ class CocotbMachine:
             raise ValueError(f"cannot wait {n} cycles")
         if n:
             await Timer(self._mid_cycle_after(n), unit="step")
+            self._epoch += 1
+
+    def _status_bits(self) -> int:
+        """The harness's ``status`` (bit ``2i``: CPU ``i``'s intr, ``2i + 1``: its nmi), read once per epoch."""
+        if self._status_epoch != self._epoch:
+            assert self._status is not None
+            self._status_value = int(self._status.value)
+            self._status_epoch = self._epoch
+        return self._status_value
 
     def _pending(self, cpu: int) -> bool:
+        if self._status is not None:
+            return bool((self._status_bits() >> (2 * cpu)) & 3)
         if self._ports is not None:
             return bool(self._ports[cpu].pending.value)
         pins = self._pins[cpu]
@@ -305,13 +331,14 @@ class CocotbMachine:
 
         self._check_cpu(cpu)
         if self._ports is not None:
-            pending = self._ports[cpu].pending
-            while not pending.value:
-                await RisingEdge(pending)
+            while not self._pending(cpu):
+                await RisingEdge(self._ports[cpu].pending)
+                self._epoch += 1
             return
         pins = self._pins[cpu]
         while not self._pending(cpu):
             await First(RisingEdge(pins.intr), RisingEdge(pins.nmi))
+            self._epoch += 1
 
     async def acknowledge(self, cpu: int) -> int:
         """Pulse ``inta`` for one cycle; the vector ``ack_vector`` shows with ``ack_valid``."""
@@ -320,6 +347,7 @@ class CocotbMachine:
         self._check_cpu(cpu)
         if self._ports is not None:
             vector = await self._ports[cpu].acknowledge()
+            self._epoch += 1
             if vector is None:
                 raise RuntimeError(f"cpu {cpu}: no ack_valid within {ACK_TIMEOUT_CYCLES} cycles of inta")
             return vector
@@ -346,6 +374,8 @@ class CocotbMachine:
 
     def intr_pending(self, cpu: int) -> bool:
         """``cpu__{cpu}__intr`` is high."""
+        if self._status is not None:
+            return bool((self._status_bits() >> (2 * cpu)) & 1)
         return bool(self._pins[cpu].intr.value)
 
     async def wait_any_interrupt(self, max_cycles: int | None = None) -> None:
@@ -364,9 +394,12 @@ class CocotbMachine:
         if max_cycles is not None:
             triggers.append(Timer(self._mid_cycle_after(max_cycles), unit="step"))
         await First(*triggers)
+        self._epoch += 1
 
     def nmi_pending(self, cpu: int) -> bool:
         """``cpu__{cpu}__nmi`` is high."""
+        if self._status is not None:
+            return bool((self._status_bits() >> (2 * cpu + 1)) & 1)
         return bool(self._pins[cpu].nmi.value)
 
     async def acknowledge_nmi(self, cpu: int) -> None:
@@ -379,6 +412,7 @@ class CocotbMachine:
         pins.nmi_ack.value = 1
         await FallingEdge(self.dut.clk)
         pins.nmi_ack.value = 0
+        self._epoch += 1
 
     def take_startup(self, cpu: int) -> list[tuple[str, int]]:
         """INIT / SIPI pulses seen on ``cpu`` since the last call, oldest first."""
@@ -509,10 +543,11 @@ def _lint_waiver(out_dir: Path) -> Path | None:
     ``irqforge gen`` does, and the harness's (kept out of ``hw/lint`` so that
     ``irqforge gen`` output does not change)."""
     from irqforge.hw import waiver_sections
-    from irqforge.sim.cosim_harness import LINT_WAIVER
+    from irqforge.sim.cosim_harness import LINT_WAIVER, VERILATOR_PUBLIC
 
     parts = [f"// {name}\n" + "\n".join(kept) for name, kept in waiver_sections()]
     parts.append(LINT_WAIVER)
+    parts.append(VERILATOR_PUBLIC)
     text = "`verilator_config\n" + "\n".join(parts) + "\n"
     path = out_dir / f"lint-{hashlib.sha256(text.encode()).hexdigest()[:16]}.vlt"
     if not path.is_file():
@@ -590,6 +625,7 @@ def run_many_on_simulator(
                 waves=waves,
                 extra_env=env,
                 lint_waiver=_lint_waiver(sources),
+                public_flat=False,  # CocotbMachine touches the harness's ports only
             )
         except TestFailure:
             timeout = _timeout_in(result)
