@@ -326,12 +326,21 @@ def _build_fields(
             "enumerated value",
             ctx,
         )
+        by_value: dict[int, tuple[str, Path_]] = {}
         for j, v in enumerate(f.get("values", [])):
             if v["value"] >= (1 << fw):
                 ctx.err(
                     (*fp, "values", j, "value"),
                     f"{what}: enumerated value {v['name']} = {_hex(v['value'])} does not fit {fw} bit(s)",
                 )
+            if v["value"] in by_value:
+                first, first_path = by_value[v["value"]]
+                ctx.err(
+                    (*fp, "values", j, "value"),
+                    f"{what}: enumerated value {v['name']} = {_hex(v['value'])} is the same value as "
+                    f"{first} (line {ctx.line(first_path)})",
+                )
+            by_value.setdefault(v["value"], (v["name"], (*fp, "values", j, "value")))
             enums.append(EnumValue(v["name"], v["value"], v.get("description", "")))
         for lo, w, other, opath in spans:
             if lo < lsb + fw and lsb < lo + w:
@@ -878,6 +887,23 @@ def _cross_checks(built: dict[str, Any], loaded: dict[str, _Loaded]) -> None:
     plat: Platform | None = built.get("platform.yaml")
     hpet: Device | None = built.get("hpet.yaml")
     ioapic: Device | None = built.get("ioapic.yaml")
+    idt: Idt | None = built.get("idt.yaml")
+    if idt is not None and built.get("vectors.yaml") is not None:
+        vdata = loaded["vectors.yaml"].data["vectors"]
+        vctx = loaded["vectors.yaml"].ctx
+        for i, e in enumerate(vdata["entries"]):
+            if e["number"] >= idt.entries:
+                vctx.err(
+                    ("vectors", "entries", i, "number"),
+                    f"vector {e['name']} = {_hex(e['number'])} has no gate: the IDT has {idt.entries} entries "
+                    f"(idt.yaml)",
+                )
+        for i, r in enumerate(vdata.get("ranges", [])):
+            if r["last"] >= idt.entries:
+                vctx.err(
+                    ("vectors", "ranges", i, "last"),
+                    f"range {r['name']} ends at {_hex(r['last'])}, beyond the IDT's {idt.entries} entries (idt.yaml)",
+                )
     if plat is None:
         return
     pctx = loaded["platform.yaml"].ctx

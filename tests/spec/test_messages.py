@@ -382,6 +382,18 @@ def test_enumerated_value_does_not_fit(spec_copy: SpecCopy) -> None:
     ]
 
 
+def test_enumerated_value_used_twice(spec_copy: SpecCopy) -> None:
+    at = spec_copy.replace("lapic.yaml", "{name: FLAT, value: 0xF,", "{name: FLAT, value: 0x0,", at="0x0")
+    reg = spec_copy.reg("lapic.yaml", "DFR")
+    first = spec_copy.line("lapic.yaml", "{name: CLUSTER, value: 0x0,")
+    assert spec_copy.problems() == [
+        at.msg(
+            f"{reg}.fields[0].values[1].value: field DFR.MODEL: enumerated value FLAT = 0x0 is the same value "
+            f"as CLUSTER (line {first})"
+        )
+    ]
+
+
 # --------------------------------------------------------------------------- registers
 
 
@@ -876,6 +888,23 @@ def test_isa_override_twice(spec_copy: SpecCopy) -> None:
 
 
 # --------------------------------------------------------------------------- across files
+
+
+def test_vector_beyond_the_idt(spec_copy: SpecCopy) -> None:
+    spec_copy.replace("idt.yaml", "entries: 256", "entries: 0xF5")
+    spurious = spec_copy.pos("vectors.yaml", "0xFF, name: SPURIOUS_APIC_VECTOR")
+    unused = spec_copy.pos("vectors.yaml", "0xF5, kind: reserved")
+    problems = spec_copy.problems()
+    # every named vector from 0xF5 up, and the one range there
+    assert spurious.msg(
+        "vectors.entries[45].number: vector SPURIOUS_APIC_VECTOR = 0xff has no gate: the IDT has 245 entries (idt.yaml)"
+    ) in problems
+    assert unused.msg(
+        "vectors.ranges[6].last: range UNUSED_F5 ends at 0xf5, beyond the IDT's 245 entries (idt.yaml)"
+    ) in problems
+    high = [e for e in spec_copy.data("vectors.yaml")["vectors"]["entries"] if e["number"] >= 0xF5]
+    assert len(problems) == len(high) + 1
+    assert all("has no gate" in p or "beyond the IDT" in p for p in problems)
 
 
 def test_hpet_period_disagrees_with_platform_clock(spec_copy: SpecCopy) -> None:
