@@ -208,3 +208,23 @@ def test_software_stack_same_on_rtl(
     got = run_scenario(simulator, DEFAULT_SCENARIO, spec, build_dir=build_root, **DEFAULT_KWARGS)
     assert default_reference["jiffies"] == DEFAULT_KWARGS["boot_ticks"] + DEFAULT_KWARGS["ticks"]
     assert _comparable(got) == _comparable(default_reference)
+
+
+@pytest.mark.sim
+def test_software_stack_same_on_rtl_with_four_cpus(
+    simulator: str, spec: Spec, build_root: Path, request: pytest.FixtureRequest
+) -> None:
+    """The platform beyond the default two CPUs: four LAPICs behind the router
+    (IPIs, TLB shootdowns and the affinity move fan out over more ports), the
+    same counts as the model. Icarus only with ``--long`` (a second, slower
+    platform build)."""
+    if simulator == "icarus" and not request.config.getoption("--long"):
+        pytest.skip("four CPUs on Icarus: run with --long")
+    four = spec.with_cpus(4)
+    want = run_scenario("model", DEFAULT_SCENARIO, four, **DEFAULT_KWARGS)
+    got = run_scenario(simulator, DEFAULT_SCENARIO, four, build_dir=build_root, **DEFAULT_KWARGS)
+    # every CPU took interrupts, IPIs among them (CALL_FUNCTION_VECTOR on the three APs)
+    assert want["cpus"] == 4 and all(want["vectors"]), want["vectors"]
+    call = f"{spec.vectors['CALL_FUNCTION_VECTOR']:#x}"
+    assert all(v.get(call) for v in want["vectors"][1:]), want["vectors"]
+    assert _comparable(got) == _comparable(want)
