@@ -108,10 +108,11 @@ class PtRegs:
         self.flags = flags
         self.sp = sp
         self.ss = ss
-        for name, value in regs.items():
-            if name not in _PT_REGS_FIELDS:
-                raise TypeError(f"pt_regs has no register {name!r}")
-            setattr(self, name, value)
+        if regs:
+            for name, value in regs.items():
+                if name not in _PT_REGS_FIELDS:
+                    raise TypeError(f"pt_regs has no register {name!r}")
+                setattr(self, name, value)
 
     def user_mode(self) -> bool:
         return (self.cs & 3) == 3
@@ -260,42 +261,50 @@ class Entry:
         self._stubs[vector] = addr
         return addr
 
+    # The stubs are plain functions returning the coroutine they hand over to
+    # (like the assembly stubs, they only fill ``orig_ax`` and jump): awaiting
+    # the stub then costs no coroutine frame of its own on every interrupt.
+
     def _make_exc_stub(self, handler: Callable[..., Any], has_error_code: bool) -> Stub:
-        async def stub(regs: PtRegs, error_code: int) -> None:
-            if has_error_code:
+        if has_error_code:
+
+            def stub(regs: PtRegs, error_code: int) -> Awaitable[None]:
                 regs.orig_ax = error_code
-                await handler(regs, error_code)
-            else:
+                return handler(regs, error_code)
+
+        else:
+
+            def stub(regs: PtRegs, error_code: int) -> Awaitable[None]:
                 regs.orig_ax = -1
-                await handler(regs)
+                return handler(regs)
 
         return stub
 
     def _make_nmi_stub(self) -> Stub:
-        async def stub(regs: PtRegs, error_code: int) -> None:
+        def stub(regs: PtRegs, error_code: int) -> Awaitable[None]:
             regs.orig_ax = -1
-            await self.exc_nmi(regs)
+            return self.exc_nmi(regs)
 
         return stub
 
     def _make_irq_stub(self, vector: int) -> Stub:
-        async def stub(regs: PtRegs, error_code: int) -> None:
+        def stub(regs: PtRegs, error_code: int) -> Awaitable[None]:
             regs.orig_ax = vector  # the stub pushes the vector into the error-code slot
-            await self._irq_body(regs, self.k.irq.common_interrupt, regs.orig_ax & 0xFF)
+            return self._irq_body(regs, self.k.irq.common_interrupt, vector & 0xFF)
 
         return stub
 
     def _make_spurious_stub(self, vector: int) -> Stub:
-        async def stub(regs: PtRegs, error_code: int) -> None:
+        def stub(regs: PtRegs, error_code: int) -> Awaitable[None]:
             regs.orig_ax = vector
-            await self._irq_body(regs, self.k.apic.spurious_interrupt, vector)
+            return self._irq_body(regs, self.k.apic.spurious_interrupt, vector)
 
         return stub
 
     def _make_sysvec_stub(self, fn: Callable[[PtRegs], Awaitable[None]]) -> Stub:
-        async def stub(regs: PtRegs, error_code: int) -> None:
+        def stub(regs: PtRegs, error_code: int) -> Awaitable[None]:
             regs.orig_ax = -1
-            await self._irq_body(regs, lambda r, _v: fn(r), 0)
+            return self._irq_body(regs, lambda r, _v: fn(r), 0)
 
         return stub
 
@@ -310,7 +319,8 @@ class Entry:
             cpu = k._cur
             cpu.preempt_count -= HARDIRQ_OFFSET
         if cpu.data["softirq_pending"] and not cpu.preempt_count & _IN_INTERRUPT:
-            await k.softirq.irq_exit_softirqs()
+            # invoke_softirq (Softirqs.irq_exit_softirqs, whose test is the one above)
+            await k.softirq.handle_softirqs(False)
             cpu = k._cur
         if cpu.need_resched and cpu.preempt_count == 0 and regs.flags & X86_EFLAGS_IF and not cpu.in_nmi:
             await k.preempt_schedule_irq()
@@ -318,7 +328,10 @@ class Entry:
     # ------------------------------------------------------------------ delivery (the CPU)
 
     async def external_interrupt(self, cpu: PerCpu) -> None:
-        """INTR with IF=1: INTA, then deliver the vector."""
+        """INTR with IF=1: INTA, then deliver the vector.
+
+        (The kernel's interrupt points do the same inline, see
+        ``Kernel._interrupt_point``.)"""
         vector = await self.k.machine.acknowledge(cpu.id)
         cpu.vector_count[vector] += 1
         await self.deliver(vector, external=True)
@@ -373,22 +386,21 @@ class Entry:
         if not gate.present:
             return await self.deliver(self.NP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
         cached = self._dispatch.get(vector)
-        if cached is not None and cached[0] is gate:
-            _g, gtype, name, stub = cached
-        else:
+        if cached is None or cached[0] is not gate:
             gtype = gate.gate_type
             if gtype is not GateType.INTERRUPT and gtype is not GateType.TRAP:
                 return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
             target = k._symbols.get(gate.offset)
             if target is None or target[1] is None:
                 raise KernelPanic(f"CPU#{cpu.id}: gate {vector:#x} points at {gate.offset:#x}, not at kernel text")
-            name, stub = target
-            self._dispatch[vector] = (gate, gtype, name, stub)
+            cached = self._dispatch[vector] = (gate, gtype, target[0], target[1])
+        _g, gtype, name, stub = cached
         # error code: only CPU exceptions of the kinds that push one (not INT n, not INTR)
-        pushes = False
+        ec = None
         if not soft and not external:
             v = self.vm.at(vector)
-            pushes = v is not None and v.kind is VectorKind.EXCEPTION and v.error_code
+            if v is not None and v.kind is VectorKind.EXCEPTION and v.error_code:
+                ec = error_code or 0
         old_cpl = cpu.cpl
         frames = t.frames
         depth = len(frames)
@@ -405,17 +417,17 @@ class Entry:
         else:
             cs, ss = USER_CS, USER_DS
         rip = t.ip if ip is None else ip
-        ec = (error_code or 0) if pushes else None
         frame = HwFrame(vector, ss, rsp, flags, cs, rip, ec, stack, gtype, depth)
         frames.append(frame)
-        if depth >= self.max_depth[cpu.id]:
-            self.max_depth[cpu.id] = depth + 1
+        max_depth = self.max_depth
+        if depth >= max_depth[cpu.id]:
+            max_depth[cpu.id] = depth + 1
         if gtype is GateType.INTERRUPT:
             cpu.if_flag = False
         cpu.cpl = 0
         if self.trace:
             self.log.append((cpu.id, vector, name))
-        regs = PtRegs(ip=rip, cs=cs, flags=flags, sp=rsp, ss=ss)
+        regs = PtRegs(rip, cs, flags, rsp, ss)
         try:
             await stub(regs, -1 if ec is None else ec)
         finally:

@@ -11,6 +11,7 @@ EOI is configured — write the vector to the IO-APIC EOI register.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from .sched import SpinLock
@@ -188,9 +189,13 @@ class IoApicChip:
         await self.io._modify_mask(desc.hwirq, False)
         desc.masked = False
 
-    async def irq_ack(self, desc: IrqDesc) -> None:
-        """``ioapic_ack_edge`` → ``apic_ack_irq``: LAPIC EOI."""
-        await self.k.write32(self.k.apic.eoi_addr, 0)
+    def irq_ack(self, desc: IrqDesc) -> Awaitable[None]:
+        """``ioapic_ack_edge`` → ``apic_ack_irq``: LAPIC EOI.
+
+        Returns the EOI write's coroutine for the flow handler to await (no
+        coroutine frame of its own: it runs at every edge interrupt)."""
+        k = self.k
+        return k.write32(k.apic.eoi_addr, 0)
 
     async def irq_eoi(self, desc: IrqDesc) -> None:
         """``ioapic_ack_level``."""

@@ -16,7 +16,7 @@ end. ``note_interrupt`` implements the 99 900-of-100 000 rule.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -325,22 +325,27 @@ class IrqCore:
 
     # ------------------------------------------------------------------ dispatch
 
-    async def common_interrupt(self, regs: PtRegs, vector: int) -> None:
-        """``DEFINE_IDTENTRY_IRQ(common_interrupt)``."""
-        k = self.k
-        cpu = k._cur
-        desc = cpu.vector_irq[vector]
+    def common_interrupt(self, regs: PtRegs, vector: int) -> Awaitable[None]:
+        """``DEFINE_IDTENTRY_IRQ(common_interrupt)``: the flow handler of the
+        vector's descriptor.
+
+        Awaitable like the other entry functions; it returns the flow handler's
+        coroutine itself instead of awaiting it in a frame of its own (it runs
+        at every device interrupt)."""
+        desc = self.k._cur.vector_irq[vector]
         if desc is None:
-            await k.apic.apic_eoi()
-            k.printk(f"common_interrupt: {cpu.id}.{vector} No irq handler for vector")
-            return
+            return self._no_irq_handler(vector)
         flow = desc.flow
         if flow == "edge":
-            await self.handle_edge_irq(desc)
-        elif flow == "fasteoi":
-            await self.handle_fasteoi_irq(desc)
-        else:
-            await self.handle_level_irq(desc)
+            return self.handle_edge_irq(desc)
+        if flow == "fasteoi":
+            return self.handle_fasteoi_irq(desc)
+        return self.handle_level_irq(desc)
+
+    async def _no_irq_handler(self, vector: int) -> None:
+        k = self.k
+        await k.apic.apic_eoi()
+        k.printk(f"common_interrupt: {k._cur.id}.{vector} No irq handler for vector")
 
     async def handle_irq(self, desc: IrqDesc) -> None:
         flow = desc.flow
@@ -357,12 +362,13 @@ class IrqCore:
     async def handle_edge_irq(self, desc: IrqDesc) -> None:
         chip = desc.chip
         desc.replay = False
-        if not self._irq_may_run(desc) or desc.disabled or not desc.actions:
+        if desc.in_progress or desc.disabled or not desc.actions:  # not _irq_may_run(desc) or …
             desc.pending = True
             await chip.irq_mask(desc)
             await chip.irq_ack(desc)
             return
-        self._kstat(desc)
+        desc.kstat[self.k._cur.id] += 1  # _kstat(desc)
+        desc.tot_count += 1
         await chip.irq_ack(desc)
         while True:
             if not desc.actions:

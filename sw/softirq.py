@@ -13,10 +13,11 @@ so ``irq_exit`` always runs pending softirqs inline.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .kernel import SOFTIRQ_DISABLE_OFFSET, SOFTIRQ_OFFSET, KernelBug, call
+from .kernel import HARDIRQ_MASK, NMI_MASK, SOFTIRQ_DISABLE_OFFSET, SOFTIRQ_MASK, SOFTIRQ_OFFSET, KernelBug
 from .sched import PRIO_NORMAL, TaskState
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ RCU_SOFTIRQ = 9
 NR_SOFTIRQS = 10
 SOFTIRQ_NAMES = ("HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU")
 MAX_SOFTIRQ_RESTART = 10
+_IN_INTERRUPT = NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK
 KSOFTIRQD_PASS_CYCLES = 64
 """Cycles a ksoftirqd pass that leaves softirqs pending costs (see ``run_ksoftirqd``)."""
 
@@ -84,9 +86,9 @@ class Softirqs:
         return int((cpu or self.k.this_cpu).data["softirq_pending"])
 
     def raise_softirq_irqoff(self, nr: int) -> None:
-        cpu = self.k.this_cpu
+        cpu = self.k._cur
         cpu.data["softirq_pending"] |= 1 << nr
-        if not cpu.in_interrupt():
+        if not cpu.preempt_count & _IN_INTERRUPT:  # not in_interrupt()
             self.wakeup_softirqd(cpu)
 
     def raise_softirq(self, nr: int) -> None:
@@ -141,36 +143,40 @@ class Softirqs:
     async def handle_softirqs(self, ksirqd: bool) -> None:
         """``handle_softirqs``/``__do_softirq`` (entered with IRQs disabled)."""
         k = self.k
-        cpu = k.this_cpu
+        cpu = k._cur
         end = k.timers.jiffies + self.max_softirq_time
         max_restart = MAX_SOFTIRQ_RESTART
         cpu.preempt_count += SOFTIRQ_OFFSET
         passes = 0
         try:
             while True:
-                pending = cpu.data["softirq_pending"]
-                cpu.data["softirq_pending"] = 0
-                k.local_irq_enable()
+                data = cpu.data
+                pending = data["softirq_pending"]
+                data["softirq_pending"] = 0
+                cpu.if_flag = True  # local_irq_enable()
                 passes += 1
                 nr = 0
                 while pending:
                     if pending & 1:
-                        cpu.data["softirq_count"][nr] += 1
+                        data["softirq_count"][nr] += 1
                         if self.trace:
                             self.order.append((cpu.id, nr))
                         action = self.vec[nr]
                         if action is not None:
                             prev = cpu.preempt_count
-                            await call(action)
-                            cpu = k.this_cpu
+                            r = action()  # call(action) without its coroutine frame
+                            if r is not None and inspect.isawaitable(r):
+                                await r
+                            cpu = k._cur
+                            data = cpu.data
                             if cpu.preempt_count != prev:
                                 k.printk(f"huh, entered softirq {nr} {SOFTIRQ_NAMES[nr]} with preempt_count "
                                          f"{prev:08x}, exited with {cpu.preempt_count:08x}?")
                                 cpu.preempt_count = prev
                     pending >>= 1
                     nr += 1
-                k.local_irq_disable()
-                pending = cpu.data["softirq_pending"]
+                cpu.if_flag = False  # local_irq_disable()
+                pending = data["softirq_pending"]
                 if pending:
                     max_restart -= 1
                     if k.timers.time_before(k.timers.jiffies, end) and not cpu.need_resched and max_restart:
@@ -179,7 +185,7 @@ class Softirqs:
                 break
         finally:
             self.passes.append(passes)
-            k.this_cpu.preempt_count -= SOFTIRQ_OFFSET
+            k._cur.preempt_count -= SOFTIRQ_OFFSET
 
     # ------------------------------------------------------------------ ksoftirqd
 

@@ -9,10 +9,10 @@ itself) and clears RUN afterwards: never concurrent with itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from .kernel import call
 from .sched import WaitQueue
 from .softirq import HI_SOFTIRQ, TASKLET_SOFTIRQ
 
@@ -23,6 +23,8 @@ __all__ = ["TASKLET_STATE_RUN", "TASKLET_STATE_SCHED", "Tasklet", "Tasklets"]
 
 TASKLET_STATE_SCHED = 0
 TASKLET_STATE_RUN = 1
+_SCHED = 1 << TASKLET_STATE_SCHED
+_RUN = 1 << TASKLET_STATE_RUN
 
 
 class Tasklet:
@@ -66,56 +68,65 @@ class Tasklets:
 
     def _schedule_common(self, t: Tasklet, key: str, nr: int) -> None:
         k = self.k
-        flags = k.local_irq_save()
-        k.this_cpu.data[key].append(t)
+        cpu = k._cur
+        flags = cpu.if_flag  # local_irq_save()
+        cpu.if_flag = False
+        cpu.data[key].append(t)
         k.softirq.raise_softirq_irqoff(nr)
-        k.local_irq_restore(flags)
+        cpu.if_flag = flags  # local_irq_restore(flags)
 
     def tasklet_schedule(self, t: Tasklet) -> bool:
         """Queue ``t`` on this CPU unless already scheduled; True if queued."""
-        if t.state & (1 << TASKLET_STATE_SCHED):
+        if t.state & _SCHED:
             return False
-        t.state |= 1 << TASKLET_STATE_SCHED
+        t.state |= _SCHED
         self._schedule_common(t, "tasklet_vec", TASKLET_SOFTIRQ)
         return True
 
     def tasklet_hi_schedule(self, t: Tasklet) -> bool:
-        if t.state & (1 << TASKLET_STATE_SCHED):
+        if t.state & _SCHED:
             return False
-        t.state |= 1 << TASKLET_STATE_SCHED
+        t.state |= _SCHED
         self._schedule_common(t, "tasklet_hi_vec", HI_SOFTIRQ)
         return True
 
-    async def tasklet_action(self) -> None:
-        await self._action_common("tasklet_vec", TASKLET_SOFTIRQ)
+    # The two softirq actions hand over to the common body without a coroutine
+    # frame of their own (they run at every irq_exit that has tasklets).
 
-    async def tasklet_hi_action(self) -> None:
-        await self._action_common("tasklet_hi_vec", HI_SOFTIRQ)
+    def tasklet_action(self) -> Coroutine[Any, Any, None]:
+        return self._action_common("tasklet_vec", TASKLET_SOFTIRQ)
+
+    def tasklet_hi_action(self) -> Coroutine[Any, Any, None]:
+        return self._action_common("tasklet_hi_vec", HI_SOFTIRQ)
 
     async def _action_common(self, key: str, nr: int) -> None:
         k = self.k
-        cpu = k.this_cpu
-        k.local_irq_disable()
-        lst: list[Tasklet] = cpu.data[key]
-        cpu.data[key] = []
-        k.local_irq_enable()
+        cpu = k._cur
+        # local_irq_disable(); detach this CPU's list; local_irq_enable()
+        cpu.if_flag = False
+        data = cpu.data
+        lst: list[Tasklet] = data[key]
+        data[key] = []
+        cpu.if_flag = True
         for t in lst:
-            if not t.state & (1 << TASKLET_STATE_RUN):  # tasklet_trylock
-                t.state |= 1 << TASKLET_STATE_RUN
+            if not t.state & _RUN:  # tasklet_trylock
+                t.state |= _RUN
                 if t.count == 0:
-                    if not t.state & (1 << TASKLET_STATE_SCHED):
+                    if not t.state & _SCHED:
                         k.printk(f"WARNING: tasklet {t.name} run without TASKLET_STATE_SCHED")
-                    t.state &= ~(1 << TASKLET_STATE_SCHED)
+                    t.state &= ~_SCHED
                     if t.wq is not None:
                         t.wq.wake_up_all()
                     t.runs += 1
-                    t.ran_on.append(k.this_cpu.id)
-                    await call(t.func, t.data)
-                    t.state &= ~(1 << TASKLET_STATE_RUN)
+                    t.ran_on.append(k._cur.id)
+                    r = t.func(t.data)  # call(t.func, t.data) without its coroutine frame
+                    if r is not None and inspect.isawaitable(r):
+                        await r
+                    t.state &= ~_RUN
                     if t.wq is not None:
                         t.wq.wake_up_all()
                     continue
-                t.state &= ~(1 << TASKLET_STATE_RUN)  # tasklet_unlock
+                t.state &= ~_RUN  # tasklet_unlock
                 if t.wq is not None:
                     t.wq.wake_up_all()
             self.requeues += 1

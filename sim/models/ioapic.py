@@ -109,7 +109,8 @@ class IoApicModel:
         self.slot_idx = 0
         self.ptr = 0
         self._eois: list[int] = []
-        self._delivered: list[IoApicMessage] = []
+        self.delivered: list[IoApicMessage] = []
+        """Messages delivered since the last :meth:`take_messages` (read only)."""
         self.cycle = 0
 
     def _decode(self, pin: int, e: int) -> None:
@@ -235,7 +236,7 @@ class IoApicModel:
 
     def take_messages(self) -> list[IoApicMessage]:
         """Messages delivered (accepted by the router) since the last call, in order."""
-        out, self._delivered = self._delivered, []
+        out, self.delivered = self.delivered, []
         return out
 
     @property
@@ -279,7 +280,7 @@ class IoApicModel:
         delivered = None
         if self.slot is not None and msg_ready:
             delivered = self.slot
-            self._delivered.append(delivered)
+            self.delivered.append(delivered)
         asserted = self.pins ^ lo
         eoi_hit = 0
         if self._eois:
@@ -320,7 +321,47 @@ class IoApicModel:
         return delivered
 
     def settle(self, max_cycles: int = 10_000) -> int:
-        """Tick with ``msg_ready`` until nothing is pending; returns the ticks taken."""
+        """Tick with ``msg_ready`` until nothing is pending; returns the ticks taken.
+
+        What the ``model`` backend does at nearly every pin change is done in
+        closed form, without ticking: when nothing is in flight (no message in
+        the slot, no latched edge, no EOI, no entry written since the last
+        tick, no Remote IRR on an edge entry) and the pin levels raise at most
+        one request, the ticks of :meth:`tick` reduce, state for state, to
+
+        - no request: one tick that only samples the levels (none if they did
+          not change);
+        - one request (pin ``g``): tick 1 puts ``g``'s message in the slot
+          (round-robin pointer after ``g``, Remote IRR set for a level entry)
+          and tick 2 delivers it; nothing is requested at tick 2 (the edge
+          was consumed, a level pin now has Remote IRR), so the slot empties.
+        """
+        lvl, rirr = self._lvl, self._rirr
+        if (max_cycles >= 2 and self.slot is None and not self.irr_edge and not self._eois
+                and self._start is None and not rirr & ~lvl):
+            msk = self._msk
+            asserted = self.pins ^ self._lo
+            prev = self.prev
+            req = (asserted & ~prev & ~lvl & ~msk) | (lvl & ~msk & ~rirr & asserted)
+            if not req:
+                if asserted == prev:
+                    return 0
+                self.prev = asserted
+                self.cycle += 1
+                return 1
+            if not req & (req - 1):
+                g = req.bit_length() - 1
+                msg = self._message(self.entries[g])
+                self.slot_idx = g
+                self.ptr = (g + 1) % self.npins
+                if lvl & req:
+                    self._rirr = rirr | req
+                    self.entries[g] |= self._rirr_bit
+                self.delivered.append(msg)
+                self.prev = asserted
+                self.cycle += 2
+                return 2
+        # Tick by tick (several requests are arbitrated round-robin, one per tick).
         for taken in range(max_cycles):
             if not self.pending:
                 return taken

@@ -171,7 +171,12 @@ class LapicModel:
         self._icr_dest = _sm(self._icr_hi.field("DEST"))
 
         # State decoded from registers (set by _soft_reset and the register writes).
-        self._enabled = False
+        # ``enabled`` and ``apic_id`` are plain attributes, not properties: the
+        # router reads them for every message.
+        self.enabled = False
+        """SVR software enable."""
+        self.apic_id = 0
+        """ID[31:24]."""
         self._intr: bool | None = None
         self._div = 2
         self._lint_armed: tuple[tuple[int, int], ...] = ()
@@ -239,7 +244,7 @@ class LapicModel:
             lint = name in self._lint_regs
 
             def write_lvt(new: int) -> None:
-                if not self._enabled:
+                if not self.enabled:
                     new |= mask
                 if timer:
                     sh, m = self._tm
@@ -275,6 +280,7 @@ class LapicModel:
     def reset(self) -> None:
         """Power-on reset (the RTL's ``rst``): ID back to the initial APIC ID."""
         self._id = self.initial_apic_id << 24
+        self.apic_id = self.initial_apic_id
         self.nmi_pending = False
         self._ipi: Ipi | None = None
         self._pins = [0, 0]
@@ -296,7 +302,7 @@ class LapicModel:
         self._presc = 0
         self.remote_irr = [0, 0]
         self._err_fire = False
-        self._enabled = bool(self.regs["SVR"] & self._svr_enable)
+        self.enabled = bool(self.regs["SVR"] & self._svr_enable)
         self._intr = None
         self._update_divisor()
         self._decode_lints()
@@ -380,11 +386,6 @@ class LapicModel:
         self._intr = None
 
     @property
-    def enabled(self) -> bool:
-        """SVR software enable."""
-        return self._enabled
-
-    @property
     def isrv(self) -> int:
         return _highest(self._isr)
 
@@ -413,14 +414,14 @@ class LapicModel:
         intr = self._intr
         if intr is None:
             irr = self._irr
-            if not irr or not self._enabled:
+            if not irr or not self.enabled:
                 intr = False
             else:
                 # PPR's class is the larger of TPR's and the ISR vector's.
                 cls = (self.regs["TPR"] & 0xFF) >> 4
                 isr = self._isr
-                if isr:
-                    cls = max(cls, (isr.bit_length() - 1) >> 4)
+                if isr and (isr.bit_length() - 1) >> 4 > cls:
+                    cls = (isr.bit_length() - 1) >> 4
                 intr = (irr.bit_length() - 1) >> 4 > cls
             self._intr = intr
         return intr
@@ -433,10 +434,6 @@ class LapicModel:
     @property
     def nmi(self) -> bool:
         return self.nmi_pending
-
-    @property
-    def apic_id(self) -> int:
-        return self._id >> 24
 
     @property
     def ldr(self) -> int:
@@ -498,7 +495,7 @@ class LapicModel:
         if dm == self._dm_fixed or dm == self._dm_lowest:
             if level_trig and not msg.level:
                 return  # level de-assert: nothing to do (KVM)
-            if not self._enabled:
+            if not self.enabled:
                 return  # software-disabled APICs discard fixed messages (KVM)
             vector = msg.vector & 0xFF
             if vector < 16:
@@ -549,6 +546,7 @@ class LapicModel:
 
     def _write_id(self, new: int) -> None:
         self._id = new
+        self.apic_id = new >> 24
 
     def _write_esr(self, _new: int) -> None:
         self.esr = self.esr_pending
@@ -565,9 +563,9 @@ class LapicModel:
     def _write_svr(self, new: int) -> None:
         regs = self.regs
         regs["SVR"] = new
-        self._enabled = bool(new & self._svr_enable)
+        self.enabled = bool(new & self._svr_enable)
         self._intr = None
-        if not self._enabled:
+        if not self.enabled:
             for lvt, mask in self._lvt_mask.items():
                 regs[lvt] |= mask
             self._decode_lints()

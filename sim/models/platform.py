@@ -233,10 +233,20 @@ class PlatformModel:
         if not 0 <= line < self.npins:
             raise IndexError(f"device line {line} out of range 0..{self.npins - 1}")
         bit = 1 << line
-        lines = (self._device_lines | bit) if level else (self._device_lines & ~bit)
-        if lines != self._device_lines:
+        old = self._device_lines
+        lines = (old | bit) if level else (old & ~bit)
+        if lines != old:
             self._device_lines = lines
-            self._drive_pins()
+            # _drive_pins() without HPET pulses, inlined: a device line changes
+            # twice per interrupt on the model backend.
+            pins = lines | self._hpet_lines
+            if pins != self._pins:
+                self._pins = pins
+                io = self.ioapic
+                io.set_pins(pins)
+                io.settle()  # _ioapic_settle(), inlined
+                if io.delivered:
+                    self._route_ioapic()
 
     @property
     def device_lines(self) -> int:
@@ -275,11 +285,14 @@ class PlatformModel:
         """Let the IO-APIC send what it has to; route its messages."""
         io = self.ioapic
         io.settle()
-        msgs = io.take_messages()
-        if msgs:
-            route = self.router.route
-            for msg in msgs:
-                self._deliver(route(msg))
+        if io.delivered:
+            self._route_ioapic()
+
+    def _route_ioapic(self) -> None:
+        """Route the messages the IO-APIC delivered."""
+        route = self.router.route
+        for msg in self.ioapic.take_messages():
+            self._deliver(route(msg))
 
     def _deliver(self, targets: Sequence[tuple[int, Interrupt]]) -> None:
         for index, msg in targets:

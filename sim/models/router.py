@@ -297,13 +297,19 @@ class RouterModel:
             vector, mode, trigger, level = msg.vector, msg.delivery_mode, msg.trigger, 1
             dest = msg.dest
             if mode == _FIXED and dest != BROADCAST and msg.dest_mode == _PHYSICAL:
-                # The common case, _targets() inlined: the enabled LAPICs with that ID.
-                hit = []
+                # The common case, _targets() inlined: the enabled LAPICs with that
+                # ID. The key is made of plain ints (equal to the enum members the
+                # other paths use): hashing an IntEnum member costs a Python call.
+                key = (vector, _FIXED, 1 if trigger else 0, 1)
+                interrupt = self._interrupts.get(key)
+                if interrupt is None:
+                    interrupt = self._interrupts[key] = _interrupt(*key)
+                out = []
                 for i, lapic in enumerate(lapics):
                     if lapic.apic_id == dest and lapic.enabled:
-                        hit.append(i)
-            else:
-                hit = self._targets(mode, msg.dest_mode, dest, _NO_SHORTHAND, trigger, 1, None, lapics)
+                        out.append((i, interrupt))
+                return out
+            hit = self._targets(mode, msg.dest_mode, dest, _NO_SHORTHAND, trigger, 1, None, lapics)
         elif type(msg) is Ipi:
             vector, mode, trigger, level = msg.vector, msg.delivery_mode, msg.trigger, msg.level
             hit = self._targets(mode, msg.dest_mode, msg.dest, msg.shorthand, trigger, level,

@@ -1,0 +1,137 @@
+"""The reference models' fast paths agree with their step-by-step definitions.
+
+The models are also the ``model`` backend's hardware, so a few paths are
+written in closed form for speed: :meth:`IoApicModel.settle` without ticking
+when at most one request is raised, the router's fixed/physical IO-APIC
+message, the LAPIC's ``apic_id``/``enabled`` kept as plain attributes. Each
+test runs the fast path against the definition it short-cuts (ticks,
+:meth:`RouterModel.targets`, the ID and SVR registers) on random inputs and
+compares everything observable.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from irqforge.sim.models.ioapic import IoApicModel
+from irqforge.sim.models.lapic import LapicModel
+from irqforge.sim.models.messages import DeliveryMode, DestMode, Interrupt, IoApicMessage, Trigger
+from irqforge.sim.models.router import RouterModel
+from irqforge.spec import Spec
+
+
+def _ioapic_state(m: IoApicModel) -> tuple[Any, ...]:
+    return (
+        list(m.entries), m.pins, m.prev, m.irr_edge, m.slot, m.slot_idx, m.ptr, m.cycle,
+        [m.delivery_status(p) for p in range(m.npins)], m.pending,
+    )
+
+
+def _settle_by_ticks(m: IoApicModel) -> int:
+    """The definition of :meth:`IoApicModel.settle`: tick while anything is pending."""
+    taken = 0
+    while m.pending:
+        m.tick(True)
+        taken += 1
+    return taken
+
+
+def _entry(spec: Spec, rng: random.Random) -> int:
+    red = spec.ioapic.window("IOAPIC").register("REDTBL")
+    v = 0
+    for name, value in (
+        ("VECTOR", rng.choice([0x31, 0x41, 0x51, 0x61])),
+        ("POLARITY", rng.random() < 0.2),
+        ("TRIGGER", red.field("TRIGGER").enum("LEVEL" if rng.random() < 0.4 else "EDGE")),
+        ("MASK", rng.random() < 0.15),
+        ("DEST", rng.randrange(2)),
+    ):
+        v = red.field(name).put(v, int(value))
+    return v
+
+
+def test_ioapic_settle_matches_ticking(spec: Spec) -> None:
+    dev = spec.ioapic
+    red = dev.window("IOAPIC").register("REDTBL")
+    sel, win = dev.offset("IOREGSEL"), dev.offset("IOWIN")
+    fast, slow = IoApicModel(spec), IoApicModel(spec)
+    npins = fast.npins
+    pins_used = [1, 3, 9, 16, npins - 1]
+    rng = random.Random(2024)
+    fast_paths = 0
+    for _step in range(4000):
+        roll = rng.random()
+        for m in (fast, slow):
+            m.take_messages()
+        if roll < 0.15:
+            pin = rng.choice(pins_used)
+            value = _entry(spec, rng)
+            for m in (fast, slow):
+                m.write(sel, red.offset + red.stride * pin + 1)
+                m.write(win, value >> 32)
+                m.write(sel, red.offset + red.stride * pin)
+                m.write(win, value & 0xFFFFFFFF)
+        elif roll < 0.25:
+            vector = rng.choice([0x31, 0x41, 0x51, 0x61])
+            for m in (fast, slow):
+                m.eoi(vector)
+        else:
+            pins = fast.pins
+            for pin in rng.sample(pins_used, 2 if rng.random() < 0.1 else 1):
+                pins ^= 1 << pin
+            for m in (fast, slow):
+                m.set_pins(pins)
+        before = _ioapic_state(fast)
+        got = fast.settle()
+        want = _settle_by_ticks(slow)
+        fast_paths += got <= 2
+        assert got == want, f"settle took {got} ticks, ticking {want} (from {before})"
+        assert fast.take_messages() == slow.take_messages()
+        assert _ioapic_state(fast) == _ioapic_state(slow)
+    assert fast_paths > 1000  # the closed form was exercised
+
+
+def test_router_fixed_physical_matches_targets(spec: Spec) -> None:
+    lapics = [LapicModel(spec, cpu.apic_id) for cpu in spec.platform.cpus]
+    router = RouterModel(spec, lapics)
+    svr = spec.lapic.offset("SVR")
+    rng = random.Random(7)
+    ids = [lapic.apic_id for lapic in lapics]
+    for _ in range(500):
+        for lapic in lapics:
+            lapic.write(svr, 0x1FF if rng.random() < 0.8 else 0xFF)
+        msg = IoApicMessage(
+            vector=rng.randrange(16, 256),
+            delivery_mode=DeliveryMode.FIXED,
+            dest_mode=DestMode.PHYSICAL,
+            dest=rng.choice([*ids, 0x7, 0xFF]),
+            trigger=rng.choice([Trigger.EDGE, Trigger.LEVEL]),
+        )
+        want = [(i, Interrupt(msg.vector, DeliveryMode.FIXED, msg.trigger, 1))
+                for i in router.targets(msg, lapics)]
+        got = router.route(msg)
+        assert got == want
+        for _i, interrupt in got:
+            assert type(interrupt.delivery_mode) is DeliveryMode and type(interrupt.trigger) is Trigger
+
+
+def test_lapic_id_and_enable_follow_the_registers(spec: Spec) -> None:
+    lapic = LapicModel(spec, 3)
+    dev = spec.lapic
+    id_field = dev.register("ID").field("ID")
+    svr, enable = dev.register("SVR"), dev.register("SVR").field("ENABLE")
+    assert lapic.apic_id == 3
+    assert lapic.enabled == bool(enable.get(svr.reset))
+    lapic.write(dev.offset("ID"), id_field.put(0, 0x2A))
+    assert lapic.apic_id == 0x2A
+    lapic.write(svr.offset, enable.put(0xFF, 1))
+    assert lapic.enabled is True
+    lapic.write(svr.offset, enable.put(0xFF, 0))
+    assert lapic.enabled is False
+    lapic.write(svr.offset, enable.put(0xFF, 1))
+    lapic.accept(Interrupt(0, DeliveryMode.INIT, Trigger.EDGE, 1))  # INIT: soft reset, ID kept
+    assert lapic.apic_id == 0x2A
+    assert lapic.enabled == bool(enable.get(svr.reset))
+    lapic.reset()
+    assert lapic.apic_id == 3
