@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="one repetition instead of three")
     s.add_argument("--write-doc", metavar="FILE", help="also write the figures as Markdown (docs/performance.md)")
     s.add_argument(
-        "--parts", metavar="LIST", help="comma list of gen, latency, backends, fpga (default: all)", default=None
+        "--parts", metavar="LIST", help="comma list of gen, latency, backends, storm, fpga (default: all)", default=None
     )
     s.set_defaults(func=cmd_bench)
 

@@ -564,6 +564,7 @@ def run_on_simulator(
     waves: str | os.PathLike[str] | None = None,
     max_cycles: int | None = None,
     kwargs: dict[str, Any] | None = None,
+    toplevel: str = COSIM_TOPLEVEL,
 ) -> dict:
     """Run ``scenario(machine, **kwargs)`` on ``sim`` (``"icarus"`` or ``"verilator"``)
     against the platform Verilog of ``spec``; return the scenario's dict.
@@ -574,7 +575,8 @@ def run_on_simulator(
     that raises is a :class:`~irqforge.sim.runner.TestFailure` naming the error.
     """
     return run_many_on_simulator(
-        sim, [(scenario, kwargs or {})], spec, build_dir=build_dir, waves=waves, max_cycles=max_cycles
+        sim, [(scenario, kwargs or {})], spec, build_dir=build_dir, waves=waves, max_cycles=max_cycles,
+        toplevel=toplevel,
     )[0]
 
 
@@ -586,12 +588,18 @@ def run_many_on_simulator(
     build_dir: str | os.PathLike[str] | None = None,
     waves: str | os.PathLike[str] | None = None,
     max_cycles: int | None = None,
+    toplevel: str = COSIM_TOPLEVEL,
 ) -> list[dict]:
     """Run several ``(scenario, kwargs)`` jobs in one simulator run, the platform
     reset before each (:meth:`CocotbMachine.reset`); return their dicts in order.
 
     One run saves the simulator's start-up (seconds) per scenario. Each job
     has its own ``max_cycles`` watchdog. Errors as :func:`run_on_simulator`.
+
+    ``toplevel`` is :data:`COSIM_TOPLEVEL` (the platform inside the
+    transactor harness, the fast path) or :data:`TOPLEVEL`: the bare
+    platform, driven by cocotbext-axi's AXI4-Lite masters and per-cycle
+    INTA — the reference the bench compares the harness against.
     """
     from irqforge.sim.runner import TestFailure, build_and_test
 
@@ -600,9 +608,12 @@ def run_many_on_simulator(
     listed = [{"scenario": scenario_name(scenario), "kwargs": kwargs} for scenario, kwargs in jobs]
     if not listed:
         return []
+    if toplevel not in (COSIM_TOPLEVEL, TOPLEVEL):
+        raise ValueError(f"toplevel must be {COSIM_TOPLEVEL!r} or {TOPLEVEL!r}, not {toplevel!r}")
+    harness = toplevel == COSIM_TOPLEVEL
     root = Path(build_dir) if build_dir is not None else Path(tempfile.gettempdir()) / "irqforge-build"
     sources = root / "sources"
-    verilog_paths = cosim_verilog(spec, sources)
+    verilog_paths = cosim_verilog(spec, sources) if harness else platform_verilog(spec, sources)
     spec_path = sources / f"spec-{spec.digest[:16]}.pickle"
     if not spec_path.is_file():
         _write_atomic_bytes(spec_path, pickle.dumps(spec))
@@ -619,13 +630,15 @@ def run_many_on_simulator(
             build_and_test(
                 sim,
                 verilog_paths,
-                COSIM_TOPLEVEL,
+                toplevel,
                 BENCH_MODULE,
                 build_dir=root,
                 waves=waves,
                 extra_env=env,
                 lint_waiver=_lint_waiver(sources),
-                public_flat=False,  # CocotbMachine touches the harness's ports only
+                # CocotbMachine touches the harness's ports only (VERILATOR_PUBLIC);
+                # the bare platform keeps cocotb's default, everything public
+                public_flat=not harness,
             )
         except TestFailure:
             timeout = _timeout_in(result)

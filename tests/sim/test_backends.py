@@ -210,6 +210,13 @@ def test_software_stack_same_on_rtl(
     assert _comparable(got) == _comparable(default_reference)
 
 
+def test_software_stack_same_on_amaranth(spec: Spec, default_reference: dict[str, Any]) -> None:
+    """The same software scenario on Amaranth's simulator (the platform RTL
+    elaborated in Python, no Verilog): the model's exact counts."""
+    got = run_scenario("amaranth", DEFAULT_SCENARIO, spec, **DEFAULT_KWARGS)
+    assert _comparable(got) == _comparable(default_reference)
+
+
 @pytest.mark.sim
 def test_software_stack_same_on_rtl_with_four_cpus(
     simulator: str, spec: Spec, build_root: Path, request: pytest.FixtureRequest
