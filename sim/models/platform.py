@@ -35,6 +35,9 @@ write, a pin change, a timer expiry or an EOI has all its consequences
 returns. The model therefore has zero latency where the RTL takes a few
 cycles (contract §8 ``latency_cycles`` measures those); scenarios that must
 give the same result on every backend must not depend on those few cycles.
+One consequence is refused outright: a device line that changes back within
+the cycle it changed in (:class:`ZeroWidthPulse`) — the RTL, sampling its
+pins at clock edges, would never see that pulse, the model would take it.
 """
 
 from __future__ import annotations
@@ -51,13 +54,27 @@ from .lapic import LapicModel
 from .messages import DeliveryMode, Interrupt
 from .router import RouterModel
 
-__all__ = ["NEVER", "PlatformModel"]
+__all__ = ["NEVER", "PlatformModel", "ZeroWidthPulse"]
 
 #: A cycle later than any simulation reaches: "no event scheduled".
 NEVER: Final = 1 << 62
 
 _DECERR: Final = "DECERR"
 _STARTUP_MODES: Final = (int(DeliveryMode.INIT), int(DeliveryMode.STARTUP))
+
+
+class ZeroWidthPulse(ValueError):
+    """A device line went back to its level within one clock cycle."""
+
+    def __init__(self, line: int, cycle: int, level: bool) -> None:
+        went = "fell and rose again" if level else "rose and fell again"
+        super().__init__(
+            f"device line {line} {went} in cycle {cycle}: the IO-APIC samples its pins at clock "
+            f"edges and would not see it; keep a line at a level for at least one cycle "
+            f"(e.g. wait_cycles(1) between the two set_irq calls)"
+        )
+        self.line = line
+        self.cycle = cycle
 
 
 class PlatformModel:
@@ -108,6 +125,8 @@ class PlatformModel:
         self._device_lines = 0
         self._hpet_lines = 0
         self._pins = 0
+        #: Cycle of each device line's last change (see :meth:`set_irq`).
+        self._line_changed_at: list[int] = [-1] * self.npins
         self._startup: list[list[tuple[str, int]]] = [[] for _ in self.lapics]
         for k in range(len(self._timed)):
             self._reschedule(k)
@@ -229,13 +248,22 @@ class PlatformModel:
     # ------------------------------------------------------------------ lines and messages
 
     def set_irq(self, line: int, level: int | bool) -> None:
-        """Drive device line ``line`` (IO-APIC pin) to ``level``."""
+        """Drive device line ``line`` (IO-APIC pin) to ``level``.
+
+        Raises :class:`ZeroWidthPulse` when the line changes back in the
+        cycle it changed in: the RTL IO-APIC samples its pins at clock edges
+        and never sees such a pulse, while this model (zero latency) would
+        already have taken it — the backends would disagree silently.
+        """
         if not 0 <= line < self.npins:
             raise IndexError(f"device line {line} out of range 0..{self.npins - 1}")
         bit = 1 << line
         old = self._device_lines
         lines = (old | bit) if level else (old & ~bit)
         if lines != old:
+            if self._line_changed_at[line] == self.cycle:
+                raise ZeroWidthPulse(line, self.cycle, bool(level))
+            self._line_changed_at[line] = self.cycle
             self._device_lines = lines
             # _drive_pins() without HPET pulses, inlined: a device line changes
             # twice per interrupt on the model backend.

@@ -23,8 +23,16 @@ from irqforge.spec import Spec
 
 def _ioapic_state(m: IoApicModel) -> tuple[Any, ...]:
     return (
-        list(m.entries), m.pins, m.prev, m.irr_edge, m.slot, m.slot_idx, m.ptr, m.cycle,
-        [m.delivery_status(p) for p in range(m.npins)], m.pending,
+        list(m.entries),
+        m.pins,
+        m.prev,
+        m.irr_edge,
+        m.slot,
+        m.slot_idx,
+        m.ptr,
+        m.cycle,
+        [m.delivery_status(p) for p in range(m.npins)],
+        m.pending,
     )
 
 
@@ -108,8 +116,7 @@ def test_router_fixed_physical_matches_targets(spec: Spec) -> None:
             dest=rng.choice([*ids, 0x7, 0xFF]),
             trigger=rng.choice([Trigger.EDGE, Trigger.LEVEL]),
         )
-        want = [(i, Interrupt(msg.vector, DeliveryMode.FIXED, msg.trigger, 1))
-                for i in router.targets(msg, lapics)]
+        want = [(i, Interrupt(msg.vector, DeliveryMode.FIXED, msg.trigger, 1)) for i in router.targets(msg, lapics)]
         got = router.route(msg)
         assert got == want
         for _i, interrupt in got:

@@ -215,3 +215,21 @@ def test_runs_are_deterministic(spec: Spec) -> None:
     again = run_scenario("model", sc.lapic_timer_periodic, spec, period=333, span=5000)
     assert first == again
     assert first["ticks"] == 5000 // 333
+
+
+def test_zero_width_pulse_is_refused(spec: Spec) -> None:
+    """A device line that changes back in the cycle it changed in: the RTL
+    IO-APIC (sampling at clock edges) would not see the pulse, so the model
+    refuses it instead of taking an interrupt the hardware never would."""
+    from irqforge.sim.models.platform import PlatformModel, ZeroWidthPulse
+
+    p = PlatformModel(spec)
+    p.set_irq(3, 1)
+    with pytest.raises(ZeroWidthPulse, match=r"device line 3 rose and fell again in cycle 0"):
+        p.set_irq(3, 0)
+    p.advance(1)
+    p.set_irq(3, 0)  # a cycle later: a real falling edge
+    p.set_irq(3, 0)  # no change, no pulse
+    with pytest.raises(ZeroWidthPulse, match=r"device line 3 fell and rose again in cycle 1"):
+        p.set_irq(3, 1)
+    p.set_irq(4, 1)  # other lines are independent
