@@ -149,6 +149,11 @@ class CocotbMachine:
         self._status_epoch = -1
         self._status_value = 0
         self._status = dut.status if self._ports is not None and _has(dut, "status") else None
+        # cocotb's ``handle.value`` builds a LogicArray for every read of a
+        # vector (~3 µs, a tenth of the software stack's time per interrupt);
+        # the simulator object behind the handle gives the bit string directly.
+        # ``status`` is a plain 0/1 vector after reset. (cocotb 2.1, pinned.)
+        self._status_raw = getattr(self._status, "_handle", None)
 
     # ------------------------------------------------------------------ set-up
 
@@ -313,7 +318,8 @@ class CocotbMachine:
         """The harness's ``status`` (bit ``2i``: CPU ``i``'s intr, ``2i + 1``: its nmi), read once per epoch."""
         if self._status_epoch != self._epoch:
             assert self._status is not None
-            self._status_value = int(self._status.value)
+            raw = self._status_raw
+            self._status_value = int(raw.get_signal_val_binstr(), 2) if raw is not None else int(self._status.value)
             self._status_epoch = self._epoch
         return self._status_value
 
