@@ -605,7 +605,7 @@ async def random_traffic(dut: Any) -> None:
     n = b.npins
     steps = int(os.environ.get("IRQFORGE_RANDOM_STEPS", "1500"))
     vectors = [0x30 + rng.randrange(6) for _ in range(n)]
-    modes = (0, 1, 2, 4, 5, 7)  # architectural delivery modes (3 and 6 are reserved for the IO-APIC)
+    modes = (0, 1, 2, 3, 4, 5, 6, 7)  # 3 and 6 are reserved for the IO-APIC, but an entry holds and sends them
     try:
         for p in range(n):
             await b.set_entry(p, vectors[p], level=rng.random() < 0.5, low=rng.random() < 0.2,

@@ -16,6 +16,9 @@ class DeliveryMode(enum.IntEnum):
     FIXED = 0
     LOWEST = 1
     SMI = 2
+    #: Reserved (the 82489DX's remote read): an IO-APIC entry may hold it and
+    #: sends it like any other; the router delivers it to nobody.
+    REMOTE_READ = 3
     NMI = 4
     INIT = 5
     STARTUP = 6

@@ -362,7 +362,7 @@ def random_message(rng: random.Random, source: int, lapics: list[Lapic]) -> IoAp
         addr = prefix << 20 | dest << 12 | rng.randrange(2) << 3 | rng.randrange(2) << 2 | rng.randrange(4)
         return Msi(addr, rng.randrange(2) << 15 | rng.randrange(2) << 14 | rng.choice(modes) << 8 | vector)
     if source == SOURCE_IOAPIC:
-        mode = rng.choice([0, 1, 2, 4, 5, 7])
+        mode = rng.choice(modes)
         return IoApicMessage(vector, DeliveryMode(mode), DestMode(rng.randrange(2)), dest,
                              Trigger(rng.randrange(2)))
     mode = rng.choice(modes)
