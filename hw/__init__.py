@@ -105,6 +105,10 @@ def verilog_top(spec: Spec, mod: str) -> wiring.Component:
     return m.top(spec, blackbox=True) if mod == "platform" else m.top(spec)
 
 
+#: Seconds one conversion took on the reference machine (relative cost only).
+_CONVERT_COST: dict[str, float] = {"ioapic": 0.81, "lapic": 0.59, "platform": 0.38, "hpet": 0.37, "router": 0.24}
+
+
 def _convert_job(job: tuple[str, str, Spec]) -> tuple[str, str]:
     vname, mod, spec = job
     return vname, to_verilog(verilog_top(spec, mod), vname)
@@ -118,6 +122,9 @@ def convert_all(spec: Spec, *, jobs: int | None = None) -> dict[str, str]:
 
     todo = [(vname, mod, spec) for vname, mod in TOPS.items()]
     workers = min(len(todo), jobs or os.cpu_count() or 1)
+    # Longest first, so the short ones fill in at the end (on two workers this
+    # takes ~0.15 s off the makespan); the result keeps the order of TOPS.
+    todo.sort(key=lambda job: _CONVERT_COST.get(job[1], 0.0), reverse=True)
     if workers <= 1:
         results = dict(map(_convert_job, todo))
     else:
@@ -126,7 +133,7 @@ def convert_all(spec: Spec, *, jobs: int | None = None) -> dict[str, str]:
         ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             results = dict(pool.map(_convert_job, todo))
-    return {vname: results[vname] for vname, _mod, _spec in todo}
+    return {vname: results[vname] for vname in TOPS}
 
 
 def write_verilog(spec: Spec, out_dir: Path) -> dict[str, Path]:
