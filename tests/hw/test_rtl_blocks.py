@@ -42,33 +42,11 @@ def test_verilog_is_deterministic(spec: Spec, block: tuple[str, Path]) -> None:
     assert "/work" not in again and "/tmp" not in again
 
 
-def test_verilator_lint_clean(block: tuple[str, Path]) -> None:
-    name, path = block
+def _assert_lint_clean(name: str, path: Path, waivers: list[Path]) -> None:
+    """``verilator --lint-only -Wall`` with ``waivers`` on ``path``: no message at all."""
     tool = toolchain.find_verilator()
     if not tool.ok or tool.path is None:
         pytest.skip(f"verilator not usable: {tool.why_not}")
-    result = subprocess.run(
-        [str(tool.path), "--lint-only", "-Wall", str(LINT / f"{name}.vlt"), str(path), "--top-module", name],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **toolchain.sim_env("verilator")},
-        timeout=300,
-    )
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("%")]
-    assert result.returncode == 0 and not warnings, "\n".join(warnings[:40])
-
-
-@pytest.mark.parametrize(("name", "ncpus"), [("irqforge_router", n) for n in (1, 3, 4, 8)] + [("irqforge_platform", 4)])
-def test_verilator_lint_clean_for_other_cpu_counts(spec: Spec, tmp_path: Path, name: str, ncpus: int) -> None:
-    """The waivers are written for the default two CPUs; the blocks whose shape
-    depends on the CPU count must stay lint-clean for other counts too."""
-    tool = toolchain.find_verilator()
-    if not tool.ok or tool.path is None:
-        pytest.skip(f"verilator not usable: {tool.why_not}")
-    path = tmp_path / f"{name}.v"
-    path.write_text(_convert(spec.with_cpus(ncpus), name))
-    # the platform file carries every block's module, so every block's waivers apply
-    waivers = sorted(LINT.glob("*.vlt")) if name == "irqforge_platform" else [LINT / f"{name}.vlt"]
     result = subprocess.run(
         [str(tool.path), "--lint-only", "-Wall", *map(str, waivers), str(path), "--top-module", name],
         capture_output=True,
@@ -78,6 +56,22 @@ def test_verilator_lint_clean_for_other_cpu_counts(spec: Spec, tmp_path: Path, n
     )
     warnings = [line for line in result.stderr.splitlines() if line.startswith("%")]
     assert result.returncode == 0 and not warnings, "\n".join(warnings[:40])
+
+
+def test_verilator_lint_clean(block: tuple[str, Path]) -> None:
+    name, path = block
+    _assert_lint_clean(name, path, [LINT / f"{name}.vlt"])
+
+
+@pytest.mark.parametrize(("name", "ncpus"), [("irqforge_router", n) for n in (1, 3, 4, 8)] + [("irqforge_platform", 4)])
+def test_verilator_lint_clean_for_other_cpu_counts(spec: Spec, tmp_path: Path, name: str, ncpus: int) -> None:
+    """The waivers are written for the default two CPUs; the blocks whose shape
+    depends on the CPU count must stay lint-clean for other counts too."""
+    path = tmp_path / f"{name}.v"
+    path.write_text(_convert(spec.with_cpus(ncpus), name))
+    # the platform file carries every block's module, so every block's waivers apply
+    waivers = sorted(LINT.glob("*.vlt")) if name == "irqforge_platform" else [LINT / f"{name}.vlt"]
+    _assert_lint_clean(name, path, waivers)
 
 
 def test_yosys_synthesis(block: tuple[str, Path]) -> None:
