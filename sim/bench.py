@@ -435,12 +435,20 @@ def render_markdown(f: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for kind in BACKEND_ORDER:
+        cycles = fmt((f.get("sim_cycles_per_s") or {}).get(kind))
+        if kind == "model" and cycles != "—":
+            cycles += " ¹"
         out.append(
             f"| {kind} | {fmt((f.get('cosim_irqs_per_s') or {}).get(kind))} | "
             f"{fmt((f.get('hw_roundtrip_irqs_per_s') or {}).get(kind))} | "
-            f"{fmt((f.get('sim_cycles_per_s') or {}).get(kind))} | "
+            f"{cycles} | "
             f"{fmt((f.get('bus_transactions_per_s') or {}).get(kind))} |"
         )
+    out += [
+        "",
+        "¹ The model jumps from event to event: idle cycles cost nothing, so its simulated "
+        "cycles/s measures the idle scenario's length, not a clock rate.",
+    ]
     out += _bus_cost_markdown(f.get("cocotb_us_per_bus_transaction"))
     out += _storm_markdown(f.get("storm_comparison"))
     if "gen_seconds" in f:
