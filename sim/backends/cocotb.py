@@ -45,7 +45,7 @@ import json
 import os
 import pickle
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -149,11 +149,7 @@ class CocotbMachine:
         self._status_epoch = -1
         self._status_value = 0
         self._status = dut.status if self._ports is not None and _has(dut, "status") else None
-        # cocotb's ``handle.value`` builds a LogicArray for every read of a
-        # vector (~3 µs, a tenth of the software stack's time per interrupt);
-        # the simulator object behind the handle gives the bit string directly.
-        # ``status`` is a plain 0/1 vector after reset. (cocotb 2.1, pinned.)
-        self._status_raw = getattr(self._status, "_handle", None)
+        self._read_status = _int_reader(self._status) if self._status is not None else None
 
     # ------------------------------------------------------------------ set-up
 
@@ -317,9 +313,8 @@ class CocotbMachine:
     def _status_bits(self) -> int:
         """The harness's ``status`` (bit ``2i``: CPU ``i``'s intr, ``2i + 1``: its nmi), read once per epoch."""
         if self._status_epoch != self._epoch:
-            assert self._status is not None
-            raw = self._status_raw
-            self._status_value = int(raw.get_signal_val_binstr(), 2) if raw is not None else int(self._status.value)
+            assert self._read_status is not None
+            self._status_value = self._read_status()
             self._status_epoch = self._epoch
         return self._status_value
 
@@ -434,6 +429,22 @@ _MASTER_OUTPUTS: Final = ("awvalid", "wvalid", "bready", "arvalid", "rready")
 _RESP_NAMES: Final = ("OKAY", "EXOKAY", "SLVERR", "DECERR")
 
 
+def _int_reader(handle: Any) -> Callable[[], int]:
+    """A function returning ``int(handle.value)``, faster.
+
+    cocotb's ``handle.value`` builds a ``LogicArray`` (or ``Logic``) for every
+    read, ~3 µs: with several reads per bus transaction and per interrupt
+    that was a tenth of the co-simulation's Python time. The simulator object
+    behind the handle gives the bit string directly. Only for signals that
+    hold 0/1 when read (the harness's outputs once reset has settled);
+    cocotb 2.1 (pinned) — any other handle falls back to ``handle.value``.
+    """
+    get = getattr(getattr(handle, "_handle", None), "get_signal_val_binstr", None)
+    if get is None:
+        return lambda: int(handle.value)
+    return lambda: int(get(), 2)
+
+
 def _has(dut: Any, name: str) -> bool:
     """Whether the toplevel has a port ``name``."""
     try:
@@ -460,6 +471,8 @@ class _HarnessPorts:
         self.ack_valid, self.ack_done = port("ack__{i}__valid"), port("ack__{i}__done")
         self.ack_vector, self.ack_ok = port("ack__{i}__vector"), port("ack__{i}__ok")
         self.pending = port("cpu__{i}__pending")
+        self._resp, self._rdata = _int_reader(self.resp), _int_reader(self.rdata)
+        self._ack_ok, self._ack_vector = _int_reader(self.ack_ok), _int_reader(self.ack_vector)
         self._last: list[int] = [-1, -1, -1]  # write, addr, wdata as last driven
 
     def idle(self) -> None:
@@ -482,8 +495,7 @@ class _HarnessPorts:
         await RisingEdge(self.done)
         # rdata/resp were latched the edge before ``done`` rose: no race.
         self.valid.value = 0
-        resp = int(self.resp.value)
-        return resp, (0 if write else int(self.rdata.value))
+        return self._resp(), (0 if write else self._rdata())
 
     async def acknowledge(self) -> int | None:
         """The INTA sequence in hardware: the vector, or None without ``ack_valid``."""
@@ -492,9 +504,9 @@ class _HarnessPorts:
         self.ack_valid.value = 1
         await RisingEdge(self.ack_done)
         self.ack_valid.value = 0
-        if not self.ack_ok.value:
+        if not self._ack_ok():
             return None
-        return int(self.ack_vector.value)
+        return self._ack_vector()
 
 
 class _CpuPins:
