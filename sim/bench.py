@@ -418,37 +418,38 @@ def render_markdown(f: dict[str, Any]) -> str:
         f"Machine: {m['cpu'] or 'unknown CPU'}, {m['cores']} cores, {m['memory']}; {m['os']}; "
         f"Python {m['python']}; irqforge {m['irqforge']}.",
         "Tools: " + ", ".join(f"{k} {v or 'absent'}" for k, v in m["tools"].items()) + ".",
-        "",
-        "## Latency (clock cycles)",
-        "",
-        "| path | cycles |",
-        "|---|---|",
     ]
-    for k, v in (f.get("latency_cycles") or {}).items():
-        out.append(f"| {k} | {v} |")
-    out += [
-        "",
-        "## Simulation speed",
-        "",
-        "| backend | co-sim irqs/s (through the software stack) | "
-        "hardware round trips/s | simulated cycles/s | bus transactions/s |",
-        "|---|---|---|---|---|",
-    ]
-    for kind in BACKEND_ORDER:
-        cycles = fmt((f.get("sim_cycles_per_s") or {}).get(kind))
-        if kind == "model" and cycles != "—":
-            cycles += " ¹"
-        out.append(
-            f"| {kind} | {fmt((f.get('cosim_irqs_per_s') or {}).get(kind))} | "
-            f"{fmt((f.get('hw_roundtrip_irqs_per_s') or {}).get(kind))} | "
-            f"{cycles} | "
-            f"{fmt((f.get('bus_transactions_per_s') or {}).get(kind))} |"
-        )
-    out += [
-        "",
-        "¹ The model jumps from event to event: idle cycles cost nothing, so its simulated "
-        "cycles/s measures the idle scenario's length, not a clock rate.",
-    ]
+    if f.get("latency_cycles"):
+        out += ["", "## Latency (clock cycles)", "", "| path | cycles |", "|---|---|"]
+        out += [f"| {k} | {v} |" for k, v in f["latency_cycles"].items()]
+    speed_keys = ("cosim_irqs_per_s", "hw_roundtrip_irqs_per_s", "sim_cycles_per_s", "bus_transactions_per_s")
+    if any(f.get(key) for key in speed_keys):  # the ``backends`` part ran
+        out += [
+            "",
+            "## Simulation speed",
+            "",
+            "| backend | co-sim irqs/s (through the software stack) | "
+            "hardware round trips/s | simulated cycles/s | bus transactions/s |",
+            "|---|---|---|---|---|",
+        ]
+        footnote = False
+        for kind in BACKEND_ORDER:
+            cycles = fmt((f.get("sim_cycles_per_s") or {}).get(kind))
+            if kind == "model" and cycles != "—":
+                cycles += " ¹"
+                footnote = True
+            out.append(
+                f"| {kind} | {fmt((f.get('cosim_irqs_per_s') or {}).get(kind))} | "
+                f"{fmt((f.get('hw_roundtrip_irqs_per_s') or {}).get(kind))} | "
+                f"{cycles} | "
+                f"{fmt((f.get('bus_transactions_per_s') or {}).get(kind))} |"
+            )
+        if footnote:
+            out += [
+                "",
+                "¹ The model jumps from event to event: idle cycles cost nothing, so its simulated "
+                "cycles/s measures the idle scenario's length, not a clock rate.",
+            ]
     out += _bus_cost_markdown(f.get("cocotb_us_per_bus_transaction"))
     out += _storm_markdown(f.get("storm_comparison"))
     if "gen_seconds" in f:

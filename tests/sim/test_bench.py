@@ -127,6 +127,14 @@ def test_bench_json_and_markdown(
     assert "| model |" in text and "| verilator | — |" in text
 
 
+def test_markdown_shows_only_the_parts_that_ran() -> None:
+    figures = {"machine": bench.machine_info(), "gen_seconds": {"median": 1.5, "min": 1.4, "max": 1.9, "reps": 3}}
+    text = bench.render_markdown(figures)
+    assert "Full regeneration (`irqforge gen`, fresh process): 1.50 s (1.40..1.90)." in text
+    for absent in ("## Latency", "## Simulation speed", "¹", "## Interrupt storm", "## iCE40"):
+        assert absent not in text
+
+
 def test_bench_rejects_an_unknown_part(spec: Spec) -> None:
     with pytest.raises(ValueError, match="storm"):
         bench.Bench(spec, reps=1, progress=None).run(["strom"])
