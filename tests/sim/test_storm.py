@@ -85,14 +85,10 @@ def test_storm_same_on_rtl(simulator: str, spec: Spec, build_root: Path, referen
 
 
 @pytest.mark.sim
-def test_storm_same_on_rtl_with_four_cpus(
-    simulator: str, spec: Spec, build_root: Path, request: pytest.FixtureRequest
-) -> None:
+def test_storm_same_on_rtl_with_four_cpus(simulator: str, spec: Spec, build_root: Path) -> None:
     """Four LAPICs behind the router under the storm (nested handlers, level
     lines redelivered after their EOIs): the model's exact counts and
-    sequences. Icarus only with ``--long``."""
-    if simulator == "icarus" and not request.config.getoption("--long"):
-        pytest.skip("four CPUs on Icarus: run with --long")
+    sequences."""
     four = spec.with_cpus(4)
     jobs = [(storm, {"cycles": 50_000, "seed": seed}) for seed in (1, 2)]
     want = [run_scenario("model", storm, four, **kwargs) for _s, kwargs in jobs]
