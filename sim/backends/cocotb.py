@@ -148,7 +148,7 @@ class CocotbMachine:
         self._epoch = 0
         self._status_epoch = -1
         self._status_value = 0
-        self._status = dut.status if self._ports is not None and _has(dut, "status") else None
+        self._status = dut.status if self._ports is not None else None
         self._read_status = _int_reader(self._status) if self._status is not None else None
 
     # ------------------------------------------------------------------ set-up
@@ -321,8 +321,6 @@ class CocotbMachine:
     def _pending(self, cpu: int) -> bool:
         if self._status is not None:
             return bool((self._status_bits() >> (2 * cpu)) & 3)
-        if self._ports is not None:
-            return bool(self._ports[cpu].pending.value)
         pins = self._pins[cpu]
         return bool(pins.intr.value) or bool(pins.nmi.value)
 
