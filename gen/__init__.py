@@ -10,7 +10,8 @@ True
 :func:`write` puts them into a folder all or nothing; :func:`check` lists
 what is missing, stale or unexpected without writing. One module per output
 kind, each with an ``emit(spec) -> {path: text}``: :mod:`.verilog`,
-:mod:`.cheader`, :mod:`.docs`, :mod:`.rdl`, :mod:`.schema_json`. Names for
+:mod:`.cheader`, :mod:`.docs`, :mod:`.rdl`, :mod:`.schema_json`, and
+:mod:`.peakrdl` (IP-XACT from the SystemRDL, through PeakRDL). Names for
 every language come from :mod:`.names`; the banner and the Jinja2
 environment from :mod:`.render`.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from irqforge.spec import Spec
 
-from . import cheader, docs, rdl, schema_json
+from . import cheader, docs, peakrdl, rdl, schema_json
 from . import verilog as verilog_emitter
 from .errors import GenError
 from .files import MANAGED_DIRS, check, write
@@ -42,6 +43,8 @@ def generate(spec: Spec, *, verilog: bool = True) -> dict[str, bytes]:
     texts.update(verilog_emitter.emit_lint(spec))
     texts.update(cheader.emit(spec))
     texts.update(docs.emit(spec))
-    texts.update(rdl.emit(spec))
+    rdl_texts = rdl.emit(spec)
+    texts.update(rdl_texts)
+    texts.update(peakrdl.emit_ipxact(spec, rdl_texts))
     texts.update(schema_json.emit(spec))
     return {path: texts[path].encode("utf-8") for path in sorted(texts)}

@@ -16,8 +16,11 @@ rsvd        no field (reads 0)
 
 64-bit registers get ``regwidth = 64`` with the device's 32-bit
 ``accesswidth`` (two dwords, low at +0). Register arrays become
-``reg[count] @ offset += stride``. Arrays that interleave (HPET's
-``TIMER_CONF``/``TIMER_CMP``/``TIMER_FSB`` share one 0x20 stride) would
+``reg[count] @ offset += stride`` when their elements are contiguous; a
+sparse array (stride beyond the register's size, such as the LAPIC's
+``ISR[8] @ 0x100 += 0x10``) becomes an array of one-register regfiles of the
+same name, which IP-XACT can express (it has no sparse register arrays).
+Arrays that interleave (HPET's ``TIMER_CONF``/``TIMER_CMP``/``TIMER_FSB`` share one 0x20 stride) would
 overlap as separate SystemRDL arrays, so they become one ``regfile`` array
 named after their common prefix (``TIMER[3] @ 0x100 += 0x20``) holding the
 registers under their own names; any other overlap unrolls the arrays into
@@ -181,7 +184,15 @@ def _items(regs: tuple[Register, ...], scale: int) -> tuple[RdlReg | RdlRegfile,
     for group in groups:
         if len(group) == 1:
             r = group[0]
-            items.append(_reg(r, _place(rdl_ident(r.name), r.offset * scale, r.count, r.stride * scale)))
+            if r.is_array and r.stride * scale > r.size:
+                # A sparse array (the LAPIC's ISR0..7: one dword every 16 bytes) as an
+                # array of one-register regfiles: IP-XACT has no register arrays with a
+                # stride beyond the register's size, but has register-file arrays.
+                member = _reg(r, _place(rdl_ident(r.name), 0))
+                items.append(RdlRegfile(rdl_ident(r.name), (member,), _place(
+                    rdl_ident(r.name), r.offset * scale, r.count, r.stride * scale)))
+            else:
+                items.append(_reg(r, _place(rdl_ident(r.name), r.offset * scale, r.count, r.stride * scale)))
             continue
         first = group[0]
         same = all(r.is_array and r.count == first.count and r.stride == first.stride for r in group)

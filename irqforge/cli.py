@@ -77,6 +77,12 @@ def cmd_gen(args: argparse.Namespace) -> int:
         f"wrote {len(changed)} of {len(outputs)} files to {out_dir} "
         f"({len(outputs) - len(changed)} unchanged, {time.perf_counter() - t0:.2f} s)"
     )
+    if args.html:
+        from irqforge.gen import peakrdl  # type: ignore[import-not-found,unused-ignore]  # mapped from gen/
+
+        rdl_texts = {p: b.decode("utf-8") for p, b in outputs.items() if p.startswith("rdl/")}
+        index = peakrdl.write_html(spec, rdl_texts, Path(args.html))
+        con.print(f"wrote the HTML register reference (peakrdl-html) to {args.html}; open {index}")
     return 0
 
 
@@ -139,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default=str(DEFAULT_OUT), metavar="DIR", help="output directory (default: generated)"
     )
     s.add_argument("--check", action="store_true", help="write nothing; list stale or missing files, exit 1 if any")
+    s.add_argument(
+        "--html",
+        metavar="DIR",
+        default=None,
+        help="also write a browsable HTML register reference (peakrdl-html; several MB, not committed) into DIR",
+    )
     s.set_defaults(func=cmd_gen)
 
     s = sub.add_parser("sim", help="run a scenario of the software stack on the platform")

@@ -22,6 +22,7 @@ NON_RTL = {
     *(f"include/irqforge/{n}.h" for n in ("lapic", "ioapic", "hpet", "vectors", "idt", "platform")),
     *(f"docs/{n}.md" for n in ("lapic", "ioapic", "hpet", "vectors", "idt", "platform")),
     *(f"rdl/{n}.rdl" for n in ("lapic", "ioapic", "hpet")),
+    *(f"ipxact/{n}.xml" for n in ("lapic", "ioapic", "ioapic_indirect", "hpet")),
     "schema/irqforge-spec.schema.json",
 }
 
@@ -49,6 +50,8 @@ def test_every_file_has_the_banner(spec: Spec) -> None:
         first = data.decode("utf-8").split("\n", 1)[0]
         if path.endswith(".json"):
             assert json.loads(data)["$comment"] == expected
+        elif path.endswith(".xml"):  # after the XML declaration, which must come first
+            assert data.decode("utf-8").split("\n")[2] == expected, path
         else:
             assert expected in first, path
 
