@@ -127,6 +127,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def _positive(text: str) -> int:
+    """An argparse type: an integer of at least 1 (decimal or 0x…)."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is below 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="irqforge",
@@ -153,22 +164,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_gen)
 
-    s = sub.add_parser("sim", help="run a scenario of the software stack on the platform")
-    s.add_argument("--sim", choices=["verilator", "icarus", "amaranth", "model"], default=None)
-    s.add_argument("--cpus", type=int, default=None, metavar="N")
-    s.add_argument("--scenario", default="default", metavar="NAME")
-    s.add_argument("--cycles", type=int, default=None, metavar="N")
-    s.add_argument("--waves", default=None, metavar="FILE")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("spec_dir", nargs="?", metavar="SPEC_DIR", help=argparse.SUPPRESS)
+    s = sub.add_parser(
+        "sim",
+        help="run a scenario of the software stack on the platform",
+        description="Run a scenario of the software stack on the simulated platform and print its "
+        "/proc/interrupts. A scenario is async def scenario(machine, **kwargs) -> dict.",
+    )
+    s.add_argument("spec_dir", nargs="?", metavar="SPEC_DIR", help="default: the specs shipped with irqforge")
+    s.add_argument(
+        "--sim",
+        choices=["verilator", "cocotb-verilator", "icarus", "amaranth", "model"],
+        default=None,
+        help="the backend (default: the best present: verilator > cocotb-verilator > icarus > amaranth > model)",
+    )
+    s.add_argument(
+        "--cpus", type=_positive, default=None, metavar="N", help="CPUs, APIC IDs 0..N-1 (default: the spec's)"
+    )
+    s.add_argument(
+        "--scenario",
+        default="default",
+        metavar="NAME|FILE.py:FUNC",
+        help="a named scenario (--list), path/to/file.py:function or module:function (default: default)",
+    )
+    s.add_argument("--cycles", type=_positive, default=None, metavar="N", help="stop with an error after N cycles")
+    s.add_argument(
+        "--waves", default=None, metavar="FILE", help="record a waveform (.fst or .vcd on Verilator, .vcd elsewhere)"
+    )
+    s.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    s.add_argument("--list", action="store_true", help="list the named scenarios and exit")
     s.set_defaults(func=cmd_sim)
 
     s = sub.add_parser("demo", help="the default scenario on the best simulator present")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the whole result as JSON")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("bench", help="performance figures")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     s.add_argument("--quick", action="store_true", help="one repetition instead of three")
     s.add_argument("--write-doc", metavar="FILE", help="also write the figures as Markdown (docs/performance.md)")
     s.add_argument(

@@ -18,13 +18,32 @@ from rich.console import Console
 
 from irqforge.spec import Spec, SpecError, load
 
-from .backends import BACKENDS, available, run_scenario, why_unavailable
+from .backends import BACKENDS, MachineError, available, resolve_scenario, run_scenario, why_unavailable
+from .tracebacks import format_user_exception
 
-#: named scenarios; anything else is taken as ``module:function``
+#: named scenarios; anything else is taken as ``path/to/file.py:function`` or ``module:function``
 SCENARIOS: dict[str, str] = {
     "default": "irqforge.sw.scenario:default_scenario",
+    "throughput": "irqforge.sw.scenario:irq_throughput",
+    "storm": "irqforge.sim.backends.storm:storm",
     "roundtrip": "irqforge.sim.backends.scenarios:irq_roundtrip",
 }
+
+
+#: what each named scenario does (``irqforge sim --list``)
+SCENARIO_HELP: dict[str, str] = {
+    "default": "boot every CPU, HPET then LAPIC ticks, ISA and shared level IRQs with tasklets and work, "
+    "smp_call_function, TLB shootdown, timers",
+    "throughput": "end-to-end interrupts through the whole stack as fast as the backend goes (irqforge bench)",
+    "storm": "seeded interrupt storm: every IO-APIC pin, edge and level, every CPU, nested handlers",
+    "roundtrip": "device interrupts end to end, pin → IO-APIC → LAPIC → INTA → EOI, without the kernel",
+}
+
+
+def list_scenarios() -> list[tuple[str, str, str]]:
+    """(name, target, what it does) of every named scenario."""
+    return [(name, target, SCENARIO_HELP.get(name, "")) for name, target in SCENARIOS.items()]
+
 
 #: best first, as contract §3 orders them for ``demo``
 PREFERENCE = ("verilator", "icarus", "amaranth", "model")
@@ -37,7 +56,7 @@ def best_backend() -> str:
 
 def _spec(spec_dir: str | None, cpus: int | None) -> Spec:
     spec = load(Path(spec_dir) if spec_dir else None)
-    return spec.with_cpus(cpus) if cpus else spec
+    return spec.with_cpus(cpus) if cpus is not None else spec
 
 
 def _print_result(result: dict[str, Any], backend: str, wall: float, as_json: bool) -> None:
@@ -67,13 +86,31 @@ def run(
     target = SCENARIOS.get(scenario, scenario)
     err = console or Console(stderr=True, highlight=False)
     t0 = time.perf_counter()
-    with err.status(f"running scenario {scenario!r} on {backend} ({spec.platform.ncpus} CPUs)…"):
+    what = f"running scenario {scenario!r} on {backend} ({spec.platform.ncpus} CPUs)"
+    if err.is_terminal:
+        with err.status(f"{what}…"):
+            result = run_scenario(backend, target, spec, max_cycles=max_cycles, waves=waves)
+    else:  # no spinner without a terminal: say once what is going on
+        err.print(f"irqforge: {what}", markup=False)
         result = run_scenario(backend, target, spec, max_cycles=max_cycles, waves=waves)
     return result, time.perf_counter() - t0
 
 
+#: above this many CPUs an RTL run is announced as long (the build and the simulation grow with N)
+LARGE_CPU_COUNT = 8
+
+
 def run_sim(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if getattr(args, "list", False):
+        out = Console(highlight=False, soft_wrap=True)
+        for name, target, doc in list_scenarios():
+            out.print(f"{name:<11} {target}", markup=False)
+            if doc:
+                out.print(f"{'':<11} {doc}", markup=False, style="dim")
+        out.print("or any path/to/file.py:function or module:function with "
+                  "async def scenario(machine, **kwargs) -> dict", markup=False)
+        return 0
     try:
         spec = _spec(getattr(args, "spec_dir", None), args.cpus)
     except SpecError as e:
@@ -101,17 +138,51 @@ def run_sim(args: argparse.Namespace) -> int:
             return 2
     if args.scenario not in SCENARIOS and ":" not in args.scenario:
         err.print(
-            f"irqforge sim: unknown scenario {args.scenario!r}; choose {', '.join(SCENARIOS)} or module:function",
+            f"irqforge sim: unknown scenario {args.scenario!r}; choose {', '.join(SCENARIOS)} "
+            f"(irqforge sim --list), path/to/file.py:function or module:function",
             markup=False,
         )
         return 2
-    result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
+    try:
+        resolve_scenario(SCENARIOS.get(args.scenario, args.scenario))
+    except ValueError as e:
+        err.print(f"irqforge sim: --scenario {args.scenario}: {e}", markup=False)
+        return 2
+    except Exception as e:  # the user's module failed to import: their traceback
+        text = format_user_exception(e)
+        if text is None:
+            err.print(f"irqforge sim: --scenario {args.scenario}: cannot import it: {e}", markup=False)
+        else:
+            err.print(f"irqforge sim: --scenario {args.scenario}: importing it raised {type(e).__name__}:",
+                      markup=False)
+            err.print(text, markup=False, end="")
+        return 2
+    if backend != "model" and spec.platform.ncpus > LARGE_CPU_COUNT:
+        err.print(
+            f"irqforge sim: {spec.platform.ncpus} CPUs on {backend}: the RTL grows with the CPU count; building "
+            f"and simulating it takes minutes and gigabytes (the model backend does not)",
+            markup=False,
+        )
+    try:
+        result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
+    except MachineError as e:
+        err.print(f"irqforge sim: {e}", markup=False)
+        return 1
+    except Exception as e:
+        text = format_user_exception(e)
+        if text is None:
+            raise  # irqforge's own failure: the top level shows it as a bug
+        err.print(f"irqforge sim: the scenario {args.scenario} raised {type(e).__name__} on {backend}:", markup=False)
+        err.print(text, markup=False, end="")
+        return 1
     _print_result(result, backend, wall, args.json)
     return 0
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    ns = argparse.Namespace(sim=None, cpus=None, scenario="default", cycles=None, waves=None, json=args.json)
+    ns = argparse.Namespace(
+        sim=None, cpus=None, scenario="default", cycles=None, waves=None, json=args.json, list=False, spec_dir=None
+    )
     backend = best_backend()
     if backend == "model":
         why = "; ".join(f"{k}: {why_unavailable(k)}" for k in BACKENDS[1:])

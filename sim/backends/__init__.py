@@ -22,9 +22,14 @@ arguments and result JSON-serialisable. :mod:`.scenarios` has the shared ones.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import os
+import sys
+import types
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from irqforge.spec import Spec
@@ -38,6 +43,7 @@ __all__ = [
     "MachineTimeout",
     "Scenario",
     "available",
+    "is_file_scenario",
     "open_machine",
     "resolve_scenario",
     "run_scenario",
@@ -112,17 +118,66 @@ def scenario_name(scenario: Scenario | str) -> str:
     return f"{module}:{qualname}"
 
 
+def _load_file(path: Path) -> types.ModuleType:
+    """The module in ``path``, imported once under a name derived from its absolute path."""
+    resolved = path.resolve()
+    name = "irqforge_user_scenario_" + hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    if not resolved.is_file():
+        raise ValueError(f"scenario file {path} does not exist")
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"scenario file {path} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it: dataclasses and pickling look modules up by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def is_file_scenario(scenario: str) -> bool:
+    """``path/to/file.py:function`` rather than ``module:function``."""
+    target = scenario.rpartition(":")[0]
+    return target.endswith(".py") or "/" in target or os.sep in target
+
+
 def resolve_scenario(scenario: Scenario | str) -> Scenario:
-    """The scenario function named ``module:function`` (or given directly)."""
+    """The scenario function named ``module:function`` or ``path/to/file.py:function`` (or given directly).
+
+    A module is imported as usual, with the current directory importable; a
+    file is imported from its path, whatever the current directory.
+    """
     if not isinstance(scenario, str):
         return scenario
-    module, sep, name = scenario.partition(":")
-    if not sep or not module or not name:
-        raise ValueError(f"scenario {scenario!r} is not of the form module:function")
-    fn = getattr(importlib.import_module(module), name, None)
+    target, sep, name = scenario.rpartition(":")
+    if not sep or not target or not name:
+        raise ValueError(f"scenario {scenario!r} is not of the form module:function or path/to/file.py:function")
+    if is_file_scenario(scenario):
+        module = _load_file(Path(target))
+    else:
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # as `python -m` does: a module next to you is found
+        module = importlib.import_module(target)
+    fn = getattr(module, name, None)
     if not callable(fn):
-        raise ValueError(f"module {module} has no scenario function {name!r}")
+        raise ValueError(f"{target} has no scenario function {name!r}")
     return fn
+
+
+def _portable(scenario: Scenario | str) -> str:
+    """A name of ``scenario`` that another process (a simulator's) resolves to the same function:
+    irqforge's own as ``module:function``, anything else as ``/absolute/file.py:function``."""
+    fn = resolve_scenario(scenario)
+    module = sys.modules.get(fn.__module__)
+    if module is None or fn.__module__.startswith("irqforge.") or getattr(module, "__file__", None) is None:
+        return scenario_name(fn)
+    if "<" in fn.__qualname__ or "." in fn.__qualname__:
+        raise ValueError(f"scenario {fn.__qualname__} must be a module-level function to run inside a simulator")
+    return f"{Path(module.__file__).resolve()}:{fn.__qualname__}"  # type: ignore[arg-type]
 
 
 def run_scenario(
@@ -157,6 +212,6 @@ def run_scenario(
         from .cocotb import run_on_simulator
 
         return run_on_simulator(
-            kind, scenario, spec, build_dir=build_dir, waves=waves, max_cycles=max_cycles, kwargs=kwargs
+            kind, _portable(scenario), spec, build_dir=build_dir, waves=waves, max_cycles=max_cycles, kwargs=kwargs
         )
     raise ValueError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
