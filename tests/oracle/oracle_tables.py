@@ -70,77 +70,155 @@ _LINT = {  # SDM Figure 11-8, LINT0/LINT1 entries
 LAPIC: dict[str, RegLit] = {
     # SDM Table 11-1 offsets (FEE0 0xxxH); Linux apicdef.h APIC_* offsets in the comments
     "ID": (0x020, 32, "rw", 1, 0, {"ID": (31, 24, "rw", 0, {})}),  # APIC_ID; SDM Figure 11-6: bits 31:24
-    "VERSION": (0x030, 32, "ro", 1, 0, {  # APIC_LVR; SDM Figure 11-7
-        "VERSION": (7, 0, "ro", 0x14, {}),  # integrated APIC 0x1X; 0x14 as QEMU, KVM and Bochs report
-        "MAX_LVT": (23, 16, "ro", 5, {}),  # six LVT entries: timer, thermal, perfmon, LINT0, LINT1, error
-        "EOI_SUPPRESS": (24, 24, "ro", 1, {}),  # support for EOI-broadcast suppression
-    }),
+    "VERSION": (
+        0x030,
+        32,
+        "ro",
+        1,
+        0,
+        {  # APIC_LVR; SDM Figure 11-7
+            "VERSION": (7, 0, "ro", 0x14, {}),  # integrated APIC 0x1X; 0x14 as QEMU, KVM and Bochs report
+            "MAX_LVT": (23, 16, "ro", 5, {}),  # six LVT entries: timer, thermal, perfmon, LINT0, LINT1, error
+            "EOI_SUPPRESS": (24, 24, "ro", 1, {}),  # support for EOI-broadcast suppression
+        },
+    ),
     "TPR": (0x080, 32, "rw", 1, 0, {"TPR": (7, 0, "rw", 0, {})}),  # APIC_TASKPRI; SDM Figure 11-18
     "APR": (0x090, 32, "ro", 1, 0, {"APR": (7, 0, "ro", 0, {})}),  # APIC_ARBPRI
     "PPR": (0x0A0, 32, "ro", 1, 0, {"PPR": (7, 0, "ro", 0, {})}),  # APIC_PROCPRI; SDM Figure 11-19
     "EOI": (0x0B0, 32, "wo", 1, 0, {}),  # APIC_EOI; SDM Table 11-1: write only
     "RRD": (0x0C0, 32, "ro", 1, 0, {}),  # APIC_RRR; SDM Table 11-1: remote read, read only
     "LDR": (0x0D0, 32, "rw", 1, 0, {"LOGICAL_ID": (31, 24, "rw", 0, {})}),  # APIC_LDR; SDM Figure 11-13
-    "DFR": (0x0E0, 32, "rw", 1, 0, {  # APIC_DFR; SDM Figure 11-14, reset FFFF FFFFH
-        "MODEL": (31, 28, "rw", 0xF, {"CLUSTER": 0x0, "FLAT": 0xF}),  # Linux APIC_DFR_CLUSTER/_FLAT
-        "ONES": (27, 0, "ro", 0x0FFFFFFF, {}),  # reserved, all 1s
-    }),
-    "SVR": (0x0F0, 32, "rw", 1, 0, {  # APIC_SPIV; SDM Figure 11-23, reset 0000 00FFH
-        "VECTOR": (7, 0, "rw", 0xFF, {}),
-        "ENABLE": (8, 8, "rw", 0, {}),  # APIC_SPIV_APIC_ENABLED (1 << 8)
-        "FOCUS_DISABLE": (9, 9, "rw", 0, {}),  # APIC_SPIV_FOCUS_DISABLED (1 << 9)
-        "EOI_SUPPRESS": (12, 12, "rw", 0, {}),  # APIC_SPIV_DIRECTED_EOI (1 << 12)
-    }),
+    "DFR": (
+        0x0E0,
+        32,
+        "rw",
+        1,
+        0,
+        {  # APIC_DFR; SDM Figure 11-14, reset FFFF FFFFH
+            "MODEL": (31, 28, "rw", 0xF, {"CLUSTER": 0x0, "FLAT": 0xF}),  # Linux APIC_DFR_CLUSTER/_FLAT
+            "ONES": (27, 0, "ro", 0x0FFFFFFF, {}),  # reserved, all 1s
+        },
+    ),
+    "SVR": (
+        0x0F0,
+        32,
+        "rw",
+        1,
+        0,
+        {  # APIC_SPIV; SDM Figure 11-23, reset 0000 00FFH
+            "VECTOR": (7, 0, "rw", 0xFF, {}),
+            "ENABLE": (8, 8, "rw", 0, {}),  # APIC_SPIV_APIC_ENABLED (1 << 8)
+            "FOCUS_DISABLE": (9, 9, "rw", 0, {}),  # APIC_SPIV_FOCUS_DISABLED (1 << 9)
+            "EOI_SUPPRESS": (12, 12, "rw", 0, {}),  # APIC_SPIV_DIRECTED_EOI (1 << 12)
+        },
+    ),
     "ISR": (0x100, 32, "ro", 8, 0x10, {}),  # APIC_ISR; SDM Table 11-1: 0100H..0170H, read only
     "TMR": (0x180, 32, "ro", 8, 0x10, {}),  # APIC_TMR; 0180H..01F0H
     "IRR": (0x200, 32, "ro", 8, 0x10, {}),  # APIC_IRR; 0200H..0270H
-    "ESR": (0x280, 32, "wl", 1, 0, {  # APIC_ESR; SDM Figure 11-9, Linux APIC_ESR_*
-        "SEND_CS": (0, 0, "wl", 0, {}),  # APIC_ESR_SEND_CS 0x00001
-        "RECV_CS": (1, 1, "wl", 0, {}),  # APIC_ESR_RECV_CS 0x00002
-        "SEND_ACCEPT": (2, 2, "wl", 0, {}),  # APIC_ESR_SEND_ACC 0x00004
-        "RECV_ACCEPT": (3, 3, "wl", 0, {}),  # APIC_ESR_RECV_ACC 0x00008
-        "REDIRECTABLE_IPI": (4, 4, "wl", 0, {}),  # SDM: redirectable IPI
-        "SEND_ILLEGAL_VECTOR": (5, 5, "wl", 0, {}),  # APIC_ESR_SENDILL 0x00020
-        "RECV_ILLEGAL_VECTOR": (6, 6, "wl", 0, {}),  # APIC_ESR_RECVILL 0x00040
-        "ILLEGAL_REG_ADDR": (7, 7, "wl", 0, {}),  # APIC_ESR_ILLREGA 0x00080
-    }),
-    "ICR_LO": (0x300, 32, "rw", 1, 0, {  # APIC_ICR; SDM Figure 11-12
-        "VECTOR": (7, 0, "rw", 0, {}),
-        "DELIVERY_MODE": (10, 8, "rw", 0, ICR_DELIVERY_MODES),
-        "DEST_MODE": (11, 11, "rw", 0, PHYS_LOGICAL),  # APIC_DEST_LOGICAL 0x00800
-        "DELIVERY_STATUS": (12, 12, "ro", 0, {}),  # APIC_ICR_BUSY 0x01000
-        "LEVEL": (14, 14, "rw", 0, {}),  # APIC_INT_ASSERT 0x04000
-        "TRIGGER": (15, 15, "rw", 0, EDGE_LEVEL),  # APIC_INT_LEVELTRIG 0x08000
-        # APIC_DEST_SELF 0x40000, APIC_DEST_ALLINC 0x80000, APIC_DEST_ALLBUT 0xC0000
-        "SHORTHAND": (19, 18, "rw", 0, {"NONE": 0, "SELF": 1, "ALL_INCL": 2, "ALL_EXCL": 3}),
-    }),
+    "ESR": (
+        0x280,
+        32,
+        "wl",
+        1,
+        0,
+        {  # APIC_ESR; SDM Figure 11-9, Linux APIC_ESR_*
+            "SEND_CS": (0, 0, "wl", 0, {}),  # APIC_ESR_SEND_CS 0x00001
+            "RECV_CS": (1, 1, "wl", 0, {}),  # APIC_ESR_RECV_CS 0x00002
+            "SEND_ACCEPT": (2, 2, "wl", 0, {}),  # APIC_ESR_SEND_ACC 0x00004
+            "RECV_ACCEPT": (3, 3, "wl", 0, {}),  # APIC_ESR_RECV_ACC 0x00008
+            "REDIRECTABLE_IPI": (4, 4, "wl", 0, {}),  # SDM: redirectable IPI
+            "SEND_ILLEGAL_VECTOR": (5, 5, "wl", 0, {}),  # APIC_ESR_SENDILL 0x00020
+            "RECV_ILLEGAL_VECTOR": (6, 6, "wl", 0, {}),  # APIC_ESR_RECVILL 0x00040
+            "ILLEGAL_REG_ADDR": (7, 7, "wl", 0, {}),  # APIC_ESR_ILLREGA 0x00080
+        },
+    ),
+    "ICR_LO": (
+        0x300,
+        32,
+        "rw",
+        1,
+        0,
+        {  # APIC_ICR; SDM Figure 11-12
+            "VECTOR": (7, 0, "rw", 0, {}),
+            "DELIVERY_MODE": (10, 8, "rw", 0, ICR_DELIVERY_MODES),
+            "DEST_MODE": (11, 11, "rw", 0, PHYS_LOGICAL),  # APIC_DEST_LOGICAL 0x00800
+            "DELIVERY_STATUS": (12, 12, "ro", 0, {}),  # APIC_ICR_BUSY 0x01000
+            "LEVEL": (14, 14, "rw", 0, {}),  # APIC_INT_ASSERT 0x04000
+            "TRIGGER": (15, 15, "rw", 0, EDGE_LEVEL),  # APIC_INT_LEVELTRIG 0x08000
+            # APIC_DEST_SELF 0x40000, APIC_DEST_ALLINC 0x80000, APIC_DEST_ALLBUT 0xC0000
+            "SHORTHAND": (19, 18, "rw", 0, {"NONE": 0, "SELF": 1, "ALL_INCL": 2, "ALL_EXCL": 3}),
+        },
+    ),
     # APIC_ICR2; SDM Figure 11-12: destination field bits 63:56 of the ICR = 31:24 of ICR2
     "ICR_HI": (0x310, 32, "rw", 1, 0, {"DEST": (31, 24, "rw", 0, {})}),
-    "LVT_TIMER": (0x320, 32, "rw", 1, 0, {  # APIC_LVTT; SDM Figure 11-8
-        "VECTOR": _LVT_VECTOR,
-        "DELIVERY_STATUS": _LVT_STATUS,
-        "MASK": _LVT_MASK,
-        # 00 one-shot, 01 periodic, 10 TSC-deadline (Linux APIC_LVT_TIMER_PERIODIC 1 << 17,
-        # APIC_LVT_TIMER_TSCDEADLINE 2 << 17)
-        "TIMER_MODE": (18, 17, "rw", 0, {"ONESHOT": 0, "PERIODIC": 1, "TSC_DEADLINE": 2}),
-    }),
-    "LVT_THERMAL": (0x330, 32, "rw", 1, 0, {  # APIC_LVTTHMR
-        "VECTOR": _LVT_VECTOR, "DELIVERY_MODE": _LVT_DM, "DELIVERY_STATUS": _LVT_STATUS, "MASK": _LVT_MASK,
-    }),
-    "LVT_PERFMON": (0x340, 32, "rw", 1, 0, {  # APIC_LVTPC
-        "VECTOR": _LVT_VECTOR, "DELIVERY_MODE": _LVT_DM, "DELIVERY_STATUS": _LVT_STATUS, "MASK": _LVT_MASK,
-    }),
+    "LVT_TIMER": (
+        0x320,
+        32,
+        "rw",
+        1,
+        0,
+        {  # APIC_LVTT; SDM Figure 11-8
+            "VECTOR": _LVT_VECTOR,
+            "DELIVERY_STATUS": _LVT_STATUS,
+            "MASK": _LVT_MASK,
+            # 00 one-shot, 01 periodic, 10 TSC-deadline (Linux APIC_LVT_TIMER_PERIODIC 1 << 17,
+            # APIC_LVT_TIMER_TSCDEADLINE 2 << 17)
+            "TIMER_MODE": (18, 17, "rw", 0, {"ONESHOT": 0, "PERIODIC": 1, "TSC_DEADLINE": 2}),
+        },
+    ),
+    "LVT_THERMAL": (
+        0x330,
+        32,
+        "rw",
+        1,
+        0,
+        {  # APIC_LVTTHMR
+            "VECTOR": _LVT_VECTOR,
+            "DELIVERY_MODE": _LVT_DM,
+            "DELIVERY_STATUS": _LVT_STATUS,
+            "MASK": _LVT_MASK,
+        },
+    ),
+    "LVT_PERFMON": (
+        0x340,
+        32,
+        "rw",
+        1,
+        0,
+        {  # APIC_LVTPC
+            "VECTOR": _LVT_VECTOR,
+            "DELIVERY_MODE": _LVT_DM,
+            "DELIVERY_STATUS": _LVT_STATUS,
+            "MASK": _LVT_MASK,
+        },
+    ),
     "LVT_LINT0": (0x350, 32, "rw", 1, 0, _LINT),  # APIC_LVT0
     "LVT_LINT1": (0x360, 32, "rw", 1, 0, _LINT),  # APIC_LVT1
-    "LVT_ERROR": (0x370, 32, "rw", 1, 0, {  # APIC_LVTERR
-        "VECTOR": _LVT_VECTOR, "DELIVERY_STATUS": _LVT_STATUS, "MASK": _LVT_MASK,
-    }),
+    "LVT_ERROR": (
+        0x370,
+        32,
+        "rw",
+        1,
+        0,
+        {  # APIC_LVTERR
+            "VECTOR": _LVT_VECTOR,
+            "DELIVERY_STATUS": _LVT_STATUS,
+            "MASK": _LVT_MASK,
+        },
+    ),
     "TMICT": (0x380, 32, "rw", 1, 0, {"COUNT": (31, 0, "rw", 0, {})}),  # APIC_TMICT; SDM Figure 11-11
     "TMCCT": (0x390, 32, "ro", 1, 0, {"COUNT": (31, 0, "ro", 0, {})}),  # APIC_TMCCT; read only
-    "TDCR": (0x3E0, 32, "rw", 1, 0, {  # APIC_TDCR; SDM Figure 11-10: bits 0, 1 and 3 (bit 2 is 0)
-        "DIV_LO": (1, 0, "rw", 0, {}),
-        "DIV_HI": (3, 3, "rw", 0, {}),
-    }),
+    "TDCR": (
+        0x3E0,
+        32,
+        "rw",
+        1,
+        0,
+        {  # APIC_TDCR; SDM Figure 11-10: bits 0, 1 and 3 (bit 2 is 0)
+            "DIV_LO": (1, 0, "rw", 0, {}),
+            "DIV_HI": (3, 3, "rw", 0, {}),
+        },
+    ),
 }
 LAPIC_SIZE = 0x1000  # SDM §11.4.1: a 4-KByte region at FEE0 0000H
 LAPIC_PARAMS = {"version": 0x14, "lvt_count": 6, "eoi_suppression": 1, "tsc_deadline": 1}
@@ -198,7 +276,14 @@ LAPIC_RESETS = {
     "LVT_LINT0": 0x00010000,
     "LVT_LINT1": 0x00010000,
     "LVT_ERROR": 0x00010000,
-    "TPR": 0, "LDR": 0, "ICR_LO": 0, "ICR_HI": 0, "TMICT": 0, "TMCCT": 0, "TDCR": 0, "ESR": 0,
+    "TPR": 0,
+    "LDR": 0,
+    "ICR_LO": 0,
+    "ICR_HI": 0,
+    "TMICT": 0,
+    "TMCCT": 0,
+    "TDCR": 0,
+    "ESR": 0,
 }
 # What a write of all ones leaves in each LVT with the APIC enabled (the
 # x86 reference's ARCH column: writable bits only, read-only bits excluded).
@@ -214,31 +299,46 @@ LVT_WRITABLE = {
 # --------------------------------------------------------------------------- IO-APIC
 
 IOAPIC: dict[str, RegLit] = {
-    # 82093AA §3.1 Table 1 memory-mapped registers; Linux io_apic.c struct io_apic {index; unused[3]; data; unused[11]; eoi}
+    # 82093AA §3.1 Table 1 memory-mapped registers;
+    # Linux io_apic.c struct io_apic {index; unused[3]; data; unused[11]; eoi}
     "IOREGSEL": (0x00, 32, "rw", 1, 0, {"INDEX": (7, 0, "rw", 0, {})}),  # 8-bit register address
     "IOWIN": (0x10, 32, "rw", 1, 0, {}),
     "EOI": (0x40, 32, "wo", 1, 0, {"VECTOR": (7, 0, "wo", 0, {})}),  # Linux: eoi at 0x40 (version >= 0x20)
 }
 IOAPIC_WINDOW: dict[str, RegLit] = {  # (index, ...) in the IOREGSEL/IOWIN window
     "IOAPICID": (0x00, 32, "rw", 1, 0, {"ID": (27, 24, "rw", 0, {})}),  # 82093AA §3.2.1: bits 27:24 R/W
-    "IOAPICVER": (0x01, 32, "ro", 1, 0, {  # 82093AA §3.2.2
-        "VERSION": (7, 0, "ro", 0x20, {}),  # Linux io_apic.c: version >= 0x20 has the EOI register
-        "PRQ": (15, 15, "ro", 0, {}),
-        "MAX_REDIR": (23, 16, "ro", 23, {}),  # 82093AA: 17h = 24 entries
-    }),
+    "IOAPICVER": (
+        0x01,
+        32,
+        "ro",
+        1,
+        0,
+        {  # 82093AA §3.2.2
+            "VERSION": (7, 0, "ro", 0x20, {}),  # Linux io_apic.c: version >= 0x20 has the EOI register
+            "PRQ": (15, 15, "ro", 0, {}),
+            "MAX_REDIR": (23, 16, "ro", 23, {}),  # 82093AA: 17h = 24 entries
+        },
+    ),
     "IOAPICARB": (0x02, 32, "ro", 1, 0, {"ARB_ID": (27, 24, "ro", 0, {})}),  # 82093AA §3.2.3: bits 27:24 RO
-    "REDTBL": (0x10, 64, "rw", 24, 2, {  # 82093AA §3.2.4: IOREDTBL[23:0] at 10h-3Fh, two indices each
-        "VECTOR": (7, 0, "rw", 0, {}),
-        # 000 fixed, 001 lowest priority, 010 SMI, 100 NMI, 101 INIT, 111 ExtINT (011 and 110 reserved)
-        "DELIVERY_MODE": (10, 8, "rw", 0, {"FIXED": 0, "LOWEST": 1, "SMI": 2, "NMI": 4, "INIT": 5, "EXTINT": 7}),
-        "DEST_MODE": (11, 11, "rw", 0, PHYS_LOGICAL),
-        "DELIVERY_STATUS": (12, 12, "ro", 0, {}),  # DELIVS, read only
-        "POLARITY": (13, 13, "rw", 0, {"ACTIVE_HIGH": 0, "ACTIVE_LOW": 1}),  # INTPOL
-        "REMOTE_IRR": (14, 14, "ro", 0, {}),  # read only
-        "TRIGGER": (15, 15, "rw", 0, EDGE_LEVEL),  # 1 = level sensitive
-        "MASK": (16, 16, "rw", 1, {}),  # reset: masked (82093AA: "1 after reset")
-        "DEST": (63, 56, "rw", 0, {}),  # destination field, bits 63:56
-    }),
+    "REDTBL": (
+        0x10,
+        64,
+        "rw",
+        24,
+        2,
+        {  # 82093AA §3.2.4: IOREDTBL[23:0] at 10h-3Fh, two indices each
+            "VECTOR": (7, 0, "rw", 0, {}),
+            # 000 fixed, 001 lowest priority, 010 SMI, 100 NMI, 101 INIT, 111 ExtINT (011 and 110 reserved)
+            "DELIVERY_MODE": (10, 8, "rw", 0, {"FIXED": 0, "LOWEST": 1, "SMI": 2, "NMI": 4, "INIT": 5, "EXTINT": 7}),
+            "DEST_MODE": (11, 11, "rw", 0, PHYS_LOGICAL),
+            "DELIVERY_STATUS": (12, 12, "ro", 0, {}),  # DELIVS, read only
+            "POLARITY": (13, 13, "rw", 0, {"ACTIVE_HIGH": 0, "ACTIVE_LOW": 1}),  # INTPOL
+            "REMOTE_IRR": (14, 14, "ro", 0, {}),  # read only
+            "TRIGGER": (15, 15, "rw", 0, EDGE_LEVEL),  # 1 = level sensitive
+            "MASK": (16, 16, "rw", 1, {}),  # reset: masked (82093AA: "1 after reset")
+            "DEST": (63, 56, "rw", 0, {}),  # destination field, bits 63:56
+        },
+    ),
 }
 IOAPIC_SIZE = 0x1000
 IOAPIC_PARAMS = {"pins": 24, "version": 0x20}
@@ -262,44 +362,76 @@ HPET: dict[str, RegLit] = {
     # HPET 1.0a Table 2; Linux hpet.h HPET_ID 0x000, HPET_CFG 0x010, HPET_STATUS 0x020,
     # HPET_COUNTER 0x0f0, HPET_Tn_CFG(n) 0x100 + 0x20 n, HPET_Tn_CMP(n) 0x108 + 0x20 n,
     # HPET_Tn_ROUTE(n) 0x110 + 0x20 n
-    "GCAP_ID": (0x000, 64, "ro", 1, 0, {  # §2.3.4
-        "REV_ID": (7, 0, "ro", 1, {}),  # must not be 0
-        "NUM_TIM_CAP": (12, 8, "ro", 2, {}),  # last timer's number: three timers
-        "COUNT_SIZE_CAP": (13, 13, "ro", 1, {}),  # 64-bit main counter
-        "LEG_RT_CAP": (15, 15, "ro", 1, {}),  # Linux HPET_ID_LEGSUP 0x8000
-        "VENDOR_ID": (31, 16, "ro", 0x8086, {}),  # Linux HPET_ID_VENDOR 0xffff0000
-        "COUNTER_CLK_PERIOD": (63, 32, "ro", 0x05F5E100, {}),  # §2.3.4: at most 05F5E100h fs (100 ns)
-    }),
-    "GEN_CONF": (0x010, 64, "rw", 1, 0, {  # §2.3.5
-        "ENABLE_CNF": (0, 0, "rw", 0, {}),  # Linux HPET_CFG_ENABLE 0x001
-        "LEG_RT_CNF": (1, 1, "rw", 0, {}),  # Linux HPET_CFG_LEGACY 0x002
-    }),
+    "GCAP_ID": (
+        0x000,
+        64,
+        "ro",
+        1,
+        0,
+        {  # §2.3.4
+            "REV_ID": (7, 0, "ro", 1, {}),  # must not be 0
+            "NUM_TIM_CAP": (12, 8, "ro", 2, {}),  # last timer's number: three timers
+            "COUNT_SIZE_CAP": (13, 13, "ro", 1, {}),  # 64-bit main counter
+            "LEG_RT_CAP": (15, 15, "ro", 1, {}),  # Linux HPET_ID_LEGSUP 0x8000
+            "VENDOR_ID": (31, 16, "ro", 0x8086, {}),  # Linux HPET_ID_VENDOR 0xffff0000
+            "COUNTER_CLK_PERIOD": (63, 32, "ro", 0x05F5E100, {}),  # §2.3.4: at most 05F5E100h fs (100 ns)
+        },
+    ),
+    "GEN_CONF": (
+        0x010,
+        64,
+        "rw",
+        1,
+        0,
+        {  # §2.3.5
+            "ENABLE_CNF": (0, 0, "rw", 0, {}),  # Linux HPET_CFG_ENABLE 0x001
+            "LEG_RT_CNF": (1, 1, "rw", 0, {}),  # Linux HPET_CFG_LEGACY 0x002
+        },
+    ),
     "GINTR_STA": (0x020, 64, "rw", 1, 0, {"INT_STS": (31, 0, "w1c", 0, {})}),  # §2.3.6: R/WC
     "MAIN_CNT": (0x0F0, 64, "rw", 1, 0, {"COUNTER": (63, 0, "rw", 0, {})}),  # §2.3.7
-    "TIMER_CONF": (0x100, 64, "rw", 3, 0x20, {  # §2.3.8; Linux HPET_TN_* masks in the comments
-        "INT_TYPE_CNF": (1, 1, "rw", 0, EDGE_LEVEL),  # HPET_TN_LEVEL 0x0002
-        "INT_ENB_CNF": (2, 2, "rw", 0, {}),  # HPET_TN_ENABLE 0x0004
-        "TYPE_CNF": (3, 3, "rw", 0, {"ONESHOT": 0, "PERIODIC": 1}),  # HPET_TN_PERIODIC 0x0008
-        "PER_INT_CAP": (4, 4, "ro", 1, {}),  # HPET_TN_PERIODIC_CAP 0x0010
-        "SIZE_CAP": (5, 5, "ro", 1, {}),  # HPET_TN_64BIT_CAP 0x0020
-        "VAL_SET_CNF": (6, 6, "rw", 0, {}),  # HPET_TN_SETVAL 0x0040
-        "MODE32_CNF": (8, 8, "rw", 0, {}),  # HPET_TN_32BIT 0x0100
-        "INT_ROUTE_CNF": (13, 9, "rw", 0, {}),  # HPET_TN_ROUTE 0x3e00
-        "FSB_EN_CNF": (14, 14, "rw", 0, {}),  # HPET_TN_FSB 0x4000
-        "FSB_INT_DEL_CAP": (15, 15, "ro", 1, {}),  # HPET_TN_FSB_CAP 0x8000
-        # bit k: may route to IO-APIC input k; QEMU q35 0x00FF0104 = pins 2, 8, 16..23
-        "INT_ROUTE_CAP": (63, 32, "ro", 0x00FF0104, {}),
-    }),
+    "TIMER_CONF": (
+        0x100,
+        64,
+        "rw",
+        3,
+        0x20,
+        {  # §2.3.8; Linux HPET_TN_* masks in the comments
+            "INT_TYPE_CNF": (1, 1, "rw", 0, EDGE_LEVEL),  # HPET_TN_LEVEL 0x0002
+            "INT_ENB_CNF": (2, 2, "rw", 0, {}),  # HPET_TN_ENABLE 0x0004
+            "TYPE_CNF": (3, 3, "rw", 0, {"ONESHOT": 0, "PERIODIC": 1}),  # HPET_TN_PERIODIC 0x0008
+            "PER_INT_CAP": (4, 4, "ro", 1, {}),  # HPET_TN_PERIODIC_CAP 0x0010
+            "SIZE_CAP": (5, 5, "ro", 1, {}),  # HPET_TN_64BIT_CAP 0x0020
+            "VAL_SET_CNF": (6, 6, "rw", 0, {}),  # HPET_TN_SETVAL 0x0040
+            "MODE32_CNF": (8, 8, "rw", 0, {}),  # HPET_TN_32BIT 0x0100
+            "INT_ROUTE_CNF": (13, 9, "rw", 0, {}),  # HPET_TN_ROUTE 0x3e00
+            "FSB_EN_CNF": (14, 14, "rw", 0, {}),  # HPET_TN_FSB 0x4000
+            "FSB_INT_DEL_CAP": (15, 15, "ro", 1, {}),  # HPET_TN_FSB_CAP 0x8000
+            # bit k: may route to IO-APIC input k; QEMU q35 0x00FF0104 = pins 2, 8, 16..23
+            "INT_ROUTE_CAP": (63, 32, "ro", 0x00FF0104, {}),
+        },
+    ),
     "TIMER_CMP": (0x108, 64, "rw", 3, 0x20, {"VALUE": (63, 0, "rw", 0xFFFFFFFFFFFFFFFF, {})}),  # §2.3.9: all ones
-    "TIMER_FSB": (0x110, 64, "rw", 3, 0x20, {  # §2.3.10
-        "FSB_INT_VAL": (31, 0, "rw", 0, {}),
-        "FSB_INT_ADDR": (63, 32, "rw", 0, {}),
-    }),
+    "TIMER_FSB": (
+        0x110,
+        64,
+        "rw",
+        3,
+        0x20,
+        {  # §2.3.10
+            "FSB_INT_VAL": (31, 0, "rw", 0, {}),
+            "FSB_INT_ADDR": (63, 32, "rw", 0, {}),
+        },
+    ),
 }
 HPET_SIZE = 0x400  # §2.3: 1024 bytes; Linux HPET_MMAP_SIZE/HPET_LEN 1024
 HPET_PARAMS = {
-    "timers": 3, "period_fs": 100_000_000, "vendor_id": 0x8086, "rev_id": 1,
-    "int_route_cap": 0x00FF0104, "fsb_capable": 1,
+    "timers": 3,
+    "period_fs": 100_000_000,
+    "vendor_id": 0x8086,
+    "rev_id": 1,
+    "int_route_cap": 0x00FF0104,
+    "fsb_capable": 1,
 }
 HPET_GCAP_ID_RESET = 0x05F5E100_8086A201  # the fields above assembled by hand
 # Linux hpet.h: the 32-bit Tn_CONF masks the kernel writes

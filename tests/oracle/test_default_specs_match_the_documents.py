@@ -254,7 +254,9 @@ def test_device_vectors_follow_linux(spec: Spec) -> None:
 # --------------------------------------------------------------------------- IDT
 
 
-@pytest.mark.parametrize(("mode", "table", "size"), [(64, lit.GATE64, lit.GATE64_SIZE), (32, lit.GATE32, lit.GATE32_SIZE)])
+@pytest.mark.parametrize(
+    ("mode", "table", "size"), [(64, lit.GATE64, lit.GATE64_SIZE), (32, lit.GATE32, lit.GATE32_SIZE)]
+)
 def test_gate_layout_matches_the_sdm(spec: Spec, mode: int, table: dict[str, tuple[int, int]], size: int) -> None:
     lay = spec.idt.layout(mode)
     assert lay.size == size
