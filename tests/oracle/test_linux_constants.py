@@ -3,7 +3,7 @@ here as literals (the other sw tests may then use the names)."""
 
 from __future__ import annotations
 
-from irqforge.sw import hrtimer, irq, kernel, smp, softirq, tasklet, timer, traps, watchdog
+from irqforge.sw import entry, hrtimer, irq, kernel, smp, softirq, tasklet, timer, traps, watchdog
 
 
 def test_softirq_numbers_and_restart_limit() -> None:
@@ -74,3 +74,8 @@ def test_tasklet_csd_and_page_fault_bits() -> None:
         16,
     )
     assert (traps.X86_PF_PK, traps.X86_PF_SHSTK, traps.X86_PF_SGX) == (1 << 5, 1 << 6, 1 << 15)
+
+
+def test_eflags_if() -> None:
+    # SDM vol. 1 Figure 3-8: EFLAGS.IF is bit 9; Linux processor-flags.h X86_EFLAGS_IF 0x200
+    assert entry.X86_EFLAGS_IF == 0x200
