@@ -514,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("names", nargs="*", help="mutations to run (default: all, or the --quick set)")
     ap.add_argument("--quick", action="store_true", help="only the small set CI runs")
     ap.add_argument("--full", action="store_true", help="run the whole suite (pytest --sim none) for each mutation")
+    ap.add_argument(
+        "--regenerate", action="store_true", help="run `irqforge gen` in the copy after a spec mutation (--full does)"
+    )
     ap.add_argument("-x", "--stop-first", action="store_true", help="stop each pytest run at its first failure")
     ap.add_argument("--list", action="store_true", help="list the mutations and exit")
     ap.add_argument("--keep", action="store_true", help="keep the scratch copy and print where it is")
@@ -537,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         override = [s for s in (args.tests or "").split(",") if s]
         if args.full:
             override = ["tests"]
+        regenerate = args.full or args.regenerate
 
         def tests_of(m: Mutation) -> list[str]:
             return override or m.selection
@@ -554,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
             saved = scratch.apply(m)
             try:
                 if m.is_spec:
-                    problem = scratch.regenerate() if args.full else scratch.validates()
+                    problem = scratch.regenerate() if regenerate else scratch.validates()
                     if problem is not None:
                         # an invalid spec is caught by the validator, not by the oracle: say so, and fail
                         # (each mutation here is meant to be a valid spec that lies about the hardware)
@@ -564,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
                 status, failed, tail = scratch.pytest(tests_of(m), stop_first=args.stop_first)
             finally:
                 scratch.restore(saved)
-                if args.full and m.is_spec:
+                if regenerate and m.is_spec:
                     scratch.restore_generated()
             took = time.monotonic() - t0
             if status == 0:

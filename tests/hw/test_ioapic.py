@@ -645,6 +645,9 @@ def test_registers_at_the_datasheet_offsets(spec: Spec) -> None:
 
         seen["ver"] = await ind(0x01)
         seen["rte0"] = await ind(0x10) | await ind(0x11) << 32
+        await set_ind(0x00, 0xFFFFFFFF)  # IOAPICID: only bits 27:24 are stored (kvm-unit-tests ioapic_reg_id)
+        seen["id"] = await ind(0x00)
+        seen["arb"] = await ind(0x02)  # IOAPICARB reads as the ID
         b.set_irq(23, 1)  # active low: high is idle
         await set_ind(0x3F, 0xAB00_0000)  # RTE 23 high dword: destination 0xAB (bits 63:56)
         # vector 0x61, lowest priority (001 << 8), logical (1 << 11), active low (1 << 13), level (1 << 15), unmasked
@@ -664,6 +667,7 @@ def test_registers_at_the_datasheet_offsets(spec: Spec) -> None:
     red = spec.ioapic.window("IOAPIC").register("REDTBL")
     assert seen["ver"] == ver.reset == 0x0017_0020
     assert seen["rte0"] == red.reset == 0x0000_0000_0001_0000
+    assert seen["id"] == seen["arb"] == 0x0F00_0000
     assert seen["rte23"] == 0xA961
     assert seen["rte23_irr"] == 0xA961 | 0x4000
     assert seen["rte23_eoi"] == 0xA961

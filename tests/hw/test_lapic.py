@@ -211,6 +211,15 @@ def test_registers_at_the_sdm_offsets(spec: Spec) -> None:
         seen["ISR2"] = await rd(0x120)  # vector 0x41: ISR register 2, bit 1
         await wr(0x0B0, 0)  # EOI
         seen["ISR2_EOI"] = await rd(0x120)
+        await wr(0x390, 0x1234)  # TMCCT is read only
+        seen["TMCCT_WRITTEN"] = await rd(0x390)
+        # periodic timer (Linux APIC_LVT_TIMER_PERIODIC 1 << 17), vector 0x40, divide by 1 (APIC_TDR_DIV_1 0xB)
+        await wr(0x3E0, 0xB)
+        await wr(0x320, 1 << 17 | 0x40)
+        await wr(0x380, 5)  # TMICT
+        await b.idle(12)
+        seen["TMCCT_PERIODIC"] = await rd(0x390)  # reloaded: a one-shot timer would read 0 by now
+        seen["IRR2"] = await rd(0x220)  # vector 0x40: IRR register 2, bit 0
 
     run(spec, body)
     lapic = spec.lapic
@@ -231,6 +240,9 @@ def test_registers_at_the_sdm_offsets(spec: Spec) -> None:
     assert seen["TDCR_ONES"] == 0xB  # bits 3, 1, 0
     assert seen["DFR_CLUSTER"] == 0x0FFFFFFF  # Linux APIC_DFR_CLUSTER
     assert seen["ISR2"] == 1 << 1 and seen["ISR2_EOI"] == 0
+    assert seen["TMCCT_WRITTEN"] == 0
+    assert 0 < seen["TMCCT_PERIODIC"] <= 5
+    assert seen["IRR2"] & 1
 
 def test_lvt_writable_masks_and_svr_disable(spec: Spec) -> None:
     async def body(b: CoreBench) -> None:
