@@ -13,6 +13,10 @@ Options:
 ``--build-dir DIR``
     Keep cocotb builds in DIR so that later runs reuse them (default: a new
     temporary folder per session).
+``--require-sim``
+    A selected simulator (by default: all of them) that is not found is an
+    error that stops the run, not a skip: CI sets it, so that a machine
+    without simulators cannot pass by skipping every cocotb test.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="DIR",
         help="reuse cocotb builds from DIR across runs (default: a temporary folder per session)",
+    )
+    group.addoption(
+        "--require-sim",
+        action="store_true",
+        default=False,
+        help="a selected simulator (default: icarus and verilator) that is missing is an error, not a skip",
     )
 
 
@@ -84,7 +94,16 @@ def _skip_reason(config: pytest.Config, sim: str) -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     # Fail early on a bad --sim, before collecting anything.
-    _requested_simulators(config)
+    selected, explicit = _requested_simulators(config)
+    if config.getoption("--require-sim"):
+        wanted = selected if explicit else list(toolchain.SIMULATORS)
+        missing = [
+            f"{sim}: {toolchain.find_simulator(sim).why_not}" for sim in wanted if not toolchain.find_simulator(sim).ok
+        ]
+        if missing:
+            raise pytest.UsageError(
+                f"--require-sim: simulator(s) not usable: {'; '.join(missing)}"
+            )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -546,3 +546,41 @@ def test_top_through_axi(spec: Spec) -> None:
     sim.run_until(2e-6)
     assert out["gcap"] == dev.param("period_fs")
     assert out["sta"] == 0b100
+
+
+# ----------------------------------------------------------------------------- the document's layout
+
+
+def test_registers_at_the_hpet_spec_offsets(spec: Spec) -> None:
+    """read == spec value == literal: offsets, bits and resets written as in
+    IA-PC HPET 1.0a §2.3 and Linux hpet.h, not taken from the spec."""
+    seen: dict[str, int] = {}
+
+    async def body(b: Lockstep) -> None:
+        seen["gcap"] = await b.read64(0x000)  # HPET_ID
+        seen["conf1"] = await b.read64(0x100 + 0x20 * 1)  # HPET_Tn_CFG(1)
+        seen["cmp2"] = await b.read64(0x108 + 0x20 * 2)  # HPET_Tn_CMP(2)
+        # timer 0: level (HPET_TN_LEVEL 0x2) | enabled (HPET_TN_ENABLE 0x4), IO-APIC pin 20 (bits 13:9)
+        await b.write(0x100, 0x2 | 0x4 | 20 << 9)
+        seen["conf0"] = await b.read(0x100)
+        await b.write(0x108, 30)  # comparator low dword
+        await b.write(0x10C, 0)
+        await b.write(0x010, 0x1)  # HPET_CFG_ENABLE
+        await b.idle(40)
+        seen["status"] = await b.read(0x020)  # HPET_STATUS: bit 0 set by the level timer
+        seen["line"] = b.line_history[-1]
+        await b.write(0x020, 0x1)  # write 1 to clear
+        await b.idle(2)
+        seen["status_cleared"] = await b.read(0x020)
+        seen["counter_hi"] = await b.read(0x0F4)  # HPET_COUNTER upper dword
+
+    run(spec, body)
+    gcap, conf, cmp_ = (spec.hpet.register(n) for n in ("GCAP_ID", "TIMER_CONF", "TIMER_CMP"))
+    assert seen["gcap"] == gcap.reset == 0x05F5E100_8086A201
+    # PER_INT_CAP 0x10 | SIZE_CAP 0x20 | FSB_INT_DEL_CAP 0x8000, route capability 0x00FF0104
+    assert seen["conf1"] == conf.reset == 0x00FF0104_00008030
+    assert seen["cmp2"] == cmp_.reset == 0xFFFF_FFFF_FFFF_FFFF
+    assert seen["conf0"] == 0x8030 | 0x2 | 0x4 | 20 << 9
+    assert seen["status"] == 0x1 and seen["line"] == 1 << 20
+    assert seen["status_cleared"] == 0
+    assert seen["counter_hi"] == 0

@@ -623,3 +623,54 @@ def test_top_through_axi(spec: Spec) -> None:
     sim.run_until(2e-6)
     assert out["lo"] == red.field("VECTOR").put(0, 0x66)
     assert out["vec"] == 0x66
+
+
+# ----------------------------------------------------------------------------- the datasheet's layout
+
+
+def test_registers_at_the_datasheet_offsets(spec: Spec) -> None:
+    """read == spec value == literal: IOREGSEL at 0x00, IOWIN at 0x10, the EOI
+    register at 0x40 and the redirection entry's bits as the 82093AA datasheet
+    (§3.2) and Linux's struct IO_APIC_route_entry give them, not from the spec."""
+    seen: dict[str, int] = {}
+
+    async def body(b: Lockstep) -> None:
+        async def ind(index: int) -> int:
+            await b.write(0x00, index)
+            return await b.read(0x10)
+
+        async def set_ind(index: int, value: int) -> None:
+            await b.write(0x00, index)
+            await b.write(0x10, value)
+
+        seen["ver"] = await ind(0x01)
+        seen["rte0"] = await ind(0x10) | await ind(0x11) << 32
+        await set_ind(0x00, 0xFFFFFFFF)  # IOAPICID: only bits 27:24 are stored (kvm-unit-tests ioapic_reg_id)
+        seen["id"] = await ind(0x00)
+        seen["arb"] = await ind(0x02)  # IOAPICARB reads as the ID
+        b.set_irq(23, 1)  # active low: high is idle
+        await set_ind(0x3F, 0xAB00_0000)  # RTE 23 high dword: destination 0xAB (bits 63:56)
+        # vector 0x61, lowest priority (001 << 8), logical (1 << 11), active low (1 << 13), level (1 << 15), unmasked
+        await set_ind(0x3E, 0x61 | 0x100 | 0x800 | 0x2000 | 0x8000)
+        seen["rte23"] = await ind(0x3E)
+        b.set_irq(23, 0)  # asserted
+        await b.idle(4)
+        seen["rte23_irr"] = await ind(0x3E)  # Remote IRR (bit 14) until the EOI
+        b.set_irq(23, 1)
+        await b.idle(1)
+        await b.write(0x40, 0x61)  # EOI register (version 0x20)
+        await b.idle(1)
+        seen["rte23_eoi"] = await ind(0x3E)
+
+    b = run(spec, body)
+    ver = spec.ioapic.window("IOAPIC").register("IOAPICVER")
+    red = spec.ioapic.window("IOAPIC").register("REDTBL")
+    assert seen["ver"] == ver.reset == 0x0017_0020
+    assert seen["rte0"] == red.reset == 0x0000_0000_0001_0000
+    assert seen["id"] == seen["arb"] == 0x0F00_0000
+    assert seen["rte23"] == 0xA961
+    assert seen["rte23_irr"] == 0xA961 | 0x4000
+    assert seen["rte23_eoi"] == 0xA961
+    assert len(b.delivered) == 1
+    msg = b.delivered[0]
+    assert (msg.vector, msg.delivery_mode, msg.dest_mode, msg.dest, msg.trigger) == (0x61, 1, 1, 0xAB, 1)

@@ -181,6 +181,69 @@ def test_reset_values_and_id(spec: Spec) -> None:
     run(spec, body)
 
 
+
+def test_registers_at_the_sdm_offsets(spec: Spec) -> None:
+    """read == spec value == literal: offsets, resets and writable bits as SDM
+    Table 11-1 and Linux apicdef.h give them, not taken from the spec."""
+    seen: dict[str, int] = {}
+
+    async def body(b: CoreBench) -> None:
+        async def rd(offset: int) -> int:
+            await b.cycle(read=offset)
+            return b.rdata
+
+        async def wr(offset: int, value: int) -> None:
+            await b.cycle(write=(offset, value, 0xF))
+
+        for name, offset in (("ID", 0x020), ("VERSION", 0x030), ("DFR", 0x0E0), ("SVR", 0x0F0), ("TDCR", 0x3E0)):
+            seen[name] = await rd(offset)
+        for offset in range(0x320, 0x380, 0x10):  # LVT timer, thermal, perfmon, LINT0, LINT1, error
+            seen[f"lvt{offset:x}"] = await rd(offset)
+        for name, offset in (("TPR", 0x080), ("LDR", 0x0D0), ("ICR_HI", 0x310), ("TDCR_ONES", 0x3E0)):
+            await wr(offset, 0xFFFFFFFF)
+            seen[name] = await rd(offset)
+        await wr(0x0E0, 0)  # DFR: cluster model
+        seen["DFR_CLUSTER"] = await rd(0x0E0)
+        await wr(0x080, 0)
+        await wr(0x0F0, 0x1FF)  # APIC_SPIV_APIC_ENABLED | 0xFF
+        await b.send(0x41)
+        assert await b.ack() == 0x41
+        seen["ISR2"] = await rd(0x120)  # vector 0x41: ISR register 2, bit 1
+        await wr(0x0B0, 0)  # EOI
+        seen["ISR2_EOI"] = await rd(0x120)
+        await wr(0x390, 0x1234)  # TMCCT is read only
+        seen["TMCCT_WRITTEN"] = await rd(0x390)
+        # periodic timer (Linux APIC_LVT_TIMER_PERIODIC 1 << 17), vector 0x40, divide by 1 (APIC_TDR_DIV_1 0xB)
+        await wr(0x3E0, 0xB)
+        await wr(0x320, 1 << 17 | 0x40)
+        await wr(0x380, 5)  # TMICT
+        await b.idle(12)
+        seen["TMCCT_PERIODIC"] = await rd(0x390)  # reloaded: a one-shot timer would read 0 by now
+        seen["IRR2"] = await rd(0x220)  # vector 0x40: IRR register 2, bit 0
+
+    run(spec, body)
+    lapic = spec.lapic
+    assert seen["ID"] == lapic.register("ID").field("ID").put(0, APIC_ID) == APIC_ID << 24
+    assert seen["VERSION"] == lapic.register("VERSION").reset == 0x01050014
+    assert seen["DFR"] == lapic.register("DFR").reset == 0xFFFFFFFF
+    assert seen["SVR"] == lapic.register("SVR").reset == 0x000000FF
+    assert seen["TDCR"] == lapic.register("TDCR").reset == 0
+    for name, offset in zip(
+        ("LVT_TIMER", "LVT_THERMAL", "LVT_PERFMON", "LVT_LINT0", "LVT_LINT1", "LVT_ERROR"),
+        range(0x320, 0x380, 0x10),
+        strict=True,
+    ):
+        assert seen[f"lvt{offset:x}"] == lapic.register(name).reset == 0x00010000, name
+    assert seen["TPR"] == 0xFF  # TPR bits 7:0
+    assert seen["LDR"] == 0xFF000000  # LDR bits 31:24
+    assert seen["ICR_HI"] == 0xFF000000  # destination bits 31:24
+    assert seen["TDCR_ONES"] == 0xB  # bits 3, 1, 0
+    assert seen["DFR_CLUSTER"] == 0x0FFFFFFF  # Linux APIC_DFR_CLUSTER
+    assert seen["ISR2"] == 1 << 1 and seen["ISR2_EOI"] == 0
+    assert seen["TMCCT_WRITTEN"] == 0
+    assert 0 < seen["TMCCT_PERIODIC"] <= 5
+    assert seen["IRR2"] & 1
+
 def test_lvt_writable_masks_and_svr_disable(spec: Spec) -> None:
     async def body(b: CoreBench) -> None:
         await b.enable()

@@ -54,7 +54,7 @@ def test_storm_comparison_model_vs_amaranth(small: pytest.MonkeyPatch, spec: Spe
         for key in ("wall_s", "cycles_per_s", "irqs_per_s"):
             stats = entry[key]
             assert stats["reps"] == 2 and stats["min"] <= stats["median"] <= stats["max"]
-    assert model["cycles_per_s"]["median"] > amaranth["cycles_per_s"]["median"]
+    # which backend is faster is a figure of `irqforge bench`, not something a test asserts
 
 
 def test_storm_comparison_reports_a_difference(
@@ -179,6 +179,7 @@ def test_bench_on_rtl(small: pytest.MonkeyPatch, simulator: str, spec: Spec) -> 
     assert cost["cycles_per_transaction"] == 3
     assert cost["clock_us"] > 0 and cost["harness"]["median"] > 0
     assert cost["overhead_us"] == pytest.approx(cost["harness"]["median"] - cost["clock_us"])
-    # cocotbext-axi's master on the bare platform: Python on every edge, slower than the harness
-    assert cost["cocotbext_axi"]["median"] > cost["harness"]["median"], cost
+    # cocotbext-axi's master on the bare platform is measured too (how the two compare is for
+    # `irqforge bench` to report, not for a test to assert)
+    assert cost["cocotbext_axi"]["reps"] == 1 and cost["cocotbext_axi"]["median"] > 0, cost
     assert f"cocotbext-axi bus cost {simulator}" not in b.skipped

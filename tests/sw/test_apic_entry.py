@@ -7,7 +7,7 @@ from typing import Any
 
 from irqforge.sw.entry import X86_EFLAGS_IF, PtRegs
 from irqforge.sw.irq import IRQ_HANDLED, IRQ_NONE, IRQF_TRIGGER_HIGH, IRQF_TRIGGER_RISING
-from irqforge.sw.kernel import HARDIRQ_OFFSET, Kernel
+from irqforge.sw.kernel import Kernel
 from irqforge.sw.scenario import SimDevice
 
 REMOTE_IRR_BIT = 1 << 14
@@ -237,7 +237,7 @@ def test_device_interrupt_nests_an_exception_with_fixup_and_the_double_fault_ist
 
         async def handler(_irq: int, _d: Any) -> int:
             dev.ack()
-            out["ctx"] = k.this_cpu.preempt_count & HARDIRQ_OFFSET
+            out["ctx"] = k.this_cpu.preempt_count & 0xF0000  # Linux HARDIRQ_MASK
             regs = await k.entry.raise_exception(vm["DE"], ip=0xFFFFFFFF81007000)
             out["fixed_ip"] = regs.ip
             out["depth_in_exc"] = k.entry.max_depth[0]
@@ -252,7 +252,7 @@ def test_device_interrupt_nests_an_exception_with_fixup_and_the_double_fault_ist
         out["events"] = [(e.trapnr, e.fixed_up) for e in k.traps.events]
 
     boot(main, lapic_timer=False)
-    assert out["ctx"] == HARDIRQ_OFFSET
+    assert out["ctx"] == 0x10000  # one hardirq level: Linux HARDIRQ_OFFSET
     assert out["fixed_ip"] == 0xFFFFFFFF81008000
     assert out["depth_in_exc"] == 2
     assert out["events"] == [(0, True)]

@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from irqforge.sw.kernel import (
-    HARDIRQ_OFFSET,
-    SOFTIRQ_DISABLE_OFFSET,
-    SOFTIRQ_OFFSET,
-    Kernel,
-    KernelBug,
-)
+from irqforge.sw.kernel import Kernel, KernelBug
 from irqforge.sw.sched import PRIO_KWORKER_HI
-from irqforge.sw.smp import CSD_FLAG_LOCK, CallSingleData
+from irqforge.sw.smp import CallSingleData
 from irqforge.sw.softirq import NET_RX_SOFTIRQ
+
+# Linux include/linux/preempt.h and kernel/smp.c, as literals (not imported from irqforge.sw)
+SOFTIRQ_OFFSET = 0x100  # 1 << SOFTIRQ_SHIFT (8)
+SOFTIRQ_DISABLE_OFFSET = 0x200  # 2 * SOFTIRQ_OFFSET
+HARDIRQ_OFFSET = 0x10000  # 1 << HARDIRQ_SHIFT (16)
+CSD_FLAG_LOCK = 0x01
 
 HOG_CYCLES = 200_000  # 2 ms with interrupts off on CPU 1
 
