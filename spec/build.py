@@ -22,6 +22,7 @@ import difflib
 import functools
 import hashlib
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from .model import (
     Window,
 )
 from .schema import FILES, file_schema
-from .yamlload import Marks, Path_, YamlError, fmt_path, load_yaml
+from .yamlload import MAX_FILE_BYTES, Marks, Path_, YamlError, fmt_path, load_yaml
 
 __all__ = ["DEFAULT_DIR", "EXAMPLES_DIR", "REQUIRED_PARAMS", "fmt_path", "load", "load_default", "spec_files"]
 
@@ -109,10 +110,21 @@ class _Ctx:
 # --------------------------------------------------------------------------- stage 2: schema
 
 
+def _is_integer(checker: Any, instance: object) -> bool:
+    """JSON Schema calls 7.0 an integer; a spec means 7, so only ints are."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 @functools.cache
 def _validator(key: str) -> jsonschema.protocols.Validator:
     """The (cached) validator of a file holding ``key``."""
-    return jsonschema.Draft202012Validator(file_schema(key))
+    return _Validator(file_schema(key))
 
 
 _TYPE_WORDS = {
@@ -205,7 +217,12 @@ def _bits(value: int | str, path: Path_, ctx: _Ctx) -> tuple[int, int] | None:
     return lsb, msb - lsb + 1
 
 
-_MAX_SHIFT = 256
+_MAX_SHIFT = 64
+_MAX_VALUE_BITS = 64
+MAX_EXPR_CHARS = 200
+"""Longest expression (``"pins - 1"``); a longer one is refused before it is parsed."""
+MAX_COUNT = 1024
+"""Most instances of a register array (the IO-APIC's 240 redirection entries fit)."""
 
 _OPS: dict[type, Callable[[int, int], int]] = {
     ast.Add: lambda a, b: a + b,
@@ -226,17 +243,25 @@ def _expr(value: int | str, params: Mapping[str, int], path: Path_, ctx: _Ctx) -
     """An integer, or an arithmetic expression over the device's params."""
     if isinstance(value, int):
         return value
+    if len(value) > MAX_EXPR_CHARS:
+        ctx.err(path, f"the expression {_quote(value)} is longer than {MAX_EXPR_CHARS} characters")
+        return None
     try:
         tree = ast.parse(value.strip(), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         ctx.err(path, f"cannot read the expression {value!r}")
         return None
+
+    def _bounded(v: int) -> int:
+        if abs(v) >> _MAX_VALUE_BITS:
+            raise ValueError(f"{value!r} reaches a value of more than {_MAX_VALUE_BITS} bits")
+        return v
 
     def ev(n: ast.AST) -> int:
         if isinstance(n, ast.Expression):
             return ev(n.body)
         if isinstance(n, ast.Constant) and isinstance(n.value, int) and not isinstance(n.value, bool):
-            return n.value
+            return _bounded(n.value)
         if isinstance(n, ast.Name):
             if n.id in ctx.missing_params:
                 raise _Quiet
@@ -249,7 +274,7 @@ def _expr(value: int | str, params: Mapping[str, int], path: Path_, ctx: _Ctx) -
             a, b = ev(n.left), ev(n.right)
             if isinstance(n.op, (ast.LShift, ast.RShift)) and not 0 <= b <= _MAX_SHIFT:
                 raise ValueError(f"shift by {b} in {value!r} is outside 0..{_MAX_SHIFT}")
-            return _OPS[type(n.op)](a, b)
+            return _bounded(_OPS[type(n.op)](a, b))
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
             return -ev(n.operand)
         raise ValueError(f"{value!r} is not an expression irqforge can evaluate (use + - * << >> | & and params)")
@@ -381,9 +406,9 @@ def _build_registers(
         count = _expr(r.get("count", 1), params, (*rp, "count"), ctx)
         if count is None:
             continue
-        if count < 1:
+        if not 1 <= count <= MAX_COUNT:
             given = "" if isinstance(r["count"], int) else f"{r['count']!r} = "
-            ctx.err((*rp, "count"), f"register {name} count {given}{count} must be at least 1")
+            ctx.err((*rp, "count"), f"register {name} count {given}{count} must be 1..{MAX_COUNT}")
             continue
         stride = r.get("stride", span)
         if count > 1 and stride < span:
@@ -804,13 +829,20 @@ def load(spec_dir: Path | str | None = None) -> Spec:
     if not sdir.is_dir():
         what = "is not a directory" if sdir.exists() else "does not exist"
         raise SpecError([Problem(str(sdir), 1, 1, f"spec directory {str(sdir)!r} {what}")])
+    try:
+        present = set(os.listdir(sdir))
+    except OSError as e:
+        raise SpecError([Problem(str(sdir), 1, 1, f"cannot read the spec directory: {e.strerror or e}")]) from None
     for fname in sorted(FILES):
         path = sdir / fname
         shown = f"{shipped}/{fname}" if shipped else _shown(path)
-        if not path.is_file():
+        if fname not in present:
             problems.append(Problem(shown, 1, 1, f"missing spec file {fname!r}"))
             continue
-        raw = path.read_bytes()
+        raw, why = _read_limited(path)
+        if raw is None:
+            problems.append(Problem(shown, 1, 1, why))
+            continue
         digest.update(fname.encode() + b"\0" + raw + b"\0")
         key = FILES[fname]
         try:
@@ -852,6 +884,21 @@ def load(spec_dir: Path | str | None = None) -> Spec:
         digest=digest.hexdigest(),
         source="irqforge default specs" if default else sdir.name,
     )
+
+
+def _read_limited(path: Path) -> tuple[bytes | None, str]:
+    """The bytes of a spec file, or None and why it cannot be read (missing
+    permission, a folder, larger than :data:`~irqforge.spec.yamlload.MAX_FILE_BYTES`)."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        return None, f"{path.name} is a folder, not a spec file"
+    except OSError as e:
+        return None, f"cannot read {path.name}: {e.strerror or e}"
+    if len(raw) > MAX_FILE_BYTES:
+        return None, f"{path.name} is larger than {MAX_FILE_BYTES // 1024} KiB; spec files are a few kilobytes"
+    return raw, ""
 
 
 def _same_dir(a: Path, b: Path) -> bool:
