@@ -456,7 +456,7 @@ def test_register_count_below_one(spec_copy: SpecCopy) -> None:
     reg = spec_copy.reg("lapic.yaml", "ISR")
     spec_copy.replace("lapic.yaml", "offset: 0x100\n      count: 8", "offset: 0x100\n      count: 0")
     at = spec_copy.pos("lapic.yaml", "0", after="offset: 0x100\n      count: ")
-    assert spec_copy.problems() == [at.msg(f"{reg}.count: register ISR count 0 must be at least 1")]
+    assert spec_copy.problems() == [at.msg(f"{reg}.count: register ISR count 0 must be 1..1024")]
 
 
 def test_register_count_expression_below_one(spec_copy: SpecCopy) -> None:
@@ -465,7 +465,7 @@ def test_register_count_expression_below_one(spec_copy: SpecCopy) -> None:
         "hpet.yaml", "offset: 0x108\n      count: timers", "offset: 0x108\n      count: timers - 3", at="timers - 3"
     )
     assert spec_copy.problems() == [
-        at.msg(f"{reg}.count: register TIMER_CMP count 'timers - 3' = 0 must be at least 1")
+        at.msg(f"{reg}.count: register TIMER_CMP count 'timers - 3' = 0 must be 1..1024")
     ]
 
 
