@@ -18,6 +18,7 @@ each message.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import functools
 import hashlib
@@ -32,6 +33,8 @@ from typing import Any
 import jsonschema
 
 from .access import Access
+from .consumers import REQUIRED_PARAMS
+from .consumers import check as consumer_problems
 from .errors import Problem, SpecError
 from .model import (
     Cpu,
@@ -62,13 +65,6 @@ _PACKAGE_DIR = Path(__file__).parent
 DEFAULT_DIR = _PACKAGE_DIR / "default"
 EXAMPLES_DIR = _PACKAGE_DIR / "examples"
 """Alternative spec directories shipped with irqforge (``linux-2.6``: the 2.6-era vector map)."""
-
-# parameters every device of a kind must define, with their legal ranges
-REQUIRED_PARAMS: dict[str, dict[str, tuple[int, int]]] = {
-    "lapic": {"version": (0x10, 0x15), "lvt_count": (3, 7)},
-    "ioapic": {"pins": (1, 240), "version": (0x01, 0xFF)},
-    "hpet": {"timers": (1, 32), "period_fs": (1, 0x05F5E100)},
-}
 
 
 def _hex(v: object) -> str:
@@ -212,7 +208,7 @@ def _bits(value: int | str, path: Path_, ctx: _Ctx) -> tuple[int, int] | None:
     msb = int(m.group(1))
     lsb = int(m.group(2)) if m.group(2) is not None else msb
     if msb < lsb:
-        ctx.err(path, f"bits {value!r} put the msb below the lsb; write \"{lsb}:{msb}\"")
+        ctx.err(path, f'bits {value!r} put the msb below the lsb; write "{lsb}:{msb}"')
         return None
     return lsb, msb - lsb + 1
 
@@ -375,9 +371,7 @@ def _build_fields(
                 )
                 break
         spans.append((lsb, fw, name, (*fp, "bits")))
-        fields.append(
-            Field(name, lsb, fw, access, reset or 0, f.get("description", ""), tuple(enums), ctx.loc(fp))
-        )
+        fields.append(Field(name, lsb, fw, access, reset or 0, f.get("description", ""), tuple(enums), ctx.loc(fp)))
     return tuple(fields)
 
 
@@ -431,9 +425,7 @@ def _build_registers(
                 f"register {name} at {unit} {_hex(offset)} (ends {_hex(end)}) lies outside {where} "
                 f"(size {_hex(limit)})",
             )
-        instances = [
-            (f"{name}{k}" if count > 1 else name, offset + k * stride, span) for k in range(count)
-        ]
+        instances = [(f"{name}{k}" if count > 1 else name, offset + k * stride, span) for k in range(count)]
         for lo, w, other, opath in occupied:
             hit = next(((iname, o) for iname, o, s in instances if o < lo + w and lo < o + s), None)
             if hit is not None:
@@ -569,9 +561,7 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
         if kind is not VectorKind.EXCEPTION:
             for k in ("class", "error_code"):
                 if k in e:
-                    ctx.err(
-                        (*ep, k), f"{k!r} applies only to exceptions, and {name} is kind {kind.value!r}", key=True
-                    )
+                    ctx.err((*ep, k), f"{k!r} applies only to exceptions, and {name} is kind {kind.value!r}", key=True)
         if kind is VectorKind.SPURIOUS:
             spurious.append((n, (*ep, "number")))
         vectors.append(
@@ -813,8 +803,12 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], _Ctx], Any]] = {
 }
 
 
-def load(spec_dir: Path | str | None = None) -> Spec:
+def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) -> Spec:
     """Load and validate a spec directory (default: the shipped specs).
+
+    ``check_consumers`` (default on) also checks what the RTL, the models,
+    the headers and the software stack need (:mod:`.consumers`); only tests
+    of the layout rules alone turn it off.
 
     Raises :class:`SpecError` listing every problem found. Positions name
     the shipped files ``spec/default/<file>``, and a user's files by the
@@ -825,7 +819,6 @@ def load(spec_dir: Path | str | None = None) -> Spec:
     shipped = _shipped_name(sdir)
     problems: list[Problem] = []
     loaded: dict[str, _Loaded] = {}
-    digest = hashlib.sha256()
     if not sdir.is_dir():
         what = "is not a directory" if sdir.exists() else "does not exist"
         raise SpecError([Problem(str(sdir), 1, 1, f"spec directory {str(sdir)!r} {what}")])
@@ -843,7 +836,6 @@ def load(spec_dir: Path | str | None = None) -> Spec:
         if raw is None:
             problems.append(Problem(shown, 1, 1, why))
             continue
-        digest.update(fname.encode() + b"\0" + raw + b"\0")
         key = FILES[fname]
         try:
             doc = load_yaml(raw.decode("utf-8"), shown)
@@ -874,16 +866,29 @@ def load(spec_dir: Path | str | None = None) -> Spec:
     _cross_checks(built, loaded)
     if problems:
         raise SpecError(problems)
-    return Spec(
+    spec = Spec(
         idt=built["idt.yaml"],
         vectors=built["vectors.yaml"],
         lapic=built["lapic.yaml"],
         ioapic=built["ioapic.yaml"],
         hpet=built["hpet.yaml"],
         platform=built["platform.yaml"],
-        digest=digest.hexdigest(),
+        digest="",
         source="irqforge default specs" if default else sdir.name,
     )
+    if check_consumers:
+        problems = consumer_problems(spec)
+        if problems:
+            raise SpecError(problems)
+    return dataclasses.replace(spec, digest=model_digest(spec))
+
+
+def model_digest(spec: Spec) -> str:
+    """sha256 of what the spec means: every value of the model, not the
+    files' bytes, so a comment or a reformatting keeps every generated file
+    (whose banner carries the digest) byte-identical."""
+    parts = (spec.idt, spec.vectors, spec.lapic, spec.ioapic, spec.hpet, spec.platform)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def _read_limited(path: Path) -> tuple[bytes | None, str]:

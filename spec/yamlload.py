@@ -169,6 +169,7 @@ MAX_INT_BITS = 64
 
 _YAML = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ = _YAML + "str", _YAML + "map", _YAML + "seq"
+_BOOL, _NULL = _YAML + "bool", _YAML + "null"
 _SCALAR_TAGS = frozenset(_YAML + t for t in ("str", "int", "float", "bool", "null"))
 _MERGE = _YAML + "merge"
 _DISCARD = object()
@@ -305,10 +306,16 @@ class _Composer:
             return "<<"
         if tag not in _SCALAR_TAGS:
             raise self.fail(pos, _tag_message(tag))
+        if tag == _STR:
+            return ev.value
+        if tag == _BOOL and ev.value.lower() in yaml.constructor.SafeConstructor.bool_values:
+            return yaml.constructor.SafeConstructor.bool_values[ev.value.lower()]
+        if tag == _NULL:
+            return None
         node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, style=ev.style)
         try:
             value = self.constructor.construct_object(node, deep=True)
-        except (ValueError, yaml.YAMLError):
+        except Exception:  # PyYAML's scalar constructors raise IndexError, KeyError, ValueError … on bad text
             if tag == _YAML + "int" and sum(c.isalnum() for c in ev.value) > 20:
                 self.problem(pos, path, f"the integer {_short(ev.value)} has more than {MAX_INT_BITS} bits")
             else:
