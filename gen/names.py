@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from irqforge.spec.consumers import C_KEYWORDS, c_ident_name, c_macro_name
+from irqforge.spec.consumers import C_KEYWORDS, c_comment_text, c_ident_name, c_macro_name
 
 from .errors import GenError
 
@@ -146,8 +146,9 @@ def c_int(value: int, width: int = 32, *, pad: bool = False) -> str:
 
 
 def c_string(text: str) -> str:
-    """A C comment-safe rendering of ``text`` (one line, no comment end)."""
-    return " ".join(text.split()).replace("*/", "* /")
+    """A C comment-safe rendering of ``text``: one line, no comment end and no
+    comment start (``/*`` inside a comment trips ``-Werror=comment``)."""
+    return c_comment_text(text)
 
 
 class CNames:

@@ -95,6 +95,12 @@ class _Ctx:
         text = f"{fmt_path(path if where is None else where)}: {message}"
         self.sink.append(self.marks.problem(path, text, key=key))
 
+    def num(self, path: Path_, value: int) -> str:
+        """``value`` as the user wrote it at ``path`` (``100`` stays ``100``,
+        ``0x64`` stays ``0x64``); hex when it was computed."""
+        text = self.marks.texts.get(tuple(path))
+        return text if text is not None else _hex(value)
+
     def line(self, path: Path_) -> int:
         return self.marks.at(path)[0]
 
@@ -181,10 +187,10 @@ def _report_schema_error(e: jsonschema.ValidationError, ctx: _Ctx, meant: set[Pa
         ctx.err(path, f"{_quote(v)} is not {e.schema['description']}")
         return
     if e.validator == "minimum":
-        ctx.err(path, f"{v!r} is below the minimum {e.validator_value!r}")
+        ctx.err(path, f"{ctx.num(path, v)} is below the minimum {e.validator_value!r}")
         return
     if e.validator == "maximum":
-        ctx.err(path, f"{v!r} is above the maximum {e.validator_value!r}")
+        ctx.err(path, f"{ctx.num(path, v)} is above the maximum {e.validator_value!r}")
         return
     if e.validator == "minItems":
         ctx.err(path, f"needs at least {e.validator_value} item(s), got {len(v)}")
@@ -331,7 +337,7 @@ def _build_fields(
         if "reset" in f:
             reset = _expr(f["reset"], params, (*fp, "reset"), ctx)
             if reset is not None and not 0 <= reset < (1 << fw):
-                ctx.err((*fp, "reset"), f"{what} reset {_hex(reset)} does not fit {fw} bit(s)")
+                ctx.err((*fp, "reset"), f"{what} reset {ctx.num((*fp, 'reset'), reset)} does not fit {fw} bit(s)")
                 reset = None
             if reset is not None and reg_reset is not None and ((reg_reset & mask) >> lsb) != reset:
                 ctx.err(
@@ -349,16 +355,17 @@ def _build_fields(
         )
         by_value: dict[int, tuple[str, Path_]] = {}
         for j, v in enumerate(f.get("values", [])):
+            shown = ctx.num((*fp, "values", j, "value"), v["value"])
             if v["value"] >= (1 << fw):
                 ctx.err(
                     (*fp, "values", j, "value"),
-                    f"{what}: enumerated value {v['name']} = {_hex(v['value'])} does not fit {fw} bit(s)",
+                    f"{what}: enumerated value {v['name']} = {shown} does not fit {fw} bit(s)",
                 )
             if v["value"] in by_value:
                 first, first_path = by_value[v["value"]]
                 ctx.err(
                     (*fp, "values", j, "value"),
-                    f"{what}: enumerated value {v['name']} = {_hex(v['value'])} is the same value as "
+                    f"{what}: enumerated value {v['name']} = {shown} is the same value as "
                     f"{first} (line {ctx.line(first_path)})",
                 )
             by_value.setdefault(v["value"], (v["name"], (*fp, "values", j, "value")))
@@ -396,7 +403,7 @@ def _build_registers(
         span = width // 32 if in_window else width // 8
         offset = r[unit]
         if not in_window and offset % span:
-            ctx.err((*rp, unit), f"register {name} offset {_hex(offset)} is not {span}-byte aligned")
+            ctx.err((*rp, unit), f"register {name} offset {ctx.num((*rp, unit), offset)} is not {span}-byte aligned")
         count = _expr(r.get("count", 1), params, (*rp, "count"), ctx)
         if count is None:
             continue
@@ -405,16 +412,17 @@ def _build_registers(
             ctx.err((*rp, "count"), f"register {name} count {given}{count} must be 1..{MAX_COUNT}")
             continue
         stride = r.get("stride", span)
+        shown_stride = ctx.num((*rp, "stride"), stride)
         if count > 1 and stride < span:
             ctx.err(
                 (*rp, "stride"),
-                f"register {name} stride {_hex(stride)} is smaller than the register ({span} {units})",
+                f"register {name} stride {shown_stride} is smaller than the register ({span} {units})",
             )
             continue
         if not in_window and count > 1 and stride % span:
             ctx.err(
                 (*rp, "stride"),
-                f"register {name} stride {_hex(stride)} is not a multiple of {span} bytes, "
+                f"register {name} stride {shown_stride} is not a multiple of {span} bytes, "
                 "so the instances after the first are misaligned",
             )
             continue
@@ -441,7 +449,9 @@ def _build_registers(
         if "reset" in r:
             reset = _expr(r["reset"], params, (*rp, "reset"), ctx)
             if reset is not None and not 0 <= reset < (1 << width):
-                ctx.err((*rp, "reset"), f"register {name} reset {_hex(reset)} does not fit {width} bits")
+                ctx.err(
+                    (*rp, "reset"), f"register {name} reset {ctx.num((*rp, 'reset'), reset)} does not fit {width} bits"
+                )
                 reset = None
         fields = _build_fields(r.get("fields", []), rp, name, width, access, reset, params, ctx)
         if reset is None:
@@ -480,10 +490,13 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
             ctx.err((*p, "params"), f"the {expect} needs the parameter {pname!r}")
             ctx.missing_params.add(pname)
         elif not lo <= params[pname] <= hi:
-            ctx.err((*p, "params", pname), f"{_hex(params[pname])} is outside {_hex(lo)}..{_hex(hi)}")
+            ctx.err(
+                (*p, "params", pname),
+                f"{ctx.num((*p, 'params', pname), params[pname])} is outside {_hex(lo)}..{_hex(hi)}",
+            )
     size = d["size"]
     if size > (1 << d["address_width"]):
-        ctx.err((*p, "size"), f"{_hex(size)} does not fit address_width {d['address_width']} bits")
+        ctx.err((*p, "size"), f"{ctx.num((*p, 'size'), size)} does not fit address_width {d['address_width']} bits")
     regs = _build_registers(d["registers"], (*p, "registers"), params, "the device", size, ctx, in_window=False)
     names = {r.name for r in regs}
     windows: list[Window] = []
@@ -544,17 +557,21 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     for i, e in enumerate(v["entries"]):
         ep: Path_ = ("vectors", "entries", i)
         n, name = e["number"], e["name"]
+        shown = ctx.num((*ep, "number"), n)
         if not 0 <= n <= 255:
-            ctx.err((*ep, "number"), f"vector {_hex(n)} of {name} is outside 0..0xff")
+            ctx.err((*ep, "number"), f"vector {shown} of {name} is outside 0..0xff")
             continue
         kind = VectorKind(e["kind"])
         if n < 32 and kind not in _EXC_OK:
             ctx.err(
                 (*ep, "number"),
-                f"vector {_hex(n)} of {name} is an exception vector (0..0x1f) and cannot be kind {kind.value!r}",
+                f"vector {shown} of {name} is an exception vector (0..0x1f) and cannot be kind {kind.value!r}",
             )
         if n >= 32 and kind is VectorKind.EXCEPTION:
-            ctx.err((*ep, "number"), f"vector {_hex(n)} of {name}: kind 'exception' needs a vector below 0x20")
+            ctx.err(
+                (*ep, "number"),
+                f"vector {shown} of {name}: kind 'exception' needs a vector below 0x20",
+            )
         claim(n, name, (*ep, "number"))
         if kind is VectorKind.EXCEPTION and "class" not in e:
             ctx.err(ep, f"exception {name} needs a class (fault, trap, abort or interrupt)")
@@ -586,7 +603,7 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
         bad = False
         for key, n in (("first", first), ("last", last)):
             if not 0 <= n <= 255:
-                ctx.err((*rp, key), f"{key} vector {_hex(n)} of range {name} is outside 0..0xff")
+                ctx.err((*rp, key), f"{key} vector {ctx.num((*rp, key), n)} of range {name} is outside 0..0xff")
                 bad = True
         if bad:
             continue
@@ -735,9 +752,9 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
         cp: Path_ = ("platform", "cpus", i, "apic_id")
         a = c["apic_id"]
         if a >= 0xFF:
-            ctx.err(cp, f"APIC ID {_hex(a)} of cpu {i} is not a unicast xAPIC ID (0..0xfe; 0xff broadcasts)")
+            ctx.err(cp, f"APIC ID {ctx.num(cp, a)} of cpu {i} is not a unicast xAPIC ID (0..0xfe; 0xff broadcasts)")
         elif a in ids:
-            ctx.err(cp, f"APIC ID {_hex(a)} of cpu {i} is already used by cpu {ids[a]}")
+            ctx.err(cp, f"APIC ID {ctx.num(cp, a)} of cpu {i} is already used by cpu {ids[a]}")
         ids.setdefault(a, i)
         cpus.append(Cpu(i, a, ctx.loc(cp)))
     amap = {k: (v["base"], v["size"]) for k, v in d["address_map"].items()}
@@ -746,7 +763,7 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
         if b + s > 1 << 32:
             ctx.err((*ap, "base"), f"{k} window {_hex(b)} + {_hex(s)} exceeds the 32-bit address space")
         if s & (s - 1):
-            ctx.err((*ap, "size"), f"{k} window size {_hex(s)} is not a power of two")
+            ctx.err((*ap, "size"), f"{k} window size {ctx.num((*ap, 'size'), s)} is not a power of two")
         elif b % s:
             ctx.err((*ap, "base"), f"{k} window base {_hex(b)} is not aligned to its size {_hex(s)}")
     items = sorted(amap.items(), key=lambda kv: kv[1][0])
@@ -770,6 +787,13 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
             isa[irq] = o["pin"]
             isa_paths[irq] = op
     leg = wiring.get("hpet_legacy", {"timer0": 2, "timer1": 8})
+    hz = d.get("hz", 1000)
+    if hz > d["clock_hz"]:
+        ctx.err(
+            ("platform", "hz"),
+            f"{ctx.num(('platform', 'hz'), hz)} ticks per second, but the clock "
+            f"(clock_hz {ctx.num(('platform', 'clock_hz'), d['clock_hz'])}) is slower than that",
+        )
     if ctx.count != start:
         return None
     return Platform(
@@ -779,7 +803,7 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
         amap,
         isa,
         (leg["timer0"], leg["timer1"]),
-        d.get("hz", 1000),
+        hz,
         d.get("description", ""),
     )
 

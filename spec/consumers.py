@@ -44,6 +44,7 @@ __all__ = [
     "VERILOG_KEYWORDS",
     "GateMember",
     "GateStruct",
+    "c_comment_text",
     "c_ident_name",
     "c_macro_name",
     "check",
@@ -425,6 +426,14 @@ def c_ident_name(name: str) -> str:
     """A lower-case C identifier (struct member, function), keyword-safe."""
     ident = name.lower()
     return ident + "_" if ident in C_KEYWORDS else ident
+
+
+def c_comment_text(text: str) -> str:
+    """``text`` as one line that is safe inside ``/* */``: no ``*/`` and no ``/*``."""
+    one = " ".join(text.split())
+    while "*/" in one or "/*" in one:
+        one = one.replace("*/", "* /").replace("/*", "/ *")
+    return one
 
 
 #: Names the C gate helpers use themselves: the reassembled handler ``offset``
