@@ -30,7 +30,9 @@ from irqforge.spec import (
     Register,
     Spec,
     VectorKind,
+    consumers,
 )
+from irqforge.spec.consumers import GateMember, GateStruct
 
 from .errors import GenError
 from .names import CNames, c_ident, c_int, c_macro, c_string
@@ -249,96 +251,13 @@ def _vectors_header(spec: Spec) -> str:
 # --------------------------------------------------------------------------- IDT
 
 
-@dataclass(frozen=True)
-class GateMember:
-    """One member of the C struct of a gate descriptor."""
-
-    name: str
-    ctype: str
-    bits: int
-    lsb: int
-    """Bit position of the member in the whole descriptor."""
-    fields: tuple[tuple[str, int, int], ...]
-    """(name, lsb within the member, width) of the spec fields it holds."""
-
-    @property
-    def offset(self) -> int:
-        return self.lsb // 8
-
-
-@dataclass(frozen=True)
-class GateStruct:
-    layout: GateLayout
-    tag: str
-    members: tuple[GateMember, ...]
-
-    def member_of(self, field_name: str) -> tuple[GateMember, int, int]:
-        """The member holding gate field ``field_name``, its shift and width."""
-        for m in self.members:
-            for name, lsb, width in m.fields:
-                if name == field_name:
-                    return m, lsb, width
-        raise KeyError(field_name)
-
-
-def _natural(lsb: int, width: int) -> bool:
-    return width in (8, 16, 32, 64) and lsb % width == 0
-
-
 def gate_struct(layout: GateLayout) -> GateStruct:
-    """A padding-free C struct for ``layout``.
-
-    A field of 8/16/32/64 bits on a multiple of its size becomes its own
-    ``uintN_t`` member; each run of other fields is packed into the smallest
-    naturally aligned unsigned integer that covers it (for the 64-bit gate:
-    ist, zero, type, dpl and p become the 16-bit ``attr`` word, Linux's
-    ``idt_bits``). With naturally aligned members of at most 32 bits in a
-    struct whose size is a multiple of 4, no ABI inserts padding; the header
-    still checks that with ``_Static_assert``.
-    """
-    fields = sorted(layout.fields, key=lambda f: f.lsb)
-    members: list[GateMember] = []
-    run: list[tuple[str, int, int]] = []
-
-    def flush() -> None:
-        if not run:
-            return
-        lo = run[0][1]
-        hi = run[-1][1] + run[-1][2]
-        for size in (8, 16, 32, 64):
-            start = lo - lo % size
-            if start + size >= hi:
-                break
-        else:
-            raise GenError(f"idt.h: gate {layout.name} fields {[n for n, _, _ in run]} fit no C integer")
-        if start != lo or start + size != hi:
-            raise GenError(
-                f"idt.h: gate {layout.name} fields {[n for n, _, _ in run]} do not fill a {size}-bit word; "
-                "add the missing bits as a named reserved field"
-            )
-        members.append(GateMember("", f"uint{size}_t", size, start, tuple((n, p - start, w) for n, p, w in run)))
-        run.clear()
-
-    bit = 0
-    for f in fields:
-        if f.lsb != bit:
-            raise GenError(f"idt.h: gate {layout.name} has no field at bit {bit}; name every bit")
-        bit = f.lsb + f.width
-        if _natural(f.lsb, f.width):
-            flush()
-            members.append(GateMember(c_ident(f.name), f"uint{f.width}_t", f.width, f.lsb, ((f.name, 0, f.width),)))
-        else:
-            run.append((f.name, f.lsb, f.width))
-    flush()
-    if bit != layout.size * 8:
-        raise GenError(f"idt.h: gate {layout.name} fields cover {bit} bits of {layout.size * 8}")
-    if any(m.bits > 32 for m in members):
-        raise GenError(f"idt.h: gate {layout.name} needs a 64-bit member, whose alignment differs by ABI")
-    groups = [i for i, m in enumerate(members) if not m.name]
-    for n, i in enumerate(groups):
-        m = members[i]
-        members[i] = GateMember("attr" if len(groups) == 1 else f"attr{n}", m.ctype, m.bits, m.lsb, m.fields)
-    return GateStruct(layout, f"irqforge_{c_ident(layout.name)}", tuple(members))
+    """The padding-free C struct of ``layout`` (:func:`irqforge.spec.consumers.gate_struct`,
+    which validation runs too); :class:`GenError` when there is none."""
+    try:
+        return consumers.gate_struct(layout)
+    except ValueError as e:
+        raise GenError(f"idt.h: {e}") from None
 
 
 def _gate_c(gs: GateStruct, prefix: str) -> dict[str, object]:

@@ -1,32 +1,30 @@
 """Writing generated outputs into a folder all at once, and checking them.
 
-:func:`write` is all-or-nothing: either every changed file is in place, or
-the folder is exactly as it was and the exception propagates. How:
+:func:`write` leaves ``out_dir`` either as it was or with every output in
+place — whatever stops it, an exception or a ``kill -9``. How:
 
 1. **Compare.** Read what is there; only files whose bytes differ are
-   written (unchanged files keep their timestamps, so make and editors stay
-   quiet). Stale generated files (see below) are to be removed.
-2. **Stage.** Write every changed file into a fresh temporary folder next to
-   ``out_dir`` (same file system, so the moves below are renames). A failure
-   here has touched nothing.
-3. **Commit.** For each file: keep a backup of the current version in the
-   temporary folder (a hard link, or a copy where links are impossible), then
-   ``os.replace`` the staged file over it. Each replacement is atomic, so a
-   reader never sees a half-written file. Each step is journalled.
-4. **Roll back** on any exception during the commit: walk the journal
-   backwards, putting backups back and deleting files that did not exist
-   before, and folders that were created. Then re-raise.
+   written (unchanged files keep their inode and timestamps, so make and
+   editors stay quiet). Stale generated files (see below) are to be removed.
+2. **Stage.** Build the whole new tree in a fresh temporary folder beside
+   ``out_dir`` (``.NAME.irqforge-tmp.PID.XXXX``, same file system): every file
+   of ``out_dir`` hard-linked (copied where links are impossible), including
+   files irqforge does not own, then the changed files written and the stale
+   ones removed. A failure or a kill here has not touched ``out_dir``.
+3. **Swap.** One ``renameat2(RENAME_EXCHANGE)`` swaps the two folders
+   atomically; the temporary folder, now holding the old tree, is deleted.
+   Where the kernel or file system cannot exchange, two renames
+   (``out_dir`` → temporary ``old``, new → ``out_dir``); a kill between them
+   leaves ``out_dir`` missing, and the next run puts the old tree back.
+4. **Clean up.** Every run first deletes the temporary folders of earlier
+   runs that were killed (their process is gone), restoring ``out_dir``
+   from one of them first if it went missing in step 3.
 
-Swapping the whole folder instead (rename ``out_dir`` away, rename the new
-one in) was rejected: ``out_dir`` may hold files irqforge does not own
-(a README, a ``.gitignore``), the swap is two renames with a moment where
-``out_dir`` does not exist, and it changes the folder's identity under
-shells and editors that have it open.
-
-The guarantee covers exceptions in this process (a full disk, a permission
-error, a bug). A process killed in the middle of step 3 can leave a mix of
-old and new files; the next ``irqforge gen`` completes it and
-``irqforge gen --check`` reports it.
+When the working directory lies inside ``out_dir`` (``irqforge gen -o .``)
+the folder cannot be swapped from under the shell; then, and when the parent
+folder is not writable, the files are replaced one by one with a journal
+that is rolled back on any exception (a kill in that window can leave a mix,
+which ``irqforge gen --check`` reports and the next ``irqforge gen`` completes).
 
 Managed folders are :data:`MANAGED_DIRS` plus the folder of every output.
 A file there that the outputs do not name is *unexpected*; :func:`check`
@@ -38,15 +36,19 @@ a file somebody wrote by hand. Names starting with ``.`` are ignored.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .errors import GenError
 
-__all__ = ["BANNER_MARK", "MANAGED_DIRS", "check", "write"]
+__all__ = ["BANNER_MARK", "MANAGED_DIRS", "check", "recover", "write"]
 
 #: Folders (relative to the output folder) whose contents irqforge owns.
 MANAGED_DIRS = ("verilog", "include/irqforge", "docs", "rdl", "ipxact", "schema")
@@ -151,17 +153,143 @@ def write(outputs: Mapping[str, bytes], out_dir: Path, *, prune: bool = True) ->
     Returns the paths that changed (written, or deleted as stale generated
     files when ``prune``), sorted; an empty list when everything was up to
     date, in which case nothing at all is touched. See the module docstring
-    for how a failure midway leaves ``out_dir`` as it was.
+    for why a failure or a kill midway leaves ``out_dir`` as it was.
     """
     out_dir = Path(out_dir).absolute()
     for rel in outputs:
         _checked(rel)
+    if out_dir.is_symlink():
+        out_dir = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GenError(f"{out_dir} is not a folder")
+    recover(out_dir)
     changed = [rel for rel in sorted(outputs) if _read(out_dir / rel) != outputs[rel]]
     stale = [rel for rel in _unexpected(outputs, out_dir) if _is_generated(out_dir / rel)] if prune else []
     if not changed and not stale:
         return []
     _mkdirs(out_dir.parent)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".irqforge-tmp", dir=out_dir.parent))
+    try:
+        swappable = not _contains(out_dir, Path.cwd())
+    except OSError:  # the working directory was deleted
+        swappable = True
+    if swappable:
+        try:
+            stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{_TMP}.{os.getpid()}.", dir=out_dir.parent))
+        except PermissionError:
+            swappable = False
+    if not swappable:
+        return _write_journalled(outputs, out_dir, changed, stale)
+    try:
+        tree = stage / "tree"
+        if out_dir.exists():
+            shutil.copytree(out_dir, tree, symlinks=True, copy_function=_link_or_copy)
+        else:
+            tree.mkdir()
+        for rel in stale:
+            (tree / rel).unlink()
+        for rel in changed:
+            target = tree / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)  # a hard link to the old file: never write through it
+            target.write_bytes(outputs[rel])
+        _swap(tree, out_dir, stage / "old")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return sorted(changed + stale)
+
+
+_TMP = ".irqforge-tmp"
+_TMP_NAME = re.compile(r"^\.(?P<name>.*)\.irqforge-tmp\.(?P<pid>[0-9]+)\.[^.]+$")
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _renameat2() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # pragma: no cover - not glibc >= 2.28
+        return None
+
+
+_RENAMEAT2 = _renameat2()
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically; False where the system cannot."""
+    if _RENAMEAT2 is None:  # pragma: no cover - not Linux
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # pragma: no cover - file systems without it
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap(new: Path, out_dir: Path, old: Path) -> None:
+    """Put the folder ``new`` at ``out_dir``; the previous tree ends at or under ``new``/``old``."""
+    if not out_dir.exists():
+        os.rename(new, out_dir)
+    elif not _exchange(new, out_dir):  # pragma: no cover - exercised where renameat2 is missing
+        os.rename(out_dir, old)
+        os.rename(new, out_dir)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _contains(folder: Path, path: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's process
+        return True
+    return True
+
+
+def recover(out_dir: Path) -> list[Path]:
+    """Delete the temporary folders that killed runs left beside ``out_dir``
+    (after putting the old tree back if the run died between its two renames);
+    the folders deleted."""
+    out_dir = Path(out_dir).absolute()
+    parent = out_dir.parent
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return []
+    removed = []
+    for name in sorted(names):
+        m = _TMP_NAME.match(name)
+        if m is None or m.group("name") != out_dir.name or _alive(int(m.group("pid"))):
+            continue
+        tmp = parent / name
+        if not out_dir.exists() and (tmp / "old").is_dir():
+            os.rename(tmp / "old", out_dir)
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    return removed
+
+
+def _write_journalled(outputs: Mapping[str, bytes], out_dir: Path, changed: list[str], stale: list[str]) -> list[str]:
+    """File-by-file replacement with a journal, rolled back on any exception."""
+    out_dir.mkdir(exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f"{_TMP}.", dir=out_dir))
     journal: list[tuple[Path, Path | None]] = []  # (target, its backup, or None if it is new)
     made: list[Path] = []
     try:

@@ -1,5 +1,7 @@
 """Name escaping for every output language, in one place.
 
+The spelling of C names comes from :mod:`irqforge.spec.consumers`, which
+validation uses too, so a spec that validates spells the same names here.
 The spec's names are already identifiers (the schema allows
 ``[A-Za-z_][A-Za-z0-9_]*``), but each output has its own reserved words,
 casing convention and quoting rules. Emitters and templates never build an
@@ -16,9 +18,12 @@ from __future__ import annotations
 
 import re
 
+from irqforge.spec.consumers import C_KEYWORDS, c_comment_text, c_ident_name, c_macro_name
+
 from .errors import GenError
 
 __all__ = [
+    "C_KEYWORDS",
     "RDL_KEYWORDS",
     "CNames",
     "c_ident",
@@ -32,107 +37,6 @@ __all__ = [
 ]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-# C11 and C++17 keywords that a lower-case member or function name must avoid.
-_C_KEYWORDS = frozenset(
-    [
-        "alignas",
-        "alignof",
-        "and",
-        "and_eq",
-        "asm",
-        "auto",
-        "bitand",
-        "bitor",
-        "bool",
-        "break",
-        "case",
-        "catch",
-        "char",
-        "char16_t",
-        "char32_t",
-        "class",
-        "compl",
-        "const",
-        "const_cast",
-        "constexpr",
-        "continue",
-        "decltype",
-        "default",
-        "delete",
-        "do",
-        "double",
-        "dynamic_cast",
-        "else",
-        "enum",
-        "explicit",
-        "export",
-        "extern",
-        "false",
-        "float",
-        "for",
-        "friend",
-        "goto",
-        "if",
-        "inline",
-        "int",
-        "long",
-        "mutable",
-        "namespace",
-        "new",
-        "noexcept",
-        "not",
-        "not_eq",
-        "nullptr",
-        "operator",
-        "or",
-        "or_eq",
-        "private",
-        "protected",
-        "public",
-        "register",
-        "reinterpret_cast",
-        "restrict",
-        "return",
-        "short",
-        "signed",
-        "sizeof",
-        "static",
-        "static_assert",
-        "static_cast",
-        "struct",
-        "switch",
-        "template",
-        "this",
-        "thread_local",
-        "throw",
-        "true",
-        "try",
-        "typedef",
-        "typeid",
-        "typename",
-        "union",
-        "unsigned",
-        "using",
-        "virtual",
-        "void",
-        "volatile",
-        "wchar_t",
-        "while",
-        "xor",
-        "xor_eq",
-        "_Alignas",
-        "_Alignof",
-        "_Atomic",
-        "_Bool",
-        "_Complex",
-        "_Generic",
-        "_Imaginary",
-        "_Noreturn",
-        "_Static_assert",
-        "_Thread_local",
-    ]
-)
 
 #: SystemRDL 2.0 keywords (from systemrdl-compiler's grammar); identifiers
 #: equal to one of them are written with the ``\\`` escape.
@@ -223,13 +127,12 @@ def _check_ident(name: str) -> str:
 def c_macro(*parts: str) -> str:
     """An upper-case C macro name from name parts: ``c_macro("lapic", "svr")``
     → ``LAPIC_SVR``."""
-    return "_".join(_check_ident(p).upper() for p in parts if p)
+    return c_macro_name(*(_check_ident(p) for p in parts if p))
 
 
 def c_ident(name: str) -> str:
     """A lower-case C identifier (struct member, function), keyword-safe."""
-    ident = _check_ident(name).lower()
-    return ident + "_" if ident in _C_KEYWORDS else ident
+    return c_ident_name(_check_ident(name))
 
 
 def c_int(value: int, width: int = 32, *, pad: bool = False) -> str:
@@ -243,8 +146,9 @@ def c_int(value: int, width: int = 32, *, pad: bool = False) -> str:
 
 
 def c_string(text: str) -> str:
-    """A C comment-safe rendering of ``text`` (one line, no comment end)."""
-    return " ".join(text.split()).replace("*/", "* /")
+    """A C comment-safe rendering of ``text``: one line, no comment end and no
+    comment start (``/*`` inside a comment trips ``-Werror=comment``)."""
+    return c_comment_text(text)
 
 
 class CNames:

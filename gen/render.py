@@ -66,7 +66,7 @@ def comment(text: str, style: str) -> str:
     """
     one = " ".join(text.split())
     if style == "c":
-        return f"/* {one.replace('*/', '* /')} */"
+        return f"/* {names.c_string(one)} */"
     if style == "slash":
         return f"// {one}"
     if style == "html":

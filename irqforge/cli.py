@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,8 +19,14 @@ from irqforge import __version__
 DEFAULT_OUT = Path("generated")
 
 
+def _console(*, stderr: bool = False) -> Console:
+    """A console that prints user text verbatim: no markup, no emoji codes
+    (``lapic.yaml:100:15`` must not become ``lapic.yaml💯15``), no highlighting."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False, markup=False)
+
+
 def _err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console(stderr=True)
 
 
 def _load(spec_dir: str | None):
@@ -31,8 +38,8 @@ def _load(spec_dir: str | None):
     except SpecError as e:
         err = _err_console()
         for p in e.problems:
-            err.print(str(p), markup=False)
-        err.print(f"{len(e.problems)} problem(s); nothing was written.", style="bold red", markup=False)
+            err.print(str(p))
+        err.print(f"{len(e.problems)} problem(s); nothing was written.", style="bold red")
         return None
 
 
@@ -43,7 +50,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     dt = time.perf_counter() - t0
     regs = sum(len(d.registers) for d in spec.devices)
-    Console(highlight=False, soft_wrap=True).print(
+    _console().print(
         f"{spec.source}: valid — {regs} registers in {len(spec.devices)} devices, "
         f"{len(spec.vectors.vectors)} named vectors, {spec.platform.ncpus} CPUs "
         f"(sha256 {spec.digest[:16]}, {dt * 1000:.0f} ms)"
@@ -59,16 +66,19 @@ def cmd_gen(args: argparse.Namespace) -> int:
     if spec is None:
         return 1
     out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        _err_console().print(f"irqforge gen: -o {out_dir}: not a folder")
+        return 2
     outputs = gen.generate(spec)
-    con = Console(highlight=False, soft_wrap=True)
+    con = _console()
     if args.check:
         problems = gen.check(outputs, out_dir)
         if problems:
             err = _err_console()
             for p in problems:
-                err.print(p, markup=False)
+                err.print(p)
             cmd = "irqforge gen" + (f" {args.spec_dir}" if args.spec_dir else "") + f" -o {out_dir}"
-            err.print(f"{len(problems)} generated file(s) out of date; run: {cmd}", style="bold red", markup=False)
+            err.print(f"{len(problems)} generated file(s) out of date; run: {cmd}", style="bold red")
             return 1
         con.print(f"{len(outputs)} generated files in {out_dir} are up to date ({time.perf_counter() - t0:.2f} s)")
         return 0
@@ -89,11 +99,11 @@ def cmd_gen(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from irqforge.doctor import doctor
 
-    return doctor(Console(highlight=False))
+    return doctor(_console())
 
 
 def _not_yet(what: str) -> int:
-    _err_console().print(f"irqforge {what}: not available yet in this version", markup=False)
+    _err_console().print(f"irqforge {what}: not available yet in this version")
     return 1
 
 
@@ -212,13 +222,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
+    """Run a subcommand; the one place that turns exceptions into exit codes.
+
+    A user's mistake (a bad spec, a file or folder that cannot be read or
+    written, an output the emitters cannot produce) is one line per problem and
+    exit 1 — never a traceback. Anything else is a bug in irqforge: its
+    traceback, then a line saying so.
+    """
+    from irqforge.gen.errors import GenError  # type: ignore[import-not-found,unused-ignore]  # mapped from gen/
+    from irqforge.spec import SpecError
+
+    err = _err_console()
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        _err_console().print("interrupted", markup=False)
+        err.print("interrupted")
         return 130
+    except SpecError as e:
+        for p in e.problems:
+            err.print(str(p))
+        err.print(f"{len(e.problems)} problem(s); nothing was written.", style="bold red")
+        return 1
+    except GenError as e:
+        err.print(f"irqforge {args.command}: {e}")
+        return 1
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        err.print(f"irqforge {args.command}: {where}{e.strerror or e}")
+        return 1
+    except Exception:
+        traceback.print_exc()
+        err.print(
+            f"irqforge {__version__}: this is a bug in irqforge, not a mistake in your input; "
+            "please report it with the traceback above",
+            style="bold red",
+        )
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _run(args)
 
 
 if __name__ == "__main__":

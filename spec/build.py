@@ -18,10 +18,12 @@ each message.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import functools
 import hashlib
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ from typing import Any
 import jsonschema
 
 from .access import Access
+from .consumers import REQUIRED_PARAMS
+from .consumers import check as consumer_problems
 from .errors import Problem, SpecError
 from .model import (
     Cpu,
@@ -53,7 +57,7 @@ from .model import (
     Window,
 )
 from .schema import FILES, file_schema
-from .yamlload import Marks, Path_, YamlError, fmt_path, load_yaml
+from .yamlload import MAX_FILE_BYTES, Marks, Path_, YamlError, fmt_path, load_yaml
 
 __all__ = ["DEFAULT_DIR", "EXAMPLES_DIR", "REQUIRED_PARAMS", "fmt_path", "load", "load_default", "spec_files"]
 
@@ -61,13 +65,6 @@ _PACKAGE_DIR = Path(__file__).parent
 DEFAULT_DIR = _PACKAGE_DIR / "default"
 EXAMPLES_DIR = _PACKAGE_DIR / "examples"
 """Alternative spec directories shipped with irqforge (``linux-2.6``: the 2.6-era vector map)."""
-
-# parameters every device of a kind must define, with their legal ranges
-REQUIRED_PARAMS: dict[str, dict[str, tuple[int, int]]] = {
-    "lapic": {"version": (0x10, 0x15), "lvt_count": (3, 7)},
-    "ioapic": {"pins": (1, 240), "version": (0x01, 0xFF)},
-    "hpet": {"timers": (1, 32), "period_fs": (1, 0x05F5E100)},
-}
 
 
 def _hex(v: object) -> str:
@@ -98,6 +95,12 @@ class _Ctx:
         text = f"{fmt_path(path if where is None else where)}: {message}"
         self.sink.append(self.marks.problem(path, text, key=key))
 
+    def num(self, path: Path_, value: int) -> str:
+        """``value`` as the user wrote it at ``path`` (``100`` stays ``100``,
+        ``0x64`` stays ``0x64``); hex when it was computed."""
+        text = self.marks.texts.get(tuple(path))
+        return text if text is not None else _hex(value)
+
     def line(self, path: Path_) -> int:
         return self.marks.at(path)[0]
 
@@ -109,10 +112,21 @@ class _Ctx:
 # --------------------------------------------------------------------------- stage 2: schema
 
 
+def _is_integer(checker: Any, instance: object) -> bool:
+    """JSON Schema calls 7.0 an integer; a spec means 7, so only ints are."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 @functools.cache
 def _validator(key: str) -> jsonschema.protocols.Validator:
     """The (cached) validator of a file holding ``key``."""
-    return jsonschema.Draft202012Validator(file_schema(key))
+    return _Validator(file_schema(key))
 
 
 _TYPE_WORDS = {
@@ -173,10 +187,10 @@ def _report_schema_error(e: jsonschema.ValidationError, ctx: _Ctx, meant: set[Pa
         ctx.err(path, f"{_quote(v)} is not {e.schema['description']}")
         return
     if e.validator == "minimum":
-        ctx.err(path, f"{v!r} is below the minimum {e.validator_value!r}")
+        ctx.err(path, f"{ctx.num(path, v)} is below the minimum {e.validator_value!r}")
         return
     if e.validator == "maximum":
-        ctx.err(path, f"{v!r} is above the maximum {e.validator_value!r}")
+        ctx.err(path, f"{ctx.num(path, v)} is above the maximum {e.validator_value!r}")
         return
     if e.validator == "minItems":
         ctx.err(path, f"needs at least {e.validator_value} item(s), got {len(v)}")
@@ -200,12 +214,17 @@ def _bits(value: int | str, path: Path_, ctx: _Ctx) -> tuple[int, int] | None:
     msb = int(m.group(1))
     lsb = int(m.group(2)) if m.group(2) is not None else msb
     if msb < lsb:
-        ctx.err(path, f"bits {value!r} put the msb below the lsb; write \"{lsb}:{msb}\"")
+        ctx.err(path, f'bits {value!r} put the msb below the lsb; write "{lsb}:{msb}"')
         return None
     return lsb, msb - lsb + 1
 
 
-_MAX_SHIFT = 256
+_MAX_SHIFT = 64
+_MAX_VALUE_BITS = 64
+MAX_EXPR_CHARS = 200
+"""Longest expression (``"pins - 1"``); a longer one is refused before it is parsed."""
+MAX_COUNT = 1024
+"""Most instances of a register array (the IO-APIC's 240 redirection entries fit)."""
 
 _OPS: dict[type, Callable[[int, int], int]] = {
     ast.Add: lambda a, b: a + b,
@@ -226,17 +245,25 @@ def _expr(value: int | str, params: Mapping[str, int], path: Path_, ctx: _Ctx) -
     """An integer, or an arithmetic expression over the device's params."""
     if isinstance(value, int):
         return value
+    if len(value) > MAX_EXPR_CHARS:
+        ctx.err(path, f"the expression {_quote(value)} is longer than {MAX_EXPR_CHARS} characters")
+        return None
     try:
         tree = ast.parse(value.strip(), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         ctx.err(path, f"cannot read the expression {value!r}")
         return None
+
+    def _bounded(v: int) -> int:
+        if abs(v) >> _MAX_VALUE_BITS:
+            raise ValueError(f"{value!r} reaches a value of more than {_MAX_VALUE_BITS} bits")
+        return v
 
     def ev(n: ast.AST) -> int:
         if isinstance(n, ast.Expression):
             return ev(n.body)
         if isinstance(n, ast.Constant) and isinstance(n.value, int) and not isinstance(n.value, bool):
-            return n.value
+            return _bounded(n.value)
         if isinstance(n, ast.Name):
             if n.id in ctx.missing_params:
                 raise _Quiet
@@ -249,7 +276,7 @@ def _expr(value: int | str, params: Mapping[str, int], path: Path_, ctx: _Ctx) -
             a, b = ev(n.left), ev(n.right)
             if isinstance(n.op, (ast.LShift, ast.RShift)) and not 0 <= b <= _MAX_SHIFT:
                 raise ValueError(f"shift by {b} in {value!r} is outside 0..{_MAX_SHIFT}")
-            return _OPS[type(n.op)](a, b)
+            return _bounded(_OPS[type(n.op)](a, b))
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
             return -ev(n.operand)
         raise ValueError(f"{value!r} is not an expression irqforge can evaluate (use + - * << >> | & and params)")
@@ -310,7 +337,7 @@ def _build_fields(
         if "reset" in f:
             reset = _expr(f["reset"], params, (*fp, "reset"), ctx)
             if reset is not None and not 0 <= reset < (1 << fw):
-                ctx.err((*fp, "reset"), f"{what} reset {_hex(reset)} does not fit {fw} bit(s)")
+                ctx.err((*fp, "reset"), f"{what} reset {ctx.num((*fp, 'reset'), reset)} does not fit {fw} bit(s)")
                 reset = None
             if reset is not None and reg_reset is not None and ((reg_reset & mask) >> lsb) != reset:
                 ctx.err(
@@ -328,16 +355,17 @@ def _build_fields(
         )
         by_value: dict[int, tuple[str, Path_]] = {}
         for j, v in enumerate(f.get("values", [])):
+            shown = ctx.num((*fp, "values", j, "value"), v["value"])
             if v["value"] >= (1 << fw):
                 ctx.err(
                     (*fp, "values", j, "value"),
-                    f"{what}: enumerated value {v['name']} = {_hex(v['value'])} does not fit {fw} bit(s)",
+                    f"{what}: enumerated value {v['name']} = {shown} does not fit {fw} bit(s)",
                 )
             if v["value"] in by_value:
                 first, first_path = by_value[v["value"]]
                 ctx.err(
                     (*fp, "values", j, "value"),
-                    f"{what}: enumerated value {v['name']} = {_hex(v['value'])} is the same value as "
+                    f"{what}: enumerated value {v['name']} = {shown} is the same value as "
                     f"{first} (line {ctx.line(first_path)})",
                 )
             by_value.setdefault(v["value"], (v["name"], (*fp, "values", j, "value")))
@@ -350,9 +378,7 @@ def _build_fields(
                 )
                 break
         spans.append((lsb, fw, name, (*fp, "bits")))
-        fields.append(
-            Field(name, lsb, fw, access, reset or 0, f.get("description", ""), tuple(enums), ctx.loc(fp))
-        )
+        fields.append(Field(name, lsb, fw, access, reset or 0, f.get("description", ""), tuple(enums), ctx.loc(fp)))
     return tuple(fields)
 
 
@@ -377,25 +403,26 @@ def _build_registers(
         span = width // 32 if in_window else width // 8
         offset = r[unit]
         if not in_window and offset % span:
-            ctx.err((*rp, unit), f"register {name} offset {_hex(offset)} is not {span}-byte aligned")
+            ctx.err((*rp, unit), f"register {name} offset {ctx.num((*rp, unit), offset)} is not {span}-byte aligned")
         count = _expr(r.get("count", 1), params, (*rp, "count"), ctx)
         if count is None:
             continue
-        if count < 1:
+        if not 1 <= count <= MAX_COUNT:
             given = "" if isinstance(r["count"], int) else f"{r['count']!r} = "
-            ctx.err((*rp, "count"), f"register {name} count {given}{count} must be at least 1")
+            ctx.err((*rp, "count"), f"register {name} count {given}{count} must be 1..{MAX_COUNT}")
             continue
         stride = r.get("stride", span)
+        shown_stride = ctx.num((*rp, "stride"), stride)
         if count > 1 and stride < span:
             ctx.err(
                 (*rp, "stride"),
-                f"register {name} stride {_hex(stride)} is smaller than the register ({span} {units})",
+                f"register {name} stride {shown_stride} is smaller than the register ({span} {units})",
             )
             continue
         if not in_window and count > 1 and stride % span:
             ctx.err(
                 (*rp, "stride"),
-                f"register {name} stride {_hex(stride)} is not a multiple of {span} bytes, "
+                f"register {name} stride {shown_stride} is not a multiple of {span} bytes, "
                 "so the instances after the first are misaligned",
             )
             continue
@@ -406,9 +433,7 @@ def _build_registers(
                 f"register {name} at {unit} {_hex(offset)} (ends {_hex(end)}) lies outside {where} "
                 f"(size {_hex(limit)})",
             )
-        instances = [
-            (f"{name}{k}" if count > 1 else name, offset + k * stride, span) for k in range(count)
-        ]
+        instances = [(f"{name}{k}" if count > 1 else name, offset + k * stride, span) for k in range(count)]
         for lo, w, other, opath in occupied:
             hit = next(((iname, o) for iname, o, s in instances if o < lo + w and lo < o + s), None)
             if hit is not None:
@@ -424,7 +449,9 @@ def _build_registers(
         if "reset" in r:
             reset = _expr(r["reset"], params, (*rp, "reset"), ctx)
             if reset is not None and not 0 <= reset < (1 << width):
-                ctx.err((*rp, "reset"), f"register {name} reset {_hex(reset)} does not fit {width} bits")
+                ctx.err(
+                    (*rp, "reset"), f"register {name} reset {ctx.num((*rp, 'reset'), reset)} does not fit {width} bits"
+                )
                 reset = None
         fields = _build_fields(r.get("fields", []), rp, name, width, access, reset, params, ctx)
         if reset is None:
@@ -463,10 +490,13 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
             ctx.err((*p, "params"), f"the {expect} needs the parameter {pname!r}")
             ctx.missing_params.add(pname)
         elif not lo <= params[pname] <= hi:
-            ctx.err((*p, "params", pname), f"{_hex(params[pname])} is outside {_hex(lo)}..{_hex(hi)}")
+            ctx.err(
+                (*p, "params", pname),
+                f"{ctx.num((*p, 'params', pname), params[pname])} is outside {_hex(lo)}..{_hex(hi)}",
+            )
     size = d["size"]
     if size > (1 << d["address_width"]):
-        ctx.err((*p, "size"), f"{_hex(size)} does not fit address_width {d['address_width']} bits")
+        ctx.err((*p, "size"), f"{ctx.num((*p, 'size'), size)} does not fit address_width {d['address_width']} bits")
     regs = _build_registers(d["registers"], (*p, "registers"), params, "the device", size, ctx, in_window=False)
     names = {r.name for r in regs}
     windows: list[Window] = []
@@ -527,26 +557,28 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     for i, e in enumerate(v["entries"]):
         ep: Path_ = ("vectors", "entries", i)
         n, name = e["number"], e["name"]
+        shown = ctx.num((*ep, "number"), n)
         if not 0 <= n <= 255:
-            ctx.err((*ep, "number"), f"vector {_hex(n)} of {name} is outside 0..0xff")
+            ctx.err((*ep, "number"), f"vector {shown} of {name} is outside 0..0xff")
             continue
         kind = VectorKind(e["kind"])
         if n < 32 and kind not in _EXC_OK:
             ctx.err(
                 (*ep, "number"),
-                f"vector {_hex(n)} of {name} is an exception vector (0..0x1f) and cannot be kind {kind.value!r}",
+                f"vector {shown} of {name} is an exception vector (0..0x1f) and cannot be kind {kind.value!r}",
             )
         if n >= 32 and kind is VectorKind.EXCEPTION:
-            ctx.err((*ep, "number"), f"vector {_hex(n)} of {name}: kind 'exception' needs a vector below 0x20")
+            ctx.err(
+                (*ep, "number"),
+                f"vector {shown} of {name}: kind 'exception' needs a vector below 0x20",
+            )
         claim(n, name, (*ep, "number"))
         if kind is VectorKind.EXCEPTION and "class" not in e:
             ctx.err(ep, f"exception {name} needs a class (fault, trap, abort or interrupt)")
         if kind is not VectorKind.EXCEPTION:
             for k in ("class", "error_code"):
                 if k in e:
-                    ctx.err(
-                        (*ep, k), f"{k!r} applies only to exceptions, and {name} is kind {kind.value!r}", key=True
-                    )
+                    ctx.err((*ep, k), f"{k!r} applies only to exceptions, and {name} is kind {kind.value!r}", key=True)
         if kind is VectorKind.SPURIOUS:
             spurious.append((n, (*ep, "number")))
         vectors.append(
@@ -571,7 +603,7 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
         bad = False
         for key, n in (("first", first), ("last", last)):
             if not 0 <= n <= 255:
-                ctx.err((*rp, key), f"{key} vector {_hex(n)} of range {name} is outside 0..0xff")
+                ctx.err((*rp, key), f"{key} vector {ctx.num((*rp, key), n)} of range {name} is outside 0..0xff")
                 bad = True
         if bad:
             continue
@@ -720,9 +752,9 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
         cp: Path_ = ("platform", "cpus", i, "apic_id")
         a = c["apic_id"]
         if a >= 0xFF:
-            ctx.err(cp, f"APIC ID {_hex(a)} of cpu {i} is not a unicast xAPIC ID (0..0xfe; 0xff broadcasts)")
+            ctx.err(cp, f"APIC ID {ctx.num(cp, a)} of cpu {i} is not a unicast xAPIC ID (0..0xfe; 0xff broadcasts)")
         elif a in ids:
-            ctx.err(cp, f"APIC ID {_hex(a)} of cpu {i} is already used by cpu {ids[a]}")
+            ctx.err(cp, f"APIC ID {ctx.num(cp, a)} of cpu {i} is already used by cpu {ids[a]}")
         ids.setdefault(a, i)
         cpus.append(Cpu(i, a, ctx.loc(cp)))
     amap = {k: (v["base"], v["size"]) for k, v in d["address_map"].items()}
@@ -731,7 +763,7 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
         if b + s > 1 << 32:
             ctx.err((*ap, "base"), f"{k} window {_hex(b)} + {_hex(s)} exceeds the 32-bit address space")
         if s & (s - 1):
-            ctx.err((*ap, "size"), f"{k} window size {_hex(s)} is not a power of two")
+            ctx.err((*ap, "size"), f"{k} window size {ctx.num((*ap, 'size'), s)} is not a power of two")
         elif b % s:
             ctx.err((*ap, "base"), f"{k} window base {_hex(b)} is not aligned to its size {_hex(s)}")
     items = sorted(amap.items(), key=lambda kv: kv[1][0])
@@ -755,6 +787,13 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
             isa[irq] = o["pin"]
             isa_paths[irq] = op
     leg = wiring.get("hpet_legacy", {"timer0": 2, "timer1": 8})
+    hz = d.get("hz", 1000)
+    if hz > d["clock_hz"]:
+        ctx.err(
+            ("platform", "hz"),
+            f"{ctx.num(('platform', 'hz'), hz)} ticks per second, but the clock "
+            f"(clock_hz {ctx.num(('platform', 'clock_hz'), d['clock_hz'])}) is slower than that",
+        )
     if ctx.count != start:
         return None
     return Platform(
@@ -764,7 +803,7 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
         amap,
         isa,
         (leg["timer0"], leg["timer1"]),
-        d.get("hz", 1000),
+        hz,
         d.get("description", ""),
     )
 
@@ -788,8 +827,12 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], _Ctx], Any]] = {
 }
 
 
-def load(spec_dir: Path | str | None = None) -> Spec:
+def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) -> Spec:
     """Load and validate a spec directory (default: the shipped specs).
+
+    ``check_consumers`` (default on) also checks what the RTL, the models,
+    the headers and the software stack need (:mod:`.consumers`); only tests
+    of the layout rules alone turn it off.
 
     Raises :class:`SpecError` listing every problem found. Positions name
     the shipped files ``spec/default/<file>``, and a user's files by the
@@ -800,18 +843,23 @@ def load(spec_dir: Path | str | None = None) -> Spec:
     shipped = _shipped_name(sdir)
     problems: list[Problem] = []
     loaded: dict[str, _Loaded] = {}
-    digest = hashlib.sha256()
     if not sdir.is_dir():
         what = "is not a directory" if sdir.exists() else "does not exist"
         raise SpecError([Problem(str(sdir), 1, 1, f"spec directory {str(sdir)!r} {what}")])
+    try:
+        present = set(os.listdir(sdir))
+    except OSError as e:
+        raise SpecError([Problem(str(sdir), 1, 1, f"cannot read the spec directory: {e.strerror or e}")]) from None
     for fname in sorted(FILES):
         path = sdir / fname
         shown = f"{shipped}/{fname}" if shipped else _shown(path)
-        if not path.is_file():
+        if fname not in present:
             problems.append(Problem(shown, 1, 1, f"missing spec file {fname!r}"))
             continue
-        raw = path.read_bytes()
-        digest.update(fname.encode() + b"\0" + raw + b"\0")
+        raw, why = _read_limited(path)
+        if raw is None:
+            problems.append(Problem(shown, 1, 1, why))
+            continue
         key = FILES[fname]
         try:
             doc = load_yaml(raw.decode("utf-8"), shown)
@@ -842,16 +890,44 @@ def load(spec_dir: Path | str | None = None) -> Spec:
     _cross_checks(built, loaded)
     if problems:
         raise SpecError(problems)
-    return Spec(
+    spec = Spec(
         idt=built["idt.yaml"],
         vectors=built["vectors.yaml"],
         lapic=built["lapic.yaml"],
         ioapic=built["ioapic.yaml"],
         hpet=built["hpet.yaml"],
         platform=built["platform.yaml"],
-        digest=digest.hexdigest(),
+        digest="",
         source="irqforge default specs" if default else sdir.name,
     )
+    if check_consumers:
+        problems = consumer_problems(spec)
+        if problems:
+            raise SpecError(problems)
+    return dataclasses.replace(spec, digest=model_digest(spec))
+
+
+def model_digest(spec: Spec) -> str:
+    """sha256 of what the spec means: every value of the model, not the
+    files' bytes, so a comment or a reformatting keeps every generated file
+    (whose banner carries the digest) byte-identical."""
+    parts = (spec.idt, spec.vectors, spec.lapic, spec.ioapic, spec.hpet, spec.platform)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _read_limited(path: Path) -> tuple[bytes | None, str]:
+    """The bytes of a spec file, or None and why it cannot be read (missing
+    permission, a folder, larger than :data:`~irqforge.spec.yamlload.MAX_FILE_BYTES`)."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        return None, f"{path.name} is a folder, not a spec file"
+    except OSError as e:
+        return None, f"cannot read {path.name}: {e.strerror or e}"
+    if len(raw) > MAX_FILE_BYTES:
+        return None, f"{path.name} is larger than {MAX_FILE_BYTES // 1024} KiB; spec files are a few kilobytes"
+    return raw, ""
 
 
 def _same_dir(a: Path, b: Path) -> bool:

@@ -503,7 +503,7 @@ class Spec:
     hpet: Device
     platform: Platform
     digest: str
-    """sha256 over the spec files' bytes, in file-name order (hex)."""
+    """sha256 of the model (every value, not the files' bytes: a comment edit keeps it), hex."""
     source: str = ""
     """Human-readable name of the spec directory (no absolute paths)."""
 

@@ -19,6 +19,8 @@ _name = {
     "description": "a name (letters, digits and _, not starting with a digit)",
 }
 _text = {"type": "string"}
+# the C headers write clock_hz, hz and parameters as 32-bit constants
+_U32_MAX = 0xFFFF_FFFF
 _uint = {"type": "integer", "minimum": 0}
 # an integer, or an expression over the device's params ("pins - 1")
 _expr = {
@@ -89,7 +91,7 @@ _device = {
         "address_width": {"type": "integer", "minimum": 2, "maximum": 32},
         "size": {"type": "integer", "minimum": 4},
         "data_width": {"enum": [32]},
-        "params": {"type": "object", "additionalProperties": _uint},
+        "params": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": _U32_MAX}},
         "registers": {"type": "array", "items": {"$ref": "#/$defs/register"}},
         "windows": {
             "type": "array",
@@ -211,8 +213,8 @@ _platform = {
     "properties": {
         "name": _text,
         "description": _text,
-        "clock_hz": {"type": "integer", "minimum": 1},
-        "hz": {"type": "integer", "minimum": 1},
+        "clock_hz": {"type": "integer", "minimum": 1, "maximum": _U32_MAX},
+        "hz": {"type": "integer", "minimum": 1, "maximum": _U32_MAX},
         "cpus": {
             "type": "array",
             "minItems": 1,

@@ -35,7 +35,7 @@ def _five_mistakes(spec: SpecCopy) -> list[str]:
         ),
         typo.msg("platform: unknown key 'hzz' (did you mean 'hz'?)"),
         exc.msg(
-            f"vectors.entries[{trap}].number: vector 0xf of SPURIOUS_TRAP is an exception vector (0..0x1f) "
+            f"vectors.entries[{trap}].number: vector 0x0F of SPURIOUS_TRAP is an exception vector (0..0x1f) "
             "and cannot be kind 'irq'"
         ),
         collide.msg(
@@ -73,7 +73,7 @@ def test_cli_validate_names_a_relative_directory_as_given(spec_copy: SpecCopy) -
     assert run.returncode == 1
     shown = f"{spec_copy.root.name}/platform.yaml:{at.line}:{at.col}"
     assert (
-        f"{shown}: platform.cpus[1].apic_id: APIC ID 0x0 of cpu 1 is already used by cpu 0" in run.stderr.splitlines()
+        f"{shown}: platform.cpus[1].apic_id: APIC ID 0 of cpu 1 is already used by cpu 0" in run.stderr.splitlines()
     )
 
 

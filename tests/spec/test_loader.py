@@ -58,9 +58,14 @@ def test_spec_files() -> None:
     assert spec_files("x")[0] == Path("x") / names[0]
 
 
-def test_digest_follows_the_bytes(spec_copy: SpecCopy) -> None:
+def test_digest_follows_the_meaning_not_the_bytes(spec_copy: SpecCopy) -> None:
     before = spec_copy.load().digest
     assert before == load_default().digest
+    # comments, blank lines, quoting and hex-vs-decimal change the bytes, not the spec
+    text = spec_copy.text("platform.yaml")
+    spec_copy.write("platform.yaml", "# a comment\n\n" + text.replace("\n", "  # note\n", 1))
+    spec_copy.write("lapic.yaml", spec_copy.text("lapic.yaml").replace("offset: 0x0F0", "offset: 240"))
+    assert spec_copy.load().digest == before
     spec_copy.replace("platform.yaml", "Two CPUs", "Two simulated CPUs")
     assert spec_copy.load().digest != before
 

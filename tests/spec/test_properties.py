@@ -76,7 +76,7 @@ _SETTINGS = settings(max_examples=40, deadline=None)
 @given(regs=layouts())
 def test_non_overlapping_layouts_validate(spec_dir: SpecCopy, regs: list[dict[str, Any]]) -> None:
     _write_lapic(spec_dir, regs)
-    spec = load(spec_dir.root)
+    spec = load(spec_dir.root, check_consumers=False)  # the layout rules alone: no SVR needed
     got = {(r.name, inst.offset) for r in spec.lapic.registers for inst in r.instances()}
     assert got == {(r["name"], o) for r in regs for o in _instances(r)}
 
@@ -95,7 +95,7 @@ def test_one_injected_overlap_is_one_problem(
     bad = [*regs[:where], {"name": "INTRUDER", "offset": offset, "width": width}, *regs[where:]]
     _write_lapic(spec_dir, bad)
     with pytest.raises(SpecError) as info:
-        load(spec_dir.root)
+        load(spec_dir.root, check_consumers=False)
     problems = info.value.problems
     assert len(problems) == 1, [str(p) for p in problems]
     assert " overlaps register " in problems[0].message
