@@ -572,17 +572,28 @@ class LapicCore(wiring.Component):
             blocked = blocked | init_k
 
         # ------------------------------------------------------------ timer
-        tdcr = nx["TDCR"]
-        div = Cat(fld(tdcr, "TDCR", "DIV_LO"), fld(tdcr, "TDCR", "DIV_HI"))
-        shift = Signal(3)
-        m.d.comb += shift.eq(div + 1)
-        limit = Signal(7)
-        m.d.comb += limit.eq((Const(1, 8) << shift) - 1)
+        # The divisor of this edge is TDCR as the write leaves it; the prescaler
+        # is compared with the stored and with the written divisor in parallel
+        # and the (late) write strobe only picks one of the two answers.
+        def prescaler_done(tdcr: Value, tag: str) -> Signal:
+            shift = Signal(3, name=f"presc_shift_{tag}")
+            limit = Signal(7, name=f"presc_limit_{tag}")
+            done = Signal(name=f"presc_done_{tag}")
+            m.d.comb += [
+                shift.eq(Cat(fld(tdcr, "TDCR", "DIV_LO"), fld(tdcr, "TDCR", "DIV_HI")) + 1),
+                limit.eq((Const(1, 8) << shift) - 1),
+                done.eq(presc >= limit),
+            ]
+            return done
+
+        tdcr_write = Signal()
+        m.d.comb += tdcr_write.eq(w & (reg.addr == dev.offset("TDCR")))
+        presc_done = Mux(tdcr_write, prescaler_done(wdata & wmask["TDCR"], "new"), prescaler_done(st["TDCR"], "old"))
         running = tmcct != 0
         dec = Signal()
         expire = Signal()
         m.d.comb += [
-            dec.eq(running & (presc >= limit) & ~tmict_load & ~tsc_switch),
+            dec.eq(running & presc_done & ~tmict_load & ~tsc_switch),
             expire.eq(dec & (tmcct == 1)),
         ]
         lvtt = nx["LVT_TIMER"]
