@@ -27,17 +27,38 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   IRR[v] and sets/clears TMR[v] by its trigger; vectors below 16 are not
   accepted and set ESR bit 6; a software-disabled APIC discards fixed
   messages; a level-triggered fixed message with level 0 is ignored.
-- **Delivery.** ``intr`` = software enabled, IRR not empty and
-  IRRV[7:4] > PPR[7:4]; ``vector`` = IRRV. One two-level encoder per array
-  (:func:`highest_set`) finds the highest set bit of IRR and of ISR; PPR,
-  APR, ``intr``, INTA and EOI all share those two results.
-- **INTA.** ``inta`` in cycle *t*: if ``intr`` holds, IRR[v] → ISR[v] and
-  ``ack_vector`` = v, else ``ack_vector`` = SVR's spurious vector and
-  nothing moves; ``ack_valid`` pulses in cycle *t*+1.
+- **Priority stage.** The highest IRR vector is found by a log-depth
+  encoder (:func:`highest_set`) whose result is *registered*: during cycle
+  *t* the stage holds IRRV and "IRR not empty" of IRR as it was during cycle
+  *t*−1. ``intr``, ``vector``, APR and INTA use the stage; PPR, the ISR
+  reads and EOI use ISR as it is now. ISR never holds two vectors of one
+  priority class (INTA only moves a vector whose class is above PPR's, so
+  above every in-service class; EOI retires the highest), so it is stored as
+  a valid bit and a low nibble per class and its highest vector is a 16-way
+  encoder, exact in every cycle.
+- **Delivery.** ``intr`` = software enabled, the stage's IRR not empty,
+  IRRV[7:4] > PPR[7:4], and not a settle cycle (below); ``vector`` = the
+  stage's IRRV.
+- **INTA.** ``inta`` in cycle *t*: if ``intr`` holds, IRR[v] → ISR[v] for
+  v = ``vector`` and ``ack_vector`` = v, else ``ack_vector`` = SVR's
+  spurious vector and nothing moves; ``ack_valid`` pulses in cycle *t*+1.
+  IRR[v] is always still set when ``intr`` holds: only INTA and INIT clear
+  IRR bits, an INTA in *t*−1 moved a vector whose class the stage's IRRV in
+  *t* cannot exceed unless a newer, higher vector is pending, and INIT
+  disables the APIC.
 - **EOI.** A write to EOI clears the highest ISR bit (no-op when ISR is
   empty); if TMR[v] is set and SVR bit 12 is clear, ``eoi__valid`` pulses
   the next cycle with ``eoi__vector`` = v. TMR is unchanged. It also clears
   the remote IRR of a LINT entry whose vector is v.
+- **Back-to-back INTA and EOI.** INTAs and EOIs may come in every cycle.
+  An INTA in the cycle after an INTA acknowledges what ``intr``/``vector``
+  show then (the stage already counts the moved vector as in service via
+  PPR, so the same vector is never moved twice); an EOI in any cycle
+  retires the ISR's highest vector as it is after the previous edge. An
+  INTA and an EOI in the *same* cycle retire the vector that INTA moves
+  (ISR unchanged, IRR loses it); the next cycle is a *settle* cycle: the
+  stage still holds the vector just retired, so ``intr`` is 0 for that one
+  cycle and an INTA in it answers the spurious vector.
 - **SVR.** Bit 8 software enable; writing it 0 sets the mask bit of every
   LVT, and LVT writes while disabled are stored masked. Bit 12 (EOI
   broadcast suppression) is writable when the spec says it is supported.
@@ -79,11 +100,11 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
 Size and simulation speed
 -------------------------
 
-IRR, ISR and TMR change a few bits per cycle, so every update is a
+IRR and TMR change a few bits per cycle, so every update is a
 :func:`decode256` (a 3→8 word select times a 5→32 bit select, 256 ANDs)
 instead of a 256-bit shifter: one per interrupt source (``msg_in``, LINT0,
-LINT1, timer, error) and one shared by INTA and EOI (when both act in one
-cycle the EOI retires the vector INTA moves). The TMR update chain and the
+LINT1, timer, error) and one for INTA's IRR clear. ISR is 16 × 5 bits (see
+the priority stage), so EOI needs no 256-bit logic at all. The TMR update chain and the
 encoders' steps are named signals, so no sub-expression is duplicated. This
 keeps the Verilog small (about 90 KB instead of 880 KB) and the Amaranth
 simulator's per-cycle work low (it evaluates each expression node as one
@@ -98,8 +119,8 @@ start of the cycle; then NMI acknowledge and IPI acceptance; then the
 register write; then ``msg_in``; then LINT0, LINT1, the timer and the error
 interrupt, which see the configuration as the write left it. (An EOI written
 in the same cycle as a successful INTA retires the vector that INTA moved.)
-Latencies: ``msg_in`` valid in cycle *t* → ``intr`` in *t*+1 (IRR is a
-register, the priority logic combinational); ``inta`` in *t* →
+Latencies: ``msg_in`` valid in cycle *t* → IRR in *t*+1 → ``intr`` in
+*t*+2 (the priority stage); ``inta`` in *t* →
 ``ack_valid`` in *t*+1; ICR-low write issued in *t* (AW and W accepted) →
 ``bvalid`` and ``ipi__valid`` both in *t*+1.
 """
@@ -119,58 +140,46 @@ from irqforge.spec import Device, Register, Spec
 __all__ = ["LapicCore", "LocalApic", "decode256", "highest_set", "top"]
 
 
-def _search_encode(m: Module, bits: Value, name: str) -> Value:
-    """Index of the highest set bit of ``bits`` (a power of two wide) by binary search; 0 if none.
+def highest_set(m: Module, bits: Value, name: str, payload: list[Value] | None = None) -> tuple[Signal, Signal, Signal]:
+    """A log-depth priority encoder: ``(any, index of the highest set bit, its payload)``; 0s if none.
 
-    Each step asks whether the upper half has a bit set and keeps that half
-    or the lower one: log2(width) reductions and multiplexers, about as many
-    gates as a tree but only two expression nodes per index bit. Every step
-    is a named signal, so no sub-expression is copied into the next one.
+    ``bits`` (a power of two wide) is merged pairwise, one tree level per
+    index bit: a node's ``any`` is the OR of its two children's, its index is
+    the upper child's with a 1 on top if that one has a bit set, else the
+    lower child's with a 0 — one LUT level per tree level (in gates about
+    three per node), so 256 bits take 8 levels instead of the 20-odd of a
+    search that selects a word and then searches it. ``payload`` (optional,
+    one equal-width value per bit) rides along: the result carries the
+    payload of the highest set bit. Each level is one named signal, so no
+    sub-expression is copied into the next level.
     """
     width = len(bits)
     if width & (width - 1):
-        raise ValueError(f"_search_encode needs a power-of-two width, not {width}")
-    index_bits: list[Value] = []
-    part: Value = bits
-    while len(part) > 1:
-        half = len(part) // 2
-        upper = Signal(name=f"{name}_hi{half}")
-        kept = Signal(half, name=f"{name}_half{half}")
-        m.d.comb += [upper.eq(part[half:].any()), kept.eq(Mux(upper, part[half:], part[:half]))]
-        index_bits.append(upper)
-        part = kept
-    return Cat(*reversed(index_bits)) if index_bits else Const(0, 1)
-
-
-def highest_set(m: Module, bits: Value, name: str) -> tuple[Signal, Signal]:
-    """A two-level priority encoder: ``(any, index of the highest set bit)``, index 0 if none.
-
-    ``bits`` (a multiple of 32 wide, at most 256 … any power-of-two number of
-    words) is cut into 32-bit words: the highest non-empty word is found by
-    binary search over the word-``any`` flags, that one word is selected, and
-    a binary search finds the bit within it. For 256 bits this is about 30
-    expression nodes (the Amaranth simulator evaluates each as one Python
-    operation on a wide integer) and, in gates, about 250 ORs for the word
-    flags, a 32-bit 8:1 multiplexer and a 5-step search (~60 gates). Results
-    are named signals so that every user shares one encoder.
-    """
-    width = len(bits)
-    nwords = width // 32
-    if width % 32 or nwords & (nwords - 1):
-        raise ValueError(f"highest_set needs a power-of-two number of 32-bit words, not {width} bits")
-    word_any = Signal(nwords, name=f"{name}_word_any")
-    m.d.comb += word_any.eq(Cat(*(bits[32 * w : 32 * w + 32].any() for w in range(nwords))))
-    widx = Signal(max(1, (nwords - 1).bit_length()), name=f"{name}_word_index")
-    word = Signal(32, name=f"{name}_word")
-    m.d.comb += [
-        widx.eq(_search_encode(m, word_any, f"{name}_w") if nwords > 1 else 0),
-        word.eq(bits.word_select(widx, 32) if nwords > 1 else bits),
-    ]
-    any_ = Signal(name=f"{name}_any")
-    index = Signal((width - 1).bit_length(), name=f"{name}_v")
-    bit = _search_encode(m, word, f"{name}_b")
-    m.d.comb += [any_.eq(word_any.any()), index.eq(Cat(bit, widx) if nwords > 1 else bit)]
-    return any_, index
+        raise ValueError(f"highest_set needs a power-of-two width, not {width}")
+    pw = len(payload[0]) if payload else 0
+    any_: Value = bits
+    idx: list[Value] = [Const(0, 0)] * width
+    pay: list[Value] = list(payload) if payload else [Const(0, 0)] * width
+    level = 0
+    while len(idx) > 1:
+        level += 1
+        n = len(idx) // 2
+        a_next = Signal(n, name=f"{name}_any{level}")
+        i_next = Signal(n * level, name=f"{name}_idx{level}")
+        p_next = Signal(n * pw, name=f"{name}_pay{level}") if pw else None
+        m.d.comb += a_next.eq(Cat(*(any_[2 * j] | any_[2 * j + 1] for j in range(n))))
+        m.d.comb += i_next.eq(Cat(*(Cat(Mux(any_[2 * j + 1], idx[2 * j + 1], idx[2 * j]), any_[2 * j + 1]) if level > 1
+                                    else any_[2 * j + 1] for j in range(n))))
+        if p_next is not None:
+            m.d.comb += p_next.eq(Cat(*(Mux(any_[2 * j + 1], pay[2 * j + 1], pay[2 * j]) for j in range(n))))
+            pay = [p_next[j * pw : (j + 1) * pw] for j in range(n)]
+        any_ = a_next
+        idx = [i_next[j * level : (j + 1) * level] for j in range(n)]
+    found = Signal(name=f"{name}_any")
+    index = Signal(max(1, level), name=f"{name}_v")
+    value = Signal(max(1, pw), name=f"{name}_payload")
+    m.d.comb += [found.eq(any_[0]), index.eq(idx[0] if level else 0), value.eq(pay[0] if pw else 0)]
+    return found, index, value
 
 
 def decode256(m: Module, go: Value, vector: Value, name: str) -> Signal:
@@ -275,13 +284,30 @@ class LapicCore(wiring.Component):
         apic_id = Mux(id_set, id_reg, self.initial_apic_id)
 
         # ------------------------------------------------------------ priorities
-        irr_any, irrv = highest_set(m, irr, "irr")
-        isr_any, isrv = highest_set(m, isr, "isr")
+        # IRR: the encoder's result is registered (the priority stage), so
+        # ``intr``/``vector``/APR see IRR as it was one cycle earlier.
+        irr_any_now, irrv_now, _ = highest_set(m, irr, "irr")
+        irr_any = Signal()
+        irrv = Signal(8)
+        settle = Signal()  # INTA and EOI acted together at the last edge: the stage is one vector behind
+        m.d.sync += [irr_any.eq(irr_any_now), irrv.eq(irrv_now)]
+        # ISR holds at most one vector per priority class (INTA only moves a
+        # vector whose class is above every in-service one; EOI retires the
+        # highest), so it is stored as a valid bit and a low nibble per class.
+        isr_valid = Signal(16)
+        isr_low = [Signal(4, name=f"isr_low{c}") for c in range(16)]
+        isr_any, isr_cls, isr_low_top = highest_set(m, isr_valid, "isr", isr_low)
+        isrv = Signal(8)
+        m.d.comb += isrv.eq(Cat(isr_low_top, isr_cls))
+        isr = Signal(256)  # the 256-bit view (waveforms only; nothing reads it)
+        m.d.comb += isr.eq(Cat(*(Mux(isr_valid[c], (Const(1, 16) << isr_low[c])[:16], 0) for c in range(16))))
         tpr = st["TPR"][:8]
         ppr = Signal(8)
         m.d.comb += ppr.eq(Mux(tpr[4:] >= isrv[4:], tpr, Cat(Const(0, 4), isrv[4:])))
         deliverable = Signal()
-        m.d.comb += deliverable.eq(enabled & irr_any & (irrv[4:] > ppr[4:]))
+        m.d.comb += deliverable.eq(
+            enabled & irr_any & ~settle & (irrv[4:] > tpr[4:]) & (irrv[4:] > isrv[4:])
+        )
         apr = Signal(8)
         top_class = Signal(4)
         m.d.comb += top_class.eq(Mux(tpr[4:] > isrv[4:], tpr[4:], isrv[4:]))
@@ -323,14 +349,26 @@ class LapicCore(wiring.Component):
             if r.count != 8 or r.stride != 0x10:
                 raise ValueError(f"{arr} must be 8 registers 0x10 apart")
 
+        # ISR word w holds classes 2w and 2w + 1: select their entries, then decode.
+        isr_pair_valid = Signal(2)
+        isr_pair_low = Signal(8)
+        isr_word = Signal(32)
+        m.d.comb += [
+            isr_pair_valid.eq(isr_valid.word_select(word, 2)),
+            isr_pair_low.eq(Cat(*isr_low).word_select(word, 8)),
+            isr_word.eq(Cat(*(Mux(isr_pair_valid[k], (Const(1, 16) << isr_pair_low[4 * k : 4 * k + 4])[:16], 0)
+                              for k in range(2)))),
+        ]
         with m.Switch(reg.addr):
             for r in dev.registers:
                 with m.Case(decoded[r.name]):
                     n = r.name
                     if n == "ID":
                         m.d.comb += reg.r_data.eq(Cat(Const(0, 24), apic_id))
-                    elif n in ("ISR", "TMR", "IRR"):
-                        bits = {"ISR": isr, "TMR": tmr, "IRR": irr}[n]
+                    elif n == "ISR":
+                        m.d.comb += reg.r_data.eq(isr_word)
+                    elif n in ("TMR", "IRR"):
+                        bits = {"TMR": tmr, "IRR": irr}[n]
                         m.d.comb += reg.r_data.eq(bits.word_select(word, 32))
                     elif n == "PPR":
                         m.d.comb += reg.r_data.eq(ppr)
@@ -457,12 +495,13 @@ class LapicCore(wiring.Component):
             eoi_vec.eq(Mux(inta_go, irrv, isrv)),
             eoi_go.eq(eoi_write & (inta_go | isr_any)),
         ]
-        # One decoder serves INTA (IRR→ISR) and EOI: when both act in a cycle
-        # the EOI retires the very vector INTA moves, so both decode irrv.
-        isr_bit = decode256(m, inta_go | eoi_go, Mux(eoi_go, eoi_vec, irrv), "isr_bit")
+        # INTA clears the IRR bit it moves (ISR is per class, below).
+        inta_bit = decode256(m, inta_go, irrv, "inta_bit")
         eoi_valid = Signal()
         eoi_vector = Signal(8)
-        m.d.sync += eoi_valid.eq(eoi_go & tmr.bit_select(eoi_vec, 1) & ~fld(st["SVR"], "SVR", "EOI_SUPPRESS"))
+        eoi_level = Signal()  # TMR of the retired vector: both candidates looked up in parallel with inta_go
+        m.d.comb += eoi_level.eq(Mux(inta_go, tmr.bit_select(irrv, 1), tmr.bit_select(isrv, 1)))
+        m.d.sync += eoi_valid.eq(eoi_go & eoi_level & ~fld(st["SVR"], "SVR", "EOI_SUPPRESS"))
         with m.If(eoi_go):
             m.d.sync += eoi_vector.eq(eoi_vec)
         m.d.comb += [self.eoi.valid.eq(eoi_valid), self.eoi.vector.eq(eoi_vector)]
@@ -533,17 +572,28 @@ class LapicCore(wiring.Component):
             blocked = blocked | init_k
 
         # ------------------------------------------------------------ timer
-        tdcr = nx["TDCR"]
-        div = Cat(fld(tdcr, "TDCR", "DIV_LO"), fld(tdcr, "TDCR", "DIV_HI"))
-        shift = Signal(3)
-        m.d.comb += shift.eq(div + 1)
-        limit = Signal(7)
-        m.d.comb += limit.eq((Const(1, 8) << shift) - 1)
+        # The divisor of this edge is TDCR as the write leaves it; the prescaler
+        # is compared with the stored and with the written divisor in parallel
+        # and the (late) write strobe only picks one of the two answers.
+        def prescaler_done(tdcr: Value, tag: str) -> Signal:
+            shift = Signal(3, name=f"presc_shift_{tag}")
+            limit = Signal(7, name=f"presc_limit_{tag}")
+            done = Signal(name=f"presc_done_{tag}")
+            m.d.comb += [
+                shift.eq(Cat(fld(tdcr, "TDCR", "DIV_LO"), fld(tdcr, "TDCR", "DIV_HI")) + 1),
+                limit.eq((Const(1, 8) << shift) - 1),
+                done.eq(presc >= limit),
+            ]
+            return done
+
+        tdcr_write = Signal()
+        m.d.comb += tdcr_write.eq(w & (reg.addr == dev.offset("TDCR")))
+        presc_done = Mux(tdcr_write, prescaler_done(wdata & wmask["TDCR"], "new"), prescaler_done(st["TDCR"], "old"))
         running = tmcct != 0
         dec = Signal()
         expire = Signal()
         m.d.comb += [
-            dec.eq(running & (presc >= limit) & ~tmict_load & ~tsc_switch),
+            dec.eq(running & presc_done & ~tmict_load & ~tsc_switch),
             expire.eq(dec & (tmcct == 1)),
         ]
         lvtt = nx["LVT_TIMER"]
@@ -590,7 +640,7 @@ class LapicCore(wiring.Component):
         # Each source sets its IRR bit and writes its trigger into TMR; a later
         # source overrides an earlier one on the same vector. Every TMR stage is
         # a named signal referenced once, so the chain stays linear in size.
-        irr_n: Value = Mux(inta_go, irr & ~isr_bit, irr)
+        irr_n: Value = irr & ~inta_bit
         tmr_n: Value = tmr
         for k, (go, vec, lvl) in enumerate(sources):
             bit = decode256(m, go, vec, f"src{k}_bit")
@@ -601,9 +651,21 @@ class LapicCore(wiring.Component):
         m.d.sync += [
             irr.eq(irr_n),
             tmr.eq(tmr_n),
-            isr.eq(Mux(eoi_go, isr & ~isr_bit, isr | isr_bit)),
+            settle.eq(inta_go & eoi_go),
             remote_irr.eq(remote_after | remote_set),
         ]
+
+        # ISR: INTA sets its class's entry, EOI clears the highest; both in
+        # one cycle retire the vector INTA moves, so ISR stays as it was.
+        inta_cls = irrv[4:]
+        with m.If(inta_go & ~eoi_go):
+            m.d.sync += isr_valid.eq(isr_valid | (Const(1, 16) << inta_cls))
+        with m.Elif(eoi_go & ~inta_go):
+            m.d.sync += isr_valid.eq(isr_valid & ~(Const(1, 16) << isr_cls))
+        with m.If(inta_go):
+            for c in range(16):
+                with m.If(inta_cls == c):
+                    m.d.sync += isr_low[c].eq(irrv[:4])
 
         # NMI: set wins over acknowledge.
         nmi_set = msg_nmi | lint_nmi[0] | lint_nmi[1]
@@ -635,7 +697,7 @@ class LapicCore(wiring.Component):
                 m.d.sync += st[n].eq(st[n].init)
             m.d.sync += [
                 irr.eq(0),
-                isr.eq(0),
+                isr_valid.eq(0),
                 tmr.eq(0),
                 esr_pending.eq(0),
                 esr.eq(0),

@@ -263,7 +263,7 @@ async def registers_through_axi(dut: Any) -> None:
 
 @cocotb.test()
 async def interrupt_round_trip(dut: Any) -> None:
-    """msg_in → intr (1 cycle), INTA → ack_valid (1 cycle), level EOI broadcast, ICR → ipi."""
+    """msg_in → intr (2 cycles), INTA → ack_valid (1 cycle), level EOI broadcast, ICR → ipi."""
     axi, mon = await setup(dut)
     dev = load_default().lapic
     await axi.write_dword(dev.offset("SVR"), 0x1FF)
@@ -274,6 +274,9 @@ async def interrupt_round_trip(dut: Any) -> None:
     dut.msg_in__level.value = 1
     await RisingEdge(dut.clk)
     dut.msg_in__valid.value = 0
+    await ReadOnly()
+    assert dut.intr.value == 0  # IRR has it, the priority stage not yet
+    await RisingEdge(dut.clk)
     await ReadOnly()
     assert dut.intr.value == 1 and int(dut.vector.value) == 0x79
     await RisingEdge(dut.clk)
@@ -314,7 +317,7 @@ class Cpu:
     async def msg(
         self, vector: int, dm: DeliveryMode = DeliveryMode.FIXED, trigger: Trigger = Trigger.EDGE, level: int = 1
     ) -> None:
-        """``msg_in`` valid for one cycle; returns in the cycle after it."""
+        """``msg_in`` valid for one cycle; returns in the cycle after it (IRR has it, the priority stage not yet)."""
         d = self.dut
         await RisingEdge(d.clk)
         d.msg_in__valid.value = 1
@@ -366,6 +369,7 @@ async def tpr_ppr_priority(dut: Any) -> None:
     await c.wr("TPR", 0x45)
     assert await c.rd("PPR") == 0x45
     await c.msg(0x41)
+    await RisingEdge(dut.clk)
     await ReadOnly()
     assert dut.intr.value == 0 and int(dut.vector.value) == 0x41
     await c.wr("TPR", 0x30)
@@ -374,9 +378,11 @@ async def tpr_ppr_priority(dut: Any) -> None:
     assert await c.inta() == 0x41
     assert await c.rd("PPR") == 0x40
     await c.msg(0x4F)  # same class: waits
+    await RisingEdge(dut.clk)
     await ReadOnly()
     assert dut.intr.value == 0
     await c.msg(0x51)  # higher class: preempts
+    await RisingEdge(dut.clk)
     await ReadOnly()
     assert dut.intr.value == 1 and int(dut.vector.value) == 0x51
     assert await c.inta() == 0x51

@@ -31,6 +31,16 @@ Results of a cycle appear on the RTL outputs in the next cycle:
 :attr:`vector`, :attr:`nmi` and the router-facing properties are what the RTL
 shows during the current cycle.
 
+Priority stage: as in the RTL, :attr:`intr`, :attr:`vector` and
+:attr:`arb_priority` see IRR as it was during the *previous* cycle (the
+RTL registers its IRR encoder), and :meth:`inta` moves that vector; PPR,
+ISR and EOI see the current state. The cycle after an INTA and an EOI in
+the same cycle is a settle cycle with ``intr`` low (the LAPIC's docstring
+has the whole rule). So :meth:`accept` in cycle ``t`` shows on
+:attr:`intr` in ``t + 2``. With ``staged=False`` (the event-driven
+platform model, which takes a pin → ``intr`` in zero cycles anyway) the
+stage is left out and IRR is seen at once.
+
 Timer: a TMICT write of ``N`` (not 0) in cycle ``t`` with divisor ``d``
 loads TMCCT = ``N``; TMCCT then decreases by one at the end of cycles
 ``t + d``, ``t + 2d`` …; the decrement from 1 (at the end of cycle
@@ -86,8 +96,9 @@ def _sm(f: Field) -> tuple[int, int]:
 class LapicModel:
     """Reference model of one Local APIC; see the module docstring for timing."""
 
-    def __init__(self, spec: Spec, apic_id: int) -> None:
+    def __init__(self, spec: Spec, apic_id: int, *, staged: bool = True) -> None:
         dev = spec.lapic
+        self.staged = staged
         self.spec = spec
         self.dev = dev
         self.initial_apic_id = apic_id & 0xFF
@@ -286,6 +297,14 @@ class LapicModel:
         self._pins = [0, 0]
         self._prev_pins = [0, 0]
         self.cycle = 0
+        # The RTL's priority stage: IRR as it was one cycle earlier (what
+        # intr, vector and APR see), IRR at the start of this cycle, and the
+        # settle cycle after an INTA and an EOI acted together.
+        self._irr_seen = 0
+        self._irr_start = 0
+        self._settle = False
+        self._moved = False
+        self._moved_retired = False
         self.eois = []
         self.startups = []
         self._soft_reset()
@@ -394,6 +413,11 @@ class LapicModel:
         return _highest(self._irr)
 
     @property
+    def _irr_stage(self) -> int:
+        """IRR as ``intr``, ``vector`` and APR see it (one cycle late when :attr:`staged`)."""
+        return self._irr_seen if self.staged else self._irr
+
+    @property
     def ppr(self) -> int:
         tpr = self.regs["TPR"] & 0xFF
         isrv = _highest(self._isr)
@@ -403,7 +427,7 @@ class LapicModel:
     def arb_priority(self) -> int:
         """APR as the SDM defines it (used by lowest-priority arbitration)."""
         tpr = self.regs["TPR"] & 0xFF
-        isrv, irrv = _highest(self._isr), _highest(self._irr)
+        isrv, irrv = _highest(self._isr), _highest(self._irr_stage)
         if (tpr >> 4) >= (irrv >> 4) and (tpr >> 4) > (isrv >> 4):
             return tpr
         return max(tpr & 0xF0, isrv & 0xF0, irrv & 0xF0)
@@ -413,7 +437,10 @@ class LapicModel:
         """A fixed interrupt is deliverable: enabled and its class above PPR's."""
         intr = self._intr
         if intr is None:
-            irr = self._irr
+            if self.staged:
+                irr = 0 if self._settle else self._irr_seen
+            else:
+                irr = self._irr
             if not irr or not self.enabled:
                 intr = False
             else:
@@ -428,8 +455,8 @@ class LapicModel:
 
     @property
     def vector(self) -> int:
-        """The vector ``intr`` stands for (the highest IRR vector; 0 if none)."""
-        return _highest(self._irr)
+        """The vector ``intr`` stands for (the highest IRR vector the priority stage holds; 0 if none)."""
+        return _highest(self._irr_stage)
 
     @property
     def nmi(self) -> bool:
@@ -452,11 +479,12 @@ class LapicModel:
         if not self.intr:
             sh, m = self._svr_vector
             return (self.regs["SVR"] >> sh) & m
-        v = self._irr.bit_length() - 1
+        v = self._irr_stage.bit_length() - 1
         bit = 1 << v
         self._irr &= ~bit
         self._isr |= bit
         self._intr = None
+        self._moved = True
         return v
 
     def nmi_ack(self) -> None:
@@ -587,6 +615,7 @@ class LapicModel:
         v = isr.bit_length() - 1
         self._isr = isr & ~(1 << v)
         self._intr = None
+        self._moved_retired = self._moved
         regs = self.regs
         if self.tmr >> v & 1 and not regs["SVR"] & self._svr_eoi_suppress:
             self.eois.append(v)
@@ -713,19 +742,32 @@ class LapicModel:
         """End the current cycle and ``cycles - 1`` more (see the timing convention)."""
         if cycles <= 0:
             return
+        # The priority stage registers IRR as it was during the last cycle.
+        last_start = self._irr_start if cycles == 1 else self._irr
+        settle = cycles == 1 and self._moved_retired
+        self._moved = self._moved_retired = False
         if not self.tmcct and not self._err_fire and not self._lint_busy():
             self.cycle += cycles  # nothing happens by itself at these edges
-            return
-        # First edge: the pins, the timer, then the error interrupt of this edge.
-        self._lint_edge()
-        self._timer_edges(1)
-        self._error_interrupt()
-        left = cycles - 1
-        while left > 0:
-            used = self._timer_edges(left)
+        else:
+            # First edge: the pins, the timer, then the error interrupt of this edge.
+            self._lint_edge()
+            self._timer_edges(1)
             self._error_interrupt()
-            left -= used
-        self.cycle += cycles
+            left = cycles - 1
+            while left > 1:
+                used = self._timer_edges(left - 1)
+                self._error_interrupt()
+                left -= used
+            if left:  # the last edge on its own: the stage sees IRR as it was before it
+                last_start = self._irr
+                self._timer_edges(1)
+                self._error_interrupt()
+            self.cycle += cycles
+        if self.staged:
+            self._irr_seen = last_start
+            self._irr_start = self._irr
+            self._settle = settle
+            self._intr = None
 
     def next_event_in(self) -> int | None:
         """Cycles :meth:`advance` needs until something happens by itself.

@@ -87,7 +87,8 @@ class PlatformModel:
         self.spec = spec
         plat = spec.platform
         self.ncpus: int = plat.ncpus
-        self.lapics: list[LapicModel] = [LapicModel(spec, cpu.apic_id) for cpu in plat.cpus]
+        # Event-driven: the LAPICs take their priority results without the RTL's one-cycle stage.
+        self.lapics: list[LapicModel] = [LapicModel(spec, cpu.apic_id, staged=False) for cpu in plat.cpus]
         self.ioapic = IoApicModel(spec)
         self.hpet = HpetModel(spec)
         self.router = RouterModel(spec, self.lapics)

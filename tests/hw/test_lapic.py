@@ -282,15 +282,17 @@ def test_priority_class_rule_and_nesting(spec: Spec) -> None:
         await b.enable()
         await b.send(0x65)
         c = await b.cycle()
-        assert c.intr and c.vector == 0x65  # msg_in → intr in 1 cycle
+        assert not c.intr  # IRR is set, the priority stage has not seen it yet
+        c = await b.cycle()
+        assert c.intr and c.vector == 0x65  # msg_in → intr in 2 cycles
         assert await b.ack() == 0x65
         assert await b.read("ISR", 3) == 1 << 5
         assert await b.read("PPR") == 0x60
         await b.send(0x61)  # same class: waits
-        await b.idle()
+        await b.idle(2)
         assert not b.last.intr and b.last.vector == 0x61
         await b.send(0x71)  # higher class: preempts
-        await b.idle()
+        await b.idle(2)
         assert b.last.intr and b.last.vector == 0x71
         assert await b.ack() == 0x71
         assert await b.read("PPR") == 0x70
@@ -312,11 +314,52 @@ def test_priority_class_rule_and_nesting(spec: Spec) -> None:
     run(spec, body)
 
 
+def test_back_to_back_inta_and_eoi(spec: Spec) -> None:
+    """The rule of the LAPIC docstring: INTAs and EOIs in consecutive cycles, and both in one cycle."""
+
+    async def body(b: CoreBench) -> None:
+        await b.enable()
+        await b.send(0x41)
+        await b.send(0x52)
+        await b.idle(2)
+        assert b.last.intr and b.last.vector == 0x52
+        c1 = await b.cycle(inta=True)  # moves 0x52
+        c2 = await b.cycle(inta=True)  # the stage still shows 0x52, now in service: spurious
+        assert c1.intr and not c2.intr
+        c3 = await b.cycle()
+        assert (c2.ack, c3.ack) == (0x52, 0xFF)
+        assert not c3.intr  # 0x41's class is below the in-service 0x52's
+        assert await b.read("ISR", 2) == 1 << (0x52 - 64)
+        assert await b.read("IRR", 2) == 1 << (0x41 - 64)
+        await b.write("EOI", 0)  # retires 0x52; 0x41 becomes deliverable at once
+        c = await b.cycle()
+        assert c.intr and c.vector == 0x41
+        # INTA and EOI together retire the vector INTA moves; the next cycle settles.
+        c = await b.cycle(inta=True, write=(b.off("EOI"), 0, 0xF))
+        c = await b.cycle()
+        assert c.ack == 0x41 and not c.intr
+        assert await b.read("ISR", 2) == 0 and await b.read("IRR", 2) == 0
+        # Two EOIs in consecutive cycles retire the two in-service vectors, highest first.
+        await b.send(0x63)
+        await b.idle(2)
+        assert await b.ack() == 0x63
+        await b.send(0x74)
+        await b.idle(2)
+        assert await b.ack() == 0x74
+        assert await b.read("ISR", 3) == (1 << (0x63 - 96)) | (1 << (0x74 - 96))
+        await b.write("EOI", 0)
+        await b.write("EOI", 0)
+        assert await b.read("ISR", 3) == 0
+        assert await b.read("PPR") == 0
+
+    run(spec, body)
+
+
 def test_inta_spurious_when_no_longer_deliverable(spec: Spec) -> None:
     async def body(b: CoreBench) -> None:
         await b.write("SVR", 0x1EF)
         await b.send(0x40)
-        await b.idle()
+        await b.idle(2)
         assert b.last.intr
         await b.write("TPR", 0xF0)
         assert await b.ack() == 0xEF
@@ -370,7 +413,7 @@ def test_esr_write_latch_and_illegal_vectors(spec: Spec) -> None:
         # The error interrupt fires with LVT Error unmasked.
         await b.write("LVT_ERROR", 0xFE)
         await b.cycle(write=(0x3B0, 1, 0xF))
-        await b.idle()
+        await b.idle(2)
         assert b.last.intr and b.last.vector == 0xFE
 
     run(spec, body)
@@ -403,8 +446,8 @@ def test_timer_one_shot_periodic_divide_and_mask(spec: Spec) -> None:
         await b.write("TDCR", 0xB)  # divide by 1
         await b.write("LVT_TIMER", 0x40)
         await b.write("TMICT", 5)
-        # Fires at the end of cycle t + 5: intr from t + 6.
-        for k in range(5):
+        # Fires at the end of cycle t + 5: IRR from t + 6, intr from t + 7.
+        for k in range(6):
             assert not b.last.intr or k == 0
             await b.idle()
         await b.idle()
@@ -470,14 +513,14 @@ def test_lint_edge_level_remote_irr_and_nmi(spec: Spec) -> None:
         await b.write("LVT_LINT0", 0x8031)  # fixed, level, active high
         await b.write("LVT_LINT1", 0x0400)  # NMI
         b.lint[0] = 1
-        await b.idle(2)
+        await b.idle(3)
         assert b.last.intr and b.last.vector == 0x31
         assert await b.read("LVT_LINT0") == 0xC031  # remote IRR
         assert await b.ack() == 0x31
         await b.idle(3)
         assert not b.last.intr  # remote IRR blocks re-delivery
         await b.write("EOI", 0)
-        await b.idle()
+        await b.idle(2)
         assert b.last.intr  # still asserted: delivered again
         b.lint[1] = 1
         await b.idle(2)
