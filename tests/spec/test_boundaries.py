@@ -208,6 +208,13 @@ CASES = [
         ("{name: ONESHOT, value: 0}", "{name: ONESHOT, value: -1}"),
         r"values\[0\]\.value: -1 is below the minimum 0",
     ),
+    ok("fields-adjacent", LAPIC, ('{name: FOCUS_DISABLE, bits: "9"', '{name: FOCUS_DISABLE, bits: "11:9"'), r"overlap"),
+    bad(
+        "fields-overlapping-by-one-bit",
+        LAPIC,
+        ('{name: ENABLE, bits: "8"', '{name: ENABLE, bits: "8:7"'),
+        r"field SVR\.ENABLE bits '8:7' overlap field SVR\.VECTOR",
+    ),
     # ------------------------------------------------------------------ register placement
     ok("offset-4-aligned", LAPIC, ("offset: 0x3E0", "offset: 0x3E4"), r"aligned"),
     bad(
@@ -283,6 +290,16 @@ CASES = [
         ("stride: 2", "stride: 1"),
         r"register REDTBL stride 0x1 is smaller than the register \(2 indices\)",
     ),
+    ok(
+        "shift-by-0", LAPIC, ("offset: 0x100\n      count: 8", 'offset: 0x100\n      count: "8 << 0 >> 0"'), r"shift by"
+    ),
+    bad(
+        "shift-by-minus-1",
+        LAPIC,
+        ("offset: 0x100\n      count: 8", 'offset: 0x100\n      count: "8 << 1 >> -1"'),
+        r"shift by -1 in .* is outside 0\.\.256",
+    ),
+    bad("offset-negative", LAPIC, ("offset: 0x3E0", "offset: -4"), r"offset: -4 is below the minimum 0"),
     ok(
         "shift-by-256",
         LAPIC,
@@ -446,6 +463,18 @@ CASES = [
         ("mode: 64\n      size: 16", "mode: 64\n      size: 8"),
         r"layout gate64: 64-bit gates are 16 bytes, not 8",
     ),
+    bad(
+        "gate-fields-overlapping-by-one-bit",
+        IDT,
+        ('{name: ist, bits: "34:32"', '{name: ist, bits: "35:32"'),
+        r"gate field zero bits '39:35' overlap gate field ist",
+    ),
+    bad(
+        "gate-offset-one-bit-short",
+        IDT,
+        ('{name: offset_high, bits: "95:64"', '{name: offset_high, bits: "94:64"'),
+        r"the offset parts of layout gate64 hold 63 bits; a 64-bit gate needs 64",
+    ),
     # ------------------------------------------------------------------ platform
     ok("apic-id-0xfe", PLATFORM, ("- {apic_id: 1}", "- {apic_id: 0xFE}"), r"APIC ID"),
     bad(
@@ -499,6 +528,8 @@ CASES = [
         ("hpet: {base: 0xFED00000, size: 0x400}", "hpet: {base: 0xFED00000, size: 0}"),
         r"size: 0 is below the minimum 1",
     ),
+    ok("one-cpu", PLATFORM, ("    - {apic_id: 1}\n", ""), r"cpus"),
+    bad("no-cpu", PLATFORM, ("    - {apic_id: 0}\n    - {apic_id: 1}\n", "    []\n"), r"cpus: needs at least 1 item"),
     ok("isa-irq-15", PLATFORM, ("{isa_irq: 0, pin: 2}", "{isa_irq: 15, pin: 2}"), r"ISA IRQ"),
     bad("isa-irq-16", PLATFORM, ("{isa_irq: 0, pin: 2}", "{isa_irq: 16, pin: 2}"), r"ISA IRQ 16 is outside 0\.\.15"),
     ok("isa-pin-23", PLATFORM, ("{isa_irq: 0, pin: 2}", "{isa_irq: 0, pin: 23}"), r"goes to pin"),
