@@ -200,10 +200,19 @@ class IrqCore:
             return -EINVAL
         if flags & IRQF_SHARED and dev_id is None:
             return -EINVAL
+        if not flags & IRQF_TRIGGER_MASK:
+            # __setup_irq: "If the trigger type is not specified by the caller,
+            # then use the default for this interrupt."
+            flags |= self.irqd_get_trigger_type(desc)
         new = IrqAction(handler, flags, name, dev_id)
         if desc.actions:
             old = desc.actions[0]
-            oldtype = old.flags & IRQF_TRIGGER_MASK
+            if desc.trigger_set:
+                oldtype = self.irqd_get_trigger_type(desc)
+            else:  # nobody set the configuration before: inherit the requester's
+                oldtype = new.flags & IRQF_TRIGGER_MASK
+                if oldtype:
+                    self.irq_set_type(desc, oldtype)
             if not (old.flags & new.flags & IRQF_SHARED) or oldtype != (new.flags & IRQF_TRIGGER_MASK):
                 self._mismatch(irq, new, old)
                 return -EBUSY
@@ -229,6 +238,15 @@ class IrqCore:
     def _mismatch(self, irq: int, new: IrqAction, old: IrqAction) -> None:
         self.k.printk(f"genirq: Flags mismatch irq {irq}. {new.flags:08x} ({new.name}) "
                       f"vs. {old.flags:08x} ({old.name})")
+
+    @staticmethod
+    def irqd_get_trigger_type(desc: IrqDesc) -> int:
+        """The line's trigger type as ``IRQF_TRIGGER_*`` bits; 0 while nobody set one."""
+        if not desc.trigger_set:
+            return IRQF_TRIGGER_NONE
+        if desc.level:
+            return IRQF_TRIGGER_LOW if desc.active_low else IRQF_TRIGGER_HIGH
+        return IRQF_TRIGGER_FALLING if desc.active_low else IRQF_TRIGGER_RISING
 
     def irq_set_type(self, desc: IrqDesc, trig: int) -> None:
         """``ioapic_set_type``: level/edge and polarity choose the flow handler."""
@@ -457,10 +475,11 @@ class IrqCore:
         """Count unhandled interrupts; disable the line after 99 900 of 100 000."""
         k = self.k
         jiffies = k.timers.jiffies
-        bogus = action_ret not in (IRQ_NONE, IRQ_HANDLED, IRQ_WAKE_THREAD, IRQ_HANDLED | IRQ_WAKE_THREAD)
-        if bogus and self.bogus_reports < 100:
-            self.bogus_reports += 1
-            k.printk(f"irq event {desc.irq}: bogus return value {action_ret:x}")
+        if action_ret & 0xFFFFFFFF > IRQ_HANDLED | IRQ_WAKE_THREAD:  # bad_action_ret()
+            # note_interrupt: report (report_bad_irq, at most 100) and return:
+            # a bogus value is neither counted nor judged.
+            self.report_bad_irq(desc, action_ret)
+            return
         if action_ret & ~IRQ_WAKE_THREAD == IRQ_NONE:
             if k.timers.time_after(jiffies, desc.last_unhandled + k.HZ // 10):
                 desc.irqs_unhandled = 1
@@ -472,7 +491,7 @@ class IrqCore:
             return
         desc.irq_count = 0
         if desc.irqs_unhandled > SPURIOUS_LIMIT:
-            self.report_bad_irq(desc, action_ret)
+            self.report_bad_irq(desc, action_ret)  # "nobody cared"
             k.printk(f"Disabling IRQ #{desc.irq}")
             desc.spurious_disabled = True
             desc.depth += 1
@@ -483,8 +502,17 @@ class IrqCore:
         desc.irqs_unhandled = 0
 
     def report_bad_irq(self, desc: IrqDesc, action_ret: int) -> None:
+        """``report_bad_irq``: a bogus return value or "nobody cared", with the
+        handlers; at most 100 reports of either kind (one static count)."""
+        if self.bogus_reports >= 100:
+            return
+        self.bogus_reports += 1
         k = self.k
-        lines = [f'irq {desc.irq}: nobody cared (try booting with the "irqpoll" option)', "handlers:"]
+        if action_ret & 0xFFFFFFFF > IRQ_HANDLED | IRQ_WAKE_THREAD:
+            first = f"irq event {desc.irq}: bogus return value {action_ret & 0xFFFFFFFF:x}"
+        else:
+            first = f'irq {desc.irq}: nobody cared (try booting with the "irqpoll" option)'
+        lines = [first, "handlers:"]
         for a in desc.actions:
             addr = k.kallsym(getattr(a.handler, "__qualname__", a.name))
             lines.append(f"[<{addr:016x}>] {getattr(a.handler, '__qualname__', a.name)}")
@@ -493,9 +521,18 @@ class IrqCore:
         self.bad_irq_reports.append("\n".join(lines))
 
     async def poll_spurious_irqs(self) -> None:
-        """``poll_spurious_irqs``: run the handlers of spurious-disabled lines."""
+        """``poll_spurious_irqs``: run the handlers of spurious-disabled lines.
+
+        Like ``try_one_irq(desc, force=true)``: never IRQ 0, and only lines
+        whose (first) action is ``IRQF_SHARED`` and not ``__IRQF_TIMER`` nor
+        per-CPU — a line nobody shares has nobody else to try."""
         for desc in list(self.descs.values()):
-            if desc.spurious_disabled and desc.actions and not desc.in_progress:
+            if desc.irq == 0 or not desc.spurious_disabled or not desc.actions:
+                continue
+            first = desc.actions[0].flags
+            if not first & IRQF_SHARED or first & (IRQF__TIMER | IRQF_PERCPU):
+                continue
+            if not desc.in_progress:
                 desc.in_progress = True
                 try:
                     for a in list(desc.actions):

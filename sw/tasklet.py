@@ -92,16 +92,22 @@ class Tasklets:
 
     # The two softirq actions hand over to the common body without a coroutine
     # frame of their own (they run at every irq_exit that has tasklets).
+    # Like Linux ≥ 6.9 they first run the CPU's BH workqueue pool
+    # (``workqueue_softirq_action``).
 
     def tasklet_action(self) -> Coroutine[Any, Any, None]:
-        return self._action_common("tasklet_vec", TASKLET_SOFTIRQ)
+        return self._action_common("tasklet_vec", TASKLET_SOFTIRQ, False)
 
     def tasklet_hi_action(self) -> Coroutine[Any, Any, None]:
-        return self._action_common("tasklet_hi_vec", HI_SOFTIRQ)
+        return self._action_common("tasklet_hi_vec", HI_SOFTIRQ, True)
 
-    async def _action_common(self, key: str, nr: int) -> None:
+    async def _action_common(self, key: str, nr: int, highpri: bool) -> None:
         k = self.k
         cpu = k._cur
+        wq = k.wq
+        if wq.bh_pools[(cpu.id, highpri)].worklist:
+            await wq.workqueue_softirq_action(highpri)
+            cpu = k._cur
         # local_irq_disable(); detach this CPU's list; local_irq_enable()
         cpu.if_flag = False
         data = cpu.data
