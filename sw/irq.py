@@ -16,7 +16,7 @@ end. ``note_interrupt`` implements the 99 900-of-100 000 rule.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -343,64 +343,67 @@ class IrqCore:
 
     # ------------------------------------------------------------------ dispatch
 
-    def common_interrupt(self, regs: PtRegs, vector: int) -> Awaitable[None]:
-        """``DEFINE_IDTENTRY_IRQ(common_interrupt)``: the flow handler of the
-        vector's descriptor.
+    # The flow handlers are plain calls: they run on the interrupted thread's
+    # stack (:mod:`irqforge.sw.cpumux`); chip callbacks and handlers that are
+    # coroutines are awaited through ``k.mux.await_``.
 
-        Awaitable like the other entry functions; it returns the flow handler's
-        coroutine itself instead of awaiting it in a frame of its own (it runs
-        at every device interrupt)."""
+    def common_interrupt(self, regs: PtRegs, vector: int) -> None:
+        """``DEFINE_IDTENTRY_IRQ(common_interrupt)``: the flow handler of the vector's descriptor."""
         desc = self.k._cur.vector_irq[vector]
         if desc is None:
-            return self._no_irq_handler(vector)
+            self.k.mux.await_(self._no_irq_handler(vector))
+            return
         flow = desc.flow
         if flow == "edge":
-            return self.handle_edge_irq(desc)
-        if flow == "fasteoi":
-            return self.handle_fasteoi_irq(desc)
-        return self.handle_level_irq(desc)
+            self.handle_edge_irq(desc)
+        elif flow == "fasteoi":
+            self.handle_fasteoi_irq(desc)
+        else:
+            self.handle_level_irq(desc)
 
     async def _no_irq_handler(self, vector: int) -> None:
         k = self.k
         await k.apic.apic_eoi()
         k.printk(f"common_interrupt: {k._cur.id}.{vector} No irq handler for vector")
 
-    async def handle_irq(self, desc: IrqDesc) -> None:
+    def handle_irq(self, desc: IrqDesc) -> None:
         flow = desc.flow
         if flow == "edge":
-            await self.handle_edge_irq(desc)
+            self.handle_edge_irq(desc)
         elif flow == "fasteoi":
-            await self.handle_fasteoi_irq(desc)
+            self.handle_fasteoi_irq(desc)
         else:
-            await self.handle_level_irq(desc)
+            self.handle_level_irq(desc)
 
     def _irq_may_run(self, desc: IrqDesc) -> bool:
         return not desc.in_progress
 
-    async def handle_edge_irq(self, desc: IrqDesc) -> None:
+    def handle_edge_irq(self, desc: IrqDesc) -> None:
         chip = desc.chip
+        aw = self.k.mux.await_
         desc.replay = False
         if desc.in_progress or desc.disabled or not desc.actions:  # not _irq_may_run(desc) or …
             desc.pending = True
-            await chip.irq_mask(desc)
-            await chip.irq_ack(desc)
+            aw(chip.irq_mask(desc))
+            chip.irq_ack_sync(desc)
             return
         desc.kstat[self.k._cur.id] += 1  # _kstat(desc)
         desc.tot_count += 1
-        await chip.irq_ack(desc)
+        chip.irq_ack_sync(desc)
         while True:
             if not desc.actions:
-                await chip.irq_mask(desc)
+                aw(chip.irq_mask(desc))
                 return
             if desc.pending and not desc.disabled and desc.masked:
-                await chip.irq_unmask(desc)
-            await self.handle_irq_event(desc)
+                aw(chip.irq_unmask(desc))
+            self.handle_irq_event(desc)
             if not (desc.pending and not desc.disabled):
                 break
 
-    async def handle_level_irq(self, desc: IrqDesc) -> None:
+    def handle_level_irq(self, desc: IrqDesc) -> None:
         chip = desc.chip
-        await chip.irq_mask_ack(desc)
+        aw = self.k.mux.await_
+        aw(chip.irq_mask_ack(desc))
         if not self._irq_may_run(desc):
             return
         desc.replay = False
@@ -408,37 +411,38 @@ class IrqCore:
             desc.pending = True
             return
         self._kstat(desc)
-        await self.handle_irq_event(desc)
+        self.handle_irq_event(desc)
         if not desc.disabled and desc.masked and not desc.oneshot:
-            await chip.irq_unmask(desc)
+            aw(chip.irq_unmask(desc))
 
-    async def handle_fasteoi_irq(self, desc: IrqDesc) -> None:
+    def handle_fasteoi_irq(self, desc: IrqDesc) -> None:
         chip = desc.chip
+        aw = self.k.mux.await_
         if not self._irq_may_run(desc):
-            await chip.irq_eoi(desc)
+            aw(chip.irq_eoi(desc))
             return
         desc.replay = False
         if not desc.actions or desc.disabled:
             desc.pending = True
-            await chip.irq_mask(desc)
-            await chip.irq_eoi(desc)
+            aw(chip.irq_mask(desc))
+            aw(chip.irq_eoi(desc))
             return
         self._kstat(desc)
         if desc.oneshot:
-            await chip.irq_mask(desc)
-        await self.handle_irq_event(desc)
+            aw(chip.irq_mask(desc))
+        self.handle_irq_event(desc)
         # cond_unmask_eoi_irq
         if desc.oneshot and not desc.disabled and desc.masked:
-            await chip.irq_eoi(desc)
-            await chip.irq_unmask(desc)
+            aw(chip.irq_eoi(desc))
+            aw(chip.irq_unmask(desc))
         else:
-            await chip.irq_eoi(desc)
+            aw(chip.irq_eoi(desc))
 
     def _kstat(self, desc: IrqDesc) -> None:
         desc.kstat[self.k._cur.id] += 1
         desc.tot_count += 1
 
-    async def handle_irq_event(self, desc: IrqDesc) -> int:
+    def handle_irq_event(self, desc: IrqDesc) -> int:
         """Run every action (registration order), OR the results, ``note_interrupt``."""
         k = self.k
         desc.pending = False
@@ -452,7 +456,7 @@ class IrqCore:
                     self.order.append((cpu.id, irq, a.name))
                 res = a.handler(irq, a.dev_id)
                 if res.__class__ is not int and inspect.isawaitable(res):
-                    res = await res
+                    res = k.mux.await_(res)
                 cpu = k._cur
                 if cpu.if_flag:
                     k.printk(f"WARNING: irq {irq} handler {a.name} enabled interrupts")
@@ -462,7 +466,7 @@ class IrqCore:
                 if ret == IRQ_HANDLED and desc.irq_count < SPURIOUS_SAMPLE - 1:
                     desc.irq_count += 1  # note_interrupt's whole work for a handled one
                 else:
-                    await self.note_interrupt(desc, ret)
+                    self.note_interrupt_sync(desc, ret)
         finally:
             desc.in_progress = False
             if self.sync_wq.sleepers or self.sync_wq.spinners:
@@ -473,6 +477,10 @@ class IrqCore:
 
     async def note_interrupt(self, desc: IrqDesc, action_ret: int) -> None:
         """Count unhandled interrupts; disable the line after 99 900 of 100 000."""
+        self.note_interrupt_sync(desc, action_ret)
+
+    def note_interrupt_sync(self, desc: IrqDesc, action_ret: int) -> None:
+        """:meth:`note_interrupt` as a plain call (on a kernel thread's stack)."""
         k = self.k
         jiffies = k.timers.jiffies
         if action_ret & 0xFFFFFFFF > IRQ_HANDLED | IRQ_WAKE_THREAD:  # bad_action_ret()
@@ -497,7 +505,7 @@ class IrqCore:
             desc.depth += 1
             desc.disabled = True
             desc.nobody_cared += 1
-            await desc.chip.irq_mask(desc)
+            k.mux.await_(desc.chip.irq_mask(desc))
             k.timers.arm_poll_spurious(self)
         desc.irqs_unhandled = 0
 

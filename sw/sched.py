@@ -1,13 +1,9 @@
 """Kernel threads, the per-CPU scheduler's data, and the wait primitives.
 
 The stack runs as ONE coroutine under a backend (:meth:`Kernel.run`), so it
-multiplexes the simulated CPUs and their kernel threads itself. A kernel
-thread is an ``async def`` coroutine; the driver in :mod:`irqforge.sw.kernel`
-steps it with ``send()``. Whatever a thread awaits that is not one of the
-:class:`Marker` objects below is a hardware operation of the backend and is
-forwarded up unchanged; a :class:`Marker` tells the driver to switch CPU
-(``BOUNDARY``), switch thread (``SCHEDULE``), halt the CPU until an interrupt
-(``HALT``) or park it in a spin loop until an event (``SPIN``).
+multiplexes the simulated CPUs and their kernel threads itself
+(:mod:`irqforge.sw.cpumux`). A kernel thread is an ``async def`` coroutine
+running on a stack of its own.
 
 Wait primitives (:class:`WaitQueue`, :class:`Completion`, :class:`SpinLock`)
 never busy-poll: a sleeping thread is BLOCKED until woken, a spinning CPU is
@@ -18,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,8 +27,6 @@ __all__ = [
     "PRIO_NORMAL",
     "PRIO_STOPPER",
     "Completion",
-    "Marker",
-    "Op",
     "SpinLock",
     "TaskState",
     "Thread",
@@ -46,34 +40,6 @@ PRIO_KWORKER_HI = 10
 PRIO_KWORKER = 20
 PRIO_NORMAL = 20
 PRIO_IDLE = 140
-
-
-class Op(enum.Enum):
-    BOUNDARY = "boundary"
-    SCHEDULE = "schedule"
-    HALT = "halt"
-    SPIN = "spin"
-
-
-class Marker:
-    """Awaited by kernel code to talk to the driver; never reaches a backend."""
-
-    __slots__ = ("op",)
-
-    def __init__(self, op: Op) -> None:
-        self.op = op
-
-    def __await__(self) -> Generator[Marker, Any, Any]:
-        return (yield self)
-
-    def __repr__(self) -> str:
-        return f"<Marker {self.op.value}>"
-
-
-BOUNDARY = Marker(Op.BOUNDARY)
-SCHEDULE = Marker(Op.SCHEDULE)
-HALT = Marker(Op.HALT)
-SPIN = Marker(Op.SPIN)
 
 
 class TaskState(enum.Enum):
@@ -105,8 +71,8 @@ class Thread:
         self.state = TaskState.RUNNABLE
         self.seq = 0
         """Round-robin order among equal priorities."""
-        self.resume_value: Any = None
-        self.resume_exc: BaseException | None = None
+        self.glet: Any = None
+        """Its stack (a greenlet), made when it first runs."""
         self.saved_if = True
         """IF while switched out (restored when it runs again)."""
         self.frames: list[Any] = []

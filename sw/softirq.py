@@ -130,7 +130,7 @@ class Softirqs:
             return
         flags = k.local_irq_save()
         if cpu.data["softirq_pending"]:
-            await self.handle_softirqs(False)
+            self.handle_softirqs(False)
         k.local_irq_restore(flags)
 
     async def irq_exit_softirqs(self) -> None:
@@ -138,10 +138,13 @@ class Softirqs:
         outermost interrupt with softirqs pending."""
         cpu = self.k.this_cpu
         if not cpu.in_interrupt() and cpu.data["softirq_pending"]:
-            await self.handle_softirqs(False)
+            self.handle_softirqs(False)
 
-    async def handle_softirqs(self, ksirqd: bool) -> None:
-        """``handle_softirqs``/``__do_softirq`` (entered with IRQs disabled)."""
+    def handle_softirqs(self, ksirqd: bool) -> None:
+        """``handle_softirqs``/``__do_softirq`` (entered with IRQs disabled).
+
+        A plain call on the current thread's stack; a handler that is a
+        coroutine function is awaited through ``k.mux.await_``."""
         k = self.k
         cpu = k._cur
         end = k.timers.jiffies + self.max_softirq_time
@@ -164,9 +167,9 @@ class Softirqs:
                         action = self.vec[nr]
                         if action is not None:
                             prev = cpu.preempt_count
-                            r = action()  # call(action) without its coroutine frame
+                            r = action()
                             if r is not None and inspect.isawaitable(r):
-                                await r
+                                k.mux.await_(r)
                             cpu = k._cur
                             data = cpu.data
                             if cpu.preempt_count != prev:
@@ -207,7 +210,7 @@ class Softirqs:
             cpu.data["ksoftirqd_runs"] = cpu.data.get("ksoftirqd_runs", 0) + 1
             k.local_irq_disable()
             if k.this_cpu.data["softirq_pending"]:
-                await self.handle_softirqs(True)
+                self.handle_softirqs(True)
             k.local_irq_enable()
             if k.this_cpu.data["softirq_pending"]:
                 # Still pending (a tasklet re-queued because it runs on another
