@@ -31,35 +31,20 @@ deadline, so idle time costs nothing.
 from __future__ import annotations
 
 import contextlib
-import enum
 from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
+from .context import CpuState, KernelTimeout, Park
 from .sched import TaskState, Thread
 
 if TYPE_CHECKING:
     from .kernel import Kernel, PerCpu
 
-__all__ = ["CpuMux", "CpuState", "Park"]
+__all__ = ["CpuMux"]
 
 T = TypeVar("T")
-
-
-class CpuState(enum.Enum):
-    OFFLINE = "offline"
-    WAIT_FOR_SIPI = "wait-for-sipi"
-    ONLINE = "online"
-
-
-class Park(enum.Enum):
-    """Why a CPU gave up its turn and stays off the run list until woken."""
-
-    HALT = "halt"
-    """``hlt``: until an interrupt (or something to run)."""
-    SPIN = "spin"
-    """A spin loop: until its wait queue is woken, its deadline or an interrupt it may take."""
 
 
 class _TurnOver:
@@ -209,8 +194,6 @@ class CpuMux:
                     return
             d = k._deadline
             if d is not None and m.now() >= d:
-                from .kernel import KernelTimeout
-
                 raise KernelTimeout(f"the kernel did not finish within its cycle budget (cycle {m.now()})")
             if not ran:
                 yield from self._idle_wait()

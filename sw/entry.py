@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from irqforge.spec import GateType, VectorKind
 
-from .kernel import HARDIRQ_MASK, HARDIRQ_OFFSET, NMI_MASK, NMI_OFFSET, SOFTIRQ_MASK, KernelOops, KernelPanic
+from .context import HARDIRQ_MASK, HARDIRQ_OFFSET, NMI_MASK, NMI_OFFSET, SOFTIRQ_MASK, KernelOops, KernelPanic
 
 if TYPE_CHECKING:
     from .kernel import Kernel, PerCpu
@@ -498,7 +498,7 @@ class Entry:
 
     async def exc_nmi(self, regs: PtRegs) -> None:
         """``exc_nmi`` → ``default_do_nmi``."""
-        from .kernel import call
+        from .context import call
 
         k = self.k
         cpu = k.this_cpu

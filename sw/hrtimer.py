@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .kernel import call
+from .context import call
 from .sched import WaitQueue
 from .softirq import HRTIMER_SOFTIRQ
 

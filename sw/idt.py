@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from irqforge.spec import GateType, VectorKind
 
-from .kernel import KernelBug
+from .context import KernelBug
 
 if TYPE_CHECKING:
     from .kernel import Kernel, PerCpu

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from irqforge.spec import VectorKind
 
-from .kernel import call
+from .context import call
 from .sched import WaitQueue
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .kernel import call
+from .context import call
 from .sched import TaskState, WaitQueue
 from .softirq import TIMER_SOFTIRQ
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .kernel import KernelPanic
+from .context import KernelPanic
 
 if TYPE_CHECKING:
     from .entry import PtRegs
@@ -183,7 +183,7 @@ class Traps:
 
     async def int80_emulation(self, regs: PtRegs) -> None:
         """``int $0x80``: syscall number in ax, result in ax."""
-        from .kernel import call
+        from .context import call
 
         fn = self.syscalls.get(regs.ax)
         self._record(regs, 0x80, "int80", None, False)

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .kernel import call
+from .context import call
 from .sched import PRIO_KWORKER, PRIO_KWORKER_HI, TaskState, Thread, WaitQueue
 from .smp import CallSingleData
 from .softirq import HI_SOFTIRQ, TASKLET_SOFTIRQ
