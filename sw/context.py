@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .sched import Completion, Thread
+from .sched import Completion, Scheduler, Thread
 
 if TYPE_CHECKING:
     from irqforge.spec import Spec
@@ -36,6 +36,7 @@ __all__ = [
     "TEXT_BASE",
     "ClockAccess",
     "CpuState",
+    "DeviceAccess",
     "HardwareAccess",
     "KernelBug",
     "KernelConfig",
@@ -144,7 +145,7 @@ class KernelConfig:
 class PerCpu:
     """Everything Linux keeps per CPU: context counters, run queue, statistics."""
 
-    def __init__(self, kernel: Any, index: int, apic_id: int) -> None:
+    def __init__(self, kernel: Scheduler, index: int, apic_id: int) -> None:
         self.kernel = kernel
         self.id = index
         self.apic_id = apic_id
@@ -253,3 +254,10 @@ class ClockAccess(Protocol):
 
     HZ: int
     clock_hz: int
+
+
+class DeviceAccess(HardwareAccess, ClockAccess, Protocol):
+    """What a device driver (LAPIC, HPET, clock event devices) needs: the
+    hardware, the per-CPU state and the clock — not the other subsystems."""
+
+    async def cpu_relax(self, cycles: int = 8) -> None: ...

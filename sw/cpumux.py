@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
@@ -40,11 +40,32 @@ from .context import CpuState, KernelTimeout, Park
 from .sched import TaskState, Thread
 
 if TYPE_CHECKING:
-    from .kernel import Kernel, PerCpu
+    from .context import PerCpu
+    from .machine import Machine
 
-__all__ = ["CpuMux"]
+__all__ = ["CpuMux", "MuxHost"]
 
 T = TypeVar("T")
+
+
+class MuxHost(Protocol):
+    """What the multiplexer needs of the kernel: its CPUs, the machine, the run's state."""
+
+    machine: Machine
+    cpus: list[PerCpu]
+    _cur: PerCpu
+    """The CPU whose code runs now (set by the multiplexer)."""
+    _stop: bool
+    _deadline: int | None
+    poll_quantum: int
+
+    def thread_exited(self, cpu: PerCpu, t: Thread, result: Any, exc: BaseException | None) -> None:
+        """A thread's coroutine ended with ``result`` or ``exc``."""
+        ...
+
+    def start_secondary_at(self, cpu: PerCpu, vector: int) -> None:
+        """``cpu`` took a SIPI with ``vector``: it starts running there."""
+        ...
 
 
 class _TurnOver:
@@ -68,7 +89,7 @@ class _Exited:
 class CpuMux:
     """Runs the kernel threads of every simulated CPU (see the module docstring)."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: MuxHost) -> None:
         self.k = kernel
         self.machine = kernel.machine
         self._driver: greenlet | None = None
@@ -261,7 +282,7 @@ class CpuMux:
                     cpu.state = CpuState.WAIT_FOR_SIPI
             elif kind == "SIPI" and cpu.state is CpuState.WAIT_FOR_SIPI:
                 cpu.sipi_vector = vector
-                self.k.smp.start_secondary_at(cpu, vector)
+                self.k.start_secondary_at(cpu, vector)
 
     def _turn_thread(self, cpu: PerCpu) -> Thread:
         """Make ``cpu`` the current CPU; the thread that runs its turn."""

@@ -488,6 +488,10 @@ class Kernel(LinuxApi):
     async def msleep(self, ms: int) -> None:
         await self.timers.msleep(ms)
 
+    def start_secondary_at(self, cpu: PerCpu, vector: int) -> None:
+        """``cpu`` took a SIPI with ``vector`` (called by the multiplexer)."""
+        self.smp.start_secondary_at(cpu, vector)
+
     def thread_exited(self, cpu: PerCpu, t: Thread, result: Any, exc: BaseException | None) -> None:
         """``do_exit``: ``t`` ended with ``result`` or ``exc`` (called by the multiplexer)."""
         t.state = TaskState.DEAD

@@ -15,10 +15,10 @@ from __future__ import annotations
 import enum
 import itertools
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .kernel import Kernel, PerCpu
+    from .context import PerCpu
 
 __all__ = [
     "PRIO_IDLE",
@@ -27,6 +27,7 @@ __all__ = [
     "PRIO_NORMAL",
     "PRIO_STOPPER",
     "Completion",
+    "Scheduler",
     "SpinLock",
     "TaskState",
     "Thread",
@@ -40,6 +41,27 @@ PRIO_KWORKER_HI = 10
 PRIO_KWORKER = 20
 PRIO_NORMAL = 20
 PRIO_IDLE = 140
+
+
+class Scheduler(Protocol):
+    """What the wait primitives need of the kernel: the current thread, sleeping, waking, spinning."""
+
+    @property
+    def current(self) -> Thread: ...
+
+    def smp_processor_id(self) -> int: ...
+
+    def wake_up_process(self, t: Thread) -> bool: ...
+
+    async def schedule(self) -> None: ...
+
+    async def spin_until(
+        self, cond: Callable[[], bool], wq: WaitQueue | None = None, deadline: int | None = None
+    ) -> bool: ...
+
+    def local_irq_save(self) -> bool: ...
+
+    def local_irq_restore(self, flags: bool) -> None: ...
 
 
 class TaskState(enum.Enum):
@@ -56,7 +78,7 @@ class Thread:
 
     def __init__(
         self,
-        kernel: Kernel,
+        kernel: Scheduler,
         coro: Coroutine[Any, Any, Any],
         cpu: int,
         name: str,
@@ -95,7 +117,7 @@ class Thread:
 class WaitQueue:
     """``wait_queue_head_t``: threads sleeping on it, CPUs spinning on it."""
 
-    def __init__(self, kernel: Kernel, name: str = "") -> None:
+    def __init__(self, kernel: Scheduler, name: str = "") -> None:
         self.kernel = kernel
         self.name = name
         self.sleepers: list[Thread] = []
@@ -137,7 +159,7 @@ class WaitQueue:
 class Completion:
     """``struct completion``."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Scheduler) -> None:
         self.kernel = kernel
         self.done = 0
         self.wq: WaitQueue | None = None
@@ -177,7 +199,7 @@ class SpinLock:
     high/low …). A contended lock parks the CPU until the holder releases it.
     """
 
-    def __init__(self, kernel: Kernel, name: str = "") -> None:
+    def __init__(self, kernel: Scheduler, name: str = "") -> None:
         self.kernel = kernel
         self.name = name
         self.owner: int | None = None
