@@ -325,6 +325,7 @@ class CpuMux:
         self._closing = True
         try:
             for cpu in self.k.cpus:
+                self.k._cur = cpu  # the thread's ``finally`` blocks run on its CPU
                 for t in list(cpu.threads):
                     g = t.glet
                     if g is None:
