@@ -12,13 +12,14 @@ EOI is configured — write the vector to the IO-APIC EOI register.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from .sched import SpinLock
+from .context import HardwareAccess
+from .sched import Scheduler, SpinLock
 
 if TYPE_CHECKING:
+    from .apic import Apic
     from .irq import IrqDesc
-    from .kernel import Kernel
 
 __all__ = ["IoApic", "IoApicChip", "RouteEntry"]
 
@@ -46,10 +47,16 @@ class RouteEntry:
         return self.value >> 32
 
 
+class IoApicHost(HardwareAccess, Scheduler, Protocol):
+    """What the IO-APIC driver needs: the hardware, the per-CPU state, a lock and the local APIC."""
+
+    apic: Apic
+
+
 class IoApic:
     """The (single) IO-APIC."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: IoApicHost) -> None:
         self.k = kernel
         spec = kernel.spec
         io = spec.ioapic
