@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import enum
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .sched import Completion, Scheduler, Thread
+from .sched import PRIO_NORMAL, Completion, Scheduler, Thread
 
 if TYPE_CHECKING:
     from irqforge.spec import Spec
 
+    from .cpumux import CpuMux
     from .machine import Machine
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "HardwareAccess",
     "KernelBug",
     "KernelConfig",
+    "KernelCore",
     "KernelOops",
     "KernelPanic",
     "KernelTimeout",
@@ -265,3 +267,26 @@ class DeviceAccess(HardwareAccess, ClockAccess, Protocol):
     hardware, the per-CPU state and the clock — not the other subsystems."""
 
     async def cpu_relax(self, cycles: int = 8) -> None: ...
+
+
+class KernelCore(PerCpuAccess, Scheduler, ClockAccess, Protocol):
+    """The core the deferred-work subsystems (softirqs, tasklets, timers,
+    hrtimers) run on: per-CPU state, scheduling, kernel threads, the clock and
+    the multiplexer — not the drivers nor one another, which each names."""
+
+    _cur: PerCpu
+    mux: CpuMux
+
+    def local_irq_disable(self) -> None: ...
+
+    def local_irq_enable(self) -> None: ...
+
+    async def cond_resched(self) -> None: ...
+
+    async def preempt_check_resched(self) -> None: ...
+
+    async def cpu_relax(self, cycles: int = 8) -> None: ...
+
+    def kthread_create_on_cpu(
+        self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, cpu: int, name: str, prio: int = PRIO_NORMAL
+    ) -> Thread: ...

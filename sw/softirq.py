@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .context import HARDIRQ_MASK, NMI_MASK, SOFTIRQ_DISABLE_OFFSET, SOFTIRQ_MASK, SOFTIRQ_OFFSET, KernelBug
+from .context import HARDIRQ_MASK, NMI_MASK, SOFTIRQ_DISABLE_OFFSET, SOFTIRQ_MASK, SOFTIRQ_OFFSET, KernelBug, KernelCore
 from .sched import PRIO_NORMAL, TaskState
 
 if TYPE_CHECKING:
-    from .kernel import Kernel, PerCpu
+    from .context import PerCpu
+    from .timer import Timers
 
 __all__ = [
     "BLOCK_SOFTIRQ",
@@ -58,10 +59,16 @@ KSOFTIRQD_PASS_CYCLES = 64
 """Cycles a ksoftirqd pass that leaves softirqs pending costs (see ``run_ksoftirqd``)."""
 
 
+class SoftirqHost(KernelCore, Protocol):
+    """What this subsystem needs: the kernel core and timers."""
+
+    timers: Timers
+
+
 class Softirqs:
     """Per-CPU pending masks, the handler table and ksoftirqd."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: SoftirqHost) -> None:
         self.k = kernel
         self.vec: list[Callable[..., Any] | None] = [None] * NR_SOFTIRQS
         self.max_softirq_time = max(1, -(-2 * kernel.HZ // 1000))  # msecs_to_jiffies(2), rounded up

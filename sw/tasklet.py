@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .context import KernelCore
 from .sched import WaitQueue
 from .softirq import HI_SOFTIRQ, TASKLET_SOFTIRQ
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .softirq import Softirqs
+    from .workqueue import Workqueues
 
 __all__ = ["TASKLET_STATE_RUN", "TASKLET_STATE_SCHED", "Tasklet", "Tasklets"]
 
@@ -44,10 +46,17 @@ class Tasklet:
         return bool(self.state >> bit & 1)
 
 
+class TaskletHost(KernelCore, Protocol):
+    """What this subsystem needs: the kernel core and softirq, wq."""
+
+    softirq: Softirqs
+    wq: Workqueues
+
+
 class Tasklets:
     """Per-CPU tasklet lists and the two tasklet softirqs."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: TaskletHost) -> None:
         self.k = kernel
         self.requeues = 0
 
