@@ -18,16 +18,21 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from irqforge.spec import VectorKind
 
-from .context import call
+from .context import KernelConfig, KernelCore, call
 from .sched import WaitQueue
 
 if TYPE_CHECKING:
+    from irqforge.spec import Spec
+
+    from .apic import Apic
+    from .clockevents import Clockevents
     from .entry import PtRegs
-    from .kernel import Kernel
+    from .io_apic import IoApic
+    from .timer import Timers
 
 __all__ = [
     "IRQF_NOBALANCING",
@@ -125,10 +130,25 @@ class IrqDesc:
     nobody_cared: int = 0
 
 
+class IrqHost(KernelCore, Protocol):
+    """What the generic IRQ layer needs: the kernel core, the APICs, the clock events, jiffies and kernel text."""
+
+    spec: Spec
+    config: KernelConfig
+    apic: Apic
+    ioapic: IoApic
+    clockevents: Clockevents
+    timers: Timers
+
+    def cpu_online(self, cpu: int) -> bool: ...
+
+    def kallsym(self, name: str, obj: Any = None) -> int: ...
+
+
 class IrqCore:
     """IRQ descriptors, ``request_irq`` & co., flow handlers, spurious detection."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: IrqHost) -> None:
         self.k = kernel
         self.descs: dict[int, IrqDesc] = {}
         self.order: list[tuple[int, int, str]] = []

@@ -20,16 +20,18 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .context import call
+from .context import KernelConfig, KernelCore, call
 from .sched import PRIO_KWORKER, PRIO_KWORKER_HI, TaskState, Thread, WaitQueue
 from .smp import CallSingleData
 from .softirq import HI_SOFTIRQ, TASKLET_SOFTIRQ
 from .timer import TimerList
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .smp import Smp
+    from .softirq import Softirqs
+    from .timer import Timers
 
 __all__ = [
     "WQ_BH",
@@ -151,10 +153,23 @@ class Workqueue:
         return bool(self.flags & WQ_UNBOUND)
 
 
+class WorkqueueHost(KernelCore, Protocol):
+    """What the workqueues need: the kernel core, the CPUs online, cross-CPU kicks, softirqs and timers."""
+
+    config: KernelConfig
+    smp: Smp
+    softirq: Softirqs
+    timers: Timers
+
+    def cpu_online(self, cpu: int) -> bool: ...
+
+    def online_cpus(self) -> list[int]: ...
+
+
 class Workqueues:
     """Worker pools, system workqueues and the workqueue API."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: WorkqueueHost) -> None:
         self.k = kernel
         self.pools: dict[tuple[int | None, bool], _Pool] = {}
         self.bh_pools: dict[tuple[int, bool], _Pool] = {}
