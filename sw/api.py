@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .apic import Apic
     from .clockevents import ClockEventDevice, Clockevents
+    from .context import PerCpu
     from .entry import Entry, PtRegs
     from .hrtimer import Hrtimer, Hrtimers
     from .idt import Idt
     from .irq import Handler, IrqCore, IrqDesc
-    from .kernel import PerCpu
     from .proc import Proc
     from .smp import CallSingleData, Smp
     from .softirq import Softirqs

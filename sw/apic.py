@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from .clockevents import CLOCK_EVT_FEAT_ONESHOT, CLOCK_EVT_FEAT_PERIODIC, ClockEventDevice
 
 if TYPE_CHECKING:
+    from .context import DeviceAccess, PerCpu
     from .entry import PtRegs
-    from .kernel import Kernel, PerCpu
 
 __all__ = ["APIC_DIVISOR", "Apic", "LapicTimer"]
 
@@ -37,7 +37,7 @@ _ESR_NAMES = (
 class Apic:
     """The local APIC of whichever CPU runs (each CPU sees its own at the same base)."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: DeviceAccess) -> None:
         self.k = kernel
         spec = kernel.spec
         lapic = spec.lapic

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .kernel import Kernel, PerCpu
+    from .context import DeviceAccess, PerCpu
+    from .kernel import Kernel
 
 __all__ = [
     "CLOCK_EVT_FEAT_ONESHOT",
@@ -60,7 +61,7 @@ class ClockEventDevice:
 
     def __init__(
         self,
-        kernel: Kernel,
+        kernel: DeviceAccess,
         *,
         name: str,
         features: int,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from irqforge.spec import GateType, VectorKind
 
-from .kernel import HARDIRQ_MASK, HARDIRQ_OFFSET, NMI_MASK, NMI_OFFSET, SOFTIRQ_MASK, KernelOops, KernelPanic
+from .context import HARDIRQ_MASK, HARDIRQ_OFFSET, NMI_MASK, NMI_OFFSET, SOFTIRQ_MASK, KernelOops, KernelPanic
 
 if TYPE_CHECKING:
     from .kernel import Kernel, PerCpu
@@ -169,7 +169,8 @@ class ExTable:
         return self.entries.get(ip)
 
 
-Stub = Callable[[PtRegs, int], Awaitable[None]]
+Stub = Callable[[PtRegs, int], Awaitable[None] | None]
+"""An entry stub: runs the handler (plain, returning None) or returns the awaitable to run."""
 
 
 class Entry:
@@ -288,42 +289,44 @@ class Entry:
         return stub
 
     def _make_irq_stub(self, vector: int) -> Stub:
-        def stub(regs: PtRegs, error_code: int) -> Awaitable[None]:
+        def stub(regs: PtRegs, error_code: int) -> None:
             regs.orig_ax = vector  # the stub pushes the vector into the error-code slot
-            return self._irq_body(regs, self.k.irq.common_interrupt, vector & 0xFF)
+            self._irq_body(regs, self.k.irq.common_interrupt, vector & 0xFF)
 
         return stub
 
     def _make_spurious_stub(self, vector: int) -> Stub:
-        def stub(regs: PtRegs, error_code: int) -> Awaitable[None]:
+        def stub(regs: PtRegs, error_code: int) -> None:
             regs.orig_ax = vector
-            return self._irq_body(regs, self.k.apic.spurious_interrupt, vector)
+            self._irq_body(regs, self.k.apic.spurious_interrupt, vector)
 
         return stub
 
     def _make_sysvec_stub(self, fn: Callable[[PtRegs], Awaitable[None]]) -> Stub:
-        def stub(regs: PtRegs, error_code: int) -> Awaitable[None]:
+        def stub(regs: PtRegs, error_code: int) -> None:
             regs.orig_ax = -1
-            return self._irq_body(regs, lambda r, _v: fn(r), 0)
+            self._irq_body(regs, lambda r, _v: fn(r), 0)
 
         return stub
 
-    async def _irq_body(self, regs: PtRegs, fn: Callable[[PtRegs, int], Awaitable[None]], vector: int) -> None:
+    def _irq_body(self, regs: PtRegs, fn: Callable[[PtRegs, int], Awaitable[None] | None], vector: int) -> None:
         """irqentry_enter → irq_enter_rcu → handler → irq_exit_rcu → irqentry_exit."""
         k = self.k
         cpu = k._cur
         cpu.preempt_count += HARDIRQ_OFFSET
         try:
-            await fn(regs, vector)
+            r = fn(regs, vector)
+            if r is not None:
+                k.mux.await_(r)
         finally:
             cpu = k._cur
             cpu.preempt_count -= HARDIRQ_OFFSET
         if cpu.data["softirq_pending"] and not cpu.preempt_count & _IN_INTERRUPT:
             # invoke_softirq (Softirqs.irq_exit_softirqs, whose test is the one above)
-            await k.softirq.handle_softirqs(False)
+            k.softirq.handle_softirqs(False)
             cpu = k._cur
         if cpu.need_resched and cpu.preempt_count == 0 and regs.flags & X86_EFLAGS_IF and not cpu.in_nmi:
-            await k.preempt_schedule_irq()
+            k.mux.schedule()  # preempt_schedule_irq
 
     # ------------------------------------------------------------------ delivery (the CPU)
 
@@ -334,7 +337,7 @@ class Entry:
         ``Kernel._interrupt_point``.)"""
         vector = await self.k.machine.acknowledge(cpu.id)
         cpu.vector_count[vector] += 1
-        await self.deliver(vector, external=True)
+        self.deliver_sync(vector, external=True)
 
     async def nmi_interrupt(self, cpu: PerCpu) -> None:
         """The NMI pin: acknowledge, block further NMIs until iret, deliver vector 2."""
@@ -342,7 +345,7 @@ class Entry:
         cpu.in_nmi = True
         cpu.vector_count[self.NMI_VECTOR] += 1
         try:
-            await self.deliver(self.NMI_VECTOR, external=True)
+            self.deliver_sync(self.NMI_VECTOR, external=True)
         finally:
             self.k.this_cpu.in_nmi = False
 
@@ -368,6 +371,19 @@ class Entry:
         soft: bool = False,
         ip: int | None = None,
     ) -> PtRegs:
+        """The CPU delivers ``vector`` through the IDT; the registers after ``iret``."""
+        return self.deliver_sync(vector, error_code=error_code, external=external, soft=soft, ip=ip)
+
+    def deliver_sync(
+        self,
+        vector: int,
+        *,
+        error_code: int | None = None,
+        external: bool = False,
+        soft: bool = False,
+        ip: int | None = None,
+    ) -> PtRegs:
+        """:meth:`deliver` as a plain call (on a kernel thread's stack)."""
         k = self.k
         cpu = k._cur
         t = cpu.current
@@ -379,17 +395,17 @@ class Entry:
         idt = k.idt
         size = idt.layout.size
         if vector * size + size - 1 > idtr[1]:
-            return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
+            return self.deliver_sync(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
         gate = idt.read_gate(vector)
         if soft and cpu.cpl > gate.dpl:
-            return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2, ip=ip)
+            return self.deliver_sync(self.GP_VECTOR, error_code=vector * 8 + 2, ip=ip)
         if not gate.present:
-            return await self.deliver(self.NP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
+            return self.deliver_sync(self.NP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
         cached = self._dispatch.get(vector)
         if cached is None or cached[0] is not gate:
             gtype = gate.gate_type
             if gtype is not GateType.INTERRUPT and gtype is not GateType.TRAP:
-                return await self.deliver(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
+                return self.deliver_sync(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
             target = k._symbols.get(gate.offset)
             if target is None or target[1] is None:
                 raise KernelPanic(f"CPU#{cpu.id}: gate {vector:#x} points at {gate.offset:#x}, not at kernel text")
@@ -429,7 +445,9 @@ class Entry:
             self.log.append((cpu.id, vector, name))
         regs = PtRegs(rip, cs, flags, rsp, ss)
         try:
-            await stub(regs, -1 if ec is None else ec)
+            r = stub(regs, -1 if ec is None else ec)
+            if r is not None:
+                k.mux.await_(r)
         finally:
             if frames and frames[-1] is frame:
                 frames.pop()
@@ -480,7 +498,7 @@ class Entry:
 
     async def exc_nmi(self, regs: PtRegs) -> None:
         """``exc_nmi`` → ``default_do_nmi``."""
-        from .kernel import call
+        from .context import call
 
         k = self.k
         cpu = k.this_cpu

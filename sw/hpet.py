@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .clockevents import CLOCK_EVT_FEAT_ONESHOT, CLOCK_EVT_FEAT_PERIODIC, NSEC_PER_SEC, ClockEventDevice
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .context import DeviceAccess
 
 __all__ = ["HPET_MIN_CYCLES", "HPET_MIN_PROG_DELTA", "Hpet", "HpetChannel"]
 
@@ -32,7 +32,7 @@ ETIME = 62
 class Hpet:
     """The HPET block: register access, counter, channels."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: DeviceAccess) -> None:
         self.k = kernel
         spec = kernel.spec
         h = spec.hpet

@@ -13,14 +13,15 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .kernel import call
+from .context import KernelCore, call
 from .sched import WaitQueue
 from .softirq import HRTIMER_SOFTIRQ
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .softirq import Softirqs
+    from .timekeeping import Timekeeping
 
 __all__ = [
     "HRTIMER_MODE_ABS",
@@ -81,10 +82,17 @@ class _Base:
         self.running: Hrtimer | None = None
 
 
+class HrtimerHost(KernelCore, Protocol):
+    """What this subsystem needs: the kernel core and softirq, timekeeping."""
+
+    softirq: Softirqs
+    timekeeping: Timekeeping
+
+
 class Hrtimers:
     """Per-CPU hrtimer bases and the hrtimer API."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: HrtimerHost) -> None:
         self.k = kernel
         self.bases: list[_Base] = []
         self.resolution = 1_000_000_000 // kernel.HZ  # LOW_RES_NSEC = TICK_NSEC

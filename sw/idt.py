@@ -12,14 +12,17 @@ spec (``vectors.yaml``), handler addresses from the kernel's symbol table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from irqforge.spec import GateType, VectorKind
 
-from .kernel import KernelBug
+from .context import KernelBug
 
 if TYPE_CHECKING:
-    from .kernel import Kernel, PerCpu
+    from irqforge.spec import Spec
+
+    from .context import PerCpu
+    from .entry import Entry
 
 __all__ = ["Gate", "Idt"]
 
@@ -46,10 +49,19 @@ class Gate:
     _types = {0xE: GateType.INTERRUPT, 0xF: GateType.TRAP, 0xC: GateType.CALL, 0x5: GateType.TASK}
 
 
+class IdtHost(Protocol):
+    """What the IDT needs of the kernel: the spec, the log and the entry stubs' addresses."""
+
+    spec: Spec
+    entry: Entry
+
+    def printk(self, msg: str) -> None: ...
+
+
 class Idt:
     """The interrupt descriptor table and Linux's gate-setting API."""
 
-    def __init__(self, kernel: Kernel, mode: int = 64) -> None:
+    def __init__(self, kernel: IdtHost, mode: int = 64) -> None:
         self.k = kernel
         spec = kernel.spec
         self.spec_idt = spec.idt

@@ -12,13 +12,14 @@ EOI is configured — write the vector to the IO-APIC EOI register.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from .sched import SpinLock
+from .context import HardwareAccess
+from .sched import Scheduler, SpinLock
 
 if TYPE_CHECKING:
+    from .apic import Apic
     from .irq import IrqDesc
-    from .kernel import Kernel
 
 __all__ = ["IoApic", "IoApicChip", "RouteEntry"]
 
@@ -46,10 +47,16 @@ class RouteEntry:
         return self.value >> 32
 
 
+class IoApicHost(HardwareAccess, Scheduler, Protocol):
+    """What the IO-APIC driver needs: the hardware, the per-CPU state, a lock and the local APIC."""
+
+    apic: Apic
+
+
 class IoApic:
     """The (single) IO-APIC."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: IoApicHost) -> None:
         self.k = kernel
         spec = kernel.spec
         io = spec.ioapic
@@ -190,12 +197,14 @@ class IoApicChip:
         desc.masked = False
 
     def irq_ack(self, desc: IrqDesc) -> Awaitable[None]:
-        """``ioapic_ack_edge`` → ``apic_ack_irq``: LAPIC EOI.
-
-        Returns the EOI write's coroutine for the flow handler to await (no
-        coroutine frame of its own: it runs at every edge interrupt)."""
+        """``ioapic_ack_edge`` → ``apic_ack_irq``: LAPIC EOI (the write's coroutine)."""
         k = self.k
         return k.write32(k.apic.eoi_addr, 0)
+
+    def irq_ack_sync(self, desc: IrqDesc) -> None:
+        """:meth:`irq_ack` as a plain call (the edge flow handler's, at every edge interrupt)."""
+        k = self.k
+        k.write32_sync(k.apic.eoi_addr, 0)
 
     async def irq_eoi(self, desc: IrqDesc) -> None:
         """``ioapic_ack_level``."""

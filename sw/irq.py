@@ -16,18 +16,23 @@ end. ``note_interrupt`` implements the 99 900-of-100 000 rule.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from irqforge.spec import VectorKind
 
-from .kernel import call
+from .context import KernelConfig, KernelCore, call
 from .sched import WaitQueue
 
 if TYPE_CHECKING:
+    from irqforge.spec import Spec
+
+    from .apic import Apic
+    from .clockevents import Clockevents
     from .entry import PtRegs
-    from .kernel import Kernel
+    from .io_apic import IoApic
+    from .timer import Timers
 
 __all__ = [
     "IRQF_NOBALANCING",
@@ -125,10 +130,25 @@ class IrqDesc:
     nobody_cared: int = 0
 
 
+class IrqHost(KernelCore, Protocol):
+    """What the generic IRQ layer needs: the kernel core, the APICs, the clock events, jiffies and kernel text."""
+
+    spec: Spec
+    config: KernelConfig
+    apic: Apic
+    ioapic: IoApic
+    clockevents: Clockevents
+    timers: Timers
+
+    def cpu_online(self, cpu: int) -> bool: ...
+
+    def kallsym(self, name: str, obj: Any = None) -> int: ...
+
+
 class IrqCore:
     """IRQ descriptors, ``request_irq`` & co., flow handlers, spurious detection."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: IrqHost) -> None:
         self.k = kernel
         self.descs: dict[int, IrqDesc] = {}
         self.order: list[tuple[int, int, str]] = []
@@ -200,10 +220,19 @@ class IrqCore:
             return -EINVAL
         if flags & IRQF_SHARED and dev_id is None:
             return -EINVAL
+        if not flags & IRQF_TRIGGER_MASK:
+            # __setup_irq: "If the trigger type is not specified by the caller,
+            # then use the default for this interrupt."
+            flags |= self.irqd_get_trigger_type(desc)
         new = IrqAction(handler, flags, name, dev_id)
         if desc.actions:
             old = desc.actions[0]
-            oldtype = old.flags & IRQF_TRIGGER_MASK
+            if desc.trigger_set:
+                oldtype = self.irqd_get_trigger_type(desc)
+            else:  # nobody set the configuration before: inherit the requester's
+                oldtype = new.flags & IRQF_TRIGGER_MASK
+                if oldtype:
+                    self.irq_set_type(desc, oldtype)
             if not (old.flags & new.flags & IRQF_SHARED) or oldtype != (new.flags & IRQF_TRIGGER_MASK):
                 self._mismatch(irq, new, old)
                 return -EBUSY
@@ -229,6 +258,15 @@ class IrqCore:
     def _mismatch(self, irq: int, new: IrqAction, old: IrqAction) -> None:
         self.k.printk(f"genirq: Flags mismatch irq {irq}. {new.flags:08x} ({new.name}) "
                       f"vs. {old.flags:08x} ({old.name})")
+
+    @staticmethod
+    def irqd_get_trigger_type(desc: IrqDesc) -> int:
+        """The line's trigger type as ``IRQF_TRIGGER_*`` bits; 0 while nobody set one."""
+        if not desc.trigger_set:
+            return IRQF_TRIGGER_NONE
+        if desc.level:
+            return IRQF_TRIGGER_LOW if desc.active_low else IRQF_TRIGGER_HIGH
+        return IRQF_TRIGGER_FALLING if desc.active_low else IRQF_TRIGGER_RISING
 
     def irq_set_type(self, desc: IrqDesc, trig: int) -> None:
         """``ioapic_set_type``: level/edge and polarity choose the flow handler."""
@@ -325,64 +363,67 @@ class IrqCore:
 
     # ------------------------------------------------------------------ dispatch
 
-    def common_interrupt(self, regs: PtRegs, vector: int) -> Awaitable[None]:
-        """``DEFINE_IDTENTRY_IRQ(common_interrupt)``: the flow handler of the
-        vector's descriptor.
+    # The flow handlers are plain calls: they run on the interrupted thread's
+    # stack (:mod:`irqforge.sw.cpumux`); chip callbacks and handlers that are
+    # coroutines are awaited through ``k.mux.await_``.
 
-        Awaitable like the other entry functions; it returns the flow handler's
-        coroutine itself instead of awaiting it in a frame of its own (it runs
-        at every device interrupt)."""
+    def common_interrupt(self, regs: PtRegs, vector: int) -> None:
+        """``DEFINE_IDTENTRY_IRQ(common_interrupt)``: the flow handler of the vector's descriptor."""
         desc = self.k._cur.vector_irq[vector]
         if desc is None:
-            return self._no_irq_handler(vector)
+            self.k.mux.await_(self._no_irq_handler(vector))
+            return
         flow = desc.flow
         if flow == "edge":
-            return self.handle_edge_irq(desc)
-        if flow == "fasteoi":
-            return self.handle_fasteoi_irq(desc)
-        return self.handle_level_irq(desc)
+            self.handle_edge_irq(desc)
+        elif flow == "fasteoi":
+            self.handle_fasteoi_irq(desc)
+        else:
+            self.handle_level_irq(desc)
 
     async def _no_irq_handler(self, vector: int) -> None:
         k = self.k
         await k.apic.apic_eoi()
         k.printk(f"common_interrupt: {k._cur.id}.{vector} No irq handler for vector")
 
-    async def handle_irq(self, desc: IrqDesc) -> None:
+    def handle_irq(self, desc: IrqDesc) -> None:
         flow = desc.flow
         if flow == "edge":
-            await self.handle_edge_irq(desc)
+            self.handle_edge_irq(desc)
         elif flow == "fasteoi":
-            await self.handle_fasteoi_irq(desc)
+            self.handle_fasteoi_irq(desc)
         else:
-            await self.handle_level_irq(desc)
+            self.handle_level_irq(desc)
 
     def _irq_may_run(self, desc: IrqDesc) -> bool:
         return not desc.in_progress
 
-    async def handle_edge_irq(self, desc: IrqDesc) -> None:
+    def handle_edge_irq(self, desc: IrqDesc) -> None:
         chip = desc.chip
+        aw = self.k.mux.await_
         desc.replay = False
         if desc.in_progress or desc.disabled or not desc.actions:  # not _irq_may_run(desc) or …
             desc.pending = True
-            await chip.irq_mask(desc)
-            await chip.irq_ack(desc)
+            aw(chip.irq_mask(desc))
+            chip.irq_ack_sync(desc)
             return
         desc.kstat[self.k._cur.id] += 1  # _kstat(desc)
         desc.tot_count += 1
-        await chip.irq_ack(desc)
+        chip.irq_ack_sync(desc)
         while True:
             if not desc.actions:
-                await chip.irq_mask(desc)
+                aw(chip.irq_mask(desc))
                 return
             if desc.pending and not desc.disabled and desc.masked:
-                await chip.irq_unmask(desc)
-            await self.handle_irq_event(desc)
+                aw(chip.irq_unmask(desc))
+            self.handle_irq_event(desc)
             if not (desc.pending and not desc.disabled):
                 break
 
-    async def handle_level_irq(self, desc: IrqDesc) -> None:
+    def handle_level_irq(self, desc: IrqDesc) -> None:
         chip = desc.chip
-        await chip.irq_mask_ack(desc)
+        aw = self.k.mux.await_
+        aw(chip.irq_mask_ack(desc))
         if not self._irq_may_run(desc):
             return
         desc.replay = False
@@ -390,37 +431,38 @@ class IrqCore:
             desc.pending = True
             return
         self._kstat(desc)
-        await self.handle_irq_event(desc)
+        self.handle_irq_event(desc)
         if not desc.disabled and desc.masked and not desc.oneshot:
-            await chip.irq_unmask(desc)
+            aw(chip.irq_unmask(desc))
 
-    async def handle_fasteoi_irq(self, desc: IrqDesc) -> None:
+    def handle_fasteoi_irq(self, desc: IrqDesc) -> None:
         chip = desc.chip
+        aw = self.k.mux.await_
         if not self._irq_may_run(desc):
-            await chip.irq_eoi(desc)
+            aw(chip.irq_eoi(desc))
             return
         desc.replay = False
         if not desc.actions or desc.disabled:
             desc.pending = True
-            await chip.irq_mask(desc)
-            await chip.irq_eoi(desc)
+            aw(chip.irq_mask(desc))
+            aw(chip.irq_eoi(desc))
             return
         self._kstat(desc)
         if desc.oneshot:
-            await chip.irq_mask(desc)
-        await self.handle_irq_event(desc)
+            aw(chip.irq_mask(desc))
+        self.handle_irq_event(desc)
         # cond_unmask_eoi_irq
         if desc.oneshot and not desc.disabled and desc.masked:
-            await chip.irq_eoi(desc)
-            await chip.irq_unmask(desc)
+            aw(chip.irq_eoi(desc))
+            aw(chip.irq_unmask(desc))
         else:
-            await chip.irq_eoi(desc)
+            aw(chip.irq_eoi(desc))
 
     def _kstat(self, desc: IrqDesc) -> None:
         desc.kstat[self.k._cur.id] += 1
         desc.tot_count += 1
 
-    async def handle_irq_event(self, desc: IrqDesc) -> int:
+    def handle_irq_event(self, desc: IrqDesc) -> int:
         """Run every action (registration order), OR the results, ``note_interrupt``."""
         k = self.k
         desc.pending = False
@@ -434,7 +476,7 @@ class IrqCore:
                     self.order.append((cpu.id, irq, a.name))
                 res = a.handler(irq, a.dev_id)
                 if res.__class__ is not int and inspect.isawaitable(res):
-                    res = await res
+                    res = k.mux.await_(res)
                 cpu = k._cur
                 if cpu.if_flag:
                     k.printk(f"WARNING: irq {irq} handler {a.name} enabled interrupts")
@@ -444,7 +486,7 @@ class IrqCore:
                 if ret == IRQ_HANDLED and desc.irq_count < SPURIOUS_SAMPLE - 1:
                     desc.irq_count += 1  # note_interrupt's whole work for a handled one
                 else:
-                    await self.note_interrupt(desc, ret)
+                    self.note_interrupt_sync(desc, ret)
         finally:
             desc.in_progress = False
             if self.sync_wq.sleepers or self.sync_wq.spinners:
@@ -455,12 +497,17 @@ class IrqCore:
 
     async def note_interrupt(self, desc: IrqDesc, action_ret: int) -> None:
         """Count unhandled interrupts; disable the line after 99 900 of 100 000."""
+        self.note_interrupt_sync(desc, action_ret)
+
+    def note_interrupt_sync(self, desc: IrqDesc, action_ret: int) -> None:
+        """:meth:`note_interrupt` as a plain call (on a kernel thread's stack)."""
         k = self.k
         jiffies = k.timers.jiffies
-        bogus = action_ret not in (IRQ_NONE, IRQ_HANDLED, IRQ_WAKE_THREAD, IRQ_HANDLED | IRQ_WAKE_THREAD)
-        if bogus and self.bogus_reports < 100:
-            self.bogus_reports += 1
-            k.printk(f"irq event {desc.irq}: bogus return value {action_ret:x}")
+        if action_ret & 0xFFFFFFFF > IRQ_HANDLED | IRQ_WAKE_THREAD:  # bad_action_ret()
+            # note_interrupt: report (report_bad_irq, at most 100) and return:
+            # a bogus value is neither counted nor judged.
+            self.report_bad_irq(desc, action_ret)
+            return
         if action_ret & ~IRQ_WAKE_THREAD == IRQ_NONE:
             if k.timers.time_after(jiffies, desc.last_unhandled + k.HZ // 10):
                 desc.irqs_unhandled = 1
@@ -472,19 +519,28 @@ class IrqCore:
             return
         desc.irq_count = 0
         if desc.irqs_unhandled > SPURIOUS_LIMIT:
-            self.report_bad_irq(desc, action_ret)
+            self.report_bad_irq(desc, action_ret)  # "nobody cared"
             k.printk(f"Disabling IRQ #{desc.irq}")
             desc.spurious_disabled = True
             desc.depth += 1
             desc.disabled = True
             desc.nobody_cared += 1
-            await desc.chip.irq_mask(desc)
+            k.mux.await_(desc.chip.irq_mask(desc))
             k.timers.arm_poll_spurious(self)
         desc.irqs_unhandled = 0
 
     def report_bad_irq(self, desc: IrqDesc, action_ret: int) -> None:
+        """``report_bad_irq``: a bogus return value or "nobody cared", with the
+        handlers; at most 100 reports of either kind (one static count)."""
+        if self.bogus_reports >= 100:
+            return
+        self.bogus_reports += 1
         k = self.k
-        lines = [f'irq {desc.irq}: nobody cared (try booting with the "irqpoll" option)', "handlers:"]
+        if action_ret & 0xFFFFFFFF > IRQ_HANDLED | IRQ_WAKE_THREAD:
+            first = f"irq event {desc.irq}: bogus return value {action_ret & 0xFFFFFFFF:x}"
+        else:
+            first = f'irq {desc.irq}: nobody cared (try booting with the "irqpoll" option)'
+        lines = [first, "handlers:"]
         for a in desc.actions:
             addr = k.kallsym(getattr(a.handler, "__qualname__", a.name))
             lines.append(f"[<{addr:016x}>] {getattr(a.handler, '__qualname__', a.name)}")
@@ -493,9 +549,18 @@ class IrqCore:
         self.bad_irq_reports.append("\n".join(lines))
 
     async def poll_spurious_irqs(self) -> None:
-        """``poll_spurious_irqs``: run the handlers of spurious-disabled lines."""
+        """``poll_spurious_irqs``: run the handlers of spurious-disabled lines.
+
+        Like ``try_one_irq(desc, force=true)``: never IRQ 0, and only lines
+        whose (first) action is ``IRQF_SHARED`` and not ``__IRQF_TIMER`` nor
+        per-CPU — a line nobody shares has nobody else to try."""
         for desc in list(self.descs.values()):
-            if desc.spurious_disabled and desc.actions and not desc.in_progress:
+            if desc.irq == 0 or not desc.spurious_disabled or not desc.actions:
+                continue
+            first = desc.actions[0].flags
+            if not first & IRQF_SHARED or first & (IRQF__TIMER | IRQF_PERCPU):
+                continue
+            if not desc.in_progress:
                 desc.in_progress = True
                 try:
                     for a in list(desc.actions):

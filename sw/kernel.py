@@ -1,22 +1,14 @@
-"""The Kernel object: per-CPU state, the CPU/thread multiplexer and boot.
+"""The Kernel object: per-CPU state, the hardware-access interrupt points and boot.
 
-A backend runs one coroutine, :meth:`Kernel.run`. Inside it the *driver*
-(:meth:`Kernel._drive`, a generator used as an awaitable) steps the current
-kernel thread of each online CPU in turn. A CPU gives up its turn after every
-hardware access (``BOUNDARY``), so CPUs interleave at bus-access granularity
-and every backend call runs alone. Hardware awaitables of a thread are
-forwarded to the backend untouched (``value = yield item``), so the backend
-never sees the kernel's own markers.
+The CPUs and their kernel threads are multiplexed by :mod:`irqforge.sw.cpumux`
+(``k.mux``): a CPU gives up its turn after every hardware access, so CPUs
+interleave at bus-access granularity and every backend call runs alone.
 
 Interrupts are taken at well-defined points: after every hardware access and
 in :meth:`Kernel.cpu_relax`, :meth:`Kernel.spin_until` and the idle loop —
 when ``IF`` is set (NMIs whenever the CPU is not already in an NMI). The
-interrupted thread's coroutine runs the entry code on its own stack, exactly
-as a CPU pushes the frame on the current stack.
-
-When every CPU is halted or parked the driver waits in
-``machine.wait_any_interrupt(max_cycles=...)`` up to the nearest spin
-deadline, so idle time costs nothing.
+interrupted thread runs the entry code on its own stack, exactly as a CPU
+pushes the frame on the current stack.
 
 The Linux API (contract §7) is on the kernel object under Linux's names —
 ``k.set_intr_gate``, ``k.request_irq``/``free_irq``/``enable_irq``/
@@ -35,36 +27,63 @@ hardware, sleep or spin are ``async``.
 
 from __future__ import annotations
 
-import contextlib
-import enum
-import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 from irqforge.spec import Spec, load_default
 
 from .api import LinuxApi
-from .machine import Machine
-from .sched import (
-    BOUNDARY,
-    HALT,
-    PRIO_IDLE,
-    PRIO_NORMAL,
-    SCHEDULE,
-    SPIN,
-    Completion,
-    Marker,
-    Op,
-    TaskState,
-    Thread,
-    WaitQueue,
+from .apic import Apic
+from .clockevents import Clockevents
+from .context import (
+    HARDIRQ_MASK,
+    HARDIRQ_OFFSET,
+    NMI_MASK,
+    NMI_OFFSET,
+    PREEMPT_MASK,
+    PREEMPT_OFFSET,
+    SOFTIRQ_DISABLE_OFFSET,
+    SOFTIRQ_MASK,
+    SOFTIRQ_OFFSET,
+    TEXT_BASE,
+    CpuState,
+    KernelBug,
+    KernelConfig,
+    KernelOops,
+    KernelPanic,
+    KernelTimeout,
+    Park,
+    PerCpu,
+    PlatformReset,
+    call,
 )
+from .cpumux import CpuMux
+from .entry import Entry
+from .hpet import Hpet
+from .hrtimer import Hrtimers
+from .idt import Idt
+from .io_apic import IoApic
+from .irq import IrqCore
+from .machine import Machine
+from .proc import Proc
+from .sched import PRIO_IDLE, PRIO_NORMAL, Completion, TaskState, Thread, WaitQueue
+from .smp import Smp
+from .softirq import Softirqs
+from .tasklet import Tasklets
+from .timekeeping import Timekeeping
+from .timer import Timers
+from .tlb import Tlb
+from .traps import Traps
+from .watchdog import Watchdog
+from .workqueue import Workqueues
 
 __all__ = [
+    "HARDIRQ_MASK",
     "HARDIRQ_OFFSET",
+    "NMI_MASK",
     "NMI_OFFSET",
     "SOFTIRQ_DISABLE_OFFSET",
+    "SOFTIRQ_MASK",
     "SOFTIRQ_OFFSET",
     "CpuState",
     "Kernel",
@@ -74,171 +93,18 @@ __all__ = [
     "KernelPanic",
     "KernelTimeout",
     "PerCpu",
+    "PlatformReset",
     "call",
 ]
 
-# include/linux/preempt.h
-PREEMPT_MASK = 0x000000FF
-SOFTIRQ_MASK = 0x0000FF00
-HARDIRQ_MASK = 0x000F0000
-NMI_MASK = 0x00F00000
-PREEMPT_OFFSET = 1
-SOFTIRQ_OFFSET = 0x100
-SOFTIRQ_DISABLE_OFFSET = 2 * SOFTIRQ_OFFSET
-HARDIRQ_OFFSET = 0x10000
-NMI_OFFSET = 0x100000
-
-#: Linux "text" addresses of kernel functions (for gates, fixups, thread ips).
-TEXT_BASE = 0xFFFFFFFF81000000
-
-
-class KernelBug(RuntimeError):
-    """``BUG()`` / ``BUG_ON()``."""
-
-
-class KernelOops(RuntimeError):
-    """``die()``: the current thread is killed (an oops)."""
-
-    def __init__(self, message: str, regs: Any = None) -> None:
-        super().__init__(message)
-        self.regs = regs
-
-
-class KernelPanic(RuntimeError):
-    """``panic()``: the kernel stops."""
-
-
-class KernelTimeout(RuntimeError):
-    """The run passed its cycle budget."""
-
-
-class PlatformReset(Exception):
-    """The platform was reset (keepalive watchdog expiry)."""
-
-
-class CpuState(enum.Enum):
-    OFFLINE = "offline"
-    WAIT_FOR_SIPI = "wait-for-sipi"
-    ONLINE = "online"
-
-
-@dataclass
-class KernelConfig:
-    """Boot parameters (Linux's command line and Kconfig, as far as they matter)."""
-
-    hz: int | None = None
-    """Tick rate; default ``spec.platform.hz``."""
-    boot_hpet_ticks: int = 0
-    """Jiffies to run on the HPET legacy periodic tick (IRQ 0) before the
-    LAPIC timers take over (0: switch at once)."""
-    hpet: bool = True
-    """Use the HPET as clocksource (CLOCK_MONOTONIC) and boot clockevent."""
-    tick_mode: str = "periodic"
-    """``periodic`` or ``oneshot`` (periodic tick emulated by one-shot programming)."""
-    lapic_timer: bool = True
-    """Per-CPU LAPIC timer clockevents (the tick after boot)."""
-    directed_eoi: bool = False
-    """Suppress LAPIC EOI broadcasts (SVR bit 12) and EOI level pins through the
-    IO-APIC EOI register."""
-    watchdog: bool = True
-    watchdog_thresh: int = 10
-    """Linux seconds (sysctl kernel.watchdog_thresh)."""
-    watchdog_scale: float = 1e-3
-    """Simulated seconds per Linux second for the watchdog thresholds."""
-    hardlockup_panic: bool = False
-    softlockup_panic: bool = False
-    tick_limit: int | None = None
-    """Stop each CPU's tick after this many local ticks (determinism: every
-    CPU then counts exactly that many LOC interrupts)."""
-    init_udelay: int = 0
-    """µs between INIT assert/de-assert (0: modern CPUs, 10 µs SIPI delays)."""
-    poll_quantum: int | None = None
-    """Cycles to advance when only IF=0 CPUs have interrupts pending."""
-    noirqdebug: bool = False
-    workqueue_max_active: int = 256
-    nr_cpus: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class PerCpu:
-    """Everything Linux keeps per CPU: context counters, run queue, statistics."""
-
-    def __init__(self, kernel: Kernel, index: int, apic_id: int) -> None:
-        self.kernel = kernel
-        self.id = index
-        self.apic_id = apic_id
-        self.state = CpuState.ONLINE if index == 0 else CpuState.OFFLINE
-        self.sipi_vector: int | None = None
-        # flags and context
-        self.if_flag = False
-        self.cpl = 0
-        self.cr2 = 0
-        self.preempt_count = 0
-        self.in_nmi = False
-        self.need_resched = False
-        # scheduler
-        self.threads: list[Thread] = []
-        self.current: Thread | None = None
-        self.idle: Thread | None = None
-        self.parked: Op | None = None
-        self.spin_deadline: int | None = None
-        self.spin_woken = False
-        self.nr_switches = 0
-        self.resched_targets: set[int] = set()
-        # interrupt statistics (arch/x86 irq_stat + per-vector counts)
-        self.irq_stat: dict[str, int] = dict.fromkeys(
-            ("NMI", "LOC", "SPU", "PMI", "IWI", "RTR", "RES", "CAL", "TLB", "TRM", "THR", "DFR", "MCE", "MCP"), 0
-        )
-        self.vector_count = [0] * 256
-        self.vector_irq: list[Any] = [None] * 256
-        # idt / tss
-        self.idtr: tuple[int, int] | None = None
-        self.tss_ist = {i: 0xFFFFFE0000000000 + index * 0x100000 + i * 0x2000 for i in range(1, 8)}
-        self.stack_top = 0xFFFFC90000000000 + index * 0x100000
-        # per-subsystem per-CPU data (filled by the subsystems)
-        self.data: dict[str, Any] = {}
-        self.tick_count = 0
-        self.online_done = Completion(kernel)
-
-    def in_interrupt(self) -> bool:
-        return bool(self.preempt_count & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK))
-
-    def in_irq(self) -> bool:
-        return bool(self.preempt_count & HARDIRQ_MASK)
-
-    def in_softirq(self) -> bool:
-        return bool(self.preempt_count & SOFTIRQ_MASK)
-
-    def in_serving_softirq(self) -> bool:
-        return bool(self.preempt_count & SOFTIRQ_OFFSET)
-
-    def in_atomic(self) -> bool:
-        return self.preempt_count != 0
-
-    def __repr__(self) -> str:
-        return f"<cpu{self.id} {self.state.value}>"
-
-
-async def call(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call ``fn`` — a plain function or an ``async def`` — and return its result."""
-    r = fn(*args)
-    if inspect.isawaitable(r):
-        r = await r
-    return r
-
-
-_TURN_OVER = object()
-"""What :meth:`Kernel._resume` returns when a CPU's turn is over."""
-
-
 class _Driver:
-    """The awaitable the top coroutine awaits: the CPU multiplexer."""
+    """The awaitable the top coroutine awaits: the CPU multiplexer's driver."""
 
-    def __init__(self, kernel: Kernel) -> None:
-        self.kernel = kernel
+    def __init__(self, mux: CpuMux) -> None:
+        self.mux = mux
 
     def __await__(self) -> Generator[Any, Any, None]:
-        return self.kernel._drive()
+        return self.mux.drive()
 
 
 class Kernel(LinuxApi):
@@ -253,25 +119,6 @@ class Kernel(LinuxApi):
     """
 
     def __init__(self, machine: Machine, spec: Spec | None = None, config: KernelConfig | None = None) -> None:
-        from .apic import Apic
-        from .clockevents import Clockevents
-        from .entry import Entry
-        from .hpet import Hpet
-        from .hrtimer import Hrtimers
-        from .idt import Idt
-        from .io_apic import IoApic
-        from .irq import IrqCore
-        from .proc import Proc
-        from .smp import Smp
-        from .softirq import Softirqs
-        from .tasklet import Tasklets
-        from .timekeeping import Timekeeping
-        from .timer import Timers
-        from .tlb import Tlb
-        from .traps import Traps
-        from .watchdog import Watchdog
-        from .workqueue import Workqueues
-
         self.machine = machine
         self.spec = spec if spec is not None else load_default()
         self.config = config if config is not None else KernelConfig()
@@ -297,6 +144,8 @@ class Kernel(LinuxApi):
         self.booted = Completion(self)
         self.main_result: Any = None
         self.boot_cycles = 0
+        self.mux = CpuMux(self)
+        self._sync_hw = bool(getattr(machine, "synchronous", False))
 
         # subsystems (order matters only for cross references at boot)
         self.idt = Idt(self)
@@ -416,87 +265,98 @@ class Kernel(LinuxApi):
 
     # ------------------------------------------------------------------ hardware access with interrupt points
 
+    # The ``*_sync`` forms are plain calls for code running on a kernel thread's
+    # stack (the interrupt paths): a synchronous machine is called directly,
+    # another one's awaitable is handed to the backend by the multiplexer.
+
     async def read32(self, addr: int) -> int:
         """32-bit load by the current CPU; an interrupt point afterwards."""
-        cpu = self._cur
-        v = await self.machine.read32(cpu.id, addr)
-        if not self._alone(cpu):
-            await BOUNDARY
-            cpu = self._cur
-        if self._interrupt_due(cpu):
-            await self._interrupt_point(cpu)
-        return v
+        return self.read32_sync(addr)
 
     async def write32(self, addr: int, value: int) -> None:
         """32-bit store by the current CPU; an interrupt point afterwards."""
+        self.write32_sync(addr, value)
+
+    def read32_sync(self, addr: int) -> int:
+        """:meth:`read32` as a plain call."""
         cpu = self._cur
-        await self.machine.write32(cpu.id, addr, value & 0xFFFFFFFF)
-        if not self._alone(cpu):
-            await BOUNDARY
+        m = self.machine
+        mux = self.mux
+        v: int = m.read32_sync(cpu.id, addr) if self._sync_hw else mux.await_(m.read32(cpu.id, addr))  # type: ignore[attr-defined]
+        if not mux.alone(cpu):
+            mux.boundary()
             cpu = self._cur
         if self._interrupt_due(cpu):
-            await self._interrupt_point(cpu)
+            self._interrupt_point(cpu)
+        return v
 
-    def _alone(self, cpu: PerCpu) -> bool:
-        """No other CPU could run if this one gave up its turn now (every other
-        CPU online and halted or parked without a reason to wake): the driver
-        would come straight back, so the BOUNDARY can be skipped. Same order
-        of events, no round trip through the driver."""
-        if self._stop:
-            return False
+    def write32_sync(self, addr: int, value: int) -> None:
+        """:meth:`write32` as a plain call."""
+        cpu = self._cur
         m = self.machine
-        for other in self.cpus:
-            if other.parked is None:  # running (``cpu`` itself), or an offline CPU
-                if other is not cpu:
-                    return False
-            elif other.state is not CpuState.ONLINE or self._wakeable(other, m):
-                return False
-        d = self._deadline
-        return d is None or m.now() < d
+        mux = self.mux
+        if self._sync_hw:
+            m.write32_sync(cpu.id, addr, value & 0xFFFFFFFF)  # type: ignore[attr-defined]
+        else:
+            mux.await_(m.write32(cpu.id, addr, value & 0xFFFFFFFF))
+        if not mux.alone(cpu):
+            mux.boundary()
+            cpu = self._cur
+        if self._interrupt_due(cpu):
+            self._interrupt_point(cpu)
 
     def _interrupt_due(self, cpu: PerCpu) -> bool:
         """Whether :meth:`_interrupt_point` would do anything on ``cpu`` now.
 
-        The hot paths ask this first: a plain call is much cheaper than
-        creating and awaiting the coroutine just to find nothing to take."""
+        The hot paths ask this first: a plain call is cheaper than the whole
+        interrupt point just to find nothing to take."""
         if cpu.resched_targets:
             return True
         m = self.machine
         return (cpu.if_flag and m.intr_pending(cpu.id)) or (not cpu.in_nmi and m.nmi_pending(cpu.id))
 
-    async def _interrupt_point(self, cpu: PerCpu) -> None:
+    def _interrupt_point(self, cpu: PerCpu) -> None:
+        """Take what ``cpu`` may take now: reschedule IPIs to send, NMIs, interrupts."""
+        mux = self.mux
         if cpu.resched_targets:
-            await self._send_resched(cpu)
+            mux.await_(self._send_resched(cpu))
         m = self.machine
         while True:
             if not cpu.in_nmi and m.nmi_pending(cpu.id):
-                await self.entry.nmi_interrupt(cpu)
+                mux.await_(self.entry.nmi_interrupt(cpu))
             elif cpu.if_flag and m.intr_pending(cpu.id):
-                # Entry.external_interrupt(cpu), inlined: one coroutine less and one
-                # frame less under every interrupt handler (every CPU switch inside a
-                # handler suspends and resumes each frame of the stack).
-                vector = await m.acknowledge(cpu.id)
+                # Entry.external_interrupt(cpu), inlined
+                vector: int = m.acknowledge_sync(cpu.id) if self._sync_hw else mux.await_(m.acknowledge(cpu.id))  # type: ignore[attr-defined]
                 cpu.vector_count[vector] += 1
-                await self.entry.deliver(vector, external=True)
+                self.entry.deliver_sync(vector, external=True)
             else:
                 return
 
     async def interrupt_point(self) -> None:
         """Take the interrupts the current CPU may take now."""
-        await BOUNDARY
+        self.mux.boundary()
         cpu = self._cur
         if self._interrupt_due(cpu):
-            await self._interrupt_point(cpu)
+            self._interrupt_point(cpu)
 
     async def cpu_relax(self, cycles: int = 8) -> None:
         """``cpu_relax()``: let a little time pass, take interrupts."""
-        await self.machine.wait_cycles(cycles)
+        self.cpu_relax_sync(cycles)
+
+    def cpu_relax_sync(self, cycles: int = 8) -> None:
+        """:meth:`cpu_relax` as a plain call."""
+        m = self.machine
+        mux = self.mux
+        if self._sync_hw:
+            m.wait_cycles_sync(cycles)  # type: ignore[attr-defined]
+        else:
+            mux.await_(m.wait_cycles(cycles))
         cpu = self._cur
-        if not self._alone(cpu):  # the driver would come straight back (see _alone)
-            await BOUNDARY
+        if not mux.alone(cpu):  # the driver would come straight back (see CpuMux.alone)
+            mux.boundary()
             cpu = self._cur
         if self._interrupt_due(cpu):
-            await self._interrupt_point(cpu)
+            self._interrupt_point(cpu)
 
     def us_to_cycles(self, us: float) -> int:
         return max(1, int(us * self.clock_hz // 1_000_000))
@@ -527,13 +387,13 @@ class Kernel(LinuxApi):
             cpu.spin_woken = False
             if wq is not None:
                 wq.spinners.add(cpu)
-            await SPIN
+            self.mux.spin()
             cpu = self._cur
             if wq is not None:
                 wq.spinners.discard(cpu)
             cpu.spin_deadline = None
             if self._interrupt_due(cpu):
-                await self._interrupt_point(cpu)
+                self._interrupt_point(cpu)
 
     # ------------------------------------------------------------------ threads
 
@@ -579,7 +439,7 @@ class Kernel(LinuxApi):
             if target is not waker and target.state is CpuState.ONLINE and cur is not None:
                 if cur is target.idle:
                     # idle polls TIF_NEED_RESCHED (mwait): no IPI needed
-                    if target.parked is Op.HALT:
+                    if target.parked is Park.HALT:
                         pass
                 else:
                     waker.resched_targets.add(target.id)
@@ -603,11 +463,11 @@ class Kernel(LinuxApi):
         t = cpu.current
         if t is not None and t.state is TaskState.BLOCKED and t.sleep_hook is not None:
             t.sleep_hook()
-        await SCHEDULE
+        self.mux.schedule()
 
     async def preempt_schedule_irq(self) -> None:
         """Preemption on return from interrupt (preempt count already 0)."""
-        await SCHEDULE
+        self.mux.schedule()
 
     async def cond_resched(self) -> None:
         cpu = self._cur
@@ -628,143 +488,12 @@ class Kernel(LinuxApi):
     async def msleep(self, ms: int) -> None:
         await self.timers.msleep(ms)
 
-    def _pick_next(self, cpu: PerCpu) -> Thread:
-        best: Thread | None = None
-        for t in cpu.threads:
-            if t.state is TaskState.RUNNABLE and (best is None or (t.prio, t.seq) < (best.prio, best.seq)):
-                best = t
-        assert best is not None, "the idle thread is always runnable"
-        return best
+    def start_secondary_at(self, cpu: PerCpu, vector: int) -> None:
+        """``cpu`` took a SIPI with ``vector`` (called by the multiplexer)."""
+        self.smp.start_secondary_at(cpu, vector)
 
-    # ------------------------------------------------------------------ the driver
-
-    def _drive(self) -> Generator[Any, Any, None]:
-        m = self.machine
-        cpus = self.cpus
-        while not self._stop:
-            ran = False
-            for cpu in cpus:
-                if cpu.state is not CpuState.ONLINE:
-                    self._check_startup(cpu)
-                    if cpu.state is not CpuState.ONLINE:
-                        continue
-                if cpu.parked is not None:
-                    if not self._wakeable(cpu, m):
-                        continue
-                    cpu.parked = None
-                ran = True
-                # One turn of the CPU's current thread: run it to its next marker,
-                # forwarding its hardware awaitables to the backend untouched.
-                t = self._turn_thread(cpu)
-                send, exc = t.resume_value, t.resume_exc
-                t.resume_value = t.resume_exc = None
-                item = self._resume(cpu, t, send, exc)
-                while item is not _TURN_OVER:
-                    try:
-                        send = yield item
-                        exc = None
-                    except GeneratorExit:
-                        raise
-                    except BaseException as e:  # thrown in by the backend: hand it to the thread
-                        send, exc = None, e
-                    item = self._resume(cpu, t, send, exc)
-                if self._stop:
-                    return
-            if self._deadline is not None and m.now() >= self._deadline:
-                raise KernelTimeout(f"the kernel did not finish within its cycle budget (cycle {m.now()})")
-            if not ran:
-                yield from self._idle_wait(m)
-
-    def _wakeable(self, cpu: PerCpu, m: Machine) -> bool:
-        if not cpu.in_nmi and m.nmi_pending(cpu.id):
-            return True
-        if cpu.parked is Op.HALT:
-            return cpu.need_resched or m.intr_pending(cpu.id)
-        # spinning
-        if cpu.spin_woken:
-            return True
-        if cpu.spin_deadline is not None and m.now() >= cpu.spin_deadline:
-            return True
-        return cpu.if_flag and m.intr_pending(cpu.id)
-
-    def _idle_wait(self, m: Machine) -> Generator[Any, Any, None]:
-        now = m.now()
-        limit: int | None = None
-        blocked = False
-        for cpu in self.cpus:
-            if cpu.state is not CpuState.ONLINE:
-                if cpu.state is CpuState.WAIT_FOR_SIPI or cpu.sipi_vector is not None:
-                    blocked = True
-                continue
-            if cpu.parked is Op.SPIN and cpu.spin_deadline is not None:
-                d = max(1, cpu.spin_deadline - now)
-                limit = d if limit is None else min(limit, d)
-            if m.intr_pending(cpu.id) and not (cpu.parked is Op.HALT or cpu.if_flag):
-                blocked = True
-        if self._deadline is not None:
-            d = max(1, self._deadline - now)
-            limit = d if limit is None else min(limit, d)
-        if blocked:
-            n = self.poll_quantum if limit is None else min(limit, self.poll_quantum)
-            yield from m.wait_cycles(n).__await__()
-        else:
-            yield from m.wait_any_interrupt(limit).__await__()
-
-    def _check_startup(self, cpu: PerCpu) -> None:
-        for kind, vector in self.machine.take_startup(cpu.id):
-            if kind == "INIT":
-                if cpu.state is CpuState.OFFLINE:
-                    cpu.state = CpuState.WAIT_FOR_SIPI
-            elif kind == "SIPI" and cpu.state is CpuState.WAIT_FOR_SIPI:
-                cpu.sipi_vector = vector
-                self.smp.start_secondary_at(cpu, vector)
-
-    def _turn_thread(self, cpu: PerCpu) -> Thread:
-        """Make ``cpu`` the current CPU; the thread that runs its turn."""
-        self._cur = cpu
-        t = cpu.current
-        if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
-            self._switch(cpu, None)
-            t = cpu.current
-            assert t is not None
-        return t
-
-    def _resume(self, cpu: PerCpu, t: Thread, send: Any, exc: BaseException | None) -> Any:
-        """Resume ``t`` (on ``cpu``) with ``send`` or by throwing ``exc`` until it
-        awaits something. Returns the hardware awaitable's item to forward to the
-        backend, or :data:`_TURN_OVER` when the CPU's turn ended (a marker, or
-        the thread exited).
-
-        A plain function, not a generator: a turn costs no generator of its own.
-        """
-        try:
-            item = t.coro.send(send) if exc is None else t.coro.throw(exc)
-        except StopIteration as done:
-            self._thread_exit(cpu, t, done.value, None)
-            return _TURN_OVER
-        except (KernelOops, KernelBug, KernelPanic, PlatformReset, Exception) as e:
-            self._thread_exit(cpu, t, None, e)
-            return _TURN_OVER
-        if item.__class__ is Marker:
-            op = item.op
-            if op is Op.SCHEDULE:
-                self._switch(cpu, t)
-            elif op is not Op.BOUNDARY:
-                cpu.parked = op  # HALT or SPIN
-            return _TURN_OVER
-        return item
-
-    def _switch(self, cpu: PerCpu, prev: Thread | None) -> None:
-        if prev is not None:
-            prev.saved_if = cpu.if_flag
-        cpu.need_resched = False
-        nxt = self._pick_next(cpu)
-        if nxt is not prev:
-            cpu.nr_switches += 1
-            cpu.current = nxt
-            cpu.if_flag = nxt.saved_if
-
-    def _thread_exit(self, cpu: PerCpu, t: Thread, result: Any, exc: BaseException | None) -> None:
+    def thread_exited(self, cpu: PerCpu, t: Thread, result: Any, exc: BaseException | None) -> None:
+        """``do_exit``: ``t`` ended with ``result`` or ``exc`` (called by the multiplexer)."""
         t.state = TaskState.DEAD
         t.result = result
         t.exception = exc
@@ -796,8 +525,6 @@ class Kernel(LinuxApi):
             # real kernel would be dead too
             self.panicked = f"Attempted to kill the idle task! ({exc})"
             self._stop = True
-            return
-        self._switch(cpu, None)
 
     # ------------------------------------------------------------------ boot and run
 
@@ -807,12 +534,12 @@ class Kernel(LinuxApi):
             cpu = self._cur
             while not cpu.need_resched:
                 cpu.if_flag = True
-                await HALT
+                self.mux.halt()
                 cpu = self._cur
                 if self._interrupt_due(cpu):
-                    await self._interrupt_point(cpu)
+                    self._interrupt_point(cpu)
                     cpu = self._cur
-            await SCHEDULE
+            self.mux.schedule()
 
     def _make_idle(self, cpu: PerCpu) -> None:
         t = Thread(self, self._idle_loop(), cpu.id, f"swapper/{cpu.id}", PRIO_IDLE)
@@ -866,16 +593,9 @@ class Kernel(LinuxApi):
         bsp.threads.append(init)
         bsp.current = init
         try:
-            await _Driver(self)
+            await _Driver(self.mux)
         finally:
-            self._close_threads()
+            self.mux.close()
         if self._error is not None:
             raise self._error
         return self.main_result
-
-    def _close_threads(self) -> None:
-        """Close the coroutines of the threads still alive (the run is over)."""
-        for cpu in self.cpus:
-            for t in cpu.threads:
-                with contextlib.suppress(RuntimeError):
-                    t.coro.close()

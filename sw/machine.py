@@ -72,6 +72,42 @@ class Machine(Protocol):
         ...
 
 
+class SyncMachine(Machine, Protocol):
+    """An optional fast path a backend may offer: the same operations as plain calls.
+
+    A machine whose operations never need to suspend (the pure-Python
+    ``model``; a directly driven simulator that advances its clock inside the
+    call) sets ``synchronous = True`` and adds the four methods below. The
+    kernel then calls them directly (no coroutine per bus access) and still
+    gives up the CPU's turn after each access, so CPUs interleave exactly as on
+    the awaitable path; everything else (``wait_any_interrupt``, the pins) is
+    used as on any :class:`Machine`. The ``async`` methods stay: a scenario
+    awaits them, and a cocotb host awaits the kernel.
+
+    A synchronous call that must stop the run (a watchdog) raises an exception
+    derived from ``BaseException`` (not ``Exception``, which the kernel takes
+    for a thread's error); the backend's own runner catches it.
+    """
+
+    synchronous: bool
+
+    def read32_sync(self, cpu: int, addr: int) -> int:
+        """:meth:`Machine.read32`, returning when it is done."""
+        ...
+
+    def write32_sync(self, cpu: int, addr: int, value: int) -> None:
+        """:meth:`Machine.write32`, returning when it is done."""
+        ...
+
+    def wait_cycles_sync(self, n: int) -> None:
+        """:meth:`Machine.wait_cycles`, returning when it is done."""
+        ...
+
+    def acknowledge_sync(self, cpu: int) -> int:
+        """:meth:`Machine.acknowledge`, returning when it is done."""
+        ...
+
+
 class BusError(Exception):
     """A bus access answered SLVERR or DECERR."""
 

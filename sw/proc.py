@@ -13,12 +13,15 @@ reprograms the IO-APIC entry.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .softirq import NR_SOFTIRQS, SOFTIRQ_NAMES
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .apic import Apic
+    from .context import PerCpu
+    from .io_apic import IoApic
+    from .irq import IrqCore
 
 __all__ = ["ARCH_ROWS", "Proc"]
 
@@ -41,10 +44,22 @@ ARCH_ROWS = (
 EINVAL = 22
 
 
+class ProcHost(Protocol):
+    """What the /proc renderings read: the CPUs and the interrupt subsystems' counters."""
+
+    cpus: list[PerCpu]
+    ncpus: int
+    apic: Apic
+    ioapic: IoApic
+    irq: IrqCore
+
+    def online_cpus(self) -> list[int]: ...
+
+
 class Proc:
     """Text files of /proc that concern interrupts."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: ProcHost) -> None:
         self.k = kernel
 
     def _prec(self) -> int:

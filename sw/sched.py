@@ -1,13 +1,9 @@
 """Kernel threads, the per-CPU scheduler's data, and the wait primitives.
 
 The stack runs as ONE coroutine under a backend (:meth:`Kernel.run`), so it
-multiplexes the simulated CPUs and their kernel threads itself. A kernel
-thread is an ``async def`` coroutine; the driver in :mod:`irqforge.sw.kernel`
-steps it with ``send()``. Whatever a thread awaits that is not one of the
-:class:`Marker` objects below is a hardware operation of the backend and is
-forwarded up unchanged; a :class:`Marker` tells the driver to switch CPU
-(``BOUNDARY``), switch thread (``SCHEDULE``), halt the CPU until an interrupt
-(``HALT``) or park it in a spin loop until an event (``SPIN``).
+multiplexes the simulated CPUs and their kernel threads itself
+(:mod:`irqforge.sw.cpumux`). A kernel thread is an ``async def`` coroutine
+running on a stack of its own.
 
 Wait primitives (:class:`WaitQueue`, :class:`Completion`, :class:`SpinLock`)
 never busy-poll: a sleeping thread is BLOCKED until woken, a spinning CPU is
@@ -18,11 +14,11 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .kernel import Kernel, PerCpu
+    from .context import PerCpu
 
 __all__ = [
     "PRIO_IDLE",
@@ -31,8 +27,7 @@ __all__ = [
     "PRIO_NORMAL",
     "PRIO_STOPPER",
     "Completion",
-    "Marker",
-    "Op",
+    "Scheduler",
     "SpinLock",
     "TaskState",
     "Thread",
@@ -48,32 +43,25 @@ PRIO_NORMAL = 20
 PRIO_IDLE = 140
 
 
-class Op(enum.Enum):
-    BOUNDARY = "boundary"
-    SCHEDULE = "schedule"
-    HALT = "halt"
-    SPIN = "spin"
+class Scheduler(Protocol):
+    """What the wait primitives need of the kernel: the current thread, sleeping, waking, spinning."""
 
+    @property
+    def current(self) -> Thread: ...
 
-class Marker:
-    """Awaited by kernel code to talk to the driver; never reaches a backend."""
+    def smp_processor_id(self) -> int: ...
 
-    __slots__ = ("op",)
+    def wake_up_process(self, t: Thread) -> bool: ...
 
-    def __init__(self, op: Op) -> None:
-        self.op = op
+    async def schedule(self) -> None: ...
 
-    def __await__(self) -> Generator[Marker, Any, Any]:
-        return (yield self)
+    async def spin_until(
+        self, cond: Callable[[], bool], wq: WaitQueue | None = None, deadline: int | None = None
+    ) -> bool: ...
 
-    def __repr__(self) -> str:
-        return f"<Marker {self.op.value}>"
+    def local_irq_save(self) -> bool: ...
 
-
-BOUNDARY = Marker(Op.BOUNDARY)
-SCHEDULE = Marker(Op.SCHEDULE)
-HALT = Marker(Op.HALT)
-SPIN = Marker(Op.SPIN)
+    def local_irq_restore(self, flags: bool) -> None: ...
 
 
 class TaskState(enum.Enum):
@@ -90,7 +78,7 @@ class Thread:
 
     def __init__(
         self,
-        kernel: Kernel,
+        kernel: Scheduler,
         coro: Coroutine[Any, Any, Any],
         cpu: int,
         name: str,
@@ -105,8 +93,8 @@ class Thread:
         self.state = TaskState.RUNNABLE
         self.seq = 0
         """Round-robin order among equal priorities."""
-        self.resume_value: Any = None
-        self.resume_exc: BaseException | None = None
+        self.glet: Any = None
+        """Its stack (a greenlet), made when it first runs."""
         self.saved_if = True
         """IF while switched out (restored when it runs again)."""
         self.frames: list[Any] = []
@@ -129,7 +117,7 @@ class Thread:
 class WaitQueue:
     """``wait_queue_head_t``: threads sleeping on it, CPUs spinning on it."""
 
-    def __init__(self, kernel: Kernel, name: str = "") -> None:
+    def __init__(self, kernel: Scheduler, name: str = "") -> None:
         self.kernel = kernel
         self.name = name
         self.sleepers: list[Thread] = []
@@ -171,7 +159,7 @@ class WaitQueue:
 class Completion:
     """``struct completion``."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Scheduler) -> None:
         self.kernel = kernel
         self.done = 0
         self.wq: WaitQueue | None = None
@@ -211,7 +199,7 @@ class SpinLock:
     high/low …). A contended lock parks the CPU until the holder releases it.
     """
 
-    def __init__(self, kernel: Kernel, name: str = "") -> None:
+    def __init__(self, kernel: Scheduler, name: str = "") -> None:
         self.kernel = kernel
         self.name = name
         self.owner: int | None = None

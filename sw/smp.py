@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .kernel import CpuState, call
+from .context import CpuState, call
 from .sched import PRIO_STOPPER, TaskState, Thread, WaitQueue
 
 if TYPE_CHECKING:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .kernel import HARDIRQ_MASK, NMI_MASK, SOFTIRQ_DISABLE_OFFSET, SOFTIRQ_MASK, SOFTIRQ_OFFSET, KernelBug
+from .context import HARDIRQ_MASK, NMI_MASK, SOFTIRQ_DISABLE_OFFSET, SOFTIRQ_MASK, SOFTIRQ_OFFSET, KernelBug, KernelCore
 from .sched import PRIO_NORMAL, TaskState
 
 if TYPE_CHECKING:
-    from .kernel import Kernel, PerCpu
+    from .context import PerCpu
+    from .timer import Timers
 
 __all__ = [
     "BLOCK_SOFTIRQ",
@@ -58,10 +59,16 @@ KSOFTIRQD_PASS_CYCLES = 64
 """Cycles a ksoftirqd pass that leaves softirqs pending costs (see ``run_ksoftirqd``)."""
 
 
+class SoftirqHost(KernelCore, Protocol):
+    """What this subsystem needs: the kernel core and timers."""
+
+    timers: Timers
+
+
 class Softirqs:
     """Per-CPU pending masks, the handler table and ksoftirqd."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: SoftirqHost) -> None:
         self.k = kernel
         self.vec: list[Callable[..., Any] | None] = [None] * NR_SOFTIRQS
         self.max_softirq_time = max(1, -(-2 * kernel.HZ // 1000))  # msecs_to_jiffies(2), rounded up
@@ -130,7 +137,7 @@ class Softirqs:
             return
         flags = k.local_irq_save()
         if cpu.data["softirq_pending"]:
-            await self.handle_softirqs(False)
+            self.handle_softirqs(False)
         k.local_irq_restore(flags)
 
     async def irq_exit_softirqs(self) -> None:
@@ -138,10 +145,13 @@ class Softirqs:
         outermost interrupt with softirqs pending."""
         cpu = self.k.this_cpu
         if not cpu.in_interrupt() and cpu.data["softirq_pending"]:
-            await self.handle_softirqs(False)
+            self.handle_softirqs(False)
 
-    async def handle_softirqs(self, ksirqd: bool) -> None:
-        """``handle_softirqs``/``__do_softirq`` (entered with IRQs disabled)."""
+    def handle_softirqs(self, ksirqd: bool) -> None:
+        """``handle_softirqs``/``__do_softirq`` (entered with IRQs disabled).
+
+        A plain call on the current thread's stack; a handler that is a
+        coroutine function is awaited through ``k.mux.await_``."""
         k = self.k
         cpu = k._cur
         end = k.timers.jiffies + self.max_softirq_time
@@ -164,9 +174,9 @@ class Softirqs:
                         action = self.vec[nr]
                         if action is not None:
                             prev = cpu.preempt_count
-                            r = action()  # call(action) without its coroutine frame
+                            r = action()
                             if r is not None and inspect.isawaitable(r):
-                                await r
+                                k.mux.await_(r)
                             cpu = k._cur
                             data = cpu.data
                             if cpu.preempt_count != prev:
@@ -207,7 +217,7 @@ class Softirqs:
             cpu.data["ksoftirqd_runs"] = cpu.data.get("ksoftirqd_runs", 0) + 1
             k.local_irq_disable()
             if k.this_cpu.data["softirq_pending"]:
-                await self.handle_softirqs(True)
+                self.handle_softirqs(True)
             k.local_irq_enable()
             if k.this_cpu.data["softirq_pending"]:
                 # Still pending (a tasklet re-queued because it runs on another

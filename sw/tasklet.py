@@ -10,14 +10,16 @@ itself) and clears RUN afterwards: never concurrent with itself.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .context import KernelCore
 from .sched import WaitQueue
 from .softirq import HI_SOFTIRQ, TASKLET_SOFTIRQ
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .softirq import Softirqs
+    from .workqueue import Workqueues
 
 __all__ = ["TASKLET_STATE_RUN", "TASKLET_STATE_SCHED", "Tasklet", "Tasklets"]
 
@@ -44,10 +46,17 @@ class Tasklet:
         return bool(self.state >> bit & 1)
 
 
+class TaskletHost(KernelCore, Protocol):
+    """What this subsystem needs: the kernel core and softirq, wq."""
+
+    softirq: Softirqs
+    wq: Workqueues
+
+
 class Tasklets:
     """Per-CPU tasklet lists and the two tasklet softirqs."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: TaskletHost) -> None:
         self.k = kernel
         self.requeues = 0
 
@@ -90,18 +99,24 @@ class Tasklets:
         self._schedule_common(t, "tasklet_hi_vec", HI_SOFTIRQ)
         return True
 
-    # The two softirq actions hand over to the common body without a coroutine
-    # frame of their own (they run at every irq_exit that has tasklets).
+    # The two softirq actions are plain calls on the current thread's stack (a
+    # tasklet function that is a coroutine function is awaited through
+    # ``k.mux.await_``). Like Linux ≥ 6.9 they first run the CPU's BH
+    # workqueue pool (``workqueue_softirq_action``).
 
-    def tasklet_action(self) -> Coroutine[Any, Any, None]:
-        return self._action_common("tasklet_vec", TASKLET_SOFTIRQ)
+    def tasklet_action(self) -> None:
+        self._action_common("tasklet_vec", TASKLET_SOFTIRQ, False)
 
-    def tasklet_hi_action(self) -> Coroutine[Any, Any, None]:
-        return self._action_common("tasklet_hi_vec", HI_SOFTIRQ)
+    def tasklet_hi_action(self) -> None:
+        self._action_common("tasklet_hi_vec", HI_SOFTIRQ, True)
 
-    async def _action_common(self, key: str, nr: int) -> None:
+    def _action_common(self, key: str, nr: int, highpri: bool) -> None:
         k = self.k
         cpu = k._cur
+        wq = k.wq
+        if wq.bh_pools[(cpu.id, highpri)].worklist:
+            k.mux.await_(wq.workqueue_softirq_action(highpri))
+            cpu = k._cur
         # local_irq_disable(); detach this CPU's list; local_irq_enable()
         cpu.if_flag = False
         data = cpu.data
@@ -119,9 +134,9 @@ class Tasklets:
                         t.wq.wake_up_all()
                     t.runs += 1
                     t.ran_on.append(k._cur.id)
-                    r = t.func(t.data)  # call(t.func, t.data) without its coroutine frame
+                    r = t.func(t.data)
                     if r is not None and inspect.isawaitable(r):
-                        await r
+                        k.mux.await_(r)
                     t.state &= ~_RUN
                     if t.wq is not None:
                         t.wq.wake_up_all()

@@ -9,12 +9,14 @@ until the high dword is stable) and scales it with the clocksource's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .clockevents import NSEC_PER_SEC, clocks_calc_mult_shift
+from .context import ClockAccess
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .hpet import Hpet
+    from .timer import Timers
 
 __all__ = ["CLOCK_MONOTONIC", "CLOCK_REALTIME", "Timekeeping"]
 
@@ -22,10 +24,17 @@ CLOCK_REALTIME = 0
 CLOCK_MONOTONIC = 1
 
 
+class TimekeepingHost(ClockAccess, Protocol):
+    """What timekeeping needs: the clock, the HPET counter and jiffies."""
+
+    hpet: Hpet
+    timers: Timers
+
+
 class Timekeeping:
     """The timekeeper: clocksource, monotonic base, realtime offset."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: TimekeepingHost) -> None:
         self.k = kernel
         self.clocksource = "jiffies"
         self.mult = 1

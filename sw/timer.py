@@ -13,15 +13,15 @@ collects the buckets at ``clk`` level by level and runs callbacks with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .kernel import call
+from .context import KernelCore, call
 from .sched import TaskState, WaitQueue
 from .softirq import TIMER_SOFTIRQ
 
 if TYPE_CHECKING:
     from .irq import IrqCore
-    from .kernel import Kernel
+    from .softirq import Softirqs
 
 __all__ = [
     "LVL_BITS",
@@ -213,10 +213,16 @@ class TimerBase:
             self.clk = self.next_expiry
 
 
+class TimerHost(KernelCore, Protocol):
+    """What this subsystem needs: the kernel core and softirq."""
+
+    softirq: Softirqs
+
+
 class Timers:
     """jiffies, per-CPU timer bases, ``mod_timer`` & co., sleeping."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: TimerHost) -> None:
         self.k = kernel
         hz = kernel.HZ
         self.HZ = hz

@@ -10,10 +10,12 @@ each remote flush counted in the TLB row of /proc/interrupts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .context import PerCpuAccess
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .smp import Smp
 
 __all__ = ["PAGE_SIZE", "Mm", "Tlb", "Vma"]
 
@@ -58,10 +60,20 @@ class _FlushInfo:
     initiating_cpu: int
 
 
+class TlbHost(PerCpuAccess, Protocol):
+    """What TLB shootdowns need: the per-CPU state, preemption, cross-CPU calls."""
+
+    smp: Smp
+
+    def get_cpu(self) -> int: ...
+
+    async def put_cpu(self) -> None: ...
+
+
 class Tlb:
     """Per-CPU loaded mm and cached translations; mmap/munmap/shootdown."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: TlbHost) -> None:
         self.k = kernel
         self.loaded: list[Mm | None] = [None] * kernel.ncpus
         self.tlb: list[set[int]] = [set() for _ in range(kernel.ncpus)]

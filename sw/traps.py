@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .kernel import KernelPanic
+from .context import KernelPanic, PerCpuAccess
 
 if TYPE_CHECKING:
-    from .entry import PtRegs
-    from .kernel import Kernel
+    from irqforge.spec import Spec
+
+    from .entry import Entry, PtRegs
+    from .tlb import Tlb
 
 __all__ = [
     "X86_PF_INSTR",
@@ -92,10 +94,19 @@ _SIMPLE = {
 }
 
 
+class TrapsHost(PerCpuAccess, Protocol):
+    """What the exception handlers need: the per-CPU state, the spec, the entry
+    code (fixups, die) and the TLB (page faults)."""
+
+    spec: Spec
+    entry: Entry
+    tlb: Tlb
+
+
 class Traps:
     """The C-level exception handlers and their bookkeeping."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: TrapsHost) -> None:
         self.k = kernel
         self.events: list[TrapEvent] = []
         self.signals: list[Signal] = []
@@ -183,7 +194,7 @@ class Traps:
 
     async def int80_emulation(self, regs: PtRegs) -> None:
         """``int $0x80``: syscall number in ax, result in ax."""
-        from .kernel import call
+        from .context import call
 
         fn = self.syscalls.get(regs.ax)
         self._record(regs, 0x80, "int80", None, False)

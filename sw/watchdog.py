@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .context import KernelPanic, PlatformReset
 from .hrtimer import HRTIMER_RESTART, Hrtimer
 from .irq import IRQ_HANDLED, IRQ_NONE, IRQF_TRIGGER_RISING
-from .kernel import KernelPanic, PlatformReset
 
 if TYPE_CHECKING:
     from .entry import PtRegs

@@ -20,16 +20,21 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .kernel import call
+from .context import KernelConfig, KernelCore, call
 from .sched import PRIO_KWORKER, PRIO_KWORKER_HI, TaskState, Thread, WaitQueue
+from .smp import CallSingleData
+from .softirq import HI_SOFTIRQ, TASKLET_SOFTIRQ
 from .timer import TimerList
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from .smp import Smp
+    from .softirq import Softirqs
+    from .timer import Timers
 
 __all__ = [
+    "WQ_BH",
     "WQ_HIGHPRI",
     "WQ_MEM_RECLAIM",
     "WQ_UNBOUND",
@@ -47,7 +52,13 @@ WQ_HIGHPRI = 1 << 4
 WQ_CPU_INTENSIVE = 1 << 5
 WQ_SYSFS = 1 << 6
 WQ_POWER_EFFICIENT = 1 << 7
-__WQ_ORDERED = 1 << 17
+WQ_ORDERED_INTERNAL = 1 << 17
+"""Linux's ``__WQ_ORDERED`` (a double-underscore name would be mangled inside a class body)."""
+__WQ_ORDERED = WQ_ORDERED_INTERNAL
+WQ_BH_ALLOWS = WQ_BH | WQ_HIGHPRI
+"""Linux's ``__WQ_BH_ALLOWS``: the only flags a BH workqueue may have."""
+BH_WORKER_RESTARTS = 10
+"""``bh_worker``: at most this many items per softirq run, then the softirq is raised again."""
 WQ_MAX_ACTIVE = 512
 WQ_DFL_ACTIVE = WQ_MAX_ACTIVE // 2
 
@@ -98,9 +109,13 @@ class _Worker:
 
 
 class _Pool:
-    def __init__(self, cpu: int | None, highpri: bool) -> None:
+    def __init__(self, cpu: int | None, highpri: bool, bh: bool = False) -> None:
         self.cpu = cpu
         self.highpri = highpri
+        self.bh = bh
+        """A BH pool (``POOL_BH``): its items run in this CPU's softirq, no worker thread."""
+        self.kick: CallSingleData | None = None
+        """The cross-CPU kick of a BH pool (Linux: an irq_work queued on the pool's CPU)."""
         self.worklist: deque[tuple[WorkStruct, _Pwq]] = deque()
         self.workers: list[_Worker] = []
         self.idle: list[_Worker] = []
@@ -138,12 +153,27 @@ class Workqueue:
         return bool(self.flags & WQ_UNBOUND)
 
 
+class WorkqueueHost(KernelCore, Protocol):
+    """What the workqueues need: the kernel core, the CPUs online, cross-CPU kicks, softirqs and timers."""
+
+    config: KernelConfig
+    smp: Smp
+    softirq: Softirqs
+    timers: Timers
+
+    def cpu_online(self, cpu: int) -> bool: ...
+
+    def online_cpus(self) -> list[int]: ...
+
+
 class Workqueues:
     """Worker pools, system workqueues and the workqueue API."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: WorkqueueHost) -> None:
         self.k = kernel
         self.pools: dict[tuple[int | None, bool], _Pool] = {}
+        self.bh_pools: dict[tuple[int, bool], _Pool] = {}
+        """Per CPU, normal and highpri: the pools of ``WQ_BH`` queues (``bh_worker_pools``)."""
         self.workqueues: list[Workqueue] = []
         self.done_wq = WaitQueue(kernel, "work_done")
         self.system_wq: Workqueue
@@ -156,6 +186,10 @@ class Workqueues:
             self.pools[(cpu, False)] = _Pool(cpu, False)
             self.pools[(cpu, True)] = _Pool(cpu, True)
         self.pools[(None, False)] = _Pool(None, False)
+        for cpu in range(self.k.ncpus):
+            for hi in (False, True):
+                pool = self.bh_pools[(cpu, hi)] = _Pool(cpu, hi, bh=True)
+                pool.workers.append(_Worker(pool, 0))
         self.system_wq = self.alloc_workqueue("events", 0, 0)
         self.system_highpri_wq = self.alloc_workqueue("events_highpri", WQ_HIGHPRI, 0)
         self.system_long_wq = self.alloc_workqueue("events_long", 0, 0)
@@ -174,7 +208,24 @@ class Workqueues:
                 self._create_worker(pool)
 
     def alloc_workqueue(self, name: str, flags: int = 0, max_active: int = 0) -> Workqueue:
-        """``alloc_workqueue(fmt, flags, max_active)``; 0 means the default (256)."""
+        """``alloc_workqueue(fmt, flags, max_active)``; 0 means the default (256).
+
+        ``WQ_BH`` (Linux ≥ 6.9): the items run in softirq context on the CPU
+        they were queued on, in queueing order (``WQ_HIGHPRI``: HI_SOFTIRQ, else
+        TASKLET_SOFTIRQ). Like Linux, a BH queue allows no flag but
+        ``WQ_HIGHPRI`` and no ``max_active`` (Linux WARNs and returns NULL;
+        here it is a ValueError)."""
+        if flags & WQ_BH:
+            if flags & ~WQ_BH_ALLOWS or max_active:
+                raise ValueError(
+                    f"alloc_workqueue({name!r}): WQ_BH allows only WQ_HIGHPRI and max_active 0 "
+                    f"(flags {flags:#x}, max_active {max_active})"
+                )
+            wq = Workqueue(name, flags, WQ_DFL_ACTIVE)
+            for cpu in range(self.k.ncpus):
+                wq.pwqs[cpu] = _Pwq(wq, self.bh_pools[(cpu, bool(flags & WQ_HIGHPRI))])
+            self.workqueues.append(wq)
+            return wq
         if max_active == 0:
             max_active = self.k.config.workqueue_max_active or WQ_DFL_ACTIVE
         max_active = max(1, min(max_active, WQ_MAX_ACTIVE))
@@ -188,7 +239,8 @@ class Workqueues:
         return wq
 
     def alloc_ordered_workqueue(self, name: str, flags: int = 0) -> Workqueue:
-        return self.alloc_workqueue(name, flags | WQ_UNBOUND | __WQ_ORDERED, 1)
+        """One item at a time in queueing order (``WQ_UNBOUND | __WQ_ORDERED``, max_active 1)."""
+        return self.alloc_workqueue(name, flags | WQ_UNBOUND | WQ_ORDERED_INTERNAL, 1)
 
     def destroy_workqueue(self, wq: Workqueue) -> None:
         self.workqueues.remove(wq)
@@ -251,12 +303,51 @@ class Workqueues:
             self._insert(pwq, work)
         else:
             pwq.inactive.append(work)
+        pool = pwq.pool
+        if pool.bh and pool.cpu != self._local():
+            await self._kick_bh_remote(pool)
 
     def _insert(self, pwq: _Pwq, work: WorkStruct) -> None:
         pool = pwq.pool
         pool.worklist.append((work, pwq))
-        if pool.nr_running == 0:
+        if pool.bh:
+            if pool.cpu == self._local():
+                self._kick_bh_local(pool)
+        elif pool.nr_running == 0:
             self._wake_worker(pool, create=not pool.workers)
+
+    def _kick_bh_local(self, pool: _Pool) -> None:
+        """``kick_bh_pool`` on the pool's own CPU: raise the softirq that runs it."""
+        self.k.softirq.raise_softirq_irqoff(HI_SOFTIRQ if pool.highpri else TASKLET_SOFTIRQ)
+
+    async def _kick_bh_remote(self, pool: _Pool) -> None:
+        """``kick_bh_pool`` for another CPU's pool: an IPI makes that CPU raise
+        the softirq (Linux queues an irq_work there; -EBUSY: a kick is already
+        on its way)."""
+        if pool.kick is None:
+            pool.kick = CallSingleData(func=lambda _info: self._kick_bh_local(pool))
+        await self.k.smp.smp_call_function_single_async(pool.cpu or 0, pool.kick)
+
+    async def workqueue_softirq_action(self, highpri: bool) -> None:
+        """``workqueue_softirq_action`` → ``bh_worker``: run this CPU's BH pool
+        from its tasklet softirq, at most :data:`BH_WORKER_RESTARTS` items or
+        2 ms, then raise the softirq again for the rest."""
+        k = self.k
+        pool = self.bh_pools[(k._cur.id, highpri)]
+        if not pool.worklist:
+            return
+        worker = pool.workers[0]
+        timers = k.timers
+        end = timers.jiffies + k.softirq.max_softirq_time
+        restarts = BH_WORKER_RESTARTS
+        while True:
+            work, pwq = pool.worklist.popleft()
+            await self._process_one_work(worker, work, pwq)
+            restarts -= 1
+            if not (pool.worklist and restarts and timers.time_before(timers.jiffies, end)):
+                break
+        if pool.worklist:
+            self._kick_bh_local(pool)
 
     async def queue_work_on(self, cpu: int | None, wq: Workqueue, work: WorkStruct) -> bool:
         """Queue ``work`` on ``cpu`` (None: the local CPU); False if already pending."""
@@ -334,7 +425,8 @@ class Workqueues:
     # ------------------------------------------------------------------ flushing and cancelling
 
     def _running(self, work: WorkStruct) -> bool:
-        return any(id(work) in p.busy for p in self.pools.values())
+        key = id(work)
+        return any(key in p.busy for p in self.pools.values()) or any(key in p.busy for p in self.bh_pools.values())
 
     async def flush_work(self, work: WorkStruct) -> bool:
         """Wait for the last queued instance; True if there was one to wait for."""
@@ -436,12 +528,13 @@ class Workqueues:
         work.last_pool = pool
         work.pending = False
         seq = work.seq
+        count = k.this_cpu.preempt_count  # 0 on a kworker, SOFTIRQ_OFFSET in a BH pool
         try:
             await call(work.func, work)
         finally:
-            if k.this_cpu.preempt_count or not k.this_cpu.if_flag:
+            if k.this_cpu.preempt_count != count or not k.this_cpu.if_flag:
                 k.printk(f"BUG: workqueue leaked lock or atomic: {k.current.comm} last function: {work.name}")
-                k.this_cpu.preempt_count = 0
+                k.this_cpu.preempt_count = count
                 k.local_irq_enable()
             del pool.busy[id(work)]
             w.current_work = None

@@ -20,7 +20,10 @@ The costs are those of the RTL platform seen through an AXI4-Lite master
 same rate on every backend; only counts and order are guaranteed identical.
 
 No operation ever suspends the scenario except to stop it, so a bus access
-costs a few Python calls and no scheduler round trip. :meth:`ModelMachine.run`
+costs a few Python calls and no scheduler round trip. The machine is
+``synchronous`` (see :mod:`irqforge.sw.machine`): the software stack calls
+``read32_sync``, ``write32_sync``, ``wait_cycles_sync`` and
+``acknowledge_sync`` directly, without a coroutine per access. :meth:`ModelMachine.run`
 drives a scenario coroutine to its end; ``max_cycles`` is a watchdog: when
 time would pass it, the scenario is closed (``GeneratorExit`` at its await)
 and :class:`~irqforge.sim.backends.base.MachineTimeout` raised. A wait that
@@ -64,8 +67,17 @@ class _Stop:
 _STOP: Final = _Stop()
 
 
+class _RunStopped(BaseException):
+    """Raised by a synchronous operation at the watchdog: unwinds the scenario to :meth:`ModelMachine.run`.
+
+    A BaseException, so the kernel's ``except Exception`` does not take it for a thread's error."""
+
+
 class ModelMachine:
     """A :class:`irqforge.sw.Machine` on :class:`PlatformModel` (see the module docstring)."""
+
+    synchronous: Final = True
+    """The ``*_sync`` operations exist and never suspend (:mod:`irqforge.sw.machine`)."""
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
@@ -87,6 +99,10 @@ class ModelMachine:
             request = coro.send(None)
         except StopIteration as done:
             return done.value
+        except _RunStopped:
+            coro.close()
+            assert max_cycles is not None
+            raise MachineTimeout(max_cycles) from None
         finally:
             self._deadline = NEVER
         coro.close()
@@ -222,6 +238,54 @@ class ModelMachine:
         self._check_cpu(cpu)
         self.platform.nmi_ack(cpu)
         await self._spend(NMI_ACK_CYCLES)
+
+    # ------------------------------------------------------------------ the synchronous fast path
+
+    def _stop_sync(self) -> None:
+        """The watchdog fires inside a synchronous operation: time stops at the deadline."""
+        p = self.platform
+        p.advance_to(max(self._deadline, p.cycle))
+        raise _RunStopped
+
+    def read32_sync(self, cpu: int, addr: int) -> int:
+        """:meth:`read32` without a coroutine."""
+        if not 0 <= cpu < self.ncpus:
+            self._check_cpu(cpu)
+        p = self.platform
+        if p.cycle + READ_CYCLES > self._deadline:
+            self._stop_sync()
+        p.advance(READ_CYCLES)
+        return p.read(cpu, addr)
+
+    def write32_sync(self, cpu: int, addr: int, value: int) -> None:
+        """:meth:`write32` without a coroutine."""
+        if not 0 <= cpu < self.ncpus:
+            self._check_cpu(cpu)
+        p = self.platform
+        if p.cycle + WRITE_CYCLES > self._deadline:
+            self._stop_sync()
+        p.advance(WRITE_CYCLES)
+        p.write(cpu, addr, value)
+
+    def wait_cycles_sync(self, n: int) -> None:
+        """:meth:`wait_cycles` without a coroutine."""
+        if n < 0:
+            raise ValueError(f"cannot wait {n} cycles")
+        p = self.platform
+        if p.cycle + n > self._deadline:
+            self._stop_sync()
+        p.advance(n)
+
+    def acknowledge_sync(self, cpu: int) -> int:
+        """:meth:`acknowledge` without a coroutine."""
+        if not 0 <= cpu < self.ncpus:
+            self._check_cpu(cpu)
+        p = self.platform
+        vector = p.inta(cpu)
+        if p.cycle + INTA_CYCLES > self._deadline:
+            self._stop_sync()
+        p.advance(INTA_CYCLES)
+        return vector
 
     def take_startup(self, cpu: int) -> list[tuple[str, int]]:
         """INIT / SIPI seen on ``cpu`` since the last call, oldest first."""

@@ -1,0 +1,338 @@
+"""The CPU/thread multiplexer: simulated CPUs and their kernel threads on one backend coroutine.
+
+A backend runs one coroutine, :meth:`irqforge.sw.Kernel.run`. Inside it the
+*driver* (:meth:`CpuMux.drive`, a generator used as an awaitable) gives each
+online CPU a turn: it runs that CPU's current kernel thread until the thread
+gives the CPU up.
+
+Every kernel thread runs on a stack of its own, a greenlet. A thread gives up
+its turn with a plain call — :meth:`CpuMux.boundary` after a hardware access,
+:meth:`CpuMux.schedule`, :meth:`CpuMux.halt` or :meth:`CpuMux.spin` — which
+switches to the driver's stack; the driver later switches back and the call
+returns. A switch costs the same whatever the depth of the thread's ``async``
+call chain (a generator-based design suspends and resumes every coroutine
+frame of it at each switch). So CPUs interleave at bus-access granularity,
+every backend call runs alone, and the thread's ``async def`` code is awaited
+as ever.
+
+Hardware awaitables still work as awaitables: whatever a thread's coroutine
+chain yields (a cocotb trigger, say) comes out at the bottom of its stack,
+is handed to the driver and yielded by :meth:`irqforge.sw.Kernel.run` to the
+backend untouched; the backend's answer goes back the same way. A backend
+that never suspends (``Machine.synchronous``, see :mod:`irqforge.sw.machine`)
+is called directly and nothing is forwarded. :meth:`CpuMux.await_` does the
+same for any awaitable from plain code running on a thread's stack.
+
+When every CPU is halted or parked the driver waits in
+``machine.wait_any_interrupt(max_cycles=...)`` up to the nearest spin
+deadline, so idle time costs nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Generator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from greenlet import GreenletExit, getcurrent, greenlet
+
+from .context import CpuState, KernelTimeout, Park
+from .sched import TaskState, Thread
+
+if TYPE_CHECKING:
+    from .context import PerCpu
+    from .machine import Machine
+
+__all__ = ["CpuMux", "MuxHost"]
+
+T = TypeVar("T")
+
+
+class MuxHost(Protocol):
+    """What the multiplexer needs of the kernel: its CPUs, the machine, the run's state."""
+
+    machine: Machine
+    cpus: list[PerCpu]
+    _cur: PerCpu
+    """The CPU whose code runs now (set by the multiplexer)."""
+    _stop: bool
+    _deadline: int | None
+    poll_quantum: int
+
+    def thread_exited(self, cpu: PerCpu, t: Thread, result: Any, exc: BaseException | None) -> None:
+        """A thread's coroutine ended with ``result`` or ``exc``."""
+        ...
+
+    def start_secondary_at(self, cpu: PerCpu, vector: int) -> None:
+        """``cpu`` took a SIPI with ``vector``: it starts running there."""
+        ...
+
+
+class _TurnOver:
+    """What a thread's stack hands the driver when the CPU's turn is over."""
+
+    __slots__ = ()
+
+
+_TURN_OVER = _TurnOver()
+
+
+class _Exited:
+    """What a thread's stack returns to the driver when its coroutine ended."""
+
+    __slots__ = ("exc", "result")
+
+    def __init__(self, result: Any, exc: BaseException | None) -> None:
+        self.result, self.exc = result, exc
+
+
+class CpuMux:
+    """Runs the kernel threads of every simulated CPU (see the module docstring)."""
+
+    def __init__(self, kernel: MuxHost) -> None:
+        self.k = kernel
+        self.machine = kernel.machine
+        self._driver: greenlet | None = None
+        self._closing = False
+        self._sync = bool(getattr(kernel.machine, "synchronous", False))
+
+    # ------------------------------------------------------------------ called on a thread's stack
+
+    def boundary(self) -> None:
+        """End the CPU's turn after a hardware access (the other CPUs run)."""
+        if self._closing:
+            raise GreenletExit
+        driver = self._driver
+        assert driver is not None
+        driver.switch(_TURN_OVER)
+
+    def schedule(self) -> None:
+        """Give the CPU to the best runnable thread (possibly the caller again)."""
+        k = self.k
+        cpu = k._cur
+        t = cpu.current
+        if t is not None:
+            self.switch_thread(cpu, t)
+        self.boundary()
+
+    def halt(self) -> None:
+        """``hlt``: the CPU parks until an interrupt or something to run."""
+        self.k._cur.parked = Park.HALT
+        self.boundary()
+
+    def spin(self) -> None:
+        """Park the CPU in a spin loop (see :meth:`irqforge.sw.Kernel.spin_until`)."""
+        self.k._cur.parked = Park.SPIN
+        self.boundary()
+
+    def await_(self, aw: Awaitable[T]) -> T:
+        """Await ``aw`` from plain code on a thread's stack: what it yields goes to the backend."""
+        it = aw.__await__()
+        send: Any = None
+        exc: BaseException | None = None
+        while True:
+            try:
+                item = it.send(send) if exc is None else it.throw(exc)
+            except StopIteration as done:
+                return done.value
+            send, exc = self._forward(item)
+
+    def _forward(self, item: Any) -> tuple[Any, BaseException | None]:
+        """Hand a hardware awaitable's item to the driver; (answer, None) or (None, exception)."""
+        if self._closing:
+            raise GreenletExit
+        driver = self._driver
+        assert driver is not None
+        try:
+            return driver.switch(item), None
+        except GreenletExit:
+            raise
+        except BaseException as e:  # thrown in by the backend: hand it to the awaitable
+            return None, e
+
+    def _thread_main(self, t: Thread) -> _Exited:
+        """The bottom of a thread's stack: run its coroutine to the end."""
+        coro = t.coro
+        send: Any = None
+        exc: BaseException | None = None
+        while True:
+            try:
+                item = coro.send(send) if exc is None else coro.throw(exc)
+            except StopIteration as done:
+                return _Exited(done.value, None)
+            except GreenletExit:
+                raise
+            except Exception as e:  # KernelOops, KernelBug, KernelPanic, PlatformReset, a Python error
+                return _Exited(None, e)
+            try:
+                send, exc = self._forward(item)
+            except GreenletExit:
+                coro.close()
+                raise
+
+    # ------------------------------------------------------------------ the driver
+
+    def drive(self) -> Generator[Any, Any, None]:
+        """The driver loop; yields the backend's awaitables' items."""
+        k = self.k
+        m = self.machine
+        cpus = k.cpus
+        me = self._driver = getcurrent()
+        turn_over = _TURN_OVER
+        while not k._stop:
+            ran = False
+            for cpu in cpus:
+                if cpu.state is not CpuState.ONLINE:
+                    self._check_startup(cpu)
+                    if cpu.state is not CpuState.ONLINE:
+                        continue
+                if cpu.parked is not None:
+                    if not self.wakeable(cpu):
+                        continue
+                    cpu.parked = None
+                ran = True
+                t = self._turn_thread(cpu)
+                g = t.glet
+                if g is None:
+                    g = t.glet = greenlet(self._thread_main, me)
+                    item = g.switch(t)
+                else:
+                    item = g.switch()
+                while item is not turn_over:
+                    if item.__class__ is _Exited:
+                        self._thread_exit(cpu, t, item.result, item.exc)
+                        break
+                    # a hardware awaitable of the thread: the backend answers it
+                    try:
+                        send = yield item
+                    except GeneratorExit:
+                        raise
+                    except BaseException as e:
+                        item = g.throw(e)
+                    else:
+                        item = g.switch(send)
+                if k._stop:
+                    return
+            d = k._deadline
+            if d is not None and m.now() >= d:
+                raise KernelTimeout(f"the kernel did not finish within its cycle budget (cycle {m.now()})")
+            if not ran:
+                yield from self._idle_wait()
+
+    def wakeable(self, cpu: PerCpu) -> bool:
+        """A parked CPU has a reason to run again."""
+        m = self.machine
+        if not cpu.in_nmi and m.nmi_pending(cpu.id):
+            return True
+        if cpu.parked is Park.HALT:
+            return cpu.need_resched or m.intr_pending(cpu.id)
+        # spinning
+        if cpu.spin_woken:
+            return True
+        if cpu.spin_deadline is not None and m.now() >= cpu.spin_deadline:
+            return True
+        return cpu.if_flag and m.intr_pending(cpu.id)
+
+    def alone(self, cpu: PerCpu) -> bool:
+        """No other CPU could run if ``cpu`` gave up its turn now (every other
+        CPU online and halted or parked without a reason to wake): the driver
+        would come straight back, so the boundary can be skipped. Same order
+        of events, no round trip through the driver."""
+        k = self.k
+        if k._stop:
+            return False
+        for other in k.cpus:
+            if other.parked is None:  # running (``cpu`` itself), or an offline CPU
+                if other is not cpu:
+                    return False
+            elif other.state is not CpuState.ONLINE or self.wakeable(other):
+                return False
+        d = k._deadline
+        return d is None or self.machine.now() < d
+
+    def _idle_wait(self) -> Generator[Any, Any, None]:
+        k = self.k
+        m = self.machine
+        now = m.now()
+        limit: int | None = None
+        blocked = False
+        for cpu in k.cpus:
+            if cpu.state is not CpuState.ONLINE:
+                if cpu.state is CpuState.WAIT_FOR_SIPI or cpu.sipi_vector is not None:
+                    blocked = True
+                continue
+            if cpu.parked is Park.SPIN and cpu.spin_deadline is not None:
+                d = max(1, cpu.spin_deadline - now)
+                limit = d if limit is None else min(limit, d)
+            if m.intr_pending(cpu.id) and not (cpu.parked is Park.HALT or cpu.if_flag):
+                blocked = True
+        if k._deadline is not None:
+            d = max(1, k._deadline - now)
+            limit = d if limit is None else min(limit, d)
+        if blocked:
+            n = k.poll_quantum if limit is None else min(limit, k.poll_quantum)
+            yield from m.wait_cycles(n).__await__()
+        else:
+            yield from m.wait_any_interrupt(limit).__await__()
+
+    def _check_startup(self, cpu: PerCpu) -> None:
+        for kind, vector in self.machine.take_startup(cpu.id):
+            if kind == "INIT":
+                if cpu.state is CpuState.OFFLINE:
+                    cpu.state = CpuState.WAIT_FOR_SIPI
+            elif kind == "SIPI" and cpu.state is CpuState.WAIT_FOR_SIPI:
+                cpu.sipi_vector = vector
+                self.k.start_secondary_at(cpu, vector)
+
+    def _turn_thread(self, cpu: PerCpu) -> Thread:
+        """Make ``cpu`` the current CPU; the thread that runs its turn."""
+        self.k._cur = cpu
+        t = cpu.current
+        if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
+            self.switch_thread(cpu, None)
+            t = cpu.current
+            assert t is not None
+        return t
+
+    @staticmethod
+    def pick_next(cpu: PerCpu) -> Thread:
+        best: Thread | None = None
+        for t in cpu.threads:
+            if t.state is TaskState.RUNNABLE and (best is None or (t.prio, t.seq) < (best.prio, best.seq)):
+                best = t
+        assert best is not None, "the idle thread is always runnable"
+        return best
+
+    def switch_thread(self, cpu: PerCpu, prev: Thread | None) -> None:
+        """``__schedule``: the best runnable thread becomes ``cpu``'s current one."""
+        if prev is not None:
+            prev.saved_if = cpu.if_flag
+        cpu.need_resched = False
+        nxt = self.pick_next(cpu)
+        if nxt is not prev:
+            cpu.nr_switches += 1
+            cpu.current = nxt
+            cpu.if_flag = nxt.saved_if
+
+    def _thread_exit(self, cpu: PerCpu, t: Thread, result: Any, exc: BaseException | None) -> None:
+        self.k.thread_exited(cpu, t, result, exc)
+        if self.k._stop:
+            return  # panic, reset or a Python error: the driver stops; nothing to switch to
+        self.switch_thread(cpu, None)
+
+    def close(self) -> None:
+        """End the threads still alive (the run is over): their ``finally`` blocks run."""
+        self._closing = True
+        try:
+            for cpu in self.k.cpus:
+                self.k._cur = cpu  # the thread's ``finally`` blocks run on its CPU
+                for t in list(cpu.threads):
+                    g = t.glet
+                    if g is None:
+                        with contextlib.suppress(RuntimeError):
+                            t.coro.close()
+                    elif not g.dead:
+                        with contextlib.suppress(BaseException):
+                            g.throw(GreenletExit)
+        finally:
+            self._closing = False
