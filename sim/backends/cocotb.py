@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Final
 from irqforge.spec import Spec
 from irqforge.sw import BusError
 
-from .base import MachineTimeout
+from .base import COCOTB_SIMULATORS, MachineTimeout
 
 if TYPE_CHECKING:
     from . import Scenario
@@ -617,6 +617,7 @@ def run_many_on_simulator(
     platform, driven by cocotbext-axi's AXI4-Lite masters and per-cycle
     INTA — the reference the bench compares the harness against.
     """
+    from irqforge.sim import toolchain
     from irqforge.sim.runner import TestFailure, build_and_test
 
     from . import scenario_name
@@ -624,10 +625,11 @@ def run_many_on_simulator(
     listed = [{"scenario": scenario_name(scenario), "kwargs": kwargs} for scenario, kwargs in jobs]
     if not listed:
         return []
+    sim = COCOTB_SIMULATORS.get(sim, sim)  # "cocotb-verilator" runs cocotb on "verilator"
     if toplevel not in (COSIM_TOPLEVEL, TOPLEVEL):
         raise ValueError(f"toplevel must be {COSIM_TOPLEVEL!r} or {TOPLEVEL!r}, not {toplevel!r}")
     harness = toplevel == COSIM_TOPLEVEL
-    root = Path(build_dir) if build_dir is not None else Path(tempfile.gettempdir()) / "irqforge-build"
+    root = Path(build_dir) if build_dir is not None else toolchain.cache_dir("cocotb")
     sources = root / "sources"
     verilog_paths = cosim_verilog(spec, sources) if harness else platform_verilog(spec, sources)
     spec_path = sources / f"spec-{spec.digest[:16]}.pickle"
