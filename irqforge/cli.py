@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_gen)
 
     s = sub.add_parser("sim", help="run a scenario of the software stack on the platform")
-    s.add_argument("--sim", choices=["verilator", "icarus", "amaranth", "model"], default=None)
+    s.add_argument("--sim", choices=["verilator", "cocotb-verilator", "icarus", "amaranth", "model"], default=None)
     s.add_argument("--cpus", type=int, default=None, metavar="N")
     s.add_argument("--scenario", default="default", metavar="NAME")
     s.add_argument("--cycles", type=int, default=None, metavar="N")

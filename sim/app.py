@@ -18,7 +18,8 @@ from rich.console import Console
 
 from irqforge.spec import Spec, SpecError, load
 
-from .backends import BACKENDS, available, run_scenario, why_unavailable
+from .backends import BACKENDS, MachineError, available, run_scenario, why_unavailable
+from .toolchain import ToolNotFoundError
 
 #: named scenarios; anything else is taken as ``module:function``
 SCENARIOS: dict[str, str] = {
@@ -26,8 +27,16 @@ SCENARIOS: dict[str, str] = {
     "roundtrip": "irqforge.sim.backends.scenarios:irq_roundtrip",
 }
 
-#: best first, as contract §3 orders them for ``demo``
-PREFERENCE = ("verilator", "icarus", "amaranth", "model")
+#: best first, as ``irqforge demo`` picks them
+PREFERENCE = ("verilator", "cocotb-verilator", "icarus", "amaranth", "model")
+
+#: the waveform formats each backend writes (by file suffix)
+WAVE_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "verilator": (".fst",),
+    "cocotb-verilator": (".fst", ".vcd"),
+    "icarus": (".fst", ".vcd"),
+    "amaranth": (".vcd",),
+}
 
 
 def best_backend() -> str:
@@ -95,8 +104,8 @@ def run_sim(args: argparse.Namespace) -> int:
                 "irqforge sim: the model backend has no signals to record; --waves needs an RTL backend", markup=False
             )
             return 2
-        if suffix not in (".vcd", ".fst") or (backend == "amaranth" and suffix != ".vcd"):
-            allowed = ".vcd" if backend == "amaranth" else ".vcd or .fst"
+        if suffix not in WAVE_SUFFIXES[backend]:
+            allowed = " or ".join(WAVE_SUFFIXES[backend])
             err.print(f"irqforge sim: --waves {args.waves}: {backend} writes {allowed}", markup=False)
             return 2
     if args.scenario not in SCENARIOS and ":" not in args.scenario:
@@ -105,7 +114,12 @@ def run_sim(args: argparse.Namespace) -> int:
             markup=False,
         )
         return 2
-    result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
+    try:
+        result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
+    except (MachineError, ToolNotFoundError) as e:
+        # a deadlock, a watchdog, a missing compiler or a failed build: said in one message
+        err.print(f"irqforge sim: {backend}: {e}", markup=False)
+        return 1
     _print_result(result, backend, wall, args.json)
     return 0
 
@@ -114,6 +128,6 @@ def run_demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(sim=None, cpus=None, scenario="default", cycles=None, waves=None, json=args.json)
     backend = best_backend()
     if backend == "model":
-        why = "; ".join(f"{k}: {why_unavailable(k)}" for k in BACKENDS[1:])
+        why = "; ".join(f"{k}: {why_unavailable(k)}" for k in BACKENDS if k != "model")
         print(f"irqforge demo: no RTL simulator present ({why}); running on the reference models", file=sys.stderr)
     return run_sim(ns)

@@ -28,8 +28,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from irqforge.spec import Spec
 
@@ -172,8 +172,7 @@ def run_scenario(
 
         cache = None if build_dir is None else os.path.join(build_dir, "verilator")
         with VerilatorMachine(spec, waves=waves, cache=cache) as vm:
-            coro = cast(Coroutine[Any, Any, dict], resolve_scenario(scenario)(vm, **kwargs))
-            return vm.run(coro, max_cycles=max_cycles)
+            return vm.run(resolve_scenario(scenario)(vm, **kwargs), max_cycles=max_cycles)
     if kind in COCOTB_SIMULATORS:
         from .cocotb import run_on_simulator
 

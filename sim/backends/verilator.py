@@ -38,9 +38,9 @@ import contextlib
 import ctypes
 import functools
 import os
-from collections.abc import Coroutine, Generator
+from collections.abc import Awaitable, Coroutine, Generator
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from irqforge.spec import Spec
 from irqforge.sw import BusError
@@ -169,13 +169,14 @@ class VerilatorMachine:
         self._startups = [[] for _ in range(self.ncpus)]
         self._lib.ifg_reset(self._handle, RESET_CYCLES)
 
-    def run(self, coro: Coroutine[Any, Any, T], *, max_cycles: int | None = None) -> T:
-        """Run the scenario ``coro`` to its end and return its result.
+    def run(self, scenario: Awaitable[T], *, max_cycles: int | None = None) -> T:
+        """Run the scenario coroutine to its end and return its result.
 
-        ``coro`` may await only this machine's operations (and coroutines that
+        It may await only this machine's operations (and coroutines that
         do). Raises :class:`MachineTimeout` if ``max_cycles`` cycles pass
         first; :class:`MachineDeadlock` comes out of the scenario's await.
         """
+        coro = cast(Coroutine[Any, Any, T], scenario)
         self._deadline = _FOREVER if max_cycles is None else self._shared.cycle + max_cycles
         try:
             request = coro.send(None)

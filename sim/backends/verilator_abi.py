@@ -166,7 +166,16 @@ def _cells(mdir: Path) -> tuple[list[str], list[dict[str, object]], list[str]]:
     return [field for _, field in root_fields], classes, [f"{cls}.h" for cls in sorted(seen)]
 
 
-def render_shim(spec: Spec, *, trace: bool, mdir: Path | None = None) -> str:
+def _clk_edge_detector(mdir: Path | None, sources: list[Path], trace: bool) -> str:
+    """The root's member holding ``clk`` as Verilator's edge detector last saw it, when
+    the falling edge may skip ``eval`` (no tracing, no ``negedge`` in the sources); else ``""``."""
+    if mdir is None or trace or any("negedge" in path.read_text() for path in sources):
+        return ""
+    found = re.findall(r"\b(__Vtrigprevexpr___TOP__clk__\d+);", (mdir / f"{PREFIX}___024root.h").read_text())
+    return found[0] if len(found) == 1 else ""
+
+
+def render_shim(spec: Spec, *, trace: bool, mdir: Path | None = None, sources: list[Path] | None = None) -> str:
     """The C++ shim for ``spec``'s CPU count (module objects from the Verilated ``mdir``)."""
     import jinja2
 
@@ -189,6 +198,7 @@ def render_shim(spec: Spec, *, trace: bool, mdir: Path | None = None) -> str:
         cell_headers=headers,
         root_cells=[{"field": f} for f in root_fields],
         cells=classes,
+        clk_prev=_clk_edge_detector(mdir, sources or [], trace),
         port=_port,
     )
 
@@ -293,7 +303,7 @@ def _build(spec: Spec, work: Path, env_add: dict[str, str], trace: bool) -> None
         str(shim),
     ]
     _run(argv, work, env, log, "verilator")
-    shim.write_text(render_shim(spec, trace=trace, mdir=mdir))
+    shim.write_text(render_shim(spec, trace=trace, mdir=mdir, sources=sources))
     jobs = str(max(1, min(os.cpu_count() or 1, 4)))
     _run(["make", "-j", jobs, "-C", str(mdir), "-f", f"{PREFIX}.mk"], work, env, log, "compiling the Verilated model")
     (work / "build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
