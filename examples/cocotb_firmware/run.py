@@ -38,8 +38,8 @@ def run(sim: str, spec: Spec, build_dir: Path, waves: Path | None = None) -> Pat
         parameters={"TICK_PERIOD": TICK_PERIOD, "DEVICE_PIN": DEVICE_PIN},
         waves=waves,
         lint_waiver=cosim_lint_waiver(sources),
+        python_path=[HERE],  # where cocotb finds test_firmware
         extra_env={
-            "PYTHONPATH": str(HERE),  # where cocotb finds test_firmware
             "FIRMWARE_TICK_PERIOD": str(TICK_PERIOD),
             "FIRMWARE_DEVICE_PIN": str(DEVICE_PIN),
         },

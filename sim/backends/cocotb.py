@@ -1,5 +1,6 @@
-"""The ``icarus`` and ``verilator`` backends: :class:`irqforge.sw.Machine` on the
-generated ``irqforge_platform`` Verilog, inside a cocotb test.
+"""The ``icarus`` and ``cocotb-verilator`` backends: :class:`irqforge.sw.Machine` on the
+generated ``irqforge_platform`` Verilog, inside a cocotb test (a user's own
+cocotb test too: see :class:`CocotbMachine`).
 
 The co-simulation toplevel is ``irqforge_cosim`` (:mod:`irqforge.sim.cosim_harness`):
 a small Amaranth wrapper that instantiates the generated ``irqforge_platform``
@@ -126,7 +127,8 @@ class CocotbMachine:
     unless ``start_clock`` is false: the test runs its own clock and this
     machine only holds reset), and ``irq`` the top-level device lines that
     :meth:`set_irq` drives (the wrapper may OR its own devices' lines into
-    the harness's ``irq``). ``docs/cocotb.md`` shows the whole recipe.
+    the harness's ``irq``). The README's "Your own cocotb test" and
+    ``examples/cocotb_firmware`` show the whole recipe.
     """
 
     def __init__(
@@ -617,7 +619,7 @@ def run_on_simulator(
     kwargs: dict[str, Any] | None = None,
     toplevel: str = COSIM_TOPLEVEL,
 ) -> dict:
-    """Run ``scenario(machine, **kwargs)`` on ``sim`` (``"icarus"`` or ``"verilator"``)
+    """Run ``scenario(machine, **kwargs)`` on ``sim`` (``"icarus"`` or ``"verilator"``/``"cocotb-verilator"``)
     against the platform Verilog of ``spec``; return the scenario's dict.
 
     Raises :class:`~irqforge.sim.backends.base.MachineTimeout` when the

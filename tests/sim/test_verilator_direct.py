@@ -306,3 +306,9 @@ def test_missing_compiler_is_one_clear_line(
     assert cli_main(["sim", "--sim", "verilator"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "g++ not found" in err[0], err
+
+
+def test_demo_prefers_the_direct_backend(cache: Path) -> None:
+    from irqforge.sim.app import best_backend
+
+    assert best_backend() == "verilator"
