@@ -175,7 +175,42 @@ def _clk_edge_detector(mdir: Path | None, sources: list[Path], trace: bool) -> s
     return found[0] if len(found) == 1 else ""
 
 
-def render_shim(spec: Spec, *, trace: bool, mdir: Path | None = None, sources: list[Path] | None = None) -> str:
+#: The statement of Verilator's ``_eval`` that re-evaluates the input-dependent
+#: logic ("ico" region) in every call, changed inputs or not.
+_ICO_ALWAYS: Final = "vlSelfRef.__VicoFirstIteration = 1U;"
+
+
+def _gate_input_logic(mdir: Path) -> bool:
+    """Let the shim decide when the input-dependent logic is re-evaluated.
+
+    Verilator's ``eval`` starts by re-evaluating every piece of logic that
+    depends on a top-level input (its "ico" region: with Amaranth's
+    synchronous reset and the harness's command ports that is about half of
+    the platform's logic), whether or not an input changed. Every input of
+    the harness is written by the shim, which knows when it writes one: the
+    statement that forces the region is removed from the generated ``_eval``
+    and the shim raises the same flag (``__VicoFirstIteration``) after each
+    input write instead. The logic of that region that also depends on
+    registers is re-evaluated by Verilator after every clock edge anyway, so
+    skipping it when no input changed changes nothing. Done only when the
+    statement is found exactly once; returns whether it was.
+    """
+    files = [f for f in sorted(mdir.glob(f"{PREFIX}___024root__*.cpp")) if _ICO_ALWAYS in f.read_text()]
+    if len(files) != 1 or files[0].read_text().count(_ICO_ALWAYS) != 1:
+        return False
+    text = files[0].read_text()
+    files[0].write_text(text.replace(_ICO_ALWAYS, "/* irqforge: raised by the shim when an input changes */"))
+    return True
+
+
+def render_shim(
+    spec: Spec,
+    *,
+    trace: bool,
+    mdir: Path | None = None,
+    sources: list[Path] | None = None,
+    gate_inputs: bool = False,
+) -> str:
     """The C++ shim for ``spec``'s CPU count (module objects from the Verilated ``mdir``)."""
     import jinja2
 
@@ -199,6 +234,7 @@ def render_shim(spec: Spec, *, trace: bool, mdir: Path | None = None, sources: l
         root_cells=[{"field": f} for f in root_fields],
         cells=classes,
         clk_prev=_clk_edge_detector(mdir, sources or [], trace),
+        gate_inputs=gate_inputs,
         port=_port,
     )
 
@@ -303,7 +339,8 @@ def _build(spec: Spec, work: Path, env_add: dict[str, str], trace: bool) -> None
         str(shim),
     ]
     _run(argv, work, env, log, "verilator")
-    shim.write_text(render_shim(spec, trace=trace, mdir=mdir, sources=sources))
+    gate = not trace and _gate_input_logic(mdir)
+    shim.write_text(render_shim(spec, trace=trace, mdir=mdir, sources=sources, gate_inputs=gate))
     jobs = str(max(1, min(os.cpu_count() or 1, 4)))
     _run(["make", "-j", jobs, "-C", str(mdir), "-f", f"{PREFIX}.mk"], work, env, log, "compiling the Verilated model")
     (work / "build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
