@@ -81,9 +81,11 @@ _STOP: Final = _Stop()
 
 
 @functools.cache
-def _load(path: Path) -> ctypes.CDLL:
+def _load(path: Path) -> ctypes.PyDLL:
     """The library at ``path`` with its functions' C types declared (loaded once per process)."""
-    lib = ctypes.CDLL(str(path))
+    # PyDLL: the calls keep the GIL (each is short and never calls back into
+    # Python), which saves releasing and taking it around every operation.
+    lib = ctypes.PyDLL(str(path))
     vp, u, u32, u64 = ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint32, ctypes.c_uint64
     signatures: dict[str, tuple[list[Any], Any]] = {
         "ifg_abi": ([], ctypes.c_char_p),
