@@ -18,7 +18,7 @@ from rich.console import Console
 
 from irqforge.spec import Spec, SpecError, load
 
-from .backends import BACKENDS, MachineError, available, run_scenario, why_unavailable
+from .backends import BACKENDS, MachineError, available, resolve_scenario, run_scenario, why_unavailable
 from .toolchain import ToolNotFoundError
 
 #: named scenarios; anything else is taken as ``module:function``
@@ -113,6 +113,11 @@ def run_sim(args: argparse.Namespace) -> int:
             f"irqforge sim: unknown scenario {args.scenario!r}; choose {', '.join(SCENARIOS)} or module:function",
             markup=False,
         )
+        return 2
+    try:
+        resolve_scenario(SCENARIOS.get(args.scenario, args.scenario))
+    except (ImportError, ValueError) as e:
+        err.print(f"irqforge sim: --scenario {args.scenario}: {e}", markup=False)
         return 2
     try:
         result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
