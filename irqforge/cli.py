@@ -198,7 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--cycles", type=_positive, default=None, metavar="N", help="stop with an error after N cycles")
     s.add_argument(
-        "--waves", default=None, metavar="FILE", help="record a waveform (.fst or .vcd on Verilator, .vcd elsewhere)"
+        "--waves",
+        default=None,
+        metavar="FILE",
+        help="record a waveform: .fst on verilator, .fst or .vcd on cocotb-verilator, .vcd on icarus and amaranth",
     )
     s.add_argument("--json", action="store_true", help="print the whole result as JSON")
     s.add_argument("--list", action="store_true", help="list the named scenarios and exit")

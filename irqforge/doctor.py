@@ -108,6 +108,14 @@ def _compiler(exe: str, used_for: str) -> Check:
     return Check(exe, True, version, used_for, "")
 
 
+def _make() -> Check:
+    path = shutil.which("make")
+    used_for = "Verilator builds"
+    if path is None:
+        return Check("make", False, "-", used_for, f"not found (Debian package make): {_SETUP}")
+    return Check("make", True, "found", used_for, "")
+
+
 def checks() -> list[Check]:
     """Look at every tool irqforge uses; the rows of ``irqforge doctor``, required ones first."""
     pins = _pinned()
@@ -120,12 +128,13 @@ def checks() -> list[Check]:
         lambda: _python_package(
             "cocotbext-axi", "AXI4-Lite bus driving in benches", required=False, fix=_PIP_SIM, pins=pins
         ),
-        lambda: _from_tool(toolchain.find_verilator(), "cocotb simulator (preferred)"),
+        lambda: _from_tool(toolchain.find_verilator(), "the verilator backend (direct), cocotb simulator (preferred)"),
         lambda: _from_tool(toolchain.find_icarus(), "cocotb simulator"),
         lambda: _from_tool(toolchain.find_yosys(), "area figures (irqforge bench)"),
         lambda: _from_tool(toolchain.find_nextpnr(), "fmax figures (irqforge bench)"),
         lambda: _compiler("gcc", "C header checks"),
         lambda: _compiler("g++", "C++ header checks, Verilator builds"),
+        lambda: _make(),
     ]
     return [probe() for probe in probes]
 
@@ -155,6 +164,12 @@ def doctor(console: Console) -> int:
         table.add_row(row.name, status, row.version, row.used_for, row.fix)
     console.print(table)
 
+    from irqforge.sim.backends import BACKENDS, why_unavailable
+
+    for kind in BACKENDS:
+        why = why_unavailable(kind)
+        console.print(f"backend {kind}: " + ("[green]available[/green]" if why is None else f"unavailable — {why}"))
+    console.print(f"build cache: {toolchain.cache_dir()} (set {toolchain.ENV_CACHE_DIR} to move it)")
     best = toolchain.best_simulator()
     if best is None:
         console.print(
@@ -162,7 +177,7 @@ def doctor(console: Console) -> int:
             f"backends. Install with: {_SETUP}"
         )
     else:
-        console.print(f"cocotb simulator: {best} (irqforge demo uses it)")
+        console.print(f"cocotb simulator: {best}")
 
     missing_required = [row.name for row in rows if row.required and not row.ok]
     if missing_required:

@@ -19,6 +19,7 @@ from rich.console import Console
 from irqforge.spec import Spec, SpecError, load
 
 from .backends import BACKENDS, MachineError, available, resolve_scenario, run_scenario, why_unavailable
+from .toolchain import ToolNotFoundError
 from .tracebacks import format_user_exception
 
 #: named scenarios; anything else is taken as ``path/to/file.py:function`` or ``module:function``
@@ -45,8 +46,16 @@ def list_scenarios() -> list[tuple[str, str, str]]:
     return [(name, target, SCENARIO_HELP.get(name, "")) for name, target in SCENARIOS.items()]
 
 
-#: best first, as contract §3 orders them for ``demo``
-PREFERENCE = ("verilator", "icarus", "amaranth", "model")
+#: best first, as ``irqforge demo`` picks them
+PREFERENCE = ("verilator", "cocotb-verilator", "icarus", "amaranth", "model")
+
+#: the waveform formats each backend writes (by file suffix)
+WAVE_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "verilator": (".fst",),
+    "cocotb-verilator": (".fst", ".vcd"),
+    "icarus": (".fst", ".vcd"),
+    "amaranth": (".vcd",),
+}
 
 
 def best_backend() -> str:
@@ -132,8 +141,8 @@ def run_sim(args: argparse.Namespace) -> int:
                 "irqforge sim: the model backend has no signals to record; --waves needs an RTL backend", markup=False
             )
             return 2
-        if suffix not in (".vcd", ".fst") or (backend == "amaranth" and suffix != ".vcd"):
-            allowed = ".vcd" if backend == "amaranth" else ".vcd or .fst"
+        if suffix not in WAVE_SUFFIXES[backend]:
+            allowed = " or ".join(WAVE_SUFFIXES[backend])
             err.print(f"irqforge sim: --waves {args.waves}: {backend} writes {allowed}", markup=False)
             return 2
     if args.scenario not in SCENARIOS and ":" not in args.scenario:
@@ -165,8 +174,9 @@ def run_sim(args: argparse.Namespace) -> int:
         )
     try:
         result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
-    except MachineError as e:
-        err.print(f"irqforge sim: {e}", markup=False)
+    except (MachineError, ToolNotFoundError) as e:
+        # a deadlock, a watchdog, a missing compiler or a failed build: said in one message
+        err.print(f"irqforge sim: {backend}: {e}", markup=False)
         return 1
     except Exception as e:
         text = format_user_exception(e)
@@ -185,6 +195,6 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     backend = best_backend()
     if backend == "model":
-        why = "; ".join(f"{k}: {why_unavailable(k)}" for k in BACKENDS[1:])
+        why = "; ".join(f"{k}: {why_unavailable(k)}" for k in BACKENDS if k != "model")
         print(f"irqforge demo: no RTL simulator present ({why}); running on the reference models", file=sys.stderr)
     return run_sim(ns)

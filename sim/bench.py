@@ -46,31 +46,33 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from irqforge import __version__
 from irqforge.spec import Spec, load_default
 
-from .backends import MachineTimeout, available, run_scenario, why_unavailable
+from .backends import COCOTB_SIMULATORS, MachineTimeout, available, resolve_scenario, run_scenario, why_unavailable
 
 #: the software-stack scenario whose interrupts are counted end to end
 COSIM_SCENARIO = "irqforge.sw.scenario:irq_throughput"
 #: interrupts per run for each backend (slow simulators get fewer; the rate is what counts)
-COSIM_N = {"model": 20_000, "verilator": 500, "icarus": 200, "amaranth": 20}
+COSIM_N = {"model": 20_000, "verilator": 5_000, "cocotb-verilator": 500, "icarus": 200, "amaranth": 20}
 #: a co-simulation that has not finished by then is reported as not finished
 COSIM_MAX_CYCLES = 2_000_000
-IDLE_CYCLES = {"model": 10**8, "verilator": 500_000, "icarus": 100_000, "amaranth": 2_000}
-BUS_READS = {"model": 20_000, "verilator": 3_000, "icarus": 1_000, "amaranth": 20}
+IDLE_CYCLES = {
+    "model": 10**8, "verilator": 1_000_000, "cocotb-verilator": 500_000, "icarus": 100_000, "amaranth": 2_000
+}
+BUS_READS = {"model": 20_000, "verilator": 20_000, "cocotb-verilator": 3_000, "icarus": 1_000, "amaranth": 20}
 #: hardware round trips (pin → intr → INTA → EOI, no software stack) per run
-ROUNDTRIPS = {"model": 20_000, "verilator": 1_000, "icarus": 200, "amaranth": 20}
+ROUNDTRIPS = {"model": 20_000, "verilator": 10_000, "cocotb-verilator": 1_000, "icarus": 200, "amaranth": 20}
 #: the backends the storm runs on (Amaranth's simulator is too slow for its budget)
-STORM_BACKENDS = ("model", "verilator", "icarus")
+STORM_BACKENDS = ("model", "verilator", "cocotb-verilator", "icarus")
 STORM_SCENARIO = "irqforge.sim.backends.storm:storm"
 STORM_SEED = 2024
 #: the storm's cycle budget, the same on every backend so that the counts compare
 STORM_CYCLES = 200_000
 #: simulated backends, in the order the tables list them
-BACKEND_ORDER = ("model", "verilator", "icarus", "amaranth")
+BACKEND_ORDER = ("model", "verilator", "cocotb-verilator", "icarus", "amaranth")
 #: logic cells of the iCE40 HX8K (each one LUT4 and one flip-flop): a block
 #: needing more is reported as not fitting instead of waiting for nextpnr to fail
 FPGA_LOGIC_CELLS = 7680
 #: reads per repetition through cocotbext-axi on the bare platform (the reference for the harness)
-AXI_READS: dict[str, int] = {"verilator": 1000, "icarus": 300}
+AXI_READS: dict[str, int] = {"cocotb-verilator": 1000, "icarus": 300}
 
 #: repetitions of each figure without --quick
 REPS = 3
@@ -169,19 +171,35 @@ class Bench:
         self, kind: str, jobs: list[Job], max_cycles: int | None = None, *, bare: bool = False
     ) -> list[dict[str, Any]]:
         """Run ``jobs`` on backend ``kind``: one simulator run for the cocotb backends
-        (``bare``: on the bare ``irqforge_platform`` through cocotbext-axi, not the harness)."""
-        if kind in ("icarus", "verilator"):
+        (``bare``: on the bare ``irqforge_platform`` through cocotbext-axi, not the harness),
+        one Verilated model for ``verilator`` (reset between the jobs)."""
+        if kind in COCOTB_SIMULATORS:
             from .backends.cocotb import COSIM_TOPLEVEL, TOPLEVEL, run_many_on_simulator
 
             return run_many_on_simulator(
-                kind,
+                COCOTB_SIMULATORS[kind],
                 jobs,
                 self.spec,
                 build_dir=self.build_dir,
                 max_cycles=max_cycles,
                 toplevel=TOPLEVEL if bare else COSIM_TOPLEVEL,
             )
+        if kind == "verilator":
+            return self._direct_jobs(jobs, max_cycles)
         return [run_scenario(kind, name, self.spec, max_cycles=max_cycles, **kw) for name, kw in jobs]
+
+    def _direct_jobs(self, jobs: list[Job], max_cycles: int | None) -> list[dict[str, Any]]:
+        """``jobs`` one after the other on one :class:`~.backends.verilator.VerilatorMachine`
+        (the library is built, or taken from the cache, outside the figures)."""
+        from .backends.verilator import VerilatorMachine
+
+        cache = None if self.build_dir is None else self.build_dir / "verilator"
+        out: list[dict[str, Any]] = []
+        with VerilatorMachine(self.spec, cache=cache) as vm:
+            for name, kw in jobs:
+                vm.reset()
+                out.append(vm.run(resolve_scenario(name)(vm, **kw), max_cycles=max_cycles))
+        return out
 
     def _present(self, kinds: tuple[str, ...], what: str) -> list[str]:
         """The backends of ``kinds`` that run here; the others noted under ``skipped``."""
@@ -272,7 +290,7 @@ class Bench:
         """
         out: dict[str, Any] = {}
         model_us = 1e6 / bus["model"]["median"] if bus.get("model") else None
-        for kind in ("verilator", "icarus"):
+        for kind in COCOTB_SIMULATORS:
             if not bus.get(kind) or not cycles.get(kind):
                 out[kind] = None
                 continue

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -233,6 +234,7 @@ def build_and_test(
     lint_waiver: str | os.PathLike[str] | None = None,
     seed: int | None = None,
     public_flat: bool = True,
+    python_path: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
     """Build *verilog_sources* for *sim* (cached) and run the cocotb tests of *test_module* on *toplevel*.
 
@@ -261,6 +263,11 @@ def build_and_test(
             what *lint_waiver* makes public (e.g. ``public_flat_rw -module
             "top" -var "*"`` for the toplevel's ports) — a model that runs
             several times faster, for benches that only touch those.
+        python_path: Folders where the simulator's Python finds *test_module*
+            besides the installed packages (a user's own test folder).
+            cocotb's runner hands the simulator this process's ``sys.path``
+            as ``PYTHONPATH`` (ignoring the environment's), so they are put
+            in front of it while the test runs.
 
     Returns:
         The cocotb results file (xUnit XML); every test in it passed.
@@ -373,6 +380,8 @@ def build_and_test(
                 else:
                     plusargs.append(f"+dumpfile_path={waves_path}")
             simulator_failed: BaseException | None = None
+            saved_path = list(sys.path)
+            sys.path[:0] = [str(Path(folder).resolve()) for folder in python_path]
             try:
                 runner.test(
                     test_module=test_module,
@@ -393,6 +402,8 @@ def build_and_test(
             except (RuntimeError, SystemExit) as exc:
                 # cocotb's runner exits when the simulator does; the results say more.
                 simulator_failed = exc
+            finally:
+                sys.path[:] = saved_path
             # Read the results while holding the lock: the next run of the same
             # bench on this build starts by deleting run_dir.
             written = results.is_file()

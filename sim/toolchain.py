@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 __all__ = [
+    "ENV_CACHE_DIR",
     "ICARUS_MIN_VERSION",
     "SIMULATORS",
     "VERILATOR_MIN_VERSION",
@@ -36,6 +37,7 @@ __all__ = [
     "Tool",
     "ToolNotFoundError",
     "best_simulator",
+    "cache_dir",
     "clear_cache",
     "find_icarus",
     "find_nextpnr",
@@ -57,6 +59,32 @@ ICARUS_MIN_VERSION: Final[tuple[int, int]] = (11, 0)
 
 _INSTALL_HINT: Final = "run `bash scripts/setup.sh`"
 _VERSION_TIMEOUT_S: Final = 30.0
+
+
+#: Environment variable naming the folder every simulator build is cached in
+#: (default: ``$XDG_CACHE_HOME/irqforge``, else ``~/.cache/irqforge``).
+ENV_CACHE_DIR: Final = "IRQFORGE_CACHE_DIR"
+
+
+def cache_dir(*parts: str) -> Path:
+    """The folder for irqforge's cached builds (``parts`` below it), created if missing.
+
+    Every build cache goes through here: the cocotb builds (``cocotb``), the
+    direct Verilator libraries (``verilator``) and the Verilog they are made
+    from. ``$IRQFORGE_CACHE_DIR`` wins; otherwise the XDG cache folder
+    (``$XDG_CACHE_HOME/irqforge``, ``~/.cache/irqforge`` when unset or not
+    absolute, as the XDG base directory specification says).
+    """
+    chosen = os.environ.get(ENV_CACHE_DIR)
+    if chosen:
+        root = Path(chosen).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+        root = base / "irqforge"
+    folder = root.joinpath(*parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class ToolNotFoundError(RuntimeError):

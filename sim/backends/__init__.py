@@ -1,12 +1,15 @@
 """Machine backends: the platform under the software stack, by name.
 
-========== ==========================================================
-``model``      :class:`~.model.ModelMachine` — the reference models, no RTL
-``amaranth``   :class:`~.amaranth.AmaranthMachine` — Amaranth's simulator
-               on :func:`irqforge.hw.platform.top`
-``icarus``     :class:`~.cocotb.CocotbMachine` inside a cocotb test on the
-``verilator``  generated Verilog (:func:`~.cocotb.run_on_simulator`)
-========== ==========================================================
+==================== ==========================================================
+``model``            :class:`~.model.ModelMachine` — the reference models, no RTL
+``verilator``        :class:`~.verilator.VerilatorMachine` — the Verilated
+                     platform driven directly through a generated C ABI
+                     (:mod:`~.verilator_abi`), no cocotb: the fast path
+``cocotb-verilator`` :class:`~.cocotb.CocotbMachine` inside a cocotb test on the
+``icarus``           generated Verilog (:func:`~.cocotb.run_on_simulator`)
+``amaranth``         :class:`~.amaranth.AmaranthMachine` — Amaranth's simulator
+                     on :func:`irqforge.hw.platform.top`
+==================== ==========================================================
 
 A *scenario* is ``async def scenario(machine, **kwargs) -> dict`` awaiting
 only the machine (contract §7); :func:`run_scenario` runs one on any backend
@@ -34,10 +37,11 @@ from typing import Any
 
 from irqforge.spec import Spec
 
-from .base import BACKENDS, MachineDeadlock, MachineError, MachineTimeout
+from .base import BACKENDS, COCOTB_SIMULATORS, MachineDeadlock, MachineError, MachineTimeout
 
 __all__ = [
     "BACKENDS",
+    "COCOTB_SIMULATORS",
     "MachineDeadlock",
     "MachineError",
     "MachineTimeout",
@@ -77,8 +81,12 @@ def why_unavailable(kind: str) -> str | None:
         return None
     from irqforge.sim import toolchain
 
-    tool = toolchain.find_simulator(kind)
-    return None if tool.ok else tool.why_not
+    tool = toolchain.find_simulator(COCOTB_SIMULATORS.get(kind, kind))
+    if not tool.ok:
+        return tool.why_not
+    if kind in COCOTB_SIMULATORS and importlib.util.find_spec("cocotb") is None:
+        return "cocotb is not installed (the `sim` extra); run `bash scripts/setup.sh`"
+    return None
 
 
 def available() -> list[str]:
@@ -87,7 +95,8 @@ def available() -> list[str]:
 
 
 def open_machine(kind: str, spec: Spec | None = None, **options: Any) -> Any:
-    """A machine of backend ``kind`` driven from this process (``model`` or ``amaranth``).
+    """A machine of backend ``kind`` driven from this process (``model``,
+    ``verilator`` or ``amaranth``).
 
     The machine's ``run(coro, max_cycles=…)`` drives a scenario. The cocotb
     backends live inside the simulator process: use :func:`run_scenario`.
@@ -101,7 +110,11 @@ def open_machine(kind: str, spec: Spec | None = None, **options: Any) -> Any:
         from .amaranth import AmaranthMachine
 
         return AmaranthMachine(spec, **options)
-    if kind in ("icarus", "verilator"):
+    if kind == "verilator":
+        from .verilator import VerilatorMachine
+
+        return VerilatorMachine(spec, **options)
+    if kind in COCOTB_SIMULATORS:
         raise ValueError(
             f"a {kind} machine exists only inside its cocotb simulation; run scenarios on it with run_scenario()"
         )
@@ -193,9 +206,9 @@ def run_scenario(
     """Run ``scenario(machine, **kwargs)`` on backend ``kind`` and return its dict.
 
     ``max_cycles`` stops a run that does not finish (:class:`MachineTimeout`);
-    ``waves`` writes a waveform (``amaranth``: VCD; cocotb: ``.fst`` or
-    ``.vcd``); ``build_dir`` is the cocotb build cache (default: a folder in
-    the system's temporary directory).
+    ``waves`` writes a waveform (``amaranth``: VCD; ``verilator``: FST;
+    cocotb: ``.fst`` or ``.vcd``); ``build_dir`` is the build cache (default:
+    :func:`irqforge.sim.toolchain.cache_dir`).
     """
     spec = _spec(spec)
     if kind == "model":
@@ -208,10 +221,22 @@ def run_scenario(
         return machine.run(
             resolve_scenario(scenario)(machine, **kwargs), max_cycles=max_cycles, waves=waves
         )
-    if kind in ("icarus", "verilator"):
+    if kind == "verilator":
+        from .verilator import VerilatorMachine
+
+        cache = None if build_dir is None else os.path.join(build_dir, "verilator")
+        with VerilatorMachine(spec, waves=waves, cache=cache) as vm:
+            return vm.run(resolve_scenario(scenario)(vm, **kwargs), max_cycles=max_cycles)
+    if kind in COCOTB_SIMULATORS:
         from .cocotb import run_on_simulator
 
         return run_on_simulator(
-            kind, _portable(scenario), spec, build_dir=build_dir, waves=waves, max_cycles=max_cycles, kwargs=kwargs
+            COCOTB_SIMULATORS[kind],
+            _portable(scenario),
+            spec,
+            build_dir=build_dir,
+            waves=waves,
+            max_cycles=max_cycles,
+            kwargs=kwargs,
         )
     raise ValueError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")

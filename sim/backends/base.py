@@ -1,17 +1,20 @@
 """What every Machine backend shares: its errors and the backend names.
 
 The backends themselves live next to this module (``model``, ``amaranth``,
-``cocotb``); :mod:`irqforge.sim.backends` picks one by name.
+``verilator``, ``cocotb``); :mod:`irqforge.sim.backends` picks one by name.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["BACKENDS", "MachineDeadlock", "MachineError", "MachineTimeout"]
+__all__ = ["BACKENDS", "COCOTB_SIMULATORS", "MachineDeadlock", "MachineError", "MachineTimeout"]
 
-#: Backend names, fastest first (contract §3 ``--sim``).
-BACKENDS: Final[tuple[str, ...]] = ("model", "amaranth", "icarus", "verilator")
+#: Backend names, fastest first (``irqforge sim --sim``).
+BACKENDS: Final[tuple[str, ...]] = ("model", "verilator", "cocotb-verilator", "icarus", "amaranth")
+
+#: The cocotb simulator behind each cocotb backend.
+COCOTB_SIMULATORS: Final[dict[str, str]] = {"cocotb-verilator": "verilator", "icarus": "icarus"}
 
 
 class MachineError(RuntimeError):
@@ -27,4 +30,7 @@ class MachineTimeout(MachineError):
 
 
 class MachineDeadlock(MachineError):
-    """The scenario waits for an interrupt that nothing scheduled can raise."""
+    """The scenario waits for an interrupt that nothing scheduled can raise.
+
+    The message names the cycle, each CPU and what it waits for.
+    """

@@ -1,5 +1,6 @@
-"""The ``icarus`` and ``verilator`` backends: :class:`irqforge.sw.Machine` on the
-generated ``irqforge_platform`` Verilog, inside a cocotb test.
+"""The ``icarus`` and ``cocotb-verilator`` backends: :class:`irqforge.sw.Machine` on the
+generated ``irqforge_platform`` Verilog, inside a cocotb test (a user's own
+cocotb test too: see :class:`CocotbMachine`).
 
 The co-simulation toplevel is ``irqforge_cosim`` (:mod:`irqforge.sim.cosim_harness`):
 a small Amaranth wrapper that instantiates the generated ``irqforge_platform``
@@ -52,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Final
 from irqforge.spec import Spec
 from irqforge.sw import BusError
 
-from .base import MachineTimeout
+from .base import COCOTB_SIMULATORS, MachineTimeout
 
 if TYPE_CHECKING:
     from . import Scenario
@@ -70,6 +71,7 @@ __all__ = [
     "TIMEOUT_KEY",
     "TOPLEVEL",
     "CocotbMachine",
+    "cosim_lint_waiver",
     "cosim_verilog",
     "platform_verilog",
     "run_many_on_simulator",
@@ -116,12 +118,39 @@ class CocotbMachine:
 
     Create it inside a cocotb test and ``await machine.start()`` (clock and
     reset) before the first operation.
+
+    ``dut`` is the handle whose ports are the harness's (``irqforge_cosim``)
+    or the bare platform's. In a firmware developer's own top level it is the
+    harness *instance* (``dut.platform``), whose command, INTA and CPU-pin
+    inputs the wrapper leaves unconnected for this machine to drive; then
+    ``clk`` and ``rst`` name the top level's clock and reset (driven here
+    unless ``start_clock`` is false: the test runs its own clock and this
+    machine only holds reset), and ``irq`` the top-level device lines that
+    :meth:`set_irq` drives (the wrapper may OR its own devices' lines into
+    the harness's ``irq``). The README's "Your own cocotb test" and
+    ``examples/cocotb_firmware`` show the whole recipe.
     """
 
-    def __init__(self, dut: Any, spec: Spec, *, clk_period_ns: int = CLK_PERIOD_NS) -> None:
+    def __init__(
+        self,
+        dut: Any,
+        spec: Spec,
+        *,
+        clk_period_ns: int = CLK_PERIOD_NS,
+        clk: Any = None,
+        rst: Any = None,
+        irq: Any = None,
+        start_clock: bool = True,
+    ) -> None:
         from cocotb.simtime import convert
 
         self.dut = dut
+        #: The clock, reset and device-line signals: the harness's own unless
+        #: the harness sits inside a user's top level (see the class docstring).
+        self.clk = dut.clk if clk is None else clk
+        self.rst = dut.rst if rst is None else rst
+        self.irq = dut.irq if irq is None else irq
+        self._start_clock = start_clock
         self.spec = spec
         self.ncpus: int = spec.platform.ncpus
         self.clk_period_ns = clk_period_ns
@@ -129,7 +158,7 @@ class CocotbMachine:
         self._half = self._period // 2
         self._t0 = 0
         self._irq = 0
-        self._irq_width: int = len(dut.irq)
+        self._irq_width: int = len(self.irq)
         self._pins = [_CpuPins(dut, i) for i in range(self.ncpus)]
         #: The harness's command and INTA ports (fast path), or None on a bare platform.
         self._ports: list[_HarnessPorts] | None = (
@@ -163,9 +192,9 @@ class CocotbMachine:
         from cocotb.simtime import get_sim_time
         from cocotb.triggers import FallingEdge, RisingEdge
 
-        dut = self.dut
-        dut.rst.value = 1
-        dut.irq.value = 0
+        dut, clk = self.dut, self.clk
+        self.rst.value = 1
+        self.irq.value = 0
         for i, pins in enumerate(self._pins):
             pins.inta.value = 0
             pins.nmi_ack.value = 0
@@ -175,14 +204,15 @@ class CocotbMachine:
                 for name in _MASTER_OUTPUTS:
                     getattr(dut, f"cpu__{i}__bus__{name}").value = 0
         # cocotb 2.x's Clock runs in C++ (GPI clock), not as a Python coroutine.
-        Clock(dut.clk, self.clk_period_ns, unit="ns").start()
+        if self._start_clock:
+            Clock(clk, self.clk_period_ns, unit="ns").start()
         for _ in range(reset_cycles):
-            await RisingEdge(dut.clk)
+            await RisingEdge(clk)
         if self._ports is None:
             self._buses = [self._master(i) for i in range(self.ncpus)]
-        await FallingEdge(dut.clk)
-        dut.rst.value = 0
-        await RisingEdge(dut.clk)
+        await FallingEdge(clk)
+        self.rst.value = 0
+        await RisingEdge(clk)
         self._epoch += 1
         self._t0 = get_sim_time("step")
         for cpu in range(self.ncpus):
@@ -199,20 +229,20 @@ class CocotbMachine:
         from cocotb.simtime import get_sim_time
         from cocotb.triggers import FallingEdge, RisingEdge
 
-        dut = self.dut
-        await FallingEdge(dut.clk)
-        dut.rst.value = 1
+        clk = self.clk
+        await FallingEdge(clk)
+        self.rst.value = 1
         self._irq = 0
-        dut.irq.value = 0
+        self.irq.value = 0
         for pins in self._pins:
             pins.inta.value = 0
             pins.nmi_ack.value = 0
         for port in self._ports or ():
             port.idle()
         for _ in range(reset_cycles):
-            await FallingEdge(dut.clk)
-        dut.rst.value = 0
-        await RisingEdge(dut.clk)
+            await FallingEdge(clk)
+        self.rst.value = 0
+        await RisingEdge(clk)
         self._epoch += 1
         self._t0 = get_sim_time("step")
         self._startup = [[] for _ in range(self.ncpus)]
@@ -232,7 +262,7 @@ class CocotbMachine:
         # the slave side, and it is idle whenever :meth:`reset` pulses ``rst``
         # (cocotbext-axi's own reset handling kills its tasks there and the
         # next transaction never completes).
-        return AxiLiteMaster(bus, dut.clk)
+        return AxiLiteMaster(bus, self.clk)
 
     async def _startup_monitor(self, cpu: int) -> None:
         from cocotb.triggers import First, ReadOnly, RisingEdge
@@ -351,14 +381,14 @@ class CocotbMachine:
                 raise RuntimeError(f"cpu {cpu}: no ack_valid within {ACK_TIMEOUT_CYCLES} cycles of inta")
             return vector
         pins = self._pins[cpu]
-        await FallingEdge(self.dut.clk)
+        await FallingEdge(self.clk)
         pins.inta.value = 1
-        await FallingEdge(self.dut.clk)
+        await FallingEdge(self.clk)
         pins.inta.value = 0
         for _ in range(ACK_TIMEOUT_CYCLES):
             if pins.ack_valid.value:
                 return int(pins.ack_vector.value)
-            await FallingEdge(self.dut.clk)
+            await FallingEdge(self.clk)
         raise RuntimeError(f"cpu {cpu}: no ack_valid within {ACK_TIMEOUT_CYCLES} cycles of inta")
 
     def set_irq(self, line: int, level: int) -> None:
@@ -369,7 +399,7 @@ class CocotbMachine:
         irq = (self._irq | (1 << line)) if level else (self._irq & ~(1 << line))
         if irq != self._irq:
             self._irq = irq
-            self.dut.irq.value = irq
+            self.irq.value = irq
 
     def intr_pending(self, cpu: int) -> bool:
         """``cpu__{cpu}__intr`` is high."""
@@ -407,9 +437,9 @@ class CocotbMachine:
 
         self._check_cpu(cpu)
         pins = self._pins[cpu]
-        await FallingEdge(self.dut.clk)
+        await FallingEdge(self.clk)
         pins.nmi_ack.value = 1
-        await FallingEdge(self.dut.clk)
+        await FallingEdge(self.clk)
         pins.nmi_ack.value = 0
         self._epoch += 1
 
@@ -554,7 +584,14 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _lint_waiver(out_dir: Path) -> Path | None:
+def cosim_lint_waiver(out_dir: Path) -> Path:
+    """The Verilator control file for :func:`cosim_verilog`'s sources: the
+    blocks' reviewed waivers and the harness's (a user's own top level around
+    the harness adds nothing to it, and must be lint clean itself)."""
+    return _lint_waiver(out_dir)
+
+
+def _lint_waiver(out_dir: Path) -> Path:
     """Every block's Verilator waivers (``hw/lint/*.vlt``) in one file, as
     ``irqforge gen`` does, and the harness's (kept out of ``hw/lint`` so that
     ``irqforge gen`` output does not change)."""
@@ -582,7 +619,7 @@ def run_on_simulator(
     kwargs: dict[str, Any] | None = None,
     toplevel: str = COSIM_TOPLEVEL,
 ) -> dict:
-    """Run ``scenario(machine, **kwargs)`` on ``sim`` (``"icarus"`` or ``"verilator"``)
+    """Run ``scenario(machine, **kwargs)`` on ``sim`` (``"icarus"`` or ``"verilator"``/``"cocotb-verilator"``)
     against the platform Verilog of ``spec``; return the scenario's dict.
 
     Raises :class:`~irqforge.sim.backends.base.MachineTimeout` when the
@@ -617,6 +654,7 @@ def run_many_on_simulator(
     platform, driven by cocotbext-axi's AXI4-Lite masters and per-cycle
     INTA — the reference the bench compares the harness against.
     """
+    from irqforge.sim import toolchain
     from irqforge.sim.runner import TestFailure, build_and_test
 
     from . import scenario_name
@@ -624,10 +662,11 @@ def run_many_on_simulator(
     listed = [{"scenario": scenario_name(scenario), "kwargs": kwargs} for scenario, kwargs in jobs]
     if not listed:
         return []
+    sim = COCOTB_SIMULATORS.get(sim, sim)  # "cocotb-verilator" runs cocotb on "verilator"
     if toplevel not in (COSIM_TOPLEVEL, TOPLEVEL):
         raise ValueError(f"toplevel must be {COSIM_TOPLEVEL!r} or {TOPLEVEL!r}, not {toplevel!r}")
     harness = toplevel == COSIM_TOPLEVEL
-    root = Path(build_dir) if build_dir is not None else Path(tempfile.gettempdir()) / "irqforge-build"
+    root = Path(build_dir) if build_dir is not None else toolchain.cache_dir("cocotb")
     sources = root / "sources"
     verilog_paths = cosim_verilog(spec, sources) if harness else platform_verilog(spec, sources)
     spec_path = sources / f"spec-{spec.digest[:16]}.pickle"

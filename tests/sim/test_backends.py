@@ -46,6 +46,11 @@ DEFAULT_SCENARIO = "irqforge.sw.scenario:default_scenario"
 DEFAULT_KWARGS: dict[str, Any] = {"boot_ticks": 2, "ticks": 4, "irqs": 3, "ipis": 1, "munmaps": 1}
 
 
+def _cocotb(simulator: str) -> str:
+    """The cocotb backend on ``simulator`` (``verilator`` alone names the direct backend)."""
+    return "cocotb-verilator" if simulator == "verilator" else simulator
+
+
 def _untimed(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != "timing"}
 
@@ -171,7 +176,7 @@ def test_cocotb_matches_model(
 @pytest.mark.sim
 def test_cocotb_watchdog_is_a_machine_timeout(simulator: str, spec: Spec, build_root: Path) -> None:
     with pytest.raises(MachineTimeout) as caught:
-        run_scenario(simulator, sc.idle_cycles, spec, build_dir=build_root, max_cycles=1000, cycles=5000)
+        run_scenario(_cocotb(simulator), sc.idle_cycles, spec, build_dir=build_root, max_cycles=1000, cycles=5000)
     assert caught.value.cycles == 1000
 
 
@@ -183,7 +188,7 @@ def test_cocotb_waves(
     if simulator == "verilator" and suffix == ".vcd" and not request.config.getoption("--long"):
         pytest.skip("a third Verilator build of the platform (VCD tracing): run with --long")
     waves = tmp_path / f"run{suffix}"
-    out = run_scenario(simulator, sc.idle_cycles, spec, build_dir=build_root, waves=waves, cycles=50)
+    out = run_scenario(_cocotb(simulator), sc.idle_cycles, spec, build_dir=build_root, waves=waves, cycles=50)
     assert out["cycles"] == 50
     head = waves.read_bytes()[:4096]
     if suffix == ".vcd":
@@ -212,7 +217,7 @@ def default_reference(spec: Spec) -> dict[str, Any]:
 def test_software_stack_same_on_rtl(
     simulator: str, spec: Spec, build_root: Path, default_reference: dict[str, Any]
 ) -> None:
-    got = run_scenario(simulator, DEFAULT_SCENARIO, spec, build_dir=build_root, **DEFAULT_KWARGS)
+    got = run_scenario(_cocotb(simulator), DEFAULT_SCENARIO, spec, build_dir=build_root, **DEFAULT_KWARGS)
     assert default_reference["jiffies"] == DEFAULT_KWARGS["boot_ticks"] + DEFAULT_KWARGS["ticks"]
     assert _comparable(got) == _comparable(default_reference)
 
@@ -231,7 +236,7 @@ def test_software_stack_same_on_rtl_with_four_cpus(simulator: str, spec: Spec, b
     same counts as the model."""
     four = spec.with_cpus(4)
     want = run_scenario("model", DEFAULT_SCENARIO, four, **DEFAULT_KWARGS)
-    got = run_scenario(simulator, DEFAULT_SCENARIO, four, build_dir=build_root, **DEFAULT_KWARGS)
+    got = run_scenario(_cocotb(simulator), DEFAULT_SCENARIO, four, build_dir=build_root, **DEFAULT_KWARGS)
     # every CPU took interrupts, IPIs among them (CALL_FUNCTION_VECTOR on the three APs)
     assert want["cpus"] == 4 and all(want["vectors"]), want["vectors"]
     call = f"{spec.vectors['CALL_FUNCTION_VECTOR']:#x}"

@@ -117,7 +117,7 @@ def test_bench_json_and_markdown(
         assert figures[key]["model"]["reps"] == 1
         assert figures[key]["verilator"] is None
     assert "backend verilator" in figures["skipped"]
-    assert figures["cocotb_us_per_bus_transaction"] == {"verilator": None, "icarus": None}
+    assert figures["cocotb_us_per_bus_transaction"] == {"cocotb-verilator": None, "icarus": None}
     storm = figures["storm_comparison"]
     assert storm["identical"] is None  # nothing to compare with
     assert storm["backends"]["model"]["acked"] > 0
@@ -166,6 +166,7 @@ def test_default_run_repeats(monkeypatch: pytest.MonkeyPatch, spec: Spec) -> Non
 @pytest.mark.sim
 def test_bench_on_rtl(small: pytest.MonkeyPatch, simulator: str, spec: Spec) -> None:
     """The storm comparison and the bus-transaction cost on a cocotb simulator."""
+    simulator = "cocotb-verilator" if simulator == "verilator" else simulator
     small.setattr(bench, "STORM_CYCLES", 20_000)
     small.setitem(bench.IDLE_CYCLES, simulator, 50_000)  # long enough for a steady cycles/s
     _only(small, "model", simulator)
