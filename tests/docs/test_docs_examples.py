@@ -10,7 +10,9 @@ runs at ``j + 3`` because Linux's timer wheel rounds the expiry up to the next
 bucket (``calc_index`` in ``kernel/time/timer.c``); ``smp_call_function``
 runs the function on every other online CPU (``kernel/smp.c``).
 
-Every ``python`` code block of README.md and docs/*.md is executed too.
+Every ``python`` code block of README.md and docs/*.md is executed too, but
+those marked ``<!-- fragment -->`` just before the fence (parts of a larger
+program, such as the body of a cocotb test).
 """
 
 from __future__ import annotations
@@ -55,10 +57,17 @@ def test_first_firmware_example(backend: str) -> None:
     assert lines["16"].rstrip().endswith("eth0, eth1")
 
 
+#: a ``python`` block preceded by this comment is a fragment (e.g. the body of a cocotb test), not run alone
+FRAGMENT = "<!-- fragment -->"
+
+
 def _python_blocks() -> list[object]:
     out: list[object] = []
     for doc in DOCS:
-        for i, m in enumerate(re.finditer(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)):
+        text = doc.read_text(encoding="utf-8")
+        for i, m in enumerate(re.finditer(r"```python\n(.*?)```", text, re.S)):
+            if text[: m.start()].rstrip().endswith(FRAGMENT):
+                continue
             out.append(pytest.param(doc, m.group(1), id=f"{doc.name}-{i}"))
     return out
 
