@@ -87,6 +87,12 @@ class _Ctx:
         # required device params that are missing: already reported once, so
         # expressions using them stay quiet
         self.missing_params: set[str] = set()
+        # list items with schema errors (already reported): the builders skip them
+        self.skip: set[Path_] = set()
+
+    def skipped(self, path: Path_) -> bool:
+        """Whether ``path`` lies in a list item that the schema refused."""
+        return bool(self.skip) and any(tuple(path[:n]) in self.skip for n in range(1, len(path) + 1))
 
     def err(self, path: Path_, message: str, *, key: bool = False, where: Path_ | None = None) -> None:
         """Report ``message`` at the value (or key) at ``path``; the text starts
@@ -138,7 +144,8 @@ _TYPE_WORDS = {
 }
 
 
-def _schema_problems(data: Any, key: str, ctx: _Ctx) -> None:
+def _schema_problems(data: Any, key: str, ctx: _Ctx) -> list[Path_]:
+    """Report every schema error; the document paths of the errors."""
     errors = sorted(_validator(key).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     # a misspelt required key is one mistake: report the unknown key with its
     # "did you mean", not also the missing key it was meant to be
@@ -151,6 +158,20 @@ def _schema_problems(data: Any, key: str, ctx: _Ctx) -> None:
                     meant.add((*e.absolute_path, hint))
     for e in errors:
         _report_schema_error(e, ctx, meant)
+    return [tuple(e.absolute_path) for e in errors]
+
+
+def _bad_items(paths: list[Path_]) -> set[Path_] | None:
+    """The list items (a register, a field, a vector …) that hold the schema
+    errors at ``paths``: skipped while the rest of the file is still checked.
+    None when an error lies outside every list item (the file cannot be built)."""
+    items: set[Path_] = set()
+    for path in paths:
+        last = max((i for i, part in enumerate(path) if isinstance(part, int)), default=None)
+        if last is None:
+            return None
+        items.add(tuple(path[: last + 1]))
+    return items
 
 
 def _did_you_mean(k: str, schema: Mapping[str, Any]) -> str | None:
@@ -290,9 +311,15 @@ def _expr(value: int | str, params: Mapping[str, int], path: Path_, ctx: _Ctx) -
         return None
 
 
+def _name(item: Any) -> str | None:
+    return item.get("name") if isinstance(item, dict) else None
+
+
 def _dupes(items: Iterable[tuple[str, Path_]], what: str, ctx: _Ctx) -> None:
     seen: dict[str, Path_] = {}
     for name, path in items:
+        if ctx.skipped(path) or not isinstance(name, str):
+            continue
         if name in seen:
             ctx.err(path, f"duplicate {what} name {name!r} (first defined on line {ctx.line(seen[name])})")
         else:
@@ -314,9 +341,11 @@ def _build_fields(
 ) -> tuple[Field, ...]:
     fields: list[Field] = []
     spans: list[tuple[int, int, str, Path_]] = []
-    _dupes(((f["name"], (*reg_path, "fields", i, "name")) for i, f in enumerate(raw)), "field", ctx)
+    _dupes(((_name(f), (*reg_path, "fields", i, "name")) for i, f in enumerate(raw)), "field", ctx)
     for i, f in enumerate(raw):
         fp = (*reg_path, "fields", i)
+        if ctx.skipped(fp):
+            continue
         name = f["name"]
         what = f"field {reg_name}.{name}"
         bits = _bits(f["bits"], (*fp, "bits"), ctx)
@@ -349,12 +378,14 @@ def _build_fields(
             reset = (reg_reset & mask) >> lsb if reg_reset is not None else 0
         enums: list[EnumValue] = []
         _dupes(
-            ((v["name"], (*fp, "values", j, "name")) for j, v in enumerate(f.get("values", []))),
+            ((_name(v), (*fp, "values", j, "name")) for j, v in enumerate(f.get("values", []))),
             "enumerated value",
             ctx,
         )
         by_value: dict[int, tuple[str, Path_]] = {}
         for j, v in enumerate(f.get("values", [])):
+            if ctx.skipped((*fp, "values", j)):
+                continue
             shown = ctx.num((*fp, "values", j, "value"), v["value"])
             if v["value"] >= (1 << fw):
                 ctx.err(
@@ -395,9 +426,11 @@ def _build_registers(
     regs: list[tuple[int, Register]] = []  # with the index in raw
     unit, units = ("index", "indices") if in_window else ("offset", "bytes")
     occupied: list[tuple[int, int, str, Path_]] = []
-    _dupes(((r["name"], (*base_path, i, "name")) for i, r in enumerate(raw)), "register", ctx)
+    _dupes(((_name(r), (*base_path, i, "name")) for i, r in enumerate(raw)), "register", ctx)
     for i, r in enumerate(raw):
         rp = (*base_path, i)
+        if ctx.skipped(rp):
+            continue
         name = r["name"]
         width = r.get("width", 32)
         span = width // 32 if in_window else width // 8
@@ -502,6 +535,8 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
     windows: list[Window] = []
     for i, w in enumerate(d.get("windows", [])):
         wp = (*p, "windows", i)
+        if ctx.skipped(wp):
+            continue
         for key in ("select", "data"):
             if w[key] not in names:
                 hint = difflib.get_close_matches(w[key], sorted(names), n=1)
@@ -540,8 +575,8 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     owner: dict[int, tuple[str, Path_]] = {}
     vectors: list[Vector] = []
     _dupes(
-        [(e["name"], ("vectors", "entries", i, "name")) for i, e in enumerate(v["entries"])]
-        + [(r["name"], ("vectors", "ranges", i, "name")) for i, r in enumerate(v.get("ranges", []))],
+        [(_name(e), ("vectors", "entries", i, "name")) for i, e in enumerate(v["entries"])]
+        + [(_name(r), ("vectors", "ranges", i, "name")) for i, r in enumerate(v.get("ranges", []))],
         "vector",
         ctx,
     )
@@ -549,13 +584,15 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     def claim(n: int, name: str, path: Path_) -> None:
         if n in owner:
             oname, opath = owner[n]
-            ctx.err(path, f"vector {_hex(n)} of {name} collides with {oname} (line {ctx.line(opath)})")
+            ctx.err(path, f"vector {ctx.num(path, n)} of {name} collides with {oname} (line {ctx.line(opath)})")
         else:
             owner[n] = (name, path)
 
     spurious: list[tuple[int, Path_]] = []
     for i, e in enumerate(v["entries"]):
         ep: Path_ = ("vectors", "entries", i)
+        if ctx.skipped(ep):
+            continue
         n, name = e["number"], e["name"]
         shown = ctx.num((*ep, "number"), n)
         if not 0 <= n <= 255:
@@ -599,6 +636,8 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     ranges: list[VectorRange] = []
     for i, r in enumerate(v.get("ranges", [])):
         rp: Path_ = ("vectors", "ranges", i)
+        if ctx.skipped(rp):
+            continue
         first, last, name = r["first"], r["last"], r["name"]
         bad = False
         for key, n in (("first", first), ("last", last)):
@@ -651,9 +690,11 @@ def _build_layout(lay: dict[str, Any], lp: Path_, gate_types: Mapping[str, int],
         ctx.err((*lp, "size"), f"layout {name}: {lay['mode']}-bit gates are {want} bytes, not {lay['size']}")
     fields: list[GateField] = []
     paths: dict[str, Path_] = {}
-    _dupes(((f["name"], (*lp, "fields", j, "name")) for j, f in enumerate(lay["fields"])), "gate field", ctx)
+    _dupes(((_name(f), (*lp, "fields", j, "name")) for j, f in enumerate(lay["fields"])), "gate field", ctx)
     for j, f in enumerate(lay["fields"]):
         fp = (*lp, "fields", j, "bits")
+        if ctx.skipped(fp):
+            continue
         b = _bits(f["bits"], fp, ctx)
         if b is None:
             continue
@@ -670,11 +711,13 @@ def _build_layout(lay: dict[str, Any], lp: Path_, gate_types: Mapping[str, int],
             )
         fields.append(GateField(f["name"], lsb, w, f.get("description", "")))
         paths.setdefault(f["name"], fp)
-    named = {f["name"] for f in lay["fields"]}  # also those whose bits are wrong: reported above
+    named = {_name(f) for f in lay["fields"]}  # also those whose bits are wrong: reported above
     for need in _GATE_FIELDS:
         if need not in named:
             ctx.err((*lp, "fields"), f"layout {name} has no gate field {need!r}")
     for j, part in enumerate(lay["offset_parts"]):
+        if ctx.skipped((*lp, "offset_parts", j)):
+            continue
         if part not in named:
             ctx.err((*lp, "offset_parts", j), f"offset part {part!r} is not a gate field of layout {name}")
     if ctx.count != start:
@@ -708,6 +751,8 @@ def _build_idt(data: dict[str, Any], ctx: _Ctx) -> Idt | None:
     modes: dict[int, Path_] = {}
     for i, lay in enumerate(d["layouts"]):
         lp: Path_ = ("idt", "layouts", i)
+        if ctx.skipped(lp):
+            continue
         if lay["mode"] in modes:
             ctx.err(
                 (*lp, "mode"),
@@ -750,6 +795,8 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
     ids: dict[int, int] = {}
     for i, c in enumerate(d["cpus"]):
         cp: Path_ = ("platform", "cpus", i, "apic_id")
+        if ctx.skipped(cp):
+            continue
         a = c["apic_id"]
         if a >= 0xFF:
             ctx.err(cp, f"APIC ID {ctx.num(cp, a)} of cpu {i} is not a unicast xAPIC ID (0..0xfe; 0xff broadcasts)")
@@ -778,6 +825,8 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
     isa_paths: dict[int, Path_] = {}
     for i, o in enumerate(wiring.get("isa_overrides", [])):
         op: Path_ = ("platform", "irq_wiring", "isa_overrides", i, "isa_irq")
+        if ctx.skipped(op):
+            continue
         irq = o["isa_irq"]
         if irq > 15:
             ctx.err(op, f"ISA IRQ {irq} is outside 0..15")
@@ -843,6 +892,7 @@ def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) ->
     shipped = _shipped_name(sdir)
     problems: list[Problem] = []
     loaded: dict[str, _Loaded] = {}
+    partial: dict[str, _Loaded] = {}
     if not sdir.is_dir():
         what = "is not a directory" if sdir.exists() else "does not exist"
         raise SpecError([Problem(str(sdir), 1, 1, f"spec directory {str(sdir)!r} {what}")])
@@ -882,10 +932,20 @@ def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) ->
             continue
         if not doc.complete:
             continue
-        _schema_problems(doc.data, key, ctx)
-        if ctx.count or doc.problems:
+        errors = _schema_problems(doc.data, key, ctx)
+        if doc.problems:
+            continue
+        if errors:
+            # one schema error must not hide the file's other problems: build
+            # it without the refused list items, for its own checks only
+            skip = _bad_items(errors)
+            if skip is not None:
+                ctx.skip = skip
+                partial[fname] = _Loaded(doc.data, ctx)
             continue
         loaded[fname] = _Loaded(doc.data, ctx)
+    for fname, item in partial.items():
+        _BUILDERS[fname](item.data, item.ctx)
     built = {fname: _BUILDERS[fname](item.data, item.ctx) for fname, item in loaded.items()}
     _cross_checks(built, loaded)
     if problems:
