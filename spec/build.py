@@ -315,7 +315,7 @@ def _name(item: Any) -> str | None:
     return item.get("name") if isinstance(item, dict) else None
 
 
-def _dupes(items: Iterable[tuple[str, Path_]], what: str, ctx: _Ctx) -> None:
+def _dupes(items: Iterable[tuple[str | None, Path_]], what: str, ctx: _Ctx) -> None:
     seen: dict[str, Path_] = {}
     for name, path in items:
         if ctx.skipped(path) or not isinstance(name, str):
@@ -910,40 +910,14 @@ def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) ->
         if raw is None:
             problems.append(Problem(shown, 1, 1, why))
             continue
-        key = FILES[fname]
-        try:
-            doc = load_yaml(raw.decode("utf-8"), shown)
-        except UnicodeDecodeError as e:
-            line = raw[: e.start].count(b"\n") + 1
-            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-            problems.append(Problem(shown, line, col, f"not UTF-8 text: byte {raw[e.start]:#04x} ({e.reason})"))
+        parsed = _parse(fname, shown, raw)
+        problems.extend(parsed.problems)
+        if parsed.build == "no":
             continue
-        except YamlError as e:
-            problems.append(e.problem)
-            continue
-        problems.extend(doc.problems)
-        ctx = _Ctx(doc.marks, problems)
-        if doc.data is None:
-            ctx.err((), f"the file is empty; it must hold the key {key!r}")
-            continue
-        if not isinstance(doc.data, dict):
-            got = "a list" if isinstance(doc.data, list) else f"the value {_quote(doc.data)}"
-            ctx.err((), f"expected a mapping with the key {key!r}, got {got}")
-            continue
-        if not doc.complete:
-            continue
-        errors = _schema_problems(doc.data, key, ctx)
-        if doc.problems:
-            continue
-        if errors:
-            # one schema error must not hide the file's other problems: build
-            # it without the refused list items, for its own checks only
-            skip = _bad_items(errors)
-            if skip is not None:
-                ctx.skip = skip
-                partial[fname] = _Loaded(doc.data, ctx)
-            continue
-        loaded[fname] = _Loaded(doc.data, ctx)
+        assert parsed.marks is not None
+        ctx = _Ctx(parsed.marks, problems)
+        ctx.skip = set(parsed.skip)
+        (partial if parsed.build == "partial" else loaded)[fname] = _Loaded(parsed.data, ctx)
     for fname, item in partial.items():
         _BUILDERS[fname](item.data, item.ctx)
     built = {fname: _BUILDERS[fname](item.data, item.ctx) for fname, item in loaded.items()}
@@ -973,6 +947,56 @@ def model_digest(spec: Spec) -> str:
     (whose banner carries the digest) byte-identical."""
     parts = (spec.idt, spec.vectors, spec.lapic, spec.ioapic, spec.hpet, spec.platform)
     return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A file after stages 1 and 2 (YAML, structure): its problems, and its
+    tree when it can be built — ``"partial"``: without the ``skip`` items."""
+
+    problems: tuple[Problem, ...]
+    data: Any = None
+    marks: Marks | None = None
+    build: str = "no"
+    skip: frozenset[Path_] = frozenset()
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(fname: str, shown: str, raw: bytes) -> _Parsed:
+    """Stages 1 and 2 of one file, cached by content: loading the same text
+    again (``irqforge sim`` after ``gen``, tests that edit one file of six)
+    only builds. The builders never change the tree."""
+    key = FILES[fname]
+    try:
+        doc = load_yaml(raw.decode("utf-8"), shown)
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        return _Parsed((Problem(shown, line, col, f"not UTF-8 text: byte {raw[e.start]:#04x} ({e.reason})"),))
+    except YamlError as e:
+        return _Parsed((e.problem,))
+    sink = list(doc.problems)
+    ctx = _Ctx(doc.marks, sink)
+    if doc.data is None:
+        ctx.err((), f"the file is empty; it must hold the key {key!r}")
+        return _Parsed(tuple(sink))
+    if not isinstance(doc.data, dict):
+        got = "a list" if isinstance(doc.data, list) else f"the value {_quote(doc.data)}"
+        ctx.err((), f"expected a mapping with the key {key!r}, got {got}")
+        return _Parsed(tuple(sink))
+    if not doc.complete:
+        return _Parsed(tuple(sink))
+    errors = _schema_problems(doc.data, key, ctx)
+    if doc.problems:
+        return _Parsed(tuple(sink))
+    if errors:
+        # one schema error must not hide the file's other problems: build it
+        # without the refused list items, for its own checks only
+        skip = _bad_items(errors)
+        if skip is None:
+            return _Parsed(tuple(sink))
+        return _Parsed(tuple(sink), doc.data, doc.marks, "partial", frozenset(skip))
+    return _Parsed((), doc.data, doc.marks, "yes")
 
 
 def _read_limited(path: Path) -> tuple[bytes | None, str]:
