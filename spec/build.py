@@ -18,6 +18,7 @@ each message.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -919,7 +920,10 @@ def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) ->
         ctx.skip = set(parsed.skip)
         (partial if parsed.build == "partial" else loaded)[fname] = _Loaded(parsed.data, ctx)
     for fname, item in partial.items():
-        _BUILDERS[fname](item.data, item.ctx)
+        # the file is already refused; this build only looks for its other
+        # problems, and stops quietly where a skipped item was needed
+        with contextlib.suppress(LookupError, TypeError, ValueError, AttributeError):
+            _BUILDERS[fname](item.data, item.ctx)
     built = {fname: _BUILDERS[fname](item.data, item.ctx) for fname, item in loaded.items()}
     _cross_checks(built, loaded)
     if problems:
