@@ -24,8 +24,8 @@ from specedit import SpecCopy
 
 from irqforge.gen import generate
 from irqforge.spec import SpecError, load, load_default
-from irqforge.spec.build import EXAMPLES_DIR
 from irqforge.spec import model as m
+from irqforge.spec.build import EXAMPLES_DIR
 from irqforge.spec.consumers import REQUIRED, REQUIRED_PARAMS, REQUIRED_VECTORS, REQUIRED_WINDOWS
 
 # --------------------------------------------------------------------------- the list is complete
