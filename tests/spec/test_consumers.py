@@ -364,3 +364,37 @@ def test_cli_bug_shows_its_traceback_and_says_so(monkeypatch: pytest.MonkeyPatch
     assert cli._run(args) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "ZeroDivisionError: boom" in err and "this is a bug in irqforge" in err
+
+
+def test_unreadable_folder_and_file_are_one_problem(spec_copy: SpecCopy, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = Path.open
+
+    def open_(self: Path, *a: Any, **k: Any) -> Any:
+        if self.name == "hpet.yaml":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *a, **k)
+
+    monkeypatch.setattr(Path, "open", open_)
+    with pytest.raises(SpecError) as info:
+        load(spec_copy.root)
+    assert [p.message for p in info.value.problems] == ["cannot read hpet.yaml: Permission denied"]
+
+    def listdir(path: Any) -> list[str]:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    with pytest.raises(SpecError) as info:
+        load(spec_copy.root)
+    assert [p.message for p in info.value.problems] == ["cannot read the spec directory: Permission denied"]
+
+
+def test_cli_write_error_is_one_line(tmp_path: Path, capsys: Any) -> None:
+    from irqforge import cli
+
+    def read_only(args: Any) -> int:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "ro"))
+
+    args = cli.build_parser().parse_args(["gen", "-o", str(tmp_path / "ro")])
+    args.func = read_only
+    assert cli._run(args) == 1
+    assert capsys.readouterr().err.strip() == f"irqforge gen: {tmp_path / 'ro'}: Permission denied"
