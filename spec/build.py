@@ -893,7 +893,7 @@ def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) ->
     shipped = _shipped_name(sdir)
     problems: list[Problem] = []
     loaded: dict[str, _Loaded] = {}
-    partial: dict[str, _Loaded] = {}
+    built: dict[str, Any] = {}
     if not sdir.is_dir():
         what = "is not a directory" if sdir.exists() else "does not exist"
         raise SpecError([Problem(str(sdir), 1, 1, f"spec directory {str(sdir)!r} {what}")])
@@ -913,18 +913,10 @@ def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) ->
             continue
         parsed = _parse(fname, shown, raw)
         problems.extend(parsed.problems)
-        if parsed.build == "no":
-            continue
-        assert parsed.marks is not None
-        ctx = _Ctx(parsed.marks, problems)
-        ctx.skip = set(parsed.skip)
-        (partial if parsed.build == "partial" else loaded)[fname] = _Loaded(parsed.data, ctx)
-    for fname, item in partial.items():
-        # the file is already refused; this build only looks for its other
-        # problems, and stops quietly where a skipped item was needed
-        with contextlib.suppress(LookupError, TypeError, ValueError, AttributeError):
-            _BUILDERS[fname](item.data, item.ctx)
-    built = {fname: _BUILDERS[fname](item.data, item.ctx) for fname, item in loaded.items()}
+        if parsed.build == "yes":
+            assert parsed.marks is not None
+            loaded[fname] = _Loaded(parsed.data, _Ctx(parsed.marks, problems))
+            built[fname] = parsed.built
     _cross_checks(built, loaded)
     if problems:
         raise SpecError(problems)
@@ -955,21 +947,24 @@ def model_digest(spec: Spec) -> str:
 
 @dataclass(frozen=True)
 class _Parsed:
-    """A file after stages 1 and 2 (YAML, structure): its problems, and its
-    tree when it can be built — ``"partial"``: without the ``skip`` items."""
+    """A file after stages 1-3 on its own (YAML, structure, its semantics):
+    its problems, and, when it reached stage 3 (``build == "yes"``), its tree
+    and model object for the checks between files."""
 
     problems: tuple[Problem, ...]
     data: Any = None
     marks: Marks | None = None
     build: str = "no"
-    skip: frozenset[Path_] = frozenset()
+    built: Any = None
+    """The file's model object (None when its own checks failed)."""
 
 
 @functools.lru_cache(maxsize=32)
 def _parse(fname: str, shown: str, raw: bytes) -> _Parsed:
-    """Stages 1 and 2 of one file, cached by content: loading the same text
-    again (``irqforge sim`` after ``gen``, tests that edit one file of six)
-    only builds. The builders never change the tree."""
+    """Stages 1-3 of one file on its own, cached by content: loading the same
+    text again (``irqforge sim`` after ``gen``, tests that edit one file of
+    six) costs only the checks between files. The builders never change the
+    tree, and the model is frozen."""
     key = FILES[fname]
     try:
         doc = load_yaml(raw.decode("utf-8"), shown)
@@ -995,12 +990,16 @@ def _parse(fname: str, shown: str, raw: bytes) -> _Parsed:
         return _Parsed(tuple(sink))
     if errors:
         # one schema error must not hide the file's other problems: build it
-        # without the refused list items, for its own checks only
+        # without the refused list items, for its own checks only; the build
+        # stops quietly where a skipped item was needed
         skip = _bad_items(errors)
-        if skip is None:
-            return _Parsed(tuple(sink))
-        return _Parsed(tuple(sink), doc.data, doc.marks, "partial", frozenset(skip))
-    return _Parsed((), doc.data, doc.marks, "yes")
+        if skip is not None:
+            ctx.skip = skip
+            with contextlib.suppress(LookupError, TypeError, ValueError, AttributeError):
+                _BUILDERS[fname](doc.data, ctx)
+        return _Parsed(tuple(sink))
+    built = _BUILDERS[fname](doc.data, ctx)
+    return _Parsed(tuple(sink), doc.data, doc.marks, "yes", built)
 
 
 def _read_limited(path: Path) -> tuple[bytes | None, str]:

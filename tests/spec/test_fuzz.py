@@ -166,9 +166,17 @@ def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> SpecCopy:
     return SpecCopy(tmp_path_factory.mktemp("fuzz") / "spec")
 
 
+_DIRTY: dict[Path, str] = {}
+"""The file of each fuzz folder that holds a mutant (restored lazily: one write per example)."""
+
+
 def _load_mutant(spec_dir: SpecCopy, fname: str, text: str) -> Spec | None:
     """The mutant's spec, or None when it is refused; anything but SpecError fails the test."""
+    dirty = _DIRTY.get(spec_dir.root)
+    if dirty is not None and dirty != fname:
+        spec_dir.write(dirty, TEXTS[dirty])
     spec_dir.write(fname, text)
+    _DIRTY[spec_dir.root] = fname
     try:
         return load(spec_dir.root)
     except SpecError as e:
@@ -176,8 +184,6 @@ def _load_mutant(spec_dir: SpecCopy, fname: str, text: str) -> Spec | None:
         for p in e.problems:
             assert p.line >= 1 and p.col >= 1 and "\n" not in p.message, str(p)
         return None
-    finally:
-        spec_dir.write(fname, TEXTS[fname])
 
 
 _FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
