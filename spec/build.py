@@ -245,6 +245,8 @@ _MAX_SHIFT = 64
 _MAX_VALUE_BITS = 64
 MAX_EXPR_CHARS = 200
 """Longest expression (``"pins - 1"``); a longer one is refused before it is parsed."""
+MIN_CYCLES_PER_TICK = 100
+"""Fewest clock cycles per software tick (``clock_hz // hz``) the stack runs with."""
 MAX_COUNT = 1024
 """Most instances of a register array (the IO-APIC's 240 redirection entries fit)."""
 
@@ -838,11 +840,12 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
             isa_paths[irq] = op
     leg = wiring.get("hpet_legacy", {"timer0": 2, "timer1": 8})
     hz = d.get("hz", 1000)
-    if hz > d["clock_hz"]:
+    if d["clock_hz"] // hz < MIN_CYCLES_PER_TICK:
         ctx.err(
             ("platform", "hz"),
-            f"{ctx.num(('platform', 'hz'), hz)} ticks per second, but the clock "
-            f"(clock_hz {ctx.num(('platform', 'clock_hz'), d['clock_hz'])}) is slower than that",
+            f"{ctx.num(('platform', 'hz'), hz)} ticks per second leave fewer than {MIN_CYCLES_PER_TICK} "
+            f"clock cycles per tick (clock_hz {ctx.num(('platform', 'clock_hz'), d['clock_hz'])}); "
+            "the LAPIC timer and the tick handler need more",
         )
     if ctx.count != start:
         return None
