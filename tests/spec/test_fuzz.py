@@ -7,7 +7,8 @@ anchors, truncation — :func:`irqforge.spec.load` either returns a spec or
 raises :class:`SpecError`; nothing else escapes. Every mutant that validates
 is generated (the headers, docs, SystemRDL and schema) there and then.
 
-A slower property takes mutants that stay valid (pin and timer counts, CPU
+A slower property (one example in the default run, twelve with ``--long``,
+about half a minute each) takes mutants that stay valid (pin and timer counts, CPU
 counts, descriptions with comment markers, renamed optional registers) all
 the way: Verilog that lints, headers that compile with ``-Werror`` as C11
 and C++17, and the default scenario on the reference models.
@@ -241,10 +242,25 @@ def _compile(tool: str, flags: list[str], include: Path, src: Path) -> None:
     assert res.returncode == 0, res.stderr
 
 
-@settings(deadline=None, max_examples=2, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=1, suppress_health_check=[HealthCheck.too_slow])
 @given(files=valid_mutants())
-def test_valid_mutants_generate_lint_compile_and_simulate(tmp_path_factory: pytest.TempPathFactory,
-                                                          files: dict[str, str]) -> None:  # fmt: skip
+def test_a_valid_mutant_generates_lints_compiles_and_simulates(
+    tmp_path_factory: pytest.TempPathFactory, files: dict[str, str]
+) -> None:
+    _all_the_way(tmp_path_factory, files)
+
+
+@pytest.mark.long
+@settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
+@given(files=valid_mutants())
+def test_valid_mutants_generate_lint_compile_and_simulate(
+    tmp_path_factory: pytest.TempPathFactory, files: dict[str, str]
+) -> None:
+    _all_the_way(tmp_path_factory, files)
+
+
+def _all_the_way(tmp_path_factory: pytest.TempPathFactory, files: dict[str, str]) -> None:
+    """Verilog that lints, headers that compile as C11 and C++17 with -Werror, the default scenario."""
     from irqforge.sim.backends import run_scenario
 
     root = tmp_path_factory.mktemp("valid")
