@@ -7,7 +7,15 @@ Three stages, each collecting every problem before anything fails:
    "did you mean",
 3. semantics while building the frozen model: widths, overlaps, resets,
    duplicates, vector collisions; then cross-file agreement between the files
-   that built cleanly.
+   that built cleanly,
+4. what the consumers need (:mod:`.consumers`): names the RTL, the models
+   and the software stack look up, C names that would collide, gate structs.
+
+Stages 1-3 of each file are cached by the file's bytes. A schema error skips
+only the list item it lies in (a register, a field, a vector), so the rest
+of that file is still checked. The loader's limits (file size, nesting,
+aliases, tags, 64-bit integers: :mod:`.yamlload`; expression length and
+value, array counts: here) are checked before the work that grows with them.
 
 Every message starts with the document path of the bad value and quotes the
 value; its position (``FILE:LINE:COL``, 1-based) is the offending value, or
