@@ -544,6 +544,7 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
     regs = _build_registers(d["registers"], (*p, "registers"), params, "the device", size, ctx, in_window=False)
     names = {r.name for r in regs}
     windows: list[Window] = []
+    _dupes(((_name(w), (*p, "windows", i, "name")) for i, w in enumerate(d.get("windows", []))), "window", ctx)
     for i, w in enumerate(d.get("windows", [])):
         wp = (*p, "windows", i)
         if ctx.skipped(wp):

@@ -398,3 +398,12 @@ def test_cli_write_error_is_one_line(tmp_path: Path, capsys: Any) -> None:
     args.func = read_only
     assert cli._run(args) == 1
     assert capsys.readouterr().err.strip() == f"irqforge gen: {tmp_path / 'ro'}: Permission denied"
+
+
+def test_duplicate_window_names_are_refused(spec_copy: SpecCopy) -> None:
+    """Found by the fuzzer: two windows called IOAPIC validated, then the header generator refused them."""
+    text = spec_copy.text("ioapic.yaml")
+    start = text.index("  windows:\n") + len("  windows:\n")
+    spec_copy.write("ioapic.yaml", text + text[start:])
+    problems = spec_copy.problems()
+    assert any("duplicate window name 'IOAPIC'" in p for p in problems), problems

@@ -17,6 +17,7 @@ and C++17, and the default scenario on the reference models.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -125,6 +126,8 @@ def tree_mutants(draw: st.DrawFn) -> tuple[str, str]:
             parent["name"] = parent["name"].lower()
         elif op == "nudge" and isinstance(parent[last], int) and not isinstance(parent[last], bool):
             parent[last] += draw(st.sampled_from([-1, 1, 16, 1 << 32, -(1 << 8)]))
+    if draw(st.integers(0, 3)):  # mostly JSON (YAML's subset, ten times cheaper to write), sometimes block YAML
+        return fname, json.dumps(tree, indent=1)
     return fname, yaml.dump(tree, Dumper=_DUMPER, sort_keys=False)
 
 
