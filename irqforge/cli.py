@@ -108,6 +108,8 @@ def _not_yet(what: str) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    if getattr(args, "spec_dir", None) and _load(args.spec_dir) is None:  # its problems, printed verbatim
+        return 1
     try:
         from irqforge.sim.app import run_sim
     except ModuleNotFoundError as e:

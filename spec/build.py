@@ -7,7 +7,15 @@ Three stages, each collecting every problem before anything fails:
    "did you mean",
 3. semantics while building the frozen model: widths, overlaps, resets,
    duplicates, vector collisions; then cross-file agreement between the files
-   that built cleanly.
+   that built cleanly,
+4. what the consumers need (:mod:`.consumers`): names the RTL, the models
+   and the software stack look up, C names that would collide, gate structs.
+
+Stages 1-3 of each file are cached by the file's bytes. A schema error skips
+only the list item it lies in (a register, a field, a vector), so the rest
+of that file is still checked. The loader's limits (file size, nesting,
+aliases, tags, 64-bit integers: :mod:`.yamlload`; expression length and
+value, array counts: here) are checked before the work that grows with them.
 
 Every message starts with the document path of the bad value and quotes the
 value; its position (``FILE:LINE:COL``, 1-based) is the offending value, or
@@ -18,6 +26,7 @@ each message.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -87,6 +96,12 @@ class _Ctx:
         # required device params that are missing: already reported once, so
         # expressions using them stay quiet
         self.missing_params: set[str] = set()
+        # list items with schema errors (already reported): the builders skip them
+        self.skip: set[Path_] = set()
+
+    def skipped(self, path: Path_) -> bool:
+        """Whether ``path`` lies in a list item that the schema refused."""
+        return bool(self.skip) and any(tuple(path[:n]) in self.skip for n in range(1, len(path) + 1))
 
     def err(self, path: Path_, message: str, *, key: bool = False, where: Path_ | None = None) -> None:
         """Report ``message`` at the value (or key) at ``path``; the text starts
@@ -138,7 +153,8 @@ _TYPE_WORDS = {
 }
 
 
-def _schema_problems(data: Any, key: str, ctx: _Ctx) -> None:
+def _schema_problems(data: Any, key: str, ctx: _Ctx) -> list[Path_]:
+    """Report every schema error; the document paths of the errors."""
     errors = sorted(_validator(key).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     # a misspelt required key is one mistake: report the unknown key with its
     # "did you mean", not also the missing key it was meant to be
@@ -151,6 +167,20 @@ def _schema_problems(data: Any, key: str, ctx: _Ctx) -> None:
                     meant.add((*e.absolute_path, hint))
     for e in errors:
         _report_schema_error(e, ctx, meant)
+    return [tuple(e.absolute_path) for e in errors]
+
+
+def _bad_items(paths: list[Path_]) -> set[Path_] | None:
+    """The list items (a register, a field, a vector …) that hold the schema
+    errors at ``paths``: skipped while the rest of the file is still checked.
+    None when an error lies outside every list item (the file cannot be built)."""
+    items: set[Path_] = set()
+    for path in paths:
+        last = max((i for i, part in enumerate(path) if isinstance(part, int)), default=None)
+        if last is None:
+            return None
+        items.add(tuple(path[: last + 1]))
+    return items
 
 
 def _did_you_mean(k: str, schema: Mapping[str, Any]) -> str | None:
@@ -223,6 +253,8 @@ _MAX_SHIFT = 64
 _MAX_VALUE_BITS = 64
 MAX_EXPR_CHARS = 200
 """Longest expression (``"pins - 1"``); a longer one is refused before it is parsed."""
+MIN_CYCLES_PER_TICK = 100
+"""Fewest clock cycles per software tick (``clock_hz // hz``) the stack runs with."""
 MAX_COUNT = 1024
 """Most instances of a register array (the IO-APIC's 240 redirection entries fit)."""
 
@@ -290,9 +322,15 @@ def _expr(value: int | str, params: Mapping[str, int], path: Path_, ctx: _Ctx) -
         return None
 
 
-def _dupes(items: Iterable[tuple[str, Path_]], what: str, ctx: _Ctx) -> None:
+def _name(item: Any) -> str | None:
+    return item.get("name") if isinstance(item, dict) else None
+
+
+def _dupes(items: Iterable[tuple[str | None, Path_]], what: str, ctx: _Ctx) -> None:
     seen: dict[str, Path_] = {}
     for name, path in items:
+        if ctx.skipped(path) or not isinstance(name, str):
+            continue
         if name in seen:
             ctx.err(path, f"duplicate {what} name {name!r} (first defined on line {ctx.line(seen[name])})")
         else:
@@ -314,9 +352,11 @@ def _build_fields(
 ) -> tuple[Field, ...]:
     fields: list[Field] = []
     spans: list[tuple[int, int, str, Path_]] = []
-    _dupes(((f["name"], (*reg_path, "fields", i, "name")) for i, f in enumerate(raw)), "field", ctx)
+    _dupes(((_name(f), (*reg_path, "fields", i, "name")) for i, f in enumerate(raw)), "field", ctx)
     for i, f in enumerate(raw):
         fp = (*reg_path, "fields", i)
+        if ctx.skipped(fp):
+            continue
         name = f["name"]
         what = f"field {reg_name}.{name}"
         bits = _bits(f["bits"], (*fp, "bits"), ctx)
@@ -349,12 +389,14 @@ def _build_fields(
             reset = (reg_reset & mask) >> lsb if reg_reset is not None else 0
         enums: list[EnumValue] = []
         _dupes(
-            ((v["name"], (*fp, "values", j, "name")) for j, v in enumerate(f.get("values", []))),
+            ((_name(v), (*fp, "values", j, "name")) for j, v in enumerate(f.get("values", []))),
             "enumerated value",
             ctx,
         )
         by_value: dict[int, tuple[str, Path_]] = {}
         for j, v in enumerate(f.get("values", [])):
+            if ctx.skipped((*fp, "values", j)):
+                continue
             shown = ctx.num((*fp, "values", j, "value"), v["value"])
             if v["value"] >= (1 << fw):
                 ctx.err(
@@ -395,9 +437,11 @@ def _build_registers(
     regs: list[tuple[int, Register]] = []  # with the index in raw
     unit, units = ("index", "indices") if in_window else ("offset", "bytes")
     occupied: list[tuple[int, int, str, Path_]] = []
-    _dupes(((r["name"], (*base_path, i, "name")) for i, r in enumerate(raw)), "register", ctx)
+    _dupes(((_name(r), (*base_path, i, "name")) for i, r in enumerate(raw)), "register", ctx)
     for i, r in enumerate(raw):
         rp = (*base_path, i)
+        if ctx.skipped(rp):
+            continue
         name = r["name"]
         width = r.get("width", 32)
         span = width // 32 if in_window else width // 8
@@ -500,8 +544,11 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
     regs = _build_registers(d["registers"], (*p, "registers"), params, "the device", size, ctx, in_window=False)
     names = {r.name for r in regs}
     windows: list[Window] = []
+    _dupes(((_name(w), (*p, "windows", i, "name")) for i, w in enumerate(d.get("windows", []))), "window", ctx)
     for i, w in enumerate(d.get("windows", [])):
         wp = (*p, "windows", i)
+        if ctx.skipped(wp):
+            continue
         for key in ("select", "data"):
             if w[key] not in names:
                 hint = difflib.get_close_matches(w[key], sorted(names), n=1)
@@ -540,8 +587,8 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     owner: dict[int, tuple[str, Path_]] = {}
     vectors: list[Vector] = []
     _dupes(
-        [(e["name"], ("vectors", "entries", i, "name")) for i, e in enumerate(v["entries"])]
-        + [(r["name"], ("vectors", "ranges", i, "name")) for i, r in enumerate(v.get("ranges", []))],
+        [(_name(e), ("vectors", "entries", i, "name")) for i, e in enumerate(v["entries"])]
+        + [(_name(r), ("vectors", "ranges", i, "name")) for i, r in enumerate(v.get("ranges", []))],
         "vector",
         ctx,
     )
@@ -549,13 +596,15 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     def claim(n: int, name: str, path: Path_) -> None:
         if n in owner:
             oname, opath = owner[n]
-            ctx.err(path, f"vector {_hex(n)} of {name} collides with {oname} (line {ctx.line(opath)})")
+            ctx.err(path, f"vector {ctx.num(path, n)} of {name} collides with {oname} (line {ctx.line(opath)})")
         else:
             owner[n] = (name, path)
 
     spurious: list[tuple[int, Path_]] = []
     for i, e in enumerate(v["entries"]):
         ep: Path_ = ("vectors", "entries", i)
+        if ctx.skipped(ep):
+            continue
         n, name = e["number"], e["name"]
         shown = ctx.num((*ep, "number"), n)
         if not 0 <= n <= 255:
@@ -599,6 +648,8 @@ def _build_vectors(data: dict[str, Any], ctx: _Ctx) -> VectorMap | None:
     ranges: list[VectorRange] = []
     for i, r in enumerate(v.get("ranges", [])):
         rp: Path_ = ("vectors", "ranges", i)
+        if ctx.skipped(rp):
+            continue
         first, last, name = r["first"], r["last"], r["name"]
         bad = False
         for key, n in (("first", first), ("last", last)):
@@ -651,9 +702,11 @@ def _build_layout(lay: dict[str, Any], lp: Path_, gate_types: Mapping[str, int],
         ctx.err((*lp, "size"), f"layout {name}: {lay['mode']}-bit gates are {want} bytes, not {lay['size']}")
     fields: list[GateField] = []
     paths: dict[str, Path_] = {}
-    _dupes(((f["name"], (*lp, "fields", j, "name")) for j, f in enumerate(lay["fields"])), "gate field", ctx)
+    _dupes(((_name(f), (*lp, "fields", j, "name")) for j, f in enumerate(lay["fields"])), "gate field", ctx)
     for j, f in enumerate(lay["fields"]):
         fp = (*lp, "fields", j, "bits")
+        if ctx.skipped(fp):
+            continue
         b = _bits(f["bits"], fp, ctx)
         if b is None:
             continue
@@ -670,11 +723,13 @@ def _build_layout(lay: dict[str, Any], lp: Path_, gate_types: Mapping[str, int],
             )
         fields.append(GateField(f["name"], lsb, w, f.get("description", "")))
         paths.setdefault(f["name"], fp)
-    named = {f["name"] for f in lay["fields"]}  # also those whose bits are wrong: reported above
+    named = {_name(f) for f in lay["fields"]}  # also those whose bits are wrong: reported above
     for need in _GATE_FIELDS:
         if need not in named:
             ctx.err((*lp, "fields"), f"layout {name} has no gate field {need!r}")
     for j, part in enumerate(lay["offset_parts"]):
+        if ctx.skipped((*lp, "offset_parts", j)):
+            continue
         if part not in named:
             ctx.err((*lp, "offset_parts", j), f"offset part {part!r} is not a gate field of layout {name}")
     if ctx.count != start:
@@ -708,6 +763,8 @@ def _build_idt(data: dict[str, Any], ctx: _Ctx) -> Idt | None:
     modes: dict[int, Path_] = {}
     for i, lay in enumerate(d["layouts"]):
         lp: Path_ = ("idt", "layouts", i)
+        if ctx.skipped(lp):
+            continue
         if lay["mode"] in modes:
             ctx.err(
                 (*lp, "mode"),
@@ -750,6 +807,8 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
     ids: dict[int, int] = {}
     for i, c in enumerate(d["cpus"]):
         cp: Path_ = ("platform", "cpus", i, "apic_id")
+        if ctx.skipped(cp):
+            continue
         a = c["apic_id"]
         if a >= 0xFF:
             ctx.err(cp, f"APIC ID {ctx.num(cp, a)} of cpu {i} is not a unicast xAPIC ID (0..0xfe; 0xff broadcasts)")
@@ -778,6 +837,8 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
     isa_paths: dict[int, Path_] = {}
     for i, o in enumerate(wiring.get("isa_overrides", [])):
         op: Path_ = ("platform", "irq_wiring", "isa_overrides", i, "isa_irq")
+        if ctx.skipped(op):
+            continue
         irq = o["isa_irq"]
         if irq > 15:
             ctx.err(op, f"ISA IRQ {irq} is outside 0..15")
@@ -788,11 +849,12 @@ def _build_platform(data: dict[str, Any], ctx: _Ctx) -> Platform | None:
             isa_paths[irq] = op
     leg = wiring.get("hpet_legacy", {"timer0": 2, "timer1": 8})
     hz = d.get("hz", 1000)
-    if hz > d["clock_hz"]:
+    if d["clock_hz"] // hz < MIN_CYCLES_PER_TICK:
         ctx.err(
             ("platform", "hz"),
-            f"{ctx.num(('platform', 'hz'), hz)} ticks per second, but the clock "
-            f"(clock_hz {ctx.num(('platform', 'clock_hz'), d['clock_hz'])}) is slower than that",
+            f"{ctx.num(('platform', 'hz'), hz)} ticks per second leave fewer than {MIN_CYCLES_PER_TICK} "
+            f"clock cycles per tick (clock_hz {ctx.num(('platform', 'clock_hz'), d['clock_hz'])}); "
+            "the LAPIC timer and the tick handler need more",
         )
     if ctx.count != start:
         return None
@@ -843,6 +905,7 @@ def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) ->
     shipped = _shipped_name(sdir)
     problems: list[Problem] = []
     loaded: dict[str, _Loaded] = {}
+    built: dict[str, Any] = {}
     if not sdir.is_dir():
         what = "is not a directory" if sdir.exists() else "does not exist"
         raise SpecError([Problem(str(sdir), 1, 1, f"spec directory {str(sdir)!r} {what}")])
@@ -860,33 +923,12 @@ def load(spec_dir: Path | str | None = None, *, check_consumers: bool = True) ->
         if raw is None:
             problems.append(Problem(shown, 1, 1, why))
             continue
-        key = FILES[fname]
-        try:
-            doc = load_yaml(raw.decode("utf-8"), shown)
-        except UnicodeDecodeError as e:
-            line = raw[: e.start].count(b"\n") + 1
-            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-            problems.append(Problem(shown, line, col, f"not UTF-8 text: byte {raw[e.start]:#04x} ({e.reason})"))
-            continue
-        except YamlError as e:
-            problems.append(e.problem)
-            continue
-        problems.extend(doc.problems)
-        ctx = _Ctx(doc.marks, problems)
-        if doc.data is None:
-            ctx.err((), f"the file is empty; it must hold the key {key!r}")
-            continue
-        if not isinstance(doc.data, dict):
-            got = "a list" if isinstance(doc.data, list) else f"the value {_quote(doc.data)}"
-            ctx.err((), f"expected a mapping with the key {key!r}, got {got}")
-            continue
-        if not doc.complete:
-            continue
-        _schema_problems(doc.data, key, ctx)
-        if ctx.count or doc.problems:
-            continue
-        loaded[fname] = _Loaded(doc.data, ctx)
-    built = {fname: _BUILDERS[fname](item.data, item.ctx) for fname, item in loaded.items()}
+        parsed = _parse(fname, shown, raw)
+        problems.extend(parsed.problems)
+        if parsed.build == "yes":
+            assert parsed.marks is not None
+            loaded[fname] = _Loaded(parsed.data, _Ctx(parsed.marks, problems))
+            built[fname] = parsed.built
     _cross_checks(built, loaded)
     if problems:
         raise SpecError(problems)
@@ -913,6 +955,63 @@ def model_digest(spec: Spec) -> str:
     (whose banner carries the digest) byte-identical."""
     parts = (spec.idt, spec.vectors, spec.lapic, spec.ioapic, spec.hpet, spec.platform)
     return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A file after stages 1-3 on its own (YAML, structure, its semantics):
+    its problems, and, when it reached stage 3 (``build == "yes"``), its tree
+    and model object for the checks between files."""
+
+    problems: tuple[Problem, ...]
+    data: Any = None
+    marks: Marks | None = None
+    build: str = "no"
+    built: Any = None
+    """The file's model object (None when its own checks failed)."""
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(fname: str, shown: str, raw: bytes) -> _Parsed:
+    """Stages 1-3 of one file on its own, cached by content: loading the same
+    text again (``irqforge sim`` after ``gen``, tests that edit one file of
+    six) costs only the checks between files. The builders never change the
+    tree, and the model is frozen."""
+    key = FILES[fname]
+    try:
+        doc = load_yaml(raw.decode("utf-8"), shown)
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        return _Parsed((Problem(shown, line, col, f"not UTF-8 text: byte {raw[e.start]:#04x} ({e.reason})"),))
+    except YamlError as e:
+        return _Parsed((e.problem,))
+    sink = list(doc.problems)
+    ctx = _Ctx(doc.marks, sink)
+    if doc.data is None:
+        ctx.err((), f"the file is empty; it must hold the key {key!r}")
+        return _Parsed(tuple(sink))
+    if not isinstance(doc.data, dict):
+        got = "a list" if isinstance(doc.data, list) else f"the value {_quote(doc.data)}"
+        ctx.err((), f"expected a mapping with the key {key!r}, got {got}")
+        return _Parsed(tuple(sink))
+    if not doc.complete:
+        return _Parsed(tuple(sink))
+    errors = _schema_problems(doc.data, key, ctx)
+    if doc.problems:
+        return _Parsed(tuple(sink))
+    if errors:
+        # one schema error must not hide the file's other problems: build it
+        # without the refused list items, for its own checks only; the build
+        # stops quietly where a skipped item was needed
+        skip = _bad_items(errors)
+        if skip is not None:
+            ctx.skip = skip
+            with contextlib.suppress(LookupError, TypeError, ValueError, AttributeError):
+                _BUILDERS[fname](doc.data, ctx)
+        return _Parsed(tuple(sink))
+    built = _BUILDERS[fname](doc.data, ctx)
+    return _Parsed(tuple(sink), doc.data, doc.marks, "yes", built)
 
 
 def _read_limited(path: Path) -> tuple[bytes | None, str]:

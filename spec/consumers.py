@@ -13,8 +13,8 @@ the scenarios, and the software stack :mod:`irqforge.sw`. This module knows
 - the C struct a gate layout must map to (:func:`gate_struct`);
 - the registers, fields, enumerated values, parameters, vectors and ranges
   the RTL, the models, the scenarios and the software stack look up by name
-  (:data:`REQUIRED`, :data:`REQUIRED_VECTORS` …), listed in
-  ``docs/spec-reference.md``.
+  (:data:`REQUIRED`, :data:`REQUIRED_VECTORS` …) — the list a spec
+  reference page should show.
 
 :func:`check` turns all of that into problems (:class:`~irqforge.spec.errors.Problem`)
 at the spec's own positions; :func:`irqforge.spec.load` runs it on every spec

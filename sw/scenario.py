@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from irqforge.spec import Spec, load_default
+from irqforge.spec import Problem, Spec, SpecError, load_default
 
 from .irq import IRQ_HANDLED, IRQ_NONE, IRQF_SHARED, IRQF_TRIGGER_HIGH, IRQF_TRIGGER_RISING
 from .kernel import Kernel, KernelConfig
@@ -92,10 +92,11 @@ async def _demo(k: Kernel, p: dict[str, Any]) -> dict[str, Any]:
         return handler
 
     assert await k.irq.request_irq(1, make_handler(kbd, "hi"), IRQF_TRIGGER_RISING, "i8042", kbd) == 0
-    assert await k.irq.request_irq(16, make_handler(eth, "tasklet"), IRQF_SHARED | IRQF_TRIGGER_HIGH,
-                                   "eth0", eth) == 0
-    assert await k.irq.request_irq(16, make_handler(usb, "tasklet"), IRQF_SHARED | IRQF_TRIGGER_HIGH,
-                                   "ehci_hcd:usb1", usb) == 0
+    assert await k.irq.request_irq(16, make_handler(eth, "tasklet"), IRQF_SHARED | IRQF_TRIGGER_HIGH, "eth0", eth) == 0
+    assert (
+        await k.irq.request_irq(16, make_handler(usb, "tasklet"), IRQF_SHARED | IRQF_TRIGGER_HIGH, "ehci_hcd:usb1", usb)
+        == 0
+    )
 
     fired_timers: list[int] = []
 
@@ -158,8 +159,9 @@ async def _demo(k: Kernel, p: dict[str, Any]) -> dict[str, Any]:
         "irqs": {str(irq): [d.kstat[c] for c in cpus] for irq, d in sorted(k.irq.descs.items()) if d.actions},
         "arch": {tag: [k.cpus[c].irq_stat[tag] for c in cpus] for tag in ("NMI", "LOC", "SPU", "RES", "CAL", "TLB")},
         "vectors": [{f"{v:#04x}": n for v, n in enumerate(k.cpus[c].vector_count) if n} for c in cpus],
-        "softirqs": {SOFTIRQ_NAMES[nr]: [k.cpus[c].data["softirq_count"][nr] for c in cpus]
-                     for nr in range(NR_SOFTIRQS)},
+        "softirqs": {
+            SOFTIRQ_NAMES[nr]: [k.cpus[c].data["softirq_count"][nr] for c in cpus] for nr in range(NR_SOFTIRQS)
+        },
         "order": order,
         "handled": {d.name: d.handled for d in devs},
         "tasklet_runs": tasklet_runs[0],
@@ -178,6 +180,23 @@ async def _demo(k: Kernel, p: dict[str, Any]) -> dict[str, Any]:
 DEFAULTS = {"boot_ticks": 10, "ticks": 40, "irqs": 12, "ipis": 4, "munmaps": 2, "watchdog": True}
 
 
+def _check_spec(spec: Spec) -> None:
+    """What this scenario needs beyond a valid spec, as one spec problem: IRQ 16."""
+    pins = spec.ioapic.param("pins")
+    if pins <= 16:
+        loc = spec.ioapic.loc
+        where = (loc.file, loc.line, loc.col) if loc is not None else ("ioapic.yaml", 1, 1)
+        raise SpecError(
+            [
+                Problem(
+                    *where,
+                    f"device.params.pins: the default scenario needs IO-APIC pin 16 "
+                    f"(IRQ 16, a level line two devices share); this IO-APIC has {pins} pins",
+                )
+            ]
+        )
+
+
 async def default_scenario(machine: Machine, **kwargs: Any) -> dict[str, Any]:
     """``async def scenario(machine, **kwargs) -> dict`` for any backend.
 
@@ -185,6 +204,7 @@ async def default_scenario(machine: Machine, **kwargs: Any) -> dict[str, Any]:
     """
     p = {**DEFAULTS, **kwargs}
     spec: Spec = getattr(machine, "spec", None) or load_default()
+    _check_spec(spec)
     cfg = KernelConfig(boot_hpet_ticks=p["boot_ticks"], tick_limit=p["ticks"], watchdog=p["watchdog"])
     k = Kernel(machine, spec, cfg)
 
@@ -193,7 +213,6 @@ async def default_scenario(machine: Machine, **kwargs: Any) -> dict[str, Any]:
 
     result: dict[str, Any] = await k.run(main)
     return result
-
 
 
 async def irq_throughput(
@@ -224,8 +243,11 @@ async def irq_throughput(
         quota = [n // ndev + (1 if i < n % ndev else 0) for i in range(ndev)]
         left = [ndev]
         all_done = Completion(kk)
-        pins = [p for p in range(spec.platform.isa_pin(1), spec.ioapic.param("pins"))
-                if p != 2 and p not in spec.platform.hpet_legacy_pins][:ndev]
+        pins = [
+            p
+            for p in range(spec.platform.isa_pin(1), spec.ioapic.param("pins"))
+            if p != 2 and p not in spec.platform.hpet_legacy_pins
+        ][:ndev]
         irqs = []
         for i, pin in enumerate(pins):
             irq = next(d.irq for d in kk.irq.descs.values() if d.hwirq == pin)

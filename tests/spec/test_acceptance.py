@@ -39,7 +39,7 @@ def _five_mistakes(spec: SpecCopy) -> list[str]:
             "and cannot be kind 'irq'"
         ),
         collide.msg(
-            f"vectors.entries[{timer}].number: vector 0xeb of LOCAL_TIMER_VECTOR collides with "
+            f"vectors.entries[{timer}].number: vector 0xEB of LOCAL_TIMER_VECTOR collides with "
             f"POSTED_MSI_NOTIFICATION_VECTOR (line {posted})"
         ),
     ]

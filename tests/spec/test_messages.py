@@ -590,7 +590,7 @@ def test_vector_collision(spec_copy: SpecCopy) -> None:
     first = spec_copy.line("vectors.yaml", "POSTED_MSI_NOTIFICATION_VECTOR")
     assert spec_copy.problems() == [
         at.msg(
-            f"{e}.number: vector 0xeb of LOCAL_TIMER_VECTOR collides with POSTED_MSI_NOTIFICATION_VECTOR (line {first})"
+            f"{e}.number: vector 0xEB of LOCAL_TIMER_VECTOR collides with POSTED_MSI_NOTIFICATION_VECTOR (line {first})"
         )
     ]
 
