@@ -67,19 +67,19 @@ CASES = [
     # ------------------------------------------------------------------ device parameters
     # LAPIC version: integrated APICs are 0x10..0x15 (SDM §11.4.8; kvm-unit-tests test_lapic_existence)
     ok("lapic-version-0x10", LAPIC, ("version: 0x14", "version: 0x10"), _param("version", ".*")),
-    bad("lapic-version-0xf", LAPIC, ("version: 0x14", "version: 0x0F"), _param("version", "0xf")),
+    bad("lapic-version-0xf", LAPIC, ("version: 0x14", "version: 0x0F"), _param("version", "0x0F")),
     ok("lapic-version-0x15", LAPIC, ("version: 0x14", "version: 0x15"), _param("version", ".*")),
     bad("lapic-version-0x16", LAPIC, ("version: 0x14", "version: 0x16"), _param("version", "0x16")),
     # LVT count: at least timer, LINT0, LINT1; at most 7 (with CMCI)
     ok("lapic-lvt-count-3", LAPIC, ("lvt_count: 6", "lvt_count: 3"), _param("lvt_count", ".*")),
-    bad("lapic-lvt-count-2", LAPIC, ("lvt_count: 6", "lvt_count: 2"), _param("lvt_count", "0x2")),
+    bad("lapic-lvt-count-2", LAPIC, ("lvt_count: 6", "lvt_count: 2"), _param("lvt_count", "2")),
     ok("lapic-lvt-count-7", LAPIC, ("lvt_count: 6", "lvt_count: 7"), _param("lvt_count", ".*")),
-    bad("lapic-lvt-count-8", LAPIC, ("lvt_count: 6", "lvt_count: 8"), _param("lvt_count", "0x8")),
+    bad("lapic-lvt-count-8", LAPIC, ("lvt_count: 6", "lvt_count: 8"), _param("lvt_count", "8")),
     # IO-APIC pins: 1..240 as a parameter …
     ok("ioapic-pins-1", IOAPIC, ("pins: 24", "pins: 1"), _param("pins", ".*"), clean=False),
-    bad("ioapic-pins-0", IOAPIC, ("pins: 24", "pins: 0"), _param("pins", "0x0")),
+    bad("ioapic-pins-0", IOAPIC, ("pins: 24", "pins: 0"), _param("pins", "0")),
     ok("ioapic-pins-240", IOAPIC, ("pins: 24", "pins: 240"), _param("pins", ".*"), clean=False),
-    bad("ioapic-pins-241", IOAPIC, ("pins: 24", "pins: 241"), _param("pins", "0xf1")),
+    bad("ioapic-pins-241", IOAPIC, ("pins: 24", "pins: 241"), _param("pins", "241")),
     # … but the 8-bit IOREGSEL reaches 256 indices: entries 0x10 + 2n, so at most 120 pins
     ok("ioapic-pins-120", IOAPIC, ("pins: 24", "pins: 120"), r"REDTBL .* lies outside"),
     bad(
@@ -92,14 +92,14 @@ CASES = [
     ok("ioapic-pins-9", IOAPIC, ("pins: 24", "pins: 9"), r"goes to pin \d+, but the IO-APIC has"),
     bad("ioapic-pins-8", IOAPIC, ("pins: 24", "pins: 8"), r"HPET timer1 goes to pin 8, but the IO-APIC has 8 pins"),
     ok("ioapic-version-0x01", IOAPIC, ("version: 0x20", "version: 0x01"), _param("version", ".*")),
-    bad("ioapic-version-0x00", IOAPIC, ("version: 0x20", "version: 0x00"), _param("version", "0x0")),
+    bad("ioapic-version-0x00", IOAPIC, ("version: 0x20", "version: 0x00"), _param("version", "0x00")),
     ok("ioapic-version-0xff", IOAPIC, ("version: 0x20", "version: 0xFF"), _param("version", ".*")),
     bad("ioapic-version-0x100", IOAPIC, ("version: 0x20", "version: 0x100"), _param("version", "0x100")),
     # HPET timers: NUM_TIM_CAP is 5 bits, 1..32 timers (HPET 1.0a §2.3.4) …
     ok("hpet-timers-1", HPET, ("timers: 3", "timers: 1"), _param("timers", ".*")),
-    bad("hpet-timers-0", HPET, ("timers: 3", "timers: 0"), _param("timers", "0x0")),
+    bad("hpet-timers-0", HPET, ("timers: 3", "timers: 0"), _param("timers", "0")),
     ok("hpet-timers-32", HPET, ("timers: 3", "timers: 32"), _param("timers", ".*"), clean=False),
-    bad("hpet-timers-33", HPET, ("timers: 3", "timers: 33"), _param("timers", "0x21")),
+    bad("hpet-timers-33", HPET, ("timers: 3", "timers: 33"), _param("timers", "33")),
     # … but a 1 KiB page holds timer blocks 0x100 + 0x20 n up to n = 23
     ok("hpet-timers-24", HPET, ("timers: 3", "timers: 24"), r"TIMER_\w+ .* lies outside"),
     bad(
@@ -110,9 +110,9 @@ CASES = [
     ),
     # COUNTER_CLK_PERIOD: > 0 and at most 0x05F5E100 fs = 100 ns (HPET 1.0a §2.3.4)
     ok("hpet-period-1", HPET, ("period_fs: 100000000", "period_fs: 1"), _param("period_fs", ".*"), clean=False),
-    bad("hpet-period-0", HPET, ("period_fs: 100000000", "period_fs: 0"), _param("period_fs", "0x0")),
+    bad("hpet-period-0", HPET, ("period_fs: 100000000", "period_fs: 0"), _param("period_fs", "0")),
     bad(
-        "hpet-period-too-slow", HPET, ("period_fs: 100000000", "period_fs: 100000001"), _param("period_fs", "0x5f5e101")
+        "hpet-period-too-slow", HPET, ("period_fs: 100000000", "period_fs: 100000001"), _param("period_fs", "100000001")
     ),
     # the period must be the platform clock's exactly (10 MHz: 10^8 fs)
     bad(
@@ -176,7 +176,7 @@ CASES = [
         "field-reset-negative",
         LAPIC,
         ("access: rw, reset: 0xFF", "access: rw, reset: -1"),
-        r"field SVR\.VECTOR reset -0x1 does not fit 8 bit\(s\)",
+        r"field SVR\.VECTOR reset -1 does not fit 8 bit\(s\)",
     ),
     ok(
         "register-reset-fills-32-bits",
@@ -200,7 +200,7 @@ CASES = [
         "enum-value-one-too-big",
         LAPIC,
         ("{name: TSC_DEADLINE, value: 2}", "{name: TSC_DEADLINE, value: 4}"),
-        r"field LVT_TIMER\.TIMER_MODE: enumerated value TSC_DEADLINE = 0x4 does not fit 2 bit\(s\)",
+        r"field LVT_TIMER\.TIMER_MODE: enumerated value TSC_DEADLINE = 4 does not fit 2 bit\(s\)",
     ),
     bad(
         "enum-value-negative",
@@ -221,14 +221,14 @@ CASES = [
         "offset-2-aligned",
         LAPIC,
         ("offset: 0x3E0", "offset: 0x3E2"),
-        r"register TDCR offset 0x3e2 is not 4-byte aligned",
+        r"register TDCR offset 0x3E2 is not 4-byte aligned",
     ),
     ok("offset-8-aligned-64-bit", HPET, ("offset: 0x020", "offset: 0x028"), r"aligned"),
     bad(
         "offset-4-aligned-64-bit",
         HPET,
         ("offset: 0x020", "offset: 0x024"),
-        r"register GINTR_STA offset 0x24 is not 8-byte aligned",
+        r"register GINTR_STA offset 0x024 is not 8-byte aligned",
     ),
     ok("register-ends-at-the-device-end", LAPIC, ("offset: 0x3E0", "offset: 0xFFC"), r"lies outside"),
     bad(
@@ -257,14 +257,14 @@ CASES = [
         "count-0",
         LAPIC,
         ("offset: 0x100\n      count: 8", "offset: 0x100\n      count: 0"),
-        r"register ISR count 0 must be at least 1",
+        r"register ISR count 0 must be 1\.\.1024",
     ),
     ok("count-expression-1", IOAPIC, ("count: pins\n", "count: pins - 23\n"), r"count"),
     bad(
         "count-expression-0",
         IOAPIC,
         ("count: pins\n", "count: pins - 24\n"),
-        r"register REDTBL count 'pins - 24' = 0 must be at least 1",
+        r"register REDTBL count 'pins - 24' = 0 must be 1\.\.1024",
     ),
     ok(
         "stride-equals-the-register",
@@ -276,19 +276,19 @@ CASES = [
         "stride-one-short",
         LAPIC,
         ("offset: 0x100\n      count: 8\n      stride: 0x10", "offset: 0x100\n      count: 8\n      stride: 3"),
-        r"register ISR stride 0x3 is smaller than the register \(4 bytes\)",
+        r"register ISR stride 3 is smaller than the register \(4 bytes\)",
     ),
     bad(
         "stride-not-a-multiple",
         LAPIC,
         ("offset: 0x100\n      count: 8\n      stride: 0x10", "offset: 0x100\n      count: 8\n      stride: 5"),
-        r"register ISR stride 0x5 is not a multiple of 4 bytes",
+        r"register ISR stride 5 is not a multiple of 4 bytes",
     ),
     bad(
         "window-stride-one-short",
         IOAPIC,
         ("stride: 2", "stride: 1"),
-        r"register REDTBL stride 0x1 is smaller than the register \(2 indices\)",
+        r"register REDTBL stride 1 is smaller than the register \(2 indices\)",
     ),
     ok(
         "shift-by-0", LAPIC, ("offset: 0x100\n      count: 8", 'offset: 0x100\n      count: "8 << 0 >> 0"'), r"shift by"
@@ -297,20 +297,20 @@ CASES = [
         "shift-by-minus-1",
         LAPIC,
         ("offset: 0x100\n      count: 8", 'offset: 0x100\n      count: "8 << 1 >> -1"'),
-        r"shift by -1 in .* is outside 0\.\.256",
+        r"shift by -1 in .* is outside 0\.\.64",
     ),
     bad("offset-negative", LAPIC, ("offset: 0x3E0", "offset: -4"), r"offset: -4 is below the minimum 0"),
     ok(
-        "shift-by-256",
+        "shift-by-64",
         LAPIC,
-        ("offset: 0x100\n      count: 8", 'offset: 0x100\n      count: "8 << 256 >> 256"'),
+        ("offset: 0x100\n      count: 8", 'offset: 0x100\n      count: "0 << 64 | 8"'),
         r"shift by",
     ),
     bad(
-        "shift-by-257",
+        "shift-by-65",
         LAPIC,
-        ("offset: 0x100\n      count: 8", 'offset: 0x100\n      count: "8 << 257 >> 257"'),
-        r"shift by 257 in .* is outside 0\.\.256",
+        ("offset: 0x100\n      count: 8", 'offset: 0x100\n      count: "8 << 65 >> 65"'),
+        r"shift by 65 in .* is outside 0\.\.64",
     ),
     # ------------------------------------------------------------------ vectors: 0..0xff
     bad(
@@ -323,7 +323,7 @@ CASES = [
         "vector-negative",
         VECTORS,
         ("{number: 0x00, name: DE", "{number: -1, name: DE"),
-        r"vector -0x1 of DE is outside 0\.\.0xff",
+        r"vector -1 of DE is outside 0\.\.0xff",
     ),
     bad(
         "range-last-0x100",
@@ -335,7 +335,7 @@ CASES = [
         "range-first-negative",
         VECTORS,
         ("{name: UNUSED_F5, first: 0xF5", "{name: UNUSED_F5, first: -1"),
-        r"first vector -0x1 of range UNUSED_F5 is outside 0\.\.0xff",
+        r"first vector -1 of range UNUSED_F5 is outside 0\.\.0xff",
     ),
     bad(
         "range-last-below-first",
@@ -348,7 +348,7 @@ CASES = [
         "irq-entry-at-0x1f",
         VECTORS,
         ((SX, "{number: 0x1F, name: SX, kind: irq, "), (EXC31, "")),
-        r"vector 0x1f of SX is an exception vector \(0\.\.0x1f\) and cannot be kind 'irq'",
+        r"vector 0x1F of SX is an exception vector \(0\.\.0x1f\) and cannot be kind 'irq'",
     ),
     ok(
         "irq-entry-at-0x20",
@@ -426,7 +426,7 @@ CASES = [
         "kernel-cs-0x10000",
         IDT,
         ("kernel_cs: 0x10", "kernel_cs: 0x10000"),
-        r"kernel_cs: 65536 is above the maximum 65535",
+        r"kernel_cs: 0x10000 is above the maximum 65535",
     ),
     ok("gate-type-31", IDT, ("call: 0xC", "call: 31"), r"gate_types"),
     bad("gate-type-32", IDT, ("call: 0xC", "call: 32"), r"gate_types\.call: 32 is above the maximum 31"),
@@ -438,6 +438,7 @@ CASES = [
             '{name: type, bits: "43:40", description: "Gate type including S = 0 (0xE',
         ),
         r"cannot hold gate type",
+        clean=False,  # bit 44 is left unnamed, which another rule refuses
     ),
     bad(
         "gate-type-over-a-4-bit-field",
@@ -481,7 +482,7 @@ CASES = [
         "apic-id-0xff",
         PLATFORM,
         ("- {apic_id: 1}", "- {apic_id: 0xFF}"),
-        r"APIC ID 0xff of cpu 1 is not a unicast xAPIC ID \(0\.\.0xfe; 0xff broadcasts\)",
+        r"APIC ID 0xFF of cpu 1 is not a unicast xAPIC ID \(0\.\.0xfe; 0xff broadcasts\)",
     ),
     ok("window-ends-at-4-gib", PLATFORM, ("base: 0xFED00000", "base: 0xFFFFFC00"), r"32-bit address space"),
     bad(
