@@ -191,7 +191,11 @@ class CpuMux:
                         continue
                     cpu.parked = None
                 ran = True
-                t = self._turn_thread(cpu)
+                # _turn_thread(cpu), whose common case is this
+                k._cur = cpu
+                t = cpu.current
+                if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
+                    t = self._turn_thread(cpu)
                 g = t.glet
                 if g is None:
                     g = t.glet = greenlet(self._thread_main, me)
@@ -233,22 +237,30 @@ class CpuMux:
             return True
         return cpu.if_flag and m.intr_pending(cpu.id)
 
-    def alone(self, cpu: PerCpu) -> bool:
-        """No other CPU could run if ``cpu`` gave up its turn now (every other
-        CPU online and halted or parked without a reason to wake): the driver
-        would come straight back, so the boundary can be skipped. Same order
-        of events, no round trip through the driver."""
+    def end_turn(self, cpu: PerCpu) -> None:
+        """End ``cpu``'s turn after a hardware access (:meth:`boundary`) — unless
+        no other CPU could run (every other CPU online and halted or parked
+        without a reason to wake): the driver would come straight back, so the
+        switch is skipped. Same order of events, no round trip through the
+        driver."""
         k = self.k
-        if k._stop:
-            return False
-        for other in k.cpus:
-            if other.parked is None:  # running (``cpu`` itself), or an offline CPU
-                if other is not cpu:
-                    return False
-            elif other.state is not CpuState.ONLINE or self.wakeable(other):
-                return False
-        d = k._deadline
-        return d is None or self.machine.now() < d
+        if not k._stop:
+            for other in k.cpus:
+                if other.parked is None:  # running (``cpu`` itself), or an offline CPU
+                    if other is not cpu:
+                        break
+                elif other.state is not CpuState.ONLINE or self.wakeable(other):
+                    break
+            else:
+                d = k._deadline
+                if d is None or self.machine.now() < d:
+                    return  # alone
+        # boundary(), inlined: this is every bus access's switch
+        if self._closing:
+            raise GreenletExit
+        driver = self._driver
+        assert driver is not None
+        driver.switch(_TURN_OVER)
 
     def _idle_wait(self) -> Generator[Any, Any, None]:
         k = self.k
