@@ -283,7 +283,7 @@ class Kernel(LinuxApi):
         m = self.machine
         mux = self.mux
         v: int = m.read32_sync(cpu.id, addr) if self._sync_hw else mux.await_(m.read32(cpu.id, addr))  # type: ignore[attr-defined]
-        mux.end_turn(cpu)
+        mux.boundary()
         self._interrupt_point(self._cur)
         return v
 
@@ -296,7 +296,7 @@ class Kernel(LinuxApi):
             m.write32_sync(cpu.id, addr, value & 0xFFFFFFFF)  # type: ignore[attr-defined]
         else:
             mux.await_(m.write32(cpu.id, addr, value & 0xFFFFFFFF))
-        mux.end_turn(cpu)
+        mux.boundary()
         self._interrupt_point(self._cur)
 
     def _interrupt_point(self, cpu: PerCpu) -> None:
@@ -337,8 +337,7 @@ class Kernel(LinuxApi):
             m.wait_cycles_sync(cycles)  # type: ignore[attr-defined]
         else:
             mux.await_(m.wait_cycles(cycles))
-        cpu = self._cur
-        mux.end_turn(cpu)
+        mux.boundary()
         self._interrupt_point(self._cur)
 
     def us_to_cycles(self, us: float) -> int:
