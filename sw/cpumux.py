@@ -116,9 +116,14 @@ class CpuMux:
         """
         if self._closing:
             raise GreenletExit
-        cpu = self._next_cpu(self.k._cur)
+        k = self.k
+        cpu = self._next_cpu(k._cur)
         if cpu is not None:
-            t = self._turn_thread(cpu)
+            # _turn_thread(cpu), whose common case is this (as in the driver)
+            k._cur = cpu
+            t = cpu.current
+            if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
+                t = self._turn_thread(cpu)
             g = t.glet
             if g is None:
                 g = t.glet = greenlet(self._thread_main, self._driver)
