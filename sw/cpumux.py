@@ -8,8 +8,10 @@ gives the CPU up.
 Every kernel thread runs on a stack of its own, a greenlet. A thread gives up
 its turn with a plain call — :meth:`CpuMux.boundary` after a hardware access,
 :meth:`CpuMux.schedule`, :meth:`CpuMux.halt` or :meth:`CpuMux.spin` — which
-switches to the driver's stack; the driver later switches back and the call
-returns. A switch costs the same whatever the depth of the thread's ``async``
+switches to the stack of the thread whose turn comes next (the one the
+driver would run next; the driver's own stack only when the run stops, the
+cycle budget is checked at the end of a pass or nothing can run); when the
+turn comes back, the call returns. A switch costs the same whatever the depth of the thread's ``async``
 call chain (a generator-based design suspends and resumes every coroutine
 frame of it at each switch). So CPUs interleave at bus-access granularity,
 every backend call runs alone, and the thread's ``async def`` code is awaited
@@ -93,15 +95,44 @@ class CpuMux:
         self.k = kernel
         self.machine = kernel.machine
         self._driver: greenlet | None = None
+        self._turn: tuple[PerCpu, Thread, greenlet]
+        """The CPU, thread and stack of the turn running now (set by whoever switches to it)."""
         self._closing = False
         self._sync = bool(getattr(kernel.machine, "synchronous", False))
 
     # ------------------------------------------------------------------ called on a thread's stack
 
     def boundary(self) -> None:
-        """End the CPU's turn after a hardware access (the other CPUs run)."""
+        """End the CPU's turn (after a hardware access, a halt, a spin or a
+        :meth:`schedule`): the other CPUs run, then this one again.
+
+        The CPU whose turn comes next is chosen here exactly as the driver
+        would choose it (:meth:`_next_cpu`) and its thread is switched to
+        directly: one switch per turn instead of a round trip through the
+        driver. If that thread is the caller (no other CPU could run), the
+        call just returns. Only the driver can stop the run, check the cycle
+        budget at the end of a pass or wait while nothing can run: then the
+        turn goes back to it.
+        """
         if self._closing:
             raise GreenletExit
+        k = self.k
+        cpu = self._next_cpu(k._cur)
+        if cpu is not None:
+            # _turn_thread(cpu), whose common case is this (as in the driver)
+            k._cur = cpu
+            t = cpu.current
+            if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
+                t = self._turn_thread(cpu)
+            g = t.glet
+            if g is None:
+                g = t.glet = greenlet(self._thread_main, self._driver)
+                self._turn = (cpu, t, g)
+                g.switch(t)
+            elif g is not self._turn[2]:
+                self._turn = (cpu, t, g)
+                g.switch()
+            return
         driver = self._driver
         assert driver is not None
         driver.switch(_TURN_OVER)
@@ -181,7 +212,10 @@ class CpuMux:
         turn_over = _TURN_OVER
         while not k._stop:
             ran = False
-            for cpu in cpus:
+            i = 0
+            while i < len(cpus):
+                cpu = cpus[i]
+                i += 1
                 if cpu.state is not CpuState.ONLINE:
                     self._check_startup(cpu)
                     if cpu.state is not CpuState.ONLINE:
@@ -191,14 +225,25 @@ class CpuMux:
                         continue
                     cpu.parked = None
                 ran = True
-                t = self._turn_thread(cpu)
+                # _turn_thread(cpu), whose common case is this
+                k._cur = cpu
+                t = cpu.current
+                if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
+                    t = self._turn_thread(cpu)
                 g = t.glet
                 if g is None:
                     g = t.glet = greenlet(self._thread_main, me)
+                    self._turn = (cpu, t, g)
                     item = g.switch(t)
                 else:
+                    self._turn = (cpu, t, g)
                     item = g.switch()
-                while item is not turn_over:
+                while True:
+                    # The threads pass turns to each other (boundary()): what comes
+                    # back is from the thread of the latest turn.
+                    cpu, t, g = self._turn
+                    if item is turn_over:
+                        break
                     if item.__class__ is _Exited:
                         self._thread_exit(cpu, t, item.result, item.exc)
                         break
@@ -213,6 +258,7 @@ class CpuMux:
                         item = g.switch(send)
                 if k._stop:
                     return
+                i = cpu.id + 1  # the pass goes on after the CPU whose turn ended
             d = k._deadline
             if d is not None and m.now() >= d:
                 raise KernelTimeout(f"the kernel did not finish within its cycle budget (cycle {m.now()})")
@@ -233,22 +279,36 @@ class CpuMux:
             return True
         return cpu.if_flag and m.intr_pending(cpu.id)
 
-    def alone(self, cpu: PerCpu) -> bool:
-        """No other CPU could run if ``cpu`` gave up its turn now (every other
-        CPU online and halted or parked without a reason to wake): the driver
-        would come straight back, so the boundary can be skipped. Same order
-        of events, no round trip through the driver."""
+    def _next_cpu(self, cur: PerCpu) -> PerCpu | None:
+        """The CPU the driver would give the next turn to after ``cur``'s (``cur``
+        itself if no other CPU can run), with the driver's side effects on the
+        way (INIT/SIPI taken, a parked CPU woken); ``None`` where only the
+        driver can go on: the run stops, the cycle budget is spent at the end
+        of a pass, or nothing can run (its idle wait)."""
         k = self.k
         if k._stop:
-            return False
-        for other in k.cpus:
-            if other.parked is None:  # running (``cpu`` itself), or an offline CPU
-                if other is not cpu:
-                    return False
-            elif other.state is not CpuState.ONLINE or self.wakeable(other):
-                return False
-        d = k._deadline
-        return d is None or self.machine.now() < d
+            return None
+        cpus = k.cpus
+        n = len(cpus)
+        first = cur.id + 1
+        for j in range(first, first + n):  # the rest of this pass, then the next one up to ``cur``
+            if j >= n:
+                if j == n:  # the end of the pass
+                    d = k._deadline
+                    if d is not None and self.machine.now() >= d:
+                        return None
+                j -= n
+            cpu = cpus[j]
+            if cpu.state is not CpuState.ONLINE:
+                self._check_startup(cpu)
+                if cpu.state is not CpuState.ONLINE:
+                    continue
+            if cpu.parked is not None:
+                if not self.wakeable(cpu):
+                    continue
+                cpu.parked = None
+            return cpu
+        return None
 
     def _idle_wait(self) -> Generator[Any, Any, None]:
         k = self.k

@@ -283,11 +283,8 @@ class Kernel(LinuxApi):
         m = self.machine
         mux = self.mux
         v: int = m.read32_sync(cpu.id, addr) if self._sync_hw else mux.await_(m.read32(cpu.id, addr))  # type: ignore[attr-defined]
-        if not mux.alone(cpu):
-            mux.boundary()
-            cpu = self._cur
-        if self._interrupt_due(cpu):
-            self._interrupt_point(cpu)
+        mux.boundary()
+        self._interrupt_point(self._cur)
         return v
 
     def write32_sync(self, addr: int, value: int) -> None:
@@ -299,24 +296,14 @@ class Kernel(LinuxApi):
             m.write32_sync(cpu.id, addr, value & 0xFFFFFFFF)  # type: ignore[attr-defined]
         else:
             mux.await_(m.write32(cpu.id, addr, value & 0xFFFFFFFF))
-        if not mux.alone(cpu):
-            mux.boundary()
-            cpu = self._cur
-        if self._interrupt_due(cpu):
-            self._interrupt_point(cpu)
-
-    def _interrupt_due(self, cpu: PerCpu) -> bool:
-        """Whether :meth:`_interrupt_point` would do anything on ``cpu`` now.
-
-        The hot paths ask this first: a plain call is cheaper than the whole
-        interrupt point just to find nothing to take."""
-        if cpu.resched_targets:
-            return True
-        m = self.machine
-        return (cpu.if_flag and m.intr_pending(cpu.id)) or (not cpu.in_nmi and m.nmi_pending(cpu.id))
+        mux.boundary()
+        self._interrupt_point(self._cur)
 
     def _interrupt_point(self, cpu: PerCpu) -> None:
-        """Take what ``cpu`` may take now: reschedule IPIs to send, NMIs, interrupts."""
+        """Take what ``cpu`` may take now: reschedule IPIs to send, NMIs, interrupts.
+
+        Runs after every hardware access, so when nothing is due it costs no
+        more than the two questions to the machine (NMI, then INTR if IF=1)."""
         mux = self.mux
         if cpu.resched_targets:
             mux.await_(self._send_resched(cpu))
@@ -336,8 +323,7 @@ class Kernel(LinuxApi):
         """Take the interrupts the current CPU may take now."""
         self.mux.boundary()
         cpu = self._cur
-        if self._interrupt_due(cpu):
-            self._interrupt_point(cpu)
+        self._interrupt_point(cpu)
 
     async def cpu_relax(self, cycles: int = 8) -> None:
         """``cpu_relax()``: let a little time pass, take interrupts."""
@@ -351,12 +337,8 @@ class Kernel(LinuxApi):
             m.wait_cycles_sync(cycles)  # type: ignore[attr-defined]
         else:
             mux.await_(m.wait_cycles(cycles))
-        cpu = self._cur
-        if not mux.alone(cpu):  # the driver would come straight back (see CpuMux.alone)
-            mux.boundary()
-            cpu = self._cur
-        if self._interrupt_due(cpu):
-            self._interrupt_point(cpu)
+        mux.boundary()
+        self._interrupt_point(self._cur)
 
     def us_to_cycles(self, us: float) -> int:
         return max(1, int(us * self.clock_hz // 1_000_000))
@@ -392,8 +374,7 @@ class Kernel(LinuxApi):
             if wq is not None:
                 wq.spinners.discard(cpu)
             cpu.spin_deadline = None
-            if self._interrupt_due(cpu):
-                self._interrupt_point(cpu)
+            self._interrupt_point(cpu)
 
     # ------------------------------------------------------------------ threads
 
@@ -536,9 +517,8 @@ class Kernel(LinuxApi):
                 cpu.if_flag = True
                 self.mux.halt()
                 cpu = self._cur
-                if self._interrupt_due(cpu):
-                    self._interrupt_point(cpu)
-                    cpu = self._cur
+                self._interrupt_point(cpu)
+                cpu = self._cur
             self.mux.schedule()
 
     def _make_idle(self, cpu: PerCpu) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .context import KernelCore
@@ -135,8 +136,8 @@ class Tasklets:
                     t.runs += 1
                     t.ran_on.append(k._cur.id)
                     r = t.func(t.data)
-                    if r is not None and inspect.isawaitable(r):
-                        k.mux.await_(r)
+                    if r is not None and (r.__class__ is CoroutineType or inspect.isawaitable(r)):
+                        k.mux.await_(r)  # an ``async def`` tasklet function
                     t.state &= ~_RUN
                     if t.wq is not None:
                         t.wq.wake_up_all()

@@ -33,7 +33,7 @@ nothing scheduled can ever end raises
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Final, TypeVar
 
 from irqforge.sim.models.platform import NEVER, PlatformModel
@@ -84,6 +84,9 @@ class ModelMachine:
         self.platform = PlatformModel(spec)
         self.ncpus: int = self.platform.ncpus
         self._lapics = self.platform.lapics
+        self.set_irq: Callable[[int, int], None] = self.platform.set_irq
+        """Drive device line ``line`` (IO-APIC pin); takes no time. The platform's
+        own method: a device interrupt drives its line twice."""
         self._deadline = NEVER
 
     # ------------------------------------------------------------------ driving
@@ -213,10 +216,6 @@ class ModelMachine:
             p.advance(INTA_CYCLES)
         return vector
 
-    def set_irq(self, line: int, level: int) -> None:
-        """Drive device line ``line`` (IO-APIC pin); takes no time."""
-        self.platform.set_irq(line, level)
-
     def intr_pending(self, cpu: int) -> bool:
         """The LAPIC's ``intr`` output is high now."""
         return self._lapics[cpu].intr  # a bool already
@@ -281,7 +280,7 @@ class ModelMachine:
         if not 0 <= cpu < self.ncpus:
             self._check_cpu(cpu)
         p = self.platform
-        vector = p.inta(cpu)
+        vector = self._lapics[cpu].inta()  # PlatformModel.inta()
         if p.cycle + INTA_CYCLES > self._deadline:
             self._stop_sync()
         p.advance(INTA_CYCLES)
