@@ -205,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="record a waveform: .fst on verilator, .fst or .vcd on cocotb-verilator, .vcd on icarus and amaranth",
     )
+    s.add_argument(
+        "--trace",
+        default=None,
+        metavar="FILE",
+        help="write the run's Linux tracepoints (irq:irq_handler_entry, irq:softirq_entry, ...) as a "
+        "Chrome/Perfetto trace, one track per CPU: open it in ui.perfetto.dev",
+    )
     s.add_argument("--json", action="store_true", help="print the whole result as JSON")
     s.add_argument("--list", action="store_true", help="list the named scenarios and exit")
     s.set_defaults(func=cmd_sim)

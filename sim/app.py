@@ -8,6 +8,7 @@ The scenario runs the :mod:`irqforge.sw` stack on the chosen
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from irqforge.spec import Spec, SpecError, load
+from irqforge.sw import trace
 
 from .backends import BACKENDS, MachineError, available, resolve_scenario, run_scenario, why_unavailable
 from .toolchain import ToolNotFoundError
@@ -172,8 +174,13 @@ def run_sim(args: argparse.Namespace) -> int:
             f"and simulating it takes minutes and gigabytes (the model backend does not)",
             markup=False,
         )
+    trace_file = getattr(args, "trace", None)
+    if trace_file and not Path(trace_file).resolve().parent.is_dir():
+        err.print(f"irqforge sim: --trace {trace_file}: the folder does not exist", markup=False)
+        return 2
     try:
-        result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
+        with trace.session(trace_file) if trace_file else contextlib.nullcontext():
+            result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
     except (MachineError, ToolNotFoundError) as e:
         # a deadlock, a watchdog, a missing compiler or a failed build: said in one message
         err.print(f"irqforge sim: {backend}: {e}", markup=False)
@@ -186,12 +193,15 @@ def run_sim(args: argparse.Namespace) -> int:
         err.print(text, markup=False, end="")
         return 1
     _print_result(result, backend, wall, args.json)
+    if trace_file:
+        err.print(f"irqforge sim: wrote the trace to {trace_file}: open it in https://ui.perfetto.dev", markup=False)
     return 0
 
 
 def run_demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(
-        sim=None, cpus=None, scenario="default", cycles=None, waves=None, json=args.json, list=False, spec_dir=None
+        sim=None, cpus=None, scenario="default", cycles=None, waves=None, json=args.json, list=False, spec_dir=None,
+        trace=None,
     )
     backend = best_backend()
     if backend == "model":

@@ -234,10 +234,17 @@ class Apic:
 
     async def send_IPI_dest_field(self, apicid: int, vector: int) -> None:
         """``__default_send_IPI_dest_field`` (physical)."""
+        if self.k.tracer is not None:
+            target = next((c.id for c in self.k.cpus if c.apic_id == apicid), apicid)
+            self.k.tracer.event(self.k.smp_processor_id(), "ipi:ipi_send_cpu", cpu=target, vector=vector)
         await self.wait_icr_idle()
         await self.icr_write(self._prepare_icr(0, vector, 0), apicid)
 
     async def send_IPI_shortcut(self, shortcut: str, vector: int) -> None:
+        if self.k.tracer is not None:
+            me = self.k.smp_processor_id()
+            mask = [c.id for c in self.k.cpus if shortcut == "ALL_INCL" or (c.id == me) == (shortcut == "SELF")]
+            self.k.tracer.event(me, "ipi:ipi_send_cpumask", cpumask=mask, vector=vector)
         await self.wait_icr_idle()
         flags = self.k.local_irq_save()
         await self.write("ICR_LO", self._prepare_icr(self.SHORTHAND[shortcut], vector, 0))

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from .cpumux import CpuMux
     from .machine import Machine
+    from .trace import Tracer
 
 __all__ = [
     "HARDIRQ_MASK",
@@ -221,6 +222,8 @@ class PerCpuAccess(Protocol):
 
     cpus: list[PerCpu]
     ncpus: int
+    tracer: Tracer | None
+    """Linux's tracepoints (:mod:`irqforge.sw.trace`), or ``None`` when not tracing."""
 
     @property
     def this_cpu(self) -> PerCpu: ...

@@ -69,6 +69,16 @@ _PT_REGS_FIELDS = (
 )  # fmt: skip
 
 
+#: the ``irq_vectors:`` tracepoint of each system vector handler (arch/x86/include/asm/trace/irq_vectors.h)
+_SYSVEC_TRACEPOINTS: dict[str, str] = {
+    "sysvec_apic_timer_interrupt": "local_timer",
+    "sysvec_error_interrupt": "error_apic",
+    "sysvec_spurious_apic_interrupt": "spurious_apic",
+    "sysvec_reschedule_ipi": "reschedule",
+    "sysvec_call_function": "call_function",
+    "sysvec_call_function_single": "call_function_single",
+}
+
 class PtRegs:
     """``struct pt_regs`` (x86-64).
 
@@ -247,7 +257,7 @@ class Entry:
             addr = k.kallsym("asm_int80_emulation", self._make_exc_stub(k.traps.int80_emulation, False))
         elif vector in sysvecs:
             name, fn = sysvecs[vector]
-            addr = k.kallsym("asm_" + name, self._make_sysvec_stub(fn))
+            addr = k.kallsym("asm_" + name, self._make_sysvec_stub(fn, _SYSVEC_TRACEPOINTS.get(name), vector))
         elif first_ext <= vector < first_sys:
             addr = IRQ_ENTRIES_BASE + IDT_ALIGN * (vector - first_ext)
             k._symbols[addr] = (f"irq_entries_start+{addr - IRQ_ENTRIES_BASE:#x}", self._make_irq_stub(vector))
@@ -302,10 +312,22 @@ class Entry:
 
         return stub
 
-    def _make_sysvec_stub(self, fn: Callable[[PtRegs], Awaitable[None]]) -> Stub:
+    def _make_sysvec_stub(
+        self, fn: Callable[[PtRegs], Awaitable[None]], tracepoint: str | None = None, vector: int = 0
+    ) -> Stub:
+        k = self.k
+
         def stub(regs: PtRegs, error_code: int) -> None:
             regs.orig_ax = -1
-            self._irq_body(regs, lambda r, _v: fn(r), 0)
+            tracer = k.tracer
+            if tracer is None or tracepoint is None:
+                self._irq_body(regs, lambda r, _v: fn(r), 0)
+                return
+            tracer.event(k._cur.id, f"irq_vectors:{tracepoint}_entry", vector=vector)
+            try:
+                self._irq_body(regs, lambda r, _v: fn(r), 0)
+            finally:
+                tracer.event(k._cur.id, f"irq_vectors:{tracepoint}_exit", vector=vector)
 
         return stub
 

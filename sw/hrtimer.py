@@ -164,10 +164,16 @@ class Hrtimers:
             timer.enqueued = False
             base.running = timer
             timer.fired += 1
+            tracer = k.tracer
+            if tracer is not None:
+                tracer.event(k.smp_processor_id(), "timer:hrtimer_expire_entry", name=timer.name,
+                             function=timer.function, now=now)
             try:
                 restart = await call(timer.function, timer)
             finally:
                 base.running = None
+                if tracer is not None:
+                    tracer.event(k.smp_processor_id(), "timer:hrtimer_expire_exit", name=timer.name)
                 if self.wq.spinners or self.wq.sleepers:
                     self.wq.wake_up_all()
             if restart == HRTIMER_RESTART and not timer.enqueued:

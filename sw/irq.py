@@ -471,13 +471,18 @@ class IrqCore:
             ret = IRQ_NONE
             cpu = k._cur
             irq = desc.irq
+            tracer = k.tracer
             for a in tuple(desc.actions):
                 if self.trace:
                     self.order.append((cpu.id, irq, a.name))
+                if tracer is not None:
+                    tracer.event(cpu.id, "irq:irq_handler_entry", irq=irq, name=a.name)
                 res = a.handler(irq, a.dev_id)
                 if res.__class__ is not int and inspect.isawaitable(res):
                     res = k.mux.await_(res)
                 cpu = k._cur
+                if tracer is not None:
+                    tracer.event(cpu.id, "irq:irq_handler_exit", irq=irq, ret="handled" if res else "unhandled")
                 if cpu.if_flag:
                     k.printk(f"WARNING: irq {irq} handler {a.name} enabled interrupts")
                     cpu.if_flag = False

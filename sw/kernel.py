@@ -73,6 +73,7 @@ from .tasklet import Tasklets
 from .timekeeping import Timekeeping
 from .timer import Timers
 from .tlb import Tlb
+from .trace import Tracer, requested_path
 from .traps import Traps
 from .watchdog import Watchdog
 from .workqueue import Workqueues
@@ -130,6 +131,12 @@ class Kernel(LinuxApi):
         self.cycles_per_jiffy = self.clock_hz // self.HZ
         self.cpus = [PerCpu(self, i, plat.cpus[i].apic_id if i < len(plat.cpus) else i) for i in range(n)]
         self._cur: PerCpu = self.cpus[0]
+        trace_path = requested_path()
+        self.tracer: Tracer | None = (
+            Tracer(machine.now, plat.clock_hz, len(self.cpus), trace_path, name=f"irqforge {plat.name}")
+            if trace_path
+            else None
+        )
         self.log: list[str] = []
         self.oopses: list[str] = []
         self.panicked: str | None = None
@@ -576,6 +583,8 @@ class Kernel(LinuxApi):
             await _Driver(self.mux)
         finally:
             self.mux.close()
+            if self.tracer is not None:
+                self.tracer.write()
         if self._error is not None:
             raise self._error
         return self.main_result

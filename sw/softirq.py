@@ -95,6 +95,8 @@ class Softirqs:
     def raise_softirq_irqoff(self, nr: int) -> None:
         cpu = self.k._cur
         cpu.data["softirq_pending"] |= 1 << nr
+        if self.k.tracer is not None:
+            self.k.tracer.event(cpu.id, "irq:softirq_raise", vec=nr, name=SOFTIRQ_NAMES[nr])
         if not cpu.preempt_count & _IN_INTERRUPT:  # not in_interrupt()
             self.wakeup_softirqd(cpu)
 
@@ -174,10 +176,15 @@ class Softirqs:
                         action = self.vec[nr]
                         if action is not None:
                             prev = cpu.preempt_count
+                            tracer = k.tracer
+                            if tracer is not None:
+                                tracer.event(cpu.id, "irq:softirq_entry", vec=nr, name=SOFTIRQ_NAMES[nr])
                             r = action()
                             if r is not None and inspect.isawaitable(r):
                                 k.mux.await_(r)
                             cpu = k._cur
+                            if tracer is not None:
+                                tracer.event(cpu.id, "irq:softirq_exit", vec=nr, name=SOFTIRQ_NAMES[nr])
                             data = cpu.data
                             if cpu.preempt_count != prev:
                                 k.printk(f"huh, entered softirq {nr} {SOFTIRQ_NAMES[nr]} with preempt_count "

@@ -135,9 +135,14 @@ class Tasklets:
                         t.wq.wake_up_all()
                     t.runs += 1
                     t.ran_on.append(k._cur.id)
+                    tracer = k.tracer
+                    if tracer is not None:
+                        tracer.event(k._cur.id, "irq:tasklet_entry", name=t.name, function=t.func)
                     r = t.func(t.data)
                     if r is not None and (r.__class__ is CoroutineType or inspect.isawaitable(r)):
                         k.mux.await_(r)  # an ``async def`` tasklet function
+                    if tracer is not None:
+                        tracer.event(k._cur.id, "irq:tasklet_exit", name=t.name, function=t.func)
                     t.state &= ~_RUN
                     if t.wq is not None:
                         t.wq.wake_up_all()

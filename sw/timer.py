@@ -341,10 +341,16 @@ class Timers:
             base.running_timer = t
             t.fired_at.append(self.jiffies)
             self.fired += 1
+            tracer = self.k.tracer
+            if tracer is not None:
+                tracer.event(self.k.smp_processor_id(), "timer:timer_expire_entry", name=t.name, function=t.function,
+                             now=self.jiffies)
             try:
                 await call(t.function, t)
             finally:
                 base.running_timer = None
+                if tracer is not None:
+                    tracer.event(self.k.smp_processor_id(), "timer:timer_expire_exit", name=t.name)
 
     # ------------------------------------------------------------------ sleeping
 

@@ -9,7 +9,11 @@ one process for the platform, one track (thread) per CPU, each
 ``*_entry``/``*_exit`` (``*_start``/``*_end``) pair as a slice, everything
 else as an instant event.
 
-``irqforge sim --trace run.json`` records a run.
+``irqforge sim --trace run.json`` records a run: it opens a :func:`session`,
+every :class:`~irqforge.sw.Kernel` created meanwhile records into a
+:class:`Tracer` and writes the file when its ``run`` ends. The request also
+travels to a simulator process in the environment (``IRQFORGE_TRACE``), so
+the cocotb backends trace too.
 
 The format is written here rather than with a library: the Trace Event
 Format is a list of small JSON objects, the Python ``perfetto`` package
@@ -22,12 +26,37 @@ Disabled tracing costs one attribute test per tracepoint: call sites do
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SLICE_PAIRS", "TRACEPOINTS", "Tracer"]
+__all__ = ["ENV_TRACE", "SLICE_PAIRS", "TRACEPOINTS", "Tracer", "requested_path", "session"]
+
+#: the environment variable that asks every kernel of a process to trace into this file
+ENV_TRACE = "IRQFORGE_TRACE"
+
+
+def requested_path() -> str | None:
+    """Where the kernels created now should write their trace, or ``None`` (not tracing)."""
+    return os.environ.get(ENV_TRACE) or None
+
+
+@contextlib.contextmanager
+def session(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Trace every kernel run inside the ``with`` block (and in simulator processes it starts) into ``path``."""
+    target = Path(path).resolve()
+    old = os.environ.get(ENV_TRACE)
+    os.environ[ENV_TRACE] = str(target)
+    try:
+        yield target
+    finally:
+        if old is None:
+            os.environ.pop(ENV_TRACE, None)
+        else:
+            os.environ[ENV_TRACE] = old
 
 #: the tracepoints the stack emits, as Linux names them (include/trace/events/*.h)
 TRACEPOINTS: tuple[str, ...] = (
@@ -85,14 +114,17 @@ class Tracer:
     microseconds (the format's unit).
     """
 
-    def __init__(self, now: Callable[[], int], clock_hz: int, ncpus: int, name: str = "irqforge") -> None:
+    def __init__(
+        self, now: Callable[[], int], clock_hz: int, ncpus: int, path: str | None = None, name: str = "irqforge"
+    ) -> None:
+        self.path = path
         self._now = now
         self._us_per_cycle = 1e6 / clock_hz
         self.ncpus = ncpus
         self.name = name
         self.events: list[dict[str, Any]] = []
 
-    def event(self, cpu: int, tracepoint: str, **args: Any) -> None:
+    def event(self, cpu: int, tracepoint: str, /, **args: Any) -> None:
         """Record ``tracepoint`` on ``cpu`` now, with Linux's argument names (``irq``, ``name``, ``vec`` …)."""
         if tracepoint not in _KNOWN:
             raise ValueError(f"unknown tracepoint {tracepoint!r}")
@@ -138,8 +170,12 @@ class Tracer:
         ]
         return {"traceEvents": meta + self.events, "displayTimeUnit": "ns", "otherData": {"clock": "simulated"}}
 
-    def write(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.trace(), separators=(",", ":")) + "\n", encoding="utf-8")
+    def write(self, path: str | Path | None = None) -> None:
+        """Write the trace to ``path`` (default: the path it was made for) in one piece."""
+        target = Path(path or self.path or "trace.json")
+        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(self.trace(), separators=(",", ":")) + "\n", encoding="utf-8")
+        tmp.replace(target)
 
 
 def _jsonable(v: Any) -> Any:

@@ -286,6 +286,9 @@ class Workqueues:
 
     async def _queue_work(self, cpu: int | None, wq: Workqueue, work: WorkStruct) -> None:
         """``__queue_work`` (PENDING already set)."""
+        if self.k.tracer is not None:
+            self.k.tracer.event(self.k.smp_processor_id(), "workqueue:workqueue_queue_work", name=work.name,
+                                workqueue=wq.name, req_cpu=cpu)
         if wq.unbound:
             pwq = wq.pwqs[None]
         else:
@@ -529,9 +532,15 @@ class Workqueues:
         work.pending = False
         seq = work.seq
         count = k.this_cpu.preempt_count  # 0 on a kworker, SOFTIRQ_OFFSET in a BH pool
+        tracer = k.tracer
+        if tracer is not None:
+            tracer.event(k.smp_processor_id(), "workqueue:workqueue_execute_start", name=work.name, function=work.func)
         try:
             await call(work.func, work)
         finally:
+            if tracer is not None:
+                tracer.event(k.smp_processor_id(), "workqueue:workqueue_execute_end", name=work.name,
+                             function=work.func)
             if k.this_cpu.preempt_count != count or not k.this_cpu.if_flag:
                 k.printk(f"BUG: workqueue leaked lock or atomic: {k.current.comm} last function: {work.name}")
                 k.this_cpu.preempt_count = count
