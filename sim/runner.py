@@ -233,6 +233,7 @@ def build_and_test(
     lint_waiver: str | os.PathLike[str] | None = None,
     seed: int | None = None,
     public_flat: bool = True,
+    run_folder: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Build *verilog_sources* for *sim* (cached) and run the cocotb tests of *test_module* on *toplevel*.
 
@@ -261,6 +262,9 @@ def build_and_test(
             what *lint_waiver* makes public (e.g. ``public_flat_rw -module
             "top" -var "*"`` for the toplevel's ports) — a model that runs
             several times faster, for benches that only touch those.
+        run_folder: Run in this folder (the caller's own) instead of the build's
+            ``runs/…``; the build lock is then held only while building, so
+            several processes run the same build at once.
 
     Returns:
         The cocotb results file (xUnit XML); every test in it passed.
@@ -308,7 +312,8 @@ def build_and_test(
     build_log = build_path / _BUILD_LOG
 
     run_name = _safe_name(test_module if testcase is None else f"{test_module}-{testcase}")
-    run_dir = build_path / "runs" / run_name
+    private_run = run_folder is not None
+    run_dir = Path(run_folder).resolve() if run_folder is not None else build_path / "runs" / run_name
     results = run_dir / "results.xml"
     sim_log = run_dir / _SIM_LOG
 
@@ -361,6 +366,7 @@ def build_and_test(
                     + "\n"
                 )
 
+        with contextlib.nullcontext() if private_run else _locked(root / f"{build_path.name}.lock"):
             if run_dir.exists():
                 shutil.rmtree(run_dir)
             run_dir.mkdir(parents=True)

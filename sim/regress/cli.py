@@ -47,7 +47,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--keep", default=None, metavar="DIR", help="copy the working folder of every job that failed here")
 
 
-def _seeds(args: argparse.Namespace, err: Console) -> list[int] | None | str:
+def _seeds(args: argparse.Namespace, err: Console) -> list[int] | str | None:
     if args.seeds is not None:
         if args.seeds < 1:
             return f"--seeds: must be at least 1, not {args.seeds}"

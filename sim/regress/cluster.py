@@ -100,7 +100,7 @@ def run_jobs(
         on_start(f"local cluster: {workers} worker processes")
     try:
         rtl_future = client.scatter(rtl, broadcast=True)
-        futures: dict[str, dict[str, Any]] = {}
+        futures: dict[Any, dict[str, Any]] = {}
         submitted = []
         for job in jobs:
             fut = client.submit(

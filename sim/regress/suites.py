@@ -45,7 +45,7 @@ from typing import Any, Final
 
 from irqforge.spec import Spec, load_default
 
-__all__ = ["SUITES", "DEFAULT_SUITES", "JobContext", "JobOutcome", "run_suite"]
+__all__ = ["DEFAULT_SUITES", "SUITES", "JobContext", "JobOutcome", "run_suite"]
 
 #: Every suite, in the order jobs are submitted (the slowest first).
 SUITES: Final[tuple[str, ...]] = ("lapic", "storm", "platform", "ioapic", "hpet", "sw")
@@ -122,6 +122,7 @@ def _lapic(ctx: JobContext) -> JobOutcome:
         testcase="random_differential",
         lint_waiver=_lint_waiver(work),
         waves=ctx.waves,
+        run_folder=Path(ctx.work_dir) / "run",
         extra_env={
             "LAPIC_CYCLES": str(ctx.cycles),
             "LAPIC_SEED": str(ctx.seed),
@@ -147,6 +148,7 @@ def _timeline_bench(block: str) -> Callable[[JobContext], JobOutcome]:
             testcase="random_traffic",
             lint_waiver=_lint_waiver(work),
             waves=ctx.waves,
+            run_folder=Path(ctx.work_dir) / "run",
             extra_env={
                 "IRQFORGE_SEED": str(ctx.seed),
                 "IRQFORGE_RANDOM_STEPS": "0",
@@ -173,6 +175,7 @@ def _storm(ctx: JobContext) -> JobOutcome:
         testcase="storm",
         lint_waiver=_lint_waiver(work, "// the storm bench watches the router's msg__* ports", VERILATOR_PUBLIC),
         waves=ctx.waves,
+        run_folder=Path(ctx.work_dir) / "run",
         extra_env={"STORM_CYCLES": str(ctx.cycles), "STORM_SEED": str(ctx.seed), **_coverage_env(ctx)},
     )
     stats = _result_json(results, RESULT_FILE)
@@ -203,6 +206,7 @@ def _on_rtl(ctx: JobContext, spec: Spec, jobs: list[tuple[str, dict[str, Any]]])
         cb.BENCH_MODULE,
         build_dir=ctx.build_dir,
         waves=ctx.waves,
+        run_folder=Path(ctx.work_dir) / "run",
         lint_waiver=_lint_waiver(work, LINT_WAIVER, VERILATOR_PUBLIC),
         public_flat=False,
         extra_env={
@@ -268,8 +272,8 @@ def _differential(ctx: JobContext, jobs: list[tuple[str, dict[str, Any]]]) -> Jo
     for (name, kwargs), want, got in zip(jobs, reference, rtl, strict=True):
         if _strip(got) != _strip(want):
             diff = {k: (got.get(k), want.get(k)) for k in _strip(want) if got.get(k) != want.get(k)}
-            raise AssertionError(f"{name}({kwargs}): RTL differs from the model in {sorted(diff)}: "
-                                 + "; ".join(f"{k}: RTL {g!r} model {w!r}" for k, (g, w) in sorted(diff.items()))[:2000])
+            text = "; ".join(f"{k}: RTL {g!r} model {w!r}" for k, (g, w) in sorted(diff.items()))
+            raise AssertionError(f"{name}({kwargs}): RTL differs from the model in {sorted(diff)}: {text[:2000]}")
     from irqforge.sim.models.coverage import save
 
     save(Path(ctx.work_dir) / "coverage.json")
