@@ -52,7 +52,7 @@ SUITES: Final[tuple[str, ...]] = ("lapic", "storm", "platform", "ioapic", "hpet"
 #: What ``irqforge regress`` runs without ``--suites``.
 DEFAULT_SUITES: Final[tuple[str, ...]] = SUITES
 #: Share of ``--cycles`` each suite gets (relative weights).
-CYCLE_SHARE: Final[dict[str, float]] = {"lapic": 3, "storm": 3, "platform": 2, "ioapic": 1, "hpet": 1, "sw": 0}
+CYCLE_SHARE: Final[dict[str, float]] = {"lapic": 5, "storm": 1, "platform": 4, "ioapic": 0.5, "hpet": 0.5, "sw": 0}
 
 
 @dataclass(frozen=True)
