@@ -652,7 +652,7 @@ async def random_traffic(dut: Any) -> None:
 async def _random_rewrite(b: IoApicBench, rng: random.Random, vectors: list[int], modes: tuple[int, ...]) -> None:
     p = rng.randrange(b.npins)
     v = b.entry_value(vectors[p], level=rng.random() < 0.5, low=rng.random() < 0.2, masked=rng.random() < 0.3,
-                      delivery_mode=rng.choice(modes), dest=rng.randrange(256))
+                      delivery_mode=rng.choice(modes), dest=rng.randrange(256), dest_mode=rng.randrange(2))
     v ^= rng.getrandbits(64) & ~b.red.writable_mask  # noise in read-only and reserved bits
     half = rng.randrange(2)
     await b.write_ind(b.rte_index(p) + half, (v >> (32 * half)) & 0xFFFFFFFF)

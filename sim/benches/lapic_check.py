@@ -225,7 +225,7 @@ class RandomStimulus:
             return RegOp(r.choice(off[r.choice(names)]))
         choice = r.choices(
             ["TPR", "EOI", "SVR", "LVT", "TMICT", "TDCR", "ICR", "ESR", "ID", "LDR", "DFR", "RO", "RSVD", "PART"],
-            weights=[10, 18, 4, 10, 6, 3, 8, 3, 1, 1, 1, 2, 1, 1],
+            weights=[10, 18, 4, 10, 6, 3, 12, 3, 1, 1, 1, 2, 1, 1],
         )[0]
         if choice == "TPR":
             return RegOp(off["TPR"][0], r.choice([0, 0, 0x20, 0x40, r.randrange(256)]))
@@ -240,7 +240,7 @@ class RandomStimulus:
             value = self._vector() | (r.getrandbits(32) & ~0xFF)
             if r.random() < 0.6:
                 value &= ~self.mask_bit
-            if name.startswith("LVT_LINT") and r.random() < 0.7:
+            if name.startswith("LVT_LINT") and r.random() < 0.5:
                 value &= ~0x700  # mostly fixed delivery
             if name == "LVT_TIMER" and r.random() < 0.7:
                 value &= ~(1 << 18)  # mostly one-shot / periodic
@@ -252,7 +252,7 @@ class RandomStimulus:
         if choice == "ICR":
             if r.random() < 0.3:
                 return RegOp(off["ICR_HI"][0], r.getrandbits(32))
-            dm = r.choices([0, 1, 2, 3, 4, 5, 6, 7], weights=[20, 3, 1, 1, 2, 2, 2, 1])[0]
+            dm = r.choices([0, 1, 2, 3, 4, 5, 6, 7], weights=[8, 4, 3, 1, 3, 3, 3, 1])[0]
             value = self._vector() | dm << 8 | r.getrandbits(1) << 11 | r.getrandbits(2) << 14
             value |= r.getrandbits(2) << 18 | (r.getrandbits(32) & 0xFFF32000)
             return RegOp(off["ICR_LO"][0], value)

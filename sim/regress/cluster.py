@@ -95,7 +95,7 @@ def run_jobs(
         client = Client(scheduler, timeout="30s")
         on_start(f"scheduler {scheduler}: {len(client.scheduler_info()['workers'])} workers")
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
         on_start(f"local cluster: {workers} worker processes")
     try:
