@@ -169,6 +169,15 @@ def define(spec: Spec) -> dict[str, Coverpoint]:
             drop=[f"{m}/{w}/FSB/LEVEL" for m in ("ONESHOT", "PERIODIC") for w in ("64BIT", "32BIT")],
         ),
         Coverpoint.cross(
+            "router.route",
+            "messages routed: source × addressing × how many LAPICs took them",
+            ["IOAPIC", "MSI", "IPI"],
+            ["PHYSICAL", "LOGICAL", "SELF", "ALL_INCL", "ALL_EXCL"],
+            ["NONE", "ONE", "MANY"],
+            drop=[f"{src}/{sh}/{t}" for src in ("IOAPIC", "MSI") for sh in ("SELF", "ALL_INCL", "ALL_EXCL")
+                  for t in ("NONE", "ONE", "MANY")] + ["IPI/SELF/MANY"],
+        ),
+        Coverpoint.cross(
             "axi.resp",
             "bus responses seen by a CPU: access × response",
             ["READ", "WRITE"],

@@ -51,7 +51,7 @@ MUTATIONS: tuple[Mutation, ...] = (
              "Remote IRR is not cleared by the EOI: a level line is never delivered again"),
     Mutation("ioapic-mask-ignored", "ioapic.py", "level_req[i].eq(lvl & asserted[i] & ~e.mask & ",
              "level_req[i].eq(lvl & asserted[i] & ", "ioapic", "a masked level entry still requests delivery"),
-    Mutation("router-allbutself-includes-self", "router.py", "matched[i].eq(~is_self)", "matched[i].eq(1)", "sw",
+    Mutation("router-allbutself-includes-self", "router.py", "matched[i].eq(~is_self)", "matched[i].eq(1)", "router",
              "an all-excluding-self IPI (Linux smp_call_function) also interrupts its sender"),
     Mutation("xbar-unmapped-read-okay", "xbar.py", "bus.rresp.eq(RESP_DECERR)", "bus.rresp.eq(0)", "platform",
              "a read outside every window answers OKAY instead of DECERR"),

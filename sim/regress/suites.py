@@ -14,6 +14,11 @@ reference, deterministic per seed:
     timer rewrites, reads and back-pressure; the cycle-stamped timeline is
     replayed on the model and every output compared in every cycle
     (``*_bench.random_traffic``).
+``router``
+    ``irqforge_router``: random messages on every source, random LAPIC
+    states and back-pressure; the served source and the delivered messages
+    checked against :class:`~irqforge.sim.models.router.RouterModel` in
+    every cycle (``router_bench.random_traffic``).
 ``storm``
     ``irqforge_platform``: every IO-APIC pin toggling at random over every
     CPU, each event accounted for exactly (``storm_bench.storm``).
@@ -48,11 +53,13 @@ from irqforge.spec import Spec, load_default
 __all__ = ["DEFAULT_SUITES", "SUITES", "JobContext", "JobOutcome", "run_suite"]
 
 #: Every suite, in the order jobs are submitted (the slowest first).
-SUITES: Final[tuple[str, ...]] = ("lapic", "storm", "platform", "ioapic", "hpet", "sw")
+SUITES: Final[tuple[str, ...]] = ("lapic", "storm", "platform", "ioapic", "hpet", "router", "sw")
 #: What ``irqforge regress`` runs without ``--suites``.
 DEFAULT_SUITES: Final[tuple[str, ...]] = SUITES
 #: Share of ``--cycles`` each suite gets (relative weights).
-CYCLE_SHARE: Final[dict[str, float]] = {"lapic": 5, "storm": 1, "platform": 4, "ioapic": 0.5, "hpet": 0.5, "sw": 0}
+CYCLE_SHARE: Final[dict[str, float]] = {
+    "lapic": 5, "storm": 1, "platform": 4, "ioapic": 0.5, "hpet": 0.5, "router": 0.5, "sw": 0,
+}
 
 
 @dataclass(frozen=True)
@@ -309,6 +316,7 @@ _RUNNERS: dict[str, Callable[[JobContext], JobOutcome]] = {
     "lapic": _lapic,
     "ioapic": _timeline_bench("ioapic"),
     "hpet": _timeline_bench("hpet"),
+    "router": _timeline_bench("router"),
     "storm": _storm,
     "platform": _platform,
     "sw": _sw,
