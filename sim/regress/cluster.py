@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from .suites import CYCLE_SHARE
+from .suites import CYCLE_SHARE, estimated_seconds
 
 __all__ = ["JOB_CYCLES", "Plan", "junit_xml", "plan", "reproduce_command", "run_jobs"]
 
@@ -106,6 +106,7 @@ def run_jobs(
             fut = client.submit(
                 run_job, job, rtl_future, sim=sim, build_dir=build_dir, timeout=timeout, waves=waves, keep=keep,
                 key=f"regress-{job['suite']}-{job['seed']}-{job['cycles']}-{time.time_ns()}", retries=2, pure=False,
+                priority=round(estimated_seconds(job["suite"], job["seed"], job["cycles"])),  # longest first
             )
             futures[fut.key] = job
             submitted.append(fut)
