@@ -23,8 +23,9 @@ merging is adding counts. What cocotb-coverage adds beyond that (weights,
 A bin is a label, ``"/"``-joined for crosses (``"FIXED/EDGE/PHYSICAL/NONE"``).
 Samples outside the defined bins (reserved encodings the random stimulus
 also sends) are counted in ``other`` per coverpoint and not in the bins.
-Bins that this design cannot reach are listed in :data:`EXCLUDED` with the
-reason: they are reported, not counted in the percentage.
+Bins that this design cannot reach are listed with the reason
+(:data:`EXCLUDED`, and per coverpoint where it depends on the spec, such as
+the CPU count): they are reported, not counted in the percentage.
 """
 
 from __future__ import annotations
@@ -69,13 +70,20 @@ class Coverpoint:
     name: str
     description: str
     bins: tuple[str, ...]
+    excluded: dict[str, str] = field(default_factory=dict, compare=False)
+    """Bins of this design that cannot be hit, with the reason (reported, not counted)."""
 
     @staticmethod
-    def cross(name: str, description: str, *axes: Iterable[object], drop: Iterable[str] = ()) -> Coverpoint:
+    def cross(name: str, description: str, *axes: Iterable[object], drop: Iterable[str] = (),
+              excluded: dict[str, str] | None = None) -> Coverpoint:
         """Every combination of ``axes`` as ``"a/b/c"``, less the labels in ``drop`` (illegal combinations)."""
         dropped = set(drop)
         labels = ("/".join(str(v) for v in combo) for combo in itertools.product(*(list(a) for a in axes)))
-        return Coverpoint(name, description, tuple(label for label in labels if label not in dropped))
+        return Coverpoint(name, description, tuple(label for label in labels if label not in dropped),
+                          dict(excluded or {}))
+
+    def is_excluded(self, label: str) -> bool:
+        return label in self.excluded or (self.name, label) in EXCLUDED
 
 
 def _enum_names(field_: Any) -> list[str]:
@@ -176,6 +184,8 @@ def define(spec: Spec) -> dict[str, Coverpoint]:
             ["NONE", "ONE", "MANY"],
             drop=[f"{src}/{sh}/{t}" for src in ("IOAPIC", "MSI") for sh in ("SELF", "ALL_INCL", "ALL_EXCL")
                   for t in ("NONE", "ONE", "MANY")] + ["IPI/SELF/MANY"],
+            excluded={"IPI/ALL_EXCL/MANY": f"all-but-self reaches {spec.platform.ncpus - 1} LAPIC(s) on this "
+                                           f"{spec.platform.ncpus}-CPU platform"} if spec.platform.ncpus < 3 else {},
         ),
         Coverpoint.cross(
             "axi.resp",
@@ -229,7 +239,7 @@ class Coverage:
 
     def counted(self) -> list[tuple[str, str]]:
         """Every (coverpoint, bin) counted in the percentage (not excluded)."""
-        return [(p.name, b) for p in self.points.values() for b in p.bins if (p.name, b) not in EXCLUDED]
+        return [(p.name, b) for p in self.points.values() for b in p.bins if not p.is_excluded(b)]
 
     def holes(self) -> list[tuple[str, str]]:
         """Counted bins with no hit."""
@@ -244,7 +254,7 @@ class Coverage:
         """The ``--coverage`` file: top-level ``percent``, every bin with its hits, holes and exclusions."""
         points = {}
         for p in self.points.values():
-            counted = [b for b in p.bins if (p.name, b) not in EXCLUDED]
+            counted = [b for b in p.bins if not p.is_excluded(b)]
             hit = [b for b in counted if self.hits[p.name].get(b)]
             points[p.name] = {
                 "description": p.description,
@@ -258,7 +268,10 @@ class Coverage:
             "bins": len(self.counted()),
             "bins_hit": len(self.counted()) - len(holes),
             "holes": [f"{p}:{b}" for p, b in holes],
-            "excluded": {f"{p}:{b}": why for (p, b), why in EXCLUDED.items() if p in self.points},
+            "excluded": {
+                **{f"{p}:{b}": why for (p, b), why in EXCLUDED.items() if p in self.points},
+                **{f"{p.name}:{b}": why for p in self.points.values() for b, why in p.excluded.items()},
+            },
             "coverpoints": points,
         }
 

@@ -65,12 +65,12 @@ def _verilator() -> None:
 
 
 @pytest.mark.sim
-def test_a_hanging_job_is_killed_and_reported(tmp_path: Path) -> None:
+def test_a_hanging_job_is_killed_and_reported(tmp_path: Path, build_root: Path) -> None:
     _verilator()
     junit = tmp_path / "junit.xml"
     done = subprocess.run(
         [sys.executable, "-m", "irqforge", "regress", "--suites", "lapic", "--seeds", "1", "--cycles", "100000000",
-         "--workers", "1", "--timeout", "3", "--json", "--junit", str(junit)],
+         "--workers", "1", "--timeout", "3", "--json", "--junit", str(junit), "--build-dir", str(build_root)],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 1, done.stderr
@@ -121,12 +121,13 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.sim
-def test_regression_through_a_running_scheduler(dask_cluster: str, tmp_path: Path) -> None:
+def test_regression_through_a_running_scheduler(dask_cluster: str, tmp_path: Path, build_root: Path) -> None:
     _verilator()
     junit, coverage = tmp_path / "junit.xml", tmp_path / "coverage.json"
     done = subprocess.run(
         [sys.executable, "-m", "irqforge", "regress", "--scheduler", dask_cluster, "--suites", "lapic,sw",
-         "--seeds", "2", "--cycles", "40000", "--json", "--junit", str(junit), "--coverage", str(coverage)],
+         "--seeds", "2", "--cycles", "40000", "--json", "--junit", str(junit), "--coverage", str(coverage),
+         "--build-dir", str(build_root)],
         capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stdout + done.stderr
