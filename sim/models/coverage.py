@@ -6,7 +6,8 @@ ESR bits come from the YAML, never from literals of this file). The
 lock-step checkers and scoreboards sample them — the LAPIC checker
 (:mod:`irqforge.sim.benches.lapic_check`) on every checked cycle's events,
 the IO-APIC and HPET replays on the cycles where something happened, the
-regression's platform jobs on every bus access of the model machine — into
+router bench on every message served, the regression's platform and
+software jobs on every bus access of the model machine — into
 the process's :class:`Coverage` (:func:`collector`), which a job saves to the
 file named by ``IRQFORGE_COVERAGE`` (:func:`save`) and ``irqforge regress``
 merges across jobs (:meth:`Coverage.merge`).
