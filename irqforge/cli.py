@@ -150,6 +150,12 @@ def _positive(text: str) -> int:
     return value
 
 
+def cmd_regress(args: argparse.Namespace) -> int:
+    from irqforge.sim.regress.cli import run_regress
+
+    return run_regress(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="irqforge",
@@ -228,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--parts", metavar="LIST", help="comma list of gen, latency, backends, storm, fpga (default: all)", default=None
     )
     s.set_defaults(func=cmd_bench)
+
+    from irqforge.sim.regress.cli import add_arguments as regress_arguments
+
+    s = sub.add_parser("regress", help="random regressions with coverage on Dask distributed")
+    regress_arguments(s)
+    s.set_defaults(func=cmd_regress)
 
     s = sub.add_parser("doctor", help="simulators found, versions, what is missing")
     s.set_defaults(func=cmd_doctor)

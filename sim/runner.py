@@ -235,6 +235,7 @@ def build_and_test(
     seed: int | None = None,
     public_flat: bool = True,
     python_path: Sequence[str | os.PathLike[str]] = (),
+    run_folder: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Build *verilog_sources* for *sim* (cached) and run the cocotb tests of *test_module* on *toplevel*.
 
@@ -268,6 +269,9 @@ def build_and_test(
             cocotb's runner hands the simulator this process's ``sys.path``
             as ``PYTHONPATH`` (ignoring the environment's), so they are put
             in front of it while the test runs.
+        run_folder: Run in this folder (the caller's own) instead of the build's
+            ``runs/…``; the build lock is then held only while building, so
+            several processes run the same build at once.
 
     Returns:
         The cocotb results file (xUnit XML); every test in it passed.
@@ -315,7 +319,8 @@ def build_and_test(
     build_log = build_path / _BUILD_LOG
 
     run_name = _safe_name(test_module if testcase is None else f"{test_module}-{testcase}")
-    run_dir = build_path / "runs" / run_name
+    private_run = run_folder is not None
+    run_dir = Path(run_folder).resolve() if run_folder is not None else build_path / "runs" / run_name
     results = run_dir / "results.xml"
     sim_log = run_dir / _SIM_LOG
 
@@ -368,6 +373,7 @@ def build_and_test(
                     + "\n"
                 )
 
+        with contextlib.nullcontext() if private_run else _locked(root / f"{build_path.name}.lock"):
             if run_dir.exists():
                 shutil.rmtree(run_dir)
             run_dir.mkdir(parents=True)

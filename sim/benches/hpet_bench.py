@@ -26,6 +26,7 @@ import cocotb
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, ValueChange
 
 from irqforge.sim.benches.ioapic_bench import (
+    ENV_CYCLES,
     ENV_SEED,
     Cycles,
     Mismatch,
@@ -35,6 +36,7 @@ from irqforge.sim.benches.ioapic_bench import (
     bench_seed,
     bench_spec,
 )
+from irqforge.sim.models import coverage
 from irqforge.sim.models.hpet import HpetModel
 from irqforge.spec import Spec
 
@@ -168,10 +170,13 @@ def replay_hpet(spec: Spec, tl: Timeline, end: int, context: str = "") -> HpetMo
     msi = tl.output("msi")
     ready, irq = 1, 0
     where = f" ({context})" if context else ""
+    cov = coverage.collector(spec) if os.environ.get(coverage.ENV_COVERAGE) else None
     for c in range(end):
         ins = tl.inputs.get(c)
         if ins is not None:
             ready = ins.get("ready", ready)
+        if cov is not None:
+            _sample_fired(cov, model, irq, irq_changes.get(c, irq), msi.get(c) is not None and msi.get(c - 1) is None)
         irq = irq_changes.get(c, irq)
         if irq != model.irq_lines:
             raise Mismatch(f"cycle {c}: irq {irq:#x} but the model drives {model.irq_lines:#x}{where}")
@@ -188,6 +193,19 @@ def replay_hpet(spec: Spec, tl: Timeline, end: int, context: str = "") -> HpetMo
             model.write(*wr)
         model.tick(bool(ready))
     return model
+
+
+def _sample_fired(cov: coverage.Coverage, model: HpetModel, before: int, now: int, new_msi: bool) -> None:
+    """Functional coverage: the timers behind lines that rose and behind a new MSI."""
+    rose = now & ~before
+    pin = 0
+    while rose:
+        if rose & 1:
+            coverage.hpet_fired(cov, model.timers, model.legacy, pin=pin, legacy_pins=model.legacy_pins, msi=False)
+        rose >>= 1
+        pin += 1
+    if new_msi:
+        coverage.hpet_fired(cov, model.timers, model.legacy, pin=None, legacy_pins=model.legacy_pins, msi=True)
 
 
 async def _bench(dut: Any) -> HpetBench:
@@ -396,6 +414,7 @@ async def random_traffic(dut: Any) -> None:
     b = await _bench(dut)
     nt = b.dev.param("timers")
     steps = int(os.environ.get("IRQFORGE_RANDOM_STEPS", "1000"))
+    budget = int(os.environ.get(ENV_CYCLES) or 0)  # and at least this many cycles
     regs = [b.off("GEN_CONF"), b.off("GINTR_STA"), b.off("MAIN_CNT"), b.off("MAIN_CNT") + 4]
     for n in range(nt):
         for name in ("TIMER_CONF", "TIMER_CMP", "TIMER_FSB"):
@@ -437,12 +456,16 @@ async def random_traffic(dut: Any) -> None:
     try:
         await b.write64(b.off("MAIN_CNT"), rng.choice([0, 0xFFFF_FF00, 0xFFFF_FFFF_FFFF_FF00]))
         await b.start_counter()
-        for _ in range(steps):
+        step = 0
+        while step < steps or b.cycles.now() < budget:
             await rng.choices(actions, weights)[0]()
+            step += 1
         await b.set_ready(1)
         await b.check(f"seed {seed}")
     except AssertionError as e:
         raise AssertionError(f"{e} [random seed {seed}; rerun with {ENV_SEED}={seed}]") from e
+    finally:
+        coverage.save()
     fired = any(b.timeline.output("irq").values()) or b.msis()
     assert fired, f"seed {seed}: nothing fired"
     dut._log.info("random_traffic seed %d: %d irq changes, %d MSIs in %d cycles",

@@ -50,6 +50,7 @@ from cocotb.simtime import convert, get_sim_time
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
+from irqforge.sim.models import coverage
 from irqforge.sim.models.ioapic import IoApicModel
 from irqforge.sim.models.messages import IoApicMessage
 from irqforge.spec import Spec, load_default
@@ -71,6 +72,8 @@ __all__ = [
 PERIOD_NS = 10
 ENV_SPEC = "IRQFORGE_SPEC_PICKLE"
 ENV_SEED = "IRQFORGE_SEED"
+#: The constrained-random tests run at least this many cycles (besides their steps).
+ENV_CYCLES = "IRQFORGE_RANDOM_CYCLES"
 
 
 def bench_spec() -> Spec:
@@ -374,8 +377,13 @@ class IoApicBench:
 
 def replay_ioapic(spec: Spec, tl: Timeline, end: int, context: str = "") -> IoApicModel:
     """Run :class:`IoApicModel` through cycles ``0 .. end-1`` of ``tl`` and
-    compare ``msg__*`` in every cycle and every read; raises :class:`Mismatch`."""
+    compare ``msg__*`` in every cycle and every read; raises :class:`Mismatch`.
+
+    With ``IRQFORGE_COVERAGE`` set, samples the functional coverage
+    (:class:`~irqforge.sim.models.coverage.IoApicSampler`) at every cycle with
+    an input, and every message handed over."""
     model = IoApicModel(spec)
+    sampler = coverage.IoApicSampler(spec, coverage.collector(spec)) if os.environ.get(coverage.ENV_COVERAGE) else None
     msg = tl.output("msg")
     ready = 1
     where = f" ({context})" if context else ""
@@ -399,6 +407,11 @@ def replay_ioapic(spec: Spec, tl: Timeline, end: int, context: str = "") -> IoAp
         wr = tl.writes.get(c)
         if wr is not None:
             model.write(*wr)
+        if sampler is not None:
+            if ins is not None or wr is not None:
+                sampler.state(model.entries, model.pins)
+            if got is not None and ready:
+                sampler.message(got[1], got[4], got[2])
         model.tick(bool(ready))
     return model
 
@@ -604,6 +617,7 @@ async def random_traffic(dut: Any) -> None:
     b = await _bench(dut)
     n = b.npins
     steps = int(os.environ.get("IRQFORGE_RANDOM_STEPS", "1500"))
+    budget = int(os.environ.get(ENV_CYCLES) or 0)  # and at least this many cycles
     vectors = [0x30 + rng.randrange(6) for _ in range(n)]
     modes = (0, 1, 2, 3, 4, 5, 6, 7)  # 3 and 6 are reserved for the IO-APIC, but an entry holds and sends them
     try:
@@ -621,12 +635,16 @@ async def random_traffic(dut: Any) -> None:
             lambda: b.idle(rng.randrange(1, 8)),
         ]
         weights = [8, 1, 4, 2, 3, 3, 2, 4]
-        for _ in range(steps):
+        step = 0
+        while step < steps or b.cycles.now() < budget:
             await rng.choices(actions, weights)[0]()
+            step += 1
         await b.set_ready(1)
         await b.check(f"seed {seed}")
     except AssertionError as e:
         raise AssertionError(f"{e} [random seed {seed}; rerun with {ENV_SEED}={seed}]") from e
+    finally:
+        coverage.save()
     assert b.delivered(), f"seed {seed}: the random run delivered nothing"
     dut._log.info("random_traffic seed %d: %d messages in %d cycles", seed, len(b.delivered()), b.cycles.now())
 
@@ -634,7 +652,7 @@ async def random_traffic(dut: Any) -> None:
 async def _random_rewrite(b: IoApicBench, rng: random.Random, vectors: list[int], modes: tuple[int, ...]) -> None:
     p = rng.randrange(b.npins)
     v = b.entry_value(vectors[p], level=rng.random() < 0.5, low=rng.random() < 0.2, masked=rng.random() < 0.3,
-                      delivery_mode=rng.choice(modes), dest=rng.randrange(256))
+                      delivery_mode=rng.choice(modes), dest=rng.randrange(256), dest_mode=rng.randrange(2))
     v ^= rng.getrandbits(64) & ~b.red.writable_mask  # noise in read-only and reserved bits
     half = rng.randrange(2)
     await b.write_ind(b.rte_index(p) + half, (v >> (32 * half)) & 0xFFFFFFFF)

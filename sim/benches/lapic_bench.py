@@ -42,6 +42,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge, Time
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 from irqforge.sim.benches.lapic_check import Cycle, LapicChecker, Mismatch, RandomStimulus
+from irqforge.sim.models import coverage
 from irqforge.sim.models.lapic import LapicModel
 from irqforge.sim.models.messages import DeliveryMode, DestMode, Interrupt, Ipi, Shorthand, Trigger
 from irqforge.spec import load_default
@@ -643,6 +644,8 @@ async def random_differential(dut: Any) -> None:
     gaps = os.environ.get("LAPIC_GAPS", "0") == "1"
     spec = load_default()
     axi, mon = await setup(dut)
+    if os.environ.get(coverage.ENV_COVERAGE):
+        mon.checker.sampler = coverage.LapicSampler(spec, coverage.collector(spec))
     stim = RandomStimulus(spec, seed)
     rng = random.Random(seed + 1)
     start = time.perf_counter()
@@ -696,6 +699,7 @@ async def random_differential(dut: Any) -> None:
     with contextlib.suppress(Exception):  # mon.error is reported below, with the seed
         await mon.stop()
     wall = time.perf_counter() - start
+    coverage.save()
     ck = mon.checker
     Path(RESULT_FILE).write_text(
         json.dumps(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from irqforge.sim.models.coverage import LapicSampler
 from irqforge.sim.models.lapic import LapicModel
 from irqforge.sim.models.messages import DeliveryMode, Interrupt, Ipi, Trigger
 from irqforge.spec import Spec
@@ -76,6 +77,8 @@ class LapicChecker:
     _exp_sipi: int | None = None
     history: list[Cycle] = field(default_factory=list)
     keep: int = 8
+    sampler: LapicSampler | None = None
+    """Functional coverage: samples the cycle's events when set (``irqforge regress --coverage``)."""
 
     def _cmp(self, port: str, rtl: object, model: object) -> None:
         self.checked_outputs += 1
@@ -106,25 +109,38 @@ class LapicChecker:
         self._cmp("init", c.init, self._exp_init)
         self._cmp("sipi_vector", c.sipi, self._exp_sipi)
 
+        s = self.sampler
         value = None
         if c.read is not None:
             value = m.read(c.read)
             self.reads += 1
+            if s is not None and c.read == s.esr_offset:
+                s.esr_read(value)
         self._exp_ack = None
         if c.inta:
+            if s is not None:
+                s.before_inta(m.regs["TPR"], m.isr, m.irr)
             self._exp_ack = m.inta()
             self.acks.append(self._exp_ack)
             self.intas += 1
+            if s is not None:
+                s.after_inta(self._exp_ack, m.isr)
         if c.nmi_ack:
             m.nmi_ack()
         if c.ipi is not None and c.ipi_ready:
             m.ipi_accepted()
+            if s is not None:
+                s.ipi(c.ipi)
         if c.write is not None:
             off, val, strb = c.write
             m.write(off, val, strb=strb)
             self.writes += 1
+            if s is not None:
+                s.written(off, m.regs)
         if c.msg is not None:
             m.accept(c.msg)
+            if s is not None:
+                s.message(c.msg.delivery_mode, c.msg.trigger)
         m.set_lint(0, c.lint[0])
         m.set_lint(1, c.lint[1])
         # The closing edge: LINT pins, timer, error interrupt. Its results show
@@ -209,7 +225,7 @@ class RandomStimulus:
             return RegOp(r.choice(off[r.choice(names)]))
         choice = r.choices(
             ["TPR", "EOI", "SVR", "LVT", "TMICT", "TDCR", "ICR", "ESR", "ID", "LDR", "DFR", "RO", "RSVD", "PART"],
-            weights=[10, 18, 4, 10, 6, 3, 8, 3, 1, 1, 1, 2, 1, 1],
+            weights=[10, 18, 4, 10, 6, 3, 12, 3, 1, 1, 1, 2, 1, 1],
         )[0]
         if choice == "TPR":
             return RegOp(off["TPR"][0], r.choice([0, 0, 0x20, 0x40, r.randrange(256)]))
@@ -224,7 +240,7 @@ class RandomStimulus:
             value = self._vector() | (r.getrandbits(32) & ~0xFF)
             if r.random() < 0.6:
                 value &= ~self.mask_bit
-            if name.startswith("LVT_LINT") and r.random() < 0.7:
+            if name.startswith("LVT_LINT") and r.random() < 0.5:
                 value &= ~0x700  # mostly fixed delivery
             if name == "LVT_TIMER" and r.random() < 0.7:
                 value &= ~(1 << 18)  # mostly one-shot / periodic
@@ -236,7 +252,7 @@ class RandomStimulus:
         if choice == "ICR":
             if r.random() < 0.3:
                 return RegOp(off["ICR_HI"][0], r.getrandbits(32))
-            dm = r.choices([0, 1, 2, 3, 4, 5, 6, 7], weights=[20, 3, 1, 1, 2, 2, 2, 1])[0]
+            dm = r.choices([0, 1, 2, 3, 4, 5, 6, 7], weights=[8, 4, 3, 1, 3, 3, 3, 1])[0]
             value = self._vector() | dm << 8 | r.getrandbits(1) << 11 | r.getrandbits(2) << 14
             value |= r.getrandbits(2) << 18 | (r.getrandbits(32) & 0xFFF32000)
             return RegOp(off["ICR_LO"][0], value)
