@@ -150,6 +150,46 @@ def _positive(text: str) -> int:
     return value
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    """Show the build cache (what is in it, how big) or clear it."""
+    import shutil
+
+    from irqforge.sim import toolchain
+
+    root = toolchain.cache_dir()
+    con = _console()
+    entries = sorted(p for p in root.iterdir())
+    sizes = {p: _du(p) for p in entries}
+    if args.clear:
+        for p in entries:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        con.print(f"cleared {root}: {_human(sum(sizes.values()))} in {len(entries)} entries removed")
+        return 0
+    con.print(f"build cache: {root} (set {toolchain.ENV_CACHE_DIR} to move it)")
+    for p in entries:
+        con.print(f"  {p.name:<20} {_human(sizes[p]):>9}")
+    con.print(f"  {'total':<20} {_human(sum(sizes.values())):>9}   (irqforge cache --clear empties it)")
+    return 0
+
+
+def _du(path: Path) -> int:
+    if path.is_file() or path.is_symlink():
+        return path.lstat().st_size
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
 def cmd_regress(args: argparse.Namespace) -> int:
     from irqforge.sim.regress.cli import run_regress
 
@@ -236,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_bench)
 
     from irqforge.sim.regress.cli import add_arguments as regress_arguments
+
+    s = sub.add_parser("cache", help="show the simulator build cache and its size, or clear it")
+    s.add_argument("--clear", action="store_true", help="remove every cached build")
+    s.set_defaults(func=cmd_cache)
 
     s = sub.add_parser("regress", help="random regressions with coverage on Dask distributed")
     regress_arguments(s)
