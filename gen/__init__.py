@@ -1,4 +1,4 @@
-"""Emitters (contract §5): everything ``irqforge gen`` writes, from the model.
+"""Emitters (docs/cli.md, ``irqforge gen``): everything ``irqforge gen`` writes, from the model.
 
 >>> from irqforge.spec import load_default
 >>> from irqforge.gen import generate

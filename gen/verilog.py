@@ -29,7 +29,7 @@ def lint_dir() -> resources.abc.Traversable:
 
 def emit(spec: Spec) -> dict[str, str]:
     """``verilog/<module>.v`` for every RTL block that exists (converted in parallel)."""
-    from irqforge.hw import convert_all  # gen → hw is allowed (contract §2); imported late: slow
+    from irqforge.hw import convert_all  # gen → hw is allowed (docs/architecture.md); imported late: slow
 
     head = comment(banner(spec), "slash")
     return {f"verilog/{name}.v": f"{head}\n{text}" for name, text in convert_all(spec).items()}

@@ -7,7 +7,7 @@ Three pieces:
     The five AXI4-Lite channels as an Amaranth signature, seen from the
     master. A slave declares ``bus: In(AXI4LiteSignature(12))``; Amaranth's
     path naming then gives the Verilog ports ``bus__awaddr`` … ``bus__rready``
-    of contract §6. cocotbext-axi finds them with
+    of docs/hardware.md. cocotbext-axi finds them with
     ``AxiLiteBus.from_prefix(dut, "bus_")``: cocotb-bus joins prefix and signal
     name with its default separator ``"_"``, so ``"bus_" + "_" + "awaddr"``
     is ``bus__awaddr``.

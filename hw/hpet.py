@@ -6,7 +6,7 @@ Register offsets, field positions, access kinds, resets and parameters
 IO-APIC pin count from ``spec.ioapic``; the legacy pins from
 ``spec.platform.hpet_legacy_pins``.
 
-Structure: :class:`Hpet` is the contract-§6 top (AXI4-Lite ``bus``) — the
+Structure: :class:`Hpet` is the top level of docs/hardware.md (AXI4-Lite ``bus``) — the
 shared :class:`~irqforge.hw.bus.AXI4LiteToReg` bridge in front of
 :class:`HpetCore`.
 
@@ -327,7 +327,7 @@ def _counter_matches(mode32: Any, cnt: Any, cmp: Any) -> Any:
 class Hpet(wiring.Component):
     """``irqforge_hpet``: :class:`HpetCore` behind the AXI4-Lite bridge.
 
-    Ports (contract §6): ``bus__*``, ``irq[N-1:0]`` out (N = IO-APIC pins),
+    Ports (docs/hardware.md): ``bus__*``, ``irq[N-1:0]`` out (N = IO-APIC pins),
     ``msi__{valid,ready,addr,data}``.
     """
 

@@ -5,7 +5,7 @@ IOREGSEL, IOWIN and EOI, the window indices of IOAPICID/IOAPICVER/IOAPICARB
 and of the redirection table, the entry's field positions and access kinds,
 the pin count and the version.
 
-Structure: :class:`IoApic` is the contract-§6 top (AXI4-Lite ``bus``) — the
+Structure: :class:`IoApic` is the top level of docs/hardware.md (AXI4-Lite ``bus``) — the
 shared :class:`~irqforge.hw.bus.AXI4LiteToReg` bridge in front of
 :class:`IoApicCore`, which holds all behaviour behind the register strobe port.
 
@@ -249,7 +249,7 @@ class IoApicCore(wiring.Component):
 class IoApic(wiring.Component):
     """``irqforge_ioapic``: :class:`IoApicCore` behind the AXI4-Lite bridge.
 
-    Ports (contract §6): ``bus__*`` (AXI4-Lite slave), ``irq[N-1:0]`` in,
+    Ports (docs/hardware.md): ``bus__*`` (AXI4-Lite slave), ``irq[N-1:0]`` in,
     ``msg__{valid,ready,vector,delivery_mode,dest_mode,dest,trigger}``,
     ``eoi__{valid,vector}`` in.
     """

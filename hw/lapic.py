@@ -709,7 +709,7 @@ class LapicCore(wiring.Component):
 
 
 def _cpu_ports() -> dict[str, Any]:
-    """Every port of contract §6 except the register bus."""
+    """Every port of docs/hardware.md except the register bus."""
     return {
         "initial_apic_id": In(8),
         "intr": Out(1),
@@ -736,7 +736,7 @@ def _cpu_ports() -> dict[str, Any]:
 
 
 class LocalApic(wiring.Component):
-    """``irqforge_lapic``: AXI4-Lite ``bus`` (12-bit addresses) and the ports of contract §6."""
+    """``irqforge_lapic``: AXI4-Lite ``bus`` (12-bit addresses) and the ports of docs/hardware.md."""
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec

@@ -1,6 +1,6 @@
 """Every message port of the interrupt fabric, declared once.
 
-The blocks talk to each other over these port bundles (contract §6); each
+The blocks talk to each other over these port bundles (docs/hardware.md); each
 signature is written from the view of the block that *sends* the message
 (its ``valid`` is ``Out``), so the sender declares ``Out(Sig())`` and the
 receiver ``In(Sig())``, and :func:`amaranth.lib.wiring.connect` joins them.

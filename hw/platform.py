@@ -10,7 +10,7 @@ Ports (``N`` = ``spec.platform.ncpus``, ``P`` = the IO-APIC's pin count):
     any other address answers DECERR (see :class:`~irqforge.hw.xbar.AxiLiteCrossbar`
     for ordering and fairness).
 ``cpu__{i}__{intr,vector,inta,ack_valid,ack_vector,nmi,nmi_ack,init,sipi,sipi_vector}``
-    CPU ``i``'s LAPIC, as contract §6.
+    CPU ``i``'s LAPIC, as docs/hardware.md lists them.
 ``irq[P-1:0]``
     Device lines, OR-ed with the HPET's lines into the IO-APIC pins.
 
@@ -58,7 +58,7 @@ from irqforge.spec import Spec
 
 __all__ = ["CPU_PINS", "CpuSignature", "Platform", "top"]
 
-#: The CPU-side LAPIC ports of contract §6, in order.
+#: The CPU-side LAPIC ports of docs/hardware.md, in order.
 CPU_PINS = ("intr", "vector", "inta", "ack_valid", "ack_vector", "nmi", "nmi_ack", "init", "sipi", "sipi_vector")
 
 

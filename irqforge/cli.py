@@ -1,4 +1,4 @@
-"""The ``irqforge`` command line (contract §3).
+"""The ``irqforge`` command line (docs/cli.md).
 
 Exit codes: 0 fine, 1 spec or check failure, 2 usage.
 """

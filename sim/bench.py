@@ -1,4 +1,4 @@
-"""``irqforge bench``: the performance and implementation figures of contract §8.
+"""``irqforge bench``: the performance and implementation figures of docs/performance.md.
 
 Every figure is measured in this run, on this machine; repeated figures give
 the median and the spread (min..max) of ``reps`` repetitions. Figures that

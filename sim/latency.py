@@ -3,7 +3,7 @@
 :func:`measure_latencies` builds ``irqforge_platform`` for a spec, programs
 it through CPU 0's and CPU 1's AXI4-Lite ports exactly as software would, and
 counts clock cycles between a stimulus and the CPU pin it causes. The
-figures feed ``irqforge bench`` (contract §8, ``latency_cycles``) and the
+figures feed ``irqforge bench`` (docs/performance.md, ``latency_cycles``) and the
 tests (goal: pin → ``intr`` ≤ 3 cycles).
 
 Every figure uses one convention: **the cycle in which the stimulus is

@@ -1,6 +1,6 @@
 """Linux's API names in one place: :class:`LinuxApi`, mixed into :class:`~irqforge.sw.Kernel`.
 
-Every name of contract §7 is a method (or attribute) of the kernel object,
+Every name of docs/firmware.md's API table is a method (or attribute) of the kernel object,
 spelled and behaving as in Linux, so a firmware developer writes::
 
     k = Kernel(machine)
@@ -55,7 +55,7 @@ __all__ = ["LINUX_API", "LinuxApi"]
 
 
 class LinuxApi:
-    """Contract §7's Linux names as methods (see the module docstring)."""
+    """The Linux names of docs/firmware.md as methods (see the module docstring)."""
 
     if TYPE_CHECKING:
         idt: Idt
@@ -535,7 +535,7 @@ class LinuxApi:
         return self.entry.fixup_exception(regs, trapnr, error_code, fault_addr)
 
 
-#: Every API name contract §7 lists; each is an attribute of :class:`~irqforge.sw.Kernel`.
+#: Every API name docs/firmware.md lists; each is an attribute of :class:`~irqforge.sw.Kernel`.
 LINUX_API: tuple[str, ...] = (
     "set_intr_gate", "set_trap_gate", "set_system_gate", "set_system_intr_gate", "set_intr_gate_ist",
     "request_irq", "free_irq", "enable_irq", "disable_irq",

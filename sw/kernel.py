@@ -10,7 +10,7 @@ when ``IF`` is set (NMIs whenever the CPU is not already in an NMI). The
 interrupted thread runs the entry code on its own stack, exactly as a CPU
 pushes the frame on the current stack.
 
-The Linux API (contract §7) is on the kernel object under Linux's names —
+The Linux API (docs/firmware.md) is on the kernel object under Linux's names —
 ``k.set_intr_gate``, ``k.request_irq``/``free_irq``/``enable_irq``/
 ``disable_irq``, ``k.open_softirq``/``raise_softirq``/``local_bh_enable``,
 ``k.tasklet_init``/``tasklet_schedule``/…/``tasklet_kill``,
@@ -112,7 +112,7 @@ class Kernel(LinuxApi):
     """A Linux-like kernel on a :class:`~irqforge.sw.Machine`.
 
     Subsystems hang off it by name (``k.irq``, ``k.softirq``, ``k.apic`` …);
-    every Linux API name of contract §7 is also a method of the kernel itself
+    every Linux API name of docs/firmware.md is also a method of the kernel itself
     (``k.request_irq``, ``k.tasklet_schedule``, ``k.mod_timer`` … — see
     :mod:`irqforge.sw.api`);
     :meth:`run` boots every CPU, runs ``main(k)`` as a kernel thread on CPU 0

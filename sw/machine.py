@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class Machine(Protocol):
-    """A running platform with ``ncpus`` CPUs (contract §7)."""
+    """A running platform with ``ncpus`` CPUs (docs/architecture.md, the Machine seam)."""
 
     ncpus: int
 
@@ -45,7 +45,7 @@ class Machine(Protocol):
         """Drive device interrupt line ``line`` (IO-APIC pin) to ``level``."""
         ...
 
-    # -- beyond contract §7: one coroutine can serve every CPU, and the
+    # -- beyond the seam of docs/architecture.md: one coroutine can serve every CPU, and the
     #    other CPU-side pins of the LAPIC
 
     def intr_pending(self, cpu: int) -> bool:

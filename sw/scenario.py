@@ -218,7 +218,7 @@ async def default_scenario(machine: Machine, **kwargs: Any) -> dict[str, Any]:
 async def irq_throughput(
     machine: Machine, n: int = 20_000, devices: int | None = None, **kwargs: Any
 ) -> dict[str, Any]:
-    """End-to-end interrupts through the whole stack (contract §8 ``cosim_irqs_per_s``).
+    """End-to-end interrupts through the whole stack (``cosim_irqs_per_s`` of docs/performance.md).
 
     One device per CPU (``devices``, default every CPU) on its own edge pin,
     affine to that CPU; each handler acks its device (the line drops) and —

@@ -12,7 +12,7 @@
 ==================== ==========================================================
 
 A *scenario* is ``async def scenario(machine, **kwargs) -> dict`` awaiting
-only the machine (contract §7); :func:`run_scenario` runs one on any backend
+only the machine (docs/architecture.md, the Machine seam); :func:`run_scenario` runs one on any backend
 and returns its dict. For the cocotb backends the scenario must be a
 module-level function (it is imported by name inside the simulator) and its
 arguments and result JSON-serialisable. :mod:`.scenarios` has the shared ones.

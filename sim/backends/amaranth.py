@@ -300,7 +300,7 @@ class AmaranthMachine:
             raise _Stop
         return False
 
-    # ------------------------------------------------------------------ Machine (contract §7)
+    # ------------------------------------------------------------------ the Machine seam (docs/architecture.md)
 
     def now(self) -> int:
         """Rising edges of ``clk`` since the run began."""

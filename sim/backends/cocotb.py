@@ -78,7 +78,7 @@ __all__ = [
     "run_on_simulator",
 ]
 
-#: The platform's Verilog module (contract §5).
+#: The platform's Verilog module (docs/hardware.md).
 TOPLEVEL: Final = "irqforge_platform"
 #: The co-simulation toplevel: the platform inside the transactor harness.
 COSIM_TOPLEVEL: Final = "irqforge_cosim"
@@ -281,7 +281,7 @@ class CocotbMachine:
         if not 0 <= cpu < self.ncpus:
             raise IndexError(f"no CPU {cpu}: the platform has CPUs 0..{self.ncpus - 1}")
 
-    # ------------------------------------------------------------------ Machine (contract §7)
+    # ------------------------------------------------------------------ the Machine seam (docs/architecture.md)
 
     def cycles_to_steps(self, cycles: int) -> int:
         """Simulator time steps of ``cycles`` clock periods."""

@@ -155,7 +155,7 @@ class ModelMachine:
         p.advance_to(limit)
         return False
 
-    # ------------------------------------------------------------------ Machine (contract §7)
+    # ------------------------------------------------------------------ the Machine seam (docs/architecture.md)
 
     def now(self) -> int:
         """Cycles since reset."""

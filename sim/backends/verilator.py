@@ -198,7 +198,7 @@ class VerilatorMachine:
         if not 0 <= cpu < self.ncpus:
             raise IndexError(f"no CPU {cpu}: the platform has CPUs 0..{self.ncpus - 1}")
 
-    # ------------------------------------------------------------------ Machine (contract §7)
+    # ------------------------------------------------------------------ the Machine seam (docs/architecture.md)
 
     def now(self) -> int:
         """Rising edges of ``clk`` since the end of reset."""

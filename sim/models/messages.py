@@ -1,6 +1,6 @@
 """Messages exchanged between the reference models (and the RTL ports they mirror).
 
-Field names follow the RTL port names of contract §6 (``msg_in__vector`` …),
+Field names follow the RTL port names of docs/hardware.md (``msg_in__vector`` …),
 so a bench can compare a port bundle with a model message field by field.
 Encodings are the architectural ones; ``tests/test_models_messages.py`` checks
 them against the spec's enumerated values.

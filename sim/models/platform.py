@@ -33,7 +33,7 @@ Everything an event causes happens **in the cycle of the event**: a register
 write, a pin change, a timer expiry or an EOI has all its consequences
 (message, routing, acceptance into IRR, ``intr``) delivered before the call
 returns. The model therefore has zero latency where the RTL takes a few
-cycles (contract §8 ``latency_cycles`` measures those); scenarios that must
+cycles (``latency_cycles`` of docs/performance.md measures those); scenarios that must
 give the same result on every backend must not depend on those few cycles.
 One consequence is refused outright: a device line that changes back within
 the cycle it changed in (:class:`ZeroWidthPulse`) — the RTL, sampling its

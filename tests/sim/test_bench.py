@@ -1,5 +1,5 @@
 """``irqforge bench`` (:mod:`irqforge.sim.bench`): the storm comparison, the
-JSON keys of contract §8, the Markdown, repetitions and the progress display.
+JSON keys of docs/cli.md (irqforge bench), the Markdown, repetitions and the progress display.
 
 Every run here is shrunk (monkeypatched sizes, a few backends); the figures
 themselves are not checked, only what the bench makes of them.
@@ -89,7 +89,7 @@ def test_bench_json_and_markdown(
     small: pytest.MonkeyPatch, spec: Spec, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``irqforge bench --quick --parts latency,backends,storm --json --write-doc``
-    on the model backend only: contract §8 keys, every backend listed, the
+    on the model backend only: docs/cli.md's bench keys, every backend listed, the
     others skipped with a reason; the Markdown has the storm table; no
     progress output when stderr is not a terminal."""
     _only(small, "model")

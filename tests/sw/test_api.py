@@ -1,4 +1,4 @@
-"""Contract §7's Linux names are reachable on the kernel object and work there."""
+"""The Linux names of docs/firmware.md are reachable on the kernel object and work there."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``irq_throughput`` scenario (contract §8 ``cosim_irqs_per_s``) on the model backend."""
+"""The ``irq_throughput`` scenario (``cosim_irqs_per_s`` of docs/performance.md) on the model backend."""
 
 from __future__ import annotations
 
