@@ -4,19 +4,19 @@ Options:
 
 ``--sim LIST``
     The cocotb simulators to run on: a comma list of ``icarus`` and
-    ``verilator``, or ``all`` or ``none``. Default: every simulator found
-    (see ``irqforge doctor``). A test that takes the ``simulator`` fixture runs
-    once per simulator; the ones not selected or not usable are skipped with
-    the reason.
+    ``verilator``, or ``all`` or ``none``. Default: both, and a missing one
+    is an error that stops the run before any test (``scripts/setup.sh``
+    installs both): a machine without simulators cannot pass by skipping
+    every cocotb test. ``--sim none`` (or a list) runs without them. A test
+    that takes the ``simulator`` fixture runs once per simulator; the ones not
+    selected are skipped with the reason.
 ``--long``
     Also run the tests marked ``long`` (randomised and soak tests).
 ``--build-dir DIR``
     Keep cocotb builds in DIR so that later runs reuse them (default: a new
     temporary folder per session).
 ``--require-sim``
-    A selected simulator (by default: all of them) that is not found is an
-    error that stops the run, not a skip: CI sets it, so that a machine
-    without simulators cannot pass by skipping every cocotb test.
+    Kept for old command lines; requiring the simulators is the default now.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--require-sim",
         action="store_true",
         default=False,
-        help="a selected simulator (default: icarus and verilator) that is missing is an error, not a skip",
+        help="(the default now) a selected simulator that is missing is an error, not a skip",
     )
 
 
@@ -95,15 +95,15 @@ def _skip_reason(config: pytest.Config, sim: str) -> str | None:
 def pytest_configure(config: pytest.Config) -> None:
     # Fail early on a bad --sim, before collecting anything.
     selected, explicit = _requested_simulators(config)
-    if config.getoption("--require-sim"):
-        wanted = selected if explicit else list(toolchain.SIMULATORS)
-        missing = [
-            f"{sim}: {toolchain.find_simulator(sim).why_not}" for sim in wanted if not toolchain.find_simulator(sim).ok
-        ]
-        if missing:
-            raise pytest.UsageError(
-                f"--require-sim: simulator(s) not usable: {'; '.join(missing)}"
-            )
+    wanted = selected if explicit else list(toolchain.SIMULATORS)
+    missing = [
+        f"{sim}: {toolchain.find_simulator(sim).why_not}" for sim in wanted if not toolchain.find_simulator(sim).ok
+    ]
+    if missing:
+        raise pytest.UsageError(
+            f"simulator(s) not usable: {'; '.join(missing)}. Run bash scripts/setup.sh, or choose the "
+            "simulators with --sim (--sim none: no cocotb benches)"
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
