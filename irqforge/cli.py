@@ -329,8 +329,26 @@ def _run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _announce_builds() -> None:
+    """Print the simulator builds' announcements (``irqforge.build``) as plain lines on stderr."""
+    import logging
+
+    class _Stderr(logging.Handler):
+        """Writes to whatever ``sys.stderr`` is at the time (tests swap it)."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            print(f"irqforge: {record.getMessage()}", file=sys.stderr, flush=True)
+
+    log = logging.getLogger("irqforge.build")
+    if not any(isinstance(h, logging.Handler) and type(h).__name__ == "_Stderr" for h in log.handlers):
+        log.addHandler(_Stderr())
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _announce_builds()
     return _run(args)
 
 

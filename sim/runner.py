@@ -337,6 +337,9 @@ def build_and_test(
         with _locked(root / f"{build_path.name}.lock"):
             if not stamp.is_file():
                 build_path.mkdir(parents=True, exist_ok=True)
+                toolchain.build_log.info(
+                    "building %s with %s for cocotb (once; up to a few minutes), cached in %s", toplevel, sim, root
+                )
                 started = time.monotonic()
                 try:
                     runner.build(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import re
 import shutil
@@ -85,6 +86,11 @@ def cache_dir(*parts: str) -> Path:
     folder = root.joinpath(*parts)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+#: Long steps (a simulator build) are announced here before they start; the command line
+#: prints these messages, so a first build never looks like a hang, with or without a terminal.
+build_log = logging.getLogger("irqforge.build")
 
 
 class ToolNotFoundError(RuntimeError):

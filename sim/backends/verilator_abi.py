@@ -287,6 +287,12 @@ def build_library(spec: Spec, *, trace: bool = False, cache: Path | None = None)
         if work.exists():
             shutil.rmtree(work)
         work.mkdir()
+        toolchain.build_log.info(
+            "building the Verilated %d-CPU platform for this spec (once; 15 s to a few minutes, more CPUs take "
+            "longer), cached in %s",
+            ncpus,
+            root,
+        )
         try:
             _build(spec, work, env, trace)
             (work / _STAMP).write_text(
