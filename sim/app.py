@@ -20,7 +20,7 @@ from rich.console import Console
 from irqforge.spec import Spec, SpecError, load
 from irqforge.sw import trace
 
-from .backends import BACKENDS, MachineError, available, resolve_scenario, run_scenario, why_unavailable
+from .backends import MachineError, available, resolve_scenario, run_scenario, why_unavailable
 from .toolchain import ToolNotFoundError
 from .tracebacks import format_user_exception
 
