@@ -20,7 +20,7 @@ from rich.console import Console
 from irqforge.spec import Spec, SpecError, load
 from irqforge.sw import trace
 
-from .backends import MachineError, available, resolve_scenario, run_scenario, why_unavailable
+from .backends import MachineError, ScenarioError, available, resolve_scenario, run_scenario, why_unavailable
 from .toolchain import ToolNotFoundError
 from .tracebacks import format_user_exception
 
@@ -181,6 +181,13 @@ def run_sim(args: argparse.Namespace) -> int:
     try:
         with trace.session(trace_file) if trace_file else contextlib.nullcontext():
             result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
+    except ScenarioError as e:  # raised inside a simulator process (cocotb backends)
+        if not e.user_traceback:
+            err.print(f"irqforge sim: the scenario failed inside {backend} with {e} (a bug in irqforge)", markup=False)
+            return 1
+        err.print(f"irqforge sim: the scenario {args.scenario} raised {e.kind} on {backend}:", markup=False)
+        err.print(e.user_traceback, markup=False, end="")
+        return 1
     except (MachineError, ToolNotFoundError) as e:
         # a deadlock, a watchdog, a missing compiler or a failed build: said in one message
         err.print(f"irqforge sim: {backend}: {e}", markup=False)

@@ -53,7 +53,14 @@ def test_scenario_module_in_the_current_directory(tmp_path: Path) -> None:
     assert "jiffies: 7" in proc.stdout
 
 
-def test_user_exception_is_the_users_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["model", "verilator", "icarus"])
+def test_user_exception_is_the_users_traceback(tmp_path: Path, backend: str) -> None:
+    """On every kind of backend: in this process (model, verilator) and inside a cocotb simulator (icarus)."""
+    from irqforge.sim.backends import why_unavailable
+
+    why = why_unavailable(backend)
+    if why:
+        pytest.skip(f"{backend}: {why}")
     fw = tmp_path / "badfw.py"
     fw.write_text(
         "from irqforge.sw import Kernel, KernelConfig\n"
@@ -68,10 +75,10 @@ def test_user_exception_is_the_users_traceback(tmp_path: Path) -> None:
         "    return await k.run(init)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "irqforge", "sim", "--sim", "model", "--scenario", f"{fw}:main"],
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "irqforge", "sim", "--sim", backend, "--scenario", f"{fw}:main"],
+        capture_output=True, text=True, timeout=600,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stderr
     err = proc.stderr
     assert "raised ValueError" in err
     assert f'File "{fw}", line 4, in parse' in err

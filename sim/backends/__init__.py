@@ -37,7 +37,7 @@ from typing import Any
 
 from irqforge.spec import Spec
 
-from .base import BACKENDS, COCOTB_SIMULATORS, MachineDeadlock, MachineError, MachineTimeout
+from .base import BACKENDS, COCOTB_SIMULATORS, MachineDeadlock, MachineError, MachineTimeout, ScenarioError
 
 __all__ = [
     "BACKENDS",
@@ -46,6 +46,7 @@ __all__ = [
     "MachineError",
     "MachineTimeout",
     "Scenario",
+    "ScenarioError",
     "available",
     "is_file_scenario",
     "open_machine",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["BACKENDS", "COCOTB_SIMULATORS", "MachineDeadlock", "MachineError", "MachineTimeout"]
+__all__ = ["BACKENDS", "COCOTB_SIMULATORS", "MachineDeadlock", "MachineError", "MachineTimeout", "ScenarioError"]
 
 #: Backend names, fastest first (``irqforge sim --sim``).
 BACKENDS: Final[tuple[str, ...]] = ("model", "verilator", "cocotb-verilator", "icarus", "amaranth")
@@ -34,3 +34,16 @@ class MachineDeadlock(MachineError):
 
     The message names the cycle, each CPU and what it waits for.
     """
+
+
+class ScenarioError(Exception):
+    """The scenario itself raised inside a simulator process (a cocotb backend).
+
+    ``error`` is the exception's type name and message, ``user_traceback`` the
+    traceback with irqforge's frames folded (:mod:`irqforge.sim.tracebacks`),
+    or ``""`` when no frame was the user's (then it is irqforge's failure).
+    """
+
+    def __init__(self, kind: str, message: str, user_traceback: str) -> None:
+        self.kind, self.message, self.user_traceback = kind, message, user_traceback
+        super().__init__(f"{kind}: {message}")

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Final
 from irqforge.spec import Spec
 from irqforge.sw import BusError
 
-from .base import COCOTB_SIMULATORS, MachineTimeout
+from .base import COCOTB_SIMULATORS, MachineTimeout, ScenarioError
 
 if TYPE_CHECKING:
     from . import Scenario
@@ -68,6 +68,7 @@ __all__ = [
     "ENV_SCENARIO",
     "ENV_SCENARIO_ARGS",
     "ENV_SPEC",
+    "EXCEPTION_KEY",
     "TIMEOUT_KEY",
     "TOPLEVEL",
     "CocotbMachine",
@@ -96,6 +97,8 @@ ENV_JOBS: Final = "IRQFORGE_JOBS"
 ENV_RESULT: Final = "IRQFORGE_RESULT"
 #: Key of the record the bench writes for a job stopped at its watchdog.
 TIMEOUT_KEY: Final = "irqforge_timeout_cycles"
+#: The record the bench writes when the scenario raised: type, message, the user's traceback.
+EXCEPTION_KEY: Final = "irqforge_scenario_exception"
 #: A pickled :class:`~irqforge.spec.Spec` (default: the shipped specs).
 ENV_SPEC: Final = "IRQFORGE_SPEC_PICKLE"
 #: Watchdog: stop the scenario after this many cycles.
@@ -699,6 +702,9 @@ def run_many_on_simulator(
             timeout = _timeout_in(result)
             if timeout is not None:
                 raise MachineTimeout(timeout) from None
+            raised = _exception_in(result)
+            if raised is not None:
+                raise raised from None
             raise
         return json.loads(result.read_text())
 
@@ -712,6 +718,19 @@ def _timeout_in(result: Path) -> int | None:
     for record in records if isinstance(records, list) else []:
         if isinstance(record, dict) and TIMEOUT_KEY in record:
             return int(record[TIMEOUT_KEY])
+    return None
+
+
+def _exception_in(result: Path) -> ScenarioError | None:
+    """The scenario's own exception, if the bench recorded one."""
+    try:
+        records = json.loads(result.read_text())
+    except (OSError, ValueError):
+        return None
+    for record in records if isinstance(records, list) else []:
+        if isinstance(record, dict) and EXCEPTION_KEY in record:
+            e = record[EXCEPTION_KEY]
+            return ScenarioError(str(e["type"]), str(e["message"]), str(e["traceback"]))
     return None
 
 

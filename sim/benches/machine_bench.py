@@ -51,9 +51,11 @@ from irqforge.sim.backends.cocotb import (
     ENV_SCENARIO,
     ENV_SCENARIO_ARGS,
     ENV_SPEC,
+    EXCEPTION_KEY,
     TIMEOUT_KEY,
     CocotbMachine,
 )
+from irqforge.sim.tracebacks import format_user_exception
 from irqforge.spec import Spec, load_default
 
 DEFAULT_RESULT = "scenario_result.json"
@@ -121,14 +123,19 @@ async def _run_jobs(
         if index:
             await machine.reset()
         dut._log.info("scenario %s %s", jobs[index][0], json.dumps(kwargs))
-        if max_cycles is None:
-            results.append(await scenario(machine, **kwargs))
-            continue
         try:
+            if max_cycles is None:
+                results.append(await scenario(machine, **kwargs))
+                continue
             results.append(
                 await with_timeout(scenario(machine, **kwargs), machine.cycles_to_steps(max_cycles), "step")
             )
         except SimTimeoutError:
             out.write_text(json.dumps([*results, {TIMEOUT_KEY: max_cycles}]) + "\n")
             raise MachineTimeout(max_cycles) from None
+        except Exception as e:
+            # the scenario's own exception: recorded for the caller, who shows it as the user's traceback
+            record = {"type": type(e).__name__, "message": str(e), "traceback": format_user_exception(e) or ""}
+            out.write_text(json.dumps([*results, {EXCEPTION_KEY: record}]) + "\n")
+            raise
     out.write_text(json.dumps(results if as_list else results[0], indent=1) + "\n")
