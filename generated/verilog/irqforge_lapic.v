@@ -6,14 +6,6 @@
 module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bus__bready, bus__araddr, bus__arprot, bus__arvalid, bus__rready, initial_apic_id, inta, nmi_ack, msg_in__valid, msg_in__vector, msg_in__delivery_mode, msg_in__trigger, msg_in__level, ipi__ready, lint0, lint1
 , clk, rst, bus__awready, bus__wready, bus__bresp, bus__bvalid, bus__arready, bus__rdata, bus__rresp, bus__rvalid, intr, vector, ack_valid, ack_vector, nmi, init, sipi, sipi_vector, msg_in__ready, ipi__valid, ipi__vector
 , ipi__delivery_mode, ipi__dest_mode, ipi__dest, ipi__shorthand, ipi__trigger, ipi__level, ipi__source, eoi__valid, eoi__vector, apic_id, ldr, dfr_model, arb_priority, enabled, bus__awaddr);
-  wire \$1 ;
-  wire \$2 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
   output ack_valid;
   wire ack_valid;
   wire \ack_valid$96 ;
@@ -250,14 +242,7 @@ module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .ipi__trigger(ipi__trigger),
     .ipi__valid(ipi__valid),
     .ipi__vector(ipi__vector),
-    .irr_b_hi1(\$8 ),
-    .irr_b_hi16(\$4 ),
-    .irr_b_hi2(\$7 ),
-    .irr_b_hi4(\$6 ),
-    .irr_b_hi8(\$5 ),
-    .irr_w_hi1(\$3 ),
-    .irr_w_hi2(\$2 ),
-    .irr_w_hi4(\$1 ),
+    .irrv(vector),
     .ldr(ldr),
     .lint0(lint0),
     .lint1(lint1),
@@ -309,7 +294,7 @@ module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign \reg__w_strb$91  = reg__w_strb;
   assign \initial_apic_id$92  = initial_apic_id;
   assign \intr$93  = intr;
-  assign \vector$94  = { \$1 , \$2 , \$3 , \$4 , \$5 , \$6 , \$7 , \$8  };
+  assign \vector$94  = vector;
   assign \inta$95  = inta;
   assign \ack_valid$96  = ack_valid;
   assign \ack_vector$97  = ack_vector;
@@ -343,7 +328,6 @@ module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   assign \dfr_model$125  = dfr_model;
   assign \arb_priority$126  = arb_priority;
   assign \enabled$127  = enabled;
-  assign vector = { \$1 , \$2 , \$3 , \$4 , \$5 , \$6 , \$7 , \$8  };
   assign msg_in__ready = 1'h1;
 endmodule
 
@@ -629,53 +613,57 @@ module \irqforge_lapic.bridge (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid
 endmodule
 
 (* generator = "Amaranth" *)
-module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_in__delivery_mode, msg_in__trigger, msg_in__level, ipi__ready, lint0, lint1, clk, rst, reg__w_stb, reg__r_stb, reg__addr, reg__w_data, reg__w_strb, irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16
-, irr_b_hi8, irr_b_hi4, irr_b_hi2, irr_b_hi1, deliverable, apic_id, apr, reg__r_data, ack_valid, ack_vector, ipi__valid, ipi__vector, ipi__delivery_mode, ipi__dest_mode, ipi__shorthand, ipi__trigger, ipi__level, ipi__dest, ipi__source, eoi__valid, eoi__vector
-, nmi, ldr, dfr_model, enabled, init, sipi, sipi_vector, initial_apic_id);
+module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_in__delivery_mode, msg_in__trigger, msg_in__level, ipi__ready, lint0, lint1, clk, rst, reg__w_stb, reg__r_stb, reg__addr, reg__w_data, reg__w_strb, deliverable, apic_id, apr, reg__r_data
+, irrv, ack_valid, ack_vector, ipi__valid, ipi__vector, ipi__delivery_mode, ipi__dest_mode, ipi__shorthand, ipi__trigger, ipi__level, ipi__dest, ipi__source, eoi__valid, eoi__vector, nmi, ldr, dfr_model, enabled, init, sipi, sipi_vector
+, initial_apic_id);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [16:0] \$100 ;
-  wire [31:0] \$101 ;
-  wire [31:0] \$102 ;
-  wire [16:0] \$103 ;
-  wire [31:0] \$104 ;
-  wire [31:0] \$105 ;
-  wire [16:0] \$106 ;
-  wire [31:0] \$107 ;
-  wire [31:0] \$108 ;
-  wire [16:0] \$109 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [31:0] \$110 ;
-  wire [31:0] \$111 ;
-  wire [16:0] \$112 ;
-  wire [31:0] \$113 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
   wire \$114 ;
   wire \$115 ;
-  wire [31:0] \$116 ;
-  wire [31:0] \$117 ;
+  wire \$116 ;
+  wire \$117 ;
   wire \$118 ;
-  wire [7:0] \$119 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [62:0] \$120 ;
+  wire \$120 ;
   wire \$121 ;
-  wire [7:0] \$122 ;
-  wire [14:0] \$123 ;
-  wire [14:0] \$124 ;
-  wire [31:0] \$125 ;
-  wire [31:0] \$126 ;
-  wire [31:0] \$127 ;
-  wire [31:0] \$128 ;
-  wire [31:0] \$129 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [31:0] \$130 ;
-  wire [31:0] \$131 ;
-  wire [31:0] \$132 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
   wire \$133 ;
   wire \$134 ;
   wire \$135 ;
+  wire [4:0] \$1356 ;
+  wire [6:0] \$1359 ;
   wire \$136 ;
   wire \$137 ;
+  wire [8:0] \$1371 ;
+  wire [8:0] \$1374 ;
   wire \$138 ;
   wire \$139 ;
   wire \$14 ;
@@ -783,9 +771,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$231 ;
   wire \$232 ;
   wire \$233 ;
-  wire [3:0] \$234 ;
-  wire [14:0] \$235 ;
-  wire [15:0] \$236 ;
+  wire \$234 ;
+  wire \$235 ;
+  wire \$236 ;
   wire \$237 ;
   wire \$238 ;
   wire \$239 ;
@@ -800,7 +788,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$247 ;
   wire \$248 ;
   wire \$249 ;
-  wire [3:0] \$25 ;
+  wire \$25 ;
   wire \$250 ;
   wire \$251 ;
   wire \$252 ;
@@ -809,247 +797,725 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$255 ;
   wire \$256 ;
   wire \$257 ;
-  wire [62:0] \$258 ;
-  wire [14:0] \$259 ;
-  wire [7:0] \$26 ;
-  wire [14:0] \$260 ;
-  wire [31:0] \$261 ;
-  wire [31:0] \$262 ;
-  wire [31:0] \$263 ;
-  wire [31:0] \$264 ;
-  wire [31:0] \$265 ;
-  wire [31:0] \$266 ;
-  wire [31:0] \$267 ;
-  wire [31:0] \$268 ;
-  wire [255:0] \$269 ;
-  wire [31:0] \$27 ;
-  wire [255:0] \$270 ;
+  wire \$258 ;
+  wire \$259 ;
+  wire \$26 ;
+  wire \$260 ;
+  wire \$261 ;
+  wire \$262 ;
+  wire \$263 ;
+  wire \$264 ;
+  wire \$265 ;
+  wire \$266 ;
+  wire \$267 ;
+  wire \$268 ;
+  wire \$269 ;
+  wire \$27 ;
+  wire \$270 ;
   wire \$271 ;
-  wire [255:0] \$272 ;
-  wire [62:0] \$273 ;
-  wire [14:0] \$274 ;
-  wire [14:0] \$275 ;
-  wire [31:0] \$276 ;
-  wire [31:0] \$277 ;
-  wire [31:0] \$278 ;
-  wire [31:0] \$279 ;
-  wire [31:0] \$28 ;
-  wire [31:0] \$280 ;
-  wire [31:0] \$281 ;
-  wire [31:0] \$282 ;
-  wire [31:0] \$283 ;
-  wire [255:0] \$284 ;
-  wire [255:0] \$285 ;
+  wire \$272 ;
+  wire \$273 ;
+  wire \$274 ;
+  wire \$275 ;
+  wire \$276 ;
+  wire \$277 ;
+  wire \$278 ;
+  wire \$279 ;
+  wire \$28 ;
+  wire \$280 ;
+  wire \$281 ;
+  wire \$282 ;
+  wire \$283 ;
+  wire \$284 ;
+  wire \$285 ;
   wire \$286 ;
-  wire [255:0] \$287 ;
-  wire [62:0] \$288 ;
-  wire [14:0] \$289 ;
-  wire [31:0] \$29 ;
-  wire [14:0] \$290 ;
-  wire [31:0] \$291 ;
-  wire [31:0] \$292 ;
-  wire [31:0] \$293 ;
-  wire [31:0] \$294 ;
-  wire [31:0] \$295 ;
-  wire [31:0] \$296 ;
-  wire [31:0] \$297 ;
-  wire [31:0] \$298 ;
-  wire [255:0] \$299 ;
+  wire \$287 ;
+  wire \$288 ;
+  wire [1:0] \$289 ;
+  wire \$29 ;
+  wire [1:0] \$290 ;
+  wire [1:0] \$291 ;
+  wire [1:0] \$292 ;
+  wire [1:0] \$293 ;
+  wire [1:0] \$294 ;
+  wire [1:0] \$295 ;
+  wire [1:0] \$296 ;
+  wire [1:0] \$297 ;
+  wire [1:0] \$298 ;
+  wire [1:0] \$299 ;
   wire \$3 ;
-  wire [31:0] \$30 ;
-  wire [255:0] \$300 ;
-  wire \$301 ;
-  wire [255:0] \$302 ;
-  wire [62:0] \$303 ;
-  wire [14:0] \$304 ;
-  wire [14:0] \$305 ;
-  wire [31:0] \$306 ;
-  wire [31:0] \$307 ;
-  wire [31:0] \$308 ;
-  wire [31:0] \$309 ;
-  wire [31:0] \$31 ;
-  wire [31:0] \$310 ;
-  wire [31:0] \$311 ;
-  wire [31:0] \$312 ;
-  wire [31:0] \$313 ;
-  wire [255:0] \$314 ;
-  wire [255:0] \$315 ;
-  wire [255:0] \$316 ;
-  wire [62:0] \$317 ;
-  wire [14:0] \$318 ;
-  wire [14:0] \$319 ;
-  wire [31:0] \$32 ;
-  wire [31:0] \$320 ;
-  wire [31:0] \$321 ;
-  wire [31:0] \$322 ;
-  wire [31:0] \$323 ;
-  wire [31:0] \$324 ;
-  wire [31:0] \$325 ;
-  wire [31:0] \$326 ;
-  wire [31:0] \$327 ;
-  wire [255:0] \$328 ;
-  wire [255:0] \$329 ;
-  wire [31:0] \$33 ;
-  wire [255:0] \$330 ;
+  wire \$30 ;
+  wire [1:0] \$300 ;
+  wire [1:0] \$301 ;
+  wire [1:0] \$302 ;
+  wire [1:0] \$303 ;
+  wire [1:0] \$304 ;
+  wire [1:0] \$305 ;
+  wire [1:0] \$306 ;
+  wire [1:0] \$307 ;
+  wire [1:0] \$308 ;
+  wire [1:0] \$309 ;
+  wire \$31 ;
+  wire [1:0] \$310 ;
+  wire [1:0] \$311 ;
+  wire [1:0] \$312 ;
+  wire [1:0] \$313 ;
+  wire [1:0] \$314 ;
+  wire [1:0] \$315 ;
+  wire [1:0] \$316 ;
+  wire [1:0] \$317 ;
+  wire [1:0] \$318 ;
+  wire [1:0] \$319 ;
+  wire \$32 ;
+  wire [1:0] \$320 ;
+  wire \$321 ;
+  wire \$322 ;
+  wire \$323 ;
+  wire \$324 ;
+  wire \$325 ;
+  wire \$326 ;
+  wire \$327 ;
+  wire \$328 ;
+  wire \$329 ;
+  wire \$33 ;
+  wire \$330 ;
   wire \$331 ;
-  wire [7:0] \$332 ;
-  wire [7:0] \$333 ;
+  wire \$332 ;
+  wire \$333 ;
   wire \$334 ;
   wire \$335 ;
   wire \$336 ;
-  wire \$337 ;
-  wire \$338 ;
-  wire \$339 ;
-  wire [31:0] \$34 ;
-  wire [31:0] \$340 ;
-  wire [32:0] \$341 ;
-  wire [7:0] \$342 ;
-  wire [7:0] \$343 ;
-  wire [7:0] \$344 ;
-  wire [255:0] \$345 ;
-  wire [255:0] \$346 ;
-  wire [255:0] \$347 ;
-  wire [255:0] \$348 ;
-  wire [255:0] \$349 ;
-  wire [15:0] \$35 ;
-  wire [255:0] \$350 ;
-  wire [255:0] \$351 ;
-  wire [255:0] \$352 ;
-  wire [255:0] \$353 ;
-  wire [255:0] \$354 ;
-  wire [255:0] \$355 ;
-  wire [255:0] \$356 ;
-  wire [1:0] \$357 ;
+  wire [2:0] \$337 ;
+  wire [2:0] \$338 ;
+  wire [2:0] \$339 ;
+  wire \$34 ;
+  wire [2:0] \$340 ;
+  wire [2:0] \$341 ;
+  wire [2:0] \$342 ;
+  wire [2:0] \$343 ;
+  wire [2:0] \$344 ;
+  wire [2:0] \$345 ;
+  wire [2:0] \$346 ;
+  wire [2:0] \$347 ;
+  wire [2:0] \$348 ;
+  wire [2:0] \$349 ;
+  wire \$35 ;
+  wire [2:0] \$350 ;
+  wire [2:0] \$351 ;
+  wire [2:0] \$352 ;
+  wire \$353 ;
+  wire \$354 ;
+  wire \$355 ;
+  wire \$356 ;
+  wire \$357 ;
   wire \$358 ;
   wire \$359 ;
-  wire [31:0] \$36 ;
+  wire \$36 ;
   wire \$360 ;
-  wire \$361 ;
-  wire \$362 ;
-  reg \$363 ;
-  reg [7:0] \$364 ;
-  reg [7:0] \$365 ;
-  reg \$366 ;
-  reg \$367 ;
-  reg [7:0] \$368 ;
-  reg [2:0] \$369 ;
-  wire [31:0] \$37 ;
-  reg \$370 ;
-  reg [1:0] \$371 ;
-  reg \$372 ;
-  reg \$373 ;
-  reg [7:0] \$374 ;
-  reg [7:0] \$375 ;
-  reg \$376 ;
-  reg [7:0] \$377 ;
-  reg [1:0] \$378 ;
-  reg [31:0] \$379 ;
-  wire [31:0] \$38 ;
-  reg [6:0] \$380 ;
-  reg [7:0] \$381 ;
-  reg [7:0] \$382 ;
-  reg [255:0] \$383 ;
-  reg [255:0] \$384 ;
-  reg [255:0] \$385 ;
-  reg [1:0] \$386 ;
-  reg \$387 ;
-  reg [31:0] \$388 ;
-  reg [31:0] \$389 ;
-  wire [31:0] \$39 ;
-  reg [31:0] \$390 ;
-  reg [31:0] \$391 ;
-  reg [31:0] \$392 ;
-  reg [31:0] \$393 ;
-  reg [31:0] \$394 ;
-  reg [31:0] \$395 ;
-  reg [31:0] \$396 ;
-  reg [31:0] \$397 ;
-  reg [31:0] \$398 ;
-  reg [31:0] \$399 ;
+  wire [3:0] \$361 ;
+  wire [3:0] \$362 ;
+  wire [3:0] \$363 ;
+  wire [3:0] \$364 ;
+  wire [3:0] \$365 ;
+  wire [3:0] \$366 ;
+  wire [3:0] \$367 ;
+  wire [3:0] \$368 ;
+  wire \$369 ;
+  wire \$37 ;
+  wire \$370 ;
+  wire \$371 ;
+  wire \$372 ;
+  wire [4:0] \$373 ;
+  wire [4:0] \$374 ;
+  wire [4:0] \$375 ;
+  wire [4:0] \$376 ;
+  wire \$377 ;
+  wire \$378 ;
+  wire [5:0] \$379 ;
+  wire \$38 ;
+  wire [5:0] \$380 ;
+  wire [6:0] \$381 ;
+  wire \$382 ;
+  wire \$383 ;
+  wire \$384 ;
+  wire \$385 ;
+  wire \$386 ;
+  wire \$387 ;
+  wire \$388 ;
+  wire \$389 ;
+  wire \$39 ;
+  wire [3:0] \$390 ;
+  wire [3:0] \$391 ;
+  wire [3:0] \$392 ;
+  wire [3:0] \$393 ;
+  wire [3:0] \$394 ;
+  wire [3:0] \$395 ;
+  wire [3:0] \$396 ;
+  wire [3:0] \$397 ;
+  wire \$398 ;
+  wire \$399 ;
   wire \$4 ;
-  wire [31:0] \$40 ;
-  reg [31:0] \$400 ;
-  reg [31:0] \$401 ;
-  reg \$402 ;
-  reg \$403 ;
-  reg [7:0] \$404 ;
-  wire [31:0] \$41 ;
-  wire [8:0] \$419 ;
-  wire [15:0] \$42 ;
-  wire [31:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [8:0] \$447 ;
-  wire [15:0] \$45 ;
-  wire [31:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [8:0] \$479 ;
-  wire [31:0] \$48 ;
-  wire [8:0] \$482 ;
-  wire [8:0] \$485 ;
-  wire [31:0] \$49 ;
+  wire \$40 ;
+  wire \$400 ;
+  wire \$401 ;
+  wire \$402 ;
+  wire \$403 ;
+  wire \$404 ;
+  wire \$405 ;
+  wire [3:0] \$406 ;
+  wire [3:0] \$407 ;
+  wire [3:0] \$408 ;
+  wire [3:0] \$409 ;
+  wire \$41 ;
+  wire \$410 ;
+  wire \$411 ;
+  wire [1:0] \$412 ;
+  wire [1:0] \$413 ;
+  wire [3:0] \$414 ;
+  wire [3:0] \$415 ;
+  wire [2:0] \$416 ;
+  wire [30:0] \$417 ;
+  wire [15:0] \$418 ;
+  wire [30:0] \$419 ;
+  wire \$42 ;
+  wire [15:0] \$420 ;
+  wire [30:0] \$421 ;
+  wire [15:0] \$422 ;
+  wire [30:0] \$423 ;
+  wire [15:0] \$424 ;
+  wire [30:0] \$425 ;
+  wire [15:0] \$426 ;
+  wire [30:0] \$427 ;
+  wire [15:0] \$428 ;
+  wire [30:0] \$429 ;
+  wire \$43 ;
+  wire [15:0] \$430 ;
+  wire [30:0] \$431 ;
+  wire [15:0] \$432 ;
+  wire [30:0] \$433 ;
+  wire [15:0] \$434 ;
+  wire [30:0] \$435 ;
+  wire [15:0] \$436 ;
+  wire [30:0] \$437 ;
+  wire [15:0] \$438 ;
+  wire [30:0] \$439 ;
+  wire \$44 ;
+  wire [15:0] \$440 ;
+  wire [30:0] \$441 ;
+  wire [15:0] \$442 ;
+  wire [30:0] \$443 ;
+  wire [15:0] \$444 ;
+  wire [30:0] \$445 ;
+  wire [15:0] \$446 ;
+  wire [30:0] \$447 ;
+  wire [15:0] \$448 ;
+  wire \$449 ;
+  wire \$45 ;
+  wire \$450 ;
+  wire \$451 ;
+  wire \$452 ;
+  wire \$453 ;
+  wire \$454 ;
+  wire \$455 ;
+  wire \$456 ;
+  wire \$457 ;
+  wire \$458 ;
+  wire \$459 ;
+  wire \$46 ;
+  wire \$460 ;
+  wire [3:0] \$461 ;
+  wire [30:0] \$462 ;
+  wire [15:0] \$463 ;
+  wire [30:0] \$464 ;
+  wire [15:0] \$465 ;
+  wire [7:0] \$466 ;
+  wire [31:0] \$467 ;
+  wire [31:0] \$468 ;
+  wire [31:0] \$469 ;
+  wire \$47 ;
+  wire [31:0] \$470 ;
+  wire [31:0] \$471 ;
+  wire [31:0] \$472 ;
+  wire [31:0] \$473 ;
+  wire [15:0] \$474 ;
+  wire [31:0] \$475 ;
+  wire [31:0] \$476 ;
+  wire [31:0] \$477 ;
+  wire [31:0] \$478 ;
+  wire [31:0] \$479 ;
+  wire \$48 ;
+  wire [31:0] \$480 ;
+  wire [15:0] \$481 ;
+  wire [31:0] \$482 ;
+  wire [31:0] \$483 ;
+  wire [15:0] \$484 ;
+  wire [31:0] \$485 ;
+  wire [31:0] \$486 ;
+  wire [31:0] \$487 ;
+  wire [31:0] \$488 ;
+  wire \$489 ;
+  wire \$49 ;
+  wire \$490 ;
+  wire [31:0] \$491 ;
+  wire [31:0] \$492 ;
+  wire [31:0] \$493 ;
+  wire [31:0] \$494 ;
+  wire [31:0] \$495 ;
+  wire \$496 ;
+  wire [31:0] \$497 ;
+  wire [31:0] \$498 ;
+  wire [31:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
+  wire [31:0] \$500 ;
+  wire [31:0] \$501 ;
+  wire [31:0] \$502 ;
+  wire \$503 ;
+  wire [31:0] \$504 ;
+  wire [31:0] \$505 ;
+  wire \$506 ;
+  wire [31:0] \$507 ;
+  wire \$508 ;
+  wire \$509 ;
   wire \$51 ;
-  wire [31:0] \$52 ;
-  wire [31:0] \$53 ;
-  wire [31:0] \$54 ;
-  wire [31:0] \$55 ;
-  wire [31:0] \$56 ;
+  wire [31:0] \$510 ;
+  wire \$511 ;
+  wire \$512 ;
+  wire [31:0] \$513 ;
+  wire \$514 ;
+  wire [31:0] \$515 ;
+  wire \$516 ;
+  wire \$517 ;
+  wire [31:0] \$518 ;
+  wire \$519 ;
+  wire \$52 ;
+  wire \$520 ;
+  wire \$521 ;
+  wire [31:0] \$522 ;
+  wire \$523 ;
+  wire \$524 ;
+  wire \$525 ;
+  wire \$526 ;
+  wire [31:0] \$527 ;
+  wire [31:0] \$528 ;
+  wire [16:0] \$529 ;
+  wire \$53 ;
+  wire [31:0] \$530 ;
+  wire [31:0] \$531 ;
+  wire \$532 ;
+  wire \$533 ;
+  wire [31:0] \$534 ;
+  wire \$535 ;
+  wire \$536 ;
+  wire \$537 ;
+  wire [31:0] \$538 ;
+  wire [16:0] \$539 ;
+  wire \$54 ;
+  wire [31:0] \$540 ;
+  wire [31:0] \$541 ;
+  wire [16:0] \$542 ;
+  wire [31:0] \$543 ;
+  wire [31:0] \$544 ;
+  wire [16:0] \$545 ;
+  wire [31:0] \$546 ;
+  wire [31:0] \$547 ;
+  wire [16:0] \$548 ;
+  wire [31:0] \$549 ;
+  wire \$55 ;
+  wire [31:0] \$550 ;
+  wire [16:0] \$551 ;
+  wire [31:0] \$552 ;
+  wire \$553 ;
+  wire \$554 ;
+  wire [31:0] \$555 ;
+  wire [31:0] \$556 ;
+  wire \$557 ;
+  wire [62:0] \$558 ;
+  wire [14:0] \$559 ;
+  wire \$56 ;
+  wire [14:0] \$560 ;
+  wire [31:0] \$561 ;
+  wire [31:0] \$562 ;
+  wire [31:0] \$563 ;
+  wire [31:0] \$564 ;
+  wire [31:0] \$565 ;
+  wire [31:0] \$566 ;
+  wire [31:0] \$567 ;
+  wire [31:0] \$568 ;
+  wire \$569 ;
   wire \$57 ;
-  wire [31:0] \$58 ;
-  wire [31:0] \$59 ;
+  wire \$570 ;
+  wire \$571 ;
+  wire \$572 ;
+  wire \$573 ;
+  wire \$574 ;
+  wire \$575 ;
+  wire \$576 ;
+  wire \$577 ;
+  wire \$578 ;
+  wire \$579 ;
+  wire \$58 ;
+  wire \$580 ;
+  wire \$581 ;
+  wire \$582 ;
+  wire \$583 ;
+  wire \$584 ;
+  wire \$585 ;
+  wire \$586 ;
+  wire \$587 ;
+  wire \$588 ;
+  wire \$589 ;
+  wire \$59 ;
+  wire \$590 ;
+  wire \$591 ;
+  wire \$592 ;
+  wire \$593 ;
+  wire \$594 ;
+  wire \$595 ;
+  wire \$596 ;
+  wire \$597 ;
+  wire \$598 ;
+  wire \$599 ;
   wire \$6 ;
-  wire [31:0] \$60 ;
-  wire [31:0] \$61 ;
-  wire [31:0] \$62 ;
-  wire [31:0] \$63 ;
+  wire \$60 ;
+  wire \$600 ;
+  wire \$601 ;
+  wire \$602 ;
+  wire \$603 ;
+  wire \$604 ;
+  wire \$605 ;
+  wire \$606 ;
+  wire \$607 ;
+  wire \$608 ;
+  wire \$609 ;
+  wire \$61 ;
+  wire \$610 ;
+  wire \$611 ;
+  wire \$612 ;
+  wire \$613 ;
+  wire \$614 ;
+  wire \$615 ;
+  wire \$616 ;
+  wire \$617 ;
+  wire \$618 ;
+  wire \$619 ;
+  wire \$62 ;
+  wire \$620 ;
+  wire \$621 ;
+  wire \$622 ;
+  wire \$623 ;
+  wire \$624 ;
+  wire \$625 ;
+  wire \$626 ;
+  wire \$627 ;
+  wire \$628 ;
+  wire \$629 ;
+  wire \$63 ;
+  wire \$630 ;
+  wire \$631 ;
+  wire \$632 ;
+  wire \$633 ;
+  wire \$634 ;
+  wire \$635 ;
+  wire \$636 ;
+  wire \$637 ;
+  wire \$638 ;
+  wire \$639 ;
   wire \$64 ;
-  wire [31:0] \$65 ;
-  wire [31:0] \$66 ;
+  wire \$640 ;
+  wire \$641 ;
+  wire \$642 ;
+  wire \$643 ;
+  wire \$644 ;
+  wire \$645 ;
+  wire \$646 ;
+  wire \$647 ;
+  wire \$648 ;
+  wire \$649 ;
+  wire \$65 ;
+  wire \$650 ;
+  wire \$651 ;
+  wire \$652 ;
+  wire \$653 ;
+  wire \$654 ;
+  wire \$655 ;
+  wire \$656 ;
+  wire \$657 ;
+  wire \$658 ;
+  wire \$659 ;
+  wire \$66 ;
+  wire \$660 ;
+  wire \$661 ;
+  wire \$662 ;
+  wire \$663 ;
+  wire \$664 ;
+  wire \$665 ;
+  wire \$666 ;
+  wire \$667 ;
+  wire \$668 ;
+  wire \$669 ;
   wire \$67 ;
-  wire [31:0] \$68 ;
+  wire \$670 ;
+  wire \$671 ;
+  wire \$672 ;
+  wire [31:0] \$673 ;
+  wire [31:0] \$674 ;
+  wire [3:0] \$675 ;
+  wire [14:0] \$676 ;
+  wire [15:0] \$677 ;
+  wire [3:0] \$678 ;
+  wire [14:0] \$679 ;
+  wire \$68 ;
+  wire [15:0] \$680 ;
+  wire \$681 ;
+  wire \$682 ;
+  wire \$683 ;
+  wire \$684 ;
+  wire \$685 ;
+  wire \$686 ;
+  wire \$687 ;
+  wire \$688 ;
+  wire \$689 ;
   wire \$69 ;
+  wire \$690 ;
+  wire \$691 ;
+  wire \$692 ;
+  wire \$693 ;
+  wire \$694 ;
+  wire \$695 ;
+  wire \$696 ;
+  wire \$697 ;
+  wire \$698 ;
+  wire \$699 ;
   wire \$7 ;
   wire \$70 ;
-  wire [31:0] \$71 ;
+  wire \$700 ;
+  wire \$701 ;
+  wire [62:0] \$702 ;
+  wire [14:0] \$703 ;
+  wire [14:0] \$704 ;
+  wire [31:0] \$705 ;
+  wire [31:0] \$706 ;
+  wire [31:0] \$707 ;
+  wire [31:0] \$708 ;
+  wire [31:0] \$709 ;
+  wire \$71 ;
+  wire [31:0] \$710 ;
+  wire [31:0] \$711 ;
+  wire [31:0] \$712 ;
+  wire [255:0] \$713 ;
+  wire [255:0] \$714 ;
+  wire \$715 ;
+  wire [255:0] \$716 ;
+  wire [62:0] \$717 ;
+  wire [14:0] \$718 ;
+  wire [14:0] \$719 ;
   wire \$72 ;
+  wire [31:0] \$720 ;
+  wire [31:0] \$721 ;
+  wire [31:0] \$722 ;
+  wire [31:0] \$723 ;
+  wire [31:0] \$724 ;
+  wire [31:0] \$725 ;
+  wire [31:0] \$726 ;
+  wire [31:0] \$727 ;
+  wire [255:0] \$728 ;
+  wire [255:0] \$729 ;
   wire \$73 ;
-  wire [31:0] \$74 ;
+  wire \$730 ;
+  wire [255:0] \$731 ;
+  wire [62:0] \$732 ;
+  wire [14:0] \$733 ;
+  wire [14:0] \$734 ;
+  wire [31:0] \$735 ;
+  wire [31:0] \$736 ;
+  wire [31:0] \$737 ;
+  wire [31:0] \$738 ;
+  wire [31:0] \$739 ;
+  wire \$74 ;
+  wire [31:0] \$740 ;
+  wire [31:0] \$741 ;
+  wire [31:0] \$742 ;
+  wire [255:0] \$743 ;
+  wire [255:0] \$744 ;
+  wire \$745 ;
+  wire [255:0] \$746 ;
+  wire [62:0] \$747 ;
+  wire [14:0] \$748 ;
+  wire [14:0] \$749 ;
   wire \$75 ;
-  wire [31:0] \$76 ;
+  wire [31:0] \$750 ;
+  wire [31:0] \$751 ;
+  wire [31:0] \$752 ;
+  wire [31:0] \$753 ;
+  wire [31:0] \$754 ;
+  wire [31:0] \$755 ;
+  wire [31:0] \$756 ;
+  wire [31:0] \$757 ;
+  wire [255:0] \$758 ;
+  wire [255:0] \$759 ;
+  wire \$76 ;
+  wire [255:0] \$760 ;
+  wire [62:0] \$761 ;
+  wire [14:0] \$762 ;
+  wire [14:0] \$763 ;
+  wire [31:0] \$764 ;
+  wire [31:0] \$765 ;
+  wire [31:0] \$766 ;
+  wire [31:0] \$767 ;
+  wire [31:0] \$768 ;
+  wire [31:0] \$769 ;
   wire \$77 ;
+  wire [31:0] \$770 ;
+  wire [31:0] \$771 ;
+  wire [255:0] \$772 ;
+  wire [255:0] \$773 ;
+  wire [255:0] \$774 ;
+  wire \$775 ;
+  wire [7:0] \$776 ;
+  wire [7:0] \$777 ;
+  wire \$778 ;
+  wire \$779 ;
   wire \$78 ;
-  wire [31:0] \$79 ;
+  wire \$780 ;
+  wire \$781 ;
+  wire \$782 ;
+  wire [31:0] \$783 ;
+  wire [32:0] \$784 ;
+  wire [7:0] \$785 ;
+  wire [7:0] \$786 ;
+  wire [7:0] \$787 ;
+  wire [255:0] \$788 ;
+  wire [255:0] \$789 ;
+  wire \$79 ;
+  wire [255:0] \$790 ;
+  wire [255:0] \$791 ;
+  wire [255:0] \$792 ;
+  wire [255:0] \$793 ;
+  wire [255:0] \$794 ;
+  wire \$795 ;
+  wire [1:0] \$796 ;
+  wire \$797 ;
+  wire \$798 ;
+  wire \$799 ;
   wire \$8 ;
   wire \$80 ;
+  wire \$800 ;
+  wire [30:0] \$801 ;
+  wire [30:0] \$802 ;
+  wire [30:0] \$803 ;
+  wire [30:0] \$804 ;
+  wire [30:0] \$805 ;
+  wire \$806 ;
+  wire \$807 ;
+  wire \$808 ;
+  wire \$809 ;
   wire \$81 ;
+  wire \$810 ;
+  wire \$811 ;
+  wire \$812 ;
+  wire \$813 ;
+  wire \$814 ;
+  wire \$815 ;
+  wire \$816 ;
+  wire \$817 ;
+  wire \$818 ;
+  wire \$819 ;
   wire \$82 ;
-  wire [31:0] \$83 ;
+  wire \$820 ;
+  wire \$821 ;
+  wire \$822 ;
+  wire \$823 ;
+  wire \$824 ;
+  wire \$825 ;
+  wire \$826 ;
+  reg \$827 ;
+  reg [7:0] \$828 ;
+  reg \$829 ;
+  wire \$83 ;
+  reg [7:0] \$830 ;
+  reg [7:0] \$831 ;
+  reg \$832 ;
+  reg \$833 ;
+  reg [7:0] \$834 ;
+  reg [2:0] \$835 ;
+  reg \$836 ;
+  reg [1:0] \$837 ;
+  reg \$838 ;
+  reg \$839 ;
   wire \$84 ;
+  reg [7:0] \$840 ;
+  reg [7:0] \$841 ;
+  reg \$842 ;
+  reg [7:0] \$843 ;
+  reg [1:0] \$844 ;
+  reg [31:0] \$845 ;
+  reg [6:0] \$846 ;
+  reg [7:0] \$847 ;
+  reg [7:0] \$848 ;
+  reg [255:0] \$849 ;
   wire \$85 ;
+  reg [255:0] \$850 ;
+  reg \$851 ;
+  reg [1:0] \$852 ;
+  reg [15:0] \$853 ;
+  reg [3:0] \$854 ;
+  reg [3:0] \$855 ;
+  reg [3:0] \$856 ;
+  reg [3:0] \$857 ;
+  reg [3:0] \$858 ;
+  reg [3:0] \$859 ;
   wire \$86 ;
+  reg [3:0] \$860 ;
+  reg [3:0] \$861 ;
+  reg [3:0] \$862 ;
+  reg [3:0] \$863 ;
+  reg [3:0] \$864 ;
+  reg [3:0] \$865 ;
+  reg [3:0] \$866 ;
+  reg [3:0] \$867 ;
+  reg [3:0] \$868 ;
+  reg [3:0] \$869 ;
   wire \$87 ;
-  wire [31:0] \$88 ;
-  wire [31:0] \$89 ;
+  reg \$870 ;
+  reg [31:0] \$871 ;
+  reg [31:0] \$872 ;
+  reg [31:0] \$873 ;
+  reg [31:0] \$874 ;
+  reg [31:0] \$875 ;
+  reg [31:0] \$876 ;
+  reg [31:0] \$877 ;
+  reg [31:0] \$878 ;
+  reg [31:0] \$879 ;
+  wire \$88 ;
+  reg [31:0] \$880 ;
+  reg [31:0] \$881 ;
+  reg [31:0] \$882 ;
+  reg [31:0] \$883 ;
+  reg [31:0] \$884 ;
+  reg \$885 ;
+  reg \$886 ;
+  reg [7:0] \$887 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [16:0] \$90 ;
-  wire [31:0] \$91 ;
-  wire [31:0] \$92 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [31:0] \$95 ;
+  wire \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
-  wire [31:0] \$99 ;
+  wire \$99 ;
   output ack_valid;
   reg ack_valid = 1'h0;
   (* init = 1'h0 *)
-  wire \ack_valid$119 ;
+  wire \ack_valid$135 ;
   output [7:0] ack_vector;
   reg [7:0] ack_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \ack_vector$121 ;
+  wire [7:0] \ack_vector$137 ;
   output [7:0] apic_id;
   wire [7:0] apic_id;
   output [7:0] apr;
@@ -1075,6 +1541,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] eoi__vector;
   reg [7:0] eoi__vector = 8'h00;
   wire eoi_go;
+  wire eoi_level;
   (* init = 1'h0 *)
   wire eoi_valid;
   wire [7:0] eoi_vec;
@@ -1106,6 +1573,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [7:0] initial_apic_id;
   input inta;
   wire inta;
+  wire [255:0] inta_bit;
+  wire [31:0] inta_bit_low;
+  wire [7:0] inta_bit_sel;
   wire inta_go;
   wire intr;
   output [2:0] ipi__delivery_mode;
@@ -1146,65 +1616,69 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [7:0] ipi_vector;
   reg [255:0] irr = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire irr_any;
-  wire irr_b_half1;
-  wire [15:0] irr_b_half16;
-  wire [1:0] irr_b_half2;
-  wire [3:0] irr_b_half4;
-  wire [7:0] irr_b_half8;
-  output irr_b_hi1;
-  wire irr_b_hi1;
-  output irr_b_hi16;
-  wire irr_b_hi16;
-  output irr_b_hi2;
-  wire irr_b_hi2;
-  output irr_b_hi4;
-  wire irr_b_hi4;
-  output irr_b_hi8;
-  wire irr_b_hi8;
+  reg \irr_any$84  = 1'h0;
+  wire [127:0] irr_any1;
+  wire [63:0] irr_any2;
+  wire [31:0] irr_any3;
+  wire [15:0] irr_any4;
+  wire [7:0] irr_any5;
+  wire [3:0] irr_any6;
+  wire [1:0] irr_any7;
+  wire irr_any8;
+  wire [127:0] irr_idx1;
+  wire [127:0] irr_idx2;
+  wire [95:0] irr_idx3;
+  wire [63:0] irr_idx4;
+  wire [39:0] irr_idx5;
+  wire [23:0] irr_idx6;
+  wire [13:0] irr_idx7;
+  wire [7:0] irr_idx8;
+  wire irr_payload;
   wire [7:0] irr_v;
-  wire irr_w_half1;
-  wire [1:0] irr_w_half2;
-  wire [3:0] irr_w_half4;
-  output irr_w_hi1;
-  wire irr_w_hi1;
-  output irr_w_hi2;
-  wire irr_w_hi2;
-  output irr_w_hi4;
-  wire irr_w_hi4;
-  wire [31:0] irr_word;
-  wire [7:0] irr_word_any;
-  wire [2:0] irr_word_index;
-  reg [255:0] isr = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  output [7:0] irrv;
+  reg [7:0] irrv = 8'h00;
+  wire [255:0] isr;
   wire isr_any;
-  wire isr_b_half1;
-  wire [15:0] isr_b_half16;
-  wire [1:0] isr_b_half2;
-  wire [3:0] isr_b_half4;
-  wire [7:0] isr_b_half8;
-  wire isr_b_hi1;
-  wire isr_b_hi16;
-  wire isr_b_hi2;
-  wire isr_b_hi4;
-  wire isr_b_hi8;
-  wire [255:0] isr_bit;
-  wire [31:0] isr_bit_low;
-  wire [7:0] isr_bit_sel;
-  wire [7:0] isr_v;
-  wire isr_w_half1;
-  wire [1:0] isr_w_half2;
-  wire [3:0] isr_w_half4;
-  wire isr_w_hi1;
-  wire isr_w_hi2;
-  wire isr_w_hi4;
+  wire [7:0] isr_any1;
+  wire [3:0] isr_any2;
+  wire [1:0] isr_any3;
+  wire isr_any4;
+  wire [7:0] isr_idx1;
+  wire [7:0] isr_idx2;
+  wire [5:0] isr_idx3;
+  wire [3:0] isr_idx4;
+  reg [3:0] isr_low0 = 4'h0;
+  reg [3:0] isr_low1 = 4'h0;
+  reg [3:0] isr_low10 = 4'h0;
+  reg [3:0] isr_low11 = 4'h0;
+  reg [3:0] isr_low12 = 4'h0;
+  reg [3:0] isr_low13 = 4'h0;
+  reg [3:0] isr_low14 = 4'h0;
+  reg [3:0] isr_low15 = 4'h0;
+  reg [3:0] isr_low2 = 4'h0;
+  reg [3:0] isr_low3 = 4'h0;
+  reg [3:0] isr_low4 = 4'h0;
+  reg [3:0] isr_low5 = 4'h0;
+  reg [3:0] isr_low6 = 4'h0;
+  reg [3:0] isr_low7 = 4'h0;
+  reg [3:0] isr_low8 = 4'h0;
+  reg [3:0] isr_low9 = 4'h0;
+  wire [7:0] isr_pair_low;
+  wire [1:0] isr_pair_valid;
+  wire [31:0] isr_pay1;
+  wire [15:0] isr_pay2;
+  wire [7:0] isr_pay3;
+  wire [3:0] isr_pay4;
+  wire [3:0] isr_payload;
+  wire [3:0] isr_v;
+  reg [15:0] isr_valid = 16'h0000;
   wire [31:0] isr_word;
-  wire [7:0] isr_word_any;
-  wire [2:0] isr_word_index;
+  wire [7:0] isrv;
   output [31:0] ldr;
   reg [31:0] ldr = 32'd0;
   (* init = 32'd0 *)
-  wire [31:0] \ldr$84 ;
+  wire [31:0] \ldr$97 ;
   reg [31:0] ldr_next;
-  wire [6:0] limit;
   input lint0;
   wire lint0;
   wire lint0_go;
@@ -1251,11 +1725,17 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output nmi;
   reg nmi = 1'h0;
   (* init = 1'h0 *)
-  wire \nmi$79 ;
+  wire \nmi$92 ;
   input nmi_ack;
   wire nmi_ack;
   wire [7:0] ppr;
   reg [6:0] presc = 7'h00;
+  wire presc_done_new;
+  wire presc_done_old;
+  wire [6:0] presc_limit_new;
+  wire [6:0] presc_limit_old;
+  wire [2:0] presc_shift_new;
+  wire [2:0] presc_shift_old;
   input [11:0] reg__addr;
   wire [11:0] reg__addr;
   output [31:0] reg__r_data;
@@ -1274,7 +1754,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg reserved;
   input rst;
   wire rst;
-  wire [2:0] shift;
+  reg settle = 1'h0;
   output sipi;
   reg sipi = 1'h0;
   (* init = 1'h0 *)
@@ -1282,7 +1762,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$205 ;
+  wire [7:0] \sipi_vector$227 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -1304,6 +1784,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire t_go;
   reg [31:0] tdcr = 32'd0;
   reg [31:0] tdcr_next;
+  wire tdcr_write;
   reg [31:0] tmcct = 32'd0;
   reg [31:0] tmict = 32'd0;
   reg tmict_load;
@@ -1318,460 +1799,937 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] tpr = 32'd0;
   reg [31:0] tpr_next;
   reg tsc_switch;
+  (* init = 8'h00 *)
   wire [7:0] vector;
   wire w;
-  assign \$1  = | irr[31:0];
-  assign \$2  = | irr[63:32];
-  assign \$3  = | irr[95:64];
-  assign \$4  = | irr[127:96];
-  assign \$5  = | irr[159:128];
-  assign \$6  = | irr[191:160];
-  assign \$7  = | irr[223:192];
-  assign \$8  = | irr[255:224];
-  assign irr_w_hi4 = | { \$8 , \$7 , \$6 , \$5  };
-  assign irr_w_half4 = irr_w_hi4 ? { \$8 , \$7 , \$6 , \$5  } : { \$4 , \$3 , \$2 , \$1  };
-  assign irr_w_hi2 = | irr_w_half4[3:2];
-  assign irr_w_half2 = irr_w_hi2 ? irr_w_half4[3:2] : irr_w_half4[1:0];
-  assign irr_w_half1 = irr_w_hi1 ? irr_w_half2[1] : irr_w_half2[0];
-  assign \$419  = { irr_w_hi4, irr_w_hi2, irr_w_hi1 } * 6'h20;
-  assign irr_word = irr >> \$419 ;
-  assign irr_b_hi16 = | irr_word[31:16];
-  assign irr_b_half16 = irr_b_hi16 ? irr_word[31:16] : irr_word[15:0];
-  assign irr_b_hi8 = | irr_b_half16[15:8];
-  assign irr_b_half8 = irr_b_hi8 ? irr_b_half16[15:8] : irr_b_half16[7:0];
-  assign irr_b_hi4 = | irr_b_half8[7:4];
-  assign irr_b_half4 = irr_b_hi4 ? irr_b_half8[7:4] : irr_b_half8[3:0];
-  assign irr_b_hi2 = | irr_b_half4[3:2];
-  assign irr_b_half2 = irr_b_hi2 ? irr_b_half4[3:2] : irr_b_half4[1:0];
-  assign irr_b_half1 = irr_b_hi1 ? irr_b_half2[1] : irr_b_half2[0];
-  assign irr_any = | { \$8 , \$7 , \$6 , \$5 , \$4 , \$3 , \$2 , \$1  };
-  assign \$9  = | isr[31:0];
-  assign \$10  = | isr[63:32];
-  assign \$11  = | isr[95:64];
-  assign \$12  = | isr[127:96];
-  assign \$13  = | isr[159:128];
-  assign \$14  = | isr[191:160];
-  assign \$15  = | isr[223:192];
-  assign \$16  = | isr[255:224];
-  assign isr_w_hi4 = | { \$16 , \$15 , \$14 , \$13  };
-  assign isr_w_half4 = isr_w_hi4 ? { \$16 , \$15 , \$14 , \$13  } : { \$12 , \$11 , \$10 , \$9  };
-  assign isr_w_hi2 = | isr_w_half4[3:2];
-  assign isr_w_half2 = isr_w_hi2 ? isr_w_half4[3:2] : isr_w_half4[1:0];
-  assign isr_w_half1 = isr_w_hi1 ? isr_w_half2[1] : isr_w_half2[0];
-  assign \$447  = { isr_w_hi4, isr_w_hi2, isr_w_hi1 } * 6'h20;
-  assign isr_word = isr >> \$447 ;
-  assign isr_b_hi16 = | isr_word[31:16];
-  assign isr_b_half16 = isr_b_hi16 ? isr_word[31:16] : isr_word[15:0];
-  assign isr_b_hi8 = | isr_b_half16[15:8];
-  assign isr_b_half8 = isr_b_hi8 ? isr_b_half16[15:8] : isr_b_half16[7:0];
-  assign isr_b_hi4 = | isr_b_half8[7:4];
-  assign isr_b_half4 = isr_b_hi4 ? isr_b_half8[7:4] : isr_b_half8[3:0];
-  assign isr_b_hi2 = | isr_b_half4[3:2];
-  assign isr_b_half2 = isr_b_hi2 ? isr_b_half4[3:2] : isr_b_half4[1:0];
-  assign isr_b_half1 = isr_b_hi1 ? isr_b_half2[1] : isr_b_half2[0];
-  assign isr_any = | { \$16 , \$15 , \$14 , \$13 , \$12 , \$11 , \$10 , \$9  };
-  assign \$17  = tpr[7:4] >= { isr_w_hi4, isr_w_hi2, isr_w_hi1, isr_b_hi16 };
-  assign ppr = \$17  ? tpr[7:0] : { isr_w_hi4, isr_w_hi2, isr_w_hi1, isr_b_hi16, 4'h0 };
-  assign \$18  = svr[8] & irr_any;
-  assign \$19  = { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16 } > ppr[7:4];
-  assign deliverable = \$18  & \$19 ;
-  assign \$20  = tpr[7:4] > { isr_w_hi4, isr_w_hi2, isr_w_hi1, isr_b_hi16 };
-  assign top_class = \$20  ? tpr[7:4] : { isr_w_hi4, isr_w_hi2, isr_w_hi1, isr_b_hi16 };
-  assign \$21  = tpr[7:4] >= { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16 };
-  assign \$22  = tpr[7:4] > { isr_w_hi4, isr_w_hi2, isr_w_hi1, isr_b_hi16 };
-  assign \$23  = \$21  & \$22 ;
-  assign \$24  = { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16 } > top_class;
-  assign \$25  = \$24  ? { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16 } : top_class;
+  assign \$113  = irr[224] | irr[225];
+  assign \$114  = irr[226] | irr[227];
+  assign \$115  = irr[228] | irr[229];
+  assign \$116  = irr[230] | irr[231];
+  assign \$117  = irr[232] | irr[233];
+  assign \$118  = irr[234] | irr[235];
+  assign \$119  = irr[236] | irr[237];
+  assign \$120  = irr[238] | irr[239];
+  assign \$121  = irr[240] | irr[241];
+  assign \$122  = irr[242] | irr[243];
+  assign \$123  = irr[244] | irr[245];
+  assign \$124  = irr[246] | irr[247];
+  assign \$125  = irr[248] | irr[249];
+  assign \$126  = irr[250] | irr[251];
+  assign \$127  = irr[252] | irr[253];
+  assign \$128  = irr[254] | irr[255];
+  assign \$129  = \$1  | \$2 ;
+  assign \$130  = \$3  | \$4 ;
+  assign \$131  = \$5  | \$6 ;
+  assign \$132  = \$7  | \$8 ;
+  assign \$133  = \$9  | \$10 ;
+  assign \$134  = \$11  | \$12 ;
+  assign \$135  = \$13  | \$14 ;
+  assign \$136  = \$15  | \$16 ;
+  assign \$137  = \$17  | \$18 ;
+  assign \$138  = \$19  | \$20 ;
+  assign \$139  = \$21  | \$22 ;
+  assign \$140  = \$23  | \$24 ;
+  assign \$141  = \$25  | \$26 ;
+  assign \$142  = \$27  | \$28 ;
+  assign \$143  = \$29  | \$30 ;
+  assign \$144  = \$31  | \$32 ;
+  assign \$145  = \$33  | \$34 ;
+  assign \$146  = \$35  | \$36 ;
+  assign \$147  = \$37  | \$38 ;
+  assign \$148  = \$39  | \$40 ;
+  assign \$149  = \$41  | \$42 ;
+  assign \$150  = \$43  | \$44 ;
+  assign \$151  = \$45  | \$46 ;
+  assign \$152  = \$47  | \$48 ;
+  assign \$153  = \$49  | \$50 ;
+  assign \$154  = \$51  | \$52 ;
+  assign \$155  = \$53  | \$54 ;
+  assign \$156  = \$55  | \$56 ;
+  assign \$157  = \$57  | \$58 ;
+  assign \$158  = \$59  | \$60 ;
+  assign \$159  = \$61  | \$62 ;
+  assign \$160  = \$63  | \$64 ;
+  assign \$161  = \$65  | \$66 ;
+  assign \$162  = \$67  | \$68 ;
+  assign \$163  = \$69  | \$70 ;
+  assign \$164  = \$71  | \$72 ;
+  assign \$165  = \$73  | \$74 ;
+  assign \$166  = \$75  | \$76 ;
+  assign \$167  = \$77  | \$78 ;
+  assign \$168  = \$79  | \$80 ;
+  assign \$169  = \$81  | \$82 ;
+  assign \$170  = \$83  | \$84 ;
+  assign \$171  = \$85  | \$86 ;
+  assign \$172  = \$87  | \$88 ;
+  assign \$173  = \$89  | \$90 ;
+  assign \$174  = \$91  | \$92 ;
+  assign \$175  = \$93  | \$94 ;
+  assign \$176  = \$95  | \$96 ;
+  assign \$177  = \$97  | \$98 ;
+  assign \$178  = \$99  | \$100 ;
+  assign \$179  = \$101  | \$102 ;
+  assign \$180  = \$103  | \$104 ;
+  assign \$181  = \$105  | \$106 ;
+  assign \$182  = \$107  | \$108 ;
+  assign \$183  = \$109  | \$110 ;
+  assign \$184  = \$111  | \$112 ;
+  assign \$185  = \$113  | \$114 ;
+  assign \$186  = \$115  | \$116 ;
+  assign \$187  = \$117  | \$118 ;
+  assign \$188  = \$119  | \$120 ;
+  assign \$189  = \$121  | \$122 ;
+  assign \$190  = \$123  | \$124 ;
+  assign \$191  = \$125  | \$126 ;
+  assign \$192  = \$127  | \$128 ;
+  assign \$193  = \$2  ? irr[3] : irr[1];
+  assign \$194  = \$4  ? irr[7] : irr[5];
+  assign \$195  = \$6  ? irr[11] : irr[9];
+  assign \$196  = \$8  ? irr[15] : irr[13];
+  assign \$197  = \$10  ? irr[19] : irr[17];
+  assign \$198  = \$12  ? irr[23] : irr[21];
+  assign \$199  = \$14  ? irr[27] : irr[25];
+  assign \$200  = \$16  ? irr[31] : irr[29];
+  assign \$201  = \$18  ? irr[35] : irr[33];
+  assign \$202  = \$20  ? irr[39] : irr[37];
+  assign \$203  = \$22  ? irr[43] : irr[41];
+  assign \$204  = \$24  ? irr[47] : irr[45];
+  assign \$205  = \$26  ? irr[51] : irr[49];
+  assign \$206  = \$28  ? irr[55] : irr[53];
+  assign \$207  = \$30  ? irr[59] : irr[57];
+  assign \$208  = \$32  ? irr[63] : irr[61];
+  assign \$209  = \$34  ? irr[67] : irr[65];
+  assign \$210  = \$36  ? irr[71] : irr[69];
+  assign \$211  = \$38  ? irr[75] : irr[73];
+  assign \$212  = \$40  ? irr[79] : irr[77];
+  assign \$213  = \$42  ? irr[83] : irr[81];
+  assign \$214  = \$44  ? irr[87] : irr[85];
+  assign \$215  = \$46  ? irr[91] : irr[89];
+  assign \$216  = \$48  ? irr[95] : irr[93];
+  assign \$217  = \$50  ? irr[99] : irr[97];
+  assign \$218  = \$52  ? irr[103] : irr[101];
+  assign \$219  = \$54  ? irr[107] : irr[105];
+  assign \$220  = \$56  ? irr[111] : irr[109];
+  assign \$221  = \$58  ? irr[115] : irr[113];
+  assign \$222  = \$60  ? irr[119] : irr[117];
+  assign \$223  = \$62  ? irr[123] : irr[121];
+  assign \$224  = \$64  ? irr[127] : irr[125];
+  assign \$225  = \$66  ? irr[131] : irr[129];
+  assign \$226  = \$68  ? irr[135] : irr[133];
+  assign \$227  = \$70  ? irr[139] : irr[137];
+  assign \$228  = \$72  ? irr[143] : irr[141];
+  assign \$229  = \$74  ? irr[147] : irr[145];
+  assign \$230  = \$76  ? irr[151] : irr[149];
+  assign \$231  = \$78  ? irr[155] : irr[153];
+  assign \$232  = \$80  ? irr[159] : irr[157];
+  assign \$233  = \$82  ? irr[163] : irr[161];
+  assign \$234  = \$84  ? irr[167] : irr[165];
+  assign \$235  = \$86  ? irr[171] : irr[169];
+  assign \$236  = \$88  ? irr[175] : irr[173];
+  assign \$237  = \$90  ? irr[179] : irr[177];
+  assign \$238  = \$92  ? irr[183] : irr[181];
+  assign \$239  = \$94  ? irr[187] : irr[185];
+  assign \$240  = \$96  ? irr[191] : irr[189];
+  assign \$241  = \$98  ? irr[195] : irr[193];
+  assign \$242  = \$100  ? irr[199] : irr[197];
+  assign \$243  = \$102  ? irr[203] : irr[201];
+  assign \$244  = \$104  ? irr[207] : irr[205];
+  assign \$245  = \$106  ? irr[211] : irr[209];
+  assign \$246  = \$108  ? irr[215] : irr[213];
+  assign \$247  = \$110  ? irr[219] : irr[217];
+  assign \$248  = \$112  ? irr[223] : irr[221];
+  assign \$249  = \$114  ? irr[227] : irr[225];
+  assign \$250  = \$116  ? irr[231] : irr[229];
+  assign \$251  = \$118  ? irr[235] : irr[233];
+  assign \$252  = \$120  ? irr[239] : irr[237];
+  assign \$253  = \$122  ? irr[243] : irr[241];
+  assign \$254  = \$124  ? irr[247] : irr[245];
+  assign \$255  = \$126  ? irr[251] : irr[249];
+  assign \$256  = \$128  ? irr[255] : irr[253];
+  assign \$257  = \$129  | \$130 ;
+  assign \$258  = \$131  | \$132 ;
+  assign \$259  = \$133  | \$134 ;
+  assign \$260  = \$135  | \$136 ;
+  assign \$261  = \$137  | \$138 ;
+  assign \$262  = \$139  | \$140 ;
+  assign \$263  = \$141  | \$142 ;
+  assign \$264  = \$143  | \$144 ;
+  assign \$265  = \$145  | \$146 ;
+  assign \$266  = \$147  | \$148 ;
+  assign \$267  = \$149  | \$150 ;
+  assign \$268  = \$151  | \$152 ;
+  assign \$269  = \$153  | \$154 ;
+  assign \$270  = \$155  | \$156 ;
+  assign \$271  = \$157  | \$158 ;
+  assign \$272  = \$159  | \$160 ;
+  assign \$273  = \$161  | \$162 ;
+  assign \$274  = \$163  | \$164 ;
+  assign \$275  = \$165  | \$166 ;
+  assign \$276  = \$167  | \$168 ;
+  assign \$277  = \$169  | \$170 ;
+  assign \$278  = \$171  | \$172 ;
+  assign \$279  = \$173  | \$174 ;
+  assign \$280  = \$175  | \$176 ;
+  assign \$281  = \$177  | \$178 ;
+  assign \$282  = \$179  | \$180 ;
+  assign \$283  = \$181  | \$182 ;
+  assign \$284  = \$183  | \$184 ;
+  assign \$285  = \$185  | \$186 ;
+  assign \$286  = \$187  | \$188 ;
+  assign \$287  = \$189  | \$190 ;
+  assign \$288  = \$191  | \$192 ;
+  assign \$289  = \$130  ? { \$4 , \$194  } : { \$2 , \$193  };
+  assign \$290  = \$132  ? { \$8 , \$196  } : { \$6 , \$195  };
+  assign \$291  = \$134  ? { \$12 , \$198  } : { \$10 , \$197  };
+  assign \$292  = \$136  ? { \$16 , \$200  } : { \$14 , \$199  };
+  assign \$293  = \$138  ? { \$20 , \$202  } : { \$18 , \$201  };
+  assign \$294  = \$140  ? { \$24 , \$204  } : { \$22 , \$203  };
+  assign \$295  = \$142  ? { \$28 , \$206  } : { \$26 , \$205  };
+  assign \$296  = \$144  ? { \$32 , \$208  } : { \$30 , \$207  };
+  assign \$297  = \$146  ? { \$36 , \$210  } : { \$34 , \$209  };
+  assign \$298  = \$148  ? { \$40 , \$212  } : { \$38 , \$211  };
+  assign \$299  = \$150  ? { \$44 , \$214  } : { \$42 , \$213  };
+  assign \$300  = \$152  ? { \$48 , \$216  } : { \$46 , \$215  };
+  assign \$301  = \$154  ? { \$52 , \$218  } : { \$50 , \$217  };
+  assign \$302  = \$156  ? { \$56 , \$220  } : { \$54 , \$219  };
+  assign \$303  = \$158  ? { \$60 , \$222  } : { \$58 , \$221  };
+  assign \$304  = \$160  ? { \$64 , \$224  } : { \$62 , \$223  };
+  assign \$305  = \$162  ? { \$68 , \$226  } : { \$66 , \$225  };
+  assign \$306  = \$164  ? { \$72 , \$228  } : { \$70 , \$227  };
+  assign \$307  = \$166  ? { \$76 , \$230  } : { \$74 , \$229  };
+  assign \$308  = \$168  ? { \$80 , \$232  } : { \$78 , \$231  };
+  assign \$309  = \$170  ? { \$84 , \$234  } : { \$82 , \$233  };
+  assign \$310  = \$172  ? { \$88 , \$236  } : { \$86 , \$235  };
+  assign \$311  = \$174  ? { \$92 , \$238  } : { \$90 , \$237  };
+  assign \$312  = \$176  ? { \$96 , \$240  } : { \$94 , \$239  };
+  assign \$313  = \$178  ? { \$100 , \$242  } : { \$98 , \$241  };
+  assign \$314  = \$180  ? { \$104 , \$244  } : { \$102 , \$243  };
+  assign \$315  = \$182  ? { \$108 , \$246  } : { \$106 , \$245  };
+  assign \$316  = \$184  ? { \$112 , \$248  } : { \$110 , \$247  };
+  assign \$317  = \$186  ? { \$116 , \$250  } : { \$114 , \$249  };
+  assign \$318  = \$188  ? { \$120 , \$252  } : { \$118 , \$251  };
+  assign \$319  = \$190  ? { \$124 , \$254  } : { \$122 , \$253  };
+  assign \$320  = \$192  ? { \$128 , \$256  } : { \$126 , \$255  };
+  assign \$321  = \$257  | \$258 ;
+  assign \$322  = \$259  | \$260 ;
+  assign \$323  = \$261  | \$262 ;
+  assign \$324  = \$263  | \$264 ;
+  assign \$325  = \$265  | \$266 ;
+  assign \$326  = \$267  | \$268 ;
+  assign \$327  = \$269  | \$270 ;
+  assign \$328  = \$271  | \$272 ;
+  assign \$329  = \$273  | \$274 ;
+  assign \$330  = \$275  | \$276 ;
+  assign \$331  = \$277  | \$278 ;
+  assign \$332  = \$279  | \$280 ;
+  assign \$333  = \$281  | \$282 ;
+  assign \$334  = \$283  | \$284 ;
+  assign \$335  = \$285  | \$286 ;
+  assign \$336  = \$287  | \$288 ;
+  assign \$337  = \$258  ? { \$132 , \$290  } : { \$130 , \$289  };
+  assign \$338  = \$260  ? { \$136 , \$292  } : { \$134 , \$291  };
+  assign \$339  = \$262  ? { \$140 , \$294  } : { \$138 , \$293  };
+  assign \$340  = \$264  ? { \$144 , \$296  } : { \$142 , \$295  };
+  assign \$341  = \$266  ? { \$148 , \$298  } : { \$146 , \$297  };
+  assign \$342  = \$268  ? { \$152 , \$300  } : { \$150 , \$299  };
+  assign \$343  = \$270  ? { \$156 , \$302  } : { \$154 , \$301  };
+  assign \$344  = \$272  ? { \$160 , \$304  } : { \$158 , \$303  };
+  assign \$345  = \$274  ? { \$164 , \$306  } : { \$162 , \$305  };
+  assign \$346  = \$276  ? { \$168 , \$308  } : { \$166 , \$307  };
+  assign \$347  = \$278  ? { \$172 , \$310  } : { \$170 , \$309  };
+  assign \$348  = \$280  ? { \$176 , \$312  } : { \$174 , \$311  };
+  assign \$349  = \$282  ? { \$180 , \$314  } : { \$178 , \$313  };
+  assign \$350  = \$284  ? { \$184 , \$316  } : { \$182 , \$315  };
+  assign \$351  = \$286  ? { \$188 , \$318  } : { \$186 , \$317  };
+  assign \$352  = \$288  ? { \$192 , \$320  } : { \$190 , \$319  };
+  assign \$353  = \$321  | \$322 ;
+  assign \$354  = \$323  | \$324 ;
+  assign \$355  = \$325  | \$326 ;
+  assign \$356  = \$327  | \$328 ;
+  assign \$357  = \$329  | \$330 ;
+  assign \$358  = \$331  | \$332 ;
+  assign \$359  = \$333  | \$334 ;
+  assign \$360  = \$335  | \$336 ;
+  assign \$361  = \$322  ? { \$260 , \$338  } : { \$258 , \$337  };
+  assign \$362  = \$324  ? { \$264 , \$340  } : { \$262 , \$339  };
+  assign \$363  = \$326  ? { \$268 , \$342  } : { \$266 , \$341  };
+  assign \$364  = \$328  ? { \$272 , \$344  } : { \$270 , \$343  };
+  assign \$365  = \$330  ? { \$276 , \$346  } : { \$274 , \$345  };
+  assign \$366  = \$332  ? { \$280 , \$348  } : { \$278 , \$347  };
+  assign \$367  = \$334  ? { \$284 , \$350  } : { \$282 , \$349  };
+  assign \$368  = \$336  ? { \$288 , \$352  } : { \$286 , \$351  };
+  assign \$369  = \$353  | \$354 ;
+  assign \$370  = \$355  | \$356 ;
+  assign \$371  = \$357  | \$358 ;
+  assign \$372  = \$359  | \$360 ;
+  assign \$373  = \$354  ? { \$324 , \$362  } : { \$322 , \$361  };
+  assign \$374  = \$356  ? { \$328 , \$364  } : { \$326 , \$363  };
+  assign \$375  = \$358  ? { \$332 , \$366  } : { \$330 , \$365  };
+  assign \$376  = \$360  ? { \$336 , \$368  } : { \$334 , \$367  };
+  assign \$377  = \$369  | \$370 ;
+  assign \$378  = \$371  | \$372 ;
+  assign \$379  = \$370  ? { \$356 , \$374  } : { \$354 , \$373  };
+  assign \$380  = \$372  ? { \$360 , \$376  } : { \$358 , \$375  };
+  assign irr_any8 = \$377  | \$378 ;
+  assign \$381  = \$378  ? { \$372 , \$380  } : { \$370 , \$379  };
+  assign \$382  = isr_valid[0] | isr_valid[1];
+  assign \$383  = isr_valid[2] | isr_valid[3];
+  assign \$384  = isr_valid[4] | isr_valid[5];
+  assign \$385  = isr_valid[6] | isr_valid[7];
+  assign \$386  = isr_valid[8] | isr_valid[9];
+  assign \$387  = isr_valid[10] | isr_valid[11];
+  assign \$388  = isr_valid[12] | isr_valid[13];
+  assign \$389  = isr_valid[14] | isr_valid[15];
+  assign \$390  = isr_valid[1] ? isr_low1 : isr_low0;
+  assign \$391  = isr_valid[3] ? isr_low3 : isr_low2;
+  assign \$392  = isr_valid[5] ? isr_low5 : isr_low4;
+  assign \$393  = isr_valid[7] ? isr_low7 : isr_low6;
+  assign \$394  = isr_valid[9] ? isr_low9 : isr_low8;
+  assign \$395  = isr_valid[11] ? isr_low11 : isr_low10;
+  assign \$396  = isr_valid[13] ? isr_low13 : isr_low12;
+  assign \$397  = isr_valid[15] ? isr_low15 : isr_low14;
+  assign \$398  = \$382  | \$383 ;
+  assign \$399  = \$384  | \$385 ;
+  assign \$400  = \$386  | \$387 ;
+  assign \$401  = \$388  | \$389 ;
+  assign \$402  = \$383  ? isr_valid[3] : isr_valid[1];
+  assign \$403  = \$385  ? isr_valid[7] : isr_valid[5];
+  assign \$404  = \$387  ? isr_valid[11] : isr_valid[9];
+  assign \$405  = \$389  ? isr_valid[15] : isr_valid[13];
+  assign \$406  = \$383  ? \$391  : \$390 ;
+  assign \$407  = \$385  ? \$393  : \$392 ;
+  assign \$408  = \$387  ? \$395  : \$394 ;
+  assign \$409  = \$389  ? \$397  : \$396 ;
+  assign \$410  = \$398  | \$399 ;
+  assign \$411  = \$400  | \$401 ;
+  assign \$412  = \$399  ? { \$385 , \$403  } : { \$383 , \$402  };
+  assign \$413  = \$401  ? { \$389 , \$405  } : { \$387 , \$404  };
+  assign \$414  = \$399  ? \$407  : \$406 ;
+  assign \$415  = \$401  ? \$409  : \$408 ;
+  assign isr_any4 = \$410  | \$411 ;
+  assign \$416  = \$411  ? { \$401 , \$413  } : { \$399 , \$412  };
+  assign isr_pay4 = \$411  ? \$415  : \$414 ;
+  assign \$417  = 1'h1 << isr_low0;
+  assign \$418  = isr_valid[0] ? \$417 [15:0] : 16'h0000;
+  assign \$419  = 1'h1 << isr_low1;
+  assign \$420  = isr_valid[1] ? \$419 [15:0] : 16'h0000;
+  assign \$421  = 1'h1 << isr_low2;
+  assign \$422  = isr_valid[2] ? \$421 [15:0] : 16'h0000;
+  assign \$423  = 1'h1 << isr_low3;
+  assign \$424  = isr_valid[3] ? \$423 [15:0] : 16'h0000;
+  assign \$425  = 1'h1 << isr_low4;
+  assign \$426  = isr_valid[4] ? \$425 [15:0] : 16'h0000;
+  assign \$427  = 1'h1 << isr_low5;
+  assign \$428  = isr_valid[5] ? \$427 [15:0] : 16'h0000;
+  assign \$429  = 1'h1 << isr_low6;
+  assign \$430  = isr_valid[6] ? \$429 [15:0] : 16'h0000;
+  assign \$431  = 1'h1 << isr_low7;
+  assign \$432  = isr_valid[7] ? \$431 [15:0] : 16'h0000;
+  assign \$433  = 1'h1 << isr_low8;
+  assign \$434  = isr_valid[8] ? \$433 [15:0] : 16'h0000;
+  assign \$435  = 1'h1 << isr_low9;
+  assign \$436  = isr_valid[9] ? \$435 [15:0] : 16'h0000;
+  assign \$437  = 1'h1 << isr_low10;
+  assign \$438  = isr_valid[10] ? \$437 [15:0] : 16'h0000;
+  assign \$439  = 1'h1 << isr_low11;
+  assign \$440  = isr_valid[11] ? \$439 [15:0] : 16'h0000;
+  assign \$441  = 1'h1 << isr_low12;
+  assign \$442  = isr_valid[12] ? \$441 [15:0] : 16'h0000;
+  assign \$443  = 1'h1 << isr_low13;
+  assign \$444  = isr_valid[13] ? \$443 [15:0] : 16'h0000;
+  assign \$445  = 1'h1 << isr_low14;
+  assign \$446  = isr_valid[14] ? \$445 [15:0] : 16'h0000;
+  assign \$447  = 1'h1 << isr_low15;
+  assign \$448  = isr_valid[15] ? \$447 [15:0] : 16'h0000;
+  assign \$449  = tpr[7:4] >= { \$411 , \$416  };
+  assign ppr = \$449  ? tpr[7:0] : { \$411 , \$416 , 4'h0 };
+  assign \$450  = svr[8] & \irr_any$84 ;
+  assign \$451  = ~ settle;
+  assign \$452  = \$450  & \$451 ;
+  assign \$453  = irrv[7:4] > tpr[7:4];
+  assign \$454  = \$452  & \$453 ;
+  assign \$455  = irrv[7:4] > { \$411 , \$416  };
+  assign deliverable = \$454  & \$455 ;
+  assign \$456  = tpr[7:4] > { \$411 , \$416  };
+  assign top_class = \$456  ? tpr[7:4] : { \$411 , \$416  };
+  assign \$457  = tpr[7:4] >= irrv[7:4];
+  assign \$458  = tpr[7:4] > { \$411 , \$416  };
+  assign \$459  = \$457  & \$458 ;
+  assign \$460  = irrv[7:4] > top_class;
+  assign \$461  = \$460  ? irrv[7:4] : top_class;
   assign apic_id = id_set ? id_reg : initial_apic_id;
-  assign \$26  = id_set ? id_reg : initial_apic_id;
-  assign \$479  = reg__addr[6:4] * 6'h20;
-  assign \$31  = isr >> \$479 ;
-  assign \$482  = reg__addr[6:4] * 6'h20;
-  assign \$32  = tmr >> \$482 ;
-  assign \$485  = reg__addr[6:4] * 6'h20;
-  assign \$33  = irr >> \$485 ;
-  assign \$36  = \$34  | { 16'h0000, \$35  };
-  assign \$43  = \$41  | { 16'h0000, \$42  };
-  assign \$46  = \$44  | { 16'h0000, \$45  };
+  assign \$1356  = reg__addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1356 ;
+  assign \$1359  = reg__addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1359 ;
+  assign \$462  = 1'h1 << isr_pair_low[3:0];
+  assign \$463  = isr_pair_valid[0] ? \$462 [15:0] : 16'h0000;
+  assign \$464  = 1'h1 << isr_pair_low[7:4];
+  assign \$465  = isr_pair_valid[1] ? \$464 [15:0] : 16'h0000;
+  assign \$466  = id_set ? id_reg : initial_apic_id;
+  assign \$1371  = reg__addr[6:4] * 6'h20;
+  assign \$471  = tmr >> \$1371 ;
+  assign \$1374  = reg__addr[6:4] * 6'h20;
+  assign \$472  = irr >> \$1374 ;
+  assign \$475  = \$473  | { 16'h0000, \$474  };
+  assign \$482  = \$480  | { 16'h0000, \$481  };
+  assign \$485  = \$483  | { 16'h0000, \$484  };
   assign err_reserved_r = reg__r_stb & reserved;
   assign inta_go = inta & deliverable;
-  assign \$50  = ~ ipi__ready;
-  assign busy_after = ipi__valid & \$50 ;
-  assign \$51  = reg__w_strb == 4'hf;
-  assign w = reg__w_stb & \$51 ;
-  assign \$57  = ~ \$56 [8];
-  assign \$64  = ~ busy_after;
-  assign \$67  = ! \$66 [10:8];
-  assign \$69  = \$68 [10:8] == 1'h1;
-  assign \$70  = \$67  | \$69 ;
-  assign \$72  = \$71 [7:0] < 5'h10;
-  assign \$73  = \$70  & \$72 ;
-  assign \$75  = \$74 [10:8] == 3'h5;
-  assign \$78  = \$75  & \$77 ;
-  assign \$80  = ~ \$79 [14];
-  assign \$81  = \$78  & \$80 ;
-  assign \$82  = ~ \$81 ;
-  assign \$84  = \$83 [10:8] == 2'h3;
-  assign \$86  = ~ \$85 ;
-  assign \$87  = \$82  & \$86 ;
-  assign \$90  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$91  = \$89  | { 15'h0000, \$90  };
-  assign \$93  = lvt_timer[18:17] != \$92 [18:17];
-  assign \$94  = lvt_timer[18:17] == 2'h2;
-  assign \$96  = \$95 [18:17] == 2'h2;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = \$93  & \$97 ;
-  assign \$100  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$101  = \$99  | { 15'h0000, \$100  };
-  assign \$103  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$104  = \$102  | { 15'h0000, \$103  };
-  assign \$106  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$107  = \$105  | { 15'h0000, \$106  };
-  assign \$109  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$110  = \$108  | { 15'h0000, \$109  };
-  assign \$112  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$113  = \$111  | { 15'h0000, \$112  };
-  assign \$114  = lvt_timer[18:17] == 2'h2;
-  assign \$115  = ~ \$114 ;
-  assign eoi_vec = inta_go ? { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16, irr_b_hi8, irr_b_hi4, irr_b_hi2, irr_b_hi1 } : { isr_w_hi4, isr_w_hi2, isr_w_hi1, isr_b_hi16, isr_b_hi8, isr_b_hi4, isr_b_hi2, isr_b_hi1 };
-  assign \$118  = inta_go | isr_any;
-  assign eoi_go = eoi_write & \$118 ;
-  assign \$119  = eoi_go ? eoi_vec : { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16, irr_b_hi8, irr_b_hi4, irr_b_hi2, irr_b_hi1 };
-  assign \$120  = 1'h1 << \$119 [4:0];
-  assign \$121  = inta_go | eoi_go;
-  assign \$122  = eoi_go ? eoi_vec : { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16, irr_b_hi8, irr_b_hi4, irr_b_hi2, irr_b_hi1 };
-  assign \$123  = 1'h1 << \$122 [7:5];
-  assign \$124  = \$121  ? \$123  : 15'h0000;
-  assign \$125  = \$124 [0] ? \$120 [31:0] : 32'd0;
-  assign \$126  = \$124 [1] ? \$120 [31:0] : 32'd0;
-  assign \$127  = \$124 [2] ? \$120 [31:0] : 32'd0;
-  assign \$128  = \$124 [3] ? \$120 [31:0] : 32'd0;
-  assign \$129  = \$124 [4] ? \$120 [31:0] : 32'd0;
-  assign \$130  = \$124 [5] ? \$120 [31:0] : 32'd0;
-  assign \$131  = \$124 [6] ? \$120 [31:0] : 32'd0;
-  assign \$132  = \$124 [7] ? \$120 [31:0] : 32'd0;
-  assign \$133  = lvt_lint0[7:0] == eoi_vec;
-  assign \$134  = eoi_go & \$133 ;
-  assign \$135  = ~ \$134 ;
-  assign \$136  = remote_irr[0] & \$135 ;
-  assign \$137  = lvt_lint1[7:0] == eoi_vec;
-  assign \$138  = eoi_go & \$137 ;
-  assign \$139  = ~ \$138 ;
-  assign \$140  = remote_irr[1] & \$139 ;
-  assign \$141  = ! msg_in__delivery_mode;
-  assign \$142  = msg_in__delivery_mode == 1'h1;
-  assign \$143  = \$141  | \$142 ;
-  assign \$145  = ~ msg_in__level;
-  assign \$146  = \$144  & \$145 ;
-  assign \$147  = ~ \$146 ;
-  assign \$148  = \$143  & \$147 ;
-  assign \$149  = \$148  & svr_next[8];
-  assign \$150  = msg_in__vector < 5'h10;
-  assign \$151  = msg_in__delivery_mode == 3'h4;
-  assign \$152  = msg_in__delivery_mode == 3'h5;
-  assign \$154  = ~ msg_in__level;
-  assign \$155  = \$153  & \$154 ;
-  assign \$156  = ~ \$155 ;
-  assign \$157  = \$152  & \$156 ;
-  assign \$158  = msg_in__delivery_mode == 3'h6;
-  assign \$159  = ~ lvt_lint0_next[16];
-  assign \$160  = ~ msg_init;
-  assign \$161  = \$159  & \$160 ;
-  assign \$162  = ! lvt_lint0_next[10:8];
-  assign \$163  = \$161  & \$162 ;
-  assign \$165  = lint0 ^ lvt_lint0_next[13];
-  assign \$166  = ~ remote_after[0];
-  assign \$167  = \$165  & \$166 ;
-  assign \$168  = lint0 ^ lvt_lint0_next[13];
-  assign \$169  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$170  = ~ \$169 ;
-  assign \$171  = \$168  & \$170 ;
-  assign \$172  = \$164  ? \$167  : \$171 ;
-  assign lint0_want = \$163  & \$172 ;
-  assign \$173  = lvt_lint0_next[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$173 ;
-  assign \$174  = lvt_lint0_next[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$174 ;
-  assign \$176  = lint0_go & \$175 ;
-  assign \$177  = ~ lvt_lint0_next[16];
-  assign \$178  = ~ msg_init;
-  assign \$179  = \$177  & \$178 ;
-  assign \$180  = lvt_lint0_next[10:8] == 3'h4;
-  assign \$181  = \$179  & \$180 ;
-  assign \$182  = lint0 ^ lvt_lint0_next[13];
-  assign \$183  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$184  = ~ \$183 ;
-  assign \$185  = \$182  & \$184 ;
-  assign lint0_nmi = \$181  & \$185 ;
-  assign \$186  = ~ lvt_lint0_next[16];
-  assign \$187  = ~ msg_init;
-  assign \$188  = \$186  & \$187 ;
-  assign \$189  = lvt_lint0_next[10:8] == 3'h5;
-  assign \$190  = \$188  & \$189 ;
-  assign \$191  = lint0 ^ lvt_lint0_next[13];
-  assign \$192  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$193  = ~ \$192 ;
-  assign \$194  = \$191  & \$193 ;
-  assign lint0_init = \$190  & \$194 ;
-  assign \$195  = ~ lvt_lint1_next[16];
-  assign \$196  = msg_init | lint0_init;
-  assign \$197  = ~ \$196 ;
-  assign \$198  = \$195  & \$197 ;
-  assign \$199  = ! lvt_lint1_next[10:8];
-  assign \$200  = \$198  & \$199 ;
-  assign \$202  = lint1 ^ lvt_lint1_next[13];
-  assign \$203  = ~ remote_after[1];
-  assign \$204  = \$202  & \$203 ;
-  assign \$205  = lint1 ^ lvt_lint1_next[13];
-  assign \$206  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$207  = ~ \$206 ;
-  assign \$208  = \$205  & \$207 ;
-  assign \$209  = \$201  ? \$204  : \$208 ;
-  assign lint1_want = \$200  & \$209 ;
-  assign \$210  = lvt_lint1_next[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$210 ;
-  assign \$211  = lvt_lint1_next[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$211 ;
-  assign \$213  = lint1_go & \$212 ;
-  assign \$214  = ~ lvt_lint1_next[16];
-  assign \$215  = msg_init | lint0_init;
-  assign \$216  = ~ \$215 ;
-  assign \$217  = \$214  & \$216 ;
-  assign \$218  = lvt_lint1_next[10:8] == 3'h4;
-  assign \$219  = \$217  & \$218 ;
-  assign \$220  = lint1 ^ lvt_lint1_next[13];
-  assign \$221  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$222  = ~ \$221 ;
-  assign \$223  = \$220  & \$222 ;
-  assign lint1_nmi = \$219  & \$223 ;
-  assign \$224  = ~ lvt_lint1_next[16];
-  assign \$225  = msg_init | lint0_init;
-  assign \$226  = ~ \$225 ;
-  assign \$227  = \$224  & \$226 ;
-  assign \$228  = lvt_lint1_next[10:8] == 3'h5;
-  assign \$229  = \$227  & \$228 ;
-  assign \$230  = lint1 ^ lvt_lint1_next[13];
-  assign \$231  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$232  = ~ \$231 ;
-  assign \$233  = \$230  & \$232 ;
-  assign lint1_init = \$229  & \$233 ;
-  assign \$234  = { tdcr_next[3], tdcr_next[1:0] } + 1'h1;
-  assign \$235  = 1'h1 << \$234 [2:0];
-  assign \$236  = \$235  - 1'h1;
-  assign \$237  = | tmcct;
-  assign \$238  = presc >= \$236 [6:0];
-  assign \$239  = \$237  & \$238 ;
-  assign \$240  = ~ tmict_load;
-  assign \$241  = \$239  & \$240 ;
-  assign \$242  = ~ tsc_switch;
-  assign dec = \$241  & \$242 ;
-  assign \$243  = tmcct == 1'h1;
-  assign expire = dec & \$243 ;
-  assign \$244  = ~ lvt_timer_next[16];
-  assign \$245  = expire & \$244 ;
-  assign \$246  = lvt_timer_next[7:0] >= 5'h10;
-  assign t_go = \$245  & \$246 ;
-  assign \$247  = ~ lvt_timer_next[16];
-  assign \$248  = expire & \$247 ;
-  assign \$249  = lvt_timer_next[7:0] < 5'h10;
-  assign t_bad = \$248  & \$249 ;
-  assign \$250  = err_reserved_r | err_reserved_w;
-  assign \$251  = msg_illegal | lint0_illegal;
-  assign \$252  = \$251  | lint1_illegal;
-  assign \$253  = \$252  | t_bad;
-  assign \$254  = | err;
-  assign \$255  = ~ lvt_error_next[16];
-  assign \$256  = \$254  & \$255 ;
-  assign \$257  = lvt_error_next[7:0] >= 5'h10;
-  assign e_go = \$256  & \$257 ;
-  assign \$258  = 1'h1 << msg_in__vector[4:0];
-  assign \$259  = 1'h1 << msg_in__vector[7:5];
-  assign \$260  = msg_take ? \$259  : 15'h0000;
-  assign \$261  = \$260 [0] ? \$258 [31:0] : 32'd0;
-  assign \$262  = \$260 [1] ? \$258 [31:0] : 32'd0;
-  assign \$263  = \$260 [2] ? \$258 [31:0] : 32'd0;
-  assign \$264  = \$260 [3] ? \$258 [31:0] : 32'd0;
-  assign \$265  = \$260 [4] ? \$258 [31:0] : 32'd0;
-  assign \$266  = \$260 [5] ? \$258 [31:0] : 32'd0;
-  assign \$267  = \$260 [6] ? \$258 [31:0] : 32'd0;
-  assign \$268  = \$260 [7] ? \$258 [31:0] : 32'd0;
-  assign \$269  = ~ { \$268 , \$267 , \$266 , \$265 , \$264 , \$263 , \$262 , \$261  };
-  assign \$270  = tmr & \$269 ;
-  assign \$272  = \$271  ? { \$268 , \$267 , \$266 , \$265 , \$264 , \$263 , \$262 , \$261  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$270  | \$272 ;
-  assign \$273  = 1'h1 << lvt_lint0_next[4:0];
-  assign \$274  = 1'h1 << lvt_lint0_next[7:5];
-  assign \$275  = lint0_go ? \$274  : 15'h0000;
-  assign \$276  = \$275 [0] ? \$273 [31:0] : 32'd0;
-  assign \$277  = \$275 [1] ? \$273 [31:0] : 32'd0;
-  assign \$278  = \$275 [2] ? \$273 [31:0] : 32'd0;
-  assign \$279  = \$275 [3] ? \$273 [31:0] : 32'd0;
-  assign \$280  = \$275 [4] ? \$273 [31:0] : 32'd0;
-  assign \$281  = \$275 [5] ? \$273 [31:0] : 32'd0;
-  assign \$282  = \$275 [6] ? \$273 [31:0] : 32'd0;
-  assign \$283  = \$275 [7] ? \$273 [31:0] : 32'd0;
-  assign \$284  = ~ { \$283 , \$282 , \$281 , \$280 , \$279 , \$278 , \$277 , \$276  };
-  assign \$285  = tmr_stage0 & \$284 ;
-  assign \$287  = \$286  ? { \$283 , \$282 , \$281 , \$280 , \$279 , \$278 , \$277 , \$276  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$285  | \$287 ;
-  assign \$288  = 1'h1 << lvt_lint1_next[4:0];
-  assign \$289  = 1'h1 << lvt_lint1_next[7:5];
-  assign \$290  = lint1_go ? \$289  : 15'h0000;
-  assign \$291  = \$290 [0] ? \$288 [31:0] : 32'd0;
-  assign \$292  = \$290 [1] ? \$288 [31:0] : 32'd0;
-  assign \$293  = \$290 [2] ? \$288 [31:0] : 32'd0;
-  assign \$294  = \$290 [3] ? \$288 [31:0] : 32'd0;
-  assign \$295  = \$290 [4] ? \$288 [31:0] : 32'd0;
-  assign \$296  = \$290 [5] ? \$288 [31:0] : 32'd0;
-  assign \$297  = \$290 [6] ? \$288 [31:0] : 32'd0;
-  assign \$298  = \$290 [7] ? \$288 [31:0] : 32'd0;
-  assign \$299  = ~ { \$298 , \$297 , \$296 , \$295 , \$294 , \$293 , \$292 , \$291  };
-  assign \$300  = tmr_stage1 & \$299 ;
-  assign \$302  = \$301  ? { \$298 , \$297 , \$296 , \$295 , \$294 , \$293 , \$292 , \$291  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$300  | \$302 ;
-  assign \$303  = 1'h1 << lvt_timer_next[4:0];
-  assign \$304  = 1'h1 << lvt_timer_next[7:5];
-  assign \$305  = t_go ? \$304  : 15'h0000;
-  assign \$306  = \$305 [0] ? \$303 [31:0] : 32'd0;
-  assign \$307  = \$305 [1] ? \$303 [31:0] : 32'd0;
-  assign \$308  = \$305 [2] ? \$303 [31:0] : 32'd0;
-  assign \$309  = \$305 [3] ? \$303 [31:0] : 32'd0;
-  assign \$310  = \$305 [4] ? \$303 [31:0] : 32'd0;
-  assign \$311  = \$305 [5] ? \$303 [31:0] : 32'd0;
-  assign \$312  = \$305 [6] ? \$303 [31:0] : 32'd0;
-  assign \$313  = \$305 [7] ? \$303 [31:0] : 32'd0;
-  assign \$314  = ~ { \$313 , \$312 , \$311 , \$310 , \$309 , \$308 , \$307 , \$306  };
-  assign \$315  = tmr_stage2 & \$314 ;
-  assign \$317  = 1'h1 << lvt_error_next[4:0];
-  assign \$318  = 1'h1 << lvt_error_next[7:5];
-  assign \$319  = e_go ? \$318  : 15'h0000;
-  assign \$320  = \$319 [0] ? \$317 [31:0] : 32'd0;
-  assign \$321  = \$319 [1] ? \$317 [31:0] : 32'd0;
-  assign \$322  = \$319 [2] ? \$317 [31:0] : 32'd0;
-  assign \$323  = \$319 [3] ? \$317 [31:0] : 32'd0;
-  assign \$324  = \$319 [4] ? \$317 [31:0] : 32'd0;
-  assign \$325  = \$319 [5] ? \$317 [31:0] : 32'd0;
-  assign \$326  = \$319 [6] ? \$317 [31:0] : 32'd0;
-  assign \$327  = \$319 [7] ? \$317 [31:0] : 32'd0;
-  assign \$328  = ~ { \$327 , \$326 , \$325 , \$324 , \$323 , \$322 , \$321 , \$320  };
-  assign \$329  = tmr_stage3 & \$328 ;
-  assign \$331  = msg_init | lint0_init;
-  assign init_go = \$331  | lint1_init;
-  assign \$332  = deliverable ? { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16, irr_b_hi8, irr_b_hi4, irr_b_hi2, irr_b_hi1 } : svr[7:0];
-  assign \$333  = id_set ? id_reg : initial_apic_id;
-  assign \$334  = tmr >> eoi_vec;
-  assign \$335  = eoi_go & \$334 ;
-  assign \$336  = ~ svr[12];
-  assign \$337  = \$335  & \$336 ;
-  assign \$338  = | tmcct;
-  assign \$339  = lvt_timer_next[18:17] == 1'h1;
-  assign \$340  = \$339  ? tmict : 32'd0;
-  assign \$341  = tmcct - 1'h1;
-  assign \$342  = presc + 1'h1;
-  assign \$343  = esr_write ? 8'h00 : esr_pending;
-  assign \$344  = \$343  | err;
-  assign \$345  = ~ { \$132 , \$131 , \$130 , \$129 , \$128 , \$127 , \$126 , \$125  };
-  assign \$346  = irr & \$345 ;
-  assign \$347  = inta_go ? \$346  : irr;
-  assign \$348  = \$347  | { \$268 , \$267 , \$266 , \$265 , \$264 , \$263 , \$262 , \$261  };
-  assign \$349  = \$348  | { \$283 , \$282 , \$281 , \$280 , \$279 , \$278 , \$277 , \$276  };
-  assign \$350  = \$349  | { \$298 , \$297 , \$296 , \$295 , \$294 , \$293 , \$292 , \$291  };
-  assign \$351  = \$350  | { \$313 , \$312 , \$311 , \$310 , \$309 , \$308 , \$307 , \$306  };
-  assign \$352  = \$351  | { \$327 , \$326 , \$325 , \$324 , \$323 , \$322 , \$321 , \$320  };
-  assign \$353  = ~ { \$132 , \$131 , \$130 , \$129 , \$128 , \$127 , \$126 , \$125  };
-  assign \$354  = isr & \$353 ;
-  assign \$355  = isr | { \$132 , \$131 , \$130 , \$129 , \$128 , \$127 , \$126 , \$125  };
-  assign \$356  = eoi_go ? \$354  : \$355 ;
-  assign \$357  = remote_after | remote_set;
-  assign \$358  = ~ nmi_ack;
-  assign \$359  = nmi & \$358 ;
-  assign \$360  = msg_nmi | lint0_nmi;
-  assign \$361  = \$360  | lint1_nmi;
-  assign \$362  = \$359  | \$361 ;
+  assign \$489  = ~ ipi__ready;
+  assign busy_after = ipi__valid & \$489 ;
+  assign \$490  = reg__w_strb == 4'hf;
+  assign w = reg__w_stb & \$490 ;
+  assign \$496  = ~ \$495 [8];
+  assign \$503  = ~ busy_after;
+  assign \$506  = ! \$505 [10:8];
+  assign \$508  = \$507 [10:8] == 1'h1;
+  assign \$509  = \$506  | \$508 ;
+  assign \$511  = \$510 [7:0] < 5'h10;
+  assign \$512  = \$509  & \$511 ;
+  assign \$514  = \$513 [10:8] == 3'h5;
+  assign \$517  = \$514  & \$516 ;
+  assign \$519  = ~ \$518 [14];
+  assign \$520  = \$517  & \$519 ;
+  assign \$521  = ~ \$520 ;
+  assign \$523  = \$522 [10:8] == 2'h3;
+  assign \$525  = ~ \$524 ;
+  assign \$526  = \$521  & \$525 ;
+  assign \$529  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$530  = \$528  | { 15'h0000, \$529  };
+  assign \$532  = lvt_timer[18:17] != \$531 [18:17];
+  assign \$533  = lvt_timer[18:17] == 2'h2;
+  assign \$535  = \$534 [18:17] == 2'h2;
+  assign \$536  = \$533  | \$535 ;
+  assign \$537  = \$532  & \$536 ;
+  assign \$539  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$540  = \$538  | { 15'h0000, \$539  };
+  assign \$542  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$543  = \$541  | { 15'h0000, \$542  };
+  assign \$545  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$546  = \$544  | { 15'h0000, \$545  };
+  assign \$548  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$549  = \$547  | { 15'h0000, \$548  };
+  assign \$551  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$552  = \$550  | { 15'h0000, \$551  };
+  assign \$553  = lvt_timer[18:17] == 2'h2;
+  assign \$554  = ~ \$553 ;
+  assign eoi_vec = inta_go ? irrv : { \$411 , \$416 , isr_pay4 };
+  assign \$557  = inta_go | isr_any4;
+  assign eoi_go = eoi_write & \$557 ;
+  assign \$558  = 1'h1 << irrv[4:0];
+  assign \$559  = 1'h1 << irrv[7:5];
+  assign \$560  = inta_go ? \$559  : 15'h0000;
+  assign \$561  = \$560 [0] ? \$558 [31:0] : 32'd0;
+  assign \$562  = \$560 [1] ? \$558 [31:0] : 32'd0;
+  assign \$563  = \$560 [2] ? \$558 [31:0] : 32'd0;
+  assign \$564  = \$560 [3] ? \$558 [31:0] : 32'd0;
+  assign \$565  = \$560 [4] ? \$558 [31:0] : 32'd0;
+  assign \$566  = \$560 [5] ? \$558 [31:0] : 32'd0;
+  assign \$567  = \$560 [6] ? \$558 [31:0] : 32'd0;
+  assign \$568  = \$560 [7] ? \$558 [31:0] : 32'd0;
+  assign \$569  = tmr >> irrv;
+  assign \$570  = tmr >> { \$411 , \$416 , isr_pay4 };
+  assign eoi_level = inta_go ? \$569  : \$570 ;
+  assign \$571  = lvt_lint0[7:0] == eoi_vec;
+  assign \$572  = eoi_go & \$571 ;
+  assign \$573  = ~ \$572 ;
+  assign \$574  = remote_irr[0] & \$573 ;
+  assign \$575  = lvt_lint1[7:0] == eoi_vec;
+  assign \$576  = eoi_go & \$575 ;
+  assign \$577  = ~ \$576 ;
+  assign \$578  = remote_irr[1] & \$577 ;
+  assign \$579  = ! msg_in__delivery_mode;
+  assign \$580  = msg_in__delivery_mode == 1'h1;
+  assign \$581  = \$579  | \$580 ;
+  assign \$583  = ~ msg_in__level;
+  assign \$584  = \$582  & \$583 ;
+  assign \$585  = ~ \$584 ;
+  assign \$586  = \$581  & \$585 ;
+  assign \$587  = \$586  & svr_next[8];
+  assign \$588  = msg_in__vector < 5'h10;
+  assign \$589  = msg_in__delivery_mode == 3'h4;
+  assign \$590  = msg_in__delivery_mode == 3'h5;
+  assign \$592  = ~ msg_in__level;
+  assign \$593  = \$591  & \$592 ;
+  assign \$594  = ~ \$593 ;
+  assign \$595  = \$590  & \$594 ;
+  assign \$596  = msg_in__delivery_mode == 3'h6;
+  assign \$597  = ~ lvt_lint0_next[16];
+  assign \$598  = ~ msg_init;
+  assign \$599  = \$597  & \$598 ;
+  assign \$600  = ! lvt_lint0_next[10:8];
+  assign \$601  = \$599  & \$600 ;
+  assign \$603  = lint0 ^ lvt_lint0_next[13];
+  assign \$604  = ~ remote_after[0];
+  assign \$605  = \$603  & \$604 ;
+  assign \$606  = lint0 ^ lvt_lint0_next[13];
+  assign \$607  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$608  = ~ \$607 ;
+  assign \$609  = \$606  & \$608 ;
+  assign \$610  = \$602  ? \$605  : \$609 ;
+  assign lint0_want = \$601  & \$610 ;
+  assign \$611  = lvt_lint0_next[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$611 ;
+  assign \$612  = lvt_lint0_next[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$612 ;
+  assign \$614  = lint0_go & \$613 ;
+  assign \$615  = ~ lvt_lint0_next[16];
+  assign \$616  = ~ msg_init;
+  assign \$617  = \$615  & \$616 ;
+  assign \$618  = lvt_lint0_next[10:8] == 3'h4;
+  assign \$619  = \$617  & \$618 ;
+  assign \$620  = lint0 ^ lvt_lint0_next[13];
+  assign \$621  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$622  = ~ \$621 ;
+  assign \$623  = \$620  & \$622 ;
+  assign lint0_nmi = \$619  & \$623 ;
+  assign \$624  = ~ lvt_lint0_next[16];
+  assign \$625  = ~ msg_init;
+  assign \$626  = \$624  & \$625 ;
+  assign \$627  = lvt_lint0_next[10:8] == 3'h5;
+  assign \$628  = \$626  & \$627 ;
+  assign \$629  = lint0 ^ lvt_lint0_next[13];
+  assign \$630  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$631  = ~ \$630 ;
+  assign \$632  = \$629  & \$631 ;
+  assign lint0_init = \$628  & \$632 ;
+  assign \$633  = ~ lvt_lint1_next[16];
+  assign \$634  = msg_init | lint0_init;
+  assign \$635  = ~ \$634 ;
+  assign \$636  = \$633  & \$635 ;
+  assign \$637  = ! lvt_lint1_next[10:8];
+  assign \$638  = \$636  & \$637 ;
+  assign \$640  = lint1 ^ lvt_lint1_next[13];
+  assign \$641  = ~ remote_after[1];
+  assign \$642  = \$640  & \$641 ;
+  assign \$643  = lint1 ^ lvt_lint1_next[13];
+  assign \$644  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$645  = ~ \$644 ;
+  assign \$646  = \$643  & \$645 ;
+  assign \$647  = \$639  ? \$642  : \$646 ;
+  assign lint1_want = \$638  & \$647 ;
+  assign \$648  = lvt_lint1_next[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$648 ;
+  assign \$649  = lvt_lint1_next[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$649 ;
+  assign \$651  = lint1_go & \$650 ;
+  assign \$652  = ~ lvt_lint1_next[16];
+  assign \$653  = msg_init | lint0_init;
+  assign \$654  = ~ \$653 ;
+  assign \$655  = \$652  & \$654 ;
+  assign \$656  = lvt_lint1_next[10:8] == 3'h4;
+  assign \$657  = \$655  & \$656 ;
+  assign \$658  = lint1 ^ lvt_lint1_next[13];
+  assign \$659  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$660  = ~ \$659 ;
+  assign \$661  = \$658  & \$660 ;
+  assign lint1_nmi = \$657  & \$661 ;
+  assign \$662  = ~ lvt_lint1_next[16];
+  assign \$663  = msg_init | lint0_init;
+  assign \$664  = ~ \$663 ;
+  assign \$665  = \$662  & \$664 ;
+  assign \$666  = lvt_lint1_next[10:8] == 3'h5;
+  assign \$667  = \$665  & \$666 ;
+  assign \$668  = lint1 ^ lvt_lint1_next[13];
+  assign \$669  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$670  = ~ \$669 ;
+  assign \$671  = \$668  & \$670 ;
+  assign lint1_init = \$667  & \$671 ;
+  assign \$672  = reg__addr == 10'h3e0;
+  assign tdcr_write = w & \$672 ;
+  assign \$675  = { \$674 [3], \$673 [1:0] } + 1'h1;
+  assign \$676  = 1'h1 << \$675 [2:0];
+  assign \$677  = \$676  - 1'h1;
+  assign presc_done_new = presc >= \$677 [6:0];
+  assign \$678  = { tdcr[3], tdcr[1:0] } + 1'h1;
+  assign \$679  = 1'h1 << \$678 [2:0];
+  assign \$680  = \$679  - 1'h1;
+  assign presc_done_old = presc >= \$680 [6:0];
+  assign \$681  = | tmcct;
+  assign \$682  = tdcr_write ? presc_done_new : presc_done_old;
+  assign \$683  = \$681  & \$682 ;
+  assign \$684  = ~ tmict_load;
+  assign \$685  = \$683  & \$684 ;
+  assign \$686  = ~ tsc_switch;
+  assign dec = \$685  & \$686 ;
+  assign \$687  = tmcct == 1'h1;
+  assign expire = dec & \$687 ;
+  assign \$688  = ~ lvt_timer_next[16];
+  assign \$689  = expire & \$688 ;
+  assign \$690  = lvt_timer_next[7:0] >= 5'h10;
+  assign t_go = \$689  & \$690 ;
+  assign \$691  = ~ lvt_timer_next[16];
+  assign \$692  = expire & \$691 ;
+  assign \$693  = lvt_timer_next[7:0] < 5'h10;
+  assign t_bad = \$692  & \$693 ;
+  assign \$694  = err_reserved_r | err_reserved_w;
+  assign \$695  = msg_illegal | lint0_illegal;
+  assign \$696  = \$695  | lint1_illegal;
+  assign \$697  = \$696  | t_bad;
+  assign \$698  = | err;
+  assign \$699  = ~ lvt_error_next[16];
+  assign \$700  = \$698  & \$699 ;
+  assign \$701  = lvt_error_next[7:0] >= 5'h10;
+  assign e_go = \$700  & \$701 ;
+  assign \$702  = 1'h1 << msg_in__vector[4:0];
+  assign \$703  = 1'h1 << msg_in__vector[7:5];
+  assign \$704  = msg_take ? \$703  : 15'h0000;
+  assign \$705  = \$704 [0] ? \$702 [31:0] : 32'd0;
+  assign \$706  = \$704 [1] ? \$702 [31:0] : 32'd0;
+  assign \$707  = \$704 [2] ? \$702 [31:0] : 32'd0;
+  assign \$708  = \$704 [3] ? \$702 [31:0] : 32'd0;
+  assign \$709  = \$704 [4] ? \$702 [31:0] : 32'd0;
+  assign \$710  = \$704 [5] ? \$702 [31:0] : 32'd0;
+  assign \$711  = \$704 [6] ? \$702 [31:0] : 32'd0;
+  assign \$712  = \$704 [7] ? \$702 [31:0] : 32'd0;
+  assign \$713  = ~ { \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706 , \$705  };
+  assign \$714  = tmr & \$713 ;
+  assign \$716  = \$715  ? { \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706 , \$705  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$714  | \$716 ;
+  assign \$717  = 1'h1 << lvt_lint0_next[4:0];
+  assign \$718  = 1'h1 << lvt_lint0_next[7:5];
+  assign \$719  = lint0_go ? \$718  : 15'h0000;
+  assign \$720  = \$719 [0] ? \$717 [31:0] : 32'd0;
+  assign \$721  = \$719 [1] ? \$717 [31:0] : 32'd0;
+  assign \$722  = \$719 [2] ? \$717 [31:0] : 32'd0;
+  assign \$723  = \$719 [3] ? \$717 [31:0] : 32'd0;
+  assign \$724  = \$719 [4] ? \$717 [31:0] : 32'd0;
+  assign \$725  = \$719 [5] ? \$717 [31:0] : 32'd0;
+  assign \$726  = \$719 [6] ? \$717 [31:0] : 32'd0;
+  assign \$727  = \$719 [7] ? \$717 [31:0] : 32'd0;
+  assign \$728  = ~ { \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721 , \$720  };
+  assign \$729  = tmr_stage0 & \$728 ;
+  assign \$731  = \$730  ? { \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721 , \$720  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$729  | \$731 ;
+  assign \$732  = 1'h1 << lvt_lint1_next[4:0];
+  assign \$733  = 1'h1 << lvt_lint1_next[7:5];
+  assign \$734  = lint1_go ? \$733  : 15'h0000;
+  assign \$735  = \$734 [0] ? \$732 [31:0] : 32'd0;
+  assign \$736  = \$734 [1] ? \$732 [31:0] : 32'd0;
+  assign \$737  = \$734 [2] ? \$732 [31:0] : 32'd0;
+  assign \$738  = \$734 [3] ? \$732 [31:0] : 32'd0;
+  assign \$739  = \$734 [4] ? \$732 [31:0] : 32'd0;
+  assign \$740  = \$734 [5] ? \$732 [31:0] : 32'd0;
+  assign \$741  = \$734 [6] ? \$732 [31:0] : 32'd0;
+  assign \$742  = \$734 [7] ? \$732 [31:0] : 32'd0;
+  assign \$743  = ~ { \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736 , \$735  };
+  assign \$744  = tmr_stage1 & \$743 ;
+  assign \$746  = \$745  ? { \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736 , \$735  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$744  | \$746 ;
+  assign \$747  = 1'h1 << lvt_timer_next[4:0];
+  assign \$748  = 1'h1 << lvt_timer_next[7:5];
+  assign \$749  = t_go ? \$748  : 15'h0000;
+  assign \$750  = \$749 [0] ? \$747 [31:0] : 32'd0;
+  assign \$751  = \$749 [1] ? \$747 [31:0] : 32'd0;
+  assign \$752  = \$749 [2] ? \$747 [31:0] : 32'd0;
+  assign \$753  = \$749 [3] ? \$747 [31:0] : 32'd0;
+  assign \$754  = \$749 [4] ? \$747 [31:0] : 32'd0;
+  assign \$755  = \$749 [5] ? \$747 [31:0] : 32'd0;
+  assign \$756  = \$749 [6] ? \$747 [31:0] : 32'd0;
+  assign \$757  = \$749 [7] ? \$747 [31:0] : 32'd0;
+  assign \$758  = ~ { \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751 , \$750  };
+  assign \$759  = tmr_stage2 & \$758 ;
+  assign \$761  = 1'h1 << lvt_error_next[4:0];
+  assign \$762  = 1'h1 << lvt_error_next[7:5];
+  assign \$763  = e_go ? \$762  : 15'h0000;
+  assign \$764  = \$763 [0] ? \$761 [31:0] : 32'd0;
+  assign \$765  = \$763 [1] ? \$761 [31:0] : 32'd0;
+  assign \$766  = \$763 [2] ? \$761 [31:0] : 32'd0;
+  assign \$767  = \$763 [3] ? \$761 [31:0] : 32'd0;
+  assign \$768  = \$763 [4] ? \$761 [31:0] : 32'd0;
+  assign \$769  = \$763 [5] ? \$761 [31:0] : 32'd0;
+  assign \$770  = \$763 [6] ? \$761 [31:0] : 32'd0;
+  assign \$771  = \$763 [7] ? \$761 [31:0] : 32'd0;
+  assign \$772  = ~ { \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765 , \$764  };
+  assign \$773  = tmr_stage3 & \$772 ;
+  assign \$775  = msg_init | lint0_init;
+  assign init_go = \$775  | lint1_init;
+  assign \$776  = deliverable ? irrv : svr[7:0];
+  assign \$777  = id_set ? id_reg : initial_apic_id;
+  assign \$778  = eoi_go & eoi_level;
+  assign \$779  = ~ svr[12];
+  assign \$780  = \$778  & \$779 ;
+  assign \$781  = | tmcct;
+  assign \$782  = lvt_timer_next[18:17] == 1'h1;
+  assign \$783  = \$782  ? tmict : 32'd0;
+  assign \$784  = tmcct - 1'h1;
+  assign \$785  = presc + 1'h1;
+  assign \$786  = esr_write ? 8'h00 : esr_pending;
+  assign \$787  = \$786  | err;
+  assign \$788  = ~ { \$568 , \$567 , \$566 , \$565 , \$564 , \$563 , \$562 , \$561  };
+  assign \$789  = irr & \$788 ;
+  assign \$790  = \$789  | { \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706 , \$705  };
+  assign \$791  = \$790  | { \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721 , \$720  };
+  assign \$792  = \$791  | { \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736 , \$735  };
+  assign \$793  = \$792  | { \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751 , \$750  };
+  assign \$794  = \$793  | { \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765 , \$764  };
+  assign \$795  = inta_go & eoi_go;
+  assign \$796  = remote_after | remote_set;
+  assign \$797  = ~ eoi_go;
+  assign \$798  = inta_go & \$797 ;
+  assign \$799  = ~ inta_go;
+  assign \$800  = eoi_go & \$799 ;
+  assign \$801  = 1'h1 << irrv[7:4];
+  assign \$802  = { 15'h0000, isr_valid } | \$801 ;
+  assign \$803  = 1'h1 << { \$411 , \$416  };
+  assign \$804  = ~ \$803 ;
+  assign \$805  = { 15'h0000, isr_valid } & \$804 ;
+  assign \$806  = ! irrv[7:4];
+  assign \$807  = irrv[7:4] == 1'h1;
+  assign \$808  = irrv[7:4] == 2'h2;
+  assign \$809  = irrv[7:4] == 2'h3;
+  assign \$810  = irrv[7:4] == 3'h4;
+  assign \$811  = irrv[7:4] == 3'h5;
+  assign \$812  = irrv[7:4] == 3'h6;
+  assign \$813  = irrv[7:4] == 3'h7;
+  assign \$814  = irrv[7:4] == 4'h8;
+  assign \$815  = irrv[7:4] == 4'h9;
+  assign \$816  = irrv[7:4] == 4'ha;
+  assign \$817  = irrv[7:4] == 4'hb;
+  assign \$818  = irrv[7:4] == 4'hc;
+  assign \$819  = irrv[7:4] == 4'hd;
+  assign \$820  = irrv[7:4] == 4'he;
+  assign \$821  = irrv[7:4] == 4'hf;
+  assign \$822  = ~ nmi_ack;
+  assign \$823  = nmi & \$822 ;
+  assign \$824  = msg_nmi | lint0_nmi;
+  assign \$825  = \$824  | lint1_nmi;
+  assign \$826  = \$823  | \$825 ;
   always @(posedge clk)
-    ack_valid <= \$363 ;
+    \irr_any$84  <= \$827 ;
   always @(posedge clk)
-    ack_vector <= \$364 ;
+    irrv <= \$828 ;
   always @(posedge clk)
-    id_reg <= \$365 ;
+    ack_valid <= \$829 ;
   always @(posedge clk)
-    id_set <= \$366 ;
+    ack_vector <= \$830 ;
   always @(posedge clk)
-    ipi__valid <= \$367 ;
+    id_reg <= \$831 ;
   always @(posedge clk)
-    ipi__vector <= \$368 ;
+    id_set <= \$832 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$369 ;
+    ipi__valid <= \$833 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$370 ;
+    ipi__vector <= \$834 ;
   always @(posedge clk)
-    ipi__shorthand <= \$371 ;
+    ipi__delivery_mode <= \$835 ;
   always @(posedge clk)
-    ipi__trigger <= \$372 ;
+    ipi__dest_mode <= \$836 ;
   always @(posedge clk)
-    ipi__level <= \$373 ;
+    ipi__shorthand <= \$837 ;
   always @(posedge clk)
-    ipi__dest <= \$374 ;
+    ipi__trigger <= \$838 ;
   always @(posedge clk)
-    ipi__source <= \$375 ;
+    ipi__level <= \$839 ;
   always @(posedge clk)
-    eoi__valid <= \$376 ;
+    ipi__dest <= \$840 ;
   always @(posedge clk)
-    eoi__vector <= \$377 ;
+    ipi__source <= \$841 ;
   always @(posedge clk)
-    lint_prev <= \$378 ;
+    eoi__valid <= \$842 ;
   always @(posedge clk)
-    tmcct <= \$379 ;
+    eoi__vector <= \$843 ;
   always @(posedge clk)
-    presc <= \$380 ;
+    lint_prev <= \$844 ;
   always @(posedge clk)
-    esr_pending <= \$381 ;
+    tmcct <= \$845 ;
   always @(posedge clk)
-    esr <= \$382 ;
+    presc <= \$846 ;
   always @(posedge clk)
-    irr <= \$383 ;
+    esr_pending <= \$847 ;
   always @(posedge clk)
-    tmr <= \$384 ;
+    esr <= \$848 ;
   always @(posedge clk)
-    isr <= \$385 ;
+    irr <= \$849 ;
   always @(posedge clk)
-    remote_irr <= \$386 ;
+    tmr <= \$850 ;
   always @(posedge clk)
-    nmi <= \$387 ;
+    settle <= \$851 ;
   always @(posedge clk)
-    tpr <= \$388 ;
+    remote_irr <= \$852 ;
   always @(posedge clk)
-    ldr <= \$389 ;
+    isr_valid <= \$853 ;
   always @(posedge clk)
-    dfr <= \$390 ;
+    isr_low0 <= \$854 ;
   always @(posedge clk)
-    svr <= \$391 ;
+    isr_low1 <= \$855 ;
   always @(posedge clk)
-    icr_lo <= \$392 ;
+    isr_low2 <= \$856 ;
   always @(posedge clk)
-    icr_hi <= \$393 ;
+    isr_low3 <= \$857 ;
   always @(posedge clk)
-    lvt_timer <= \$394 ;
+    isr_low4 <= \$858 ;
   always @(posedge clk)
-    lvt_thermal <= \$395 ;
+    isr_low5 <= \$859 ;
   always @(posedge clk)
-    lvt_perfmon <= \$396 ;
+    isr_low6 <= \$860 ;
   always @(posedge clk)
-    lvt_lint0 <= \$397 ;
+    isr_low7 <= \$861 ;
   always @(posedge clk)
-    lvt_lint1 <= \$398 ;
+    isr_low8 <= \$862 ;
   always @(posedge clk)
-    lvt_error <= \$399 ;
+    isr_low9 <= \$863 ;
   always @(posedge clk)
-    tmict <= \$400 ;
+    isr_low10 <= \$864 ;
   always @(posedge clk)
-    tdcr <= \$401 ;
+    isr_low11 <= \$865 ;
   always @(posedge clk)
-    init <= \$402 ;
+    isr_low12 <= \$866 ;
   always @(posedge clk)
-    sipi <= \$403 ;
+    isr_low13 <= \$867 ;
   always @(posedge clk)
-    sipi_vector <= \$404 ;
+    isr_low14 <= \$868 ;
+  always @(posedge clk)
+    isr_low15 <= \$869 ;
+  always @(posedge clk)
+    nmi <= \$870 ;
+  always @(posedge clk)
+    tpr <= \$871 ;
+  always @(posedge clk)
+    ldr <= \$872 ;
+  always @(posedge clk)
+    dfr <= \$873 ;
+  always @(posedge clk)
+    svr <= \$874 ;
+  always @(posedge clk)
+    icr_lo <= \$875 ;
+  always @(posedge clk)
+    icr_hi <= \$876 ;
+  always @(posedge clk)
+    lvt_timer <= \$877 ;
+  always @(posedge clk)
+    lvt_thermal <= \$878 ;
+  always @(posedge clk)
+    lvt_perfmon <= \$879 ;
+  always @(posedge clk)
+    lvt_lint0 <= \$880 ;
+  always @(posedge clk)
+    lvt_lint1 <= \$881 ;
+  always @(posedge clk)
+    lvt_error <= \$882 ;
+  always @(posedge clk)
+    tmict <= \$883 ;
+  always @(posedge clk)
+    tdcr <= \$884 ;
+  always @(posedge clk)
+    init <= \$885 ;
+  always @(posedge clk)
+    sipi <= \$886 ;
+  always @(posedge clk)
+    sipi_vector <= \$887 ;
+  assign \$1  = irr[0] | irr[1];
+  assign \$2  = irr[2] | irr[3];
+  assign \$3  = irr[4] | irr[5];
+  assign \$4  = irr[6] | irr[7];
+  assign \$5  = irr[8] | irr[9];
+  assign \$6  = irr[10] | irr[11];
+  assign \$7  = irr[12] | irr[13];
+  assign \$8  = irr[14] | irr[15];
+  assign \$9  = irr[16] | irr[17];
+  assign \$10  = irr[18] | irr[19];
+  assign \$11  = irr[20] | irr[21];
+  assign \$12  = irr[22] | irr[23];
+  assign \$13  = irr[24] | irr[25];
+  assign \$14  = irr[26] | irr[27];
+  assign \$15  = irr[28] | irr[29];
+  assign \$16  = irr[30] | irr[31];
+  assign \$17  = irr[32] | irr[33];
+  assign \$18  = irr[34] | irr[35];
+  assign \$19  = irr[36] | irr[37];
+  assign \$20  = irr[38] | irr[39];
+  assign \$21  = irr[40] | irr[41];
+  assign \$22  = irr[42] | irr[43];
+  assign \$23  = irr[44] | irr[45];
+  assign \$24  = irr[46] | irr[47];
+  assign \$25  = irr[48] | irr[49];
+  assign \$26  = irr[50] | irr[51];
+  assign \$27  = irr[52] | irr[53];
+  assign \$28  = irr[54] | irr[55];
+  assign \$29  = irr[56] | irr[57];
+  assign \$30  = irr[58] | irr[59];
+  assign \$31  = irr[60] | irr[61];
+  assign \$32  = irr[62] | irr[63];
+  assign \$33  = irr[64] | irr[65];
+  assign \$34  = irr[66] | irr[67];
+  assign \$35  = irr[68] | irr[69];
+  assign \$36  = irr[70] | irr[71];
+  assign \$37  = irr[72] | irr[73];
+  assign \$38  = irr[74] | irr[75];
+  assign \$39  = irr[76] | irr[77];
+  assign \$40  = irr[78] | irr[79];
+  assign \$41  = irr[80] | irr[81];
+  assign \$42  = irr[82] | irr[83];
+  assign \$43  = irr[84] | irr[85];
+  assign \$44  = irr[86] | irr[87];
+  assign \$45  = irr[88] | irr[89];
+  assign \$46  = irr[90] | irr[91];
+  assign \$47  = irr[92] | irr[93];
+  assign \$48  = irr[94] | irr[95];
+  assign \$49  = irr[96] | irr[97];
+  assign \$50  = irr[98] | irr[99];
+  assign \$51  = irr[100] | irr[101];
+  assign \$52  = irr[102] | irr[103];
+  assign \$53  = irr[104] | irr[105];
+  assign \$54  = irr[106] | irr[107];
+  assign \$55  = irr[108] | irr[109];
+  assign \$56  = irr[110] | irr[111];
+  assign \$57  = irr[112] | irr[113];
+  assign \$58  = irr[114] | irr[115];
+  assign \$59  = irr[116] | irr[117];
+  assign \$60  = irr[118] | irr[119];
+  assign \$61  = irr[120] | irr[121];
+  assign \$62  = irr[122] | irr[123];
+  assign \$63  = irr[124] | irr[125];
+  assign \$64  = irr[126] | irr[127];
+  assign \$65  = irr[128] | irr[129];
+  assign \$66  = irr[130] | irr[131];
+  assign \$67  = irr[132] | irr[133];
+  assign \$68  = irr[134] | irr[135];
+  assign \$69  = irr[136] | irr[137];
+  assign \$70  = irr[138] | irr[139];
+  assign \$71  = irr[140] | irr[141];
+  assign \$72  = irr[142] | irr[143];
+  assign \$73  = irr[144] | irr[145];
+  assign \$74  = irr[146] | irr[147];
+  assign \$75  = irr[148] | irr[149];
+  assign \$76  = irr[150] | irr[151];
+  assign \$77  = irr[152] | irr[153];
+  assign \$78  = irr[154] | irr[155];
+  assign \$79  = irr[156] | irr[157];
+  assign \$80  = irr[158] | irr[159];
+  assign \$81  = irr[160] | irr[161];
+  assign \$82  = irr[162] | irr[163];
+  assign \$83  = irr[164] | irr[165];
+  assign \$84  = irr[166] | irr[167];
+  assign \$85  = irr[168] | irr[169];
+  assign \$86  = irr[170] | irr[171];
+  assign \$87  = irr[172] | irr[173];
+  assign \$88  = irr[174] | irr[175];
+  assign \$89  = irr[176] | irr[177];
+  assign \$90  = irr[178] | irr[179];
+  assign \$91  = irr[180] | irr[181];
+  assign \$92  = irr[182] | irr[183];
+  assign \$93  = irr[184] | irr[185];
+  assign \$94  = irr[186] | irr[187];
+  assign \$95  = irr[188] | irr[189];
+  assign \$96  = irr[190] | irr[191];
+  assign \$97  = irr[192] | irr[193];
+  assign \$98  = irr[194] | irr[195];
+  assign \$99  = irr[196] | irr[197];
+  assign \$100  = irr[198] | irr[199];
+  assign \$101  = irr[200] | irr[201];
+  assign \$102  = irr[202] | irr[203];
+  assign \$103  = irr[204] | irr[205];
+  assign \$104  = irr[206] | irr[207];
+  assign \$105  = irr[208] | irr[209];
+  assign \$106  = irr[210] | irr[211];
+  assign \$107  = irr[212] | irr[213];
+  assign \$108  = irr[214] | irr[215];
+  assign \$109  = irr[216] | irr[217];
+  assign \$110  = irr[218] | irr[219];
+  assign \$111  = irr[220] | irr[221];
+  assign \$112  = irr[222] | irr[223];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -1782,7 +2740,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h030:
             /* empty */;
         12'h080:
-            tpr_next = \$52 ;
+            tpr_next = \$491 ;
       endcase
     end
   end
@@ -1806,7 +2764,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0c0:
             /* empty */;
         12'h0d0:
-            ldr_next = \$53 ;
+            ldr_next = \$492 ;
       endcase
     end
   end
@@ -1832,7 +2790,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0d0:
             /* empty */;
         12'h0e0:
-            dfr_next = \$54 ;
+            dfr_next = \$493 ;
       endcase
     end
   end
@@ -1860,7 +2818,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            svr_next = \$55 ;
+            svr_next = \$494 ;
       endcase
     end
   end
@@ -1898,8 +2856,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$64 ) begin
-              icr_lo_next = \$65 ;
+            if (\$503 ) begin
+              icr_lo_next = \$504 ;
             end
       endcase
     end
@@ -1940,7 +2898,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h300:
             /* empty */;
         12'h310:
-            icr_hi_next = \$88 ;
+            icr_hi_next = \$527 ;
       endcase
     end
   end
@@ -1968,8 +2926,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$57 ) begin
-              lvt_timer_next = \$58 ;
+            if (\$496 ) begin
+              lvt_timer_next = \$497 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -1984,7 +2942,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            lvt_timer_next = \$91 ;
+            lvt_timer_next = \$530 ;
       endcase
     end
   end
@@ -2012,8 +2970,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$57 ) begin
-              lvt_thermal_next = \$59 ;
+            if (\$496 ) begin
+              lvt_thermal_next = \$498 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -2030,7 +2988,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h320:
             /* empty */;
         12'h330:
-            lvt_thermal_next = \$101 ;
+            lvt_thermal_next = \$540 ;
       endcase
     end
   end
@@ -2058,8 +3016,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$57 ) begin
-              lvt_perfmon_next = \$60 ;
+            if (\$496 ) begin
+              lvt_perfmon_next = \$499 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -2078,7 +3036,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h330:
             /* empty */;
         12'h340:
-            lvt_perfmon_next = \$104 ;
+            lvt_perfmon_next = \$543 ;
       endcase
     end
   end
@@ -2106,8 +3064,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$57 ) begin
-              lvt_lint0_next = \$61 ;
+            if (\$496 ) begin
+              lvt_lint0_next = \$500 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -2128,7 +3086,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h340:
             /* empty */;
         12'h350:
-            lvt_lint0_next = \$107 ;
+            lvt_lint0_next = \$546 ;
       endcase
     end
   end
@@ -2156,8 +3114,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$57 ) begin
-              lvt_lint1_next = \$62 ;
+            if (\$496 ) begin
+              lvt_lint1_next = \$501 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -2180,7 +3138,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h350:
             /* empty */;
         12'h360:
-            lvt_lint1_next = \$110 ;
+            lvt_lint1_next = \$549 ;
       endcase
     end
   end
@@ -2208,8 +3166,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$57 ) begin
-              lvt_error_next = \$63 ;
+            if (\$496 ) begin
+              lvt_error_next = \$502 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -2234,7 +3192,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h360:
             /* empty */;
         12'h370:
-            lvt_error_next = \$113 ;
+            lvt_error_next = \$552 ;
       endcase
     end
   end
@@ -2276,7 +3234,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$98 ) begin
+            if (\$537 ) begin
               tmict_next = 32'd0;
             end
         12'h330:
@@ -2290,8 +3248,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$115 ) begin
-              tmict_next = \$116 ;
+            if (\$554 ) begin
+              tmict_next = \$555 ;
             end
       endcase
     end
@@ -2350,17 +3308,17 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h390:
             /* empty */;
         12'h3e0:
-            tdcr_next = \$117 ;
+            tdcr_next = \$556 ;
       endcase
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$23 ) begin
+    if (\$459 ) begin
       apr = tpr[7:0];
     end else begin
-      apr = { \$25 , 4'h0 };
+      apr = { \$461 , 4'h0 };
     end
   end
   always @* begin
@@ -2368,11 +3326,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     reg__r_data = 32'd0;
     casez (reg__addr)
       12'h020:
-          reg__r_data = { \$26 , 24'h000000 };
+          reg__r_data = { \$466 , 24'h000000 };
       12'h030:
           reg__r_data = 32'd17104916;
       12'h080:
-          reg__r_data = \$27 ;
+          reg__r_data = \$467 ;
       12'h090:
           reg__r_data = { 24'h000000, apr };
       12'h0a0:
@@ -2382,41 +3340,41 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
       12'h0c0:
           reg__r_data = 32'd0;
       12'h0d0:
-          reg__r_data = \$28 ;
+          reg__r_data = \$468 ;
       12'h0e0:
-          reg__r_data = \$29 ;
+          reg__r_data = \$469 ;
       12'h0f0:
-          reg__r_data = \$30 ;
+          reg__r_data = \$470 ;
       12'b00010???0000:
-          reg__r_data = \$31 ;
+          reg__r_data = { \$465 , \$463  };
       12'b00011???0000:
-          reg__r_data = \$32 ;
+          reg__r_data = \$471 ;
       12'b00100???0000:
-          reg__r_data = \$33 ;
+          reg__r_data = \$472 ;
       12'h280:
           reg__r_data = { 24'h000000, esr };
       12'h300:
-          reg__r_data = \$36 ;
+          reg__r_data = \$475 ;
       12'h310:
-          reg__r_data = \$37 ;
+          reg__r_data = \$476 ;
       12'h320:
-          reg__r_data = \$38 ;
+          reg__r_data = \$477 ;
       12'h330:
-          reg__r_data = \$39 ;
+          reg__r_data = \$478 ;
       12'h340:
-          reg__r_data = \$40 ;
+          reg__r_data = \$479 ;
       12'h350:
-          reg__r_data = \$43 ;
+          reg__r_data = \$482 ;
       12'h360:
-          reg__r_data = \$46 ;
+          reg__r_data = \$485 ;
       12'h370:
-          reg__r_data = \$47 ;
+          reg__r_data = \$486 ;
       12'h380:
-          reg__r_data = \$48 ;
+          reg__r_data = \$487 ;
       12'h390:
           reg__r_data = tmcct;
       12'h3e0:
-          reg__r_data = \$49 ;
+          reg__r_data = \$488 ;
     endcase
   end
   always @* begin
@@ -2578,8 +3536,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$64 ) begin
-              if (\$73 ) begin
+            if (\$503 ) begin
+              if (\$512 ) begin
                 err_send = 1'h1;
               end
             end
@@ -2620,9 +3578,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$64 ) begin
-              if (\$73 ) begin
-              end else if (\$87 ) begin
+            if (\$503 ) begin
+              if (\$512 ) begin
+              end else if (\$526 ) begin
                 icr_send = 1'h1;
               end
             end
@@ -2667,7 +3625,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$98 ) begin
+            if (\$537 ) begin
               tsc_switch = 1'h1;
             end
       endcase
@@ -2723,7 +3681,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$115 ) begin
+            if (\$554 ) begin
               tmict_load = 1'h1;
             end
       endcase
@@ -2794,8 +3752,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_illegal = 1'h0;
     if (msg_in__valid) begin
-      if (\$149 ) begin
-        if (\$150 ) begin
+      if (\$587 ) begin
+        if (\$588 ) begin
           msg_illegal = 1'h1;
         end
       end
@@ -2805,9 +3763,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_take = 1'h0;
     if (msg_in__valid) begin
-      if (\$149 ) begin
+      if (\$587 ) begin
         (* full_case = 32'd1 *)
-        if (\$150 ) begin
+        if (\$588 ) begin
         end else begin
           msg_take = 1'h1;
         end
@@ -2818,461 +3776,706 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
     if (msg_in__valid) begin
-      msg_nmi = \$151 ;
+      msg_nmi = \$589 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
     if (msg_in__valid) begin
-      msg_init = \$157 ;
+      msg_init = \$595 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
     if (msg_in__valid) begin
-      msg_sipi = \$158 ;
+      msg_sipi = \$596 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$363  = inta;
+    \$827  = irr_any8;
     if (rst) begin
-      \$363  = 1'h0;
+      \$827  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$364  = ack_vector;
+    \$828  = { \$378 , \$381  };
+    if (rst) begin
+      \$828  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$829  = inta;
+    if (rst) begin
+      \$829  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$830  = ack_vector;
     if (inta) begin
-      \$364  = \$332 ;
+      \$830  = \$776 ;
     end
     if (rst) begin
-      \$364  = 8'h00;
+      \$830  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$365  = id_reg;
+    \$831  = id_reg;
     if (id_write) begin
-      \$365  = reg__w_data[31:24];
+      \$831  = reg__w_data[31:24];
     end
     if (rst) begin
-      \$365  = 8'h00;
+      \$831  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$366  = id_set;
+    \$832  = id_set;
     if (id_write) begin
-      \$366  = 1'h1;
+      \$832  = 1'h1;
     end
     if (rst) begin
-      \$366  = 1'h0;
+      \$832  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$367  = 1'h1;
+      \$833  = 1'h1;
     end else begin
-      \$367  = busy_after;
+      \$833  = busy_after;
     end
     if (rst) begin
-      \$367  = 1'h0;
+      \$833  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$368  = ipi__vector;
+    \$834  = ipi__vector;
     if (icr_send) begin
-      \$368  = icr_lo_next[7:0];
+      \$834  = icr_lo_next[7:0];
     end
     if (rst) begin
-      \$368  = 8'h00;
+      \$834  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$369  = ipi__delivery_mode;
+    \$835  = ipi__delivery_mode;
     if (icr_send) begin
-      \$369  = icr_lo_next[10:8];
+      \$835  = icr_lo_next[10:8];
     end
     if (rst) begin
-      \$369  = 3'h0;
+      \$835  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$370  = ipi__dest_mode;
+    \$836  = ipi__dest_mode;
     if (icr_send) begin
-      \$370  = icr_lo_next[11];
+      \$836  = icr_lo_next[11];
     end
     if (rst) begin
-      \$370  = 1'h0;
+      \$836  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$371  = ipi__shorthand;
+    \$837  = ipi__shorthand;
     if (icr_send) begin
-      \$371  = icr_lo_next[19:18];
+      \$837  = icr_lo_next[19:18];
     end
     if (rst) begin
-      \$371  = 2'h0;
+      \$837  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$372  = ipi__trigger;
+    \$838  = ipi__trigger;
     if (icr_send) begin
-      \$372  = icr_lo_next[15];
+      \$838  = icr_lo_next[15];
     end
     if (rst) begin
-      \$372  = 1'h0;
+      \$838  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$373  = ipi__level;
+    \$839  = ipi__level;
     if (icr_send) begin
-      \$373  = icr_lo_next[14];
+      \$839  = icr_lo_next[14];
     end
     if (rst) begin
-      \$373  = 1'h0;
+      \$839  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$374  = ipi__dest;
+    \$840  = ipi__dest;
     if (icr_send) begin
-      \$374  = icr_hi[31:24];
+      \$840  = icr_hi[31:24];
     end
     if (rst) begin
-      \$374  = 8'h00;
+      \$840  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$375  = ipi__source;
+    \$841  = ipi__source;
     if (icr_send) begin
-      \$375  = \$333 ;
+      \$841  = \$777 ;
     end
     if (rst) begin
-      \$375  = 8'h00;
+      \$841  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$376  = \$337 ;
+    \$842  = \$780 ;
     if (rst) begin
-      \$376  = 1'h0;
+      \$842  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$377  = eoi__vector;
+    \$843  = eoi__vector;
     if (eoi_go) begin
-      \$377  = eoi_vec;
+      \$843  = eoi_vec;
     end
     if (rst) begin
-      \$377  = 8'h00;
+      \$843  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$378  = { lint1, lint0 };
+    \$844  = { lint1, lint0 };
     if (rst) begin
-      \$378  = 2'h0;
+      \$844  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$379  = tmcct;
+    \$845  = tmcct;
     if (tmict_load) begin
-      \$379  = reg__w_data;
+      \$845  = reg__w_data;
     end else if (tsc_switch) begin
-      \$379  = 32'd0;
+      \$845  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$379  = \$340 ;
+        \$845  = \$783 ;
       end else begin
-        \$379  = \$341 [31:0];
+        \$845  = \$784 [31:0];
       end
     end
     if (init_go) begin
-      \$379  = 32'd0;
+      \$845  = 32'd0;
     end
     if (rst) begin
-      \$379  = 32'd0;
+      \$845  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$380  = presc;
+    \$846  = presc;
     if (tmict_load) begin
-      \$380  = 7'h00;
+      \$846  = 7'h00;
     end else if (tsc_switch) begin
-      \$380  = 7'h00;
+      \$846  = 7'h00;
     end else if (dec) begin
-      \$380  = 7'h00;
-    end else if (\$338 ) begin
-      \$380  = \$342 [6:0];
+      \$846  = 7'h00;
+    end else if (\$781 ) begin
+      \$846  = \$785 [6:0];
     end
     if (init_go) begin
-      \$380  = 7'h00;
+      \$846  = 7'h00;
     end
     if (rst) begin
-      \$380  = 7'h00;
+      \$846  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$381  = \$344 ;
+    \$847  = \$787 ;
     if (init_go) begin
-      \$381  = 8'h00;
+      \$847  = 8'h00;
     end
     if (rst) begin
-      \$381  = 8'h00;
+      \$847  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$382  = esr;
+    \$848  = esr;
     if (esr_write) begin
-      \$382  = esr_pending;
+      \$848  = esr_pending;
     end
     if (init_go) begin
-      \$382  = 8'h00;
+      \$848  = 8'h00;
     end
     if (rst) begin
-      \$382  = 8'h00;
+      \$848  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$383  = \$352 ;
+    \$849  = \$794 ;
     if (init_go) begin
-      \$383  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$849  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$383  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$849  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$384  = tmr_stage4;
+    \$850  = tmr_stage4;
     if (init_go) begin
-      \$384  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$850  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$384  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$850  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$385  = \$356 ;
+    \$851  = \$795 ;
+    if (rst) begin
+      \$851  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$852  = \$796 ;
     if (init_go) begin
-      \$385  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$852  = 2'h0;
     end
     if (rst) begin
-      \$385  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$852  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$386  = \$357 ;
+    \$853  = isr_valid;
+    if (\$798 ) begin
+      \$853  = \$802 [15:0];
+    end else if (\$800 ) begin
+      \$853  = \$805 [15:0];
+    end
     if (init_go) begin
-      \$386  = 2'h0;
+      \$853  = 16'h0000;
     end
     if (rst) begin
-      \$386  = 2'h0;
+      \$853  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$387  = \$362 ;
+    \$854  = isr_low0;
+    if (inta_go) begin
+      if (\$806 ) begin
+        \$854  = irrv[3:0];
+      end
+    end
     if (rst) begin
-      \$387  = 1'h0;
+      \$854  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$388  = tpr_next;
+    \$855  = isr_low1;
+    if (inta_go) begin
+      if (\$807 ) begin
+        \$855  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$855  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$856  = isr_low2;
+    if (inta_go) begin
+      if (\$808 ) begin
+        \$856  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$856  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$857  = isr_low3;
+    if (inta_go) begin
+      if (\$809 ) begin
+        \$857  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$857  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$858  = isr_low4;
+    if (inta_go) begin
+      if (\$810 ) begin
+        \$858  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$858  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$859  = isr_low5;
+    if (inta_go) begin
+      if (\$811 ) begin
+        \$859  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$859  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$860  = isr_low6;
+    if (inta_go) begin
+      if (\$812 ) begin
+        \$860  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$860  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$861  = isr_low7;
+    if (inta_go) begin
+      if (\$813 ) begin
+        \$861  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$861  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$862  = isr_low8;
+    if (inta_go) begin
+      if (\$814 ) begin
+        \$862  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$862  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$863  = isr_low9;
+    if (inta_go) begin
+      if (\$815 ) begin
+        \$863  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$863  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$864  = isr_low10;
+    if (inta_go) begin
+      if (\$816 ) begin
+        \$864  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$864  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$865  = isr_low11;
+    if (inta_go) begin
+      if (\$817 ) begin
+        \$865  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$865  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$866  = isr_low12;
+    if (inta_go) begin
+      if (\$818 ) begin
+        \$866  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$866  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$867  = isr_low13;
+    if (inta_go) begin
+      if (\$819 ) begin
+        \$867  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$867  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$868  = isr_low14;
+    if (inta_go) begin
+      if (\$820 ) begin
+        \$868  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$868  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$869  = isr_low15;
+    if (inta_go) begin
+      if (\$821 ) begin
+        \$869  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$869  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$870  = \$826 ;
+    if (rst) begin
+      \$870  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$871  = tpr_next;
     if (init_go) begin
-      \$388  = 32'd0;
+      \$871  = 32'd0;
     end
     if (rst) begin
-      \$388  = 32'd0;
+      \$871  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$389  = ldr_next;
+    \$872  = ldr_next;
     if (init_go) begin
-      \$389  = 32'd0;
+      \$872  = 32'd0;
     end
     if (rst) begin
-      \$389  = 32'd0;
+      \$872  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$390  = dfr_next;
+    \$873  = dfr_next;
     if (init_go) begin
-      \$390  = 32'd4026531840;
+      \$873  = 32'd4026531840;
     end
     if (rst) begin
-      \$390  = 32'd4026531840;
+      \$873  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$391  = svr_next;
+    \$874  = svr_next;
     if (init_go) begin
-      \$391  = 32'd255;
+      \$874  = 32'd255;
     end
     if (rst) begin
-      \$391  = 32'd255;
+      \$874  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$392  = icr_lo_next;
+    \$875  = icr_lo_next;
     if (init_go) begin
-      \$392  = 32'd0;
+      \$875  = 32'd0;
     end
     if (rst) begin
-      \$392  = 32'd0;
+      \$875  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$393  = icr_hi_next;
+    \$876  = icr_hi_next;
     if (init_go) begin
-      \$393  = 32'd0;
+      \$876  = 32'd0;
     end
     if (rst) begin
-      \$393  = 32'd0;
+      \$876  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$394  = lvt_timer_next;
+    \$877  = lvt_timer_next;
     if (init_go) begin
-      \$394  = 32'd65536;
+      \$877  = 32'd65536;
     end
     if (rst) begin
-      \$394  = 32'd65536;
+      \$877  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$395  = lvt_thermal_next;
+    \$878  = lvt_thermal_next;
     if (init_go) begin
-      \$395  = 32'd65536;
+      \$878  = 32'd65536;
     end
     if (rst) begin
-      \$395  = 32'd65536;
+      \$878  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$396  = lvt_perfmon_next;
+    \$879  = lvt_perfmon_next;
     if (init_go) begin
-      \$396  = 32'd65536;
+      \$879  = 32'd65536;
     end
     if (rst) begin
-      \$396  = 32'd65536;
+      \$879  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$397  = lvt_lint0_next;
+    \$880  = lvt_lint0_next;
     if (init_go) begin
-      \$397  = 32'd65536;
+      \$880  = 32'd65536;
     end
     if (rst) begin
-      \$397  = 32'd65536;
+      \$880  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$398  = lvt_lint1_next;
+    \$881  = lvt_lint1_next;
     if (init_go) begin
-      \$398  = 32'd65536;
+      \$881  = 32'd65536;
     end
     if (rst) begin
-      \$398  = 32'd65536;
+      \$881  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$399  = lvt_error_next;
+    \$882  = lvt_error_next;
     if (init_go) begin
-      \$399  = 32'd65536;
+      \$882  = 32'd65536;
     end
     if (rst) begin
-      \$399  = 32'd65536;
+      \$882  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$400  = tmict_next;
+    \$883  = tmict_next;
     if (init_go) begin
-      \$400  = 32'd0;
+      \$883  = 32'd0;
     end
     if (rst) begin
-      \$400  = 32'd0;
+      \$883  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$401  = tdcr_next;
+    \$884  = tdcr_next;
     if (init_go) begin
-      \$401  = 32'd0;
+      \$884  = 32'd0;
     end
     if (rst) begin
-      \$401  = 32'd0;
+      \$884  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$402  = init_go;
+    \$885  = init_go;
     if (rst) begin
-      \$402  = 1'h0;
+      \$885  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$403  = msg_sipi;
+    \$886  = msg_sipi;
     if (rst) begin
-      \$403  = 1'h0;
+      \$886  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$404  = sipi_vector;
+    \$887  = sipi_vector;
     if (msg_sipi) begin
-      \$404  = msg_in__vector;
+      \$887  = msg_in__vector;
     end
     if (rst) begin
-      \$404  = 8'h00;
+      \$887  = 8'h00;
     end
   end
-  assign irr_word_any = { \$8 , \$7 , \$6 , \$5 , \$4 , \$3 , \$2 , \$1  };
-  assign irr_word_index = { irr_w_hi4, irr_w_hi2, irr_w_hi1 };
-  assign irr_v = { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16, irr_b_hi8, irr_b_hi4, irr_b_hi2, irr_b_hi1 };
-  assign isr_word_any = { \$16 , \$15 , \$14 , \$13 , \$12 , \$11 , \$10 , \$9  };
-  assign isr_word_index = { isr_w_hi4, isr_w_hi2, isr_w_hi1 };
-  assign isr_v = { isr_w_hi4, isr_w_hi2, isr_w_hi1, isr_b_hi16, isr_b_hi8, isr_b_hi4, isr_b_hi2, isr_b_hi1 };
+  assign irr_any1 = { \$128 , \$127 , \$126 , \$125 , \$124 , \$123 , \$122 , \$121 , \$120 , \$119 , \$118 , \$117 , \$116 , \$115 , \$114 , \$113 , \$112 , \$111 , \$110 , \$109 , \$108 , \$107 , \$106 , \$105 , \$104 , \$103 , \$102 , \$101 , \$100 , \$99 , \$98 , \$97 , \$96 , \$95 , \$94 , \$93 , \$92 , \$91 , \$90 , \$89 , \$88 , \$87 , \$86 , \$85 , \$84 , \$83 , \$82 , \$81 , \$80 , \$79 , \$78 , \$77 , \$76 , \$75 , \$74 , \$73 , \$72 , \$71 , \$70 , \$69 , \$68 , \$67 , \$66 , \$65 , \$64 , \$63 , \$62 , \$61 , \$60 , \$59 , \$58 , \$57 , \$56 , \$55 , \$54 , \$53 , \$52 , \$51 , \$50 , \$49 , \$48 , \$47 , \$46 , \$45 , \$44 , \$43 , \$42 , \$41 , \$40 , \$39 , \$38 , \$37 , \$36 , \$35 , \$34 , \$33 , \$32 , \$31 , \$30 , \$29 , \$28 , \$27 , \$26 , \$25 , \$24 , \$23 , \$22 , \$21 , \$20 , \$19 , \$18 , \$17 , \$16 , \$15 , \$14 , \$13 , \$12 , \$11 , \$10 , \$9 , \$8 , \$7 , \$6 , \$5 , \$4 , \$3 , \$2 , \$1  };
+  assign irr_idx1 = { irr[255], irr[253], irr[251], irr[249], irr[247], irr[245], irr[243], irr[241], irr[239], irr[237], irr[235], irr[233], irr[231], irr[229], irr[227], irr[225], irr[223], irr[221], irr[219], irr[217], irr[215], irr[213], irr[211], irr[209], irr[207], irr[205], irr[203], irr[201], irr[199], irr[197], irr[195], irr[193], irr[191], irr[189], irr[187], irr[185], irr[183], irr[181], irr[179], irr[177], irr[175], irr[173], irr[171], irr[169], irr[167], irr[165], irr[163], irr[161], irr[159], irr[157], irr[155], irr[153], irr[151], irr[149], irr[147], irr[145], irr[143], irr[141], irr[139], irr[137], irr[135], irr[133], irr[131], irr[129], irr[127], irr[125], irr[123], irr[121], irr[119], irr[117], irr[115], irr[113], irr[111], irr[109], irr[107], irr[105], irr[103], irr[101], irr[99], irr[97], irr[95], irr[93], irr[91], irr[89], irr[87], irr[85], irr[83], irr[81], irr[79], irr[77], irr[75], irr[73], irr[71], irr[69], irr[67], irr[65], irr[63], irr[61], irr[59], irr[57], irr[55], irr[53], irr[51], irr[49], irr[47], irr[45], irr[43], irr[41], irr[39], irr[37], irr[35], irr[33], irr[31], irr[29], irr[27], irr[25], irr[23], irr[21], irr[19], irr[17], irr[15], irr[13], irr[11], irr[9], irr[7], irr[5], irr[3], irr[1] };
+  assign irr_any2 = { \$192 , \$191 , \$190 , \$189 , \$188 , \$187 , \$186 , \$185 , \$184 , \$183 , \$182 , \$181 , \$180 , \$179 , \$178 , \$177 , \$176 , \$175 , \$174 , \$173 , \$172 , \$171 , \$170 , \$169 , \$168 , \$167 , \$166 , \$165 , \$164 , \$163 , \$162 , \$161 , \$160 , \$159 , \$158 , \$157 , \$156 , \$155 , \$154 , \$153 , \$152 , \$151 , \$150 , \$149 , \$148 , \$147 , \$146 , \$145 , \$144 , \$143 , \$142 , \$141 , \$140 , \$139 , \$138 , \$137 , \$136 , \$135 , \$134 , \$133 , \$132 , \$131 , \$130 , \$129  };
+  assign irr_idx2 = { \$128 , \$256 , \$126 , \$255 , \$124 , \$254 , \$122 , \$253 , \$120 , \$252 , \$118 , \$251 , \$116 , \$250 , \$114 , \$249 , \$112 , \$248 , \$110 , \$247 , \$108 , \$246 , \$106 , \$245 , \$104 , \$244 , \$102 , \$243 , \$100 , \$242 , \$98 , \$241 , \$96 , \$240 , \$94 , \$239 , \$92 , \$238 , \$90 , \$237 , \$88 , \$236 , \$86 , \$235 , \$84 , \$234 , \$82 , \$233 , \$80 , \$232 , \$78 , \$231 , \$76 , \$230 , \$74 , \$229 , \$72 , \$228 , \$70 , \$227 , \$68 , \$226 , \$66 , \$225 , \$64 , \$224 , \$62 , \$223 , \$60 , \$222 , \$58 , \$221 , \$56 , \$220 , \$54 , \$219 , \$52 , \$218 , \$50 , \$217 , \$48 , \$216 , \$46 , \$215 , \$44 , \$214 , \$42 , \$213 , \$40 , \$212 , \$38 , \$211 , \$36 , \$210 , \$34 , \$209 , \$32 , \$208 , \$30 , \$207 , \$28 , \$206 , \$26 , \$205 , \$24 , \$204 , \$22 , \$203 , \$20 , \$202 , \$18 , \$201 , \$16 , \$200 , \$14 , \$199 , \$12 , \$198 , \$10 , \$197 , \$8 , \$196 , \$6 , \$195 , \$4 , \$194 , \$2 , \$193  };
+  assign irr_any3 = { \$288 , \$287 , \$286 , \$285 , \$284 , \$283 , \$282 , \$281 , \$280 , \$279 , \$278 , \$277 , \$276 , \$275 , \$274 , \$273 , \$272 , \$271 , \$270 , \$269 , \$268 , \$267 , \$266 , \$265 , \$264 , \$263 , \$262 , \$261 , \$260 , \$259 , \$258 , \$257  };
+  assign irr_idx3 = { \$192 , \$320 , \$190 , \$319 , \$188 , \$318 , \$186 , \$317 , \$184 , \$316 , \$182 , \$315 , \$180 , \$314 , \$178 , \$313 , \$176 , \$312 , \$174 , \$311 , \$172 , \$310 , \$170 , \$309 , \$168 , \$308 , \$166 , \$307 , \$164 , \$306 , \$162 , \$305 , \$160 , \$304 , \$158 , \$303 , \$156 , \$302 , \$154 , \$301 , \$152 , \$300 , \$150 , \$299 , \$148 , \$298 , \$146 , \$297 , \$144 , \$296 , \$142 , \$295 , \$140 , \$294 , \$138 , \$293 , \$136 , \$292 , \$134 , \$291 , \$132 , \$290 , \$130 , \$289  };
+  assign irr_any4 = { \$336 , \$335 , \$334 , \$333 , \$332 , \$331 , \$330 , \$329 , \$328 , \$327 , \$326 , \$325 , \$324 , \$323 , \$322 , \$321  };
+  assign irr_idx4 = { \$288 , \$352 , \$286 , \$351 , \$284 , \$350 , \$282 , \$349 , \$280 , \$348 , \$278 , \$347 , \$276 , \$346 , \$274 , \$345 , \$272 , \$344 , \$270 , \$343 , \$268 , \$342 , \$266 , \$341 , \$264 , \$340 , \$262 , \$339 , \$260 , \$338 , \$258 , \$337  };
+  assign irr_any5 = { \$360 , \$359 , \$358 , \$357 , \$356 , \$355 , \$354 , \$353  };
+  assign irr_idx5 = { \$336 , \$368 , \$334 , \$367 , \$332 , \$366 , \$330 , \$365 , \$328 , \$364 , \$326 , \$363 , \$324 , \$362 , \$322 , \$361  };
+  assign irr_any6 = { \$372 , \$371 , \$370 , \$369  };
+  assign irr_idx6 = { \$360 , \$376 , \$358 , \$375 , \$356 , \$374 , \$354 , \$373  };
+  assign irr_any7 = { \$378 , \$377  };
+  assign irr_idx7 = { \$372 , \$380 , \$370 , \$379  };
+  assign irr_idx8 = { \$378 , \$381  };
+  assign irr_any = irr_any8;
+  assign irr_v = { \$378 , \$381  };
+  assign irr_payload = 1'h0;
+  assign isr_any1 = { \$389 , \$388 , \$387 , \$386 , \$385 , \$384 , \$383 , \$382  };
+  assign isr_idx1 = { isr_valid[15], isr_valid[13], isr_valid[11], isr_valid[9], isr_valid[7], isr_valid[5], isr_valid[3], isr_valid[1] };
+  assign isr_pay1 = { \$397 , \$396 , \$395 , \$394 , \$393 , \$392 , \$391 , \$390  };
+  assign isr_any2 = { \$401 , \$400 , \$399 , \$398  };
+  assign isr_idx2 = { \$389 , \$405 , \$387 , \$404 , \$385 , \$403 , \$383 , \$402  };
+  assign isr_pay2 = { \$409 , \$408 , \$407 , \$406  };
+  assign isr_any3 = { \$411 , \$410  };
+  assign isr_idx3 = { \$401 , \$413 , \$399 , \$412  };
+  assign isr_pay3 = { \$415 , \$414  };
+  assign isr_idx4 = { \$411 , \$416  };
+  assign isr_any = isr_any4;
+  assign isr_v = { \$411 , \$416  };
+  assign isr_payload = isr_pay4;
+  assign isrv = { \$411 , \$416 , isr_pay4 };
+  assign isr = { \$448 , \$446 , \$444 , \$442 , \$440 , \$438 , \$436 , \$434 , \$432 , \$430 , \$428 , \$426 , \$424 , \$422 , \$420 , \$418  };
   assign intr = deliverable;
-  assign vector = { irr_w_hi4, irr_w_hi2, irr_w_hi1, irr_b_hi16, irr_b_hi8, irr_b_hi4, irr_b_hi2, irr_b_hi1 };
-  assign \nmi$79  = nmi;
-  assign \ldr$84  = ldr;
+  assign vector = irrv;
+  assign \nmi$92  = nmi;
+  assign \ldr$97  = ldr;
   assign arb_priority = apr;
   assign msg_in__ready = 1'h1;
   assign busy = ipi__valid;
@@ -3284,137 +4487,140 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign ipi_trigger = ipi__trigger;
   assign ipi_level = ipi__level;
   assign ipi_source = ipi__source;
-  assign \ack_valid$119  = ack_valid;
-  assign \ack_vector$121  = ack_vector;
-  assign isr_bit_low = \$120 [31:0];
-  assign isr_bit_sel = \$124 [7:0];
-  assign isr_bit = { \$132 , \$131 , \$130 , \$129 , \$128 , \$127 , \$126 , \$125  };
+  assign isr_word = { \$465 , \$463  };
+  assign \ack_valid$135  = ack_valid;
+  assign \ack_vector$137  = ack_vector;
+  assign inta_bit_low = \$558 [31:0];
+  assign inta_bit_sel = \$560 [7:0];
+  assign inta_bit = { \$568 , \$567 , \$566 , \$565 , \$564 , \$563 , \$562 , \$561  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign shift = \$234 [2:0];
-  assign limit = \$236 [6:0];
-  assign src0_bit_low = \$258 [31:0];
-  assign src0_bit_sel = \$260 [7:0];
-  assign src0_bit = { \$268 , \$267 , \$266 , \$265 , \$264 , \$263 , \$262 , \$261  };
-  assign src1_bit_low = \$273 [31:0];
-  assign src1_bit_sel = \$275 [7:0];
-  assign src1_bit = { \$283 , \$282 , \$281 , \$280 , \$279 , \$278 , \$277 , \$276  };
-  assign src2_bit_low = \$288 [31:0];
-  assign src2_bit_sel = \$290 [7:0];
-  assign src2_bit = { \$298 , \$297 , \$296 , \$295 , \$294 , \$293 , \$292 , \$291  };
-  assign src3_bit_low = \$303 [31:0];
-  assign src3_bit_sel = \$305 [7:0];
-  assign src3_bit = { \$313 , \$312 , \$311 , \$310 , \$309 , \$308 , \$307 , \$306  };
-  assign src4_bit_low = \$317 [31:0];
-  assign src4_bit_sel = \$319 [7:0];
-  assign src4_bit = { \$327 , \$326 , \$325 , \$324 , \$323 , \$322 , \$321 , \$320  };
+  assign presc_shift_new = \$675 [2:0];
+  assign presc_limit_new = \$677 [6:0];
+  assign presc_shift_old = \$678 [2:0];
+  assign presc_limit_old = \$680 [6:0];
+  assign src0_bit_low = \$702 [31:0];
+  assign src0_bit_sel = \$704 [7:0];
+  assign src0_bit = { \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706 , \$705  };
+  assign src1_bit_low = \$717 [31:0];
+  assign src1_bit_sel = \$719 [7:0];
+  assign src1_bit = { \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721 , \$720  };
+  assign src2_bit_low = \$732 [31:0];
+  assign src2_bit_sel = \$734 [7:0];
+  assign src2_bit = { \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736 , \$735  };
+  assign src3_bit_low = \$747 [31:0];
+  assign src3_bit_sel = \$749 [7:0];
+  assign src3_bit = { \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751 , \$750  };
+  assign src4_bit_low = \$761 [31:0];
+  assign src4_bit_sel = \$763 [7:0];
+  assign src4_bit = { \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765 , \$764  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$205  = sipi_vector;
+  assign \sipi_vector$227  = sipi_vector;
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$253 ;
+  assign err[6] = \$697 ;
   assign err[5] = err_send;
-  assign err[7] = \$250 ;
+  assign err[7] = \$694 ;
   assign err[4:0] = 5'h00;
-  assign remote_set[1] = \$213 ;
-  assign remote_set[0] = \$176 ;
-  assign remote_after[1] = \$140 ;
-  assign remote_after[0] = \$136 ;
-  assign irr_w_hi1 = irr_w_half2[1];
-  assign irr_b_hi1 = irr_b_half2[1];
-  assign isr_w_hi1 = isr_w_half2[1];
-  assign isr_b_hi1 = isr_b_half2[1];
-  assign \$27  = tpr;
-  assign \$28  = ldr;
-  assign \$29 [31:28] = dfr[31:28];
-  assign \$29 [27:0] = 28'hfffffff;
-  assign \$30  = svr;
-  assign \$34  = icr_lo;
-  assign \$35  = { 3'h0, ipi__valid, 12'h000 };
-  assign \$37  = icr_hi;
-  assign \$38  = lvt_timer;
-  assign \$39  = lvt_thermal;
-  assign \$40  = lvt_perfmon;
-  assign \$41  = lvt_lint0;
-  assign \$42  = { 1'h0, remote_irr[0], 14'h0000 };
-  assign \$44  = lvt_lint1;
-  assign \$45  = { 1'h0, remote_irr[1], 14'h0000 };
-  assign \$47  = lvt_error;
-  assign \$48  = tmict;
-  assign \$49  = tdcr;
-  assign \$52 [31:8] = 24'h000000;
-  assign \$52 [7:0] = reg__w_data[7:0];
-  assign \$53 [23:0] = 24'h000000;
-  assign \$53 [31:24] = reg__w_data[31:24];
-  assign \$54 [27:0] = 28'h0000000;
-  assign \$54 [31:28] = reg__w_data[31:28];
-  assign { \$55 [31:13], \$55 [11:10] } = 21'h000000;
-  assign { \$55 [12], \$55 [9:0] } = { reg__w_data[12], reg__w_data[9:0] };
-  assign { \$56 [31:13], \$56 [11:10] } = 21'h000000;
-  assign { \$56 [12], \$56 [9:0] } = { reg__w_data[12], reg__w_data[9:0] };
-  assign { \$58 [31:17], \$58 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
-  assign \$58 [16] = 1'h1;
-  assign { \$59 [31:17], \$59 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
-  assign \$59 [16] = 1'h1;
-  assign { \$60 [31:17], \$60 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
-  assign \$60 [16] = 1'h1;
-  assign { \$61 [31:17], \$61 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
-  assign \$61 [16] = 1'h1;
-  assign { \$62 [31:17], \$62 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
-  assign \$62 [16] = 1'h1;
-  assign { \$63 [31:17], \$63 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
-  assign \$63 [16] = 1'h1;
-  assign { \$65 [31:20], \$65 [17:16], \$65 [13:12] } = 16'h0000;
-  assign { \$65 [19:18], \$65 [15:14], \$65 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$66 [31:20], \$66 [17:16], \$66 [13:12] } = 16'h0000;
-  assign { \$66 [19:18], \$66 [15:14], \$66 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$68 [31:20], \$68 [17:16], \$68 [13:12] } = 16'h0000;
-  assign { \$68 [19:18], \$68 [15:14], \$68 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$71 [31:20], \$71 [17:16], \$71 [13:12] } = 16'h0000;
-  assign { \$71 [19:18], \$71 [15:14], \$71 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$74 [31:20], \$74 [17:16], \$74 [13:12] } = 16'h0000;
-  assign { \$74 [19:18], \$74 [15:14], \$74 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$76 [31:20], \$76 [17:16], \$76 [13:12] } = 16'h0000;
-  assign { \$76 [19:18], \$76 [15:14], \$76 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign \$77  = \$76 [15];
-  assign { \$79 [31:20], \$79 [17:16], \$79 [13:12] } = 16'h0000;
-  assign { \$79 [19:18], \$79 [15:14], \$79 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$83 [31:20], \$83 [17:16], \$83 [13:12] } = 16'h0000;
-  assign { \$83 [19:18], \$83 [15:14], \$83 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign \$85  = \$84 ;
-  assign \$88 [23:0] = 24'h000000;
-  assign \$88 [31:24] = reg__w_data[31:24];
-  assign { \$89 [31:19], \$89 [15:8] } = 21'h000000;
-  assign { \$89 [18:16], \$89 [7:0] } = { reg__w_data[18:16], reg__w_data[7:0] };
-  assign { \$92 [31:19], \$92 [15:8] } = 21'h000000;
-  assign { \$92 [18:16], \$92 [7:0] } = { reg__w_data[18:16], reg__w_data[7:0] };
-  assign { \$95 [31:19], \$95 [15:8] } = 21'h000000;
-  assign { \$95 [18:16], \$95 [7:0] } = { reg__w_data[18:16], reg__w_data[7:0] };
-  assign { \$99 [31:17], \$99 [15:11] } = 20'h00000;
-  assign { \$99 [16], \$99 [10:0] } = { reg__w_data[16], reg__w_data[10:0] };
-  assign { \$102 [31:17], \$102 [15:11] } = 20'h00000;
-  assign { \$102 [16], \$102 [10:0] } = { reg__w_data[16], reg__w_data[10:0] };
-  assign { \$105 [31:17], \$105 [14], \$105 [12:11] } = 18'h00000;
-  assign { \$105 [16:15], \$105 [13], \$105 [10:0] } = { reg__w_data[16:15], reg__w_data[13], reg__w_data[10:0] };
-  assign { \$108 [31:17], \$108 [14], \$108 [12:11] } = 18'h00000;
-  assign { \$108 [16:15], \$108 [13], \$108 [10:0] } = { reg__w_data[16:15], reg__w_data[13], reg__w_data[10:0] };
-  assign { \$111 [31:17], \$111 [15:8] } = 23'h000000;
-  assign { \$111 [16], \$111 [7:0] } = { reg__w_data[16], reg__w_data[7:0] };
-  assign \$116  = reg__w_data;
-  assign { \$117 [31:4], \$117 [2] } = 29'h00000000;
-  assign { \$117 [3], \$117 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
-  assign \$144  = msg_in__trigger;
-  assign \$153  = msg_in__trigger;
-  assign \$164  = lvt_lint0_next[15];
-  assign \$175  = lvt_lint0_next[15];
-  assign \$201  = lvt_lint1_next[15];
-  assign \$212  = lvt_lint1_next[15];
-  assign \$271  = msg_in__trigger;
-  assign \$286  = lvt_lint0_next[15];
-  assign \$301  = lvt_lint1_next[15];
-  assign \$316  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$315 ;
-  assign \$330  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$329 ;
+  assign remote_set[1] = \$651 ;
+  assign remote_set[0] = \$614 ;
+  assign remote_after[1] = \$578 ;
+  assign remote_after[0] = \$574 ;
+  assign \$467  = tpr;
+  assign \$468  = ldr;
+  assign \$469 [31:28] = dfr[31:28];
+  assign \$469 [27:0] = 28'hfffffff;
+  assign \$470  = svr;
+  assign \$473  = icr_lo;
+  assign \$474  = { 3'h0, ipi__valid, 12'h000 };
+  assign \$476  = icr_hi;
+  assign \$477  = lvt_timer;
+  assign \$478  = lvt_thermal;
+  assign \$479  = lvt_perfmon;
+  assign \$480  = lvt_lint0;
+  assign \$481  = { 1'h0, remote_irr[0], 14'h0000 };
+  assign \$483  = lvt_lint1;
+  assign \$484  = { 1'h0, remote_irr[1], 14'h0000 };
+  assign \$486  = lvt_error;
+  assign \$487  = tmict;
+  assign \$488  = tdcr;
+  assign \$491 [31:8] = 24'h000000;
+  assign \$491 [7:0] = reg__w_data[7:0];
+  assign \$492 [23:0] = 24'h000000;
+  assign \$492 [31:24] = reg__w_data[31:24];
+  assign \$493 [27:0] = 28'h0000000;
+  assign \$493 [31:28] = reg__w_data[31:28];
+  assign { \$494 [31:13], \$494 [11:10] } = 21'h000000;
+  assign { \$494 [12], \$494 [9:0] } = { reg__w_data[12], reg__w_data[9:0] };
+  assign { \$495 [31:13], \$495 [11:10] } = 21'h000000;
+  assign { \$495 [12], \$495 [9:0] } = { reg__w_data[12], reg__w_data[9:0] };
+  assign { \$497 [31:17], \$497 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
+  assign \$497 [16] = 1'h1;
+  assign { \$498 [31:17], \$498 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
+  assign \$498 [16] = 1'h1;
+  assign { \$499 [31:17], \$499 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
+  assign \$499 [16] = 1'h1;
+  assign { \$500 [31:17], \$500 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
+  assign \$500 [16] = 1'h1;
+  assign { \$501 [31:17], \$501 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
+  assign \$501 [16] = 1'h1;
+  assign { \$502 [31:17], \$502 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
+  assign \$502 [16] = 1'h1;
+  assign { \$504 [31:20], \$504 [17:16], \$504 [13:12] } = 16'h0000;
+  assign { \$504 [19:18], \$504 [15:14], \$504 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
+  assign { \$505 [31:20], \$505 [17:16], \$505 [13:12] } = 16'h0000;
+  assign { \$505 [19:18], \$505 [15:14], \$505 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
+  assign { \$507 [31:20], \$507 [17:16], \$507 [13:12] } = 16'h0000;
+  assign { \$507 [19:18], \$507 [15:14], \$507 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
+  assign { \$510 [31:20], \$510 [17:16], \$510 [13:12] } = 16'h0000;
+  assign { \$510 [19:18], \$510 [15:14], \$510 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
+  assign { \$513 [31:20], \$513 [17:16], \$513 [13:12] } = 16'h0000;
+  assign { \$513 [19:18], \$513 [15:14], \$513 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
+  assign { \$515 [31:20], \$515 [17:16], \$515 [13:12] } = 16'h0000;
+  assign { \$515 [19:18], \$515 [15:14], \$515 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
+  assign \$516  = \$515 [15];
+  assign { \$518 [31:20], \$518 [17:16], \$518 [13:12] } = 16'h0000;
+  assign { \$518 [19:18], \$518 [15:14], \$518 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
+  assign { \$522 [31:20], \$522 [17:16], \$522 [13:12] } = 16'h0000;
+  assign { \$522 [19:18], \$522 [15:14], \$522 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
+  assign \$524  = \$523 ;
+  assign \$527 [23:0] = 24'h000000;
+  assign \$527 [31:24] = reg__w_data[31:24];
+  assign { \$528 [31:19], \$528 [15:8] } = 21'h000000;
+  assign { \$528 [18:16], \$528 [7:0] } = { reg__w_data[18:16], reg__w_data[7:0] };
+  assign { \$531 [31:19], \$531 [15:8] } = 21'h000000;
+  assign { \$531 [18:16], \$531 [7:0] } = { reg__w_data[18:16], reg__w_data[7:0] };
+  assign { \$534 [31:19], \$534 [15:8] } = 21'h000000;
+  assign { \$534 [18:16], \$534 [7:0] } = { reg__w_data[18:16], reg__w_data[7:0] };
+  assign { \$538 [31:17], \$538 [15:11] } = 20'h00000;
+  assign { \$538 [16], \$538 [10:0] } = { reg__w_data[16], reg__w_data[10:0] };
+  assign { \$541 [31:17], \$541 [15:11] } = 20'h00000;
+  assign { \$541 [16], \$541 [10:0] } = { reg__w_data[16], reg__w_data[10:0] };
+  assign { \$544 [31:17], \$544 [14], \$544 [12:11] } = 18'h00000;
+  assign { \$544 [16:15], \$544 [13], \$544 [10:0] } = { reg__w_data[16:15], reg__w_data[13], reg__w_data[10:0] };
+  assign { \$547 [31:17], \$547 [14], \$547 [12:11] } = 18'h00000;
+  assign { \$547 [16:15], \$547 [13], \$547 [10:0] } = { reg__w_data[16:15], reg__w_data[13], reg__w_data[10:0] };
+  assign { \$550 [31:17], \$550 [15:8] } = 23'h000000;
+  assign { \$550 [16], \$550 [7:0] } = { reg__w_data[16], reg__w_data[7:0] };
+  assign \$555  = reg__w_data;
+  assign { \$556 [31:4], \$556 [2] } = 29'h00000000;
+  assign { \$556 [3], \$556 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
+  assign \$582  = msg_in__trigger;
+  assign \$591  = msg_in__trigger;
+  assign \$602  = lvt_lint0_next[15];
+  assign \$613  = lvt_lint0_next[15];
+  assign \$639  = lvt_lint1_next[15];
+  assign \$650  = lvt_lint1_next[15];
+  assign { \$673 [31:4], \$673 [2] } = 29'h00000000;
+  assign { \$673 [3], \$673 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
+  assign { \$674 [31:4], \$674 [2] } = 29'h00000000;
+  assign { \$674 [3], \$674 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
+  assign \$715  = msg_in__trigger;
+  assign \$730  = lvt_lint0_next[15];
+  assign \$745  = lvt_lint1_next[15];
+  assign \$760  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$759 ;
+  assign \$774  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$773 ;
 endmodule
