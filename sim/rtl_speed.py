@@ -193,8 +193,13 @@ def platform_writes(spec: Spec) -> list[tuple[int, int, int]]:
     return writes
 
 
-def build(spec: Spec, top: str, cache: Path | None = None) -> Path:
-    """The clock-loop executable of ``top`` (a module of :data:`~irqforge.hw.TOPS`), built once per RTL."""
+def build(spec: Spec, top: str, cache: Path | None = None, verilog: dict[str, str] | None = None) -> Path:
+    """The clock-loop executable of ``top`` (a module of :data:`~irqforge.hw.TOPS`), built once per RTL.
+
+    ``verilog`` (module name → text, every module of :data:`~irqforge.hw.TOPS`)
+    measures other Verilog than the current RTL's, e.g. an older commit's
+    ``generated/verilog``.
+    """
     from .toolchain import find_verilator, sim_env
 
     tool = find_verilator()
@@ -211,7 +216,8 @@ def build(spec: Spec, top: str, cache: Path | None = None) -> Path:
     )
     # Verilator spells a "__" in a port name as "___05F" in C++.
     main = re.sub(r"dut->(\w+)", lambda mt: "dut->" + mt.group(1).replace("__", "___05F"), main)
-    key = hashlib.sha256(f"{rtl_fingerprint(spec)}\n{top}\n{main}\n{tool.version}".encode()).hexdigest()[:16]
+    rtl = rtl_fingerprint(spec) if verilog is None else hashlib.sha256("".join(verilog.values()).encode()).hexdigest()
+    key = hashlib.sha256(f"{rtl}\n{top}\n{main}\n{tool.version}".encode()).hexdigest()[:16]
     root = cache or Path(tempfile.gettempdir()) / "irqforge-rtl-speed"
     out = root / f"{top}-{key}"
     exe = out / f"V{top}"
@@ -219,7 +225,7 @@ def build(spec: Spec, top: str, cache: Path | None = None) -> Path:
         return exe
     out.mkdir(parents=True, exist_ok=True)
     sources = []
-    for name, text in convert_all(spec).items():
+    for name, text in (verilog or convert_all(spec)).items():
         path = out / f"{name}.v"
         path.write_text(text)
         sources.append(path)
