@@ -577,7 +577,8 @@ class LapicCore(wiring.Component):
         # from registers alone, and the divide code (stored or being written)
         # only selects one of the eight answers: no adder behind the write.
         presc_ge = Signal(8)  # bit c: presc >= 2^((c+1) mod 8) - 1, by divide code c
-        m.d.comb += presc_ge.eq(Cat(*(presc >= (1 << ((c + 1) % 8)) - 1 for c in range(8))))
+        limits = [(1 << ((c + 1) % 8)) - 1 for c in range(8)]
+        m.d.comb += presc_ge.eq(Cat(*(presc >= lim if lim else Const(1, 1) for lim in limits)))
 
         def prescaler_done(tdcr: Value, tag: str) -> Signal:
             done = Signal(name=f"presc_done_{tag}")

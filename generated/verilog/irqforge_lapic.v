@@ -658,12 +658,12 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$133 ;
   wire \$134 ;
   wire \$135 ;
-  wire [4:0] \$1356 ;
-  wire [6:0] \$1359 ;
+  wire [4:0] \$1357 ;
   wire \$136 ;
+  wire [6:0] \$1360 ;
   wire \$137 ;
-  wire [8:0] \$1371 ;
-  wire [8:0] \$1374 ;
+  wire [8:0] \$1372 ;
+  wire [8:0] \$1375 ;
   wire \$138 ;
   wire \$139 ;
   wire \$14 ;
@@ -1258,16 +1258,16 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$670 ;
   wire \$671 ;
   wire \$672 ;
-  wire [31:0] \$673 ;
-  wire [31:0] \$674 ;
-  wire [3:0] \$675 ;
-  wire [14:0] \$676 ;
-  wire [15:0] \$677 ;
-  wire [3:0] \$678 ;
-  wire [14:0] \$679 ;
+  wire \$673 ;
+  wire \$674 ;
+  wire \$675 ;
+  wire \$676 ;
+  wire \$677 ;
+  wire \$678 ;
+  wire \$679 ;
   wire \$68 ;
-  wire [15:0] \$680 ;
-  wire \$681 ;
+  wire [31:0] \$680 ;
+  wire [31:0] \$681 ;
   wire \$682 ;
   wire \$683 ;
   wire \$684 ;
@@ -1291,10 +1291,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$70 ;
   wire \$700 ;
   wire \$701 ;
-  wire [62:0] \$702 ;
-  wire [14:0] \$703 ;
+  wire \$702 ;
+  wire [62:0] \$703 ;
   wire [14:0] \$704 ;
-  wire [31:0] \$705 ;
+  wire [14:0] \$705 ;
   wire [31:0] \$706 ;
   wire [31:0] \$707 ;
   wire [31:0] \$708 ;
@@ -1303,15 +1303,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$710 ;
   wire [31:0] \$711 ;
   wire [31:0] \$712 ;
-  wire [255:0] \$713 ;
+  wire [31:0] \$713 ;
   wire [255:0] \$714 ;
-  wire \$715 ;
-  wire [255:0] \$716 ;
-  wire [62:0] \$717 ;
-  wire [14:0] \$718 ;
+  wire [255:0] \$715 ;
+  wire \$716 ;
+  wire [255:0] \$717 ;
+  wire [62:0] \$718 ;
   wire [14:0] \$719 ;
   wire \$72 ;
-  wire [31:0] \$720 ;
+  wire [14:0] \$720 ;
   wire [31:0] \$721 ;
   wire [31:0] \$722 ;
   wire [31:0] \$723 ;
@@ -1319,15 +1319,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$725 ;
   wire [31:0] \$726 ;
   wire [31:0] \$727 ;
-  wire [255:0] \$728 ;
+  wire [31:0] \$728 ;
   wire [255:0] \$729 ;
   wire \$73 ;
-  wire \$730 ;
-  wire [255:0] \$731 ;
-  wire [62:0] \$732 ;
-  wire [14:0] \$733 ;
+  wire [255:0] \$730 ;
+  wire \$731 ;
+  wire [255:0] \$732 ;
+  wire [62:0] \$733 ;
   wire [14:0] \$734 ;
-  wire [31:0] \$735 ;
+  wire [14:0] \$735 ;
   wire [31:0] \$736 ;
   wire [31:0] \$737 ;
   wire [31:0] \$738 ;
@@ -1336,15 +1336,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$740 ;
   wire [31:0] \$741 ;
   wire [31:0] \$742 ;
-  wire [255:0] \$743 ;
+  wire [31:0] \$743 ;
   wire [255:0] \$744 ;
-  wire \$745 ;
-  wire [255:0] \$746 ;
-  wire [62:0] \$747 ;
-  wire [14:0] \$748 ;
+  wire [255:0] \$745 ;
+  wire \$746 ;
+  wire [255:0] \$747 ;
+  wire [62:0] \$748 ;
   wire [14:0] \$749 ;
   wire \$75 ;
-  wire [31:0] \$750 ;
+  wire [14:0] \$750 ;
   wire [31:0] \$751 ;
   wire [31:0] \$752 ;
   wire [31:0] \$753 ;
@@ -1352,14 +1352,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$755 ;
   wire [31:0] \$756 ;
   wire [31:0] \$757 ;
-  wire [255:0] \$758 ;
+  wire [31:0] \$758 ;
   wire [255:0] \$759 ;
   wire \$76 ;
   wire [255:0] \$760 ;
-  wire [62:0] \$761 ;
-  wire [14:0] \$762 ;
+  wire [255:0] \$761 ;
+  wire [62:0] \$762 ;
   wire [14:0] \$763 ;
-  wire [31:0] \$764 ;
+  wire [14:0] \$764 ;
   wire [31:0] \$765 ;
   wire [31:0] \$766 ;
   wire [31:0] \$767 ;
@@ -1368,24 +1368,24 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$77 ;
   wire [31:0] \$770 ;
   wire [31:0] \$771 ;
-  wire [255:0] \$772 ;
+  wire [31:0] \$772 ;
   wire [255:0] \$773 ;
   wire [255:0] \$774 ;
-  wire \$775 ;
-  wire [7:0] \$776 ;
+  wire [255:0] \$775 ;
+  wire \$776 ;
   wire [7:0] \$777 ;
-  wire \$778 ;
+  wire [7:0] \$778 ;
   wire \$779 ;
   wire \$78 ;
   wire \$780 ;
   wire \$781 ;
   wire \$782 ;
-  wire [31:0] \$783 ;
-  wire [32:0] \$784 ;
-  wire [7:0] \$785 ;
+  wire \$783 ;
+  wire [31:0] \$784 ;
+  wire [32:0] \$785 ;
   wire [7:0] \$786 ;
   wire [7:0] \$787 ;
-  wire [255:0] \$788 ;
+  wire [7:0] \$788 ;
   wire [255:0] \$789 ;
   wire \$79 ;
   wire [255:0] \$790 ;
@@ -1393,20 +1393,20 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [255:0] \$792 ;
   wire [255:0] \$793 ;
   wire [255:0] \$794 ;
-  wire \$795 ;
-  wire [1:0] \$796 ;
-  wire \$797 ;
+  wire [255:0] \$795 ;
+  wire \$796 ;
+  wire [1:0] \$797 ;
   wire \$798 ;
   wire \$799 ;
   wire \$8 ;
   wire \$80 ;
   wire \$800 ;
-  wire [30:0] \$801 ;
+  wire \$801 ;
   wire [30:0] \$802 ;
   wire [30:0] \$803 ;
   wire [30:0] \$804 ;
   wire [30:0] \$805 ;
-  wire \$806 ;
+  wire [30:0] \$806 ;
   wire \$807 ;
   wire \$808 ;
   wire \$809 ;
@@ -1429,37 +1429,37 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$824 ;
   wire \$825 ;
   wire \$826 ;
-  reg \$827 ;
-  reg [7:0] \$828 ;
-  reg \$829 ;
+  wire \$827 ;
+  reg \$828 ;
+  reg [7:0] \$829 ;
   wire \$83 ;
-  reg [7:0] \$830 ;
+  reg \$830 ;
   reg [7:0] \$831 ;
-  reg \$832 ;
+  reg [7:0] \$832 ;
   reg \$833 ;
-  reg [7:0] \$834 ;
-  reg [2:0] \$835 ;
-  reg \$836 ;
-  reg [1:0] \$837 ;
-  reg \$838 ;
+  reg \$834 ;
+  reg [7:0] \$835 ;
+  reg [2:0] \$836 ;
+  reg \$837 ;
+  reg [1:0] \$838 ;
   reg \$839 ;
   wire \$84 ;
-  reg [7:0] \$840 ;
+  reg \$840 ;
   reg [7:0] \$841 ;
-  reg \$842 ;
-  reg [7:0] \$843 ;
-  reg [1:0] \$844 ;
-  reg [31:0] \$845 ;
-  reg [6:0] \$846 ;
-  reg [7:0] \$847 ;
+  reg [7:0] \$842 ;
+  reg \$843 ;
+  reg [7:0] \$844 ;
+  reg [1:0] \$845 ;
+  reg [31:0] \$846 ;
+  reg [6:0] \$847 ;
   reg [7:0] \$848 ;
-  reg [255:0] \$849 ;
+  reg [7:0] \$849 ;
   wire \$85 ;
   reg [255:0] \$850 ;
-  reg \$851 ;
-  reg [1:0] \$852 ;
-  reg [15:0] \$853 ;
-  reg [3:0] \$854 ;
+  reg [255:0] \$851 ;
+  reg \$852 ;
+  reg [1:0] \$853 ;
+  reg [15:0] \$854 ;
   reg [3:0] \$855 ;
   reg [3:0] \$856 ;
   reg [3:0] \$857 ;
@@ -1477,8 +1477,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [3:0] \$868 ;
   reg [3:0] \$869 ;
   wire \$87 ;
-  reg \$870 ;
-  reg [31:0] \$871 ;
+  reg [3:0] \$870 ;
+  reg \$871 ;
   reg [31:0] \$872 ;
   reg [31:0] \$873 ;
   reg [31:0] \$874 ;
@@ -1493,9 +1493,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] \$882 ;
   reg [31:0] \$883 ;
   reg [31:0] \$884 ;
-  reg \$885 ;
+  reg [31:0] \$885 ;
   reg \$886 ;
-  reg [7:0] \$887 ;
+  reg \$887 ;
+  reg [7:0] \$888 ;
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
@@ -1732,10 +1733,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [6:0] presc = 7'h00;
   wire presc_done_new;
   wire presc_done_old;
-  wire [6:0] presc_limit_new;
-  wire [6:0] presc_limit_old;
-  wire [2:0] presc_shift_new;
-  wire [2:0] presc_shift_old;
+  wire [7:0] presc_ge;
   input [11:0] reg__addr;
   wire [11:0] reg__addr;
   output [31:0] reg__r_data;
@@ -1762,7 +1760,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$227 ;
+  wire [7:0] \sipi_vector$224 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -1802,6 +1800,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   (* init = 8'h00 *)
   wire [7:0] vector;
   wire w;
+  assign \$112  = irr[222] | irr[223];
   assign \$113  = irr[224] | irr[225];
   assign \$114  = irr[226] | irr[227];
   assign \$115  = irr[228] | irr[229];
@@ -2158,19 +2157,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$460  = irrv[7:4] > top_class;
   assign \$461  = \$460  ? irrv[7:4] : top_class;
   assign apic_id = id_set ? id_reg : initial_apic_id;
-  assign \$1356  = reg__addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1356 ;
-  assign \$1359  = reg__addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1359 ;
+  assign \$1357  = reg__addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1357 ;
+  assign \$1360  = reg__addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1360 ;
   assign \$462  = 1'h1 << isr_pair_low[3:0];
   assign \$463  = isr_pair_valid[0] ? \$462 [15:0] : 16'h0000;
   assign \$464  = 1'h1 << isr_pair_low[7:4];
   assign \$465  = isr_pair_valid[1] ? \$464 [15:0] : 16'h0000;
   assign \$466  = id_set ? id_reg : initial_apic_id;
-  assign \$1371  = reg__addr[6:4] * 6'h20;
-  assign \$471  = tmr >> \$1371 ;
-  assign \$1374  = reg__addr[6:4] * 6'h20;
-  assign \$472  = irr >> \$1374 ;
+  assign \$1372  = reg__addr[6:4] * 6'h20;
+  assign \$471  = tmr >> \$1372 ;
+  assign \$1375  = reg__addr[6:4] * 6'h20;
+  assign \$472  = irr >> \$1375 ;
   assign \$475  = \$473  | { 16'h0000, \$474  };
   assign \$482  = \$480  | { 16'h0000, \$481  };
   assign \$485  = \$483  | { 16'h0000, \$484  };
@@ -2336,288 +2335,289 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$670  = ~ \$669 ;
   assign \$671  = \$668  & \$670 ;
   assign lint1_init = \$667  & \$671 ;
-  assign \$672  = reg__addr == 10'h3e0;
-  assign tdcr_write = w & \$672 ;
-  assign \$675  = { \$674 [3], \$673 [1:0] } + 1'h1;
-  assign \$676  = 1'h1 << \$675 [2:0];
-  assign \$677  = \$676  - 1'h1;
-  assign presc_done_new = presc >= \$677 [6:0];
-  assign \$678  = { tdcr[3], tdcr[1:0] } + 1'h1;
-  assign \$679  = 1'h1 << \$678 [2:0];
-  assign \$680  = \$679  - 1'h1;
-  assign presc_done_old = presc >= \$680 [6:0];
-  assign \$681  = | tmcct;
-  assign \$682  = tdcr_write ? presc_done_new : presc_done_old;
-  assign \$683  = \$681  & \$682 ;
-  assign \$684  = ~ tmict_load;
-  assign \$685  = \$683  & \$684 ;
-  assign \$686  = ~ tsc_switch;
-  assign dec = \$685  & \$686 ;
-  assign \$687  = tmcct == 1'h1;
-  assign expire = dec & \$687 ;
-  assign \$688  = ~ lvt_timer_next[16];
-  assign \$689  = expire & \$688 ;
-  assign \$690  = lvt_timer_next[7:0] >= 5'h10;
-  assign t_go = \$689  & \$690 ;
-  assign \$691  = ~ lvt_timer_next[16];
-  assign \$692  = expire & \$691 ;
-  assign \$693  = lvt_timer_next[7:0] < 5'h10;
-  assign t_bad = \$692  & \$693 ;
-  assign \$694  = err_reserved_r | err_reserved_w;
-  assign \$695  = msg_illegal | lint0_illegal;
-  assign \$696  = \$695  | lint1_illegal;
-  assign \$697  = \$696  | t_bad;
-  assign \$698  = | err;
-  assign \$699  = ~ lvt_error_next[16];
-  assign \$700  = \$698  & \$699 ;
-  assign \$701  = lvt_error_next[7:0] >= 5'h10;
-  assign e_go = \$700  & \$701 ;
-  assign \$702  = 1'h1 << msg_in__vector[4:0];
-  assign \$703  = 1'h1 << msg_in__vector[7:5];
-  assign \$704  = msg_take ? \$703  : 15'h0000;
-  assign \$705  = \$704 [0] ? \$702 [31:0] : 32'd0;
-  assign \$706  = \$704 [1] ? \$702 [31:0] : 32'd0;
-  assign \$707  = \$704 [2] ? \$702 [31:0] : 32'd0;
-  assign \$708  = \$704 [3] ? \$702 [31:0] : 32'd0;
-  assign \$709  = \$704 [4] ? \$702 [31:0] : 32'd0;
-  assign \$710  = \$704 [5] ? \$702 [31:0] : 32'd0;
-  assign \$711  = \$704 [6] ? \$702 [31:0] : 32'd0;
-  assign \$712  = \$704 [7] ? \$702 [31:0] : 32'd0;
-  assign \$713  = ~ { \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706 , \$705  };
-  assign \$714  = tmr & \$713 ;
-  assign \$716  = \$715  ? { \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706 , \$705  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$714  | \$716 ;
-  assign \$717  = 1'h1 << lvt_lint0_next[4:0];
-  assign \$718  = 1'h1 << lvt_lint0_next[7:5];
-  assign \$719  = lint0_go ? \$718  : 15'h0000;
-  assign \$720  = \$719 [0] ? \$717 [31:0] : 32'd0;
-  assign \$721  = \$719 [1] ? \$717 [31:0] : 32'd0;
-  assign \$722  = \$719 [2] ? \$717 [31:0] : 32'd0;
-  assign \$723  = \$719 [3] ? \$717 [31:0] : 32'd0;
-  assign \$724  = \$719 [4] ? \$717 [31:0] : 32'd0;
-  assign \$725  = \$719 [5] ? \$717 [31:0] : 32'd0;
-  assign \$726  = \$719 [6] ? \$717 [31:0] : 32'd0;
-  assign \$727  = \$719 [7] ? \$717 [31:0] : 32'd0;
-  assign \$728  = ~ { \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721 , \$720  };
-  assign \$729  = tmr_stage0 & \$728 ;
-  assign \$731  = \$730  ? { \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721 , \$720  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$729  | \$731 ;
-  assign \$732  = 1'h1 << lvt_lint1_next[4:0];
-  assign \$733  = 1'h1 << lvt_lint1_next[7:5];
-  assign \$734  = lint1_go ? \$733  : 15'h0000;
-  assign \$735  = \$734 [0] ? \$732 [31:0] : 32'd0;
-  assign \$736  = \$734 [1] ? \$732 [31:0] : 32'd0;
-  assign \$737  = \$734 [2] ? \$732 [31:0] : 32'd0;
-  assign \$738  = \$734 [3] ? \$732 [31:0] : 32'd0;
-  assign \$739  = \$734 [4] ? \$732 [31:0] : 32'd0;
-  assign \$740  = \$734 [5] ? \$732 [31:0] : 32'd0;
-  assign \$741  = \$734 [6] ? \$732 [31:0] : 32'd0;
-  assign \$742  = \$734 [7] ? \$732 [31:0] : 32'd0;
-  assign \$743  = ~ { \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736 , \$735  };
-  assign \$744  = tmr_stage1 & \$743 ;
-  assign \$746  = \$745  ? { \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736 , \$735  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$744  | \$746 ;
-  assign \$747  = 1'h1 << lvt_timer_next[4:0];
-  assign \$748  = 1'h1 << lvt_timer_next[7:5];
-  assign \$749  = t_go ? \$748  : 15'h0000;
-  assign \$750  = \$749 [0] ? \$747 [31:0] : 32'd0;
-  assign \$751  = \$749 [1] ? \$747 [31:0] : 32'd0;
-  assign \$752  = \$749 [2] ? \$747 [31:0] : 32'd0;
-  assign \$753  = \$749 [3] ? \$747 [31:0] : 32'd0;
-  assign \$754  = \$749 [4] ? \$747 [31:0] : 32'd0;
-  assign \$755  = \$749 [5] ? \$747 [31:0] : 32'd0;
-  assign \$756  = \$749 [6] ? \$747 [31:0] : 32'd0;
-  assign \$757  = \$749 [7] ? \$747 [31:0] : 32'd0;
-  assign \$758  = ~ { \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751 , \$750  };
-  assign \$759  = tmr_stage2 & \$758 ;
-  assign \$761  = 1'h1 << lvt_error_next[4:0];
-  assign \$762  = 1'h1 << lvt_error_next[7:5];
-  assign \$763  = e_go ? \$762  : 15'h0000;
-  assign \$764  = \$763 [0] ? \$761 [31:0] : 32'd0;
-  assign \$765  = \$763 [1] ? \$761 [31:0] : 32'd0;
-  assign \$766  = \$763 [2] ? \$761 [31:0] : 32'd0;
-  assign \$767  = \$763 [3] ? \$761 [31:0] : 32'd0;
-  assign \$768  = \$763 [4] ? \$761 [31:0] : 32'd0;
-  assign \$769  = \$763 [5] ? \$761 [31:0] : 32'd0;
-  assign \$770  = \$763 [6] ? \$761 [31:0] : 32'd0;
-  assign \$771  = \$763 [7] ? \$761 [31:0] : 32'd0;
-  assign \$772  = ~ { \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765 , \$764  };
-  assign \$773  = tmr_stage3 & \$772 ;
-  assign \$775  = msg_init | lint0_init;
-  assign init_go = \$775  | lint1_init;
-  assign \$776  = deliverable ? irrv : svr[7:0];
-  assign \$777  = id_set ? id_reg : initial_apic_id;
-  assign \$778  = eoi_go & eoi_level;
-  assign \$779  = ~ svr[12];
-  assign \$780  = \$778  & \$779 ;
-  assign \$781  = | tmcct;
-  assign \$782  = lvt_timer_next[18:17] == 1'h1;
-  assign \$783  = \$782  ? tmict : 32'd0;
-  assign \$784  = tmcct - 1'h1;
-  assign \$785  = presc + 1'h1;
-  assign \$786  = esr_write ? 8'h00 : esr_pending;
-  assign \$787  = \$786  | err;
-  assign \$788  = ~ { \$568 , \$567 , \$566 , \$565 , \$564 , \$563 , \$562 , \$561  };
-  assign \$789  = irr & \$788 ;
-  assign \$790  = \$789  | { \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706 , \$705  };
-  assign \$791  = \$790  | { \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721 , \$720  };
-  assign \$792  = \$791  | { \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736 , \$735  };
-  assign \$793  = \$792  | { \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751 , \$750  };
-  assign \$794  = \$793  | { \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765 , \$764  };
-  assign \$795  = inta_go & eoi_go;
-  assign \$796  = remote_after | remote_set;
-  assign \$797  = ~ eoi_go;
-  assign \$798  = inta_go & \$797 ;
-  assign \$799  = ~ inta_go;
-  assign \$800  = eoi_go & \$799 ;
-  assign \$801  = 1'h1 << irrv[7:4];
-  assign \$802  = { 15'h0000, isr_valid } | \$801 ;
-  assign \$803  = 1'h1 << { \$411 , \$416  };
-  assign \$804  = ~ \$803 ;
-  assign \$805  = { 15'h0000, isr_valid } & \$804 ;
-  assign \$806  = ! irrv[7:4];
-  assign \$807  = irrv[7:4] == 1'h1;
-  assign \$808  = irrv[7:4] == 2'h2;
-  assign \$809  = irrv[7:4] == 2'h3;
-  assign \$810  = irrv[7:4] == 3'h4;
-  assign \$811  = irrv[7:4] == 3'h5;
-  assign \$812  = irrv[7:4] == 3'h6;
-  assign \$813  = irrv[7:4] == 3'h7;
-  assign \$814  = irrv[7:4] == 4'h8;
-  assign \$815  = irrv[7:4] == 4'h9;
-  assign \$816  = irrv[7:4] == 4'ha;
-  assign \$817  = irrv[7:4] == 4'hb;
-  assign \$818  = irrv[7:4] == 4'hc;
-  assign \$819  = irrv[7:4] == 4'hd;
-  assign \$820  = irrv[7:4] == 4'he;
-  assign \$821  = irrv[7:4] == 4'hf;
-  assign \$822  = ~ nmi_ack;
-  assign \$823  = nmi & \$822 ;
-  assign \$824  = msg_nmi | lint0_nmi;
-  assign \$825  = \$824  | lint1_nmi;
-  assign \$826  = \$823  | \$825 ;
+  assign \$672  = presc >= 1'h1;
+  assign \$673  = presc >= 2'h3;
+  assign \$674  = presc >= 3'h7;
+  assign \$675  = presc >= 4'hf;
+  assign \$676  = presc >= 5'h1f;
+  assign \$677  = presc >= 6'h3f;
+  assign \$678  = presc >= 7'h7f;
+  assign \$679  = reg__addr == 10'h3e0;
+  assign tdcr_write = w & \$679 ;
+  assign presc_done_new = { 1'h1, \$678 , \$677 , \$676 , \$675 , \$674 , \$673 , \$672  } >> { \$681 [3], \$680 [1:0] };
+  assign presc_done_old = { 1'h1, \$678 , \$677 , \$676 , \$675 , \$674 , \$673 , \$672  } >> { tdcr[3], tdcr[1:0] };
+  assign \$682  = | tmcct;
+  assign \$683  = tdcr_write ? presc_done_new : presc_done_old;
+  assign \$684  = \$682  & \$683 ;
+  assign \$685  = ~ tmict_load;
+  assign \$686  = \$684  & \$685 ;
+  assign \$687  = ~ tsc_switch;
+  assign dec = \$686  & \$687 ;
+  assign \$688  = tmcct == 1'h1;
+  assign expire = dec & \$688 ;
+  assign \$689  = ~ lvt_timer_next[16];
+  assign \$690  = expire & \$689 ;
+  assign \$691  = lvt_timer_next[7:0] >= 5'h10;
+  assign t_go = \$690  & \$691 ;
+  assign \$692  = ~ lvt_timer_next[16];
+  assign \$693  = expire & \$692 ;
+  assign \$694  = lvt_timer_next[7:0] < 5'h10;
+  assign t_bad = \$693  & \$694 ;
+  assign \$695  = err_reserved_r | err_reserved_w;
+  assign \$696  = msg_illegal | lint0_illegal;
+  assign \$697  = \$696  | lint1_illegal;
+  assign \$698  = \$697  | t_bad;
+  assign \$699  = | err;
+  assign \$700  = ~ lvt_error_next[16];
+  assign \$701  = \$699  & \$700 ;
+  assign \$702  = lvt_error_next[7:0] >= 5'h10;
+  assign e_go = \$701  & \$702 ;
+  assign \$703  = 1'h1 << msg_in__vector[4:0];
+  assign \$704  = 1'h1 << msg_in__vector[7:5];
+  assign \$705  = msg_take ? \$704  : 15'h0000;
+  assign \$706  = \$705 [0] ? \$703 [31:0] : 32'd0;
+  assign \$707  = \$705 [1] ? \$703 [31:0] : 32'd0;
+  assign \$708  = \$705 [2] ? \$703 [31:0] : 32'd0;
+  assign \$709  = \$705 [3] ? \$703 [31:0] : 32'd0;
+  assign \$710  = \$705 [4] ? \$703 [31:0] : 32'd0;
+  assign \$711  = \$705 [5] ? \$703 [31:0] : 32'd0;
+  assign \$712  = \$705 [6] ? \$703 [31:0] : 32'd0;
+  assign \$713  = \$705 [7] ? \$703 [31:0] : 32'd0;
+  assign \$714  = ~ { \$713 , \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706  };
+  assign \$715  = tmr & \$714 ;
+  assign \$717  = \$716  ? { \$713 , \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$715  | \$717 ;
+  assign \$718  = 1'h1 << lvt_lint0_next[4:0];
+  assign \$719  = 1'h1 << lvt_lint0_next[7:5];
+  assign \$720  = lint0_go ? \$719  : 15'h0000;
+  assign \$721  = \$720 [0] ? \$718 [31:0] : 32'd0;
+  assign \$722  = \$720 [1] ? \$718 [31:0] : 32'd0;
+  assign \$723  = \$720 [2] ? \$718 [31:0] : 32'd0;
+  assign \$724  = \$720 [3] ? \$718 [31:0] : 32'd0;
+  assign \$725  = \$720 [4] ? \$718 [31:0] : 32'd0;
+  assign \$726  = \$720 [5] ? \$718 [31:0] : 32'd0;
+  assign \$727  = \$720 [6] ? \$718 [31:0] : 32'd0;
+  assign \$728  = \$720 [7] ? \$718 [31:0] : 32'd0;
+  assign \$729  = ~ { \$728 , \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721  };
+  assign \$730  = tmr_stage0 & \$729 ;
+  assign \$732  = \$731  ? { \$728 , \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$730  | \$732 ;
+  assign \$733  = 1'h1 << lvt_lint1_next[4:0];
+  assign \$734  = 1'h1 << lvt_lint1_next[7:5];
+  assign \$735  = lint1_go ? \$734  : 15'h0000;
+  assign \$736  = \$735 [0] ? \$733 [31:0] : 32'd0;
+  assign \$737  = \$735 [1] ? \$733 [31:0] : 32'd0;
+  assign \$738  = \$735 [2] ? \$733 [31:0] : 32'd0;
+  assign \$739  = \$735 [3] ? \$733 [31:0] : 32'd0;
+  assign \$740  = \$735 [4] ? \$733 [31:0] : 32'd0;
+  assign \$741  = \$735 [5] ? \$733 [31:0] : 32'd0;
+  assign \$742  = \$735 [6] ? \$733 [31:0] : 32'd0;
+  assign \$743  = \$735 [7] ? \$733 [31:0] : 32'd0;
+  assign \$744  = ~ { \$743 , \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736  };
+  assign \$745  = tmr_stage1 & \$744 ;
+  assign \$747  = \$746  ? { \$743 , \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$745  | \$747 ;
+  assign \$748  = 1'h1 << lvt_timer_next[4:0];
+  assign \$749  = 1'h1 << lvt_timer_next[7:5];
+  assign \$750  = t_go ? \$749  : 15'h0000;
+  assign \$751  = \$750 [0] ? \$748 [31:0] : 32'd0;
+  assign \$752  = \$750 [1] ? \$748 [31:0] : 32'd0;
+  assign \$753  = \$750 [2] ? \$748 [31:0] : 32'd0;
+  assign \$754  = \$750 [3] ? \$748 [31:0] : 32'd0;
+  assign \$755  = \$750 [4] ? \$748 [31:0] : 32'd0;
+  assign \$756  = \$750 [5] ? \$748 [31:0] : 32'd0;
+  assign \$757  = \$750 [6] ? \$748 [31:0] : 32'd0;
+  assign \$758  = \$750 [7] ? \$748 [31:0] : 32'd0;
+  assign \$759  = ~ { \$758 , \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751  };
+  assign \$760  = tmr_stage2 & \$759 ;
+  assign \$762  = 1'h1 << lvt_error_next[4:0];
+  assign \$763  = 1'h1 << lvt_error_next[7:5];
+  assign \$764  = e_go ? \$763  : 15'h0000;
+  assign \$765  = \$764 [0] ? \$762 [31:0] : 32'd0;
+  assign \$766  = \$764 [1] ? \$762 [31:0] : 32'd0;
+  assign \$767  = \$764 [2] ? \$762 [31:0] : 32'd0;
+  assign \$768  = \$764 [3] ? \$762 [31:0] : 32'd0;
+  assign \$769  = \$764 [4] ? \$762 [31:0] : 32'd0;
+  assign \$770  = \$764 [5] ? \$762 [31:0] : 32'd0;
+  assign \$771  = \$764 [6] ? \$762 [31:0] : 32'd0;
+  assign \$772  = \$764 [7] ? \$762 [31:0] : 32'd0;
+  assign \$773  = ~ { \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  };
+  assign \$774  = tmr_stage3 & \$773 ;
+  assign \$776  = msg_init | lint0_init;
+  assign init_go = \$776  | lint1_init;
+  assign \$777  = deliverable ? irrv : svr[7:0];
+  assign \$778  = id_set ? id_reg : initial_apic_id;
+  assign \$779  = eoi_go & eoi_level;
+  assign \$780  = ~ svr[12];
+  assign \$781  = \$779  & \$780 ;
+  assign \$782  = | tmcct;
+  assign \$783  = lvt_timer_next[18:17] == 1'h1;
+  assign \$784  = \$783  ? tmict : 32'd0;
+  assign \$785  = tmcct - 1'h1;
+  assign \$786  = presc + 1'h1;
+  assign \$787  = esr_write ? 8'h00 : esr_pending;
+  assign \$788  = \$787  | err;
+  assign \$789  = ~ { \$568 , \$567 , \$566 , \$565 , \$564 , \$563 , \$562 , \$561  };
+  assign \$790  = irr & \$789 ;
+  assign \$791  = \$790  | { \$713 , \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706  };
+  assign \$792  = \$791  | { \$728 , \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721  };
+  assign \$793  = \$792  | { \$743 , \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736  };
+  assign \$794  = \$793  | { \$758 , \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751  };
+  assign \$795  = \$794  | { \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  };
+  assign \$796  = inta_go & eoi_go;
+  assign \$797  = remote_after | remote_set;
+  assign \$798  = ~ eoi_go;
+  assign \$799  = inta_go & \$798 ;
+  assign \$800  = ~ inta_go;
+  assign \$801  = eoi_go & \$800 ;
+  assign \$802  = 1'h1 << irrv[7:4];
+  assign \$803  = { 15'h0000, isr_valid } | \$802 ;
+  assign \$804  = 1'h1 << { \$411 , \$416  };
+  assign \$805  = ~ \$804 ;
+  assign \$806  = { 15'h0000, isr_valid } & \$805 ;
+  assign \$807  = ! irrv[7:4];
+  assign \$808  = irrv[7:4] == 1'h1;
+  assign \$809  = irrv[7:4] == 2'h2;
+  assign \$810  = irrv[7:4] == 2'h3;
+  assign \$811  = irrv[7:4] == 3'h4;
+  assign \$812  = irrv[7:4] == 3'h5;
+  assign \$813  = irrv[7:4] == 3'h6;
+  assign \$814  = irrv[7:4] == 3'h7;
+  assign \$815  = irrv[7:4] == 4'h8;
+  assign \$816  = irrv[7:4] == 4'h9;
+  assign \$817  = irrv[7:4] == 4'ha;
+  assign \$818  = irrv[7:4] == 4'hb;
+  assign \$819  = irrv[7:4] == 4'hc;
+  assign \$820  = irrv[7:4] == 4'hd;
+  assign \$821  = irrv[7:4] == 4'he;
+  assign \$822  = irrv[7:4] == 4'hf;
+  assign \$823  = ~ nmi_ack;
+  assign \$824  = nmi & \$823 ;
+  assign \$825  = msg_nmi | lint0_nmi;
+  assign \$826  = \$825  | lint1_nmi;
+  assign \$827  = \$824  | \$826 ;
   always @(posedge clk)
-    \irr_any$84  <= \$827 ;
+    \irr_any$84  <= \$828 ;
   always @(posedge clk)
-    irrv <= \$828 ;
+    irrv <= \$829 ;
   always @(posedge clk)
-    ack_valid <= \$829 ;
+    ack_valid <= \$830 ;
   always @(posedge clk)
-    ack_vector <= \$830 ;
+    ack_vector <= \$831 ;
   always @(posedge clk)
-    id_reg <= \$831 ;
+    id_reg <= \$832 ;
   always @(posedge clk)
-    id_set <= \$832 ;
+    id_set <= \$833 ;
   always @(posedge clk)
-    ipi__valid <= \$833 ;
+    ipi__valid <= \$834 ;
   always @(posedge clk)
-    ipi__vector <= \$834 ;
+    ipi__vector <= \$835 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$835 ;
+    ipi__delivery_mode <= \$836 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$836 ;
+    ipi__dest_mode <= \$837 ;
   always @(posedge clk)
-    ipi__shorthand <= \$837 ;
+    ipi__shorthand <= \$838 ;
   always @(posedge clk)
-    ipi__trigger <= \$838 ;
+    ipi__trigger <= \$839 ;
   always @(posedge clk)
-    ipi__level <= \$839 ;
+    ipi__level <= \$840 ;
   always @(posedge clk)
-    ipi__dest <= \$840 ;
+    ipi__dest <= \$841 ;
   always @(posedge clk)
-    ipi__source <= \$841 ;
+    ipi__source <= \$842 ;
   always @(posedge clk)
-    eoi__valid <= \$842 ;
+    eoi__valid <= \$843 ;
   always @(posedge clk)
-    eoi__vector <= \$843 ;
+    eoi__vector <= \$844 ;
   always @(posedge clk)
-    lint_prev <= \$844 ;
+    lint_prev <= \$845 ;
   always @(posedge clk)
-    tmcct <= \$845 ;
+    tmcct <= \$846 ;
   always @(posedge clk)
-    presc <= \$846 ;
+    presc <= \$847 ;
   always @(posedge clk)
-    esr_pending <= \$847 ;
+    esr_pending <= \$848 ;
   always @(posedge clk)
-    esr <= \$848 ;
+    esr <= \$849 ;
   always @(posedge clk)
-    irr <= \$849 ;
+    irr <= \$850 ;
   always @(posedge clk)
-    tmr <= \$850 ;
+    tmr <= \$851 ;
   always @(posedge clk)
-    settle <= \$851 ;
+    settle <= \$852 ;
   always @(posedge clk)
-    remote_irr <= \$852 ;
+    remote_irr <= \$853 ;
   always @(posedge clk)
-    isr_valid <= \$853 ;
+    isr_valid <= \$854 ;
   always @(posedge clk)
-    isr_low0 <= \$854 ;
+    isr_low0 <= \$855 ;
   always @(posedge clk)
-    isr_low1 <= \$855 ;
+    isr_low1 <= \$856 ;
   always @(posedge clk)
-    isr_low2 <= \$856 ;
+    isr_low2 <= \$857 ;
   always @(posedge clk)
-    isr_low3 <= \$857 ;
+    isr_low3 <= \$858 ;
   always @(posedge clk)
-    isr_low4 <= \$858 ;
+    isr_low4 <= \$859 ;
   always @(posedge clk)
-    isr_low5 <= \$859 ;
+    isr_low5 <= \$860 ;
   always @(posedge clk)
-    isr_low6 <= \$860 ;
+    isr_low6 <= \$861 ;
   always @(posedge clk)
-    isr_low7 <= \$861 ;
+    isr_low7 <= \$862 ;
   always @(posedge clk)
-    isr_low8 <= \$862 ;
+    isr_low8 <= \$863 ;
   always @(posedge clk)
-    isr_low9 <= \$863 ;
+    isr_low9 <= \$864 ;
   always @(posedge clk)
-    isr_low10 <= \$864 ;
+    isr_low10 <= \$865 ;
   always @(posedge clk)
-    isr_low11 <= \$865 ;
+    isr_low11 <= \$866 ;
   always @(posedge clk)
-    isr_low12 <= \$866 ;
+    isr_low12 <= \$867 ;
   always @(posedge clk)
-    isr_low13 <= \$867 ;
+    isr_low13 <= \$868 ;
   always @(posedge clk)
-    isr_low14 <= \$868 ;
+    isr_low14 <= \$869 ;
   always @(posedge clk)
-    isr_low15 <= \$869 ;
+    isr_low15 <= \$870 ;
   always @(posedge clk)
-    nmi <= \$870 ;
+    nmi <= \$871 ;
   always @(posedge clk)
-    tpr <= \$871 ;
+    tpr <= \$872 ;
   always @(posedge clk)
-    ldr <= \$872 ;
+    ldr <= \$873 ;
   always @(posedge clk)
-    dfr <= \$873 ;
+    dfr <= \$874 ;
   always @(posedge clk)
-    svr <= \$874 ;
+    svr <= \$875 ;
   always @(posedge clk)
-    icr_lo <= \$875 ;
+    icr_lo <= \$876 ;
   always @(posedge clk)
-    icr_hi <= \$876 ;
+    icr_hi <= \$877 ;
   always @(posedge clk)
-    lvt_timer <= \$877 ;
+    lvt_timer <= \$878 ;
   always @(posedge clk)
-    lvt_thermal <= \$878 ;
+    lvt_thermal <= \$879 ;
   always @(posedge clk)
-    lvt_perfmon <= \$879 ;
+    lvt_perfmon <= \$880 ;
   always @(posedge clk)
-    lvt_lint0 <= \$880 ;
+    lvt_lint0 <= \$881 ;
   always @(posedge clk)
-    lvt_lint1 <= \$881 ;
+    lvt_lint1 <= \$882 ;
   always @(posedge clk)
-    lvt_error <= \$882 ;
+    lvt_error <= \$883 ;
   always @(posedge clk)
-    tmict <= \$883 ;
+    tmict <= \$884 ;
   always @(posedge clk)
-    tdcr <= \$884 ;
+    tdcr <= \$885 ;
   always @(posedge clk)
-    init <= \$885 ;
+    init <= \$886 ;
   always @(posedge clk)
-    sipi <= \$886 ;
+    sipi <= \$887 ;
   always @(posedge clk)
-    sipi_vector <= \$887 ;
+    sipi_vector <= \$888 ;
   assign \$1  = irr[0] | irr[1];
   assign \$2  = irr[2] | irr[3];
   assign \$3  = irr[4] | irr[5];
@@ -2729,7 +2729,6 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$109  = irr[216] | irr[217];
   assign \$110  = irr[218] | irr[219];
   assign \$111  = irr[220] | irr[221];
-  assign \$112  = irr[222] | irr[223];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -3795,40 +3794,30 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$827  = irr_any8;
+    \$828  = irr_any8;
     if (rst) begin
-      \$827  = 1'h0;
+      \$828  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$828  = { \$378 , \$381  };
+    \$829  = { \$378 , \$381  };
     if (rst) begin
-      \$828  = 8'h00;
+      \$829  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$829  = inta;
+    \$830  = inta;
     if (rst) begin
-      \$829  = 1'h0;
+      \$830  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$830  = ack_vector;
+    \$831  = ack_vector;
     if (inta) begin
-      \$830  = \$776 ;
-    end
-    if (rst) begin
-      \$830  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$831  = id_reg;
-    if (id_write) begin
-      \$831  = reg__w_data[31:24];
+      \$831  = \$777 ;
     end
     if (rst) begin
       \$831  = 8'h00;
@@ -3836,21 +3825,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$832  = id_set;
+    \$832  = id_reg;
     if (id_write) begin
-      \$832  = 1'h1;
+      \$832  = reg__w_data[31:24];
     end
     if (rst) begin
-      \$832  = 1'h0;
+      \$832  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (icr_send) begin
+    \$833  = id_set;
+    if (id_write) begin
       \$833  = 1'h1;
-    end else begin
-      \$833  = busy_after;
     end
     if (rst) begin
       \$833  = 1'h0;
@@ -3858,59 +3845,61 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$834  = ipi__vector;
+    (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$834  = icr_lo_next[7:0];
+      \$834  = 1'h1;
+    end else begin
+      \$834  = busy_after;
     end
     if (rst) begin
-      \$834  = 8'h00;
+      \$834  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$835  = ipi__delivery_mode;
+    \$835  = ipi__vector;
     if (icr_send) begin
-      \$835  = icr_lo_next[10:8];
+      \$835  = icr_lo_next[7:0];
     end
     if (rst) begin
-      \$835  = 3'h0;
+      \$835  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$836  = ipi__dest_mode;
+    \$836  = ipi__delivery_mode;
     if (icr_send) begin
-      \$836  = icr_lo_next[11];
+      \$836  = icr_lo_next[10:8];
     end
     if (rst) begin
-      \$836  = 1'h0;
+      \$836  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$837  = ipi__shorthand;
+    \$837  = ipi__dest_mode;
     if (icr_send) begin
-      \$837  = icr_lo_next[19:18];
+      \$837  = icr_lo_next[11];
     end
     if (rst) begin
-      \$837  = 2'h0;
+      \$837  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$838  = ipi__trigger;
+    \$838  = ipi__shorthand;
     if (icr_send) begin
-      \$838  = icr_lo_next[15];
+      \$838  = icr_lo_next[19:18];
     end
     if (rst) begin
-      \$838  = 1'h0;
+      \$838  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$839  = ipi__level;
+    \$839  = ipi__trigger;
     if (icr_send) begin
-      \$839  = icr_lo_next[14];
+      \$839  = icr_lo_next[15];
     end
     if (rst) begin
       \$839  = 1'h0;
@@ -3918,19 +3907,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$840  = ipi__dest;
+    \$840  = ipi__level;
     if (icr_send) begin
-      \$840  = icr_hi[31:24];
+      \$840  = icr_lo_next[14];
     end
     if (rst) begin
-      \$840  = 8'h00;
+      \$840  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$841  = ipi__source;
+    \$841  = ipi__dest;
     if (icr_send) begin
-      \$841  = \$777 ;
+      \$841  = icr_hi[31:24];
     end
     if (rst) begin
       \$841  = 8'h00;
@@ -3938,105 +3927,105 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$842  = \$780 ;
+    \$842  = ipi__source;
+    if (icr_send) begin
+      \$842  = \$778 ;
+    end
     if (rst) begin
-      \$842  = 1'h0;
+      \$842  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$843  = eoi__vector;
+    \$843  = \$781 ;
+    if (rst) begin
+      \$843  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$844  = eoi__vector;
     if (eoi_go) begin
-      \$843  = eoi_vec;
+      \$844  = eoi_vec;
     end
     if (rst) begin
-      \$843  = 8'h00;
+      \$844  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$844  = { lint1, lint0 };
+    \$845  = { lint1, lint0 };
     if (rst) begin
-      \$844  = 2'h0;
+      \$845  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$845  = tmcct;
+    \$846  = tmcct;
     if (tmict_load) begin
-      \$845  = reg__w_data;
+      \$846  = reg__w_data;
     end else if (tsc_switch) begin
-      \$845  = 32'd0;
+      \$846  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$845  = \$783 ;
+        \$846  = \$784 ;
       end else begin
-        \$845  = \$784 [31:0];
+        \$846  = \$785 [31:0];
       end
     end
     if (init_go) begin
-      \$845  = 32'd0;
+      \$846  = 32'd0;
     end
     if (rst) begin
-      \$845  = 32'd0;
+      \$846  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$846  = presc;
+    \$847  = presc;
     if (tmict_load) begin
-      \$846  = 7'h00;
+      \$847  = 7'h00;
     end else if (tsc_switch) begin
-      \$846  = 7'h00;
+      \$847  = 7'h00;
     end else if (dec) begin
-      \$846  = 7'h00;
-    end else if (\$781 ) begin
-      \$846  = \$785 [6:0];
+      \$847  = 7'h00;
+    end else if (\$782 ) begin
+      \$847  = \$786 [6:0];
     end
     if (init_go) begin
-      \$846  = 7'h00;
+      \$847  = 7'h00;
     end
     if (rst) begin
-      \$846  = 7'h00;
+      \$847  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$847  = \$787 ;
+    \$848  = \$788 ;
     if (init_go) begin
-      \$847  = 8'h00;
+      \$848  = 8'h00;
     end
     if (rst) begin
-      \$847  = 8'h00;
+      \$848  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$848  = esr;
+    \$849  = esr;
     if (esr_write) begin
-      \$848  = esr_pending;
+      \$849  = esr_pending;
     end
     if (init_go) begin
-      \$848  = 8'h00;
+      \$849  = 8'h00;
     end
     if (rst) begin
-      \$848  = 8'h00;
+      \$849  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$849  = \$794 ;
-    if (init_go) begin
-      \$849  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-    if (rst) begin
-      \$849  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$850  = tmr_stage4;
+    \$850  = \$795 ;
     if (init_go) begin
       \$850  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
@@ -4046,51 +4035,49 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$851  = \$795 ;
+    \$851  = tmr_stage4;
+    if (init_go) begin
+      \$851  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
     if (rst) begin
-      \$851  = 1'h0;
+      \$851  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$852  = \$796 ;
+    if (rst) begin
+      \$852  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$853  = \$797 ;
     if (init_go) begin
-      \$852  = 2'h0;
+      \$853  = 2'h0;
     end
     if (rst) begin
-      \$852  = 2'h0;
+      \$853  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$853  = isr_valid;
-    if (\$798 ) begin
-      \$853  = \$802 [15:0];
-    end else if (\$800 ) begin
-      \$853  = \$805 [15:0];
+    \$854  = isr_valid;
+    if (\$799 ) begin
+      \$854  = \$803 [15:0];
+    end else if (\$801 ) begin
+      \$854  = \$806 [15:0];
     end
     if (init_go) begin
-      \$853  = 16'h0000;
+      \$854  = 16'h0000;
     end
     if (rst) begin
-      \$853  = 16'h0000;
+      \$854  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$854  = isr_low0;
-    if (inta_go) begin
-      if (\$806 ) begin
-        \$854  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$854  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$855  = isr_low1;
+    \$855  = isr_low0;
     if (inta_go) begin
       if (\$807 ) begin
         \$855  = irrv[3:0];
@@ -4102,7 +4089,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$856  = isr_low2;
+    \$856  = isr_low1;
     if (inta_go) begin
       if (\$808 ) begin
         \$856  = irrv[3:0];
@@ -4114,7 +4101,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$857  = isr_low3;
+    \$857  = isr_low2;
     if (inta_go) begin
       if (\$809 ) begin
         \$857  = irrv[3:0];
@@ -4126,7 +4113,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$858  = isr_low4;
+    \$858  = isr_low3;
     if (inta_go) begin
       if (\$810 ) begin
         \$858  = irrv[3:0];
@@ -4138,7 +4125,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$859  = isr_low5;
+    \$859  = isr_low4;
     if (inta_go) begin
       if (\$811 ) begin
         \$859  = irrv[3:0];
@@ -4150,7 +4137,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$860  = isr_low6;
+    \$860  = isr_low5;
     if (inta_go) begin
       if (\$812 ) begin
         \$860  = irrv[3:0];
@@ -4162,7 +4149,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$861  = isr_low7;
+    \$861  = isr_low6;
     if (inta_go) begin
       if (\$813 ) begin
         \$861  = irrv[3:0];
@@ -4174,7 +4161,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$862  = isr_low8;
+    \$862  = isr_low7;
     if (inta_go) begin
       if (\$814 ) begin
         \$862  = irrv[3:0];
@@ -4186,7 +4173,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$863  = isr_low9;
+    \$863  = isr_low8;
     if (inta_go) begin
       if (\$815 ) begin
         \$863  = irrv[3:0];
@@ -4198,7 +4185,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$864  = isr_low10;
+    \$864  = isr_low9;
     if (inta_go) begin
       if (\$816 ) begin
         \$864  = irrv[3:0];
@@ -4210,7 +4197,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$865  = isr_low11;
+    \$865  = isr_low10;
     if (inta_go) begin
       if (\$817 ) begin
         \$865  = irrv[3:0];
@@ -4222,7 +4209,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$866  = isr_low12;
+    \$866  = isr_low11;
     if (inta_go) begin
       if (\$818 ) begin
         \$866  = irrv[3:0];
@@ -4234,7 +4221,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$867  = isr_low13;
+    \$867  = isr_low12;
     if (inta_go) begin
       if (\$819 ) begin
         \$867  = irrv[3:0];
@@ -4246,7 +4233,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$868  = isr_low14;
+    \$868  = isr_low13;
     if (inta_go) begin
       if (\$820 ) begin
         \$868  = irrv[3:0];
@@ -4258,7 +4245,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$869  = isr_low15;
+    \$869  = isr_low14;
     if (inta_go) begin
       if (\$821 ) begin
         \$869  = irrv[3:0];
@@ -4270,24 +4257,26 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$870  = \$826 ;
+    \$870  = isr_low15;
+    if (inta_go) begin
+      if (\$822 ) begin
+        \$870  = irrv[3:0];
+      end
+    end
     if (rst) begin
-      \$870  = 1'h0;
+      \$870  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$871  = tpr_next;
-    if (init_go) begin
-      \$871  = 32'd0;
-    end
+    \$871  = \$827 ;
     if (rst) begin
-      \$871  = 32'd0;
+      \$871  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$872  = ldr_next;
+    \$872  = tpr_next;
     if (init_go) begin
       \$872  = 32'd0;
     end
@@ -4297,37 +4286,37 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$873  = dfr_next;
+    \$873  = ldr_next;
     if (init_go) begin
-      \$873  = 32'd4026531840;
+      \$873  = 32'd0;
     end
     if (rst) begin
-      \$873  = 32'd4026531840;
+      \$873  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$874  = svr_next;
+    \$874  = dfr_next;
     if (init_go) begin
-      \$874  = 32'd255;
+      \$874  = 32'd4026531840;
     end
     if (rst) begin
-      \$874  = 32'd255;
+      \$874  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$875  = icr_lo_next;
+    \$875  = svr_next;
     if (init_go) begin
-      \$875  = 32'd0;
+      \$875  = 32'd255;
     end
     if (rst) begin
-      \$875  = 32'd0;
+      \$875  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$876  = icr_hi_next;
+    \$876  = icr_lo_next;
     if (init_go) begin
       \$876  = 32'd0;
     end
@@ -4337,17 +4326,17 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$877  = lvt_timer_next;
+    \$877  = icr_hi_next;
     if (init_go) begin
-      \$877  = 32'd65536;
+      \$877  = 32'd0;
     end
     if (rst) begin
-      \$877  = 32'd65536;
+      \$877  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$878  = lvt_thermal_next;
+    \$878  = lvt_timer_next;
     if (init_go) begin
       \$878  = 32'd65536;
     end
@@ -4357,7 +4346,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$879  = lvt_perfmon_next;
+    \$879  = lvt_thermal_next;
     if (init_go) begin
       \$879  = 32'd65536;
     end
@@ -4367,7 +4356,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$880  = lvt_lint0_next;
+    \$880  = lvt_perfmon_next;
     if (init_go) begin
       \$880  = 32'd65536;
     end
@@ -4377,7 +4366,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$881  = lvt_lint1_next;
+    \$881  = lvt_lint0_next;
     if (init_go) begin
       \$881  = 32'd65536;
     end
@@ -4387,7 +4376,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$882  = lvt_error_next;
+    \$882  = lvt_lint1_next;
     if (init_go) begin
       \$882  = 32'd65536;
     end
@@ -4397,17 +4386,17 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$883  = tmict_next;
+    \$883  = lvt_error_next;
     if (init_go) begin
-      \$883  = 32'd0;
+      \$883  = 32'd65536;
     end
     if (rst) begin
-      \$883  = 32'd0;
+      \$883  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$884  = tdcr_next;
+    \$884  = tmict_next;
     if (init_go) begin
       \$884  = 32'd0;
     end
@@ -4417,26 +4406,36 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$885  = init_go;
+    \$885  = tdcr_next;
+    if (init_go) begin
+      \$885  = 32'd0;
+    end
     if (rst) begin
-      \$885  = 1'h0;
+      \$885  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$886  = msg_sipi;
+    \$886  = init_go;
     if (rst) begin
       \$886  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$887  = sipi_vector;
+    \$887  = msg_sipi;
+    if (rst) begin
+      \$887  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$888  = sipi_vector;
     if (msg_sipi) begin
-      \$887  = msg_in__vector;
+      \$888  = msg_in__vector;
     end
     if (rst) begin
-      \$887  = 8'h00;
+      \$888  = 8'h00;
     end
   end
   assign irr_any1 = { \$128 , \$127 , \$126 , \$125 , \$124 , \$123 , \$122 , \$121 , \$120 , \$119 , \$118 , \$117 , \$116 , \$115 , \$114 , \$113 , \$112 , \$111 , \$110 , \$109 , \$108 , \$107 , \$106 , \$105 , \$104 , \$103 , \$102 , \$101 , \$100 , \$99 , \$98 , \$97 , \$96 , \$95 , \$94 , \$93 , \$92 , \$91 , \$90 , \$89 , \$88 , \$87 , \$86 , \$85 , \$84 , \$83 , \$82 , \$81 , \$80 , \$79 , \$78 , \$77 , \$76 , \$75 , \$74 , \$73 , \$72 , \$71 , \$70 , \$69 , \$68 , \$67 , \$66 , \$65 , \$64 , \$63 , \$62 , \$61 , \$60 , \$59 , \$58 , \$57 , \$56 , \$55 , \$54 , \$53 , \$52 , \$51 , \$50 , \$49 , \$48 , \$47 , \$46 , \$45 , \$44 , \$43 , \$42 , \$41 , \$40 , \$39 , \$38 , \$37 , \$36 , \$35 , \$34 , \$33 , \$32 , \$31 , \$30 , \$29 , \$28 , \$27 , \$26 , \$25 , \$24 , \$23 , \$22 , \$21 , \$20 , \$19 , \$18 , \$17 , \$16 , \$15 , \$14 , \$13 , \$12 , \$11 , \$10 , \$9 , \$8 , \$7 , \$6 , \$5 , \$4 , \$3 , \$2 , \$1  };
@@ -4495,33 +4494,30 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign inta_bit = { \$568 , \$567 , \$566 , \$565 , \$564 , \$563 , \$562 , \$561  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_shift_new = \$675 [2:0];
-  assign presc_limit_new = \$677 [6:0];
-  assign presc_shift_old = \$678 [2:0];
-  assign presc_limit_old = \$680 [6:0];
-  assign src0_bit_low = \$702 [31:0];
-  assign src0_bit_sel = \$704 [7:0];
-  assign src0_bit = { \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706 , \$705  };
-  assign src1_bit_low = \$717 [31:0];
-  assign src1_bit_sel = \$719 [7:0];
-  assign src1_bit = { \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721 , \$720  };
-  assign src2_bit_low = \$732 [31:0];
-  assign src2_bit_sel = \$734 [7:0];
-  assign src2_bit = { \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736 , \$735  };
-  assign src3_bit_low = \$747 [31:0];
-  assign src3_bit_sel = \$749 [7:0];
-  assign src3_bit = { \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751 , \$750  };
-  assign src4_bit_low = \$761 [31:0];
-  assign src4_bit_sel = \$763 [7:0];
-  assign src4_bit = { \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765 , \$764  };
+  assign presc_ge = { 1'h1, \$678 , \$677 , \$676 , \$675 , \$674 , \$673 , \$672  };
+  assign src0_bit_low = \$703 [31:0];
+  assign src0_bit_sel = \$705 [7:0];
+  assign src0_bit = { \$713 , \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706  };
+  assign src1_bit_low = \$718 [31:0];
+  assign src1_bit_sel = \$720 [7:0];
+  assign src1_bit = { \$728 , \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721  };
+  assign src2_bit_low = \$733 [31:0];
+  assign src2_bit_sel = \$735 [7:0];
+  assign src2_bit = { \$743 , \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736  };
+  assign src3_bit_low = \$748 [31:0];
+  assign src3_bit_sel = \$750 [7:0];
+  assign src3_bit = { \$758 , \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751  };
+  assign src4_bit_low = \$762 [31:0];
+  assign src4_bit_sel = \$764 [7:0];
+  assign src4_bit = { \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$227  = sipi_vector;
+  assign \sipi_vector$224  = sipi_vector;
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$697 ;
+  assign err[6] = \$698 ;
   assign err[5] = err_send;
-  assign err[7] = \$694 ;
+  assign err[7] = \$695 ;
   assign err[4:0] = 5'h00;
   assign remote_set[1] = \$651 ;
   assign remote_set[0] = \$614 ;
@@ -4612,15 +4608,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$613  = lvt_lint0_next[15];
   assign \$639  = lvt_lint1_next[15];
   assign \$650  = lvt_lint1_next[15];
-  assign { \$673 [31:4], \$673 [2] } = 29'h00000000;
-  assign { \$673 [3], \$673 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
-  assign { \$674 [31:4], \$674 [2] } = 29'h00000000;
-  assign { \$674 [3], \$674 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
-  assign \$715  = msg_in__trigger;
-  assign \$730  = lvt_lint0_next[15];
-  assign \$745  = lvt_lint1_next[15];
-  assign \$760  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$759 ;
-  assign \$774  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$773 ;
+  assign { \$680 [31:4], \$680 [2] } = 29'h00000000;
+  assign { \$680 [3], \$680 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
+  assign { \$681 [31:4], \$681 [2] } = 29'h00000000;
+  assign { \$681 [3], \$681 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
+  assign \$716  = msg_in__trigger;
+  assign \$731  = lvt_lint0_next[15];
+  assign \$746  = lvt_lint1_next[15];
+  assign \$761  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$760 ;
+  assign \$775  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$774 ;
 endmodule
