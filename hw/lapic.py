@@ -2,7 +2,7 @@
 
 Built from ``spec.lapic``: every register offset, field position, reset value
 and writable mask comes from the spec model. :class:`LocalApic` is the
-contract-§6 top (AXI4-Lite ``bus``): the shared
+top level of docs/hardware.md (AXI4-Lite ``bus``): the shared
 :class:`~irqforge.hw.bus.AXI4LiteToReg` bridge in front of :class:`LapicCore`,
 which holds all behaviour behind the register strobe port. The reference
 model :class:`irqforge.sim.models.lapic.LapicModel` mirrors it cycle for cycle.
