@@ -76,3 +76,24 @@ def _python_blocks() -> list[object]:
 def test_docs_python_blocks_run(doc: Path, code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # the examples name files relative to the repository
     exec(compile(code, str(doc), "exec"), {"__name__": "docs_example"})
+
+
+def test_spec_reference_lists_every_required_name() -> None:
+    """docs/spec-reference.md shows what spec/consumers.py requires (the page cannot go stale)."""
+    from irqforge.spec import consumers
+
+    text = (ROOT / "docs" / "spec-reference.md").read_text(encoding="utf-8")
+    section = text[text.index("## Names other parts require") :]
+    for dev, regs in consumers.REQUIRED.items():
+        for reg, fields in regs.items():
+            row = next((line for line in section.splitlines() if line.startswith(f"| {dev} | `{reg}` |")), None)
+            assert row is not None, f"{dev}.{reg} missing"
+            for field, values in fields.items():
+                assert f"`{field}`" in row, f"{dev}.{reg}.{field}"
+                for value in values:
+                    assert value in row, f"{dev}.{reg}.{field}={value}"
+    for vector in consumers.REQUIRED_VECTORS:
+        assert f"`{vector}`" in section, vector
+    for dev, params in consumers.REQUIRED_PARAMS.items():
+        for name, (lo, hi) in params.items():
+            assert f"| {dev} | `{name}` |" in text, (dev, name)
