@@ -40,11 +40,11 @@ class Mutation:
 
 
 MUTATIONS: tuple[Mutation, ...] = (
-    Mutation("lapic-ppr-ge", "lapic.py", "(irrv[4:] > ppr[4:])", "(irrv[4:] >= ppr[4:])", "lapic",
-             "an interrupt of PPR's own class is delivered (SDM: only a higher class)"),
+    Mutation("lapic-ppr-ge", "lapic.py", "(irrv[4:] > tpr[4:])", "(irrv[4:] >= tpr[4:])", "lapic",
+             "an interrupt of the task priority's own class is delivered (SDM: only a class above PPR)"),
     Mutation("lapic-timer-no-reload", "lapic.py", 'tmcct.eq(Mux(periodic, st["TMICT"], 0))', "tmcct.eq(0)", "lapic",
              "the periodic LAPIC timer stops after its first expiry"),
-    Mutation("lapic-eoi-ignores-tmr", "lapic.py", "eoi_go & tmr.bit_select(eoi_vec, 1) & ", "eoi_go & ", "lapic",
+    Mutation("lapic-eoi-ignores-tmr", "lapic.py", "eoi_valid.eq(eoi_go & eoi_level & ", "eoi_valid.eq(eoi_go & ", "lapic",
              "EOI of an edge-triggered vector is broadcast to the IO-APIC too"),
     Mutation("ioapic-remote-irr-kept", "ioapic.py", "((e.remote_irr & ~eoi_hit[i]) | (grant[i] & is_level[i]))",
              "(e.remote_irr | (grant[i] & is_level[i]))", "ioapic",

@@ -261,6 +261,24 @@ class _SampledModel:
     async def write32(self, cpu: int, addr: int, value: int) -> None:
         await self._sample("WRITE", self._m.write32(cpu, addr, value))
 
+    # the synchronous fast path the kernel takes on the model (irqforge.sw.machine.SyncMachine)
+    def read32_sync(self, cpu: int, addr: int) -> int:
+        return int(self._sample_sync("READ", lambda: self._m.read32_sync(cpu, addr)))
+
+    def write32_sync(self, cpu: int, addr: int, value: int) -> None:
+        self._sample_sync("WRITE", lambda: self._m.write32_sync(cpu, addr, value))
+
+    def _sample_sync(self, kind: str, access: Any) -> Any:
+        from irqforge.sw import BusError
+
+        try:
+            value = access()
+        except BusError as e:
+            self._cov.hit("axi.resp", kind, str(getattr(e, "resp", "DECERR")))
+            raise
+        self._cov.hit("axi.resp", kind, "OKAY")
+        return value
+
     async def _sample(self, kind: str, access: Any) -> Any:
         from irqforge.sw import BusError
 

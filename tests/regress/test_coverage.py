@@ -66,6 +66,7 @@ def test_lapic_sampler_in_the_checker(spec: Spec) -> None:
     expected["lapic.timer"] = {"PERIODIC/DIV1": 1}
     for vector in (0x51, 0x62):  # two nested interrupts: depth 1 then 2
         checker.step(_outputs(checker, Cycle(msg=_fixed(vector))))
+        checker.step(_outputs(checker, Cycle()))  # IRR → the LAPIC's registered priority stage
         checker.step(_outputs(checker, Cycle(inta=True)))
         checker.step(_outputs(checker, Cycle()))
     assert cov.hits["lapic.nesting"] == {"1": 1, "2": 1}
