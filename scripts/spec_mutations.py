@@ -457,7 +457,7 @@ class Scratch:
 
     def pytest(self, tests: list[str], stop_first: bool) -> tuple[int, list[str], str]:
         """(exit status, failing test ids, output tail)."""
-        args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--sim", "none", "-rfE"]
+        args = ["-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "--sim", "none", "-rfE"]
         if stop_first:
             args.append("-x")
         out = self.python(*args, *tests)

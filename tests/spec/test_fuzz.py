@@ -193,17 +193,26 @@ def _load_mutant(spec_dir: SpecCopy, fname: str, text: str) -> Spec | None:
 _FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@settings(_FAST, max_examples=int(os.environ.get("IRQFORGE_FUZZ_TREE", "6000")))
+#: the examples of each fuzz test are split over this many test cases, so that
+#: pytest-xdist runs them in parallel (each shard draws its own random examples)
+SHARDS = 4
+TREE_EXAMPLES = int(os.environ.get("IRQFORGE_FUZZ_TREE", "6000"))
+TEXT_EXAMPLES = int(os.environ.get("IRQFORGE_FUZZ_TEXT", "4000"))
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+@settings(_FAST, max_examples=max(1, TREE_EXAMPLES // SHARDS))
 @given(mutant=tree_mutants())
-def test_tree_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, mutant: tuple[str, str]) -> None:
+def test_tree_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, mutant: tuple[str, str], shard: int) -> None:
     spec = _load_mutant(fuzz_dir, *mutant)
     if spec is not None:
         assert generate(spec, verilog=False)
 
 
-@settings(_FAST, max_examples=int(os.environ.get("IRQFORGE_FUZZ_TEXT", "4000")))
+@pytest.mark.parametrize("shard", range(SHARDS))
+@settings(_FAST, max_examples=max(1, TEXT_EXAMPLES // SHARDS))
 @given(mutant=text_mutants())
-def test_text_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, mutant: tuple[str, str]) -> None:
+def test_text_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, mutant: tuple[str, str], shard: int) -> None:
     spec = _load_mutant(fuzz_dir, *mutant)
     if spec is not None:
         assert generate(spec, verilog=False)
