@@ -205,8 +205,8 @@ TEXT_EXAMPLES = int(os.environ.get("IRQFORGE_FUZZ_TEXT", "4000"))
 @given(mutant=tree_mutants())
 def test_tree_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, mutant: tuple[str, str], shard: int) -> None:
     spec = _load_mutant(fuzz_dir, *mutant)
-    if spec is not None:
-        assert generate(spec, verilog=False)
+    if spec is not None:  # IP-XACT (0.15 s through systemrdl-compiler) in the valid mutants' test below
+        assert generate(spec, verilog=False, ipxact=False)
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
@@ -214,8 +214,8 @@ def test_tree_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, mutant: tuple
 @given(mutant=text_mutants())
 def test_text_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, mutant: tuple[str, str], shard: int) -> None:
     spec = _load_mutant(fuzz_dir, *mutant)
-    if spec is not None:
-        assert generate(spec, verilog=False)
+    if spec is not None:  # IP-XACT (0.15 s through systemrdl-compiler) in the valid mutants' test below
+        assert generate(spec, verilog=False, ipxact=False)
 
 
 # --------------------------------------------------------------------------- valid mutants, all the way
