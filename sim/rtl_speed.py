@@ -30,7 +30,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,8 @@ import jinja2
 
 from irqforge.hw import TOPS, convert_all, rtl_fingerprint
 from irqforge.spec import Spec
+
+from . import toolchain
 
 __all__ = ["build", "platform_writes", "run"]
 
@@ -218,7 +219,7 @@ def build(spec: Spec, top: str, cache: Path | None = None, verilog: dict[str, st
     main = re.sub(r"dut->(\w+)", lambda mt: "dut->" + mt.group(1).replace("__", "___05F"), main)
     rtl = rtl_fingerprint(spec) if verilog is None else hashlib.sha256("".join(verilog.values()).encode()).hexdigest()
     key = hashlib.sha256(f"{rtl}\n{top}\n{main}\n{tool.version}".encode()).hexdigest()[:16]
-    root = cache or Path(tempfile.gettempdir()) / "irqforge-rtl-speed"
+    root = cache or toolchain.cache_dir("rtl-speed")
     out = root / f"{top}-{key}"
     exe = out / f"V{top}"
     if exe.is_file():

@@ -13,7 +13,6 @@ Functional coverage is defined in :mod:`irqforge.sim.models.coverage`.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 __all__ = ["ENV_BUILD_DIR", "default_build_dir"]
@@ -23,7 +22,9 @@ ENV_BUILD_DIR = "IRQFORGE_BUILD_DIR"
 
 
 def default_build_dir() -> Path:
-    """The host's build cache: ``$IRQFORGE_BUILD_DIR`` or ``irqforge-build`` in the temporary directory
-    (where the cocotb backends keep theirs, so a regression reuses their builds)."""
+    """The host's build cache: ``$IRQFORGE_BUILD_DIR``, else ``regress`` in irqforge's cache folder
+    (:func:`irqforge.sim.toolchain.cache_dir`: ``irqforge cache`` shows and clears it)."""
+    from irqforge.sim import toolchain
+
     chosen = os.environ.get(ENV_BUILD_DIR)
-    return Path(chosen) if chosen else Path(tempfile.gettempdir()) / "irqforge-build"
+    return Path(chosen) if chosen else toolchain.cache_dir("regress")

@@ -43,7 +43,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--rtl", default=None, metavar="DIR",
                    help="regress the irqforge_*.v in DIR instead of the RTL of the shipped specs")
     s.add_argument("--build-dir", default=None, metavar="DIR",
-                   help="simulator build cache on each host (default: $IRQFORGE_BUILD_DIR or the temp folder)")
+                   help="build cache on each host (default: $IRQFORGE_BUILD_DIR, else irqforge's cache folder)")
     s.add_argument("--keep", default=None, metavar="DIR", help="copy the working folder of every job that failed here")
 
 
