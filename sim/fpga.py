@@ -26,6 +26,8 @@ from amaranth.lib import wiring
 
 from irqforge.hw import to_verilog
 
+from .toolchain import fpga_tool
+
 #: the largest iCE40 nextpnr knows by default (7680 LUT4)
 DEVICE = ("--hx8k", "--package", "ct256")
 #: the ECP5 the platform is measured on (83,640 LUT4), in its largest package
@@ -71,7 +73,7 @@ class Harness(wiring.Component):
 
 
 def tools_present() -> bool:
-    return shutil.which("yosys") is not None and shutil.which("nextpnr-ice40") is not None
+    return fpga_tool("yosys") is not None and fpga_tool("nextpnr-ice40") is not None
 
 
 def _yowasp(tool: str) -> str | None:
@@ -147,7 +149,7 @@ def fmax_ecp5(block: wiring.Component, name: str, *, seed: int = 1) -> tuple[flo
 
 def _yosys_stat(verilog: Path, top: str, json_out: Path) -> Area:
     script = f"read_verilog {verilog}; synth_ice40 -top {top} -json {json_out}; tee -o {json_out}.stat stat"
-    subprocess.run(["yosys", "-q", "-p", script], check=True, capture_output=True, text=True)
+    subprocess.run([fpga_tool("yosys") or "yosys", "-q", "-p", script], check=True, capture_output=True, text=True)
     text = Path(f"{json_out}.stat").read_text()
 
     def count(pattern: str) -> int:
@@ -175,8 +177,8 @@ def fmax(block: wiring.Component, name: str, *, seed: int = 1) -> tuple[float | 
         a = _yosys_stat(v, top, js)
         report = Path(tmp) / "report.json"
         proc = subprocess.run(
-            ["nextpnr-ice40", *DEVICE, "--json", str(js), "--pcf-allow-unconstrained", "--freq", "50",
-             "--seed", str(seed), "--report", str(report)],
+            [fpga_tool("nextpnr-ice40") or "nextpnr-ice40", *DEVICE, "--json", str(js), "--pcf-allow-unconstrained",
+             "--freq", "50", "--seed", str(seed), "--report", str(report)],
             capture_output=True,
             text=True,
         )

@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,8 +264,18 @@ def find_icarus() -> Tool:
     return Tool("icarus", Path(iverilog), version, True, None, None, "path")
 
 
+def fpga_tool(exe: str) -> str | None:
+    """``exe`` (``yosys``, ``nextpnr-ice40``, ``nextpnr-ecp5``): the system's on ``PATH``, else PyPI's
+    YoWASP build (``yowasp-<exe>``, next to this Python or on ``PATH``: ``bash scripts/setup.sh --fpga``)."""
+    found = shutil.which(exe)
+    if found is not None:
+        return found
+    here = Path(sys.executable).parent / f"yowasp-{exe}"
+    return str(here) if here.exists() else shutil.which(f"yowasp-{exe}")
+
+
 def _find_simple(name: str, exe: str, argv_tail: Sequence[str], pattern: str, apt: str) -> Tool:
-    path = shutil.which(exe)
+    path = fpga_tool(exe) if exe in ("yosys", "nextpnr-ice40") else shutil.which(exe)
     if path is None:
         return Tool(name, None, None, False, f"{exe} not found (Debian package {apt}); {_INSTALL_HINT}")
     out, err = _run_version([path, *argv_tail])

@@ -8,7 +8,6 @@ waiver file, and Yosys reading the five files into one hierarchy.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -47,9 +46,11 @@ def test_generated_verilog_lint_clean(top: str) -> None:
     assert "%Warning" not in proc.stderr, proc.stderr[-4000:]
 
 
-@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys missing (scripts/setup.sh installs it)")
+@pytest.mark.skipif(toolchain.fpga_tool("yosys") is None, reason="yosys missing (bash scripts/setup.sh installs it)")
 def test_generated_platform_hierarchy_synthesizes(tmp_path: Path) -> None:
     """Yosys elaborates the platform with every block as a real submodule (no black boxes left)."""
     script = " ".join(f"read_verilog {f};" for f in FILES) + " hierarchy -check -top irqforge_platform; proc; stat"
-    proc = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [toolchain.fpga_tool("yosys") or "yosys", "-q", "-p", script], capture_output=True, text=True, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]

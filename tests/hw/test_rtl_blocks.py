@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -76,9 +75,9 @@ def test_verilator_lint_clean_for_other_cpu_counts(spec: Spec, tmp_path: Path, n
 
 def test_yosys_synthesis(block: tuple[str, Path]) -> None:
     name, path = block
-    yosys = shutil.which("yosys")
+    yosys = toolchain.fpga_tool("yosys")
     if yosys is None:
-        pytest.skip("yosys not found (scripts/setup.sh installs it)")
+        pytest.skip("yosys not found (the test extra installs YoWASP's: bash scripts/setup.sh)")
     stat = path.with_suffix(".stat")
     # the platform hierarchically (flattening it costs minutes), the blocks flat
     synth = f"synth -top {name}" if name == "irqforge_platform" else f"synth -flatten -top {name}"
