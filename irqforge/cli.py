@@ -271,7 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="one repetition instead of three")
     s.add_argument("--write-doc", metavar="FILE", help="also write the figures as Markdown (docs/performance.md)")
     s.add_argument(
-        "--parts", metavar="LIST", help="comma list of gen, latency, backends, storm, fpga (default: all)", default=None
+        "--parts",
+        metavar="LIST",
+        help="comma list of gen, latency, backends, storm, fpga, ecp5, rtl_speed (default: all)",
+        default=None,
     )
     s.set_defaults(func=cmd_bench)
 
