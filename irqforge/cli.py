@@ -69,6 +69,16 @@ def cmd_gen(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         _err_console().print(f"irqforge gen: -o {out_dir}: not a folder")
         return 2
+    for flag, folder in (("-o", out_dir), ("--html", Path(args.html) if args.html else None)):
+        if folder is None or (args.check and flag == "-o"):
+            continue
+        if folder.exists() and not folder.is_dir():
+            _err_console().print(f"irqforge gen: {flag} {folder}: not a folder", markup=False)
+            return 2
+        if not folder.exists() and not folder.absolute().parent.is_dir():
+            _err_console().print(f"irqforge gen: {flag} {folder}: the folder {folder.absolute().parent} does not exist",
+                                 markup=False)
+            return 2
     outputs = gen.generate(spec)
     con = _console()
     if args.check:
