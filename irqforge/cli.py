@@ -109,7 +109,8 @@ def cmd_gen(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from irqforge.doctor import doctor
 
-    return doctor(_console())
+    # doctor's own text carries rich markup (its colours); the plain console would print the tags
+    return doctor(Console(highlight=False, soft_wrap=True, emoji=False))
 
 
 def _not_yet(what: str) -> int:
