@@ -69,6 +69,16 @@ def cmd_gen(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         _err_console().print(f"irqforge gen: -o {out_dir}: not a folder")
         return 2
+    for flag, folder in (("-o", out_dir), ("--html", Path(args.html) if args.html else None)):
+        if folder is None or (args.check and flag == "-o"):
+            continue
+        if folder.exists() and not folder.is_dir():
+            _err_console().print(f"irqforge gen: {flag} {folder}: not a folder", markup=False)
+            return 2
+        if not folder.exists() and not folder.absolute().parent.is_dir():
+            _err_console().print(f"irqforge gen: {flag} {folder}: the folder {folder.absolute().parent} does not exist",
+                                 markup=False)
+            return 2
     outputs = gen.generate(spec)
     con = _console()
     if args.check:
@@ -99,7 +109,8 @@ def cmd_gen(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from irqforge.doctor import doctor
 
-    return doctor(_console())
+    # doctor's own text carries rich markup (its colours); the plain console would print the tags
+    return doctor(Console(highlight=False, soft_wrap=True, emoji=False))
 
 
 def _not_yet(what: str) -> int:
@@ -271,7 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="one repetition instead of three")
     s.add_argument("--write-doc", metavar="FILE", help="also write the figures as Markdown (docs/performance.md)")
     s.add_argument(
-        "--parts", metavar="LIST", help="comma list of gen, latency, backends, storm, fpga (default: all)", default=None
+        "--parts",
+        metavar="LIST",
+        help="comma list of gen, latency, backends, storm, fpga, ecp5, rtl_speed (default: all)",
+        default=None,
     )
     s.set_defaults(func=cmd_bench)
 

@@ -657,7 +657,16 @@ def _storm_markdown(storm: dict[str, Any] | None) -> list[str]:
 def run_bench(args: argparse.Namespace) -> int:
     spec = load_default()
     reps = 1 if args.quick else REPS
-    parts = args.parts.split(",") if getattr(args, "parts", None) else list(PARTS)
+    given = getattr(args, "parts", None)
+    parts = [p.strip() for p in given.split(",")] if given is not None else list(PARTS)
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or not parts:
+        print(
+            f"irqforge bench: --parts {given!r}: unknown part(s) {', '.join(map(repr, unknown))}; "
+            f"choose a comma list of {', '.join(PARTS)}",
+            file=sys.stderr,
+        )
+        return 2
     err = Console(stderr=True, highlight=False)
     # Simulator builds go to the shared cache (keyed by content): a build is
     # not a figure, and the first Verilator build of the platform takes minutes.

@@ -94,3 +94,12 @@ def test_missing_scenario_function_is_one_line(tmp_path: Path, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert "has no scenario function 'main'" in err
     assert "Traceback" not in err
+
+
+def test_plain_function_scenario_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fw = tmp_path / "sync.py"
+    fw.write_text("def main(machine, **kwargs):\n    return {}\n")
+    assert main(["sim", "--sim", "model", "--scenario", f"{fw}:main"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a scenario: write it as async def main(machine" in err
+    assert "Traceback" not in err

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 import types
@@ -179,6 +180,8 @@ def resolve_scenario(scenario: Scenario | str) -> Scenario:
     fn = getattr(module, name, None)
     if not callable(fn):
         raise ValueError(f"{target} has no scenario function {name!r}")
+    if inspect.isfunction(fn) and not inspect.iscoroutinefunction(fn):
+        raise ValueError(f"{target}:{name} is not a scenario: write it as async def {name}(machine, **kwargs) -> dict")
     return fn
 
 

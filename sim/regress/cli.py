@@ -29,7 +29,8 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     seeds.add_argument("--seed-range", default=None, metavar="A:B", help="seeds A..B-1 for every suite")
     s.add_argument("--cycles", type=int, default=DEFAULT_CYCLES, metavar="N",
                    help=f"random differential cycles in all, shared among the suites (default {DEFAULT_CYCLES:,})")
-    s.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    s.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
+                   help="the simulator of every job (default: verilator)")
     s.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="a running Dask scheduler, tcp://HOST:PORT (default: a local cluster)")
     s.add_argument("--workers", type=int, default=None, metavar="N",
@@ -108,6 +109,12 @@ def run_regress(args: argparse.Namespace) -> int:
         return 2
     if args.cycles < 0:
         err.print(f"--cycles: must not be negative, not {args.cycles}", markup=False)
+        return 2
+    if args.workers is not None and args.workers < 1:
+        err.print(f"--workers: must be at least 1, not {args.workers}", markup=False)
+        return 2
+    if args.timeout is not None and not args.timeout > 0:
+        err.print(f"--timeout: must be more than 0 seconds, not {args.timeout:g}", markup=False)
         return 2
     workers = args.workers or os.cpu_count() or 1
     p = plan(suites, args.cycles, seeds, workers)

@@ -44,6 +44,8 @@ def test_reproduce_command_runs_that_job_alone() -> None:
         (["--seed-range", "5:2"], "--seed-range: expected A:B with 0 <= A < B, not '5:2'"),
         (["--seeds", "0"], "--seeds: must be at least 1, not 0"),
         (["--seeds", "2", "--waves", "x.fst"], "--waves: only for a single job"),
+        (["--seeds", "1", "--workers", "0"], "--workers: must be at least 1, not 0"),
+        (["--seeds", "1", "--timeout", "-1"], "--timeout: must be more than 0 seconds, not -1"),
     ],
 )
 def test_usage_errors_are_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
