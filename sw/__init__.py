@@ -8,7 +8,7 @@
 from .entry import PtRegs
 from .irq import IRQ_HANDLED, IRQ_NONE, IRQF_SHARED, IRQF_TRIGGER_HIGH, IRQF_TRIGGER_RISING
 from .kernel import Kernel, KernelBug, KernelConfig, KernelOops, KernelPanic, KernelTimeout
-from .machine import BusError, Machine
+from .machine import BusError, Machine, MsrFault
 from .scenario import default_scenario
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "KernelPanic",
     "KernelTimeout",
     "Machine",
+    "MsrFault",
     "PtRegs",
     "default_scenario",
 ]

@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .clockevents import CLOCK_EVT_FEAT_ONESHOT, CLOCK_EVT_FEAT_PERIODIC, ClockEventDevice
+from .tsc import TscDeadlineTimer
 
 if TYPE_CHECKING:
     from .context import DeviceAccess, PerCpu
     from .entry import PtRegs
+    from .msr import Msr
 
 __all__ = ["APIC_DIVISOR", "Apic", "LapicTimer"]
 
@@ -35,7 +37,18 @@ _ESR_NAMES = (
 
 
 class Apic:
-    """The local APIC of whichever CPU runs (each CPU sees its own at the same base)."""
+    """The local APIC of whichever CPU runs (each CPU sees its own at the same base).
+
+    Linux's xAPIC driver (``apic_flat``/``apic_physflat``): registers through
+    the MMIO page. :class:`irqforge.sw.x2apic.X2Apic` is the x2APIC driver;
+    :func:`irqforge.sw.x2apic.make_apic` picks one.
+    """
+
+    name = "flat"
+    tsc_deadline = False
+    """The per-CPU tick device is ``lapic-deadline`` (:mod:`irqforge.sw.tsc`), not the LAPIC timer."""
+    msr: Msr
+    """The MSR accessors (the TSC-deadline timer's; every register of the x2APIC driver)."""
 
     def __init__(self, kernel: DeviceAccess) -> None:
         self.k = kernel
@@ -83,7 +96,7 @@ class Apic:
         self.maxlvt = lapic.param("lvt_count") - 1
         self.irq_err_count = 0
         self.esr_log: list[tuple[int, int]] = []
-        self.timers: dict[int, LapicTimer] = {}
+        self.timers: dict[int, ClockEventDevice] = {}
         self.lapic_timer_period = kernel.clock_hz // kernel.HZ
         """Bus clocks per jiffy: known from the spec's clock (CPUID 0x15-style),
         so ``calibrate_APIC_clock`` is not needed."""
@@ -99,6 +112,14 @@ class Apic:
     async def apic_eoi(self) -> None:
         """``apic_eoi()``: write 0 to EOI."""
         await self.k.write32(self.eoi_addr, 0)
+
+    def eoi_sync(self) -> None:
+        """:meth:`apic_eoi` as a plain call."""
+        self.k.write32_sync(self.eoi_addr, 0)
+
+    async def read_isr(self) -> list[int]:
+        """The eight ISR words."""
+        return [await self.k.read32(a) for a in self.ISR]
 
     async def isr_bit(self, vector: int) -> bool:
         v = await self.k.read32(self.ISR[vector >> 5])
@@ -118,7 +139,7 @@ class Apic:
         """EOI every stale ISR bit, at most 256 times."""
         acked = 0
         while True:
-            isr = [await self.k.read32(a) for a in self.ISR]
+            isr = await self.read_isr()
             n = sum(bin(w).count("1") for w in isr)
             if not n:
                 return
@@ -136,10 +157,7 @@ class Apic:
         # TPR: accept all
         v = await self.read("TPR")
         await self.write("TPR", v & ~0xFF)
-        # logical destination: flat model, one bit per CPU (init_apic_ldr)
-        await self.write("DFR", self.DFR_FLAT)
-        ldr = await self.read("LDR")
-        await self.write("LDR", (ldr & 0x00FFFFFF) | ((1 << cpu.id) & 0xFF) << 24)
+        await self.init_apic_ldr()
         await self.apic_pending_intr_clear()
         # SVR: enable, spurious vector (64-bit leaves focus disable as found)
         v = await self.read("SVR")
@@ -155,6 +173,12 @@ class Apic:
             await self.write("LVT_LINT1", self.LVT_DM["NMI"])
         else:
             await self.write("LVT_LINT1", self.LVT_DM["NMI"] | self.APIC_LVT_MASKED)
+
+    async def init_apic_ldr(self) -> None:
+        """Logical destination: flat model, one bit per CPU (``flat_init_apic_ldr``)."""
+        await self.write("DFR", self.DFR_FLAT)
+        ldr = await self.read("LDR")
+        await self.write("LDR", (ldr & 0x00FFFFFF) | ((1 << self.k.this_cpu.id) & 0xFF) << 24)
 
     async def lapic_setup_esr(self) -> None:
         """Write ESR, read, program LVTERR, write, read (reference §1.9)."""
@@ -305,10 +329,11 @@ class Apic:
 
     # ------------------------------------------------------------------ timer
 
-    def lapic_timer(self, cpu: PerCpu) -> LapicTimer:
+    def lapic_timer(self, cpu: PerCpu) -> ClockEventDevice:
+        """The per-CPU ``lapic_clockevent``: TSC-deadline when the hardware has it, else the LAPIC timer."""
         t = self.timers.get(cpu.id)
         if t is None:
-            t = LapicTimer(self, cpu.id)
+            t = TscDeadlineTimer(self, cpu.id) if self.tsc_deadline else LapicTimer(self, cpu.id)
             self.timers[cpu.id] = t
         return t
 

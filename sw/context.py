@@ -140,6 +140,14 @@ class KernelConfig:
     poll_quantum: int | None = None
     """Cycles to advance when only IF=0 CPUs have interrupts pending."""
     noirqdebug: bool = False
+    apic: str | None = None
+    """``xapic`` or ``x2apic``: force the LAPIC mode (``nox2apic``); ``None``: x2APIC
+    when the hardware has it, as Linux does (:mod:`irqforge.sw.x2apic`)."""
+    x2apic_dest: str = "physical"
+    """x2APIC IPI destinations: ``physical`` (Linux without interrupt remapping) or ``cluster``."""
+    tsc_deadline: bool | None = None
+    """The tick on the TSC-deadline timer (:mod:`irqforge.sw.tsc`); ``None``: when the hardware
+    has it, ``False``: Linux's ``lapic=notscdeadline``."""
     workqueue_max_active: int = 256
     nr_cpus: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -256,6 +264,10 @@ class HardwareAccess(PerCpuAccess, Protocol):
     def write32_sync(self, addr: int, value: int) -> None: ...
 
     async def udelay(self, us: float) -> None: ...
+
+    def rdmsr_sync(self, msr: int) -> int: ...
+
+    def wrmsr_sync(self, msr: int, value: int) -> None: ...
 
 
 class ClockAccess(Protocol):

@@ -191,6 +191,8 @@ class Entry:
         spec = kernel.spec
         self.vm = spec.vectors
         self.extable = ExTable()
+        self.ex_handlers: dict[int, Callable[[ExEntry, PtRegs, int], None]] = {}
+        """Exception-table types handled elsewhere (the MSR accessors' ``ex_handler_msr``)."""
         self.nmi_handlers: list[tuple[str, Callable[[PtRegs], Any]]] = []
         self.unknown_nmis = 0
         self.log: list[tuple[int, int, str]] = []
@@ -486,6 +488,10 @@ class Entry:
         e = self.extable.search(regs.ip)
         if e is None:
             return False
+        handler = self.ex_handlers.get(e.type)
+        if handler is not None:
+            handler(e, regs, trapnr)
+            return True
         if e.type == EX_TYPE_FAULT:
             regs.ax = trapnr
         elif e.type == EX_TYPE_EFAULT_REG:

@@ -198,13 +198,11 @@ class IoApicChip:
 
     def irq_ack(self, desc: IrqDesc) -> Awaitable[None]:
         """``ioapic_ack_edge`` → ``apic_ack_irq``: LAPIC EOI (the write's coroutine)."""
-        k = self.k
-        return k.write32(k.apic.eoi_addr, 0)
+        return self.k.apic.apic_eoi()
 
     def irq_ack_sync(self, desc: IrqDesc) -> None:
         """:meth:`irq_ack` as a plain call (the edge flow handler's, at every edge interrupt)."""
-        k = self.k
-        k.write32_sync(k.apic.eoi_addr, 0)
+        self.k.apic.eoi_sync()
 
     async def irq_eoi(self, desc: IrqDesc) -> None:
         """``ioapic_ack_level``."""

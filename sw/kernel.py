@@ -64,7 +64,8 @@ from .hrtimer import Hrtimers
 from .idt import Idt
 from .io_apic import IoApic
 from .irq import IrqCore
-from .machine import Machine
+from .machine import Machine, MsrFault
+from .msr import Msr
 from .proc import Proc
 from .sched import PRIO_IDLE, PRIO_NORMAL, Completion, TaskState, Thread, WaitQueue
 from .smp import Smp
@@ -77,6 +78,7 @@ from .trace import Tracer, requested_path
 from .traps import Traps
 from .watchdog import Watchdog
 from .workqueue import Workqueues
+from .x2apic import make_apic
 
 __all__ = [
     "HARDIRQ_MASK",
@@ -158,7 +160,8 @@ class Kernel(LinuxApi):
         self.idt = Idt(self)
         self.entry = Entry(self)
         self.traps = Traps(self)
-        self.apic = Apic(self)
+        self.msr = Msr(self)
+        self.apic: Apic = make_apic(self, self.msr)
         self.ioapic = IoApic(self)
         self.irq = IrqCore(self)
         self.softirq = Softirqs(self)
@@ -303,6 +306,37 @@ class Kernel(LinuxApi):
             m.write32_sync(cpu.id, addr, value & 0xFFFFFFFF)  # type: ignore[attr-defined]
         else:
             mux.await_(m.write32(cpu.id, addr, value & 0xFFFFFFFF))
+        mux.boundary()
+        self._interrupt_point(self._cur)
+
+    def rdmsr_sync(self, msr: int) -> int:
+        """The ``rdmsr`` instruction on the current CPU (an interrupt point afterwards);
+        :class:`~irqforge.sw.machine.MsrFault` on #GP — :mod:`irqforge.sw.msr` has Linux's accessors."""
+        cpu = self._cur
+        m = self.machine
+        mux = self.mux
+        try:
+            v: int = m.rdmsr_sync(cpu.id, msr) if self._sync_hw else mux.await_(m.rdmsr(cpu.id, msr))  # type: ignore[attr-defined]
+        except MsrFault:
+            mux.boundary()  # the faulting access is an interleaving point too; the #GP comes next
+            raise
+        mux.boundary()
+        self._interrupt_point(self._cur)
+        return v
+
+    def wrmsr_sync(self, msr: int, value: int) -> None:
+        """The ``wrmsr`` instruction on the current CPU (see :meth:`rdmsr_sync`)."""
+        cpu = self._cur
+        m = self.machine
+        mux = self.mux
+        try:
+            if self._sync_hw:
+                m.wrmsr_sync(cpu.id, msr, value)  # type: ignore[attr-defined]
+            else:
+                mux.await_(m.wrmsr(cpu.id, msr, value))
+        except MsrFault:
+            mux.boundary()
+            raise
         mux.boundary()
         self._interrupt_point(self._cur)
 

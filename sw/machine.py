@@ -45,6 +45,14 @@ class Machine(Protocol):
         """Drive device interrupt line ``line`` (IO-APIC pin) to ``level``."""
         ...
 
+    async def rdmsr(self, cpu: int, msr: int) -> int:
+        """``rdmsr`` on ``cpu``: the 64-bit value; :class:`MsrFault` when the access raises #GP."""
+        ...
+
+    async def wrmsr(self, cpu: int, msr: int, value: int) -> None:
+        """``wrmsr`` of the 64-bit ``value`` on ``cpu``; :class:`MsrFault` when the access raises #GP."""
+        ...
+
     # -- beyond the seam of docs/architecture.md: one coroutine can serve every CPU, and the
     #    other CPU-side pins of the LAPIC
 
@@ -77,7 +85,7 @@ class SyncMachine(Machine, Protocol):
 
     A machine whose operations never need to suspend (the pure-Python
     ``model``; a directly driven simulator that advances its clock inside the
-    call) sets ``synchronous = True`` and adds the four methods below. The
+    call) sets ``synchronous = True`` and adds the six methods below. The
     kernel then calls them directly (no coroutine per bus access) and still
     gives up the CPU's turn after each access, so CPUs interleave exactly as on
     the awaitable path; everything else (``wait_any_interrupt``, the pins) is
@@ -107,6 +115,14 @@ class SyncMachine(Machine, Protocol):
         """:meth:`Machine.acknowledge`, returning when it is done."""
         ...
 
+    def rdmsr_sync(self, cpu: int, msr: int) -> int:
+        """:meth:`Machine.rdmsr`, returning when it is done."""
+        ...
+
+    def wrmsr_sync(self, cpu: int, msr: int, value: int) -> None:
+        """:meth:`Machine.wrmsr`, returning when it is done."""
+        ...
+
 
 class BusError(Exception):
     """A bus access answered SLVERR or DECERR."""
@@ -114,3 +130,15 @@ class BusError(Exception):
     def __init__(self, cpu: int, addr: int, resp: str) -> None:
         self.cpu, self.addr, self.resp = cpu, addr, resp
         super().__init__(f"cpu {cpu}: access to {addr:#010x} answered {resp}")
+
+
+class MsrFault(Exception):
+    """An ``rdmsr``/``wrmsr`` raised #GP (a reserved or unknown MSR, a reserved
+    bit, an illegal IA32_APIC_BASE transition …): the CPU's exception, not the
+    bus's. The kernel turns it into a ``#GP(0)`` through the IDT and the
+    exception table (:mod:`irqforge.sw.msr`)."""
+
+    def __init__(self, cpu: int, msr: int, write: bool, value: int = 0) -> None:
+        self.cpu, self.msr, self.write, self.value = cpu, msr, write, value
+        what = f"wrmsr {msr:#x} <- {value:#018x}" if write else f"rdmsr {msr:#x}"
+        super().__init__(f"cpu {cpu}: {what} raised #GP")
