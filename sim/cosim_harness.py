@@ -25,6 +25,12 @@ gives each CPU ``i``:
     within :data:`ACK_TIMEOUT_CYCLES` cycles.
 ``cpu__{i}__{intr,vector,ack_valid,ack_vector,nmi,init,sipi,sipi_vector}`` out, ``cpu__{i}__{inta,nmi_ack}`` in
     The platform's CPU pins, passed through (``inta`` OR-ed with the sequencer's pulse).
+``msr__{i}__{valid,write,addr,wdata}`` in, ``msr__{i}__{done,rdata,fault}`` out
+    One RDMSR/WRMSR on the platform's ``cpu__{i}__msr__*`` port (when the
+    platform has one): the request goes to the port combinationally in the
+    cycle it is offered and is held until ``ready``; ``rdata``/``fault`` are
+    latched in that cycle and ``done`` pulses the cycle after, as for a bus
+    command. ``fault`` = the access raised #GP.
 ``cpu__{i}__pending`` out
     ``intr | nmi``: one signal to read and one edge to wait on.
 ``status`` out
@@ -58,8 +64,10 @@ __all__ = [
     "VERILATOR_PUBLIC",
     "CmdSignature",
     "CosimHarness",
+    "MsrCmdSignature",
     "harness_fingerprint",
     "harness_verilog",
+    "platform_has_msr",
 ]
 
 #: This module's source as it was imported: the harness Verilog is made from
@@ -112,6 +120,31 @@ class CmdSignature(wiring.Signature):
         )
 
 
+class MsrCmdSignature(wiring.Signature):
+    """One CPU's MSR command port, from the harness's view."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "valid": In(1),
+                "write": In(1),
+                "addr": In(32),
+                "wdata": In(64),
+                "done": Out(1),
+                "rdata": Out(64),
+                "fault": Out(1),
+            }
+        )
+
+
+def platform_has_msr(spec: Spec) -> bool:
+    """Whether the platform's CPUs have the ``msr`` port (x2APIC, IA32_TSC, IA32_TSC_DEADLINE)."""
+    from irqforge.hw.platform import top
+
+    plat = top(spec, blackbox=True)
+    return "msr" in plat.cpu[0].signature.members
+
+
 class AckSignature(wiring.Signature):
     """One CPU's INTA sequencer port, from the harness's view."""
 
@@ -145,9 +178,12 @@ class CosimHarness(wiring.Component):
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self._n = spec.platform.ncpus
+        self.has_msr = platform_has_msr(spec)
+        msr: dict[str, Any] = {"msr": Out(MsrCmdSignature()).array(self._n)} if self.has_msr else {}
         super().__init__(
             {
                 "cmd": Out(CmdSignature()).array(self._n),
+                **msr,
                 "ack": Out(AckSignature()).array(self._n),
                 "cpu": Out(PinsSignature()).array(self._n),
                 "irq": In(spec.ioapic.param("pins")),
@@ -166,6 +202,8 @@ class CosimHarness(wiring.Component):
         for i in range(self._n):
             self._bus_master(m, self.cmd[i], plat.cpu[i].bus)
             self._inta(m, self.ack[i], plat.cpu[i], self.cpu[i])
+            if self.has_msr:
+                self._msr_master(m, self.msr[i], plat.cpu[i].msr)
             for name in _PINS_OUT:
                 m.d.comb += getattr(self.cpu[i], name).eq(getattr(plat.cpu[i], name))
             m.d.comb += [
@@ -234,6 +272,37 @@ class CosimHarness(wiring.Component):
                 m.d.comb += bus.rready.eq(1)
                 with m.If(bus.rvalid):
                     m.d.sync += [cmd.rdata.eq(bus.rdata), cmd.resp.eq(bus.rresp)]
+                    m.next = "FINISH"
+            with m.State("FINISH"):
+                m.d.sync += cmd.done.eq(1)
+                m.next = "IDLE"
+
+    @staticmethod
+    def _msr_master(m: Module, cmd: Any, port: Any) -> None:
+        """Offer the request to the ``msr`` port, hold it until ``ready``, latch, pulse ``done``."""
+        write = Signal()
+        addr = Signal(32)
+        wdata = Signal(64)
+        m.d.sync += cmd.done.eq(0)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [
+                    port.valid.eq(cmd.valid),
+                    port.write.eq(cmd.write),
+                    port.addr.eq(cmd.addr),
+                    port.wdata.eq(cmd.wdata),
+                ]
+                with m.If(cmd.valid):
+                    m.d.sync += [write.eq(cmd.write), addr.eq(cmd.addr), wdata.eq(cmd.wdata)]
+                    with m.If(port.ready):
+                        m.d.sync += [cmd.rdata.eq(port.rdata), cmd.fault.eq(port.fault)]
+                        m.next = "FINISH"
+                    with m.Else():
+                        m.next = "WAIT"
+            with m.State("WAIT"):
+                m.d.comb += [port.valid.eq(1), port.write.eq(write), port.addr.eq(addr), port.wdata.eq(wdata)]
+                with m.If(port.ready):
+                    m.d.sync += [cmd.rdata.eq(port.rdata), cmd.fault.eq(port.fault)]
                     m.next = "FINISH"
             with m.State("FINISH"):
                 m.d.sync += cmd.done.eq(1)

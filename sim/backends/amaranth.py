@@ -20,6 +20,7 @@ operation                 what it waits for
 ``read32``/``write32``    the AXI4-Lite handshakes, edge by edge (a handful)
 ``acknowledge``           one edge with ``inta`` high; ``ack_vector`` after it
 ``acknowledge_nmi``       one edge with ``nmi_ack`` high
+``rdmsr``/``wrmsr``       the ``msr`` port's request held until the edge with ``ready``
 ``wait_cycles(n)``        one ``ctx.delay`` to mid-cycle, then one edge
 ``wait_interrupt`` …      ``ctx.changed`` of ``intr``/``nmi`` (plus a delay
                           for a bound): one wake-up per change, not per cycle
@@ -47,7 +48,7 @@ from amaranth.hdl import Cat, Elaboratable, Module, Signal
 from amaranth.sim import Simulator
 
 from irqforge.spec import Spec
-from irqforge.sw import BusError
+from irqforge.sw import BusError, MsrFault
 
 from .base import MachineTimeout
 
@@ -421,3 +422,39 @@ class AmaranthMachine:
         """INIT / SIPI pulses seen on ``cpu`` since the last call, oldest first."""
         out, self._startup[cpu] = self._startup[cpu], []
         return out
+
+    async def rdmsr(self, cpu: int, msr: int) -> int:
+        """RDMSR on ``cpu``'s ``msr`` port; :class:`irqforge.sw.MsrFault` on #GP."""
+        rdata, fault = await self._msr(cpu, 0, msr & 0xFFFFFFFF, 0)
+        if fault:
+            raise MsrFault(cpu, msr, False)
+        return rdata
+
+    async def wrmsr(self, cpu: int, msr: int, value: int) -> None:
+        """WRMSR on ``cpu``'s ``msr`` port; :class:`irqforge.sw.MsrFault` on #GP."""
+        value &= 0xFFFFFFFFFFFFFFFF
+        _, fault = await self._msr(cpu, 1, msr & 0xFFFFFFFF, value)
+        if fault:
+            raise MsrFault(cpu, msr, True, value)
+
+    async def _msr(self, cpu: int, write: int, addr: int, wdata: int) -> tuple[int, bool]:
+        """Hold valid (and the request) until the edge that samples ``ready``; ``(rdata, fault)`` of that cycle."""
+        self._check_cpu(cpu)
+        ctx = self._c
+        port = getattr(self._cpus[cpu], "msr", None)
+        if port is None:
+            raise RuntimeError(f"cpu {cpu}: this platform has no MSR port")
+        ctx.set(port.write, write)
+        ctx.set(port.addr, addr)
+        ctx.set(port.wdata, wdata)
+        ctx.set(port.valid, 1)
+        for _ in range(BUS_TIMEOUT_CYCLES):
+            if self._deadline is not None and self.now() >= self._deadline:
+                ctx.set(port.valid, 0)
+                raise _Stop
+            _, _, ready, rdata, fault = await ctx.tick().sample(port.ready, port.rdata, port.fault)
+            if ready:
+                ctx.set(port.valid, 0)
+                return (0 if write or fault else int(rdata)), bool(fault)
+        ctx.set(port.valid, 0)
+        raise RuntimeError(f"cpu {cpu}: MSR {addr:#x} got no ready within {BUS_TIMEOUT_CYCLES} cycles")

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from irqforge.spec import Spec
-from irqforge.sw import BusError
+from irqforge.sw import BusError, MsrFault
 
 from .base import COCOTB_SIMULATORS, MachineTimeout, ScenarioError
 
@@ -206,6 +206,8 @@ class CocotbMachine:
             else:
                 for name in _MASTER_OUTPUTS:
                     getattr(dut, f"cpu__{i}__bus__{name}").value = 0
+                if _has(dut, f"cpu__{i}__msr__valid"):
+                    getattr(dut, f"cpu__{i}__msr__valid").value = 0
         # cocotb 2.x's Clock runs in C++ (GPI clock), not as a Python coroutine.
         if self._start_clock:
             Clock(clk, self.clk_period_ns, unit="ns").start()
@@ -451,6 +453,54 @@ class CocotbMachine:
         out, self._startup[cpu] = self._startup[cpu], []
         return out
 
+    async def rdmsr(self, cpu: int, msr: int) -> int:
+        """RDMSR on ``cpu``; :class:`irqforge.sw.MsrFault` on #GP."""
+        self._check_cpu(cpu)
+        rdata, fault = await self._msr(cpu, 0, msr & 0xFFFFFFFF, 0)
+        if fault:
+            raise MsrFault(cpu, msr, False)
+        return rdata
+
+    async def wrmsr(self, cpu: int, msr: int, value: int) -> None:
+        """WRMSR on ``cpu``; :class:`irqforge.sw.MsrFault` on #GP."""
+        self._check_cpu(cpu)
+        value &= 0xFFFFFFFFFFFFFFFF
+        _, fault = await self._msr(cpu, 1, msr & 0xFFFFFFFF, value)
+        if fault:
+            raise MsrFault(cpu, msr, True, value)
+
+    async def _msr(self, cpu: int, write: int, addr: int, wdata: int) -> tuple[int, bool]:
+        """One MSR access: through the harness's sequencer, or the platform's handshake held until ``ready``."""
+        from cocotb.triggers import ReadOnly, RisingEdge
+
+        dut = self.dut
+        if self._ports is not None:
+            if not _has(dut, f"msr__{cpu}__valid"):
+                raise RuntimeError(f"cpu {cpu}: this platform has no MSR port")
+            out = await self._ports[cpu].msr(write, addr, wdata)
+            self._epoch += 1
+            return out
+
+        def port(name: str) -> Any:
+            return getattr(dut, f"cpu__{cpu}__msr__{name}")
+
+        if not _has(dut, f"cpu__{cpu}__msr__valid"):
+            raise RuntimeError(f"cpu {cpu}: this platform has no MSR port")
+        port("write").value = write
+        port("addr").value = addr
+        port("wdata").value = wdata
+        port("valid").value = 1
+        for _ in range(ACK_TIMEOUT_CYCLES * 64):
+            await ReadOnly()
+            ready = bool(port("ready").value)
+            rdata, fault = (int(port("rdata").value), bool(port("fault").value)) if ready else (0, False)
+            await RisingEdge(self.clk)
+            if ready:
+                port("valid").value = 0
+                self._epoch += 1
+                return (0 if write or fault else rdata), fault
+        raise RuntimeError(f"cpu {cpu}: no msr ready")
+
 
 #: The AXI4-Lite inputs of the platform that the bus master drives (held 0 in reset).
 _MASTER_OUTPUTS: Final = ("awvalid", "wvalid", "bready", "arvalid", "rready")
@@ -502,14 +552,36 @@ class _HarnessPorts:
         self.ack_valid, self.ack_done = port("ack__{i}__valid"), port("ack__{i}__done")
         self.ack_vector, self.ack_ok = port("ack__{i}__vector"), port("ack__{i}__ok")
         self.pending = port("cpu__{i}__pending")
+        self.msr_ports = (
+            tuple(port("msr__{i}__" + n) for n in ("valid", "write", "addr", "wdata", "done", "rdata", "fault"))
+            if _has(dut, f"msr__{index}__valid")
+            else None
+        )
         self._resp, self._rdata = _int_reader(self.resp), _int_reader(self.rdata)
         self._ack_ok, self._ack_vector = _int_reader(self.ack_ok), _int_reader(self.ack_vector)
         self._last: list[int] = [-1, -1, -1]  # write, addr, wdata as last driven
 
     def idle(self) -> None:
-        """Drop both requests (start and reset)."""
+        """Drop the requests (start and reset)."""
         self.valid.value = 0
         self.ack_valid.value = 0
+        if self.msr_ports is not None:
+            self.msr_ports[0].value = 0
+
+    async def msr(self, write: int, addr: int, wdata: int) -> tuple[int, bool]:
+        """One MSR access through the harness's sequencer: ``(rdata, fault)``, one wait for ``done``."""
+        from cocotb.triggers import RisingEdge
+
+        assert self.msr_ports is not None
+        valid, wr, ad, wd, done, rdata, fault = self.msr_ports
+        wr.value = write
+        ad.value = addr
+        wd.value = wdata
+        valid.value = 1
+        await RisingEdge(done)
+        valid.value = 0
+        f = bool(int(fault.value))
+        return (0 if write or f else int(rdata.value)), f
 
     async def transact(self, write: int, addr: int, wdata: int) -> tuple[int, int]:
         """One bus transaction: ``(resp, rdata)``, one wait for ``done``."""

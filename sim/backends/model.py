@@ -10,6 +10,7 @@ operation                 cost in cycles
 ``write32``               :data:`WRITE_CYCLES`; the write acts at the end
 ``acknowledge``           :data:`INTA_CYCLES`; the vector is chosen at the start
 ``acknowledge_nmi``       :data:`NMI_ACK_CYCLES`
+``rdmsr``/``wrmsr``       :data:`MSR_CYCLES`; the access acts at the end
 ``wait_cycles(n)``        ``n``, jumping from timer event to timer event
 ``wait_interrupt`` …      until the event that raises ``intr``/``nmi``
 ``set_irq``, ``now`` …    nothing
@@ -38,10 +39,11 @@ from typing import Any, Final, TypeVar
 
 from irqforge.sim.models.platform import NEVER, PlatformModel
 from irqforge.spec import Spec
+from irqforge.sw.machine import MsrFault
 
 from .base import MachineDeadlock, MachineTimeout
 
-__all__ = ["INTA_CYCLES", "NMI_ACK_CYCLES", "READ_CYCLES", "WRITE_CYCLES", "ModelMachine"]
+__all__ = ["INTA_CYCLES", "MSR_CYCLES", "NMI_ACK_CYCLES", "READ_CYCLES", "WRITE_CYCLES", "ModelMachine"]
 
 #: Cycles of a 32-bit read (AR beat, slave latency, R beat).
 READ_CYCLES: Final = 4
@@ -51,6 +53,8 @@ WRITE_CYCLES: Final = 4
 INTA_CYCLES: Final = 2
 #: Cycles of an NMI acknowledge (one ``nmi_ack`` pulse).
 NMI_ACK_CYCLES: Final = 1
+#: Cycles of an RDMSR/WRMSR (the ``msr`` port's valid → ready handshake and the harness's ``done``).
+MSR_CYCLES: Final = 3
 
 T = TypeVar("T")
 
@@ -285,6 +289,46 @@ class ModelMachine:
             self._stop_sync()
         p.advance(INTA_CYCLES)
         return vector
+
+    # ------------------------------------------------------------------ MSRs (the platform's per-CPU msr port)
+
+    async def rdmsr(self, cpu: int, msr: int) -> int:
+        """``rdmsr`` on ``cpu``; :class:`irqforge.sw.MsrFault` when it raises #GP."""
+        if self.platform.cycle + MSR_CYCLES > self._deadline:
+            await self._spend(MSR_CYCLES)  # stops the run
+        return self.rdmsr_sync(cpu, msr)
+
+    async def wrmsr(self, cpu: int, msr: int, value: int) -> None:
+        """``wrmsr`` on ``cpu``; :class:`irqforge.sw.MsrFault` when it raises #GP."""
+        if self.platform.cycle + MSR_CYCLES > self._deadline:
+            await self._spend(MSR_CYCLES)  # stops the run
+        self.wrmsr_sync(cpu, msr, value)
+
+    def rdmsr_sync(self, cpu: int, msr: int) -> int:
+        """:meth:`rdmsr` without a coroutine."""
+        if not 0 <= cpu < self.ncpus:
+            self._check_cpu(cpu)
+        p = self.platform
+        if p.cycle + MSR_CYCLES > self._deadline:
+            self._stop_sync()
+        p.advance(MSR_CYCLES)
+        rdata, fault = p.msr(cpu, False, msr & 0xFFFFFFFF, 0)
+        if fault:
+            raise MsrFault(cpu, msr, False)
+        return rdata
+
+    def wrmsr_sync(self, cpu: int, msr: int, value: int) -> None:
+        """:meth:`wrmsr` without a coroutine."""
+        if not 0 <= cpu < self.ncpus:
+            self._check_cpu(cpu)
+        p = self.platform
+        if p.cycle + MSR_CYCLES > self._deadline:
+            self._stop_sync()
+        p.advance(MSR_CYCLES)
+        value &= 0xFFFFFFFFFFFFFFFF
+        _, fault = p.msr(cpu, True, msr & 0xFFFFFFFF, value)
+        if fault:
+            raise MsrFault(cpu, msr, True, value)
 
     def take_startup(self, cpu: int) -> list[tuple[str, int]]:
         """INIT / SIPI seen on ``cpu`` since the last call, oldest first."""

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
 from irqforge.spec import Spec
-from irqforge.sw import BusError
+from irqforge.sw import BusError, MsrFault
 
 from .base import MachineDeadlock, MachineError, MachineTimeout
 from .verilator_abi import ABI_VERSION, build_library
@@ -65,7 +65,12 @@ T = TypeVar("T")
 class _Shared(ctypes.Structure):
     """What the library keeps up to date for Python to read without a call."""
 
-    _fields_ = [("cycle", ctypes.c_uint64), ("status", ctypes.c_uint64), ("startups", ctypes.c_uint64)]
+    _fields_ = [
+        ("cycle", ctypes.c_uint64),
+        ("status", ctypes.c_uint64),
+        ("startups", ctypes.c_uint64),
+        ("msr_rdata", ctypes.c_uint64),
+    ]
 
 
 class _Stop:
@@ -98,6 +103,7 @@ def _load(path: Path) -> ctypes.PyDLL:
         "ifg_set_irq": ([vp, u64], None),
         "ifg_run": ([vp, u64, u64, ctypes.c_int, ctypes.c_int], u64),
         "ifg_transact": ([vp, u, u, u32, u32], ctypes.c_int64),
+        "ifg_msr": ([vp, u, u, u32, u64], ctypes.c_int32),
         "ifg_acknowledge": ([vp, u], ctypes.c_int32),
         "ifg_acknowledge_nmi": ([vp, u], None),
         "ifg_take_startup": ([vp, u], ctypes.c_int32),
@@ -144,6 +150,7 @@ class VerilatorMachine:
         self._transact = functools.partial(lib.ifg_transact, h)
         self._run = functools.partial(lib.ifg_run, h)
         self._ack = functools.partial(lib.ifg_acknowledge, h)
+        self._msr = functools.partial(lib.ifg_msr, h)
         self._startups: list[list[tuple[str, int]]] = [[] for _ in range(self.ncpus)]
         lib.ifg_reset(h, RESET_CYCLES)
 
@@ -286,6 +293,38 @@ class VerilatorMachine:
         if self._shared.cycle > self._deadline:
             await _STOP
         return vector
+
+    async def rdmsr(self, cpu: int, msr: int) -> int:
+        """RDMSR through the harness's MSR sequencer; :class:`irqforge.sw.MsrFault` on #GP."""
+        if not 0 <= cpu < self.ncpus:
+            self._check_cpu(cpu)
+        r = self._msr(cpu, 0, msr & 0xFFFFFFFF, 0)
+        if r < 0:
+            raise MachineError(self._msr_error(r, cpu, f"rdmsr {msr:#x}"))
+        if self._shared.cycle > self._deadline:
+            await _STOP
+        if r:
+            raise MsrFault(cpu, msr, False)
+        return int(self._shared.msr_rdata)
+
+    async def wrmsr(self, cpu: int, msr: int, value: int) -> None:
+        """WRMSR through the harness's MSR sequencer; :class:`irqforge.sw.MsrFault` on #GP."""
+        if not 0 <= cpu < self.ncpus:
+            self._check_cpu(cpu)
+        value &= 0xFFFFFFFFFFFFFFFF
+        r = self._msr(cpu, 1, msr & 0xFFFFFFFF, value)
+        if r < 0:
+            raise MachineError(self._msr_error(r, cpu, f"wrmsr {msr:#x}"))
+        if self._shared.cycle > self._deadline:
+            await _STOP
+        if r:
+            raise MsrFault(cpu, msr, True, value)
+
+    @staticmethod
+    def _msr_error(r: int, cpu: int, what: str) -> str:
+        if r == -2:
+            return f"cpu {cpu}: {what}: this platform has no MSR port"
+        return f"cpu {cpu}: no response to {what}"
 
     def set_irq(self, line: int, level: int) -> None:
         """Drive device line ``line`` (IO-APIC pin); sampled at the next rising edge."""

@@ -11,11 +11,13 @@ The C ABI (every function takes the handle ``ifg_open`` returned):
 
 =============================================  =======================================================
 ``ifg_open(fst_path)`` / ``ifg_close``          a new model (FST trace when built with ``trace``)
-``ifg_shared``                                  address of ``{uint64 cycle; uint64 status}``, read without a call
+``ifg_shared``                                  address of ``{cycle, status, startups, msr_rdata}``, read without a call
 ``ifg_reset(cycles)``                           ``rst`` for ``cycles`` edges, inputs idle, then cycle 0
 ``ifg_run(max, mask, stop_at_startup, settle)`` cycles until ``status & mask``, an INIT/SIPI edge, ``max``,
                                                 or (``settle``) the platform stops changing
 ``ifg_transact(cpu, write, addr, wdata)``       one AXI4-Lite transaction: ``resp << 32 | rdata``
+``ifg_msr(cpu, write, addr, wdata)``            one RDMSR/WRMSR: 0 (value in ``msr_rdata`` of ``ifg_shared``),
+                                                1 #GP, -1 without ``done``, -2 no MSR port
 ``ifg_acknowledge(cpu)``                        INTA: the vector, -1 without ``ack_valid``
 ``ifg_acknowledge_nmi(cpu)``                    ``nmi_ack`` for one edge
 ``ifg_set_irq(levels)``                         the device lines
@@ -62,7 +64,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the C ABI changes meaning (also part of the build key).
-ABI_VERSION: Final = "irqforge-cosim-abi-1"
+ABI_VERSION: Final = "irqforge-cosim-abi-2"
 #: The shared library's file name inside its build folder.
 LIBRARY: Final = "libirqforge_cosim.so"
 #: Verilator's C++ class prefix of the model.
@@ -214,6 +216,8 @@ def render_shim(
     """The C++ shim for ``spec``'s CPU count (module objects from the Verilated ``mdir``)."""
     import jinja2
 
+    from irqforge.sim.cosim_harness import platform_has_msr
+
     root_fields, classes, headers = _cells(mdir) if mdir is not None else ([], [], [])
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
     template = env.from_string(_TEMPLATE.read_text(encoding="utf-8"))
@@ -235,6 +239,7 @@ def render_shim(
         cells=classes,
         clk_prev=_clk_edge_detector(mdir, sources or [], trace),
         gate_inputs=gate_inputs,
+        msr=platform_has_msr(spec),
         port=_port,
     )
 
