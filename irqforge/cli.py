@@ -250,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpus", type=_positive, default=None, metavar="N", help="CPUs, APIC IDs 0..N-1 (default: the spec's)"
     )
     s.add_argument(
+        "--apic",
+        choices=["xapic", "x2apic"],
+        default=None,
+        help="force the LAPIC mode of the kernel (default: x2APIC and the TSC-deadline tick when the spec has them)",
+    )
+    s.add_argument(
         "--scenario",
         default="default",
         metavar="NAME|FILE.py:FUNC",

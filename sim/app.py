@@ -19,6 +19,7 @@ from rich.console import Console
 
 from irqforge.spec import Spec, SpecError, load
 from irqforge.sw import trace
+from irqforge.sw.x2apic import apic_mode, x2apic_supported
 
 from .backends import MachineError, ScenarioError, available, resolve_scenario, run_scenario, why_unavailable
 from .toolchain import ToolNotFoundError
@@ -174,12 +175,17 @@ def run_sim(args: argparse.Namespace) -> int:
             f"and simulating it takes minutes and gigabytes (the model backend does not)",
             markup=False,
         )
+    apic = getattr(args, "apic", None)
+    if apic == "x2apic" and not x2apic_supported(spec):
+        err.print(f"irqforge sim: --apic x2apic: the LAPIC of this spec ({spec.platform.name}) has no x2APIC "
+                  "MSR view (lapic.yaml x2apic:)", markup=False)
+        return 2
     trace_file = getattr(args, "trace", None)
     if trace_file and not Path(trace_file).resolve().parent.is_dir():
         err.print(f"irqforge sim: --trace {trace_file}: the folder does not exist", markup=False)
         return 2
     try:
-        with trace.session(trace_file) if trace_file else contextlib.nullcontext():
+        with trace.session(trace_file) if trace_file else contextlib.nullcontext(), apic_mode(apic):
             result, wall = run(backend, args.scenario, spec, max_cycles=args.cycles, waves=args.waves, console=err)
     except ScenarioError as e:  # raised inside a simulator process (cocotb backends)
         if not e.user_traceback:
@@ -208,7 +214,7 @@ def run_sim(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(
         sim=None, cpus=None, scenario="default", cycles=None, waves=None, json=args.json, list=False, spec_dir=None,
-        trace=None,
+        trace=None, apic=None,
     )
     backend = best_backend()
     ns.sim = backend

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import os
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .trace import Tracer
 
 __all__ = [
+    "ENV_APIC",
     "HARDIRQ_MASK",
     "HARDIRQ_OFFSET",
     "NMI_MASK",
@@ -66,6 +68,15 @@ NMI_OFFSET = 0x100000
 
 #: Linux "text" addresses of kernel functions (for gates, fixups, thread ips).
 TEXT_BASE = 0xFFFFFFFF81000000
+
+#: The environment variable that forces the LAPIC mode of every kernel created
+#: in a process and the simulator processes it starts (``irqforge sim --apic``):
+#: the default of :attr:`KernelConfig.apic`.
+ENV_APIC = "IRQFORGE_APIC"
+
+
+def _apic_from_env() -> str | None:
+    return os.environ.get(ENV_APIC) or None
 
 
 class KernelBug(RuntimeError):
@@ -140,9 +151,10 @@ class KernelConfig:
     poll_quantum: int | None = None
     """Cycles to advance when only IF=0 CPUs have interrupts pending."""
     noirqdebug: bool = False
-    apic: str | None = None
+    apic: str | None = field(default_factory=_apic_from_env)
     """``xapic`` or ``x2apic``: force the LAPIC mode (``nox2apic``); ``None``: x2APIC
-    when the hardware has it, as Linux does (:mod:`irqforge.sw.x2apic`)."""
+    when the hardware has it, as Linux does (:mod:`irqforge.sw.x2apic`). Default:
+    the environment's ``IRQFORGE_APIC`` (``irqforge sim --apic``), else ``None``."""
     x2apic_dest: str = "physical"
     """x2APIC IPI destinations: ``physical`` (Linux without interrupt remapping) or ``cluster``."""
     tsc_deadline: bool | None = None

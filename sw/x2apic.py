@@ -27,9 +27,13 @@ physical mode there.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .apic import Apic
+from .context import ENV_APIC
 from .msr import MSR_IA32_APICBASE, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE
 from .tsc import tsc_deadline_supported
 
@@ -39,7 +43,10 @@ if TYPE_CHECKING:
     from .context import DeviceAccess, KernelConfig
     from .msr import Msr
 
-__all__ = ["APIC_BASE_MSR", "X2Apic", "make_apic", "use_x2apic", "x2apic_supported"]
+__all__ = ["APIC_BASE_MSR", "APIC_MODES", "X2Apic", "apic_mode", "make_apic", "use_x2apic", "x2apic_supported"]
+
+#: The values of ``KernelConfig.apic`` / ``irqforge sim --apic``.
+APIC_MODES = ("xapic", "x2apic")
 
 #: arch/x86/include/asm/apicdef.h: the first x2APIC MSR.
 APIC_BASE_MSR = 0x800
@@ -56,12 +63,32 @@ def x2apic_supported(spec: Spec) -> bool:
     return bool(msr_view)
 
 
+@contextlib.contextmanager
+def apic_mode(mode: str | None) -> Iterator[None]:
+    """Every kernel created inside the ``with`` block (and in simulator processes it
+    starts) runs its LAPICs in ``mode`` (``None``: as the hardware allows)."""
+    if mode is not None and mode not in APIC_MODES:
+        raise ValueError(f"APIC mode {mode!r}: choose {' or '.join(APIC_MODES)}")
+    old = os.environ.get(ENV_APIC)
+    if mode is None:
+        os.environ.pop(ENV_APIC, None)
+    else:
+        os.environ[ENV_APIC] = mode
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(ENV_APIC, None)
+        else:
+            os.environ[ENV_APIC] = old
+
+
 def use_x2apic(spec: Spec, config: KernelConfig) -> bool:
     """Whether the kernel runs the LAPICs in x2APIC mode: ``config.apic`` if given, else the hardware's."""
     forced = config.apic
     if forced is None:
         return x2apic_supported(spec)
-    if forced not in ("xapic", "x2apic"):
+    if forced not in APIC_MODES:
         raise ValueError(f"KernelConfig.apic: {forced!r} is neither 'xapic' nor 'x2apic'")
     if forced == "x2apic" and not x2apic_supported(spec):
         raise ValueError(f"KernelConfig.apic='x2apic': the LAPIC of spec {spec.platform.name!r} has no x2APIC MSRs")
