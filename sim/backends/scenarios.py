@@ -39,11 +39,23 @@ class SpecMachine(Machine, Protocol):
     spec: Spec
 
 
+#: IA32_APIC_BASE and its EXTD bit (x2APIC mode), SDM vol. 3 §11.12.1.
+_IA32_APIC_BASE = 0x1B
+_APIC_BASE_EXTD = 1 << 10
+_APIC_BASE_EN = 1 << 11
+
+
 class Regs:
-    """Named register access through a Machine, with addresses from its spec."""
+    """Named register access through a Machine, with addresses from its spec.
+
+    After :meth:`x2apic_enable` of a CPU, its LAPIC registers are read and
+    written as MSRs ``0x800 + offset / 16`` (x2APIC mode) instead of MMIO.
+    """
 
     def __init__(self, machine: SpecMachine) -> None:
         self.m = machine
+        self.x2apic: set[int] = set()
+        """CPUs whose LAPIC this object switched to x2APIC mode."""
         self.spec = spec = machine.spec
         self.lapic_base = spec.platform.base("lapic")
         self.ioapic_base = spec.platform.base("ioapic")
@@ -62,11 +74,26 @@ class Regs:
         """A LAPIC register value from named fields (an enum name or a number each)."""
         return _compose(self.spec.lapic.register(name), fields)
 
+    def lapic_msr(self, name: str, index: int = 0) -> int:
+        """The x2APIC MSR of LAPIC register ``name``."""
+        return 0x800 + (self.spec.lapic.offset(name, index) >> 4)
+
     async def lapic_read(self, cpu: int, name: str, index: int = 0) -> int:
+        if cpu in self.x2apic:
+            return await self.m.rdmsr(cpu, self.lapic_msr(name, index)) & 0xFFFFFFFF
         return await self.m.read32(cpu, self.lapic_addr(name, index))
 
     async def lapic_write(self, cpu: int, name: str, value: int, index: int = 0) -> None:
+        if cpu in self.x2apic:
+            await self.m.wrmsr(cpu, self.lapic_msr(name, index), value & 0xFFFFFFFF)
+            return
         await self.m.write32(cpu, self.lapic_addr(name, index), value)
+
+    async def x2apic_enable(self, cpu: int) -> None:
+        """Switch ``cpu``'s LAPIC from xAPIC to x2APIC mode (EXTD in IA32_APIC_BASE)."""
+        base = await self.m.rdmsr(cpu, _IA32_APIC_BASE)
+        await self.m.wrmsr(cpu, _IA32_APIC_BASE, base | _APIC_BASE_EN | _APIC_BASE_EXTD)
+        self.x2apic.add(cpu)
 
     async def lapic_enable(self, cpu: int) -> None:
         """Software-enable ``cpu``'s LAPIC with the spec's spurious vector, TPR 0."""

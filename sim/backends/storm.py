@@ -49,10 +49,13 @@ defaults.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from irqforge.sw.context import ENV_APIC
 
 from .scenarios import Regs, SpecMachine
 
@@ -94,6 +97,7 @@ async def storm(
     level_share: float = 0.35,
     hold_slots: int = 3,
     keep_high: float = 0.25,
+    apic: str | None = None,
 ) -> dict:
     """Run the storm for ``cycles`` cycles (see the module docstring).
 
@@ -104,6 +108,10 @@ async def storm(
     high. Returns per-CPU counts and sequence digests (the acknowledged
     ``(slot, vector)`` pairs), totals, and under ``"timing"`` the wall time,
     cycles, cycles/s and acknowledged interrupts/s.
+
+    ``apic="x2apic"`` (default: ``IRQFORGE_APIC``, which ``irqforge sim
+    --apic`` sets, else xAPIC) switches every LAPIC to x2APIC mode first and
+    EOIs through the EOI MSR; the counts and digests are the same as in xAPIC mode.
     """
     if slot <= settle:
         raise ValueError(f"slot ({slot}) must be longer than settle ({settle})")
@@ -118,7 +126,12 @@ async def storm(
     by_vector = {p.vector: p for p in pins}
     cpus = [_Cpu() for _ in range(ncpus)]
 
+    mode = apic if apic is not None else os.environ.get(ENV_APIC) or "xapic"
+    if mode not in ("xapic", "x2apic"):
+        raise ValueError(f"apic={mode!r}: choose xapic or x2apic")
     for cpu in range(ncpus):
+        if mode == "x2apic":
+            await regs.x2apic_enable(cpu)
         await regs.lapic_enable(cpu)
     for p in pins:
         await regs.route_pin(
