@@ -11,6 +11,7 @@ offset/16 (ICR 0x830, EOI 0x80B, SELF_IPI 0x83F), the logical ID
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -207,7 +208,7 @@ def test_send_ipi_self_writes_self_ipi(spec: Spec) -> None:
         await k.cpu_relax(64)
         return k.this_cpu.irq_stat["RES"] - before
 
-    k, got, m = _boot(spec, main, apic="x2apic", lapic_timer=False)
+    _, got, m = _boot(spec, main, apic="x2apic", lapic_timer=False)
     assert got == 1
     assert (0, SELF_IPI_MSR, spec.vectors["RESCHEDULE_VECTOR"]) in m.writes
 
@@ -227,7 +228,7 @@ def test_deadline_tick_programs_rdtsc_plus_delta_times_8(spec: Spec) -> None:
     assert deadlines and deadlines == dev.deadlines
     # about one jiffy apart in TSC cycles
     period = spec.platform.clock_hz // k.HZ
-    assert all(abs((b - a) - period) < period // 10 for a, b in zip(deadlines, deadlines[1:]))
+    assert all(abs((b - a) - period) < period // 10 for a, b in itertools.pairwise(deadlines))
     # shut down after its limit: LVT masked, then the deadline written 0 (lapic_timer_shutdown)
     assert (0, MSR_IA32_TSC_DEADLINE, 0) in m.writes
 
