@@ -80,16 +80,19 @@ def test_machine_raises_msr_fault(spec: Spec) -> None:
 
 def test_rdmsr_safe_is_a_gp_through_the_idt_and_the_exception_table(spec: Spec) -> None:
     async def main(k: Kernel) -> Any:
-        return await k.msr.rdmsrq_safe(NO_SUCH_MSR), await k.msr.wrmsrq_safe(NO_SUCH_MSR, 5)
+        seen = len(k.traps.events)
+        out = await k.msr.rdmsrq_safe(NO_SUCH_MSR), await k.msr.wrmsrq_safe(NO_SUCH_MSR, 5)
+        return out, k.traps.events[seen:]
 
-    k, out, _ = _boot(spec, main)
+    k, (out, events), _ = _boot(spec, main)
     assert out == ((-EIO, 0), -EIO)
-    gp = [e for e in k.traps.events if e.trapnr == 13]
-    assert [(e.ip, e.error_code, e.fixed_up) for e in gp] == [
-        (k.msr.insn["native_read_msr_safe"], 0, True),
-        (k.msr.insn["native_write_msr_safe"], 0, True),
+    # the #GP(0) of each, fixed up: iret returns to the instruction after it (rdmsr/wrmsr: 2 bytes)
+    gp = [(e.ip, e.error_code, e.fixed_up, e.cpu) for e in events if e.trapnr == 13]
+    assert gp == [
+        (k.msr.insn["native_read_msr_safe"] + 2, 0, True, 0),
+        (k.msr.insn["native_write_msr_safe"] + 2, 0, True, 0),
     ]
-    assert not k.oopses and "unchecked MSR" not in k.dmesg()
+    assert not k.oopses
 
 
 def test_unchecked_rdmsr_warns_once_and_reads_zero(spec: Spec) -> None:
@@ -98,7 +101,7 @@ def test_unchecked_rdmsr_warns_once_and_reads_zero(spec: Spec) -> None:
         await k.msr.wrmsrq(NO_SUCH_MSR, 0x1_0000_0002)
         return got
 
-    k, out, _ = _boot(spec, main)
+    k, out, _ = _boot(spec, main, apic="xapic")
     assert out == [0, 0]
     log = k.dmesg()
     assert log.count("unchecked MSR access error: RDMSR from") == 1
@@ -111,14 +114,15 @@ def test_unchecked_rdmsr_warns_once_and_reads_zero(spec: Spec) -> None:
 
 def test_a_faulting_msr_without_a_fixup_is_an_oops(spec: Spec) -> None:
     async def main(k: Kernel) -> Any:
+        seen = len(k.traps.events)
         del k.entry.extable.entries[k.msr.insn["native_read_msr"]]
         t = k.kthread_create_on_cpu(lambda: k.msr.rdmsrq(NO_SUCH_MSR), cpu=0, name="bad_rdmsr")
         with pytest.raises(KernelOops):
             await k.kthread_join(t)
-        return [e.fixed_up for e in k.traps.events if e.trapnr == 13]
+        return [(e.ip, e.fixed_up) for e in k.traps.events[seen:] if e.trapnr == 13]
 
     k, out, _ = _boot(spec, main)
-    assert out == [False]
+    assert out == [(k.msr.insn["native_read_msr"], False)]
     assert any("general protection fault: 0000" in o for o in k.oopses)
     assert EX_TYPE_RDMSR == 9  # arch/x86/include/asm/extable_fixup_types.h
 
@@ -157,6 +161,8 @@ def test_kernel_picks_x2apic_and_the_deadline_tick_when_the_spec_has_them(spec: 
     assert out == [EN | EXTD]
     assert all(isinstance(t, TscDeadlineTimer) for t in k.apic.timers.values())
     assert "x2apic enabled" in k.dmesg()
+    # the x2APIC boot path raises no #GP (ESR written 0, no DFR, no ICR_HI, LDR only read)
+    assert not k.traps.events and "unchecked MSR" not in k.dmesg()
     # every CPU switched its own LAPIC (EXTD written on each), EOIs are MSR writes of 0
     assert {c for c, a, v in m.writes if a == MSR_IA32_APICBASE and v & EXTD} == set(range(k.ncpus))
     assert any(a == EOI_MSR and v == 0 for _, a, v in m.writes)
@@ -218,6 +224,8 @@ def test_send_ipi_self_writes_self_ipi(spec: Spec) -> None:
 
 def test_deadline_tick_programs_rdtsc_plus_delta_times_8(spec: Spec) -> None:
     async def main(k: Kernel) -> int:
+        for dev in k.apic.timers.values():
+            await k.timers.jiffies_wq.wait_event(dev.limit_done)
         return 0
 
     k, _, m = _boot(spec, main, apic="x2apic", tick_limit=2)
