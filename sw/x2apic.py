@@ -170,9 +170,10 @@ class X2Apic(Apic):
         await super().setup_local_APIC()
 
     async def init_apic_ldr(self) -> None:
-        """x2APIC: no DFR, the LDR is read-only; ``init_x2apic_ldr`` records the logical ID."""
-        cpu = self.k.this_cpu
-        self.logical_id[cpu.id] = await self.read("LDR")
+        """x2APIC: no DFR and a read-only LDR; the cluster driver's ``init_x2apic_ldr``
+        records the logical ID (the physical driver's does nothing)."""
+        if self.cluster:
+            self.logical_id[self.k.this_cpu.id] = await self.read("LDR")
 
     # ------------------------------------------------------------------ IPIs
 
