@@ -149,7 +149,8 @@ class Platform(wiring.Component):
             wiring.connect(m, lapic.eoi, router.eoi[i])
             state = router.lapic[i]
             for name in LapicStateSignature().members:
-                m.d.comb += getattr(state, name).eq(getattr(lapic, name))
+                # A LAPIC without x2APIC mode has no ``x2apic`` output: always xAPIC.
+                m.d.comb += getattr(state, name).eq(getattr(lapic, name, 0))
 
         wiring.connect(m, xbar.ioapic, ioapic.bus)
         wiring.connect(m, xbar.hpet, hpet.bus)

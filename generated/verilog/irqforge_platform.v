@@ -8,89 +8,89 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
 , cpu__0__sipi, cpu__0__sipi_vector, cpu__1__bus__awready, cpu__1__bus__wready, cpu__1__bus__bresp, cpu__1__bus__bvalid, cpu__1__bus__arready, cpu__1__bus__rdata, cpu__1__bus__rresp, cpu__1__bus__rvalid, cpu__1__intr, cpu__1__vector, cpu__1__ack_valid, cpu__1__ack_vector, cpu__1__nmi, cpu__1__init, cpu__1__sipi, cpu__1__sipi_vector, cpu__0__bus__awaddr);
   wire [23:0] \$1 ;
   wire ack_valid;
-  wire \ack_valid$238 ;
+  wire \ack_valid$239 ;
   wire [7:0] ack_vector;
-  wire [7:0] \ack_vector$239 ;
+  wire [7:0] \ack_vector$240 ;
   wire [7:0] apic_id;
-  wire [7:0] \apic_id$284 ;
+  wire [7:0] \apic_id$285 ;
   wire [7:0] arb_priority;
-  wire [7:0] \arb_priority$290 ;
+  wire [7:0] \arb_priority$291 ;
   wire [11:0] bus__araddr;
-  wire [11:0] \bus__araddr$196 ;
-  wire [11:0] \bus__araddr$293 ;
-  wire [9:0] \bus__araddr$331 ;
+  wire [11:0] \bus__araddr$197 ;
+  wire [11:0] \bus__araddr$295 ;
+  wire [9:0] \bus__araddr$333 ;
   wire [2:0] bus__arprot;
-  wire [2:0] \bus__arprot$198 ;
-  wire [2:0] \bus__arprot$295 ;
-  wire [2:0] \bus__arprot$333 ;
+  wire [2:0] \bus__arprot$199 ;
+  wire [2:0] \bus__arprot$297 ;
+  wire [2:0] \bus__arprot$335 ;
   wire bus__arready;
-  wire \bus__arready$201 ;
-  wire \bus__arready$298 ;
-  wire \bus__arready$336 ;
+  wire \bus__arready$202 ;
+  wire \bus__arready$300 ;
+  wire \bus__arready$338 ;
   wire bus__arvalid;
-  wire \bus__arvalid$202 ;
-  wire \bus__arvalid$299 ;
-  wire \bus__arvalid$337 ;
+  wire \bus__arvalid$203 ;
+  wire \bus__arvalid$301 ;
+  wire \bus__arvalid$339 ;
   wire [11:0] bus__awaddr;
-  wire [11:0] \bus__awaddr$204 ;
-  wire [11:0] \bus__awaddr$301 ;
-  wire [9:0] \bus__awaddr$339 ;
+  wire [11:0] \bus__awaddr$205 ;
+  wire [11:0] \bus__awaddr$303 ;
+  wire [9:0] \bus__awaddr$341 ;
   wire [2:0] bus__awprot;
-  wire [2:0] \bus__awprot$206 ;
-  wire [2:0] \bus__awprot$303 ;
-  wire [2:0] \bus__awprot$341 ;
+  wire [2:0] \bus__awprot$207 ;
+  wire [2:0] \bus__awprot$305 ;
+  wire [2:0] \bus__awprot$343 ;
   wire bus__awready;
-  wire \bus__awready$209 ;
-  wire \bus__awready$306 ;
-  wire \bus__awready$344 ;
+  wire \bus__awready$210 ;
+  wire \bus__awready$308 ;
+  wire \bus__awready$346 ;
   wire bus__awvalid;
-  wire \bus__awvalid$210 ;
-  wire \bus__awvalid$307 ;
-  wire \bus__awvalid$345 ;
+  wire \bus__awvalid$211 ;
+  wire \bus__awvalid$309 ;
+  wire \bus__awvalid$347 ;
   wire bus__bready;
-  wire \bus__bready$212 ;
-  wire \bus__bready$309 ;
-  wire \bus__bready$347 ;
+  wire \bus__bready$213 ;
+  wire \bus__bready$311 ;
+  wire \bus__bready$349 ;
   wire [1:0] bus__bresp;
-  wire [1:0] \bus__bresp$215 ;
-  wire [1:0] \bus__bresp$312 ;
-  wire [1:0] \bus__bresp$350 ;
+  wire [1:0] \bus__bresp$216 ;
+  wire [1:0] \bus__bresp$314 ;
+  wire [1:0] \bus__bresp$352 ;
   wire bus__bvalid;
-  wire \bus__bvalid$217 ;
-  wire \bus__bvalid$314 ;
-  wire \bus__bvalid$352 ;
+  wire \bus__bvalid$218 ;
+  wire \bus__bvalid$316 ;
+  wire \bus__bvalid$354 ;
   wire [31:0] bus__rdata;
-  wire [31:0] \bus__rdata$219 ;
-  wire [31:0] \bus__rdata$316 ;
-  wire [31:0] \bus__rdata$354 ;
+  wire [31:0] \bus__rdata$220 ;
+  wire [31:0] \bus__rdata$318 ;
+  wire [31:0] \bus__rdata$356 ;
   wire bus__rready;
-  wire \bus__rready$220 ;
-  wire \bus__rready$317 ;
-  wire \bus__rready$355 ;
+  wire \bus__rready$221 ;
+  wire \bus__rready$319 ;
+  wire \bus__rready$357 ;
   wire [1:0] bus__rresp;
-  wire [1:0] \bus__rresp$223 ;
-  wire [1:0] \bus__rresp$320 ;
-  wire [1:0] \bus__rresp$358 ;
+  wire [1:0] \bus__rresp$224 ;
+  wire [1:0] \bus__rresp$322 ;
+  wire [1:0] \bus__rresp$360 ;
   wire bus__rvalid;
-  wire \bus__rvalid$225 ;
-  wire \bus__rvalid$322 ;
-  wire \bus__rvalid$360 ;
+  wire \bus__rvalid$226 ;
+  wire \bus__rvalid$324 ;
+  wire \bus__rvalid$362 ;
   wire [31:0] bus__wdata;
-  wire [31:0] \bus__wdata$226 ;
-  wire [31:0] \bus__wdata$323 ;
-  wire [31:0] \bus__wdata$361 ;
+  wire [31:0] \bus__wdata$227 ;
+  wire [31:0] \bus__wdata$325 ;
+  wire [31:0] \bus__wdata$363 ;
   wire bus__wready;
-  wire \bus__wready$229 ;
-  wire \bus__wready$326 ;
-  wire \bus__wready$364 ;
+  wire \bus__wready$230 ;
+  wire \bus__wready$328 ;
+  wire \bus__wready$366 ;
   wire [3:0] bus__wstrb;
-  wire [3:0] \bus__wstrb$230 ;
-  wire [3:0] \bus__wstrb$327 ;
-  wire [3:0] \bus__wstrb$365 ;
+  wire [3:0] \bus__wstrb$231 ;
+  wire [3:0] \bus__wstrb$329 ;
+  wire [3:0] \bus__wstrb$367 ;
   wire bus__wvalid;
-  wire \bus__wvalid$232 ;
-  wire \bus__wvalid$329 ;
-  wire \bus__wvalid$367 ;
+  wire \bus__wvalid$233 ;
+  wire \bus__wvalid$331 ;
+  wire \bus__wvalid$369 ;
   input clk;
   wire clk;
   output cpu__0__ack_valid;
@@ -210,19 +210,19 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   output [7:0] cpu__1__vector;
   wire [7:0] cpu__1__vector;
   wire [3:0] dfr_model;
-  wire [3:0] \dfr_model$288 ;
+  wire [3:0] \dfr_model$289 ;
   wire enabled;
-  wire \enabled$292 ;
+  wire \enabled$293 ;
   wire eoi__0__valid;
   wire [7:0] eoi__0__vector;
   wire eoi__1__valid;
   wire [7:0] eoi__1__vector;
   wire eoi__valid;
-  wire \eoi__valid$280 ;
-  wire \eoi__valid$393 ;
+  wire \eoi__valid$281 ;
+  wire \eoi__valid$395 ;
   wire [7:0] eoi__vector;
-  wire [7:0] \eoi__vector$282 ;
-  wire [7:0] \eoi__vector$395 ;
+  wire [7:0] \eoi__vector$283 ;
+  wire [7:0] \eoi__vector$397 ;
   wire [9:0] hpet__araddr;
   wire [2:0] hpet__arprot;
   wire hpet__arready;
@@ -243,13 +243,13 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire [3:0] hpet__wstrb;
   wire hpet__wvalid;
   wire init;
-  wire \init$242 ;
+  wire \init$243 ;
   wire [7:0] initial_apic_id;
-  wire [7:0] \initial_apic_id$234 ;
+  wire [7:0] \initial_apic_id$235 ;
   wire inta;
-  wire \inta$237 ;
+  wire \inta$238 ;
   wire intr;
-  wire \intr$235 ;
+  wire \intr$236 ;
   wire [11:0] ioapic__araddr;
   wire [2:0] ioapic__arprot;
   wire ioapic__arready;
@@ -279,7 +279,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire ioapic_eoi__valid;
   wire [7:0] ioapic_eoi__vector;
   wire [2:0] ipi__0__delivery_mode;
-  wire [7:0] ipi__0__dest;
+  wire [31:0] ipi__0__dest;
   wire ipi__0__dest_mode;
   wire ipi__0__level;
   wire ipi__0__ready;
@@ -289,7 +289,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire ipi__0__valid;
   wire [7:0] ipi__0__vector;
   wire [2:0] ipi__1__delivery_mode;
-  wire [7:0] ipi__1__dest;
+  wire [31:0] ipi__1__dest;
   wire ipi__1__dest_mode;
   wire ipi__1__level;
   wire ipi__1__ready;
@@ -299,45 +299,47 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire ipi__1__valid;
   wire [7:0] ipi__1__vector;
   wire [2:0] ipi__delivery_mode;
-  wire [2:0] \ipi__delivery_mode$248 ;
-  wire [7:0] ipi__dest;
-  wire [7:0] \ipi__dest$250 ;
+  wire [2:0] \ipi__delivery_mode$249 ;
+  wire [31:0] ipi__dest;
+  wire [31:0] \ipi__dest$251 ;
   wire ipi__dest_mode;
-  wire \ipi__dest_mode$252 ;
+  wire \ipi__dest_mode$253 ;
   wire ipi__level;
-  wire \ipi__level$254 ;
+  wire \ipi__level$255 ;
   wire ipi__ready;
-  wire \ipi__ready$255 ;
+  wire \ipi__ready$256 ;
   wire [1:0] ipi__shorthand;
-  wire [1:0] \ipi__shorthand$258 ;
+  wire [1:0] \ipi__shorthand$259 ;
   wire [7:0] ipi__source;
-  wire [7:0] \ipi__source$260 ;
+  wire [7:0] \ipi__source$261 ;
   wire ipi__trigger;
-  wire \ipi__trigger$262 ;
+  wire \ipi__trigger$263 ;
   wire ipi__valid;
-  wire \ipi__valid$264 ;
+  wire \ipi__valid$265 ;
   wire [7:0] ipi__vector;
-  wire [7:0] \ipi__vector$266 ;
+  wire [7:0] \ipi__vector$267 ;
   input [23:0] irq;
   wire [23:0] irq;
-  wire [23:0] \irq$369 ;
-  wire [23:0] \irq$370 ;
-  wire [7:0] lapic__0__apic_id;
+  wire [23:0] \irq$371 ;
+  wire [23:0] \irq$372 ;
+  wire [31:0] lapic__0__apic_id;
   wire [7:0] lapic__0__arb_priority;
   wire [3:0] lapic__0__dfr_model;
   wire lapic__0__enabled;
   wire [31:0] lapic__0__ldr;
-  wire [7:0] lapic__1__apic_id;
+  wire lapic__0__x2apic;
+  wire [31:0] lapic__1__apic_id;
   wire [7:0] lapic__1__arb_priority;
   wire [3:0] lapic__1__dfr_model;
   wire lapic__1__enabled;
   wire [31:0] lapic__1__ldr;
+  wire lapic__1__x2apic;
   wire [31:0] ldr;
-  wire [31:0] \ldr$286 ;
+  wire [31:0] \ldr$287 ;
   wire lint0;
-  wire \lint0$245 ;
+  wire \lint0$246 ;
   wire lint1;
-  wire \lint1$246 ;
+  wire \lint1$247 ;
   wire [31:0] m__0__araddr;
   wire [2:0] m__0__arprot;
   wire m__0__arready;
@@ -396,29 +398,29 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire msg__valid;
   wire [7:0] msg__vector;
   wire [2:0] msg_in__delivery_mode;
-  wire [2:0] \msg_in__delivery_mode$267 ;
+  wire [2:0] \msg_in__delivery_mode$268 ;
   wire msg_in__level;
-  wire \msg_in__level$269 ;
+  wire \msg_in__level$270 ;
   wire msg_in__ready;
-  wire \msg_in__ready$272 ;
+  wire \msg_in__ready$273 ;
   wire msg_in__trigger;
-  wire \msg_in__trigger$273 ;
+  wire \msg_in__trigger$274 ;
   wire msg_in__valid;
-  wire \msg_in__valid$275 ;
+  wire \msg_in__valid$276 ;
   wire [7:0] msg_in__vector;
-  wire [7:0] \msg_in__vector$277 ;
+  wire [7:0] \msg_in__vector$278 ;
   wire [31:0] msi__addr;
-  wire [31:0] \msi__addr$386 ;
+  wire [31:0] \msi__addr$388 ;
   wire [31:0] msi__data;
-  wire [31:0] \msi__data$388 ;
+  wire [31:0] \msi__data$390 ;
   wire msi__ready;
-  wire \msi__ready$390 ;
+  wire \msi__ready$392 ;
   wire msi__valid;
-  wire \msi__valid$392 ;
+  wire \msi__valid$394 ;
   wire nmi;
-  wire \nmi$240 ;
+  wire \nmi$241 ;
   wire nmi_ack;
-  wire \nmi_ack$241 ;
+  wire \nmi_ack$242 ;
   wire [11:0] p__0__araddr;
   wire [2:0] p__0__arprot;
   wire p__0__arready;
@@ -460,34 +462,34 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   input rst;
   wire rst;
   wire sipi;
-  wire \sipi$243 ;
+  wire \sipi$244 ;
   wire [7:0] sipi_vector;
-  wire [7:0] \sipi_vector$244 ;
+  wire [7:0] \sipi_vector$245 ;
   wire [7:0] vector;
-  wire [7:0] \vector$236 ;
-  assign \$1  = irq | \irq$370 ;
+  wire [7:0] \vector$237 ;
+  assign \$1  = irq | \irq$372 ;
   irqforge_hpet hpet (
-    .bus__araddr(\bus__araddr$331 ),
-    .bus__arprot(\bus__arprot$333 ),
+    .bus__araddr(\bus__araddr$333 ),
+    .bus__arprot(\bus__arprot$335 ),
     .bus__arready(hpet__arready),
-    .bus__arvalid(\bus__arvalid$337 ),
-    .bus__awaddr(\bus__awaddr$339 ),
-    .bus__awprot(\bus__awprot$341 ),
+    .bus__arvalid(\bus__arvalid$339 ),
+    .bus__awaddr(\bus__awaddr$341 ),
+    .bus__awprot(\bus__awprot$343 ),
     .bus__awready(hpet__awready),
-    .bus__awvalid(\bus__awvalid$345 ),
-    .bus__bready(\bus__bready$347 ),
+    .bus__awvalid(\bus__awvalid$347 ),
+    .bus__bready(\bus__bready$349 ),
     .bus__bresp(hpet__bresp),
     .bus__bvalid(hpet__bvalid),
     .bus__rdata(hpet__rdata),
-    .bus__rready(\bus__rready$355 ),
+    .bus__rready(\bus__rready$357 ),
     .bus__rresp(hpet__rresp),
     .bus__rvalid(hpet__rvalid),
-    .bus__wdata(\bus__wdata$361 ),
+    .bus__wdata(\bus__wdata$363 ),
     .bus__wready(hpet__wready),
-    .bus__wstrb(\bus__wstrb$365 ),
-    .bus__wvalid(\bus__wvalid$367 ),
+    .bus__wstrb(\bus__wstrb$367 ),
+    .bus__wvalid(\bus__wvalid$369 ),
     .clk(clk),
-    .irq(\irq$370 ),
+    .irq(\irq$372 ),
     .msi__addr(msi__addr),
     .msi__data(msi__data),
     .msi__ready(msi__ready),
@@ -495,29 +497,29 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .rst(rst)
   );
   irqforge_ioapic ioapic (
-    .bus__araddr(\bus__araddr$293 ),
-    .bus__arprot(\bus__arprot$295 ),
+    .bus__araddr(\bus__araddr$295 ),
+    .bus__arprot(\bus__arprot$297 ),
     .bus__arready(ioapic__arready),
-    .bus__arvalid(\bus__arvalid$299 ),
-    .bus__awaddr(\bus__awaddr$301 ),
-    .bus__awprot(\bus__awprot$303 ),
+    .bus__arvalid(\bus__arvalid$301 ),
+    .bus__awaddr(\bus__awaddr$303 ),
+    .bus__awprot(\bus__awprot$305 ),
     .bus__awready(ioapic__awready),
-    .bus__awvalid(\bus__awvalid$307 ),
-    .bus__bready(\bus__bready$309 ),
+    .bus__awvalid(\bus__awvalid$309 ),
+    .bus__bready(\bus__bready$311 ),
     .bus__bresp(ioapic__bresp),
     .bus__bvalid(ioapic__bvalid),
     .bus__rdata(ioapic__rdata),
-    .bus__rready(\bus__rready$317 ),
+    .bus__rready(\bus__rready$319 ),
     .bus__rresp(ioapic__rresp),
     .bus__rvalid(ioapic__rvalid),
-    .bus__wdata(\bus__wdata$323 ),
+    .bus__wdata(\bus__wdata$325 ),
     .bus__wready(ioapic__wready),
-    .bus__wstrb(\bus__wstrb$327 ),
-    .bus__wvalid(\bus__wvalid$329 ),
+    .bus__wstrb(\bus__wstrb$329 ),
+    .bus__wvalid(\bus__wvalid$331 ),
     .clk(clk),
-    .eoi__valid(\eoi__valid$393 ),
-    .eoi__vector(\eoi__vector$395 ),
-    .irq(\irq$369 ),
+    .eoi__valid(\eoi__valid$395 ),
+    .eoi__vector(\eoi__vector$397 ),
+    .irq(\irq$371 ),
     .msg__delivery_mode(ioapic__delivery_mode),
     .msg__dest(ioapic__dest),
     .msg__dest_mode(ioapic__dest_mode),
@@ -530,7 +532,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   irqforge_lapic lapic0 (
     .ack_valid(cpu__0__ack_valid),
     .ack_vector(cpu__0__ack_vector),
-    .apic_id(lapic__0__apic_id),
+    .apic_id(apic_id),
     .arb_priority(lapic__0__arb_priority),
     .bus__araddr(bus__araddr),
     .bus__arprot(bus__arprot),
@@ -589,27 +591,27 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   irqforge_lapic lapic1 (
     .ack_valid(cpu__1__ack_valid),
     .ack_vector(cpu__1__ack_vector),
-    .apic_id(lapic__1__apic_id),
+    .apic_id(\apic_id$285 ),
     .arb_priority(lapic__1__arb_priority),
-    .bus__araddr(\bus__araddr$196 ),
-    .bus__arprot(\bus__arprot$198 ),
+    .bus__araddr(\bus__araddr$197 ),
+    .bus__arprot(\bus__arprot$199 ),
     .bus__arready(p__1__arready),
-    .bus__arvalid(\bus__arvalid$202 ),
-    .bus__awaddr(\bus__awaddr$204 ),
-    .bus__awprot(\bus__awprot$206 ),
+    .bus__arvalid(\bus__arvalid$203 ),
+    .bus__awaddr(\bus__awaddr$205 ),
+    .bus__awprot(\bus__awprot$207 ),
     .bus__awready(p__1__awready),
-    .bus__awvalid(\bus__awvalid$210 ),
-    .bus__bready(\bus__bready$212 ),
+    .bus__awvalid(\bus__awvalid$211 ),
+    .bus__bready(\bus__bready$213 ),
     .bus__bresp(p__1__bresp),
     .bus__bvalid(p__1__bvalid),
     .bus__rdata(p__1__rdata),
-    .bus__rready(\bus__rready$220 ),
+    .bus__rready(\bus__rready$221 ),
     .bus__rresp(p__1__rresp),
     .bus__rvalid(p__1__rvalid),
-    .bus__wdata(\bus__wdata$226 ),
+    .bus__wdata(\bus__wdata$227 ),
     .bus__wready(p__1__wready),
-    .bus__wstrb(\bus__wstrb$230 ),
-    .bus__wvalid(\bus__wvalid$232 ),
+    .bus__wstrb(\bus__wstrb$231 ),
+    .bus__wvalid(\bus__wvalid$233 ),
     .clk(clk),
     .dfr_model(lapic__1__dfr_model),
     .enabled(lapic__1__enabled),
@@ -623,7 +625,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .ipi__dest(ipi__1__dest),
     .ipi__dest_mode(ipi__1__dest_mode),
     .ipi__level(ipi__1__level),
-    .ipi__ready(\ipi__ready$255 ),
+    .ipi__ready(\ipi__ready$256 ),
     .ipi__shorthand(ipi__1__shorthand),
     .ipi__source(ipi__1__source),
     .ipi__trigger(ipi__1__trigger),
@@ -632,12 +634,12 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .ldr(lapic__1__ldr),
     .lint0(1'h0),
     .lint1(1'h0),
-    .msg_in__delivery_mode(\msg_in__delivery_mode$267 ),
-    .msg_in__level(\msg_in__level$269 ),
+    .msg_in__delivery_mode(\msg_in__delivery_mode$268 ),
+    .msg_in__level(\msg_in__level$270 ),
     .msg_in__ready(msg__1__ready),
-    .msg_in__trigger(\msg_in__trigger$273 ),
-    .msg_in__valid(\msg_in__valid$275 ),
-    .msg_in__vector(\msg_in__vector$277 ),
+    .msg_in__trigger(\msg_in__trigger$274 ),
+    .msg_in__valid(\msg_in__valid$276 ),
+    .msg_in__vector(\msg_in__vector$278 ),
     .nmi(cpu__1__nmi),
     .nmi_ack(cpu__1__nmi_ack),
     .rst(rst),
@@ -658,8 +660,8 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .ioapic__trigger(ioapic__trigger),
     .ioapic__valid(ioapic__valid),
     .ioapic__vector(ioapic__vector),
-    .ioapic_eoi__valid(\eoi__valid$393 ),
-    .ioapic_eoi__vector(\eoi__vector$395 ),
+    .ioapic_eoi__valid(\eoi__valid$395 ),
+    .ioapic_eoi__vector(\eoi__vector$397 ),
     .ipi__0__delivery_mode(ipi__0__delivery_mode),
     .ipi__0__dest(ipi__0__dest),
     .ipi__0__dest_mode(ipi__0__dest_mode),
@@ -674,34 +676,36 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .ipi__1__dest(ipi__1__dest),
     .ipi__1__dest_mode(ipi__1__dest_mode),
     .ipi__1__level(ipi__1__level),
-    .ipi__1__ready(\ipi__ready$255 ),
+    .ipi__1__ready(\ipi__ready$256 ),
     .ipi__1__shorthand(ipi__1__shorthand),
     .ipi__1__source(ipi__1__source),
     .ipi__1__trigger(ipi__1__trigger),
     .ipi__1__valid(ipi__1__valid),
     .ipi__1__vector(ipi__1__vector),
-    .lapic__0__apic_id(lapic__0__apic_id),
+    .lapic__0__apic_id({ 24'h000000, apic_id }),
     .lapic__0__arb_priority(lapic__0__arb_priority),
     .lapic__0__dfr_model(lapic__0__dfr_model),
     .lapic__0__enabled(lapic__0__enabled),
     .lapic__0__ldr(lapic__0__ldr),
-    .lapic__1__apic_id(lapic__1__apic_id),
+    .lapic__0__x2apic(1'h0),
+    .lapic__1__apic_id({ 24'h000000, \apic_id$285  }),
     .lapic__1__arb_priority(lapic__1__arb_priority),
     .lapic__1__dfr_model(lapic__1__dfr_model),
     .lapic__1__enabled(lapic__1__enabled),
     .lapic__1__ldr(lapic__1__ldr),
+    .lapic__1__x2apic(1'h0),
     .msg__0__delivery_mode(msg_in__delivery_mode),
     .msg__0__level(msg_in__level),
     .msg__0__ready(msg__0__ready),
     .msg__0__trigger(msg_in__trigger),
     .msg__0__valid(msg_in__valid),
     .msg__0__vector(msg_in__vector),
-    .msg__1__delivery_mode(\msg_in__delivery_mode$267 ),
-    .msg__1__level(\msg_in__level$269 ),
+    .msg__1__delivery_mode(\msg_in__delivery_mode$268 ),
+    .msg__1__level(\msg_in__level$270 ),
     .msg__1__ready(msg__1__ready),
-    .msg__1__trigger(\msg_in__trigger$273 ),
-    .msg__1__valid(\msg_in__valid$275 ),
-    .msg__1__vector(\msg_in__vector$277 ),
+    .msg__1__trigger(\msg_in__trigger$274 ),
+    .msg__1__valid(\msg_in__valid$276 ),
+    .msg__1__vector(\msg_in__vector$278 ),
     .msi__addr(msi__addr),
     .msi__data(msi__data),
     .msi__ready(msi__ready),
@@ -710,44 +714,44 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   );
   \irqforge_platform.xbar  xbar (
     .clk(clk),
-    .hpet__araddr(\bus__araddr$331 ),
-    .hpet__arprot(\bus__arprot$333 ),
+    .hpet__araddr(\bus__araddr$333 ),
+    .hpet__arprot(\bus__arprot$335 ),
     .hpet__arready(hpet__arready),
-    .hpet__arvalid(\bus__arvalid$337 ),
-    .hpet__awaddr(\bus__awaddr$339 ),
-    .hpet__awprot(\bus__awprot$341 ),
+    .hpet__arvalid(\bus__arvalid$339 ),
+    .hpet__awaddr(\bus__awaddr$341 ),
+    .hpet__awprot(\bus__awprot$343 ),
     .hpet__awready(hpet__awready),
-    .hpet__awvalid(\bus__awvalid$345 ),
-    .hpet__bready(\bus__bready$347 ),
+    .hpet__awvalid(\bus__awvalid$347 ),
+    .hpet__bready(\bus__bready$349 ),
     .hpet__bresp(hpet__bresp),
     .hpet__bvalid(hpet__bvalid),
     .hpet__rdata(hpet__rdata),
-    .hpet__rready(\bus__rready$355 ),
+    .hpet__rready(\bus__rready$357 ),
     .hpet__rresp(hpet__rresp),
     .hpet__rvalid(hpet__rvalid),
-    .hpet__wdata(\bus__wdata$361 ),
+    .hpet__wdata(\bus__wdata$363 ),
     .hpet__wready(hpet__wready),
-    .hpet__wstrb(\bus__wstrb$365 ),
-    .hpet__wvalid(\bus__wvalid$367 ),
-    .ioapic__araddr(\bus__araddr$293 ),
-    .ioapic__arprot(\bus__arprot$295 ),
+    .hpet__wstrb(\bus__wstrb$367 ),
+    .hpet__wvalid(\bus__wvalid$369 ),
+    .ioapic__araddr(\bus__araddr$295 ),
+    .ioapic__arprot(\bus__arprot$297 ),
     .ioapic__arready(ioapic__arready),
-    .ioapic__arvalid(\bus__arvalid$299 ),
-    .ioapic__awaddr(\bus__awaddr$301 ),
-    .ioapic__awprot(\bus__awprot$303 ),
+    .ioapic__arvalid(\bus__arvalid$301 ),
+    .ioapic__awaddr(\bus__awaddr$303 ),
+    .ioapic__awprot(\bus__awprot$305 ),
     .ioapic__awready(ioapic__awready),
-    .ioapic__awvalid(\bus__awvalid$307 ),
-    .ioapic__bready(\bus__bready$309 ),
+    .ioapic__awvalid(\bus__awvalid$309 ),
+    .ioapic__bready(\bus__bready$311 ),
     .ioapic__bresp(ioapic__bresp),
     .ioapic__bvalid(ioapic__bvalid),
     .ioapic__rdata(ioapic__rdata),
-    .ioapic__rready(\bus__rready$317 ),
+    .ioapic__rready(\bus__rready$319 ),
     .ioapic__rresp(ioapic__rresp),
     .ioapic__rvalid(ioapic__rvalid),
-    .ioapic__wdata(\bus__wdata$323 ),
+    .ioapic__wdata(\bus__wdata$325 ),
     .ioapic__wready(ioapic__wready),
-    .ioapic__wstrb(\bus__wstrb$327 ),
-    .ioapic__wvalid(\bus__wvalid$329 ),
+    .ioapic__wstrb(\bus__wstrb$329 ),
+    .ioapic__wvalid(\bus__wvalid$331 ),
     .m__0__araddr(cpu__0__bus__araddr),
     .m__0__arprot(cpu__0__bus__arprot),
     .m__0__arready(cpu__0__bus__arready),
@@ -805,25 +809,25 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .p__0__wready(p__0__wready),
     .p__0__wstrb(bus__wstrb),
     .p__0__wvalid(bus__wvalid),
-    .p__1__araddr(\bus__araddr$196 ),
-    .p__1__arprot(\bus__arprot$198 ),
+    .p__1__araddr(\bus__araddr$197 ),
+    .p__1__arprot(\bus__arprot$199 ),
     .p__1__arready(p__1__arready),
-    .p__1__arvalid(\bus__arvalid$202 ),
-    .p__1__awaddr(\bus__awaddr$204 ),
-    .p__1__awprot(\bus__awprot$206 ),
+    .p__1__arvalid(\bus__arvalid$203 ),
+    .p__1__awaddr(\bus__awaddr$205 ),
+    .p__1__awprot(\bus__awprot$207 ),
     .p__1__awready(p__1__awready),
-    .p__1__awvalid(\bus__awvalid$210 ),
-    .p__1__bready(\bus__bready$212 ),
+    .p__1__awvalid(\bus__awvalid$211 ),
+    .p__1__bready(\bus__bready$213 ),
     .p__1__bresp(p__1__bresp),
     .p__1__bvalid(p__1__bvalid),
     .p__1__rdata(p__1__rdata),
-    .p__1__rready(\bus__rready$220 ),
+    .p__1__rready(\bus__rready$221 ),
     .p__1__rresp(p__1__rresp),
     .p__1__rvalid(p__1__rvalid),
-    .p__1__wdata(\bus__wdata$226 ),
+    .p__1__wdata(\bus__wdata$227 ),
     .p__1__wready(p__1__wready),
-    .p__1__wstrb(\bus__wstrb$230 ),
-    .p__1__wvalid(\bus__wvalid$232 ),
+    .p__1__wstrb(\bus__wstrb$231 ),
+    .p__1__wvalid(\bus__wvalid$233 ),
     .rst(rst)
   );
   assign m__0__araddr = cpu__0__bus__araddr;
@@ -895,11 +899,12 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   assign msg__0__vector = msg_in__vector;
   assign eoi__valid = eoi__0__valid;
   assign eoi__vector = eoi__0__vector;
-  assign apic_id = lapic__0__apic_id;
+  assign lapic__0__apic_id = { 24'h000000, apic_id };
   assign ldr = lapic__0__ldr;
   assign dfr_model = lapic__0__dfr_model;
   assign arb_priority = lapic__0__arb_priority;
   assign enabled = lapic__0__enabled;
+  assign lapic__0__x2apic = 1'h0;
   assign m__1__araddr = cpu__1__bus__araddr;
   assign m__1__arprot = cpu__1__bus__arprot;
   assign m__1__arready = cpu__1__bus__arready;
@@ -919,99 +924,100 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   assign m__1__wready = cpu__1__bus__wready;
   assign m__1__wstrb = cpu__1__bus__wstrb;
   assign m__1__wvalid = cpu__1__bus__wvalid;
-  assign p__1__araddr = \bus__araddr$196 ;
-  assign p__1__arprot = \bus__arprot$198 ;
-  assign \bus__arready$201  = p__1__arready;
-  assign p__1__arvalid = \bus__arvalid$202 ;
-  assign p__1__awaddr = \bus__awaddr$204 ;
-  assign p__1__awprot = \bus__awprot$206 ;
-  assign \bus__awready$209  = p__1__awready;
-  assign p__1__awvalid = \bus__awvalid$210 ;
-  assign p__1__bready = \bus__bready$212 ;
-  assign \bus__bresp$215  = p__1__bresp;
-  assign \bus__bvalid$217  = p__1__bvalid;
-  assign \bus__rdata$219  = p__1__rdata;
-  assign p__1__rready = \bus__rready$220 ;
-  assign \bus__rresp$223  = p__1__rresp;
-  assign \bus__rvalid$225  = p__1__rvalid;
-  assign p__1__wdata = \bus__wdata$226 ;
-  assign \bus__wready$229  = p__1__wready;
-  assign p__1__wstrb = \bus__wstrb$230 ;
-  assign p__1__wvalid = \bus__wvalid$232 ;
-  assign \initial_apic_id$234  = 8'h01;
-  assign \intr$235  = cpu__1__intr;
-  assign \vector$236  = cpu__1__vector;
-  assign \inta$237  = cpu__1__inta;
-  assign \ack_valid$238  = cpu__1__ack_valid;
-  assign \ack_vector$239  = cpu__1__ack_vector;
-  assign \nmi$240  = cpu__1__nmi;
-  assign \nmi_ack$241  = cpu__1__nmi_ack;
-  assign \init$242  = cpu__1__init;
-  assign \sipi$243  = cpu__1__sipi;
-  assign \sipi_vector$244  = cpu__1__sipi_vector;
-  assign \lint0$245  = 1'h0;
-  assign \lint1$246  = 1'h0;
-  assign \ipi__delivery_mode$248  = ipi__1__delivery_mode;
-  assign \ipi__dest$250  = ipi__1__dest;
-  assign \ipi__dest_mode$252  = ipi__1__dest_mode;
-  assign \ipi__level$254  = ipi__1__level;
-  assign ipi__1__ready = \ipi__ready$255 ;
-  assign \ipi__shorthand$258  = ipi__1__shorthand;
-  assign \ipi__source$260  = ipi__1__source;
-  assign \ipi__trigger$262  = ipi__1__trigger;
-  assign \ipi__valid$264  = ipi__1__valid;
-  assign \ipi__vector$266  = ipi__1__vector;
-  assign msg__1__delivery_mode = \msg_in__delivery_mode$267 ;
-  assign msg__1__level = \msg_in__level$269 ;
-  assign \msg_in__ready$272  = msg__1__ready;
-  assign msg__1__trigger = \msg_in__trigger$273 ;
-  assign msg__1__valid = \msg_in__valid$275 ;
-  assign msg__1__vector = \msg_in__vector$277 ;
-  assign \eoi__valid$280  = eoi__1__valid;
-  assign \eoi__vector$282  = eoi__1__vector;
-  assign \apic_id$284  = lapic__1__apic_id;
-  assign \ldr$286  = lapic__1__ldr;
-  assign \dfr_model$288  = lapic__1__dfr_model;
-  assign \arb_priority$290  = lapic__1__arb_priority;
-  assign \enabled$292  = lapic__1__enabled;
-  assign ioapic__araddr = \bus__araddr$293 ;
-  assign ioapic__arprot = \bus__arprot$295 ;
-  assign \bus__arready$298  = ioapic__arready;
-  assign ioapic__arvalid = \bus__arvalid$299 ;
-  assign ioapic__awaddr = \bus__awaddr$301 ;
-  assign ioapic__awprot = \bus__awprot$303 ;
-  assign \bus__awready$306  = ioapic__awready;
-  assign ioapic__awvalid = \bus__awvalid$307 ;
-  assign ioapic__bready = \bus__bready$309 ;
-  assign \bus__bresp$312  = ioapic__bresp;
-  assign \bus__bvalid$314  = ioapic__bvalid;
-  assign \bus__rdata$316  = ioapic__rdata;
-  assign ioapic__rready = \bus__rready$317 ;
-  assign \bus__rresp$320  = ioapic__rresp;
-  assign \bus__rvalid$322  = ioapic__rvalid;
-  assign ioapic__wdata = \bus__wdata$323 ;
-  assign \bus__wready$326  = ioapic__wready;
-  assign ioapic__wstrb = \bus__wstrb$327 ;
-  assign ioapic__wvalid = \bus__wvalid$329 ;
-  assign hpet__araddr = \bus__araddr$331 ;
-  assign hpet__arprot = \bus__arprot$333 ;
-  assign \bus__arready$336  = hpet__arready;
-  assign hpet__arvalid = \bus__arvalid$337 ;
-  assign hpet__awaddr = \bus__awaddr$339 ;
-  assign hpet__awprot = \bus__awprot$341 ;
-  assign \bus__awready$344  = hpet__awready;
-  assign hpet__awvalid = \bus__awvalid$345 ;
-  assign hpet__bready = \bus__bready$347 ;
-  assign \bus__bresp$350  = hpet__bresp;
-  assign \bus__bvalid$352  = hpet__bvalid;
-  assign \bus__rdata$354  = hpet__rdata;
-  assign hpet__rready = \bus__rready$355 ;
-  assign \bus__rresp$358  = hpet__rresp;
-  assign \bus__rvalid$360  = hpet__rvalid;
-  assign hpet__wdata = \bus__wdata$361 ;
-  assign \bus__wready$364  = hpet__wready;
-  assign hpet__wstrb = \bus__wstrb$365 ;
-  assign hpet__wvalid = \bus__wvalid$367 ;
+  assign p__1__araddr = \bus__araddr$197 ;
+  assign p__1__arprot = \bus__arprot$199 ;
+  assign \bus__arready$202  = p__1__arready;
+  assign p__1__arvalid = \bus__arvalid$203 ;
+  assign p__1__awaddr = \bus__awaddr$205 ;
+  assign p__1__awprot = \bus__awprot$207 ;
+  assign \bus__awready$210  = p__1__awready;
+  assign p__1__awvalid = \bus__awvalid$211 ;
+  assign p__1__bready = \bus__bready$213 ;
+  assign \bus__bresp$216  = p__1__bresp;
+  assign \bus__bvalid$218  = p__1__bvalid;
+  assign \bus__rdata$220  = p__1__rdata;
+  assign p__1__rready = \bus__rready$221 ;
+  assign \bus__rresp$224  = p__1__rresp;
+  assign \bus__rvalid$226  = p__1__rvalid;
+  assign p__1__wdata = \bus__wdata$227 ;
+  assign \bus__wready$230  = p__1__wready;
+  assign p__1__wstrb = \bus__wstrb$231 ;
+  assign p__1__wvalid = \bus__wvalid$233 ;
+  assign \initial_apic_id$235  = 8'h01;
+  assign \intr$236  = cpu__1__intr;
+  assign \vector$237  = cpu__1__vector;
+  assign \inta$238  = cpu__1__inta;
+  assign \ack_valid$239  = cpu__1__ack_valid;
+  assign \ack_vector$240  = cpu__1__ack_vector;
+  assign \nmi$241  = cpu__1__nmi;
+  assign \nmi_ack$242  = cpu__1__nmi_ack;
+  assign \init$243  = cpu__1__init;
+  assign \sipi$244  = cpu__1__sipi;
+  assign \sipi_vector$245  = cpu__1__sipi_vector;
+  assign \lint0$246  = 1'h0;
+  assign \lint1$247  = 1'h0;
+  assign \ipi__delivery_mode$249  = ipi__1__delivery_mode;
+  assign \ipi__dest$251  = ipi__1__dest;
+  assign \ipi__dest_mode$253  = ipi__1__dest_mode;
+  assign \ipi__level$255  = ipi__1__level;
+  assign ipi__1__ready = \ipi__ready$256 ;
+  assign \ipi__shorthand$259  = ipi__1__shorthand;
+  assign \ipi__source$261  = ipi__1__source;
+  assign \ipi__trigger$263  = ipi__1__trigger;
+  assign \ipi__valid$265  = ipi__1__valid;
+  assign \ipi__vector$267  = ipi__1__vector;
+  assign msg__1__delivery_mode = \msg_in__delivery_mode$268 ;
+  assign msg__1__level = \msg_in__level$270 ;
+  assign \msg_in__ready$273  = msg__1__ready;
+  assign msg__1__trigger = \msg_in__trigger$274 ;
+  assign msg__1__valid = \msg_in__valid$276 ;
+  assign msg__1__vector = \msg_in__vector$278 ;
+  assign \eoi__valid$281  = eoi__1__valid;
+  assign \eoi__vector$283  = eoi__1__vector;
+  assign lapic__1__apic_id = { 24'h000000, \apic_id$285  };
+  assign \ldr$287  = lapic__1__ldr;
+  assign \dfr_model$289  = lapic__1__dfr_model;
+  assign \arb_priority$291  = lapic__1__arb_priority;
+  assign \enabled$293  = lapic__1__enabled;
+  assign lapic__1__x2apic = 1'h0;
+  assign ioapic__araddr = \bus__araddr$295 ;
+  assign ioapic__arprot = \bus__arprot$297 ;
+  assign \bus__arready$300  = ioapic__arready;
+  assign ioapic__arvalid = \bus__arvalid$301 ;
+  assign ioapic__awaddr = \bus__awaddr$303 ;
+  assign ioapic__awprot = \bus__awprot$305 ;
+  assign \bus__awready$308  = ioapic__awready;
+  assign ioapic__awvalid = \bus__awvalid$309 ;
+  assign ioapic__bready = \bus__bready$311 ;
+  assign \bus__bresp$314  = ioapic__bresp;
+  assign \bus__bvalid$316  = ioapic__bvalid;
+  assign \bus__rdata$318  = ioapic__rdata;
+  assign ioapic__rready = \bus__rready$319 ;
+  assign \bus__rresp$322  = ioapic__rresp;
+  assign \bus__rvalid$324  = ioapic__rvalid;
+  assign ioapic__wdata = \bus__wdata$325 ;
+  assign \bus__wready$328  = ioapic__wready;
+  assign ioapic__wstrb = \bus__wstrb$329 ;
+  assign ioapic__wvalid = \bus__wvalid$331 ;
+  assign hpet__araddr = \bus__araddr$333 ;
+  assign hpet__arprot = \bus__arprot$335 ;
+  assign \bus__arready$338  = hpet__arready;
+  assign hpet__arvalid = \bus__arvalid$339 ;
+  assign hpet__awaddr = \bus__awaddr$341 ;
+  assign hpet__awprot = \bus__awprot$343 ;
+  assign \bus__awready$346  = hpet__awready;
+  assign hpet__awvalid = \bus__awvalid$347 ;
+  assign hpet__bready = \bus__bready$349 ;
+  assign \bus__bresp$352  = hpet__bresp;
+  assign \bus__bvalid$354  = hpet__bvalid;
+  assign \bus__rdata$356  = hpet__rdata;
+  assign hpet__rready = \bus__rready$357 ;
+  assign \bus__rresp$360  = hpet__rresp;
+  assign \bus__rvalid$362  = hpet__rvalid;
+  assign hpet__wdata = \bus__wdata$363 ;
+  assign \bus__wready$366  = hpet__wready;
+  assign hpet__wstrb = \bus__wstrb$367 ;
+  assign hpet__wvalid = \bus__wvalid$369 ;
   assign msg__delivery_mode = ioapic__delivery_mode;
   assign msg__dest = ioapic__dest;
   assign msg__dest_mode = ioapic__dest_mode;
@@ -1019,13 +1025,13 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   assign msg__trigger = ioapic__trigger;
   assign msg__valid = ioapic__valid;
   assign msg__vector = ioapic__vector;
-  assign \msi__addr$386  = msi__addr;
-  assign \msi__data$388  = msi__data;
-  assign \msi__ready$390  = msi__ready;
-  assign \msi__valid$392  = msi__valid;
-  assign ioapic_eoi__valid = \eoi__valid$393 ;
-  assign ioapic_eoi__vector = \eoi__vector$395 ;
-  assign \irq$369  = \$1 ;
+  assign \msi__addr$388  = msi__addr;
+  assign \msi__data$390  = msi__data;
+  assign \msi__ready$392  = msi__ready;
+  assign \msi__valid$394  = msi__valid;
+  assign ioapic_eoi__valid = \eoi__valid$395 ;
+  assign ioapic_eoi__vector = \eoi__vector$397 ;
+  assign \irq$371  = \$1 ;
 endmodule
 
 (* generator = "Amaranth" *)
