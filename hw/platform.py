@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -56,10 +56,36 @@ from irqforge.hw.router import Router
 from irqforge.hw.xbar import AxiLiteCrossbar, Region
 from irqforge.spec import Spec
 
-__all__ = ["CPU_PINS", "CpuSignature", "Platform", "top"]
+__all__ = ["CPU_PINS", "IA32_TSC", "CpuSignature", "MsrSignature", "Platform", "top"]
 
 #: The CPU-side LAPIC ports of docs/hardware.md, in order.
 CPU_PINS = ("intr", "vector", "inta", "ack_valid", "ack_vector", "nmi", "nmi_ack", "init", "sipi", "sipi_vector")
+
+#: The time-stamp counter's MSR address (SDM 17.17; answered by the platform).
+IA32_TSC = 0x10
+
+
+class MsrSignature(wiring.Signature):
+    """An RDMSR/WRMSR port, from the requester's (the CPU's) view (``msr__*``).
+
+    The requester raises ``valid`` with ``write``, ``addr`` and ``wdata`` and
+    holds them until ``ready``; in the cycle with ``valid`` and ``ready`` the
+    access takes effect and ``rdata`` (reads) and ``fault`` (the access
+    raises #GP) are valid.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "valid": Out(1),
+                "write": Out(1),
+                "addr": Out(32),
+                "wdata": Out(64),
+                "ready": In(1),
+                "rdata": In(64),
+                "fault": In(1),
+            }
+        )
 
 
 class CpuSignature(wiring.Signature):
@@ -79,6 +105,7 @@ class CpuSignature(wiring.Signature):
                 "init": In(1),
                 "sipi": In(1),
                 "sipi_vector": In(8),
+                "msr": Out(MsrSignature()),
             }
         )
 
@@ -140,10 +167,7 @@ class Platform(wiring.Component):
                 else:
                     m.d.comb += getattr(cpu, name).eq(getattr(lapic, name))
             m.d.comb += [lapic.lint0.eq(0), lapic.lint1.eq(0)]
-            if hasattr(lapic, "tsc"):
-                tsc = Signal(64, name="tsc")
-                m.d.sync += tsc.eq(tsc + 1)
-                m.d.comb += lapic.tsc.eq(tsc)
+            self._elaborate_msr(m, i, lapic)
             wiring.connect(m, lapic.ipi, router.ipi[i])
             wiring.connect(m, router.msg[i], lapic.msg_in)
             wiring.connect(m, lapic.eoi, router.eoi[i])
@@ -163,6 +187,35 @@ class Platform(wiring.Component):
         wiring.connect(m, hpet.msi, router.msi)
         wiring.connect(m, router.ioapic_eoi, ioapic.eoi)
         return m
+
+    def _elaborate_msr(self, m: Module, i: int, lapic: Any) -> None:
+        """CPU ``i``'s TSC and MSR port: IA32_TSC here, every other MSR to its LAPIC."""
+        req = self.cpu[i].msr
+        tsc = Signal(64, name=f"tsc{i}")
+        is_tsc = Signal(name=f"msr_is_tsc{i}")
+        m.d.comb += is_tsc.eq(req.addr == IA32_TSC)
+        # One tick per clk from reset; WRMSR 0x10 sets all 64 bits (SDM 17.17),
+        # the value counting on from the next cycle.
+        with m.If(req.valid & req.write & is_tsc):
+            m.d.sync += tsc.eq(req.wdata)
+        with m.Else():
+            m.d.sync += tsc.eq(tsc + 1)
+        if hasattr(lapic, "tsc"):
+            m.d.comb += lapic.tsc.eq(tsc)
+        port = getattr(lapic, "msr", None)
+        if port is None:
+            # A LAPIC without an MSR port: every other MSR raises #GP at once.
+            m.d.comb += [req.ready.eq(req.valid), req.rdata.eq(Mux(is_tsc, tsc, 0)), req.fault.eq(~is_tsc)]
+            return
+        m.d.comb += [
+            port.valid.eq(req.valid & ~is_tsc),
+            port.write.eq(req.write),
+            port.addr.eq(req.addr),
+            port.wdata.eq(req.wdata),
+            req.ready.eq(Mux(is_tsc, req.valid, port.ready)),
+            req.rdata.eq(Mux(is_tsc, tsc, port.rdata)),
+            req.fault.eq(~is_tsc & port.fault),
+        ]
 
 
 def top(spec: Spec, *, blackbox: bool = False) -> Platform:

@@ -54,10 +54,14 @@ from .lapic import LapicModel
 from .messages import DeliveryMode, Interrupt
 from .router import RouterModel
 
-__all__ = ["NEVER", "PlatformModel", "ZeroWidthPulse"]
+__all__ = ["IA32_TSC", "NEVER", "PlatformModel", "ZeroWidthPulse"]
 
 #: A cycle later than any simulation reaches: "no event scheduled".
 NEVER: Final = 1 << 62
+
+#: The time-stamp counter's MSR address, answered by the platform (SDM 17.17).
+IA32_TSC: Final = 0x10
+_MASK64: Final = (1 << 64) - 1
 
 _DECERR: Final = "DECERR"
 _STARTUP_MODES: Final = (int(DeliveryMode.INIT), int(DeliveryMode.STARTUP))
@@ -129,6 +133,8 @@ class PlatformModel:
         #: Cycle of each device line's last change (see :meth:`set_irq`).
         self._line_changed_at: list[int] = [-1] * self.npins
         self._startup: list[list[tuple[str, int]]] = [[] for _ in self.lapics]
+        #: Per CPU: TSC minus :attr:`cycle` (mod 2**64); 0 until a WRMSR to IA32_TSC.
+        self._tsc_offset: list[int] = [0] * self.ncpus
         for k in range(len(self._timed)):
             self._reschedule(k)
 
@@ -245,6 +251,54 @@ class PlatformModel:
             self._hpet_outputs()
             return
         raise BusError(cpu, addr, _DECERR)
+
+    # ------------------------------------------------------------------ MSRs and the TSC
+
+    def tsc(self, cpu: int) -> int:
+        """CPU ``cpu``'s time-stamp counter in the current cycle (the RTL's ``tsc``)."""
+        return (self.cycle + self._tsc_offset[cpu]) & _MASK64
+
+    def msr(self, cpu: int, write: bool, addr: int, wdata: int = 0) -> tuple[int, bool]:
+        """An RDMSR/WRMSR of ``cpu`` taking effect in the current cycle: ``(rdata, fault)``.
+
+        The RTL's ``cpu__{i}__msr__*`` handshake: this is the cycle with
+        ``valid`` and ``ready``. IA32_TSC (0x10) is answered here: a read
+        returns the TSC of this cycle, a write sets all 64 bits, the TSC
+        reading ``wdata`` in the next cycle and counting on from there (SDM
+        17.17). Every other address goes to the CPU's LAPIC (its ``msr``
+        method); a LAPIC without one faults them all. A fault (#GP) changes
+        nothing and reads 0.
+        """
+        if addr == IA32_TSC:
+            if not write:
+                return self.tsc(cpu), False
+            self._tsc_offset[cpu] = (wdata - self.cycle - 1) & _MASK64
+            self._tsc_changed(cpu)
+            return 0, False
+        lapic = self.lapics[cpu]
+        access = getattr(lapic, "msr", None)
+        if access is None:
+            return 0, True
+        self._sync(cpu)
+        rdata, fault = access(write, addr, wdata & _MASK64)
+        self._reschedule(cpu)
+        if lapic.ipi_pending is not None:
+            ipi = lapic.take_ipi()
+            while ipi is not None:
+                self._deliver(self.router.route_ipi(ipi, cpu))
+                ipi = lapic.take_ipi()
+        if lapic.eois:
+            for vector in lapic.take_eois():
+                self.ioapic.eoi(vector)
+            self._ioapic_settle()
+        return int(rdata), bool(fault)
+
+    def _tsc_changed(self, cpu: int) -> None:
+        """Tell CPU ``cpu``'s LAPIC that its TSC jumped (a TSC-deadline may now be due)."""
+        lapic = self.lapics[cpu]
+        if hasattr(lapic, "msr"):
+            self._sync(cpu)
+            self._reschedule(cpu)
 
     # ------------------------------------------------------------------ lines and messages
 
