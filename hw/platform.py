@@ -11,8 +11,21 @@ Ports (``N`` = ``spec.platform.ncpus``, ``P`` = the IO-APIC's pin count):
     for ordering and fairness).
 ``cpu__{i}__{intr,vector,inta,ack_valid,ack_vector,nmi,nmi_ack,init,sipi,sipi_vector}``
     CPU ``i``'s LAPIC, as docs/hardware.md lists them.
+``cpu__{i}__msr__{valid,write,addr,wdata}`` in, ``cpu__{i}__msr__{ready,rdata,fault}`` out
+    CPU ``i``'s RDMSR/WRMSR port (:class:`MsrSignature`): the requester holds
+    ``valid`` until ``ready``; the access takes effect in the cycle with both,
+    where ``rdata`` and ``fault`` (#GP) are valid. IA32_TSC (0x10) is answered
+    here, in the cycle ``valid`` rises; every other address goes straight
+    (combinationally) to CPU ``i``'s LAPIC's ``msr`` port, which faults what it
+    does not implement.
 ``irq[P-1:0]``
     Device lines, OR-ed with the HPET's lines into the IO-APIC pins.
+
+TSC: each CPU has a 64-bit counter, 0 in the first cycle after reset and one
+tick per ``clk`` (the spec has no TSC ratio), fed to its LAPIC's ``tsc``
+input. RDMSR 0x10 returns the value of the cycle of the access; WRMSR 0x10
+sets all 64 bits (SDM 17.17: current processors write the whole counter), the
+TSC reading the written value in the next cycle and counting on from there.
 
 Wiring: LAPIC ``i`` starts with ``initial_apic_id`` = ``spec.platform.cpus[i].apic_id``
 and has LINT0/LINT1 tied low. IO-APIC messages, HPET MSIs and every LAPIC's
