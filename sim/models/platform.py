@@ -135,6 +135,9 @@ class PlatformModel:
         self._startup: list[list[tuple[str, int]]] = [[] for _ in self.lapics]
         #: Per CPU: TSC minus :attr:`cycle` (mod 2**64); 0 until a WRMSR to IA32_TSC.
         self._tsc_offset: list[int] = [0] * self.ncpus
+        #: WRMSR IA32_TSC not yet seen by the LAPIC: CPU -> (the first cycle with the new
+        #: TSC, its value then). Applied by :meth:`_sync`.
+        self._tsc_set: dict[int, tuple[int, int]] = {}
         for k in range(len(self._timed)):
             self._reschedule(k)
 
@@ -144,8 +147,21 @@ class PlatformModel:
         """Bring timed device ``k`` up to :attr:`cycle` (never across one of its events)."""
         lag = self.cycle - self._synced[k]
         if lag:
+            if self._tsc_set and k in self._tsc_set:
+                self._sync_tsc_write(k)
+                return
             self._timed[k].advance(lag)
             self._synced[k] = self.cycle
+
+    def _sync_tsc_write(self, k: int) -> None:
+        """:meth:`_sync` across the cycle a WRMSR to IA32_TSC of CPU ``k`` took effect in:
+        the LAPIC sees the old TSC up to it and the written value from the next cycle."""
+        at, value = self._tsc_set.pop(k)
+        lapic = self.lapics[k]
+        lapic.advance(at - self._synced[k])
+        lapic.set_tsc(value)  # type: ignore[attr-defined]
+        lapic.advance(self.cycle - at)
+        self._synced[k] = self.cycle
 
     def _reschedule(self, k: int) -> None:
         """Ask timed device ``k`` (already in sync) when its next event is due."""
@@ -223,8 +239,11 @@ class PlatformModel:
             lapic = self.lapics[cpu]
             lag = self.cycle - self._synced[cpu]
             if lag:
-                lapic.advance(lag)
-                self._synced[cpu] = self.cycle
+                if self._tsc_set:
+                    self._sync(cpu)
+                else:
+                    lapic.advance(lag)
+                    self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
             self._reschedule(cpu)
             if lapic.ipi_pending is not None:
@@ -272,8 +291,14 @@ class PlatformModel:
         if addr == IA32_TSC:
             if not write:
                 return self.tsc(cpu), False
-            self._tsc_offset[cpu] = (wdata - self.cycle - 1) & _MASK64
-            self._tsc_changed(cpu)
+            value = wdata & _MASK64
+            self._tsc_offset[cpu] = (value - self.cycle - 1) & _MASK64
+            if hasattr(self.lapics[cpu], "set_tsc"):
+                # The LAPIC's TSC-deadline compares with the new value from the next
+                # cycle on: wake it then (its next event may have moved either way).
+                self._sync(cpu)
+                self._tsc_set[cpu] = (self.cycle + 1, value)
+                self._wake(cpu, self.cycle + 1)
             return 0, False
         lapic = self.lapics[cpu]
         access = getattr(lapic, "msr", None)
@@ -293,12 +318,12 @@ class PlatformModel:
             self._ioapic_settle()
         return int(rdata), bool(fault)
 
-    def _tsc_changed(self, cpu: int) -> None:
-        """Tell CPU ``cpu``'s LAPIC that its TSC jumped (a TSC-deadline may now be due)."""
-        lapic = self.lapics[cpu]
-        if hasattr(lapic, "msr"):
-            self._sync(cpu)
-            self._reschedule(cpu)
+    def _wake(self, k: int, at: int) -> None:
+        """Make timed device ``k``'s next event no later than cycle ``at``."""
+        if at < self._due[k]:
+            self._due[k] = at
+            if at < self._next_at:
+                self._next_at = at
 
     # ------------------------------------------------------------------ lines and messages
 
