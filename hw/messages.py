@@ -14,7 +14,7 @@ receiver ``In(Sig())``, and :func:`amaranth.lib.wiring.connect` joins them.
   ``msg_in__{valid,ready,vector,delivery_mode,trigger,level}``;
 - :class:`EoiSignature` — LAPIC → router → IO-APIC, ``eoi__{valid,vector}``;
 - :class:`LapicStateSignature` — LAPIC → router,
-  ``apic_id``, ``ldr``, ``dfr_model``, ``arb_priority``, ``enabled``.
+  ``apic_id``, ``ldr``, ``dfr_model``, ``arb_priority``, ``enabled``, ``x2apic``.
 
 Encodings are the architectural ones (reference §1.8, §2.5, §3.8), the same
 numbers as :mod:`irqforge.sim.models.messages`.
@@ -65,7 +65,8 @@ class MsiSignature(wiring.Signature):
 class IpiSignature(wiring.Signature):
     """An IPI after an ICR-low write, from the sending LAPIC's view (``ipi__*``).
 
-    ``source`` is the sender's APIC ID at the time of the write.
+    ``source`` is the sender's APIC ID at the time of the write. ``dest`` is
+    32 bits: ICR[63:32] in x2APIC mode, ICR2[31:24] zero-extended in xAPIC mode.
     """
 
     def __init__(self) -> None:
@@ -76,7 +77,7 @@ class IpiSignature(wiring.Signature):
                 "vector": Out(8),
                 "delivery_mode": Out(3),
                 "dest_mode": Out(1),
-                "dest": Out(8),
+                "dest": Out(32),
                 "shorthand": Out(2),
                 "trigger": Out(1),
                 "level": Out(1),
@@ -113,17 +114,20 @@ class EoiSignature(wiring.Signature):
 class LapicStateSignature(wiring.Signature):
     """What the router needs to know of a LAPIC, from the LAPIC's view.
 
-    ``ldr`` is the whole 32-bit LDR (only bits 31:24 are a logical ID),
-    ``dfr_model`` is DFR[31:28], ``arb_priority`` the APR.
+    ``apic_id`` is the 32-bit ID (xAPIC mode: the 8-bit ID zero-extended),
+    ``ldr`` the whole 32-bit LDR (xAPIC: bits 31:24 are the logical ID;
+    x2APIC: derived from the ID), ``dfr_model`` is DFR[31:28] (unused in
+    x2APIC mode), ``arb_priority`` the APR, ``x2apic`` 1 in x2APIC mode.
     """
 
     def __init__(self) -> None:
         super().__init__(
             {
-                "apic_id": Out(8),
+                "apic_id": Out(32),
                 "ldr": Out(32),
                 "dfr_model": Out(4),
                 "arb_priority": Out(8),
                 "enabled": Out(1),
+                "x2apic": Out(1),
             }
         )

@@ -11,8 +11,21 @@ Ports (``N`` = ``spec.platform.ncpus``, ``P`` = the IO-APIC's pin count):
     for ordering and fairness).
 ``cpu__{i}__{intr,vector,inta,ack_valid,ack_vector,nmi,nmi_ack,init,sipi,sipi_vector}``
     CPU ``i``'s LAPIC, as docs/hardware.md lists them.
+``cpu__{i}__msr__{valid,write,addr,wdata}`` in, ``cpu__{i}__msr__{ready,rdata,fault}`` out
+    CPU ``i``'s RDMSR/WRMSR port (:class:`MsrSignature`): the requester holds
+    ``valid`` until ``ready``; the access takes effect in the cycle with both,
+    where ``rdata`` and ``fault`` (#GP) are valid. IA32_TSC (0x10) is answered
+    here, in the cycle ``valid`` rises; every other address goes straight
+    (combinationally) to CPU ``i``'s LAPIC's ``msr`` port, which faults what it
+    does not implement.
 ``irq[P-1:0]``
     Device lines, OR-ed with the HPET's lines into the IO-APIC pins.
+
+TSC: each CPU has a 64-bit counter, 0 in the first cycle after reset and one
+tick per ``clk`` (the spec has no TSC ratio), fed to its LAPIC's ``tsc``
+input. RDMSR 0x10 returns the value of the cycle of the access; WRMSR 0x10
+sets all 64 bits (SDM 17.17: current processors write the whole counter), the
+TSC reading the written value in the next cycle and counting on from there.
 
 Wiring: LAPIC ``i`` starts with ``initial_apic_id`` = ``spec.platform.cpus[i].apic_id``
 and has LINT0/LINT1 tied low. IO-APIC messages, HPET MSIs and every LAPIC's
@@ -42,7 +55,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -56,10 +69,36 @@ from irqforge.hw.router import Router
 from irqforge.hw.xbar import AxiLiteCrossbar, Region
 from irqforge.spec import Spec
 
-__all__ = ["CPU_PINS", "CpuSignature", "Platform", "top"]
+__all__ = ["CPU_PINS", "IA32_TSC", "CpuSignature", "MsrSignature", "Platform", "top"]
 
 #: The CPU-side LAPIC ports of docs/hardware.md, in order.
 CPU_PINS = ("intr", "vector", "inta", "ack_valid", "ack_vector", "nmi", "nmi_ack", "init", "sipi", "sipi_vector")
+
+#: The time-stamp counter's MSR address (SDM 17.17; answered by the platform).
+IA32_TSC = 0x10
+
+
+class MsrSignature(wiring.Signature):
+    """An RDMSR/WRMSR port, from the requester's (the CPU's) view (``msr__*``).
+
+    The requester raises ``valid`` with ``write``, ``addr`` and ``wdata`` and
+    holds them until ``ready``; in the cycle with ``valid`` and ``ready`` the
+    access takes effect and ``rdata`` (reads) and ``fault`` (the access
+    raises #GP) are valid.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "valid": Out(1),
+                "write": Out(1),
+                "addr": Out(32),
+                "wdata": Out(64),
+                "ready": In(1),
+                "rdata": In(64),
+                "fault": In(1),
+            }
+        )
 
 
 class CpuSignature(wiring.Signature):
@@ -79,6 +118,7 @@ class CpuSignature(wiring.Signature):
                 "init": In(1),
                 "sipi": In(1),
                 "sipi_vector": In(8),
+                "msr": Out(MsrSignature()),
             }
         )
 
@@ -140,16 +180,14 @@ class Platform(wiring.Component):
                 else:
                     m.d.comb += getattr(cpu, name).eq(getattr(lapic, name))
             m.d.comb += [lapic.lint0.eq(0), lapic.lint1.eq(0)]
-            if hasattr(lapic, "tsc"):
-                tsc = Signal(64, name="tsc")
-                m.d.sync += tsc.eq(tsc + 1)
-                m.d.comb += lapic.tsc.eq(tsc)
+            self._elaborate_msr(m, i, lapic)
             wiring.connect(m, lapic.ipi, router.ipi[i])
             wiring.connect(m, router.msg[i], lapic.msg_in)
             wiring.connect(m, lapic.eoi, router.eoi[i])
             state = router.lapic[i]
             for name in LapicStateSignature().members:
-                m.d.comb += getattr(state, name).eq(getattr(lapic, name))
+                # A LAPIC without x2APIC mode has no ``x2apic`` output: always xAPIC.
+                m.d.comb += getattr(state, name).eq(getattr(lapic, name, 0))
 
         wiring.connect(m, xbar.ioapic, ioapic.bus)
         wiring.connect(m, xbar.hpet, hpet.bus)
@@ -162,6 +200,35 @@ class Platform(wiring.Component):
         wiring.connect(m, hpet.msi, router.msi)
         wiring.connect(m, router.ioapic_eoi, ioapic.eoi)
         return m
+
+    def _elaborate_msr(self, m: Module, i: int, lapic: Any) -> None:
+        """CPU ``i``'s TSC and MSR port: IA32_TSC here, every other MSR to its LAPIC."""
+        req = self.cpu[i].msr
+        tsc = Signal(64, name=f"tsc{i}")
+        is_tsc = Signal(name=f"msr_is_tsc{i}")
+        m.d.comb += is_tsc.eq(req.addr == IA32_TSC)
+        # One tick per clk from reset; WRMSR 0x10 sets all 64 bits (SDM 17.17),
+        # the value counting on from the next cycle.
+        with m.If(req.valid & req.write & is_tsc):
+            m.d.sync += tsc.eq(req.wdata)
+        with m.Else():
+            m.d.sync += tsc.eq(tsc + 1)
+        if hasattr(lapic, "tsc"):
+            m.d.comb += lapic.tsc.eq(tsc)
+        port = getattr(lapic, "msr", None)
+        if port is None:
+            # A LAPIC without an MSR port: every other MSR raises #GP at once.
+            m.d.comb += [req.ready.eq(req.valid), req.rdata.eq(Mux(is_tsc, tsc, 0)), req.fault.eq(~is_tsc)]
+            return
+        m.d.comb += [
+            port.valid.eq(req.valid & ~is_tsc),
+            port.write.eq(req.write),
+            port.addr.eq(req.addr),
+            port.wdata.eq(req.wdata),
+            req.ready.eq(Mux(is_tsc, req.valid, port.ready)),
+            req.rdata.eq(Mux(is_tsc, tsc, port.rdata)),
+            req.fault.eq(~is_tsc & port.fault),
+        ]
 
 
 def top(spec: Spec, *, blackbox: bool = False) -> Platform:

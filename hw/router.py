@@ -13,9 +13,13 @@ Ports (``N`` = ``spec.platform.ncpus``; seen from the router):
     In: the HPET FSB write (decoded below).
 ``ipi__{i}__{valid,ready,vector,delivery_mode,dest_mode,dest,shorthand,trigger,level,source}``
     In: LAPIC ``i``'s ICR message.
-``lapic__{i}__{apic_id,ldr,dfr_model,arb_priority,enabled}``
-    In: LAPIC ``i``'s state (``ldr`` is the whole 32-bit LDR; only bits
-    31:24 are used; ``dfr_model`` is DFR[31:28]).
+``lapic__{i}__{apic_id,ldr,dfr_model,arb_priority,enabled,x2apic}``
+    In: LAPIC ``i``'s state: ``apic_id[31:0]`` (xAPIC mode: the 8-bit ID
+    zero-extended), ``ldr[31:0]`` the whole LDR (xAPIC: bits 31:24 are
+    used; x2APIC: derived from the ID, cluster in 31:16, member bit in
+    15:0), ``dfr_model`` DFR[31:28] (xAPIC only), ``x2apic`` 1 in x2APIC
+    mode. The IPI ports' ``dest`` is 32 bits (an xAPIC sender's 8-bit
+    ICR2[31:24] zero-extended, an x2APIC sender's ICR[63:32]).
 ``msg__{i}__{valid,ready,vector,delivery_mode,trigger,level}``
     Out: messages for LAPIC ``i`` (its ``msg_in``).
 ``eoi__{i}__{valid,vector}`` in, ``ioapic_eoi__{valid,vector}`` out
@@ -28,12 +32,36 @@ Destination (reference §1.8, ARCH column):
   every LAPIC but the sender. The sender is the IPI **port** the message
   came in on, not its ``source`` ID, so that APICs sharing an ID (KUT's
   aliased-ID test) still only interrupt themselves (as QEMU and KVM do).
-- **Physical**: every LAPIC whose ID equals ``dest`` (all of them if
-  several share it); ``dest`` 0xFF is a broadcast.
-- **Logical**: ``dest`` 0xFF is a broadcast; otherwise, by the receiver's
-  DFR model, flat (``dest & LDR[31:24] != 0``) or cluster
-  (``dest[7:4] == LDR[31:28]`` and ``dest[3:0] & LDR[27:24] != 0``). A DFR
-  model that is neither 0xF nor 0x0 matches only broadcasts (as KVM).
+- Otherwise the destination is matched by **each receiver in its own
+  mode**, as KVM's ``kvm_apic_match_dest`` does (SDM 10.6.2, 10.12.9,
+  10.12.10). The message's destination address ``mda`` is the 32-bit
+  ``dest``; for an x2APIC receiver, an IO-APIC message's or MSI's 8-bit
+  0xFF becomes 0xFFFFFFFF (KVM ``kvm_apic_mda``: without interrupt
+  remapping their 0xFF is the only broadcast they have). The receiver's
+  broadcast is 0xFF in xAPIC mode and 0xFFFFFFFF in x2APIC mode
+  (``kvm_apic_broadcast``).
+- **Physical**: the broadcast, or every LAPIC whose 32-bit ID equals
+  ``mda`` (all of them if several share it).
+- **Logical**: the broadcast, or, x2APIC receiver: ``mda[31:16] ==
+  LDR[31:16]`` and ``mda[15:0] & LDR[15:0] != 0`` (cluster = ID[31:4]);
+  xAPIC receiver, by its DFR model: flat (``mda[7:0] & LDR[31:24] != 0``)
+  or cluster (``mda[31:4] == LDR[31:28]`` and ``mda[3:0] & LDR[27:24] !=
+  0``). A DFR model that is neither 0xF nor 0x0 matches only broadcasts
+  (``kvm_apic_match_logical_addr``).
+- **A mixed system** (some LAPICs in xAPIC mode, some in x2APIC mode; the
+  SDM leaves it undefined, Linux never builds one) follows the same rules,
+  so an IPI is matched as its sender wrote it: an xAPIC sender's 0xFF is
+  the broadcast of the xAPIC receivers only (an x2APIC receiver takes it
+  as physical ID 0xFF, or logical cluster 0, members 0-7); an x2APIC
+  sender's physical 0xFFFFFFFF reaches only the x2APIC receivers, and a
+  physical destination above 0xFF never matches an xAPIC receiver (KVM
+  compares it with the vCPU's x2APIC ID, its "hotplug hack"; here an xAPIC
+  LAPIC's 32-bit ID is its 8-bit ID, so nothing above 0xFF equals it).
+  Real hardware would alias ``dest & 0xFF`` onto xAPIC IDs; KVM does not,
+  nor does the router. In logical mode a flat xAPIC receiver looks only at
+  ``mda[7:0]`` (so it takes an x2APIC logical 0xFFFFFFFF), a cluster one
+  needs ``mda[31:8] == 0``. Shorthands need no destination and reach every
+  LAPIC whatever its mode.
 
 Delivery mode (after destination):
 
@@ -49,7 +77,8 @@ Delivery mode (after destination):
 - **SMI, NMI, INIT, start-up, ExtINT**: every matched LAPIC, enabled or not.
 
 MSI decoding (reference §3.8, x86 MSI format): ``addr[31:20]`` must be
-0xFEE, else the write is dropped (no target); ``addr[19:12]`` destination,
+0xFEE, else the write is dropped (no target); ``addr[19:12]`` destination
+(8 bits; no extended destination ID in ``addr[11:5]``),
 ``addr[2]`` destination mode, ``addr[3]`` redirection hint;
 ``data[7:0]`` vector, ``data[10:8]`` delivery mode, ``data[14]`` level,
 ``data[15]`` trigger. As KVM does (``kvm_lowest_prio_delivery``), a set
@@ -140,6 +169,7 @@ SH_ALL_EXCL = 3
 DFR_FLAT = 0xF
 DFR_CLUSTER = 0x0
 BROADCAST = 0xFF
+X2APIC_BROADCAST = 0xFFFF_FFFF
 MSI_ADDR_PREFIX = 0xFEE
 
 
@@ -183,7 +213,7 @@ class Router(wiring.Component):
         vector = Signal(8)
         mode = Signal(3)
         dest_mode = Signal()
-        dest = Signal(8)
+        dest = Signal(32)
         shorthand = Signal(2)
         trigger = Signal()
         level = Signal()
@@ -246,18 +276,28 @@ class Router(wiring.Component):
 
         m.d.comb += drop.eq((src == 1) & (self.msi.addr[20:32] != MSI_ADDR_PREFIX))
 
-        # Destination matching, per LAPIC.
+        # Destination matching, per LAPIC (KVM kvm_apic_match_dest, module docstring).
         matched = Signal(n)
         enabled = Cat(s.enabled for s in self.lapic)
-        bcast = dest == BROADCAST
+        # The 8-bit broadcast of an IO-APIC message or MSI is a broadcast for an
+        # x2APIC receiver too (KVM kvm_apic_mda); an IPI's destination is taken as is.
+        bcast_xapic = Signal()
+        bcast_x2apic = Signal()
+        m.d.comb += [
+            bcast_xapic.eq(dest == BROADCAST),
+            bcast_x2apic.eq((dest == X2APIC_BROADCAST) | (~is_ipi & (dest == BROADCAST))),
+        ]
         for i, st in enumerate(self.lapic):
             logical_id = st.ldr[24:32]
+            bcast = Mux(st.x2apic, bcast_x2apic, bcast_xapic)
             physical = bcast | (st.apic_id == dest)
-            flat = (dest & logical_id).any()
-            cluster = (dest[4:8] == logical_id[4:8]) & (dest[0:4] & logical_id[0:4]).any()
-            logical = bcast | Mux(
-                st.dfr_model == DFR_FLAT, flat, Mux(st.dfr_model == DFR_CLUSTER, cluster, 0)
+            flat = (dest[0:8] & logical_id).any()
+            cluster = (
+                (dest[8:32] == 0) & (dest[4:8] == logical_id[4:8]) & (dest[0:4] & logical_id[0:4]).any()
             )
+            xapic_logical = Mux(st.dfr_model == DFR_FLAT, flat, Mux(st.dfr_model == DFR_CLUSTER, cluster, 0))
+            x2apic_logical = (dest[16:32] == st.ldr[16:32]) & (dest[0:16] & st.ldr[0:16]).any()
+            logical = bcast | Mux(st.x2apic, x2apic_logical, xapic_logical)
             is_self = is_ipi & (sender == i)
             with m.Switch(shorthand):
                 with m.Case(SH_NONE):

@@ -104,9 +104,9 @@ module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   output [2:0] ipi__delivery_mode;
   wire [2:0] ipi__delivery_mode;
   wire [2:0] \ipi__delivery_mode$109 ;
-  output [7:0] ipi__dest;
-  wire [7:0] ipi__dest;
-  wire [7:0] \ipi__dest$110 ;
+  output [31:0] ipi__dest;
+  wire [31:0] ipi__dest;
+  wire [31:0] \ipi__dest$110 ;
   output ipi__dest_mode;
   wire ipi__dest_mode;
   wire \ipi__dest_mode$111 ;
@@ -1445,7 +1445,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg \$839 ;
   wire \$84 ;
   reg \$840 ;
-  reg [7:0] \$841 ;
+  reg [31:0] \$841 ;
   reg [7:0] \$842 ;
   reg \$843 ;
   reg [7:0] \$844 ;
@@ -1581,8 +1581,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire intr;
   output [2:0] ipi__delivery_mode;
   reg [2:0] ipi__delivery_mode = 3'h0;
-  output [7:0] ipi__dest;
-  reg [7:0] ipi__dest = 8'h00;
+  output [31:0] ipi__dest;
+  reg [31:0] ipi__dest = 32'd0;
   output ipi__dest_mode;
   reg ipi__dest_mode = 1'h0;
   output ipi__level;
@@ -1601,8 +1601,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [7:0] ipi__vector = 8'h00;
   (* init = 3'h0 *)
   wire [2:0] ipi_delivery_mode;
-  (* init = 8'h00 *)
-  wire [7:0] ipi_dest;
+  (* init = 32'd0 *)
+  wire [31:0] ipi_dest;
   (* init = 1'h0 *)
   wire ipi_dest_mode;
   (* init = 1'h0 *)
@@ -3919,10 +3919,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$841  = ipi__dest;
     if (icr_send) begin
-      \$841  = icr_hi[31:24];
+      \$841  = { 24'h000000, icr_hi[31:24] };
     end
     if (rst) begin
-      \$841  = 8'h00;
+      \$841  = 32'd0;
     end
   end
   always @* begin

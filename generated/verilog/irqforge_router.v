@@ -4,86 +4,105 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode, ioapic__dest, ioapic__trigger, msi__valid, msi__addr, msi__data, ipi__0__valid, ipi__0__vector, ipi__0__delivery_mode, ipi__0__dest_mode, ipi__0__dest, ipi__0__shorthand, ipi__0__trigger, ipi__0__level, ipi__0__source, ipi__1__valid, ipi__1__vector, ipi__1__delivery_mode, ipi__1__dest_mode
-, ipi__1__dest, ipi__1__shorthand, ipi__1__trigger, ipi__1__level, ipi__1__source, lapic__0__apic_id, lapic__0__ldr, lapic__0__dfr_model, lapic__0__arb_priority, lapic__0__enabled, lapic__1__apic_id, lapic__1__ldr, lapic__1__dfr_model, lapic__1__arb_priority, lapic__1__enabled, msg__0__ready, msg__1__ready, eoi__0__valid, eoi__0__vector, eoi__1__valid, eoi__1__vector
-, clk, rst, ioapic__ready, msi__ready, ipi__0__ready, ipi__1__ready, msg__0__valid, msg__0__vector, msg__0__delivery_mode, msg__0__trigger, msg__0__level, msg__1__valid, msg__1__vector, msg__1__delivery_mode, msg__1__trigger, msg__1__level, ioapic_eoi__valid, ioapic_eoi__vector, ioapic__valid);
+, ipi__1__dest, ipi__1__shorthand, ipi__1__trigger, ipi__1__level, ipi__1__source, lapic__0__apic_id, lapic__0__ldr, lapic__0__dfr_model, lapic__0__arb_priority, lapic__0__enabled, lapic__0__x2apic, lapic__1__apic_id, lapic__1__ldr, lapic__1__dfr_model, lapic__1__arb_priority, lapic__1__enabled, lapic__1__x2apic, msg__0__ready, msg__1__ready, eoi__0__valid, eoi__0__vector
+, eoi__1__valid, eoi__1__vector, clk, rst, ioapic__ready, msi__ready, ipi__0__ready, ipi__1__ready, msg__0__valid, msg__0__vector, msg__0__delivery_mode, msg__0__trigger, msg__0__level, msg__1__valid, msg__1__vector, msg__1__delivery_mode, msg__1__trigger, msg__1__level, ioapic_eoi__valid, ioapic_eoi__vector, ioapic__valid
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [7:0] \$101 ;
+  wire [1:0] \$100 ;
+  wire \$101 ;
   wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
+  wire [1:0] \$103 ;
+  wire [1:0] \$104 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
-  wire [1:0] \$108 ;
+  wire \$108 ;
   wire \$109 ;
   wire [2:0] \$11 ;
   wire \$110 ;
   wire \$111 ;
-  reg [1:0] \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg [1:0] \$115 ;
-  reg [1:0] \$116 ;
-  reg [1:0] \$117 ;
-  reg \$118 ;
-  reg \$119 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire [7:0] \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire [7:0] \$119 ;
   wire \$12 ;
-  reg [7:0] \$120 ;
-  reg \$121 ;
-  reg [7:0] \$122 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire [1:0] \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
   wire \$13 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg [1:0] \$133 ;
+  reg [1:0] \$134 ;
+  reg [1:0] \$135 ;
+  reg \$136 ;
+  reg \$137 ;
+  reg [7:0] \$138 ;
+  reg \$139 ;
   wire \$14 ;
+  reg [7:0] \$140 ;
   wire \$15 ;
-  wire [7:0] \$16 ;
+  wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [3:0] \$20 ;
+  wire [15:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
+  wire [7:0] \$24 ;
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [3:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire [7:0] \$37 ;
+  wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [3:0] \$41 ;
+  wire \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
+  wire [15:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire \$52 ;
+  wire [7:0] \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire \$58 ;
+  wire [3:0] \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
@@ -109,12 +128,12 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [1:0] \$81 ;
-  wire [1:0] \$82 ;
+  wire \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire [1:0] \$85 ;
-  wire [1:0] \$86 ;
+  wire \$85 ;
+  wire \$86 ;
   wire \$87 ;
   wire \$88 ;
   wire \$89 ;
@@ -127,15 +146,17 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire \$95 ;
   wire \$96 ;
   wire \$97 ;
-  wire [7:0] \$98 ;
-  wire \$99 ;
+  wire \$98 ;
+  wire [1:0] \$99 ;
   wire [1:0] accepted;
   wire active;
+  wire bcast_x2apic;
+  wire bcast_xapic;
   reg busy = 1'h0;
   input clk;
   wire clk;
   wire complete;
-  reg [7:0] dest;
+  reg [31:0] dest;
   reg dest_mode;
   reg [1:0] done = 2'h0;
   wire drop;
@@ -182,8 +203,8 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   reg [7:0] ioapic_eoi__vector;
   input [2:0] ipi__0__delivery_mode;
   wire [2:0] ipi__0__delivery_mode;
-  input [7:0] ipi__0__dest;
-  wire [7:0] ipi__0__dest;
+  input [31:0] ipi__0__dest;
+  wire [31:0] ipi__0__dest;
   input ipi__0__dest_mode;
   wire ipi__0__dest_mode;
   input ipi__0__level;
@@ -202,8 +223,8 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire [7:0] ipi__0__vector;
   input [2:0] ipi__1__delivery_mode;
   wire [2:0] ipi__1__delivery_mode;
-  input [7:0] ipi__1__dest;
-  wire [7:0] ipi__1__dest;
+  input [31:0] ipi__1__dest;
+  wire [31:0] ipi__1__dest;
   input ipi__1__dest_mode;
   wire ipi__1__dest_mode;
   input ipi__1__level;
@@ -221,8 +242,8 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   input [7:0] ipi__1__vector;
   wire [7:0] ipi__1__vector;
   reg is_ipi;
-  input [7:0] lapic__0__apic_id;
-  wire [7:0] lapic__0__apic_id;
+  input [31:0] lapic__0__apic_id;
+  wire [31:0] lapic__0__apic_id;
   input [7:0] lapic__0__arb_priority;
   wire [7:0] lapic__0__arb_priority;
   input [3:0] lapic__0__dfr_model;
@@ -231,8 +252,10 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire lapic__0__enabled;
   input [31:0] lapic__0__ldr;
   wire [31:0] lapic__0__ldr;
-  input [7:0] lapic__1__apic_id;
-  wire [7:0] lapic__1__apic_id;
+  input lapic__0__x2apic;
+  wire lapic__0__x2apic;
+  input [31:0] lapic__1__apic_id;
+  wire [31:0] lapic__1__apic_id;
   input [7:0] lapic__1__arb_priority;
   wire [7:0] lapic__1__arb_priority;
   input [3:0] lapic__1__dfr_model;
@@ -241,6 +264,8 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire lapic__1__enabled;
   input [31:0] lapic__1__ldr;
   wire [31:0] lapic__1__ldr;
+  input lapic__1__x2apic;
+  wire lapic__1__x2apic;
   wire level;
   wire [1:0] lowest;
   wire lowest_any;
@@ -310,136 +335,156 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   assign \$12  = src == 1'h1;
   assign \$13  = msi__addr[31:20] != 12'hfee;
   assign drop = \$12  & \$13 ;
-  assign \$14  = dest == 8'hff;
-  assign \$15  = lapic__0__dfr_model == 4'hf;
-  assign \$16  = dest & lapic__0__ldr[31:24];
-  assign \$17  = | \$16 ;
-  assign \$18  = ! lapic__0__dfr_model;
-  assign \$19  = dest[7:4] == lapic__0__ldr[31:28];
-  assign \$20  = dest[3:0] & lapic__0__ldr[27:24];
+  assign bcast_xapic = dest == 8'hff;
+  assign \$14  = dest == 32'd4294967295;
+  assign \$15  = ~ is_ipi;
+  assign \$16  = dest == 8'hff;
+  assign \$17  = \$15  & \$16 ;
+  assign bcast_x2apic = \$14  | \$17 ;
+  assign \$18  = lapic__0__x2apic ? bcast_x2apic : bcast_xapic;
+  assign \$19  = dest[31:16] == lapic__0__ldr[31:16];
+  assign \$20  = dest[15:0] & lapic__0__ldr[15:0];
   assign \$21  = | \$20 ;
   assign \$22  = \$19  & \$21 ;
-  assign \$23  = \$18  ? \$22  : 1'h0;
-  assign \$24  = \$15  ? \$17  : \$23 ;
-  assign \$25  = \$14  | \$24 ;
-  assign \$26  = dest == 8'hff;
-  assign \$27  = lapic__0__apic_id == dest;
-  assign \$28  = \$26  | \$27 ;
-  assign \$29  = dest_mode ? \$25  : \$28 ;
-  assign \$30  = ! sender;
-  assign \$31  = is_ipi & \$30 ;
-  assign \$32  = ! sender;
-  assign \$33  = is_ipi & \$32 ;
-  assign \$34  = ~ \$33 ;
-  assign \$35  = dest == 8'hff;
-  assign \$36  = lapic__1__dfr_model == 4'hf;
-  assign \$37  = dest & lapic__1__ldr[31:24];
-  assign \$38  = | \$37 ;
-  assign \$39  = ! lapic__1__dfr_model;
-  assign \$40  = dest[7:4] == lapic__1__ldr[31:28];
-  assign \$41  = dest[3:0] & lapic__1__ldr[27:24];
-  assign \$42  = | \$41 ;
-  assign \$43  = \$40  & \$42 ;
-  assign \$44  = \$39  ? \$43  : 1'h0;
-  assign \$45  = \$36  ? \$38  : \$44 ;
-  assign \$46  = \$35  | \$45 ;
-  assign \$47  = dest == 8'hff;
-  assign \$48  = lapic__1__apic_id == dest;
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = dest_mode ? \$46  : \$49 ;
-  assign \$52  = is_ipi & \$51 ;
-  assign \$54  = is_ipi & \$53 ;
-  assign \$55  = ~ \$54 ;
+  assign \$23  = lapic__0__dfr_model == 4'hf;
+  assign \$24  = dest[7:0] & lapic__0__ldr[31:24];
+  assign \$25  = | \$24 ;
+  assign \$26  = ! lapic__0__dfr_model;
+  assign \$27  = ! dest[31:8];
+  assign \$28  = dest[7:4] == lapic__0__ldr[31:28];
+  assign \$29  = \$27  & \$28 ;
+  assign \$30  = dest[3:0] & lapic__0__ldr[27:24];
+  assign \$31  = | \$30 ;
+  assign \$32  = \$29  & \$31 ;
+  assign \$33  = \$26  ? \$32  : 1'h0;
+  assign \$34  = \$23  ? \$25  : \$33 ;
+  assign \$35  = lapic__0__x2apic ? \$22  : \$34 ;
+  assign \$36  = \$18  | \$35 ;
+  assign \$37  = lapic__0__x2apic ? bcast_x2apic : bcast_xapic;
+  assign \$38  = lapic__0__apic_id == dest;
+  assign \$39  = \$37  | \$38 ;
+  assign \$40  = dest_mode ? \$36  : \$39 ;
+  assign \$41  = ! sender;
+  assign \$42  = is_ipi & \$41 ;
+  assign \$43  = ! sender;
+  assign \$44  = is_ipi & \$43 ;
+  assign \$45  = ~ \$44 ;
+  assign \$46  = lapic__1__x2apic ? bcast_x2apic : bcast_xapic;
+  assign \$47  = dest[31:16] == lapic__1__ldr[31:16];
+  assign \$48  = dest[15:0] & lapic__1__ldr[15:0];
+  assign \$49  = | \$48 ;
+  assign \$50  = \$47  & \$49 ;
+  assign \$51  = lapic__1__dfr_model == 4'hf;
+  assign \$52  = dest[7:0] & lapic__1__ldr[31:24];
+  assign \$53  = | \$52 ;
+  assign \$54  = ! lapic__1__dfr_model;
+  assign \$55  = ! dest[31:8];
+  assign \$56  = dest[7:4] == lapic__1__ldr[31:28];
+  assign \$57  = \$55  & \$56 ;
+  assign \$58  = dest[3:0] & lapic__1__ldr[27:24];
+  assign \$59  = | \$58 ;
+  assign \$60  = \$57  & \$59 ;
+  assign \$61  = \$54  ? \$60  : 1'h0;
+  assign \$62  = \$51  ? \$53  : \$61 ;
+  assign \$63  = lapic__1__x2apic ? \$50  : \$62 ;
+  assign \$64  = \$46  | \$63 ;
+  assign \$65  = lapic__1__x2apic ? bcast_x2apic : bcast_xapic;
+  assign \$66  = lapic__1__apic_id == dest;
+  assign \$67  = \$65  | \$66 ;
+  assign \$68  = dest_mode ? \$64  : \$67 ;
+  assign \$70  = is_ipi & \$69 ;
+  assign \$72  = is_ipi & \$71 ;
+  assign \$73  = ~ \$72 ;
   assign eligible = matched & { lapic__1__enabled, lapic__0__enabled };
-  assign \$56  = ~ eligible[1];
-  assign \$57  = lapic__0__arb_priority <= lapic__1__arb_priority;
-  assign \$58  = \$56  | \$57 ;
-  assign \$60  = eligible[0] & \$59 ;
-  assign \$61  = ~ eligible[0];
-  assign \$62  = lapic__1__arb_priority <= lapic__0__arb_priority;
-  assign \$63  = \$61  | \$62 ;
-  assign \$65  = eligible[1] & \$64 ;
+  assign \$74  = ~ eligible[1];
+  assign \$75  = lapic__0__arb_priority <= lapic__1__arb_priority;
+  assign \$76  = \$74  | \$75 ;
+  assign \$78  = eligible[0] & \$77 ;
+  assign \$79  = ~ eligible[0];
+  assign \$80  = lapic__1__arb_priority <= lapic__0__arb_priority;
+  assign \$81  = \$79  | \$80 ;
+  assign \$83  = eligible[1] & \$82 ;
   assign lowest_any = | lowest;
-  assign \$66  = lp_last < 1'h1;
-  assign \$67  = lowest[1] & \$66 ;
-  assign \$68  = ! lowest_grant;
-  assign \$69  = lowest_any & \$68 ;
-  assign \$71  = lowest_any & \$70 ;
-  assign \$72  = msg__0__delivery_mode == 3'h5;
-  assign \$73  = ~ msg__0__level;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = \$74  & msg__0__trigger;
-  assign \$76  = drop | \$75 ;
-  assign \$77  = msg__0__delivery_mode == 2'h3;
-  assign \$78  = \$76  | \$77 ;
-  assign \$79  = ! msg__0__delivery_mode;
-  assign \$80  = msg__0__delivery_mode == 1'h1;
-  assign \$81  = ~ done;
-  assign \$82  = held_tgt & \$81 ;
-  assign pending = busy ? \$82  : targets;
+  assign \$84  = lp_last < 1'h1;
+  assign \$85  = lowest[1] & \$84 ;
+  assign \$86  = ! lowest_grant;
+  assign \$87  = lowest_any & \$86 ;
+  assign \$89  = lowest_any & \$88 ;
+  assign \$90  = msg__0__delivery_mode == 3'h5;
+  assign \$91  = ~ msg__0__level;
+  assign \$92  = \$90  & \$91 ;
+  assign \$93  = \$92  & msg__0__trigger;
+  assign \$94  = drop | \$93 ;
+  assign \$95  = msg__0__delivery_mode == 2'h3;
+  assign \$96  = \$94  | \$95 ;
+  assign \$97  = ! msg__0__delivery_mode;
+  assign \$98  = msg__0__delivery_mode == 1'h1;
+  assign \$99  = ~ done;
+  assign \$100  = held_tgt & \$99 ;
+  assign pending = busy ? \$100  : targets;
   assign msg__0__valid = active & pending[0];
-  assign \$83  = msg__0__valid & msg__0__ready;
+  assign \$101  = msg__0__valid & msg__0__ready;
   assign msg__1__valid = active & pending[1];
-  assign \$84  = msg__1__valid & msg__1__ready;
-  assign \$85  = ~ accepted;
-  assign \$86  = pending & \$85 ;
-  assign \$87  = ! \$86 ;
-  assign complete = active & \$87 ;
-  assign \$88  = ! src;
-  assign ioapic__ready = complete & \$88 ;
-  assign \$89  = src == 1'h1;
-  assign msi__ready = complete & \$89 ;
-  assign \$90  = src == 2'h2;
-  assign ipi__0__ready = complete & \$90 ;
-  assign \$91  = src == 2'h3;
-  assign ipi__1__ready = complete & \$91 ;
-  assign \$92  = eoi_held_0 | eoi__0__valid;
-  assign \$93  = eoi_held_1 | eoi__1__valid;
-  assign eoi_any = | { \$93 , \$92  };
-  assign \$94  = eoi_last < 1'h1;
-  assign \$95  = \$93  & \$94 ;
-  assign ioapic_eoi__valid = | { \$93 , \$92  };
-  assign \$96  = ! eoi_grant;
-  assign eoi_mine_0 = eoi_any & \$96 ;
-  assign \$97  = ~ eoi_held_0;
-  assign eoi_arrive_0 = eoi__0__valid & \$97 ;
-  assign \$98  = eoi_held_0 ? eoi_held_vector_0 : eoi__0__vector;
-  assign eoi_mine_1 = eoi_any & \$99 ;
-  assign \$100  = ~ eoi_held_1;
-  assign eoi_arrive_1 = eoi__1__valid & \$100 ;
-  assign \$101  = eoi_held_1 ? eoi_held_vector_1 : eoi__1__vector;
-  assign \$102  = ~ busy;
-  assign \$103  = \$102  & src_any;
-  assign \$104  = ~ drop;
-  assign \$105  = msg__0__delivery_mode == 1'h1;
-  assign \$106  = \$104  & \$105 ;
-  assign \$107  = \$106  & lowest_any;
-  assign \$108  = done | accepted;
-  assign \$109  = ~ busy;
-  assign \$110  = eoi_held_0 & eoi__0__valid;
-  assign \$111  = eoi_held_1 & eoi__1__valid;
+  assign \$102  = msg__1__valid & msg__1__ready;
+  assign \$103  = ~ accepted;
+  assign \$104  = pending & \$103 ;
+  assign \$105  = ! \$104 ;
+  assign complete = active & \$105 ;
+  assign \$106  = ! src;
+  assign ioapic__ready = complete & \$106 ;
+  assign \$107  = src == 1'h1;
+  assign msi__ready = complete & \$107 ;
+  assign \$108  = src == 2'h2;
+  assign ipi__0__ready = complete & \$108 ;
+  assign \$109  = src == 2'h3;
+  assign ipi__1__ready = complete & \$109 ;
+  assign \$110  = eoi_held_0 | eoi__0__valid;
+  assign \$111  = eoi_held_1 | eoi__1__valid;
+  assign eoi_any = | { \$111 , \$110  };
+  assign \$112  = eoi_last < 1'h1;
+  assign \$113  = \$111  & \$112 ;
+  assign ioapic_eoi__valid = | { \$111 , \$110  };
+  assign \$114  = ! eoi_grant;
+  assign eoi_mine_0 = eoi_any & \$114 ;
+  assign \$115  = ~ eoi_held_0;
+  assign eoi_arrive_0 = eoi__0__valid & \$115 ;
+  assign \$116  = eoi_held_0 ? eoi_held_vector_0 : eoi__0__vector;
+  assign eoi_mine_1 = eoi_any & \$117 ;
+  assign \$118  = ~ eoi_held_1;
+  assign eoi_arrive_1 = eoi__1__valid & \$118 ;
+  assign \$119  = eoi_held_1 ? eoi_held_vector_1 : eoi__1__vector;
+  assign \$120  = ~ busy;
+  assign \$121  = \$120  & src_any;
+  assign \$122  = ~ drop;
+  assign \$123  = msg__0__delivery_mode == 1'h1;
+  assign \$124  = \$122  & \$123 ;
+  assign \$125  = \$124  & lowest_any;
+  assign \$126  = done | accepted;
+  assign \$127  = ~ busy;
+  assign \$128  = eoi_held_0 & eoi__0__valid;
+  assign \$129  = eoi_held_1 & eoi__1__valid;
   always @(posedge clk)
-    src_last <= \$112 ;
+    src_last <= \$130 ;
   always @(posedge clk)
-    lp_last <= \$113 ;
+    lp_last <= \$131 ;
   always @(posedge clk)
-    busy <= \$114 ;
+    busy <= \$132 ;
   always @(posedge clk)
-    done <= \$115 ;
+    done <= \$133 ;
   always @(posedge clk)
-    held_src <= \$116 ;
+    held_src <= \$134 ;
   always @(posedge clk)
-    held_tgt <= \$117 ;
+    held_tgt <= \$135 ;
   always @(posedge clk)
-    eoi_last <= \$118 ;
+    eoi_last <= \$136 ;
   always @(posedge clk)
-    eoi_held_0 <= \$119 ;
+    eoi_held_0 <= \$137 ;
   always @(posedge clk)
-    eoi_held_vector_0 <= \$120 ;
+    eoi_held_vector_0 <= \$138 ;
   always @(posedge clk)
-    eoi_held_1 <= \$121 ;
+    eoi_held_1 <= \$139 ;
   always @(posedge clk)
-    eoi_held_vector_1 <= \$122 ;
+    eoi_held_vector_1 <= \$140 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     src_grant = 2'h0;
@@ -512,9 +557,9 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
     (* full_case = 32'd1 *)
     casez (src)
       2'h0:
-          dest = ioapic__dest;
+          dest = { 24'h000000, ioapic__dest };
       2'h1:
-          dest = msi__addr[19:12];
+          dest = { 24'h000000, msi__addr[19:12] };
       2'h2:
           dest = ipi__0__dest;
       2'h3:
@@ -599,24 +644,24 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
     (* full_case = 32'd1 *)
     casez (shorthand)
       2'h0:
-          matched[0] = \$29 ;
+          matched[0] = \$40 ;
       2'h1:
-          matched[0] = \$31 ;
+          matched[0] = \$42 ;
       2'h2:
           matched[0] = 1'h1;
       2'h3:
-          matched[0] = \$34 ;
+          matched[0] = \$45 ;
     endcase
     (* full_case = 32'd1 *)
     casez (shorthand)
       2'h0:
-          matched[1] = \$50 ;
+          matched[1] = \$68 ;
       2'h1:
-          matched[1] = \$52 ;
+          matched[1] = \$70 ;
       2'h2:
           matched[1] = 1'h1;
       2'h3:
-          matched[1] = \$55 ;
+          matched[1] = \$73 ;
     endcase
   end
   always @* begin
@@ -628,18 +673,18 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
     if (lowest[0]) begin
       lowest_grant = 1'h0;
     end
-    if (\$67 ) begin
+    if (\$85 ) begin
       lowest_grant = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$78 ) begin
+    if (\$96 ) begin
       targets = 2'h0;
-    end else if (\$79 ) begin
+    end else if (\$97 ) begin
       targets = eligible;
-    end else if (\$80 ) begin
+    end else if (\$98 ) begin
       targets = lp_onehot;
     end else begin
       targets = matched;
@@ -648,13 +693,13 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     eoi_grant = 1'h0;
-    if (\$93 ) begin
+    if (\$111 ) begin
       eoi_grant = 1'h1;
     end
-    if (\$92 ) begin
+    if (\$110 ) begin
       eoi_grant = 1'h0;
     end
-    if (\$95 ) begin
+    if (\$113 ) begin
       eoi_grant = 1'h1;
     end
   end
@@ -662,159 +707,159 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ioapic_eoi__vector = 8'h00;
     if (eoi_mine_0) begin
-      ioapic_eoi__vector = \$98 ;
+      ioapic_eoi__vector = \$116 ;
     end
     if (eoi_mine_1) begin
-      ioapic_eoi__vector = \$101 ;
+      ioapic_eoi__vector = \$119 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = src_last;
-    if (\$103 ) begin
-      \$112  = src_grant;
+    \$130  = src_last;
+    if (\$121 ) begin
+      \$130  = src_grant;
     end
     if (rst) begin
-      \$112  = 2'h3;
+      \$130  = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = lp_last;
-    if (\$103 ) begin
-      if (\$107 ) begin
-        \$113  = lowest_grant;
+    \$131  = lp_last;
+    if (\$121 ) begin
+      if (\$125 ) begin
+        \$131  = lowest_grant;
       end
     end
     if (rst) begin
-      \$113  = 1'h1;
+      \$131  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = busy;
+    \$132  = busy;
     if (complete) begin
-      \$114  = 1'h0;
+      \$132  = 1'h0;
     end else if (active) begin
-      \$114  = 1'h1;
+      \$132  = 1'h1;
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = done;
+    \$133  = done;
     if (complete) begin
-      \$115  = 2'h0;
+      \$133  = 2'h0;
     end else if (active) begin
-      \$115  = \$108 ;
+      \$133  = \$126 ;
     end
     if (rst) begin
-      \$115  = 2'h0;
+      \$133  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = held_src;
+    \$134  = held_src;
     if (complete) begin
     end else if (active) begin
-      \$116  = src;
+      \$134  = src;
     end
     if (rst) begin
-      \$116  = 2'h0;
+      \$134  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = held_tgt;
+    \$135  = held_tgt;
     if (complete) begin
     end else if (active) begin
-      if (\$109 ) begin
-        \$117  = targets;
+      if (\$127 ) begin
+        \$135  = targets;
       end
     end
     if (rst) begin
-      \$117  = 2'h0;
+      \$135  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = eoi_last;
+    \$136  = eoi_last;
     if (eoi_any) begin
-      \$118  = eoi_grant;
+      \$136  = eoi_grant;
     end
     if (rst) begin
-      \$118  = 1'h1;
+      \$136  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = eoi_held_0;
+    \$137  = eoi_held_0;
     if (eoi_mine_0) begin
-      \$119  = \$110 ;
+      \$137  = \$128 ;
     end else if (eoi_arrive_0) begin
-      \$119  = 1'h1;
+      \$137  = 1'h1;
     end
     if (rst) begin
-      \$119  = 1'h0;
+      \$137  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = eoi_held_vector_0;
+    \$138  = eoi_held_vector_0;
     if (eoi_mine_0) begin
-      \$120  = eoi__0__vector;
+      \$138  = eoi__0__vector;
     end else if (eoi_arrive_0) begin
-      \$120  = eoi__0__vector;
+      \$138  = eoi__0__vector;
     end
     if (rst) begin
-      \$120  = 8'h00;
+      \$138  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = eoi_held_1;
+    \$139  = eoi_held_1;
     if (eoi_mine_1) begin
-      \$121  = \$111 ;
+      \$139  = \$129 ;
     end else if (eoi_arrive_1) begin
-      \$121  = 1'h1;
+      \$139  = 1'h1;
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = eoi_held_vector_1;
+    \$140  = eoi_held_vector_1;
     if (eoi_mine_1) begin
-      \$122  = eoi__1__vector;
+      \$140  = eoi__1__vector;
     end else if (eoi_arrive_1) begin
-      \$122  = eoi__1__vector;
+      \$140  = eoi__1__vector;
     end
     if (rst) begin
-      \$122  = 8'h00;
+      \$140  = 8'h00;
     end
   end
   assign vector = msg__0__vector;
   assign mode = msg__0__delivery_mode;
   assign trigger = msg__0__trigger;
   assign level = msg__0__level;
-  assign eoi_want = { \$93 , \$92  };
+  assign eoi_want = { \$111 , \$110  };
   assign msg__1__vector = msg__0__vector;
   assign msg__1__delivery_mode = msg__0__delivery_mode;
   assign msg__1__trigger = msg__0__trigger;
   assign msg__1__level = msg__0__level;
-  assign accepted[1] = \$84 ;
-  assign accepted[0] = \$83 ;
-  assign lp_onehot[1] = \$71 ;
-  assign lp_onehot[0] = \$69 ;
-  assign lowest[1] = \$65 ;
-  assign lowest[0] = \$60 ;
-  assign \$51  = sender;
-  assign \$53  = sender;
-  assign \$59  = \$58 ;
-  assign \$64  = \$63 ;
-  assign \$70  = lowest_grant;
-  assign \$99  = eoi_grant;
+  assign accepted[1] = \$102 ;
+  assign accepted[0] = \$101 ;
+  assign lp_onehot[1] = \$89 ;
+  assign lp_onehot[0] = \$87 ;
+  assign lowest[1] = \$83 ;
+  assign lowest[0] = \$78 ;
+  assign \$69  = sender;
+  assign \$71  = sender;
+  assign \$77  = \$76 ;
+  assign \$82  = \$81 ;
+  assign \$88  = lowest_grant;
+  assign \$117  = eoi_grant;
 endmodule

@@ -22,12 +22,16 @@ ICR writes (KUT-style logical flat per bit, logical cluster per cluster and
 member, physical with aliased IDs, broadcasts); lowest priority (exactly one
 target; the lower TPR wins; ties alternate); IO-APIC pins, edge and level,
 to the right CPU with the right vector; the HPET's legacy timer 0 through
-pin 2; both CPUs hammering the shared IO-APIC and HPET at once.
+pin 2; both CPUs hammering the shared IO-APIC and HPET at once; the TSC and
+the MSR port (``cpu__{i}__msr__*``: RDMSR/WRMSR of IA32_TSC, #GP elsewhere),
+and random MSR accesses in lock-step with
+:meth:`~irqforge.sim.models.platform.PlatformModel.msr`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 from typing import Any
 
@@ -37,11 +41,13 @@ from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
+from irqforge.hw.platform import IA32_TSC
 from irqforge.sim.benches.storm_check import PlatformRegs
 from irqforge.sim.models.messages import DeliveryMode, Shorthand
+from irqforge.sim.models.platform import PlatformModel
 from irqforge.spec import Spec, load_default
 
-__all__ = ["CLK_NS", "PlatformHarness"]
+__all__ = ["CLK_NS", "TSC_AT_NOW_0", "UNIMPLEMENTED_MSRS", "PlatformHarness"]
 
 #: Clock period of the benches (ns).
 CLK_NS = 10
@@ -71,6 +77,10 @@ class PlatformHarness:
         for c in self.cpu:
             c.inta.value = 0
             c.nmi_ack.value = 0
+            c.msr_valid.value = 0
+            c.msr_write.value = 0
+            c.msr_addr.value = 0
+            c.msr_wdata.value = 0
         await ClockCycles(dut.clk, 2)
         # The masters sample their ports from their first clock edge on; made
         # before the design has settled they would see X (Icarus, time 0).
@@ -100,6 +110,25 @@ class PlatformHarness:
         r = await self.buses[cpu].read(addr, 4)
         assert int(r.resp) == resp, f"CPU {cpu} read {addr:#x}: response {int(r.resp)}, expected {resp}"
         return int.from_bytes(r.data, "little")
+
+    async def msr(self, cpu: int, write: bool, addr: int, wdata: int = 0, limit: int = 50) -> tuple[int, bool, int]:
+        """One RDMSR/WRMSR on CPU ``cpu``'s ``msr`` port: ``(rdata, fault, cycle)``, ``cycle``
+        being :meth:`now` of the cycle with ``valid`` and ``ready`` (the access's cycle)."""
+        pins = self.cpu[cpu]
+        await RisingEdge(self.dut.clk)
+        pins.msr_valid.value = 1
+        pins.msr_write.value = int(write)
+        pins.msr_addr.value = addr
+        pins.msr_wdata.value = wdata
+        for _ in range(limit):
+            await ReadOnly()
+            if pins.msr_ready.value == 1:
+                out = (int(pins.msr_rdata.value), bool(pins.msr_fault.value), self.now())
+                await RisingEdge(self.dut.clk)
+                pins.msr_valid.value = 0
+                return out
+            await RisingEdge(self.dut.clk)
+        raise AssertionError(f"CPU {cpu} MSR {addr:#x}: no ready within {limit} cycles")
 
     # ------------------------------------------------------------------ devices
 
@@ -162,6 +191,9 @@ class _Cpu:
         self.intr, self.vector, self.inta = pin("intr"), pin("vector"), pin("inta")
         self.ack_valid, self.ack_vector = pin("ack_valid"), pin("ack_vector")
         self.nmi, self.nmi_ack = pin("nmi"), pin("nmi_ack")
+        self.msr_valid, self.msr_write = pin("msr__valid"), pin("msr__write")
+        self.msr_addr, self.msr_wdata = pin("msr__addr"), pin("msr__wdata")
+        self.msr_ready, self.msr_rdata, self.msr_fault = pin("msr__ready"), pin("msr__rdata"), pin("msr__fault")
 
 
 def _only(n: int, taken: list[list[int]], expected: dict[int, list[int]], what: str) -> None:
@@ -386,3 +418,60 @@ async def both_cpus_hammer_the_shared_chips(dut: Any) -> None:
         await t
     assert progress == [rounds] * n
     cocotb.log.info("hammer: %d CPUs x %d rounds in %d cycles", n, rounds, h.now() - start)
+
+
+#: The cycle :meth:`PlatformHarness.now` calls 0 is the TSC's 1: reset falls just after
+#: the edge before it, and the cycle between (the first with ``rst`` low) has TSC 0.
+TSC_AT_NOW_0 = 1
+#: MSRs nothing on the platform implements (SDM vol. 4: IA32_P5_MC_TYPE, IA32_PLATFORM_ID,
+#: IA32_EFER, and an address in no MSR range): #GP.
+UNIMPLEMENTED_MSRS = (0x1, 0x17, 0xC000_0080, 0x4000_1234)
+
+
+@cocotb.test()
+async def tsc_and_msr_port(dut: Any) -> None:
+    """SDM 17.17 and KUT tsc.c test_wrtsc: each CPU's TSC counts one per clk from reset,
+    RDMSR 0x10 reads it in the cycle of the access, WRMSR 0x10 sets all 64 bits of that
+    CPU's TSC only; KUT msr.c: MSRs nobody implements raise #GP."""
+    h = PlatformHarness(dut)
+    await h.start()
+    for i in range(h.n):
+        rdata, fault, at = await h.msr(i, False, IA32_TSC)
+        assert not fault and rdata == at + TSC_AT_NOW_0, f"CPU {i}: TSC {rdata} in cycle {at}"
+    value = 0xFEDC_BA98_7654_3210
+    _, fault, at = await h.msr(0, True, IA32_TSC, value)
+    assert not fault
+    await ClockCycles(dut.clk, 7)
+    rdata, _, now = await h.msr(0, False, IA32_TSC)
+    assert rdata == value + now - at - 1, f"TSC {rdata:#x} {now - at} cycles after writing {value:#x}"
+    for i in range(1, h.n):
+        rdata, _, now = await h.msr(i, False, IA32_TSC)
+        assert rdata == now + TSC_AT_NOW_0, f"CPU {i}'s TSC moved with CPU 0's"
+    for addr in UNIMPLEMENTED_MSRS:
+        for write in (False, True):
+            rdata, fault, _ = await h.msr(h.n - 1, write, addr, 0x1234)
+            assert fault and rdata == 0, f"{'WR' if write else 'RD'}MSR {addr:#x} did not fault"
+
+
+@cocotb.test()
+async def msr_lock_step_with_the_model(dut: Any) -> None:
+    """Random RDMSR/WRMSR (the TSC, unimplemented MSRs) on random CPUs at random times,
+    each checked against PlatformModel.msr advanced to the same cycle."""
+    h = PlatformHarness(dut)
+    await h.start()
+    model = PlatformModel(h.spec)
+    rng = random.Random(int(os.environ.get("IRQFORGE_SEED") or 3))
+    for _ in range(80):
+        wait = rng.choice([0, 1, 3, 40])
+        if wait:
+            await ClockCycles(dut.clk, wait)
+        cpu = rng.randrange(h.n)
+        addr = rng.choice([IA32_TSC, IA32_TSC, *UNIMPLEMENTED_MSRS])
+        write = rng.random() < 0.3
+        wdata = rng.choice([0, rng.randrange(1 << 64), rng.randrange(1 << 16)])
+        rdata, fault, at = await h.msr(cpu, write, addr, wdata)
+        model.advance_to(at + TSC_AT_NOW_0)
+        want_rdata, want_fault = model.msr(cpu, write, addr, wdata)
+        got = (0 if write else rdata, fault)
+        want = (0 if write else want_rdata, want_fault)
+        assert got == want, f"cycle {at}: CPU {cpu} {'WR' if write else 'RD'}MSR {addr:#x}: RTL {got}, model {want}"

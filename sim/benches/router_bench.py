@@ -6,7 +6,9 @@ Run through :func:`irqforge.sim.runner.build_and_test` with the test module
 
 Every source (IO-APIC, MSI, each LAPIC's IPI port) gets queues of random
 messages while the LAPIC states (APIC ID, LDR, DFR model, arbitration
-priority, enabled) change between batches and each LAPIC's ``msg_in``
+priority, enabled, x2APIC mode: all xAPIC, all x2APIC with 32-bit IDs and
+derived LDRs, or mixed) change between batches (an x2APIC sender's IPIs
+carry 32-bit destinations) and each LAPIC's ``msg_in``
 back-pressure is random. Inputs change in the middle of a cycle (falling
 edge); in the read-only phase of each cycle the bench checks, as the
 Amaranth-simulator test ``tests/hw/test_router.py`` does: the source served
@@ -32,23 +34,37 @@ from irqforge.sim.models.messages import DeliveryMode, DestMode, Interrupt, IoAp
 from irqforge.sim.models.router import SOURCE_IOAPIC, SOURCE_MSI, RouterModel
 from irqforge.spec import load_default
 
-__all__ = ["LapicState", "random_traffic"]
+__all__ = ["LapicState", "random_traffic", "x2apic_ldr"]
 
 FLAT, CLUSTER = 0xF, 0x0
+X2APIC_BROADCAST = 0xFFFF_FFFF
 
 
 class LapicState:
-    """A LAPIC's router-visible state."""
+    """A LAPIC's router-visible state (xAPIC or x2APIC mode)."""
 
-    def __init__(self, apic_id: int, ldr: int, dfr_model: int, arb_priority: int, enabled: bool) -> None:
+    def __init__(self, apic_id: int, ldr: int, dfr_model: int, arb_priority: int, enabled: bool,
+                 x2apic: bool = False) -> None:
         self.apic_id, self.ldr, self.dfr_model = apic_id, ldr, dfr_model
-        self.arb_priority, self.enabled = arb_priority, enabled
+        self.arb_priority, self.enabled, self.x2apic = arb_priority, enabled, x2apic
+
+
+def x2apic_ldr(apic_id: int) -> int:
+    """An x2APIC LAPIC's LDR (SDM 10.12.10.2): ID[19:4] in 31:16, bit ID[3:0] in 15:0."""
+    return ((apic_id >> 4) & 0xFFFF) << 16 | 1 << (apic_id & 0xF)
 
 
 def _lapics(rng: random.Random, n: int) -> list[LapicState]:
+    """All xAPIC (the bench's original states), all x2APIC, or mixed (as KVM matches them)."""
+    shape = rng.choice(["xapic", "xapic", "x2apic", "mixed"])
     ids = [rng.choice([rng.randrange(256), rng.randrange(4), 0xFF, k]) for k in range(n)]
     out = []
     for k in range(n):
+        if shape == "x2apic" or (shape == "mixed" and rng.random() < 0.5):
+            x2id = rng.choice([ids[k], rng.randrange(48), rng.randrange(1 << 32), X2APIC_BROADCAST])
+            out.append(LapicState(x2id, x2apic_ldr(x2id), rng.randrange(16),
+                                  rng.choice([0, 0x10, 0x10, rng.randrange(256)]), rng.random() < 0.85, True))
+            continue
         model = rng.choice([FLAT, FLAT, CLUSTER, rng.randrange(16)])
         ldr = rng.choice([1 << rng.randrange(8), rng.randrange(256), rng.randrange(4) << 4 | 1 << rng.randrange(4)])
         out.append(LapicState(ids[k], ldr << 24 | rng.randrange(1 << 24), model,
@@ -56,19 +72,31 @@ def _lapics(rng: random.Random, n: int) -> list[LapicState]:
     return out
 
 
+def _dest(rng: random.Random, lapics: list[LapicState], wide: bool) -> int:
+    """An 8-bit destination, or a 32-bit one (an x2APIC sender's) aimed at the LAPICs."""
+    st = rng.choice(lapics)
+    pick = [0xFF, rng.randrange(256), rng.choice(lapics).apic_id & 0xFF, rng.choice(lapics).ldr >> 24 & 0xFF]
+    if wide:
+        pick += [X2APIC_BROADCAST, st.apic_id, st.ldr, (st.ldr & 0xFFFF_0000) | rng.randrange(1 << 16),
+                 rng.randrange(1 << 32)]
+    return rng.choice(pick)
+
+
 def _message(rng: random.Random, source: int, lapics: list[LapicState]) -> IoApicMessage | Msi | Ipi:
     modes = [0, 0, 1, 1, 2, 3, 4, 5, 6, 7]
-    dest = rng.choice([0xFF, rng.randrange(256), rng.choice(lapics).apic_id, rng.choice(lapics).ldr >> 24])
     vector = rng.randrange(256)
     if source == SOURCE_MSI:
+        dest = _dest(rng, lapics, False)
         prefix = 0xFEE if rng.random() < 0.9 else rng.randrange(0x1000)
         addr = prefix << 20 | dest << 12 | rng.randrange(2) << 3 | rng.randrange(2) << 2 | rng.randrange(4)
         return Msi(addr, rng.randrange(2) << 15 | rng.randrange(2) << 14 | rng.choice(modes) << 8 | vector)
     if source == SOURCE_IOAPIC:
-        return IoApicMessage(vector, DeliveryMode(rng.choice(modes)), DestMode(rng.randrange(2)), dest,
-                             Trigger(rng.randrange(2)))
-    return Ipi(vector, DeliveryMode(rng.choice(modes)), DestMode(rng.randrange(2)), dest, Shorthand(rng.randrange(4)),
-               Trigger(rng.randrange(2)), rng.randrange(2), lapics[source - 2].apic_id)
+        return IoApicMessage(vector, DeliveryMode(rng.choice(modes)), DestMode(rng.randrange(2)),
+                             _dest(rng, lapics, False), Trigger(rng.randrange(2)))
+    sender = lapics[source - 2]
+    # The sender's mode sets the destination's width: ICR[63:32] or ICR2[31:24].
+    return Ipi(vector, DeliveryMode(rng.choice(modes)), DestMode(rng.randrange(2)), _dest(rng, lapics, sender.x2apic),
+               Shorthand(rng.randrange(4)), Trigger(rng.randrange(2)), rng.randrange(2), sender.apic_id & 0xFF)
 
 
 def _port(dut: Any, source: int) -> str:
@@ -100,6 +128,7 @@ def _set_lapics(dut: Any, lapics: list[LapicState]) -> None:
         getattr(dut, f"lapic__{i}__dfr_model").value = st.dfr_model
         getattr(dut, f"lapic__{i}__arb_priority").value = st.arb_priority
         getattr(dut, f"lapic__{i}__enabled").value = int(st.enabled)
+        getattr(dut, f"lapic__{i}__x2apic").value = int(st.x2apic)
 
 
 def _sample(cov: coverage.Coverage | None, source: int, msg: IoApicMessage | Msi | Ipi, targets: int) -> None:
@@ -136,7 +165,7 @@ async def random_traffic(dut: Any) -> None:
     await ClockCycles(dut.clk, 3)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-    cycle = served = 0
+    cycle = served = x2_served = 0
     try:
         while cycle < budget:
             lapics = _lapics(rng, n)
@@ -177,6 +206,7 @@ async def random_traffic(dut: Any) -> None:
                     _sample(cov, expected, msg, len(want))
                     delivered, starting, stuck = {}, True, 0
                     served += 1
+                    x2_served += any(st.x2apic for st in lapics)
                 else:
                     stuck += 1
                     assert stuck < 200, f"cycle {cycle}: source {expected} not served for 200 cycles"
@@ -187,4 +217,5 @@ async def random_traffic(dut: Any) -> None:
     finally:
         coverage.save()
     assert served > 10, f"seed {seed}: only {served} messages served"
-    dut._log.info("router random_traffic seed %d: %d messages in %d cycles", seed, served, cycle)
+    dut._log.info("router random_traffic seed %d: %d messages (%d with x2APIC LAPICs) in %d cycles",
+                  seed, served, x2_served, cycle)

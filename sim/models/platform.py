@@ -54,10 +54,14 @@ from .lapic import LapicModel
 from .messages import DeliveryMode, Interrupt
 from .router import RouterModel
 
-__all__ = ["NEVER", "PlatformModel", "ZeroWidthPulse"]
+__all__ = ["IA32_TSC", "NEVER", "PlatformModel", "ZeroWidthPulse"]
 
 #: A cycle later than any simulation reaches: "no event scheduled".
 NEVER: Final = 1 << 62
+
+#: The time-stamp counter's MSR address, answered by the platform (SDM 17.17).
+IA32_TSC: Final = 0x10
+_MASK64: Final = (1 << 64) - 1
 
 _DECERR: Final = "DECERR"
 _STARTUP_MODES: Final = (int(DeliveryMode.INIT), int(DeliveryMode.STARTUP))
@@ -129,6 +133,11 @@ class PlatformModel:
         #: Cycle of each device line's last change (see :meth:`set_irq`).
         self._line_changed_at: list[int] = [-1] * self.npins
         self._startup: list[list[tuple[str, int]]] = [[] for _ in self.lapics]
+        #: Per CPU: TSC minus :attr:`cycle` (mod 2**64); 0 until a WRMSR to IA32_TSC.
+        self._tsc_offset: list[int] = [0] * self.ncpus
+        #: WRMSR IA32_TSC not yet seen by the LAPIC: CPU -> (the first cycle with the new
+        #: TSC, its value then). Applied by :meth:`_sync`.
+        self._tsc_set: dict[int, tuple[int, int]] = {}
         for k in range(len(self._timed)):
             self._reschedule(k)
 
@@ -138,8 +147,21 @@ class PlatformModel:
         """Bring timed device ``k`` up to :attr:`cycle` (never across one of its events)."""
         lag = self.cycle - self._synced[k]
         if lag:
+            if self._tsc_set and k in self._tsc_set:
+                self._sync_tsc_write(k)
+                return
             self._timed[k].advance(lag)
             self._synced[k] = self.cycle
+
+    def _sync_tsc_write(self, k: int) -> None:
+        """:meth:`_sync` across the cycle a WRMSR to IA32_TSC of CPU ``k`` took effect in:
+        the LAPIC sees the old TSC up to it and the written value from the next cycle."""
+        at, value = self._tsc_set.pop(k)
+        lapic = self.lapics[k]
+        lapic.advance(at - self._synced[k])
+        lapic.set_tsc(value)  # type: ignore[attr-defined]
+        lapic.advance(self.cycle - at)
+        self._synced[k] = self.cycle
 
     def _reschedule(self, k: int) -> None:
         """Ask timed device ``k`` (already in sync) when its next event is due."""
@@ -217,8 +239,11 @@ class PlatformModel:
             lapic = self.lapics[cpu]
             lag = self.cycle - self._synced[cpu]
             if lag:
-                lapic.advance(lag)
-                self._synced[cpu] = self.cycle
+                if self._tsc_set:
+                    self._sync(cpu)
+                else:
+                    lapic.advance(lag)
+                    self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
             self._reschedule(cpu)
             if lapic.ipi_pending is not None:
@@ -245,6 +270,60 @@ class PlatformModel:
             self._hpet_outputs()
             return
         raise BusError(cpu, addr, _DECERR)
+
+    # ------------------------------------------------------------------ MSRs and the TSC
+
+    def tsc(self, cpu: int) -> int:
+        """CPU ``cpu``'s time-stamp counter in the current cycle (the RTL's ``tsc``)."""
+        return (self.cycle + self._tsc_offset[cpu]) & _MASK64
+
+    def msr(self, cpu: int, write: bool, addr: int, wdata: int = 0) -> tuple[int, bool]:
+        """An RDMSR/WRMSR of ``cpu`` taking effect in the current cycle: ``(rdata, fault)``.
+
+        The RTL's ``cpu__{i}__msr__*`` handshake: this is the cycle with
+        ``valid`` and ``ready``. IA32_TSC (0x10) is answered here: a read
+        returns the TSC of this cycle, a write sets all 64 bits, the TSC
+        reading ``wdata`` in the next cycle and counting on from there (SDM
+        17.17). Every other address goes to the CPU's LAPIC (its ``msr``
+        method); a LAPIC without one faults them all. A fault (#GP) changes
+        nothing and reads 0.
+        """
+        if addr == IA32_TSC:
+            if not write:
+                return self.tsc(cpu), False
+            value = wdata & _MASK64
+            self._tsc_offset[cpu] = (value - self.cycle - 1) & _MASK64
+            if hasattr(self.lapics[cpu], "set_tsc"):
+                # The LAPIC's TSC-deadline compares with the new value from the next
+                # cycle on: wake it then (its next event may have moved either way).
+                self._sync(cpu)
+                self._tsc_set[cpu] = (self.cycle + 1, value)
+                self._wake(cpu, self.cycle + 1)
+            return 0, False
+        lapic = self.lapics[cpu]
+        access = getattr(lapic, "msr", None)
+        if access is None:
+            return 0, True
+        self._sync(cpu)
+        rdata, fault = access(write, addr, wdata & _MASK64)
+        self._reschedule(cpu)
+        if lapic.ipi_pending is not None:
+            ipi = lapic.take_ipi()
+            while ipi is not None:
+                self._deliver(self.router.route_ipi(ipi, cpu))
+                ipi = lapic.take_ipi()
+        if lapic.eois:
+            for vector in lapic.take_eois():
+                self.ioapic.eoi(vector)
+            self._ioapic_settle()
+        return int(rdata), bool(fault)
+
+    def _wake(self, k: int, at: int) -> None:
+        """Make timed device ``k``'s next event no later than cycle ``at``."""
+        if at < self._due[k]:
+            self._due[k] = at
+            if at < self._next_at:
+                self._next_at = at
 
     # ------------------------------------------------------------------ lines and messages
 

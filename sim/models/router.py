@@ -4,10 +4,15 @@ The same rules as :mod:`irqforge.hw.router` (whose docstring is the long
 version), as plain Python:
 
 - Destination: shorthand (IPIs only; *self*/*all excluding self* by the
-  sending LAPIC's index) over physical (ID match, 0xFF broadcast, every
-  LAPIC sharing the ID) and logical (0xFF broadcast; flat: ``dest & LDR[31:24]``;
-  cluster: ``dest[7:4] == LDR[31:28]`` and ``dest[3:0] & LDR[27:24]``; a DFR
-  model other than 0xF/0x0 matches only broadcasts).
+  sending LAPIC's index) over a 32-bit destination matched by each receiver
+  in its own mode (KVM ``kvm_apic_match_dest``): broadcast 0xFF (xAPIC
+  receiver) or 0xFFFFFFFF (x2APIC receiver; an IO-APIC message's or MSI's
+  0xFF counts, ``kvm_apic_mda``); physical: 32-bit ID match, every LAPIC
+  sharing the ID; logical, x2APIC: ``dest[31:16] == LDR[31:16]`` and
+  ``dest[15:0] & LDR[15:0]``; logical, xAPIC: flat ``dest & LDR[31:24]``,
+  cluster ``dest[31:4] == LDR[31:28]`` and ``dest[3:0] & LDR[27:24]``, a
+  DFR model other than 0xF/0x0 matches only broadcasts. Mixed xAPIC/x2APIC
+  systems: see :mod:`irqforge.hw.router`.
 - Delivery mode: fixed → matched and enabled; lowest priority → one of
   matched and enabled (below); INIT level de-assert, remote read (3) and
   MSIs outside 0xFEExxxxx → nobody; everything else → all matched.
@@ -26,8 +31,10 @@ message at a time, simultaneous sources in the round-robin order of
 :meth:`RouterModel.arbitrate` (IO-APIC = 0, MSI = 1, IPI of LAPIC ``i`` = ``2 + i``).
 
 The LAPIC objects handed in need the attributes ``apic_id``, ``ldr`` (the
-whole 32-bit LDR), ``dfr_model`` (DFR[31:28]), ``arb_priority`` and
-``enabled`` — the LAPIC model's properties of the same names. They are read
+whole 32-bit LDR), ``dfr_model`` (DFR[31:28]), ``arb_priority``,
+``enabled`` and ``x2apic`` — the LAPIC model's properties of the same names
+(``apic_id`` is the 32-bit ID; in xAPIC mode the 8-bit ID; a state
+without ``x2apic`` is taken to be in xAPIC mode). They are read
 anew for every message: nothing about the LAPICs is cached.
 
 **Cost** (the router is also the ``model`` backend's): :meth:`RouterModel.route`
@@ -60,6 +67,7 @@ __all__ = [
 SOURCE_IOAPIC = 0
 SOURCE_MSI = 1
 BROADCAST = 0xFF
+X2APIC_BROADCAST = 0xFFFF_FFFF
 DFR_FLAT = 0xF
 DFR_CLUSTER = 0x0
 MSI_ADDR_PREFIX = 0xFEE
@@ -94,6 +102,8 @@ class LapicState(Protocol):
     def arb_priority(self) -> int: ...
     @property
     def enabled(self) -> bool: ...
+
+    # ``x2apic`` (bool) is read with getattr: a state without it is an xAPIC.
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,11 @@ def _resolve_sender(sender: int | None, lapics: Sequence[LapicState]) -> int | N
 
 def _match(dest_mode: int, dest: int, shorthand: int, sender: int | None,
            lapics: Sequence[LapicState]) -> list[int]:
-    """Indices of the LAPICs a destination names (see :meth:`RouterModel.matched`)."""
+    """Indices of the LAPICs a destination names (see :meth:`RouterModel.matched`).
+
+    ``sender`` is ``None`` for an IO-APIC message or MSI: their 8-bit 0xFF is
+    the broadcast of x2APIC receivers too (KVM ``kvm_apic_mda``).
+    """
     if shorthand:
         if shorthand == _SELF:
             me = _resolve_sender(sender, lapics)
@@ -154,20 +168,28 @@ def _match(dest_mode: int, dest: int, shorthand: int, sender: int | None,
         if shorthand == _ALL_EXCL:
             me = _resolve_sender(sender, lapics)
             return [i for i in range(len(lapics)) if i != me]
-    if dest == BROADCAST:
-        return list(range(len(lapics)))
+    # Broadcast for an xAPIC receiver / for an x2APIC receiver.
+    bcast = dest == BROADCAST
+    bcast_x2 = dest == X2APIC_BROADCAST or (bcast and sender is None)
     if dest_mode == _PHYSICAL:
-        return [i for i, lapic in enumerate(lapics) if lapic.apic_id == dest]
+        return [i for i, lapic in enumerate(lapics)
+                if (bcast_x2 if getattr(lapic, "x2apic", False) else bcast) or lapic.apic_id == dest]
     out = []
     for i, lapic in enumerate(lapics):
-        logical_id = (lapic.ldr >> 24) & 0xFF
-        model = lapic.dfr_model
-        if model == DFR_FLAT:
-            hit = dest & logical_id != 0
-        elif model == DFR_CLUSTER:
-            hit = dest >> 4 == logical_id >> 4 and dest & logical_id & 0xF != 0
+        ldr = lapic.ldr
+        if getattr(lapic, "x2apic", False):
+            hit = bcast_x2 or (ldr >> 16 == dest >> 16 and ldr & dest & 0xFFFF != 0)
+        elif bcast:
+            hit = True
         else:
-            hit = False
+            logical_id = (ldr >> 24) & 0xFF
+            model = lapic.dfr_model
+            if model == DFR_FLAT:
+                hit = dest & logical_id != 0
+            elif model == DFR_CLUSTER:
+                hit = dest >> 4 == logical_id >> 4 and dest & logical_id & 0xF != 0
+            else:
+                hit = False
         if hit:
             out.append(i)
     return out

@@ -16,7 +16,8 @@ reference, deterministic per seed:
     (``*_bench.random_traffic``).
 ``router``
     ``irqforge_router``: random messages on every source, random LAPIC
-    states and back-pressure; the served source and the delivered messages
+    states (xAPIC, x2APIC with 32-bit IDs and destinations, and mixed) and
+    back-pressure; the served source and the delivered messages
     checked against :class:`~irqforge.sim.models.router.RouterModel` in
     every cycle (``router_bench.random_traffic``).
 ``storm``

@@ -1,0 +1,164 @@
+"""The platform's MSR ports and per-CPU TSC (hw/platform.py) in Amaranth's simulator,
+in lock-step with the platform model (sim/models/platform.py ``PlatformModel.msr``).
+
+Expected values come from the SDM, not from the code under test:
+
+- SDM 17.17 (Time-Stamp Counter): a 64-bit counter per logical processor, zero
+  at reset, counting from then on (here one tick per ``clk``), read and written
+  as MSR 0x10 (IA32_TSC); on current processors WRMSR writes all 64 bits.
+- The MSR handshake of docs/hardware.md: the access takes effect in the cycle
+  with ``valid`` and ``ready``, where ``rdata`` and ``fault`` are valid.
+- kvm-unit-tests ``tsc.c`` (``test_wrtsc``: the TSC reads back the written
+  value plus the time since) and ``msr.c`` (an MSR nobody implements raises #GP).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from amaranth.sim import Simulator
+
+from irqforge.hw.platform import IA32_TSC, Platform, top
+from irqforge.sim.models.platform import PlatformModel
+
+#: MSRs no part of the platform implements (SDM vol. 4: IA32_P5_MC_TYPE, IA32_PLATFORM_ID,
+#: IA32_EFER, and an address in no MSR range): #GP.
+UNIMPLEMENTED = (0x1, 0x17, 0xC000_0080, 0x4000_1234)
+
+
+@pytest.fixture(scope="module")
+def platform(spec: Any) -> Platform:
+    return top(spec)
+
+
+def run(dut: Platform, bench: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+class Clocked:
+    """The testbench's view of time: ``cycle`` = ticks since the start = the TSC after reset."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.cycle = 0
+
+    async def tick(self, n: int = 1) -> None:
+        for _ in range(n):
+            await self.ctx.tick()
+            self.cycle += 1
+
+
+async def msr(t: Clocked, port: Any, write: bool, addr: int, wdata: int = 0,
+              limit: int = 20) -> tuple[int, bool, int]:
+    """One MSR access on ``port``: ``(rdata, fault, cycle it took effect in)``."""
+    ctx = t.ctx
+    ctx.set(port.valid, 1)
+    ctx.set(port.write, int(write))
+    ctx.set(port.addr, addr)
+    ctx.set(port.wdata, wdata)
+    for _ in range(limit):
+        if ctx.get(port.ready):
+            out = (ctx.get(port.rdata), bool(ctx.get(port.fault)), t.cycle)
+            await t.tick()
+            ctx.set(port.valid, 0)
+            return out
+        await t.tick()
+    raise AssertionError(f"MSR {addr:#x}: no ready within {limit} cycles")
+
+
+def test_tsc_counts_from_reset_one_tick_per_clk(platform: Platform) -> None:
+    """SDM 17.17: zero at reset, one tick per clk; RDMSR 0x10 returns the TSC of the cycle
+    it takes effect in, answered in that same cycle (ready with valid)."""
+
+    async def bench(ctx: Any) -> None:
+        t = Clocked(ctx)
+        for i, cpu in enumerate(platform.cpu):
+            await t.tick(3 + 5 * i)
+            rdata, fault, at = await msr(t, cpu.msr, False, IA32_TSC)
+            assert not fault and rdata == at, f"CPU {i}: TSC {rdata} in cycle {at}"
+            assert at == t.cycle - 1, "the TSC read waited for ready"
+        # Back to back: consecutive cycles read consecutive values.
+        a, _, at_a = await msr(t, platform.cpu[0].msr, False, IA32_TSC)
+        b, _, at_b = await msr(t, platform.cpu[0].msr, False, IA32_TSC)
+        assert (b - a, at_b - at_a) == (1, 1)
+
+    run(platform, bench)
+
+
+def test_wrmsr_tsc_sets_all_64_bits_per_cpu(platform: Platform) -> None:
+    """SDM 17.17 (all 64 bits writable) and KUT tsc.c test_wrtsc: after WRMSR 0x10 = V the
+    TSC reads V + the cycles since; the other CPUs' TSCs are untouched; the counter wraps."""
+
+    async def bench(ctx: Any) -> None:
+        t = Clocked(ctx)
+        n = len(platform.cpu)
+        value = 0x1234_5678_9ABC_DEF0
+        _, fault, at = await msr(t, platform.cpu[0].msr, True, IA32_TSC, value)
+        assert not fault
+        await t.tick(9)
+        rdata, _, now = await msr(t, platform.cpu[0].msr, False, IA32_TSC)
+        assert rdata == value + (now - at - 1), f"TSC {rdata:#x} {now - at} cycles after writing {value:#x}"
+        for i in range(1, n):
+            other, _, when = await msr(t, platform.cpu[i].msr, False, IA32_TSC)
+            assert other == when, f"CPU {i}'s TSC moved with CPU 0's"
+        # Near the top: it wraps to 0 (a 64-bit counter).
+        _, _, at = await msr(t, platform.cpu[n - 1].msr, True, IA32_TSC, (1 << 64) - 2)
+        rdata, _, now = await msr(t, platform.cpu[n - 1].msr, False, IA32_TSC)
+        assert now == at + 1 and rdata == (1 << 64) - 2
+        await t.tick(1)
+        rdata, _, _ = await msr(t, platform.cpu[n - 1].msr, False, IA32_TSC)
+        assert rdata == 0
+
+    run(platform, bench)
+
+
+def test_unimplemented_msrs_fault(platform: Platform) -> None:
+    """KUT msr.c: an MSR the platform does not implement raises #GP on read and on write,
+    and a faulting write changes nothing (the TSC keeps counting)."""
+
+    async def bench(ctx: Any) -> None:
+        t = Clocked(ctx)
+        for addr in UNIMPLEMENTED:
+            for write in (False, True):
+                rdata, fault, _ = await msr(t, platform.cpu[0].msr, write, addr, 0xFFFF)
+                assert fault and rdata == 0, f"{'WRMSR' if write else 'RDMSR'} {addr:#x}: fault {fault}"
+        rdata, fault, at = await msr(t, platform.cpu[0].msr, False, IA32_TSC)
+        assert not fault and rdata == at
+
+    run(platform, bench)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_random_msr_accesses_lock_step_with_the_model(spec: Any, platform: Platform, seed: int) -> None:
+    """Random RDMSR/WRMSR of the TSC and of unimplemented MSRs on random CPUs at random
+    cycles: the RTL and PlatformModel.msr, advanced to the same cycle, agree on every
+    ``(rdata, fault)``."""
+    rng = random.Random(seed)
+    model = PlatformModel(spec)
+
+    async def bench(ctx: Any) -> None:
+        t = Clocked(ctx)
+        for _ in range(60):
+            await t.tick(rng.choice([0, 1, 2, 17]))
+            cpu = rng.randrange(len(platform.cpu))
+            addr = rng.choice([IA32_TSC, IA32_TSC, IA32_TSC, *UNIMPLEMENTED])
+            write = rng.random() < 0.3
+            wdata = rng.choice([0, rng.randrange(1 << 64), rng.randrange(1 << 20)])
+            got_rdata, got_fault, at = await msr(t, platform.cpu[cpu].msr, write, addr, wdata)
+            model.advance_to(at)
+            want = model.msr(cpu, write, addr, wdata)
+            got = (got_rdata if not write else 0, got_fault)
+            want = (want[0] if not write else 0, want[1])
+            assert got == want, f"cycle {at}: CPU {cpu} {'WR' if write else 'RD'}MSR {addr:#x}: RTL {got} model {want}"
+        for cpu in range(len(platform.cpu)):
+            rdata, _, at = await msr(t, platform.cpu[cpu].msr, False, IA32_TSC)
+            model.advance_to(at)
+            assert rdata == model.tsc(cpu)
+
+    run(platform, bench)
