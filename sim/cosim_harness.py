@@ -138,11 +138,10 @@ class MsrCmdSignature(wiring.Signature):
 
 
 def platform_has_msr(spec: Spec) -> bool:
-    """Whether the platform's CPUs have the ``msr`` port (x2APIC, IA32_TSC, IA32_TSC_DEADLINE)."""
-    from irqforge.hw.platform import top
+    """Whether the platform's CPUs have the ``msr`` port (IA32_TSC, the LAPIC's MSRs)."""
+    from irqforge.hw.platform import CpuSignature
 
-    plat = top(spec, blackbox=True)
-    return "msr" in plat.cpu[0].signature.members
+    return "msr" in CpuSignature().members
 
 
 class AckSignature(wiring.Signature):

@@ -16,7 +16,7 @@ import time
 from typing import Any, Protocol
 
 from irqforge.spec import Spec, VectorKind
-from irqforge.sw import BusError, Machine
+from irqforge.sw import BusError, Machine, MsrFault
 
 __all__ = [
     "Regs",
@@ -28,6 +28,7 @@ __all__ = [
     "ipi_between_cpus",
     "irq_roundtrip",
     "lapic_timer_periodic",
+    "msr_access",
     "register_access",
     "wait_any_timing",
 ]
@@ -241,6 +242,39 @@ async def idle_cycles(machine: SpecMachine, cycles: int = 1_000_000) -> dict:
 
 
 # --------------------------------------------------------------------------- checks
+
+
+#: IA32_TSC, answered by the platform (SDM vol. 3 §17.17); an MSR nobody answers.
+_IA32_TSC = 0x10
+_NO_SUCH_MSR = 0xC0DE0001
+
+
+async def msr_access(machine: SpecMachine, wait: int = 100) -> dict:
+    """The MSR seam: IA32_TSC counts cycles and can be written (SDM 17.17), an MSR
+    nobody answers raises :class:`~irqforge.sw.MsrFault` on read and write, on every CPU."""
+    t0 = await machine.rdmsr(0, _IA32_TSC)
+    await machine.wait_cycles(wait)
+    t1 = await machine.rdmsr(0, _IA32_TSC)
+    faults: list[bool] = []
+    for cpu in range(machine.ncpus):
+        for write in (False, True):
+            try:
+                if write:
+                    await machine.wrmsr(cpu, _NO_SUCH_MSR, 1)
+                else:
+                    await machine.rdmsr(cpu, _NO_SUCH_MSR)
+                faults.append(False)
+            except MsrFault as f:
+                faults.append((f.cpu, f.msr, f.write) == (cpu, _NO_SUCH_MSR, write))
+    last = machine.ncpus - 1
+    await machine.wrmsr(last, _IA32_TSC, 1 << 40)
+    t2 = await machine.rdmsr(last, _IA32_TSC)
+    return {
+        "faults": faults,
+        "tsc_counts": t1 > t0,
+        "tsc_written": (1 << 40) <= t2 < (1 << 40) + 64,
+        "timing": {"tsc_delta": t1 - t0, "written_delta": t2 - (1 << 40)},
+    }
 
 
 async def register_access(machine: SpecMachine) -> dict:
