@@ -605,3 +605,49 @@ async def tsc_deadline_fires_at_the_programmed_tsc(dut: Any) -> None:
     await h.msr(cpu, True, IA32_TSC_DEADLINE, tsc + 1_000_000)
     await h.msr(cpu, True, IA32_TSC, tsc + 2_000_000)
     _only(h.n, await h.drain(), {cpu: [0xEF]}, "TSC written past the deadline")
+
+
+@cocotb.test()
+async def mixed_xapic_and_x2apic_cpus(dut: Any) -> None:
+    """CPU 0 in x2APIC mode, the others in xAPIC mode: destinations are matched by each
+    receiver in its own mode, as KVM kvm_apic_match_dest (docs/hardware.md, router):
+    a 32-bit physical ID reaches an xAPIC CPU with that 8-bit ID; 0xFFFFFFFF only x2APIC
+    CPUs; an xAPIC 0xFF only xAPIC CPUs; an IO-APIC 0xFF and shorthands everyone."""
+    h = PlatformHarness(dut)
+    await h.start()
+    r, n = h.regs, h.n
+    if n < 2:
+        return
+    await enable_x2apic(h, 0)
+    for i in range(1, n):
+        await h.write(i, r.lapic("SVR"), r.svr_enabled())
+
+    async def drain() -> list[list[int]]:
+        await ClockCycles(dut.clk, 12)
+        taken: list[list[int]] = [[] for _ in range(n)]
+        for i in range(n):
+            while h.cpu[i].intr.value:
+                taken[i].append(await h.acknowledge(i))
+                if i == 0:
+                    await h.msr(0, True, X2APIC_EOI, 0)
+                else:
+                    await h.write(i, r.lapic("EOI"), 0)
+        return taken
+
+    xapics = {i: [0x51] for i in range(1, n)}
+    await h.msr(0, True, X2APIC_ICR, r.apic_ids[1] << 32 | r.icr_lo(0x41))
+    _only(n, await drain(), {1: [0x41]}, "x2APIC CPU 0 -> xAPIC CPU 1 by ID")
+    await h.msr(0, True, X2APIC_ICR, 0xFFFF_FFFF << 32 | r.icr_lo(0x42))
+    _only(n, await drain(), {0: [0x42]}, "0xFFFFFFFF from the x2APIC CPU")
+    await h.msr(0, True, X2APIC_ICR, (0x100 | r.apic_ids[1]) << 32 | r.icr_lo(0x43))
+    _only(n, await drain(), {}, "no dest & 0xFF aliasing onto xAPIC IDs")
+    await h.send_ipi(1, 0xFF, r.icr_lo(0x51))
+    _only(n, await drain(), xapics, "xAPIC 0xFF: the xAPIC CPUs only")
+    await h.send_ipi(1, r.apic_ids[0], r.icr_lo(0x52))
+    _only(n, await drain(), {0: [0x52]}, "xAPIC CPU -> x2APIC CPU 0 by ID")
+    await h.send_ipi(1, 0, r.icr_lo(0x53, shorthand=Shorthand.ALL_INCL))
+    _only(n, await drain(), {i: [0x53] for i in range(n)}, "all including self, mixed")
+    await h.program_rte(5, r.rte(0x34, dest=0xFF), cpu=1)
+    h.set_irq(5, 1)
+    _only(n, await drain(), {i: [0x34] for i in range(n)}, "IO-APIC 0xFF, mixed")
+    h.set_irq(5, 0)
