@@ -76,7 +76,7 @@ class IpiSignature(wiring.Signature):
                 "vector": Out(8),
                 "delivery_mode": Out(3),
                 "dest_mode": Out(1),
-                "dest": Out(8),
+                "dest": Out(32),
                 "shorthand": Out(2),
                 "trigger": Out(1),
                 "level": Out(1),

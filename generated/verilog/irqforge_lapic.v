@@ -4,193 +4,222 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bus__bready, bus__araddr, bus__arprot, bus__arvalid, bus__rready, initial_apic_id, inta, nmi_ack, msg_in__valid, msg_in__vector, msg_in__delivery_mode, msg_in__trigger, msg_in__level, ipi__ready, lint0, lint1
-, clk, rst, bus__awready, bus__wready, bus__bresp, bus__bvalid, bus__arready, bus__rdata, bus__rresp, bus__rvalid, intr, vector, ack_valid, ack_vector, nmi, init, sipi, sipi_vector, msg_in__ready, ipi__valid, ipi__vector
-, ipi__delivery_mode, ipi__dest_mode, ipi__dest, ipi__shorthand, ipi__trigger, ipi__level, ipi__source, eoi__valid, eoi__vector, apic_id, ldr, dfr_model, arb_priority, enabled, bus__awaddr);
+, msr__valid, msr__write, msr__addr, msr__wdata, tsc, clk, rst, bus__awready, bus__wready, bus__bresp, bus__bvalid, bus__arready, bus__rdata, bus__rresp, bus__rvalid, intr, vector, ack_valid, ack_vector, nmi, init
+, sipi, sipi_vector, msg_in__ready, ipi__valid, ipi__vector, ipi__delivery_mode, ipi__dest_mode, ipi__dest, ipi__shorthand, ipi__trigger, ipi__level, ipi__source, eoi__valid, eoi__vector, msr__ready, msr__rdata, msr__fault, apic_id, x2apic, ldr, dfr_model
+, arb_priority, enabled, bus__awaddr);
+  wire [7:0] \$1 ;
   output ack_valid;
   wire ack_valid;
-  wire \ack_valid$96 ;
+  wire \ack_valid$105 ;
   output [7:0] ack_vector;
   wire [7:0] ack_vector;
-  wire [7:0] \ack_vector$97 ;
-  output [7:0] apic_id;
-  wire [7:0] apic_id;
-  wire [7:0] \apic_id$123 ;
+  wire [7:0] \ack_vector$106 ;
+  output [31:0] apic_id;
+  wire [31:0] apic_id;
+  wire [31:0] \apic_id$140 ;
   output [7:0] arb_priority;
   wire [7:0] arb_priority;
-  wire [7:0] \arb_priority$126 ;
+  wire [7:0] \arb_priority$144 ;
   input [11:0] bus__araddr;
   wire [11:0] bus__araddr;
-  wire [11:0] \bus__araddr$57 ;
+  wire [11:0] \bus__araddr$66 ;
   input [2:0] bus__arprot;
   wire [2:0] bus__arprot;
-  wire [2:0] \bus__arprot$58 ;
+  wire [2:0] \bus__arprot$67 ;
   output bus__arready;
   wire bus__arready;
-  wire \bus__arready$59 ;
+  wire \bus__arready$68 ;
   input bus__arvalid;
   wire bus__arvalid;
-  wire \bus__arvalid$60 ;
+  wire \bus__arvalid$69 ;
   input [11:0] bus__awaddr;
   wire [11:0] bus__awaddr;
-  wire [11:0] \bus__awaddr$61 ;
+  wire [11:0] \bus__awaddr$70 ;
   input [2:0] bus__awprot;
   wire [2:0] bus__awprot;
-  wire [2:0] \bus__awprot$62 ;
+  wire [2:0] \bus__awprot$71 ;
   output bus__awready;
   wire bus__awready;
-  wire \bus__awready$63 ;
+  wire \bus__awready$72 ;
   input bus__awvalid;
   wire bus__awvalid;
-  wire \bus__awvalid$64 ;
+  wire \bus__awvalid$73 ;
   input bus__bready;
   wire bus__bready;
-  wire \bus__bready$65 ;
+  wire \bus__bready$74 ;
   output [1:0] bus__bresp;
   wire [1:0] bus__bresp;
-  wire [1:0] \bus__bresp$66 ;
+  wire [1:0] \bus__bresp$75 ;
   output bus__bvalid;
   wire bus__bvalid;
-  wire \bus__bvalid$67 ;
+  wire \bus__bvalid$76 ;
   output [31:0] bus__rdata;
   wire [31:0] bus__rdata;
-  wire [31:0] \bus__rdata$68 ;
+  wire [31:0] \bus__rdata$77 ;
   input bus__rready;
   wire bus__rready;
-  wire \bus__rready$69 ;
+  wire \bus__rready$78 ;
   output [1:0] bus__rresp;
   wire [1:0] bus__rresp;
-  wire [1:0] \bus__rresp$70 ;
+  wire [1:0] \bus__rresp$79 ;
   output bus__rvalid;
   wire bus__rvalid;
-  wire \bus__rvalid$71 ;
+  wire \bus__rvalid$80 ;
   input [31:0] bus__wdata;
   wire [31:0] bus__wdata;
-  wire [31:0] \bus__wdata$72 ;
+  wire [31:0] \bus__wdata$81 ;
   output bus__wready;
   wire bus__wready;
-  wire \bus__wready$73 ;
+  wire \bus__wready$82 ;
   input [3:0] bus__wstrb;
   wire [3:0] bus__wstrb;
-  wire [3:0] \bus__wstrb$74 ;
+  wire [3:0] \bus__wstrb$83 ;
   input bus__wvalid;
   wire bus__wvalid;
-  wire \bus__wvalid$75 ;
+  wire \bus__wvalid$84 ;
   input clk;
   wire clk;
   output [3:0] dfr_model;
   wire [3:0] dfr_model;
-  wire [3:0] \dfr_model$125 ;
+  wire [3:0] \dfr_model$143 ;
   output enabled;
   wire enabled;
-  wire \enabled$127 ;
+  wire \enabled$145 ;
   output eoi__valid;
   wire eoi__valid;
-  wire \eoi__valid$119 ;
+  wire \eoi__valid$128 ;
   output [7:0] eoi__vector;
   wire [7:0] eoi__vector;
-  wire [7:0] \eoi__vector$120 ;
+  wire [7:0] \eoi__vector$129 ;
   output init;
   wire init;
-  wire \init$100 ;
+  wire \init$109 ;
   input [7:0] initial_apic_id;
   wire [7:0] initial_apic_id;
-  wire [7:0] \initial_apic_id$92 ;
+  wire [7:0] \initial_apic_id$101 ;
   input inta;
   wire inta;
-  wire \inta$95 ;
+  wire \inta$104 ;
   output intr;
   wire intr;
-  wire \intr$93 ;
+  wire \intr$102 ;
   output [2:0] ipi__delivery_mode;
   wire [2:0] ipi__delivery_mode;
-  wire [2:0] \ipi__delivery_mode$109 ;
-  output [7:0] ipi__dest;
-  wire [7:0] ipi__dest;
-  wire [7:0] \ipi__dest$110 ;
+  wire [2:0] \ipi__delivery_mode$118 ;
+  output [31:0] ipi__dest;
+  wire [31:0] ipi__dest;
+  wire [31:0] \ipi__dest$119 ;
   output ipi__dest_mode;
   wire ipi__dest_mode;
-  wire \ipi__dest_mode$111 ;
+  wire \ipi__dest_mode$120 ;
   output ipi__level;
   wire ipi__level;
-  wire \ipi__level$112 ;
+  wire \ipi__level$121 ;
   input ipi__ready;
   wire ipi__ready;
-  wire \ipi__ready$113 ;
+  wire \ipi__ready$122 ;
   output [1:0] ipi__shorthand;
   wire [1:0] ipi__shorthand;
-  wire [1:0] \ipi__shorthand$114 ;
+  wire [1:0] \ipi__shorthand$123 ;
   output [7:0] ipi__source;
   wire [7:0] ipi__source;
-  wire [7:0] \ipi__source$115 ;
+  wire [7:0] \ipi__source$124 ;
   output ipi__trigger;
   wire ipi__trigger;
-  wire \ipi__trigger$116 ;
+  wire \ipi__trigger$125 ;
   output ipi__valid;
   wire ipi__valid;
-  wire \ipi__valid$117 ;
+  wire \ipi__valid$126 ;
   output [7:0] ipi__vector;
   wire [7:0] ipi__vector;
-  wire [7:0] \ipi__vector$118 ;
+  wire [7:0] \ipi__vector$127 ;
   output [31:0] ldr;
   wire [31:0] ldr;
-  wire [31:0] \ldr$124 ;
+  wire [31:0] \ldr$142 ;
   input lint0;
   wire lint0;
-  wire \lint0$121 ;
+  wire \lint0$130 ;
   input lint1;
   wire lint1;
-  wire \lint1$122 ;
+  wire \lint1$131 ;
   input [2:0] msg_in__delivery_mode;
   wire [2:0] msg_in__delivery_mode;
-  wire [2:0] \msg_in__delivery_mode$103 ;
+  wire [2:0] \msg_in__delivery_mode$112 ;
   input msg_in__level;
   wire msg_in__level;
-  wire \msg_in__level$104 ;
+  wire \msg_in__level$113 ;
   output msg_in__ready;
   wire msg_in__ready;
-  wire \msg_in__ready$105 ;
+  wire \msg_in__ready$114 ;
   input msg_in__trigger;
   wire msg_in__trigger;
-  wire \msg_in__trigger$106 ;
+  wire \msg_in__trigger$115 ;
   input msg_in__valid;
   wire msg_in__valid;
-  wire \msg_in__valid$107 ;
+  wire \msg_in__valid$116 ;
   input [7:0] msg_in__vector;
   wire [7:0] msg_in__vector;
-  wire [7:0] \msg_in__vector$108 ;
+  wire [7:0] \msg_in__vector$117 ;
+  input [31:0] msr__addr;
+  wire [31:0] msr__addr;
+  wire [31:0] \msr__addr$132 ;
+  output msr__fault;
+  wire msr__fault;
+  wire \msr__fault$133 ;
+  output [63:0] msr__rdata;
+  wire [63:0] msr__rdata;
+  wire [63:0] \msr__rdata$134 ;
+  output msr__ready;
+  wire msr__ready;
+  wire \msr__ready$135 ;
+  input msr__valid;
+  wire msr__valid;
+  wire \msr__valid$136 ;
+  input [63:0] msr__wdata;
+  wire [63:0] msr__wdata;
+  wire [63:0] \msr__wdata$137 ;
+  input msr__write;
+  wire msr__write;
+  wire \msr__write$138 ;
   output nmi;
   wire nmi;
-  wire \nmi$98 ;
+  wire \nmi$107 ;
   input nmi_ack;
   wire nmi_ack;
-  wire \nmi_ack$99 ;
+  wire \nmi_ack$108 ;
   wire [11:0] reg__addr;
-  wire [11:0] \reg__addr$77 ;
+  wire [11:0] \reg__addr$86 ;
   wire [31:0] reg__r_data;
-  wire [31:0] \reg__r_data$79 ;
+  wire [31:0] \reg__r_data$88 ;
   wire reg__r_err;
-  wire \reg__r_err$81 ;
+  wire \reg__r_err$90 ;
   wire reg__r_stb;
-  wire \reg__r_stb$83 ;
+  wire \reg__r_stb$92 ;
   wire [31:0] reg__w_data;
-  wire [31:0] \reg__w_data$85 ;
+  wire [31:0] \reg__w_data$94 ;
   wire reg__w_err;
-  wire \reg__w_err$87 ;
+  wire \reg__w_err$96 ;
   wire reg__w_stb;
-  wire \reg__w_stb$89 ;
+  wire \reg__w_stb$98 ;
   wire [3:0] reg__w_strb;
-  wire [3:0] \reg__w_strb$91 ;
+  wire [3:0] \reg__w_strb$100 ;
   input rst;
   wire rst;
   output sipi;
   wire sipi;
-  wire \sipi$101 ;
+  wire \sipi$110 ;
   output [7:0] sipi_vector;
   wire [7:0] sipi_vector;
-  wire [7:0] \sipi_vector$102 ;
+  wire [7:0] \sipi_vector$111 ;
+  input [63:0] tsc;
+  wire [63:0] tsc;
+  wire [63:0] \tsc$139 ;
   output [7:0] vector;
   wire [7:0] vector;
-  wire [7:0] \vector$94 ;
+  wire [7:0] \vector$103 ;
+  output x2apic;
+  wire x2apic;
+  wire \x2apic$141 ;
   \irqforge_lapic.bridge  bridge (
     .bus__araddr(bus__araddr),
     .bus__arready(bus__arready),
@@ -221,7 +250,6 @@ module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
   \irqforge_lapic.core  core (
     .ack_valid(ack_valid),
     .ack_vector(ack_vector),
-    .apic_id(apic_id),
     .apr(arb_priority),
     .clk(clk),
     .deliverable(intr),
@@ -243,7 +271,7 @@ module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .ipi__valid(ipi__valid),
     .ipi__vector(ipi__vector),
     .irrv(vector),
-    .ldr(ldr),
+    .ldr_out(ldr),
     .lint0(lint0),
     .lint1(lint1),
     .msg_in__delivery_mode(msg_in__delivery_mode),
@@ -251,8 +279,16 @@ module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .msg_in__trigger(msg_in__trigger),
     .msg_in__valid(msg_in__valid),
     .msg_in__vector(msg_in__vector),
+    .msr__addr(msr__addr),
+    .msr__rdata(msr__rdata),
+    .msr__valid(msr__valid),
+    .msr__wdata(msr__wdata),
+    .msr__write(msr__write),
+    .msr_fault(msr__fault),
+    .msr_ready(msr__ready),
     .nmi(nmi),
     .nmi_ack(nmi_ack),
+    .\port$40$0 (\$1 ),
     .reg__addr(reg__addr),
     .reg__r_data(reg__r_data),
     .reg__r_stb(reg__r_stb),
@@ -261,79 +297,91 @@ module irqforge_lapic(bus__awprot, bus__awvalid, bus__wdata, bus__wstrb, bus__wv
     .reg__w_strb(reg__w_strb),
     .rst(rst),
     .sipi(sipi),
-    .sipi_vector(sipi_vector)
+    .sipi_vector(sipi_vector),
+    .tsc(tsc),
+    .x2apic(x2apic)
   );
-  assign \bus__araddr$57  = bus__araddr;
-  assign \bus__arprot$58  = bus__arprot;
-  assign \bus__arready$59  = bus__arready;
-  assign \bus__arvalid$60  = bus__arvalid;
-  assign \bus__awaddr$61  = bus__awaddr;
-  assign \bus__awprot$62  = bus__awprot;
-  assign \bus__awready$63  = bus__awready;
-  assign \bus__awvalid$64  = bus__awvalid;
-  assign \bus__bready$65  = bus__bready;
-  assign \bus__bresp$66  = bus__bresp;
-  assign \bus__bvalid$67  = bus__bvalid;
-  assign \bus__rdata$68  = bus__rdata;
-  assign \bus__rready$69  = bus__rready;
-  assign \bus__rresp$70  = bus__rresp;
-  assign \bus__rvalid$71  = bus__rvalid;
-  assign \bus__wdata$72  = bus__wdata;
-  assign \bus__wready$73  = bus__wready;
-  assign \bus__wstrb$74  = bus__wstrb;
-  assign \bus__wvalid$75  = bus__wvalid;
-  assign \reg__addr$77  = reg__addr;
-  assign \reg__r_data$79  = reg__r_data;
+  assign \bus__araddr$66  = bus__araddr;
+  assign \bus__arprot$67  = bus__arprot;
+  assign \bus__arready$68  = bus__arready;
+  assign \bus__arvalid$69  = bus__arvalid;
+  assign \bus__awaddr$70  = bus__awaddr;
+  assign \bus__awprot$71  = bus__awprot;
+  assign \bus__awready$72  = bus__awready;
+  assign \bus__awvalid$73  = bus__awvalid;
+  assign \bus__bready$74  = bus__bready;
+  assign \bus__bresp$75  = bus__bresp;
+  assign \bus__bvalid$76  = bus__bvalid;
+  assign \bus__rdata$77  = bus__rdata;
+  assign \bus__rready$78  = bus__rready;
+  assign \bus__rresp$79  = bus__rresp;
+  assign \bus__rvalid$80  = bus__rvalid;
+  assign \bus__wdata$81  = bus__wdata;
+  assign \bus__wready$82  = bus__wready;
+  assign \bus__wstrb$83  = bus__wstrb;
+  assign \bus__wvalid$84  = bus__wvalid;
+  assign \reg__addr$86  = reg__addr;
+  assign \reg__r_data$88  = reg__r_data;
   assign reg__r_err = 1'h0;
-  assign \reg__r_err$81  = 1'h0;
-  assign \reg__r_stb$83  = reg__r_stb;
-  assign \reg__w_data$85  = reg__w_data;
+  assign \reg__r_err$90  = 1'h0;
+  assign \reg__r_stb$92  = reg__r_stb;
+  assign \reg__w_data$94  = reg__w_data;
   assign reg__w_err = 1'h0;
-  assign \reg__w_err$87  = 1'h0;
-  assign \reg__w_stb$89  = reg__w_stb;
-  assign \reg__w_strb$91  = reg__w_strb;
-  assign \initial_apic_id$92  = initial_apic_id;
-  assign \intr$93  = intr;
-  assign \vector$94  = vector;
-  assign \inta$95  = inta;
-  assign \ack_valid$96  = ack_valid;
-  assign \ack_vector$97  = ack_vector;
-  assign \nmi$98  = nmi;
-  assign \nmi_ack$99  = nmi_ack;
-  assign \init$100  = init;
-  assign \sipi$101  = sipi;
-  assign \sipi_vector$102  = sipi_vector;
-  assign \msg_in__delivery_mode$103  = msg_in__delivery_mode;
-  assign \msg_in__level$104  = msg_in__level;
-  assign \msg_in__ready$105  = 1'h1;
-  assign \msg_in__trigger$106  = msg_in__trigger;
-  assign \msg_in__valid$107  = msg_in__valid;
-  assign \msg_in__vector$108  = msg_in__vector;
-  assign \ipi__delivery_mode$109  = ipi__delivery_mode;
-  assign \ipi__dest$110  = ipi__dest;
-  assign \ipi__dest_mode$111  = ipi__dest_mode;
-  assign \ipi__level$112  = ipi__level;
-  assign \ipi__ready$113  = ipi__ready;
-  assign \ipi__shorthand$114  = ipi__shorthand;
-  assign \ipi__source$115  = ipi__source;
-  assign \ipi__trigger$116  = ipi__trigger;
-  assign \ipi__valid$117  = ipi__valid;
-  assign \ipi__vector$118  = ipi__vector;
-  assign \eoi__valid$119  = eoi__valid;
-  assign \eoi__vector$120  = eoi__vector;
-  assign \lint0$121  = lint0;
-  assign \lint1$122  = lint1;
-  assign \apic_id$123  = apic_id;
-  assign \ldr$124  = ldr;
-  assign \dfr_model$125  = dfr_model;
-  assign \arb_priority$126  = arb_priority;
-  assign \enabled$127  = enabled;
+  assign \reg__w_err$96  = 1'h0;
+  assign \reg__w_stb$98  = reg__w_stb;
+  assign \reg__w_strb$100  = reg__w_strb;
+  assign \initial_apic_id$101  = initial_apic_id;
+  assign \intr$102  = intr;
+  assign \vector$103  = vector;
+  assign \inta$104  = inta;
+  assign \ack_valid$105  = ack_valid;
+  assign \ack_vector$106  = ack_vector;
+  assign \nmi$107  = nmi;
+  assign \nmi_ack$108  = nmi_ack;
+  assign \init$109  = init;
+  assign \sipi$110  = sipi;
+  assign \sipi_vector$111  = sipi_vector;
+  assign \msg_in__delivery_mode$112  = msg_in__delivery_mode;
+  assign \msg_in__level$113  = msg_in__level;
+  assign \msg_in__ready$114  = 1'h1;
+  assign \msg_in__trigger$115  = msg_in__trigger;
+  assign \msg_in__valid$116  = msg_in__valid;
+  assign \msg_in__vector$117  = msg_in__vector;
+  assign \ipi__delivery_mode$118  = ipi__delivery_mode;
+  assign \ipi__dest$119  = ipi__dest;
+  assign \ipi__dest_mode$120  = ipi__dest_mode;
+  assign \ipi__level$121  = ipi__level;
+  assign \ipi__ready$122  = ipi__ready;
+  assign \ipi__shorthand$123  = ipi__shorthand;
+  assign \ipi__source$124  = ipi__source;
+  assign \ipi__trigger$125  = ipi__trigger;
+  assign \ipi__valid$126  = ipi__valid;
+  assign \ipi__vector$127  = ipi__vector;
+  assign \eoi__valid$128  = eoi__valid;
+  assign \eoi__vector$129  = eoi__vector;
+  assign \lint0$130  = lint0;
+  assign \lint1$131  = lint1;
+  assign \msr__addr$132  = msr__addr;
+  assign \msr__fault$133  = msr__fault;
+  assign \msr__rdata$134  = msr__rdata;
+  assign \msr__ready$135  = msr__ready;
+  assign \msr__valid$136  = msr__valid;
+  assign \msr__wdata$137  = msr__wdata;
+  assign \msr__write$138  = msr__write;
+  assign \tsc$139  = tsc;
+  assign \apic_id$140  = { 24'h000000, \$1  };
+  assign \x2apic$141  = x2apic;
+  assign \ldr$142  = ldr;
+  assign \dfr_model$143  = dfr_model;
+  assign \arb_priority$144  = arb_priority;
+  assign \enabled$145  = enabled;
   assign msg_in__ready = 1'h1;
+  assign apic_id = { 24'h000000, \$1  };
 endmodule
 
 (* generator = "Amaranth" *)
-module \irqforge_lapic.bridge (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bus__bready, bus__araddr, bus__arvalid, bus__rready, clk, rst, bus__awready, bus__wready, write_go, bus__arready, read_go, reg__addr, reg__w_data, reg__w_strb, bvalid, bus__bresp, rvalid
-, bus__rdata, bus__rresp, reg__r_data, bus__awaddr);
+module \irqforge_lapic.bridge (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid, bus__bready, bus__araddr, bus__arvalid, bus__rready, clk, rst, bus__awready, bus__wready, write_go, bus__arready, read_go, reg__addr, reg__w_data, reg__w_strb, reg__r_data, bvalid, bus__bresp
+, rvalid, bus__rdata, bus__rresp, bus__awaddr);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [1:0] \$10 ;
@@ -613,13 +661,18 @@ module \irqforge_lapic.bridge (bus__awvalid, bus__wdata, bus__wstrb, bus__wvalid
 endmodule
 
 (* generator = "Amaranth" *)
-module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_in__delivery_mode, msg_in__trigger, msg_in__level, ipi__ready, lint0, lint1, clk, rst, reg__w_stb, reg__r_stb, reg__addr, reg__w_data, reg__w_strb, deliverable, apic_id, apr, reg__r_data
-, irrv, ack_valid, ack_vector, ipi__valid, ipi__vector, ipi__delivery_mode, ipi__dest_mode, ipi__shorthand, ipi__trigger, ipi__level, ipi__dest, ipi__source, eoi__valid, eoi__vector, nmi, ldr, dfr_model, enabled, init, sipi, sipi_vector
-, initial_apic_id);
+module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_in__delivery_mode, msg_in__trigger, msg_in__level, ipi__ready, lint0, lint1, msr__valid, msr__write, msr__addr, msr__wdata, tsc, clk, rst, reg__w_stb, reg__r_stb, reg__addr, reg__w_data
+, reg__w_strb, \port$40$0 , deliverable, ldr_out, msr_ready, msr_fault, reg__r_data, apr, msr__rdata, irrv, x2apic, ack_valid, ack_vector, ipi__valid, ipi__vector, ipi__delivery_mode, ipi__dest_mode, ipi__shorthand, ipi__trigger, ipi__level, ipi__dest
+, ipi__source, eoi__valid, eoi__vector, nmi, dfr_model, enabled, init, sipi, sipi_vector, initial_apic_id);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
+  reg [31:0] \$1000 ;
+  reg [31:0] \$1001 ;
+  reg \$1002 ;
+  reg \$1003 ;
+  reg [7:0] \$1004 ;
   wire \$101 ;
   wire \$102 ;
   wire \$103 ;
@@ -658,12 +711,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$133 ;
   wire \$134 ;
   wire \$135 ;
-  wire [4:0] \$1357 ;
   wire \$136 ;
-  wire [6:0] \$1360 ;
   wire \$137 ;
-  wire [8:0] \$1372 ;
-  wire [8:0] \$1375 ;
   wire \$138 ;
   wire \$139 ;
   wire \$14 ;
@@ -685,8 +734,12 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$154 ;
   wire \$155 ;
   wire \$156 ;
+  wire [4:0] \$1565 ;
+  wire [6:0] \$1568 ;
   wire \$157 ;
   wire \$158 ;
+  wire [8:0] \$1580 ;
+  wire [8:0] \$1583 ;
   wire \$159 ;
   wire \$16 ;
   wire \$160 ;
@@ -732,7 +785,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$197 ;
   wire \$198 ;
   wire \$199 ;
-  wire \$2 ;
+  wire [7:0] \$2 ;
   wire \$20 ;
   wire \$200 ;
   wire \$201 ;
@@ -831,10 +884,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$286 ;
   wire \$287 ;
   wire \$288 ;
-  wire [1:0] \$289 ;
+  wire \$289 ;
   wire \$29 ;
-  wire [1:0] \$290 ;
-  wire [1:0] \$291 ;
+  wire \$290 ;
+  wire \$291 ;
   wire [1:0] \$292 ;
   wire [1:0] \$293 ;
   wire [1:0] \$294 ;
@@ -843,7 +896,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [1:0] \$297 ;
   wire [1:0] \$298 ;
   wire [1:0] \$299 ;
-  wire \$3 ;
+  wire [7:0] \$3 ;
   wire \$30 ;
   wire [1:0] \$300 ;
   wire [1:0] \$301 ;
@@ -868,9 +921,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [1:0] \$319 ;
   wire \$32 ;
   wire [1:0] \$320 ;
-  wire \$321 ;
-  wire \$322 ;
-  wire \$323 ;
+  wire [1:0] \$321 ;
+  wire [1:0] \$322 ;
+  wire [1:0] \$323 ;
   wire \$324 ;
   wire \$325 ;
   wire \$326 ;
@@ -885,9 +938,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$334 ;
   wire \$335 ;
   wire \$336 ;
-  wire [2:0] \$337 ;
-  wire [2:0] \$338 ;
-  wire [2:0] \$339 ;
+  wire \$337 ;
+  wire \$338 ;
+  wire \$339 ;
   wire \$34 ;
   wire [2:0] \$340 ;
   wire [2:0] \$341 ;
@@ -903,116 +956,116 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [2:0] \$350 ;
   wire [2:0] \$351 ;
   wire [2:0] \$352 ;
-  wire \$353 ;
-  wire \$354 ;
-  wire \$355 ;
+  wire [2:0] \$353 ;
+  wire [2:0] \$354 ;
+  wire [2:0] \$355 ;
   wire \$356 ;
   wire \$357 ;
   wire \$358 ;
   wire \$359 ;
   wire \$36 ;
   wire \$360 ;
-  wire [3:0] \$361 ;
-  wire [3:0] \$362 ;
-  wire [3:0] \$363 ;
+  wire \$361 ;
+  wire \$362 ;
+  wire \$363 ;
   wire [3:0] \$364 ;
   wire [3:0] \$365 ;
   wire [3:0] \$366 ;
   wire [3:0] \$367 ;
   wire [3:0] \$368 ;
-  wire \$369 ;
+  wire [3:0] \$369 ;
   wire \$37 ;
-  wire \$370 ;
-  wire \$371 ;
+  wire [3:0] \$370 ;
+  wire [3:0] \$371 ;
   wire \$372 ;
-  wire [4:0] \$373 ;
-  wire [4:0] \$374 ;
-  wire [4:0] \$375 ;
+  wire \$373 ;
+  wire \$374 ;
+  wire \$375 ;
   wire [4:0] \$376 ;
-  wire \$377 ;
-  wire \$378 ;
-  wire [5:0] \$379 ;
+  wire [4:0] \$377 ;
+  wire [4:0] \$378 ;
+  wire [4:0] \$379 ;
   wire \$38 ;
-  wire [5:0] \$380 ;
-  wire [6:0] \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire \$384 ;
+  wire \$380 ;
+  wire \$381 ;
+  wire [5:0] \$382 ;
+  wire [5:0] \$383 ;
+  wire [6:0] \$384 ;
   wire \$385 ;
   wire \$386 ;
   wire \$387 ;
   wire \$388 ;
   wire \$389 ;
   wire \$39 ;
-  wire [3:0] \$390 ;
-  wire [3:0] \$391 ;
-  wire [3:0] \$392 ;
+  wire \$390 ;
+  wire \$391 ;
+  wire \$392 ;
   wire [3:0] \$393 ;
   wire [3:0] \$394 ;
   wire [3:0] \$395 ;
   wire [3:0] \$396 ;
   wire [3:0] \$397 ;
-  wire \$398 ;
-  wire \$399 ;
+  wire [3:0] \$398 ;
+  wire [3:0] \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$400 ;
+  wire [3:0] \$400 ;
   wire \$401 ;
   wire \$402 ;
   wire \$403 ;
   wire \$404 ;
   wire \$405 ;
-  wire [3:0] \$406 ;
-  wire [3:0] \$407 ;
-  wire [3:0] \$408 ;
+  wire \$406 ;
+  wire \$407 ;
+  wire \$408 ;
   wire [3:0] \$409 ;
   wire \$41 ;
-  wire \$410 ;
-  wire \$411 ;
-  wire [1:0] \$412 ;
-  wire [1:0] \$413 ;
-  wire [3:0] \$414 ;
-  wire [3:0] \$415 ;
-  wire [2:0] \$416 ;
-  wire [30:0] \$417 ;
-  wire [15:0] \$418 ;
-  wire [30:0] \$419 ;
+  wire [3:0] \$410 ;
+  wire [3:0] \$411 ;
+  wire [3:0] \$412 ;
+  wire \$413 ;
+  wire \$414 ;
+  wire [1:0] \$415 ;
+  wire [1:0] \$416 ;
+  wire [3:0] \$417 ;
+  wire [3:0] \$418 ;
+  wire [2:0] \$419 ;
   wire \$42 ;
-  wire [15:0] \$420 ;
-  wire [30:0] \$421 ;
-  wire [15:0] \$422 ;
-  wire [30:0] \$423 ;
-  wire [15:0] \$424 ;
-  wire [30:0] \$425 ;
-  wire [15:0] \$426 ;
-  wire [30:0] \$427 ;
-  wire [15:0] \$428 ;
-  wire [30:0] \$429 ;
+  wire [30:0] \$420 ;
+  wire [15:0] \$421 ;
+  wire [30:0] \$422 ;
+  wire [15:0] \$423 ;
+  wire [30:0] \$424 ;
+  wire [15:0] \$425 ;
+  wire [30:0] \$426 ;
+  wire [15:0] \$427 ;
+  wire [30:0] \$428 ;
+  wire [15:0] \$429 ;
   wire \$43 ;
-  wire [15:0] \$430 ;
-  wire [30:0] \$431 ;
-  wire [15:0] \$432 ;
-  wire [30:0] \$433 ;
-  wire [15:0] \$434 ;
-  wire [30:0] \$435 ;
-  wire [15:0] \$436 ;
-  wire [30:0] \$437 ;
-  wire [15:0] \$438 ;
-  wire [30:0] \$439 ;
+  wire [30:0] \$430 ;
+  wire [15:0] \$431 ;
+  wire [30:0] \$432 ;
+  wire [15:0] \$433 ;
+  wire [30:0] \$434 ;
+  wire [15:0] \$435 ;
+  wire [30:0] \$436 ;
+  wire [15:0] \$437 ;
+  wire [30:0] \$438 ;
+  wire [15:0] \$439 ;
   wire \$44 ;
-  wire [15:0] \$440 ;
-  wire [30:0] \$441 ;
-  wire [15:0] \$442 ;
-  wire [30:0] \$443 ;
-  wire [15:0] \$444 ;
-  wire [30:0] \$445 ;
-  wire [15:0] \$446 ;
-  wire [30:0] \$447 ;
-  wire [15:0] \$448 ;
-  wire \$449 ;
+  wire [30:0] \$440 ;
+  wire [15:0] \$441 ;
+  wire [30:0] \$442 ;
+  wire [15:0] \$443 ;
+  wire [30:0] \$444 ;
+  wire [15:0] \$445 ;
+  wire [30:0] \$446 ;
+  wire [15:0] \$447 ;
+  wire [30:0] \$448 ;
+  wire [15:0] \$449 ;
   wire \$45 ;
-  wire \$450 ;
-  wire \$451 ;
+  wire [30:0] \$450 ;
+  wire [15:0] \$451 ;
   wire \$452 ;
   wire \$453 ;
   wire \$454 ;
@@ -1023,125 +1076,125 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$459 ;
   wire \$46 ;
   wire \$460 ;
-  wire [3:0] \$461 ;
-  wire [30:0] \$462 ;
-  wire [15:0] \$463 ;
-  wire [30:0] \$464 ;
-  wire [15:0] \$465 ;
-  wire [7:0] \$466 ;
-  wire [31:0] \$467 ;
-  wire [31:0] \$468 ;
-  wire [31:0] \$469 ;
+  wire \$461 ;
+  wire \$462 ;
+  wire \$463 ;
+  wire [3:0] \$464 ;
+  wire [30:0] \$465 ;
+  wire \$466 ;
+  wire \$467 ;
+  wire \$468 ;
+  wire \$469 ;
   wire \$47 ;
-  wire [31:0] \$470 ;
-  wire [31:0] \$471 ;
-  wire [31:0] \$472 ;
-  wire [31:0] \$473 ;
-  wire [15:0] \$474 ;
-  wire [31:0] \$475 ;
-  wire [31:0] \$476 ;
-  wire [31:0] \$477 ;
-  wire [31:0] \$478 ;
-  wire [31:0] \$479 ;
+  wire \$470 ;
+  wire \$471 ;
+  wire [63:0] \$472 ;
+  wire \$473 ;
+  wire [63:0] \$474 ;
+  wire \$475 ;
+  wire [63:0] \$476 ;
+  wire \$477 ;
+  wire \$478 ;
+  wire \$479 ;
   wire \$48 ;
-  wire [31:0] \$480 ;
-  wire [15:0] \$481 ;
-  wire [31:0] \$482 ;
-  wire [31:0] \$483 ;
-  wire [15:0] \$484 ;
-  wire [31:0] \$485 ;
-  wire [31:0] \$486 ;
-  wire [31:0] \$487 ;
-  wire [31:0] \$488 ;
+  wire [63:0] \$480 ;
+  wire \$481 ;
+  wire [63:0] \$482 ;
+  wire \$483 ;
+  wire \$484 ;
+  wire \$485 ;
+  wire [63:0] \$486 ;
+  wire \$487 ;
+  wire [63:0] \$488 ;
   wire \$489 ;
   wire \$49 ;
   wire \$490 ;
-  wire [31:0] \$491 ;
-  wire [31:0] \$492 ;
-  wire [31:0] \$493 ;
-  wire [31:0] \$494 ;
-  wire [31:0] \$495 ;
+  wire \$491 ;
+  wire [63:0] \$492 ;
+  wire \$493 ;
+  wire [63:0] \$494 ;
+  wire \$495 ;
   wire \$496 ;
-  wire [31:0] \$497 ;
-  wire [31:0] \$498 ;
-  wire [31:0] \$499 ;
+  wire \$497 ;
+  wire [63:0] \$498 ;
+  wire \$499 ;
   wire \$5 ;
   wire \$50 ;
-  wire [31:0] \$500 ;
-  wire [31:0] \$501 ;
-  wire [31:0] \$502 ;
+  wire [63:0] \$500 ;
+  wire \$501 ;
+  wire \$502 ;
   wire \$503 ;
-  wire [31:0] \$504 ;
-  wire [31:0] \$505 ;
-  wire \$506 ;
-  wire [31:0] \$507 ;
+  wire [63:0] \$504 ;
+  wire \$505 ;
+  wire [63:0] \$506 ;
+  wire \$507 ;
   wire \$508 ;
   wire \$509 ;
   wire \$51 ;
-  wire [31:0] \$510 ;
+  wire [63:0] \$510 ;
   wire \$511 ;
-  wire \$512 ;
-  wire [31:0] \$513 ;
+  wire [63:0] \$512 ;
+  wire \$513 ;
   wire \$514 ;
-  wire [31:0] \$515 ;
+  wire \$515 ;
   wire \$516 ;
   wire \$517 ;
-  wire [31:0] \$518 ;
+  wire \$518 ;
   wire \$519 ;
   wire \$52 ;
-  wire \$520 ;
+  wire [63:0] \$520 ;
   wire \$521 ;
-  wire [31:0] \$522 ;
-  wire \$523 ;
+  wire \$522 ;
+  wire [63:0] \$523 ;
   wire \$524 ;
   wire \$525 ;
   wire \$526 ;
-  wire [31:0] \$527 ;
-  wire [31:0] \$528 ;
-  wire [16:0] \$529 ;
+  wire [63:0] \$527 ;
+  wire \$528 ;
+  wire \$529 ;
   wire \$53 ;
-  wire [31:0] \$530 ;
-  wire [31:0] \$531 ;
+  wire \$530 ;
+  wire \$531 ;
   wire \$532 ;
   wire \$533 ;
-  wire [31:0] \$534 ;
+  wire \$534 ;
   wire \$535 ;
   wire \$536 ;
   wire \$537 ;
-  wire [31:0] \$538 ;
-  wire [16:0] \$539 ;
+  wire [30:0] \$538 ;
+  wire [15:0] \$539 ;
   wire \$54 ;
-  wire [31:0] \$540 ;
-  wire [31:0] \$541 ;
-  wire [16:0] \$542 ;
+  wire [30:0] \$540 ;
+  wire [15:0] \$541 ;
+  wire [7:0] \$542 ;
   wire [31:0] \$543 ;
   wire [31:0] \$544 ;
-  wire [16:0] \$545 ;
+  wire [31:0] \$545 ;
   wire [31:0] \$546 ;
   wire [31:0] \$547 ;
-  wire [16:0] \$548 ;
+  wire [31:0] \$548 ;
   wire [31:0] \$549 ;
   wire \$55 ;
-  wire [31:0] \$550 ;
-  wire [16:0] \$551 ;
+  wire [15:0] \$550 ;
+  wire [31:0] \$551 ;
   wire [31:0] \$552 ;
-  wire \$553 ;
-  wire \$554 ;
+  wire [31:0] \$553 ;
+  wire [31:0] \$554 ;
   wire [31:0] \$555 ;
   wire [31:0] \$556 ;
-  wire \$557 ;
-  wire [62:0] \$558 ;
-  wire [14:0] \$559 ;
+  wire [15:0] \$557 ;
+  wire [31:0] \$558 ;
+  wire [31:0] \$559 ;
   wire \$56 ;
-  wire [14:0] \$560 ;
+  wire [15:0] \$560 ;
   wire [31:0] \$561 ;
   wire [31:0] \$562 ;
   wire [31:0] \$563 ;
   wire [31:0] \$564 ;
-  wire [31:0] \$565 ;
-  wire [31:0] \$566 ;
-  wire [31:0] \$567 ;
-  wire [31:0] \$568 ;
+  wire \$565 ;
+  wire \$566 ;
+  wire [15:0] \$567 ;
+  wire [63:0] \$568 ;
   wire \$569 ;
   wire \$57 ;
   wire \$570 ;
@@ -1152,93 +1205,93 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$575 ;
   wire \$576 ;
   wire \$577 ;
-  wire \$578 ;
-  wire \$579 ;
+  wire [31:0] \$578 ;
+  wire [31:0] \$579 ;
   wire \$58 ;
-  wire \$580 ;
-  wire \$581 ;
-  wire \$582 ;
+  wire [31:0] \$580 ;
+  wire [31:0] \$581 ;
+  wire [31:0] \$582 ;
   wire \$583 ;
-  wire \$584 ;
-  wire \$585 ;
-  wire \$586 ;
-  wire \$587 ;
-  wire \$588 ;
-  wire \$589 ;
+  wire [31:0] \$584 ;
+  wire [31:0] \$585 ;
+  wire [31:0] \$586 ;
+  wire [31:0] \$587 ;
+  wire [31:0] \$588 ;
+  wire [31:0] \$589 ;
   wire \$59 ;
   wire \$590 ;
-  wire \$591 ;
-  wire \$592 ;
+  wire [31:0] \$591 ;
+  wire [31:0] \$592 ;
   wire \$593 ;
-  wire \$594 ;
+  wire [31:0] \$594 ;
   wire \$595 ;
   wire \$596 ;
-  wire \$597 ;
+  wire [31:0] \$597 ;
   wire \$598 ;
   wire \$599 ;
   wire \$6 ;
   wire \$60 ;
-  wire \$600 ;
+  wire [31:0] \$600 ;
   wire \$601 ;
-  wire \$602 ;
+  wire [31:0] \$602 ;
   wire \$603 ;
   wire \$604 ;
-  wire \$605 ;
+  wire [31:0] \$605 ;
   wire \$606 ;
   wire \$607 ;
   wire \$608 ;
-  wire \$609 ;
+  wire [31:0] \$609 ;
   wire \$61 ;
   wire \$610 ;
   wire \$611 ;
   wire \$612 ;
   wire \$613 ;
-  wire \$614 ;
-  wire \$615 ;
-  wire \$616 ;
-  wire \$617 ;
-  wire \$618 ;
+  wire [31:0] \$614 ;
+  wire [31:0] \$615 ;
+  wire [16:0] \$616 ;
+  wire [31:0] \$617 ;
+  wire [31:0] \$618 ;
   wire \$619 ;
   wire \$62 ;
   wire \$620 ;
-  wire \$621 ;
+  wire [31:0] \$621 ;
   wire \$622 ;
   wire \$623 ;
   wire \$624 ;
-  wire \$625 ;
-  wire \$626 ;
-  wire \$627 ;
-  wire \$628 ;
-  wire \$629 ;
+  wire [31:0] \$625 ;
+  wire [16:0] \$626 ;
+  wire [31:0] \$627 ;
+  wire [31:0] \$628 ;
+  wire [16:0] \$629 ;
   wire \$63 ;
-  wire \$630 ;
-  wire \$631 ;
-  wire \$632 ;
-  wire \$633 ;
-  wire \$634 ;
-  wire \$635 ;
-  wire \$636 ;
-  wire \$637 ;
-  wire \$638 ;
-  wire \$639 ;
+  wire [31:0] \$630 ;
+  wire [31:0] \$631 ;
+  wire [16:0] \$632 ;
+  wire [31:0] \$633 ;
+  wire [31:0] \$634 ;
+  wire [16:0] \$635 ;
+  wire [31:0] \$636 ;
+  wire [31:0] \$637 ;
+  wire [16:0] \$638 ;
+  wire [31:0] \$639 ;
   wire \$64 ;
   wire \$640 ;
   wire \$641 ;
-  wire \$642 ;
-  wire \$643 ;
+  wire [31:0] \$642 ;
+  wire [31:0] \$643 ;
   wire \$644 ;
-  wire \$645 ;
-  wire \$646 ;
-  wire \$647 ;
-  wire \$648 ;
-  wire \$649 ;
+  wire [62:0] \$645 ;
+  wire [14:0] \$646 ;
+  wire [14:0] \$647 ;
+  wire [31:0] \$648 ;
+  wire [31:0] \$649 ;
   wire \$65 ;
-  wire \$650 ;
-  wire \$651 ;
-  wire \$652 ;
-  wire \$653 ;
-  wire \$654 ;
-  wire \$655 ;
+  wire [31:0] \$650 ;
+  wire [31:0] \$651 ;
+  wire [31:0] \$652 ;
+  wire [31:0] \$653 ;
+  wire [31:0] \$654 ;
+  wire [31:0] \$655 ;
   wire \$656 ;
   wire \$657 ;
   wire \$658 ;
@@ -1266,8 +1319,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$678 ;
   wire \$679 ;
   wire \$68 ;
-  wire [31:0] \$680 ;
-  wire [31:0] \$681 ;
+  wire \$680 ;
+  wire \$681 ;
   wire \$682 ;
   wire \$683 ;
   wire \$684 ;
@@ -1292,236 +1345,350 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$700 ;
   wire \$701 ;
   wire \$702 ;
-  wire [62:0] \$703 ;
-  wire [14:0] \$704 ;
-  wire [14:0] \$705 ;
-  wire [31:0] \$706 ;
-  wire [31:0] \$707 ;
-  wire [31:0] \$708 ;
-  wire [31:0] \$709 ;
+  wire \$703 ;
+  wire \$704 ;
+  wire \$705 ;
+  wire \$706 ;
+  wire \$707 ;
+  wire \$708 ;
+  wire \$709 ;
   wire \$71 ;
-  wire [31:0] \$710 ;
-  wire [31:0] \$711 ;
-  wire [31:0] \$712 ;
-  wire [31:0] \$713 ;
-  wire [255:0] \$714 ;
-  wire [255:0] \$715 ;
+  wire \$710 ;
+  wire \$711 ;
+  wire \$712 ;
+  wire \$713 ;
+  wire \$714 ;
+  wire \$715 ;
   wire \$716 ;
-  wire [255:0] \$717 ;
-  wire [62:0] \$718 ;
-  wire [14:0] \$719 ;
+  wire \$717 ;
+  wire \$718 ;
+  wire \$719 ;
   wire \$72 ;
-  wire [14:0] \$720 ;
-  wire [31:0] \$721 ;
-  wire [31:0] \$722 ;
-  wire [31:0] \$723 ;
-  wire [31:0] \$724 ;
-  wire [31:0] \$725 ;
-  wire [31:0] \$726 ;
-  wire [31:0] \$727 ;
-  wire [31:0] \$728 ;
-  wire [255:0] \$729 ;
+  wire \$720 ;
+  wire \$721 ;
+  wire \$722 ;
+  wire \$723 ;
+  wire \$724 ;
+  wire \$725 ;
+  wire \$726 ;
+  wire \$727 ;
+  wire \$728 ;
+  wire \$729 ;
   wire \$73 ;
-  wire [255:0] \$730 ;
+  wire \$730 ;
   wire \$731 ;
-  wire [255:0] \$732 ;
-  wire [62:0] \$733 ;
-  wire [14:0] \$734 ;
-  wire [14:0] \$735 ;
-  wire [31:0] \$736 ;
-  wire [31:0] \$737 ;
-  wire [31:0] \$738 ;
-  wire [31:0] \$739 ;
+  wire \$732 ;
+  wire \$733 ;
+  wire \$734 ;
+  wire \$735 ;
+  wire \$736 ;
+  wire \$737 ;
+  wire \$738 ;
+  wire \$739 ;
   wire \$74 ;
-  wire [31:0] \$740 ;
-  wire [31:0] \$741 ;
-  wire [31:0] \$742 ;
-  wire [31:0] \$743 ;
-  wire [255:0] \$744 ;
-  wire [255:0] \$745 ;
+  wire \$740 ;
+  wire \$741 ;
+  wire \$742 ;
+  wire \$743 ;
+  wire \$744 ;
+  wire \$745 ;
   wire \$746 ;
-  wire [255:0] \$747 ;
-  wire [62:0] \$748 ;
-  wire [14:0] \$749 ;
+  wire \$747 ;
+  wire \$748 ;
+  wire \$749 ;
   wire \$75 ;
-  wire [14:0] \$750 ;
-  wire [31:0] \$751 ;
-  wire [31:0] \$752 ;
-  wire [31:0] \$753 ;
-  wire [31:0] \$754 ;
-  wire [31:0] \$755 ;
-  wire [31:0] \$756 ;
-  wire [31:0] \$757 ;
-  wire [31:0] \$758 ;
-  wire [255:0] \$759 ;
+  wire \$750 ;
+  wire \$751 ;
+  wire \$752 ;
+  wire \$753 ;
+  wire \$754 ;
+  wire \$755 ;
+  wire \$756 ;
+  wire \$757 ;
+  wire \$758 ;
+  wire \$759 ;
   wire \$76 ;
-  wire [255:0] \$760 ;
-  wire [255:0] \$761 ;
-  wire [62:0] \$762 ;
-  wire [14:0] \$763 ;
-  wire [14:0] \$764 ;
-  wire [31:0] \$765 ;
-  wire [31:0] \$766 ;
-  wire [31:0] \$767 ;
-  wire [31:0] \$768 ;
-  wire [31:0] \$769 ;
+  wire \$760 ;
+  wire \$761 ;
+  wire \$762 ;
+  wire \$763 ;
+  wire \$764 ;
+  wire \$765 ;
+  wire \$766 ;
+  wire \$767 ;
+  wire \$768 ;
+  wire \$769 ;
   wire \$77 ;
-  wire [31:0] \$770 ;
-  wire [31:0] \$771 ;
-  wire [31:0] \$772 ;
-  wire [255:0] \$773 ;
-  wire [255:0] \$774 ;
-  wire [255:0] \$775 ;
+  wire \$770 ;
+  wire \$771 ;
+  wire \$772 ;
+  wire \$773 ;
+  wire [31:0] \$774 ;
+  wire [31:0] \$775 ;
   wire \$776 ;
-  wire [7:0] \$777 ;
-  wire [7:0] \$778 ;
+  wire \$777 ;
+  wire \$778 ;
   wire \$779 ;
   wire \$78 ;
   wire \$780 ;
   wire \$781 ;
   wire \$782 ;
   wire \$783 ;
-  wire [31:0] \$784 ;
-  wire [32:0] \$785 ;
-  wire [7:0] \$786 ;
-  wire [7:0] \$787 ;
-  wire [7:0] \$788 ;
-  wire [255:0] \$789 ;
+  wire \$784 ;
+  wire \$785 ;
+  wire \$786 ;
+  wire \$787 ;
+  wire \$788 ;
+  wire \$789 ;
   wire \$79 ;
-  wire [255:0] \$790 ;
-  wire [255:0] \$791 ;
-  wire [255:0] \$792 ;
-  wire [255:0] \$793 ;
-  wire [255:0] \$794 ;
-  wire [255:0] \$795 ;
+  wire \$790 ;
+  wire \$791 ;
+  wire \$792 ;
+  wire \$793 ;
+  wire \$794 ;
+  wire \$795 ;
   wire \$796 ;
-  wire [1:0] \$797 ;
+  wire \$797 ;
   wire \$798 ;
   wire \$799 ;
   wire \$8 ;
   wire \$80 ;
   wire \$800 ;
   wire \$801 ;
-  wire [30:0] \$802 ;
-  wire [30:0] \$803 ;
-  wire [30:0] \$804 ;
-  wire [30:0] \$805 ;
-  wire [30:0] \$806 ;
-  wire \$807 ;
-  wire \$808 ;
-  wire \$809 ;
+  wire \$802 ;
+  wire \$803 ;
+  wire \$804 ;
+  wire [62:0] \$805 ;
+  wire [14:0] \$806 ;
+  wire [14:0] \$807 ;
+  wire [31:0] \$808 ;
+  wire [31:0] \$809 ;
   wire \$81 ;
-  wire \$810 ;
-  wire \$811 ;
-  wire \$812 ;
-  wire \$813 ;
-  wire \$814 ;
-  wire \$815 ;
-  wire \$816 ;
-  wire \$817 ;
+  wire [31:0] \$810 ;
+  wire [31:0] \$811 ;
+  wire [31:0] \$812 ;
+  wire [31:0] \$813 ;
+  wire [31:0] \$814 ;
+  wire [31:0] \$815 ;
+  wire [255:0] \$816 ;
+  wire [255:0] \$817 ;
   wire \$818 ;
-  wire \$819 ;
+  wire [255:0] \$819 ;
   wire \$82 ;
-  wire \$820 ;
-  wire \$821 ;
-  wire \$822 ;
-  wire \$823 ;
-  wire \$824 ;
-  wire \$825 ;
-  wire \$826 ;
-  wire \$827 ;
-  reg \$828 ;
-  reg [7:0] \$829 ;
+  wire [62:0] \$820 ;
+  wire [14:0] \$821 ;
+  wire [14:0] \$822 ;
+  wire [31:0] \$823 ;
+  wire [31:0] \$824 ;
+  wire [31:0] \$825 ;
+  wire [31:0] \$826 ;
+  wire [31:0] \$827 ;
+  wire [31:0] \$828 ;
+  wire [31:0] \$829 ;
   wire \$83 ;
-  reg \$830 ;
-  reg [7:0] \$831 ;
-  reg [7:0] \$832 ;
-  reg \$833 ;
-  reg \$834 ;
-  reg [7:0] \$835 ;
-  reg [2:0] \$836 ;
-  reg \$837 ;
-  reg [1:0] \$838 ;
-  reg \$839 ;
+  wire [31:0] \$830 ;
+  wire [255:0] \$831 ;
+  wire [255:0] \$832 ;
+  wire \$833 ;
+  wire [255:0] \$834 ;
+  wire [62:0] \$835 ;
+  wire [14:0] \$836 ;
+  wire [14:0] \$837 ;
+  wire [31:0] \$838 ;
+  wire [31:0] \$839 ;
   wire \$84 ;
-  reg \$840 ;
-  reg [7:0] \$841 ;
-  reg [7:0] \$842 ;
-  reg \$843 ;
-  reg [7:0] \$844 ;
-  reg [1:0] \$845 ;
-  reg [31:0] \$846 ;
-  reg [6:0] \$847 ;
-  reg [7:0] \$848 ;
-  reg [7:0] \$849 ;
+  wire [31:0] \$840 ;
+  wire [31:0] \$841 ;
+  wire [31:0] \$842 ;
+  wire [31:0] \$843 ;
+  wire [31:0] \$844 ;
+  wire [31:0] \$845 ;
+  wire [255:0] \$846 ;
+  wire [255:0] \$847 ;
+  wire \$848 ;
+  wire [255:0] \$849 ;
   wire \$85 ;
-  reg [255:0] \$850 ;
-  reg [255:0] \$851 ;
-  reg \$852 ;
-  reg [1:0] \$853 ;
-  reg [15:0] \$854 ;
-  reg [3:0] \$855 ;
-  reg [3:0] \$856 ;
-  reg [3:0] \$857 ;
-  reg [3:0] \$858 ;
-  reg [3:0] \$859 ;
+  wire [62:0] \$850 ;
+  wire [14:0] \$851 ;
+  wire [14:0] \$852 ;
+  wire [31:0] \$853 ;
+  wire [31:0] \$854 ;
+  wire [31:0] \$855 ;
+  wire [31:0] \$856 ;
+  wire [31:0] \$857 ;
+  wire [31:0] \$858 ;
+  wire [31:0] \$859 ;
   wire \$86 ;
-  reg [3:0] \$860 ;
-  reg [3:0] \$861 ;
-  reg [3:0] \$862 ;
-  reg [3:0] \$863 ;
-  reg [3:0] \$864 ;
-  reg [3:0] \$865 ;
-  reg [3:0] \$866 ;
-  reg [3:0] \$867 ;
-  reg [3:0] \$868 ;
-  reg [3:0] \$869 ;
+  wire [31:0] \$860 ;
+  wire [255:0] \$861 ;
+  wire [255:0] \$862 ;
+  wire [255:0] \$863 ;
+  wire [62:0] \$864 ;
+  wire [14:0] \$865 ;
+  wire [14:0] \$866 ;
+  wire [31:0] \$867 ;
+  wire [31:0] \$868 ;
+  wire [31:0] \$869 ;
   wire \$87 ;
-  reg [3:0] \$870 ;
-  reg \$871 ;
-  reg [31:0] \$872 ;
-  reg [31:0] \$873 ;
-  reg [31:0] \$874 ;
-  reg [31:0] \$875 ;
-  reg [31:0] \$876 ;
-  reg [31:0] \$877 ;
-  reg [31:0] \$878 ;
-  reg [31:0] \$879 ;
+  wire [31:0] \$870 ;
+  wire [31:0] \$871 ;
+  wire [31:0] \$872 ;
+  wire [31:0] \$873 ;
+  wire [31:0] \$874 ;
+  wire [255:0] \$875 ;
+  wire [255:0] \$876 ;
+  wire [255:0] \$877 ;
+  wire \$878 ;
+  wire \$879 ;
   wire \$88 ;
-  reg [31:0] \$880 ;
-  reg [31:0] \$881 ;
-  reg [31:0] \$882 ;
-  reg [31:0] \$883 ;
-  reg [31:0] \$884 ;
-  reg [31:0] \$885 ;
-  reg \$886 ;
-  reg \$887 ;
-  reg [7:0] \$888 ;
+  wire \$880 ;
+  wire \$881 ;
+  wire \$882 ;
+  wire \$883 ;
+  wire [63:0] \$884 ;
+  wire [7:0] \$885 ;
+  wire \$886 ;
+  wire \$887 ;
+  wire [31:0] \$888 ;
+  wire \$889 ;
   wire \$89 ;
+  wire \$890 ;
+  wire \$891 ;
+  wire \$892 ;
+  wire \$893 ;
+  wire [31:0] \$894 ;
+  wire [32:0] \$895 ;
+  wire [7:0] \$896 ;
+  wire \$897 ;
+  wire [7:0] \$898 ;
+  wire [7:0] \$899 ;
   wire \$9 ;
   wire \$90 ;
+  wire [255:0] \$900 ;
+  wire [255:0] \$901 ;
+  wire [255:0] \$902 ;
+  wire [255:0] \$903 ;
+  wire [255:0] \$904 ;
+  wire [255:0] \$905 ;
+  wire [255:0] \$906 ;
+  wire \$907 ;
+  wire [1:0] \$908 ;
+  wire \$909 ;
   wire \$91 ;
+  wire \$910 ;
+  wire \$911 ;
+  wire \$912 ;
+  wire [30:0] \$913 ;
+  wire [30:0] \$914 ;
+  wire [30:0] \$915 ;
+  wire [30:0] \$916 ;
+  wire [30:0] \$917 ;
+  wire \$918 ;
+  wire \$919 ;
   wire \$92 ;
+  wire \$920 ;
+  wire \$921 ;
+  wire \$922 ;
+  wire \$923 ;
+  wire \$924 ;
+  wire \$925 ;
+  wire \$926 ;
+  wire \$927 ;
+  wire \$928 ;
+  wire \$929 ;
   wire \$93 ;
+  wire \$930 ;
+  wire \$931 ;
+  wire \$932 ;
+  wire \$933 ;
+  wire \$934 ;
+  wire \$935 ;
+  wire \$936 ;
+  wire \$937 ;
+  wire \$938 ;
+  wire \$939 ;
   wire \$94 ;
+  reg \$940 ;
+  reg [7:0] \$941 ;
+  reg \$942 ;
+  reg [63:0] \$943 ;
+  reg \$944 ;
+  reg [7:0] \$945 ;
+  reg [31:0] \$946 ;
+  reg [7:0] \$947 ;
+  reg \$948 ;
+  reg \$949 ;
   wire \$95 ;
+  reg [7:0] \$950 ;
+  reg [2:0] \$951 ;
+  reg \$952 ;
+  reg [1:0] \$953 ;
+  reg \$954 ;
+  reg \$955 ;
+  reg [31:0] \$956 ;
+  reg [7:0] \$957 ;
+  reg \$958 ;
+  reg [7:0] \$959 ;
   wire \$96 ;
+  reg [1:0] \$960 ;
+  reg [31:0] \$961 ;
+  reg [6:0] \$962 ;
+  reg [63:0] \$963 ;
+  reg [7:0] \$964 ;
+  reg [7:0] \$965 ;
+  reg [255:0] \$966 ;
+  reg [255:0] \$967 ;
+  reg \$968 ;
+  reg [1:0] \$969 ;
   wire \$97 ;
+  reg [15:0] \$970 ;
+  reg [3:0] \$971 ;
+  reg [3:0] \$972 ;
+  reg [3:0] \$973 ;
+  reg [3:0] \$974 ;
+  reg [3:0] \$975 ;
+  reg [3:0] \$976 ;
+  reg [3:0] \$977 ;
+  reg [3:0] \$978 ;
+  reg [3:0] \$979 ;
   wire \$98 ;
+  reg [3:0] \$980 ;
+  reg [3:0] \$981 ;
+  reg [3:0] \$982 ;
+  reg [3:0] \$983 ;
+  reg [3:0] \$984 ;
+  reg [3:0] \$985 ;
+  reg [3:0] \$986 ;
+  reg \$987 ;
+  reg [31:0] \$988 ;
+  reg [31:0] \$989 ;
   wire \$99 ;
+  reg [31:0] \$990 ;
+  reg [31:0] \$991 ;
+  reg [31:0] \$992 ;
+  reg [31:0] \$993 ;
+  reg [31:0] \$994 ;
+  reg [31:0] \$995 ;
+  reg [31:0] \$996 ;
+  reg [31:0] \$997 ;
+  reg [31:0] \$998 ;
+  reg [31:0] \$999 ;
   output ack_valid;
   reg ack_valid = 1'h0;
   (* init = 1'h0 *)
-  wire \ack_valid$135 ;
+  wire \ack_valid$178 ;
   output [7:0] ack_vector;
   reg [7:0] ack_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \ack_vector$137 ;
-  output [7:0] apic_id;
-  wire [7:0] apic_id;
+  wire [7:0] \ack_vector$180 ;
+  reg [63:0] apic_base = 64'h00000000fee00800;
+  wire [31:0] apic_id;
   output [7:0] apr;
   reg [7:0] apr;
   wire [7:0] arb_priority;
+  wire base_disable;
+  wire base_fault;
+  wire base_ok;
   (* init = 1'h0 *)
   wire busy;
   wire busy_after;
@@ -1534,6 +1701,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [3:0] dfr_model;
   wire [3:0] dfr_model;
   reg [31:0] dfr_next;
+  wire dl_due;
+  wire dl_write;
   wire e_go;
   output enabled;
   wire enabled;
@@ -1557,11 +1726,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [7:0] esr_pending = 8'h00;
   reg esr_write;
   wire expire;
+  wire hw_en_next;
+  reg [31:0] icr_dest32 = 32'd0;
   reg [31:0] icr_hi = 32'd0;
   reg [31:0] icr_hi_next;
   reg [31:0] icr_lo = 32'd0;
   reg [31:0] icr_lo_next;
+  wire [31:0] icr_lo_x2;
   reg icr_send;
+  wire [31:0] id32;
   reg [7:0] id_reg = 8'h00;
   reg id_set = 1'h0;
   reg id_write;
@@ -1581,8 +1754,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire intr;
   output [2:0] ipi__delivery_mode;
   reg [2:0] ipi__delivery_mode = 3'h0;
-  output [7:0] ipi__dest;
-  reg [7:0] ipi__dest = 8'h00;
+  output [31:0] ipi__dest;
+  reg [31:0] ipi__dest = 32'd0;
   output ipi__dest_mode;
   reg ipi__dest_mode = 1'h0;
   output ipi__level;
@@ -1601,8 +1774,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [7:0] ipi__vector = 8'h00;
   (* init = 3'h0 *)
   wire [2:0] ipi_delivery_mode;
-  (* init = 8'h00 *)
-  wire [7:0] ipi_dest;
+  (* init = 32'd0 *)
+  wire [31:0] ipi_dest;
   (* init = 1'h0 *)
   wire ipi_dest_mode;
   (* init = 1'h0 *)
@@ -1617,7 +1790,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [7:0] ipi_vector;
   reg [255:0] irr = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire irr_any;
-  reg \irr_any$84  = 1'h0;
+  reg \irr_any$90  = 1'h0;
   wire [127:0] irr_any1;
   wire [63:0] irr_any2;
   wire [31:0] irr_any3;
@@ -1638,6 +1811,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [7:0] irr_v;
   output [7:0] irrv;
   reg [7:0] irrv = 8'h00;
+  wire is_base;
+  wire is_dl;
   wire [255:0] isr;
   wire isr_any;
   wire [7:0] isr_any1;
@@ -1675,11 +1850,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [15:0] isr_valid = 16'h0000;
   wire [31:0] isr_word;
   wire [7:0] isrv;
-  output [31:0] ldr;
   reg [31:0] ldr = 32'd0;
-  (* init = 32'd0 *)
-  wire [31:0] \ldr$97 ;
+  wire [31:0] \ldr$102 ;
   reg [31:0] ldr_next;
+  output [31:0] ldr_out;
+  wire [31:0] ldr_out;
   input lint0;
   wire lint0;
   wire lint0_go;
@@ -1707,6 +1882,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] lvt_thermal_next;
   reg [31:0] lvt_timer = 32'd65536;
   reg [31:0] lvt_timer_next;
+  wire mmio_on;
   reg msg_illegal;
   input [2:0] msg_in__delivery_mode;
   wire [2:0] msg_in__delivery_mode;
@@ -1723,21 +1899,45 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg msg_nmi;
   reg msg_sipi;
   reg msg_take;
+  input [31:0] msr__addr;
+  wire [31:0] msr__addr;
+  wire msr__fault;
+  output [63:0] msr__rdata;
+  reg [63:0] msr__rdata;
+  wire msr__ready;
+  input msr__valid;
+  wire msr__valid;
+  input [63:0] msr__wdata;
+  wire [63:0] msr__wdata;
+  input msr__write;
+  wire msr__write;
+  wire msr_acc;
+  output msr_fault;
+  wire msr_fault;
+  output msr_ready;
+  wire msr_ready;
+  reg msr_seen = 1'h0;
+  wire msr_stall;
   output nmi;
   reg nmi = 1'h0;
   (* init = 1'h0 *)
-  wire \nmi$92 ;
+  wire \nmi$99 ;
   input nmi_ack;
   wire nmi_ack;
+  output [7:0] \port$40$0 ;
+  wire [7:0] \port$40$0 ;
   wire [7:0] ppr;
   reg [6:0] presc = 7'h00;
   wire presc_done_new;
   wire presc_done_old;
   wire [7:0] presc_ge;
+  wire [11:0] r_addr;
+  reg [31:0] r_data;
+  wire r_stb;
   input [11:0] reg__addr;
   wire [11:0] reg__addr;
   output [31:0] reg__r_data;
-  reg [31:0] reg__r_data;
+  wire [31:0] reg__r_data;
   input reg__r_stb;
   wire reg__r_stb;
   input [31:0] reg__w_data;
@@ -1752,6 +1952,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg reserved;
   input rst;
   wire rst;
+  reg self_bad;
+  reg self_send;
   reg settle = 1'h0;
   output sipi;
   reg sipi = 1'h0;
@@ -1760,7 +1962,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$224 ;
+  wire [7:0] \sipi_vector$271 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -1796,950 +1998,1087 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [3:0] top_class;
   reg [31:0] tpr = 32'd0;
   reg [31:0] tpr_next;
+  input [63:0] tsc;
+  wire [63:0] tsc;
+  reg [63:0] tsc_deadline = 64'h0000000000000000;
   reg tsc_switch;
   (* init = 8'h00 *)
   wire [7:0] vector;
   wire w;
-  assign \$112  = irr[222] | irr[223];
-  assign \$113  = irr[224] | irr[225];
-  assign \$114  = irr[226] | irr[227];
-  assign \$115  = irr[228] | irr[229];
-  assign \$116  = irr[230] | irr[231];
-  assign \$117  = irr[232] | irr[233];
-  assign \$118  = irr[234] | irr[235];
-  assign \$119  = irr[236] | irr[237];
-  assign \$120  = irr[238] | irr[239];
-  assign \$121  = irr[240] | irr[241];
-  assign \$122  = irr[242] | irr[243];
-  assign \$123  = irr[244] | irr[245];
-  assign \$124  = irr[246] | irr[247];
-  assign \$125  = irr[248] | irr[249];
-  assign \$126  = irr[250] | irr[251];
-  assign \$127  = irr[252] | irr[253];
-  assign \$128  = irr[254] | irr[255];
-  assign \$129  = \$1  | \$2 ;
-  assign \$130  = \$3  | \$4 ;
-  assign \$131  = \$5  | \$6 ;
-  assign \$132  = \$7  | \$8 ;
-  assign \$133  = \$9  | \$10 ;
-  assign \$134  = \$11  | \$12 ;
-  assign \$135  = \$13  | \$14 ;
-  assign \$136  = \$15  | \$16 ;
-  assign \$137  = \$17  | \$18 ;
-  assign \$138  = \$19  | \$20 ;
-  assign \$139  = \$21  | \$22 ;
-  assign \$140  = \$23  | \$24 ;
-  assign \$141  = \$25  | \$26 ;
-  assign \$142  = \$27  | \$28 ;
-  assign \$143  = \$29  | \$30 ;
-  assign \$144  = \$31  | \$32 ;
-  assign \$145  = \$33  | \$34 ;
-  assign \$146  = \$35  | \$36 ;
-  assign \$147  = \$37  | \$38 ;
-  assign \$148  = \$39  | \$40 ;
-  assign \$149  = \$41  | \$42 ;
-  assign \$150  = \$43  | \$44 ;
-  assign \$151  = \$45  | \$46 ;
-  assign \$152  = \$47  | \$48 ;
-  assign \$153  = \$49  | \$50 ;
-  assign \$154  = \$51  | \$52 ;
-  assign \$155  = \$53  | \$54 ;
-  assign \$156  = \$55  | \$56 ;
-  assign \$157  = \$57  | \$58 ;
-  assign \$158  = \$59  | \$60 ;
-  assign \$159  = \$61  | \$62 ;
-  assign \$160  = \$63  | \$64 ;
-  assign \$161  = \$65  | \$66 ;
-  assign \$162  = \$67  | \$68 ;
-  assign \$163  = \$69  | \$70 ;
-  assign \$164  = \$71  | \$72 ;
-  assign \$165  = \$73  | \$74 ;
-  assign \$166  = \$75  | \$76 ;
-  assign \$167  = \$77  | \$78 ;
-  assign \$168  = \$79  | \$80 ;
-  assign \$169  = \$81  | \$82 ;
-  assign \$170  = \$83  | \$84 ;
-  assign \$171  = \$85  | \$86 ;
-  assign \$172  = \$87  | \$88 ;
-  assign \$173  = \$89  | \$90 ;
-  assign \$174  = \$91  | \$92 ;
-  assign \$175  = \$93  | \$94 ;
-  assign \$176  = \$95  | \$96 ;
-  assign \$177  = \$97  | \$98 ;
-  assign \$178  = \$99  | \$100 ;
-  assign \$179  = \$101  | \$102 ;
-  assign \$180  = \$103  | \$104 ;
-  assign \$181  = \$105  | \$106 ;
-  assign \$182  = \$107  | \$108 ;
-  assign \$183  = \$109  | \$110 ;
-  assign \$184  = \$111  | \$112 ;
-  assign \$185  = \$113  | \$114 ;
-  assign \$186  = \$115  | \$116 ;
-  assign \$187  = \$117  | \$118 ;
-  assign \$188  = \$119  | \$120 ;
-  assign \$189  = \$121  | \$122 ;
-  assign \$190  = \$123  | \$124 ;
-  assign \$191  = \$125  | \$126 ;
-  assign \$192  = \$127  | \$128 ;
-  assign \$193  = \$2  ? irr[3] : irr[1];
-  assign \$194  = \$4  ? irr[7] : irr[5];
-  assign \$195  = \$6  ? irr[11] : irr[9];
-  assign \$196  = \$8  ? irr[15] : irr[13];
-  assign \$197  = \$10  ? irr[19] : irr[17];
-  assign \$198  = \$12  ? irr[23] : irr[21];
-  assign \$199  = \$14  ? irr[27] : irr[25];
-  assign \$200  = \$16  ? irr[31] : irr[29];
-  assign \$201  = \$18  ? irr[35] : irr[33];
-  assign \$202  = \$20  ? irr[39] : irr[37];
-  assign \$203  = \$22  ? irr[43] : irr[41];
-  assign \$204  = \$24  ? irr[47] : irr[45];
-  assign \$205  = \$26  ? irr[51] : irr[49];
-  assign \$206  = \$28  ? irr[55] : irr[53];
-  assign \$207  = \$30  ? irr[59] : irr[57];
-  assign \$208  = \$32  ? irr[63] : irr[61];
-  assign \$209  = \$34  ? irr[67] : irr[65];
-  assign \$210  = \$36  ? irr[71] : irr[69];
-  assign \$211  = \$38  ? irr[75] : irr[73];
-  assign \$212  = \$40  ? irr[79] : irr[77];
-  assign \$213  = \$42  ? irr[83] : irr[81];
-  assign \$214  = \$44  ? irr[87] : irr[85];
-  assign \$215  = \$46  ? irr[91] : irr[89];
-  assign \$216  = \$48  ? irr[95] : irr[93];
-  assign \$217  = \$50  ? irr[99] : irr[97];
-  assign \$218  = \$52  ? irr[103] : irr[101];
-  assign \$219  = \$54  ? irr[107] : irr[105];
-  assign \$220  = \$56  ? irr[111] : irr[109];
-  assign \$221  = \$58  ? irr[115] : irr[113];
-  assign \$222  = \$60  ? irr[119] : irr[117];
-  assign \$223  = \$62  ? irr[123] : irr[121];
-  assign \$224  = \$64  ? irr[127] : irr[125];
-  assign \$225  = \$66  ? irr[131] : irr[129];
-  assign \$226  = \$68  ? irr[135] : irr[133];
-  assign \$227  = \$70  ? irr[139] : irr[137];
-  assign \$228  = \$72  ? irr[143] : irr[141];
-  assign \$229  = \$74  ? irr[147] : irr[145];
-  assign \$230  = \$76  ? irr[151] : irr[149];
-  assign \$231  = \$78  ? irr[155] : irr[153];
-  assign \$232  = \$80  ? irr[159] : irr[157];
-  assign \$233  = \$82  ? irr[163] : irr[161];
-  assign \$234  = \$84  ? irr[167] : irr[165];
-  assign \$235  = \$86  ? irr[171] : irr[169];
-  assign \$236  = \$88  ? irr[175] : irr[173];
-  assign \$237  = \$90  ? irr[179] : irr[177];
-  assign \$238  = \$92  ? irr[183] : irr[181];
-  assign \$239  = \$94  ? irr[187] : irr[185];
-  assign \$240  = \$96  ? irr[191] : irr[189];
-  assign \$241  = \$98  ? irr[195] : irr[193];
-  assign \$242  = \$100  ? irr[199] : irr[197];
-  assign \$243  = \$102  ? irr[203] : irr[201];
-  assign \$244  = \$104  ? irr[207] : irr[205];
-  assign \$245  = \$106  ? irr[211] : irr[209];
-  assign \$246  = \$108  ? irr[215] : irr[213];
-  assign \$247  = \$110  ? irr[219] : irr[217];
-  assign \$248  = \$112  ? irr[223] : irr[221];
-  assign \$249  = \$114  ? irr[227] : irr[225];
-  assign \$250  = \$116  ? irr[231] : irr[229];
-  assign \$251  = \$118  ? irr[235] : irr[233];
-  assign \$252  = \$120  ? irr[239] : irr[237];
-  assign \$253  = \$122  ? irr[243] : irr[241];
-  assign \$254  = \$124  ? irr[247] : irr[245];
-  assign \$255  = \$126  ? irr[251] : irr[249];
-  assign \$256  = \$128  ? irr[255] : irr[253];
-  assign \$257  = \$129  | \$130 ;
-  assign \$258  = \$131  | \$132 ;
-  assign \$259  = \$133  | \$134 ;
-  assign \$260  = \$135  | \$136 ;
-  assign \$261  = \$137  | \$138 ;
-  assign \$262  = \$139  | \$140 ;
-  assign \$263  = \$141  | \$142 ;
-  assign \$264  = \$143  | \$144 ;
-  assign \$265  = \$145  | \$146 ;
-  assign \$266  = \$147  | \$148 ;
-  assign \$267  = \$149  | \$150 ;
-  assign \$268  = \$151  | \$152 ;
-  assign \$269  = \$153  | \$154 ;
-  assign \$270  = \$155  | \$156 ;
-  assign \$271  = \$157  | \$158 ;
-  assign \$272  = \$159  | \$160 ;
-  assign \$273  = \$161  | \$162 ;
-  assign \$274  = \$163  | \$164 ;
-  assign \$275  = \$165  | \$166 ;
-  assign \$276  = \$167  | \$168 ;
-  assign \$277  = \$169  | \$170 ;
-  assign \$278  = \$171  | \$172 ;
-  assign \$279  = \$173  | \$174 ;
-  assign \$280  = \$175  | \$176 ;
-  assign \$281  = \$177  | \$178 ;
-  assign \$282  = \$179  | \$180 ;
-  assign \$283  = \$181  | \$182 ;
-  assign \$284  = \$183  | \$184 ;
-  assign \$285  = \$185  | \$186 ;
-  assign \$286  = \$187  | \$188 ;
-  assign \$287  = \$189  | \$190 ;
-  assign \$288  = \$191  | \$192 ;
-  assign \$289  = \$130  ? { \$4 , \$194  } : { \$2 , \$193  };
-  assign \$290  = \$132  ? { \$8 , \$196  } : { \$6 , \$195  };
-  assign \$291  = \$134  ? { \$12 , \$198  } : { \$10 , \$197  };
-  assign \$292  = \$136  ? { \$16 , \$200  } : { \$14 , \$199  };
-  assign \$293  = \$138  ? { \$20 , \$202  } : { \$18 , \$201  };
-  assign \$294  = \$140  ? { \$24 , \$204  } : { \$22 , \$203  };
-  assign \$295  = \$142  ? { \$28 , \$206  } : { \$26 , \$205  };
-  assign \$296  = \$144  ? { \$32 , \$208  } : { \$30 , \$207  };
-  assign \$297  = \$146  ? { \$36 , \$210  } : { \$34 , \$209  };
-  assign \$298  = \$148  ? { \$40 , \$212  } : { \$38 , \$211  };
-  assign \$299  = \$150  ? { \$44 , \$214  } : { \$42 , \$213  };
-  assign \$300  = \$152  ? { \$48 , \$216  } : { \$46 , \$215  };
-  assign \$301  = \$154  ? { \$52 , \$218  } : { \$50 , \$217  };
-  assign \$302  = \$156  ? { \$56 , \$220  } : { \$54 , \$219  };
-  assign \$303  = \$158  ? { \$60 , \$222  } : { \$58 , \$221  };
-  assign \$304  = \$160  ? { \$64 , \$224  } : { \$62 , \$223  };
-  assign \$305  = \$162  ? { \$68 , \$226  } : { \$66 , \$225  };
-  assign \$306  = \$164  ? { \$72 , \$228  } : { \$70 , \$227  };
-  assign \$307  = \$166  ? { \$76 , \$230  } : { \$74 , \$229  };
-  assign \$308  = \$168  ? { \$80 , \$232  } : { \$78 , \$231  };
-  assign \$309  = \$170  ? { \$84 , \$234  } : { \$82 , \$233  };
-  assign \$310  = \$172  ? { \$88 , \$236  } : { \$86 , \$235  };
-  assign \$311  = \$174  ? { \$92 , \$238  } : { \$90 , \$237  };
-  assign \$312  = \$176  ? { \$96 , \$240  } : { \$94 , \$239  };
-  assign \$313  = \$178  ? { \$100 , \$242  } : { \$98 , \$241  };
-  assign \$314  = \$180  ? { \$104 , \$244  } : { \$102 , \$243  };
-  assign \$315  = \$182  ? { \$108 , \$246  } : { \$106 , \$245  };
-  assign \$316  = \$184  ? { \$112 , \$248  } : { \$110 , \$247  };
-  assign \$317  = \$186  ? { \$116 , \$250  } : { \$114 , \$249  };
-  assign \$318  = \$188  ? { \$120 , \$252  } : { \$118 , \$251  };
-  assign \$319  = \$190  ? { \$124 , \$254  } : { \$122 , \$253  };
-  assign \$320  = \$192  ? { \$128 , \$256  } : { \$126 , \$255  };
-  assign \$321  = \$257  | \$258 ;
-  assign \$322  = \$259  | \$260 ;
-  assign \$323  = \$261  | \$262 ;
-  assign \$324  = \$263  | \$264 ;
-  assign \$325  = \$265  | \$266 ;
-  assign \$326  = \$267  | \$268 ;
-  assign \$327  = \$269  | \$270 ;
-  assign \$328  = \$271  | \$272 ;
-  assign \$329  = \$273  | \$274 ;
-  assign \$330  = \$275  | \$276 ;
-  assign \$331  = \$277  | \$278 ;
-  assign \$332  = \$279  | \$280 ;
-  assign \$333  = \$281  | \$282 ;
-  assign \$334  = \$283  | \$284 ;
-  assign \$335  = \$285  | \$286 ;
-  assign \$336  = \$287  | \$288 ;
-  assign \$337  = \$258  ? { \$132 , \$290  } : { \$130 , \$289  };
-  assign \$338  = \$260  ? { \$136 , \$292  } : { \$134 , \$291  };
-  assign \$339  = \$262  ? { \$140 , \$294  } : { \$138 , \$293  };
-  assign \$340  = \$264  ? { \$144 , \$296  } : { \$142 , \$295  };
-  assign \$341  = \$266  ? { \$148 , \$298  } : { \$146 , \$297  };
-  assign \$342  = \$268  ? { \$152 , \$300  } : { \$150 , \$299  };
-  assign \$343  = \$270  ? { \$156 , \$302  } : { \$154 , \$301  };
-  assign \$344  = \$272  ? { \$160 , \$304  } : { \$158 , \$303  };
-  assign \$345  = \$274  ? { \$164 , \$306  } : { \$162 , \$305  };
-  assign \$346  = \$276  ? { \$168 , \$308  } : { \$166 , \$307  };
-  assign \$347  = \$278  ? { \$172 , \$310  } : { \$170 , \$309  };
-  assign \$348  = \$280  ? { \$176 , \$312  } : { \$174 , \$311  };
-  assign \$349  = \$282  ? { \$180 , \$314  } : { \$178 , \$313  };
-  assign \$350  = \$284  ? { \$184 , \$316  } : { \$182 , \$315  };
-  assign \$351  = \$286  ? { \$188 , \$318  } : { \$186 , \$317  };
-  assign \$352  = \$288  ? { \$192 , \$320  } : { \$190 , \$319  };
-  assign \$353  = \$321  | \$322 ;
-  assign \$354  = \$323  | \$324 ;
-  assign \$355  = \$325  | \$326 ;
-  assign \$356  = \$327  | \$328 ;
-  assign \$357  = \$329  | \$330 ;
-  assign \$358  = \$331  | \$332 ;
-  assign \$359  = \$333  | \$334 ;
-  assign \$360  = \$335  | \$336 ;
-  assign \$361  = \$322  ? { \$260 , \$338  } : { \$258 , \$337  };
-  assign \$362  = \$324  ? { \$264 , \$340  } : { \$262 , \$339  };
-  assign \$363  = \$326  ? { \$268 , \$342  } : { \$266 , \$341  };
-  assign \$364  = \$328  ? { \$272 , \$344  } : { \$270 , \$343  };
-  assign \$365  = \$330  ? { \$276 , \$346  } : { \$274 , \$345  };
-  assign \$366  = \$332  ? { \$280 , \$348  } : { \$278 , \$347  };
-  assign \$367  = \$334  ? { \$284 , \$350  } : { \$282 , \$349  };
-  assign \$368  = \$336  ? { \$288 , \$352  } : { \$286 , \$351  };
-  assign \$369  = \$353  | \$354 ;
-  assign \$370  = \$355  | \$356 ;
-  assign \$371  = \$357  | \$358 ;
-  assign \$372  = \$359  | \$360 ;
-  assign \$373  = \$354  ? { \$324 , \$362  } : { \$322 , \$361  };
-  assign \$374  = \$356  ? { \$328 , \$364  } : { \$326 , \$363  };
-  assign \$375  = \$358  ? { \$332 , \$366  } : { \$330 , \$365  };
-  assign \$376  = \$360  ? { \$336 , \$368  } : { \$334 , \$367  };
-  assign \$377  = \$369  | \$370 ;
-  assign \$378  = \$371  | \$372 ;
-  assign \$379  = \$370  ? { \$356 , \$374  } : { \$354 , \$373  };
-  assign \$380  = \$372  ? { \$360 , \$376  } : { \$358 , \$375  };
-  assign irr_any8 = \$377  | \$378 ;
-  assign \$381  = \$378  ? { \$372 , \$380  } : { \$370 , \$379  };
-  assign \$382  = isr_valid[0] | isr_valid[1];
-  assign \$383  = isr_valid[2] | isr_valid[3];
-  assign \$384  = isr_valid[4] | isr_valid[5];
-  assign \$385  = isr_valid[6] | isr_valid[7];
-  assign \$386  = isr_valid[8] | isr_valid[9];
-  assign \$387  = isr_valid[10] | isr_valid[11];
-  assign \$388  = isr_valid[12] | isr_valid[13];
-  assign \$389  = isr_valid[14] | isr_valid[15];
-  assign \$390  = isr_valid[1] ? isr_low1 : isr_low0;
-  assign \$391  = isr_valid[3] ? isr_low3 : isr_low2;
-  assign \$392  = isr_valid[5] ? isr_low5 : isr_low4;
-  assign \$393  = isr_valid[7] ? isr_low7 : isr_low6;
-  assign \$394  = isr_valid[9] ? isr_low9 : isr_low8;
-  assign \$395  = isr_valid[11] ? isr_low11 : isr_low10;
-  assign \$396  = isr_valid[13] ? isr_low13 : isr_low12;
-  assign \$397  = isr_valid[15] ? isr_low15 : isr_low14;
-  assign \$398  = \$382  | \$383 ;
-  assign \$399  = \$384  | \$385 ;
-  assign \$400  = \$386  | \$387 ;
-  assign \$401  = \$388  | \$389 ;
-  assign \$402  = \$383  ? isr_valid[3] : isr_valid[1];
-  assign \$403  = \$385  ? isr_valid[7] : isr_valid[5];
-  assign \$404  = \$387  ? isr_valid[11] : isr_valid[9];
-  assign \$405  = \$389  ? isr_valid[15] : isr_valid[13];
-  assign \$406  = \$383  ? \$391  : \$390 ;
-  assign \$407  = \$385  ? \$393  : \$392 ;
-  assign \$408  = \$387  ? \$395  : \$394 ;
-  assign \$409  = \$389  ? \$397  : \$396 ;
-  assign \$410  = \$398  | \$399 ;
-  assign \$411  = \$400  | \$401 ;
-  assign \$412  = \$399  ? { \$385 , \$403  } : { \$383 , \$402  };
-  assign \$413  = \$401  ? { \$389 , \$405  } : { \$387 , \$404  };
-  assign \$414  = \$399  ? \$407  : \$406 ;
-  assign \$415  = \$401  ? \$409  : \$408 ;
-  assign isr_any4 = \$410  | \$411 ;
-  assign \$416  = \$411  ? { \$401 , \$413  } : { \$399 , \$412  };
-  assign isr_pay4 = \$411  ? \$415  : \$414 ;
-  assign \$417  = 1'h1 << isr_low0;
-  assign \$418  = isr_valid[0] ? \$417 [15:0] : 16'h0000;
-  assign \$419  = 1'h1 << isr_low1;
-  assign \$420  = isr_valid[1] ? \$419 [15:0] : 16'h0000;
-  assign \$421  = 1'h1 << isr_low2;
-  assign \$422  = isr_valid[2] ? \$421 [15:0] : 16'h0000;
-  assign \$423  = 1'h1 << isr_low3;
-  assign \$424  = isr_valid[3] ? \$423 [15:0] : 16'h0000;
-  assign \$425  = 1'h1 << isr_low4;
-  assign \$426  = isr_valid[4] ? \$425 [15:0] : 16'h0000;
-  assign \$427  = 1'h1 << isr_low5;
-  assign \$428  = isr_valid[5] ? \$427 [15:0] : 16'h0000;
-  assign \$429  = 1'h1 << isr_low6;
-  assign \$430  = isr_valid[6] ? \$429 [15:0] : 16'h0000;
-  assign \$431  = 1'h1 << isr_low7;
-  assign \$432  = isr_valid[7] ? \$431 [15:0] : 16'h0000;
-  assign \$433  = 1'h1 << isr_low8;
-  assign \$434  = isr_valid[8] ? \$433 [15:0] : 16'h0000;
-  assign \$435  = 1'h1 << isr_low9;
-  assign \$436  = isr_valid[9] ? \$435 [15:0] : 16'h0000;
-  assign \$437  = 1'h1 << isr_low10;
-  assign \$438  = isr_valid[10] ? \$437 [15:0] : 16'h0000;
-  assign \$439  = 1'h1 << isr_low11;
-  assign \$440  = isr_valid[11] ? \$439 [15:0] : 16'h0000;
-  assign \$441  = 1'h1 << isr_low12;
-  assign \$442  = isr_valid[12] ? \$441 [15:0] : 16'h0000;
-  assign \$443  = 1'h1 << isr_low13;
-  assign \$444  = isr_valid[13] ? \$443 [15:0] : 16'h0000;
-  assign \$445  = 1'h1 << isr_low14;
-  assign \$446  = isr_valid[14] ? \$445 [15:0] : 16'h0000;
-  assign \$447  = 1'h1 << isr_low15;
-  assign \$448  = isr_valid[15] ? \$447 [15:0] : 16'h0000;
-  assign \$449  = tpr[7:4] >= { \$411 , \$416  };
-  assign ppr = \$449  ? tpr[7:0] : { \$411 , \$416 , 4'h0 };
-  assign \$450  = svr[8] & \irr_any$84 ;
-  assign \$451  = ~ settle;
-  assign \$452  = \$450  & \$451 ;
-  assign \$453  = irrv[7:4] > tpr[7:4];
-  assign \$454  = \$452  & \$453 ;
-  assign \$455  = irrv[7:4] > { \$411 , \$416  };
-  assign deliverable = \$454  & \$455 ;
-  assign \$456  = tpr[7:4] > { \$411 , \$416  };
-  assign top_class = \$456  ? tpr[7:4] : { \$411 , \$416  };
-  assign \$457  = tpr[7:4] >= irrv[7:4];
-  assign \$458  = tpr[7:4] > { \$411 , \$416  };
-  assign \$459  = \$457  & \$458 ;
-  assign \$460  = irrv[7:4] > top_class;
-  assign \$461  = \$460  ? irrv[7:4] : top_class;
-  assign apic_id = id_set ? id_reg : initial_apic_id;
-  assign \$1357  = reg__addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1357 ;
-  assign \$1360  = reg__addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1360 ;
-  assign \$462  = 1'h1 << isr_pair_low[3:0];
-  assign \$463  = isr_pair_valid[0] ? \$462 [15:0] : 16'h0000;
-  assign \$464  = 1'h1 << isr_pair_low[7:4];
-  assign \$465  = isr_pair_valid[1] ? \$464 [15:0] : 16'h0000;
-  assign \$466  = id_set ? id_reg : initial_apic_id;
-  assign \$1372  = reg__addr[6:4] * 6'h20;
-  assign \$471  = tmr >> \$1372 ;
-  assign \$1375  = reg__addr[6:4] * 6'h20;
-  assign \$472  = irr >> \$1375 ;
-  assign \$475  = \$473  | { 16'h0000, \$474  };
-  assign \$482  = \$480  | { 16'h0000, \$481  };
-  assign \$485  = \$483  | { 16'h0000, \$484  };
-  assign err_reserved_r = reg__r_stb & reserved;
-  assign inta_go = inta & deliverable;
-  assign \$489  = ~ ipi__ready;
-  assign busy_after = ipi__valid & \$489 ;
-  assign \$490  = reg__w_strb == 4'hf;
-  assign w = reg__w_stb & \$490 ;
-  assign \$496  = ~ \$495 [8];
-  assign \$503  = ~ busy_after;
-  assign \$506  = ! \$505 [10:8];
-  assign \$508  = \$507 [10:8] == 1'h1;
-  assign \$509  = \$506  | \$508 ;
-  assign \$511  = \$510 [7:0] < 5'h10;
-  assign \$512  = \$509  & \$511 ;
-  assign \$514  = \$513 [10:8] == 3'h5;
-  assign \$517  = \$514  & \$516 ;
-  assign \$519  = ~ \$518 [14];
-  assign \$520  = \$517  & \$519 ;
-  assign \$521  = ~ \$520 ;
-  assign \$523  = \$522 [10:8] == 2'h3;
+  wire [31:0] wdata;
+  wire x2_fault;
+  wire x2_go;
+  reg [63:0] x2_gp;
+  reg x2_hit;
+  reg x2_is_icr;
+  reg x2_is_id;
+  reg x2_is_ldr;
+  reg x2_is_self_ipi;
+  reg [11:0] x2_off;
+  reg x2_rd_ok;
+  reg [63:0] x2_rdata;
+  reg x2_wr_ok;
+  output x2apic;
+  wire x2apic;
+  assign \$1  = ~ apic_base[10];
+  assign mmio_on = apic_base[11] & \$1 ;
+  assign \$2  = id_set ? id_reg : initial_apic_id;
+  assign \$3  = apic_base[10] ? initial_apic_id : \$2 ;
+  assign \$4  = irr[0] | irr[1];
+  assign \$5  = irr[2] | irr[3];
+  assign \$6  = irr[4] | irr[5];
+  assign \$7  = irr[6] | irr[7];
+  assign \$8  = irr[8] | irr[9];
+  assign \$9  = irr[10] | irr[11];
+  assign \$10  = irr[12] | irr[13];
+  assign \$11  = irr[14] | irr[15];
+  assign \$12  = irr[16] | irr[17];
+  assign \$13  = irr[18] | irr[19];
+  assign \$14  = irr[20] | irr[21];
+  assign \$15  = irr[22] | irr[23];
+  assign \$16  = irr[24] | irr[25];
+  assign \$17  = irr[26] | irr[27];
+  assign \$18  = irr[28] | irr[29];
+  assign \$19  = irr[30] | irr[31];
+  assign \$20  = irr[32] | irr[33];
+  assign \$21  = irr[34] | irr[35];
+  assign \$22  = irr[36] | irr[37];
+  assign \$23  = irr[38] | irr[39];
+  assign \$24  = irr[40] | irr[41];
+  assign \$25  = irr[42] | irr[43];
+  assign \$26  = irr[44] | irr[45];
+  assign \$27  = irr[46] | irr[47];
+  assign \$28  = irr[48] | irr[49];
+  assign \$29  = irr[50] | irr[51];
+  assign \$30  = irr[52] | irr[53];
+  assign \$31  = irr[54] | irr[55];
+  assign \$32  = irr[56] | irr[57];
+  assign \$33  = irr[58] | irr[59];
+  assign \$34  = irr[60] | irr[61];
+  assign \$35  = irr[62] | irr[63];
+  assign \$36  = irr[64] | irr[65];
+  assign \$37  = irr[66] | irr[67];
+  assign \$38  = irr[68] | irr[69];
+  assign \$39  = irr[70] | irr[71];
+  assign \$40  = irr[72] | irr[73];
+  assign \$41  = irr[74] | irr[75];
+  assign \$42  = irr[76] | irr[77];
+  assign \$43  = irr[78] | irr[79];
+  assign \$44  = irr[80] | irr[81];
+  assign \$45  = irr[82] | irr[83];
+  assign \$46  = irr[84] | irr[85];
+  assign \$47  = irr[86] | irr[87];
+  assign \$48  = irr[88] | irr[89];
+  assign \$49  = irr[90] | irr[91];
+  assign \$50  = irr[92] | irr[93];
+  assign \$51  = irr[94] | irr[95];
+  assign \$52  = irr[96] | irr[97];
+  assign \$53  = irr[98] | irr[99];
+  assign \$54  = irr[100] | irr[101];
+  assign \$55  = irr[102] | irr[103];
+  assign \$56  = irr[104] | irr[105];
+  assign \$57  = irr[106] | irr[107];
+  assign \$58  = irr[108] | irr[109];
+  assign \$59  = irr[110] | irr[111];
+  assign \$60  = irr[112] | irr[113];
+  assign \$61  = irr[114] | irr[115];
+  assign \$62  = irr[116] | irr[117];
+  assign \$63  = irr[118] | irr[119];
+  assign \$64  = irr[120] | irr[121];
+  assign \$65  = irr[122] | irr[123];
+  assign \$66  = irr[124] | irr[125];
+  assign \$67  = irr[126] | irr[127];
+  assign \$68  = irr[128] | irr[129];
+  assign \$69  = irr[130] | irr[131];
+  assign \$70  = irr[132] | irr[133];
+  assign \$71  = irr[134] | irr[135];
+  assign \$72  = irr[136] | irr[137];
+  assign \$73  = irr[138] | irr[139];
+  assign \$74  = irr[140] | irr[141];
+  assign \$75  = irr[142] | irr[143];
+  assign \$76  = irr[144] | irr[145];
+  assign \$77  = irr[146] | irr[147];
+  assign \$78  = irr[148] | irr[149];
+  assign \$79  = irr[150] | irr[151];
+  assign \$80  = irr[152] | irr[153];
+  assign \$81  = irr[154] | irr[155];
+  assign \$82  = irr[156] | irr[157];
+  assign \$83  = irr[158] | irr[159];
+  assign \$84  = irr[160] | irr[161];
+  assign \$85  = irr[162] | irr[163];
+  assign \$86  = irr[164] | irr[165];
+  assign \$87  = irr[166] | irr[167];
+  assign \$88  = irr[168] | irr[169];
+  assign \$89  = irr[170] | irr[171];
+  assign \$90  = irr[172] | irr[173];
+  assign \$91  = irr[174] | irr[175];
+  assign \$92  = irr[176] | irr[177];
+  assign \$93  = irr[178] | irr[179];
+  assign \$94  = irr[180] | irr[181];
+  assign \$95  = irr[182] | irr[183];
+  assign \$96  = irr[184] | irr[185];
+  assign \$97  = irr[186] | irr[187];
+  assign \$98  = irr[188] | irr[189];
+  assign \$99  = irr[190] | irr[191];
+  assign \$100  = irr[192] | irr[193];
+  assign \$101  = irr[194] | irr[195];
+  assign \$102  = irr[196] | irr[197];
+  assign \$103  = irr[198] | irr[199];
+  assign \$104  = irr[200] | irr[201];
+  assign \$105  = irr[202] | irr[203];
+  assign \$106  = irr[204] | irr[205];
+  assign \$107  = irr[206] | irr[207];
+  assign \$108  = irr[208] | irr[209];
+  assign \$109  = irr[210] | irr[211];
+  assign \$110  = irr[212] | irr[213];
+  assign \$111  = irr[214] | irr[215];
+  assign \$112  = irr[216] | irr[217];
+  assign \$113  = irr[218] | irr[219];
+  assign \$114  = irr[220] | irr[221];
+  assign \$115  = irr[222] | irr[223];
+  assign \$116  = irr[224] | irr[225];
+  assign \$117  = irr[226] | irr[227];
+  assign \$118  = irr[228] | irr[229];
+  assign \$119  = irr[230] | irr[231];
+  assign \$120  = irr[232] | irr[233];
+  assign \$121  = irr[234] | irr[235];
+  assign \$122  = irr[236] | irr[237];
+  assign \$123  = irr[238] | irr[239];
+  assign \$124  = irr[240] | irr[241];
+  assign \$125  = irr[242] | irr[243];
+  assign \$126  = irr[244] | irr[245];
+  assign \$127  = irr[246] | irr[247];
+  assign \$128  = irr[248] | irr[249];
+  assign \$129  = irr[250] | irr[251];
+  assign \$130  = irr[252] | irr[253];
+  assign \$131  = irr[254] | irr[255];
+  assign \$132  = \$4  | \$5 ;
+  assign \$133  = \$6  | \$7 ;
+  assign \$134  = \$8  | \$9 ;
+  assign \$135  = \$10  | \$11 ;
+  assign \$136  = \$12  | \$13 ;
+  assign \$137  = \$14  | \$15 ;
+  assign \$138  = \$16  | \$17 ;
+  assign \$139  = \$18  | \$19 ;
+  assign \$140  = \$20  | \$21 ;
+  assign \$141  = \$22  | \$23 ;
+  assign \$142  = \$24  | \$25 ;
+  assign \$143  = \$26  | \$27 ;
+  assign \$144  = \$28  | \$29 ;
+  assign \$145  = \$30  | \$31 ;
+  assign \$146  = \$32  | \$33 ;
+  assign \$147  = \$34  | \$35 ;
+  assign \$148  = \$36  | \$37 ;
+  assign \$149  = \$38  | \$39 ;
+  assign \$150  = \$40  | \$41 ;
+  assign \$151  = \$42  | \$43 ;
+  assign \$152  = \$44  | \$45 ;
+  assign \$153  = \$46  | \$47 ;
+  assign \$154  = \$48  | \$49 ;
+  assign \$155  = \$50  | \$51 ;
+  assign \$156  = \$52  | \$53 ;
+  assign \$157  = \$54  | \$55 ;
+  assign \$158  = \$56  | \$57 ;
+  assign \$159  = \$58  | \$59 ;
+  assign \$160  = \$60  | \$61 ;
+  assign \$161  = \$62  | \$63 ;
+  assign \$162  = \$64  | \$65 ;
+  assign \$163  = \$66  | \$67 ;
+  assign \$164  = \$68  | \$69 ;
+  assign \$165  = \$70  | \$71 ;
+  assign \$166  = \$72  | \$73 ;
+  assign \$167  = \$74  | \$75 ;
+  assign \$168  = \$76  | \$77 ;
+  assign \$169  = \$78  | \$79 ;
+  assign \$170  = \$80  | \$81 ;
+  assign \$171  = \$82  | \$83 ;
+  assign \$172  = \$84  | \$85 ;
+  assign \$173  = \$86  | \$87 ;
+  assign \$174  = \$88  | \$89 ;
+  assign \$175  = \$90  | \$91 ;
+  assign \$176  = \$92  | \$93 ;
+  assign \$177  = \$94  | \$95 ;
+  assign \$178  = \$96  | \$97 ;
+  assign \$179  = \$98  | \$99 ;
+  assign \$180  = \$100  | \$101 ;
+  assign \$181  = \$102  | \$103 ;
+  assign \$182  = \$104  | \$105 ;
+  assign \$183  = \$106  | \$107 ;
+  assign \$184  = \$108  | \$109 ;
+  assign \$185  = \$110  | \$111 ;
+  assign \$186  = \$112  | \$113 ;
+  assign \$187  = \$114  | \$115 ;
+  assign \$188  = \$116  | \$117 ;
+  assign \$189  = \$118  | \$119 ;
+  assign \$190  = \$120  | \$121 ;
+  assign \$191  = \$122  | \$123 ;
+  assign \$192  = \$124  | \$125 ;
+  assign \$193  = \$126  | \$127 ;
+  assign \$194  = \$128  | \$129 ;
+  assign \$195  = \$130  | \$131 ;
+  assign \$196  = \$5  ? irr[3] : irr[1];
+  assign \$197  = \$7  ? irr[7] : irr[5];
+  assign \$198  = \$9  ? irr[11] : irr[9];
+  assign \$199  = \$11  ? irr[15] : irr[13];
+  assign \$200  = \$13  ? irr[19] : irr[17];
+  assign \$201  = \$15  ? irr[23] : irr[21];
+  assign \$202  = \$17  ? irr[27] : irr[25];
+  assign \$203  = \$19  ? irr[31] : irr[29];
+  assign \$204  = \$21  ? irr[35] : irr[33];
+  assign \$205  = \$23  ? irr[39] : irr[37];
+  assign \$206  = \$25  ? irr[43] : irr[41];
+  assign \$207  = \$27  ? irr[47] : irr[45];
+  assign \$208  = \$29  ? irr[51] : irr[49];
+  assign \$209  = \$31  ? irr[55] : irr[53];
+  assign \$210  = \$33  ? irr[59] : irr[57];
+  assign \$211  = \$35  ? irr[63] : irr[61];
+  assign \$212  = \$37  ? irr[67] : irr[65];
+  assign \$213  = \$39  ? irr[71] : irr[69];
+  assign \$214  = \$41  ? irr[75] : irr[73];
+  assign \$215  = \$43  ? irr[79] : irr[77];
+  assign \$216  = \$45  ? irr[83] : irr[81];
+  assign \$217  = \$47  ? irr[87] : irr[85];
+  assign \$218  = \$49  ? irr[91] : irr[89];
+  assign \$219  = \$51  ? irr[95] : irr[93];
+  assign \$220  = \$53  ? irr[99] : irr[97];
+  assign \$221  = \$55  ? irr[103] : irr[101];
+  assign \$222  = \$57  ? irr[107] : irr[105];
+  assign \$223  = \$59  ? irr[111] : irr[109];
+  assign \$224  = \$61  ? irr[115] : irr[113];
+  assign \$225  = \$63  ? irr[119] : irr[117];
+  assign \$226  = \$65  ? irr[123] : irr[121];
+  assign \$227  = \$67  ? irr[127] : irr[125];
+  assign \$228  = \$69  ? irr[131] : irr[129];
+  assign \$229  = \$71  ? irr[135] : irr[133];
+  assign \$230  = \$73  ? irr[139] : irr[137];
+  assign \$231  = \$75  ? irr[143] : irr[141];
+  assign \$232  = \$77  ? irr[147] : irr[145];
+  assign \$233  = \$79  ? irr[151] : irr[149];
+  assign \$234  = \$81  ? irr[155] : irr[153];
+  assign \$235  = \$83  ? irr[159] : irr[157];
+  assign \$236  = \$85  ? irr[163] : irr[161];
+  assign \$237  = \$87  ? irr[167] : irr[165];
+  assign \$238  = \$89  ? irr[171] : irr[169];
+  assign \$239  = \$91  ? irr[175] : irr[173];
+  assign \$240  = \$93  ? irr[179] : irr[177];
+  assign \$241  = \$95  ? irr[183] : irr[181];
+  assign \$242  = \$97  ? irr[187] : irr[185];
+  assign \$243  = \$99  ? irr[191] : irr[189];
+  assign \$244  = \$101  ? irr[195] : irr[193];
+  assign \$245  = \$103  ? irr[199] : irr[197];
+  assign \$246  = \$105  ? irr[203] : irr[201];
+  assign \$247  = \$107  ? irr[207] : irr[205];
+  assign \$248  = \$109  ? irr[211] : irr[209];
+  assign \$249  = \$111  ? irr[215] : irr[213];
+  assign \$250  = \$113  ? irr[219] : irr[217];
+  assign \$251  = \$115  ? irr[223] : irr[221];
+  assign \$252  = \$117  ? irr[227] : irr[225];
+  assign \$253  = \$119  ? irr[231] : irr[229];
+  assign \$254  = \$121  ? irr[235] : irr[233];
+  assign \$255  = \$123  ? irr[239] : irr[237];
+  assign \$256  = \$125  ? irr[243] : irr[241];
+  assign \$257  = \$127  ? irr[247] : irr[245];
+  assign \$258  = \$129  ? irr[251] : irr[249];
+  assign \$259  = \$131  ? irr[255] : irr[253];
+  assign \$260  = \$132  | \$133 ;
+  assign \$261  = \$134  | \$135 ;
+  assign \$262  = \$136  | \$137 ;
+  assign \$263  = \$138  | \$139 ;
+  assign \$264  = \$140  | \$141 ;
+  assign \$265  = \$142  | \$143 ;
+  assign \$266  = \$144  | \$145 ;
+  assign \$267  = \$146  | \$147 ;
+  assign \$268  = \$148  | \$149 ;
+  assign \$269  = \$150  | \$151 ;
+  assign \$270  = \$152  | \$153 ;
+  assign \$271  = \$154  | \$155 ;
+  assign \$272  = \$156  | \$157 ;
+  assign \$273  = \$158  | \$159 ;
+  assign \$274  = \$160  | \$161 ;
+  assign \$275  = \$162  | \$163 ;
+  assign \$276  = \$164  | \$165 ;
+  assign \$277  = \$166  | \$167 ;
+  assign \$278  = \$168  | \$169 ;
+  assign \$279  = \$170  | \$171 ;
+  assign \$280  = \$172  | \$173 ;
+  assign \$281  = \$174  | \$175 ;
+  assign \$282  = \$176  | \$177 ;
+  assign \$283  = \$178  | \$179 ;
+  assign \$284  = \$180  | \$181 ;
+  assign \$285  = \$182  | \$183 ;
+  assign \$286  = \$184  | \$185 ;
+  assign \$287  = \$186  | \$187 ;
+  assign \$288  = \$188  | \$189 ;
+  assign \$289  = \$190  | \$191 ;
+  assign \$290  = \$192  | \$193 ;
+  assign \$291  = \$194  | \$195 ;
+  assign \$292  = \$133  ? { \$7 , \$197  } : { \$5 , \$196  };
+  assign \$293  = \$135  ? { \$11 , \$199  } : { \$9 , \$198  };
+  assign \$294  = \$137  ? { \$15 , \$201  } : { \$13 , \$200  };
+  assign \$295  = \$139  ? { \$19 , \$203  } : { \$17 , \$202  };
+  assign \$296  = \$141  ? { \$23 , \$205  } : { \$21 , \$204  };
+  assign \$297  = \$143  ? { \$27 , \$207  } : { \$25 , \$206  };
+  assign \$298  = \$145  ? { \$31 , \$209  } : { \$29 , \$208  };
+  assign \$299  = \$147  ? { \$35 , \$211  } : { \$33 , \$210  };
+  assign \$300  = \$149  ? { \$39 , \$213  } : { \$37 , \$212  };
+  assign \$301  = \$151  ? { \$43 , \$215  } : { \$41 , \$214  };
+  assign \$302  = \$153  ? { \$47 , \$217  } : { \$45 , \$216  };
+  assign \$303  = \$155  ? { \$51 , \$219  } : { \$49 , \$218  };
+  assign \$304  = \$157  ? { \$55 , \$221  } : { \$53 , \$220  };
+  assign \$305  = \$159  ? { \$59 , \$223  } : { \$57 , \$222  };
+  assign \$306  = \$161  ? { \$63 , \$225  } : { \$61 , \$224  };
+  assign \$307  = \$163  ? { \$67 , \$227  } : { \$65 , \$226  };
+  assign \$308  = \$165  ? { \$71 , \$229  } : { \$69 , \$228  };
+  assign \$309  = \$167  ? { \$75 , \$231  } : { \$73 , \$230  };
+  assign \$310  = \$169  ? { \$79 , \$233  } : { \$77 , \$232  };
+  assign \$311  = \$171  ? { \$83 , \$235  } : { \$81 , \$234  };
+  assign \$312  = \$173  ? { \$87 , \$237  } : { \$85 , \$236  };
+  assign \$313  = \$175  ? { \$91 , \$239  } : { \$89 , \$238  };
+  assign \$314  = \$177  ? { \$95 , \$241  } : { \$93 , \$240  };
+  assign \$315  = \$179  ? { \$99 , \$243  } : { \$97 , \$242  };
+  assign \$316  = \$181  ? { \$103 , \$245  } : { \$101 , \$244  };
+  assign \$317  = \$183  ? { \$107 , \$247  } : { \$105 , \$246  };
+  assign \$318  = \$185  ? { \$111 , \$249  } : { \$109 , \$248  };
+  assign \$319  = \$187  ? { \$115 , \$251  } : { \$113 , \$250  };
+  assign \$320  = \$189  ? { \$119 , \$253  } : { \$117 , \$252  };
+  assign \$321  = \$191  ? { \$123 , \$255  } : { \$121 , \$254  };
+  assign \$322  = \$193  ? { \$127 , \$257  } : { \$125 , \$256  };
+  assign \$323  = \$195  ? { \$131 , \$259  } : { \$129 , \$258  };
+  assign \$324  = \$260  | \$261 ;
+  assign \$325  = \$262  | \$263 ;
+  assign \$326  = \$264  | \$265 ;
+  assign \$327  = \$266  | \$267 ;
+  assign \$328  = \$268  | \$269 ;
+  assign \$329  = \$270  | \$271 ;
+  assign \$330  = \$272  | \$273 ;
+  assign \$331  = \$274  | \$275 ;
+  assign \$332  = \$276  | \$277 ;
+  assign \$333  = \$278  | \$279 ;
+  assign \$334  = \$280  | \$281 ;
+  assign \$335  = \$282  | \$283 ;
+  assign \$336  = \$284  | \$285 ;
+  assign \$337  = \$286  | \$287 ;
+  assign \$338  = \$288  | \$289 ;
+  assign \$339  = \$290  | \$291 ;
+  assign \$340  = \$261  ? { \$135 , \$293  } : { \$133 , \$292  };
+  assign \$341  = \$263  ? { \$139 , \$295  } : { \$137 , \$294  };
+  assign \$342  = \$265  ? { \$143 , \$297  } : { \$141 , \$296  };
+  assign \$343  = \$267  ? { \$147 , \$299  } : { \$145 , \$298  };
+  assign \$344  = \$269  ? { \$151 , \$301  } : { \$149 , \$300  };
+  assign \$345  = \$271  ? { \$155 , \$303  } : { \$153 , \$302  };
+  assign \$346  = \$273  ? { \$159 , \$305  } : { \$157 , \$304  };
+  assign \$347  = \$275  ? { \$163 , \$307  } : { \$161 , \$306  };
+  assign \$348  = \$277  ? { \$167 , \$309  } : { \$165 , \$308  };
+  assign \$349  = \$279  ? { \$171 , \$311  } : { \$169 , \$310  };
+  assign \$350  = \$281  ? { \$175 , \$313  } : { \$173 , \$312  };
+  assign \$351  = \$283  ? { \$179 , \$315  } : { \$177 , \$314  };
+  assign \$352  = \$285  ? { \$183 , \$317  } : { \$181 , \$316  };
+  assign \$353  = \$287  ? { \$187 , \$319  } : { \$185 , \$318  };
+  assign \$354  = \$289  ? { \$191 , \$321  } : { \$189 , \$320  };
+  assign \$355  = \$291  ? { \$195 , \$323  } : { \$193 , \$322  };
+  assign \$356  = \$324  | \$325 ;
+  assign \$357  = \$326  | \$327 ;
+  assign \$358  = \$328  | \$329 ;
+  assign \$359  = \$330  | \$331 ;
+  assign \$360  = \$332  | \$333 ;
+  assign \$361  = \$334  | \$335 ;
+  assign \$362  = \$336  | \$337 ;
+  assign \$363  = \$338  | \$339 ;
+  assign \$364  = \$325  ? { \$263 , \$341  } : { \$261 , \$340  };
+  assign \$365  = \$327  ? { \$267 , \$343  } : { \$265 , \$342  };
+  assign \$366  = \$329  ? { \$271 , \$345  } : { \$269 , \$344  };
+  assign \$367  = \$331  ? { \$275 , \$347  } : { \$273 , \$346  };
+  assign \$368  = \$333  ? { \$279 , \$349  } : { \$277 , \$348  };
+  assign \$369  = \$335  ? { \$283 , \$351  } : { \$281 , \$350  };
+  assign \$370  = \$337  ? { \$287 , \$353  } : { \$285 , \$352  };
+  assign \$371  = \$339  ? { \$291 , \$355  } : { \$289 , \$354  };
+  assign \$372  = \$356  | \$357 ;
+  assign \$373  = \$358  | \$359 ;
+  assign \$374  = \$360  | \$361 ;
+  assign \$375  = \$362  | \$363 ;
+  assign \$376  = \$357  ? { \$327 , \$365  } : { \$325 , \$364  };
+  assign \$377  = \$359  ? { \$331 , \$367  } : { \$329 , \$366  };
+  assign \$378  = \$361  ? { \$335 , \$369  } : { \$333 , \$368  };
+  assign \$379  = \$363  ? { \$339 , \$371  } : { \$337 , \$370  };
+  assign \$380  = \$372  | \$373 ;
+  assign \$381  = \$374  | \$375 ;
+  assign \$382  = \$373  ? { \$359 , \$377  } : { \$357 , \$376  };
+  assign \$383  = \$375  ? { \$363 , \$379  } : { \$361 , \$378  };
+  assign irr_any8 = \$380  | \$381 ;
+  assign \$384  = \$381  ? { \$375 , \$383  } : { \$373 , \$382  };
+  assign \$385  = isr_valid[0] | isr_valid[1];
+  assign \$386  = isr_valid[2] | isr_valid[3];
+  assign \$387  = isr_valid[4] | isr_valid[5];
+  assign \$388  = isr_valid[6] | isr_valid[7];
+  assign \$389  = isr_valid[8] | isr_valid[9];
+  assign \$390  = isr_valid[10] | isr_valid[11];
+  assign \$391  = isr_valid[12] | isr_valid[13];
+  assign \$392  = isr_valid[14] | isr_valid[15];
+  assign \$393  = isr_valid[1] ? isr_low1 : isr_low0;
+  assign \$394  = isr_valid[3] ? isr_low3 : isr_low2;
+  assign \$395  = isr_valid[5] ? isr_low5 : isr_low4;
+  assign \$396  = isr_valid[7] ? isr_low7 : isr_low6;
+  assign \$397  = isr_valid[9] ? isr_low9 : isr_low8;
+  assign \$398  = isr_valid[11] ? isr_low11 : isr_low10;
+  assign \$399  = isr_valid[13] ? isr_low13 : isr_low12;
+  assign \$400  = isr_valid[15] ? isr_low15 : isr_low14;
+  assign \$401  = \$385  | \$386 ;
+  assign \$402  = \$387  | \$388 ;
+  assign \$403  = \$389  | \$390 ;
+  assign \$404  = \$391  | \$392 ;
+  assign \$405  = \$386  ? isr_valid[3] : isr_valid[1];
+  assign \$406  = \$388  ? isr_valid[7] : isr_valid[5];
+  assign \$407  = \$390  ? isr_valid[11] : isr_valid[9];
+  assign \$408  = \$392  ? isr_valid[15] : isr_valid[13];
+  assign \$409  = \$386  ? \$394  : \$393 ;
+  assign \$410  = \$388  ? \$396  : \$395 ;
+  assign \$411  = \$390  ? \$398  : \$397 ;
+  assign \$412  = \$392  ? \$400  : \$399 ;
+  assign \$413  = \$401  | \$402 ;
+  assign \$414  = \$403  | \$404 ;
+  assign \$415  = \$402  ? { \$388 , \$406  } : { \$386 , \$405  };
+  assign \$416  = \$404  ? { \$392 , \$408  } : { \$390 , \$407  };
+  assign \$417  = \$402  ? \$410  : \$409 ;
+  assign \$418  = \$404  ? \$412  : \$411 ;
+  assign isr_any4 = \$413  | \$414 ;
+  assign \$419  = \$414  ? { \$404 , \$416  } : { \$402 , \$415  };
+  assign isr_pay4 = \$414  ? \$418  : \$417 ;
+  assign \$420  = 1'h1 << isr_low0;
+  assign \$421  = isr_valid[0] ? \$420 [15:0] : 16'h0000;
+  assign \$422  = 1'h1 << isr_low1;
+  assign \$423  = isr_valid[1] ? \$422 [15:0] : 16'h0000;
+  assign \$424  = 1'h1 << isr_low2;
+  assign \$425  = isr_valid[2] ? \$424 [15:0] : 16'h0000;
+  assign \$426  = 1'h1 << isr_low3;
+  assign \$427  = isr_valid[3] ? \$426 [15:0] : 16'h0000;
+  assign \$428  = 1'h1 << isr_low4;
+  assign \$429  = isr_valid[4] ? \$428 [15:0] : 16'h0000;
+  assign \$430  = 1'h1 << isr_low5;
+  assign \$431  = isr_valid[5] ? \$430 [15:0] : 16'h0000;
+  assign \$432  = 1'h1 << isr_low6;
+  assign \$433  = isr_valid[6] ? \$432 [15:0] : 16'h0000;
+  assign \$434  = 1'h1 << isr_low7;
+  assign \$435  = isr_valid[7] ? \$434 [15:0] : 16'h0000;
+  assign \$436  = 1'h1 << isr_low8;
+  assign \$437  = isr_valid[8] ? \$436 [15:0] : 16'h0000;
+  assign \$438  = 1'h1 << isr_low9;
+  assign \$439  = isr_valid[9] ? \$438 [15:0] : 16'h0000;
+  assign \$440  = 1'h1 << isr_low10;
+  assign \$441  = isr_valid[10] ? \$440 [15:0] : 16'h0000;
+  assign \$442  = 1'h1 << isr_low11;
+  assign \$443  = isr_valid[11] ? \$442 [15:0] : 16'h0000;
+  assign \$444  = 1'h1 << isr_low12;
+  assign \$445  = isr_valid[12] ? \$444 [15:0] : 16'h0000;
+  assign \$446  = 1'h1 << isr_low13;
+  assign \$447  = isr_valid[13] ? \$446 [15:0] : 16'h0000;
+  assign \$448  = 1'h1 << isr_low14;
+  assign \$449  = isr_valid[14] ? \$448 [15:0] : 16'h0000;
+  assign \$450  = 1'h1 << isr_low15;
+  assign \$451  = isr_valid[15] ? \$450 [15:0] : 16'h0000;
+  assign \$452  = tpr[7:4] >= { \$414 , \$419  };
+  assign ppr = \$452  ? tpr[7:0] : { \$414 , \$419 , 4'h0 };
+  assign \$453  = svr[8] & \irr_any$90 ;
+  assign \$454  = ~ settle;
+  assign \$455  = \$453  & \$454 ;
+  assign \$456  = irrv[7:4] > tpr[7:4];
+  assign \$457  = \$455  & \$456 ;
+  assign \$458  = irrv[7:4] > { \$414 , \$419  };
+  assign deliverable = \$457  & \$458 ;
+  assign \$459  = tpr[7:4] > { \$414 , \$419  };
+  assign top_class = \$459  ? tpr[7:4] : { \$414 , \$419  };
+  assign \$460  = tpr[7:4] >= irrv[7:4];
+  assign \$461  = tpr[7:4] > { \$414 , \$419  };
+  assign \$462  = \$460  & \$461 ;
+  assign \$463  = irrv[7:4] > top_class;
+  assign \$464  = \$463  ? irrv[7:4] : top_class;
+  assign \$465  = 1'h1 << \$3 [3:0];
+  assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$465 [15:0] } : ldr;
+  assign is_base = msr__addr == 5'h1b;
+  assign is_dl = msr__addr == 11'h6e0;
+  assign \$466  = ~ ipi__ready;
+  assign busy_after = ipi__valid & \$466 ;
+  assign \$467  = x2_hit & msr__write;
+  assign \$468  = x2_is_icr | x2_is_self_ipi;
+  assign \$469  = \$467  & \$468 ;
+  assign msr_stall = \$469  & busy_after;
+  assign \$470  = msr__valid & msr_seen;
+  assign \$471  = ~ msr_stall;
+  assign msr_ready = \$470  & \$471 ;
+  assign msr_acc = msr__valid & msr_ready;
+  assign \$473  = ! \$472 ;
+  assign \$475  = ! \$474 ;
+  assign \$477  = ! \$476 ;
+  assign \$478  = \$475  & \$477 ;
+  assign \$481  = ! \$480 ;
+  assign \$483  = \$482  == 12'h800;
+  assign \$484  = \$481  & \$483 ;
+  assign \$485  = \$479  | \$484 ;
+  assign \$487  = \$486  == 12'h800;
+  assign \$489  = ! \$488 ;
+  assign \$490  = \$487  & \$489 ;
+  assign \$491  = \$485  | \$490 ;
+  assign \$493  = \$492  == 12'h800;
+  assign \$495  = \$494  == 12'h800;
+  assign \$496  = \$493  & \$495 ;
+  assign \$497  = \$491  | \$496 ;
+  assign \$499  = \$498  == 12'h800;
+  assign \$501  = \$500  == 12'hc00;
+  assign \$502  = \$499  & \$501 ;
+  assign \$503  = \$497  | \$502 ;
+  assign \$505  = \$504  == 12'hc00;
+  assign \$507  = ! \$506 ;
+  assign \$508  = \$505  & \$507 ;
+  assign \$509  = \$503  | \$508 ;
+  assign \$511  = \$510  == 12'hc00;
+  assign \$513  = \$512  == 12'hc00;
+  assign \$514  = \$511  & \$513 ;
+  assign \$515  = \$509  | \$514 ;
+  assign base_ok = \$473  & \$515 ;
+  assign \$516  = ~ base_ok;
+  assign base_fault = msr__write & \$516 ;
+  assign \$517  = msr_acc & is_base;
+  assign \$518  = \$517  & msr__write;
+  assign \$519  = \$518  & base_ok;
+  assign \$521  = ! \$520 ;
+  assign \$522  = \$519  & \$521 ;
+  assign \$524  = ! \$523 ;
   assign \$525  = ~ \$524 ;
-  assign \$526  = \$521  & \$525 ;
-  assign \$529  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$530  = \$528  | { 15'h0000, \$529  };
-  assign \$532  = lvt_timer[18:17] != \$531 [18:17];
-  assign \$533  = lvt_timer[18:17] == 2'h2;
-  assign \$535  = \$534 [18:17] == 2'h2;
-  assign \$536  = \$533  | \$535 ;
-  assign \$537  = \$532  & \$536 ;
-  assign \$539  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$540  = \$538  | { 15'h0000, \$539  };
-  assign \$542  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$543  = \$541  | { 15'h0000, \$542  };
-  assign \$545  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$546  = \$544  | { 15'h0000, \$545  };
-  assign \$548  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$549  = \$547  | { 15'h0000, \$548  };
-  assign \$551  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$552  = \$550  | { 15'h0000, \$551  };
-  assign \$553  = lvt_timer[18:17] == 2'h2;
-  assign \$554  = ~ \$553 ;
-  assign eoi_vec = inta_go ? irrv : { \$411 , \$416 , isr_pay4 };
-  assign \$557  = inta_go | isr_any4;
-  assign eoi_go = eoi_write & \$557 ;
-  assign \$558  = 1'h1 << irrv[4:0];
-  assign \$559  = 1'h1 << irrv[7:5];
-  assign \$560  = inta_go ? \$559  : 15'h0000;
-  assign \$561  = \$560 [0] ? \$558 [31:0] : 32'd0;
-  assign \$562  = \$560 [1] ? \$558 [31:0] : 32'd0;
-  assign \$563  = \$560 [2] ? \$558 [31:0] : 32'd0;
-  assign \$564  = \$560 [3] ? \$558 [31:0] : 32'd0;
-  assign \$565  = \$560 [4] ? \$558 [31:0] : 32'd0;
-  assign \$566  = \$560 [5] ? \$558 [31:0] : 32'd0;
-  assign \$567  = \$560 [6] ? \$558 [31:0] : 32'd0;
-  assign \$568  = \$560 [7] ? \$558 [31:0] : 32'd0;
-  assign \$569  = tmr >> irrv;
-  assign \$570  = tmr >> { \$411 , \$416 , isr_pay4 };
-  assign eoi_level = inta_go ? \$569  : \$570 ;
-  assign \$571  = lvt_lint0[7:0] == eoi_vec;
-  assign \$572  = eoi_go & \$571 ;
-  assign \$573  = ~ \$572 ;
-  assign \$574  = remote_irr[0] & \$573 ;
-  assign \$575  = lvt_lint1[7:0] == eoi_vec;
-  assign \$576  = eoi_go & \$575 ;
-  assign \$577  = ~ \$576 ;
-  assign \$578  = remote_irr[1] & \$577 ;
-  assign \$579  = ! msg_in__delivery_mode;
-  assign \$580  = msg_in__delivery_mode == 1'h1;
-  assign \$581  = \$579  | \$580 ;
-  assign \$583  = ~ msg_in__level;
-  assign \$584  = \$582  & \$583 ;
-  assign \$585  = ~ \$584 ;
-  assign \$586  = \$581  & \$585 ;
-  assign \$587  = \$586  & svr_next[8];
-  assign \$588  = msg_in__vector < 5'h10;
-  assign \$589  = msg_in__delivery_mode == 3'h4;
-  assign \$590  = msg_in__delivery_mode == 3'h5;
-  assign \$592  = ~ msg_in__level;
-  assign \$593  = \$591  & \$592 ;
-  assign \$594  = ~ \$593 ;
-  assign \$595  = \$590  & \$594 ;
-  assign \$596  = msg_in__delivery_mode == 3'h6;
-  assign \$597  = ~ lvt_lint0_next[16];
-  assign \$598  = ~ msg_init;
-  assign \$599  = \$597  & \$598 ;
-  assign \$600  = ! lvt_lint0_next[10:8];
-  assign \$601  = \$599  & \$600 ;
-  assign \$603  = lint0 ^ lvt_lint0_next[13];
-  assign \$604  = ~ remote_after[0];
-  assign \$605  = \$603  & \$604 ;
-  assign \$606  = lint0 ^ lvt_lint0_next[13];
-  assign \$607  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign base_disable = \$522  & \$525 ;
+  assign \$526  = ~ x2_wr_ok;
+  assign \$527  = msr__wdata & x2_gp;
+  assign \$528  = | \$527 ;
+  assign \$529  = \$526  | \$528 ;
+  assign \$530  = ~ x2_rd_ok;
+  assign x2_fault = msr__write ? \$529  : \$530 ;
+  assign \$531  = x2_hit ? x2_fault : 1'h1;
+  assign \$532  = is_dl ? 1'h0 : \$531 ;
+  assign msr_fault = is_base ? base_fault : \$532 ;
+  assign \$533  = msr_acc & x2_hit;
+  assign \$534  = ~ x2_fault;
+  assign x2_go = \$533  & \$534 ;
+  assign \$535  = msr_acc & is_base;
+  assign \$536  = \$535  & msr__write;
+  assign \$537  = \$536  & base_ok;
+  assign hw_en_next = \$537  ? msr__wdata[11] : apic_base[11];
+  assign r_addr = apic_base[10] ? x2_off : reg__addr;
+  assign r_stb = reg__r_stb & mmio_on;
+  assign \$1565  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1565 ;
+  assign \$1568  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1568 ;
+  assign \$538  = 1'h1 << isr_pair_low[3:0];
+  assign \$539  = isr_pair_valid[0] ? \$538 [15:0] : 16'h0000;
+  assign \$540  = 1'h1 << isr_pair_low[7:4];
+  assign \$541  = isr_pair_valid[1] ? \$540 [15:0] : 16'h0000;
+  assign \$542  = id_set ? id_reg : initial_apic_id;
+  assign \$1580  = r_addr[6:4] * 6'h20;
+  assign \$547  = tmr >> \$1580 ;
+  assign \$1583  = r_addr[6:4] * 6'h20;
+  assign \$548  = irr >> \$1583 ;
+  assign \$551  = \$549  | { 16'h0000, \$550  };
+  assign \$558  = \$556  | { 16'h0000, \$557  };
+  assign \$561  = \$559  | { 16'h0000, \$560  };
+  assign err_reserved_r = r_stb & reserved;
+  assign reg__r_data = mmio_on ? r_data : 32'd4294967295;
+  assign \$565  = msr__write | msr_fault;
+  assign \$566  = ! initial_apic_id;
+  assign \$568  = apic_base | { 48'h000000000000, \$567  };
+  assign inta_go = inta & deliverable;
+  assign \$569  = x2_go & msr__write;
+  assign \$570  = ~ x2_is_self_ipi;
+  assign \$571  = \$569  & \$570 ;
+  assign \$572  = reg__w_strb == 4'hf;
+  assign \$573  = reg__w_stb & \$572 ;
+  assign \$574  = \$573  & apic_base[11];
+  assign w = apic_base[10] ? \$571  : \$574 ;
+  assign wdata = apic_base[10] ? msr__wdata[31:0] : reg__w_data;
+  assign \$575  = x2_go & msr__write;
+  assign \$576  = \$575  & x2_is_self_ipi;
+  assign \$577  = msr__wdata[7:0] < 5'h10;
+  assign \$583  = ~ \$582 [8];
+  assign \$590  = ~ busy_after;
+  assign \$593  = ! \$592 [10:8];
+  assign \$595  = \$594 [10:8] == 1'h1;
+  assign \$596  = \$593  | \$595 ;
+  assign \$598  = \$597 [7:0] < 5'h10;
+  assign \$599  = \$596  & \$598 ;
+  assign \$601  = \$600 [10:8] == 3'h5;
+  assign \$604  = \$601  & \$603 ;
+  assign \$606  = ~ \$605 [14];
+  assign \$607  = \$604  & \$606 ;
   assign \$608  = ~ \$607 ;
-  assign \$609  = \$606  & \$608 ;
-  assign \$610  = \$602  ? \$605  : \$609 ;
-  assign lint0_want = \$601  & \$610 ;
-  assign \$611  = lvt_lint0_next[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$611 ;
-  assign \$612  = lvt_lint0_next[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$612 ;
-  assign \$614  = lint0_go & \$613 ;
-  assign \$615  = ~ lvt_lint0_next[16];
-  assign \$616  = ~ msg_init;
-  assign \$617  = \$615  & \$616 ;
-  assign \$618  = lvt_lint0_next[10:8] == 3'h4;
-  assign \$619  = \$617  & \$618 ;
-  assign \$620  = lint0 ^ lvt_lint0_next[13];
-  assign \$621  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$622  = ~ \$621 ;
-  assign \$623  = \$620  & \$622 ;
-  assign lint0_nmi = \$619  & \$623 ;
-  assign \$624  = ~ lvt_lint0_next[16];
-  assign \$625  = ~ msg_init;
-  assign \$626  = \$624  & \$625 ;
-  assign \$627  = lvt_lint0_next[10:8] == 3'h5;
-  assign \$628  = \$626  & \$627 ;
-  assign \$629  = lint0 ^ lvt_lint0_next[13];
-  assign \$630  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$631  = ~ \$630 ;
-  assign \$632  = \$629  & \$631 ;
-  assign lint0_init = \$628  & \$632 ;
-  assign \$633  = ~ lvt_lint1_next[16];
-  assign \$634  = msg_init | lint0_init;
-  assign \$635  = ~ \$634 ;
-  assign \$636  = \$633  & \$635 ;
-  assign \$637  = ! lvt_lint1_next[10:8];
-  assign \$638  = \$636  & \$637 ;
-  assign \$640  = lint1 ^ lvt_lint1_next[13];
-  assign \$641  = ~ remote_after[1];
-  assign \$642  = \$640  & \$641 ;
-  assign \$643  = lint1 ^ lvt_lint1_next[13];
-  assign \$644  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$645  = ~ \$644 ;
-  assign \$646  = \$643  & \$645 ;
-  assign \$647  = \$639  ? \$642  : \$646 ;
-  assign lint1_want = \$638  & \$647 ;
-  assign \$648  = lvt_lint1_next[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$648 ;
-  assign \$649  = lvt_lint1_next[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$649 ;
-  assign \$651  = lint1_go & \$650 ;
-  assign \$652  = ~ lvt_lint1_next[16];
-  assign \$653  = msg_init | lint0_init;
-  assign \$654  = ~ \$653 ;
-  assign \$655  = \$652  & \$654 ;
-  assign \$656  = lvt_lint1_next[10:8] == 3'h4;
-  assign \$657  = \$655  & \$656 ;
-  assign \$658  = lint1 ^ lvt_lint1_next[13];
-  assign \$659  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$610  = \$609 [10:8] == 2'h3;
+  assign \$612  = ~ \$611 ;
+  assign \$613  = \$608  & \$612 ;
+  assign \$616  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$617  = \$615  | { 15'h0000, \$616  };
+  assign \$619  = lvt_timer[18:17] != \$618 [18:17];
+  assign \$620  = lvt_timer[18:17] == 2'h2;
+  assign \$622  = \$621 [18:17] == 2'h2;
+  assign \$623  = \$620  | \$622 ;
+  assign \$624  = \$619  & \$623 ;
+  assign \$626  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$627  = \$625  | { 15'h0000, \$626  };
+  assign \$629  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$630  = \$628  | { 15'h0000, \$629  };
+  assign \$632  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$633  = \$631  | { 15'h0000, \$632  };
+  assign \$635  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$636  = \$634  | { 15'h0000, \$635  };
+  assign \$638  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$639  = \$637  | { 15'h0000, \$638  };
+  assign \$640  = lvt_timer[18:17] == 2'h2;
+  assign \$641  = ~ \$640 ;
+  assign eoi_vec = inta_go ? irrv : { \$414 , \$419 , isr_pay4 };
+  assign \$644  = inta_go | isr_any4;
+  assign eoi_go = eoi_write & \$644 ;
+  assign \$645  = 1'h1 << irrv[4:0];
+  assign \$646  = 1'h1 << irrv[7:5];
+  assign \$647  = inta_go ? \$646  : 15'h0000;
+  assign \$648  = \$647 [0] ? \$645 [31:0] : 32'd0;
+  assign \$649  = \$647 [1] ? \$645 [31:0] : 32'd0;
+  assign \$650  = \$647 [2] ? \$645 [31:0] : 32'd0;
+  assign \$651  = \$647 [3] ? \$645 [31:0] : 32'd0;
+  assign \$652  = \$647 [4] ? \$645 [31:0] : 32'd0;
+  assign \$653  = \$647 [5] ? \$645 [31:0] : 32'd0;
+  assign \$654  = \$647 [6] ? \$645 [31:0] : 32'd0;
+  assign \$655  = \$647 [7] ? \$645 [31:0] : 32'd0;
+  assign \$656  = tmr >> irrv;
+  assign \$657  = tmr >> { \$414 , \$419 , isr_pay4 };
+  assign eoi_level = inta_go ? \$656  : \$657 ;
+  assign \$658  = lvt_lint0[7:0] == eoi_vec;
+  assign \$659  = eoi_go & \$658 ;
   assign \$660  = ~ \$659 ;
-  assign \$661  = \$658  & \$660 ;
-  assign lint1_nmi = \$657  & \$661 ;
-  assign \$662  = ~ lvt_lint1_next[16];
-  assign \$663  = msg_init | lint0_init;
+  assign \$661  = remote_irr[0] & \$660 ;
+  assign \$662  = lvt_lint1[7:0] == eoi_vec;
+  assign \$663  = eoi_go & \$662 ;
   assign \$664  = ~ \$663 ;
-  assign \$665  = \$662  & \$664 ;
-  assign \$666  = lvt_lint1_next[10:8] == 3'h5;
-  assign \$667  = \$665  & \$666 ;
-  assign \$668  = lint1 ^ lvt_lint1_next[13];
-  assign \$669  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$670  = ~ \$669 ;
-  assign \$671  = \$668  & \$670 ;
-  assign lint1_init = \$667  & \$671 ;
-  assign \$672  = presc >= 1'h1;
-  assign \$673  = presc >= 2'h3;
-  assign \$674  = presc >= 3'h7;
-  assign \$675  = presc >= 4'hf;
-  assign \$676  = presc >= 5'h1f;
-  assign \$677  = presc >= 6'h3f;
-  assign \$678  = presc >= 7'h7f;
-  assign \$679  = reg__addr == 10'h3e0;
-  assign tdcr_write = w & \$679 ;
-  assign presc_done_new = { 1'h1, \$678 , \$677 , \$676 , \$675 , \$674 , \$673 , \$672  } >> { \$681 [3], \$680 [1:0] };
-  assign presc_done_old = { 1'h1, \$678 , \$677 , \$676 , \$675 , \$674 , \$673 , \$672  } >> { tdcr[3], tdcr[1:0] };
-  assign \$682  = | tmcct;
-  assign \$683  = tdcr_write ? presc_done_new : presc_done_old;
-  assign \$684  = \$682  & \$683 ;
-  assign \$685  = ~ tmict_load;
-  assign \$686  = \$684  & \$685 ;
-  assign \$687  = ~ tsc_switch;
-  assign dec = \$686  & \$687 ;
-  assign \$688  = tmcct == 1'h1;
-  assign expire = dec & \$688 ;
-  assign \$689  = ~ lvt_timer_next[16];
-  assign \$690  = expire & \$689 ;
-  assign \$691  = lvt_timer_next[7:0] >= 5'h10;
-  assign t_go = \$690  & \$691 ;
-  assign \$692  = ~ lvt_timer_next[16];
-  assign \$693  = expire & \$692 ;
-  assign \$694  = lvt_timer_next[7:0] < 5'h10;
-  assign t_bad = \$693  & \$694 ;
-  assign \$695  = err_reserved_r | err_reserved_w;
-  assign \$696  = msg_illegal | lint0_illegal;
-  assign \$697  = \$696  | lint1_illegal;
-  assign \$698  = \$697  | t_bad;
-  assign \$699  = | err;
-  assign \$700  = ~ lvt_error_next[16];
-  assign \$701  = \$699  & \$700 ;
-  assign \$702  = lvt_error_next[7:0] >= 5'h10;
-  assign e_go = \$701  & \$702 ;
-  assign \$703  = 1'h1 << msg_in__vector[4:0];
-  assign \$704  = 1'h1 << msg_in__vector[7:5];
-  assign \$705  = msg_take ? \$704  : 15'h0000;
-  assign \$706  = \$705 [0] ? \$703 [31:0] : 32'd0;
-  assign \$707  = \$705 [1] ? \$703 [31:0] : 32'd0;
-  assign \$708  = \$705 [2] ? \$703 [31:0] : 32'd0;
-  assign \$709  = \$705 [3] ? \$703 [31:0] : 32'd0;
-  assign \$710  = \$705 [4] ? \$703 [31:0] : 32'd0;
-  assign \$711  = \$705 [5] ? \$703 [31:0] : 32'd0;
-  assign \$712  = \$705 [6] ? \$703 [31:0] : 32'd0;
-  assign \$713  = \$705 [7] ? \$703 [31:0] : 32'd0;
-  assign \$714  = ~ { \$713 , \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706  };
-  assign \$715  = tmr & \$714 ;
-  assign \$717  = \$716  ? { \$713 , \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$715  | \$717 ;
-  assign \$718  = 1'h1 << lvt_lint0_next[4:0];
-  assign \$719  = 1'h1 << lvt_lint0_next[7:5];
-  assign \$720  = lint0_go ? \$719  : 15'h0000;
-  assign \$721  = \$720 [0] ? \$718 [31:0] : 32'd0;
-  assign \$722  = \$720 [1] ? \$718 [31:0] : 32'd0;
-  assign \$723  = \$720 [2] ? \$718 [31:0] : 32'd0;
-  assign \$724  = \$720 [3] ? \$718 [31:0] : 32'd0;
-  assign \$725  = \$720 [4] ? \$718 [31:0] : 32'd0;
-  assign \$726  = \$720 [5] ? \$718 [31:0] : 32'd0;
-  assign \$727  = \$720 [6] ? \$718 [31:0] : 32'd0;
-  assign \$728  = \$720 [7] ? \$718 [31:0] : 32'd0;
-  assign \$729  = ~ { \$728 , \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721  };
-  assign \$730  = tmr_stage0 & \$729 ;
-  assign \$732  = \$731  ? { \$728 , \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$730  | \$732 ;
-  assign \$733  = 1'h1 << lvt_lint1_next[4:0];
-  assign \$734  = 1'h1 << lvt_lint1_next[7:5];
-  assign \$735  = lint1_go ? \$734  : 15'h0000;
-  assign \$736  = \$735 [0] ? \$733 [31:0] : 32'd0;
-  assign \$737  = \$735 [1] ? \$733 [31:0] : 32'd0;
-  assign \$738  = \$735 [2] ? \$733 [31:0] : 32'd0;
-  assign \$739  = \$735 [3] ? \$733 [31:0] : 32'd0;
-  assign \$740  = \$735 [4] ? \$733 [31:0] : 32'd0;
-  assign \$741  = \$735 [5] ? \$733 [31:0] : 32'd0;
-  assign \$742  = \$735 [6] ? \$733 [31:0] : 32'd0;
-  assign \$743  = \$735 [7] ? \$733 [31:0] : 32'd0;
-  assign \$744  = ~ { \$743 , \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736  };
-  assign \$745  = tmr_stage1 & \$744 ;
-  assign \$747  = \$746  ? { \$743 , \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$745  | \$747 ;
-  assign \$748  = 1'h1 << lvt_timer_next[4:0];
-  assign \$749  = 1'h1 << lvt_timer_next[7:5];
-  assign \$750  = t_go ? \$749  : 15'h0000;
-  assign \$751  = \$750 [0] ? \$748 [31:0] : 32'd0;
-  assign \$752  = \$750 [1] ? \$748 [31:0] : 32'd0;
-  assign \$753  = \$750 [2] ? \$748 [31:0] : 32'd0;
-  assign \$754  = \$750 [3] ? \$748 [31:0] : 32'd0;
-  assign \$755  = \$750 [4] ? \$748 [31:0] : 32'd0;
-  assign \$756  = \$750 [5] ? \$748 [31:0] : 32'd0;
-  assign \$757  = \$750 [6] ? \$748 [31:0] : 32'd0;
-  assign \$758  = \$750 [7] ? \$748 [31:0] : 32'd0;
-  assign \$759  = ~ { \$758 , \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751  };
-  assign \$760  = tmr_stage2 & \$759 ;
-  assign \$762  = 1'h1 << lvt_error_next[4:0];
-  assign \$763  = 1'h1 << lvt_error_next[7:5];
-  assign \$764  = e_go ? \$763  : 15'h0000;
-  assign \$765  = \$764 [0] ? \$762 [31:0] : 32'd0;
-  assign \$766  = \$764 [1] ? \$762 [31:0] : 32'd0;
-  assign \$767  = \$764 [2] ? \$762 [31:0] : 32'd0;
-  assign \$768  = \$764 [3] ? \$762 [31:0] : 32'd0;
-  assign \$769  = \$764 [4] ? \$762 [31:0] : 32'd0;
-  assign \$770  = \$764 [5] ? \$762 [31:0] : 32'd0;
-  assign \$771  = \$764 [6] ? \$762 [31:0] : 32'd0;
-  assign \$772  = \$764 [7] ? \$762 [31:0] : 32'd0;
-  assign \$773  = ~ { \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  };
-  assign \$774  = tmr_stage3 & \$773 ;
-  assign \$776  = msg_init | lint0_init;
-  assign init_go = \$776  | lint1_init;
-  assign \$777  = deliverable ? irrv : svr[7:0];
-  assign \$778  = id_set ? id_reg : initial_apic_id;
-  assign \$779  = eoi_go & eoi_level;
-  assign \$780  = ~ svr[12];
-  assign \$781  = \$779  & \$780 ;
-  assign \$782  = | tmcct;
-  assign \$783  = lvt_timer_next[18:17] == 1'h1;
-  assign \$784  = \$783  ? tmict : 32'd0;
-  assign \$785  = tmcct - 1'h1;
-  assign \$786  = presc + 1'h1;
-  assign \$787  = esr_write ? 8'h00 : esr_pending;
-  assign \$788  = \$787  | err;
-  assign \$789  = ~ { \$568 , \$567 , \$566 , \$565 , \$564 , \$563 , \$562 , \$561  };
-  assign \$790  = irr & \$789 ;
-  assign \$791  = \$790  | { \$713 , \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706  };
-  assign \$792  = \$791  | { \$728 , \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721  };
-  assign \$793  = \$792  | { \$743 , \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736  };
-  assign \$794  = \$793  | { \$758 , \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751  };
-  assign \$795  = \$794  | { \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  };
-  assign \$796  = inta_go & eoi_go;
-  assign \$797  = remote_after | remote_set;
-  assign \$798  = ~ eoi_go;
-  assign \$799  = inta_go & \$798 ;
-  assign \$800  = ~ inta_go;
-  assign \$801  = eoi_go & \$800 ;
-  assign \$802  = 1'h1 << irrv[7:4];
-  assign \$803  = { 15'h0000, isr_valid } | \$802 ;
-  assign \$804  = 1'h1 << { \$411 , \$416  };
-  assign \$805  = ~ \$804 ;
-  assign \$806  = { 15'h0000, isr_valid } & \$805 ;
-  assign \$807  = ! irrv[7:4];
-  assign \$808  = irrv[7:4] == 1'h1;
-  assign \$809  = irrv[7:4] == 2'h2;
-  assign \$810  = irrv[7:4] == 2'h3;
-  assign \$811  = irrv[7:4] == 3'h4;
-  assign \$812  = irrv[7:4] == 3'h5;
-  assign \$813  = irrv[7:4] == 3'h6;
-  assign \$814  = irrv[7:4] == 3'h7;
-  assign \$815  = irrv[7:4] == 4'h8;
-  assign \$816  = irrv[7:4] == 4'h9;
-  assign \$817  = irrv[7:4] == 4'ha;
-  assign \$818  = irrv[7:4] == 4'hb;
-  assign \$819  = irrv[7:4] == 4'hc;
-  assign \$820  = irrv[7:4] == 4'hd;
-  assign \$821  = irrv[7:4] == 4'he;
-  assign \$822  = irrv[7:4] == 4'hf;
-  assign \$823  = ~ nmi_ack;
-  assign \$824  = nmi & \$823 ;
-  assign \$825  = msg_nmi | lint0_nmi;
-  assign \$826  = \$825  | lint1_nmi;
-  assign \$827  = \$824  | \$826 ;
+  assign \$665  = remote_irr[1] & \$664 ;
+  assign \$666  = msg_in__valid & hw_en_next;
+  assign \$667  = ! msg_in__delivery_mode;
+  assign \$668  = msg_in__delivery_mode == 1'h1;
+  assign \$669  = \$667  | \$668 ;
+  assign \$671  = ~ msg_in__level;
+  assign \$672  = \$670  & \$671 ;
+  assign \$673  = ~ \$672 ;
+  assign \$674  = \$669  & \$673 ;
+  assign \$675  = \$674  & svr_next[8];
+  assign \$676  = msg_in__vector < 5'h10;
+  assign \$677  = msg_in__delivery_mode == 3'h4;
+  assign \$678  = msg_in__delivery_mode == 3'h5;
+  assign \$680  = ~ msg_in__level;
+  assign \$681  = \$679  & \$680 ;
+  assign \$682  = ~ \$681 ;
+  assign \$683  = \$678  & \$682 ;
+  assign \$684  = msg_in__delivery_mode == 3'h6;
+  assign \$685  = ~ lvt_lint0_next[16];
+  assign \$686  = msg_init | base_disable;
+  assign \$687  = ~ \$686 ;
+  assign \$688  = \$685  & \$687 ;
+  assign \$689  = ! lvt_lint0_next[10:8];
+  assign \$690  = \$688  & \$689 ;
+  assign \$692  = lint0 ^ lvt_lint0_next[13];
+  assign \$693  = ~ remote_after[0];
+  assign \$694  = \$692  & \$693 ;
+  assign \$695  = lint0 ^ lvt_lint0_next[13];
+  assign \$696  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$697  = ~ \$696 ;
+  assign \$698  = \$695  & \$697 ;
+  assign \$699  = \$691  ? \$694  : \$698 ;
+  assign lint0_want = \$690  & \$699 ;
+  assign \$700  = lvt_lint0_next[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$700 ;
+  assign \$701  = lvt_lint0_next[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$701 ;
+  assign \$703  = lint0_go & \$702 ;
+  assign \$704  = ~ lvt_lint0_next[16];
+  assign \$705  = msg_init | base_disable;
+  assign \$706  = ~ \$705 ;
+  assign \$707  = \$704  & \$706 ;
+  assign \$708  = lvt_lint0_next[10:8] == 3'h4;
+  assign \$709  = \$707  & \$708 ;
+  assign \$710  = lint0 ^ lvt_lint0_next[13];
+  assign \$711  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$712  = ~ \$711 ;
+  assign \$713  = \$710  & \$712 ;
+  assign lint0_nmi = \$709  & \$713 ;
+  assign \$714  = ~ lvt_lint0_next[16];
+  assign \$715  = msg_init | base_disable;
+  assign \$716  = ~ \$715 ;
+  assign \$717  = \$714  & \$716 ;
+  assign \$718  = lvt_lint0_next[10:8] == 3'h5;
+  assign \$719  = \$717  & \$718 ;
+  assign \$720  = lint0 ^ lvt_lint0_next[13];
+  assign \$721  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$722  = ~ \$721 ;
+  assign \$723  = \$720  & \$722 ;
+  assign lint0_init = \$719  & \$723 ;
+  assign \$724  = ~ lvt_lint1_next[16];
+  assign \$725  = msg_init | base_disable;
+  assign \$726  = \$725  | lint0_init;
+  assign \$727  = ~ \$726 ;
+  assign \$728  = \$724  & \$727 ;
+  assign \$729  = ! lvt_lint1_next[10:8];
+  assign \$730  = \$728  & \$729 ;
+  assign \$732  = lint1 ^ lvt_lint1_next[13];
+  assign \$733  = ~ remote_after[1];
+  assign \$734  = \$732  & \$733 ;
+  assign \$735  = lint1 ^ lvt_lint1_next[13];
+  assign \$736  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$737  = ~ \$736 ;
+  assign \$738  = \$735  & \$737 ;
+  assign \$739  = \$731  ? \$734  : \$738 ;
+  assign lint1_want = \$730  & \$739 ;
+  assign \$740  = lvt_lint1_next[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$740 ;
+  assign \$741  = lvt_lint1_next[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$741 ;
+  assign \$743  = lint1_go & \$742 ;
+  assign \$744  = ~ lvt_lint1_next[16];
+  assign \$745  = msg_init | base_disable;
+  assign \$746  = \$745  | lint0_init;
+  assign \$747  = ~ \$746 ;
+  assign \$748  = \$744  & \$747 ;
+  assign \$749  = lvt_lint1_next[10:8] == 3'h4;
+  assign \$750  = \$748  & \$749 ;
+  assign \$751  = lint1 ^ lvt_lint1_next[13];
+  assign \$752  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$753  = ~ \$752 ;
+  assign \$754  = \$751  & \$753 ;
+  assign lint1_nmi = \$750  & \$754 ;
+  assign \$755  = ~ lvt_lint1_next[16];
+  assign \$756  = msg_init | base_disable;
+  assign \$757  = \$756  | lint0_init;
+  assign \$758  = ~ \$757 ;
+  assign \$759  = \$755  & \$758 ;
+  assign \$760  = lvt_lint1_next[10:8] == 3'h5;
+  assign \$761  = \$759  & \$760 ;
+  assign \$762  = lint1 ^ lvt_lint1_next[13];
+  assign \$763  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$764  = ~ \$763 ;
+  assign \$765  = \$762  & \$764 ;
+  assign lint1_init = \$761  & \$765 ;
+  assign \$766  = presc >= 1'h1;
+  assign \$767  = presc >= 2'h3;
+  assign \$768  = presc >= 3'h7;
+  assign \$769  = presc >= 4'hf;
+  assign \$770  = presc >= 5'h1f;
+  assign \$771  = presc >= 6'h3f;
+  assign \$772  = presc >= 7'h7f;
+  assign \$773  = r_addr == 10'h3e0;
+  assign tdcr_write = w & \$773 ;
+  assign presc_done_new = { 1'h1, \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766  } >> { \$775 [3], \$774 [1:0] };
+  assign presc_done_old = { 1'h1, \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766  } >> { tdcr[3], tdcr[1:0] };
+  assign \$776  = | tmcct;
+  assign \$777  = tdcr_write ? presc_done_new : presc_done_old;
+  assign \$778  = \$776  & \$777 ;
+  assign \$779  = ~ tmict_load;
+  assign \$780  = \$778  & \$779 ;
+  assign \$781  = ~ tsc_switch;
+  assign dec = \$780  & \$781 ;
+  assign \$782  = tmcct == 1'h1;
+  assign expire = dec & \$782 ;
+  assign \$783  = | tsc_deadline;
+  assign \$784  = tsc >= tsc_deadline;
+  assign dl_due = \$783  & \$784 ;
+  assign \$785  = msr_acc & is_dl;
+  assign \$786  = \$785  & msr__write;
+  assign \$787  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$786  & \$787 ;
+  assign \$788  = expire | dl_due;
+  assign \$789  = ~ lvt_timer_next[16];
+  assign \$790  = \$788  & \$789 ;
+  assign \$791  = lvt_timer_next[7:0] >= 5'h10;
+  assign t_go = \$790  & \$791 ;
+  assign \$792  = expire | dl_due;
+  assign \$793  = ~ lvt_timer_next[16];
+  assign \$794  = \$792  & \$793 ;
+  assign \$795  = lvt_timer_next[7:0] < 5'h10;
+  assign t_bad = \$794  & \$795 ;
+  assign \$796  = err_reserved_r | err_reserved_w;
+  assign \$797  = err_send | self_bad;
+  assign \$798  = msg_illegal | lint0_illegal;
+  assign \$799  = \$798  | lint1_illegal;
+  assign \$800  = \$799  | t_bad;
+  assign \$801  = | err;
+  assign \$802  = ~ lvt_error_next[16];
+  assign \$803  = \$801  & \$802 ;
+  assign \$804  = lvt_error_next[7:0] >= 5'h10;
+  assign e_go = \$803  & \$804 ;
+  assign \$805  = 1'h1 << msg_in__vector[4:0];
+  assign \$806  = 1'h1 << msg_in__vector[7:5];
+  assign \$807  = msg_take ? \$806  : 15'h0000;
+  assign \$808  = \$807 [0] ? \$805 [31:0] : 32'd0;
+  assign \$809  = \$807 [1] ? \$805 [31:0] : 32'd0;
+  assign \$810  = \$807 [2] ? \$805 [31:0] : 32'd0;
+  assign \$811  = \$807 [3] ? \$805 [31:0] : 32'd0;
+  assign \$812  = \$807 [4] ? \$805 [31:0] : 32'd0;
+  assign \$813  = \$807 [5] ? \$805 [31:0] : 32'd0;
+  assign \$814  = \$807 [6] ? \$805 [31:0] : 32'd0;
+  assign \$815  = \$807 [7] ? \$805 [31:0] : 32'd0;
+  assign \$816  = ~ { \$815 , \$814 , \$813 , \$812 , \$811 , \$810 , \$809 , \$808  };
+  assign \$817  = tmr & \$816 ;
+  assign \$819  = \$818  ? { \$815 , \$814 , \$813 , \$812 , \$811 , \$810 , \$809 , \$808  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$817  | \$819 ;
+  assign \$820  = 1'h1 << lvt_lint0_next[4:0];
+  assign \$821  = 1'h1 << lvt_lint0_next[7:5];
+  assign \$822  = lint0_go ? \$821  : 15'h0000;
+  assign \$823  = \$822 [0] ? \$820 [31:0] : 32'd0;
+  assign \$824  = \$822 [1] ? \$820 [31:0] : 32'd0;
+  assign \$825  = \$822 [2] ? \$820 [31:0] : 32'd0;
+  assign \$826  = \$822 [3] ? \$820 [31:0] : 32'd0;
+  assign \$827  = \$822 [4] ? \$820 [31:0] : 32'd0;
+  assign \$828  = \$822 [5] ? \$820 [31:0] : 32'd0;
+  assign \$829  = \$822 [6] ? \$820 [31:0] : 32'd0;
+  assign \$830  = \$822 [7] ? \$820 [31:0] : 32'd0;
+  assign \$831  = ~ { \$830 , \$829 , \$828 , \$827 , \$826 , \$825 , \$824 , \$823  };
+  assign \$832  = tmr_stage0 & \$831 ;
+  assign \$834  = \$833  ? { \$830 , \$829 , \$828 , \$827 , \$826 , \$825 , \$824 , \$823  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$832  | \$834 ;
+  assign \$835  = 1'h1 << lvt_lint1_next[4:0];
+  assign \$836  = 1'h1 << lvt_lint1_next[7:5];
+  assign \$837  = lint1_go ? \$836  : 15'h0000;
+  assign \$838  = \$837 [0] ? \$835 [31:0] : 32'd0;
+  assign \$839  = \$837 [1] ? \$835 [31:0] : 32'd0;
+  assign \$840  = \$837 [2] ? \$835 [31:0] : 32'd0;
+  assign \$841  = \$837 [3] ? \$835 [31:0] : 32'd0;
+  assign \$842  = \$837 [4] ? \$835 [31:0] : 32'd0;
+  assign \$843  = \$837 [5] ? \$835 [31:0] : 32'd0;
+  assign \$844  = \$837 [6] ? \$835 [31:0] : 32'd0;
+  assign \$845  = \$837 [7] ? \$835 [31:0] : 32'd0;
+  assign \$846  = ~ { \$845 , \$844 , \$843 , \$842 , \$841 , \$840 , \$839 , \$838  };
+  assign \$847  = tmr_stage1 & \$846 ;
+  assign \$849  = \$848  ? { \$845 , \$844 , \$843 , \$842 , \$841 , \$840 , \$839 , \$838  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$847  | \$849 ;
+  assign \$850  = 1'h1 << lvt_timer_next[4:0];
+  assign \$851  = 1'h1 << lvt_timer_next[7:5];
+  assign \$852  = t_go ? \$851  : 15'h0000;
+  assign \$853  = \$852 [0] ? \$850 [31:0] : 32'd0;
+  assign \$854  = \$852 [1] ? \$850 [31:0] : 32'd0;
+  assign \$855  = \$852 [2] ? \$850 [31:0] : 32'd0;
+  assign \$856  = \$852 [3] ? \$850 [31:0] : 32'd0;
+  assign \$857  = \$852 [4] ? \$850 [31:0] : 32'd0;
+  assign \$858  = \$852 [5] ? \$850 [31:0] : 32'd0;
+  assign \$859  = \$852 [6] ? \$850 [31:0] : 32'd0;
+  assign \$860  = \$852 [7] ? \$850 [31:0] : 32'd0;
+  assign \$861  = ~ { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
+  assign \$862  = tmr_stage2 & \$861 ;
+  assign \$864  = 1'h1 << lvt_error_next[4:0];
+  assign \$865  = 1'h1 << lvt_error_next[7:5];
+  assign \$866  = e_go ? \$865  : 15'h0000;
+  assign \$867  = \$866 [0] ? \$864 [31:0] : 32'd0;
+  assign \$868  = \$866 [1] ? \$864 [31:0] : 32'd0;
+  assign \$869  = \$866 [2] ? \$864 [31:0] : 32'd0;
+  assign \$870  = \$866 [3] ? \$864 [31:0] : 32'd0;
+  assign \$871  = \$866 [4] ? \$864 [31:0] : 32'd0;
+  assign \$872  = \$866 [5] ? \$864 [31:0] : 32'd0;
+  assign \$873  = \$866 [6] ? \$864 [31:0] : 32'd0;
+  assign \$874  = \$866 [7] ? \$864 [31:0] : 32'd0;
+  assign \$875  = ~ { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
+  assign \$876  = tmr_stage3 & \$875 ;
+  assign \$878  = msg_init | lint0_init;
+  assign init_go = \$878  | lint1_init;
+  assign \$879  = ~ msr_ready;
+  assign \$880  = msr__valid & \$879 ;
+  assign \$881  = msr_acc & is_base;
+  assign \$882  = \$881  & msr__write;
+  assign \$883  = \$882  & base_ok;
+  assign \$885  = deliverable ? irrv : svr[7:0];
+  assign \$886  = x2_go & msr__write;
+  assign \$887  = \$886  & x2_is_icr;
+  assign \$888  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$889  = eoi_go & eoi_level;
+  assign \$890  = ~ svr[12];
+  assign \$891  = \$889  & \$890 ;
+  assign \$892  = | tmcct;
+  assign \$893  = lvt_timer_next[18:17] == 1'h1;
+  assign \$894  = \$893  ? tmict : 32'd0;
+  assign \$895  = tmcct - 1'h1;
+  assign \$896  = presc + 1'h1;
+  assign \$897  = dl_due | tsc_switch;
+  assign \$898  = esr_write ? 8'h00 : esr_pending;
+  assign \$899  = \$898  | err;
+  assign \$900  = ~ { \$655 , \$654 , \$653 , \$652 , \$651 , \$650 , \$649 , \$648  };
+  assign \$901  = irr & \$900 ;
+  assign \$902  = \$901  | { \$815 , \$814 , \$813 , \$812 , \$811 , \$810 , \$809 , \$808  };
+  assign \$903  = \$902  | { \$830 , \$829 , \$828 , \$827 , \$826 , \$825 , \$824 , \$823  };
+  assign \$904  = \$903  | { \$845 , \$844 , \$843 , \$842 , \$841 , \$840 , \$839 , \$838  };
+  assign \$905  = \$904  | { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
+  assign \$906  = \$905  | { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
+  assign \$907  = inta_go & eoi_go;
+  assign \$908  = remote_after | remote_set;
+  assign \$909  = ~ eoi_go;
+  assign \$910  = inta_go & \$909 ;
+  assign \$911  = ~ inta_go;
+  assign \$912  = eoi_go & \$911 ;
+  assign \$913  = 1'h1 << irrv[7:4];
+  assign \$914  = { 15'h0000, isr_valid } | \$913 ;
+  assign \$915  = 1'h1 << { \$414 , \$419  };
+  assign \$916  = ~ \$915 ;
+  assign \$917  = { 15'h0000, isr_valid } & \$916 ;
+  assign \$918  = ! irrv[7:4];
+  assign \$919  = irrv[7:4] == 1'h1;
+  assign \$920  = irrv[7:4] == 2'h2;
+  assign \$921  = irrv[7:4] == 2'h3;
+  assign \$922  = irrv[7:4] == 3'h4;
+  assign \$923  = irrv[7:4] == 3'h5;
+  assign \$924  = irrv[7:4] == 3'h6;
+  assign \$925  = irrv[7:4] == 3'h7;
+  assign \$926  = irrv[7:4] == 4'h8;
+  assign \$927  = irrv[7:4] == 4'h9;
+  assign \$928  = irrv[7:4] == 4'ha;
+  assign \$929  = irrv[7:4] == 4'hb;
+  assign \$930  = irrv[7:4] == 4'hc;
+  assign \$931  = irrv[7:4] == 4'hd;
+  assign \$932  = irrv[7:4] == 4'he;
+  assign \$933  = irrv[7:4] == 4'hf;
+  assign \$934  = ~ nmi_ack;
+  assign \$935  = nmi & \$934 ;
+  assign \$936  = msg_nmi | lint0_nmi;
+  assign \$937  = \$936  | lint1_nmi;
+  assign \$938  = \$935  | \$937 ;
+  assign \$939  = init_go | base_disable;
   always @(posedge clk)
-    \irr_any$84  <= \$828 ;
+    \irr_any$90  <= \$940 ;
   always @(posedge clk)
-    irrv <= \$829 ;
+    irrv <= \$941 ;
   always @(posedge clk)
-    ack_valid <= \$830 ;
+    msr_seen <= \$942 ;
   always @(posedge clk)
-    ack_vector <= \$831 ;
+    apic_base <= \$943 ;
   always @(posedge clk)
-    id_reg <= \$832 ;
+    ack_valid <= \$944 ;
   always @(posedge clk)
-    id_set <= \$833 ;
+    ack_vector <= \$945 ;
   always @(posedge clk)
-    ipi__valid <= \$834 ;
+    icr_dest32 <= \$946 ;
   always @(posedge clk)
-    ipi__vector <= \$835 ;
+    id_reg <= \$947 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$836 ;
+    id_set <= \$948 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$837 ;
+    ipi__valid <= \$949 ;
   always @(posedge clk)
-    ipi__shorthand <= \$838 ;
+    ipi__vector <= \$950 ;
   always @(posedge clk)
-    ipi__trigger <= \$839 ;
+    ipi__delivery_mode <= \$951 ;
   always @(posedge clk)
-    ipi__level <= \$840 ;
+    ipi__dest_mode <= \$952 ;
   always @(posedge clk)
-    ipi__dest <= \$841 ;
+    ipi__shorthand <= \$953 ;
   always @(posedge clk)
-    ipi__source <= \$842 ;
+    ipi__trigger <= \$954 ;
   always @(posedge clk)
-    eoi__valid <= \$843 ;
+    ipi__level <= \$955 ;
   always @(posedge clk)
-    eoi__vector <= \$844 ;
+    ipi__dest <= \$956 ;
   always @(posedge clk)
-    lint_prev <= \$845 ;
+    ipi__source <= \$957 ;
   always @(posedge clk)
-    tmcct <= \$846 ;
+    eoi__valid <= \$958 ;
   always @(posedge clk)
-    presc <= \$847 ;
+    eoi__vector <= \$959 ;
   always @(posedge clk)
-    esr_pending <= \$848 ;
+    lint_prev <= \$960 ;
   always @(posedge clk)
-    esr <= \$849 ;
+    tmcct <= \$961 ;
   always @(posedge clk)
-    irr <= \$850 ;
+    presc <= \$962 ;
   always @(posedge clk)
-    tmr <= \$851 ;
+    tsc_deadline <= \$963 ;
   always @(posedge clk)
-    settle <= \$852 ;
+    esr_pending <= \$964 ;
   always @(posedge clk)
-    remote_irr <= \$853 ;
+    esr <= \$965 ;
   always @(posedge clk)
-    isr_valid <= \$854 ;
+    irr <= \$966 ;
   always @(posedge clk)
-    isr_low0 <= \$855 ;
+    tmr <= \$967 ;
   always @(posedge clk)
-    isr_low1 <= \$856 ;
+    settle <= \$968 ;
   always @(posedge clk)
-    isr_low2 <= \$857 ;
+    remote_irr <= \$969 ;
   always @(posedge clk)
-    isr_low3 <= \$858 ;
+    isr_valid <= \$970 ;
   always @(posedge clk)
-    isr_low4 <= \$859 ;
+    isr_low0 <= \$971 ;
   always @(posedge clk)
-    isr_low5 <= \$860 ;
+    isr_low1 <= \$972 ;
   always @(posedge clk)
-    isr_low6 <= \$861 ;
+    isr_low2 <= \$973 ;
   always @(posedge clk)
-    isr_low7 <= \$862 ;
+    isr_low3 <= \$974 ;
   always @(posedge clk)
-    isr_low8 <= \$863 ;
+    isr_low4 <= \$975 ;
   always @(posedge clk)
-    isr_low9 <= \$864 ;
+    isr_low5 <= \$976 ;
   always @(posedge clk)
-    isr_low10 <= \$865 ;
+    isr_low6 <= \$977 ;
   always @(posedge clk)
-    isr_low11 <= \$866 ;
+    isr_low7 <= \$978 ;
   always @(posedge clk)
-    isr_low12 <= \$867 ;
+    isr_low8 <= \$979 ;
   always @(posedge clk)
-    isr_low13 <= \$868 ;
+    isr_low9 <= \$980 ;
   always @(posedge clk)
-    isr_low14 <= \$869 ;
+    isr_low10 <= \$981 ;
   always @(posedge clk)
-    isr_low15 <= \$870 ;
+    isr_low11 <= \$982 ;
   always @(posedge clk)
-    nmi <= \$871 ;
+    isr_low12 <= \$983 ;
   always @(posedge clk)
-    tpr <= \$872 ;
+    isr_low13 <= \$984 ;
   always @(posedge clk)
-    ldr <= \$873 ;
+    isr_low14 <= \$985 ;
   always @(posedge clk)
-    dfr <= \$874 ;
+    isr_low15 <= \$986 ;
   always @(posedge clk)
-    svr <= \$875 ;
+    nmi <= \$987 ;
   always @(posedge clk)
-    icr_lo <= \$876 ;
+    tpr <= \$988 ;
   always @(posedge clk)
-    icr_hi <= \$877 ;
+    ldr <= \$989 ;
   always @(posedge clk)
-    lvt_timer <= \$878 ;
+    dfr <= \$990 ;
   always @(posedge clk)
-    lvt_thermal <= \$879 ;
+    svr <= \$991 ;
   always @(posedge clk)
-    lvt_perfmon <= \$880 ;
+    icr_lo <= \$992 ;
   always @(posedge clk)
-    lvt_lint0 <= \$881 ;
+    icr_hi <= \$993 ;
   always @(posedge clk)
-    lvt_lint1 <= \$882 ;
+    lvt_timer <= \$994 ;
   always @(posedge clk)
-    lvt_error <= \$883 ;
+    lvt_thermal <= \$995 ;
   always @(posedge clk)
-    tmict <= \$884 ;
+    lvt_perfmon <= \$996 ;
   always @(posedge clk)
-    tdcr <= \$885 ;
+    lvt_lint0 <= \$997 ;
   always @(posedge clk)
-    init <= \$886 ;
+    lvt_lint1 <= \$998 ;
   always @(posedge clk)
-    sipi <= \$887 ;
+    lvt_error <= \$999 ;
   always @(posedge clk)
-    sipi_vector <= \$888 ;
-  assign \$1  = irr[0] | irr[1];
-  assign \$2  = irr[2] | irr[3];
-  assign \$3  = irr[4] | irr[5];
-  assign \$4  = irr[6] | irr[7];
-  assign \$5  = irr[8] | irr[9];
-  assign \$6  = irr[10] | irr[11];
-  assign \$7  = irr[12] | irr[13];
-  assign \$8  = irr[14] | irr[15];
-  assign \$9  = irr[16] | irr[17];
-  assign \$10  = irr[18] | irr[19];
-  assign \$11  = irr[20] | irr[21];
-  assign \$12  = irr[22] | irr[23];
-  assign \$13  = irr[24] | irr[25];
-  assign \$14  = irr[26] | irr[27];
-  assign \$15  = irr[28] | irr[29];
-  assign \$16  = irr[30] | irr[31];
-  assign \$17  = irr[32] | irr[33];
-  assign \$18  = irr[34] | irr[35];
-  assign \$19  = irr[36] | irr[37];
-  assign \$20  = irr[38] | irr[39];
-  assign \$21  = irr[40] | irr[41];
-  assign \$22  = irr[42] | irr[43];
-  assign \$23  = irr[44] | irr[45];
-  assign \$24  = irr[46] | irr[47];
-  assign \$25  = irr[48] | irr[49];
-  assign \$26  = irr[50] | irr[51];
-  assign \$27  = irr[52] | irr[53];
-  assign \$28  = irr[54] | irr[55];
-  assign \$29  = irr[56] | irr[57];
-  assign \$30  = irr[58] | irr[59];
-  assign \$31  = irr[60] | irr[61];
-  assign \$32  = irr[62] | irr[63];
-  assign \$33  = irr[64] | irr[65];
-  assign \$34  = irr[66] | irr[67];
-  assign \$35  = irr[68] | irr[69];
-  assign \$36  = irr[70] | irr[71];
-  assign \$37  = irr[72] | irr[73];
-  assign \$38  = irr[74] | irr[75];
-  assign \$39  = irr[76] | irr[77];
-  assign \$40  = irr[78] | irr[79];
-  assign \$41  = irr[80] | irr[81];
-  assign \$42  = irr[82] | irr[83];
-  assign \$43  = irr[84] | irr[85];
-  assign \$44  = irr[86] | irr[87];
-  assign \$45  = irr[88] | irr[89];
-  assign \$46  = irr[90] | irr[91];
-  assign \$47  = irr[92] | irr[93];
-  assign \$48  = irr[94] | irr[95];
-  assign \$49  = irr[96] | irr[97];
-  assign \$50  = irr[98] | irr[99];
-  assign \$51  = irr[100] | irr[101];
-  assign \$52  = irr[102] | irr[103];
-  assign \$53  = irr[104] | irr[105];
-  assign \$54  = irr[106] | irr[107];
-  assign \$55  = irr[108] | irr[109];
-  assign \$56  = irr[110] | irr[111];
-  assign \$57  = irr[112] | irr[113];
-  assign \$58  = irr[114] | irr[115];
-  assign \$59  = irr[116] | irr[117];
-  assign \$60  = irr[118] | irr[119];
-  assign \$61  = irr[120] | irr[121];
-  assign \$62  = irr[122] | irr[123];
-  assign \$63  = irr[124] | irr[125];
-  assign \$64  = irr[126] | irr[127];
-  assign \$65  = irr[128] | irr[129];
-  assign \$66  = irr[130] | irr[131];
-  assign \$67  = irr[132] | irr[133];
-  assign \$68  = irr[134] | irr[135];
-  assign \$69  = irr[136] | irr[137];
-  assign \$70  = irr[138] | irr[139];
-  assign \$71  = irr[140] | irr[141];
-  assign \$72  = irr[142] | irr[143];
-  assign \$73  = irr[144] | irr[145];
-  assign \$74  = irr[146] | irr[147];
-  assign \$75  = irr[148] | irr[149];
-  assign \$76  = irr[150] | irr[151];
-  assign \$77  = irr[152] | irr[153];
-  assign \$78  = irr[154] | irr[155];
-  assign \$79  = irr[156] | irr[157];
-  assign \$80  = irr[158] | irr[159];
-  assign \$81  = irr[160] | irr[161];
-  assign \$82  = irr[162] | irr[163];
-  assign \$83  = irr[164] | irr[165];
-  assign \$84  = irr[166] | irr[167];
-  assign \$85  = irr[168] | irr[169];
-  assign \$86  = irr[170] | irr[171];
-  assign \$87  = irr[172] | irr[173];
-  assign \$88  = irr[174] | irr[175];
-  assign \$89  = irr[176] | irr[177];
-  assign \$90  = irr[178] | irr[179];
-  assign \$91  = irr[180] | irr[181];
-  assign \$92  = irr[182] | irr[183];
-  assign \$93  = irr[184] | irr[185];
-  assign \$94  = irr[186] | irr[187];
-  assign \$95  = irr[188] | irr[189];
-  assign \$96  = irr[190] | irr[191];
-  assign \$97  = irr[192] | irr[193];
-  assign \$98  = irr[194] | irr[195];
-  assign \$99  = irr[196] | irr[197];
-  assign \$100  = irr[198] | irr[199];
-  assign \$101  = irr[200] | irr[201];
-  assign \$102  = irr[202] | irr[203];
-  assign \$103  = irr[204] | irr[205];
-  assign \$104  = irr[206] | irr[207];
-  assign \$105  = irr[208] | irr[209];
-  assign \$106  = irr[210] | irr[211];
-  assign \$107  = irr[212] | irr[213];
-  assign \$108  = irr[214] | irr[215];
-  assign \$109  = irr[216] | irr[217];
-  assign \$110  = irr[218] | irr[219];
-  assign \$111  = irr[220] | irr[221];
+    tmict <= \$1000 ;
+  always @(posedge clk)
+    tdcr <= \$1001 ;
+  always @(posedge clk)
+    init <= \$1002 ;
+  always @(posedge clk)
+    sipi <= \$1003 ;
+  always @(posedge clk)
+    sipi_vector <= \$1004 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
             /* empty */;
         12'h080:
-            tpr_next = \$491 ;
+            tpr_next = \$578 ;
       endcase
     end
   end
@@ -2747,7 +3086,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ldr_next = ldr;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -2763,7 +3102,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0c0:
             /* empty */;
         12'h0d0:
-            ldr_next = \$492 ;
+            ldr_next = \$579 ;
       endcase
     end
   end
@@ -2771,7 +3110,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     dfr_next = dfr;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -2789,7 +3128,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0d0:
             /* empty */;
         12'h0e0:
-            dfr_next = \$493 ;
+            dfr_next = \$580 ;
       endcase
     end
   end
@@ -2797,7 +3136,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     svr_next = svr;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -2817,7 +3156,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            svr_next = \$494 ;
+            svr_next = \$581 ;
       endcase
     end
   end
@@ -2825,7 +3164,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     icr_lo_next = icr_lo;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -2855,8 +3194,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$503 ) begin
-              icr_lo_next = \$504 ;
+            if (\$590 ) begin
+              icr_lo_next = \$591 ;
             end
       endcase
     end
@@ -2865,7 +3204,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     icr_hi_next = icr_hi;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -2897,7 +3236,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h300:
             /* empty */;
         12'h310:
-            icr_hi_next = \$527 ;
+            icr_hi_next = \$614 ;
       endcase
     end
   end
@@ -2905,7 +3244,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     lvt_timer_next = lvt_timer;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -2925,8 +3264,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$496 ) begin
-              lvt_timer_next = \$497 ;
+            if (\$583 ) begin
+              lvt_timer_next = \$584 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -2941,7 +3280,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            lvt_timer_next = \$530 ;
+            lvt_timer_next = \$617 ;
       endcase
     end
   end
@@ -2949,7 +3288,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     lvt_thermal_next = lvt_thermal;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -2969,8 +3308,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$496 ) begin
-              lvt_thermal_next = \$498 ;
+            if (\$583 ) begin
+              lvt_thermal_next = \$585 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -2987,7 +3326,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h320:
             /* empty */;
         12'h330:
-            lvt_thermal_next = \$540 ;
+            lvt_thermal_next = \$627 ;
       endcase
     end
   end
@@ -2995,7 +3334,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     lvt_perfmon_next = lvt_perfmon;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3015,8 +3354,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$496 ) begin
-              lvt_perfmon_next = \$499 ;
+            if (\$583 ) begin
+              lvt_perfmon_next = \$586 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3035,7 +3374,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h330:
             /* empty */;
         12'h340:
-            lvt_perfmon_next = \$543 ;
+            lvt_perfmon_next = \$630 ;
       endcase
     end
   end
@@ -3043,7 +3382,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     lvt_lint0_next = lvt_lint0;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3063,8 +3402,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$496 ) begin
-              lvt_lint0_next = \$500 ;
+            if (\$583 ) begin
+              lvt_lint0_next = \$587 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3085,7 +3424,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h340:
             /* empty */;
         12'h350:
-            lvt_lint0_next = \$546 ;
+            lvt_lint0_next = \$633 ;
       endcase
     end
   end
@@ -3093,7 +3432,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     lvt_lint1_next = lvt_lint1;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3113,8 +3452,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$496 ) begin
-              lvt_lint1_next = \$501 ;
+            if (\$583 ) begin
+              lvt_lint1_next = \$588 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3137,7 +3476,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h350:
             /* empty */;
         12'h360:
-            lvt_lint1_next = \$549 ;
+            lvt_lint1_next = \$636 ;
       endcase
     end
   end
@@ -3145,7 +3484,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     lvt_error_next = lvt_error;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3165,8 +3504,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$496 ) begin
-              lvt_error_next = \$502 ;
+            if (\$583 ) begin
+              lvt_error_next = \$589 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3191,7 +3530,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h360:
             /* empty */;
         12'h370:
-            lvt_error_next = \$552 ;
+            lvt_error_next = \$639 ;
       endcase
     end
   end
@@ -3199,7 +3538,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tmict_next = tmict;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3233,7 +3572,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$537 ) begin
+            if (\$624 ) begin
               tmict_next = 32'd0;
             end
         12'h330:
@@ -3247,8 +3586,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$554 ) begin
-              tmict_next = \$555 ;
+            if (\$641 ) begin
+              tmict_next = \$642 ;
             end
       endcase
     end
@@ -3257,7 +3596,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tdcr_next = tdcr;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3307,80 +3646,730 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h390:
             /* empty */;
         12'h3e0:
-            tdcr_next = \$556 ;
+            tdcr_next = \$643 ;
       endcase
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$459 ) begin
+    if (\$462 ) begin
       apr = tpr[7:0];
     end else begin
-      apr = { \$461 , 4'h0 };
+      apr = { \$464 , 4'h0 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    reg__r_data = 32'd0;
-    casez (reg__addr)
+    x2_hit = 1'h0;
+    casez (msr__addr)
+      32'd2050:
+          x2_hit = apic_base[10];
+      32'd2051:
+          x2_hit = apic_base[10];
+      32'd2056:
+          x2_hit = apic_base[10];
+      32'd2058:
+          x2_hit = apic_base[10];
+      32'd2059:
+          x2_hit = apic_base[10];
+      32'd2061:
+          x2_hit = apic_base[10];
+      32'd2063:
+          x2_hit = apic_base[10];
+      32'd2064:
+          x2_hit = apic_base[10];
+      32'd2065:
+          x2_hit = apic_base[10];
+      32'd2066:
+          x2_hit = apic_base[10];
+      32'd2067:
+          x2_hit = apic_base[10];
+      32'd2068:
+          x2_hit = apic_base[10];
+      32'd2069:
+          x2_hit = apic_base[10];
+      32'd2070:
+          x2_hit = apic_base[10];
+      32'd2071:
+          x2_hit = apic_base[10];
+      32'd2072:
+          x2_hit = apic_base[10];
+      32'd2073:
+          x2_hit = apic_base[10];
+      32'd2074:
+          x2_hit = apic_base[10];
+      32'd2075:
+          x2_hit = apic_base[10];
+      32'd2076:
+          x2_hit = apic_base[10];
+      32'd2077:
+          x2_hit = apic_base[10];
+      32'd2078:
+          x2_hit = apic_base[10];
+      32'd2079:
+          x2_hit = apic_base[10];
+      32'd2080:
+          x2_hit = apic_base[10];
+      32'd2081:
+          x2_hit = apic_base[10];
+      32'd2082:
+          x2_hit = apic_base[10];
+      32'd2083:
+          x2_hit = apic_base[10];
+      32'd2084:
+          x2_hit = apic_base[10];
+      32'd2085:
+          x2_hit = apic_base[10];
+      32'd2086:
+          x2_hit = apic_base[10];
+      32'd2087:
+          x2_hit = apic_base[10];
+      32'd2088:
+          x2_hit = apic_base[10];
+      32'd2096:
+          x2_hit = apic_base[10];
+      32'd2098:
+          x2_hit = apic_base[10];
+      32'd2099:
+          x2_hit = apic_base[10];
+      32'd2100:
+          x2_hit = apic_base[10];
+      32'd2101:
+          x2_hit = apic_base[10];
+      32'd2102:
+          x2_hit = apic_base[10];
+      32'd2103:
+          x2_hit = apic_base[10];
+      32'd2104:
+          x2_hit = apic_base[10];
+      32'd2105:
+          x2_hit = apic_base[10];
+      32'd2110:
+          x2_hit = apic_base[10];
+      32'd2111:
+          x2_hit = apic_base[10];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    x2_rd_ok = 1'h0;
+    casez (msr__addr)
+      32'd2050:
+          x2_rd_ok = 1'h1;
+      32'd2051:
+          x2_rd_ok = 1'h1;
+      32'd2056:
+          x2_rd_ok = 1'h1;
+      32'd2058:
+          x2_rd_ok = 1'h1;
+      32'd2059:
+          x2_rd_ok = 1'h0;
+      32'd2061:
+          x2_rd_ok = 1'h1;
+      32'd2063:
+          x2_rd_ok = 1'h1;
+      32'd2064:
+          x2_rd_ok = 1'h1;
+      32'd2065:
+          x2_rd_ok = 1'h1;
+      32'd2066:
+          x2_rd_ok = 1'h1;
+      32'd2067:
+          x2_rd_ok = 1'h1;
+      32'd2068:
+          x2_rd_ok = 1'h1;
+      32'd2069:
+          x2_rd_ok = 1'h1;
+      32'd2070:
+          x2_rd_ok = 1'h1;
+      32'd2071:
+          x2_rd_ok = 1'h1;
+      32'd2072:
+          x2_rd_ok = 1'h1;
+      32'd2073:
+          x2_rd_ok = 1'h1;
+      32'd2074:
+          x2_rd_ok = 1'h1;
+      32'd2075:
+          x2_rd_ok = 1'h1;
+      32'd2076:
+          x2_rd_ok = 1'h1;
+      32'd2077:
+          x2_rd_ok = 1'h1;
+      32'd2078:
+          x2_rd_ok = 1'h1;
+      32'd2079:
+          x2_rd_ok = 1'h1;
+      32'd2080:
+          x2_rd_ok = 1'h1;
+      32'd2081:
+          x2_rd_ok = 1'h1;
+      32'd2082:
+          x2_rd_ok = 1'h1;
+      32'd2083:
+          x2_rd_ok = 1'h1;
+      32'd2084:
+          x2_rd_ok = 1'h1;
+      32'd2085:
+          x2_rd_ok = 1'h1;
+      32'd2086:
+          x2_rd_ok = 1'h1;
+      32'd2087:
+          x2_rd_ok = 1'h1;
+      32'd2088:
+          x2_rd_ok = 1'h1;
+      32'd2096:
+          x2_rd_ok = 1'h1;
+      32'd2098:
+          x2_rd_ok = 1'h1;
+      32'd2099:
+          x2_rd_ok = 1'h1;
+      32'd2100:
+          x2_rd_ok = 1'h1;
+      32'd2101:
+          x2_rd_ok = 1'h1;
+      32'd2102:
+          x2_rd_ok = 1'h1;
+      32'd2103:
+          x2_rd_ok = 1'h1;
+      32'd2104:
+          x2_rd_ok = 1'h1;
+      32'd2105:
+          x2_rd_ok = 1'h1;
+      32'd2110:
+          x2_rd_ok = 1'h1;
+      32'd2111:
+          x2_rd_ok = 1'h0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    x2_wr_ok = 1'h0;
+    casez (msr__addr)
+      32'd2050:
+          x2_wr_ok = 1'h0;
+      32'd2051:
+          x2_wr_ok = 1'h0;
+      32'd2056:
+          x2_wr_ok = 1'h1;
+      32'd2058:
+          x2_wr_ok = 1'h0;
+      32'd2059:
+          x2_wr_ok = 1'h1;
+      32'd2061:
+          x2_wr_ok = 1'h0;
+      32'd2063:
+          x2_wr_ok = 1'h1;
+      32'd2064:
+          x2_wr_ok = 1'h0;
+      32'd2065:
+          x2_wr_ok = 1'h0;
+      32'd2066:
+          x2_wr_ok = 1'h0;
+      32'd2067:
+          x2_wr_ok = 1'h0;
+      32'd2068:
+          x2_wr_ok = 1'h0;
+      32'd2069:
+          x2_wr_ok = 1'h0;
+      32'd2070:
+          x2_wr_ok = 1'h0;
+      32'd2071:
+          x2_wr_ok = 1'h0;
+      32'd2072:
+          x2_wr_ok = 1'h0;
+      32'd2073:
+          x2_wr_ok = 1'h0;
+      32'd2074:
+          x2_wr_ok = 1'h0;
+      32'd2075:
+          x2_wr_ok = 1'h0;
+      32'd2076:
+          x2_wr_ok = 1'h0;
+      32'd2077:
+          x2_wr_ok = 1'h0;
+      32'd2078:
+          x2_wr_ok = 1'h0;
+      32'd2079:
+          x2_wr_ok = 1'h0;
+      32'd2080:
+          x2_wr_ok = 1'h0;
+      32'd2081:
+          x2_wr_ok = 1'h0;
+      32'd2082:
+          x2_wr_ok = 1'h0;
+      32'd2083:
+          x2_wr_ok = 1'h0;
+      32'd2084:
+          x2_wr_ok = 1'h0;
+      32'd2085:
+          x2_wr_ok = 1'h0;
+      32'd2086:
+          x2_wr_ok = 1'h0;
+      32'd2087:
+          x2_wr_ok = 1'h0;
+      32'd2088:
+          x2_wr_ok = 1'h0;
+      32'd2096:
+          x2_wr_ok = 1'h1;
+      32'd2098:
+          x2_wr_ok = 1'h1;
+      32'd2099:
+          x2_wr_ok = 1'h1;
+      32'd2100:
+          x2_wr_ok = 1'h1;
+      32'd2101:
+          x2_wr_ok = 1'h1;
+      32'd2102:
+          x2_wr_ok = 1'h1;
+      32'd2103:
+          x2_wr_ok = 1'h1;
+      32'd2104:
+          x2_wr_ok = 1'h1;
+      32'd2105:
+          x2_wr_ok = 1'h0;
+      32'd2110:
+          x2_wr_ok = 1'h1;
+      32'd2111:
+          x2_wr_ok = 1'h1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    x2_gp = 64'h0000000000000000;
+    casez (msr__addr)
+      32'd2050:
+          x2_gp = 64'hffffffff00000000;
+      32'd2051:
+          x2_gp = 64'hffffffff00000000;
+      32'd2056:
+          x2_gp = 64'hffffffff00000000;
+      32'd2058:
+          x2_gp = 64'hffffffff00000000;
+      32'd2059:
+          x2_gp = 64'hffffffffffffffff;
+      32'd2061:
+          x2_gp = 64'hffffffff00000000;
+      32'd2063:
+          x2_gp = 64'hffffffff00000000;
+      32'd2064:
+          x2_gp = 64'hffffffff00000000;
+      32'd2065:
+          x2_gp = 64'hffffffff00000000;
+      32'd2066:
+          x2_gp = 64'hffffffff00000000;
+      32'd2067:
+          x2_gp = 64'hffffffff00000000;
+      32'd2068:
+          x2_gp = 64'hffffffff00000000;
+      32'd2069:
+          x2_gp = 64'hffffffff00000000;
+      32'd2070:
+          x2_gp = 64'hffffffff00000000;
+      32'd2071:
+          x2_gp = 64'hffffffff00000000;
+      32'd2072:
+          x2_gp = 64'hffffffff00000000;
+      32'd2073:
+          x2_gp = 64'hffffffff00000000;
+      32'd2074:
+          x2_gp = 64'hffffffff00000000;
+      32'd2075:
+          x2_gp = 64'hffffffff00000000;
+      32'd2076:
+          x2_gp = 64'hffffffff00000000;
+      32'd2077:
+          x2_gp = 64'hffffffff00000000;
+      32'd2078:
+          x2_gp = 64'hffffffff00000000;
+      32'd2079:
+          x2_gp = 64'hffffffff00000000;
+      32'd2080:
+          x2_gp = 64'hffffffff00000000;
+      32'd2081:
+          x2_gp = 64'hffffffff00000000;
+      32'd2082:
+          x2_gp = 64'hffffffff00000000;
+      32'd2083:
+          x2_gp = 64'hffffffff00000000;
+      32'd2084:
+          x2_gp = 64'hffffffff00000000;
+      32'd2085:
+          x2_gp = 64'hffffffff00000000;
+      32'd2086:
+          x2_gp = 64'hffffffff00000000;
+      32'd2087:
+          x2_gp = 64'hffffffff00000000;
+      32'd2088:
+          x2_gp = 64'hffffffffffffffff;
+      32'd2096:
+          x2_gp = 64'h00000000fff32000;
+      32'd2098:
+          x2_gp = 64'hffffffff00000000;
+      32'd2099:
+          x2_gp = 64'hffffffff00000000;
+      32'd2100:
+          x2_gp = 64'hffffffff00000000;
+      32'd2101:
+          x2_gp = 64'hffffffff00000000;
+      32'd2102:
+          x2_gp = 64'hffffffff00000000;
+      32'd2103:
+          x2_gp = 64'hffffffff00000000;
+      32'd2104:
+          x2_gp = 64'hffffffff00000000;
+      32'd2105:
+          x2_gp = 64'hffffffff00000000;
+      32'd2110:
+          x2_gp = 64'hffffffff00000000;
+      32'd2111:
+          x2_gp = 64'hffffffffffffff00;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    x2_off = 12'h000;
+    casez (msr__addr)
+      32'd2050:
+          x2_off = 12'h020;
+      32'd2051:
+          x2_off = 12'h030;
+      32'd2056:
+          x2_off = 12'h080;
+      32'd2058:
+          x2_off = 12'h0a0;
+      32'd2059:
+          x2_off = 12'h0b0;
+      32'd2061:
+          x2_off = 12'h0d0;
+      32'd2063:
+          x2_off = 12'h0f0;
+      32'd2064:
+          x2_off = 12'h100;
+      32'd2065:
+          x2_off = 12'h110;
+      32'd2066:
+          x2_off = 12'h120;
+      32'd2067:
+          x2_off = 12'h130;
+      32'd2068:
+          x2_off = 12'h140;
+      32'd2069:
+          x2_off = 12'h150;
+      32'd2070:
+          x2_off = 12'h160;
+      32'd2071:
+          x2_off = 12'h170;
+      32'd2072:
+          x2_off = 12'h180;
+      32'd2073:
+          x2_off = 12'h190;
+      32'd2074:
+          x2_off = 12'h1a0;
+      32'd2075:
+          x2_off = 12'h1b0;
+      32'd2076:
+          x2_off = 12'h1c0;
+      32'd2077:
+          x2_off = 12'h1d0;
+      32'd2078:
+          x2_off = 12'h1e0;
+      32'd2079:
+          x2_off = 12'h1f0;
+      32'd2080:
+          x2_off = 12'h200;
+      32'd2081:
+          x2_off = 12'h210;
+      32'd2082:
+          x2_off = 12'h220;
+      32'd2083:
+          x2_off = 12'h230;
+      32'd2084:
+          x2_off = 12'h240;
+      32'd2085:
+          x2_off = 12'h250;
+      32'd2086:
+          x2_off = 12'h260;
+      32'd2087:
+          x2_off = 12'h270;
+      32'd2088:
+          x2_off = 12'h280;
+      32'd2096:
+          x2_off = 12'h300;
+      32'd2098:
+          x2_off = 12'h320;
+      32'd2099:
+          x2_off = 12'h330;
+      32'd2100:
+          x2_off = 12'h340;
+      32'd2101:
+          x2_off = 12'h350;
+      32'd2102:
+          x2_off = 12'h360;
+      32'd2103:
+          x2_off = 12'h370;
+      32'd2104:
+          x2_off = 12'h380;
+      32'd2105:
+          x2_off = 12'h390;
+      32'd2110:
+          x2_off = 12'h3e0;
+      32'd2111:
+          x2_off = 12'h3f0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    x2_is_id = 1'h0;
+    casez (msr__addr)
+      32'd2050:
+          x2_is_id = 1'h1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    x2_is_ldr = 1'h0;
+    casez (msr__addr)
+      32'd2050:
+          /* empty */;
+      32'd2051:
+          /* empty */;
+      32'd2056:
+          /* empty */;
+      32'd2058:
+          /* empty */;
+      32'd2059:
+          /* empty */;
+      32'd2061:
+          x2_is_ldr = 1'h1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    x2_is_icr = 1'h0;
+    casez (msr__addr)
+      32'd2050:
+          /* empty */;
+      32'd2051:
+          /* empty */;
+      32'd2056:
+          /* empty */;
+      32'd2058:
+          /* empty */;
+      32'd2059:
+          /* empty */;
+      32'd2061:
+          /* empty */;
+      32'd2063:
+          /* empty */;
+      32'd2064:
+          /* empty */;
+      32'd2065:
+          /* empty */;
+      32'd2066:
+          /* empty */;
+      32'd2067:
+          /* empty */;
+      32'd2068:
+          /* empty */;
+      32'd2069:
+          /* empty */;
+      32'd2070:
+          /* empty */;
+      32'd2071:
+          /* empty */;
+      32'd2072:
+          /* empty */;
+      32'd2073:
+          /* empty */;
+      32'd2074:
+          /* empty */;
+      32'd2075:
+          /* empty */;
+      32'd2076:
+          /* empty */;
+      32'd2077:
+          /* empty */;
+      32'd2078:
+          /* empty */;
+      32'd2079:
+          /* empty */;
+      32'd2080:
+          /* empty */;
+      32'd2081:
+          /* empty */;
+      32'd2082:
+          /* empty */;
+      32'd2083:
+          /* empty */;
+      32'd2084:
+          /* empty */;
+      32'd2085:
+          /* empty */;
+      32'd2086:
+          /* empty */;
+      32'd2087:
+          /* empty */;
+      32'd2088:
+          /* empty */;
+      32'd2096:
+          x2_is_icr = 1'h1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    x2_is_self_ipi = 1'h0;
+    casez (msr__addr)
+      32'd2050:
+          /* empty */;
+      32'd2051:
+          /* empty */;
+      32'd2056:
+          /* empty */;
+      32'd2058:
+          /* empty */;
+      32'd2059:
+          /* empty */;
+      32'd2061:
+          /* empty */;
+      32'd2063:
+          /* empty */;
+      32'd2064:
+          /* empty */;
+      32'd2065:
+          /* empty */;
+      32'd2066:
+          /* empty */;
+      32'd2067:
+          /* empty */;
+      32'd2068:
+          /* empty */;
+      32'd2069:
+          /* empty */;
+      32'd2070:
+          /* empty */;
+      32'd2071:
+          /* empty */;
+      32'd2072:
+          /* empty */;
+      32'd2073:
+          /* empty */;
+      32'd2074:
+          /* empty */;
+      32'd2075:
+          /* empty */;
+      32'd2076:
+          /* empty */;
+      32'd2077:
+          /* empty */;
+      32'd2078:
+          /* empty */;
+      32'd2079:
+          /* empty */;
+      32'd2080:
+          /* empty */;
+      32'd2081:
+          /* empty */;
+      32'd2082:
+          /* empty */;
+      32'd2083:
+          /* empty */;
+      32'd2084:
+          /* empty */;
+      32'd2085:
+          /* empty */;
+      32'd2086:
+          /* empty */;
+      32'd2087:
+          /* empty */;
+      32'd2088:
+          /* empty */;
+      32'd2096:
+          /* empty */;
+      32'd2098:
+          /* empty */;
+      32'd2099:
+          /* empty */;
+      32'd2100:
+          /* empty */;
+      32'd2101:
+          /* empty */;
+      32'd2102:
+          /* empty */;
+      32'd2103:
+          /* empty */;
+      32'd2104:
+          /* empty */;
+      32'd2105:
+          /* empty */;
+      32'd2110:
+          /* empty */;
+      32'd2111:
+          x2_is_self_ipi = 1'h1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    r_data = 32'd0;
+    casez (r_addr)
       12'h020:
-          reg__r_data = { \$466 , 24'h000000 };
+          r_data = { \$542 , 24'h000000 };
       12'h030:
-          reg__r_data = 32'd17104916;
+          r_data = 32'd17104916;
       12'h080:
-          reg__r_data = \$467 ;
+          r_data = \$543 ;
       12'h090:
-          reg__r_data = { 24'h000000, apr };
+          r_data = { 24'h000000, apr };
       12'h0a0:
-          reg__r_data = { 24'h000000, ppr };
+          r_data = { 24'h000000, ppr };
       12'h0b0:
-          reg__r_data = 32'd0;
+          r_data = 32'd0;
       12'h0c0:
-          reg__r_data = 32'd0;
+          r_data = 32'd0;
       12'h0d0:
-          reg__r_data = \$468 ;
+          r_data = \$544 ;
       12'h0e0:
-          reg__r_data = \$469 ;
+          r_data = \$545 ;
       12'h0f0:
-          reg__r_data = \$470 ;
+          r_data = \$546 ;
       12'b00010???0000:
-          reg__r_data = { \$465 , \$463  };
+          r_data = { \$541 , \$539  };
       12'b00011???0000:
-          reg__r_data = \$471 ;
+          r_data = \$547 ;
       12'b00100???0000:
-          reg__r_data = \$472 ;
+          r_data = \$548 ;
       12'h280:
-          reg__r_data = { 24'h000000, esr };
+          r_data = { 24'h000000, esr };
       12'h300:
-          reg__r_data = \$475 ;
+          r_data = \$551 ;
       12'h310:
-          reg__r_data = \$476 ;
+          r_data = \$552 ;
       12'h320:
-          reg__r_data = \$477 ;
+          r_data = \$553 ;
       12'h330:
-          reg__r_data = \$478 ;
+          r_data = \$554 ;
       12'h340:
-          reg__r_data = \$479 ;
+          r_data = \$555 ;
       12'h350:
-          reg__r_data = \$482 ;
+          r_data = \$558 ;
       12'h360:
-          reg__r_data = \$485 ;
+          r_data = \$561 ;
       12'h370:
-          reg__r_data = \$486 ;
+          r_data = \$562 ;
       12'h380:
-          reg__r_data = \$487 ;
+          r_data = \$563 ;
       12'h390:
-          reg__r_data = tmcct;
+          r_data = tmcct;
       12'h3e0:
-          reg__r_data = \$488 ;
+          r_data = \$564 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     reserved = 1'h0;
     (* full_case = 32'd1 *)
-    casez (reg__addr)
+    casez (r_addr)
       12'h020:
           /* empty */;
       12'h030:
@@ -3437,9 +4426,55 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (x2_is_id) begin
+      x2_rdata = { 56'h00000000000000, \$3  };
+    end else if (x2_is_ldr) begin
+      x2_rdata = { 32'h00000000, ldr_out };
+    end else if (x2_is_icr) begin
+      x2_rdata = { icr_dest32, icr_lo_x2 };
+    end else begin
+      x2_rdata = { 32'h00000000, r_data };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$565 ) begin
+      msr__rdata = 64'h0000000000000000;
+    end else if (is_base) begin
+      msr__rdata = \$568 ;
+    end else if (is_dl) begin
+      msr__rdata = tsc_deadline;
+    end else begin
+      msr__rdata = x2_rdata;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    self_bad = 1'h0;
+    if (\$576 ) begin
+      if (\$577 ) begin
+        self_bad = 1'h1;
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    self_send = 1'h0;
+    if (\$576 ) begin
+      (* full_case = 32'd1 *)
+      if (\$577 ) begin
+      end else begin
+        self_send = 1'h1;
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     id_write = 1'h0;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             id_write = 1'h1;
       endcase
@@ -3449,7 +4484,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     eoi_write = 1'h0;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3469,7 +4504,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     esr_write = 1'h0;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3505,7 +4540,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     err_send = 1'h0;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3535,8 +4570,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$503 ) begin
-              if (\$512 ) begin
+            if (\$590 ) begin
+              if (\$599 ) begin
                 err_send = 1'h1;
               end
             end
@@ -3547,7 +4582,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     icr_send = 1'h0;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3577,9 +4612,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$503 ) begin
-              if (\$512 ) begin
-              end else if (\$526 ) begin
+            if (\$590 ) begin
+              if (\$599 ) begin
+              end else if (\$613 ) begin
                 icr_send = 1'h1;
               end
             end
@@ -3590,7 +4625,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tsc_switch = 1'h0;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3624,7 +4659,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$537 ) begin
+            if (\$624 ) begin
               tsc_switch = 1'h1;
             end
       endcase
@@ -3634,7 +4669,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tmict_load = 1'h0;
     if (w) begin
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3680,7 +4715,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$554 ) begin
+            if (\$641 ) begin
               tmict_load = 1'h1;
             end
       endcase
@@ -3691,7 +4726,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     err_reserved_w = 1'h0;
     if (w) begin
       (* full_case = 32'd1 *)
-      casez (reg__addr)
+      casez (r_addr)
         12'h020:
             /* empty */;
         12'h030:
@@ -3750,9 +4785,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_illegal = 1'h0;
-    if (msg_in__valid) begin
-      if (\$587 ) begin
-        if (\$588 ) begin
+    if (\$666 ) begin
+      if (\$675 ) begin
+        if (\$676 ) begin
           msg_illegal = 1'h1;
         end
       end
@@ -3761,10 +4796,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_take = 1'h0;
-    if (msg_in__valid) begin
-      if (\$587 ) begin
+    if (\$666 ) begin
+      if (\$675 ) begin
         (* full_case = 32'd1 *)
-        if (\$588 ) begin
+        if (\$676 ) begin
         end else begin
           msg_take = 1'h1;
         end
@@ -3774,707 +4809,778 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (msg_in__valid) begin
-      msg_nmi = \$589 ;
+    if (\$666 ) begin
+      msg_nmi = \$677 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (msg_in__valid) begin
-      msg_init = \$595 ;
+    if (\$666 ) begin
+      msg_init = \$683 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (msg_in__valid) begin
-      msg_sipi = \$596 ;
+    if (\$666 ) begin
+      msg_sipi = \$684 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$828  = irr_any8;
+    \$940  = irr_any8;
     if (rst) begin
-      \$828  = 1'h0;
+      \$940  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$829  = { \$378 , \$381  };
+    \$941  = { \$381 , \$384  };
     if (rst) begin
-      \$829  = 8'h00;
+      \$941  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$830  = inta;
+    \$942  = \$880 ;
     if (rst) begin
-      \$830  = 1'h0;
+      \$942  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$831  = ack_vector;
+    \$943  = apic_base;
+    if (\$883 ) begin
+      \$943  = \$884 ;
+    end
+    if (rst) begin
+      \$943  = 64'h00000000fee00800;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$944  = inta;
+    if (rst) begin
+      \$944  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$945  = ack_vector;
     if (inta) begin
-      \$831  = \$777 ;
+      \$945  = \$885 ;
     end
     if (rst) begin
-      \$831  = 8'h00;
+      \$945  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$832  = id_reg;
-    if (id_write) begin
-      \$832  = reg__w_data[31:24];
+    \$946  = icr_dest32;
+    if (\$887 ) begin
+      \$946  = msr__wdata[63:32];
+    end
+    if (\$939 ) begin
+      \$946  = 32'd0;
     end
     if (rst) begin
-      \$832  = 8'h00;
+      \$946  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$833  = id_set;
+    \$947  = id_reg;
     if (id_write) begin
-      \$833  = 1'h1;
+      \$947  = wdata[31:24];
     end
     if (rst) begin
-      \$833  = 1'h0;
+      \$947  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$948  = id_set;
+    if (id_write) begin
+      \$948  = 1'h1;
+    end
+    if (base_disable) begin
+      \$948  = 1'h0;
+    end
+    if (rst) begin
+      \$948  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$834  = 1'h1;
+      \$949  = 1'h1;
+    end else if (self_send) begin
+      \$949  = 1'h1;
     end else begin
-      \$834  = busy_after;
+      \$949  = busy_after;
     end
     if (rst) begin
-      \$834  = 1'h0;
+      \$949  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$835  = ipi__vector;
+    \$950  = ipi__vector;
     if (icr_send) begin
-      \$835  = icr_lo_next[7:0];
+      \$950  = icr_lo_next[7:0];
+    end else if (self_send) begin
+      \$950  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$835  = 8'h00;
+      \$950  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$836  = ipi__delivery_mode;
+    \$951  = ipi__delivery_mode;
     if (icr_send) begin
-      \$836  = icr_lo_next[10:8];
+      \$951  = icr_lo_next[10:8];
+    end else if (self_send) begin
+      \$951  = 3'h0;
     end
     if (rst) begin
-      \$836  = 3'h0;
+      \$951  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$837  = ipi__dest_mode;
+    \$952  = ipi__dest_mode;
     if (icr_send) begin
-      \$837  = icr_lo_next[11];
+      \$952  = icr_lo_next[11];
+    end else if (self_send) begin
+      \$952  = 1'h0;
     end
     if (rst) begin
-      \$837  = 1'h0;
+      \$952  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$838  = ipi__shorthand;
+    \$953  = ipi__shorthand;
     if (icr_send) begin
-      \$838  = icr_lo_next[19:18];
+      \$953  = icr_lo_next[19:18];
+    end else if (self_send) begin
+      \$953  = 2'h1;
     end
     if (rst) begin
-      \$838  = 2'h0;
+      \$953  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$839  = ipi__trigger;
+    \$954  = ipi__trigger;
     if (icr_send) begin
-      \$839  = icr_lo_next[15];
+      \$954  = icr_lo_next[15];
+    end else if (self_send) begin
+      \$954  = 1'h0;
     end
     if (rst) begin
-      \$839  = 1'h0;
+      \$954  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$840  = ipi__level;
+    \$955  = ipi__level;
     if (icr_send) begin
-      \$840  = icr_lo_next[14];
+      \$955  = icr_lo_next[14];
+    end else if (self_send) begin
+      \$955  = 1'h0;
     end
     if (rst) begin
-      \$840  = 1'h0;
+      \$955  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$841  = ipi__dest;
+    \$956  = ipi__dest;
     if (icr_send) begin
-      \$841  = icr_hi[31:24];
+      \$956  = \$888 ;
+    end else if (self_send) begin
+      \$956  = 32'd0;
     end
     if (rst) begin
-      \$841  = 8'h00;
+      \$956  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$842  = ipi__source;
+    \$957  = ipi__source;
     if (icr_send) begin
-      \$842  = \$778 ;
+      \$957  = \$3 ;
+    end else if (self_send) begin
+      \$957  = \$3 ;
     end
     if (rst) begin
-      \$842  = 8'h00;
+      \$957  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$843  = \$781 ;
+    \$958  = \$891 ;
     if (rst) begin
-      \$843  = 1'h0;
+      \$958  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$844  = eoi__vector;
+    \$959  = eoi__vector;
     if (eoi_go) begin
-      \$844  = eoi_vec;
+      \$959  = eoi_vec;
     end
     if (rst) begin
-      \$844  = 8'h00;
+      \$959  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$845  = { lint1, lint0 };
+    \$960  = { lint1, lint0 };
     if (rst) begin
-      \$845  = 2'h0;
+      \$960  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$846  = tmcct;
+    \$961  = tmcct;
     if (tmict_load) begin
-      \$846  = reg__w_data;
+      \$961  = wdata;
     end else if (tsc_switch) begin
-      \$846  = 32'd0;
+      \$961  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$846  = \$784 ;
+        \$961  = \$894 ;
       end else begin
-        \$846  = \$785 [31:0];
+        \$961  = \$895 [31:0];
       end
     end
-    if (init_go) begin
-      \$846  = 32'd0;
+    if (\$939 ) begin
+      \$961  = 32'd0;
     end
     if (rst) begin
-      \$846  = 32'd0;
+      \$961  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$847  = presc;
+    \$962  = presc;
     if (tmict_load) begin
-      \$847  = 7'h00;
+      \$962  = 7'h00;
     end else if (tsc_switch) begin
-      \$847  = 7'h00;
+      \$962  = 7'h00;
     end else if (dec) begin
-      \$847  = 7'h00;
-    end else if (\$782 ) begin
-      \$847  = \$786 [6:0];
+      \$962  = 7'h00;
+    end else if (\$892 ) begin
+      \$962  = \$896 [6:0];
     end
-    if (init_go) begin
-      \$847  = 7'h00;
+    if (\$939 ) begin
+      \$962  = 7'h00;
     end
     if (rst) begin
-      \$847  = 7'h00;
+      \$962  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$848  = \$788 ;
-    if (init_go) begin
-      \$848  = 8'h00;
+    \$963  = tsc_deadline;
+    if (dl_write) begin
+      \$963  = msr__wdata;
+    end else if (\$897 ) begin
+      \$963  = 64'h0000000000000000;
+    end
+    if (\$939 ) begin
+      \$963  = 64'h0000000000000000;
     end
     if (rst) begin
-      \$848  = 8'h00;
+      \$963  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$849  = esr;
+    \$964  = \$899 ;
+    if (\$939 ) begin
+      \$964  = 8'h00;
+    end
+    if (rst) begin
+      \$964  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$965  = esr;
     if (esr_write) begin
-      \$849  = esr_pending;
+      \$965  = esr_pending;
     end
-    if (init_go) begin
-      \$849  = 8'h00;
+    if (\$939 ) begin
+      \$965  = 8'h00;
     end
     if (rst) begin
-      \$849  = 8'h00;
+      \$965  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$850  = \$795 ;
-    if (init_go) begin
-      \$850  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$966  = \$906 ;
+    if (\$939 ) begin
+      \$966  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$850  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$966  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$851  = tmr_stage4;
-    if (init_go) begin
-      \$851  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$967  = tmr_stage4;
+    if (\$939 ) begin
+      \$967  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$851  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$967  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$852  = \$796 ;
+    \$968  = \$907 ;
     if (rst) begin
-      \$852  = 1'h0;
+      \$968  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$853  = \$797 ;
-    if (init_go) begin
-      \$853  = 2'h0;
+    \$969  = \$908 ;
+    if (\$939 ) begin
+      \$969  = 2'h0;
     end
     if (rst) begin
-      \$853  = 2'h0;
+      \$969  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$854  = isr_valid;
-    if (\$799 ) begin
-      \$854  = \$803 [15:0];
-    end else if (\$801 ) begin
-      \$854  = \$806 [15:0];
+    \$970  = isr_valid;
+    if (\$910 ) begin
+      \$970  = \$914 [15:0];
+    end else if (\$912 ) begin
+      \$970  = \$917 [15:0];
     end
-    if (init_go) begin
-      \$854  = 16'h0000;
+    if (\$939 ) begin
+      \$970  = 16'h0000;
     end
     if (rst) begin
-      \$854  = 16'h0000;
+      \$970  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$855  = isr_low0;
+    \$971  = isr_low0;
     if (inta_go) begin
-      if (\$807 ) begin
-        \$855  = irrv[3:0];
+      if (\$918 ) begin
+        \$971  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$855  = 4'h0;
+      \$971  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$856  = isr_low1;
+    \$972  = isr_low1;
     if (inta_go) begin
-      if (\$808 ) begin
-        \$856  = irrv[3:0];
+      if (\$919 ) begin
+        \$972  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$856  = 4'h0;
+      \$972  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$857  = isr_low2;
+    \$973  = isr_low2;
     if (inta_go) begin
-      if (\$809 ) begin
-        \$857  = irrv[3:0];
+      if (\$920 ) begin
+        \$973  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$857  = 4'h0;
+      \$973  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$858  = isr_low3;
+    \$974  = isr_low3;
     if (inta_go) begin
-      if (\$810 ) begin
-        \$858  = irrv[3:0];
+      if (\$921 ) begin
+        \$974  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$858  = 4'h0;
+      \$974  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$859  = isr_low4;
+    \$975  = isr_low4;
     if (inta_go) begin
-      if (\$811 ) begin
-        \$859  = irrv[3:0];
+      if (\$922 ) begin
+        \$975  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$859  = 4'h0;
+      \$975  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$860  = isr_low5;
+    \$976  = isr_low5;
     if (inta_go) begin
-      if (\$812 ) begin
-        \$860  = irrv[3:0];
+      if (\$923 ) begin
+        \$976  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$860  = 4'h0;
+      \$976  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$861  = isr_low6;
+    \$977  = isr_low6;
     if (inta_go) begin
-      if (\$813 ) begin
-        \$861  = irrv[3:0];
+      if (\$924 ) begin
+        \$977  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$861  = 4'h0;
+      \$977  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$862  = isr_low7;
+    \$978  = isr_low7;
     if (inta_go) begin
-      if (\$814 ) begin
-        \$862  = irrv[3:0];
+      if (\$925 ) begin
+        \$978  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$862  = 4'h0;
+      \$978  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$863  = isr_low8;
+    \$979  = isr_low8;
     if (inta_go) begin
-      if (\$815 ) begin
-        \$863  = irrv[3:0];
+      if (\$926 ) begin
+        \$979  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$863  = 4'h0;
+      \$979  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$864  = isr_low9;
+    \$980  = isr_low9;
     if (inta_go) begin
-      if (\$816 ) begin
-        \$864  = irrv[3:0];
+      if (\$927 ) begin
+        \$980  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$864  = 4'h0;
+      \$980  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$865  = isr_low10;
+    \$981  = isr_low10;
     if (inta_go) begin
-      if (\$817 ) begin
-        \$865  = irrv[3:0];
+      if (\$928 ) begin
+        \$981  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$865  = 4'h0;
+      \$981  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$866  = isr_low11;
+    \$982  = isr_low11;
     if (inta_go) begin
-      if (\$818 ) begin
-        \$866  = irrv[3:0];
+      if (\$929 ) begin
+        \$982  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$866  = 4'h0;
+      \$982  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$867  = isr_low12;
+    \$983  = isr_low12;
     if (inta_go) begin
-      if (\$819 ) begin
-        \$867  = irrv[3:0];
+      if (\$930 ) begin
+        \$983  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$867  = 4'h0;
+      \$983  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$868  = isr_low13;
+    \$984  = isr_low13;
     if (inta_go) begin
-      if (\$820 ) begin
-        \$868  = irrv[3:0];
+      if (\$931 ) begin
+        \$984  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$868  = 4'h0;
+      \$984  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$869  = isr_low14;
+    \$985  = isr_low14;
     if (inta_go) begin
-      if (\$821 ) begin
-        \$869  = irrv[3:0];
+      if (\$932 ) begin
+        \$985  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$869  = 4'h0;
+      \$985  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$870  = isr_low15;
+    \$986  = isr_low15;
     if (inta_go) begin
-      if (\$822 ) begin
-        \$870  = irrv[3:0];
+      if (\$933 ) begin
+        \$986  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$870  = 4'h0;
+      \$986  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$871  = \$827 ;
-    if (rst) begin
-      \$871  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$872  = tpr_next;
-    if (init_go) begin
-      \$872  = 32'd0;
+    \$987  = \$938 ;
+    if (base_disable) begin
+      \$987  = 1'h0;
     end
     if (rst) begin
-      \$872  = 32'd0;
+      \$987  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$873  = ldr_next;
-    if (init_go) begin
-      \$873  = 32'd0;
+    \$988  = tpr_next;
+    if (\$939 ) begin
+      \$988  = 32'd0;
     end
     if (rst) begin
-      \$873  = 32'd0;
+      \$988  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$874  = dfr_next;
-    if (init_go) begin
-      \$874  = 32'd4026531840;
+    \$989  = ldr_next;
+    if (\$939 ) begin
+      \$989  = 32'd0;
     end
     if (rst) begin
-      \$874  = 32'd4026531840;
+      \$989  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$875  = svr_next;
-    if (init_go) begin
-      \$875  = 32'd255;
+    \$990  = dfr_next;
+    if (\$939 ) begin
+      \$990  = 32'd4026531840;
     end
     if (rst) begin
-      \$875  = 32'd255;
+      \$990  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$876  = icr_lo_next;
-    if (init_go) begin
-      \$876  = 32'd0;
+    \$991  = svr_next;
+    if (\$939 ) begin
+      \$991  = 32'd255;
     end
     if (rst) begin
-      \$876  = 32'd0;
+      \$991  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$877  = icr_hi_next;
-    if (init_go) begin
-      \$877  = 32'd0;
+    \$992  = icr_lo_next;
+    if (\$939 ) begin
+      \$992  = 32'd0;
     end
     if (rst) begin
-      \$877  = 32'd0;
+      \$992  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$878  = lvt_timer_next;
-    if (init_go) begin
-      \$878  = 32'd65536;
+    \$993  = icr_hi_next;
+    if (\$939 ) begin
+      \$993  = 32'd0;
     end
     if (rst) begin
-      \$878  = 32'd65536;
+      \$993  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$879  = lvt_thermal_next;
-    if (init_go) begin
-      \$879  = 32'd65536;
+    \$994  = lvt_timer_next;
+    if (\$939 ) begin
+      \$994  = 32'd65536;
     end
     if (rst) begin
-      \$879  = 32'd65536;
+      \$994  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$880  = lvt_perfmon_next;
-    if (init_go) begin
-      \$880  = 32'd65536;
+    \$995  = lvt_thermal_next;
+    if (\$939 ) begin
+      \$995  = 32'd65536;
     end
     if (rst) begin
-      \$880  = 32'd65536;
+      \$995  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$881  = lvt_lint0_next;
-    if (init_go) begin
-      \$881  = 32'd65536;
+    \$996  = lvt_perfmon_next;
+    if (\$939 ) begin
+      \$996  = 32'd65536;
     end
     if (rst) begin
-      \$881  = 32'd65536;
+      \$996  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$882  = lvt_lint1_next;
-    if (init_go) begin
-      \$882  = 32'd65536;
+    \$997  = lvt_lint0_next;
+    if (\$939 ) begin
+      \$997  = 32'd65536;
     end
     if (rst) begin
-      \$882  = 32'd65536;
+      \$997  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$883  = lvt_error_next;
-    if (init_go) begin
-      \$883  = 32'd65536;
+    \$998  = lvt_lint1_next;
+    if (\$939 ) begin
+      \$998  = 32'd65536;
     end
     if (rst) begin
-      \$883  = 32'd65536;
+      \$998  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$884  = tmict_next;
-    if (init_go) begin
-      \$884  = 32'd0;
+    \$999  = lvt_error_next;
+    if (\$939 ) begin
+      \$999  = 32'd65536;
     end
     if (rst) begin
-      \$884  = 32'd0;
+      \$999  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$885  = tdcr_next;
-    if (init_go) begin
-      \$885  = 32'd0;
+    \$1000  = tmict_next;
+    if (\$939 ) begin
+      \$1000  = 32'd0;
     end
     if (rst) begin
-      \$885  = 32'd0;
+      \$1000  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$886  = init_go;
+    \$1001  = tdcr_next;
+    if (\$939 ) begin
+      \$1001  = 32'd0;
+    end
     if (rst) begin
-      \$886  = 1'h0;
+      \$1001  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$887  = msg_sipi;
+    \$1002  = init_go;
     if (rst) begin
-      \$887  = 1'h0;
+      \$1002  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$888  = sipi_vector;
+    \$1003  = msg_sipi;
+    if (rst) begin
+      \$1003  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1004  = sipi_vector;
     if (msg_sipi) begin
-      \$888  = msg_in__vector;
+      \$1004  = msg_in__vector;
     end
     if (rst) begin
-      \$888  = 8'h00;
+      \$1004  = 8'h00;
     end
   end
-  assign irr_any1 = { \$128 , \$127 , \$126 , \$125 , \$124 , \$123 , \$122 , \$121 , \$120 , \$119 , \$118 , \$117 , \$116 , \$115 , \$114 , \$113 , \$112 , \$111 , \$110 , \$109 , \$108 , \$107 , \$106 , \$105 , \$104 , \$103 , \$102 , \$101 , \$100 , \$99 , \$98 , \$97 , \$96 , \$95 , \$94 , \$93 , \$92 , \$91 , \$90 , \$89 , \$88 , \$87 , \$86 , \$85 , \$84 , \$83 , \$82 , \$81 , \$80 , \$79 , \$78 , \$77 , \$76 , \$75 , \$74 , \$73 , \$72 , \$71 , \$70 , \$69 , \$68 , \$67 , \$66 , \$65 , \$64 , \$63 , \$62 , \$61 , \$60 , \$59 , \$58 , \$57 , \$56 , \$55 , \$54 , \$53 , \$52 , \$51 , \$50 , \$49 , \$48 , \$47 , \$46 , \$45 , \$44 , \$43 , \$42 , \$41 , \$40 , \$39 , \$38 , \$37 , \$36 , \$35 , \$34 , \$33 , \$32 , \$31 , \$30 , \$29 , \$28 , \$27 , \$26 , \$25 , \$24 , \$23 , \$22 , \$21 , \$20 , \$19 , \$18 , \$17 , \$16 , \$15 , \$14 , \$13 , \$12 , \$11 , \$10 , \$9 , \$8 , \$7 , \$6 , \$5 , \$4 , \$3 , \$2 , \$1  };
+  assign id32 = { 24'h000000, \$3  };
+  assign irr_any1 = { \$131 , \$130 , \$129 , \$128 , \$127 , \$126 , \$125 , \$124 , \$123 , \$122 , \$121 , \$120 , \$119 , \$118 , \$117 , \$116 , \$115 , \$114 , \$113 , \$112 , \$111 , \$110 , \$109 , \$108 , \$107 , \$106 , \$105 , \$104 , \$103 , \$102 , \$101 , \$100 , \$99 , \$98 , \$97 , \$96 , \$95 , \$94 , \$93 , \$92 , \$91 , \$90 , \$89 , \$88 , \$87 , \$86 , \$85 , \$84 , \$83 , \$82 , \$81 , \$80 , \$79 , \$78 , \$77 , \$76 , \$75 , \$74 , \$73 , \$72 , \$71 , \$70 , \$69 , \$68 , \$67 , \$66 , \$65 , \$64 , \$63 , \$62 , \$61 , \$60 , \$59 , \$58 , \$57 , \$56 , \$55 , \$54 , \$53 , \$52 , \$51 , \$50 , \$49 , \$48 , \$47 , \$46 , \$45 , \$44 , \$43 , \$42 , \$41 , \$40 , \$39 , \$38 , \$37 , \$36 , \$35 , \$34 , \$33 , \$32 , \$31 , \$30 , \$29 , \$28 , \$27 , \$26 , \$25 , \$24 , \$23 , \$22 , \$21 , \$20 , \$19 , \$18 , \$17 , \$16 , \$15 , \$14 , \$13 , \$12 , \$11 , \$10 , \$9 , \$8 , \$7 , \$6 , \$5 , \$4  };
   assign irr_idx1 = { irr[255], irr[253], irr[251], irr[249], irr[247], irr[245], irr[243], irr[241], irr[239], irr[237], irr[235], irr[233], irr[231], irr[229], irr[227], irr[225], irr[223], irr[221], irr[219], irr[217], irr[215], irr[213], irr[211], irr[209], irr[207], irr[205], irr[203], irr[201], irr[199], irr[197], irr[195], irr[193], irr[191], irr[189], irr[187], irr[185], irr[183], irr[181], irr[179], irr[177], irr[175], irr[173], irr[171], irr[169], irr[167], irr[165], irr[163], irr[161], irr[159], irr[157], irr[155], irr[153], irr[151], irr[149], irr[147], irr[145], irr[143], irr[141], irr[139], irr[137], irr[135], irr[133], irr[131], irr[129], irr[127], irr[125], irr[123], irr[121], irr[119], irr[117], irr[115], irr[113], irr[111], irr[109], irr[107], irr[105], irr[103], irr[101], irr[99], irr[97], irr[95], irr[93], irr[91], irr[89], irr[87], irr[85], irr[83], irr[81], irr[79], irr[77], irr[75], irr[73], irr[71], irr[69], irr[67], irr[65], irr[63], irr[61], irr[59], irr[57], irr[55], irr[53], irr[51], irr[49], irr[47], irr[45], irr[43], irr[41], irr[39], irr[37], irr[35], irr[33], irr[31], irr[29], irr[27], irr[25], irr[23], irr[21], irr[19], irr[17], irr[15], irr[13], irr[11], irr[9], irr[7], irr[5], irr[3], irr[1] };
-  assign irr_any2 = { \$192 , \$191 , \$190 , \$189 , \$188 , \$187 , \$186 , \$185 , \$184 , \$183 , \$182 , \$181 , \$180 , \$179 , \$178 , \$177 , \$176 , \$175 , \$174 , \$173 , \$172 , \$171 , \$170 , \$169 , \$168 , \$167 , \$166 , \$165 , \$164 , \$163 , \$162 , \$161 , \$160 , \$159 , \$158 , \$157 , \$156 , \$155 , \$154 , \$153 , \$152 , \$151 , \$150 , \$149 , \$148 , \$147 , \$146 , \$145 , \$144 , \$143 , \$142 , \$141 , \$140 , \$139 , \$138 , \$137 , \$136 , \$135 , \$134 , \$133 , \$132 , \$131 , \$130 , \$129  };
-  assign irr_idx2 = { \$128 , \$256 , \$126 , \$255 , \$124 , \$254 , \$122 , \$253 , \$120 , \$252 , \$118 , \$251 , \$116 , \$250 , \$114 , \$249 , \$112 , \$248 , \$110 , \$247 , \$108 , \$246 , \$106 , \$245 , \$104 , \$244 , \$102 , \$243 , \$100 , \$242 , \$98 , \$241 , \$96 , \$240 , \$94 , \$239 , \$92 , \$238 , \$90 , \$237 , \$88 , \$236 , \$86 , \$235 , \$84 , \$234 , \$82 , \$233 , \$80 , \$232 , \$78 , \$231 , \$76 , \$230 , \$74 , \$229 , \$72 , \$228 , \$70 , \$227 , \$68 , \$226 , \$66 , \$225 , \$64 , \$224 , \$62 , \$223 , \$60 , \$222 , \$58 , \$221 , \$56 , \$220 , \$54 , \$219 , \$52 , \$218 , \$50 , \$217 , \$48 , \$216 , \$46 , \$215 , \$44 , \$214 , \$42 , \$213 , \$40 , \$212 , \$38 , \$211 , \$36 , \$210 , \$34 , \$209 , \$32 , \$208 , \$30 , \$207 , \$28 , \$206 , \$26 , \$205 , \$24 , \$204 , \$22 , \$203 , \$20 , \$202 , \$18 , \$201 , \$16 , \$200 , \$14 , \$199 , \$12 , \$198 , \$10 , \$197 , \$8 , \$196 , \$6 , \$195 , \$4 , \$194 , \$2 , \$193  };
-  assign irr_any3 = { \$288 , \$287 , \$286 , \$285 , \$284 , \$283 , \$282 , \$281 , \$280 , \$279 , \$278 , \$277 , \$276 , \$275 , \$274 , \$273 , \$272 , \$271 , \$270 , \$269 , \$268 , \$267 , \$266 , \$265 , \$264 , \$263 , \$262 , \$261 , \$260 , \$259 , \$258 , \$257  };
-  assign irr_idx3 = { \$192 , \$320 , \$190 , \$319 , \$188 , \$318 , \$186 , \$317 , \$184 , \$316 , \$182 , \$315 , \$180 , \$314 , \$178 , \$313 , \$176 , \$312 , \$174 , \$311 , \$172 , \$310 , \$170 , \$309 , \$168 , \$308 , \$166 , \$307 , \$164 , \$306 , \$162 , \$305 , \$160 , \$304 , \$158 , \$303 , \$156 , \$302 , \$154 , \$301 , \$152 , \$300 , \$150 , \$299 , \$148 , \$298 , \$146 , \$297 , \$144 , \$296 , \$142 , \$295 , \$140 , \$294 , \$138 , \$293 , \$136 , \$292 , \$134 , \$291 , \$132 , \$290 , \$130 , \$289  };
-  assign irr_any4 = { \$336 , \$335 , \$334 , \$333 , \$332 , \$331 , \$330 , \$329 , \$328 , \$327 , \$326 , \$325 , \$324 , \$323 , \$322 , \$321  };
-  assign irr_idx4 = { \$288 , \$352 , \$286 , \$351 , \$284 , \$350 , \$282 , \$349 , \$280 , \$348 , \$278 , \$347 , \$276 , \$346 , \$274 , \$345 , \$272 , \$344 , \$270 , \$343 , \$268 , \$342 , \$266 , \$341 , \$264 , \$340 , \$262 , \$339 , \$260 , \$338 , \$258 , \$337  };
-  assign irr_any5 = { \$360 , \$359 , \$358 , \$357 , \$356 , \$355 , \$354 , \$353  };
-  assign irr_idx5 = { \$336 , \$368 , \$334 , \$367 , \$332 , \$366 , \$330 , \$365 , \$328 , \$364 , \$326 , \$363 , \$324 , \$362 , \$322 , \$361  };
-  assign irr_any6 = { \$372 , \$371 , \$370 , \$369  };
-  assign irr_idx6 = { \$360 , \$376 , \$358 , \$375 , \$356 , \$374 , \$354 , \$373  };
-  assign irr_any7 = { \$378 , \$377  };
-  assign irr_idx7 = { \$372 , \$380 , \$370 , \$379  };
-  assign irr_idx8 = { \$378 , \$381  };
+  assign irr_any2 = { \$195 , \$194 , \$193 , \$192 , \$191 , \$190 , \$189 , \$188 , \$187 , \$186 , \$185 , \$184 , \$183 , \$182 , \$181 , \$180 , \$179 , \$178 , \$177 , \$176 , \$175 , \$174 , \$173 , \$172 , \$171 , \$170 , \$169 , \$168 , \$167 , \$166 , \$165 , \$164 , \$163 , \$162 , \$161 , \$160 , \$159 , \$158 , \$157 , \$156 , \$155 , \$154 , \$153 , \$152 , \$151 , \$150 , \$149 , \$148 , \$147 , \$146 , \$145 , \$144 , \$143 , \$142 , \$141 , \$140 , \$139 , \$138 , \$137 , \$136 , \$135 , \$134 , \$133 , \$132  };
+  assign irr_idx2 = { \$131 , \$259 , \$129 , \$258 , \$127 , \$257 , \$125 , \$256 , \$123 , \$255 , \$121 , \$254 , \$119 , \$253 , \$117 , \$252 , \$115 , \$251 , \$113 , \$250 , \$111 , \$249 , \$109 , \$248 , \$107 , \$247 , \$105 , \$246 , \$103 , \$245 , \$101 , \$244 , \$99 , \$243 , \$97 , \$242 , \$95 , \$241 , \$93 , \$240 , \$91 , \$239 , \$89 , \$238 , \$87 , \$237 , \$85 , \$236 , \$83 , \$235 , \$81 , \$234 , \$79 , \$233 , \$77 , \$232 , \$75 , \$231 , \$73 , \$230 , \$71 , \$229 , \$69 , \$228 , \$67 , \$227 , \$65 , \$226 , \$63 , \$225 , \$61 , \$224 , \$59 , \$223 , \$57 , \$222 , \$55 , \$221 , \$53 , \$220 , \$51 , \$219 , \$49 , \$218 , \$47 , \$217 , \$45 , \$216 , \$43 , \$215 , \$41 , \$214 , \$39 , \$213 , \$37 , \$212 , \$35 , \$211 , \$33 , \$210 , \$31 , \$209 , \$29 , \$208 , \$27 , \$207 , \$25 , \$206 , \$23 , \$205 , \$21 , \$204 , \$19 , \$203 , \$17 , \$202 , \$15 , \$201 , \$13 , \$200 , \$11 , \$199 , \$9 , \$198 , \$7 , \$197 , \$5 , \$196  };
+  assign irr_any3 = { \$291 , \$290 , \$289 , \$288 , \$287 , \$286 , \$285 , \$284 , \$283 , \$282 , \$281 , \$280 , \$279 , \$278 , \$277 , \$276 , \$275 , \$274 , \$273 , \$272 , \$271 , \$270 , \$269 , \$268 , \$267 , \$266 , \$265 , \$264 , \$263 , \$262 , \$261 , \$260  };
+  assign irr_idx3 = { \$195 , \$323 , \$193 , \$322 , \$191 , \$321 , \$189 , \$320 , \$187 , \$319 , \$185 , \$318 , \$183 , \$317 , \$181 , \$316 , \$179 , \$315 , \$177 , \$314 , \$175 , \$313 , \$173 , \$312 , \$171 , \$311 , \$169 , \$310 , \$167 , \$309 , \$165 , \$308 , \$163 , \$307 , \$161 , \$306 , \$159 , \$305 , \$157 , \$304 , \$155 , \$303 , \$153 , \$302 , \$151 , \$301 , \$149 , \$300 , \$147 , \$299 , \$145 , \$298 , \$143 , \$297 , \$141 , \$296 , \$139 , \$295 , \$137 , \$294 , \$135 , \$293 , \$133 , \$292  };
+  assign irr_any4 = { \$339 , \$338 , \$337 , \$336 , \$335 , \$334 , \$333 , \$332 , \$331 , \$330 , \$329 , \$328 , \$327 , \$326 , \$325 , \$324  };
+  assign irr_idx4 = { \$291 , \$355 , \$289 , \$354 , \$287 , \$353 , \$285 , \$352 , \$283 , \$351 , \$281 , \$350 , \$279 , \$349 , \$277 , \$348 , \$275 , \$347 , \$273 , \$346 , \$271 , \$345 , \$269 , \$344 , \$267 , \$343 , \$265 , \$342 , \$263 , \$341 , \$261 , \$340  };
+  assign irr_any5 = { \$363 , \$362 , \$361 , \$360 , \$359 , \$358 , \$357 , \$356  };
+  assign irr_idx5 = { \$339 , \$371 , \$337 , \$370 , \$335 , \$369 , \$333 , \$368 , \$331 , \$367 , \$329 , \$366 , \$327 , \$365 , \$325 , \$364  };
+  assign irr_any6 = { \$375 , \$374 , \$373 , \$372  };
+  assign irr_idx6 = { \$363 , \$379 , \$361 , \$378 , \$359 , \$377 , \$357 , \$376  };
+  assign irr_any7 = { \$381 , \$380  };
+  assign irr_idx7 = { \$375 , \$383 , \$373 , \$382  };
+  assign irr_idx8 = { \$381 , \$384  };
   assign irr_any = irr_any8;
-  assign irr_v = { \$378 , \$381  };
+  assign irr_v = { \$381 , \$384  };
   assign irr_payload = 1'h0;
-  assign isr_any1 = { \$389 , \$388 , \$387 , \$386 , \$385 , \$384 , \$383 , \$382  };
+  assign isr_any1 = { \$392 , \$391 , \$390 , \$389 , \$388 , \$387 , \$386 , \$385  };
   assign isr_idx1 = { isr_valid[15], isr_valid[13], isr_valid[11], isr_valid[9], isr_valid[7], isr_valid[5], isr_valid[3], isr_valid[1] };
-  assign isr_pay1 = { \$397 , \$396 , \$395 , \$394 , \$393 , \$392 , \$391 , \$390  };
-  assign isr_any2 = { \$401 , \$400 , \$399 , \$398  };
-  assign isr_idx2 = { \$389 , \$405 , \$387 , \$404 , \$385 , \$403 , \$383 , \$402  };
-  assign isr_pay2 = { \$409 , \$408 , \$407 , \$406  };
-  assign isr_any3 = { \$411 , \$410  };
-  assign isr_idx3 = { \$401 , \$413 , \$399 , \$412  };
-  assign isr_pay3 = { \$415 , \$414  };
-  assign isr_idx4 = { \$411 , \$416  };
+  assign isr_pay1 = { \$400 , \$399 , \$398 , \$397 , \$396 , \$395 , \$394 , \$393  };
+  assign isr_any2 = { \$404 , \$403 , \$402 , \$401  };
+  assign isr_idx2 = { \$392 , \$408 , \$390 , \$407 , \$388 , \$406 , \$386 , \$405  };
+  assign isr_pay2 = { \$412 , \$411 , \$410 , \$409  };
+  assign isr_any3 = { \$414 , \$413  };
+  assign isr_idx3 = { \$404 , \$416 , \$402 , \$415  };
+  assign isr_pay3 = { \$418 , \$417  };
+  assign isr_idx4 = { \$414 , \$419  };
   assign isr_any = isr_any4;
-  assign isr_v = { \$411 , \$416  };
+  assign isr_v = { \$414 , \$419  };
   assign isr_payload = isr_pay4;
-  assign isrv = { \$411 , \$416 , isr_pay4 };
-  assign isr = { \$448 , \$446 , \$444 , \$442 , \$440 , \$438 , \$436 , \$434 , \$432 , \$430 , \$428 , \$426 , \$424 , \$422 , \$420 , \$418  };
+  assign isrv = { \$414 , \$419 , isr_pay4 };
+  assign isr = { \$451 , \$449 , \$447 , \$445 , \$443 , \$441 , \$439 , \$437 , \$435 , \$433 , \$431 , \$429 , \$427 , \$425 , \$423 , \$421  };
   assign intr = deliverable;
   assign vector = irrv;
-  assign \nmi$92  = nmi;
-  assign \ldr$97  = ldr;
+  assign \nmi$99  = nmi;
+  assign apic_id = { 24'h000000, \$3  };
+  assign \ldr$102  = ldr_out;
   assign arb_priority = apr;
   assign msg_in__ready = 1'h1;
   assign busy = ipi__valid;
@@ -4486,137 +5592,180 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign ipi_trigger = ipi__trigger;
   assign ipi_level = ipi__level;
   assign ipi_source = ipi__source;
-  assign isr_word = { \$465 , \$463  };
-  assign \ack_valid$135  = ack_valid;
-  assign \ack_vector$137  = ack_vector;
-  assign inta_bit_low = \$558 [31:0];
-  assign inta_bit_sel = \$560 [7:0];
-  assign inta_bit = { \$568 , \$567 , \$566 , \$565 , \$564 , \$563 , \$562 , \$561  };
+  assign isr_word = { \$541 , \$539  };
+  assign msr__ready = msr_ready;
+  assign msr__fault = msr_fault;
+  assign \ack_valid$178  = ack_valid;
+  assign \ack_vector$180  = ack_vector;
+  assign inta_bit_low = \$645 [31:0];
+  assign inta_bit_sel = \$647 [7:0];
+  assign inta_bit = { \$655 , \$654 , \$653 , \$652 , \$651 , \$650 , \$649 , \$648  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$678 , \$677 , \$676 , \$675 , \$674 , \$673 , \$672  };
-  assign src0_bit_low = \$703 [31:0];
-  assign src0_bit_sel = \$705 [7:0];
-  assign src0_bit = { \$713 , \$712 , \$711 , \$710 , \$709 , \$708 , \$707 , \$706  };
-  assign src1_bit_low = \$718 [31:0];
-  assign src1_bit_sel = \$720 [7:0];
-  assign src1_bit = { \$728 , \$727 , \$726 , \$725 , \$724 , \$723 , \$722 , \$721  };
-  assign src2_bit_low = \$733 [31:0];
-  assign src2_bit_sel = \$735 [7:0];
-  assign src2_bit = { \$743 , \$742 , \$741 , \$740 , \$739 , \$738 , \$737 , \$736  };
-  assign src3_bit_low = \$748 [31:0];
-  assign src3_bit_sel = \$750 [7:0];
-  assign src3_bit = { \$758 , \$757 , \$756 , \$755 , \$754 , \$753 , \$752 , \$751  };
-  assign src4_bit_low = \$762 [31:0];
-  assign src4_bit_sel = \$764 [7:0];
-  assign src4_bit = { \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  };
+  assign presc_ge = { 1'h1, \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766  };
+  assign src0_bit_low = \$805 [31:0];
+  assign src0_bit_sel = \$807 [7:0];
+  assign src0_bit = { \$815 , \$814 , \$813 , \$812 , \$811 , \$810 , \$809 , \$808  };
+  assign src1_bit_low = \$820 [31:0];
+  assign src1_bit_sel = \$822 [7:0];
+  assign src1_bit = { \$830 , \$829 , \$828 , \$827 , \$826 , \$825 , \$824 , \$823  };
+  assign src2_bit_low = \$835 [31:0];
+  assign src2_bit_sel = \$837 [7:0];
+  assign src2_bit = { \$845 , \$844 , \$843 , \$842 , \$841 , \$840 , \$839 , \$838  };
+  assign src3_bit_low = \$850 [31:0];
+  assign src3_bit_sel = \$852 [7:0];
+  assign src3_bit = { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
+  assign src4_bit_low = \$864 [31:0];
+  assign src4_bit_sel = \$866 [7:0];
+  assign src4_bit = { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$224  = sipi_vector;
+  assign \sipi_vector$271  = sipi_vector;
+  assign \port$40$0  = \$3 ;
+  assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$698 ;
-  assign err[5] = err_send;
-  assign err[7] = \$695 ;
+  assign err[6] = \$800 ;
+  assign err[5] = \$797 ;
+  assign err[7] = \$796 ;
   assign err[4:0] = 5'h00;
-  assign remote_set[1] = \$651 ;
-  assign remote_set[0] = \$614 ;
-  assign remote_after[1] = \$578 ;
-  assign remote_after[0] = \$574 ;
-  assign \$467  = tpr;
-  assign \$468  = ldr;
-  assign \$469 [31:28] = dfr[31:28];
-  assign \$469 [27:0] = 28'hfffffff;
-  assign \$470  = svr;
-  assign \$473  = icr_lo;
-  assign \$474  = { 3'h0, ipi__valid, 12'h000 };
-  assign \$476  = icr_hi;
-  assign \$477  = lvt_timer;
-  assign \$478  = lvt_thermal;
-  assign \$479  = lvt_perfmon;
-  assign \$480  = lvt_lint0;
-  assign \$481  = { 1'h0, remote_irr[0], 14'h0000 };
-  assign \$483  = lvt_lint1;
-  assign \$484  = { 1'h0, remote_irr[1], 14'h0000 };
-  assign \$486  = lvt_error;
-  assign \$487  = tmict;
-  assign \$488  = tdcr;
-  assign \$491 [31:8] = 24'h000000;
-  assign \$491 [7:0] = reg__w_data[7:0];
-  assign \$492 [23:0] = 24'h000000;
-  assign \$492 [31:24] = reg__w_data[31:24];
-  assign \$493 [27:0] = 28'h0000000;
-  assign \$493 [31:28] = reg__w_data[31:28];
-  assign { \$494 [31:13], \$494 [11:10] } = 21'h000000;
-  assign { \$494 [12], \$494 [9:0] } = { reg__w_data[12], reg__w_data[9:0] };
-  assign { \$495 [31:13], \$495 [11:10] } = 21'h000000;
-  assign { \$495 [12], \$495 [9:0] } = { reg__w_data[12], reg__w_data[9:0] };
-  assign { \$497 [31:17], \$497 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
-  assign \$497 [16] = 1'h1;
-  assign { \$498 [31:17], \$498 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
-  assign \$498 [16] = 1'h1;
-  assign { \$499 [31:17], \$499 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
-  assign \$499 [16] = 1'h1;
-  assign { \$500 [31:17], \$500 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
-  assign \$500 [16] = 1'h1;
-  assign { \$501 [31:17], \$501 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
-  assign \$501 [16] = 1'h1;
-  assign { \$502 [31:17], \$502 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
-  assign \$502 [16] = 1'h1;
-  assign { \$504 [31:20], \$504 [17:16], \$504 [13:12] } = 16'h0000;
-  assign { \$504 [19:18], \$504 [15:14], \$504 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$505 [31:20], \$505 [17:16], \$505 [13:12] } = 16'h0000;
-  assign { \$505 [19:18], \$505 [15:14], \$505 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$507 [31:20], \$507 [17:16], \$507 [13:12] } = 16'h0000;
-  assign { \$507 [19:18], \$507 [15:14], \$507 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$510 [31:20], \$510 [17:16], \$510 [13:12] } = 16'h0000;
-  assign { \$510 [19:18], \$510 [15:14], \$510 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$513 [31:20], \$513 [17:16], \$513 [13:12] } = 16'h0000;
-  assign { \$513 [19:18], \$513 [15:14], \$513 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$515 [31:20], \$515 [17:16], \$515 [13:12] } = 16'h0000;
-  assign { \$515 [19:18], \$515 [15:14], \$515 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign \$516  = \$515 [15];
-  assign { \$518 [31:20], \$518 [17:16], \$518 [13:12] } = 16'h0000;
-  assign { \$518 [19:18], \$518 [15:14], \$518 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign { \$522 [31:20], \$522 [17:16], \$522 [13:12] } = 16'h0000;
-  assign { \$522 [19:18], \$522 [15:14], \$522 [11:0] } = { reg__w_data[19:18], reg__w_data[15:14], reg__w_data[11:0] };
-  assign \$524  = \$523 ;
-  assign \$527 [23:0] = 24'h000000;
-  assign \$527 [31:24] = reg__w_data[31:24];
-  assign { \$528 [31:19], \$528 [15:8] } = 21'h000000;
-  assign { \$528 [18:16], \$528 [7:0] } = { reg__w_data[18:16], reg__w_data[7:0] };
-  assign { \$531 [31:19], \$531 [15:8] } = 21'h000000;
-  assign { \$531 [18:16], \$531 [7:0] } = { reg__w_data[18:16], reg__w_data[7:0] };
-  assign { \$534 [31:19], \$534 [15:8] } = 21'h000000;
-  assign { \$534 [18:16], \$534 [7:0] } = { reg__w_data[18:16], reg__w_data[7:0] };
-  assign { \$538 [31:17], \$538 [15:11] } = 20'h00000;
-  assign { \$538 [16], \$538 [10:0] } = { reg__w_data[16], reg__w_data[10:0] };
-  assign { \$541 [31:17], \$541 [15:11] } = 20'h00000;
-  assign { \$541 [16], \$541 [10:0] } = { reg__w_data[16], reg__w_data[10:0] };
-  assign { \$544 [31:17], \$544 [14], \$544 [12:11] } = 18'h00000;
-  assign { \$544 [16:15], \$544 [13], \$544 [10:0] } = { reg__w_data[16:15], reg__w_data[13], reg__w_data[10:0] };
-  assign { \$547 [31:17], \$547 [14], \$547 [12:11] } = 18'h00000;
-  assign { \$547 [16:15], \$547 [13], \$547 [10:0] } = { reg__w_data[16:15], reg__w_data[13], reg__w_data[10:0] };
-  assign { \$550 [31:17], \$550 [15:8] } = 23'h000000;
-  assign { \$550 [16], \$550 [7:0] } = { reg__w_data[16], reg__w_data[7:0] };
-  assign \$555  = reg__w_data;
-  assign { \$556 [31:4], \$556 [2] } = 29'h00000000;
-  assign { \$556 [3], \$556 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
-  assign \$582  = msg_in__trigger;
-  assign \$591  = msg_in__trigger;
-  assign \$602  = lvt_lint0_next[15];
-  assign \$613  = lvt_lint0_next[15];
-  assign \$639  = lvt_lint1_next[15];
-  assign \$650  = lvt_lint1_next[15];
-  assign { \$680 [31:4], \$680 [2] } = 29'h00000000;
-  assign { \$680 [3], \$680 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
-  assign { \$681 [31:4], \$681 [2] } = 29'h00000000;
-  assign { \$681 [3], \$681 [1:0] } = { reg__w_data[3], reg__w_data[1:0] };
-  assign \$716  = msg_in__trigger;
-  assign \$731  = lvt_lint0_next[15];
-  assign \$746  = lvt_lint1_next[15];
-  assign \$761  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$760 ;
-  assign \$775  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$774 ;
+  assign remote_set[1] = \$743 ;
+  assign remote_set[0] = \$703 ;
+  assign remote_after[1] = \$665 ;
+  assign remote_after[0] = \$661 ;
+  assign { \$472 [35:10], \$472 [8] } = 27'h0000000;
+  assign { \$472 [63:36], \$472 [9], \$472 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
+  assign { \$474 [63:12], \$474 [9:0] } = 62'h0000000000000000;
+  assign \$474 [11:10] = apic_base[11:10];
+  assign { \$476 [63:12], \$476 [9:0] } = 62'h0000000000000000;
+  assign \$476 [11:10] = msr__wdata[11:10];
+  assign \$479  = \$478 ;
+  assign { \$480 [63:12], \$480 [9:0] } = 62'h0000000000000000;
+  assign \$480 [11:10] = apic_base[11:10];
+  assign { \$482 [63:12], \$482 [9:0] } = 62'h0000000000000000;
+  assign \$482 [11:10] = msr__wdata[11:10];
+  assign { \$486 [63:12], \$486 [9:0] } = 62'h0000000000000000;
+  assign \$486 [11:10] = apic_base[11:10];
+  assign { \$488 [63:12], \$488 [9:0] } = 62'h0000000000000000;
+  assign \$488 [11:10] = msr__wdata[11:10];
+  assign { \$492 [63:12], \$492 [9:0] } = 62'h0000000000000000;
+  assign \$492 [11:10] = apic_base[11:10];
+  assign { \$494 [63:12], \$494 [9:0] } = 62'h0000000000000000;
+  assign \$494 [11:10] = msr__wdata[11:10];
+  assign { \$498 [63:12], \$498 [9:0] } = 62'h0000000000000000;
+  assign \$498 [11:10] = apic_base[11:10];
+  assign { \$500 [63:12], \$500 [9:0] } = 62'h0000000000000000;
+  assign \$500 [11:10] = msr__wdata[11:10];
+  assign { \$504 [63:12], \$504 [9:0] } = 62'h0000000000000000;
+  assign \$504 [11:10] = apic_base[11:10];
+  assign { \$506 [63:12], \$506 [9:0] } = 62'h0000000000000000;
+  assign \$506 [11:10] = msr__wdata[11:10];
+  assign { \$510 [63:12], \$510 [9:0] } = 62'h0000000000000000;
+  assign \$510 [11:10] = apic_base[11:10];
+  assign { \$512 [63:12], \$512 [9:0] } = 62'h0000000000000000;
+  assign \$512 [11:10] = msr__wdata[11:10];
+  assign { \$520 [63:12], \$520 [9:0] } = 62'h0000000000000000;
+  assign \$520 [11:10] = msr__wdata[11:10];
+  assign { \$523 [63:12], \$523 [9:0] } = 62'h0000000000000000;
+  assign \$523 [11:10] = apic_base[11:10];
+  assign \$543  = tpr;
+  assign \$544  = ldr;
+  assign \$545 [31:28] = dfr[31:28];
+  assign \$545 [27:0] = 28'hfffffff;
+  assign \$546  = svr;
+  assign \$549  = icr_lo;
+  assign \$550  = { 3'h0, ipi__valid, 12'h000 };
+  assign \$552  = icr_hi;
+  assign \$553  = lvt_timer;
+  assign \$554  = lvt_thermal;
+  assign \$555  = lvt_perfmon;
+  assign \$556  = lvt_lint0;
+  assign \$557  = { 1'h0, remote_irr[0], 14'h0000 };
+  assign \$559  = lvt_lint1;
+  assign \$560  = { 1'h0, remote_irr[1], 14'h0000 };
+  assign \$562  = lvt_error;
+  assign \$563  = tmict;
+  assign \$564  = tdcr;
+  assign icr_lo_x2 = icr_lo;
+  assign \$567  = { 7'h00, \$566 , 8'h00 };
+  assign \$578 [31:8] = 24'h000000;
+  assign \$578 [7:0] = wdata[7:0];
+  assign \$579 [23:0] = 24'h000000;
+  assign \$579 [31:24] = wdata[31:24];
+  assign \$580 [27:0] = 28'h0000000;
+  assign \$580 [31:28] = wdata[31:28];
+  assign { \$581 [31:13], \$581 [11:10] } = 21'h000000;
+  assign { \$581 [12], \$581 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$582 [31:13], \$582 [11:10] } = 21'h000000;
+  assign { \$582 [12], \$582 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$584 [31:17], \$584 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
+  assign \$584 [16] = 1'h1;
+  assign { \$585 [31:17], \$585 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
+  assign \$585 [16] = 1'h1;
+  assign { \$586 [31:17], \$586 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
+  assign \$586 [16] = 1'h1;
+  assign { \$587 [31:17], \$587 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
+  assign \$587 [16] = 1'h1;
+  assign { \$588 [31:17], \$588 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
+  assign \$588 [16] = 1'h1;
+  assign { \$589 [31:17], \$589 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
+  assign \$589 [16] = 1'h1;
+  assign { \$591 [31:20], \$591 [17:16], \$591 [13:12] } = 16'h0000;
+  assign { \$591 [19:18], \$591 [15:14], \$591 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$592 [31:20], \$592 [17:16], \$592 [13:12] } = 16'h0000;
+  assign { \$592 [19:18], \$592 [15:14], \$592 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$594 [31:20], \$594 [17:16], \$594 [13:12] } = 16'h0000;
+  assign { \$594 [19:18], \$594 [15:14], \$594 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$597 [31:20], \$597 [17:16], \$597 [13:12] } = 16'h0000;
+  assign { \$597 [19:18], \$597 [15:14], \$597 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$600 [31:20], \$600 [17:16], \$600 [13:12] } = 16'h0000;
+  assign { \$600 [19:18], \$600 [15:14], \$600 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$602 [31:20], \$602 [17:16], \$602 [13:12] } = 16'h0000;
+  assign { \$602 [19:18], \$602 [15:14], \$602 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$603  = \$602 [15];
+  assign { \$605 [31:20], \$605 [17:16], \$605 [13:12] } = 16'h0000;
+  assign { \$605 [19:18], \$605 [15:14], \$605 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$609 [31:20], \$609 [17:16], \$609 [13:12] } = 16'h0000;
+  assign { \$609 [19:18], \$609 [15:14], \$609 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$611  = \$610 ;
+  assign \$614 [23:0] = 24'h000000;
+  assign \$614 [31:24] = wdata[31:24];
+  assign { \$615 [31:19], \$615 [15:8] } = 21'h000000;
+  assign { \$615 [18:16], \$615 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$618 [31:19], \$618 [15:8] } = 21'h000000;
+  assign { \$618 [18:16], \$618 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$621 [31:19], \$621 [15:8] } = 21'h000000;
+  assign { \$621 [18:16], \$621 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$625 [31:17], \$625 [15:11] } = 20'h00000;
+  assign { \$625 [16], \$625 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$628 [31:17], \$628 [15:11] } = 20'h00000;
+  assign { \$628 [16], \$628 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$631 [31:17], \$631 [14], \$631 [12:11] } = 18'h00000;
+  assign { \$631 [16:15], \$631 [13], \$631 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$634 [31:17], \$634 [14], \$634 [12:11] } = 18'h00000;
+  assign { \$634 [16:15], \$634 [13], \$634 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$637 [31:17], \$637 [15:8] } = 23'h000000;
+  assign { \$637 [16], \$637 [7:0] } = { wdata[16], wdata[7:0] };
+  assign \$642  = wdata;
+  assign { \$643 [31:4], \$643 [2] } = 29'h00000000;
+  assign { \$643 [3], \$643 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$670  = msg_in__trigger;
+  assign \$679  = msg_in__trigger;
+  assign \$691  = lvt_lint0_next[15];
+  assign \$702  = lvt_lint0_next[15];
+  assign \$731  = lvt_lint1_next[15];
+  assign \$742  = lvt_lint1_next[15];
+  assign { \$774 [31:4], \$774 [2] } = 29'h00000000;
+  assign { \$774 [3], \$774 [1:0] } = { wdata[3], wdata[1:0] };
+  assign { \$775 [31:4], \$775 [2] } = 29'h00000000;
+  assign { \$775 [3], \$775 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$818  = msg_in__trigger;
+  assign \$833  = lvt_lint0_next[15];
+  assign \$848  = lvt_lint1_next[15];
+  assign \$863  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$862 ;
+  assign \$877  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$876 ;
+  assign { \$884 [63:36], \$884 [9:0] } = 38'h0000000000;
+  assign \$884 [35:10] = msr__wdata[35:10];
 endmodule

@@ -6,91 +6,104 @@
 module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus__wdata, cpu__0__bus__wstrb, cpu__0__bus__wvalid, cpu__0__bus__bready, cpu__0__bus__araddr, cpu__0__bus__arprot, cpu__0__bus__arvalid, cpu__0__bus__rready, cpu__0__inta, cpu__0__nmi_ack, cpu__1__bus__awaddr, cpu__1__bus__awprot, cpu__1__bus__awvalid, cpu__1__bus__wdata, cpu__1__bus__wstrb, cpu__1__bus__wvalid, cpu__1__bus__bready, cpu__1__bus__araddr, cpu__1__bus__arprot
 , cpu__1__bus__arvalid, cpu__1__bus__rready, cpu__1__inta, cpu__1__nmi_ack, irq, clk, rst, cpu__0__bus__awready, cpu__0__bus__wready, cpu__0__bus__bresp, cpu__0__bus__bvalid, cpu__0__bus__arready, cpu__0__bus__rdata, cpu__0__bus__rresp, cpu__0__bus__rvalid, cpu__0__intr, cpu__0__vector, cpu__0__ack_valid, cpu__0__ack_vector, cpu__0__nmi, cpu__0__init
 , cpu__0__sipi, cpu__0__sipi_vector, cpu__1__bus__awready, cpu__1__bus__wready, cpu__1__bus__bresp, cpu__1__bus__bvalid, cpu__1__bus__arready, cpu__1__bus__rdata, cpu__1__bus__rresp, cpu__1__bus__rvalid, cpu__1__intr, cpu__1__vector, cpu__1__ack_valid, cpu__1__ack_vector, cpu__1__nmi, cpu__1__init, cpu__1__sipi, cpu__1__sipi_vector, cpu__0__bus__awaddr);
+  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire [23:0] \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  reg [63:0] \$12 ;
+  reg [63:0] \$13 ;
+  wire [64:0] \$2 ;
+  wire [64:0] \$3 ;
+  wire \$4 ;
+  wire [63:0] \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [63:0] \$9 ;
   wire ack_valid;
-  wire \ack_valid$238 ;
+  wire \ack_valid$240 ;
   wire [7:0] ack_vector;
-  wire [7:0] \ack_vector$239 ;
-  wire [7:0] apic_id;
-  wire [7:0] \apic_id$284 ;
+  wire [7:0] \ack_vector$241 ;
+  wire [31:0] apic_id;
+  wire [31:0] \apic_id$288 ;
   wire [7:0] arb_priority;
-  wire [7:0] \arb_priority$290 ;
+  wire [7:0] \arb_priority$294 ;
   wire [11:0] bus__araddr;
-  wire [11:0] \bus__araddr$196 ;
-  wire [11:0] \bus__araddr$293 ;
-  wire [9:0] \bus__araddr$331 ;
+  wire [11:0] \bus__araddr$198 ;
+  wire [11:0] \bus__araddr$297 ;
+  wire [9:0] \bus__araddr$335 ;
   wire [2:0] bus__arprot;
-  wire [2:0] \bus__arprot$198 ;
-  wire [2:0] \bus__arprot$295 ;
-  wire [2:0] \bus__arprot$333 ;
+  wire [2:0] \bus__arprot$200 ;
+  wire [2:0] \bus__arprot$299 ;
+  wire [2:0] \bus__arprot$337 ;
   wire bus__arready;
-  wire \bus__arready$201 ;
-  wire \bus__arready$298 ;
-  wire \bus__arready$336 ;
+  wire \bus__arready$203 ;
+  wire \bus__arready$302 ;
+  wire \bus__arready$340 ;
   wire bus__arvalid;
-  wire \bus__arvalid$202 ;
-  wire \bus__arvalid$299 ;
-  wire \bus__arvalid$337 ;
+  wire \bus__arvalid$204 ;
+  wire \bus__arvalid$303 ;
+  wire \bus__arvalid$341 ;
   wire [11:0] bus__awaddr;
-  wire [11:0] \bus__awaddr$204 ;
-  wire [11:0] \bus__awaddr$301 ;
-  wire [9:0] \bus__awaddr$339 ;
+  wire [11:0] \bus__awaddr$206 ;
+  wire [11:0] \bus__awaddr$305 ;
+  wire [9:0] \bus__awaddr$343 ;
   wire [2:0] bus__awprot;
-  wire [2:0] \bus__awprot$206 ;
-  wire [2:0] \bus__awprot$303 ;
-  wire [2:0] \bus__awprot$341 ;
+  wire [2:0] \bus__awprot$208 ;
+  wire [2:0] \bus__awprot$307 ;
+  wire [2:0] \bus__awprot$345 ;
   wire bus__awready;
-  wire \bus__awready$209 ;
-  wire \bus__awready$306 ;
-  wire \bus__awready$344 ;
+  wire \bus__awready$211 ;
+  wire \bus__awready$310 ;
+  wire \bus__awready$348 ;
   wire bus__awvalid;
-  wire \bus__awvalid$210 ;
-  wire \bus__awvalid$307 ;
-  wire \bus__awvalid$345 ;
+  wire \bus__awvalid$212 ;
+  wire \bus__awvalid$311 ;
+  wire \bus__awvalid$349 ;
   wire bus__bready;
-  wire \bus__bready$212 ;
-  wire \bus__bready$309 ;
-  wire \bus__bready$347 ;
+  wire \bus__bready$214 ;
+  wire \bus__bready$313 ;
+  wire \bus__bready$351 ;
   wire [1:0] bus__bresp;
-  wire [1:0] \bus__bresp$215 ;
-  wire [1:0] \bus__bresp$312 ;
-  wire [1:0] \bus__bresp$350 ;
+  wire [1:0] \bus__bresp$217 ;
+  wire [1:0] \bus__bresp$316 ;
+  wire [1:0] \bus__bresp$354 ;
   wire bus__bvalid;
-  wire \bus__bvalid$217 ;
-  wire \bus__bvalid$314 ;
-  wire \bus__bvalid$352 ;
+  wire \bus__bvalid$219 ;
+  wire \bus__bvalid$318 ;
+  wire \bus__bvalid$356 ;
   wire [31:0] bus__rdata;
-  wire [31:0] \bus__rdata$219 ;
-  wire [31:0] \bus__rdata$316 ;
-  wire [31:0] \bus__rdata$354 ;
+  wire [31:0] \bus__rdata$221 ;
+  wire [31:0] \bus__rdata$320 ;
+  wire [31:0] \bus__rdata$358 ;
   wire bus__rready;
-  wire \bus__rready$220 ;
-  wire \bus__rready$317 ;
-  wire \bus__rready$355 ;
+  wire \bus__rready$222 ;
+  wire \bus__rready$321 ;
+  wire \bus__rready$359 ;
   wire [1:0] bus__rresp;
-  wire [1:0] \bus__rresp$223 ;
-  wire [1:0] \bus__rresp$320 ;
-  wire [1:0] \bus__rresp$358 ;
+  wire [1:0] \bus__rresp$225 ;
+  wire [1:0] \bus__rresp$324 ;
+  wire [1:0] \bus__rresp$362 ;
   wire bus__rvalid;
-  wire \bus__rvalid$225 ;
-  wire \bus__rvalid$322 ;
-  wire \bus__rvalid$360 ;
+  wire \bus__rvalid$227 ;
+  wire \bus__rvalid$326 ;
+  wire \bus__rvalid$364 ;
   wire [31:0] bus__wdata;
-  wire [31:0] \bus__wdata$226 ;
-  wire [31:0] \bus__wdata$323 ;
-  wire [31:0] \bus__wdata$361 ;
+  wire [31:0] \bus__wdata$228 ;
+  wire [31:0] \bus__wdata$327 ;
+  wire [31:0] \bus__wdata$365 ;
   wire bus__wready;
-  wire \bus__wready$229 ;
-  wire \bus__wready$326 ;
-  wire \bus__wready$364 ;
+  wire \bus__wready$231 ;
+  wire \bus__wready$330 ;
+  wire \bus__wready$368 ;
   wire [3:0] bus__wstrb;
-  wire [3:0] \bus__wstrb$230 ;
-  wire [3:0] \bus__wstrb$327 ;
-  wire [3:0] \bus__wstrb$365 ;
+  wire [3:0] \bus__wstrb$232 ;
+  wire [3:0] \bus__wstrb$331 ;
+  wire [3:0] \bus__wstrb$369 ;
   wire bus__wvalid;
-  wire \bus__wvalid$232 ;
-  wire \bus__wvalid$329 ;
-  wire \bus__wvalid$367 ;
+  wire \bus__wvalid$234 ;
+  wire \bus__wvalid$333 ;
+  wire \bus__wvalid$371 ;
   input clk;
   wire clk;
   output cpu__0__ack_valid;
@@ -210,19 +223,19 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   output [7:0] cpu__1__vector;
   wire [7:0] cpu__1__vector;
   wire [3:0] dfr_model;
-  wire [3:0] \dfr_model$288 ;
+  wire [3:0] \dfr_model$292 ;
   wire enabled;
-  wire \enabled$292 ;
+  wire \enabled$296 ;
   wire eoi__0__valid;
   wire [7:0] eoi__0__vector;
   wire eoi__1__valid;
   wire [7:0] eoi__1__vector;
   wire eoi__valid;
-  wire \eoi__valid$280 ;
-  wire \eoi__valid$393 ;
+  wire \eoi__valid$284 ;
+  wire \eoi__valid$397 ;
   wire [7:0] eoi__vector;
-  wire [7:0] \eoi__vector$282 ;
-  wire [7:0] \eoi__vector$395 ;
+  wire [7:0] \eoi__vector$286 ;
+  wire [7:0] \eoi__vector$399 ;
   wire [9:0] hpet__araddr;
   wire [2:0] hpet__arprot;
   wire hpet__arready;
@@ -243,13 +256,13 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire [3:0] hpet__wstrb;
   wire hpet__wvalid;
   wire init;
-  wire \init$242 ;
+  wire \init$244 ;
   wire [7:0] initial_apic_id;
-  wire [7:0] \initial_apic_id$234 ;
+  wire [7:0] \initial_apic_id$236 ;
   wire inta;
-  wire \inta$237 ;
+  wire \inta$239 ;
   wire intr;
-  wire \intr$235 ;
+  wire \intr$237 ;
   wire [11:0] ioapic__araddr;
   wire [2:0] ioapic__arprot;
   wire ioapic__arready;
@@ -279,7 +292,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire ioapic_eoi__valid;
   wire [7:0] ioapic_eoi__vector;
   wire [2:0] ipi__0__delivery_mode;
-  wire [7:0] ipi__0__dest;
+  wire [31:0] ipi__0__dest;
   wire ipi__0__dest_mode;
   wire ipi__0__level;
   wire ipi__0__ready;
@@ -289,7 +302,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire ipi__0__valid;
   wire [7:0] ipi__0__vector;
   wire [2:0] ipi__1__delivery_mode;
-  wire [7:0] ipi__1__dest;
+  wire [31:0] ipi__1__dest;
   wire ipi__1__dest_mode;
   wire ipi__1__level;
   wire ipi__1__ready;
@@ -299,29 +312,29 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire ipi__1__valid;
   wire [7:0] ipi__1__vector;
   wire [2:0] ipi__delivery_mode;
-  wire [2:0] \ipi__delivery_mode$248 ;
-  wire [7:0] ipi__dest;
-  wire [7:0] \ipi__dest$250 ;
+  wire [2:0] \ipi__delivery_mode$252 ;
+  wire [31:0] ipi__dest;
+  wire [31:0] \ipi__dest$254 ;
   wire ipi__dest_mode;
-  wire \ipi__dest_mode$252 ;
+  wire \ipi__dest_mode$256 ;
   wire ipi__level;
-  wire \ipi__level$254 ;
+  wire \ipi__level$258 ;
   wire ipi__ready;
-  wire \ipi__ready$255 ;
+  wire \ipi__ready$259 ;
   wire [1:0] ipi__shorthand;
-  wire [1:0] \ipi__shorthand$258 ;
+  wire [1:0] \ipi__shorthand$262 ;
   wire [7:0] ipi__source;
-  wire [7:0] \ipi__source$260 ;
+  wire [7:0] \ipi__source$264 ;
   wire ipi__trigger;
-  wire \ipi__trigger$262 ;
+  wire \ipi__trigger$266 ;
   wire ipi__valid;
-  wire \ipi__valid$264 ;
+  wire \ipi__valid$268 ;
   wire [7:0] ipi__vector;
-  wire [7:0] \ipi__vector$266 ;
+  wire [7:0] \ipi__vector$270 ;
   input [23:0] irq;
   wire [23:0] irq;
-  wire [23:0] \irq$369 ;
-  wire [23:0] \irq$370 ;
+  wire [23:0] \irq$373 ;
+  wire [23:0] \irq$374 ;
   wire [7:0] lapic__0__apic_id;
   wire [7:0] lapic__0__arb_priority;
   wire [3:0] lapic__0__dfr_model;
@@ -333,11 +346,11 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire lapic__1__enabled;
   wire [31:0] lapic__1__ldr;
   wire [31:0] ldr;
-  wire [31:0] \ldr$286 ;
+  wire [31:0] \ldr$290 ;
   wire lint0;
-  wire \lint0$245 ;
+  wire \lint0$247 ;
   wire lint1;
-  wire \lint1$246 ;
+  wire \lint1$248 ;
   wire [31:0] m__0__araddr;
   wire [2:0] m__0__arprot;
   wire m__0__arready;
@@ -396,29 +409,29 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   wire msg__valid;
   wire [7:0] msg__vector;
   wire [2:0] msg_in__delivery_mode;
-  wire [2:0] \msg_in__delivery_mode$267 ;
+  wire [2:0] \msg_in__delivery_mode$271 ;
   wire msg_in__level;
-  wire \msg_in__level$269 ;
+  wire \msg_in__level$273 ;
   wire msg_in__ready;
-  wire \msg_in__ready$272 ;
+  wire \msg_in__ready$276 ;
   wire msg_in__trigger;
-  wire \msg_in__trigger$273 ;
+  wire \msg_in__trigger$277 ;
   wire msg_in__valid;
-  wire \msg_in__valid$275 ;
+  wire \msg_in__valid$279 ;
   wire [7:0] msg_in__vector;
-  wire [7:0] \msg_in__vector$277 ;
+  wire [7:0] \msg_in__vector$281 ;
   wire [31:0] msi__addr;
-  wire [31:0] \msi__addr$386 ;
+  wire [31:0] \msi__addr$390 ;
   wire [31:0] msi__data;
-  wire [31:0] \msi__data$388 ;
+  wire [31:0] \msi__data$392 ;
   wire msi__ready;
-  wire \msi__ready$390 ;
+  wire \msi__ready$394 ;
   wire msi__valid;
-  wire \msi__valid$392 ;
+  wire \msi__valid$396 ;
   wire nmi;
-  wire \nmi$240 ;
+  wire \nmi$242 ;
   wire nmi_ack;
-  wire \nmi_ack$241 ;
+  wire \nmi_ack$243 ;
   wire [11:0] p__0__araddr;
   wire [2:0] p__0__arprot;
   wire p__0__arready;
@@ -460,34 +473,46 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   input rst;
   wire rst;
   wire sipi;
-  wire \sipi$243 ;
+  wire \sipi$245 ;
   wire [7:0] sipi_vector;
-  wire [7:0] \sipi_vector$244 ;
+  wire [7:0] \sipi_vector$246 ;
+  reg [63:0] tsc = 64'h0000000000000000;
+  (* init = 64'h0000000000000000 *)
+  wire [63:0] \tsc$132 ;
+  reg [63:0] \tsc$249  = 64'h0000000000000000;
+  (* init = 64'h0000000000000000 *)
+  wire [63:0] \tsc$250 ;
   wire [7:0] vector;
-  wire [7:0] \vector$236 ;
-  assign \$1  = irq | \irq$370 ;
+  wire [7:0] \vector$238 ;
+  assign \$1  = irq | \irq$374 ;
+  assign \$2  = tsc + 1'h1;
+  assign \$3  = \tsc$249  + 1'h1;
+  always @(posedge clk)
+    tsc <= \$12 ;
+  always @(posedge clk)
+    \tsc$249  <= \$13 ;
   irqforge_hpet hpet (
-    .bus__araddr(\bus__araddr$331 ),
-    .bus__arprot(\bus__arprot$333 ),
+    .bus__araddr(\bus__araddr$335 ),
+    .bus__arprot(\bus__arprot$337 ),
     .bus__arready(hpet__arready),
-    .bus__arvalid(\bus__arvalid$337 ),
-    .bus__awaddr(\bus__awaddr$339 ),
-    .bus__awprot(\bus__awprot$341 ),
+    .bus__arvalid(\bus__arvalid$341 ),
+    .bus__awaddr(\bus__awaddr$343 ),
+    .bus__awprot(\bus__awprot$345 ),
     .bus__awready(hpet__awready),
-    .bus__awvalid(\bus__awvalid$345 ),
-    .bus__bready(\bus__bready$347 ),
+    .bus__awvalid(\bus__awvalid$349 ),
+    .bus__bready(\bus__bready$351 ),
     .bus__bresp(hpet__bresp),
     .bus__bvalid(hpet__bvalid),
     .bus__rdata(hpet__rdata),
-    .bus__rready(\bus__rready$355 ),
+    .bus__rready(\bus__rready$359 ),
     .bus__rresp(hpet__rresp),
     .bus__rvalid(hpet__rvalid),
-    .bus__wdata(\bus__wdata$361 ),
+    .bus__wdata(\bus__wdata$365 ),
     .bus__wready(hpet__wready),
-    .bus__wstrb(\bus__wstrb$365 ),
-    .bus__wvalid(\bus__wvalid$367 ),
+    .bus__wstrb(\bus__wstrb$369 ),
+    .bus__wvalid(\bus__wvalid$371 ),
     .clk(clk),
-    .irq(\irq$370 ),
+    .irq(\irq$374 ),
     .msi__addr(msi__addr),
     .msi__data(msi__data),
     .msi__ready(msi__ready),
@@ -495,29 +520,29 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .rst(rst)
   );
   irqforge_ioapic ioapic (
-    .bus__araddr(\bus__araddr$293 ),
-    .bus__arprot(\bus__arprot$295 ),
+    .bus__araddr(\bus__araddr$297 ),
+    .bus__arprot(\bus__arprot$299 ),
     .bus__arready(ioapic__arready),
-    .bus__arvalid(\bus__arvalid$299 ),
-    .bus__awaddr(\bus__awaddr$301 ),
-    .bus__awprot(\bus__awprot$303 ),
+    .bus__arvalid(\bus__arvalid$303 ),
+    .bus__awaddr(\bus__awaddr$305 ),
+    .bus__awprot(\bus__awprot$307 ),
     .bus__awready(ioapic__awready),
-    .bus__awvalid(\bus__awvalid$307 ),
-    .bus__bready(\bus__bready$309 ),
+    .bus__awvalid(\bus__awvalid$311 ),
+    .bus__bready(\bus__bready$313 ),
     .bus__bresp(ioapic__bresp),
     .bus__bvalid(ioapic__bvalid),
     .bus__rdata(ioapic__rdata),
-    .bus__rready(\bus__rready$317 ),
+    .bus__rready(\bus__rready$321 ),
     .bus__rresp(ioapic__rresp),
     .bus__rvalid(ioapic__rvalid),
-    .bus__wdata(\bus__wdata$323 ),
+    .bus__wdata(\bus__wdata$327 ),
     .bus__wready(ioapic__wready),
-    .bus__wstrb(\bus__wstrb$327 ),
-    .bus__wvalid(\bus__wvalid$329 ),
+    .bus__wstrb(\bus__wstrb$331 ),
+    .bus__wvalid(\bus__wvalid$333 ),
     .clk(clk),
-    .eoi__valid(\eoi__valid$393 ),
-    .eoi__vector(\eoi__vector$395 ),
-    .irq(\irq$369 ),
+    .eoi__valid(\eoi__valid$397 ),
+    .eoi__vector(\eoi__vector$399 ),
+    .irq(\irq$373 ),
     .msg__delivery_mode(ioapic__delivery_mode),
     .msg__dest(ioapic__dest),
     .msg__dest_mode(ioapic__dest_mode),
@@ -530,7 +555,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   irqforge_lapic lapic0 (
     .ack_valid(cpu__0__ack_valid),
     .ack_vector(cpu__0__ack_vector),
-    .apic_id(lapic__0__apic_id),
+    .apic_id(apic_id),
     .arb_priority(lapic__0__arb_priority),
     .bus__araddr(bus__araddr),
     .bus__arprot(bus__arprot),
@@ -579,37 +604,46 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .msg_in__trigger(msg_in__trigger),
     .msg_in__valid(msg_in__valid),
     .msg_in__vector(msg_in__vector),
+    .msr__addr(32'd0),
+    .msr__fault(\$6 ),
+    .msr__rdata(\$5 ),
+    .msr__ready(\$4 ),
+    .msr__valid(1'h0),
+    .msr__wdata(64'h0000000000000000),
+    .msr__write(1'h0),
     .nmi(cpu__0__nmi),
     .nmi_ack(cpu__0__nmi_ack),
     .rst(rst),
     .sipi(cpu__0__sipi),
     .sipi_vector(cpu__0__sipi_vector),
-    .vector(cpu__0__vector)
+    .tsc(tsc),
+    .vector(cpu__0__vector),
+    .x2apic(\$7 )
   );
   irqforge_lapic lapic1 (
     .ack_valid(cpu__1__ack_valid),
     .ack_vector(cpu__1__ack_vector),
-    .apic_id(lapic__1__apic_id),
+    .apic_id(\apic_id$288 ),
     .arb_priority(lapic__1__arb_priority),
-    .bus__araddr(\bus__araddr$196 ),
-    .bus__arprot(\bus__arprot$198 ),
+    .bus__araddr(\bus__araddr$198 ),
+    .bus__arprot(\bus__arprot$200 ),
     .bus__arready(p__1__arready),
-    .bus__arvalid(\bus__arvalid$202 ),
-    .bus__awaddr(\bus__awaddr$204 ),
-    .bus__awprot(\bus__awprot$206 ),
+    .bus__arvalid(\bus__arvalid$204 ),
+    .bus__awaddr(\bus__awaddr$206 ),
+    .bus__awprot(\bus__awprot$208 ),
     .bus__awready(p__1__awready),
-    .bus__awvalid(\bus__awvalid$210 ),
-    .bus__bready(\bus__bready$212 ),
+    .bus__awvalid(\bus__awvalid$212 ),
+    .bus__bready(\bus__bready$214 ),
     .bus__bresp(p__1__bresp),
     .bus__bvalid(p__1__bvalid),
     .bus__rdata(p__1__rdata),
-    .bus__rready(\bus__rready$220 ),
+    .bus__rready(\bus__rready$222 ),
     .bus__rresp(p__1__rresp),
     .bus__rvalid(p__1__rvalid),
-    .bus__wdata(\bus__wdata$226 ),
+    .bus__wdata(\bus__wdata$228 ),
     .bus__wready(p__1__wready),
-    .bus__wstrb(\bus__wstrb$230 ),
-    .bus__wvalid(\bus__wvalid$232 ),
+    .bus__wstrb(\bus__wstrb$232 ),
+    .bus__wvalid(\bus__wvalid$234 ),
     .clk(clk),
     .dfr_model(lapic__1__dfr_model),
     .enabled(lapic__1__enabled),
@@ -623,7 +657,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .ipi__dest(ipi__1__dest),
     .ipi__dest_mode(ipi__1__dest_mode),
     .ipi__level(ipi__1__level),
-    .ipi__ready(\ipi__ready$255 ),
+    .ipi__ready(\ipi__ready$259 ),
     .ipi__shorthand(ipi__1__shorthand),
     .ipi__source(ipi__1__source),
     .ipi__trigger(ipi__1__trigger),
@@ -632,18 +666,27 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .ldr(lapic__1__ldr),
     .lint0(1'h0),
     .lint1(1'h0),
-    .msg_in__delivery_mode(\msg_in__delivery_mode$267 ),
-    .msg_in__level(\msg_in__level$269 ),
+    .msg_in__delivery_mode(\msg_in__delivery_mode$271 ),
+    .msg_in__level(\msg_in__level$273 ),
     .msg_in__ready(msg__1__ready),
-    .msg_in__trigger(\msg_in__trigger$273 ),
-    .msg_in__valid(\msg_in__valid$275 ),
-    .msg_in__vector(\msg_in__vector$277 ),
+    .msg_in__trigger(\msg_in__trigger$277 ),
+    .msg_in__valid(\msg_in__valid$279 ),
+    .msg_in__vector(\msg_in__vector$281 ),
+    .msr__addr(32'd0),
+    .msr__fault(\$10 ),
+    .msr__rdata(\$9 ),
+    .msr__ready(\$8 ),
+    .msr__valid(1'h0),
+    .msr__wdata(64'h0000000000000000),
+    .msr__write(1'h0),
     .nmi(cpu__1__nmi),
     .nmi_ack(cpu__1__nmi_ack),
     .rst(rst),
     .sipi(cpu__1__sipi),
     .sipi_vector(cpu__1__sipi_vector),
-    .vector(cpu__1__vector)
+    .tsc(\tsc$249 ),
+    .vector(cpu__1__vector),
+    .x2apic(\$11 )
   );
   irqforge_router router (
     .clk(clk),
@@ -658,8 +701,8 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .ioapic__trigger(ioapic__trigger),
     .ioapic__valid(ioapic__valid),
     .ioapic__vector(ioapic__vector),
-    .ioapic_eoi__valid(\eoi__valid$393 ),
-    .ioapic_eoi__vector(\eoi__vector$395 ),
+    .ioapic_eoi__valid(\eoi__valid$397 ),
+    .ioapic_eoi__vector(\eoi__vector$399 ),
     .ipi__0__delivery_mode(ipi__0__delivery_mode),
     .ipi__0__dest(ipi__0__dest),
     .ipi__0__dest_mode(ipi__0__dest_mode),
@@ -674,18 +717,18 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .ipi__1__dest(ipi__1__dest),
     .ipi__1__dest_mode(ipi__1__dest_mode),
     .ipi__1__level(ipi__1__level),
-    .ipi__1__ready(\ipi__ready$255 ),
+    .ipi__1__ready(\ipi__ready$259 ),
     .ipi__1__shorthand(ipi__1__shorthand),
     .ipi__1__source(ipi__1__source),
     .ipi__1__trigger(ipi__1__trigger),
     .ipi__1__valid(ipi__1__valid),
     .ipi__1__vector(ipi__1__vector),
-    .lapic__0__apic_id(lapic__0__apic_id),
+    .lapic__0__apic_id(apic_id[7:0]),
     .lapic__0__arb_priority(lapic__0__arb_priority),
     .lapic__0__dfr_model(lapic__0__dfr_model),
     .lapic__0__enabled(lapic__0__enabled),
     .lapic__0__ldr(lapic__0__ldr),
-    .lapic__1__apic_id(lapic__1__apic_id),
+    .lapic__1__apic_id(\apic_id$288 [7:0]),
     .lapic__1__arb_priority(lapic__1__arb_priority),
     .lapic__1__dfr_model(lapic__1__dfr_model),
     .lapic__1__enabled(lapic__1__enabled),
@@ -696,12 +739,12 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .msg__0__trigger(msg_in__trigger),
     .msg__0__valid(msg_in__valid),
     .msg__0__vector(msg_in__vector),
-    .msg__1__delivery_mode(\msg_in__delivery_mode$267 ),
-    .msg__1__level(\msg_in__level$269 ),
+    .msg__1__delivery_mode(\msg_in__delivery_mode$271 ),
+    .msg__1__level(\msg_in__level$273 ),
     .msg__1__ready(msg__1__ready),
-    .msg__1__trigger(\msg_in__trigger$273 ),
-    .msg__1__valid(\msg_in__valid$275 ),
-    .msg__1__vector(\msg_in__vector$277 ),
+    .msg__1__trigger(\msg_in__trigger$277 ),
+    .msg__1__valid(\msg_in__valid$279 ),
+    .msg__1__vector(\msg_in__vector$281 ),
     .msi__addr(msi__addr),
     .msi__data(msi__data),
     .msi__ready(msi__ready),
@@ -710,44 +753,44 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   );
   \irqforge_platform.xbar  xbar (
     .clk(clk),
-    .hpet__araddr(\bus__araddr$331 ),
-    .hpet__arprot(\bus__arprot$333 ),
+    .hpet__araddr(\bus__araddr$335 ),
+    .hpet__arprot(\bus__arprot$337 ),
     .hpet__arready(hpet__arready),
-    .hpet__arvalid(\bus__arvalid$337 ),
-    .hpet__awaddr(\bus__awaddr$339 ),
-    .hpet__awprot(\bus__awprot$341 ),
+    .hpet__arvalid(\bus__arvalid$341 ),
+    .hpet__awaddr(\bus__awaddr$343 ),
+    .hpet__awprot(\bus__awprot$345 ),
     .hpet__awready(hpet__awready),
-    .hpet__awvalid(\bus__awvalid$345 ),
-    .hpet__bready(\bus__bready$347 ),
+    .hpet__awvalid(\bus__awvalid$349 ),
+    .hpet__bready(\bus__bready$351 ),
     .hpet__bresp(hpet__bresp),
     .hpet__bvalid(hpet__bvalid),
     .hpet__rdata(hpet__rdata),
-    .hpet__rready(\bus__rready$355 ),
+    .hpet__rready(\bus__rready$359 ),
     .hpet__rresp(hpet__rresp),
     .hpet__rvalid(hpet__rvalid),
-    .hpet__wdata(\bus__wdata$361 ),
+    .hpet__wdata(\bus__wdata$365 ),
     .hpet__wready(hpet__wready),
-    .hpet__wstrb(\bus__wstrb$365 ),
-    .hpet__wvalid(\bus__wvalid$367 ),
-    .ioapic__araddr(\bus__araddr$293 ),
-    .ioapic__arprot(\bus__arprot$295 ),
+    .hpet__wstrb(\bus__wstrb$369 ),
+    .hpet__wvalid(\bus__wvalid$371 ),
+    .ioapic__araddr(\bus__araddr$297 ),
+    .ioapic__arprot(\bus__arprot$299 ),
     .ioapic__arready(ioapic__arready),
-    .ioapic__arvalid(\bus__arvalid$299 ),
-    .ioapic__awaddr(\bus__awaddr$301 ),
-    .ioapic__awprot(\bus__awprot$303 ),
+    .ioapic__arvalid(\bus__arvalid$303 ),
+    .ioapic__awaddr(\bus__awaddr$305 ),
+    .ioapic__awprot(\bus__awprot$307 ),
     .ioapic__awready(ioapic__awready),
-    .ioapic__awvalid(\bus__awvalid$307 ),
-    .ioapic__bready(\bus__bready$309 ),
+    .ioapic__awvalid(\bus__awvalid$311 ),
+    .ioapic__bready(\bus__bready$313 ),
     .ioapic__bresp(ioapic__bresp),
     .ioapic__bvalid(ioapic__bvalid),
     .ioapic__rdata(ioapic__rdata),
-    .ioapic__rready(\bus__rready$317 ),
+    .ioapic__rready(\bus__rready$321 ),
     .ioapic__rresp(ioapic__rresp),
     .ioapic__rvalid(ioapic__rvalid),
-    .ioapic__wdata(\bus__wdata$323 ),
+    .ioapic__wdata(\bus__wdata$327 ),
     .ioapic__wready(ioapic__wready),
-    .ioapic__wstrb(\bus__wstrb$327 ),
-    .ioapic__wvalid(\bus__wvalid$329 ),
+    .ioapic__wstrb(\bus__wstrb$331 ),
+    .ioapic__wvalid(\bus__wvalid$333 ),
     .m__0__araddr(cpu__0__bus__araddr),
     .m__0__arprot(cpu__0__bus__arprot),
     .m__0__arready(cpu__0__bus__arready),
@@ -805,27 +848,41 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .p__0__wready(p__0__wready),
     .p__0__wstrb(bus__wstrb),
     .p__0__wvalid(bus__wvalid),
-    .p__1__araddr(\bus__araddr$196 ),
-    .p__1__arprot(\bus__arprot$198 ),
+    .p__1__araddr(\bus__araddr$198 ),
+    .p__1__arprot(\bus__arprot$200 ),
     .p__1__arready(p__1__arready),
-    .p__1__arvalid(\bus__arvalid$202 ),
-    .p__1__awaddr(\bus__awaddr$204 ),
-    .p__1__awprot(\bus__awprot$206 ),
+    .p__1__arvalid(\bus__arvalid$204 ),
+    .p__1__awaddr(\bus__awaddr$206 ),
+    .p__1__awprot(\bus__awprot$208 ),
     .p__1__awready(p__1__awready),
-    .p__1__awvalid(\bus__awvalid$210 ),
-    .p__1__bready(\bus__bready$212 ),
+    .p__1__awvalid(\bus__awvalid$212 ),
+    .p__1__bready(\bus__bready$214 ),
     .p__1__bresp(p__1__bresp),
     .p__1__bvalid(p__1__bvalid),
     .p__1__rdata(p__1__rdata),
-    .p__1__rready(\bus__rready$220 ),
+    .p__1__rready(\bus__rready$222 ),
     .p__1__rresp(p__1__rresp),
     .p__1__rvalid(p__1__rvalid),
-    .p__1__wdata(\bus__wdata$226 ),
+    .p__1__wdata(\bus__wdata$228 ),
     .p__1__wready(p__1__wready),
-    .p__1__wstrb(\bus__wstrb$230 ),
-    .p__1__wvalid(\bus__wvalid$232 ),
+    .p__1__wstrb(\bus__wstrb$232 ),
+    .p__1__wvalid(\bus__wvalid$234 ),
     .rst(rst)
   );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$12  = \$2 [63:0];
+    if (rst) begin
+      \$12  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$13  = \$3 [63:0];
+    if (rst) begin
+      \$13  = 64'h0000000000000000;
+    end
+  end
   assign m__0__araddr = cpu__0__bus__araddr;
   assign m__0__arprot = cpu__0__bus__arprot;
   assign m__0__arready = cpu__0__bus__arready;
@@ -877,6 +934,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   assign sipi_vector = cpu__0__sipi_vector;
   assign lint0 = 1'h0;
   assign lint1 = 1'h0;
+  assign \tsc$132  = tsc;
   assign ipi__delivery_mode = ipi__0__delivery_mode;
   assign ipi__dest = ipi__0__dest;
   assign ipi__dest_mode = ipi__0__dest_mode;
@@ -895,7 +953,7 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   assign msg__0__vector = msg_in__vector;
   assign eoi__valid = eoi__0__valid;
   assign eoi__vector = eoi__0__vector;
-  assign apic_id = lapic__0__apic_id;
+  assign lapic__0__apic_id = apic_id[7:0];
   assign ldr = lapic__0__ldr;
   assign dfr_model = lapic__0__dfr_model;
   assign arb_priority = lapic__0__arb_priority;
@@ -919,99 +977,100 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   assign m__1__wready = cpu__1__bus__wready;
   assign m__1__wstrb = cpu__1__bus__wstrb;
   assign m__1__wvalid = cpu__1__bus__wvalid;
-  assign p__1__araddr = \bus__araddr$196 ;
-  assign p__1__arprot = \bus__arprot$198 ;
-  assign \bus__arready$201  = p__1__arready;
-  assign p__1__arvalid = \bus__arvalid$202 ;
-  assign p__1__awaddr = \bus__awaddr$204 ;
-  assign p__1__awprot = \bus__awprot$206 ;
-  assign \bus__awready$209  = p__1__awready;
-  assign p__1__awvalid = \bus__awvalid$210 ;
-  assign p__1__bready = \bus__bready$212 ;
-  assign \bus__bresp$215  = p__1__bresp;
-  assign \bus__bvalid$217  = p__1__bvalid;
-  assign \bus__rdata$219  = p__1__rdata;
-  assign p__1__rready = \bus__rready$220 ;
-  assign \bus__rresp$223  = p__1__rresp;
-  assign \bus__rvalid$225  = p__1__rvalid;
-  assign p__1__wdata = \bus__wdata$226 ;
-  assign \bus__wready$229  = p__1__wready;
-  assign p__1__wstrb = \bus__wstrb$230 ;
-  assign p__1__wvalid = \bus__wvalid$232 ;
-  assign \initial_apic_id$234  = 8'h01;
-  assign \intr$235  = cpu__1__intr;
-  assign \vector$236  = cpu__1__vector;
-  assign \inta$237  = cpu__1__inta;
-  assign \ack_valid$238  = cpu__1__ack_valid;
-  assign \ack_vector$239  = cpu__1__ack_vector;
-  assign \nmi$240  = cpu__1__nmi;
-  assign \nmi_ack$241  = cpu__1__nmi_ack;
-  assign \init$242  = cpu__1__init;
-  assign \sipi$243  = cpu__1__sipi;
-  assign \sipi_vector$244  = cpu__1__sipi_vector;
-  assign \lint0$245  = 1'h0;
-  assign \lint1$246  = 1'h0;
-  assign \ipi__delivery_mode$248  = ipi__1__delivery_mode;
-  assign \ipi__dest$250  = ipi__1__dest;
-  assign \ipi__dest_mode$252  = ipi__1__dest_mode;
-  assign \ipi__level$254  = ipi__1__level;
-  assign ipi__1__ready = \ipi__ready$255 ;
-  assign \ipi__shorthand$258  = ipi__1__shorthand;
-  assign \ipi__source$260  = ipi__1__source;
-  assign \ipi__trigger$262  = ipi__1__trigger;
-  assign \ipi__valid$264  = ipi__1__valid;
-  assign \ipi__vector$266  = ipi__1__vector;
-  assign msg__1__delivery_mode = \msg_in__delivery_mode$267 ;
-  assign msg__1__level = \msg_in__level$269 ;
-  assign \msg_in__ready$272  = msg__1__ready;
-  assign msg__1__trigger = \msg_in__trigger$273 ;
-  assign msg__1__valid = \msg_in__valid$275 ;
-  assign msg__1__vector = \msg_in__vector$277 ;
-  assign \eoi__valid$280  = eoi__1__valid;
-  assign \eoi__vector$282  = eoi__1__vector;
-  assign \apic_id$284  = lapic__1__apic_id;
-  assign \ldr$286  = lapic__1__ldr;
-  assign \dfr_model$288  = lapic__1__dfr_model;
-  assign \arb_priority$290  = lapic__1__arb_priority;
-  assign \enabled$292  = lapic__1__enabled;
-  assign ioapic__araddr = \bus__araddr$293 ;
-  assign ioapic__arprot = \bus__arprot$295 ;
-  assign \bus__arready$298  = ioapic__arready;
-  assign ioapic__arvalid = \bus__arvalid$299 ;
-  assign ioapic__awaddr = \bus__awaddr$301 ;
-  assign ioapic__awprot = \bus__awprot$303 ;
-  assign \bus__awready$306  = ioapic__awready;
-  assign ioapic__awvalid = \bus__awvalid$307 ;
-  assign ioapic__bready = \bus__bready$309 ;
-  assign \bus__bresp$312  = ioapic__bresp;
-  assign \bus__bvalid$314  = ioapic__bvalid;
-  assign \bus__rdata$316  = ioapic__rdata;
-  assign ioapic__rready = \bus__rready$317 ;
-  assign \bus__rresp$320  = ioapic__rresp;
-  assign \bus__rvalid$322  = ioapic__rvalid;
-  assign ioapic__wdata = \bus__wdata$323 ;
-  assign \bus__wready$326  = ioapic__wready;
-  assign ioapic__wstrb = \bus__wstrb$327 ;
-  assign ioapic__wvalid = \bus__wvalid$329 ;
-  assign hpet__araddr = \bus__araddr$331 ;
-  assign hpet__arprot = \bus__arprot$333 ;
-  assign \bus__arready$336  = hpet__arready;
-  assign hpet__arvalid = \bus__arvalid$337 ;
-  assign hpet__awaddr = \bus__awaddr$339 ;
-  assign hpet__awprot = \bus__awprot$341 ;
-  assign \bus__awready$344  = hpet__awready;
-  assign hpet__awvalid = \bus__awvalid$345 ;
-  assign hpet__bready = \bus__bready$347 ;
-  assign \bus__bresp$350  = hpet__bresp;
-  assign \bus__bvalid$352  = hpet__bvalid;
-  assign \bus__rdata$354  = hpet__rdata;
-  assign hpet__rready = \bus__rready$355 ;
-  assign \bus__rresp$358  = hpet__rresp;
-  assign \bus__rvalid$360  = hpet__rvalid;
-  assign hpet__wdata = \bus__wdata$361 ;
-  assign \bus__wready$364  = hpet__wready;
-  assign hpet__wstrb = \bus__wstrb$365 ;
-  assign hpet__wvalid = \bus__wvalid$367 ;
+  assign p__1__araddr = \bus__araddr$198 ;
+  assign p__1__arprot = \bus__arprot$200 ;
+  assign \bus__arready$203  = p__1__arready;
+  assign p__1__arvalid = \bus__arvalid$204 ;
+  assign p__1__awaddr = \bus__awaddr$206 ;
+  assign p__1__awprot = \bus__awprot$208 ;
+  assign \bus__awready$211  = p__1__awready;
+  assign p__1__awvalid = \bus__awvalid$212 ;
+  assign p__1__bready = \bus__bready$214 ;
+  assign \bus__bresp$217  = p__1__bresp;
+  assign \bus__bvalid$219  = p__1__bvalid;
+  assign \bus__rdata$221  = p__1__rdata;
+  assign p__1__rready = \bus__rready$222 ;
+  assign \bus__rresp$225  = p__1__rresp;
+  assign \bus__rvalid$227  = p__1__rvalid;
+  assign p__1__wdata = \bus__wdata$228 ;
+  assign \bus__wready$231  = p__1__wready;
+  assign p__1__wstrb = \bus__wstrb$232 ;
+  assign p__1__wvalid = \bus__wvalid$234 ;
+  assign \initial_apic_id$236  = 8'h01;
+  assign \intr$237  = cpu__1__intr;
+  assign \vector$238  = cpu__1__vector;
+  assign \inta$239  = cpu__1__inta;
+  assign \ack_valid$240  = cpu__1__ack_valid;
+  assign \ack_vector$241  = cpu__1__ack_vector;
+  assign \nmi$242  = cpu__1__nmi;
+  assign \nmi_ack$243  = cpu__1__nmi_ack;
+  assign \init$244  = cpu__1__init;
+  assign \sipi$245  = cpu__1__sipi;
+  assign \sipi_vector$246  = cpu__1__sipi_vector;
+  assign \lint0$247  = 1'h0;
+  assign \lint1$248  = 1'h0;
+  assign \tsc$250  = \tsc$249 ;
+  assign \ipi__delivery_mode$252  = ipi__1__delivery_mode;
+  assign \ipi__dest$254  = ipi__1__dest;
+  assign \ipi__dest_mode$256  = ipi__1__dest_mode;
+  assign \ipi__level$258  = ipi__1__level;
+  assign ipi__1__ready = \ipi__ready$259 ;
+  assign \ipi__shorthand$262  = ipi__1__shorthand;
+  assign \ipi__source$264  = ipi__1__source;
+  assign \ipi__trigger$266  = ipi__1__trigger;
+  assign \ipi__valid$268  = ipi__1__valid;
+  assign \ipi__vector$270  = ipi__1__vector;
+  assign msg__1__delivery_mode = \msg_in__delivery_mode$271 ;
+  assign msg__1__level = \msg_in__level$273 ;
+  assign \msg_in__ready$276  = msg__1__ready;
+  assign msg__1__trigger = \msg_in__trigger$277 ;
+  assign msg__1__valid = \msg_in__valid$279 ;
+  assign msg__1__vector = \msg_in__vector$281 ;
+  assign \eoi__valid$284  = eoi__1__valid;
+  assign \eoi__vector$286  = eoi__1__vector;
+  assign lapic__1__apic_id = \apic_id$288 [7:0];
+  assign \ldr$290  = lapic__1__ldr;
+  assign \dfr_model$292  = lapic__1__dfr_model;
+  assign \arb_priority$294  = lapic__1__arb_priority;
+  assign \enabled$296  = lapic__1__enabled;
+  assign ioapic__araddr = \bus__araddr$297 ;
+  assign ioapic__arprot = \bus__arprot$299 ;
+  assign \bus__arready$302  = ioapic__arready;
+  assign ioapic__arvalid = \bus__arvalid$303 ;
+  assign ioapic__awaddr = \bus__awaddr$305 ;
+  assign ioapic__awprot = \bus__awprot$307 ;
+  assign \bus__awready$310  = ioapic__awready;
+  assign ioapic__awvalid = \bus__awvalid$311 ;
+  assign ioapic__bready = \bus__bready$313 ;
+  assign \bus__bresp$316  = ioapic__bresp;
+  assign \bus__bvalid$318  = ioapic__bvalid;
+  assign \bus__rdata$320  = ioapic__rdata;
+  assign ioapic__rready = \bus__rready$321 ;
+  assign \bus__rresp$324  = ioapic__rresp;
+  assign \bus__rvalid$326  = ioapic__rvalid;
+  assign ioapic__wdata = \bus__wdata$327 ;
+  assign \bus__wready$330  = ioapic__wready;
+  assign ioapic__wstrb = \bus__wstrb$331 ;
+  assign ioapic__wvalid = \bus__wvalid$333 ;
+  assign hpet__araddr = \bus__araddr$335 ;
+  assign hpet__arprot = \bus__arprot$337 ;
+  assign \bus__arready$340  = hpet__arready;
+  assign hpet__arvalid = \bus__arvalid$341 ;
+  assign hpet__awaddr = \bus__awaddr$343 ;
+  assign hpet__awprot = \bus__awprot$345 ;
+  assign \bus__awready$348  = hpet__awready;
+  assign hpet__awvalid = \bus__awvalid$349 ;
+  assign hpet__bready = \bus__bready$351 ;
+  assign \bus__bresp$354  = hpet__bresp;
+  assign \bus__bvalid$356  = hpet__bvalid;
+  assign \bus__rdata$358  = hpet__rdata;
+  assign hpet__rready = \bus__rready$359 ;
+  assign \bus__rresp$362  = hpet__rresp;
+  assign \bus__rvalid$364  = hpet__rvalid;
+  assign hpet__wdata = \bus__wdata$365 ;
+  assign \bus__wready$368  = hpet__wready;
+  assign hpet__wstrb = \bus__wstrb$369 ;
+  assign hpet__wvalid = \bus__wvalid$371 ;
   assign msg__delivery_mode = ioapic__delivery_mode;
   assign msg__dest = ioapic__dest;
   assign msg__dest_mode = ioapic__dest_mode;
@@ -1019,13 +1078,13 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   assign msg__trigger = ioapic__trigger;
   assign msg__valid = ioapic__valid;
   assign msg__vector = ioapic__vector;
-  assign \msi__addr$386  = msi__addr;
-  assign \msi__data$388  = msi__data;
-  assign \msi__ready$390  = msi__ready;
-  assign \msi__valid$392  = msi__valid;
-  assign ioapic_eoi__valid = \eoi__valid$393 ;
-  assign ioapic_eoi__vector = \eoi__vector$395 ;
-  assign \irq$369  = \$1 ;
+  assign \msi__addr$390  = msi__addr;
+  assign \msi__data$392  = msi__data;
+  assign \msi__ready$394  = msi__ready;
+  assign \msi__valid$396  = msi__valid;
+  assign ioapic_eoi__valid = \eoi__valid$397 ;
+  assign ioapic_eoi__vector = \eoi__vector$399 ;
+  assign \irq$373  = \$1 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -1035,7 +1094,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
 , m__0__wready, m__0__bvalid, m__0__bresp, ioapic__awvalid, ioapic__awaddr, ioapic__awprot, ioapic__wvalid, ioapic__wdata, ioapic__wstrb, ioapic__bready, hpet__awvalid, hpet__awaddr, hpet__awprot, hpet__wvalid, hpet__wdata, hpet__wstrb, hpet__bready, p__1__awvalid, p__1__awaddr, p__1__awprot, p__1__wvalid
 , p__1__wdata, p__1__wstrb, p__1__bready, m__1__awready, m__1__wready, m__1__bvalid, m__1__bresp, p__0__arvalid, p__0__araddr, p__0__arprot, p__0__rready, m__0__arready, m__0__rvalid, m__0__rdata, m__0__rresp, ioapic__arvalid, ioapic__araddr, ioapic__arprot, ioapic__rready, hpet__arvalid, hpet__araddr
 , hpet__arprot, hpet__rready, p__1__arvalid, p__1__araddr, p__1__arprot, p__1__rready, m__1__arready, m__1__rvalid, m__1__rdata, m__1__rresp, m__0__awaddr);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -2397,7 +2456,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
   assign \$464  = m0_r_hs & \$463 ;
   assign \$465  = m0_r_tgt == 2'h2;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     decoded = 2'h3;
     if (\$1 ) begin
       decoded = 2'h0;
@@ -2410,7 +2469,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \decoded$8  = 2'h3;
     if (\$6 ) begin
       \decoded$8  = 2'h0;
@@ -2423,7 +2482,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     s1_w_grant = 1'h0;
     if (\$26 ) begin
       s1_w_grant = 1'h1;
@@ -2436,7 +2495,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m0_w_granted = 1'h0;
     if (\$45 ) begin
       m0_w_granted = \$60 ;
@@ -2449,7 +2508,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m1_w_granted = 1'h0;
     if (\$61 ) begin
       m1_w_granted = \$76 ;
@@ -2462,7 +2521,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     s2_w_grant = 1'h0;
     if (\$92 ) begin
       s2_w_grant = 1'h1;
@@ -2475,56 +2534,56 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__awvalid = 1'h0;
     if (\$150 ) begin
       p__0__awvalid = \$152 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__awaddr = 12'h000;
     if (\$150 ) begin
       p__0__awaddr = m__0__awaddr[11:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__awprot = 3'h0;
     if (\$150 ) begin
       p__0__awprot = m__0__awprot;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__wvalid = 1'h0;
     if (\$150 ) begin
       p__0__wvalid = \$154 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__wdata = 32'd0;
     if (\$150 ) begin
       p__0__wdata = m__0__wdata;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__wstrb = 4'h0;
     if (\$150 ) begin
       p__0__wstrb = m__0__wstrb;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__bready = 1'h0;
     if (\$150 ) begin
       p__0__bready = m__0__bready;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__awready = 1'h0;
     if (\$150 ) begin
       m__0__awready = \$156 ;
@@ -2540,7 +2599,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__wready = 1'h0;
     if (\$150 ) begin
       m__0__wready = \$158 ;
@@ -2556,7 +2615,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__bvalid = 1'h0;
     if (\$150 ) begin
       m__0__bvalid = p__0__bvalid;
@@ -2572,7 +2631,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__bresp = 2'h0;
     if (\$150 ) begin
       m__0__bresp = p__0__bresp;
@@ -2588,7 +2647,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__awvalid = 1'h0;
     if (\$162 ) begin
       ioapic__awvalid = \$164 ;
@@ -2598,7 +2657,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__awaddr = 12'h000;
     if (\$162 ) begin
       ioapic__awaddr = m__0__awaddr[11:0];
@@ -2608,7 +2667,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__awprot = 3'h0;
     if (\$162 ) begin
       ioapic__awprot = m__0__awprot;
@@ -2618,7 +2677,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__wvalid = 1'h0;
     if (\$162 ) begin
       ioapic__wvalid = \$166 ;
@@ -2628,7 +2687,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__wdata = 32'd0;
     if (\$162 ) begin
       ioapic__wdata = m__0__wdata;
@@ -2638,7 +2697,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__wstrb = 4'h0;
     if (\$162 ) begin
       ioapic__wstrb = m__0__wstrb;
@@ -2648,7 +2707,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__bready = 1'h0;
     if (\$162 ) begin
       ioapic__bready = m__0__bready;
@@ -2658,7 +2717,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__awvalid = 1'h0;
     if (\$174 ) begin
       hpet__awvalid = \$176 ;
@@ -2668,7 +2727,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__awaddr = 10'h000;
     if (\$174 ) begin
       hpet__awaddr = m__0__awaddr[9:0];
@@ -2678,7 +2737,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__awprot = 3'h0;
     if (\$174 ) begin
       hpet__awprot = m__0__awprot;
@@ -2688,7 +2747,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__wvalid = 1'h0;
     if (\$174 ) begin
       hpet__wvalid = \$178 ;
@@ -2698,7 +2757,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__wdata = 32'd0;
     if (\$174 ) begin
       hpet__wdata = m__0__wdata;
@@ -2708,7 +2767,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__wstrb = 4'h0;
     if (\$174 ) begin
       hpet__wstrb = m__0__wstrb;
@@ -2718,7 +2777,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__bready = 1'h0;
     if (\$174 ) begin
       hpet__bready = m__0__bready;
@@ -2728,56 +2787,56 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__awvalid = 1'h0;
     if (\$188 ) begin
       p__1__awvalid = \$190 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__awaddr = 12'h000;
     if (\$188 ) begin
       p__1__awaddr = m__1__awaddr[11:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__awprot = 3'h0;
     if (\$188 ) begin
       p__1__awprot = m__1__awprot;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__wvalid = 1'h0;
     if (\$188 ) begin
       p__1__wvalid = \$192 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__wdata = 32'd0;
     if (\$188 ) begin
       p__1__wdata = m__1__wdata;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__wstrb = 4'h0;
     if (\$188 ) begin
       p__1__wstrb = m__1__wstrb;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__bready = 1'h0;
     if (\$188 ) begin
       p__1__bready = m__1__bready;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__awready = 1'h0;
     if (\$188 ) begin
       m__1__awready = \$194 ;
@@ -2793,7 +2852,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__wready = 1'h0;
     if (\$188 ) begin
       m__1__wready = \$196 ;
@@ -2809,7 +2868,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__bvalid = 1'h0;
     if (\$188 ) begin
       m__1__bvalid = p__1__bvalid;
@@ -2825,7 +2884,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__bresp = 2'h0;
     if (\$188 ) begin
       m__1__bresp = p__1__bresp;
@@ -2841,7 +2900,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \decoded$104  = 2'h3;
     if (\$225 ) begin
       \decoded$104  = 2'h0;
@@ -2854,7 +2913,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \decoded$112  = 2'h3;
     if (\$230 ) begin
       \decoded$112  = 2'h0;
@@ -2867,7 +2926,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     s1_r_grant = 1'h0;
     if (\$250 ) begin
       s1_r_grant = 1'h1;
@@ -2880,7 +2939,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m0_r_granted = 1'h0;
     if (\$269 ) begin
       m0_r_granted = \$284 ;
@@ -2893,7 +2952,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m1_r_granted = 1'h0;
     if (\$285 ) begin
       m1_r_granted = \$300 ;
@@ -2906,7 +2965,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     s2_r_grant = 1'h0;
     if (\$316 ) begin
       s2_r_grant = 1'h1;
@@ -2919,35 +2978,35 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__arvalid = 1'h0;
     if (\$374 ) begin
       p__0__arvalid = \$376 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__araddr = 12'h000;
     if (\$374 ) begin
       p__0__araddr = m__0__araddr[11:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__arprot = 3'h0;
     if (\$374 ) begin
       p__0__arprot = m__0__arprot;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__0__rready = 1'h0;
     if (\$374 ) begin
       p__0__rready = m__0__rready;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__arready = 1'h0;
     if (\$374 ) begin
       m__0__arready = \$378 ;
@@ -2963,7 +3022,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__rvalid = 1'h0;
     if (\$374 ) begin
       m__0__rvalid = p__0__rvalid;
@@ -2979,7 +3038,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__rdata = 32'd0;
     if (\$374 ) begin
       m__0__rdata = p__0__rdata;
@@ -2992,7 +3051,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__rresp = 2'h0;
     if (\$374 ) begin
       m__0__rresp = p__0__rresp;
@@ -3008,7 +3067,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__arvalid = 1'h0;
     if (\$382 ) begin
       ioapic__arvalid = \$384 ;
@@ -3018,7 +3077,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__araddr = 12'h000;
     if (\$382 ) begin
       ioapic__araddr = m__0__araddr[11:0];
@@ -3028,7 +3087,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__arprot = 3'h0;
     if (\$382 ) begin
       ioapic__arprot = m__0__arprot;
@@ -3038,7 +3097,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     ioapic__rready = 1'h0;
     if (\$382 ) begin
       ioapic__rready = m__0__rready;
@@ -3048,7 +3107,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__arvalid = 1'h0;
     if (\$390 ) begin
       hpet__arvalid = \$392 ;
@@ -3058,7 +3117,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__araddr = 10'h000;
     if (\$390 ) begin
       hpet__araddr = m__0__araddr[9:0];
@@ -3068,7 +3127,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__arprot = 3'h0;
     if (\$390 ) begin
       hpet__arprot = m__0__arprot;
@@ -3078,7 +3137,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     hpet__rready = 1'h0;
     if (\$390 ) begin
       hpet__rready = m__0__rready;
@@ -3088,35 +3147,35 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__arvalid = 1'h0;
     if (\$399 ) begin
       p__1__arvalid = \$401 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__araddr = 12'h000;
     if (\$399 ) begin
       p__1__araddr = m__1__araddr[11:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__arprot = 3'h0;
     if (\$399 ) begin
       p__1__arprot = m__1__arprot;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     p__1__rready = 1'h0;
     if (\$399 ) begin
       p__1__rready = m__1__rready;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__arready = 1'h0;
     if (\$399 ) begin
       m__1__arready = \$403 ;
@@ -3132,7 +3191,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__rvalid = 1'h0;
     if (\$399 ) begin
       m__1__rvalid = p__1__rvalid;
@@ -3148,7 +3207,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__rdata = 32'd0;
     if (\$399 ) begin
       m__1__rdata = p__1__rdata;
@@ -3161,7 +3220,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__rresp = 2'h0;
     if (\$399 ) begin
       m__1__rresp = p__1__rresp;
@@ -3177,7 +3236,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$475  = s1_w_busy;
     if (\$424 ) begin
       \$475  = 1'h1;
@@ -3196,7 +3255,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$476  = s1_w_owner;
     if (\$424 ) begin
       \$476  = 1'h0;
@@ -3209,7 +3268,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$477  = s1_w_last;
     if (\$424 ) begin
       \$477  = 1'h0;
@@ -3222,7 +3281,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$478  = s2_w_busy;
     if (\$428 ) begin
       \$478  = 1'h1;
@@ -3241,7 +3300,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$479  = s2_w_owner;
     if (\$428 ) begin
       \$479  = 1'h0;
@@ -3254,7 +3313,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$480  = s2_w_last;
     if (\$428 ) begin
       \$480  = 1'h0;
@@ -3267,7 +3326,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$481  = m0_w_active;
     (* full_case = 32'd1 *)
     if (m0_b_hs) begin
@@ -3282,7 +3341,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$482  = m0_aw_done;
     (* full_case = 32'd1 *)
     if (m0_b_hs) begin
@@ -3297,7 +3356,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$483  = m0_w_done;
     (* full_case = 32'd1 *)
     if (m0_b_hs) begin
@@ -3312,7 +3371,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$484  = m0_w_err;
     (* full_case = 32'd1 *)
     if (m0_b_hs) begin
@@ -3327,7 +3386,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$485  = m0_w_target;
     (* full_case = 32'd1 *)
     if (m0_b_hs) begin
@@ -3341,7 +3400,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$486  = m1_w_active;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
@@ -3356,7 +3415,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$487  = m1_aw_done;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
@@ -3371,7 +3430,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$488  = m1_w_done;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
@@ -3386,7 +3445,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$489  = m1_w_err;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
@@ -3401,7 +3460,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$490  = m1_w_target;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
@@ -3415,7 +3474,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$491  = s1_r_busy;
     if (\$452 ) begin
       \$491  = 1'h1;
@@ -3434,7 +3493,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$492  = s1_r_owner;
     if (\$452 ) begin
       \$492  = 1'h0;
@@ -3447,7 +3506,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$493  = s1_r_last;
     if (\$452 ) begin
       \$493  = 1'h0;
@@ -3460,7 +3519,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$494  = s2_r_busy;
     if (\$456 ) begin
       \$494  = 1'h1;
@@ -3479,7 +3538,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$495  = s2_r_owner;
     if (\$456 ) begin
       \$495  = 1'h0;
@@ -3492,7 +3551,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$496  = s2_r_last;
     if (\$456 ) begin
       \$496  = 1'h0;
@@ -3505,7 +3564,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$497  = m0_r_active;
     (* full_case = 32'd1 *)
     if (m0_r_hs) begin
@@ -3520,7 +3579,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$498  = m0_ar_done;
     (* full_case = 32'd1 *)
     if (m0_r_hs) begin
@@ -3535,7 +3594,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$499  = m0_r_err;
     (* full_case = 32'd1 *)
     if (m0_r_hs) begin
@@ -3550,7 +3609,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$500  = m0_r_target;
     (* full_case = 32'd1 *)
     if (m0_r_hs) begin
@@ -3564,7 +3623,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$501  = m1_r_active;
     (* full_case = 32'd1 *)
     if (m1_r_hs) begin
@@ -3579,7 +3638,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$502  = m1_ar_done;
     (* full_case = 32'd1 *)
     if (m1_r_hs) begin
@@ -3594,7 +3653,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$503  = m1_r_err;
     (* full_case = 32'd1 *)
     if (m1_r_hs) begin
@@ -3609,7 +3668,7 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$504  = m1_r_target;
     (* full_case = 32'd1 *)
     if (m1_r_hs) begin

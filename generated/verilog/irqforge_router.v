@@ -182,8 +182,8 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   reg [7:0] ioapic_eoi__vector;
   input [2:0] ipi__0__delivery_mode;
   wire [2:0] ipi__0__delivery_mode;
-  input [7:0] ipi__0__dest;
-  wire [7:0] ipi__0__dest;
+  input [31:0] ipi__0__dest;
+  wire [31:0] ipi__0__dest;
   input ipi__0__dest_mode;
   wire ipi__0__dest_mode;
   input ipi__0__level;
@@ -202,8 +202,8 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire [7:0] ipi__0__vector;
   input [2:0] ipi__1__delivery_mode;
   wire [2:0] ipi__1__delivery_mode;
-  input [7:0] ipi__1__dest;
-  wire [7:0] ipi__1__dest;
+  input [31:0] ipi__1__dest;
+  wire [31:0] ipi__1__dest;
   input ipi__1__dest_mode;
   wire ipi__1__dest_mode;
   input ipi__1__level;
@@ -516,9 +516,9 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
       2'h1:
           dest = msi__addr[19:12];
       2'h2:
-          dest = ipi__0__dest;
+          dest = ipi__0__dest[7:0];
       2'h3:
-          dest = ipi__1__dest;
+          dest = ipi__1__dest[7:0];
     endcase
   end
   always @* begin

@@ -681,12 +681,13 @@ class LapicModel:
                 if (regs[name] >> sh) & m == v:
                     remote[n] = 0
 
-    def _write_icr(self, new: int, dest: int | None = None) -> None:
+    def _write_icr(self, new: int, dest: int | None = None, *, store: bool = True) -> None:
         """An ICR-low write (``dest`` None: ICR_HI's destination) or, with the 32-bit
-        ``dest``, the x2APIC ICR."""
+        ``dest``, the x2APIC ICR; ``store`` False: a SELF_IPI (ICR unchanged)."""
         if self._ipi is not None:
             return  # still pending: software must wait for delivery status 0
-        self.regs["ICR_LO"] = new
+        if store:
+            self.regs["ICR_LO"] = new
         sh, m = self._icr_vector
         vector = (new >> sh) & m
         sh, m = self._icr_dm
@@ -930,7 +931,7 @@ class LapicModel:
         if name == "SELF_IPI":
             sh, m = self._x2_self_vector
             vector = (wdata >> sh) & m
-            self._write_icr(vector | (1 << self._icr_shorthand[0]), 0)  # fixed, edge, shorthand SELF
+            self._write_icr(vector | (1 << self._icr_shorthand[0]), 0, store=False)  # fixed, edge, shorthand SELF
             return 0, False
         mask, handler = self._wr[offset + 16 * idx]
         handler(wdata & _FULL & mask)
