@@ -137,7 +137,32 @@ from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
 from irqforge.hw.router import EoiSignature, IpiSignature, MessageSignature
 from irqforge.spec import Device, Register, Spec
 
-__all__ = ["LapicCore", "LocalApic", "decode256", "highest_set", "top"]
+__all__ = ["LapicCore", "LocalApic", "MsrSignature", "decode256", "highest_set", "top"]
+
+
+class MsrSignature(wiring.Signature):
+    """The MSR port (``msr__*``), from the requester's (the CPU's) view.
+
+    The requester raises ``valid`` with ``write``, ``addr`` and ``wdata`` and
+    holds them until ``ready``; in the cycle with ``valid & ready`` the access
+    takes effect (at its closing edge) and ``rdata``/``fault`` are valid
+    (``fault``: the access raises #GP and changes nothing). The LAPIC answers
+    ``ready`` in the cycle after ``valid`` rises, except that an x2APIC ICR or
+    SELF_IPI write waits while the previous IPI is not yet taken by the router.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "valid": Out(1),
+                "write": Out(1),
+                "addr": Out(32),
+                "wdata": Out(64),
+                "ready": In(1),
+                "rdata": In(64),
+                "fault": In(1),
+            }
+        )
 
 
 def highest_set(m: Module, bits: Value, name: str, payload: list[Value] | None = None) -> tuple[Signal, Signal, Signal]:
@@ -283,6 +308,30 @@ class LapicCore(wiring.Component):
         enabled = fld(st["SVR"], "SVR", "ENABLE")
         apic_id = Mux(id_set, id_reg, self.initial_apic_id)
 
+        # ------------------------------------------------------------ MSR state
+        # IA32_APIC_BASE: its writable bits are stored; EN and EXTD are the mode.
+        base_msr = dev.msr("IA32_APIC_BASE") if dev.has_msr("IA32_APIC_BASE") else None
+        x2view = dev.x2apic
+        abase = Signal(64, name="apic_base", init=base_msr.register.reset & base_msr.register.writable_mask
+                       if base_msr is not None else 0)
+        if base_msr is not None:
+            en_f = base_msr.register.field("EN")
+            hw_en = abase[en_f.lsb]
+            if x2view is not None:
+                x2 = abase[base_msr.register.field("EXTD").lsb]
+            else:
+                x2 = Const(0, 1)
+        else:
+            hw_en = Const(1, 1)
+            x2 = Const(0, 1)
+        mmio_on = Signal()
+        m.d.comb += mmio_on.eq(hw_en & ~x2)
+        dl_supported = tsc_deadline and dev.has_msr("IA32_TSC_DEADLINE")
+        dl = Signal(64, name="tsc_deadline")
+        icr_dest32 = Signal(32)  # x2APIC ICR bits 63:32
+        id32 = Signal(32)
+        m.d.comb += id32.eq(Mux(x2, self.initial_apic_id, apic_id))
+
         # ------------------------------------------------------------ priorities
         # IRR: the encoder's result is registered (the priority stage), so
         # ``intr``/``vector``/APR see IRR as it was one cycle earlier.
@@ -316,12 +365,15 @@ class LapicCore(wiring.Component):
         with m.Else():
             m.d.comb += apr.eq(Cat(Const(0, 4), Mux(irrv[4:] > top_class, irrv[4:], top_class)))
 
+        ldr_out = Signal(32)
+        m.d.comb += ldr_out.eq(Mux(x2, Cat((Const(1, 16) << id32[:4])[:16], id32[4:20]), st["LDR"]))
         m.d.comb += [
             self.intr.eq(deliverable),
             self.vector.eq(irrv),
             self.nmi.eq(nmi),
-            self.apic_id.eq(apic_id),
-            self.ldr.eq(st["LDR"]),
+            self.apic_id.eq(id32),
+            self.x2apic.eq(x2),
+            self.ldr.eq(ldr_out),
             self.dfr_model.eq(fld(st["DFR"], "DFR", "MODEL")),
             self.arb_priority.eq(apr),
             self.enabled.eq(enabled),
@@ -331,12 +383,98 @@ class LapicCore(wiring.Component):
         for name, sig in ipi_payload.items():
             m.d.comb += getattr(self.ipi, name).eq(sig)
 
+        # ------------------------------------------------------------ MSR port
+        # ready in the cycle after valid rises (``msr_seen``), unless an x2APIC
+        # ICR/SELF_IPI write must wait for the IPI slot.
+        msr = self.msr
+        msr_seen = Signal()
+        msr_ready = Signal()
+        msr_acc = Signal()
+        is_base = Signal()
+        is_dl = Signal()
+        x2_hit = Signal()  # an MSR of the x2APIC view, in x2APIC mode
+        x2_rd_ok = Signal()
+        x2_wr_ok = Signal()
+        x2_gp = Signal(64)
+        x2_off = Signal(aw)  # the MMIO offset the MSR stands for
+        x2_name: dict[str, Signal] = {n: Signal(name=f"x2_is_{n.lower()}") for n in ("ID", "LDR", "ICR", "SELF_IPI")}
+        if base_msr is not None:
+            m.d.comb += is_base.eq(msr.addr == base_msr.address)
+        if dl_supported:
+            m.d.comb += is_dl.eq(msr.addr == dev.msr("IA32_TSC_DEADLINE").address)
+        if x2view is not None:
+            with m.Switch(msr.addr):
+                for xr in x2view.registers:
+                    for _iname, addr, idx in xr.instances():
+                        with m.Case(addr):
+                            m.d.comb += [
+                                x2_hit.eq(x2),
+                                x2_rd_ok.eq(int(xr.readable)),
+                                x2_wr_ok.eq(int(xr.writable)),
+                                x2_gp.eq(xr.gp_mask),
+                                x2_off.eq(xr.register.offset + 16 * idx),
+                            ]
+                            if xr.name in x2_name:
+                                m.d.comb += x2_name[xr.name].eq(1)
+        busy_after = Signal()
+        m.d.comb += busy_after.eq(busy & ~self.ipi.ready)
+        msr_stall = Signal()
+        m.d.comb += [
+            msr_stall.eq(x2_hit & msr.write & (x2_name["ICR"] | x2_name["SELF_IPI"]) & busy_after),
+            msr_ready.eq(msr.valid & msr_seen & ~msr_stall),
+            msr_acc.eq(msr.valid & msr_ready),
+        ]
+        m.d.sync += msr_seen.eq(msr.valid & ~msr_ready)
+        # IA32_APIC_BASE writes: reserved bits, an invalid mode or an illegal transition fault.
+        base_ok = Signal()
+        base_disable = Signal()  # a legal write that leaves an enabled mode for DISABLED
+        base_fault = Signal()
+        if base_msr is not None:
+            breg = base_msr.register
+
+            def in_mode(value: Value, name: str) -> Value:
+                mode = base_msr.mode(name)
+                return (value & mode.mask(breg)) == mode.value(breg)
+
+            legal: Value = Const(0, 1)
+            for a in base_msr.modes:
+                for b in base_msr.modes:
+                    if base_msr.legal(a.name, b.name):
+                        legal = legal | (in_mode(abase, a.name) & in_mode(msr.wdata, b.name))
+            m.d.comb += [
+                base_ok.eq(((msr.wdata & base_msr.gp_mask) == 0) & legal),
+                base_fault.eq(msr.write & ~base_ok),
+                base_disable.eq(msr_acc & is_base & msr.write & base_ok & in_mode(msr.wdata, "DISABLED")
+                                & ~in_mode(abase, "DISABLED")),
+            ]
+            with m.If(msr_acc & is_base & msr.write & base_ok):
+                m.d.sync += abase.eq(msr.wdata & breg.writable_mask)
+        x2_fault = Signal()
+        m.d.comb += x2_fault.eq(Mux(msr.write, ~x2_wr_ok | ((msr.wdata & x2_gp) != 0), ~x2_rd_ok))
+        msr_fault = Signal()
+        m.d.comb += msr_fault.eq(Mux(is_base, base_fault, Mux(is_dl, 0, Mux(x2_hit, x2_fault, 1))))
+        x2_go = Signal()  # an x2APIC register access that takes effect
+        m.d.comb += x2_go.eq(msr_acc & x2_hit & ~x2_fault)
+        hw_en_next = Signal()  # EN as this edge leaves it
+        if base_msr is not None:
+            m.d.comb += hw_en_next.eq(Mux(msr_acc & is_base & msr.write & base_ok, msr.wdata[en_f.lsb], hw_en))
+        else:
+            m.d.comb += hw_en_next.eq(1)
+
+        # The internal register access: the page in xAPIC mode, the MSR view in x2APIC mode.
+        r_addr = Signal(aw)
+        r_stb = Signal()
+        m.d.comb += [
+            r_addr.eq(Mux(x2, x2_off, reg.addr)),
+            r_stb.eq(reg.r_stb & mmio_on),
+        ]
+
         # ------------------------------------------------------------ register read
         err = Signal(8)  # errors of this edge, by ESR bit
         err_reserved_r = Signal()
         reserved = Signal()
         decoded = {r.name: _pattern(r, aw) for r in dev.registers}
-        word = reg.addr[4:7]  # array index for ISR/TMR/IRR (stride 0x10, 8 instances)
+        word = r_addr[4:7]  # array index for ISR/TMR/IRR (stride 0x10, 8 instances)
         const_bits = {}
         for r in dev.registers:
             bits = 0
@@ -359,25 +497,26 @@ class LapicCore(wiring.Component):
             isr_word.eq(Cat(*(Mux(isr_pair_valid[k], (Const(1, 16) << isr_pair_low[4 * k : 4 * k + 4])[:16], 0)
                               for k in range(2)))),
         ]
-        with m.Switch(reg.addr):
+        r_data = Signal(32)
+        with m.Switch(r_addr):
             for r in dev.registers:
                 with m.Case(decoded[r.name]):
                     n = r.name
                     if n == "ID":
-                        m.d.comb += reg.r_data.eq(Cat(Const(0, 24), apic_id))
+                        m.d.comb += r_data.eq(Cat(Const(0, 24), apic_id))
                     elif n == "ISR":
-                        m.d.comb += reg.r_data.eq(isr_word)
+                        m.d.comb += r_data.eq(isr_word)
                     elif n in ("TMR", "IRR"):
                         bits = {"TMR": tmr, "IRR": irr}[n]
-                        m.d.comb += reg.r_data.eq(bits.word_select(word, 32))
+                        m.d.comb += r_data.eq(bits.word_select(word, 32))
                     elif n == "PPR":
-                        m.d.comb += reg.r_data.eq(ppr)
+                        m.d.comb += r_data.eq(ppr)
                     elif n == "APR":
-                        m.d.comb += reg.r_data.eq(apr)
+                        m.d.comb += r_data.eq(apr)
                     elif n == "ESR":
-                        m.d.comb += reg.r_data.eq(esr)
+                        m.d.comb += r_data.eq(esr)
                     elif n == "TMCCT":
-                        m.d.comb += reg.r_data.eq(tmcct)
+                        m.d.comb += r_data.eq(tmcct)
                     else:
                         value: Value = Const(const_bits[n], 32)
                         if n in st:
@@ -386,10 +525,37 @@ class LapicCore(wiring.Component):
                             value = value | (busy << R(n).field("DELIVERY_STATUS").lsb)
                         if n in ("LVT_LINT0", "LVT_LINT1"):
                             value = value | (remote_irr[int(n[-1])] << R(n).field("REMOTE_IRR").lsb)
-                        m.d.comb += reg.r_data.eq(value)
+                        m.d.comb += r_data.eq(value)
             with m.Default():
                 m.d.comb += reserved.eq(1)
-        m.d.comb += err_reserved_r.eq(reg.r_stb & reserved)
+        m.d.comb += err_reserved_r.eq(r_stb & reserved)
+        m.d.comb += reg.r_data.eq(Mux(mmio_on, r_data, 0xFFFFFFFF))
+        # MSR read data: IA32_APIC_BASE (BSP from the initial APIC ID), the
+        # deadline, or the x2APIC view (ID, LDR and the 64-bit ICR differ).
+        x2_rdata = Signal(64)
+        icr_lo_x2 = Signal(32)
+        m.d.comb += icr_lo_x2.eq(Const(const_bits["ICR_LO"], 32) | st["ICR_LO"])
+        with m.If(x2_name["ID"]):
+            m.d.comb += x2_rdata.eq(id32)
+        with m.Elif(x2_name["LDR"]):
+            m.d.comb += x2_rdata.eq(ldr_out)
+        with m.Elif(x2_name["ICR"]):
+            m.d.comb += x2_rdata.eq(Cat(icr_lo_x2, icr_dest32))
+        with m.Else():
+            m.d.comb += x2_rdata.eq(r_data)
+        base_rdata: Value = Const(0, 64)
+        if base_msr is not None:
+            bsp = base_msr.register.field("BSP")
+            base_rdata = abase | ((self.initial_apic_id == 0) << bsp.lsb)
+        with m.If(msr.write | msr_fault):
+            m.d.comb += msr.rdata.eq(0)
+        with m.Elif(is_base):
+            m.d.comb += msr.rdata.eq(base_rdata)
+        with m.Elif(is_dl):
+            m.d.comb += msr.rdata.eq(dl)
+        with m.Else():
+            m.d.comb += msr.rdata.eq(x2_rdata)
+        m.d.comb += [msr.ready.eq(msr_ready), msr.fault.eq(msr_fault)]
 
         # ------------------------------------------------------------ INTA
         inta_go = Signal()
@@ -402,13 +568,24 @@ class LapicCore(wiring.Component):
         m.d.comb += [self.ack_valid.eq(ack_valid), self.ack_vector.eq(ack_vector)]
 
         # ------------------------------------------------------------ NMI ack, IPI acceptance
-        busy_after = Signal()
-        m.d.comb += busy_after.eq(busy & ~self.ipi.ready)
-
         # ------------------------------------------------------------ register write
         w = Signal()
-        m.d.comb += w.eq(reg.w_stb & (reg.w_strb == 0xF))
-        wdata = reg.w_data
+        wdata = Signal(32)
+        x2_plain = x2_go & msr.write & ~x2_name["SELF_IPI"]
+        m.d.comb += [
+            w.eq(Mux(x2, x2_plain, reg.w_stb & (reg.w_strb == 0xF) & hw_en)),
+            wdata.eq(Mux(x2, msr.wdata[:32], reg.w_data)),
+        ]
+        self_send = Signal()  # a SELF_IPI write with a legal vector
+        self_bad = Signal()
+        self_vec = msr.wdata[:8]
+        with m.If(x2_go & msr.write & x2_name["SELF_IPI"]):
+            with m.If(self_vec < 16):
+                m.d.comb += self_bad.eq(1)
+            with m.Else():
+                m.d.comb += self_send.eq(1)
+        with m.If(x2_go & msr.write & x2_name["ICR"]):
+            m.d.sync += icr_dest32.eq(msr.wdata[32:])
         eoi_write = Signal()
         esr_write = Signal()
         tmict_load = Signal()
@@ -417,7 +594,7 @@ class LapicCore(wiring.Component):
         err_reserved_w = Signal()
         err_send = Signal()
         id_write = Signal()
-        with m.If(w), m.Switch(reg.addr):
+        with m.If(w), m.Switch(r_addr):
             for r in dev.registers:
                 n = r.name
                 with m.Case(decoded[n]):
@@ -482,8 +659,21 @@ class LapicCore(wiring.Component):
                 ipi_payload["shorthand"].eq(fld(icr, "ICR_LO", "SHORTHAND")),
                 ipi_payload["trigger"].eq(fld(icr, "ICR_LO", "TRIGGER")),
                 ipi_payload["level"].eq(fld(icr, "ICR_LO", "LEVEL")),
-                ipi_payload["dest"].eq(fld(st["ICR_HI"], "ICR_HI", "DEST")),
-                ipi_payload["source"].eq(apic_id),
+                ipi_payload["dest"].eq(Mux(x2, msr.wdata[32:], fld(st["ICR_HI"], "ICR_HI", "DEST"))),
+                ipi_payload["source"].eq(id32),
+            ]
+        with m.Elif(self_send):
+            # SELF_IPI: fixed, edge, physical, shorthand SELF, destination 0.
+            m.d.sync += [
+                busy.eq(1),
+                ipi_payload["vector"].eq(self_vec),
+                ipi_payload["delivery_mode"].eq(DM["FIXED"]),
+                ipi_payload["dest_mode"].eq(0),
+                ipi_payload["shorthand"].eq(R("ICR_LO").field("SHORTHAND").enum("SELF")),
+                ipi_payload["trigger"].eq(0),
+                ipi_payload["level"].eq(0),
+                ipi_payload["dest"].eq(0),
+                ipi_payload["source"].eq(id32),
             ]
         with m.Else():
             m.d.sync += busy.eq(busy_after)
@@ -521,7 +711,7 @@ class LapicCore(wiring.Component):
         msg_nmi = Signal()
         msg_init = Signal()
         msg_sipi = Signal()
-        with m.If(msg.valid):
+        with m.If(msg.valid & hw_en_next):
             with m.If(msg_fixed & ~msg_deassert & enabled_next):
                 with m.If(msg.vector < 16):
                     m.d.comb += msg_illegal.eq(1)
@@ -541,7 +731,7 @@ class LapicCore(wiring.Component):
         lint_init = []
         lint_illegal = []
         remote_set = Signal(2)
-        blocked = msg_init
+        blocked = msg_init | base_disable
         for k in (0, 1):
             name = f"LVT_LINT{k}"
             lvt = nx[name]
@@ -586,7 +776,7 @@ class LapicCore(wiring.Component):
             return done
 
         tdcr_write = Signal()
-        m.d.comb += tdcr_write.eq(w & (reg.addr == dev.offset("TDCR")))
+        m.d.comb += tdcr_write.eq(w & (r_addr == dev.offset("TDCR")))
         presc_done = Mux(tdcr_write, prescaler_done(wdata & wmask["TDCR"], "new"), prescaler_done(st["TDCR"], "old"))
         running = tmcct != 0
         dec = Signal()
@@ -609,8 +799,21 @@ class LapicCore(wiring.Component):
                 m.d.sync += tmcct.eq(tmcct - 1)
         with m.Elif(running):
             m.d.sync += presc.eq(presc + 1)
+        # TSC-deadline: armed while IA32_TSC_DEADLINE != 0 (only ever in
+        # TSC-deadline mode); fires at the edge that ends a cycle with tsc >= it.
+        dl_due = Signal()
+        if dl_supported:
+            dl_write = Signal()
+            m.d.comb += [
+                dl_due.eq((dl != 0) & (self.tsc >= dl)),
+                dl_write.eq(msr_acc & is_dl & msr.write & (fld(lvtt, "LVT_TIMER", "TIMER_MODE") == TSC)),
+            ]
+            with m.If(dl_write):
+                m.d.sync += dl.eq(msr.wdata)
+            with m.Elif(dl_due | tsc_switch):
+                m.d.sync += dl.eq(0)
         t_vec = fld(lvtt, "LVT_TIMER", "VECTOR")
-        t_want = expire & ~fld(lvtt, "LVT_TIMER", "MASK")
+        t_want = (expire | dl_due) & ~fld(lvtt, "LVT_TIMER", "MASK")
         t_go = Signal()
         t_bad = Signal()
         m.d.comb += [t_go.eq(t_want & (t_vec >= 16)), t_bad.eq(t_want & (t_vec < 16))]
@@ -618,7 +821,7 @@ class LapicCore(wiring.Component):
         # ------------------------------------------------------------ errors
         m.d.comb += [
             err[esr_bit["ILLEGAL_REG_ADDR"]].eq(err_reserved_r | err_reserved_w),
-            err[esr_bit["SEND_ILLEGAL_VECTOR"]].eq(err_send),
+            err[esr_bit["SEND_ILLEGAL_VECTOR"]].eq(err_send | self_bad),
             err[esr_bit["RECV_ILLEGAL_VECTOR"]].eq(msg_illegal | lint_illegal[0] | lint_illegal[1] | t_bad),
         ]
         lvte = nx["LVT_ERROR"]
@@ -690,8 +893,12 @@ class LapicCore(wiring.Component):
         ]
 
         # INIT: back to the power-on state, except the ID, NMI, the IPI slot,
-        # the pins' history and the output pulses.
-        with m.If(init_go):
+        # the pins' history and the output pulses. A hardware disable
+        # (IA32_APIC_BASE.EN 1 → 0) also resets the ID and the pending NMI.
+        with m.If(base_disable):
+            m.d.sync += [id_set.eq(0), nmi.eq(0)]
+        with m.If(init_go | base_disable):
+            m.d.sync += [dl.eq(0), icr_dest32.eq(0)]
             for n in stored:
                 m.d.sync += st[n].eq(st[n].init)
             m.d.sync += [
@@ -726,7 +933,10 @@ def _cpu_ports() -> dict[str, Any]:
         "eoi": Out(EoiSignature()),
         "lint0": In(1),
         "lint1": In(1),
-        "apic_id": Out(8),
+        "msr": In(MsrSignature()),
+        "tsc": In(64),
+        "apic_id": Out(32),
+        "x2apic": Out(1),
         "ldr": Out(32),
         "dfr_model": Out(4),
         "arb_priority": Out(8),
@@ -751,7 +961,7 @@ class LocalApic(wiring.Component):
         wiring.connect(m, bridge.reg, core.reg)
         for name in _cpu_ports():
             ours, theirs = getattr(self, name), getattr(core, name)
-            if name in ("msg_in",):
+            if name in ("msg_in", "msr"):
                 wiring.connect(m, wiring.flipped(ours), theirs)
             elif name in ("ipi", "eoi"):
                 wiring.connect(m, theirs, wiring.flipped(ours))

@@ -64,6 +64,7 @@ from irqforge.hw import hpet as hpet_mod
 from irqforge.hw import ioapic as ioapic_mod
 from irqforge.hw import lapic as lapic_mod
 from irqforge.hw.bus import AXI4LiteSignature
+from irqforge.hw.lapic import MsrSignature
 from irqforge.hw.messages import LapicStateSignature
 from irqforge.hw.router import Router
 from irqforge.hw.xbar import AxiLiteCrossbar, Region
@@ -76,29 +77,6 @@ CPU_PINS = ("intr", "vector", "inta", "ack_valid", "ack_vector", "nmi", "nmi_ack
 
 #: The time-stamp counter's MSR address (SDM 17.17; answered by the platform).
 IA32_TSC = 0x10
-
-
-class MsrSignature(wiring.Signature):
-    """An RDMSR/WRMSR port, from the requester's (the CPU's) view (``msr__*``).
-
-    The requester raises ``valid`` with ``write``, ``addr`` and ``wdata`` and
-    holds them until ``ready``; in the cycle with ``valid`` and ``ready`` the
-    access takes effect and ``rdata`` (reads) and ``fault`` (the access
-    raises #GP) are valid.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(
-            {
-                "valid": Out(1),
-                "write": Out(1),
-                "addr": Out(32),
-                "wdata": Out(64),
-                "ready": In(1),
-                "rdata": In(64),
-                "fault": In(1),
-            }
-        )
 
 
 class CpuSignature(wiring.Signature):

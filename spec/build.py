@@ -56,6 +56,8 @@ from .model import (
     GateType,
     Idt,
     Loc,
+    Msr,
+    MsrMode,
     Platform,
     Register,
     Spec,
@@ -64,6 +66,8 @@ from .model import (
     VectorMap,
     VectorRange,
     Window,
+    X2Apic,
+    X2Register,
 )
 from .schema import FILES, file_schema
 from .yamlload import MAX_FILE_BYTES, Marks, Path_, YamlError, fmt_path, load_yaml
@@ -542,6 +546,7 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
     if size > (1 << d["address_width"]):
         ctx.err((*p, "size"), f"{ctx.num((*p, 'size'), size)} does not fit address_width {d['address_width']} bits")
     regs = _build_registers(d["registers"], (*p, "registers"), params, "the device", size, ctx, in_window=False)
+    regs_ok = ctx.count == start
     names = {r.name for r in regs}
     windows: list[Window] = []
     _dupes(((_name(w), (*p, "windows", i, "name")) for i, w in enumerate(d.get("windows", []))), "window", ctx)
@@ -560,6 +565,9 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
             w["registers"], (*wp, "registers"), params, f"the {limit}-entry window", limit, ctx, in_window=True
         )
         windows.append(Window(w["name"], w["select"], w["data"], wregs, w.get("description", ""), ctx.loc(wp)))
+    msrs = _build_msrs(d, p, params, ctx)
+    # the view is checked against registers that built cleanly only (no cascade of errors)
+    x2apic = _build_x2apic(d, p, params, regs, size, msrs, ctx) if "x2apic" in d and regs_ok else None
     if ctx.count != start:
         return None
     return Device(
@@ -573,7 +581,227 @@ def _build_device(data: dict[str, Any], expect: str, ctx: _Ctx) -> Device | None
         tuple(windows),
         d.get("description", ""),
         ctx.loc(p),
+        msrs,
+        x2apic,
     )
+
+
+def _build_msrs(d: dict[str, Any], p: Path_, params: Mapping[str, int], ctx: _Ctx) -> tuple[Msr, ...]:
+    """The device's ``msrs``: 64-bit registers by MSR number, with their modes and transitions."""
+    raw = d.get("msrs", [])
+    if raw and d["name"] != "lapic":
+        ctx.err((*p, "msrs"), f"only the lapic has MSRs, not the {d['name']}")
+        return ()
+    out: list[Msr] = []
+    _dupes(((_name(r), (*p, "msrs", i, "name")) for i, r in enumerate(raw)), "MSR", ctx)
+    seen: dict[int, tuple[str, Path_]] = {}
+    for i, r in enumerate(raw):
+        rp = (*p, "msrs", i)
+        if ctx.skipped(rp):
+            continue
+        name = r["name"]
+        if r["address"] in seen:
+            other, opath = seen[r["address"]]
+            ctx.err(
+                (*rp, "address"),
+                f"MSR {name} address {ctx.num((*rp, 'address'), r['address'])} is the address of MSR {other} "
+                f"(line {ctx.line(opath)})",
+            )
+        seen.setdefault(r["address"], (name, (*rp, "address")))
+        fields = _build_fields(r.get("fields", []), rp, name, 64, Access.RW, None, params, ctx)
+        reset = 0
+        for f in fields:
+            reset |= f.reset << f.lsb
+        reg = Register(name, r["address"], 64, Access.RW, reset, r.get("description", ""), fields, 1, 0, ctx.loc(rp))
+        fnames = {f.name: f for f in fields}
+        modes: list[MsrMode] = []
+        _dupes(((_name(m), (*rp, "modes", j, "name")) for j, m in enumerate(r.get("modes", []))), "mode", ctx)
+        combos: dict[tuple[tuple[str, int], ...], tuple[str, Path_]] = {}
+        for j, m in enumerate(r.get("modes", [])):
+            mp = (*rp, "modes", j)
+            if ctx.skipped(mp):
+                continue
+            ok = True
+            for fname, fv in m["fields"].items():
+                fpath = (*mp, "fields", fname)
+                if fname not in fnames:
+                    hint = difflib.get_close_matches(fname, sorted(fnames), n=1)
+                    dym = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    ctx.err(fpath, f"mode {m['name']}: MSR {name} has no field {fname!r}{dym}", key=True)
+                    ok = False
+                elif fv >= 1 << fnames[fname].width:
+                    ctx.err(
+                        fpath,
+                        f"mode {m['name']}: {ctx.num(fpath, fv)} does not fit field {name}.{fname} "
+                        f"({fnames[fname].width} bit(s))",
+                    )
+                    ok = False
+            if not m["fields"]:
+                ctx.err((*mp, "fields"), f"mode {m['name']} selects no field values")
+                ok = False
+            combo = tuple(sorted(m["fields"].items()))
+            if ok and combo in combos:
+                other, opath = combos[combo]
+                ctx.err((*mp, "fields"), f"mode {m['name']} has the same field values as mode {other} "
+                        f"(line {ctx.line(opath)})")
+            combos.setdefault(combo, (m["name"], (*mp, "fields")))
+            if ok:
+                modes.append(MsrMode(m["name"], dict(m["fields"]), m.get("description", "")))
+        mode_names = sorted(m["name"] for m in r.get("modes", []))
+        transitions: list[tuple[str, str]] = []
+        for j, t in enumerate(r.get("transitions", [])):
+            tp = (*rp, "transitions", j)
+            if ctx.skipped(tp):
+                continue
+            good = True
+            for key in ("from", "to"):
+                if t[key] not in mode_names:
+                    hint = difflib.get_close_matches(t[key], mode_names, n=1)
+                    dym = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    ctx.err((*tp, key), f"transition of MSR {name}: mode {t[key]!r} is not defined{dym}")
+                    good = False
+            if good:
+                transitions.append((t["from"], t["to"]))
+        if r.get("transitions") and not r.get("modes"):
+            ctx.err((*rp, "transitions"), f"MSR {name} has transitions but no modes")
+        out.append(Msr(
+            name, r["address"], reg, r.get("reserved") == "gp", tuple(modes), tuple(transitions),
+            r.get("description", ""), ctx.loc(rp),
+        ))  # fmt: skip
+    return tuple(out)
+
+
+def _build_x2apic(
+    d: dict[str, Any],
+    p: Path_,
+    params: Mapping[str, int],
+    regs: tuple[Register, ...],
+    size: int,
+    msrs: tuple[Msr, ...],
+    ctx: _Ctx,
+) -> X2Apic | None:
+    """The x2APIC MSR view: every register as MSR ``msr_base + offset / 16``, changed as listed."""
+    x = d["x2apic"]
+    xp = (*p, "x2apic")
+    if d["name"] != "lapic":
+        ctx.err(xp, f"only the lapic has an x2APIC view, not the {d['name']}", key=True)
+        return None
+    base = x["msr_base"]
+    end = base + size // 16
+    if end > 1 << 32:
+        ctx.err((*xp, "msr_base"), f"{ctx.num((*xp, 'msr_base'), base)} + {_hex(size // 16)} MSRs passes 0xffffffff")
+        return None
+    for m in msrs:
+        if base <= m.address < end:
+            ctx.err(
+                (*xp, "msr_base"),
+                f"the view {_hex(base)}..{_hex(end - 1)} covers MSR {m.name} at {_hex(m.address)}",
+            )
+    by_name = {r.name: r for r in regs}
+    raw = x.get("registers", [])
+    _dupes(((_name(r), (*xp, "registers", i, "name")) for i, r in enumerate(raw)), "x2APIC register", ctx)
+    changes: dict[str, tuple[dict[str, Any], Path_]] = {}
+    extra: list[tuple[dict[str, Any], Path_]] = []
+    for i, r in enumerate(raw):
+        rp = (*xp, "registers", i)
+        if ctx.skipped(rp):
+            continue
+        name = r["name"]
+        if r.get("absent"):
+            others = sorted(k for k in r if k not in ("name", "absent", "description"))
+            if others:
+                ctx.err((*rp, others[0]), f"x2APIC register {name} is absent, so {others[0]!r} means nothing", key=True)
+                continue
+        if name in by_name:
+            if "offset" in r:
+                ctx.err((*rp, "offset"), f"x2APIC register {name} is the MMIO register {name}; it keeps its offset",
+                        key=True)
+                continue
+            changes[name] = (r, rp)
+        elif "offset" not in r and (name in {_name(x) for x in d["registers"]} or any(
+            ctx.skipped((*p, "registers", k)) for k in range(len(d["registers"]))
+        )):
+            continue  # the register, or one the schema refused, has a problem of its own, reported already
+        elif "offset" not in r:
+            hint = difflib.get_close_matches(name, sorted(by_name), n=1)
+            dym = f" (did you mean {hint[0]!r}?)" if hint else ""
+            ctx.err(
+                (*rp, "name"), f"{name!r} is not an MMIO register{dym}; a register of the view alone needs an offset"
+            )
+        elif r.get("absent"):
+            ctx.err((*rp, "absent"), f"x2APIC register {name} is not an MMIO register, so it cannot be absent")
+        else:
+            extra.append((r, rp))
+    out: list[X2Register] = []
+    used: dict[int, tuple[str, Path_ | None]] = {}
+
+    def take(xr: X2Register, path: Path_ | None) -> None:
+        for iname, addr, _ in xr.instances():
+            if addr in used:
+                other, opath = used[addr]
+                line = f" (line {ctx.line(opath)})" if opath is not None else ""
+                assert path is not None
+                ctx.err(path, f"x2APIC register {iname} at MSR {_hex(addr)} is where {other} lies{line}")
+                return
+        for iname, addr, _ in xr.instances():
+            used[addr] = (iname, path)
+        out.append(xr)
+
+    def build(src: Register | None, r: dict[str, Any] | None, rp: Path_ | None) -> X2Register | None:
+        name = (r.get("msr_name") if r else None) or (r["name"] if r else None) or (src.name if src else "")
+        offset = src.offset if src is not None else (r or {}).get("offset", 0)
+        if src is None and rp is not None and (offset % 16 or offset >= size):
+            ctx.err((*rp, "offset"), f"x2APIC register {name} offset {ctx.num((*rp, 'offset'), offset)} "
+                    f"is not a 16-byte slot of the {_hex(size)}-byte page")
+            return None
+        width = (r or {}).get("width", src.width if src is not None else 32)
+        access = Access((r or {}).get("access", src.access.value if src is not None else "rw"))
+        if r is not None and "fields" in r:
+            assert rp is not None
+            fields = _build_fields(r["fields"], rp, name, width, access, None, params, ctx)
+        elif src is not None:
+            fields = src.fields
+            if any(f.msb >= width for f in fields):
+                assert rp is not None
+                ctx.err((*rp, "width"), f"x2APIC register {name}: the fields of {src.name} do not fit {width} bits")
+                return None
+        else:
+            fields = ()
+        reset = 0
+        for f in fields:
+            reset |= f.reset << f.lsb
+        count = src.count if src is not None else 1
+        stride = src.stride if src is not None else 0
+        desc = (r or {}).get("description", src.description if src is not None else "")
+        reg = Register(name, offset, width, access, reset, desc, fields, count, stride,
+                       ctx.loc(rp) if rp is not None else (src.loc if src is not None else None))
+        return X2Register(
+            name, base + offset // 16, src.name if src is not None else None, reg,
+            (r or {}).get("reserved") == "gp", bool((r or {}).get("zero")), desc, reg.loc,
+        )
+
+    for r_x, rp_x in extra:
+        xr = build(None, r_x, rp_x)
+        if xr is not None:
+            take(xr, (*rp_x, "offset"))
+    for src in regs:
+        change = changes.get(src.name)
+        r_c = change[0] if change is not None else None
+        rp_c = change[1] if change is not None else None
+        if r_c is not None and r_c.get("absent"):
+            continue
+        if r_c is None and ((src.count > 1 and src.stride != 16)
+                          or any(base + (src.offset + k * src.stride) // 16 in used for k in range(src.count))):
+            continue  # not one slot per instance, or its slot is taken: left out of the view
+        xr = build(src, r_c, rp_c)
+        if xr is not None:
+            take(xr, rp_c if rp_c is not None else (*xp, "msr_base"))
+    names: dict[str, Path_] = {}
+    for xr in out:
+        if xr.name in names:
+            ctx.err(names[xr.name], f"two x2APIC registers are called {xr.name}")
+        names.setdefault(xr.name, (*xp, "registers"))
+    return X2Apic(base, tuple(sorted(out, key=lambda xr: xr.address)), x.get("description", ""), ctx.loc(xp))
 
 
 # --------------------------------------------------------------------------- vectors

@@ -626,6 +626,22 @@ REQUIRED: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
     },
 }
 
+#: MSRs of the LAPIC, when it has them (``msrs``): MSR → fields the RTL,
+#: the models and the software stack look up, and the modes they name.
+REQUIRED_MSRS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "IA32_APIC_BASE": (("BSP", "EXTD", "EN", "BASE"), ("DISABLED", "XAPIC")),
+    "IA32_TSC_DEADLINE": (("DEADLINE",), ()),
+}
+#: the mode the x2APIC view (``x2apic``) needs IA32_APIC_BASE to have
+X2APIC_MODE = "X2APIC"
+#: registers of the x2APIC view, when there is one → the fields looked up by name
+REQUIRED_X2APIC: dict[str, tuple[str, ...]] = {
+    "ID": (),
+    "LDR": (),
+    "ICR": ("VECTOR", "DELIVERY_MODE", "DEST_MODE", "LEVEL", "TRIGGER", "SHORTHAND", "DEST"),
+    "SELF_IPI": ("VECTOR",),
+}
+
 #: device → window names the consumers use.
 REQUIRED_WINDOWS: dict[str, tuple[str, ...]] = {"ioapic": ("IOAPIC",)}
 
@@ -723,12 +739,52 @@ def _check_required(dev: Device, out: _Out) -> None:
                     f"{path}.fields[{fi}]",
                     f"field {reg_name}.{fname} needs the enumerated value(s) {', '.join(missing)}",
                 )
+    _check_msrs(dev, out)
     for w in REQUIRED_WINDOWS.get(dev.name, ()):
         if w not in {x.name for x in dev.windows}:
             out.at(dev.loc, "device.windows", f"the {dev.name} needs a window named {w}")
     for p, v in dev.params.items():
         if v > MAX_U32:
             out.at(dev.loc, f"device.params.{p}", f"{v} does not fit the headers' 32-bit constants")
+
+
+def _check_msrs(dev: Device, out: _Out) -> None:
+    """The MSRs and the x2APIC view, when the LAPIC spec has them."""
+    why = "(the RTL, the reference models or the software stack use it)"
+    for i, msr in enumerate(dev.msrs):
+        want = REQUIRED_MSRS.get(msr.name)
+        if want is None:
+            out.at(msr.loc, f"device.msrs[{i}]", f"MSR {msr.name} is not one irqforge implements "
+                   f"({', '.join(REQUIRED_MSRS)})")
+            continue
+        fields, modes = want
+        have = {f.name for f in msr.register.fields}
+        for f in fields:
+            if f not in have:
+                out.at(msr.loc, f"device.msrs[{i}]", f"MSR {msr.name} needs a field named {f} {why}")
+        names = {m.name for m in msr.modes}
+        needed = list(modes)
+        if msr.name == "IA32_APIC_BASE" and dev.x2apic is not None:
+            needed.append(X2APIC_MODE)
+        for m in needed:
+            if m not in names:
+                out.at(msr.loc, f"device.msrs[{i}]", f"MSR {msr.name} needs a mode named {m} {why}")
+        if msr.name == "IA32_APIC_BASE" and dev.x2apic is None and X2APIC_MODE in names:
+            out.at(msr.loc, f"device.msrs[{i}]", f"mode {X2APIC_MODE} needs the x2apic view of the device")
+    if dev.x2apic is None:
+        return
+    if not dev.has_msr("IA32_APIC_BASE"):
+        out.at(dev.x2apic.loc, "device.x2apic", "the x2APIC view needs the MSR IA32_APIC_BASE to enter x2APIC mode")
+    regs = {r.name: r for r in dev.x2apic.registers}
+    for name, fields in REQUIRED_X2APIC.items():
+        xr = regs.get(name)
+        if xr is None:
+            out.at(dev.x2apic.loc, "device.x2apic.registers", f"the x2APIC view needs a register named {name} {why}")
+            continue
+        have = {f.name for f in xr.register.fields}
+        for f in fields:
+            if f not in have:
+                out.at(xr.loc, "device.x2apic.registers", f"x2APIC register {name} needs a field named {f} {why}")
 
 
 def _reserved(name: str) -> str | None:

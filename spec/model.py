@@ -24,6 +24,8 @@ __all__ = [
     "GateType",
     "Idt",
     "Loc",
+    "Msr",
+    "MsrMode",
     "Platform",
     "Register",
     "RegisterInstance",
@@ -33,6 +35,8 @@ __all__ = [
     "VectorMap",
     "VectorRange",
     "Window",
+    "X2Apic",
+    "X2Register",
 ]
 
 
@@ -189,6 +193,154 @@ class Window:
 
 
 @dataclass(frozen=True)
+class MsrMode:
+    """A mode an MSR's fields select (IA32_APIC_BASE: EN and EXTD → DISABLED, XAPIC, X2APIC)."""
+
+    name: str
+    fields: Mapping[str, int]
+    description: str = ""
+
+    def value(self, reg: Register) -> int:
+        """The mode's field values in register position."""
+        v = 0
+        for name, fv in self.fields.items():
+            v = reg.field(name).put(v, fv)
+        return v
+
+    def mask(self, reg: Register) -> int:
+        """The bits of the fields that select the mode."""
+        m = 0
+        for name in self.fields:
+            m |= reg.field(name).mask
+        return m
+
+
+@dataclass(frozen=True)
+class Msr:
+    """A 64-bit model-specific register of a device (RDMSR/WRMSR ``address``).
+
+    ``register`` holds the layout (its ``offset`` is the MSR number).
+    ``modes`` and ``transitions`` (IA32_APIC_BASE) name the states its fields
+    select and the legal changes between them; a write to an illegal mode or
+    along an illegal transition raises #GP, and so does a write with a bit in
+    :attr:`gp_mask` set.
+    """
+
+    name: str
+    address: int
+    register: Register
+    reserved_gp: bool = False
+    modes: tuple[MsrMode, ...] = ()
+    transitions: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+    loc: Loc | None = _NOLOC
+
+    @property
+    def gp_mask(self) -> int:
+        """Bits a write must leave 0 (the bits outside every field when ``reserved_gp``)."""
+        if not self.reserved_gp:
+            return 0
+        covered = 0
+        for f in self.register.fields:
+            covered |= f.mask
+        return ((1 << 64) - 1) & ~covered
+
+    def mode(self, name: str) -> MsrMode:
+        for m in self.modes:
+            if m.name == name:
+                return m
+        raise KeyError(f"MSR {self.name} has no mode {name!r}")
+
+    def mode_of(self, value: int) -> MsrMode | None:
+        """The mode ``value`` selects, or ``None`` (an invalid combination)."""
+        for m in self.modes:
+            if value & m.mask(self.register) == m.value(self.register):
+                return m
+        return None
+
+    def legal(self, old: str, new: str) -> bool:
+        """Whether a write may move from mode ``old`` to mode ``new``."""
+        return old == new or (old, new) in self.transitions
+
+
+@dataclass(frozen=True)
+class X2Register:
+    """One register of the x2APIC MSR view: the MMIO register ``source`` (or a
+    register of the view alone when ``None``) as MSR ``address``.
+
+    ``register`` is the layout in the view (its ``offset`` is the MMIO
+    offset the MSR number derives from; an array keeps its count, one MSR per
+    instance). Writes with a bit of :attr:`gp_mask` set raise #GP.
+    """
+
+    name: str
+    address: int
+    source: str | None
+    register: Register
+    reserved_gp: bool = False
+    write_zero: bool = False
+    description: str = ""
+    loc: Loc | None = _NOLOC
+
+    @property
+    def count(self) -> int:
+        return self.register.count
+
+    @property
+    def gp_mask(self) -> int:
+        """Bits (of 64) a write must leave 0: 63:32 of a 32-bit register, every bit
+        when ``write_zero``, the bits outside every field when ``reserved_gp``."""
+        reg = self.register
+        full = (1 << 64) - 1
+        ones = (1 << reg.width) - 1
+        if self.write_zero:
+            return full
+        mask = full & ~ones
+        if self.reserved_gp:
+            covered = 0
+            for f in reg.fields:
+                covered |= f.mask
+            mask |= ones & ~covered
+        return mask
+
+    @property
+    def readable(self) -> bool:
+        return self.register.access.readable
+
+    @property
+    def writable(self) -> bool:
+        return self.register.access.writable
+
+    def instances(self) -> Iterator[tuple[str, int, int]]:
+        """``(name, MSR number, index)`` of every instance."""
+        for i in range(self.count):
+            yield (f"{self.name}{i}" if self.count > 1 else self.name), self.address + i, i
+
+
+@dataclass(frozen=True)
+class X2Apic:
+    """The x2APIC MSR view of the LAPIC: MSR ``msr_base`` + offset / 16."""
+
+    msr_base: int
+    registers: tuple[X2Register, ...]
+    description: str = ""
+    loc: Loc | None = _NOLOC
+
+    def register(self, name: str) -> X2Register:
+        for r in self.registers:
+            if r.name == name:
+                return r
+        raise KeyError(f"the x2APIC view has no register {name!r}")
+
+    def at(self, address: int) -> tuple[X2Register, int] | None:
+        """The register and instance index at MSR ``address``, or ``None``."""
+        for r in self.registers:
+            if r.address <= address < r.address + r.count:
+                return r, address - r.address
+        return None
+
+
+@dataclass(frozen=True)
 class Device:
     """A memory-mapped device: LAPIC, IO-APIC or HPET."""
 
@@ -202,6 +354,8 @@ class Device:
     windows: tuple[Window, ...] = ()
     description: str = ""
     loc: Loc | None = _NOLOC
+    msrs: tuple[Msr, ...] = ()
+    x2apic: X2Apic | None = None
 
     def register(self, name: str) -> Register:
         for r in self.registers:
@@ -221,6 +375,15 @@ class Device:
         if not 0 <= index < r.count:
             raise IndexError(f"{self.name}.{name}[{index}] out of range 0..{r.count - 1}")
         return r.offset + index * r.stride
+
+    def msr(self, name: str) -> Msr:
+        for r in self.msrs:
+            if r.name == name:
+                return r
+        raise KeyError(f"device {self.name} has no MSR {name!r}")
+
+    def has_msr(self, name: str) -> bool:
+        return any(r.name == name for r in self.msrs)
 
     def param(self, name: str) -> int:
         try:

@@ -80,6 +80,71 @@ def _register(where: str) -> dict[str, Any]:
     }
 
 
+_msr = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "address"],
+    "properties": {
+        "name": _name,
+        "address": {"type": "integer", "minimum": 0, "maximum": _U32_MAX},
+        "description": _text,
+        "reserved": {"enum": ["gp", "ignore"]},
+        "fields": {"type": "array", "items": {"$ref": "#/$defs/field"}},
+        "modes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "fields"],
+                "properties": {
+                    "name": _name,
+                    "description": _text,
+                    "fields": {"type": "object", "additionalProperties": _uint},
+                },
+            },
+        },
+        "transitions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["from", "to"],
+                "properties": {"from": _name, "to": _name},
+            },
+        },
+    },
+}
+
+_x2apic = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["msr_base"],
+    "properties": {
+        "msr_base": {"type": "integer", "minimum": 0, "maximum": _U32_MAX},
+        "description": _text,
+        "registers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name"],
+                "properties": {
+                    "name": _name,
+                    "msr_name": _name,
+                    "offset": _uint,
+                    "width": {"enum": [32, 64]},
+                    "access": _access,
+                    "absent": {"type": "boolean"},
+                    "reserved": {"enum": ["gp", "ignore"]},
+                    "zero": {"type": "boolean"},
+                    "description": _text,
+                    "fields": {"type": "array", "items": {"$ref": "#/$defs/field"}},
+                },
+            },
+        },
+    },
+}
+
 _device = {
     "type": "object",
     "additionalProperties": False,
@@ -93,6 +158,8 @@ _device = {
         "data_width": {"enum": [32]},
         "params": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": _U32_MAX}},
         "registers": {"type": "array", "items": {"$ref": "#/$defs/register"}},
+        "msrs": {"type": "array", "items": _msr},
+        "x2apic": _x2apic,
         "windows": {
             "type": "array",
             "items": {

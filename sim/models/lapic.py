@@ -201,9 +201,39 @@ class LapicModel:
                 self._rd[inst.offset] = self._read_handler(r.name, inst.index)
                 self._wr[inst.offset] = wr
 
+        self._init_msrs()
         self.eois: list[int] = []
         self.startups: list[tuple[str, int]] = []
         self.reset()
+
+    def _init_msrs(self) -> None:
+        """Decode the spec's MSRs and x2APIC view (:meth:`msr`)."""
+        dev = self.dev
+        self._base_msr = dev.msr("IA32_APIC_BASE") if dev.has_msr("IA32_APIC_BASE") else None
+        self._dl_msr = dev.msr("IA32_TSC_DEADLINE").address if dev.has_msr("IA32_TSC_DEADLINE") else None
+        if self._tsc_mode is None:
+            self._dl_msr = None
+        self._x2 = dev.x2apic
+        # MSR number → (register of the view, instance, gp mask, readable, writable)
+        self._x2_at: dict[int, tuple[str, int, int, bool, bool, int]] = {}
+        if self._x2 is not None:
+            for xr in self._x2.registers:
+                for _iname, addr, idx in xr.instances():
+                    self._x2_at[addr] = (xr.name, idx, xr.gp_mask, xr.readable, xr.writable, xr.register.offset)
+            icr = self._x2.register("ICR").register
+            self._x2_icr_dest = _sm(icr.field("DEST"))
+            self._x2_icr_wmask = icr.writable_mask & ~icr.field("DEST").mask & _FULL
+            self._x2_self_vector = _sm(self._x2.register("SELF_IPI").register.field("VECTOR"))
+        base = self._base_msr
+        if base is not None:
+            reg = base.register
+            self._base_gp = base.gp_mask
+            self._base_wmask = reg.writable_mask
+            self._base_bsp = reg.field("BSP").mask
+            self._base_reset = reg.reset & self._base_wmask
+            self._mode_disabled = base.mode("DISABLED").name
+            self._mode_xapic = base.mode("XAPIC").name
+            self._mode_x2apic = "X2APIC" if any(m.name == "X2APIC" for m in base.modes) else None
 
     def _read_handler(self, name: str, index: int) -> Callable[[], int]:
         """What a read of instance ``index`` of register ``name`` returns."""
@@ -265,6 +295,7 @@ class LapicModel:
                         self.regs["TMICT"] = 0
                         self.tmcct = 0
                         self._presc = 0
+                        self._disarm_deadline()
                 self.regs[name] = new
                 if lint:
                     self._decode_lints()
@@ -289,9 +320,18 @@ class LapicModel:
     # ------------------------------------------------------------------ reset
 
     def reset(self) -> None:
-        """Power-on reset (the RTL's ``rst``): ID back to the initial APIC ID."""
+        """Power-on reset (the RTL's ``rst``): ID back to the initial APIC ID, xAPIC mode."""
         self._id = self.initial_apic_id << 24
         self.apic_id = self.initial_apic_id
+        self.x2apic = False
+        """x2APIC mode (IA32_APIC_BASE.EXTD): registers through :meth:`msr`, the page reads all ones."""
+        self.hw_enabled = True
+        """IA32_APIC_BASE.EN (always 1 without the MSR)."""
+        self.apic_base = 0
+        if self._base_msr is not None:
+            self.apic_base = self._base_reset | (self._base_bsp if self.initial_apic_id == 0 else 0)
+        self.tsc = 0
+        """The TSC during the current cycle (the RTL's ``tsc`` input); :meth:`advance` adds one per cycle."""
         self.nmi_pending = False
         self._ipi: Ipi | None = None
         self._pins = [0, 0]
@@ -321,6 +361,10 @@ class LapicModel:
         self._presc = 0
         self.remote_irr = [0, 0]
         self._err_fire = False
+        self.tsc_deadline = 0
+        """IA32_TSC_DEADLINE: non-zero while the TSC-deadline timer is armed."""
+        self._dl_fire = False
+        self._x2_dest = 0
         self.enabled = bool(self.regs["SVR"] & self._svr_enable)
         self._intr = None
         self._update_divisor()
@@ -464,7 +508,11 @@ class LapicModel:
 
     @property
     def ldr(self) -> int:
-        """The whole 32-bit LDR (only bits 31:24 are stored)."""
+        """The 32-bit LDR: in xAPIC mode the register (only bits 31:24 are stored),
+        in x2APIC mode derived from the ID (cluster ID[31:4] in 31:16, bit ID[3:0] in 15:0)."""
+        if self.x2apic:
+            a = self.apic_id
+            return ((a >> 4) << 16) | (1 << (a & 0xF))
         return self.regs["LDR"]
 
     @property
@@ -517,7 +565,9 @@ class LapicModel:
         return out
 
     def accept(self, msg: Interrupt) -> None:
-        """A message from the router (``msg_in``)."""
+        """A message from the router (``msg_in``); a hardware-disabled APIC ignores it."""
+        if not self.hw_enabled:
+            return
         dm = msg.delivery_mode
         level_trig = msg.trigger == self._level
         if dm == self._dm_fixed or dm == self._dm_lowest:
@@ -552,7 +602,12 @@ class LapicModel:
     # ------------------------------------------------------------------ registers
 
     def read(self, offset: int) -> int:
-        """A 32-bit register read (no side effects except ESR bit 7 for reserved offsets)."""
+        """A 32-bit register read (no side effects except ESR bit 7 for reserved offsets).
+
+        In x2APIC mode and while hardware-disabled the page reads all ones.
+        """
+        if self.x2apic or not self.hw_enabled:
+            return _FULL
         handler = self._rd.get(offset & 0xFFC)
         if handler is None:
             self.esr_pending |= self._err_illegal_reg
@@ -562,7 +617,7 @@ class LapicModel:
 
     def write(self, offset: int, value: int, *, strb: int = 0xF) -> None:
         """A register write; only full-dword writes (``strb`` 0xF) have an effect."""
-        if strb != 0xF:
+        if strb != 0xF or self.x2apic or not self.hw_enabled:
             return
         hit = self._wr.get(offset & 0xFFC)
         if hit is None:
@@ -626,10 +681,13 @@ class LapicModel:
                 if (regs[name] >> sh) & m == v:
                     remote[n] = 0
 
-    def _write_icr(self, new: int) -> None:
+    def _write_icr(self, new: int, dest: int | None = None, *, store: bool = True) -> None:
+        """An ICR-low write (``dest`` None: ICR_HI's destination) or, with the 32-bit
+        ``dest``, the x2APIC ICR; ``store`` False: a SELF_IPI (ICR unchanged)."""
         if self._ipi is not None:
             return  # still pending: software must wait for delivery status 0
-        self.regs["ICR_LO"] = new
+        if store:
+            self.regs["ICR_LO"] = new
         sh, m = self._icr_vector
         vector = (new >> sh) & m
         sh, m = self._icr_dm
@@ -649,12 +707,14 @@ class LapicModel:
         dest_mode = (new >> sh) & m
         sh, m = self._icr_shorthand
         shorthand = (new >> sh) & m
-        sh, m = self._icr_dest
+        if dest is None:
+            sh, m = self._icr_dest
+            dest = (self.regs["ICR_HI"] >> sh) & m
         self._ipi = Ipi(
             vector=vector,
             delivery_mode=DeliveryMode(dm),
             dest_mode=DestMode(dest_mode),
-            dest=(self.regs["ICR_HI"] >> sh) & m,
+            dest=dest,
             shorthand=Shorthand(shorthand),
             trigger=Trigger(trigger),
             level=level,
@@ -742,16 +802,43 @@ class LapicModel:
         """End the current cycle and ``cycles - 1`` more (see the timing convention)."""
         if cycles <= 0:
             return
+        if self._dl_fire or self.tsc_deadline:
+            # The TSC-deadline timer fires at the edge that ends the first cycle
+            # whose TSC is >= the deadline (or at once for a fire of this cycle).
+            k = 0 if self._dl_fire else max(0, self.tsc_deadline - self.tsc)
+            if k < cycles:
+                self._advance(k)
+                self._advance(1, deadline=True)
+                self.advance(cycles - k - 1)
+                return
+        self._advance(cycles)
+
+    def _deadline_edge(self) -> None:
+        """The TSC-deadline timer fires at this edge: disarm (unless this cycle's
+        write armed it anew) and raise the LVT timer interrupt unless masked."""
+        if self._dl_fire:
+            self._dl_fire = False
+        else:
+            self.tsc_deadline = 0
+        self._timer_fire()
+
+    def _advance(self, cycles: int, *, deadline: bool = False) -> None:
+        """:meth:`advance` without the deadline check; ``deadline``: the TSC-deadline timer fires at the one edge."""
+        if cycles <= 0:
+            return
+        self.tsc += cycles
         # The priority stage registers IRR as it was during the last cycle.
         last_start = self._irr_start if cycles == 1 else self._irr
         settle = cycles == 1 and self._moved_retired
         self._moved = self._moved_retired = False
-        if not self.tmcct and not self._err_fire and not self._lint_busy():
+        if not self.tmcct and not self._err_fire and not deadline and not self._lint_busy():
             self.cycle += cycles  # nothing happens by itself at these edges
         else:
             # First edge: the pins, the timer, then the error interrupt of this edge.
             self._lint_edge()
             self._timer_edges(1)
+            if deadline:
+                self._deadline_edge()
             self._error_interrupt()
             left = cycles - 1
             while left > 1:
@@ -776,9 +863,119 @@ class LapicModel:
         interrupt to deliver), else the number of cycles until the timer's
         expiry has taken effect, else ``None``.
         """
-        if self._err_fire or self._lint_busy():
+        if self._err_fire or self._lint_busy() or self._dl_fire:
             return 1
+        dl = max(0, self.tsc_deadline - self.tsc) + 1 if self.tsc_deadline else None
         if self.tmcct == 0:
-            return None
+            return dl
         d = self._div
-        return max(d - 1 - self._presc, 0) + 1 + (self.tmcct - 1) * d
+        t = max(d - 1 - self._presc, 0) + 1 + (self.tmcct - 1) * d
+        return t if dl is None else min(t, dl)
+
+    # ------------------------------------------------------------------ MSRs
+
+    def set_tsc(self, value: int) -> None:
+        """The TSC during the current cycle (the RTL's ``tsc`` input). Between calls
+        the model counts one per cycle, as the platform's counter does."""
+        self.tsc = value & ((1 << 64) - 1)
+
+    def msr_wait(self, write: bool, addr: int) -> bool:
+        """Whether the MSR port holds ``msr__ready`` low this cycle for this access:
+        an x2APIC ICR or SELF_IPI write while the previous IPI waits for the router."""
+        if not (write and self.x2apic and self._ipi is not None):
+            return False
+        hit = self._x2_at.get(addr)
+        return hit is not None and hit[0] in ("ICR", "SELF_IPI")
+
+    def msr(self, write: bool, addr: int, wdata: int = 0) -> tuple[int, bool]:
+        """An RDMSR (``write`` False) or WRMSR of ``addr``: ``(rdata, fault)``.
+
+        Acts as the RTL's accepting cycle (``msr__valid & msr__ready``), in the
+        register-access slot of the call order (after :meth:`write`). ``fault``
+        is the #GP; a faulting access changes nothing. ``rdata`` is 0 for
+        writes and faults.
+        """
+        wdata &= (1 << 64) - 1
+        base = self._base_msr
+        if base is not None and addr == base.address:
+            if not write:
+                return self.apic_base, False
+            return 0, not self._write_apic_base(wdata)
+        if self._dl_msr is not None and addr == self._dl_msr:
+            if not write:
+                return self.tsc_deadline, False
+            self._write_deadline(wdata)
+            return 0, False
+        hit = self._x2_at.get(addr) if self.x2apic else None
+        if hit is None:
+            return 0, True
+        name, idx, gp, readable, writable, offset = hit
+        if not write:
+            if not readable:
+                return 0, True
+            if name == "ID":
+                return self.apic_id, False
+            if name == "LDR":
+                return self.ldr, False
+            if name == "ICR":
+                return (self._x2_dest << 32) | self.regs["ICR_LO"], False
+            return self._rd[offset + 16 * idx](), False
+        if not writable or wdata & gp:
+            return 0, True
+        if name == "ICR":
+            sh, m = self._x2_icr_dest
+            self._x2_dest = (wdata >> sh) & m
+            if self._ipi is None:
+                self._write_icr(wdata & self._x2_icr_wmask, self._x2_dest)
+            return 0, False
+        if name == "SELF_IPI":
+            sh, m = self._x2_self_vector
+            vector = (wdata >> sh) & m
+            self._write_icr(vector | (1 << self._icr_shorthand[0]), 0, store=False)  # fixed, edge, shorthand SELF
+            return 0, False
+        mask, handler = self._wr[offset + 16 * idx]
+        handler(wdata & _FULL & mask)
+        return 0, False
+
+    def _write_deadline(self, value: int) -> None:
+        """IA32_TSC_DEADLINE: arms (non-zero) or disarms (0) in TSC-deadline mode, else ignored."""
+        sh, m = self._tm
+        if (self.regs["LVT_TIMER"] >> sh) & m != self._tsc_mode or not self.hw_enabled:
+            return
+        if self.tsc_deadline and self.tsc >= self.tsc_deadline:
+            self._dl_fire = True  # the old deadline is due this cycle: it fires at this edge
+        self.tsc_deadline = value
+
+    def _disarm_deadline(self) -> None:
+        """Leaving TSC-deadline mode disarms (a deadline due this cycle still fires)."""
+        if self.tsc_deadline and self.tsc >= self.tsc_deadline:
+            self._dl_fire = True
+        self.tsc_deadline = 0
+
+    def _write_apic_base(self, value: int) -> bool:
+        """IA32_APIC_BASE; False for a #GP (reserved bit, invalid mode or illegal transition)."""
+        base = self._base_msr
+        assert base is not None
+        if value & self._base_gp:
+            return False
+        new = base.mode_of(value)
+        old = base.mode_of(self.apic_base)
+        if new is None or old is None or not base.legal(old.name, new.name):
+            return False
+        self.apic_base = (value & self._base_wmask) | (self.apic_base & self._base_bsp)
+        if new.name == old.name:
+            return True
+        if new.name == self._mode_disabled:
+            # Hardware disable: the APIC goes back to its power-on state (SDM §11.4.3).
+            self._soft_reset()
+            self.nmi_pending = False
+            self._id = self.initial_apic_id << 24
+            self.apic_id = self.initial_apic_id
+            self.x2apic = False
+            self.hw_enabled = False
+        elif new.name == self._mode_xapic:
+            self.hw_enabled = True
+        elif new.name == self._mode_x2apic:
+            self.x2apic = True
+            self.apic_id = self.initial_apic_id  # the x2APIC ID: the initial APIC ID, read only
+        return True

@@ -159,7 +159,7 @@ class PlatformModel:
         at, value = self._tsc_set.pop(k)
         lapic = self.lapics[k]
         lapic.advance(at - self._synced[k])
-        lapic.set_tsc(value)  # type: ignore[attr-defined]
+        lapic.set_tsc(value)
         lapic.advance(self.cycle - at)
         self._synced[k] = self.cycle
 
@@ -284,28 +284,24 @@ class PlatformModel:
         ``valid`` and ``ready``. IA32_TSC (0x10) is answered here: a read
         returns the TSC of this cycle, a write sets all 64 bits, the TSC
         reading ``wdata`` in the next cycle and counting on from there (SDM
-        17.17). Every other address goes to the CPU's LAPIC (its ``msr``
-        method); a LAPIC without one faults them all. A fault (#GP) changes
-        nothing and reads 0.
+        17.17). Every other address goes to the CPU's LAPIC
+        (:meth:`LapicModel.msr`, which faults what it does not implement). A
+        fault (#GP) changes nothing and reads 0.
         """
         if addr == IA32_TSC:
             if not write:
                 return self.tsc(cpu), False
             value = wdata & _MASK64
             self._tsc_offset[cpu] = (value - self.cycle - 1) & _MASK64
-            if hasattr(self.lapics[cpu], "set_tsc"):
-                # The LAPIC's TSC-deadline compares with the new value from the next
-                # cycle on: wake it then (its next event may have moved either way).
-                self._sync(cpu)
-                self._tsc_set[cpu] = (self.cycle + 1, value)
-                self._wake(cpu, self.cycle + 1)
+            # The LAPIC's TSC-deadline compares with the new value from the next
+            # cycle on: wake it then (its next event may have moved either way).
+            self._sync(cpu)
+            self._tsc_set[cpu] = (self.cycle + 1, value)
+            self._wake(cpu, self.cycle + 1)
             return 0, False
         lapic = self.lapics[cpu]
-        access = getattr(lapic, "msr", None)
-        if access is None:
-            return 0, True
         self._sync(cpu)
-        rdata, fault = access(write, addr, wdata & _MASK64)
+        rdata, fault = lapic.msr(write, addr, wdata & _MASK64)
         self._reschedule(cpu)
         if lapic.ipi_pending is not None:
             ipi = lapic.take_ipi()

@@ -162,3 +162,69 @@ def test_random_msr_accesses_lock_step_with_the_model(spec: Any, platform: Platf
             assert rdata == model.tsc(cpu)
 
     run(platform, bench)
+
+
+# ---------------------------------------------------------------------- TSC-deadline, end to end
+
+IA32_TSC_DEADLINE = 0x6E0
+LVT_TIMER_TSC_DEADLINE = 0b10 << 17  # SDM 10.5.4.1: LVT timer mode 10b
+
+
+async def axi_write(t: Clocked, bus: Any, addr: int, data: int) -> None:
+    """One AXI4-Lite write with AW and W together, waiting for B."""
+    ctx = t.ctx
+    ctx.set(bus.awaddr, addr)
+    ctx.set(bus.wdata, data)
+    ctx.set(bus.wstrb, 0xF)
+    ctx.set(bus.awvalid, 1)
+    ctx.set(bus.wvalid, 1)
+    ctx.set(bus.bready, 1)
+    aw = w = False
+    for _ in range(50):
+        aw_now, w_now, b = ctx.get(bus.awready), ctx.get(bus.wready), ctx.get(bus.bvalid)
+        await t.tick()
+        aw, w = aw or aw_now, w or w_now
+        ctx.set(bus.awvalid, int(not aw))
+        ctx.set(bus.wvalid, int(not w))
+        if b:
+            ctx.set(bus.bready, 0)
+            return
+    raise AssertionError(f"write to {addr:#x} got no response")
+
+
+def test_tsc_deadline_fires_within_2_cycles_through_the_platform(spec: Any, platform: Platform) -> None:
+    """SDM 10.5.4.1 (TSC-deadline mode) end to end: LVT timer in TSC-deadline mode by MMIO,
+    WRMSR IA32_TSC_DEADLINE = D through the platform's MSR port; ``intr`` rises when the
+    TSC is at most 2 past D, never before; the MSR then reads 0 (KUT tscdeadline)."""
+    if not spec.lapic.param("tsc_deadline"):
+        pytest.skip("the spec's LAPIC has no TSC-deadline timer")
+    from irqforge.sim.benches.storm_check import PlatformRegs
+
+    regs = PlatformRegs(spec)
+
+    async def bench(ctx: Any) -> None:
+        t = Clocked(ctx)
+        cpu = platform.cpu[0]
+        await axi_write(t, cpu.bus, regs.lapic("SVR"), regs.svr_enabled())
+        await axi_write(t, cpu.bus, regs.lapic("LVT_TIMER"), LVT_TIMER_TSC_DEADLINE | 0xEF)
+        for delta in (25, 26, 7):
+            tsc, _, at = await msr(t, cpu.msr, False, IA32_TSC)
+            deadline = tsc + delta
+            _, fault, _ = await msr(t, cpu.msr, True, IA32_TSC_DEADLINE, deadline)
+            assert not fault
+            for _ in range(delta + 10):
+                if ctx.get(cpu.intr):
+                    break
+                await t.tick()
+            fired = tsc + t.cycle - at
+            assert ctx.get(cpu.intr) and ctx.get(cpu.vector) == 0xEF, f"deadline +{delta}: no interrupt"
+            assert 0 <= fired - deadline <= 2, f"intr at TSC {fired}, deadline {deadline}"
+            rdata, _, _ = await msr(t, cpu.msr, False, IA32_TSC_DEADLINE)
+            assert rdata == 0
+            ctx.set(cpu.inta, 1)
+            await t.tick()
+            ctx.set(cpu.inta, 0)
+            assert ctx.get(cpu.ack_valid) and ctx.get(cpu.ack_vector) == 0xEF
+            await axi_write(t, cpu.bus, regs.lapic("EOI"), 0)
+
+    run(platform, bench)

@@ -26,7 +26,14 @@ from irqforge.gen import generate
 from irqforge.spec import SpecError, load, load_default
 from irqforge.spec import model as m
 from irqforge.spec.build import EXAMPLES_DIR
-from irqforge.spec.consumers import REQUIRED, REQUIRED_PARAMS, REQUIRED_VECTORS, REQUIRED_WINDOWS
+from irqforge.spec.consumers import (
+    REQUIRED,
+    REQUIRED_MSRS,
+    REQUIRED_PARAMS,
+    REQUIRED_VECTORS,
+    REQUIRED_WINDOWS,
+    REQUIRED_X2APIC,
+)
 
 # --------------------------------------------------------------------------- the list is complete
 
@@ -84,6 +91,8 @@ def test_every_register_looked_up_is_required(recorded: dict[str, set[tuple[str,
 
 def test_every_field_and_value_looked_up_is_required(recorded: dict[str, set[tuple[str, Any]]]) -> None:
     fields = {(r, f) for regs in REQUIRED.values() for r, fs in regs.items() for f in fs}
+    fields |= {(r, f) for r, fs in REQUIRED_X2APIC.items() for f in fs}
+    fields |= {(m, f) for m, (fs, _modes) in REQUIRED_MSRS.items() for f in fs}
     for reg, field in recorded["field"]:
         assert (reg, field) in fields, f"{reg}.{field} is looked up but not in consumers.REQUIRED"
     values = {(f, v) for regs in REQUIRED.values() for fs in regs.values() for f, vs in fs.items() for v in vs}

@@ -66,6 +66,7 @@ def _instances(reg: dict[str, Any]) -> list[int]:
 def _write_lapic(spec_dir: SpecCopy, regs: list[dict[str, Any]]) -> None:
     data = yaml.safe_load((DEFAULT_DIR / "lapic.yaml").read_text())
     data["device"]["registers"] = regs
+    data["device"].pop("x2apic")  # the view names registers of the default layout
     spec_dir.write("lapic.yaml", yaml.safe_dump(data, sort_keys=False))
 
 
