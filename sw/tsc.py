@@ -35,15 +35,13 @@ TSC_DIVISOR = 8
 
 def tsc_deadline_supported(spec: Spec) -> bool:
     """``boot_cpu_has(X86_FEATURE_TSC_DEADLINE_TIMER)``: the LVT timer has the mode and the MSR exists."""
-    tm = spec.lapic.register("LVT_TIMER").field("TIMER_MODE")
-    has_mode = any(e.name == "TSC_DEADLINE" for e in tm.enums)
-    msrs = getattr(spec.lapic, "msrs", None)
-    if msrs is None:
-        return False
-    try:
-        return has_mode and any(getattr(m, "address", None) == MSR_IA32_TSC_DEADLINE for m in msrs)
-    except TypeError:
-        return False
+    lapic = spec.lapic
+    tm = lapic.register("LVT_TIMER").field("TIMER_MODE")
+    return (
+        bool(lapic.params.get("tsc_deadline", 0))
+        and any(e.name == "TSC_DEADLINE" for e in tm.enums)
+        and any(m.address == MSR_IA32_TSC_DEADLINE for m in lapic.msrs)
+    )
 
 
 class TscDeadlineTimer(ClockEventDevice):

@@ -58,9 +58,7 @@ _EOI_MSR = APIC_BASE_MSR + (0x0B0 >> 4)
 
 def x2apic_supported(spec: Spec) -> bool:
     """``boot_cpu_has(X86_FEATURE_X2APIC)``: the spec's LAPIC has the x2APIC MSR view."""
-    lapic = spec.lapic
-    msr_view = getattr(lapic, "x2apic", None) or getattr(lapic, "msrs", None) or getattr(lapic, "msr_view", None)
-    return bool(msr_view)
+    return spec.lapic.x2apic is not None
 
 
 @contextlib.contextmanager
