@@ -48,12 +48,8 @@ __all__ = ["APIC_BASE_MSR", "APIC_MODES", "X2Apic", "apic_mode", "make_apic", "u
 #: The values of ``KernelConfig.apic`` / ``irqforge sim --apic``.
 APIC_MODES = ("xapic", "x2apic")
 
-#: arch/x86/include/asm/apicdef.h: the first x2APIC MSR.
+#: arch/x86/include/asm/apicdef.h: the first x2APIC MSR (the spec's ``x2apic.msr_base`` is used).
 APIC_BASE_MSR = 0x800
-#: ``APIC_SELF_IPI`` (0x3F0) as an MSR.
-_SELF_IPI_MSR = APIC_BASE_MSR + (0x3F0 >> 4)
-_ICR_MSR = APIC_BASE_MSR + (0x300 >> 4)
-_EOI_MSR = APIC_BASE_MSR + (0x0B0 >> 4)
 
 
 def x2apic_supported(spec: Spec) -> bool:
@@ -112,10 +108,16 @@ class X2Apic(Apic):
     def __init__(self, kernel: DeviceAccess, msr: Msr) -> None:
         super().__init__(kernel)
         self.msr = msr
-        lapic = kernel.spec.lapic
-        self.msr_of = {r.name: APIC_BASE_MSR + (r.offset >> 4) for r in lapic.registers}
-        self.ISR_MSR = [APIC_BASE_MSR + (lapic.offset("ISR", i) >> 4) for i in range(8)]
-        self.TMR_MSR = [APIC_BASE_MSR + (lapic.offset("TMR", i) >> 4) for i in range(8)]
+        view = kernel.spec.lapic.x2apic
+        if view is None:
+            raise ValueError(f"the LAPIC of spec {kernel.spec.platform.name!r} has no x2APIC MSR view")
+        self.msr_of = {r.source or r.name: r.address for r in view.registers}
+        """MMIO register name → its MSR (the registers the view has; DFR, ICR_HI … have none)."""
+        self.ISR_MSR = [view.register("ISR").address + i for i in range(8)]
+        self.TMR_MSR = [view.register("TMR").address + i for i in range(8)]
+        self.EOI_MSR = view.register("EOI").address
+        self.ICR_MSR = view.register("ICR").address
+        self.SELF_IPI_MSR = view.register("SELF_IPI").address
         self.cluster = kernel.config.x2apic_dest == "cluster"
         self.name = "cluster x2apic" if self.cluster else "physical x2apic"
         self.logical_id: dict[int, int] = {}
@@ -132,10 +134,10 @@ class X2Apic(Apic):
 
     async def apic_eoi(self) -> None:
         """``native_apic_msr_eoi``: wrmsr(0x80B, 0)."""
-        self.msr.wrmsrq_sync(_EOI_MSR, 0)
+        self.msr.wrmsrq_sync(self.EOI_MSR, 0)
 
     def eoi_sync(self) -> None:
-        self.msr.wrmsrq_sync(_EOI_MSR, 0)
+        self.msr.wrmsrq_sync(self.EOI_MSR, 0)
 
     async def isr_bit(self, vector: int) -> bool:
         return bool(self.msr.rdmsrq_sync(self.ISR_MSR[vector >> 5]) >> (vector & 31) & 1)
@@ -180,7 +182,7 @@ class X2Apic(Apic):
 
     async def icr_write(self, low: int, dest_apicid: int) -> None:
         """``native_x2apic_icr_write``: one 64-bit write, destination in bits 63:32."""
-        self.msr.wrmsrq_sync(_ICR_MSR, (dest_apicid & 0xFFFFFFFF) << 32 | low & 0xFFFFFFFF)
+        self.msr.wrmsrq_sync(self.ICR_MSR, (dest_apicid & 0xFFFFFFFF) << 32 | low & 0xFFFFFFFF)
 
     async def send_IPI_dest_field(self, apicid: int, vector: int) -> None:
         """``__x2apic_send_IPI_dest(apicid, vector, APIC_DEST_PHYSICAL)``."""
@@ -196,7 +198,7 @@ class X2Apic(Apic):
             mask = [c.id for c in self.k.cpus if shortcut == "ALL_INCL" or (c.id == me) == (shortcut == "SELF")]
             self.k.tracer.event(me, "ipi:ipi_send_cpumask", cpumask=mask, vector=vector)
         if shortcut == "SELF" and vector != self.NMI_VECTOR:
-            self.msr.wrmsrq_sync(_SELF_IPI_MSR, vector)
+            self.msr.wrmsrq_sync(self.SELF_IPI_MSR, vector)
             return
         await self.icr_write(self._prepare_icr(self.SHORTHAND[shortcut], vector, 0), 0)
 
