@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from irqforge.sw.entry import X86_EFLAGS_IF, PtRegs
 from irqforge.sw.irq import IRQ_HANDLED, IRQ_NONE, IRQF_TRIGGER_HIGH, IRQF_TRIGGER_RISING
 from irqforge.sw.kernel import Kernel
@@ -27,7 +29,20 @@ async def read_rte(k: Kernel, pin: int) -> int:
     return hi << 32 | lo
 
 
-def test_apic_error_interrupt_reads_esr_and_counts_err(boot: Any) -> None:
+@pytest.mark.parametrize(
+    "apic",
+    [
+        "xapic",
+        pytest.param(
+            "x2apic",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the LAPIC raises #GP on WRMSR(ESR, 0) (SDM table 11-6 allows it): ESR is never latched",
+            ),
+        ),
+    ],
+)
+def test_apic_error_interrupt_reads_esr_and_counts_err(boot: Any, apic: str) -> None:
     out: dict[str, Any] = {}
 
     async def main(k: Kernel) -> None:
@@ -39,7 +54,7 @@ def test_apic_error_interrupt_reads_esr_and_counts_err(boot: Any) -> None:
         out["esr_now"] = await k.apic.read("ESR")
         out["proc"] = k.proc.interrupts().splitlines()[-2]
 
-    k, _ = boot(main, lapic_timer=False)
+    k, _ = boot(main, lapic_timer=False, apic=apic)
     assert out["err"] == 1
     assert out["esr_log"] == [(0, 1 << 5)]
     assert out["esr_now"] == 0
@@ -234,6 +249,7 @@ def test_device_interrupt_nests_an_exception_with_fixup_and_the_double_fault_ist
     async def main(k: Kernel) -> None:
         dev = SimDevice(k, "dev", k.spec.platform.isa_pin(1), level=False)
         k.entry.extable.add(0xFFFFFFFF81007000, 0xFFFFFFFF81008000)
+        seen = len(k.traps.events)  # this test's exceptions only
 
         async def handler(_irq: int, _d: Any) -> int:
             dev.ack()
@@ -249,7 +265,7 @@ def test_device_interrupt_nests_an_exception_with_fixup_and_the_double_fault_ist
         await dev.done.wait_for_completion()
         out["df_ist"] = k.idt.read_gate(vm["DF"]).ist
         out["nmi_ist"] = k.idt.read_gate(vm["NMI"]).ist
-        out["events"] = [(e.trapnr, e.fixed_up) for e in k.traps.events]
+        out["events"] = [(e.trapnr, e.fixed_up) for e in k.traps.events[seen:]]
 
     boot(main, lapic_timer=False)
     assert out["ctx"] == 0x10000  # one hardirq level: Linux HARDIRQ_OFFSET
