@@ -93,6 +93,7 @@ class PlatformModel:
         self.hpet = HpetModel(spec)
         self.router = RouterModel(spec, self.lapics)
         self.npins: int = spec.ioapic.param("pins")
+        self._all_pins = (1 << self.npins) - 1
         amap = plat.address_map
         self._lapic_base, self._lapic_size = amap["lapic"]
         self._ioapic_base, self._ioapic_size = amap["ioapic"]
@@ -272,10 +273,17 @@ class PlatformModel:
             if pins != self._pins:
                 self._pins = pins
                 io = self.ioapic
-                io.set_pins(pins)
+                io.pins = pins & self._all_pins  # io.set_pins(pins)
                 io.settle()  # _ioapic_settle(), inlined
                 if io.delivered:
-                    self._route_ioapic()
+                    # _route_ioapic() and _deliver(), inlined for a fixed vector
+                    route = self.router.route
+                    for msg in io.take_messages():
+                        for index, interrupt in route(msg):
+                            if interrupt.vector < 16 or interrupt.delivery_mode in _STARTUP_MODES:
+                                self._deliver(((index, interrupt),))
+                            else:
+                                self.lapics[index].accept(interrupt)
 
     @property
     def device_lines(self) -> int:
