@@ -57,6 +57,11 @@ EX_TYPE_FAULT = 2
 EX_TYPE_UACCESS = 3
 EX_TYPE_EFAULT_REG = 10
 
+#: enum members as module constants: ``GateType.INTERRUPT`` is an attribute
+#: lookup on an Enum class at every use, a global is not
+_INTERRUPT_GATE = GateType.INTERRUPT
+_TRAP_GATE = GateType.TRAP
+
 IRQ_ENTRIES_BASE = 0xFFFFFFFF81E00000
 _IN_INTERRUPT = NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK
 SPURIOUS_ENTRIES_BASE = 0xFFFFFFFF81E10000
@@ -299,9 +304,24 @@ class Entry:
         return stub
 
     def _make_irq_stub(self, vector: int) -> Stub:
+        k = self.k
+        v = vector & 0xFF
+
         def stub(regs: PtRegs, error_code: int) -> None:
             regs.orig_ax = vector  # the stub pushes the vector into the error-code slot
-            self._irq_body(regs, self.k.irq.common_interrupt, vector & 0xFF)
+            # _irq_body(regs, k.irq.common_interrupt, v), inlined: the path of every device interrupt
+            cpu = k._cur
+            cpu.preempt_count += HARDIRQ_OFFSET
+            try:
+                k.irq.common_interrupt(regs, v)
+            finally:
+                cpu = k._cur
+                cpu.preempt_count -= HARDIRQ_OFFSET
+            if cpu.data["softirq_pending"] and not cpu.preempt_count & _IN_INTERRUPT:
+                k.softirq.handle_softirqs(False)  # invoke_softirq
+                cpu = k._cur
+            if cpu.need_resched and cpu.preempt_count == 0 and regs.flags & X86_EFLAGS_IF and not cpu.in_nmi:
+                k.mux.schedule()  # preempt_schedule_irq
 
         return stub
 
@@ -418,7 +438,9 @@ class Entry:
         size = idt.layout.size
         if vector * size + size - 1 > idtr[1]:
             return self.deliver_sync(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
-        gate = idt.read_gate(vector)
+        gate = idt._decoded[vector]  # read_gate()'s descriptor cache, None after a gate write
+        if gate is None:
+            gate = idt.read_gate(vector)
         if soft and cpu.cpl > gate.dpl:
             return self.deliver_sync(self.GP_VECTOR, error_code=vector * 8 + 2, ip=ip)
         if not gate.present:
@@ -426,7 +448,7 @@ class Entry:
         cached = self._dispatch.get(vector)
         if cached is None or cached[0] is not gate:
             gtype = gate.gate_type
-            if gtype is not GateType.INTERRUPT and gtype is not GateType.TRAP:
+            if gtype is not _INTERRUPT_GATE and gtype is not _TRAP_GATE:
                 return self.deliver_sync(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
             target = k._symbols.get(gate.offset)
             if target is None or target[1] is None:
@@ -460,7 +482,7 @@ class Entry:
         max_depth = self.max_depth
         if depth >= max_depth[cpu.id]:
             max_depth[cpu.id] = depth + 1
-        if gtype is GateType.INTERRUPT:
+        if gtype is _INTERRUPT_GATE:
             cpu.if_flag = False
         cpu.cpl = 0
         if self.trace:
