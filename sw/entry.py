@@ -61,6 +61,7 @@ EX_TYPE_EFAULT_REG = 10
 #: lookup on an Enum class at every use, a global is not
 _INTERRUPT_GATE = GateType.INTERRUPT
 _TRAP_GATE = GateType.TRAP
+_new_object = object.__new__
 
 IRQ_ENTRIES_BASE = 0xFFFFFFFF81E00000
 _IN_INTERRUPT = NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK
@@ -313,7 +314,12 @@ class Entry:
             cpu = k._cur
             cpu.preempt_count += HARDIRQ_OFFSET
             try:
-                k.irq.common_interrupt(regs, v)
+                # common_interrupt(regs, v) with its edge flow inline
+                desc = cpu.vector_irq[v]
+                if desc is not None and desc.flow == "edge":
+                    k.irq.handle_edge_irq(desc)
+                else:
+                    k.irq.common_interrupt(regs, v)
             finally:
                 cpu = k._cur
                 cpu.preempt_count -= HARDIRQ_OFFSET
@@ -487,7 +493,13 @@ class Entry:
         cpu.cpl = 0
         if self.trace:
             self.log.append((cpu.id, vector, name))
-        regs = PtRegs(rip, cs, flags, rsp, ss)
+        # PtRegs(rip, cs, flags, rsp, ss) without the call of its __init__
+        regs = _new_object(PtRegs)
+        regs.ip = rip
+        regs.cs = cs
+        regs.flags = flags
+        regs.sp = rsp
+        regs.ss = ss
         try:
             r = stub(regs, -1 if ec is None else ec)
             if r is not None:
@@ -497,7 +509,7 @@ class Entry:
                 frames.pop()
         # iret
         cpu = k._cur
-        cpu.if_flag = bool(regs.flags & X86_EFLAGS_IF)
+        cpu.if_flag = regs.flags & X86_EFLAGS_IF != 0
         cpu.cpl = regs.cs & 3
         return regs
 

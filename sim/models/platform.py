@@ -221,7 +221,9 @@ class PlatformModel:
                 lapic.advance(lag)
                 self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
-            self._reschedule(cpu)
+            nxt = lapic.next_event_in()  # _reschedule(cpu) when the write moved the LAPIC's next event
+            if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
+                self._reschedule(cpu)
             if lapic.ipi_pending is not None:
                 ipi = lapic.take_ipi()
                 while ipi is not None:
