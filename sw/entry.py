@@ -483,7 +483,19 @@ class Entry:
         else:
             cs, ss = USER_CS, USER_DS
         rip = t.ip if ip is None else ip
-        frame = HwFrame(vector, ss, rsp, flags, cs, rip, ec, stack, gtype, depth)
+        # HwFrame(vector, ss, rsp, flags, cs, rip, ec, stack, gtype, depth) without the
+        # call of its __init__ (a call through C into a new interpreter frame)
+        frame = _new_object(HwFrame)
+        frame.vector = vector
+        frame.ss = ss
+        frame.rsp = rsp
+        frame.rflags = flags
+        frame.cs = cs
+        frame.rip = rip
+        frame.error_code = ec
+        frame.stack = stack
+        frame.gate_type = gtype
+        frame.depth = depth
         frames.append(frame)
         max_depth = self.max_depth
         if depth >= max_depth[cpu.id]:
@@ -493,7 +505,7 @@ class Entry:
         cpu.cpl = 0
         if self.trace:
             self.log.append((cpu.id, vector, name))
-        # PtRegs(rip, cs, flags, rsp, ss) without the call of its __init__
+        # PtRegs(rip, cs, flags, rsp, ss), likewise
         regs = _new_object(PtRegs)
         regs.ip = rip
         regs.cs = cs

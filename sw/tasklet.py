@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from functools import partial
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -66,10 +65,8 @@ class Tasklets:
         for cpu in self.k.cpus:
             cpu.data["tasklet_vec"] = []
             cpu.data["tasklet_hi_vec"] = []
-        # tasklet_action / tasklet_hi_action without their own frame (run at every softirq pass)
-        softirq = self.k.softirq
-        softirq.open_softirq(TASKLET_SOFTIRQ, partial(self._action_common, "tasklet_vec", TASKLET_SOFTIRQ, False))
-        softirq.open_softirq(HI_SOFTIRQ, partial(self._action_common, "tasklet_hi_vec", HI_SOFTIRQ, True))
+        self.k.softirq.open_softirq(TASKLET_SOFTIRQ, self.tasklet_action)
+        self.k.softirq.open_softirq(HI_SOFTIRQ, self.tasklet_hi_action)
 
     def _wq(self, t: Tasklet) -> WaitQueue:
         if t.wq is None:

@@ -224,11 +224,10 @@ class PlatformModel:
             nxt = lapic.next_event_in()  # _reschedule(cpu) when the write moved the LAPIC's next event
             if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
                 self._reschedule(cpu)
-            if lapic.ipi_pending is not None:
+            ipi = lapic.take_ipi()  # a plain call where the ipi_pending property would be a call through C
+            while ipi is not None:
+                self._deliver(self.router.route_ipi(ipi, cpu))
                 ipi = lapic.take_ipi()
-                while ipi is not None:
-                    self._deliver(self.router.route_ipi(ipi, cpu))
-                    ipi = lapic.take_ipi()
             if lapic.eois:
                 for vector in lapic.take_eois():
                     self.ioapic.eoi(vector)
