@@ -321,7 +321,7 @@ class Kernel(LinuxApi):
         mux.boundary()
         cpu = self._cur
         p = self._pins[cpu.id]
-        if cpu.resched_targets or (p.nmi_pending and not cpu.in_nmi) or (cpu.if_flag and p.intr):
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
             self._interrupt_point(cpu)
         return v
 
@@ -337,7 +337,7 @@ class Kernel(LinuxApi):
         mux.boundary()
         cpu = self._cur
         p = self._pins[cpu.id]
-        if cpu.resched_targets or (p.nmi_pending and not cpu.in_nmi) or (cpu.if_flag and p.intr):
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
             self._interrupt_point(cpu)
 
     def _interrupt_point(self, cpu: PerCpu) -> None:
@@ -376,7 +376,7 @@ class Kernel(LinuxApi):
         mux.boundary()
         cpu = self._cur
         p = self._pins[cpu.id]
-        if cpu.resched_targets or (p.nmi_pending and not cpu.in_nmi) or (cpu.if_flag and p.intr):
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
             self._interrupt_point(cpu)
 
     def cpu_relax_sync(self, cycles: int = 8) -> None:
@@ -390,7 +390,7 @@ class Kernel(LinuxApi):
         mux.boundary()
         cpu = self._cur
         p = self._pins[cpu.id]
-        if cpu.resched_targets or (p.nmi_pending and not cpu.in_nmi) or (cpu.if_flag and p.intr):
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
             self._interrupt_point(cpu)
 
     def us_to_cycles(self, us: float) -> int:
