@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Generator
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from greenlet import GreenletExit, getcurrent, greenlet
@@ -46,6 +47,12 @@ if TYPE_CHECKING:
     from .machine import Machine
 
 __all__ = ["CpuMux", "MuxHost"]
+
+# Enum members as module constants: ``CpuState.ONLINE`` is an attribute lookup
+# on an Enum class at every use (the turn switch asks at every bus access).
+_ONLINE = CpuState.ONLINE
+_RUNNABLE = TaskState.RUNNABLE
+_BLOCKED = TaskState.BLOCKED
 
 T = TypeVar("T")
 
@@ -117,12 +124,25 @@ class CpuMux:
         if self._closing:
             raise GreenletExit
         k = self.k
-        cpu = self._next_cpu(k._cur)
+        # _next_cpu(k._cur), whose common case is this: the CPU after the
+        # current one is online and not parked (and, at the end of a pass, the
+        # cycle budget is not spent), so it runs without a side effect.
+        cur = k._cur
+        cpus = k.cpus
+        j = cur.id + 1
+        cpu: PerCpu | None
+        if j == len(cpus):
+            d = k._deadline
+            cpu = cpus[0] if d is None or self.machine.now() < d else None
+        else:
+            cpu = cpus[j]
+        if k._stop or cpu is None or cpu.state is not _ONLINE or cpu.parked is not None:
+            cpu = self._next_cpu(cur)
         if cpu is not None:
             # _turn_thread(cpu), whose common case is this (as in the driver)
             k._cur = cpu
             t = cpu.current
-            if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
+            if t is None or (t.state is not _RUNNABLE and t.state is not _BLOCKED):
                 t = self._turn_thread(cpu)
             g = t.glet
             if g is None:
@@ -158,7 +178,8 @@ class CpuMux:
 
     def await_(self, aw: Awaitable[T]) -> T:
         """Await ``aw`` from plain code on a thread's stack: what it yields goes to the backend."""
-        it = aw.__await__()
+        # a coroutine is driven directly (its __await__() would wrap it in one more object)
+        it: Any = aw if aw.__class__ is CoroutineType else aw.__await__()
         send: Any = None
         exc: BaseException | None = None
         while True:
@@ -216,9 +237,9 @@ class CpuMux:
             while i < len(cpus):
                 cpu = cpus[i]
                 i += 1
-                if cpu.state is not CpuState.ONLINE:
+                if cpu.state is not _ONLINE:
                     self._check_startup(cpu)
-                    if cpu.state is not CpuState.ONLINE:
+                    if cpu.state is not _ONLINE:
                         continue
                 if cpu.parked is not None:
                     if not self.wakeable(cpu):
@@ -228,7 +249,7 @@ class CpuMux:
                 # _turn_thread(cpu), whose common case is this
                 k._cur = cpu
                 t = cpu.current
-                if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
+                if t is None or (t.state is not _RUNNABLE and t.state is not _BLOCKED):
                     t = self._turn_thread(cpu)
                 g = t.glet
                 if g is None:
@@ -299,9 +320,9 @@ class CpuMux:
                         return None
                 j -= n
             cpu = cpus[j]
-            if cpu.state is not CpuState.ONLINE:
+            if cpu.state is not _ONLINE:
                 self._check_startup(cpu)
-                if cpu.state is not CpuState.ONLINE:
+                if cpu.state is not _ONLINE:
                     continue
             if cpu.parked is not None:
                 if not self.wakeable(cpu):
@@ -317,7 +338,7 @@ class CpuMux:
         limit: int | None = None
         blocked = False
         for cpu in k.cpus:
-            if cpu.state is not CpuState.ONLINE:
+            if cpu.state is not _ONLINE:
                 if cpu.state is CpuState.WAIT_FOR_SIPI or cpu.sipi_vector is not None:
                     blocked = True
                 continue
@@ -348,7 +369,7 @@ class CpuMux:
         """Make ``cpu`` the current CPU; the thread that runs its turn."""
         self.k._cur = cpu
         t = cpu.current
-        if t is None or (t.state is not TaskState.RUNNABLE and t.state is not TaskState.BLOCKED):
+        if t is None or (t.state is not _RUNNABLE and t.state is not _BLOCKED):
             self.switch_thread(cpu, None)
             t = cpu.current
             assert t is not None
@@ -358,7 +379,7 @@ class CpuMux:
     def pick_next(cpu: PerCpu) -> Thread:
         best: Thread | None = None
         for t in cpu.threads:
-            if t.state is TaskState.RUNNABLE and (best is None or (t.prio, t.seq) < (best.prio, best.seq)):
+            if t.state is _RUNNABLE and (best is None or (t.prio, t.seq) < (best.prio, best.seq)):
                 best = t
         assert best is not None, "the idle thread is always runnable"
         return best

@@ -57,6 +57,12 @@ EX_TYPE_FAULT = 2
 EX_TYPE_UACCESS = 3
 EX_TYPE_EFAULT_REG = 10
 
+#: enum members as module constants: ``GateType.INTERRUPT`` is an attribute
+#: lookup on an Enum class at every use, a global is not
+_INTERRUPT_GATE = GateType.INTERRUPT
+_TRAP_GATE = GateType.TRAP
+_new_object = object.__new__
+
 IRQ_ENTRIES_BASE = 0xFFFFFFFF81E00000
 _IN_INTERRUPT = NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK
 SPURIOUS_ENTRIES_BASE = 0xFFFFFFFF81E10000
@@ -301,9 +307,29 @@ class Entry:
         return stub
 
     def _make_irq_stub(self, vector: int) -> Stub:
+        k = self.k
+        v = vector & 0xFF
+
         def stub(regs: PtRegs, error_code: int) -> None:
             regs.orig_ax = vector  # the stub pushes the vector into the error-code slot
-            self._irq_body(regs, self.k.irq.common_interrupt, vector & 0xFF)
+            # _irq_body(regs, k.irq.common_interrupt, v), inlined: the path of every device interrupt
+            cpu = k._cur
+            cpu.preempt_count += HARDIRQ_OFFSET
+            try:
+                # common_interrupt(regs, v) with its edge flow inline
+                desc = cpu.vector_irq[v]
+                if desc is not None and desc.flow == "edge":
+                    k.irq.handle_edge_irq(desc)
+                else:
+                    k.irq.common_interrupt(regs, v)
+            finally:
+                cpu = k._cur
+                cpu.preempt_count -= HARDIRQ_OFFSET
+            if cpu.data["softirq_pending"] and not cpu.preempt_count & _IN_INTERRUPT:
+                k.softirq.handle_softirqs(False)  # invoke_softirq
+                cpu = k._cur
+            if cpu.need_resched and cpu.preempt_count == 0 and regs.flags & X86_EFLAGS_IF and not cpu.in_nmi:
+                k.mux.schedule()  # preempt_schedule_irq
 
         return stub
 
@@ -420,7 +446,9 @@ class Entry:
         size = idt.layout.size
         if vector * size + size - 1 > idtr[1]:
             return self.deliver_sync(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
-        gate = idt.read_gate(vector)
+        gate = idt._decoded[vector]  # read_gate()'s descriptor cache, None after a gate write
+        if gate is None:
+            gate = idt.read_gate(vector)
         if soft and cpu.cpl > gate.dpl:
             return self.deliver_sync(self.GP_VECTOR, error_code=vector * 8 + 2, ip=ip)
         if not gate.present:
@@ -428,7 +456,7 @@ class Entry:
         cached = self._dispatch.get(vector)
         if cached is None or cached[0] is not gate:
             gtype = gate.gate_type
-            if gtype is not GateType.INTERRUPT and gtype is not GateType.TRAP:
+            if gtype is not _INTERRUPT_GATE and gtype is not _TRAP_GATE:
                 return self.deliver_sync(self.GP_VECTOR, error_code=vector * 8 + 2 + ext, ip=ip)
             target = k._symbols.get(gate.offset)
             if target is None or target[1] is None:
@@ -457,17 +485,35 @@ class Entry:
         else:
             cs, ss = USER_CS, USER_DS
         rip = t.ip if ip is None else ip
-        frame = HwFrame(vector, ss, rsp, flags, cs, rip, ec, stack, gtype, depth)
+        # HwFrame(vector, ss, rsp, flags, cs, rip, ec, stack, gtype, depth) without the
+        # call of its __init__ (a call through C into a new interpreter frame)
+        frame = _new_object(HwFrame)
+        frame.vector = vector
+        frame.ss = ss
+        frame.rsp = rsp
+        frame.rflags = flags
+        frame.cs = cs
+        frame.rip = rip
+        frame.error_code = ec
+        frame.stack = stack
+        frame.gate_type = gtype
+        frame.depth = depth
         frames.append(frame)
         max_depth = self.max_depth
         if depth >= max_depth[cpu.id]:
             max_depth[cpu.id] = depth + 1
-        if gtype is GateType.INTERRUPT:
+        if gtype is _INTERRUPT_GATE:
             cpu.if_flag = False
         cpu.cpl = 0
         if self.trace:
             self.log.append((cpu.id, vector, name))
-        regs = PtRegs(rip, cs, flags, rsp, ss)
+        # PtRegs(rip, cs, flags, rsp, ss), likewise
+        regs = _new_object(PtRegs)
+        regs.ip = rip
+        regs.cs = cs
+        regs.flags = flags
+        regs.sp = rsp
+        regs.ss = ss
         try:
             r = stub(regs, -1 if ec is None else ec)
             if r is not None:
@@ -477,7 +523,7 @@ class Entry:
                 frames.pop()
         # iret
         cpu = k._cur
-        cpu.if_flag = bool(regs.flags & X86_EFLAGS_IF)
+        cpu.if_flag = regs.flags & X86_EFLAGS_IF != 0
         cpu.cpl = regs.cs & 3
         return regs
 

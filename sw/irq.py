@@ -400,11 +400,10 @@ class IrqCore:
 
     def handle_edge_irq(self, desc: IrqDesc) -> None:
         chip = desc.chip
-        aw = self.k.mux.await_
         desc.replay = False
         if desc.in_progress or desc.disabled or not desc.actions:  # not _irq_may_run(desc) or …
             desc.pending = True
-            aw(chip.irq_mask(desc))
+            self.k.mux.await_(chip.irq_mask(desc))
             chip.irq_ack_sync(desc)
             return
         desc.kstat[self.k._cur.id] += 1  # _kstat(desc)
@@ -412,10 +411,10 @@ class IrqCore:
         chip.irq_ack_sync(desc)
         while True:
             if not desc.actions:
-                aw(chip.irq_mask(desc))
+                self.k.mux.await_(chip.irq_mask(desc))
                 return
             if desc.pending and not desc.disabled and desc.masked:
-                aw(chip.irq_unmask(desc))
+                self.k.mux.await_(chip.irq_unmask(desc))
             self.handle_irq_event(desc)
             if not (desc.pending and not desc.disabled):
                 break

@@ -27,7 +27,7 @@ hardware, sleep or spin are ``async``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from typing import Any
 
 from irqforge.spec import Spec, load_default
@@ -64,7 +64,7 @@ from .hrtimer import Hrtimers
 from .idt import Idt
 from .io_apic import IoApic
 from .irq import IrqCore
-from .machine import Machine, MsrFault
+from .machine import CpuPins, Machine, MsrFault
 from .msr import Msr
 from .proc import Proc
 from .sched import PRIO_IDLE, PRIO_NORMAL, Completion, TaskState, Thread, WaitQueue
@@ -99,6 +99,24 @@ __all__ = [
     "PlatformReset",
     "call",
 ]
+
+class _MachinePins:
+    """:class:`~irqforge.sw.machine.CpuPins` of a machine without ``cpu_pins``: it is asked."""
+
+    __slots__ = ("_cpu", "_machine")
+
+    def __init__(self, machine: Machine, cpu: int) -> None:
+        self._machine = machine
+        self._cpu = cpu
+
+    @property
+    def intr(self) -> bool:
+        return self._machine.intr_pending(self._cpu)
+
+    @property
+    def nmi_pending(self) -> bool:
+        return self._machine.nmi_pending(self._cpu)
+
 
 class _Driver:
     """The awaitable the top coroutine awaits: the CPU multiplexer's driver."""
@@ -155,6 +173,11 @@ class Kernel(LinuxApi):
         self.boot_cycles = 0
         self.mux = CpuMux(self)
         self._sync_hw = bool(getattr(machine, "synchronous", False))
+        pins: Sequence[CpuPins] | None = getattr(machine, "cpu_pins", None)
+        self._pins: Sequence[CpuPins] = (
+            pins if pins is not None else [_MachinePins(machine, i) for i in range(machine.ncpus)]
+        )
+        """Each CPU's ``intr``/``nmi_pending`` (:class:`irqforge.sw.machine.CpuPins`), by CPU index."""
 
         # subsystems (order matters only for cross references at boot)
         self.idt = Idt(self)
@@ -287,6 +310,11 @@ class Kernel(LinuxApi):
         """32-bit store by the current CPU; an interrupt point afterwards."""
         self.write32_sync(addr, value)
 
+    # After the access the CPU's turn ends (``mux.boundary``); back on it, the
+    # CPU takes what is due (``_interrupt_point``), called only when something
+    # is: a reschedule IPI to send, NMI, or INTR with IF=1 (the pins are read
+    # without a call to the machine where it offers ``cpu_pins``).
+
     def read32_sync(self, addr: int) -> int:
         """:meth:`read32` as a plain call."""
         cpu = self._cur
@@ -294,7 +322,10 @@ class Kernel(LinuxApi):
         mux = self.mux
         v: int = m.read32_sync(cpu.id, addr) if self._sync_hw else mux.await_(m.read32(cpu.id, addr))  # type: ignore[attr-defined]
         mux.boundary()
-        self._interrupt_point(self._cur)
+        cpu = self._cur
+        p = self._pins[cpu.id]
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
+            self._interrupt_point(cpu)
         return v
 
     def write32_sync(self, addr: int, value: int) -> None:
@@ -307,7 +338,10 @@ class Kernel(LinuxApi):
         else:
             mux.await_(m.write32(cpu.id, addr, value & 0xFFFFFFFF))
         mux.boundary()
-        self._interrupt_point(self._cur)
+        cpu = self._cur
+        p = self._pins[cpu.id]
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
+            self._interrupt_point(cpu)
 
     def rdmsr_sync(self, msr: int) -> int:
         """The ``rdmsr`` instruction on the current CPU (an interrupt point afterwards);
@@ -341,18 +375,16 @@ class Kernel(LinuxApi):
         self._interrupt_point(self._cur)
 
     def _interrupt_point(self, cpu: PerCpu) -> None:
-        """Take what ``cpu`` may take now: reschedule IPIs to send, NMIs, interrupts.
-
-        Runs after every hardware access, so when nothing is due it costs no
-        more than the two questions to the machine (NMI, then INTR if IF=1)."""
+        """Take what ``cpu`` may take now: reschedule IPIs to send, NMIs, interrupts."""
         mux = self.mux
         if cpu.resched_targets:
             mux.await_(self._send_resched(cpu))
         m = self.machine
+        pins = self._pins[cpu.id]
         while True:
-            if not cpu.in_nmi and m.nmi_pending(cpu.id):
+            if not cpu.in_nmi and pins.nmi_pending:
                 mux.await_(self.entry.nmi_interrupt(cpu))
-            elif cpu.if_flag and m.intr_pending(cpu.id):
+            elif cpu.if_flag and pins.intr:
                 # Entry.external_interrupt(cpu), inlined
                 vector: int = m.acknowledge_sync(cpu.id) if self._sync_hw else mux.await_(m.acknowledge(cpu.id))  # type: ignore[attr-defined]
                 cpu.vector_count[vector] += 1
@@ -368,7 +400,18 @@ class Kernel(LinuxApi):
 
     async def cpu_relax(self, cycles: int = 8) -> None:
         """``cpu_relax()``: let a little time pass, take interrupts."""
-        self.cpu_relax_sync(cycles)
+        # cpu_relax_sync(cycles), inlined (a tasklet's or a thread's relax is on every interrupt's path)
+        m = self.machine
+        mux = self.mux
+        if self._sync_hw:
+            m.wait_cycles_sync(cycles)  # type: ignore[attr-defined]
+        else:
+            mux.await_(m.wait_cycles(cycles))
+        mux.boundary()
+        cpu = self._cur
+        p = self._pins[cpu.id]
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
+            self._interrupt_point(cpu)
 
     def cpu_relax_sync(self, cycles: int = 8) -> None:
         """:meth:`cpu_relax` as a plain call."""
@@ -379,7 +422,10 @@ class Kernel(LinuxApi):
         else:
             mux.await_(m.wait_cycles(cycles))
         mux.boundary()
-        self._interrupt_point(self._cur)
+        cpu = self._cur
+        p = self._pins[cpu.id]
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
+            self._interrupt_point(cpu)
 
     def us_to_cycles(self, us: float) -> int:
         return max(1, int(us * self.clock_hz // 1_000_000))

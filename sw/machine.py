@@ -142,3 +142,24 @@ class MsrFault(Exception):
         self.cpu, self.msr, self.write, self.value = cpu, msr, write, value
         what = f"wrmsr {msr:#x} <- {value:#018x}" if write else f"rdmsr {msr:#x}"
         super().__init__(f"cpu {cpu}: {what} raised #GP")
+
+
+class CpuPins(Protocol):
+    """A CPU's interrupt pins as plain attributes (an optional fast path).
+
+    A machine may offer ``cpu_pins``, one object per CPU whose ``intr`` and
+    ``nmi_pending`` always read what :meth:`Machine.intr_pending` and
+    :meth:`Machine.nmi_pending` would answer (the ``model`` backend hands out
+    its LAPIC models). The kernel asks them after every bus access; without
+    ``cpu_pins`` it asks the machine.
+    """
+
+    @property
+    def intr(self) -> bool:
+        """The LAPIC's ``intr`` output is high now."""
+        ...
+
+    @property
+    def nmi_pending(self) -> bool:
+        """The LAPIC's ``nmi`` output is high."""
+        ...

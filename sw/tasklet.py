@@ -97,7 +97,14 @@ class Tasklets:
         if t.state & _SCHED:
             return False
         t.state |= _SCHED
-        self._schedule_common(t, "tasklet_hi_vec", HI_SOFTIRQ)
+        # _schedule_common(t, "tasklet_hi_vec", HI_SOFTIRQ), inlined (a handler's bottom half)
+        k = self.k
+        cpu = k._cur
+        flags = cpu.if_flag  # local_irq_save()
+        cpu.if_flag = False
+        cpu.data["tasklet_hi_vec"].append(t)
+        k.softirq.raise_softirq_irqoff(HI_SOFTIRQ)
+        cpu.if_flag = flags  # local_irq_restore(flags)
         return True
 
     # The two softirq actions are plain calls on the current thread's stack (a

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Final, TypeVar
 
+from irqforge.sim.models.lapic import LapicModel
 from irqforge.sim.models.platform import NEVER, PlatformModel
 from irqforge.spec import Spec
 from irqforge.sw.machine import MsrFault
@@ -91,6 +92,9 @@ class ModelMachine:
         self.set_irq: Callable[[int, int], None] = self.platform.set_irq
         """Drive device line ``line`` (IO-APIC pin); takes no time. The platform's
         own method: a device interrupt drives its line twice."""
+        self.cpu_pins: list[LapicModel] = self._lapics
+        """Each CPU's LAPIC: its ``intr`` and ``nmi_pending`` are the CPU's pins
+        (:class:`irqforge.sw.machine.CpuPins`), read without a call to the machine."""
         self._deadline = NEVER
 
     # ------------------------------------------------------------------ driving
@@ -250,14 +254,21 @@ class ModelMachine:
         p.advance_to(max(self._deadline, p.cycle))
         raise _RunStopped
 
+    # Each spends its cycles with PlatformModel.advance()'s common case inline
+    # (no timer event due before the access ends: time just moves on).
+
     def read32_sync(self, cpu: int, addr: int) -> int:
         """:meth:`read32` without a coroutine."""
         if not 0 <= cpu < self.ncpus:
             self._check_cpu(cpu)
         p = self.platform
-        if p.cycle + READ_CYCLES > self._deadline:
+        t = p.cycle + READ_CYCLES
+        if t > self._deadline:
             self._stop_sync()
-        p.advance(READ_CYCLES)
+        if t < p._next_at:
+            p.cycle = t
+        else:
+            p.advance(READ_CYCLES)
         return p.read(cpu, addr)
 
     def write32_sync(self, cpu: int, addr: int, value: int) -> None:
@@ -265,9 +276,13 @@ class ModelMachine:
         if not 0 <= cpu < self.ncpus:
             self._check_cpu(cpu)
         p = self.platform
-        if p.cycle + WRITE_CYCLES > self._deadline:
+        t = p.cycle + WRITE_CYCLES
+        if t > self._deadline:
             self._stop_sync()
-        p.advance(WRITE_CYCLES)
+        if t < p._next_at:
+            p.cycle = t
+        else:
+            p.advance(WRITE_CYCLES)
         p.write(cpu, addr, value)
 
     def wait_cycles_sync(self, n: int) -> None:
@@ -275,9 +290,13 @@ class ModelMachine:
         if n < 0:
             raise ValueError(f"cannot wait {n} cycles")
         p = self.platform
-        if p.cycle + n > self._deadline:
+        t = p.cycle + n
+        if t > self._deadline:
             self._stop_sync()
-        p.advance(n)
+        if t < p._next_at:
+            p.cycle = t
+        else:
+            p.advance(n)
 
     def acknowledge_sync(self, cpu: int) -> int:
         """:meth:`acknowledge` without a coroutine."""
@@ -285,9 +304,13 @@ class ModelMachine:
             self._check_cpu(cpu)
         p = self.platform
         vector = self._lapics[cpu].inta()  # PlatformModel.inta()
-        if p.cycle + INTA_CYCLES > self._deadline:
+        t = p.cycle + INTA_CYCLES
+        if t > self._deadline:
             self._stop_sync()
-        p.advance(INTA_CYCLES)
+        if t < p._next_at:
+            p.cycle = t
+        else:
+            p.advance(INTA_CYCLES)
         return vector
 
     # ------------------------------------------------------------------ MSRs (the platform's per-CPU msr port)

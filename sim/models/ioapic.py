@@ -351,7 +351,8 @@ class IoApicModel:
                 return 1
             if not req & (req - 1):
                 g = req.bit_length() - 1
-                msg = self._message(self.entries[g])
+                e = self.entries[g]
+                msg = self._msg_cache.get(e & self._msg_fields) or self._message(e)
                 self.slot_idx = g
                 self.ptr = (g + 1) % self.npins
                 if lvl & req:

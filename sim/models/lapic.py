@@ -524,10 +524,11 @@ class LapicModel:
 
     def inta(self) -> int:
         """Interrupt acknowledge: the vector moved IRR → ISR, or the spurious vector."""
-        if not self.intr:
+        intr = self._intr
+        if not (self.intr if intr is None else intr):
             sh, m = self._svr_vector
             return (self.regs["SVR"] >> sh) & m
-        v = self._irr_stage.bit_length() - 1
+        v = (self._irr_seen if self.staged else self._irr).bit_length() - 1  # _irr_stage
         bit = 1 << v
         self._irr &= ~bit
         self._isr |= bit
@@ -831,7 +832,10 @@ class LapicModel:
         last_start = self._irr_start if cycles == 1 else self._irr
         settle = cycles == 1 and self._moved_retired
         self._moved = self._moved_retired = False
-        if not self.tmcct and not self._err_fire and not deadline and not self._lint_busy():
+        # (_lint_busy() is False without a call when no pin moved and no LINT is armed)
+        if not self.tmcct and not self._err_fire and not deadline and (
+            (self._pins == self._prev_pins and not self._lint_armed) or not self._lint_busy()
+        ):
             self.cycle += cycles  # nothing happens by itself at these edges
         else:
             # First edge: the pins, the timer, then the error interrupt of this edge.
@@ -863,7 +867,12 @@ class LapicModel:
         interrupt to deliver), else the number of cycles until the timer's
         expiry has taken effect, else ``None``.
         """
-        if self._err_fire or self._lint_busy() or self._dl_fire:
+        # (_lint_busy() is False without a call when no pin moved and no LINT is armed)
+        if (
+            self._err_fire
+            or self._dl_fire
+            or ((self._pins != self._prev_pins or self._lint_armed) and self._lint_busy())
+        ):
             return 1
         dl = max(0, self.tsc_deadline - self.tsc) + 1 if self.tsc_deadline else None
         if self.tmcct == 0:

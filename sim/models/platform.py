@@ -97,6 +97,7 @@ class PlatformModel:
         self.hpet = HpetModel(spec)
         self.router = RouterModel(spec, self.lapics)
         self.npins: int = spec.ioapic.param("pins")
+        self._all_pins = (1 << self.npins) - 1
         amap = plat.address_map
         self._lapic_base, self._lapic_size = amap["lapic"]
         self._ioapic_base, self._ioapic_size = amap["ioapic"]
@@ -245,12 +246,13 @@ class PlatformModel:
                     lapic.advance(lag)
                     self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
-            self._reschedule(cpu)
-            if lapic.ipi_pending is not None:
+            nxt = lapic.next_event_in()  # _reschedule(cpu) when the write moved the LAPIC's next event
+            if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
+                self._reschedule(cpu)
+            ipi = lapic.take_ipi()  # a plain call where the ipi_pending property would be a call through C
+            while ipi is not None:
+                self._deliver(self.router.route_ipi(ipi, cpu))
                 ipi = lapic.take_ipi()
-                while ipi is not None:
-                    self._deliver(self.router.route_ipi(ipi, cpu))
-                    ipi = lapic.take_ipi()
             if lapic.eois:
                 for vector in lapic.take_eois():
                     self.ioapic.eoi(vector)
@@ -347,10 +349,17 @@ class PlatformModel:
             if pins != self._pins:
                 self._pins = pins
                 io = self.ioapic
-                io.set_pins(pins)
+                io.pins = pins & self._all_pins  # io.set_pins(pins)
                 io.settle()  # _ioapic_settle(), inlined
                 if io.delivered:
-                    self._route_ioapic()
+                    # _route_ioapic() and _deliver(), inlined for a fixed vector
+                    route = self.router.route
+                    for msg in io.take_messages():
+                        for index, interrupt in route(msg):
+                            if interrupt.vector < 16 or interrupt.delivery_mode in _STARTUP_MODES:
+                                self._deliver(((index, interrupt),))
+                            else:
+                                self.lapics[index].accept(interrupt)
 
     @property
     def device_lines(self) -> int:

@@ -160,3 +160,58 @@ def test_watchdog_inside_the_kernel_stops_the_run_and_closes_every_thread(spec: 
     with pytest.raises(MachineTimeout):
         m.run(k.run(main), max_cycles=200_000)
     assert sorted(unwound) == [0, 1]
+
+
+class PinlessMachine(ModelMachine):
+    """The model without ``cpu_pins``: the kernel must ask ``intr_pending`` and
+    ``nmi_pending`` (as on the RTL backends); the questions are counted."""
+
+    def __init__(self, spec: Spec) -> None:
+        super().__init__(spec)
+        del self.cpu_pins
+        self.asked = 0
+        self.accesses = 0
+
+    async def read32(self, cpu: int, addr: int) -> int:
+        self.accesses += 1
+        return await super().read32(cpu, addr)
+
+    async def write32(self, cpu: int, addr: int, value: int) -> None:
+        self.accesses += 1
+        await super().write32(cpu, addr, value)
+
+    def read32_sync(self, cpu: int, addr: int) -> int:
+        self.accesses += 1
+        return super().read32_sync(cpu, addr)
+
+    def write32_sync(self, cpu: int, addr: int, value: int) -> None:
+        self.accesses += 1
+        super().write32_sync(cpu, addr, value)
+
+    def intr_pending(self, cpu: int) -> bool:
+        self.asked += 1
+        return super().intr_pending(cpu)
+
+    def nmi_pending(self, cpu: int) -> bool:
+        self.asked += 1
+        return super().nmi_pending(cpu)
+
+
+class PinlessSuspendingMachine(SuspendingMachine, PinlessMachine):
+    """Neither ``cpu_pins`` nor the synchronous fast path."""
+
+
+@pytest.mark.parametrize("machine_type", [PinlessMachine, PinlessSuspendingMachine])
+def test_a_machine_without_cpu_pins_is_asked_and_gives_the_same_results(
+    spec: Spec, machine_type: type[PinlessMachine]
+) -> None:
+    kwargs: dict[str, Any] = {"boot_ticks": 2, "ticks": 4, "irqs": 3, "ipis": 1, "munmaps": 1}
+    fast = ModelMachine(spec)
+    reference = fast.run(default_scenario(fast, **kwargs))
+    other = machine_type(spec)
+    assert not hasattr(other, "cpu_pins")
+    result = other.run(default_scenario(other, **kwargs))
+    assert other.accesses > 100
+    assert other.asked >= other.accesses  # after every bus access, at least the NMI question
+    assert result == reference
+    assert other.now() == fast.now()
