@@ -20,8 +20,11 @@ message is registered into the one-entry output slot at that same edge:
   (**1 cycle**; there is no input synchroniser, the pins are assumed to be
   synchronous to ``clk`` — put a synchroniser in front for asynchronous
   lines);
-* EOI (``eoi__valid`` or an EOI-register write) in the cycle before edge *k*
-  → a still-asserted level pin is re-delivered: ``msg__valid`` after edge *k*;
+* EOI broadcast (``eoi__valid``) in the cycle before edge *k* → a
+  still-asserted level pin is re-delivered: ``msg__valid`` after edge *k*;
+* an EOI-register write taken at edge *k* is registered and acts like an
+  EOI broadcast in the cycle before edge *k+1* (re-delivery after edge
+  *k+1*), which keeps the bus bridge out of the request logic's path;
 * a redirection-entry write (unmask …) at edge *k* acts from edge *k+1*: the
   request logic at edge *k* still sees the entry as it was;
 * a message is *delivered* when ``msg__valid & msg__ready`` at an edge. The
@@ -36,6 +39,14 @@ sets Remote IRR. A line that falls before its request reaches the slot drops
 the request; once in the slot a message is committed. Pins with requests are
 served round robin (the pointer moves past the pin just served).
 
+Structure for speed (FPGA and simulator): the per-pin conditions are
+whole-vector operations (bit *i* = pin *i*); the round robin finds the first
+request above the pin served last and the first of all with ``x & -x`` (a
+carry chain, no variable index, so no X from an index out of range) and
+picks the message from the one-hot through an AND-OR multiplexer; the
+window's read multiplexer also gives the word a write merges its bytes into,
+so there is one 32-bit merge, not one per entry.
+
 Delivery status (bit 12) reads 1 while the pin's request waits: latched edge,
 a level request (asserted at the last edge, unmasked, Remote IRR 0) or its
 message waiting in the slot for ``msg__ready``.
@@ -45,14 +56,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
 from irqforge.hw.messages import EoiSignature, IoApicMessageSignature
 from irqforge.hw.regs import layout_init, register_layout
-from irqforge.hw.xbar import round_robin
 from irqforge.spec import Access, Device, Register, Spec
 
 __all__ = [
@@ -71,6 +81,13 @@ def _field_write(reg: Register, old: Any, written: Any, lo: int, width: int = 32
         for f in reg.fields
         if f.access is Access.RW and lo <= f.lsb and f.msb < lo + width
     ]
+
+
+def _or_tree(values: list[Value]) -> Value:
+    """The OR of ``values`` as a balanced tree (log depth, for an AND-OR multiplexer)."""
+    while len(values) > 1:
+        values = [values[k] | values[k + 1] if k + 1 < len(values) else values[k] for k in range(0, len(values), 2)]
+    return values[0]
 
 
 class IoApicCore(wiring.Component):
@@ -100,7 +117,6 @@ class IoApicCore(wiring.Component):
         m = Module()
         dev, win, red, n = self.dev, self.window, self.redtbl, self.npins
         reg = self.reg
-        idx_width = max(1, (n - 1).bit_length())
 
         entries = [
             Signal(self.entry_layout, name=f"rte{i}", init=layout_init(red))
@@ -114,8 +130,7 @@ class IoApicCore(wiring.Component):
         ioapic_id = Signal(id_field.width, init=id_field.reset)
 
         slot_valid = Signal()
-        slot_idx = Signal(idx_width)
-        last = Signal(range(max(n, 2)), init=n - 1)  # the pin served last
+        slot_pin = Signal(n)  # one-hot: the pin whose message is (or was last) in the slot
         m.d.comb += self.msg.valid.eq(slot_valid)
 
         # ---------------------------------------------------------------- bus decode
@@ -134,93 +149,91 @@ class IoApicCore(wiring.Component):
             w_sel.eq(reg.w_stb & (reg.addr == off_sel)),
             w_win.eq(reg.w_stb & (reg.addr == off_win)),
         ]
+        eoi_w_vector = Signal(8)
         if off_eoi is not None:
-            m.d.comb += w_eoi.eq(reg.w_stb & (reg.addr == off_eoi) & reg.w_strb[0])
+            # Registered: the write acts at the edge after the one that takes
+            # it (as an entry write does), which keeps the bus out of the
+            # request logic's timing path.
+            m.d.sync += [
+                w_eoi.eq(reg.w_stb & (reg.addr == off_eoi) & reg.w_strb[0]),
+                eoi_w_vector.eq(reg.w_data[0:8]),
+            ]
 
         with m.If(w_sel & reg.w_strb[0]):  # INDEX is byte 0
             m.d.sync += ioregsel.eq(reg.w_data[0:8])
 
         # ---------------------------------------------------------------- per-pin logic
-        asserted = Signal(n)
-        rising = Signal(n)
-        edge_req = Signal(n)
-        level_req = Signal(n)
-        req = Signal(n)
-        eoi_hit = Signal(n)
-        is_level = Signal(n)
-        delivery_status = Signal(n)
+        # Whole-vector operations (bit i = pin i): a few wide operations for
+        # a simulator, one LUT level per term for an FPGA.
         trig_edge = red.field("TRIGGER").enum("EDGE")
-        for i, e in enumerate(entries):
-            lvl = e.trigger != trig_edge
-            hit = (self.eoi.valid & (e.vector == self.eoi.vector)) | (w_eoi & (e.vector == reg.w_data[0:8]))
-            m.d.comb += [
-                is_level[i].eq(lvl),
-                asserted[i].eq(self.irq[i] ^ e.polarity),
-                eoi_hit[i].eq(lvl & hit),
-                rising[i].eq(asserted[i] & ~prev[i]),
-                edge_req[i].eq((irr_edge[i] | rising[i]) & ~lvl & ~e.mask),
-                level_req[i].eq(lvl & asserted[i] & ~e.mask & ~(e.remote_irr & ~eoi_hit[i])),
-                req[i].eq(edge_req[i] | level_req[i]),
-                delivery_status[i].eq(
-                    (slot_valid & (slot_idx == i)) | irr_edge[i] | (lvl & ~e.mask & ~e.remote_irr & prev[i])
-                ),
-            ]
+        is_level = Signal(n)
+        masked = Signal(n)
+        active_low = Signal(n)
+        remote_irr = Signal(n)
+        eoi_hit = Signal(n)
+        m.d.comb += [
+            is_level.eq(Cat(*(e.trigger != trig_edge for e in entries))),
+            masked.eq(Cat(*(e.mask for e in entries))),
+            active_low.eq(Cat(*(e.polarity for e in entries))),
+            remote_irr.eq(Cat(*(e.remote_irr for e in entries))),
+            eoi_hit.eq(is_level & remote_irr & Cat(*(
+                (self.eoi.valid & (e.vector == self.eoi.vector)) | (w_eoi & (e.vector == eoi_w_vector))
+                for e in entries
+            ))),
+        ]
+        asserted = Signal(n)
+        edge_req = Signal(n)
+        req = Signal(n)
+        delivery_status = Signal(n)
+        m.d.comb += [
+            asserted.eq(self.irq ^ active_low),
+            edge_req.eq((irr_edge | (asserted & ~prev)) & ~is_level & ~masked),
+            req.eq(edge_req | (is_level & asserted & ~masked & ~(remote_irr & ~eoi_hit))),
+            delivery_status.eq(
+                (slot_pin & slot_valid.replicate(n)) | irr_edge | (is_level & ~masked & ~remote_irr & prev)
+            ),
+        ]
         m.d.sync += prev.eq(asserted)
 
         # ---------------------------------------------------------------- arbitration and slot
-        pick, any_req = round_robin(m, req, last, name="pin")
+        # Round robin without any variable index (no X can come out of an
+        # index out of range) and in carry-chain depth: ``slot_pin`` is also
+        # the pin served last, ``above`` every pin after it (none at reset).
+        # The lowest set bit (``x & -x``, one carry chain) of the requests
+        # above the last pin and, side by side, of all requests; the first
+        # if there is one, else the second. The message is picked from the
+        # one-hot through an AND-OR multiplexer.
+        above = Signal(n)
+        m.d.comb += above.eq(~(slot_pin | (slot_pin - 1)[:n]))
+        hi = Signal(n)
+        first_hi = Signal(n)
+        first_all = Signal(n)
+        pick = Signal(n)  # one-hot
+        m.d.comb += [
+            hi.eq(req & above),
+            first_hi.eq(hi & (-hi)[:n]),
+            first_all.eq(req & (-req)[:n]),
+            pick.eq(Mux(hi.any(), first_hi, first_all)),
+        ]
         load = Signal()
-        m.d.comb += load.eq(any_req & (~slot_valid | self.msg.ready))
+        m.d.comb += load.eq(req.any() & (~slot_valid | self.msg.ready))
         grant = Signal(n)
+        payload = [Cat(e.vector, e.delivery_mode, e.dest_mode, e.dest, e.trigger) for e in entries]
+        width = len(payload[0])
+        chosen = Signal(width)
+        m.d.comb += chosen.eq(_or_tree([p & pick[i].replicate(width) for i, p in enumerate(payload)]))
         with m.If(load):
-            m.d.comb += grant.eq(Const(1, n) << pick)
-            m.d.sync += [slot_valid.eq(1), slot_idx.eq(pick)]
-            m.d.sync += last.eq(pick)
-            with m.Switch(pick):
-                for i, e in enumerate(entries):
-                    with m.Case(i):
-                        m.d.sync += [
-                            self.msg.vector.eq(e.vector),
-                            self.msg.delivery_mode.eq(e.delivery_mode),
-                            self.msg.dest_mode.eq(e.dest_mode),
-                            self.msg.dest.eq(e.dest),
-                            self.msg.trigger.eq(e.trigger),
-                        ]
+            m.d.comb += grant.eq(pick)
+            m.d.sync += [slot_valid.eq(1), slot_pin.eq(pick)]
+            m.d.sync += Cat(
+                self.msg.vector, self.msg.delivery_mode, self.msg.dest_mode, self.msg.dest, self.msg.trigger
+            ).eq(chosen)
         with m.Elif(self.msg.ready):
             m.d.sync += slot_valid.eq(0)
         m.d.sync += irr_edge.eq(edge_req & ~grant)
 
-        # ---------------------------------------------------------------- entries: writes, Remote IRR
+        # ---------------------------------------------------------------- the window: one multiplexer, reads and writes
         red_first = red.offset
-        for i, e in enumerate(entries):
-            w_lo = Signal(name=f"w_lo{i}")
-            w_hi = Signal(name=f"w_hi{i}")
-            m.d.comb += [
-                w_lo.eq(w_win & (ioregsel == red_first + red.stride * i)),
-                w_hi.eq(w_win & (ioregsel == red_first + red.stride * i + 1)),
-            ]
-            val = e.as_value()
-            merged_lo = (val[0:32] & ~byte_mask) | (reg.w_data & byte_mask)
-            merged_hi = (val[32:64] & ~byte_mask) | (reg.w_data & byte_mask)
-            new_level = Signal(name=f"new_level{i}")
-            m.d.comb += new_level.eq(is_level[i])
-            with m.If(w_lo):
-                m.d.sync += _field_write(red, e, merged_lo, 0)
-                m.d.comb += new_level.eq(merged_lo[red.field("TRIGGER").lsb] != trig_edge)
-            with m.If(w_hi):
-                m.d.sync += _field_write(red, e, merged_hi, 32)
-            m.d.sync += e.remote_irr.eq(
-                ((e.remote_irr & ~eoi_hit[i]) | (grant[i] & is_level[i])) & new_level
-            )
-
-        with m.If(w_win & (ioregsel == idreg_reg.offset)):
-            m.d.sync += ioapic_id.eq(
-                ((Cat(Const(0, id_field.lsb), ioapic_id) & ~byte_mask) | (reg.w_data & byte_mask))[
-                    id_field.lsb : id_field.msb + 1
-                ]
-            )
-
-        # ---------------------------------------------------------------- reads
         win_data = Signal(32)
         ver = win.register("IOAPICVER")
         arb = win.register("IOAPICARB")
@@ -238,6 +251,28 @@ class IoApicCore(wiring.Component):
                     m.d.comb += win_data.eq(val[0:32] | (delivery_status[i] << ds_lsb))
                 with m.Case(red_first + red.stride * i + 1):
                     m.d.comb += win_data.eq(val[32:64])
+        # A window write stores the written bytes over the word as read; only rw fields are kept.
+        merged = Signal(32)
+        m.d.comb += merged.eq((win_data & ~byte_mask) | (reg.w_data & byte_mask))
+        new_trigger_level = merged[red.field("TRIGGER").lsb] != trig_edge
+
+        # ---------------------------------------------------------------- entries: writes, Remote IRR
+        for i, e in enumerate(entries):
+            w_lo = w_win & (ioregsel == red_first + red.stride * i)
+            new_level = Signal(name=f"new_level{i}")
+            m.d.comb += new_level.eq(Mux(w_lo, new_trigger_level, is_level[i]))
+            with m.If(w_lo):
+                m.d.sync += _field_write(red, e, merged, 0)
+            with m.If(w_win & (ioregsel == red_first + red.stride * i + 1)):
+                m.d.sync += _field_write(red, e, merged, 32)
+            m.d.sync += e.remote_irr.eq(
+                ((e.remote_irr & ~eoi_hit[i]) | (grant[i] & is_level[i])) & new_level
+            )
+
+        with m.If(w_win & (ioregsel == idreg_reg.offset)):
+            m.d.sync += ioapic_id.eq(merged[id_field.lsb : id_field.msb + 1])
+
+        # ---------------------------------------------------------------- reads
         with m.Switch(reg.addr):
             with m.Case(off_sel):
                 m.d.comb += reg.r_data.eq(ioregsel)

@@ -121,8 +121,13 @@ def area_ecp5(block: wiring.Component, name: str) -> AreaEcp5:
         return _yosys_ecp5(v, name, Path(tmp) / f"{name}.json")
 
 
-def fmax_ecp5(block: wiring.Component, name: str, *, seed: int = 1) -> tuple[float | None, AreaEcp5, str]:
-    """(Fmax in MHz or None, harness area, note) from nextpnr-ecp5 on the harness, LFE5U-85F."""
+def fmax_ecp5(
+    block: wiring.Component, name: str, *, seed: int = 1, log: Path | None = None
+) -> tuple[float | None, AreaEcp5, str]:
+    """(Fmax in MHz or None, harness area, note) from nextpnr-ecp5 on the harness, LFE5U-85F.
+
+    ``log``: where to keep nextpnr's log (its critical-path report among it).
+    """
     top = f"{name}_fmax"
     with tempfile.TemporaryDirectory(prefix="irqforge-fmax5-") as tmp:
         v = Path(tmp) / f"{top}.v"
@@ -138,6 +143,8 @@ def fmax_ecp5(block: wiring.Component, name: str, *, seed: int = 1) -> tuple[flo
             text=True,
             cwd=tmp,
         )
+        if log is not None:
+            log.write_text(proc.stderr)
         report = Path(tmp) / "report.json"
         if proc.returncode != 0 or not report.exists():
             last = [ln for ln in proc.stderr.splitlines() if "ERROR" in ln]
@@ -167,8 +174,13 @@ def area(block: wiring.Component, name: str) -> Area:
         return _yosys_stat(v, name, Path(tmp) / f"{name}.json")
 
 
-def fmax(block: wiring.Component, name: str, *, seed: int = 1) -> tuple[float | None, Area, str]:
-    """(Fmax in MHz or None, harness area, note) from nextpnr-ice40 on the harness."""
+def fmax(
+    block: wiring.Component, name: str, *, seed: int = 1, log: Path | None = None
+) -> tuple[float | None, Area, str]:
+    """(Fmax in MHz or None, harness area, note) from nextpnr-ice40 on the harness.
+
+    ``log``: where to keep nextpnr's log (its critical-path report among it).
+    """
     top = f"{name}_fmax"
     with tempfile.TemporaryDirectory(prefix="irqforge-fmax-") as tmp:
         v = Path(tmp) / f"{top}.v"
@@ -182,6 +194,8 @@ def fmax(block: wiring.Component, name: str, *, seed: int = 1) -> tuple[float | 
             capture_output=True,
             text=True,
         )
+        if log is not None:
+            log.write_text(proc.stderr)
         if proc.returncode != 0:
             # Routed but slower than the 50 MHz target: nextpnr fails, yet reports the Fmax it reached.
             reached = _failed_fmax(proc.stderr)

