@@ -426,6 +426,25 @@ TSC_AT_NOW_0 = 1
 #: MSRs nothing on the platform implements (SDM vol. 4: IA32_P5_MC_TYPE, IA32_PLATFORM_ID,
 #: IA32_EFER, and an address in no MSR range): #GP.
 UNIMPLEMENTED_MSRS = (0x1, 0x17, 0xC000_0080, 0x4000_1234)
+#: LAPIC MSRs whose values do not depend on when an interrupt arrives (SDM 10.12.1.2):
+#: IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC ID, version, TPR, EOI, LDR, SVR, ESR,
+#: and the absent DFR (0x80E) and a reserved one (0x804).
+LAPIC_MSRS = (0x1B, 0x6E0, 0x802, 0x803, 0x808, 0x80B, 0x80D, 0x80E, 0x80F, 0x828, 0x804)
+_EN, _EXTD = 1 << 11, 1 << 10
+
+
+def random_msr(rng: random.Random, base: int) -> tuple[int, bool, int]:
+    """A random MSR access ``(addr, write, wdata)``: the TSC, the LAPIC's MSRs, unimplemented
+    ones; IA32_APIC_BASE writes walk the mode transitions (SDM 10.12.5: disabled, xAPIC,
+    x2APIC, legal and illegal) from its current value ``base``."""
+    addr = rng.choice([IA32_TSC, IA32_TSC, 0x1B, 0x1B, 0x1B, *LAPIC_MSRS, *LAPIC_MSRS, *UNIMPLEMENTED_MSRS])
+    write = rng.random() < 0.4
+    if addr == 0x1B:
+        wdata = rng.choice([base | _EXTD, base & ~(_EN | _EXTD), base | _EN, base & ~_EXTD, base,
+                            rng.randrange(1 << 64)])
+    else:
+        wdata = rng.choice([0, 0, rng.randrange(256), rng.randrange(1 << 64), rng.randrange(1 << 20)])
+    return addr, write, wdata
 
 
 @cocotb.test()
@@ -455,20 +474,19 @@ async def tsc_and_msr_port(dut: Any) -> None:
 
 @cocotb.test()
 async def msr_lock_step_with_the_model(dut: Any) -> None:
-    """Random RDMSR/WRMSR (the TSC, unimplemented MSRs) on random CPUs at random times,
-    each checked against PlatformModel.msr advanced to the same cycle."""
+    """Random RDMSR/WRMSR (the TSC, the LAPIC's MSRs with IA32_APIC_BASE mode changes,
+    unimplemented MSRs) on random CPUs at random times, each checked against
+    PlatformModel.msr advanced to the same cycle."""
     h = PlatformHarness(dut)
     await h.start()
     model = PlatformModel(h.spec)
     rng = random.Random(int(os.environ.get("IRQFORGE_SEED") or 3))
-    for _ in range(80):
+    for _ in range(200):
         wait = rng.choice([0, 1, 3, 40])
         if wait:
             await ClockCycles(dut.clk, wait)
         cpu = rng.randrange(h.n)
-        addr = rng.choice([IA32_TSC, IA32_TSC, *UNIMPLEMENTED_MSRS])
-        write = rng.random() < 0.3
-        wdata = rng.choice([0, rng.randrange(1 << 64), rng.randrange(1 << 16)])
+        addr, write, wdata = random_msr(rng, model.lapics[cpu].apic_base)
         rdata, fault, at = await h.msr(cpu, write, addr, wdata)
         model.advance_to(at + TSC_AT_NOW_0)
         want_rdata, want_fault = model.msr(cpu, write, addr, wdata)

@@ -22,11 +22,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from irqforge.hw.platform import IA32_TSC, Platform, top
+from irqforge.sim.benches.platform_bench import UNIMPLEMENTED_MSRS as UNIMPLEMENTED
+from irqforge.sim.benches.platform_bench import random_msr
 from irqforge.sim.models.platform import PlatformModel
-
-#: MSRs no part of the platform implements (SDM vol. 4: IA32_P5_MC_TYPE, IA32_PLATFORM_ID,
-#: IA32_EFER, and an address in no MSR range): #GP.
-UNIMPLEMENTED = (0x1, 0x17, 0xC000_0080, 0x4000_1234)
 
 
 @pytest.fixture(scope="module")
@@ -134,28 +132,33 @@ def test_unimplemented_msrs_fault(platform: Platform) -> None:
     run(platform, bench)
 
 
-@pytest.mark.parametrize("seed", [5, 6])
+@pytest.mark.parametrize("seed", [5, 6, 7])
 def test_random_msr_accesses_lock_step_with_the_model(spec: Any, platform: Platform, seed: int) -> None:
-    """Random RDMSR/WRMSR of the TSC and of unimplemented MSRs on random CPUs at random
-    cycles: the RTL and PlatformModel.msr, advanced to the same cycle, agree on every
-    ``(rdata, fault)``."""
+    """Random RDMSR/WRMSR of the TSC, the LAPIC's MSRs (IA32_APIC_BASE mode changes,
+    IA32_TSC_DEADLINE, x2APIC registers) and unimplemented MSRs on random CPUs at random
+    cycles: the RTL and PlatformModel.msr, advanced to the cycle the RTL took the access
+    in, agree on every ``(rdata, fault)``."""
     rng = random.Random(seed)
     model = PlatformModel(spec)
 
     async def bench(ctx: Any) -> None:
         t = Clocked(ctx)
-        for _ in range(60):
+        seen: set[tuple[bool, int, bool]] = set()  # (x2APIC mode, LAPIC MSR or not, fault)
+        for _ in range(120):
             await t.tick(rng.choice([0, 1, 2, 17]))
             cpu = rng.randrange(len(platform.cpu))
-            addr = rng.choice([IA32_TSC, IA32_TSC, IA32_TSC, *UNIMPLEMENTED])
-            write = rng.random() < 0.3
-            wdata = rng.choice([0, rng.randrange(1 << 64), rng.randrange(1 << 20)])
+            addr, write, wdata = random_msr(rng, model.lapics[cpu].apic_base)
+            x2 = model.lapics[cpu].x2apic
             got_rdata, got_fault, at = await msr(t, platform.cpu[cpu].msr, write, addr, wdata)
             model.advance_to(at)
             want = model.msr(cpu, write, addr, wdata)
             got = (got_rdata if not write else 0, got_fault)
             want = (want[0] if not write else 0, want[1])
-            assert got == want, f"cycle {at}: CPU {cpu} {'WR' if write else 'RD'}MSR {addr:#x}: RTL {got} model {want}"
+            what = f"cycle {at}: CPU {cpu} {'WR' if write else 'RD'}MSR {addr:#x} {wdata:#x}"
+            assert got == want, f"{what}: RTL {got} model {want}"
+            seen.add((x2, addr >= 0x800 and addr < 0x900, got_fault))
+        # Both modes' x2APIC MSRs answered and refused (#GP in xAPIC mode, SDM 10.12.1.2).
+        assert {(True, True, False), (False, True, True)} <= seen, seen
         for cpu in range(len(platform.cpu)):
             rdata, _, at = await msr(t, platform.cpu[cpu].msr, False, IA32_TSC)
             model.advance_to(at)
