@@ -3910,7 +3910,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
       32'd2087:
           x2_wr_ok = 1'h0;
       32'd2088:
-          x2_wr_ok = 1'h0;
+          x2_wr_ok = 1'h1;
       32'd2096:
           x2_wr_ok = 1'h1;
       32'd2098:

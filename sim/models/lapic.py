@@ -364,6 +364,7 @@ class LapicModel:
         self.tsc_deadline = 0
         """IA32_TSC_DEADLINE: non-zero while the TSC-deadline timer is armed."""
         self._dl_fire = False
+        self._dl_written = False
         self._x2_dest = 0
         self.enabled = bool(self.regs["SVR"] & self._svr_enable)
         self._intr = None
@@ -805,7 +806,12 @@ class LapicModel:
         if self._dl_fire or self.tsc_deadline:
             # The TSC-deadline timer fires at the edge that ends the first cycle
             # whose TSC is >= the deadline (or at once for a fire of this cycle).
-            k = 0 if self._dl_fire else max(0, self.tsc_deadline - self.tsc)
+            if self._dl_fire:
+                k = 0
+            else:
+                k = max(0, self.tsc_deadline - self.tsc)
+                if self._dl_written:
+                    k = max(k, 1)  # a deadline written in this cycle counts from the next one
             if k < cycles:
                 self._advance(k)
                 self._advance(1, deadline=True)
@@ -827,6 +833,7 @@ class LapicModel:
         if cycles <= 0:
             return
         self.tsc += cycles
+        self._dl_written = False
         # The priority stage registers IRR as it was during the last cycle.
         last_start = self._irr_start if cycles == 1 else self._irr
         settle = cycles == 1 and self._moved_retired
@@ -865,7 +872,9 @@ class LapicModel:
         """
         if self._err_fire or self._lint_busy() or self._dl_fire:
             return 1
-        dl = max(0, self.tsc_deadline - self.tsc) + 1 if self.tsc_deadline else None
+        dl = None
+        if self.tsc_deadline:
+            dl = max(1 if self._dl_written else 0, self.tsc_deadline - self.tsc) + 1
         if self.tmcct == 0:
             return dl
         d = self._div
@@ -945,6 +954,7 @@ class LapicModel:
         if self.tsc_deadline and self.tsc >= self.tsc_deadline:
             self._dl_fire = True  # the old deadline is due this cycle: it fires at this edge
         self.tsc_deadline = value
+        self._dl_written = True
 
     def _disarm_deadline(self) -> None:
         """Leaving TSC-deadline mode disarms (a deadline due this cycle still fires)."""
