@@ -231,3 +231,35 @@ def test_tsc_deadline_fires_within_2_cycles_through_the_platform(spec: Any, plat
             await axi_write(t, cpu.bus, regs.lapic("EOI"), 0)
 
     run(platform, bench)
+
+
+def test_model_tsc_write_moves_the_deadline(spec: Any) -> None:
+    """PlatformModel: the LAPIC's TSC-deadline follows a WRMSR to IA32_TSC (SDM 10.5.4.1:
+    the timer compares the deadline with the TSC, whatever set it): writing the TSC past an
+    armed deadline fires it within 2 cycles, writing it back before one delays it by as much."""
+    if not spec.lapic.param("tsc_deadline"):
+        pytest.skip("the spec's LAPIC has no TSC-deadline timer")
+    from irqforge.sim.benches.storm_check import PlatformRegs
+
+    regs = PlatformRegs(spec)
+    model = PlatformModel(spec)
+    model.write(0, regs.lapic("SVR"), regs.svr_enabled())
+    model.write(0, regs.lapic("LVT_TIMER"), LVT_TIMER_TSC_DEADLINE | 0xEF)
+    model.advance(10)
+    assert model.msr(0, False, IA32_TSC) == (10, False)
+    assert model.msr(0, True, IA32_TSC_DEADLINE, 1_000_000) == (0, False)
+    model.advance(100)
+    assert not model.intr(0)
+    model.msr(0, True, IA32_TSC, 2_000_000)  # past the deadline from the next cycle
+    model.advance(2)
+    assert model.intr(0) and model.inta(0) == 0xEF
+    assert model.msr(0, False, IA32_TSC_DEADLINE) == (0, False)
+    model.write(0, regs.lapic("EOI"), 0)
+    # Armed 50 ahead, then the TSC set 1000 back: it fires 1050 cycles later, not 50.
+    tsc = model.tsc(0)
+    model.msr(0, True, IA32_TSC_DEADLINE, tsc + 50)
+    model.msr(0, True, IA32_TSC, tsc - 1000)
+    model.advance(1000)
+    assert not model.intr(0)
+    model.advance(60)
+    assert model.intr(0)
