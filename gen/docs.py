@@ -11,7 +11,6 @@ by the templates.
 from __future__ import annotations
 
 import dataclasses
-
 from dataclasses import dataclass
 
 from irqforge.spec import Access, Device, GateType, Register, Spec, VectorKind
