@@ -83,9 +83,44 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   LVT Timer vector goes into IRR (edge) unless masked, one-shot stays at 0,
   periodic reloads TMICT. N = 0 stops the timer. Changing the mode does not
   reload; a masked timer keeps counting; a TDCR change acts from the next
-  decrement. TSC-deadline mode (when the spec supports it) stores the mode,
-  ignores TMICT writes and disarms the count-down on entry and exit (TMICT
-  and TMCCT read 0); there is no deadline MSR port, so it never fires.
+  decrement. TSC-deadline mode (when the spec supports it) ignores TMICT
+  writes and disarms the count-down on entry and exit (TMICT and TMCCT read
+  0); see the TSC-deadline timer below.
+- **TSC-deadline timer.** IA32_TSC_DEADLINE (``tsc``: the platform's TSC,
+  one per clock) holds the deadline; it is non-zero only while armed. A
+  WRMSR stores its value when the LVT timer mode (as this cycle's register
+  write leaves it) is TSC-deadline, else it is dropped (and the MSR reads
+  0). The timer fires at the edge that ends the first cycle whose ``tsc``
+  is ≥ the deadline (a deadline in the past: the edge after the write's
+  own): the deadline becomes 0 and the LVT timer vector goes into IRR
+  unless masked, so ``intr`` rises two cycles after the cycle ``tsc``
+  reached the deadline. Writing 0, leaving the mode, INIT and a hardware
+  disable disarm it; a WRMSR in the cycle the old deadline is due stores
+  the new value and the old one still fires.
+- **MSR port** (``msr__*``, :class:`MsrSignature`). ``ready`` comes in the
+  cycle after ``valid`` rises (an x2APIC ICR or SELF_IPI write waits while
+  the IPI slot is busy, as ``busy_after`` says); the access acts at the
+  closing edge of the cycle with ``valid & ready``, in the register-write
+  slot (after a register-port write of the same cycle), and ``rdata`` (0
+  for writes and faults) and ``fault`` (#GP) are valid in that cycle. The
+  LAPIC answers IA32_APIC_BASE, IA32_TSC_DEADLINE and, in x2APIC mode, the
+  x2APIC view of the spec (``Device.x2apic``); any other MSR faults.
+- **IA32_APIC_BASE.** EN and EXTD select the mode (the spec's ``modes``);
+  reserved bits, an invalid combination and a transition the spec does not
+  list fault. BSP reads 1 when ``initial_apic_id`` is 0. Leaving an enabled
+  mode for DISABLED resets the APIC as INIT does and also the ID and the
+  pending NMI; while disabled the register page reads all ones and drops
+  writes, and ``msg_in`` is ignored.
+- **x2APIC mode.** The register page reads all ones and drops writes (no
+  ESR error). MSR ``msr_base`` + offset/16 reaches the register through the
+  same decode as a page access; the view's read-only registers fault on
+  write, write-only ones on read, and the spec's #GP bits fault (bits
+  63:32 of 32-bit registers, a non-zero EOI or ESR write, reserved ICR and
+  SELF_IPI bits). The ID is the initial APIC ID (``apic_id``), LDR is
+  derived (cluster ID[31:4] in 31:16, 1 << ID[3:0] in 15:0); one 64-bit ICR
+  write sends the IPI with the 32-bit destination of bits 63:32 (ICR bit 12
+  reads 0); SELF_IPI sends a fixed, edge IPI with shorthand SELF without
+  changing ICR.
 - **LINT0/LINT1** are sampled every cycle (synchronous inputs); active =
   pin XOR polarity. Fixed edge entries deliver on a rising active edge,
   fixed level entries while active and remote IRR is clear; NMI entries
@@ -120,7 +155,9 @@ register write; then ``msg_in``; then LINT0, LINT1, the timer and the error
 interrupt, which see the configuration as the write left it. (An EOI written
 in the same cycle as a successful INTA retires the vector that INTA moved.)
 Latencies: ``msg_in`` valid in cycle *t* → IRR in *t*+1 → ``intr`` in
-*t*+2 (the priority stage); ``inta`` in *t* →
+*t*+2 (the priority stage); ``msr__valid`` rising in *t* → ``msr__ready``
+in *t*+1 (the access acts at that cycle's edge); ``tsc`` ≥ deadline in *t*
+→ IRR at the edge ending *t* → ``intr`` in *t*+2; ``inta`` in *t* →
 ``ack_valid`` in *t*+1; ICR-low write issued in *t* (AW and W accepted) →
 ``bvalid`` and ``ipi__valid`` both in *t*+1.
 """
