@@ -670,10 +670,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$100 ;
   reg [31:0] \$1000 ;
   reg [31:0] \$1001 ;
-  reg \$1002 ;
-  reg \$1003 ;
-  reg [7:0] \$1004 ;
+  reg [31:0] \$1002 ;
+  reg [31:0] \$1003 ;
+  reg [31:0] \$1004 ;
+  reg [31:0] \$1005 ;
+  reg [31:0] \$1006 ;
+  reg [31:0] \$1007 ;
+  reg [31:0] \$1008 ;
+  reg [31:0] \$1009 ;
   wire \$101 ;
+  reg \$1010 ;
+  reg \$1011 ;
+  reg [7:0] \$1012 ;
   wire \$102 ;
   wire \$103 ;
   wire \$104 ;
@@ -734,15 +742,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$154 ;
   wire \$155 ;
   wire \$156 ;
-  wire [4:0] \$1565 ;
-  wire [6:0] \$1568 ;
   wire \$157 ;
   wire \$158 ;
-  wire [8:0] \$1580 ;
-  wire [8:0] \$1583 ;
+  wire [4:0] \$1583 ;
+  wire [6:0] \$1586 ;
   wire \$159 ;
+  wire [8:0] \$1598 ;
   wire \$16 ;
   wire \$160 ;
+  wire [8:0] \$1601 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
@@ -1081,154 +1089,154 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$463 ;
   wire [3:0] \$464 ;
   wire [30:0] \$465 ;
-  wire \$466 ;
+  wire [63:0] \$466 ;
   wire \$467 ;
-  wire \$468 ;
+  wire [63:0] \$468 ;
   wire \$469 ;
   wire \$47 ;
-  wire \$470 ;
+  wire [63:0] \$470 ;
   wire \$471 ;
   wire [63:0] \$472 ;
   wire \$473 ;
-  wire [63:0] \$474 ;
+  wire [31:0] \$474 ;
   wire \$475 ;
-  wire [63:0] \$476 ;
+  wire \$476 ;
   wire \$477 ;
   wire \$478 ;
   wire \$479 ;
   wire \$48 ;
-  wire [63:0] \$480 ;
-  wire \$481 ;
-  wire [63:0] \$482 ;
-  wire \$483 ;
+  wire \$480 ;
+  wire [63:0] \$481 ;
+  wire \$482 ;
+  wire [63:0] \$483 ;
   wire \$484 ;
-  wire \$485 ;
-  wire [63:0] \$486 ;
+  wire [63:0] \$485 ;
+  wire \$486 ;
   wire \$487 ;
-  wire [63:0] \$488 ;
-  wire \$489 ;
+  wire \$488 ;
+  wire [63:0] \$489 ;
   wire \$49 ;
   wire \$490 ;
-  wire \$491 ;
-  wire [63:0] \$492 ;
+  wire [63:0] \$491 ;
+  wire \$492 ;
   wire \$493 ;
-  wire [63:0] \$494 ;
-  wire \$495 ;
+  wire \$494 ;
+  wire [63:0] \$495 ;
   wire \$496 ;
-  wire \$497 ;
-  wire [63:0] \$498 ;
+  wire [63:0] \$497 ;
+  wire \$498 ;
   wire \$499 ;
   wire \$5 ;
   wire \$50 ;
-  wire [63:0] \$500 ;
-  wire \$501 ;
+  wire \$500 ;
+  wire [63:0] \$501 ;
   wire \$502 ;
-  wire \$503 ;
-  wire [63:0] \$504 ;
+  wire [63:0] \$503 ;
+  wire \$504 ;
   wire \$505 ;
-  wire [63:0] \$506 ;
-  wire \$507 ;
+  wire \$506 ;
+  wire [63:0] \$507 ;
   wire \$508 ;
-  wire \$509 ;
+  wire [63:0] \$509 ;
   wire \$51 ;
-  wire [63:0] \$510 ;
+  wire \$510 ;
   wire \$511 ;
-  wire [63:0] \$512 ;
-  wire \$513 ;
+  wire \$512 ;
+  wire [63:0] \$513 ;
   wire \$514 ;
-  wire \$515 ;
+  wire [63:0] \$515 ;
   wire \$516 ;
   wire \$517 ;
   wire \$518 ;
-  wire \$519 ;
+  wire [63:0] \$519 ;
   wire \$52 ;
-  wire [63:0] \$520 ;
-  wire \$521 ;
+  wire \$520 ;
+  wire [63:0] \$521 ;
   wire \$522 ;
-  wire [63:0] \$523 ;
+  wire \$523 ;
   wire \$524 ;
   wire \$525 ;
   wire \$526 ;
-  wire [63:0] \$527 ;
+  wire \$527 ;
   wire \$528 ;
-  wire \$529 ;
+  wire [63:0] \$529 ;
   wire \$53 ;
   wire \$530 ;
   wire \$531 ;
-  wire \$532 ;
+  wire [63:0] \$532 ;
   wire \$533 ;
   wire \$534 ;
   wire \$535 ;
-  wire \$536 ;
+  wire [3:0] \$536 ;
   wire \$537 ;
-  wire [30:0] \$538 ;
-  wire [15:0] \$539 ;
+  wire \$538 ;
+  wire \$539 ;
   wire \$54 ;
-  wire [30:0] \$540 ;
-  wire [15:0] \$541 ;
-  wire [7:0] \$542 ;
-  wire [31:0] \$543 ;
-  wire [31:0] \$544 ;
-  wire [31:0] \$545 ;
-  wire [31:0] \$546 ;
-  wire [31:0] \$547 ;
-  wire [31:0] \$548 ;
-  wire [31:0] \$549 ;
+  wire \$540 ;
+  wire \$541 ;
+  wire \$542 ;
+  wire \$543 ;
+  wire \$544 ;
+  wire \$545 ;
+  wire \$546 ;
+  wire [30:0] \$547 ;
+  wire [15:0] \$548 ;
+  wire [30:0] \$549 ;
   wire \$55 ;
   wire [15:0] \$550 ;
-  wire [31:0] \$551 ;
+  wire [7:0] \$551 ;
   wire [31:0] \$552 ;
   wire [31:0] \$553 ;
   wire [31:0] \$554 ;
   wire [31:0] \$555 ;
   wire [31:0] \$556 ;
-  wire [15:0] \$557 ;
+  wire [31:0] \$557 ;
   wire [31:0] \$558 ;
-  wire [31:0] \$559 ;
+  wire [15:0] \$559 ;
   wire \$56 ;
-  wire [15:0] \$560 ;
+  wire [31:0] \$560 ;
   wire [31:0] \$561 ;
   wire [31:0] \$562 ;
   wire [31:0] \$563 ;
   wire [31:0] \$564 ;
-  wire \$565 ;
-  wire \$566 ;
-  wire [15:0] \$567 ;
-  wire [63:0] \$568 ;
-  wire \$569 ;
+  wire [31:0] \$565 ;
+  wire [15:0] \$566 ;
+  wire [31:0] \$567 ;
+  wire [31:0] \$568 ;
+  wire [15:0] \$569 ;
   wire \$57 ;
-  wire \$570 ;
-  wire \$571 ;
-  wire \$572 ;
-  wire \$573 ;
+  wire [31:0] \$570 ;
+  wire [31:0] \$571 ;
+  wire [31:0] \$572 ;
+  wire [31:0] \$573 ;
   wire \$574 ;
-  wire \$575 ;
-  wire \$576 ;
+  wire [15:0] \$575 ;
+  wire [63:0] \$576 ;
   wire \$577 ;
-  wire [31:0] \$578 ;
-  wire [31:0] \$579 ;
+  wire \$578 ;
+  wire \$579 ;
   wire \$58 ;
-  wire [31:0] \$580 ;
-  wire [31:0] \$581 ;
-  wire [31:0] \$582 ;
+  wire \$580 ;
+  wire \$581 ;
+  wire \$582 ;
   wire \$583 ;
-  wire [31:0] \$584 ;
-  wire [31:0] \$585 ;
+  wire \$584 ;
+  wire \$585 ;
   wire [31:0] \$586 ;
   wire [31:0] \$587 ;
   wire [31:0] \$588 ;
   wire [31:0] \$589 ;
   wire \$59 ;
-  wire \$590 ;
-  wire [31:0] \$591 ;
+  wire [31:0] \$590 ;
+  wire \$591 ;
   wire [31:0] \$592 ;
-  wire \$593 ;
+  wire [31:0] \$593 ;
   wire [31:0] \$594 ;
-  wire \$595 ;
-  wire \$596 ;
+  wire [31:0] \$595 ;
+  wire [31:0] \$596 ;
   wire [31:0] \$597 ;
   wire \$598 ;
-  wire \$599 ;
+  wire [31:0] \$599 ;
   wire \$6 ;
   wire \$60 ;
   wire [31:0] \$600 ;
@@ -1239,68 +1247,68 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$605 ;
   wire \$606 ;
   wire \$607 ;
-  wire \$608 ;
-  wire [31:0] \$609 ;
+  wire [31:0] \$608 ;
+  wire \$609 ;
   wire \$61 ;
-  wire \$610 ;
+  wire [31:0] \$610 ;
   wire \$611 ;
   wire \$612 ;
-  wire \$613 ;
-  wire [31:0] \$614 ;
-  wire [31:0] \$615 ;
-  wire [16:0] \$616 ;
+  wire [31:0] \$613 ;
+  wire \$614 ;
+  wire \$615 ;
+  wire \$616 ;
   wire [31:0] \$617 ;
-  wire [31:0] \$618 ;
+  wire \$618 ;
   wire \$619 ;
   wire \$62 ;
   wire \$620 ;
-  wire [31:0] \$621 ;
-  wire \$622 ;
-  wire \$623 ;
-  wire \$624 ;
+  wire \$621 ;
+  wire [31:0] \$622 ;
+  wire [31:0] \$623 ;
+  wire [16:0] \$624 ;
   wire [31:0] \$625 ;
-  wire [16:0] \$626 ;
-  wire [31:0] \$627 ;
-  wire [31:0] \$628 ;
-  wire [16:0] \$629 ;
+  wire [31:0] \$626 ;
+  wire \$627 ;
+  wire \$628 ;
+  wire [31:0] \$629 ;
   wire \$63 ;
-  wire [31:0] \$630 ;
-  wire [31:0] \$631 ;
-  wire [16:0] \$632 ;
+  wire \$630 ;
+  wire \$631 ;
+  wire \$632 ;
   wire [31:0] \$633 ;
-  wire [31:0] \$634 ;
-  wire [16:0] \$635 ;
+  wire [16:0] \$634 ;
+  wire [31:0] \$635 ;
   wire [31:0] \$636 ;
-  wire [31:0] \$637 ;
-  wire [16:0] \$638 ;
+  wire [16:0] \$637 ;
+  wire [31:0] \$638 ;
   wire [31:0] \$639 ;
   wire \$64 ;
-  wire \$640 ;
-  wire \$641 ;
+  wire [16:0] \$640 ;
+  wire [31:0] \$641 ;
   wire [31:0] \$642 ;
-  wire [31:0] \$643 ;
-  wire \$644 ;
-  wire [62:0] \$645 ;
-  wire [14:0] \$646 ;
-  wire [14:0] \$647 ;
-  wire [31:0] \$648 ;
-  wire [31:0] \$649 ;
+  wire [16:0] \$643 ;
+  wire [31:0] \$644 ;
+  wire [31:0] \$645 ;
+  wire [16:0] \$646 ;
+  wire [31:0] \$647 ;
+  wire \$648 ;
+  wire \$649 ;
   wire \$65 ;
   wire [31:0] \$650 ;
   wire [31:0] \$651 ;
-  wire [31:0] \$652 ;
-  wire [31:0] \$653 ;
-  wire [31:0] \$654 ;
-  wire [31:0] \$655 ;
-  wire \$656 ;
-  wire \$657 ;
-  wire \$658 ;
-  wire \$659 ;
+  wire \$652 ;
+  wire [62:0] \$653 ;
+  wire [14:0] \$654 ;
+  wire [14:0] \$655 ;
+  wire [31:0] \$656 ;
+  wire [31:0] \$657 ;
+  wire [31:0] \$658 ;
+  wire [31:0] \$659 ;
   wire \$66 ;
-  wire \$660 ;
-  wire \$661 ;
-  wire \$662 ;
-  wire \$663 ;
+  wire [31:0] \$660 ;
+  wire [31:0] \$661 ;
+  wire [31:0] \$662 ;
+  wire [31:0] \$663 ;
   wire \$664 ;
   wire \$665 ;
   wire \$666 ;
@@ -1423,8 +1431,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$771 ;
   wire \$772 ;
   wire \$773 ;
-  wire [31:0] \$774 ;
-  wire [31:0] \$775 ;
+  wire \$774 ;
+  wire \$775 ;
   wire \$776 ;
   wire \$777 ;
   wire \$778 ;
@@ -1432,8 +1440,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$78 ;
   wire \$780 ;
   wire \$781 ;
-  wire \$782 ;
-  wire \$783 ;
+  wire [31:0] \$782 ;
+  wire [31:0] \$783 ;
   wire \$784 ;
   wire \$785 ;
   wire \$786 ;
@@ -1458,140 +1466,140 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$802 ;
   wire \$803 ;
   wire \$804 ;
-  wire [62:0] \$805 ;
-  wire [14:0] \$806 ;
-  wire [14:0] \$807 ;
-  wire [31:0] \$808 ;
-  wire [31:0] \$809 ;
+  wire \$805 ;
+  wire \$806 ;
+  wire \$807 ;
+  wire \$808 ;
+  wire \$809 ;
   wire \$81 ;
-  wire [31:0] \$810 ;
-  wire [31:0] \$811 ;
-  wire [31:0] \$812 ;
-  wire [31:0] \$813 ;
-  wire [31:0] \$814 ;
-  wire [31:0] \$815 ;
-  wire [255:0] \$816 ;
-  wire [255:0] \$817 ;
-  wire \$818 ;
-  wire [255:0] \$819 ;
+  wire \$810 ;
+  wire \$811 ;
+  wire \$812 ;
+  wire [62:0] \$813 ;
+  wire [14:0] \$814 ;
+  wire [14:0] \$815 ;
+  wire [31:0] \$816 ;
+  wire [31:0] \$817 ;
+  wire [31:0] \$818 ;
+  wire [31:0] \$819 ;
   wire \$82 ;
-  wire [62:0] \$820 ;
-  wire [14:0] \$821 ;
-  wire [14:0] \$822 ;
+  wire [31:0] \$820 ;
+  wire [31:0] \$821 ;
+  wire [31:0] \$822 ;
   wire [31:0] \$823 ;
-  wire [31:0] \$824 ;
-  wire [31:0] \$825 ;
-  wire [31:0] \$826 ;
-  wire [31:0] \$827 ;
-  wire [31:0] \$828 ;
-  wire [31:0] \$829 ;
+  wire [255:0] \$824 ;
+  wire [255:0] \$825 ;
+  wire \$826 ;
+  wire [255:0] \$827 ;
+  wire [62:0] \$828 ;
+  wire [14:0] \$829 ;
   wire \$83 ;
-  wire [31:0] \$830 ;
-  wire [255:0] \$831 ;
-  wire [255:0] \$832 ;
-  wire \$833 ;
-  wire [255:0] \$834 ;
-  wire [62:0] \$835 ;
-  wire [14:0] \$836 ;
-  wire [14:0] \$837 ;
+  wire [14:0] \$830 ;
+  wire [31:0] \$831 ;
+  wire [31:0] \$832 ;
+  wire [31:0] \$833 ;
+  wire [31:0] \$834 ;
+  wire [31:0] \$835 ;
+  wire [31:0] \$836 ;
+  wire [31:0] \$837 ;
   wire [31:0] \$838 ;
-  wire [31:0] \$839 ;
+  wire [255:0] \$839 ;
   wire \$84 ;
-  wire [31:0] \$840 ;
-  wire [31:0] \$841 ;
-  wire [31:0] \$842 ;
-  wire [31:0] \$843 ;
-  wire [31:0] \$844 ;
-  wire [31:0] \$845 ;
-  wire [255:0] \$846 ;
-  wire [255:0] \$847 ;
-  wire \$848 ;
-  wire [255:0] \$849 ;
+  wire [255:0] \$840 ;
+  wire \$841 ;
+  wire [255:0] \$842 ;
+  wire [62:0] \$843 ;
+  wire [14:0] \$844 ;
+  wire [14:0] \$845 ;
+  wire [31:0] \$846 ;
+  wire [31:0] \$847 ;
+  wire [31:0] \$848 ;
+  wire [31:0] \$849 ;
   wire \$85 ;
-  wire [62:0] \$850 ;
-  wire [14:0] \$851 ;
-  wire [14:0] \$852 ;
+  wire [31:0] \$850 ;
+  wire [31:0] \$851 ;
+  wire [31:0] \$852 ;
   wire [31:0] \$853 ;
-  wire [31:0] \$854 ;
-  wire [31:0] \$855 ;
-  wire [31:0] \$856 ;
-  wire [31:0] \$857 ;
-  wire [31:0] \$858 ;
-  wire [31:0] \$859 ;
+  wire [255:0] \$854 ;
+  wire [255:0] \$855 ;
+  wire \$856 ;
+  wire [255:0] \$857 ;
+  wire [62:0] \$858 ;
+  wire [14:0] \$859 ;
   wire \$86 ;
-  wire [31:0] \$860 ;
-  wire [255:0] \$861 ;
-  wire [255:0] \$862 ;
-  wire [255:0] \$863 ;
-  wire [62:0] \$864 ;
-  wire [14:0] \$865 ;
-  wire [14:0] \$866 ;
+  wire [14:0] \$860 ;
+  wire [31:0] \$861 ;
+  wire [31:0] \$862 ;
+  wire [31:0] \$863 ;
+  wire [31:0] \$864 ;
+  wire [31:0] \$865 ;
+  wire [31:0] \$866 ;
   wire [31:0] \$867 ;
   wire [31:0] \$868 ;
-  wire [31:0] \$869 ;
+  wire [255:0] \$869 ;
   wire \$87 ;
-  wire [31:0] \$870 ;
-  wire [31:0] \$871 ;
-  wire [31:0] \$872 ;
-  wire [31:0] \$873 ;
-  wire [31:0] \$874 ;
-  wire [255:0] \$875 ;
-  wire [255:0] \$876 ;
-  wire [255:0] \$877 ;
-  wire \$878 ;
-  wire \$879 ;
+  wire [255:0] \$870 ;
+  wire [255:0] \$871 ;
+  wire [62:0] \$872 ;
+  wire [14:0] \$873 ;
+  wire [14:0] \$874 ;
+  wire [31:0] \$875 ;
+  wire [31:0] \$876 ;
+  wire [31:0] \$877 ;
+  wire [31:0] \$878 ;
+  wire [31:0] \$879 ;
   wire \$88 ;
-  wire \$880 ;
-  wire \$881 ;
-  wire \$882 ;
-  wire \$883 ;
-  wire [63:0] \$884 ;
-  wire [7:0] \$885 ;
+  wire [31:0] \$880 ;
+  wire [31:0] \$881 ;
+  wire [31:0] \$882 ;
+  wire [255:0] \$883 ;
+  wire [255:0] \$884 ;
+  wire [255:0] \$885 ;
   wire \$886 ;
   wire \$887 ;
-  wire [31:0] \$888 ;
+  wire \$888 ;
   wire \$889 ;
   wire \$89 ;
   wire \$890 ;
   wire \$891 ;
-  wire \$892 ;
-  wire \$893 ;
-  wire [31:0] \$894 ;
-  wire [32:0] \$895 ;
-  wire [7:0] \$896 ;
+  wire [63:0] \$892 ;
+  wire [7:0] \$893 ;
+  wire \$894 ;
+  wire \$895 ;
+  wire [31:0] \$896 ;
   wire \$897 ;
-  wire [7:0] \$898 ;
-  wire [7:0] \$899 ;
+  wire \$898 ;
+  wire \$899 ;
   wire \$9 ;
   wire \$90 ;
-  wire [255:0] \$900 ;
-  wire [255:0] \$901 ;
-  wire [255:0] \$902 ;
-  wire [255:0] \$903 ;
-  wire [255:0] \$904 ;
-  wire [255:0] \$905 ;
-  wire [255:0] \$906 ;
-  wire \$907 ;
-  wire [1:0] \$908 ;
-  wire \$909 ;
+  wire \$900 ;
+  wire \$901 ;
+  wire [31:0] \$902 ;
+  wire [32:0] \$903 ;
+  wire [7:0] \$904 ;
+  wire \$905 ;
+  wire [7:0] \$906 ;
+  wire [7:0] \$907 ;
+  wire [255:0] \$908 ;
+  wire [255:0] \$909 ;
   wire \$91 ;
-  wire \$910 ;
-  wire \$911 ;
-  wire \$912 ;
-  wire [30:0] \$913 ;
-  wire [30:0] \$914 ;
-  wire [30:0] \$915 ;
-  wire [30:0] \$916 ;
-  wire [30:0] \$917 ;
+  wire [255:0] \$910 ;
+  wire [255:0] \$911 ;
+  wire [255:0] \$912 ;
+  wire [255:0] \$913 ;
+  wire [255:0] \$914 ;
+  wire \$915 ;
+  wire [1:0] \$916 ;
+  wire \$917 ;
   wire \$918 ;
   wire \$919 ;
   wire \$92 ;
   wire \$920 ;
-  wire \$921 ;
-  wire \$922 ;
-  wire \$923 ;
-  wire \$924 ;
-  wire \$925 ;
+  wire [30:0] \$921 ;
+  wire [30:0] \$922 ;
+  wire [30:0] \$923 ;
+  wire [30:0] \$924 ;
+  wire [30:0] \$925 ;
   wire \$926 ;
   wire \$927 ;
   wire \$928 ;
@@ -1608,48 +1616,48 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$938 ;
   wire \$939 ;
   wire \$94 ;
-  reg \$940 ;
-  reg [7:0] \$941 ;
-  reg \$942 ;
-  reg [63:0] \$943 ;
-  reg \$944 ;
-  reg [7:0] \$945 ;
-  reg [31:0] \$946 ;
-  reg [7:0] \$947 ;
+  wire \$940 ;
+  wire \$941 ;
+  wire \$942 ;
+  wire \$943 ;
+  wire \$944 ;
+  wire \$945 ;
+  wire \$946 ;
+  wire \$947 ;
   reg \$948 ;
-  reg \$949 ;
+  reg [7:0] \$949 ;
   wire \$95 ;
-  reg [7:0] \$950 ;
-  reg [2:0] \$951 ;
+  reg \$950 ;
+  reg [63:0] \$951 ;
   reg \$952 ;
-  reg [1:0] \$953 ;
-  reg \$954 ;
-  reg \$955 ;
-  reg [31:0] \$956 ;
-  reg [7:0] \$957 ;
-  reg \$958 ;
-  reg [7:0] \$959 ;
+  reg [7:0] \$953 ;
+  reg [31:0] \$954 ;
+  reg [7:0] \$955 ;
+  reg \$956 ;
+  reg \$957 ;
+  reg [7:0] \$958 ;
+  reg [2:0] \$959 ;
   wire \$96 ;
-  reg [1:0] \$960 ;
-  reg [31:0] \$961 ;
-  reg [6:0] \$962 ;
-  reg [63:0] \$963 ;
-  reg [7:0] \$964 ;
+  reg \$960 ;
+  reg [1:0] \$961 ;
+  reg \$962 ;
+  reg \$963 ;
+  reg [31:0] \$964 ;
   reg [7:0] \$965 ;
-  reg [255:0] \$966 ;
-  reg [255:0] \$967 ;
-  reg \$968 ;
-  reg [1:0] \$969 ;
+  reg \$966 ;
+  reg [7:0] \$967 ;
+  reg [1:0] \$968 ;
+  reg [31:0] \$969 ;
   wire \$97 ;
-  reg [15:0] \$970 ;
-  reg [3:0] \$971 ;
-  reg [3:0] \$972 ;
-  reg [3:0] \$973 ;
-  reg [3:0] \$974 ;
-  reg [3:0] \$975 ;
-  reg [3:0] \$976 ;
-  reg [3:0] \$977 ;
-  reg [3:0] \$978 ;
+  reg [6:0] \$970 ;
+  reg [63:0] \$971 ;
+  reg [7:0] \$972 ;
+  reg [7:0] \$973 ;
+  reg [255:0] \$974 ;
+  reg [255:0] \$975 ;
+  reg \$976 ;
+  reg [1:0] \$977 ;
+  reg [15:0] \$978 ;
   reg [3:0] \$979 ;
   wire \$98 ;
   reg [3:0] \$980 ;
@@ -1659,16 +1667,16 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [3:0] \$984 ;
   reg [3:0] \$985 ;
   reg [3:0] \$986 ;
-  reg \$987 ;
-  reg [31:0] \$988 ;
-  reg [31:0] \$989 ;
+  reg [3:0] \$987 ;
+  reg [3:0] \$988 ;
+  reg [3:0] \$989 ;
   wire \$99 ;
-  reg [31:0] \$990 ;
-  reg [31:0] \$991 ;
-  reg [31:0] \$992 ;
-  reg [31:0] \$993 ;
-  reg [31:0] \$994 ;
-  reg [31:0] \$995 ;
+  reg [3:0] \$990 ;
+  reg [3:0] \$991 ;
+  reg [3:0] \$992 ;
+  reg [3:0] \$993 ;
+  reg [3:0] \$994 ;
+  reg \$995 ;
   reg [31:0] \$996 ;
   reg [31:0] \$997 ;
   reg [31:0] \$998 ;
@@ -1676,11 +1684,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output ack_valid;
   reg ack_valid = 1'h0;
   (* init = 1'h0 *)
-  wire \ack_valid$178 ;
+  wire \ack_valid$180 ;
   output [7:0] ack_vector;
   reg [7:0] ack_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \ack_vector$180 ;
+  wire [7:0] \ack_vector$182 ;
   reg [63:0] apic_base = 64'h00000000fee00800;
   wire [31:0] apic_id;
   output [7:0] apr;
@@ -1726,6 +1734,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [7:0] esr_pending = 8'h00;
   reg esr_write;
   wire expire;
+  wire [3:0] gp_hit;
+  reg [3:0] gp_sel;
   wire hw_en_next;
   reg [31:0] icr_dest32 = 32'd0;
   reg [31:0] icr_hi = 32'd0;
@@ -1738,6 +1748,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [7:0] id_reg = 8'h00;
   reg id_set = 1'h0;
   reg id_write;
+  wire in_view;
   output init;
   reg init = 1'h0;
   wire init_go;
@@ -1962,7 +1973,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$271 ;
+  wire [7:0] \sipi_vector$273 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -2008,7 +2019,6 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] wdata;
   wire x2_fault;
   wire x2_go;
-  reg [63:0] x2_gp;
   reg x2_hit;
   reg x2_is_icr;
   reg x2_is_id;
@@ -2495,579 +2505,583 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$465 [15:0] } : ldr;
   assign is_base = msr__addr == 5'h1b;
   assign is_dl = msr__addr == 11'h6e0;
-  assign \$466  = ~ ipi__ready;
-  assign busy_after = ipi__valid & \$466 ;
-  assign \$467  = x2_hit & msr__write;
-  assign \$468  = x2_is_icr | x2_is_self_ipi;
-  assign \$469  = \$467  & \$468 ;
-  assign msr_stall = \$469  & busy_after;
-  assign \$470  = msr__valid & msr_seen;
-  assign \$471  = ~ msr_stall;
-  assign msr_ready = \$470  & \$471 ;
+  assign \$467  = | \$466 ;
+  assign \$469  = | \$468 ;
+  assign \$471  = | \$470 ;
+  assign \$473  = | \$472 ;
+  assign in_view = \$474  == 4'h8;
+  assign \$475  = ~ ipi__ready;
+  assign busy_after = ipi__valid & \$475 ;
+  assign \$476  = x2_hit & msr__write;
+  assign \$477  = x2_is_icr | x2_is_self_ipi;
+  assign \$478  = \$476  & \$477 ;
+  assign msr_stall = \$478  & busy_after;
+  assign \$479  = msr__valid & msr_seen;
+  assign \$480  = ~ msr_stall;
+  assign msr_ready = \$479  & \$480 ;
   assign msr_acc = msr__valid & msr_ready;
-  assign \$473  = ! \$472 ;
-  assign \$475  = ! \$474 ;
-  assign \$477  = ! \$476 ;
-  assign \$478  = \$475  & \$477 ;
-  assign \$481  = ! \$480 ;
-  assign \$483  = \$482  == 12'h800;
-  assign \$484  = \$481  & \$483 ;
-  assign \$485  = \$479  | \$484 ;
-  assign \$487  = \$486  == 12'h800;
-  assign \$489  = ! \$488 ;
-  assign \$490  = \$487  & \$489 ;
-  assign \$491  = \$485  | \$490 ;
-  assign \$493  = \$492  == 12'h800;
-  assign \$495  = \$494  == 12'h800;
-  assign \$496  = \$493  & \$495 ;
-  assign \$497  = \$491  | \$496 ;
-  assign \$499  = \$498  == 12'h800;
-  assign \$501  = \$500  == 12'hc00;
-  assign \$502  = \$499  & \$501 ;
-  assign \$503  = \$497  | \$502 ;
-  assign \$505  = \$504  == 12'hc00;
-  assign \$507  = ! \$506 ;
-  assign \$508  = \$505  & \$507 ;
-  assign \$509  = \$503  | \$508 ;
-  assign \$511  = \$510  == 12'hc00;
-  assign \$513  = \$512  == 12'hc00;
-  assign \$514  = \$511  & \$513 ;
-  assign \$515  = \$509  | \$514 ;
-  assign base_ok = \$473  & \$515 ;
-  assign \$516  = ~ base_ok;
-  assign base_fault = msr__write & \$516 ;
-  assign \$517  = msr_acc & is_base;
-  assign \$518  = \$517  & msr__write;
-  assign \$519  = \$518  & base_ok;
-  assign \$521  = ! \$520 ;
-  assign \$522  = \$519  & \$521 ;
-  assign \$524  = ! \$523 ;
-  assign \$525  = ~ \$524 ;
-  assign base_disable = \$522  & \$525 ;
-  assign \$526  = ~ x2_wr_ok;
-  assign \$527  = msr__wdata & x2_gp;
-  assign \$528  = | \$527 ;
-  assign \$529  = \$526  | \$528 ;
-  assign \$530  = ~ x2_rd_ok;
-  assign x2_fault = msr__write ? \$529  : \$530 ;
-  assign \$531  = x2_hit ? x2_fault : 1'h1;
-  assign \$532  = is_dl ? 1'h0 : \$531 ;
-  assign msr_fault = is_base ? base_fault : \$532 ;
-  assign \$533  = msr_acc & x2_hit;
-  assign \$534  = ~ x2_fault;
-  assign x2_go = \$533  & \$534 ;
-  assign \$535  = msr_acc & is_base;
-  assign \$536  = \$535  & msr__write;
-  assign \$537  = \$536  & base_ok;
-  assign hw_en_next = \$537  ? msr__wdata[11] : apic_base[11];
+  assign \$482  = ! \$481 ;
+  assign \$484  = ! \$483 ;
+  assign \$486  = ! \$485 ;
+  assign \$487  = \$484  & \$486 ;
+  assign \$490  = ! \$489 ;
+  assign \$492  = \$491  == 12'h800;
+  assign \$493  = \$490  & \$492 ;
+  assign \$494  = \$488  | \$493 ;
+  assign \$496  = \$495  == 12'h800;
+  assign \$498  = ! \$497 ;
+  assign \$499  = \$496  & \$498 ;
+  assign \$500  = \$494  | \$499 ;
+  assign \$502  = \$501  == 12'h800;
+  assign \$504  = \$503  == 12'h800;
+  assign \$505  = \$502  & \$504 ;
+  assign \$506  = \$500  | \$505 ;
+  assign \$508  = \$507  == 12'h800;
+  assign \$510  = \$509  == 12'hc00;
+  assign \$511  = \$508  & \$510 ;
+  assign \$512  = \$506  | \$511 ;
+  assign \$514  = \$513  == 12'hc00;
+  assign \$516  = ! \$515 ;
+  assign \$517  = \$514  & \$516 ;
+  assign \$518  = \$512  | \$517 ;
+  assign \$520  = \$519  == 12'hc00;
+  assign \$522  = \$521  == 12'hc00;
+  assign \$523  = \$520  & \$522 ;
+  assign \$524  = \$518  | \$523 ;
+  assign base_ok = \$482  & \$524 ;
+  assign \$525  = ~ base_ok;
+  assign base_fault = msr__write & \$525 ;
+  assign \$526  = msr_acc & is_base;
+  assign \$527  = \$526  & msr__write;
+  assign \$528  = \$527  & base_ok;
+  assign \$530  = ! \$529 ;
+  assign \$531  = \$528  & \$530 ;
+  assign \$533  = ! \$532 ;
+  assign \$534  = ~ \$533 ;
+  assign base_disable = \$531  & \$534 ;
+  assign \$535  = ~ x2_wr_ok;
+  assign \$536  = gp_hit & gp_sel;
+  assign \$537  = | \$536 ;
+  assign \$538  = \$535  | \$537 ;
+  assign \$539  = ~ x2_rd_ok;
+  assign x2_fault = msr__write ? \$538  : \$539 ;
+  assign \$540  = x2_hit ? x2_fault : 1'h1;
+  assign \$541  = is_dl ? 1'h0 : \$540 ;
+  assign msr_fault = is_base ? base_fault : \$541 ;
+  assign \$542  = msr_acc & x2_hit;
+  assign \$543  = ~ x2_fault;
+  assign x2_go = \$542  & \$543 ;
+  assign \$544  = msr_acc & is_base;
+  assign \$545  = \$544  & msr__write;
+  assign \$546  = \$545  & base_ok;
+  assign hw_en_next = \$546  ? msr__wdata[11] : apic_base[11];
   assign r_addr = apic_base[10] ? x2_off : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1565  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1565 ;
-  assign \$1568  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1568 ;
-  assign \$538  = 1'h1 << isr_pair_low[3:0];
-  assign \$539  = isr_pair_valid[0] ? \$538 [15:0] : 16'h0000;
-  assign \$540  = 1'h1 << isr_pair_low[7:4];
-  assign \$541  = isr_pair_valid[1] ? \$540 [15:0] : 16'h0000;
-  assign \$542  = id_set ? id_reg : initial_apic_id;
-  assign \$1580  = r_addr[6:4] * 6'h20;
-  assign \$547  = tmr >> \$1580 ;
-  assign \$1583  = r_addr[6:4] * 6'h20;
-  assign \$548  = irr >> \$1583 ;
-  assign \$551  = \$549  | { 16'h0000, \$550  };
-  assign \$558  = \$556  | { 16'h0000, \$557  };
-  assign \$561  = \$559  | { 16'h0000, \$560  };
+  assign \$1583  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1583 ;
+  assign \$1586  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1586 ;
+  assign \$547  = 1'h1 << isr_pair_low[3:0];
+  assign \$548  = isr_pair_valid[0] ? \$547 [15:0] : 16'h0000;
+  assign \$549  = 1'h1 << isr_pair_low[7:4];
+  assign \$550  = isr_pair_valid[1] ? \$549 [15:0] : 16'h0000;
+  assign \$551  = id_set ? id_reg : initial_apic_id;
+  assign \$1598  = r_addr[6:4] * 6'h20;
+  assign \$556  = tmr >> \$1598 ;
+  assign \$1601  = r_addr[6:4] * 6'h20;
+  assign \$557  = irr >> \$1601 ;
+  assign \$560  = \$558  | { 16'h0000, \$559  };
+  assign \$567  = \$565  | { 16'h0000, \$566  };
+  assign \$570  = \$568  | { 16'h0000, \$569  };
   assign err_reserved_r = r_stb & reserved;
   assign reg__r_data = mmio_on ? r_data : 32'd4294967295;
-  assign \$565  = msr__write | msr_fault;
-  assign \$566  = ! initial_apic_id;
-  assign \$568  = apic_base | { 48'h000000000000, \$567  };
+  assign \$574  = ! initial_apic_id;
+  assign \$576  = apic_base | { 48'h000000000000, \$575  };
   assign inta_go = inta & deliverable;
-  assign \$569  = x2_go & msr__write;
-  assign \$570  = ~ x2_is_self_ipi;
-  assign \$571  = \$569  & \$570 ;
-  assign \$572  = reg__w_strb == 4'hf;
-  assign \$573  = reg__w_stb & \$572 ;
-  assign \$574  = \$573  & apic_base[11];
-  assign w = apic_base[10] ? \$571  : \$574 ;
+  assign \$577  = x2_go & msr__write;
+  assign \$578  = ~ x2_is_self_ipi;
+  assign \$579  = \$577  & \$578 ;
+  assign \$580  = reg__w_strb == 4'hf;
+  assign \$581  = reg__w_stb & \$580 ;
+  assign \$582  = \$581  & apic_base[11];
+  assign w = apic_base[10] ? \$579  : \$582 ;
   assign wdata = apic_base[10] ? msr__wdata[31:0] : reg__w_data;
-  assign \$575  = x2_go & msr__write;
-  assign \$576  = \$575  & x2_is_self_ipi;
-  assign \$577  = msr__wdata[7:0] < 5'h10;
-  assign \$583  = ~ \$582 [8];
-  assign \$590  = ~ busy_after;
-  assign \$593  = ! \$592 [10:8];
-  assign \$595  = \$594 [10:8] == 1'h1;
-  assign \$596  = \$593  | \$595 ;
-  assign \$598  = \$597 [7:0] < 5'h10;
-  assign \$599  = \$596  & \$598 ;
-  assign \$601  = \$600 [10:8] == 3'h5;
-  assign \$604  = \$601  & \$603 ;
-  assign \$606  = ~ \$605 [14];
+  assign \$583  = x2_go & msr__write;
+  assign \$584  = \$583  & x2_is_self_ipi;
+  assign \$585  = msr__wdata[7:0] < 5'h10;
+  assign \$591  = ~ \$590 [8];
+  assign \$598  = ~ busy_after;
+  assign \$601  = ! \$600 [10:8];
+  assign \$603  = \$602 [10:8] == 1'h1;
+  assign \$604  = \$601  | \$603 ;
+  assign \$606  = \$605 [7:0] < 5'h10;
   assign \$607  = \$604  & \$606 ;
-  assign \$608  = ~ \$607 ;
-  assign \$610  = \$609 [10:8] == 2'h3;
-  assign \$612  = ~ \$611 ;
-  assign \$613  = \$608  & \$612 ;
-  assign \$616  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$617  = \$615  | { 15'h0000, \$616  };
-  assign \$619  = lvt_timer[18:17] != \$618 [18:17];
-  assign \$620  = lvt_timer[18:17] == 2'h2;
-  assign \$622  = \$621 [18:17] == 2'h2;
-  assign \$623  = \$620  | \$622 ;
-  assign \$624  = \$619  & \$623 ;
-  assign \$626  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$627  = \$625  | { 15'h0000, \$626  };
-  assign \$629  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$630  = \$628  | { 15'h0000, \$629  };
-  assign \$632  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$633  = \$631  | { 15'h0000, \$632  };
-  assign \$635  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$636  = \$634  | { 15'h0000, \$635  };
-  assign \$638  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$639  = \$637  | { 15'h0000, \$638  };
-  assign \$640  = lvt_timer[18:17] == 2'h2;
-  assign \$641  = ~ \$640 ;
+  assign \$609  = \$608 [10:8] == 3'h5;
+  assign \$612  = \$609  & \$611 ;
+  assign \$614  = ~ \$613 [14];
+  assign \$615  = \$612  & \$614 ;
+  assign \$616  = ~ \$615 ;
+  assign \$618  = \$617 [10:8] == 2'h3;
+  assign \$620  = ~ \$619 ;
+  assign \$621  = \$616  & \$620 ;
+  assign \$624  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$625  = \$623  | { 15'h0000, \$624  };
+  assign \$627  = lvt_timer[18:17] != \$626 [18:17];
+  assign \$628  = lvt_timer[18:17] == 2'h2;
+  assign \$630  = \$629 [18:17] == 2'h2;
+  assign \$631  = \$628  | \$630 ;
+  assign \$632  = \$627  & \$631 ;
+  assign \$634  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$635  = \$633  | { 15'h0000, \$634  };
+  assign \$637  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$638  = \$636  | { 15'h0000, \$637  };
+  assign \$640  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$641  = \$639  | { 15'h0000, \$640  };
+  assign \$643  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$644  = \$642  | { 15'h0000, \$643  };
+  assign \$646  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$647  = \$645  | { 15'h0000, \$646  };
+  assign \$648  = lvt_timer[18:17] == 2'h2;
+  assign \$649  = ~ \$648 ;
   assign eoi_vec = inta_go ? irrv : { \$414 , \$419 , isr_pay4 };
-  assign \$644  = inta_go | isr_any4;
-  assign eoi_go = eoi_write & \$644 ;
-  assign \$645  = 1'h1 << irrv[4:0];
-  assign \$646  = 1'h1 << irrv[7:5];
-  assign \$647  = inta_go ? \$646  : 15'h0000;
-  assign \$648  = \$647 [0] ? \$645 [31:0] : 32'd0;
-  assign \$649  = \$647 [1] ? \$645 [31:0] : 32'd0;
-  assign \$650  = \$647 [2] ? \$645 [31:0] : 32'd0;
-  assign \$651  = \$647 [3] ? \$645 [31:0] : 32'd0;
-  assign \$652  = \$647 [4] ? \$645 [31:0] : 32'd0;
-  assign \$653  = \$647 [5] ? \$645 [31:0] : 32'd0;
-  assign \$654  = \$647 [6] ? \$645 [31:0] : 32'd0;
-  assign \$655  = \$647 [7] ? \$645 [31:0] : 32'd0;
-  assign \$656  = tmr >> irrv;
-  assign \$657  = tmr >> { \$414 , \$419 , isr_pay4 };
-  assign eoi_level = inta_go ? \$656  : \$657 ;
-  assign \$658  = lvt_lint0[7:0] == eoi_vec;
-  assign \$659  = eoi_go & \$658 ;
-  assign \$660  = ~ \$659 ;
-  assign \$661  = remote_irr[0] & \$660 ;
-  assign \$662  = lvt_lint1[7:0] == eoi_vec;
-  assign \$663  = eoi_go & \$662 ;
-  assign \$664  = ~ \$663 ;
-  assign \$665  = remote_irr[1] & \$664 ;
-  assign \$666  = msg_in__valid & hw_en_next;
-  assign \$667  = ! msg_in__delivery_mode;
-  assign \$668  = msg_in__delivery_mode == 1'h1;
-  assign \$669  = \$667  | \$668 ;
-  assign \$671  = ~ msg_in__level;
-  assign \$672  = \$670  & \$671 ;
-  assign \$673  = ~ \$672 ;
-  assign \$674  = \$669  & \$673 ;
-  assign \$675  = \$674  & svr_next[8];
-  assign \$676  = msg_in__vector < 5'h10;
-  assign \$677  = msg_in__delivery_mode == 3'h4;
-  assign \$678  = msg_in__delivery_mode == 3'h5;
-  assign \$680  = ~ msg_in__level;
-  assign \$681  = \$679  & \$680 ;
-  assign \$682  = ~ \$681 ;
-  assign \$683  = \$678  & \$682 ;
-  assign \$684  = msg_in__delivery_mode == 3'h6;
-  assign \$685  = ~ lvt_lint0_next[16];
-  assign \$686  = msg_init | base_disable;
-  assign \$687  = ~ \$686 ;
-  assign \$688  = \$685  & \$687 ;
-  assign \$689  = ! lvt_lint0_next[10:8];
-  assign \$690  = \$688  & \$689 ;
-  assign \$692  = lint0 ^ lvt_lint0_next[13];
-  assign \$693  = ~ remote_after[0];
-  assign \$694  = \$692  & \$693 ;
-  assign \$695  = lint0 ^ lvt_lint0_next[13];
-  assign \$696  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$697  = ~ \$696 ;
-  assign \$698  = \$695  & \$697 ;
-  assign \$699  = \$691  ? \$694  : \$698 ;
-  assign lint0_want = \$690  & \$699 ;
-  assign \$700  = lvt_lint0_next[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$700 ;
-  assign \$701  = lvt_lint0_next[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$701 ;
-  assign \$703  = lint0_go & \$702 ;
-  assign \$704  = ~ lvt_lint0_next[16];
-  assign \$705  = msg_init | base_disable;
-  assign \$706  = ~ \$705 ;
-  assign \$707  = \$704  & \$706 ;
-  assign \$708  = lvt_lint0_next[10:8] == 3'h4;
-  assign \$709  = \$707  & \$708 ;
-  assign \$710  = lint0 ^ lvt_lint0_next[13];
-  assign \$711  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$712  = ~ \$711 ;
-  assign \$713  = \$710  & \$712 ;
-  assign lint0_nmi = \$709  & \$713 ;
-  assign \$714  = ~ lvt_lint0_next[16];
-  assign \$715  = msg_init | base_disable;
-  assign \$716  = ~ \$715 ;
-  assign \$717  = \$714  & \$716 ;
-  assign \$718  = lvt_lint0_next[10:8] == 3'h5;
-  assign \$719  = \$717  & \$718 ;
-  assign \$720  = lint0 ^ lvt_lint0_next[13];
-  assign \$721  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$722  = ~ \$721 ;
-  assign \$723  = \$720  & \$722 ;
-  assign lint0_init = \$719  & \$723 ;
-  assign \$724  = ~ lvt_lint1_next[16];
-  assign \$725  = msg_init | base_disable;
-  assign \$726  = \$725  | lint0_init;
-  assign \$727  = ~ \$726 ;
-  assign \$728  = \$724  & \$727 ;
-  assign \$729  = ! lvt_lint1_next[10:8];
-  assign \$730  = \$728  & \$729 ;
-  assign \$732  = lint1 ^ lvt_lint1_next[13];
-  assign \$733  = ~ remote_after[1];
-  assign \$734  = \$732  & \$733 ;
-  assign \$735  = lint1 ^ lvt_lint1_next[13];
-  assign \$736  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$737  = ~ \$736 ;
-  assign \$738  = \$735  & \$737 ;
-  assign \$739  = \$731  ? \$734  : \$738 ;
-  assign lint1_want = \$730  & \$739 ;
-  assign \$740  = lvt_lint1_next[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$740 ;
-  assign \$741  = lvt_lint1_next[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$741 ;
-  assign \$743  = lint1_go & \$742 ;
-  assign \$744  = ~ lvt_lint1_next[16];
-  assign \$745  = msg_init | base_disable;
-  assign \$746  = \$745  | lint0_init;
-  assign \$747  = ~ \$746 ;
-  assign \$748  = \$744  & \$747 ;
-  assign \$749  = lvt_lint1_next[10:8] == 3'h4;
-  assign \$750  = \$748  & \$749 ;
-  assign \$751  = lint1 ^ lvt_lint1_next[13];
-  assign \$752  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$753  = ~ \$752 ;
-  assign \$754  = \$751  & \$753 ;
-  assign lint1_nmi = \$750  & \$754 ;
-  assign \$755  = ~ lvt_lint1_next[16];
-  assign \$756  = msg_init | base_disable;
-  assign \$757  = \$756  | lint0_init;
-  assign \$758  = ~ \$757 ;
-  assign \$759  = \$755  & \$758 ;
-  assign \$760  = lvt_lint1_next[10:8] == 3'h5;
-  assign \$761  = \$759  & \$760 ;
-  assign \$762  = lint1 ^ lvt_lint1_next[13];
-  assign \$763  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$764  = ~ \$763 ;
-  assign \$765  = \$762  & \$764 ;
-  assign lint1_init = \$761  & \$765 ;
-  assign \$766  = presc >= 1'h1;
-  assign \$767  = presc >= 2'h3;
-  assign \$768  = presc >= 3'h7;
-  assign \$769  = presc >= 4'hf;
-  assign \$770  = presc >= 5'h1f;
-  assign \$771  = presc >= 6'h3f;
-  assign \$772  = presc >= 7'h7f;
-  assign \$773  = r_addr == 10'h3e0;
-  assign tdcr_write = w & \$773 ;
-  assign presc_done_new = { 1'h1, \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766  } >> { \$775 [3], \$774 [1:0] };
-  assign presc_done_old = { 1'h1, \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766  } >> { tdcr[3], tdcr[1:0] };
-  assign \$776  = | tmcct;
-  assign \$777  = tdcr_write ? presc_done_new : presc_done_old;
-  assign \$778  = \$776  & \$777 ;
-  assign \$779  = ~ tmict_load;
-  assign \$780  = \$778  & \$779 ;
-  assign \$781  = ~ tsc_switch;
-  assign dec = \$780  & \$781 ;
-  assign \$782  = tmcct == 1'h1;
-  assign expire = dec & \$782 ;
-  assign \$783  = | tsc_deadline;
-  assign \$784  = tsc >= tsc_deadline;
-  assign dl_due = \$783  & \$784 ;
-  assign \$785  = msr_acc & is_dl;
-  assign \$786  = \$785  & msr__write;
-  assign \$787  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$786  & \$787 ;
-  assign \$788  = expire | dl_due;
-  assign \$789  = ~ lvt_timer_next[16];
-  assign \$790  = \$788  & \$789 ;
-  assign \$791  = lvt_timer_next[7:0] >= 5'h10;
-  assign t_go = \$790  & \$791 ;
-  assign \$792  = expire | dl_due;
-  assign \$793  = ~ lvt_timer_next[16];
-  assign \$794  = \$792  & \$793 ;
-  assign \$795  = lvt_timer_next[7:0] < 5'h10;
-  assign t_bad = \$794  & \$795 ;
-  assign \$796  = err_reserved_r | err_reserved_w;
-  assign \$797  = err_send | self_bad;
-  assign \$798  = msg_illegal | lint0_illegal;
-  assign \$799  = \$798  | lint1_illegal;
-  assign \$800  = \$799  | t_bad;
-  assign \$801  = | err;
-  assign \$802  = ~ lvt_error_next[16];
-  assign \$803  = \$801  & \$802 ;
-  assign \$804  = lvt_error_next[7:0] >= 5'h10;
-  assign e_go = \$803  & \$804 ;
-  assign \$805  = 1'h1 << msg_in__vector[4:0];
-  assign \$806  = 1'h1 << msg_in__vector[7:5];
-  assign \$807  = msg_take ? \$806  : 15'h0000;
-  assign \$808  = \$807 [0] ? \$805 [31:0] : 32'd0;
-  assign \$809  = \$807 [1] ? \$805 [31:0] : 32'd0;
-  assign \$810  = \$807 [2] ? \$805 [31:0] : 32'd0;
-  assign \$811  = \$807 [3] ? \$805 [31:0] : 32'd0;
-  assign \$812  = \$807 [4] ? \$805 [31:0] : 32'd0;
-  assign \$813  = \$807 [5] ? \$805 [31:0] : 32'd0;
-  assign \$814  = \$807 [6] ? \$805 [31:0] : 32'd0;
-  assign \$815  = \$807 [7] ? \$805 [31:0] : 32'd0;
-  assign \$816  = ~ { \$815 , \$814 , \$813 , \$812 , \$811 , \$810 , \$809 , \$808  };
-  assign \$817  = tmr & \$816 ;
-  assign \$819  = \$818  ? { \$815 , \$814 , \$813 , \$812 , \$811 , \$810 , \$809 , \$808  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$817  | \$819 ;
-  assign \$820  = 1'h1 << lvt_lint0_next[4:0];
-  assign \$821  = 1'h1 << lvt_lint0_next[7:5];
-  assign \$822  = lint0_go ? \$821  : 15'h0000;
-  assign \$823  = \$822 [0] ? \$820 [31:0] : 32'd0;
-  assign \$824  = \$822 [1] ? \$820 [31:0] : 32'd0;
-  assign \$825  = \$822 [2] ? \$820 [31:0] : 32'd0;
-  assign \$826  = \$822 [3] ? \$820 [31:0] : 32'd0;
-  assign \$827  = \$822 [4] ? \$820 [31:0] : 32'd0;
-  assign \$828  = \$822 [5] ? \$820 [31:0] : 32'd0;
-  assign \$829  = \$822 [6] ? \$820 [31:0] : 32'd0;
-  assign \$830  = \$822 [7] ? \$820 [31:0] : 32'd0;
-  assign \$831  = ~ { \$830 , \$829 , \$828 , \$827 , \$826 , \$825 , \$824 , \$823  };
-  assign \$832  = tmr_stage0 & \$831 ;
-  assign \$834  = \$833  ? { \$830 , \$829 , \$828 , \$827 , \$826 , \$825 , \$824 , \$823  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$832  | \$834 ;
-  assign \$835  = 1'h1 << lvt_lint1_next[4:0];
-  assign \$836  = 1'h1 << lvt_lint1_next[7:5];
-  assign \$837  = lint1_go ? \$836  : 15'h0000;
-  assign \$838  = \$837 [0] ? \$835 [31:0] : 32'd0;
-  assign \$839  = \$837 [1] ? \$835 [31:0] : 32'd0;
-  assign \$840  = \$837 [2] ? \$835 [31:0] : 32'd0;
-  assign \$841  = \$837 [3] ? \$835 [31:0] : 32'd0;
-  assign \$842  = \$837 [4] ? \$835 [31:0] : 32'd0;
-  assign \$843  = \$837 [5] ? \$835 [31:0] : 32'd0;
-  assign \$844  = \$837 [6] ? \$835 [31:0] : 32'd0;
-  assign \$845  = \$837 [7] ? \$835 [31:0] : 32'd0;
-  assign \$846  = ~ { \$845 , \$844 , \$843 , \$842 , \$841 , \$840 , \$839 , \$838  };
-  assign \$847  = tmr_stage1 & \$846 ;
-  assign \$849  = \$848  ? { \$845 , \$844 , \$843 , \$842 , \$841 , \$840 , \$839 , \$838  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$847  | \$849 ;
-  assign \$850  = 1'h1 << lvt_timer_next[4:0];
-  assign \$851  = 1'h1 << lvt_timer_next[7:5];
-  assign \$852  = t_go ? \$851  : 15'h0000;
-  assign \$853  = \$852 [0] ? \$850 [31:0] : 32'd0;
-  assign \$854  = \$852 [1] ? \$850 [31:0] : 32'd0;
-  assign \$855  = \$852 [2] ? \$850 [31:0] : 32'd0;
-  assign \$856  = \$852 [3] ? \$850 [31:0] : 32'd0;
-  assign \$857  = \$852 [4] ? \$850 [31:0] : 32'd0;
-  assign \$858  = \$852 [5] ? \$850 [31:0] : 32'd0;
-  assign \$859  = \$852 [6] ? \$850 [31:0] : 32'd0;
-  assign \$860  = \$852 [7] ? \$850 [31:0] : 32'd0;
-  assign \$861  = ~ { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
-  assign \$862  = tmr_stage2 & \$861 ;
-  assign \$864  = 1'h1 << lvt_error_next[4:0];
-  assign \$865  = 1'h1 << lvt_error_next[7:5];
-  assign \$866  = e_go ? \$865  : 15'h0000;
-  assign \$867  = \$866 [0] ? \$864 [31:0] : 32'd0;
-  assign \$868  = \$866 [1] ? \$864 [31:0] : 32'd0;
-  assign \$869  = \$866 [2] ? \$864 [31:0] : 32'd0;
-  assign \$870  = \$866 [3] ? \$864 [31:0] : 32'd0;
-  assign \$871  = \$866 [4] ? \$864 [31:0] : 32'd0;
-  assign \$872  = \$866 [5] ? \$864 [31:0] : 32'd0;
-  assign \$873  = \$866 [6] ? \$864 [31:0] : 32'd0;
-  assign \$874  = \$866 [7] ? \$864 [31:0] : 32'd0;
-  assign \$875  = ~ { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
-  assign \$876  = tmr_stage3 & \$875 ;
-  assign \$878  = msg_init | lint0_init;
-  assign init_go = \$878  | lint1_init;
-  assign \$879  = ~ msr_ready;
-  assign \$880  = msr__valid & \$879 ;
-  assign \$881  = msr_acc & is_base;
-  assign \$882  = \$881  & msr__write;
-  assign \$883  = \$882  & base_ok;
-  assign \$885  = deliverable ? irrv : svr[7:0];
-  assign \$886  = x2_go & msr__write;
-  assign \$887  = \$886  & x2_is_icr;
-  assign \$888  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$889  = eoi_go & eoi_level;
-  assign \$890  = ~ svr[12];
-  assign \$891  = \$889  & \$890 ;
-  assign \$892  = | tmcct;
-  assign \$893  = lvt_timer_next[18:17] == 1'h1;
-  assign \$894  = \$893  ? tmict : 32'd0;
-  assign \$895  = tmcct - 1'h1;
-  assign \$896  = presc + 1'h1;
-  assign \$897  = dl_due | tsc_switch;
-  assign \$898  = esr_write ? 8'h00 : esr_pending;
-  assign \$899  = \$898  | err;
-  assign \$900  = ~ { \$655 , \$654 , \$653 , \$652 , \$651 , \$650 , \$649 , \$648  };
-  assign \$901  = irr & \$900 ;
-  assign \$902  = \$901  | { \$815 , \$814 , \$813 , \$812 , \$811 , \$810 , \$809 , \$808  };
-  assign \$903  = \$902  | { \$830 , \$829 , \$828 , \$827 , \$826 , \$825 , \$824 , \$823  };
-  assign \$904  = \$903  | { \$845 , \$844 , \$843 , \$842 , \$841 , \$840 , \$839 , \$838  };
-  assign \$905  = \$904  | { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
-  assign \$906  = \$905  | { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
-  assign \$907  = inta_go & eoi_go;
-  assign \$908  = remote_after | remote_set;
-  assign \$909  = ~ eoi_go;
-  assign \$910  = inta_go & \$909 ;
-  assign \$911  = ~ inta_go;
-  assign \$912  = eoi_go & \$911 ;
-  assign \$913  = 1'h1 << irrv[7:4];
-  assign \$914  = { 15'h0000, isr_valid } | \$913 ;
-  assign \$915  = 1'h1 << { \$414 , \$419  };
-  assign \$916  = ~ \$915 ;
-  assign \$917  = { 15'h0000, isr_valid } & \$916 ;
-  assign \$918  = ! irrv[7:4];
-  assign \$919  = irrv[7:4] == 1'h1;
-  assign \$920  = irrv[7:4] == 2'h2;
-  assign \$921  = irrv[7:4] == 2'h3;
-  assign \$922  = irrv[7:4] == 3'h4;
-  assign \$923  = irrv[7:4] == 3'h5;
-  assign \$924  = irrv[7:4] == 3'h6;
-  assign \$925  = irrv[7:4] == 3'h7;
-  assign \$926  = irrv[7:4] == 4'h8;
-  assign \$927  = irrv[7:4] == 4'h9;
-  assign \$928  = irrv[7:4] == 4'ha;
-  assign \$929  = irrv[7:4] == 4'hb;
-  assign \$930  = irrv[7:4] == 4'hc;
-  assign \$931  = irrv[7:4] == 4'hd;
-  assign \$932  = irrv[7:4] == 4'he;
-  assign \$933  = irrv[7:4] == 4'hf;
-  assign \$934  = ~ nmi_ack;
-  assign \$935  = nmi & \$934 ;
-  assign \$936  = msg_nmi | lint0_nmi;
-  assign \$937  = \$936  | lint1_nmi;
-  assign \$938  = \$935  | \$937 ;
-  assign \$939  = init_go | base_disable;
-  always @(posedge clk)
-    \irr_any$90  <= \$940 ;
-  always @(posedge clk)
-    irrv <= \$941 ;
-  always @(posedge clk)
-    msr_seen <= \$942 ;
-  always @(posedge clk)
-    apic_base <= \$943 ;
-  always @(posedge clk)
-    ack_valid <= \$944 ;
-  always @(posedge clk)
-    ack_vector <= \$945 ;
-  always @(posedge clk)
-    icr_dest32 <= \$946 ;
-  always @(posedge clk)
-    id_reg <= \$947 ;
-  always @(posedge clk)
-    id_set <= \$948 ;
-  always @(posedge clk)
-    ipi__valid <= \$949 ;
-  always @(posedge clk)
-    ipi__vector <= \$950 ;
-  always @(posedge clk)
-    ipi__delivery_mode <= \$951 ;
-  always @(posedge clk)
-    ipi__dest_mode <= \$952 ;
-  always @(posedge clk)
-    ipi__shorthand <= \$953 ;
-  always @(posedge clk)
-    ipi__trigger <= \$954 ;
-  always @(posedge clk)
-    ipi__level <= \$955 ;
-  always @(posedge clk)
-    ipi__dest <= \$956 ;
-  always @(posedge clk)
-    ipi__source <= \$957 ;
-  always @(posedge clk)
-    eoi__valid <= \$958 ;
-  always @(posedge clk)
-    eoi__vector <= \$959 ;
-  always @(posedge clk)
-    lint_prev <= \$960 ;
-  always @(posedge clk)
-    tmcct <= \$961 ;
-  always @(posedge clk)
-    presc <= \$962 ;
-  always @(posedge clk)
-    tsc_deadline <= \$963 ;
-  always @(posedge clk)
-    esr_pending <= \$964 ;
-  always @(posedge clk)
-    esr <= \$965 ;
-  always @(posedge clk)
-    irr <= \$966 ;
-  always @(posedge clk)
-    tmr <= \$967 ;
-  always @(posedge clk)
-    settle <= \$968 ;
-  always @(posedge clk)
-    remote_irr <= \$969 ;
-  always @(posedge clk)
-    isr_valid <= \$970 ;
-  always @(posedge clk)
-    isr_low0 <= \$971 ;
-  always @(posedge clk)
-    isr_low1 <= \$972 ;
-  always @(posedge clk)
-    isr_low2 <= \$973 ;
-  always @(posedge clk)
-    isr_low3 <= \$974 ;
-  always @(posedge clk)
-    isr_low4 <= \$975 ;
-  always @(posedge clk)
-    isr_low5 <= \$976 ;
-  always @(posedge clk)
-    isr_low6 <= \$977 ;
-  always @(posedge clk)
-    isr_low7 <= \$978 ;
-  always @(posedge clk)
-    isr_low8 <= \$979 ;
-  always @(posedge clk)
-    isr_low9 <= \$980 ;
-  always @(posedge clk)
-    isr_low10 <= \$981 ;
-  always @(posedge clk)
-    isr_low11 <= \$982 ;
-  always @(posedge clk)
-    isr_low12 <= \$983 ;
-  always @(posedge clk)
-    isr_low13 <= \$984 ;
-  always @(posedge clk)
-    isr_low14 <= \$985 ;
-  always @(posedge clk)
-    isr_low15 <= \$986 ;
-  always @(posedge clk)
-    nmi <= \$987 ;
-  always @(posedge clk)
-    tpr <= \$988 ;
-  always @(posedge clk)
-    ldr <= \$989 ;
-  always @(posedge clk)
-    dfr <= \$990 ;
-  always @(posedge clk)
-    svr <= \$991 ;
-  always @(posedge clk)
-    icr_lo <= \$992 ;
-  always @(posedge clk)
-    icr_hi <= \$993 ;
-  always @(posedge clk)
-    lvt_timer <= \$994 ;
-  always @(posedge clk)
-    lvt_thermal <= \$995 ;
-  always @(posedge clk)
-    lvt_perfmon <= \$996 ;
-  always @(posedge clk)
-    lvt_lint0 <= \$997 ;
-  always @(posedge clk)
-    lvt_lint1 <= \$998 ;
-  always @(posedge clk)
-    lvt_error <= \$999 ;
-  always @(posedge clk)
-    tmict <= \$1000 ;
-  always @(posedge clk)
-    tdcr <= \$1001 ;
-  always @(posedge clk)
-    init <= \$1002 ;
-  always @(posedge clk)
-    sipi <= \$1003 ;
-  always @(posedge clk)
-    sipi_vector <= \$1004 ;
+  assign \$652  = inta_go | isr_any4;
+  assign eoi_go = eoi_write & \$652 ;
+  assign \$653  = 1'h1 << irrv[4:0];
+  assign \$654  = 1'h1 << irrv[7:5];
+  assign \$655  = inta_go ? \$654  : 15'h0000;
+  assign \$656  = \$655 [0] ? \$653 [31:0] : 32'd0;
+  assign \$657  = \$655 [1] ? \$653 [31:0] : 32'd0;
+  assign \$658  = \$655 [2] ? \$653 [31:0] : 32'd0;
+  assign \$659  = \$655 [3] ? \$653 [31:0] : 32'd0;
+  assign \$660  = \$655 [4] ? \$653 [31:0] : 32'd0;
+  assign \$661  = \$655 [5] ? \$653 [31:0] : 32'd0;
+  assign \$662  = \$655 [6] ? \$653 [31:0] : 32'd0;
+  assign \$663  = \$655 [7] ? \$653 [31:0] : 32'd0;
+  assign \$664  = tmr >> irrv;
+  assign \$665  = tmr >> { \$414 , \$419 , isr_pay4 };
+  assign eoi_level = inta_go ? \$664  : \$665 ;
+  assign \$666  = lvt_lint0[7:0] == eoi_vec;
+  assign \$667  = eoi_go & \$666 ;
+  assign \$668  = ~ \$667 ;
+  assign \$669  = remote_irr[0] & \$668 ;
+  assign \$670  = lvt_lint1[7:0] == eoi_vec;
+  assign \$671  = eoi_go & \$670 ;
+  assign \$672  = ~ \$671 ;
+  assign \$673  = remote_irr[1] & \$672 ;
+  assign \$674  = msg_in__valid & hw_en_next;
+  assign \$675  = ! msg_in__delivery_mode;
+  assign \$676  = msg_in__delivery_mode == 1'h1;
+  assign \$677  = \$675  | \$676 ;
+  assign \$679  = ~ msg_in__level;
+  assign \$680  = \$678  & \$679 ;
+  assign \$681  = ~ \$680 ;
+  assign \$682  = \$677  & \$681 ;
+  assign \$683  = \$682  & svr_next[8];
+  assign \$684  = msg_in__vector < 5'h10;
+  assign \$685  = msg_in__delivery_mode == 3'h4;
+  assign \$686  = msg_in__delivery_mode == 3'h5;
+  assign \$688  = ~ msg_in__level;
+  assign \$689  = \$687  & \$688 ;
+  assign \$690  = ~ \$689 ;
+  assign \$691  = \$686  & \$690 ;
+  assign \$692  = msg_in__delivery_mode == 3'h6;
+  assign \$693  = ~ lvt_lint0_next[16];
+  assign \$694  = msg_init | base_disable;
+  assign \$695  = ~ \$694 ;
+  assign \$696  = \$693  & \$695 ;
+  assign \$697  = ! lvt_lint0_next[10:8];
+  assign \$698  = \$696  & \$697 ;
+  assign \$700  = lint0 ^ lvt_lint0_next[13];
+  assign \$701  = ~ remote_after[0];
+  assign \$702  = \$700  & \$701 ;
+  assign \$703  = lint0 ^ lvt_lint0_next[13];
+  assign \$704  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$705  = ~ \$704 ;
+  assign \$706  = \$703  & \$705 ;
+  assign \$707  = \$699  ? \$702  : \$706 ;
+  assign lint0_want = \$698  & \$707 ;
+  assign \$708  = lvt_lint0_next[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$708 ;
+  assign \$709  = lvt_lint0_next[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$709 ;
+  assign \$711  = lint0_go & \$710 ;
+  assign \$712  = ~ lvt_lint0_next[16];
+  assign \$713  = msg_init | base_disable;
+  assign \$714  = ~ \$713 ;
+  assign \$715  = \$712  & \$714 ;
+  assign \$716  = lvt_lint0_next[10:8] == 3'h4;
+  assign \$717  = \$715  & \$716 ;
+  assign \$718  = lint0 ^ lvt_lint0_next[13];
+  assign \$719  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$720  = ~ \$719 ;
+  assign \$721  = \$718  & \$720 ;
+  assign lint0_nmi = \$717  & \$721 ;
+  assign \$722  = ~ lvt_lint0_next[16];
+  assign \$723  = msg_init | base_disable;
+  assign \$724  = ~ \$723 ;
+  assign \$725  = \$722  & \$724 ;
+  assign \$726  = lvt_lint0_next[10:8] == 3'h5;
+  assign \$727  = \$725  & \$726 ;
+  assign \$728  = lint0 ^ lvt_lint0_next[13];
+  assign \$729  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$730  = ~ \$729 ;
+  assign \$731  = \$728  & \$730 ;
+  assign lint0_init = \$727  & \$731 ;
+  assign \$732  = ~ lvt_lint1_next[16];
+  assign \$733  = msg_init | base_disable;
+  assign \$734  = \$733  | lint0_init;
+  assign \$735  = ~ \$734 ;
+  assign \$736  = \$732  & \$735 ;
+  assign \$737  = ! lvt_lint1_next[10:8];
+  assign \$738  = \$736  & \$737 ;
+  assign \$740  = lint1 ^ lvt_lint1_next[13];
+  assign \$741  = ~ remote_after[1];
+  assign \$742  = \$740  & \$741 ;
+  assign \$743  = lint1 ^ lvt_lint1_next[13];
+  assign \$744  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$745  = ~ \$744 ;
+  assign \$746  = \$743  & \$745 ;
+  assign \$747  = \$739  ? \$742  : \$746 ;
+  assign lint1_want = \$738  & \$747 ;
+  assign \$748  = lvt_lint1_next[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$748 ;
+  assign \$749  = lvt_lint1_next[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$749 ;
+  assign \$751  = lint1_go & \$750 ;
+  assign \$752  = ~ lvt_lint1_next[16];
+  assign \$753  = msg_init | base_disable;
+  assign \$754  = \$753  | lint0_init;
+  assign \$755  = ~ \$754 ;
+  assign \$756  = \$752  & \$755 ;
+  assign \$757  = lvt_lint1_next[10:8] == 3'h4;
+  assign \$758  = \$756  & \$757 ;
+  assign \$759  = lint1 ^ lvt_lint1_next[13];
+  assign \$760  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$761  = ~ \$760 ;
+  assign \$762  = \$759  & \$761 ;
+  assign lint1_nmi = \$758  & \$762 ;
+  assign \$763  = ~ lvt_lint1_next[16];
+  assign \$764  = msg_init | base_disable;
+  assign \$765  = \$764  | lint0_init;
+  assign \$766  = ~ \$765 ;
+  assign \$767  = \$763  & \$766 ;
+  assign \$768  = lvt_lint1_next[10:8] == 3'h5;
+  assign \$769  = \$767  & \$768 ;
+  assign \$770  = lint1 ^ lvt_lint1_next[13];
+  assign \$771  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$772  = ~ \$771 ;
+  assign \$773  = \$770  & \$772 ;
+  assign lint1_init = \$769  & \$773 ;
+  assign \$774  = presc >= 1'h1;
+  assign \$775  = presc >= 2'h3;
+  assign \$776  = presc >= 3'h7;
+  assign \$777  = presc >= 4'hf;
+  assign \$778  = presc >= 5'h1f;
+  assign \$779  = presc >= 6'h3f;
+  assign \$780  = presc >= 7'h7f;
+  assign \$781  = r_addr == 10'h3e0;
+  assign tdcr_write = w & \$781 ;
+  assign presc_done_new = { 1'h1, \$780 , \$779 , \$778 , \$777 , \$776 , \$775 , \$774  } >> { \$783 [3], \$782 [1:0] };
+  assign presc_done_old = { 1'h1, \$780 , \$779 , \$778 , \$777 , \$776 , \$775 , \$774  } >> { tdcr[3], tdcr[1:0] };
+  assign \$784  = | tmcct;
+  assign \$785  = tdcr_write ? presc_done_new : presc_done_old;
+  assign \$786  = \$784  & \$785 ;
+  assign \$787  = ~ tmict_load;
+  assign \$788  = \$786  & \$787 ;
+  assign \$789  = ~ tsc_switch;
+  assign dec = \$788  & \$789 ;
+  assign \$790  = tmcct == 1'h1;
+  assign expire = dec & \$790 ;
+  assign \$791  = | tsc_deadline;
+  assign \$792  = tsc >= tsc_deadline;
+  assign dl_due = \$791  & \$792 ;
+  assign \$793  = msr_acc & is_dl;
+  assign \$794  = \$793  & msr__write;
+  assign \$795  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$794  & \$795 ;
+  assign \$796  = expire | dl_due;
+  assign \$797  = ~ lvt_timer_next[16];
+  assign \$798  = \$796  & \$797 ;
+  assign \$799  = lvt_timer_next[7:0] >= 5'h10;
+  assign t_go = \$798  & \$799 ;
+  assign \$800  = expire | dl_due;
+  assign \$801  = ~ lvt_timer_next[16];
+  assign \$802  = \$800  & \$801 ;
+  assign \$803  = lvt_timer_next[7:0] < 5'h10;
+  assign t_bad = \$802  & \$803 ;
+  assign \$804  = err_reserved_r | err_reserved_w;
+  assign \$805  = err_send | self_bad;
+  assign \$806  = msg_illegal | lint0_illegal;
+  assign \$807  = \$806  | lint1_illegal;
+  assign \$808  = \$807  | t_bad;
+  assign \$809  = | err;
+  assign \$810  = ~ lvt_error_next[16];
+  assign \$811  = \$809  & \$810 ;
+  assign \$812  = lvt_error_next[7:0] >= 5'h10;
+  assign e_go = \$811  & \$812 ;
+  assign \$813  = 1'h1 << msg_in__vector[4:0];
+  assign \$814  = 1'h1 << msg_in__vector[7:5];
+  assign \$815  = msg_take ? \$814  : 15'h0000;
+  assign \$816  = \$815 [0] ? \$813 [31:0] : 32'd0;
+  assign \$817  = \$815 [1] ? \$813 [31:0] : 32'd0;
+  assign \$818  = \$815 [2] ? \$813 [31:0] : 32'd0;
+  assign \$819  = \$815 [3] ? \$813 [31:0] : 32'd0;
+  assign \$820  = \$815 [4] ? \$813 [31:0] : 32'd0;
+  assign \$821  = \$815 [5] ? \$813 [31:0] : 32'd0;
+  assign \$822  = \$815 [6] ? \$813 [31:0] : 32'd0;
+  assign \$823  = \$815 [7] ? \$813 [31:0] : 32'd0;
+  assign \$824  = ~ { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
+  assign \$825  = tmr & \$824 ;
+  assign \$827  = \$826  ? { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$825  | \$827 ;
+  assign \$828  = 1'h1 << lvt_lint0_next[4:0];
+  assign \$829  = 1'h1 << lvt_lint0_next[7:5];
+  assign \$830  = lint0_go ? \$829  : 15'h0000;
+  assign \$831  = \$830 [0] ? \$828 [31:0] : 32'd0;
+  assign \$832  = \$830 [1] ? \$828 [31:0] : 32'd0;
+  assign \$833  = \$830 [2] ? \$828 [31:0] : 32'd0;
+  assign \$834  = \$830 [3] ? \$828 [31:0] : 32'd0;
+  assign \$835  = \$830 [4] ? \$828 [31:0] : 32'd0;
+  assign \$836  = \$830 [5] ? \$828 [31:0] : 32'd0;
+  assign \$837  = \$830 [6] ? \$828 [31:0] : 32'd0;
+  assign \$838  = \$830 [7] ? \$828 [31:0] : 32'd0;
+  assign \$839  = ~ { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
+  assign \$840  = tmr_stage0 & \$839 ;
+  assign \$842  = \$841  ? { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$840  | \$842 ;
+  assign \$843  = 1'h1 << lvt_lint1_next[4:0];
+  assign \$844  = 1'h1 << lvt_lint1_next[7:5];
+  assign \$845  = lint1_go ? \$844  : 15'h0000;
+  assign \$846  = \$845 [0] ? \$843 [31:0] : 32'd0;
+  assign \$847  = \$845 [1] ? \$843 [31:0] : 32'd0;
+  assign \$848  = \$845 [2] ? \$843 [31:0] : 32'd0;
+  assign \$849  = \$845 [3] ? \$843 [31:0] : 32'd0;
+  assign \$850  = \$845 [4] ? \$843 [31:0] : 32'd0;
+  assign \$851  = \$845 [5] ? \$843 [31:0] : 32'd0;
+  assign \$852  = \$845 [6] ? \$843 [31:0] : 32'd0;
+  assign \$853  = \$845 [7] ? \$843 [31:0] : 32'd0;
+  assign \$854  = ~ { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
+  assign \$855  = tmr_stage1 & \$854 ;
+  assign \$857  = \$856  ? { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$855  | \$857 ;
+  assign \$858  = 1'h1 << lvt_timer_next[4:0];
+  assign \$859  = 1'h1 << lvt_timer_next[7:5];
+  assign \$860  = t_go ? \$859  : 15'h0000;
+  assign \$861  = \$860 [0] ? \$858 [31:0] : 32'd0;
+  assign \$862  = \$860 [1] ? \$858 [31:0] : 32'd0;
+  assign \$863  = \$860 [2] ? \$858 [31:0] : 32'd0;
+  assign \$864  = \$860 [3] ? \$858 [31:0] : 32'd0;
+  assign \$865  = \$860 [4] ? \$858 [31:0] : 32'd0;
+  assign \$866  = \$860 [5] ? \$858 [31:0] : 32'd0;
+  assign \$867  = \$860 [6] ? \$858 [31:0] : 32'd0;
+  assign \$868  = \$860 [7] ? \$858 [31:0] : 32'd0;
+  assign \$869  = ~ { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
+  assign \$870  = tmr_stage2 & \$869 ;
+  assign \$872  = 1'h1 << lvt_error_next[4:0];
+  assign \$873  = 1'h1 << lvt_error_next[7:5];
+  assign \$874  = e_go ? \$873  : 15'h0000;
+  assign \$875  = \$874 [0] ? \$872 [31:0] : 32'd0;
+  assign \$876  = \$874 [1] ? \$872 [31:0] : 32'd0;
+  assign \$877  = \$874 [2] ? \$872 [31:0] : 32'd0;
+  assign \$878  = \$874 [3] ? \$872 [31:0] : 32'd0;
+  assign \$879  = \$874 [4] ? \$872 [31:0] : 32'd0;
+  assign \$880  = \$874 [5] ? \$872 [31:0] : 32'd0;
+  assign \$881  = \$874 [6] ? \$872 [31:0] : 32'd0;
+  assign \$882  = \$874 [7] ? \$872 [31:0] : 32'd0;
+  assign \$883  = ~ { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign \$884  = tmr_stage3 & \$883 ;
+  assign \$886  = msg_init | lint0_init;
+  assign init_go = \$886  | lint1_init;
+  assign \$887  = ~ msr_ready;
+  assign \$888  = msr__valid & \$887 ;
+  assign \$889  = msr_acc & is_base;
+  assign \$890  = \$889  & msr__write;
+  assign \$891  = \$890  & base_ok;
+  assign \$893  = deliverable ? irrv : svr[7:0];
+  assign \$894  = x2_go & msr__write;
+  assign \$895  = \$894  & x2_is_icr;
+  assign \$896  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$897  = eoi_go & eoi_level;
+  assign \$898  = ~ svr[12];
+  assign \$899  = \$897  & \$898 ;
+  assign \$900  = | tmcct;
+  assign \$901  = lvt_timer_next[18:17] == 1'h1;
+  assign \$902  = \$901  ? tmict : 32'd0;
+  assign \$903  = tmcct - 1'h1;
+  assign \$904  = presc + 1'h1;
+  assign \$905  = dl_due | tsc_switch;
+  assign \$906  = esr_write ? 8'h00 : esr_pending;
+  assign \$907  = \$906  | err;
+  assign \$908  = ~ { \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657 , \$656  };
+  assign \$909  = irr & \$908 ;
+  assign \$910  = \$909  | { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
+  assign \$911  = \$910  | { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
+  assign \$912  = \$911  | { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
+  assign \$913  = \$912  | { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
+  assign \$914  = \$913  | { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign \$915  = inta_go & eoi_go;
+  assign \$916  = remote_after | remote_set;
+  assign \$917  = ~ eoi_go;
+  assign \$918  = inta_go & \$917 ;
+  assign \$919  = ~ inta_go;
+  assign \$920  = eoi_go & \$919 ;
+  assign \$921  = 1'h1 << irrv[7:4];
+  assign \$922  = { 15'h0000, isr_valid } | \$921 ;
+  assign \$923  = 1'h1 << { \$414 , \$419  };
+  assign \$924  = ~ \$923 ;
+  assign \$925  = { 15'h0000, isr_valid } & \$924 ;
+  assign \$926  = ! irrv[7:4];
+  assign \$927  = irrv[7:4] == 1'h1;
+  assign \$928  = irrv[7:4] == 2'h2;
+  assign \$929  = irrv[7:4] == 2'h3;
+  assign \$930  = irrv[7:4] == 3'h4;
+  assign \$931  = irrv[7:4] == 3'h5;
+  assign \$932  = irrv[7:4] == 3'h6;
+  assign \$933  = irrv[7:4] == 3'h7;
+  assign \$934  = irrv[7:4] == 4'h8;
+  assign \$935  = irrv[7:4] == 4'h9;
+  assign \$936  = irrv[7:4] == 4'ha;
+  assign \$937  = irrv[7:4] == 4'hb;
+  assign \$938  = irrv[7:4] == 4'hc;
+  assign \$939  = irrv[7:4] == 4'hd;
+  assign \$940  = irrv[7:4] == 4'he;
+  assign \$941  = irrv[7:4] == 4'hf;
+  assign \$942  = ~ nmi_ack;
+  assign \$943  = nmi & \$942 ;
+  assign \$944  = msg_nmi | lint0_nmi;
+  assign \$945  = \$944  | lint1_nmi;
+  assign \$946  = \$943  | \$945 ;
+  assign \$947  = init_go | base_disable;
+  always @(posedge clk)
+    \irr_any$90  <= \$948 ;
+  always @(posedge clk)
+    irrv <= \$949 ;
+  always @(posedge clk)
+    msr_seen <= \$950 ;
+  always @(posedge clk)
+    apic_base <= \$951 ;
+  always @(posedge clk)
+    ack_valid <= \$952 ;
+  always @(posedge clk)
+    ack_vector <= \$953 ;
+  always @(posedge clk)
+    icr_dest32 <= \$954 ;
+  always @(posedge clk)
+    id_reg <= \$955 ;
+  always @(posedge clk)
+    id_set <= \$956 ;
+  always @(posedge clk)
+    ipi__valid <= \$957 ;
+  always @(posedge clk)
+    ipi__vector <= \$958 ;
+  always @(posedge clk)
+    ipi__delivery_mode <= \$959 ;
+  always @(posedge clk)
+    ipi__dest_mode <= \$960 ;
+  always @(posedge clk)
+    ipi__shorthand <= \$961 ;
+  always @(posedge clk)
+    ipi__trigger <= \$962 ;
+  always @(posedge clk)
+    ipi__level <= \$963 ;
+  always @(posedge clk)
+    ipi__dest <= \$964 ;
+  always @(posedge clk)
+    ipi__source <= \$965 ;
+  always @(posedge clk)
+    eoi__valid <= \$966 ;
+  always @(posedge clk)
+    eoi__vector <= \$967 ;
+  always @(posedge clk)
+    lint_prev <= \$968 ;
+  always @(posedge clk)
+    tmcct <= \$969 ;
+  always @(posedge clk)
+    presc <= \$970 ;
+  always @(posedge clk)
+    tsc_deadline <= \$971 ;
+  always @(posedge clk)
+    esr_pending <= \$972 ;
+  always @(posedge clk)
+    esr <= \$973 ;
+  always @(posedge clk)
+    irr <= \$974 ;
+  always @(posedge clk)
+    tmr <= \$975 ;
+  always @(posedge clk)
+    settle <= \$976 ;
+  always @(posedge clk)
+    remote_irr <= \$977 ;
+  always @(posedge clk)
+    isr_valid <= \$978 ;
+  always @(posedge clk)
+    isr_low0 <= \$979 ;
+  always @(posedge clk)
+    isr_low1 <= \$980 ;
+  always @(posedge clk)
+    isr_low2 <= \$981 ;
+  always @(posedge clk)
+    isr_low3 <= \$982 ;
+  always @(posedge clk)
+    isr_low4 <= \$983 ;
+  always @(posedge clk)
+    isr_low5 <= \$984 ;
+  always @(posedge clk)
+    isr_low6 <= \$985 ;
+  always @(posedge clk)
+    isr_low7 <= \$986 ;
+  always @(posedge clk)
+    isr_low8 <= \$987 ;
+  always @(posedge clk)
+    isr_low9 <= \$988 ;
+  always @(posedge clk)
+    isr_low10 <= \$989 ;
+  always @(posedge clk)
+    isr_low11 <= \$990 ;
+  always @(posedge clk)
+    isr_low12 <= \$991 ;
+  always @(posedge clk)
+    isr_low13 <= \$992 ;
+  always @(posedge clk)
+    isr_low14 <= \$993 ;
+  always @(posedge clk)
+    isr_low15 <= \$994 ;
+  always @(posedge clk)
+    nmi <= \$995 ;
+  always @(posedge clk)
+    tpr <= \$996 ;
+  always @(posedge clk)
+    ldr <= \$997 ;
+  always @(posedge clk)
+    dfr <= \$998 ;
+  always @(posedge clk)
+    svr <= \$999 ;
+  always @(posedge clk)
+    icr_lo <= \$1000 ;
+  always @(posedge clk)
+    icr_hi <= \$1001 ;
+  always @(posedge clk)
+    lvt_timer <= \$1002 ;
+  always @(posedge clk)
+    lvt_thermal <= \$1003 ;
+  always @(posedge clk)
+    lvt_perfmon <= \$1004 ;
+  always @(posedge clk)
+    lvt_lint0 <= \$1005 ;
+  always @(posedge clk)
+    lvt_lint1 <= \$1006 ;
+  always @(posedge clk)
+    lvt_error <= \$1007 ;
+  always @(posedge clk)
+    tmict <= \$1008 ;
+  always @(posedge clk)
+    tdcr <= \$1009 ;
+  always @(posedge clk)
+    init <= \$1010 ;
+  always @(posedge clk)
+    sipi <= \$1011 ;
+  always @(posedge clk)
+    sipi_vector <= \$1012 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -3078,7 +3092,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h030:
             /* empty */;
         12'h080:
-            tpr_next = \$578 ;
+            tpr_next = \$586 ;
       endcase
     end
   end
@@ -3102,7 +3116,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0c0:
             /* empty */;
         12'h0d0:
-            ldr_next = \$579 ;
+            ldr_next = \$587 ;
       endcase
     end
   end
@@ -3128,7 +3142,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0d0:
             /* empty */;
         12'h0e0:
-            dfr_next = \$580 ;
+            dfr_next = \$588 ;
       endcase
     end
   end
@@ -3156,7 +3170,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            svr_next = \$581 ;
+            svr_next = \$589 ;
       endcase
     end
   end
@@ -3194,8 +3208,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$590 ) begin
-              icr_lo_next = \$591 ;
+            if (\$598 ) begin
+              icr_lo_next = \$599 ;
             end
       endcase
     end
@@ -3236,7 +3250,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h300:
             /* empty */;
         12'h310:
-            icr_hi_next = \$614 ;
+            icr_hi_next = \$622 ;
       endcase
     end
   end
@@ -3264,8 +3278,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$583 ) begin
-              lvt_timer_next = \$584 ;
+            if (\$591 ) begin
+              lvt_timer_next = \$592 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3280,7 +3294,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            lvt_timer_next = \$617 ;
+            lvt_timer_next = \$625 ;
       endcase
     end
   end
@@ -3308,8 +3322,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$583 ) begin
-              lvt_thermal_next = \$585 ;
+            if (\$591 ) begin
+              lvt_thermal_next = \$593 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3326,7 +3340,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h320:
             /* empty */;
         12'h330:
-            lvt_thermal_next = \$627 ;
+            lvt_thermal_next = \$635 ;
       endcase
     end
   end
@@ -3354,8 +3368,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$583 ) begin
-              lvt_perfmon_next = \$586 ;
+            if (\$591 ) begin
+              lvt_perfmon_next = \$594 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3374,7 +3388,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h330:
             /* empty */;
         12'h340:
-            lvt_perfmon_next = \$630 ;
+            lvt_perfmon_next = \$638 ;
       endcase
     end
   end
@@ -3402,8 +3416,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$583 ) begin
-              lvt_lint0_next = \$587 ;
+            if (\$591 ) begin
+              lvt_lint0_next = \$595 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3424,7 +3438,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h340:
             /* empty */;
         12'h350:
-            lvt_lint0_next = \$633 ;
+            lvt_lint0_next = \$641 ;
       endcase
     end
   end
@@ -3452,8 +3466,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$583 ) begin
-              lvt_lint1_next = \$588 ;
+            if (\$591 ) begin
+              lvt_lint1_next = \$596 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3476,7 +3490,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h350:
             /* empty */;
         12'h360:
-            lvt_lint1_next = \$636 ;
+            lvt_lint1_next = \$644 ;
       endcase
     end
   end
@@ -3504,8 +3518,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$583 ) begin
-              lvt_error_next = \$589 ;
+            if (\$591 ) begin
+              lvt_error_next = \$597 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3530,7 +3544,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h360:
             /* empty */;
         12'h370:
-            lvt_error_next = \$639 ;
+            lvt_error_next = \$647 ;
       endcase
     end
   end
@@ -3572,7 +3586,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$624 ) begin
+            if (\$632 ) begin
               tmict_next = 32'd0;
             end
         12'h330:
@@ -3586,8 +3600,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$641 ) begin
-              tmict_next = \$642 ;
+            if (\$649 ) begin
+              tmict_next = \$650 ;
             end
       endcase
     end
@@ -3646,7 +3660,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h390:
             /* empty */;
         12'h3e0:
-            tdcr_next = \$643 ;
+            tdcr_next = \$651 ;
       endcase
     end
   end
@@ -3662,663 +3676,681 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     x2_hit = 1'h0;
-    casez (msr__addr)
-      32'd2050:
-          x2_hit = apic_base[10];
-      32'd2051:
-          x2_hit = apic_base[10];
-      32'd2056:
-          x2_hit = apic_base[10];
-      32'd2058:
-          x2_hit = apic_base[10];
-      32'd2059:
-          x2_hit = apic_base[10];
-      32'd2061:
-          x2_hit = apic_base[10];
-      32'd2063:
-          x2_hit = apic_base[10];
-      32'd2064:
-          x2_hit = apic_base[10];
-      32'd2065:
-          x2_hit = apic_base[10];
-      32'd2066:
-          x2_hit = apic_base[10];
-      32'd2067:
-          x2_hit = apic_base[10];
-      32'd2068:
-          x2_hit = apic_base[10];
-      32'd2069:
-          x2_hit = apic_base[10];
-      32'd2070:
-          x2_hit = apic_base[10];
-      32'd2071:
-          x2_hit = apic_base[10];
-      32'd2072:
-          x2_hit = apic_base[10];
-      32'd2073:
-          x2_hit = apic_base[10];
-      32'd2074:
-          x2_hit = apic_base[10];
-      32'd2075:
-          x2_hit = apic_base[10];
-      32'd2076:
-          x2_hit = apic_base[10];
-      32'd2077:
-          x2_hit = apic_base[10];
-      32'd2078:
-          x2_hit = apic_base[10];
-      32'd2079:
-          x2_hit = apic_base[10];
-      32'd2080:
-          x2_hit = apic_base[10];
-      32'd2081:
-          x2_hit = apic_base[10];
-      32'd2082:
-          x2_hit = apic_base[10];
-      32'd2083:
-          x2_hit = apic_base[10];
-      32'd2084:
-          x2_hit = apic_base[10];
-      32'd2085:
-          x2_hit = apic_base[10];
-      32'd2086:
-          x2_hit = apic_base[10];
-      32'd2087:
-          x2_hit = apic_base[10];
-      32'd2088:
-          x2_hit = apic_base[10];
-      32'd2096:
-          x2_hit = apic_base[10];
-      32'd2098:
-          x2_hit = apic_base[10];
-      32'd2099:
-          x2_hit = apic_base[10];
-      32'd2100:
-          x2_hit = apic_base[10];
-      32'd2101:
-          x2_hit = apic_base[10];
-      32'd2102:
-          x2_hit = apic_base[10];
-      32'd2103:
-          x2_hit = apic_base[10];
-      32'd2104:
-          x2_hit = apic_base[10];
-      32'd2105:
-          x2_hit = apic_base[10];
-      32'd2110:
-          x2_hit = apic_base[10];
-      32'd2111:
-          x2_hit = apic_base[10];
-    endcase
+    if (in_view) begin
+      casez (msr__addr[7:0])
+        8'h02:
+            x2_hit = apic_base[10];
+        8'h03:
+            x2_hit = apic_base[10];
+        8'h08:
+            x2_hit = apic_base[10];
+        8'h0a:
+            x2_hit = apic_base[10];
+        8'h0b:
+            x2_hit = apic_base[10];
+        8'h0d:
+            x2_hit = apic_base[10];
+        8'h0f:
+            x2_hit = apic_base[10];
+        8'h10:
+            x2_hit = apic_base[10];
+        8'h11:
+            x2_hit = apic_base[10];
+        8'h12:
+            x2_hit = apic_base[10];
+        8'h13:
+            x2_hit = apic_base[10];
+        8'h14:
+            x2_hit = apic_base[10];
+        8'h15:
+            x2_hit = apic_base[10];
+        8'h16:
+            x2_hit = apic_base[10];
+        8'h17:
+            x2_hit = apic_base[10];
+        8'h18:
+            x2_hit = apic_base[10];
+        8'h19:
+            x2_hit = apic_base[10];
+        8'h1a:
+            x2_hit = apic_base[10];
+        8'h1b:
+            x2_hit = apic_base[10];
+        8'h1c:
+            x2_hit = apic_base[10];
+        8'h1d:
+            x2_hit = apic_base[10];
+        8'h1e:
+            x2_hit = apic_base[10];
+        8'h1f:
+            x2_hit = apic_base[10];
+        8'h20:
+            x2_hit = apic_base[10];
+        8'h21:
+            x2_hit = apic_base[10];
+        8'h22:
+            x2_hit = apic_base[10];
+        8'h23:
+            x2_hit = apic_base[10];
+        8'h24:
+            x2_hit = apic_base[10];
+        8'h25:
+            x2_hit = apic_base[10];
+        8'h26:
+            x2_hit = apic_base[10];
+        8'h27:
+            x2_hit = apic_base[10];
+        8'h28:
+            x2_hit = apic_base[10];
+        8'h30:
+            x2_hit = apic_base[10];
+        8'h32:
+            x2_hit = apic_base[10];
+        8'h33:
+            x2_hit = apic_base[10];
+        8'h34:
+            x2_hit = apic_base[10];
+        8'h35:
+            x2_hit = apic_base[10];
+        8'h36:
+            x2_hit = apic_base[10];
+        8'h37:
+            x2_hit = apic_base[10];
+        8'h38:
+            x2_hit = apic_base[10];
+        8'h39:
+            x2_hit = apic_base[10];
+        8'h3e:
+            x2_hit = apic_base[10];
+        8'h3f:
+            x2_hit = apic_base[10];
+      endcase
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     x2_rd_ok = 1'h0;
-    casez (msr__addr)
-      32'd2050:
-          x2_rd_ok = 1'h1;
-      32'd2051:
-          x2_rd_ok = 1'h1;
-      32'd2056:
-          x2_rd_ok = 1'h1;
-      32'd2058:
-          x2_rd_ok = 1'h1;
-      32'd2059:
-          x2_rd_ok = 1'h0;
-      32'd2061:
-          x2_rd_ok = 1'h1;
-      32'd2063:
-          x2_rd_ok = 1'h1;
-      32'd2064:
-          x2_rd_ok = 1'h1;
-      32'd2065:
-          x2_rd_ok = 1'h1;
-      32'd2066:
-          x2_rd_ok = 1'h1;
-      32'd2067:
-          x2_rd_ok = 1'h1;
-      32'd2068:
-          x2_rd_ok = 1'h1;
-      32'd2069:
-          x2_rd_ok = 1'h1;
-      32'd2070:
-          x2_rd_ok = 1'h1;
-      32'd2071:
-          x2_rd_ok = 1'h1;
-      32'd2072:
-          x2_rd_ok = 1'h1;
-      32'd2073:
-          x2_rd_ok = 1'h1;
-      32'd2074:
-          x2_rd_ok = 1'h1;
-      32'd2075:
-          x2_rd_ok = 1'h1;
-      32'd2076:
-          x2_rd_ok = 1'h1;
-      32'd2077:
-          x2_rd_ok = 1'h1;
-      32'd2078:
-          x2_rd_ok = 1'h1;
-      32'd2079:
-          x2_rd_ok = 1'h1;
-      32'd2080:
-          x2_rd_ok = 1'h1;
-      32'd2081:
-          x2_rd_ok = 1'h1;
-      32'd2082:
-          x2_rd_ok = 1'h1;
-      32'd2083:
-          x2_rd_ok = 1'h1;
-      32'd2084:
-          x2_rd_ok = 1'h1;
-      32'd2085:
-          x2_rd_ok = 1'h1;
-      32'd2086:
-          x2_rd_ok = 1'h1;
-      32'd2087:
-          x2_rd_ok = 1'h1;
-      32'd2088:
-          x2_rd_ok = 1'h1;
-      32'd2096:
-          x2_rd_ok = 1'h1;
-      32'd2098:
-          x2_rd_ok = 1'h1;
-      32'd2099:
-          x2_rd_ok = 1'h1;
-      32'd2100:
-          x2_rd_ok = 1'h1;
-      32'd2101:
-          x2_rd_ok = 1'h1;
-      32'd2102:
-          x2_rd_ok = 1'h1;
-      32'd2103:
-          x2_rd_ok = 1'h1;
-      32'd2104:
-          x2_rd_ok = 1'h1;
-      32'd2105:
-          x2_rd_ok = 1'h1;
-      32'd2110:
-          x2_rd_ok = 1'h1;
-      32'd2111:
-          x2_rd_ok = 1'h0;
-    endcase
+    if (in_view) begin
+      casez (msr__addr[7:0])
+        8'h02:
+            x2_rd_ok = 1'h1;
+        8'h03:
+            x2_rd_ok = 1'h1;
+        8'h08:
+            x2_rd_ok = 1'h1;
+        8'h0a:
+            x2_rd_ok = 1'h1;
+        8'h0b:
+            x2_rd_ok = 1'h0;
+        8'h0d:
+            x2_rd_ok = 1'h1;
+        8'h0f:
+            x2_rd_ok = 1'h1;
+        8'h10:
+            x2_rd_ok = 1'h1;
+        8'h11:
+            x2_rd_ok = 1'h1;
+        8'h12:
+            x2_rd_ok = 1'h1;
+        8'h13:
+            x2_rd_ok = 1'h1;
+        8'h14:
+            x2_rd_ok = 1'h1;
+        8'h15:
+            x2_rd_ok = 1'h1;
+        8'h16:
+            x2_rd_ok = 1'h1;
+        8'h17:
+            x2_rd_ok = 1'h1;
+        8'h18:
+            x2_rd_ok = 1'h1;
+        8'h19:
+            x2_rd_ok = 1'h1;
+        8'h1a:
+            x2_rd_ok = 1'h1;
+        8'h1b:
+            x2_rd_ok = 1'h1;
+        8'h1c:
+            x2_rd_ok = 1'h1;
+        8'h1d:
+            x2_rd_ok = 1'h1;
+        8'h1e:
+            x2_rd_ok = 1'h1;
+        8'h1f:
+            x2_rd_ok = 1'h1;
+        8'h20:
+            x2_rd_ok = 1'h1;
+        8'h21:
+            x2_rd_ok = 1'h1;
+        8'h22:
+            x2_rd_ok = 1'h1;
+        8'h23:
+            x2_rd_ok = 1'h1;
+        8'h24:
+            x2_rd_ok = 1'h1;
+        8'h25:
+            x2_rd_ok = 1'h1;
+        8'h26:
+            x2_rd_ok = 1'h1;
+        8'h27:
+            x2_rd_ok = 1'h1;
+        8'h28:
+            x2_rd_ok = 1'h1;
+        8'h30:
+            x2_rd_ok = 1'h1;
+        8'h32:
+            x2_rd_ok = 1'h1;
+        8'h33:
+            x2_rd_ok = 1'h1;
+        8'h34:
+            x2_rd_ok = 1'h1;
+        8'h35:
+            x2_rd_ok = 1'h1;
+        8'h36:
+            x2_rd_ok = 1'h1;
+        8'h37:
+            x2_rd_ok = 1'h1;
+        8'h38:
+            x2_rd_ok = 1'h1;
+        8'h39:
+            x2_rd_ok = 1'h1;
+        8'h3e:
+            x2_rd_ok = 1'h1;
+        8'h3f:
+            x2_rd_ok = 1'h0;
+      endcase
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     x2_wr_ok = 1'h0;
-    casez (msr__addr)
-      32'd2050:
-          x2_wr_ok = 1'h0;
-      32'd2051:
-          x2_wr_ok = 1'h0;
-      32'd2056:
-          x2_wr_ok = 1'h1;
-      32'd2058:
-          x2_wr_ok = 1'h0;
-      32'd2059:
-          x2_wr_ok = 1'h1;
-      32'd2061:
-          x2_wr_ok = 1'h0;
-      32'd2063:
-          x2_wr_ok = 1'h1;
-      32'd2064:
-          x2_wr_ok = 1'h0;
-      32'd2065:
-          x2_wr_ok = 1'h0;
-      32'd2066:
-          x2_wr_ok = 1'h0;
-      32'd2067:
-          x2_wr_ok = 1'h0;
-      32'd2068:
-          x2_wr_ok = 1'h0;
-      32'd2069:
-          x2_wr_ok = 1'h0;
-      32'd2070:
-          x2_wr_ok = 1'h0;
-      32'd2071:
-          x2_wr_ok = 1'h0;
-      32'd2072:
-          x2_wr_ok = 1'h0;
-      32'd2073:
-          x2_wr_ok = 1'h0;
-      32'd2074:
-          x2_wr_ok = 1'h0;
-      32'd2075:
-          x2_wr_ok = 1'h0;
-      32'd2076:
-          x2_wr_ok = 1'h0;
-      32'd2077:
-          x2_wr_ok = 1'h0;
-      32'd2078:
-          x2_wr_ok = 1'h0;
-      32'd2079:
-          x2_wr_ok = 1'h0;
-      32'd2080:
-          x2_wr_ok = 1'h0;
-      32'd2081:
-          x2_wr_ok = 1'h0;
-      32'd2082:
-          x2_wr_ok = 1'h0;
-      32'd2083:
-          x2_wr_ok = 1'h0;
-      32'd2084:
-          x2_wr_ok = 1'h0;
-      32'd2085:
-          x2_wr_ok = 1'h0;
-      32'd2086:
-          x2_wr_ok = 1'h0;
-      32'd2087:
-          x2_wr_ok = 1'h0;
-      32'd2088:
-          x2_wr_ok = 1'h1;
-      32'd2096:
-          x2_wr_ok = 1'h1;
-      32'd2098:
-          x2_wr_ok = 1'h1;
-      32'd2099:
-          x2_wr_ok = 1'h1;
-      32'd2100:
-          x2_wr_ok = 1'h1;
-      32'd2101:
-          x2_wr_ok = 1'h1;
-      32'd2102:
-          x2_wr_ok = 1'h1;
-      32'd2103:
-          x2_wr_ok = 1'h1;
-      32'd2104:
-          x2_wr_ok = 1'h1;
-      32'd2105:
-          x2_wr_ok = 1'h0;
-      32'd2110:
-          x2_wr_ok = 1'h1;
-      32'd2111:
-          x2_wr_ok = 1'h1;
-    endcase
+    if (in_view) begin
+      casez (msr__addr[7:0])
+        8'h02:
+            x2_wr_ok = 1'h0;
+        8'h03:
+            x2_wr_ok = 1'h0;
+        8'h08:
+            x2_wr_ok = 1'h1;
+        8'h0a:
+            x2_wr_ok = 1'h0;
+        8'h0b:
+            x2_wr_ok = 1'h1;
+        8'h0d:
+            x2_wr_ok = 1'h0;
+        8'h0f:
+            x2_wr_ok = 1'h1;
+        8'h10:
+            x2_wr_ok = 1'h0;
+        8'h11:
+            x2_wr_ok = 1'h0;
+        8'h12:
+            x2_wr_ok = 1'h0;
+        8'h13:
+            x2_wr_ok = 1'h0;
+        8'h14:
+            x2_wr_ok = 1'h0;
+        8'h15:
+            x2_wr_ok = 1'h0;
+        8'h16:
+            x2_wr_ok = 1'h0;
+        8'h17:
+            x2_wr_ok = 1'h0;
+        8'h18:
+            x2_wr_ok = 1'h0;
+        8'h19:
+            x2_wr_ok = 1'h0;
+        8'h1a:
+            x2_wr_ok = 1'h0;
+        8'h1b:
+            x2_wr_ok = 1'h0;
+        8'h1c:
+            x2_wr_ok = 1'h0;
+        8'h1d:
+            x2_wr_ok = 1'h0;
+        8'h1e:
+            x2_wr_ok = 1'h0;
+        8'h1f:
+            x2_wr_ok = 1'h0;
+        8'h20:
+            x2_wr_ok = 1'h0;
+        8'h21:
+            x2_wr_ok = 1'h0;
+        8'h22:
+            x2_wr_ok = 1'h0;
+        8'h23:
+            x2_wr_ok = 1'h0;
+        8'h24:
+            x2_wr_ok = 1'h0;
+        8'h25:
+            x2_wr_ok = 1'h0;
+        8'h26:
+            x2_wr_ok = 1'h0;
+        8'h27:
+            x2_wr_ok = 1'h0;
+        8'h28:
+            x2_wr_ok = 1'h1;
+        8'h30:
+            x2_wr_ok = 1'h1;
+        8'h32:
+            x2_wr_ok = 1'h1;
+        8'h33:
+            x2_wr_ok = 1'h1;
+        8'h34:
+            x2_wr_ok = 1'h1;
+        8'h35:
+            x2_wr_ok = 1'h1;
+        8'h36:
+            x2_wr_ok = 1'h1;
+        8'h37:
+            x2_wr_ok = 1'h1;
+        8'h38:
+            x2_wr_ok = 1'h1;
+        8'h39:
+            x2_wr_ok = 1'h0;
+        8'h3e:
+            x2_wr_ok = 1'h1;
+        8'h3f:
+            x2_wr_ok = 1'h1;
+      endcase
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    x2_gp = 64'h0000000000000000;
-    casez (msr__addr)
-      32'd2050:
-          x2_gp = 64'hffffffff00000000;
-      32'd2051:
-          x2_gp = 64'hffffffff00000000;
-      32'd2056:
-          x2_gp = 64'hffffffff00000000;
-      32'd2058:
-          x2_gp = 64'hffffffff00000000;
-      32'd2059:
-          x2_gp = 64'hffffffffffffffff;
-      32'd2061:
-          x2_gp = 64'hffffffff00000000;
-      32'd2063:
-          x2_gp = 64'hffffffff00000000;
-      32'd2064:
-          x2_gp = 64'hffffffff00000000;
-      32'd2065:
-          x2_gp = 64'hffffffff00000000;
-      32'd2066:
-          x2_gp = 64'hffffffff00000000;
-      32'd2067:
-          x2_gp = 64'hffffffff00000000;
-      32'd2068:
-          x2_gp = 64'hffffffff00000000;
-      32'd2069:
-          x2_gp = 64'hffffffff00000000;
-      32'd2070:
-          x2_gp = 64'hffffffff00000000;
-      32'd2071:
-          x2_gp = 64'hffffffff00000000;
-      32'd2072:
-          x2_gp = 64'hffffffff00000000;
-      32'd2073:
-          x2_gp = 64'hffffffff00000000;
-      32'd2074:
-          x2_gp = 64'hffffffff00000000;
-      32'd2075:
-          x2_gp = 64'hffffffff00000000;
-      32'd2076:
-          x2_gp = 64'hffffffff00000000;
-      32'd2077:
-          x2_gp = 64'hffffffff00000000;
-      32'd2078:
-          x2_gp = 64'hffffffff00000000;
-      32'd2079:
-          x2_gp = 64'hffffffff00000000;
-      32'd2080:
-          x2_gp = 64'hffffffff00000000;
-      32'd2081:
-          x2_gp = 64'hffffffff00000000;
-      32'd2082:
-          x2_gp = 64'hffffffff00000000;
-      32'd2083:
-          x2_gp = 64'hffffffff00000000;
-      32'd2084:
-          x2_gp = 64'hffffffff00000000;
-      32'd2085:
-          x2_gp = 64'hffffffff00000000;
-      32'd2086:
-          x2_gp = 64'hffffffff00000000;
-      32'd2087:
-          x2_gp = 64'hffffffff00000000;
-      32'd2088:
-          x2_gp = 64'hffffffffffffffff;
-      32'd2096:
-          x2_gp = 64'h00000000fff32000;
-      32'd2098:
-          x2_gp = 64'hffffffff00000000;
-      32'd2099:
-          x2_gp = 64'hffffffff00000000;
-      32'd2100:
-          x2_gp = 64'hffffffff00000000;
-      32'd2101:
-          x2_gp = 64'hffffffff00000000;
-      32'd2102:
-          x2_gp = 64'hffffffff00000000;
-      32'd2103:
-          x2_gp = 64'hffffffff00000000;
-      32'd2104:
-          x2_gp = 64'hffffffff00000000;
-      32'd2105:
-          x2_gp = 64'hffffffff00000000;
-      32'd2110:
-          x2_gp = 64'hffffffff00000000;
-      32'd2111:
-          x2_gp = 64'hffffffffffffff00;
-    endcase
+    gp_sel = 4'h0;
+    if (in_view) begin
+      casez (msr__addr[7:0])
+        8'h02:
+            gp_sel = 4'h2;
+        8'h03:
+            gp_sel = 4'h2;
+        8'h08:
+            gp_sel = 4'h2;
+        8'h0a:
+            gp_sel = 4'h2;
+        8'h0b:
+            gp_sel = 4'h8;
+        8'h0d:
+            gp_sel = 4'h2;
+        8'h0f:
+            gp_sel = 4'h2;
+        8'h10:
+            gp_sel = 4'h2;
+        8'h11:
+            gp_sel = 4'h2;
+        8'h12:
+            gp_sel = 4'h2;
+        8'h13:
+            gp_sel = 4'h2;
+        8'h14:
+            gp_sel = 4'h2;
+        8'h15:
+            gp_sel = 4'h2;
+        8'h16:
+            gp_sel = 4'h2;
+        8'h17:
+            gp_sel = 4'h2;
+        8'h18:
+            gp_sel = 4'h2;
+        8'h19:
+            gp_sel = 4'h2;
+        8'h1a:
+            gp_sel = 4'h2;
+        8'h1b:
+            gp_sel = 4'h2;
+        8'h1c:
+            gp_sel = 4'h2;
+        8'h1d:
+            gp_sel = 4'h2;
+        8'h1e:
+            gp_sel = 4'h2;
+        8'h1f:
+            gp_sel = 4'h2;
+        8'h20:
+            gp_sel = 4'h2;
+        8'h21:
+            gp_sel = 4'h2;
+        8'h22:
+            gp_sel = 4'h2;
+        8'h23:
+            gp_sel = 4'h2;
+        8'h24:
+            gp_sel = 4'h2;
+        8'h25:
+            gp_sel = 4'h2;
+        8'h26:
+            gp_sel = 4'h2;
+        8'h27:
+            gp_sel = 4'h2;
+        8'h28:
+            gp_sel = 4'h8;
+        8'h30:
+            gp_sel = 4'h1;
+        8'h32:
+            gp_sel = 4'h2;
+        8'h33:
+            gp_sel = 4'h2;
+        8'h34:
+            gp_sel = 4'h2;
+        8'h35:
+            gp_sel = 4'h2;
+        8'h36:
+            gp_sel = 4'h2;
+        8'h37:
+            gp_sel = 4'h2;
+        8'h38:
+            gp_sel = 4'h2;
+        8'h39:
+            gp_sel = 4'h2;
+        8'h3e:
+            gp_sel = 4'h2;
+        8'h3f:
+            gp_sel = 4'h4;
+      endcase
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     x2_off = 12'h000;
-    casez (msr__addr)
-      32'd2050:
-          x2_off = 12'h020;
-      32'd2051:
-          x2_off = 12'h030;
-      32'd2056:
-          x2_off = 12'h080;
-      32'd2058:
-          x2_off = 12'h0a0;
-      32'd2059:
-          x2_off = 12'h0b0;
-      32'd2061:
-          x2_off = 12'h0d0;
-      32'd2063:
-          x2_off = 12'h0f0;
-      32'd2064:
-          x2_off = 12'h100;
-      32'd2065:
-          x2_off = 12'h110;
-      32'd2066:
-          x2_off = 12'h120;
-      32'd2067:
-          x2_off = 12'h130;
-      32'd2068:
-          x2_off = 12'h140;
-      32'd2069:
-          x2_off = 12'h150;
-      32'd2070:
-          x2_off = 12'h160;
-      32'd2071:
-          x2_off = 12'h170;
-      32'd2072:
-          x2_off = 12'h180;
-      32'd2073:
-          x2_off = 12'h190;
-      32'd2074:
-          x2_off = 12'h1a0;
-      32'd2075:
-          x2_off = 12'h1b0;
-      32'd2076:
-          x2_off = 12'h1c0;
-      32'd2077:
-          x2_off = 12'h1d0;
-      32'd2078:
-          x2_off = 12'h1e0;
-      32'd2079:
-          x2_off = 12'h1f0;
-      32'd2080:
-          x2_off = 12'h200;
-      32'd2081:
-          x2_off = 12'h210;
-      32'd2082:
-          x2_off = 12'h220;
-      32'd2083:
-          x2_off = 12'h230;
-      32'd2084:
-          x2_off = 12'h240;
-      32'd2085:
-          x2_off = 12'h250;
-      32'd2086:
-          x2_off = 12'h260;
-      32'd2087:
-          x2_off = 12'h270;
-      32'd2088:
-          x2_off = 12'h280;
-      32'd2096:
-          x2_off = 12'h300;
-      32'd2098:
-          x2_off = 12'h320;
-      32'd2099:
-          x2_off = 12'h330;
-      32'd2100:
-          x2_off = 12'h340;
-      32'd2101:
-          x2_off = 12'h350;
-      32'd2102:
-          x2_off = 12'h360;
-      32'd2103:
-          x2_off = 12'h370;
-      32'd2104:
-          x2_off = 12'h380;
-      32'd2105:
-          x2_off = 12'h390;
-      32'd2110:
-          x2_off = 12'h3e0;
-      32'd2111:
-          x2_off = 12'h3f0;
-    endcase
+    if (in_view) begin
+      casez (msr__addr[7:0])
+        8'h02:
+            x2_off = 12'h020;
+        8'h03:
+            x2_off = 12'h030;
+        8'h08:
+            x2_off = 12'h080;
+        8'h0a:
+            x2_off = 12'h0a0;
+        8'h0b:
+            x2_off = 12'h0b0;
+        8'h0d:
+            x2_off = 12'h0d0;
+        8'h0f:
+            x2_off = 12'h0f0;
+        8'h10:
+            x2_off = 12'h100;
+        8'h11:
+            x2_off = 12'h110;
+        8'h12:
+            x2_off = 12'h120;
+        8'h13:
+            x2_off = 12'h130;
+        8'h14:
+            x2_off = 12'h140;
+        8'h15:
+            x2_off = 12'h150;
+        8'h16:
+            x2_off = 12'h160;
+        8'h17:
+            x2_off = 12'h170;
+        8'h18:
+            x2_off = 12'h180;
+        8'h19:
+            x2_off = 12'h190;
+        8'h1a:
+            x2_off = 12'h1a0;
+        8'h1b:
+            x2_off = 12'h1b0;
+        8'h1c:
+            x2_off = 12'h1c0;
+        8'h1d:
+            x2_off = 12'h1d0;
+        8'h1e:
+            x2_off = 12'h1e0;
+        8'h1f:
+            x2_off = 12'h1f0;
+        8'h20:
+            x2_off = 12'h200;
+        8'h21:
+            x2_off = 12'h210;
+        8'h22:
+            x2_off = 12'h220;
+        8'h23:
+            x2_off = 12'h230;
+        8'h24:
+            x2_off = 12'h240;
+        8'h25:
+            x2_off = 12'h250;
+        8'h26:
+            x2_off = 12'h260;
+        8'h27:
+            x2_off = 12'h270;
+        8'h28:
+            x2_off = 12'h280;
+        8'h30:
+            x2_off = 12'h300;
+        8'h32:
+            x2_off = 12'h320;
+        8'h33:
+            x2_off = 12'h330;
+        8'h34:
+            x2_off = 12'h340;
+        8'h35:
+            x2_off = 12'h350;
+        8'h36:
+            x2_off = 12'h360;
+        8'h37:
+            x2_off = 12'h370;
+        8'h38:
+            x2_off = 12'h380;
+        8'h39:
+            x2_off = 12'h390;
+        8'h3e:
+            x2_off = 12'h3e0;
+        8'h3f:
+            x2_off = 12'h3f0;
+      endcase
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     x2_is_id = 1'h0;
-    casez (msr__addr)
-      32'd2050:
-          x2_is_id = 1'h1;
-    endcase
+    if (in_view) begin
+      casez (msr__addr[7:0])
+        8'h02:
+            x2_is_id = 1'h1;
+      endcase
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     x2_is_ldr = 1'h0;
-    casez (msr__addr)
-      32'd2050:
-          /* empty */;
-      32'd2051:
-          /* empty */;
-      32'd2056:
-          /* empty */;
-      32'd2058:
-          /* empty */;
-      32'd2059:
-          /* empty */;
-      32'd2061:
-          x2_is_ldr = 1'h1;
-    endcase
+    if (in_view) begin
+      casez (msr__addr[7:0])
+        8'h02:
+            /* empty */;
+        8'h03:
+            /* empty */;
+        8'h08:
+            /* empty */;
+        8'h0a:
+            /* empty */;
+        8'h0b:
+            /* empty */;
+        8'h0d:
+            x2_is_ldr = 1'h1;
+      endcase
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     x2_is_icr = 1'h0;
-    casez (msr__addr)
-      32'd2050:
-          /* empty */;
-      32'd2051:
-          /* empty */;
-      32'd2056:
-          /* empty */;
-      32'd2058:
-          /* empty */;
-      32'd2059:
-          /* empty */;
-      32'd2061:
-          /* empty */;
-      32'd2063:
-          /* empty */;
-      32'd2064:
-          /* empty */;
-      32'd2065:
-          /* empty */;
-      32'd2066:
-          /* empty */;
-      32'd2067:
-          /* empty */;
-      32'd2068:
-          /* empty */;
-      32'd2069:
-          /* empty */;
-      32'd2070:
-          /* empty */;
-      32'd2071:
-          /* empty */;
-      32'd2072:
-          /* empty */;
-      32'd2073:
-          /* empty */;
-      32'd2074:
-          /* empty */;
-      32'd2075:
-          /* empty */;
-      32'd2076:
-          /* empty */;
-      32'd2077:
-          /* empty */;
-      32'd2078:
-          /* empty */;
-      32'd2079:
-          /* empty */;
-      32'd2080:
-          /* empty */;
-      32'd2081:
-          /* empty */;
-      32'd2082:
-          /* empty */;
-      32'd2083:
-          /* empty */;
-      32'd2084:
-          /* empty */;
-      32'd2085:
-          /* empty */;
-      32'd2086:
-          /* empty */;
-      32'd2087:
-          /* empty */;
-      32'd2088:
-          /* empty */;
-      32'd2096:
-          x2_is_icr = 1'h1;
-    endcase
+    if (in_view) begin
+      casez (msr__addr[7:0])
+        8'h02:
+            /* empty */;
+        8'h03:
+            /* empty */;
+        8'h08:
+            /* empty */;
+        8'h0a:
+            /* empty */;
+        8'h0b:
+            /* empty */;
+        8'h0d:
+            /* empty */;
+        8'h0f:
+            /* empty */;
+        8'h10:
+            /* empty */;
+        8'h11:
+            /* empty */;
+        8'h12:
+            /* empty */;
+        8'h13:
+            /* empty */;
+        8'h14:
+            /* empty */;
+        8'h15:
+            /* empty */;
+        8'h16:
+            /* empty */;
+        8'h17:
+            /* empty */;
+        8'h18:
+            /* empty */;
+        8'h19:
+            /* empty */;
+        8'h1a:
+            /* empty */;
+        8'h1b:
+            /* empty */;
+        8'h1c:
+            /* empty */;
+        8'h1d:
+            /* empty */;
+        8'h1e:
+            /* empty */;
+        8'h1f:
+            /* empty */;
+        8'h20:
+            /* empty */;
+        8'h21:
+            /* empty */;
+        8'h22:
+            /* empty */;
+        8'h23:
+            /* empty */;
+        8'h24:
+            /* empty */;
+        8'h25:
+            /* empty */;
+        8'h26:
+            /* empty */;
+        8'h27:
+            /* empty */;
+        8'h28:
+            /* empty */;
+        8'h30:
+            x2_is_icr = 1'h1;
+      endcase
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     x2_is_self_ipi = 1'h0;
-    casez (msr__addr)
-      32'd2050:
-          /* empty */;
-      32'd2051:
-          /* empty */;
-      32'd2056:
-          /* empty */;
-      32'd2058:
-          /* empty */;
-      32'd2059:
-          /* empty */;
-      32'd2061:
-          /* empty */;
-      32'd2063:
-          /* empty */;
-      32'd2064:
-          /* empty */;
-      32'd2065:
-          /* empty */;
-      32'd2066:
-          /* empty */;
-      32'd2067:
-          /* empty */;
-      32'd2068:
-          /* empty */;
-      32'd2069:
-          /* empty */;
-      32'd2070:
-          /* empty */;
-      32'd2071:
-          /* empty */;
-      32'd2072:
-          /* empty */;
-      32'd2073:
-          /* empty */;
-      32'd2074:
-          /* empty */;
-      32'd2075:
-          /* empty */;
-      32'd2076:
-          /* empty */;
-      32'd2077:
-          /* empty */;
-      32'd2078:
-          /* empty */;
-      32'd2079:
-          /* empty */;
-      32'd2080:
-          /* empty */;
-      32'd2081:
-          /* empty */;
-      32'd2082:
-          /* empty */;
-      32'd2083:
-          /* empty */;
-      32'd2084:
-          /* empty */;
-      32'd2085:
-          /* empty */;
-      32'd2086:
-          /* empty */;
-      32'd2087:
-          /* empty */;
-      32'd2088:
-          /* empty */;
-      32'd2096:
-          /* empty */;
-      32'd2098:
-          /* empty */;
-      32'd2099:
-          /* empty */;
-      32'd2100:
-          /* empty */;
-      32'd2101:
-          /* empty */;
-      32'd2102:
-          /* empty */;
-      32'd2103:
-          /* empty */;
-      32'd2104:
-          /* empty */;
-      32'd2105:
-          /* empty */;
-      32'd2110:
-          /* empty */;
-      32'd2111:
-          x2_is_self_ipi = 1'h1;
-    endcase
+    if (in_view) begin
+      casez (msr__addr[7:0])
+        8'h02:
+            /* empty */;
+        8'h03:
+            /* empty */;
+        8'h08:
+            /* empty */;
+        8'h0a:
+            /* empty */;
+        8'h0b:
+            /* empty */;
+        8'h0d:
+            /* empty */;
+        8'h0f:
+            /* empty */;
+        8'h10:
+            /* empty */;
+        8'h11:
+            /* empty */;
+        8'h12:
+            /* empty */;
+        8'h13:
+            /* empty */;
+        8'h14:
+            /* empty */;
+        8'h15:
+            /* empty */;
+        8'h16:
+            /* empty */;
+        8'h17:
+            /* empty */;
+        8'h18:
+            /* empty */;
+        8'h19:
+            /* empty */;
+        8'h1a:
+            /* empty */;
+        8'h1b:
+            /* empty */;
+        8'h1c:
+            /* empty */;
+        8'h1d:
+            /* empty */;
+        8'h1e:
+            /* empty */;
+        8'h1f:
+            /* empty */;
+        8'h20:
+            /* empty */;
+        8'h21:
+            /* empty */;
+        8'h22:
+            /* empty */;
+        8'h23:
+            /* empty */;
+        8'h24:
+            /* empty */;
+        8'h25:
+            /* empty */;
+        8'h26:
+            /* empty */;
+        8'h27:
+            /* empty */;
+        8'h28:
+            /* empty */;
+        8'h30:
+            /* empty */;
+        8'h32:
+            /* empty */;
+        8'h33:
+            /* empty */;
+        8'h34:
+            /* empty */;
+        8'h35:
+            /* empty */;
+        8'h36:
+            /* empty */;
+        8'h37:
+            /* empty */;
+        8'h38:
+            /* empty */;
+        8'h39:
+            /* empty */;
+        8'h3e:
+            /* empty */;
+        8'h3f:
+            x2_is_self_ipi = 1'h1;
+      endcase
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     r_data = 32'd0;
     casez (r_addr)
       12'h020:
-          r_data = { \$542 , 24'h000000 };
+          r_data = { \$551 , 24'h000000 };
       12'h030:
           r_data = 32'd17104916;
       12'h080:
-          r_data = \$543 ;
+          r_data = \$552 ;
       12'h090:
           r_data = { 24'h000000, apr };
       12'h0a0:
@@ -4328,41 +4360,41 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
       12'h0c0:
           r_data = 32'd0;
       12'h0d0:
-          r_data = \$544 ;
+          r_data = \$553 ;
       12'h0e0:
-          r_data = \$545 ;
+          r_data = \$554 ;
       12'h0f0:
-          r_data = \$546 ;
+          r_data = \$555 ;
       12'b00010???0000:
-          r_data = { \$541 , \$539  };
+          r_data = { \$550 , \$548  };
       12'b00011???0000:
-          r_data = \$547 ;
+          r_data = \$556 ;
       12'b00100???0000:
-          r_data = \$548 ;
+          r_data = \$557 ;
       12'h280:
           r_data = { 24'h000000, esr };
       12'h300:
-          r_data = \$551 ;
+          r_data = \$560 ;
       12'h310:
-          r_data = \$552 ;
-      12'h320:
-          r_data = \$553 ;
-      12'h330:
-          r_data = \$554 ;
-      12'h340:
-          r_data = \$555 ;
-      12'h350:
-          r_data = \$558 ;
-      12'h360:
           r_data = \$561 ;
-      12'h370:
+      12'h320:
           r_data = \$562 ;
-      12'h380:
+      12'h330:
           r_data = \$563 ;
+      12'h340:
+          r_data = \$564 ;
+      12'h350:
+          r_data = \$567 ;
+      12'h360:
+          r_data = \$570 ;
+      12'h370:
+          r_data = \$571 ;
+      12'h380:
+          r_data = \$572 ;
       12'h390:
           r_data = tmcct;
       12'h3e0:
-          r_data = \$564 ;
+          r_data = \$573 ;
     endcase
   end
   always @* begin
@@ -4440,10 +4472,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$565 ) begin
-      msr__rdata = 64'h0000000000000000;
-    end else if (is_base) begin
-      msr__rdata = \$568 ;
+    if (is_base) begin
+      msr__rdata = \$576 ;
     end else if (is_dl) begin
       msr__rdata = tsc_deadline;
     end else begin
@@ -4453,8 +4483,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_bad = 1'h0;
-    if (\$576 ) begin
-      if (\$577 ) begin
+    if (\$584 ) begin
+      if (\$585 ) begin
         self_bad = 1'h1;
       end
     end
@@ -4462,9 +4492,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_send = 1'h0;
-    if (\$576 ) begin
+    if (\$584 ) begin
       (* full_case = 32'd1 *)
-      if (\$577 ) begin
+      if (\$585 ) begin
       end else begin
         self_send = 1'h1;
       end
@@ -4570,8 +4600,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$590 ) begin
-              if (\$599 ) begin
+            if (\$598 ) begin
+              if (\$607 ) begin
                 err_send = 1'h1;
               end
             end
@@ -4612,9 +4642,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$590 ) begin
-              if (\$599 ) begin
-              end else if (\$613 ) begin
+            if (\$598 ) begin
+              if (\$607 ) begin
+              end else if (\$621 ) begin
                 icr_send = 1'h1;
               end
             end
@@ -4659,7 +4689,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$624 ) begin
+            if (\$632 ) begin
               tsc_switch = 1'h1;
             end
       endcase
@@ -4715,7 +4745,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$641 ) begin
+            if (\$649 ) begin
               tmict_load = 1'h1;
             end
       endcase
@@ -4785,9 +4815,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_illegal = 1'h0;
-    if (\$666 ) begin
-      if (\$675 ) begin
-        if (\$676 ) begin
+    if (\$674 ) begin
+      if (\$683 ) begin
+        if (\$684 ) begin
           msg_illegal = 1'h1;
         end
       end
@@ -4796,10 +4826,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_take = 1'h0;
-    if (\$666 ) begin
-      if (\$675 ) begin
+    if (\$674 ) begin
+      if (\$683 ) begin
         (* full_case = 32'd1 *)
-        if (\$676 ) begin
+        if (\$684 ) begin
         end else begin
           msg_take = 1'h1;
         end
@@ -4809,472 +4839,376 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (\$666 ) begin
-      msg_nmi = \$677 ;
+    if (\$674 ) begin
+      msg_nmi = \$685 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (\$666 ) begin
-      msg_init = \$683 ;
+    if (\$674 ) begin
+      msg_init = \$691 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (\$666 ) begin
-      msg_sipi = \$684 ;
+    if (\$674 ) begin
+      msg_sipi = \$692 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$940  = irr_any8;
+    \$948  = irr_any8;
     if (rst) begin
-      \$940  = 1'h0;
+      \$948  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$941  = { \$381 , \$384  };
+    \$949  = { \$381 , \$384  };
     if (rst) begin
-      \$941  = 8'h00;
+      \$949  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$942  = \$880 ;
+    \$950  = \$888 ;
     if (rst) begin
-      \$942  = 1'h0;
+      \$950  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$943  = apic_base;
-    if (\$883 ) begin
-      \$943  = \$884 ;
+    \$951  = apic_base;
+    if (\$891 ) begin
+      \$951  = \$892 ;
     end
     if (rst) begin
-      \$943  = 64'h00000000fee00800;
+      \$951  = 64'h00000000fee00800;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$944  = inta;
+    \$952  = inta;
     if (rst) begin
-      \$944  = 1'h0;
+      \$952  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$945  = ack_vector;
+    \$953  = ack_vector;
     if (inta) begin
-      \$945  = \$885 ;
+      \$953  = \$893 ;
     end
     if (rst) begin
-      \$945  = 8'h00;
+      \$953  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$946  = icr_dest32;
-    if (\$887 ) begin
-      \$946  = msr__wdata[63:32];
+    \$954  = icr_dest32;
+    if (\$895 ) begin
+      \$954  = msr__wdata[63:32];
     end
-    if (\$939 ) begin
-      \$946  = 32'd0;
+    if (\$947 ) begin
+      \$954  = 32'd0;
     end
     if (rst) begin
-      \$946  = 32'd0;
+      \$954  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$947  = id_reg;
+    \$955  = id_reg;
     if (id_write) begin
-      \$947  = wdata[31:24];
+      \$955  = wdata[31:24];
     end
     if (rst) begin
-      \$947  = 8'h00;
+      \$955  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$948  = id_set;
+    \$956  = id_set;
     if (id_write) begin
-      \$948  = 1'h1;
+      \$956  = 1'h1;
     end
     if (base_disable) begin
-      \$948  = 1'h0;
+      \$956  = 1'h0;
     end
     if (rst) begin
-      \$948  = 1'h0;
+      \$956  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$949  = 1'h1;
+      \$957  = 1'h1;
     end else if (self_send) begin
-      \$949  = 1'h1;
+      \$957  = 1'h1;
     end else begin
-      \$949  = busy_after;
+      \$957  = busy_after;
     end
     if (rst) begin
-      \$949  = 1'h0;
+      \$957  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$950  = ipi__vector;
+    \$958  = ipi__vector;
     if (icr_send) begin
-      \$950  = icr_lo_next[7:0];
+      \$958  = icr_lo_next[7:0];
     end else if (self_send) begin
-      \$950  = msr__wdata[7:0];
+      \$958  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$950  = 8'h00;
+      \$958  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$951  = ipi__delivery_mode;
+    \$959  = ipi__delivery_mode;
     if (icr_send) begin
-      \$951  = icr_lo_next[10:8];
+      \$959  = icr_lo_next[10:8];
     end else if (self_send) begin
-      \$951  = 3'h0;
+      \$959  = 3'h0;
     end
     if (rst) begin
-      \$951  = 3'h0;
+      \$959  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$952  = ipi__dest_mode;
+    \$960  = ipi__dest_mode;
     if (icr_send) begin
-      \$952  = icr_lo_next[11];
+      \$960  = icr_lo_next[11];
     end else if (self_send) begin
-      \$952  = 1'h0;
+      \$960  = 1'h0;
     end
     if (rst) begin
-      \$952  = 1'h0;
+      \$960  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$953  = ipi__shorthand;
+    \$961  = ipi__shorthand;
     if (icr_send) begin
-      \$953  = icr_lo_next[19:18];
+      \$961  = icr_lo_next[19:18];
     end else if (self_send) begin
-      \$953  = 2'h1;
+      \$961  = 2'h1;
     end
     if (rst) begin
-      \$953  = 2'h0;
+      \$961  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$954  = ipi__trigger;
+    \$962  = ipi__trigger;
     if (icr_send) begin
-      \$954  = icr_lo_next[15];
+      \$962  = icr_lo_next[15];
     end else if (self_send) begin
-      \$954  = 1'h0;
+      \$962  = 1'h0;
     end
     if (rst) begin
-      \$954  = 1'h0;
+      \$962  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$955  = ipi__level;
+    \$963  = ipi__level;
     if (icr_send) begin
-      \$955  = icr_lo_next[14];
+      \$963  = icr_lo_next[14];
     end else if (self_send) begin
-      \$955  = 1'h0;
+      \$963  = 1'h0;
     end
     if (rst) begin
-      \$955  = 1'h0;
+      \$963  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$956  = ipi__dest;
+    \$964  = ipi__dest;
     if (icr_send) begin
-      \$956  = \$888 ;
+      \$964  = \$896 ;
     end else if (self_send) begin
-      \$956  = 32'd0;
+      \$964  = 32'd0;
     end
     if (rst) begin
-      \$956  = 32'd0;
+      \$964  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$957  = ipi__source;
+    \$965  = ipi__source;
     if (icr_send) begin
-      \$957  = \$3 ;
+      \$965  = \$3 ;
     end else if (self_send) begin
-      \$957  = \$3 ;
+      \$965  = \$3 ;
     end
     if (rst) begin
-      \$957  = 8'h00;
+      \$965  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$958  = \$891 ;
+    \$966  = \$899 ;
     if (rst) begin
-      \$958  = 1'h0;
+      \$966  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$959  = eoi__vector;
+    \$967  = eoi__vector;
     if (eoi_go) begin
-      \$959  = eoi_vec;
+      \$967  = eoi_vec;
     end
     if (rst) begin
-      \$959  = 8'h00;
+      \$967  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$960  = { lint1, lint0 };
+    \$968  = { lint1, lint0 };
     if (rst) begin
-      \$960  = 2'h0;
+      \$968  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$961  = tmcct;
+    \$969  = tmcct;
     if (tmict_load) begin
-      \$961  = wdata;
+      \$969  = wdata;
     end else if (tsc_switch) begin
-      \$961  = 32'd0;
+      \$969  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$961  = \$894 ;
+        \$969  = \$902 ;
       end else begin
-        \$961  = \$895 [31:0];
+        \$969  = \$903 [31:0];
       end
     end
-    if (\$939 ) begin
-      \$961  = 32'd0;
+    if (\$947 ) begin
+      \$969  = 32'd0;
     end
     if (rst) begin
-      \$961  = 32'd0;
+      \$969  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$962  = presc;
+    \$970  = presc;
     if (tmict_load) begin
-      \$962  = 7'h00;
+      \$970  = 7'h00;
     end else if (tsc_switch) begin
-      \$962  = 7'h00;
+      \$970  = 7'h00;
     end else if (dec) begin
-      \$962  = 7'h00;
-    end else if (\$892 ) begin
-      \$962  = \$896 [6:0];
+      \$970  = 7'h00;
+    end else if (\$900 ) begin
+      \$970  = \$904 [6:0];
     end
-    if (\$939 ) begin
-      \$962  = 7'h00;
+    if (\$947 ) begin
+      \$970  = 7'h00;
     end
     if (rst) begin
-      \$962  = 7'h00;
+      \$970  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$963  = tsc_deadline;
+    \$971  = tsc_deadline;
     if (dl_write) begin
-      \$963  = msr__wdata;
-    end else if (\$897 ) begin
-      \$963  = 64'h0000000000000000;
+      \$971  = msr__wdata;
+    end else if (\$905 ) begin
+      \$971  = 64'h0000000000000000;
     end
-    if (\$939 ) begin
-      \$963  = 64'h0000000000000000;
+    if (\$947 ) begin
+      \$971  = 64'h0000000000000000;
     end
     if (rst) begin
-      \$963  = 64'h0000000000000000;
+      \$971  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$964  = \$899 ;
-    if (\$939 ) begin
-      \$964  = 8'h00;
+    \$972  = \$907 ;
+    if (\$947 ) begin
+      \$972  = 8'h00;
     end
     if (rst) begin
-      \$964  = 8'h00;
+      \$972  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$965  = esr;
+    \$973  = esr;
     if (esr_write) begin
-      \$965  = esr_pending;
+      \$973  = esr_pending;
     end
-    if (\$939 ) begin
-      \$965  = 8'h00;
+    if (\$947 ) begin
+      \$973  = 8'h00;
     end
     if (rst) begin
-      \$965  = 8'h00;
+      \$973  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$966  = \$906 ;
-    if (\$939 ) begin
-      \$966  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$974  = \$914 ;
+    if (\$947 ) begin
+      \$974  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$966  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$974  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$967  = tmr_stage4;
-    if (\$939 ) begin
-      \$967  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$975  = tmr_stage4;
+    if (\$947 ) begin
+      \$975  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$967  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$975  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$968  = \$907 ;
+    \$976  = \$915 ;
     if (rst) begin
-      \$968  = 1'h0;
+      \$976  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$969  = \$908 ;
-    if (\$939 ) begin
-      \$969  = 2'h0;
+    \$977  = \$916 ;
+    if (\$947 ) begin
+      \$977  = 2'h0;
     end
     if (rst) begin
-      \$969  = 2'h0;
+      \$977  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$970  = isr_valid;
-    if (\$910 ) begin
-      \$970  = \$914 [15:0];
-    end else if (\$912 ) begin
-      \$970  = \$917 [15:0];
+    \$978  = isr_valid;
+    if (\$918 ) begin
+      \$978  = \$922 [15:0];
+    end else if (\$920 ) begin
+      \$978  = \$925 [15:0];
     end
-    if (\$939 ) begin
-      \$970  = 16'h0000;
+    if (\$947 ) begin
+      \$978  = 16'h0000;
     end
     if (rst) begin
-      \$970  = 16'h0000;
+      \$978  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$971  = isr_low0;
-    if (inta_go) begin
-      if (\$918 ) begin
-        \$971  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$971  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$972  = isr_low1;
-    if (inta_go) begin
-      if (\$919 ) begin
-        \$972  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$972  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$973  = isr_low2;
-    if (inta_go) begin
-      if (\$920 ) begin
-        \$973  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$973  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$974  = isr_low3;
-    if (inta_go) begin
-      if (\$921 ) begin
-        \$974  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$974  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$975  = isr_low4;
-    if (inta_go) begin
-      if (\$922 ) begin
-        \$975  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$975  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$976  = isr_low5;
-    if (inta_go) begin
-      if (\$923 ) begin
-        \$976  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$976  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$977  = isr_low6;
-    if (inta_go) begin
-      if (\$924 ) begin
-        \$977  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$977  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$978  = isr_low7;
-    if (inta_go) begin
-      if (\$925 ) begin
-        \$978  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$978  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$979  = isr_low8;
+    \$979  = isr_low0;
     if (inta_go) begin
       if (\$926 ) begin
         \$979  = irrv[3:0];
@@ -5286,7 +5220,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$980  = isr_low9;
+    \$980  = isr_low1;
     if (inta_go) begin
       if (\$927 ) begin
         \$980  = irrv[3:0];
@@ -5298,7 +5232,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$981  = isr_low10;
+    \$981  = isr_low2;
     if (inta_go) begin
       if (\$928 ) begin
         \$981  = irrv[3:0];
@@ -5310,7 +5244,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$982  = isr_low11;
+    \$982  = isr_low3;
     if (inta_go) begin
       if (\$929 ) begin
         \$982  = irrv[3:0];
@@ -5322,7 +5256,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$983  = isr_low12;
+    \$983  = isr_low4;
     if (inta_go) begin
       if (\$930 ) begin
         \$983  = irrv[3:0];
@@ -5334,7 +5268,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$984  = isr_low13;
+    \$984  = isr_low5;
     if (inta_go) begin
       if (\$931 ) begin
         \$984  = irrv[3:0];
@@ -5346,7 +5280,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$985  = isr_low14;
+    \$985  = isr_low6;
     if (inta_go) begin
       if (\$932 ) begin
         \$985  = irrv[3:0];
@@ -5358,7 +5292,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$986  = isr_low15;
+    \$986  = isr_low7;
     if (inta_go) begin
       if (\$933 ) begin
         \$986  = irrv[3:0];
@@ -5370,138 +5304,154 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$987  = \$938 ;
+    \$987  = isr_low8;
+    if (inta_go) begin
+      if (\$934 ) begin
+        \$987  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$987  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$988  = isr_low9;
+    if (inta_go) begin
+      if (\$935 ) begin
+        \$988  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$988  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$989  = isr_low10;
+    if (inta_go) begin
+      if (\$936 ) begin
+        \$989  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$989  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$990  = isr_low11;
+    if (inta_go) begin
+      if (\$937 ) begin
+        \$990  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$990  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$991  = isr_low12;
+    if (inta_go) begin
+      if (\$938 ) begin
+        \$991  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$991  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$992  = isr_low13;
+    if (inta_go) begin
+      if (\$939 ) begin
+        \$992  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$992  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$993  = isr_low14;
+    if (inta_go) begin
+      if (\$940 ) begin
+        \$993  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$993  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$994  = isr_low15;
+    if (inta_go) begin
+      if (\$941 ) begin
+        \$994  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$994  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$995  = \$946 ;
     if (base_disable) begin
-      \$987  = 1'h0;
+      \$995  = 1'h0;
     end
     if (rst) begin
-      \$987  = 1'h0;
+      \$995  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$988  = tpr_next;
-    if (\$939 ) begin
-      \$988  = 32'd0;
+    \$996  = tpr_next;
+    if (\$947 ) begin
+      \$996  = 32'd0;
     end
     if (rst) begin
-      \$988  = 32'd0;
+      \$996  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$989  = ldr_next;
-    if (\$939 ) begin
-      \$989  = 32'd0;
+    \$997  = ldr_next;
+    if (\$947 ) begin
+      \$997  = 32'd0;
     end
     if (rst) begin
-      \$989  = 32'd0;
+      \$997  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$990  = dfr_next;
-    if (\$939 ) begin
-      \$990  = 32'd4026531840;
+    \$998  = dfr_next;
+    if (\$947 ) begin
+      \$998  = 32'd4026531840;
     end
     if (rst) begin
-      \$990  = 32'd4026531840;
+      \$998  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$991  = svr_next;
-    if (\$939 ) begin
-      \$991  = 32'd255;
+    \$999  = svr_next;
+    if (\$947 ) begin
+      \$999  = 32'd255;
     end
     if (rst) begin
-      \$991  = 32'd255;
+      \$999  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$992  = icr_lo_next;
-    if (\$939 ) begin
-      \$992  = 32'd0;
-    end
-    if (rst) begin
-      \$992  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$993  = icr_hi_next;
-    if (\$939 ) begin
-      \$993  = 32'd0;
-    end
-    if (rst) begin
-      \$993  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$994  = lvt_timer_next;
-    if (\$939 ) begin
-      \$994  = 32'd65536;
-    end
-    if (rst) begin
-      \$994  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$995  = lvt_thermal_next;
-    if (\$939 ) begin
-      \$995  = 32'd65536;
-    end
-    if (rst) begin
-      \$995  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$996  = lvt_perfmon_next;
-    if (\$939 ) begin
-      \$996  = 32'd65536;
-    end
-    if (rst) begin
-      \$996  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$997  = lvt_lint0_next;
-    if (\$939 ) begin
-      \$997  = 32'd65536;
-    end
-    if (rst) begin
-      \$997  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$998  = lvt_lint1_next;
-    if (\$939 ) begin
-      \$998  = 32'd65536;
-    end
-    if (rst) begin
-      \$998  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$999  = lvt_error_next;
-    if (\$939 ) begin
-      \$999  = 32'd65536;
-    end
-    if (rst) begin
-      \$999  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1000  = tmict_next;
-    if (\$939 ) begin
+    \$1000  = icr_lo_next;
+    if (\$947 ) begin
       \$1000  = 32'd0;
     end
     if (rst) begin
@@ -5510,8 +5460,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1001  = tdcr_next;
-    if (\$939 ) begin
+    \$1001  = icr_hi_next;
+    if (\$947 ) begin
       \$1001  = 32'd0;
     end
     if (rst) begin
@@ -5520,26 +5470,106 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1002  = init_go;
+    \$1002  = lvt_timer_next;
+    if (\$947 ) begin
+      \$1002  = 32'd65536;
+    end
     if (rst) begin
-      \$1002  = 1'h0;
+      \$1002  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1003  = msg_sipi;
+    \$1003  = lvt_thermal_next;
+    if (\$947 ) begin
+      \$1003  = 32'd65536;
+    end
     if (rst) begin
-      \$1003  = 1'h0;
+      \$1003  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1004  = sipi_vector;
+    \$1004  = lvt_perfmon_next;
+    if (\$947 ) begin
+      \$1004  = 32'd65536;
+    end
+    if (rst) begin
+      \$1004  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1005  = lvt_lint0_next;
+    if (\$947 ) begin
+      \$1005  = 32'd65536;
+    end
+    if (rst) begin
+      \$1005  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1006  = lvt_lint1_next;
+    if (\$947 ) begin
+      \$1006  = 32'd65536;
+    end
+    if (rst) begin
+      \$1006  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1007  = lvt_error_next;
+    if (\$947 ) begin
+      \$1007  = 32'd65536;
+    end
+    if (rst) begin
+      \$1007  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1008  = tmict_next;
+    if (\$947 ) begin
+      \$1008  = 32'd0;
+    end
+    if (rst) begin
+      \$1008  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1009  = tdcr_next;
+    if (\$947 ) begin
+      \$1009  = 32'd0;
+    end
+    if (rst) begin
+      \$1009  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1010  = init_go;
+    if (rst) begin
+      \$1010  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1011  = msg_sipi;
+    if (rst) begin
+      \$1011  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1012  = sipi_vector;
     if (msg_sipi) begin
-      \$1004  = msg_in__vector;
+      \$1012  = msg_in__vector;
     end
     if (rst) begin
-      \$1004  = 8'h00;
+      \$1012  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -5592,180 +5622,192 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign ipi_trigger = ipi__trigger;
   assign ipi_level = ipi__level;
   assign ipi_source = ipi__source;
-  assign isr_word = { \$541 , \$539  };
+  assign isr_word = { \$550 , \$548  };
   assign msr__ready = msr_ready;
   assign msr__fault = msr_fault;
-  assign \ack_valid$178  = ack_valid;
-  assign \ack_vector$180  = ack_vector;
-  assign inta_bit_low = \$645 [31:0];
-  assign inta_bit_sel = \$647 [7:0];
-  assign inta_bit = { \$655 , \$654 , \$653 , \$652 , \$651 , \$650 , \$649 , \$648  };
+  assign \ack_valid$180  = ack_valid;
+  assign \ack_vector$182  = ack_vector;
+  assign inta_bit_low = \$653 [31:0];
+  assign inta_bit_sel = \$655 [7:0];
+  assign inta_bit = { \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657 , \$656  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$772 , \$771 , \$770 , \$769 , \$768 , \$767 , \$766  };
-  assign src0_bit_low = \$805 [31:0];
-  assign src0_bit_sel = \$807 [7:0];
-  assign src0_bit = { \$815 , \$814 , \$813 , \$812 , \$811 , \$810 , \$809 , \$808  };
-  assign src1_bit_low = \$820 [31:0];
-  assign src1_bit_sel = \$822 [7:0];
-  assign src1_bit = { \$830 , \$829 , \$828 , \$827 , \$826 , \$825 , \$824 , \$823  };
-  assign src2_bit_low = \$835 [31:0];
-  assign src2_bit_sel = \$837 [7:0];
-  assign src2_bit = { \$845 , \$844 , \$843 , \$842 , \$841 , \$840 , \$839 , \$838  };
-  assign src3_bit_low = \$850 [31:0];
-  assign src3_bit_sel = \$852 [7:0];
-  assign src3_bit = { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
-  assign src4_bit_low = \$864 [31:0];
-  assign src4_bit_sel = \$866 [7:0];
-  assign src4_bit = { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
+  assign presc_ge = { 1'h1, \$780 , \$779 , \$778 , \$777 , \$776 , \$775 , \$774  };
+  assign src0_bit_low = \$813 [31:0];
+  assign src0_bit_sel = \$815 [7:0];
+  assign src0_bit = { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
+  assign src1_bit_low = \$828 [31:0];
+  assign src1_bit_sel = \$830 [7:0];
+  assign src1_bit = { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
+  assign src2_bit_low = \$843 [31:0];
+  assign src2_bit_sel = \$845 [7:0];
+  assign src2_bit = { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
+  assign src3_bit_low = \$858 [31:0];
+  assign src3_bit_sel = \$860 [7:0];
+  assign src3_bit = { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
+  assign src4_bit_low = \$872 [31:0];
+  assign src4_bit_sel = \$874 [7:0];
+  assign src4_bit = { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$271  = sipi_vector;
+  assign \sipi_vector$273  = sipi_vector;
   assign \port$40$0  = \$3 ;
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$800 ;
-  assign err[5] = \$797 ;
-  assign err[7] = \$796 ;
+  assign err[6] = \$808 ;
+  assign err[5] = \$805 ;
+  assign err[7] = \$804 ;
   assign err[4:0] = 5'h00;
-  assign remote_set[1] = \$743 ;
-  assign remote_set[0] = \$703 ;
-  assign remote_after[1] = \$665 ;
-  assign remote_after[0] = \$661 ;
-  assign { \$472 [35:10], \$472 [8] } = 27'h0000000;
-  assign { \$472 [63:36], \$472 [9], \$472 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
-  assign { \$474 [63:12], \$474 [9:0] } = 62'h0000000000000000;
-  assign \$474 [11:10] = apic_base[11:10];
-  assign { \$476 [63:12], \$476 [9:0] } = 62'h0000000000000000;
-  assign \$476 [11:10] = msr__wdata[11:10];
-  assign \$479  = \$478 ;
-  assign { \$480 [63:12], \$480 [9:0] } = 62'h0000000000000000;
-  assign \$480 [11:10] = apic_base[11:10];
-  assign { \$482 [63:12], \$482 [9:0] } = 62'h0000000000000000;
-  assign \$482 [11:10] = msr__wdata[11:10];
-  assign { \$486 [63:12], \$486 [9:0] } = 62'h0000000000000000;
-  assign \$486 [11:10] = apic_base[11:10];
-  assign { \$488 [63:12], \$488 [9:0] } = 62'h0000000000000000;
-  assign \$488 [11:10] = msr__wdata[11:10];
-  assign { \$492 [63:12], \$492 [9:0] } = 62'h0000000000000000;
-  assign \$492 [11:10] = apic_base[11:10];
-  assign { \$494 [63:12], \$494 [9:0] } = 62'h0000000000000000;
-  assign \$494 [11:10] = msr__wdata[11:10];
-  assign { \$498 [63:12], \$498 [9:0] } = 62'h0000000000000000;
-  assign \$498 [11:10] = apic_base[11:10];
-  assign { \$500 [63:12], \$500 [9:0] } = 62'h0000000000000000;
-  assign \$500 [11:10] = msr__wdata[11:10];
-  assign { \$504 [63:12], \$504 [9:0] } = 62'h0000000000000000;
-  assign \$504 [11:10] = apic_base[11:10];
-  assign { \$506 [63:12], \$506 [9:0] } = 62'h0000000000000000;
-  assign \$506 [11:10] = msr__wdata[11:10];
-  assign { \$510 [63:12], \$510 [9:0] } = 62'h0000000000000000;
-  assign \$510 [11:10] = apic_base[11:10];
-  assign { \$512 [63:12], \$512 [9:0] } = 62'h0000000000000000;
-  assign \$512 [11:10] = msr__wdata[11:10];
-  assign { \$520 [63:12], \$520 [9:0] } = 62'h0000000000000000;
-  assign \$520 [11:10] = msr__wdata[11:10];
-  assign { \$523 [63:12], \$523 [9:0] } = 62'h0000000000000000;
-  assign \$523 [11:10] = apic_base[11:10];
-  assign \$543  = tpr;
-  assign \$544  = ldr;
-  assign \$545 [31:28] = dfr[31:28];
-  assign \$545 [27:0] = 28'hfffffff;
-  assign \$546  = svr;
-  assign \$549  = icr_lo;
-  assign \$550  = { 3'h0, ipi__valid, 12'h000 };
-  assign \$552  = icr_hi;
-  assign \$553  = lvt_timer;
-  assign \$554  = lvt_thermal;
-  assign \$555  = lvt_perfmon;
-  assign \$556  = lvt_lint0;
-  assign \$557  = { 1'h0, remote_irr[0], 14'h0000 };
-  assign \$559  = lvt_lint1;
-  assign \$560  = { 1'h0, remote_irr[1], 14'h0000 };
-  assign \$562  = lvt_error;
-  assign \$563  = tmict;
-  assign \$564  = tdcr;
+  assign remote_set[1] = \$751 ;
+  assign remote_set[0] = \$711 ;
+  assign remote_after[1] = \$673 ;
+  assign remote_after[0] = \$669 ;
+  assign gp_hit[3] = \$473 ;
+  assign gp_hit[2] = \$471 ;
+  assign gp_hit[1] = \$469 ;
+  assign gp_hit[0] = \$467 ;
+  assign { \$466 [63:32], \$466 [19:18], \$466 [15:14], \$466 [12:0] } = 49'h0000000000000;
+  assign { \$466 [31:20], \$466 [17:16], \$466 [13] } = { msr__wdata[31:20], msr__wdata[17:16], msr__wdata[13] };
+  assign \$468 [31:0] = 32'd0;
+  assign \$468 [63:32] = msr__wdata[63:32];
+  assign \$470 [7:0] = 8'h00;
+  assign \$470 [63:8] = msr__wdata[63:8];
+  assign \$472  = msr__wdata;
+  assign \$474  = { 8'h00, msr__addr[31:8] };
+  assign { \$481 [35:10], \$481 [8] } = 27'h0000000;
+  assign { \$481 [63:36], \$481 [9], \$481 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
+  assign { \$483 [63:12], \$483 [9:0] } = 62'h0000000000000000;
+  assign \$483 [11:10] = apic_base[11:10];
+  assign { \$485 [63:12], \$485 [9:0] } = 62'h0000000000000000;
+  assign \$485 [11:10] = msr__wdata[11:10];
+  assign \$488  = \$487 ;
+  assign { \$489 [63:12], \$489 [9:0] } = 62'h0000000000000000;
+  assign \$489 [11:10] = apic_base[11:10];
+  assign { \$491 [63:12], \$491 [9:0] } = 62'h0000000000000000;
+  assign \$491 [11:10] = msr__wdata[11:10];
+  assign { \$495 [63:12], \$495 [9:0] } = 62'h0000000000000000;
+  assign \$495 [11:10] = apic_base[11:10];
+  assign { \$497 [63:12], \$497 [9:0] } = 62'h0000000000000000;
+  assign \$497 [11:10] = msr__wdata[11:10];
+  assign { \$501 [63:12], \$501 [9:0] } = 62'h0000000000000000;
+  assign \$501 [11:10] = apic_base[11:10];
+  assign { \$503 [63:12], \$503 [9:0] } = 62'h0000000000000000;
+  assign \$503 [11:10] = msr__wdata[11:10];
+  assign { \$507 [63:12], \$507 [9:0] } = 62'h0000000000000000;
+  assign \$507 [11:10] = apic_base[11:10];
+  assign { \$509 [63:12], \$509 [9:0] } = 62'h0000000000000000;
+  assign \$509 [11:10] = msr__wdata[11:10];
+  assign { \$513 [63:12], \$513 [9:0] } = 62'h0000000000000000;
+  assign \$513 [11:10] = apic_base[11:10];
+  assign { \$515 [63:12], \$515 [9:0] } = 62'h0000000000000000;
+  assign \$515 [11:10] = msr__wdata[11:10];
+  assign { \$519 [63:12], \$519 [9:0] } = 62'h0000000000000000;
+  assign \$519 [11:10] = apic_base[11:10];
+  assign { \$521 [63:12], \$521 [9:0] } = 62'h0000000000000000;
+  assign \$521 [11:10] = msr__wdata[11:10];
+  assign { \$529 [63:12], \$529 [9:0] } = 62'h0000000000000000;
+  assign \$529 [11:10] = msr__wdata[11:10];
+  assign { \$532 [63:12], \$532 [9:0] } = 62'h0000000000000000;
+  assign \$532 [11:10] = apic_base[11:10];
+  assign \$552  = tpr;
+  assign \$553  = ldr;
+  assign \$554 [31:28] = dfr[31:28];
+  assign \$554 [27:0] = 28'hfffffff;
+  assign \$555  = svr;
+  assign \$558  = icr_lo;
+  assign \$559  = { 3'h0, ipi__valid, 12'h000 };
+  assign \$561  = icr_hi;
+  assign \$562  = lvt_timer;
+  assign \$563  = lvt_thermal;
+  assign \$564  = lvt_perfmon;
+  assign \$565  = lvt_lint0;
+  assign \$566  = { 1'h0, remote_irr[0], 14'h0000 };
+  assign \$568  = lvt_lint1;
+  assign \$569  = { 1'h0, remote_irr[1], 14'h0000 };
+  assign \$571  = lvt_error;
+  assign \$572  = tmict;
+  assign \$573  = tdcr;
   assign icr_lo_x2 = icr_lo;
-  assign \$567  = { 7'h00, \$566 , 8'h00 };
-  assign \$578 [31:8] = 24'h000000;
-  assign \$578 [7:0] = wdata[7:0];
-  assign \$579 [23:0] = 24'h000000;
-  assign \$579 [31:24] = wdata[31:24];
-  assign \$580 [27:0] = 28'h0000000;
-  assign \$580 [31:28] = wdata[31:28];
-  assign { \$581 [31:13], \$581 [11:10] } = 21'h000000;
-  assign { \$581 [12], \$581 [9:0] } = { wdata[12], wdata[9:0] };
-  assign { \$582 [31:13], \$582 [11:10] } = 21'h000000;
-  assign { \$582 [12], \$582 [9:0] } = { wdata[12], wdata[9:0] };
-  assign { \$584 [31:17], \$584 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
-  assign \$584 [16] = 1'h1;
-  assign { \$585 [31:17], \$585 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
-  assign \$585 [16] = 1'h1;
-  assign { \$586 [31:17], \$586 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
-  assign \$586 [16] = 1'h1;
-  assign { \$587 [31:17], \$587 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
-  assign \$587 [16] = 1'h1;
-  assign { \$588 [31:17], \$588 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
-  assign \$588 [16] = 1'h1;
-  assign { \$589 [31:17], \$589 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
-  assign \$589 [16] = 1'h1;
-  assign { \$591 [31:20], \$591 [17:16], \$591 [13:12] } = 16'h0000;
-  assign { \$591 [19:18], \$591 [15:14], \$591 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$592 [31:20], \$592 [17:16], \$592 [13:12] } = 16'h0000;
-  assign { \$592 [19:18], \$592 [15:14], \$592 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$594 [31:20], \$594 [17:16], \$594 [13:12] } = 16'h0000;
-  assign { \$594 [19:18], \$594 [15:14], \$594 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$597 [31:20], \$597 [17:16], \$597 [13:12] } = 16'h0000;
-  assign { \$597 [19:18], \$597 [15:14], \$597 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$575  = { 7'h00, \$574 , 8'h00 };
+  assign \$586 [31:8] = 24'h000000;
+  assign \$586 [7:0] = wdata[7:0];
+  assign \$587 [23:0] = 24'h000000;
+  assign \$587 [31:24] = wdata[31:24];
+  assign \$588 [27:0] = 28'h0000000;
+  assign \$588 [31:28] = wdata[31:28];
+  assign { \$589 [31:13], \$589 [11:10] } = 21'h000000;
+  assign { \$589 [12], \$589 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$590 [31:13], \$590 [11:10] } = 21'h000000;
+  assign { \$590 [12], \$590 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$592 [31:17], \$592 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
+  assign \$592 [16] = 1'h1;
+  assign { \$593 [31:17], \$593 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
+  assign \$593 [16] = 1'h1;
+  assign { \$594 [31:17], \$594 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
+  assign \$594 [16] = 1'h1;
+  assign { \$595 [31:17], \$595 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
+  assign \$595 [16] = 1'h1;
+  assign { \$596 [31:17], \$596 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
+  assign \$596 [16] = 1'h1;
+  assign { \$597 [31:17], \$597 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
+  assign \$597 [16] = 1'h1;
+  assign { \$599 [31:20], \$599 [17:16], \$599 [13:12] } = 16'h0000;
+  assign { \$599 [19:18], \$599 [15:14], \$599 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
   assign { \$600 [31:20], \$600 [17:16], \$600 [13:12] } = 16'h0000;
   assign { \$600 [19:18], \$600 [15:14], \$600 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
   assign { \$602 [31:20], \$602 [17:16], \$602 [13:12] } = 16'h0000;
   assign { \$602 [19:18], \$602 [15:14], \$602 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$603  = \$602 [15];
   assign { \$605 [31:20], \$605 [17:16], \$605 [13:12] } = 16'h0000;
   assign { \$605 [19:18], \$605 [15:14], \$605 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$609 [31:20], \$609 [17:16], \$609 [13:12] } = 16'h0000;
-  assign { \$609 [19:18], \$609 [15:14], \$609 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$611  = \$610 ;
-  assign \$614 [23:0] = 24'h000000;
-  assign \$614 [31:24] = wdata[31:24];
-  assign { \$615 [31:19], \$615 [15:8] } = 21'h000000;
-  assign { \$615 [18:16], \$615 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$618 [31:19], \$618 [15:8] } = 21'h000000;
-  assign { \$618 [18:16], \$618 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$621 [31:19], \$621 [15:8] } = 21'h000000;
-  assign { \$621 [18:16], \$621 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$625 [31:17], \$625 [15:11] } = 20'h00000;
-  assign { \$625 [16], \$625 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$628 [31:17], \$628 [15:11] } = 20'h00000;
-  assign { \$628 [16], \$628 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$631 [31:17], \$631 [14], \$631 [12:11] } = 18'h00000;
-  assign { \$631 [16:15], \$631 [13], \$631 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$634 [31:17], \$634 [14], \$634 [12:11] } = 18'h00000;
-  assign { \$634 [16:15], \$634 [13], \$634 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$637 [31:17], \$637 [15:8] } = 23'h000000;
-  assign { \$637 [16], \$637 [7:0] } = { wdata[16], wdata[7:0] };
-  assign \$642  = wdata;
-  assign { \$643 [31:4], \$643 [2] } = 29'h00000000;
-  assign { \$643 [3], \$643 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$670  = msg_in__trigger;
-  assign \$679  = msg_in__trigger;
-  assign \$691  = lvt_lint0_next[15];
-  assign \$702  = lvt_lint0_next[15];
-  assign \$731  = lvt_lint1_next[15];
-  assign \$742  = lvt_lint1_next[15];
-  assign { \$774 [31:4], \$774 [2] } = 29'h00000000;
-  assign { \$774 [3], \$774 [1:0] } = { wdata[3], wdata[1:0] };
-  assign { \$775 [31:4], \$775 [2] } = 29'h00000000;
-  assign { \$775 [3], \$775 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$818  = msg_in__trigger;
-  assign \$833  = lvt_lint0_next[15];
-  assign \$848  = lvt_lint1_next[15];
-  assign \$863  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$862 ;
-  assign \$877  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$876 ;
-  assign { \$884 [63:36], \$884 [9:0] } = 38'h0000000000;
-  assign \$884 [35:10] = msr__wdata[35:10];
+  assign { \$608 [31:20], \$608 [17:16], \$608 [13:12] } = 16'h0000;
+  assign { \$608 [19:18], \$608 [15:14], \$608 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$610 [31:20], \$610 [17:16], \$610 [13:12] } = 16'h0000;
+  assign { \$610 [19:18], \$610 [15:14], \$610 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$611  = \$610 [15];
+  assign { \$613 [31:20], \$613 [17:16], \$613 [13:12] } = 16'h0000;
+  assign { \$613 [19:18], \$613 [15:14], \$613 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$617 [31:20], \$617 [17:16], \$617 [13:12] } = 16'h0000;
+  assign { \$617 [19:18], \$617 [15:14], \$617 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$619  = \$618 ;
+  assign \$622 [23:0] = 24'h000000;
+  assign \$622 [31:24] = wdata[31:24];
+  assign { \$623 [31:19], \$623 [15:8] } = 21'h000000;
+  assign { \$623 [18:16], \$623 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$626 [31:19], \$626 [15:8] } = 21'h000000;
+  assign { \$626 [18:16], \$626 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$629 [31:19], \$629 [15:8] } = 21'h000000;
+  assign { \$629 [18:16], \$629 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$633 [31:17], \$633 [15:11] } = 20'h00000;
+  assign { \$633 [16], \$633 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$636 [31:17], \$636 [15:11] } = 20'h00000;
+  assign { \$636 [16], \$636 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$639 [31:17], \$639 [14], \$639 [12:11] } = 18'h00000;
+  assign { \$639 [16:15], \$639 [13], \$639 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$642 [31:17], \$642 [14], \$642 [12:11] } = 18'h00000;
+  assign { \$642 [16:15], \$642 [13], \$642 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$645 [31:17], \$645 [15:8] } = 23'h000000;
+  assign { \$645 [16], \$645 [7:0] } = { wdata[16], wdata[7:0] };
+  assign \$650  = wdata;
+  assign { \$651 [31:4], \$651 [2] } = 29'h00000000;
+  assign { \$651 [3], \$651 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$678  = msg_in__trigger;
+  assign \$687  = msg_in__trigger;
+  assign \$699  = lvt_lint0_next[15];
+  assign \$710  = lvt_lint0_next[15];
+  assign \$739  = lvt_lint1_next[15];
+  assign \$750  = lvt_lint1_next[15];
+  assign { \$782 [31:4], \$782 [2] } = 29'h00000000;
+  assign { \$782 [3], \$782 [1:0] } = { wdata[3], wdata[1:0] };
+  assign { \$783 [31:4], \$783 [2] } = 29'h00000000;
+  assign { \$783 [3], \$783 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$826  = msg_in__trigger;
+  assign \$841  = lvt_lint0_next[15];
+  assign \$856  = lvt_lint1_next[15];
+  assign \$871  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$870 ;
+  assign \$885  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$884 ;
+  assign { \$892 [63:36], \$892 [9:0] } = 38'h0000000000;
+  assign \$892 [35:10] = msr__wdata[35:10];
 endmodule
