@@ -159,7 +159,8 @@ class LapicChecker:
         if c.msr is not None and want_ready:
             rdata, fault = m.msr(*c.msr)
             self._cmp(f"msr__fault ({'wr' if c.msr[0] else 'rd'}msr {c.msr[1]:#x})", c.msr_fault, fault)
-            self._cmp(f"msr__rdata (rdmsr {c.msr[1]:#x})", c.msr_rdata, rdata)
+            if not c.msr[0] and not fault:  # rdata means something for a read without a fault only
+                self._cmp(f"msr__rdata (rdmsr {c.msr[1]:#x})", c.msr_rdata, rdata)
             self.msrs += 1
             self.msr_faults += fault
         if c.msg is not None:

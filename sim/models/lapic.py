@@ -19,7 +19,10 @@ in one cycle, call them in this order, which is how the RTL resolves them:
 1. :meth:`read` (the register port; the RTL answers from the state at the
    start of the cycle),
 2. :meth:`inta`, :meth:`nmi_ack`, :meth:`ipi_accepted` (CPU and router side),
-3. :meth:`write` (at most one register access per cycle),
+   then :meth:`set_tsc` and :meth:`msr_wait` (whether the MSR port's
+   ``ready`` is held low this cycle),
+3. :meth:`write` (at most one register access per cycle), then :meth:`msr`
+   (the MSR port's accepting cycle),
 4. :meth:`accept` (``msg_in``; the RTL's ``msg_in__ready`` is always 1),
 5. :meth:`set_lint` (the pin levels of this cycle),
 6. :meth:`advance`.
@@ -49,6 +52,12 @@ leaves the timer one cycle short of expiring and ``advance(N * d + 1)``
 has fired it (IRR bit set, ``intr`` visible). Periodic mode reloads TMICT
 at the expiry: the period is ``N·d`` cycles. A TDCR write applies its
 divisor from the next decrement on.
+
+TSC-deadline timer: :attr:`tsc` is the TSC of the current cycle; it counts
+one per cycle in :meth:`advance`, as the platform's counter does, and
+:meth:`set_tsc` overrides it. The timer fires at the edge that ends the
+first cycle whose TSC is ≥ :attr:`tsc_deadline` (not the edge of the cycle
+that wrote it), so ``intr`` shows two cycles after that cycle.
 
 Cost
 ----
