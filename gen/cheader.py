@@ -156,6 +156,7 @@ def _msr_defines(defs: _Defs, dev: Device) -> None:
     if x2 is None:
         return
     xm = c_macro(dm, "X2APIC")
+    mmio = {r.name: r for r in dev.registers}
     b = defs.block(f"x2APIC view: MSR {x2.msr_base:#x} + offset / 16", x2.description)
     defs.add(b, f"{xm}_MSR_BASE", c_int(x2.msr_base), "the x2APIC view")
     for xr in x2.registers:
@@ -171,7 +172,7 @@ def _msr_defines(defs: _Defs, dev: Device) -> None:
         else:
             defs.add(b, f"{rb}_MSR", c_int(xr.address), owner)
         defs.add(b, f"{rb}_GP_MASK", c_int(xr.gp_mask, 64, pad=True), owner, "a write with one of these bits #GPs")
-        source = dev.register(xr.source) if xr.source is not None else None
+        source = mmio.get(xr.source) if xr.source is not None else None
         if source is None or reg.fields != source.fields:
             for f in reg.fields:
                 _field_defines(defs, b, rb, reg, f)
