@@ -130,6 +130,53 @@ def _field_defines(defs: _Defs, b: Block, base: str, reg: Register, f: Field) ->
         defs.add(b, c_macro(fb, e.name), c_int(e.value, reg.width), owner, e.description)
 
 
+def _msr_defines(defs: _Defs, dev: Device) -> None:
+    """The LAPIC's MSRs (number, fields, modes, #GP bits) and its x2APIC MSR view."""
+    dm = c_macro(PREFIX, dev.name)
+    for msr in dev.msrs:
+        base = c_macro(dm, msr.name)
+        reg = msr.register
+        lines = [msr.description] if msr.description else []
+        if msr.transitions:
+            lines.append("Legal mode changes: " + ", ".join(f"{a} -> {b}" for a, b in msr.transitions) + ".")
+        b = defs.block(f"MSR {msr.name}: {msr.address:#x}, 64-bit (RDMSR/WRMSR)", *lines)
+        owner = f"MSR {msr.name}"
+        defs.add(b, f"{base}_MSR", c_int(msr.address), owner)
+        defs.add(b, f"{base}_RESET", c_int(reg.reset, 64, pad=True), owner)
+        defs.add(b, f"{base}_GP_MASK", c_int(msr.gp_mask, 64, pad=True), owner, "a write with one of these bits #GPs")
+        for f in reg.fields:
+            _field_defines(defs, b, base, reg, f)
+        for mode in msr.modes:
+            defs.add(b, c_macro(base, "MODE", mode.name), c_int(mode.value(reg), 64, pad=True), owner,
+                     mode.description)
+        if msr.modes:
+            defs.add(b, f"{base}_MODE_MASK", c_int(msr.modes[0].mask(reg), 64, pad=True), owner,
+                     "the bits that select the mode")
+    x2 = dev.x2apic
+    if x2 is None:
+        return
+    xm = c_macro(dm, "X2APIC")
+    b = defs.block(f"x2APIC view: MSR {x2.msr_base:#x} + offset / 16", x2.description)
+    defs.add(b, f"{xm}_MSR_BASE", c_int(x2.msr_base), "the x2APIC view")
+    for xr in x2.registers:
+        reg = xr.register
+        rb = c_macro(xm, xr.name)
+        owner = f"x2APIC register {xr.name}"
+        pos = f"MSR {xr.address:#x}" + (f" + n, n = 0..{xr.count - 1}" if xr.count > 1 else "")
+        src = f" (MMIO {xr.source})" if xr.source is not None and xr.source != xr.name else ""
+        b = defs.block(f"x2APIC {xr.name}{src}: {pos}, {reg.width}-bit, {reg.access.value}",
+                       *([reg.description] if reg.description else []))
+        if xr.count > 1:
+            defs.add(b, f"{rb}_MSR(n)", f"({c_int(xr.address)} + (uint32_t)(n))", owner)
+        else:
+            defs.add(b, f"{rb}_MSR", c_int(xr.address), owner)
+        defs.add(b, f"{rb}_GP_MASK", c_int(xr.gp_mask, 64, pad=True), owner, "a write with one of these bits #GPs")
+        source = dev.register(xr.source) if xr.source is not None else None
+        if source is None or reg.fields != source.fields:
+            for f in reg.fields:
+                _field_defines(defs, b, rb, reg, f)
+
+
 def _device_header(spec: Spec, dev: Device) -> str:
     defs = _Defs(f"{dev.name}.h")
     dm = c_macro(PREFIX, dev.name)
@@ -143,6 +190,7 @@ def _device_header(spec: Spec, dev: Device) -> str:
             defs.add(b, c_macro(dm, "PARAM", name), c_int(dev.params[name]), f"parameter {name}")
     for reg in dev.registers:
         _reg_defines(defs, dev, reg, where="offset")
+    _msr_defines(defs, dev)
     for win in dev.windows:
         wm = c_macro(dm, win.name)
         b = defs.block(

@@ -10,6 +10,7 @@ by the templates.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from irqforge.spec import Access, Device, GateType, Register, Spec, VectorKind
@@ -127,9 +128,44 @@ def _device_doc(spec: Spec, dev: Device) -> str:
             )
             sections.append(_section(dev, reg, True, anchor))
         windows.append((win, wrows))
+    msr_rows = []
+    for msr in dev.msrs:
+        anchor = f"{dev.name}-msr-{msr.name}".lower()
+        reg = msr.register
+        msr_rows.append(RegRow(f"0x{msr.address:X}", msr.name, 64, reg.access.value, _hex(reg.reset, 64),
+                               msr.description, anchor))
+        sec = _section(dev, reg, False, anchor)
+        extra = [f"A write with a bit of {_hex(msr.gp_mask, 64)} set raises #GP."] if msr.gp_mask else []
+        if msr.modes:
+            extra.append("Modes: " + "; ".join(
+                f"`{m.name}` = " + ", ".join(f"{k} {v}" for k, v in m.fields.items()) for m in msr.modes
+            ) + "; any other combination raises #GP.")
+        if msr.transitions:
+            extra.append("Legal mode changes (staying is always legal; any other change raises #GP): "
+                         + ", ".join(f"{a} → {b}" for a, b in msr.transitions) + ".")
+        sections.append(dataclasses.replace(
+            sec, title=f"MSR {msr.name}", summary=f"MSR 0x{msr.address:X}, 64-bit",
+            description=" ".join([msr.description, *extra]).strip(),
+        ))
+    x2_rows = []
+    if dev.x2apic is not None:
+        for xr in dev.x2apic.registers:
+            reg = xr.register
+            where = f"0x{xr.address:X}" + (f" + n (n = 0..{xr.count - 1})" if xr.count > 1 else "")
+            notes = []
+            if xr.source is not None and xr.source != xr.name:
+                notes.append(f"MMIO `{xr.source}`.")
+            gp = xr.gp_mask & ~(((1 << 64) - 1) & ~((1 << reg.width) - 1))
+            if gp:
+                notes.append(f"A write with a bit of {_hex(gp, reg.width)} set raises #GP.")
+            x2_rows.append(RegRow(where, _display_name(reg), reg.width, reg.access.value, "",
+                                  " ".join([*notes, reg.description]).strip(), ""))
     params = [(k, str(v), f"0x{v:X}") for k, v in sorted(dev.params.items())]
     return render(
         "device.md.j2",
+        msr_rows=msr_rows,
+        x2_rows=x2_rows,
+        x2=dev.x2apic,
         banner=comment(banner(spec), "html"),
         dev=dev,
         params=params,

@@ -83,9 +83,44 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   LVT Timer vector goes into IRR (edge) unless masked, one-shot stays at 0,
   periodic reloads TMICT. N = 0 stops the timer. Changing the mode does not
   reload; a masked timer keeps counting; a TDCR change acts from the next
-  decrement. TSC-deadline mode (when the spec supports it) stores the mode,
-  ignores TMICT writes and disarms the count-down on entry and exit (TMICT
-  and TMCCT read 0); there is no deadline MSR port, so it never fires.
+  decrement. TSC-deadline mode (when the spec supports it) ignores TMICT
+  writes and disarms the count-down on entry and exit (TMICT and TMCCT read
+  0); see the TSC-deadline timer below.
+- **TSC-deadline timer.** IA32_TSC_DEADLINE (``tsc``: the platform's TSC,
+  one per clock) holds the deadline; it is non-zero only while armed. A
+  WRMSR stores its value when the LVT timer mode (as this cycle's register
+  write leaves it) is TSC-deadline, else it is dropped (and the MSR reads
+  0). The timer fires at the edge that ends the first cycle whose ``tsc``
+  is ≥ the deadline (a deadline in the past: the edge after the write's
+  own): the deadline becomes 0 and the LVT timer vector goes into IRR
+  unless masked, so ``intr`` rises two cycles after the cycle ``tsc``
+  reached the deadline. Writing 0, leaving the mode, INIT and a hardware
+  disable disarm it; a WRMSR in the cycle the old deadline is due stores
+  the new value and the old one still fires.
+- **MSR port** (``msr__*``, :class:`MsrSignature`). ``ready`` comes in the
+  cycle after ``valid`` rises (an x2APIC ICR or SELF_IPI write waits while
+  the IPI slot is busy, as ``busy_after`` says); the access acts at the
+  closing edge of the cycle with ``valid & ready``, in the register-write
+  slot (after a register-port write of the same cycle), and ``fault``
+  (#GP) and, for a read without a fault, ``rdata`` are valid in that cycle. The
+  LAPIC answers IA32_APIC_BASE, IA32_TSC_DEADLINE and, in x2APIC mode, the
+  x2APIC view of the spec (``Device.x2apic``); any other MSR faults.
+- **IA32_APIC_BASE.** EN and EXTD select the mode (the spec's ``modes``);
+  reserved bits, an invalid combination and a transition the spec does not
+  list fault. BSP reads 1 when ``initial_apic_id`` is 0. Leaving an enabled
+  mode for DISABLED resets the APIC as INIT does and also the ID and the
+  pending NMI; while disabled the register page reads all ones and drops
+  writes, and ``msg_in`` is ignored.
+- **x2APIC mode.** The register page reads all ones and drops writes (no
+  ESR error). MSR ``msr_base`` + offset/16 reaches the register through the
+  same decode as a page access; the view's read-only registers fault on
+  write, write-only ones on read, and the spec's #GP bits fault (bits
+  63:32 of 32-bit registers, a non-zero EOI or ESR write, reserved ICR and
+  SELF_IPI bits). The ID is the initial APIC ID (``apic_id``), LDR is
+  derived (cluster ID[31:4] in 31:16, 1 << ID[3:0] in 15:0); one 64-bit ICR
+  write sends the IPI with the 32-bit destination of bits 63:32 (ICR bit 12
+  reads 0); SELF_IPI sends a fixed, edge IPI with shorthand SELF without
+  changing ICR.
 - **LINT0/LINT1** are sampled every cycle (synchronous inputs); active =
   pin XOR polarity. Fixed edge entries deliver on a rising active edge,
   fixed level entries while active and remote IRR is clear; NMI entries
@@ -120,7 +155,9 @@ register write; then ``msg_in``; then LINT0, LINT1, the timer and the error
 interrupt, which see the configuration as the write left it. (An EOI written
 in the same cycle as a successful INTA retires the vector that INTA moved.)
 Latencies: ``msg_in`` valid in cycle *t* → IRR in *t*+1 → ``intr`` in
-*t*+2 (the priority stage); ``inta`` in *t* →
+*t*+2 (the priority stage); ``msr__valid`` rising in *t* → ``msr__ready``
+in *t*+1 (the access acts at that cycle's edge); ``tsc`` ≥ deadline in *t*
+→ IRR at the edge ending *t* → ``intr`` in *t*+2; ``inta`` in *t* →
 ``ack_valid`` in *t*+1; ICR-low write issued in *t* (AW and W accepted) →
 ``bvalid`` and ``ipi__valid`` both in *t*+1.
 """
@@ -395,23 +432,36 @@ class LapicCore(wiring.Component):
         x2_hit = Signal()  # an MSR of the x2APIC view, in x2APIC mode
         x2_rd_ok = Signal()
         x2_wr_ok = Signal()
-        x2_gp = Signal(64)
         x2_off = Signal(aw)  # the MMIO offset the MSR stands for
         x2_name: dict[str, Signal] = {n: Signal(name=f"x2_is_{n.lower()}") for n in ("ID", "LDR", "ICR", "SELF_IPI")}
         if base_msr is not None:
             m.d.comb += is_base.eq(msr.addr == base_msr.address)
         if dl_supported:
             m.d.comb += is_dl.eq(msr.addr == dev.msr("IA32_TSC_DEADLINE").address)
+        # #GP bits: one "wdata has a bit of this mask" test per distinct mask of
+        # the view, selected by the decode (not a 64-bit mask per MSR).
+        gp_masks = sorted({xr.gp_mask for xr in x2view.registers}) if x2view is not None else []
+        gp_hit = Signal(max(1, len(gp_masks)))
+        gp_sel = Signal(max(1, len(gp_masks)))
+        for k, mask in enumerate(gp_masks):
+            m.d.comb += gp_hit[k].eq((msr.wdata & mask) != 0)
         if x2view is not None:
-            with m.Switch(msr.addr):
+            # The view spans msr_base .. msr_base + size/16 - 1: a range check on
+            # the high bits, then a switch on the low ones.
+            span = max(1, (dev.size // 16 - 1).bit_length())
+            in_view = Signal()
+            m.d.comb += in_view.eq((msr.addr >> span) == (x2view.msr_base >> span))
+            if x2view.msr_base & ((1 << span) - 1):
+                raise ValueError("the x2APIC view's msr_base must be aligned to the view's size")
+            with m.If(in_view), m.Switch(msr.addr[:span]):
                 for xr in x2view.registers:
                     for _iname, addr, idx in xr.instances():
-                        with m.Case(addr):
+                        with m.Case(addr & ((1 << span) - 1)):
                             m.d.comb += [
                                 x2_hit.eq(x2),
                                 x2_rd_ok.eq(int(xr.readable)),
                                 x2_wr_ok.eq(int(xr.writable)),
-                                x2_gp.eq(xr.gp_mask),
+                                gp_sel.eq(1 << gp_masks.index(xr.gp_mask)),
                                 x2_off.eq(xr.register.offset + 16 * idx),
                             ]
                             if xr.name in x2_name:
@@ -450,7 +500,7 @@ class LapicCore(wiring.Component):
             with m.If(msr_acc & is_base & msr.write & base_ok):
                 m.d.sync += abase.eq(msr.wdata & breg.writable_mask)
         x2_fault = Signal()
-        m.d.comb += x2_fault.eq(Mux(msr.write, ~x2_wr_ok | ((msr.wdata & x2_gp) != 0), ~x2_rd_ok))
+        m.d.comb += x2_fault.eq(Mux(msr.write, ~x2_wr_ok | ((gp_hit & gp_sel) != 0), ~x2_rd_ok))
         msr_fault = Signal()
         m.d.comb += msr_fault.eq(Mux(is_base, base_fault, Mux(is_dl, 0, Mux(x2_hit, x2_fault, 1))))
         x2_go = Signal()  # an x2APIC register access that takes effect
@@ -547,9 +597,8 @@ class LapicCore(wiring.Component):
         if base_msr is not None:
             bsp = base_msr.register.field("BSP")
             base_rdata = abase | ((self.initial_apic_id == 0) << bsp.lsb)
-        with m.If(msr.write | msr_fault):
-            m.d.comb += msr.rdata.eq(0)
-        with m.Elif(is_base):
+        # rdata means something for a read without a fault only.
+        with m.If(is_base):
             m.d.comb += msr.rdata.eq(base_rdata)
         with m.Elif(is_dl):
             m.d.comb += msr.rdata.eq(dl)

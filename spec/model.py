@@ -309,7 +309,8 @@ class X2Register:
 
     @property
     def writable(self) -> bool:
-        return self.register.access.writable
+        """Whether WRMSR is legal (a write to a read-only register #GPs)."""
+        return self.register.access.write_has_effect
 
     def instances(self) -> Iterator[tuple[str, int, int]]:
         """``(name, MSR number, index)`` of every instance."""

@@ -8,8 +8,10 @@ Pieces, kept apart:
 - **Drivers**: cocotbext-axi's ``AxiLiteMaster`` on the ``bus__*`` ports
   (``AxiLiteBus.from_prefix(dut, "bus_")``: cocotb-bus adds its ``"_"``
   separator, giving ``bus__awaddr``), and small coroutines for ``msg_in``,
-  ``inta``, ``nmi_ack``, ``ipi__ready`` and the LINT pins. Every driver
-  changes its signals just after a rising edge.
+  ``inta``, ``nmi_ack``, ``ipi__ready``, the LINT pins and the MSR port
+  (:class:`MsrPort`: ``valid`` held until ``ready``), and the ``tsc``
+  counter (one per cycle, as the platform's). Every driver changes its
+  signals just after a rising edge.
 - **Monitor** (:class:`PortMonitor`): samples every port in the middle of
   each cycle (at the falling edge) and works out which register
   access the bridge issues in that cycle, mirroring the documented bridge
@@ -172,6 +174,12 @@ class PortMonitor:
             dfr_model=_int(d.dfr_model),
             arb_priority=_int(d.arb_priority),
             enabled=bool(_int(d.enabled)),
+            msr=(bool(_int(d.msr__write)), _int(d.msr__addr), _int(d.msr__wdata)) if _int(d.msr__valid) else None,
+            tsc=_int(d.tsc),
+            x2apic=bool(_int(d.x2apic)),
+            msr_ready=bool(_int(d.msr__ready)),
+            msr_rdata=_int(d.msr__rdata),
+            msr_fault=bool(_int(d.msr__fault)),
         )
         value = self.checker.step(c)
         if value is not None:
@@ -201,6 +209,59 @@ class PortMonitor:
                 return
 
 
+TSC_START = 1000
+
+
+async def tsc_counter(dut: Any) -> None:
+    """The platform's TSC: one per cycle from :data:`TSC_START` (changed just after each rising edge)."""
+    tsc = TSC_START
+    while True:
+        dut.tsc.value = tsc
+        await RisingEdge(dut.clk)
+        tsc += 1
+
+
+class MsrPort:
+    """RDMSR/WRMSR through the ``msr__*`` port: ``valid`` held until ``ready``."""
+
+    def __init__(self, dut: Any, *, take_ipis: bool = False) -> None:
+        self.dut = dut
+        self.take_ipis = take_ipis
+        """Act as the router while an access waits (an x2APIC ICR write behind a pending IPI)."""
+
+    async def access(self, write: bool, addr: int, wdata: int = 0, limit: int = 100) -> tuple[int, bool]:
+        """One access; returns ``(rdata, fault)`` of the accepting cycle, one edge after it."""
+        d = self.dut
+        await RisingEdge(d.clk)
+        d.msr__valid.value = 1
+        d.msr__write.value = int(write)
+        d.msr__addr.value = addr
+        d.msr__wdata.value = wdata
+        for n in range(limit):
+            await ReadOnly()
+            if d.msr__ready.value == 1:
+                out = (int(d.msr__rdata.value), bool(int(d.msr__fault.value)))
+                await RisingEdge(d.clk)
+                d.msr__valid.value = 0
+                return out
+            await RisingEdge(d.clk)
+            if self.take_ipis and n > 8:
+                d.ipi__ready.value = 1
+        raise AssertionError(f"MSR {addr:#x}: no ready in {limit} cycles")
+
+    async def rdmsr(self, addr: int) -> int:
+        value, fault = await self.access(False, addr)
+        assert not fault, f"rdmsr {addr:#x} faulted"
+        return value
+
+    async def wrmsr(self, addr: int, value: int) -> None:
+        _, fault = await self.access(True, addr, value)
+        assert not fault, f"wrmsr {addr:#x} <- {value:#x} faulted"
+
+    async def faults(self, write: bool, addr: int, value: int = 0) -> bool:
+        return (await self.access(write, addr, value))[1]
+
+
 async def setup(dut: Any) -> tuple[AxiLiteMaster, PortMonitor]:
     """Clock, reset, idle inputs, the AXI master and a running monitor (model in lock step from reset)."""
     spec = load_default()
@@ -215,6 +276,10 @@ async def setup(dut: Any) -> tuple[AxiLiteMaster, PortMonitor]:
         "ipi__ready",
         "lint0",
         "lint1",
+        "msr__valid",
+        "msr__write",
+        "msr__addr",
+        "msr__wdata",
     ):
         getattr(dut, name).value = 0
     for name in (
@@ -232,6 +297,7 @@ async def setup(dut: Any) -> tuple[AxiLiteMaster, PortMonitor]:
     ):
         getattr(dut, f"bus__{name}").value = 0
     dut.initial_apic_id.value = APIC_ID
+    dut.tsc.value = TSC_START
     dut.rst.value = 1
     await Timer(1, "ns")  # let the inputs settle before the first clock edge
     Clock(dut.clk, 10, unit="ns").start()
@@ -239,6 +305,7 @@ async def setup(dut: Any) -> tuple[AxiLiteMaster, PortMonitor]:
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
+    cocotb.start_soon(tsc_counter(dut))
     monitor = PortMonitor(dut, LapicChecker(LapicModel(spec, APIC_ID)))
     monitor.task = cocotb.start_soon(monitor.run())
     return axi, monitor
@@ -628,6 +695,49 @@ async def latency_figures(dut: Any) -> None:
 
 
 @cocotb.test()
+async def x2apic_and_tsc_deadline(dut: Any) -> None:
+    """x2APIC through IA32_APIC_BASE (SDM 11.12.5), the MSR view, the ICR, the page reading all ones,
+    and a TSC deadline firing within 2 cycles (SDM 11.5.4.1), all checked by the model."""
+    c = await cpu_setup(dut)
+    msr = MsrPort(dut)
+    assert await msr.rdmsr(0x1B) == 0xFEE00800
+    assert await msr.faults(True, 0x1B, 0xFEE00400)  # EXTD without EN
+    await msr.wrmsr(0x1B, 0xFEE00C00)
+    assert await c.rd("VERSION") == 0xFFFFFFFF  # the page is off in x2APIC mode
+    assert await msr.rdmsr(0x802) == APIC_ID
+    assert await msr.rdmsr(0x80D) == 1 << APIC_ID
+    assert await msr.faults(False, 0x80B)  # EOI is write-only
+    assert await msr.faults(True, 0x80B, 1)  # non-zero EOI
+    await msr.wrmsr(0x830, 0x0000_0102_0000_00F3)
+    await ReadOnly()
+    assert dut.ipi__valid.value == 1 and int(dut.ipi__dest.value) == 0x102
+    await RisingEdge(dut.clk)
+    dut.ipi__ready.value = 1
+    await RisingEdge(dut.clk)
+    dut.ipi__ready.value = 0
+    await msr.wrmsr(0x832, 2 << 17 | 0xEC)  # LVT timer: TSC-deadline, vector 0xEC
+    await RisingEdge(dut.clk)
+    deadline = int(dut.tsc.value) + 30
+    await msr.wrmsr(0x6E0, deadline)
+    while True:
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        if dut.intr.value == 1:
+            break
+    fired_at = int(dut.tsc.value)
+    assert int(dut.vector.value) == 0xEC and fired_at == deadline + 2, (fired_at, deadline)
+    await RisingEdge(dut.clk)
+    assert await msr.rdmsr(0x6E0) == 0
+    await c.finish()
+    assert mon_checked(c.mon)
+
+
+def mon_checked(mon: PortMonitor) -> bool:
+    """The checker compared MSR answers (so the model saw the MSR traffic)."""
+    return mon.checker.msrs >= 10
+
+
+@cocotb.test()
 async def random_differential(dut: Any) -> None:
     """Constrained-random register traffic, messages, INTA/EOI, LINT and IPI back-pressure vs the model.
 
@@ -663,6 +773,14 @@ async def random_differential(dut: Any) -> None:
                 await axi.write(op.offset, (op.value & 0xFF).to_bytes(1, "little"))  # one byte: partial strobe
             await ClockCycles(dut.clk, rng.choice([0, 0, 1, 3, 10]))
 
+    msr_port = MsrPort(dut, take_ipis=True)
+
+    async def msrs(n: int) -> None:
+        for _ in range(n):
+            write, addr, value = stim.msr_op(int(dut.tsc.value))
+            await msr_port.access(write, addr, value)
+            await ClockCycles(dut.clk, rng.choice([0, 1, 3, 10]))
+
     async def pins(n: int) -> None:
         for _ in range(n):
             await RisingEdge(dut.clk)
@@ -689,6 +807,8 @@ async def random_differential(dut: Any) -> None:
     while mon.checker.cycle < cycles and mon.error is None:
         length = rng.randrange(4, 60)
         tasks = [cocotb.start_soon(cpu(rng.randrange(1, 8))), cocotb.start_soon(pins(length))]
+        if rng.random() < 0.5:
+            tasks.append(cocotb.start_soon(msrs(rng.randrange(1, 5))))
         for t in tasks:
             await t
         if gaps:
@@ -711,6 +831,8 @@ async def random_differential(dut: Any) -> None:
                 "reads": ck.reads,
                 "writes": ck.writes,
                 "intas": ck.intas,
+                "msrs": ck.msrs,
+                "msr_faults": ck.msr_faults,
                 "checked_outputs": ck.checked_outputs,
                 "mismatches": 0 if mon.error is None else 1,
             }
@@ -718,4 +840,4 @@ async def random_differential(dut: Any) -> None:
     )
     if mon.error is not None:
         raise AssertionError(f"LAPIC random differential failed (seed {seed}, LAPIC_SEED={seed}): {mon.error}")
-    assert ck.writes > cycles // 2000 and ck.intas > 0, f"too little traffic (seed {seed})"
+    assert ck.writes > cycles // 2000 and ck.intas > 0 and ck.msrs > 0, f"too little traffic (seed {seed})"

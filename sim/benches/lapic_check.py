@@ -40,6 +40,10 @@ class Cycle:
     ipi_ready: bool = False
     msg: Interrupt | None = None
     lint: tuple[int, int] = (0, 0)
+    msr: tuple[bool, int, int] | None = None
+    """(write, addr, wdata) while ``msr__valid`` is high."""
+    tsc: int | None = None
+    """The ``tsc`` input (``None``: the model counts on by itself)."""
     # Outputs during this cycle.
     intr: bool = False
     vector: int = 0
@@ -58,6 +62,10 @@ class Cycle:
     dfr_model: int = 0
     arb_priority: int = 0
     enabled: bool = False
+    x2apic: bool = False
+    msr_ready: bool = False
+    msr_rdata: int = 0
+    msr_fault: bool = False
 
 
 @dataclass
@@ -75,6 +83,9 @@ class LapicChecker:
     _exp_eoi: int | None = None
     _exp_init: bool = False
     _exp_sipi: int | None = None
+    _msr_seen: bool = False
+    msrs: int = 0
+    msr_faults: int = 0
     history: list[Cycle] = field(default_factory=list)
     keep: int = 8
     sampler: LapicSampler | None = None
@@ -103,6 +114,7 @@ class LapicChecker:
         self._cmp("dfr_model", c.dfr_model, m.dfr_model)
         self._cmp("arb_priority", c.arb_priority, m.arb_priority)
         self._cmp("enabled", c.enabled, m.enabled)
+        self._cmp("x2apic", c.x2apic, m.x2apic)
         self._cmp("ipi", c.ipi, m.ipi_pending)
         self._cmp("ack_vector", c.ack, self._exp_ack)
         self._cmp("eoi__vector", c.eoi, self._exp_eoi)
@@ -131,12 +143,26 @@ class LapicChecker:
             m.ipi_accepted()
             if s is not None:
                 s.ipi(c.ipi)
+        if c.tsc is not None:
+            m.set_tsc(c.tsc)
+        # The MSR port: ready the cycle after valid rises unless the model says the
+        # access waits (checked after the IPI acceptance above, as the RTL does).
+        want_ready = c.msr is not None and self._msr_seen and not m.msr_wait(c.msr[0], c.msr[1])
+        self._cmp("msr__ready", c.msr_ready, want_ready)
+        self._msr_seen = c.msr is not None and not want_ready
         if c.write is not None:
             off, val, strb = c.write
             m.write(off, val, strb=strb)
             self.writes += 1
             if s is not None:
                 s.written(off, m.regs)
+        if c.msr is not None and want_ready:
+            rdata, fault = m.msr(*c.msr)
+            self._cmp(f"msr__fault ({'wr' if c.msr[0] else 'rd'}msr {c.msr[1]:#x})", c.msr_fault, fault)
+            if not c.msr[0] and not fault:  # rdata means something for a read without a fault only
+                self._cmp(f"msr__rdata (rdmsr {c.msr[1]:#x})", c.msr_rdata, rdata)
+            self.msrs += 1
+            self.msr_faults += fault
         if c.msg is not None:
             m.accept(c.msg)
             if s is not None:
@@ -285,3 +311,65 @@ class RandomStimulus:
         trigger = Trigger.LEVEL if r.random() < 0.3 else Trigger.EDGE
         level = 0 if r.random() < 0.1 else 1
         return Interrupt(self._vector(), dm, trigger, level)
+
+    def msr_op(self, tsc: int) -> tuple[bool, int, int]:
+        """One MSR access ``(write, addr, wdata)``: IA32_APIC_BASE mode changes (legal and
+        not), IA32_TSC_DEADLINE near ``tsc``, and the x2APIC view (with faulting values)."""
+        r = self.rng
+        dev = self.dev
+        kind = r.random()
+        if dev.has_msr("IA32_APIC_BASE") and kind < 0.05:
+            base = dev.msr("IA32_APIC_BASE")
+            reg = base.register
+            value = reg.reset & reg.writable_mask & ~base.modes[0].mask(reg)
+            weights = {"DISABLED": 1, "XAPIC": 2, "X2APIC": 6}
+            mode = r.choices(base.modes, weights=[weights.get(m.name, 1) for m in base.modes])[0]
+            value |= mode.value(reg)
+            if r.random() < 0.1:
+                value |= 1 << r.choice([0, 9, 40])  # reserved: #GP
+            if r.random() < 0.05:
+                value = reg.field("EXTD").put(value, 1) & ~reg.field("EN").mask  # invalid
+            return (r.random() < 0.85, base.address, value)
+        if dev.has_msr("IA32_TSC_DEADLINE") and kind < 0.3:
+            addr = dev.msr("IA32_TSC_DEADLINE").address
+            value = r.choice([0, tsc + r.randrange(-5, 40), tsc + r.randrange(-5, 40), tsc + r.randrange(40, 400),
+                              r.randrange(1, 100)])
+            return (r.random() < 0.7, addr, max(value, 0))
+        x2 = dev.x2apic
+        if x2 is None or kind < 0.33:
+            return (r.random() < 0.5, r.choice([0x10, 0x1A, 0x6E1, 0x7FF, 0x900]), r.getrandbits(64))
+        if kind < 0.37:
+            return (r.random() < 0.5, x2.msr_base + r.randrange(256), r.getrandbits(32))
+        lvtt = next((x for x in x2.registers if x.name == "LVT_TIMER"), None)
+        if kind < 0.47 and lvtt is not None:  # TSC-deadline mode, mostly unmasked
+            return (True, lvtt.address, self._vector() | 2 << 17 | (0x10000 if r.random() < 0.1 else 0))
+        xr = r.choice(x2.registers)
+        addr = xr.address + r.randrange(xr.count)
+        write = r.random() < 0.6
+        if not write:
+            return (False, addr, 0)
+        name = xr.name
+        if name in ("EOI", "ESR"):
+            value = 0 if r.random() < 0.9 else r.getrandbits(32)
+        elif name == "TPR":
+            value = r.choice([0, 0x20, 0x40, r.randrange(256)])
+        elif name == "SVR":
+            value = r.choice([0xFF, 0xEF]) | (0x100 if r.random() < 0.9 else 0)
+        elif name == "LVT_TIMER":
+            value = self._vector() | r.choice([0, 1, 2, 2]) << 17 | (0x10000 if r.random() < 0.2 else 0)
+        elif name == "TMICT":
+            value = r.choice([0, r.randrange(1, 50)])
+        elif name == "ICR":
+            dm = r.choices([0, 1, 4, 5, 6], weights=[8, 2, 1, 1, 1])[0]
+            value = self._vector() | dm << 8 | r.getrandbits(1) << 11 | r.getrandbits(2) << 14
+            value |= r.getrandbits(2) << 18 | r.getrandbits(32) << 32
+            if r.random() < 0.1:
+                value |= 1 << r.choice([13, 16, 20, 31])  # reserved: #GP
+        elif name == "SELF_IPI":
+            value = self._vector() | (0x100 if r.random() < 0.05 else 0)
+        else:
+            value = r.getrandbits(32)
+        if r.random() < 0.03:
+            value |= 1 << r.randrange(32, 64)  # bits 63:32: #GP
+        return (True, addr, value)
+

@@ -19,7 +19,10 @@ in one cycle, call them in this order, which is how the RTL resolves them:
 1. :meth:`read` (the register port; the RTL answers from the state at the
    start of the cycle),
 2. :meth:`inta`, :meth:`nmi_ack`, :meth:`ipi_accepted` (CPU and router side),
-3. :meth:`write` (at most one register access per cycle),
+   then :meth:`set_tsc` and :meth:`msr_wait` (whether the MSR port's
+   ``ready`` is held low this cycle),
+3. :meth:`write` (at most one register access per cycle), then :meth:`msr`
+   (the MSR port's accepting cycle),
 4. :meth:`accept` (``msg_in``; the RTL's ``msg_in__ready`` is always 1),
 5. :meth:`set_lint` (the pin levels of this cycle),
 6. :meth:`advance`.
@@ -49,6 +52,12 @@ leaves the timer one cycle short of expiring and ``advance(N * d + 1)``
 has fired it (IRR bit set, ``intr`` visible). Periodic mode reloads TMICT
 at the expiry: the period is ``N·d`` cycles. A TDCR write applies its
 divisor from the next decrement on.
+
+TSC-deadline timer: :attr:`tsc` is the TSC of the current cycle; it counts
+one per cycle in :meth:`advance`, as the platform's counter does, and
+:meth:`set_tsc` overrides it. The timer fires at the edge that ends the
+first cycle whose TSC is ≥ :attr:`tsc_deadline` (not the edge of the cycle
+that wrote it), so ``intr`` shows two cycles after that cycle.
 
 Cost
 ----
@@ -364,6 +373,7 @@ class LapicModel:
         self.tsc_deadline = 0
         """IA32_TSC_DEADLINE: non-zero while the TSC-deadline timer is armed."""
         self._dl_fire = False
+        self._dl_written = False
         self._x2_dest = 0
         self.enabled = bool(self.regs["SVR"] & self._svr_enable)
         self._intr = None
@@ -805,7 +815,12 @@ class LapicModel:
         if self._dl_fire or self.tsc_deadline:
             # The TSC-deadline timer fires at the edge that ends the first cycle
             # whose TSC is >= the deadline (or at once for a fire of this cycle).
-            k = 0 if self._dl_fire else max(0, self.tsc_deadline - self.tsc)
+            if self._dl_fire:
+                k = 0
+            else:
+                k = max(0, self.tsc_deadline - self.tsc)
+                if self._dl_written:
+                    k = max(k, 1)  # a deadline written in this cycle counts from the next one
             if k < cycles:
                 self._advance(k)
                 self._advance(1, deadline=True)
@@ -827,6 +842,7 @@ class LapicModel:
         if cycles <= 0:
             return
         self.tsc += cycles
+        self._dl_written = False
         # The priority stage registers IRR as it was during the last cycle.
         last_start = self._irr_start if cycles == 1 else self._irr
         settle = cycles == 1 and self._moved_retired
@@ -865,7 +881,9 @@ class LapicModel:
         """
         if self._err_fire or self._lint_busy() or self._dl_fire:
             return 1
-        dl = max(0, self.tsc_deadline - self.tsc) + 1 if self.tsc_deadline else None
+        dl = None
+        if self.tsc_deadline:
+            dl = max(1 if self._dl_written else 0, self.tsc_deadline - self.tsc) + 1
         if self.tmcct == 0:
             return dl
         d = self._div
@@ -945,6 +963,7 @@ class LapicModel:
         if self.tsc_deadline and self.tsc >= self.tsc_deadline:
             self._dl_fire = True  # the old deadline is due this cycle: it fires at this edge
         self.tsc_deadline = value
+        self._dl_written = True
 
     def _disarm_deadline(self) -> None:
         """Leaving TSC-deadline mode disarms (a deadline due this cycle still fires)."""

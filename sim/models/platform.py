@@ -286,7 +286,8 @@ class PlatformModel:
         reading ``wdata`` in the next cycle and counting on from there (SDM
         17.17). Every other address goes to the CPU's LAPIC
         (:meth:`LapicModel.msr`, which faults what it does not implement). A
-        fault (#GP) changes nothing and reads 0.
+        fault (#GP) changes nothing; ``rdata`` means something only for a read
+        without a fault (the RTL's ``rdata`` is then don't-care).
         """
         if addr == IA32_TSC:
             if not write:

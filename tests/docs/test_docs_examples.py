@@ -92,6 +92,17 @@ def test_spec_reference_lists_every_required_name() -> None:
                 assert f"`{field}`" in row, f"{dev}.{reg}.{field}"
                 for value in values:
                     assert value in row, f"{dev}.{reg}.{field}={value}"
+    for msr, (fields, modes) in consumers.REQUIRED_MSRS.items():
+        row = next((line for line in section.splitlines() if line.startswith(f"| `{msr}` |")), None)
+        assert row is not None, f"MSR {msr} missing"
+        for name in (*fields, *modes):
+            assert f"`{name}`" in row, f"{msr}.{name}"
+    assert f"`{consumers.X2APIC_MODE}`" in section
+    for reg, fields in consumers.REQUIRED_X2APIC.items():
+        row = next((line for line in section.splitlines() if line.startswith(f"| `{reg}` |")), None)
+        assert row is not None, f"x2APIC register {reg} missing"
+        for name in fields:
+            assert f"`{name}`" in row, f"{reg}.{name}"
     for vector in consumers.REQUIRED_VECTORS:
         assert f"`{vector}`" in section, vector
     for dev, params in consumers.REQUIRED_PARAMS.items():

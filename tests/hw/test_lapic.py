@@ -43,6 +43,8 @@ class CoreBench:
         self.ipi_ready = 0
         self.last = Cycle()
         self.rdata = 0
+        self.tsc = 1000
+        """The ``tsc`` input: counts one per cycle, as the platform's counter."""
 
     def off(self, name: str, index: int = 0) -> int:
         return self.dev.offset(name, index)
@@ -55,8 +57,14 @@ class CoreBench:
         inta: bool = False,
         nmi_ack: bool = False,
         msg: Interrupt | None = None,
+        msr: tuple[bool, int, int] | None = None,
     ) -> Cycle:
         ctx, d = self.ctx, self.dut
+        ctx.set(d.tsc, self.tsc)
+        ctx.set(d.msr.valid, msr is not None)
+        ctx.set(d.msr.write, msr[0] if msr else 0)
+        ctx.set(d.msr.addr, msr[1] if msr else 0)
+        ctx.set(d.msr.wdata, msr[2] if msr else 0)
         ctx.set(d.reg.r_stb, read is not None)
         ctx.set(d.reg.w_stb, write is not None)
         ctx.set(d.reg.addr, read if read is not None else (write[0] & 0xFFC if write else 0))
@@ -107,6 +115,12 @@ class CoreBench:
             dfr_model=g(d.dfr_model),
             arb_priority=g(d.arb_priority),
             enabled=bool(g(d.enabled)),
+            msr=msr,
+            tsc=self.tsc,
+            x2apic=bool(g(d.x2apic)),
+            msr_ready=bool(g(d.msr.ready)),
+            msr_rdata=g(d.msr.rdata),
+            msr_fault=bool(g(d.msr.fault)),
         )
         rdata = self.rdata = g(d.reg.r_data)
         expected = self.checker.step(c)
@@ -115,8 +129,34 @@ class CoreBench:
                 f"cycle {self.checker.cycle - 1}: read {read:#x}: RTL {rdata:#x} != model {expected:#x}"
             )
         await ctx.tick()
+        self.tsc += 1
         self.last = c
         return c
+
+    async def msr(self, write: bool, addr: int, wdata: int = 0, limit: int = 50) -> tuple[int, bool]:
+        """One MSR access: ``valid`` held until ``ready``; ``(rdata, fault)`` of the accepting cycle."""
+        for _ in range(limit):
+            c = await self.cycle(msr=(write, addr, wdata))
+            if c.msr_ready:
+                return c.msr_rdata, c.msr_fault
+        raise AssertionError(f"MSR {addr:#x}: no ready in {limit} cycles")
+
+    async def rdmsr(self, addr: int) -> int:
+        """RDMSR that must not fault."""
+        value, fault = await self.msr(False, addr)
+        assert not fault, f"rdmsr {addr:#x} faulted"
+        return value
+
+    async def wrmsr(self, addr: int, value: int) -> None:
+        """WRMSR that must not fault."""
+        _, fault = await self.msr(True, addr, value)
+        assert not fault, f"wrmsr {addr:#x} <- {value:#x} faulted"
+
+    async def rdmsr_faults(self, addr: int) -> bool:
+        return (await self.msr(False, addr))[1]
+
+    async def wrmsr_faults(self, addr: int, value: int) -> bool:
+        return (await self.msr(True, addr, value))[1]
 
     async def read(self, name: str, index: int = 0) -> int:
         """The RTL's answer (already compared with the model)."""

@@ -22,11 +22,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from irqforge.hw.platform import IA32_TSC, Platform, top
+from irqforge.sim.benches.platform_bench import UNIMPLEMENTED_MSRS as UNIMPLEMENTED
+from irqforge.sim.benches.platform_bench import random_msr
 from irqforge.sim.models.platform import PlatformModel
-
-#: MSRs no part of the platform implements (SDM vol. 4: IA32_P5_MC_TYPE, IA32_PLATFORM_ID,
-#: IA32_EFER, and an address in no MSR range): #GP.
-UNIMPLEMENTED = (0x1, 0x17, 0xC000_0080, 0x4000_1234)
 
 
 @pytest.fixture(scope="module")
@@ -119,43 +117,50 @@ def test_wrmsr_tsc_sets_all_64_bits_per_cpu(platform: Platform) -> None:
 
 
 def test_unimplemented_msrs_fault(platform: Platform) -> None:
-    """KUT msr.c: an MSR the platform does not implement raises #GP on read and on write,
-    and a faulting write changes nothing (the TSC keeps counting)."""
+    """KUT msr.c: an MSR the platform does not implement raises #GP on read and on write
+    (``rdata`` is then meaningless), and a faulting write changes nothing (the TSC keeps
+    counting)."""
 
     async def bench(ctx: Any) -> None:
         t = Clocked(ctx)
         for addr in UNIMPLEMENTED:
             for write in (False, True):
                 rdata, fault, _ = await msr(t, platform.cpu[0].msr, write, addr, 0xFFFF)
-                assert fault and rdata == 0, f"{'WRMSR' if write else 'RDMSR'} {addr:#x}: fault {fault}"
+                assert fault, f"{'WRMSR' if write else 'RDMSR'} {addr:#x}: fault {fault}"
         rdata, fault, at = await msr(t, platform.cpu[0].msr, False, IA32_TSC)
         assert not fault and rdata == at
 
     run(platform, bench)
 
 
-@pytest.mark.parametrize("seed", [5, 6])
+@pytest.mark.parametrize("seed", [5, 6, 7])
 def test_random_msr_accesses_lock_step_with_the_model(spec: Any, platform: Platform, seed: int) -> None:
-    """Random RDMSR/WRMSR of the TSC and of unimplemented MSRs on random CPUs at random
-    cycles: the RTL and PlatformModel.msr, advanced to the same cycle, agree on every
-    ``(rdata, fault)``."""
+    """Random RDMSR/WRMSR of the TSC, the LAPIC's MSRs (IA32_APIC_BASE mode changes,
+    IA32_TSC_DEADLINE, x2APIC registers) and unimplemented MSRs on random CPUs at random
+    cycles: the RTL and PlatformModel.msr, advanced to the cycle the RTL took the access
+    in, agree on every ``(rdata, fault)``."""
     rng = random.Random(seed)
     model = PlatformModel(spec)
 
     async def bench(ctx: Any) -> None:
         t = Clocked(ctx)
-        for _ in range(60):
+        seen: set[tuple[bool, int, bool]] = set()  # (x2APIC mode, LAPIC MSR or not, fault)
+        for _ in range(120):
             await t.tick(rng.choice([0, 1, 2, 17]))
             cpu = rng.randrange(len(platform.cpu))
-            addr = rng.choice([IA32_TSC, IA32_TSC, IA32_TSC, *UNIMPLEMENTED])
-            write = rng.random() < 0.3
-            wdata = rng.choice([0, rng.randrange(1 << 64), rng.randrange(1 << 20)])
+            addr, write, wdata = random_msr(rng, model.lapics[cpu].apic_base)
+            x2 = model.lapics[cpu].x2apic
             got_rdata, got_fault, at = await msr(t, platform.cpu[cpu].msr, write, addr, wdata)
             model.advance_to(at)
             want = model.msr(cpu, write, addr, wdata)
-            got = (got_rdata if not write else 0, got_fault)
-            want = (want[0] if not write else 0, want[1])
-            assert got == want, f"cycle {at}: CPU {cpu} {'WR' if write else 'RD'}MSR {addr:#x}: RTL {got} model {want}"
+            # rdata means something only on a read that did not fault.
+            got = (0 if write or got_fault else got_rdata, got_fault)
+            want = (0 if write or want[1] else want[0], want[1])
+            what = f"cycle {at}: CPU {cpu} {'WR' if write else 'RD'}MSR {addr:#x} {wdata:#x}"
+            assert got == want, f"{what}: RTL {got} model {want}"
+            seen.add((x2, addr >= 0x800 and addr < 0x900, got_fault))
+        # Both modes' x2APIC MSRs answered and refused (#GP in xAPIC mode, SDM 10.12.1.2).
+        assert {(True, True, False), (False, True, True)} <= seen, seen
         for cpu in range(len(platform.cpu)):
             rdata, _, at = await msr(t, platform.cpu[cpu].msr, False, IA32_TSC)
             model.advance_to(at)
@@ -228,3 +233,35 @@ def test_tsc_deadline_fires_within_2_cycles_through_the_platform(spec: Any, plat
             await axi_write(t, cpu.bus, regs.lapic("EOI"), 0)
 
     run(platform, bench)
+
+
+def test_model_tsc_write_moves_the_deadline(spec: Any) -> None:
+    """PlatformModel: the LAPIC's TSC-deadline follows a WRMSR to IA32_TSC (SDM 10.5.4.1:
+    the timer compares the deadline with the TSC, whatever set it): writing the TSC past an
+    armed deadline fires it within 2 cycles, writing it back before one delays it by as much."""
+    if not spec.lapic.param("tsc_deadline"):
+        pytest.skip("the spec's LAPIC has no TSC-deadline timer")
+    from irqforge.sim.benches.storm_check import PlatformRegs
+
+    regs = PlatformRegs(spec)
+    model = PlatformModel(spec)
+    model.write(0, regs.lapic("SVR"), regs.svr_enabled())
+    model.write(0, regs.lapic("LVT_TIMER"), LVT_TIMER_TSC_DEADLINE | 0xEF)
+    model.advance(10)
+    assert model.msr(0, False, IA32_TSC) == (10, False)
+    assert model.msr(0, True, IA32_TSC_DEADLINE, 1_000_000) == (0, False)
+    model.advance(100)
+    assert not model.intr(0)
+    model.msr(0, True, IA32_TSC, 2_000_000)  # past the deadline from the next cycle
+    model.advance(2)
+    assert model.intr(0) and model.inta(0) == 0xEF
+    assert model.msr(0, False, IA32_TSC_DEADLINE) == (0, False)
+    model.write(0, regs.lapic("EOI"), 0)
+    # Armed 50 ahead, then the TSC set 1000 back: it fires 1050 cycles later, not 50.
+    tsc = model.tsc(0)
+    model.msr(0, True, IA32_TSC_DEADLINE, tsc + 50)
+    model.msr(0, True, IA32_TSC, tsc - 1000)
+    model.advance(1000)
+    assert not model.intr(0)
+    model.advance(60)
+    assert model.intr(0)

@@ -563,3 +563,51 @@ IDT_BITS = {"intg": 0x8E00, "sysg": 0xEE00, "nmi": 0x8E02, "df": 0x8E01, "trap":
 ADDRESS_MAP = {"lapic": (0xFEE00000, 0x1000), "ioapic": (0xFEC00000, 0x1000), "hpet": (0xFED00000, 0x400)}
 ISA_IRQ0_PIN = 2  # the PIT / HPET timer 0 reach IO-APIC pin 2 (MP spec / ACPI interrupt source override)
 HPET_LEGACY_PINS = (2, 8)  # HPET 1.0a §2.3.5 legacy replacement: timer 0 → IRQ0 (pin 2), timer 1 → IRQ8 (RTC)
+
+
+# --------------------------------------------------------------------------- Local APIC MSRs and x2APIC
+
+# SDM vol. 4 table 2-2 (and Linux msr-index.h MSR_IA32_APICBASE 0x1b, MSR_IA32_TSC_DEADLINE 0x6e0);
+# SDM vol. 3 §11.4.4 figure 11-5: BSP bit 8, EXTD bit 10 (x2APIC enable), EN bit 11, base 12..MAXPHYADDR-1,
+# reset FEE0 0000H | EN (| BSP on the bootstrap processor); bits 0-7 and 9 reserved.
+LAPIC_MSRS = {"IA32_APIC_BASE": 0x1B, "IA32_TSC_DEADLINE": 0x6E0}
+APIC_BASE_FIELDS = {"BSP": (8, 8), "EXTD": (10, 10), "EN": (11, 11), "BASE": (35, 12)}  # (msb, lsb), MAXPHYADDR 36
+APIC_BASE_RESET_AP = 0xFEE00800  # an application processor: base FEE00000H, EN
+APIC_BASE_RESERVED = 0xFFFFFFF0_000002FF  # bits 0-7, 9 and MAXPHYADDR..63 (KVM kvm_set_apic_base 0x2ff)
+# SDM vol. 3 §11.12.5 figure 11-27 (x2APIC state transitions), Linux x2apic_enable/__x2apic_disable:
+# (EN, EXTD) = (0, 0) disabled, (1, 0) xAPIC, (1, 1) x2APIC, (0, 1) invalid.
+APIC_MODES = {"DISABLED": {"EN": 0, "EXTD": 0}, "XAPIC": {"EN": 1, "EXTD": 0}, "X2APIC": {"EN": 1, "EXTD": 1}}
+APIC_LEGAL = {("DISABLED", "XAPIC"), ("XAPIC", "DISABLED"), ("XAPIC", "X2APIC"), ("X2APIC", "DISABLED")}
+APIC_ILLEGAL = {("X2APIC", "XAPIC"), ("DISABLED", "X2APIC")}
+
+# SDM vol. 3 §11.12.1.2 table 11-6 (x2APIC register address space), MSR → (name, access);
+# Linux apicdef.h APIC_BASE_MSR 0x800 and the xAPIC offsets >> 4.
+X2APIC_MSR_BASE = 0x800
+X2APIC_MSRS = {
+    0x802: ("ID", "ro"),
+    0x803: ("VERSION", "ro"),
+    0x808: ("TPR", "rw"),
+    0x80A: ("PPR", "ro"),
+    0x80B: ("EOI", "wo"),
+    0x80D: ("LDR", "ro"),
+    0x80F: ("SVR", "rw"),
+    **{0x810 + n: (f"ISR{n}", "ro") for n in range(8)},
+    **{0x818 + n: (f"TMR{n}", "ro") for n in range(8)},
+    **{0x820 + n: (f"IRR{n}", "ro") for n in range(8)},
+    0x828: ("ESR", "wl"),
+    0x830: ("ICR", "rw"),
+    0x832: ("LVT_TIMER", "rw"),
+    0x833: ("LVT_THERMAL", "rw"),
+    0x834: ("LVT_PERFMON", "rw"),
+    0x835: ("LVT_LINT0", "rw"),
+    0x836: ("LVT_LINT1", "rw"),
+    0x837: ("LVT_ERROR", "rw"),
+    0x838: ("TMICT", "rw"),
+    0x839: ("TMCCT", "ro"),
+    0x83E: ("TDCR", "rw"),
+    0x83F: ("SELF_IPI", "wo"),
+}
+X2APIC_NOT_THERE = (0x809, 0x80C, 0x80E, 0x831)  # APR, RRD, DFR, ICR2: "not in x2APIC mode" (table 11-6)
+X2APIC_ICR_DEST = (63, 32)  # SDM §11.12.9 figure 11-28: destination field bits 63:32
+X2APIC_ICR_RESERVED = 0xFFF32000  # KVM X2APIC_ICR_RESERVED_BITS: 31:20, 17:16, 13
+X2APIC_SELF_IPI_VECTOR = (7, 0)  # SDM §11.12.11 figure 11-29

@@ -289,3 +289,46 @@ def test_platform_addresses_and_wiring(spec: Spec) -> None:
     assert [p.isa_pin(n) for n in range(1, 16)] == list(range(1, 16))
     assert p.hpet_legacy_pins == lit.HPET_LEGACY_PINS
     assert spec.hpet.param("period_fs") * p.clock_hz == 10**15  # the HPET counts the platform clock
+
+
+# --------------------------------------------------------------------------- LAPIC MSRs and x2APIC
+
+
+def test_lapic_msrs_match_the_sdm(spec: Spec) -> None:
+    dev = spec.lapic
+    assert {m.name: m.address for m in dev.msrs} == lit.LAPIC_MSRS
+    base = dev.msr("IA32_APIC_BASE")
+    fields = {f.name: (f.msb, f.lsb) for f in base.register.fields}
+    assert fields == lit.APIC_BASE_FIELDS
+    assert base.register.reset == lit.APIC_BASE_RESET_AP
+    assert base.gp_mask == lit.APIC_BASE_RESERVED
+    assert {m.name: dict(m.fields) for m in base.modes} == lit.APIC_MODES
+    for a in lit.APIC_MODES:
+        for b in lit.APIC_MODES:
+            legal = a == b or (a, b) in lit.APIC_LEGAL
+            assert base.legal(a, b) == legal, (a, b)
+    for a, b in lit.APIC_ILLEGAL:
+        assert not base.legal(a, b)
+    dl = dev.msr("IA32_TSC_DEADLINE").register.field("DEADLINE")
+    assert (dl.msb, dl.lsb) == (63, 0)
+
+
+def test_x2apic_view_matches_sdm_table_11_6(spec: Spec) -> None:
+    x2 = spec.lapic.x2apic
+    assert x2 is not None and x2.msr_base == lit.X2APIC_MSR_BASE
+    got = {}
+    for xr in x2.registers:
+        for name, addr, _ in xr.instances():
+            got[addr] = (name, xr.register.access.value)
+    assert got == lit.X2APIC_MSRS
+    for addr in lit.X2APIC_NOT_THERE:
+        assert x2.at(addr) is None
+    icr = x2.register("ICR")
+    dest = icr.register.field("DEST")
+    assert icr.register.width == 64 and (dest.msb, dest.lsb) == lit.X2APIC_ICR_DEST
+    assert icr.gp_mask == lit.X2APIC_ICR_RESERVED
+    vec = x2.register("SELF_IPI").register.field("VECTOR")
+    assert (vec.msb, vec.lsb) == lit.X2APIC_SELF_IPI_VECTOR
+    assert x2.register("SELF_IPI").gp_mask == (1 << 64) - 1 - 0xFF  # only the vector may be set
+    assert x2.register("EOI").gp_mask == x2.register("ESR").gp_mask == (1 << 64) - 1  # writes must be 0
+    assert x2.register("TPR").gp_mask == 0xFFFFFFFF_00000000
