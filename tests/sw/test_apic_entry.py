@@ -29,19 +29,7 @@ async def read_rte(k: Kernel, pin: int) -> int:
     return hi << 32 | lo
 
 
-@pytest.mark.parametrize(
-    "apic",
-    [
-        "xapic",
-        pytest.param(
-            "x2apic",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the LAPIC raises #GP on WRMSR(ESR, 0) (SDM table 11-6 allows it): ESR is never latched",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("apic", ["xapic", "x2apic"])
 def test_apic_error_interrupt_reads_esr_and_counts_err(boot: Any, apic: str) -> None:
     out: dict[str, Any] = {}
 

@@ -170,13 +170,9 @@ def test_kernel_picks_x2apic_and_the_deadline_tick_when_the_spec_has_them(spec: 
     assert not [a for _, a, _ in m2.writes if 0x800 <= a <= 0x8FF]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the LAPIC (spec view, model) raises #GP on WRMSR(ESR 0x828, 0), which SDM vol. 3 table 11-6 "
-    "allows (only a non-zero write #GPs; KVM kvm_lapic_reg_write agrees) and Linux's lapic_setup_esr does",
-)
 def test_x2apic_boot_raises_no_gp(spec: Spec) -> None:
-    """The x2APIC boot path: ESR written 0, no DFR, no ICR_HI, the LDR only read — no #GP at all."""
+    """The x2APIC boot path: ESR written 0 (SDM vol. 3 table 11-6: only a non-zero write #GPs),
+    no DFR, no ICR_HI, the LDR only read — no #GP at all."""
 
     async def main(k: Kernel) -> None:
         return None
