@@ -207,7 +207,9 @@ class CocotbMachine:
                 for name in _MASTER_OUTPUTS:
                     getattr(dut, f"cpu__{i}__bus__{name}").value = 0
                 if _has(dut, f"cpu__{i}__msr__valid"):
-                    getattr(dut, f"cpu__{i}__msr__valid").value = 0
+                    # every MSR input driven (an undriven one is z on Icarus, and x reaches the LAPIC's state)
+                    for name in ("valid", "write", "addr", "wdata"):
+                        getattr(dut, f"cpu__{i}__msr__{name}").value = 0
         # cocotb 2.x's Clock runs in C++ (GPI clock), not as a Python coroutine.
         if self._start_clock:
             Clock(clk, self.clk_period_ns, unit="ns").start()
@@ -566,7 +568,9 @@ class _HarnessPorts:
         self.valid.value = 0
         self.ack_valid.value = 0
         if self.msr_ports is not None:
-            self.msr_ports[0].value = 0
+            # valid, write, addr, wdata: all driven (an undriven input is z on Icarus and x reaches the LAPIC)
+            for port in self.msr_ports[:4]:
+                port.value = 0
 
     async def msr(self, write: int, addr: int, wdata: int) -> tuple[int, bool]:
         """One MSR access through the harness's sequencer: ``(rdata, fault)``, one wait for ``done``."""
