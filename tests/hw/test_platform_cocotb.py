@@ -9,6 +9,7 @@ the platform's waiver file plus the storm's ``public_flat_rd`` lines.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from pathlib import Path
@@ -32,12 +33,16 @@ def sources(build_root: Path, spec: Spec) -> tuple[Path, Path]:
     folder = build_root / "sources" / rtl_fingerprint(spec)[:16]
     folder.mkdir(parents=True, exist_ok=True)
     verilog = folder / f"{NAME}.v"  # the waivers match the file name
-    if not verilog.is_file():
-        tmp = folder / "convert.tmp"
-        tmp.write_text(to_verilog(platform.top(spec), NAME))
-        tmp.replace(verilog)
     vlt = folder / "bench.vlt"
-    vlt.write_text(WAIVER.read_text() + "\n// The storm bench watches the router's msg__* ports.\n" + VERILATOR_PUBLIC)
+    with (folder / "write.lock").open("w") as lock:  # the xdist workers share build_root
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not verilog.is_file():
+            tmp = folder / "convert.tmp"
+            tmp.write_text(to_verilog(platform.top(spec), NAME))
+            tmp.replace(verilog)
+        text = WAIVER.read_text() + "\n// The storm bench watches the router's msg__* ports.\n" + VERILATOR_PUBLIC
+        if not vlt.is_file() or vlt.read_text() != text:
+            vlt.write_text(text)
     return verilog, vlt
 
 

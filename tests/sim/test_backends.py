@@ -185,8 +185,10 @@ def test_cocotb_watchdog_is_a_machine_timeout(simulator: str, spec: Spec, build_
 def test_cocotb_waves(
     simulator: str, suffix: str, spec: Spec, build_root: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    if simulator == "verilator" and suffix == ".vcd" and not request.config.getoption("--long"):
-        pytest.skip("a third Verilator build of the platform (VCD tracing): run with --long")
+    if simulator == "verilator" and not request.config.getoption("--long"):
+        # each costs a Verilator build of the traced platform (~40 CPU-s); the default run covers
+        # the runner's Verilator FST path (tests/sim_smoke) and the direct backend's FST writer
+        pytest.skip(f"a Verilator build of the platform with {suffix[1:].upper()} tracing: run with --long")
     waves = tmp_path / f"run{suffix}"
     out = run_scenario(_cocotb(simulator), sc.idle_cycles, spec, build_dir=build_root, waves=waves, cycles=50)
     assert out["cycles"] == 50
