@@ -11,7 +11,9 @@ Options:
     that takes the ``simulator`` fixture runs once per simulator; the ones not
     selected are skipped with the reason.
 ``--long``
-    Also run the tests marked ``long`` (randomised and soak tests).
+    Also run the tests marked ``long`` (randomised and soak tests), the Verilator
+    builds the default run leaves out (traced and 4-CPU co-simulation platforms) and
+    twice the spec fuzz examples.
 ``--build-dir DIR``
     Keep the simulator builds in DIR so that later runs reuse them (DIR is
     used as ``$IRQFORGE_CACHE_DIR``; ``--build-dir ~/.cache/irqforge`` shares
@@ -98,6 +100,10 @@ def _skip_reason(config: pytest.Config, sim: str) -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--long"):
+        # twice the default run's spec fuzz examples (tests/spec/test_fuzz.py); the environment wins
+        os.environ.setdefault("IRQFORGE_FUZZ_TREE", "6000")
+        os.environ.setdefault("IRQFORGE_FUZZ_TEXT", "4000")
     # Fail early on a bad --sim, before collecting anything.
     selected, explicit = _requested_simulators(config)
     wanted = selected if explicit else list(toolchain.SIMULATORS)
@@ -135,19 +141,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 #: Seconds of CPU the slowest tests of the default run take (cold build cache, 2-core machine, measured
-#: with a per-test probe; a test that builds a model shared with others counts the build). They are
-#: started first (see :func:`_longest_first`). Approximate: only the order matters.
+#: with a per-test probe). A model several tests share is counted in the one meant to build it, so
+#: the others come later and find it built. Approximate: only the order matters (:func:`_longest_first`).
 SLOW_TESTS: dict[str, float] = {
     "tests/regress/test_regress_cli.py::test_regression_through_a_running_scheduler": 70,
     "tests/sim/test_verilator_direct.py::test_waves_through_verilators_fst_writer": 50,
-    "tests/hw/test_platform_cocotb.py::test_platform_benches[verilator]": 47,
     "tests/sim/test_cocotb_user_top.py::test_kernel_in_a_users_cocotb_test[verilator]": 43,
     "tests/sim/test_bench.py::test_bench_on_rtl[verilator]": 40,
-    "tests/sim/test_backends.py::test_software_stack_same_on_rtl_with_four_cpus[verilator]": 37,
     "tests/hw/test_rtl_blocks.py::test_yosys_synthesis[irqforge_platform]": 35,
     "tests/docs/test_docs_examples.py::test_first_firmware_example[cocotb-verilator]": 33,
     "tests/docs/test_docs_examples.py::test_first_firmware_example[verilator]": 33,
     "tests/sim/test_verilator_direct.py::test_default_scenario_with_four_cpus": 32,
+    "tests/sim/test_backends.py::test_software_stack_same_on_rtl_with_four_cpus[icarus]": 5,
     "tests/hw/test_rtl_speed.py::test_platform_loop_idle_and_storm[verilator]": 27,
     "tests/hw/test_lapic_cocotb.py::test_directed_benches[verilator]": 26,
     "tests/hw/test_ioapic_cocotb.py::test_ioapic_bench[verilator]": 25,
@@ -162,6 +167,8 @@ SLOW_TESTS: dict[str, float] = {
     "tests/test_toolchain.py::test_counter_counts_on_simulator[verilator]": 13,
     "tests/sim/test_bench.py::test_bench_on_rtl[icarus]": 9,
     "tests/hw/test_platform_cocotb.py::test_platform_benches[icarus]": 9,
+    # on the Verilator build test_bench_on_rtl makes: later, not next to it
+    "tests/hw/test_platform_cocotb.py::test_platform_benches[verilator]": 10,
     "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[0]": 9,
     "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[1]": 9,
     "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[2]": 9,
