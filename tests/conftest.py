@@ -57,7 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store",
         default=None,
         metavar="DIR",
-        help="reuse cocotb builds from DIR across runs (default: a temporary folder per session)",
+        help="keep the simulator builds in DIR (used as IRQFORGE_CACHE_DIR) and reuse them in later runs "
+        "(default: a temporary folder per run, shared by the xdist workers)",
     )
     group.addoption(
         "--require-sim",
