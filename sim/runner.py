@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import os
 import re
@@ -35,7 +36,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 from xml.etree import ElementTree
 
 from cocotb_tools.check_results import get_results
@@ -206,6 +207,35 @@ def _locked(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: The run folders this process has claimed (folder → its open, locked ``.lock`` file); see :func:`_claim_run_dir`.
+_claimed_runs: dict[Path, IO[str]] = {}
+
+
+def _claim_run_dir(first: Path) -> Path:
+    """A run folder for this process: *first*, or ``{first}-2``, ``{first}-3``, … when other processes use it.
+
+    Several processes (pytest-xdist workers, CLI runs) may run benches on one
+    cached build at once. Each claims a folder by holding an exclusive lock on
+    its ``.lock`` file until it exits (or for the next run of the same bench), so
+    no one deletes a run folder whose results its owner is still reading, and
+    no one waits for another's run to end.
+    """
+    for n in itertools.count(1):
+        folder = first if n == 1 else first.with_name(f"{first.name}-{n}")
+        if folder in _claimed_runs:
+            return folder
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        handle = folder.with_name(f"{folder.name}.lock").open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _claimed_runs[folder] = handle
+        return folder
+    raise AssertionError("unreachable")
+
+
 class _VerilatorNoPublic(Verilator):
     """cocotb's Verilator runner without :data:`PUBLIC_FLAT_RW`: only what the
     control files make public (``public_flat_rw -module ...``) is visible to cocotb."""
@@ -249,7 +279,8 @@ def build_and_test(
             ``{build_dir}/{sim}-{toplevel}-{digest}/`` with its ``build.log``;
             each run in ``runs/{test_module}[-{testcase}]/`` below it, with
             ``results.xml``, the simulator's output in ``sim.log`` and
-            whatever files the bench writes (its working folder).
+            whatever files the bench writes (its working folder; ``runs/…-2``
+            and so on while other processes run the same bench on the build).
         testcase: Run only these cocotb tests (names or a comma-separated list).
         parameters: Verilog parameters of *toplevel* (part of the build key).
         waves: Write a waveform to this file: ``.fst`` (both simulators) or
@@ -270,8 +301,8 @@ def build_and_test(
             as ``PYTHONPATH`` (ignoring the environment's), so they are put
             in front of it while the test runs.
         run_folder: Run in this folder (the caller's own) instead of the build's
-            ``runs/…``; the build lock is then held only while building, so
-            several processes run the same build at once.
+            ``runs/…``. The build lock is held only while building: several
+            processes run the same build at once either way.
 
     Returns:
         The cocotb results file (xUnit XML); every test in it passed.
@@ -319,10 +350,6 @@ def build_and_test(
     build_log = build_path / _BUILD_LOG
 
     run_name = _safe_name(test_module if testcase is None else f"{test_module}-{testcase}")
-    private_run = run_folder is not None
-    run_dir = Path(run_folder).resolve() if run_folder is not None else build_path / "runs" / run_name
-    results = run_dir / "results.xml"
-    sim_log = run_dir / _SIM_LOG
 
     test_env = dict(extra_env or {})
     patch = {**env, **test_env}
@@ -376,49 +403,54 @@ def build_and_test(
                     + "\n"
                 )
 
-        with contextlib.nullcontext() if private_run else _locked(root / f"{build_path.name}.lock"):
-            if run_dir.exists():
-                shutil.rmtree(run_dir)
-            run_dir.mkdir(parents=True)
-            plusargs: list[str] = []
-            test_args: list[str] = []
-            if waves_path is not None:
-                waves_path.parent.mkdir(parents=True, exist_ok=True)
-                if sim == "verilator":
-                    test_args += ["--trace-file", str(waves_path)]
-                else:
-                    plusargs.append(f"+dumpfile_path={waves_path}")
-            simulator_failed: BaseException | None = None
-            saved_path = list(sys.path)
-            sys.path[:0] = [str(Path(folder).resolve()) for folder in python_path]
-            try:
-                runner.test(
-                    test_module=test_module,
-                    hdl_toplevel=toplevel,
-                    hdl_toplevel_lang="verilog",
-                    testcase=testcase,
-                    seed=seed,
-                    build_dir=build_path,
-                    test_dir=run_dir,
-                    results_xml=str(results),
-                    extra_env=test_env,
-                    waves=waves_path is not None,
-                    plusargs=plusargs,
-                    test_args=test_args,
-                    timescale=TIMESCALE,
-                    log_file=sim_log,
-                )
-            except (RuntimeError, SystemExit) as exc:
-                # cocotb's runner exits when the simulator does; the results say more.
-                simulator_failed = exc
-            finally:
-                sys.path[:] = saved_path
-            # Read the results while holding the lock: the next run of the same
-            # bench on this build starts by deleting run_dir.
-            written = results.is_file()
-            if written:
-                num_tests, num_failed = get_results(results)
-                failures = read_failures(results)
+        # The build is complete and never changes again: several processes run it at once,
+        # each in its own folder (the caller's, or one claimed below the build).
+        run_dir = (
+            Path(run_folder).resolve() if run_folder is not None else _claim_run_dir(build_path / "runs" / run_name)
+        )
+        results = run_dir / "results.xml"
+        sim_log = run_dir / _SIM_LOG
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
+        plusargs: list[str] = []
+        test_args: list[str] = []
+        if waves_path is not None:
+            waves_path.parent.mkdir(parents=True, exist_ok=True)
+            if sim == "verilator":
+                test_args += ["--trace-file", str(waves_path)]
+            else:
+                plusargs.append(f"+dumpfile_path={waves_path}")
+        simulator_failed: BaseException | None = None
+        saved_path = list(sys.path)
+        sys.path[:0] = [str(Path(folder).resolve()) for folder in python_path]
+        try:
+            runner.test(
+                test_module=test_module,
+                hdl_toplevel=toplevel,
+                hdl_toplevel_lang="verilog",
+                testcase=testcase,
+                seed=seed,
+                build_dir=build_path,
+                test_dir=run_dir,
+                results_xml=str(results),
+                extra_env=test_env,
+                waves=waves_path is not None,
+                plusargs=plusargs,
+                test_args=test_args,
+                timescale=TIMESCALE,
+                log_file=sim_log,
+            )
+        except (RuntimeError, SystemExit) as exc:
+            # cocotb's runner exits when the simulator does; the results say more.
+            simulator_failed = exc
+        finally:
+            sys.path[:] = saved_path
+        # run_dir stays this process's until it exits or runs this bench again
+        written = results.is_file()
+        if written:
+            num_tests, num_failed = get_results(results)
+            failures = read_failures(results)
 
     if not written:
         raise TestFailure(

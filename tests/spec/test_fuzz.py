@@ -196,8 +196,9 @@ _FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, Hea
 #: the examples of each fuzz test are split over this many test cases, so that
 #: pytest-xdist runs them in parallel (each shard draws its own random examples)
 SHARDS = 4
-TREE_EXAMPLES = int(os.environ.get("IRQFORGE_FUZZ_TREE", "6000"))
-TEXT_EXAMPLES = int(os.environ.get("IRQFORGE_FUZZ_TEXT", "4000"))
+#: examples per run (each run draws new ones); ``--long`` sets 6000 and 4000 (tests/conftest.py)
+TREE_EXAMPLES = int(os.environ.get("IRQFORGE_FUZZ_TREE", "3000"))
+TEXT_EXAMPLES = int(os.environ.get("IRQFORGE_FUZZ_TEXT", "2000"))
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
