@@ -355,7 +355,10 @@ class Kernel(LinuxApi):
             mux.boundary()  # the faulting access is an interleaving point too; the #GP comes next
             raise
         mux.boundary()
-        self._interrupt_point(self._cur)
+        cpu = self._cur
+        p = self._pins[cpu.id]
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
+            self._interrupt_point(cpu)
         return v
 
     def wrmsr_sync(self, msr: int, value: int) -> None:
@@ -372,7 +375,10 @@ class Kernel(LinuxApi):
             mux.boundary()
             raise
         mux.boundary()
-        self._interrupt_point(self._cur)
+        cpu = self._cur
+        p = self._pins[cpu.id]
+        if cpu.resched_targets or (not cpu.in_nmi and p.nmi_pending) or (cpu.if_flag and p.intr):
+            self._interrupt_point(cpu)
 
     def _interrupt_point(self, cpu: PerCpu) -> None:
         """Take what ``cpu`` may take now: reschedule IPIs to send, NMIs, interrupts."""

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from .apic import Apic
 from .context import ENV_APIC
+from .machine import MsrFault
 from .msr import MSR_IA32_APICBASE, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE
 from .tsc import tsc_deadline_supported
 
@@ -137,7 +138,12 @@ class X2Apic(Apic):
         self.msr.wrmsrq_sync(self.EOI_MSR, 0)
 
     def eoi_sync(self) -> None:
-        self.msr.wrmsrq_sync(self.EOI_MSR, 0)
+        # msr.wrmsrq_sync(EOI_MSR, 0), inlined: the EOI is on every interrupt's path
+        msr = self.msr
+        try:
+            msr.k.wrmsr_sync(self.EOI_MSR, 0)
+        except MsrFault as fault:
+            msr._gp(fault, msr.insn["native_write_msr"])
 
     async def isr_bit(self, vector: int) -> bool:
         return bool(self.msr.rdmsrq_sync(self.ISR_MSR[vector >> 5]) >> (vector & 31) & 1)

@@ -332,9 +332,13 @@ class ModelMachine:
         if not 0 <= cpu < self.ncpus:
             self._check_cpu(cpu)
         p = self.platform
-        if p.cycle + MSR_CYCLES > self._deadline:
+        t = p.cycle + MSR_CYCLES
+        if t > self._deadline:
             self._stop_sync()
-        p.advance(MSR_CYCLES)
+        if t < p._next_at:  # p.advance(MSR_CYCLES) without a timer event on the way
+            p.cycle = t
+        else:
+            p.advance(MSR_CYCLES)
         rdata, fault = p.msr(cpu, False, msr & 0xFFFFFFFF, 0)
         if fault:
             raise MsrFault(cpu, msr, False)
@@ -345,9 +349,13 @@ class ModelMachine:
         if not 0 <= cpu < self.ncpus:
             self._check_cpu(cpu)
         p = self.platform
-        if p.cycle + MSR_CYCLES > self._deadline:
+        t = p.cycle + MSR_CYCLES
+        if t > self._deadline:
             self._stop_sync()
-        p.advance(MSR_CYCLES)
+        if t < p._next_at:  # p.advance(MSR_CYCLES) without a timer event on the way
+            p.cycle = t
+        else:
+            p.advance(MSR_CYCLES)
         value &= 0xFFFFFFFFFFFFFFFF
         _, fault = p.msr(cpu, True, msr & 0xFFFFFFFF, value)
         if fault:

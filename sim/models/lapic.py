@@ -233,6 +233,21 @@ class LapicModel:
             self._x2_icr_dest = _sm(icr.field("DEST"))
             self._x2_icr_wmask = icr.writable_mask & ~icr.field("DEST").mask & _FULL
             self._x2_self_vector = _sm(self._x2.register("SELF_IPI").register.field("VECTOR"))
+        # The common x2APIC accesses (every register but ID, LDR, ICR and SELF_IPI, which
+        # msr() decodes itself), precomputed: MSR number → its read handler / (gp mask,
+        # write mask, write handler), as msr() would find them through _x2_at.
+        self._x2_rd_fast: dict[int, Callable[[], int]] = {}
+        self._x2_wr_fast: dict[int, tuple[int, int, Callable[[int], None]]] = {}
+        special = ("ID", "LDR", "ICR", "SELF_IPI")
+        base_addr = None if self._base_msr is None else self._base_msr.address
+        for addr, (name, idx, gp, readable, writable, offset) in self._x2_at.items():
+            if name in special or addr == self._dl_msr or addr == base_addr:
+                continue
+            at = offset + 16 * idx
+            if readable and at in self._rd:
+                self._x2_rd_fast[addr] = self._rd[at]
+            if writable and at in self._wr:
+                self._x2_wr_fast[addr] = (gp, *self._wr[at])
         base = self._base_msr
         if base is not None:
             reg = base.register
@@ -923,6 +938,19 @@ class LapicModel:
         writes and faults.
         """
         wdata &= (1 << 64) - 1
+        if self.x2apic:  # the precomputed common case (the tables of _init_msrs)
+            if write:
+                fast = self._x2_wr_fast.get(addr)
+                if fast is not None:
+                    gp, mask, handler = fast
+                    if wdata & gp:
+                        return 0, True
+                    handler(wdata & _FULL & mask)
+                    return 0, False
+            else:
+                rd = self._x2_rd_fast.get(addr)
+                if rd is not None:
+                    return rd(), False
         base = self._base_msr
         if base is not None and addr == base.address:
             if not write:

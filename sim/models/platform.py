@@ -303,14 +303,16 @@ class PlatformModel:
             self._wake(cpu, self.cycle + 1)
             return 0, False
         lapic = self.lapics[cpu]
-        self._sync(cpu)
+        if self.cycle != self._synced[cpu]:
+            self._sync(cpu)
         rdata, fault = lapic.msr(write, addr, wdata & _MASK64)
-        self._reschedule(cpu)
-        if lapic.ipi_pending is not None:
+        nxt = lapic.next_event_in()  # _reschedule(cpu) when the access moved the LAPIC's next event
+        if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
+            self._reschedule(cpu)
+        ipi = lapic.take_ipi()  # a plain call where the ipi_pending property would be a call through C
+        while ipi is not None:
+            self._deliver(self.router.route_ipi(ipi, cpu))
             ipi = lapic.take_ipi()
-            while ipi is not None:
-                self._deliver(self.router.route_ipi(ipi, cpu))
-                ipi = lapic.take_ipi()
         if lapic.eois:
             for vector in lapic.take_eois():
                 self.ioapic.eoi(vector)
