@@ -676,12 +676,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] \$1005 ;
   reg [31:0] \$1006 ;
   reg [31:0] \$1007 ;
-  reg [31:0] \$1008 ;
-  reg [31:0] \$1009 ;
+  reg \$1008 ;
+  reg \$1009 ;
   wire \$101 ;
-  reg \$1010 ;
-  reg \$1011 ;
-  reg [7:0] \$1012 ;
+  reg [7:0] \$1010 ;
   wire \$102 ;
   wire \$103 ;
   wire \$104 ;
@@ -744,13 +742,13 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire [4:0] \$1583 ;
-  wire [6:0] \$1586 ;
+  wire [4:0] \$1581 ;
+  wire [6:0] \$1584 ;
   wire \$159 ;
-  wire [8:0] \$1598 ;
+  wire [8:0] \$1596 ;
+  wire [8:0] \$1599 ;
   wire \$16 ;
   wire \$160 ;
-  wire [8:0] \$1601 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
@@ -1435,13 +1433,13 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$775 ;
   wire \$776 ;
   wire \$777 ;
-  wire \$778 ;
-  wire \$779 ;
+  wire [31:0] \$778 ;
+  wire [31:0] \$779 ;
   wire \$78 ;
   wire \$780 ;
   wire \$781 ;
-  wire [31:0] \$782 ;
-  wire [31:0] \$783 ;
+  wire \$782 ;
+  wire \$783 ;
   wire \$784 ;
   wire \$785 ;
   wire \$786 ;
@@ -1470,136 +1468,136 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$806 ;
   wire \$807 ;
   wire \$808 ;
-  wire \$809 ;
+  wire [62:0] \$809 ;
   wire \$81 ;
-  wire \$810 ;
-  wire \$811 ;
-  wire \$812 ;
-  wire [62:0] \$813 ;
-  wire [14:0] \$814 ;
-  wire [14:0] \$815 ;
+  wire [14:0] \$810 ;
+  wire [14:0] \$811 ;
+  wire [31:0] \$812 ;
+  wire [31:0] \$813 ;
+  wire [31:0] \$814 ;
+  wire [31:0] \$815 ;
   wire [31:0] \$816 ;
   wire [31:0] \$817 ;
   wire [31:0] \$818 ;
   wire [31:0] \$819 ;
   wire \$82 ;
-  wire [31:0] \$820 ;
-  wire [31:0] \$821 ;
-  wire [31:0] \$822 ;
-  wire [31:0] \$823 ;
-  wire [255:0] \$824 ;
-  wire [255:0] \$825 ;
-  wire \$826 ;
-  wire [255:0] \$827 ;
-  wire [62:0] \$828 ;
-  wire [14:0] \$829 ;
+  wire [255:0] \$820 ;
+  wire [255:0] \$821 ;
+  wire \$822 ;
+  wire [255:0] \$823 ;
+  wire [62:0] \$824 ;
+  wire [14:0] \$825 ;
+  wire [14:0] \$826 ;
+  wire [31:0] \$827 ;
+  wire [31:0] \$828 ;
+  wire [31:0] \$829 ;
   wire \$83 ;
-  wire [14:0] \$830 ;
+  wire [31:0] \$830 ;
   wire [31:0] \$831 ;
   wire [31:0] \$832 ;
   wire [31:0] \$833 ;
   wire [31:0] \$834 ;
-  wire [31:0] \$835 ;
-  wire [31:0] \$836 ;
-  wire [31:0] \$837 ;
-  wire [31:0] \$838 ;
-  wire [255:0] \$839 ;
+  wire [255:0] \$835 ;
+  wire [255:0] \$836 ;
+  wire \$837 ;
+  wire [255:0] \$838 ;
+  wire [62:0] \$839 ;
   wire \$84 ;
-  wire [255:0] \$840 ;
-  wire \$841 ;
-  wire [255:0] \$842 ;
-  wire [62:0] \$843 ;
-  wire [14:0] \$844 ;
-  wire [14:0] \$845 ;
+  wire [14:0] \$840 ;
+  wire [14:0] \$841 ;
+  wire [31:0] \$842 ;
+  wire [31:0] \$843 ;
+  wire [31:0] \$844 ;
+  wire [31:0] \$845 ;
   wire [31:0] \$846 ;
   wire [31:0] \$847 ;
   wire [31:0] \$848 ;
   wire [31:0] \$849 ;
   wire \$85 ;
-  wire [31:0] \$850 ;
-  wire [31:0] \$851 ;
-  wire [31:0] \$852 ;
-  wire [31:0] \$853 ;
-  wire [255:0] \$854 ;
-  wire [255:0] \$855 ;
-  wire \$856 ;
-  wire [255:0] \$857 ;
-  wire [62:0] \$858 ;
-  wire [14:0] \$859 ;
+  wire [255:0] \$850 ;
+  wire [255:0] \$851 ;
+  wire \$852 ;
+  wire [255:0] \$853 ;
+  wire [62:0] \$854 ;
+  wire [14:0] \$855 ;
+  wire [14:0] \$856 ;
+  wire [31:0] \$857 ;
+  wire [31:0] \$858 ;
+  wire [31:0] \$859 ;
   wire \$86 ;
-  wire [14:0] \$860 ;
+  wire [31:0] \$860 ;
   wire [31:0] \$861 ;
   wire [31:0] \$862 ;
   wire [31:0] \$863 ;
   wire [31:0] \$864 ;
-  wire [31:0] \$865 ;
-  wire [31:0] \$866 ;
-  wire [31:0] \$867 ;
-  wire [31:0] \$868 ;
-  wire [255:0] \$869 ;
+  wire [255:0] \$865 ;
+  wire [255:0] \$866 ;
+  wire [255:0] \$867 ;
+  wire [62:0] \$868 ;
+  wire [14:0] \$869 ;
   wire \$87 ;
-  wire [255:0] \$870 ;
-  wire [255:0] \$871 ;
-  wire [62:0] \$872 ;
-  wire [14:0] \$873 ;
-  wire [14:0] \$874 ;
+  wire [14:0] \$870 ;
+  wire [31:0] \$871 ;
+  wire [31:0] \$872 ;
+  wire [31:0] \$873 ;
+  wire [31:0] \$874 ;
   wire [31:0] \$875 ;
   wire [31:0] \$876 ;
   wire [31:0] \$877 ;
   wire [31:0] \$878 ;
-  wire [31:0] \$879 ;
+  wire [255:0] \$879 ;
   wire \$88 ;
-  wire [31:0] \$880 ;
-  wire [31:0] \$881 ;
-  wire [31:0] \$882 ;
-  wire [255:0] \$883 ;
-  wire [255:0] \$884 ;
-  wire [255:0] \$885 ;
+  wire [255:0] \$880 ;
+  wire [255:0] \$881 ;
+  wire \$882 ;
+  wire \$883 ;
+  wire \$884 ;
+  wire \$885 ;
   wire \$886 ;
   wire \$887 ;
-  wire \$888 ;
-  wire \$889 ;
+  wire [63:0] \$888 ;
+  wire [7:0] \$889 ;
   wire \$89 ;
   wire \$890 ;
   wire \$891 ;
-  wire [63:0] \$892 ;
-  wire [7:0] \$893 ;
+  wire [31:0] \$892 ;
+  wire \$893 ;
   wire \$894 ;
   wire \$895 ;
-  wire [31:0] \$896 ;
+  wire \$896 ;
   wire \$897 ;
-  wire \$898 ;
-  wire \$899 ;
+  wire [31:0] \$898 ;
+  wire [32:0] \$899 ;
   wire \$9 ;
   wire \$90 ;
-  wire \$900 ;
+  wire [7:0] \$900 ;
   wire \$901 ;
-  wire [31:0] \$902 ;
-  wire [32:0] \$903 ;
-  wire [7:0] \$904 ;
-  wire \$905 ;
-  wire [7:0] \$906 ;
-  wire [7:0] \$907 ;
+  wire [7:0] \$902 ;
+  wire [7:0] \$903 ;
+  wire [255:0] \$904 ;
+  wire [255:0] \$905 ;
+  wire [255:0] \$906 ;
+  wire [255:0] \$907 ;
   wire [255:0] \$908 ;
   wire [255:0] \$909 ;
   wire \$91 ;
   wire [255:0] \$910 ;
-  wire [255:0] \$911 ;
-  wire [255:0] \$912 ;
-  wire [255:0] \$913 ;
-  wire [255:0] \$914 ;
+  wire \$911 ;
+  wire [1:0] \$912 ;
+  wire [1:0] \$913 ;
+  wire [1:0] \$914 ;
   wire \$915 ;
-  wire [1:0] \$916 ;
+  wire \$916 ;
   wire \$917 ;
   wire \$918 ;
-  wire \$919 ;
+  wire [30:0] \$919 ;
   wire \$92 ;
-  wire \$920 ;
+  wire [30:0] \$920 ;
   wire [30:0] \$921 ;
   wire [30:0] \$922 ;
   wire [30:0] \$923 ;
-  wire [30:0] \$924 ;
-  wire [30:0] \$925 ;
+  wire \$924 ;
+  wire \$925 ;
   wire \$926 ;
   wire \$927 ;
   wire \$928 ;
@@ -1622,42 +1620,42 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$943 ;
   wire \$944 ;
   wire \$945 ;
-  wire \$946 ;
-  wire \$947 ;
+  reg \$946 ;
+  reg [7:0] \$947 ;
   reg \$948 ;
-  reg [7:0] \$949 ;
+  reg [63:0] \$949 ;
   wire \$95 ;
   reg \$950 ;
-  reg [63:0] \$951 ;
-  reg \$952 ;
+  reg [7:0] \$951 ;
+  reg [31:0] \$952 ;
   reg [7:0] \$953 ;
-  reg [31:0] \$954 ;
-  reg [7:0] \$955 ;
-  reg \$956 ;
-  reg \$957 ;
-  reg [7:0] \$958 ;
-  reg [2:0] \$959 ;
+  reg \$954 ;
+  reg \$955 ;
+  reg [7:0] \$956 ;
+  reg [2:0] \$957 ;
+  reg \$958 ;
+  reg [1:0] \$959 ;
   wire \$96 ;
   reg \$960 ;
-  reg [1:0] \$961 ;
-  reg \$962 ;
-  reg \$963 ;
-  reg [31:0] \$964 ;
+  reg \$961 ;
+  reg [31:0] \$962 ;
+  reg [7:0] \$963 ;
+  reg \$964 ;
   reg [7:0] \$965 ;
-  reg \$966 ;
-  reg [7:0] \$967 ;
-  reg [1:0] \$968 ;
-  reg [31:0] \$969 ;
+  reg [1:0] \$966 ;
+  reg [31:0] \$967 ;
+  reg [6:0] \$968 ;
+  reg [63:0] \$969 ;
   wire \$97 ;
-  reg [6:0] \$970 ;
-  reg [63:0] \$971 ;
-  reg [7:0] \$972 ;
-  reg [7:0] \$973 ;
-  reg [255:0] \$974 ;
-  reg [255:0] \$975 ;
-  reg \$976 ;
-  reg [1:0] \$977 ;
-  reg [15:0] \$978 ;
+  reg [7:0] \$970 ;
+  reg [7:0] \$971 ;
+  reg [255:0] \$972 ;
+  reg [255:0] \$973 ;
+  reg \$974 ;
+  reg [1:0] \$975 ;
+  reg [15:0] \$976 ;
+  reg [3:0] \$977 ;
+  reg [3:0] \$978 ;
   reg [3:0] \$979 ;
   wire \$98 ;
   reg [3:0] \$980 ;
@@ -1674,9 +1672,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [3:0] \$990 ;
   reg [3:0] \$991 ;
   reg [3:0] \$992 ;
-  reg [3:0] \$993 ;
-  reg [3:0] \$994 ;
-  reg \$995 ;
+  reg \$993 ;
+  reg [31:0] \$994 ;
+  reg [31:0] \$995 ;
   reg [31:0] \$996 ;
   reg [31:0] \$997 ;
   reg [31:0] \$998 ;
@@ -1957,7 +1955,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire reg__w_stb;
   input [3:0] reg__w_strb;
   wire [3:0] reg__w_strb;
-  wire [1:0] remote_after;
+  wire [1:0] remote_eoi;
   reg [1:0] remote_irr = 2'h0;
   wire [1:0] remote_set;
   reg reserved;
@@ -2577,19 +2575,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign hw_en_next = \$546  ? msr__wdata[11] : apic_base[11];
   assign r_addr = apic_base[10] ? x2_off : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1583  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1583 ;
-  assign \$1586  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1586 ;
+  assign \$1581  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1581 ;
+  assign \$1584  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1584 ;
   assign \$547  = 1'h1 << isr_pair_low[3:0];
   assign \$548  = isr_pair_valid[0] ? \$547 [15:0] : 16'h0000;
   assign \$549  = 1'h1 << isr_pair_low[7:4];
   assign \$550  = isr_pair_valid[1] ? \$549 [15:0] : 16'h0000;
   assign \$551  = id_set ? id_reg : initial_apic_id;
-  assign \$1598  = r_addr[6:4] * 6'h20;
-  assign \$556  = tmr >> \$1598 ;
-  assign \$1601  = r_addr[6:4] * 6'h20;
-  assign \$557  = irr >> \$1601 ;
+  assign \$1596  = r_addr[6:4] * 6'h20;
+  assign \$556  = tmr >> \$1596 ;
+  assign \$1599  = r_addr[6:4] * 6'h20;
+  assign \$557  = irr >> \$1599 ;
   assign \$560  = \$558  | { 16'h0000, \$559  };
   assign \$567  = \$565  | { 16'h0000, \$566  };
   assign \$570  = \$568  | { 16'h0000, \$569  };
@@ -2662,426 +2660,424 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign eoi_level = inta_go ? \$664  : \$665 ;
   assign \$666  = lvt_lint0[7:0] == eoi_vec;
   assign \$667  = eoi_go & \$666 ;
-  assign \$668  = ~ \$667 ;
-  assign \$669  = remote_irr[0] & \$668 ;
-  assign \$670  = lvt_lint1[7:0] == eoi_vec;
-  assign \$671  = eoi_go & \$670 ;
-  assign \$672  = ~ \$671 ;
-  assign \$673  = remote_irr[1] & \$672 ;
-  assign \$674  = msg_in__valid & hw_en_next;
-  assign \$675  = ! msg_in__delivery_mode;
-  assign \$676  = msg_in__delivery_mode == 1'h1;
-  assign \$677  = \$675  | \$676 ;
-  assign \$679  = ~ msg_in__level;
-  assign \$680  = \$678  & \$679 ;
-  assign \$681  = ~ \$680 ;
-  assign \$682  = \$677  & \$681 ;
-  assign \$683  = \$682  & svr_next[8];
-  assign \$684  = msg_in__vector < 5'h10;
-  assign \$685  = msg_in__delivery_mode == 3'h4;
-  assign \$686  = msg_in__delivery_mode == 3'h5;
-  assign \$688  = ~ msg_in__level;
-  assign \$689  = \$687  & \$688 ;
-  assign \$690  = ~ \$689 ;
-  assign \$691  = \$686  & \$690 ;
-  assign \$692  = msg_in__delivery_mode == 3'h6;
-  assign \$693  = ~ lvt_lint0_next[16];
-  assign \$694  = msg_init | base_disable;
-  assign \$695  = ~ \$694 ;
-  assign \$696  = \$693  & \$695 ;
-  assign \$697  = ! lvt_lint0_next[10:8];
+  assign \$668  = lvt_lint1[7:0] == eoi_vec;
+  assign \$669  = eoi_go & \$668 ;
+  assign \$670  = msg_in__valid & hw_en_next;
+  assign \$671  = ! msg_in__delivery_mode;
+  assign \$672  = msg_in__delivery_mode == 1'h1;
+  assign \$673  = \$671  | \$672 ;
+  assign \$675  = ~ msg_in__level;
+  assign \$676  = \$674  & \$675 ;
+  assign \$677  = ~ \$676 ;
+  assign \$678  = \$673  & \$677 ;
+  assign \$679  = \$678  & svr_next[8];
+  assign \$680  = msg_in__vector < 5'h10;
+  assign \$681  = msg_in__delivery_mode == 3'h4;
+  assign \$682  = msg_in__delivery_mode == 3'h5;
+  assign \$684  = ~ msg_in__level;
+  assign \$685  = \$683  & \$684 ;
+  assign \$686  = ~ \$685 ;
+  assign \$687  = \$682  & \$686 ;
+  assign \$688  = msg_in__delivery_mode == 3'h6;
+  assign \$689  = ~ lvt_lint0_next[16];
+  assign \$690  = msg_init | base_disable;
+  assign \$691  = ~ \$690 ;
+  assign \$692  = \$689  & \$691 ;
+  assign \$693  = ! lvt_lint0_next[10:8];
+  assign \$694  = \$692  & \$693 ;
+  assign \$696  = lint0 ^ lvt_lint0_next[13];
+  assign \$697  = ~ remote_irr[0];
   assign \$698  = \$696  & \$697 ;
-  assign \$700  = lint0 ^ lvt_lint0_next[13];
-  assign \$701  = ~ remote_after[0];
-  assign \$702  = \$700  & \$701 ;
-  assign \$703  = lint0 ^ lvt_lint0_next[13];
-  assign \$704  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$705  = ~ \$704 ;
-  assign \$706  = \$703  & \$705 ;
-  assign \$707  = \$699  ? \$702  : \$706 ;
-  assign lint0_want = \$698  & \$707 ;
-  assign \$708  = lvt_lint0_next[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$708 ;
-  assign \$709  = lvt_lint0_next[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$709 ;
-  assign \$711  = lint0_go & \$710 ;
-  assign \$712  = ~ lvt_lint0_next[16];
-  assign \$713  = msg_init | base_disable;
-  assign \$714  = ~ \$713 ;
-  assign \$715  = \$712  & \$714 ;
-  assign \$716  = lvt_lint0_next[10:8] == 3'h4;
-  assign \$717  = \$715  & \$716 ;
-  assign \$718  = lint0 ^ lvt_lint0_next[13];
-  assign \$719  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$699  = lint0 ^ lvt_lint0_next[13];
+  assign \$700  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$701  = ~ \$700 ;
+  assign \$702  = \$699  & \$701 ;
+  assign \$703  = \$695  ? \$698  : \$702 ;
+  assign lint0_want = \$694  & \$703 ;
+  assign \$704  = lvt_lint0_next[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$704 ;
+  assign \$705  = lvt_lint0_next[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$705 ;
+  assign \$707  = lint0_go & \$706 ;
+  assign \$708  = ~ lvt_lint0_next[16];
+  assign \$709  = msg_init | base_disable;
+  assign \$710  = ~ \$709 ;
+  assign \$711  = \$708  & \$710 ;
+  assign \$712  = lvt_lint0_next[10:8] == 3'h4;
+  assign \$713  = \$711  & \$712 ;
+  assign \$714  = lint0 ^ lvt_lint0_next[13];
+  assign \$715  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$716  = ~ \$715 ;
+  assign \$717  = \$714  & \$716 ;
+  assign lint0_nmi = \$713  & \$717 ;
+  assign \$718  = ~ lvt_lint0_next[16];
+  assign \$719  = msg_init | base_disable;
   assign \$720  = ~ \$719 ;
   assign \$721  = \$718  & \$720 ;
-  assign lint0_nmi = \$717  & \$721 ;
-  assign \$722  = ~ lvt_lint0_next[16];
-  assign \$723  = msg_init | base_disable;
-  assign \$724  = ~ \$723 ;
-  assign \$725  = \$722  & \$724 ;
-  assign \$726  = lvt_lint0_next[10:8] == 3'h5;
-  assign \$727  = \$725  & \$726 ;
-  assign \$728  = lint0 ^ lvt_lint0_next[13];
-  assign \$729  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$730  = ~ \$729 ;
-  assign \$731  = \$728  & \$730 ;
-  assign lint0_init = \$727  & \$731 ;
-  assign \$732  = ~ lvt_lint1_next[16];
-  assign \$733  = msg_init | base_disable;
-  assign \$734  = \$733  | lint0_init;
-  assign \$735  = ~ \$734 ;
-  assign \$736  = \$732  & \$735 ;
-  assign \$737  = ! lvt_lint1_next[10:8];
+  assign \$722  = lvt_lint0_next[10:8] == 3'h5;
+  assign \$723  = \$721  & \$722 ;
+  assign \$724  = lint0 ^ lvt_lint0_next[13];
+  assign \$725  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$726  = ~ \$725 ;
+  assign \$727  = \$724  & \$726 ;
+  assign lint0_init = \$723  & \$727 ;
+  assign \$728  = ~ lvt_lint1_next[16];
+  assign \$729  = msg_init | base_disable;
+  assign \$730  = \$729  | lint0_init;
+  assign \$731  = ~ \$730 ;
+  assign \$732  = \$728  & \$731 ;
+  assign \$733  = ! lvt_lint1_next[10:8];
+  assign \$734  = \$732  & \$733 ;
+  assign \$736  = lint1 ^ lvt_lint1_next[13];
+  assign \$737  = ~ remote_irr[1];
   assign \$738  = \$736  & \$737 ;
-  assign \$740  = lint1 ^ lvt_lint1_next[13];
-  assign \$741  = ~ remote_after[1];
-  assign \$742  = \$740  & \$741 ;
-  assign \$743  = lint1 ^ lvt_lint1_next[13];
-  assign \$744  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$745  = ~ \$744 ;
-  assign \$746  = \$743  & \$745 ;
-  assign \$747  = \$739  ? \$742  : \$746 ;
-  assign lint1_want = \$738  & \$747 ;
-  assign \$748  = lvt_lint1_next[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$748 ;
-  assign \$749  = lvt_lint1_next[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$749 ;
-  assign \$751  = lint1_go & \$750 ;
-  assign \$752  = ~ lvt_lint1_next[16];
-  assign \$753  = msg_init | base_disable;
-  assign \$754  = \$753  | lint0_init;
-  assign \$755  = ~ \$754 ;
-  assign \$756  = \$752  & \$755 ;
-  assign \$757  = lvt_lint1_next[10:8] == 3'h4;
-  assign \$758  = \$756  & \$757 ;
-  assign \$759  = lint1 ^ lvt_lint1_next[13];
-  assign \$760  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$761  = ~ \$760 ;
-  assign \$762  = \$759  & \$761 ;
-  assign lint1_nmi = \$758  & \$762 ;
-  assign \$763  = ~ lvt_lint1_next[16];
-  assign \$764  = msg_init | base_disable;
-  assign \$765  = \$764  | lint0_init;
-  assign \$766  = ~ \$765 ;
-  assign \$767  = \$763  & \$766 ;
-  assign \$768  = lvt_lint1_next[10:8] == 3'h5;
-  assign \$769  = \$767  & \$768 ;
-  assign \$770  = lint1 ^ lvt_lint1_next[13];
-  assign \$771  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$772  = ~ \$771 ;
-  assign \$773  = \$770  & \$772 ;
-  assign lint1_init = \$769  & \$773 ;
-  assign \$774  = presc >= 1'h1;
-  assign \$775  = presc >= 2'h3;
-  assign \$776  = presc >= 3'h7;
-  assign \$777  = presc >= 4'hf;
-  assign \$778  = presc >= 5'h1f;
-  assign \$779  = presc >= 6'h3f;
-  assign \$780  = presc >= 7'h7f;
-  assign \$781  = r_addr == 10'h3e0;
-  assign tdcr_write = w & \$781 ;
-  assign presc_done_new = { 1'h1, \$780 , \$779 , \$778 , \$777 , \$776 , \$775 , \$774  } >> { \$783 [3], \$782 [1:0] };
-  assign presc_done_old = { 1'h1, \$780 , \$779 , \$778 , \$777 , \$776 , \$775 , \$774  } >> { tdcr[3], tdcr[1:0] };
-  assign \$784  = | tmcct;
-  assign \$785  = tdcr_write ? presc_done_new : presc_done_old;
-  assign \$786  = \$784  & \$785 ;
-  assign \$787  = ~ tmict_load;
-  assign \$788  = \$786  & \$787 ;
-  assign \$789  = ~ tsc_switch;
-  assign dec = \$788  & \$789 ;
-  assign \$790  = tmcct == 1'h1;
-  assign expire = dec & \$790 ;
-  assign \$791  = | tsc_deadline;
-  assign \$792  = tsc >= tsc_deadline;
-  assign dl_due = \$791  & \$792 ;
-  assign \$793  = msr_acc & is_dl;
-  assign \$794  = \$793  & msr__write;
-  assign \$795  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$794  & \$795 ;
+  assign \$739  = lint1 ^ lvt_lint1_next[13];
+  assign \$740  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$741  = ~ \$740 ;
+  assign \$742  = \$739  & \$741 ;
+  assign \$743  = \$735  ? \$738  : \$742 ;
+  assign lint1_want = \$734  & \$743 ;
+  assign \$744  = lvt_lint1_next[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$744 ;
+  assign \$745  = lvt_lint1_next[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$745 ;
+  assign \$747  = lint1_go & \$746 ;
+  assign \$748  = ~ lvt_lint1_next[16];
+  assign \$749  = msg_init | base_disable;
+  assign \$750  = \$749  | lint0_init;
+  assign \$751  = ~ \$750 ;
+  assign \$752  = \$748  & \$751 ;
+  assign \$753  = lvt_lint1_next[10:8] == 3'h4;
+  assign \$754  = \$752  & \$753 ;
+  assign \$755  = lint1 ^ lvt_lint1_next[13];
+  assign \$756  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$757  = ~ \$756 ;
+  assign \$758  = \$755  & \$757 ;
+  assign lint1_nmi = \$754  & \$758 ;
+  assign \$759  = ~ lvt_lint1_next[16];
+  assign \$760  = msg_init | base_disable;
+  assign \$761  = \$760  | lint0_init;
+  assign \$762  = ~ \$761 ;
+  assign \$763  = \$759  & \$762 ;
+  assign \$764  = lvt_lint1_next[10:8] == 3'h5;
+  assign \$765  = \$763  & \$764 ;
+  assign \$766  = lint1 ^ lvt_lint1_next[13];
+  assign \$767  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$768  = ~ \$767 ;
+  assign \$769  = \$766  & \$768 ;
+  assign lint1_init = \$765  & \$769 ;
+  assign \$770  = presc >= 1'h1;
+  assign \$771  = presc >= 2'h3;
+  assign \$772  = presc >= 3'h7;
+  assign \$773  = presc >= 4'hf;
+  assign \$774  = presc >= 5'h1f;
+  assign \$775  = presc >= 6'h3f;
+  assign \$776  = presc >= 7'h7f;
+  assign \$777  = r_addr == 10'h3e0;
+  assign tdcr_write = w & \$777 ;
+  assign presc_done_new = { 1'h1, \$776 , \$775 , \$774 , \$773 , \$772 , \$771 , \$770  } >> { \$779 [3], \$778 [1:0] };
+  assign presc_done_old = { 1'h1, \$776 , \$775 , \$774 , \$773 , \$772 , \$771 , \$770  } >> { tdcr[3], tdcr[1:0] };
+  assign \$780  = | tmcct;
+  assign \$781  = tdcr_write ? presc_done_new : presc_done_old;
+  assign \$782  = \$780  & \$781 ;
+  assign \$783  = ~ tmict_load;
+  assign \$784  = \$782  & \$783 ;
+  assign \$785  = ~ tsc_switch;
+  assign dec = \$784  & \$785 ;
+  assign \$786  = tmcct == 1'h1;
+  assign expire = dec & \$786 ;
+  assign \$787  = | tsc_deadline;
+  assign \$788  = tsc >= tsc_deadline;
+  assign dl_due = \$787  & \$788 ;
+  assign \$789  = msr_acc & is_dl;
+  assign \$790  = \$789  & msr__write;
+  assign \$791  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$790  & \$791 ;
+  assign \$792  = expire | dl_due;
+  assign \$793  = ~ lvt_timer_next[16];
+  assign \$794  = \$792  & \$793 ;
+  assign \$795  = lvt_timer_next[7:0] >= 5'h10;
+  assign t_go = \$794  & \$795 ;
   assign \$796  = expire | dl_due;
   assign \$797  = ~ lvt_timer_next[16];
   assign \$798  = \$796  & \$797 ;
-  assign \$799  = lvt_timer_next[7:0] >= 5'h10;
-  assign t_go = \$798  & \$799 ;
-  assign \$800  = expire | dl_due;
-  assign \$801  = ~ lvt_timer_next[16];
-  assign \$802  = \$800  & \$801 ;
-  assign \$803  = lvt_timer_next[7:0] < 5'h10;
-  assign t_bad = \$802  & \$803 ;
-  assign \$804  = err_reserved_r | err_reserved_w;
-  assign \$805  = err_send | self_bad;
-  assign \$806  = msg_illegal | lint0_illegal;
-  assign \$807  = \$806  | lint1_illegal;
-  assign \$808  = \$807  | t_bad;
-  assign \$809  = | err;
-  assign \$810  = ~ lvt_error_next[16];
-  assign \$811  = \$809  & \$810 ;
-  assign \$812  = lvt_error_next[7:0] >= 5'h10;
-  assign e_go = \$811  & \$812 ;
-  assign \$813  = 1'h1 << msg_in__vector[4:0];
-  assign \$814  = 1'h1 << msg_in__vector[7:5];
-  assign \$815  = msg_take ? \$814  : 15'h0000;
-  assign \$816  = \$815 [0] ? \$813 [31:0] : 32'd0;
-  assign \$817  = \$815 [1] ? \$813 [31:0] : 32'd0;
-  assign \$818  = \$815 [2] ? \$813 [31:0] : 32'd0;
-  assign \$819  = \$815 [3] ? \$813 [31:0] : 32'd0;
-  assign \$820  = \$815 [4] ? \$813 [31:0] : 32'd0;
-  assign \$821  = \$815 [5] ? \$813 [31:0] : 32'd0;
-  assign \$822  = \$815 [6] ? \$813 [31:0] : 32'd0;
-  assign \$823  = \$815 [7] ? \$813 [31:0] : 32'd0;
-  assign \$824  = ~ { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$825  = tmr & \$824 ;
-  assign \$827  = \$826  ? { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$825  | \$827 ;
-  assign \$828  = 1'h1 << lvt_lint0_next[4:0];
-  assign \$829  = 1'h1 << lvt_lint0_next[7:5];
-  assign \$830  = lint0_go ? \$829  : 15'h0000;
-  assign \$831  = \$830 [0] ? \$828 [31:0] : 32'd0;
-  assign \$832  = \$830 [1] ? \$828 [31:0] : 32'd0;
-  assign \$833  = \$830 [2] ? \$828 [31:0] : 32'd0;
-  assign \$834  = \$830 [3] ? \$828 [31:0] : 32'd0;
-  assign \$835  = \$830 [4] ? \$828 [31:0] : 32'd0;
-  assign \$836  = \$830 [5] ? \$828 [31:0] : 32'd0;
-  assign \$837  = \$830 [6] ? \$828 [31:0] : 32'd0;
-  assign \$838  = \$830 [7] ? \$828 [31:0] : 32'd0;
-  assign \$839  = ~ { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$840  = tmr_stage0 & \$839 ;
-  assign \$842  = \$841  ? { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$840  | \$842 ;
-  assign \$843  = 1'h1 << lvt_lint1_next[4:0];
-  assign \$844  = 1'h1 << lvt_lint1_next[7:5];
-  assign \$845  = lint1_go ? \$844  : 15'h0000;
-  assign \$846  = \$845 [0] ? \$843 [31:0] : 32'd0;
-  assign \$847  = \$845 [1] ? \$843 [31:0] : 32'd0;
-  assign \$848  = \$845 [2] ? \$843 [31:0] : 32'd0;
-  assign \$849  = \$845 [3] ? \$843 [31:0] : 32'd0;
-  assign \$850  = \$845 [4] ? \$843 [31:0] : 32'd0;
-  assign \$851  = \$845 [5] ? \$843 [31:0] : 32'd0;
-  assign \$852  = \$845 [6] ? \$843 [31:0] : 32'd0;
-  assign \$853  = \$845 [7] ? \$843 [31:0] : 32'd0;
-  assign \$854  = ~ { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$855  = tmr_stage1 & \$854 ;
-  assign \$857  = \$856  ? { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$855  | \$857 ;
-  assign \$858  = 1'h1 << lvt_timer_next[4:0];
-  assign \$859  = 1'h1 << lvt_timer_next[7:5];
-  assign \$860  = t_go ? \$859  : 15'h0000;
-  assign \$861  = \$860 [0] ? \$858 [31:0] : 32'd0;
-  assign \$862  = \$860 [1] ? \$858 [31:0] : 32'd0;
-  assign \$863  = \$860 [2] ? \$858 [31:0] : 32'd0;
-  assign \$864  = \$860 [3] ? \$858 [31:0] : 32'd0;
-  assign \$865  = \$860 [4] ? \$858 [31:0] : 32'd0;
-  assign \$866  = \$860 [5] ? \$858 [31:0] : 32'd0;
-  assign \$867  = \$860 [6] ? \$858 [31:0] : 32'd0;
-  assign \$868  = \$860 [7] ? \$858 [31:0] : 32'd0;
-  assign \$869  = ~ { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$870  = tmr_stage2 & \$869 ;
-  assign \$872  = 1'h1 << lvt_error_next[4:0];
-  assign \$873  = 1'h1 << lvt_error_next[7:5];
-  assign \$874  = e_go ? \$873  : 15'h0000;
-  assign \$875  = \$874 [0] ? \$872 [31:0] : 32'd0;
-  assign \$876  = \$874 [1] ? \$872 [31:0] : 32'd0;
-  assign \$877  = \$874 [2] ? \$872 [31:0] : 32'd0;
-  assign \$878  = \$874 [3] ? \$872 [31:0] : 32'd0;
-  assign \$879  = \$874 [4] ? \$872 [31:0] : 32'd0;
-  assign \$880  = \$874 [5] ? \$872 [31:0] : 32'd0;
-  assign \$881  = \$874 [6] ? \$872 [31:0] : 32'd0;
-  assign \$882  = \$874 [7] ? \$872 [31:0] : 32'd0;
-  assign \$883  = ~ { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$884  = tmr_stage3 & \$883 ;
-  assign \$886  = msg_init | lint0_init;
-  assign init_go = \$886  | lint1_init;
-  assign \$887  = ~ msr_ready;
-  assign \$888  = msr__valid & \$887 ;
-  assign \$889  = msr_acc & is_base;
-  assign \$890  = \$889  & msr__write;
-  assign \$891  = \$890  & base_ok;
-  assign \$893  = deliverable ? irrv : svr[7:0];
-  assign \$894  = x2_go & msr__write;
-  assign \$895  = \$894  & x2_is_icr;
-  assign \$896  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$897  = eoi_go & eoi_level;
-  assign \$898  = ~ svr[12];
-  assign \$899  = \$897  & \$898 ;
-  assign \$900  = | tmcct;
-  assign \$901  = lvt_timer_next[18:17] == 1'h1;
-  assign \$902  = \$901  ? tmict : 32'd0;
-  assign \$903  = tmcct - 1'h1;
-  assign \$904  = presc + 1'h1;
-  assign \$905  = dl_due | tsc_switch;
-  assign \$906  = esr_write ? 8'h00 : esr_pending;
-  assign \$907  = \$906  | err;
-  assign \$908  = ~ { \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657 , \$656  };
-  assign \$909  = irr & \$908 ;
-  assign \$910  = \$909  | { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$911  = \$910  | { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$912  = \$911  | { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$913  = \$912  | { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$914  = \$913  | { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$915  = inta_go & eoi_go;
-  assign \$916  = remote_after | remote_set;
-  assign \$917  = ~ eoi_go;
-  assign \$918  = inta_go & \$917 ;
-  assign \$919  = ~ inta_go;
-  assign \$920  = eoi_go & \$919 ;
-  assign \$921  = 1'h1 << irrv[7:4];
-  assign \$922  = { 15'h0000, isr_valid } | \$921 ;
-  assign \$923  = 1'h1 << { \$414 , \$419  };
-  assign \$924  = ~ \$923 ;
-  assign \$925  = { 15'h0000, isr_valid } & \$924 ;
-  assign \$926  = ! irrv[7:4];
-  assign \$927  = irrv[7:4] == 1'h1;
-  assign \$928  = irrv[7:4] == 2'h2;
-  assign \$929  = irrv[7:4] == 2'h3;
-  assign \$930  = irrv[7:4] == 3'h4;
-  assign \$931  = irrv[7:4] == 3'h5;
-  assign \$932  = irrv[7:4] == 3'h6;
-  assign \$933  = irrv[7:4] == 3'h7;
-  assign \$934  = irrv[7:4] == 4'h8;
-  assign \$935  = irrv[7:4] == 4'h9;
-  assign \$936  = irrv[7:4] == 4'ha;
-  assign \$937  = irrv[7:4] == 4'hb;
-  assign \$938  = irrv[7:4] == 4'hc;
-  assign \$939  = irrv[7:4] == 4'hd;
-  assign \$940  = irrv[7:4] == 4'he;
-  assign \$941  = irrv[7:4] == 4'hf;
-  assign \$942  = ~ nmi_ack;
-  assign \$943  = nmi & \$942 ;
-  assign \$944  = msg_nmi | lint0_nmi;
-  assign \$945  = \$944  | lint1_nmi;
-  assign \$946  = \$943  | \$945 ;
-  assign \$947  = init_go | base_disable;
+  assign \$799  = lvt_timer_next[7:0] < 5'h10;
+  assign t_bad = \$798  & \$799 ;
+  assign \$800  = err_reserved_r | err_reserved_w;
+  assign \$801  = err_send | self_bad;
+  assign \$802  = msg_illegal | lint0_illegal;
+  assign \$803  = \$802  | lint1_illegal;
+  assign \$804  = \$803  | t_bad;
+  assign \$805  = | err;
+  assign \$806  = ~ lvt_error_next[16];
+  assign \$807  = \$805  & \$806 ;
+  assign \$808  = lvt_error_next[7:0] >= 5'h10;
+  assign e_go = \$807  & \$808 ;
+  assign \$809  = 1'h1 << msg_in__vector[4:0];
+  assign \$810  = 1'h1 << msg_in__vector[7:5];
+  assign \$811  = msg_take ? \$810  : 15'h0000;
+  assign \$812  = \$811 [0] ? \$809 [31:0] : 32'd0;
+  assign \$813  = \$811 [1] ? \$809 [31:0] : 32'd0;
+  assign \$814  = \$811 [2] ? \$809 [31:0] : 32'd0;
+  assign \$815  = \$811 [3] ? \$809 [31:0] : 32'd0;
+  assign \$816  = \$811 [4] ? \$809 [31:0] : 32'd0;
+  assign \$817  = \$811 [5] ? \$809 [31:0] : 32'd0;
+  assign \$818  = \$811 [6] ? \$809 [31:0] : 32'd0;
+  assign \$819  = \$811 [7] ? \$809 [31:0] : 32'd0;
+  assign \$820  = ~ { \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813 , \$812  };
+  assign \$821  = tmr & \$820 ;
+  assign \$823  = \$822  ? { \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813 , \$812  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$821  | \$823 ;
+  assign \$824  = 1'h1 << lvt_lint0_next[4:0];
+  assign \$825  = 1'h1 << lvt_lint0_next[7:5];
+  assign \$826  = lint0_go ? \$825  : 15'h0000;
+  assign \$827  = \$826 [0] ? \$824 [31:0] : 32'd0;
+  assign \$828  = \$826 [1] ? \$824 [31:0] : 32'd0;
+  assign \$829  = \$826 [2] ? \$824 [31:0] : 32'd0;
+  assign \$830  = \$826 [3] ? \$824 [31:0] : 32'd0;
+  assign \$831  = \$826 [4] ? \$824 [31:0] : 32'd0;
+  assign \$832  = \$826 [5] ? \$824 [31:0] : 32'd0;
+  assign \$833  = \$826 [6] ? \$824 [31:0] : 32'd0;
+  assign \$834  = \$826 [7] ? \$824 [31:0] : 32'd0;
+  assign \$835  = ~ { \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828 , \$827  };
+  assign \$836  = tmr_stage0 & \$835 ;
+  assign \$838  = \$837  ? { \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828 , \$827  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$836  | \$838 ;
+  assign \$839  = 1'h1 << lvt_lint1_next[4:0];
+  assign \$840  = 1'h1 << lvt_lint1_next[7:5];
+  assign \$841  = lint1_go ? \$840  : 15'h0000;
+  assign \$842  = \$841 [0] ? \$839 [31:0] : 32'd0;
+  assign \$843  = \$841 [1] ? \$839 [31:0] : 32'd0;
+  assign \$844  = \$841 [2] ? \$839 [31:0] : 32'd0;
+  assign \$845  = \$841 [3] ? \$839 [31:0] : 32'd0;
+  assign \$846  = \$841 [4] ? \$839 [31:0] : 32'd0;
+  assign \$847  = \$841 [5] ? \$839 [31:0] : 32'd0;
+  assign \$848  = \$841 [6] ? \$839 [31:0] : 32'd0;
+  assign \$849  = \$841 [7] ? \$839 [31:0] : 32'd0;
+  assign \$850  = ~ { \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843 , \$842  };
+  assign \$851  = tmr_stage1 & \$850 ;
+  assign \$853  = \$852  ? { \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843 , \$842  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$851  | \$853 ;
+  assign \$854  = 1'h1 << lvt_timer_next[4:0];
+  assign \$855  = 1'h1 << lvt_timer_next[7:5];
+  assign \$856  = t_go ? \$855  : 15'h0000;
+  assign \$857  = \$856 [0] ? \$854 [31:0] : 32'd0;
+  assign \$858  = \$856 [1] ? \$854 [31:0] : 32'd0;
+  assign \$859  = \$856 [2] ? \$854 [31:0] : 32'd0;
+  assign \$860  = \$856 [3] ? \$854 [31:0] : 32'd0;
+  assign \$861  = \$856 [4] ? \$854 [31:0] : 32'd0;
+  assign \$862  = \$856 [5] ? \$854 [31:0] : 32'd0;
+  assign \$863  = \$856 [6] ? \$854 [31:0] : 32'd0;
+  assign \$864  = \$856 [7] ? \$854 [31:0] : 32'd0;
+  assign \$865  = ~ { \$864 , \$863 , \$862 , \$861 , \$860 , \$859 , \$858 , \$857  };
+  assign \$866  = tmr_stage2 & \$865 ;
+  assign \$868  = 1'h1 << lvt_error_next[4:0];
+  assign \$869  = 1'h1 << lvt_error_next[7:5];
+  assign \$870  = e_go ? \$869  : 15'h0000;
+  assign \$871  = \$870 [0] ? \$868 [31:0] : 32'd0;
+  assign \$872  = \$870 [1] ? \$868 [31:0] : 32'd0;
+  assign \$873  = \$870 [2] ? \$868 [31:0] : 32'd0;
+  assign \$874  = \$870 [3] ? \$868 [31:0] : 32'd0;
+  assign \$875  = \$870 [4] ? \$868 [31:0] : 32'd0;
+  assign \$876  = \$870 [5] ? \$868 [31:0] : 32'd0;
+  assign \$877  = \$870 [6] ? \$868 [31:0] : 32'd0;
+  assign \$878  = \$870 [7] ? \$868 [31:0] : 32'd0;
+  assign \$879  = ~ { \$878 , \$877 , \$876 , \$875 , \$874 , \$873 , \$872 , \$871  };
+  assign \$880  = tmr_stage3 & \$879 ;
+  assign \$882  = msg_init | lint0_init;
+  assign init_go = \$882  | lint1_init;
+  assign \$883  = ~ msr_ready;
+  assign \$884  = msr__valid & \$883 ;
+  assign \$885  = msr_acc & is_base;
+  assign \$886  = \$885  & msr__write;
+  assign \$887  = \$886  & base_ok;
+  assign \$889  = deliverable ? irrv : svr[7:0];
+  assign \$890  = x2_go & msr__write;
+  assign \$891  = \$890  & x2_is_icr;
+  assign \$892  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$893  = eoi_go & eoi_level;
+  assign \$894  = ~ svr[12];
+  assign \$895  = \$893  & \$894 ;
+  assign \$896  = | tmcct;
+  assign \$897  = lvt_timer_next[18:17] == 1'h1;
+  assign \$898  = \$897  ? tmict : 32'd0;
+  assign \$899  = tmcct - 1'h1;
+  assign \$900  = presc + 1'h1;
+  assign \$901  = dl_due | tsc_switch;
+  assign \$902  = esr_write ? 8'h00 : esr_pending;
+  assign \$903  = \$902  | err;
+  assign \$904  = ~ { \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657 , \$656  };
+  assign \$905  = irr & \$904 ;
+  assign \$906  = \$905  | { \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813 , \$812  };
+  assign \$907  = \$906  | { \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828 , \$827  };
+  assign \$908  = \$907  | { \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843 , \$842  };
+  assign \$909  = \$908  | { \$864 , \$863 , \$862 , \$861 , \$860 , \$859 , \$858 , \$857  };
+  assign \$910  = \$909  | { \$878 , \$877 , \$876 , \$875 , \$874 , \$873 , \$872 , \$871  };
+  assign \$911  = inta_go & eoi_go;
+  assign \$912  = ~ remote_eoi;
+  assign \$913  = remote_irr & \$912 ;
+  assign \$914  = \$913  | remote_set;
+  assign \$915  = ~ eoi_go;
+  assign \$916  = inta_go & \$915 ;
+  assign \$917  = ~ inta_go;
+  assign \$918  = eoi_go & \$917 ;
+  assign \$919  = 1'h1 << irrv[7:4];
+  assign \$920  = { 15'h0000, isr_valid } | \$919 ;
+  assign \$921  = 1'h1 << { \$414 , \$419  };
+  assign \$922  = ~ \$921 ;
+  assign \$923  = { 15'h0000, isr_valid } & \$922 ;
+  assign \$924  = ! irrv[7:4];
+  assign \$925  = irrv[7:4] == 1'h1;
+  assign \$926  = irrv[7:4] == 2'h2;
+  assign \$927  = irrv[7:4] == 2'h3;
+  assign \$928  = irrv[7:4] == 3'h4;
+  assign \$929  = irrv[7:4] == 3'h5;
+  assign \$930  = irrv[7:4] == 3'h6;
+  assign \$931  = irrv[7:4] == 3'h7;
+  assign \$932  = irrv[7:4] == 4'h8;
+  assign \$933  = irrv[7:4] == 4'h9;
+  assign \$934  = irrv[7:4] == 4'ha;
+  assign \$935  = irrv[7:4] == 4'hb;
+  assign \$936  = irrv[7:4] == 4'hc;
+  assign \$937  = irrv[7:4] == 4'hd;
+  assign \$938  = irrv[7:4] == 4'he;
+  assign \$939  = irrv[7:4] == 4'hf;
+  assign \$940  = ~ nmi_ack;
+  assign \$941  = nmi & \$940 ;
+  assign \$942  = msg_nmi | lint0_nmi;
+  assign \$943  = \$942  | lint1_nmi;
+  assign \$944  = \$941  | \$943 ;
+  assign \$945  = init_go | base_disable;
   always @(posedge clk)
-    \irr_any$90  <= \$948 ;
+    \irr_any$90  <= \$946 ;
   always @(posedge clk)
-    irrv <= \$949 ;
+    irrv <= \$947 ;
   always @(posedge clk)
-    msr_seen <= \$950 ;
+    msr_seen <= \$948 ;
   always @(posedge clk)
-    apic_base <= \$951 ;
+    apic_base <= \$949 ;
   always @(posedge clk)
-    ack_valid <= \$952 ;
+    ack_valid <= \$950 ;
   always @(posedge clk)
-    ack_vector <= \$953 ;
+    ack_vector <= \$951 ;
   always @(posedge clk)
-    icr_dest32 <= \$954 ;
+    icr_dest32 <= \$952 ;
   always @(posedge clk)
-    id_reg <= \$955 ;
+    id_reg <= \$953 ;
   always @(posedge clk)
-    id_set <= \$956 ;
+    id_set <= \$954 ;
   always @(posedge clk)
-    ipi__valid <= \$957 ;
+    ipi__valid <= \$955 ;
   always @(posedge clk)
-    ipi__vector <= \$958 ;
+    ipi__vector <= \$956 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$959 ;
+    ipi__delivery_mode <= \$957 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$960 ;
+    ipi__dest_mode <= \$958 ;
   always @(posedge clk)
-    ipi__shorthand <= \$961 ;
+    ipi__shorthand <= \$959 ;
   always @(posedge clk)
-    ipi__trigger <= \$962 ;
+    ipi__trigger <= \$960 ;
   always @(posedge clk)
-    ipi__level <= \$963 ;
+    ipi__level <= \$961 ;
   always @(posedge clk)
-    ipi__dest <= \$964 ;
+    ipi__dest <= \$962 ;
   always @(posedge clk)
-    ipi__source <= \$965 ;
+    ipi__source <= \$963 ;
   always @(posedge clk)
-    eoi__valid <= \$966 ;
+    eoi__valid <= \$964 ;
   always @(posedge clk)
-    eoi__vector <= \$967 ;
+    eoi__vector <= \$965 ;
   always @(posedge clk)
-    lint_prev <= \$968 ;
+    lint_prev <= \$966 ;
   always @(posedge clk)
-    tmcct <= \$969 ;
+    tmcct <= \$967 ;
   always @(posedge clk)
-    presc <= \$970 ;
+    presc <= \$968 ;
   always @(posedge clk)
-    tsc_deadline <= \$971 ;
+    tsc_deadline <= \$969 ;
   always @(posedge clk)
-    esr_pending <= \$972 ;
+    esr_pending <= \$970 ;
   always @(posedge clk)
-    esr <= \$973 ;
+    esr <= \$971 ;
   always @(posedge clk)
-    irr <= \$974 ;
+    irr <= \$972 ;
   always @(posedge clk)
-    tmr <= \$975 ;
+    tmr <= \$973 ;
   always @(posedge clk)
-    settle <= \$976 ;
+    settle <= \$974 ;
   always @(posedge clk)
-    remote_irr <= \$977 ;
+    remote_irr <= \$975 ;
   always @(posedge clk)
-    isr_valid <= \$978 ;
+    isr_valid <= \$976 ;
   always @(posedge clk)
-    isr_low0 <= \$979 ;
+    isr_low0 <= \$977 ;
   always @(posedge clk)
-    isr_low1 <= \$980 ;
+    isr_low1 <= \$978 ;
   always @(posedge clk)
-    isr_low2 <= \$981 ;
+    isr_low2 <= \$979 ;
   always @(posedge clk)
-    isr_low3 <= \$982 ;
+    isr_low3 <= \$980 ;
   always @(posedge clk)
-    isr_low4 <= \$983 ;
+    isr_low4 <= \$981 ;
   always @(posedge clk)
-    isr_low5 <= \$984 ;
+    isr_low5 <= \$982 ;
   always @(posedge clk)
-    isr_low6 <= \$985 ;
+    isr_low6 <= \$983 ;
   always @(posedge clk)
-    isr_low7 <= \$986 ;
+    isr_low7 <= \$984 ;
   always @(posedge clk)
-    isr_low8 <= \$987 ;
+    isr_low8 <= \$985 ;
   always @(posedge clk)
-    isr_low9 <= \$988 ;
+    isr_low9 <= \$986 ;
   always @(posedge clk)
-    isr_low10 <= \$989 ;
+    isr_low10 <= \$987 ;
   always @(posedge clk)
-    isr_low11 <= \$990 ;
+    isr_low11 <= \$988 ;
   always @(posedge clk)
-    isr_low12 <= \$991 ;
+    isr_low12 <= \$989 ;
   always @(posedge clk)
-    isr_low13 <= \$992 ;
+    isr_low13 <= \$990 ;
   always @(posedge clk)
-    isr_low14 <= \$993 ;
+    isr_low14 <= \$991 ;
   always @(posedge clk)
-    isr_low15 <= \$994 ;
+    isr_low15 <= \$992 ;
   always @(posedge clk)
-    nmi <= \$995 ;
+    nmi <= \$993 ;
   always @(posedge clk)
-    tpr <= \$996 ;
+    tpr <= \$994 ;
   always @(posedge clk)
-    ldr <= \$997 ;
+    ldr <= \$995 ;
   always @(posedge clk)
-    dfr <= \$998 ;
+    dfr <= \$996 ;
   always @(posedge clk)
-    svr <= \$999 ;
+    svr <= \$997 ;
   always @(posedge clk)
-    icr_lo <= \$1000 ;
+    icr_lo <= \$998 ;
   always @(posedge clk)
-    icr_hi <= \$1001 ;
+    icr_hi <= \$999 ;
   always @(posedge clk)
-    lvt_timer <= \$1002 ;
+    lvt_timer <= \$1000 ;
   always @(posedge clk)
-    lvt_thermal <= \$1003 ;
+    lvt_thermal <= \$1001 ;
   always @(posedge clk)
-    lvt_perfmon <= \$1004 ;
+    lvt_perfmon <= \$1002 ;
   always @(posedge clk)
-    lvt_lint0 <= \$1005 ;
+    lvt_lint0 <= \$1003 ;
   always @(posedge clk)
-    lvt_lint1 <= \$1006 ;
+    lvt_lint1 <= \$1004 ;
   always @(posedge clk)
-    lvt_error <= \$1007 ;
+    lvt_error <= \$1005 ;
   always @(posedge clk)
-    tmict <= \$1008 ;
+    tmict <= \$1006 ;
   always @(posedge clk)
-    tdcr <= \$1009 ;
+    tdcr <= \$1007 ;
   always @(posedge clk)
-    init <= \$1010 ;
+    init <= \$1008 ;
   always @(posedge clk)
-    sipi <= \$1011 ;
+    sipi <= \$1009 ;
   always @(posedge clk)
-    sipi_vector <= \$1012 ;
+    sipi_vector <= \$1010 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -4815,9 +4811,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_illegal = 1'h0;
-    if (\$674 ) begin
-      if (\$683 ) begin
-        if (\$684 ) begin
+    if (\$670 ) begin
+      if (\$679 ) begin
+        if (\$680 ) begin
           msg_illegal = 1'h1;
         end
       end
@@ -4826,10 +4822,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_take = 1'h0;
-    if (\$674 ) begin
-      if (\$683 ) begin
+    if (\$670 ) begin
+      if (\$679 ) begin
         (* full_case = 32'd1 *)
-        if (\$684 ) begin
+        if (\$680 ) begin
         end else begin
           msg_take = 1'h1;
         end
@@ -4839,67 +4835,90 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (\$674 ) begin
-      msg_nmi = \$685 ;
+    if (\$670 ) begin
+      msg_nmi = \$681 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (\$674 ) begin
-      msg_init = \$691 ;
+    if (\$670 ) begin
+      msg_init = \$687 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (\$674 ) begin
-      msg_sipi = \$692 ;
+    if (\$670 ) begin
+      msg_sipi = \$688 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$948  = irr_any8;
+    \$946  = irr_any8;
+    if (rst) begin
+      \$946  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$947  = { \$381 , \$384  };
+    if (rst) begin
+      \$947  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$948  = \$884 ;
     if (rst) begin
       \$948  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$949  = { \$381 , \$384  };
+    \$949  = apic_base;
+    if (\$887 ) begin
+      \$949  = \$888 ;
+    end
     if (rst) begin
-      \$949  = 8'h00;
+      \$949  = 64'h00000000fee00800;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$950  = \$888 ;
+    \$950  = inta;
     if (rst) begin
       \$950  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$951  = apic_base;
-    if (\$891 ) begin
-      \$951  = \$892 ;
-    end
-    if (rst) begin
-      \$951  = 64'h00000000fee00800;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$952  = inta;
-    if (rst) begin
-      \$952  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$953  = ack_vector;
+    \$951  = ack_vector;
     if (inta) begin
-      \$953  = \$893 ;
+      \$951  = \$889 ;
+    end
+    if (rst) begin
+      \$951  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$952  = icr_dest32;
+    if (\$891 ) begin
+      \$952  = msr__wdata[63:32];
+    end
+    if (\$945 ) begin
+      \$952  = 32'd0;
+    end
+    if (rst) begin
+      \$952  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$953  = id_reg;
+    if (id_write) begin
+      \$953  = wdata[31:24];
     end
     if (rst) begin
       \$953  = 8'h00;
@@ -4907,83 +4926,84 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$954  = icr_dest32;
-    if (\$895 ) begin
-      \$954  = msr__wdata[63:32];
-    end
-    if (\$947 ) begin
-      \$954  = 32'd0;
-    end
-    if (rst) begin
-      \$954  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$955  = id_reg;
+    \$954  = id_set;
     if (id_write) begin
-      \$955  = wdata[31:24];
-    end
-    if (rst) begin
-      \$955  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$956  = id_set;
-    if (id_write) begin
-      \$956  = 1'h1;
+      \$954  = 1'h1;
     end
     if (base_disable) begin
-      \$956  = 1'h0;
+      \$954  = 1'h0;
     end
     if (rst) begin
-      \$956  = 1'h0;
+      \$954  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$957  = 1'h1;
+      \$955  = 1'h1;
     end else if (self_send) begin
-      \$957  = 1'h1;
+      \$955  = 1'h1;
     end else begin
-      \$957  = busy_after;
+      \$955  = busy_after;
     end
     if (rst) begin
-      \$957  = 1'h0;
+      \$955  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$958  = ipi__vector;
+    \$956  = ipi__vector;
     if (icr_send) begin
-      \$958  = icr_lo_next[7:0];
+      \$956  = icr_lo_next[7:0];
     end else if (self_send) begin
-      \$958  = msr__wdata[7:0];
+      \$956  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$958  = 8'h00;
+      \$956  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$959  = ipi__delivery_mode;
+    \$957  = ipi__delivery_mode;
     if (icr_send) begin
-      \$959  = icr_lo_next[10:8];
+      \$957  = icr_lo_next[10:8];
     end else if (self_send) begin
-      \$959  = 3'h0;
+      \$957  = 3'h0;
     end
     if (rst) begin
-      \$959  = 3'h0;
+      \$957  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$960  = ipi__dest_mode;
+    \$958  = ipi__dest_mode;
     if (icr_send) begin
-      \$960  = icr_lo_next[11];
+      \$958  = icr_lo_next[11];
+    end else if (self_send) begin
+      \$958  = 1'h0;
+    end
+    if (rst) begin
+      \$958  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$959  = ipi__shorthand;
+    if (icr_send) begin
+      \$959  = icr_lo_next[19:18];
+    end else if (self_send) begin
+      \$959  = 2'h1;
+    end
+    if (rst) begin
+      \$959  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$960  = ipi__trigger;
+    if (icr_send) begin
+      \$960  = icr_lo_next[15];
     end else if (self_send) begin
       \$960  = 1'h0;
     end
@@ -4993,59 +5013,52 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$961  = ipi__shorthand;
+    \$961  = ipi__level;
     if (icr_send) begin
-      \$961  = icr_lo_next[19:18];
+      \$961  = icr_lo_next[14];
     end else if (self_send) begin
-      \$961  = 2'h1;
+      \$961  = 1'h0;
     end
     if (rst) begin
-      \$961  = 2'h0;
+      \$961  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$962  = ipi__trigger;
+    \$962  = ipi__dest;
     if (icr_send) begin
-      \$962  = icr_lo_next[15];
+      \$962  = \$892 ;
     end else if (self_send) begin
-      \$962  = 1'h0;
+      \$962  = 32'd0;
     end
     if (rst) begin
-      \$962  = 1'h0;
+      \$962  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$963  = ipi__level;
+    \$963  = ipi__source;
     if (icr_send) begin
-      \$963  = icr_lo_next[14];
+      \$963  = \$3 ;
     end else if (self_send) begin
-      \$963  = 1'h0;
+      \$963  = \$3 ;
     end
     if (rst) begin
-      \$963  = 1'h0;
+      \$963  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$964  = ipi__dest;
-    if (icr_send) begin
-      \$964  = \$896 ;
-    end else if (self_send) begin
-      \$964  = 32'd0;
-    end
+    \$964  = \$895 ;
     if (rst) begin
-      \$964  = 32'd0;
+      \$964  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$965  = ipi__source;
-    if (icr_send) begin
-      \$965  = \$3 ;
-    end else if (self_send) begin
-      \$965  = \$3 ;
+    \$965  = eoi__vector;
+    if (eoi_go) begin
+      \$965  = eoi_vec;
     end
     if (rst) begin
       \$965  = 8'h00;
@@ -5053,162 +5066,169 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$966  = \$899 ;
+    \$966  = { lint1, lint0 };
     if (rst) begin
-      \$966  = 1'h0;
+      \$966  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$967  = eoi__vector;
-    if (eoi_go) begin
-      \$967  = eoi_vec;
-    end
-    if (rst) begin
-      \$967  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$968  = { lint1, lint0 };
-    if (rst) begin
-      \$968  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$969  = tmcct;
+    \$967  = tmcct;
     if (tmict_load) begin
-      \$969  = wdata;
+      \$967  = wdata;
     end else if (tsc_switch) begin
-      \$969  = 32'd0;
+      \$967  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$969  = \$902 ;
+        \$967  = \$898 ;
       end else begin
-        \$969  = \$903 [31:0];
+        \$967  = \$899 [31:0];
       end
     end
-    if (\$947 ) begin
-      \$969  = 32'd0;
+    if (\$945 ) begin
+      \$967  = 32'd0;
     end
     if (rst) begin
-      \$969  = 32'd0;
+      \$967  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$970  = presc;
+    \$968  = presc;
     if (tmict_load) begin
-      \$970  = 7'h00;
+      \$968  = 7'h00;
     end else if (tsc_switch) begin
-      \$970  = 7'h00;
+      \$968  = 7'h00;
     end else if (dec) begin
-      \$970  = 7'h00;
-    end else if (\$900 ) begin
-      \$970  = \$904 [6:0];
+      \$968  = 7'h00;
+    end else if (\$896 ) begin
+      \$968  = \$900 [6:0];
     end
-    if (\$947 ) begin
-      \$970  = 7'h00;
+    if (\$945 ) begin
+      \$968  = 7'h00;
     end
     if (rst) begin
-      \$970  = 7'h00;
+      \$968  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$971  = tsc_deadline;
+    \$969  = tsc_deadline;
     if (dl_write) begin
-      \$971  = msr__wdata;
-    end else if (\$905 ) begin
-      \$971  = 64'h0000000000000000;
+      \$969  = msr__wdata;
+    end else if (\$901 ) begin
+      \$969  = 64'h0000000000000000;
     end
-    if (\$947 ) begin
-      \$971  = 64'h0000000000000000;
+    if (\$945 ) begin
+      \$969  = 64'h0000000000000000;
     end
     if (rst) begin
-      \$971  = 64'h0000000000000000;
+      \$969  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$972  = \$907 ;
-    if (\$947 ) begin
-      \$972  = 8'h00;
+    \$970  = \$903 ;
+    if (\$945 ) begin
+      \$970  = 8'h00;
     end
     if (rst) begin
-      \$972  = 8'h00;
+      \$970  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$973  = esr;
+    \$971  = esr;
     if (esr_write) begin
-      \$973  = esr_pending;
+      \$971  = esr_pending;
     end
-    if (\$947 ) begin
-      \$973  = 8'h00;
+    if (\$945 ) begin
+      \$971  = 8'h00;
     end
     if (rst) begin
-      \$973  = 8'h00;
+      \$971  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$974  = \$914 ;
-    if (\$947 ) begin
-      \$974  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$972  = \$910 ;
+    if (\$945 ) begin
+      \$972  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$974  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$972  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$975  = tmr_stage4;
-    if (\$947 ) begin
-      \$975  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$973  = tmr_stage4;
+    if (\$945 ) begin
+      \$973  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$975  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$973  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$976  = \$915 ;
+    \$974  = \$911 ;
     if (rst) begin
-      \$976  = 1'h0;
+      \$974  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$977  = \$916 ;
-    if (\$947 ) begin
-      \$977  = 2'h0;
+    \$975  = \$914 ;
+    if (\$945 ) begin
+      \$975  = 2'h0;
     end
     if (rst) begin
-      \$977  = 2'h0;
+      \$975  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$978  = isr_valid;
-    if (\$918 ) begin
-      \$978  = \$922 [15:0];
-    end else if (\$920 ) begin
-      \$978  = \$925 [15:0];
+    \$976  = isr_valid;
+    if (\$916 ) begin
+      \$976  = \$920 [15:0];
+    end else if (\$918 ) begin
+      \$976  = \$923 [15:0];
     end
-    if (\$947 ) begin
-      \$978  = 16'h0000;
+    if (\$945 ) begin
+      \$976  = 16'h0000;
     end
     if (rst) begin
-      \$978  = 16'h0000;
+      \$976  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$979  = isr_low0;
+    \$977  = isr_low0;
+    if (inta_go) begin
+      if (\$924 ) begin
+        \$977  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$977  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$978  = isr_low1;
+    if (inta_go) begin
+      if (\$925 ) begin
+        \$978  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$978  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$979  = isr_low2;
     if (inta_go) begin
       if (\$926 ) begin
         \$979  = irrv[3:0];
@@ -5220,7 +5240,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$980  = isr_low1;
+    \$980  = isr_low3;
     if (inta_go) begin
       if (\$927 ) begin
         \$980  = irrv[3:0];
@@ -5232,7 +5252,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$981  = isr_low2;
+    \$981  = isr_low4;
     if (inta_go) begin
       if (\$928 ) begin
         \$981  = irrv[3:0];
@@ -5244,7 +5264,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$982  = isr_low3;
+    \$982  = isr_low5;
     if (inta_go) begin
       if (\$929 ) begin
         \$982  = irrv[3:0];
@@ -5256,7 +5276,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$983  = isr_low4;
+    \$983  = isr_low6;
     if (inta_go) begin
       if (\$930 ) begin
         \$983  = irrv[3:0];
@@ -5268,7 +5288,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$984  = isr_low5;
+    \$984  = isr_low7;
     if (inta_go) begin
       if (\$931 ) begin
         \$984  = irrv[3:0];
@@ -5280,7 +5300,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$985  = isr_low6;
+    \$985  = isr_low8;
     if (inta_go) begin
       if (\$932 ) begin
         \$985  = irrv[3:0];
@@ -5292,7 +5312,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$986  = isr_low7;
+    \$986  = isr_low9;
     if (inta_go) begin
       if (\$933 ) begin
         \$986  = irrv[3:0];
@@ -5304,7 +5324,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$987  = isr_low8;
+    \$987  = isr_low10;
     if (inta_go) begin
       if (\$934 ) begin
         \$987  = irrv[3:0];
@@ -5316,7 +5336,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$988  = isr_low9;
+    \$988  = isr_low11;
     if (inta_go) begin
       if (\$935 ) begin
         \$988  = irrv[3:0];
@@ -5328,7 +5348,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$989  = isr_low10;
+    \$989  = isr_low12;
     if (inta_go) begin
       if (\$936 ) begin
         \$989  = irrv[3:0];
@@ -5340,7 +5360,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$990  = isr_low11;
+    \$990  = isr_low13;
     if (inta_go) begin
       if (\$937 ) begin
         \$990  = irrv[3:0];
@@ -5352,7 +5372,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$991  = isr_low12;
+    \$991  = isr_low14;
     if (inta_go) begin
       if (\$938 ) begin
         \$991  = irrv[3:0];
@@ -5364,7 +5384,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$992  = isr_low13;
+    \$992  = isr_low15;
     if (inta_go) begin
       if (\$939 ) begin
         \$992  = irrv[3:0];
@@ -5376,102 +5396,98 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$993  = isr_low14;
-    if (inta_go) begin
-      if (\$940 ) begin
-        \$993  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$993  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$994  = isr_low15;
-    if (inta_go) begin
-      if (\$941 ) begin
-        \$994  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$994  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$995  = \$946 ;
+    \$993  = \$944 ;
     if (base_disable) begin
-      \$995  = 1'h0;
+      \$993  = 1'h0;
     end
     if (rst) begin
-      \$995  = 1'h0;
+      \$993  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$996  = tpr_next;
-    if (\$947 ) begin
-      \$996  = 32'd0;
+    \$994  = tpr_next;
+    if (\$945 ) begin
+      \$994  = 32'd0;
     end
     if (rst) begin
-      \$996  = 32'd0;
+      \$994  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$997  = ldr_next;
-    if (\$947 ) begin
-      \$997  = 32'd0;
+    \$995  = ldr_next;
+    if (\$945 ) begin
+      \$995  = 32'd0;
     end
     if (rst) begin
-      \$997  = 32'd0;
+      \$995  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$998  = dfr_next;
-    if (\$947 ) begin
-      \$998  = 32'd4026531840;
+    \$996  = dfr_next;
+    if (\$945 ) begin
+      \$996  = 32'd4026531840;
     end
     if (rst) begin
-      \$998  = 32'd4026531840;
+      \$996  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$999  = svr_next;
-    if (\$947 ) begin
-      \$999  = 32'd255;
+    \$997  = svr_next;
+    if (\$945 ) begin
+      \$997  = 32'd255;
     end
     if (rst) begin
-      \$999  = 32'd255;
+      \$997  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1000  = icr_lo_next;
-    if (\$947 ) begin
-      \$1000  = 32'd0;
+    \$998  = icr_lo_next;
+    if (\$945 ) begin
+      \$998  = 32'd0;
     end
     if (rst) begin
-      \$1000  = 32'd0;
+      \$998  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1001  = icr_hi_next;
-    if (\$947 ) begin
-      \$1001  = 32'd0;
+    \$999  = icr_hi_next;
+    if (\$945 ) begin
+      \$999  = 32'd0;
     end
     if (rst) begin
-      \$1001  = 32'd0;
+      \$999  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1002  = lvt_timer_next;
-    if (\$947 ) begin
+    \$1000  = lvt_timer_next;
+    if (\$945 ) begin
+      \$1000  = 32'd65536;
+    end
+    if (rst) begin
+      \$1000  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1001  = lvt_thermal_next;
+    if (\$945 ) begin
+      \$1001  = 32'd65536;
+    end
+    if (rst) begin
+      \$1001  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1002  = lvt_perfmon_next;
+    if (\$945 ) begin
       \$1002  = 32'd65536;
     end
     if (rst) begin
@@ -5480,8 +5496,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1003  = lvt_thermal_next;
-    if (\$947 ) begin
+    \$1003  = lvt_lint0_next;
+    if (\$945 ) begin
       \$1003  = 32'd65536;
     end
     if (rst) begin
@@ -5490,8 +5506,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1004  = lvt_perfmon_next;
-    if (\$947 ) begin
+    \$1004  = lvt_lint1_next;
+    if (\$945 ) begin
       \$1004  = 32'd65536;
     end
     if (rst) begin
@@ -5500,8 +5516,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1005  = lvt_lint0_next;
-    if (\$947 ) begin
+    \$1005  = lvt_error_next;
+    if (\$945 ) begin
       \$1005  = 32'd65536;
     end
     if (rst) begin
@@ -5510,66 +5526,46 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1006  = lvt_lint1_next;
-    if (\$947 ) begin
-      \$1006  = 32'd65536;
+    \$1006  = tmict_next;
+    if (\$945 ) begin
+      \$1006  = 32'd0;
     end
     if (rst) begin
-      \$1006  = 32'd65536;
+      \$1006  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1007  = lvt_error_next;
-    if (\$947 ) begin
-      \$1007  = 32'd65536;
+    \$1007  = tdcr_next;
+    if (\$945 ) begin
+      \$1007  = 32'd0;
     end
     if (rst) begin
-      \$1007  = 32'd65536;
+      \$1007  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1008  = tmict_next;
-    if (\$947 ) begin
-      \$1008  = 32'd0;
-    end
+    \$1008  = init_go;
     if (rst) begin
-      \$1008  = 32'd0;
+      \$1008  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1009  = tdcr_next;
-    if (\$947 ) begin
-      \$1009  = 32'd0;
-    end
+    \$1009  = msg_sipi;
     if (rst) begin
-      \$1009  = 32'd0;
+      \$1009  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1010  = init_go;
-    if (rst) begin
-      \$1010  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1011  = msg_sipi;
-    if (rst) begin
-      \$1011  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1012  = sipi_vector;
+    \$1010  = sipi_vector;
     if (msg_sipi) begin
-      \$1012  = msg_in__vector;
+      \$1010  = msg_in__vector;
     end
     if (rst) begin
-      \$1012  = 8'h00;
+      \$1010  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -5632,22 +5628,22 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign inta_bit = { \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657 , \$656  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$780 , \$779 , \$778 , \$777 , \$776 , \$775 , \$774  };
-  assign src0_bit_low = \$813 [31:0];
-  assign src0_bit_sel = \$815 [7:0];
-  assign src0_bit = { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign src1_bit_low = \$828 [31:0];
-  assign src1_bit_sel = \$830 [7:0];
-  assign src1_bit = { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign src2_bit_low = \$843 [31:0];
-  assign src2_bit_sel = \$845 [7:0];
-  assign src2_bit = { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign src3_bit_low = \$858 [31:0];
-  assign src3_bit_sel = \$860 [7:0];
-  assign src3_bit = { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign src4_bit_low = \$872 [31:0];
-  assign src4_bit_sel = \$874 [7:0];
-  assign src4_bit = { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign presc_ge = { 1'h1, \$776 , \$775 , \$774 , \$773 , \$772 , \$771 , \$770  };
+  assign src0_bit_low = \$809 [31:0];
+  assign src0_bit_sel = \$811 [7:0];
+  assign src0_bit = { \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813 , \$812  };
+  assign src1_bit_low = \$824 [31:0];
+  assign src1_bit_sel = \$826 [7:0];
+  assign src1_bit = { \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828 , \$827  };
+  assign src2_bit_low = \$839 [31:0];
+  assign src2_bit_sel = \$841 [7:0];
+  assign src2_bit = { \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843 , \$842  };
+  assign src3_bit_low = \$854 [31:0];
+  assign src3_bit_sel = \$856 [7:0];
+  assign src3_bit = { \$864 , \$863 , \$862 , \$861 , \$860 , \$859 , \$858 , \$857  };
+  assign src4_bit_low = \$868 [31:0];
+  assign src4_bit_sel = \$870 [7:0];
+  assign src4_bit = { \$878 , \$877 , \$876 , \$875 , \$874 , \$873 , \$872 , \$871  };
   assign init_out = init;
   assign sipi_out = sipi;
   assign \sipi_vector$273  = sipi_vector;
@@ -5655,14 +5651,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$808 ;
-  assign err[5] = \$805 ;
-  assign err[7] = \$804 ;
+  assign err[6] = \$804 ;
+  assign err[5] = \$801 ;
+  assign err[7] = \$800 ;
   assign err[4:0] = 5'h00;
-  assign remote_set[1] = \$751 ;
-  assign remote_set[0] = \$711 ;
-  assign remote_after[1] = \$673 ;
-  assign remote_after[0] = \$669 ;
+  assign remote_set[1] = \$747 ;
+  assign remote_set[0] = \$707 ;
+  assign remote_eoi[1] = \$669 ;
+  assign remote_eoi[0] = \$667 ;
   assign gp_hit[3] = \$473 ;
   assign gp_hit[2] = \$471 ;
   assign gp_hit[1] = \$469 ;
@@ -5791,23 +5787,23 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$650  = wdata;
   assign { \$651 [31:4], \$651 [2] } = 29'h00000000;
   assign { \$651 [3], \$651 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$678  = msg_in__trigger;
-  assign \$687  = msg_in__trigger;
-  assign \$699  = lvt_lint0_next[15];
-  assign \$710  = lvt_lint0_next[15];
-  assign \$739  = lvt_lint1_next[15];
-  assign \$750  = lvt_lint1_next[15];
-  assign { \$782 [31:4], \$782 [2] } = 29'h00000000;
-  assign { \$782 [3], \$782 [1:0] } = { wdata[3], wdata[1:0] };
-  assign { \$783 [31:4], \$783 [2] } = 29'h00000000;
-  assign { \$783 [3], \$783 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$826  = msg_in__trigger;
-  assign \$841  = lvt_lint0_next[15];
-  assign \$856  = lvt_lint1_next[15];
-  assign \$871  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$870 ;
-  assign \$885  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$884 ;
-  assign { \$892 [63:36], \$892 [9:0] } = 38'h0000000000;
-  assign \$892 [35:10] = msr__wdata[35:10];
+  assign \$674  = msg_in__trigger;
+  assign \$683  = msg_in__trigger;
+  assign \$695  = lvt_lint0_next[15];
+  assign \$706  = lvt_lint0_next[15];
+  assign \$735  = lvt_lint1_next[15];
+  assign \$746  = lvt_lint1_next[15];
+  assign { \$778 [31:4], \$778 [2] } = 29'h00000000;
+  assign { \$778 [3], \$778 [1:0] } = { wdata[3], wdata[1:0] };
+  assign { \$779 [31:4], \$779 [2] } = 29'h00000000;
+  assign { \$779 [3], \$779 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$822  = msg_in__trigger;
+  assign \$837  = lvt_lint0_next[15];
+  assign \$852  = lvt_lint1_next[15];
+  assign \$867  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$866 ;
+  assign \$881  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$880 ;
+  assign { \$888 [63:36], \$888 [9:0] } = 38'h0000000000;
+  assign \$888 [35:10] = msr__wdata[35:10];
 endmodule
