@@ -35,7 +35,9 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   priority class (INTA only moves a vector whose class is above PPR's, so
   above every in-service class; EOI retires the highest), so it is stored as
   a valid bit and a low nibble per class and its highest vector is a 16-way
-  encoder, exact in every cycle.
+  encoder, exact in every cycle. The stage also registers which classes
+  are at or above IRRV's, so ``intr`` tests ISR with one AND per class
+  instead of going through that encoder.
 - **Delivery.** ``intr`` = software enabled, the stage's IRR not empty,
   IRRV[7:4] > PPR[7:4], and not a settle cycle (below); ``vector`` = the
   stage's IRRV.
@@ -396,9 +398,15 @@ class LapicCore(wiring.Component):
         tpr = st["TPR"][:8]
         ppr = Signal(8)
         m.d.comb += ppr.eq(Mux(tpr[4:] >= isrv[4:], tpr, Cat(Const(0, 4), isrv[4:])))
+        # IRRV's class above every in-service class, without the ISR encoder:
+        # no ISR class at or above it (the stage registers which classes those
+        # are). The same as IRRV[7:4] > ISRV[7:4] whenever IRRV[7:4] > TPR[7:4],
+        # which makes IRRV's class non-zero.
+        irr_ge = Signal(16)  # bit c: class c >= the stage's IRRV class
+        m.d.sync += irr_ge.eq(Cat(*(irrv_now[4:] <= c if c < 15 else Const(1, 1) for c in range(16))))
         deliverable = Signal()
         m.d.comb += deliverable.eq(
-            enabled & irr_any & ~settle & (irrv[4:] > tpr[4:]) & (irrv[4:] > isrv[4:])
+            enabled & irr_any & ~settle & (irrv[4:] > tpr[4:]) & ((isr_valid & irr_ge) == 0)
         )
         apr = Signal(8)
         top_class = Signal(4)
