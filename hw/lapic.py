@@ -35,7 +35,9 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   priority class (INTA only moves a vector whose class is above PPR's, so
   above every in-service class; EOI retires the highest), so it is stored as
   a valid bit and a low nibble per class and its highest vector is a 16-way
-  encoder, exact in every cycle.
+  encoder, exact in every cycle. The stage also registers which classes
+  are at or above IRRV's, so ``intr`` tests ISR with one AND per class
+  instead of going through that encoder.
 - **Delivery.** ``intr`` = software enabled, the stage's IRR not empty,
   IRRV[7:4] > PPR[7:4], and not a settle cycle (below); ``vector`` = the
   stage's IRRV.
@@ -49,7 +51,12 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
 - **EOI.** A write to EOI clears the highest ISR bit (no-op when ISR is
   empty); if TMR[v] is set and SVR bit 12 is clear, ``eoi__valid`` pulses
   the next cycle with ``eoi__vector`` = v. TMR is unchanged. It also clears
-  the remote IRR of a LINT entry whose vector is v.
+  the remote IRR of a LINT entry whose vector is v, at the edge that ends
+  the EOI's cycle: the LINT logic of that cycle still sees the remote IRR
+  set, so a level LINT still active is delivered again at the next edge
+  (EOI write in *t* → IRR in *t*+2 → ``intr`` in *t*+3; the register reads
+  the cleared bit from *t*+1, as before). This keeps the EOI out of the
+  same cycle's LINT → IRR path; software cannot tell the cycle.
 - **Back-to-back INTA and EOI.** INTAs and EOIs may come in every cycle.
   An INTA in the cycle after an INTA acknowledges what ``intr``/``vector``
   show then (the stage already counts the moved vector as in service via
@@ -123,7 +130,8 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   changing ICR.
 - **LINT0/LINT1** are sampled every cycle (synchronous inputs); active =
   pin XOR polarity. Fixed edge entries deliver on a rising active edge,
-  fixed level entries while active and remote IRR is clear; NMI entries
+  fixed level entries while active and remote IRR (as it was at the start
+  of the cycle) is clear; NMI entries
   raise ``nmi`` and INIT entries do an INIT on a rising active edge; SMI and
   ExtINT are ignored.
 - **Messages.** ``msg_in__ready`` is always 1. NMI sets ``nmi`` until
@@ -390,9 +398,15 @@ class LapicCore(wiring.Component):
         tpr = st["TPR"][:8]
         ppr = Signal(8)
         m.d.comb += ppr.eq(Mux(tpr[4:] >= isrv[4:], tpr, Cat(Const(0, 4), isrv[4:])))
+        # IRRV's class above every in-service class, without the ISR encoder:
+        # no ISR class at or above it (the stage registers which classes those
+        # are). The same as IRRV[7:4] > ISRV[7:4] whenever IRRV[7:4] > TPR[7:4],
+        # which makes IRRV's class non-zero.
+        irr_ge = Signal(16)  # bit c: class c >= the stage's IRRV class
+        m.d.sync += irr_ge.eq(Cat(*(irrv_now[4:] <= c if c < 15 else Const(1, 1) for c in range(16))))
         deliverable = Signal()
         m.d.comb += deliverable.eq(
-            enabled & irr_any & ~settle & (irrv[4:] > tpr[4:]) & (irrv[4:] > isrv[4:])
+            enabled & irr_any & ~settle & (irrv[4:] > tpr[4:]) & ((isr_valid & irr_ge) == 0)
         )
         apr = Signal(8)
         top_class = Signal(4)
@@ -744,10 +758,12 @@ class LapicCore(wiring.Component):
         with m.If(eoi_go):
             m.d.sync += eoi_vector.eq(eoi_vec)
         m.d.comb += [self.eoi.valid.eq(eoi_valid), self.eoi.vector.eq(eoi_vector)]
-        remote_after = Signal(2)
+        # The EOI's Remote-IRR clear acts at this edge; the LINT logic of this
+        # cycle still sees Remote IRR as it was (no EOI → LINT → IRR path).
+        remote_eoi = Signal(2)
         for k in (0, 1):
             lv = fld(st[f"LVT_LINT{k}"], f"LVT_LINT{k}", "VECTOR")
-            m.d.comb += remote_after[k].eq(remote_irr[k] & ~(eoi_go & (lv == eoi_vec)))
+            m.d.comb += remote_eoi[k].eq(eoi_go & (lv == eoi_vec))
 
         # ------------------------------------------------------------ msg_in
         msg = self.msg_in
@@ -793,7 +809,7 @@ class LapicCore(wiring.Component):
             lvl = fld(lvt, name, "TRIGGER") == LEVEL
             fixed = on & (dm == DM["FIXED"])
             want = Signal(name=f"lint{k}_want")
-            m.d.comb += want.eq(fixed & Mux(lvl, active & ~remote_after[k], rising))
+            m.d.comb += want.eq(fixed & Mux(lvl, active & ~remote_irr[k], rising))
             go = Signal(name=f"lint{k}_go")
             bad = Signal(name=f"lint{k}_illegal")
             m.d.comb += [go.eq(want & (vec >= 16)), bad.eq(want & (vec < 16))]
@@ -903,7 +919,7 @@ class LapicCore(wiring.Component):
             irr.eq(irr_n),
             tmr.eq(tmr_n),
             settle.eq(inta_go & eoi_go),
-            remote_irr.eq(remote_after | remote_set),
+            remote_irr.eq((remote_irr & ~remote_eoi) | remote_set),
         ]
 
         # ISR: INTA sets its class's entry, EOI clears the highest; both in

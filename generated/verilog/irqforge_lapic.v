@@ -668,21 +668,36 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  reg [31:0] \$1000 ;
-  reg [31:0] \$1001 ;
-  reg [31:0] \$1002 ;
-  reg [31:0] \$1003 ;
-  reg [31:0] \$1004 ;
-  reg [31:0] \$1005 ;
-  reg [31:0] \$1006 ;
-  reg [31:0] \$1007 ;
-  reg [31:0] \$1008 ;
-  reg [31:0] \$1009 ;
+  reg [3:0] \$1000 ;
+  reg [3:0] \$1001 ;
+  reg [3:0] \$1002 ;
+  reg [3:0] \$1003 ;
+  reg [3:0] \$1004 ;
+  reg [3:0] \$1005 ;
+  reg [3:0] \$1006 ;
+  reg [3:0] \$1007 ;
+  reg [3:0] \$1008 ;
+  reg [3:0] \$1009 ;
   wire \$101 ;
   reg \$1010 ;
-  reg \$1011 ;
-  reg [7:0] \$1012 ;
+  reg [31:0] \$1011 ;
+  reg [31:0] \$1012 ;
+  reg [31:0] \$1013 ;
+  reg [31:0] \$1014 ;
+  reg [31:0] \$1015 ;
+  reg [31:0] \$1016 ;
+  reg [31:0] \$1017 ;
+  reg [31:0] \$1018 ;
+  reg [31:0] \$1019 ;
   wire \$102 ;
+  reg [31:0] \$1020 ;
+  reg [31:0] \$1021 ;
+  reg [31:0] \$1022 ;
+  reg [31:0] \$1023 ;
+  reg [31:0] \$1024 ;
+  reg \$1025 ;
+  reg \$1026 ;
+  reg [7:0] \$1027 ;
   wire \$103 ;
   wire \$104 ;
   wire \$105 ;
@@ -744,14 +759,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire [4:0] \$1583 ;
-  wire [6:0] \$1586 ;
   wire \$159 ;
-  wire [8:0] \$1598 ;
+  wire [4:0] \$1599 ;
   wire \$16 ;
   wire \$160 ;
-  wire [8:0] \$1601 ;
+  wire [6:0] \$1602 ;
   wire \$161 ;
+  wire [8:0] \$1614 ;
+  wire [8:0] \$1617 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
@@ -1080,95 +1095,95 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$455 ;
   wire \$456 ;
   wire \$457 ;
-  wire \$458 ;
+  wire [15:0] \$458 ;
   wire \$459 ;
   wire \$46 ;
   wire \$460 ;
   wire \$461 ;
   wire \$462 ;
   wire \$463 ;
-  wire [3:0] \$464 ;
-  wire [30:0] \$465 ;
-  wire [63:0] \$466 ;
-  wire \$467 ;
-  wire [63:0] \$468 ;
-  wire \$469 ;
+  wire \$464 ;
+  wire [3:0] \$465 ;
+  wire [30:0] \$466 ;
+  wire [63:0] \$467 ;
+  wire \$468 ;
+  wire [63:0] \$469 ;
   wire \$47 ;
-  wire [63:0] \$470 ;
-  wire \$471 ;
-  wire [63:0] \$472 ;
-  wire \$473 ;
-  wire [31:0] \$474 ;
-  wire \$475 ;
+  wire \$470 ;
+  wire [63:0] \$471 ;
+  wire \$472 ;
+  wire [63:0] \$473 ;
+  wire \$474 ;
+  wire [31:0] \$475 ;
   wire \$476 ;
   wire \$477 ;
   wire \$478 ;
   wire \$479 ;
   wire \$48 ;
   wire \$480 ;
-  wire [63:0] \$481 ;
-  wire \$482 ;
-  wire [63:0] \$483 ;
-  wire \$484 ;
-  wire [63:0] \$485 ;
-  wire \$486 ;
+  wire \$481 ;
+  wire [63:0] \$482 ;
+  wire \$483 ;
+  wire [63:0] \$484 ;
+  wire \$485 ;
+  wire [63:0] \$486 ;
   wire \$487 ;
   wire \$488 ;
-  wire [63:0] \$489 ;
+  wire \$489 ;
   wire \$49 ;
-  wire \$490 ;
-  wire [63:0] \$491 ;
-  wire \$492 ;
+  wire [63:0] \$490 ;
+  wire \$491 ;
+  wire [63:0] \$492 ;
   wire \$493 ;
   wire \$494 ;
-  wire [63:0] \$495 ;
-  wire \$496 ;
-  wire [63:0] \$497 ;
-  wire \$498 ;
+  wire \$495 ;
+  wire [63:0] \$496 ;
+  wire \$497 ;
+  wire [63:0] \$498 ;
   wire \$499 ;
   wire \$5 ;
   wire \$50 ;
   wire \$500 ;
-  wire [63:0] \$501 ;
-  wire \$502 ;
-  wire [63:0] \$503 ;
-  wire \$504 ;
+  wire \$501 ;
+  wire [63:0] \$502 ;
+  wire \$503 ;
+  wire [63:0] \$504 ;
   wire \$505 ;
   wire \$506 ;
-  wire [63:0] \$507 ;
-  wire \$508 ;
-  wire [63:0] \$509 ;
+  wire \$507 ;
+  wire [63:0] \$508 ;
+  wire \$509 ;
   wire \$51 ;
-  wire \$510 ;
+  wire [63:0] \$510 ;
   wire \$511 ;
   wire \$512 ;
-  wire [63:0] \$513 ;
-  wire \$514 ;
-  wire [63:0] \$515 ;
-  wire \$516 ;
+  wire \$513 ;
+  wire [63:0] \$514 ;
+  wire \$515 ;
+  wire [63:0] \$516 ;
   wire \$517 ;
   wire \$518 ;
-  wire [63:0] \$519 ;
+  wire \$519 ;
   wire \$52 ;
-  wire \$520 ;
-  wire [63:0] \$521 ;
-  wire \$522 ;
+  wire [63:0] \$520 ;
+  wire \$521 ;
+  wire [63:0] \$522 ;
   wire \$523 ;
   wire \$524 ;
   wire \$525 ;
   wire \$526 ;
   wire \$527 ;
   wire \$528 ;
-  wire [63:0] \$529 ;
+  wire \$529 ;
   wire \$53 ;
-  wire \$530 ;
+  wire [63:0] \$530 ;
   wire \$531 ;
-  wire [63:0] \$532 ;
-  wire \$533 ;
+  wire \$532 ;
+  wire [63:0] \$533 ;
   wire \$534 ;
   wire \$535 ;
-  wire [3:0] \$536 ;
-  wire \$537 ;
+  wire \$536 ;
+  wire [3:0] \$537 ;
   wire \$538 ;
   wire \$539 ;
   wire \$54 ;
@@ -1179,40 +1194,40 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$544 ;
   wire \$545 ;
   wire \$546 ;
-  wire [30:0] \$547 ;
-  wire [15:0] \$548 ;
-  wire [30:0] \$549 ;
+  wire \$547 ;
+  wire [30:0] \$548 ;
+  wire [15:0] \$549 ;
   wire \$55 ;
-  wire [15:0] \$550 ;
-  wire [7:0] \$551 ;
-  wire [31:0] \$552 ;
+  wire [30:0] \$550 ;
+  wire [15:0] \$551 ;
+  wire [7:0] \$552 ;
   wire [31:0] \$553 ;
   wire [31:0] \$554 ;
   wire [31:0] \$555 ;
   wire [31:0] \$556 ;
   wire [31:0] \$557 ;
   wire [31:0] \$558 ;
-  wire [15:0] \$559 ;
+  wire [31:0] \$559 ;
   wire \$56 ;
-  wire [31:0] \$560 ;
+  wire [15:0] \$560 ;
   wire [31:0] \$561 ;
   wire [31:0] \$562 ;
   wire [31:0] \$563 ;
   wire [31:0] \$564 ;
   wire [31:0] \$565 ;
-  wire [15:0] \$566 ;
-  wire [31:0] \$567 ;
+  wire [31:0] \$566 ;
+  wire [15:0] \$567 ;
   wire [31:0] \$568 ;
-  wire [15:0] \$569 ;
+  wire [31:0] \$569 ;
   wire \$57 ;
-  wire [31:0] \$570 ;
+  wire [15:0] \$570 ;
   wire [31:0] \$571 ;
   wire [31:0] \$572 ;
   wire [31:0] \$573 ;
-  wire \$574 ;
-  wire [15:0] \$575 ;
-  wire [63:0] \$576 ;
-  wire \$577 ;
+  wire [31:0] \$574 ;
+  wire \$575 ;
+  wire [15:0] \$576 ;
+  wire [63:0] \$577 ;
   wire \$578 ;
   wire \$579 ;
   wire \$58 ;
@@ -1222,85 +1237,85 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$583 ;
   wire \$584 ;
   wire \$585 ;
-  wire [31:0] \$586 ;
+  wire \$586 ;
   wire [31:0] \$587 ;
   wire [31:0] \$588 ;
   wire [31:0] \$589 ;
   wire \$59 ;
   wire [31:0] \$590 ;
-  wire \$591 ;
-  wire [31:0] \$592 ;
+  wire [31:0] \$591 ;
+  wire \$592 ;
   wire [31:0] \$593 ;
   wire [31:0] \$594 ;
   wire [31:0] \$595 ;
   wire [31:0] \$596 ;
   wire [31:0] \$597 ;
-  wire \$598 ;
-  wire [31:0] \$599 ;
+  wire [31:0] \$598 ;
+  wire \$599 ;
   wire \$6 ;
   wire \$60 ;
   wire [31:0] \$600 ;
-  wire \$601 ;
-  wire [31:0] \$602 ;
-  wire \$603 ;
+  wire [31:0] \$601 ;
+  wire \$602 ;
+  wire [31:0] \$603 ;
   wire \$604 ;
-  wire [31:0] \$605 ;
-  wire \$606 ;
+  wire \$605 ;
+  wire [31:0] \$606 ;
   wire \$607 ;
-  wire [31:0] \$608 ;
-  wire \$609 ;
+  wire \$608 ;
+  wire [31:0] \$609 ;
   wire \$61 ;
-  wire [31:0] \$610 ;
-  wire \$611 ;
+  wire \$610 ;
+  wire [31:0] \$611 ;
   wire \$612 ;
-  wire [31:0] \$613 ;
-  wire \$614 ;
+  wire \$613 ;
+  wire [31:0] \$614 ;
   wire \$615 ;
   wire \$616 ;
-  wire [31:0] \$617 ;
-  wire \$618 ;
+  wire \$617 ;
+  wire [31:0] \$618 ;
   wire \$619 ;
   wire \$62 ;
   wire \$620 ;
   wire \$621 ;
-  wire [31:0] \$622 ;
+  wire \$622 ;
   wire [31:0] \$623 ;
-  wire [16:0] \$624 ;
-  wire [31:0] \$625 ;
+  wire [31:0] \$624 ;
+  wire [16:0] \$625 ;
   wire [31:0] \$626 ;
-  wire \$627 ;
+  wire [31:0] \$627 ;
   wire \$628 ;
-  wire [31:0] \$629 ;
+  wire \$629 ;
   wire \$63 ;
-  wire \$630 ;
+  wire [31:0] \$630 ;
   wire \$631 ;
   wire \$632 ;
-  wire [31:0] \$633 ;
-  wire [16:0] \$634 ;
-  wire [31:0] \$635 ;
+  wire \$633 ;
+  wire [31:0] \$634 ;
+  wire [16:0] \$635 ;
   wire [31:0] \$636 ;
-  wire [16:0] \$637 ;
-  wire [31:0] \$638 ;
+  wire [31:0] \$637 ;
+  wire [16:0] \$638 ;
   wire [31:0] \$639 ;
   wire \$64 ;
-  wire [16:0] \$640 ;
-  wire [31:0] \$641 ;
+  wire [31:0] \$640 ;
+  wire [16:0] \$641 ;
   wire [31:0] \$642 ;
-  wire [16:0] \$643 ;
-  wire [31:0] \$644 ;
+  wire [31:0] \$643 ;
+  wire [16:0] \$644 ;
   wire [31:0] \$645 ;
-  wire [16:0] \$646 ;
-  wire [31:0] \$647 ;
-  wire \$648 ;
+  wire [31:0] \$646 ;
+  wire [16:0] \$647 ;
+  wire [31:0] \$648 ;
   wire \$649 ;
   wire \$65 ;
-  wire [31:0] \$650 ;
+  wire \$650 ;
   wire [31:0] \$651 ;
-  wire \$652 ;
-  wire [62:0] \$653 ;
-  wire [14:0] \$654 ;
+  wire [31:0] \$652 ;
+  wire \$653 ;
+  wire [62:0] \$654 ;
   wire [14:0] \$655 ;
-  wire [31:0] \$656 ;
+  wire [14:0] \$656 ;
   wire [31:0] \$657 ;
   wire [31:0] \$658 ;
   wire [31:0] \$659 ;
@@ -1309,7 +1324,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$661 ;
   wire [31:0] \$662 ;
   wire [31:0] \$663 ;
-  wire \$664 ;
+  wire [31:0] \$664 ;
   wire \$665 ;
   wire \$666 ;
   wire \$667 ;
@@ -1436,12 +1451,12 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$776 ;
   wire \$777 ;
   wire \$778 ;
-  wire \$779 ;
+  wire [31:0] \$779 ;
   wire \$78 ;
-  wire \$780 ;
+  wire [31:0] \$780 ;
   wire \$781 ;
-  wire [31:0] \$782 ;
-  wire [31:0] \$783 ;
+  wire \$782 ;
+  wire \$783 ;
   wire \$784 ;
   wire \$785 ;
   wire \$786 ;
@@ -1472,89 +1487,89 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$808 ;
   wire \$809 ;
   wire \$81 ;
-  wire \$810 ;
-  wire \$811 ;
-  wire \$812 ;
-  wire [62:0] \$813 ;
-  wire [14:0] \$814 ;
-  wire [14:0] \$815 ;
+  wire [62:0] \$810 ;
+  wire [14:0] \$811 ;
+  wire [14:0] \$812 ;
+  wire [31:0] \$813 ;
+  wire [31:0] \$814 ;
+  wire [31:0] \$815 ;
   wire [31:0] \$816 ;
   wire [31:0] \$817 ;
   wire [31:0] \$818 ;
   wire [31:0] \$819 ;
   wire \$82 ;
   wire [31:0] \$820 ;
-  wire [31:0] \$821 ;
-  wire [31:0] \$822 ;
-  wire [31:0] \$823 ;
+  wire [255:0] \$821 ;
+  wire [255:0] \$822 ;
+  wire \$823 ;
   wire [255:0] \$824 ;
-  wire [255:0] \$825 ;
-  wire \$826 ;
-  wire [255:0] \$827 ;
-  wire [62:0] \$828 ;
-  wire [14:0] \$829 ;
+  wire [62:0] \$825 ;
+  wire [14:0] \$826 ;
+  wire [14:0] \$827 ;
+  wire [31:0] \$828 ;
+  wire [31:0] \$829 ;
   wire \$83 ;
-  wire [14:0] \$830 ;
+  wire [31:0] \$830 ;
   wire [31:0] \$831 ;
   wire [31:0] \$832 ;
   wire [31:0] \$833 ;
   wire [31:0] \$834 ;
   wire [31:0] \$835 ;
-  wire [31:0] \$836 ;
-  wire [31:0] \$837 ;
-  wire [31:0] \$838 ;
+  wire [255:0] \$836 ;
+  wire [255:0] \$837 ;
+  wire \$838 ;
   wire [255:0] \$839 ;
   wire \$84 ;
-  wire [255:0] \$840 ;
-  wire \$841 ;
-  wire [255:0] \$842 ;
-  wire [62:0] \$843 ;
-  wire [14:0] \$844 ;
-  wire [14:0] \$845 ;
+  wire [62:0] \$840 ;
+  wire [14:0] \$841 ;
+  wire [14:0] \$842 ;
+  wire [31:0] \$843 ;
+  wire [31:0] \$844 ;
+  wire [31:0] \$845 ;
   wire [31:0] \$846 ;
   wire [31:0] \$847 ;
   wire [31:0] \$848 ;
   wire [31:0] \$849 ;
   wire \$85 ;
   wire [31:0] \$850 ;
-  wire [31:0] \$851 ;
-  wire [31:0] \$852 ;
-  wire [31:0] \$853 ;
+  wire [255:0] \$851 ;
+  wire [255:0] \$852 ;
+  wire \$853 ;
   wire [255:0] \$854 ;
-  wire [255:0] \$855 ;
-  wire \$856 ;
-  wire [255:0] \$857 ;
-  wire [62:0] \$858 ;
-  wire [14:0] \$859 ;
+  wire [62:0] \$855 ;
+  wire [14:0] \$856 ;
+  wire [14:0] \$857 ;
+  wire [31:0] \$858 ;
+  wire [31:0] \$859 ;
   wire \$86 ;
-  wire [14:0] \$860 ;
+  wire [31:0] \$860 ;
   wire [31:0] \$861 ;
   wire [31:0] \$862 ;
   wire [31:0] \$863 ;
   wire [31:0] \$864 ;
   wire [31:0] \$865 ;
-  wire [31:0] \$866 ;
-  wire [31:0] \$867 ;
-  wire [31:0] \$868 ;
-  wire [255:0] \$869 ;
+  wire [255:0] \$866 ;
+  wire [255:0] \$867 ;
+  wire [255:0] \$868 ;
+  wire [62:0] \$869 ;
   wire \$87 ;
-  wire [255:0] \$870 ;
-  wire [255:0] \$871 ;
-  wire [62:0] \$872 ;
-  wire [14:0] \$873 ;
-  wire [14:0] \$874 ;
+  wire [14:0] \$870 ;
+  wire [14:0] \$871 ;
+  wire [31:0] \$872 ;
+  wire [31:0] \$873 ;
+  wire [31:0] \$874 ;
   wire [31:0] \$875 ;
   wire [31:0] \$876 ;
   wire [31:0] \$877 ;
   wire [31:0] \$878 ;
   wire [31:0] \$879 ;
   wire \$88 ;
-  wire [31:0] \$880 ;
-  wire [31:0] \$881 ;
-  wire [31:0] \$882 ;
-  wire [255:0] \$883 ;
-  wire [255:0] \$884 ;
-  wire [255:0] \$885 ;
+  wire [255:0] \$880 ;
+  wire [255:0] \$881 ;
+  wire [255:0] \$882 ;
+  wire \$883 ;
+  wire \$884 ;
+  wire \$885 ;
   wire \$886 ;
   wire \$887 ;
   wire \$888 ;
@@ -1562,11 +1577,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$89 ;
   wire \$890 ;
   wire \$891 ;
-  wire [63:0] \$892 ;
-  wire [7:0] \$893 ;
+  wire \$892 ;
+  wire \$893 ;
   wire \$894 ;
   wire \$895 ;
-  wire [31:0] \$896 ;
+  wire \$896 ;
   wire \$897 ;
   wire \$898 ;
   wire \$899 ;
@@ -1574,47 +1589,47 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$90 ;
   wire \$900 ;
   wire \$901 ;
-  wire [31:0] \$902 ;
-  wire [32:0] \$903 ;
-  wire [7:0] \$904 ;
-  wire \$905 ;
-  wire [7:0] \$906 ;
-  wire [7:0] \$907 ;
-  wire [255:0] \$908 ;
-  wire [255:0] \$909 ;
+  wire \$902 ;
+  wire \$903 ;
+  wire [63:0] \$904 ;
+  wire [7:0] \$905 ;
+  wire \$906 ;
+  wire \$907 ;
+  wire [31:0] \$908 ;
+  wire \$909 ;
   wire \$91 ;
-  wire [255:0] \$910 ;
-  wire [255:0] \$911 ;
-  wire [255:0] \$912 ;
-  wire [255:0] \$913 ;
-  wire [255:0] \$914 ;
-  wire \$915 ;
-  wire [1:0] \$916 ;
+  wire \$910 ;
+  wire \$911 ;
+  wire \$912 ;
+  wire \$913 ;
+  wire [31:0] \$914 ;
+  wire [32:0] \$915 ;
+  wire [7:0] \$916 ;
   wire \$917 ;
-  wire \$918 ;
-  wire \$919 ;
+  wire [7:0] \$918 ;
+  wire [7:0] \$919 ;
   wire \$92 ;
-  wire \$920 ;
-  wire [30:0] \$921 ;
-  wire [30:0] \$922 ;
-  wire [30:0] \$923 ;
-  wire [30:0] \$924 ;
-  wire [30:0] \$925 ;
-  wire \$926 ;
+  wire [255:0] \$920 ;
+  wire [255:0] \$921 ;
+  wire [255:0] \$922 ;
+  wire [255:0] \$923 ;
+  wire [255:0] \$924 ;
+  wire [255:0] \$925 ;
+  wire [255:0] \$926 ;
   wire \$927 ;
-  wire \$928 ;
-  wire \$929 ;
+  wire [1:0] \$928 ;
+  wire [1:0] \$929 ;
   wire \$93 ;
-  wire \$930 ;
+  wire [1:0] \$930 ;
   wire \$931 ;
   wire \$932 ;
   wire \$933 ;
   wire \$934 ;
-  wire \$935 ;
-  wire \$936 ;
-  wire \$937 ;
-  wire \$938 ;
-  wire \$939 ;
+  wire [30:0] \$935 ;
+  wire [30:0] \$936 ;
+  wire [30:0] \$937 ;
+  wire [30:0] \$938 ;
+  wire [30:0] \$939 ;
   wire \$94 ;
   wire \$940 ;
   wire \$941 ;
@@ -1624,71 +1639,71 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$945 ;
   wire \$946 ;
   wire \$947 ;
-  reg \$948 ;
-  reg [7:0] \$949 ;
+  wire \$948 ;
+  wire \$949 ;
   wire \$95 ;
-  reg \$950 ;
-  reg [63:0] \$951 ;
-  reg \$952 ;
-  reg [7:0] \$953 ;
-  reg [31:0] \$954 ;
-  reg [7:0] \$955 ;
-  reg \$956 ;
-  reg \$957 ;
-  reg [7:0] \$958 ;
-  reg [2:0] \$959 ;
+  wire \$950 ;
+  wire \$951 ;
+  wire \$952 ;
+  wire \$953 ;
+  wire \$954 ;
+  wire \$955 ;
+  wire \$956 ;
+  wire \$957 ;
+  wire \$958 ;
+  wire \$959 ;
   wire \$96 ;
-  reg \$960 ;
-  reg [1:0] \$961 ;
+  wire \$960 ;
+  wire \$961 ;
   reg \$962 ;
-  reg \$963 ;
-  reg [31:0] \$964 ;
-  reg [7:0] \$965 ;
-  reg \$966 ;
-  reg [7:0] \$967 ;
-  reg [1:0] \$968 ;
+  reg [7:0] \$963 ;
+  reg [15:0] \$964 ;
+  reg \$965 ;
+  reg [63:0] \$966 ;
+  reg \$967 ;
+  reg [7:0] \$968 ;
   reg [31:0] \$969 ;
   wire \$97 ;
-  reg [6:0] \$970 ;
-  reg [63:0] \$971 ;
-  reg [7:0] \$972 ;
+  reg [7:0] \$970 ;
+  reg \$971 ;
+  reg \$972 ;
   reg [7:0] \$973 ;
-  reg [255:0] \$974 ;
-  reg [255:0] \$975 ;
-  reg \$976 ;
-  reg [1:0] \$977 ;
-  reg [15:0] \$978 ;
-  reg [3:0] \$979 ;
+  reg [2:0] \$974 ;
+  reg \$975 ;
+  reg [1:0] \$976 ;
+  reg \$977 ;
+  reg \$978 ;
+  reg [31:0] \$979 ;
   wire \$98 ;
-  reg [3:0] \$980 ;
-  reg [3:0] \$981 ;
-  reg [3:0] \$982 ;
-  reg [3:0] \$983 ;
-  reg [3:0] \$984 ;
-  reg [3:0] \$985 ;
-  reg [3:0] \$986 ;
-  reg [3:0] \$987 ;
-  reg [3:0] \$988 ;
-  reg [3:0] \$989 ;
+  reg [7:0] \$980 ;
+  reg \$981 ;
+  reg [7:0] \$982 ;
+  reg [1:0] \$983 ;
+  reg [31:0] \$984 ;
+  reg [6:0] \$985 ;
+  reg [63:0] \$986 ;
+  reg [7:0] \$987 ;
+  reg [7:0] \$988 ;
+  reg [255:0] \$989 ;
   wire \$99 ;
-  reg [3:0] \$990 ;
-  reg [3:0] \$991 ;
-  reg [3:0] \$992 ;
-  reg [3:0] \$993 ;
+  reg [255:0] \$990 ;
+  reg \$991 ;
+  reg [1:0] \$992 ;
+  reg [15:0] \$993 ;
   reg [3:0] \$994 ;
-  reg \$995 ;
-  reg [31:0] \$996 ;
-  reg [31:0] \$997 ;
-  reg [31:0] \$998 ;
-  reg [31:0] \$999 ;
+  reg [3:0] \$995 ;
+  reg [3:0] \$996 ;
+  reg [3:0] \$997 ;
+  reg [3:0] \$998 ;
+  reg [3:0] \$999 ;
   output ack_valid;
   reg ack_valid = 1'h0;
   (* init = 1'h0 *)
-  wire \ack_valid$180 ;
+  wire \ack_valid$181 ;
   output [7:0] ack_vector;
   reg [7:0] ack_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \ack_vector$182 ;
+  wire [7:0] \ack_vector$183 ;
   reg [63:0] apic_base = 64'h00000000fee00800;
   wire [31:0] apic_id;
   output [7:0] apr;
@@ -1810,6 +1825,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [3:0] irr_any6;
   wire [1:0] irr_any7;
   wire irr_any8;
+  reg [15:0] irr_ge = 16'h0000;
   wire [127:0] irr_idx1;
   wire [127:0] irr_idx2;
   wire [95:0] irr_idx3;
@@ -1862,7 +1878,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] isr_word;
   wire [7:0] isrv;
   reg [31:0] ldr = 32'd0;
-  wire [31:0] \ldr$102 ;
+  wire [31:0] \ldr$103 ;
   reg [31:0] ldr_next;
   output [31:0] ldr_out;
   wire [31:0] ldr_out;
@@ -1932,7 +1948,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output nmi;
   reg nmi = 1'h0;
   (* init = 1'h0 *)
-  wire \nmi$99 ;
+  wire \nmi$100 ;
   input nmi_ack;
   wire nmi_ack;
   output [7:0] \port$40$0 ;
@@ -1957,7 +1973,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire reg__w_stb;
   input [3:0] reg__w_strb;
   wire [3:0] reg__w_strb;
-  wire [1:0] remote_after;
+  wire [1:0] remote_eoi;
   reg [1:0] remote_irr = 2'h0;
   wire [1:0] remote_set;
   reg reserved;
@@ -1973,7 +1989,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$273 ;
+  wire [7:0] \sipi_vector$274 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -2492,596 +2508,612 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$455  = \$453  & \$454 ;
   assign \$456  = irrv[7:4] > tpr[7:4];
   assign \$457  = \$455  & \$456 ;
-  assign \$458  = irrv[7:4] > { \$414 , \$419  };
-  assign deliverable = \$457  & \$458 ;
-  assign \$459  = tpr[7:4] > { \$414 , \$419  };
-  assign top_class = \$459  ? tpr[7:4] : { \$414 , \$419  };
-  assign \$460  = tpr[7:4] >= irrv[7:4];
-  assign \$461  = tpr[7:4] > { \$414 , \$419  };
-  assign \$462  = \$460  & \$461 ;
-  assign \$463  = irrv[7:4] > top_class;
-  assign \$464  = \$463  ? irrv[7:4] : top_class;
-  assign \$465  = 1'h1 << \$3 [3:0];
-  assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$465 [15:0] } : ldr;
+  assign \$458  = isr_valid & irr_ge;
+  assign \$459  = ! \$458 ;
+  assign deliverable = \$457  & \$459 ;
+  assign \$460  = tpr[7:4] > { \$414 , \$419  };
+  assign top_class = \$460  ? tpr[7:4] : { \$414 , \$419  };
+  assign \$461  = tpr[7:4] >= irrv[7:4];
+  assign \$462  = tpr[7:4] > { \$414 , \$419  };
+  assign \$463  = \$461  & \$462 ;
+  assign \$464  = irrv[7:4] > top_class;
+  assign \$465  = \$464  ? irrv[7:4] : top_class;
+  assign \$466  = 1'h1 << \$3 [3:0];
+  assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$466 [15:0] } : ldr;
   assign is_base = msr__addr == 5'h1b;
   assign is_dl = msr__addr == 11'h6e0;
-  assign \$467  = | \$466 ;
-  assign \$469  = | \$468 ;
-  assign \$471  = | \$470 ;
-  assign \$473  = | \$472 ;
-  assign in_view = \$474  == 4'h8;
-  assign \$475  = ~ ipi__ready;
-  assign busy_after = ipi__valid & \$475 ;
-  assign \$476  = x2_hit & msr__write;
-  assign \$477  = x2_is_icr | x2_is_self_ipi;
-  assign \$478  = \$476  & \$477 ;
-  assign msr_stall = \$478  & busy_after;
-  assign \$479  = msr__valid & msr_seen;
-  assign \$480  = ~ msr_stall;
-  assign msr_ready = \$479  & \$480 ;
+  assign \$468  = | \$467 ;
+  assign \$470  = | \$469 ;
+  assign \$472  = | \$471 ;
+  assign \$474  = | \$473 ;
+  assign in_view = \$475  == 4'h8;
+  assign \$476  = ~ ipi__ready;
+  assign busy_after = ipi__valid & \$476 ;
+  assign \$477  = x2_hit & msr__write;
+  assign \$478  = x2_is_icr | x2_is_self_ipi;
+  assign \$479  = \$477  & \$478 ;
+  assign msr_stall = \$479  & busy_after;
+  assign \$480  = msr__valid & msr_seen;
+  assign \$481  = ~ msr_stall;
+  assign msr_ready = \$480  & \$481 ;
   assign msr_acc = msr__valid & msr_ready;
-  assign \$482  = ! \$481 ;
-  assign \$484  = ! \$483 ;
-  assign \$486  = ! \$485 ;
-  assign \$487  = \$484  & \$486 ;
-  assign \$490  = ! \$489 ;
-  assign \$492  = \$491  == 12'h800;
-  assign \$493  = \$490  & \$492 ;
-  assign \$494  = \$488  | \$493 ;
-  assign \$496  = \$495  == 12'h800;
-  assign \$498  = ! \$497 ;
-  assign \$499  = \$496  & \$498 ;
-  assign \$500  = \$494  | \$499 ;
-  assign \$502  = \$501  == 12'h800;
-  assign \$504  = \$503  == 12'h800;
-  assign \$505  = \$502  & \$504 ;
-  assign \$506  = \$500  | \$505 ;
-  assign \$508  = \$507  == 12'h800;
-  assign \$510  = \$509  == 12'hc00;
-  assign \$511  = \$508  & \$510 ;
-  assign \$512  = \$506  | \$511 ;
-  assign \$514  = \$513  == 12'hc00;
-  assign \$516  = ! \$515 ;
-  assign \$517  = \$514  & \$516 ;
-  assign \$518  = \$512  | \$517 ;
-  assign \$520  = \$519  == 12'hc00;
-  assign \$522  = \$521  == 12'hc00;
-  assign \$523  = \$520  & \$522 ;
-  assign \$524  = \$518  | \$523 ;
-  assign base_ok = \$482  & \$524 ;
-  assign \$525  = ~ base_ok;
-  assign base_fault = msr__write & \$525 ;
-  assign \$526  = msr_acc & is_base;
-  assign \$527  = \$526  & msr__write;
-  assign \$528  = \$527  & base_ok;
-  assign \$530  = ! \$529 ;
-  assign \$531  = \$528  & \$530 ;
-  assign \$533  = ! \$532 ;
-  assign \$534  = ~ \$533 ;
-  assign base_disable = \$531  & \$534 ;
-  assign \$535  = ~ x2_wr_ok;
-  assign \$536  = gp_hit & gp_sel;
-  assign \$537  = | \$536 ;
-  assign \$538  = \$535  | \$537 ;
-  assign \$539  = ~ x2_rd_ok;
-  assign x2_fault = msr__write ? \$538  : \$539 ;
-  assign \$540  = x2_hit ? x2_fault : 1'h1;
-  assign \$541  = is_dl ? 1'h0 : \$540 ;
-  assign msr_fault = is_base ? base_fault : \$541 ;
-  assign \$542  = msr_acc & x2_hit;
-  assign \$543  = ~ x2_fault;
-  assign x2_go = \$542  & \$543 ;
-  assign \$544  = msr_acc & is_base;
-  assign \$545  = \$544  & msr__write;
-  assign \$546  = \$545  & base_ok;
-  assign hw_en_next = \$546  ? msr__wdata[11] : apic_base[11];
+  assign \$483  = ! \$482 ;
+  assign \$485  = ! \$484 ;
+  assign \$487  = ! \$486 ;
+  assign \$488  = \$485  & \$487 ;
+  assign \$491  = ! \$490 ;
+  assign \$493  = \$492  == 12'h800;
+  assign \$494  = \$491  & \$493 ;
+  assign \$495  = \$489  | \$494 ;
+  assign \$497  = \$496  == 12'h800;
+  assign \$499  = ! \$498 ;
+  assign \$500  = \$497  & \$499 ;
+  assign \$501  = \$495  | \$500 ;
+  assign \$503  = \$502  == 12'h800;
+  assign \$505  = \$504  == 12'h800;
+  assign \$506  = \$503  & \$505 ;
+  assign \$507  = \$501  | \$506 ;
+  assign \$509  = \$508  == 12'h800;
+  assign \$511  = \$510  == 12'hc00;
+  assign \$512  = \$509  & \$511 ;
+  assign \$513  = \$507  | \$512 ;
+  assign \$515  = \$514  == 12'hc00;
+  assign \$517  = ! \$516 ;
+  assign \$518  = \$515  & \$517 ;
+  assign \$519  = \$513  | \$518 ;
+  assign \$521  = \$520  == 12'hc00;
+  assign \$523  = \$522  == 12'hc00;
+  assign \$524  = \$521  & \$523 ;
+  assign \$525  = \$519  | \$524 ;
+  assign base_ok = \$483  & \$525 ;
+  assign \$526  = ~ base_ok;
+  assign base_fault = msr__write & \$526 ;
+  assign \$527  = msr_acc & is_base;
+  assign \$528  = \$527  & msr__write;
+  assign \$529  = \$528  & base_ok;
+  assign \$531  = ! \$530 ;
+  assign \$532  = \$529  & \$531 ;
+  assign \$534  = ! \$533 ;
+  assign \$535  = ~ \$534 ;
+  assign base_disable = \$532  & \$535 ;
+  assign \$536  = ~ x2_wr_ok;
+  assign \$537  = gp_hit & gp_sel;
+  assign \$538  = | \$537 ;
+  assign \$539  = \$536  | \$538 ;
+  assign \$540  = ~ x2_rd_ok;
+  assign x2_fault = msr__write ? \$539  : \$540 ;
+  assign \$541  = x2_hit ? x2_fault : 1'h1;
+  assign \$542  = is_dl ? 1'h0 : \$541 ;
+  assign msr_fault = is_base ? base_fault : \$542 ;
+  assign \$543  = msr_acc & x2_hit;
+  assign \$544  = ~ x2_fault;
+  assign x2_go = \$543  & \$544 ;
+  assign \$545  = msr_acc & is_base;
+  assign \$546  = \$545  & msr__write;
+  assign \$547  = \$546  & base_ok;
+  assign hw_en_next = \$547  ? msr__wdata[11] : apic_base[11];
   assign r_addr = apic_base[10] ? x2_off : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1583  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1583 ;
-  assign \$1586  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1586 ;
-  assign \$547  = 1'h1 << isr_pair_low[3:0];
-  assign \$548  = isr_pair_valid[0] ? \$547 [15:0] : 16'h0000;
-  assign \$549  = 1'h1 << isr_pair_low[7:4];
-  assign \$550  = isr_pair_valid[1] ? \$549 [15:0] : 16'h0000;
-  assign \$551  = id_set ? id_reg : initial_apic_id;
-  assign \$1598  = r_addr[6:4] * 6'h20;
-  assign \$556  = tmr >> \$1598 ;
-  assign \$1601  = r_addr[6:4] * 6'h20;
-  assign \$557  = irr >> \$1601 ;
-  assign \$560  = \$558  | { 16'h0000, \$559  };
-  assign \$567  = \$565  | { 16'h0000, \$566  };
-  assign \$570  = \$568  | { 16'h0000, \$569  };
+  assign \$1599  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1599 ;
+  assign \$1602  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1602 ;
+  assign \$548  = 1'h1 << isr_pair_low[3:0];
+  assign \$549  = isr_pair_valid[0] ? \$548 [15:0] : 16'h0000;
+  assign \$550  = 1'h1 << isr_pair_low[7:4];
+  assign \$551  = isr_pair_valid[1] ? \$550 [15:0] : 16'h0000;
+  assign \$552  = id_set ? id_reg : initial_apic_id;
+  assign \$1614  = r_addr[6:4] * 6'h20;
+  assign \$557  = tmr >> \$1614 ;
+  assign \$1617  = r_addr[6:4] * 6'h20;
+  assign \$558  = irr >> \$1617 ;
+  assign \$561  = \$559  | { 16'h0000, \$560  };
+  assign \$568  = \$566  | { 16'h0000, \$567  };
+  assign \$571  = \$569  | { 16'h0000, \$570  };
   assign err_reserved_r = r_stb & reserved;
   assign reg__r_data = mmio_on ? r_data : 32'd4294967295;
-  assign \$574  = ! initial_apic_id;
-  assign \$576  = apic_base | { 48'h000000000000, \$575  };
+  assign \$575  = ! initial_apic_id;
+  assign \$577  = apic_base | { 48'h000000000000, \$576  };
   assign inta_go = inta & deliverable;
-  assign \$577  = x2_go & msr__write;
-  assign \$578  = ~ x2_is_self_ipi;
-  assign \$579  = \$577  & \$578 ;
-  assign \$580  = reg__w_strb == 4'hf;
-  assign \$581  = reg__w_stb & \$580 ;
-  assign \$582  = \$581  & apic_base[11];
-  assign w = apic_base[10] ? \$579  : \$582 ;
+  assign \$578  = x2_go & msr__write;
+  assign \$579  = ~ x2_is_self_ipi;
+  assign \$580  = \$578  & \$579 ;
+  assign \$581  = reg__w_strb == 4'hf;
+  assign \$582  = reg__w_stb & \$581 ;
+  assign \$583  = \$582  & apic_base[11];
+  assign w = apic_base[10] ? \$580  : \$583 ;
   assign wdata = apic_base[10] ? msr__wdata[31:0] : reg__w_data;
-  assign \$583  = x2_go & msr__write;
-  assign \$584  = \$583  & x2_is_self_ipi;
-  assign \$585  = msr__wdata[7:0] < 5'h10;
-  assign \$591  = ~ \$590 [8];
-  assign \$598  = ~ busy_after;
-  assign \$601  = ! \$600 [10:8];
-  assign \$603  = \$602 [10:8] == 1'h1;
-  assign \$604  = \$601  | \$603 ;
-  assign \$606  = \$605 [7:0] < 5'h10;
-  assign \$607  = \$604  & \$606 ;
-  assign \$609  = \$608 [10:8] == 3'h5;
-  assign \$612  = \$609  & \$611 ;
-  assign \$614  = ~ \$613 [14];
-  assign \$615  = \$612  & \$614 ;
-  assign \$616  = ~ \$615 ;
-  assign \$618  = \$617 [10:8] == 2'h3;
-  assign \$620  = ~ \$619 ;
-  assign \$621  = \$616  & \$620 ;
-  assign \$624  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$625  = \$623  | { 15'h0000, \$624  };
-  assign \$627  = lvt_timer[18:17] != \$626 [18:17];
-  assign \$628  = lvt_timer[18:17] == 2'h2;
-  assign \$630  = \$629 [18:17] == 2'h2;
-  assign \$631  = \$628  | \$630 ;
-  assign \$632  = \$627  & \$631 ;
-  assign \$634  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$635  = \$633  | { 15'h0000, \$634  };
-  assign \$637  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$638  = \$636  | { 15'h0000, \$637  };
-  assign \$640  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$641  = \$639  | { 15'h0000, \$640  };
-  assign \$643  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$644  = \$642  | { 15'h0000, \$643  };
-  assign \$646  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$647  = \$645  | { 15'h0000, \$646  };
-  assign \$648  = lvt_timer[18:17] == 2'h2;
-  assign \$649  = ~ \$648 ;
+  assign \$584  = x2_go & msr__write;
+  assign \$585  = \$584  & x2_is_self_ipi;
+  assign \$586  = msr__wdata[7:0] < 5'h10;
+  assign \$592  = ~ \$591 [8];
+  assign \$599  = ~ busy_after;
+  assign \$602  = ! \$601 [10:8];
+  assign \$604  = \$603 [10:8] == 1'h1;
+  assign \$605  = \$602  | \$604 ;
+  assign \$607  = \$606 [7:0] < 5'h10;
+  assign \$608  = \$605  & \$607 ;
+  assign \$610  = \$609 [10:8] == 3'h5;
+  assign \$613  = \$610  & \$612 ;
+  assign \$615  = ~ \$614 [14];
+  assign \$616  = \$613  & \$615 ;
+  assign \$617  = ~ \$616 ;
+  assign \$619  = \$618 [10:8] == 2'h3;
+  assign \$621  = ~ \$620 ;
+  assign \$622  = \$617  & \$621 ;
+  assign \$625  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$626  = \$624  | { 15'h0000, \$625  };
+  assign \$628  = lvt_timer[18:17] != \$627 [18:17];
+  assign \$629  = lvt_timer[18:17] == 2'h2;
+  assign \$631  = \$630 [18:17] == 2'h2;
+  assign \$632  = \$629  | \$631 ;
+  assign \$633  = \$628  & \$632 ;
+  assign \$635  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$636  = \$634  | { 15'h0000, \$635  };
+  assign \$638  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$639  = \$637  | { 15'h0000, \$638  };
+  assign \$641  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$642  = \$640  | { 15'h0000, \$641  };
+  assign \$644  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$645  = \$643  | { 15'h0000, \$644  };
+  assign \$647  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$648  = \$646  | { 15'h0000, \$647  };
+  assign \$649  = lvt_timer[18:17] == 2'h2;
+  assign \$650  = ~ \$649 ;
   assign eoi_vec = inta_go ? irrv : { \$414 , \$419 , isr_pay4 };
-  assign \$652  = inta_go | isr_any4;
-  assign eoi_go = eoi_write & \$652 ;
-  assign \$653  = 1'h1 << irrv[4:0];
-  assign \$654  = 1'h1 << irrv[7:5];
-  assign \$655  = inta_go ? \$654  : 15'h0000;
-  assign \$656  = \$655 [0] ? \$653 [31:0] : 32'd0;
-  assign \$657  = \$655 [1] ? \$653 [31:0] : 32'd0;
-  assign \$658  = \$655 [2] ? \$653 [31:0] : 32'd0;
-  assign \$659  = \$655 [3] ? \$653 [31:0] : 32'd0;
-  assign \$660  = \$655 [4] ? \$653 [31:0] : 32'd0;
-  assign \$661  = \$655 [5] ? \$653 [31:0] : 32'd0;
-  assign \$662  = \$655 [6] ? \$653 [31:0] : 32'd0;
-  assign \$663  = \$655 [7] ? \$653 [31:0] : 32'd0;
-  assign \$664  = tmr >> irrv;
-  assign \$665  = tmr >> { \$414 , \$419 , isr_pay4 };
-  assign eoi_level = inta_go ? \$664  : \$665 ;
-  assign \$666  = lvt_lint0[7:0] == eoi_vec;
-  assign \$667  = eoi_go & \$666 ;
-  assign \$668  = ~ \$667 ;
-  assign \$669  = remote_irr[0] & \$668 ;
-  assign \$670  = lvt_lint1[7:0] == eoi_vec;
-  assign \$671  = eoi_go & \$670 ;
-  assign \$672  = ~ \$671 ;
-  assign \$673  = remote_irr[1] & \$672 ;
-  assign \$674  = msg_in__valid & hw_en_next;
-  assign \$675  = ! msg_in__delivery_mode;
-  assign \$676  = msg_in__delivery_mode == 1'h1;
-  assign \$677  = \$675  | \$676 ;
-  assign \$679  = ~ msg_in__level;
-  assign \$680  = \$678  & \$679 ;
-  assign \$681  = ~ \$680 ;
-  assign \$682  = \$677  & \$681 ;
-  assign \$683  = \$682  & svr_next[8];
-  assign \$684  = msg_in__vector < 5'h10;
-  assign \$685  = msg_in__delivery_mode == 3'h4;
-  assign \$686  = msg_in__delivery_mode == 3'h5;
-  assign \$688  = ~ msg_in__level;
-  assign \$689  = \$687  & \$688 ;
-  assign \$690  = ~ \$689 ;
-  assign \$691  = \$686  & \$690 ;
-  assign \$692  = msg_in__delivery_mode == 3'h6;
-  assign \$693  = ~ lvt_lint0_next[16];
-  assign \$694  = msg_init | base_disable;
-  assign \$695  = ~ \$694 ;
-  assign \$696  = \$693  & \$695 ;
-  assign \$697  = ! lvt_lint0_next[10:8];
-  assign \$698  = \$696  & \$697 ;
+  assign \$653  = inta_go | isr_any4;
+  assign eoi_go = eoi_write & \$653 ;
+  assign \$654  = 1'h1 << irrv[4:0];
+  assign \$655  = 1'h1 << irrv[7:5];
+  assign \$656  = inta_go ? \$655  : 15'h0000;
+  assign \$657  = \$656 [0] ? \$654 [31:0] : 32'd0;
+  assign \$658  = \$656 [1] ? \$654 [31:0] : 32'd0;
+  assign \$659  = \$656 [2] ? \$654 [31:0] : 32'd0;
+  assign \$660  = \$656 [3] ? \$654 [31:0] : 32'd0;
+  assign \$661  = \$656 [4] ? \$654 [31:0] : 32'd0;
+  assign \$662  = \$656 [5] ? \$654 [31:0] : 32'd0;
+  assign \$663  = \$656 [6] ? \$654 [31:0] : 32'd0;
+  assign \$664  = \$656 [7] ? \$654 [31:0] : 32'd0;
+  assign \$665  = tmr >> irrv;
+  assign \$666  = tmr >> { \$414 , \$419 , isr_pay4 };
+  assign eoi_level = inta_go ? \$665  : \$666 ;
+  assign \$667  = lvt_lint0[7:0] == eoi_vec;
+  assign \$668  = eoi_go & \$667 ;
+  assign \$669  = lvt_lint1[7:0] == eoi_vec;
+  assign \$670  = eoi_go & \$669 ;
+  assign \$671  = msg_in__valid & hw_en_next;
+  assign \$672  = ! msg_in__delivery_mode;
+  assign \$673  = msg_in__delivery_mode == 1'h1;
+  assign \$674  = \$672  | \$673 ;
+  assign \$676  = ~ msg_in__level;
+  assign \$677  = \$675  & \$676 ;
+  assign \$678  = ~ \$677 ;
+  assign \$679  = \$674  & \$678 ;
+  assign \$680  = \$679  & svr_next[8];
+  assign \$681  = msg_in__vector < 5'h10;
+  assign \$682  = msg_in__delivery_mode == 3'h4;
+  assign \$683  = msg_in__delivery_mode == 3'h5;
+  assign \$685  = ~ msg_in__level;
+  assign \$686  = \$684  & \$685 ;
+  assign \$687  = ~ \$686 ;
+  assign \$688  = \$683  & \$687 ;
+  assign \$689  = msg_in__delivery_mode == 3'h6;
+  assign \$690  = ~ lvt_lint0_next[16];
+  assign \$691  = msg_init | base_disable;
+  assign \$692  = ~ \$691 ;
+  assign \$693  = \$690  & \$692 ;
+  assign \$694  = ! lvt_lint0_next[10:8];
+  assign \$695  = \$693  & \$694 ;
+  assign \$697  = lint0 ^ lvt_lint0_next[13];
+  assign \$698  = ~ remote_irr[0];
+  assign \$699  = \$697  & \$698 ;
   assign \$700  = lint0 ^ lvt_lint0_next[13];
-  assign \$701  = ~ remote_after[0];
-  assign \$702  = \$700  & \$701 ;
-  assign \$703  = lint0 ^ lvt_lint0_next[13];
-  assign \$704  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$705  = ~ \$704 ;
-  assign \$706  = \$703  & \$705 ;
-  assign \$707  = \$699  ? \$702  : \$706 ;
-  assign lint0_want = \$698  & \$707 ;
-  assign \$708  = lvt_lint0_next[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$708 ;
-  assign \$709  = lvt_lint0_next[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$709 ;
-  assign \$711  = lint0_go & \$710 ;
-  assign \$712  = ~ lvt_lint0_next[16];
-  assign \$713  = msg_init | base_disable;
-  assign \$714  = ~ \$713 ;
-  assign \$715  = \$712  & \$714 ;
-  assign \$716  = lvt_lint0_next[10:8] == 3'h4;
-  assign \$717  = \$715  & \$716 ;
-  assign \$718  = lint0 ^ lvt_lint0_next[13];
-  assign \$719  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$720  = ~ \$719 ;
-  assign \$721  = \$718  & \$720 ;
-  assign lint0_nmi = \$717  & \$721 ;
-  assign \$722  = ~ lvt_lint0_next[16];
-  assign \$723  = msg_init | base_disable;
-  assign \$724  = ~ \$723 ;
-  assign \$725  = \$722  & \$724 ;
-  assign \$726  = lvt_lint0_next[10:8] == 3'h5;
-  assign \$727  = \$725  & \$726 ;
-  assign \$728  = lint0 ^ lvt_lint0_next[13];
-  assign \$729  = lint_prev[0] ^ lvt_lint0_next[13];
-  assign \$730  = ~ \$729 ;
-  assign \$731  = \$728  & \$730 ;
-  assign lint0_init = \$727  & \$731 ;
-  assign \$732  = ~ lvt_lint1_next[16];
-  assign \$733  = msg_init | base_disable;
-  assign \$734  = \$733  | lint0_init;
-  assign \$735  = ~ \$734 ;
-  assign \$736  = \$732  & \$735 ;
-  assign \$737  = ! lvt_lint1_next[10:8];
-  assign \$738  = \$736  & \$737 ;
+  assign \$701  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$702  = ~ \$701 ;
+  assign \$703  = \$700  & \$702 ;
+  assign \$704  = \$696  ? \$699  : \$703 ;
+  assign lint0_want = \$695  & \$704 ;
+  assign \$705  = lvt_lint0_next[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$705 ;
+  assign \$706  = lvt_lint0_next[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$706 ;
+  assign \$708  = lint0_go & \$707 ;
+  assign \$709  = ~ lvt_lint0_next[16];
+  assign \$710  = msg_init | base_disable;
+  assign \$711  = ~ \$710 ;
+  assign \$712  = \$709  & \$711 ;
+  assign \$713  = lvt_lint0_next[10:8] == 3'h4;
+  assign \$714  = \$712  & \$713 ;
+  assign \$715  = lint0 ^ lvt_lint0_next[13];
+  assign \$716  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$717  = ~ \$716 ;
+  assign \$718  = \$715  & \$717 ;
+  assign lint0_nmi = \$714  & \$718 ;
+  assign \$719  = ~ lvt_lint0_next[16];
+  assign \$720  = msg_init | base_disable;
+  assign \$721  = ~ \$720 ;
+  assign \$722  = \$719  & \$721 ;
+  assign \$723  = lvt_lint0_next[10:8] == 3'h5;
+  assign \$724  = \$722  & \$723 ;
+  assign \$725  = lint0 ^ lvt_lint0_next[13];
+  assign \$726  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$727  = ~ \$726 ;
+  assign \$728  = \$725  & \$727 ;
+  assign lint0_init = \$724  & \$728 ;
+  assign \$729  = ~ lvt_lint1_next[16];
+  assign \$730  = msg_init | base_disable;
+  assign \$731  = \$730  | lint0_init;
+  assign \$732  = ~ \$731 ;
+  assign \$733  = \$729  & \$732 ;
+  assign \$734  = ! lvt_lint1_next[10:8];
+  assign \$735  = \$733  & \$734 ;
+  assign \$737  = lint1 ^ lvt_lint1_next[13];
+  assign \$738  = ~ remote_irr[1];
+  assign \$739  = \$737  & \$738 ;
   assign \$740  = lint1 ^ lvt_lint1_next[13];
-  assign \$741  = ~ remote_after[1];
-  assign \$742  = \$740  & \$741 ;
-  assign \$743  = lint1 ^ lvt_lint1_next[13];
-  assign \$744  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$745  = ~ \$744 ;
-  assign \$746  = \$743  & \$745 ;
-  assign \$747  = \$739  ? \$742  : \$746 ;
-  assign lint1_want = \$738  & \$747 ;
-  assign \$748  = lvt_lint1_next[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$748 ;
-  assign \$749  = lvt_lint1_next[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$749 ;
-  assign \$751  = lint1_go & \$750 ;
-  assign \$752  = ~ lvt_lint1_next[16];
-  assign \$753  = msg_init | base_disable;
-  assign \$754  = \$753  | lint0_init;
-  assign \$755  = ~ \$754 ;
-  assign \$756  = \$752  & \$755 ;
-  assign \$757  = lvt_lint1_next[10:8] == 3'h4;
-  assign \$758  = \$756  & \$757 ;
-  assign \$759  = lint1 ^ lvt_lint1_next[13];
-  assign \$760  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$761  = ~ \$760 ;
-  assign \$762  = \$759  & \$761 ;
-  assign lint1_nmi = \$758  & \$762 ;
-  assign \$763  = ~ lvt_lint1_next[16];
-  assign \$764  = msg_init | base_disable;
-  assign \$765  = \$764  | lint0_init;
-  assign \$766  = ~ \$765 ;
-  assign \$767  = \$763  & \$766 ;
-  assign \$768  = lvt_lint1_next[10:8] == 3'h5;
-  assign \$769  = \$767  & \$768 ;
-  assign \$770  = lint1 ^ lvt_lint1_next[13];
-  assign \$771  = lint_prev[1] ^ lvt_lint1_next[13];
-  assign \$772  = ~ \$771 ;
-  assign \$773  = \$770  & \$772 ;
-  assign lint1_init = \$769  & \$773 ;
-  assign \$774  = presc >= 1'h1;
-  assign \$775  = presc >= 2'h3;
-  assign \$776  = presc >= 3'h7;
-  assign \$777  = presc >= 4'hf;
-  assign \$778  = presc >= 5'h1f;
-  assign \$779  = presc >= 6'h3f;
-  assign \$780  = presc >= 7'h7f;
-  assign \$781  = r_addr == 10'h3e0;
-  assign tdcr_write = w & \$781 ;
-  assign presc_done_new = { 1'h1, \$780 , \$779 , \$778 , \$777 , \$776 , \$775 , \$774  } >> { \$783 [3], \$782 [1:0] };
-  assign presc_done_old = { 1'h1, \$780 , \$779 , \$778 , \$777 , \$776 , \$775 , \$774  } >> { tdcr[3], tdcr[1:0] };
-  assign \$784  = | tmcct;
-  assign \$785  = tdcr_write ? presc_done_new : presc_done_old;
-  assign \$786  = \$784  & \$785 ;
-  assign \$787  = ~ tmict_load;
-  assign \$788  = \$786  & \$787 ;
-  assign \$789  = ~ tsc_switch;
-  assign dec = \$788  & \$789 ;
-  assign \$790  = tmcct == 1'h1;
-  assign expire = dec & \$790 ;
-  assign \$791  = | tsc_deadline;
-  assign \$792  = tsc >= tsc_deadline;
-  assign dl_due = \$791  & \$792 ;
-  assign \$793  = msr_acc & is_dl;
-  assign \$794  = \$793  & msr__write;
-  assign \$795  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$794  & \$795 ;
-  assign \$796  = expire | dl_due;
-  assign \$797  = ~ lvt_timer_next[16];
-  assign \$798  = \$796  & \$797 ;
-  assign \$799  = lvt_timer_next[7:0] >= 5'h10;
-  assign t_go = \$798  & \$799 ;
-  assign \$800  = expire | dl_due;
-  assign \$801  = ~ lvt_timer_next[16];
-  assign \$802  = \$800  & \$801 ;
-  assign \$803  = lvt_timer_next[7:0] < 5'h10;
-  assign t_bad = \$802  & \$803 ;
-  assign \$804  = err_reserved_r | err_reserved_w;
-  assign \$805  = err_send | self_bad;
-  assign \$806  = msg_illegal | lint0_illegal;
-  assign \$807  = \$806  | lint1_illegal;
-  assign \$808  = \$807  | t_bad;
-  assign \$809  = | err;
-  assign \$810  = ~ lvt_error_next[16];
-  assign \$811  = \$809  & \$810 ;
-  assign \$812  = lvt_error_next[7:0] >= 5'h10;
-  assign e_go = \$811  & \$812 ;
-  assign \$813  = 1'h1 << msg_in__vector[4:0];
-  assign \$814  = 1'h1 << msg_in__vector[7:5];
-  assign \$815  = msg_take ? \$814  : 15'h0000;
-  assign \$816  = \$815 [0] ? \$813 [31:0] : 32'd0;
-  assign \$817  = \$815 [1] ? \$813 [31:0] : 32'd0;
-  assign \$818  = \$815 [2] ? \$813 [31:0] : 32'd0;
-  assign \$819  = \$815 [3] ? \$813 [31:0] : 32'd0;
-  assign \$820  = \$815 [4] ? \$813 [31:0] : 32'd0;
-  assign \$821  = \$815 [5] ? \$813 [31:0] : 32'd0;
-  assign \$822  = \$815 [6] ? \$813 [31:0] : 32'd0;
-  assign \$823  = \$815 [7] ? \$813 [31:0] : 32'd0;
-  assign \$824  = ~ { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$825  = tmr & \$824 ;
-  assign \$827  = \$826  ? { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$825  | \$827 ;
-  assign \$828  = 1'h1 << lvt_lint0_next[4:0];
-  assign \$829  = 1'h1 << lvt_lint0_next[7:5];
-  assign \$830  = lint0_go ? \$829  : 15'h0000;
-  assign \$831  = \$830 [0] ? \$828 [31:0] : 32'd0;
-  assign \$832  = \$830 [1] ? \$828 [31:0] : 32'd0;
-  assign \$833  = \$830 [2] ? \$828 [31:0] : 32'd0;
-  assign \$834  = \$830 [3] ? \$828 [31:0] : 32'd0;
-  assign \$835  = \$830 [4] ? \$828 [31:0] : 32'd0;
-  assign \$836  = \$830 [5] ? \$828 [31:0] : 32'd0;
-  assign \$837  = \$830 [6] ? \$828 [31:0] : 32'd0;
-  assign \$838  = \$830 [7] ? \$828 [31:0] : 32'd0;
-  assign \$839  = ~ { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$840  = tmr_stage0 & \$839 ;
-  assign \$842  = \$841  ? { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$840  | \$842 ;
-  assign \$843  = 1'h1 << lvt_lint1_next[4:0];
-  assign \$844  = 1'h1 << lvt_lint1_next[7:5];
-  assign \$845  = lint1_go ? \$844  : 15'h0000;
-  assign \$846  = \$845 [0] ? \$843 [31:0] : 32'd0;
-  assign \$847  = \$845 [1] ? \$843 [31:0] : 32'd0;
-  assign \$848  = \$845 [2] ? \$843 [31:0] : 32'd0;
-  assign \$849  = \$845 [3] ? \$843 [31:0] : 32'd0;
-  assign \$850  = \$845 [4] ? \$843 [31:0] : 32'd0;
-  assign \$851  = \$845 [5] ? \$843 [31:0] : 32'd0;
-  assign \$852  = \$845 [6] ? \$843 [31:0] : 32'd0;
-  assign \$853  = \$845 [7] ? \$843 [31:0] : 32'd0;
-  assign \$854  = ~ { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$855  = tmr_stage1 & \$854 ;
-  assign \$857  = \$856  ? { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$855  | \$857 ;
-  assign \$858  = 1'h1 << lvt_timer_next[4:0];
-  assign \$859  = 1'h1 << lvt_timer_next[7:5];
-  assign \$860  = t_go ? \$859  : 15'h0000;
-  assign \$861  = \$860 [0] ? \$858 [31:0] : 32'd0;
-  assign \$862  = \$860 [1] ? \$858 [31:0] : 32'd0;
-  assign \$863  = \$860 [2] ? \$858 [31:0] : 32'd0;
-  assign \$864  = \$860 [3] ? \$858 [31:0] : 32'd0;
-  assign \$865  = \$860 [4] ? \$858 [31:0] : 32'd0;
-  assign \$866  = \$860 [5] ? \$858 [31:0] : 32'd0;
-  assign \$867  = \$860 [6] ? \$858 [31:0] : 32'd0;
-  assign \$868  = \$860 [7] ? \$858 [31:0] : 32'd0;
-  assign \$869  = ~ { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$870  = tmr_stage2 & \$869 ;
-  assign \$872  = 1'h1 << lvt_error_next[4:0];
-  assign \$873  = 1'h1 << lvt_error_next[7:5];
-  assign \$874  = e_go ? \$873  : 15'h0000;
-  assign \$875  = \$874 [0] ? \$872 [31:0] : 32'd0;
-  assign \$876  = \$874 [1] ? \$872 [31:0] : 32'd0;
-  assign \$877  = \$874 [2] ? \$872 [31:0] : 32'd0;
-  assign \$878  = \$874 [3] ? \$872 [31:0] : 32'd0;
-  assign \$879  = \$874 [4] ? \$872 [31:0] : 32'd0;
-  assign \$880  = \$874 [5] ? \$872 [31:0] : 32'd0;
-  assign \$881  = \$874 [6] ? \$872 [31:0] : 32'd0;
-  assign \$882  = \$874 [7] ? \$872 [31:0] : 32'd0;
-  assign \$883  = ~ { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$884  = tmr_stage3 & \$883 ;
-  assign \$886  = msg_init | lint0_init;
-  assign init_go = \$886  | lint1_init;
-  assign \$887  = ~ msr_ready;
-  assign \$888  = msr__valid & \$887 ;
-  assign \$889  = msr_acc & is_base;
-  assign \$890  = \$889  & msr__write;
-  assign \$891  = \$890  & base_ok;
-  assign \$893  = deliverable ? irrv : svr[7:0];
-  assign \$894  = x2_go & msr__write;
-  assign \$895  = \$894  & x2_is_icr;
-  assign \$896  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$897  = eoi_go & eoi_level;
-  assign \$898  = ~ svr[12];
-  assign \$899  = \$897  & \$898 ;
-  assign \$900  = | tmcct;
-  assign \$901  = lvt_timer_next[18:17] == 1'h1;
-  assign \$902  = \$901  ? tmict : 32'd0;
-  assign \$903  = tmcct - 1'h1;
-  assign \$904  = presc + 1'h1;
-  assign \$905  = dl_due | tsc_switch;
-  assign \$906  = esr_write ? 8'h00 : esr_pending;
-  assign \$907  = \$906  | err;
-  assign \$908  = ~ { \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657 , \$656  };
-  assign \$909  = irr & \$908 ;
-  assign \$910  = \$909  | { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$911  = \$910  | { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$912  = \$911  | { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$913  = \$912  | { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$914  = \$913  | { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$915  = inta_go & eoi_go;
-  assign \$916  = remote_after | remote_set;
-  assign \$917  = ~ eoi_go;
-  assign \$918  = inta_go & \$917 ;
-  assign \$919  = ~ inta_go;
-  assign \$920  = eoi_go & \$919 ;
-  assign \$921  = 1'h1 << irrv[7:4];
-  assign \$922  = { 15'h0000, isr_valid } | \$921 ;
-  assign \$923  = 1'h1 << { \$414 , \$419  };
-  assign \$924  = ~ \$923 ;
-  assign \$925  = { 15'h0000, isr_valid } & \$924 ;
-  assign \$926  = ! irrv[7:4];
-  assign \$927  = irrv[7:4] == 1'h1;
-  assign \$928  = irrv[7:4] == 2'h2;
-  assign \$929  = irrv[7:4] == 2'h3;
-  assign \$930  = irrv[7:4] == 3'h4;
-  assign \$931  = irrv[7:4] == 3'h5;
-  assign \$932  = irrv[7:4] == 3'h6;
-  assign \$933  = irrv[7:4] == 3'h7;
-  assign \$934  = irrv[7:4] == 4'h8;
-  assign \$935  = irrv[7:4] == 4'h9;
-  assign \$936  = irrv[7:4] == 4'ha;
-  assign \$937  = irrv[7:4] == 4'hb;
-  assign \$938  = irrv[7:4] == 4'hc;
-  assign \$939  = irrv[7:4] == 4'hd;
-  assign \$940  = irrv[7:4] == 4'he;
-  assign \$941  = irrv[7:4] == 4'hf;
-  assign \$942  = ~ nmi_ack;
-  assign \$943  = nmi & \$942 ;
-  assign \$944  = msg_nmi | lint0_nmi;
-  assign \$945  = \$944  | lint1_nmi;
-  assign \$946  = \$943  | \$945 ;
-  assign \$947  = init_go | base_disable;
-  always @(posedge clk)
-    \irr_any$90  <= \$948 ;
-  always @(posedge clk)
-    irrv <= \$949 ;
-  always @(posedge clk)
-    msr_seen <= \$950 ;
-  always @(posedge clk)
-    apic_base <= \$951 ;
-  always @(posedge clk)
-    ack_valid <= \$952 ;
-  always @(posedge clk)
-    ack_vector <= \$953 ;
-  always @(posedge clk)
-    icr_dest32 <= \$954 ;
-  always @(posedge clk)
-    id_reg <= \$955 ;
-  always @(posedge clk)
-    id_set <= \$956 ;
+  assign \$741  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$742  = ~ \$741 ;
+  assign \$743  = \$740  & \$742 ;
+  assign \$744  = \$736  ? \$739  : \$743 ;
+  assign lint1_want = \$735  & \$744 ;
+  assign \$745  = lvt_lint1_next[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$745 ;
+  assign \$746  = lvt_lint1_next[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$746 ;
+  assign \$748  = lint1_go & \$747 ;
+  assign \$749  = ~ lvt_lint1_next[16];
+  assign \$750  = msg_init | base_disable;
+  assign \$751  = \$750  | lint0_init;
+  assign \$752  = ~ \$751 ;
+  assign \$753  = \$749  & \$752 ;
+  assign \$754  = lvt_lint1_next[10:8] == 3'h4;
+  assign \$755  = \$753  & \$754 ;
+  assign \$756  = lint1 ^ lvt_lint1_next[13];
+  assign \$757  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$758  = ~ \$757 ;
+  assign \$759  = \$756  & \$758 ;
+  assign lint1_nmi = \$755  & \$759 ;
+  assign \$760  = ~ lvt_lint1_next[16];
+  assign \$761  = msg_init | base_disable;
+  assign \$762  = \$761  | lint0_init;
+  assign \$763  = ~ \$762 ;
+  assign \$764  = \$760  & \$763 ;
+  assign \$765  = lvt_lint1_next[10:8] == 3'h5;
+  assign \$766  = \$764  & \$765 ;
+  assign \$767  = lint1 ^ lvt_lint1_next[13];
+  assign \$768  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$769  = ~ \$768 ;
+  assign \$770  = \$767  & \$769 ;
+  assign lint1_init = \$766  & \$770 ;
+  assign \$771  = presc >= 1'h1;
+  assign \$772  = presc >= 2'h3;
+  assign \$773  = presc >= 3'h7;
+  assign \$774  = presc >= 4'hf;
+  assign \$775  = presc >= 5'h1f;
+  assign \$776  = presc >= 6'h3f;
+  assign \$777  = presc >= 7'h7f;
+  assign \$778  = r_addr == 10'h3e0;
+  assign tdcr_write = w & \$778 ;
+  assign presc_done_new = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  } >> { \$780 [3], \$779 [1:0] };
+  assign presc_done_old = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  } >> { tdcr[3], tdcr[1:0] };
+  assign \$781  = | tmcct;
+  assign \$782  = tdcr_write ? presc_done_new : presc_done_old;
+  assign \$783  = \$781  & \$782 ;
+  assign \$784  = ~ tmict_load;
+  assign \$785  = \$783  & \$784 ;
+  assign \$786  = ~ tsc_switch;
+  assign dec = \$785  & \$786 ;
+  assign \$787  = tmcct == 1'h1;
+  assign expire = dec & \$787 ;
+  assign \$788  = | tsc_deadline;
+  assign \$789  = tsc >= tsc_deadline;
+  assign dl_due = \$788  & \$789 ;
+  assign \$790  = msr_acc & is_dl;
+  assign \$791  = \$790  & msr__write;
+  assign \$792  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$791  & \$792 ;
+  assign \$793  = expire | dl_due;
+  assign \$794  = ~ lvt_timer_next[16];
+  assign \$795  = \$793  & \$794 ;
+  assign \$796  = lvt_timer_next[7:0] >= 5'h10;
+  assign t_go = \$795  & \$796 ;
+  assign \$797  = expire | dl_due;
+  assign \$798  = ~ lvt_timer_next[16];
+  assign \$799  = \$797  & \$798 ;
+  assign \$800  = lvt_timer_next[7:0] < 5'h10;
+  assign t_bad = \$799  & \$800 ;
+  assign \$801  = err_reserved_r | err_reserved_w;
+  assign \$802  = err_send | self_bad;
+  assign \$803  = msg_illegal | lint0_illegal;
+  assign \$804  = \$803  | lint1_illegal;
+  assign \$805  = \$804  | t_bad;
+  assign \$806  = | err;
+  assign \$807  = ~ lvt_error_next[16];
+  assign \$808  = \$806  & \$807 ;
+  assign \$809  = lvt_error_next[7:0] >= 5'h10;
+  assign e_go = \$808  & \$809 ;
+  assign \$810  = 1'h1 << msg_in__vector[4:0];
+  assign \$811  = 1'h1 << msg_in__vector[7:5];
+  assign \$812  = msg_take ? \$811  : 15'h0000;
+  assign \$813  = \$812 [0] ? \$810 [31:0] : 32'd0;
+  assign \$814  = \$812 [1] ? \$810 [31:0] : 32'd0;
+  assign \$815  = \$812 [2] ? \$810 [31:0] : 32'd0;
+  assign \$816  = \$812 [3] ? \$810 [31:0] : 32'd0;
+  assign \$817  = \$812 [4] ? \$810 [31:0] : 32'd0;
+  assign \$818  = \$812 [5] ? \$810 [31:0] : 32'd0;
+  assign \$819  = \$812 [6] ? \$810 [31:0] : 32'd0;
+  assign \$820  = \$812 [7] ? \$810 [31:0] : 32'd0;
+  assign \$821  = ~ { \$820 , \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813  };
+  assign \$822  = tmr & \$821 ;
+  assign \$824  = \$823  ? { \$820 , \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$822  | \$824 ;
+  assign \$825  = 1'h1 << lvt_lint0_next[4:0];
+  assign \$826  = 1'h1 << lvt_lint0_next[7:5];
+  assign \$827  = lint0_go ? \$826  : 15'h0000;
+  assign \$828  = \$827 [0] ? \$825 [31:0] : 32'd0;
+  assign \$829  = \$827 [1] ? \$825 [31:0] : 32'd0;
+  assign \$830  = \$827 [2] ? \$825 [31:0] : 32'd0;
+  assign \$831  = \$827 [3] ? \$825 [31:0] : 32'd0;
+  assign \$832  = \$827 [4] ? \$825 [31:0] : 32'd0;
+  assign \$833  = \$827 [5] ? \$825 [31:0] : 32'd0;
+  assign \$834  = \$827 [6] ? \$825 [31:0] : 32'd0;
+  assign \$835  = \$827 [7] ? \$825 [31:0] : 32'd0;
+  assign \$836  = ~ { \$835 , \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828  };
+  assign \$837  = tmr_stage0 & \$836 ;
+  assign \$839  = \$838  ? { \$835 , \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$837  | \$839 ;
+  assign \$840  = 1'h1 << lvt_lint1_next[4:0];
+  assign \$841  = 1'h1 << lvt_lint1_next[7:5];
+  assign \$842  = lint1_go ? \$841  : 15'h0000;
+  assign \$843  = \$842 [0] ? \$840 [31:0] : 32'd0;
+  assign \$844  = \$842 [1] ? \$840 [31:0] : 32'd0;
+  assign \$845  = \$842 [2] ? \$840 [31:0] : 32'd0;
+  assign \$846  = \$842 [3] ? \$840 [31:0] : 32'd0;
+  assign \$847  = \$842 [4] ? \$840 [31:0] : 32'd0;
+  assign \$848  = \$842 [5] ? \$840 [31:0] : 32'd0;
+  assign \$849  = \$842 [6] ? \$840 [31:0] : 32'd0;
+  assign \$850  = \$842 [7] ? \$840 [31:0] : 32'd0;
+  assign \$851  = ~ { \$850 , \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843  };
+  assign \$852  = tmr_stage1 & \$851 ;
+  assign \$854  = \$853  ? { \$850 , \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$852  | \$854 ;
+  assign \$855  = 1'h1 << lvt_timer_next[4:0];
+  assign \$856  = 1'h1 << lvt_timer_next[7:5];
+  assign \$857  = t_go ? \$856  : 15'h0000;
+  assign \$858  = \$857 [0] ? \$855 [31:0] : 32'd0;
+  assign \$859  = \$857 [1] ? \$855 [31:0] : 32'd0;
+  assign \$860  = \$857 [2] ? \$855 [31:0] : 32'd0;
+  assign \$861  = \$857 [3] ? \$855 [31:0] : 32'd0;
+  assign \$862  = \$857 [4] ? \$855 [31:0] : 32'd0;
+  assign \$863  = \$857 [5] ? \$855 [31:0] : 32'd0;
+  assign \$864  = \$857 [6] ? \$855 [31:0] : 32'd0;
+  assign \$865  = \$857 [7] ? \$855 [31:0] : 32'd0;
+  assign \$866  = ~ { \$865 , \$864 , \$863 , \$862 , \$861 , \$860 , \$859 , \$858  };
+  assign \$867  = tmr_stage2 & \$866 ;
+  assign \$869  = 1'h1 << lvt_error_next[4:0];
+  assign \$870  = 1'h1 << lvt_error_next[7:5];
+  assign \$871  = e_go ? \$870  : 15'h0000;
+  assign \$872  = \$871 [0] ? \$869 [31:0] : 32'd0;
+  assign \$873  = \$871 [1] ? \$869 [31:0] : 32'd0;
+  assign \$874  = \$871 [2] ? \$869 [31:0] : 32'd0;
+  assign \$875  = \$871 [3] ? \$869 [31:0] : 32'd0;
+  assign \$876  = \$871 [4] ? \$869 [31:0] : 32'd0;
+  assign \$877  = \$871 [5] ? \$869 [31:0] : 32'd0;
+  assign \$878  = \$871 [6] ? \$869 [31:0] : 32'd0;
+  assign \$879  = \$871 [7] ? \$869 [31:0] : 32'd0;
+  assign \$880  = ~ { \$879 , \$878 , \$877 , \$876 , \$875 , \$874 , \$873 , \$872  };
+  assign \$881  = tmr_stage3 & \$880 ;
+  assign \$883  = msg_init | lint0_init;
+  assign init_go = \$883  | lint1_init;
+  assign \$884  = { \$381 , \$384 [6:4] } <= 1'h0;
+  assign \$885  = { \$381 , \$384 [6:4] } <= 1'h1;
+  assign \$886  = { \$381 , \$384 [6:4] } <= 2'h2;
+  assign \$887  = { \$381 , \$384 [6:4] } <= 2'h3;
+  assign \$888  = { \$381 , \$384 [6:4] } <= 3'h4;
+  assign \$889  = { \$381 , \$384 [6:4] } <= 3'h5;
+  assign \$890  = { \$381 , \$384 [6:4] } <= 3'h6;
+  assign \$891  = { \$381 , \$384 [6:4] } <= 3'h7;
+  assign \$892  = { \$381 , \$384 [6:4] } <= 4'h8;
+  assign \$893  = { \$381 , \$384 [6:4] } <= 4'h9;
+  assign \$894  = { \$381 , \$384 [6:4] } <= 4'ha;
+  assign \$895  = { \$381 , \$384 [6:4] } <= 4'hb;
+  assign \$896  = { \$381 , \$384 [6:4] } <= 4'hc;
+  assign \$897  = { \$381 , \$384 [6:4] } <= 4'hd;
+  assign \$898  = { \$381 , \$384 [6:4] } <= 4'he;
+  assign \$899  = ~ msr_ready;
+  assign \$900  = msr__valid & \$899 ;
+  assign \$901  = msr_acc & is_base;
+  assign \$902  = \$901  & msr__write;
+  assign \$903  = \$902  & base_ok;
+  assign \$905  = deliverable ? irrv : svr[7:0];
+  assign \$906  = x2_go & msr__write;
+  assign \$907  = \$906  & x2_is_icr;
+  assign \$908  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$909  = eoi_go & eoi_level;
+  assign \$910  = ~ svr[12];
+  assign \$911  = \$909  & \$910 ;
+  assign \$912  = | tmcct;
+  assign \$913  = lvt_timer_next[18:17] == 1'h1;
+  assign \$914  = \$913  ? tmict : 32'd0;
+  assign \$915  = tmcct - 1'h1;
+  assign \$916  = presc + 1'h1;
+  assign \$917  = dl_due | tsc_switch;
+  assign \$918  = esr_write ? 8'h00 : esr_pending;
+  assign \$919  = \$918  | err;
+  assign \$920  = ~ { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
+  assign \$921  = irr & \$920 ;
+  assign \$922  = \$921  | { \$820 , \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813  };
+  assign \$923  = \$922  | { \$835 , \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828  };
+  assign \$924  = \$923  | { \$850 , \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843  };
+  assign \$925  = \$924  | { \$865 , \$864 , \$863 , \$862 , \$861 , \$860 , \$859 , \$858  };
+  assign \$926  = \$925  | { \$879 , \$878 , \$877 , \$876 , \$875 , \$874 , \$873 , \$872  };
+  assign \$927  = inta_go & eoi_go;
+  assign \$928  = ~ remote_eoi;
+  assign \$929  = remote_irr & \$928 ;
+  assign \$930  = \$929  | remote_set;
+  assign \$931  = ~ eoi_go;
+  assign \$932  = inta_go & \$931 ;
+  assign \$933  = ~ inta_go;
+  assign \$934  = eoi_go & \$933 ;
+  assign \$935  = 1'h1 << irrv[7:4];
+  assign \$936  = { 15'h0000, isr_valid } | \$935 ;
+  assign \$937  = 1'h1 << { \$414 , \$419  };
+  assign \$938  = ~ \$937 ;
+  assign \$939  = { 15'h0000, isr_valid } & \$938 ;
+  assign \$940  = ! irrv[7:4];
+  assign \$941  = irrv[7:4] == 1'h1;
+  assign \$942  = irrv[7:4] == 2'h2;
+  assign \$943  = irrv[7:4] == 2'h3;
+  assign \$944  = irrv[7:4] == 3'h4;
+  assign \$945  = irrv[7:4] == 3'h5;
+  assign \$946  = irrv[7:4] == 3'h6;
+  assign \$947  = irrv[7:4] == 3'h7;
+  assign \$948  = irrv[7:4] == 4'h8;
+  assign \$949  = irrv[7:4] == 4'h9;
+  assign \$950  = irrv[7:4] == 4'ha;
+  assign \$951  = irrv[7:4] == 4'hb;
+  assign \$952  = irrv[7:4] == 4'hc;
+  assign \$953  = irrv[7:4] == 4'hd;
+  assign \$954  = irrv[7:4] == 4'he;
+  assign \$955  = irrv[7:4] == 4'hf;
+  assign \$956  = ~ nmi_ack;
+  assign \$957  = nmi & \$956 ;
+  assign \$958  = msg_nmi | lint0_nmi;
+  assign \$959  = \$958  | lint1_nmi;
+  assign \$960  = \$957  | \$959 ;
+  assign \$961  = init_go | base_disable;
+  always @(posedge clk)
+    \irr_any$90  <= \$962 ;
+  always @(posedge clk)
+    irrv <= \$963 ;
+  always @(posedge clk)
+    irr_ge <= \$964 ;
+  always @(posedge clk)
+    msr_seen <= \$965 ;
+  always @(posedge clk)
+    apic_base <= \$966 ;
+  always @(posedge clk)
+    ack_valid <= \$967 ;
+  always @(posedge clk)
+    ack_vector <= \$968 ;
+  always @(posedge clk)
+    icr_dest32 <= \$969 ;
+  always @(posedge clk)
+    id_reg <= \$970 ;
+  always @(posedge clk)
+    id_set <= \$971 ;
+  always @(posedge clk)
+    ipi__valid <= \$972 ;
+  always @(posedge clk)
+    ipi__vector <= \$973 ;
+  always @(posedge clk)
+    ipi__delivery_mode <= \$974 ;
+  always @(posedge clk)
+    ipi__dest_mode <= \$975 ;
+  always @(posedge clk)
+    ipi__shorthand <= \$976 ;
+  always @(posedge clk)
+    ipi__trigger <= \$977 ;
   always @(posedge clk)
-    ipi__valid <= \$957 ;
+    ipi__level <= \$978 ;
   always @(posedge clk)
-    ipi__vector <= \$958 ;
+    ipi__dest <= \$979 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$959 ;
+    ipi__source <= \$980 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$960 ;
+    eoi__valid <= \$981 ;
   always @(posedge clk)
-    ipi__shorthand <= \$961 ;
+    eoi__vector <= \$982 ;
   always @(posedge clk)
-    ipi__trigger <= \$962 ;
+    lint_prev <= \$983 ;
   always @(posedge clk)
-    ipi__level <= \$963 ;
+    tmcct <= \$984 ;
   always @(posedge clk)
-    ipi__dest <= \$964 ;
+    presc <= \$985 ;
   always @(posedge clk)
-    ipi__source <= \$965 ;
+    tsc_deadline <= \$986 ;
   always @(posedge clk)
-    eoi__valid <= \$966 ;
+    esr_pending <= \$987 ;
   always @(posedge clk)
-    eoi__vector <= \$967 ;
+    esr <= \$988 ;
   always @(posedge clk)
-    lint_prev <= \$968 ;
+    irr <= \$989 ;
   always @(posedge clk)
-    tmcct <= \$969 ;
+    tmr <= \$990 ;
   always @(posedge clk)
-    presc <= \$970 ;
+    settle <= \$991 ;
   always @(posedge clk)
-    tsc_deadline <= \$971 ;
+    remote_irr <= \$992 ;
   always @(posedge clk)
-    esr_pending <= \$972 ;
+    isr_valid <= \$993 ;
   always @(posedge clk)
-    esr <= \$973 ;
+    isr_low0 <= \$994 ;
   always @(posedge clk)
-    irr <= \$974 ;
+    isr_low1 <= \$995 ;
   always @(posedge clk)
-    tmr <= \$975 ;
+    isr_low2 <= \$996 ;
   always @(posedge clk)
-    settle <= \$976 ;
+    isr_low3 <= \$997 ;
   always @(posedge clk)
-    remote_irr <= \$977 ;
+    isr_low4 <= \$998 ;
   always @(posedge clk)
-    isr_valid <= \$978 ;
+    isr_low5 <= \$999 ;
   always @(posedge clk)
-    isr_low0 <= \$979 ;
+    isr_low6 <= \$1000 ;
   always @(posedge clk)
-    isr_low1 <= \$980 ;
+    isr_low7 <= \$1001 ;
   always @(posedge clk)
-    isr_low2 <= \$981 ;
+    isr_low8 <= \$1002 ;
   always @(posedge clk)
-    isr_low3 <= \$982 ;
+    isr_low9 <= \$1003 ;
   always @(posedge clk)
-    isr_low4 <= \$983 ;
+    isr_low10 <= \$1004 ;
   always @(posedge clk)
-    isr_low5 <= \$984 ;
+    isr_low11 <= \$1005 ;
   always @(posedge clk)
-    isr_low6 <= \$985 ;
+    isr_low12 <= \$1006 ;
   always @(posedge clk)
-    isr_low7 <= \$986 ;
+    isr_low13 <= \$1007 ;
   always @(posedge clk)
-    isr_low8 <= \$987 ;
+    isr_low14 <= \$1008 ;
   always @(posedge clk)
-    isr_low9 <= \$988 ;
+    isr_low15 <= \$1009 ;
   always @(posedge clk)
-    isr_low10 <= \$989 ;
+    nmi <= \$1010 ;
   always @(posedge clk)
-    isr_low11 <= \$990 ;
+    tpr <= \$1011 ;
   always @(posedge clk)
-    isr_low12 <= \$991 ;
+    ldr <= \$1012 ;
   always @(posedge clk)
-    isr_low13 <= \$992 ;
+    dfr <= \$1013 ;
   always @(posedge clk)
-    isr_low14 <= \$993 ;
+    svr <= \$1014 ;
   always @(posedge clk)
-    isr_low15 <= \$994 ;
+    icr_lo <= \$1015 ;
   always @(posedge clk)
-    nmi <= \$995 ;
+    icr_hi <= \$1016 ;
   always @(posedge clk)
-    tpr <= \$996 ;
+    lvt_timer <= \$1017 ;
   always @(posedge clk)
-    ldr <= \$997 ;
+    lvt_thermal <= \$1018 ;
   always @(posedge clk)
-    dfr <= \$998 ;
+    lvt_perfmon <= \$1019 ;
   always @(posedge clk)
-    svr <= \$999 ;
+    lvt_lint0 <= \$1020 ;
   always @(posedge clk)
-    icr_lo <= \$1000 ;
+    lvt_lint1 <= \$1021 ;
   always @(posedge clk)
-    icr_hi <= \$1001 ;
+    lvt_error <= \$1022 ;
   always @(posedge clk)
-    lvt_timer <= \$1002 ;
+    tmict <= \$1023 ;
   always @(posedge clk)
-    lvt_thermal <= \$1003 ;
+    tdcr <= \$1024 ;
   always @(posedge clk)
-    lvt_perfmon <= \$1004 ;
+    init <= \$1025 ;
   always @(posedge clk)
-    lvt_lint0 <= \$1005 ;
+    sipi <= \$1026 ;
   always @(posedge clk)
-    lvt_lint1 <= \$1006 ;
-  always @(posedge clk)
-    lvt_error <= \$1007 ;
-  always @(posedge clk)
-    tmict <= \$1008 ;
-  always @(posedge clk)
-    tdcr <= \$1009 ;
-  always @(posedge clk)
-    init <= \$1010 ;
-  always @(posedge clk)
-    sipi <= \$1011 ;
-  always @(posedge clk)
-    sipi_vector <= \$1012 ;
+    sipi_vector <= \$1027 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -3092,7 +3124,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h030:
             /* empty */;
         12'h080:
-            tpr_next = \$586 ;
+            tpr_next = \$587 ;
       endcase
     end
   end
@@ -3116,7 +3148,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0c0:
             /* empty */;
         12'h0d0:
-            ldr_next = \$587 ;
+            ldr_next = \$588 ;
       endcase
     end
   end
@@ -3142,7 +3174,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0d0:
             /* empty */;
         12'h0e0:
-            dfr_next = \$588 ;
+            dfr_next = \$589 ;
       endcase
     end
   end
@@ -3170,7 +3202,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            svr_next = \$589 ;
+            svr_next = \$590 ;
       endcase
     end
   end
@@ -3208,8 +3240,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$598 ) begin
-              icr_lo_next = \$599 ;
+            if (\$599 ) begin
+              icr_lo_next = \$600 ;
             end
       endcase
     end
@@ -3250,7 +3282,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h300:
             /* empty */;
         12'h310:
-            icr_hi_next = \$622 ;
+            icr_hi_next = \$623 ;
       endcase
     end
   end
@@ -3278,8 +3310,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$591 ) begin
-              lvt_timer_next = \$592 ;
+            if (\$592 ) begin
+              lvt_timer_next = \$593 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3294,7 +3326,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            lvt_timer_next = \$625 ;
+            lvt_timer_next = \$626 ;
       endcase
     end
   end
@@ -3322,8 +3354,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$591 ) begin
-              lvt_thermal_next = \$593 ;
+            if (\$592 ) begin
+              lvt_thermal_next = \$594 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3340,7 +3372,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h320:
             /* empty */;
         12'h330:
-            lvt_thermal_next = \$635 ;
+            lvt_thermal_next = \$636 ;
       endcase
     end
   end
@@ -3368,8 +3400,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$591 ) begin
-              lvt_perfmon_next = \$594 ;
+            if (\$592 ) begin
+              lvt_perfmon_next = \$595 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3388,7 +3420,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h330:
             /* empty */;
         12'h340:
-            lvt_perfmon_next = \$638 ;
+            lvt_perfmon_next = \$639 ;
       endcase
     end
   end
@@ -3416,8 +3448,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$591 ) begin
-              lvt_lint0_next = \$595 ;
+            if (\$592 ) begin
+              lvt_lint0_next = \$596 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3438,7 +3470,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h340:
             /* empty */;
         12'h350:
-            lvt_lint0_next = \$641 ;
+            lvt_lint0_next = \$642 ;
       endcase
     end
   end
@@ -3466,8 +3498,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$591 ) begin
-              lvt_lint1_next = \$596 ;
+            if (\$592 ) begin
+              lvt_lint1_next = \$597 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3490,7 +3522,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h350:
             /* empty */;
         12'h360:
-            lvt_lint1_next = \$644 ;
+            lvt_lint1_next = \$645 ;
       endcase
     end
   end
@@ -3518,8 +3550,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$591 ) begin
-              lvt_error_next = \$597 ;
+            if (\$592 ) begin
+              lvt_error_next = \$598 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3544,7 +3576,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h360:
             /* empty */;
         12'h370:
-            lvt_error_next = \$647 ;
+            lvt_error_next = \$648 ;
       endcase
     end
   end
@@ -3586,7 +3618,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$632 ) begin
+            if (\$633 ) begin
               tmict_next = 32'd0;
             end
         12'h330:
@@ -3600,8 +3632,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$649 ) begin
-              tmict_next = \$650 ;
+            if (\$650 ) begin
+              tmict_next = \$651 ;
             end
       endcase
     end
@@ -3660,17 +3692,17 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h390:
             /* empty */;
         12'h3e0:
-            tdcr_next = \$651 ;
+            tdcr_next = \$652 ;
       endcase
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$462 ) begin
+    if (\$463 ) begin
       apr = tpr[7:0];
     end else begin
-      apr = { \$464 , 4'h0 };
+      apr = { \$465 , 4'h0 };
     end
   end
   always @* begin
@@ -4346,11 +4378,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     r_data = 32'd0;
     casez (r_addr)
       12'h020:
-          r_data = { \$551 , 24'h000000 };
+          r_data = { \$552 , 24'h000000 };
       12'h030:
           r_data = 32'd17104916;
       12'h080:
-          r_data = \$552 ;
+          r_data = \$553 ;
       12'h090:
           r_data = { 24'h000000, apr };
       12'h0a0:
@@ -4360,41 +4392,41 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
       12'h0c0:
           r_data = 32'd0;
       12'h0d0:
-          r_data = \$553 ;
-      12'h0e0:
           r_data = \$554 ;
-      12'h0f0:
+      12'h0e0:
           r_data = \$555 ;
-      12'b00010???0000:
-          r_data = { \$550 , \$548  };
-      12'b00011???0000:
+      12'h0f0:
           r_data = \$556 ;
-      12'b00100???0000:
+      12'b00010???0000:
+          r_data = { \$551 , \$549  };
+      12'b00011???0000:
           r_data = \$557 ;
+      12'b00100???0000:
+          r_data = \$558 ;
       12'h280:
           r_data = { 24'h000000, esr };
       12'h300:
-          r_data = \$560 ;
-      12'h310:
           r_data = \$561 ;
-      12'h320:
+      12'h310:
           r_data = \$562 ;
-      12'h330:
+      12'h320:
           r_data = \$563 ;
-      12'h340:
+      12'h330:
           r_data = \$564 ;
+      12'h340:
+          r_data = \$565 ;
       12'h350:
-          r_data = \$567 ;
+          r_data = \$568 ;
       12'h360:
-          r_data = \$570 ;
-      12'h370:
           r_data = \$571 ;
-      12'h380:
+      12'h370:
           r_data = \$572 ;
+      12'h380:
+          r_data = \$573 ;
       12'h390:
           r_data = tmcct;
       12'h3e0:
-          r_data = \$573 ;
+          r_data = \$574 ;
     endcase
   end
   always @* begin
@@ -4473,7 +4505,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (is_base) begin
-      msr__rdata = \$576 ;
+      msr__rdata = \$577 ;
     end else if (is_dl) begin
       msr__rdata = tsc_deadline;
     end else begin
@@ -4483,8 +4515,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_bad = 1'h0;
-    if (\$584 ) begin
-      if (\$585 ) begin
+    if (\$585 ) begin
+      if (\$586 ) begin
         self_bad = 1'h1;
       end
     end
@@ -4492,9 +4524,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_send = 1'h0;
-    if (\$584 ) begin
+    if (\$585 ) begin
       (* full_case = 32'd1 *)
-      if (\$585 ) begin
+      if (\$586 ) begin
       end else begin
         self_send = 1'h1;
       end
@@ -4600,8 +4632,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$598 ) begin
-              if (\$607 ) begin
+            if (\$599 ) begin
+              if (\$608 ) begin
                 err_send = 1'h1;
               end
             end
@@ -4642,9 +4674,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$598 ) begin
-              if (\$607 ) begin
-              end else if (\$621 ) begin
+            if (\$599 ) begin
+              if (\$608 ) begin
+              end else if (\$622 ) begin
                 icr_send = 1'h1;
               end
             end
@@ -4689,7 +4721,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$632 ) begin
+            if (\$633 ) begin
               tsc_switch = 1'h1;
             end
       endcase
@@ -4745,7 +4777,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$649 ) begin
+            if (\$650 ) begin
               tmict_load = 1'h1;
             end
       endcase
@@ -4815,9 +4847,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_illegal = 1'h0;
-    if (\$674 ) begin
-      if (\$683 ) begin
-        if (\$684 ) begin
+    if (\$671 ) begin
+      if (\$680 ) begin
+        if (\$681 ) begin
           msg_illegal = 1'h1;
         end
       end
@@ -4826,10 +4858,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_take = 1'h0;
-    if (\$674 ) begin
-      if (\$683 ) begin
+    if (\$671 ) begin
+      if (\$680 ) begin
         (* full_case = 32'd1 *)
-        if (\$684 ) begin
+        if (\$681 ) begin
         end else begin
           msg_take = 1'h1;
         end
@@ -4839,558 +4871,385 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (\$674 ) begin
-      msg_nmi = \$685 ;
+    if (\$671 ) begin
+      msg_nmi = \$682 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (\$674 ) begin
-      msg_init = \$691 ;
+    if (\$671 ) begin
+      msg_init = \$688 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (\$674 ) begin
-      msg_sipi = \$692 ;
+    if (\$671 ) begin
+      msg_sipi = \$689 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$948  = irr_any8;
+    \$962  = irr_any8;
     if (rst) begin
-      \$948  = 1'h0;
+      \$962  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$949  = { \$381 , \$384  };
+    \$963  = { \$381 , \$384  };
     if (rst) begin
-      \$949  = 8'h00;
+      \$963  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$950  = \$888 ;
+    \$964  = { 1'h1, \$898 , \$897 , \$896 , \$895 , \$894 , \$893 , \$892 , \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  };
     if (rst) begin
-      \$950  = 1'h0;
+      \$964  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$951  = apic_base;
-    if (\$891 ) begin
-      \$951  = \$892 ;
+    \$965  = \$900 ;
+    if (rst) begin
+      \$965  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$966  = apic_base;
+    if (\$903 ) begin
+      \$966  = \$904 ;
     end
     if (rst) begin
-      \$951  = 64'h00000000fee00800;
+      \$966  = 64'h00000000fee00800;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$952  = inta;
+    \$967  = inta;
     if (rst) begin
-      \$952  = 1'h0;
+      \$967  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$953  = ack_vector;
+    \$968  = ack_vector;
     if (inta) begin
-      \$953  = \$893 ;
+      \$968  = \$905 ;
     end
     if (rst) begin
-      \$953  = 8'h00;
+      \$968  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$954  = icr_dest32;
-    if (\$895 ) begin
-      \$954  = msr__wdata[63:32];
+    \$969  = icr_dest32;
+    if (\$907 ) begin
+      \$969  = msr__wdata[63:32];
     end
-    if (\$947 ) begin
-      \$954  = 32'd0;
+    if (\$961 ) begin
+      \$969  = 32'd0;
     end
     if (rst) begin
-      \$954  = 32'd0;
+      \$969  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$955  = id_reg;
+    \$970  = id_reg;
     if (id_write) begin
-      \$955  = wdata[31:24];
+      \$970  = wdata[31:24];
     end
     if (rst) begin
-      \$955  = 8'h00;
+      \$970  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$956  = id_set;
+    \$971  = id_set;
     if (id_write) begin
-      \$956  = 1'h1;
+      \$971  = 1'h1;
     end
     if (base_disable) begin
-      \$956  = 1'h0;
+      \$971  = 1'h0;
     end
     if (rst) begin
-      \$956  = 1'h0;
+      \$971  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$957  = 1'h1;
+      \$972  = 1'h1;
     end else if (self_send) begin
-      \$957  = 1'h1;
+      \$972  = 1'h1;
     end else begin
-      \$957  = busy_after;
+      \$972  = busy_after;
     end
     if (rst) begin
-      \$957  = 1'h0;
+      \$972  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$958  = ipi__vector;
+    \$973  = ipi__vector;
     if (icr_send) begin
-      \$958  = icr_lo_next[7:0];
+      \$973  = icr_lo_next[7:0];
     end else if (self_send) begin
-      \$958  = msr__wdata[7:0];
+      \$973  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$958  = 8'h00;
+      \$973  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$959  = ipi__delivery_mode;
+    \$974  = ipi__delivery_mode;
     if (icr_send) begin
-      \$959  = icr_lo_next[10:8];
+      \$974  = icr_lo_next[10:8];
     end else if (self_send) begin
-      \$959  = 3'h0;
+      \$974  = 3'h0;
     end
     if (rst) begin
-      \$959  = 3'h0;
+      \$974  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$960  = ipi__dest_mode;
+    \$975  = ipi__dest_mode;
     if (icr_send) begin
-      \$960  = icr_lo_next[11];
+      \$975  = icr_lo_next[11];
     end else if (self_send) begin
-      \$960  = 1'h0;
+      \$975  = 1'h0;
     end
     if (rst) begin
-      \$960  = 1'h0;
+      \$975  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$961  = ipi__shorthand;
+    \$976  = ipi__shorthand;
     if (icr_send) begin
-      \$961  = icr_lo_next[19:18];
+      \$976  = icr_lo_next[19:18];
     end else if (self_send) begin
-      \$961  = 2'h1;
+      \$976  = 2'h1;
     end
     if (rst) begin
-      \$961  = 2'h0;
+      \$976  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$962  = ipi__trigger;
+    \$977  = ipi__trigger;
     if (icr_send) begin
-      \$962  = icr_lo_next[15];
+      \$977  = icr_lo_next[15];
     end else if (self_send) begin
-      \$962  = 1'h0;
+      \$977  = 1'h0;
     end
     if (rst) begin
-      \$962  = 1'h0;
+      \$977  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$963  = ipi__level;
+    \$978  = ipi__level;
     if (icr_send) begin
-      \$963  = icr_lo_next[14];
+      \$978  = icr_lo_next[14];
     end else if (self_send) begin
-      \$963  = 1'h0;
+      \$978  = 1'h0;
     end
     if (rst) begin
-      \$963  = 1'h0;
+      \$978  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$964  = ipi__dest;
+    \$979  = ipi__dest;
     if (icr_send) begin
-      \$964  = \$896 ;
+      \$979  = \$908 ;
     end else if (self_send) begin
-      \$964  = 32'd0;
+      \$979  = 32'd0;
     end
     if (rst) begin
-      \$964  = 32'd0;
+      \$979  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$965  = ipi__source;
+    \$980  = ipi__source;
     if (icr_send) begin
-      \$965  = \$3 ;
+      \$980  = \$3 ;
     end else if (self_send) begin
-      \$965  = \$3 ;
+      \$980  = \$3 ;
     end
     if (rst) begin
-      \$965  = 8'h00;
+      \$980  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$966  = \$899 ;
+    \$981  = \$911 ;
     if (rst) begin
-      \$966  = 1'h0;
+      \$981  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$967  = eoi__vector;
+    \$982  = eoi__vector;
     if (eoi_go) begin
-      \$967  = eoi_vec;
+      \$982  = eoi_vec;
     end
     if (rst) begin
-      \$967  = 8'h00;
+      \$982  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$968  = { lint1, lint0 };
+    \$983  = { lint1, lint0 };
     if (rst) begin
-      \$968  = 2'h0;
+      \$983  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$969  = tmcct;
+    \$984  = tmcct;
     if (tmict_load) begin
-      \$969  = wdata;
+      \$984  = wdata;
     end else if (tsc_switch) begin
-      \$969  = 32'd0;
+      \$984  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$969  = \$902 ;
+        \$984  = \$914 ;
       end else begin
-        \$969  = \$903 [31:0];
+        \$984  = \$915 [31:0];
       end
     end
-    if (\$947 ) begin
-      \$969  = 32'd0;
+    if (\$961 ) begin
+      \$984  = 32'd0;
     end
     if (rst) begin
-      \$969  = 32'd0;
+      \$984  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$970  = presc;
+    \$985  = presc;
     if (tmict_load) begin
-      \$970  = 7'h00;
+      \$985  = 7'h00;
     end else if (tsc_switch) begin
-      \$970  = 7'h00;
+      \$985  = 7'h00;
     end else if (dec) begin
-      \$970  = 7'h00;
-    end else if (\$900 ) begin
-      \$970  = \$904 [6:0];
+      \$985  = 7'h00;
+    end else if (\$912 ) begin
+      \$985  = \$916 [6:0];
     end
-    if (\$947 ) begin
-      \$970  = 7'h00;
+    if (\$961 ) begin
+      \$985  = 7'h00;
     end
     if (rst) begin
-      \$970  = 7'h00;
+      \$985  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$971  = tsc_deadline;
+    \$986  = tsc_deadline;
     if (dl_write) begin
-      \$971  = msr__wdata;
-    end else if (\$905 ) begin
-      \$971  = 64'h0000000000000000;
+      \$986  = msr__wdata;
+    end else if (\$917 ) begin
+      \$986  = 64'h0000000000000000;
     end
-    if (\$947 ) begin
-      \$971  = 64'h0000000000000000;
+    if (\$961 ) begin
+      \$986  = 64'h0000000000000000;
     end
     if (rst) begin
-      \$971  = 64'h0000000000000000;
+      \$986  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$972  = \$907 ;
-    if (\$947 ) begin
-      \$972  = 8'h00;
+    \$987  = \$919 ;
+    if (\$961 ) begin
+      \$987  = 8'h00;
     end
     if (rst) begin
-      \$972  = 8'h00;
+      \$987  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$973  = esr;
+    \$988  = esr;
     if (esr_write) begin
-      \$973  = esr_pending;
+      \$988  = esr_pending;
     end
-    if (\$947 ) begin
-      \$973  = 8'h00;
+    if (\$961 ) begin
+      \$988  = 8'h00;
     end
     if (rst) begin
-      \$973  = 8'h00;
+      \$988  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$974  = \$914 ;
-    if (\$947 ) begin
-      \$974  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$989  = \$926 ;
+    if (\$961 ) begin
+      \$989  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$974  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$989  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$975  = tmr_stage4;
-    if (\$947 ) begin
-      \$975  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$990  = tmr_stage4;
+    if (\$961 ) begin
+      \$990  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$975  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$990  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$976  = \$915 ;
+    \$991  = \$927 ;
     if (rst) begin
-      \$976  = 1'h0;
+      \$991  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$977  = \$916 ;
-    if (\$947 ) begin
-      \$977  = 2'h0;
+    \$992  = \$930 ;
+    if (\$961 ) begin
+      \$992  = 2'h0;
     end
     if (rst) begin
-      \$977  = 2'h0;
+      \$992  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$978  = isr_valid;
-    if (\$918 ) begin
-      \$978  = \$922 [15:0];
-    end else if (\$920 ) begin
-      \$978  = \$925 [15:0];
+    \$993  = isr_valid;
+    if (\$932 ) begin
+      \$993  = \$936 [15:0];
+    end else if (\$934 ) begin
+      \$993  = \$939 [15:0];
     end
-    if (\$947 ) begin
-      \$978  = 16'h0000;
+    if (\$961 ) begin
+      \$993  = 16'h0000;
     end
     if (rst) begin
-      \$978  = 16'h0000;
+      \$993  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$979  = isr_low0;
-    if (inta_go) begin
-      if (\$926 ) begin
-        \$979  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$979  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$980  = isr_low1;
-    if (inta_go) begin
-      if (\$927 ) begin
-        \$980  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$980  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$981  = isr_low2;
-    if (inta_go) begin
-      if (\$928 ) begin
-        \$981  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$981  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$982  = isr_low3;
-    if (inta_go) begin
-      if (\$929 ) begin
-        \$982  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$982  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$983  = isr_low4;
-    if (inta_go) begin
-      if (\$930 ) begin
-        \$983  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$983  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$984  = isr_low5;
-    if (inta_go) begin
-      if (\$931 ) begin
-        \$984  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$984  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$985  = isr_low6;
-    if (inta_go) begin
-      if (\$932 ) begin
-        \$985  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$985  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$986  = isr_low7;
-    if (inta_go) begin
-      if (\$933 ) begin
-        \$986  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$986  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$987  = isr_low8;
-    if (inta_go) begin
-      if (\$934 ) begin
-        \$987  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$987  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$988  = isr_low9;
-    if (inta_go) begin
-      if (\$935 ) begin
-        \$988  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$988  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$989  = isr_low10;
-    if (inta_go) begin
-      if (\$936 ) begin
-        \$989  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$989  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$990  = isr_low11;
-    if (inta_go) begin
-      if (\$937 ) begin
-        \$990  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$990  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$991  = isr_low12;
-    if (inta_go) begin
-      if (\$938 ) begin
-        \$991  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$991  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$992  = isr_low13;
-    if (inta_go) begin
-      if (\$939 ) begin
-        \$992  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$992  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$993  = isr_low14;
+    \$994  = isr_low0;
     if (inta_go) begin
       if (\$940 ) begin
-        \$993  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$993  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$994  = isr_low15;
-    if (inta_go) begin
-      if (\$941 ) begin
         \$994  = irrv[3:0];
       end
     end
@@ -5400,176 +5259,356 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$995  = \$946 ;
+    \$995  = isr_low1;
+    if (inta_go) begin
+      if (\$941 ) begin
+        \$995  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$995  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$996  = isr_low2;
+    if (inta_go) begin
+      if (\$942 ) begin
+        \$996  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$996  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$997  = isr_low3;
+    if (inta_go) begin
+      if (\$943 ) begin
+        \$997  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$997  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$998  = isr_low4;
+    if (inta_go) begin
+      if (\$944 ) begin
+        \$998  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$998  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$999  = isr_low5;
+    if (inta_go) begin
+      if (\$945 ) begin
+        \$999  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$999  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1000  = isr_low6;
+    if (inta_go) begin
+      if (\$946 ) begin
+        \$1000  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1000  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1001  = isr_low7;
+    if (inta_go) begin
+      if (\$947 ) begin
+        \$1001  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1001  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1002  = isr_low8;
+    if (inta_go) begin
+      if (\$948 ) begin
+        \$1002  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1002  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1003  = isr_low9;
+    if (inta_go) begin
+      if (\$949 ) begin
+        \$1003  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1003  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1004  = isr_low10;
+    if (inta_go) begin
+      if (\$950 ) begin
+        \$1004  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1004  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1005  = isr_low11;
+    if (inta_go) begin
+      if (\$951 ) begin
+        \$1005  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1005  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1006  = isr_low12;
+    if (inta_go) begin
+      if (\$952 ) begin
+        \$1006  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1006  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1007  = isr_low13;
+    if (inta_go) begin
+      if (\$953 ) begin
+        \$1007  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1007  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1008  = isr_low14;
+    if (inta_go) begin
+      if (\$954 ) begin
+        \$1008  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1008  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1009  = isr_low15;
+    if (inta_go) begin
+      if (\$955 ) begin
+        \$1009  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1009  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1010  = \$960 ;
     if (base_disable) begin
-      \$995  = 1'h0;
+      \$1010  = 1'h0;
     end
-    if (rst) begin
-      \$995  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$996  = tpr_next;
-    if (\$947 ) begin
-      \$996  = 32'd0;
-    end
-    if (rst) begin
-      \$996  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$997  = ldr_next;
-    if (\$947 ) begin
-      \$997  = 32'd0;
-    end
-    if (rst) begin
-      \$997  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$998  = dfr_next;
-    if (\$947 ) begin
-      \$998  = 32'd4026531840;
-    end
-    if (rst) begin
-      \$998  = 32'd4026531840;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$999  = svr_next;
-    if (\$947 ) begin
-      \$999  = 32'd255;
-    end
-    if (rst) begin
-      \$999  = 32'd255;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1000  = icr_lo_next;
-    if (\$947 ) begin
-      \$1000  = 32'd0;
-    end
-    if (rst) begin
-      \$1000  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1001  = icr_hi_next;
-    if (\$947 ) begin
-      \$1001  = 32'd0;
-    end
-    if (rst) begin
-      \$1001  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1002  = lvt_timer_next;
-    if (\$947 ) begin
-      \$1002  = 32'd65536;
-    end
-    if (rst) begin
-      \$1002  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1003  = lvt_thermal_next;
-    if (\$947 ) begin
-      \$1003  = 32'd65536;
-    end
-    if (rst) begin
-      \$1003  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1004  = lvt_perfmon_next;
-    if (\$947 ) begin
-      \$1004  = 32'd65536;
-    end
-    if (rst) begin
-      \$1004  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1005  = lvt_lint0_next;
-    if (\$947 ) begin
-      \$1005  = 32'd65536;
-    end
-    if (rst) begin
-      \$1005  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1006  = lvt_lint1_next;
-    if (\$947 ) begin
-      \$1006  = 32'd65536;
-    end
-    if (rst) begin
-      \$1006  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1007  = lvt_error_next;
-    if (\$947 ) begin
-      \$1007  = 32'd65536;
-    end
-    if (rst) begin
-      \$1007  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1008  = tmict_next;
-    if (\$947 ) begin
-      \$1008  = 32'd0;
-    end
-    if (rst) begin
-      \$1008  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1009  = tdcr_next;
-    if (\$947 ) begin
-      \$1009  = 32'd0;
-    end
-    if (rst) begin
-      \$1009  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1010  = init_go;
     if (rst) begin
       \$1010  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1011  = msg_sipi;
+    \$1011  = tpr_next;
+    if (\$961 ) begin
+      \$1011  = 32'd0;
+    end
     if (rst) begin
-      \$1011  = 1'h0;
+      \$1011  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1012  = sipi_vector;
-    if (msg_sipi) begin
-      \$1012  = msg_in__vector;
+    \$1012  = ldr_next;
+    if (\$961 ) begin
+      \$1012  = 32'd0;
     end
     if (rst) begin
-      \$1012  = 8'h00;
+      \$1012  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1013  = dfr_next;
+    if (\$961 ) begin
+      \$1013  = 32'd4026531840;
+    end
+    if (rst) begin
+      \$1013  = 32'd4026531840;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1014  = svr_next;
+    if (\$961 ) begin
+      \$1014  = 32'd255;
+    end
+    if (rst) begin
+      \$1014  = 32'd255;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1015  = icr_lo_next;
+    if (\$961 ) begin
+      \$1015  = 32'd0;
+    end
+    if (rst) begin
+      \$1015  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1016  = icr_hi_next;
+    if (\$961 ) begin
+      \$1016  = 32'd0;
+    end
+    if (rst) begin
+      \$1016  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1017  = lvt_timer_next;
+    if (\$961 ) begin
+      \$1017  = 32'd65536;
+    end
+    if (rst) begin
+      \$1017  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1018  = lvt_thermal_next;
+    if (\$961 ) begin
+      \$1018  = 32'd65536;
+    end
+    if (rst) begin
+      \$1018  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1019  = lvt_perfmon_next;
+    if (\$961 ) begin
+      \$1019  = 32'd65536;
+    end
+    if (rst) begin
+      \$1019  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1020  = lvt_lint0_next;
+    if (\$961 ) begin
+      \$1020  = 32'd65536;
+    end
+    if (rst) begin
+      \$1020  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1021  = lvt_lint1_next;
+    if (\$961 ) begin
+      \$1021  = 32'd65536;
+    end
+    if (rst) begin
+      \$1021  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1022  = lvt_error_next;
+    if (\$961 ) begin
+      \$1022  = 32'd65536;
+    end
+    if (rst) begin
+      \$1022  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1023  = tmict_next;
+    if (\$961 ) begin
+      \$1023  = 32'd0;
+    end
+    if (rst) begin
+      \$1023  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1024  = tdcr_next;
+    if (\$961 ) begin
+      \$1024  = 32'd0;
+    end
+    if (rst) begin
+      \$1024  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1025  = init_go;
+    if (rst) begin
+      \$1025  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1026  = msg_sipi;
+    if (rst) begin
+      \$1026  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1027  = sipi_vector;
+    if (msg_sipi) begin
+      \$1027  = msg_in__vector;
+    end
+    if (rst) begin
+      \$1027  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -5608,9 +5647,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign isr = { \$451 , \$449 , \$447 , \$445 , \$443 , \$441 , \$439 , \$437 , \$435 , \$433 , \$431 , \$429 , \$427 , \$425 , \$423 , \$421  };
   assign intr = deliverable;
   assign vector = irrv;
-  assign \nmi$99  = nmi;
+  assign \nmi$100  = nmi;
   assign apic_id = { 24'h000000, \$3  };
-  assign \ldr$102  = ldr_out;
+  assign \ldr$103  = ldr_out;
   assign arb_priority = apr;
   assign msg_in__ready = 1'h1;
   assign busy = ipi__valid;
@@ -5622,192 +5661,192 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign ipi_trigger = ipi__trigger;
   assign ipi_level = ipi__level;
   assign ipi_source = ipi__source;
-  assign isr_word = { \$550 , \$548  };
+  assign isr_word = { \$551 , \$549  };
   assign msr__ready = msr_ready;
   assign msr__fault = msr_fault;
-  assign \ack_valid$180  = ack_valid;
-  assign \ack_vector$182  = ack_vector;
-  assign inta_bit_low = \$653 [31:0];
-  assign inta_bit_sel = \$655 [7:0];
-  assign inta_bit = { \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657 , \$656  };
+  assign \ack_valid$181  = ack_valid;
+  assign \ack_vector$183  = ack_vector;
+  assign inta_bit_low = \$654 [31:0];
+  assign inta_bit_sel = \$656 [7:0];
+  assign inta_bit = { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$780 , \$779 , \$778 , \$777 , \$776 , \$775 , \$774  };
-  assign src0_bit_low = \$813 [31:0];
-  assign src0_bit_sel = \$815 [7:0];
-  assign src0_bit = { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign src1_bit_low = \$828 [31:0];
-  assign src1_bit_sel = \$830 [7:0];
-  assign src1_bit = { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign src2_bit_low = \$843 [31:0];
-  assign src2_bit_sel = \$845 [7:0];
-  assign src2_bit = { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign src3_bit_low = \$858 [31:0];
-  assign src3_bit_sel = \$860 [7:0];
-  assign src3_bit = { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign src4_bit_low = \$872 [31:0];
-  assign src4_bit_sel = \$874 [7:0];
-  assign src4_bit = { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign presc_ge = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  };
+  assign src0_bit_low = \$810 [31:0];
+  assign src0_bit_sel = \$812 [7:0];
+  assign src0_bit = { \$820 , \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813  };
+  assign src1_bit_low = \$825 [31:0];
+  assign src1_bit_sel = \$827 [7:0];
+  assign src1_bit = { \$835 , \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828  };
+  assign src2_bit_low = \$840 [31:0];
+  assign src2_bit_sel = \$842 [7:0];
+  assign src2_bit = { \$850 , \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843  };
+  assign src3_bit_low = \$855 [31:0];
+  assign src3_bit_sel = \$857 [7:0];
+  assign src3_bit = { \$865 , \$864 , \$863 , \$862 , \$861 , \$860 , \$859 , \$858  };
+  assign src4_bit_low = \$869 [31:0];
+  assign src4_bit_sel = \$871 [7:0];
+  assign src4_bit = { \$879 , \$878 , \$877 , \$876 , \$875 , \$874 , \$873 , \$872  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$273  = sipi_vector;
+  assign \sipi_vector$274  = sipi_vector;
   assign \port$40$0  = \$3 ;
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$808 ;
-  assign err[5] = \$805 ;
-  assign err[7] = \$804 ;
+  assign err[6] = \$805 ;
+  assign err[5] = \$802 ;
+  assign err[7] = \$801 ;
   assign err[4:0] = 5'h00;
-  assign remote_set[1] = \$751 ;
-  assign remote_set[0] = \$711 ;
-  assign remote_after[1] = \$673 ;
-  assign remote_after[0] = \$669 ;
-  assign gp_hit[3] = \$473 ;
-  assign gp_hit[2] = \$471 ;
-  assign gp_hit[1] = \$469 ;
-  assign gp_hit[0] = \$467 ;
-  assign { \$466 [63:32], \$466 [19:18], \$466 [15:14], \$466 [12:0] } = 49'h0000000000000;
-  assign { \$466 [31:20], \$466 [17:16], \$466 [13] } = { msr__wdata[31:20], msr__wdata[17:16], msr__wdata[13] };
-  assign \$468 [31:0] = 32'd0;
-  assign \$468 [63:32] = msr__wdata[63:32];
-  assign \$470 [7:0] = 8'h00;
-  assign \$470 [63:8] = msr__wdata[63:8];
-  assign \$472  = msr__wdata;
-  assign \$474  = { 8'h00, msr__addr[31:8] };
-  assign { \$481 [35:10], \$481 [8] } = 27'h0000000;
-  assign { \$481 [63:36], \$481 [9], \$481 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
-  assign { \$483 [63:12], \$483 [9:0] } = 62'h0000000000000000;
-  assign \$483 [11:10] = apic_base[11:10];
-  assign { \$485 [63:12], \$485 [9:0] } = 62'h0000000000000000;
-  assign \$485 [11:10] = msr__wdata[11:10];
-  assign \$488  = \$487 ;
-  assign { \$489 [63:12], \$489 [9:0] } = 62'h0000000000000000;
-  assign \$489 [11:10] = apic_base[11:10];
-  assign { \$491 [63:12], \$491 [9:0] } = 62'h0000000000000000;
-  assign \$491 [11:10] = msr__wdata[11:10];
-  assign { \$495 [63:12], \$495 [9:0] } = 62'h0000000000000000;
-  assign \$495 [11:10] = apic_base[11:10];
-  assign { \$497 [63:12], \$497 [9:0] } = 62'h0000000000000000;
-  assign \$497 [11:10] = msr__wdata[11:10];
-  assign { \$501 [63:12], \$501 [9:0] } = 62'h0000000000000000;
-  assign \$501 [11:10] = apic_base[11:10];
-  assign { \$503 [63:12], \$503 [9:0] } = 62'h0000000000000000;
-  assign \$503 [11:10] = msr__wdata[11:10];
-  assign { \$507 [63:12], \$507 [9:0] } = 62'h0000000000000000;
-  assign \$507 [11:10] = apic_base[11:10];
-  assign { \$509 [63:12], \$509 [9:0] } = 62'h0000000000000000;
-  assign \$509 [11:10] = msr__wdata[11:10];
-  assign { \$513 [63:12], \$513 [9:0] } = 62'h0000000000000000;
-  assign \$513 [11:10] = apic_base[11:10];
-  assign { \$515 [63:12], \$515 [9:0] } = 62'h0000000000000000;
-  assign \$515 [11:10] = msr__wdata[11:10];
-  assign { \$519 [63:12], \$519 [9:0] } = 62'h0000000000000000;
-  assign \$519 [11:10] = apic_base[11:10];
-  assign { \$521 [63:12], \$521 [9:0] } = 62'h0000000000000000;
-  assign \$521 [11:10] = msr__wdata[11:10];
-  assign { \$529 [63:12], \$529 [9:0] } = 62'h0000000000000000;
-  assign \$529 [11:10] = msr__wdata[11:10];
-  assign { \$532 [63:12], \$532 [9:0] } = 62'h0000000000000000;
-  assign \$532 [11:10] = apic_base[11:10];
-  assign \$552  = tpr;
-  assign \$553  = ldr;
-  assign \$554 [31:28] = dfr[31:28];
-  assign \$554 [27:0] = 28'hfffffff;
-  assign \$555  = svr;
-  assign \$558  = icr_lo;
-  assign \$559  = { 3'h0, ipi__valid, 12'h000 };
-  assign \$561  = icr_hi;
-  assign \$562  = lvt_timer;
-  assign \$563  = lvt_thermal;
-  assign \$564  = lvt_perfmon;
-  assign \$565  = lvt_lint0;
-  assign \$566  = { 1'h0, remote_irr[0], 14'h0000 };
-  assign \$568  = lvt_lint1;
-  assign \$569  = { 1'h0, remote_irr[1], 14'h0000 };
-  assign \$571  = lvt_error;
-  assign \$572  = tmict;
-  assign \$573  = tdcr;
+  assign remote_set[1] = \$748 ;
+  assign remote_set[0] = \$708 ;
+  assign remote_eoi[1] = \$670 ;
+  assign remote_eoi[0] = \$668 ;
+  assign gp_hit[3] = \$474 ;
+  assign gp_hit[2] = \$472 ;
+  assign gp_hit[1] = \$470 ;
+  assign gp_hit[0] = \$468 ;
+  assign { \$467 [63:32], \$467 [19:18], \$467 [15:14], \$467 [12:0] } = 49'h0000000000000;
+  assign { \$467 [31:20], \$467 [17:16], \$467 [13] } = { msr__wdata[31:20], msr__wdata[17:16], msr__wdata[13] };
+  assign \$469 [31:0] = 32'd0;
+  assign \$469 [63:32] = msr__wdata[63:32];
+  assign \$471 [7:0] = 8'h00;
+  assign \$471 [63:8] = msr__wdata[63:8];
+  assign \$473  = msr__wdata;
+  assign \$475  = { 8'h00, msr__addr[31:8] };
+  assign { \$482 [35:10], \$482 [8] } = 27'h0000000;
+  assign { \$482 [63:36], \$482 [9], \$482 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
+  assign { \$484 [63:12], \$484 [9:0] } = 62'h0000000000000000;
+  assign \$484 [11:10] = apic_base[11:10];
+  assign { \$486 [63:12], \$486 [9:0] } = 62'h0000000000000000;
+  assign \$486 [11:10] = msr__wdata[11:10];
+  assign \$489  = \$488 ;
+  assign { \$490 [63:12], \$490 [9:0] } = 62'h0000000000000000;
+  assign \$490 [11:10] = apic_base[11:10];
+  assign { \$492 [63:12], \$492 [9:0] } = 62'h0000000000000000;
+  assign \$492 [11:10] = msr__wdata[11:10];
+  assign { \$496 [63:12], \$496 [9:0] } = 62'h0000000000000000;
+  assign \$496 [11:10] = apic_base[11:10];
+  assign { \$498 [63:12], \$498 [9:0] } = 62'h0000000000000000;
+  assign \$498 [11:10] = msr__wdata[11:10];
+  assign { \$502 [63:12], \$502 [9:0] } = 62'h0000000000000000;
+  assign \$502 [11:10] = apic_base[11:10];
+  assign { \$504 [63:12], \$504 [9:0] } = 62'h0000000000000000;
+  assign \$504 [11:10] = msr__wdata[11:10];
+  assign { \$508 [63:12], \$508 [9:0] } = 62'h0000000000000000;
+  assign \$508 [11:10] = apic_base[11:10];
+  assign { \$510 [63:12], \$510 [9:0] } = 62'h0000000000000000;
+  assign \$510 [11:10] = msr__wdata[11:10];
+  assign { \$514 [63:12], \$514 [9:0] } = 62'h0000000000000000;
+  assign \$514 [11:10] = apic_base[11:10];
+  assign { \$516 [63:12], \$516 [9:0] } = 62'h0000000000000000;
+  assign \$516 [11:10] = msr__wdata[11:10];
+  assign { \$520 [63:12], \$520 [9:0] } = 62'h0000000000000000;
+  assign \$520 [11:10] = apic_base[11:10];
+  assign { \$522 [63:12], \$522 [9:0] } = 62'h0000000000000000;
+  assign \$522 [11:10] = msr__wdata[11:10];
+  assign { \$530 [63:12], \$530 [9:0] } = 62'h0000000000000000;
+  assign \$530 [11:10] = msr__wdata[11:10];
+  assign { \$533 [63:12], \$533 [9:0] } = 62'h0000000000000000;
+  assign \$533 [11:10] = apic_base[11:10];
+  assign \$553  = tpr;
+  assign \$554  = ldr;
+  assign \$555 [31:28] = dfr[31:28];
+  assign \$555 [27:0] = 28'hfffffff;
+  assign \$556  = svr;
+  assign \$559  = icr_lo;
+  assign \$560  = { 3'h0, ipi__valid, 12'h000 };
+  assign \$562  = icr_hi;
+  assign \$563  = lvt_timer;
+  assign \$564  = lvt_thermal;
+  assign \$565  = lvt_perfmon;
+  assign \$566  = lvt_lint0;
+  assign \$567  = { 1'h0, remote_irr[0], 14'h0000 };
+  assign \$569  = lvt_lint1;
+  assign \$570  = { 1'h0, remote_irr[1], 14'h0000 };
+  assign \$572  = lvt_error;
+  assign \$573  = tmict;
+  assign \$574  = tdcr;
   assign icr_lo_x2 = icr_lo;
-  assign \$575  = { 7'h00, \$574 , 8'h00 };
-  assign \$586 [31:8] = 24'h000000;
-  assign \$586 [7:0] = wdata[7:0];
-  assign \$587 [23:0] = 24'h000000;
-  assign \$587 [31:24] = wdata[31:24];
-  assign \$588 [27:0] = 28'h0000000;
-  assign \$588 [31:28] = wdata[31:28];
-  assign { \$589 [31:13], \$589 [11:10] } = 21'h000000;
-  assign { \$589 [12], \$589 [9:0] } = { wdata[12], wdata[9:0] };
+  assign \$576  = { 7'h00, \$575 , 8'h00 };
+  assign \$587 [31:8] = 24'h000000;
+  assign \$587 [7:0] = wdata[7:0];
+  assign \$588 [23:0] = 24'h000000;
+  assign \$588 [31:24] = wdata[31:24];
+  assign \$589 [27:0] = 28'h0000000;
+  assign \$589 [31:28] = wdata[31:28];
   assign { \$590 [31:13], \$590 [11:10] } = 21'h000000;
   assign { \$590 [12], \$590 [9:0] } = { wdata[12], wdata[9:0] };
-  assign { \$592 [31:17], \$592 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
-  assign \$592 [16] = 1'h1;
-  assign { \$593 [31:17], \$593 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
+  assign { \$591 [31:13], \$591 [11:10] } = 21'h000000;
+  assign { \$591 [12], \$591 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$593 [31:17], \$593 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
   assign \$593 [16] = 1'h1;
-  assign { \$594 [31:17], \$594 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
+  assign { \$594 [31:17], \$594 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
   assign \$594 [16] = 1'h1;
-  assign { \$595 [31:17], \$595 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
+  assign { \$595 [31:17], \$595 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
   assign \$595 [16] = 1'h1;
-  assign { \$596 [31:17], \$596 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
+  assign { \$596 [31:17], \$596 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
   assign \$596 [16] = 1'h1;
-  assign { \$597 [31:17], \$597 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
+  assign { \$597 [31:17], \$597 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
   assign \$597 [16] = 1'h1;
-  assign { \$599 [31:20], \$599 [17:16], \$599 [13:12] } = 16'h0000;
-  assign { \$599 [19:18], \$599 [15:14], \$599 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$598 [31:17], \$598 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
+  assign \$598 [16] = 1'h1;
   assign { \$600 [31:20], \$600 [17:16], \$600 [13:12] } = 16'h0000;
   assign { \$600 [19:18], \$600 [15:14], \$600 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$602 [31:20], \$602 [17:16], \$602 [13:12] } = 16'h0000;
-  assign { \$602 [19:18], \$602 [15:14], \$602 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$605 [31:20], \$605 [17:16], \$605 [13:12] } = 16'h0000;
-  assign { \$605 [19:18], \$605 [15:14], \$605 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$608 [31:20], \$608 [17:16], \$608 [13:12] } = 16'h0000;
-  assign { \$608 [19:18], \$608 [15:14], \$608 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$610 [31:20], \$610 [17:16], \$610 [13:12] } = 16'h0000;
-  assign { \$610 [19:18], \$610 [15:14], \$610 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$611  = \$610 [15];
-  assign { \$613 [31:20], \$613 [17:16], \$613 [13:12] } = 16'h0000;
-  assign { \$613 [19:18], \$613 [15:14], \$613 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$617 [31:20], \$617 [17:16], \$617 [13:12] } = 16'h0000;
-  assign { \$617 [19:18], \$617 [15:14], \$617 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$619  = \$618 ;
-  assign \$622 [23:0] = 24'h000000;
-  assign \$622 [31:24] = wdata[31:24];
-  assign { \$623 [31:19], \$623 [15:8] } = 21'h000000;
-  assign { \$623 [18:16], \$623 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$626 [31:19], \$626 [15:8] } = 21'h000000;
-  assign { \$626 [18:16], \$626 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$629 [31:19], \$629 [15:8] } = 21'h000000;
-  assign { \$629 [18:16], \$629 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$633 [31:17], \$633 [15:11] } = 20'h00000;
-  assign { \$633 [16], \$633 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$636 [31:17], \$636 [15:11] } = 20'h00000;
-  assign { \$636 [16], \$636 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$639 [31:17], \$639 [14], \$639 [12:11] } = 18'h00000;
-  assign { \$639 [16:15], \$639 [13], \$639 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$642 [31:17], \$642 [14], \$642 [12:11] } = 18'h00000;
-  assign { \$642 [16:15], \$642 [13], \$642 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$645 [31:17], \$645 [15:8] } = 23'h000000;
-  assign { \$645 [16], \$645 [7:0] } = { wdata[16], wdata[7:0] };
-  assign \$650  = wdata;
-  assign { \$651 [31:4], \$651 [2] } = 29'h00000000;
-  assign { \$651 [3], \$651 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$678  = msg_in__trigger;
-  assign \$687  = msg_in__trigger;
-  assign \$699  = lvt_lint0_next[15];
-  assign \$710  = lvt_lint0_next[15];
-  assign \$739  = lvt_lint1_next[15];
-  assign \$750  = lvt_lint1_next[15];
-  assign { \$782 [31:4], \$782 [2] } = 29'h00000000;
-  assign { \$782 [3], \$782 [1:0] } = { wdata[3], wdata[1:0] };
-  assign { \$783 [31:4], \$783 [2] } = 29'h00000000;
-  assign { \$783 [3], \$783 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$826  = msg_in__trigger;
-  assign \$841  = lvt_lint0_next[15];
-  assign \$856  = lvt_lint1_next[15];
-  assign \$871  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$870 ;
-  assign \$885  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$884 ;
-  assign { \$892 [63:36], \$892 [9:0] } = 38'h0000000000;
-  assign \$892 [35:10] = msr__wdata[35:10];
+  assign { \$601 [31:20], \$601 [17:16], \$601 [13:12] } = 16'h0000;
+  assign { \$601 [19:18], \$601 [15:14], \$601 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$603 [31:20], \$603 [17:16], \$603 [13:12] } = 16'h0000;
+  assign { \$603 [19:18], \$603 [15:14], \$603 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$606 [31:20], \$606 [17:16], \$606 [13:12] } = 16'h0000;
+  assign { \$606 [19:18], \$606 [15:14], \$606 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$609 [31:20], \$609 [17:16], \$609 [13:12] } = 16'h0000;
+  assign { \$609 [19:18], \$609 [15:14], \$609 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$611 [31:20], \$611 [17:16], \$611 [13:12] } = 16'h0000;
+  assign { \$611 [19:18], \$611 [15:14], \$611 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$612  = \$611 [15];
+  assign { \$614 [31:20], \$614 [17:16], \$614 [13:12] } = 16'h0000;
+  assign { \$614 [19:18], \$614 [15:14], \$614 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$618 [31:20], \$618 [17:16], \$618 [13:12] } = 16'h0000;
+  assign { \$618 [19:18], \$618 [15:14], \$618 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$620  = \$619 ;
+  assign \$623 [23:0] = 24'h000000;
+  assign \$623 [31:24] = wdata[31:24];
+  assign { \$624 [31:19], \$624 [15:8] } = 21'h000000;
+  assign { \$624 [18:16], \$624 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$627 [31:19], \$627 [15:8] } = 21'h000000;
+  assign { \$627 [18:16], \$627 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$630 [31:19], \$630 [15:8] } = 21'h000000;
+  assign { \$630 [18:16], \$630 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$634 [31:17], \$634 [15:11] } = 20'h00000;
+  assign { \$634 [16], \$634 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$637 [31:17], \$637 [15:11] } = 20'h00000;
+  assign { \$637 [16], \$637 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$640 [31:17], \$640 [14], \$640 [12:11] } = 18'h00000;
+  assign { \$640 [16:15], \$640 [13], \$640 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$643 [31:17], \$643 [14], \$643 [12:11] } = 18'h00000;
+  assign { \$643 [16:15], \$643 [13], \$643 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$646 [31:17], \$646 [15:8] } = 23'h000000;
+  assign { \$646 [16], \$646 [7:0] } = { wdata[16], wdata[7:0] };
+  assign \$651  = wdata;
+  assign { \$652 [31:4], \$652 [2] } = 29'h00000000;
+  assign { \$652 [3], \$652 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$675  = msg_in__trigger;
+  assign \$684  = msg_in__trigger;
+  assign \$696  = lvt_lint0_next[15];
+  assign \$707  = lvt_lint0_next[15];
+  assign \$736  = lvt_lint1_next[15];
+  assign \$747  = lvt_lint1_next[15];
+  assign { \$779 [31:4], \$779 [2] } = 29'h00000000;
+  assign { \$779 [3], \$779 [1:0] } = { wdata[3], wdata[1:0] };
+  assign { \$780 [31:4], \$780 [2] } = 29'h00000000;
+  assign { \$780 [3], \$780 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$823  = msg_in__trigger;
+  assign \$838  = lvt_lint0_next[15];
+  assign \$853  = lvt_lint1_next[15];
+  assign \$868  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$867 ;
+  assign \$882  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$881 ;
+  assign { \$904 [63:36], \$904 [9:0] } = 38'h0000000000;
+  assign \$904 [35:10] = msr__wdata[35:10];
 endmodule

@@ -384,6 +384,7 @@ class LapicModel:
         self.tmcct = 0
         self._presc = 0
         self.remote_irr = [0, 0]
+        self._remote_eoi = 0  # LINTs whose Remote IRR this cycle's EOI clears at its edge (bit n: LINTn)
         self._err_fire = False
         self.tsc_deadline = 0
         """IA32_TSC_DEADLINE: non-zero while the TSC-deadline timer is armed."""
@@ -421,6 +422,8 @@ class LapicModel:
         """Whether the next edge's LINT evaluation can change anything."""
         pins = self._pins
         if pins != self._prev_pins:
+            return True
+        if self._remote_eoi:
             return True
         armed = self._lint_armed
         return bool(armed) and any(pins[n] ^ pol and not self.remote_irr[n] for n, pol in armed)
@@ -704,8 +707,8 @@ class LapicModel:
         if remote[0] or remote[1]:  # else there is no Remote IRR to clear
             for n, name in enumerate(self._lint_regs):
                 sh, m = self._lint_f[n][0]
-                if (regs[name] >> sh) & m == v:
-                    remote[n] = 0
+                if remote[n] and (regs[name] >> sh) & m == v:
+                    self._remote_eoi |= 1 << n  # cleared at this cycle's edge, after the LINT logic saw it
 
     def _write_icr(self, new: int, dest: int | None = None, *, store: bool = True) -> None:
         """An ICR-low write (``dest`` None: ICR_HI's destination) or, with the 32-bit
@@ -857,6 +860,11 @@ class LapicModel:
         """:meth:`advance` without the deadline check; ``deadline``: the TSC-deadline timer fires at the one edge."""
         if cycles <= 0:
             return
+        if self._remote_eoi and cycles > 1:
+            # The first edge clears Remote IRR: the next one may deliver a level LINT again.
+            self._advance(1)
+            self._advance(cycles - 1)
+            return
         self.tsc += cycles
         self._dl_written = False
         # The priority stage registers IRR as it was during the last cycle.
@@ -871,6 +879,11 @@ class LapicModel:
         else:
             # First edge: the pins, the timer, then the error interrupt of this edge.
             self._lint_edge()
+            if self._remote_eoi:  # the EOI of the cycle this edge ends: its Remote-IRR clear
+                for n in (0, 1):
+                    if self._remote_eoi >> n & 1:
+                        self.remote_irr[n] = 0
+                self._remote_eoi = 0
             self._timer_edges(1)
             if deadline:
                 self._deadline_edge()

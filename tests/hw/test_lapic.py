@@ -562,6 +562,8 @@ def test_lint_edge_level_remote_irr_and_nmi(spec: Spec) -> None:
         assert not b.last.intr  # remote IRR blocks re-delivery
         await b.write("EOI", 0)
         await b.idle(2)
+        assert not b.last.intr  # the EOI's Remote-IRR clear acts at its edge; the pin is seen the cycle after
+        await b.idle()
         assert b.last.intr  # still asserted: delivered again
         b.lint[1] = 1
         await b.idle(2)
