@@ -163,9 +163,29 @@ def _cells(mdir: Path) -> tuple[list[str], list[dict[str, object]], list[str]]:
         seen[cls] = [field for _, field in own]
         todo += [c for c, _ in own]
     classes: list[dict[str, object]] = [
-        {"name": cls, "children": [{"field": f} for f in kids]} for cls, kids in sorted(seen.items())
+        {"name": cls, "children": [{"field": f} for f in kids], **_tsc_fields(mdir / f"{cls}.h")}
+        for cls, kids in sorted(seen.items())
     ]
     return [field for _, field in root_fields], classes, [f"{cls}.h" for cls in sorted(seen)]
+
+
+#: A 64-bit member of a Verilated class: ``QData/*63:0*/ name;``.
+_QDATA = re.compile(r"^\s*QData/\*63:0\*/\s+(\w+);", re.M)
+#: The TSC counters and their copies (the platform's ``tsc``, a LAPIC's ``tsc`` input;
+#: Verilator suffixes a second instance's name with ``__024`` and a number).
+_TSC_NAME = re.compile(r"(?:^|__DOT__)tsc(?:__024\d+)?$")
+#: A LAPIC's IA32_TSC_DEADLINE register (non-zero = armed).
+_DEADLINE_NAME = re.compile(r"(?:^|__DOT__)tsc_deadline(?:__024\d+)?$")
+
+
+def _tsc_fields(header: Path) -> dict[str, list[str]]:
+    """The TSC members of a Verilated class (``tsc``: counting every cycle, left out of the
+    settle check) and its deadline registers (``deadline``: an armed one is a pending event)."""
+    names = _QDATA.findall(header.read_text()) if header.is_file() else []
+    return {
+        "tsc": [n for n in names if _TSC_NAME.search(n)],
+        "deadline": [n for n in names if _DEADLINE_NAME.search(n)],
+    }
 
 
 def _clk_edge_detector(mdir: Path | None, sources: list[Path], trace: bool) -> str:
@@ -236,6 +256,7 @@ def render_shim(
         settle_every=SETTLE_EVERY,
         cell_headers=headers,
         root_cells=[{"field": f} for f in root_fields],
+        root_tsc=_tsc_fields(mdir / f"{PREFIX}___024root.h") if mdir is not None else {"tsc": [], "deadline": []},
         cells=classes,
         clk_prev=_clk_edge_detector(mdir, sources or [], trace),
         gate_inputs=gate_inputs,
