@@ -143,7 +143,7 @@ def _msr_defines(defs: _Defs, dev: Device) -> None:
         owner = f"MSR {msr.name}"
         defs.add(b, f"{base}_MSR", c_int(msr.address), owner)
         defs.add(b, f"{base}_RESET", c_int(reg.reset, 64, pad=True), owner)
-        defs.add(b, f"{base}_GP_MASK", c_int(msr.gp_mask, 64, pad=True), owner, "a write with one of these bits #GPs")
+        defs.add(b, f"{base}_GPMASK", c_int(msr.gp_mask, 64, pad=True), owner, "a write with one of these bits #GPs")
         for f in reg.fields:
             _field_defines(defs, b, base, reg, f)
         for mode in msr.modes:
@@ -171,7 +171,7 @@ def _msr_defines(defs: _Defs, dev: Device) -> None:
             defs.add(b, f"{rb}_MSR(n)", f"({c_int(xr.address)} + (uint32_t)(n))", owner)
         else:
             defs.add(b, f"{rb}_MSR", c_int(xr.address), owner)
-        defs.add(b, f"{rb}_GP_MASK", c_int(xr.gp_mask, 64, pad=True), owner, "a write with one of these bits #GPs")
+        defs.add(b, f"{rb}_GPMASK", c_int(xr.gp_mask, 64, pad=True), owner, "a write with one of these bits #GPs")
         source = mmio.get(xr.source) if xr.source is not None else None
         if source is None or reg.fields != source.fields:
             for f in reg.fields:

@@ -548,7 +548,7 @@ extern "C" {
 #define IRQFORGE_LAPIC_IA32_APIC_BASE_MSR            UINT32_C(0x1B)
 #define IRQFORGE_LAPIC_IA32_APIC_BASE_RESET          UINT64_C(0x00000000FEE00800)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_IA32_APIC_BASE_GP_MASK        UINT64_C(0xFFFFFFF0000002FF)
+#define IRQFORGE_LAPIC_IA32_APIC_BASE_GPMASK         UINT64_C(0xFFFFFFF0000002FF)
 /* BSP[8] ro: Bootstrap processor */
 #define IRQFORGE_LAPIC_IA32_APIC_BASE_BSP_SHIFT      8
 #define IRQFORGE_LAPIC_IA32_APIC_BASE_BSP_WIDTH      1
@@ -583,7 +583,7 @@ extern "C" {
 #define IRQFORGE_LAPIC_IA32_TSC_DEADLINE_MSR         UINT32_C(0x6E0)
 #define IRQFORGE_LAPIC_IA32_TSC_DEADLINE_RESET       UINT64_C(0x0000000000000000)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_IA32_TSC_DEADLINE_GP_MASK     UINT64_C(0x0000000000000000)
+#define IRQFORGE_LAPIC_IA32_TSC_DEADLINE_GPMASK      UINT64_C(0x0000000000000000)
 /* DEADLINE[63:0] rw: TSC value at which the timer fires */
 #define IRQFORGE_LAPIC_IA32_TSC_DEADLINE_DEADLINE_SHIFT 0
 #define IRQFORGE_LAPIC_IA32_TSC_DEADLINE_DEADLINE_WIDTH 64
@@ -598,7 +598,7 @@ extern "C" {
 /*   x2APIC ID, the initial APIC ID, read only. */
 #define IRQFORGE_LAPIC_X2APIC_ID_MSR                 UINT32_C(0x802)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_ID_GP_MASK             UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_ID_GPMASK              UINT64_C(0xFFFFFFFF00000000)
 /* ID[31:0] ro: x2APIC ID */
 #define IRQFORGE_LAPIC_X2APIC_ID_ID_SHIFT            0
 #define IRQFORGE_LAPIC_X2APIC_ID_ID_WIDTH            32
@@ -609,31 +609,31 @@ extern "C" {
 /*   Local APIC version. */
 #define IRQFORGE_LAPIC_X2APIC_VERSION_MSR            UINT32_C(0x803)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_VERSION_GP_MASK        UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_VERSION_GPMASK         UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC TPR: MSR 0x808, 32-bit, rw */
 /*   Task priority; bits 7:4 are the priority class, bits 3:0 the sub-class. */
 #define IRQFORGE_LAPIC_X2APIC_TPR_MSR                UINT32_C(0x808)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_TPR_GP_MASK            UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_TPR_GPMASK             UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC PPR: MSR 0x80a, 32-bit, ro */
 /*   Processor priority: TPR when TPR[7:4] >= ISRV[7:4], else ISRV & 0xF0, where ISRV is the highest in-service vector. */
 #define IRQFORGE_LAPIC_X2APIC_PPR_MSR                UINT32_C(0x80A)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_PPR_GP_MASK            UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_PPR_GPMASK             UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC EOI: MSR 0x80b, 32-bit, wo */
 /*   End of interrupt; a non-zero write raises #GP. */
 #define IRQFORGE_LAPIC_X2APIC_EOI_MSR                UINT32_C(0x80B)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_EOI_GP_MASK            UINT64_C(0xFFFFFFFFFFFFFFFF)
+#define IRQFORGE_LAPIC_X2APIC_EOI_GPMASK             UINT64_C(0xFFFFFFFFFFFFFFFF)
 
 /* x2APIC LDR: MSR 0x80d, 32-bit, ro */
 /*   Logical destination, derived from the x2APIC ID: cluster ID[31:4] in bits 31:16 and bit ID[3:0] of bits 15:0 set. */
 #define IRQFORGE_LAPIC_X2APIC_LDR_MSR                UINT32_C(0x80D)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_LDR_GP_MASK            UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_LDR_GPMASK             UINT64_C(0xFFFFFFFF00000000)
 /* CLUSTER[31:16] ro: Cluster (x2APIC ID bits 31:4) */
 #define IRQFORGE_LAPIC_X2APIC_LDR_CLUSTER_SHIFT      16
 #define IRQFORGE_LAPIC_X2APIC_LDR_CLUSTER_WIDTH      16
@@ -649,31 +649,31 @@ extern "C" {
 /*   Spurious interrupt vector and software enable. */
 #define IRQFORGE_LAPIC_X2APIC_SVR_MSR                UINT32_C(0x80F)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_SVR_GP_MASK            UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_SVR_GPMASK             UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC ISR: MSR 0x810 + n, n = 0..7, 32-bit, ro */
 /*   In-service register: vector v is bit v % 32 of ISR[v / 32]. */
 #define IRQFORGE_LAPIC_X2APIC_ISR_MSR(n)             (UINT32_C(0x810) + (uint32_t)(n))
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_ISR_GP_MASK            UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_ISR_GPMASK             UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC TMR: MSR 0x818 + n, n = 0..7, 32-bit, ro */
 /*   Trigger mode register: 1 = the vector was accepted level-triggered; EOI does not change it. */
 #define IRQFORGE_LAPIC_X2APIC_TMR_MSR(n)             (UINT32_C(0x818) + (uint32_t)(n))
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_TMR_GP_MASK            UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_TMR_GPMASK             UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC IRR: MSR 0x820 + n, n = 0..7, 32-bit, ro */
 /*   Interrupt request register: accepted, not yet acknowledged vectors. */
 #define IRQFORGE_LAPIC_X2APIC_IRR_MSR(n)             (UINT32_C(0x820) + (uint32_t)(n))
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_IRR_GP_MASK            UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_IRR_GPMASK             UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC ESR: MSR 0x828, 32-bit, wl */
 /*   Error status; a write copies the collected errors, a non-zero write raises #GP. */
 #define IRQFORGE_LAPIC_X2APIC_ESR_MSR                UINT32_C(0x828)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_ESR_GP_MASK            UINT64_C(0xFFFFFFFFFFFFFFFF)
+#define IRQFORGE_LAPIC_X2APIC_ESR_GPMASK             UINT64_C(0xFFFFFFFFFFFFFFFF)
 /* SEND_CS[0] ro: Send checksum error */
 #define IRQFORGE_LAPIC_X2APIC_ESR_SEND_CS_SHIFT      0
 #define IRQFORGE_LAPIC_X2APIC_ESR_SEND_CS_WIDTH      1
@@ -719,7 +719,7 @@ extern "C" {
 /*   Interrupt command, one 64-bit MSR with a 32-bit destination; a write sends the IPI at once (there is no delivery status: bit 12 reads 0 and ignores writes). */
 #define IRQFORGE_LAPIC_X2APIC_ICR_MSR                UINT32_C(0x830)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_ICR_GP_MASK            UINT64_C(0x00000000FFF32000)
+#define IRQFORGE_LAPIC_X2APIC_ICR_GPMASK             UINT64_C(0x00000000FFF32000)
 /* VECTOR[7:0] rw: Vector (start-up: page number) */
 #define IRQFORGE_LAPIC_X2APIC_ICR_VECTOR_SHIFT       0
 #define IRQFORGE_LAPIC_X2APIC_ICR_VECTOR_WIDTH       8
@@ -784,61 +784,61 @@ extern "C" {
 /*   LVT entry of the APIC timer (always fixed, edge). */
 #define IRQFORGE_LAPIC_X2APIC_LVT_TIMER_MSR          UINT32_C(0x832)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_LVT_TIMER_GP_MASK      UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_LVT_TIMER_GPMASK       UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC LVT_THERMAL: MSR 0x833, 32-bit, rw */
 /*   LVT entry of the thermal sensor. */
 #define IRQFORGE_LAPIC_X2APIC_LVT_THERMAL_MSR        UINT32_C(0x833)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_LVT_THERMAL_GP_MASK    UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_LVT_THERMAL_GPMASK     UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC LVT_PERFMON: MSR 0x834, 32-bit, rw */
 /*   LVT entry of the performance-monitoring counters. */
 #define IRQFORGE_LAPIC_X2APIC_LVT_PERFMON_MSR        UINT32_C(0x834)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_LVT_PERFMON_GP_MASK    UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_LVT_PERFMON_GPMASK     UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC LVT_LINT0: MSR 0x835, 32-bit, rw */
 /*   LVT entry of the LINT0 pin. */
 #define IRQFORGE_LAPIC_X2APIC_LVT_LINT0_MSR          UINT32_C(0x835)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_LVT_LINT0_GP_MASK      UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_LVT_LINT0_GPMASK       UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC LVT_LINT1: MSR 0x836, 32-bit, rw */
 /*   LVT entry of the LINT1 pin. */
 #define IRQFORGE_LAPIC_X2APIC_LVT_LINT1_MSR          UINT32_C(0x836)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_LVT_LINT1_GP_MASK      UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_LVT_LINT1_GPMASK       UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC LVT_ERROR: MSR 0x837, 32-bit, rw */
 /*   LVT entry of the APIC error interrupt. */
 #define IRQFORGE_LAPIC_X2APIC_LVT_ERROR_MSR          UINT32_C(0x837)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_LVT_ERROR_GP_MASK      UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_LVT_ERROR_GPMASK       UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC TMICT: MSR 0x838, 32-bit, rw */
 /*   Timer initial count; a write (re)starts the count-down, 0 stops the timer. */
 #define IRQFORGE_LAPIC_X2APIC_TMICT_MSR              UINT32_C(0x838)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_TMICT_GP_MASK          UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_TMICT_GPMASK           UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC TMCCT: MSR 0x839, 32-bit, ro */
 /*   Timer current count. */
 #define IRQFORGE_LAPIC_X2APIC_TMCCT_MSR              UINT32_C(0x839)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_TMCCT_GP_MASK          UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_TMCCT_GPMASK           UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC TDCR: MSR 0x83e, 32-bit, rw */
 /*   Timer divide configuration: divisor = 2 ** (((DIV_HI << 2) | DIV_LO) + 1) mod 8, i.e. 0x0 → 2, 0x1 → 4, 0x2 → 8, 0x3 → 16, 0x8 → 32, 0x9 → 64, 0xA → 128, 0xB → 1. */
 #define IRQFORGE_LAPIC_X2APIC_TDCR_MSR               UINT32_C(0x83E)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_TDCR_GP_MASK           UINT64_C(0xFFFFFFFF00000000)
+#define IRQFORGE_LAPIC_X2APIC_TDCR_GPMASK            UINT64_C(0xFFFFFFFF00000000)
 
 /* x2APIC SELF_IPI: MSR 0x83f, 32-bit, wo */
 /*   Self IPI: a write sends a fixed, edge-triggered IPI with the vector to this APIC alone. */
 #define IRQFORGE_LAPIC_X2APIC_SELF_IPI_MSR           UINT32_C(0x83F)
 /* a write with one of these bits #GPs */
-#define IRQFORGE_LAPIC_X2APIC_SELF_IPI_GP_MASK       UINT64_C(0xFFFFFFFFFFFFFF00)
+#define IRQFORGE_LAPIC_X2APIC_SELF_IPI_GPMASK        UINT64_C(0xFFFFFFFFFFFFFF00)
 /* VECTOR[7:0] wo: Vector */
 #define IRQFORGE_LAPIC_X2APIC_SELF_IPI_VECTOR_SHIFT  0
 #define IRQFORGE_LAPIC_X2APIC_SELF_IPI_VECTOR_WIDTH  8
