@@ -141,32 +141,45 @@ def _port(group: str, cpu: int, name: str) -> str:
     return f"{group}__{cpu}__{name}".replace("__", "___05F")
 
 
-def _cells(mdir: Path) -> tuple[list[str], list[dict[str, object]], list[str]]:
+def _cells(mdir: Path) -> tuple[list[str], list[dict[str, object]], list[str], dict[str, int]]:
     """The module objects Verilator made besides the root: for the state walk of the shim.
 
     Returns (fields of the root pointing at module objects, the module
-    classes with their own such fields, the headers to include).
+    classes with their own such fields, the headers to include, how many
+    objects of each class the walk visits). The symbol table (``{PREFIX}__Syms``,
+    which every module object points at) is no module object: it holds the
+    root and every module object again, by value, so walking into it would
+    compare the whole state, TSC counters included, a second time.
     """
     pointer = re.compile(rf"^\s*({PREFIX}_\w+)\*\s+(\w+);", re.M)
+    syms = f"{PREFIX}__Syms"
 
     def fields(header: Path) -> list[tuple[str, str]]:
-        return pointer.findall(header.read_text())
+        return [(cls, field) for cls, field in pointer.findall(header.read_text()) if cls != syms]
 
     root_fields = fields(mdir / f"{PREFIX}___024root.h")
-    seen: dict[str, list[str]] = {}
+    seen: dict[str, list[tuple[str, str]]] = {}
     todo = [cls for cls, _ in root_fields]
     while todo:
         cls = todo.pop()
         if cls in seen:
             continue
         own = fields(mdir / f"{cls}.h")
-        seen[cls] = [field for _, field in own]
+        seen[cls] = own
         todo += [c for c, _ in own]
+    instances: dict[str, int] = {}
+
+    def count(children: list[tuple[str, str]]) -> None:
+        for cls, _ in children:
+            instances[cls] = instances.get(cls, 0) + 1
+            count(seen[cls])
+
+    count(root_fields)
     classes: list[dict[str, object]] = [
-        {"name": cls, "children": [{"field": f} for f in kids], **_tsc_fields(mdir / f"{cls}.h")}
+        {"name": cls, "children": [{"field": f} for _, f in kids], **_tsc_fields(mdir / f"{cls}.h")}
         for cls, kids in sorted(seen.items())
     ]
-    return [field for _, field in root_fields], classes, [f"{cls}.h" for cls in sorted(seen)]
+    return [field for _, field in root_fields], classes, [f"{cls}.h" for cls in sorted(seen)], instances
 
 
 #: A 64-bit member of a Verilated class: ``QData/*63:0*/ name;``.
@@ -186,6 +199,42 @@ def _tsc_fields(header: Path) -> dict[str, list[str]]:
         "tsc": [n for n in names if _TSC_NAME.search(n)],
         "deadline": [n for n in names if _DEADLINE_NAME.search(n)],
     }
+
+
+def _check_tsc_fields(
+    spec: Spec, root: dict[str, list[str]], classes: list[dict[str, object]], instances: dict[str, int]
+) -> None:
+    """Refuse a build whose settle check would not see every TSC counter and deadline register.
+
+    A TSC counter the check does not know of makes every cycle a change (a
+    deadlock then runs to the watchdog); a deadline register it does not know
+    of would let an armed TSC-deadline timer look settled (a false deadlock).
+    Both mean the RTL's names changed under :data:`_TSC_NAME` / :data:`_DEADLINE_NAME`.
+    """
+    from irqforge.sim.cosim_harness import platform_has_msr
+
+    def total(kind: str) -> int:
+        found = len(root[kind])
+        for cls in classes:
+            names = cls[kind]
+            assert isinstance(names, list)
+            found += len(names) * instances.get(str(cls["name"]), 0)
+        return found
+
+    ncpus = spec.platform.ncpus
+    counters, deadlines = total("tsc"), total("deadline")
+    want_deadlines = ncpus if spec.lapic.param("tsc_deadline") and spec.lapic.has_msr("IA32_TSC_DEADLINE") else 0
+    if platform_has_msr(spec) and counters < ncpus:
+        raise BuildFailed(
+            f"the Verilated platform has {counters} TSC counter(s) named like {_TSC_NAME.pattern!r}, expected at "
+            f"least {ncpus} (one per CPU): the deadlock check of sim/backends/verilator_abi.py must follow the RTL"
+        )
+    if deadlines != want_deadlines:
+        raise BuildFailed(
+            f"the Verilated platform has {deadlines} IA32_TSC_DEADLINE register(s) named like "
+            f"{_DEADLINE_NAME.pattern!r}, expected {want_deadlines}: the deadlock check of "
+            "sim/backends/verilator_abi.py must follow the RTL"
+        )
 
 
 def _clk_edge_detector(mdir: Path | None, sources: list[Path], trace: bool) -> str:
@@ -238,7 +287,10 @@ def render_shim(
 
     from irqforge.sim.cosim_harness import platform_has_msr
 
-    root_fields, classes, headers = _cells(mdir) if mdir is not None else ([], [], [])
+    root_fields, classes, headers, instances = _cells(mdir) if mdir is not None else ([], [], [], {})
+    root_tsc = _tsc_fields(mdir / f"{PREFIX}___024root.h") if mdir is not None else {"tsc": [], "deadline": []}
+    if mdir is not None:
+        _check_tsc_fields(spec, root_tsc, classes, instances)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
     template = env.from_string(_TEMPLATE.read_text(encoding="utf-8"))
     ncpus = spec.platform.ncpus
@@ -256,7 +308,7 @@ def render_shim(
         settle_every=SETTLE_EVERY,
         cell_headers=headers,
         root_cells=[{"field": f} for f in root_fields],
-        root_tsc=_tsc_fields(mdir / f"{PREFIX}___024root.h") if mdir is not None else {"tsc": [], "deadline": []},
+        root_tsc=root_tsc,
         cells=classes,
         clk_prev=_clk_edge_detector(mdir, sources or [], trace),
         gate_inputs=gate_inputs,

@@ -173,12 +173,6 @@ def test_storm_same_as_model_with_four_cpus(spec: Spec, cache: Path) -> None:
 # --------------------------------------------------------------------------- watchdog and deadlock
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=MachineTimeout,
-    reason="open: since the per-CPU TSC (issue 13) the settle check still sees a state bit change "
-    "every cycle besides the TSC counters it leaves out, so a deadlock ends at the watchdog",
-)
 def test_waiting_for_nothing_is_a_deadlock_at_once(machine: VerilatorMachine) -> None:
     """After reset no timer runs and every line is low: the wait can never end. It is
     reported within a few settle checks, not after the watchdog's cycles."""
@@ -212,12 +206,6 @@ def test_watchdog_is_a_machine_timeout(machine: VerilatorMachine) -> None:
     assert machine.now() == 1000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open: since the per-CPU TSC (issue 13) the direct backend's settle check does not see the "
-    "platform settle, so the deadlock ends at the --cycles watchdog",
-)
 def test_a_kernel_deadlock_names_the_cpus(
     cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
