@@ -195,6 +195,95 @@ def test_a_running_timer_is_no_deadlock(machine: VerilatorMachine) -> None:
     assert abs(out["timing"]["fired_after"] - delay) <= 3
 
 
+#: IA32_TSC, IA32_TSC_DEADLINE and IA32_APIC_BASE's EXTD bit (SDM vol. 3 §17.17, §11.5.4.1, §11.12.1).
+IA32_TSC, IA32_TSC_DEADLINE, IA32_APIC_BASE, APIC_BASE_EXTD = 0x10, 0x6E0, 0x1B, 1 << 10
+
+
+async def _x2apic_tsc_deadline_mode(machine: VerilatorMachine, regs: sc.Regs, cpu: int) -> None:
+    """``cpu``'s LAPIC in x2APIC mode (checked), enabled, its LVT timer in TSC-deadline mode."""
+    await regs.x2apic_enable(cpu)
+    assert await machine.rdmsr(cpu, IA32_APIC_BASE) & APIC_BASE_EXTD
+    await regs.lapic_enable(cpu)
+    vector = machine.spec.vectors["LOCAL_TIMER_VECTOR"]
+    await regs.lapic_write(cpu, "LVT_TIMER", regs.lapic_value("LVT_TIMER", VECTOR=vector, TIMER_MODE="TSC_DEADLINE"))
+
+
+def test_an_armed_tsc_deadline_is_no_deadlock(machine: VerilatorMachine) -> None:
+    """IA32_TSC_DEADLINE armed 16 settle checks ahead (x2APIC mode): nothing but the TSCs
+    changes from cycle to cycle, yet the wait is no deadlock and ends when the TSC reaches
+    the deadline; the timer then disarms itself (SDM vol. 3 §11.5.4.1)."""
+    delay = 16 * verilator_abi.SETTLE_EVERY
+
+    async def scenario() -> tuple[int, int, int, int]:
+        regs = sc.Regs(machine)
+        await _x2apic_tsc_deadline_mode(machine, regs, 0)
+        deadline = await machine.rdmsr(0, IA32_TSC) + delay
+        await machine.wrmsr(0, IA32_TSC_DEADLINE, deadline)
+        await machine.wait_interrupt(0)
+        woke = await machine.rdmsr(0, IA32_TSC)
+        vector = await machine.acknowledge(0)
+        await regs.eoi(0)
+        return deadline, woke, vector, await machine.rdmsr(0, IA32_TSC_DEADLINE)
+
+    machine.reset()
+    deadline, woke, vector, after = machine.run(scenario(), max_cycles=64 * verilator_abi.SETTLE_EVERY)
+    assert deadline <= woke <= deadline + 8  # the wake-up, then one RDMSR
+    assert vector == machine.spec.vectors["LOCAL_TIMER_VECTOR"]
+    assert after == 0
+
+
+def test_every_cpu_waiting_in_x2apic_mode_is_a_deadlock(machine: VerilatorMachine) -> None:
+    """Both LAPICs in x2APIC mode and TSC-deadline mode, one deadline disarmed by writing 0,
+    the other fired and handled: nothing can come, and the wait of every CPU says so at once."""
+    started: list[int] = []
+
+    async def scenario() -> None:
+        regs = sc.Regs(machine)
+        for cpu in range(machine.ncpus):
+            await _x2apic_tsc_deadline_mode(machine, regs, cpu)
+        await machine.wrmsr(0, IA32_TSC_DEADLINE, await machine.rdmsr(0, IA32_TSC) + 100)
+        await machine.wrmsr(0, IA32_TSC_DEADLINE, 0)  # disarmed
+        await machine.wrmsr(1, IA32_TSC_DEADLINE, await machine.rdmsr(1, IA32_TSC) + 100)
+        await machine.wait_interrupt(1)
+        await machine.acknowledge(1)
+        await regs.eoi(1)
+        started.append(machine.now())
+        await machine.wait_any_interrupt()
+
+    machine.reset()
+    with pytest.raises(MachineDeadlock) as caught:
+        machine.run(scenario(), max_cycles=64 * verilator_abi.SETTLE_EVERY)
+    assert machine.now() - started[0] < 3 * verilator_abi.SETTLE_EVERY
+    assert not machine.intr_pending(0) and not machine.intr_pending(1)
+    text = str(caught.value)
+    assert "cpu 0 waits for INTR or NMI" in text and "cpu 1 waits for INTR or NMI" in text
+
+
+def test_a_running_hpet_comparator_is_no_deadlock(machine: VerilatorMachine) -> None:
+    """The HPET counting towards a one-shot comparator 8 settle checks ahead: the wait ends at it."""
+    delta = 8 * verilator_abi.SETTLE_EVERY
+    out = _run(machine, "hpet_comparator", delta=delta)  # waits with a limit: the reference
+    assert out["interrupted"]
+
+    async def scenario() -> int:
+        regs = sc.Regs(machine)
+        timer, pin, vector = 2, out["pin"], out["vector"]
+        await regs.lapic_enable(0)
+        await regs.route_pin(0, pin, VECTOR=vector, TRIGGER="EDGE", MASK=0, DEST=machine.spec.platform.cpus[0].apic_id)
+        conf = regs.hpet_value("TIMER_CONF", INT_TYPE_CNF="EDGE", INT_ENB_CNF=1, TYPE_CNF="ONESHOT", INT_ROUTE_CNF=pin)
+        await regs.hpet_write64(0, "TIMER_CONF", conf, timer)
+        await regs.hpet_write64(0, "TIMER_CMP", delta, timer)
+        await regs.hpet_write64(0, "GEN_CONF", regs.hpet_value("GEN_CONF", ENABLE_CNF=1))
+        enabled_at = machine.now()
+        await machine.wait_interrupt(0)  # no limit: the settle check is on
+        fired = machine.now() - enabled_at
+        assert await machine.acknowledge(0) == vector
+        return fired
+
+    machine.reset()
+    assert machine.run(scenario(), max_cycles=64 * verilator_abi.SETTLE_EVERY) == out["timing"]["fired_after"]
+
+
 def test_watchdog_is_a_machine_timeout(machine: VerilatorMachine) -> None:
     async def scenario() -> None:
         await machine.wait_cycles(5000)
