@@ -22,10 +22,14 @@ interrupt. Both backends therefore give the same results, timing included.
 interrupt with no time limit checks every
 :data:`~irqforge.sim.backends.verilator_abi.SETTLE_EVERY` quiet cycles
 whether the platform has *settled*: a clock cycle that changed no bit of the
-Verilated state. With the inputs held, such a platform never changes again,
-so the wait could never end: :class:`~irqforge.sim.backends.base.MachineDeadlock`
-is raised at once, naming each CPU and what it waits for, instead of
-simulating idle cycles up to the watchdog.
+Verilated state but the per-CPU TSC counters, with no IA32_TSC_DEADLINE
+armed. The TSCs count on forever, but nothing else reads them except an
+armed deadline's comparator (and an RDMSR, an input change), so with the
+inputs held such a platform never changes again and the wait could never
+end: :class:`~irqforge.sim.backends.base.MachineDeadlock` is raised at once,
+naming each CPU and what it waits for, instead of simulating idle cycles up
+to the watchdog. A counting LAPIC timer or HPET, a message, an INTA or a line
+change in flight all change the state, so they are never taken for a deadlock.
 
 Waveforms: ``waves="out.fst"`` builds the traced variant of the library and
 writes every signal of the harness and the blocks with Verilator's own FST
@@ -279,7 +283,8 @@ class VerilatorMachine:
         high = f"device lines high: {', '.join(map(str, lines))}" if lines else "every device line low"
         return (
             f"deadlock at cycle {self._shared.cycle}: {'; '.join(waits)}, but the platform has settled "
-            f"(a clock cycle changed nothing: no timer counting, no message or line change in flight; {high}), "
+            f"(a clock cycle changed nothing but the TSCs: no timer counting, no TSC deadline armed, no message "
+            f"or line change in flight; {high}), "
             "so no interrupt can ever come"
         )
 
