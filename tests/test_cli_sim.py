@@ -103,3 +103,25 @@ def test_plain_function_scenario_is_one_line(tmp_path: Path, capsys: pytest.Capt
     err = capsys.readouterr().err
     assert "is not a scenario: write it as async def main(machine" in err
     assert "Traceback" not in err
+
+
+def test_a_kernel_deadlock_on_the_model_names_the_cpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A kernel without any tick waiting for a completion nothing completes: one line naming the
+    cycle and what each CPU waits for, exit 1 (the verilator backend's case is in
+    tests/sim/test_verilator_direct.py; the cocotb backends run such a scenario until ``--cycles``)."""
+    fw = tmp_path / "stuck.py"
+    fw.write_text(
+        "from irqforge.sw import Kernel, KernelConfig\n"
+        "from irqforge.sw.sched import Completion\n"
+        "\n"
+        "async def main(machine):\n"
+        "    k = Kernel(machine, machine.spec, KernelConfig(hpet=False, lapic_timer=False, watchdog=False))\n"
+        "    async def init(k):\n"
+        "        await Completion(k).wait_for_completion()\n"
+        "    return await k.run(init)\n"
+    )
+    assert main(["sim", "--sim", "model", "--scenario", f"{fw}:main"]) == 1
+    err = capsys.readouterr().err
+    assert "deadlock at cycle" in err
+    assert "cpu 0 waits for INTR or NMI" in err and "cpu 1 waits for INTR or NMI" in err
+    assert "Traceback" not in err

@@ -88,6 +88,7 @@ class ModelMachine:
         self.spec = spec
         self.platform = PlatformModel(spec)
         self.ncpus: int = self.platform.ncpus
+        self._every_cpu = tuple(range(self.ncpus))
         self._lapics = self.platform.lapics
         self.set_irq: Callable[[int, int], None] = self.platform.set_irq
         """Drive device line ``line`` (IO-APIC pin); takes no time. The platform's
@@ -138,10 +139,11 @@ class ModelMachine:
             await _STOP
         p.advance(cycles)
 
-    async def _until_event(self, limit: int) -> bool:
+    async def _until_event(self, limit: int, waiters: tuple[int, ...] = ()) -> bool:
         """Jump to the next timer event if it is due by cycle ``limit``; False (and
         time at ``limit``) if not. Stops the run at the watchdog; raises
-        :class:`MachineDeadlock` when no event is due and no limit was given."""
+        :class:`MachineDeadlock` (naming the ``waiters``, the CPUs whose interrupt
+        is awaited) when no event is due and no limit was given."""
         p = self.platform
         nxt = p.next_event_at
         if nxt < NEVER and nxt <= limit:
@@ -154,8 +156,13 @@ class ModelMachine:
             if self._deadline < NEVER:
                 p.advance_to(max(self._deadline, p.cycle))
                 await _STOP
+            waits = "; ".join(
+                f"cpu {cpu} waits for INTR or NMI" if cpu in waiters else f"cpu {cpu} is not waited for"
+                for cpu in range(self.ncpus)
+            )
             raise MachineDeadlock(
-                f"cycle {p.cycle}: waiting for an interrupt, and no timer, line or message can raise one"
+                f"deadlock at cycle {p.cycle}: {waits}, but no timer is armed and no line or message "
+                "can raise an interrupt"
             )
         if limit > self._deadline:
             p.advance_to(max(self._deadline, p.cycle))
@@ -210,7 +217,7 @@ class ModelMachine:
         self._check_cpu(cpu)
         lapic = self._lapics[cpu]
         while not (lapic.intr or lapic.nmi):
-            await self._until_event(NEVER)
+            await self._until_event(NEVER, (cpu,))
 
     async def acknowledge(self, cpu: int) -> int:
         """INTA on ``cpu``: the vector moved IRR → ISR, or the spurious vector."""
@@ -233,7 +240,7 @@ class ModelMachine:
         p = self.platform
         limit = NEVER if max_cycles is None else p.cycle + max_cycles
         while not p.any_interrupt():
-            if not await self._until_event(limit):
+            if not await self._until_event(limit, self._every_cpu):
                 return
 
     def nmi_pending(self, cpu: int) -> bool:
