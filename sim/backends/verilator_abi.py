@@ -184,20 +184,33 @@ def _cells(mdir: Path) -> tuple[list[str], list[dict[str, object]], list[str], d
 
 #: A 64-bit member of a Verilated class: ``QData/*63:0*/ name;``.
 _QDATA = re.compile(r"^\s*QData/\*63:0\*/\s+(\w+);", re.M)
+#: A member of a Verilated class holding a signal of up to 64 bits or a wide one.
+_SIGNAL = re.compile(r"^\s*(?:CData|SData|IData|QData|VlWide<\d+>)/\*\d+:\d+\*/\s+(\w+);", re.M)
 #: The TSC counters and their copies (the platform's ``tsc``, a LAPIC's ``tsc`` input;
 #: Verilator suffixes a second instance's name with ``__024`` and a number).
 _TSC_NAME = re.compile(r"(?:^|__DOT__)tsc(?:__024\d+)?$")
 #: A LAPIC's IA32_TSC_DEADLINE register (non-zero = armed).
 _DEADLINE_NAME = re.compile(r"(?:^|__DOT__)tsc_deadline(?:__024\d+)?$")
+#: An anonymous net of Amaranth's Verilog (``$12``; Verilator: ``__02412`` after ``__DOT__``,
+#: ``__PVT__`` or nothing). Amaranth names every register after its signal, so these are
+#: combinational values (an operator's result, a register's next value), which a traced
+#: build keeps as members: ``tsc + 1`` among them, different every cycle.
+_ANONYMOUS_NAME = re.compile(r"(?:^|__DOT__|^__PVT__)__024\d+$")
+#: A register named like an anonymous net in the Verilog (``\$12 <= ...``): never made by Amaranth.
+_ANONYMOUS_REGISTER = re.compile(r"^\s*\\\$\d+\s*<=", re.M)
 
 
 def _tsc_fields(header: Path) -> dict[str, list[str]]:
-    """The TSC members of a Verilated class (``tsc``: counting every cycle, left out of the
-    settle check) and its deadline registers (``deadline``: an armed one is a pending event)."""
-    names = _QDATA.findall(header.read_text()) if header.is_file() else []
+    """What the settle check treats apart in a Verilated class: ``tsc`` the TSC counters
+    (counting every cycle), ``comb`` the anonymous combinational nets (functions of the
+    registers and inputs, so they need no comparing), both left out of the comparison;
+    ``deadline`` the IA32_TSC_DEADLINE registers (an armed one is an event to come)."""
+    text = header.read_text() if header.is_file() else ""
+    wide = _QDATA.findall(text)
     return {
-        "tsc": [n for n in names if _TSC_NAME.search(n)],
-        "deadline": [n for n in names if _DEADLINE_NAME.search(n)],
+        "tsc": [n for n in wide if _TSC_NAME.search(n)],
+        "deadline": [n for n in wide if _DEADLINE_NAME.search(n)],
+        "comb": [n for n in _SIGNAL.findall(text) if _ANONYMOUS_NAME.search(n)],
     }
 
 
@@ -288,9 +301,16 @@ def render_shim(
     from irqforge.sim.cosim_harness import platform_has_msr
 
     root_fields, classes, headers, instances = _cells(mdir) if mdir is not None else ([], [], [], {})
-    root_tsc = _tsc_fields(mdir / f"{PREFIX}___024root.h") if mdir is not None else {"tsc": [], "deadline": []}
+    empty: dict[str, list[str]] = {"tsc": [], "deadline": [], "comb": []}
+    root_tsc = _tsc_fields(mdir / f"{PREFIX}___024root.h") if mdir is not None else empty
     if mdir is not None:
         _check_tsc_fields(spec, root_tsc, classes, instances)
+    for path in sources or []:
+        if _ANONYMOUS_REGISTER.search(path.read_text()):
+            raise BuildFailed(
+                f"{path} has a register named like an anonymous net ($N): the deadlock check of "
+                "sim/backends/verilator_abi.py leaves those out as combinational"
+            )
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
     template = env.from_string(_TEMPLATE.read_text(encoding="utf-8"))
     ncpus = spec.platform.ncpus

@@ -336,6 +336,19 @@ def test_waves_through_verilators_fst_writer(spec: Spec, cache: Path, tmp_path: 
         VerilatorMachine(spec, waves=tmp_path / "run.vcd", cache=cache)
 
 
+def test_a_deadlock_with_waves_is_found_too(spec: Spec, cache: Path, tmp_path: Path) -> None:
+    """The traced build keeps every combinational net as state, ``tsc + 1`` among them: the
+    settle check still sees the platform settle, and the trace stops there."""
+
+    async def scenario() -> None:
+        await machine.wait_any_interrupt()
+
+    with VerilatorMachine(spec, waves=tmp_path / "stuck.fst", cache=cache) as machine:
+        with pytest.raises(MachineDeadlock, match="cpu 0 waits for INTR or NMI; cpu 1 waits for INTR or NMI"):
+            machine.run(scenario(), max_cycles=64 * verilator_abi.SETTLE_EVERY)
+        assert machine.now() < 4 * verilator_abi.SETTLE_EVERY
+
+
 # --------------------------------------------------------------------------- the build cache
 
 
