@@ -394,7 +394,7 @@ class Kernel(LinuxApi):
                 # Entry.external_interrupt(cpu), inlined
                 vector: int = m.acknowledge_sync(cpu.id) if self._sync_hw else mux.await_(m.acknowledge(cpu.id))  # type: ignore[attr-defined]
                 cpu.vector_count[vector] += 1
-                self.entry.deliver_sync(vector, external=True)
+                self.entry.deliver_external(vector)
             else:
                 return
 

@@ -303,8 +303,13 @@ class PlatformModel:
             self._wake(cpu, self.cycle + 1)
             return 0, False
         lapic = self.lapics[cpu]
-        if self.cycle != self._synced[cpu]:
-            self._sync(cpu)
+        lag = self.cycle - self._synced[cpu]
+        if lag:  # _sync(cpu), inlined as in write()
+            if self._tsc_set:
+                self._sync(cpu)
+            else:
+                lapic.advance(lag)
+                self._synced[cpu] = self.cycle
         rdata, fault = lapic.msr(write, addr, wdata & _MASK64)
         nxt = lapic.next_event_in()  # _reschedule(cpu) when the access moved the LAPIC's next event
         if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
@@ -354,11 +359,21 @@ class PlatformModel:
                 io = self.ioapic
                 io.pins = pins & self._all_pins  # io.set_pins(pins)
                 io.settle()  # _ioapic_settle(), inlined
-                if io.delivered:
-                    # _route_ioapic() and _deliver(), inlined for a fixed vector
-                    route = self.router.route
-                    for msg in io.take_messages():
-                        for index, interrupt in route(msg):
+                msgs = io.delivered
+                if msgs:
+                    io.delivered = []  # io.take_messages()
+                    # _route_ioapic() and _deliver(), inlined for a fixed vector; a
+                    # message routed by destination ID alone before skips route()
+                    fixed = self.router.fixed_dest
+                    for msg in msgs:
+                        hit = fixed.get(id(msg))
+                        if hit is not None and hit[0] is msg:
+                            dest, interrupt = hit[1], hit[2]
+                            for lapic in self.lapics:
+                                if lapic.apic_id == dest and lapic.enabled:
+                                    lapic.accept(interrupt)
+                            continue
+                        for index, interrupt in self.router.route(msg):
                             if interrupt.vector < 16 or interrupt.delivery_mode in _STARTUP_MODES:
                                 self._deliver(((index, interrupt),))
                             else:
