@@ -180,14 +180,22 @@ class CpuMux:
         """Await ``aw`` from plain code on a thread's stack: what it yields goes to the backend."""
         # a coroutine is driven directly (its __await__() would wrap it in one more object)
         it: Any = aw if aw.__class__ is CoroutineType else aw.__await__()
-        send: Any = None
-        exc: BaseException | None = None
+        try:
+            item = it.send(None)
+        except StopIteration as done:
+            return done.value
+        return self.await_rest(it, item)
+
+    def await_rest(self, it: Any, item: Any) -> Any:
+        """Go on with :meth:`await_` of the iterator (or coroutine) ``it`` after it yielded ``item``.
+
+        (A caller that sent the first ``None`` itself, inline, goes on here.)"""
         while True:
+            send, exc = self._forward(item)
             try:
                 item = it.send(send) if exc is None else it.throw(exc)
             except StopIteration as done:
                 return done.value
-            send, exc = self._forward(item)
 
     def _forward(self, item: Any) -> tuple[Any, BaseException | None]:
         """Hand a hardware awaitable's item to the driver; (answer, None) or (None, exception)."""

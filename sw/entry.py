@@ -319,7 +319,22 @@ class Entry:
                 # common_interrupt(regs, v) with its edge flow inline
                 desc = cpu.vector_irq[v]
                 if desc is not None and desc.flow == "edge":
-                    k.irq.handle_edge_irq(desc)
+                    irqc = k.irq
+                    if desc.in_progress or desc.disabled or not desc.actions:
+                        irqc.handle_edge_irq(desc)
+                    else:
+                        # handle_edge_irq(desc) for a line that may run, inlined up to
+                        # the first pass of its loop (edge_irq_loop), the common case
+                        desc.replay = False
+                        desc.kstat[cpu.id] += 1
+                        desc.tot_count += 1
+                        desc.chip.irq_ack_sync(desc)
+                        if desc.actions and not (desc.pending and not desc.disabled and desc.masked):
+                            irqc.handle_irq_event(desc)
+                            if desc.pending and not desc.disabled:
+                                irqc.edge_irq_loop(desc)
+                        else:
+                            irqc.edge_irq_loop(desc)
                 else:
                     k.irq.common_interrupt(regs, v)
             finally:

@@ -409,6 +409,12 @@ class IrqCore:
         desc.kstat[self.k._cur.id] += 1  # _kstat(desc)
         desc.tot_count += 1
         chip.irq_ack_sync(desc)
+        self.edge_irq_loop(desc)
+
+    def edge_irq_loop(self, desc: IrqDesc) -> None:
+        """The loop of :meth:`handle_edge_irq` after the ack: run the actions, again
+        while an edge came in meanwhile (``pending``)."""
+        chip = desc.chip
         while True:
             if not desc.actions:
                 self.k.mux.await_(chip.irq_mask(desc))

@@ -199,6 +199,10 @@ class Kernel(LinuxApi):
         self.tlb = Tlb(self)
         self.watchdog = Watchdog(self)
         self.proc = Proc(self)
+        # The API calls a handler makes at every interrupt go straight to their
+        # subsystem (LinuxApi's method would be one more Python call on the way).
+        self.tasklet_schedule = self.tasklets.tasklet_schedule  # type: ignore[method-assign]
+        self.tasklet_hi_schedule = self.tasklets.tasklet_hi_schedule  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ symbols ("kernel text")
 

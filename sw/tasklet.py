@@ -156,8 +156,16 @@ class Tasklets:
                     if tracer is not None:
                         tracer.event(k._cur.id, "irq:tasklet_entry", name=t.name, function=t.func)
                     r = t.func(t.data)
-                    if r is not None and (r.__class__ is CoroutineType or inspect.isawaitable(r)):
-                        k.mux.await_(r)  # an ``async def`` tasklet function
+                    if r is not None:
+                        if r.__class__ is CoroutineType:  # an ``async def`` tasklet function
+                            try:  # k.mux.await_(r), its first step inline
+                                item = r.send(None)
+                            except StopIteration:
+                                pass
+                            else:
+                                k.mux.await_rest(r, item)
+                        elif inspect.isawaitable(r):
+                            k.mux.await_(r)
                     if tracer is not None:
                         tracer.event(k._cur.id, "irq:tasklet_exit", name=t.name, function=t.func)
                     t.state &= ~_RUN
