@@ -322,7 +322,7 @@ class PlatformModel:
             for vector in lapic.take_eois():
                 self.ioapic.eoi(vector)
             self._ioapic_settle()
-        return int(rdata), bool(fault)
+        return rdata, fault  # (LapicModel.msr returns an int and a bool)
 
     def _wake(self, k: int, at: int) -> None:
         """Make timed device ``k``'s next event no later than cycle ``at``."""
