@@ -491,7 +491,7 @@ class IrqCore:
                 if cpu.if_flag:
                     k.printk(f"WARNING: irq {irq} handler {a.name} enabled interrupts")
                     cpu.if_flag = False
-                ret |= int(res or 0)
+                ret |= res if res.__class__ is int else int(res or 0)
             if not self._noirqdebug:
                 if ret == IRQ_HANDLED and desc.irq_count < SPURIOUS_SAMPLE - 1:
                     desc.irq_count += 1  # note_interrupt's whole work for a handled one
