@@ -62,6 +62,7 @@ NEVER: Final = 1 << 62
 #: The time-stamp counter's MSR address, answered by the platform (SDM 17.17).
 IA32_TSC: Final = 0x10
 _MASK64: Final = (1 << 64) - 1
+_M32: Final = 0xFFFFFFFF
 
 _DECERR: Final = "DECERR"
 _STARTUP_MODES: Final = (int(DeliveryMode.INIT), int(DeliveryMode.STARTUP))
@@ -310,14 +311,25 @@ class PlatformModel:
             else:
                 lapic.advance(lag)
                 self._synced[cpu] = self.cycle
-        rdata, fault = lapic.msr(write, addr, wdata & _MASK64)
+        wdata &= _MASK64
+        # A write of an x2APIC register found in the LAPIC's own table of them goes
+        # straight to its handler: LapicModel.msr()'s first case, without its call.
+        fast = lapic._x2_wr_fast.get(addr) if write and lapic.x2apic else None
+        if fast is None:
+            rdata, fault = lapic.msr(write, addr, wdata)
+        else:
+            rdata = 0
+            fault = (wdata & fast[0]) != 0  # a reserved bit set: #GP, nothing written
+            if not fault:
+                fast[2](wdata & _M32 & fast[1])
         nxt = lapic.next_event_in()  # _reschedule(cpu) when the access moved the LAPIC's next event
         if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
             self._reschedule(cpu)
-        ipi = lapic.take_ipi()  # a plain call where the ipi_pending property would be a call through C
-        while ipi is not None:
-            self._deliver(self.router.route_ipi(ipi, cpu))
+        if lapic._ipi is not None:  # (what take_ipi() would return)
             ipi = lapic.take_ipi()
+            while ipi is not None:
+                self._deliver(self.router.route_ipi(ipi, cpu))
+                ipi = lapic.take_ipi()
         if lapic.eois:
             for vector in lapic.take_eois():
                 self.ioapic.eoi(vector)
