@@ -359,7 +359,8 @@ class IoApicModel:
             msk = self._msk
             asserted = self.pins ^ self._lo
             prev = self.prev
-            req = (asserted & ~prev & ~lvl & ~msk) | (lvl & ~msk & ~rirr & asserted)
+            # (asserted & ~prev & ~lvl & ~msk) | (lvl & ~msk & ~rirr & asserted), factored
+            req = asserted & ~msk & ((~prev & ~lvl) | (lvl & ~rirr))
             if not req:
                 if asserted == prev:
                     return 0
