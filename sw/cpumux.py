@@ -106,6 +106,8 @@ class CpuMux:
         """The CPU, thread and stack of the turn running now (set by whoever switches to it)."""
         self._closing = False
         self._sync = bool(getattr(kernel.machine, "synchronous", False))
+        self._succ: list[PerCpu | None] = [*kernel.cpus[1:], None]
+        """The CPU after each one in a pass (``None`` after the last)."""
 
     # ------------------------------------------------------------------ called on a thread's stack
 
@@ -128,14 +130,10 @@ class CpuMux:
         # current one is online and not parked (and, at the end of a pass, the
         # cycle budget is not spent), so it runs without a side effect.
         cur = k._cur
-        cpus = k.cpus
-        j = cur.id + 1
-        cpu: PerCpu | None
-        if j == len(cpus):
+        cpu = self._succ[cur.id]
+        if cpu is None:  # the end of a pass
             d = k._deadline
-            cpu = cpus[0] if d is None or self.machine.now() < d else None
-        else:
-            cpu = cpus[j]
+            cpu = k.cpus[0] if d is None or self.machine.now() < d else None
         if k._stop or cpu is None or cpu.state is not _ONLINE or cpu.parked is not None:
             cpu = self._next_cpu(cur)
         if cpu is not None:
@@ -180,14 +178,22 @@ class CpuMux:
         """Await ``aw`` from plain code on a thread's stack: what it yields goes to the backend."""
         # a coroutine is driven directly (its __await__() would wrap it in one more object)
         it: Any = aw if aw.__class__ is CoroutineType else aw.__await__()
-        send: Any = None
-        exc: BaseException | None = None
+        try:
+            item = it.send(None)
+        except StopIteration as done:
+            return done.value
+        return self.await_rest(it, item)
+
+    def await_rest(self, it: Any, item: Any) -> Any:
+        """Go on with :meth:`await_` of the iterator (or coroutine) ``it`` after it yielded ``item``.
+
+        (A caller that sent the first ``None`` itself, inline, goes on here.)"""
         while True:
+            send, exc = self._forward(item)
             try:
                 item = it.send(send) if exc is None else it.throw(exc)
             except StopIteration as done:
                 return done.value
-            send, exc = self._forward(item)
 
     def _forward(self, item: Any) -> tuple[Any, BaseException | None]:
         """Hand a hardware awaitable's item to the driver; (answer, None) or (None, exception)."""

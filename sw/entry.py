@@ -319,7 +319,22 @@ class Entry:
                 # common_interrupt(regs, v) with its edge flow inline
                 desc = cpu.vector_irq[v]
                 if desc is not None and desc.flow == "edge":
-                    k.irq.handle_edge_irq(desc)
+                    irqc = k.irq
+                    if desc.in_progress or desc.disabled or not desc.actions:
+                        irqc.handle_edge_irq(desc)
+                    else:
+                        # handle_edge_irq(desc) for a line that may run, inlined up to
+                        # the first pass of its loop (edge_irq_loop), the common case
+                        desc.replay = False
+                        desc.kstat[cpu.id] += 1
+                        desc.tot_count += 1
+                        desc.chip.irq_ack_sync(desc)
+                        if desc.actions and not (desc.pending and not desc.disabled and desc.masked):
+                            irqc.handle_irq_event(desc)
+                            if desc.pending and not desc.disabled:
+                                irqc.edge_irq_loop(desc)
+                        else:
+                            irqc.edge_irq_loop(desc)
                 else:
                     k.irq.common_interrupt(regs, v)
             finally:
@@ -387,7 +402,7 @@ class Entry:
         ``Kernel._interrupt_point``.)"""
         vector = await self.k.machine.acknowledge(cpu.id)
         cpu.vector_count[vector] += 1
-        self.deliver_sync(vector, external=True)
+        self.deliver_external(vector)
 
     async def nmi_interrupt(self, cpu: PerCpu) -> None:
         """The NMI pin: acknowledge, block further NMIs until iret, deliver vector 2."""
@@ -423,6 +438,85 @@ class Entry:
     ) -> PtRegs:
         """The CPU delivers ``vector`` through the IDT; the registers after ``iret``."""
         return self.deliver_sync(vector, error_code=error_code, external=external, soft=soft, ip=ip)
+
+    def deliver_external(self, vector: int) -> PtRegs:
+        """``deliver_sync(vector, external=True)`` for an interrupt the CPU took on
+        INTR: the same checks, frame and registers, without the paths only
+        exceptions and ``int n`` take (no error code, the thread's IP). Any
+        check that fails goes the general way."""
+        k = self.k
+        cpu = k._cur
+        idtr = cpu.idtr
+        idt = k.idt
+        gate = idt._decoded[vector]
+        cached = self._dispatch.get(vector)
+        size = idt.layout.size
+        if (
+            idtr is None
+            or gate is None
+            or cached is None
+            or cached[0] is not gate  # (a cached gate is present and of a valid type)
+            or vector * size + size - 1 > idtr[1]
+        ):
+            return self.deliver_sync(vector, external=True)
+        t = cpu.current
+        assert t is not None
+        gtype = cached[1]
+        stub = cached[3]
+        old_cpl = cpu.cpl
+        frames = t.frames
+        depth = len(frames)
+        if gate.ist:
+            rsp, stack = cpu.tss_ist[gate.ist], f"IST{gate.ist}"
+        elif old_cpl != 0:
+            rsp, stack = cpu.stack_top, "task"
+        else:
+            rsp = (frames[-1].rsp - 0x100 if frames else cpu.stack_top - 0x1000) & ~0xF
+            stack = "current"
+        flags = X86_EFLAGS_FIXED | X86_EFLAGS_IF if cpu.if_flag else X86_EFLAGS_FIXED
+        if old_cpl == 0:
+            cs, ss = KERNEL_CS, KERNEL_DS
+        else:
+            cs, ss = USER_CS, USER_DS
+        rip = t.ip
+        frame = _new_object(HwFrame)  # as in deliver_sync
+        frame.vector = vector
+        frame.ss = ss
+        frame.rsp = rsp
+        frame.rflags = flags
+        frame.cs = cs
+        frame.rip = rip
+        frame.error_code = None
+        frame.stack = stack
+        frame.gate_type = gtype
+        frame.depth = depth
+        frames.append(frame)
+        max_depth = self.max_depth
+        if depth >= max_depth[cpu.id]:
+            max_depth[cpu.id] = depth + 1
+        if gtype is _INTERRUPT_GATE:
+            cpu.if_flag = False
+        cpu.cpl = 0
+        if self.trace:
+            self.log.append((cpu.id, vector, cached[2]))
+        regs = _new_object(PtRegs)
+        regs.ip = rip
+        regs.cs = cs
+        regs.flags = flags
+        regs.sp = rsp
+        regs.ss = ss
+        try:
+            r = stub(regs, -1)
+            if r is not None:
+                k.mux.await_(r)
+        finally:
+            if frames and frames[-1] is frame:
+                frames.pop()
+        # iret
+        cpu = k._cur
+        cpu.if_flag = regs.flags & X86_EFLAGS_IF != 0
+        cpu.cpl = regs.cs & 3
+        return regs
 
     def deliver_sync(
         self,

@@ -409,6 +409,12 @@ class IrqCore:
         desc.kstat[self.k._cur.id] += 1  # _kstat(desc)
         desc.tot_count += 1
         chip.irq_ack_sync(desc)
+        self.edge_irq_loop(desc)
+
+    def edge_irq_loop(self, desc: IrqDesc) -> None:
+        """The loop of :meth:`handle_edge_irq` after the ack: run the actions, again
+        while an edge came in meanwhile (``pending``)."""
+        chip = desc.chip
         while True:
             if not desc.actions:
                 self.k.mux.await_(chip.irq_mask(desc))
@@ -485,7 +491,7 @@ class IrqCore:
                 if cpu.if_flag:
                     k.printk(f"WARNING: irq {irq} handler {a.name} enabled interrupts")
                     cpu.if_flag = False
-                ret |= int(res or 0)
+                ret |= res if res.__class__ is int else int(res or 0)
             if not self._noirqdebug:
                 if ret == IRQ_HANDLED and desc.irq_count < SPURIOUS_SAMPLE - 1:
                     desc.irq_count += 1  # note_interrupt's whole work for a handled one

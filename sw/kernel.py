@@ -199,6 +199,10 @@ class Kernel(LinuxApi):
         self.tlb = Tlb(self)
         self.watchdog = Watchdog(self)
         self.proc = Proc(self)
+        # The API calls a handler makes at every interrupt go straight to their
+        # subsystem (LinuxApi's method would be one more Python call on the way).
+        self.tasklet_schedule = self.tasklets.tasklet_schedule  # type: ignore[method-assign]
+        self.tasklet_hi_schedule = self.tasklets.tasklet_hi_schedule  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ symbols ("kernel text")
 
@@ -394,7 +398,7 @@ class Kernel(LinuxApi):
                 # Entry.external_interrupt(cpu), inlined
                 vector: int = m.acknowledge_sync(cpu.id) if self._sync_hw else mux.await_(m.acknowledge(cpu.id))  # type: ignore[attr-defined]
                 cpu.vector_count[vector] += 1
-                self.entry.deliver_sync(vector, external=True)
+                self.entry.deliver_external(vector)
             else:
                 return
 

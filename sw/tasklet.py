@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from functools import partial
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .context import KernelCore
+from .context import HARDIRQ_MASK, NMI_MASK, SOFTIRQ_MASK, KernelCore
 from .sched import WaitQueue
-from .softirq import HI_SOFTIRQ, TASKLET_SOFTIRQ
+from .softirq import HI_SOFTIRQ, SOFTIRQ_NAMES, TASKLET_SOFTIRQ
 
 if TYPE_CHECKING:
     from .softirq import Softirqs
@@ -28,6 +29,8 @@ TASKLET_STATE_SCHED = 0
 TASKLET_STATE_RUN = 1
 _SCHED = 1 << TASKLET_STATE_SCHED
 _RUN = 1 << TASKLET_STATE_RUN
+_HI_BIT = 1 << HI_SOFTIRQ
+_IN_INTERRUPT = NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK
 
 
 class Tasklet:
@@ -66,7 +69,8 @@ class Tasklets:
             cpu.data["tasklet_vec"] = []
             cpu.data["tasklet_hi_vec"] = []
         self.k.softirq.open_softirq(TASKLET_SOFTIRQ, self.tasklet_action)
-        self.k.softirq.open_softirq(HI_SOFTIRQ, self.tasklet_hi_action)
+        # tasklet_hi_action without its own frame (the HI softirq is on a device interrupt's path)
+        self.k.softirq.open_softirq(HI_SOFTIRQ, partial(self._action_common, "tasklet_hi_vec", HI_SOFTIRQ, True))
 
     def _wq(self, t: Tasklet) -> WaitQueue:
         if t.wq is None:
@@ -100,11 +104,17 @@ class Tasklets:
         # _schedule_common(t, "tasklet_hi_vec", HI_SOFTIRQ), inlined (a handler's bottom half)
         k = self.k
         cpu = k._cur
-        flags = cpu.if_flag  # local_irq_save()
-        cpu.if_flag = False
-        cpu.data["tasklet_hi_vec"].append(t)
-        k.softirq.raise_softirq_irqoff(HI_SOFTIRQ)
-        cpu.if_flag = flags  # local_irq_restore(flags)
+        data = cpu.data
+        data["tasklet_hi_vec"].append(t)
+        # local_irq_save(); raise_softirq_irqoff(HI_SOFTIRQ), inlined; local_irq_restore()
+        data["softirq_pending"] |= _HI_BIT
+        if k.tracer is not None:
+            k.tracer.event(cpu.id, "irq:softirq_raise", vec=HI_SOFTIRQ, name=SOFTIRQ_NAMES[HI_SOFTIRQ])
+        if not cpu.preempt_count & _IN_INTERRUPT:  # not in_interrupt(): wake ksoftirqd with IRQs off
+            flags = cpu.if_flag
+            cpu.if_flag = False
+            k.softirq.wakeup_softirqd(cpu)
+            cpu.if_flag = flags
         return True
 
     # The two softirq actions are plain calls on the current thread's stack (a
@@ -146,8 +156,16 @@ class Tasklets:
                     if tracer is not None:
                         tracer.event(k._cur.id, "irq:tasklet_entry", name=t.name, function=t.func)
                     r = t.func(t.data)
-                    if r is not None and (r.__class__ is CoroutineType or inspect.isawaitable(r)):
-                        k.mux.await_(r)  # an ``async def`` tasklet function
+                    if r is not None:
+                        if r.__class__ is CoroutineType:  # an ``async def`` tasklet function
+                            try:  # k.mux.await_(r), its first step inline
+                                item = r.send(None)
+                            except StopIteration:
+                                pass
+                            else:
+                                k.mux.await_rest(r, item)
+                        elif inspect.isawaitable(r):
+                            k.mux.await_(r)
                     if tracer is not None:
                         tracer.event(k._cur.id, "irq:tasklet_exit", name=t.name, function=t.func)
                     t.state &= ~_RUN

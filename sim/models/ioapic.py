@@ -114,6 +114,12 @@ class IoApicModel:
         self.delivered: list[IoApicMessage] = []
         """Messages delivered since the last :meth:`take_messages` (read only)."""
         self.cycle = 0
+        self._quiet = True
+        """Known to hold (when True): nothing in flight — no message in the slot, no
+        latched edge, no EOI queued, no entry written since the last tick, no
+        Remote IRR on an edge entry: :meth:`settle`'s closed form applies. Cleared
+        by whatever may change that (:meth:`eoi`, register writes, :meth:`tick`);
+        :meth:`settle` finds it out again."""
 
     def _decode(self, pin: int, e: int) -> None:
         """Update pin ``pin``'s bits of the decoded masks from entry value ``e``."""
@@ -156,6 +162,7 @@ class IoApicModel:
     def eoi(self, vector: int) -> None:
         """An EOI broadcast for ``vector`` during this cycle (acts at the next tick)."""
         self._eois.append(vector & 0xFF)
+        self._quiet = False
 
     def read(self, offset: int) -> int:
         """32-bit read at byte ``offset`` (IOREGSEL, IOWIN; anything else reads 0)."""
@@ -193,6 +200,7 @@ class IoApicModel:
             self._write_indirect(self.ioregsel, value, bytemask)
         elif offset == self.off_eoi and strb & 1:
             self._eoi_reg = value & 0xFF
+            self._quiet = False
 
     def _write_indirect(self, index: int, value: int, bytemask: int) -> None:
         if index == self._idreg.offset:
@@ -207,6 +215,7 @@ class IoApicModel:
             return
         if self._start is None:
             self._start = (self._lvl, self._msk, self._lo, self._rirr, list(self.entries))
+        self._quiet = False
         shift = 32 * half
         old = self.entries[pin]
         merged = (((old >> shift) & ~bytemask) | (value & bytemask)) << shift
@@ -323,6 +332,7 @@ class IoApicModel:
         self.prev = asserted
         self._start = None
         self.cycle += 1
+        self._quiet = False  # (settle() finds out whether it is)
         return delivered
 
     def settle(self, max_cycles: int = 10_000) -> int:
@@ -342,12 +352,15 @@ class IoApicModel:
           was consumed, a level pin now has Remote IRR), so the slot empties.
         """
         lvl, rirr = self._lvl, self._rirr
-        if (max_cycles >= 2 and self.slot is None and not self.irr_edge and not self._eois and self._eoi_reg is None
-                and self._start is None and not rirr & ~lvl):
+        if not self._quiet:
+            self._quiet = (self.slot is None and not self.irr_edge and not self._eois and self._eoi_reg is None
+                           and self._start is None and not rirr & ~lvl)
+        if self._quiet and max_cycles >= 2:
             msk = self._msk
             asserted = self.pins ^ self._lo
             prev = self.prev
-            req = (asserted & ~prev & ~lvl & ~msk) | (lvl & ~msk & ~rirr & asserted)
+            # (asserted & ~prev & ~lvl & ~msk) | (lvl & ~msk & ~rirr & asserted), factored
+            req = asserted & ~msk & ((~prev & ~lvl) | (lvl & ~rirr))
             if not req:
                 if asserted == prev:
                     return 0

@@ -62,6 +62,7 @@ NEVER: Final = 1 << 62
 #: The time-stamp counter's MSR address, answered by the platform (SDM 17.17).
 IA32_TSC: Final = 0x10
 _MASK64: Final = (1 << 64) - 1
+_M32: Final = 0xFFFFFFFF
 
 _DECERR: Final = "DECERR"
 _STARTUP_MODES: Final = (int(DeliveryMode.INIT), int(DeliveryMode.STARTUP))
@@ -303,21 +304,37 @@ class PlatformModel:
             self._wake(cpu, self.cycle + 1)
             return 0, False
         lapic = self.lapics[cpu]
-        if self.cycle != self._synced[cpu]:
-            self._sync(cpu)
-        rdata, fault = lapic.msr(write, addr, wdata & _MASK64)
+        lag = self.cycle - self._synced[cpu]
+        if lag:  # _sync(cpu), inlined as in write()
+            if self._tsc_set:
+                self._sync(cpu)
+            else:
+                lapic.advance(lag)
+                self._synced[cpu] = self.cycle
+        wdata &= _MASK64
+        # A write of an x2APIC register found in the LAPIC's own table of them goes
+        # straight to its handler: LapicModel.msr()'s first case, without its call.
+        fast = lapic._x2_wr_fast.get(addr) if write and lapic.x2apic else None
+        if fast is None:
+            rdata, fault = lapic.msr(write, addr, wdata)
+        else:
+            rdata = 0
+            fault = (wdata & fast[0]) != 0  # a reserved bit set: #GP, nothing written
+            if not fault:
+                fast[2](wdata & _M32 & fast[1])
         nxt = lapic.next_event_in()  # _reschedule(cpu) when the access moved the LAPIC's next event
         if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
             self._reschedule(cpu)
-        ipi = lapic.take_ipi()  # a plain call where the ipi_pending property would be a call through C
-        while ipi is not None:
-            self._deliver(self.router.route_ipi(ipi, cpu))
+        if lapic._ipi is not None:  # (what take_ipi() would return)
             ipi = lapic.take_ipi()
+            while ipi is not None:
+                self._deliver(self.router.route_ipi(ipi, cpu))
+                ipi = lapic.take_ipi()
         if lapic.eois:
             for vector in lapic.take_eois():
                 self.ioapic.eoi(vector)
             self._ioapic_settle()
-        return int(rdata), bool(fault)
+        return rdata, fault  # (LapicModel.msr returns an int and a bool)
 
     def _wake(self, k: int, at: int) -> None:
         """Make timed device ``k``'s next event no later than cycle ``at``."""
@@ -354,11 +371,21 @@ class PlatformModel:
                 io = self.ioapic
                 io.pins = pins & self._all_pins  # io.set_pins(pins)
                 io.settle()  # _ioapic_settle(), inlined
-                if io.delivered:
-                    # _route_ioapic() and _deliver(), inlined for a fixed vector
-                    route = self.router.route
-                    for msg in io.take_messages():
-                        for index, interrupt in route(msg):
+                msgs = io.delivered
+                if msgs:
+                    io.delivered = []  # io.take_messages()
+                    # _route_ioapic() and _deliver(), inlined for a fixed vector; a
+                    # message routed by destination ID alone before skips route()
+                    fixed = self.router.fixed_dest
+                    for msg in msgs:
+                        hit = fixed.get(id(msg))
+                        if hit is not None and hit[0] is msg:
+                            dest, interrupt = hit[1], hit[2]
+                            for lapic in self.lapics:
+                                if lapic.apic_id == dest and lapic.enabled:
+                                    lapic.accept(interrupt)
+                            continue
+                        for index, interrupt in self.router.route(msg):
                             if interrupt.vector < 16 or interrupt.delivery_mode in _STARTUP_MODES:
                                 self._deliver(((index, interrupt),))
                             else:

@@ -195,6 +195,11 @@ def _match(dest_mode: int, dest: int, shorthand: int, sender: int | None,
     return out
 
 
+#: :attr:`RouterModel.fixed_dest` holds at most this many messages (the IO-APIC
+#: model reuses one message object per distinct entry; other callers may not)
+_FIXED_DEST_MAX = 1024
+
+
 def _interrupt(vector: int, mode: int, trigger: int, level: int) -> Interrupt:
     """The message a target LAPIC receives (``msg_in__*``)."""
     try:
@@ -228,6 +233,14 @@ class RouterModel:
         """Arbitration number of the source served last."""
         self._interrupts: dict[tuple[int, int, int, int], Interrupt] = {}
         """Delivered messages by (vector, mode, trigger, level): built once, shared."""
+        self.fixed_dest: dict[int, tuple[IoApicMessage, int, Interrupt]] = {}
+        """IO-APIC messages :meth:`route` delivered by destination ID alone (fixed,
+        physical, not broadcast, vector >= 16), by ``id(msg)``: ``(msg, dest,
+        interrupt)``. Every enabled LAPIC whose ID is ``dest`` accepts ``interrupt``,
+        in index order; whoever holds the message can deliver it so without
+        :meth:`route` (the platform, for a device pin). The message is kept in
+        the value: an ``id`` is only valid with its object alive and checked by
+        ``value[0] is msg``."""
 
     # ------------------------------------------------------------------ pure
 
@@ -326,6 +339,8 @@ class RouterModel:
                 interrupt = self._interrupts.get(key)
                 if interrupt is None:
                     interrupt = self._interrupts[key] = _interrupt(*key)
+                if vector >= 16 and id(msg) not in self.fixed_dest and len(self.fixed_dest) < _FIXED_DEST_MAX:
+                    self.fixed_dest[id(msg)] = (msg, dest, interrupt)
                 out = []
                 for i, lapic in enumerate(lapics):
                     if lapic.apic_id == dest and lapic.enabled:

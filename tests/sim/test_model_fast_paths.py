@@ -3,7 +3,8 @@
 The models are also the ``model`` backend's hardware, so a few paths are
 written in closed form for speed: :meth:`IoApicModel.settle` without ticking
 when at most one request is raised, the router's fixed/physical IO-APIC
-message, the LAPIC's ``apic_id``/``enabled`` kept as plain attributes. Each
+message (and the platform delivering a device pin's message again without
+it), the LAPIC's ``apic_id``/``enabled`` kept as plain attributes. Each
 test runs the fast path against the definition it short-cuts (ticks,
 :meth:`RouterModel.targets`, the ID and SVR registers) on random inputs and
 compares everything observable.
@@ -17,6 +18,7 @@ from typing import Any
 from irqforge.sim.models.ioapic import IoApicModel
 from irqforge.sim.models.lapic import LapicModel
 from irqforge.sim.models.messages import DeliveryMode, DestMode, Interrupt, IoApicMessage, Trigger
+from irqforge.sim.models.platform import PlatformModel
 from irqforge.sim.models.router import RouterModel
 from irqforge.spec import Spec
 
@@ -142,3 +144,50 @@ def test_lapic_id_and_enable_follow_the_registers(spec: Spec) -> None:
     assert lapic.enabled == bool(enable.get(svr.reset))
     lapic.reset()
     assert lapic.apic_id == 3
+
+
+def test_platform_pin_delivery_follows_the_lapics(spec: Spec) -> None:
+    """A device pin's message, once routed by destination ID alone, is delivered
+    without :meth:`RouterModel.route` (:attr:`RouterModel.fixed_dest`): it must
+    still reach exactly the LAPICs :meth:`RouterModel.targets` names now, with
+    the LAPICs' IDs and software enables changed in between."""
+    p = PlatformModel(spec)
+    lapic_base = spec.platform.address_map["lapic"][0]
+    ioapic_base = spec.platform.address_map["ioapic"][0]
+    dev = spec.lapic
+    id_field = dev.register("ID").field("ID")
+    svr, enable = dev.register("SVR"), dev.register("SVR").field("ENABLE")
+    red = spec.ioapic.window("IOAPIC").register("REDTBL")
+    sel, win = spec.ioapic.offset("IOREGSEL"), spec.ioapic.offset("IOWIN")
+    pin, vector = 5, 0x53
+    ids = [lapic.apic_id for lapic in p.lapics]
+    irr = dev.offset("IRR", vector >> 5)
+    rng = random.Random(11)
+    routed = 0
+    for _ in range(300):
+        # The entry: fixed, physical, edge, unmasked, to one of the IDs in use (or none).
+        dest = rng.choice([*ids, 0x7])
+        entry = red.field("DEST").put(red.field("VECTOR").put(0, vector), dest)
+        for index, value in ((red.offset + red.stride * pin + 1, entry >> 32), (red.offset + red.stride * pin, entry)):
+            p.write(0, ioapic_base + sel, index)
+            p.write(0, ioapic_base + win, value & 0xFFFFFFFF)
+        # The LAPICs: some IDs swapped around, some software-disabled.
+        for i in range(p.ncpus):
+            p.write(i, lapic_base + svr.offset, enable.put(0xFF, 1 if rng.random() < 0.8 else 0))
+            if rng.random() < 0.2:
+                p.write(i, lapic_base + dev.offset("ID"), id_field.put(0, rng.choice(ids)))
+        p.advance(2)
+        msg = IoApicMessage(vector, DeliveryMode.FIXED, DestMode.PHYSICAL, dest, Trigger.EDGE)
+        want = p.router.targets(msg, p.lapics)
+        routed += len(p.router.fixed_dest) > 0
+        p.set_irq(pin, 1)
+        got = [i for i in range(p.ncpus) if p.read(i, lapic_base + irr) >> (vector & 31) & 1]
+        assert got == want, f"entry to {dest:#x}, LAPIC IDs {[x.apic_id for x in p.lapics]}"
+        p.advance(2)
+        p.set_irq(pin, 0)
+        p.advance(2)
+        for i in got:  # take and retire the interrupt
+            assert p.inta(i) == vector
+            p.write(i, lapic_base + dev.offset("EOI"), 0)
+        p.advance(2)
+    assert routed > 250 and len(p.router.fixed_dest) <= 3  # one cached route per destination, taken
