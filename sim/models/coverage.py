@@ -396,7 +396,7 @@ class LapicSampler:
         self.tdcr_lo = dev.register("TDCR").field("DIV_LO")
         self.tdcr_hi = dev.register("TDCR").field("DIV_HI")
         self.msrs = MsrSampler(spec, cov)
-        """The MSR port and the TSC-deadline timer (``lapic.apic_base``, ``lapic.x2apic_msr``, ``lapic.tsc_deadline``)."""
+        """The MSR port and the deadline timer (``lapic.apic_base``, ``lapic.x2apic_msr``, ``lapic.tsc_deadline``)."""
 
     def before_inta(self, tpr: int, isr: int, irr: int) -> None:
         """An INTA is about to be applied with these registers."""

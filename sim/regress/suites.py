@@ -343,7 +343,7 @@ def _others(samplers: list[Any], lapics: list[Any], cpu: int) -> None:
 def _mmio_written(machine: Any, cpu: int, addr: int) -> None:
     """After a bus write of ``cpu``: what it did to the deadline timers (an LVT_TIMER write
     leaves the mode, an ICR write may send an INIT)."""
-    platform = getattr(machine, "platform", None)
+    platform: Any = getattr(machine, "platform", None)
     samplers = getattr(platform, "msr_samplers", None)
     if not samplers:
         return
