@@ -131,19 +131,19 @@ async def msr_walk(machine: SpecMachine, seed: int = 1, steps: int = 60) -> dict
     def x2_dest(target: int) -> int:
         r = rng.random()
         tid = ids[target]
-        if r < 0.35:
+        if r < 0.3:
             return tid
-        if r < 0.6:
+        if r < 0.5:
             return (tid >> 4) << 16 | 1 << (tid & 0xF)  # cluster logical (the x2APIC LDR)
-        if r < 0.75:
+        if r < 0.65:
             return 0xFFFF_FFFF
-        if r < 0.9:
+        if r < 0.8:
             return 0xFF
-        return rng.getrandbits(32)
+        return rng.randrange(0x100, 0xFFFF_FFFF)  # a 32-bit ID nobody has
 
     async def ipi(cpu: int) -> None:
         target = rng.randrange(n)
-        sh = rng.choices([0, 1, 2, 3], weights=[6, 1, 1, 2])[0]
+        sh = rng.choices([0, 1, 2, 3], weights=[5, 2, 2, 2])[0]
         dm = rng.randrange(2)
         if mode[cpu] == "X2APIC":
             value = x2_dest(target) << 32 | sh << 18 | dm << 11 | v_ipi
@@ -159,7 +159,7 @@ async def msr_walk(machine: SpecMachine, seed: int = 1, steps: int = 60) -> dict
     async def x2_misc(cpu: int) -> None:
         kind = rng.choice(["self", "self", "eoi", "ro", "wo", "absent", "eoi_nz", "rsvd", "read", "icr_read"])
         if kind == "self":
-            value = v_self | (0x100 if rng.random() < 0.1 else 0)
+            value = v_self | (0x100 if rng.random() < 0.25 else 0)
             log.append([kind, cpu, await wrmsr(cpu, x2_base + 0x3F, value)])
         elif kind == "eoi":
             log.append([kind, cpu, await wrmsr(cpu, x2_base + 0x0B, 0)])
@@ -234,7 +234,7 @@ async def msr_walk(machine: SpecMachine, seed: int = 1, steps: int = 60) -> dict
             await set_mode(cpu, "X2APIC")
         else:
             await bring_up(cpu)
-    weights = {"mode": 2, "ipi": 6, "x2": 4, "tsc": 1, "deadline": 3, "io": 1}
+    weights = {"mode": 3, "ipi": 6, "x2": 4, "tsc": 1, "deadline": 3, "io": 1}
     for _ in range(steps):
         cpu = rng.randrange(n)
         action = rng.choices(list(weights), weights=list(weights.values()))[0]
@@ -244,8 +244,9 @@ async def msr_walk(machine: SpecMachine, seed: int = 1, steps: int = 60) -> dict
             target = rng.choices(["DISABLED", "XAPIC", "X2APIC"],
                                  weights=[1, 6, 2] if mode[cpu] == "DISABLED" else [1, 2, 4])[0]
             await set_mode(cpu, target, extra=1 << rng.choice([0, 9, 40]) if r < 0.1 else 0, invalid=0.1 <= r < 0.16)
-        elif action == "ipi":
-            await ipi(cpu)
+        elif action == "ipi":  # one to three (the same vector coalesces in IRR until the drain)
+            for _ in range(rng.randrange(1, 4)):
+                await ipi(cpu)
         elif action == "x2":
             if mode[cpu] == "X2APIC":
                 await x2_misc(cpu)
