@@ -219,8 +219,8 @@ async def msr_walk(machine: SpecMachine, seed: int = 1, steps: int = 60) -> dict
                     await set_mode(cpu, "X2APIC")
         log.append(["deadline", cpu, kind, await machine.rdmsr(cpu, deadline)])
 
-    async def io_broadcast(cpu: int) -> None:
-        dm = rng.choice(["PHYSICAL", "PHYSICAL", "LOGICAL"])
+    async def io_broadcast(cpu: int, dm: str | None = None) -> None:
+        dm = dm or rng.choice(["PHYSICAL", "PHYSICAL", "LOGICAL"])
         await regs.route_pin(cpu, pin, VECTOR=v_io, DELIVERY_MODE="FIXED", DEST_MODE=dm, POLARITY="ACTIVE_HIGH",
                              TRIGGER="EDGE", MASK=0, DEST=0xFF)
         machine.set_irq(pin, 1)
@@ -228,12 +228,16 @@ async def msr_walk(machine: SpecMachine, seed: int = 1, steps: int = 60) -> dict
         machine.set_irq(pin, 0)
         log.append(["io", cpu, dm])
 
+    # CPU 0 starts in x2APIC mode, the others at random: a mixed system at once, whose IO-APIC
+    # broadcast (the first step) must reach the x2APIC CPU too
     for cpu in range(n):
         mode[cpu] = await read_mode(cpu)
-        if mode[cpu] == "XAPIC" and rng.random() < 0.5:
+        if mode[cpu] == "XAPIC" and (cpu == 0 or rng.random() < 0.5):
             await set_mode(cpu, "X2APIC")
         else:
             await bring_up(cpu)
+    await io_broadcast(0, "PHYSICAL")
+    await drain()
     weights = {"mode": 3, "ipi": 6, "x2": 4, "tsc": 1, "deadline": 3, "io": 1}
     for _ in range(steps):
         cpu = rng.randrange(n)
