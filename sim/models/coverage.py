@@ -648,8 +648,9 @@ class MsrSampler:
             if tsc >= old:
                 self.cov.hit("lapic.tsc_deadline", "FIRED_PAST" if self._past else "FIRED")
             elif not new:
+                # at an edge (TIME) only an INIT through a LINT pin resets the APIC before the deadline
                 why = {self.DEADLINE_WRITE: "DISARMED_ZERO", self.LVT_WRITE: "DISARMED_MODE",
-                       self.RESET: "DISARMED_RESET"}.get(cause, f"DISARMED_BY_{cause}")
+                       self.RESET: "DISARMED_RESET", self.TIME: "DISARMED_RESET"}.get(cause, f"DISARMED_BY_{cause}")
                 self.cov.hit("lapic.tsc_deadline", why)
         if new:
             self._past = new <= tsc

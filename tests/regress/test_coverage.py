@@ -266,3 +266,18 @@ def test_platform_model_msr_walk_hits_the_new_bins_and_nothing_else(spec: Spec) 
     assert report["lapic.tsc_deadline"]["percent"] == 100
     assert report["lapic.apic_base"]["bins"]["X2APIC/XAPIC/GP"] + report["lapic.apic_base"]["bins"][
         "DISABLED/X2APIC/GP"] > 0
+
+
+def test_an_init_through_lint0_disarms_the_deadline_as_a_reset(spec: Spec) -> None:
+    """LVT LINT0 with INIT delivery (SDM Figure 11-8: bits 10:8 = 101b, edge): a rising LINT0 resets the
+    APIC at the edge, which disarms a deadline not yet due."""
+    b = _Bench(spec)
+    b.msr(True, APIC_BASE, X2APIC)
+    b.msr(True, 0x80F, 0x1FF)
+    b.msr(True, 0x835, 0x500)  # LVT_LINT0: INIT, unmasked
+    b.msr(True, X2_LVTT, TSC_DEADLINE_MODE | 0x50)
+    b.msr(True, DEADLINE, b.tsc + 100)
+    b.cycle(Cycle(lint=(1, 0)))
+    b.idle(150)
+    assert b.hits("lapic.tsc_deadline") == {"ARMED": 1, "DISARMED_RESET": 1}
+    assert b.cov.other["lapic.tsc_deadline"] == 0
