@@ -231,16 +231,19 @@ async def msr_walk(machine: SpecMachine, seed: int = 1, steps: int = 60) -> dict
         machine.set_irq(pin, 0)
         log.append(["io", cpu, dm])
 
-    # CPU 0 starts in x2APIC mode, the others at random: a mixed system at once, whose IO-APIC
-    # broadcast (the first step) must reach the x2APIC CPU too
+    # Every CPU rewrites its mode (staying is legal); CPU 0 then goes to x2APIC mode, the
+    # others at random: a mixed system at once, whose IO-APIC broadcast (the first step) must
+    # reach the x2APIC CPU too, and whose ICR CPU 0 reads back.
     for cpu in range(n):
         mode[cpu] = await read_mode(cpu)
+        await set_mode(cpu, mode[cpu])
         if mode[cpu] == "XAPIC" and (cpu == 0 or rng.random() < 0.5):
             await set_mode(cpu, "X2APIC")
-        else:
-            await bring_up(cpu)
     await io_broadcast(0, "PHYSICAL")
     await drain()
+    if mode[0] == "X2APIC":
+        icr = await rdmsr(0, x2_base + 0x30)
+        log.append(["icr_read", 0, None if icr is None else icr & ~(1 << 12)])
     weights = {"mode": 3, "ipi": 6, "x2": 4, "tsc": 1, "deadline": 3, "io": 1}
     for _ in range(steps):
         cpu = rng.randrange(n)

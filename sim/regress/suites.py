@@ -27,7 +27,10 @@ reference, deterministic per seed:
     The seeded storm scenario (:mod:`irqforge.sim.backends.storm`, nested
     handlers) on the platform inside the co-simulation harness against the
     ``model`` backend: per-CPU counts and sequence digests must be equal;
-    then the DECERR/OKAY scenario on both.
+    then the DECERR/OKAY scenario on both, and the MSR walk
+    (:mod:`irqforge.sim.regress.msr_walk`: IA32_APIC_BASE mode changes,
+    x2APIC IPIs, faulting accesses, TSC writes, the TSC-deadline timer),
+    whose outcomes must be equal too.
 ``sw``
     The software stack's default scenario (:mod:`irqforge.sw.scenario`) with
     seed-drawn sizes (ticks, device interrupts, IPIs, TLB shootdowns) on the
