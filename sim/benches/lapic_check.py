@@ -155,9 +155,12 @@ class LapicChecker:
             m.write(off, val, strb=strb)
             self.writes += 1
             if s is not None:
-                s.written(off, m.regs)
+                s.written(off, m.regs, m)
         if c.msr is not None and want_ready:
+            before = (m.apic_base, m.x2apic)
             rdata, fault = m.msr(*c.msr)
+            if s is not None:
+                s.msr(m, before, c.msr, fault)
             self._cmp(f"msr__fault ({'wr' if c.msr[0] else 'rd'}msr {c.msr[1]:#x})", c.msr_fault, fault)
             if not c.msr[0] and not fault:  # rdata means something for a read without a fault only
                 self._cmp(f"msr__rdata (rdmsr {c.msr[1]:#x})", c.msr_rdata, rdata)
@@ -166,13 +169,15 @@ class LapicChecker:
         if c.msg is not None:
             m.accept(c.msg)
             if s is not None:
-                s.message(c.msg.delivery_mode, c.msg.trigger)
+                s.message(c.msg.delivery_mode, c.msg.trigger, m)
         m.set_lint(0, c.lint[0])
         m.set_lint(1, c.lint[1])
         # The closing edge: LINT pins, timer, error interrupt. Its results show
         # next cycle like those of the inputs above (an INIT through a LINT pin
         # pulses ``init`` in the next cycle, as one through ``msg_in`` does).
         m.advance(1)
+        if s is not None:
+            s.tick(m)
         eois = m.take_eois()
         if len(eois) > 1:
             raise Mismatch(f"cycle {self.cycle}: the model broadcast {len(eois)} EOIs in one cycle")
@@ -200,6 +205,8 @@ class LapicChecker:
         if self._exp_ack is not None or self._exp_eoi is not None or self._exp_init or self._exp_sipi is not None:
             raise Mismatch(f"cycle {self.cycle}: idle stretch requested while an output pulse is due")
         self.model.advance(n)
+        if self.sampler is not None:
+            self.sampler.tick(self.model)
         eois = self.model.take_eois()
         starts = self.model.take_startup()
         if eois or starts:

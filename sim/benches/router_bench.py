@@ -131,9 +131,11 @@ def _set_lapics(dut: Any, lapics: list[LapicState]) -> None:
         getattr(dut, f"lapic__{i}__x2apic").value = int(st.x2apic)
 
 
-def _sample(cov: coverage.Coverage | None, source: int, msg: IoApicMessage | Msi | Ipi, targets: int) -> None:
+def _sample(cov: coverage.Coverage | None, source: int, msg: IoApicMessage | Msi | Ipi, targets: int,
+            lapics: list[LapicState]) -> None:
     if cov is None:
         return
+    coverage.x2apic_dest(cov, msg, lapics, source - 2 if source >= 2 else None)
     kind = "IOAPIC" if source == SOURCE_IOAPIC else "MSI" if source == SOURCE_MSI else "IPI"
     if isinstance(msg, Ipi) and msg.shorthand != Shorthand.NONE:
         addressing = msg.shorthand.name
@@ -203,7 +205,7 @@ async def random_traffic(dut: Any) -> None:
                     want = model.route(msg, expected - 2 if expected >= 2 else None)
                     got = sorted(delivered.items())
                     assert got == want, f"cycle {cycle}: {msg}: RTL delivered {got}, the model {want}"
-                    _sample(cov, expected, msg, len(want))
+                    _sample(cov, expected, msg, len(want), lapics)
                     delivered, starting, stuck = {}, True, 0
                     served += 1
                     x2_served += any(st.x2apic for st in lapics)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from irqforge.sim.models.messages import DestMode
 from irqforge.spec import Spec
 
 __all__ = [
@@ -195,7 +196,65 @@ def define(spec: Spec) -> dict[str, Coverpoint]:
             ["OKAY", "DECERR"],
         ),
     ]
+    points += _x2apic_points(spec)
     return {p.name: p for p in points}
+
+
+def _x2apic_points(spec: Spec) -> list[Coverpoint]:
+    """The x2APIC and TSC-deadline coverpoints (none when the spec has neither)."""
+    lapic = spec.lapic
+    points: list[Coverpoint] = []
+    if lapic.has_msr("IA32_APIC_BASE") and lapic.msr("IA32_APIC_BASE").modes:
+        base = lapic.msr("IA32_APIC_BASE")
+        names = [m.name for m in base.modes]
+        bins = [f"{a}/{b}/{'OK' if base.legal(a, b) else 'GP'}" for a in names for b in names]
+        bins += ["READ/OK"]
+        if base.gp_mask:
+            bins.append("RESERVED/GP")
+        if len(base.modes) < 4:  # two mode fields, fewer modes than encodings: the rest #GP
+            bins.append("INVALID/GP")
+        points.append(Coverpoint(
+            "lapic.apic_base",
+            "IA32_APIC_BASE accesses: old mode / new mode / outcome (each legal transition and staying in a mode "
+            "OK, each illegal transition #GP), reserved bits and invalid mode encodings #GP",
+            tuple(bins),
+        ))
+    if lapic.x2apic is not None:
+        icr = lapic.register("ICR_LO")
+        icr_bins = [f"ICR/{sh}/{dm}/OK" for sh in _enum_names(icr.field("SHORTHAND"))
+                    for dm in _enum_names(icr.field("DEST_MODE"))]
+        points.append(Coverpoint(
+            "lapic.x2apic_msr",
+            "x2APIC MSR accesses by class: the 64-bit ICR write by shorthand × destination mode, SELF_IPI, EOI, "
+            "plain reads and writes; #GP for a read-only register written, a write-only one read, an absent "
+            "one, a value with reserved bits, a non-zero EOI and any access outside x2APIC mode",
+            (*icr_bins, "ICR/GP", "ICR_READ/OK", "SELF_IPI/OK", "SELF_IPI/GP", "EOI/OK", "EOI/GP", "READ/OK",
+             "WRITE/OK", "RO_WRITE/GP", "WO_READ/GP", "ABSENT/GP", "RESERVED/GP", "NOT_X2APIC/GP"),
+        ))
+        points.append(Coverpoint.cross(
+            "router.x2apic_dest",
+            "destination matching with x2APIC LAPICs present, per receiver: addressing × receiver mode × match "
+            "(PHYS32: an ID above 0xFF; BCAST8_IRQ: an IO-APIC message's or MSI's 0xFF, a broadcast for x2APIC "
+            "receivers; BCAST8_IPI: an IPI's 0xFF, not one for them; XAPIC receivers: a mixed system)",
+            ["PHYS8", "PHYS32", "LOGICAL", "BCAST32", "BCAST8_IRQ", "BCAST8_IPI"],
+            ["X2APIC", "XAPIC"],
+            ["MATCH", "MISS"],
+            drop=["BCAST32/X2APIC/MISS", "BCAST8_IRQ/X2APIC/MISS", "BCAST8_IRQ/XAPIC/MISS",
+                  "BCAST8_IPI/XAPIC/MISS", "PHYS32/XAPIC/MATCH"],
+        ))
+    if lapic.param("tsc_deadline") and lapic.has_msr("IA32_TSC_DEADLINE"):
+        points.append(Coverpoint(
+            "lapic.tsc_deadline",
+            "TSC-deadline timer events: armed (deadline ahead / already past), fired (either), disarmed by a 0 "
+            "write, by leaving TSC-deadline mode in LVT_TIMER, by an APIC reset (INIT, hardware disable), and a "
+            "non-zero write ignored outside the mode",
+            ("ARMED", "ARMED_PAST", "FIRED", "FIRED_PAST", "DISARMED_ZERO", "DISARMED_MODE", "DISARMED_RESET",
+             "WRITE_IGNORED"),
+        ))
+    if lapic.msrs:  # the platform has an MSR port per CPU, with IA32_TSC
+        points.append(Coverpoint("platform.tsc", "IA32_TSC accesses on the platform's MSR port",
+                                 ("READ", "WRITE")))
+    return points
 
 
 @dataclass
@@ -336,6 +395,8 @@ class LapicSampler:
         self.tm = dev.register("LVT_TIMER").field("TIMER_MODE")
         self.tdcr_lo = dev.register("TDCR").field("DIV_LO")
         self.tdcr_hi = dev.register("TDCR").field("DIV_HI")
+        self.msrs = MsrSampler(spec, cov)
+        """The MSR port and the deadline timer (``lapic.apic_base``, ``lapic.x2apic_msr``, ``lapic.tsc_deadline``)."""
 
     def before_inta(self, tpr: int, isr: int, irr: int) -> None:
         """An INTA is about to be applied with these registers."""
@@ -356,8 +417,25 @@ class LapicSampler:
             depth = isr.bit_count()
             self.cov.hit("lapic.nesting", str(depth) if depth < 5 else "5+")
 
-    def written(self, offset: int, regs: dict[str, int]) -> None:
-        """A register write was applied; ``regs`` is the model's register file after it."""
+    def msr(self, model: Any, before: tuple[int, bool], access: tuple[bool, int, int], fault: bool) -> None:
+        """An MSR ``access`` (write, addr, wdata) answered by ``model``; ``before``: its
+        ``(apic_base, x2apic)`` before the access."""
+        write, addr, wdata = access
+        ms = self.msrs
+        ms.msr(before[0], before[1], write, addr, wdata, fault)
+        cause = ms.OTHER if fault else ms.cause_of(write, addr, wdata)
+        ms.observe(model, cause, wdata if cause == ms.DEADLINE_WRITE else None)
+
+    def tick(self, model: Any) -> None:
+        """Time passed on ``model`` (the closing edge, an idle stretch)."""
+        self.msrs.observe(model, MsrSampler.TIME)
+
+    def written(self, offset: int, regs: dict[str, int], model: Any = None) -> None:
+        """A register write was applied; ``regs`` is the model's register file after it
+        (``model``: the model itself, for the deadline timer an LVT write can disarm)."""
+        if model is not None:
+            ms = self.msrs
+            ms.observe(model, ms.LVT_WRITE if offset == ms.lvt_timer_off else ms.OTHER)
         reg = self.lvt.get(offset)
         if reg is not None:
             value = regs.get(reg.name, 0)
@@ -385,8 +463,11 @@ class LapicSampler:
             if value & mask:
                 self.cov.hit("lapic.esr", name)
 
-    def message(self, delivery_mode: Any, trigger: Any) -> None:
+    def message(self, delivery_mode: Any, trigger: Any, model: Any = None) -> None:
         self.cov.hit("lapic.msg_in", delivery_mode.name, trigger.name)
+        if model is not None:  # an INIT resets the APIC (and disarms the deadline timer)
+            ms = self.msrs
+            ms.observe(model, ms.RESET if delivery_mode.name == "INIT" else ms.OTHER)
 
     def ipi(self, ipi: Any) -> None:
         self.cov.hit("lapic.ipi", ipi.delivery_mode.name, ipi.trigger.name, ipi.dest_mode.name, ipi.shorthand.name)
@@ -447,3 +528,160 @@ def hpet_fired(cov: Coverage, timers: Sequence[Any], legacy: bool, *, pin: int |
             route = "LEGACY" if is_legacy else "IOAPIC"
         cov.hit("hpet.fire", "PERIODIC" if t.periodic else "ONESHOT", "32BIT" if t.mode32 else "64BIT", route,
                 "LEVEL" if t.level else "EDGE")
+
+
+# ------------------------------------------------------------------ x2APIC, MSRs and the TSC-deadline timer
+
+
+class MsrSampler:
+    """Samples one LAPIC's MSR coverpoints (``lapic.apic_base``, ``lapic.x2apic_msr``,
+    ``lapic.tsc_deadline``) from the reference model's state around each event.
+
+    Used by the LAPIC lock-step checker (per checked cycle) and by the model
+    machine of the regression's platform jobs (per access; the platform model
+    brings a LAPIC up to date before each access to it). The model is read,
+    never changed: ``apic_base``, ``x2apic``, ``tsc`` and ``tsc_deadline``.
+
+    The deadline timer is followed by its value: it changes only at an event
+    (:meth:`observe`). A deadline that was due at the TSC of the event (and is
+    gone or replaced) has fired — that holds for time passing and for a write
+    in the very cycle it fell due, which the LAPIC still lets fire; a deadline
+    not yet due that disappears was disarmed, the cause telling how.
+    """
+
+    #: observe() causes: what happened since the last observation.
+    TIME, DEADLINE_WRITE, LVT_WRITE, RESET, OTHER = "TIME", "DEADLINE_WRITE", "LVT_WRITE", "RESET", "OTHER"
+
+    def __init__(self, spec: Spec, cov: Coverage) -> None:
+        dev = spec.lapic
+        self.cov = cov
+        self.base = dev.msr("IA32_APIC_BASE") if dev.has_msr("IA32_APIC_BASE") else None
+        self.deadline = (dev.msr("IA32_TSC_DEADLINE").address
+                         if dev.has_msr("IA32_TSC_DEADLINE") and dev.param("tsc_deadline") else None)
+        self.x2 = dev.x2apic
+        self.x2_at: dict[int, Any] = {}
+        if self.x2 is not None:
+            for xr in self.x2.registers:
+                for _name, addr, _idx in xr.instances():
+                    self.x2_at[addr] = xr
+        self.lvt_timer_msr = self.x2.register("LVT_TIMER").address if self.x2 is not None else None
+        self.lvt_timer_off = dev.offset("LVT_TIMER")
+        icr = dev.register("ICR_LO")
+        self.shorthand = icr.field("SHORTHAND")
+        self.dest_mode = icr.field("DEST_MODE")
+        self.sh_names = {e.value: e.name for e in self.shorthand.enums}
+        self.dm_names = {e.value: e.name for e in self.dest_mode.enums}
+        self._dl = 0
+        self._past = False
+
+    # -- the MSR port
+
+    def cause_of(self, write: bool, addr: int, wdata: int) -> str:
+        """What an MSR access can do to the deadline timer (the ``cause`` of :meth:`observe`)."""
+        if not write:
+            return self.OTHER
+        if addr == self.deadline:
+            return self.DEADLINE_WRITE
+        if addr == self.lvt_timer_msr:
+            return self.LVT_WRITE
+        if self.base is not None and addr == self.base.address:
+            return self.RESET
+        return self.OTHER
+
+    def msr(self, before_base: int, before_x2apic: bool, write: bool, addr: int, wdata: int, fault: bool) -> None:
+        """One MSR access answered (``fault``: #GP); ``before_*``: the LAPIC's mode before it."""
+        ok = "GP" if fault else "OK"
+        base = self.base
+        if base is not None and addr == base.address:
+            if not write:
+                self.cov.hit("lapic.apic_base", "READ", ok)
+                return
+            old, new = base.mode_of(before_base), base.mode_of(wdata)
+            if wdata & base.gp_mask:
+                self.cov.hit("lapic.apic_base", "RESERVED", ok)
+            elif new is None:
+                self.cov.hit("lapic.apic_base", "INVALID", ok)
+            elif old is not None:
+                self.cov.hit("lapic.apic_base", old.name, new.name, ok)
+            return
+        x2 = self.x2
+        if x2 is None or not x2.msr_base <= addr < x2.msr_base + 0x100:
+            return
+        if not before_x2apic:
+            self.cov.hit("lapic.x2apic_msr", "NOT_X2APIC", ok)
+            return
+        xr = self.x2_at.get(addr)
+        if xr is None:
+            label = "ABSENT"
+        elif not write:
+            label = "WO_READ" if not xr.readable else "ICR_READ" if xr.name == "ICR" else "READ"
+        elif not xr.writable:
+            label = "RO_WRITE"
+        elif xr.name == "ICR":
+            if wdata & xr.gp_mask:
+                label = "ICR"
+            else:
+                sh = self.sh_names.get(self.shorthand.get(wdata), "?")
+                label = f"ICR/{sh}/{self.dm_names.get(self.dest_mode.get(wdata), '?')}"
+        elif xr.name in ("SELF_IPI", "EOI"):
+            label = xr.name
+        else:
+            label = "RESERVED" if wdata & xr.gp_mask else "WRITE"
+        self.cov.hit("lapic.x2apic_msr", label, ok)
+
+    # -- the TSC-deadline timer
+
+    def observe(self, model: Any, cause: str, wrote: int | None = None) -> None:
+        """After an event (``cause``) on ``model``: sample what its deadline timer did.
+
+        ``wrote``: the value of an IA32_TSC_DEADLINE write that was not a #GP.
+        """
+        if self.deadline is None:
+            return
+        old, new = self._dl, model.tsc_deadline
+        if old == new:
+            if cause == self.DEADLINE_WRITE and wrote and not new:
+                self.cov.hit("lapic.tsc_deadline", "WRITE_IGNORED")
+            return
+        tsc = model.tsc
+        if old:
+            if tsc >= old:
+                self.cov.hit("lapic.tsc_deadline", "FIRED_PAST" if self._past else "FIRED")
+            elif not new:
+                # at an edge (TIME) only an INIT through a LINT pin resets the APIC before the deadline
+                why = {self.DEADLINE_WRITE: "DISARMED_ZERO", self.LVT_WRITE: "DISARMED_MODE",
+                       self.RESET: "DISARMED_RESET", self.TIME: "DISARMED_RESET"}.get(cause, f"DISARMED_BY_{cause}")
+                self.cov.hit("lapic.tsc_deadline", why)
+        if new:
+            self._past = new <= tsc
+            self.cov.hit("lapic.tsc_deadline", "ARMED_PAST" if self._past else "ARMED")
+        self._dl = new
+
+
+def x2apic_dest(cov: Coverage, msg: Any, lapics: Sequence[Any], sender: int | None = None) -> None:
+    """Sample ``router.x2apic_dest`` for one routed message (``lapics``: the receivers' state).
+
+    Only destinations (no shorthand) in a system with an x2APIC LAPIC; each
+    receiver's match comes from :meth:`RouterModel.matched` (the model's
+    ``kvm_apic_match_dest``), the class from the message.
+    """
+    if not any(getattr(lapic, "x2apic", False) for lapic in lapics):
+        return
+    from irqforge.sim.models.router import RouterModel
+
+    route = RouterModel.normalise(msg, sender)
+    if route.shorthand or route.dropped:
+        return
+    dest = route.dest
+    if dest == 0xFFFF_FFFF:
+        kind = "BCAST32"
+    elif dest == 0xFF:
+        kind = "BCAST8_IRQ" if route.sender is None else "BCAST8_IPI"
+    elif route.dest_mode != int(DestMode.PHYSICAL):
+        kind = "LOGICAL"
+    else:
+        kind = "PHYS32" if dest > 0xFF else "PHYS8"
+    matched = set(RouterModel.matched(route, lapics))
+    for i, lapic in enumerate(lapics):
+        cov.hit("router.x2apic_dest", kind, "X2APIC" if getattr(lapic, "x2apic", False) else "XAPIC",
+                "MATCH" if i in matched else "MISS")

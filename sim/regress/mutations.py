@@ -54,6 +54,11 @@ MUTATIONS: tuple[Mutation, ...] = (
              "req.eq(edge_req | (is_level & asserted & ", "ioapic", "a masked level entry still requests delivery"),
     Mutation("router-allbutself-includes-self", "router.py", "matched[i].eq(~is_self)", "matched[i].eq(1)", "router",
              "an all-excluding-self IPI (Linux smp_call_function) also interrupts its sender"),
+    Mutation("router-x2apic-ignores-ioapic-broadcast", "router.py",
+             "bcast_x2apic.eq((dest == X2APIC_BROADCAST) | (~is_ipi & (dest == BROADCAST)))",
+             "bcast_x2apic.eq(dest == X2APIC_BROADCAST)", "platform",
+             "an IO-APIC message to 0xFF misses the x2APIC CPUs (KVM kvm_apic_mda: their broadcast too); the "
+             "platform job's MSR walk sends one with CPUs in x2APIC mode"),
     Mutation("xbar-unmapped-read-okay", "xbar.py", "bus.rresp.eq(RESP_DECERR)", "bus.rresp.eq(0)", "platform",
              "a read outside every window answers OKAY instead of DECERR"),
     Mutation("hpet-periodic-no-reload", "hpet.py", "nxt = cmp + period", "nxt = cmp", "hpet",

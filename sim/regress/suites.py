@@ -27,7 +27,10 @@ reference, deterministic per seed:
     The seeded storm scenario (:mod:`irqforge.sim.backends.storm`, nested
     handlers) on the platform inside the co-simulation harness against the
     ``model`` backend: per-CPU counts and sequence digests must be equal;
-    then the DECERR/OKAY scenario on both.
+    then the DECERR/OKAY scenario on both, and the MSR walk
+    (:mod:`irqforge.sim.regress.msr_walk`: IA32_APIC_BASE mode changes,
+    x2APIC IPIs, faulting accesses, TSC writes, the TSC-deadline timer),
+    whose outcomes must be equal too.
 ``sw``
     The software stack's default scenario (:mod:`irqforge.sw.scenario`) with
     seed-drawn sizes (ticks, device interrupts, IPIs, TLB shootdowns) on the
@@ -261,6 +264,7 @@ class _SampledModel:
 
     async def write32(self, cpu: int, addr: int, value: int) -> None:
         await self._sample("WRITE", self._m.write32(cpu, addr, value))
+        _mmio_written(self._m, cpu, addr)
 
     # the synchronous fast path the kernel takes on the model (irqforge.sw.machine.SyncMachine)
     def read32_sync(self, cpu: int, addr: int) -> int:
@@ -268,6 +272,7 @@ class _SampledModel:
 
     def write32_sync(self, cpu: int, addr: int, value: int) -> None:
         self._sample_sync("WRITE", lambda: self._m.write32_sync(cpu, addr, value))
+        _mmio_written(self._m, cpu, addr)
 
     def _sample_sync(self, kind: str, access: Any) -> Any:
         from irqforge.sw import BusError
@@ -292,6 +297,66 @@ class _SampledModel:
         return value
 
 
+def _sample_platform(platform: Any, spec: Spec, cov: Any) -> None:
+    """Sample the platform model's MSR port and router for coverage (``lapic.apic_base``,
+    ``lapic.x2apic_msr``, ``lapic.tsc_deadline``, ``platform.tsc``, ``router.x2apic_dest``).
+
+    Replaces the instance's ``msr`` and its router's ``route`` by sampling wrappers (every
+    MSR access and every routed message pass through them); the MMIO side is sampled by
+    :class:`_SampledModel` through :func:`_mmio_written`.
+    """
+    from irqforge.sim.models.coverage import MsrSampler, x2apic_dest
+    from irqforge.sim.models.platform import IA32_TSC
+
+    lapics = platform.lapics
+    samplers = [MsrSampler(spec, cov) for _ in lapics]
+    platform.msr_samplers = samplers
+    msr, route = platform.msr, platform.router.route
+
+    def sampled_msr(cpu: int, write: bool, addr: int, wdata: int = 0) -> tuple[int, bool]:
+        lapic = lapics[cpu]
+        before = (lapic.apic_base, lapic.x2apic)
+        rdata, fault = msr(cpu, write, addr, wdata)
+        if addr == IA32_TSC:
+            if not fault:
+                cov.hit("platform.tsc", "WRITE" if write else "READ")
+            return rdata, fault
+        s = samplers[cpu]
+        s.msr(*before, write, addr, wdata, fault)
+        cause = s.OTHER if fault else s.cause_of(write, addr, wdata)
+        s.observe(lapic, cause, wdata if cause == s.DEADLINE_WRITE else None)
+        _others(samplers, lapics, cpu)
+        return rdata, fault
+
+    def sampled_route(msg: Any, sender: int | None = None) -> Any:
+        x2apic_dest(cov, msg, lapics, sender)
+        return route(msg, sender)
+
+    platform.msr = sampled_msr
+    platform.router.route = sampled_route
+
+
+def _others(samplers: list[Any], lapics: list[Any], cpu: int) -> None:
+    """After an access of ``cpu``: the other LAPICs' deadline timers (an INIT IPI resets them)."""
+    for k, s in enumerate(samplers):
+        if k != cpu:
+            s.observe(lapics[k], s.RESET)
+
+
+def _mmio_written(machine: Any, cpu: int, addr: int) -> None:
+    """After a bus write of ``cpu``: what it did to the deadline timers (an LVT_TIMER write
+    leaves the mode, an ICR write may send an INIT)."""
+    platform: Any = getattr(machine, "platform", None)
+    samplers = getattr(platform, "msr_samplers", None)
+    if not samplers:
+        return
+    s = samplers[cpu]
+    lapic_base = machine.spec.platform.base("lapic")
+    cause = s.LVT_WRITE if addr == lapic_base + s.lvt_timer_off else s.RESET
+    s.observe(platform.lapics[cpu], cause)
+    _others(samplers, platform.lapics, cpu)
+
+
 def _on_model(spec: Spec, jobs: list[tuple[str, dict[str, Any]]]) -> tuple[list[dict[str, Any]], int]:
     """The same scenarios on the ``model`` backend (coverage sampled); their dicts and the cycles run."""
     from irqforge.sim.backends import open_machine, resolve_scenario
@@ -300,6 +365,7 @@ def _on_model(spec: Spec, jobs: list[tuple[str, dict[str, Any]]]) -> tuple[list[
     out, cycles = [], 0
     for name, kwargs in jobs:
         machine = open_machine("model", spec)
+        _sample_platform(machine.platform, spec, collector(spec))
         sampled = _SampledModel(machine, collector(spec))
         out.append(machine.run(resolve_scenario(name)(sampled, **kwargs)))
         cycles += int(machine.now())
@@ -327,12 +393,19 @@ def _differential(ctx: JobContext, jobs: list[tuple[str, dict[str, Any]]]) -> Jo
     return JobOutcome(rtl_cycles or cycles, {"model_cycles": cycles, "results": [_strip(r) for r in reference]})
 
 
+def msr_steps(cycles: int) -> int:
+    """Steps of the platform job's MSR walk for a job of ``cycles`` (one step is ~600-2,500 cycles)."""
+    return max(24, min(400, cycles // 4000))
+
+
 def _platform(ctx: JobContext) -> JobOutcome:
     jobs = [
         ("irqforge.sim.backends.storm:storm", {"cycles": ctx.cycles, "seed": ctx.seed,
                                                 "raises_per_slot": 1 + ctx.seed % 6}),
         ("irqforge.sim.backends.scenarios:bus_errors", {}),
     ]
+    if load_default().lapic.x2apic is not None:
+        jobs.append(("irqforge.sim.regress.msr_walk:msr_walk", {"seed": ctx.seed, "steps": msr_steps(ctx.cycles)}))
     return _differential(ctx, jobs)
 
 
