@@ -128,6 +128,12 @@ class LapicChecker:
             self.reads += 1
             if s is not None and c.read == s.esr_offset:
                 s.esr_read(value)
+        # An RDMSR answers from the state at the start of the cycle, as a
+        # register-page read does (it never waits: msr_wait is for writes).
+        msr_read_done = False
+        if c.msr is not None and not c.msr[0] and self._msr_seen:
+            self._msr_access(c, c.msr)
+            msr_read_done = True
         self._exp_ack = None
         if c.inta:
             if s is not None:
@@ -156,16 +162,8 @@ class LapicChecker:
             self.writes += 1
             if s is not None:
                 s.written(off, m.regs, m)
-        if c.msr is not None and want_ready:
-            before = (m.apic_base, m.x2apic)
-            rdata, fault = m.msr(*c.msr)
-            if s is not None:
-                s.msr(m, before, c.msr, fault)
-            self._cmp(f"msr__fault ({'wr' if c.msr[0] else 'rd'}msr {c.msr[1]:#x})", c.msr_fault, fault)
-            if not c.msr[0] and not fault:  # rdata means something for a read without a fault only
-                self._cmp(f"msr__rdata (rdmsr {c.msr[1]:#x})", c.msr_rdata, rdata)
-            self.msrs += 1
-            self.msr_faults += fault
+        if c.msr is not None and want_ready and not msr_read_done:
+            self._msr_access(c, c.msr)
         if c.msg is not None:
             m.accept(c.msg)
             if s is not None:
@@ -189,6 +187,19 @@ class LapicChecker:
         self.cycle += 1
         return value
 
+
+    def _msr_access(self, c: Cycle, msr: tuple[bool, int, int]) -> None:
+        """One accepted MSR access on the model, compared with the RTL's ``msr__fault``/``msr__rdata``."""
+        m, s = self.model, self.sampler
+        before = (m.apic_base, m.x2apic)
+        rdata, fault = m.msr(*msr)
+        if s is not None:
+            s.msr(m, before, msr, fault)
+        self._cmp(f"msr__fault ({'wr' if msr[0] else 'rd'}msr {msr[1]:#x})", c.msr_fault, fault)
+        if not msr[0] and not fault:  # rdata means something for a read without a fault only
+            self._cmp(f"msr__rdata (rdmsr {msr[1]:#x})", c.msr_rdata, rdata)
+        self.msrs += 1
+        self.msr_faults += fault
 
     def idle(self, n: int) -> None:
         """Let ``n`` cycles pass unchecked, with every input idle and the LINT pins unchanged.

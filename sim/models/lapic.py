@@ -16,13 +16,13 @@ and ``n - 1`` more; it runs what the hardware does by itself at those edges
 (the LINT pins, the timer, the error interrupt). When several things happen
 in one cycle, call them in this order, which is how the RTL resolves them:
 
-1. :meth:`read` (the register port; the RTL answers from the state at the
-   start of the cycle),
+1. :meth:`read` (the register port) and an RDMSR's :meth:`msr` (the RTL
+   answers both from the state at the start of the cycle),
 2. :meth:`inta`, :meth:`nmi_ack`, :meth:`ipi_accepted` (CPU and router side),
    then :meth:`set_tsc` and :meth:`msr_wait` (whether the MSR port's
    ``ready`` is held low this cycle),
-3. :meth:`write` (at most one register access per cycle), then :meth:`msr`
-   (the MSR port's accepting cycle),
+3. :meth:`write` (at most one register access per cycle), then a WRMSR's
+   :meth:`msr` (the MSR port's accepting cycle),
 4. :meth:`accept` (``msg_in``; the RTL's ``msg_in__ready`` is always 1),
 5. :meth:`set_lint` (the pin levels of this cycle),
 6. :meth:`advance`.
@@ -945,10 +945,10 @@ class LapicModel:
     def msr(self, write: bool, addr: int, wdata: int = 0) -> tuple[int, bool]:
         """An RDMSR (``write`` False) or WRMSR of ``addr``: ``(rdata, fault)``.
 
-        Acts as the RTL's accepting cycle (``msr__valid & msr__ready``), in the
-        register-access slot of the call order (after :meth:`write`). ``fault``
-        is the #GP; a faulting access changes nothing. ``rdata`` is 0 for
-        writes and faults.
+        Acts as the RTL's accepting cycle (``msr__valid & msr__ready``), in its
+        slot of the call order (an RDMSR with :meth:`read`, a WRMSR after
+        :meth:`write`). ``fault`` is the #GP; a faulting access changes
+        nothing. ``rdata`` is 0 for writes and faults.
         """
         wdata &= (1 << 64) - 1
         if self.x2apic:  # the precomputed common case (the tables of _init_msrs)
