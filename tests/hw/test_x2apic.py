@@ -155,6 +155,31 @@ def test_registers_through_msrs(spec: Spec) -> None:
     run(spec, body)
 
 
+def test_rdmsr_in_the_cycle_of_an_inta_sees_the_state_before_it(spec: Spec) -> None:
+    """An RDMSR answers from the state at the start of its accepting cycle, as a register-page read
+    does: an INTA in the same cycle moves the vector from IRR to ISR at that cycle's edge, so the
+    read still shows it in IRR and not yet in ISR (found by ``irqforge regress`` lapic seed 2)."""
+
+    async def body(b: CoreBench) -> None:
+        await to_x2apic(b)
+        await b.wrmsr(X2_SVR, 0x1FF)
+        await b.send(0x61)
+        await b.idle(2)
+        assert b.last.intr and b.last.vector == 0x61
+        for word, before, after in ((X2_IRR0 + 3, 1 << 1, 0), (X2_ISR0 + 3, 0, 1 << 1)):
+            c = await b.cycle(msr=(False, word, 0))  # valid rises; ready comes next cycle
+            assert not c.msr_ready
+            c = await b.cycle(msr=(False, word, 0), inta=True)
+            assert c.msr_ready and not c.msr_fault and c.msr_rdata == before
+            assert (await b.cycle()).ack == 0x61
+            assert await b.rdmsr(word) == after
+            await b.wrmsr(X2_EOI, 0)
+            await b.send(0x61)
+            await b.idle(2)
+
+    run(spec, body)
+
+
 def test_mmio_page_in_x2apic_and_disabled_modes(spec: Spec) -> None:
     """kvm-unit-tests x86/apic.c verify_disabled_apic_mmio (KVM apic_mmio_read memsets 0xff): with
     x2APIC on or the APIC disabled, the page reads all ones and drops writes."""
