@@ -558,7 +558,9 @@ class LapicModel:
             return (self.regs["SVR"] >> sh) & m
         v = (self._irr_seen if self.staged else self._irr).bit_length() - 1  # _irr_stage
         bit = 1 << v
-        self._irr &= ~bit
+        irr = self._irr
+        if irr & bit:  # (else already moved: a second INTA in the cycle)
+            self._irr = irr ^ bit
         self._isr |= bit
         self._intr = None
         self._moved = True
@@ -613,8 +615,8 @@ class LapicModel:
             self._intr = None
             if level_trig:
                 self.tmr |= bit
-            else:
-                self.tmr &= ~bit
+            elif self.tmr & bit:  # (TMR's bit is clear in the common case: nothing to write)
+                self.tmr ^= bit
         elif dm == self._dm_nmi:
             self.nmi_pending = True
         elif dm == self._dm_init:
@@ -697,11 +699,13 @@ class LapicModel:
         if not isr:
             return
         v = isr.bit_length() - 1
-        self._isr = isr & ~(1 << v)
+        bit = 1 << v
+        self._isr = isr ^ bit  # (the bit is set: one operation where & ~ takes two)
         self._intr = None
         self._moved_retired = self._moved
         regs = self.regs
-        if self.tmr >> v & 1 and not regs["SVR"] & self._svr_eoi_suppress:
+        tmr = self.tmr
+        if tmr and tmr & bit and not regs["SVR"] & self._svr_eoi_suppress:  # (TMR is 0 without level interrupts)
             self.eois.append(v)
         remote = self.remote_irr
         if remote[0] or remote[1]:  # else there is no Remote IRR to clear
