@@ -197,7 +197,10 @@ class LapicModel:
         """SVR software enable."""
         self.apic_id = 0
         """ID[31:24]."""
-        self._intr: bool | None = None
+        self.intr = False
+        """A fixed interrupt is deliverable: enabled and its class above PPR's (a plain
+        attribute, the CPU reads it at every interleaving point; writing ``None`` to
+        :attr:`_intr`, what every change of IRR, ISR, TPR, SVR or the stage does, recomputes it)."""
         self._div = 2
         self._lint_armed: tuple[tuple[int, int], ...] = ()
 
@@ -505,25 +508,25 @@ class LapicModel:
         return max(tpr & 0xF0, isrv & 0xF0, irrv & 0xF0)
 
     @property
-    def intr(self) -> bool:
-        """A fixed interrupt is deliverable: enabled and its class above PPR's."""
-        intr = self._intr
-        if intr is None:
-            if self.staged:
-                irr = 0 if self._settle else self._irr_seen
-            else:
-                irr = self._irr
-            if not irr or not self.enabled:
-                intr = False
-            else:
-                # PPR's class is the larger of TPR's and the ISR vector's.
-                cls = (self.regs["TPR"] & 0xFF) >> 4
-                isr = self._isr
-                if isr and (isr.bit_length() - 1) >> 4 > cls:
-                    cls = (isr.bit_length() - 1) >> 4
-                intr = (irr.bit_length() - 1) >> 4 > cls
-            self._intr = intr
-        return intr
+    def _intr(self) -> bool | None:
+        """:attr:`intr`; writing any value (``None`` by convention) recomputes it."""
+        return self.intr
+
+    @_intr.setter
+    def _intr(self, _value: bool | None) -> None:
+        if self.staged:
+            irr = 0 if self._settle else self._irr_seen
+        else:
+            irr = self._irr
+        if not irr or not self.enabled:
+            self.intr = False
+            return
+        # PPR's class is the larger of TPR's and the ISR vector's.
+        cls = (self.regs["TPR"] & 0xFF) >> 4
+        isr = self._isr
+        if isr and (isr.bit_length() - 1) >> 4 > cls:
+            cls = (isr.bit_length() - 1) >> 4
+        self.intr = (irr.bit_length() - 1) >> 4 > cls
 
     @property
     def vector(self) -> int:
@@ -552,15 +555,18 @@ class LapicModel:
 
     def inta(self) -> int:
         """Interrupt acknowledge: the vector moved IRR → ISR, or the spurious vector."""
-        intr = self._intr
-        if not (self.intr if intr is None else intr):
+        if not self.intr:
             sh, m = self._svr_vector
             return (self.regs["SVR"] >> sh) & m
         v = (self._irr_seen if self.staged else self._irr).bit_length() - 1  # _irr_stage
         bit = 1 << v
-        self._irr &= ~bit
+        irr = self._irr
+        if irr & bit:  # (else already moved: a second INTA in the cycle)
+            self._irr = irr ^ bit
         self._isr |= bit
-        self._intr = None
+        # _intr = None, without the call: ``v`` was the highest vector the stage holds and
+        # is in ISR now, so no request left there is of a class above PPR's.
+        self.intr = False
         self._moved = True
         return v
 
@@ -610,11 +616,12 @@ class LapicModel:
                 return
             bit = 1 << vector  # _set_irr() inlined: the hot path of every device interrupt
             self._irr |= bit
-            self._intr = None
+            if not self.intr and not self.staged:  # (a request more can only raise intr; staged: not yet)
+                self._intr = None
             if level_trig:
                 self.tmr |= bit
-            else:
-                self.tmr &= ~bit
+            elif self.tmr & bit:  # (TMR's bit is clear in the common case: nothing to write)
+                self.tmr ^= bit
         elif dm == self._dm_nmi:
             self.nmi_pending = True
         elif dm == self._dm_init:
@@ -697,11 +704,16 @@ class LapicModel:
         if not isr:
             return
         v = isr.bit_length() - 1
-        self._isr = isr & ~(1 << v)
-        self._intr = None
+        bit = 1 << v
+        self._isr = isr ^ bit  # (the bit is set: one operation where & ~ takes two)
+        if self.staged or self._irr:
+            self._intr = None
+        else:
+            self.intr = False  # (_intr = None without the call: no request at all)
         self._moved_retired = self._moved
         regs = self.regs
-        if self.tmr >> v & 1 and not regs["SVR"] & self._svr_eoi_suppress:
+        tmr = self.tmr
+        if tmr and tmr & bit and not regs["SVR"] & self._svr_eoi_suppress:  # (TMR is 0 without level interrupts)
             self.eois.append(v)
         remote = self.remote_irr
         if remote[0] or remote[1]:  # else there is no Remote IRR to clear

@@ -244,7 +244,10 @@ class PlatformModel:
                 if self._tsc_set:
                     self._sync(cpu)
                 else:
-                    lapic.advance(lag)
+                    if lapic._dl_fire or lapic.tsc_deadline:
+                        lapic.advance(lag)
+                    else:  # LapicModel.advance() without a TSC-deadline event: its _advance() at once
+                        lapic._advance(lag)
                     self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
             nxt = lapic.next_event_in()  # _reschedule(cpu) when the write moved the LAPIC's next event
@@ -309,7 +312,10 @@ class PlatformModel:
             if self._tsc_set:
                 self._sync(cpu)
             else:
-                lapic.advance(lag)
+                if lapic._dl_fire or lapic.tsc_deadline:
+                    lapic.advance(lag)
+                else:  # LapicModel.advance() without a TSC-deadline event: its _advance() at once
+                    lapic._advance(lag)
                 self._synced[cpu] = self.cycle
         wdata &= _MASK64
         # A write of an x2APIC register found in the LAPIC's own table of them goes
