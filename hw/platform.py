@@ -38,16 +38,21 @@ Latencies (cycles; the per-block rules are in each block's docstring):
 - device line change in cycle ``t`` → the IO-APIC sees it at the closing edge
   and raises ``msg__valid`` in ``t+1`` → the router passes it to ``msg_in``
   in ``t+1`` (0 cycles) → the LAPIC sets IRR at that edge → ``intr`` in
-  ``t+2``: **2 cycles** pin → ``intr``.
+  ``t+3`` after the LAPIC's registered priority stage: **3 cycles** pin →
+  ``intr``.
 - HPET comparator match: ``irq`` (or ``msi__valid``) one cycle after the
   match, then as above (the IO-APIC adds one, the MSI path does not).
 - ICR-low write issued in ``t`` → ``ipi__valid`` in ``t+1`` → router (0) →
-  remote IRR at that edge → remote ``intr`` in ``t+2``. The crossbar adds
+  remote IRR at that edge → remote ``intr`` in ``t+3``. The crossbar adds
   nothing in front of the LAPIC.
+- A register access to the IO-APIC or the HPET: the crossbar's register
+  stage adds one cycle between the CPU's handshake and the device's
+  (:data:`~irqforge.hw.xbar.SHARED_SLAVE_DELAY`); accesses to the own LAPIC
+  pass straight through.
 
 :func:`irqforge.sim.latency.measure_latencies` measures these on the RTL
-(pin → ``intr`` 2, ICR → remote ``intr`` 2, HPET match → ``intr`` 3 through
-the IO-APIC and 2 by MSI, ``inta`` → ``ack_valid`` 1), and
+(pin → ``intr`` 3, ICR → remote ``intr`` 3, HPET match → ``intr`` 4 through
+the IO-APIC and 3 by MSI, ``inta`` → ``ack_valid`` 1), and
 tests/hw/test_platform_latency.py pins them.
 """
 

@@ -30,7 +30,11 @@ from amaranth.lib.wiring import In, Out
 
 from .bus import RESP_DECERR, AXI4LiteSignature
 
-__all__ = ["AxiLiteCrossbar", "Region", "round_robin", "round_robin_index"]
+__all__ = ["SHARED_SLAVE_DELAY", "AxiLiteCrossbar", "Region", "round_robin", "round_robin_index"]
+
+#: Cycles from a master's address handshake (AW or AR) to the shared slave's:
+#: the crossbar's register stage in front of the IO-APIC and the HPET.
+SHARED_SLAVE_DELAY = 1
 
 
 def round_robin_index(requests: int, last: int, n: int) -> int | None:
@@ -127,14 +131,28 @@ class AxiLiteCrossbar(wiring.Component):
       ``wready`` = 0 until AW comes); it ends with the B handshake. Reads
       likewise from AR to the R handshake. Writes and reads of one master
       are independent and may target different slaves.
-    - **No added latency.** Valid, ready and the responses pass through
-      combinationally; a master's first beat reaches the slave in the cycle
-      it appears (when granted).
-    - **Shared slaves, fair.** Each shared slave has one write owner and one
-      read owner. A free channel goes to the requesting master that follows
-      the previous owner in round-robin order (:func:`round_robin`); the
-      owner keeps it until its B (or R) handshake. A master waits for at
-      most ``M - 1`` other accesses.
+    - **Private slave: no added latency.** Valid, ready and the responses
+      pass through combinationally; a master's first beat reaches its LAPIC
+      in the cycle it appears (the ICR → remote ``intr`` path of
+      docs/hardware.md counts on it).
+    - **Shared slaves: one register stage, fair.** Each shared slave has, per
+      channel, an owner and a registered slice (address, protection, write
+      data and strobes). A free channel takes the new request of the master
+      that follows the previous owner in round-robin order
+      (:func:`round_robin`): that master's ``awready`` (``arready``) is high
+      in that cycle and its address is registered; its W beat is taken in
+      the same cycle or later (never before its AW) and registered too. The
+      slave sees only these registers, :data:`SHARED_SLAVE_DELAY` (1) cycle
+      after the master's handshake, and no combinational path runs from a
+      master's address to the slave. The response (B, R) passes back to the
+      owner combinationally; the crossbar always takes it from the slave
+      (``bready``/``rready`` = 1) and holds it while the owner is not ready,
+      so no path runs from a master's ready into the slave either. The
+      owner's handshake frees the channel: from the next cycle on it takes a
+      new request. So a write presented with AW
+      and W together sees ``bvalid`` 2 cycles later (1 without the stage),
+      a read ``rvalid`` 2 cycles later; a master waits for at most ``M - 1``
+      other accesses.
     - **DECERR.** An address in no window is accepted at once (``awready``,
       ``wready`` or ``arready`` high) and answered next cycle with DECERR
       (read data 0), for reads and writes alike.
@@ -172,8 +190,8 @@ class AxiLiteCrossbar(wiring.Component):
         regions = [self._private, *shared]
         ports = [None, *(getattr(self, r.name) for r in shared)]
 
-        def decode(addr: Value) -> Value:
-            t = Signal(range(nt), name="decoded")
+        def decode(addr: Value, name: str) -> Value:
+            t = Signal(range(nt), name=name)
             m.d.comb += t.eq(t_err)
             for k, r in enumerate(regions):
                 with m.If(r.matches(addr)):
@@ -181,76 +199,150 @@ class AxiLiteCrossbar(wiring.Component):
             return t
 
         for channel in ("w", "r"):
+            write = channel == "w"
             # Per master: is a transaction active, its target, per-beat flags.
             active = [Signal(name=f"m{i}_{channel}_active") for i in range(n)]
             latched = [Signal(range(nt), name=f"m{i}_{channel}_target") for i in range(n)]
-            target = [Signal(range(nt), name=f"m{i}_{channel}_tgt") for i in range(n)]
-            start = [Signal(name=f"m{i}_{channel}_start") for i in range(n)]
-            granted = [Signal(name=f"m{i}_{channel}_granted") for i in range(n)]
+            decoded = []
+            avalid = [self.m[i].awvalid if write else self.m[i].arvalid for i in range(n)]
             for i in range(n):
-                bus = self.m[i]
-                avalid = bus.awvalid if channel == "w" else bus.arvalid
-                addr = bus.awaddr if channel == "w" else bus.araddr
-                d = decode(addr)
-                m.d.comb += target[i].eq(Mux(active[i], latched[i], d))
-                m.d.comb += start[i].eq(~active[i] & avalid & granted[i])
+                addr = self.m[i].awaddr if write else self.m[i].araddr
+                decoded.append(decode(addr, f"m{i}_{channel}_decoded"))
+            # Per master: does a new transaction begin this cycle (its address beat is taken)?
+            start = [Signal(name=f"m{i}_{channel}_start") for i in range(n)]
+            for i in range(n):
+                direct = (decoded[i] == 0) | (decoded[i] == t_err)
+                m.d.comb += start[i].eq(~active[i] & avalid[i] & direct)  # shared targets: below
 
-            # Shared-slave ownership (per channel).
-            owner_of: dict[int, tuple[Signal, Signal]] = {}
+            # Shared slaves: a registered slice per slave and channel. The round
+            # robin picks among the masters' new requests; the winner's address
+            # (and write data, when it comes) is registered, so the slave sees
+            # only flip-flops, one cycle after the master's handshake.
             for k in range(1, nt - 1):
+                slave = ports[k]
                 busy = Signal(name=f"s{k}_{channel}_busy")
                 owner = Signal(range(max(n, 2)), name=f"s{k}_{channel}_owner")
                 last = Signal(range(max(n, 2)), name=f"s{k}_{channel}_last", init=n - 1)
-                reqs = Cat(
-                    ~active[i] & (self.m[i].awvalid if channel == "w" else self.m[i].arvalid)
-                    & (target[i] == k)
-                    for i in range(n)
-                )
-                grant, _some = round_robin(m, reqs, last, name=f"s{k}_{channel}")
-                cur = Signal(range(max(n, 2)), name=f"s{k}_{channel}_cur")
-                m.d.comb += cur.eq(Mux(busy, owner, grant))
+                a_valid = Signal(name=f"s{k}_{channel}_a_valid")
+                a_addr = Signal(regions[k].addr_width, name=f"s{k}_{channel}_a_addr")
+                a_prot = Signal(3, name=f"s{k}_{channel}_a_prot")
+                reqs = Cat(~active[i] & avalid[i] & (decoded[i] == k) for i in range(n))
+                grant, some = round_robin(m, reqs, last, name=f"s{k}_{channel}")
+                take = Signal(name=f"s{k}_{channel}_take")
+                m.d.comb += take.eq(~busy & some)
                 for i in range(n):
-                    with m.If(target[i] == k):
-                        m.d.comb += granted[i].eq(busy & (owner == i) | ~busy & (grant == i) & reqs[i])
-                    with m.If(start[i] & (target[i] == k)):
-                        m.d.sync += [busy.eq(1), owner.eq(i), last.eq(i)]
-                # Released by the owner's response handshake (below).
-                owner_of[k] = (busy, cur)
-            for i in range(n):
-                with m.If((target[i] == 0) | (target[i] == t_err)):
-                    m.d.comb += granted[i].eq(1)
+                    with m.If(take & (grant == i)):
+                        m.d.comb += start[i].eq(1)
+                bus_of = self.m
+                addr_in = Signal(32, name=f"s{k}_{channel}_addr_in")
+                prot_in = Signal(3, name=f"s{k}_{channel}_prot_in")
+                for i in range(n):
+                    with m.If(grant == i):
+                        m.d.comb += [
+                            addr_in.eq(bus_of[i].awaddr if write else bus_of[i].araddr),
+                            prot_in.eq(bus_of[i].awprot if write else bus_of[i].arprot),
+                        ]
+                with m.If(take):
+                    m.d.sync += [
+                        busy.eq(1), owner.eq(grant), last.eq(grant),
+                        a_valid.eq(1), a_addr.eq(regions[k].offset(addr_in)), a_prot.eq(prot_in),
+                    ]
+                if write:
+                    m.d.comb += [slave.awvalid.eq(a_valid), slave.awaddr.eq(a_addr), slave.awprot.eq(a_prot)]
+                    with m.If(slave.awvalid & slave.awready):
+                        m.d.sync += a_valid.eq(0)
+                    # The write data: the owner's W beat, registered when it comes
+                    # (in the cycle of the AW or later; never before its AW).
+                    w_valid = Signal(name=f"s{k}_w_valid")
+                    w_data = Signal(32, name=f"s{k}_w_data")
+                    w_strb = Signal(4, name=f"s{k}_w_strb")
+                    w_taken = Signal(name=f"s{k}_w_taken")
+                    w_who = Signal(range(max(n, 2)), name=f"s{k}_w_who")
+                    m.d.comb += w_who.eq(Mux(busy, owner, grant))
+                    w_open = Signal(name=f"s{k}_w_open")
+                    m.d.comb += w_open.eq((busy | take) & ~w_taken)
+                    m.d.comb += [slave.wvalid.eq(w_valid), slave.wdata.eq(w_data), slave.wstrb.eq(w_strb)]
+                    for i in range(n):
+                        bus = bus_of[i]
+                        with m.If(w_open & (w_who == i)):
+                            m.d.comb += bus.wready.eq(1)
+                            with m.If(bus.wvalid):
+                                m.d.sync += [w_valid.eq(1), w_taken.eq(1), w_data.eq(bus.wdata),
+                                             w_strb.eq(bus.wstrb)]
+                    with m.If(slave.wvalid & slave.wready):
+                        m.d.sync += w_valid.eq(0)
+                    # The response goes back to the owner as it comes; B ends the
+                    # transaction. The slave's response is always taken (``bready``
+                    # = 1) and held here while the owner is not ready, so nothing
+                    # runs from a master's ``bready`` into the slave.
+                    b_held = Signal(name=f"s{k}_b_held")
+                    b_resp = Signal(2, name=f"s{k}_b_resp")
+                    m.d.comb += slave.bready.eq(1)
+                    with m.If(slave.bvalid):
+                        m.d.sync += [b_held.eq(1), b_resp.eq(slave.bresp)]
+                    for i in range(n):
+                        bus = bus_of[i]
+                        with m.If(busy & (owner == i)):
+                            m.d.comb += [bus.bvalid.eq(slave.bvalid | b_held),
+                                         bus.bresp.eq(Mux(b_held, b_resp, slave.bresp))]
+                            with m.If(bus.bvalid & bus.bready):
+                                m.d.sync += [busy.eq(0), w_taken.eq(0), b_held.eq(0)]
+                        with m.If(take & (grant == i)):
+                            m.d.comb += bus.awready.eq(1)
+                else:
+                    m.d.comb += [slave.arvalid.eq(a_valid), slave.araddr.eq(a_addr), slave.arprot.eq(a_prot)]
+                    with m.If(slave.arvalid & slave.arready):
+                        m.d.sync += a_valid.eq(0)
+                    # The read response likewise: always taken, held while the owner is not ready.
+                    r_held = Signal(name=f"s{k}_r_held")
+                    r_resp = Signal(2, name=f"s{k}_r_resp")
+                    r_data = Signal(32, name=f"s{k}_r_data")
+                    m.d.comb += slave.rready.eq(1)
+                    with m.If(slave.rvalid):
+                        m.d.sync += [r_held.eq(1), r_resp.eq(slave.rresp), r_data.eq(slave.rdata)]
+                    for i in range(n):
+                        bus = bus_of[i]
+                        with m.If(busy & (owner == i)):
+                            m.d.comb += [bus.rvalid.eq(slave.rvalid | r_held),
+                                         bus.rdata.eq(Mux(r_held, r_data, slave.rdata)),
+                                         bus.rresp.eq(Mux(r_held, r_resp, slave.rresp))]
+                            with m.If(bus.rvalid & bus.rready):
+                                m.d.sync += [busy.eq(0), r_held.eq(0)]
+                        with m.If(take & (grant == i)):
+                            m.d.comb += bus.arready.eq(1)
 
+            # The private slave and DECERR: combinational, no added latency.
             for i in range(n):
                 bus = self.m[i]
+                target = Signal(range(nt), name=f"m{i}_{channel}_tgt")
+                m.d.comb += target.eq(Mux(active[i], latched[i], decoded[i]))
                 sel = Signal(name=f"m{i}_{channel}_sel")
                 m.d.comb += sel.eq(active[i] | start[i])
                 err_pending = Signal(name=f"m{i}_{channel}_err")
-                if channel == "w":
+                mine = sel & (target == 0)
+                err = sel & (target == t_err)
+                slave = self.p[i]
+                if write:
                     aw_done = Signal(name=f"m{i}_aw_done")
                     w_done = Signal(name=f"m{i}_w_done")
                     aw_hs = Signal(name=f"m{i}_aw_hs")
                     w_hs = Signal(name=f"m{i}_w_hs")
                     b_hs = Signal(name=f"m{i}_b_hs")
-                    for k in range(nt - 1):
-                        slave = self.p[i] if k == 0 else ports[k]
-                        mine = sel & (target[i] == k)
-                        if k != 0:
-                            mine = mine & (owner_of[k][1] == i)
-                        with m.If(mine):
-                            m.d.comb += [
-                                slave.awvalid.eq(bus.awvalid & ~aw_done),
-                                slave.awaddr.eq(regions[k].offset(bus.awaddr)),
-                                slave.awprot.eq(bus.awprot),
-                                slave.wvalid.eq(bus.wvalid & ~w_done),
-                                slave.wdata.eq(bus.wdata),
-                                slave.wstrb.eq(bus.wstrb),
-                                slave.bready.eq(bus.bready),
-                                bus.awready.eq(slave.awready & ~aw_done),
-                                bus.wready.eq(slave.wready & ~w_done),
-                                bus.bvalid.eq(slave.bvalid),
-                                bus.bresp.eq(slave.bresp),
-                            ]
-                    with m.If(sel & (target[i] == t_err)):
+                    with m.If(mine):
+                        m.d.comb += [
+                            slave.awvalid.eq(bus.awvalid & ~aw_done),
+                            slave.awaddr.eq(regions[0].offset(bus.awaddr)),
+                            slave.awprot.eq(bus.awprot),
+                            slave.wvalid.eq(bus.wvalid & ~w_done),
+                            slave.wdata.eq(bus.wdata),
+                            slave.wstrb.eq(bus.wstrb),
+                            slave.bready.eq(bus.bready),
+                            bus.awready.eq(slave.awready & ~aw_done),
+                            bus.wready.eq(slave.wready & ~w_done),
+                            bus.bvalid.eq(slave.bvalid),
+                            bus.bresp.eq(slave.bresp),
+                        ]
+                    with m.If(err):
                         m.d.comb += [
                             bus.awready.eq(~aw_done),
                             bus.wready.eq(~w_done),
@@ -266,37 +358,29 @@ class AxiLiteCrossbar(wiring.Component):
                         m.d.sync += [active[i].eq(0), aw_done.eq(0), w_done.eq(0), err_pending.eq(0)]
                     with m.Else():
                         with m.If(start[i]):
-                            m.d.sync += [active[i].eq(1), latched[i].eq(target[i])]
+                            m.d.sync += [active[i].eq(1), latched[i].eq(target)]
                         with m.If(aw_hs):
                             m.d.sync += aw_done.eq(1)
                         with m.If(w_hs):
                             m.d.sync += w_done.eq(1)
-                        with m.If(
-                            sel & (target[i] == t_err) & (aw_done | aw_hs) & (w_done | w_hs)
-                        ):
+                        with m.If(err & (aw_done | aw_hs) & (w_done | w_hs)):
                             m.d.sync += err_pending.eq(1)
-                    done_hs = b_hs
                 else:
                     ar_done = Signal(name=f"m{i}_ar_done")
                     ar_hs = Signal(name=f"m{i}_ar_hs")
                     r_hs = Signal(name=f"m{i}_r_hs")
-                    for k in range(nt - 1):
-                        slave = self.p[i] if k == 0 else ports[k]
-                        mine = sel & (target[i] == k)
-                        if k != 0:
-                            mine = mine & (owner_of[k][1] == i)
-                        with m.If(mine):
-                            m.d.comb += [
-                                slave.arvalid.eq(bus.arvalid & ~ar_done),
-                                slave.araddr.eq(regions[k].offset(bus.araddr)),
-                                slave.arprot.eq(bus.arprot),
-                                slave.rready.eq(bus.rready),
-                                bus.arready.eq(slave.arready & ~ar_done),
-                                bus.rvalid.eq(slave.rvalid),
-                                bus.rdata.eq(slave.rdata),
-                                bus.rresp.eq(slave.rresp),
-                            ]
-                    with m.If(sel & (target[i] == t_err)):
+                    with m.If(mine):
+                        m.d.comb += [
+                            slave.arvalid.eq(bus.arvalid & ~ar_done),
+                            slave.araddr.eq(regions[0].offset(bus.araddr)),
+                            slave.arprot.eq(bus.arprot),
+                            slave.rready.eq(bus.rready),
+                            bus.arready.eq(slave.arready & ~ar_done),
+                            bus.rvalid.eq(slave.rvalid),
+                            bus.rdata.eq(slave.rdata),
+                            bus.rresp.eq(slave.rresp),
+                        ]
+                    with m.If(err):
                         m.d.comb += [
                             bus.arready.eq(~ar_done),
                             bus.rvalid.eq(err_pending),
@@ -310,16 +394,9 @@ class AxiLiteCrossbar(wiring.Component):
                         m.d.sync += [active[i].eq(0), ar_done.eq(0), err_pending.eq(0)]
                     with m.Else():
                         with m.If(start[i]):
-                            m.d.sync += [active[i].eq(1), latched[i].eq(target[i])]
+                            m.d.sync += [active[i].eq(1), latched[i].eq(target)]
                         with m.If(ar_hs):
                             m.d.sync += ar_done.eq(1)
-                        with m.If(sel & (target[i] == t_err) & (ar_done | ar_hs)):
+                        with m.If(err & (ar_done | ar_hs)):
                             m.d.sync += err_pending.eq(1)
-                    done_hs = r_hs
-                # Release a shared slave when its owner's transaction ends.
-                for k in range(1, nt - 1):
-                    busy, _cur = owner_of[k]
-                    with m.If(done_hs & (target[i] == k)):
-                        m.d.sync += busy.eq(0)
         return m
-

@@ -24,8 +24,9 @@ between two rising edges, which is when the design samples it.
     HPET timer 0, legacy replacement route (timer 0 → IO-APIC pin 2), edge:
     cycle 0 is the cycle in which the main counter equals the comparator →
     the target CPU's ``intr`` is high. The counter value in a cycle is known
-    from a MAIN_CNT read (its AR handshake cycle samples the counter) plus
-    one per cycle.
+    from a MAIN_CNT read plus one per cycle: the HPET samples the counter
+    :data:`~irqforge.hw.xbar.SHARED_SLAVE_DELAY` cycles after the read's AR
+    handshake on the CPU's bus (the crossbar's register stage).
 ``hpet_msi_to_intr``
     The same with timer 0 in FSB (MSI) mode, straight into the router.
 ``inta_to_ack``
@@ -150,6 +151,7 @@ def measure_latencies(spec: Spec) -> dict[str, int]:
     an interrupt does not arrive where it was sent.
     """
     from irqforge.hw.platform import top
+    from irqforge.hw.xbar import SHARED_SLAVE_DELAY
     from irqforge.sim.benches.storm_check import PlatformRegs
 
     regs = PlatformRegs(spec)
@@ -177,7 +179,7 @@ def measure_latencies(spec: Spec) -> dict[str, int]:
         count, at = await _read(clk, bus, regs.hpet("MAIN_CNT"))
         if count >= 60:
             raise LatencyError(f"the HPET counter passed the comparator before it was read ({count})")
-        return at + (60 - count)
+        return at + SHARED_SLAVE_DELAY + (60 - count)
 
     timer_conf = spec.hpet.register("TIMER_CONF")
     gen = spec.hpet.register("GEN_CONF")

@@ -567,11 +567,11 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .bus__awprot(\bus__awprot$379 ),
     .bus__awready(hpet__awready),
     .bus__awvalid(\bus__awvalid$383 ),
-    .bus__bready(\bus__bready$385 ),
+    .bus__bready(1'h1),
     .bus__bresp(hpet__bresp),
     .bus__bvalid(hpet__bvalid),
     .bus__rdata(hpet__rdata),
-    .bus__rready(\bus__rready$393 ),
+    .bus__rready(1'h1),
     .bus__rresp(hpet__rresp),
     .bus__rvalid(hpet__rvalid),
     .bus__wdata(\bus__wdata$399 ),
@@ -595,11 +595,11 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .bus__awprot(\bus__awprot$341 ),
     .bus__awready(ioapic__awready),
     .bus__awvalid(\bus__awvalid$345 ),
-    .bus__bready(\bus__bready$347 ),
+    .bus__bready(1'h1),
     .bus__bresp(ioapic__bresp),
     .bus__bvalid(ioapic__bvalid),
     .bus__rdata(ioapic__rdata),
-    .bus__rready(\bus__rready$355 ),
+    .bus__rready(1'h1),
     .bus__rresp(ioapic__rresp),
     .bus__rvalid(ioapic__rvalid),
     .bus__wdata(\bus__wdata$361 ),
@@ -830,11 +830,9 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .hpet__awprot(\bus__awprot$379 ),
     .hpet__awready(hpet__awready),
     .hpet__awvalid(\bus__awvalid$383 ),
-    .hpet__bready(\bus__bready$385 ),
     .hpet__bresp(hpet__bresp),
     .hpet__bvalid(hpet__bvalid),
     .hpet__rdata(hpet__rdata),
-    .hpet__rready(\bus__rready$393 ),
     .hpet__rresp(hpet__rresp),
     .hpet__rvalid(hpet__rvalid),
     .hpet__wdata(\bus__wdata$399 ),
@@ -849,11 +847,9 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
     .ioapic__awprot(\bus__awprot$341 ),
     .ioapic__awready(ioapic__awready),
     .ioapic__awvalid(\bus__awvalid$345 ),
-    .ioapic__bready(\bus__bready$347 ),
     .ioapic__bresp(ioapic__bresp),
     .ioapic__bvalid(ioapic__bvalid),
     .ioapic__rdata(ioapic__rdata),
-    .ioapic__rready(\bus__rready$355 ),
     .ioapic__rresp(ioapic__rresp),
     .ioapic__rvalid(ioapic__rvalid),
     .ioapic__wdata(\bus__wdata$361 ),
@@ -1128,11 +1124,13 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   assign ioapic__awprot = \bus__awprot$341 ;
   assign \bus__awready$344  = ioapic__awready;
   assign ioapic__awvalid = \bus__awvalid$345 ;
-  assign ioapic__bready = \bus__bready$347 ;
+  assign \bus__bready$347  = 1'h1;
+  assign ioapic__bready = 1'h1;
   assign \bus__bresp$350  = ioapic__bresp;
   assign \bus__bvalid$352  = ioapic__bvalid;
   assign \bus__rdata$354  = ioapic__rdata;
-  assign ioapic__rready = \bus__rready$355 ;
+  assign \bus__rready$355  = 1'h1;
+  assign ioapic__rready = 1'h1;
   assign \bus__rresp$358  = ioapic__rresp;
   assign \bus__rvalid$360  = ioapic__rvalid;
   assign ioapic__wdata = \bus__wdata$361 ;
@@ -1147,11 +1145,13 @@ module irqforge_platform(cpu__0__bus__awprot, cpu__0__bus__awvalid, cpu__0__bus_
   assign hpet__awprot = \bus__awprot$379 ;
   assign \bus__awready$382  = hpet__awready;
   assign hpet__awvalid = \bus__awvalid$383 ;
-  assign hpet__bready = \bus__bready$385 ;
+  assign \bus__bready$385  = 1'h1;
+  assign hpet__bready = 1'h1;
   assign \bus__bresp$388  = hpet__bresp;
   assign \bus__bvalid$390  = hpet__bvalid;
   assign \bus__rdata$392  = hpet__rdata;
-  assign hpet__rready = \bus__rready$393 ;
+  assign \bus__rready$393  = 1'h1;
+  assign hpet__rready = 1'h1;
   assign \bus__rresp$396  = hpet__rresp;
   assign \bus__rvalid$398  = hpet__rvalid;
   assign hpet__wdata = \bus__wdata$399 ;
@@ -1177,10 +1177,10 @@ endmodule
 (* generator = "Amaranth" *)
 module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__wstrb, m__0__wvalid, m__0__bready, m__0__araddr, m__0__arprot, m__0__arvalid, m__0__rready, m__1__awaddr, m__1__awprot, m__1__awvalid, m__1__wdata, m__1__wstrb, m__1__wvalid, m__1__bready, m__1__araddr, m__1__arprot, m__1__arvalid, m__1__rready
 , clk, rst, ioapic__awready, ioapic__wready, ioapic__bresp, ioapic__bvalid, ioapic__arready, ioapic__rdata, ioapic__rresp, ioapic__rvalid, hpet__awready, hpet__wready, hpet__bresp, hpet__bvalid, hpet__arready, hpet__rdata, hpet__rresp, hpet__rvalid, p__0__awready, p__0__wready, p__0__bresp
-, p__0__bvalid, p__0__arready, p__0__rdata, p__0__rresp, p__0__rvalid, p__1__awready, p__1__wready, p__1__bresp, p__1__bvalid, p__1__arready, p__1__rdata, p__1__rresp, p__1__rvalid, p__0__awvalid, p__0__awaddr, p__0__awprot, p__0__wvalid, p__0__wdata, p__0__wstrb, p__0__bready, m__0__awready
-, m__0__wready, m__0__bvalid, m__0__bresp, ioapic__awvalid, ioapic__awaddr, ioapic__awprot, ioapic__wvalid, ioapic__wdata, ioapic__wstrb, ioapic__bready, hpet__awvalid, hpet__awaddr, hpet__awprot, hpet__wvalid, hpet__wdata, hpet__wstrb, hpet__bready, p__1__awvalid, p__1__awaddr, p__1__awprot, p__1__wvalid
-, p__1__wdata, p__1__wstrb, p__1__bready, m__1__awready, m__1__wready, m__1__bvalid, m__1__bresp, p__0__arvalid, p__0__araddr, p__0__arprot, p__0__rready, m__0__arready, m__0__rvalid, m__0__rdata, m__0__rresp, ioapic__arvalid, ioapic__araddr, ioapic__arprot, ioapic__rready, hpet__arvalid, hpet__araddr
-, hpet__arprot, hpet__rready, p__1__arvalid, p__1__araddr, p__1__arprot, p__1__rready, m__1__arready, m__1__rvalid, m__1__rdata, m__1__rresp, m__0__awaddr);
+, p__0__bvalid, p__0__arready, p__0__rdata, p__0__rresp, p__0__rvalid, p__1__awready, p__1__wready, p__1__bresp, p__1__bvalid, p__1__arready, p__1__rdata, p__1__rresp, p__1__rvalid, m__0__wready, m__1__wready, m__0__bvalid, m__0__bresp, m__0__awready, m__1__bvalid, m__1__bresp, m__1__awready
+, p__0__awvalid, p__0__awaddr, p__0__awprot, p__0__wvalid, p__0__wdata, p__0__wstrb, p__0__bready, p__1__awvalid, p__1__awaddr, p__1__awprot, p__1__wvalid, p__1__wdata, p__1__wstrb, p__1__bready, m__0__rvalid, m__0__rdata, m__0__rresp, m__0__arready, m__1__rvalid, m__1__rdata, m__1__rresp
+, m__1__arready, p__0__arvalid, p__0__araddr, p__0__arprot, p__0__rready, p__1__arvalid, p__1__araddr, p__1__arprot, p__1__rready, ioapic__awvalid, ioapic__awaddr, ioapic__awprot, ioapic__wvalid, ioapic__wdata, ioapic__wstrb, hpet__awvalid, hpet__awaddr, hpet__awprot, hpet__wvalid, hpet__wdata, hpet__wstrb
+, ioapic__arvalid, ioapic__araddr, ioapic__arprot, hpet__arvalid, hpet__araddr, hpet__arprot, m__0__awaddr);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -1214,14 +1214,14 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
-  wire \$128 ;
+  wire [1:0] \$128 ;
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
   wire \$132 ;
   wire \$133 ;
-  wire \$134 ;
+  wire [1:0] \$134 ;
   wire \$135 ;
   wire \$136 ;
   wire \$137 ;
@@ -1324,16 +1324,16 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
   wire \$224 ;
   wire \$225 ;
   wire \$226 ;
-  wire \$227 ;
-  wire \$228 ;
+  wire [31:0] \$227 ;
+  wire [1:0] \$228 ;
   wire \$229 ;
   wire \$23 ;
   wire \$230 ;
   wire \$231 ;
   wire \$232 ;
   wire \$233 ;
-  wire \$234 ;
-  wire \$235 ;
+  wire [31:0] \$234 ;
+  wire [1:0] \$235 ;
   wire \$236 ;
   wire \$237 ;
   wire \$238 ;
@@ -1385,16 +1385,16 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
   wire \$28 ;
   wire \$280 ;
   wire \$281 ;
-  wire \$282 ;
-  wire \$283 ;
+  wire [31:0] \$282 ;
+  wire [1:0] \$283 ;
   wire \$284 ;
   wire \$285 ;
   wire \$286 ;
   wire \$287 ;
   wire \$288 ;
-  wire \$289 ;
+  wire [31:0] \$289 ;
   wire \$29 ;
-  wire \$290 ;
+  wire [1:0] \$290 ;
   wire \$291 ;
   wire \$292 ;
   wire \$293 ;
@@ -1481,158 +1481,82 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
   wire \$366 ;
   wire \$367 ;
   wire \$368 ;
-  wire \$369 ;
+  reg \$369 ;
   wire \$37 ;
-  wire \$370 ;
-  wire \$371 ;
-  wire \$372 ;
-  wire \$373 ;
-  wire \$374 ;
-  wire \$375 ;
-  wire \$376 ;
-  wire \$377 ;
-  wire \$378 ;
-  wire \$379 ;
+  reg \$370 ;
+  reg \$371 ;
+  reg \$372 ;
+  reg [11:0] \$373 ;
+  reg [2:0] \$374 ;
+  reg \$375 ;
+  reg \$376 ;
+  reg [31:0] \$377 ;
+  reg [3:0] \$378 ;
+  reg \$379 ;
   wire \$38 ;
-  wire \$380 ;
-  wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire \$384 ;
-  wire \$385 ;
-  wire \$386 ;
-  wire \$387 ;
-  wire \$388 ;
-  wire \$389 ;
+  reg [1:0] \$380 ;
+  reg \$381 ;
+  reg \$382 ;
+  reg \$383 ;
+  reg \$384 ;
+  reg [9:0] \$385 ;
+  reg [2:0] \$386 ;
+  reg \$387 ;
+  reg \$388 ;
+  reg [31:0] \$389 ;
   wire \$39 ;
-  wire \$390 ;
-  wire \$391 ;
-  wire \$392 ;
-  wire \$393 ;
-  wire \$394 ;
-  wire \$395 ;
-  wire \$396 ;
-  wire \$397 ;
-  wire \$398 ;
-  wire \$399 ;
+  reg [3:0] \$390 ;
+  reg \$391 ;
+  reg [1:0] \$392 ;
+  reg \$393 ;
+  reg \$394 ;
+  reg \$395 ;
+  reg \$396 ;
+  reg [1:0] \$397 ;
+  reg \$398 ;
+  reg \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$400 ;
-  wire \$401 ;
-  wire \$402 ;
-  wire \$403 ;
-  wire \$404 ;
-  wire \$405 ;
-  wire \$406 ;
-  wire \$407 ;
-  wire \$408 ;
-  wire \$409 ;
+  reg \$400 ;
+  reg \$401 ;
+  reg [1:0] \$402 ;
+  reg \$403 ;
+  reg \$404 ;
+  reg \$405 ;
+  reg \$406 ;
+  reg [11:0] \$407 ;
+  reg [2:0] \$408 ;
+  reg \$409 ;
   wire \$41 ;
-  wire \$410 ;
-  wire \$411 ;
-  wire \$412 ;
-  wire \$413 ;
-  wire \$414 ;
-  wire \$415 ;
-  wire \$416 ;
-  wire \$417 ;
-  wire \$418 ;
-  wire \$419 ;
+  reg [1:0] \$410 ;
+  reg [31:0] \$411 ;
+  reg \$412 ;
+  reg \$413 ;
+  reg \$414 ;
+  reg \$415 ;
+  reg [9:0] \$416 ;
+  reg [2:0] \$417 ;
+  reg \$418 ;
+  reg [1:0] \$419 ;
   wire \$42 ;
-  wire \$420 ;
-  wire \$421 ;
-  wire \$422 ;
-  wire \$423 ;
-  wire \$424 ;
-  wire \$425 ;
-  wire \$426 ;
-  wire \$427 ;
-  wire \$428 ;
-  wire \$429 ;
+  reg [31:0] \$420 ;
+  reg \$421 ;
+  reg \$422 ;
+  reg \$423 ;
+  reg [1:0] \$424 ;
+  reg \$425 ;
+  reg \$426 ;
+  reg \$427 ;
+  reg [1:0] \$428 ;
   wire \$43 ;
-  wire \$430 ;
-  wire \$431 ;
-  wire \$432 ;
-  wire \$433 ;
-  wire \$434 ;
-  wire \$435 ;
-  wire \$436 ;
-  wire \$437 ;
-  wire \$438 ;
-  wire \$439 ;
   wire \$44 ;
-  wire \$440 ;
-  wire \$441 ;
-  wire \$442 ;
-  wire \$443 ;
-  wire \$444 ;
-  wire \$445 ;
-  wire \$446 ;
-  wire \$447 ;
-  wire \$448 ;
-  wire \$449 ;
   wire \$45 ;
-  wire \$450 ;
-  wire \$451 ;
-  wire \$452 ;
-  wire \$453 ;
-  wire \$454 ;
-  wire \$455 ;
-  wire \$456 ;
-  wire \$457 ;
-  wire \$458 ;
-  wire \$459 ;
   wire \$46 ;
-  wire \$460 ;
-  wire \$461 ;
-  wire \$462 ;
-  wire \$463 ;
-  wire \$464 ;
-  wire \$465 ;
-  wire \$466 ;
-  wire \$467 ;
-  wire \$468 ;
-  wire \$469 ;
   wire \$47 ;
-  wire \$470 ;
-  wire \$471 ;
-  wire \$472 ;
-  wire \$473 ;
-  wire \$474 ;
-  reg \$475 ;
-  reg \$476 ;
-  reg \$477 ;
-  reg \$478 ;
-  reg \$479 ;
   wire \$48 ;
-  reg \$480 ;
-  reg \$481 ;
-  reg \$482 ;
-  reg \$483 ;
-  reg \$484 ;
-  reg [1:0] \$485 ;
-  reg \$486 ;
-  reg \$487 ;
-  reg \$488 ;
-  reg \$489 ;
   wire \$49 ;
-  reg [1:0] \$490 ;
-  reg \$491 ;
-  reg \$492 ;
-  reg \$493 ;
-  reg \$494 ;
-  reg \$495 ;
-  reg \$496 ;
-  reg \$497 ;
-  reg \$498 ;
-  reg \$499 ;
   wire \$5 ;
   wire \$50 ;
-  reg [1:0] \$500 ;
-  reg \$501 ;
-  reg \$502 ;
-  reg \$503 ;
-  reg [1:0] \$504 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
@@ -1652,14 +1576,14 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
   wire \$66 ;
   wire \$67 ;
   wire \$68 ;
-  wire \$69 ;
+  wire [1:0] \$69 ;
   wire \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
   wire \$74 ;
-  wire \$75 ;
+  wire [1:0] \$75 ;
   wire \$76 ;
   wire \$77 ;
   wire \$78 ;
@@ -1688,106 +1612,98 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
   wire \$99 ;
   input clk;
   wire clk;
-  reg [1:0] decoded;
-  reg [1:0] \decoded$104 ;
-  reg [1:0] \decoded$112 ;
-  reg [1:0] \decoded$8 ;
   output [9:0] hpet__araddr;
-  reg [9:0] hpet__araddr;
+  reg [9:0] hpet__araddr = 10'h000;
   output [2:0] hpet__arprot;
-  reg [2:0] hpet__arprot;
+  reg [2:0] hpet__arprot = 3'h0;
   input hpet__arready;
   wire hpet__arready;
   output hpet__arvalid;
-  reg hpet__arvalid;
+  reg hpet__arvalid = 1'h0;
   output [9:0] hpet__awaddr;
-  reg [9:0] hpet__awaddr;
+  reg [9:0] hpet__awaddr = 10'h000;
   output [2:0] hpet__awprot;
-  reg [2:0] hpet__awprot;
+  reg [2:0] hpet__awprot = 3'h0;
   input hpet__awready;
   wire hpet__awready;
   output hpet__awvalid;
-  reg hpet__awvalid;
-  output hpet__bready;
-  reg hpet__bready;
+  reg hpet__awvalid = 1'h0;
+  wire hpet__bready;
   input [1:0] hpet__bresp;
   wire [1:0] hpet__bresp;
   input hpet__bvalid;
   wire hpet__bvalid;
   input [31:0] hpet__rdata;
   wire [31:0] hpet__rdata;
-  output hpet__rready;
-  reg hpet__rready;
+  wire hpet__rready;
   input [1:0] hpet__rresp;
   wire [1:0] hpet__rresp;
   input hpet__rvalid;
   wire hpet__rvalid;
   output [31:0] hpet__wdata;
-  reg [31:0] hpet__wdata;
+  reg [31:0] hpet__wdata = 32'd0;
   input hpet__wready;
   wire hpet__wready;
   output [3:0] hpet__wstrb;
-  reg [3:0] hpet__wstrb;
+  reg [3:0] hpet__wstrb = 4'h0;
   output hpet__wvalid;
-  reg hpet__wvalid;
+  reg hpet__wvalid = 1'h0;
   output [11:0] ioapic__araddr;
-  reg [11:0] ioapic__araddr;
+  reg [11:0] ioapic__araddr = 12'h000;
   output [2:0] ioapic__arprot;
-  reg [2:0] ioapic__arprot;
+  reg [2:0] ioapic__arprot = 3'h0;
   input ioapic__arready;
   wire ioapic__arready;
   output ioapic__arvalid;
-  reg ioapic__arvalid;
+  reg ioapic__arvalid = 1'h0;
   output [11:0] ioapic__awaddr;
-  reg [11:0] ioapic__awaddr;
+  reg [11:0] ioapic__awaddr = 12'h000;
   output [2:0] ioapic__awprot;
-  reg [2:0] ioapic__awprot;
+  reg [2:0] ioapic__awprot = 3'h0;
   input ioapic__awready;
   wire ioapic__awready;
   output ioapic__awvalid;
-  reg ioapic__awvalid;
-  output ioapic__bready;
-  reg ioapic__bready;
+  reg ioapic__awvalid = 1'h0;
+  wire ioapic__bready;
   input [1:0] ioapic__bresp;
   wire [1:0] ioapic__bresp;
   input ioapic__bvalid;
   wire ioapic__bvalid;
   input [31:0] ioapic__rdata;
   wire [31:0] ioapic__rdata;
-  output ioapic__rready;
-  reg ioapic__rready;
+  wire ioapic__rready;
   input [1:0] ioapic__rresp;
   wire [1:0] ioapic__rresp;
   input ioapic__rvalid;
   wire ioapic__rvalid;
   output [31:0] ioapic__wdata;
-  reg [31:0] ioapic__wdata;
+  reg [31:0] ioapic__wdata = 32'd0;
   input ioapic__wready;
   wire ioapic__wready;
   output [3:0] ioapic__wstrb;
-  reg [3:0] ioapic__wstrb;
+  reg [3:0] ioapic__wstrb = 4'h0;
   output ioapic__wvalid;
-  reg ioapic__wvalid;
+  reg ioapic__wvalid = 1'h0;
   reg m0_ar_done = 1'h0;
   wire m0_ar_hs;
   reg m0_aw_done = 1'h0;
   wire m0_aw_hs;
   wire m0_b_hs;
   reg m0_r_active = 1'h0;
+  reg [1:0] m0_r_decoded;
   reg m0_r_err = 1'h0;
-  reg m0_r_granted;
   wire m0_r_hs;
   wire m0_r_sel;
-  wire m0_r_start;
+  reg m0_r_start;
   reg [1:0] m0_r_target = 2'h0;
   wire [1:0] m0_r_tgt;
   reg m0_w_active = 1'h0;
+  reg [1:0] m0_w_decoded;
   reg m0_w_done = 1'h0;
   reg m0_w_err = 1'h0;
-  reg m0_w_granted;
   wire m0_w_hs;
   wire m0_w_sel;
-  wire m0_w_start;
+  reg m0_w_start;
   reg [1:0] m0_w_target = 2'h0;
   wire [1:0] m0_w_tgt;
   reg m1_ar_done = 1'h0;
@@ -1796,20 +1712,20 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
   wire m1_aw_hs;
   wire m1_b_hs;
   reg m1_r_active = 1'h0;
+  reg [1:0] m1_r_decoded;
   reg m1_r_err = 1'h0;
-  reg m1_r_granted;
   wire m1_r_hs;
   wire m1_r_sel;
-  wire m1_r_start;
+  reg m1_r_start;
   reg [1:0] m1_r_target = 2'h0;
   wire [1:0] m1_r_tgt;
   reg m1_w_active = 1'h0;
+  reg [1:0] m1_w_decoded;
   reg m1_w_done = 1'h0;
   reg m1_w_err = 1'h0;
-  reg m1_w_granted;
   wire m1_w_hs;
   wire m1_w_sel;
-  wire m1_w_start;
+  reg m1_w_start;
   reg [1:0] m1_w_target = 2'h0;
   wire [1:0] m1_w_tgt;
   input [31:0] m__0__araddr;
@@ -1966,1818 +1882,2116 @@ module \irqforge_platform.xbar (m__0__awprot, m__0__awvalid, m__0__wdata, m__0__
   reg p__1__wvalid;
   input rst;
   wire rst;
+  reg s1_b_held = 1'h0;
+  reg [1:0] s1_b_resp = 2'h0;
+  (* init = 12'h000 *)
+  wire [11:0] s1_r_a_addr;
+  (* init = 3'h0 *)
+  wire [2:0] s1_r_a_prot;
+  (* init = 1'h0 *)
+  wire s1_r_a_valid;
+  reg [31:0] s1_r_addr_in;
   wire s1_r_any;
   reg s1_r_busy = 1'h0;
-  wire s1_r_cur;
+  reg [31:0] s1_r_data = 32'd0;
   reg s1_r_grant;
+  reg s1_r_held = 1'h0;
   reg s1_r_last = 1'h1;
   reg s1_r_owner = 1'h0;
+  reg [2:0] s1_r_prot_in;
+  reg [1:0] s1_r_resp = 2'h0;
+  wire s1_r_take;
+  (* init = 12'h000 *)
+  wire [11:0] s1_w_a_addr;
+  (* init = 3'h0 *)
+  wire [2:0] s1_w_a_prot;
+  (* init = 1'h0 *)
+  wire s1_w_a_valid;
+  reg [31:0] s1_w_addr_in;
   wire s1_w_any;
   reg s1_w_busy = 1'h0;
-  wire s1_w_cur;
+  (* init = 32'd0 *)
+  wire [31:0] s1_w_data;
   reg s1_w_grant;
   reg s1_w_last = 1'h1;
+  wire s1_w_open;
   reg s1_w_owner = 1'h0;
+  reg [2:0] s1_w_prot_in;
+  (* init = 4'h0 *)
+  wire [3:0] s1_w_strb;
+  wire s1_w_take;
+  reg s1_w_taken = 1'h0;
+  (* init = 1'h0 *)
+  wire s1_w_valid;
+  wire s1_w_who;
+  reg s2_b_held = 1'h0;
+  reg [1:0] s2_b_resp = 2'h0;
+  (* init = 10'h000 *)
+  wire [9:0] s2_r_a_addr;
+  (* init = 3'h0 *)
+  wire [2:0] s2_r_a_prot;
+  (* init = 1'h0 *)
+  wire s2_r_a_valid;
+  reg [31:0] s2_r_addr_in;
   wire s2_r_any;
   reg s2_r_busy = 1'h0;
-  wire s2_r_cur;
+  reg [31:0] s2_r_data = 32'd0;
   reg s2_r_grant;
+  reg s2_r_held = 1'h0;
   reg s2_r_last = 1'h1;
   reg s2_r_owner = 1'h0;
+  reg [2:0] s2_r_prot_in;
+  reg [1:0] s2_r_resp = 2'h0;
+  wire s2_r_take;
+  (* init = 10'h000 *)
+  wire [9:0] s2_w_a_addr;
+  (* init = 3'h0 *)
+  wire [2:0] s2_w_a_prot;
+  (* init = 1'h0 *)
+  wire s2_w_a_valid;
+  reg [31:0] s2_w_addr_in;
   wire s2_w_any;
   reg s2_w_busy = 1'h0;
-  wire s2_w_cur;
+  (* init = 32'd0 *)
+  wire [31:0] s2_w_data;
   reg s2_w_grant;
   reg s2_w_last = 1'h1;
+  wire s2_w_open;
   reg s2_w_owner = 1'h0;
-  assign \$466  = m0_r_hs & \$465 ;
-  assign \$467  = m1_r_tgt == 2'h3;
-  assign \$468  = m1_r_sel & \$467 ;
-  assign \$469  = m1_ar_done | m1_ar_hs;
-  assign \$470  = \$468  & \$469 ;
-  assign \$471  = m1_r_tgt == 1'h1;
-  assign \$472  = m1_r_hs & \$471 ;
-  assign \$473  = m1_r_tgt == 2'h2;
-  assign \$474  = m1_r_hs & \$473 ;
+  reg [2:0] s2_w_prot_in;
+  (* init = 4'h0 *)
+  wire [3:0] s2_w_strb;
+  wire s2_w_take;
+  reg s2_w_taken = 1'h0;
+  (* init = 1'h0 *)
+  wire s2_w_valid;
+  wire s2_w_who;
   always @(posedge clk)
-    s1_w_busy <= \$475 ;
+    m1_ar_done <= \$426 ;
   always @(posedge clk)
-    s1_w_owner <= \$476 ;
+    m1_r_err <= \$427 ;
   always @(posedge clk)
-    s1_w_last <= \$477 ;
-  always @(posedge clk)
-    s2_w_busy <= \$478 ;
-  always @(posedge clk)
-    s2_w_owner <= \$479 ;
-  always @(posedge clk)
-    s2_w_last <= \$480 ;
-  always @(posedge clk)
-    m0_w_active <= \$481 ;
-  always @(posedge clk)
-    m0_aw_done <= \$482 ;
-  always @(posedge clk)
-    m0_w_done <= \$483 ;
-  always @(posedge clk)
-    m0_w_err <= \$484 ;
-  always @(posedge clk)
-    m0_w_target <= \$485 ;
-  always @(posedge clk)
-    m1_w_active <= \$486 ;
-  always @(posedge clk)
-    m1_aw_done <= \$487 ;
-  always @(posedge clk)
-    m1_w_done <= \$488 ;
-  always @(posedge clk)
-    m1_w_err <= \$489 ;
-  always @(posedge clk)
-    m1_w_target <= \$490 ;
-  always @(posedge clk)
-    s1_r_busy <= \$491 ;
-  always @(posedge clk)
-    s1_r_owner <= \$492 ;
-  always @(posedge clk)
-    s1_r_last <= \$493 ;
-  always @(posedge clk)
-    s2_r_busy <= \$494 ;
-  always @(posedge clk)
-    s2_r_owner <= \$495 ;
-  always @(posedge clk)
-    s2_r_last <= \$496 ;
-  always @(posedge clk)
-    m0_r_active <= \$497 ;
-  always @(posedge clk)
-    m0_ar_done <= \$498 ;
-  always @(posedge clk)
-    m0_r_err <= \$499 ;
-  always @(posedge clk)
-    m0_r_target <= \$500 ;
-  always @(posedge clk)
-    m1_r_active <= \$501 ;
-  always @(posedge clk)
-    m1_ar_done <= \$502 ;
-  always @(posedge clk)
-    m1_r_err <= \$503 ;
-  always @(posedge clk)
-    m1_r_target <= \$504 ;
+    m1_r_target <= \$428 ;
   assign \$1  = m__0__awaddr[31:12] == 20'hfee00;
   assign \$2  = m__0__awaddr[31:12] == 20'hfec00;
   assign \$3  = m__0__awaddr[31:10] == 22'h3fb400;
-  assign m0_w_tgt = m0_w_active ? m0_w_target : decoded;
-  assign \$4  = ~ m0_w_active;
-  assign \$5  = \$4  & m__0__awvalid;
-  assign m0_w_start = \$5  & m0_w_granted;
-  assign \$6  = m__1__awaddr[31:12] == 20'hfee00;
-  assign \$7  = m__1__awaddr[31:12] == 20'hfec00;
-  assign \$8  = m__1__awaddr[31:10] == 22'h3fb400;
-  assign m1_w_tgt = m1_w_active ? m1_w_target : \decoded$8 ;
-  assign \$9  = ~ m1_w_active;
-  assign \$10  = \$9  & m__1__awvalid;
-  assign m1_w_start = \$10  & m1_w_granted;
-  assign \$11  = ~ m0_w_active;
-  assign \$12  = \$11  & m__0__awvalid;
-  assign \$13  = m0_w_tgt == 1'h1;
-  assign \$14  = \$12  & \$13 ;
-  assign \$15  = ~ m1_w_active;
-  assign \$16  = \$15  & m__1__awvalid;
-  assign \$17  = m1_w_tgt == 1'h1;
-  assign \$18  = \$16  & \$17 ;
-  assign s1_w_any = | { \$18 , \$14  };
+  assign \$4  = m__1__awaddr[31:12] == 20'hfee00;
+  assign \$5  = m__1__awaddr[31:12] == 20'hfec00;
+  assign \$6  = m__1__awaddr[31:10] == 22'h3fb400;
+  assign \$7  = ~ m0_w_active;
+  assign \$8  = \$7  & m__0__awvalid;
+  assign \$9  = ! m0_w_decoded;
+  assign \$10  = m0_w_decoded == 2'h3;
+  assign \$11  = \$9  | \$10 ;
+  assign \$12  = \$8  & \$11 ;
+  assign \$13  = ~ m1_w_active;
+  assign \$14  = \$13  & m__1__awvalid;
+  assign \$15  = ! m1_w_decoded;
+  assign \$16  = m1_w_decoded == 2'h3;
+  assign \$17  = \$15  | \$16 ;
+  assign \$18  = \$14  & \$17 ;
   assign \$19  = ~ m0_w_active;
   assign \$20  = \$19  & m__0__awvalid;
-  assign \$21  = m0_w_tgt == 1'h1;
+  assign \$21  = m0_w_decoded == 1'h1;
   assign \$22  = \$20  & \$21 ;
   assign \$23  = ~ m1_w_active;
   assign \$24  = \$23  & m__1__awvalid;
-  assign \$25  = m1_w_tgt == 1'h1;
+  assign \$25  = m1_w_decoded == 1'h1;
   assign \$26  = \$24  & \$25 ;
+  assign s1_w_any = | { \$26 , \$22  };
   assign \$27  = ~ m0_w_active;
   assign \$28  = \$27  & m__0__awvalid;
-  assign \$29  = m0_w_tgt == 1'h1;
+  assign \$29  = m0_w_decoded == 1'h1;
   assign \$30  = \$28  & \$29 ;
   assign \$31  = ~ m1_w_active;
   assign \$32  = \$31  & m__1__awvalid;
-  assign \$33  = m1_w_tgt == 1'h1;
+  assign \$33  = m1_w_decoded == 1'h1;
   assign \$34  = \$32  & \$33 ;
   assign \$35  = ~ m0_w_active;
   assign \$36  = \$35  & m__0__awvalid;
-  assign \$37  = m0_w_tgt == 1'h1;
+  assign \$37  = m0_w_decoded == 1'h1;
   assign \$38  = \$36  & \$37 ;
   assign \$39  = ~ m1_w_active;
   assign \$40  = \$39  & m__1__awvalid;
-  assign \$41  = m1_w_tgt == 1'h1;
+  assign \$41  = m1_w_decoded == 1'h1;
   assign \$42  = \$40  & \$41 ;
-  assign \$43  = s1_w_last < 1'h1;
-  assign \$44  = \$42  & \$43 ;
-  assign s1_w_cur = s1_w_busy ? s1_w_owner : s1_w_grant;
-  assign \$45  = m0_w_tgt == 1'h1;
-  assign \$46  = ! s1_w_owner;
-  assign \$47  = s1_w_busy & \$46 ;
-  assign \$48  = ~ s1_w_busy;
-  assign \$49  = ! s1_w_grant;
+  assign \$43  = ~ m0_w_active;
+  assign \$44  = \$43  & m__0__awvalid;
+  assign \$45  = m0_w_decoded == 1'h1;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = ~ m1_w_active;
+  assign \$48  = \$47  & m__1__awvalid;
+  assign \$49  = m1_w_decoded == 1'h1;
   assign \$50  = \$48  & \$49 ;
-  assign \$51  = ~ m0_w_active;
-  assign \$52  = \$51  & m__0__awvalid;
-  assign \$53  = m0_w_tgt == 1'h1;
-  assign \$54  = \$52  & \$53 ;
-  assign \$55  = ~ m1_w_active;
-  assign \$56  = \$55  & m__1__awvalid;
-  assign \$57  = m1_w_tgt == 1'h1;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = \$50  & \$54 ;
-  assign \$60  = \$47  | \$59 ;
-  assign \$61  = m1_w_tgt == 1'h1;
-  assign \$63  = s1_w_busy & \$62 ;
-  assign \$64  = ~ s1_w_busy;
-  assign \$66  = \$64  & \$65 ;
-  assign \$67  = ~ m0_w_active;
-  assign \$68  = \$67  & m__0__awvalid;
-  assign \$69  = m0_w_tgt == 1'h1;
-  assign \$70  = \$68  & \$69 ;
-  assign \$71  = ~ m1_w_active;
-  assign \$72  = \$71  & m__1__awvalid;
-  assign \$73  = m1_w_tgt == 1'h1;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = \$66  & \$74 ;
-  assign \$76  = \$63  | \$75 ;
-  assign \$77  = ~ m0_w_active;
-  assign \$78  = \$77  & m__0__awvalid;
-  assign \$79  = m0_w_tgt == 2'h2;
-  assign \$80  = \$78  & \$79 ;
-  assign \$81  = ~ m1_w_active;
-  assign \$82  = \$81  & m__1__awvalid;
-  assign \$83  = m1_w_tgt == 2'h2;
-  assign \$84  = \$82  & \$83 ;
-  assign s2_w_any = | { \$84 , \$80  };
-  assign \$85  = ~ m0_w_active;
-  assign \$86  = \$85  & m__0__awvalid;
-  assign \$87  = m0_w_tgt == 2'h2;
-  assign \$88  = \$86  & \$87 ;
-  assign \$89  = ~ m1_w_active;
-  assign \$90  = \$89  & m__1__awvalid;
-  assign \$91  = m1_w_tgt == 2'h2;
-  assign \$92  = \$90  & \$91 ;
-  assign \$93  = ~ m0_w_active;
-  assign \$94  = \$93  & m__0__awvalid;
-  assign \$95  = m0_w_tgt == 2'h2;
-  assign \$96  = \$94  & \$95 ;
-  assign \$97  = ~ m1_w_active;
-  assign \$98  = \$97  & m__1__awvalid;
-  assign \$99  = m1_w_tgt == 2'h2;
-  assign \$100  = \$98  & \$99 ;
-  assign \$101  = ~ m0_w_active;
-  assign \$102  = \$101  & m__0__awvalid;
-  assign \$103  = m0_w_tgt == 2'h2;
-  assign \$104  = \$102  & \$103 ;
-  assign \$105  = ~ m1_w_active;
-  assign \$106  = \$105  & m__1__awvalid;
-  assign \$107  = m1_w_tgt == 2'h2;
-  assign \$108  = \$106  & \$107 ;
-  assign \$109  = s2_w_last < 1'h1;
-  assign \$110  = \$108  & \$109 ;
-  assign s2_w_cur = s2_w_busy ? s2_w_owner : s2_w_grant;
-  assign \$111  = m0_w_tgt == 2'h2;
-  assign \$112  = ! s2_w_owner;
-  assign \$113  = s2_w_busy & \$112 ;
-  assign \$114  = ~ s2_w_busy;
-  assign \$115  = ! s2_w_grant;
-  assign \$116  = \$114  & \$115 ;
-  assign \$117  = ~ m0_w_active;
-  assign \$118  = \$117  & m__0__awvalid;
-  assign \$119  = m0_w_tgt == 2'h2;
-  assign \$120  = \$118  & \$119 ;
-  assign \$121  = ~ m1_w_active;
-  assign \$122  = \$121  & m__1__awvalid;
-  assign \$123  = m1_w_tgt == 2'h2;
-  assign \$124  = \$122  & \$123 ;
-  assign \$125  = \$116  & \$120 ;
-  assign \$126  = \$113  | \$125 ;
-  assign \$127  = m1_w_tgt == 2'h2;
-  assign \$129  = s2_w_busy & \$128 ;
-  assign \$130  = ~ s2_w_busy;
-  assign \$132  = \$130  & \$131 ;
-  assign \$133  = ~ m0_w_active;
-  assign \$134  = \$133  & m__0__awvalid;
-  assign \$135  = m0_w_tgt == 2'h2;
-  assign \$136  = \$134  & \$135 ;
-  assign \$137  = ~ m1_w_active;
-  assign \$138  = \$137  & m__1__awvalid;
-  assign \$139  = m1_w_tgt == 2'h2;
-  assign \$140  = \$138  & \$139 ;
-  assign \$141  = \$132  & \$140 ;
-  assign \$142  = \$129  | \$141 ;
-  assign \$143  = ! m0_w_tgt;
-  assign \$144  = m0_w_tgt == 2'h3;
-  assign \$145  = \$143  | \$144 ;
-  assign \$146  = ! m1_w_tgt;
-  assign \$147  = m1_w_tgt == 2'h3;
-  assign \$148  = \$146  | \$147 ;
+  assign \$51  = s1_w_last < 1'h1;
+  assign \$52  = \$50  & \$51 ;
+  assign \$53  = ~ s1_w_busy;
+  assign s1_w_take = \$53  & s1_w_any;
+  assign \$54  = ! s1_w_grant;
+  assign \$55  = s1_w_take & \$54 ;
+  assign \$57  = s1_w_take & \$56 ;
+  assign \$58  = ! s1_w_grant;
+  assign s1_w_who = s1_w_busy ? s1_w_owner : s1_w_grant;
+  assign \$60  = s1_w_busy | s1_w_take;
+  assign \$61  = ~ s1_w_taken;
+  assign s1_w_open = \$60  & \$61 ;
+  assign \$62  = ! s1_w_who;
+  assign \$63  = s1_w_open & \$62 ;
+  assign \$65  = s1_w_open & \$64 ;
+  assign \$66  = ! s1_w_owner;
+  assign \$67  = s1_w_busy & \$66 ;
+  assign \$68  = ioapic__bvalid | s1_b_held;
+  assign \$69  = s1_b_held ? s1_b_resp : ioapic__bresp;
+  assign \$70  = ! s1_w_grant;
+  assign \$71  = s1_w_take & \$70 ;
+  assign \$73  = s1_w_busy & \$72 ;
+  assign \$74  = ioapic__bvalid | s1_b_held;
+  assign \$75  = s1_b_held ? s1_b_resp : ioapic__bresp;
+  assign \$77  = s1_w_take & \$76 ;
+  assign \$78  = ~ m0_w_active;
+  assign \$79  = \$78  & m__0__awvalid;
+  assign \$80  = m0_w_decoded == 2'h2;
+  assign \$81  = \$79  & \$80 ;
+  assign \$82  = ~ m1_w_active;
+  assign \$83  = \$82  & m__1__awvalid;
+  assign \$84  = m1_w_decoded == 2'h2;
+  assign \$85  = \$83  & \$84 ;
+  assign s2_w_any = | { \$85 , \$81  };
+  assign \$86  = ~ m0_w_active;
+  assign \$87  = \$86  & m__0__awvalid;
+  assign \$88  = m0_w_decoded == 2'h2;
+  assign \$89  = \$87  & \$88 ;
+  assign \$90  = ~ m1_w_active;
+  assign \$91  = \$90  & m__1__awvalid;
+  assign \$92  = m1_w_decoded == 2'h2;
+  assign \$93  = \$91  & \$92 ;
+  assign \$94  = ~ m0_w_active;
+  assign \$95  = \$94  & m__0__awvalid;
+  assign \$96  = m0_w_decoded == 2'h2;
+  assign \$97  = \$95  & \$96 ;
+  assign \$98  = ~ m1_w_active;
+  assign \$99  = \$98  & m__1__awvalid;
+  assign \$100  = m1_w_decoded == 2'h2;
+  assign \$101  = \$99  & \$100 ;
+  assign \$102  = ~ m0_w_active;
+  assign \$103  = \$102  & m__0__awvalid;
+  assign \$104  = m0_w_decoded == 2'h2;
+  assign \$105  = \$103  & \$104 ;
+  assign \$106  = ~ m1_w_active;
+  assign \$107  = \$106  & m__1__awvalid;
+  assign \$108  = m1_w_decoded == 2'h2;
+  assign \$109  = \$107  & \$108 ;
+  assign \$110  = s2_w_last < 1'h1;
+  assign \$111  = \$109  & \$110 ;
+  assign \$112  = ~ s2_w_busy;
+  assign s2_w_take = \$112  & s2_w_any;
+  assign \$113  = ! s2_w_grant;
+  assign \$114  = s2_w_take & \$113 ;
+  assign \$116  = s2_w_take & \$115 ;
+  assign \$117  = ! s2_w_grant;
+  assign s2_w_who = s2_w_busy ? s2_w_owner : s2_w_grant;
+  assign \$119  = s2_w_busy | s2_w_take;
+  assign \$120  = ~ s2_w_taken;
+  assign s2_w_open = \$119  & \$120 ;
+  assign \$121  = ! s2_w_who;
+  assign \$122  = s2_w_open & \$121 ;
+  assign \$124  = s2_w_open & \$123 ;
+  assign \$125  = ! s2_w_owner;
+  assign \$126  = s2_w_busy & \$125 ;
+  assign \$127  = hpet__bvalid | s2_b_held;
+  assign \$128  = s2_b_held ? s2_b_resp : hpet__bresp;
+  assign \$129  = ! s2_w_grant;
+  assign \$130  = s2_w_take & \$129 ;
+  assign \$132  = s2_w_busy & \$131 ;
+  assign \$133  = hpet__bvalid | s2_b_held;
+  assign \$134  = s2_b_held ? s2_b_resp : hpet__bresp;
+  assign \$136  = s2_w_take & \$135 ;
+  assign m0_w_tgt = m0_w_active ? m0_w_target : m0_w_decoded;
   assign m0_w_sel = m0_w_active | m0_w_start;
-  assign \$149  = ! m0_w_tgt;
-  assign \$150  = m0_w_sel & \$149 ;
-  assign \$151  = ~ m0_aw_done;
-  assign \$152  = m__0__awvalid & \$151 ;
-  assign \$153  = ~ m0_w_done;
-  assign \$154  = m__0__wvalid & \$153 ;
-  assign \$155  = ~ m0_aw_done;
-  assign \$156  = p__0__awready & \$155 ;
-  assign \$157  = ~ m0_w_done;
-  assign \$158  = p__0__wready & \$157 ;
-  assign \$159  = m0_w_tgt == 1'h1;
-  assign \$160  = m0_w_sel & \$159 ;
-  assign \$161  = ! s1_w_cur;
-  assign \$162  = \$160  & \$161 ;
-  assign \$163  = ~ m0_aw_done;
-  assign \$164  = m__0__awvalid & \$163 ;
-  assign \$165  = ~ m0_w_done;
-  assign \$166  = m__0__wvalid & \$165 ;
-  assign \$167  = ~ m0_aw_done;
-  assign \$168  = ioapic__awready & \$167 ;
-  assign \$169  = ~ m0_w_done;
-  assign \$170  = ioapic__wready & \$169 ;
-  assign \$171  = m0_w_tgt == 2'h2;
-  assign \$172  = m0_w_sel & \$171 ;
-  assign \$173  = ! s2_w_cur;
-  assign \$174  = \$172  & \$173 ;
-  assign \$175  = ~ m0_aw_done;
-  assign \$176  = m__0__awvalid & \$175 ;
-  assign \$177  = ~ m0_w_done;
-  assign \$178  = m__0__wvalid & \$177 ;
-  assign \$179  = ~ m0_aw_done;
-  assign \$180  = hpet__awready & \$179 ;
-  assign \$181  = ~ m0_w_done;
-  assign \$182  = hpet__wready & \$181 ;
-  assign \$183  = m0_w_tgt == 2'h3;
-  assign \$184  = m0_w_sel & \$183 ;
-  assign \$185  = ~ m0_aw_done;
-  assign \$186  = ~ m0_w_done;
+  assign \$137  = ! m0_w_tgt;
+  assign \$138  = m0_w_sel & \$137 ;
+  assign \$139  = ~ m0_aw_done;
+  assign \$140  = m__0__awvalid & \$139 ;
+  assign \$141  = ~ m0_w_done;
+  assign \$142  = m__0__wvalid & \$141 ;
+  assign \$143  = ~ m0_aw_done;
+  assign \$144  = p__0__awready & \$143 ;
+  assign \$145  = ~ m0_w_done;
+  assign \$146  = p__0__wready & \$145 ;
+  assign \$147  = m0_w_tgt == 2'h3;
+  assign \$148  = m0_w_sel & \$147 ;
+  assign \$149  = ~ m0_aw_done;
+  assign \$150  = ~ m0_w_done;
   assign m0_aw_hs = m__0__awvalid & m__0__awready;
   assign m0_w_hs = m__0__wvalid & m__0__wready;
   assign m0_b_hs = m__0__bvalid & m__0__bready;
+  assign m1_w_tgt = m1_w_active ? m1_w_target : m1_w_decoded;
   assign m1_w_sel = m1_w_active | m1_w_start;
-  assign \$187  = ! m1_w_tgt;
-  assign \$188  = m1_w_sel & \$187 ;
-  assign \$189  = ~ m1_aw_done;
-  assign \$190  = m__1__awvalid & \$189 ;
-  assign \$191  = ~ m1_w_done;
-  assign \$192  = m__1__wvalid & \$191 ;
-  assign \$193  = ~ m1_aw_done;
-  assign \$194  = p__1__awready & \$193 ;
-  assign \$195  = ~ m1_w_done;
-  assign \$196  = p__1__wready & \$195 ;
-  assign \$197  = m1_w_tgt == 1'h1;
-  assign \$198  = m1_w_sel & \$197 ;
-  assign \$200  = \$198  & \$199 ;
-  assign \$201  = ~ m1_aw_done;
-  assign \$202  = m__1__awvalid & \$201 ;
-  assign \$203  = ~ m1_w_done;
-  assign \$204  = m__1__wvalid & \$203 ;
-  assign \$205  = ~ m1_aw_done;
-  assign \$206  = ioapic__awready & \$205 ;
-  assign \$207  = ~ m1_w_done;
-  assign \$208  = ioapic__wready & \$207 ;
-  assign \$209  = m1_w_tgt == 2'h2;
-  assign \$210  = m1_w_sel & \$209 ;
-  assign \$212  = \$210  & \$211 ;
-  assign \$213  = ~ m1_aw_done;
-  assign \$214  = m__1__awvalid & \$213 ;
-  assign \$215  = ~ m1_w_done;
-  assign \$216  = m__1__wvalid & \$215 ;
-  assign \$217  = ~ m1_aw_done;
-  assign \$218  = hpet__awready & \$217 ;
-  assign \$219  = ~ m1_w_done;
-  assign \$220  = hpet__wready & \$219 ;
-  assign \$221  = m1_w_tgt == 2'h3;
-  assign \$222  = m1_w_sel & \$221 ;
-  assign \$223  = ~ m1_aw_done;
-  assign \$224  = ~ m1_w_done;
+  assign \$151  = ! m1_w_tgt;
+  assign \$152  = m1_w_sel & \$151 ;
+  assign \$153  = ~ m1_aw_done;
+  assign \$154  = m__1__awvalid & \$153 ;
+  assign \$155  = ~ m1_w_done;
+  assign \$156  = m__1__wvalid & \$155 ;
+  assign \$157  = ~ m1_aw_done;
+  assign \$158  = p__1__awready & \$157 ;
+  assign \$159  = ~ m1_w_done;
+  assign \$160  = p__1__wready & \$159 ;
+  assign \$161  = m1_w_tgt == 2'h3;
+  assign \$162  = m1_w_sel & \$161 ;
+  assign \$163  = ~ m1_aw_done;
+  assign \$164  = ~ m1_w_done;
   assign m1_aw_hs = m__1__awvalid & m__1__awready;
   assign m1_w_hs = m__1__wvalid & m__1__wready;
   assign m1_b_hs = m__1__bvalid & m__1__bready;
-  assign \$225  = m__0__araddr[31:12] == 20'hfee00;
-  assign \$226  = m__0__araddr[31:12] == 20'hfec00;
-  assign \$227  = m__0__araddr[31:10] == 22'h3fb400;
-  assign m0_r_tgt = m0_r_active ? m0_r_target : \decoded$104 ;
-  assign \$228  = ~ m0_r_active;
-  assign \$229  = \$228  & m__0__arvalid;
-  assign m0_r_start = \$229  & m0_r_granted;
-  assign \$230  = m__1__araddr[31:12] == 20'hfee00;
-  assign \$231  = m__1__araddr[31:12] == 20'hfec00;
-  assign \$232  = m__1__araddr[31:10] == 22'h3fb400;
-  assign m1_r_tgt = m1_r_active ? m1_r_target : \decoded$112 ;
-  assign \$233  = ~ m1_r_active;
-  assign \$234  = \$233  & m__1__arvalid;
-  assign m1_r_start = \$234  & m1_r_granted;
-  assign \$235  = ~ m0_r_active;
-  assign \$236  = \$235  & m__0__arvalid;
-  assign \$237  = m0_r_tgt == 1'h1;
-  assign \$238  = \$236  & \$237 ;
-  assign \$239  = ~ m1_r_active;
-  assign \$240  = \$239  & m__1__arvalid;
-  assign \$241  = m1_r_tgt == 1'h1;
-  assign \$242  = \$240  & \$241 ;
-  assign s1_r_any = | { \$242 , \$238  };
-  assign \$243  = ~ m0_r_active;
-  assign \$244  = \$243  & m__0__arvalid;
-  assign \$245  = m0_r_tgt == 1'h1;
-  assign \$246  = \$244  & \$245 ;
-  assign \$247  = ~ m1_r_active;
-  assign \$248  = \$247  & m__1__arvalid;
-  assign \$249  = m1_r_tgt == 1'h1;
-  assign \$250  = \$248  & \$249 ;
-  assign \$251  = ~ m0_r_active;
-  assign \$252  = \$251  & m__0__arvalid;
-  assign \$253  = m0_r_tgt == 1'h1;
-  assign \$254  = \$252  & \$253 ;
-  assign \$255  = ~ m1_r_active;
-  assign \$256  = \$255  & m__1__arvalid;
-  assign \$257  = m1_r_tgt == 1'h1;
-  assign \$258  = \$256  & \$257 ;
-  assign \$259  = ~ m0_r_active;
-  assign \$260  = \$259  & m__0__arvalid;
-  assign \$261  = m0_r_tgt == 1'h1;
-  assign \$262  = \$260  & \$261 ;
-  assign \$263  = ~ m1_r_active;
-  assign \$264  = \$263  & m__1__arvalid;
-  assign \$265  = m1_r_tgt == 1'h1;
-  assign \$266  = \$264  & \$265 ;
-  assign \$267  = s1_r_last < 1'h1;
-  assign \$268  = \$266  & \$267 ;
-  assign s1_r_cur = s1_r_busy ? s1_r_owner : s1_r_grant;
-  assign \$269  = m0_r_tgt == 1'h1;
-  assign \$270  = ! s1_r_owner;
-  assign \$271  = s1_r_busy & \$270 ;
-  assign \$272  = ~ s1_r_busy;
-  assign \$273  = ! s1_r_grant;
-  assign \$274  = \$272  & \$273 ;
-  assign \$275  = ~ m0_r_active;
-  assign \$276  = \$275  & m__0__arvalid;
-  assign \$277  = m0_r_tgt == 1'h1;
-  assign \$278  = \$276  & \$277 ;
-  assign \$279  = ~ m1_r_active;
-  assign \$280  = \$279  & m__1__arvalid;
-  assign \$281  = m1_r_tgt == 1'h1;
-  assign \$282  = \$280  & \$281 ;
-  assign \$283  = \$274  & \$278 ;
-  assign \$284  = \$271  | \$283 ;
-  assign \$285  = m1_r_tgt == 1'h1;
-  assign \$287  = s1_r_busy & \$286 ;
-  assign \$288  = ~ s1_r_busy;
-  assign \$290  = \$288  & \$289 ;
-  assign \$291  = ~ m0_r_active;
-  assign \$292  = \$291  & m__0__arvalid;
-  assign \$293  = m0_r_tgt == 1'h1;
-  assign \$294  = \$292  & \$293 ;
-  assign \$295  = ~ m1_r_active;
-  assign \$296  = \$295  & m__1__arvalid;
-  assign \$297  = m1_r_tgt == 1'h1;
-  assign \$298  = \$296  & \$297 ;
-  assign \$299  = \$290  & \$298 ;
-  assign \$300  = \$287  | \$299 ;
-  assign \$301  = ~ m0_r_active;
-  assign \$302  = \$301  & m__0__arvalid;
-  assign \$303  = m0_r_tgt == 2'h2;
-  assign \$304  = \$302  & \$303 ;
-  assign \$305  = ~ m1_r_active;
-  assign \$306  = \$305  & m__1__arvalid;
-  assign \$307  = m1_r_tgt == 2'h2;
-  assign \$308  = \$306  & \$307 ;
-  assign s2_r_any = | { \$308 , \$304  };
-  assign \$309  = ~ m0_r_active;
-  assign \$310  = \$309  & m__0__arvalid;
-  assign \$311  = m0_r_tgt == 2'h2;
-  assign \$312  = \$310  & \$311 ;
-  assign \$313  = ~ m1_r_active;
-  assign \$314  = \$313  & m__1__arvalid;
-  assign \$315  = m1_r_tgt == 2'h2;
-  assign \$316  = \$314  & \$315 ;
-  assign \$317  = ~ m0_r_active;
-  assign \$318  = \$317  & m__0__arvalid;
-  assign \$319  = m0_r_tgt == 2'h2;
-  assign \$320  = \$318  & \$319 ;
-  assign \$321  = ~ m1_r_active;
-  assign \$322  = \$321  & m__1__arvalid;
-  assign \$323  = m1_r_tgt == 2'h2;
-  assign \$324  = \$322  & \$323 ;
-  assign \$325  = ~ m0_r_active;
-  assign \$326  = \$325  & m__0__arvalid;
-  assign \$327  = m0_r_tgt == 2'h2;
-  assign \$328  = \$326  & \$327 ;
-  assign \$329  = ~ m1_r_active;
-  assign \$330  = \$329  & m__1__arvalid;
-  assign \$331  = m1_r_tgt == 2'h2;
-  assign \$332  = \$330  & \$331 ;
-  assign \$333  = s2_r_last < 1'h1;
-  assign \$334  = \$332  & \$333 ;
-  assign s2_r_cur = s2_r_busy ? s2_r_owner : s2_r_grant;
-  assign \$335  = m0_r_tgt == 2'h2;
-  assign \$336  = ! s2_r_owner;
-  assign \$337  = s2_r_busy & \$336 ;
-  assign \$338  = ~ s2_r_busy;
-  assign \$339  = ! s2_r_grant;
-  assign \$340  = \$338  & \$339 ;
-  assign \$341  = ~ m0_r_active;
-  assign \$342  = \$341  & m__0__arvalid;
-  assign \$343  = m0_r_tgt == 2'h2;
-  assign \$344  = \$342  & \$343 ;
-  assign \$345  = ~ m1_r_active;
-  assign \$346  = \$345  & m__1__arvalid;
-  assign \$347  = m1_r_tgt == 2'h2;
-  assign \$348  = \$346  & \$347 ;
-  assign \$349  = \$340  & \$344 ;
-  assign \$350  = \$337  | \$349 ;
-  assign \$351  = m1_r_tgt == 2'h2;
-  assign \$353  = s2_r_busy & \$352 ;
-  assign \$354  = ~ s2_r_busy;
-  assign \$356  = \$354  & \$355 ;
-  assign \$357  = ~ m0_r_active;
-  assign \$358  = \$357  & m__0__arvalid;
-  assign \$359  = m0_r_tgt == 2'h2;
-  assign \$360  = \$358  & \$359 ;
-  assign \$361  = ~ m1_r_active;
-  assign \$362  = \$361  & m__1__arvalid;
-  assign \$363  = m1_r_tgt == 2'h2;
-  assign \$364  = \$362  & \$363 ;
-  assign \$365  = \$356  & \$364 ;
-  assign \$366  = \$353  | \$365 ;
-  assign \$367  = ! m0_r_tgt;
-  assign \$368  = m0_r_tgt == 2'h3;
-  assign \$369  = \$367  | \$368 ;
-  assign \$370  = ! m1_r_tgt;
-  assign \$371  = m1_r_tgt == 2'h3;
-  assign \$372  = \$370  | \$371 ;
+  assign \$165  = m__0__araddr[31:12] == 20'hfee00;
+  assign \$166  = m__0__araddr[31:12] == 20'hfec00;
+  assign \$167  = m__0__araddr[31:10] == 22'h3fb400;
+  assign \$168  = m__1__araddr[31:12] == 20'hfee00;
+  assign \$169  = m__1__araddr[31:12] == 20'hfec00;
+  assign \$170  = m__1__araddr[31:10] == 22'h3fb400;
+  assign \$171  = ~ m0_r_active;
+  assign \$172  = \$171  & m__0__arvalid;
+  assign \$173  = ! m0_r_decoded;
+  assign \$174  = m0_r_decoded == 2'h3;
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \$172  & \$175 ;
+  assign \$177  = ~ m1_r_active;
+  assign \$178  = \$177  & m__1__arvalid;
+  assign \$179  = ! m1_r_decoded;
+  assign \$180  = m1_r_decoded == 2'h3;
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \$178  & \$181 ;
+  assign \$183  = ~ m0_r_active;
+  assign \$184  = \$183  & m__0__arvalid;
+  assign \$185  = m0_r_decoded == 1'h1;
+  assign \$186  = \$184  & \$185 ;
+  assign \$187  = ~ m1_r_active;
+  assign \$188  = \$187  & m__1__arvalid;
+  assign \$189  = m1_r_decoded == 1'h1;
+  assign \$190  = \$188  & \$189 ;
+  assign s1_r_any = | { \$190 , \$186  };
+  assign \$191  = ~ m0_r_active;
+  assign \$192  = \$191  & m__0__arvalid;
+  assign \$193  = m0_r_decoded == 1'h1;
+  assign \$194  = \$192  & \$193 ;
+  assign \$195  = ~ m1_r_active;
+  assign \$196  = \$195  & m__1__arvalid;
+  assign \$197  = m1_r_decoded == 1'h1;
+  assign \$198  = \$196  & \$197 ;
+  assign \$199  = ~ m0_r_active;
+  assign \$200  = \$199  & m__0__arvalid;
+  assign \$201  = m0_r_decoded == 1'h1;
+  assign \$202  = \$200  & \$201 ;
+  assign \$203  = ~ m1_r_active;
+  assign \$204  = \$203  & m__1__arvalid;
+  assign \$205  = m1_r_decoded == 1'h1;
+  assign \$206  = \$204  & \$205 ;
+  assign \$207  = ~ m0_r_active;
+  assign \$208  = \$207  & m__0__arvalid;
+  assign \$209  = m0_r_decoded == 1'h1;
+  assign \$210  = \$208  & \$209 ;
+  assign \$211  = ~ m1_r_active;
+  assign \$212  = \$211  & m__1__arvalid;
+  assign \$213  = m1_r_decoded == 1'h1;
+  assign \$214  = \$212  & \$213 ;
+  assign \$215  = s1_r_last < 1'h1;
+  assign \$216  = \$214  & \$215 ;
+  assign \$217  = ~ s1_r_busy;
+  assign s1_r_take = \$217  & s1_r_any;
+  assign \$218  = ! s1_r_grant;
+  assign \$219  = s1_r_take & \$218 ;
+  assign \$221  = s1_r_take & \$220 ;
+  assign \$222  = ! s1_r_grant;
+  assign \$224  = ! s1_r_owner;
+  assign \$225  = s1_r_busy & \$224 ;
+  assign \$226  = ioapic__rvalid | s1_r_held;
+  assign \$227  = s1_r_held ? s1_r_data : ioapic__rdata;
+  assign \$228  = s1_r_held ? s1_r_resp : ioapic__rresp;
+  assign \$229  = ! s1_r_grant;
+  assign \$230  = s1_r_take & \$229 ;
+  assign \$232  = s1_r_busy & \$231 ;
+  assign \$233  = ioapic__rvalid | s1_r_held;
+  assign \$234  = s1_r_held ? s1_r_data : ioapic__rdata;
+  assign \$235  = s1_r_held ? s1_r_resp : ioapic__rresp;
+  assign \$237  = s1_r_take & \$236 ;
+  assign \$238  = ~ m0_r_active;
+  assign \$239  = \$238  & m__0__arvalid;
+  assign \$240  = m0_r_decoded == 2'h2;
+  assign \$241  = \$239  & \$240 ;
+  assign \$242  = ~ m1_r_active;
+  assign \$243  = \$242  & m__1__arvalid;
+  assign \$244  = m1_r_decoded == 2'h2;
+  assign \$245  = \$243  & \$244 ;
+  assign s2_r_any = | { \$245 , \$241  };
+  assign \$246  = ~ m0_r_active;
+  assign \$247  = \$246  & m__0__arvalid;
+  assign \$248  = m0_r_decoded == 2'h2;
+  assign \$249  = \$247  & \$248 ;
+  assign \$250  = ~ m1_r_active;
+  assign \$251  = \$250  & m__1__arvalid;
+  assign \$252  = m1_r_decoded == 2'h2;
+  assign \$253  = \$251  & \$252 ;
+  assign \$254  = ~ m0_r_active;
+  assign \$255  = \$254  & m__0__arvalid;
+  assign \$256  = m0_r_decoded == 2'h2;
+  assign \$257  = \$255  & \$256 ;
+  assign \$258  = ~ m1_r_active;
+  assign \$259  = \$258  & m__1__arvalid;
+  assign \$260  = m1_r_decoded == 2'h2;
+  assign \$261  = \$259  & \$260 ;
+  assign \$262  = ~ m0_r_active;
+  assign \$263  = \$262  & m__0__arvalid;
+  assign \$264  = m0_r_decoded == 2'h2;
+  assign \$265  = \$263  & \$264 ;
+  assign \$266  = ~ m1_r_active;
+  assign \$267  = \$266  & m__1__arvalid;
+  assign \$268  = m1_r_decoded == 2'h2;
+  assign \$269  = \$267  & \$268 ;
+  assign \$270  = s2_r_last < 1'h1;
+  assign \$271  = \$269  & \$270 ;
+  assign \$272  = ~ s2_r_busy;
+  assign s2_r_take = \$272  & s2_r_any;
+  assign \$273  = ! s2_r_grant;
+  assign \$274  = s2_r_take & \$273 ;
+  assign \$276  = s2_r_take & \$275 ;
+  assign \$277  = ! s2_r_grant;
+  assign \$279  = ! s2_r_owner;
+  assign \$280  = s2_r_busy & \$279 ;
+  assign \$281  = hpet__rvalid | s2_r_held;
+  assign \$282  = s2_r_held ? s2_r_data : hpet__rdata;
+  assign \$283  = s2_r_held ? s2_r_resp : hpet__rresp;
+  assign \$284  = ! s2_r_grant;
+  assign \$285  = s2_r_take & \$284 ;
+  assign \$287  = s2_r_busy & \$286 ;
+  assign \$288  = hpet__rvalid | s2_r_held;
+  assign \$289  = s2_r_held ? s2_r_data : hpet__rdata;
+  assign \$290  = s2_r_held ? s2_r_resp : hpet__rresp;
+  assign \$292  = s2_r_take & \$291 ;
+  assign m0_r_tgt = m0_r_active ? m0_r_target : m0_r_decoded;
   assign m0_r_sel = m0_r_active | m0_r_start;
-  assign \$373  = ! m0_r_tgt;
-  assign \$374  = m0_r_sel & \$373 ;
-  assign \$375  = ~ m0_ar_done;
-  assign \$376  = m__0__arvalid & \$375 ;
-  assign \$377  = ~ m0_ar_done;
-  assign \$378  = p__0__arready & \$377 ;
-  assign \$379  = m0_r_tgt == 1'h1;
-  assign \$380  = m0_r_sel & \$379 ;
-  assign \$381  = ! s1_r_cur;
-  assign \$382  = \$380  & \$381 ;
-  assign \$383  = ~ m0_ar_done;
-  assign \$384  = m__0__arvalid & \$383 ;
-  assign \$385  = ~ m0_ar_done;
-  assign \$386  = ioapic__arready & \$385 ;
-  assign \$387  = m0_r_tgt == 2'h2;
-  assign \$388  = m0_r_sel & \$387 ;
-  assign \$389  = ! s2_r_cur;
-  assign \$390  = \$388  & \$389 ;
-  assign \$391  = ~ m0_ar_done;
-  assign \$392  = m__0__arvalid & \$391 ;
-  assign \$393  = ~ m0_ar_done;
-  assign \$394  = hpet__arready & \$393 ;
-  assign \$395  = m0_r_tgt == 2'h3;
-  assign \$396  = m0_r_sel & \$395 ;
-  assign \$397  = ~ m0_ar_done;
+  assign \$293  = ! m0_r_tgt;
+  assign \$294  = m0_r_sel & \$293 ;
+  assign \$295  = ~ m0_ar_done;
+  assign \$296  = m__0__arvalid & \$295 ;
+  assign \$297  = ~ m0_ar_done;
+  assign \$298  = p__0__arready & \$297 ;
+  assign \$299  = m0_r_tgt == 2'h3;
+  assign \$300  = m0_r_sel & \$299 ;
+  assign \$301  = ~ m0_ar_done;
   assign m0_ar_hs = m__0__arvalid & m__0__arready;
   assign m0_r_hs = m__0__rvalid & m__0__rready;
+  assign m1_r_tgt = m1_r_active ? m1_r_target : m1_r_decoded;
   assign m1_r_sel = m1_r_active | m1_r_start;
-  assign \$398  = ! m1_r_tgt;
-  assign \$399  = m1_r_sel & \$398 ;
-  assign \$400  = ~ m1_ar_done;
-  assign \$401  = m__1__arvalid & \$400 ;
-  assign \$402  = ~ m1_ar_done;
-  assign \$403  = p__1__arready & \$402 ;
-  assign \$404  = m1_r_tgt == 1'h1;
-  assign \$405  = m1_r_sel & \$404 ;
-  assign \$407  = \$405  & \$406 ;
-  assign \$408  = ~ m1_ar_done;
-  assign \$409  = m__1__arvalid & \$408 ;
-  assign \$410  = ~ m1_ar_done;
-  assign \$411  = ioapic__arready & \$410 ;
-  assign \$412  = m1_r_tgt == 2'h2;
-  assign \$413  = m1_r_sel & \$412 ;
-  assign \$415  = \$413  & \$414 ;
-  assign \$416  = ~ m1_ar_done;
-  assign \$417  = m__1__arvalid & \$416 ;
-  assign \$418  = ~ m1_ar_done;
-  assign \$419  = hpet__arready & \$418 ;
-  assign \$420  = m1_r_tgt == 2'h3;
-  assign \$421  = m1_r_sel & \$420 ;
-  assign \$422  = ~ m1_ar_done;
+  assign \$302  = ! m1_r_tgt;
+  assign \$303  = m1_r_sel & \$302 ;
+  assign \$304  = ~ m1_ar_done;
+  assign \$305  = m__1__arvalid & \$304 ;
+  assign \$306  = ~ m1_ar_done;
+  assign \$307  = p__1__arready & \$306 ;
+  assign \$308  = m1_r_tgt == 2'h3;
+  assign \$309  = m1_r_sel & \$308 ;
+  assign \$310  = ~ m1_ar_done;
   assign m1_ar_hs = m__1__arvalid & m__1__arready;
   assign m1_r_hs = m__1__rvalid & m__1__rready;
-  assign \$423  = m0_w_tgt == 1'h1;
-  assign \$424  = m0_w_start & \$423 ;
-  assign \$425  = m1_w_tgt == 1'h1;
-  assign \$426  = m1_w_start & \$425 ;
-  assign \$427  = m0_w_tgt == 2'h2;
-  assign \$428  = m0_w_start & \$427 ;
-  assign \$429  = m1_w_tgt == 2'h2;
-  assign \$430  = m1_w_start & \$429 ;
-  assign \$431  = m0_w_tgt == 2'h3;
-  assign \$432  = m0_w_sel & \$431 ;
-  assign \$433  = m0_aw_done | m0_aw_hs;
-  assign \$434  = \$432  & \$433 ;
-  assign \$435  = m0_w_done | m0_w_hs;
-  assign \$436  = \$434  & \$435 ;
-  assign \$437  = m0_w_tgt == 1'h1;
-  assign \$438  = m0_b_hs & \$437 ;
-  assign \$439  = m0_w_tgt == 2'h2;
-  assign \$440  = m0_b_hs & \$439 ;
-  assign \$441  = m1_w_tgt == 2'h3;
-  assign \$442  = m1_w_sel & \$441 ;
-  assign \$443  = m1_aw_done | m1_aw_hs;
-  assign \$444  = \$442  & \$443 ;
-  assign \$445  = m1_w_done | m1_w_hs;
-  assign \$446  = \$444  & \$445 ;
-  assign \$447  = m1_w_tgt == 1'h1;
-  assign \$448  = m1_b_hs & \$447 ;
-  assign \$449  = m1_w_tgt == 2'h2;
-  assign \$450  = m1_b_hs & \$449 ;
-  assign \$451  = m0_r_tgt == 1'h1;
-  assign \$452  = m0_r_start & \$451 ;
-  assign \$453  = m1_r_tgt == 1'h1;
-  assign \$454  = m1_r_start & \$453 ;
-  assign \$455  = m0_r_tgt == 2'h2;
-  assign \$456  = m0_r_start & \$455 ;
-  assign \$457  = m1_r_tgt == 2'h2;
-  assign \$458  = m1_r_start & \$457 ;
-  assign \$459  = m0_r_tgt == 2'h3;
-  assign \$460  = m0_r_sel & \$459 ;
-  assign \$461  = m0_ar_done | m0_ar_hs;
-  assign \$462  = \$460  & \$461 ;
-  assign \$463  = m0_r_tgt == 1'h1;
-  assign \$464  = m0_r_hs & \$463 ;
-  assign \$465  = m0_r_tgt == 2'h2;
+  assign \$311  = ioapic__awvalid & ioapic__awready;
+  assign \$312  = ! s1_w_who;
+  assign \$313  = s1_w_open & \$312 ;
+  assign \$315  = s1_w_open & \$314 ;
+  assign \$316  = ioapic__wvalid & ioapic__wready;
+  assign \$317  = ! s1_w_owner;
+  assign \$318  = s1_w_busy & \$317 ;
+  assign \$319  = m__0__bvalid & m__0__bready;
+  assign \$321  = s1_w_busy & \$320 ;
+  assign \$322  = m__1__bvalid & m__1__bready;
+  assign \$323  = hpet__awvalid & hpet__awready;
+  assign \$324  = ! s2_w_who;
+  assign \$325  = s2_w_open & \$324 ;
+  assign \$327  = s2_w_open & \$326 ;
+  assign \$328  = hpet__wvalid & hpet__wready;
+  assign \$329  = ! s2_w_owner;
+  assign \$330  = s2_w_busy & \$329 ;
+  assign \$331  = m__0__bvalid & m__0__bready;
+  assign \$333  = s2_w_busy & \$332 ;
+  assign \$334  = m__1__bvalid & m__1__bready;
+  assign \$335  = m0_w_tgt == 2'h3;
+  assign \$336  = m0_w_sel & \$335 ;
+  assign \$337  = m0_aw_done | m0_aw_hs;
+  assign \$338  = \$336  & \$337 ;
+  assign \$339  = m0_w_done | m0_w_hs;
+  assign \$340  = \$338  & \$339 ;
+  assign \$341  = m1_w_tgt == 2'h3;
+  assign \$342  = m1_w_sel & \$341 ;
+  assign \$343  = m1_aw_done | m1_aw_hs;
+  assign \$344  = \$342  & \$343 ;
+  assign \$345  = m1_w_done | m1_w_hs;
+  assign \$346  = \$344  & \$345 ;
+  assign \$347  = ioapic__arvalid & ioapic__arready;
+  assign \$348  = ! s1_r_owner;
+  assign \$349  = s1_r_busy & \$348 ;
+  assign \$350  = m__0__rvalid & m__0__rready;
+  assign \$352  = s1_r_busy & \$351 ;
+  assign \$353  = m__1__rvalid & m__1__rready;
+  assign \$354  = hpet__arvalid & hpet__arready;
+  assign \$355  = ! s2_r_owner;
+  assign \$356  = s2_r_busy & \$355 ;
+  assign \$357  = m__0__rvalid & m__0__rready;
+  assign \$359  = s2_r_busy & \$358 ;
+  assign \$360  = m__1__rvalid & m__1__rready;
+  assign \$361  = m0_r_tgt == 2'h3;
+  assign \$362  = m0_r_sel & \$361 ;
+  assign \$363  = m0_ar_done | m0_ar_hs;
+  assign \$364  = \$362  & \$363 ;
+  assign \$365  = m1_r_tgt == 2'h3;
+  assign \$366  = m1_r_sel & \$365 ;
+  assign \$367  = m1_ar_done | m1_ar_hs;
+  assign \$368  = \$366  & \$367 ;
+  always @(posedge clk)
+    s1_w_busy <= \$369 ;
+  always @(posedge clk)
+    s1_w_owner <= \$370 ;
+  always @(posedge clk)
+    s1_w_last <= \$371 ;
+  always @(posedge clk)
+    ioapic__awvalid <= \$372 ;
+  always @(posedge clk)
+    ioapic__awaddr <= \$373 ;
+  always @(posedge clk)
+    ioapic__awprot <= \$374 ;
+  always @(posedge clk)
+    ioapic__wvalid <= \$375 ;
+  always @(posedge clk)
+    s1_w_taken <= \$376 ;
+  always @(posedge clk)
+    ioapic__wdata <= \$377 ;
+  always @(posedge clk)
+    ioapic__wstrb <= \$378 ;
+  always @(posedge clk)
+    s1_b_held <= \$379 ;
+  always @(posedge clk)
+    s1_b_resp <= \$380 ;
+  always @(posedge clk)
+    s2_w_busy <= \$381 ;
+  always @(posedge clk)
+    s2_w_owner <= \$382 ;
+  always @(posedge clk)
+    s2_w_last <= \$383 ;
+  always @(posedge clk)
+    hpet__awvalid <= \$384 ;
+  always @(posedge clk)
+    hpet__awaddr <= \$385 ;
+  always @(posedge clk)
+    hpet__awprot <= \$386 ;
+  always @(posedge clk)
+    hpet__wvalid <= \$387 ;
+  always @(posedge clk)
+    s2_w_taken <= \$388 ;
+  always @(posedge clk)
+    hpet__wdata <= \$389 ;
+  always @(posedge clk)
+    hpet__wstrb <= \$390 ;
+  always @(posedge clk)
+    s2_b_held <= \$391 ;
+  always @(posedge clk)
+    s2_b_resp <= \$392 ;
+  always @(posedge clk)
+    m0_w_active <= \$393 ;
+  always @(posedge clk)
+    m0_aw_done <= \$394 ;
+  always @(posedge clk)
+    m0_w_done <= \$395 ;
+  always @(posedge clk)
+    m0_w_err <= \$396 ;
+  always @(posedge clk)
+    m0_w_target <= \$397 ;
+  always @(posedge clk)
+    m1_w_active <= \$398 ;
+  always @(posedge clk)
+    m1_aw_done <= \$399 ;
+  always @(posedge clk)
+    m1_w_done <= \$400 ;
+  always @(posedge clk)
+    m1_w_err <= \$401 ;
+  always @(posedge clk)
+    m1_w_target <= \$402 ;
+  always @(posedge clk)
+    s1_r_busy <= \$403 ;
+  always @(posedge clk)
+    s1_r_owner <= \$404 ;
+  always @(posedge clk)
+    s1_r_last <= \$405 ;
+  always @(posedge clk)
+    ioapic__arvalid <= \$406 ;
+  always @(posedge clk)
+    ioapic__araddr <= \$407 ;
+  always @(posedge clk)
+    ioapic__arprot <= \$408 ;
+  always @(posedge clk)
+    s1_r_held <= \$409 ;
+  always @(posedge clk)
+    s1_r_resp <= \$410 ;
+  always @(posedge clk)
+    s1_r_data <= \$411 ;
+  always @(posedge clk)
+    s2_r_busy <= \$412 ;
+  always @(posedge clk)
+    s2_r_owner <= \$413 ;
+  always @(posedge clk)
+    s2_r_last <= \$414 ;
+  always @(posedge clk)
+    hpet__arvalid <= \$415 ;
+  always @(posedge clk)
+    hpet__araddr <= \$416 ;
+  always @(posedge clk)
+    hpet__arprot <= \$417 ;
+  always @(posedge clk)
+    s2_r_held <= \$418 ;
+  always @(posedge clk)
+    s2_r_resp <= \$419 ;
+  always @(posedge clk)
+    s2_r_data <= \$420 ;
+  always @(posedge clk)
+    m0_r_active <= \$421 ;
+  always @(posedge clk)
+    m0_ar_done <= \$422 ;
+  always @(posedge clk)
+    m0_r_err <= \$423 ;
+  always @(posedge clk)
+    m0_r_target <= \$424 ;
+  always @(posedge clk)
+    m1_r_active <= \$425 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    decoded = 2'h3;
-    if (\$1 ) begin
-      decoded = 2'h0;
+    \$427  = m1_r_err;
+    (* full_case = 32'd1 *)
+    if (m1_r_hs) begin
+      \$427  = 1'h0;
+    end else begin
+      if (\$368 ) begin
+        \$427  = 1'h1;
+      end
     end
-    if (\$2 ) begin
-      decoded = 2'h1;
-    end
-    if (\$3 ) begin
-      decoded = 2'h2;
+    if (rst) begin
+      \$427  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \decoded$8  = 2'h3;
+    \$428  = m1_r_target;
+    (* full_case = 32'd1 *)
+    if (m1_r_hs) begin
+    end else begin
+      if (m1_r_start) begin
+        \$428  = m1_r_tgt;
+      end
+    end
+    if (rst) begin
+      \$428  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    m0_w_decoded = 2'h3;
+    if (\$1 ) begin
+      m0_w_decoded = 2'h0;
+    end
+    if (\$2 ) begin
+      m0_w_decoded = 2'h1;
+    end
+    if (\$3 ) begin
+      m0_w_decoded = 2'h2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    m1_w_decoded = 2'h3;
+    if (\$4 ) begin
+      m1_w_decoded = 2'h0;
+    end
+    if (\$5 ) begin
+      m1_w_decoded = 2'h1;
+    end
     if (\$6 ) begin
-      \decoded$8  = 2'h0;
+      m1_w_decoded = 2'h2;
     end
-    if (\$7 ) begin
-      \decoded$8  = 2'h1;
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    m0_w_start = \$12 ;
+    if (\$55 ) begin
+      m0_w_start = 1'h1;
     end
-    if (\$8 ) begin
-      \decoded$8  = 2'h2;
+    if (\$114 ) begin
+      m0_w_start = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    m1_w_start = \$18 ;
+    if (\$57 ) begin
+      m1_w_start = 1'h1;
+    end
+    if (\$116 ) begin
+      m1_w_start = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     s1_w_grant = 1'h0;
-    if (\$26 ) begin
+    if (\$34 ) begin
       s1_w_grant = 1'h1;
     end
-    if (\$30 ) begin
+    if (\$38 ) begin
       s1_w_grant = 1'h0;
     end
-    if (\$44 ) begin
+    if (\$52 ) begin
       s1_w_grant = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    m0_w_granted = 1'h0;
-    if (\$45 ) begin
-      m0_w_granted = \$60 ;
+    s1_w_addr_in = 32'd0;
+    if (\$58 ) begin
+      s1_w_addr_in = m__0__awaddr;
     end
-    if (\$111 ) begin
-      m0_w_granted = \$126 ;
-    end
-    if (\$145 ) begin
-      m0_w_granted = 1'h1;
+    if (\$59 ) begin
+      s1_w_addr_in = m__1__awaddr;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    m1_w_granted = 1'h0;
-    if (\$61 ) begin
-      m1_w_granted = \$76 ;
+    s1_w_prot_in = 3'h0;
+    if (\$58 ) begin
+      s1_w_prot_in = m__0__awprot;
     end
-    if (\$127 ) begin
-      m1_w_granted = \$142 ;
-    end
-    if (\$148 ) begin
-      m1_w_granted = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    s2_w_grant = 1'h0;
-    if (\$92 ) begin
-      s2_w_grant = 1'h1;
-    end
-    if (\$96 ) begin
-      s2_w_grant = 1'h0;
-    end
-    if (\$110 ) begin
-      s2_w_grant = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__awvalid = 1'h0;
-    if (\$150 ) begin
-      p__0__awvalid = \$152 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__awaddr = 12'h000;
-    if (\$150 ) begin
-      p__0__awaddr = m__0__awaddr[11:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__awprot = 3'h0;
-    if (\$150 ) begin
-      p__0__awprot = m__0__awprot;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__wvalid = 1'h0;
-    if (\$150 ) begin
-      p__0__wvalid = \$154 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__wdata = 32'd0;
-    if (\$150 ) begin
-      p__0__wdata = m__0__wdata;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__wstrb = 4'h0;
-    if (\$150 ) begin
-      p__0__wstrb = m__0__wstrb;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__bready = 1'h0;
-    if (\$150 ) begin
-      p__0__bready = m__0__bready;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    m__0__awready = 1'h0;
-    if (\$150 ) begin
-      m__0__awready = \$156 ;
-    end
-    if (\$162 ) begin
-      m__0__awready = \$168 ;
-    end
-    if (\$174 ) begin
-      m__0__awready = \$180 ;
-    end
-    if (\$184 ) begin
-      m__0__awready = \$185 ;
+    if (\$59 ) begin
+      s1_w_prot_in = m__1__awprot;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__wready = 1'h0;
-    if (\$150 ) begin
-      m__0__wready = \$158 ;
+    if (\$63 ) begin
+      m__0__wready = 1'h1;
+    end
+    if (\$122 ) begin
+      m__0__wready = 1'h1;
+    end
+    if (\$138 ) begin
+      m__0__wready = \$146 ;
+    end
+    if (\$148 ) begin
+      m__0__wready = \$150 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    m__1__wready = 1'h0;
+    if (\$65 ) begin
+      m__1__wready = 1'h1;
+    end
+    if (\$124 ) begin
+      m__1__wready = 1'h1;
+    end
+    if (\$152 ) begin
+      m__1__wready = \$160 ;
     end
     if (\$162 ) begin
-      m__0__wready = \$170 ;
-    end
-    if (\$174 ) begin
-      m__0__wready = \$182 ;
-    end
-    if (\$184 ) begin
-      m__0__wready = \$186 ;
+      m__1__wready = \$164 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__bvalid = 1'h0;
-    if (\$150 ) begin
+    if (\$67 ) begin
+      m__0__bvalid = \$68 ;
+    end
+    if (\$126 ) begin
+      m__0__bvalid = \$127 ;
+    end
+    if (\$138 ) begin
       m__0__bvalid = p__0__bvalid;
     end
-    if (\$162 ) begin
-      m__0__bvalid = ioapic__bvalid;
-    end
-    if (\$174 ) begin
-      m__0__bvalid = hpet__bvalid;
-    end
-    if (\$184 ) begin
+    if (\$148 ) begin
       m__0__bvalid = m0_w_err;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__bresp = 2'h0;
-    if (\$150 ) begin
+    if (\$67 ) begin
+      m__0__bresp = \$69 ;
+    end
+    if (\$126 ) begin
+      m__0__bresp = \$128 ;
+    end
+    if (\$138 ) begin
       m__0__bresp = p__0__bresp;
     end
-    if (\$162 ) begin
-      m__0__bresp = ioapic__bresp;
-    end
-    if (\$174 ) begin
-      m__0__bresp = hpet__bresp;
-    end
-    if (\$184 ) begin
+    if (\$148 ) begin
       m__0__bresp = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__awvalid = 1'h0;
-    if (\$162 ) begin
-      ioapic__awvalid = \$164 ;
+    m__0__awready = 1'h0;
+    if (\$71 ) begin
+      m__0__awready = 1'h1;
     end
-    if (\$200 ) begin
-      ioapic__awvalid = \$202 ;
+    if (\$130 ) begin
+      m__0__awready = 1'h1;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__awaddr = 12'h000;
-    if (\$162 ) begin
-      ioapic__awaddr = m__0__awaddr[11:0];
+    if (\$138 ) begin
+      m__0__awready = \$144 ;
     end
-    if (\$200 ) begin
-      ioapic__awaddr = m__1__awaddr[11:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__awprot = 3'h0;
-    if (\$162 ) begin
-      ioapic__awprot = m__0__awprot;
-    end
-    if (\$200 ) begin
-      ioapic__awprot = m__1__awprot;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__wvalid = 1'h0;
-    if (\$162 ) begin
-      ioapic__wvalid = \$166 ;
-    end
-    if (\$200 ) begin
-      ioapic__wvalid = \$204 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__wdata = 32'd0;
-    if (\$162 ) begin
-      ioapic__wdata = m__0__wdata;
-    end
-    if (\$200 ) begin
-      ioapic__wdata = m__1__wdata;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__wstrb = 4'h0;
-    if (\$162 ) begin
-      ioapic__wstrb = m__0__wstrb;
-    end
-    if (\$200 ) begin
-      ioapic__wstrb = m__1__wstrb;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__bready = 1'h0;
-    if (\$162 ) begin
-      ioapic__bready = m__0__bready;
-    end
-    if (\$200 ) begin
-      ioapic__bready = m__1__bready;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__awvalid = 1'h0;
-    if (\$174 ) begin
-      hpet__awvalid = \$176 ;
-    end
-    if (\$212 ) begin
-      hpet__awvalid = \$214 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__awaddr = 10'h000;
-    if (\$174 ) begin
-      hpet__awaddr = m__0__awaddr[9:0];
-    end
-    if (\$212 ) begin
-      hpet__awaddr = m__1__awaddr[9:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__awprot = 3'h0;
-    if (\$174 ) begin
-      hpet__awprot = m__0__awprot;
-    end
-    if (\$212 ) begin
-      hpet__awprot = m__1__awprot;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__wvalid = 1'h0;
-    if (\$174 ) begin
-      hpet__wvalid = \$178 ;
-    end
-    if (\$212 ) begin
-      hpet__wvalid = \$216 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__wdata = 32'd0;
-    if (\$174 ) begin
-      hpet__wdata = m__0__wdata;
-    end
-    if (\$212 ) begin
-      hpet__wdata = m__1__wdata;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__wstrb = 4'h0;
-    if (\$174 ) begin
-      hpet__wstrb = m__0__wstrb;
-    end
-    if (\$212 ) begin
-      hpet__wstrb = m__1__wstrb;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__bready = 1'h0;
-    if (\$174 ) begin
-      hpet__bready = m__0__bready;
-    end
-    if (\$212 ) begin
-      hpet__bready = m__1__bready;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__awvalid = 1'h0;
-    if (\$188 ) begin
-      p__1__awvalid = \$190 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__awaddr = 12'h000;
-    if (\$188 ) begin
-      p__1__awaddr = m__1__awaddr[11:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__awprot = 3'h0;
-    if (\$188 ) begin
-      p__1__awprot = m__1__awprot;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__wvalid = 1'h0;
-    if (\$188 ) begin
-      p__1__wvalid = \$192 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__wdata = 32'd0;
-    if (\$188 ) begin
-      p__1__wdata = m__1__wdata;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__wstrb = 4'h0;
-    if (\$188 ) begin
-      p__1__wstrb = m__1__wstrb;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__bready = 1'h0;
-    if (\$188 ) begin
-      p__1__bready = m__1__bready;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    m__1__awready = 1'h0;
-    if (\$188 ) begin
-      m__1__awready = \$194 ;
-    end
-    if (\$200 ) begin
-      m__1__awready = \$206 ;
-    end
-    if (\$212 ) begin
-      m__1__awready = \$218 ;
-    end
-    if (\$222 ) begin
-      m__1__awready = \$223 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    m__1__wready = 1'h0;
-    if (\$188 ) begin
-      m__1__wready = \$196 ;
-    end
-    if (\$200 ) begin
-      m__1__wready = \$208 ;
-    end
-    if (\$212 ) begin
-      m__1__wready = \$220 ;
-    end
-    if (\$222 ) begin
-      m__1__wready = \$224 ;
+    if (\$148 ) begin
+      m__0__awready = \$149 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__bvalid = 1'h0;
-    if (\$188 ) begin
+    if (\$73 ) begin
+      m__1__bvalid = \$74 ;
+    end
+    if (\$132 ) begin
+      m__1__bvalid = \$133 ;
+    end
+    if (\$152 ) begin
       m__1__bvalid = p__1__bvalid;
     end
-    if (\$200 ) begin
-      m__1__bvalid = ioapic__bvalid;
-    end
-    if (\$212 ) begin
-      m__1__bvalid = hpet__bvalid;
-    end
-    if (\$222 ) begin
+    if (\$162 ) begin
       m__1__bvalid = m1_w_err;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__bresp = 2'h0;
-    if (\$188 ) begin
+    if (\$73 ) begin
+      m__1__bresp = \$75 ;
+    end
+    if (\$132 ) begin
+      m__1__bresp = \$134 ;
+    end
+    if (\$152 ) begin
       m__1__bresp = p__1__bresp;
     end
-    if (\$200 ) begin
-      m__1__bresp = ioapic__bresp;
-    end
-    if (\$212 ) begin
-      m__1__bresp = hpet__bresp;
-    end
-    if (\$222 ) begin
+    if (\$162 ) begin
       m__1__bresp = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \decoded$104  = 2'h3;
-    if (\$225 ) begin
-      \decoded$104  = 2'h0;
+    m__1__awready = 1'h0;
+    if (\$77 ) begin
+      m__1__awready = 1'h1;
     end
-    if (\$226 ) begin
-      \decoded$104  = 2'h1;
+    if (\$136 ) begin
+      m__1__awready = 1'h1;
     end
-    if (\$227 ) begin
-      \decoded$104  = 2'h2;
+    if (\$152 ) begin
+      m__1__awready = \$158 ;
+    end
+    if (\$162 ) begin
+      m__1__awready = \$163 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \decoded$112  = 2'h3;
-    if (\$230 ) begin
-      \decoded$112  = 2'h0;
+    s2_w_grant = 1'h0;
+    if (\$93 ) begin
+      s2_w_grant = 1'h1;
     end
-    if (\$231 ) begin
-      \decoded$112  = 2'h1;
+    if (\$97 ) begin
+      s2_w_grant = 1'h0;
     end
-    if (\$232 ) begin
-      \decoded$112  = 2'h2;
+    if (\$111 ) begin
+      s2_w_grant = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    s2_w_addr_in = 32'd0;
+    if (\$117 ) begin
+      s2_w_addr_in = m__0__awaddr;
+    end
+    if (\$118 ) begin
+      s2_w_addr_in = m__1__awaddr;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    s2_w_prot_in = 3'h0;
+    if (\$117 ) begin
+      s2_w_prot_in = m__0__awprot;
+    end
+    if (\$118 ) begin
+      s2_w_prot_in = m__1__awprot;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__0__awvalid = 1'h0;
+    if (\$138 ) begin
+      p__0__awvalid = \$140 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__0__awaddr = 12'h000;
+    if (\$138 ) begin
+      p__0__awaddr = m__0__awaddr[11:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__0__awprot = 3'h0;
+    if (\$138 ) begin
+      p__0__awprot = m__0__awprot;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__0__wvalid = 1'h0;
+    if (\$138 ) begin
+      p__0__wvalid = \$142 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__0__wdata = 32'd0;
+    if (\$138 ) begin
+      p__0__wdata = m__0__wdata;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__0__wstrb = 4'h0;
+    if (\$138 ) begin
+      p__0__wstrb = m__0__wstrb;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__0__bready = 1'h0;
+    if (\$138 ) begin
+      p__0__bready = m__0__bready;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__awvalid = 1'h0;
+    if (\$152 ) begin
+      p__1__awvalid = \$154 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__awaddr = 12'h000;
+    if (\$152 ) begin
+      p__1__awaddr = m__1__awaddr[11:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__awprot = 3'h0;
+    if (\$152 ) begin
+      p__1__awprot = m__1__awprot;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__wvalid = 1'h0;
+    if (\$152 ) begin
+      p__1__wvalid = \$156 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__wdata = 32'd0;
+    if (\$152 ) begin
+      p__1__wdata = m__1__wdata;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__wstrb = 4'h0;
+    if (\$152 ) begin
+      p__1__wstrb = m__1__wstrb;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__bready = 1'h0;
+    if (\$152 ) begin
+      p__1__bready = m__1__bready;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    m0_r_decoded = 2'h3;
+    if (\$165 ) begin
+      m0_r_decoded = 2'h0;
+    end
+    if (\$166 ) begin
+      m0_r_decoded = 2'h1;
+    end
+    if (\$167 ) begin
+      m0_r_decoded = 2'h2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    m1_r_decoded = 2'h3;
+    if (\$168 ) begin
+      m1_r_decoded = 2'h0;
+    end
+    if (\$169 ) begin
+      m1_r_decoded = 2'h1;
+    end
+    if (\$170 ) begin
+      m1_r_decoded = 2'h2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    m0_r_start = \$176 ;
+    if (\$219 ) begin
+      m0_r_start = 1'h1;
+    end
+    if (\$274 ) begin
+      m0_r_start = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    m1_r_start = \$182 ;
+    if (\$221 ) begin
+      m1_r_start = 1'h1;
+    end
+    if (\$276 ) begin
+      m1_r_start = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     s1_r_grant = 1'h0;
-    if (\$250 ) begin
+    if (\$198 ) begin
       s1_r_grant = 1'h1;
     end
-    if (\$254 ) begin
+    if (\$202 ) begin
       s1_r_grant = 1'h0;
     end
-    if (\$268 ) begin
+    if (\$216 ) begin
       s1_r_grant = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    m0_r_granted = 1'h0;
-    if (\$269 ) begin
-      m0_r_granted = \$284 ;
+    s1_r_addr_in = 32'd0;
+    if (\$222 ) begin
+      s1_r_addr_in = m__0__araddr;
     end
-    if (\$335 ) begin
-      m0_r_granted = \$350 ;
-    end
-    if (\$369 ) begin
-      m0_r_granted = 1'h1;
+    if (\$223 ) begin
+      s1_r_addr_in = m__1__araddr;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    m1_r_granted = 1'h0;
-    if (\$285 ) begin
-      m1_r_granted = \$300 ;
+    s1_r_prot_in = 3'h0;
+    if (\$222 ) begin
+      s1_r_prot_in = m__0__arprot;
     end
-    if (\$351 ) begin
-      m1_r_granted = \$366 ;
-    end
-    if (\$372 ) begin
-      m1_r_granted = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    s2_r_grant = 1'h0;
-    if (\$316 ) begin
-      s2_r_grant = 1'h1;
-    end
-    if (\$320 ) begin
-      s2_r_grant = 1'h0;
-    end
-    if (\$334 ) begin
-      s2_r_grant = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__arvalid = 1'h0;
-    if (\$374 ) begin
-      p__0__arvalid = \$376 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__araddr = 12'h000;
-    if (\$374 ) begin
-      p__0__araddr = m__0__araddr[11:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__arprot = 3'h0;
-    if (\$374 ) begin
-      p__0__arprot = m__0__arprot;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__0__rready = 1'h0;
-    if (\$374 ) begin
-      p__0__rready = m__0__rready;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    m__0__arready = 1'h0;
-    if (\$374 ) begin
-      m__0__arready = \$378 ;
-    end
-    if (\$382 ) begin
-      m__0__arready = \$386 ;
-    end
-    if (\$390 ) begin
-      m__0__arready = \$394 ;
-    end
-    if (\$396 ) begin
-      m__0__arready = \$397 ;
+    if (\$223 ) begin
+      s1_r_prot_in = m__1__arprot;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__rvalid = 1'h0;
-    if (\$374 ) begin
+    if (\$225 ) begin
+      m__0__rvalid = \$226 ;
+    end
+    if (\$280 ) begin
+      m__0__rvalid = \$281 ;
+    end
+    if (\$294 ) begin
       m__0__rvalid = p__0__rvalid;
     end
-    if (\$382 ) begin
-      m__0__rvalid = ioapic__rvalid;
-    end
-    if (\$390 ) begin
-      m__0__rvalid = hpet__rvalid;
-    end
-    if (\$396 ) begin
+    if (\$300 ) begin
       m__0__rvalid = m0_r_err;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__rdata = 32'd0;
-    if (\$374 ) begin
+    if (\$225 ) begin
+      m__0__rdata = \$227 ;
+    end
+    if (\$280 ) begin
+      m__0__rdata = \$282 ;
+    end
+    if (\$294 ) begin
       m__0__rdata = p__0__rdata;
-    end
-    if (\$382 ) begin
-      m__0__rdata = ioapic__rdata;
-    end
-    if (\$390 ) begin
-      m__0__rdata = hpet__rdata;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__0__rresp = 2'h0;
-    if (\$374 ) begin
+    if (\$225 ) begin
+      m__0__rresp = \$228 ;
+    end
+    if (\$280 ) begin
+      m__0__rresp = \$283 ;
+    end
+    if (\$294 ) begin
       m__0__rresp = p__0__rresp;
     end
-    if (\$382 ) begin
-      m__0__rresp = ioapic__rresp;
-    end
-    if (\$390 ) begin
-      m__0__rresp = hpet__rresp;
-    end
-    if (\$396 ) begin
+    if (\$300 ) begin
       m__0__rresp = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__arvalid = 1'h0;
-    if (\$382 ) begin
-      ioapic__arvalid = \$384 ;
+    m__0__arready = 1'h0;
+    if (\$230 ) begin
+      m__0__arready = 1'h1;
     end
-    if (\$407 ) begin
-      ioapic__arvalid = \$409 ;
+    if (\$285 ) begin
+      m__0__arready = 1'h1;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__araddr = 12'h000;
-    if (\$382 ) begin
-      ioapic__araddr = m__0__araddr[11:0];
+    if (\$294 ) begin
+      m__0__arready = \$298 ;
     end
-    if (\$407 ) begin
-      ioapic__araddr = m__1__araddr[11:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__arprot = 3'h0;
-    if (\$382 ) begin
-      ioapic__arprot = m__0__arprot;
-    end
-    if (\$407 ) begin
-      ioapic__arprot = m__1__arprot;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    ioapic__rready = 1'h0;
-    if (\$382 ) begin
-      ioapic__rready = m__0__rready;
-    end
-    if (\$407 ) begin
-      ioapic__rready = m__1__rready;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__arvalid = 1'h0;
-    if (\$390 ) begin
-      hpet__arvalid = \$392 ;
-    end
-    if (\$415 ) begin
-      hpet__arvalid = \$417 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__araddr = 10'h000;
-    if (\$390 ) begin
-      hpet__araddr = m__0__araddr[9:0];
-    end
-    if (\$415 ) begin
-      hpet__araddr = m__1__araddr[9:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__arprot = 3'h0;
-    if (\$390 ) begin
-      hpet__arprot = m__0__arprot;
-    end
-    if (\$415 ) begin
-      hpet__arprot = m__1__arprot;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    hpet__rready = 1'h0;
-    if (\$390 ) begin
-      hpet__rready = m__0__rready;
-    end
-    if (\$415 ) begin
-      hpet__rready = m__1__rready;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__arvalid = 1'h0;
-    if (\$399 ) begin
-      p__1__arvalid = \$401 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__araddr = 12'h000;
-    if (\$399 ) begin
-      p__1__araddr = m__1__araddr[11:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__arprot = 3'h0;
-    if (\$399 ) begin
-      p__1__arprot = m__1__arprot;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    p__1__rready = 1'h0;
-    if (\$399 ) begin
-      p__1__rready = m__1__rready;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    m__1__arready = 1'h0;
-    if (\$399 ) begin
-      m__1__arready = \$403 ;
-    end
-    if (\$407 ) begin
-      m__1__arready = \$411 ;
-    end
-    if (\$415 ) begin
-      m__1__arready = \$419 ;
-    end
-    if (\$421 ) begin
-      m__1__arready = \$422 ;
+    if (\$300 ) begin
+      m__0__arready = \$301 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__rvalid = 1'h0;
-    if (\$399 ) begin
+    if (\$232 ) begin
+      m__1__rvalid = \$233 ;
+    end
+    if (\$287 ) begin
+      m__1__rvalid = \$288 ;
+    end
+    if (\$303 ) begin
       m__1__rvalid = p__1__rvalid;
     end
-    if (\$407 ) begin
-      m__1__rvalid = ioapic__rvalid;
-    end
-    if (\$415 ) begin
-      m__1__rvalid = hpet__rvalid;
-    end
-    if (\$421 ) begin
+    if (\$309 ) begin
       m__1__rvalid = m1_r_err;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__rdata = 32'd0;
-    if (\$399 ) begin
+    if (\$232 ) begin
+      m__1__rdata = \$234 ;
+    end
+    if (\$287 ) begin
+      m__1__rdata = \$289 ;
+    end
+    if (\$303 ) begin
       m__1__rdata = p__1__rdata;
-    end
-    if (\$407 ) begin
-      m__1__rdata = ioapic__rdata;
-    end
-    if (\$415 ) begin
-      m__1__rdata = hpet__rdata;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     m__1__rresp = 2'h0;
-    if (\$399 ) begin
+    if (\$232 ) begin
+      m__1__rresp = \$235 ;
+    end
+    if (\$287 ) begin
+      m__1__rresp = \$290 ;
+    end
+    if (\$303 ) begin
       m__1__rresp = p__1__rresp;
     end
-    if (\$407 ) begin
-      m__1__rresp = ioapic__rresp;
-    end
-    if (\$415 ) begin
-      m__1__rresp = hpet__rresp;
-    end
-    if (\$421 ) begin
+    if (\$309 ) begin
       m__1__rresp = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$475  = s1_w_busy;
-    if (\$424 ) begin
-      \$475  = 1'h1;
+    m__1__arready = 1'h0;
+    if (\$237 ) begin
+      m__1__arready = 1'h1;
     end
-    if (\$426 ) begin
-      \$475  = 1'h1;
+    if (\$292 ) begin
+      m__1__arready = 1'h1;
     end
-    if (\$438 ) begin
-      \$475  = 1'h0;
+    if (\$303 ) begin
+      m__1__arready = \$307 ;
     end
-    if (\$448 ) begin
-      \$475  = 1'h0;
-    end
-    if (rst) begin
-      \$475  = 1'h0;
+    if (\$309 ) begin
+      m__1__arready = \$310 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$476  = s1_w_owner;
-    if (\$424 ) begin
-      \$476  = 1'h0;
+    s2_r_grant = 1'h0;
+    if (\$253 ) begin
+      s2_r_grant = 1'h1;
     end
-    if (\$426 ) begin
-      \$476  = 1'h1;
+    if (\$257 ) begin
+      s2_r_grant = 1'h0;
     end
-    if (rst) begin
-      \$476  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$477  = s1_w_last;
-    if (\$424 ) begin
-      \$477  = 1'h0;
-    end
-    if (\$426 ) begin
-      \$477  = 1'h1;
-    end
-    if (rst) begin
-      \$477  = 1'h1;
+    if (\$271 ) begin
+      s2_r_grant = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$478  = s2_w_busy;
-    if (\$428 ) begin
-      \$478  = 1'h1;
+    s2_r_addr_in = 32'd0;
+    if (\$277 ) begin
+      s2_r_addr_in = m__0__araddr;
     end
-    if (\$430 ) begin
-      \$478  = 1'h1;
-    end
-    if (\$440 ) begin
-      \$478  = 1'h0;
-    end
-    if (\$450 ) begin
-      \$478  = 1'h0;
-    end
-    if (rst) begin
-      \$478  = 1'h0;
+    if (\$278 ) begin
+      s2_r_addr_in = m__1__araddr;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$479  = s2_w_owner;
-    if (\$428 ) begin
-      \$479  = 1'h0;
+    s2_r_prot_in = 3'h0;
+    if (\$277 ) begin
+      s2_r_prot_in = m__0__arprot;
     end
-    if (\$430 ) begin
-      \$479  = 1'h1;
-    end
-    if (rst) begin
-      \$479  = 1'h0;
+    if (\$278 ) begin
+      s2_r_prot_in = m__1__arprot;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$480  = s2_w_last;
-    if (\$428 ) begin
-      \$480  = 1'h0;
-    end
-    if (\$430 ) begin
-      \$480  = 1'h1;
-    end
-    if (rst) begin
-      \$480  = 1'h1;
+    p__0__arvalid = 1'h0;
+    if (\$294 ) begin
+      p__0__arvalid = \$296 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$481  = m0_w_active;
-    (* full_case = 32'd1 *)
-    if (m0_b_hs) begin
-      \$481  = 1'h0;
-    end else begin
-      if (m0_w_start) begin
-        \$481  = 1'h1;
+    p__0__araddr = 12'h000;
+    if (\$294 ) begin
+      p__0__araddr = m__0__araddr[11:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__0__arprot = 3'h0;
+    if (\$294 ) begin
+      p__0__arprot = m__0__arprot;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__0__rready = 1'h0;
+    if (\$294 ) begin
+      p__0__rready = m__0__rready;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__arvalid = 1'h0;
+    if (\$303 ) begin
+      p__1__arvalid = \$305 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__araddr = 12'h000;
+    if (\$303 ) begin
+      p__1__araddr = m__1__araddr[11:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__arprot = 3'h0;
+    if (\$303 ) begin
+      p__1__arprot = m__1__arprot;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    p__1__rready = 1'h0;
+    if (\$303 ) begin
+      p__1__rready = m__1__rready;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$369  = s1_w_busy;
+    if (s1_w_take) begin
+      \$369  = 1'h1;
+    end
+    if (\$318 ) begin
+      if (\$319 ) begin
+        \$369  = 1'h0;
+      end
+    end
+    if (\$321 ) begin
+      if (\$322 ) begin
+        \$369  = 1'h0;
       end
     end
     if (rst) begin
-      \$481  = 1'h0;
+      \$369  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$482  = m0_aw_done;
+    \$370  = s1_w_owner;
+    if (s1_w_take) begin
+      \$370  = s1_w_grant;
+    end
+    if (rst) begin
+      \$370  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$371  = s1_w_last;
+    if (s1_w_take) begin
+      \$371  = s1_w_grant;
+    end
+    if (rst) begin
+      \$371  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$372  = ioapic__awvalid;
+    if (s1_w_take) begin
+      \$372  = 1'h1;
+    end
+    if (\$311 ) begin
+      \$372  = 1'h0;
+    end
+    if (rst) begin
+      \$372  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$373  = ioapic__awaddr;
+    if (s1_w_take) begin
+      \$373  = s1_w_addr_in[11:0];
+    end
+    if (rst) begin
+      \$373  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$374  = ioapic__awprot;
+    if (s1_w_take) begin
+      \$374  = s1_w_prot_in;
+    end
+    if (rst) begin
+      \$374  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$375  = ioapic__wvalid;
+    if (\$313 ) begin
+      if (m__0__wvalid) begin
+        \$375  = 1'h1;
+      end
+    end
+    if (\$315 ) begin
+      if (m__1__wvalid) begin
+        \$375  = 1'h1;
+      end
+    end
+    if (\$316 ) begin
+      \$375  = 1'h0;
+    end
+    if (rst) begin
+      \$375  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$376  = s1_w_taken;
+    if (\$313 ) begin
+      if (m__0__wvalid) begin
+        \$376  = 1'h1;
+      end
+    end
+    if (\$315 ) begin
+      if (m__1__wvalid) begin
+        \$376  = 1'h1;
+      end
+    end
+    if (\$318 ) begin
+      if (\$319 ) begin
+        \$376  = 1'h0;
+      end
+    end
+    if (\$321 ) begin
+      if (\$322 ) begin
+        \$376  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$376  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$377  = ioapic__wdata;
+    if (\$313 ) begin
+      if (m__0__wvalid) begin
+        \$377  = m__0__wdata;
+      end
+    end
+    if (\$315 ) begin
+      if (m__1__wvalid) begin
+        \$377  = m__1__wdata;
+      end
+    end
+    if (rst) begin
+      \$377  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$378  = ioapic__wstrb;
+    if (\$313 ) begin
+      if (m__0__wvalid) begin
+        \$378  = m__0__wstrb;
+      end
+    end
+    if (\$315 ) begin
+      if (m__1__wvalid) begin
+        \$378  = m__1__wstrb;
+      end
+    end
+    if (rst) begin
+      \$378  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$379  = s1_b_held;
+    if (ioapic__bvalid) begin
+      \$379  = 1'h1;
+    end
+    if (\$318 ) begin
+      if (\$319 ) begin
+        \$379  = 1'h0;
+      end
+    end
+    if (\$321 ) begin
+      if (\$322 ) begin
+        \$379  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$379  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$380  = s1_b_resp;
+    if (ioapic__bvalid) begin
+      \$380  = ioapic__bresp;
+    end
+    if (rst) begin
+      \$380  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$381  = s2_w_busy;
+    if (s2_w_take) begin
+      \$381  = 1'h1;
+    end
+    if (\$330 ) begin
+      if (\$331 ) begin
+        \$381  = 1'h0;
+      end
+    end
+    if (\$333 ) begin
+      if (\$334 ) begin
+        \$381  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$381  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$382  = s2_w_owner;
+    if (s2_w_take) begin
+      \$382  = s2_w_grant;
+    end
+    if (rst) begin
+      \$382  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$383  = s2_w_last;
+    if (s2_w_take) begin
+      \$383  = s2_w_grant;
+    end
+    if (rst) begin
+      \$383  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$384  = hpet__awvalid;
+    if (s2_w_take) begin
+      \$384  = 1'h1;
+    end
+    if (\$323 ) begin
+      \$384  = 1'h0;
+    end
+    if (rst) begin
+      \$384  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$385  = hpet__awaddr;
+    if (s2_w_take) begin
+      \$385  = s2_w_addr_in[9:0];
+    end
+    if (rst) begin
+      \$385  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$386  = hpet__awprot;
+    if (s2_w_take) begin
+      \$386  = s2_w_prot_in;
+    end
+    if (rst) begin
+      \$386  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$387  = hpet__wvalid;
+    if (\$325 ) begin
+      if (m__0__wvalid) begin
+        \$387  = 1'h1;
+      end
+    end
+    if (\$327 ) begin
+      if (m__1__wvalid) begin
+        \$387  = 1'h1;
+      end
+    end
+    if (\$328 ) begin
+      \$387  = 1'h0;
+    end
+    if (rst) begin
+      \$387  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$388  = s2_w_taken;
+    if (\$325 ) begin
+      if (m__0__wvalid) begin
+        \$388  = 1'h1;
+      end
+    end
+    if (\$327 ) begin
+      if (m__1__wvalid) begin
+        \$388  = 1'h1;
+      end
+    end
+    if (\$330 ) begin
+      if (\$331 ) begin
+        \$388  = 1'h0;
+      end
+    end
+    if (\$333 ) begin
+      if (\$334 ) begin
+        \$388  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$388  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$389  = hpet__wdata;
+    if (\$325 ) begin
+      if (m__0__wvalid) begin
+        \$389  = m__0__wdata;
+      end
+    end
+    if (\$327 ) begin
+      if (m__1__wvalid) begin
+        \$389  = m__1__wdata;
+      end
+    end
+    if (rst) begin
+      \$389  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$390  = hpet__wstrb;
+    if (\$325 ) begin
+      if (m__0__wvalid) begin
+        \$390  = m__0__wstrb;
+      end
+    end
+    if (\$327 ) begin
+      if (m__1__wvalid) begin
+        \$390  = m__1__wstrb;
+      end
+    end
+    if (rst) begin
+      \$390  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$391  = s2_b_held;
+    if (hpet__bvalid) begin
+      \$391  = 1'h1;
+    end
+    if (\$330 ) begin
+      if (\$331 ) begin
+        \$391  = 1'h0;
+      end
+    end
+    if (\$333 ) begin
+      if (\$334 ) begin
+        \$391  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$391  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$392  = s2_b_resp;
+    if (hpet__bvalid) begin
+      \$392  = hpet__bresp;
+    end
+    if (rst) begin
+      \$392  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$393  = m0_w_active;
     (* full_case = 32'd1 *)
     if (m0_b_hs) begin
-      \$482  = 1'h0;
+      \$393  = 1'h0;
+    end else begin
+      if (m0_w_start) begin
+        \$393  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$393  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$394  = m0_aw_done;
+    (* full_case = 32'd1 *)
+    if (m0_b_hs) begin
+      \$394  = 1'h0;
     end else begin
       if (m0_aw_hs) begin
-        \$482  = 1'h1;
+        \$394  = 1'h1;
       end
     end
     if (rst) begin
-      \$482  = 1'h0;
+      \$394  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$483  = m0_w_done;
+    \$395  = m0_w_done;
     (* full_case = 32'd1 *)
     if (m0_b_hs) begin
-      \$483  = 1'h0;
+      \$395  = 1'h0;
     end else begin
       if (m0_w_hs) begin
-        \$483  = 1'h1;
+        \$395  = 1'h1;
       end
     end
     if (rst) begin
-      \$483  = 1'h0;
+      \$395  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$484  = m0_w_err;
+    \$396  = m0_w_err;
     (* full_case = 32'd1 *)
     if (m0_b_hs) begin
-      \$484  = 1'h0;
+      \$396  = 1'h0;
     end else begin
-      if (\$436 ) begin
-        \$484  = 1'h1;
+      if (\$340 ) begin
+        \$396  = 1'h1;
       end
     end
     if (rst) begin
-      \$484  = 1'h0;
+      \$396  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$485  = m0_w_target;
+    \$397  = m0_w_target;
     (* full_case = 32'd1 *)
     if (m0_b_hs) begin
     end else begin
       if (m0_w_start) begin
-        \$485  = m0_w_tgt;
+        \$397  = m0_w_tgt;
       end
     end
     if (rst) begin
-      \$485  = 2'h0;
+      \$397  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$486  = m1_w_active;
+    \$398  = m1_w_active;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
-      \$486  = 1'h0;
+      \$398  = 1'h0;
     end else begin
       if (m1_w_start) begin
-        \$486  = 1'h1;
+        \$398  = 1'h1;
       end
     end
     if (rst) begin
-      \$486  = 1'h0;
+      \$398  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$487  = m1_aw_done;
+    \$399  = m1_aw_done;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
-      \$487  = 1'h0;
+      \$399  = 1'h0;
     end else begin
       if (m1_aw_hs) begin
-        \$487  = 1'h1;
+        \$399  = 1'h1;
       end
     end
     if (rst) begin
-      \$487  = 1'h0;
+      \$399  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$488  = m1_w_done;
+    \$400  = m1_w_done;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
-      \$488  = 1'h0;
+      \$400  = 1'h0;
     end else begin
       if (m1_w_hs) begin
-        \$488  = 1'h1;
+        \$400  = 1'h1;
       end
     end
     if (rst) begin
-      \$488  = 1'h0;
+      \$400  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$489  = m1_w_err;
+    \$401  = m1_w_err;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
-      \$489  = 1'h0;
+      \$401  = 1'h0;
     end else begin
-      if (\$446 ) begin
-        \$489  = 1'h1;
+      if (\$346 ) begin
+        \$401  = 1'h1;
       end
     end
     if (rst) begin
-      \$489  = 1'h0;
+      \$401  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$490  = m1_w_target;
+    \$402  = m1_w_target;
     (* full_case = 32'd1 *)
     if (m1_b_hs) begin
     end else begin
       if (m1_w_start) begin
-        \$490  = m1_w_tgt;
+        \$402  = m1_w_tgt;
       end
     end
     if (rst) begin
-      \$490  = 2'h0;
+      \$402  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$491  = s1_r_busy;
-    if (\$452 ) begin
-      \$491  = 1'h1;
+    \$403  = s1_r_busy;
+    if (s1_r_take) begin
+      \$403  = 1'h1;
     end
-    if (\$454 ) begin
-      \$491  = 1'h1;
+    if (\$349 ) begin
+      if (\$350 ) begin
+        \$403  = 1'h0;
+      end
     end
-    if (\$464 ) begin
-      \$491  = 1'h0;
-    end
-    if (\$472 ) begin
-      \$491  = 1'h0;
+    if (\$352 ) begin
+      if (\$353 ) begin
+        \$403  = 1'h0;
+      end
     end
     if (rst) begin
-      \$491  = 1'h0;
+      \$403  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$492  = s1_r_owner;
-    if (\$452 ) begin
-      \$492  = 1'h0;
-    end
-    if (\$454 ) begin
-      \$492  = 1'h1;
+    \$404  = s1_r_owner;
+    if (s1_r_take) begin
+      \$404  = s1_r_grant;
     end
     if (rst) begin
-      \$492  = 1'h0;
+      \$404  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$493  = s1_r_last;
-    if (\$452 ) begin
-      \$493  = 1'h0;
-    end
-    if (\$454 ) begin
-      \$493  = 1'h1;
+    \$405  = s1_r_last;
+    if (s1_r_take) begin
+      \$405  = s1_r_grant;
     end
     if (rst) begin
-      \$493  = 1'h1;
+      \$405  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$494  = s2_r_busy;
-    if (\$456 ) begin
-      \$494  = 1'h1;
+    \$406  = ioapic__arvalid;
+    if (s1_r_take) begin
+      \$406  = 1'h1;
     end
-    if (\$458 ) begin
-      \$494  = 1'h1;
-    end
-    if (\$466 ) begin
-      \$494  = 1'h0;
-    end
-    if (\$474 ) begin
-      \$494  = 1'h0;
+    if (\$347 ) begin
+      \$406  = 1'h0;
     end
     if (rst) begin
-      \$494  = 1'h0;
+      \$406  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$495  = s2_r_owner;
-    if (\$456 ) begin
-      \$495  = 1'h0;
-    end
-    if (\$458 ) begin
-      \$495  = 1'h1;
+    \$407  = ioapic__araddr;
+    if (s1_r_take) begin
+      \$407  = s1_r_addr_in[11:0];
     end
     if (rst) begin
-      \$495  = 1'h0;
+      \$407  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$496  = s2_r_last;
-    if (\$456 ) begin
-      \$496  = 1'h0;
-    end
-    if (\$458 ) begin
-      \$496  = 1'h1;
+    \$408  = ioapic__arprot;
+    if (s1_r_take) begin
+      \$408  = s1_r_prot_in;
     end
     if (rst) begin
-      \$496  = 1'h1;
+      \$408  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$497  = m0_r_active;
+    \$409  = s1_r_held;
+    if (ioapic__rvalid) begin
+      \$409  = 1'h1;
+    end
+    if (\$349 ) begin
+      if (\$350 ) begin
+        \$409  = 1'h0;
+      end
+    end
+    if (\$352 ) begin
+      if (\$353 ) begin
+        \$409  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$409  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$410  = s1_r_resp;
+    if (ioapic__rvalid) begin
+      \$410  = ioapic__rresp;
+    end
+    if (rst) begin
+      \$410  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$411  = s1_r_data;
+    if (ioapic__rvalid) begin
+      \$411  = ioapic__rdata;
+    end
+    if (rst) begin
+      \$411  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$412  = s2_r_busy;
+    if (s2_r_take) begin
+      \$412  = 1'h1;
+    end
+    if (\$356 ) begin
+      if (\$357 ) begin
+        \$412  = 1'h0;
+      end
+    end
+    if (\$359 ) begin
+      if (\$360 ) begin
+        \$412  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$412  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$413  = s2_r_owner;
+    if (s2_r_take) begin
+      \$413  = s2_r_grant;
+    end
+    if (rst) begin
+      \$413  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$414  = s2_r_last;
+    if (s2_r_take) begin
+      \$414  = s2_r_grant;
+    end
+    if (rst) begin
+      \$414  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$415  = hpet__arvalid;
+    if (s2_r_take) begin
+      \$415  = 1'h1;
+    end
+    if (\$354 ) begin
+      \$415  = 1'h0;
+    end
+    if (rst) begin
+      \$415  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$416  = hpet__araddr;
+    if (s2_r_take) begin
+      \$416  = s2_r_addr_in[9:0];
+    end
+    if (rst) begin
+      \$416  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$417  = hpet__arprot;
+    if (s2_r_take) begin
+      \$417  = s2_r_prot_in;
+    end
+    if (rst) begin
+      \$417  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$418  = s2_r_held;
+    if (hpet__rvalid) begin
+      \$418  = 1'h1;
+    end
+    if (\$356 ) begin
+      if (\$357 ) begin
+        \$418  = 1'h0;
+      end
+    end
+    if (\$359 ) begin
+      if (\$360 ) begin
+        \$418  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$418  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$419  = s2_r_resp;
+    if (hpet__rvalid) begin
+      \$419  = hpet__rresp;
+    end
+    if (rst) begin
+      \$419  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$420  = s2_r_data;
+    if (hpet__rvalid) begin
+      \$420  = hpet__rdata;
+    end
+    if (rst) begin
+      \$420  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$421  = m0_r_active;
     (* full_case = 32'd1 *)
     if (m0_r_hs) begin
-      \$497  = 1'h0;
+      \$421  = 1'h0;
     end else begin
       if (m0_r_start) begin
-        \$497  = 1'h1;
+        \$421  = 1'h1;
       end
     end
     if (rst) begin
-      \$497  = 1'h0;
+      \$421  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$498  = m0_ar_done;
+    \$422  = m0_ar_done;
     (* full_case = 32'd1 *)
     if (m0_r_hs) begin
-      \$498  = 1'h0;
+      \$422  = 1'h0;
     end else begin
       if (m0_ar_hs) begin
-        \$498  = 1'h1;
+        \$422  = 1'h1;
       end
     end
     if (rst) begin
-      \$498  = 1'h0;
+      \$422  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$499  = m0_r_err;
+    \$423  = m0_r_err;
     (* full_case = 32'd1 *)
     if (m0_r_hs) begin
-      \$499  = 1'h0;
+      \$423  = 1'h0;
     end else begin
-      if (\$462 ) begin
-        \$499  = 1'h1;
+      if (\$364 ) begin
+        \$423  = 1'h1;
       end
     end
     if (rst) begin
-      \$499  = 1'h0;
+      \$423  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$500  = m0_r_target;
+    \$424  = m0_r_target;
     (* full_case = 32'd1 *)
     if (m0_r_hs) begin
     end else begin
       if (m0_r_start) begin
-        \$500  = m0_r_tgt;
+        \$424  = m0_r_tgt;
       end
     end
     if (rst) begin
-      \$500  = 2'h0;
+      \$424  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$501  = m1_r_active;
+    \$425  = m1_r_active;
     (* full_case = 32'd1 *)
     if (m1_r_hs) begin
-      \$501  = 1'h0;
+      \$425  = 1'h0;
     end else begin
       if (m1_r_start) begin
-        \$501  = 1'h1;
+        \$425  = 1'h1;
       end
     end
     if (rst) begin
-      \$501  = 1'h0;
+      \$425  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$502  = m1_ar_done;
+    \$426  = m1_ar_done;
     (* full_case = 32'd1 *)
     if (m1_r_hs) begin
-      \$502  = 1'h0;
+      \$426  = 1'h0;
     end else begin
       if (m1_ar_hs) begin
-        \$502  = 1'h1;
+        \$426  = 1'h1;
       end
     end
     if (rst) begin
-      \$502  = 1'h0;
+      \$426  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$503  = m1_r_err;
-    (* full_case = 32'd1 *)
-    if (m1_r_hs) begin
-      \$503  = 1'h0;
-    end else begin
-      if (\$470 ) begin
-        \$503  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$503  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$504  = m1_r_target;
-    (* full_case = 32'd1 *)
-    if (m1_r_hs) begin
-    end else begin
-      if (m1_r_start) begin
-        \$504  = m1_r_tgt;
-      end
-    end
-    if (rst) begin
-      \$504  = 2'h0;
-    end
-  end
-  assign \$62  = s1_w_owner;
-  assign \$65  = s1_w_grant;
-  assign \$128  = s2_w_owner;
-  assign \$131  = s2_w_grant;
-  assign \$199  = s1_w_cur;
-  assign \$211  = s2_w_cur;
-  assign \$286  = s1_r_owner;
-  assign \$289  = s1_r_grant;
-  assign \$352  = s2_r_owner;
-  assign \$355  = s2_r_grant;
-  assign \$406  = s1_r_cur;
-  assign \$414  = s2_r_cur;
+  assign s1_w_a_valid = ioapic__awvalid;
+  assign s1_w_a_addr = ioapic__awaddr;
+  assign s1_w_a_prot = ioapic__awprot;
+  assign s1_w_valid = ioapic__wvalid;
+  assign s1_w_data = ioapic__wdata;
+  assign s1_w_strb = ioapic__wstrb;
+  assign ioapic__bready = 1'h1;
+  assign s2_w_a_valid = hpet__awvalid;
+  assign s2_w_a_addr = hpet__awaddr;
+  assign s2_w_a_prot = hpet__awprot;
+  assign s2_w_valid = hpet__wvalid;
+  assign s2_w_data = hpet__wdata;
+  assign s2_w_strb = hpet__wstrb;
+  assign hpet__bready = 1'h1;
+  assign s1_r_a_valid = ioapic__arvalid;
+  assign s1_r_a_addr = ioapic__araddr;
+  assign s1_r_a_prot = ioapic__arprot;
+  assign ioapic__rready = 1'h1;
+  assign s2_r_a_valid = hpet__arvalid;
+  assign s2_r_a_addr = hpet__araddr;
+  assign s2_r_a_prot = hpet__arprot;
+  assign hpet__rready = 1'h1;
+  assign \$56  = s1_w_grant;
+  assign \$59  = s1_w_grant;
+  assign \$64  = s1_w_who;
+  assign \$72  = s1_w_owner;
+  assign \$76  = s1_w_grant;
+  assign \$115  = s2_w_grant;
+  assign \$118  = s2_w_grant;
+  assign \$123  = s2_w_who;
+  assign \$131  = s2_w_owner;
+  assign \$135  = s2_w_grant;
+  assign \$220  = s1_r_grant;
+  assign \$223  = s1_r_grant;
+  assign \$231  = s1_r_owner;
+  assign \$236  = s1_r_grant;
+  assign \$275  = s2_r_grant;
+  assign \$278  = s2_r_grant;
+  assign \$286  = s2_r_owner;
+  assign \$291  = s2_r_grant;
+  assign \$314  = s1_w_who;
+  assign \$320  = s1_w_owner;
+  assign \$326  = s2_w_who;
+  assign \$332  = s2_w_owner;
+  assign \$351  = s1_r_owner;
+  assign \$358  = s2_r_owner;
 endmodule
