@@ -325,11 +325,7 @@ def find_simulator(sim: str) -> Tool:
 #: ``OPT_FAST``: Verilator's default ``-Os`` takes minutes of CPU per ~1 MB C++
 #: file of the platform model; ``-O1`` builds about ten times faster and runs
 #: faster than ``-O0`` (measured on the platform: 26.8k vs 6.6k cycles/s).
-#: ``VM_PARALLEL_BUILDS=0``: the model's C++ compiled as one file (``Vtop__ALL.cpp``)
-#: instead of a dozen files behind two 70 MB precompiled headers: half the CPU
-#: of a build (the direct 2-CPU platform 16 → 8 CPU-s, the cocotb LAPIC bench's
-#: build 11 CPU-s less; same cycles/s), and on two cores no longer in wall time.
-VERILATOR_MAKE_VARS: dict[str, str] = {"CFG_CXXFLAGS_PCH_I": "-include", "OPT_FAST": "-O1", "VM_PARALLEL_BUILDS": "0"}
+VERILATOR_MAKE_VARS: dict[str, str] = {"CFG_CXXFLAGS_PCH_I": "-include", "OPT_FAST": "-O1"}
 
 
 def compiler_cache_env() -> dict[str, str]:
