@@ -101,6 +101,14 @@ def _lint_waiver(work: Path, *extra: str) -> Path:
     return path
 
 
+def _block_waiver(name: str) -> Path:
+    """The block's own reviewed waivers (``hw/lint/<name>.vlt``), as its cocotb bench tests use them: with
+    the same Verilog the build is the same (content-keyed), so regressions and benches share it."""
+    from importlib import resources
+
+    return Path(str(resources.files("irqforge.hw").joinpath("lint", f"{name}.vlt")))
+
+
 def _rtl(ctx: JobContext, *names: str) -> list[Path]:
     folder = Path(ctx.rtl_dir)
     files = [folder / f"{name}.v" for name in names]
@@ -142,7 +150,6 @@ def estimated_seconds(suite: str, seed: int, cycles: int) -> float:
 def _lapic(ctx: JobContext) -> JobOutcome:
     from irqforge.sim.runner import build_and_test
 
-    work = Path(ctx.work_dir)
     results = build_and_test(
         ctx.sim,
         _rtl(ctx, "irqforge_lapic"),
@@ -150,7 +157,7 @@ def _lapic(ctx: JobContext) -> JobOutcome:
         "irqforge.sim.benches.lapic_bench",
         build_dir=ctx.build_dir,
         testcase="random_differential",
-        lint_waiver=_lint_waiver(work),
+        lint_waiver=_block_waiver("irqforge_lapic"),
         waves=ctx.waves,
         run_folder=Path(ctx.work_dir) / "run",
         extra_env={
@@ -168,7 +175,6 @@ def _timeline_bench(block: str) -> Callable[[JobContext], JobOutcome]:
     def run(ctx: JobContext) -> JobOutcome:
         from irqforge.sim.runner import build_and_test
 
-        work = Path(ctx.work_dir)
         build_and_test(
             ctx.sim,
             _rtl(ctx, f"irqforge_{block}"),
@@ -176,7 +182,7 @@ def _timeline_bench(block: str) -> Callable[[JobContext], JobOutcome]:
             f"irqforge.sim.benches.{block}_bench",
             build_dir=ctx.build_dir,
             testcase="random_traffic",
-            lint_waiver=_lint_waiver(work),
+            lint_waiver=_block_waiver(f"irqforge_{block}"),
             waves=ctx.waves,
             run_folder=Path(ctx.work_dir) / "run",
             extra_env={

@@ -79,8 +79,13 @@ def test_yosys_synthesis(block: tuple[str, Path]) -> None:
     if yosys is None:
         pytest.skip("yosys not found (the test extra installs YoWASP's: bash scripts/setup.sh)")
     stat = path.with_suffix(".stat")
-    # the platform hierarchically (flattening it costs minutes), the blocks flat
-    synth = f"synth -top {name}" if name == "irqforge_platform" else f"synth -flatten -top {name}"
+    # the blocks flat; the platform hierarchically with its blocks as black boxes: each block is synthesized
+    # by its own case here (again inside the platform, once per LAPIC, they took 62 of its 64 CPU-s)
+    synth = f"synth -flatten -top {name}"
+    if name == "irqforge_platform":
+        inner = re.findall(r"^module \\irqforge_platform\.((?:lapic\d+|ioapic|hpet|router)) ", path.read_text(), re.M)
+        assert {re.sub(r"\d+$", "", m) for m in inner} == {TOPS[n] for n in TOPS if n != name}, inner
+        synth = "blackbox " + " ".join(f"\\irqforge_platform.{m}" for m in inner) + f"; synth -top {name}"
     result = subprocess.run(
         [yosys, "-q", "-p", f"read_verilog {path}; {synth}; tee -o {stat} stat"],
         capture_output=True,
