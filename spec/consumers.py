@@ -906,8 +906,18 @@ def _check_vectors(spec: Spec, out: _Out) -> None:
 
 
 def _check_idt(spec: Spec, out: _Out) -> None:
+    names: dict[str, str] = {}
     for li, lay in enumerate(spec.idt.layouts):
         path = f"idt.layouts[{li}]"
+        ident = c_ident_name(lay.name)
+        if ident in names:
+            out.at(
+                lay.loc,
+                f"{path}.name",
+                f"layouts {names[ident]} and {lay.name} are both {ident!r} in C (the struct and macro names); "
+                "rename one",
+            )
+        names.setdefault(ident, lay.name)
         try:
             gate_struct(lay)
         except ValueError as e:

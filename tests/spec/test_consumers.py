@@ -202,6 +202,10 @@ MISTAKES: dict[str, tuple[Callable[[SpecCopy], None], str, str]] = {
         lambda s: _sub(s, "idt.yaml", "name: reserved", "name: attr"),
         "idt.yaml", "a name the C gate helpers use themselves",
     ),
+    "two layouts one C name": (  # found by the spec fuzzer: the C header's IRQFORGE_GATE32_SIZE twice
+        lambda s: _sub(s, "idt.yaml", "name: gate64", "name: Gate32"),
+        "idt.yaml", "layouts Gate32 and gate32 are both 'gate32' in C",
+    ),
     "!!python/name tag": (
         lambda s: _sub(s, "platform.yaml", "name: ", "name: !!python/name:os.system "),
         "platform.yaml", "the tag !!python/name:os.system is not allowed",
