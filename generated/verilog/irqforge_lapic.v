@@ -668,11 +668,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  reg [3:0] \$1000 ;
-  reg [3:0] \$1001 ;
-  reg [3:0] \$1002 ;
-  reg [3:0] \$1003 ;
-  reg [3:0] \$1004 ;
+  reg [255:0] \$1000 ;
+  reg [255:0] \$1001 ;
+  reg \$1002 ;
+  reg [1:0] \$1003 ;
+  reg [15:0] \$1004 ;
   reg [3:0] \$1005 ;
   reg [3:0] \$1006 ;
   reg [3:0] \$1007 ;
@@ -684,14 +684,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [3:0] \$1012 ;
   reg [3:0] \$1013 ;
   reg [3:0] \$1014 ;
-  reg \$1015 ;
-  reg [31:0] \$1016 ;
-  reg [31:0] \$1017 ;
-  reg [31:0] \$1018 ;
-  reg [31:0] \$1019 ;
+  reg [3:0] \$1015 ;
+  reg [3:0] \$1016 ;
+  reg [3:0] \$1017 ;
+  reg [3:0] \$1018 ;
+  reg [3:0] \$1019 ;
   wire \$102 ;
-  reg [31:0] \$1020 ;
-  reg [31:0] \$1021 ;
+  reg [3:0] \$1020 ;
+  reg \$1021 ;
   reg [31:0] \$1022 ;
   reg [31:0] \$1023 ;
   reg [31:0] \$1024 ;
@@ -701,9 +701,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] \$1028 ;
   reg [31:0] \$1029 ;
   wire \$103 ;
-  reg \$1030 ;
-  reg \$1031 ;
-  reg [7:0] \$1032 ;
+  reg [31:0] \$1030 ;
+  reg [31:0] \$1031 ;
+  reg [31:0] \$1032 ;
+  reg [31:0] \$1033 ;
+  reg [31:0] \$1034 ;
+  reg [31:0] \$1035 ;
+  reg \$1036 ;
+  reg \$1037 ;
+  reg [7:0] \$1038 ;
   wire \$104 ;
   wire \$105 ;
   wire \$106 ;
@@ -767,12 +773,12 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$159 ;
   wire \$16 ;
   wire \$160 ;
-  wire [4:0] \$1604 ;
-  wire [6:0] \$1607 ;
   wire \$161 ;
-  wire [8:0] \$1619 ;
+  wire [4:0] \$1610 ;
+  wire [6:0] \$1613 ;
   wire \$162 ;
-  wire [8:0] \$1622 ;
+  wire [8:0] \$1625 ;
+  wire [8:0] \$1628 ;
   wire \$163 ;
   wire \$164 ;
   wire \$165 ;
@@ -1488,93 +1494,93 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$804 ;
   wire \$805 ;
   wire \$806 ;
-  wire \$807 ;
-  wire \$808 ;
-  wire \$809 ;
+  wire [62:0] \$807 ;
+  wire [14:0] \$808 ;
+  wire [14:0] \$809 ;
   wire \$81 ;
-  wire \$810 ;
-  wire \$811 ;
-  wire \$812 ;
-  wire [62:0] \$813 ;
-  wire [14:0] \$814 ;
-  wire [14:0] \$815 ;
+  wire [31:0] \$810 ;
+  wire [31:0] \$811 ;
+  wire [31:0] \$812 ;
+  wire [31:0] \$813 ;
+  wire [31:0] \$814 ;
+  wire [31:0] \$815 ;
   wire [31:0] \$816 ;
   wire [31:0] \$817 ;
-  wire [31:0] \$818 ;
-  wire [31:0] \$819 ;
+  wire [255:0] \$818 ;
+  wire [255:0] \$819 ;
   wire \$82 ;
-  wire [31:0] \$820 ;
-  wire [31:0] \$821 ;
-  wire [31:0] \$822 ;
-  wire [31:0] \$823 ;
-  wire [255:0] \$824 ;
-  wire [255:0] \$825 ;
-  wire \$826 ;
-  wire [255:0] \$827 ;
-  wire [62:0] \$828 ;
-  wire [14:0] \$829 ;
+  wire \$820 ;
+  wire [255:0] \$821 ;
+  wire [62:0] \$822 ;
+  wire [14:0] \$823 ;
+  wire [14:0] \$824 ;
+  wire [31:0] \$825 ;
+  wire [31:0] \$826 ;
+  wire [31:0] \$827 ;
+  wire [31:0] \$828 ;
+  wire [31:0] \$829 ;
   wire \$83 ;
-  wire [14:0] \$830 ;
+  wire [31:0] \$830 ;
   wire [31:0] \$831 ;
   wire [31:0] \$832 ;
-  wire [31:0] \$833 ;
-  wire [31:0] \$834 ;
-  wire [31:0] \$835 ;
-  wire [31:0] \$836 ;
-  wire [31:0] \$837 ;
-  wire [31:0] \$838 ;
-  wire [255:0] \$839 ;
+  wire [255:0] \$833 ;
+  wire [255:0] \$834 ;
+  wire \$835 ;
+  wire [255:0] \$836 ;
+  wire [62:0] \$837 ;
+  wire [14:0] \$838 ;
+  wire [14:0] \$839 ;
   wire \$84 ;
-  wire [255:0] \$840 ;
-  wire \$841 ;
-  wire [255:0] \$842 ;
-  wire [62:0] \$843 ;
-  wire [14:0] \$844 ;
-  wire [14:0] \$845 ;
+  wire [31:0] \$840 ;
+  wire [31:0] \$841 ;
+  wire [31:0] \$842 ;
+  wire [31:0] \$843 ;
+  wire [31:0] \$844 ;
+  wire [31:0] \$845 ;
   wire [31:0] \$846 ;
   wire [31:0] \$847 ;
-  wire [31:0] \$848 ;
-  wire [31:0] \$849 ;
+  wire [255:0] \$848 ;
+  wire [255:0] \$849 ;
   wire \$85 ;
-  wire [31:0] \$850 ;
-  wire [31:0] \$851 ;
-  wire [31:0] \$852 ;
-  wire [31:0] \$853 ;
-  wire [255:0] \$854 ;
-  wire [255:0] \$855 ;
-  wire \$856 ;
-  wire [255:0] \$857 ;
-  wire [62:0] \$858 ;
-  wire [14:0] \$859 ;
+  wire \$850 ;
+  wire [255:0] \$851 ;
+  wire [62:0] \$852 ;
+  wire [14:0] \$853 ;
+  wire [14:0] \$854 ;
+  wire [31:0] \$855 ;
+  wire [31:0] \$856 ;
+  wire [31:0] \$857 ;
+  wire [31:0] \$858 ;
+  wire [31:0] \$859 ;
   wire \$86 ;
-  wire [14:0] \$860 ;
+  wire [31:0] \$860 ;
   wire [31:0] \$861 ;
   wire [31:0] \$862 ;
-  wire [31:0] \$863 ;
-  wire [31:0] \$864 ;
-  wire [31:0] \$865 ;
-  wire [31:0] \$866 ;
-  wire [31:0] \$867 ;
-  wire [31:0] \$868 ;
-  wire [255:0] \$869 ;
+  wire [255:0] \$863 ;
+  wire [255:0] \$864 ;
+  wire [255:0] \$865 ;
+  wire [62:0] \$866 ;
+  wire [14:0] \$867 ;
+  wire [14:0] \$868 ;
+  wire [31:0] \$869 ;
   wire \$87 ;
-  wire [255:0] \$870 ;
-  wire [255:0] \$871 ;
-  wire [62:0] \$872 ;
-  wire [14:0] \$873 ;
-  wire [14:0] \$874 ;
+  wire [31:0] \$870 ;
+  wire [31:0] \$871 ;
+  wire [31:0] \$872 ;
+  wire [31:0] \$873 ;
+  wire [31:0] \$874 ;
   wire [31:0] \$875 ;
   wire [31:0] \$876 ;
-  wire [31:0] \$877 ;
-  wire [31:0] \$878 ;
-  wire [31:0] \$879 ;
+  wire [255:0] \$877 ;
+  wire [255:0] \$878 ;
+  wire [255:0] \$879 ;
   wire \$88 ;
-  wire [31:0] \$880 ;
-  wire [31:0] \$881 ;
-  wire [31:0] \$882 ;
-  wire [255:0] \$883 ;
-  wire [255:0] \$884 ;
-  wire [255:0] \$885 ;
+  wire \$880 ;
+  wire \$881 ;
+  wire \$882 ;
+  wire \$883 ;
+  wire \$884 ;
+  wire \$885 ;
   wire \$886 ;
   wire \$887 ;
   wire \$888 ;
@@ -1593,53 +1599,53 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$9 ;
   wire \$90 ;
   wire \$900 ;
-  wire \$901 ;
-  wire \$902 ;
+  wire [63:0] \$901 ;
+  wire [7:0] \$902 ;
   wire \$903 ;
   wire \$904 ;
-  wire \$905 ;
+  wire [31:0] \$905 ;
   wire \$906 ;
-  wire [63:0] \$907 ;
-  wire [7:0] \$908 ;
+  wire \$907 ;
+  wire \$908 ;
   wire \$909 ;
   wire \$91 ;
   wire \$910 ;
   wire [31:0] \$911 ;
-  wire \$912 ;
-  wire \$913 ;
+  wire [32:0] \$912 ;
+  wire [7:0] \$913 ;
   wire \$914 ;
-  wire \$915 ;
-  wire \$916 ;
-  wire [31:0] \$917 ;
-  wire [32:0] \$918 ;
-  wire [7:0] \$919 ;
+  wire [7:0] \$915 ;
+  wire [7:0] \$916 ;
+  wire \$917 ;
+  wire [255:0] \$918 ;
+  wire [255:0] \$919 ;
   wire \$92 ;
-  wire \$920 ;
-  wire [7:0] \$921 ;
-  wire [7:0] \$922 ;
-  wire \$923 ;
+  wire [255:0] \$920 ;
+  wire [255:0] \$921 ;
+  wire [255:0] \$922 ;
+  wire [255:0] \$923 ;
   wire [255:0] \$924 ;
-  wire [255:0] \$925 ;
-  wire [255:0] \$926 ;
-  wire [255:0] \$927 ;
-  wire [255:0] \$928 ;
-  wire [255:0] \$929 ;
+  wire \$925 ;
+  wire [1:0] \$926 ;
+  wire [1:0] \$927 ;
+  wire [1:0] \$928 ;
+  wire \$929 ;
   wire \$93 ;
-  wire [255:0] \$930 ;
+  wire \$930 ;
   wire \$931 ;
-  wire [1:0] \$932 ;
-  wire [1:0] \$933 ;
-  wire [1:0] \$934 ;
-  wire \$935 ;
-  wire \$936 ;
-  wire \$937 ;
+  wire \$932 ;
+  wire [30:0] \$933 ;
+  wire [30:0] \$934 ;
+  wire [30:0] \$935 ;
+  wire [30:0] \$936 ;
+  wire [30:0] \$937 ;
   wire \$938 ;
-  wire [30:0] \$939 ;
+  wire \$939 ;
   wire \$94 ;
-  wire [30:0] \$940 ;
-  wire [30:0] \$941 ;
-  wire [30:0] \$942 ;
-  wire [30:0] \$943 ;
+  wire \$940 ;
+  wire \$941 ;
+  wire \$942 ;
+  wire \$943 ;
   wire \$944 ;
   wire \$945 ;
   wire \$946 ;
@@ -1658,57 +1664,57 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$958 ;
   wire \$959 ;
   wire \$96 ;
-  wire \$960 ;
-  wire \$961 ;
-  wire \$962 ;
-  wire \$963 ;
-  wire \$964 ;
-  wire \$965 ;
-  reg \$966 ;
-  reg [7:0] \$967 ;
-  reg [15:0] \$968 ;
+  reg \$960 ;
+  reg [7:0] \$961 ;
+  reg [15:0] \$962 ;
+  reg \$963 ;
+  reg \$964 ;
+  reg [3:0] \$965 ;
+  reg [3:0] \$966 ;
+  reg \$967 ;
+  reg \$968 ;
   reg \$969 ;
   wire \$97 ;
-  reg [63:0] \$970 ;
+  reg [11:0] \$970 ;
   reg \$971 ;
-  reg [7:0] \$972 ;
-  reg [31:0] \$973 ;
-  reg [7:0] \$974 ;
+  reg \$972 ;
+  reg \$973 ;
+  reg \$974 ;
   reg \$975 ;
-  reg \$976 ;
-  reg [7:0] \$977 ;
-  reg [2:0] \$978 ;
-  reg \$979 ;
+  reg [63:0] \$976 ;
+  reg \$977 ;
+  reg [7:0] \$978 ;
+  reg [31:0] \$979 ;
   wire \$98 ;
-  reg [1:0] \$980 ;
+  reg [7:0] \$980 ;
   reg \$981 ;
   reg \$982 ;
-  reg [31:0] \$983 ;
-  reg [7:0] \$984 ;
+  reg [7:0] \$983 ;
+  reg [2:0] \$984 ;
   reg \$985 ;
-  reg [7:0] \$986 ;
-  reg [1:0] \$987 ;
-  reg [31:0] \$988 ;
-  reg [6:0] \$989 ;
+  reg [1:0] \$986 ;
+  reg \$987 ;
+  reg \$988 ;
+  reg [31:0] \$989 ;
   wire \$99 ;
-  reg [63:0] \$990 ;
-  reg [7:0] \$991 ;
-  reg \$992 ;
-  reg [7:0] \$993 ;
-  reg [255:0] \$994 ;
-  reg [255:0] \$995 ;
-  reg \$996 ;
-  reg [1:0] \$997 ;
-  reg [15:0] \$998 ;
-  reg [3:0] \$999 ;
+  reg [7:0] \$990 ;
+  reg \$991 ;
+  reg [7:0] \$992 ;
+  reg [1:0] \$993 ;
+  reg [31:0] \$994 ;
+  reg [6:0] \$995 ;
+  reg [63:0] \$996 ;
+  reg [7:0] \$997 ;
+  reg \$998 ;
+  reg [7:0] \$999 ;
   output ack_valid;
   reg ack_valid = 1'h0;
   (* init = 1'h0 *)
-  wire \ack_valid$181 ;
+  wire \ack_valid$193 ;
   output [7:0] ack_vector;
   reg [7:0] ack_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \ack_vector$183 ;
+  wire [7:0] \ack_vector$195 ;
   reg [63:0] apic_base = 64'h00000000fee00800;
   wire [31:0] apic_id;
   output [7:0] apr;
@@ -1759,7 +1765,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg esr_write;
   wire expire;
   wire [3:0] gp_hit;
+  reg [3:0] gp_hit_q = 4'h0;
   reg [3:0] gp_sel;
+  reg [3:0] gp_sel_q = 4'h0;
   wire hw_en_next;
   reg [31:0] icr_dest32 = 32'd0;
   reg [31:0] icr_hi = 32'd0;
@@ -1848,7 +1856,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] irrv;
   reg [7:0] irrv = 8'h00;
   wire is_base;
+  reg is_base_q = 1'h0;
   wire is_dl;
+  reg is_dl_q = 1'h0;
   wire [255:0] isr;
   wire isr_any;
   wire [7:0] isr_any1;
@@ -1997,7 +2007,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$276 ;
+  wire [7:0] \sipi_vector$288 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -2043,14 +2053,22 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire x2_fault;
   wire x2_go;
   reg x2_hit;
+  reg x2_hit_q = 1'h0;
   reg x2_is_icr;
+  reg x2_is_icr_q = 1'h0;
   reg x2_is_id;
+  reg x2_is_id_q = 1'h0;
   reg x2_is_ldr;
+  reg x2_is_ldr_q = 1'h0;
   reg x2_is_self_ipi;
+  reg x2_is_self_ipi_q = 1'h0;
   reg [11:0] x2_off;
+  reg [11:0] x2_off_q = 12'h000;
   reg x2_rd_ok;
+  reg x2_rd_ok_q = 1'h0;
   reg [63:0] x2_rdata;
   reg x2_wr_ok;
+  reg x2_wr_ok_q = 1'h0;
   output x2apic;
   wire x2apic;
   assign \$1  = ~ apic_base[10];
@@ -2536,8 +2554,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign in_view = \$475  == 4'h8;
   assign \$476  = ~ ipi__ready;
   assign busy_after = ipi__valid & \$476 ;
-  assign \$477  = x2_hit & msr__write;
-  assign \$478  = x2_is_icr | x2_is_self_ipi;
+  assign \$477  = x2_hit_q & msr__write;
+  assign \$478  = x2_is_icr_q | x2_is_self_ipi_q;
   assign \$479  = \$477  & \$478 ;
   assign msr_stall = \$479  & busy_after;
   assign \$480  = msr__valid & msr_seen;
@@ -2575,7 +2593,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign base_ok = \$483  & \$525 ;
   assign \$526  = ~ base_ok;
   assign base_fault = msr__write & \$526 ;
-  assign \$527  = msr_acc & is_base;
+  assign \$527  = msr_acc & is_base_q;
   assign \$528  = \$527  & msr__write;
   assign \$529  = \$528  & base_ok;
   assign \$531  = ! \$530 ;
@@ -2583,37 +2601,37 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$534  = ! \$533 ;
   assign \$535  = ~ \$534 ;
   assign base_disable = \$532  & \$535 ;
-  assign \$536  = ~ x2_wr_ok;
-  assign \$537  = gp_hit & gp_sel;
+  assign \$536  = ~ x2_wr_ok_q;
+  assign \$537  = gp_hit_q & gp_sel_q;
   assign \$538  = | \$537 ;
   assign \$539  = \$536  | \$538 ;
-  assign \$540  = ~ x2_rd_ok;
+  assign \$540  = ~ x2_rd_ok_q;
   assign x2_fault = msr__write ? \$539  : \$540 ;
-  assign \$541  = x2_hit ? x2_fault : 1'h1;
-  assign \$542  = is_dl ? 1'h0 : \$541 ;
-  assign msr_fault = is_base ? base_fault : \$542 ;
-  assign \$543  = msr_acc & x2_hit;
+  assign \$541  = x2_hit_q ? x2_fault : 1'h1;
+  assign \$542  = is_dl_q ? 1'h0 : \$541 ;
+  assign msr_fault = is_base_q ? base_fault : \$542 ;
+  assign \$543  = msr_acc & x2_hit_q;
   assign \$544  = ~ x2_fault;
   assign x2_go = \$543  & \$544 ;
-  assign \$545  = msr_acc & is_base;
+  assign \$545  = msr_acc & is_base_q;
   assign \$546  = \$545  & msr__write;
   assign \$547  = \$546  & base_ok;
   assign hw_en_next = \$547  ? msr__wdata[11] : apic_base[11];
-  assign r_addr = apic_base[10] ? x2_off : reg__addr;
+  assign r_addr = apic_base[10] ? x2_off_q : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1604  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1604 ;
-  assign \$1607  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1607 ;
+  assign \$1610  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1610 ;
+  assign \$1613  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1613 ;
   assign \$548  = 1'h1 << isr_pair_low[3:0];
   assign \$549  = isr_pair_valid[0] ? \$548 [15:0] : 16'h0000;
   assign \$550  = 1'h1 << isr_pair_low[7:4];
   assign \$551  = isr_pair_valid[1] ? \$550 [15:0] : 16'h0000;
   assign \$552  = id_set ? id_reg : initial_apic_id;
-  assign \$1619  = r_addr[6:4] * 6'h20;
-  assign \$557  = tmr >> \$1619 ;
-  assign \$1622  = r_addr[6:4] * 6'h20;
-  assign \$558  = irr >> \$1622 ;
+  assign \$1625  = r_addr[6:4] * 6'h20;
+  assign \$557  = tmr >> \$1625 ;
+  assign \$1628  = r_addr[6:4] * 6'h20;
+  assign \$558  = irr >> \$1628 ;
   assign \$561  = \$559  | { 16'h0000, \$560  };
   assign \$568  = \$566  | { 16'h0000, \$567  };
   assign \$571  = \$569  | { 16'h0000, \$570  };
@@ -2623,7 +2641,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$577  = apic_base | { 48'h000000000000, \$576  };
   assign inta_go = inta & deliverable;
   assign \$578  = x2_go & msr__write;
-  assign \$579  = ~ x2_is_self_ipi;
+  assign \$579  = ~ x2_is_self_ipi_q;
   assign \$580  = \$578  & \$579 ;
   assign \$581  = reg__w_strb == 4'hf;
   assign \$582  = reg__w_stb & \$581 ;
@@ -2631,7 +2649,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign w = apic_base[10] ? \$580  : \$583 ;
   assign wdata = apic_base[10] ? msr__wdata[31:0] : reg__w_data;
   assign \$584  = x2_go & msr__write;
-  assign \$585  = \$584  & x2_is_self_ipi;
+  assign \$585  = \$584  & x2_is_self_ipi_q;
   assign \$586  = msr__wdata[7:0] < 5'h10;
   assign \$592  = ~ \$591 [8];
   assign \$599  = ~ busy_after;
@@ -2688,446 +2706,464 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$668  = eoi_go & \$667 ;
   assign \$669  = lvt_lint1[7:0] == eoi_vec;
   assign \$670  = eoi_go & \$669 ;
-  assign \$671  = msg_in__valid & hw_en_next;
-  assign \$672  = ! msg_in__delivery_mode;
-  assign \$673  = msg_in__delivery_mode == 1'h1;
-  assign \$674  = \$672  | \$673 ;
+  assign \$671  = ! msg_in__delivery_mode;
+  assign \$672  = msg_in__delivery_mode == 1'h1;
+  assign \$673  = \$671  | \$672 ;
+  assign \$674  = msg_in__valid & \$673 ;
   assign \$676  = ~ msg_in__level;
   assign \$677  = \$675  & \$676 ;
   assign \$678  = ~ \$677 ;
   assign \$679  = \$674  & \$678 ;
-  assign \$680  = \$679  & svr_next[8];
+  assign \$680  = \$679  & svr[8];
   assign \$681  = msg_in__vector < 5'h10;
-  assign \$682  = msg_in__delivery_mode == 3'h4;
-  assign \$683  = msg_in__delivery_mode == 3'h5;
-  assign \$685  = ~ msg_in__level;
-  assign \$686  = \$684  & \$685 ;
-  assign \$687  = ~ \$686 ;
-  assign \$688  = \$683  & \$687 ;
-  assign \$689  = msg_in__delivery_mode == 3'h6;
-  assign \$690  = ~ lvt_lint0[16];
-  assign \$691  = msg_init | base_disable;
-  assign \$692  = ~ \$691 ;
-  assign \$693  = \$690  & \$692 ;
-  assign \$694  = ! lvt_lint0[10:8];
-  assign \$695  = \$693  & \$694 ;
-  assign \$697  = lint0 ^ lvt_lint0[13];
-  assign \$698  = ~ remote_irr[0];
-  assign \$699  = \$697  & \$698 ;
-  assign \$700  = lint0 ^ lvt_lint0[13];
-  assign \$701  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$702  = ~ \$701 ;
-  assign \$703  = \$700  & \$702 ;
-  assign \$704  = \$696  ? \$699  : \$703 ;
-  assign lint0_want = \$695  & \$704 ;
-  assign \$705  = lvt_lint0[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$705 ;
-  assign \$706  = lvt_lint0[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$706 ;
-  assign \$708  = lint0_go & \$707 ;
-  assign \$709  = ~ lvt_lint0[16];
-  assign \$710  = msg_init | base_disable;
-  assign \$711  = ~ \$710 ;
-  assign \$712  = \$709  & \$711 ;
-  assign \$713  = lvt_lint0[10:8] == 3'h4;
-  assign \$714  = \$712  & \$713 ;
-  assign \$715  = lint0 ^ lvt_lint0[13];
-  assign \$716  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$717  = ~ \$716 ;
-  assign \$718  = \$715  & \$717 ;
-  assign lint0_nmi = \$714  & \$718 ;
-  assign \$719  = ~ lvt_lint0[16];
-  assign \$720  = msg_init | base_disable;
-  assign \$721  = ~ \$720 ;
-  assign \$722  = \$719  & \$721 ;
-  assign \$723  = lvt_lint0[10:8] == 3'h5;
-  assign \$724  = \$722  & \$723 ;
-  assign \$725  = lint0 ^ lvt_lint0[13];
-  assign \$726  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$727  = ~ \$726 ;
-  assign \$728  = \$725  & \$727 ;
-  assign lint0_init = \$724  & \$728 ;
-  assign \$729  = ~ lvt_lint1[16];
-  assign \$730  = msg_init | base_disable;
-  assign \$731  = \$730  | lint0_init;
-  assign \$732  = ~ \$731 ;
-  assign \$733  = \$729  & \$732 ;
-  assign \$734  = ! lvt_lint1[10:8];
-  assign \$735  = \$733  & \$734 ;
-  assign \$737  = lint1 ^ lvt_lint1[13];
-  assign \$738  = ~ remote_irr[1];
-  assign \$739  = \$737  & \$738 ;
-  assign \$740  = lint1 ^ lvt_lint1[13];
-  assign \$741  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$742  = ~ \$741 ;
-  assign \$743  = \$740  & \$742 ;
-  assign \$744  = \$736  ? \$739  : \$743 ;
-  assign lint1_want = \$735  & \$744 ;
-  assign \$745  = lvt_lint1[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$745 ;
-  assign \$746  = lvt_lint1[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$746 ;
-  assign \$748  = lint1_go & \$747 ;
-  assign \$749  = ~ lvt_lint1[16];
-  assign \$750  = msg_init | base_disable;
-  assign \$751  = \$750  | lint0_init;
+  assign \$682  = msg_in__valid & hw_en_next;
+  assign \$683  = msg_in__delivery_mode == 3'h4;
+  assign \$684  = msg_in__delivery_mode == 3'h5;
+  assign \$686  = ~ msg_in__level;
+  assign \$687  = \$685  & \$686 ;
+  assign \$688  = ~ \$687 ;
+  assign \$689  = \$684  & \$688 ;
+  assign \$690  = msg_in__delivery_mode == 3'h6;
+  assign \$691  = ~ lvt_lint0[16];
+  assign \$692  = ! lvt_lint0[10:8];
+  assign \$693  = \$691  & \$692 ;
+  assign \$695  = lint0 ^ lvt_lint0[13];
+  assign \$696  = ~ remote_irr[0];
+  assign \$697  = \$695  & \$696 ;
+  assign \$698  = lint0 ^ lvt_lint0[13];
+  assign \$699  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$700  = ~ \$699 ;
+  assign \$701  = \$698  & \$700 ;
+  assign \$702  = \$694  ? \$697  : \$701 ;
+  assign lint0_want = \$693  & \$702 ;
+  assign \$703  = lvt_lint0[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$703 ;
+  assign \$704  = lvt_lint0[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$704 ;
+  assign \$706  = lint0_go & \$705 ;
+  assign \$707  = ~ lvt_lint0[16];
+  assign \$708  = msg_init | base_disable;
+  assign \$709  = ~ \$708 ;
+  assign \$710  = \$707  & \$709 ;
+  assign \$711  = lvt_lint0[10:8] == 3'h4;
+  assign \$712  = \$710  & \$711 ;
+  assign \$713  = lint0 ^ lvt_lint0[13];
+  assign \$714  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$715  = ~ \$714 ;
+  assign \$716  = \$713  & \$715 ;
+  assign lint0_nmi = \$712  & \$716 ;
+  assign \$717  = ~ lvt_lint0[16];
+  assign \$718  = msg_init | base_disable;
+  assign \$719  = ~ \$718 ;
+  assign \$720  = \$717  & \$719 ;
+  assign \$721  = lvt_lint0[10:8] == 3'h5;
+  assign \$722  = \$720  & \$721 ;
+  assign \$723  = lint0 ^ lvt_lint0[13];
+  assign \$724  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$725  = ~ \$724 ;
+  assign \$726  = \$723  & \$725 ;
+  assign lint0_init = \$722  & \$726 ;
+  assign \$727  = ~ lvt_lint1[16];
+  assign \$728  = ! lvt_lint1[10:8];
+  assign \$729  = \$727  & \$728 ;
+  assign \$731  = lint1 ^ lvt_lint1[13];
+  assign \$732  = ~ remote_irr[1];
+  assign \$733  = \$731  & \$732 ;
+  assign \$734  = lint1 ^ lvt_lint1[13];
+  assign \$735  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$736  = ~ \$735 ;
+  assign \$737  = \$734  & \$736 ;
+  assign \$738  = \$730  ? \$733  : \$737 ;
+  assign lint1_want = \$729  & \$738 ;
+  assign \$739  = lvt_lint1[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$739 ;
+  assign \$740  = lvt_lint1[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$740 ;
+  assign \$742  = lint1_go & \$741 ;
+  assign \$743  = ~ lvt_lint1[16];
+  assign \$744  = msg_init | base_disable;
+  assign \$745  = \$744  | lint0_init;
+  assign \$746  = ~ \$745 ;
+  assign \$747  = \$743  & \$746 ;
+  assign \$748  = lvt_lint1[10:8] == 3'h4;
+  assign \$749  = \$747  & \$748 ;
+  assign \$750  = lint1 ^ lvt_lint1[13];
+  assign \$751  = lint_prev[1] ^ lvt_lint1[13];
   assign \$752  = ~ \$751 ;
-  assign \$753  = \$749  & \$752 ;
-  assign \$754  = lvt_lint1[10:8] == 3'h4;
-  assign \$755  = \$753  & \$754 ;
-  assign \$756  = lint1 ^ lvt_lint1[13];
-  assign \$757  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$758  = ~ \$757 ;
-  assign \$759  = \$756  & \$758 ;
-  assign lint1_nmi = \$755  & \$759 ;
-  assign \$760  = ~ lvt_lint1[16];
-  assign \$761  = msg_init | base_disable;
-  assign \$762  = \$761  | lint0_init;
+  assign \$753  = \$750  & \$752 ;
+  assign lint1_nmi = \$749  & \$753 ;
+  assign \$754  = ~ lvt_lint1[16];
+  assign \$755  = msg_init | base_disable;
+  assign \$756  = \$755  | lint0_init;
+  assign \$757  = ~ \$756 ;
+  assign \$758  = \$754  & \$757 ;
+  assign \$759  = lvt_lint1[10:8] == 3'h5;
+  assign \$760  = \$758  & \$759 ;
+  assign \$761  = lint1 ^ lvt_lint1[13];
+  assign \$762  = lint_prev[1] ^ lvt_lint1[13];
   assign \$763  = ~ \$762 ;
-  assign \$764  = \$760  & \$763 ;
-  assign \$765  = lvt_lint1[10:8] == 3'h5;
-  assign \$766  = \$764  & \$765 ;
-  assign \$767  = lint1 ^ lvt_lint1[13];
-  assign \$768  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$769  = ~ \$768 ;
-  assign \$770  = \$767  & \$769 ;
-  assign lint1_init = \$766  & \$770 ;
-  assign \$771  = presc >= 1'h1;
-  assign \$772  = presc >= 2'h3;
-  assign \$773  = presc >= 3'h7;
-  assign \$774  = presc >= 4'hf;
-  assign \$775  = presc >= 5'h1f;
-  assign \$776  = presc >= 6'h3f;
-  assign \$777  = presc >= 7'h7f;
-  assign presc_done = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  } >> { tdcr[3], tdcr[1:0] };
-  assign \$778  = | tmcct;
-  assign dec = \$778  & presc_done;
-  assign \$779  = tmcct == 1'h1;
-  assign expire = dec & \$779 ;
-  assign \$780  = tsc[15:0] >= tsc_deadline[15:0];
-  assign \$781  = tsc[15:0] == tsc_deadline[15:0];
-  assign \$782  = tsc[31:16] > tsc_deadline[31:16];
-  assign \$783  = tsc[31:16] == tsc_deadline[31:16];
-  assign \$784  = tsc[47:32] > tsc_deadline[47:32];
-  assign \$785  = tsc[47:32] == tsc_deadline[47:32];
-  assign \$786  = tsc[63:48] > tsc_deadline[63:48];
-  assign \$787  = tsc[63:48] == tsc_deadline[63:48];
-  assign \$788  = dl_reached_eq[1] & dl_reached_gt[0];
-  assign \$789  = dl_reached_gt[1] | \$788 ;
-  assign \$790  = dl_reached_eq[2] & \$789 ;
-  assign \$791  = dl_reached_gt[2] | \$790 ;
-  assign \$792  = dl_reached_eq[3] & \$791 ;
-  assign dl_reached = dl_reached_gt[3] | \$792 ;
-  assign \$793  = | tsc_deadline;
-  assign dl_due = \$793  & dl_reached;
-  assign \$794  = msr_acc & is_dl;
-  assign \$795  = \$794  & msr__write;
-  assign \$796  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$795  & \$796 ;
-  assign \$797  = expire | dl_due;
-  assign \$798  = ~ lvt_timer[16];
-  assign \$799  = \$797  & \$798 ;
-  assign \$800  = lvt_timer[7:0] >= 5'h10;
-  assign t_go = \$799  & \$800 ;
-  assign \$801  = expire | dl_due;
-  assign \$802  = ~ lvt_timer[16];
-  assign \$803  = \$801  & \$802 ;
-  assign \$804  = lvt_timer[7:0] < 5'h10;
-  assign t_bad = \$803  & \$804 ;
-  assign \$805  = err_reserved_r | err_reserved_w;
-  assign \$806  = err_send | self_bad;
-  assign \$807  = msg_illegal | lint0_illegal;
-  assign \$808  = \$807  | lint1_illegal;
-  assign \$809  = \$808  | t_bad;
-  assign \$810  = ~ lvt_error[16];
-  assign \$811  = err_seen & \$810 ;
-  assign \$812  = lvt_error[7:0] >= 5'h10;
-  assign e_go = \$811  & \$812 ;
-  assign \$813  = 1'h1 << msg_in__vector[4:0];
-  assign \$814  = 1'h1 << msg_in__vector[7:5];
-  assign \$815  = msg_take ? \$814  : 15'h0000;
-  assign \$816  = \$815 [0] ? \$813 [31:0] : 32'd0;
-  assign \$817  = \$815 [1] ? \$813 [31:0] : 32'd0;
-  assign \$818  = \$815 [2] ? \$813 [31:0] : 32'd0;
-  assign \$819  = \$815 [3] ? \$813 [31:0] : 32'd0;
-  assign \$820  = \$815 [4] ? \$813 [31:0] : 32'd0;
-  assign \$821  = \$815 [5] ? \$813 [31:0] : 32'd0;
-  assign \$822  = \$815 [6] ? \$813 [31:0] : 32'd0;
-  assign \$823  = \$815 [7] ? \$813 [31:0] : 32'd0;
-  assign \$824  = ~ { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$825  = tmr & \$824 ;
-  assign \$827  = \$826  ? { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$825  | \$827 ;
-  assign \$828  = 1'h1 << lvt_lint0[4:0];
-  assign \$829  = 1'h1 << lvt_lint0[7:5];
-  assign \$830  = lint0_go ? \$829  : 15'h0000;
-  assign \$831  = \$830 [0] ? \$828 [31:0] : 32'd0;
-  assign \$832  = \$830 [1] ? \$828 [31:0] : 32'd0;
-  assign \$833  = \$830 [2] ? \$828 [31:0] : 32'd0;
-  assign \$834  = \$830 [3] ? \$828 [31:0] : 32'd0;
-  assign \$835  = \$830 [4] ? \$828 [31:0] : 32'd0;
-  assign \$836  = \$830 [5] ? \$828 [31:0] : 32'd0;
-  assign \$837  = \$830 [6] ? \$828 [31:0] : 32'd0;
-  assign \$838  = \$830 [7] ? \$828 [31:0] : 32'd0;
-  assign \$839  = ~ { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$840  = tmr_stage0 & \$839 ;
-  assign \$842  = \$841  ? { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$840  | \$842 ;
-  assign \$843  = 1'h1 << lvt_lint1[4:0];
-  assign \$844  = 1'h1 << lvt_lint1[7:5];
-  assign \$845  = lint1_go ? \$844  : 15'h0000;
-  assign \$846  = \$845 [0] ? \$843 [31:0] : 32'd0;
-  assign \$847  = \$845 [1] ? \$843 [31:0] : 32'd0;
-  assign \$848  = \$845 [2] ? \$843 [31:0] : 32'd0;
-  assign \$849  = \$845 [3] ? \$843 [31:0] : 32'd0;
-  assign \$850  = \$845 [4] ? \$843 [31:0] : 32'd0;
-  assign \$851  = \$845 [5] ? \$843 [31:0] : 32'd0;
-  assign \$852  = \$845 [6] ? \$843 [31:0] : 32'd0;
-  assign \$853  = \$845 [7] ? \$843 [31:0] : 32'd0;
-  assign \$854  = ~ { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$855  = tmr_stage1 & \$854 ;
-  assign \$857  = \$856  ? { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$855  | \$857 ;
-  assign \$858  = 1'h1 << lvt_timer[4:0];
-  assign \$859  = 1'h1 << lvt_timer[7:5];
-  assign \$860  = t_go ? \$859  : 15'h0000;
-  assign \$861  = \$860 [0] ? \$858 [31:0] : 32'd0;
-  assign \$862  = \$860 [1] ? \$858 [31:0] : 32'd0;
-  assign \$863  = \$860 [2] ? \$858 [31:0] : 32'd0;
-  assign \$864  = \$860 [3] ? \$858 [31:0] : 32'd0;
-  assign \$865  = \$860 [4] ? \$858 [31:0] : 32'd0;
-  assign \$866  = \$860 [5] ? \$858 [31:0] : 32'd0;
-  assign \$867  = \$860 [6] ? \$858 [31:0] : 32'd0;
-  assign \$868  = \$860 [7] ? \$858 [31:0] : 32'd0;
-  assign \$869  = ~ { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$870  = tmr_stage2 & \$869 ;
-  assign \$872  = 1'h1 << lvt_error[4:0];
-  assign \$873  = 1'h1 << lvt_error[7:5];
-  assign \$874  = e_go ? \$873  : 15'h0000;
-  assign \$875  = \$874 [0] ? \$872 [31:0] : 32'd0;
-  assign \$876  = \$874 [1] ? \$872 [31:0] : 32'd0;
-  assign \$877  = \$874 [2] ? \$872 [31:0] : 32'd0;
-  assign \$878  = \$874 [3] ? \$872 [31:0] : 32'd0;
-  assign \$879  = \$874 [4] ? \$872 [31:0] : 32'd0;
-  assign \$880  = \$874 [5] ? \$872 [31:0] : 32'd0;
-  assign \$881  = \$874 [6] ? \$872 [31:0] : 32'd0;
-  assign \$882  = \$874 [7] ? \$872 [31:0] : 32'd0;
-  assign \$883  = ~ { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$884  = tmr_stage3 & \$883 ;
-  assign \$886  = msg_init | lint0_init;
-  assign init_go = \$886  | lint1_init;
-  assign \$887  = { \$381 , \$384 [6:4] } <= 1'h0;
-  assign \$888  = { \$381 , \$384 [6:4] } <= 1'h1;
-  assign \$889  = { \$381 , \$384 [6:4] } <= 2'h2;
-  assign \$890  = { \$381 , \$384 [6:4] } <= 2'h3;
-  assign \$891  = { \$381 , \$384 [6:4] } <= 3'h4;
-  assign \$892  = { \$381 , \$384 [6:4] } <= 3'h5;
-  assign \$893  = { \$381 , \$384 [6:4] } <= 3'h6;
-  assign \$894  = { \$381 , \$384 [6:4] } <= 3'h7;
-  assign \$895  = { \$381 , \$384 [6:4] } <= 4'h8;
-  assign \$896  = { \$381 , \$384 [6:4] } <= 4'h9;
-  assign \$897  = { \$381 , \$384 [6:4] } <= 4'ha;
-  assign \$898  = { \$381 , \$384 [6:4] } <= 4'hb;
-  assign \$899  = { \$381 , \$384 [6:4] } <= 4'hc;
-  assign \$900  = { \$381 , \$384 [6:4] } <= 4'hd;
-  assign \$901  = { \$381 , \$384 [6:4] } <= 4'he;
-  assign \$902  = ~ msr_ready;
-  assign \$903  = msr__valid & \$902 ;
-  assign \$904  = msr_acc & is_base;
-  assign \$905  = \$904  & msr__write;
-  assign \$906  = \$905  & base_ok;
-  assign \$908  = deliverable ? irrv : svr[7:0];
-  assign \$909  = x2_go & msr__write;
-  assign \$910  = \$909  & x2_is_icr;
-  assign \$911  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$912  = eoi_go & eoi_level;
-  assign \$913  = ~ svr[12];
-  assign \$914  = \$912  & \$913 ;
-  assign \$915  = | tmcct;
-  assign \$916  = lvt_timer[18:17] == 1'h1;
-  assign \$917  = \$916  ? tmict : 32'd0;
-  assign \$918  = tmcct - 1'h1;
-  assign \$919  = presc + 1'h1;
-  assign \$920  = dl_due | tsc_switch;
-  assign \$921  = esr_write ? 8'h00 : esr_pending;
-  assign \$922  = \$921  | err;
-  assign \$923  = | err;
-  assign \$924  = ~ { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
-  assign \$925  = irr & \$924 ;
-  assign \$926  = \$925  | { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$927  = \$926  | { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$928  = \$927  | { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$929  = \$928  | { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$930  = \$929  | { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$931  = inta_go & eoi_go;
-  assign \$932  = ~ remote_eoi;
-  assign \$933  = remote_irr & \$932 ;
-  assign \$934  = \$933  | remote_set;
-  assign \$935  = ~ eoi_go;
-  assign \$936  = inta_go & \$935 ;
-  assign \$937  = ~ inta_go;
-  assign \$938  = eoi_go & \$937 ;
-  assign \$939  = 1'h1 << irrv[7:4];
-  assign \$940  = { 15'h0000, isr_valid } | \$939 ;
-  assign \$941  = 1'h1 << { \$414 , \$419  };
-  assign \$942  = ~ \$941 ;
-  assign \$943  = { 15'h0000, isr_valid } & \$942 ;
-  assign \$944  = ! irrv[7:4];
-  assign \$945  = irrv[7:4] == 1'h1;
-  assign \$946  = irrv[7:4] == 2'h2;
-  assign \$947  = irrv[7:4] == 2'h3;
-  assign \$948  = irrv[7:4] == 3'h4;
-  assign \$949  = irrv[7:4] == 3'h5;
-  assign \$950  = irrv[7:4] == 3'h6;
-  assign \$951  = irrv[7:4] == 3'h7;
-  assign \$952  = irrv[7:4] == 4'h8;
-  assign \$953  = irrv[7:4] == 4'h9;
-  assign \$954  = irrv[7:4] == 4'ha;
-  assign \$955  = irrv[7:4] == 4'hb;
-  assign \$956  = irrv[7:4] == 4'hc;
-  assign \$957  = irrv[7:4] == 4'hd;
-  assign \$958  = irrv[7:4] == 4'he;
-  assign \$959  = irrv[7:4] == 4'hf;
-  assign \$960  = ~ nmi_ack;
-  assign \$961  = nmi & \$960 ;
-  assign \$962  = msg_nmi | lint0_nmi;
-  assign \$963  = \$962  | lint1_nmi;
-  assign \$964  = \$961  | \$963 ;
-  assign \$965  = init_go | base_disable;
-  always @(posedge clk)
-    \irr_any$90  <= \$966 ;
-  always @(posedge clk)
-    irrv <= \$967 ;
-  always @(posedge clk)
-    irr_ge <= \$968 ;
-  always @(posedge clk)
-    msr_seen <= \$969 ;
-  always @(posedge clk)
-    apic_base <= \$970 ;
+  assign \$764  = \$761  & \$763 ;
+  assign lint1_init = \$760  & \$764 ;
+  assign \$765  = presc >= 1'h1;
+  assign \$766  = presc >= 2'h3;
+  assign \$767  = presc >= 3'h7;
+  assign \$768  = presc >= 4'hf;
+  assign \$769  = presc >= 5'h1f;
+  assign \$770  = presc >= 6'h3f;
+  assign \$771  = presc >= 7'h7f;
+  assign presc_done = { 1'h1, \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  } >> { tdcr[3], tdcr[1:0] };
+  assign \$772  = | tmcct;
+  assign dec = \$772  & presc_done;
+  assign \$773  = tmcct == 1'h1;
+  assign expire = dec & \$773 ;
+  assign \$774  = tsc[15:0] >= tsc_deadline[15:0];
+  assign \$775  = tsc[15:0] == tsc_deadline[15:0];
+  assign \$776  = tsc[31:16] > tsc_deadline[31:16];
+  assign \$777  = tsc[31:16] == tsc_deadline[31:16];
+  assign \$778  = tsc[47:32] > tsc_deadline[47:32];
+  assign \$779  = tsc[47:32] == tsc_deadline[47:32];
+  assign \$780  = tsc[63:48] > tsc_deadline[63:48];
+  assign \$781  = tsc[63:48] == tsc_deadline[63:48];
+  assign \$782  = dl_reached_eq[1] & dl_reached_gt[0];
+  assign \$783  = dl_reached_gt[1] | \$782 ;
+  assign \$784  = dl_reached_eq[2] & \$783 ;
+  assign \$785  = dl_reached_gt[2] | \$784 ;
+  assign \$786  = dl_reached_eq[3] & \$785 ;
+  assign dl_reached = dl_reached_gt[3] | \$786 ;
+  assign \$787  = | tsc_deadline;
+  assign dl_due = \$787  & dl_reached;
+  assign \$788  = msr_acc & is_dl_q;
+  assign \$789  = \$788  & msr__write;
+  assign \$790  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$789  & \$790 ;
+  assign \$791  = expire | dl_due;
+  assign \$792  = ~ lvt_timer[16];
+  assign \$793  = \$791  & \$792 ;
+  assign \$794  = lvt_timer[7:0] >= 5'h10;
+  assign t_go = \$793  & \$794 ;
+  assign \$795  = expire | dl_due;
+  assign \$796  = ~ lvt_timer[16];
+  assign \$797  = \$795  & \$796 ;
+  assign \$798  = lvt_timer[7:0] < 5'h10;
+  assign t_bad = \$797  & \$798 ;
+  assign \$799  = err_reserved_r | err_reserved_w;
+  assign \$800  = err_send | self_bad;
+  assign \$801  = msg_illegal | lint0_illegal;
+  assign \$802  = \$801  | lint1_illegal;
+  assign \$803  = \$802  | t_bad;
+  assign \$804  = ~ lvt_error[16];
+  assign \$805  = err_seen & \$804 ;
+  assign \$806  = lvt_error[7:0] >= 5'h10;
+  assign e_go = \$805  & \$806 ;
+  assign \$807  = 1'h1 << msg_in__vector[4:0];
+  assign \$808  = 1'h1 << msg_in__vector[7:5];
+  assign \$809  = msg_take ? \$808  : 15'h0000;
+  assign \$810  = \$809 [0] ? \$807 [31:0] : 32'd0;
+  assign \$811  = \$809 [1] ? \$807 [31:0] : 32'd0;
+  assign \$812  = \$809 [2] ? \$807 [31:0] : 32'd0;
+  assign \$813  = \$809 [3] ? \$807 [31:0] : 32'd0;
+  assign \$814  = \$809 [4] ? \$807 [31:0] : 32'd0;
+  assign \$815  = \$809 [5] ? \$807 [31:0] : 32'd0;
+  assign \$816  = \$809 [6] ? \$807 [31:0] : 32'd0;
+  assign \$817  = \$809 [7] ? \$807 [31:0] : 32'd0;
+  assign \$818  = ~ { \$817 , \$816 , \$815 , \$814 , \$813 , \$812 , \$811 , \$810  };
+  assign \$819  = tmr & \$818 ;
+  assign \$821  = \$820  ? { \$817 , \$816 , \$815 , \$814 , \$813 , \$812 , \$811 , \$810  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$819  | \$821 ;
+  assign \$822  = 1'h1 << lvt_lint0[4:0];
+  assign \$823  = 1'h1 << lvt_lint0[7:5];
+  assign \$824  = lint0_go ? \$823  : 15'h0000;
+  assign \$825  = \$824 [0] ? \$822 [31:0] : 32'd0;
+  assign \$826  = \$824 [1] ? \$822 [31:0] : 32'd0;
+  assign \$827  = \$824 [2] ? \$822 [31:0] : 32'd0;
+  assign \$828  = \$824 [3] ? \$822 [31:0] : 32'd0;
+  assign \$829  = \$824 [4] ? \$822 [31:0] : 32'd0;
+  assign \$830  = \$824 [5] ? \$822 [31:0] : 32'd0;
+  assign \$831  = \$824 [6] ? \$822 [31:0] : 32'd0;
+  assign \$832  = \$824 [7] ? \$822 [31:0] : 32'd0;
+  assign \$833  = ~ { \$832 , \$831 , \$830 , \$829 , \$828 , \$827 , \$826 , \$825  };
+  assign \$834  = tmr_stage0 & \$833 ;
+  assign \$836  = \$835  ? { \$832 , \$831 , \$830 , \$829 , \$828 , \$827 , \$826 , \$825  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$834  | \$836 ;
+  assign \$837  = 1'h1 << lvt_lint1[4:0];
+  assign \$838  = 1'h1 << lvt_lint1[7:5];
+  assign \$839  = lint1_go ? \$838  : 15'h0000;
+  assign \$840  = \$839 [0] ? \$837 [31:0] : 32'd0;
+  assign \$841  = \$839 [1] ? \$837 [31:0] : 32'd0;
+  assign \$842  = \$839 [2] ? \$837 [31:0] : 32'd0;
+  assign \$843  = \$839 [3] ? \$837 [31:0] : 32'd0;
+  assign \$844  = \$839 [4] ? \$837 [31:0] : 32'd0;
+  assign \$845  = \$839 [5] ? \$837 [31:0] : 32'd0;
+  assign \$846  = \$839 [6] ? \$837 [31:0] : 32'd0;
+  assign \$847  = \$839 [7] ? \$837 [31:0] : 32'd0;
+  assign \$848  = ~ { \$847 , \$846 , \$845 , \$844 , \$843 , \$842 , \$841 , \$840  };
+  assign \$849  = tmr_stage1 & \$848 ;
+  assign \$851  = \$850  ? { \$847 , \$846 , \$845 , \$844 , \$843 , \$842 , \$841 , \$840  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$849  | \$851 ;
+  assign \$852  = 1'h1 << lvt_timer[4:0];
+  assign \$853  = 1'h1 << lvt_timer[7:5];
+  assign \$854  = t_go ? \$853  : 15'h0000;
+  assign \$855  = \$854 [0] ? \$852 [31:0] : 32'd0;
+  assign \$856  = \$854 [1] ? \$852 [31:0] : 32'd0;
+  assign \$857  = \$854 [2] ? \$852 [31:0] : 32'd0;
+  assign \$858  = \$854 [3] ? \$852 [31:0] : 32'd0;
+  assign \$859  = \$854 [4] ? \$852 [31:0] : 32'd0;
+  assign \$860  = \$854 [5] ? \$852 [31:0] : 32'd0;
+  assign \$861  = \$854 [6] ? \$852 [31:0] : 32'd0;
+  assign \$862  = \$854 [7] ? \$852 [31:0] : 32'd0;
+  assign \$863  = ~ { \$862 , \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855  };
+  assign \$864  = tmr_stage2 & \$863 ;
+  assign \$866  = 1'h1 << lvt_error[4:0];
+  assign \$867  = 1'h1 << lvt_error[7:5];
+  assign \$868  = e_go ? \$867  : 15'h0000;
+  assign \$869  = \$868 [0] ? \$866 [31:0] : 32'd0;
+  assign \$870  = \$868 [1] ? \$866 [31:0] : 32'd0;
+  assign \$871  = \$868 [2] ? \$866 [31:0] : 32'd0;
+  assign \$872  = \$868 [3] ? \$866 [31:0] : 32'd0;
+  assign \$873  = \$868 [4] ? \$866 [31:0] : 32'd0;
+  assign \$874  = \$868 [5] ? \$866 [31:0] : 32'd0;
+  assign \$875  = \$868 [6] ? \$866 [31:0] : 32'd0;
+  assign \$876  = \$868 [7] ? \$866 [31:0] : 32'd0;
+  assign \$877  = ~ { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
+  assign \$878  = tmr_stage3 & \$877 ;
+  assign \$880  = msg_init | lint0_init;
+  assign init_go = \$880  | lint1_init;
+  assign \$881  = { \$381 , \$384 [6:4] } <= 1'h0;
+  assign \$882  = { \$381 , \$384 [6:4] } <= 1'h1;
+  assign \$883  = { \$381 , \$384 [6:4] } <= 2'h2;
+  assign \$884  = { \$381 , \$384 [6:4] } <= 2'h3;
+  assign \$885  = { \$381 , \$384 [6:4] } <= 3'h4;
+  assign \$886  = { \$381 , \$384 [6:4] } <= 3'h5;
+  assign \$887  = { \$381 , \$384 [6:4] } <= 3'h6;
+  assign \$888  = { \$381 , \$384 [6:4] } <= 3'h7;
+  assign \$889  = { \$381 , \$384 [6:4] } <= 4'h8;
+  assign \$890  = { \$381 , \$384 [6:4] } <= 4'h9;
+  assign \$891  = { \$381 , \$384 [6:4] } <= 4'ha;
+  assign \$892  = { \$381 , \$384 [6:4] } <= 4'hb;
+  assign \$893  = { \$381 , \$384 [6:4] } <= 4'hc;
+  assign \$894  = { \$381 , \$384 [6:4] } <= 4'hd;
+  assign \$895  = { \$381 , \$384 [6:4] } <= 4'he;
+  assign \$896  = ~ msr_ready;
+  assign \$897  = msr__valid & \$896 ;
+  assign \$898  = msr_acc & is_base_q;
+  assign \$899  = \$898  & msr__write;
+  assign \$900  = \$899  & base_ok;
+  assign \$902  = deliverable ? irrv : svr[7:0];
+  assign \$903  = x2_go & msr__write;
+  assign \$904  = \$903  & x2_is_icr_q;
+  assign \$905  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$906  = eoi_go & eoi_level;
+  assign \$907  = ~ svr[12];
+  assign \$908  = \$906  & \$907 ;
+  assign \$909  = | tmcct;
+  assign \$910  = lvt_timer[18:17] == 1'h1;
+  assign \$911  = \$910  ? tmict : 32'd0;
+  assign \$912  = tmcct - 1'h1;
+  assign \$913  = presc + 1'h1;
+  assign \$914  = dl_due | tsc_switch;
+  assign \$915  = esr_write ? 8'h00 : esr_pending;
+  assign \$916  = \$915  | err;
+  assign \$917  = | err;
+  assign \$918  = ~ { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
+  assign \$919  = irr & \$918 ;
+  assign \$920  = \$919  | { \$817 , \$816 , \$815 , \$814 , \$813 , \$812 , \$811 , \$810  };
+  assign \$921  = \$920  | { \$832 , \$831 , \$830 , \$829 , \$828 , \$827 , \$826 , \$825  };
+  assign \$922  = \$921  | { \$847 , \$846 , \$845 , \$844 , \$843 , \$842 , \$841 , \$840  };
+  assign \$923  = \$922  | { \$862 , \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855  };
+  assign \$924  = \$923  | { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
+  assign \$925  = inta_go & eoi_go;
+  assign \$926  = ~ remote_eoi;
+  assign \$927  = remote_irr & \$926 ;
+  assign \$928  = \$927  | remote_set;
+  assign \$929  = ~ eoi_go;
+  assign \$930  = inta_go & \$929 ;
+  assign \$931  = ~ inta_go;
+  assign \$932  = eoi_go & \$931 ;
+  assign \$933  = 1'h1 << irrv[7:4];
+  assign \$934  = { 15'h0000, isr_valid } | \$933 ;
+  assign \$935  = 1'h1 << { \$414 , \$419  };
+  assign \$936  = ~ \$935 ;
+  assign \$937  = { 15'h0000, isr_valid } & \$936 ;
+  assign \$938  = ! irrv[7:4];
+  assign \$939  = irrv[7:4] == 1'h1;
+  assign \$940  = irrv[7:4] == 2'h2;
+  assign \$941  = irrv[7:4] == 2'h3;
+  assign \$942  = irrv[7:4] == 3'h4;
+  assign \$943  = irrv[7:4] == 3'h5;
+  assign \$944  = irrv[7:4] == 3'h6;
+  assign \$945  = irrv[7:4] == 3'h7;
+  assign \$946  = irrv[7:4] == 4'h8;
+  assign \$947  = irrv[7:4] == 4'h9;
+  assign \$948  = irrv[7:4] == 4'ha;
+  assign \$949  = irrv[7:4] == 4'hb;
+  assign \$950  = irrv[7:4] == 4'hc;
+  assign \$951  = irrv[7:4] == 4'hd;
+  assign \$952  = irrv[7:4] == 4'he;
+  assign \$953  = irrv[7:4] == 4'hf;
+  assign \$954  = ~ nmi_ack;
+  assign \$955  = nmi & \$954 ;
+  assign \$956  = msg_nmi | lint0_nmi;
+  assign \$957  = \$956  | lint1_nmi;
+  assign \$958  = \$955  | \$957 ;
+  assign \$959  = init_go | base_disable;
+  always @(posedge clk)
+    \irr_any$90  <= \$960 ;
+  always @(posedge clk)
+    irrv <= \$961 ;
   always @(posedge clk)
-    ack_valid <= \$971 ;
+    irr_ge <= \$962 ;
   always @(posedge clk)
-    ack_vector <= \$972 ;
+    is_base_q <= \$963 ;
   always @(posedge clk)
-    icr_dest32 <= \$973 ;
+    is_dl_q <= \$964 ;
   always @(posedge clk)
-    id_reg <= \$974 ;
+    gp_hit_q <= \$965 ;
   always @(posedge clk)
-    id_set <= \$975 ;
+    gp_sel_q <= \$966 ;
   always @(posedge clk)
-    ipi__valid <= \$976 ;
+    x2_hit_q <= \$967 ;
   always @(posedge clk)
-    ipi__vector <= \$977 ;
+    x2_rd_ok_q <= \$968 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$978 ;
+    x2_wr_ok_q <= \$969 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$979 ;
+    x2_off_q <= \$970 ;
   always @(posedge clk)
-    ipi__shorthand <= \$980 ;
+    x2_is_id_q <= \$971 ;
   always @(posedge clk)
-    ipi__trigger <= \$981 ;
+    x2_is_ldr_q <= \$972 ;
   always @(posedge clk)
-    ipi__level <= \$982 ;
+    x2_is_icr_q <= \$973 ;
   always @(posedge clk)
-    ipi__dest <= \$983 ;
+    x2_is_self_ipi_q <= \$974 ;
   always @(posedge clk)
-    ipi__source <= \$984 ;
+    msr_seen <= \$975 ;
   always @(posedge clk)
-    eoi__valid <= \$985 ;
+    apic_base <= \$976 ;
   always @(posedge clk)
-    eoi__vector <= \$986 ;
+    ack_valid <= \$977 ;
   always @(posedge clk)
-    lint_prev <= \$987 ;
+    ack_vector <= \$978 ;
   always @(posedge clk)
-    tmcct <= \$988 ;
+    icr_dest32 <= \$979 ;
   always @(posedge clk)
-    presc <= \$989 ;
+    id_reg <= \$980 ;
   always @(posedge clk)
-    tsc_deadline <= \$990 ;
+    id_set <= \$981 ;
   always @(posedge clk)
-    esr_pending <= \$991 ;
+    ipi__valid <= \$982 ;
   always @(posedge clk)
-    err_seen <= \$992 ;
+    ipi__vector <= \$983 ;
   always @(posedge clk)
-    esr <= \$993 ;
+    ipi__delivery_mode <= \$984 ;
   always @(posedge clk)
-    irr <= \$994 ;
+    ipi__dest_mode <= \$985 ;
   always @(posedge clk)
-    tmr <= \$995 ;
+    ipi__shorthand <= \$986 ;
   always @(posedge clk)
-    settle <= \$996 ;
+    ipi__trigger <= \$987 ;
   always @(posedge clk)
-    remote_irr <= \$997 ;
+    ipi__level <= \$988 ;
   always @(posedge clk)
-    isr_valid <= \$998 ;
+    ipi__dest <= \$989 ;
   always @(posedge clk)
-    isr_low0 <= \$999 ;
+    ipi__source <= \$990 ;
   always @(posedge clk)
-    isr_low1 <= \$1000 ;
+    eoi__valid <= \$991 ;
   always @(posedge clk)
-    isr_low2 <= \$1001 ;
+    eoi__vector <= \$992 ;
   always @(posedge clk)
-    isr_low3 <= \$1002 ;
+    lint_prev <= \$993 ;
   always @(posedge clk)
-    isr_low4 <= \$1003 ;
+    tmcct <= \$994 ;
   always @(posedge clk)
-    isr_low5 <= \$1004 ;
+    presc <= \$995 ;
   always @(posedge clk)
-    isr_low6 <= \$1005 ;
+    tsc_deadline <= \$996 ;
   always @(posedge clk)
-    isr_low7 <= \$1006 ;
+    esr_pending <= \$997 ;
   always @(posedge clk)
-    isr_low8 <= \$1007 ;
+    err_seen <= \$998 ;
   always @(posedge clk)
-    isr_low9 <= \$1008 ;
+    esr <= \$999 ;
   always @(posedge clk)
-    isr_low10 <= \$1009 ;
+    irr <= \$1000 ;
   always @(posedge clk)
-    isr_low11 <= \$1010 ;
+    tmr <= \$1001 ;
   always @(posedge clk)
-    isr_low12 <= \$1011 ;
+    settle <= \$1002 ;
   always @(posedge clk)
-    isr_low13 <= \$1012 ;
+    remote_irr <= \$1003 ;
   always @(posedge clk)
-    isr_low14 <= \$1013 ;
+    isr_valid <= \$1004 ;
   always @(posedge clk)
-    isr_low15 <= \$1014 ;
+    isr_low0 <= \$1005 ;
   always @(posedge clk)
-    nmi <= \$1015 ;
+    isr_low1 <= \$1006 ;
   always @(posedge clk)
-    tpr <= \$1016 ;
+    isr_low2 <= \$1007 ;
   always @(posedge clk)
-    ldr <= \$1017 ;
+    isr_low3 <= \$1008 ;
   always @(posedge clk)
-    dfr <= \$1018 ;
+    isr_low4 <= \$1009 ;
   always @(posedge clk)
-    svr <= \$1019 ;
+    isr_low5 <= \$1010 ;
   always @(posedge clk)
-    icr_lo <= \$1020 ;
+    isr_low6 <= \$1011 ;
   always @(posedge clk)
-    icr_hi <= \$1021 ;
+    isr_low7 <= \$1012 ;
   always @(posedge clk)
-    lvt_timer <= \$1022 ;
+    isr_low8 <= \$1013 ;
   always @(posedge clk)
-    lvt_thermal <= \$1023 ;
+    isr_low9 <= \$1014 ;
   always @(posedge clk)
-    lvt_perfmon <= \$1024 ;
+    isr_low10 <= \$1015 ;
   always @(posedge clk)
-    lvt_lint0 <= \$1025 ;
+    isr_low11 <= \$1016 ;
   always @(posedge clk)
-    lvt_lint1 <= \$1026 ;
+    isr_low12 <= \$1017 ;
   always @(posedge clk)
-    lvt_error <= \$1027 ;
+    isr_low13 <= \$1018 ;
   always @(posedge clk)
-    tmict <= \$1028 ;
+    isr_low14 <= \$1019 ;
   always @(posedge clk)
-    tdcr <= \$1029 ;
+    isr_low15 <= \$1020 ;
   always @(posedge clk)
-    init <= \$1030 ;
+    nmi <= \$1021 ;
   always @(posedge clk)
-    sipi <= \$1031 ;
+    tpr <= \$1022 ;
   always @(posedge clk)
-    sipi_vector <= \$1032 ;
+    ldr <= \$1023 ;
+  always @(posedge clk)
+    dfr <= \$1024 ;
+  always @(posedge clk)
+    svr <= \$1025 ;
+  always @(posedge clk)
+    icr_lo <= \$1026 ;
+  always @(posedge clk)
+    icr_hi <= \$1027 ;
+  always @(posedge clk)
+    lvt_timer <= \$1028 ;
+  always @(posedge clk)
+    lvt_thermal <= \$1029 ;
+  always @(posedge clk)
+    lvt_perfmon <= \$1030 ;
+  always @(posedge clk)
+    lvt_lint0 <= \$1031 ;
+  always @(posedge clk)
+    lvt_lint1 <= \$1032 ;
+  always @(posedge clk)
+    lvt_error <= \$1033 ;
+  always @(posedge clk)
+    tmict <= \$1034 ;
+  always @(posedge clk)
+    tdcr <= \$1035 ;
+  always @(posedge clk)
+    init <= \$1036 ;
+  always @(posedge clk)
+    sipi <= \$1037 ;
+  always @(posedge clk)
+    sipi_vector <= \$1038 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -4505,11 +4541,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (x2_is_id) begin
+    if (x2_is_id_q) begin
       x2_rdata = { 56'h00000000000000, \$3  };
-    end else if (x2_is_ldr) begin
+    end else if (x2_is_ldr_q) begin
       x2_rdata = { 32'h00000000, ldr_out };
-    end else if (x2_is_icr) begin
+    end else if (x2_is_icr_q) begin
       x2_rdata = { icr_dest32, icr_lo_x2 };
     end else begin
       x2_rdata = { 32'h00000000, r_data };
@@ -4518,9 +4554,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (is_base) begin
+    if (is_base_q) begin
       msr__rdata = \$577 ;
-    end else if (is_dl) begin
+    end else if (is_dl_q) begin
       msr__rdata = tsc_deadline;
     end else begin
       msr__rdata = x2_rdata;
@@ -4861,220 +4897,228 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_illegal = 1'h0;
-    if (\$671 ) begin
-      if (\$680 ) begin
-        if (\$681 ) begin
-          msg_illegal = 1'h1;
-        end
+    if (\$680 ) begin
+      if (\$681 ) begin
+        msg_illegal = 1'h1;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_take = 1'h0;
-    if (\$671 ) begin
-      if (\$680 ) begin
-        (* full_case = 32'd1 *)
-        if (\$681 ) begin
-        end else begin
-          msg_take = 1'h1;
-        end
+    if (\$680 ) begin
+      (* full_case = 32'd1 *)
+      if (\$681 ) begin
+      end else begin
+        msg_take = 1'h1;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (\$671 ) begin
-      msg_nmi = \$682 ;
+    if (\$682 ) begin
+      msg_nmi = \$683 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (\$671 ) begin
-      msg_init = \$688 ;
+    if (\$682 ) begin
+      msg_init = \$689 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (\$671 ) begin
-      msg_sipi = \$689 ;
+    if (\$682 ) begin
+      msg_sipi = \$690 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$966  = irr_any8;
+    \$960  = irr_any8;
     if (rst) begin
-      \$966  = 1'h0;
+      \$960  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$967  = { \$381 , \$384  };
+    \$961  = { \$381 , \$384  };
     if (rst) begin
-      \$967  = 8'h00;
+      \$961  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$968  = { 1'h1, \$901 , \$900 , \$899 , \$898 , \$897 , \$896 , \$895 , \$894 , \$893 , \$892 , \$891 , \$890 , \$889 , \$888 , \$887  };
+    \$962  = { 1'h1, \$895 , \$894 , \$893 , \$892 , \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882 , \$881  };
     if (rst) begin
-      \$968  = 16'h0000;
+      \$962  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$969  = \$903 ;
+    \$963  = is_base;
+    if (rst) begin
+      \$963  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$964  = is_dl;
+    if (rst) begin
+      \$964  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$965  = gp_hit;
+    if (rst) begin
+      \$965  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$966  = gp_sel;
+    if (rst) begin
+      \$966  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$967  = x2_hit;
+    if (rst) begin
+      \$967  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$968  = x2_rd_ok;
+    if (rst) begin
+      \$968  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$969  = x2_wr_ok;
     if (rst) begin
       \$969  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$970  = apic_base;
-    if (\$906 ) begin
-      \$970  = \$907 ;
-    end
+    \$970  = x2_off;
     if (rst) begin
-      \$970  = 64'h00000000fee00800;
+      \$970  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$971  = inta;
+    \$971  = x2_is_id;
     if (rst) begin
       \$971  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$972  = ack_vector;
+    \$972  = x2_is_ldr;
+    if (rst) begin
+      \$972  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$973  = x2_is_icr;
+    if (rst) begin
+      \$973  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$974  = x2_is_self_ipi;
+    if (rst) begin
+      \$974  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$975  = \$897 ;
+    if (rst) begin
+      \$975  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$976  = apic_base;
+    if (\$900 ) begin
+      \$976  = \$901 ;
+    end
+    if (rst) begin
+      \$976  = 64'h00000000fee00800;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$977  = inta;
+    if (rst) begin
+      \$977  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$978  = ack_vector;
     if (inta) begin
-      \$972  = \$908 ;
+      \$978  = \$902 ;
     end
     if (rst) begin
-      \$972  = 8'h00;
+      \$978  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$973  = icr_dest32;
-    if (\$910 ) begin
-      \$973  = msr__wdata[63:32];
+    \$979  = icr_dest32;
+    if (\$904 ) begin
+      \$979  = msr__wdata[63:32];
     end
-    if (\$965 ) begin
-      \$973  = 32'd0;
+    if (\$959 ) begin
+      \$979  = 32'd0;
     end
     if (rst) begin
-      \$973  = 32'd0;
+      \$979  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$974  = id_reg;
+    \$980  = id_reg;
     if (id_write) begin
-      \$974  = wdata[31:24];
+      \$980  = wdata[31:24];
     end
     if (rst) begin
-      \$974  = 8'h00;
+      \$980  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$975  = id_set;
+    \$981  = id_set;
     if (id_write) begin
-      \$975  = 1'h1;
+      \$981  = 1'h1;
     end
     if (base_disable) begin
-      \$975  = 1'h0;
+      \$981  = 1'h0;
     end
     if (rst) begin
-      \$975  = 1'h0;
+      \$981  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$976  = 1'h1;
+      \$982  = 1'h1;
     end else if (self_send) begin
-      \$976  = 1'h1;
+      \$982  = 1'h1;
     end else begin
-      \$976  = busy_after;
-    end
-    if (rst) begin
-      \$976  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$977  = ipi__vector;
-    if (icr_send) begin
-      \$977  = icr_lo_next[7:0];
-    end else if (self_send) begin
-      \$977  = msr__wdata[7:0];
-    end
-    if (rst) begin
-      \$977  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$978  = ipi__delivery_mode;
-    if (icr_send) begin
-      \$978  = icr_lo_next[10:8];
-    end else if (self_send) begin
-      \$978  = 3'h0;
-    end
-    if (rst) begin
-      \$978  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$979  = ipi__dest_mode;
-    if (icr_send) begin
-      \$979  = icr_lo_next[11];
-    end else if (self_send) begin
-      \$979  = 1'h0;
-    end
-    if (rst) begin
-      \$979  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$980  = ipi__shorthand;
-    if (icr_send) begin
-      \$980  = icr_lo_next[19:18];
-    end else if (self_send) begin
-      \$980  = 2'h1;
-    end
-    if (rst) begin
-      \$980  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$981  = ipi__trigger;
-    if (icr_send) begin
-      \$981  = icr_lo_next[15];
-    end else if (self_send) begin
-      \$981  = 1'h0;
-    end
-    if (rst) begin
-      \$981  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$982  = ipi__level;
-    if (icr_send) begin
-      \$982  = icr_lo_next[14];
-    end else if (self_send) begin
-      \$982  = 1'h0;
+      \$982  = busy_after;
     end
     if (rst) begin
       \$982  = 1'h0;
@@ -5082,270 +5126,270 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$983  = ipi__dest;
+    \$983  = ipi__vector;
     if (icr_send) begin
-      \$983  = \$911 ;
+      \$983  = icr_lo_next[7:0];
     end else if (self_send) begin
-      \$983  = 32'd0;
+      \$983  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$983  = 32'd0;
+      \$983  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$984  = ipi__source;
+    \$984  = ipi__delivery_mode;
     if (icr_send) begin
-      \$984  = \$3 ;
+      \$984  = icr_lo_next[10:8];
     end else if (self_send) begin
-      \$984  = \$3 ;
+      \$984  = 3'h0;
     end
     if (rst) begin
-      \$984  = 8'h00;
+      \$984  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$985  = \$914 ;
+    \$985  = ipi__dest_mode;
+    if (icr_send) begin
+      \$985  = icr_lo_next[11];
+    end else if (self_send) begin
+      \$985  = 1'h0;
+    end
     if (rst) begin
       \$985  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$986  = eoi__vector;
+    \$986  = ipi__shorthand;
+    if (icr_send) begin
+      \$986  = icr_lo_next[19:18];
+    end else if (self_send) begin
+      \$986  = 2'h1;
+    end
+    if (rst) begin
+      \$986  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$987  = ipi__trigger;
+    if (icr_send) begin
+      \$987  = icr_lo_next[15];
+    end else if (self_send) begin
+      \$987  = 1'h0;
+    end
+    if (rst) begin
+      \$987  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$988  = ipi__level;
+    if (icr_send) begin
+      \$988  = icr_lo_next[14];
+    end else if (self_send) begin
+      \$988  = 1'h0;
+    end
+    if (rst) begin
+      \$988  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$989  = ipi__dest;
+    if (icr_send) begin
+      \$989  = \$905 ;
+    end else if (self_send) begin
+      \$989  = 32'd0;
+    end
+    if (rst) begin
+      \$989  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$990  = ipi__source;
+    if (icr_send) begin
+      \$990  = \$3 ;
+    end else if (self_send) begin
+      \$990  = \$3 ;
+    end
+    if (rst) begin
+      \$990  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$991  = \$908 ;
+    if (rst) begin
+      \$991  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$992  = eoi__vector;
     if (eoi_go) begin
-      \$986  = eoi_vec;
+      \$992  = eoi_vec;
     end
     if (rst) begin
-      \$986  = 8'h00;
+      \$992  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$987  = { lint1, lint0 };
+    \$993  = { lint1, lint0 };
     if (rst) begin
-      \$987  = 2'h0;
+      \$993  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$988  = tmcct;
+    \$994  = tmcct;
     if (tmict_load) begin
-      \$988  = wdata;
+      \$994  = wdata;
     end else if (tsc_switch) begin
-      \$988  = 32'd0;
+      \$994  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$988  = \$917 ;
+        \$994  = \$911 ;
       end else begin
-        \$988  = \$918 [31:0];
+        \$994  = \$912 [31:0];
       end
     end
-    if (\$965 ) begin
-      \$988  = 32'd0;
+    if (\$959 ) begin
+      \$994  = 32'd0;
     end
     if (rst) begin
-      \$988  = 32'd0;
+      \$994  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$989  = presc;
+    \$995  = presc;
     if (tmict_load) begin
-      \$989  = 7'h00;
+      \$995  = 7'h00;
     end else if (tsc_switch) begin
-      \$989  = 7'h00;
+      \$995  = 7'h00;
     end else if (dec) begin
-      \$989  = 7'h00;
-    end else if (\$915 ) begin
-      \$989  = \$919 [6:0];
+      \$995  = 7'h00;
+    end else if (\$909 ) begin
+      \$995  = \$913 [6:0];
     end
-    if (\$965 ) begin
-      \$989  = 7'h00;
+    if (\$959 ) begin
+      \$995  = 7'h00;
     end
     if (rst) begin
-      \$989  = 7'h00;
+      \$995  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$990  = tsc_deadline;
+    \$996  = tsc_deadline;
     if (dl_write) begin
-      \$990  = msr__wdata;
-    end else if (\$920 ) begin
-      \$990  = 64'h0000000000000000;
+      \$996  = msr__wdata;
+    end else if (\$914 ) begin
+      \$996  = 64'h0000000000000000;
     end
-    if (\$965 ) begin
-      \$990  = 64'h0000000000000000;
+    if (\$959 ) begin
+      \$996  = 64'h0000000000000000;
     end
     if (rst) begin
-      \$990  = 64'h0000000000000000;
+      \$996  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$991  = \$922 ;
-    if (\$965 ) begin
-      \$991  = 8'h00;
+    \$997  = \$916 ;
+    if (\$959 ) begin
+      \$997  = 8'h00;
     end
     if (rst) begin
-      \$991  = 8'h00;
+      \$997  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$992  = \$923 ;
-    if (\$965 ) begin
-      \$992  = 1'h0;
+    \$998  = \$917 ;
+    if (\$959 ) begin
+      \$998  = 1'h0;
     end
     if (rst) begin
-      \$992  = 1'h0;
+      \$998  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$993  = esr;
+    \$999  = esr;
     if (esr_write) begin
-      \$993  = esr_pending;
+      \$999  = esr_pending;
     end
-    if (\$965 ) begin
-      \$993  = 8'h00;
+    if (\$959 ) begin
+      \$999  = 8'h00;
     end
     if (rst) begin
-      \$993  = 8'h00;
+      \$999  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$994  = \$930 ;
-    if (\$965 ) begin
-      \$994  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$1000  = \$924 ;
+    if (\$959 ) begin
+      \$1000  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$994  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$1000  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$995  = tmr_stage4;
-    if (\$965 ) begin
-      \$995  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$1001  = tmr_stage4;
+    if (\$959 ) begin
+      \$1001  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$995  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$1001  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$996  = \$931 ;
+    \$1002  = \$925 ;
     if (rst) begin
-      \$996  = 1'h0;
+      \$1002  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$997  = \$934 ;
-    if (\$965 ) begin
-      \$997  = 2'h0;
+    \$1003  = \$928 ;
+    if (\$959 ) begin
+      \$1003  = 2'h0;
     end
     if (rst) begin
-      \$997  = 2'h0;
+      \$1003  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$998  = isr_valid;
-    if (\$936 ) begin
-      \$998  = \$940 [15:0];
-    end else if (\$938 ) begin
-      \$998  = \$943 [15:0];
+    \$1004  = isr_valid;
+    if (\$930 ) begin
+      \$1004  = \$934 [15:0];
+    end else if (\$932 ) begin
+      \$1004  = \$937 [15:0];
     end
-    if (\$965 ) begin
-      \$998  = 16'h0000;
+    if (\$959 ) begin
+      \$1004  = 16'h0000;
     end
     if (rst) begin
-      \$998  = 16'h0000;
+      \$1004  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$999  = isr_low0;
+    \$1005  = isr_low0;
     if (inta_go) begin
-      if (\$944 ) begin
-        \$999  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$999  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1000  = isr_low1;
-    if (inta_go) begin
-      if (\$945 ) begin
-        \$1000  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1000  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1001  = isr_low2;
-    if (inta_go) begin
-      if (\$946 ) begin
-        \$1001  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1001  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1002  = isr_low3;
-    if (inta_go) begin
-      if (\$947 ) begin
-        \$1002  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1002  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1003  = isr_low4;
-    if (inta_go) begin
-      if (\$948 ) begin
-        \$1003  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1003  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1004  = isr_low5;
-    if (inta_go) begin
-      if (\$949 ) begin
-        \$1004  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1004  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1005  = isr_low6;
-    if (inta_go) begin
-      if (\$950 ) begin
+      if (\$938 ) begin
         \$1005  = irrv[3:0];
       end
     end
@@ -5355,9 +5399,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1006  = isr_low7;
+    \$1006  = isr_low1;
     if (inta_go) begin
-      if (\$951 ) begin
+      if (\$939 ) begin
         \$1006  = irrv[3:0];
       end
     end
@@ -5367,9 +5411,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1007  = isr_low8;
+    \$1007  = isr_low2;
     if (inta_go) begin
-      if (\$952 ) begin
+      if (\$940 ) begin
         \$1007  = irrv[3:0];
       end
     end
@@ -5379,9 +5423,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1008  = isr_low9;
+    \$1008  = isr_low3;
     if (inta_go) begin
-      if (\$953 ) begin
+      if (\$941 ) begin
         \$1008  = irrv[3:0];
       end
     end
@@ -5391,9 +5435,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1009  = isr_low10;
+    \$1009  = isr_low4;
     if (inta_go) begin
-      if (\$954 ) begin
+      if (\$942 ) begin
         \$1009  = irrv[3:0];
       end
     end
@@ -5403,9 +5447,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1010  = isr_low11;
+    \$1010  = isr_low5;
     if (inta_go) begin
-      if (\$955 ) begin
+      if (\$943 ) begin
         \$1010  = irrv[3:0];
       end
     end
@@ -5415,9 +5459,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1011  = isr_low12;
+    \$1011  = isr_low6;
     if (inta_go) begin
-      if (\$956 ) begin
+      if (\$944 ) begin
         \$1011  = irrv[3:0];
       end
     end
@@ -5427,9 +5471,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1012  = isr_low13;
+    \$1012  = isr_low7;
     if (inta_go) begin
-      if (\$957 ) begin
+      if (\$945 ) begin
         \$1012  = irrv[3:0];
       end
     end
@@ -5439,9 +5483,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1013  = isr_low14;
+    \$1013  = isr_low8;
     if (inta_go) begin
-      if (\$958 ) begin
+      if (\$946 ) begin
         \$1013  = irrv[3:0];
       end
     end
@@ -5451,9 +5495,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1014  = isr_low15;
+    \$1014  = isr_low9;
     if (inta_go) begin
-      if (\$959 ) begin
+      if (\$947 ) begin
         \$1014  = irrv[3:0];
       end
     end
@@ -5463,176 +5507,248 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1015  = \$964 ;
+    \$1015  = isr_low10;
+    if (inta_go) begin
+      if (\$948 ) begin
+        \$1015  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1015  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1016  = isr_low11;
+    if (inta_go) begin
+      if (\$949 ) begin
+        \$1016  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1016  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1017  = isr_low12;
+    if (inta_go) begin
+      if (\$950 ) begin
+        \$1017  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1017  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1018  = isr_low13;
+    if (inta_go) begin
+      if (\$951 ) begin
+        \$1018  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1018  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1019  = isr_low14;
+    if (inta_go) begin
+      if (\$952 ) begin
+        \$1019  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1019  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1020  = isr_low15;
+    if (inta_go) begin
+      if (\$953 ) begin
+        \$1020  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1020  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1021  = \$958 ;
     if (base_disable) begin
-      \$1015  = 1'h0;
+      \$1021  = 1'h0;
     end
     if (rst) begin
-      \$1015  = 1'h0;
+      \$1021  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1016  = tpr_next;
-    if (\$965 ) begin
-      \$1016  = 32'd0;
+    \$1022  = tpr_next;
+    if (\$959 ) begin
+      \$1022  = 32'd0;
     end
     if (rst) begin
-      \$1016  = 32'd0;
+      \$1022  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1017  = ldr_next;
-    if (\$965 ) begin
-      \$1017  = 32'd0;
+    \$1023  = ldr_next;
+    if (\$959 ) begin
+      \$1023  = 32'd0;
     end
     if (rst) begin
-      \$1017  = 32'd0;
+      \$1023  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1018  = dfr_next;
-    if (\$965 ) begin
-      \$1018  = 32'd4026531840;
+    \$1024  = dfr_next;
+    if (\$959 ) begin
+      \$1024  = 32'd4026531840;
     end
     if (rst) begin
-      \$1018  = 32'd4026531840;
+      \$1024  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1019  = svr_next;
-    if (\$965 ) begin
-      \$1019  = 32'd255;
+    \$1025  = svr_next;
+    if (\$959 ) begin
+      \$1025  = 32'd255;
     end
     if (rst) begin
-      \$1019  = 32'd255;
+      \$1025  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1020  = icr_lo_next;
-    if (\$965 ) begin
-      \$1020  = 32'd0;
+    \$1026  = icr_lo_next;
+    if (\$959 ) begin
+      \$1026  = 32'd0;
     end
     if (rst) begin
-      \$1020  = 32'd0;
+      \$1026  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1021  = icr_hi_next;
-    if (\$965 ) begin
-      \$1021  = 32'd0;
+    \$1027  = icr_hi_next;
+    if (\$959 ) begin
+      \$1027  = 32'd0;
     end
     if (rst) begin
-      \$1021  = 32'd0;
+      \$1027  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1022  = lvt_timer_next;
-    if (\$965 ) begin
-      \$1022  = 32'd65536;
+    \$1028  = lvt_timer_next;
+    if (\$959 ) begin
+      \$1028  = 32'd65536;
     end
     if (rst) begin
-      \$1022  = 32'd65536;
+      \$1028  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1023  = lvt_thermal_next;
-    if (\$965 ) begin
-      \$1023  = 32'd65536;
+    \$1029  = lvt_thermal_next;
+    if (\$959 ) begin
+      \$1029  = 32'd65536;
     end
     if (rst) begin
-      \$1023  = 32'd65536;
+      \$1029  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1024  = lvt_perfmon_next;
-    if (\$965 ) begin
-      \$1024  = 32'd65536;
+    \$1030  = lvt_perfmon_next;
+    if (\$959 ) begin
+      \$1030  = 32'd65536;
     end
     if (rst) begin
-      \$1024  = 32'd65536;
+      \$1030  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1025  = lvt_lint0_next;
-    if (\$965 ) begin
-      \$1025  = 32'd65536;
+    \$1031  = lvt_lint0_next;
+    if (\$959 ) begin
+      \$1031  = 32'd65536;
     end
     if (rst) begin
-      \$1025  = 32'd65536;
+      \$1031  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1026  = lvt_lint1_next;
-    if (\$965 ) begin
-      \$1026  = 32'd65536;
+    \$1032  = lvt_lint1_next;
+    if (\$959 ) begin
+      \$1032  = 32'd65536;
     end
     if (rst) begin
-      \$1026  = 32'd65536;
+      \$1032  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1027  = lvt_error_next;
-    if (\$965 ) begin
-      \$1027  = 32'd65536;
+    \$1033  = lvt_error_next;
+    if (\$959 ) begin
+      \$1033  = 32'd65536;
     end
     if (rst) begin
-      \$1027  = 32'd65536;
+      \$1033  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1028  = tmict_next;
-    if (\$965 ) begin
-      \$1028  = 32'd0;
+    \$1034  = tmict_next;
+    if (\$959 ) begin
+      \$1034  = 32'd0;
     end
     if (rst) begin
-      \$1028  = 32'd0;
+      \$1034  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1029  = tdcr_next;
-    if (\$965 ) begin
-      \$1029  = 32'd0;
+    \$1035  = tdcr_next;
+    if (\$959 ) begin
+      \$1035  = 32'd0;
     end
     if (rst) begin
-      \$1029  = 32'd0;
+      \$1035  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1030  = init_go;
+    \$1036  = init_go;
     if (rst) begin
-      \$1030  = 1'h0;
+      \$1036  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1031  = msg_sipi;
+    \$1037  = msg_sipi;
     if (rst) begin
-      \$1031  = 1'h0;
+      \$1037  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1032  = sipi_vector;
+    \$1038  = sipi_vector;
     if (msg_sipi) begin
-      \$1032  = msg_in__vector;
+      \$1038  = msg_in__vector;
     end
     if (rst) begin
-      \$1032  = 8'h00;
+      \$1038  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -5688,50 +5804,50 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign isr_word = { \$551 , \$549  };
   assign msr__ready = msr_ready;
   assign msr__fault = msr_fault;
-  assign \ack_valid$181  = ack_valid;
-  assign \ack_vector$183  = ack_vector;
+  assign \ack_valid$193  = ack_valid;
+  assign \ack_vector$195  = ack_vector;
   assign inta_bit_low = \$654 [31:0];
   assign inta_bit_sel = \$656 [7:0];
   assign inta_bit = { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  };
-  assign src0_bit_low = \$813 [31:0];
-  assign src0_bit_sel = \$815 [7:0];
-  assign src0_bit = { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign src1_bit_low = \$828 [31:0];
-  assign src1_bit_sel = \$830 [7:0];
-  assign src1_bit = { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign src2_bit_low = \$843 [31:0];
-  assign src2_bit_sel = \$845 [7:0];
-  assign src2_bit = { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign src3_bit_low = \$858 [31:0];
-  assign src3_bit_sel = \$860 [7:0];
-  assign src3_bit = { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign src4_bit_low = \$872 [31:0];
-  assign src4_bit_sel = \$874 [7:0];
-  assign src4_bit = { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign presc_ge = { 1'h1, \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  };
+  assign src0_bit_low = \$807 [31:0];
+  assign src0_bit_sel = \$809 [7:0];
+  assign src0_bit = { \$817 , \$816 , \$815 , \$814 , \$813 , \$812 , \$811 , \$810  };
+  assign src1_bit_low = \$822 [31:0];
+  assign src1_bit_sel = \$824 [7:0];
+  assign src1_bit = { \$832 , \$831 , \$830 , \$829 , \$828 , \$827 , \$826 , \$825  };
+  assign src2_bit_low = \$837 [31:0];
+  assign src2_bit_sel = \$839 [7:0];
+  assign src2_bit = { \$847 , \$846 , \$845 , \$844 , \$843 , \$842 , \$841 , \$840  };
+  assign src3_bit_low = \$852 [31:0];
+  assign src3_bit_sel = \$854 [7:0];
+  assign src3_bit = { \$862 , \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855  };
+  assign src4_bit_low = \$866 [31:0];
+  assign src4_bit_sel = \$868 [7:0];
+  assign src4_bit = { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$276  = sipi_vector;
+  assign \sipi_vector$288  = sipi_vector;
   assign \port$40$0  = \$3 ;
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$809 ;
-  assign err[5] = \$806 ;
-  assign err[7] = \$805 ;
+  assign err[6] = \$803 ;
+  assign err[5] = \$800 ;
+  assign err[7] = \$799 ;
   assign err[4:0] = 5'h00;
-  assign dl_reached_eq[3] = \$787 ;
-  assign dl_reached_eq[2] = \$785 ;
-  assign dl_reached_eq[1] = \$783 ;
-  assign dl_reached_eq[0] = \$781 ;
-  assign dl_reached_gt[3] = \$786 ;
-  assign dl_reached_gt[2] = \$784 ;
-  assign dl_reached_gt[1] = \$782 ;
-  assign dl_reached_gt[0] = \$780 ;
-  assign remote_set[1] = \$748 ;
-  assign remote_set[0] = \$708 ;
+  assign dl_reached_eq[3] = \$781 ;
+  assign dl_reached_eq[2] = \$779 ;
+  assign dl_reached_eq[1] = \$777 ;
+  assign dl_reached_eq[0] = \$775 ;
+  assign dl_reached_gt[3] = \$780 ;
+  assign dl_reached_gt[2] = \$778 ;
+  assign dl_reached_gt[1] = \$776 ;
+  assign dl_reached_gt[0] = \$774 ;
+  assign remote_set[1] = \$742 ;
+  assign remote_set[0] = \$706 ;
   assign remote_eoi[1] = \$670 ;
   assign remote_eoi[0] = \$668 ;
   assign gp_hit[3] = \$474 ;
@@ -5863,18 +5979,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign { \$652 [31:4], \$652 [2] } = 29'h00000000;
   assign { \$652 [3], \$652 [1:0] } = { wdata[3], wdata[1:0] };
   assign \$675  = msg_in__trigger;
-  assign \$684  = msg_in__trigger;
-  assign \$696  = lvt_lint0[15];
-  assign \$707  = lvt_lint0[15];
-  assign \$736  = lvt_lint1[15];
-  assign \$747  = lvt_lint1[15];
-  assign \$826  = msg_in__trigger;
-  assign \$841  = lvt_lint0[15];
-  assign \$856  = lvt_lint1[15];
-  assign \$871  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$870 ;
-  assign \$885  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$884 ;
-  assign { \$907 [63:36], \$907 [9:0] } = 38'h0000000000;
-  assign \$907 [35:10] = msr__wdata[35:10];
+  assign \$685  = msg_in__trigger;
+  assign \$694  = lvt_lint0[15];
+  assign \$705  = lvt_lint0[15];
+  assign \$730  = lvt_lint1[15];
+  assign \$741  = lvt_lint1[15];
+  assign \$820  = msg_in__trigger;
+  assign \$835  = lvt_lint0[15];
+  assign \$850  = lvt_lint1[15];
+  assign \$865  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$864 ;
+  assign \$879  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$878 ;
+  assign { \$901 [63:36], \$901 [9:0] } = 38'h0000000000;
+  assign \$901 [35:10] = msr__wdata[35:10];
 endmodule
