@@ -140,8 +140,7 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   of the cycle) is clear; NMI entries
   raise ``nmi`` and INIT entries do an INIT on a rising active edge; SMI and
   ExtINT are ignored.
-- **Messages.** ``msg_in__ready`` is always 1. A fixed message sees SVR's
-  software enable as it was at the start of the cycle. NMI sets ``nmi`` until
+- **Messages.** ``msg_in__ready`` is always 1. NMI sets ``nmi`` until
   ``nmi_ack``; INIT (not a level de-assert) pulses ``init`` and resets the
   APIC to its power-on state except the ID, the pending NMI and an IPI in
   flight; start-up pulses ``sipi`` with ``sipi_vector``. SMI and ExtINT are
@@ -812,11 +811,8 @@ class LapicCore(wiring.Component):
             m.d.comb += remote_eoi[k].eq(eoi_go & (lv == eoi_vec))
 
         # ------------------------------------------------------------ msg_in
-        # A fixed message sees SVR's enable as it was at the start of the cycle
-        # (no path from a register write to IRR). It needs no hardware-enable
-        # test: SVR is in its reset state (disabled) whenever EN was 0 at the
-        # start of the cycle, and a hardware disable at this edge clears IRR.
         msg = self.msg_in
+        enabled_next = fld(nx["SVR"], "SVR", "ENABLE")
         msg_level = msg.trigger == LEVEL
         msg_fixed = (msg.delivery_mode == DM["FIXED"]) | (msg.delivery_mode == DM["LOWEST"])
         msg_deassert = msg_level & ~msg.level
@@ -825,12 +821,12 @@ class LapicCore(wiring.Component):
         msg_nmi = Signal()
         msg_init = Signal()
         msg_sipi = Signal()
-        with m.If(msg.valid & msg_fixed & ~msg_deassert & enabled):
-            with m.If(msg.vector < 16):
-                m.d.comb += msg_illegal.eq(1)
-            with m.Else():
-                m.d.comb += msg_take.eq(1)
         with m.If(msg.valid & hw_en_next):
+            with m.If(msg_fixed & ~msg_deassert & enabled_next):
+                with m.If(msg.vector < 16):
+                    m.d.comb += msg_illegal.eq(1)
+                with m.Else():
+                    m.d.comb += msg_take.eq(1)
             m.d.comb += [
                 msg_nmi.eq(msg.delivery_mode == DM["NMI"]),
                 msg_init.eq((msg.delivery_mode == DM["INIT"]) & ~msg_deassert),
@@ -856,8 +852,7 @@ class LapicCore(wiring.Component):
             dm = fld(lvt, name, "DELIVERY_MODE")
             vec = fld(lvt, name, "VECTOR")
             lvl = fld(lvt, name, "TRIGGER") == LEVEL
-            # (fixed delivery needs no INIT test: an INIT at this edge clears IRR)
-            fixed = ~fld(lvt, name, "MASK") & (dm == DM["FIXED"])
+            fixed = on & (dm == DM["FIXED"])
             want = Signal(name=f"lint{k}_want")
             m.d.comb += want.eq(fixed & Mux(lvl, active & ~remote_irr[k], rising))
             go = Signal(name=f"lint{k}_go")

@@ -668,18 +668,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  reg [255:0] \$1000 ;
-  reg [255:0] \$1001 ;
-  reg \$1002 ;
-  reg [1:0] \$1003 ;
-  reg [15:0] \$1004 ;
-  reg [3:0] \$1005 ;
-  reg [3:0] \$1006 ;
-  reg [3:0] \$1007 ;
-  reg [3:0] \$1008 ;
-  reg [3:0] \$1009 ;
+  reg [31:0] \$1000 ;
+  reg [6:0] \$1001 ;
+  reg [63:0] \$1002 ;
+  reg [7:0] \$1003 ;
+  reg \$1004 ;
+  reg [7:0] \$1005 ;
+  reg [255:0] \$1006 ;
+  reg [255:0] \$1007 ;
+  reg \$1008 ;
+  reg [1:0] \$1009 ;
   wire \$101 ;
-  reg [3:0] \$1010 ;
+  reg [15:0] \$1010 ;
   reg [3:0] \$1011 ;
   reg [3:0] \$1012 ;
   reg [3:0] \$1013 ;
@@ -691,13 +691,13 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [3:0] \$1019 ;
   wire \$102 ;
   reg [3:0] \$1020 ;
-  reg \$1021 ;
-  reg [31:0] \$1022 ;
-  reg [31:0] \$1023 ;
-  reg [31:0] \$1024 ;
-  reg [31:0] \$1025 ;
-  reg [31:0] \$1026 ;
-  reg [31:0] \$1027 ;
+  reg [3:0] \$1021 ;
+  reg [3:0] \$1022 ;
+  reg [3:0] \$1023 ;
+  reg [3:0] \$1024 ;
+  reg [3:0] \$1025 ;
+  reg [3:0] \$1026 ;
+  reg \$1027 ;
   reg [31:0] \$1028 ;
   reg [31:0] \$1029 ;
   wire \$103 ;
@@ -707,10 +707,16 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] \$1033 ;
   reg [31:0] \$1034 ;
   reg [31:0] \$1035 ;
-  reg \$1036 ;
-  reg \$1037 ;
-  reg [7:0] \$1038 ;
+  reg [31:0] \$1036 ;
+  reg [31:0] \$1037 ;
+  reg [31:0] \$1038 ;
+  reg [31:0] \$1039 ;
   wire \$104 ;
+  reg [31:0] \$1040 ;
+  reg [31:0] \$1041 ;
+  reg \$1042 ;
+  reg \$1043 ;
+  reg [7:0] \$1044 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
@@ -774,12 +780,12 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$16 ;
   wire \$160 ;
   wire \$161 ;
-  wire [4:0] \$1610 ;
-  wire [6:0] \$1613 ;
+  wire [4:0] \$1616 ;
+  wire [6:0] \$1619 ;
   wire \$162 ;
-  wire [8:0] \$1625 ;
-  wire [8:0] \$1628 ;
   wire \$163 ;
+  wire [8:0] \$1631 ;
+  wire [8:0] \$1634 ;
   wire \$164 ;
   wire \$165 ;
   wire \$166 ;
@@ -1494,93 +1500,93 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$804 ;
   wire \$805 ;
   wire \$806 ;
-  wire [62:0] \$807 ;
-  wire [14:0] \$808 ;
-  wire [14:0] \$809 ;
+  wire \$807 ;
+  wire \$808 ;
+  wire \$809 ;
   wire \$81 ;
-  wire [31:0] \$810 ;
-  wire [31:0] \$811 ;
-  wire [31:0] \$812 ;
-  wire [31:0] \$813 ;
-  wire [31:0] \$814 ;
-  wire [31:0] \$815 ;
+  wire \$810 ;
+  wire \$811 ;
+  wire \$812 ;
+  wire [62:0] \$813 ;
+  wire [14:0] \$814 ;
+  wire [14:0] \$815 ;
   wire [31:0] \$816 ;
   wire [31:0] \$817 ;
-  wire [255:0] \$818 ;
-  wire [255:0] \$819 ;
+  wire [31:0] \$818 ;
+  wire [31:0] \$819 ;
   wire \$82 ;
-  wire \$820 ;
-  wire [255:0] \$821 ;
-  wire [62:0] \$822 ;
-  wire [14:0] \$823 ;
-  wire [14:0] \$824 ;
-  wire [31:0] \$825 ;
-  wire [31:0] \$826 ;
-  wire [31:0] \$827 ;
-  wire [31:0] \$828 ;
-  wire [31:0] \$829 ;
+  wire [31:0] \$820 ;
+  wire [31:0] \$821 ;
+  wire [31:0] \$822 ;
+  wire [31:0] \$823 ;
+  wire [255:0] \$824 ;
+  wire [255:0] \$825 ;
+  wire \$826 ;
+  wire [255:0] \$827 ;
+  wire [62:0] \$828 ;
+  wire [14:0] \$829 ;
   wire \$83 ;
-  wire [31:0] \$830 ;
+  wire [14:0] \$830 ;
   wire [31:0] \$831 ;
   wire [31:0] \$832 ;
-  wire [255:0] \$833 ;
-  wire [255:0] \$834 ;
-  wire \$835 ;
-  wire [255:0] \$836 ;
-  wire [62:0] \$837 ;
-  wire [14:0] \$838 ;
-  wire [14:0] \$839 ;
+  wire [31:0] \$833 ;
+  wire [31:0] \$834 ;
+  wire [31:0] \$835 ;
+  wire [31:0] \$836 ;
+  wire [31:0] \$837 ;
+  wire [31:0] \$838 ;
+  wire [255:0] \$839 ;
   wire \$84 ;
-  wire [31:0] \$840 ;
-  wire [31:0] \$841 ;
-  wire [31:0] \$842 ;
-  wire [31:0] \$843 ;
-  wire [31:0] \$844 ;
-  wire [31:0] \$845 ;
+  wire [255:0] \$840 ;
+  wire \$841 ;
+  wire [255:0] \$842 ;
+  wire [62:0] \$843 ;
+  wire [14:0] \$844 ;
+  wire [14:0] \$845 ;
   wire [31:0] \$846 ;
   wire [31:0] \$847 ;
-  wire [255:0] \$848 ;
-  wire [255:0] \$849 ;
+  wire [31:0] \$848 ;
+  wire [31:0] \$849 ;
   wire \$85 ;
-  wire \$850 ;
-  wire [255:0] \$851 ;
-  wire [62:0] \$852 ;
-  wire [14:0] \$853 ;
-  wire [14:0] \$854 ;
-  wire [31:0] \$855 ;
-  wire [31:0] \$856 ;
-  wire [31:0] \$857 ;
-  wire [31:0] \$858 ;
-  wire [31:0] \$859 ;
+  wire [31:0] \$850 ;
+  wire [31:0] \$851 ;
+  wire [31:0] \$852 ;
+  wire [31:0] \$853 ;
+  wire [255:0] \$854 ;
+  wire [255:0] \$855 ;
+  wire \$856 ;
+  wire [255:0] \$857 ;
+  wire [62:0] \$858 ;
+  wire [14:0] \$859 ;
   wire \$86 ;
-  wire [31:0] \$860 ;
+  wire [14:0] \$860 ;
   wire [31:0] \$861 ;
   wire [31:0] \$862 ;
-  wire [255:0] \$863 ;
-  wire [255:0] \$864 ;
-  wire [255:0] \$865 ;
-  wire [62:0] \$866 ;
-  wire [14:0] \$867 ;
-  wire [14:0] \$868 ;
-  wire [31:0] \$869 ;
+  wire [31:0] \$863 ;
+  wire [31:0] \$864 ;
+  wire [31:0] \$865 ;
+  wire [31:0] \$866 ;
+  wire [31:0] \$867 ;
+  wire [31:0] \$868 ;
+  wire [255:0] \$869 ;
   wire \$87 ;
-  wire [31:0] \$870 ;
-  wire [31:0] \$871 ;
-  wire [31:0] \$872 ;
-  wire [31:0] \$873 ;
-  wire [31:0] \$874 ;
+  wire [255:0] \$870 ;
+  wire [255:0] \$871 ;
+  wire [62:0] \$872 ;
+  wire [14:0] \$873 ;
+  wire [14:0] \$874 ;
   wire [31:0] \$875 ;
   wire [31:0] \$876 ;
-  wire [255:0] \$877 ;
-  wire [255:0] \$878 ;
-  wire [255:0] \$879 ;
+  wire [31:0] \$877 ;
+  wire [31:0] \$878 ;
+  wire [31:0] \$879 ;
   wire \$88 ;
-  wire \$880 ;
-  wire \$881 ;
-  wire \$882 ;
-  wire \$883 ;
-  wire \$884 ;
-  wire \$885 ;
+  wire [31:0] \$880 ;
+  wire [31:0] \$881 ;
+  wire [31:0] \$882 ;
+  wire [255:0] \$883 ;
+  wire [255:0] \$884 ;
+  wire [255:0] \$885 ;
   wire \$886 ;
   wire \$887 ;
   wire \$888 ;
@@ -1599,53 +1605,53 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$9 ;
   wire \$90 ;
   wire \$900 ;
-  wire [63:0] \$901 ;
-  wire [7:0] \$902 ;
+  wire \$901 ;
+  wire \$902 ;
   wire \$903 ;
   wire \$904 ;
-  wire [31:0] \$905 ;
+  wire \$905 ;
   wire \$906 ;
-  wire \$907 ;
-  wire \$908 ;
+  wire [63:0] \$907 ;
+  wire [7:0] \$908 ;
   wire \$909 ;
   wire \$91 ;
   wire \$910 ;
   wire [31:0] \$911 ;
-  wire [32:0] \$912 ;
-  wire [7:0] \$913 ;
+  wire \$912 ;
+  wire \$913 ;
   wire \$914 ;
-  wire [7:0] \$915 ;
-  wire [7:0] \$916 ;
-  wire \$917 ;
-  wire [255:0] \$918 ;
-  wire [255:0] \$919 ;
+  wire \$915 ;
+  wire \$916 ;
+  wire [31:0] \$917 ;
+  wire [32:0] \$918 ;
+  wire [7:0] \$919 ;
   wire \$92 ;
-  wire [255:0] \$920 ;
-  wire [255:0] \$921 ;
-  wire [255:0] \$922 ;
-  wire [255:0] \$923 ;
+  wire \$920 ;
+  wire [7:0] \$921 ;
+  wire [7:0] \$922 ;
+  wire \$923 ;
   wire [255:0] \$924 ;
-  wire \$925 ;
-  wire [1:0] \$926 ;
-  wire [1:0] \$927 ;
-  wire [1:0] \$928 ;
-  wire \$929 ;
+  wire [255:0] \$925 ;
+  wire [255:0] \$926 ;
+  wire [255:0] \$927 ;
+  wire [255:0] \$928 ;
+  wire [255:0] \$929 ;
   wire \$93 ;
-  wire \$930 ;
+  wire [255:0] \$930 ;
   wire \$931 ;
-  wire \$932 ;
-  wire [30:0] \$933 ;
-  wire [30:0] \$934 ;
-  wire [30:0] \$935 ;
-  wire [30:0] \$936 ;
-  wire [30:0] \$937 ;
+  wire [1:0] \$932 ;
+  wire [1:0] \$933 ;
+  wire [1:0] \$934 ;
+  wire \$935 ;
+  wire \$936 ;
+  wire \$937 ;
   wire \$938 ;
-  wire \$939 ;
+  wire [30:0] \$939 ;
   wire \$94 ;
-  wire \$940 ;
-  wire \$941 ;
-  wire \$942 ;
-  wire \$943 ;
+  wire [30:0] \$940 ;
+  wire [30:0] \$941 ;
+  wire [30:0] \$942 ;
+  wire [30:0] \$943 ;
   wire \$944 ;
   wire \$945 ;
   wire \$946 ;
@@ -1664,49 +1670,49 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$958 ;
   wire \$959 ;
   wire \$96 ;
-  reg \$960 ;
-  reg [7:0] \$961 ;
-  reg [15:0] \$962 ;
-  reg \$963 ;
-  reg \$964 ;
-  reg [3:0] \$965 ;
-  reg [3:0] \$966 ;
-  reg \$967 ;
-  reg \$968 ;
+  wire \$960 ;
+  wire \$961 ;
+  wire \$962 ;
+  wire \$963 ;
+  wire \$964 ;
+  wire \$965 ;
+  reg \$966 ;
+  reg [7:0] \$967 ;
+  reg [15:0] \$968 ;
   reg \$969 ;
   wire \$97 ;
-  reg [11:0] \$970 ;
-  reg \$971 ;
-  reg \$972 ;
+  reg \$970 ;
+  reg [3:0] \$971 ;
+  reg [3:0] \$972 ;
   reg \$973 ;
   reg \$974 ;
   reg \$975 ;
-  reg [63:0] \$976 ;
+  reg [11:0] \$976 ;
   reg \$977 ;
-  reg [7:0] \$978 ;
-  reg [31:0] \$979 ;
+  reg \$978 ;
+  reg \$979 ;
   wire \$98 ;
-  reg [7:0] \$980 ;
+  reg \$980 ;
   reg \$981 ;
-  reg \$982 ;
-  reg [7:0] \$983 ;
-  reg [2:0] \$984 ;
-  reg \$985 ;
-  reg [1:0] \$986 ;
+  reg [63:0] \$982 ;
+  reg \$983 ;
+  reg [7:0] \$984 ;
+  reg [31:0] \$985 ;
+  reg [7:0] \$986 ;
   reg \$987 ;
   reg \$988 ;
-  reg [31:0] \$989 ;
+  reg [7:0] \$989 ;
   wire \$99 ;
-  reg [7:0] \$990 ;
+  reg [2:0] \$990 ;
   reg \$991 ;
-  reg [7:0] \$992 ;
-  reg [1:0] \$993 ;
-  reg [31:0] \$994 ;
-  reg [6:0] \$995 ;
-  reg [63:0] \$996 ;
-  reg [7:0] \$997 ;
-  reg \$998 ;
-  reg [7:0] \$999 ;
+  reg [1:0] \$992 ;
+  reg \$993 ;
+  reg \$994 ;
+  reg [31:0] \$995 ;
+  reg [7:0] \$996 ;
+  reg \$997 ;
+  reg [7:0] \$998 ;
+  reg [1:0] \$999 ;
   output ack_valid;
   reg ack_valid = 1'h0;
   (* init = 1'h0 *)
@@ -2619,19 +2625,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign hw_en_next = \$547  ? msr__wdata[11] : apic_base[11];
   assign r_addr = apic_base[10] ? x2_off_q : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1610  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1610 ;
-  assign \$1613  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1613 ;
+  assign \$1616  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1616 ;
+  assign \$1619  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1619 ;
   assign \$548  = 1'h1 << isr_pair_low[3:0];
   assign \$549  = isr_pair_valid[0] ? \$548 [15:0] : 16'h0000;
   assign \$550  = 1'h1 << isr_pair_low[7:4];
   assign \$551  = isr_pair_valid[1] ? \$550 [15:0] : 16'h0000;
   assign \$552  = id_set ? id_reg : initial_apic_id;
-  assign \$1625  = r_addr[6:4] * 6'h20;
-  assign \$557  = tmr >> \$1625 ;
-  assign \$1628  = r_addr[6:4] * 6'h20;
-  assign \$558  = irr >> \$1628 ;
+  assign \$1631  = r_addr[6:4] * 6'h20;
+  assign \$557  = tmr >> \$1631 ;
+  assign \$1634  = r_addr[6:4] * 6'h20;
+  assign \$558  = irr >> \$1634 ;
   assign \$561  = \$559  | { 16'h0000, \$560  };
   assign \$568  = \$566  | { 16'h0000, \$567  };
   assign \$571  = \$569  | { 16'h0000, \$570  };
@@ -2706,464 +2712,470 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$668  = eoi_go & \$667 ;
   assign \$669  = lvt_lint1[7:0] == eoi_vec;
   assign \$670  = eoi_go & \$669 ;
-  assign \$671  = ! msg_in__delivery_mode;
-  assign \$672  = msg_in__delivery_mode == 1'h1;
-  assign \$673  = \$671  | \$672 ;
-  assign \$674  = msg_in__valid & \$673 ;
+  assign \$671  = msg_in__valid & hw_en_next;
+  assign \$672  = ! msg_in__delivery_mode;
+  assign \$673  = msg_in__delivery_mode == 1'h1;
+  assign \$674  = \$672  | \$673 ;
   assign \$676  = ~ msg_in__level;
   assign \$677  = \$675  & \$676 ;
   assign \$678  = ~ \$677 ;
   assign \$679  = \$674  & \$678 ;
-  assign \$680  = \$679  & svr[8];
+  assign \$680  = \$679  & svr_next[8];
   assign \$681  = msg_in__vector < 5'h10;
-  assign \$682  = msg_in__valid & hw_en_next;
-  assign \$683  = msg_in__delivery_mode == 3'h4;
-  assign \$684  = msg_in__delivery_mode == 3'h5;
-  assign \$686  = ~ msg_in__level;
-  assign \$687  = \$685  & \$686 ;
-  assign \$688  = ~ \$687 ;
-  assign \$689  = \$684  & \$688 ;
-  assign \$690  = msg_in__delivery_mode == 3'h6;
-  assign \$691  = ~ lvt_lint0[16];
-  assign \$692  = ! lvt_lint0[10:8];
-  assign \$693  = \$691  & \$692 ;
-  assign \$695  = lint0 ^ lvt_lint0[13];
-  assign \$696  = ~ remote_irr[0];
-  assign \$697  = \$695  & \$696 ;
-  assign \$698  = lint0 ^ lvt_lint0[13];
-  assign \$699  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$700  = ~ \$699 ;
-  assign \$701  = \$698  & \$700 ;
-  assign \$702  = \$694  ? \$697  : \$701 ;
-  assign lint0_want = \$693  & \$702 ;
-  assign \$703  = lvt_lint0[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$703 ;
-  assign \$704  = lvt_lint0[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$704 ;
-  assign \$706  = lint0_go & \$705 ;
-  assign \$707  = ~ lvt_lint0[16];
-  assign \$708  = msg_init | base_disable;
-  assign \$709  = ~ \$708 ;
-  assign \$710  = \$707  & \$709 ;
-  assign \$711  = lvt_lint0[10:8] == 3'h4;
-  assign \$712  = \$710  & \$711 ;
-  assign \$713  = lint0 ^ lvt_lint0[13];
-  assign \$714  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$715  = ~ \$714 ;
-  assign \$716  = \$713  & \$715 ;
-  assign lint0_nmi = \$712  & \$716 ;
-  assign \$717  = ~ lvt_lint0[16];
-  assign \$718  = msg_init | base_disable;
-  assign \$719  = ~ \$718 ;
-  assign \$720  = \$717  & \$719 ;
-  assign \$721  = lvt_lint0[10:8] == 3'h5;
-  assign \$722  = \$720  & \$721 ;
-  assign \$723  = lint0 ^ lvt_lint0[13];
-  assign \$724  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$725  = ~ \$724 ;
-  assign \$726  = \$723  & \$725 ;
-  assign lint0_init = \$722  & \$726 ;
-  assign \$727  = ~ lvt_lint1[16];
-  assign \$728  = ! lvt_lint1[10:8];
-  assign \$729  = \$727  & \$728 ;
-  assign \$731  = lint1 ^ lvt_lint1[13];
-  assign \$732  = ~ remote_irr[1];
-  assign \$733  = \$731  & \$732 ;
-  assign \$734  = lint1 ^ lvt_lint1[13];
-  assign \$735  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$736  = ~ \$735 ;
-  assign \$737  = \$734  & \$736 ;
-  assign \$738  = \$730  ? \$733  : \$737 ;
-  assign lint1_want = \$729  & \$738 ;
-  assign \$739  = lvt_lint1[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$739 ;
-  assign \$740  = lvt_lint1[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$740 ;
-  assign \$742  = lint1_go & \$741 ;
-  assign \$743  = ~ lvt_lint1[16];
-  assign \$744  = msg_init | base_disable;
-  assign \$745  = \$744  | lint0_init;
-  assign \$746  = ~ \$745 ;
-  assign \$747  = \$743  & \$746 ;
-  assign \$748  = lvt_lint1[10:8] == 3'h4;
-  assign \$749  = \$747  & \$748 ;
-  assign \$750  = lint1 ^ lvt_lint1[13];
-  assign \$751  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$682  = msg_in__delivery_mode == 3'h4;
+  assign \$683  = msg_in__delivery_mode == 3'h5;
+  assign \$685  = ~ msg_in__level;
+  assign \$686  = \$684  & \$685 ;
+  assign \$687  = ~ \$686 ;
+  assign \$688  = \$683  & \$687 ;
+  assign \$689  = msg_in__delivery_mode == 3'h6;
+  assign \$690  = ~ lvt_lint0[16];
+  assign \$691  = msg_init | base_disable;
+  assign \$692  = ~ \$691 ;
+  assign \$693  = \$690  & \$692 ;
+  assign \$694  = ! lvt_lint0[10:8];
+  assign \$695  = \$693  & \$694 ;
+  assign \$697  = lint0 ^ lvt_lint0[13];
+  assign \$698  = ~ remote_irr[0];
+  assign \$699  = \$697  & \$698 ;
+  assign \$700  = lint0 ^ lvt_lint0[13];
+  assign \$701  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$702  = ~ \$701 ;
+  assign \$703  = \$700  & \$702 ;
+  assign \$704  = \$696  ? \$699  : \$703 ;
+  assign lint0_want = \$695  & \$704 ;
+  assign \$705  = lvt_lint0[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$705 ;
+  assign \$706  = lvt_lint0[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$706 ;
+  assign \$708  = lint0_go & \$707 ;
+  assign \$709  = ~ lvt_lint0[16];
+  assign \$710  = msg_init | base_disable;
+  assign \$711  = ~ \$710 ;
+  assign \$712  = \$709  & \$711 ;
+  assign \$713  = lvt_lint0[10:8] == 3'h4;
+  assign \$714  = \$712  & \$713 ;
+  assign \$715  = lint0 ^ lvt_lint0[13];
+  assign \$716  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$717  = ~ \$716 ;
+  assign \$718  = \$715  & \$717 ;
+  assign lint0_nmi = \$714  & \$718 ;
+  assign \$719  = ~ lvt_lint0[16];
+  assign \$720  = msg_init | base_disable;
+  assign \$721  = ~ \$720 ;
+  assign \$722  = \$719  & \$721 ;
+  assign \$723  = lvt_lint0[10:8] == 3'h5;
+  assign \$724  = \$722  & \$723 ;
+  assign \$725  = lint0 ^ lvt_lint0[13];
+  assign \$726  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$727  = ~ \$726 ;
+  assign \$728  = \$725  & \$727 ;
+  assign lint0_init = \$724  & \$728 ;
+  assign \$729  = ~ lvt_lint1[16];
+  assign \$730  = msg_init | base_disable;
+  assign \$731  = \$730  | lint0_init;
+  assign \$732  = ~ \$731 ;
+  assign \$733  = \$729  & \$732 ;
+  assign \$734  = ! lvt_lint1[10:8];
+  assign \$735  = \$733  & \$734 ;
+  assign \$737  = lint1 ^ lvt_lint1[13];
+  assign \$738  = ~ remote_irr[1];
+  assign \$739  = \$737  & \$738 ;
+  assign \$740  = lint1 ^ lvt_lint1[13];
+  assign \$741  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$742  = ~ \$741 ;
+  assign \$743  = \$740  & \$742 ;
+  assign \$744  = \$736  ? \$739  : \$743 ;
+  assign lint1_want = \$735  & \$744 ;
+  assign \$745  = lvt_lint1[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$745 ;
+  assign \$746  = lvt_lint1[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$746 ;
+  assign \$748  = lint1_go & \$747 ;
+  assign \$749  = ~ lvt_lint1[16];
+  assign \$750  = msg_init | base_disable;
+  assign \$751  = \$750  | lint0_init;
   assign \$752  = ~ \$751 ;
-  assign \$753  = \$750  & \$752 ;
-  assign lint1_nmi = \$749  & \$753 ;
-  assign \$754  = ~ lvt_lint1[16];
-  assign \$755  = msg_init | base_disable;
-  assign \$756  = \$755  | lint0_init;
-  assign \$757  = ~ \$756 ;
-  assign \$758  = \$754  & \$757 ;
-  assign \$759  = lvt_lint1[10:8] == 3'h5;
-  assign \$760  = \$758  & \$759 ;
-  assign \$761  = lint1 ^ lvt_lint1[13];
-  assign \$762  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$753  = \$749  & \$752 ;
+  assign \$754  = lvt_lint1[10:8] == 3'h4;
+  assign \$755  = \$753  & \$754 ;
+  assign \$756  = lint1 ^ lvt_lint1[13];
+  assign \$757  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$758  = ~ \$757 ;
+  assign \$759  = \$756  & \$758 ;
+  assign lint1_nmi = \$755  & \$759 ;
+  assign \$760  = ~ lvt_lint1[16];
+  assign \$761  = msg_init | base_disable;
+  assign \$762  = \$761  | lint0_init;
   assign \$763  = ~ \$762 ;
-  assign \$764  = \$761  & \$763 ;
-  assign lint1_init = \$760  & \$764 ;
-  assign \$765  = presc >= 1'h1;
-  assign \$766  = presc >= 2'h3;
-  assign \$767  = presc >= 3'h7;
-  assign \$768  = presc >= 4'hf;
-  assign \$769  = presc >= 5'h1f;
-  assign \$770  = presc >= 6'h3f;
-  assign \$771  = presc >= 7'h7f;
-  assign presc_done = { 1'h1, \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  } >> { tdcr[3], tdcr[1:0] };
-  assign \$772  = | tmcct;
-  assign dec = \$772  & presc_done;
-  assign \$773  = tmcct == 1'h1;
-  assign expire = dec & \$773 ;
-  assign \$774  = tsc[15:0] >= tsc_deadline[15:0];
-  assign \$775  = tsc[15:0] == tsc_deadline[15:0];
-  assign \$776  = tsc[31:16] > tsc_deadline[31:16];
-  assign \$777  = tsc[31:16] == tsc_deadline[31:16];
-  assign \$778  = tsc[47:32] > tsc_deadline[47:32];
-  assign \$779  = tsc[47:32] == tsc_deadline[47:32];
-  assign \$780  = tsc[63:48] > tsc_deadline[63:48];
-  assign \$781  = tsc[63:48] == tsc_deadline[63:48];
-  assign \$782  = dl_reached_eq[1] & dl_reached_gt[0];
-  assign \$783  = dl_reached_gt[1] | \$782 ;
-  assign \$784  = dl_reached_eq[2] & \$783 ;
-  assign \$785  = dl_reached_gt[2] | \$784 ;
-  assign \$786  = dl_reached_eq[3] & \$785 ;
-  assign dl_reached = dl_reached_gt[3] | \$786 ;
-  assign \$787  = | tsc_deadline;
-  assign dl_due = \$787  & dl_reached;
-  assign \$788  = msr_acc & is_dl_q;
-  assign \$789  = \$788  & msr__write;
-  assign \$790  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$789  & \$790 ;
-  assign \$791  = expire | dl_due;
-  assign \$792  = ~ lvt_timer[16];
-  assign \$793  = \$791  & \$792 ;
-  assign \$794  = lvt_timer[7:0] >= 5'h10;
-  assign t_go = \$793  & \$794 ;
-  assign \$795  = expire | dl_due;
-  assign \$796  = ~ lvt_timer[16];
-  assign \$797  = \$795  & \$796 ;
-  assign \$798  = lvt_timer[7:0] < 5'h10;
-  assign t_bad = \$797  & \$798 ;
-  assign \$799  = err_reserved_r | err_reserved_w;
-  assign \$800  = err_send | self_bad;
-  assign \$801  = msg_illegal | lint0_illegal;
-  assign \$802  = \$801  | lint1_illegal;
-  assign \$803  = \$802  | t_bad;
-  assign \$804  = ~ lvt_error[16];
-  assign \$805  = err_seen & \$804 ;
-  assign \$806  = lvt_error[7:0] >= 5'h10;
-  assign e_go = \$805  & \$806 ;
-  assign \$807  = 1'h1 << msg_in__vector[4:0];
-  assign \$808  = 1'h1 << msg_in__vector[7:5];
-  assign \$809  = msg_take ? \$808  : 15'h0000;
-  assign \$810  = \$809 [0] ? \$807 [31:0] : 32'd0;
-  assign \$811  = \$809 [1] ? \$807 [31:0] : 32'd0;
-  assign \$812  = \$809 [2] ? \$807 [31:0] : 32'd0;
-  assign \$813  = \$809 [3] ? \$807 [31:0] : 32'd0;
-  assign \$814  = \$809 [4] ? \$807 [31:0] : 32'd0;
-  assign \$815  = \$809 [5] ? \$807 [31:0] : 32'd0;
-  assign \$816  = \$809 [6] ? \$807 [31:0] : 32'd0;
-  assign \$817  = \$809 [7] ? \$807 [31:0] : 32'd0;
-  assign \$818  = ~ { \$817 , \$816 , \$815 , \$814 , \$813 , \$812 , \$811 , \$810  };
-  assign \$819  = tmr & \$818 ;
-  assign \$821  = \$820  ? { \$817 , \$816 , \$815 , \$814 , \$813 , \$812 , \$811 , \$810  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$819  | \$821 ;
-  assign \$822  = 1'h1 << lvt_lint0[4:0];
-  assign \$823  = 1'h1 << lvt_lint0[7:5];
-  assign \$824  = lint0_go ? \$823  : 15'h0000;
-  assign \$825  = \$824 [0] ? \$822 [31:0] : 32'd0;
-  assign \$826  = \$824 [1] ? \$822 [31:0] : 32'd0;
-  assign \$827  = \$824 [2] ? \$822 [31:0] : 32'd0;
-  assign \$828  = \$824 [3] ? \$822 [31:0] : 32'd0;
-  assign \$829  = \$824 [4] ? \$822 [31:0] : 32'd0;
-  assign \$830  = \$824 [5] ? \$822 [31:0] : 32'd0;
-  assign \$831  = \$824 [6] ? \$822 [31:0] : 32'd0;
-  assign \$832  = \$824 [7] ? \$822 [31:0] : 32'd0;
-  assign \$833  = ~ { \$832 , \$831 , \$830 , \$829 , \$828 , \$827 , \$826 , \$825  };
-  assign \$834  = tmr_stage0 & \$833 ;
-  assign \$836  = \$835  ? { \$832 , \$831 , \$830 , \$829 , \$828 , \$827 , \$826 , \$825  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$834  | \$836 ;
-  assign \$837  = 1'h1 << lvt_lint1[4:0];
-  assign \$838  = 1'h1 << lvt_lint1[7:5];
-  assign \$839  = lint1_go ? \$838  : 15'h0000;
-  assign \$840  = \$839 [0] ? \$837 [31:0] : 32'd0;
-  assign \$841  = \$839 [1] ? \$837 [31:0] : 32'd0;
-  assign \$842  = \$839 [2] ? \$837 [31:0] : 32'd0;
-  assign \$843  = \$839 [3] ? \$837 [31:0] : 32'd0;
-  assign \$844  = \$839 [4] ? \$837 [31:0] : 32'd0;
-  assign \$845  = \$839 [5] ? \$837 [31:0] : 32'd0;
-  assign \$846  = \$839 [6] ? \$837 [31:0] : 32'd0;
-  assign \$847  = \$839 [7] ? \$837 [31:0] : 32'd0;
-  assign \$848  = ~ { \$847 , \$846 , \$845 , \$844 , \$843 , \$842 , \$841 , \$840  };
-  assign \$849  = tmr_stage1 & \$848 ;
-  assign \$851  = \$850  ? { \$847 , \$846 , \$845 , \$844 , \$843 , \$842 , \$841 , \$840  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$849  | \$851 ;
-  assign \$852  = 1'h1 << lvt_timer[4:0];
-  assign \$853  = 1'h1 << lvt_timer[7:5];
-  assign \$854  = t_go ? \$853  : 15'h0000;
-  assign \$855  = \$854 [0] ? \$852 [31:0] : 32'd0;
-  assign \$856  = \$854 [1] ? \$852 [31:0] : 32'd0;
-  assign \$857  = \$854 [2] ? \$852 [31:0] : 32'd0;
-  assign \$858  = \$854 [3] ? \$852 [31:0] : 32'd0;
-  assign \$859  = \$854 [4] ? \$852 [31:0] : 32'd0;
-  assign \$860  = \$854 [5] ? \$852 [31:0] : 32'd0;
-  assign \$861  = \$854 [6] ? \$852 [31:0] : 32'd0;
-  assign \$862  = \$854 [7] ? \$852 [31:0] : 32'd0;
-  assign \$863  = ~ { \$862 , \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855  };
-  assign \$864  = tmr_stage2 & \$863 ;
-  assign \$866  = 1'h1 << lvt_error[4:0];
-  assign \$867  = 1'h1 << lvt_error[7:5];
-  assign \$868  = e_go ? \$867  : 15'h0000;
-  assign \$869  = \$868 [0] ? \$866 [31:0] : 32'd0;
-  assign \$870  = \$868 [1] ? \$866 [31:0] : 32'd0;
-  assign \$871  = \$868 [2] ? \$866 [31:0] : 32'd0;
-  assign \$872  = \$868 [3] ? \$866 [31:0] : 32'd0;
-  assign \$873  = \$868 [4] ? \$866 [31:0] : 32'd0;
-  assign \$874  = \$868 [5] ? \$866 [31:0] : 32'd0;
-  assign \$875  = \$868 [6] ? \$866 [31:0] : 32'd0;
-  assign \$876  = \$868 [7] ? \$866 [31:0] : 32'd0;
-  assign \$877  = ~ { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
-  assign \$878  = tmr_stage3 & \$877 ;
-  assign \$880  = msg_init | lint0_init;
-  assign init_go = \$880  | lint1_init;
-  assign \$881  = { \$381 , \$384 [6:4] } <= 1'h0;
-  assign \$882  = { \$381 , \$384 [6:4] } <= 1'h1;
-  assign \$883  = { \$381 , \$384 [6:4] } <= 2'h2;
-  assign \$884  = { \$381 , \$384 [6:4] } <= 2'h3;
-  assign \$885  = { \$381 , \$384 [6:4] } <= 3'h4;
-  assign \$886  = { \$381 , \$384 [6:4] } <= 3'h5;
-  assign \$887  = { \$381 , \$384 [6:4] } <= 3'h6;
-  assign \$888  = { \$381 , \$384 [6:4] } <= 3'h7;
-  assign \$889  = { \$381 , \$384 [6:4] } <= 4'h8;
-  assign \$890  = { \$381 , \$384 [6:4] } <= 4'h9;
-  assign \$891  = { \$381 , \$384 [6:4] } <= 4'ha;
-  assign \$892  = { \$381 , \$384 [6:4] } <= 4'hb;
-  assign \$893  = { \$381 , \$384 [6:4] } <= 4'hc;
-  assign \$894  = { \$381 , \$384 [6:4] } <= 4'hd;
-  assign \$895  = { \$381 , \$384 [6:4] } <= 4'he;
-  assign \$896  = ~ msr_ready;
-  assign \$897  = msr__valid & \$896 ;
-  assign \$898  = msr_acc & is_base_q;
-  assign \$899  = \$898  & msr__write;
-  assign \$900  = \$899  & base_ok;
-  assign \$902  = deliverable ? irrv : svr[7:0];
-  assign \$903  = x2_go & msr__write;
-  assign \$904  = \$903  & x2_is_icr_q;
-  assign \$905  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$906  = eoi_go & eoi_level;
-  assign \$907  = ~ svr[12];
-  assign \$908  = \$906  & \$907 ;
-  assign \$909  = | tmcct;
-  assign \$910  = lvt_timer[18:17] == 1'h1;
-  assign \$911  = \$910  ? tmict : 32'd0;
-  assign \$912  = tmcct - 1'h1;
-  assign \$913  = presc + 1'h1;
-  assign \$914  = dl_due | tsc_switch;
-  assign \$915  = esr_write ? 8'h00 : esr_pending;
-  assign \$916  = \$915  | err;
-  assign \$917  = | err;
-  assign \$918  = ~ { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
-  assign \$919  = irr & \$918 ;
-  assign \$920  = \$919  | { \$817 , \$816 , \$815 , \$814 , \$813 , \$812 , \$811 , \$810  };
-  assign \$921  = \$920  | { \$832 , \$831 , \$830 , \$829 , \$828 , \$827 , \$826 , \$825  };
-  assign \$922  = \$921  | { \$847 , \$846 , \$845 , \$844 , \$843 , \$842 , \$841 , \$840  };
-  assign \$923  = \$922  | { \$862 , \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855  };
-  assign \$924  = \$923  | { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
-  assign \$925  = inta_go & eoi_go;
-  assign \$926  = ~ remote_eoi;
-  assign \$927  = remote_irr & \$926 ;
-  assign \$928  = \$927  | remote_set;
-  assign \$929  = ~ eoi_go;
-  assign \$930  = inta_go & \$929 ;
-  assign \$931  = ~ inta_go;
-  assign \$932  = eoi_go & \$931 ;
-  assign \$933  = 1'h1 << irrv[7:4];
-  assign \$934  = { 15'h0000, isr_valid } | \$933 ;
-  assign \$935  = 1'h1 << { \$414 , \$419  };
-  assign \$936  = ~ \$935 ;
-  assign \$937  = { 15'h0000, isr_valid } & \$936 ;
-  assign \$938  = ! irrv[7:4];
-  assign \$939  = irrv[7:4] == 1'h1;
-  assign \$940  = irrv[7:4] == 2'h2;
-  assign \$941  = irrv[7:4] == 2'h3;
-  assign \$942  = irrv[7:4] == 3'h4;
-  assign \$943  = irrv[7:4] == 3'h5;
-  assign \$944  = irrv[7:4] == 3'h6;
-  assign \$945  = irrv[7:4] == 3'h7;
-  assign \$946  = irrv[7:4] == 4'h8;
-  assign \$947  = irrv[7:4] == 4'h9;
-  assign \$948  = irrv[7:4] == 4'ha;
-  assign \$949  = irrv[7:4] == 4'hb;
-  assign \$950  = irrv[7:4] == 4'hc;
-  assign \$951  = irrv[7:4] == 4'hd;
-  assign \$952  = irrv[7:4] == 4'he;
-  assign \$953  = irrv[7:4] == 4'hf;
-  assign \$954  = ~ nmi_ack;
-  assign \$955  = nmi & \$954 ;
-  assign \$956  = msg_nmi | lint0_nmi;
-  assign \$957  = \$956  | lint1_nmi;
-  assign \$958  = \$955  | \$957 ;
-  assign \$959  = init_go | base_disable;
-  always @(posedge clk)
-    \irr_any$90  <= \$960 ;
-  always @(posedge clk)
-    irrv <= \$961 ;
+  assign \$764  = \$760  & \$763 ;
+  assign \$765  = lvt_lint1[10:8] == 3'h5;
+  assign \$766  = \$764  & \$765 ;
+  assign \$767  = lint1 ^ lvt_lint1[13];
+  assign \$768  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$769  = ~ \$768 ;
+  assign \$770  = \$767  & \$769 ;
+  assign lint1_init = \$766  & \$770 ;
+  assign \$771  = presc >= 1'h1;
+  assign \$772  = presc >= 2'h3;
+  assign \$773  = presc >= 3'h7;
+  assign \$774  = presc >= 4'hf;
+  assign \$775  = presc >= 5'h1f;
+  assign \$776  = presc >= 6'h3f;
+  assign \$777  = presc >= 7'h7f;
+  assign presc_done = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  } >> { tdcr[3], tdcr[1:0] };
+  assign \$778  = | tmcct;
+  assign dec = \$778  & presc_done;
+  assign \$779  = tmcct == 1'h1;
+  assign expire = dec & \$779 ;
+  assign \$780  = tsc[15:0] >= tsc_deadline[15:0];
+  assign \$781  = tsc[15:0] == tsc_deadline[15:0];
+  assign \$782  = tsc[31:16] > tsc_deadline[31:16];
+  assign \$783  = tsc[31:16] == tsc_deadline[31:16];
+  assign \$784  = tsc[47:32] > tsc_deadline[47:32];
+  assign \$785  = tsc[47:32] == tsc_deadline[47:32];
+  assign \$786  = tsc[63:48] > tsc_deadline[63:48];
+  assign \$787  = tsc[63:48] == tsc_deadline[63:48];
+  assign \$788  = dl_reached_eq[1] & dl_reached_gt[0];
+  assign \$789  = dl_reached_gt[1] | \$788 ;
+  assign \$790  = dl_reached_eq[2] & \$789 ;
+  assign \$791  = dl_reached_gt[2] | \$790 ;
+  assign \$792  = dl_reached_eq[3] & \$791 ;
+  assign dl_reached = dl_reached_gt[3] | \$792 ;
+  assign \$793  = | tsc_deadline;
+  assign dl_due = \$793  & dl_reached;
+  assign \$794  = msr_acc & is_dl_q;
+  assign \$795  = \$794  & msr__write;
+  assign \$796  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$795  & \$796 ;
+  assign \$797  = expire | dl_due;
+  assign \$798  = ~ lvt_timer[16];
+  assign \$799  = \$797  & \$798 ;
+  assign \$800  = lvt_timer[7:0] >= 5'h10;
+  assign t_go = \$799  & \$800 ;
+  assign \$801  = expire | dl_due;
+  assign \$802  = ~ lvt_timer[16];
+  assign \$803  = \$801  & \$802 ;
+  assign \$804  = lvt_timer[7:0] < 5'h10;
+  assign t_bad = \$803  & \$804 ;
+  assign \$805  = err_reserved_r | err_reserved_w;
+  assign \$806  = err_send | self_bad;
+  assign \$807  = msg_illegal | lint0_illegal;
+  assign \$808  = \$807  | lint1_illegal;
+  assign \$809  = \$808  | t_bad;
+  assign \$810  = ~ lvt_error[16];
+  assign \$811  = err_seen & \$810 ;
+  assign \$812  = lvt_error[7:0] >= 5'h10;
+  assign e_go = \$811  & \$812 ;
+  assign \$813  = 1'h1 << msg_in__vector[4:0];
+  assign \$814  = 1'h1 << msg_in__vector[7:5];
+  assign \$815  = msg_take ? \$814  : 15'h0000;
+  assign \$816  = \$815 [0] ? \$813 [31:0] : 32'd0;
+  assign \$817  = \$815 [1] ? \$813 [31:0] : 32'd0;
+  assign \$818  = \$815 [2] ? \$813 [31:0] : 32'd0;
+  assign \$819  = \$815 [3] ? \$813 [31:0] : 32'd0;
+  assign \$820  = \$815 [4] ? \$813 [31:0] : 32'd0;
+  assign \$821  = \$815 [5] ? \$813 [31:0] : 32'd0;
+  assign \$822  = \$815 [6] ? \$813 [31:0] : 32'd0;
+  assign \$823  = \$815 [7] ? \$813 [31:0] : 32'd0;
+  assign \$824  = ~ { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
+  assign \$825  = tmr & \$824 ;
+  assign \$827  = \$826  ? { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$825  | \$827 ;
+  assign \$828  = 1'h1 << lvt_lint0[4:0];
+  assign \$829  = 1'h1 << lvt_lint0[7:5];
+  assign \$830  = lint0_go ? \$829  : 15'h0000;
+  assign \$831  = \$830 [0] ? \$828 [31:0] : 32'd0;
+  assign \$832  = \$830 [1] ? \$828 [31:0] : 32'd0;
+  assign \$833  = \$830 [2] ? \$828 [31:0] : 32'd0;
+  assign \$834  = \$830 [3] ? \$828 [31:0] : 32'd0;
+  assign \$835  = \$830 [4] ? \$828 [31:0] : 32'd0;
+  assign \$836  = \$830 [5] ? \$828 [31:0] : 32'd0;
+  assign \$837  = \$830 [6] ? \$828 [31:0] : 32'd0;
+  assign \$838  = \$830 [7] ? \$828 [31:0] : 32'd0;
+  assign \$839  = ~ { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
+  assign \$840  = tmr_stage0 & \$839 ;
+  assign \$842  = \$841  ? { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$840  | \$842 ;
+  assign \$843  = 1'h1 << lvt_lint1[4:0];
+  assign \$844  = 1'h1 << lvt_lint1[7:5];
+  assign \$845  = lint1_go ? \$844  : 15'h0000;
+  assign \$846  = \$845 [0] ? \$843 [31:0] : 32'd0;
+  assign \$847  = \$845 [1] ? \$843 [31:0] : 32'd0;
+  assign \$848  = \$845 [2] ? \$843 [31:0] : 32'd0;
+  assign \$849  = \$845 [3] ? \$843 [31:0] : 32'd0;
+  assign \$850  = \$845 [4] ? \$843 [31:0] : 32'd0;
+  assign \$851  = \$845 [5] ? \$843 [31:0] : 32'd0;
+  assign \$852  = \$845 [6] ? \$843 [31:0] : 32'd0;
+  assign \$853  = \$845 [7] ? \$843 [31:0] : 32'd0;
+  assign \$854  = ~ { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
+  assign \$855  = tmr_stage1 & \$854 ;
+  assign \$857  = \$856  ? { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$855  | \$857 ;
+  assign \$858  = 1'h1 << lvt_timer[4:0];
+  assign \$859  = 1'h1 << lvt_timer[7:5];
+  assign \$860  = t_go ? \$859  : 15'h0000;
+  assign \$861  = \$860 [0] ? \$858 [31:0] : 32'd0;
+  assign \$862  = \$860 [1] ? \$858 [31:0] : 32'd0;
+  assign \$863  = \$860 [2] ? \$858 [31:0] : 32'd0;
+  assign \$864  = \$860 [3] ? \$858 [31:0] : 32'd0;
+  assign \$865  = \$860 [4] ? \$858 [31:0] : 32'd0;
+  assign \$866  = \$860 [5] ? \$858 [31:0] : 32'd0;
+  assign \$867  = \$860 [6] ? \$858 [31:0] : 32'd0;
+  assign \$868  = \$860 [7] ? \$858 [31:0] : 32'd0;
+  assign \$869  = ~ { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
+  assign \$870  = tmr_stage2 & \$869 ;
+  assign \$872  = 1'h1 << lvt_error[4:0];
+  assign \$873  = 1'h1 << lvt_error[7:5];
+  assign \$874  = e_go ? \$873  : 15'h0000;
+  assign \$875  = \$874 [0] ? \$872 [31:0] : 32'd0;
+  assign \$876  = \$874 [1] ? \$872 [31:0] : 32'd0;
+  assign \$877  = \$874 [2] ? \$872 [31:0] : 32'd0;
+  assign \$878  = \$874 [3] ? \$872 [31:0] : 32'd0;
+  assign \$879  = \$874 [4] ? \$872 [31:0] : 32'd0;
+  assign \$880  = \$874 [5] ? \$872 [31:0] : 32'd0;
+  assign \$881  = \$874 [6] ? \$872 [31:0] : 32'd0;
+  assign \$882  = \$874 [7] ? \$872 [31:0] : 32'd0;
+  assign \$883  = ~ { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign \$884  = tmr_stage3 & \$883 ;
+  assign \$886  = msg_init | lint0_init;
+  assign init_go = \$886  | lint1_init;
+  assign \$887  = { \$381 , \$384 [6:4] } <= 1'h0;
+  assign \$888  = { \$381 , \$384 [6:4] } <= 1'h1;
+  assign \$889  = { \$381 , \$384 [6:4] } <= 2'h2;
+  assign \$890  = { \$381 , \$384 [6:4] } <= 2'h3;
+  assign \$891  = { \$381 , \$384 [6:4] } <= 3'h4;
+  assign \$892  = { \$381 , \$384 [6:4] } <= 3'h5;
+  assign \$893  = { \$381 , \$384 [6:4] } <= 3'h6;
+  assign \$894  = { \$381 , \$384 [6:4] } <= 3'h7;
+  assign \$895  = { \$381 , \$384 [6:4] } <= 4'h8;
+  assign \$896  = { \$381 , \$384 [6:4] } <= 4'h9;
+  assign \$897  = { \$381 , \$384 [6:4] } <= 4'ha;
+  assign \$898  = { \$381 , \$384 [6:4] } <= 4'hb;
+  assign \$899  = { \$381 , \$384 [6:4] } <= 4'hc;
+  assign \$900  = { \$381 , \$384 [6:4] } <= 4'hd;
+  assign \$901  = { \$381 , \$384 [6:4] } <= 4'he;
+  assign \$902  = ~ msr_ready;
+  assign \$903  = msr__valid & \$902 ;
+  assign \$904  = msr_acc & is_base_q;
+  assign \$905  = \$904  & msr__write;
+  assign \$906  = \$905  & base_ok;
+  assign \$908  = deliverable ? irrv : svr[7:0];
+  assign \$909  = x2_go & msr__write;
+  assign \$910  = \$909  & x2_is_icr_q;
+  assign \$911  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$912  = eoi_go & eoi_level;
+  assign \$913  = ~ svr[12];
+  assign \$914  = \$912  & \$913 ;
+  assign \$915  = | tmcct;
+  assign \$916  = lvt_timer[18:17] == 1'h1;
+  assign \$917  = \$916  ? tmict : 32'd0;
+  assign \$918  = tmcct - 1'h1;
+  assign \$919  = presc + 1'h1;
+  assign \$920  = dl_due | tsc_switch;
+  assign \$921  = esr_write ? 8'h00 : esr_pending;
+  assign \$922  = \$921  | err;
+  assign \$923  = | err;
+  assign \$924  = ~ { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
+  assign \$925  = irr & \$924 ;
+  assign \$926  = \$925  | { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
+  assign \$927  = \$926  | { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
+  assign \$928  = \$927  | { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
+  assign \$929  = \$928  | { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
+  assign \$930  = \$929  | { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign \$931  = inta_go & eoi_go;
+  assign \$932  = ~ remote_eoi;
+  assign \$933  = remote_irr & \$932 ;
+  assign \$934  = \$933  | remote_set;
+  assign \$935  = ~ eoi_go;
+  assign \$936  = inta_go & \$935 ;
+  assign \$937  = ~ inta_go;
+  assign \$938  = eoi_go & \$937 ;
+  assign \$939  = 1'h1 << irrv[7:4];
+  assign \$940  = { 15'h0000, isr_valid } | \$939 ;
+  assign \$941  = 1'h1 << { \$414 , \$419  };
+  assign \$942  = ~ \$941 ;
+  assign \$943  = { 15'h0000, isr_valid } & \$942 ;
+  assign \$944  = ! irrv[7:4];
+  assign \$945  = irrv[7:4] == 1'h1;
+  assign \$946  = irrv[7:4] == 2'h2;
+  assign \$947  = irrv[7:4] == 2'h3;
+  assign \$948  = irrv[7:4] == 3'h4;
+  assign \$949  = irrv[7:4] == 3'h5;
+  assign \$950  = irrv[7:4] == 3'h6;
+  assign \$951  = irrv[7:4] == 3'h7;
+  assign \$952  = irrv[7:4] == 4'h8;
+  assign \$953  = irrv[7:4] == 4'h9;
+  assign \$954  = irrv[7:4] == 4'ha;
+  assign \$955  = irrv[7:4] == 4'hb;
+  assign \$956  = irrv[7:4] == 4'hc;
+  assign \$957  = irrv[7:4] == 4'hd;
+  assign \$958  = irrv[7:4] == 4'he;
+  assign \$959  = irrv[7:4] == 4'hf;
+  assign \$960  = ~ nmi_ack;
+  assign \$961  = nmi & \$960 ;
+  assign \$962  = msg_nmi | lint0_nmi;
+  assign \$963  = \$962  | lint1_nmi;
+  assign \$964  = \$961  | \$963 ;
+  assign \$965  = init_go | base_disable;
+  always @(posedge clk)
+    \irr_any$90  <= \$966 ;
+  always @(posedge clk)
+    irrv <= \$967 ;
+  always @(posedge clk)
+    irr_ge <= \$968 ;
+  always @(posedge clk)
+    is_base_q <= \$969 ;
+  always @(posedge clk)
+    is_dl_q <= \$970 ;
   always @(posedge clk)
-    irr_ge <= \$962 ;
+    gp_hit_q <= \$971 ;
   always @(posedge clk)
-    is_base_q <= \$963 ;
+    gp_sel_q <= \$972 ;
   always @(posedge clk)
-    is_dl_q <= \$964 ;
+    x2_hit_q <= \$973 ;
   always @(posedge clk)
-    gp_hit_q <= \$965 ;
+    x2_rd_ok_q <= \$974 ;
   always @(posedge clk)
-    gp_sel_q <= \$966 ;
+    x2_wr_ok_q <= \$975 ;
   always @(posedge clk)
-    x2_hit_q <= \$967 ;
+    x2_off_q <= \$976 ;
   always @(posedge clk)
-    x2_rd_ok_q <= \$968 ;
+    x2_is_id_q <= \$977 ;
   always @(posedge clk)
-    x2_wr_ok_q <= \$969 ;
+    x2_is_ldr_q <= \$978 ;
   always @(posedge clk)
-    x2_off_q <= \$970 ;
+    x2_is_icr_q <= \$979 ;
   always @(posedge clk)
-    x2_is_id_q <= \$971 ;
+    x2_is_self_ipi_q <= \$980 ;
   always @(posedge clk)
-    x2_is_ldr_q <= \$972 ;
+    msr_seen <= \$981 ;
   always @(posedge clk)
-    x2_is_icr_q <= \$973 ;
+    apic_base <= \$982 ;
   always @(posedge clk)
-    x2_is_self_ipi_q <= \$974 ;
+    ack_valid <= \$983 ;
   always @(posedge clk)
-    msr_seen <= \$975 ;
+    ack_vector <= \$984 ;
   always @(posedge clk)
-    apic_base <= \$976 ;
+    icr_dest32 <= \$985 ;
   always @(posedge clk)
-    ack_valid <= \$977 ;
+    id_reg <= \$986 ;
   always @(posedge clk)
-    ack_vector <= \$978 ;
+    id_set <= \$987 ;
   always @(posedge clk)
-    icr_dest32 <= \$979 ;
+    ipi__valid <= \$988 ;
   always @(posedge clk)
-    id_reg <= \$980 ;
+    ipi__vector <= \$989 ;
   always @(posedge clk)
-    id_set <= \$981 ;
+    ipi__delivery_mode <= \$990 ;
   always @(posedge clk)
-    ipi__valid <= \$982 ;
+    ipi__dest_mode <= \$991 ;
   always @(posedge clk)
-    ipi__vector <= \$983 ;
+    ipi__shorthand <= \$992 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$984 ;
+    ipi__trigger <= \$993 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$985 ;
+    ipi__level <= \$994 ;
   always @(posedge clk)
-    ipi__shorthand <= \$986 ;
+    ipi__dest <= \$995 ;
   always @(posedge clk)
-    ipi__trigger <= \$987 ;
+    ipi__source <= \$996 ;
   always @(posedge clk)
-    ipi__level <= \$988 ;
+    eoi__valid <= \$997 ;
   always @(posedge clk)
-    ipi__dest <= \$989 ;
+    eoi__vector <= \$998 ;
   always @(posedge clk)
-    ipi__source <= \$990 ;
+    lint_prev <= \$999 ;
   always @(posedge clk)
-    eoi__valid <= \$991 ;
+    tmcct <= \$1000 ;
   always @(posedge clk)
-    eoi__vector <= \$992 ;
+    presc <= \$1001 ;
   always @(posedge clk)
-    lint_prev <= \$993 ;
+    tsc_deadline <= \$1002 ;
   always @(posedge clk)
-    tmcct <= \$994 ;
+    esr_pending <= \$1003 ;
   always @(posedge clk)
-    presc <= \$995 ;
+    err_seen <= \$1004 ;
   always @(posedge clk)
-    tsc_deadline <= \$996 ;
+    esr <= \$1005 ;
   always @(posedge clk)
-    esr_pending <= \$997 ;
+    irr <= \$1006 ;
   always @(posedge clk)
-    err_seen <= \$998 ;
+    tmr <= \$1007 ;
   always @(posedge clk)
-    esr <= \$999 ;
+    settle <= \$1008 ;
   always @(posedge clk)
-    irr <= \$1000 ;
+    remote_irr <= \$1009 ;
   always @(posedge clk)
-    tmr <= \$1001 ;
+    isr_valid <= \$1010 ;
   always @(posedge clk)
-    settle <= \$1002 ;
+    isr_low0 <= \$1011 ;
   always @(posedge clk)
-    remote_irr <= \$1003 ;
+    isr_low1 <= \$1012 ;
   always @(posedge clk)
-    isr_valid <= \$1004 ;
+    isr_low2 <= \$1013 ;
   always @(posedge clk)
-    isr_low0 <= \$1005 ;
+    isr_low3 <= \$1014 ;
   always @(posedge clk)
-    isr_low1 <= \$1006 ;
+    isr_low4 <= \$1015 ;
   always @(posedge clk)
-    isr_low2 <= \$1007 ;
+    isr_low5 <= \$1016 ;
   always @(posedge clk)
-    isr_low3 <= \$1008 ;
+    isr_low6 <= \$1017 ;
   always @(posedge clk)
-    isr_low4 <= \$1009 ;
+    isr_low7 <= \$1018 ;
   always @(posedge clk)
-    isr_low5 <= \$1010 ;
+    isr_low8 <= \$1019 ;
   always @(posedge clk)
-    isr_low6 <= \$1011 ;
+    isr_low9 <= \$1020 ;
   always @(posedge clk)
-    isr_low7 <= \$1012 ;
+    isr_low10 <= \$1021 ;
   always @(posedge clk)
-    isr_low8 <= \$1013 ;
+    isr_low11 <= \$1022 ;
   always @(posedge clk)
-    isr_low9 <= \$1014 ;
+    isr_low12 <= \$1023 ;
   always @(posedge clk)
-    isr_low10 <= \$1015 ;
+    isr_low13 <= \$1024 ;
   always @(posedge clk)
-    isr_low11 <= \$1016 ;
+    isr_low14 <= \$1025 ;
   always @(posedge clk)
-    isr_low12 <= \$1017 ;
+    isr_low15 <= \$1026 ;
   always @(posedge clk)
-    isr_low13 <= \$1018 ;
+    nmi <= \$1027 ;
   always @(posedge clk)
-    isr_low14 <= \$1019 ;
+    tpr <= \$1028 ;
   always @(posedge clk)
-    isr_low15 <= \$1020 ;
+    ldr <= \$1029 ;
   always @(posedge clk)
-    nmi <= \$1021 ;
+    dfr <= \$1030 ;
   always @(posedge clk)
-    tpr <= \$1022 ;
+    svr <= \$1031 ;
   always @(posedge clk)
-    ldr <= \$1023 ;
+    icr_lo <= \$1032 ;
   always @(posedge clk)
-    dfr <= \$1024 ;
+    icr_hi <= \$1033 ;
   always @(posedge clk)
-    svr <= \$1025 ;
+    lvt_timer <= \$1034 ;
   always @(posedge clk)
-    icr_lo <= \$1026 ;
+    lvt_thermal <= \$1035 ;
   always @(posedge clk)
-    icr_hi <= \$1027 ;
+    lvt_perfmon <= \$1036 ;
   always @(posedge clk)
-    lvt_timer <= \$1028 ;
+    lvt_lint0 <= \$1037 ;
   always @(posedge clk)
-    lvt_thermal <= \$1029 ;
+    lvt_lint1 <= \$1038 ;
   always @(posedge clk)
-    lvt_perfmon <= \$1030 ;
+    lvt_error <= \$1039 ;
   always @(posedge clk)
-    lvt_lint0 <= \$1031 ;
+    tmict <= \$1040 ;
   always @(posedge clk)
-    lvt_lint1 <= \$1032 ;
+    tdcr <= \$1041 ;
   always @(posedge clk)
-    lvt_error <= \$1033 ;
+    init <= \$1042 ;
   always @(posedge clk)
-    tmict <= \$1034 ;
+    sipi <= \$1043 ;
   always @(posedge clk)
-    tdcr <= \$1035 ;
-  always @(posedge clk)
-    init <= \$1036 ;
-  always @(posedge clk)
-    sipi <= \$1037 ;
-  always @(posedge clk)
-    sipi_vector <= \$1038 ;
+    sipi_vector <= \$1044 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -4897,300 +4909,232 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_illegal = 1'h0;
-    if (\$680 ) begin
-      if (\$681 ) begin
-        msg_illegal = 1'h1;
+    if (\$671 ) begin
+      if (\$680 ) begin
+        if (\$681 ) begin
+          msg_illegal = 1'h1;
+        end
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_take = 1'h0;
-    if (\$680 ) begin
-      (* full_case = 32'd1 *)
-      if (\$681 ) begin
-      end else begin
-        msg_take = 1'h1;
+    if (\$671 ) begin
+      if (\$680 ) begin
+        (* full_case = 32'd1 *)
+        if (\$681 ) begin
+        end else begin
+          msg_take = 1'h1;
+        end
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (\$682 ) begin
-      msg_nmi = \$683 ;
+    if (\$671 ) begin
+      msg_nmi = \$682 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (\$682 ) begin
-      msg_init = \$689 ;
+    if (\$671 ) begin
+      msg_init = \$688 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (\$682 ) begin
-      msg_sipi = \$690 ;
+    if (\$671 ) begin
+      msg_sipi = \$689 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$960  = irr_any8;
+    \$966  = irr_any8;
     if (rst) begin
-      \$960  = 1'h0;
+      \$966  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$961  = { \$381 , \$384  };
+    \$967  = { \$381 , \$384  };
     if (rst) begin
-      \$961  = 8'h00;
+      \$967  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$962  = { 1'h1, \$895 , \$894 , \$893 , \$892 , \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882 , \$881  };
+    \$968  = { 1'h1, \$901 , \$900 , \$899 , \$898 , \$897 , \$896 , \$895 , \$894 , \$893 , \$892 , \$891 , \$890 , \$889 , \$888 , \$887  };
     if (rst) begin
-      \$962  = 16'h0000;
+      \$968  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$963  = is_base;
-    if (rst) begin
-      \$963  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$964  = is_dl;
-    if (rst) begin
-      \$964  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$965  = gp_hit;
-    if (rst) begin
-      \$965  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$966  = gp_sel;
-    if (rst) begin
-      \$966  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$967  = x2_hit;
-    if (rst) begin
-      \$967  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$968  = x2_rd_ok;
-    if (rst) begin
-      \$968  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$969  = x2_wr_ok;
+    \$969  = is_base;
     if (rst) begin
       \$969  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$970  = x2_off;
+    \$970  = is_dl;
     if (rst) begin
-      \$970  = 12'h000;
+      \$970  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$971  = x2_is_id;
+    \$971  = gp_hit;
     if (rst) begin
-      \$971  = 1'h0;
+      \$971  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$972  = x2_is_ldr;
+    \$972  = gp_sel;
     if (rst) begin
-      \$972  = 1'h0;
+      \$972  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$973  = x2_is_icr;
+    \$973  = x2_hit;
     if (rst) begin
       \$973  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$974  = x2_is_self_ipi;
+    \$974  = x2_rd_ok;
     if (rst) begin
       \$974  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$975  = \$897 ;
+    \$975  = x2_wr_ok;
     if (rst) begin
       \$975  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$976  = apic_base;
-    if (\$900 ) begin
-      \$976  = \$901 ;
-    end
+    \$976  = x2_off;
     if (rst) begin
-      \$976  = 64'h00000000fee00800;
+      \$976  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$977  = inta;
+    \$977  = x2_is_id;
     if (rst) begin
       \$977  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$978  = ack_vector;
+    \$978  = x2_is_ldr;
+    if (rst) begin
+      \$978  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$979  = x2_is_icr;
+    if (rst) begin
+      \$979  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$980  = x2_is_self_ipi;
+    if (rst) begin
+      \$980  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$981  = \$903 ;
+    if (rst) begin
+      \$981  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$982  = apic_base;
+    if (\$906 ) begin
+      \$982  = \$907 ;
+    end
+    if (rst) begin
+      \$982  = 64'h00000000fee00800;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$983  = inta;
+    if (rst) begin
+      \$983  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$984  = ack_vector;
     if (inta) begin
-      \$978  = \$902 ;
+      \$984  = \$908 ;
     end
     if (rst) begin
-      \$978  = 8'h00;
+      \$984  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$979  = icr_dest32;
-    if (\$904 ) begin
-      \$979  = msr__wdata[63:32];
+    \$985  = icr_dest32;
+    if (\$910 ) begin
+      \$985  = msr__wdata[63:32];
     end
-    if (\$959 ) begin
-      \$979  = 32'd0;
+    if (\$965 ) begin
+      \$985  = 32'd0;
     end
     if (rst) begin
-      \$979  = 32'd0;
+      \$985  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$980  = id_reg;
+    \$986  = id_reg;
     if (id_write) begin
-      \$980  = wdata[31:24];
+      \$986  = wdata[31:24];
     end
     if (rst) begin
-      \$980  = 8'h00;
+      \$986  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$981  = id_set;
+    \$987  = id_set;
     if (id_write) begin
-      \$981  = 1'h1;
+      \$987  = 1'h1;
     end
     if (base_disable) begin
-      \$981  = 1'h0;
+      \$987  = 1'h0;
     end
     if (rst) begin
-      \$981  = 1'h0;
+      \$987  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$982  = 1'h1;
+      \$988  = 1'h1;
     end else if (self_send) begin
-      \$982  = 1'h1;
+      \$988  = 1'h1;
     end else begin
-      \$982  = busy_after;
-    end
-    if (rst) begin
-      \$982  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$983  = ipi__vector;
-    if (icr_send) begin
-      \$983  = icr_lo_next[7:0];
-    end else if (self_send) begin
-      \$983  = msr__wdata[7:0];
-    end
-    if (rst) begin
-      \$983  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$984  = ipi__delivery_mode;
-    if (icr_send) begin
-      \$984  = icr_lo_next[10:8];
-    end else if (self_send) begin
-      \$984  = 3'h0;
-    end
-    if (rst) begin
-      \$984  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$985  = ipi__dest_mode;
-    if (icr_send) begin
-      \$985  = icr_lo_next[11];
-    end else if (self_send) begin
-      \$985  = 1'h0;
-    end
-    if (rst) begin
-      \$985  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$986  = ipi__shorthand;
-    if (icr_send) begin
-      \$986  = icr_lo_next[19:18];
-    end else if (self_send) begin
-      \$986  = 2'h1;
-    end
-    if (rst) begin
-      \$986  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$987  = ipi__trigger;
-    if (icr_send) begin
-      \$987  = icr_lo_next[15];
-    end else if (self_send) begin
-      \$987  = 1'h0;
-    end
-    if (rst) begin
-      \$987  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$988  = ipi__level;
-    if (icr_send) begin
-      \$988  = icr_lo_next[14];
-    end else if (self_send) begin
-      \$988  = 1'h0;
+      \$988  = busy_after;
     end
     if (rst) begin
       \$988  = 1'h0;
@@ -5198,268 +5142,268 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$989  = ipi__dest;
+    \$989  = ipi__vector;
     if (icr_send) begin
-      \$989  = \$905 ;
+      \$989  = icr_lo_next[7:0];
     end else if (self_send) begin
-      \$989  = 32'd0;
+      \$989  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$989  = 32'd0;
+      \$989  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$990  = ipi__source;
+    \$990  = ipi__delivery_mode;
     if (icr_send) begin
-      \$990  = \$3 ;
+      \$990  = icr_lo_next[10:8];
     end else if (self_send) begin
-      \$990  = \$3 ;
+      \$990  = 3'h0;
     end
     if (rst) begin
-      \$990  = 8'h00;
+      \$990  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$991  = \$908 ;
+    \$991  = ipi__dest_mode;
+    if (icr_send) begin
+      \$991  = icr_lo_next[11];
+    end else if (self_send) begin
+      \$991  = 1'h0;
+    end
     if (rst) begin
       \$991  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$992  = eoi__vector;
+    \$992  = ipi__shorthand;
+    if (icr_send) begin
+      \$992  = icr_lo_next[19:18];
+    end else if (self_send) begin
+      \$992  = 2'h1;
+    end
+    if (rst) begin
+      \$992  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$993  = ipi__trigger;
+    if (icr_send) begin
+      \$993  = icr_lo_next[15];
+    end else if (self_send) begin
+      \$993  = 1'h0;
+    end
+    if (rst) begin
+      \$993  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$994  = ipi__level;
+    if (icr_send) begin
+      \$994  = icr_lo_next[14];
+    end else if (self_send) begin
+      \$994  = 1'h0;
+    end
+    if (rst) begin
+      \$994  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$995  = ipi__dest;
+    if (icr_send) begin
+      \$995  = \$911 ;
+    end else if (self_send) begin
+      \$995  = 32'd0;
+    end
+    if (rst) begin
+      \$995  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$996  = ipi__source;
+    if (icr_send) begin
+      \$996  = \$3 ;
+    end else if (self_send) begin
+      \$996  = \$3 ;
+    end
+    if (rst) begin
+      \$996  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$997  = \$914 ;
+    if (rst) begin
+      \$997  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$998  = eoi__vector;
     if (eoi_go) begin
-      \$992  = eoi_vec;
+      \$998  = eoi_vec;
     end
     if (rst) begin
-      \$992  = 8'h00;
+      \$998  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$993  = { lint1, lint0 };
+    \$999  = { lint1, lint0 };
     if (rst) begin
-      \$993  = 2'h0;
+      \$999  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$994  = tmcct;
+    \$1000  = tmcct;
     if (tmict_load) begin
-      \$994  = wdata;
+      \$1000  = wdata;
     end else if (tsc_switch) begin
-      \$994  = 32'd0;
+      \$1000  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$994  = \$911 ;
+        \$1000  = \$917 ;
       end else begin
-        \$994  = \$912 [31:0];
+        \$1000  = \$918 [31:0];
       end
     end
-    if (\$959 ) begin
-      \$994  = 32'd0;
+    if (\$965 ) begin
+      \$1000  = 32'd0;
     end
     if (rst) begin
-      \$994  = 32'd0;
+      \$1000  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$995  = presc;
+    \$1001  = presc;
     if (tmict_load) begin
-      \$995  = 7'h00;
+      \$1001  = 7'h00;
     end else if (tsc_switch) begin
-      \$995  = 7'h00;
+      \$1001  = 7'h00;
     end else if (dec) begin
-      \$995  = 7'h00;
-    end else if (\$909 ) begin
-      \$995  = \$913 [6:0];
+      \$1001  = 7'h00;
+    end else if (\$915 ) begin
+      \$1001  = \$919 [6:0];
     end
-    if (\$959 ) begin
-      \$995  = 7'h00;
+    if (\$965 ) begin
+      \$1001  = 7'h00;
     end
     if (rst) begin
-      \$995  = 7'h00;
+      \$1001  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$996  = tsc_deadline;
+    \$1002  = tsc_deadline;
     if (dl_write) begin
-      \$996  = msr__wdata;
-    end else if (\$914 ) begin
-      \$996  = 64'h0000000000000000;
+      \$1002  = msr__wdata;
+    end else if (\$920 ) begin
+      \$1002  = 64'h0000000000000000;
     end
-    if (\$959 ) begin
-      \$996  = 64'h0000000000000000;
+    if (\$965 ) begin
+      \$1002  = 64'h0000000000000000;
     end
     if (rst) begin
-      \$996  = 64'h0000000000000000;
+      \$1002  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$997  = \$916 ;
-    if (\$959 ) begin
-      \$997  = 8'h00;
+    \$1003  = \$922 ;
+    if (\$965 ) begin
+      \$1003  = 8'h00;
     end
     if (rst) begin
-      \$997  = 8'h00;
+      \$1003  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$998  = \$917 ;
-    if (\$959 ) begin
-      \$998  = 1'h0;
+    \$1004  = \$923 ;
+    if (\$965 ) begin
+      \$1004  = 1'h0;
     end
     if (rst) begin
-      \$998  = 1'h0;
+      \$1004  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$999  = esr;
+    \$1005  = esr;
     if (esr_write) begin
-      \$999  = esr_pending;
+      \$1005  = esr_pending;
     end
-    if (\$959 ) begin
-      \$999  = 8'h00;
+    if (\$965 ) begin
+      \$1005  = 8'h00;
     end
     if (rst) begin
-      \$999  = 8'h00;
+      \$1005  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1000  = \$924 ;
-    if (\$959 ) begin
-      \$1000  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$1006  = \$930 ;
+    if (\$965 ) begin
+      \$1006  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$1000  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$1006  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1001  = tmr_stage4;
-    if (\$959 ) begin
-      \$1001  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$1007  = tmr_stage4;
+    if (\$965 ) begin
+      \$1007  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
-      \$1001  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$1007  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1002  = \$925 ;
+    \$1008  = \$931 ;
     if (rst) begin
-      \$1002  = 1'h0;
+      \$1008  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1003  = \$928 ;
-    if (\$959 ) begin
-      \$1003  = 2'h0;
+    \$1009  = \$934 ;
+    if (\$965 ) begin
+      \$1009  = 2'h0;
     end
     if (rst) begin
-      \$1003  = 2'h0;
+      \$1009  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1004  = isr_valid;
-    if (\$930 ) begin
-      \$1004  = \$934 [15:0];
-    end else if (\$932 ) begin
-      \$1004  = \$937 [15:0];
+    \$1010  = isr_valid;
+    if (\$936 ) begin
+      \$1010  = \$940 [15:0];
+    end else if (\$938 ) begin
+      \$1010  = \$943 [15:0];
     end
-    if (\$959 ) begin
-      \$1004  = 16'h0000;
+    if (\$965 ) begin
+      \$1010  = 16'h0000;
     end
     if (rst) begin
-      \$1004  = 16'h0000;
+      \$1010  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1005  = isr_low0;
-    if (inta_go) begin
-      if (\$938 ) begin
-        \$1005  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1005  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1006  = isr_low1;
-    if (inta_go) begin
-      if (\$939 ) begin
-        \$1006  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1006  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1007  = isr_low2;
-    if (inta_go) begin
-      if (\$940 ) begin
-        \$1007  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1007  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1008  = isr_low3;
-    if (inta_go) begin
-      if (\$941 ) begin
-        \$1008  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1008  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1009  = isr_low4;
-    if (inta_go) begin
-      if (\$942 ) begin
-        \$1009  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1009  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1010  = isr_low5;
-    if (inta_go) begin
-      if (\$943 ) begin
-        \$1010  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1010  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1011  = isr_low6;
+    \$1011  = isr_low0;
     if (inta_go) begin
       if (\$944 ) begin
         \$1011  = irrv[3:0];
@@ -5471,7 +5415,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1012  = isr_low7;
+    \$1012  = isr_low1;
     if (inta_go) begin
       if (\$945 ) begin
         \$1012  = irrv[3:0];
@@ -5483,7 +5427,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1013  = isr_low8;
+    \$1013  = isr_low2;
     if (inta_go) begin
       if (\$946 ) begin
         \$1013  = irrv[3:0];
@@ -5495,7 +5439,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1014  = isr_low9;
+    \$1014  = isr_low3;
     if (inta_go) begin
       if (\$947 ) begin
         \$1014  = irrv[3:0];
@@ -5507,7 +5451,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1015  = isr_low10;
+    \$1015  = isr_low4;
     if (inta_go) begin
       if (\$948 ) begin
         \$1015  = irrv[3:0];
@@ -5519,7 +5463,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1016  = isr_low11;
+    \$1016  = isr_low5;
     if (inta_go) begin
       if (\$949 ) begin
         \$1016  = irrv[3:0];
@@ -5531,7 +5475,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1017  = isr_low12;
+    \$1017  = isr_low6;
     if (inta_go) begin
       if (\$950 ) begin
         \$1017  = irrv[3:0];
@@ -5543,7 +5487,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1018  = isr_low13;
+    \$1018  = isr_low7;
     if (inta_go) begin
       if (\$951 ) begin
         \$1018  = irrv[3:0];
@@ -5555,7 +5499,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1019  = isr_low14;
+    \$1019  = isr_low8;
     if (inta_go) begin
       if (\$952 ) begin
         \$1019  = irrv[3:0];
@@ -5567,7 +5511,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1020  = isr_low15;
+    \$1020  = isr_low9;
     if (inta_go) begin
       if (\$953 ) begin
         \$1020  = irrv[3:0];
@@ -5579,176 +5523,248 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1021  = \$958 ;
+    \$1021  = isr_low10;
+    if (inta_go) begin
+      if (\$954 ) begin
+        \$1021  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1021  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1022  = isr_low11;
+    if (inta_go) begin
+      if (\$955 ) begin
+        \$1022  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1022  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1023  = isr_low12;
+    if (inta_go) begin
+      if (\$956 ) begin
+        \$1023  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1023  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1024  = isr_low13;
+    if (inta_go) begin
+      if (\$957 ) begin
+        \$1024  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1024  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1025  = isr_low14;
+    if (inta_go) begin
+      if (\$958 ) begin
+        \$1025  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1025  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1026  = isr_low15;
+    if (inta_go) begin
+      if (\$959 ) begin
+        \$1026  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1026  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1027  = \$964 ;
     if (base_disable) begin
-      \$1021  = 1'h0;
+      \$1027  = 1'h0;
     end
     if (rst) begin
-      \$1021  = 1'h0;
+      \$1027  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1022  = tpr_next;
-    if (\$959 ) begin
-      \$1022  = 32'd0;
+    \$1028  = tpr_next;
+    if (\$965 ) begin
+      \$1028  = 32'd0;
     end
     if (rst) begin
-      \$1022  = 32'd0;
+      \$1028  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1023  = ldr_next;
-    if (\$959 ) begin
-      \$1023  = 32'd0;
+    \$1029  = ldr_next;
+    if (\$965 ) begin
+      \$1029  = 32'd0;
     end
     if (rst) begin
-      \$1023  = 32'd0;
+      \$1029  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1024  = dfr_next;
-    if (\$959 ) begin
-      \$1024  = 32'd4026531840;
+    \$1030  = dfr_next;
+    if (\$965 ) begin
+      \$1030  = 32'd4026531840;
     end
     if (rst) begin
-      \$1024  = 32'd4026531840;
+      \$1030  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1025  = svr_next;
-    if (\$959 ) begin
-      \$1025  = 32'd255;
+    \$1031  = svr_next;
+    if (\$965 ) begin
+      \$1031  = 32'd255;
     end
     if (rst) begin
-      \$1025  = 32'd255;
+      \$1031  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1026  = icr_lo_next;
-    if (\$959 ) begin
-      \$1026  = 32'd0;
+    \$1032  = icr_lo_next;
+    if (\$965 ) begin
+      \$1032  = 32'd0;
     end
     if (rst) begin
-      \$1026  = 32'd0;
+      \$1032  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1027  = icr_hi_next;
-    if (\$959 ) begin
-      \$1027  = 32'd0;
+    \$1033  = icr_hi_next;
+    if (\$965 ) begin
+      \$1033  = 32'd0;
     end
     if (rst) begin
-      \$1027  = 32'd0;
+      \$1033  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1028  = lvt_timer_next;
-    if (\$959 ) begin
-      \$1028  = 32'd65536;
+    \$1034  = lvt_timer_next;
+    if (\$965 ) begin
+      \$1034  = 32'd65536;
     end
     if (rst) begin
-      \$1028  = 32'd65536;
+      \$1034  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1029  = lvt_thermal_next;
-    if (\$959 ) begin
-      \$1029  = 32'd65536;
+    \$1035  = lvt_thermal_next;
+    if (\$965 ) begin
+      \$1035  = 32'd65536;
     end
     if (rst) begin
-      \$1029  = 32'd65536;
+      \$1035  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1030  = lvt_perfmon_next;
-    if (\$959 ) begin
-      \$1030  = 32'd65536;
+    \$1036  = lvt_perfmon_next;
+    if (\$965 ) begin
+      \$1036  = 32'd65536;
     end
     if (rst) begin
-      \$1030  = 32'd65536;
+      \$1036  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1031  = lvt_lint0_next;
-    if (\$959 ) begin
-      \$1031  = 32'd65536;
+    \$1037  = lvt_lint0_next;
+    if (\$965 ) begin
+      \$1037  = 32'd65536;
     end
     if (rst) begin
-      \$1031  = 32'd65536;
+      \$1037  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1032  = lvt_lint1_next;
-    if (\$959 ) begin
-      \$1032  = 32'd65536;
+    \$1038  = lvt_lint1_next;
+    if (\$965 ) begin
+      \$1038  = 32'd65536;
     end
     if (rst) begin
-      \$1032  = 32'd65536;
+      \$1038  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1033  = lvt_error_next;
-    if (\$959 ) begin
-      \$1033  = 32'd65536;
+    \$1039  = lvt_error_next;
+    if (\$965 ) begin
+      \$1039  = 32'd65536;
     end
     if (rst) begin
-      \$1033  = 32'd65536;
+      \$1039  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1034  = tmict_next;
-    if (\$959 ) begin
-      \$1034  = 32'd0;
+    \$1040  = tmict_next;
+    if (\$965 ) begin
+      \$1040  = 32'd0;
     end
     if (rst) begin
-      \$1034  = 32'd0;
+      \$1040  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1035  = tdcr_next;
-    if (\$959 ) begin
-      \$1035  = 32'd0;
+    \$1041  = tdcr_next;
+    if (\$965 ) begin
+      \$1041  = 32'd0;
     end
     if (rst) begin
-      \$1035  = 32'd0;
+      \$1041  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1036  = init_go;
+    \$1042  = init_go;
     if (rst) begin
-      \$1036  = 1'h0;
+      \$1042  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1037  = msg_sipi;
+    \$1043  = msg_sipi;
     if (rst) begin
-      \$1037  = 1'h0;
+      \$1043  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1038  = sipi_vector;
+    \$1044  = sipi_vector;
     if (msg_sipi) begin
-      \$1038  = msg_in__vector;
+      \$1044  = msg_in__vector;
     end
     if (rst) begin
-      \$1038  = 8'h00;
+      \$1044  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -5811,22 +5827,22 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign inta_bit = { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$771 , \$770 , \$769 , \$768 , \$767 , \$766 , \$765  };
-  assign src0_bit_low = \$807 [31:0];
-  assign src0_bit_sel = \$809 [7:0];
-  assign src0_bit = { \$817 , \$816 , \$815 , \$814 , \$813 , \$812 , \$811 , \$810  };
-  assign src1_bit_low = \$822 [31:0];
-  assign src1_bit_sel = \$824 [7:0];
-  assign src1_bit = { \$832 , \$831 , \$830 , \$829 , \$828 , \$827 , \$826 , \$825  };
-  assign src2_bit_low = \$837 [31:0];
-  assign src2_bit_sel = \$839 [7:0];
-  assign src2_bit = { \$847 , \$846 , \$845 , \$844 , \$843 , \$842 , \$841 , \$840  };
-  assign src3_bit_low = \$852 [31:0];
-  assign src3_bit_sel = \$854 [7:0];
-  assign src3_bit = { \$862 , \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855  };
-  assign src4_bit_low = \$866 [31:0];
-  assign src4_bit_sel = \$868 [7:0];
-  assign src4_bit = { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
+  assign presc_ge = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  };
+  assign src0_bit_low = \$813 [31:0];
+  assign src0_bit_sel = \$815 [7:0];
+  assign src0_bit = { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
+  assign src1_bit_low = \$828 [31:0];
+  assign src1_bit_sel = \$830 [7:0];
+  assign src1_bit = { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
+  assign src2_bit_low = \$843 [31:0];
+  assign src2_bit_sel = \$845 [7:0];
+  assign src2_bit = { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
+  assign src3_bit_low = \$858 [31:0];
+  assign src3_bit_sel = \$860 [7:0];
+  assign src3_bit = { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
+  assign src4_bit_low = \$872 [31:0];
+  assign src4_bit_sel = \$874 [7:0];
+  assign src4_bit = { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
   assign init_out = init;
   assign sipi_out = sipi;
   assign \sipi_vector$288  = sipi_vector;
@@ -5834,20 +5850,20 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$803 ;
-  assign err[5] = \$800 ;
-  assign err[7] = \$799 ;
+  assign err[6] = \$809 ;
+  assign err[5] = \$806 ;
+  assign err[7] = \$805 ;
   assign err[4:0] = 5'h00;
-  assign dl_reached_eq[3] = \$781 ;
-  assign dl_reached_eq[2] = \$779 ;
-  assign dl_reached_eq[1] = \$777 ;
-  assign dl_reached_eq[0] = \$775 ;
-  assign dl_reached_gt[3] = \$780 ;
-  assign dl_reached_gt[2] = \$778 ;
-  assign dl_reached_gt[1] = \$776 ;
-  assign dl_reached_gt[0] = \$774 ;
-  assign remote_set[1] = \$742 ;
-  assign remote_set[0] = \$706 ;
+  assign dl_reached_eq[3] = \$787 ;
+  assign dl_reached_eq[2] = \$785 ;
+  assign dl_reached_eq[1] = \$783 ;
+  assign dl_reached_eq[0] = \$781 ;
+  assign dl_reached_gt[3] = \$786 ;
+  assign dl_reached_gt[2] = \$784 ;
+  assign dl_reached_gt[1] = \$782 ;
+  assign dl_reached_gt[0] = \$780 ;
+  assign remote_set[1] = \$748 ;
+  assign remote_set[0] = \$708 ;
   assign remote_eoi[1] = \$670 ;
   assign remote_eoi[0] = \$668 ;
   assign gp_hit[3] = \$474 ;
@@ -5979,18 +5995,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign { \$652 [31:4], \$652 [2] } = 29'h00000000;
   assign { \$652 [3], \$652 [1:0] } = { wdata[3], wdata[1:0] };
   assign \$675  = msg_in__trigger;
-  assign \$685  = msg_in__trigger;
-  assign \$694  = lvt_lint0[15];
-  assign \$705  = lvt_lint0[15];
-  assign \$730  = lvt_lint1[15];
-  assign \$741  = lvt_lint1[15];
-  assign \$820  = msg_in__trigger;
-  assign \$835  = lvt_lint0[15];
-  assign \$850  = lvt_lint1[15];
-  assign \$865  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$864 ;
-  assign \$879  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$878 ;
-  assign { \$901 [63:36], \$901 [9:0] } = 38'h0000000000;
-  assign \$901 [35:10] = msr__wdata[35:10];
+  assign \$684  = msg_in__trigger;
+  assign \$696  = lvt_lint0[15];
+  assign \$707  = lvt_lint0[15];
+  assign \$736  = lvt_lint1[15];
+  assign \$747  = lvt_lint1[15];
+  assign \$826  = msg_in__trigger;
+  assign \$841  = lvt_lint0[15];
+  assign \$856  = lvt_lint1[15];
+  assign \$871  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$870 ;
+  assign \$885  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$884 ;
+  assign { \$907 [63:36], \$907 [9:0] } = 38'h0000000000;
+  assign \$907 [35:10] = msr__wdata[35:10];
 endmodule
