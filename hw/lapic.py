@@ -74,8 +74,9 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   is set when a level-triggered fixed LINT interrupt is accepted.
 - **ESR** collects errors in a hidden register; any write copies it to the
   visible register and clears the hidden one. Every error also raises the
-  LVT Error interrupt (edge) at the same edge, unless masked or its vector
-  is below 16.
+  LVT Error interrupt (edge) one edge later (an error in cycle *t*: IRR at
+  the edge ending *t*+1), unless masked or its vector is below 16 (LVT
+  Error as it was at the start of cycle *t*+1).
 - **ICR.** A write of ICR low sends the IPI: ``ipi__valid`` from the next
   cycle until ``ipi__ready``, payload from ICR low, ICR high's destination
   and the current APIC ID as ``source``; ICR bit 12 reads 1 meanwhile.
@@ -89,8 +90,11 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   falls by one every d cycles; the decrement from 1 is the expiry: the
   LVT Timer vector goes into IRR (edge) unless masked, one-shot stays at 0,
   periodic reloads TMICT. N = 0 stops the timer. Changing the mode does not
-  reload; a masked timer keeps counting; a TDCR change acts from the next
-  decrement. TSC-deadline mode (when the spec supports it) ignores TMICT
+  reload; a masked timer keeps counting. The count-down sees LVT Timer and
+  TDCR as they were at the start of the cycle (a write of cycle *t* acts
+  from the edge ending *t*+1); a TMICT write or a switch into or out of
+  TSC-deadline mode in the cycle the count expires replaces the count, and
+  the expiry still raises its interrupt. TSC-deadline mode (when the spec supports it) ignores TMICT
   writes and disarms the count-down on entry and exit (TMICT and TMCCT read
   0); see the TSC-deadline timer below.
 - **TSC-deadline timer.** IA32_TSC_DEADLINE (``tsc``: the platform's TSC,
@@ -129,7 +133,9 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   reads 0); SELF_IPI sends a fixed, edge IPI with shorthand SELF without
   changing ICR.
 - **LINT0/LINT1** are sampled every cycle (synchronous inputs); active =
-  pin XOR polarity. Fixed edge entries deliver on a rising active edge,
+  pin XOR polarity, with the LVT entry as it was at the start of the cycle
+  (an LVT write of cycle *t* acts from the edge ending *t*+1). Fixed edge
+  entries deliver on a rising active edge,
   fixed level entries while active and remote IRR (as it was at the start
   of the cycle) is clear; NMI entries
   raise ``nmi`` and INIT entries do an INIT on a rising active edge; SMI and
@@ -160,7 +166,9 @@ All events of a cycle are resolved at its closing edge in this order, which
 the model's call order follows: register read and INTA see the state at the
 start of the cycle; then NMI acknowledge and IPI acceptance; then the
 register write; then ``msg_in``; then LINT0, LINT1, the timer and the error
-interrupt, which see the configuration as the write left it. (An EOI written
+interrupt, which see the LVT entries and TDCR as they were at the start of
+the cycle (the write's new configuration acts from the next edge: no path
+from the register write through the configuration to IRR). (An EOI written
 in the same cycle as a successful INTA retires the vector that INTA moved.)
 Latencies: ``msg_in`` valid in cycle *t* → IRR in *t*+1 → ``intr`` in
 *t*+2 (the priority stage); ``msr__valid`` rising in *t* → ``msr__ready``
@@ -182,7 +190,7 @@ from irqforge.hw.bus import AXI4LiteSignature, AXI4LiteToReg, RegSignature
 from irqforge.hw.router import EoiSignature, IpiSignature, MessageSignature
 from irqforge.spec import Device, Register, Spec
 
-__all__ = ["LapicCore", "LocalApic", "MsrSignature", "decode256", "highest_set", "top"]
+__all__ = ["LapicCore", "LocalApic", "MsrSignature", "decode256", "ge_segmented", "highest_set", "top"]
 
 
 class MsrSignature(wiring.Signature):
@@ -267,6 +275,31 @@ def decode256(m: Module, go: Value, vector: Value, name: str) -> Signal:
     bits = Signal(256, name=name)
     m.d.comb += bits.eq(Cat(*(Mux(sel[w], low, 0) for w in range(8))))
     return bits
+
+
+def ge_segmented(m: Module, a: Value, b: Value, name: str, seg: int = 16) -> Signal:
+    """``a >= b`` (unsigned, equal widths) as parallel ``seg``-bit compares merged by two LUT levels.
+
+    A wide ``>=`` maps onto one carry chain as long as the operands (64 bits:
+    some 10 ns on an iCE40); here each ``seg``-bit slice gives "greater" and
+    "equal" at once, and the result is the highest slice that differs
+    deciding (the lowest slice decides with ``>=`` when all above are equal).
+    """
+    width = len(a)
+    if len(b) != width or width % seg:
+        raise ValueError(f"ge_segmented: {len(a)} and {len(b)} bits in {seg}-bit slices")
+    n = width // seg
+    gt = Signal(n, name=f"{name}_gt")
+    eq = Signal(n, name=f"{name}_eq")
+    for k in range(n):
+        ak, bk = a[k * seg : (k + 1) * seg], b[k * seg : (k + 1) * seg]
+        m.d.comb += [gt[k].eq(ak >= bk if k == 0 else ak > bk), eq[k].eq(ak == bk)]
+    result: Value = gt[0]
+    for k in range(1, n):
+        result = gt[k] | (eq[k] & result)
+    out = Signal(name=name)
+    m.d.comb += out.eq(result)
+    return out
 
 
 def _pattern(reg: Register, addr_width: int) -> str:
@@ -480,6 +513,18 @@ class LapicCore(wiring.Component):
                             ]
                             if xr.name in x2_name:
                                 m.d.comb += x2_name[xr.name].eq(1)
+        # The decode of addr (and wdata's #GP bits) is registered: ``ready``
+        # comes no earlier than the cycle after ``valid`` rises and the
+        # requester holds addr and wdata until then, so the accepting cycle
+        # uses the decode of the cycle before (no 32-bit compare on its paths).
+        def registered(sig: Signal) -> Signal:
+            q = Signal.like(sig, name=f"{sig.name}_q")
+            m.d.sync += q.eq(sig)
+            return q
+
+        is_base, is_dl, gp_hit, gp_sel = map(registered, (is_base, is_dl, gp_hit, gp_sel))
+        x2_hit, x2_rd_ok, x2_wr_ok, x2_off = map(registered, (x2_hit, x2_rd_ok, x2_wr_ok, x2_off))
+        x2_name = {n: registered(sig) for n, sig in x2_name.items()}
         busy_after = Signal()
         m.d.comb += busy_after.eq(busy & ~self.ipi.ready)
         msr_stall = Signal()
@@ -799,7 +844,7 @@ class LapicCore(wiring.Component):
         blocked = msg_init | base_disable
         for k in (0, 1):
             name = f"LVT_LINT{k}"
-            lvt = nx[name]
+            lvt = st[name]  # as at the start of the cycle: a write of this cycle acts from the next edge
             pol = fld(lvt, name, "POLARITY")
             active = pins[k] ^ pol
             rising = active & ~(lint_prev[k] ^ pol)
@@ -827,30 +872,28 @@ class LapicCore(wiring.Component):
             blocked = blocked | init_k
 
         # ------------------------------------------------------------ timer
-        # The divisor of this edge is TDCR as the write leaves it. The prescaler
-        # is done when presc >= d - 1; that is compared with all eight divisors
-        # from registers alone, and the divide code (stored or being written)
-        # only selects one of the eight answers: no adder behind the write.
+        # The timer sees LVT_TIMER and TDCR as they were at the start of the
+        # cycle: whether it decrements or expires at this edge depends on
+        # registers alone (a register write of this cycle acts from the next
+        # edge; a TMICT load or a mode switch of this cycle replaces the count,
+        # but an expiry due at this edge still raises its interrupt). The
+        # prescaler is done when presc >= d - 1, compared with all eight
+        # divisors, and the divide code only selects one of the eight answers.
         presc_ge = Signal(8)  # bit c: presc >= 2^((c+1) mod 8) - 1, by divide code c
         limits = [(1 << ((c + 1) % 8)) - 1 for c in range(8)]
         m.d.comb += presc_ge.eq(Cat(*(presc >= lim if lim else Const(1, 1) for lim in limits)))
 
-        def prescaler_done(tdcr: Value, tag: str) -> Signal:
-            done = Signal(name=f"presc_done_{tag}")
-            m.d.comb += done.eq(presc_ge.bit_select(Cat(fld(tdcr, "TDCR", "DIV_LO"), fld(tdcr, "TDCR", "DIV_HI")), 1))
-            return done
-
-        tdcr_write = Signal()
-        m.d.comb += tdcr_write.eq(w & (r_addr == dev.offset("TDCR")))
-        presc_done = Mux(tdcr_write, prescaler_done(wdata & wmask["TDCR"], "new"), prescaler_done(st["TDCR"], "old"))
+        presc_done = Signal()
+        tdcr = st["TDCR"]
+        m.d.comb += presc_done.eq(presc_ge.bit_select(Cat(fld(tdcr, "TDCR", "DIV_LO"), fld(tdcr, "TDCR", "DIV_HI")), 1))
         running = tmcct != 0
         dec = Signal()
         expire = Signal()
         m.d.comb += [
-            dec.eq(running & presc_done & ~tmict_load & ~tsc_switch),
+            dec.eq(running & presc_done),
             expire.eq(dec & (tmcct == 1)),
         ]
-        lvtt = nx["LVT_TIMER"]
+        lvtt = st["LVT_TIMER"]
         periodic = fld(lvtt, "LVT_TIMER", "TIMER_MODE") == PERIODIC
         with m.If(tmict_load):
             m.d.sync += [tmcct.eq(wdata), presc.eq(0)]
@@ -870,8 +913,8 @@ class LapicCore(wiring.Component):
         if dl_supported:
             dl_write = Signal()
             m.d.comb += [
-                dl_due.eq((dl != 0) & (self.tsc >= dl)),
-                dl_write.eq(msr_acc & is_dl & msr.write & (fld(lvtt, "LVT_TIMER", "TIMER_MODE") == TSC)),
+                dl_due.eq((dl != 0) & ge_segmented(m, self.tsc, dl, "dl_reached")),
+                dl_write.eq(msr_acc & is_dl & msr.write & (fld(nx["LVT_TIMER"], "LVT_TIMER", "TIMER_MODE") == TSC)),
             ]
             with m.If(dl_write):
                 m.d.sync += dl.eq(msr.wdata)
@@ -889,12 +932,16 @@ class LapicCore(wiring.Component):
             err[esr_bit["SEND_ILLEGAL_VECTOR"]].eq(err_send | self_bad),
             err[esr_bit["RECV_ILLEGAL_VECTOR"]].eq(msg_illegal | lint_illegal[0] | lint_illegal[1] | t_bad),
         ]
-        lvte = nx["LVT_ERROR"]
+        lvte = st["LVT_ERROR"]
         e_vec = fld(lvte, "LVT_ERROR", "VECTOR")
+        # The error interrupt of this cycle's errors is raised at the next edge
+        # (``err_seen``): the error sources are not on the path to IRR.
+        err_seen = Signal()
         e_go = Signal()
-        m.d.comb += e_go.eq((err != 0) & ~fld(lvte, "LVT_ERROR", "MASK") & (e_vec >= 16))
+        m.d.comb += e_go.eq(err_seen & ~fld(lvte, "LVT_ERROR", "MASK") & (e_vec >= 16))
         m.d.sync += [
             esr_pending.eq(Mux(esr_write, 0, esr_pending) | err),
+            err_seen.eq(err != 0),
         ]
         with m.If(esr_write):
             m.d.sync += esr.eq(esr_pending)
@@ -971,6 +1018,7 @@ class LapicCore(wiring.Component):
                 isr_valid.eq(0),
                 tmr.eq(0),
                 esr_pending.eq(0),
+                err_seen.eq(0),
                 esr.eq(0),
                 tmcct.eq(0),
                 presc.eq(0),

@@ -668,38 +668,55 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  reg [3:0] \$1000 ;
-  reg [3:0] \$1001 ;
-  reg [3:0] \$1002 ;
-  reg [3:0] \$1003 ;
-  reg [3:0] \$1004 ;
-  reg [3:0] \$1005 ;
-  reg [3:0] \$1006 ;
-  reg [3:0] \$1007 ;
-  reg [3:0] \$1008 ;
-  reg [3:0] \$1009 ;
+  reg [31:0] \$1000 ;
+  reg [6:0] \$1001 ;
+  reg [63:0] \$1002 ;
+  reg [7:0] \$1003 ;
+  reg \$1004 ;
+  reg [7:0] \$1005 ;
+  reg [255:0] \$1006 ;
+  reg [255:0] \$1007 ;
+  reg \$1008 ;
+  reg [1:0] \$1009 ;
   wire \$101 ;
-  reg \$1010 ;
-  reg [31:0] \$1011 ;
-  reg [31:0] \$1012 ;
-  reg [31:0] \$1013 ;
-  reg [31:0] \$1014 ;
-  reg [31:0] \$1015 ;
-  reg [31:0] \$1016 ;
-  reg [31:0] \$1017 ;
-  reg [31:0] \$1018 ;
-  reg [31:0] \$1019 ;
+  reg [15:0] \$1010 ;
+  reg [3:0] \$1011 ;
+  reg [3:0] \$1012 ;
+  reg [3:0] \$1013 ;
+  reg [3:0] \$1014 ;
+  reg [3:0] \$1015 ;
+  reg [3:0] \$1016 ;
+  reg [3:0] \$1017 ;
+  reg [3:0] \$1018 ;
+  reg [3:0] \$1019 ;
   wire \$102 ;
-  reg [31:0] \$1020 ;
-  reg [31:0] \$1021 ;
-  reg [31:0] \$1022 ;
-  reg [31:0] \$1023 ;
-  reg [31:0] \$1024 ;
-  reg \$1025 ;
-  reg \$1026 ;
-  reg [7:0] \$1027 ;
+  reg [3:0] \$1020 ;
+  reg [3:0] \$1021 ;
+  reg [3:0] \$1022 ;
+  reg [3:0] \$1023 ;
+  reg [3:0] \$1024 ;
+  reg [3:0] \$1025 ;
+  reg [3:0] \$1026 ;
+  reg \$1027 ;
+  reg [31:0] \$1028 ;
+  reg [31:0] \$1029 ;
   wire \$103 ;
+  reg [31:0] \$1030 ;
+  reg [31:0] \$1031 ;
+  reg [31:0] \$1032 ;
+  reg [31:0] \$1033 ;
+  reg [31:0] \$1034 ;
+  reg [31:0] \$1035 ;
+  reg [31:0] \$1036 ;
+  reg [31:0] \$1037 ;
+  reg [31:0] \$1038 ;
+  reg [31:0] \$1039 ;
   wire \$104 ;
+  reg [31:0] \$1040 ;
+  reg [31:0] \$1041 ;
+  reg \$1042 ;
+  reg \$1043 ;
+  reg [7:0] \$1044 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
@@ -760,15 +777,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
-  wire [4:0] \$1599 ;
   wire \$16 ;
   wire \$160 ;
-  wire [6:0] \$1602 ;
   wire \$161 ;
-  wire [8:0] \$1614 ;
-  wire [8:0] \$1617 ;
+  wire [4:0] \$1616 ;
+  wire [6:0] \$1619 ;
   wire \$162 ;
   wire \$163 ;
+  wire [8:0] \$1631 ;
+  wire [8:0] \$1634 ;
   wire \$164 ;
   wire \$165 ;
   wire \$166 ;
@@ -1451,9 +1468,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$776 ;
   wire \$777 ;
   wire \$778 ;
-  wire [31:0] \$779 ;
+  wire \$779 ;
   wire \$78 ;
-  wire [31:0] \$780 ;
+  wire \$780 ;
   wire \$781 ;
   wire \$782 ;
   wire \$783 ;
@@ -1487,89 +1504,89 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$808 ;
   wire \$809 ;
   wire \$81 ;
-  wire [62:0] \$810 ;
-  wire [14:0] \$811 ;
-  wire [14:0] \$812 ;
-  wire [31:0] \$813 ;
-  wire [31:0] \$814 ;
-  wire [31:0] \$815 ;
+  wire \$810 ;
+  wire \$811 ;
+  wire \$812 ;
+  wire [62:0] \$813 ;
+  wire [14:0] \$814 ;
+  wire [14:0] \$815 ;
   wire [31:0] \$816 ;
   wire [31:0] \$817 ;
   wire [31:0] \$818 ;
   wire [31:0] \$819 ;
   wire \$82 ;
   wire [31:0] \$820 ;
-  wire [255:0] \$821 ;
-  wire [255:0] \$822 ;
-  wire \$823 ;
+  wire [31:0] \$821 ;
+  wire [31:0] \$822 ;
+  wire [31:0] \$823 ;
   wire [255:0] \$824 ;
-  wire [62:0] \$825 ;
-  wire [14:0] \$826 ;
-  wire [14:0] \$827 ;
-  wire [31:0] \$828 ;
-  wire [31:0] \$829 ;
+  wire [255:0] \$825 ;
+  wire \$826 ;
+  wire [255:0] \$827 ;
+  wire [62:0] \$828 ;
+  wire [14:0] \$829 ;
   wire \$83 ;
-  wire [31:0] \$830 ;
+  wire [14:0] \$830 ;
   wire [31:0] \$831 ;
   wire [31:0] \$832 ;
   wire [31:0] \$833 ;
   wire [31:0] \$834 ;
   wire [31:0] \$835 ;
-  wire [255:0] \$836 ;
-  wire [255:0] \$837 ;
-  wire \$838 ;
+  wire [31:0] \$836 ;
+  wire [31:0] \$837 ;
+  wire [31:0] \$838 ;
   wire [255:0] \$839 ;
   wire \$84 ;
-  wire [62:0] \$840 ;
-  wire [14:0] \$841 ;
-  wire [14:0] \$842 ;
-  wire [31:0] \$843 ;
-  wire [31:0] \$844 ;
-  wire [31:0] \$845 ;
+  wire [255:0] \$840 ;
+  wire \$841 ;
+  wire [255:0] \$842 ;
+  wire [62:0] \$843 ;
+  wire [14:0] \$844 ;
+  wire [14:0] \$845 ;
   wire [31:0] \$846 ;
   wire [31:0] \$847 ;
   wire [31:0] \$848 ;
   wire [31:0] \$849 ;
   wire \$85 ;
   wire [31:0] \$850 ;
-  wire [255:0] \$851 ;
-  wire [255:0] \$852 ;
-  wire \$853 ;
+  wire [31:0] \$851 ;
+  wire [31:0] \$852 ;
+  wire [31:0] \$853 ;
   wire [255:0] \$854 ;
-  wire [62:0] \$855 ;
-  wire [14:0] \$856 ;
-  wire [14:0] \$857 ;
-  wire [31:0] \$858 ;
-  wire [31:0] \$859 ;
+  wire [255:0] \$855 ;
+  wire \$856 ;
+  wire [255:0] \$857 ;
+  wire [62:0] \$858 ;
+  wire [14:0] \$859 ;
   wire \$86 ;
-  wire [31:0] \$860 ;
+  wire [14:0] \$860 ;
   wire [31:0] \$861 ;
   wire [31:0] \$862 ;
   wire [31:0] \$863 ;
   wire [31:0] \$864 ;
   wire [31:0] \$865 ;
-  wire [255:0] \$866 ;
-  wire [255:0] \$867 ;
-  wire [255:0] \$868 ;
-  wire [62:0] \$869 ;
+  wire [31:0] \$866 ;
+  wire [31:0] \$867 ;
+  wire [31:0] \$868 ;
+  wire [255:0] \$869 ;
   wire \$87 ;
-  wire [14:0] \$870 ;
-  wire [14:0] \$871 ;
-  wire [31:0] \$872 ;
-  wire [31:0] \$873 ;
-  wire [31:0] \$874 ;
+  wire [255:0] \$870 ;
+  wire [255:0] \$871 ;
+  wire [62:0] \$872 ;
+  wire [14:0] \$873 ;
+  wire [14:0] \$874 ;
   wire [31:0] \$875 ;
   wire [31:0] \$876 ;
   wire [31:0] \$877 ;
   wire [31:0] \$878 ;
   wire [31:0] \$879 ;
   wire \$88 ;
-  wire [255:0] \$880 ;
-  wire [255:0] \$881 ;
-  wire [255:0] \$882 ;
-  wire \$883 ;
-  wire \$884 ;
-  wire \$885 ;
+  wire [31:0] \$880 ;
+  wire [31:0] \$881 ;
+  wire [31:0] \$882 ;
+  wire [255:0] \$883 ;
+  wire [255:0] \$884 ;
+  wire [255:0] \$885 ;
   wire \$886 ;
   wire \$887 ;
   wire \$888 ;
@@ -1591,50 +1608,50 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$901 ;
   wire \$902 ;
   wire \$903 ;
-  wire [63:0] \$904 ;
-  wire [7:0] \$905 ;
+  wire \$904 ;
+  wire \$905 ;
   wire \$906 ;
-  wire \$907 ;
-  wire [31:0] \$908 ;
+  wire [63:0] \$907 ;
+  wire [7:0] \$908 ;
   wire \$909 ;
   wire \$91 ;
   wire \$910 ;
-  wire \$911 ;
+  wire [31:0] \$911 ;
   wire \$912 ;
   wire \$913 ;
-  wire [31:0] \$914 ;
-  wire [32:0] \$915 ;
-  wire [7:0] \$916 ;
-  wire \$917 ;
-  wire [7:0] \$918 ;
+  wire \$914 ;
+  wire \$915 ;
+  wire \$916 ;
+  wire [31:0] \$917 ;
+  wire [32:0] \$918 ;
   wire [7:0] \$919 ;
   wire \$92 ;
-  wire [255:0] \$920 ;
-  wire [255:0] \$921 ;
-  wire [255:0] \$922 ;
-  wire [255:0] \$923 ;
+  wire \$920 ;
+  wire [7:0] \$921 ;
+  wire [7:0] \$922 ;
+  wire \$923 ;
   wire [255:0] \$924 ;
   wire [255:0] \$925 ;
   wire [255:0] \$926 ;
-  wire \$927 ;
-  wire [1:0] \$928 ;
-  wire [1:0] \$929 ;
+  wire [255:0] \$927 ;
+  wire [255:0] \$928 ;
+  wire [255:0] \$929 ;
   wire \$93 ;
-  wire [1:0] \$930 ;
+  wire [255:0] \$930 ;
   wire \$931 ;
-  wire \$932 ;
-  wire \$933 ;
-  wire \$934 ;
-  wire [30:0] \$935 ;
-  wire [30:0] \$936 ;
-  wire [30:0] \$937 ;
-  wire [30:0] \$938 ;
+  wire [1:0] \$932 ;
+  wire [1:0] \$933 ;
+  wire [1:0] \$934 ;
+  wire \$935 ;
+  wire \$936 ;
+  wire \$937 ;
+  wire \$938 ;
   wire [30:0] \$939 ;
   wire \$94 ;
-  wire \$940 ;
-  wire \$941 ;
-  wire \$942 ;
-  wire \$943 ;
+  wire [30:0] \$940 ;
+  wire [30:0] \$941 ;
+  wire [30:0] \$942 ;
+  wire [30:0] \$943 ;
   wire \$944 ;
   wire \$945 ;
   wire \$946 ;
@@ -1655,55 +1672,55 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$96 ;
   wire \$960 ;
   wire \$961 ;
-  reg \$962 ;
-  reg [7:0] \$963 ;
-  reg [15:0] \$964 ;
-  reg \$965 ;
-  reg [63:0] \$966 ;
-  reg \$967 ;
-  reg [7:0] \$968 ;
-  reg [31:0] \$969 ;
+  wire \$962 ;
+  wire \$963 ;
+  wire \$964 ;
+  wire \$965 ;
+  reg \$966 ;
+  reg [7:0] \$967 ;
+  reg [15:0] \$968 ;
+  reg \$969 ;
   wire \$97 ;
-  reg [7:0] \$970 ;
-  reg \$971 ;
-  reg \$972 ;
-  reg [7:0] \$973 ;
-  reg [2:0] \$974 ;
+  reg \$970 ;
+  reg [3:0] \$971 ;
+  reg [3:0] \$972 ;
+  reg \$973 ;
+  reg \$974 ;
   reg \$975 ;
-  reg [1:0] \$976 ;
+  reg [11:0] \$976 ;
   reg \$977 ;
   reg \$978 ;
-  reg [31:0] \$979 ;
+  reg \$979 ;
   wire \$98 ;
-  reg [7:0] \$980 ;
+  reg \$980 ;
   reg \$981 ;
-  reg [7:0] \$982 ;
-  reg [1:0] \$983 ;
-  reg [31:0] \$984 ;
-  reg [6:0] \$985 ;
-  reg [63:0] \$986 ;
-  reg [7:0] \$987 ;
-  reg [7:0] \$988 ;
-  reg [255:0] \$989 ;
+  reg [63:0] \$982 ;
+  reg \$983 ;
+  reg [7:0] \$984 ;
+  reg [31:0] \$985 ;
+  reg [7:0] \$986 ;
+  reg \$987 ;
+  reg \$988 ;
+  reg [7:0] \$989 ;
   wire \$99 ;
-  reg [255:0] \$990 ;
+  reg [2:0] \$990 ;
   reg \$991 ;
   reg [1:0] \$992 ;
-  reg [15:0] \$993 ;
-  reg [3:0] \$994 ;
-  reg [3:0] \$995 ;
-  reg [3:0] \$996 ;
-  reg [3:0] \$997 ;
-  reg [3:0] \$998 ;
-  reg [3:0] \$999 ;
+  reg \$993 ;
+  reg \$994 ;
+  reg [31:0] \$995 ;
+  reg [7:0] \$996 ;
+  reg \$997 ;
+  reg [7:0] \$998 ;
+  reg [1:0] \$999 ;
   output ack_valid;
   reg ack_valid = 1'h0;
   (* init = 1'h0 *)
-  wire \ack_valid$181 ;
+  wire \ack_valid$193 ;
   output [7:0] ack_vector;
   reg [7:0] ack_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \ack_vector$183 ;
+  wire [7:0] \ack_vector$195 ;
   reg [63:0] apic_base = 64'h00000000fee00800;
   wire [31:0] apic_id;
   output [7:0] apr;
@@ -1725,6 +1742,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [3:0] dfr_model;
   reg [31:0] dfr_next;
   wire dl_due;
+  wire dl_reached;
+  wire [3:0] dl_reached_eq;
+  wire [3:0] dl_reached_gt;
   wire dl_write;
   wire e_go;
   output enabled;
@@ -1744,13 +1764,16 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [7:0] err;
   wire err_reserved_r;
   reg err_reserved_w;
+  reg err_seen = 1'h0;
   reg err_send;
   reg [7:0] esr = 8'h00;
   reg [7:0] esr_pending = 8'h00;
   reg esr_write;
   wire expire;
   wire [3:0] gp_hit;
+  reg [3:0] gp_hit_q = 4'h0;
   reg [3:0] gp_sel;
+  reg [3:0] gp_sel_q = 4'h0;
   wire hw_en_next;
   reg [31:0] icr_dest32 = 32'd0;
   reg [31:0] icr_hi = 32'd0;
@@ -1839,7 +1862,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] irrv;
   reg [7:0] irrv = 8'h00;
   wire is_base;
+  reg is_base_q = 1'h0;
   wire is_dl;
+  reg is_dl_q = 1'h0;
   wire [255:0] isr;
   wire isr_any;
   wire [7:0] isr_any1;
@@ -1955,8 +1980,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [7:0] \port$40$0 ;
   wire [7:0] ppr;
   reg [6:0] presc = 7'h00;
-  wire presc_done_new;
-  wire presc_done_old;
+  wire presc_done;
   wire [7:0] presc_ge;
   wire [11:0] r_addr;
   reg [31:0] r_data;
@@ -1989,7 +2013,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$274 ;
+  wire [7:0] \sipi_vector$288 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -2011,7 +2035,6 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire t_go;
   reg [31:0] tdcr = 32'd0;
   reg [31:0] tdcr_next;
-  wire tdcr_write;
   reg [31:0] tmcct = 32'd0;
   reg [31:0] tmict = 32'd0;
   reg tmict_load;
@@ -2036,14 +2059,22 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire x2_fault;
   wire x2_go;
   reg x2_hit;
+  reg x2_hit_q = 1'h0;
   reg x2_is_icr;
+  reg x2_is_icr_q = 1'h0;
   reg x2_is_id;
+  reg x2_is_id_q = 1'h0;
   reg x2_is_ldr;
+  reg x2_is_ldr_q = 1'h0;
   reg x2_is_self_ipi;
+  reg x2_is_self_ipi_q = 1'h0;
   reg [11:0] x2_off;
+  reg [11:0] x2_off_q = 12'h000;
   reg x2_rd_ok;
+  reg x2_rd_ok_q = 1'h0;
   reg [63:0] x2_rdata;
   reg x2_wr_ok;
+  reg x2_wr_ok_q = 1'h0;
   output x2apic;
   wire x2apic;
   assign \$1  = ~ apic_base[10];
@@ -2529,8 +2560,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign in_view = \$475  == 4'h8;
   assign \$476  = ~ ipi__ready;
   assign busy_after = ipi__valid & \$476 ;
-  assign \$477  = x2_hit & msr__write;
-  assign \$478  = x2_is_icr | x2_is_self_ipi;
+  assign \$477  = x2_hit_q & msr__write;
+  assign \$478  = x2_is_icr_q | x2_is_self_ipi_q;
   assign \$479  = \$477  & \$478 ;
   assign msr_stall = \$479  & busy_after;
   assign \$480  = msr__valid & msr_seen;
@@ -2568,7 +2599,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign base_ok = \$483  & \$525 ;
   assign \$526  = ~ base_ok;
   assign base_fault = msr__write & \$526 ;
-  assign \$527  = msr_acc & is_base;
+  assign \$527  = msr_acc & is_base_q;
   assign \$528  = \$527  & msr__write;
   assign \$529  = \$528  & base_ok;
   assign \$531  = ! \$530 ;
@@ -2576,37 +2607,37 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$534  = ! \$533 ;
   assign \$535  = ~ \$534 ;
   assign base_disable = \$532  & \$535 ;
-  assign \$536  = ~ x2_wr_ok;
-  assign \$537  = gp_hit & gp_sel;
+  assign \$536  = ~ x2_wr_ok_q;
+  assign \$537  = gp_hit_q & gp_sel_q;
   assign \$538  = | \$537 ;
   assign \$539  = \$536  | \$538 ;
-  assign \$540  = ~ x2_rd_ok;
+  assign \$540  = ~ x2_rd_ok_q;
   assign x2_fault = msr__write ? \$539  : \$540 ;
-  assign \$541  = x2_hit ? x2_fault : 1'h1;
-  assign \$542  = is_dl ? 1'h0 : \$541 ;
-  assign msr_fault = is_base ? base_fault : \$542 ;
-  assign \$543  = msr_acc & x2_hit;
+  assign \$541  = x2_hit_q ? x2_fault : 1'h1;
+  assign \$542  = is_dl_q ? 1'h0 : \$541 ;
+  assign msr_fault = is_base_q ? base_fault : \$542 ;
+  assign \$543  = msr_acc & x2_hit_q;
   assign \$544  = ~ x2_fault;
   assign x2_go = \$543  & \$544 ;
-  assign \$545  = msr_acc & is_base;
+  assign \$545  = msr_acc & is_base_q;
   assign \$546  = \$545  & msr__write;
   assign \$547  = \$546  & base_ok;
   assign hw_en_next = \$547  ? msr__wdata[11] : apic_base[11];
-  assign r_addr = apic_base[10] ? x2_off : reg__addr;
+  assign r_addr = apic_base[10] ? x2_off_q : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1599  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1599 ;
-  assign \$1602  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1602 ;
+  assign \$1616  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1616 ;
+  assign \$1619  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1619 ;
   assign \$548  = 1'h1 << isr_pair_low[3:0];
   assign \$549  = isr_pair_valid[0] ? \$548 [15:0] : 16'h0000;
   assign \$550  = 1'h1 << isr_pair_low[7:4];
   assign \$551  = isr_pair_valid[1] ? \$550 [15:0] : 16'h0000;
   assign \$552  = id_set ? id_reg : initial_apic_id;
-  assign \$1614  = r_addr[6:4] * 6'h20;
-  assign \$557  = tmr >> \$1614 ;
-  assign \$1617  = r_addr[6:4] * 6'h20;
-  assign \$558  = irr >> \$1617 ;
+  assign \$1631  = r_addr[6:4] * 6'h20;
+  assign \$557  = tmr >> \$1631 ;
+  assign \$1634  = r_addr[6:4] * 6'h20;
+  assign \$558  = irr >> \$1634 ;
   assign \$561  = \$559  | { 16'h0000, \$560  };
   assign \$568  = \$566  | { 16'h0000, \$567  };
   assign \$571  = \$569  | { 16'h0000, \$570  };
@@ -2616,7 +2647,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$577  = apic_base | { 48'h000000000000, \$576  };
   assign inta_go = inta & deliverable;
   assign \$578  = x2_go & msr__write;
-  assign \$579  = ~ x2_is_self_ipi;
+  assign \$579  = ~ x2_is_self_ipi_q;
   assign \$580  = \$578  & \$579 ;
   assign \$581  = reg__w_strb == 4'hf;
   assign \$582  = reg__w_stb & \$581 ;
@@ -2624,7 +2655,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign w = apic_base[10] ? \$580  : \$583 ;
   assign wdata = apic_base[10] ? msr__wdata[31:0] : reg__w_data;
   assign \$584  = x2_go & msr__write;
-  assign \$585  = \$584  & x2_is_self_ipi;
+  assign \$585  = \$584  & x2_is_self_ipi_q;
   assign \$586  = msr__wdata[7:0] < 5'h10;
   assign \$592  = ~ \$591 [8];
   assign \$599  = ~ busy_after;
@@ -2698,90 +2729,90 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$687  = ~ \$686 ;
   assign \$688  = \$683  & \$687 ;
   assign \$689  = msg_in__delivery_mode == 3'h6;
-  assign \$690  = ~ lvt_lint0_next[16];
+  assign \$690  = ~ lvt_lint0[16];
   assign \$691  = msg_init | base_disable;
   assign \$692  = ~ \$691 ;
   assign \$693  = \$690  & \$692 ;
-  assign \$694  = ! lvt_lint0_next[10:8];
+  assign \$694  = ! lvt_lint0[10:8];
   assign \$695  = \$693  & \$694 ;
-  assign \$697  = lint0 ^ lvt_lint0_next[13];
+  assign \$697  = lint0 ^ lvt_lint0[13];
   assign \$698  = ~ remote_irr[0];
   assign \$699  = \$697  & \$698 ;
-  assign \$700  = lint0 ^ lvt_lint0_next[13];
-  assign \$701  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$700  = lint0 ^ lvt_lint0[13];
+  assign \$701  = lint_prev[0] ^ lvt_lint0[13];
   assign \$702  = ~ \$701 ;
   assign \$703  = \$700  & \$702 ;
   assign \$704  = \$696  ? \$699  : \$703 ;
   assign lint0_want = \$695  & \$704 ;
-  assign \$705  = lvt_lint0_next[7:0] >= 5'h10;
+  assign \$705  = lvt_lint0[7:0] >= 5'h10;
   assign lint0_go = lint0_want & \$705 ;
-  assign \$706  = lvt_lint0_next[7:0] < 5'h10;
+  assign \$706  = lvt_lint0[7:0] < 5'h10;
   assign lint0_illegal = lint0_want & \$706 ;
   assign \$708  = lint0_go & \$707 ;
-  assign \$709  = ~ lvt_lint0_next[16];
+  assign \$709  = ~ lvt_lint0[16];
   assign \$710  = msg_init | base_disable;
   assign \$711  = ~ \$710 ;
   assign \$712  = \$709  & \$711 ;
-  assign \$713  = lvt_lint0_next[10:8] == 3'h4;
+  assign \$713  = lvt_lint0[10:8] == 3'h4;
   assign \$714  = \$712  & \$713 ;
-  assign \$715  = lint0 ^ lvt_lint0_next[13];
-  assign \$716  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$715  = lint0 ^ lvt_lint0[13];
+  assign \$716  = lint_prev[0] ^ lvt_lint0[13];
   assign \$717  = ~ \$716 ;
   assign \$718  = \$715  & \$717 ;
   assign lint0_nmi = \$714  & \$718 ;
-  assign \$719  = ~ lvt_lint0_next[16];
+  assign \$719  = ~ lvt_lint0[16];
   assign \$720  = msg_init | base_disable;
   assign \$721  = ~ \$720 ;
   assign \$722  = \$719  & \$721 ;
-  assign \$723  = lvt_lint0_next[10:8] == 3'h5;
+  assign \$723  = lvt_lint0[10:8] == 3'h5;
   assign \$724  = \$722  & \$723 ;
-  assign \$725  = lint0 ^ lvt_lint0_next[13];
-  assign \$726  = lint_prev[0] ^ lvt_lint0_next[13];
+  assign \$725  = lint0 ^ lvt_lint0[13];
+  assign \$726  = lint_prev[0] ^ lvt_lint0[13];
   assign \$727  = ~ \$726 ;
   assign \$728  = \$725  & \$727 ;
   assign lint0_init = \$724  & \$728 ;
-  assign \$729  = ~ lvt_lint1_next[16];
+  assign \$729  = ~ lvt_lint1[16];
   assign \$730  = msg_init | base_disable;
   assign \$731  = \$730  | lint0_init;
   assign \$732  = ~ \$731 ;
   assign \$733  = \$729  & \$732 ;
-  assign \$734  = ! lvt_lint1_next[10:8];
+  assign \$734  = ! lvt_lint1[10:8];
   assign \$735  = \$733  & \$734 ;
-  assign \$737  = lint1 ^ lvt_lint1_next[13];
+  assign \$737  = lint1 ^ lvt_lint1[13];
   assign \$738  = ~ remote_irr[1];
   assign \$739  = \$737  & \$738 ;
-  assign \$740  = lint1 ^ lvt_lint1_next[13];
-  assign \$741  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$740  = lint1 ^ lvt_lint1[13];
+  assign \$741  = lint_prev[1] ^ lvt_lint1[13];
   assign \$742  = ~ \$741 ;
   assign \$743  = \$740  & \$742 ;
   assign \$744  = \$736  ? \$739  : \$743 ;
   assign lint1_want = \$735  & \$744 ;
-  assign \$745  = lvt_lint1_next[7:0] >= 5'h10;
+  assign \$745  = lvt_lint1[7:0] >= 5'h10;
   assign lint1_go = lint1_want & \$745 ;
-  assign \$746  = lvt_lint1_next[7:0] < 5'h10;
+  assign \$746  = lvt_lint1[7:0] < 5'h10;
   assign lint1_illegal = lint1_want & \$746 ;
   assign \$748  = lint1_go & \$747 ;
-  assign \$749  = ~ lvt_lint1_next[16];
+  assign \$749  = ~ lvt_lint1[16];
   assign \$750  = msg_init | base_disable;
   assign \$751  = \$750  | lint0_init;
   assign \$752  = ~ \$751 ;
   assign \$753  = \$749  & \$752 ;
-  assign \$754  = lvt_lint1_next[10:8] == 3'h4;
+  assign \$754  = lvt_lint1[10:8] == 3'h4;
   assign \$755  = \$753  & \$754 ;
-  assign \$756  = lint1 ^ lvt_lint1_next[13];
-  assign \$757  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$756  = lint1 ^ lvt_lint1[13];
+  assign \$757  = lint_prev[1] ^ lvt_lint1[13];
   assign \$758  = ~ \$757 ;
   assign \$759  = \$756  & \$758 ;
   assign lint1_nmi = \$755  & \$759 ;
-  assign \$760  = ~ lvt_lint1_next[16];
+  assign \$760  = ~ lvt_lint1[16];
   assign \$761  = msg_init | base_disable;
   assign \$762  = \$761  | lint0_init;
   assign \$763  = ~ \$762 ;
   assign \$764  = \$760  & \$763 ;
-  assign \$765  = lvt_lint1_next[10:8] == 3'h5;
+  assign \$765  = lvt_lint1[10:8] == 3'h5;
   assign \$766  = \$764  & \$765 ;
-  assign \$767  = lint1 ^ lvt_lint1_next[13];
-  assign \$768  = lint_prev[1] ^ lvt_lint1_next[13];
+  assign \$767  = lint1 ^ lvt_lint1[13];
+  assign \$768  = lint_prev[1] ^ lvt_lint1[13];
   assign \$769  = ~ \$768 ;
   assign \$770  = \$767  & \$769 ;
   assign lint1_init = \$766  & \$770 ;
@@ -2792,328 +2823,359 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$775  = presc >= 5'h1f;
   assign \$776  = presc >= 6'h3f;
   assign \$777  = presc >= 7'h7f;
-  assign \$778  = r_addr == 10'h3e0;
-  assign tdcr_write = w & \$778 ;
-  assign presc_done_new = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  } >> { \$780 [3], \$779 [1:0] };
-  assign presc_done_old = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  } >> { tdcr[3], tdcr[1:0] };
-  assign \$781  = | tmcct;
-  assign \$782  = tdcr_write ? presc_done_new : presc_done_old;
-  assign \$783  = \$781  & \$782 ;
-  assign \$784  = ~ tmict_load;
-  assign \$785  = \$783  & \$784 ;
-  assign \$786  = ~ tsc_switch;
-  assign dec = \$785  & \$786 ;
-  assign \$787  = tmcct == 1'h1;
-  assign expire = dec & \$787 ;
-  assign \$788  = | tsc_deadline;
-  assign \$789  = tsc >= tsc_deadline;
-  assign dl_due = \$788  & \$789 ;
-  assign \$790  = msr_acc & is_dl;
-  assign \$791  = \$790  & msr__write;
-  assign \$792  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$791  & \$792 ;
-  assign \$793  = expire | dl_due;
-  assign \$794  = ~ lvt_timer_next[16];
-  assign \$795  = \$793  & \$794 ;
-  assign \$796  = lvt_timer_next[7:0] >= 5'h10;
-  assign t_go = \$795  & \$796 ;
+  assign presc_done = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  } >> { tdcr[3], tdcr[1:0] };
+  assign \$778  = | tmcct;
+  assign dec = \$778  & presc_done;
+  assign \$779  = tmcct == 1'h1;
+  assign expire = dec & \$779 ;
+  assign \$780  = tsc[15:0] >= tsc_deadline[15:0];
+  assign \$781  = tsc[15:0] == tsc_deadline[15:0];
+  assign \$782  = tsc[31:16] > tsc_deadline[31:16];
+  assign \$783  = tsc[31:16] == tsc_deadline[31:16];
+  assign \$784  = tsc[47:32] > tsc_deadline[47:32];
+  assign \$785  = tsc[47:32] == tsc_deadline[47:32];
+  assign \$786  = tsc[63:48] > tsc_deadline[63:48];
+  assign \$787  = tsc[63:48] == tsc_deadline[63:48];
+  assign \$788  = dl_reached_eq[1] & dl_reached_gt[0];
+  assign \$789  = dl_reached_gt[1] | \$788 ;
+  assign \$790  = dl_reached_eq[2] & \$789 ;
+  assign \$791  = dl_reached_gt[2] | \$790 ;
+  assign \$792  = dl_reached_eq[3] & \$791 ;
+  assign dl_reached = dl_reached_gt[3] | \$792 ;
+  assign \$793  = | tsc_deadline;
+  assign dl_due = \$793  & dl_reached;
+  assign \$794  = msr_acc & is_dl_q;
+  assign \$795  = \$794  & msr__write;
+  assign \$796  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$795  & \$796 ;
   assign \$797  = expire | dl_due;
-  assign \$798  = ~ lvt_timer_next[16];
+  assign \$798  = ~ lvt_timer[16];
   assign \$799  = \$797  & \$798 ;
-  assign \$800  = lvt_timer_next[7:0] < 5'h10;
-  assign t_bad = \$799  & \$800 ;
-  assign \$801  = err_reserved_r | err_reserved_w;
-  assign \$802  = err_send | self_bad;
-  assign \$803  = msg_illegal | lint0_illegal;
-  assign \$804  = \$803  | lint1_illegal;
-  assign \$805  = \$804  | t_bad;
-  assign \$806  = | err;
-  assign \$807  = ~ lvt_error_next[16];
-  assign \$808  = \$806  & \$807 ;
-  assign \$809  = lvt_error_next[7:0] >= 5'h10;
-  assign e_go = \$808  & \$809 ;
-  assign \$810  = 1'h1 << msg_in__vector[4:0];
-  assign \$811  = 1'h1 << msg_in__vector[7:5];
-  assign \$812  = msg_take ? \$811  : 15'h0000;
-  assign \$813  = \$812 [0] ? \$810 [31:0] : 32'd0;
-  assign \$814  = \$812 [1] ? \$810 [31:0] : 32'd0;
-  assign \$815  = \$812 [2] ? \$810 [31:0] : 32'd0;
-  assign \$816  = \$812 [3] ? \$810 [31:0] : 32'd0;
-  assign \$817  = \$812 [4] ? \$810 [31:0] : 32'd0;
-  assign \$818  = \$812 [5] ? \$810 [31:0] : 32'd0;
-  assign \$819  = \$812 [6] ? \$810 [31:0] : 32'd0;
-  assign \$820  = \$812 [7] ? \$810 [31:0] : 32'd0;
-  assign \$821  = ~ { \$820 , \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813  };
-  assign \$822  = tmr & \$821 ;
-  assign \$824  = \$823  ? { \$820 , \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$822  | \$824 ;
-  assign \$825  = 1'h1 << lvt_lint0_next[4:0];
-  assign \$826  = 1'h1 << lvt_lint0_next[7:5];
-  assign \$827  = lint0_go ? \$826  : 15'h0000;
-  assign \$828  = \$827 [0] ? \$825 [31:0] : 32'd0;
-  assign \$829  = \$827 [1] ? \$825 [31:0] : 32'd0;
-  assign \$830  = \$827 [2] ? \$825 [31:0] : 32'd0;
-  assign \$831  = \$827 [3] ? \$825 [31:0] : 32'd0;
-  assign \$832  = \$827 [4] ? \$825 [31:0] : 32'd0;
-  assign \$833  = \$827 [5] ? \$825 [31:0] : 32'd0;
-  assign \$834  = \$827 [6] ? \$825 [31:0] : 32'd0;
-  assign \$835  = \$827 [7] ? \$825 [31:0] : 32'd0;
-  assign \$836  = ~ { \$835 , \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828  };
-  assign \$837  = tmr_stage0 & \$836 ;
-  assign \$839  = \$838  ? { \$835 , \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$837  | \$839 ;
-  assign \$840  = 1'h1 << lvt_lint1_next[4:0];
-  assign \$841  = 1'h1 << lvt_lint1_next[7:5];
-  assign \$842  = lint1_go ? \$841  : 15'h0000;
-  assign \$843  = \$842 [0] ? \$840 [31:0] : 32'd0;
-  assign \$844  = \$842 [1] ? \$840 [31:0] : 32'd0;
-  assign \$845  = \$842 [2] ? \$840 [31:0] : 32'd0;
-  assign \$846  = \$842 [3] ? \$840 [31:0] : 32'd0;
-  assign \$847  = \$842 [4] ? \$840 [31:0] : 32'd0;
-  assign \$848  = \$842 [5] ? \$840 [31:0] : 32'd0;
-  assign \$849  = \$842 [6] ? \$840 [31:0] : 32'd0;
-  assign \$850  = \$842 [7] ? \$840 [31:0] : 32'd0;
-  assign \$851  = ~ { \$850 , \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843  };
-  assign \$852  = tmr_stage1 & \$851 ;
-  assign \$854  = \$853  ? { \$850 , \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$852  | \$854 ;
-  assign \$855  = 1'h1 << lvt_timer_next[4:0];
-  assign \$856  = 1'h1 << lvt_timer_next[7:5];
-  assign \$857  = t_go ? \$856  : 15'h0000;
-  assign \$858  = \$857 [0] ? \$855 [31:0] : 32'd0;
-  assign \$859  = \$857 [1] ? \$855 [31:0] : 32'd0;
-  assign \$860  = \$857 [2] ? \$855 [31:0] : 32'd0;
-  assign \$861  = \$857 [3] ? \$855 [31:0] : 32'd0;
-  assign \$862  = \$857 [4] ? \$855 [31:0] : 32'd0;
-  assign \$863  = \$857 [5] ? \$855 [31:0] : 32'd0;
-  assign \$864  = \$857 [6] ? \$855 [31:0] : 32'd0;
-  assign \$865  = \$857 [7] ? \$855 [31:0] : 32'd0;
-  assign \$866  = ~ { \$865 , \$864 , \$863 , \$862 , \$861 , \$860 , \$859 , \$858  };
-  assign \$867  = tmr_stage2 & \$866 ;
-  assign \$869  = 1'h1 << lvt_error_next[4:0];
-  assign \$870  = 1'h1 << lvt_error_next[7:5];
-  assign \$871  = e_go ? \$870  : 15'h0000;
-  assign \$872  = \$871 [0] ? \$869 [31:0] : 32'd0;
-  assign \$873  = \$871 [1] ? \$869 [31:0] : 32'd0;
-  assign \$874  = \$871 [2] ? \$869 [31:0] : 32'd0;
-  assign \$875  = \$871 [3] ? \$869 [31:0] : 32'd0;
-  assign \$876  = \$871 [4] ? \$869 [31:0] : 32'd0;
-  assign \$877  = \$871 [5] ? \$869 [31:0] : 32'd0;
-  assign \$878  = \$871 [6] ? \$869 [31:0] : 32'd0;
-  assign \$879  = \$871 [7] ? \$869 [31:0] : 32'd0;
-  assign \$880  = ~ { \$879 , \$878 , \$877 , \$876 , \$875 , \$874 , \$873 , \$872  };
-  assign \$881  = tmr_stage3 & \$880 ;
-  assign \$883  = msg_init | lint0_init;
-  assign init_go = \$883  | lint1_init;
-  assign \$884  = { \$381 , \$384 [6:4] } <= 1'h0;
-  assign \$885  = { \$381 , \$384 [6:4] } <= 1'h1;
-  assign \$886  = { \$381 , \$384 [6:4] } <= 2'h2;
-  assign \$887  = { \$381 , \$384 [6:4] } <= 2'h3;
-  assign \$888  = { \$381 , \$384 [6:4] } <= 3'h4;
-  assign \$889  = { \$381 , \$384 [6:4] } <= 3'h5;
-  assign \$890  = { \$381 , \$384 [6:4] } <= 3'h6;
-  assign \$891  = { \$381 , \$384 [6:4] } <= 3'h7;
-  assign \$892  = { \$381 , \$384 [6:4] } <= 4'h8;
-  assign \$893  = { \$381 , \$384 [6:4] } <= 4'h9;
-  assign \$894  = { \$381 , \$384 [6:4] } <= 4'ha;
-  assign \$895  = { \$381 , \$384 [6:4] } <= 4'hb;
-  assign \$896  = { \$381 , \$384 [6:4] } <= 4'hc;
-  assign \$897  = { \$381 , \$384 [6:4] } <= 4'hd;
-  assign \$898  = { \$381 , \$384 [6:4] } <= 4'he;
-  assign \$899  = ~ msr_ready;
-  assign \$900  = msr__valid & \$899 ;
-  assign \$901  = msr_acc & is_base;
-  assign \$902  = \$901  & msr__write;
-  assign \$903  = \$902  & base_ok;
-  assign \$905  = deliverable ? irrv : svr[7:0];
-  assign \$906  = x2_go & msr__write;
-  assign \$907  = \$906  & x2_is_icr;
-  assign \$908  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$909  = eoi_go & eoi_level;
-  assign \$910  = ~ svr[12];
-  assign \$911  = \$909  & \$910 ;
-  assign \$912  = | tmcct;
-  assign \$913  = lvt_timer_next[18:17] == 1'h1;
-  assign \$914  = \$913  ? tmict : 32'd0;
-  assign \$915  = tmcct - 1'h1;
-  assign \$916  = presc + 1'h1;
-  assign \$917  = dl_due | tsc_switch;
-  assign \$918  = esr_write ? 8'h00 : esr_pending;
-  assign \$919  = \$918  | err;
-  assign \$920  = ~ { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
-  assign \$921  = irr & \$920 ;
-  assign \$922  = \$921  | { \$820 , \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813  };
-  assign \$923  = \$922  | { \$835 , \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828  };
-  assign \$924  = \$923  | { \$850 , \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843  };
-  assign \$925  = \$924  | { \$865 , \$864 , \$863 , \$862 , \$861 , \$860 , \$859 , \$858  };
-  assign \$926  = \$925  | { \$879 , \$878 , \$877 , \$876 , \$875 , \$874 , \$873 , \$872  };
-  assign \$927  = inta_go & eoi_go;
-  assign \$928  = ~ remote_eoi;
-  assign \$929  = remote_irr & \$928 ;
-  assign \$930  = \$929  | remote_set;
-  assign \$931  = ~ eoi_go;
-  assign \$932  = inta_go & \$931 ;
-  assign \$933  = ~ inta_go;
-  assign \$934  = eoi_go & \$933 ;
-  assign \$935  = 1'h1 << irrv[7:4];
-  assign \$936  = { 15'h0000, isr_valid } | \$935 ;
-  assign \$937  = 1'h1 << { \$414 , \$419  };
-  assign \$938  = ~ \$937 ;
-  assign \$939  = { 15'h0000, isr_valid } & \$938 ;
-  assign \$940  = ! irrv[7:4];
-  assign \$941  = irrv[7:4] == 1'h1;
-  assign \$942  = irrv[7:4] == 2'h2;
-  assign \$943  = irrv[7:4] == 2'h3;
-  assign \$944  = irrv[7:4] == 3'h4;
-  assign \$945  = irrv[7:4] == 3'h5;
-  assign \$946  = irrv[7:4] == 3'h6;
-  assign \$947  = irrv[7:4] == 3'h7;
-  assign \$948  = irrv[7:4] == 4'h8;
-  assign \$949  = irrv[7:4] == 4'h9;
-  assign \$950  = irrv[7:4] == 4'ha;
-  assign \$951  = irrv[7:4] == 4'hb;
-  assign \$952  = irrv[7:4] == 4'hc;
-  assign \$953  = irrv[7:4] == 4'hd;
-  assign \$954  = irrv[7:4] == 4'he;
-  assign \$955  = irrv[7:4] == 4'hf;
-  assign \$956  = ~ nmi_ack;
-  assign \$957  = nmi & \$956 ;
-  assign \$958  = msg_nmi | lint0_nmi;
-  assign \$959  = \$958  | lint1_nmi;
-  assign \$960  = \$957  | \$959 ;
-  assign \$961  = init_go | base_disable;
+  assign \$800  = lvt_timer[7:0] >= 5'h10;
+  assign t_go = \$799  & \$800 ;
+  assign \$801  = expire | dl_due;
+  assign \$802  = ~ lvt_timer[16];
+  assign \$803  = \$801  & \$802 ;
+  assign \$804  = lvt_timer[7:0] < 5'h10;
+  assign t_bad = \$803  & \$804 ;
+  assign \$805  = err_reserved_r | err_reserved_w;
+  assign \$806  = err_send | self_bad;
+  assign \$807  = msg_illegal | lint0_illegal;
+  assign \$808  = \$807  | lint1_illegal;
+  assign \$809  = \$808  | t_bad;
+  assign \$810  = ~ lvt_error[16];
+  assign \$811  = err_seen & \$810 ;
+  assign \$812  = lvt_error[7:0] >= 5'h10;
+  assign e_go = \$811  & \$812 ;
+  assign \$813  = 1'h1 << msg_in__vector[4:0];
+  assign \$814  = 1'h1 << msg_in__vector[7:5];
+  assign \$815  = msg_take ? \$814  : 15'h0000;
+  assign \$816  = \$815 [0] ? \$813 [31:0] : 32'd0;
+  assign \$817  = \$815 [1] ? \$813 [31:0] : 32'd0;
+  assign \$818  = \$815 [2] ? \$813 [31:0] : 32'd0;
+  assign \$819  = \$815 [3] ? \$813 [31:0] : 32'd0;
+  assign \$820  = \$815 [4] ? \$813 [31:0] : 32'd0;
+  assign \$821  = \$815 [5] ? \$813 [31:0] : 32'd0;
+  assign \$822  = \$815 [6] ? \$813 [31:0] : 32'd0;
+  assign \$823  = \$815 [7] ? \$813 [31:0] : 32'd0;
+  assign \$824  = ~ { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
+  assign \$825  = tmr & \$824 ;
+  assign \$827  = \$826  ? { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$825  | \$827 ;
+  assign \$828  = 1'h1 << lvt_lint0[4:0];
+  assign \$829  = 1'h1 << lvt_lint0[7:5];
+  assign \$830  = lint0_go ? \$829  : 15'h0000;
+  assign \$831  = \$830 [0] ? \$828 [31:0] : 32'd0;
+  assign \$832  = \$830 [1] ? \$828 [31:0] : 32'd0;
+  assign \$833  = \$830 [2] ? \$828 [31:0] : 32'd0;
+  assign \$834  = \$830 [3] ? \$828 [31:0] : 32'd0;
+  assign \$835  = \$830 [4] ? \$828 [31:0] : 32'd0;
+  assign \$836  = \$830 [5] ? \$828 [31:0] : 32'd0;
+  assign \$837  = \$830 [6] ? \$828 [31:0] : 32'd0;
+  assign \$838  = \$830 [7] ? \$828 [31:0] : 32'd0;
+  assign \$839  = ~ { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
+  assign \$840  = tmr_stage0 & \$839 ;
+  assign \$842  = \$841  ? { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$840  | \$842 ;
+  assign \$843  = 1'h1 << lvt_lint1[4:0];
+  assign \$844  = 1'h1 << lvt_lint1[7:5];
+  assign \$845  = lint1_go ? \$844  : 15'h0000;
+  assign \$846  = \$845 [0] ? \$843 [31:0] : 32'd0;
+  assign \$847  = \$845 [1] ? \$843 [31:0] : 32'd0;
+  assign \$848  = \$845 [2] ? \$843 [31:0] : 32'd0;
+  assign \$849  = \$845 [3] ? \$843 [31:0] : 32'd0;
+  assign \$850  = \$845 [4] ? \$843 [31:0] : 32'd0;
+  assign \$851  = \$845 [5] ? \$843 [31:0] : 32'd0;
+  assign \$852  = \$845 [6] ? \$843 [31:0] : 32'd0;
+  assign \$853  = \$845 [7] ? \$843 [31:0] : 32'd0;
+  assign \$854  = ~ { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
+  assign \$855  = tmr_stage1 & \$854 ;
+  assign \$857  = \$856  ? { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$855  | \$857 ;
+  assign \$858  = 1'h1 << lvt_timer[4:0];
+  assign \$859  = 1'h1 << lvt_timer[7:5];
+  assign \$860  = t_go ? \$859  : 15'h0000;
+  assign \$861  = \$860 [0] ? \$858 [31:0] : 32'd0;
+  assign \$862  = \$860 [1] ? \$858 [31:0] : 32'd0;
+  assign \$863  = \$860 [2] ? \$858 [31:0] : 32'd0;
+  assign \$864  = \$860 [3] ? \$858 [31:0] : 32'd0;
+  assign \$865  = \$860 [4] ? \$858 [31:0] : 32'd0;
+  assign \$866  = \$860 [5] ? \$858 [31:0] : 32'd0;
+  assign \$867  = \$860 [6] ? \$858 [31:0] : 32'd0;
+  assign \$868  = \$860 [7] ? \$858 [31:0] : 32'd0;
+  assign \$869  = ~ { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
+  assign \$870  = tmr_stage2 & \$869 ;
+  assign \$872  = 1'h1 << lvt_error[4:0];
+  assign \$873  = 1'h1 << lvt_error[7:5];
+  assign \$874  = e_go ? \$873  : 15'h0000;
+  assign \$875  = \$874 [0] ? \$872 [31:0] : 32'd0;
+  assign \$876  = \$874 [1] ? \$872 [31:0] : 32'd0;
+  assign \$877  = \$874 [2] ? \$872 [31:0] : 32'd0;
+  assign \$878  = \$874 [3] ? \$872 [31:0] : 32'd0;
+  assign \$879  = \$874 [4] ? \$872 [31:0] : 32'd0;
+  assign \$880  = \$874 [5] ? \$872 [31:0] : 32'd0;
+  assign \$881  = \$874 [6] ? \$872 [31:0] : 32'd0;
+  assign \$882  = \$874 [7] ? \$872 [31:0] : 32'd0;
+  assign \$883  = ~ { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign \$884  = tmr_stage3 & \$883 ;
+  assign \$886  = msg_init | lint0_init;
+  assign init_go = \$886  | lint1_init;
+  assign \$887  = { \$381 , \$384 [6:4] } <= 1'h0;
+  assign \$888  = { \$381 , \$384 [6:4] } <= 1'h1;
+  assign \$889  = { \$381 , \$384 [6:4] } <= 2'h2;
+  assign \$890  = { \$381 , \$384 [6:4] } <= 2'h3;
+  assign \$891  = { \$381 , \$384 [6:4] } <= 3'h4;
+  assign \$892  = { \$381 , \$384 [6:4] } <= 3'h5;
+  assign \$893  = { \$381 , \$384 [6:4] } <= 3'h6;
+  assign \$894  = { \$381 , \$384 [6:4] } <= 3'h7;
+  assign \$895  = { \$381 , \$384 [6:4] } <= 4'h8;
+  assign \$896  = { \$381 , \$384 [6:4] } <= 4'h9;
+  assign \$897  = { \$381 , \$384 [6:4] } <= 4'ha;
+  assign \$898  = { \$381 , \$384 [6:4] } <= 4'hb;
+  assign \$899  = { \$381 , \$384 [6:4] } <= 4'hc;
+  assign \$900  = { \$381 , \$384 [6:4] } <= 4'hd;
+  assign \$901  = { \$381 , \$384 [6:4] } <= 4'he;
+  assign \$902  = ~ msr_ready;
+  assign \$903  = msr__valid & \$902 ;
+  assign \$904  = msr_acc & is_base_q;
+  assign \$905  = \$904  & msr__write;
+  assign \$906  = \$905  & base_ok;
+  assign \$908  = deliverable ? irrv : svr[7:0];
+  assign \$909  = x2_go & msr__write;
+  assign \$910  = \$909  & x2_is_icr_q;
+  assign \$911  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$912  = eoi_go & eoi_level;
+  assign \$913  = ~ svr[12];
+  assign \$914  = \$912  & \$913 ;
+  assign \$915  = | tmcct;
+  assign \$916  = lvt_timer[18:17] == 1'h1;
+  assign \$917  = \$916  ? tmict : 32'd0;
+  assign \$918  = tmcct - 1'h1;
+  assign \$919  = presc + 1'h1;
+  assign \$920  = dl_due | tsc_switch;
+  assign \$921  = esr_write ? 8'h00 : esr_pending;
+  assign \$922  = \$921  | err;
+  assign \$923  = | err;
+  assign \$924  = ~ { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
+  assign \$925  = irr & \$924 ;
+  assign \$926  = \$925  | { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
+  assign \$927  = \$926  | { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
+  assign \$928  = \$927  | { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
+  assign \$929  = \$928  | { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
+  assign \$930  = \$929  | { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign \$931  = inta_go & eoi_go;
+  assign \$932  = ~ remote_eoi;
+  assign \$933  = remote_irr & \$932 ;
+  assign \$934  = \$933  | remote_set;
+  assign \$935  = ~ eoi_go;
+  assign \$936  = inta_go & \$935 ;
+  assign \$937  = ~ inta_go;
+  assign \$938  = eoi_go & \$937 ;
+  assign \$939  = 1'h1 << irrv[7:4];
+  assign \$940  = { 15'h0000, isr_valid } | \$939 ;
+  assign \$941  = 1'h1 << { \$414 , \$419  };
+  assign \$942  = ~ \$941 ;
+  assign \$943  = { 15'h0000, isr_valid } & \$942 ;
+  assign \$944  = ! irrv[7:4];
+  assign \$945  = irrv[7:4] == 1'h1;
+  assign \$946  = irrv[7:4] == 2'h2;
+  assign \$947  = irrv[7:4] == 2'h3;
+  assign \$948  = irrv[7:4] == 3'h4;
+  assign \$949  = irrv[7:4] == 3'h5;
+  assign \$950  = irrv[7:4] == 3'h6;
+  assign \$951  = irrv[7:4] == 3'h7;
+  assign \$952  = irrv[7:4] == 4'h8;
+  assign \$953  = irrv[7:4] == 4'h9;
+  assign \$954  = irrv[7:4] == 4'ha;
+  assign \$955  = irrv[7:4] == 4'hb;
+  assign \$956  = irrv[7:4] == 4'hc;
+  assign \$957  = irrv[7:4] == 4'hd;
+  assign \$958  = irrv[7:4] == 4'he;
+  assign \$959  = irrv[7:4] == 4'hf;
+  assign \$960  = ~ nmi_ack;
+  assign \$961  = nmi & \$960 ;
+  assign \$962  = msg_nmi | lint0_nmi;
+  assign \$963  = \$962  | lint1_nmi;
+  assign \$964  = \$961  | \$963 ;
+  assign \$965  = init_go | base_disable;
   always @(posedge clk)
-    \irr_any$90  <= \$962 ;
+    \irr_any$90  <= \$966 ;
   always @(posedge clk)
-    irrv <= \$963 ;
+    irrv <= \$967 ;
   always @(posedge clk)
-    irr_ge <= \$964 ;
+    irr_ge <= \$968 ;
   always @(posedge clk)
-    msr_seen <= \$965 ;
+    is_base_q <= \$969 ;
   always @(posedge clk)
-    apic_base <= \$966 ;
+    is_dl_q <= \$970 ;
   always @(posedge clk)
-    ack_valid <= \$967 ;
+    gp_hit_q <= \$971 ;
   always @(posedge clk)
-    ack_vector <= \$968 ;
+    gp_sel_q <= \$972 ;
   always @(posedge clk)
-    icr_dest32 <= \$969 ;
+    x2_hit_q <= \$973 ;
   always @(posedge clk)
-    id_reg <= \$970 ;
+    x2_rd_ok_q <= \$974 ;
   always @(posedge clk)
-    id_set <= \$971 ;
+    x2_wr_ok_q <= \$975 ;
   always @(posedge clk)
-    ipi__valid <= \$972 ;
+    x2_off_q <= \$976 ;
   always @(posedge clk)
-    ipi__vector <= \$973 ;
+    x2_is_id_q <= \$977 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$974 ;
+    x2_is_ldr_q <= \$978 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$975 ;
+    x2_is_icr_q <= \$979 ;
   always @(posedge clk)
-    ipi__shorthand <= \$976 ;
+    x2_is_self_ipi_q <= \$980 ;
   always @(posedge clk)
-    ipi__trigger <= \$977 ;
+    msr_seen <= \$981 ;
   always @(posedge clk)
-    ipi__level <= \$978 ;
+    apic_base <= \$982 ;
   always @(posedge clk)
-    ipi__dest <= \$979 ;
+    ack_valid <= \$983 ;
   always @(posedge clk)
-    ipi__source <= \$980 ;
+    ack_vector <= \$984 ;
   always @(posedge clk)
-    eoi__valid <= \$981 ;
+    icr_dest32 <= \$985 ;
   always @(posedge clk)
-    eoi__vector <= \$982 ;
+    id_reg <= \$986 ;
   always @(posedge clk)
-    lint_prev <= \$983 ;
+    id_set <= \$987 ;
   always @(posedge clk)
-    tmcct <= \$984 ;
+    ipi__valid <= \$988 ;
   always @(posedge clk)
-    presc <= \$985 ;
+    ipi__vector <= \$989 ;
   always @(posedge clk)
-    tsc_deadline <= \$986 ;
+    ipi__delivery_mode <= \$990 ;
   always @(posedge clk)
-    esr_pending <= \$987 ;
+    ipi__dest_mode <= \$991 ;
   always @(posedge clk)
-    esr <= \$988 ;
+    ipi__shorthand <= \$992 ;
   always @(posedge clk)
-    irr <= \$989 ;
+    ipi__trigger <= \$993 ;
   always @(posedge clk)
-    tmr <= \$990 ;
+    ipi__level <= \$994 ;
   always @(posedge clk)
-    settle <= \$991 ;
+    ipi__dest <= \$995 ;
   always @(posedge clk)
-    remote_irr <= \$992 ;
+    ipi__source <= \$996 ;
   always @(posedge clk)
-    isr_valid <= \$993 ;
+    eoi__valid <= \$997 ;
   always @(posedge clk)
-    isr_low0 <= \$994 ;
+    eoi__vector <= \$998 ;
   always @(posedge clk)
-    isr_low1 <= \$995 ;
+    lint_prev <= \$999 ;
   always @(posedge clk)
-    isr_low2 <= \$996 ;
+    tmcct <= \$1000 ;
   always @(posedge clk)
-    isr_low3 <= \$997 ;
+    presc <= \$1001 ;
   always @(posedge clk)
-    isr_low4 <= \$998 ;
+    tsc_deadline <= \$1002 ;
   always @(posedge clk)
-    isr_low5 <= \$999 ;
+    esr_pending <= \$1003 ;
   always @(posedge clk)
-    isr_low6 <= \$1000 ;
+    err_seen <= \$1004 ;
   always @(posedge clk)
-    isr_low7 <= \$1001 ;
+    esr <= \$1005 ;
   always @(posedge clk)
-    isr_low8 <= \$1002 ;
+    irr <= \$1006 ;
   always @(posedge clk)
-    isr_low9 <= \$1003 ;
+    tmr <= \$1007 ;
   always @(posedge clk)
-    isr_low10 <= \$1004 ;
+    settle <= \$1008 ;
   always @(posedge clk)
-    isr_low11 <= \$1005 ;
+    remote_irr <= \$1009 ;
   always @(posedge clk)
-    isr_low12 <= \$1006 ;
+    isr_valid <= \$1010 ;
   always @(posedge clk)
-    isr_low13 <= \$1007 ;
+    isr_low0 <= \$1011 ;
   always @(posedge clk)
-    isr_low14 <= \$1008 ;
+    isr_low1 <= \$1012 ;
   always @(posedge clk)
-    isr_low15 <= \$1009 ;
+    isr_low2 <= \$1013 ;
   always @(posedge clk)
-    nmi <= \$1010 ;
+    isr_low3 <= \$1014 ;
   always @(posedge clk)
-    tpr <= \$1011 ;
+    isr_low4 <= \$1015 ;
   always @(posedge clk)
-    ldr <= \$1012 ;
+    isr_low5 <= \$1016 ;
   always @(posedge clk)
-    dfr <= \$1013 ;
+    isr_low6 <= \$1017 ;
   always @(posedge clk)
-    svr <= \$1014 ;
+    isr_low7 <= \$1018 ;
   always @(posedge clk)
-    icr_lo <= \$1015 ;
+    isr_low8 <= \$1019 ;
   always @(posedge clk)
-    icr_hi <= \$1016 ;
+    isr_low9 <= \$1020 ;
   always @(posedge clk)
-    lvt_timer <= \$1017 ;
+    isr_low10 <= \$1021 ;
   always @(posedge clk)
-    lvt_thermal <= \$1018 ;
+    isr_low11 <= \$1022 ;
   always @(posedge clk)
-    lvt_perfmon <= \$1019 ;
+    isr_low12 <= \$1023 ;
   always @(posedge clk)
-    lvt_lint0 <= \$1020 ;
+    isr_low13 <= \$1024 ;
   always @(posedge clk)
-    lvt_lint1 <= \$1021 ;
+    isr_low14 <= \$1025 ;
   always @(posedge clk)
-    lvt_error <= \$1022 ;
+    isr_low15 <= \$1026 ;
   always @(posedge clk)
-    tmict <= \$1023 ;
+    nmi <= \$1027 ;
   always @(posedge clk)
-    tdcr <= \$1024 ;
+    tpr <= \$1028 ;
   always @(posedge clk)
-    init <= \$1025 ;
+    ldr <= \$1029 ;
   always @(posedge clk)
-    sipi <= \$1026 ;
+    dfr <= \$1030 ;
   always @(posedge clk)
-    sipi_vector <= \$1027 ;
+    svr <= \$1031 ;
+  always @(posedge clk)
+    icr_lo <= \$1032 ;
+  always @(posedge clk)
+    icr_hi <= \$1033 ;
+  always @(posedge clk)
+    lvt_timer <= \$1034 ;
+  always @(posedge clk)
+    lvt_thermal <= \$1035 ;
+  always @(posedge clk)
+    lvt_perfmon <= \$1036 ;
+  always @(posedge clk)
+    lvt_lint0 <= \$1037 ;
+  always @(posedge clk)
+    lvt_lint1 <= \$1038 ;
+  always @(posedge clk)
+    lvt_error <= \$1039 ;
+  always @(posedge clk)
+    tmict <= \$1040 ;
+  always @(posedge clk)
+    tdcr <= \$1041 ;
+  always @(posedge clk)
+    init <= \$1042 ;
+  always @(posedge clk)
+    sipi <= \$1043 ;
+  always @(posedge clk)
+    sipi_vector <= \$1044 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -4491,11 +4553,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (x2_is_id) begin
+    if (x2_is_id_q) begin
       x2_rdata = { 56'h00000000000000, \$3  };
-    end else if (x2_is_ldr) begin
+    end else if (x2_is_ldr_q) begin
       x2_rdata = { 32'h00000000, ldr_out };
-    end else if (x2_is_icr) begin
+    end else if (x2_is_icr_q) begin
       x2_rdata = { icr_dest32, icr_lo_x2 };
     end else begin
       x2_rdata = { 32'h00000000, r_data };
@@ -4504,9 +4566,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (is_base) begin
+    if (is_base_q) begin
       msr__rdata = \$577 ;
-    end else if (is_dl) begin
+    end else if (is_dl_q) begin
       msr__rdata = tsc_deadline;
     end else begin
       msr__rdata = x2_rdata;
@@ -4891,340 +4953,236 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$962  = irr_any8;
+    \$966  = irr_any8;
     if (rst) begin
-      \$962  = 1'h0;
+      \$966  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$963  = { \$381 , \$384  };
+    \$967  = { \$381 , \$384  };
     if (rst) begin
-      \$963  = 8'h00;
+      \$967  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$964  = { 1'h1, \$898 , \$897 , \$896 , \$895 , \$894 , \$893 , \$892 , \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  };
+    \$968  = { 1'h1, \$901 , \$900 , \$899 , \$898 , \$897 , \$896 , \$895 , \$894 , \$893 , \$892 , \$891 , \$890 , \$889 , \$888 , \$887  };
     if (rst) begin
-      \$964  = 16'h0000;
+      \$968  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$965  = \$900 ;
+    \$969  = is_base;
     if (rst) begin
-      \$965  = 1'h0;
+      \$969  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$966  = apic_base;
-    if (\$903 ) begin
-      \$966  = \$904 ;
-    end
+    \$970  = is_dl;
     if (rst) begin
-      \$966  = 64'h00000000fee00800;
+      \$970  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$967  = inta;
+    \$971  = gp_hit;
     if (rst) begin
-      \$967  = 1'h0;
+      \$971  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$968  = ack_vector;
-    if (inta) begin
-      \$968  = \$905 ;
-    end
+    \$972  = gp_sel;
     if (rst) begin
-      \$968  = 8'h00;
+      \$972  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$969  = icr_dest32;
-    if (\$907 ) begin
-      \$969  = msr__wdata[63:32];
-    end
-    if (\$961 ) begin
-      \$969  = 32'd0;
-    end
+    \$973  = x2_hit;
     if (rst) begin
-      \$969  = 32'd0;
+      \$973  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$970  = id_reg;
-    if (id_write) begin
-      \$970  = wdata[31:24];
-    end
+    \$974  = x2_rd_ok;
     if (rst) begin
-      \$970  = 8'h00;
+      \$974  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$971  = id_set;
-    if (id_write) begin
-      \$971  = 1'h1;
-    end
-    if (base_disable) begin
-      \$971  = 1'h0;
-    end
-    if (rst) begin
-      \$971  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (icr_send) begin
-      \$972  = 1'h1;
-    end else if (self_send) begin
-      \$972  = 1'h1;
-    end else begin
-      \$972  = busy_after;
-    end
-    if (rst) begin
-      \$972  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$973  = ipi__vector;
-    if (icr_send) begin
-      \$973  = icr_lo_next[7:0];
-    end else if (self_send) begin
-      \$973  = msr__wdata[7:0];
-    end
-    if (rst) begin
-      \$973  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$974  = ipi__delivery_mode;
-    if (icr_send) begin
-      \$974  = icr_lo_next[10:8];
-    end else if (self_send) begin
-      \$974  = 3'h0;
-    end
-    if (rst) begin
-      \$974  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$975  = ipi__dest_mode;
-    if (icr_send) begin
-      \$975  = icr_lo_next[11];
-    end else if (self_send) begin
-      \$975  = 1'h0;
-    end
+    \$975  = x2_wr_ok;
     if (rst) begin
       \$975  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$976  = ipi__shorthand;
-    if (icr_send) begin
-      \$976  = icr_lo_next[19:18];
-    end else if (self_send) begin
-      \$976  = 2'h1;
-    end
+    \$976  = x2_off;
     if (rst) begin
-      \$976  = 2'h0;
+      \$976  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$977  = ipi__trigger;
-    if (icr_send) begin
-      \$977  = icr_lo_next[15];
-    end else if (self_send) begin
-      \$977  = 1'h0;
-    end
+    \$977  = x2_is_id;
     if (rst) begin
       \$977  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$978  = ipi__level;
-    if (icr_send) begin
-      \$978  = icr_lo_next[14];
-    end else if (self_send) begin
-      \$978  = 1'h0;
-    end
+    \$978  = x2_is_ldr;
     if (rst) begin
       \$978  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$979  = ipi__dest;
-    if (icr_send) begin
-      \$979  = \$908 ;
-    end else if (self_send) begin
-      \$979  = 32'd0;
-    end
+    \$979  = x2_is_icr;
     if (rst) begin
-      \$979  = 32'd0;
+      \$979  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$980  = ipi__source;
-    if (icr_send) begin
-      \$980  = \$3 ;
-    end else if (self_send) begin
-      \$980  = \$3 ;
-    end
+    \$980  = x2_is_self_ipi;
     if (rst) begin
-      \$980  = 8'h00;
+      \$980  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$981  = \$911 ;
+    \$981  = \$903 ;
     if (rst) begin
       \$981  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$982  = eoi__vector;
-    if (eoi_go) begin
-      \$982  = eoi_vec;
+    \$982  = apic_base;
+    if (\$906 ) begin
+      \$982  = \$907 ;
     end
     if (rst) begin
-      \$982  = 8'h00;
+      \$982  = 64'h00000000fee00800;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$983  = { lint1, lint0 };
+    \$983  = inta;
     if (rst) begin
-      \$983  = 2'h0;
+      \$983  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$984  = tmcct;
-    if (tmict_load) begin
-      \$984  = wdata;
-    end else if (tsc_switch) begin
-      \$984  = 32'd0;
-    end else if (dec) begin
-      (* full_case = 32'd1 *)
-      if (expire) begin
-        \$984  = \$914 ;
-      end else begin
-        \$984  = \$915 [31:0];
-      end
-    end
-    if (\$961 ) begin
-      \$984  = 32'd0;
+    \$984  = ack_vector;
+    if (inta) begin
+      \$984  = \$908 ;
     end
     if (rst) begin
-      \$984  = 32'd0;
+      \$984  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$985  = presc;
-    if (tmict_load) begin
-      \$985  = 7'h00;
-    end else if (tsc_switch) begin
-      \$985  = 7'h00;
-    end else if (dec) begin
-      \$985  = 7'h00;
-    end else if (\$912 ) begin
-      \$985  = \$916 [6:0];
+    \$985  = icr_dest32;
+    if (\$910 ) begin
+      \$985  = msr__wdata[63:32];
     end
-    if (\$961 ) begin
-      \$985  = 7'h00;
+    if (\$965 ) begin
+      \$985  = 32'd0;
     end
     if (rst) begin
-      \$985  = 7'h00;
+      \$985  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$986  = tsc_deadline;
-    if (dl_write) begin
-      \$986  = msr__wdata;
-    end else if (\$917 ) begin
-      \$986  = 64'h0000000000000000;
-    end
-    if (\$961 ) begin
-      \$986  = 64'h0000000000000000;
+    \$986  = id_reg;
+    if (id_write) begin
+      \$986  = wdata[31:24];
     end
     if (rst) begin
-      \$986  = 64'h0000000000000000;
+      \$986  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$987  = \$919 ;
-    if (\$961 ) begin
-      \$987  = 8'h00;
+    \$987  = id_set;
+    if (id_write) begin
+      \$987  = 1'h1;
+    end
+    if (base_disable) begin
+      \$987  = 1'h0;
     end
     if (rst) begin
-      \$987  = 8'h00;
+      \$987  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$988  = esr;
-    if (esr_write) begin
-      \$988  = esr_pending;
-    end
-    if (\$961 ) begin
-      \$988  = 8'h00;
+    (* full_case = 32'd1 *)
+    if (icr_send) begin
+      \$988  = 1'h1;
+    end else if (self_send) begin
+      \$988  = 1'h1;
+    end else begin
+      \$988  = busy_after;
     end
     if (rst) begin
-      \$988  = 8'h00;
+      \$988  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$989  = \$926 ;
-    if (\$961 ) begin
-      \$989  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$989  = ipi__vector;
+    if (icr_send) begin
+      \$989  = icr_lo_next[7:0];
+    end else if (self_send) begin
+      \$989  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$989  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$989  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$990  = tmr_stage4;
-    if (\$961 ) begin
-      \$990  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    \$990  = ipi__delivery_mode;
+    if (icr_send) begin
+      \$990  = icr_lo_next[10:8];
+    end else if (self_send) begin
+      \$990  = 3'h0;
     end
     if (rst) begin
-      \$990  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$990  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$991  = \$927 ;
+    \$991  = ipi__dest_mode;
+    if (icr_send) begin
+      \$991  = icr_lo_next[11];
+    end else if (self_send) begin
+      \$991  = 1'h0;
+    end
     if (rst) begin
       \$991  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$992  = \$930 ;
-    if (\$961 ) begin
-      \$992  = 2'h0;
+    \$992  = ipi__shorthand;
+    if (icr_send) begin
+      \$992  = icr_lo_next[19:18];
+    end else if (self_send) begin
+      \$992  = 2'h1;
     end
     if (rst) begin
       \$992  = 2'h0;
@@ -5232,383 +5190,581 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$993  = isr_valid;
-    if (\$932 ) begin
-      \$993  = \$936 [15:0];
-    end else if (\$934 ) begin
-      \$993  = \$939 [15:0];
-    end
-    if (\$961 ) begin
-      \$993  = 16'h0000;
+    \$993  = ipi__trigger;
+    if (icr_send) begin
+      \$993  = icr_lo_next[15];
+    end else if (self_send) begin
+      \$993  = 1'h0;
     end
     if (rst) begin
-      \$993  = 16'h0000;
+      \$993  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$994  = isr_low0;
-    if (inta_go) begin
-      if (\$940 ) begin
-        \$994  = irrv[3:0];
+    \$994  = ipi__level;
+    if (icr_send) begin
+      \$994  = icr_lo_next[14];
+    end else if (self_send) begin
+      \$994  = 1'h0;
+    end
+    if (rst) begin
+      \$994  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$995  = ipi__dest;
+    if (icr_send) begin
+      \$995  = \$911 ;
+    end else if (self_send) begin
+      \$995  = 32'd0;
+    end
+    if (rst) begin
+      \$995  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$996  = ipi__source;
+    if (icr_send) begin
+      \$996  = \$3 ;
+    end else if (self_send) begin
+      \$996  = \$3 ;
+    end
+    if (rst) begin
+      \$996  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$997  = \$914 ;
+    if (rst) begin
+      \$997  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$998  = eoi__vector;
+    if (eoi_go) begin
+      \$998  = eoi_vec;
+    end
+    if (rst) begin
+      \$998  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$999  = { lint1, lint0 };
+    if (rst) begin
+      \$999  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1000  = tmcct;
+    if (tmict_load) begin
+      \$1000  = wdata;
+    end else if (tsc_switch) begin
+      \$1000  = 32'd0;
+    end else if (dec) begin
+      (* full_case = 32'd1 *)
+      if (expire) begin
+        \$1000  = \$917 ;
+      end else begin
+        \$1000  = \$918 [31:0];
       end
     end
+    if (\$965 ) begin
+      \$1000  = 32'd0;
+    end
     if (rst) begin
-      \$994  = 4'h0;
+      \$1000  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$995  = isr_low1;
-    if (inta_go) begin
-      if (\$941 ) begin
-        \$995  = irrv[3:0];
-      end
+    \$1001  = presc;
+    if (tmict_load) begin
+      \$1001  = 7'h00;
+    end else if (tsc_switch) begin
+      \$1001  = 7'h00;
+    end else if (dec) begin
+      \$1001  = 7'h00;
+    end else if (\$915 ) begin
+      \$1001  = \$919 [6:0];
+    end
+    if (\$965 ) begin
+      \$1001  = 7'h00;
     end
     if (rst) begin
-      \$995  = 4'h0;
+      \$1001  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$996  = isr_low2;
-    if (inta_go) begin
-      if (\$942 ) begin
-        \$996  = irrv[3:0];
-      end
+    \$1002  = tsc_deadline;
+    if (dl_write) begin
+      \$1002  = msr__wdata;
+    end else if (\$920 ) begin
+      \$1002  = 64'h0000000000000000;
+    end
+    if (\$965 ) begin
+      \$1002  = 64'h0000000000000000;
     end
     if (rst) begin
-      \$996  = 4'h0;
+      \$1002  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$997  = isr_low3;
-    if (inta_go) begin
-      if (\$943 ) begin
-        \$997  = irrv[3:0];
-      end
+    \$1003  = \$922 ;
+    if (\$965 ) begin
+      \$1003  = 8'h00;
     end
     if (rst) begin
-      \$997  = 4'h0;
+      \$1003  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$998  = isr_low4;
+    \$1004  = \$923 ;
+    if (\$965 ) begin
+      \$1004  = 1'h0;
+    end
+    if (rst) begin
+      \$1004  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1005  = esr;
+    if (esr_write) begin
+      \$1005  = esr_pending;
+    end
+    if (\$965 ) begin
+      \$1005  = 8'h00;
+    end
+    if (rst) begin
+      \$1005  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1006  = \$930 ;
+    if (\$965 ) begin
+      \$1006  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+    if (rst) begin
+      \$1006  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1007  = tmr_stage4;
+    if (\$965 ) begin
+      \$1007  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+    if (rst) begin
+      \$1007  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1008  = \$931 ;
+    if (rst) begin
+      \$1008  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1009  = \$934 ;
+    if (\$965 ) begin
+      \$1009  = 2'h0;
+    end
+    if (rst) begin
+      \$1009  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1010  = isr_valid;
+    if (\$936 ) begin
+      \$1010  = \$940 [15:0];
+    end else if (\$938 ) begin
+      \$1010  = \$943 [15:0];
+    end
+    if (\$965 ) begin
+      \$1010  = 16'h0000;
+    end
+    if (rst) begin
+      \$1010  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1011  = isr_low0;
     if (inta_go) begin
       if (\$944 ) begin
-        \$998  = irrv[3:0];
+        \$1011  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$998  = 4'h0;
+      \$1011  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$999  = isr_low5;
+    \$1012  = isr_low1;
     if (inta_go) begin
       if (\$945 ) begin
-        \$999  = irrv[3:0];
+        \$1012  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$999  = 4'h0;
+      \$1012  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1000  = isr_low6;
+    \$1013  = isr_low2;
     if (inta_go) begin
       if (\$946 ) begin
-        \$1000  = irrv[3:0];
+        \$1013  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1000  = 4'h0;
+      \$1013  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1001  = isr_low7;
+    \$1014  = isr_low3;
     if (inta_go) begin
       if (\$947 ) begin
-        \$1001  = irrv[3:0];
+        \$1014  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1001  = 4'h0;
+      \$1014  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1002  = isr_low8;
+    \$1015  = isr_low4;
     if (inta_go) begin
       if (\$948 ) begin
-        \$1002  = irrv[3:0];
+        \$1015  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1002  = 4'h0;
+      \$1015  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1003  = isr_low9;
+    \$1016  = isr_low5;
     if (inta_go) begin
       if (\$949 ) begin
-        \$1003  = irrv[3:0];
+        \$1016  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1003  = 4'h0;
+      \$1016  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1004  = isr_low10;
+    \$1017  = isr_low6;
     if (inta_go) begin
       if (\$950 ) begin
-        \$1004  = irrv[3:0];
+        \$1017  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1004  = 4'h0;
+      \$1017  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1005  = isr_low11;
+    \$1018  = isr_low7;
     if (inta_go) begin
       if (\$951 ) begin
-        \$1005  = irrv[3:0];
+        \$1018  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1005  = 4'h0;
+      \$1018  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1006  = isr_low12;
+    \$1019  = isr_low8;
     if (inta_go) begin
       if (\$952 ) begin
-        \$1006  = irrv[3:0];
+        \$1019  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1006  = 4'h0;
+      \$1019  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1007  = isr_low13;
+    \$1020  = isr_low9;
     if (inta_go) begin
       if (\$953 ) begin
-        \$1007  = irrv[3:0];
+        \$1020  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1007  = 4'h0;
+      \$1020  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1008  = isr_low14;
+    \$1021  = isr_low10;
     if (inta_go) begin
       if (\$954 ) begin
-        \$1008  = irrv[3:0];
+        \$1021  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1008  = 4'h0;
+      \$1021  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1009  = isr_low15;
+    \$1022  = isr_low11;
     if (inta_go) begin
       if (\$955 ) begin
-        \$1009  = irrv[3:0];
+        \$1022  = irrv[3:0];
       end
     end
     if (rst) begin
-      \$1009  = 4'h0;
+      \$1022  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1010  = \$960 ;
+    \$1023  = isr_low12;
+    if (inta_go) begin
+      if (\$956 ) begin
+        \$1023  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1023  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1024  = isr_low13;
+    if (inta_go) begin
+      if (\$957 ) begin
+        \$1024  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1024  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1025  = isr_low14;
+    if (inta_go) begin
+      if (\$958 ) begin
+        \$1025  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1025  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1026  = isr_low15;
+    if (inta_go) begin
+      if (\$959 ) begin
+        \$1026  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1026  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1027  = \$964 ;
     if (base_disable) begin
-      \$1010  = 1'h0;
+      \$1027  = 1'h0;
     end
     if (rst) begin
-      \$1010  = 1'h0;
+      \$1027  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1011  = tpr_next;
-    if (\$961 ) begin
-      \$1011  = 32'd0;
+    \$1028  = tpr_next;
+    if (\$965 ) begin
+      \$1028  = 32'd0;
     end
     if (rst) begin
-      \$1011  = 32'd0;
+      \$1028  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1012  = ldr_next;
-    if (\$961 ) begin
-      \$1012  = 32'd0;
+    \$1029  = ldr_next;
+    if (\$965 ) begin
+      \$1029  = 32'd0;
     end
     if (rst) begin
-      \$1012  = 32'd0;
+      \$1029  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1013  = dfr_next;
-    if (\$961 ) begin
-      \$1013  = 32'd4026531840;
+    \$1030  = dfr_next;
+    if (\$965 ) begin
+      \$1030  = 32'd4026531840;
     end
     if (rst) begin
-      \$1013  = 32'd4026531840;
+      \$1030  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1014  = svr_next;
-    if (\$961 ) begin
-      \$1014  = 32'd255;
+    \$1031  = svr_next;
+    if (\$965 ) begin
+      \$1031  = 32'd255;
     end
     if (rst) begin
-      \$1014  = 32'd255;
+      \$1031  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1015  = icr_lo_next;
-    if (\$961 ) begin
-      \$1015  = 32'd0;
+    \$1032  = icr_lo_next;
+    if (\$965 ) begin
+      \$1032  = 32'd0;
     end
     if (rst) begin
-      \$1015  = 32'd0;
+      \$1032  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1016  = icr_hi_next;
-    if (\$961 ) begin
-      \$1016  = 32'd0;
+    \$1033  = icr_hi_next;
+    if (\$965 ) begin
+      \$1033  = 32'd0;
     end
     if (rst) begin
-      \$1016  = 32'd0;
+      \$1033  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1017  = lvt_timer_next;
-    if (\$961 ) begin
-      \$1017  = 32'd65536;
+    \$1034  = lvt_timer_next;
+    if (\$965 ) begin
+      \$1034  = 32'd65536;
     end
     if (rst) begin
-      \$1017  = 32'd65536;
+      \$1034  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1018  = lvt_thermal_next;
-    if (\$961 ) begin
-      \$1018  = 32'd65536;
+    \$1035  = lvt_thermal_next;
+    if (\$965 ) begin
+      \$1035  = 32'd65536;
     end
     if (rst) begin
-      \$1018  = 32'd65536;
+      \$1035  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1019  = lvt_perfmon_next;
-    if (\$961 ) begin
-      \$1019  = 32'd65536;
+    \$1036  = lvt_perfmon_next;
+    if (\$965 ) begin
+      \$1036  = 32'd65536;
     end
     if (rst) begin
-      \$1019  = 32'd65536;
+      \$1036  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1020  = lvt_lint0_next;
-    if (\$961 ) begin
-      \$1020  = 32'd65536;
+    \$1037  = lvt_lint0_next;
+    if (\$965 ) begin
+      \$1037  = 32'd65536;
     end
     if (rst) begin
-      \$1020  = 32'd65536;
+      \$1037  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1021  = lvt_lint1_next;
-    if (\$961 ) begin
-      \$1021  = 32'd65536;
+    \$1038  = lvt_lint1_next;
+    if (\$965 ) begin
+      \$1038  = 32'd65536;
     end
     if (rst) begin
-      \$1021  = 32'd65536;
+      \$1038  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1022  = lvt_error_next;
-    if (\$961 ) begin
-      \$1022  = 32'd65536;
+    \$1039  = lvt_error_next;
+    if (\$965 ) begin
+      \$1039  = 32'd65536;
     end
     if (rst) begin
-      \$1022  = 32'd65536;
+      \$1039  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1023  = tmict_next;
-    if (\$961 ) begin
-      \$1023  = 32'd0;
+    \$1040  = tmict_next;
+    if (\$965 ) begin
+      \$1040  = 32'd0;
     end
     if (rst) begin
-      \$1023  = 32'd0;
+      \$1040  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1024  = tdcr_next;
-    if (\$961 ) begin
-      \$1024  = 32'd0;
+    \$1041  = tdcr_next;
+    if (\$965 ) begin
+      \$1041  = 32'd0;
     end
     if (rst) begin
-      \$1024  = 32'd0;
+      \$1041  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1025  = init_go;
+    \$1042  = init_go;
     if (rst) begin
-      \$1025  = 1'h0;
+      \$1042  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1026  = msg_sipi;
+    \$1043  = msg_sipi;
     if (rst) begin
-      \$1026  = 1'h0;
+      \$1043  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1027  = sipi_vector;
+    \$1044  = sipi_vector;
     if (msg_sipi) begin
-      \$1027  = msg_in__vector;
+      \$1044  = msg_in__vector;
     end
     if (rst) begin
-      \$1027  = 8'h00;
+      \$1044  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -5664,40 +5820,48 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign isr_word = { \$551 , \$549  };
   assign msr__ready = msr_ready;
   assign msr__fault = msr_fault;
-  assign \ack_valid$181  = ack_valid;
-  assign \ack_vector$183  = ack_vector;
+  assign \ack_valid$193  = ack_valid;
+  assign \ack_vector$195  = ack_vector;
   assign inta_bit_low = \$654 [31:0];
   assign inta_bit_sel = \$656 [7:0];
   assign inta_bit = { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
   assign presc_ge = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  };
-  assign src0_bit_low = \$810 [31:0];
-  assign src0_bit_sel = \$812 [7:0];
-  assign src0_bit = { \$820 , \$819 , \$818 , \$817 , \$816 , \$815 , \$814 , \$813  };
-  assign src1_bit_low = \$825 [31:0];
-  assign src1_bit_sel = \$827 [7:0];
-  assign src1_bit = { \$835 , \$834 , \$833 , \$832 , \$831 , \$830 , \$829 , \$828  };
-  assign src2_bit_low = \$840 [31:0];
-  assign src2_bit_sel = \$842 [7:0];
-  assign src2_bit = { \$850 , \$849 , \$848 , \$847 , \$846 , \$845 , \$844 , \$843  };
-  assign src3_bit_low = \$855 [31:0];
-  assign src3_bit_sel = \$857 [7:0];
-  assign src3_bit = { \$865 , \$864 , \$863 , \$862 , \$861 , \$860 , \$859 , \$858  };
-  assign src4_bit_low = \$869 [31:0];
-  assign src4_bit_sel = \$871 [7:0];
-  assign src4_bit = { \$879 , \$878 , \$877 , \$876 , \$875 , \$874 , \$873 , \$872  };
+  assign src0_bit_low = \$813 [31:0];
+  assign src0_bit_sel = \$815 [7:0];
+  assign src0_bit = { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
+  assign src1_bit_low = \$828 [31:0];
+  assign src1_bit_sel = \$830 [7:0];
+  assign src1_bit = { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
+  assign src2_bit_low = \$843 [31:0];
+  assign src2_bit_sel = \$845 [7:0];
+  assign src2_bit = { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
+  assign src3_bit_low = \$858 [31:0];
+  assign src3_bit_sel = \$860 [7:0];
+  assign src3_bit = { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
+  assign src4_bit_low = \$872 [31:0];
+  assign src4_bit_sel = \$874 [7:0];
+  assign src4_bit = { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$274  = sipi_vector;
+  assign \sipi_vector$288  = sipi_vector;
   assign \port$40$0  = \$3 ;
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$805 ;
-  assign err[5] = \$802 ;
-  assign err[7] = \$801 ;
+  assign err[6] = \$809 ;
+  assign err[5] = \$806 ;
+  assign err[7] = \$805 ;
   assign err[4:0] = 5'h00;
+  assign dl_reached_eq[3] = \$787 ;
+  assign dl_reached_eq[2] = \$785 ;
+  assign dl_reached_eq[1] = \$783 ;
+  assign dl_reached_eq[0] = \$781 ;
+  assign dl_reached_gt[3] = \$786 ;
+  assign dl_reached_gt[2] = \$784 ;
+  assign dl_reached_gt[1] = \$782 ;
+  assign dl_reached_gt[0] = \$780 ;
   assign remote_set[1] = \$748 ;
   assign remote_set[0] = \$708 ;
   assign remote_eoi[1] = \$670 ;
@@ -5832,21 +5996,17 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign { \$652 [3], \$652 [1:0] } = { wdata[3], wdata[1:0] };
   assign \$675  = msg_in__trigger;
   assign \$684  = msg_in__trigger;
-  assign \$696  = lvt_lint0_next[15];
-  assign \$707  = lvt_lint0_next[15];
-  assign \$736  = lvt_lint1_next[15];
-  assign \$747  = lvt_lint1_next[15];
-  assign { \$779 [31:4], \$779 [2] } = 29'h00000000;
-  assign { \$779 [3], \$779 [1:0] } = { wdata[3], wdata[1:0] };
-  assign { \$780 [31:4], \$780 [2] } = 29'h00000000;
-  assign { \$780 [3], \$780 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$823  = msg_in__trigger;
-  assign \$838  = lvt_lint0_next[15];
-  assign \$853  = lvt_lint1_next[15];
-  assign \$868  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$867 ;
-  assign \$882  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$881 ;
-  assign { \$904 [63:36], \$904 [9:0] } = 38'h0000000000;
-  assign \$904 [35:10] = msr__wdata[35:10];
+  assign \$696  = lvt_lint0[15];
+  assign \$707  = lvt_lint0[15];
+  assign \$736  = lvt_lint1[15];
+  assign \$747  = lvt_lint1[15];
+  assign \$826  = msg_in__trigger;
+  assign \$841  = lvt_lint0[15];
+  assign \$856  = lvt_lint1[15];
+  assign \$871  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$870 ;
+  assign \$885  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$884 ;
+  assign { \$907 [63:36], \$907 [9:0] } = 38'h0000000000;
+  assign \$907 [35:10] = msr__wdata[35:10];
 endmodule

@@ -50,8 +50,12 @@ loads TMCCT = ``N``; TMCCT then decreases by one at the end of cycles
 ``t + N·d``) is the expiry. So after ``write(TMICT, N)``, ``advance(N * d)``
 leaves the timer one cycle short of expiring and ``advance(N * d + 1)``
 has fired it (IRR bit set, ``intr`` visible). Periodic mode reloads TMICT
-at the expiry: the period is ``N·d`` cycles. A TDCR write applies its
-divisor from the next decrement on.
+at the expiry: the period is ``N·d`` cycles. The LINT, timer and error
+logic see the LVT entries and TDCR as they were at the start of the cycle
+(the RTL's registers): a write in cycle ``t`` acts from the edge ending
+``t + 1``, and a count-down expiring at the edge of a TMICT write or of a
+switch into or out of TSC-deadline mode still fires. An error in cycle
+``t`` raises the LVT Error interrupt at the edge ending ``t + 1``.
 
 TSC-deadline timer: :attr:`tsc` is the TSC of the current cycle; it counts
 one per cycle in :meth:`advance`, as the platform's counter does, and
@@ -319,10 +323,12 @@ class LapicModel:
                     old_mode = (self.regs[name] >> sh) & m
                     new_mode = (new >> sh) & m
                     if old_mode != new_mode and self._tsc_mode in (old_mode, new_mode):
+                        self._expiry_due()
                         self.regs["TMICT"] = 0
                         self.tmcct = 0
                         self._presc = 0
                         self._disarm_deadline()
+                self._cfg_old.setdefault(name, self.regs[name])
                 self.regs[name] = new
                 if lint:
                     self._decode_lints()
@@ -388,7 +394,14 @@ class LapicModel:
         self._presc = 0
         self.remote_irr = [0, 0]
         self._remote_eoi = 0  # LINTs whose Remote IRR this cycle's EOI clears at its edge (bit n: LINTn)
-        self._err_fire = False
+        self._err_fire = False  # an error in this cycle ...
+        self._err_due = False  # ... raises the error interrupt at the next edge (set: at the edge ending this cycle)
+        # The LINT, timer and error logic see the configuration as it was at the
+        # start of the cycle: registers this cycle's write changed, with their old
+        # values (the next edge uses these), and a count-down expiry due at that
+        # edge whose count the write replaced (it still fires).
+        self._cfg_old: dict[str, int] = {}
+        self._timer_due = False
         self.tsc_deadline = 0
         """IA32_TSC_DEADLINE: non-zero while the TSC-deadline timer is armed."""
         self._dl_fire = False
@@ -676,6 +689,7 @@ class LapicModel:
         self._intr = None
 
     def _write_tdcr(self, new: int) -> None:
+        self._cfg_old.setdefault("TDCR", self.regs["TDCR"])
         self.regs["TDCR"] = new
         self._update_divisor()
 
@@ -685,7 +699,9 @@ class LapicModel:
         self.enabled = bool(new & self._svr_enable)
         self._intr = None
         if not self.enabled:
+            old = self._cfg_old
             for lvt, mask in self._lvt_mask.items():
+                old.setdefault(lvt, regs[lvt])
                 regs[lvt] |= mask
             self._decode_lints()
 
@@ -694,9 +710,15 @@ class LapicModel:
             sh, m = self._tm
             if (self.regs["LVT_TIMER"] >> sh) & m == self._tsc_mode:
                 return
+        self._expiry_due()
         self.regs["TMICT"] = new
         self.tmcct = new
         self._presc = -1  # the write's own edge does not count
+
+    def _expiry_due(self) -> None:
+        """Before a write replaces the count: an expiry due at this edge still fires."""
+        if self.tmcct == 1 and self._presc >= self._div - 1:
+            self._timer_due = True
 
     def _eoi(self, _new: int = 0) -> None:
         """An EOI-register write (the value written does not matter)."""
@@ -803,8 +825,10 @@ class LapicModel:
             self._set_irr((lvt >> sh) & m, False)
 
     def _error_interrupt(self) -> None:
-        if self._err_fire:
-            self._err_fire = False
+        fire = self._err_due  # errors of the cycle before this edge's
+        self._err_due = self._err_fire
+        self._err_fire = False
+        if fire:
             lvt = self.regs["LVT_ERROR"]
             sh, m = self._error_vector
             vector = (lvt >> sh) & m
@@ -884,25 +908,44 @@ class LapicModel:
         settle = cycles == 1 and self._moved_retired
         self._moved = self._moved_retired = False
         # (_lint_busy() is False without a call when no pin moved and no LINT is armed)
-        if not self.tmcct and not self._err_fire and not deadline and (
+        if (
+            not self.tmcct and not self._err_fire and not self._err_due and not deadline and not self._cfg_old
+            and not self._timer_due
+        ) and (
             (self._pins == self._prev_pins and not self._lint_armed) or not self._lint_busy()
         ):
             self.cycle += cycles  # nothing happens by itself at these edges
         else:
-            # First edge: the pins, the timer, then the error interrupt of this edge.
+            # First edge: the pins, the timer, then the error interrupt of this
+            # edge, with the configuration as it was at the start of the cycle.
+            regs = self.regs
+            old = self._cfg_old
+            now: dict[str, int] = {}
+            if old:
+                self._cfg_old = {}
+                now = {n: regs[n] for n in old}
+                regs.update(old)
+                self._update_divisor()
             self._lint_edge()
             if self._remote_eoi:  # the EOI of the cycle this edge ends: its Remote-IRR clear
                 for n in (0, 1):
                     if self._remote_eoi >> n & 1:
                         self.remote_irr[n] = 0
                 self._remote_eoi = 0
+            if self._timer_due:
+                self._timer_due = False
+                self._timer_fire()
             self._timer_edges(1)
             if deadline:
                 self._deadline_edge()
             self._error_interrupt()
+            if old and self.regs is regs:  # (an INIT at this edge replaced the registers)
+                regs.update(now)
+                self._update_divisor()
             left = cycles - 1
             while left > 1:
-                used = self._timer_edges(left - 1)
+                # (an error interrupt due at the next edge: that edge on its own)
+                used = self._timer_edges(1 if self._err_due else left - 1)
                 self._error_interrupt()
                 left -= used
             if left:  # the last edge on its own: the stage sees IRR as it was before it
@@ -926,7 +969,10 @@ class LapicModel:
         # (_lint_busy() is False without a call when no pin moved and no LINT is armed)
         if (
             self._err_fire
+            or self._err_due
             or self._dl_fire
+            or self._cfg_old
+            or self._timer_due
             or ((self._pins != self._prev_pins or self._lint_armed) and self._lint_busy())
         ):
             return 1

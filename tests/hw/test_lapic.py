@@ -453,8 +453,10 @@ def test_esr_write_latch_and_illegal_vectors(spec: Spec) -> None:
         assert await b.read("ESR") == (1 << 7) | (1 << 5)
         # The error interrupt fires with LVT Error unmasked.
         await b.write("LVT_ERROR", 0xFE)
-        await b.cycle(write=(0x3B0, 1, 0xF))
+        await b.cycle(write=(0x3B0, 1, 0xF))  # cycle t: the error; IRR at the edge ending t + 1
         await b.idle(2)
+        assert not b.last.intr  # (t + 2: the priority stage)
+        await b.idle()
         assert b.last.intr and b.last.vector == 0xFE
 
     run(spec, body)
@@ -571,11 +573,44 @@ def test_lint_edge_level_remote_irr_and_nmi(spec: Spec) -> None:
         await b.cycle(nmi_ack=True)
         await b.idle()
         assert not b.last.nmi
-        # Edge, active low.
-        b.lint[0] = 0
+        # Edge, active low: the new entry acts from the edge after its write's, then the pin falls.
         await b.write("LVT_LINT0", 0x2032)
+        b.lint[0] = 0
         await b.idle(2)
         assert await b.read("IRR", 1) & (1 << (0x32 - 32))
+
+    run(spec, body)
+
+
+def test_config_write_acts_from_the_next_edge(spec: Spec) -> None:
+    """The LINT, timer and error logic see LVT/TDCR as they were at the start of the cycle
+    (docs/hardware.md, LAPIC timing): a write of cycle t acts at the edge ending t + 1."""
+
+    async def body(b: CoreBench) -> None:
+        await b.enable()
+        await b.write("LVT_LINT0", 0x1_8033)  # fixed, level, active high, masked
+        b.lint[0] = 1
+        await b.idle(2)
+        assert await b.read("IRR", 1) == 0  # masked: nothing
+        await b.write("LVT_LINT0", 0x8033)  # unmasked at the edge ending this cycle ...
+        assert await b.read("IRR", 1) == 0  # ... which still saw it masked
+        assert await b.read("IRR", 1) == 1 << (0x33 - 32)  # delivered at the next edge
+
+    run(spec, body)
+
+
+def test_tmict_write_in_the_expiry_cycle_still_fires(spec: Spec) -> None:
+    """A count-down that expires at the edge of a TMICT write raises its interrupt; the write's count starts."""
+
+    async def body(b: CoreBench) -> None:
+        await b.enable()
+        await b.write("TDCR", 0xB)  # divide by 1
+        await b.write("LVT_TIMER", 0x41)  # one-shot, vector 0x41
+        await b.write("TMICT", 3)  # cycle t: TMCCT falls at the ends of t + 1, t + 2, t + 3 (expiry)
+        await b.idle(2)
+        await b.write("TMICT", 100)  # cycle t + 3
+        assert await b.read("IRR", 2) == 1 << 1  # the old count's expiry
+        assert await b.read("TMCCT") == 99  # the new count, one decrement in (the edge ending t + 4)
 
     run(spec, body)
 
