@@ -576,6 +576,9 @@ def render_markdown(f: dict[str, Any]) -> str:
             "",
             f"## Verilated RTL in a C++ clock loop ({r['cycles']:,} cycles a run)",
             "",
+            "The loop skips Verilator's input-dependent region in an `eval` that changed no input, as the "
+            "direct Verilator backend (`--sim verilator`) does; a cocotb (VPI) run pays for it at every `eval`.",
+            "",
             f"- `irqforge_platform` ({r['cpus']} CPUs) idle: {_median(r['idle'])} cycles/s",
             f"- under the pin storm: {_median(r['storm'])} cycles/s ({r['storm_interrupts']:,} interrupts taken)",
         ]
