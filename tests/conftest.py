@@ -262,7 +262,11 @@ def _build_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     os.environ[toolchain.ENV_CACHE_DIR] = str(cache)
     try:
         if _requested_simulators(request.config)[0] and _needs_rtl(request.session):
-            _write_shared_sources(cache, request.getfixturevalue("spec"))
+            # the default specs themselves, not the fixture ``spec``: a test module may override that
+            # fixture with a narrower scope, and this session fixture may be set up for its first test
+            from irqforge.spec import load_default
+
+            _write_shared_sources(cache, load_default())
         yield cache
     finally:
         if saved is None:
