@@ -120,7 +120,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -212,13 +212,8 @@ class Router(wiring.Component):
         # The chosen source's message, normalised.
         vector = Signal(8)
         mode = Signal(3)
-        dest_mode = Signal()
-        dest = Signal(32)
-        shorthand = Signal(2)
         trigger = Signal()
         level = Signal()
-        is_ipi = Signal()
-        sender = Signal(range(max(n, 2)))
         drop = Signal()  # an MSI outside the interrupt address range
 
         valids = Cat(self.ioapic.valid, self.msi.valid, *(p.valid for p in self.ipi))
@@ -243,8 +238,6 @@ class Router(wiring.Component):
                 m.d.comb += [
                     vector.eq(io.vector),
                     mode.eq(io.delivery_mode),
-                    dest_mode.eq(io.dest_mode),
-                    dest.eq(io.dest),
                     trigger.eq(io.trigger),
                     level.eq(1),
                 ]
@@ -255,8 +248,6 @@ class Router(wiring.Component):
                 m.d.comb += [
                     vector.eq(data[0:8]),
                     mode.eq(Mux(redirect, DM_LOWEST, msi_mode)),
-                    dest_mode.eq(addr[2]),
-                    dest.eq(addr[12:20]),
                     trigger.eq(data[15]),
                     level.eq(data[14]),
                 ]
@@ -265,49 +256,33 @@ class Router(wiring.Component):
                     m.d.comb += [
                         vector.eq(p.vector),
                         mode.eq(p.delivery_mode),
-                        dest_mode.eq(p.dest_mode),
-                        dest.eq(p.dest),
-                        shorthand.eq(p.shorthand),
                         trigger.eq(p.trigger),
                         level.eq(p.level),
-                        is_ipi.eq(1),
-                        sender.eq(i),
                     ]
 
         m.d.comb += drop.eq((src == 1) & (self.msi.addr[20:32] != MSI_ADDR_PREFIX))
 
         # Destination matching, per LAPIC (KVM kvm_apic_match_dest, module docstring).
+        # Each source's targets are matched in parallel, straight from its own
+        # port, and the round robin's grant only picks one of those results:
+        # the 32-bit compares are then off the path from the grant (timing;
+        # iCE40 Fmax). Only the first cycle of a message uses them (``targets``
+        # is frozen into ``held_tgt``), when ``src`` is ``rr_grant``.
         matched = Signal(n)
         enabled = Cat(s.enabled for s in self.lapic)
-        # The 8-bit broadcast of an IO-APIC message or MSI is a broadcast for an
-        # x2APIC receiver too (KVM kvm_apic_mda); an IPI's destination is taken as is.
-        bcast_xapic = Signal()
-        bcast_x2apic = Signal()
-        m.d.comb += [
-            bcast_xapic.eq(dest == BROADCAST),
-            bcast_x2apic.eq((dest == X2APIC_BROADCAST) | (~is_ipi & (dest == BROADCAST))),
+        io, msi = self.ioapic, self.msi
+        per_src: list[Signal] = [
+            self._match(m, "ioapic", dest=io.dest, dest_mode=io.dest_mode),
+            self._match(m, "msi", dest=msi.addr[12:20], dest_mode=msi.addr[2]),
         ]
-        for i, st in enumerate(self.lapic):
-            logical_id = st.ldr[24:32]
-            bcast = Mux(st.x2apic, bcast_x2apic, bcast_xapic)
-            physical = bcast | (st.apic_id == dest)
-            flat = (dest[0:8] & logical_id).any()
-            cluster = (
-                (dest[8:32] == 0) & (dest[4:8] == logical_id[4:8]) & (dest[0:4] & logical_id[0:4]).any()
+        for i, p in enumerate(self.ipi):
+            per_src.append(
+                self._match(m, f"ipi{i}", dest=p.dest, dest_mode=p.dest_mode, shorthand=p.shorthand, sender=i)
             )
-            xapic_logical = Mux(st.dfr_model == DFR_FLAT, flat, Mux(st.dfr_model == DFR_CLUSTER, cluster, 0))
-            x2apic_logical = (dest[16:32] == st.ldr[16:32]) & (dest[0:16] & st.ldr[0:16]).any()
-            logical = bcast | Mux(st.x2apic, x2apic_logical, xapic_logical)
-            is_self = is_ipi & (sender == i)
-            with m.Switch(shorthand):
-                with m.Case(SH_NONE):
-                    m.d.comb += matched[i].eq(Mux(dest_mode, logical, physical))
-                with m.Case(SH_SELF):
-                    m.d.comb += matched[i].eq(is_self)
-                with m.Case(SH_ALL_INCL):
-                    m.d.comb += matched[i].eq(1)
-                with m.Case(SH_ALL_EXCL):
-                    m.d.comb += matched[i].eq(~is_self)
+        with m.Switch(rr_grant):
+            for k, mk in enumerate(per_src):
+                with m.Case(k):
+                    m.d.comb += matched.eq(mk)
 
         # Lowest priority: the eligible LAPICs of lowest arb_priority, then round robin.
         eligible = Signal(n)
@@ -365,6 +340,60 @@ class Router(wiring.Component):
             m.d.sync += [busy.eq(1), held_src.eq(src), done.eq(done | accepted)]
             with m.If(~busy):
                 m.d.sync += held_tgt.eq(targets)
+
+
+    def _match(
+        self,
+        m: Module,
+        name: str,
+        *,
+        dest: Value,
+        dest_mode: Value,
+        shorthand: Value | None = None,
+        sender: int | None = None,
+    ) -> Signal:
+        """The LAPICs one source's message is for (module docstring, Destination).
+
+        ``shorthand``/``sender`` only for an IPI port (``sender`` its index);
+        ``dest`` of an IO-APIC message or MSI is 8 bits, whose 0xFF is a
+        broadcast for x2APIC receivers too (KVM kvm_apic_mda); an IPI's 32-bit
+        destination is taken as is.
+        """
+        n = self._n
+        is_ipi = sender is not None
+        d = dest if len(dest) == 32 else Cat(dest, Const(0, 32 - len(dest)))
+        bcast_xapic = Signal(name=f"{name}_bcast_xapic")
+        bcast_x2apic = Signal(name=f"{name}_bcast_x2apic")
+        m.d.comb += [
+            bcast_xapic.eq(d == BROADCAST),
+            bcast_x2apic.eq((d == X2APIC_BROADCAST) if is_ipi else (d == BROADCAST)),
+        ]
+        matched = Signal(n, name=f"{name}_matched")
+        for i, st in enumerate(self.lapic):
+            logical_id = st.ldr[24:32]
+            bcast = Mux(st.x2apic, bcast_x2apic, bcast_xapic)
+            physical = bcast | (st.apic_id == d)
+            flat = (d[0:8] & logical_id).any()
+            cluster = (d[4:8] == logical_id[4:8]) & (d[0:4] & logical_id[0:4]).any()
+            if len(dest) > 8:
+                cluster = cluster & (d[8:32] == 0)
+            xapic_logical = Mux(st.dfr_model == DFR_FLAT, flat, Mux(st.dfr_model == DFR_CLUSTER, cluster, 0))
+            x2apic_logical = (d[16:32] == st.ldr[16:32]) & (d[0:16] & st.ldr[0:16]).any()
+            logical = bcast | Mux(st.x2apic, x2apic_logical, xapic_logical)
+            addressed = Mux(dest_mode, logical, physical)
+            if shorthand is None:
+                m.d.comb += matched[i].eq(addressed)
+                continue
+            with m.Switch(shorthand):
+                with m.Case(SH_NONE):
+                    m.d.comb += matched[i].eq(addressed)
+                with m.Case(SH_SELF):
+                    m.d.comb += matched[i].eq(int(sender == i))
+                with m.Case(SH_ALL_INCL):
+                    m.d.comb += matched[i].eq(1)
+                with m.Case(SH_ALL_EXCL):
+                    m.d.comb += matched[i].eq(int(sender != i))
+        return matched
 
     # ------------------------------------------------------------------ EOI
 

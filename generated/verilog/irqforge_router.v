@@ -10,15 +10,15 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [1:0] \$100 ;
+  wire [15:0] \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire [1:0] \$103 ;
-  wire [1:0] \$104 ;
+  wire \$103 ;
+  wire [7:0] \$104 ;
   wire \$105 ;
   wire \$106 ;
   wire \$107 ;
-  wire \$108 ;
+  wire [3:0] \$108 ;
   wire \$109 ;
   wire [2:0] \$11 ;
   wire \$110 ;
@@ -27,91 +27,207 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire \$113 ;
   wire \$114 ;
   wire \$115 ;
-  wire [7:0] \$116 ;
+  wire \$116 ;
   wire \$117 ;
   wire \$118 ;
-  wire [7:0] \$119 ;
+  wire \$119 ;
   wire \$12 ;
   wire \$120 ;
   wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
+  wire [15:0] \$123 ;
   wire \$124 ;
   wire \$125 ;
-  wire [1:0] \$126 ;
-  wire \$127 ;
+  wire \$126 ;
+  wire [7:0] \$127 ;
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
-  reg [1:0] \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg [1:0] \$133 ;
-  reg [1:0] \$134 ;
-  reg [1:0] \$135 ;
-  reg \$136 ;
-  reg \$137 ;
-  reg [7:0] \$138 ;
-  reg \$139 ;
+  wire \$130 ;
+  wire [3:0] \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  reg [7:0] \$140 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire [15:0] \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire \$16 ;
+  wire [7:0] \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire [3:0] \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
+  wire [15:0] \$16 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire [15:0] \$169 ;
   wire \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire [7:0] \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire [3:0] \$177 ;
+  wire \$178 ;
+  wire \$179 ;
   wire \$18 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
-  wire [15:0] \$20 ;
+  wire [7:0] \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire \$209 ;
   wire \$21 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire [1:0] \$215 ;
+  wire [1:0] \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire [1:0] \$219 ;
   wire \$22 ;
+  wire [1:0] \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire \$225 ;
+  wire \$226 ;
+  wire \$227 ;
+  wire \$228 ;
+  wire \$229 ;
   wire \$23 ;
-  wire [7:0] \$24 ;
+  wire \$230 ;
+  wire \$231 ;
+  wire [7:0] \$232 ;
+  wire \$233 ;
+  wire \$234 ;
+  wire [7:0] \$235 ;
+  wire \$236 ;
+  wire \$237 ;
+  wire \$238 ;
+  wire \$239 ;
+  wire [3:0] \$24 ;
+  wire \$240 ;
+  wire \$241 ;
+  wire [1:0] \$242 ;
+  wire \$243 ;
+  wire \$244 ;
+  wire \$245 ;
+  reg [1:0] \$246 ;
+  reg \$247 ;
+  reg \$248 ;
+  reg [1:0] \$249 ;
   wire \$25 ;
+  reg [1:0] \$250 ;
+  reg [1:0] \$251 ;
+  reg \$252 ;
+  reg \$253 ;
+  reg [7:0] \$254 ;
+  reg \$255 ;
+  reg [7:0] \$256 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [3:0] \$30 ;
+  wire \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [15:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
+  wire [7:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
+  wire [3:0] \$45 ;
   wire \$46 ;
   wire \$47 ;
-  wire [15:0] \$48 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire [7:0] \$52 ;
+  wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire [3:0] \$58 ;
+  wire [15:0] \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire \$62 ;
+  wire [7:0] \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire \$66 ;
+  wire [3:0] \$66 ;
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
@@ -125,16 +241,16 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire \$76 ;
   wire \$77 ;
   wire \$78 ;
-  wire \$79 ;
+  wire [15:0] \$79 ;
   wire \$8 ;
   wire \$80 ;
   wire \$81 ;
   wire \$82 ;
-  wire \$83 ;
+  wire [7:0] \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire \$87 ;
+  wire [3:0] \$87 ;
   wire \$88 ;
   wire \$89 ;
   wire \$9 ;
@@ -147,17 +263,13 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
-  wire [1:0] \$99 ;
+  wire \$99 ;
   wire [1:0] accepted;
   wire active;
-  wire bcast_x2apic;
-  wire bcast_xapic;
   reg busy = 1'h0;
   input clk;
   wire clk;
   wire complete;
-  reg [31:0] dest;
-  reg dest_mode;
   reg [1:0] done = 2'h0;
   wire drop;
   wire [1:0] eligible;
@@ -197,10 +309,19 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire ioapic__valid;
   input [7:0] ioapic__vector;
   wire [7:0] ioapic__vector;
+  wire ioapic_bcast_x2apic;
+  wire ioapic_bcast_xapic;
   output ioapic_eoi__valid;
   wire ioapic_eoi__valid;
   output [7:0] ioapic_eoi__vector;
   reg [7:0] ioapic_eoi__vector;
+  wire [1:0] ioapic_matched;
+  wire ipi0_bcast_x2apic;
+  wire ipi0_bcast_xapic;
+  reg [1:0] ipi0_matched;
+  wire ipi1_bcast_x2apic;
+  wire ipi1_bcast_xapic;
+  reg [1:0] ipi1_matched;
   input [2:0] ipi__0__delivery_mode;
   wire [2:0] ipi__0__delivery_mode;
   input [31:0] ipi__0__dest;
@@ -241,7 +362,6 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire ipi__1__valid;
   input [7:0] ipi__1__vector;
   wire [7:0] ipi__1__vector;
-  reg is_ipi;
   input [31:0] lapic__0__apic_id;
   wire [31:0] lapic__0__apic_id;
   input [7:0] lapic__0__arb_priority;
@@ -306,11 +426,12 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   wire msi__ready;
   input msi__valid;
   wire msi__valid;
+  wire msi_bcast_x2apic;
+  wire msi_bcast_xapic;
+  wire [1:0] msi_matched;
   wire [1:0] pending;
   input rst;
   wire rst;
-  reg sender;
-  reg [1:0] shorthand;
   wire [1:0] src;
   wire src_any;
   reg [1:0] src_grant;
@@ -335,156 +456,280 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   assign \$12  = src == 1'h1;
   assign \$13  = msi__addr[31:20] != 12'hfee;
   assign drop = \$12  & \$13 ;
-  assign bcast_xapic = dest == 8'hff;
-  assign \$14  = dest == 32'd4294967295;
-  assign \$15  = ~ is_ipi;
-  assign \$16  = dest == 8'hff;
-  assign \$17  = \$15  & \$16 ;
-  assign bcast_x2apic = \$14  | \$17 ;
-  assign \$18  = lapic__0__x2apic ? bcast_x2apic : bcast_xapic;
-  assign \$19  = dest[31:16] == lapic__0__ldr[31:16];
-  assign \$20  = dest[15:0] & lapic__0__ldr[15:0];
+  assign ioapic_bcast_xapic = ioapic__dest == 8'hff;
+  assign ioapic_bcast_x2apic = ioapic__dest == 8'hff;
+  assign \$14  = lapic__0__x2apic ? ioapic_bcast_x2apic : ioapic_bcast_xapic;
+  assign \$15  = ! lapic__0__ldr[31:16];
+  assign \$16  = { 8'h00, ioapic__dest } & lapic__0__ldr[15:0];
+  assign \$17  = | \$16 ;
+  assign \$18  = \$15  & \$17 ;
+  assign \$19  = lapic__0__dfr_model == 4'hf;
+  assign \$20  = ioapic__dest & lapic__0__ldr[31:24];
   assign \$21  = | \$20 ;
-  assign \$22  = \$19  & \$21 ;
-  assign \$23  = lapic__0__dfr_model == 4'hf;
-  assign \$24  = dest[7:0] & lapic__0__ldr[31:24];
+  assign \$22  = ! lapic__0__dfr_model;
+  assign \$23  = ioapic__dest[7:4] == lapic__0__ldr[31:28];
+  assign \$24  = ioapic__dest[3:0] & lapic__0__ldr[27:24];
   assign \$25  = | \$24 ;
-  assign \$26  = ! lapic__0__dfr_model;
-  assign \$27  = ! dest[31:8];
-  assign \$28  = dest[7:4] == lapic__0__ldr[31:28];
-  assign \$29  = \$27  & \$28 ;
-  assign \$30  = dest[3:0] & lapic__0__ldr[27:24];
-  assign \$31  = | \$30 ;
-  assign \$32  = \$29  & \$31 ;
-  assign \$33  = \$26  ? \$32  : 1'h0;
-  assign \$34  = \$23  ? \$25  : \$33 ;
-  assign \$35  = lapic__0__x2apic ? \$22  : \$34 ;
-  assign \$36  = \$18  | \$35 ;
-  assign \$37  = lapic__0__x2apic ? bcast_x2apic : bcast_xapic;
-  assign \$38  = lapic__0__apic_id == dest;
-  assign \$39  = \$37  | \$38 ;
-  assign \$40  = dest_mode ? \$36  : \$39 ;
-  assign \$41  = ! sender;
-  assign \$42  = is_ipi & \$41 ;
-  assign \$43  = ! sender;
-  assign \$44  = is_ipi & \$43 ;
-  assign \$45  = ~ \$44 ;
-  assign \$46  = lapic__1__x2apic ? bcast_x2apic : bcast_xapic;
-  assign \$47  = dest[31:16] == lapic__1__ldr[31:16];
-  assign \$48  = dest[15:0] & lapic__1__ldr[15:0];
-  assign \$49  = | \$48 ;
-  assign \$50  = \$47  & \$49 ;
-  assign \$51  = lapic__1__dfr_model == 4'hf;
-  assign \$52  = dest[7:0] & lapic__1__ldr[31:24];
-  assign \$53  = | \$52 ;
-  assign \$54  = ! lapic__1__dfr_model;
-  assign \$55  = ! dest[31:8];
-  assign \$56  = dest[7:4] == lapic__1__ldr[31:28];
-  assign \$57  = \$55  & \$56 ;
-  assign \$58  = dest[3:0] & lapic__1__ldr[27:24];
+  assign \$26  = \$23  & \$25 ;
+  assign \$27  = \$22  ? \$26  : 1'h0;
+  assign \$28  = \$19  ? \$21  : \$27 ;
+  assign \$29  = lapic__0__x2apic ? \$18  : \$28 ;
+  assign \$30  = \$14  | \$29 ;
+  assign \$31  = lapic__0__x2apic ? ioapic_bcast_x2apic : ioapic_bcast_xapic;
+  assign \$32  = lapic__0__apic_id == ioapic__dest;
+  assign \$33  = \$31  | \$32 ;
+  assign \$34  = ioapic__dest_mode ? \$30  : \$33 ;
+  assign \$35  = lapic__1__x2apic ? ioapic_bcast_x2apic : ioapic_bcast_xapic;
+  assign \$36  = ! lapic__1__ldr[31:16];
+  assign \$37  = { 8'h00, ioapic__dest } & lapic__1__ldr[15:0];
+  assign \$38  = | \$37 ;
+  assign \$39  = \$36  & \$38 ;
+  assign \$40  = lapic__1__dfr_model == 4'hf;
+  assign \$41  = ioapic__dest & lapic__1__ldr[31:24];
+  assign \$42  = | \$41 ;
+  assign \$43  = ! lapic__1__dfr_model;
+  assign \$44  = ioapic__dest[7:4] == lapic__1__ldr[31:28];
+  assign \$45  = ioapic__dest[3:0] & lapic__1__ldr[27:24];
+  assign \$46  = | \$45 ;
+  assign \$47  = \$44  & \$46 ;
+  assign \$48  = \$43  ? \$47  : 1'h0;
+  assign \$49  = \$40  ? \$42  : \$48 ;
+  assign \$50  = lapic__1__x2apic ? \$39  : \$49 ;
+  assign \$51  = \$35  | \$50 ;
+  assign \$52  = lapic__1__x2apic ? ioapic_bcast_x2apic : ioapic_bcast_xapic;
+  assign \$53  = lapic__1__apic_id == ioapic__dest;
+  assign \$54  = \$52  | \$53 ;
+  assign \$55  = ioapic__dest_mode ? \$51  : \$54 ;
+  assign msi_bcast_xapic = msi__addr[19:12] == 8'hff;
+  assign msi_bcast_x2apic = msi__addr[19:12] == 8'hff;
+  assign \$56  = lapic__0__x2apic ? msi_bcast_x2apic : msi_bcast_xapic;
+  assign \$57  = ! lapic__0__ldr[31:16];
+  assign \$58  = { 8'h00, msi__addr[19:12] } & lapic__0__ldr[15:0];
   assign \$59  = | \$58 ;
   assign \$60  = \$57  & \$59 ;
-  assign \$61  = \$54  ? \$60  : 1'h0;
-  assign \$62  = \$51  ? \$53  : \$61 ;
-  assign \$63  = lapic__1__x2apic ? \$50  : \$62 ;
-  assign \$64  = \$46  | \$63 ;
-  assign \$65  = lapic__1__x2apic ? bcast_x2apic : bcast_xapic;
-  assign \$66  = lapic__1__apic_id == dest;
-  assign \$67  = \$65  | \$66 ;
-  assign \$68  = dest_mode ? \$64  : \$67 ;
-  assign \$70  = is_ipi & \$69 ;
-  assign \$72  = is_ipi & \$71 ;
-  assign \$73  = ~ \$72 ;
-  assign eligible = matched & { lapic__1__enabled, lapic__0__enabled };
-  assign \$74  = ~ eligible[1];
-  assign \$75  = lapic__0__arb_priority <= lapic__1__arb_priority;
-  assign \$76  = \$74  | \$75 ;
-  assign \$78  = eligible[0] & \$77 ;
-  assign \$79  = ~ eligible[0];
-  assign \$80  = lapic__1__arb_priority <= lapic__0__arb_priority;
-  assign \$81  = \$79  | \$80 ;
-  assign \$83  = eligible[1] & \$82 ;
-  assign lowest_any = | lowest;
-  assign \$84  = lp_last < 1'h1;
-  assign \$85  = lowest[1] & \$84 ;
-  assign \$86  = ! lowest_grant;
-  assign \$87  = lowest_any & \$86 ;
-  assign \$89  = lowest_any & \$88 ;
-  assign \$90  = msg__0__delivery_mode == 3'h5;
-  assign \$91  = ~ msg__0__level;
-  assign \$92  = \$90  & \$91 ;
-  assign \$93  = \$92  & msg__0__trigger;
-  assign \$94  = drop | \$93 ;
-  assign \$95  = msg__0__delivery_mode == 2'h3;
+  assign \$61  = lapic__0__dfr_model == 4'hf;
+  assign \$62  = msi__addr[19:12] & lapic__0__ldr[31:24];
+  assign \$63  = | \$62 ;
+  assign \$64  = ! lapic__0__dfr_model;
+  assign \$65  = msi__addr[19:16] == lapic__0__ldr[31:28];
+  assign \$66  = msi__addr[15:12] & lapic__0__ldr[27:24];
+  assign \$67  = | \$66 ;
+  assign \$68  = \$65  & \$67 ;
+  assign \$69  = \$64  ? \$68  : 1'h0;
+  assign \$70  = \$61  ? \$63  : \$69 ;
+  assign \$71  = lapic__0__x2apic ? \$60  : \$70 ;
+  assign \$72  = \$56  | \$71 ;
+  assign \$73  = lapic__0__x2apic ? msi_bcast_x2apic : msi_bcast_xapic;
+  assign \$74  = lapic__0__apic_id == msi__addr[19:12];
+  assign \$75  = \$73  | \$74 ;
+  assign \$76  = msi__addr[2] ? \$72  : \$75 ;
+  assign \$77  = lapic__1__x2apic ? msi_bcast_x2apic : msi_bcast_xapic;
+  assign \$78  = ! lapic__1__ldr[31:16];
+  assign \$79  = { 8'h00, msi__addr[19:12] } & lapic__1__ldr[15:0];
+  assign \$80  = | \$79 ;
+  assign \$81  = \$78  & \$80 ;
+  assign \$82  = lapic__1__dfr_model == 4'hf;
+  assign \$83  = msi__addr[19:12] & lapic__1__ldr[31:24];
+  assign \$84  = | \$83 ;
+  assign \$85  = ! lapic__1__dfr_model;
+  assign \$86  = msi__addr[19:16] == lapic__1__ldr[31:28];
+  assign \$87  = msi__addr[15:12] & lapic__1__ldr[27:24];
+  assign \$88  = | \$87 ;
+  assign \$89  = \$86  & \$88 ;
+  assign \$90  = \$85  ? \$89  : 1'h0;
+  assign \$91  = \$82  ? \$84  : \$90 ;
+  assign \$92  = lapic__1__x2apic ? \$81  : \$91 ;
+  assign \$93  = \$77  | \$92 ;
+  assign \$94  = lapic__1__x2apic ? msi_bcast_x2apic : msi_bcast_xapic;
+  assign \$95  = lapic__1__apic_id == msi__addr[19:12];
   assign \$96  = \$94  | \$95 ;
-  assign \$97  = ! msg__0__delivery_mode;
-  assign \$98  = msg__0__delivery_mode == 1'h1;
-  assign \$99  = ~ done;
-  assign \$100  = held_tgt & \$99 ;
-  assign pending = busy ? \$100  : targets;
+  assign \$97  = msi__addr[2] ? \$93  : \$96 ;
+  assign ipi0_bcast_xapic = ipi__0__dest == 8'hff;
+  assign ipi0_bcast_x2apic = ipi__0__dest == 32'd4294967295;
+  assign \$98  = lapic__0__x2apic ? ipi0_bcast_x2apic : ipi0_bcast_xapic;
+  assign \$99  = ipi__0__dest[31:16] == lapic__0__ldr[31:16];
+  assign \$100  = ipi__0__dest[15:0] & lapic__0__ldr[15:0];
+  assign \$101  = | \$100 ;
+  assign \$102  = \$99  & \$101 ;
+  assign \$103  = lapic__0__dfr_model == 4'hf;
+  assign \$104  = ipi__0__dest[7:0] & lapic__0__ldr[31:24];
+  assign \$105  = | \$104 ;
+  assign \$106  = ! lapic__0__dfr_model;
+  assign \$107  = ipi__0__dest[7:4] == lapic__0__ldr[31:28];
+  assign \$108  = ipi__0__dest[3:0] & lapic__0__ldr[27:24];
+  assign \$109  = | \$108 ;
+  assign \$110  = \$107  & \$109 ;
+  assign \$111  = ! ipi__0__dest[31:8];
+  assign \$112  = \$110  & \$111 ;
+  assign \$113  = \$106  ? \$112  : 1'h0;
+  assign \$114  = \$103  ? \$105  : \$113 ;
+  assign \$115  = lapic__0__x2apic ? \$102  : \$114 ;
+  assign \$116  = \$98  | \$115 ;
+  assign \$117  = lapic__0__x2apic ? ipi0_bcast_x2apic : ipi0_bcast_xapic;
+  assign \$118  = lapic__0__apic_id == ipi__0__dest;
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = ipi__0__dest_mode ? \$116  : \$119 ;
+  assign \$121  = lapic__1__x2apic ? ipi0_bcast_x2apic : ipi0_bcast_xapic;
+  assign \$122  = ipi__0__dest[31:16] == lapic__1__ldr[31:16];
+  assign \$123  = ipi__0__dest[15:0] & lapic__1__ldr[15:0];
+  assign \$124  = | \$123 ;
+  assign \$125  = \$122  & \$124 ;
+  assign \$126  = lapic__1__dfr_model == 4'hf;
+  assign \$127  = ipi__0__dest[7:0] & lapic__1__ldr[31:24];
+  assign \$128  = | \$127 ;
+  assign \$129  = ! lapic__1__dfr_model;
+  assign \$130  = ipi__0__dest[7:4] == lapic__1__ldr[31:28];
+  assign \$131  = ipi__0__dest[3:0] & lapic__1__ldr[27:24];
+  assign \$132  = | \$131 ;
+  assign \$133  = \$130  & \$132 ;
+  assign \$134  = ! ipi__0__dest[31:8];
+  assign \$135  = \$133  & \$134 ;
+  assign \$136  = \$129  ? \$135  : 1'h0;
+  assign \$137  = \$126  ? \$128  : \$136 ;
+  assign \$138  = lapic__1__x2apic ? \$125  : \$137 ;
+  assign \$139  = \$121  | \$138 ;
+  assign \$140  = lapic__1__x2apic ? ipi0_bcast_x2apic : ipi0_bcast_xapic;
+  assign \$141  = lapic__1__apic_id == ipi__0__dest;
+  assign \$142  = \$140  | \$141 ;
+  assign \$143  = ipi__0__dest_mode ? \$139  : \$142 ;
+  assign ipi1_bcast_xapic = ipi__1__dest == 8'hff;
+  assign ipi1_bcast_x2apic = ipi__1__dest == 32'd4294967295;
+  assign \$144  = lapic__0__x2apic ? ipi1_bcast_x2apic : ipi1_bcast_xapic;
+  assign \$145  = ipi__1__dest[31:16] == lapic__0__ldr[31:16];
+  assign \$146  = ipi__1__dest[15:0] & lapic__0__ldr[15:0];
+  assign \$147  = | \$146 ;
+  assign \$148  = \$145  & \$147 ;
+  assign \$149  = lapic__0__dfr_model == 4'hf;
+  assign \$150  = ipi__1__dest[7:0] & lapic__0__ldr[31:24];
+  assign \$151  = | \$150 ;
+  assign \$152  = ! lapic__0__dfr_model;
+  assign \$153  = ipi__1__dest[7:4] == lapic__0__ldr[31:28];
+  assign \$154  = ipi__1__dest[3:0] & lapic__0__ldr[27:24];
+  assign \$155  = | \$154 ;
+  assign \$156  = \$153  & \$155 ;
+  assign \$157  = ! ipi__1__dest[31:8];
+  assign \$158  = \$156  & \$157 ;
+  assign \$159  = \$152  ? \$158  : 1'h0;
+  assign \$160  = \$149  ? \$151  : \$159 ;
+  assign \$161  = lapic__0__x2apic ? \$148  : \$160 ;
+  assign \$162  = \$144  | \$161 ;
+  assign \$163  = lapic__0__x2apic ? ipi1_bcast_x2apic : ipi1_bcast_xapic;
+  assign \$164  = lapic__0__apic_id == ipi__1__dest;
+  assign \$165  = \$163  | \$164 ;
+  assign \$166  = ipi__1__dest_mode ? \$162  : \$165 ;
+  assign \$167  = lapic__1__x2apic ? ipi1_bcast_x2apic : ipi1_bcast_xapic;
+  assign \$168  = ipi__1__dest[31:16] == lapic__1__ldr[31:16];
+  assign \$169  = ipi__1__dest[15:0] & lapic__1__ldr[15:0];
+  assign \$170  = | \$169 ;
+  assign \$171  = \$168  & \$170 ;
+  assign \$172  = lapic__1__dfr_model == 4'hf;
+  assign \$173  = ipi__1__dest[7:0] & lapic__1__ldr[31:24];
+  assign \$174  = | \$173 ;
+  assign \$175  = ! lapic__1__dfr_model;
+  assign \$176  = ipi__1__dest[7:4] == lapic__1__ldr[31:28];
+  assign \$177  = ipi__1__dest[3:0] & lapic__1__ldr[27:24];
+  assign \$178  = | \$177 ;
+  assign \$179  = \$176  & \$178 ;
+  assign \$180  = ! ipi__1__dest[31:8];
+  assign \$181  = \$179  & \$180 ;
+  assign \$182  = \$175  ? \$181  : 1'h0;
+  assign \$183  = \$172  ? \$174  : \$182 ;
+  assign \$184  = lapic__1__x2apic ? \$171  : \$183 ;
+  assign \$185  = \$167  | \$184 ;
+  assign \$186  = lapic__1__x2apic ? ipi1_bcast_x2apic : ipi1_bcast_xapic;
+  assign \$187  = lapic__1__apic_id == ipi__1__dest;
+  assign \$188  = \$186  | \$187 ;
+  assign \$189  = ipi__1__dest_mode ? \$185  : \$188 ;
+  assign eligible = matched & { lapic__1__enabled, lapic__0__enabled };
+  assign \$190  = ~ eligible[1];
+  assign \$191  = lapic__0__arb_priority <= lapic__1__arb_priority;
+  assign \$192  = \$190  | \$191 ;
+  assign \$194  = eligible[0] & \$193 ;
+  assign \$195  = ~ eligible[0];
+  assign \$196  = lapic__1__arb_priority <= lapic__0__arb_priority;
+  assign \$197  = \$195  | \$196 ;
+  assign \$199  = eligible[1] & \$198 ;
+  assign lowest_any = | lowest;
+  assign \$200  = lp_last < 1'h1;
+  assign \$201  = lowest[1] & \$200 ;
+  assign \$202  = ! lowest_grant;
+  assign \$203  = lowest_any & \$202 ;
+  assign \$205  = lowest_any & \$204 ;
+  assign \$206  = msg__0__delivery_mode == 3'h5;
+  assign \$207  = ~ msg__0__level;
+  assign \$208  = \$206  & \$207 ;
+  assign \$209  = \$208  & msg__0__trigger;
+  assign \$210  = drop | \$209 ;
+  assign \$211  = msg__0__delivery_mode == 2'h3;
+  assign \$212  = \$210  | \$211 ;
+  assign \$213  = ! msg__0__delivery_mode;
+  assign \$214  = msg__0__delivery_mode == 1'h1;
+  assign \$215  = ~ done;
+  assign \$216  = held_tgt & \$215 ;
+  assign pending = busy ? \$216  : targets;
   assign msg__0__valid = active & pending[0];
-  assign \$101  = msg__0__valid & msg__0__ready;
+  assign \$217  = msg__0__valid & msg__0__ready;
   assign msg__1__valid = active & pending[1];
-  assign \$102  = msg__1__valid & msg__1__ready;
-  assign \$103  = ~ accepted;
-  assign \$104  = pending & \$103 ;
-  assign \$105  = ! \$104 ;
-  assign complete = active & \$105 ;
-  assign \$106  = ! src;
-  assign ioapic__ready = complete & \$106 ;
-  assign \$107  = src == 1'h1;
-  assign msi__ready = complete & \$107 ;
-  assign \$108  = src == 2'h2;
-  assign ipi__0__ready = complete & \$108 ;
-  assign \$109  = src == 2'h3;
-  assign ipi__1__ready = complete & \$109 ;
-  assign \$110  = eoi_held_0 | eoi__0__valid;
-  assign \$111  = eoi_held_1 | eoi__1__valid;
-  assign eoi_any = | { \$111 , \$110  };
-  assign \$112  = eoi_last < 1'h1;
-  assign \$113  = \$111  & \$112 ;
-  assign ioapic_eoi__valid = | { \$111 , \$110  };
-  assign \$114  = ! eoi_grant;
-  assign eoi_mine_0 = eoi_any & \$114 ;
-  assign \$115  = ~ eoi_held_0;
-  assign eoi_arrive_0 = eoi__0__valid & \$115 ;
-  assign \$116  = eoi_held_0 ? eoi_held_vector_0 : eoi__0__vector;
-  assign eoi_mine_1 = eoi_any & \$117 ;
-  assign \$118  = ~ eoi_held_1;
-  assign eoi_arrive_1 = eoi__1__valid & \$118 ;
-  assign \$119  = eoi_held_1 ? eoi_held_vector_1 : eoi__1__vector;
-  assign \$120  = ~ busy;
-  assign \$121  = \$120  & src_any;
-  assign \$122  = ~ drop;
-  assign \$123  = msg__0__delivery_mode == 1'h1;
-  assign \$124  = \$122  & \$123 ;
-  assign \$125  = \$124  & lowest_any;
-  assign \$126  = done | accepted;
-  assign \$127  = ~ busy;
-  assign \$128  = eoi_held_0 & eoi__0__valid;
-  assign \$129  = eoi_held_1 & eoi__1__valid;
+  assign \$218  = msg__1__valid & msg__1__ready;
+  assign \$219  = ~ accepted;
+  assign \$220  = pending & \$219 ;
+  assign \$221  = ! \$220 ;
+  assign complete = active & \$221 ;
+  assign \$222  = ! src;
+  assign ioapic__ready = complete & \$222 ;
+  assign \$223  = src == 1'h1;
+  assign msi__ready = complete & \$223 ;
+  assign \$224  = src == 2'h2;
+  assign ipi__0__ready = complete & \$224 ;
+  assign \$225  = src == 2'h3;
+  assign ipi__1__ready = complete & \$225 ;
+  assign \$226  = eoi_held_0 | eoi__0__valid;
+  assign \$227  = eoi_held_1 | eoi__1__valid;
+  assign eoi_any = | { \$227 , \$226  };
+  assign \$228  = eoi_last < 1'h1;
+  assign \$229  = \$227  & \$228 ;
+  assign ioapic_eoi__valid = | { \$227 , \$226  };
+  assign \$230  = ! eoi_grant;
+  assign eoi_mine_0 = eoi_any & \$230 ;
+  assign \$231  = ~ eoi_held_0;
+  assign eoi_arrive_0 = eoi__0__valid & \$231 ;
+  assign \$232  = eoi_held_0 ? eoi_held_vector_0 : eoi__0__vector;
+  assign eoi_mine_1 = eoi_any & \$233 ;
+  assign \$234  = ~ eoi_held_1;
+  assign eoi_arrive_1 = eoi__1__valid & \$234 ;
+  assign \$235  = eoi_held_1 ? eoi_held_vector_1 : eoi__1__vector;
+  assign \$236  = ~ busy;
+  assign \$237  = \$236  & src_any;
+  assign \$238  = ~ drop;
+  assign \$239  = msg__0__delivery_mode == 1'h1;
+  assign \$240  = \$238  & \$239 ;
+  assign \$241  = \$240  & lowest_any;
+  assign \$242  = done | accepted;
+  assign \$243  = ~ busy;
+  assign \$244  = eoi_held_0 & eoi__0__valid;
+  assign \$245  = eoi_held_1 & eoi__1__valid;
   always @(posedge clk)
-    src_last <= \$130 ;
+    src_last <= \$246 ;
   always @(posedge clk)
-    lp_last <= \$131 ;
+    lp_last <= \$247 ;
   always @(posedge clk)
-    busy <= \$132 ;
+    busy <= \$248 ;
   always @(posedge clk)
-    done <= \$133 ;
+    done <= \$249 ;
   always @(posedge clk)
-    held_src <= \$134 ;
+    held_src <= \$250 ;
   always @(posedge clk)
-    held_tgt <= \$135 ;
+    held_tgt <= \$251 ;
   always @(posedge clk)
-    eoi_last <= \$136 ;
+    eoi_last <= \$252 ;
   always @(posedge clk)
-    eoi_held_0 <= \$137 ;
+    eoi_held_0 <= \$253 ;
   always @(posedge clk)
-    eoi_held_vector_0 <= \$138 ;
+    eoi_held_vector_0 <= \$254 ;
   always @(posedge clk)
-    eoi_held_1 <= \$139 ;
+    eoi_held_1 <= \$255 ;
   always @(posedge clk)
-    eoi_held_vector_1 <= \$140 ;
+    eoi_held_vector_1 <= \$256 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     src_grant = 2'h0;
@@ -543,34 +788,6 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
     (* full_case = 32'd1 *)
     casez (src)
       2'h0:
-          dest_mode = ioapic__dest_mode;
-      2'h1:
-          dest_mode = msi__addr[2];
-      2'h2:
-          dest_mode = ipi__0__dest_mode;
-      2'h3:
-          dest_mode = ipi__1__dest_mode;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (src)
-      2'h0:
-          dest = { 24'h000000, ioapic__dest };
-      2'h1:
-          dest = { 24'h000000, msi__addr[19:12] };
-      2'h2:
-          dest = ipi__0__dest;
-      2'h3:
-          dest = ipi__1__dest;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (src)
-      2'h0:
           msg__0__trigger = ioapic__trigger;
       2'h1:
           msg__0__trigger = msi__data[15];
@@ -596,72 +813,66 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    shorthand = 2'h0;
     (* full_case = 32'd1 *)
-    casez (src)
+    casez (ipi__0__shorthand)
       2'h0:
-          /* empty */;
+          ipi0_matched[0] = \$120 ;
       2'h1:
-          /* empty */;
+          ipi0_matched[0] = 1'h1;
       2'h2:
-          shorthand = ipi__0__shorthand;
+          ipi0_matched[0] = 1'h1;
       2'h3:
-          shorthand = ipi__1__shorthand;
+          ipi0_matched[0] = 1'h0;
     endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    is_ipi = 1'h0;
     (* full_case = 32'd1 *)
-    casez (src)
+    casez (ipi__0__shorthand)
       2'h0:
-          /* empty */;
+          ipi0_matched[1] = \$143 ;
       2'h1:
-          /* empty */;
+          ipi0_matched[1] = 1'h0;
       2'h2:
-          is_ipi = 1'h1;
+          ipi0_matched[1] = 1'h1;
       2'h3:
-          is_ipi = 1'h1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    sender = 1'h0;
-    (* full_case = 32'd1 *)
-    casez (src)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          sender = 1'h0;
-      2'h3:
-          sender = 1'h1;
+          ipi0_matched[1] = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (shorthand)
+    casez (ipi__1__shorthand)
       2'h0:
-          matched[0] = \$40 ;
+          ipi1_matched[0] = \$166 ;
       2'h1:
-          matched[0] = \$42 ;
+          ipi1_matched[0] = 1'h0;
       2'h2:
-          matched[0] = 1'h1;
+          ipi1_matched[0] = 1'h1;
       2'h3:
-          matched[0] = \$45 ;
+          ipi1_matched[0] = 1'h1;
     endcase
     (* full_case = 32'd1 *)
-    casez (shorthand)
+    casez (ipi__1__shorthand)
       2'h0:
-          matched[1] = \$68 ;
+          ipi1_matched[1] = \$189 ;
       2'h1:
-          matched[1] = \$70 ;
+          ipi1_matched[1] = 1'h1;
       2'h2:
-          matched[1] = 1'h1;
+          ipi1_matched[1] = 1'h1;
       2'h3:
-          matched[1] = \$73 ;
+          ipi1_matched[1] = 1'h0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (src_grant)
+      2'h0:
+          matched = ioapic_matched;
+      2'h1:
+          matched = msi_matched;
+      2'h2:
+          matched = ipi0_matched;
+      2'h3:
+          matched = ipi1_matched;
     endcase
   end
   always @* begin
@@ -673,18 +884,18 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
     if (lowest[0]) begin
       lowest_grant = 1'h0;
     end
-    if (\$85 ) begin
+    if (\$201 ) begin
       lowest_grant = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$96 ) begin
+    if (\$212 ) begin
       targets = 2'h0;
-    end else if (\$97 ) begin
+    end else if (\$213 ) begin
       targets = eligible;
-    end else if (\$98 ) begin
+    end else if (\$214 ) begin
       targets = lp_onehot;
     end else begin
       targets = matched;
@@ -693,13 +904,13 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     eoi_grant = 1'h0;
-    if (\$111 ) begin
+    if (\$227 ) begin
       eoi_grant = 1'h1;
     end
-    if (\$110 ) begin
+    if (\$226 ) begin
       eoi_grant = 1'h0;
     end
-    if (\$113 ) begin
+    if (\$229 ) begin
       eoi_grant = 1'h1;
     end
   end
@@ -707,159 +918,161 @@ module irqforge_router(ioapic__vector, ioapic__delivery_mode, ioapic__dest_mode,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     ioapic_eoi__vector = 8'h00;
     if (eoi_mine_0) begin
-      ioapic_eoi__vector = \$116 ;
+      ioapic_eoi__vector = \$232 ;
     end
     if (eoi_mine_1) begin
-      ioapic_eoi__vector = \$119 ;
+      ioapic_eoi__vector = \$235 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = src_last;
-    if (\$121 ) begin
-      \$130  = src_grant;
+    \$246  = src_last;
+    if (\$237 ) begin
+      \$246  = src_grant;
     end
     if (rst) begin
-      \$130  = 2'h3;
+      \$246  = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = lp_last;
-    if (\$121 ) begin
-      if (\$125 ) begin
-        \$131  = lowest_grant;
+    \$247  = lp_last;
+    if (\$237 ) begin
+      if (\$241 ) begin
+        \$247  = lowest_grant;
       end
     end
     if (rst) begin
-      \$131  = 1'h1;
+      \$247  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = busy;
+    \$248  = busy;
     if (complete) begin
-      \$132  = 1'h0;
+      \$248  = 1'h0;
     end else if (active) begin
-      \$132  = 1'h1;
+      \$248  = 1'h1;
     end
     if (rst) begin
-      \$132  = 1'h0;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = done;
+    \$249  = done;
     if (complete) begin
-      \$133  = 2'h0;
+      \$249  = 2'h0;
     end else if (active) begin
-      \$133  = \$126 ;
+      \$249  = \$242 ;
     end
     if (rst) begin
-      \$133  = 2'h0;
+      \$249  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = held_src;
+    \$250  = held_src;
     if (complete) begin
     end else if (active) begin
-      \$134  = src;
+      \$250  = src;
     end
     if (rst) begin
-      \$134  = 2'h0;
+      \$250  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = held_tgt;
+    \$251  = held_tgt;
     if (complete) begin
     end else if (active) begin
-      if (\$127 ) begin
-        \$135  = targets;
+      if (\$243 ) begin
+        \$251  = targets;
       end
     end
     if (rst) begin
-      \$135  = 2'h0;
+      \$251  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = eoi_last;
+    \$252  = eoi_last;
     if (eoi_any) begin
-      \$136  = eoi_grant;
+      \$252  = eoi_grant;
     end
     if (rst) begin
-      \$136  = 1'h1;
+      \$252  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = eoi_held_0;
+    \$253  = eoi_held_0;
     if (eoi_mine_0) begin
-      \$137  = \$128 ;
+      \$253  = \$244 ;
     end else if (eoi_arrive_0) begin
-      \$137  = 1'h1;
+      \$253  = 1'h1;
     end
     if (rst) begin
-      \$137  = 1'h0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = eoi_held_vector_0;
+    \$254  = eoi_held_vector_0;
     if (eoi_mine_0) begin
-      \$138  = eoi__0__vector;
+      \$254  = eoi__0__vector;
     end else if (eoi_arrive_0) begin
-      \$138  = eoi__0__vector;
+      \$254  = eoi__0__vector;
     end
     if (rst) begin
-      \$138  = 8'h00;
+      \$254  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = eoi_held_1;
+    \$255  = eoi_held_1;
     if (eoi_mine_1) begin
-      \$139  = \$129 ;
+      \$255  = \$245 ;
     end else if (eoi_arrive_1) begin
-      \$139  = 1'h1;
+      \$255  = 1'h1;
     end
     if (rst) begin
-      \$139  = 1'h0;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = eoi_held_vector_1;
+    \$256  = eoi_held_vector_1;
     if (eoi_mine_1) begin
-      \$140  = eoi__1__vector;
+      \$256  = eoi__1__vector;
     end else if (eoi_arrive_1) begin
-      \$140  = eoi__1__vector;
+      \$256  = eoi__1__vector;
     end
     if (rst) begin
-      \$140  = 8'h00;
+      \$256  = 8'h00;
     end
   end
   assign vector = msg__0__vector;
   assign mode = msg__0__delivery_mode;
   assign trigger = msg__0__trigger;
   assign level = msg__0__level;
-  assign eoi_want = { \$111 , \$110  };
+  assign eoi_want = { \$227 , \$226  };
   assign msg__1__vector = msg__0__vector;
   assign msg__1__delivery_mode = msg__0__delivery_mode;
   assign msg__1__trigger = msg__0__trigger;
   assign msg__1__level = msg__0__level;
-  assign accepted[1] = \$102 ;
-  assign accepted[0] = \$101 ;
-  assign lp_onehot[1] = \$89 ;
-  assign lp_onehot[0] = \$87 ;
-  assign lowest[1] = \$83 ;
-  assign lowest[0] = \$78 ;
-  assign \$69  = sender;
-  assign \$71  = sender;
-  assign \$77  = \$76 ;
-  assign \$82  = \$81 ;
-  assign \$88  = lowest_grant;
-  assign \$117  = eoi_grant;
+  assign accepted[1] = \$218 ;
+  assign accepted[0] = \$217 ;
+  assign lp_onehot[1] = \$205 ;
+  assign lp_onehot[0] = \$203 ;
+  assign lowest[1] = \$199 ;
+  assign lowest[0] = \$194 ;
+  assign msi_matched[1] = \$97 ;
+  assign msi_matched[0] = \$76 ;
+  assign ioapic_matched[1] = \$55 ;
+  assign ioapic_matched[0] = \$34 ;
+  assign \$193  = \$192 ;
+  assign \$198  = \$197 ;
+  assign \$204  = lowest_grant;
+  assign \$233  = eoi_grant;
 endmodule
