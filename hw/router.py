@@ -113,7 +113,7 @@ CPU port completes at most one write every 2 cycles, so with ``N <= 2`` no
 EOI can be lost; beyond that, back-to-back EOI writes on every CPU exceed
 the one-EOI-per-cycle port and could. (A 256-bit pending set that merges
 every equal vector would be lossless for any ``N``, but costs ~6000 Yosys
-cells against the router's ~450; measured and rejected.)
+cells against the router's ~650; measured and rejected.)
 """
 
 from __future__ import annotations
