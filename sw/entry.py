@@ -461,62 +461,7 @@ class Entry:
             return self.deliver_sync(vector, external=True)
         t = cpu.current
         assert t is not None
-        gtype = cached[1]
-        stub = cached[3]
-        old_cpl = cpu.cpl
-        frames = t.frames
-        depth = len(frames)
-        if gate.ist:
-            rsp, stack = cpu.tss_ist[gate.ist], f"IST{gate.ist}"
-        elif old_cpl != 0:
-            rsp, stack = cpu.stack_top, "task"
-        else:
-            rsp = (frames[-1].rsp - 0x100 if frames else cpu.stack_top - 0x1000) & ~0xF
-            stack = "current"
-        flags = X86_EFLAGS_FIXED | X86_EFLAGS_IF if cpu.if_flag else X86_EFLAGS_FIXED
-        if old_cpl == 0:
-            cs, ss = KERNEL_CS, KERNEL_DS
-        else:
-            cs, ss = USER_CS, USER_DS
-        rip = t.ip
-        frame = _new_object(HwFrame)  # as in deliver_sync
-        frame.vector = vector
-        frame.ss = ss
-        frame.rsp = rsp
-        frame.rflags = flags
-        frame.cs = cs
-        frame.rip = rip
-        frame.error_code = None
-        frame.stack = stack
-        frame.gate_type = gtype
-        frame.depth = depth
-        frames.append(frame)
-        max_depth = self.max_depth
-        if depth >= max_depth[cpu.id]:
-            max_depth[cpu.id] = depth + 1
-        if gtype is _INTERRUPT_GATE:
-            cpu.if_flag = False
-        cpu.cpl = 0
-        if self.trace:
-            self.log.append((cpu.id, vector, cached[2]))
-        regs = _new_object(PtRegs)
-        regs.ip = rip
-        regs.cs = cs
-        regs.flags = flags
-        regs.sp = rsp
-        regs.ss = ss
-        try:
-            r = stub(regs, -1)
-            if r is not None:
-                k.mux.await_(r)
-        finally:
-            if frames and frames[-1] is frame:
-                frames.pop()
-        # iret
-        cpu = k._cur
-        cpu.if_flag = regs.flags & X86_EFLAGS_IF != 0
-        cpu.cpl = regs.cs & 3
-        return regs
+        return self._enter(cpu, t, vector, gate, cached[1], cached[2], cached[3], None, t.ip)
 
     def deliver_sync(
         self,
@@ -563,6 +508,14 @@ class Entry:
             v = self.vm.at(vector)
             if v is not None and v.kind is VectorKind.EXCEPTION and v.error_code:
                 ec = error_code or 0
+        return self._enter(cpu, t, vector, gate, gtype, name, stub, ec, t.ip if ip is None else ip)
+
+    def _enter(
+        self, cpu: PerCpu, t: Any, vector: int, gate: Any, gtype: Any, name: str, stub: Any, ec: int | None, rip: int
+    ) -> PtRegs:
+        """The delivery both paths share once the gate is checked: the stack switch, the
+        hardware frame, the stub with its ``pt_regs``, and ``iret``."""
+        k = self.k
         old_cpl = cpu.cpl
         frames = t.frames
         depth = len(frames)
@@ -578,7 +531,6 @@ class Entry:
             cs, ss = KERNEL_CS, KERNEL_DS
         else:
             cs, ss = USER_CS, USER_DS
-        rip = t.ip if ip is None else ip
         # HwFrame(vector, ss, rsp, flags, cs, rip, ec, stack, gtype, depth) without the
         # call of its __init__ (a call through C into a new interpreter frame)
         frame = _new_object(HwFrame)
