@@ -21,6 +21,13 @@ Options:
     pytest-xdist workers, so each distinct model is built once per run.
 ``--require-sim``
     Kept for old command lines; requiring the simulators is the default now.
+
+Hypothesis runs under the ``derandomized`` settings profile: the same examples
+every run (drawn from a hash of each test), no example database, so CI does
+not fail on an example a lucky run happened to find. ``--long`` (or
+hypothesis' own ``--hypothesis-profile explore``) selects ``explore``: new
+random examples each run, the failures kept in ``.hypothesis/`` and printed
+with a ``@reproduce_failure`` blob; ``--hypothesis-seed N`` replays one such run.
 """
 
 from __future__ import annotations
@@ -32,8 +39,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from irqforge.sim import toolchain
+
+settings.register_profile("derandomized", derandomize=True, database=None)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile("derandomized")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,6 +117,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # twice the default run's spec fuzz examples (tests/spec/test_fuzz.py); the environment wins
         os.environ.setdefault("IRQFORGE_FUZZ_TREE", "6000")
         os.environ.setdefault("IRQFORGE_FUZZ_TEXT", "4000")
+        if not config.getoption("--hypothesis-profile", default=None):
+            settings.load_profile("explore")  # new random examples each run
     # Fail early on a bad --sim, before collecting anything.
     selected, explicit = _requested_simulators(config)
     wanted = selected if explicit else list(toolchain.SIMULATORS)

@@ -1,7 +1,9 @@
 """Fuzzing the spec loader with mutations of the default specs (hypothesis).
 
-Two fast properties run 6,000 and 4,000 examples in the default run (10,000
-in all): whatever the mutation — keys, types, values, names that collide
+Two fast properties run 3,000 and 2,000 examples in the default run — the
+same ones every run (tests/conftest.py's ``derandomized`` hypothesis profile),
+so CI never fails on a mutant a lucky run happened to draw — and twice as many
+new ones each run with ``--long`` (the ``explore`` profile): whatever the mutation — keys, types, values, names that collide
 after case folding or C mangling, reserved words, YAML structure, tags,
 anchors, truncation — :func:`irqforge.spec.load` either returns a spec or
 raises :class:`SpecError`; nothing else escapes. Every mutant that validates
@@ -98,10 +100,15 @@ def _get(tree: Any, path: tuple[Any, ...]) -> Any:
     return tree
 
 
+def _file(draw: st.DrawFn, shard: int) -> str:
+    """A spec file; the shard turns the choice, so that derandomized shards (one seed: the test's) differ."""
+    return NAMES[(draw(st.integers(0, len(NAMES) - 1)) + shard) % len(NAMES)]
+
+
 @st.composite
-def tree_mutants(draw: st.DrawFn) -> tuple[str, str]:
+def tree_mutants(draw: st.DrawFn, shard: int = 0) -> tuple[str, str]:
     """One file of the default specs, its parsed tree changed 1-3 times, dumped again."""
-    fname = draw(st.sampled_from(NAMES))
+    fname = _file(draw, shard)
     tree = copy.deepcopy(TREES[fname])
     for _ in range(draw(st.integers(1, 3))):
         paths = _paths(tree)[1:]
@@ -139,9 +146,9 @@ _TOKENS = [
 
 
 @st.composite
-def text_mutants(draw: st.DrawFn) -> tuple[str, str]:
+def text_mutants(draw: st.DrawFn, shard: int = 0) -> tuple[str, str]:
     """One file of the default specs with its text cut, doubled or spliced."""
-    fname = draw(st.sampled_from(NAMES))
+    fname = _file(draw, shard)
     text = TEXTS[fname]
     for _ in range(draw(st.integers(1, 3))):
         at = draw(st.integers(0, len(text)))
@@ -194,27 +201,28 @@ _FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, Hea
 
 
 #: the examples of each fuzz test are split over this many test cases, so that
-#: pytest-xdist runs them in parallel (each shard draws its own random examples)
+#: pytest-xdist runs them in parallel (each shard its own examples: the shard turns the file choice)
 SHARDS = 4
-#: examples per run (each run draws new ones); ``--long`` sets 6000 and 4000 (tests/conftest.py)
+#: examples per run: the same ones every run (the ``derandomized`` profile of tests/conftest.py);
+#: ``--long`` sets 6000 and 4000 and draws new ones each run (the ``explore`` profile)
 TREE_EXAMPLES = int(os.environ.get("IRQFORGE_FUZZ_TREE", "3000"))
 TEXT_EXAMPLES = int(os.environ.get("IRQFORGE_FUZZ_TEXT", "2000"))
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
 @settings(_FAST, max_examples=max(1, TREE_EXAMPLES // SHARDS))
-@given(mutant=tree_mutants())
-def test_tree_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, mutant: tuple[str, str], shard: int) -> None:
-    spec = _load_mutant(fuzz_dir, *mutant)
+@given(data=st.data())
+def test_tree_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, data: st.DataObject, shard: int) -> None:
+    spec = _load_mutant(fuzz_dir, *data.draw(tree_mutants(shard), label="mutant"))
     if spec is not None:  # IP-XACT (0.15 s through systemrdl-compiler) in the valid mutants' test below
         assert generate(spec, verilog=False, ipxact=False)
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
 @settings(_FAST, max_examples=max(1, TEXT_EXAMPLES // SHARDS))
-@given(mutant=text_mutants())
-def test_text_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, mutant: tuple[str, str], shard: int) -> None:
-    spec = _load_mutant(fuzz_dir, *mutant)
+@given(data=st.data())
+def test_text_mutants_validate_or_fail_cleanly(fuzz_dir: SpecCopy, data: st.DataObject, shard: int) -> None:
+    spec = _load_mutant(fuzz_dir, *data.draw(text_mutants(shard), label="mutant"))
     if spec is not None:  # IP-XACT (0.15 s through systemrdl-compiler) in the valid mutants' test below
         assert generate(spec, verilog=False, ipxact=False)
 
