@@ -22,6 +22,7 @@ environment from there), so it must not be called from several threads at once.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -234,6 +235,15 @@ def _claim_run_dir(first: Path) -> Path:
         _claimed_runs[folder] = handle
         return folder
     raise AssertionError("unreachable")
+
+
+@atexit.register
+def _release_claimed_runs() -> None:
+    """Close the claimed run folders' ``.lock`` files at exit (which releases their locks), rather than
+    leave them to the interpreter's teardown (``ResourceWarning: unclosed file …/machine_bench.lock``)."""
+    while _claimed_runs:
+        _, handle = _claimed_runs.popitem()
+        handle.close()
 
 
 class _VerilatorNoPublic(Verilator):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -112,3 +114,15 @@ def test_bad_arguments_are_refused(smoke_source: Path, build_root: Path, tmp_pat
         build_and_test(
             "icarus", [smoke_source], SMOKE_TOP, SMOKE_MODULE, build_dir=build_root, waves=tmp_path / "w.lxt"
         )
+
+
+def test_a_claimed_run_folder_is_released_at_exit(tmp_path: Path) -> None:
+    """The lock file of a claimed run folder is closed at exit, not left to the interpreter's teardown
+    (``-X dev`` prints the ResourceWarning such a file raises then)."""
+    folder = tmp_path / "runs" / "machine_bench"
+    code = ("import sys, pathlib; from irqforge.sim.runner import _claim_run_dir; "
+            "print(_claim_run_dir(pathlib.Path(sys.argv[1])))")
+    res = subprocess.run([sys.executable, "-X", "dev", "-W", "always::ResourceWarning", "-c", code, str(folder)],
+                         capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    assert res.stdout.strip() == str(folder)
+    assert "ResourceWarning" not in res.stderr, res.stderr
