@@ -234,6 +234,21 @@ class RegOp:
     strb: int = 0xF
 
 
+#: Weights of the IA32_APIC_BASE mode a write asks for, by the mode the stimulus believes the APIC is in.
+#: Most of the time in xAPIC mode: only there do the register-page traffic (the MMIO ICR with its
+#: rarer IPI kinds, TPR values for the ``lapic.priority`` cross) and most of the bins land; x2APIC
+#: long enough for its MSR view and the TSC-deadline timer; out of a disabled APIC at once. Each row
+#: keeps a weight on the illegal moves (x2APIC → xAPIC, disabled → x2APIC: #GP) for the transition bins.
+_APIC_MODE_WEIGHTS: dict[str, dict[str, int]] = {
+    "XAPIC": {"XAPIC": 6, "X2APIC": 2, "DISABLED": 1},
+    "X2APIC": {"X2APIC": 2, "DISABLED": 4, "XAPIC": 1},
+    "DISABLED": {"XAPIC": 6, "DISABLED": 1, "X2APIC": 1},
+}
+
+#: Weights of the x2APIC MSR registers a view access picks (the others: 1).
+_X2APIC_WEIGHTS: dict[str, int] = {"ICR": 4, "SELF_IPI": 2, "TPR": 2, "LVT_TIMER": 2}
+
+
 class RandomStimulus:
     """Constrained-random LAPIC traffic from one seed.
 
@@ -251,12 +266,31 @@ class RandomStimulus:
         used = {o for offs in self.offsets.values() for o in offs}
         self.reserved = [o for o in range(0, dev.size, 0x10) if o not in used] + [0x24, 0x38]
         self.mask_bit = dev.register("LVT_TIMER").field("MASK").mask
+        self.apic_mode: str | None = None
+        """The IA32_APIC_BASE mode the stimulus believes it left (its own legal writes; weights only)."""
+        if dev.has_msr("IA32_APIC_BASE"):
+            base = dev.msr("IA32_APIC_BASE")
+            reset = base.mode_of(base.register.reset)
+            self.apic_mode = reset.name if reset is not None else None
 
     def _vector(self) -> int:
         r = self.rng
         if r.random() < 0.03:
             return r.randrange(16)
         return r.randrange(16, 256)
+
+    def _tpr(self) -> int:
+        """A TPR value: mostly low (interrupts flow), now and then high, above most pending requests (the
+        ``lapic.priority`` cross wants an INTA while TPR is at or above the pending class)."""
+        r = self.rng
+        return r.choice([0, 0, 0x20, 0x40, r.randrange(256), r.randrange(0xC0, 0x100)])
+
+    def _level_trigger(self) -> int:
+        """ICR bits 15:14 (trigger, level). The SDM wants level 1 for every delivery mode but the INIT
+        level de-assert (INIT, level trigger, level 0), which sends nothing: mostly 1, so that an INIT with
+        level trigger is mostly an assert that does go out (the ``lapic.ipi`` INIT/LEVEL bins)."""
+        r = self.rng
+        return r.getrandbits(1) << 15 | (r.random() < 0.8) << 14
 
     def reg_op(self) -> RegOp:
         r = self.rng
@@ -272,7 +306,7 @@ class RandomStimulus:
             weights=[10, 18, 4, 10, 6, 3, 12, 3, 1, 1, 1, 2, 1, 1],
         )[0]
         if choice == "TPR":
-            return RegOp(off["TPR"][0], r.choice([0, 0, 0x20, 0x40, r.randrange(256)]))
+            return RegOp(off["TPR"][0], self._tpr())
         if choice == "EOI":
             return RegOp(off["EOI"][0], 0)
         if choice == "SVR":
@@ -297,7 +331,7 @@ class RandomStimulus:
             if r.random() < 0.3:
                 return RegOp(off["ICR_HI"][0], r.getrandbits(32))
             dm = r.choices([0, 1, 2, 3, 4, 5, 6, 7], weights=[8, 4, 3, 1, 3, 3, 3, 1])[0]
-            value = self._vector() | dm << 8 | r.getrandbits(1) << 11 | r.getrandbits(2) << 14
+            value = self._vector() | dm << 8 | r.getrandbits(1) << 11 | self._level_trigger()
             value |= r.getrandbits(2) << 18 | (r.getrandbits(32) & 0xFFF32000)
             return RegOp(off["ICR_LO"][0], value)
         if choice == "ESR":
@@ -336,20 +370,25 @@ class RandomStimulus:
         r = self.rng
         dev = self.dev
         kind = r.random()
-        if dev.has_msr("IA32_APIC_BASE") and kind < 0.05:
+        # Leave a hardware-disabled APIC soon: in that mode the register page and the x2APIC view are dead.
+        if dev.has_msr("IA32_APIC_BASE") and kind < (0.3 if self.apic_mode == "DISABLED" else 0.05):
             base = dev.msr("IA32_APIC_BASE")
             reg = base.register
             value = reg.reset & reg.writable_mask & ~base.modes[0].mask(reg)
-            # xAPIC as often as x2APIC: the MMIO ICR (dropped in x2APIC mode) is what reaches the
-            # rare IPI kinds of the lapic.ipi coverpoint
-            weights = {"DISABLED": 1, "XAPIC": 4, "X2APIC": 4}
+            weights = _APIC_MODE_WEIGHTS.get(self.apic_mode or "", {})
             mode = r.choices(base.modes, weights=[weights.get(m.name, 1) for m in base.modes])[0]
             value |= mode.value(reg)
+            legal = self.apic_mode is not None and base.legal(self.apic_mode, mode.name)
             if r.random() < 0.1:
                 value |= 1 << r.choice([0, 9, 40])  # reserved: #GP
+                legal = False
             if r.random() < 0.05:
                 value = reg.field("EXTD").put(value, 1) & ~reg.field("EN").mask  # invalid
-            return (r.random() < 0.85, base.address, value)
+                legal = False
+            write = r.random() < 0.85
+            if write and legal:
+                self.apic_mode = mode.name
+            return (write, base.address, value)
         if dev.has_msr("IA32_TSC_DEADLINE") and kind < 0.3:
             addr = dev.msr("IA32_TSC_DEADLINE").address
             value = r.choice([0, tsc + r.randrange(-5, 40), tsc + r.randrange(-5, 40), tsc + r.randrange(40, 400),
@@ -363,16 +402,17 @@ class RandomStimulus:
         lvtt = next((x for x in x2.registers if x.name == "LVT_TIMER"), None)
         if kind < 0.47 and lvtt is not None:  # TSC-deadline mode, mostly unmasked
             return (True, lvtt.address, self._vector() | 2 << 17 | (0x10000 if r.random() < 0.1 else 0))
-        xr = r.choice(x2.registers)
+        # the ICR, SELF_IPI, TPR and LVT timer more often: the IPI bins, the priority cross, deadline-mode changes
+        xr = r.choices(x2.registers, weights=[_X2APIC_WEIGHTS.get(x.name, 1) for x in x2.registers])[0]
         addr = xr.address + r.randrange(xr.count)
         write = r.random() < 0.6
         if not write:
             return (False, addr, 0)
         name = xr.name
         if name in ("EOI", "ESR"):
-            value = 0 if r.random() < 0.9 else r.getrandbits(32)
+            value = 0 if r.random() < 0.8 else r.getrandbits(32)
         elif name == "TPR":
-            value = r.choice([0, 0x20, 0x40, r.randrange(256)])
+            value = self._tpr()
         elif name == "SVR":
             value = r.choice([0xFF, 0xEF]) | (0x100 if r.random() < 0.9 else 0)
         elif name == "LVT_TIMER":
@@ -381,12 +421,12 @@ class RandomStimulus:
             value = r.choice([0, r.randrange(1, 50)])
         elif name == "ICR":
             dm = r.choices([0, 1, 2, 3, 4, 5, 6, 7], weights=[8, 4, 3, 1, 3, 3, 3, 1])[0]  # as the MMIO ICR
-            value = self._vector() | dm << 8 | r.getrandbits(1) << 11 | r.getrandbits(2) << 14
+            value = self._vector() | dm << 8 | r.getrandbits(1) << 11 | self._level_trigger()
             value |= r.getrandbits(2) << 18 | r.getrandbits(32) << 32
             if r.random() < 0.1:
                 value |= 1 << r.choice([13, 16, 20, 31])  # reserved: #GP
         elif name == "SELF_IPI":
-            value = self._vector() | (0x100 if r.random() < 0.05 else 0)
+            value = self._vector() | (0x100 if r.random() < 0.1 else 0)
         else:
             value = r.getrandbits(32)
         if r.random() < 0.03:
