@@ -3,10 +3,11 @@
 Two fast properties run 3,000 and 2,000 examples in the default run — the
 same ones every run (tests/conftest.py's ``derandomized`` hypothesis profile),
 so CI never fails on a mutant a lucky run happened to draw — and twice as many
-new ones each run with ``--long`` (the ``explore`` profile): whatever the mutation — keys, types, values, names that collide
-after case folding or C mangling, reserved words, YAML structure, tags,
-anchors, truncation — :func:`irqforge.spec.load` either returns a spec or
-raises :class:`SpecError`; nothing else escapes. Every mutant that validates
+new ones each run with ``--long`` (the ``explore`` profile): whatever the
+mutation — keys, types, values, names that collide after case folding or C
+mangling, reserved words, YAML structure, tags, anchors, truncation —
+:func:`irqforge.spec.load` either returns a spec or raises
+:class:`SpecError`; nothing else escapes. Every mutant that validates
 is generated (the headers, docs, SystemRDL and schema) there and then.
 
 A slower property (one example in the default run, twelve with ``--long``,
