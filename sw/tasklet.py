@@ -158,12 +158,11 @@ class Tasklets:
                     r = t.func(t.data)
                     if r is not None:
                         if r.__class__ is CoroutineType:  # an ``async def`` tasklet function
-                            try:  # k.mux.await_(r), its first step inline
-                                item = r.send(None)
-                            except StopIteration:
-                                pass
-                            else:
+                            # k.mux.await_(r), its first step inline: a ``for`` over the
+                            # coroutine ends without a StopIteration when it returns None
+                            for item in r.__await__():
                                 k.mux.await_rest(r, item)
+                                break
                         elif inspect.isawaitable(r):
                             k.mux.await_(r)
                     if tracer is not None:

@@ -94,6 +94,9 @@ from irqforge.spec.model import Field
 __all__ = ["LapicModel"]
 
 _FULL = 0xFFFFFFFF
+#: ``1 << v`` for every vector, made once: IRR, ISR and TMR are 256-bit ints, and a
+#: shift builds a new one at each use (INTA, EOI and every accepted message)
+_BIT: tuple[int, ...] = tuple(1 << v for v in range(256))
 
 
 def _highest(bits: int) -> int:
@@ -527,6 +530,10 @@ class LapicModel:
 
     @_intr.setter
     def _intr(self, _value: bool | None) -> None:
+        self._update_intr()
+
+    def _update_intr(self) -> None:
+        """Recompute :attr:`intr` (what writing :attr:`_intr` does, as a plain call)."""
         if self.staged:
             irr = 0 if self._settle else self._irr_seen
         else:
@@ -572,7 +579,7 @@ class LapicModel:
             sh, m = self._svr_vector
             return (self.regs["SVR"] >> sh) & m
         v = (self._irr_seen if self.staged else self._irr).bit_length() - 1  # _irr_stage
-        bit = 1 << v
+        bit = _BIT[v]
         irr = self._irr
         if irr & bit:  # (else already moved: a second INTA in the cycle)
             self._irr = irr ^ bit
@@ -627,10 +634,10 @@ class LapicModel:
             if vector < 16:
                 self._set_irr(vector, level_trig)  # the receive-illegal-vector error
                 return
-            bit = 1 << vector  # _set_irr() inlined: the hot path of every device interrupt
+            bit = _BIT[vector]  # _set_irr() inlined: the hot path of every device interrupt
             self._irr |= bit
             if not self.intr and not self.staged:  # (a request more can only raise intr; staged: not yet)
-                self._intr = None
+                self._update_intr()
             if level_trig:
                 self.tmr |= bit
             elif self.tmr & bit:  # (TMR's bit is clear in the common case: nothing to write)
@@ -726,7 +733,7 @@ class LapicModel:
         if not isr:
             return
         v = isr.bit_length() - 1
-        bit = 1 << v
+        bit = _BIT[v]
         self._isr = isr ^ bit  # (the bit is set: one operation where & ~ takes two)
         if self.staged or self._irr:
             self._intr = None
@@ -903,9 +910,10 @@ class LapicModel:
             return
         self.tsc += cycles
         self._dl_written = False
-        # The priority stage registers IRR as it was during the last cycle.
-        last_start = self._irr_start if cycles == 1 else self._irr
-        settle = cycles == 1 and self._moved_retired
+        if self.staged:
+            # The priority stage registers IRR as it was during the last cycle.
+            last_start = self._irr_start if cycles == 1 else self._irr
+            settle = cycles == 1 and self._moved_retired
         self._moved = self._moved_retired = False
         # (_lint_busy() is False without a call when no pin moved and no LINT is armed)
         if (
