@@ -332,6 +332,7 @@ class LapicModel:
                         self._presc = 0
                         self._disarm_deadline()
                 self._cfg_old.setdefault(name, self.regs[name])
+                self._quiet = False
                 self.regs[name] = new
                 if lint:
                     self._decode_lints()
@@ -409,6 +410,14 @@ class LapicModel:
         """IA32_TSC_DEADLINE: non-zero while the TSC-deadline timer is armed."""
         self._dl_fire = False
         self._dl_written = False
+        self._quiet = False
+        """Known to hold (when True): nothing happens by itself at the coming edges and
+        none is due — no timer counting, no TSC deadline armed or firing, no error
+        interrupt on its way, no configuration of this cycle for the edge to see,
+        LINT pins steady and none level-armed, no Remote-IRR clear due. Then
+        :meth:`_advance` just counts and :meth:`next_event_in` is ``None``. Cleared
+        by whatever may change that; only :meth:`_advance` sets it, after finding
+        it true (:meth:`_find_quiet`)."""
         self._x2_dest = 0
         self.enabled = bool(self.regs["SVR"] & self._svr_enable)
         self._intr = None
@@ -450,12 +459,14 @@ class LapicModel:
     def _error(self, name: str) -> None:
         self.esr_pending |= 1 << self._err_bit[name]
         self._err_fire = True
+        self._quiet = False
 
     def _set_irr(self, vector: int, level: bool) -> None:
         """Local or message acceptance of a fixed interrupt."""
         if vector < 16:
             self.esr_pending |= self._err_recv_vector
             self._err_fire = True
+            self._quiet = False
             return
         bit = 1 << vector
         self._irr |= bit
@@ -654,6 +665,7 @@ class LapicModel:
     def set_lint(self, n: int, level: int) -> None:
         """Drive pin LINT``n`` (0 or 1) to ``level`` from this cycle on."""
         self._pins[n] = 1 if level else 0
+        self._quiet = False
 
     # ------------------------------------------------------------------ registers
 
@@ -668,6 +680,7 @@ class LapicModel:
         if handler is None:
             self.esr_pending |= self._err_illegal_reg
             self._err_fire = True
+            self._quiet = False
             return 0
         return handler()
 
@@ -679,6 +692,7 @@ class LapicModel:
         if hit is None:
             self.esr_pending |= self._err_illegal_reg
             self._err_fire = True
+            self._quiet = False
             return
         mask, handler = hit
         handler(value & _FULL & mask)
@@ -697,6 +711,7 @@ class LapicModel:
 
     def _write_tdcr(self, new: int) -> None:
         self._cfg_old.setdefault("TDCR", self.regs["TDCR"])
+        self._quiet = False
         self.regs["TDCR"] = new
         self._update_divisor()
 
@@ -706,6 +721,7 @@ class LapicModel:
         self.enabled = bool(new & self._svr_enable)
         self._intr = None
         if not self.enabled:
+            self._quiet = False
             old = self._cfg_old
             for lvt, mask in self._lvt_mask.items():
                 old.setdefault(lvt, regs[lvt])
@@ -718,6 +734,7 @@ class LapicModel:
             if (self.regs["LVT_TIMER"] >> sh) & m == self._tsc_mode:
                 return
         self._expiry_due()
+        self._quiet = False
         self.regs["TMICT"] = new
         self.tmcct = new
         self._presc = -1  # the write's own edge does not count
@@ -750,6 +767,7 @@ class LapicModel:
                 sh, m = self._lint_f[n][0]
                 if remote[n] and (regs[name] >> sh) & m == v:
                     self._remote_eoi |= 1 << n  # cleared at this cycle's edge, after the LINT logic saw it
+                    self._quiet = False
 
     def _write_icr(self, new: int, dest: int | None = None, *, store: bool = True) -> None:
         """An ICR-low write (``dest`` None: ICR_HI's destination) or, with the 32-bit
@@ -915,14 +933,17 @@ class LapicModel:
             last_start = self._irr_start if cycles == 1 else self._irr
             settle = cycles == 1 and self._moved_retired
         self._moved = self._moved_retired = False
+        if self._quiet and not deadline:
+            self.cycle += cycles  # nothing happens by itself at these edges
         # (_lint_busy() is False without a call when no pin moved and no LINT is armed)
-        if (
+        elif (
             not self.tmcct and not self._err_fire and not self._err_due and not deadline and not self._cfg_old
             and not self._timer_due
         ) and (
             (self._pins == self._prev_pins and not self._lint_armed) or not self._lint_busy()
         ):
-            self.cycle += cycles  # nothing happens by itself at these edges
+            self.cycle += cycles  # likewise
+            self._quiet = self._find_quiet()
         else:
             # First edge: the pins, the timer, then the error interrupt of this
             # edge, with the configuration as it was at the start of the cycle.
@@ -961,11 +982,19 @@ class LapicModel:
                 self._timer_edges(1)
                 self._error_interrupt()
             self.cycle += cycles
+            self._quiet = self._find_quiet()
         if self.staged:
             self._irr_seen = last_start
             self._irr_start = self._irr
             self._settle = settle
             self._intr = None
+
+    def _find_quiet(self) -> bool:
+        """Whether :attr:`_quiet` holds now (at the end of :meth:`_advance`)."""
+        return not (
+            self.tmcct or self._err_fire or self._err_due or self._cfg_old or self._timer_due or self._dl_fire
+            or self.tsc_deadline or self._remote_eoi or self._lint_armed or self._pins != self._prev_pins
+        )
 
     def next_event_in(self) -> int | None:
         """Cycles :meth:`advance` needs until something happens by itself.
@@ -974,6 +1003,8 @@ class LapicModel:
         interrupt to deliver), else the number of cycles until the timer's
         expiry has taken effect, else ``None``.
         """
+        if self._quiet:
+            return None
         # (_lint_busy() is False without a call when no pin moved and no LINT is armed)
         if (
             self._err_fire
@@ -1080,6 +1111,7 @@ class LapicModel:
             self._dl_fire = True  # the old deadline is due this cycle: it fires at this edge
         self.tsc_deadline = value
         self._dl_written = True
+        self._quiet = False
 
     def _disarm_deadline(self) -> None:
         """Leaving TSC-deadline mode disarms (a deadline due this cycle still fires)."""

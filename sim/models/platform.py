@@ -250,7 +250,8 @@ class PlatformModel:
                         lapic._advance(lag)
                     self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
-            nxt = lapic.next_event_in()  # _reschedule(cpu) when the write moved the LAPIC's next event
+            # _reschedule(cpu) when the write moved the LAPIC's next event (none while it is quiet)
+            nxt = None if lapic._quiet else lapic.next_event_in()
             if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
                 self._reschedule(cpu)
             ipi = lapic.take_ipi()  # a plain call where the ipi_pending property would be a call through C
@@ -328,7 +329,8 @@ class PlatformModel:
             fault = (wdata & fast[0]) != 0  # a reserved bit set: #GP, nothing written
             if not fault:
                 fast[2](wdata & _M32 & fast[1])
-        nxt = lapic.next_event_in()  # _reschedule(cpu) when the access moved the LAPIC's next event
+        # _reschedule(cpu) when the access moved the LAPIC's next event (none while it is quiet)
+        nxt = None if lapic._quiet else lapic.next_event_in()
         if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
             self._reschedule(cpu)
         if lapic._ipi is not None:  # (what take_ipi() would return)
