@@ -82,6 +82,7 @@ EBUSY = 16
 ENOSYS = 38
 
 SPURIOUS_SAMPLE = 100_000
+_LAST_SAMPLE = SPURIOUS_SAMPLE - 1  # note_interrupt's count before it judges the line
 SPURIOUS_LIMIT = 99_900
 
 Handler = Callable[[int, Any], Any]
@@ -483,17 +484,20 @@ class IrqCore:
                 if tracer is not None:
                     tracer.event(cpu.id, "irq:irq_handler_entry", irq=irq, name=a.name)
                 res = a.handler(irq, a.dev_id)
-                if res.__class__ is not int and inspect.isawaitable(res):
-                    res = k.mux.await_(res)
+                if res.__class__ is not int:
+                    if inspect.isawaitable(res):
+                        res = k.mux.await_(res)
+                    if res.__class__ is not int:
+                        res = int(res or 0)
                 cpu = k._cur
                 if tracer is not None:
                     tracer.event(cpu.id, "irq:irq_handler_exit", irq=irq, ret="handled" if res else "unhandled")
                 if cpu.if_flag:
                     k.printk(f"WARNING: irq {irq} handler {a.name} enabled interrupts")
                     cpu.if_flag = False
-                ret |= res if res.__class__ is int else int(res or 0)
+                ret |= res
             if not self._noirqdebug:
-                if ret == IRQ_HANDLED and desc.irq_count < SPURIOUS_SAMPLE - 1:
+                if ret == IRQ_HANDLED and desc.irq_count < _LAST_SAMPLE:
                     desc.irq_count += 1  # note_interrupt's whole work for a handled one
                 else:
                     self.note_interrupt_sync(desc, ret)

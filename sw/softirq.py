@@ -160,6 +160,8 @@ class Softirqs:
         max_restart = MAX_SOFTIRQ_RESTART
         cpu.preempt_count += SOFTIRQ_OFFSET
         passes = 0
+        vec = self.vec
+        tracer = k.tracer
         try:
             while True:
                 data = cpu.data
@@ -173,10 +175,9 @@ class Softirqs:
                         data["softirq_count"][nr] += 1
                         if self.trace:
                             self.order.append((cpu.id, nr))
-                        action = self.vec[nr]
+                        action = vec[nr]
                         if action is not None:
                             prev = cpu.preempt_count
-                            tracer = k.tracer
                             if tracer is not None:
                                 tracer.event(cpu.id, "irq:softirq_entry", vec=nr, name=SOFTIRQ_NAMES[nr])
                             r = action()

@@ -29,6 +29,8 @@ TASKLET_STATE_SCHED = 0
 TASKLET_STATE_RUN = 1
 _SCHED = 1 << TASKLET_STATE_SCHED
 _RUN = 1 << TASKLET_STATE_RUN
+_NOT_SCHED = ~_SCHED
+_NOT_RUN = ~_RUN
 _HI_BIT = 1 << HI_SOFTIRQ
 _IN_INTERRUPT = NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK
 
@@ -142,12 +144,12 @@ class Tasklets:
         data[key] = []
         cpu.if_flag = True
         for t in lst:
-            if not t.state & _RUN:  # tasklet_trylock
-                t.state |= _RUN
+            state = t.state
+            if not state & _RUN:  # tasklet_trylock
                 if t.count == 0:
-                    if not t.state & _SCHED:
+                    if not state & _SCHED:
                         k.printk(f"WARNING: tasklet {t.name} run without TASKLET_STATE_SCHED")
-                    t.state &= ~_SCHED
+                    t.state = (state | _RUN) & _NOT_SCHED  # the lock, and SCHED cleared
                     if t.wq is not None:
                         t.wq.wake_up_all()
                     t.runs += 1
@@ -167,11 +169,11 @@ class Tasklets:
                             k.mux.await_(r)
                     if tracer is not None:
                         tracer.event(k._cur.id, "irq:tasklet_exit", name=t.name, function=t.func)
-                    t.state &= ~_RUN
+                    t.state &= _NOT_RUN
                     if t.wq is not None:
                         t.wq.wake_up_all()
                     continue
-                t.state &= ~_RUN  # tasklet_unlock
+                # disabled: tasklet_unlock (the lock was never visible: nothing ran in between)
                 if t.wq is not None:
                     t.wq.wake_up_all()
             self.requeues += 1

@@ -359,8 +359,9 @@ class IoApicModel:
             msk = self._msk
             asserted = self.pins ^ self._lo
             prev = self.prev
-            # (asserted & ~prev & ~lvl & ~msk) | (lvl & ~msk & ~rirr & asserted), factored
-            req = asserted & ~msk & ((~prev & ~lvl) | (lvl & ~rirr))
+            # (asserted & ~prev & ~lvl & ~msk) | (lvl & ~msk & ~rirr & asserted), factored;
+            # Remote IRR is set only on level entries here (rirr & ~lvl == 0): lvl & ~rirr == lvl ^ rirr
+            req = asserted & ~msk & (~(prev | lvl) | (lvl ^ rirr))
             if not req:
                 if asserted == prev:
                     return 0

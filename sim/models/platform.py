@@ -367,9 +367,11 @@ class PlatformModel:
         old = self._device_lines
         lines = (old | bit) if level else (old & ~bit)
         if lines != old:
-            if self._line_changed_at[line] == self.cycle:
-                raise ZeroWidthPulse(line, self.cycle, bool(level))
-            self._line_changed_at[line] = self.cycle
+            changed_at = self._line_changed_at
+            now = self.cycle
+            if changed_at[line] == now:
+                raise ZeroWidthPulse(line, now, bool(level))
+            changed_at[line] = now
             self._device_lines = lines
             # _drive_pins() without HPET pulses, inlined: a device line changes
             # twice per interrupt on the model backend.
@@ -388,7 +390,7 @@ class PlatformModel:
                     for msg in msgs:
                         hit = fixed.get(id(msg))
                         if hit is not None and hit[0] is msg:
-                            dest, interrupt = hit[1], hit[2]
+                            _msg, dest, interrupt = hit
                             for lapic in self.lapics:
                                 if lapic.apic_id == dest and lapic.enabled:
                                     lapic.accept(interrupt)
