@@ -45,6 +45,7 @@ __all__ = [
 
 X86_EFLAGS_FIXED = 0x2
 X86_EFLAGS_IF = 0x200
+_FLAGS_IF = X86_EFLAGS_FIXED | X86_EFLAGS_IF
 KERNEL_CS = 0x10
 KERNEL_DS = 0x18
 USER_DS = 0x2B
@@ -340,7 +341,7 @@ class Entry:
             finally:
                 cpu = k._cur
                 cpu.preempt_count -= HARDIRQ_OFFSET
-            if cpu.data["softirq_pending"] and not cpu.preempt_count & _IN_INTERRUPT:
+            if cpu.softirq_pending and not cpu.preempt_count & _IN_INTERRUPT:
                 k.softirq.handle_softirqs(False)  # invoke_softirq
                 cpu = k._cur
             if cpu.need_resched and cpu.preempt_count == 0 and regs.flags & X86_EFLAGS_IF and not cpu.in_nmi:
@@ -386,7 +387,7 @@ class Entry:
         finally:
             cpu = k._cur
             cpu.preempt_count -= HARDIRQ_OFFSET
-        if cpu.data["softirq_pending"] and not cpu.preempt_count & _IN_INTERRUPT:
+        if cpu.softirq_pending and not cpu.preempt_count & _IN_INTERRUPT:
             # invoke_softirq (Softirqs.irq_exit_softirqs, whose test is the one above)
             k.softirq.handle_softirqs(False)
             cpu = k._cur
@@ -523,7 +524,7 @@ class Entry:
         else:
             rsp = (frames[-1].rsp - 0x100 if frames else cpu.stack_top - 0x1000) & ~0xF
             stack = "current"
-        flags = X86_EFLAGS_FIXED | X86_EFLAGS_IF if cpu.if_flag else X86_EFLAGS_FIXED
+        flags = _FLAGS_IF if cpu.if_flag else X86_EFLAGS_FIXED
         if old_cpl == 0:
             cs, ss = KERNEL_CS, KERNEL_DS
         else:

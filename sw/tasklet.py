@@ -106,10 +106,9 @@ class Tasklets:
         # _schedule_common(t, "tasklet_hi_vec", HI_SOFTIRQ), inlined (a handler's bottom half)
         k = self.k
         cpu = k._cur
-        data = cpu.data
-        data["tasklet_hi_vec"].append(t)
+        cpu.data["tasklet_hi_vec"].append(t)
         # local_irq_save(); raise_softirq_irqoff(HI_SOFTIRQ), inlined; local_irq_restore()
-        data["softirq_pending"] |= _HI_BIT
+        cpu.softirq_pending |= _HI_BIT
         if k.tracer is not None:
             k.tracer.event(cpu.id, "irq:softirq_raise", vec=HI_SOFTIRQ, name=SOFTIRQ_NAMES[HI_SOFTIRQ])
         if not cpu.preempt_count & _IN_INTERRUPT:  # not in_interrupt(): wake ksoftirqd with IRQs off

@@ -592,8 +592,8 @@ class LapicModel:
         v = (self._irr_seen if self.staged else self._irr).bit_length() - 1  # _irr_stage
         bit = _BIT[v]
         irr = self._irr
-        if irr & bit:  # (else already moved: a second INTA in the cycle)
-            self._irr = irr ^ bit
+        if not self.staged or irr & bit:  # (staged: else already moved, a second INTA in the cycle)
+            self._irr = irr ^ bit  # (unstaged: ``v`` is IRR's highest bit, so it is set)
         self._isr |= bit
         # _intr = None, without the call: ``v`` was the highest vector the stage holds and
         # is in ISR now, so no request left there is of a class above PPR's.
@@ -651,7 +651,7 @@ class LapicModel:
                 self._update_intr()
             if level_trig:
                 self.tmr |= bit
-            elif self.tmr & bit:  # (TMR's bit is clear in the common case: nothing to write)
+            elif self.tmr and self.tmr & bit:  # (TMR is 0 without level interrupts: nothing to write)
                 self.tmr ^= bit
         elif dm == self._dm_nmi:
             self.nmi_pending = True

@@ -250,10 +250,14 @@ class PlatformModel:
                         lapic._advance(lag)
                     self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
-            # _reschedule(cpu) when the write moved the LAPIC's next event (none while it is quiet)
-            nxt = None if lapic._quiet else lapic.next_event_in()
-            if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
-                self._reschedule(cpu)
+            # _reschedule(cpu) when the write moved the LAPIC's next event (a quiet LAPIC has none)
+            if lapic._quiet:
+                if self._due[cpu] != NEVER:
+                    self._reschedule(cpu)
+            else:
+                nxt = lapic.next_event_in()
+                if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
+                    self._reschedule(cpu)
             ipi = lapic.take_ipi()  # a plain call where the ipi_pending property would be a call through C
             while ipi is not None:
                 self._deliver(self.router.route_ipi(ipi, cpu))
@@ -325,14 +329,21 @@ class PlatformModel:
         if fast is None:
             rdata, fault = lapic.msr(write, addr, wdata)
         else:
+            gp, mask, handler = fast
             rdata = 0
-            fault = (wdata & fast[0]) != 0  # a reserved bit set: #GP, nothing written
-            if not fault:
-                fast[2](wdata & _M32 & fast[1])
-        # _reschedule(cpu) when the access moved the LAPIC's next event (none while it is quiet)
-        nxt = None if lapic._quiet else lapic.next_event_in()
-        if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
-            self._reschedule(cpu)
+            if wdata & gp:  # a reserved bit set: #GP, nothing written
+                fault = True
+            else:
+                fault = False
+                handler(wdata & _M32 & mask)
+        # _reschedule(cpu) when the access moved the LAPIC's next event (a quiet LAPIC has none)
+        if lapic._quiet:
+            if self._due[cpu] != NEVER:
+                self._reschedule(cpu)
+        else:
+            nxt = lapic.next_event_in()
+            if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
+                self._reschedule(cpu)
         if lapic._ipi is not None:  # (what take_ipi() would return)
             ipi = lapic.take_ipi()
             while ipi is not None:
