@@ -164,7 +164,6 @@ class Softirqs:
         tracer = k.tracer
         try:
             while True:
-                data = cpu.data
                 pending = cpu.softirq_pending
                 cpu.softirq_pending = 0
                 cpu.if_flag = True  # local_irq_enable()
@@ -172,7 +171,7 @@ class Softirqs:
                 nr = 0
                 while pending:
                     if pending & 1:
-                        data["softirq_count"][nr] += 1
+                        cpu.data["softirq_count"][nr] += 1
                         if self.trace:
                             self.order.append((cpu.id, nr))
                         action = vec[nr]
@@ -186,7 +185,6 @@ class Softirqs:
                             cpu = k._cur
                             if tracer is not None:
                                 tracer.event(cpu.id, "irq:softirq_exit", vec=nr, name=SOFTIRQ_NAMES[nr])
-                            data = cpu.data
                             if cpu.preempt_count != prev:
                                 k.printk(f"huh, entered softirq {nr} {SOFTIRQ_NAMES[nr]} with preempt_count "
                                          f"{prev:08x}, exited with {cpu.preempt_count:08x}?")
