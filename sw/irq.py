@@ -109,7 +109,9 @@ class IrqDesc:
     active_low: bool = False
     flow: str = "edge"
     """``edge``, ``level`` or ``fasteoi``; shown in /proc/interrupts."""
-    actions: list[IrqAction] = field(default_factory=list)
+    actions: tuple[IrqAction, ...] = ()
+    """A tuple, replaced at every ``request_irq``/``free_irq``: a handler that frees its line
+    does not change the list its ``handle_irq_event`` goes through."""
     depth: int = 1
     disabled: bool = True
     masked: bool = True
@@ -240,13 +242,13 @@ class IrqCore:
             if (old.flags ^ new.flags) & IRQF_ONESHOT or (old.flags ^ new.flags) & IRQF_PERCPU:
                 self._mismatch(irq, new, old)
                 return -EBUSY
-            desc.actions.append(new)
+            desc.actions = (*desc.actions, new)
             return 0
         trig = flags & IRQF_TRIGGER_MASK
         if trig:
             self.irq_set_type(desc, trig)
         desc.oneshot = bool(flags & IRQF_ONESHOT)
-        desc.actions.append(new)
+        desc.actions = (*desc.actions, new)
         desc.irqs_unhandled = 0
         desc.irq_count = 0
         desc.spurious_disabled = False
@@ -289,7 +291,8 @@ class IrqCore:
             return None
         for a in desc.actions:
             if a.dev_id is dev_id:
-                desc.actions.remove(a)
+                i = desc.actions.index(a)  # (list.remove's: the first equal one)
+                desc.actions = desc.actions[:i] + desc.actions[i + 1:]
                 break
         else:
             self.k.printk(f"WARNING: Trying to free already-free IRQ {irq}")
@@ -478,7 +481,7 @@ class IrqCore:
             cpu = k._cur
             irq = desc.irq
             tracer = k.tracer
-            for a in tuple(desc.actions):
+            for a in desc.actions:
                 if self.trace:
                     self.order.append((cpu.id, irq, a.name))
                 if tracer is not None:

@@ -45,7 +45,6 @@ class Tasklet:
         self.state = 0
         self.count = 0
         self.runs = 0
-        self.ran_on: list[int] = []
         self.wq: WaitQueue | None = None
 
     def test_bit(self, bit: int) -> bool:
@@ -152,7 +151,6 @@ class Tasklets:
                     if t.wq is not None:
                         t.wq.wake_up_all()
                     t.runs += 1
-                    t.ran_on.append(k._cur.id)
                     tracer = k.tracer
                     if tracer is not None:
                         tracer.event(k._cur.id, "irq:tasklet_entry", name=t.name, function=t.func)
