@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from functools import partial
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -70,8 +69,9 @@ class Tasklets:
             cpu.data["tasklet_vec"] = []
             cpu.data["tasklet_hi_vec"] = []
         self.k.softirq.open_softirq(TASKLET_SOFTIRQ, self.tasklet_action)
-        # tasklet_hi_action without its own frame (the HI softirq is on a device interrupt's path)
-        self.k.softirq.open_softirq(HI_SOFTIRQ, partial(self._action_common, "tasklet_hi_vec", HI_SOFTIRQ, True))
+        # tasklet_hi_action without its own frame (the HI softirq is on a device interrupt's path):
+        # _action_common's defaults are the HI softirq's
+        self.k.softirq.open_softirq(HI_SOFTIRQ, self._action_common)
 
     def _wq(self, t: Tasklet) -> WaitQueue:
         if t.wq is None:
@@ -128,7 +128,7 @@ class Tasklets:
     def tasklet_hi_action(self) -> None:
         self._action_common("tasklet_hi_vec", HI_SOFTIRQ, True)
 
-    def _action_common(self, key: str, nr: int, highpri: bool) -> None:
+    def _action_common(self, key: str = "tasklet_hi_vec", nr: int = HI_SOFTIRQ, highpri: bool = True) -> None:
         k = self.k
         cpu = k._cur
         wq = k.wq
