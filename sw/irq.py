@@ -486,7 +486,8 @@ class IrqCore:
                     self.order.append((cpu.id, irq, a.name))
                 if tracer is not None:
                     tracer.event(cpu.id, "irq:irq_handler_entry", irq=irq, name=a.name)
-                res = a.handler(irq, a.dev_id)
+                handler = a.handler  # (a plain load: a method load of an attribute is never specialized)
+                res = handler(irq, a.dev_id)
                 if res.__class__ is not int:
                     if inspect.isawaitable(res):
                         res = k.mux.await_(res)

@@ -154,7 +154,8 @@ class Tasklets:
                     tracer = k.tracer
                     if tracer is not None:
                         tracer.event(k._cur.id, "irq:tasklet_entry", name=t.name, function=t.func)
-                    r = t.func(t.data)
+                    func = t.func  # (a plain load: a method load of an attribute is never specialized)
+                    r = func(t.data)
                     if r is not None:
                         if r.__class__ is CoroutineType:  # an ``async def`` tasklet function
                             # k.mux.await_(r), its first step inline: a ``for`` over the
