@@ -57,6 +57,8 @@ __all__ = ["LINUX_API", "LinuxApi"]
 class LinuxApi:
     """The Linux names of docs/firmware.md as methods (see the module docstring)."""
 
+    __slots__ = ()  # the kernel's state has slots (Kernel.__slots__)
+
     if TYPE_CHECKING:
         idt: Idt
         entry: Entry

@@ -200,6 +200,8 @@ class PerCpu:
         self.idtr: tuple[int, int] | None = None
         self.tss_ist = {i: 0xFFFFFE0000000000 + index * 0x100000 + i * 0x2000 for i in range(1, 8)}
         self.stack_top = 0xFFFFC90000000000 + index * 0x100000
+        self.softirq_pending = 0
+        """``local_softirq_pending()``: bit ``nr`` = softirq ``nr`` raised (:mod:`irqforge.sw.softirq`)."""
         # per-subsystem per-CPU data (filled by the subsystems)
         self.data: dict[str, Any] = {}
         self.tick_count = 0

@@ -102,8 +102,9 @@ class CpuMux:
         self.k = kernel
         self.machine = kernel.machine
         self._driver: greenlet | None = None
-        self._turn: tuple[PerCpu, Thread, greenlet]
-        """The CPU, thread and stack of the turn running now (set by whoever switches to it)."""
+        self._turn: Thread
+        """The thread of the turn running now (set by whoever switches to it); its CPU is
+        ``cpus[t.cpu]`` (a thread never leaves its CPU), its stack ``t.glet``."""
         self._closing = False
         self._sync = bool(getattr(kernel.machine, "synchronous", False))
         self._succ: list[PerCpu | None] = [*kernel.cpus[1:], None]
@@ -145,10 +146,10 @@ class CpuMux:
             g = t.glet
             if g is None:
                 g = t.glet = greenlet(self._thread_main, self._driver)
-                self._turn = (cpu, t, g)
+                self._turn = t
                 g.switch(t)
-            elif g is not self._turn[2]:
-                self._turn = (cpu, t, g)
+            elif t is not self._turn:
+                self._turn = t
                 g.switch()
             return
         driver = self._driver
@@ -260,15 +261,16 @@ class CpuMux:
                 g = t.glet
                 if g is None:
                     g = t.glet = greenlet(self._thread_main, me)
-                    self._turn = (cpu, t, g)
+                    self._turn = t
                     item = g.switch(t)
                 else:
-                    self._turn = (cpu, t, g)
+                    self._turn = t
                     item = g.switch()
                 while True:
                     # The threads pass turns to each other (boundary()): what comes
                     # back is from the thread of the latest turn.
-                    cpu, t, g = self._turn
+                    t = self._turn
+                    cpu, g = cpus[t.cpu], t.glet
                     if item is turn_over:
                         break
                     if item.__class__ is _Exited:

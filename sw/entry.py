@@ -45,6 +45,7 @@ __all__ = [
 
 X86_EFLAGS_FIXED = 0x2
 X86_EFLAGS_IF = 0x200
+_FLAGS_IF = X86_EFLAGS_FIXED | X86_EFLAGS_IF
 KERNEL_CS = 0x10
 KERNEL_DS = 0x18
 USER_DS = 0x2B
@@ -206,9 +207,9 @@ class Entry:
         self.trace = False
         self.max_depth = [0] * kernel.ncpus
         self._stubs: dict[int, int] = {}
-        self._dispatch: dict[int, tuple[Any, GateType, str, Stub]] = {}
-        """vector → (decoded gate, type, symbol, stub); valid while the IDT's
-        decoded gate object is the same (a gate write replaces it)."""
+        self._dispatch: dict[int, tuple[Any, GateType, str, Stub, int]] = {}
+        """vector → (decoded gate, type, symbol, stub, the last IDT byte of the gate);
+        valid while the IDT's decoded gate object is the same (a gate write replaces it)."""
         self.NMI_VECTOR = self.vm["NMI"]
         self.PF_VECTOR = self.vm["PF"]
         self.GP_VECTOR = self.vm["GP"]
@@ -340,7 +341,7 @@ class Entry:
             finally:
                 cpu = k._cur
                 cpu.preempt_count -= HARDIRQ_OFFSET
-            if cpu.data["softirq_pending"] and not cpu.preempt_count & _IN_INTERRUPT:
+            if cpu.softirq_pending and not cpu.preempt_count & _IN_INTERRUPT:
                 k.softirq.handle_softirqs(False)  # invoke_softirq
                 cpu = k._cur
             if cpu.need_resched and cpu.preempt_count == 0 and regs.flags & X86_EFLAGS_IF and not cpu.in_nmi:
@@ -386,7 +387,7 @@ class Entry:
         finally:
             cpu = k._cur
             cpu.preempt_count -= HARDIRQ_OFFSET
-        if cpu.data["softirq_pending"] and not cpu.preempt_count & _IN_INTERRUPT:
+        if cpu.softirq_pending and not cpu.preempt_count & _IN_INTERRUPT:
             # invoke_softirq (Softirqs.irq_exit_softirqs, whose test is the one above)
             k.softirq.handle_softirqs(False)
             cpu = k._cur
@@ -447,21 +448,17 @@ class Entry:
         k = self.k
         cpu = k._cur
         idtr = cpu.idtr
-        idt = k.idt
-        gate = idt._decoded[vector]
         cached = self._dispatch.get(vector)
-        size = idt.layout.size
         if (
             idtr is None
-            or gate is None
             or cached is None
-            or cached[0] is not gate  # (a cached gate is present and of a valid type)
-            or vector * size + size - 1 > idtr[1]
+            or cached[0] is not k.idt._decoded[vector]  # (a cached gate is present and of a valid type)
+            or cached[4] > idtr[1]  # the gate beyond the IDT limit
         ):
             return self.deliver_sync(vector, external=True)
         t = cpu.current
         assert t is not None
-        return self._enter(cpu, t, vector, gate, cached[1], cached[2], cached[3], None, t.ip)
+        return self._enter(cpu, t, vector, cached, None, t.ip)
 
     def deliver_sync(
         self,
@@ -500,22 +497,23 @@ class Entry:
             target = k._symbols.get(gate.offset)
             if target is None or target[1] is None:
                 raise KernelPanic(f"CPU#{cpu.id}: gate {vector:#x} points at {gate.offset:#x}, not at kernel text")
-            cached = self._dispatch[vector] = (gate, gtype, target[0], target[1])
-        _g, gtype, name, stub = cached
+            cached = self._dispatch[vector] = (gate, gtype, target[0], target[1], vector * size + size - 1)
         # error code: only CPU exceptions of the kinds that push one (not INT n, not INTR)
         ec = None
         if not soft and not external:
             v = self.vm.at(vector)
             if v is not None and v.kind is VectorKind.EXCEPTION and v.error_code:
                 ec = error_code or 0
-        return self._enter(cpu, t, vector, gate, gtype, name, stub, ec, t.ip if ip is None else ip)
+        return self._enter(cpu, t, vector, cached, ec, t.ip if ip is None else ip)
 
     def _enter(
-        self, cpu: PerCpu, t: Any, vector: int, gate: Any, gtype: Any, name: str, stub: Any, ec: int | None, rip: int
+        self, cpu: PerCpu, t: Any, vector: int, cached: tuple[Any, GateType, str, Stub, int], ec: int | None, rip: int
     ) -> PtRegs:
         """The delivery both paths share once the gate is checked: the stack switch, the
-        hardware frame, the stub with its ``pt_regs``, and ``iret``."""
+        hardware frame, the stub with its ``pt_regs``, and ``iret`` (``cached``: the gate's
+        :attr:`_dispatch` entry)."""
         k = self.k
+        gate, gtype, name, stub, _last = cached
         old_cpl = cpu.cpl
         frames = t.frames
         depth = len(frames)
@@ -526,7 +524,7 @@ class Entry:
         else:
             rsp = (frames[-1].rsp - 0x100 if frames else cpu.stack_top - 0x1000) & ~0xF
             stack = "current"
-        flags = X86_EFLAGS_FIXED | X86_EFLAGS_IF if cpu.if_flag else X86_EFLAGS_FIXED
+        flags = _FLAGS_IF if cpu.if_flag else X86_EFLAGS_FIXED
         if old_cpl == 0:
             cs, ss = KERNEL_CS, KERNEL_DS
         else:

@@ -82,6 +82,7 @@ EBUSY = 16
 ENOSYS = 38
 
 SPURIOUS_SAMPLE = 100_000
+_LAST_SAMPLE = SPURIOUS_SAMPLE - 1  # note_interrupt's count before it judges the line
 SPURIOUS_LIMIT = 99_900
 
 Handler = Callable[[int, Any], Any]
@@ -108,7 +109,9 @@ class IrqDesc:
     active_low: bool = False
     flow: str = "edge"
     """``edge``, ``level`` or ``fasteoi``; shown in /proc/interrupts."""
-    actions: list[IrqAction] = field(default_factory=list)
+    actions: tuple[IrqAction, ...] = ()
+    """A tuple, replaced at every ``request_irq``/``free_irq``: a handler that frees its line
+    does not change the list its ``handle_irq_event`` goes through."""
     depth: int = 1
     disabled: bool = True
     masked: bool = True
@@ -239,13 +242,13 @@ class IrqCore:
             if (old.flags ^ new.flags) & IRQF_ONESHOT or (old.flags ^ new.flags) & IRQF_PERCPU:
                 self._mismatch(irq, new, old)
                 return -EBUSY
-            desc.actions.append(new)
+            desc.actions = (*desc.actions, new)
             return 0
         trig = flags & IRQF_TRIGGER_MASK
         if trig:
             self.irq_set_type(desc, trig)
         desc.oneshot = bool(flags & IRQF_ONESHOT)
-        desc.actions.append(new)
+        desc.actions = (*desc.actions, new)
         desc.irqs_unhandled = 0
         desc.irq_count = 0
         desc.spurious_disabled = False
@@ -288,7 +291,8 @@ class IrqCore:
             return None
         for a in desc.actions:
             if a.dev_id is dev_id:
-                desc.actions.remove(a)
+                i = desc.actions.index(a)  # (list.remove's: the first equal one)
+                desc.actions = desc.actions[:i] + desc.actions[i + 1:]
                 break
         else:
             self.k.printk(f"WARNING: Trying to free already-free IRQ {irq}")
@@ -477,23 +481,27 @@ class IrqCore:
             cpu = k._cur
             irq = desc.irq
             tracer = k.tracer
-            for a in tuple(desc.actions):
+            for a in desc.actions:
                 if self.trace:
                     self.order.append((cpu.id, irq, a.name))
                 if tracer is not None:
                     tracer.event(cpu.id, "irq:irq_handler_entry", irq=irq, name=a.name)
-                res = a.handler(irq, a.dev_id)
-                if res.__class__ is not int and inspect.isawaitable(res):
-                    res = k.mux.await_(res)
+                handler = a.handler  # (a plain load: a method load of an attribute is never specialized)
+                res = handler(irq, a.dev_id)
+                if res.__class__ is not int:
+                    if inspect.isawaitable(res):
+                        res = k.mux.await_(res)
+                    if res.__class__ is not int:
+                        res = int(res or 0)
                 cpu = k._cur
                 if tracer is not None:
                     tracer.event(cpu.id, "irq:irq_handler_exit", irq=irq, ret="handled" if res else "unhandled")
                 if cpu.if_flag:
                     k.printk(f"WARNING: irq {irq} handler {a.name} enabled interrupts")
                     cpu.if_flag = False
-                ret |= res if res.__class__ is int else int(res or 0)
+                ret |= res
             if not self._noirqdebug:
-                if ret == IRQ_HANDLED and desc.irq_count < SPURIOUS_SAMPLE - 1:
+                if ret == IRQ_HANDLED and desc.irq_count < _LAST_SAMPLE:
                     desc.irq_count += 1  # note_interrupt's whole work for a handled one
                 else:
                     self.note_interrupt_sync(desc, ret)

@@ -139,6 +139,16 @@ class Kernel(LinuxApi):
     and returns its result.
     """
 
+    # Slots, not an instance dict: with over 30 attributes a dict stops sharing its keys
+    # and CPython (3.11+) no longer specializes attribute loads on it.
+    __slots__ = (
+        "HZ", "_cur", "_deadline", "_error", "_pins", "_seq", "_stop", "_symaddr", "_symbols", "_sync_hw", "apic",
+        "boot_cycles", "booted", "clock_hz", "clockevents", "config", "cpus", "cycles_per_jiffy", "entry", "hpet",
+        "hrtimers", "idt", "ioapic", "irq", "log", "machine", "main_result", "msr", "mux", "ncpus", "oopses",
+        "panicked", "poll_quantum", "proc", "reset_requested", "smp", "softirq", "spec", "tasklet_hi_schedule",
+        "tasklet_schedule", "tasklets", "timekeeping", "timers", "tlb", "tracer", "traps", "watchdog", "wq",
+    )
+
     def __init__(self, machine: Machine, spec: Spec | None = None, config: KernelConfig | None = None) -> None:
         self.machine = machine
         self.spec = spec if spec is not None else load_default()
@@ -215,7 +225,7 @@ class Kernel(LinuxApi):
             self._symbols[addr] = (name, obj)
         elif obj is not None:
             self._symbols[addr] = (name, obj)
-            entry = self.__dict__.get("entry")
+            entry = getattr(self, "entry", None)  # None while the kernel is being built
             if entry is not None:
                 entry._dispatch.clear()  # a gate may point at the rebound symbol
         return addr

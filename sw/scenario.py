@@ -46,11 +46,13 @@ class SimDevice:
     def fire(self) -> None:
         """Raise the interrupt (an edge device pulses: the line stays high until handled)."""
         self.status = True
-        self.k.machine.set_irq(self.line, 1)
+        set_irq = self.k.machine.set_irq  # (a plain load: a method load of an attribute is never specialized)
+        set_irq(self.line, 1)
 
     def ack(self) -> None:
         self.status = False
-        self.k.machine.set_irq(self.line, 0)
+        set_irq = self.k.machine.set_irq
+        set_irq(self.line, 0)
 
 
 async def _demo(k: Kernel, p: dict[str, Any]) -> dict[str, Any]:

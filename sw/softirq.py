@@ -79,7 +79,7 @@ class Softirqs:
 
     def softirq_init(self) -> None:
         for cpu in self.k.cpus:
-            cpu.data["softirq_pending"] = 0
+            cpu.softirq_pending = 0
             cpu.data["softirq_count"] = [0] * NR_SOFTIRQS
             cpu.data["ksoftirqd"] = None
 
@@ -90,11 +90,11 @@ class Softirqs:
         self.vec[nr] = action
 
     def local_softirq_pending(self, cpu: PerCpu | None = None) -> int:
-        return int((cpu or self.k.this_cpu).data["softirq_pending"])
+        return int((cpu or self.k.this_cpu).softirq_pending)
 
     def raise_softirq_irqoff(self, nr: int) -> None:
         cpu = self.k._cur
-        cpu.data["softirq_pending"] |= 1 << nr
+        cpu.softirq_pending |= 1 << nr
         if self.k.tracer is not None:
             self.k.tracer.event(cpu.id, "irq:softirq_raise", vec=nr, name=SOFTIRQ_NAMES[nr])
         if not cpu.preempt_count & _IN_INTERRUPT:  # not in_interrupt()
@@ -106,11 +106,11 @@ class Softirqs:
         self.k.local_irq_restore(flags)
 
     def __raise_softirq_irqoff(self, nr: int) -> None:
-        self.k.this_cpu.data["softirq_pending"] |= 1 << nr
+        self.k.this_cpu.softirq_pending |= 1 << nr
 
     def or_softirq_pending(self, nr: int) -> None:
         """``__raise_softirq_irqoff``: set the bit only."""
-        self.k.this_cpu.data["softirq_pending"] |= 1 << nr
+        self.k.this_cpu.softirq_pending |= 1 << nr
 
     def wakeup_softirqd(self, cpu: PerCpu) -> None:
         t = cpu.data.get("ksoftirqd")
@@ -127,7 +127,7 @@ class Softirqs:
         if cpu.in_irq():
             raise KernelBug("local_bh_enable in hardirq context")
         cpu.preempt_count -= SOFTIRQ_DISABLE_OFFSET - 1
-        if not cpu.in_interrupt() and cpu.data["softirq_pending"]:
+        if not cpu.in_interrupt() and cpu.softirq_pending:
             await self.do_softirq()
         k.this_cpu.preempt_count -= 1
         await k.preempt_check_resched()
@@ -138,7 +138,7 @@ class Softirqs:
         if cpu.in_interrupt():
             return
         flags = k.local_irq_save()
-        if cpu.data["softirq_pending"]:
+        if cpu.softirq_pending:
             self.handle_softirqs(False)
         k.local_irq_restore(flags)
 
@@ -146,7 +146,7 @@ class Softirqs:
         """The softirq part of ``irq_exit``: ``invoke_softirq`` when leaving the
         outermost interrupt with softirqs pending."""
         cpu = self.k.this_cpu
-        if not cpu.in_interrupt() and cpu.data["softirq_pending"]:
+        if not cpu.in_interrupt() and cpu.softirq_pending:
             self.handle_softirqs(False)
 
     def handle_softirqs(self, ksirqd: bool) -> None:
@@ -160,23 +160,23 @@ class Softirqs:
         max_restart = MAX_SOFTIRQ_RESTART
         cpu.preempt_count += SOFTIRQ_OFFSET
         passes = 0
+        vec = self.vec
+        tracer = k.tracer
         try:
             while True:
-                data = cpu.data
-                pending = data["softirq_pending"]
-                data["softirq_pending"] = 0
+                pending = cpu.softirq_pending
+                cpu.softirq_pending = 0
                 cpu.if_flag = True  # local_irq_enable()
                 passes += 1
                 nr = 0
                 while pending:
                     if pending & 1:
-                        data["softirq_count"][nr] += 1
+                        cpu.data["softirq_count"][nr] += 1
                         if self.trace:
                             self.order.append((cpu.id, nr))
-                        action = self.vec[nr]
+                        action = vec[nr]
                         if action is not None:
                             prev = cpu.preempt_count
-                            tracer = k.tracer
                             if tracer is not None:
                                 tracer.event(cpu.id, "irq:softirq_entry", vec=nr, name=SOFTIRQ_NAMES[nr])
                             r = action()
@@ -185,7 +185,6 @@ class Softirqs:
                             cpu = k._cur
                             if tracer is not None:
                                 tracer.event(cpu.id, "irq:softirq_exit", vec=nr, name=SOFTIRQ_NAMES[nr])
-                            data = cpu.data
                             if cpu.preempt_count != prev:
                                 k.printk(f"huh, entered softirq {nr} {SOFTIRQ_NAMES[nr]} with preempt_count "
                                          f"{prev:08x}, exited with {cpu.preempt_count:08x}?")
@@ -193,7 +192,7 @@ class Softirqs:
                     pending >>= 1
                     nr += 1
                 cpu.if_flag = False  # local_irq_disable()
-                pending = data["softirq_pending"]
+                pending = cpu.softirq_pending
                 if pending:
                     max_restart -= 1
                     if k.timers.time_before(k.timers.jiffies, end) and not cpu.need_resched and max_restart:
@@ -214,19 +213,19 @@ class Softirqs:
         k = self.k
         while True:
             cpu = k.this_cpu
-            if not cpu.data["softirq_pending"]:
+            if not cpu.softirq_pending:
                 k.current.state = TaskState.BLOCKED
-                if cpu.data["softirq_pending"]:
+                if cpu.softirq_pending:
                     k.current.state = TaskState.RUNNABLE
                 else:
                     await k.schedule()
                     continue
             cpu.data["ksoftirqd_runs"] = cpu.data.get("ksoftirqd_runs", 0) + 1
             k.local_irq_disable()
-            if k.this_cpu.data["softirq_pending"]:
+            if k.this_cpu.softirq_pending:
                 self.handle_softirqs(True)
             k.local_irq_enable()
-            if k.this_cpu.data["softirq_pending"]:
+            if k.this_cpu.softirq_pending:
                 # Still pending (a tasklet re-queued because it runs on another
                 # CPU or is disabled): the pass took time on a real CPU. Let
                 # time pass so the other CPUs (and the devices) move on.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from functools import partial
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +28,8 @@ TASKLET_STATE_SCHED = 0
 TASKLET_STATE_RUN = 1
 _SCHED = 1 << TASKLET_STATE_SCHED
 _RUN = 1 << TASKLET_STATE_RUN
+_NOT_SCHED = ~_SCHED
+_NOT_RUN = ~_RUN
 _HI_BIT = 1 << HI_SOFTIRQ
 _IN_INTERRUPT = NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK
 
@@ -43,7 +44,6 @@ class Tasklet:
         self.state = 0
         self.count = 0
         self.runs = 0
-        self.ran_on: list[int] = []
         self.wq: WaitQueue | None = None
 
     def test_bit(self, bit: int) -> bool:
@@ -69,8 +69,9 @@ class Tasklets:
             cpu.data["tasklet_vec"] = []
             cpu.data["tasklet_hi_vec"] = []
         self.k.softirq.open_softirq(TASKLET_SOFTIRQ, self.tasklet_action)
-        # tasklet_hi_action without its own frame (the HI softirq is on a device interrupt's path)
-        self.k.softirq.open_softirq(HI_SOFTIRQ, partial(self._action_common, "tasklet_hi_vec", HI_SOFTIRQ, True))
+        # tasklet_hi_action without its own frame (the HI softirq is on a device interrupt's path):
+        # _action_common's defaults are the HI softirq's
+        self.k.softirq.open_softirq(HI_SOFTIRQ, self._action_common)
 
     def _wq(self, t: Tasklet) -> WaitQueue:
         if t.wq is None:
@@ -104,10 +105,9 @@ class Tasklets:
         # _schedule_common(t, "tasklet_hi_vec", HI_SOFTIRQ), inlined (a handler's bottom half)
         k = self.k
         cpu = k._cur
-        data = cpu.data
-        data["tasklet_hi_vec"].append(t)
+        cpu.data["tasklet_hi_vec"].append(t)
         # local_irq_save(); raise_softirq_irqoff(HI_SOFTIRQ), inlined; local_irq_restore()
-        data["softirq_pending"] |= _HI_BIT
+        cpu.softirq_pending |= _HI_BIT
         if k.tracer is not None:
             k.tracer.event(cpu.id, "irq:softirq_raise", vec=HI_SOFTIRQ, name=SOFTIRQ_NAMES[HI_SOFTIRQ])
         if not cpu.preempt_count & _IN_INTERRUPT:  # not in_interrupt(): wake ksoftirqd with IRQs off
@@ -128,7 +128,7 @@ class Tasklets:
     def tasklet_hi_action(self) -> None:
         self._action_common("tasklet_hi_vec", HI_SOFTIRQ, True)
 
-    def _action_common(self, key: str, nr: int, highpri: bool) -> None:
+    def _action_common(self, key: str = "tasklet_hi_vec", nr: int = HI_SOFTIRQ, highpri: bool = True) -> None:
         k = self.k
         cpu = k._cur
         wq = k.wq
@@ -142,37 +142,36 @@ class Tasklets:
         data[key] = []
         cpu.if_flag = True
         for t in lst:
-            if not t.state & _RUN:  # tasklet_trylock
-                t.state |= _RUN
+            state = t.state
+            if not state & _RUN:  # tasklet_trylock
                 if t.count == 0:
-                    if not t.state & _SCHED:
+                    if not state & _SCHED:
                         k.printk(f"WARNING: tasklet {t.name} run without TASKLET_STATE_SCHED")
-                    t.state &= ~_SCHED
+                    t.state = (state | _RUN) & _NOT_SCHED  # the lock, and SCHED cleared
                     if t.wq is not None:
                         t.wq.wake_up_all()
                     t.runs += 1
-                    t.ran_on.append(k._cur.id)
                     tracer = k.tracer
                     if tracer is not None:
                         tracer.event(k._cur.id, "irq:tasklet_entry", name=t.name, function=t.func)
-                    r = t.func(t.data)
+                    func = t.func  # (a plain load: a method load of an attribute is never specialized)
+                    r = func(t.data)
                     if r is not None:
                         if r.__class__ is CoroutineType:  # an ``async def`` tasklet function
-                            try:  # k.mux.await_(r), its first step inline
-                                item = r.send(None)
-                            except StopIteration:
-                                pass
-                            else:
+                            # k.mux.await_(r), its first step inline: a ``for`` over the
+                            # coroutine ends without a StopIteration when it returns None
+                            for item in r.__await__():
                                 k.mux.await_rest(r, item)
+                                break
                         elif inspect.isawaitable(r):
                             k.mux.await_(r)
                     if tracer is not None:
                         tracer.event(k._cur.id, "irq:tasklet_exit", name=t.name, function=t.func)
-                    t.state &= ~_RUN
+                    t.state &= _NOT_RUN
                     if t.wq is not None:
                         t.wq.wake_up_all()
                     continue
-                t.state &= ~_RUN  # tasklet_unlock
+                # disabled: tasklet_unlock (the lock was never visible: nothing ran in between)
                 if t.wq is not None:
                     t.wq.wake_up_all()
             self.requeues += 1

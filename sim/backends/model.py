@@ -363,10 +363,9 @@ class ModelMachine:
             p.cycle = t
         else:
             p.advance(MSR_CYCLES)
-        value &= 0xFFFFFFFFFFFFFFFF
-        _, fault = p.msr(cpu, True, msr & 0xFFFFFFFF, value)
+        _, fault = p.msr(cpu, True, msr & 0xFFFFFFFF, value)  # (which takes the value's low 64 bits)
         if fault:
-            raise MsrFault(cpu, msr, True, value)
+            raise MsrFault(cpu, msr, True, value & 0xFFFFFFFFFFFFFFFF)
 
     def take_startup(self, cpu: int) -> list[tuple[str, int]]:
         """INIT / SIPI seen on ``cpu`` since the last call, oldest first."""

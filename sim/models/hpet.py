@@ -94,6 +94,15 @@ class _Edge:
 class HpetModel:
     """Reference model of the HPET; see the module docstring for timing."""
 
+    # Slots, not an instance dict: with over 30 attributes a dict stops sharing its keys
+    # and CPython (3.11+) no longer specializes attribute loads on it.
+    __slots__ = (
+        "_all_timers", "_armed_written", "_cmp", "_cmp_written", "_cnt", "_conf", "_dev", "_edge", "_edges",
+        "_enable_lsb", "_f", "_fsb", "_gcap", "_gen", "_legacy_lsb", "_level", "_msis", "_periodic", "_regs", "_sta",
+        "_val_set_mask", "_wmask", "counter", "cycle", "enable", "legacy", "legacy_pins", "msi_pend", "npins",
+        "ntimers", "ptr", "slot", "spec", "status", "timers",
+    )
+
     def __init__(self, spec: Spec) -> None:
         from irqforge.hw.hpet import conf_write_mask  # the one definition of the writable bits
 

@@ -53,6 +53,16 @@ __all__ = ["IoApicModel"]
 class IoApicModel:
     """Reference model of the IO-APIC; see the module docstring for timing."""
 
+    # Slots, not an instance dict: with over 30 attributes a dict stops sharing its keys
+    # and CPython (3.11+) no longer specializes attribute loads on it.
+    __slots__ = (
+        "_all", "_arb", "_arb_lsb", "_ds_lsb", "_eoi_reg", "_eois", "_f", "_id_field", "_idreg", "_level", "_lo",
+        "_lvl", "_maskf", "_msg_cache", "_msg_fields", "_msk", "_pol", "_quiet", "_red", "_red_end", "_red_first",
+        "_red_stride", "_rirr", "_rirr_bit", "_rw_mask", "_start", "_trig", "_vecf", "_ver", "cycle", "delivered",
+        "entries", "ioapic_id", "ioregsel", "irr_edge", "npins", "off_eoi", "off_sel", "off_win", "pins", "prev",
+        "ptr", "slot", "slot_idx", "spec", "version",
+    )
+
     def __init__(self, spec: Spec) -> None:
         dev = spec.ioapic
         self.spec = spec
@@ -359,8 +369,9 @@ class IoApicModel:
             msk = self._msk
             asserted = self.pins ^ self._lo
             prev = self.prev
-            # (asserted & ~prev & ~lvl & ~msk) | (lvl & ~msk & ~rirr & asserted), factored
-            req = asserted & ~msk & ((~prev & ~lvl) | (lvl & ~rirr))
+            # (asserted & ~prev & ~lvl & ~msk) | (lvl & ~msk & ~rirr & asserted), factored;
+            # Remote IRR is set only on level entries here (rirr & ~lvl == 0): lvl & ~rirr == lvl ^ rirr
+            req = asserted & ~msk & (~(prev | lvl) | (lvl ^ rirr))
             if not req:
                 if asserted == prev:
                     return 0

@@ -94,6 +94,9 @@ from irqforge.spec.model import Field
 __all__ = ["LapicModel"]
 
 _FULL = 0xFFFFFFFF
+#: ``1 << v`` for every vector, made once: IRR, ISR and TMR are 256-bit ints, and a
+#: shift builds a new one at each use (INTA, EOI and every accepted message)
+_BIT: tuple[int, ...] = tuple(1 << v for v in range(256))
 
 
 def _highest(bits: int) -> int:
@@ -108,6 +111,25 @@ def _sm(f: Field) -> tuple[int, int]:
 
 class LapicModel:
     """Reference model of one Local APIC; see the module docstring for timing."""
+
+    # Slots, not an instance dict: with over 30 attributes a dict stops sharing its keys
+    # and CPython (3.11+) no longer specializes attribute loads on it.
+    __slots__ = (
+        "_base_bsp", "_base_gp", "_base_msr", "_base_reset", "_base_wmask", "_cfg_old", "_const", "_dfr_model",
+        "_div", "_dl_fire", "_dl_msr", "_dl_written", "_dm", "_dm_fixed", "_dm_init", "_dm_lowest", "_dm_nmi",
+        "_dm_startup", "_dm_values", "_err_bit", "_err_due", "_err_fire", "_err_illegal_reg", "_err_recv_vector",
+        "_err_send_vector", "_error_mask", "_error_vector", "_esr", "_icr_dest", "_icr_dest_mode", "_icr_dm",
+        "_icr_hi", "_icr_level", "_icr_lo", "_icr_shorthand", "_icr_status", "_icr_trigger", "_icr_vector", "_id",
+        "_ipi", "_irr", "_irr_seen", "_irr_start", "_isr", "_level", "_lint_armed", "_lint_f", "_lint_regs", "_lvt",
+        "_lvt_mask", "_lvt_names", "_mode_disabled", "_mode_x2apic", "_mode_xapic", "_moved", "_moved_retired",
+        "_periodic", "_pins", "_presc", "_prev_pins", "_quiet", "_rd", "_remote_eoi", "_resets", "_settle", "_svr",
+        "_svr_enable", "_svr_eoi_suppress", "_svr_vector", "_tdcr", "_tdcr_hi", "_tdcr_lo", "_timer_due",
+        "_timer_mask", "_timer_mode", "_timer_vector", "_tm", "_tsc_mode", "_wmask", "_wr", "_x2", "_x2_at",
+        "_x2_dest", "_x2_icr_dest", "_x2_icr_wmask", "_x2_rd_fast", "_x2_self_vector", "_x2_wr_fast", "apic_base",
+        "apic_id", "cycle", "dev", "enabled", "eois", "esr", "esr_pending", "hw_enabled", "initial_apic_id", "intr",
+        "nmi_pending", "regs", "remote_irr", "spec", "staged", "startups", "tmcct", "tmr", "tsc", "tsc_deadline",
+        "x2apic",
+    )
 
     def __init__(self, spec: Spec, apic_id: int, *, staged: bool = True) -> None:
         dev = spec.lapic
@@ -329,6 +351,7 @@ class LapicModel:
                         self._presc = 0
                         self._disarm_deadline()
                 self._cfg_old.setdefault(name, self.regs[name])
+                self._quiet = False
                 self.regs[name] = new
                 if lint:
                     self._decode_lints()
@@ -406,6 +429,14 @@ class LapicModel:
         """IA32_TSC_DEADLINE: non-zero while the TSC-deadline timer is armed."""
         self._dl_fire = False
         self._dl_written = False
+        self._quiet = False
+        """Known to hold (when True): nothing happens by itself at the coming edges and
+        none is due — no timer counting, no TSC deadline armed or firing, no error
+        interrupt on its way, no configuration of this cycle for the edge to see,
+        LINT pins steady and none level-armed, no Remote-IRR clear due. Then
+        :meth:`_advance` just counts and :meth:`next_event_in` is ``None``. Cleared
+        by whatever may change that; only :meth:`_advance` sets it, after finding
+        it true (:meth:`_find_quiet`)."""
         self._x2_dest = 0
         self.enabled = bool(self.regs["SVR"] & self._svr_enable)
         self._intr = None
@@ -447,12 +478,14 @@ class LapicModel:
     def _error(self, name: str) -> None:
         self.esr_pending |= 1 << self._err_bit[name]
         self._err_fire = True
+        self._quiet = False
 
     def _set_irr(self, vector: int, level: bool) -> None:
         """Local or message acceptance of a fixed interrupt."""
         if vector < 16:
             self.esr_pending |= self._err_recv_vector
             self._err_fire = True
+            self._quiet = False
             return
         bit = 1 << vector
         self._irr |= bit
@@ -527,6 +560,10 @@ class LapicModel:
 
     @_intr.setter
     def _intr(self, _value: bool | None) -> None:
+        self._update_intr()
+
+    def _update_intr(self) -> None:
+        """Recompute :attr:`intr` (what writing :attr:`_intr` does, as a plain call)."""
         if self.staged:
             irr = 0 if self._settle else self._irr_seen
         else:
@@ -572,10 +609,10 @@ class LapicModel:
             sh, m = self._svr_vector
             return (self.regs["SVR"] >> sh) & m
         v = (self._irr_seen if self.staged else self._irr).bit_length() - 1  # _irr_stage
-        bit = 1 << v
+        bit = _BIT[v]
         irr = self._irr
-        if irr & bit:  # (else already moved: a second INTA in the cycle)
-            self._irr = irr ^ bit
+        if not self.staged or irr & bit:  # (staged: else already moved, a second INTA in the cycle)
+            self._irr = irr ^ bit  # (unstaged: ``v`` is IRR's highest bit, so it is set)
         self._isr |= bit
         # _intr = None, without the call: ``v`` was the highest vector the stage holds and
         # is in ISR now, so no request left there is of a class above PPR's.
@@ -627,13 +664,13 @@ class LapicModel:
             if vector < 16:
                 self._set_irr(vector, level_trig)  # the receive-illegal-vector error
                 return
-            bit = 1 << vector  # _set_irr() inlined: the hot path of every device interrupt
+            bit = _BIT[vector]  # _set_irr() inlined: the hot path of every device interrupt
             self._irr |= bit
             if not self.intr and not self.staged:  # (a request more can only raise intr; staged: not yet)
-                self._intr = None
+                self._update_intr()
             if level_trig:
                 self.tmr |= bit
-            elif self.tmr & bit:  # (TMR's bit is clear in the common case: nothing to write)
+            elif self.tmr and self.tmr & bit:  # (TMR is 0 without level interrupts: nothing to write)
                 self.tmr ^= bit
         elif dm == self._dm_nmi:
             self.nmi_pending = True
@@ -647,6 +684,7 @@ class LapicModel:
     def set_lint(self, n: int, level: int) -> None:
         """Drive pin LINT``n`` (0 or 1) to ``level`` from this cycle on."""
         self._pins[n] = 1 if level else 0
+        self._quiet = False
 
     # ------------------------------------------------------------------ registers
 
@@ -661,6 +699,7 @@ class LapicModel:
         if handler is None:
             self.esr_pending |= self._err_illegal_reg
             self._err_fire = True
+            self._quiet = False
             return 0
         return handler()
 
@@ -672,6 +711,7 @@ class LapicModel:
         if hit is None:
             self.esr_pending |= self._err_illegal_reg
             self._err_fire = True
+            self._quiet = False
             return
         mask, handler = hit
         handler(value & _FULL & mask)
@@ -690,6 +730,7 @@ class LapicModel:
 
     def _write_tdcr(self, new: int) -> None:
         self._cfg_old.setdefault("TDCR", self.regs["TDCR"])
+        self._quiet = False
         self.regs["TDCR"] = new
         self._update_divisor()
 
@@ -699,6 +740,7 @@ class LapicModel:
         self.enabled = bool(new & self._svr_enable)
         self._intr = None
         if not self.enabled:
+            self._quiet = False
             old = self._cfg_old
             for lvt, mask in self._lvt_mask.items():
                 old.setdefault(lvt, regs[lvt])
@@ -711,6 +753,7 @@ class LapicModel:
             if (self.regs["LVT_TIMER"] >> sh) & m == self._tsc_mode:
                 return
         self._expiry_due()
+        self._quiet = False
         self.regs["TMICT"] = new
         self.tmcct = new
         self._presc = -1  # the write's own edge does not count
@@ -726,7 +769,7 @@ class LapicModel:
         if not isr:
             return
         v = isr.bit_length() - 1
-        bit = 1 << v
+        bit = _BIT[v]
         self._isr = isr ^ bit  # (the bit is set: one operation where & ~ takes two)
         if self.staged or self._irr:
             self._intr = None
@@ -743,6 +786,7 @@ class LapicModel:
                 sh, m = self._lint_f[n][0]
                 if remote[n] and (regs[name] >> sh) & m == v:
                     self._remote_eoi |= 1 << n  # cleared at this cycle's edge, after the LINT logic saw it
+                    self._quiet = False
 
     def _write_icr(self, new: int, dest: int | None = None, *, store: bool = True) -> None:
         """An ICR-low write (``dest`` None: ICR_HI's destination) or, with the 32-bit
@@ -903,18 +947,22 @@ class LapicModel:
             return
         self.tsc += cycles
         self._dl_written = False
-        # The priority stage registers IRR as it was during the last cycle.
-        last_start = self._irr_start if cycles == 1 else self._irr
-        settle = cycles == 1 and self._moved_retired
+        if self.staged:
+            # The priority stage registers IRR as it was during the last cycle.
+            last_start = self._irr_start if cycles == 1 else self._irr
+            settle = cycles == 1 and self._moved_retired
         self._moved = self._moved_retired = False
+        if self._quiet and not deadline:
+            self.cycle += cycles  # nothing happens by itself at these edges
         # (_lint_busy() is False without a call when no pin moved and no LINT is armed)
-        if (
+        elif (
             not self.tmcct and not self._err_fire and not self._err_due and not deadline and not self._cfg_old
             and not self._timer_due
         ) and (
             (self._pins == self._prev_pins and not self._lint_armed) or not self._lint_busy()
         ):
-            self.cycle += cycles  # nothing happens by itself at these edges
+            self.cycle += cycles  # likewise
+            self._quiet = self._find_quiet()
         else:
             # First edge: the pins, the timer, then the error interrupt of this
             # edge, with the configuration as it was at the start of the cycle.
@@ -953,11 +1001,19 @@ class LapicModel:
                 self._timer_edges(1)
                 self._error_interrupt()
             self.cycle += cycles
+            self._quiet = self._find_quiet()
         if self.staged:
             self._irr_seen = last_start
             self._irr_start = self._irr
             self._settle = settle
             self._intr = None
+
+    def _find_quiet(self) -> bool:
+        """Whether :attr:`_quiet` holds now (at the end of :meth:`_advance`)."""
+        return not (
+            self.tmcct or self._err_fire or self._err_due or self._cfg_old or self._timer_due or self._dl_fire
+            or self.tsc_deadline or self._remote_eoi or self._lint_armed or self._pins != self._prev_pins
+        )
 
     def next_event_in(self) -> int | None:
         """Cycles :meth:`advance` needs until something happens by itself.
@@ -966,6 +1022,8 @@ class LapicModel:
         interrupt to deliver), else the number of cycles until the timer's
         expiry has taken effect, else ``None``.
         """
+        if self._quiet:
+            return None
         # (_lint_busy() is False without a call when no pin moved and no LINT is armed)
         if (
             self._err_fire
@@ -1072,6 +1130,7 @@ class LapicModel:
             self._dl_fire = True  # the old deadline is due this cycle: it fires at this edge
         self.tsc_deadline = value
         self._dl_written = True
+        self._quiet = False
 
     def _disarm_deadline(self) -> None:
         """Leaving TSC-deadline mode disarms (a deadline due this cycle still fires)."""

@@ -250,9 +250,14 @@ class PlatformModel:
                         lapic._advance(lag)
                     self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
-            nxt = lapic.next_event_in()  # _reschedule(cpu) when the write moved the LAPIC's next event
-            if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
-                self._reschedule(cpu)
+            # _reschedule(cpu) when the write moved the LAPIC's next event (a quiet LAPIC has none)
+            if lapic._quiet:
+                if self._due[cpu] != NEVER:
+                    self._reschedule(cpu)
+            else:
+                nxt = lapic.next_event_in()
+                if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
+                    self._reschedule(cpu)
             ipi = lapic.take_ipi()  # a plain call where the ipi_pending property would be a call through C
             while ipi is not None:
                 self._deliver(self.router.route_ipi(ipi, cpu))
@@ -324,13 +329,21 @@ class PlatformModel:
         if fast is None:
             rdata, fault = lapic.msr(write, addr, wdata)
         else:
+            gp, mask, handler = fast
             rdata = 0
-            fault = (wdata & fast[0]) != 0  # a reserved bit set: #GP, nothing written
-            if not fault:
-                fast[2](wdata & _M32 & fast[1])
-        nxt = lapic.next_event_in()  # _reschedule(cpu) when the access moved the LAPIC's next event
-        if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
-            self._reschedule(cpu)
+            if wdata & gp:  # a reserved bit set: #GP, nothing written
+                fault = True
+            else:
+                fault = False
+                handler(wdata & _M32 & mask)
+        # _reschedule(cpu) when the access moved the LAPIC's next event (a quiet LAPIC has none)
+        if lapic._quiet:
+            if self._due[cpu] != NEVER:
+                self._reschedule(cpu)
+        else:
+            nxt = lapic.next_event_in()
+            if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
+                self._reschedule(cpu)
         if lapic._ipi is not None:  # (what take_ipi() would return)
             ipi = lapic.take_ipi()
             while ipi is not None:
@@ -365,9 +378,11 @@ class PlatformModel:
         old = self._device_lines
         lines = (old | bit) if level else (old & ~bit)
         if lines != old:
-            if self._line_changed_at[line] == self.cycle:
-                raise ZeroWidthPulse(line, self.cycle, bool(level))
-            self._line_changed_at[line] = self.cycle
+            changed_at = self._line_changed_at
+            now = self.cycle
+            if changed_at[line] == now:
+                raise ZeroWidthPulse(line, now, bool(level))
+            changed_at[line] = now
             self._device_lines = lines
             # _drive_pins() without HPET pulses, inlined: a device line changes
             # twice per interrupt on the model backend.
@@ -386,7 +401,7 @@ class PlatformModel:
                     for msg in msgs:
                         hit = fixed.get(id(msg))
                         if hit is not None and hit[0] is msg:
-                            dest, interrupt = hit[1], hit[2]
+                            _msg, dest, interrupt = hit
                             for lapic in self.lapics:
                                 if lapic.apic_id == dest and lapic.enabled:
                                     lapic.accept(interrupt)

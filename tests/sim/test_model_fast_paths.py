@@ -191,3 +191,94 @@ def test_platform_pin_delivery_follows_the_lapics(spec: Spec) -> None:
             p.write(i, lapic_base + dev.offset("EOI"), 0)
         p.advance(2)
     assert routed > 250 and len(p.router.fixed_dest) <= 3  # one cached route per destination, taken
+
+
+def _lapic_state(m: LapicModel) -> dict[str, Any]:
+    """Everything a LAPIC model holds as plain data (its handler tables left out)."""
+    tables = ("_rd", "_wr", "_x2_rd_fast", "_x2_wr_fast", "_find_quiet", "_quiet")
+    plain = (int, bool, str, list, dict, tuple, type(None))
+    held = {k: getattr(m, k) for k in LapicModel.__slots__ if hasattr(m, k)}  # the model has slots, no __dict__
+    state = {k: v for k, v in held.items() if k not in tables and isinstance(v, plain)}
+    state["ipi"] = m.ipi_pending
+    state["next_event_in"] = m.next_event_in()
+    return state
+
+
+def _lapic_op(spec: Spec, rng: random.Random) -> tuple[str, tuple[Any, ...]]:
+    """A random call on a LAPIC model: a register or MSR access, a message, a pin, INTA or time."""
+    dev = spec.lapic
+    reg = dev.register
+    vector = rng.choice([rng.randrange(256), 0x31, 0x41, 0x62, 0xEF, rng.randrange(16)])
+    kind = rng.randrange(11)
+    if kind <= 2:  # an MMIO write: timer, LINT and error LVTs, TMICT, TDCR, SVR, EOI, ESR, TPR, ICR, or no register
+        name = rng.choice(["LVT_TIMER", "LVT_LINT0", "LVT_LINT1", "LVT_ERROR", "TMICT", "TDCR", "SVR", "EOI", "EOI",
+                           "ESR", "TPR", "ICR_LO", "ICR_HI"])
+        r = reg(name)
+        value = rng.getrandbits(32)
+        if name.startswith("LVT_"):
+            value = r.field("VECTOR").put(value, vector)
+            value = r.field("MASK").put(value, int(rng.random() < 0.3))
+            if name == "LVT_TIMER":
+                value = r.field("TIMER_MODE").put(value, rng.randrange(3))
+            elif name != "LVT_ERROR":  # a LINT: mostly one vector, so that its EOI finds the Remote IRR
+                value = r.field("VECTOR").put(value, 0x62 if rng.random() < 0.7 else vector)
+                value = r.field("DELIVERY_MODE").put(value, rng.choice([0, 0, 4, 5, 7]))
+        elif name == "ICR_LO":  # an illegal vector half the time (the send error)
+            value = r.field("VECTOR").put(value, rng.randrange(16) if rng.random() < 0.5 else vector)
+            value = r.field("DELIVERY_MODE").put(value, rng.choice([0, 1, 4, 5, 6]))
+        elif name == "TMICT":
+            value = rng.choice([0, 1, 2, 5, 17, 300])
+        elif name == "SVR":
+            value = r.field("ENABLE").put(value, int(rng.random() < 0.85))
+        offset = rng.choice([r.offset, r.offset, 0x3F0])  # 0x3F0: no register there (an illegal-address error)
+        return "write", (offset, value)
+    if kind == 3:
+        return "read", (rng.choice([reg("TMCCT").offset, reg("ESR").offset, reg("PPR").offset, 0x3F0]),)
+    if kind == 4:  # an MSR: x2APIC on and off, the TSC deadline, x2APIC registers
+        base = dev.msr("IA32_APIC_BASE").address
+        addr = rng.choice([base, 0x6E0, 0x6E0, 0x80B, 0x838, 0x832, 0x835, 0x837, 0x83F, 0x80F])
+        if addr == base:
+            return "msr", (True, addr, 0xFEE00000 | rng.choice([0x800, 0xC00, 0x000]))
+        if addr == 0x6E0:
+            return "msr", (True, addr, rng.choice([0, 3, 40, 1 << 40]))
+        return "msr", (rng.random() < 0.8, addr, rng.getrandbits(32))
+    if kind == 5:
+        mode = rng.choice([DeliveryMode.FIXED, DeliveryMode.FIXED, DeliveryMode.LOWEST, DeliveryMode.NMI,
+                           DeliveryMode.INIT, DeliveryMode.STARTUP])
+        return "accept", (Interrupt(vector, mode, rng.choice([Trigger.EDGE, Trigger.LEVEL]), rng.randrange(2)),)
+    if kind == 6:
+        return "set_lint", (rng.randrange(2), rng.randrange(2))
+    if kind == 7:
+        return rng.choice(["inta", "inta", "take_eois", "take_startup", "ipi_accepted", "nmi_ack"]), ()
+    if kind == 8:
+        return "set_tsc", (rng.choice([0, 1000, 1 << 41]),)
+    return "advance", (rng.choice([1, 1, 2, 3, 7, 40, 500]),)
+
+
+class _Untrusting(LapicModel):
+    """A LAPIC model that never finds itself quiet (so never skips a check)."""
+
+    __slots__ = ()
+
+    def _find_quiet(self) -> bool:
+        return False
+
+
+def test_lapic_quiet_flag_changes_nothing(spec: Spec) -> None:
+    """:attr:`LapicModel._quiet` lets ``_advance`` and ``next_event_in`` skip their
+    checks. A twin that never trusts it (its ``_find_quiet`` always says no) is the
+    definition: after every one of many random calls both hold the same state and
+    name the same next event — so every way of leaving the quiet state clears the flag."""
+    for staged in (False, True):
+        rng = random.Random(7 + staged)
+        fast = LapicModel(spec, 1, staged=staged)
+        slow = _Untrusting(spec, 1, staged=staged)
+        quiet = 0
+        for step in range(6000):
+            op, args = _lapic_op(spec, rng)
+            got = getattr(fast, op)(*args)
+            want = getattr(slow, op)(*args)
+            assert got == want, (step, op, args)
+            quiet += fast._quiet
+            assert _lapic_state(fast) == _lapic_state(slow), (step, op, args)
+        assert 600 < quiet < 5400, quiet  # both states were visited often
