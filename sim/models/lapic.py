@@ -940,8 +940,9 @@ class LapicModel:
         """:meth:`advance` without the deadline check; ``deadline``: the TSC-deadline timer fires at the one edge."""
         if cycles <= 0:
             return
-        if self._remote_eoi and cycles > 1:
-            # The first edge clears Remote IRR: the next one may deliver a level LINT again.
+        if (self._remote_eoi or self._cfg_old) and cycles > 1:
+            # The first edge clears Remote IRR, or leaves the configuration written in this
+            # cycle in force: the next one may deliver a level LINT (again).
             self._advance(1)
             self._advance(cycles - 1)
             return
@@ -959,7 +960,7 @@ class LapicModel:
             not self.tmcct and not self._err_fire and not self._err_due and not deadline and not self._cfg_old
             and not self._timer_due
         ) and (
-            (self._pins == self._prev_pins and not self._lint_armed) or not self._lint_busy()
+            (self._pins == self._prev_pins and not self._lint_armed and not self._remote_eoi) or not self._lint_busy()
         ):
             self.cycle += cycles  # likewise
             self._quiet = self._find_quiet()
