@@ -1,7 +1,7 @@
 """Fuzzing the spec loader with mutations of the default specs (hypothesis).
 
-Two fast properties run 6,000 and 4,000 examples in the default run (10,000
-in all): whatever the mutation — keys, types, values, names that collide
+Two fast properties run 3,000 and 2,000 examples in the default run (twice
+as many with ``--long``): whatever the mutation — keys, types, values, names that collide
 after case folding or C mangling, reserved words, YAML structure, tags,
 anchors, truncation — :func:`irqforge.spec.load` either returns a spec or
 raises :class:`SpecError`; nothing else escapes. Every mutant that validates
