@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -286,12 +287,24 @@ def _write_shared_sources(cache: Path, spec: Any) -> None:
 
     with (cache / "sources.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        for folder in (cache / "cocotb" / "sources", cache / "sources"):
+        first = cache / "cocotb" / "sources"
+        for folder in (first, cache / "sources", cache / "cocotb" / "src"):
             folder.mkdir(parents=True, exist_ok=True)
-            for ncpus in (spec.platform.ncpus, 4):
-                cosim_verilog(spec.with_cpus(ncpus), folder)
+            if folder != first:
+                # the conversions the first folder has (write_verilog's rtl-{fingerprint} folders): copied, not
+                # made again (Amaranth's conversion is most of the time this takes, while the other workers wait)
+                for rtl in first.glob("rtl-*"):
+                    if not (folder / rtl.name).exists():
+                        tmp = folder / f"{rtl.name}.{os.getpid()}.tmp"  # complete or absent (a kept --build-dir)
+                        shutil.copytree(rtl, tmp)
+                        tmp.rename(folder / rtl.name)
+            if folder.name == "src":
+                write_verilog(spec, folder)
+                continue
+            # the spec the tests use itself (spec.with_cpus(2) would have another digest, so other files) and 4 CPUs
+            for variant in (spec, spec.with_cpus(4)):
+                cosim_verilog(variant, folder)
             cosim_lint_waiver(folder)
-        write_verilog(spec, cache / "cocotb" / "src")
 
 
 @pytest.fixture(scope="session")
