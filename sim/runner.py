@@ -352,7 +352,8 @@ def build_and_test(
     waves_build = "none" if wave_format is None else (wave_format if sim == "verilator" else "traced")
 
     public_flat = public_flat or sim != "verilator"
-    key_args = build_args if public_flat else [*build_args, f"(without {PUBLIC_FLAT_RW})"]
+    single_unit = [] if public_flat else [f"{k}={v}" for k, v in toolchain.SINGLE_UNIT_MAKE_VARS.items()]
+    key_args = build_args if public_flat else [*build_args, f"(without {PUBLIC_FLAT_RW})", *single_unit]
     key = _build_key(sim, tool, sources, toplevel, params, waves_build, waiver, key_args)
     root = Path(build_dir).resolve()
     build_path = root / f"{sim}-{_safe_name(toplevel)}-{key}"
@@ -363,6 +364,9 @@ def build_and_test(
 
     test_env = dict(extra_env or {})
     patch = {**env, **test_env}
+    if single_unit:
+        makeflags = patch.get("MAKEFLAGS", os.environ.get("MAKEFLAGS", ""))
+        patch["MAKEFLAGS"] = " ".join(filter(None, [makeflags, *single_unit]))  # toolchain.SINGLE_UNIT_MAKE_VARS
     if sim == "icarus" and wave_format == "vcd":
         # cocotb's Icarus runner puts -fst after our plusargs; vvp obeys the last
         # format flag, and SIM_CMD_SUFFIX is the only thing cocotb appends later.

@@ -13,7 +13,7 @@ Options:
 ``--long``
     Also run the tests marked ``long`` (randomised and soak tests), the Verilator
     builds the default run leaves out (traced and 4-CPU co-simulation platforms) and
-    twice the spec fuzz examples.
+    four times the spec fuzz examples.
 ``--build-dir DIR``
     Keep the simulator builds in DIR so that later runs reuse them (DIR is
     used as ``$IRQFORGE_CACHE_DIR``; ``--build-dir ~/.cache/irqforge`` shares
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ def _skip_reason(config: pytest.Config, sim: str) -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--long"):
-        # twice the default run's spec fuzz examples (tests/spec/test_fuzz.py); the environment wins
+        # four times the default run's spec fuzz examples (tests/spec/test_fuzz.py); the environment wins
         os.environ.setdefault("IRQFORGE_FUZZ_TREE", "6000")
         os.environ.setdefault("IRQFORGE_FUZZ_TEXT", "4000")
         if not config.getoption("--hypothesis-profile", default=None):
@@ -156,25 +157,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 #: Seconds of CPU the slowest tests of the default run take (cold build cache, 2-core machine, measured
-#: with a per-test probe). A model several tests share is counted in the one meant to build it, so
+#: with a per-test probe; the Verilator ones lowered by the builds' measured savings since: one C++ file
+#: for the models without --public-flat-rw, the user-top example without it, the 1-CPU traced model;
+#: the fuzz shards halved with their examples). A model several tests share is counted in the one meant to build it, so
 #: the others come later and find it built. Approximate: only the order matters (:func:`_longest_first`).
 SLOW_TESTS: dict[str, float] = {
     "tests/regress/test_regress_cli.py::test_regression_through_a_running_scheduler": 70,
-    "tests/sim/test_verilator_direct.py::test_waves_through_verilators_fst_writer": 50,
-    "tests/sim/test_cocotb_user_top.py::test_kernel_in_a_users_cocotb_test[verilator]": 43,
+    "tests/sim/test_verilator_direct.py::test_waves_through_verilators_fst_writer": 35,
+    "tests/sim/test_cocotb_user_top.py::test_kernel_in_a_users_cocotb_test[verilator]": 22,
     "tests/sim/test_bench.py::test_bench_on_rtl[verilator]": 40,
-    "tests/docs/test_docs_examples.py::test_first_firmware_example[cocotb-verilator]": 33,
-    "tests/docs/test_docs_examples.py::test_first_firmware_example[verilator]": 33,
-    "tests/sim/test_verilator_direct.py::test_default_scenario_with_four_cpus": 32,
+    "tests/docs/test_docs_examples.py::test_first_firmware_example[cocotb-verilator]": 27,
+    "tests/docs/test_docs_examples.py::test_first_firmware_example[verilator]": 25,
+    "tests/sim/test_verilator_direct.py::test_default_scenario_with_four_cpus": 24,
     "tests/sim/test_backends.py::test_software_stack_same_on_rtl_with_four_cpus[icarus]": 5,
     "tests/hw/test_rtl_speed.py::test_platform_loop_idle_and_storm[verilator]": 27,
     "tests/hw/test_ioapic_cocotb.py::test_ioapic_bench[verilator]": 25,
-    "tests/spec/test_fuzz.py::test_tree_mutants_validate_or_fail_cleanly[0]": 20,
+    "tests/spec/test_fuzz.py::test_tree_mutants_validate_or_fail_cleanly[0]": 10,
     "tests/hw/test_hpet_cocotb.py::test_hpet_bench[verilator]": 18,
     "tests/sim/test_backends.py::test_software_stack_same_on_amaranth": 17,
-    "tests/spec/test_fuzz.py::test_tree_mutants_validate_or_fail_cleanly[1]": 16,
-    "tests/spec/test_fuzz.py::test_tree_mutants_validate_or_fail_cleanly[2]": 16,
-    "tests/spec/test_fuzz.py::test_tree_mutants_validate_or_fail_cleanly[3]": 16,
+    "tests/spec/test_fuzz.py::test_tree_mutants_validate_or_fail_cleanly[1]": 8,
+    "tests/spec/test_fuzz.py::test_tree_mutants_validate_or_fail_cleanly[2]": 8,
+    "tests/spec/test_fuzz.py::test_tree_mutants_validate_or_fail_cleanly[3]": 8,
     "tests/sim_smoke/test_smoke_runner.py::test_waves_are_written_where_asked[verilator-.fst]": 15,
     "tests/sim/test_storm.py::test_storm_same_on_rtl_with_four_cpus[icarus]": 14,
     "tests/test_toolchain.py::test_counter_counts_on_simulator[verilator]": 13,
@@ -184,10 +187,10 @@ SLOW_TESTS: dict[str, float] = {
     "tests/hw/test_platform_cocotb.py::test_platform_benches[icarus]": 9,
     # on the Verilator build test_bench_on_rtl makes: later, not next to it
     "tests/hw/test_platform_cocotb.py::test_platform_benches[verilator]": 10,
-    "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[0]": 9,
-    "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[1]": 9,
-    "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[2]": 9,
-    "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[3]": 9,
+    "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[0]": 5,
+    "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[1]": 5,
+    "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[2]": 5,
+    "tests/spec/test_fuzz.py::test_text_mutants_validate_or_fail_cleanly[3]": 5,
     "tests/hw/test_rtl_blocks.py::test_verilator_lint_clean_for_other_cpu_counts[irqforge_platform-4]": 8,
     "tests/hw/test_rtl_blocks.py::test_yosys_synthesis[irqforge_lapic]": 8,
     "tests/spec/test_fuzz.py::test_a_valid_mutant_generates_lints_compiles_and_simulates": 8,
@@ -298,12 +301,24 @@ def _write_shared_sources(cache: Path, spec: Any) -> None:
 
     with (cache / "sources.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        for folder in (cache / "cocotb" / "sources", cache / "sources"):
+        first = cache / "cocotb" / "sources"
+        for folder in (first, cache / "sources", cache / "cocotb" / "src"):
             folder.mkdir(parents=True, exist_ok=True)
-            for ncpus in (spec.platform.ncpus, 4):
-                cosim_verilog(spec.with_cpus(ncpus), folder)
+            if folder != first:
+                # the conversions the first folder has (write_verilog's rtl-{fingerprint} folders): copied, not
+                # made again (Amaranth's conversion is most of the time this takes, while the other workers wait)
+                for rtl in first.glob("rtl-*"):
+                    if not (folder / rtl.name).exists():
+                        tmp = folder / f"{rtl.name}.{os.getpid()}.tmp"  # complete or absent (a kept --build-dir)
+                        shutil.copytree(rtl, tmp)
+                        tmp.rename(folder / rtl.name)
+            if folder.name == "src":
+                write_verilog(spec, folder)
+                continue
+            # the spec the tests use itself (spec.with_cpus(2) would have another digest, so other files) and 4 CPUs
+            for variant in (spec, spec.with_cpus(4)):
+                cosim_verilog(variant, folder)
             cosim_lint_waiver(folder)
-        write_verilog(spec, cache / "cocotb" / "src")
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,10 @@ module firmware_top #(
     parameter integer TICK_WIDTH = 4,
     parameter integer DEVICE_PIN = 9
 ) (
-    input  wire        clk,
-    input  wire        rst,
-    input  wire [23:0] host_irq,   // lines the test drives (machine.set_irq)
+    // The ports the cocotb test touches are public (the build is not --public-flat-rw).
+    input  wire        clk /*verilator public_flat_rw*/,
+    input  wire        rst /*verilator public_flat_rw*/,
+    input  wire [23:0] host_irq /*verilator public_flat_rw*/,   // lines the test drives (machine.set_irq)
     output wire        tick_irq    // the device's interrupt line
 );
     reg [15:0] count;

@@ -126,6 +126,7 @@ def build_key(spec: Spec, *, trace: bool = False) -> str:
         tool.version or "",
         str(tool.path),
         json.dumps(toolchain.VERILATOR_MAKE_VARS, sort_keys=True),
+        json.dumps(toolchain.SINGLE_UNIT_MAKE_VARS, sort_keys=True),
         "\0".join(VERILATOR_ARGS),
         "\0".join(CXXFLAGS),
         "trace" if trace else "notrace",
@@ -446,7 +447,9 @@ def _build(spec: Spec, work: Path, env_add: dict[str, str], trace: bool) -> None
     gate = not trace and _gate_input_logic(mdir)
     shim.write_text(render_shim(spec, trace=trace, mdir=mdir, sources=sources, gate_inputs=gate))
     jobs = str(max(1, min(os.cpu_count() or 1, 4)))
-    _run(["make", "-j", jobs, "-C", str(mdir), "-f", f"{PREFIX}.mk"], work, env, log, "compiling the Verilated model")
+    single_unit = [f"{k}={v}" for k, v in toolchain.SINGLE_UNIT_MAKE_VARS.items()]  # nothing is public-flat here
+    make = ["make", "-j", jobs, "-C", str(mdir), "-f", f"{PREFIX}.mk", *single_unit]
+    _run(make, work, env, log, "compiling the Verilated model")
     (work / "build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
 
 

@@ -70,9 +70,11 @@ def test_msr_seam(backend: str, spec: Spec) -> None:
 
 
 @pytest.mark.sim
-def test_msr_seam_on_verilator_direct(spec: Spec, build_root: Path, request: pytest.FixtureRequest) -> None:
+def test_msr_seam_on_verilator_direct(spec: Spec, request: pytest.FixtureRequest) -> None:
     _verilator_selected(request)
-    got = run_scenario("verilator", sc.msr_access, spec, build_dir=build_root, wait=MSR_WAIT)
+    # the run's default cache (cache_dir("verilator")), where the other tests' 2-CPU library is (build_dir=build_root
+    # would be cocotb's folder, and another build of the same library in its "verilator" subfolder)
+    got = run_scenario("verilator", sc.msr_access, spec, wait=MSR_WAIT)
     _check_msr_access(got, spec)
 
 
@@ -152,10 +154,10 @@ def test_amaranth_storm_in_x2apic_mode(spec: Spec) -> None:
 @pytest.mark.sim
 @pytest.mark.usefixtures("_needs_x2apic")
 def test_verilator_direct_x2apic_same_as_xapic(
-    spec: Spec, build_root: Path, reference: dict[str, dict[str, Any]], request: pytest.FixtureRequest
+    spec: Spec, reference: dict[str, dict[str, Any]], request: pytest.FixtureRequest
 ) -> None:
     _verilator_selected(request)
-    _same(_x2apic_runs("verilator", spec, build_dir=build_root), reference, "verilator")
+    _same(_x2apic_runs("verilator", spec), reference, "verilator")  # the run's default cache, as above
 
 
 @pytest.mark.sim
