@@ -257,17 +257,17 @@ MISTAKES: dict[str, tuple[Callable[[SpecCopy], None], str, str]] = {
 
 
 @pytest.mark.parametrize("name", sorted(MISTAKES))
-def test_issue_mistake_refused_at_its_file_quickly(spec_copy: SpecCopy, name: str) -> None:
+def test_issue_mistake_refused_at_its_file(spec_copy: SpecCopy, name: str) -> None:
+    """Each mistake is refused with its own message at its file. The huge inputs are refused by
+    their size and length limits (the messages say so) before anything parses them; how fast that
+    is belongs to the benchmarks, not here."""
     edit, file, words = MISTAKES[name]
     edit(spec_copy)
-    t0 = time.perf_counter()
     with pytest.raises(SpecError) as info:
         load(spec_copy.root)
-    seconds = time.perf_counter() - t0
     hits = [p for p in info.value.problems if words in p.message]
     assert hits, [str(p) for p in info.value.problems]
     assert all(Path(p.file).name == file and p.line >= 1 for p in hits)
-    assert seconds < 1.0, f"{name}: {seconds:.2f} s"
 
 
 def test_a_schema_error_does_not_hide_the_files_other_problems(spec_copy: SpecCopy) -> None:
