@@ -668,60 +668,115 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  reg [31:0] \$1000 ;
-  reg [6:0] \$1001 ;
-  reg [63:0] \$1002 ;
-  reg [7:0] \$1003 ;
-  reg \$1004 ;
-  reg [7:0] \$1005 ;
-  reg [255:0] \$1006 ;
-  reg [255:0] \$1007 ;
-  reg \$1008 ;
-  reg [1:0] \$1009 ;
+  wire \$1000 ;
+  wire \$1001 ;
+  wire \$1002 ;
+  wire \$1003 ;
+  wire \$1004 ;
+  wire \$1005 ;
+  wire \$1006 ;
+  wire \$1007 ;
+  wire \$1008 ;
+  wire \$1009 ;
   wire \$101 ;
-  reg [15:0] \$1010 ;
-  reg [3:0] \$1011 ;
-  reg [3:0] \$1012 ;
-  reg [3:0] \$1013 ;
-  reg [3:0] \$1014 ;
-  reg [3:0] \$1015 ;
-  reg [3:0] \$1016 ;
-  reg [3:0] \$1017 ;
+  wire \$1010 ;
+  wire \$1011 ;
+  wire \$1012 ;
+  reg \$1013 ;
+  reg [7:0] \$1014 ;
+  reg [15:0] \$1015 ;
+  reg \$1016 ;
+  reg \$1017 ;
   reg [3:0] \$1018 ;
   reg [3:0] \$1019 ;
   wire \$102 ;
-  reg [3:0] \$1020 ;
-  reg [3:0] \$1021 ;
-  reg [3:0] \$1022 ;
-  reg [3:0] \$1023 ;
-  reg [3:0] \$1024 ;
-  reg [3:0] \$1025 ;
-  reg [3:0] \$1026 ;
+  reg \$1020 ;
+  reg \$1021 ;
+  reg \$1022 ;
+  reg [11:0] \$1023 ;
+  reg \$1024 ;
+  reg \$1025 ;
+  reg \$1026 ;
   reg \$1027 ;
-  reg [31:0] \$1028 ;
-  reg [31:0] \$1029 ;
+  reg \$1028 ;
+  reg \$1029 ;
   wire \$103 ;
-  reg [31:0] \$1030 ;
-  reg [31:0] \$1031 ;
-  reg [31:0] \$1032 ;
-  reg [31:0] \$1033 ;
-  reg [31:0] \$1034 ;
-  reg [31:0] \$1035 ;
+  reg \$1030 ;
+  reg \$1031 ;
+  reg \$1032 ;
+  reg [63:0] \$1033 ;
+  reg \$1034 ;
+  reg [7:0] \$1035 ;
   reg [31:0] \$1036 ;
-  reg [31:0] \$1037 ;
-  reg [31:0] \$1038 ;
-  reg [31:0] \$1039 ;
+  reg [7:0] \$1037 ;
+  reg \$1038 ;
+  reg \$1039 ;
   wire \$104 ;
-  reg [31:0] \$1040 ;
-  reg [31:0] \$1041 ;
+  reg [7:0] \$1040 ;
+  reg [2:0] \$1041 ;
   reg \$1042 ;
-  reg \$1043 ;
-  reg [7:0] \$1044 ;
+  reg [1:0] \$1043 ;
+  reg \$1044 ;
+  reg \$1045 ;
+  reg [31:0] \$1046 ;
+  reg [7:0] \$1047 ;
+  reg \$1048 ;
+  reg [7:0] \$1049 ;
   wire \$105 ;
+  reg [1:0] \$1050 ;
+  reg [31:0] \$1051 ;
+  reg [6:0] \$1052 ;
+  reg [63:0] \$1053 ;
+  reg \$1054 ;
+  reg \$1055 ;
+  reg [63:0] \$1056 ;
+  reg [63:0] \$1057 ;
+  reg [7:0] \$1058 ;
+  reg \$1059 ;
   wire \$106 ;
+  reg [7:0] \$1060 ;
+  reg [255:0] \$1061 ;
+  reg [255:0] \$1062 ;
+  reg \$1063 ;
+  reg [1:0] \$1064 ;
+  reg [15:0] \$1065 ;
+  reg [3:0] \$1066 ;
+  reg [3:0] \$1067 ;
+  reg [3:0] \$1068 ;
+  reg [3:0] \$1069 ;
   wire \$107 ;
+  reg [3:0] \$1070 ;
+  reg [3:0] \$1071 ;
+  reg [3:0] \$1072 ;
+  reg [3:0] \$1073 ;
+  reg [3:0] \$1074 ;
+  reg [3:0] \$1075 ;
+  reg [3:0] \$1076 ;
+  reg [3:0] \$1077 ;
+  reg [3:0] \$1078 ;
+  reg [3:0] \$1079 ;
   wire \$108 ;
+  reg [3:0] \$1080 ;
+  reg [3:0] \$1081 ;
+  reg \$1082 ;
+  reg [31:0] \$1083 ;
+  reg [31:0] \$1084 ;
+  reg [31:0] \$1085 ;
+  reg [31:0] \$1086 ;
+  reg [31:0] \$1087 ;
+  reg [31:0] \$1088 ;
+  reg [31:0] \$1089 ;
   wire \$109 ;
+  reg [31:0] \$1090 ;
+  reg [31:0] \$1091 ;
+  reg [31:0] \$1092 ;
+  reg [31:0] \$1093 ;
+  reg [31:0] \$1094 ;
+  reg [31:0] \$1095 ;
+  reg [31:0] \$1096 ;
+  reg \$1097 ;
+  reg \$1098 ;
+  reg [7:0] \$1099 ;
   wire \$11 ;
   wire \$110 ;
   wire \$111 ;
@@ -780,21 +835,21 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$16 ;
   wire \$160 ;
   wire \$161 ;
-  wire [4:0] \$1616 ;
-  wire [6:0] \$1619 ;
   wire \$162 ;
   wire \$163 ;
-  wire [8:0] \$1631 ;
-  wire [8:0] \$1634 ;
   wire \$164 ;
   wire \$165 ;
   wire \$166 ;
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
+  wire [4:0] \$1696 ;
+  wire [6:0] \$1699 ;
   wire \$17 ;
   wire \$170 ;
   wire \$171 ;
+  wire [8:0] \$1711 ;
+  wire [8:0] \$1714 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
@@ -1112,7 +1167,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$455 ;
   wire \$456 ;
   wire \$457 ;
-  wire [15:0] \$458 ;
+  wire \$458 ;
   wire \$459 ;
   wire \$46 ;
   wire \$460 ;
@@ -1120,18 +1175,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$462 ;
   wire \$463 ;
   wire \$464 ;
-  wire [3:0] \$465 ;
-  wire [30:0] \$466 ;
-  wire [63:0] \$467 ;
+  wire \$465 ;
+  wire \$466 ;
+  wire [15:0] \$467 ;
   wire \$468 ;
-  wire [63:0] \$469 ;
+  wire \$469 ;
   wire \$47 ;
   wire \$470 ;
-  wire [63:0] \$471 ;
+  wire \$471 ;
   wire \$472 ;
-  wire [63:0] \$473 ;
+  wire \$473 ;
   wire \$474 ;
-  wire [31:0] \$475 ;
+  wire \$475 ;
   wire \$476 ;
   wire \$477 ;
   wire \$478 ;
@@ -1139,234 +1194,234 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$48 ;
   wire \$480 ;
   wire \$481 ;
-  wire [63:0] \$482 ;
-  wire \$483 ;
-  wire [63:0] \$484 ;
+  wire \$482 ;
+  wire [15:0] \$483 ;
+  wire \$484 ;
   wire \$485 ;
-  wire [63:0] \$486 ;
+  wire \$486 ;
   wire \$487 ;
   wire \$488 ;
   wire \$489 ;
   wire \$49 ;
-  wire [63:0] \$490 ;
-  wire \$491 ;
-  wire [63:0] \$492 ;
-  wire \$493 ;
+  wire \$490 ;
+  wire [15:0] \$491 ;
+  wire \$492 ;
+  wire [15:0] \$493 ;
   wire \$494 ;
   wire \$495 ;
-  wire [63:0] \$496 ;
+  wire \$496 ;
   wire \$497 ;
-  wire [63:0] \$498 ;
-  wire \$499 ;
+  wire [3:0] \$498 ;
+  wire [30:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
-  wire \$500 ;
+  wire [63:0] \$500 ;
   wire \$501 ;
   wire [63:0] \$502 ;
   wire \$503 ;
   wire [63:0] \$504 ;
   wire \$505 ;
-  wire \$506 ;
+  wire [63:0] \$506 ;
   wire \$507 ;
-  wire [63:0] \$508 ;
+  wire [31:0] \$508 ;
   wire \$509 ;
   wire \$51 ;
-  wire [63:0] \$510 ;
+  wire \$510 ;
   wire \$511 ;
   wire \$512 ;
   wire \$513 ;
-  wire [63:0] \$514 ;
-  wire \$515 ;
+  wire \$514 ;
+  wire [63:0] \$515 ;
   wire [63:0] \$516 ;
-  wire \$517 ;
-  wire \$518 ;
-  wire \$519 ;
+  wire [63:0] \$517 ;
+  wire [63:0] \$518 ;
+  wire [63:0] \$519 ;
   wire \$52 ;
-  wire [63:0] \$520 ;
+  wire \$520 ;
   wire \$521 ;
-  wire [63:0] \$522 ;
-  wire \$523 ;
+  wire \$522 ;
+  wire [63:0] \$523 ;
   wire \$524 ;
   wire \$525 ;
   wire \$526 ;
-  wire \$527 ;
+  wire [63:0] \$527 ;
   wire \$528 ;
   wire \$529 ;
   wire \$53 ;
-  wire [63:0] \$530 ;
-  wire \$531 ;
+  wire \$530 ;
+  wire [63:0] \$531 ;
   wire \$532 ;
-  wire [63:0] \$533 ;
+  wire \$533 ;
   wire \$534 ;
-  wire \$535 ;
+  wire [63:0] \$535 ;
   wire \$536 ;
-  wire [3:0] \$537 ;
+  wire \$537 ;
   wire \$538 ;
-  wire \$539 ;
+  wire [63:0] \$539 ;
   wire \$54 ;
   wire \$540 ;
   wire \$541 ;
   wire \$542 ;
-  wire \$543 ;
+  wire [63:0] \$543 ;
   wire \$544 ;
   wire \$545 ;
   wire \$546 ;
   wire \$547 ;
-  wire [30:0] \$548 ;
-  wire [15:0] \$549 ;
+  wire \$548 ;
+  wire \$549 ;
   wire \$55 ;
-  wire [30:0] \$550 ;
-  wire [15:0] \$551 ;
-  wire [7:0] \$552 ;
-  wire [31:0] \$553 ;
-  wire [31:0] \$554 ;
-  wire [31:0] \$555 ;
-  wire [31:0] \$556 ;
-  wire [31:0] \$557 ;
-  wire [31:0] \$558 ;
-  wire [31:0] \$559 ;
+  wire \$550 ;
+  wire \$551 ;
+  wire [63:0] \$552 ;
+  wire \$553 ;
+  wire \$554 ;
+  wire \$555 ;
+  wire [3:0] \$556 ;
+  wire \$557 ;
+  wire \$558 ;
+  wire \$559 ;
   wire \$56 ;
-  wire [15:0] \$560 ;
-  wire [31:0] \$561 ;
-  wire [31:0] \$562 ;
-  wire [31:0] \$563 ;
-  wire [31:0] \$564 ;
-  wire [31:0] \$565 ;
-  wire [31:0] \$566 ;
-  wire [15:0] \$567 ;
-  wire [31:0] \$568 ;
-  wire [31:0] \$569 ;
+  wire \$560 ;
+  wire \$561 ;
+  wire \$562 ;
+  wire \$563 ;
+  wire \$564 ;
+  wire \$565 ;
+  wire \$566 ;
+  wire [30:0] \$567 ;
+  wire [15:0] \$568 ;
+  wire [30:0] \$569 ;
   wire \$57 ;
   wire [15:0] \$570 ;
-  wire [31:0] \$571 ;
+  wire [7:0] \$571 ;
   wire [31:0] \$572 ;
   wire [31:0] \$573 ;
   wire [31:0] \$574 ;
-  wire \$575 ;
-  wire [15:0] \$576 ;
-  wire [63:0] \$577 ;
-  wire \$578 ;
-  wire \$579 ;
+  wire [31:0] \$575 ;
+  wire [31:0] \$576 ;
+  wire [31:0] \$577 ;
+  wire [31:0] \$578 ;
+  wire [15:0] \$579 ;
   wire \$58 ;
-  wire \$580 ;
-  wire \$581 ;
-  wire \$582 ;
-  wire \$583 ;
-  wire \$584 ;
-  wire \$585 ;
-  wire \$586 ;
+  wire [31:0] \$580 ;
+  wire [31:0] \$581 ;
+  wire [31:0] \$582 ;
+  wire [31:0] \$583 ;
+  wire [31:0] \$584 ;
+  wire [31:0] \$585 ;
+  wire [15:0] \$586 ;
   wire [31:0] \$587 ;
   wire [31:0] \$588 ;
-  wire [31:0] \$589 ;
+  wire [15:0] \$589 ;
   wire \$59 ;
   wire [31:0] \$590 ;
   wire [31:0] \$591 ;
-  wire \$592 ;
+  wire [31:0] \$592 ;
   wire [31:0] \$593 ;
-  wire [31:0] \$594 ;
-  wire [31:0] \$595 ;
-  wire [31:0] \$596 ;
-  wire [31:0] \$597 ;
-  wire [31:0] \$598 ;
+  wire \$594 ;
+  wire [15:0] \$595 ;
+  wire [63:0] \$596 ;
+  wire \$597 ;
+  wire \$598 ;
   wire \$599 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$600 ;
-  wire [31:0] \$601 ;
+  wire \$600 ;
+  wire \$601 ;
   wire \$602 ;
-  wire [31:0] \$603 ;
+  wire \$603 ;
   wire \$604 ;
   wire \$605 ;
-  wire [31:0] \$606 ;
+  wire \$606 ;
   wire \$607 ;
   wire \$608 ;
-  wire [31:0] \$609 ;
+  wire \$609 ;
   wire \$61 ;
-  wire \$610 ;
+  wire [31:0] \$610 ;
   wire [31:0] \$611 ;
-  wire \$612 ;
-  wire \$613 ;
+  wire [31:0] \$612 ;
+  wire [31:0] \$613 ;
   wire [31:0] \$614 ;
   wire \$615 ;
-  wire \$616 ;
-  wire \$617 ;
+  wire [31:0] \$616 ;
+  wire [31:0] \$617 ;
   wire [31:0] \$618 ;
-  wire \$619 ;
+  wire [31:0] \$619 ;
   wire \$62 ;
-  wire \$620 ;
-  wire \$621 ;
+  wire [31:0] \$620 ;
+  wire [31:0] \$621 ;
   wire \$622 ;
   wire [31:0] \$623 ;
   wire [31:0] \$624 ;
-  wire [16:0] \$625 ;
+  wire \$625 ;
   wire [31:0] \$626 ;
-  wire [31:0] \$627 ;
+  wire \$627 ;
   wire \$628 ;
-  wire \$629 ;
+  wire [31:0] \$629 ;
   wire \$63 ;
-  wire [31:0] \$630 ;
+  wire \$630 ;
   wire \$631 ;
-  wire \$632 ;
+  wire [31:0] \$632 ;
   wire \$633 ;
   wire [31:0] \$634 ;
-  wire [16:0] \$635 ;
-  wire [31:0] \$636 ;
+  wire \$635 ;
+  wire \$636 ;
   wire [31:0] \$637 ;
-  wire [16:0] \$638 ;
-  wire [31:0] \$639 ;
+  wire \$638 ;
+  wire \$639 ;
   wire \$64 ;
-  wire [31:0] \$640 ;
-  wire [16:0] \$641 ;
-  wire [31:0] \$642 ;
-  wire [31:0] \$643 ;
-  wire [16:0] \$644 ;
-  wire [31:0] \$645 ;
+  wire \$640 ;
+  wire [31:0] \$641 ;
+  wire \$642 ;
+  wire \$643 ;
+  wire \$644 ;
+  wire \$645 ;
   wire [31:0] \$646 ;
-  wire [16:0] \$647 ;
-  wire [31:0] \$648 ;
-  wire \$649 ;
+  wire [31:0] \$647 ;
+  wire [16:0] \$648 ;
+  wire [31:0] \$649 ;
   wire \$65 ;
-  wire \$650 ;
-  wire [31:0] \$651 ;
-  wire [31:0] \$652 ;
-  wire \$653 ;
-  wire [62:0] \$654 ;
-  wire [14:0] \$655 ;
-  wire [14:0] \$656 ;
+  wire [31:0] \$650 ;
+  wire \$651 ;
+  wire \$652 ;
+  wire [31:0] \$653 ;
+  wire \$654 ;
+  wire \$655 ;
+  wire \$656 ;
   wire [31:0] \$657 ;
-  wire [31:0] \$658 ;
+  wire [16:0] \$658 ;
   wire [31:0] \$659 ;
   wire \$66 ;
   wire [31:0] \$660 ;
-  wire [31:0] \$661 ;
+  wire [16:0] \$661 ;
   wire [31:0] \$662 ;
   wire [31:0] \$663 ;
-  wire [31:0] \$664 ;
-  wire \$665 ;
-  wire \$666 ;
-  wire \$667 ;
-  wire \$668 ;
-  wire \$669 ;
+  wire [16:0] \$664 ;
+  wire [31:0] \$665 ;
+  wire [31:0] \$666 ;
+  wire [16:0] \$667 ;
+  wire [31:0] \$668 ;
+  wire [31:0] \$669 ;
   wire \$67 ;
-  wire \$670 ;
-  wire \$671 ;
+  wire [16:0] \$670 ;
+  wire [31:0] \$671 ;
   wire \$672 ;
   wire \$673 ;
-  wire \$674 ;
-  wire \$675 ;
+  wire [31:0] \$674 ;
+  wire [31:0] \$675 ;
   wire \$676 ;
-  wire \$677 ;
-  wire \$678 ;
-  wire \$679 ;
+  wire [62:0] \$677 ;
+  wire [14:0] \$678 ;
+  wire [14:0] \$679 ;
   wire \$68 ;
-  wire \$680 ;
-  wire \$681 ;
-  wire \$682 ;
-  wire \$683 ;
-  wire \$684 ;
-  wire \$685 ;
-  wire \$686 ;
-  wire \$687 ;
+  wire [31:0] \$680 ;
+  wire [31:0] \$681 ;
+  wire [31:0] \$682 ;
+  wire [31:0] \$683 ;
+  wire [31:0] \$684 ;
+  wire [31:0] \$685 ;
+  wire [31:0] \$686 ;
+  wire [31:0] \$687 ;
   wire \$688 ;
   wire \$689 ;
   wire \$69 ;
@@ -1507,165 +1562,165 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$810 ;
   wire \$811 ;
   wire \$812 ;
-  wire [62:0] \$813 ;
-  wire [14:0] \$814 ;
-  wire [14:0] \$815 ;
-  wire [31:0] \$816 ;
-  wire [31:0] \$817 ;
-  wire [31:0] \$818 ;
-  wire [31:0] \$819 ;
+  wire \$813 ;
+  wire \$814 ;
+  wire \$815 ;
+  wire \$816 ;
+  wire \$817 ;
+  wire \$818 ;
+  wire \$819 ;
   wire \$82 ;
-  wire [31:0] \$820 ;
-  wire [31:0] \$821 ;
-  wire [31:0] \$822 ;
-  wire [31:0] \$823 ;
-  wire [255:0] \$824 ;
-  wire [255:0] \$825 ;
+  wire \$820 ;
+  wire \$821 ;
+  wire \$822 ;
+  wire \$823 ;
+  wire \$824 ;
+  wire \$825 ;
   wire \$826 ;
-  wire [255:0] \$827 ;
-  wire [62:0] \$828 ;
-  wire [14:0] \$829 ;
+  wire \$827 ;
+  wire \$828 ;
+  wire \$829 ;
   wire \$83 ;
-  wire [14:0] \$830 ;
-  wire [31:0] \$831 ;
-  wire [31:0] \$832 ;
-  wire [31:0] \$833 ;
-  wire [31:0] \$834 ;
-  wire [31:0] \$835 ;
-  wire [31:0] \$836 ;
-  wire [31:0] \$837 ;
-  wire [31:0] \$838 ;
-  wire [255:0] \$839 ;
+  wire \$830 ;
+  wire \$831 ;
+  wire \$832 ;
+  wire \$833 ;
+  wire \$834 ;
+  wire \$835 ;
+  wire \$836 ;
+  wire \$837 ;
+  wire \$838 ;
+  wire \$839 ;
   wire \$84 ;
-  wire [255:0] \$840 ;
+  wire \$840 ;
   wire \$841 ;
-  wire [255:0] \$842 ;
-  wire [62:0] \$843 ;
-  wire [14:0] \$844 ;
-  wire [14:0] \$845 ;
-  wire [31:0] \$846 ;
-  wire [31:0] \$847 ;
-  wire [31:0] \$848 ;
-  wire [31:0] \$849 ;
+  wire \$842 ;
+  wire \$843 ;
+  wire \$844 ;
+  wire \$845 ;
+  wire \$846 ;
+  wire \$847 ;
+  wire \$848 ;
+  wire [62:0] \$849 ;
   wire \$85 ;
-  wire [31:0] \$850 ;
-  wire [31:0] \$851 ;
+  wire [14:0] \$850 ;
+  wire [14:0] \$851 ;
   wire [31:0] \$852 ;
   wire [31:0] \$853 ;
-  wire [255:0] \$854 ;
-  wire [255:0] \$855 ;
-  wire \$856 ;
-  wire [255:0] \$857 ;
-  wire [62:0] \$858 ;
-  wire [14:0] \$859 ;
+  wire [31:0] \$854 ;
+  wire [31:0] \$855 ;
+  wire [31:0] \$856 ;
+  wire [31:0] \$857 ;
+  wire [31:0] \$858 ;
+  wire [31:0] \$859 ;
   wire \$86 ;
-  wire [14:0] \$860 ;
-  wire [31:0] \$861 ;
-  wire [31:0] \$862 ;
-  wire [31:0] \$863 ;
-  wire [31:0] \$864 ;
-  wire [31:0] \$865 ;
-  wire [31:0] \$866 ;
+  wire [255:0] \$860 ;
+  wire [255:0] \$861 ;
+  wire \$862 ;
+  wire [255:0] \$863 ;
+  wire [62:0] \$864 ;
+  wire [14:0] \$865 ;
+  wire [14:0] \$866 ;
   wire [31:0] \$867 ;
   wire [31:0] \$868 ;
-  wire [255:0] \$869 ;
+  wire [31:0] \$869 ;
   wire \$87 ;
-  wire [255:0] \$870 ;
-  wire [255:0] \$871 ;
-  wire [62:0] \$872 ;
-  wire [14:0] \$873 ;
-  wire [14:0] \$874 ;
-  wire [31:0] \$875 ;
-  wire [31:0] \$876 ;
-  wire [31:0] \$877 ;
-  wire [31:0] \$878 ;
-  wire [31:0] \$879 ;
+  wire [31:0] \$870 ;
+  wire [31:0] \$871 ;
+  wire [31:0] \$872 ;
+  wire [31:0] \$873 ;
+  wire [31:0] \$874 ;
+  wire [255:0] \$875 ;
+  wire [255:0] \$876 ;
+  wire \$877 ;
+  wire [255:0] \$878 ;
+  wire [62:0] \$879 ;
   wire \$88 ;
-  wire [31:0] \$880 ;
-  wire [31:0] \$881 ;
+  wire [14:0] \$880 ;
+  wire [14:0] \$881 ;
   wire [31:0] \$882 ;
-  wire [255:0] \$883 ;
-  wire [255:0] \$884 ;
-  wire [255:0] \$885 ;
-  wire \$886 ;
-  wire \$887 ;
-  wire \$888 ;
-  wire \$889 ;
+  wire [31:0] \$883 ;
+  wire [31:0] \$884 ;
+  wire [31:0] \$885 ;
+  wire [31:0] \$886 ;
+  wire [31:0] \$887 ;
+  wire [31:0] \$888 ;
+  wire [31:0] \$889 ;
   wire \$89 ;
-  wire \$890 ;
-  wire \$891 ;
+  wire [255:0] \$890 ;
+  wire [255:0] \$891 ;
   wire \$892 ;
-  wire \$893 ;
-  wire \$894 ;
-  wire \$895 ;
-  wire \$896 ;
-  wire \$897 ;
-  wire \$898 ;
-  wire \$899 ;
+  wire [255:0] \$893 ;
+  wire [62:0] \$894 ;
+  wire [14:0] \$895 ;
+  wire [14:0] \$896 ;
+  wire [31:0] \$897 ;
+  wire [31:0] \$898 ;
+  wire [31:0] \$899 ;
   wire \$9 ;
   wire \$90 ;
-  wire \$900 ;
-  wire \$901 ;
-  wire \$902 ;
-  wire \$903 ;
-  wire \$904 ;
-  wire \$905 ;
-  wire \$906 ;
-  wire [63:0] \$907 ;
-  wire [7:0] \$908 ;
-  wire \$909 ;
+  wire [31:0] \$900 ;
+  wire [31:0] \$901 ;
+  wire [31:0] \$902 ;
+  wire [31:0] \$903 ;
+  wire [31:0] \$904 ;
+  wire [255:0] \$905 ;
+  wire [255:0] \$906 ;
+  wire [255:0] \$907 ;
+  wire [62:0] \$908 ;
+  wire [14:0] \$909 ;
   wire \$91 ;
-  wire \$910 ;
+  wire [14:0] \$910 ;
   wire [31:0] \$911 ;
-  wire \$912 ;
-  wire \$913 ;
-  wire \$914 ;
-  wire \$915 ;
-  wire \$916 ;
+  wire [31:0] \$912 ;
+  wire [31:0] \$913 ;
+  wire [31:0] \$914 ;
+  wire [31:0] \$915 ;
+  wire [31:0] \$916 ;
   wire [31:0] \$917 ;
-  wire [32:0] \$918 ;
-  wire [7:0] \$919 ;
+  wire [31:0] \$918 ;
+  wire [255:0] \$919 ;
   wire \$92 ;
-  wire \$920 ;
-  wire [7:0] \$921 ;
-  wire [7:0] \$922 ;
+  wire [255:0] \$920 ;
+  wire [255:0] \$921 ;
+  wire \$922 ;
   wire \$923 ;
-  wire [255:0] \$924 ;
-  wire [255:0] \$925 ;
-  wire [255:0] \$926 ;
-  wire [255:0] \$927 ;
-  wire [255:0] \$928 ;
-  wire [255:0] \$929 ;
+  wire \$924 ;
+  wire \$925 ;
+  wire \$926 ;
+  wire \$927 ;
+  wire \$928 ;
+  wire \$929 ;
   wire \$93 ;
-  wire [255:0] \$930 ;
+  wire \$930 ;
   wire \$931 ;
-  wire [1:0] \$932 ;
-  wire [1:0] \$933 ;
-  wire [1:0] \$934 ;
+  wire \$932 ;
+  wire \$933 ;
+  wire \$934 ;
   wire \$935 ;
   wire \$936 ;
   wire \$937 ;
   wire \$938 ;
-  wire [30:0] \$939 ;
+  wire \$939 ;
   wire \$94 ;
-  wire [30:0] \$940 ;
-  wire [30:0] \$941 ;
-  wire [30:0] \$942 ;
-  wire [30:0] \$943 ;
-  wire \$944 ;
+  wire \$940 ;
+  wire \$941 ;
+  wire \$942 ;
+  wire [63:0] \$943 ;
+  wire [7:0] \$944 ;
   wire \$945 ;
   wire \$946 ;
-  wire \$947 ;
+  wire [31:0] \$947 ;
   wire \$948 ;
   wire \$949 ;
   wire \$95 ;
   wire \$950 ;
   wire \$951 ;
   wire \$952 ;
-  wire \$953 ;
-  wire \$954 ;
-  wire \$955 ;
-  wire \$956 ;
+  wire [31:0] \$953 ;
+  wire [32:0] \$954 ;
+  wire [7:0] \$955 ;
+  wire [64:0] \$956 ;
   wire \$957 ;
   wire \$958 ;
   wire \$959 ;
@@ -1676,51 +1731,51 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$963 ;
   wire \$964 ;
   wire \$965 ;
-  reg \$966 ;
-  reg [7:0] \$967 ;
-  reg [15:0] \$968 ;
-  reg \$969 ;
+  wire \$966 ;
+  wire \$967 ;
+  wire [7:0] \$968 ;
+  wire [7:0] \$969 ;
   wire \$97 ;
-  reg \$970 ;
-  reg [3:0] \$971 ;
-  reg [3:0] \$972 ;
-  reg \$973 ;
-  reg \$974 ;
-  reg \$975 ;
-  reg [11:0] \$976 ;
-  reg \$977 ;
-  reg \$978 ;
-  reg \$979 ;
+  wire \$970 ;
+  wire [255:0] \$971 ;
+  wire [255:0] \$972 ;
+  wire [255:0] \$973 ;
+  wire [255:0] \$974 ;
+  wire [255:0] \$975 ;
+  wire [255:0] \$976 ;
+  wire [255:0] \$977 ;
+  wire \$978 ;
+  wire [1:0] \$979 ;
   wire \$98 ;
-  reg \$980 ;
-  reg \$981 ;
-  reg [63:0] \$982 ;
-  reg \$983 ;
-  reg [7:0] \$984 ;
-  reg [31:0] \$985 ;
-  reg [7:0] \$986 ;
-  reg \$987 ;
-  reg \$988 ;
-  reg [7:0] \$989 ;
+  wire [1:0] \$980 ;
+  wire [1:0] \$981 ;
+  wire \$982 ;
+  wire \$983 ;
+  wire \$984 ;
+  wire \$985 ;
+  wire [30:0] \$986 ;
+  wire [30:0] \$987 ;
+  wire [30:0] \$988 ;
+  wire [30:0] \$989 ;
   wire \$99 ;
-  reg [2:0] \$990 ;
-  reg \$991 ;
-  reg [1:0] \$992 ;
-  reg \$993 ;
-  reg \$994 ;
-  reg [31:0] \$995 ;
-  reg [7:0] \$996 ;
-  reg \$997 ;
-  reg [7:0] \$998 ;
-  reg [1:0] \$999 ;
+  wire [30:0] \$990 ;
+  wire \$991 ;
+  wire \$992 ;
+  wire \$993 ;
+  wire \$994 ;
+  wire \$995 ;
+  wire \$996 ;
+  wire \$997 ;
+  wire \$998 ;
+  wire \$999 ;
   output ack_valid;
   reg ack_valid = 1'h0;
   (* init = 1'h0 *)
-  wire \ack_valid$193 ;
+  wire \ack_valid$203 ;
   output [7:0] ack_vector;
   reg [7:0] ack_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \ack_vector$195 ;
+  wire [7:0] \ack_vector$205 ;
   reg [63:0] apic_base = 64'h00000000fee00800;
   wire [31:0] apic_id;
   output [7:0] apr;
@@ -1729,6 +1784,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire base_disable;
   wire base_fault;
   wire base_ok;
+  wire base_wdata_disabled;
+  reg base_wdata_disabled_q = 1'h0;
+  wire base_wdata_gp_ok;
+  reg base_wdata_gp_ok_q = 1'h0;
+  wire base_wdata_x2apic;
+  reg base_wdata_x2apic_q = 1'h0;
+  wire base_wdata_xapic;
+  reg base_wdata_xapic_q = 1'h0;
   (* init = 1'h0 *)
   wire busy;
   wire busy_after;
@@ -1741,10 +1804,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [3:0] dfr_model;
   wire [3:0] dfr_model;
   reg [31:0] dfr_next;
-  wire dl_due;
+  reg dl_due = 1'h0;
   wire dl_reached;
   wire [3:0] dl_reached_eq;
   wire [3:0] dl_reached_gt;
+  wire dl_reached_w;
+  wire [3:0] dl_reached_w_eq;
+  wire [3:0] dl_reached_w_gt;
+  reg [63:0] dl_wdata_m1 = 64'h0000000000000000;
+  reg dl_wdata_nz = 1'h0;
   wire dl_write;
   wire e_go;
   output enabled;
@@ -1774,6 +1842,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [3:0] gp_hit_q = 4'h0;
   reg [3:0] gp_sel;
   reg [3:0] gp_sel_q = 4'h0;
+  wire hit_k;
+  wire hit_w;
   wire hw_en_next;
   reg [31:0] icr_dest32 = 32'd0;
   reg [31:0] icr_hi = 32'd0;
@@ -1839,7 +1909,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [7:0] ipi_vector;
   reg [255:0] irr = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire irr_any;
-  reg \irr_any$90  = 1'h0;
+  reg \irr_any$92  = 1'h0;
   wire [127:0] irr_any1;
   wire [63:0] irr_any2;
   wire [31:0] irr_any3;
@@ -1849,6 +1919,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [1:0] irr_any7;
   wire irr_any8;
   reg [15:0] irr_ge = 16'h0000;
+  wire irr_gt_isr;
   wire [127:0] irr_idx1;
   wire [127:0] irr_idx2;
   wire [95:0] irr_idx3;
@@ -1903,7 +1974,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] isr_word;
   wire [7:0] isrv;
   reg [31:0] ldr = 32'd0;
-  wire [31:0] \ldr$103 ;
+  wire [31:0] \ldr$105 ;
   reg [31:0] ldr_next;
   output [31:0] ldr_out;
   wire [31:0] ldr_out;
@@ -1973,7 +2044,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output nmi;
   reg nmi = 1'h0;
   (* init = 1'h0 *)
-  wire \nmi$100 ;
+  wire \nmi$102 ;
   input nmi_ack;
   wire nmi_ack;
   output [7:0] \port$40$0 ;
@@ -2013,7 +2084,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$288 ;
+  wire [7:0] \sipi_vector$306 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -2045,12 +2116,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [255:0] tmr_stage2;
   wire [255:0] tmr_stage3;
   wire [255:0] tmr_stage4;
-  wire [3:0] top_class;
   reg [31:0] tpr = 32'd0;
+  wire tpr_ge_isr;
+  wire tpr_gt_isr;
   reg [31:0] tpr_next;
   input [63:0] tsc;
   wire [63:0] tsc;
   reg [63:0] tsc_deadline = 64'h0000000000000000;
+  reg [63:0] tsc_deadline_m1 = 64'h0000000000000000;
   reg tsc_switch;
   (* init = 8'h00 *)
   wire [7:0] vector;
@@ -2532,650 +2605,726 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$449  = isr_valid[14] ? \$448 [15:0] : 16'h0000;
   assign \$450  = 1'h1 << isr_low15;
   assign \$451  = isr_valid[15] ? \$450 [15:0] : 16'h0000;
-  assign \$452  = tpr[7:4] >= { \$414 , \$419  };
-  assign ppr = \$452  ? tpr[7:0] : { \$414 , \$419 , 4'h0 };
-  assign \$453  = svr[8] & \irr_any$90 ;
-  assign \$454  = ~ settle;
-  assign \$455  = \$453  & \$454 ;
-  assign \$456  = irrv[7:4] > tpr[7:4];
-  assign \$457  = \$455  & \$456 ;
-  assign \$458  = isr_valid & irr_ge;
-  assign \$459  = ! \$458 ;
-  assign deliverable = \$457  & \$459 ;
-  assign \$460  = tpr[7:4] > { \$414 , \$419  };
-  assign top_class = \$460  ? tpr[7:4] : { \$414 , \$419  };
-  assign \$461  = tpr[7:4] >= irrv[7:4];
-  assign \$462  = tpr[7:4] > { \$414 , \$419  };
-  assign \$463  = \$461  & \$462 ;
-  assign \$464  = irrv[7:4] > top_class;
-  assign \$465  = \$464  ? irrv[7:4] : top_class;
-  assign \$466  = 1'h1 << \$3 [3:0];
-  assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$466 [15:0] } : ldr;
+  assign \$452  = tpr[7:4] < 1'h1;
+  assign \$453  = tpr[7:4] < 2'h2;
+  assign \$454  = tpr[7:4] < 2'h3;
+  assign \$455  = tpr[7:4] < 3'h4;
+  assign \$456  = tpr[7:4] < 3'h5;
+  assign \$457  = tpr[7:4] < 3'h6;
+  assign \$458  = tpr[7:4] < 3'h7;
+  assign \$459  = tpr[7:4] < 4'h8;
+  assign \$460  = tpr[7:4] < 4'h9;
+  assign \$461  = tpr[7:4] < 4'ha;
+  assign \$462  = tpr[7:4] < 4'hb;
+  assign \$463  = tpr[7:4] < 4'hc;
+  assign \$464  = tpr[7:4] < 4'hd;
+  assign \$465  = tpr[7:4] < 4'he;
+  assign \$466  = tpr[7:4] < 4'hf;
+  assign \$467  = isr_valid & { \$466 , \$465 , \$464 , \$463 , \$462 , \$461 , \$460 , \$459 , \$458 , \$457 , \$456 , \$455 , \$454 , \$453 , \$452 , 1'h0 };
+  assign tpr_ge_isr = ! \$467 ;
+  assign \$468  = tpr[7:4] <= 1'h0;
+  assign \$469  = tpr[7:4] <= 1'h1;
+  assign \$470  = tpr[7:4] <= 2'h2;
+  assign \$471  = tpr[7:4] <= 2'h3;
+  assign \$472  = tpr[7:4] <= 3'h4;
+  assign \$473  = tpr[7:4] <= 3'h5;
+  assign \$474  = tpr[7:4] <= 3'h6;
+  assign \$475  = tpr[7:4] <= 3'h7;
+  assign \$476  = tpr[7:4] <= 4'h8;
+  assign \$477  = tpr[7:4] <= 4'h9;
+  assign \$478  = tpr[7:4] <= 4'ha;
+  assign \$479  = tpr[7:4] <= 4'hb;
+  assign \$480  = tpr[7:4] <= 4'hc;
+  assign \$481  = tpr[7:4] <= 4'hd;
+  assign \$482  = tpr[7:4] <= 4'he;
+  assign \$483  = isr_valid & { 1'h1, \$482 , \$481 , \$480 , \$479 , \$478 , \$477 , \$476 , \$475 , \$474 , \$473 , \$472 , \$471 , \$470 , \$469 , \$468  };
+  assign \$484  = ! \$483 ;
+  assign \$485  = | tpr[7:4];
+  assign tpr_gt_isr = \$484  & \$485 ;
+  assign ppr = tpr_ge_isr ? tpr[7:0] : { \$414 , \$419 , 4'h0 };
+  assign \$486  = svr[8] & \irr_any$92 ;
+  assign \$487  = ~ settle;
+  assign \$488  = \$486  & \$487 ;
+  assign \$489  = irrv[7:4] > tpr[7:4];
+  assign \$490  = \$488  & \$489 ;
+  assign \$491  = isr_valid & irr_ge;
+  assign \$492  = ! \$491 ;
+  assign deliverable = \$490  & \$492 ;
+  assign \$493  = isr_valid & irr_ge;
+  assign irr_gt_isr = ! \$493 ;
+  assign \$494  = tpr[7:4] >= irrv[7:4];
+  assign \$495  = \$494  & tpr_gt_isr;
+  assign \$496  = irrv[7:4] > tpr[7:4];
+  assign \$497  = \$496  & irr_gt_isr;
+  assign \$498  = tpr_gt_isr ? tpr[7:4] : { \$414 , \$419  };
+  assign \$499  = 1'h1 << \$3 [3:0];
+  assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$499 [15:0] } : ldr;
   assign is_base = msr__addr == 5'h1b;
   assign is_dl = msr__addr == 11'h6e0;
-  assign \$468  = | \$467 ;
-  assign \$470  = | \$469 ;
-  assign \$472  = | \$471 ;
-  assign \$474  = | \$473 ;
-  assign in_view = \$475  == 4'h8;
-  assign \$476  = ~ ipi__ready;
-  assign busy_after = ipi__valid & \$476 ;
-  assign \$477  = x2_hit_q & msr__write;
-  assign \$478  = x2_is_icr_q | x2_is_self_ipi_q;
-  assign \$479  = \$477  & \$478 ;
-  assign msr_stall = \$479  & busy_after;
-  assign \$480  = msr__valid & msr_seen;
-  assign \$481  = ~ msr_stall;
-  assign msr_ready = \$480  & \$481 ;
+  assign \$501  = | \$500 ;
+  assign \$503  = | \$502 ;
+  assign \$505  = | \$504 ;
+  assign \$507  = | \$506 ;
+  assign in_view = \$508  == 4'h8;
+  assign \$509  = ~ ipi__ready;
+  assign busy_after = ipi__valid & \$509 ;
+  assign \$510  = x2_hit_q & msr__write;
+  assign \$511  = x2_is_icr_q | x2_is_self_ipi_q;
+  assign \$512  = \$510  & \$511 ;
+  assign msr_stall = \$512  & busy_after;
+  assign \$513  = msr__valid & msr_seen;
+  assign \$514  = ~ msr_stall;
+  assign msr_ready = \$513  & \$514 ;
   assign msr_acc = msr__valid & msr_ready;
-  assign \$483  = ! \$482 ;
-  assign \$485  = ! \$484 ;
-  assign \$487  = ! \$486 ;
-  assign \$488  = \$485  & \$487 ;
-  assign \$491  = ! \$490 ;
-  assign \$493  = \$492  == 12'h800;
-  assign \$494  = \$491  & \$493 ;
-  assign \$495  = \$489  | \$494 ;
-  assign \$497  = \$496  == 12'h800;
-  assign \$499  = ! \$498 ;
-  assign \$500  = \$497  & \$499 ;
-  assign \$501  = \$495  | \$500 ;
-  assign \$503  = \$502  == 12'h800;
-  assign \$505  = \$504  == 12'h800;
-  assign \$506  = \$503  & \$505 ;
-  assign \$507  = \$501  | \$506 ;
-  assign \$509  = \$508  == 12'h800;
-  assign \$511  = \$510  == 12'hc00;
-  assign \$512  = \$509  & \$511 ;
-  assign \$513  = \$507  | \$512 ;
-  assign \$515  = \$514  == 12'hc00;
-  assign \$517  = ! \$516 ;
-  assign \$518  = \$515  & \$517 ;
-  assign \$519  = \$513  | \$518 ;
-  assign \$521  = \$520  == 12'hc00;
-  assign \$523  = \$522  == 12'hc00;
-  assign \$524  = \$521  & \$523 ;
-  assign \$525  = \$519  | \$524 ;
-  assign base_ok = \$483  & \$525 ;
-  assign \$526  = ~ base_ok;
-  assign base_fault = msr__write & \$526 ;
-  assign \$527  = msr_acc & is_base_q;
-  assign \$528  = \$527  & msr__write;
-  assign \$529  = \$528  & base_ok;
-  assign \$531  = ! \$530 ;
-  assign \$532  = \$529  & \$531 ;
-  assign \$534  = ! \$533 ;
-  assign \$535  = ~ \$534 ;
-  assign base_disable = \$532  & \$535 ;
-  assign \$536  = ~ x2_wr_ok_q;
-  assign \$537  = gp_hit_q & gp_sel_q;
-  assign \$538  = | \$537 ;
-  assign \$539  = \$536  | \$538 ;
-  assign \$540  = ~ x2_rd_ok_q;
-  assign x2_fault = msr__write ? \$539  : \$540 ;
-  assign \$541  = x2_hit_q ? x2_fault : 1'h1;
-  assign \$542  = is_dl_q ? 1'h0 : \$541 ;
-  assign msr_fault = is_base_q ? base_fault : \$542 ;
-  assign \$543  = msr_acc & x2_hit_q;
-  assign \$544  = ~ x2_fault;
-  assign x2_go = \$543  & \$544 ;
-  assign \$545  = msr_acc & is_base_q;
-  assign \$546  = \$545  & msr__write;
-  assign \$547  = \$546  & base_ok;
-  assign hw_en_next = \$547  ? msr__wdata[11] : apic_base[11];
+  assign base_wdata_disabled = ! \$515 ;
+  assign base_wdata_xapic = \$516  == 12'h800;
+  assign base_wdata_x2apic = \$517  == 12'hc00;
+  assign base_wdata_gp_ok = ! \$518 ;
+  assign \$520  = ! \$519 ;
+  assign \$521  = \$520  & base_wdata_disabled_q;
+  assign \$524  = ! \$523 ;
+  assign \$525  = \$524  & base_wdata_xapic_q;
+  assign \$526  = \$522  | \$525 ;
+  assign \$528  = \$527  == 12'h800;
+  assign \$529  = \$528  & base_wdata_disabled_q;
+  assign \$530  = \$526  | \$529 ;
+  assign \$532  = \$531  == 12'h800;
+  assign \$533  = \$532  & base_wdata_xapic_q;
+  assign \$534  = \$530  | \$533 ;
+  assign \$536  = \$535  == 12'h800;
+  assign \$537  = \$536  & base_wdata_x2apic_q;
+  assign \$538  = \$534  | \$537 ;
+  assign \$540  = \$539  == 12'hc00;
+  assign \$541  = \$540  & base_wdata_disabled_q;
+  assign \$542  = \$538  | \$541 ;
+  assign \$544  = \$543  == 12'hc00;
+  assign \$545  = \$544  & base_wdata_x2apic_q;
+  assign \$546  = \$542  | \$545 ;
+  assign base_ok = base_wdata_gp_ok_q & \$546 ;
+  assign \$547  = ~ base_ok;
+  assign base_fault = msr__write & \$547 ;
+  assign \$548  = msr_acc & is_base_q;
+  assign \$549  = \$548  & msr__write;
+  assign \$550  = \$549  & base_ok;
+  assign \$551  = \$550  & base_wdata_disabled_q;
+  assign \$553  = ! \$552 ;
+  assign \$554  = ~ \$553 ;
+  assign base_disable = \$551  & \$554 ;
+  assign \$555  = ~ x2_wr_ok_q;
+  assign \$556  = gp_hit_q & gp_sel_q;
+  assign \$557  = | \$556 ;
+  assign \$558  = \$555  | \$557 ;
+  assign \$559  = ~ x2_rd_ok_q;
+  assign x2_fault = msr__write ? \$558  : \$559 ;
+  assign \$560  = x2_hit_q ? x2_fault : 1'h1;
+  assign \$561  = is_dl_q ? 1'h0 : \$560 ;
+  assign msr_fault = is_base_q ? base_fault : \$561 ;
+  assign \$562  = msr_acc & x2_hit_q;
+  assign \$563  = ~ x2_fault;
+  assign x2_go = \$562  & \$563 ;
+  assign \$564  = msr_acc & is_base_q;
+  assign \$565  = \$564  & msr__write;
+  assign \$566  = \$565  & base_ok;
+  assign hw_en_next = \$566  ? msr__wdata[11] : apic_base[11];
   assign r_addr = apic_base[10] ? x2_off_q : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1616  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1616 ;
-  assign \$1619  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1619 ;
-  assign \$548  = 1'h1 << isr_pair_low[3:0];
-  assign \$549  = isr_pair_valid[0] ? \$548 [15:0] : 16'h0000;
-  assign \$550  = 1'h1 << isr_pair_low[7:4];
-  assign \$551  = isr_pair_valid[1] ? \$550 [15:0] : 16'h0000;
-  assign \$552  = id_set ? id_reg : initial_apic_id;
-  assign \$1631  = r_addr[6:4] * 6'h20;
-  assign \$557  = tmr >> \$1631 ;
-  assign \$1634  = r_addr[6:4] * 6'h20;
-  assign \$558  = irr >> \$1634 ;
-  assign \$561  = \$559  | { 16'h0000, \$560  };
-  assign \$568  = \$566  | { 16'h0000, \$567  };
-  assign \$571  = \$569  | { 16'h0000, \$570  };
+  assign \$1696  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1696 ;
+  assign \$1699  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1699 ;
+  assign \$567  = 1'h1 << isr_pair_low[3:0];
+  assign \$568  = isr_pair_valid[0] ? \$567 [15:0] : 16'h0000;
+  assign \$569  = 1'h1 << isr_pair_low[7:4];
+  assign \$570  = isr_pair_valid[1] ? \$569 [15:0] : 16'h0000;
+  assign \$571  = id_set ? id_reg : initial_apic_id;
+  assign \$1711  = r_addr[6:4] * 6'h20;
+  assign \$576  = tmr >> \$1711 ;
+  assign \$1714  = r_addr[6:4] * 6'h20;
+  assign \$577  = irr >> \$1714 ;
+  assign \$580  = \$578  | { 16'h0000, \$579  };
+  assign \$587  = \$585  | { 16'h0000, \$586  };
+  assign \$590  = \$588  | { 16'h0000, \$589  };
   assign err_reserved_r = r_stb & reserved;
   assign reg__r_data = mmio_on ? r_data : 32'd4294967295;
-  assign \$575  = ! initial_apic_id;
-  assign \$577  = apic_base | { 48'h000000000000, \$576  };
+  assign \$594  = ! initial_apic_id;
+  assign \$596  = apic_base | { 48'h000000000000, \$595  };
   assign inta_go = inta & deliverable;
-  assign \$578  = x2_go & msr__write;
-  assign \$579  = ~ x2_is_self_ipi_q;
-  assign \$580  = \$578  & \$579 ;
-  assign \$581  = reg__w_strb == 4'hf;
-  assign \$582  = reg__w_stb & \$581 ;
-  assign \$583  = \$582  & apic_base[11];
-  assign w = apic_base[10] ? \$580  : \$583 ;
+  assign \$597  = msr__valid & msr_seen;
+  assign \$598  = \$597  & x2_hit_q;
+  assign \$599  = ~ x2_fault;
+  assign \$600  = \$598  & \$599 ;
+  assign \$601  = \$600  & msr__write;
+  assign \$602  = ~ x2_is_self_ipi_q;
+  assign \$603  = \$601  & \$602 ;
+  assign \$604  = reg__w_strb == 4'hf;
+  assign \$605  = reg__w_stb & \$604 ;
+  assign \$606  = \$605  & apic_base[11];
+  assign w = apic_base[10] ? \$603  : \$606 ;
   assign wdata = apic_base[10] ? msr__wdata[31:0] : reg__w_data;
-  assign \$584  = x2_go & msr__write;
-  assign \$585  = \$584  & x2_is_self_ipi_q;
-  assign \$586  = msr__wdata[7:0] < 5'h10;
-  assign \$592  = ~ \$591 [8];
-  assign \$599  = ~ busy_after;
-  assign \$602  = ! \$601 [10:8];
-  assign \$604  = \$603 [10:8] == 1'h1;
-  assign \$605  = \$602  | \$604 ;
-  assign \$607  = \$606 [7:0] < 5'h10;
-  assign \$608  = \$605  & \$607 ;
-  assign \$610  = \$609 [10:8] == 3'h5;
-  assign \$613  = \$610  & \$612 ;
-  assign \$615  = ~ \$614 [14];
-  assign \$616  = \$613  & \$615 ;
-  assign \$617  = ~ \$616 ;
-  assign \$619  = \$618 [10:8] == 2'h3;
-  assign \$621  = ~ \$620 ;
-  assign \$622  = \$617  & \$621 ;
-  assign \$625  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$626  = \$624  | { 15'h0000, \$625  };
-  assign \$628  = lvt_timer[18:17] != \$627 [18:17];
-  assign \$629  = lvt_timer[18:17] == 2'h2;
-  assign \$631  = \$630 [18:17] == 2'h2;
-  assign \$632  = \$629  | \$631 ;
-  assign \$633  = \$628  & \$632 ;
-  assign \$635  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$636  = \$634  | { 15'h0000, \$635  };
-  assign \$638  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$639  = \$637  | { 15'h0000, \$638  };
-  assign \$641  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$642  = \$640  | { 15'h0000, \$641  };
-  assign \$644  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$645  = \$643  | { 15'h0000, \$644  };
-  assign \$647  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$648  = \$646  | { 15'h0000, \$647  };
-  assign \$649  = lvt_timer[18:17] == 2'h2;
-  assign \$650  = ~ \$649 ;
+  assign \$607  = x2_go & msr__write;
+  assign \$608  = \$607  & x2_is_self_ipi_q;
+  assign \$609  = msr__wdata[7:0] < 5'h10;
+  assign \$615  = ~ \$614 [8];
+  assign \$622  = ~ busy_after;
+  assign \$625  = ! \$624 [10:8];
+  assign \$627  = \$626 [10:8] == 1'h1;
+  assign \$628  = \$625  | \$627 ;
+  assign \$630  = \$629 [7:0] < 5'h10;
+  assign \$631  = \$628  & \$630 ;
+  assign \$633  = \$632 [10:8] == 3'h5;
+  assign \$636  = \$633  & \$635 ;
+  assign \$638  = ~ \$637 [14];
+  assign \$639  = \$636  & \$638 ;
+  assign \$640  = ~ \$639 ;
+  assign \$642  = \$641 [10:8] == 2'h3;
+  assign \$644  = ~ \$643 ;
+  assign \$645  = \$640  & \$644 ;
+  assign \$648  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$649  = \$647  | { 15'h0000, \$648  };
+  assign \$651  = lvt_timer[18:17] != \$650 [18:17];
+  assign \$652  = lvt_timer[18:17] == 2'h2;
+  assign \$654  = \$653 [18:17] == 2'h2;
+  assign \$655  = \$652  | \$654 ;
+  assign \$656  = \$651  & \$655 ;
+  assign \$658  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$659  = \$657  | { 15'h0000, \$658  };
+  assign \$661  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$662  = \$660  | { 15'h0000, \$661  };
+  assign \$664  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$665  = \$663  | { 15'h0000, \$664  };
+  assign \$667  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$668  = \$666  | { 15'h0000, \$667  };
+  assign \$670  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$671  = \$669  | { 15'h0000, \$670  };
+  assign \$672  = lvt_timer[18:17] == 2'h2;
+  assign \$673  = ~ \$672 ;
   assign eoi_vec = inta_go ? irrv : { \$414 , \$419 , isr_pay4 };
-  assign \$653  = inta_go | isr_any4;
-  assign eoi_go = eoi_write & \$653 ;
-  assign \$654  = 1'h1 << irrv[4:0];
-  assign \$655  = 1'h1 << irrv[7:5];
-  assign \$656  = inta_go ? \$655  : 15'h0000;
-  assign \$657  = \$656 [0] ? \$654 [31:0] : 32'd0;
-  assign \$658  = \$656 [1] ? \$654 [31:0] : 32'd0;
-  assign \$659  = \$656 [2] ? \$654 [31:0] : 32'd0;
-  assign \$660  = \$656 [3] ? \$654 [31:0] : 32'd0;
-  assign \$661  = \$656 [4] ? \$654 [31:0] : 32'd0;
-  assign \$662  = \$656 [5] ? \$654 [31:0] : 32'd0;
-  assign \$663  = \$656 [6] ? \$654 [31:0] : 32'd0;
-  assign \$664  = \$656 [7] ? \$654 [31:0] : 32'd0;
-  assign \$665  = tmr >> irrv;
-  assign \$666  = tmr >> { \$414 , \$419 , isr_pay4 };
-  assign eoi_level = inta_go ? \$665  : \$666 ;
-  assign \$667  = lvt_lint0[7:0] == eoi_vec;
-  assign \$668  = eoi_go & \$667 ;
-  assign \$669  = lvt_lint1[7:0] == eoi_vec;
-  assign \$670  = eoi_go & \$669 ;
-  assign \$671  = msg_in__valid & hw_en_next;
-  assign \$672  = ! msg_in__delivery_mode;
-  assign \$673  = msg_in__delivery_mode == 1'h1;
-  assign \$674  = \$672  | \$673 ;
-  assign \$676  = ~ msg_in__level;
-  assign \$677  = \$675  & \$676 ;
-  assign \$678  = ~ \$677 ;
-  assign \$679  = \$674  & \$678 ;
-  assign \$680  = \$679  & svr_next[8];
-  assign \$681  = msg_in__vector < 5'h10;
-  assign \$682  = msg_in__delivery_mode == 3'h4;
-  assign \$683  = msg_in__delivery_mode == 3'h5;
-  assign \$685  = ~ msg_in__level;
-  assign \$686  = \$684  & \$685 ;
-  assign \$687  = ~ \$686 ;
-  assign \$688  = \$683  & \$687 ;
-  assign \$689  = msg_in__delivery_mode == 3'h6;
-  assign \$690  = ~ lvt_lint0[16];
-  assign \$691  = msg_init | base_disable;
-  assign \$692  = ~ \$691 ;
-  assign \$693  = \$690  & \$692 ;
-  assign \$694  = ! lvt_lint0[10:8];
-  assign \$695  = \$693  & \$694 ;
-  assign \$697  = lint0 ^ lvt_lint0[13];
-  assign \$698  = ~ remote_irr[0];
-  assign \$699  = \$697  & \$698 ;
-  assign \$700  = lint0 ^ lvt_lint0[13];
-  assign \$701  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$702  = ~ \$701 ;
-  assign \$703  = \$700  & \$702 ;
-  assign \$704  = \$696  ? \$699  : \$703 ;
-  assign lint0_want = \$695  & \$704 ;
-  assign \$705  = lvt_lint0[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$705 ;
-  assign \$706  = lvt_lint0[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$706 ;
-  assign \$708  = lint0_go & \$707 ;
-  assign \$709  = ~ lvt_lint0[16];
-  assign \$710  = msg_init | base_disable;
-  assign \$711  = ~ \$710 ;
-  assign \$712  = \$709  & \$711 ;
-  assign \$713  = lvt_lint0[10:8] == 3'h4;
-  assign \$714  = \$712  & \$713 ;
-  assign \$715  = lint0 ^ lvt_lint0[13];
-  assign \$716  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$717  = ~ \$716 ;
-  assign \$718  = \$715  & \$717 ;
-  assign lint0_nmi = \$714  & \$718 ;
-  assign \$719  = ~ lvt_lint0[16];
-  assign \$720  = msg_init | base_disable;
-  assign \$721  = ~ \$720 ;
-  assign \$722  = \$719  & \$721 ;
-  assign \$723  = lvt_lint0[10:8] == 3'h5;
-  assign \$724  = \$722  & \$723 ;
-  assign \$725  = lint0 ^ lvt_lint0[13];
-  assign \$726  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$727  = ~ \$726 ;
-  assign \$728  = \$725  & \$727 ;
-  assign lint0_init = \$724  & \$728 ;
-  assign \$729  = ~ lvt_lint1[16];
-  assign \$730  = msg_init | base_disable;
-  assign \$731  = \$730  | lint0_init;
-  assign \$732  = ~ \$731 ;
-  assign \$733  = \$729  & \$732 ;
-  assign \$734  = ! lvt_lint1[10:8];
-  assign \$735  = \$733  & \$734 ;
-  assign \$737  = lint1 ^ lvt_lint1[13];
-  assign \$738  = ~ remote_irr[1];
-  assign \$739  = \$737  & \$738 ;
-  assign \$740  = lint1 ^ lvt_lint1[13];
-  assign \$741  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$742  = ~ \$741 ;
-  assign \$743  = \$740  & \$742 ;
-  assign \$744  = \$736  ? \$739  : \$743 ;
-  assign lint1_want = \$735  & \$744 ;
-  assign \$745  = lvt_lint1[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$745 ;
-  assign \$746  = lvt_lint1[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$746 ;
-  assign \$748  = lint1_go & \$747 ;
-  assign \$749  = ~ lvt_lint1[16];
-  assign \$750  = msg_init | base_disable;
-  assign \$751  = \$750  | lint0_init;
-  assign \$752  = ~ \$751 ;
-  assign \$753  = \$749  & \$752 ;
-  assign \$754  = lvt_lint1[10:8] == 3'h4;
-  assign \$755  = \$753  & \$754 ;
-  assign \$756  = lint1 ^ lvt_lint1[13];
-  assign \$757  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$758  = ~ \$757 ;
-  assign \$759  = \$756  & \$758 ;
-  assign lint1_nmi = \$755  & \$759 ;
-  assign \$760  = ~ lvt_lint1[16];
-  assign \$761  = msg_init | base_disable;
-  assign \$762  = \$761  | lint0_init;
-  assign \$763  = ~ \$762 ;
-  assign \$764  = \$760  & \$763 ;
-  assign \$765  = lvt_lint1[10:8] == 3'h5;
-  assign \$766  = \$764  & \$765 ;
-  assign \$767  = lint1 ^ lvt_lint1[13];
-  assign \$768  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$769  = ~ \$768 ;
-  assign \$770  = \$767  & \$769 ;
-  assign lint1_init = \$766  & \$770 ;
-  assign \$771  = presc >= 1'h1;
-  assign \$772  = presc >= 2'h3;
-  assign \$773  = presc >= 3'h7;
-  assign \$774  = presc >= 4'hf;
-  assign \$775  = presc >= 5'h1f;
-  assign \$776  = presc >= 6'h3f;
-  assign \$777  = presc >= 7'h7f;
-  assign presc_done = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  } >> { tdcr[3], tdcr[1:0] };
-  assign \$778  = | tmcct;
-  assign dec = \$778  & presc_done;
-  assign \$779  = tmcct == 1'h1;
-  assign expire = dec & \$779 ;
-  assign \$780  = tsc[15:0] >= tsc_deadline[15:0];
-  assign \$781  = tsc[15:0] == tsc_deadline[15:0];
-  assign \$782  = tsc[31:16] > tsc_deadline[31:16];
-  assign \$783  = tsc[31:16] == tsc_deadline[31:16];
-  assign \$784  = tsc[47:32] > tsc_deadline[47:32];
-  assign \$785  = tsc[47:32] == tsc_deadline[47:32];
-  assign \$786  = tsc[63:48] > tsc_deadline[63:48];
-  assign \$787  = tsc[63:48] == tsc_deadline[63:48];
-  assign \$788  = dl_reached_eq[1] & dl_reached_gt[0];
-  assign \$789  = dl_reached_gt[1] | \$788 ;
-  assign \$790  = dl_reached_eq[2] & \$789 ;
-  assign \$791  = dl_reached_gt[2] | \$790 ;
-  assign \$792  = dl_reached_eq[3] & \$791 ;
-  assign dl_reached = dl_reached_gt[3] | \$792 ;
-  assign \$793  = | tsc_deadline;
-  assign dl_due = \$793  & dl_reached;
-  assign \$794  = msr_acc & is_dl_q;
-  assign \$795  = \$794  & msr__write;
-  assign \$796  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$795  & \$796 ;
-  assign \$797  = expire | dl_due;
-  assign \$798  = ~ lvt_timer[16];
-  assign \$799  = \$797  & \$798 ;
-  assign \$800  = lvt_timer[7:0] >= 5'h10;
-  assign t_go = \$799  & \$800 ;
-  assign \$801  = expire | dl_due;
-  assign \$802  = ~ lvt_timer[16];
-  assign \$803  = \$801  & \$802 ;
-  assign \$804  = lvt_timer[7:0] < 5'h10;
-  assign t_bad = \$803  & \$804 ;
-  assign \$805  = err_reserved_r | err_reserved_w;
-  assign \$806  = err_send | self_bad;
-  assign \$807  = msg_illegal | lint0_illegal;
-  assign \$808  = \$807  | lint1_illegal;
-  assign \$809  = \$808  | t_bad;
-  assign \$810  = ~ lvt_error[16];
-  assign \$811  = err_seen & \$810 ;
-  assign \$812  = lvt_error[7:0] >= 5'h10;
-  assign e_go = \$811  & \$812 ;
-  assign \$813  = 1'h1 << msg_in__vector[4:0];
-  assign \$814  = 1'h1 << msg_in__vector[7:5];
-  assign \$815  = msg_take ? \$814  : 15'h0000;
-  assign \$816  = \$815 [0] ? \$813 [31:0] : 32'd0;
-  assign \$817  = \$815 [1] ? \$813 [31:0] : 32'd0;
-  assign \$818  = \$815 [2] ? \$813 [31:0] : 32'd0;
-  assign \$819  = \$815 [3] ? \$813 [31:0] : 32'd0;
-  assign \$820  = \$815 [4] ? \$813 [31:0] : 32'd0;
-  assign \$821  = \$815 [5] ? \$813 [31:0] : 32'd0;
-  assign \$822  = \$815 [6] ? \$813 [31:0] : 32'd0;
-  assign \$823  = \$815 [7] ? \$813 [31:0] : 32'd0;
-  assign \$824  = ~ { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$825  = tmr & \$824 ;
-  assign \$827  = \$826  ? { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$825  | \$827 ;
-  assign \$828  = 1'h1 << lvt_lint0[4:0];
-  assign \$829  = 1'h1 << lvt_lint0[7:5];
-  assign \$830  = lint0_go ? \$829  : 15'h0000;
-  assign \$831  = \$830 [0] ? \$828 [31:0] : 32'd0;
-  assign \$832  = \$830 [1] ? \$828 [31:0] : 32'd0;
-  assign \$833  = \$830 [2] ? \$828 [31:0] : 32'd0;
-  assign \$834  = \$830 [3] ? \$828 [31:0] : 32'd0;
-  assign \$835  = \$830 [4] ? \$828 [31:0] : 32'd0;
-  assign \$836  = \$830 [5] ? \$828 [31:0] : 32'd0;
-  assign \$837  = \$830 [6] ? \$828 [31:0] : 32'd0;
-  assign \$838  = \$830 [7] ? \$828 [31:0] : 32'd0;
-  assign \$839  = ~ { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$840  = tmr_stage0 & \$839 ;
-  assign \$842  = \$841  ? { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$840  | \$842 ;
-  assign \$843  = 1'h1 << lvt_lint1[4:0];
-  assign \$844  = 1'h1 << lvt_lint1[7:5];
-  assign \$845  = lint1_go ? \$844  : 15'h0000;
-  assign \$846  = \$845 [0] ? \$843 [31:0] : 32'd0;
-  assign \$847  = \$845 [1] ? \$843 [31:0] : 32'd0;
-  assign \$848  = \$845 [2] ? \$843 [31:0] : 32'd0;
-  assign \$849  = \$845 [3] ? \$843 [31:0] : 32'd0;
-  assign \$850  = \$845 [4] ? \$843 [31:0] : 32'd0;
-  assign \$851  = \$845 [5] ? \$843 [31:0] : 32'd0;
-  assign \$852  = \$845 [6] ? \$843 [31:0] : 32'd0;
-  assign \$853  = \$845 [7] ? \$843 [31:0] : 32'd0;
-  assign \$854  = ~ { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$855  = tmr_stage1 & \$854 ;
-  assign \$857  = \$856  ? { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$855  | \$857 ;
-  assign \$858  = 1'h1 << lvt_timer[4:0];
-  assign \$859  = 1'h1 << lvt_timer[7:5];
-  assign \$860  = t_go ? \$859  : 15'h0000;
-  assign \$861  = \$860 [0] ? \$858 [31:0] : 32'd0;
-  assign \$862  = \$860 [1] ? \$858 [31:0] : 32'd0;
-  assign \$863  = \$860 [2] ? \$858 [31:0] : 32'd0;
-  assign \$864  = \$860 [3] ? \$858 [31:0] : 32'd0;
-  assign \$865  = \$860 [4] ? \$858 [31:0] : 32'd0;
-  assign \$866  = \$860 [5] ? \$858 [31:0] : 32'd0;
-  assign \$867  = \$860 [6] ? \$858 [31:0] : 32'd0;
-  assign \$868  = \$860 [7] ? \$858 [31:0] : 32'd0;
-  assign \$869  = ~ { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$870  = tmr_stage2 & \$869 ;
-  assign \$872  = 1'h1 << lvt_error[4:0];
-  assign \$873  = 1'h1 << lvt_error[7:5];
-  assign \$874  = e_go ? \$873  : 15'h0000;
-  assign \$875  = \$874 [0] ? \$872 [31:0] : 32'd0;
-  assign \$876  = \$874 [1] ? \$872 [31:0] : 32'd0;
-  assign \$877  = \$874 [2] ? \$872 [31:0] : 32'd0;
-  assign \$878  = \$874 [3] ? \$872 [31:0] : 32'd0;
-  assign \$879  = \$874 [4] ? \$872 [31:0] : 32'd0;
-  assign \$880  = \$874 [5] ? \$872 [31:0] : 32'd0;
-  assign \$881  = \$874 [6] ? \$872 [31:0] : 32'd0;
-  assign \$882  = \$874 [7] ? \$872 [31:0] : 32'd0;
-  assign \$883  = ~ { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$884  = tmr_stage3 & \$883 ;
-  assign \$886  = msg_init | lint0_init;
-  assign init_go = \$886  | lint1_init;
-  assign \$887  = { \$381 , \$384 [6:4] } <= 1'h0;
-  assign \$888  = { \$381 , \$384 [6:4] } <= 1'h1;
-  assign \$889  = { \$381 , \$384 [6:4] } <= 2'h2;
-  assign \$890  = { \$381 , \$384 [6:4] } <= 2'h3;
-  assign \$891  = { \$381 , \$384 [6:4] } <= 3'h4;
-  assign \$892  = { \$381 , \$384 [6:4] } <= 3'h5;
-  assign \$893  = { \$381 , \$384 [6:4] } <= 3'h6;
-  assign \$894  = { \$381 , \$384 [6:4] } <= 3'h7;
-  assign \$895  = { \$381 , \$384 [6:4] } <= 4'h8;
-  assign \$896  = { \$381 , \$384 [6:4] } <= 4'h9;
-  assign \$897  = { \$381 , \$384 [6:4] } <= 4'ha;
-  assign \$898  = { \$381 , \$384 [6:4] } <= 4'hb;
-  assign \$899  = { \$381 , \$384 [6:4] } <= 4'hc;
-  assign \$900  = { \$381 , \$384 [6:4] } <= 4'hd;
-  assign \$901  = { \$381 , \$384 [6:4] } <= 4'he;
-  assign \$902  = ~ msr_ready;
-  assign \$903  = msr__valid & \$902 ;
-  assign \$904  = msr_acc & is_base_q;
-  assign \$905  = \$904  & msr__write;
-  assign \$906  = \$905  & base_ok;
-  assign \$908  = deliverable ? irrv : svr[7:0];
-  assign \$909  = x2_go & msr__write;
-  assign \$910  = \$909  & x2_is_icr_q;
-  assign \$911  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$912  = eoi_go & eoi_level;
-  assign \$913  = ~ svr[12];
-  assign \$914  = \$912  & \$913 ;
-  assign \$915  = | tmcct;
-  assign \$916  = lvt_timer[18:17] == 1'h1;
-  assign \$917  = \$916  ? tmict : 32'd0;
-  assign \$918  = tmcct - 1'h1;
-  assign \$919  = presc + 1'h1;
-  assign \$920  = dl_due | tsc_switch;
-  assign \$921  = esr_write ? 8'h00 : esr_pending;
-  assign \$922  = \$921  | err;
-  assign \$923  = | err;
-  assign \$924  = ~ { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
-  assign \$925  = irr & \$924 ;
-  assign \$926  = \$925  | { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$927  = \$926  | { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$928  = \$927  | { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$929  = \$928  | { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$930  = \$929  | { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$931  = inta_go & eoi_go;
-  assign \$932  = ~ remote_eoi;
-  assign \$933  = remote_irr & \$932 ;
-  assign \$934  = \$933  | remote_set;
-  assign \$935  = ~ eoi_go;
-  assign \$936  = inta_go & \$935 ;
-  assign \$937  = ~ inta_go;
-  assign \$938  = eoi_go & \$937 ;
-  assign \$939  = 1'h1 << irrv[7:4];
-  assign \$940  = { 15'h0000, isr_valid } | \$939 ;
-  assign \$941  = 1'h1 << { \$414 , \$419  };
-  assign \$942  = ~ \$941 ;
-  assign \$943  = { 15'h0000, isr_valid } & \$942 ;
-  assign \$944  = ! irrv[7:4];
-  assign \$945  = irrv[7:4] == 1'h1;
-  assign \$946  = irrv[7:4] == 2'h2;
-  assign \$947  = irrv[7:4] == 2'h3;
-  assign \$948  = irrv[7:4] == 3'h4;
-  assign \$949  = irrv[7:4] == 3'h5;
-  assign \$950  = irrv[7:4] == 3'h6;
-  assign \$951  = irrv[7:4] == 3'h7;
-  assign \$952  = irrv[7:4] == 4'h8;
-  assign \$953  = irrv[7:4] == 4'h9;
-  assign \$954  = irrv[7:4] == 4'ha;
-  assign \$955  = irrv[7:4] == 4'hb;
-  assign \$956  = irrv[7:4] == 4'hc;
-  assign \$957  = irrv[7:4] == 4'hd;
-  assign \$958  = irrv[7:4] == 4'he;
-  assign \$959  = irrv[7:4] == 4'hf;
-  assign \$960  = ~ nmi_ack;
-  assign \$961  = nmi & \$960 ;
-  assign \$962  = msg_nmi | lint0_nmi;
-  assign \$963  = \$962  | lint1_nmi;
-  assign \$964  = \$961  | \$963 ;
-  assign \$965  = init_go | base_disable;
-  always @(posedge clk)
-    \irr_any$90  <= \$966 ;
-  always @(posedge clk)
-    irrv <= \$967 ;
-  always @(posedge clk)
-    irr_ge <= \$968 ;
-  always @(posedge clk)
-    is_base_q <= \$969 ;
-  always @(posedge clk)
-    is_dl_q <= \$970 ;
-  always @(posedge clk)
-    gp_hit_q <= \$971 ;
-  always @(posedge clk)
-    gp_sel_q <= \$972 ;
-  always @(posedge clk)
-    x2_hit_q <= \$973 ;
-  always @(posedge clk)
-    x2_rd_ok_q <= \$974 ;
-  always @(posedge clk)
-    x2_wr_ok_q <= \$975 ;
-  always @(posedge clk)
-    x2_off_q <= \$976 ;
-  always @(posedge clk)
-    x2_is_id_q <= \$977 ;
-  always @(posedge clk)
-    x2_is_ldr_q <= \$978 ;
-  always @(posedge clk)
-    x2_is_icr_q <= \$979 ;
-  always @(posedge clk)
-    x2_is_self_ipi_q <= \$980 ;
-  always @(posedge clk)
-    msr_seen <= \$981 ;
-  always @(posedge clk)
-    apic_base <= \$982 ;
-  always @(posedge clk)
-    ack_valid <= \$983 ;
-  always @(posedge clk)
-    ack_vector <= \$984 ;
-  always @(posedge clk)
-    icr_dest32 <= \$985 ;
-  always @(posedge clk)
-    id_reg <= \$986 ;
-  always @(posedge clk)
-    id_set <= \$987 ;
-  always @(posedge clk)
-    ipi__valid <= \$988 ;
-  always @(posedge clk)
-    ipi__vector <= \$989 ;
-  always @(posedge clk)
-    ipi__delivery_mode <= \$990 ;
-  always @(posedge clk)
-    ipi__dest_mode <= \$991 ;
-  always @(posedge clk)
-    ipi__shorthand <= \$992 ;
-  always @(posedge clk)
-    ipi__trigger <= \$993 ;
-  always @(posedge clk)
-    ipi__level <= \$994 ;
-  always @(posedge clk)
-    ipi__dest <= \$995 ;
-  always @(posedge clk)
-    ipi__source <= \$996 ;
-  always @(posedge clk)
-    eoi__valid <= \$997 ;
-  always @(posedge clk)
-    eoi__vector <= \$998 ;
-  always @(posedge clk)
-    lint_prev <= \$999 ;
-  always @(posedge clk)
-    tmcct <= \$1000 ;
-  always @(posedge clk)
-    presc <= \$1001 ;
-  always @(posedge clk)
-    tsc_deadline <= \$1002 ;
-  always @(posedge clk)
-    esr_pending <= \$1003 ;
-  always @(posedge clk)
-    err_seen <= \$1004 ;
-  always @(posedge clk)
-    esr <= \$1005 ;
-  always @(posedge clk)
-    irr <= \$1006 ;
-  always @(posedge clk)
-    tmr <= \$1007 ;
-  always @(posedge clk)
-    settle <= \$1008 ;
-  always @(posedge clk)
-    remote_irr <= \$1009 ;
-  always @(posedge clk)
-    isr_valid <= \$1010 ;
-  always @(posedge clk)
-    isr_low0 <= \$1011 ;
-  always @(posedge clk)
-    isr_low1 <= \$1012 ;
-  always @(posedge clk)
-    isr_low2 <= \$1013 ;
-  always @(posedge clk)
-    isr_low3 <= \$1014 ;
-  always @(posedge clk)
-    isr_low4 <= \$1015 ;
-  always @(posedge clk)
-    isr_low5 <= \$1016 ;
-  always @(posedge clk)
-    isr_low6 <= \$1017 ;
-  always @(posedge clk)
-    isr_low7 <= \$1018 ;
-  always @(posedge clk)
-    isr_low8 <= \$1019 ;
-  always @(posedge clk)
-    isr_low9 <= \$1020 ;
-  always @(posedge clk)
-    isr_low10 <= \$1021 ;
-  always @(posedge clk)
-    isr_low11 <= \$1022 ;
-  always @(posedge clk)
-    isr_low12 <= \$1023 ;
-  always @(posedge clk)
-    isr_low13 <= \$1024 ;
-  always @(posedge clk)
-    isr_low14 <= \$1025 ;
-  always @(posedge clk)
-    isr_low15 <= \$1026 ;
-  always @(posedge clk)
-    nmi <= \$1027 ;
-  always @(posedge clk)
-    tpr <= \$1028 ;
-  always @(posedge clk)
-    ldr <= \$1029 ;
-  always @(posedge clk)
-    dfr <= \$1030 ;
-  always @(posedge clk)
-    svr <= \$1031 ;
-  always @(posedge clk)
-    icr_lo <= \$1032 ;
-  always @(posedge clk)
-    icr_hi <= \$1033 ;
-  always @(posedge clk)
-    lvt_timer <= \$1034 ;
-  always @(posedge clk)
-    lvt_thermal <= \$1035 ;
-  always @(posedge clk)
-    lvt_perfmon <= \$1036 ;
-  always @(posedge clk)
-    lvt_lint0 <= \$1037 ;
-  always @(posedge clk)
-    lvt_lint1 <= \$1038 ;
-  always @(posedge clk)
-    lvt_error <= \$1039 ;
-  always @(posedge clk)
-    tmict <= \$1040 ;
-  always @(posedge clk)
-    tdcr <= \$1041 ;
-  always @(posedge clk)
-    init <= \$1042 ;
-  always @(posedge clk)
-    sipi <= \$1043 ;
-  always @(posedge clk)
-    sipi_vector <= \$1044 ;
+  assign \$676  = inta_go | isr_any4;
+  assign eoi_go = eoi_write & \$676 ;
+  assign \$677  = 1'h1 << irrv[4:0];
+  assign \$678  = 1'h1 << irrv[7:5];
+  assign \$679  = inta_go ? \$678  : 15'h0000;
+  assign \$680  = \$679 [0] ? \$677 [31:0] : 32'd0;
+  assign \$681  = \$679 [1] ? \$677 [31:0] : 32'd0;
+  assign \$682  = \$679 [2] ? \$677 [31:0] : 32'd0;
+  assign \$683  = \$679 [3] ? \$677 [31:0] : 32'd0;
+  assign \$684  = \$679 [4] ? \$677 [31:0] : 32'd0;
+  assign \$685  = \$679 [5] ? \$677 [31:0] : 32'd0;
+  assign \$686  = \$679 [6] ? \$677 [31:0] : 32'd0;
+  assign \$687  = \$679 [7] ? \$677 [31:0] : 32'd0;
+  assign \$688  = tmr >> irrv;
+  assign \$689  = tmr >> { \$414 , \$419 , isr_pay4 };
+  assign eoi_level = inta_go ? \$688  : \$689 ;
+  assign \$690  = lvt_lint0[7:0] == eoi_vec;
+  assign \$691  = eoi_go & \$690 ;
+  assign \$692  = lvt_lint1[7:0] == eoi_vec;
+  assign \$693  = eoi_go & \$692 ;
+  assign \$694  = msg_in__valid & hw_en_next;
+  assign \$695  = ! msg_in__delivery_mode;
+  assign \$696  = msg_in__delivery_mode == 1'h1;
+  assign \$697  = \$695  | \$696 ;
+  assign \$699  = ~ msg_in__level;
+  assign \$700  = \$698  & \$699 ;
+  assign \$701  = ~ \$700 ;
+  assign \$702  = \$697  & \$701 ;
+  assign \$703  = \$702  & svr_next[8];
+  assign \$704  = msg_in__vector < 5'h10;
+  assign \$705  = msg_in__delivery_mode == 3'h4;
+  assign \$706  = msg_in__delivery_mode == 3'h5;
+  assign \$708  = ~ msg_in__level;
+  assign \$709  = \$707  & \$708 ;
+  assign \$710  = ~ \$709 ;
+  assign \$711  = \$706  & \$710 ;
+  assign \$712  = msg_in__delivery_mode == 3'h6;
+  assign \$713  = ~ lvt_lint0[16];
+  assign \$714  = msg_init | base_disable;
+  assign \$715  = ~ \$714 ;
+  assign \$716  = \$713  & \$715 ;
+  assign \$717  = ! lvt_lint0[10:8];
+  assign \$718  = \$716  & \$717 ;
+  assign \$720  = lint0 ^ lvt_lint0[13];
+  assign \$721  = ~ remote_irr[0];
+  assign \$722  = \$720  & \$721 ;
+  assign \$723  = lint0 ^ lvt_lint0[13];
+  assign \$724  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$725  = ~ \$724 ;
+  assign \$726  = \$723  & \$725 ;
+  assign \$727  = \$719  ? \$722  : \$726 ;
+  assign lint0_want = \$718  & \$727 ;
+  assign \$728  = lvt_lint0[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$728 ;
+  assign \$729  = lvt_lint0[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$729 ;
+  assign \$731  = lint0_go & \$730 ;
+  assign \$732  = ~ lvt_lint0[16];
+  assign \$733  = msg_init | base_disable;
+  assign \$734  = ~ \$733 ;
+  assign \$735  = \$732  & \$734 ;
+  assign \$736  = lvt_lint0[10:8] == 3'h4;
+  assign \$737  = \$735  & \$736 ;
+  assign \$738  = lint0 ^ lvt_lint0[13];
+  assign \$739  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$740  = ~ \$739 ;
+  assign \$741  = \$738  & \$740 ;
+  assign lint0_nmi = \$737  & \$741 ;
+  assign \$742  = ~ lvt_lint0[16];
+  assign \$743  = msg_init | base_disable;
+  assign \$744  = ~ \$743 ;
+  assign \$745  = \$742  & \$744 ;
+  assign \$746  = lvt_lint0[10:8] == 3'h5;
+  assign \$747  = \$745  & \$746 ;
+  assign \$748  = lint0 ^ lvt_lint0[13];
+  assign \$749  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$750  = ~ \$749 ;
+  assign \$751  = \$748  & \$750 ;
+  assign lint0_init = \$747  & \$751 ;
+  assign \$752  = ~ lvt_lint1[16];
+  assign \$753  = msg_init | base_disable;
+  assign \$754  = \$753  | lint0_init;
+  assign \$755  = ~ \$754 ;
+  assign \$756  = \$752  & \$755 ;
+  assign \$757  = ! lvt_lint1[10:8];
+  assign \$758  = \$756  & \$757 ;
+  assign \$760  = lint1 ^ lvt_lint1[13];
+  assign \$761  = ~ remote_irr[1];
+  assign \$762  = \$760  & \$761 ;
+  assign \$763  = lint1 ^ lvt_lint1[13];
+  assign \$764  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$765  = ~ \$764 ;
+  assign \$766  = \$763  & \$765 ;
+  assign \$767  = \$759  ? \$762  : \$766 ;
+  assign lint1_want = \$758  & \$767 ;
+  assign \$768  = lvt_lint1[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$768 ;
+  assign \$769  = lvt_lint1[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$769 ;
+  assign \$771  = lint1_go & \$770 ;
+  assign \$772  = ~ lvt_lint1[16];
+  assign \$773  = msg_init | base_disable;
+  assign \$774  = \$773  | lint0_init;
+  assign \$775  = ~ \$774 ;
+  assign \$776  = \$772  & \$775 ;
+  assign \$777  = lvt_lint1[10:8] == 3'h4;
+  assign \$778  = \$776  & \$777 ;
+  assign \$779  = lint1 ^ lvt_lint1[13];
+  assign \$780  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$781  = ~ \$780 ;
+  assign \$782  = \$779  & \$781 ;
+  assign lint1_nmi = \$778  & \$782 ;
+  assign \$783  = ~ lvt_lint1[16];
+  assign \$784  = msg_init | base_disable;
+  assign \$785  = \$784  | lint0_init;
+  assign \$786  = ~ \$785 ;
+  assign \$787  = \$783  & \$786 ;
+  assign \$788  = lvt_lint1[10:8] == 3'h5;
+  assign \$789  = \$787  & \$788 ;
+  assign \$790  = lint1 ^ lvt_lint1[13];
+  assign \$791  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$792  = ~ \$791 ;
+  assign \$793  = \$790  & \$792 ;
+  assign lint1_init = \$789  & \$793 ;
+  assign \$794  = presc >= 1'h1;
+  assign \$795  = presc >= 2'h3;
+  assign \$796  = presc >= 3'h7;
+  assign \$797  = presc >= 4'hf;
+  assign \$798  = presc >= 5'h1f;
+  assign \$799  = presc >= 6'h3f;
+  assign \$800  = presc >= 7'h7f;
+  assign presc_done = { 1'h1, \$800 , \$799 , \$798 , \$797 , \$796 , \$795 , \$794  } >> { tdcr[3], tdcr[1:0] };
+  assign \$801  = | tmcct;
+  assign dec = \$801  & presc_done;
+  assign \$802  = tmcct == 1'h1;
+  assign expire = dec & \$802 ;
+  assign \$803  = tsc[15:0] >= dl_wdata_m1[15:0];
+  assign \$804  = tsc[15:0] == dl_wdata_m1[15:0];
+  assign \$805  = tsc[31:16] > dl_wdata_m1[31:16];
+  assign \$806  = tsc[31:16] == dl_wdata_m1[31:16];
+  assign \$807  = tsc[47:32] > dl_wdata_m1[47:32];
+  assign \$808  = tsc[47:32] == dl_wdata_m1[47:32];
+  assign \$809  = tsc[63:48] > dl_wdata_m1[63:48];
+  assign \$810  = tsc[63:48] == dl_wdata_m1[63:48];
+  assign \$811  = dl_reached_w_eq[1] & dl_reached_w_gt[0];
+  assign \$812  = dl_reached_w_gt[1] | \$811 ;
+  assign \$813  = dl_reached_w_eq[2] & \$812 ;
+  assign \$814  = dl_reached_w_gt[2] | \$813 ;
+  assign \$815  = dl_reached_w_eq[3] & \$814 ;
+  assign dl_reached_w = dl_reached_w_gt[3] | \$815 ;
+  assign \$816  = tsc[15:0] >= tsc_deadline_m1[15:0];
+  assign \$817  = tsc[15:0] == tsc_deadline_m1[15:0];
+  assign \$818  = tsc[31:16] > tsc_deadline_m1[31:16];
+  assign \$819  = tsc[31:16] == tsc_deadline_m1[31:16];
+  assign \$820  = tsc[47:32] > tsc_deadline_m1[47:32];
+  assign \$821  = tsc[47:32] == tsc_deadline_m1[47:32];
+  assign \$822  = tsc[63:48] > tsc_deadline_m1[63:48];
+  assign \$823  = tsc[63:48] == tsc_deadline_m1[63:48];
+  assign \$824  = dl_reached_eq[1] & dl_reached_gt[0];
+  assign \$825  = dl_reached_gt[1] | \$824 ;
+  assign \$826  = dl_reached_eq[2] & \$825 ;
+  assign \$827  = dl_reached_gt[2] | \$826 ;
+  assign \$828  = dl_reached_eq[3] & \$827 ;
+  assign dl_reached = dl_reached_gt[3] | \$828 ;
+  assign \$829  = msr_acc & is_dl_q;
+  assign \$830  = \$829  & msr__write;
+  assign \$831  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$830  & \$831 ;
+  assign hit_w = dl_wdata_nz & dl_reached_w;
+  assign \$832  = | tsc_deadline;
+  assign hit_k = \$832  & dl_reached;
+  assign \$833  = expire | dl_due;
+  assign \$834  = ~ lvt_timer[16];
+  assign \$835  = \$833  & \$834 ;
+  assign \$836  = lvt_timer[7:0] >= 5'h10;
+  assign t_go = \$835  & \$836 ;
+  assign \$837  = expire | dl_due;
+  assign \$838  = ~ lvt_timer[16];
+  assign \$839  = \$837  & \$838 ;
+  assign \$840  = lvt_timer[7:0] < 5'h10;
+  assign t_bad = \$839  & \$840 ;
+  assign \$841  = err_reserved_r | err_reserved_w;
+  assign \$842  = err_send | self_bad;
+  assign \$843  = msg_illegal | lint0_illegal;
+  assign \$844  = \$843  | lint1_illegal;
+  assign \$845  = \$844  | t_bad;
+  assign \$846  = ~ lvt_error[16];
+  assign \$847  = err_seen & \$846 ;
+  assign \$848  = lvt_error[7:0] >= 5'h10;
+  assign e_go = \$847  & \$848 ;
+  assign \$849  = 1'h1 << msg_in__vector[4:0];
+  assign \$850  = 1'h1 << msg_in__vector[7:5];
+  assign \$851  = msg_take ? \$850  : 15'h0000;
+  assign \$852  = \$851 [0] ? \$849 [31:0] : 32'd0;
+  assign \$853  = \$851 [1] ? \$849 [31:0] : 32'd0;
+  assign \$854  = \$851 [2] ? \$849 [31:0] : 32'd0;
+  assign \$855  = \$851 [3] ? \$849 [31:0] : 32'd0;
+  assign \$856  = \$851 [4] ? \$849 [31:0] : 32'd0;
+  assign \$857  = \$851 [5] ? \$849 [31:0] : 32'd0;
+  assign \$858  = \$851 [6] ? \$849 [31:0] : 32'd0;
+  assign \$859  = \$851 [7] ? \$849 [31:0] : 32'd0;
+  assign \$860  = ~ { \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853 , \$852  };
+  assign \$861  = tmr & \$860 ;
+  assign \$863  = \$862  ? { \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853 , \$852  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$861  | \$863 ;
+  assign \$864  = 1'h1 << lvt_lint0[4:0];
+  assign \$865  = 1'h1 << lvt_lint0[7:5];
+  assign \$866  = lint0_go ? \$865  : 15'h0000;
+  assign \$867  = \$866 [0] ? \$864 [31:0] : 32'd0;
+  assign \$868  = \$866 [1] ? \$864 [31:0] : 32'd0;
+  assign \$869  = \$866 [2] ? \$864 [31:0] : 32'd0;
+  assign \$870  = \$866 [3] ? \$864 [31:0] : 32'd0;
+  assign \$871  = \$866 [4] ? \$864 [31:0] : 32'd0;
+  assign \$872  = \$866 [5] ? \$864 [31:0] : 32'd0;
+  assign \$873  = \$866 [6] ? \$864 [31:0] : 32'd0;
+  assign \$874  = \$866 [7] ? \$864 [31:0] : 32'd0;
+  assign \$875  = ~ { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
+  assign \$876  = tmr_stage0 & \$875 ;
+  assign \$878  = \$877  ? { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$876  | \$878 ;
+  assign \$879  = 1'h1 << lvt_lint1[4:0];
+  assign \$880  = 1'h1 << lvt_lint1[7:5];
+  assign \$881  = lint1_go ? \$880  : 15'h0000;
+  assign \$882  = \$881 [0] ? \$879 [31:0] : 32'd0;
+  assign \$883  = \$881 [1] ? \$879 [31:0] : 32'd0;
+  assign \$884  = \$881 [2] ? \$879 [31:0] : 32'd0;
+  assign \$885  = \$881 [3] ? \$879 [31:0] : 32'd0;
+  assign \$886  = \$881 [4] ? \$879 [31:0] : 32'd0;
+  assign \$887  = \$881 [5] ? \$879 [31:0] : 32'd0;
+  assign \$888  = \$881 [6] ? \$879 [31:0] : 32'd0;
+  assign \$889  = \$881 [7] ? \$879 [31:0] : 32'd0;
+  assign \$890  = ~ { \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882  };
+  assign \$891  = tmr_stage1 & \$890 ;
+  assign \$893  = \$892  ? { \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$891  | \$893 ;
+  assign \$894  = 1'h1 << lvt_timer[4:0];
+  assign \$895  = 1'h1 << lvt_timer[7:5];
+  assign \$896  = t_go ? \$895  : 15'h0000;
+  assign \$897  = \$896 [0] ? \$894 [31:0] : 32'd0;
+  assign \$898  = \$896 [1] ? \$894 [31:0] : 32'd0;
+  assign \$899  = \$896 [2] ? \$894 [31:0] : 32'd0;
+  assign \$900  = \$896 [3] ? \$894 [31:0] : 32'd0;
+  assign \$901  = \$896 [4] ? \$894 [31:0] : 32'd0;
+  assign \$902  = \$896 [5] ? \$894 [31:0] : 32'd0;
+  assign \$903  = \$896 [6] ? \$894 [31:0] : 32'd0;
+  assign \$904  = \$896 [7] ? \$894 [31:0] : 32'd0;
+  assign \$905  = ~ { \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898 , \$897  };
+  assign \$906  = tmr_stage2 & \$905 ;
+  assign \$908  = 1'h1 << lvt_error[4:0];
+  assign \$909  = 1'h1 << lvt_error[7:5];
+  assign \$910  = e_go ? \$909  : 15'h0000;
+  assign \$911  = \$910 [0] ? \$908 [31:0] : 32'd0;
+  assign \$912  = \$910 [1] ? \$908 [31:0] : 32'd0;
+  assign \$913  = \$910 [2] ? \$908 [31:0] : 32'd0;
+  assign \$914  = \$910 [3] ? \$908 [31:0] : 32'd0;
+  assign \$915  = \$910 [4] ? \$908 [31:0] : 32'd0;
+  assign \$916  = \$910 [5] ? \$908 [31:0] : 32'd0;
+  assign \$917  = \$910 [6] ? \$908 [31:0] : 32'd0;
+  assign \$918  = \$910 [7] ? \$908 [31:0] : 32'd0;
+  assign \$919  = ~ { \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912 , \$911  };
+  assign \$920  = tmr_stage3 & \$919 ;
+  assign \$922  = msg_init | lint0_init;
+  assign init_go = \$922  | lint1_init;
+  assign \$923  = { \$381 , \$384 [6:4] } <= 1'h0;
+  assign \$924  = { \$381 , \$384 [6:4] } <= 1'h1;
+  assign \$925  = { \$381 , \$384 [6:4] } <= 2'h2;
+  assign \$926  = { \$381 , \$384 [6:4] } <= 2'h3;
+  assign \$927  = { \$381 , \$384 [6:4] } <= 3'h4;
+  assign \$928  = { \$381 , \$384 [6:4] } <= 3'h5;
+  assign \$929  = { \$381 , \$384 [6:4] } <= 3'h6;
+  assign \$930  = { \$381 , \$384 [6:4] } <= 3'h7;
+  assign \$931  = { \$381 , \$384 [6:4] } <= 4'h8;
+  assign \$932  = { \$381 , \$384 [6:4] } <= 4'h9;
+  assign \$933  = { \$381 , \$384 [6:4] } <= 4'ha;
+  assign \$934  = { \$381 , \$384 [6:4] } <= 4'hb;
+  assign \$935  = { \$381 , \$384 [6:4] } <= 4'hc;
+  assign \$936  = { \$381 , \$384 [6:4] } <= 4'hd;
+  assign \$937  = { \$381 , \$384 [6:4] } <= 4'he;
+  assign \$938  = ~ msr_ready;
+  assign \$939  = msr__valid & \$938 ;
+  assign \$940  = msr_acc & is_base_q;
+  assign \$941  = \$940  & msr__write;
+  assign \$942  = \$941  & base_ok;
+  assign \$944  = deliverable ? irrv : svr[7:0];
+  assign \$945  = x2_go & msr__write;
+  assign \$946  = \$945  & x2_is_icr_q;
+  assign \$947  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$948  = eoi_go & eoi_level;
+  assign \$949  = ~ svr[12];
+  assign \$950  = \$948  & \$949 ;
+  assign \$951  = | tmcct;
+  assign \$952  = lvt_timer[18:17] == 1'h1;
+  assign \$953  = \$952  ? tmict : 32'd0;
+  assign \$954  = tmcct - 1'h1;
+  assign \$955  = presc + 1'h1;
+  assign \$956  = msr__wdata - 1'h1;
+  assign \$957  = | msr__wdata;
+  assign \$958  = ~ init_go;
+  assign \$959  = ~ base_disable;
+  assign \$960  = \$958  & \$959 ;
+  assign \$961  = ~ dl_due;
+  assign \$962  = hit_k & \$961 ;
+  assign \$963  = ~ tsc_switch;
+  assign \$964  = \$962  & \$963 ;
+  assign \$965  = dl_write ? hit_w : \$964 ;
+  assign \$966  = \$960  & \$965 ;
+  assign \$967  = dl_due | tsc_switch;
+  assign \$968  = esr_write ? 8'h00 : esr_pending;
+  assign \$969  = \$968  | err;
+  assign \$970  = | err;
+  assign \$971  = ~ { \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681 , \$680  };
+  assign \$972  = irr & \$971 ;
+  assign \$973  = \$972  | { \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853 , \$852  };
+  assign \$974  = \$973  | { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
+  assign \$975  = \$974  | { \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882  };
+  assign \$976  = \$975  | { \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898 , \$897  };
+  assign \$977  = \$976  | { \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912 , \$911  };
+  assign \$978  = inta_go & eoi_go;
+  assign \$979  = ~ remote_eoi;
+  assign \$980  = remote_irr & \$979 ;
+  assign \$981  = \$980  | remote_set;
+  assign \$982  = ~ eoi_go;
+  assign \$983  = inta_go & \$982 ;
+  assign \$984  = ~ inta_go;
+  assign \$985  = eoi_go & \$984 ;
+  assign \$986  = 1'h1 << irrv[7:4];
+  assign \$987  = { 15'h0000, isr_valid } | \$986 ;
+  assign \$988  = 1'h1 << { \$414 , \$419  };
+  assign \$989  = ~ \$988 ;
+  assign \$990  = { 15'h0000, isr_valid } & \$989 ;
+  assign \$991  = ! irrv[7:4];
+  assign \$992  = irrv[7:4] == 1'h1;
+  assign \$993  = irrv[7:4] == 2'h2;
+  assign \$994  = irrv[7:4] == 2'h3;
+  assign \$995  = irrv[7:4] == 3'h4;
+  assign \$996  = irrv[7:4] == 3'h5;
+  assign \$997  = irrv[7:4] == 3'h6;
+  assign \$998  = irrv[7:4] == 3'h7;
+  assign \$999  = irrv[7:4] == 4'h8;
+  assign \$1000  = irrv[7:4] == 4'h9;
+  assign \$1001  = irrv[7:4] == 4'ha;
+  assign \$1002  = irrv[7:4] == 4'hb;
+  assign \$1003  = irrv[7:4] == 4'hc;
+  assign \$1004  = irrv[7:4] == 4'hd;
+  assign \$1005  = irrv[7:4] == 4'he;
+  assign \$1006  = irrv[7:4] == 4'hf;
+  assign \$1007  = ~ nmi_ack;
+  assign \$1008  = nmi & \$1007 ;
+  assign \$1009  = msg_nmi | lint0_nmi;
+  assign \$1010  = \$1009  | lint1_nmi;
+  assign \$1011  = \$1008  | \$1010 ;
+  assign \$1012  = init_go | base_disable;
+  always @(posedge clk)
+    \irr_any$92  <= \$1013 ;
+  always @(posedge clk)
+    irrv <= \$1014 ;
+  always @(posedge clk)
+    irr_ge <= \$1015 ;
+  always @(posedge clk)
+    is_base_q <= \$1016 ;
+  always @(posedge clk)
+    is_dl_q <= \$1017 ;
+  always @(posedge clk)
+    gp_hit_q <= \$1018 ;
+  always @(posedge clk)
+    gp_sel_q <= \$1019 ;
+  always @(posedge clk)
+    x2_hit_q <= \$1020 ;
+  always @(posedge clk)
+    x2_rd_ok_q <= \$1021 ;
+  always @(posedge clk)
+    x2_wr_ok_q <= \$1022 ;
+  always @(posedge clk)
+    x2_off_q <= \$1023 ;
+  always @(posedge clk)
+    x2_is_id_q <= \$1024 ;
+  always @(posedge clk)
+    x2_is_ldr_q <= \$1025 ;
+  always @(posedge clk)
+    x2_is_icr_q <= \$1026 ;
+  always @(posedge clk)
+    x2_is_self_ipi_q <= \$1027 ;
+  always @(posedge clk)
+    msr_seen <= \$1028 ;
+  always @(posedge clk)
+    base_wdata_disabled_q <= \$1029 ;
+  always @(posedge clk)
+    base_wdata_xapic_q <= \$1030 ;
+  always @(posedge clk)
+    base_wdata_x2apic_q <= \$1031 ;
+  always @(posedge clk)
+    base_wdata_gp_ok_q <= \$1032 ;
+  always @(posedge clk)
+    apic_base <= \$1033 ;
+  always @(posedge clk)
+    ack_valid <= \$1034 ;
+  always @(posedge clk)
+    ack_vector <= \$1035 ;
+  always @(posedge clk)
+    icr_dest32 <= \$1036 ;
+  always @(posedge clk)
+    id_reg <= \$1037 ;
+  always @(posedge clk)
+    id_set <= \$1038 ;
+  always @(posedge clk)
+    ipi__valid <= \$1039 ;
+  always @(posedge clk)
+    ipi__vector <= \$1040 ;
+  always @(posedge clk)
+    ipi__delivery_mode <= \$1041 ;
+  always @(posedge clk)
+    ipi__dest_mode <= \$1042 ;
+  always @(posedge clk)
+    ipi__shorthand <= \$1043 ;
+  always @(posedge clk)
+    ipi__trigger <= \$1044 ;
+  always @(posedge clk)
+    ipi__level <= \$1045 ;
+  always @(posedge clk)
+    ipi__dest <= \$1046 ;
+  always @(posedge clk)
+    ipi__source <= \$1047 ;
+  always @(posedge clk)
+    eoi__valid <= \$1048 ;
+  always @(posedge clk)
+    eoi__vector <= \$1049 ;
+  always @(posedge clk)
+    lint_prev <= \$1050 ;
+  always @(posedge clk)
+    tmcct <= \$1051 ;
+  always @(posedge clk)
+    presc <= \$1052 ;
+  always @(posedge clk)
+    dl_wdata_m1 <= \$1053 ;
+  always @(posedge clk)
+    dl_wdata_nz <= \$1054 ;
+  always @(posedge clk)
+    dl_due <= \$1055 ;
+  always @(posedge clk)
+    tsc_deadline <= \$1056 ;
+  always @(posedge clk)
+    tsc_deadline_m1 <= \$1057 ;
+  always @(posedge clk)
+    esr_pending <= \$1058 ;
+  always @(posedge clk)
+    err_seen <= \$1059 ;
+  always @(posedge clk)
+    esr <= \$1060 ;
+  always @(posedge clk)
+    irr <= \$1061 ;
+  always @(posedge clk)
+    tmr <= \$1062 ;
+  always @(posedge clk)
+    settle <= \$1063 ;
+  always @(posedge clk)
+    remote_irr <= \$1064 ;
+  always @(posedge clk)
+    isr_valid <= \$1065 ;
+  always @(posedge clk)
+    isr_low0 <= \$1066 ;
+  always @(posedge clk)
+    isr_low1 <= \$1067 ;
+  always @(posedge clk)
+    isr_low2 <= \$1068 ;
+  always @(posedge clk)
+    isr_low3 <= \$1069 ;
+  always @(posedge clk)
+    isr_low4 <= \$1070 ;
+  always @(posedge clk)
+    isr_low5 <= \$1071 ;
+  always @(posedge clk)
+    isr_low6 <= \$1072 ;
+  always @(posedge clk)
+    isr_low7 <= \$1073 ;
+  always @(posedge clk)
+    isr_low8 <= \$1074 ;
+  always @(posedge clk)
+    isr_low9 <= \$1075 ;
+  always @(posedge clk)
+    isr_low10 <= \$1076 ;
+  always @(posedge clk)
+    isr_low11 <= \$1077 ;
+  always @(posedge clk)
+    isr_low12 <= \$1078 ;
+  always @(posedge clk)
+    isr_low13 <= \$1079 ;
+  always @(posedge clk)
+    isr_low14 <= \$1080 ;
+  always @(posedge clk)
+    isr_low15 <= \$1081 ;
+  always @(posedge clk)
+    nmi <= \$1082 ;
+  always @(posedge clk)
+    tpr <= \$1083 ;
+  always @(posedge clk)
+    ldr <= \$1084 ;
+  always @(posedge clk)
+    dfr <= \$1085 ;
+  always @(posedge clk)
+    svr <= \$1086 ;
+  always @(posedge clk)
+    icr_lo <= \$1087 ;
+  always @(posedge clk)
+    icr_hi <= \$1088 ;
+  always @(posedge clk)
+    lvt_timer <= \$1089 ;
+  always @(posedge clk)
+    lvt_thermal <= \$1090 ;
+  always @(posedge clk)
+    lvt_perfmon <= \$1091 ;
+  always @(posedge clk)
+    lvt_lint0 <= \$1092 ;
+  always @(posedge clk)
+    lvt_lint1 <= \$1093 ;
+  always @(posedge clk)
+    lvt_error <= \$1094 ;
+  always @(posedge clk)
+    tmict <= \$1095 ;
+  always @(posedge clk)
+    tdcr <= \$1096 ;
+  always @(posedge clk)
+    init <= \$1097 ;
+  always @(posedge clk)
+    sipi <= \$1098 ;
+  always @(posedge clk)
+    sipi_vector <= \$1099 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -3186,7 +3335,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h030:
             /* empty */;
         12'h080:
-            tpr_next = \$587 ;
+            tpr_next = \$610 ;
       endcase
     end
   end
@@ -3210,7 +3359,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0c0:
             /* empty */;
         12'h0d0:
-            ldr_next = \$588 ;
+            ldr_next = \$611 ;
       endcase
     end
   end
@@ -3236,7 +3385,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0d0:
             /* empty */;
         12'h0e0:
-            dfr_next = \$589 ;
+            dfr_next = \$612 ;
       endcase
     end
   end
@@ -3264,7 +3413,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            svr_next = \$590 ;
+            svr_next = \$613 ;
       endcase
     end
   end
@@ -3302,8 +3451,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$599 ) begin
-              icr_lo_next = \$600 ;
+            if (\$622 ) begin
+              icr_lo_next = \$623 ;
             end
       endcase
     end
@@ -3344,7 +3493,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h300:
             /* empty */;
         12'h310:
-            icr_hi_next = \$623 ;
+            icr_hi_next = \$646 ;
       endcase
     end
   end
@@ -3372,8 +3521,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_timer_next = \$593 ;
+            if (\$615 ) begin
+              lvt_timer_next = \$616 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3388,7 +3537,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            lvt_timer_next = \$626 ;
+            lvt_timer_next = \$649 ;
       endcase
     end
   end
@@ -3416,8 +3565,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_thermal_next = \$594 ;
+            if (\$615 ) begin
+              lvt_thermal_next = \$617 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3434,7 +3583,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h320:
             /* empty */;
         12'h330:
-            lvt_thermal_next = \$636 ;
+            lvt_thermal_next = \$659 ;
       endcase
     end
   end
@@ -3462,8 +3611,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_perfmon_next = \$595 ;
+            if (\$615 ) begin
+              lvt_perfmon_next = \$618 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3482,7 +3631,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h330:
             /* empty */;
         12'h340:
-            lvt_perfmon_next = \$639 ;
+            lvt_perfmon_next = \$662 ;
       endcase
     end
   end
@@ -3510,8 +3659,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_lint0_next = \$596 ;
+            if (\$615 ) begin
+              lvt_lint0_next = \$619 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3532,7 +3681,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h340:
             /* empty */;
         12'h350:
-            lvt_lint0_next = \$642 ;
+            lvt_lint0_next = \$665 ;
       endcase
     end
   end
@@ -3560,8 +3709,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_lint1_next = \$597 ;
+            if (\$615 ) begin
+              lvt_lint1_next = \$620 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3584,7 +3733,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h350:
             /* empty */;
         12'h360:
-            lvt_lint1_next = \$645 ;
+            lvt_lint1_next = \$668 ;
       endcase
     end
   end
@@ -3612,8 +3761,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_error_next = \$598 ;
+            if (\$615 ) begin
+              lvt_error_next = \$621 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3638,7 +3787,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h360:
             /* empty */;
         12'h370:
-            lvt_error_next = \$648 ;
+            lvt_error_next = \$671 ;
       endcase
     end
   end
@@ -3680,7 +3829,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$633 ) begin
+            if (\$656 ) begin
               tmict_next = 32'd0;
             end
         12'h330:
@@ -3694,8 +3843,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$650 ) begin
-              tmict_next = \$651 ;
+            if (\$673 ) begin
+              tmict_next = \$674 ;
             end
       endcase
     end
@@ -3754,17 +3903,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h390:
             /* empty */;
         12'h3e0:
-            tdcr_next = \$652 ;
+            tdcr_next = \$675 ;
       endcase
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$463 ) begin
+    if (\$495 ) begin
       apr = tpr[7:0];
+    end else if (\$497 ) begin
+      apr = { irrv[7:4], 4'h0 };
     end else begin
-      apr = { \$465 , 4'h0 };
+      apr = { \$498 , 4'h0 };
     end
   end
   always @* begin
@@ -4440,11 +4591,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     r_data = 32'd0;
     casez (r_addr)
       12'h020:
-          r_data = { \$552 , 24'h000000 };
+          r_data = { \$571 , 24'h000000 };
       12'h030:
           r_data = 32'd17104916;
       12'h080:
-          r_data = \$553 ;
+          r_data = \$572 ;
       12'h090:
           r_data = { 24'h000000, apr };
       12'h0a0:
@@ -4454,41 +4605,41 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
       12'h0c0:
           r_data = 32'd0;
       12'h0d0:
-          r_data = \$554 ;
+          r_data = \$573 ;
       12'h0e0:
-          r_data = \$555 ;
+          r_data = \$574 ;
       12'h0f0:
-          r_data = \$556 ;
+          r_data = \$575 ;
       12'b00010???0000:
-          r_data = { \$551 , \$549  };
+          r_data = { \$570 , \$568  };
       12'b00011???0000:
-          r_data = \$557 ;
+          r_data = \$576 ;
       12'b00100???0000:
-          r_data = \$558 ;
+          r_data = \$577 ;
       12'h280:
           r_data = { 24'h000000, esr };
       12'h300:
-          r_data = \$561 ;
+          r_data = \$580 ;
       12'h310:
-          r_data = \$562 ;
+          r_data = \$581 ;
       12'h320:
-          r_data = \$563 ;
+          r_data = \$582 ;
       12'h330:
-          r_data = \$564 ;
+          r_data = \$583 ;
       12'h340:
-          r_data = \$565 ;
+          r_data = \$584 ;
       12'h350:
-          r_data = \$568 ;
+          r_data = \$587 ;
       12'h360:
-          r_data = \$571 ;
+          r_data = \$590 ;
       12'h370:
-          r_data = \$572 ;
+          r_data = \$591 ;
       12'h380:
-          r_data = \$573 ;
+          r_data = \$592 ;
       12'h390:
           r_data = tmcct;
       12'h3e0:
-          r_data = \$574 ;
+          r_data = \$593 ;
     endcase
   end
   always @* begin
@@ -4567,7 +4718,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (is_base_q) begin
-      msr__rdata = \$577 ;
+      msr__rdata = \$596 ;
     end else if (is_dl_q) begin
       msr__rdata = tsc_deadline;
     end else begin
@@ -4577,8 +4728,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_bad = 1'h0;
-    if (\$585 ) begin
-      if (\$586 ) begin
+    if (\$608 ) begin
+      if (\$609 ) begin
         self_bad = 1'h1;
       end
     end
@@ -4586,9 +4737,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_send = 1'h0;
-    if (\$585 ) begin
+    if (\$608 ) begin
       (* full_case = 32'd1 *)
-      if (\$586 ) begin
+      if (\$609 ) begin
       end else begin
         self_send = 1'h1;
       end
@@ -4694,8 +4845,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$599 ) begin
-              if (\$608 ) begin
+            if (\$622 ) begin
+              if (\$631 ) begin
                 err_send = 1'h1;
               end
             end
@@ -4736,9 +4887,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$599 ) begin
-              if (\$608 ) begin
-              end else if (\$622 ) begin
+            if (\$622 ) begin
+              if (\$631 ) begin
+              end else if (\$645 ) begin
                 icr_send = 1'h1;
               end
             end
@@ -4783,7 +4934,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$633 ) begin
+            if (\$656 ) begin
               tsc_switch = 1'h1;
             end
       endcase
@@ -4839,7 +4990,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$650 ) begin
+            if (\$673 ) begin
               tmict_load = 1'h1;
             end
       endcase
@@ -4909,9 +5060,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_illegal = 1'h0;
-    if (\$671 ) begin
-      if (\$680 ) begin
-        if (\$681 ) begin
+    if (\$694 ) begin
+      if (\$703 ) begin
+        if (\$704 ) begin
           msg_illegal = 1'h1;
         end
       end
@@ -4920,10 +5071,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_take = 1'h0;
-    if (\$671 ) begin
-      if (\$680 ) begin
+    if (\$694 ) begin
+      if (\$703 ) begin
         (* full_case = 32'd1 *)
-        if (\$681 ) begin
+        if (\$704 ) begin
         end else begin
           msg_take = 1'h1;
         end
@@ -4933,838 +5084,897 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (\$671 ) begin
-      msg_nmi = \$682 ;
+    if (\$694 ) begin
+      msg_nmi = \$705 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (\$671 ) begin
-      msg_init = \$688 ;
+    if (\$694 ) begin
+      msg_init = \$711 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (\$671 ) begin
-      msg_sipi = \$689 ;
+    if (\$694 ) begin
+      msg_sipi = \$712 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$966  = irr_any8;
+    \$1013  = irr_any8;
     if (rst) begin
-      \$966  = 1'h0;
+      \$1013  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$967  = { \$381 , \$384  };
+    \$1014  = { \$381 , \$384  };
     if (rst) begin
-      \$967  = 8'h00;
+      \$1014  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$968  = { 1'h1, \$901 , \$900 , \$899 , \$898 , \$897 , \$896 , \$895 , \$894 , \$893 , \$892 , \$891 , \$890 , \$889 , \$888 , \$887  };
+    \$1015  = { 1'h1, \$937 , \$936 , \$935 , \$934 , \$933 , \$932 , \$931 , \$930 , \$929 , \$928 , \$927 , \$926 , \$925 , \$924 , \$923  };
     if (rst) begin
-      \$968  = 16'h0000;
+      \$1015  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$969  = is_base;
+    \$1016  = is_base;
     if (rst) begin
-      \$969  = 1'h0;
+      \$1016  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$970  = is_dl;
+    \$1017  = is_dl;
     if (rst) begin
-      \$970  = 1'h0;
+      \$1017  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$971  = gp_hit;
-    if (rst) begin
-      \$971  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$972  = gp_sel;
-    if (rst) begin
-      \$972  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$973  = x2_hit;
-    if (rst) begin
-      \$973  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$974  = x2_rd_ok;
-    if (rst) begin
-      \$974  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$975  = x2_wr_ok;
-    if (rst) begin
-      \$975  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$976  = x2_off;
-    if (rst) begin
-      \$976  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$977  = x2_is_id;
-    if (rst) begin
-      \$977  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$978  = x2_is_ldr;
-    if (rst) begin
-      \$978  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$979  = x2_is_icr;
-    if (rst) begin
-      \$979  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$980  = x2_is_self_ipi;
-    if (rst) begin
-      \$980  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$981  = \$903 ;
-    if (rst) begin
-      \$981  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$982  = apic_base;
-    if (\$906 ) begin
-      \$982  = \$907 ;
-    end
-    if (rst) begin
-      \$982  = 64'h00000000fee00800;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$983  = inta;
-    if (rst) begin
-      \$983  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$984  = ack_vector;
-    if (inta) begin
-      \$984  = \$908 ;
-    end
-    if (rst) begin
-      \$984  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$985  = icr_dest32;
-    if (\$910 ) begin
-      \$985  = msr__wdata[63:32];
-    end
-    if (\$965 ) begin
-      \$985  = 32'd0;
-    end
-    if (rst) begin
-      \$985  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$986  = id_reg;
-    if (id_write) begin
-      \$986  = wdata[31:24];
-    end
-    if (rst) begin
-      \$986  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$987  = id_set;
-    if (id_write) begin
-      \$987  = 1'h1;
-    end
-    if (base_disable) begin
-      \$987  = 1'h0;
-    end
-    if (rst) begin
-      \$987  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (icr_send) begin
-      \$988  = 1'h1;
-    end else if (self_send) begin
-      \$988  = 1'h1;
-    end else begin
-      \$988  = busy_after;
-    end
-    if (rst) begin
-      \$988  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$989  = ipi__vector;
-    if (icr_send) begin
-      \$989  = icr_lo_next[7:0];
-    end else if (self_send) begin
-      \$989  = msr__wdata[7:0];
-    end
-    if (rst) begin
-      \$989  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$990  = ipi__delivery_mode;
-    if (icr_send) begin
-      \$990  = icr_lo_next[10:8];
-    end else if (self_send) begin
-      \$990  = 3'h0;
-    end
-    if (rst) begin
-      \$990  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$991  = ipi__dest_mode;
-    if (icr_send) begin
-      \$991  = icr_lo_next[11];
-    end else if (self_send) begin
-      \$991  = 1'h0;
-    end
-    if (rst) begin
-      \$991  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$992  = ipi__shorthand;
-    if (icr_send) begin
-      \$992  = icr_lo_next[19:18];
-    end else if (self_send) begin
-      \$992  = 2'h1;
-    end
-    if (rst) begin
-      \$992  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$993  = ipi__trigger;
-    if (icr_send) begin
-      \$993  = icr_lo_next[15];
-    end else if (self_send) begin
-      \$993  = 1'h0;
-    end
-    if (rst) begin
-      \$993  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$994  = ipi__level;
-    if (icr_send) begin
-      \$994  = icr_lo_next[14];
-    end else if (self_send) begin
-      \$994  = 1'h0;
-    end
-    if (rst) begin
-      \$994  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$995  = ipi__dest;
-    if (icr_send) begin
-      \$995  = \$911 ;
-    end else if (self_send) begin
-      \$995  = 32'd0;
-    end
-    if (rst) begin
-      \$995  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$996  = ipi__source;
-    if (icr_send) begin
-      \$996  = \$3 ;
-    end else if (self_send) begin
-      \$996  = \$3 ;
-    end
-    if (rst) begin
-      \$996  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$997  = \$914 ;
-    if (rst) begin
-      \$997  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$998  = eoi__vector;
-    if (eoi_go) begin
-      \$998  = eoi_vec;
-    end
-    if (rst) begin
-      \$998  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$999  = { lint1, lint0 };
-    if (rst) begin
-      \$999  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1000  = tmcct;
-    if (tmict_load) begin
-      \$1000  = wdata;
-    end else if (tsc_switch) begin
-      \$1000  = 32'd0;
-    end else if (dec) begin
-      (* full_case = 32'd1 *)
-      if (expire) begin
-        \$1000  = \$917 ;
-      end else begin
-        \$1000  = \$918 [31:0];
-      end
-    end
-    if (\$965 ) begin
-      \$1000  = 32'd0;
-    end
-    if (rst) begin
-      \$1000  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1001  = presc;
-    if (tmict_load) begin
-      \$1001  = 7'h00;
-    end else if (tsc_switch) begin
-      \$1001  = 7'h00;
-    end else if (dec) begin
-      \$1001  = 7'h00;
-    end else if (\$915 ) begin
-      \$1001  = \$919 [6:0];
-    end
-    if (\$965 ) begin
-      \$1001  = 7'h00;
-    end
-    if (rst) begin
-      \$1001  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1002  = tsc_deadline;
-    if (dl_write) begin
-      \$1002  = msr__wdata;
-    end else if (\$920 ) begin
-      \$1002  = 64'h0000000000000000;
-    end
-    if (\$965 ) begin
-      \$1002  = 64'h0000000000000000;
-    end
-    if (rst) begin
-      \$1002  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1003  = \$922 ;
-    if (\$965 ) begin
-      \$1003  = 8'h00;
-    end
-    if (rst) begin
-      \$1003  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1004  = \$923 ;
-    if (\$965 ) begin
-      \$1004  = 1'h0;
-    end
-    if (rst) begin
-      \$1004  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1005  = esr;
-    if (esr_write) begin
-      \$1005  = esr_pending;
-    end
-    if (\$965 ) begin
-      \$1005  = 8'h00;
-    end
-    if (rst) begin
-      \$1005  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1006  = \$930 ;
-    if (\$965 ) begin
-      \$1006  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-    if (rst) begin
-      \$1006  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1007  = tmr_stage4;
-    if (\$965 ) begin
-      \$1007  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-    if (rst) begin
-      \$1007  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1008  = \$931 ;
-    if (rst) begin
-      \$1008  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1009  = \$934 ;
-    if (\$965 ) begin
-      \$1009  = 2'h0;
-    end
-    if (rst) begin
-      \$1009  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1010  = isr_valid;
-    if (\$936 ) begin
-      \$1010  = \$940 [15:0];
-    end else if (\$938 ) begin
-      \$1010  = \$943 [15:0];
-    end
-    if (\$965 ) begin
-      \$1010  = 16'h0000;
-    end
-    if (rst) begin
-      \$1010  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1011  = isr_low0;
-    if (inta_go) begin
-      if (\$944 ) begin
-        \$1011  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1011  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1012  = isr_low1;
-    if (inta_go) begin
-      if (\$945 ) begin
-        \$1012  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1012  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1013  = isr_low2;
-    if (inta_go) begin
-      if (\$946 ) begin
-        \$1013  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1013  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1014  = isr_low3;
-    if (inta_go) begin
-      if (\$947 ) begin
-        \$1014  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1014  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1015  = isr_low4;
-    if (inta_go) begin
-      if (\$948 ) begin
-        \$1015  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1015  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1016  = isr_low5;
-    if (inta_go) begin
-      if (\$949 ) begin
-        \$1016  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1016  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1017  = isr_low6;
-    if (inta_go) begin
-      if (\$950 ) begin
-        \$1017  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1017  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1018  = isr_low7;
-    if (inta_go) begin
-      if (\$951 ) begin
-        \$1018  = irrv[3:0];
-      end
-    end
+    \$1018  = gp_hit;
     if (rst) begin
       \$1018  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1019  = isr_low8;
-    if (inta_go) begin
-      if (\$952 ) begin
-        \$1019  = irrv[3:0];
-      end
-    end
+    \$1019  = gp_sel;
     if (rst) begin
       \$1019  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1020  = isr_low9;
-    if (inta_go) begin
-      if (\$953 ) begin
-        \$1020  = irrv[3:0];
-      end
-    end
+    \$1020  = x2_hit;
     if (rst) begin
-      \$1020  = 4'h0;
+      \$1020  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1021  = isr_low10;
-    if (inta_go) begin
-      if (\$954 ) begin
-        \$1021  = irrv[3:0];
-      end
-    end
+    \$1021  = x2_rd_ok;
     if (rst) begin
-      \$1021  = 4'h0;
+      \$1021  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1022  = isr_low11;
-    if (inta_go) begin
-      if (\$955 ) begin
-        \$1022  = irrv[3:0];
-      end
-    end
+    \$1022  = x2_wr_ok;
     if (rst) begin
-      \$1022  = 4'h0;
+      \$1022  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1023  = isr_low12;
-    if (inta_go) begin
-      if (\$956 ) begin
-        \$1023  = irrv[3:0];
-      end
-    end
+    \$1023  = x2_off;
     if (rst) begin
-      \$1023  = 4'h0;
+      \$1023  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1024  = isr_low13;
-    if (inta_go) begin
-      if (\$957 ) begin
-        \$1024  = irrv[3:0];
-      end
-    end
+    \$1024  = x2_is_id;
     if (rst) begin
-      \$1024  = 4'h0;
+      \$1024  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1025  = isr_low14;
-    if (inta_go) begin
-      if (\$958 ) begin
-        \$1025  = irrv[3:0];
-      end
-    end
+    \$1025  = x2_is_ldr;
     if (rst) begin
-      \$1025  = 4'h0;
+      \$1025  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1026  = isr_low15;
-    if (inta_go) begin
-      if (\$959 ) begin
-        \$1026  = irrv[3:0];
-      end
-    end
+    \$1026  = x2_is_icr;
     if (rst) begin
-      \$1026  = 4'h0;
+      \$1026  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1027  = \$964 ;
+    \$1027  = x2_is_self_ipi;
+    if (rst) begin
+      \$1027  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1028  = \$939 ;
+    if (rst) begin
+      \$1028  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1029  = base_wdata_disabled;
+    if (rst) begin
+      \$1029  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1030  = base_wdata_xapic;
+    if (rst) begin
+      \$1030  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1031  = base_wdata_x2apic;
+    if (rst) begin
+      \$1031  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1032  = base_wdata_gp_ok;
+    if (rst) begin
+      \$1032  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1033  = apic_base;
+    if (\$942 ) begin
+      \$1033  = \$943 ;
+    end
+    if (rst) begin
+      \$1033  = 64'h00000000fee00800;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1034  = inta;
+    if (rst) begin
+      \$1034  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1035  = ack_vector;
+    if (inta) begin
+      \$1035  = \$944 ;
+    end
+    if (rst) begin
+      \$1035  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1036  = icr_dest32;
+    if (\$946 ) begin
+      \$1036  = msr__wdata[63:32];
+    end
+    if (\$1012 ) begin
+      \$1036  = 32'd0;
+    end
+    if (rst) begin
+      \$1036  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1037  = id_reg;
+    if (id_write) begin
+      \$1037  = wdata[31:24];
+    end
+    if (rst) begin
+      \$1037  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1038  = id_set;
+    if (id_write) begin
+      \$1038  = 1'h1;
+    end
     if (base_disable) begin
-      \$1027  = 1'h0;
+      \$1038  = 1'h0;
     end
     if (rst) begin
-      \$1027  = 1'h0;
+      \$1038  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1028  = tpr_next;
-    if (\$965 ) begin
-      \$1028  = 32'd0;
+    (* full_case = 32'd1 *)
+    if (icr_send) begin
+      \$1039  = 1'h1;
+    end else if (self_send) begin
+      \$1039  = 1'h1;
+    end else begin
+      \$1039  = busy_after;
     end
     if (rst) begin
-      \$1028  = 32'd0;
+      \$1039  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1029  = ldr_next;
-    if (\$965 ) begin
-      \$1029  = 32'd0;
+    \$1040  = ipi__vector;
+    if (icr_send) begin
+      \$1040  = icr_lo_next[7:0];
+    end else if (self_send) begin
+      \$1040  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$1029  = 32'd0;
+      \$1040  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1030  = dfr_next;
-    if (\$965 ) begin
-      \$1030  = 32'd4026531840;
+    \$1041  = ipi__delivery_mode;
+    if (icr_send) begin
+      \$1041  = icr_lo_next[10:8];
+    end else if (self_send) begin
+      \$1041  = 3'h0;
     end
     if (rst) begin
-      \$1030  = 32'd4026531840;
+      \$1041  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1031  = svr_next;
-    if (\$965 ) begin
-      \$1031  = 32'd255;
+    \$1042  = ipi__dest_mode;
+    if (icr_send) begin
+      \$1042  = icr_lo_next[11];
+    end else if (self_send) begin
+      \$1042  = 1'h0;
     end
-    if (rst) begin
-      \$1031  = 32'd255;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1032  = icr_lo_next;
-    if (\$965 ) begin
-      \$1032  = 32'd0;
-    end
-    if (rst) begin
-      \$1032  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1033  = icr_hi_next;
-    if (\$965 ) begin
-      \$1033  = 32'd0;
-    end
-    if (rst) begin
-      \$1033  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1034  = lvt_timer_next;
-    if (\$965 ) begin
-      \$1034  = 32'd65536;
-    end
-    if (rst) begin
-      \$1034  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1035  = lvt_thermal_next;
-    if (\$965 ) begin
-      \$1035  = 32'd65536;
-    end
-    if (rst) begin
-      \$1035  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1036  = lvt_perfmon_next;
-    if (\$965 ) begin
-      \$1036  = 32'd65536;
-    end
-    if (rst) begin
-      \$1036  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1037  = lvt_lint0_next;
-    if (\$965 ) begin
-      \$1037  = 32'd65536;
-    end
-    if (rst) begin
-      \$1037  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1038  = lvt_lint1_next;
-    if (\$965 ) begin
-      \$1038  = 32'd65536;
-    end
-    if (rst) begin
-      \$1038  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1039  = lvt_error_next;
-    if (\$965 ) begin
-      \$1039  = 32'd65536;
-    end
-    if (rst) begin
-      \$1039  = 32'd65536;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1040  = tmict_next;
-    if (\$965 ) begin
-      \$1040  = 32'd0;
-    end
-    if (rst) begin
-      \$1040  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1041  = tdcr_next;
-    if (\$965 ) begin
-      \$1041  = 32'd0;
-    end
-    if (rst) begin
-      \$1041  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1042  = init_go;
     if (rst) begin
       \$1042  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1043  = msg_sipi;
+    \$1043  = ipi__shorthand;
+    if (icr_send) begin
+      \$1043  = icr_lo_next[19:18];
+    end else if (self_send) begin
+      \$1043  = 2'h1;
+    end
     if (rst) begin
-      \$1043  = 1'h0;
+      \$1043  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1044  = sipi_vector;
-    if (msg_sipi) begin
-      \$1044  = msg_in__vector;
+    \$1044  = ipi__trigger;
+    if (icr_send) begin
+      \$1044  = icr_lo_next[15];
+    end else if (self_send) begin
+      \$1044  = 1'h0;
     end
     if (rst) begin
-      \$1044  = 8'h00;
+      \$1044  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1045  = ipi__level;
+    if (icr_send) begin
+      \$1045  = icr_lo_next[14];
+    end else if (self_send) begin
+      \$1045  = 1'h0;
+    end
+    if (rst) begin
+      \$1045  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1046  = ipi__dest;
+    if (icr_send) begin
+      \$1046  = \$947 ;
+    end else if (self_send) begin
+      \$1046  = 32'd0;
+    end
+    if (rst) begin
+      \$1046  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1047  = ipi__source;
+    if (icr_send) begin
+      \$1047  = \$3 ;
+    end else if (self_send) begin
+      \$1047  = \$3 ;
+    end
+    if (rst) begin
+      \$1047  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1048  = \$950 ;
+    if (rst) begin
+      \$1048  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1049  = eoi__vector;
+    if (eoi_go) begin
+      \$1049  = eoi_vec;
+    end
+    if (rst) begin
+      \$1049  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1050  = { lint1, lint0 };
+    if (rst) begin
+      \$1050  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1051  = tmcct;
+    if (tmict_load) begin
+      \$1051  = wdata;
+    end else if (tsc_switch) begin
+      \$1051  = 32'd0;
+    end else if (dec) begin
+      (* full_case = 32'd1 *)
+      if (expire) begin
+        \$1051  = \$953 ;
+      end else begin
+        \$1051  = \$954 [31:0];
+      end
+    end
+    if (\$1012 ) begin
+      \$1051  = 32'd0;
+    end
+    if (rst) begin
+      \$1051  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1052  = presc;
+    if (tmict_load) begin
+      \$1052  = 7'h00;
+    end else if (tsc_switch) begin
+      \$1052  = 7'h00;
+    end else if (dec) begin
+      \$1052  = 7'h00;
+    end else if (\$951 ) begin
+      \$1052  = \$955 [6:0];
+    end
+    if (\$1012 ) begin
+      \$1052  = 7'h00;
+    end
+    if (rst) begin
+      \$1052  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1053  = \$956 [63:0];
+    if (rst) begin
+      \$1053  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1054  = \$957 ;
+    if (rst) begin
+      \$1054  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1055  = \$966 ;
+    if (rst) begin
+      \$1055  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1056  = tsc_deadline;
+    if (dl_write) begin
+      \$1056  = msr__wdata;
+    end else if (\$967 ) begin
+      \$1056  = 64'h0000000000000000;
+    end
+    if (\$1012 ) begin
+      \$1056  = 64'h0000000000000000;
+    end
+    if (rst) begin
+      \$1056  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1057  = tsc_deadline_m1;
+    if (dl_write) begin
+      \$1057  = dl_wdata_m1;
+    end
+    if (rst) begin
+      \$1057  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1058  = \$969 ;
+    if (\$1012 ) begin
+      \$1058  = 8'h00;
+    end
+    if (rst) begin
+      \$1058  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1059  = \$970 ;
+    if (\$1012 ) begin
+      \$1059  = 1'h0;
+    end
+    if (rst) begin
+      \$1059  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1060  = esr;
+    if (esr_write) begin
+      \$1060  = esr_pending;
+    end
+    if (\$1012 ) begin
+      \$1060  = 8'h00;
+    end
+    if (rst) begin
+      \$1060  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1061  = \$977 ;
+    if (\$1012 ) begin
+      \$1061  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+    if (rst) begin
+      \$1061  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1062  = tmr_stage4;
+    if (\$1012 ) begin
+      \$1062  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+    if (rst) begin
+      \$1062  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1063  = \$978 ;
+    if (rst) begin
+      \$1063  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1064  = \$981 ;
+    if (\$1012 ) begin
+      \$1064  = 2'h0;
+    end
+    if (rst) begin
+      \$1064  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1065  = isr_valid;
+    if (\$983 ) begin
+      \$1065  = \$987 [15:0];
+    end else if (\$985 ) begin
+      \$1065  = \$990 [15:0];
+    end
+    if (\$1012 ) begin
+      \$1065  = 16'h0000;
+    end
+    if (rst) begin
+      \$1065  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1066  = isr_low0;
+    if (inta_go) begin
+      if (\$991 ) begin
+        \$1066  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1066  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1067  = isr_low1;
+    if (inta_go) begin
+      if (\$992 ) begin
+        \$1067  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1067  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1068  = isr_low2;
+    if (inta_go) begin
+      if (\$993 ) begin
+        \$1068  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1068  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1069  = isr_low3;
+    if (inta_go) begin
+      if (\$994 ) begin
+        \$1069  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1069  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1070  = isr_low4;
+    if (inta_go) begin
+      if (\$995 ) begin
+        \$1070  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1070  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1071  = isr_low5;
+    if (inta_go) begin
+      if (\$996 ) begin
+        \$1071  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1071  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1072  = isr_low6;
+    if (inta_go) begin
+      if (\$997 ) begin
+        \$1072  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1072  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1073  = isr_low7;
+    if (inta_go) begin
+      if (\$998 ) begin
+        \$1073  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1073  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1074  = isr_low8;
+    if (inta_go) begin
+      if (\$999 ) begin
+        \$1074  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1074  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1075  = isr_low9;
+    if (inta_go) begin
+      if (\$1000 ) begin
+        \$1075  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1075  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1076  = isr_low10;
+    if (inta_go) begin
+      if (\$1001 ) begin
+        \$1076  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1076  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1077  = isr_low11;
+    if (inta_go) begin
+      if (\$1002 ) begin
+        \$1077  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1077  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1078  = isr_low12;
+    if (inta_go) begin
+      if (\$1003 ) begin
+        \$1078  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1078  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1079  = isr_low13;
+    if (inta_go) begin
+      if (\$1004 ) begin
+        \$1079  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1079  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1080  = isr_low14;
+    if (inta_go) begin
+      if (\$1005 ) begin
+        \$1080  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1080  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1081  = isr_low15;
+    if (inta_go) begin
+      if (\$1006 ) begin
+        \$1081  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1081  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1082  = \$1011 ;
+    if (base_disable) begin
+      \$1082  = 1'h0;
+    end
+    if (rst) begin
+      \$1082  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1083  = tpr_next;
+    if (\$1012 ) begin
+      \$1083  = 32'd0;
+    end
+    if (rst) begin
+      \$1083  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1084  = ldr_next;
+    if (\$1012 ) begin
+      \$1084  = 32'd0;
+    end
+    if (rst) begin
+      \$1084  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1085  = dfr_next;
+    if (\$1012 ) begin
+      \$1085  = 32'd4026531840;
+    end
+    if (rst) begin
+      \$1085  = 32'd4026531840;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1086  = svr_next;
+    if (\$1012 ) begin
+      \$1086  = 32'd255;
+    end
+    if (rst) begin
+      \$1086  = 32'd255;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1087  = icr_lo_next;
+    if (\$1012 ) begin
+      \$1087  = 32'd0;
+    end
+    if (rst) begin
+      \$1087  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1088  = icr_hi_next;
+    if (\$1012 ) begin
+      \$1088  = 32'd0;
+    end
+    if (rst) begin
+      \$1088  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1089  = lvt_timer_next;
+    if (\$1012 ) begin
+      \$1089  = 32'd65536;
+    end
+    if (rst) begin
+      \$1089  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1090  = lvt_thermal_next;
+    if (\$1012 ) begin
+      \$1090  = 32'd65536;
+    end
+    if (rst) begin
+      \$1090  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1091  = lvt_perfmon_next;
+    if (\$1012 ) begin
+      \$1091  = 32'd65536;
+    end
+    if (rst) begin
+      \$1091  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1092  = lvt_lint0_next;
+    if (\$1012 ) begin
+      \$1092  = 32'd65536;
+    end
+    if (rst) begin
+      \$1092  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1093  = lvt_lint1_next;
+    if (\$1012 ) begin
+      \$1093  = 32'd65536;
+    end
+    if (rst) begin
+      \$1093  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1094  = lvt_error_next;
+    if (\$1012 ) begin
+      \$1094  = 32'd65536;
+    end
+    if (rst) begin
+      \$1094  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1095  = tmict_next;
+    if (\$1012 ) begin
+      \$1095  = 32'd0;
+    end
+    if (rst) begin
+      \$1095  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1096  = tdcr_next;
+    if (\$1012 ) begin
+      \$1096  = 32'd0;
+    end
+    if (rst) begin
+      \$1096  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1097  = init_go;
+    if (rst) begin
+      \$1097  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1098  = msg_sipi;
+    if (rst) begin
+      \$1098  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1099  = sipi_vector;
+    if (msg_sipi) begin
+      \$1099  = msg_in__vector;
+    end
+    if (rst) begin
+      \$1099  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -5803,9 +6013,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign isr = { \$451 , \$449 , \$447 , \$445 , \$443 , \$441 , \$439 , \$437 , \$435 , \$433 , \$431 , \$429 , \$427 , \$425 , \$423 , \$421  };
   assign intr = deliverable;
   assign vector = irrv;
-  assign \nmi$100  = nmi;
+  assign \nmi$102  = nmi;
   assign apic_id = { 24'h000000, \$3  };
-  assign \ldr$103  = ldr_out;
+  assign \ldr$105  = ldr_out;
   assign arb_priority = apr;
   assign msg_in__ready = 1'h1;
   assign busy = ipi__valid;
@@ -5817,196 +6027,194 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign ipi_trigger = ipi__trigger;
   assign ipi_level = ipi__level;
   assign ipi_source = ipi__source;
-  assign isr_word = { \$551 , \$549  };
+  assign isr_word = { \$570 , \$568  };
   assign msr__ready = msr_ready;
   assign msr__fault = msr_fault;
-  assign \ack_valid$193  = ack_valid;
-  assign \ack_vector$195  = ack_vector;
-  assign inta_bit_low = \$654 [31:0];
-  assign inta_bit_sel = \$656 [7:0];
-  assign inta_bit = { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
+  assign \ack_valid$203  = ack_valid;
+  assign \ack_vector$205  = ack_vector;
+  assign inta_bit_low = \$677 [31:0];
+  assign inta_bit_sel = \$679 [7:0];
+  assign inta_bit = { \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681 , \$680  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  };
-  assign src0_bit_low = \$813 [31:0];
-  assign src0_bit_sel = \$815 [7:0];
-  assign src0_bit = { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign src1_bit_low = \$828 [31:0];
-  assign src1_bit_sel = \$830 [7:0];
-  assign src1_bit = { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign src2_bit_low = \$843 [31:0];
-  assign src2_bit_sel = \$845 [7:0];
-  assign src2_bit = { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign src3_bit_low = \$858 [31:0];
-  assign src3_bit_sel = \$860 [7:0];
-  assign src3_bit = { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign src4_bit_low = \$872 [31:0];
-  assign src4_bit_sel = \$874 [7:0];
-  assign src4_bit = { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign presc_ge = { 1'h1, \$800 , \$799 , \$798 , \$797 , \$796 , \$795 , \$794  };
+  assign src0_bit_low = \$849 [31:0];
+  assign src0_bit_sel = \$851 [7:0];
+  assign src0_bit = { \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853 , \$852  };
+  assign src1_bit_low = \$864 [31:0];
+  assign src1_bit_sel = \$866 [7:0];
+  assign src1_bit = { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
+  assign src2_bit_low = \$879 [31:0];
+  assign src2_bit_sel = \$881 [7:0];
+  assign src2_bit = { \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882  };
+  assign src3_bit_low = \$894 [31:0];
+  assign src3_bit_sel = \$896 [7:0];
+  assign src3_bit = { \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898 , \$897  };
+  assign src4_bit_low = \$908 [31:0];
+  assign src4_bit_sel = \$910 [7:0];
+  assign src4_bit = { \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912 , \$911  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$288  = sipi_vector;
+  assign \sipi_vector$306  = sipi_vector;
   assign \port$40$0  = \$3 ;
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$809 ;
-  assign err[5] = \$806 ;
-  assign err[7] = \$805 ;
+  assign err[6] = \$845 ;
+  assign err[5] = \$842 ;
+  assign err[7] = \$841 ;
   assign err[4:0] = 5'h00;
-  assign dl_reached_eq[3] = \$787 ;
-  assign dl_reached_eq[2] = \$785 ;
-  assign dl_reached_eq[1] = \$783 ;
-  assign dl_reached_eq[0] = \$781 ;
-  assign dl_reached_gt[3] = \$786 ;
-  assign dl_reached_gt[2] = \$784 ;
-  assign dl_reached_gt[1] = \$782 ;
-  assign dl_reached_gt[0] = \$780 ;
-  assign remote_set[1] = \$748 ;
-  assign remote_set[0] = \$708 ;
-  assign remote_eoi[1] = \$670 ;
-  assign remote_eoi[0] = \$668 ;
-  assign gp_hit[3] = \$474 ;
-  assign gp_hit[2] = \$472 ;
-  assign gp_hit[1] = \$470 ;
-  assign gp_hit[0] = \$468 ;
-  assign { \$467 [63:32], \$467 [19:18], \$467 [15:14], \$467 [12:0] } = 49'h0000000000000;
-  assign { \$467 [31:20], \$467 [17:16], \$467 [13] } = { msr__wdata[31:20], msr__wdata[17:16], msr__wdata[13] };
-  assign \$469 [31:0] = 32'd0;
-  assign \$469 [63:32] = msr__wdata[63:32];
-  assign \$471 [7:0] = 8'h00;
-  assign \$471 [63:8] = msr__wdata[63:8];
-  assign \$473  = msr__wdata;
-  assign \$475  = { 8'h00, msr__addr[31:8] };
-  assign { \$482 [35:10], \$482 [8] } = 27'h0000000;
-  assign { \$482 [63:36], \$482 [9], \$482 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
-  assign { \$484 [63:12], \$484 [9:0] } = 62'h0000000000000000;
-  assign \$484 [11:10] = apic_base[11:10];
-  assign { \$486 [63:12], \$486 [9:0] } = 62'h0000000000000000;
-  assign \$486 [11:10] = msr__wdata[11:10];
-  assign \$489  = \$488 ;
-  assign { \$490 [63:12], \$490 [9:0] } = 62'h0000000000000000;
-  assign \$490 [11:10] = apic_base[11:10];
-  assign { \$492 [63:12], \$492 [9:0] } = 62'h0000000000000000;
-  assign \$492 [11:10] = msr__wdata[11:10];
-  assign { \$496 [63:12], \$496 [9:0] } = 62'h0000000000000000;
-  assign \$496 [11:10] = apic_base[11:10];
-  assign { \$498 [63:12], \$498 [9:0] } = 62'h0000000000000000;
-  assign \$498 [11:10] = msr__wdata[11:10];
-  assign { \$502 [63:12], \$502 [9:0] } = 62'h0000000000000000;
-  assign \$502 [11:10] = apic_base[11:10];
-  assign { \$504 [63:12], \$504 [9:0] } = 62'h0000000000000000;
-  assign \$504 [11:10] = msr__wdata[11:10];
-  assign { \$508 [63:12], \$508 [9:0] } = 62'h0000000000000000;
-  assign \$508 [11:10] = apic_base[11:10];
-  assign { \$510 [63:12], \$510 [9:0] } = 62'h0000000000000000;
-  assign \$510 [11:10] = msr__wdata[11:10];
-  assign { \$514 [63:12], \$514 [9:0] } = 62'h0000000000000000;
-  assign \$514 [11:10] = apic_base[11:10];
+  assign dl_reached_eq[3] = \$823 ;
+  assign dl_reached_eq[2] = \$821 ;
+  assign dl_reached_eq[1] = \$819 ;
+  assign dl_reached_eq[0] = \$817 ;
+  assign dl_reached_gt[3] = \$822 ;
+  assign dl_reached_gt[2] = \$820 ;
+  assign dl_reached_gt[1] = \$818 ;
+  assign dl_reached_gt[0] = \$816 ;
+  assign dl_reached_w_eq[3] = \$810 ;
+  assign dl_reached_w_eq[2] = \$808 ;
+  assign dl_reached_w_eq[1] = \$806 ;
+  assign dl_reached_w_eq[0] = \$804 ;
+  assign dl_reached_w_gt[3] = \$809 ;
+  assign dl_reached_w_gt[2] = \$807 ;
+  assign dl_reached_w_gt[1] = \$805 ;
+  assign dl_reached_w_gt[0] = \$803 ;
+  assign remote_set[1] = \$771 ;
+  assign remote_set[0] = \$731 ;
+  assign remote_eoi[1] = \$693 ;
+  assign remote_eoi[0] = \$691 ;
+  assign gp_hit[3] = \$507 ;
+  assign gp_hit[2] = \$505 ;
+  assign gp_hit[1] = \$503 ;
+  assign gp_hit[0] = \$501 ;
+  assign { \$500 [63:32], \$500 [19:18], \$500 [15:14], \$500 [12:0] } = 49'h0000000000000;
+  assign { \$500 [31:20], \$500 [17:16], \$500 [13] } = { msr__wdata[31:20], msr__wdata[17:16], msr__wdata[13] };
+  assign \$502 [31:0] = 32'd0;
+  assign \$502 [63:32] = msr__wdata[63:32];
+  assign \$504 [7:0] = 8'h00;
+  assign \$504 [63:8] = msr__wdata[63:8];
+  assign \$506  = msr__wdata;
+  assign \$508  = { 8'h00, msr__addr[31:8] };
+  assign { \$515 [63:12], \$515 [9:0] } = 62'h0000000000000000;
+  assign \$515 [11:10] = msr__wdata[11:10];
   assign { \$516 [63:12], \$516 [9:0] } = 62'h0000000000000000;
   assign \$516 [11:10] = msr__wdata[11:10];
-  assign { \$520 [63:12], \$520 [9:0] } = 62'h0000000000000000;
-  assign \$520 [11:10] = apic_base[11:10];
-  assign { \$522 [63:12], \$522 [9:0] } = 62'h0000000000000000;
-  assign \$522 [11:10] = msr__wdata[11:10];
-  assign { \$530 [63:12], \$530 [9:0] } = 62'h0000000000000000;
-  assign \$530 [11:10] = msr__wdata[11:10];
-  assign { \$533 [63:12], \$533 [9:0] } = 62'h0000000000000000;
-  assign \$533 [11:10] = apic_base[11:10];
-  assign \$553  = tpr;
-  assign \$554  = ldr;
-  assign \$555 [31:28] = dfr[31:28];
-  assign \$555 [27:0] = 28'hfffffff;
-  assign \$556  = svr;
-  assign \$559  = icr_lo;
-  assign \$560  = { 3'h0, ipi__valid, 12'h000 };
-  assign \$562  = icr_hi;
-  assign \$563  = lvt_timer;
-  assign \$564  = lvt_thermal;
-  assign \$565  = lvt_perfmon;
-  assign \$566  = lvt_lint0;
-  assign \$567  = { 1'h0, remote_irr[0], 14'h0000 };
-  assign \$569  = lvt_lint1;
-  assign \$570  = { 1'h0, remote_irr[1], 14'h0000 };
-  assign \$572  = lvt_error;
-  assign \$573  = tmict;
-  assign \$574  = tdcr;
+  assign { \$517 [63:12], \$517 [9:0] } = 62'h0000000000000000;
+  assign \$517 [11:10] = msr__wdata[11:10];
+  assign { \$518 [35:10], \$518 [8] } = 27'h0000000;
+  assign { \$518 [63:36], \$518 [9], \$518 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
+  assign { \$519 [63:12], \$519 [9:0] } = 62'h0000000000000000;
+  assign \$519 [11:10] = apic_base[11:10];
+  assign \$522  = \$521 ;
+  assign { \$523 [63:12], \$523 [9:0] } = 62'h0000000000000000;
+  assign \$523 [11:10] = apic_base[11:10];
+  assign { \$527 [63:12], \$527 [9:0] } = 62'h0000000000000000;
+  assign \$527 [11:10] = apic_base[11:10];
+  assign { \$531 [63:12], \$531 [9:0] } = 62'h0000000000000000;
+  assign \$531 [11:10] = apic_base[11:10];
+  assign { \$535 [63:12], \$535 [9:0] } = 62'h0000000000000000;
+  assign \$535 [11:10] = apic_base[11:10];
+  assign { \$539 [63:12], \$539 [9:0] } = 62'h0000000000000000;
+  assign \$539 [11:10] = apic_base[11:10];
+  assign { \$543 [63:12], \$543 [9:0] } = 62'h0000000000000000;
+  assign \$543 [11:10] = apic_base[11:10];
+  assign { \$552 [63:12], \$552 [9:0] } = 62'h0000000000000000;
+  assign \$552 [11:10] = apic_base[11:10];
+  assign \$572  = tpr;
+  assign \$573  = ldr;
+  assign \$574 [31:28] = dfr[31:28];
+  assign \$574 [27:0] = 28'hfffffff;
+  assign \$575  = svr;
+  assign \$578  = icr_lo;
+  assign \$579  = { 3'h0, ipi__valid, 12'h000 };
+  assign \$581  = icr_hi;
+  assign \$582  = lvt_timer;
+  assign \$583  = lvt_thermal;
+  assign \$584  = lvt_perfmon;
+  assign \$585  = lvt_lint0;
+  assign \$586  = { 1'h0, remote_irr[0], 14'h0000 };
+  assign \$588  = lvt_lint1;
+  assign \$589  = { 1'h0, remote_irr[1], 14'h0000 };
+  assign \$591  = lvt_error;
+  assign \$592  = tmict;
+  assign \$593  = tdcr;
   assign icr_lo_x2 = icr_lo;
-  assign \$576  = { 7'h00, \$575 , 8'h00 };
-  assign \$587 [31:8] = 24'h000000;
-  assign \$587 [7:0] = wdata[7:0];
-  assign \$588 [23:0] = 24'h000000;
-  assign \$588 [31:24] = wdata[31:24];
-  assign \$589 [27:0] = 28'h0000000;
-  assign \$589 [31:28] = wdata[31:28];
-  assign { \$590 [31:13], \$590 [11:10] } = 21'h000000;
-  assign { \$590 [12], \$590 [9:0] } = { wdata[12], wdata[9:0] };
-  assign { \$591 [31:13], \$591 [11:10] } = 21'h000000;
-  assign { \$591 [12], \$591 [9:0] } = { wdata[12], wdata[9:0] };
-  assign { \$593 [31:17], \$593 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
-  assign \$593 [16] = 1'h1;
-  assign { \$594 [31:17], \$594 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
-  assign \$594 [16] = 1'h1;
-  assign { \$595 [31:17], \$595 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
-  assign \$595 [16] = 1'h1;
-  assign { \$596 [31:17], \$596 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
-  assign \$596 [16] = 1'h1;
-  assign { \$597 [31:17], \$597 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
-  assign \$597 [16] = 1'h1;
-  assign { \$598 [31:17], \$598 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
-  assign \$598 [16] = 1'h1;
-  assign { \$600 [31:20], \$600 [17:16], \$600 [13:12] } = 16'h0000;
-  assign { \$600 [19:18], \$600 [15:14], \$600 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$601 [31:20], \$601 [17:16], \$601 [13:12] } = 16'h0000;
-  assign { \$601 [19:18], \$601 [15:14], \$601 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$603 [31:20], \$603 [17:16], \$603 [13:12] } = 16'h0000;
-  assign { \$603 [19:18], \$603 [15:14], \$603 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$606 [31:20], \$606 [17:16], \$606 [13:12] } = 16'h0000;
-  assign { \$606 [19:18], \$606 [15:14], \$606 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$609 [31:20], \$609 [17:16], \$609 [13:12] } = 16'h0000;
-  assign { \$609 [19:18], \$609 [15:14], \$609 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$611 [31:20], \$611 [17:16], \$611 [13:12] } = 16'h0000;
-  assign { \$611 [19:18], \$611 [15:14], \$611 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$612  = \$611 [15];
-  assign { \$614 [31:20], \$614 [17:16], \$614 [13:12] } = 16'h0000;
-  assign { \$614 [19:18], \$614 [15:14], \$614 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$618 [31:20], \$618 [17:16], \$618 [13:12] } = 16'h0000;
-  assign { \$618 [19:18], \$618 [15:14], \$618 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$620  = \$619 ;
-  assign \$623 [23:0] = 24'h000000;
-  assign \$623 [31:24] = wdata[31:24];
-  assign { \$624 [31:19], \$624 [15:8] } = 21'h000000;
-  assign { \$624 [18:16], \$624 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$627 [31:19], \$627 [15:8] } = 21'h000000;
-  assign { \$627 [18:16], \$627 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$630 [31:19], \$630 [15:8] } = 21'h000000;
-  assign { \$630 [18:16], \$630 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$634 [31:17], \$634 [15:11] } = 20'h00000;
-  assign { \$634 [16], \$634 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$637 [31:17], \$637 [15:11] } = 20'h00000;
-  assign { \$637 [16], \$637 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$640 [31:17], \$640 [14], \$640 [12:11] } = 18'h00000;
-  assign { \$640 [16:15], \$640 [13], \$640 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$643 [31:17], \$643 [14], \$643 [12:11] } = 18'h00000;
-  assign { \$643 [16:15], \$643 [13], \$643 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$646 [31:17], \$646 [15:8] } = 23'h000000;
-  assign { \$646 [16], \$646 [7:0] } = { wdata[16], wdata[7:0] };
-  assign \$651  = wdata;
-  assign { \$652 [31:4], \$652 [2] } = 29'h00000000;
-  assign { \$652 [3], \$652 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$675  = msg_in__trigger;
-  assign \$684  = msg_in__trigger;
-  assign \$696  = lvt_lint0[15];
-  assign \$707  = lvt_lint0[15];
-  assign \$736  = lvt_lint1[15];
-  assign \$747  = lvt_lint1[15];
-  assign \$826  = msg_in__trigger;
-  assign \$841  = lvt_lint0[15];
-  assign \$856  = lvt_lint1[15];
-  assign \$871  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$870 ;
-  assign \$885  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$884 ;
-  assign { \$907 [63:36], \$907 [9:0] } = 38'h0000000000;
-  assign \$907 [35:10] = msr__wdata[35:10];
+  assign \$595  = { 7'h00, \$594 , 8'h00 };
+  assign \$610 [31:8] = 24'h000000;
+  assign \$610 [7:0] = wdata[7:0];
+  assign \$611 [23:0] = 24'h000000;
+  assign \$611 [31:24] = wdata[31:24];
+  assign \$612 [27:0] = 28'h0000000;
+  assign \$612 [31:28] = wdata[31:28];
+  assign { \$613 [31:13], \$613 [11:10] } = 21'h000000;
+  assign { \$613 [12], \$613 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$614 [31:13], \$614 [11:10] } = 21'h000000;
+  assign { \$614 [12], \$614 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$616 [31:17], \$616 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
+  assign \$616 [16] = 1'h1;
+  assign { \$617 [31:17], \$617 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
+  assign \$617 [16] = 1'h1;
+  assign { \$618 [31:17], \$618 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
+  assign \$618 [16] = 1'h1;
+  assign { \$619 [31:17], \$619 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
+  assign \$619 [16] = 1'h1;
+  assign { \$620 [31:17], \$620 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
+  assign \$620 [16] = 1'h1;
+  assign { \$621 [31:17], \$621 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
+  assign \$621 [16] = 1'h1;
+  assign { \$623 [31:20], \$623 [17:16], \$623 [13:12] } = 16'h0000;
+  assign { \$623 [19:18], \$623 [15:14], \$623 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$624 [31:20], \$624 [17:16], \$624 [13:12] } = 16'h0000;
+  assign { \$624 [19:18], \$624 [15:14], \$624 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$626 [31:20], \$626 [17:16], \$626 [13:12] } = 16'h0000;
+  assign { \$626 [19:18], \$626 [15:14], \$626 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$629 [31:20], \$629 [17:16], \$629 [13:12] } = 16'h0000;
+  assign { \$629 [19:18], \$629 [15:14], \$629 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$632 [31:20], \$632 [17:16], \$632 [13:12] } = 16'h0000;
+  assign { \$632 [19:18], \$632 [15:14], \$632 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$634 [31:20], \$634 [17:16], \$634 [13:12] } = 16'h0000;
+  assign { \$634 [19:18], \$634 [15:14], \$634 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$635  = \$634 [15];
+  assign { \$637 [31:20], \$637 [17:16], \$637 [13:12] } = 16'h0000;
+  assign { \$637 [19:18], \$637 [15:14], \$637 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$641 [31:20], \$641 [17:16], \$641 [13:12] } = 16'h0000;
+  assign { \$641 [19:18], \$641 [15:14], \$641 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$643  = \$642 ;
+  assign \$646 [23:0] = 24'h000000;
+  assign \$646 [31:24] = wdata[31:24];
+  assign { \$647 [31:19], \$647 [15:8] } = 21'h000000;
+  assign { \$647 [18:16], \$647 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$650 [31:19], \$650 [15:8] } = 21'h000000;
+  assign { \$650 [18:16], \$650 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$653 [31:19], \$653 [15:8] } = 21'h000000;
+  assign { \$653 [18:16], \$653 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$657 [31:17], \$657 [15:11] } = 20'h00000;
+  assign { \$657 [16], \$657 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$660 [31:17], \$660 [15:11] } = 20'h00000;
+  assign { \$660 [16], \$660 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$663 [31:17], \$663 [14], \$663 [12:11] } = 18'h00000;
+  assign { \$663 [16:15], \$663 [13], \$663 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$666 [31:17], \$666 [14], \$666 [12:11] } = 18'h00000;
+  assign { \$666 [16:15], \$666 [13], \$666 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$669 [31:17], \$669 [15:8] } = 23'h000000;
+  assign { \$669 [16], \$669 [7:0] } = { wdata[16], wdata[7:0] };
+  assign \$674  = wdata;
+  assign { \$675 [31:4], \$675 [2] } = 29'h00000000;
+  assign { \$675 [3], \$675 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$698  = msg_in__trigger;
+  assign \$707  = msg_in__trigger;
+  assign \$719  = lvt_lint0[15];
+  assign \$730  = lvt_lint0[15];
+  assign \$759  = lvt_lint1[15];
+  assign \$770  = lvt_lint1[15];
+  assign \$862  = msg_in__trigger;
+  assign \$877  = lvt_lint0[15];
+  assign \$892  = lvt_lint1[15];
+  assign \$907  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$906 ;
+  assign \$921  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$920 ;
+  assign { \$943 [63:36], \$943 [9:0] } = 38'h0000000000;
+  assign \$943 [35:10] = msr__wdata[35:10];
 endmodule
