@@ -840,8 +840,11 @@ class LapicCore(wiring.Component):
             m.d.comb += remote_eoi[k].eq(eoi_go & (lv == eoi_vec))
 
         # ------------------------------------------------------------ msg_in
+        # A fixed message sees SVR's enable as it was at the start of the cycle
+        # (no path from a register write to IRR). It needs no hardware-enable
+        # test: SVR is in its reset state (disabled) whenever EN was 0 at the
+        # start of the cycle, and a hardware disable at this edge clears IRR.
         msg = self.msg_in
-        enabled_next = fld(nx["SVR"], "SVR", "ENABLE")
         msg_level = msg.trigger == LEVEL
         msg_fixed = (msg.delivery_mode == DM["FIXED"]) | (msg.delivery_mode == DM["LOWEST"])
         msg_deassert = msg_level & ~msg.level
@@ -850,12 +853,16 @@ class LapicCore(wiring.Component):
         msg_nmi = Signal()
         msg_init = Signal()
         msg_sipi = Signal()
+        # (Plain expressions rather than If blocks: Icarus evaluates an ``always @*``
+        # only when one of its inputs changes, and these inputs can all stay at their
+        # time-0 values, the message fields X, leaving the outputs X.)
+        msg_fixed_on = Signal()
+        m.d.comb += [
+            msg_fixed_on.eq(msg.valid & msg_fixed & ~msg_deassert & enabled),
+            msg_illegal.eq(msg_fixed_on & (msg.vector < 16)),
+            msg_take.eq(msg_fixed_on & (msg.vector >= 16)),
+        ]
         with m.If(msg.valid & hw_en_next):
-            with m.If(msg_fixed & ~msg_deassert & enabled_next):
-                with m.If(msg.vector < 16):
-                    m.d.comb += msg_illegal.eq(1)
-                with m.Else():
-                    m.d.comb += msg_take.eq(1)
             m.d.comb += [
                 msg_nmi.eq(msg.delivery_mode == DM["NMI"]),
                 msg_init.eq((msg.delivery_mode == DM["INIT"]) & ~msg_deassert),

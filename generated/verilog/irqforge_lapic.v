@@ -682,19 +682,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$1010 ;
   wire \$1011 ;
   wire \$1012 ;
-  reg \$1013 ;
-  reg [7:0] \$1014 ;
-  reg [15:0] \$1015 ;
-  reg \$1016 ;
+  wire \$1013 ;
+  reg \$1014 ;
+  reg [7:0] \$1015 ;
+  reg [15:0] \$1016 ;
   reg \$1017 ;
-  reg [3:0] \$1018 ;
+  reg \$1018 ;
   reg [3:0] \$1019 ;
   wire \$102 ;
-  reg \$1020 ;
+  reg [3:0] \$1020 ;
   reg \$1021 ;
   reg \$1022 ;
-  reg [11:0] \$1023 ;
-  reg \$1024 ;
+  reg \$1023 ;
+  reg [11:0] \$1024 ;
   reg \$1025 ;
   reg \$1026 ;
   reg \$1027 ;
@@ -704,43 +704,43 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg \$1030 ;
   reg \$1031 ;
   reg \$1032 ;
-  reg [63:0] \$1033 ;
-  reg \$1034 ;
-  reg [7:0] \$1035 ;
-  reg [31:0] \$1036 ;
-  reg [7:0] \$1037 ;
-  reg \$1038 ;
+  reg \$1033 ;
+  reg [63:0] \$1034 ;
+  reg \$1035 ;
+  reg [7:0] \$1036 ;
+  reg [31:0] \$1037 ;
+  reg [7:0] \$1038 ;
   reg \$1039 ;
   wire \$104 ;
-  reg [7:0] \$1040 ;
-  reg [2:0] \$1041 ;
-  reg \$1042 ;
-  reg [1:0] \$1043 ;
-  reg \$1044 ;
+  reg \$1040 ;
+  reg [7:0] \$1041 ;
+  reg [2:0] \$1042 ;
+  reg \$1043 ;
+  reg [1:0] \$1044 ;
   reg \$1045 ;
-  reg [31:0] \$1046 ;
-  reg [7:0] \$1047 ;
-  reg \$1048 ;
-  reg [7:0] \$1049 ;
+  reg \$1046 ;
+  reg [31:0] \$1047 ;
+  reg [7:0] \$1048 ;
+  reg \$1049 ;
   wire \$105 ;
-  reg [1:0] \$1050 ;
-  reg [31:0] \$1051 ;
-  reg [6:0] \$1052 ;
-  reg [63:0] \$1053 ;
-  reg \$1054 ;
+  reg [7:0] \$1050 ;
+  reg [1:0] \$1051 ;
+  reg [31:0] \$1052 ;
+  reg [6:0] \$1053 ;
+  reg [63:0] \$1054 ;
   reg \$1055 ;
-  reg [63:0] \$1056 ;
+  reg \$1056 ;
   reg [63:0] \$1057 ;
-  reg [7:0] \$1058 ;
-  reg \$1059 ;
+  reg [63:0] \$1058 ;
+  reg [7:0] \$1059 ;
   wire \$106 ;
-  reg [7:0] \$1060 ;
-  reg [255:0] \$1061 ;
+  reg \$1060 ;
+  reg [7:0] \$1061 ;
   reg [255:0] \$1062 ;
-  reg \$1063 ;
-  reg [1:0] \$1064 ;
-  reg [15:0] \$1065 ;
-  reg [3:0] \$1066 ;
+  reg [255:0] \$1063 ;
+  reg \$1064 ;
+  reg [1:0] \$1065 ;
+  reg [15:0] \$1066 ;
   reg [3:0] \$1067 ;
   reg [3:0] \$1068 ;
   reg [3:0] \$1069 ;
@@ -758,8 +758,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$108 ;
   reg [3:0] \$1080 ;
   reg [3:0] \$1081 ;
-  reg \$1082 ;
-  reg [31:0] \$1083 ;
+  reg [3:0] \$1082 ;
+  reg \$1083 ;
   reg [31:0] \$1084 ;
   reg [31:0] \$1085 ;
   reg [31:0] \$1086 ;
@@ -774,11 +774,12 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] \$1094 ;
   reg [31:0] \$1095 ;
   reg [31:0] \$1096 ;
-  reg \$1097 ;
+  reg [31:0] \$1097 ;
   reg \$1098 ;
-  reg [7:0] \$1099 ;
+  reg \$1099 ;
   wire \$11 ;
   wire \$110 ;
+  reg [7:0] \$1100 ;
   wire \$111 ;
   wire \$112 ;
   wire \$113 ;
@@ -843,13 +844,13 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
-  wire [4:0] \$1696 ;
-  wire [6:0] \$1699 ;
+  wire [4:0] \$1697 ;
   wire \$17 ;
   wire \$170 ;
+  wire [6:0] \$1700 ;
   wire \$171 ;
-  wire [8:0] \$1711 ;
-  wire [8:0] \$1714 ;
+  wire [8:0] \$1712 ;
+  wire [8:0] \$1715 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
@@ -1601,11 +1602,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$846 ;
   wire \$847 ;
   wire \$848 ;
-  wire [62:0] \$849 ;
+  wire \$849 ;
   wire \$85 ;
-  wire [14:0] \$850 ;
+  wire [62:0] \$850 ;
   wire [14:0] \$851 ;
-  wire [31:0] \$852 ;
+  wire [14:0] \$852 ;
   wire [31:0] \$853 ;
   wire [31:0] \$854 ;
   wire [31:0] \$855 ;
@@ -1614,14 +1615,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$858 ;
   wire [31:0] \$859 ;
   wire \$86 ;
-  wire [255:0] \$860 ;
+  wire [31:0] \$860 ;
   wire [255:0] \$861 ;
-  wire \$862 ;
-  wire [255:0] \$863 ;
-  wire [62:0] \$864 ;
-  wire [14:0] \$865 ;
+  wire [255:0] \$862 ;
+  wire \$863 ;
+  wire [255:0] \$864 ;
+  wire [62:0] \$865 ;
   wire [14:0] \$866 ;
-  wire [31:0] \$867 ;
+  wire [14:0] \$867 ;
   wire [31:0] \$868 ;
   wire [31:0] \$869 ;
   wire \$87 ;
@@ -1630,15 +1631,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$872 ;
   wire [31:0] \$873 ;
   wire [31:0] \$874 ;
-  wire [255:0] \$875 ;
+  wire [31:0] \$875 ;
   wire [255:0] \$876 ;
-  wire \$877 ;
-  wire [255:0] \$878 ;
-  wire [62:0] \$879 ;
+  wire [255:0] \$877 ;
+  wire \$878 ;
+  wire [255:0] \$879 ;
   wire \$88 ;
-  wire [14:0] \$880 ;
+  wire [62:0] \$880 ;
   wire [14:0] \$881 ;
-  wire [31:0] \$882 ;
+  wire [14:0] \$882 ;
   wire [31:0] \$883 ;
   wire [31:0] \$884 ;
   wire [31:0] \$885 ;
@@ -1647,14 +1648,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$888 ;
   wire [31:0] \$889 ;
   wire \$89 ;
-  wire [255:0] \$890 ;
+  wire [31:0] \$890 ;
   wire [255:0] \$891 ;
-  wire \$892 ;
-  wire [255:0] \$893 ;
-  wire [62:0] \$894 ;
-  wire [14:0] \$895 ;
+  wire [255:0] \$892 ;
+  wire \$893 ;
+  wire [255:0] \$894 ;
+  wire [62:0] \$895 ;
   wire [14:0] \$896 ;
-  wire [31:0] \$897 ;
+  wire [14:0] \$897 ;
   wire [31:0] \$898 ;
   wire [31:0] \$899 ;
   wire \$9 ;
@@ -1664,14 +1665,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$902 ;
   wire [31:0] \$903 ;
   wire [31:0] \$904 ;
-  wire [255:0] \$905 ;
+  wire [31:0] \$905 ;
   wire [255:0] \$906 ;
   wire [255:0] \$907 ;
-  wire [62:0] \$908 ;
-  wire [14:0] \$909 ;
+  wire [255:0] \$908 ;
+  wire [62:0] \$909 ;
   wire \$91 ;
   wire [14:0] \$910 ;
-  wire [31:0] \$911 ;
+  wire [14:0] \$911 ;
   wire [31:0] \$912 ;
   wire [31:0] \$913 ;
   wire [31:0] \$914 ;
@@ -1679,11 +1680,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$916 ;
   wire [31:0] \$917 ;
   wire [31:0] \$918 ;
-  wire [255:0] \$919 ;
+  wire [31:0] \$919 ;
   wire \$92 ;
   wire [255:0] \$920 ;
   wire [255:0] \$921 ;
-  wire \$922 ;
+  wire [255:0] \$922 ;
   wire \$923 ;
   wire \$924 ;
   wire \$925 ;
@@ -1706,22 +1707,22 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$940 ;
   wire \$941 ;
   wire \$942 ;
-  wire [63:0] \$943 ;
-  wire [7:0] \$944 ;
-  wire \$945 ;
+  wire \$943 ;
+  wire [63:0] \$944 ;
+  wire [7:0] \$945 ;
   wire \$946 ;
-  wire [31:0] \$947 ;
-  wire \$948 ;
+  wire \$947 ;
+  wire [31:0] \$948 ;
   wire \$949 ;
   wire \$95 ;
   wire \$950 ;
   wire \$951 ;
   wire \$952 ;
-  wire [31:0] \$953 ;
-  wire [32:0] \$954 ;
-  wire [7:0] \$955 ;
-  wire [64:0] \$956 ;
-  wire \$957 ;
+  wire \$953 ;
+  wire [31:0] \$954 ;
+  wire [32:0] \$955 ;
+  wire [7:0] \$956 ;
+  wire [64:0] \$957 ;
   wire \$958 ;
   wire \$959 ;
   wire \$96 ;
@@ -1733,33 +1734,33 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$965 ;
   wire \$966 ;
   wire \$967 ;
-  wire [7:0] \$968 ;
+  wire \$968 ;
   wire [7:0] \$969 ;
   wire \$97 ;
-  wire \$970 ;
-  wire [255:0] \$971 ;
+  wire [7:0] \$970 ;
+  wire \$971 ;
   wire [255:0] \$972 ;
   wire [255:0] \$973 ;
   wire [255:0] \$974 ;
   wire [255:0] \$975 ;
   wire [255:0] \$976 ;
   wire [255:0] \$977 ;
-  wire \$978 ;
-  wire [1:0] \$979 ;
+  wire [255:0] \$978 ;
+  wire \$979 ;
   wire \$98 ;
   wire [1:0] \$980 ;
   wire [1:0] \$981 ;
-  wire \$982 ;
+  wire [1:0] \$982 ;
   wire \$983 ;
   wire \$984 ;
   wire \$985 ;
-  wire [30:0] \$986 ;
+  wire \$986 ;
   wire [30:0] \$987 ;
   wire [30:0] \$988 ;
   wire [30:0] \$989 ;
   wire \$99 ;
   wire [30:0] \$990 ;
-  wire \$991 ;
+  wire [30:0] \$991 ;
   wire \$992 ;
   wire \$993 ;
   wire \$994 ;
@@ -2006,7 +2007,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] lvt_timer = 32'd65536;
   reg [31:0] lvt_timer_next;
   wire mmio_on;
-  reg msg_illegal;
+  wire msg_fixed_on;
+  wire msg_illegal;
   input [2:0] msg_in__delivery_mode;
   wire [2:0] msg_in__delivery_mode;
   input msg_in__level;
@@ -2021,7 +2023,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg msg_init;
   reg msg_nmi;
   reg msg_sipi;
-  reg msg_take;
+  wire msg_take;
   input [31:0] msr__addr;
   wire [31:0] msr__addr;
   wire msr__fault;
@@ -2084,7 +2086,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$306 ;
+  wire [7:0] \sipi_vector$307 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -2728,19 +2730,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign hw_en_next = \$566  ? msr__wdata[11] : apic_base[11];
   assign r_addr = apic_base[10] ? x2_off_q : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1696  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1696 ;
-  assign \$1699  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1699 ;
+  assign \$1697  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1697 ;
+  assign \$1700  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1700 ;
   assign \$567  = 1'h1 << isr_pair_low[3:0];
   assign \$568  = isr_pair_valid[0] ? \$567 [15:0] : 16'h0000;
   assign \$569  = 1'h1 << isr_pair_low[7:4];
   assign \$570  = isr_pair_valid[1] ? \$569 [15:0] : 16'h0000;
   assign \$571  = id_set ? id_reg : initial_apic_id;
-  assign \$1711  = r_addr[6:4] * 6'h20;
-  assign \$576  = tmr >> \$1711 ;
-  assign \$1714  = r_addr[6:4] * 6'h20;
-  assign \$577  = irr >> \$1714 ;
+  assign \$1712  = r_addr[6:4] * 6'h20;
+  assign \$576  = tmr >> \$1712 ;
+  assign \$1715  = r_addr[6:4] * 6'h20;
+  assign \$577  = irr >> \$1715 ;
   assign \$580  = \$578  | { 16'h0000, \$579  };
   assign \$587  = \$585  | { 16'h0000, \$586  };
   assign \$590  = \$588  | { 16'h0000, \$589  };
@@ -2819,512 +2821,516 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$691  = eoi_go & \$690 ;
   assign \$692  = lvt_lint1[7:0] == eoi_vec;
   assign \$693  = eoi_go & \$692 ;
-  assign \$694  = msg_in__valid & hw_en_next;
-  assign \$695  = ! msg_in__delivery_mode;
-  assign \$696  = msg_in__delivery_mode == 1'h1;
-  assign \$697  = \$695  | \$696 ;
+  assign \$694  = ! msg_in__delivery_mode;
+  assign \$695  = msg_in__delivery_mode == 1'h1;
+  assign \$696  = \$694  | \$695 ;
+  assign \$697  = msg_in__valid & \$696 ;
   assign \$699  = ~ msg_in__level;
   assign \$700  = \$698  & \$699 ;
   assign \$701  = ~ \$700 ;
   assign \$702  = \$697  & \$701 ;
-  assign \$703  = \$702  & svr_next[8];
-  assign \$704  = msg_in__vector < 5'h10;
-  assign \$705  = msg_in__delivery_mode == 3'h4;
-  assign \$706  = msg_in__delivery_mode == 3'h5;
-  assign \$708  = ~ msg_in__level;
-  assign \$709  = \$707  & \$708 ;
-  assign \$710  = ~ \$709 ;
-  assign \$711  = \$706  & \$710 ;
-  assign \$712  = msg_in__delivery_mode == 3'h6;
-  assign \$713  = ~ lvt_lint0[16];
-  assign \$714  = msg_init | base_disable;
-  assign \$715  = ~ \$714 ;
-  assign \$716  = \$713  & \$715 ;
-  assign \$717  = ! lvt_lint0[10:8];
-  assign \$718  = \$716  & \$717 ;
-  assign \$720  = lint0 ^ lvt_lint0[13];
-  assign \$721  = ~ remote_irr[0];
-  assign \$722  = \$720  & \$721 ;
-  assign \$723  = lint0 ^ lvt_lint0[13];
-  assign \$724  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$725  = ~ \$724 ;
-  assign \$726  = \$723  & \$725 ;
-  assign \$727  = \$719  ? \$722  : \$726 ;
-  assign lint0_want = \$718  & \$727 ;
-  assign \$728  = lvt_lint0[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$728 ;
-  assign \$729  = lvt_lint0[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$729 ;
-  assign \$731  = lint0_go & \$730 ;
-  assign \$732  = ~ lvt_lint0[16];
-  assign \$733  = msg_init | base_disable;
-  assign \$734  = ~ \$733 ;
-  assign \$735  = \$732  & \$734 ;
-  assign \$736  = lvt_lint0[10:8] == 3'h4;
-  assign \$737  = \$735  & \$736 ;
-  assign \$738  = lint0 ^ lvt_lint0[13];
-  assign \$739  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$740  = ~ \$739 ;
-  assign \$741  = \$738  & \$740 ;
-  assign lint0_nmi = \$737  & \$741 ;
-  assign \$742  = ~ lvt_lint0[16];
-  assign \$743  = msg_init | base_disable;
-  assign \$744  = ~ \$743 ;
-  assign \$745  = \$742  & \$744 ;
-  assign \$746  = lvt_lint0[10:8] == 3'h5;
-  assign \$747  = \$745  & \$746 ;
-  assign \$748  = lint0 ^ lvt_lint0[13];
-  assign \$749  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$750  = ~ \$749 ;
-  assign \$751  = \$748  & \$750 ;
-  assign lint0_init = \$747  & \$751 ;
-  assign \$752  = ~ lvt_lint1[16];
-  assign \$753  = msg_init | base_disable;
-  assign \$754  = \$753  | lint0_init;
-  assign \$755  = ~ \$754 ;
-  assign \$756  = \$752  & \$755 ;
-  assign \$757  = ! lvt_lint1[10:8];
-  assign \$758  = \$756  & \$757 ;
-  assign \$760  = lint1 ^ lvt_lint1[13];
-  assign \$761  = ~ remote_irr[1];
-  assign \$762  = \$760  & \$761 ;
-  assign \$763  = lint1 ^ lvt_lint1[13];
-  assign \$764  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$765  = ~ \$764 ;
-  assign \$766  = \$763  & \$765 ;
-  assign \$767  = \$759  ? \$762  : \$766 ;
-  assign lint1_want = \$758  & \$767 ;
-  assign \$768  = lvt_lint1[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$768 ;
-  assign \$769  = lvt_lint1[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$769 ;
-  assign \$771  = lint1_go & \$770 ;
-  assign \$772  = ~ lvt_lint1[16];
-  assign \$773  = msg_init | base_disable;
-  assign \$774  = \$773  | lint0_init;
-  assign \$775  = ~ \$774 ;
-  assign \$776  = \$772  & \$775 ;
-  assign \$777  = lvt_lint1[10:8] == 3'h4;
-  assign \$778  = \$776  & \$777 ;
-  assign \$779  = lint1 ^ lvt_lint1[13];
-  assign \$780  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$781  = ~ \$780 ;
-  assign \$782  = \$779  & \$781 ;
-  assign lint1_nmi = \$778  & \$782 ;
-  assign \$783  = ~ lvt_lint1[16];
-  assign \$784  = msg_init | base_disable;
-  assign \$785  = \$784  | lint0_init;
-  assign \$786  = ~ \$785 ;
-  assign \$787  = \$783  & \$786 ;
-  assign \$788  = lvt_lint1[10:8] == 3'h5;
-  assign \$789  = \$787  & \$788 ;
-  assign \$790  = lint1 ^ lvt_lint1[13];
-  assign \$791  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$792  = ~ \$791 ;
-  assign \$793  = \$790  & \$792 ;
-  assign lint1_init = \$789  & \$793 ;
-  assign \$794  = presc >= 1'h1;
-  assign \$795  = presc >= 2'h3;
-  assign \$796  = presc >= 3'h7;
-  assign \$797  = presc >= 4'hf;
-  assign \$798  = presc >= 5'h1f;
-  assign \$799  = presc >= 6'h3f;
-  assign \$800  = presc >= 7'h7f;
-  assign presc_done = { 1'h1, \$800 , \$799 , \$798 , \$797 , \$796 , \$795 , \$794  } >> { tdcr[3], tdcr[1:0] };
-  assign \$801  = | tmcct;
-  assign dec = \$801  & presc_done;
-  assign \$802  = tmcct == 1'h1;
-  assign expire = dec & \$802 ;
-  assign \$803  = tsc[15:0] >= dl_wdata_m1[15:0];
-  assign \$804  = tsc[15:0] == dl_wdata_m1[15:0];
-  assign \$805  = tsc[31:16] > dl_wdata_m1[31:16];
-  assign \$806  = tsc[31:16] == dl_wdata_m1[31:16];
-  assign \$807  = tsc[47:32] > dl_wdata_m1[47:32];
-  assign \$808  = tsc[47:32] == dl_wdata_m1[47:32];
-  assign \$809  = tsc[63:48] > dl_wdata_m1[63:48];
-  assign \$810  = tsc[63:48] == dl_wdata_m1[63:48];
-  assign \$811  = dl_reached_w_eq[1] & dl_reached_w_gt[0];
-  assign \$812  = dl_reached_w_gt[1] | \$811 ;
-  assign \$813  = dl_reached_w_eq[2] & \$812 ;
-  assign \$814  = dl_reached_w_gt[2] | \$813 ;
-  assign \$815  = dl_reached_w_eq[3] & \$814 ;
-  assign dl_reached_w = dl_reached_w_gt[3] | \$815 ;
-  assign \$816  = tsc[15:0] >= tsc_deadline_m1[15:0];
-  assign \$817  = tsc[15:0] == tsc_deadline_m1[15:0];
-  assign \$818  = tsc[31:16] > tsc_deadline_m1[31:16];
-  assign \$819  = tsc[31:16] == tsc_deadline_m1[31:16];
-  assign \$820  = tsc[47:32] > tsc_deadline_m1[47:32];
-  assign \$821  = tsc[47:32] == tsc_deadline_m1[47:32];
-  assign \$822  = tsc[63:48] > tsc_deadline_m1[63:48];
-  assign \$823  = tsc[63:48] == tsc_deadline_m1[63:48];
-  assign \$824  = dl_reached_eq[1] & dl_reached_gt[0];
-  assign \$825  = dl_reached_gt[1] | \$824 ;
-  assign \$826  = dl_reached_eq[2] & \$825 ;
-  assign \$827  = dl_reached_gt[2] | \$826 ;
-  assign \$828  = dl_reached_eq[3] & \$827 ;
-  assign dl_reached = dl_reached_gt[3] | \$828 ;
-  assign \$829  = msr_acc & is_dl_q;
-  assign \$830  = \$829  & msr__write;
-  assign \$831  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$830  & \$831 ;
+  assign msg_fixed_on = \$702  & svr[8];
+  assign \$703  = msg_in__vector < 5'h10;
+  assign msg_illegal = msg_fixed_on & \$703 ;
+  assign \$704  = msg_in__vector >= 5'h10;
+  assign msg_take = msg_fixed_on & \$704 ;
+  assign \$705  = msg_in__valid & hw_en_next;
+  assign \$706  = msg_in__delivery_mode == 3'h4;
+  assign \$707  = msg_in__delivery_mode == 3'h5;
+  assign \$709  = ~ msg_in__level;
+  assign \$710  = \$708  & \$709 ;
+  assign \$711  = ~ \$710 ;
+  assign \$712  = \$707  & \$711 ;
+  assign \$713  = msg_in__delivery_mode == 3'h6;
+  assign \$714  = ~ lvt_lint0[16];
+  assign \$715  = msg_init | base_disable;
+  assign \$716  = ~ \$715 ;
+  assign \$717  = \$714  & \$716 ;
+  assign \$718  = ! lvt_lint0[10:8];
+  assign \$719  = \$717  & \$718 ;
+  assign \$721  = lint0 ^ lvt_lint0[13];
+  assign \$722  = ~ remote_irr[0];
+  assign \$723  = \$721  & \$722 ;
+  assign \$724  = lint0 ^ lvt_lint0[13];
+  assign \$725  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$726  = ~ \$725 ;
+  assign \$727  = \$724  & \$726 ;
+  assign \$728  = \$720  ? \$723  : \$727 ;
+  assign lint0_want = \$719  & \$728 ;
+  assign \$729  = lvt_lint0[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$729 ;
+  assign \$730  = lvt_lint0[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$730 ;
+  assign \$732  = lint0_go & \$731 ;
+  assign \$733  = ~ lvt_lint0[16];
+  assign \$734  = msg_init | base_disable;
+  assign \$735  = ~ \$734 ;
+  assign \$736  = \$733  & \$735 ;
+  assign \$737  = lvt_lint0[10:8] == 3'h4;
+  assign \$738  = \$736  & \$737 ;
+  assign \$739  = lint0 ^ lvt_lint0[13];
+  assign \$740  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$741  = ~ \$740 ;
+  assign \$742  = \$739  & \$741 ;
+  assign lint0_nmi = \$738  & \$742 ;
+  assign \$743  = ~ lvt_lint0[16];
+  assign \$744  = msg_init | base_disable;
+  assign \$745  = ~ \$744 ;
+  assign \$746  = \$743  & \$745 ;
+  assign \$747  = lvt_lint0[10:8] == 3'h5;
+  assign \$748  = \$746  & \$747 ;
+  assign \$749  = lint0 ^ lvt_lint0[13];
+  assign \$750  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$751  = ~ \$750 ;
+  assign \$752  = \$749  & \$751 ;
+  assign lint0_init = \$748  & \$752 ;
+  assign \$753  = ~ lvt_lint1[16];
+  assign \$754  = msg_init | base_disable;
+  assign \$755  = \$754  | lint0_init;
+  assign \$756  = ~ \$755 ;
+  assign \$757  = \$753  & \$756 ;
+  assign \$758  = ! lvt_lint1[10:8];
+  assign \$759  = \$757  & \$758 ;
+  assign \$761  = lint1 ^ lvt_lint1[13];
+  assign \$762  = ~ remote_irr[1];
+  assign \$763  = \$761  & \$762 ;
+  assign \$764  = lint1 ^ lvt_lint1[13];
+  assign \$765  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$766  = ~ \$765 ;
+  assign \$767  = \$764  & \$766 ;
+  assign \$768  = \$760  ? \$763  : \$767 ;
+  assign lint1_want = \$759  & \$768 ;
+  assign \$769  = lvt_lint1[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$769 ;
+  assign \$770  = lvt_lint1[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$770 ;
+  assign \$772  = lint1_go & \$771 ;
+  assign \$773  = ~ lvt_lint1[16];
+  assign \$774  = msg_init | base_disable;
+  assign \$775  = \$774  | lint0_init;
+  assign \$776  = ~ \$775 ;
+  assign \$777  = \$773  & \$776 ;
+  assign \$778  = lvt_lint1[10:8] == 3'h4;
+  assign \$779  = \$777  & \$778 ;
+  assign \$780  = lint1 ^ lvt_lint1[13];
+  assign \$781  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$782  = ~ \$781 ;
+  assign \$783  = \$780  & \$782 ;
+  assign lint1_nmi = \$779  & \$783 ;
+  assign \$784  = ~ lvt_lint1[16];
+  assign \$785  = msg_init | base_disable;
+  assign \$786  = \$785  | lint0_init;
+  assign \$787  = ~ \$786 ;
+  assign \$788  = \$784  & \$787 ;
+  assign \$789  = lvt_lint1[10:8] == 3'h5;
+  assign \$790  = \$788  & \$789 ;
+  assign \$791  = lint1 ^ lvt_lint1[13];
+  assign \$792  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$793  = ~ \$792 ;
+  assign \$794  = \$791  & \$793 ;
+  assign lint1_init = \$790  & \$794 ;
+  assign \$795  = presc >= 1'h1;
+  assign \$796  = presc >= 2'h3;
+  assign \$797  = presc >= 3'h7;
+  assign \$798  = presc >= 4'hf;
+  assign \$799  = presc >= 5'h1f;
+  assign \$800  = presc >= 6'h3f;
+  assign \$801  = presc >= 7'h7f;
+  assign presc_done = { 1'h1, \$801 , \$800 , \$799 , \$798 , \$797 , \$796 , \$795  } >> { tdcr[3], tdcr[1:0] };
+  assign \$802  = | tmcct;
+  assign dec = \$802  & presc_done;
+  assign \$803  = tmcct == 1'h1;
+  assign expire = dec & \$803 ;
+  assign \$804  = tsc[15:0] >= dl_wdata_m1[15:0];
+  assign \$805  = tsc[15:0] == dl_wdata_m1[15:0];
+  assign \$806  = tsc[31:16] > dl_wdata_m1[31:16];
+  assign \$807  = tsc[31:16] == dl_wdata_m1[31:16];
+  assign \$808  = tsc[47:32] > dl_wdata_m1[47:32];
+  assign \$809  = tsc[47:32] == dl_wdata_m1[47:32];
+  assign \$810  = tsc[63:48] > dl_wdata_m1[63:48];
+  assign \$811  = tsc[63:48] == dl_wdata_m1[63:48];
+  assign \$812  = dl_reached_w_eq[1] & dl_reached_w_gt[0];
+  assign \$813  = dl_reached_w_gt[1] | \$812 ;
+  assign \$814  = dl_reached_w_eq[2] & \$813 ;
+  assign \$815  = dl_reached_w_gt[2] | \$814 ;
+  assign \$816  = dl_reached_w_eq[3] & \$815 ;
+  assign dl_reached_w = dl_reached_w_gt[3] | \$816 ;
+  assign \$817  = tsc[15:0] >= tsc_deadline_m1[15:0];
+  assign \$818  = tsc[15:0] == tsc_deadline_m1[15:0];
+  assign \$819  = tsc[31:16] > tsc_deadline_m1[31:16];
+  assign \$820  = tsc[31:16] == tsc_deadline_m1[31:16];
+  assign \$821  = tsc[47:32] > tsc_deadline_m1[47:32];
+  assign \$822  = tsc[47:32] == tsc_deadline_m1[47:32];
+  assign \$823  = tsc[63:48] > tsc_deadline_m1[63:48];
+  assign \$824  = tsc[63:48] == tsc_deadline_m1[63:48];
+  assign \$825  = dl_reached_eq[1] & dl_reached_gt[0];
+  assign \$826  = dl_reached_gt[1] | \$825 ;
+  assign \$827  = dl_reached_eq[2] & \$826 ;
+  assign \$828  = dl_reached_gt[2] | \$827 ;
+  assign \$829  = dl_reached_eq[3] & \$828 ;
+  assign dl_reached = dl_reached_gt[3] | \$829 ;
+  assign \$830  = msr_acc & is_dl_q;
+  assign \$831  = \$830  & msr__write;
+  assign \$832  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$831  & \$832 ;
   assign hit_w = dl_wdata_nz & dl_reached_w;
-  assign \$832  = | tsc_deadline;
-  assign hit_k = \$832  & dl_reached;
-  assign \$833  = expire | dl_due;
-  assign \$834  = ~ lvt_timer[16];
-  assign \$835  = \$833  & \$834 ;
-  assign \$836  = lvt_timer[7:0] >= 5'h10;
-  assign t_go = \$835  & \$836 ;
-  assign \$837  = expire | dl_due;
-  assign \$838  = ~ lvt_timer[16];
-  assign \$839  = \$837  & \$838 ;
-  assign \$840  = lvt_timer[7:0] < 5'h10;
-  assign t_bad = \$839  & \$840 ;
-  assign \$841  = err_reserved_r | err_reserved_w;
-  assign \$842  = err_send | self_bad;
-  assign \$843  = msg_illegal | lint0_illegal;
-  assign \$844  = \$843  | lint1_illegal;
-  assign \$845  = \$844  | t_bad;
-  assign \$846  = ~ lvt_error[16];
-  assign \$847  = err_seen & \$846 ;
-  assign \$848  = lvt_error[7:0] >= 5'h10;
-  assign e_go = \$847  & \$848 ;
-  assign \$849  = 1'h1 << msg_in__vector[4:0];
-  assign \$850  = 1'h1 << msg_in__vector[7:5];
-  assign \$851  = msg_take ? \$850  : 15'h0000;
-  assign \$852  = \$851 [0] ? \$849 [31:0] : 32'd0;
-  assign \$853  = \$851 [1] ? \$849 [31:0] : 32'd0;
-  assign \$854  = \$851 [2] ? \$849 [31:0] : 32'd0;
-  assign \$855  = \$851 [3] ? \$849 [31:0] : 32'd0;
-  assign \$856  = \$851 [4] ? \$849 [31:0] : 32'd0;
-  assign \$857  = \$851 [5] ? \$849 [31:0] : 32'd0;
-  assign \$858  = \$851 [6] ? \$849 [31:0] : 32'd0;
-  assign \$859  = \$851 [7] ? \$849 [31:0] : 32'd0;
-  assign \$860  = ~ { \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853 , \$852  };
-  assign \$861  = tmr & \$860 ;
-  assign \$863  = \$862  ? { \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853 , \$852  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$861  | \$863 ;
-  assign \$864  = 1'h1 << lvt_lint0[4:0];
-  assign \$865  = 1'h1 << lvt_lint0[7:5];
-  assign \$866  = lint0_go ? \$865  : 15'h0000;
-  assign \$867  = \$866 [0] ? \$864 [31:0] : 32'd0;
-  assign \$868  = \$866 [1] ? \$864 [31:0] : 32'd0;
-  assign \$869  = \$866 [2] ? \$864 [31:0] : 32'd0;
-  assign \$870  = \$866 [3] ? \$864 [31:0] : 32'd0;
-  assign \$871  = \$866 [4] ? \$864 [31:0] : 32'd0;
-  assign \$872  = \$866 [5] ? \$864 [31:0] : 32'd0;
-  assign \$873  = \$866 [6] ? \$864 [31:0] : 32'd0;
-  assign \$874  = \$866 [7] ? \$864 [31:0] : 32'd0;
-  assign \$875  = ~ { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
-  assign \$876  = tmr_stage0 & \$875 ;
-  assign \$878  = \$877  ? { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$876  | \$878 ;
-  assign \$879  = 1'h1 << lvt_lint1[4:0];
-  assign \$880  = 1'h1 << lvt_lint1[7:5];
-  assign \$881  = lint1_go ? \$880  : 15'h0000;
-  assign \$882  = \$881 [0] ? \$879 [31:0] : 32'd0;
-  assign \$883  = \$881 [1] ? \$879 [31:0] : 32'd0;
-  assign \$884  = \$881 [2] ? \$879 [31:0] : 32'd0;
-  assign \$885  = \$881 [3] ? \$879 [31:0] : 32'd0;
-  assign \$886  = \$881 [4] ? \$879 [31:0] : 32'd0;
-  assign \$887  = \$881 [5] ? \$879 [31:0] : 32'd0;
-  assign \$888  = \$881 [6] ? \$879 [31:0] : 32'd0;
-  assign \$889  = \$881 [7] ? \$879 [31:0] : 32'd0;
-  assign \$890  = ~ { \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882  };
-  assign \$891  = tmr_stage1 & \$890 ;
-  assign \$893  = \$892  ? { \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$891  | \$893 ;
-  assign \$894  = 1'h1 << lvt_timer[4:0];
-  assign \$895  = 1'h1 << lvt_timer[7:5];
-  assign \$896  = t_go ? \$895  : 15'h0000;
-  assign \$897  = \$896 [0] ? \$894 [31:0] : 32'd0;
-  assign \$898  = \$896 [1] ? \$894 [31:0] : 32'd0;
-  assign \$899  = \$896 [2] ? \$894 [31:0] : 32'd0;
-  assign \$900  = \$896 [3] ? \$894 [31:0] : 32'd0;
-  assign \$901  = \$896 [4] ? \$894 [31:0] : 32'd0;
-  assign \$902  = \$896 [5] ? \$894 [31:0] : 32'd0;
-  assign \$903  = \$896 [6] ? \$894 [31:0] : 32'd0;
-  assign \$904  = \$896 [7] ? \$894 [31:0] : 32'd0;
-  assign \$905  = ~ { \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898 , \$897  };
-  assign \$906  = tmr_stage2 & \$905 ;
-  assign \$908  = 1'h1 << lvt_error[4:0];
-  assign \$909  = 1'h1 << lvt_error[7:5];
-  assign \$910  = e_go ? \$909  : 15'h0000;
-  assign \$911  = \$910 [0] ? \$908 [31:0] : 32'd0;
-  assign \$912  = \$910 [1] ? \$908 [31:0] : 32'd0;
-  assign \$913  = \$910 [2] ? \$908 [31:0] : 32'd0;
-  assign \$914  = \$910 [3] ? \$908 [31:0] : 32'd0;
-  assign \$915  = \$910 [4] ? \$908 [31:0] : 32'd0;
-  assign \$916  = \$910 [5] ? \$908 [31:0] : 32'd0;
-  assign \$917  = \$910 [6] ? \$908 [31:0] : 32'd0;
-  assign \$918  = \$910 [7] ? \$908 [31:0] : 32'd0;
-  assign \$919  = ~ { \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912 , \$911  };
-  assign \$920  = tmr_stage3 & \$919 ;
-  assign \$922  = msg_init | lint0_init;
-  assign init_go = \$922  | lint1_init;
-  assign \$923  = { \$381 , \$384 [6:4] } <= 1'h0;
-  assign \$924  = { \$381 , \$384 [6:4] } <= 1'h1;
-  assign \$925  = { \$381 , \$384 [6:4] } <= 2'h2;
-  assign \$926  = { \$381 , \$384 [6:4] } <= 2'h3;
-  assign \$927  = { \$381 , \$384 [6:4] } <= 3'h4;
-  assign \$928  = { \$381 , \$384 [6:4] } <= 3'h5;
-  assign \$929  = { \$381 , \$384 [6:4] } <= 3'h6;
-  assign \$930  = { \$381 , \$384 [6:4] } <= 3'h7;
-  assign \$931  = { \$381 , \$384 [6:4] } <= 4'h8;
-  assign \$932  = { \$381 , \$384 [6:4] } <= 4'h9;
-  assign \$933  = { \$381 , \$384 [6:4] } <= 4'ha;
-  assign \$934  = { \$381 , \$384 [6:4] } <= 4'hb;
-  assign \$935  = { \$381 , \$384 [6:4] } <= 4'hc;
-  assign \$936  = { \$381 , \$384 [6:4] } <= 4'hd;
-  assign \$937  = { \$381 , \$384 [6:4] } <= 4'he;
-  assign \$938  = ~ msr_ready;
-  assign \$939  = msr__valid & \$938 ;
-  assign \$940  = msr_acc & is_base_q;
-  assign \$941  = \$940  & msr__write;
-  assign \$942  = \$941  & base_ok;
-  assign \$944  = deliverable ? irrv : svr[7:0];
-  assign \$945  = x2_go & msr__write;
-  assign \$946  = \$945  & x2_is_icr_q;
-  assign \$947  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$948  = eoi_go & eoi_level;
-  assign \$949  = ~ svr[12];
-  assign \$950  = \$948  & \$949 ;
-  assign \$951  = | tmcct;
-  assign \$952  = lvt_timer[18:17] == 1'h1;
-  assign \$953  = \$952  ? tmict : 32'd0;
-  assign \$954  = tmcct - 1'h1;
-  assign \$955  = presc + 1'h1;
-  assign \$956  = msr__wdata - 1'h1;
-  assign \$957  = | msr__wdata;
-  assign \$958  = ~ init_go;
-  assign \$959  = ~ base_disable;
-  assign \$960  = \$958  & \$959 ;
-  assign \$961  = ~ dl_due;
-  assign \$962  = hit_k & \$961 ;
-  assign \$963  = ~ tsc_switch;
-  assign \$964  = \$962  & \$963 ;
-  assign \$965  = dl_write ? hit_w : \$964 ;
-  assign \$966  = \$960  & \$965 ;
-  assign \$967  = dl_due | tsc_switch;
-  assign \$968  = esr_write ? 8'h00 : esr_pending;
-  assign \$969  = \$968  | err;
-  assign \$970  = | err;
-  assign \$971  = ~ { \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681 , \$680  };
-  assign \$972  = irr & \$971 ;
-  assign \$973  = \$972  | { \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853 , \$852  };
-  assign \$974  = \$973  | { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
-  assign \$975  = \$974  | { \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882  };
-  assign \$976  = \$975  | { \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898 , \$897  };
-  assign \$977  = \$976  | { \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912 , \$911  };
-  assign \$978  = inta_go & eoi_go;
-  assign \$979  = ~ remote_eoi;
-  assign \$980  = remote_irr & \$979 ;
-  assign \$981  = \$980  | remote_set;
-  assign \$982  = ~ eoi_go;
-  assign \$983  = inta_go & \$982 ;
-  assign \$984  = ~ inta_go;
-  assign \$985  = eoi_go & \$984 ;
-  assign \$986  = 1'h1 << irrv[7:4];
-  assign \$987  = { 15'h0000, isr_valid } | \$986 ;
-  assign \$988  = 1'h1 << { \$414 , \$419  };
-  assign \$989  = ~ \$988 ;
-  assign \$990  = { 15'h0000, isr_valid } & \$989 ;
-  assign \$991  = ! irrv[7:4];
-  assign \$992  = irrv[7:4] == 1'h1;
-  assign \$993  = irrv[7:4] == 2'h2;
-  assign \$994  = irrv[7:4] == 2'h3;
-  assign \$995  = irrv[7:4] == 3'h4;
-  assign \$996  = irrv[7:4] == 3'h5;
-  assign \$997  = irrv[7:4] == 3'h6;
-  assign \$998  = irrv[7:4] == 3'h7;
-  assign \$999  = irrv[7:4] == 4'h8;
-  assign \$1000  = irrv[7:4] == 4'h9;
-  assign \$1001  = irrv[7:4] == 4'ha;
-  assign \$1002  = irrv[7:4] == 4'hb;
-  assign \$1003  = irrv[7:4] == 4'hc;
-  assign \$1004  = irrv[7:4] == 4'hd;
-  assign \$1005  = irrv[7:4] == 4'he;
-  assign \$1006  = irrv[7:4] == 4'hf;
-  assign \$1007  = ~ nmi_ack;
-  assign \$1008  = nmi & \$1007 ;
-  assign \$1009  = msg_nmi | lint0_nmi;
-  assign \$1010  = \$1009  | lint1_nmi;
-  assign \$1011  = \$1008  | \$1010 ;
-  assign \$1012  = init_go | base_disable;
+  assign \$833  = | tsc_deadline;
+  assign hit_k = \$833  & dl_reached;
+  assign \$834  = expire | dl_due;
+  assign \$835  = ~ lvt_timer[16];
+  assign \$836  = \$834  & \$835 ;
+  assign \$837  = lvt_timer[7:0] >= 5'h10;
+  assign t_go = \$836  & \$837 ;
+  assign \$838  = expire | dl_due;
+  assign \$839  = ~ lvt_timer[16];
+  assign \$840  = \$838  & \$839 ;
+  assign \$841  = lvt_timer[7:0] < 5'h10;
+  assign t_bad = \$840  & \$841 ;
+  assign \$842  = err_reserved_r | err_reserved_w;
+  assign \$843  = err_send | self_bad;
+  assign \$844  = msg_illegal | lint0_illegal;
+  assign \$845  = \$844  | lint1_illegal;
+  assign \$846  = \$845  | t_bad;
+  assign \$847  = ~ lvt_error[16];
+  assign \$848  = err_seen & \$847 ;
+  assign \$849  = lvt_error[7:0] >= 5'h10;
+  assign e_go = \$848  & \$849 ;
+  assign \$850  = 1'h1 << msg_in__vector[4:0];
+  assign \$851  = 1'h1 << msg_in__vector[7:5];
+  assign \$852  = msg_take ? \$851  : 15'h0000;
+  assign \$853  = \$852 [0] ? \$850 [31:0] : 32'd0;
+  assign \$854  = \$852 [1] ? \$850 [31:0] : 32'd0;
+  assign \$855  = \$852 [2] ? \$850 [31:0] : 32'd0;
+  assign \$856  = \$852 [3] ? \$850 [31:0] : 32'd0;
+  assign \$857  = \$852 [4] ? \$850 [31:0] : 32'd0;
+  assign \$858  = \$852 [5] ? \$850 [31:0] : 32'd0;
+  assign \$859  = \$852 [6] ? \$850 [31:0] : 32'd0;
+  assign \$860  = \$852 [7] ? \$850 [31:0] : 32'd0;
+  assign \$861  = ~ { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
+  assign \$862  = tmr & \$861 ;
+  assign \$864  = \$863  ? { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$862  | \$864 ;
+  assign \$865  = 1'h1 << lvt_lint0[4:0];
+  assign \$866  = 1'h1 << lvt_lint0[7:5];
+  assign \$867  = lint0_go ? \$866  : 15'h0000;
+  assign \$868  = \$867 [0] ? \$865 [31:0] : 32'd0;
+  assign \$869  = \$867 [1] ? \$865 [31:0] : 32'd0;
+  assign \$870  = \$867 [2] ? \$865 [31:0] : 32'd0;
+  assign \$871  = \$867 [3] ? \$865 [31:0] : 32'd0;
+  assign \$872  = \$867 [4] ? \$865 [31:0] : 32'd0;
+  assign \$873  = \$867 [5] ? \$865 [31:0] : 32'd0;
+  assign \$874  = \$867 [6] ? \$865 [31:0] : 32'd0;
+  assign \$875  = \$867 [7] ? \$865 [31:0] : 32'd0;
+  assign \$876  = ~ { \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868  };
+  assign \$877  = tmr_stage0 & \$876 ;
+  assign \$879  = \$878  ? { \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$877  | \$879 ;
+  assign \$880  = 1'h1 << lvt_lint1[4:0];
+  assign \$881  = 1'h1 << lvt_lint1[7:5];
+  assign \$882  = lint1_go ? \$881  : 15'h0000;
+  assign \$883  = \$882 [0] ? \$880 [31:0] : 32'd0;
+  assign \$884  = \$882 [1] ? \$880 [31:0] : 32'd0;
+  assign \$885  = \$882 [2] ? \$880 [31:0] : 32'd0;
+  assign \$886  = \$882 [3] ? \$880 [31:0] : 32'd0;
+  assign \$887  = \$882 [4] ? \$880 [31:0] : 32'd0;
+  assign \$888  = \$882 [5] ? \$880 [31:0] : 32'd0;
+  assign \$889  = \$882 [6] ? \$880 [31:0] : 32'd0;
+  assign \$890  = \$882 [7] ? \$880 [31:0] : 32'd0;
+  assign \$891  = ~ { \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883  };
+  assign \$892  = tmr_stage1 & \$891 ;
+  assign \$894  = \$893  ? { \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$892  | \$894 ;
+  assign \$895  = 1'h1 << lvt_timer[4:0];
+  assign \$896  = 1'h1 << lvt_timer[7:5];
+  assign \$897  = t_go ? \$896  : 15'h0000;
+  assign \$898  = \$897 [0] ? \$895 [31:0] : 32'd0;
+  assign \$899  = \$897 [1] ? \$895 [31:0] : 32'd0;
+  assign \$900  = \$897 [2] ? \$895 [31:0] : 32'd0;
+  assign \$901  = \$897 [3] ? \$895 [31:0] : 32'd0;
+  assign \$902  = \$897 [4] ? \$895 [31:0] : 32'd0;
+  assign \$903  = \$897 [5] ? \$895 [31:0] : 32'd0;
+  assign \$904  = \$897 [6] ? \$895 [31:0] : 32'd0;
+  assign \$905  = \$897 [7] ? \$895 [31:0] : 32'd0;
+  assign \$906  = ~ { \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898  };
+  assign \$907  = tmr_stage2 & \$906 ;
+  assign \$909  = 1'h1 << lvt_error[4:0];
+  assign \$910  = 1'h1 << lvt_error[7:5];
+  assign \$911  = e_go ? \$910  : 15'h0000;
+  assign \$912  = \$911 [0] ? \$909 [31:0] : 32'd0;
+  assign \$913  = \$911 [1] ? \$909 [31:0] : 32'd0;
+  assign \$914  = \$911 [2] ? \$909 [31:0] : 32'd0;
+  assign \$915  = \$911 [3] ? \$909 [31:0] : 32'd0;
+  assign \$916  = \$911 [4] ? \$909 [31:0] : 32'd0;
+  assign \$917  = \$911 [5] ? \$909 [31:0] : 32'd0;
+  assign \$918  = \$911 [6] ? \$909 [31:0] : 32'd0;
+  assign \$919  = \$911 [7] ? \$909 [31:0] : 32'd0;
+  assign \$920  = ~ { \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912  };
+  assign \$921  = tmr_stage3 & \$920 ;
+  assign \$923  = msg_init | lint0_init;
+  assign init_go = \$923  | lint1_init;
+  assign \$924  = { \$381 , \$384 [6:4] } <= 1'h0;
+  assign \$925  = { \$381 , \$384 [6:4] } <= 1'h1;
+  assign \$926  = { \$381 , \$384 [6:4] } <= 2'h2;
+  assign \$927  = { \$381 , \$384 [6:4] } <= 2'h3;
+  assign \$928  = { \$381 , \$384 [6:4] } <= 3'h4;
+  assign \$929  = { \$381 , \$384 [6:4] } <= 3'h5;
+  assign \$930  = { \$381 , \$384 [6:4] } <= 3'h6;
+  assign \$931  = { \$381 , \$384 [6:4] } <= 3'h7;
+  assign \$932  = { \$381 , \$384 [6:4] } <= 4'h8;
+  assign \$933  = { \$381 , \$384 [6:4] } <= 4'h9;
+  assign \$934  = { \$381 , \$384 [6:4] } <= 4'ha;
+  assign \$935  = { \$381 , \$384 [6:4] } <= 4'hb;
+  assign \$936  = { \$381 , \$384 [6:4] } <= 4'hc;
+  assign \$937  = { \$381 , \$384 [6:4] } <= 4'hd;
+  assign \$938  = { \$381 , \$384 [6:4] } <= 4'he;
+  assign \$939  = ~ msr_ready;
+  assign \$940  = msr__valid & \$939 ;
+  assign \$941  = msr_acc & is_base_q;
+  assign \$942  = \$941  & msr__write;
+  assign \$943  = \$942  & base_ok;
+  assign \$945  = deliverable ? irrv : svr[7:0];
+  assign \$946  = x2_go & msr__write;
+  assign \$947  = \$946  & x2_is_icr_q;
+  assign \$948  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$949  = eoi_go & eoi_level;
+  assign \$950  = ~ svr[12];
+  assign \$951  = \$949  & \$950 ;
+  assign \$952  = | tmcct;
+  assign \$953  = lvt_timer[18:17] == 1'h1;
+  assign \$954  = \$953  ? tmict : 32'd0;
+  assign \$955  = tmcct - 1'h1;
+  assign \$956  = presc + 1'h1;
+  assign \$957  = msr__wdata - 1'h1;
+  assign \$958  = | msr__wdata;
+  assign \$959  = ~ init_go;
+  assign \$960  = ~ base_disable;
+  assign \$961  = \$959  & \$960 ;
+  assign \$962  = ~ dl_due;
+  assign \$963  = hit_k & \$962 ;
+  assign \$964  = ~ tsc_switch;
+  assign \$965  = \$963  & \$964 ;
+  assign \$966  = dl_write ? hit_w : \$965 ;
+  assign \$967  = \$961  & \$966 ;
+  assign \$968  = dl_due | tsc_switch;
+  assign \$969  = esr_write ? 8'h00 : esr_pending;
+  assign \$970  = \$969  | err;
+  assign \$971  = | err;
+  assign \$972  = ~ { \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681 , \$680  };
+  assign \$973  = irr & \$972 ;
+  assign \$974  = \$973  | { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
+  assign \$975  = \$974  | { \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868  };
+  assign \$976  = \$975  | { \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883  };
+  assign \$977  = \$976  | { \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898  };
+  assign \$978  = \$977  | { \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912  };
+  assign \$979  = inta_go & eoi_go;
+  assign \$980  = ~ remote_eoi;
+  assign \$981  = remote_irr & \$980 ;
+  assign \$982  = \$981  | remote_set;
+  assign \$983  = ~ eoi_go;
+  assign \$984  = inta_go & \$983 ;
+  assign \$985  = ~ inta_go;
+  assign \$986  = eoi_go & \$985 ;
+  assign \$987  = 1'h1 << irrv[7:4];
+  assign \$988  = { 15'h0000, isr_valid } | \$987 ;
+  assign \$989  = 1'h1 << { \$414 , \$419  };
+  assign \$990  = ~ \$989 ;
+  assign \$991  = { 15'h0000, isr_valid } & \$990 ;
+  assign \$992  = ! irrv[7:4];
+  assign \$993  = irrv[7:4] == 1'h1;
+  assign \$994  = irrv[7:4] == 2'h2;
+  assign \$995  = irrv[7:4] == 2'h3;
+  assign \$996  = irrv[7:4] == 3'h4;
+  assign \$997  = irrv[7:4] == 3'h5;
+  assign \$998  = irrv[7:4] == 3'h6;
+  assign \$999  = irrv[7:4] == 3'h7;
+  assign \$1000  = irrv[7:4] == 4'h8;
+  assign \$1001  = irrv[7:4] == 4'h9;
+  assign \$1002  = irrv[7:4] == 4'ha;
+  assign \$1003  = irrv[7:4] == 4'hb;
+  assign \$1004  = irrv[7:4] == 4'hc;
+  assign \$1005  = irrv[7:4] == 4'hd;
+  assign \$1006  = irrv[7:4] == 4'he;
+  assign \$1007  = irrv[7:4] == 4'hf;
+  assign \$1008  = ~ nmi_ack;
+  assign \$1009  = nmi & \$1008 ;
+  assign \$1010  = msg_nmi | lint0_nmi;
+  assign \$1011  = \$1010  | lint1_nmi;
+  assign \$1012  = \$1009  | \$1011 ;
+  assign \$1013  = init_go | base_disable;
   always @(posedge clk)
-    \irr_any$92  <= \$1013 ;
+    \irr_any$92  <= \$1014 ;
   always @(posedge clk)
-    irrv <= \$1014 ;
+    irrv <= \$1015 ;
   always @(posedge clk)
-    irr_ge <= \$1015 ;
+    irr_ge <= \$1016 ;
   always @(posedge clk)
-    is_base_q <= \$1016 ;
+    is_base_q <= \$1017 ;
   always @(posedge clk)
-    is_dl_q <= \$1017 ;
+    is_dl_q <= \$1018 ;
   always @(posedge clk)
-    gp_hit_q <= \$1018 ;
+    gp_hit_q <= \$1019 ;
   always @(posedge clk)
-    gp_sel_q <= \$1019 ;
+    gp_sel_q <= \$1020 ;
   always @(posedge clk)
-    x2_hit_q <= \$1020 ;
+    x2_hit_q <= \$1021 ;
   always @(posedge clk)
-    x2_rd_ok_q <= \$1021 ;
+    x2_rd_ok_q <= \$1022 ;
   always @(posedge clk)
-    x2_wr_ok_q <= \$1022 ;
+    x2_wr_ok_q <= \$1023 ;
   always @(posedge clk)
-    x2_off_q <= \$1023 ;
+    x2_off_q <= \$1024 ;
   always @(posedge clk)
-    x2_is_id_q <= \$1024 ;
+    x2_is_id_q <= \$1025 ;
   always @(posedge clk)
-    x2_is_ldr_q <= \$1025 ;
+    x2_is_ldr_q <= \$1026 ;
   always @(posedge clk)
-    x2_is_icr_q <= \$1026 ;
+    x2_is_icr_q <= \$1027 ;
   always @(posedge clk)
-    x2_is_self_ipi_q <= \$1027 ;
+    x2_is_self_ipi_q <= \$1028 ;
   always @(posedge clk)
-    msr_seen <= \$1028 ;
+    msr_seen <= \$1029 ;
   always @(posedge clk)
-    base_wdata_disabled_q <= \$1029 ;
+    base_wdata_disabled_q <= \$1030 ;
   always @(posedge clk)
-    base_wdata_xapic_q <= \$1030 ;
+    base_wdata_xapic_q <= \$1031 ;
   always @(posedge clk)
-    base_wdata_x2apic_q <= \$1031 ;
+    base_wdata_x2apic_q <= \$1032 ;
   always @(posedge clk)
-    base_wdata_gp_ok_q <= \$1032 ;
+    base_wdata_gp_ok_q <= \$1033 ;
   always @(posedge clk)
-    apic_base <= \$1033 ;
+    apic_base <= \$1034 ;
   always @(posedge clk)
-    ack_valid <= \$1034 ;
+    ack_valid <= \$1035 ;
   always @(posedge clk)
-    ack_vector <= \$1035 ;
+    ack_vector <= \$1036 ;
   always @(posedge clk)
-    icr_dest32 <= \$1036 ;
+    icr_dest32 <= \$1037 ;
   always @(posedge clk)
-    id_reg <= \$1037 ;
+    id_reg <= \$1038 ;
   always @(posedge clk)
-    id_set <= \$1038 ;
+    id_set <= \$1039 ;
   always @(posedge clk)
-    ipi__valid <= \$1039 ;
+    ipi__valid <= \$1040 ;
   always @(posedge clk)
-    ipi__vector <= \$1040 ;
+    ipi__vector <= \$1041 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$1041 ;
+    ipi__delivery_mode <= \$1042 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$1042 ;
+    ipi__dest_mode <= \$1043 ;
   always @(posedge clk)
-    ipi__shorthand <= \$1043 ;
+    ipi__shorthand <= \$1044 ;
   always @(posedge clk)
-    ipi__trigger <= \$1044 ;
+    ipi__trigger <= \$1045 ;
   always @(posedge clk)
-    ipi__level <= \$1045 ;
+    ipi__level <= \$1046 ;
   always @(posedge clk)
-    ipi__dest <= \$1046 ;
+    ipi__dest <= \$1047 ;
   always @(posedge clk)
-    ipi__source <= \$1047 ;
+    ipi__source <= \$1048 ;
   always @(posedge clk)
-    eoi__valid <= \$1048 ;
+    eoi__valid <= \$1049 ;
   always @(posedge clk)
-    eoi__vector <= \$1049 ;
+    eoi__vector <= \$1050 ;
   always @(posedge clk)
-    lint_prev <= \$1050 ;
+    lint_prev <= \$1051 ;
   always @(posedge clk)
-    tmcct <= \$1051 ;
+    tmcct <= \$1052 ;
   always @(posedge clk)
-    presc <= \$1052 ;
+    presc <= \$1053 ;
   always @(posedge clk)
-    dl_wdata_m1 <= \$1053 ;
+    dl_wdata_m1 <= \$1054 ;
   always @(posedge clk)
-    dl_wdata_nz <= \$1054 ;
+    dl_wdata_nz <= \$1055 ;
   always @(posedge clk)
-    dl_due <= \$1055 ;
+    dl_due <= \$1056 ;
   always @(posedge clk)
-    tsc_deadline <= \$1056 ;
+    tsc_deadline <= \$1057 ;
   always @(posedge clk)
-    tsc_deadline_m1 <= \$1057 ;
+    tsc_deadline_m1 <= \$1058 ;
   always @(posedge clk)
-    esr_pending <= \$1058 ;
+    esr_pending <= \$1059 ;
   always @(posedge clk)
-    err_seen <= \$1059 ;
+    err_seen <= \$1060 ;
   always @(posedge clk)
-    esr <= \$1060 ;
+    esr <= \$1061 ;
   always @(posedge clk)
-    irr <= \$1061 ;
+    irr <= \$1062 ;
   always @(posedge clk)
-    tmr <= \$1062 ;
+    tmr <= \$1063 ;
   always @(posedge clk)
-    settle <= \$1063 ;
+    settle <= \$1064 ;
   always @(posedge clk)
-    remote_irr <= \$1064 ;
+    remote_irr <= \$1065 ;
   always @(posedge clk)
-    isr_valid <= \$1065 ;
+    isr_valid <= \$1066 ;
   always @(posedge clk)
-    isr_low0 <= \$1066 ;
+    isr_low0 <= \$1067 ;
   always @(posedge clk)
-    isr_low1 <= \$1067 ;
+    isr_low1 <= \$1068 ;
   always @(posedge clk)
-    isr_low2 <= \$1068 ;
+    isr_low2 <= \$1069 ;
   always @(posedge clk)
-    isr_low3 <= \$1069 ;
+    isr_low3 <= \$1070 ;
   always @(posedge clk)
-    isr_low4 <= \$1070 ;
+    isr_low4 <= \$1071 ;
   always @(posedge clk)
-    isr_low5 <= \$1071 ;
+    isr_low5 <= \$1072 ;
   always @(posedge clk)
-    isr_low6 <= \$1072 ;
+    isr_low6 <= \$1073 ;
   always @(posedge clk)
-    isr_low7 <= \$1073 ;
+    isr_low7 <= \$1074 ;
   always @(posedge clk)
-    isr_low8 <= \$1074 ;
+    isr_low8 <= \$1075 ;
   always @(posedge clk)
-    isr_low9 <= \$1075 ;
+    isr_low9 <= \$1076 ;
   always @(posedge clk)
-    isr_low10 <= \$1076 ;
+    isr_low10 <= \$1077 ;
   always @(posedge clk)
-    isr_low11 <= \$1077 ;
+    isr_low11 <= \$1078 ;
   always @(posedge clk)
-    isr_low12 <= \$1078 ;
+    isr_low12 <= \$1079 ;
   always @(posedge clk)
-    isr_low13 <= \$1079 ;
+    isr_low13 <= \$1080 ;
   always @(posedge clk)
-    isr_low14 <= \$1080 ;
+    isr_low14 <= \$1081 ;
   always @(posedge clk)
-    isr_low15 <= \$1081 ;
+    isr_low15 <= \$1082 ;
   always @(posedge clk)
-    nmi <= \$1082 ;
+    nmi <= \$1083 ;
   always @(posedge clk)
-    tpr <= \$1083 ;
+    tpr <= \$1084 ;
   always @(posedge clk)
-    ldr <= \$1084 ;
+    ldr <= \$1085 ;
   always @(posedge clk)
-    dfr <= \$1085 ;
+    dfr <= \$1086 ;
   always @(posedge clk)
-    svr <= \$1086 ;
+    svr <= \$1087 ;
   always @(posedge clk)
-    icr_lo <= \$1087 ;
+    icr_lo <= \$1088 ;
   always @(posedge clk)
-    icr_hi <= \$1088 ;
+    icr_hi <= \$1089 ;
   always @(posedge clk)
-    lvt_timer <= \$1089 ;
+    lvt_timer <= \$1090 ;
   always @(posedge clk)
-    lvt_thermal <= \$1090 ;
+    lvt_thermal <= \$1091 ;
   always @(posedge clk)
-    lvt_perfmon <= \$1091 ;
+    lvt_perfmon <= \$1092 ;
   always @(posedge clk)
-    lvt_lint0 <= \$1092 ;
+    lvt_lint0 <= \$1093 ;
   always @(posedge clk)
-    lvt_lint1 <= \$1093 ;
+    lvt_lint1 <= \$1094 ;
   always @(posedge clk)
-    lvt_error <= \$1094 ;
+    lvt_error <= \$1095 ;
   always @(posedge clk)
-    tmict <= \$1095 ;
+    tmict <= \$1096 ;
   always @(posedge clk)
-    tdcr <= \$1096 ;
+    tdcr <= \$1097 ;
   always @(posedge clk)
-    init <= \$1097 ;
+    init <= \$1098 ;
   always @(posedge clk)
-    sipi <= \$1098 ;
+    sipi <= \$1099 ;
   always @(posedge clk)
-    sipi_vector <= \$1099 ;
+    sipi_vector <= \$1100 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -5059,261 +5065,223 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    msg_illegal = 1'h0;
-    if (\$694 ) begin
-      if (\$703 ) begin
-        if (\$704 ) begin
-          msg_illegal = 1'h1;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    msg_take = 1'h0;
-    if (\$694 ) begin
-      if (\$703 ) begin
-        (* full_case = 32'd1 *)
-        if (\$704 ) begin
-        end else begin
-          msg_take = 1'h1;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (\$694 ) begin
-      msg_nmi = \$705 ;
+    if (\$705 ) begin
+      msg_nmi = \$706 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (\$694 ) begin
-      msg_init = \$711 ;
+    if (\$705 ) begin
+      msg_init = \$712 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (\$694 ) begin
-      msg_sipi = \$712 ;
+    if (\$705 ) begin
+      msg_sipi = \$713 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1013  = irr_any8;
+    \$1014  = irr_any8;
     if (rst) begin
-      \$1013  = 1'h0;
+      \$1014  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1014  = { \$381 , \$384  };
+    \$1015  = { \$381 , \$384  };
     if (rst) begin
-      \$1014  = 8'h00;
+      \$1015  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1015  = { 1'h1, \$937 , \$936 , \$935 , \$934 , \$933 , \$932 , \$931 , \$930 , \$929 , \$928 , \$927 , \$926 , \$925 , \$924 , \$923  };
+    \$1016  = { 1'h1, \$938 , \$937 , \$936 , \$935 , \$934 , \$933 , \$932 , \$931 , \$930 , \$929 , \$928 , \$927 , \$926 , \$925 , \$924  };
     if (rst) begin
-      \$1015  = 16'h0000;
+      \$1016  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1016  = is_base;
-    if (rst) begin
-      \$1016  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1017  = is_dl;
+    \$1017  = is_base;
     if (rst) begin
       \$1017  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1018  = gp_hit;
+    \$1018  = is_dl;
     if (rst) begin
-      \$1018  = 4'h0;
+      \$1018  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1019  = gp_sel;
+    \$1019  = gp_hit;
     if (rst) begin
       \$1019  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1020  = x2_hit;
+    \$1020  = gp_sel;
     if (rst) begin
-      \$1020  = 1'h0;
+      \$1020  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1021  = x2_rd_ok;
+    \$1021  = x2_hit;
     if (rst) begin
       \$1021  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1022  = x2_wr_ok;
+    \$1022  = x2_rd_ok;
     if (rst) begin
       \$1022  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1023  = x2_off;
+    \$1023  = x2_wr_ok;
     if (rst) begin
-      \$1023  = 12'h000;
+      \$1023  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1024  = x2_is_id;
+    \$1024  = x2_off;
     if (rst) begin
-      \$1024  = 1'h0;
+      \$1024  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1025  = x2_is_ldr;
+    \$1025  = x2_is_id;
     if (rst) begin
       \$1025  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1026  = x2_is_icr;
+    \$1026  = x2_is_ldr;
     if (rst) begin
       \$1026  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1027  = x2_is_self_ipi;
+    \$1027  = x2_is_icr;
     if (rst) begin
       \$1027  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1028  = \$939 ;
+    \$1028  = x2_is_self_ipi;
     if (rst) begin
       \$1028  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1029  = base_wdata_disabled;
+    \$1029  = \$940 ;
     if (rst) begin
       \$1029  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1030  = base_wdata_xapic;
+    \$1030  = base_wdata_disabled;
     if (rst) begin
       \$1030  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1031  = base_wdata_x2apic;
+    \$1031  = base_wdata_xapic;
     if (rst) begin
       \$1031  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1032  = base_wdata_gp_ok;
+    \$1032  = base_wdata_x2apic;
     if (rst) begin
       \$1032  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1033  = apic_base;
-    if (\$942 ) begin
-      \$1033  = \$943 ;
-    end
+    \$1033  = base_wdata_gp_ok;
     if (rst) begin
-      \$1033  = 64'h00000000fee00800;
+      \$1033  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1034  = inta;
+    \$1034  = apic_base;
+    if (\$943 ) begin
+      \$1034  = \$944 ;
+    end
     if (rst) begin
-      \$1034  = 1'h0;
+      \$1034  = 64'h00000000fee00800;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1035  = ack_vector;
+    \$1035  = inta;
+    if (rst) begin
+      \$1035  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1036  = ack_vector;
     if (inta) begin
-      \$1035  = \$944 ;
+      \$1036  = \$945 ;
     end
     if (rst) begin
-      \$1035  = 8'h00;
+      \$1036  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1036  = icr_dest32;
-    if (\$946 ) begin
-      \$1036  = msr__wdata[63:32];
+    \$1037  = icr_dest32;
+    if (\$947 ) begin
+      \$1037  = msr__wdata[63:32];
     end
-    if (\$1012 ) begin
-      \$1036  = 32'd0;
+    if (\$1013 ) begin
+      \$1037  = 32'd0;
     end
     if (rst) begin
-      \$1036  = 32'd0;
+      \$1037  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1037  = id_reg;
+    \$1038  = id_reg;
     if (id_write) begin
-      \$1037  = wdata[31:24];
+      \$1038  = wdata[31:24];
     end
     if (rst) begin
-      \$1037  = 8'h00;
+      \$1038  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1038  = id_set;
+    \$1039  = id_set;
     if (id_write) begin
-      \$1038  = 1'h1;
+      \$1039  = 1'h1;
     end
     if (base_disable) begin
-      \$1038  = 1'h0;
-    end
-    if (rst) begin
-      \$1038  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (icr_send) begin
-      \$1039  = 1'h1;
-    end else if (self_send) begin
-      \$1039  = 1'h1;
-    end else begin
-      \$1039  = busy_after;
+      \$1039  = 1'h0;
     end
     if (rst) begin
       \$1039  = 1'h0;
@@ -5321,69 +5289,71 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1040  = ipi__vector;
+    (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$1040  = icr_lo_next[7:0];
+      \$1040  = 1'h1;
     end else if (self_send) begin
-      \$1040  = msr__wdata[7:0];
+      \$1040  = 1'h1;
+    end else begin
+      \$1040  = busy_after;
     end
     if (rst) begin
-      \$1040  = 8'h00;
+      \$1040  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1041  = ipi__delivery_mode;
+    \$1041  = ipi__vector;
     if (icr_send) begin
-      \$1041  = icr_lo_next[10:8];
+      \$1041  = icr_lo_next[7:0];
     end else if (self_send) begin
-      \$1041  = 3'h0;
+      \$1041  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$1041  = 3'h0;
+      \$1041  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1042  = ipi__dest_mode;
+    \$1042  = ipi__delivery_mode;
     if (icr_send) begin
-      \$1042  = icr_lo_next[11];
+      \$1042  = icr_lo_next[10:8];
     end else if (self_send) begin
-      \$1042  = 1'h0;
+      \$1042  = 3'h0;
     end
     if (rst) begin
-      \$1042  = 1'h0;
+      \$1042  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1043  = ipi__shorthand;
+    \$1043  = ipi__dest_mode;
     if (icr_send) begin
-      \$1043  = icr_lo_next[19:18];
+      \$1043  = icr_lo_next[11];
     end else if (self_send) begin
-      \$1043  = 2'h1;
+      \$1043  = 1'h0;
     end
     if (rst) begin
-      \$1043  = 2'h0;
+      \$1043  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1044  = ipi__trigger;
+    \$1044  = ipi__shorthand;
     if (icr_send) begin
-      \$1044  = icr_lo_next[15];
+      \$1044  = icr_lo_next[19:18];
     end else if (self_send) begin
-      \$1044  = 1'h0;
+      \$1044  = 2'h1;
     end
     if (rst) begin
-      \$1044  = 1'h0;
+      \$1044  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1045  = ipi__level;
+    \$1045  = ipi__trigger;
     if (icr_send) begin
-      \$1045  = icr_lo_next[14];
+      \$1045  = icr_lo_next[15];
     end else if (self_send) begin
       \$1045  = 1'h0;
     end
@@ -5393,134 +5363,136 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1046  = ipi__dest;
+    \$1046  = ipi__level;
     if (icr_send) begin
-      \$1046  = \$947 ;
+      \$1046  = icr_lo_next[14];
     end else if (self_send) begin
-      \$1046  = 32'd0;
+      \$1046  = 1'h0;
     end
     if (rst) begin
-      \$1046  = 32'd0;
+      \$1046  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1047  = ipi__source;
+    \$1047  = ipi__dest;
     if (icr_send) begin
-      \$1047  = \$3 ;
+      \$1047  = \$948 ;
     end else if (self_send) begin
-      \$1047  = \$3 ;
+      \$1047  = 32'd0;
     end
     if (rst) begin
-      \$1047  = 8'h00;
+      \$1047  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1048  = \$950 ;
+    \$1048  = ipi__source;
+    if (icr_send) begin
+      \$1048  = \$3 ;
+    end else if (self_send) begin
+      \$1048  = \$3 ;
+    end
     if (rst) begin
-      \$1048  = 1'h0;
+      \$1048  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1049  = eoi__vector;
+    \$1049  = \$951 ;
+    if (rst) begin
+      \$1049  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1050  = eoi__vector;
     if (eoi_go) begin
-      \$1049  = eoi_vec;
+      \$1050  = eoi_vec;
     end
     if (rst) begin
-      \$1049  = 8'h00;
+      \$1050  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1050  = { lint1, lint0 };
+    \$1051  = { lint1, lint0 };
     if (rst) begin
-      \$1050  = 2'h0;
+      \$1051  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1051  = tmcct;
+    \$1052  = tmcct;
     if (tmict_load) begin
-      \$1051  = wdata;
+      \$1052  = wdata;
     end else if (tsc_switch) begin
-      \$1051  = 32'd0;
+      \$1052  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$1051  = \$953 ;
+        \$1052  = \$954 ;
       end else begin
-        \$1051  = \$954 [31:0];
+        \$1052  = \$955 [31:0];
       end
     end
-    if (\$1012 ) begin
-      \$1051  = 32'd0;
+    if (\$1013 ) begin
+      \$1052  = 32'd0;
     end
     if (rst) begin
-      \$1051  = 32'd0;
+      \$1052  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1052  = presc;
+    \$1053  = presc;
     if (tmict_load) begin
-      \$1052  = 7'h00;
+      \$1053  = 7'h00;
     end else if (tsc_switch) begin
-      \$1052  = 7'h00;
+      \$1053  = 7'h00;
     end else if (dec) begin
-      \$1052  = 7'h00;
-    end else if (\$951 ) begin
-      \$1052  = \$955 [6:0];
+      \$1053  = 7'h00;
+    end else if (\$952 ) begin
+      \$1053  = \$956 [6:0];
     end
-    if (\$1012 ) begin
-      \$1052  = 7'h00;
+    if (\$1013 ) begin
+      \$1053  = 7'h00;
     end
     if (rst) begin
-      \$1052  = 7'h00;
+      \$1053  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1053  = \$956 [63:0];
+    \$1054  = \$957 [63:0];
     if (rst) begin
-      \$1053  = 64'h0000000000000000;
+      \$1054  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1054  = \$957 ;
-    if (rst) begin
-      \$1054  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1055  = \$966 ;
+    \$1055  = \$958 ;
     if (rst) begin
       \$1055  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1056  = tsc_deadline;
-    if (dl_write) begin
-      \$1056  = msr__wdata;
-    end else if (\$967 ) begin
-      \$1056  = 64'h0000000000000000;
-    end
-    if (\$1012 ) begin
-      \$1056  = 64'h0000000000000000;
-    end
+    \$1056  = \$967 ;
     if (rst) begin
-      \$1056  = 64'h0000000000000000;
+      \$1056  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1057  = tsc_deadline_m1;
+    \$1057  = tsc_deadline;
     if (dl_write) begin
-      \$1057  = dl_wdata_m1;
+      \$1057  = msr__wdata;
+    end else if (\$968 ) begin
+      \$1057  = 64'h0000000000000000;
+    end
+    if (\$1013 ) begin
+      \$1057  = 64'h0000000000000000;
     end
     if (rst) begin
       \$1057  = 64'h0000000000000000;
@@ -5528,51 +5500,51 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1058  = \$969 ;
-    if (\$1012 ) begin
-      \$1058  = 8'h00;
+    \$1058  = tsc_deadline_m1;
+    if (dl_write) begin
+      \$1058  = dl_wdata_m1;
     end
     if (rst) begin
-      \$1058  = 8'h00;
+      \$1058  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$1059  = \$970 ;
-    if (\$1012 ) begin
-      \$1059  = 1'h0;
+    if (\$1013 ) begin
+      \$1059  = 8'h00;
     end
     if (rst) begin
-      \$1059  = 1'h0;
+      \$1059  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1060  = esr;
+    \$1060  = \$971 ;
+    if (\$1013 ) begin
+      \$1060  = 1'h0;
+    end
+    if (rst) begin
+      \$1060  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1061  = esr;
     if (esr_write) begin
-      \$1060  = esr_pending;
+      \$1061  = esr_pending;
     end
-    if (\$1012 ) begin
-      \$1060  = 8'h00;
+    if (\$1013 ) begin
+      \$1061  = 8'h00;
     end
     if (rst) begin
-      \$1060  = 8'h00;
+      \$1061  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1061  = \$977 ;
-    if (\$1012 ) begin
-      \$1061  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-    if (rst) begin
-      \$1061  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1062  = tmr_stage4;
-    if (\$1012 ) begin
+    \$1062  = \$978 ;
+    if (\$1013 ) begin
       \$1062  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
@@ -5581,51 +5553,49 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1063  = \$978 ;
+    \$1063  = tmr_stage4;
+    if (\$1013 ) begin
+      \$1063  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
     if (rst) begin
-      \$1063  = 1'h0;
+      \$1063  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1064  = \$981 ;
-    if (\$1012 ) begin
-      \$1064  = 2'h0;
-    end
+    \$1064  = \$979 ;
     if (rst) begin
-      \$1064  = 2'h0;
+      \$1064  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1065  = isr_valid;
-    if (\$983 ) begin
-      \$1065  = \$987 [15:0];
-    end else if (\$985 ) begin
-      \$1065  = \$990 [15:0];
-    end
-    if (\$1012 ) begin
-      \$1065  = 16'h0000;
+    \$1065  = \$982 ;
+    if (\$1013 ) begin
+      \$1065  = 2'h0;
     end
     if (rst) begin
-      \$1065  = 16'h0000;
+      \$1065  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1066  = isr_low0;
-    if (inta_go) begin
-      if (\$991 ) begin
-        \$1066  = irrv[3:0];
-      end
+    \$1066  = isr_valid;
+    if (\$984 ) begin
+      \$1066  = \$988 [15:0];
+    end else if (\$986 ) begin
+      \$1066  = \$991 [15:0];
+    end
+    if (\$1013 ) begin
+      \$1066  = 16'h0000;
     end
     if (rst) begin
-      \$1066  = 4'h0;
+      \$1066  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1067  = isr_low1;
+    \$1067  = isr_low0;
     if (inta_go) begin
       if (\$992 ) begin
         \$1067  = irrv[3:0];
@@ -5637,7 +5607,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1068  = isr_low2;
+    \$1068  = isr_low1;
     if (inta_go) begin
       if (\$993 ) begin
         \$1068  = irrv[3:0];
@@ -5649,7 +5619,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1069  = isr_low3;
+    \$1069  = isr_low2;
     if (inta_go) begin
       if (\$994 ) begin
         \$1069  = irrv[3:0];
@@ -5661,7 +5631,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1070  = isr_low4;
+    \$1070  = isr_low3;
     if (inta_go) begin
       if (\$995 ) begin
         \$1070  = irrv[3:0];
@@ -5673,7 +5643,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1071  = isr_low5;
+    \$1071  = isr_low4;
     if (inta_go) begin
       if (\$996 ) begin
         \$1071  = irrv[3:0];
@@ -5685,7 +5655,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1072  = isr_low6;
+    \$1072  = isr_low5;
     if (inta_go) begin
       if (\$997 ) begin
         \$1072  = irrv[3:0];
@@ -5697,7 +5667,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1073  = isr_low7;
+    \$1073  = isr_low6;
     if (inta_go) begin
       if (\$998 ) begin
         \$1073  = irrv[3:0];
@@ -5709,7 +5679,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1074  = isr_low8;
+    \$1074  = isr_low7;
     if (inta_go) begin
       if (\$999 ) begin
         \$1074  = irrv[3:0];
@@ -5721,7 +5691,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1075  = isr_low9;
+    \$1075  = isr_low8;
     if (inta_go) begin
       if (\$1000 ) begin
         \$1075  = irrv[3:0];
@@ -5733,7 +5703,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1076  = isr_low10;
+    \$1076  = isr_low9;
     if (inta_go) begin
       if (\$1001 ) begin
         \$1076  = irrv[3:0];
@@ -5745,7 +5715,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1077  = isr_low11;
+    \$1077  = isr_low10;
     if (inta_go) begin
       if (\$1002 ) begin
         \$1077  = irrv[3:0];
@@ -5757,7 +5727,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1078  = isr_low12;
+    \$1078  = isr_low11;
     if (inta_go) begin
       if (\$1003 ) begin
         \$1078  = irrv[3:0];
@@ -5769,7 +5739,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1079  = isr_low13;
+    \$1079  = isr_low12;
     if (inta_go) begin
       if (\$1004 ) begin
         \$1079  = irrv[3:0];
@@ -5781,7 +5751,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1080  = isr_low14;
+    \$1080  = isr_low13;
     if (inta_go) begin
       if (\$1005 ) begin
         \$1080  = irrv[3:0];
@@ -5793,7 +5763,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1081  = isr_low15;
+    \$1081  = isr_low14;
     if (inta_go) begin
       if (\$1006 ) begin
         \$1081  = irrv[3:0];
@@ -5805,28 +5775,30 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1082  = \$1011 ;
+    \$1082  = isr_low15;
+    if (inta_go) begin
+      if (\$1007 ) begin
+        \$1082  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1082  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1083  = \$1012 ;
     if (base_disable) begin
-      \$1082  = 1'h0;
+      \$1083  = 1'h0;
     end
     if (rst) begin
-      \$1082  = 1'h0;
+      \$1083  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1083  = tpr_next;
-    if (\$1012 ) begin
-      \$1083  = 32'd0;
-    end
-    if (rst) begin
-      \$1083  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1084  = ldr_next;
-    if (\$1012 ) begin
+    \$1084  = tpr_next;
+    if (\$1013 ) begin
       \$1084  = 32'd0;
     end
     if (rst) begin
@@ -5835,38 +5807,38 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1085  = dfr_next;
-    if (\$1012 ) begin
-      \$1085  = 32'd4026531840;
+    \$1085  = ldr_next;
+    if (\$1013 ) begin
+      \$1085  = 32'd0;
     end
     if (rst) begin
-      \$1085  = 32'd4026531840;
+      \$1085  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1086  = svr_next;
-    if (\$1012 ) begin
-      \$1086  = 32'd255;
+    \$1086  = dfr_next;
+    if (\$1013 ) begin
+      \$1086  = 32'd4026531840;
     end
     if (rst) begin
-      \$1086  = 32'd255;
+      \$1086  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1087  = icr_lo_next;
-    if (\$1012 ) begin
-      \$1087  = 32'd0;
+    \$1087  = svr_next;
+    if (\$1013 ) begin
+      \$1087  = 32'd255;
     end
     if (rst) begin
-      \$1087  = 32'd0;
+      \$1087  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1088  = icr_hi_next;
-    if (\$1012 ) begin
+    \$1088  = icr_lo_next;
+    if (\$1013 ) begin
       \$1088  = 32'd0;
     end
     if (rst) begin
@@ -5875,18 +5847,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1089  = lvt_timer_next;
-    if (\$1012 ) begin
-      \$1089  = 32'd65536;
+    \$1089  = icr_hi_next;
+    if (\$1013 ) begin
+      \$1089  = 32'd0;
     end
     if (rst) begin
-      \$1089  = 32'd65536;
+      \$1089  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1090  = lvt_thermal_next;
-    if (\$1012 ) begin
+    \$1090  = lvt_timer_next;
+    if (\$1013 ) begin
       \$1090  = 32'd65536;
     end
     if (rst) begin
@@ -5895,8 +5867,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1091  = lvt_perfmon_next;
-    if (\$1012 ) begin
+    \$1091  = lvt_thermal_next;
+    if (\$1013 ) begin
       \$1091  = 32'd65536;
     end
     if (rst) begin
@@ -5905,8 +5877,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1092  = lvt_lint0_next;
-    if (\$1012 ) begin
+    \$1092  = lvt_perfmon_next;
+    if (\$1013 ) begin
       \$1092  = 32'd65536;
     end
     if (rst) begin
@@ -5915,8 +5887,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1093  = lvt_lint1_next;
-    if (\$1012 ) begin
+    \$1093  = lvt_lint0_next;
+    if (\$1013 ) begin
       \$1093  = 32'd65536;
     end
     if (rst) begin
@@ -5925,8 +5897,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1094  = lvt_error_next;
-    if (\$1012 ) begin
+    \$1094  = lvt_lint1_next;
+    if (\$1013 ) begin
       \$1094  = 32'd65536;
     end
     if (rst) begin
@@ -5935,18 +5907,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1095  = tmict_next;
-    if (\$1012 ) begin
-      \$1095  = 32'd0;
+    \$1095  = lvt_error_next;
+    if (\$1013 ) begin
+      \$1095  = 32'd65536;
     end
     if (rst) begin
-      \$1095  = 32'd0;
+      \$1095  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1096  = tdcr_next;
-    if (\$1012 ) begin
+    \$1096  = tmict_next;
+    if (\$1013 ) begin
       \$1096  = 32'd0;
     end
     if (rst) begin
@@ -5955,26 +5927,36 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1097  = init_go;
+    \$1097  = tdcr_next;
+    if (\$1013 ) begin
+      \$1097  = 32'd0;
+    end
     if (rst) begin
-      \$1097  = 1'h0;
+      \$1097  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1098  = msg_sipi;
+    \$1098  = init_go;
     if (rst) begin
       \$1098  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1099  = sipi_vector;
+    \$1099  = msg_sipi;
+    if (rst) begin
+      \$1099  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1100  = sipi_vector;
     if (msg_sipi) begin
-      \$1099  = msg_in__vector;
+      \$1100  = msg_in__vector;
     end
     if (rst) begin
-      \$1099  = 8'h00;
+      \$1100  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -6037,51 +6019,51 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign inta_bit = { \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681 , \$680  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$800 , \$799 , \$798 , \$797 , \$796 , \$795 , \$794  };
-  assign src0_bit_low = \$849 [31:0];
-  assign src0_bit_sel = \$851 [7:0];
-  assign src0_bit = { \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853 , \$852  };
-  assign src1_bit_low = \$864 [31:0];
-  assign src1_bit_sel = \$866 [7:0];
-  assign src1_bit = { \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868 , \$867  };
-  assign src2_bit_low = \$879 [31:0];
-  assign src2_bit_sel = \$881 [7:0];
-  assign src2_bit = { \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883 , \$882  };
-  assign src3_bit_low = \$894 [31:0];
-  assign src3_bit_sel = \$896 [7:0];
-  assign src3_bit = { \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898 , \$897  };
-  assign src4_bit_low = \$908 [31:0];
-  assign src4_bit_sel = \$910 [7:0];
-  assign src4_bit = { \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912 , \$911  };
+  assign presc_ge = { 1'h1, \$801 , \$800 , \$799 , \$798 , \$797 , \$796 , \$795  };
+  assign src0_bit_low = \$850 [31:0];
+  assign src0_bit_sel = \$852 [7:0];
+  assign src0_bit = { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
+  assign src1_bit_low = \$865 [31:0];
+  assign src1_bit_sel = \$867 [7:0];
+  assign src1_bit = { \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868  };
+  assign src2_bit_low = \$880 [31:0];
+  assign src2_bit_sel = \$882 [7:0];
+  assign src2_bit = { \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883  };
+  assign src3_bit_low = \$895 [31:0];
+  assign src3_bit_sel = \$897 [7:0];
+  assign src3_bit = { \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898  };
+  assign src4_bit_low = \$909 [31:0];
+  assign src4_bit_sel = \$911 [7:0];
+  assign src4_bit = { \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$306  = sipi_vector;
+  assign \sipi_vector$307  = sipi_vector;
   assign \port$40$0  = \$3 ;
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$845 ;
-  assign err[5] = \$842 ;
-  assign err[7] = \$841 ;
+  assign err[6] = \$846 ;
+  assign err[5] = \$843 ;
+  assign err[7] = \$842 ;
   assign err[4:0] = 5'h00;
-  assign dl_reached_eq[3] = \$823 ;
-  assign dl_reached_eq[2] = \$821 ;
-  assign dl_reached_eq[1] = \$819 ;
-  assign dl_reached_eq[0] = \$817 ;
-  assign dl_reached_gt[3] = \$822 ;
-  assign dl_reached_gt[2] = \$820 ;
-  assign dl_reached_gt[1] = \$818 ;
-  assign dl_reached_gt[0] = \$816 ;
-  assign dl_reached_w_eq[3] = \$810 ;
-  assign dl_reached_w_eq[2] = \$808 ;
-  assign dl_reached_w_eq[1] = \$806 ;
-  assign dl_reached_w_eq[0] = \$804 ;
-  assign dl_reached_w_gt[3] = \$809 ;
-  assign dl_reached_w_gt[2] = \$807 ;
-  assign dl_reached_w_gt[1] = \$805 ;
-  assign dl_reached_w_gt[0] = \$803 ;
-  assign remote_set[1] = \$771 ;
-  assign remote_set[0] = \$731 ;
+  assign dl_reached_eq[3] = \$824 ;
+  assign dl_reached_eq[2] = \$822 ;
+  assign dl_reached_eq[1] = \$820 ;
+  assign dl_reached_eq[0] = \$818 ;
+  assign dl_reached_gt[3] = \$823 ;
+  assign dl_reached_gt[2] = \$821 ;
+  assign dl_reached_gt[1] = \$819 ;
+  assign dl_reached_gt[0] = \$817 ;
+  assign dl_reached_w_eq[3] = \$811 ;
+  assign dl_reached_w_eq[2] = \$809 ;
+  assign dl_reached_w_eq[1] = \$807 ;
+  assign dl_reached_w_eq[0] = \$805 ;
+  assign dl_reached_w_gt[3] = \$810 ;
+  assign dl_reached_w_gt[2] = \$808 ;
+  assign dl_reached_w_gt[1] = \$806 ;
+  assign dl_reached_w_gt[0] = \$804 ;
+  assign remote_set[1] = \$772 ;
+  assign remote_set[0] = \$732 ;
   assign remote_eoi[1] = \$693 ;
   assign remote_eoi[0] = \$691 ;
   assign gp_hit[3] = \$507 ;
@@ -6203,18 +6185,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign { \$675 [31:4], \$675 [2] } = 29'h00000000;
   assign { \$675 [3], \$675 [1:0] } = { wdata[3], wdata[1:0] };
   assign \$698  = msg_in__trigger;
-  assign \$707  = msg_in__trigger;
-  assign \$719  = lvt_lint0[15];
-  assign \$730  = lvt_lint0[15];
-  assign \$759  = lvt_lint1[15];
-  assign \$770  = lvt_lint1[15];
-  assign \$862  = msg_in__trigger;
-  assign \$877  = lvt_lint0[15];
-  assign \$892  = lvt_lint1[15];
-  assign \$907  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$906 ;
-  assign \$921  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$920 ;
-  assign { \$943 [63:36], \$943 [9:0] } = 38'h0000000000;
-  assign \$943 [35:10] = msr__wdata[35:10];
+  assign \$708  = msg_in__trigger;
+  assign \$720  = lvt_lint0[15];
+  assign \$731  = lvt_lint0[15];
+  assign \$760  = lvt_lint1[15];
+  assign \$771  = lvt_lint1[15];
+  assign \$863  = msg_in__trigger;
+  assign \$878  = lvt_lint0[15];
+  assign \$893  = lvt_lint1[15];
+  assign \$908  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$907 ;
+  assign \$922  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$921 ;
+  assign { \$944 [63:36], \$944 [9:0] } = 38'h0000000000;
+  assign \$944 [35:10] = msr__wdata[35:10];
 endmodule

@@ -202,6 +202,7 @@ class LapicModel:
         # router reads them for every message.
         self.enabled = False
         """SVR software enable."""
+        self._msg_enabled = False
         self.apic_id = 0
         """ID[31:24]."""
         self.intr = False
@@ -413,6 +414,7 @@ class LapicModel:
         self._dl_written = False
         self._x2_dest = 0
         self.enabled = bool(self.regs["SVR"] & self._svr_enable)
+        self._msg_enabled = self.enabled  # SVR's enable at the start of the cycle (what accept() sees)
         self._intr = None
         self._update_divisor()
         self._decode_lints()
@@ -626,8 +628,8 @@ class LapicModel:
         if dm == self._dm_fixed or dm == self._dm_lowest:
             if level_trig and not msg.level:
                 return  # level de-assert: nothing to do (KVM)
-            if not self.enabled:
-                return  # software-disabled APICs discard fixed messages (KVM)
+            if not self._msg_enabled:
+                return  # software-disabled APICs discard fixed messages (KVM); SVR as at the start of the cycle
             vector = msg.vector & 0xFF
             if vector < 16:
                 self._set_irr(vector, level_trig)  # the receive-illegal-vector error
@@ -700,6 +702,7 @@ class LapicModel:
 
     def _write_svr(self, new: int) -> None:
         regs = self.regs
+        self._cfg_old.setdefault("SVR", regs["SVR"])  # (the next edge brings _msg_enabled up to date)
         regs["SVR"] = new
         self.enabled = bool(new & self._svr_enable)
         self._intr = None
@@ -954,6 +957,7 @@ class LapicModel:
             if old and self.regs is regs:  # (an INIT at this edge replaced the registers)
                 regs.update(now)
                 self._update_divisor()
+            self._msg_enabled = self.enabled
             left = cycles - 1
             while left > 1:
                 # (an error interrupt due at the next edge: that edge on its own)
