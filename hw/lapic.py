@@ -107,7 +107,14 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   unless masked, so ``intr`` rises two cycles after the cycle ``tsc``
   reached the deadline. Writing 0, leaving the mode, INIT and a hardware
   disable disarm it; a WRMSR in the cycle the old deadline is due stores
-  the new value and the old one still fires.
+  the new value and the old one still fires. "Reached" is a register: it
+  is computed a cycle ahead, for the deadline the edge leaves, against
+  ``tsc`` + 1 (the value ``tsc`` has next when it counts one per clock, as
+  the platform's counter does), so the TSC a cycle compares is the previous
+  cycle's ``tsc`` plus one. While ``tsc`` counts that is ``tsc`` itself; when
+  it jumps (a WRMSR to IA32_TSC in the platform) the comparison sees the new
+  value one cycle late, in either direction (a TSC written past an armed
+  deadline: ``intr`` three cycles after the first cycle with the new TSC).
 - **MSR port** (``msr__*``, :class:`MsrSignature`). ``ready`` comes in the
   cycle after ``valid`` rises (an x2APIC ICR or SELF_IPI write waits while
   the IPI slot is busy, as ``busy_after`` says); the access acts at the
@@ -140,7 +147,9 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   of the cycle) is clear; NMI entries
   raise ``nmi`` and INIT entries do an INIT on a rising active edge; SMI and
   ExtINT are ignored.
-- **Messages.** ``msg_in__ready`` is always 1. NMI sets ``nmi`` until
+- **Messages.** ``msg_in__ready`` is always 1. A fixed message sees SVR's
+  software enable as it was at the start of the cycle (an SVR write of the
+  same cycle acts from the next one). NMI sets ``nmi`` until
   ``nmi_ack``; INIT (not a level de-assert) pulses ``init`` and resets the
   APIC to its power-on state except the ID, the pending NMI and an IPI in
   flight; start-up pulses ``sipi`` with ``sipi_vector``. SMI and ExtINT are
@@ -166,9 +175,10 @@ All events of a cycle are resolved at its closing edge in this order, which
 the model's call order follows: register read and INTA see the state at the
 start of the cycle; then NMI acknowledge and IPI acceptance; then the
 register write; then ``msg_in``; then LINT0, LINT1, the timer and the error
-interrupt, which see the LVT entries and TDCR as they were at the start of
-the cycle (the write's new configuration acts from the next edge: no path
-from the register write through the configuration to IRR). (An EOI written
+interrupt. ``msg_in`` (SVR's enable), LINT0, LINT1, the timer and the error
+interrupt see the configuration (SVR, the LVT entries, TDCR) as it was at
+the start of the cycle (the write's new configuration acts from the next
+edge: no path from the register write through the configuration to IRR). (An EOI written
 in the same cycle as a successful INTA retires the vector that INTA moved.)
 Latencies: ``msg_in`` valid in cycle *t* → IRR in *t*+1 → ``intr`` in
 *t*+2 (the priority stage); ``msr__valid`` rising in *t* → ``msr__ready``
@@ -859,8 +869,8 @@ class LapicCore(wiring.Component):
         msg_fixed_on = Signal()
         m.d.comb += [
             msg_fixed_on.eq(msg.valid & msg_fixed & ~msg_deassert & enabled),
-            msg_illegal.eq(msg_fixed_on & (msg.vector < 16)),
-            msg_take.eq(msg_fixed_on & (msg.vector >= 16)),
+            msg_illegal.eq(msg_fixed_on & (msg.vector[4:] == 0)),
+            msg_take.eq(msg_fixed_on & (msg.vector[4:] != 0)),
         ]
         with m.If(msg.valid & hw_en_next):
             m.d.comb += [

@@ -2830,9 +2830,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$701  = ~ \$700 ;
   assign \$702  = \$697  & \$701 ;
   assign msg_fixed_on = \$702  & svr[8];
-  assign \$703  = msg_in__vector < 5'h10;
+  assign \$703  = ! msg_in__vector[7:4];
   assign msg_illegal = msg_fixed_on & \$703 ;
-  assign \$704  = msg_in__vector >= 5'h10;
+  assign \$704  = | msg_in__vector[7:4];
   assign msg_take = msg_fixed_on & \$704 ;
   assign \$705  = msg_in__valid & hw_en_next;
   assign \$706  = msg_in__delivery_mode == 3'h4;
