@@ -468,7 +468,7 @@ class LapicCore(wiring.Component):
         m.d.comb += irr_gt_isr.eq((isr_valid & irr_ge) == 0)
         with m.If((tpr[4:] >= irrv[4:]) & tpr_gt_isr):
             m.d.comb += apr.eq(tpr)
-        with m.Elif((irrv[4:] > tpr[4:]) & irr_gt_isr):
+        with m.Elif(~(tpr[4:] >= irrv[4:]) & irr_gt_isr):
             m.d.comb += apr.eq(Cat(Const(0, 4), irrv[4:]))
         with m.Else():
             m.d.comb += apr.eq(Cat(Const(0, 4), Mux(tpr_gt_isr, tpr[4:], isrv[4:])))

@@ -683,19 +683,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$1011 ;
   wire \$1012 ;
   wire \$1013 ;
-  reg \$1014 ;
-  reg [7:0] \$1015 ;
-  reg [15:0] \$1016 ;
-  reg \$1017 ;
+  wire \$1014 ;
+  reg \$1015 ;
+  reg [7:0] \$1016 ;
+  reg [15:0] \$1017 ;
   reg \$1018 ;
-  reg [3:0] \$1019 ;
+  reg \$1019 ;
   wire \$102 ;
   reg [3:0] \$1020 ;
-  reg \$1021 ;
+  reg [3:0] \$1021 ;
   reg \$1022 ;
   reg \$1023 ;
-  reg [11:0] \$1024 ;
-  reg \$1025 ;
+  reg \$1024 ;
+  reg [11:0] \$1025 ;
   reg \$1026 ;
   reg \$1027 ;
   reg \$1028 ;
@@ -705,43 +705,43 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg \$1031 ;
   reg \$1032 ;
   reg \$1033 ;
-  reg [63:0] \$1034 ;
-  reg \$1035 ;
-  reg [7:0] \$1036 ;
-  reg [31:0] \$1037 ;
-  reg [7:0] \$1038 ;
-  reg \$1039 ;
+  reg \$1034 ;
+  reg [63:0] \$1035 ;
+  reg \$1036 ;
+  reg [7:0] \$1037 ;
+  reg [31:0] \$1038 ;
+  reg [7:0] \$1039 ;
   wire \$104 ;
   reg \$1040 ;
-  reg [7:0] \$1041 ;
-  reg [2:0] \$1042 ;
-  reg \$1043 ;
-  reg [1:0] \$1044 ;
-  reg \$1045 ;
+  reg \$1041 ;
+  reg [7:0] \$1042 ;
+  reg [2:0] \$1043 ;
+  reg \$1044 ;
+  reg [1:0] \$1045 ;
   reg \$1046 ;
-  reg [31:0] \$1047 ;
-  reg [7:0] \$1048 ;
-  reg \$1049 ;
+  reg \$1047 ;
+  reg [31:0] \$1048 ;
+  reg [7:0] \$1049 ;
   wire \$105 ;
-  reg [7:0] \$1050 ;
-  reg [1:0] \$1051 ;
-  reg [31:0] \$1052 ;
-  reg [6:0] \$1053 ;
-  reg [63:0] \$1054 ;
-  reg \$1055 ;
+  reg \$1050 ;
+  reg [7:0] \$1051 ;
+  reg [1:0] \$1052 ;
+  reg [31:0] \$1053 ;
+  reg [6:0] \$1054 ;
+  reg [63:0] \$1055 ;
   reg \$1056 ;
-  reg [63:0] \$1057 ;
+  reg \$1057 ;
   reg [63:0] \$1058 ;
-  reg [7:0] \$1059 ;
+  reg [63:0] \$1059 ;
   wire \$106 ;
-  reg \$1060 ;
-  reg [7:0] \$1061 ;
-  reg [255:0] \$1062 ;
+  reg [7:0] \$1060 ;
+  reg \$1061 ;
+  reg [7:0] \$1062 ;
   reg [255:0] \$1063 ;
-  reg \$1064 ;
-  reg [1:0] \$1065 ;
-  reg [15:0] \$1066 ;
-  reg [3:0] \$1067 ;
+  reg [255:0] \$1064 ;
+  reg \$1065 ;
+  reg [1:0] \$1066 ;
+  reg [15:0] \$1067 ;
   reg [3:0] \$1068 ;
   reg [3:0] \$1069 ;
   wire \$107 ;
@@ -759,8 +759,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [3:0] \$1080 ;
   reg [3:0] \$1081 ;
   reg [3:0] \$1082 ;
-  reg \$1083 ;
-  reg [31:0] \$1084 ;
+  reg [3:0] \$1083 ;
+  reg \$1084 ;
   reg [31:0] \$1085 ;
   reg [31:0] \$1086 ;
   reg [31:0] \$1087 ;
@@ -775,11 +775,12 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] \$1095 ;
   reg [31:0] \$1096 ;
   reg [31:0] \$1097 ;
-  reg \$1098 ;
+  reg [31:0] \$1098 ;
   reg \$1099 ;
   wire \$11 ;
   wire \$110 ;
-  reg [7:0] \$1100 ;
+  reg \$1100 ;
+  reg [7:0] \$1101 ;
   wire \$111 ;
   wire \$112 ;
   wire \$113 ;
@@ -844,13 +845,13 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
-  wire [4:0] \$1697 ;
+  wire [4:0] \$1699 ;
   wire \$17 ;
   wire \$170 ;
-  wire [6:0] \$1700 ;
+  wire [6:0] \$1702 ;
   wire \$171 ;
-  wire [8:0] \$1712 ;
-  wire [8:0] \$1715 ;
+  wire [8:0] \$1714 ;
+  wire [8:0] \$1717 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
@@ -1212,59 +1213,59 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$495 ;
   wire \$496 ;
   wire \$497 ;
-  wire [3:0] \$498 ;
-  wire [30:0] \$499 ;
+  wire \$498 ;
+  wire [3:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
-  wire [63:0] \$500 ;
-  wire \$501 ;
-  wire [63:0] \$502 ;
-  wire \$503 ;
-  wire [63:0] \$504 ;
-  wire \$505 ;
-  wire [63:0] \$506 ;
-  wire \$507 ;
-  wire [31:0] \$508 ;
-  wire \$509 ;
+  wire [30:0] \$500 ;
+  wire [63:0] \$501 ;
+  wire \$502 ;
+  wire [63:0] \$503 ;
+  wire \$504 ;
+  wire [63:0] \$505 ;
+  wire \$506 ;
+  wire [63:0] \$507 ;
+  wire \$508 ;
+  wire [31:0] \$509 ;
   wire \$51 ;
   wire \$510 ;
   wire \$511 ;
   wire \$512 ;
   wire \$513 ;
   wire \$514 ;
-  wire [63:0] \$515 ;
+  wire \$515 ;
   wire [63:0] \$516 ;
   wire [63:0] \$517 ;
   wire [63:0] \$518 ;
   wire [63:0] \$519 ;
   wire \$52 ;
-  wire \$520 ;
+  wire [63:0] \$520 ;
   wire \$521 ;
   wire \$522 ;
-  wire [63:0] \$523 ;
-  wire \$524 ;
+  wire \$523 ;
+  wire [63:0] \$524 ;
   wire \$525 ;
   wire \$526 ;
-  wire [63:0] \$527 ;
-  wire \$528 ;
+  wire \$527 ;
+  wire [63:0] \$528 ;
   wire \$529 ;
   wire \$53 ;
   wire \$530 ;
-  wire [63:0] \$531 ;
-  wire \$532 ;
+  wire \$531 ;
+  wire [63:0] \$532 ;
   wire \$533 ;
   wire \$534 ;
-  wire [63:0] \$535 ;
-  wire \$536 ;
+  wire \$535 ;
+  wire [63:0] \$536 ;
   wire \$537 ;
   wire \$538 ;
-  wire [63:0] \$539 ;
+  wire \$539 ;
   wire \$54 ;
-  wire \$540 ;
+  wire [63:0] \$540 ;
   wire \$541 ;
   wire \$542 ;
-  wire [63:0] \$543 ;
-  wire \$544 ;
+  wire \$543 ;
+  wire [63:0] \$544 ;
   wire \$545 ;
   wire \$546 ;
   wire \$547 ;
@@ -1273,12 +1274,12 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$55 ;
   wire \$550 ;
   wire \$551 ;
-  wire [63:0] \$552 ;
-  wire \$553 ;
+  wire \$552 ;
+  wire [63:0] \$553 ;
   wire \$554 ;
   wire \$555 ;
-  wire [3:0] \$556 ;
-  wire \$557 ;
+  wire \$556 ;
+  wire [3:0] \$557 ;
   wire \$558 ;
   wire \$559 ;
   wire \$56 ;
@@ -1289,40 +1290,40 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$564 ;
   wire \$565 ;
   wire \$566 ;
-  wire [30:0] \$567 ;
-  wire [15:0] \$568 ;
-  wire [30:0] \$569 ;
+  wire \$567 ;
+  wire [30:0] \$568 ;
+  wire [15:0] \$569 ;
   wire \$57 ;
-  wire [15:0] \$570 ;
-  wire [7:0] \$571 ;
-  wire [31:0] \$572 ;
+  wire [30:0] \$570 ;
+  wire [15:0] \$571 ;
+  wire [7:0] \$572 ;
   wire [31:0] \$573 ;
   wire [31:0] \$574 ;
   wire [31:0] \$575 ;
   wire [31:0] \$576 ;
   wire [31:0] \$577 ;
   wire [31:0] \$578 ;
-  wire [15:0] \$579 ;
+  wire [31:0] \$579 ;
   wire \$58 ;
-  wire [31:0] \$580 ;
+  wire [15:0] \$580 ;
   wire [31:0] \$581 ;
   wire [31:0] \$582 ;
   wire [31:0] \$583 ;
   wire [31:0] \$584 ;
   wire [31:0] \$585 ;
-  wire [15:0] \$586 ;
-  wire [31:0] \$587 ;
+  wire [31:0] \$586 ;
+  wire [15:0] \$587 ;
   wire [31:0] \$588 ;
-  wire [15:0] \$589 ;
+  wire [31:0] \$589 ;
   wire \$59 ;
-  wire [31:0] \$590 ;
+  wire [15:0] \$590 ;
   wire [31:0] \$591 ;
   wire [31:0] \$592 ;
   wire [31:0] \$593 ;
-  wire \$594 ;
-  wire [15:0] \$595 ;
-  wire [63:0] \$596 ;
-  wire \$597 ;
+  wire [31:0] \$594 ;
+  wire \$595 ;
+  wire [15:0] \$596 ;
+  wire [63:0] \$597 ;
   wire \$598 ;
   wire \$599 ;
   wire \$6 ;
@@ -1338,84 +1339,84 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$608 ;
   wire \$609 ;
   wire \$61 ;
-  wire [31:0] \$610 ;
+  wire \$610 ;
   wire [31:0] \$611 ;
   wire [31:0] \$612 ;
   wire [31:0] \$613 ;
   wire [31:0] \$614 ;
-  wire \$615 ;
-  wire [31:0] \$616 ;
+  wire [31:0] \$615 ;
+  wire \$616 ;
   wire [31:0] \$617 ;
   wire [31:0] \$618 ;
   wire [31:0] \$619 ;
   wire \$62 ;
   wire [31:0] \$620 ;
   wire [31:0] \$621 ;
-  wire \$622 ;
-  wire [31:0] \$623 ;
+  wire [31:0] \$622 ;
+  wire \$623 ;
   wire [31:0] \$624 ;
-  wire \$625 ;
-  wire [31:0] \$626 ;
-  wire \$627 ;
+  wire [31:0] \$625 ;
+  wire \$626 ;
+  wire [31:0] \$627 ;
   wire \$628 ;
-  wire [31:0] \$629 ;
+  wire \$629 ;
   wire \$63 ;
-  wire \$630 ;
+  wire [31:0] \$630 ;
   wire \$631 ;
-  wire [31:0] \$632 ;
-  wire \$633 ;
-  wire [31:0] \$634 ;
-  wire \$635 ;
+  wire \$632 ;
+  wire [31:0] \$633 ;
+  wire \$634 ;
+  wire [31:0] \$635 ;
   wire \$636 ;
-  wire [31:0] \$637 ;
-  wire \$638 ;
+  wire \$637 ;
+  wire [31:0] \$638 ;
   wire \$639 ;
   wire \$64 ;
   wire \$640 ;
-  wire [31:0] \$641 ;
-  wire \$642 ;
+  wire \$641 ;
+  wire [31:0] \$642 ;
   wire \$643 ;
   wire \$644 ;
   wire \$645 ;
-  wire [31:0] \$646 ;
+  wire \$646 ;
   wire [31:0] \$647 ;
-  wire [16:0] \$648 ;
-  wire [31:0] \$649 ;
+  wire [31:0] \$648 ;
+  wire [16:0] \$649 ;
   wire \$65 ;
   wire [31:0] \$650 ;
-  wire \$651 ;
+  wire [31:0] \$651 ;
   wire \$652 ;
-  wire [31:0] \$653 ;
-  wire \$654 ;
+  wire \$653 ;
+  wire [31:0] \$654 ;
   wire \$655 ;
   wire \$656 ;
-  wire [31:0] \$657 ;
-  wire [16:0] \$658 ;
-  wire [31:0] \$659 ;
+  wire \$657 ;
+  wire [31:0] \$658 ;
+  wire [16:0] \$659 ;
   wire \$66 ;
   wire [31:0] \$660 ;
-  wire [16:0] \$661 ;
-  wire [31:0] \$662 ;
+  wire [31:0] \$661 ;
+  wire [16:0] \$662 ;
   wire [31:0] \$663 ;
-  wire [16:0] \$664 ;
-  wire [31:0] \$665 ;
+  wire [31:0] \$664 ;
+  wire [16:0] \$665 ;
   wire [31:0] \$666 ;
-  wire [16:0] \$667 ;
-  wire [31:0] \$668 ;
+  wire [31:0] \$667 ;
+  wire [16:0] \$668 ;
   wire [31:0] \$669 ;
   wire \$67 ;
-  wire [16:0] \$670 ;
-  wire [31:0] \$671 ;
-  wire \$672 ;
+  wire [31:0] \$670 ;
+  wire [16:0] \$671 ;
+  wire [31:0] \$672 ;
   wire \$673 ;
-  wire [31:0] \$674 ;
+  wire \$674 ;
   wire [31:0] \$675 ;
-  wire \$676 ;
-  wire [62:0] \$677 ;
-  wire [14:0] \$678 ;
+  wire [31:0] \$676 ;
+  wire \$677 ;
+  wire [62:0] \$678 ;
   wire [14:0] \$679 ;
   wire \$68 ;
-  wire [31:0] \$680 ;
+  wire [14:0] \$680 ;
   wire [31:0] \$681 ;
   wire [31:0] \$682 ;
   wire [31:0] \$683 ;
@@ -1423,7 +1424,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$685 ;
   wire [31:0] \$686 ;
   wire [31:0] \$687 ;
-  wire \$688 ;
+  wire [31:0] \$688 ;
   wire \$689 ;
   wire \$69 ;
   wire \$690 ;
@@ -1604,10 +1605,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$848 ;
   wire \$849 ;
   wire \$85 ;
-  wire [62:0] \$850 ;
-  wire [14:0] \$851 ;
+  wire \$850 ;
+  wire [62:0] \$851 ;
   wire [14:0] \$852 ;
-  wire [31:0] \$853 ;
+  wire [14:0] \$853 ;
   wire [31:0] \$854 ;
   wire [31:0] \$855 ;
   wire [31:0] \$856 ;
@@ -1616,14 +1617,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$859 ;
   wire \$86 ;
   wire [31:0] \$860 ;
-  wire [255:0] \$861 ;
+  wire [31:0] \$861 ;
   wire [255:0] \$862 ;
-  wire \$863 ;
-  wire [255:0] \$864 ;
-  wire [62:0] \$865 ;
-  wire [14:0] \$866 ;
+  wire [255:0] \$863 ;
+  wire \$864 ;
+  wire [255:0] \$865 ;
+  wire [62:0] \$866 ;
   wire [14:0] \$867 ;
-  wire [31:0] \$868 ;
+  wire [14:0] \$868 ;
   wire [31:0] \$869 ;
   wire \$87 ;
   wire [31:0] \$870 ;
@@ -1632,15 +1633,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$873 ;
   wire [31:0] \$874 ;
   wire [31:0] \$875 ;
-  wire [255:0] \$876 ;
+  wire [31:0] \$876 ;
   wire [255:0] \$877 ;
-  wire \$878 ;
-  wire [255:0] \$879 ;
+  wire [255:0] \$878 ;
+  wire \$879 ;
   wire \$88 ;
-  wire [62:0] \$880 ;
-  wire [14:0] \$881 ;
+  wire [255:0] \$880 ;
+  wire [62:0] \$881 ;
   wire [14:0] \$882 ;
-  wire [31:0] \$883 ;
+  wire [14:0] \$883 ;
   wire [31:0] \$884 ;
   wire [31:0] \$885 ;
   wire [31:0] \$886 ;
@@ -1649,14 +1650,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$889 ;
   wire \$89 ;
   wire [31:0] \$890 ;
-  wire [255:0] \$891 ;
+  wire [31:0] \$891 ;
   wire [255:0] \$892 ;
-  wire \$893 ;
-  wire [255:0] \$894 ;
-  wire [62:0] \$895 ;
-  wire [14:0] \$896 ;
+  wire [255:0] \$893 ;
+  wire \$894 ;
+  wire [255:0] \$895 ;
+  wire [62:0] \$896 ;
   wire [14:0] \$897 ;
-  wire [31:0] \$898 ;
+  wire [14:0] \$898 ;
   wire [31:0] \$899 ;
   wire \$9 ;
   wire \$90 ;
@@ -1666,14 +1667,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$903 ;
   wire [31:0] \$904 ;
   wire [31:0] \$905 ;
-  wire [255:0] \$906 ;
+  wire [31:0] \$906 ;
   wire [255:0] \$907 ;
   wire [255:0] \$908 ;
-  wire [62:0] \$909 ;
+  wire [255:0] \$909 ;
   wire \$91 ;
-  wire [14:0] \$910 ;
+  wire [62:0] \$910 ;
   wire [14:0] \$911 ;
-  wire [31:0] \$912 ;
+  wire [14:0] \$912 ;
   wire [31:0] \$913 ;
   wire [31:0] \$914 ;
   wire [31:0] \$915 ;
@@ -1682,10 +1683,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$918 ;
   wire [31:0] \$919 ;
   wire \$92 ;
-  wire [255:0] \$920 ;
+  wire [31:0] \$920 ;
   wire [255:0] \$921 ;
   wire [255:0] \$922 ;
-  wire \$923 ;
+  wire [255:0] \$923 ;
   wire \$924 ;
   wire \$925 ;
   wire \$926 ;
@@ -1708,22 +1709,22 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$941 ;
   wire \$942 ;
   wire \$943 ;
-  wire [63:0] \$944 ;
-  wire [7:0] \$945 ;
-  wire \$946 ;
+  wire \$944 ;
+  wire [63:0] \$945 ;
+  wire [7:0] \$946 ;
   wire \$947 ;
-  wire [31:0] \$948 ;
-  wire \$949 ;
+  wire \$948 ;
+  wire [31:0] \$949 ;
   wire \$95 ;
   wire \$950 ;
   wire \$951 ;
   wire \$952 ;
   wire \$953 ;
-  wire [31:0] \$954 ;
-  wire [32:0] \$955 ;
-  wire [7:0] \$956 ;
-  wire [64:0] \$957 ;
-  wire \$958 ;
+  wire \$954 ;
+  wire [31:0] \$955 ;
+  wire [32:0] \$956 ;
+  wire [7:0] \$957 ;
+  wire [64:0] \$958 ;
   wire \$959 ;
   wire \$96 ;
   wire \$960 ;
@@ -1735,33 +1736,33 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$966 ;
   wire \$967 ;
   wire \$968 ;
-  wire [7:0] \$969 ;
+  wire \$969 ;
   wire \$97 ;
   wire [7:0] \$970 ;
-  wire \$971 ;
-  wire [255:0] \$972 ;
+  wire [7:0] \$971 ;
+  wire \$972 ;
   wire [255:0] \$973 ;
   wire [255:0] \$974 ;
   wire [255:0] \$975 ;
   wire [255:0] \$976 ;
   wire [255:0] \$977 ;
   wire [255:0] \$978 ;
-  wire \$979 ;
+  wire [255:0] \$979 ;
   wire \$98 ;
-  wire [1:0] \$980 ;
+  wire \$980 ;
   wire [1:0] \$981 ;
   wire [1:0] \$982 ;
-  wire \$983 ;
+  wire [1:0] \$983 ;
   wire \$984 ;
   wire \$985 ;
   wire \$986 ;
-  wire [30:0] \$987 ;
+  wire \$987 ;
   wire [30:0] \$988 ;
   wire [30:0] \$989 ;
   wire \$99 ;
   wire [30:0] \$990 ;
   wire [30:0] \$991 ;
-  wire \$992 ;
+  wire [30:0] \$992 ;
   wire \$993 ;
   wire \$994 ;
   wire \$995 ;
@@ -2656,681 +2657,682 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign irr_gt_isr = ! \$493 ;
   assign \$494  = tpr[7:4] >= irrv[7:4];
   assign \$495  = \$494  & tpr_gt_isr;
-  assign \$496  = irrv[7:4] > tpr[7:4];
-  assign \$497  = \$496  & irr_gt_isr;
-  assign \$498  = tpr_gt_isr ? tpr[7:4] : { \$414 , \$419  };
-  assign \$499  = 1'h1 << \$3 [3:0];
-  assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$499 [15:0] } : ldr;
+  assign \$496  = tpr[7:4] >= irrv[7:4];
+  assign \$497  = ~ \$496 ;
+  assign \$498  = \$497  & irr_gt_isr;
+  assign \$499  = tpr_gt_isr ? tpr[7:4] : { \$414 , \$419  };
+  assign \$500  = 1'h1 << \$3 [3:0];
+  assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$500 [15:0] } : ldr;
   assign is_base = msr__addr == 5'h1b;
   assign is_dl = msr__addr == 11'h6e0;
-  assign \$501  = | \$500 ;
-  assign \$503  = | \$502 ;
-  assign \$505  = | \$504 ;
-  assign \$507  = | \$506 ;
-  assign in_view = \$508  == 4'h8;
-  assign \$509  = ~ ipi__ready;
-  assign busy_after = ipi__valid & \$509 ;
-  assign \$510  = x2_hit_q & msr__write;
-  assign \$511  = x2_is_icr_q | x2_is_self_ipi_q;
-  assign \$512  = \$510  & \$511 ;
-  assign msr_stall = \$512  & busy_after;
-  assign \$513  = msr__valid & msr_seen;
-  assign \$514  = ~ msr_stall;
-  assign msr_ready = \$513  & \$514 ;
+  assign \$502  = | \$501 ;
+  assign \$504  = | \$503 ;
+  assign \$506  = | \$505 ;
+  assign \$508  = | \$507 ;
+  assign in_view = \$509  == 4'h8;
+  assign \$510  = ~ ipi__ready;
+  assign busy_after = ipi__valid & \$510 ;
+  assign \$511  = x2_hit_q & msr__write;
+  assign \$512  = x2_is_icr_q | x2_is_self_ipi_q;
+  assign \$513  = \$511  & \$512 ;
+  assign msr_stall = \$513  & busy_after;
+  assign \$514  = msr__valid & msr_seen;
+  assign \$515  = ~ msr_stall;
+  assign msr_ready = \$514  & \$515 ;
   assign msr_acc = msr__valid & msr_ready;
-  assign base_wdata_disabled = ! \$515 ;
-  assign base_wdata_xapic = \$516  == 12'h800;
-  assign base_wdata_x2apic = \$517  == 12'hc00;
-  assign base_wdata_gp_ok = ! \$518 ;
-  assign \$520  = ! \$519 ;
-  assign \$521  = \$520  & base_wdata_disabled_q;
-  assign \$524  = ! \$523 ;
-  assign \$525  = \$524  & base_wdata_xapic_q;
-  assign \$526  = \$522  | \$525 ;
-  assign \$528  = \$527  == 12'h800;
-  assign \$529  = \$528  & base_wdata_disabled_q;
-  assign \$530  = \$526  | \$529 ;
-  assign \$532  = \$531  == 12'h800;
-  assign \$533  = \$532  & base_wdata_xapic_q;
-  assign \$534  = \$530  | \$533 ;
-  assign \$536  = \$535  == 12'h800;
-  assign \$537  = \$536  & base_wdata_x2apic_q;
-  assign \$538  = \$534  | \$537 ;
-  assign \$540  = \$539  == 12'hc00;
-  assign \$541  = \$540  & base_wdata_disabled_q;
-  assign \$542  = \$538  | \$541 ;
-  assign \$544  = \$543  == 12'hc00;
-  assign \$545  = \$544  & base_wdata_x2apic_q;
-  assign \$546  = \$542  | \$545 ;
-  assign base_ok = base_wdata_gp_ok_q & \$546 ;
-  assign \$547  = ~ base_ok;
-  assign base_fault = msr__write & \$547 ;
-  assign \$548  = msr_acc & is_base_q;
-  assign \$549  = \$548  & msr__write;
-  assign \$550  = \$549  & base_ok;
-  assign \$551  = \$550  & base_wdata_disabled_q;
-  assign \$553  = ! \$552 ;
-  assign \$554  = ~ \$553 ;
-  assign base_disable = \$551  & \$554 ;
-  assign \$555  = ~ x2_wr_ok_q;
-  assign \$556  = gp_hit_q & gp_sel_q;
-  assign \$557  = | \$556 ;
-  assign \$558  = \$555  | \$557 ;
-  assign \$559  = ~ x2_rd_ok_q;
-  assign x2_fault = msr__write ? \$558  : \$559 ;
-  assign \$560  = x2_hit_q ? x2_fault : 1'h1;
-  assign \$561  = is_dl_q ? 1'h0 : \$560 ;
-  assign msr_fault = is_base_q ? base_fault : \$561 ;
-  assign \$562  = msr_acc & x2_hit_q;
-  assign \$563  = ~ x2_fault;
-  assign x2_go = \$562  & \$563 ;
-  assign \$564  = msr_acc & is_base_q;
-  assign \$565  = \$564  & msr__write;
-  assign \$566  = \$565  & base_ok;
-  assign hw_en_next = \$566  ? msr__wdata[11] : apic_base[11];
+  assign base_wdata_disabled = ! \$516 ;
+  assign base_wdata_xapic = \$517  == 12'h800;
+  assign base_wdata_x2apic = \$518  == 12'hc00;
+  assign base_wdata_gp_ok = ! \$519 ;
+  assign \$521  = ! \$520 ;
+  assign \$522  = \$521  & base_wdata_disabled_q;
+  assign \$525  = ! \$524 ;
+  assign \$526  = \$525  & base_wdata_xapic_q;
+  assign \$527  = \$523  | \$526 ;
+  assign \$529  = \$528  == 12'h800;
+  assign \$530  = \$529  & base_wdata_disabled_q;
+  assign \$531  = \$527  | \$530 ;
+  assign \$533  = \$532  == 12'h800;
+  assign \$534  = \$533  & base_wdata_xapic_q;
+  assign \$535  = \$531  | \$534 ;
+  assign \$537  = \$536  == 12'h800;
+  assign \$538  = \$537  & base_wdata_x2apic_q;
+  assign \$539  = \$535  | \$538 ;
+  assign \$541  = \$540  == 12'hc00;
+  assign \$542  = \$541  & base_wdata_disabled_q;
+  assign \$543  = \$539  | \$542 ;
+  assign \$545  = \$544  == 12'hc00;
+  assign \$546  = \$545  & base_wdata_x2apic_q;
+  assign \$547  = \$543  | \$546 ;
+  assign base_ok = base_wdata_gp_ok_q & \$547 ;
+  assign \$548  = ~ base_ok;
+  assign base_fault = msr__write & \$548 ;
+  assign \$549  = msr_acc & is_base_q;
+  assign \$550  = \$549  & msr__write;
+  assign \$551  = \$550  & base_ok;
+  assign \$552  = \$551  & base_wdata_disabled_q;
+  assign \$554  = ! \$553 ;
+  assign \$555  = ~ \$554 ;
+  assign base_disable = \$552  & \$555 ;
+  assign \$556  = ~ x2_wr_ok_q;
+  assign \$557  = gp_hit_q & gp_sel_q;
+  assign \$558  = | \$557 ;
+  assign \$559  = \$556  | \$558 ;
+  assign \$560  = ~ x2_rd_ok_q;
+  assign x2_fault = msr__write ? \$559  : \$560 ;
+  assign \$561  = x2_hit_q ? x2_fault : 1'h1;
+  assign \$562  = is_dl_q ? 1'h0 : \$561 ;
+  assign msr_fault = is_base_q ? base_fault : \$562 ;
+  assign \$563  = msr_acc & x2_hit_q;
+  assign \$564  = ~ x2_fault;
+  assign x2_go = \$563  & \$564 ;
+  assign \$565  = msr_acc & is_base_q;
+  assign \$566  = \$565  & msr__write;
+  assign \$567  = \$566  & base_ok;
+  assign hw_en_next = \$567  ? msr__wdata[11] : apic_base[11];
   assign r_addr = apic_base[10] ? x2_off_q : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1697  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1697 ;
-  assign \$1700  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1700 ;
-  assign \$567  = 1'h1 << isr_pair_low[3:0];
-  assign \$568  = isr_pair_valid[0] ? \$567 [15:0] : 16'h0000;
-  assign \$569  = 1'h1 << isr_pair_low[7:4];
-  assign \$570  = isr_pair_valid[1] ? \$569 [15:0] : 16'h0000;
-  assign \$571  = id_set ? id_reg : initial_apic_id;
-  assign \$1712  = r_addr[6:4] * 6'h20;
-  assign \$576  = tmr >> \$1712 ;
-  assign \$1715  = r_addr[6:4] * 6'h20;
-  assign \$577  = irr >> \$1715 ;
-  assign \$580  = \$578  | { 16'h0000, \$579  };
-  assign \$587  = \$585  | { 16'h0000, \$586  };
-  assign \$590  = \$588  | { 16'h0000, \$589  };
+  assign \$1699  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1699 ;
+  assign \$1702  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1702 ;
+  assign \$568  = 1'h1 << isr_pair_low[3:0];
+  assign \$569  = isr_pair_valid[0] ? \$568 [15:0] : 16'h0000;
+  assign \$570  = 1'h1 << isr_pair_low[7:4];
+  assign \$571  = isr_pair_valid[1] ? \$570 [15:0] : 16'h0000;
+  assign \$572  = id_set ? id_reg : initial_apic_id;
+  assign \$1714  = r_addr[6:4] * 6'h20;
+  assign \$577  = tmr >> \$1714 ;
+  assign \$1717  = r_addr[6:4] * 6'h20;
+  assign \$578  = irr >> \$1717 ;
+  assign \$581  = \$579  | { 16'h0000, \$580  };
+  assign \$588  = \$586  | { 16'h0000, \$587  };
+  assign \$591  = \$589  | { 16'h0000, \$590  };
   assign err_reserved_r = r_stb & reserved;
   assign reg__r_data = mmio_on ? r_data : 32'd4294967295;
-  assign \$594  = ! initial_apic_id;
-  assign \$596  = apic_base | { 48'h000000000000, \$595  };
+  assign \$595  = ! initial_apic_id;
+  assign \$597  = apic_base | { 48'h000000000000, \$596  };
   assign inta_go = inta & deliverable;
-  assign \$597  = msr__valid & msr_seen;
-  assign \$598  = \$597  & x2_hit_q;
-  assign \$599  = ~ x2_fault;
-  assign \$600  = \$598  & \$599 ;
-  assign \$601  = \$600  & msr__write;
-  assign \$602  = ~ x2_is_self_ipi_q;
-  assign \$603  = \$601  & \$602 ;
-  assign \$604  = reg__w_strb == 4'hf;
-  assign \$605  = reg__w_stb & \$604 ;
-  assign \$606  = \$605  & apic_base[11];
-  assign w = apic_base[10] ? \$603  : \$606 ;
+  assign \$598  = msr__valid & msr_seen;
+  assign \$599  = \$598  & x2_hit_q;
+  assign \$600  = ~ x2_fault;
+  assign \$601  = \$599  & \$600 ;
+  assign \$602  = \$601  & msr__write;
+  assign \$603  = ~ x2_is_self_ipi_q;
+  assign \$604  = \$602  & \$603 ;
+  assign \$605  = reg__w_strb == 4'hf;
+  assign \$606  = reg__w_stb & \$605 ;
+  assign \$607  = \$606  & apic_base[11];
+  assign w = apic_base[10] ? \$604  : \$607 ;
   assign wdata = apic_base[10] ? msr__wdata[31:0] : reg__w_data;
-  assign \$607  = x2_go & msr__write;
-  assign \$608  = \$607  & x2_is_self_ipi_q;
-  assign \$609  = msr__wdata[7:0] < 5'h10;
-  assign \$615  = ~ \$614 [8];
-  assign \$622  = ~ busy_after;
-  assign \$625  = ! \$624 [10:8];
-  assign \$627  = \$626 [10:8] == 1'h1;
-  assign \$628  = \$625  | \$627 ;
-  assign \$630  = \$629 [7:0] < 5'h10;
-  assign \$631  = \$628  & \$630 ;
-  assign \$633  = \$632 [10:8] == 3'h5;
-  assign \$636  = \$633  & \$635 ;
-  assign \$638  = ~ \$637 [14];
-  assign \$639  = \$636  & \$638 ;
-  assign \$640  = ~ \$639 ;
-  assign \$642  = \$641 [10:8] == 2'h3;
-  assign \$644  = ~ \$643 ;
-  assign \$645  = \$640  & \$644 ;
-  assign \$648  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$649  = \$647  | { 15'h0000, \$648  };
-  assign \$651  = lvt_timer[18:17] != \$650 [18:17];
-  assign \$652  = lvt_timer[18:17] == 2'h2;
-  assign \$654  = \$653 [18:17] == 2'h2;
-  assign \$655  = \$652  | \$654 ;
-  assign \$656  = \$651  & \$655 ;
-  assign \$658  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$659  = \$657  | { 15'h0000, \$658  };
-  assign \$661  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$662  = \$660  | { 15'h0000, \$661  };
-  assign \$664  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$665  = \$663  | { 15'h0000, \$664  };
-  assign \$667  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$668  = \$666  | { 15'h0000, \$667  };
-  assign \$670  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$671  = \$669  | { 15'h0000, \$670  };
-  assign \$672  = lvt_timer[18:17] == 2'h2;
-  assign \$673  = ~ \$672 ;
+  assign \$608  = x2_go & msr__write;
+  assign \$609  = \$608  & x2_is_self_ipi_q;
+  assign \$610  = msr__wdata[7:0] < 5'h10;
+  assign \$616  = ~ \$615 [8];
+  assign \$623  = ~ busy_after;
+  assign \$626  = ! \$625 [10:8];
+  assign \$628  = \$627 [10:8] == 1'h1;
+  assign \$629  = \$626  | \$628 ;
+  assign \$631  = \$630 [7:0] < 5'h10;
+  assign \$632  = \$629  & \$631 ;
+  assign \$634  = \$633 [10:8] == 3'h5;
+  assign \$637  = \$634  & \$636 ;
+  assign \$639  = ~ \$638 [14];
+  assign \$640  = \$637  & \$639 ;
+  assign \$641  = ~ \$640 ;
+  assign \$643  = \$642 [10:8] == 2'h3;
+  assign \$645  = ~ \$644 ;
+  assign \$646  = \$641  & \$645 ;
+  assign \$649  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$650  = \$648  | { 15'h0000, \$649  };
+  assign \$652  = lvt_timer[18:17] != \$651 [18:17];
+  assign \$653  = lvt_timer[18:17] == 2'h2;
+  assign \$655  = \$654 [18:17] == 2'h2;
+  assign \$656  = \$653  | \$655 ;
+  assign \$657  = \$652  & \$656 ;
+  assign \$659  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$660  = \$658  | { 15'h0000, \$659  };
+  assign \$662  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$663  = \$661  | { 15'h0000, \$662  };
+  assign \$665  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$666  = \$664  | { 15'h0000, \$665  };
+  assign \$668  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$669  = \$667  | { 15'h0000, \$668  };
+  assign \$671  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$672  = \$670  | { 15'h0000, \$671  };
+  assign \$673  = lvt_timer[18:17] == 2'h2;
+  assign \$674  = ~ \$673 ;
   assign eoi_vec = inta_go ? irrv : { \$414 , \$419 , isr_pay4 };
-  assign \$676  = inta_go | isr_any4;
-  assign eoi_go = eoi_write & \$676 ;
-  assign \$677  = 1'h1 << irrv[4:0];
-  assign \$678  = 1'h1 << irrv[7:5];
-  assign \$679  = inta_go ? \$678  : 15'h0000;
-  assign \$680  = \$679 [0] ? \$677 [31:0] : 32'd0;
-  assign \$681  = \$679 [1] ? \$677 [31:0] : 32'd0;
-  assign \$682  = \$679 [2] ? \$677 [31:0] : 32'd0;
-  assign \$683  = \$679 [3] ? \$677 [31:0] : 32'd0;
-  assign \$684  = \$679 [4] ? \$677 [31:0] : 32'd0;
-  assign \$685  = \$679 [5] ? \$677 [31:0] : 32'd0;
-  assign \$686  = \$679 [6] ? \$677 [31:0] : 32'd0;
-  assign \$687  = \$679 [7] ? \$677 [31:0] : 32'd0;
-  assign \$688  = tmr >> irrv;
-  assign \$689  = tmr >> { \$414 , \$419 , isr_pay4 };
-  assign eoi_level = inta_go ? \$688  : \$689 ;
-  assign \$690  = lvt_lint0[7:0] == eoi_vec;
-  assign \$691  = eoi_go & \$690 ;
-  assign \$692  = lvt_lint1[7:0] == eoi_vec;
-  assign \$693  = eoi_go & \$692 ;
-  assign \$694  = ! msg_in__delivery_mode;
-  assign \$695  = msg_in__delivery_mode == 1'h1;
-  assign \$696  = \$694  | \$695 ;
-  assign \$697  = msg_in__valid & \$696 ;
-  assign \$699  = ~ msg_in__level;
-  assign \$700  = \$698  & \$699 ;
-  assign \$701  = ~ \$700 ;
-  assign \$702  = \$697  & \$701 ;
-  assign msg_fixed_on = \$702  & svr[8];
-  assign \$703  = ! msg_in__vector[7:4];
-  assign msg_illegal = msg_fixed_on & \$703 ;
-  assign \$704  = | msg_in__vector[7:4];
-  assign msg_take = msg_fixed_on & \$704 ;
-  assign \$705  = msg_in__valid & hw_en_next;
-  assign \$706  = msg_in__delivery_mode == 3'h4;
-  assign \$707  = msg_in__delivery_mode == 3'h5;
-  assign \$709  = ~ msg_in__level;
-  assign \$710  = \$708  & \$709 ;
-  assign \$711  = ~ \$710 ;
-  assign \$712  = \$707  & \$711 ;
-  assign \$713  = msg_in__delivery_mode == 3'h6;
-  assign \$714  = ~ lvt_lint0[16];
-  assign \$715  = msg_init | base_disable;
-  assign \$716  = ~ \$715 ;
-  assign \$717  = \$714  & \$716 ;
-  assign \$718  = ! lvt_lint0[10:8];
-  assign \$719  = \$717  & \$718 ;
-  assign \$721  = lint0 ^ lvt_lint0[13];
-  assign \$722  = ~ remote_irr[0];
-  assign \$723  = \$721  & \$722 ;
-  assign \$724  = lint0 ^ lvt_lint0[13];
-  assign \$725  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$726  = ~ \$725 ;
-  assign \$727  = \$724  & \$726 ;
-  assign \$728  = \$720  ? \$723  : \$727 ;
-  assign lint0_want = \$719  & \$728 ;
-  assign \$729  = lvt_lint0[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$729 ;
-  assign \$730  = lvt_lint0[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$730 ;
-  assign \$732  = lint0_go & \$731 ;
-  assign \$733  = ~ lvt_lint0[16];
-  assign \$734  = msg_init | base_disable;
-  assign \$735  = ~ \$734 ;
-  assign \$736  = \$733  & \$735 ;
-  assign \$737  = lvt_lint0[10:8] == 3'h4;
-  assign \$738  = \$736  & \$737 ;
-  assign \$739  = lint0 ^ lvt_lint0[13];
-  assign \$740  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$741  = ~ \$740 ;
-  assign \$742  = \$739  & \$741 ;
-  assign lint0_nmi = \$738  & \$742 ;
-  assign \$743  = ~ lvt_lint0[16];
-  assign \$744  = msg_init | base_disable;
-  assign \$745  = ~ \$744 ;
-  assign \$746  = \$743  & \$745 ;
-  assign \$747  = lvt_lint0[10:8] == 3'h5;
-  assign \$748  = \$746  & \$747 ;
-  assign \$749  = lint0 ^ lvt_lint0[13];
-  assign \$750  = lint_prev[0] ^ lvt_lint0[13];
-  assign \$751  = ~ \$750 ;
-  assign \$752  = \$749  & \$751 ;
-  assign lint0_init = \$748  & \$752 ;
-  assign \$753  = ~ lvt_lint1[16];
-  assign \$754  = msg_init | base_disable;
-  assign \$755  = \$754  | lint0_init;
-  assign \$756  = ~ \$755 ;
-  assign \$757  = \$753  & \$756 ;
-  assign \$758  = ! lvt_lint1[10:8];
-  assign \$759  = \$757  & \$758 ;
-  assign \$761  = lint1 ^ lvt_lint1[13];
-  assign \$762  = ~ remote_irr[1];
-  assign \$763  = \$761  & \$762 ;
-  assign \$764  = lint1 ^ lvt_lint1[13];
-  assign \$765  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$766  = ~ \$765 ;
-  assign \$767  = \$764  & \$766 ;
-  assign \$768  = \$760  ? \$763  : \$767 ;
-  assign lint1_want = \$759  & \$768 ;
-  assign \$769  = lvt_lint1[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$769 ;
-  assign \$770  = lvt_lint1[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$770 ;
-  assign \$772  = lint1_go & \$771 ;
-  assign \$773  = ~ lvt_lint1[16];
-  assign \$774  = msg_init | base_disable;
-  assign \$775  = \$774  | lint0_init;
-  assign \$776  = ~ \$775 ;
-  assign \$777  = \$773  & \$776 ;
-  assign \$778  = lvt_lint1[10:8] == 3'h4;
-  assign \$779  = \$777  & \$778 ;
-  assign \$780  = lint1 ^ lvt_lint1[13];
-  assign \$781  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$782  = ~ \$781 ;
-  assign \$783  = \$780  & \$782 ;
-  assign lint1_nmi = \$779  & \$783 ;
-  assign \$784  = ~ lvt_lint1[16];
-  assign \$785  = msg_init | base_disable;
-  assign \$786  = \$785  | lint0_init;
-  assign \$787  = ~ \$786 ;
-  assign \$788  = \$784  & \$787 ;
-  assign \$789  = lvt_lint1[10:8] == 3'h5;
-  assign \$790  = \$788  & \$789 ;
-  assign \$791  = lint1 ^ lvt_lint1[13];
-  assign \$792  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$793  = ~ \$792 ;
-  assign \$794  = \$791  & \$793 ;
-  assign lint1_init = \$790  & \$794 ;
-  assign \$795  = presc >= 1'h1;
-  assign \$796  = presc >= 2'h3;
-  assign \$797  = presc >= 3'h7;
-  assign \$798  = presc >= 4'hf;
-  assign \$799  = presc >= 5'h1f;
-  assign \$800  = presc >= 6'h3f;
-  assign \$801  = presc >= 7'h7f;
-  assign presc_done = { 1'h1, \$801 , \$800 , \$799 , \$798 , \$797 , \$796 , \$795  } >> { tdcr[3], tdcr[1:0] };
-  assign \$802  = | tmcct;
-  assign dec = \$802  & presc_done;
-  assign \$803  = tmcct == 1'h1;
-  assign expire = dec & \$803 ;
-  assign \$804  = tsc[15:0] >= dl_wdata_m1[15:0];
-  assign \$805  = tsc[15:0] == dl_wdata_m1[15:0];
-  assign \$806  = tsc[31:16] > dl_wdata_m1[31:16];
-  assign \$807  = tsc[31:16] == dl_wdata_m1[31:16];
-  assign \$808  = tsc[47:32] > dl_wdata_m1[47:32];
-  assign \$809  = tsc[47:32] == dl_wdata_m1[47:32];
-  assign \$810  = tsc[63:48] > dl_wdata_m1[63:48];
-  assign \$811  = tsc[63:48] == dl_wdata_m1[63:48];
-  assign \$812  = dl_reached_w_eq[1] & dl_reached_w_gt[0];
-  assign \$813  = dl_reached_w_gt[1] | \$812 ;
-  assign \$814  = dl_reached_w_eq[2] & \$813 ;
-  assign \$815  = dl_reached_w_gt[2] | \$814 ;
-  assign \$816  = dl_reached_w_eq[3] & \$815 ;
-  assign dl_reached_w = dl_reached_w_gt[3] | \$816 ;
-  assign \$817  = tsc[15:0] >= tsc_deadline_m1[15:0];
-  assign \$818  = tsc[15:0] == tsc_deadline_m1[15:0];
-  assign \$819  = tsc[31:16] > tsc_deadline_m1[31:16];
-  assign \$820  = tsc[31:16] == tsc_deadline_m1[31:16];
-  assign \$821  = tsc[47:32] > tsc_deadline_m1[47:32];
-  assign \$822  = tsc[47:32] == tsc_deadline_m1[47:32];
-  assign \$823  = tsc[63:48] > tsc_deadline_m1[63:48];
-  assign \$824  = tsc[63:48] == tsc_deadline_m1[63:48];
-  assign \$825  = dl_reached_eq[1] & dl_reached_gt[0];
-  assign \$826  = dl_reached_gt[1] | \$825 ;
-  assign \$827  = dl_reached_eq[2] & \$826 ;
-  assign \$828  = dl_reached_gt[2] | \$827 ;
-  assign \$829  = dl_reached_eq[3] & \$828 ;
-  assign dl_reached = dl_reached_gt[3] | \$829 ;
-  assign \$830  = msr_acc & is_dl_q;
-  assign \$831  = \$830  & msr__write;
-  assign \$832  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$831  & \$832 ;
+  assign \$677  = inta_go | isr_any4;
+  assign eoi_go = eoi_write & \$677 ;
+  assign \$678  = 1'h1 << irrv[4:0];
+  assign \$679  = 1'h1 << irrv[7:5];
+  assign \$680  = inta_go ? \$679  : 15'h0000;
+  assign \$681  = \$680 [0] ? \$678 [31:0] : 32'd0;
+  assign \$682  = \$680 [1] ? \$678 [31:0] : 32'd0;
+  assign \$683  = \$680 [2] ? \$678 [31:0] : 32'd0;
+  assign \$684  = \$680 [3] ? \$678 [31:0] : 32'd0;
+  assign \$685  = \$680 [4] ? \$678 [31:0] : 32'd0;
+  assign \$686  = \$680 [5] ? \$678 [31:0] : 32'd0;
+  assign \$687  = \$680 [6] ? \$678 [31:0] : 32'd0;
+  assign \$688  = \$680 [7] ? \$678 [31:0] : 32'd0;
+  assign \$689  = tmr >> irrv;
+  assign \$690  = tmr >> { \$414 , \$419 , isr_pay4 };
+  assign eoi_level = inta_go ? \$689  : \$690 ;
+  assign \$691  = lvt_lint0[7:0] == eoi_vec;
+  assign \$692  = eoi_go & \$691 ;
+  assign \$693  = lvt_lint1[7:0] == eoi_vec;
+  assign \$694  = eoi_go & \$693 ;
+  assign \$695  = ! msg_in__delivery_mode;
+  assign \$696  = msg_in__delivery_mode == 1'h1;
+  assign \$697  = \$695  | \$696 ;
+  assign \$698  = msg_in__valid & \$697 ;
+  assign \$700  = ~ msg_in__level;
+  assign \$701  = \$699  & \$700 ;
+  assign \$702  = ~ \$701 ;
+  assign \$703  = \$698  & \$702 ;
+  assign msg_fixed_on = \$703  & svr[8];
+  assign \$704  = ! msg_in__vector[7:4];
+  assign msg_illegal = msg_fixed_on & \$704 ;
+  assign \$705  = | msg_in__vector[7:4];
+  assign msg_take = msg_fixed_on & \$705 ;
+  assign \$706  = msg_in__valid & hw_en_next;
+  assign \$707  = msg_in__delivery_mode == 3'h4;
+  assign \$708  = msg_in__delivery_mode == 3'h5;
+  assign \$710  = ~ msg_in__level;
+  assign \$711  = \$709  & \$710 ;
+  assign \$712  = ~ \$711 ;
+  assign \$713  = \$708  & \$712 ;
+  assign \$714  = msg_in__delivery_mode == 3'h6;
+  assign \$715  = ~ lvt_lint0[16];
+  assign \$716  = msg_init | base_disable;
+  assign \$717  = ~ \$716 ;
+  assign \$718  = \$715  & \$717 ;
+  assign \$719  = ! lvt_lint0[10:8];
+  assign \$720  = \$718  & \$719 ;
+  assign \$722  = lint0 ^ lvt_lint0[13];
+  assign \$723  = ~ remote_irr[0];
+  assign \$724  = \$722  & \$723 ;
+  assign \$725  = lint0 ^ lvt_lint0[13];
+  assign \$726  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$727  = ~ \$726 ;
+  assign \$728  = \$725  & \$727 ;
+  assign \$729  = \$721  ? \$724  : \$728 ;
+  assign lint0_want = \$720  & \$729 ;
+  assign \$730  = lvt_lint0[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$730 ;
+  assign \$731  = lvt_lint0[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$731 ;
+  assign \$733  = lint0_go & \$732 ;
+  assign \$734  = ~ lvt_lint0[16];
+  assign \$735  = msg_init | base_disable;
+  assign \$736  = ~ \$735 ;
+  assign \$737  = \$734  & \$736 ;
+  assign \$738  = lvt_lint0[10:8] == 3'h4;
+  assign \$739  = \$737  & \$738 ;
+  assign \$740  = lint0 ^ lvt_lint0[13];
+  assign \$741  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$742  = ~ \$741 ;
+  assign \$743  = \$740  & \$742 ;
+  assign lint0_nmi = \$739  & \$743 ;
+  assign \$744  = ~ lvt_lint0[16];
+  assign \$745  = msg_init | base_disable;
+  assign \$746  = ~ \$745 ;
+  assign \$747  = \$744  & \$746 ;
+  assign \$748  = lvt_lint0[10:8] == 3'h5;
+  assign \$749  = \$747  & \$748 ;
+  assign \$750  = lint0 ^ lvt_lint0[13];
+  assign \$751  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$752  = ~ \$751 ;
+  assign \$753  = \$750  & \$752 ;
+  assign lint0_init = \$749  & \$753 ;
+  assign \$754  = ~ lvt_lint1[16];
+  assign \$755  = msg_init | base_disable;
+  assign \$756  = \$755  | lint0_init;
+  assign \$757  = ~ \$756 ;
+  assign \$758  = \$754  & \$757 ;
+  assign \$759  = ! lvt_lint1[10:8];
+  assign \$760  = \$758  & \$759 ;
+  assign \$762  = lint1 ^ lvt_lint1[13];
+  assign \$763  = ~ remote_irr[1];
+  assign \$764  = \$762  & \$763 ;
+  assign \$765  = lint1 ^ lvt_lint1[13];
+  assign \$766  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$767  = ~ \$766 ;
+  assign \$768  = \$765  & \$767 ;
+  assign \$769  = \$761  ? \$764  : \$768 ;
+  assign lint1_want = \$760  & \$769 ;
+  assign \$770  = lvt_lint1[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$770 ;
+  assign \$771  = lvt_lint1[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$771 ;
+  assign \$773  = lint1_go & \$772 ;
+  assign \$774  = ~ lvt_lint1[16];
+  assign \$775  = msg_init | base_disable;
+  assign \$776  = \$775  | lint0_init;
+  assign \$777  = ~ \$776 ;
+  assign \$778  = \$774  & \$777 ;
+  assign \$779  = lvt_lint1[10:8] == 3'h4;
+  assign \$780  = \$778  & \$779 ;
+  assign \$781  = lint1 ^ lvt_lint1[13];
+  assign \$782  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$783  = ~ \$782 ;
+  assign \$784  = \$781  & \$783 ;
+  assign lint1_nmi = \$780  & \$784 ;
+  assign \$785  = ~ lvt_lint1[16];
+  assign \$786  = msg_init | base_disable;
+  assign \$787  = \$786  | lint0_init;
+  assign \$788  = ~ \$787 ;
+  assign \$789  = \$785  & \$788 ;
+  assign \$790  = lvt_lint1[10:8] == 3'h5;
+  assign \$791  = \$789  & \$790 ;
+  assign \$792  = lint1 ^ lvt_lint1[13];
+  assign \$793  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$794  = ~ \$793 ;
+  assign \$795  = \$792  & \$794 ;
+  assign lint1_init = \$791  & \$795 ;
+  assign \$796  = presc >= 1'h1;
+  assign \$797  = presc >= 2'h3;
+  assign \$798  = presc >= 3'h7;
+  assign \$799  = presc >= 4'hf;
+  assign \$800  = presc >= 5'h1f;
+  assign \$801  = presc >= 6'h3f;
+  assign \$802  = presc >= 7'h7f;
+  assign presc_done = { 1'h1, \$802 , \$801 , \$800 , \$799 , \$798 , \$797 , \$796  } >> { tdcr[3], tdcr[1:0] };
+  assign \$803  = | tmcct;
+  assign dec = \$803  & presc_done;
+  assign \$804  = tmcct == 1'h1;
+  assign expire = dec & \$804 ;
+  assign \$805  = tsc[15:0] >= dl_wdata_m1[15:0];
+  assign \$806  = tsc[15:0] == dl_wdata_m1[15:0];
+  assign \$807  = tsc[31:16] > dl_wdata_m1[31:16];
+  assign \$808  = tsc[31:16] == dl_wdata_m1[31:16];
+  assign \$809  = tsc[47:32] > dl_wdata_m1[47:32];
+  assign \$810  = tsc[47:32] == dl_wdata_m1[47:32];
+  assign \$811  = tsc[63:48] > dl_wdata_m1[63:48];
+  assign \$812  = tsc[63:48] == dl_wdata_m1[63:48];
+  assign \$813  = dl_reached_w_eq[1] & dl_reached_w_gt[0];
+  assign \$814  = dl_reached_w_gt[1] | \$813 ;
+  assign \$815  = dl_reached_w_eq[2] & \$814 ;
+  assign \$816  = dl_reached_w_gt[2] | \$815 ;
+  assign \$817  = dl_reached_w_eq[3] & \$816 ;
+  assign dl_reached_w = dl_reached_w_gt[3] | \$817 ;
+  assign \$818  = tsc[15:0] >= tsc_deadline_m1[15:0];
+  assign \$819  = tsc[15:0] == tsc_deadline_m1[15:0];
+  assign \$820  = tsc[31:16] > tsc_deadline_m1[31:16];
+  assign \$821  = tsc[31:16] == tsc_deadline_m1[31:16];
+  assign \$822  = tsc[47:32] > tsc_deadline_m1[47:32];
+  assign \$823  = tsc[47:32] == tsc_deadline_m1[47:32];
+  assign \$824  = tsc[63:48] > tsc_deadline_m1[63:48];
+  assign \$825  = tsc[63:48] == tsc_deadline_m1[63:48];
+  assign \$826  = dl_reached_eq[1] & dl_reached_gt[0];
+  assign \$827  = dl_reached_gt[1] | \$826 ;
+  assign \$828  = dl_reached_eq[2] & \$827 ;
+  assign \$829  = dl_reached_gt[2] | \$828 ;
+  assign \$830  = dl_reached_eq[3] & \$829 ;
+  assign dl_reached = dl_reached_gt[3] | \$830 ;
+  assign \$831  = msr_acc & is_dl_q;
+  assign \$832  = \$831  & msr__write;
+  assign \$833  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$832  & \$833 ;
   assign hit_w = dl_wdata_nz & dl_reached_w;
-  assign \$833  = | tsc_deadline;
-  assign hit_k = \$833  & dl_reached;
-  assign \$834  = expire | dl_due;
-  assign \$835  = ~ lvt_timer[16];
-  assign \$836  = \$834  & \$835 ;
-  assign \$837  = lvt_timer[7:0] >= 5'h10;
-  assign t_go = \$836  & \$837 ;
-  assign \$838  = expire | dl_due;
-  assign \$839  = ~ lvt_timer[16];
-  assign \$840  = \$838  & \$839 ;
-  assign \$841  = lvt_timer[7:0] < 5'h10;
-  assign t_bad = \$840  & \$841 ;
-  assign \$842  = err_reserved_r | err_reserved_w;
-  assign \$843  = err_send | self_bad;
-  assign \$844  = msg_illegal | lint0_illegal;
-  assign \$845  = \$844  | lint1_illegal;
-  assign \$846  = \$845  | t_bad;
-  assign \$847  = ~ lvt_error[16];
-  assign \$848  = err_seen & \$847 ;
-  assign \$849  = lvt_error[7:0] >= 5'h10;
-  assign e_go = \$848  & \$849 ;
-  assign \$850  = 1'h1 << msg_in__vector[4:0];
-  assign \$851  = 1'h1 << msg_in__vector[7:5];
-  assign \$852  = msg_take ? \$851  : 15'h0000;
-  assign \$853  = \$852 [0] ? \$850 [31:0] : 32'd0;
-  assign \$854  = \$852 [1] ? \$850 [31:0] : 32'd0;
-  assign \$855  = \$852 [2] ? \$850 [31:0] : 32'd0;
-  assign \$856  = \$852 [3] ? \$850 [31:0] : 32'd0;
-  assign \$857  = \$852 [4] ? \$850 [31:0] : 32'd0;
-  assign \$858  = \$852 [5] ? \$850 [31:0] : 32'd0;
-  assign \$859  = \$852 [6] ? \$850 [31:0] : 32'd0;
-  assign \$860  = \$852 [7] ? \$850 [31:0] : 32'd0;
-  assign \$861  = ~ { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
-  assign \$862  = tmr & \$861 ;
-  assign \$864  = \$863  ? { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$862  | \$864 ;
-  assign \$865  = 1'h1 << lvt_lint0[4:0];
-  assign \$866  = 1'h1 << lvt_lint0[7:5];
-  assign \$867  = lint0_go ? \$866  : 15'h0000;
-  assign \$868  = \$867 [0] ? \$865 [31:0] : 32'd0;
-  assign \$869  = \$867 [1] ? \$865 [31:0] : 32'd0;
-  assign \$870  = \$867 [2] ? \$865 [31:0] : 32'd0;
-  assign \$871  = \$867 [3] ? \$865 [31:0] : 32'd0;
-  assign \$872  = \$867 [4] ? \$865 [31:0] : 32'd0;
-  assign \$873  = \$867 [5] ? \$865 [31:0] : 32'd0;
-  assign \$874  = \$867 [6] ? \$865 [31:0] : 32'd0;
-  assign \$875  = \$867 [7] ? \$865 [31:0] : 32'd0;
-  assign \$876  = ~ { \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868  };
-  assign \$877  = tmr_stage0 & \$876 ;
-  assign \$879  = \$878  ? { \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$877  | \$879 ;
-  assign \$880  = 1'h1 << lvt_lint1[4:0];
-  assign \$881  = 1'h1 << lvt_lint1[7:5];
-  assign \$882  = lint1_go ? \$881  : 15'h0000;
-  assign \$883  = \$882 [0] ? \$880 [31:0] : 32'd0;
-  assign \$884  = \$882 [1] ? \$880 [31:0] : 32'd0;
-  assign \$885  = \$882 [2] ? \$880 [31:0] : 32'd0;
-  assign \$886  = \$882 [3] ? \$880 [31:0] : 32'd0;
-  assign \$887  = \$882 [4] ? \$880 [31:0] : 32'd0;
-  assign \$888  = \$882 [5] ? \$880 [31:0] : 32'd0;
-  assign \$889  = \$882 [6] ? \$880 [31:0] : 32'd0;
-  assign \$890  = \$882 [7] ? \$880 [31:0] : 32'd0;
-  assign \$891  = ~ { \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883  };
-  assign \$892  = tmr_stage1 & \$891 ;
-  assign \$894  = \$893  ? { \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$892  | \$894 ;
-  assign \$895  = 1'h1 << lvt_timer[4:0];
-  assign \$896  = 1'h1 << lvt_timer[7:5];
-  assign \$897  = t_go ? \$896  : 15'h0000;
-  assign \$898  = \$897 [0] ? \$895 [31:0] : 32'd0;
-  assign \$899  = \$897 [1] ? \$895 [31:0] : 32'd0;
-  assign \$900  = \$897 [2] ? \$895 [31:0] : 32'd0;
-  assign \$901  = \$897 [3] ? \$895 [31:0] : 32'd0;
-  assign \$902  = \$897 [4] ? \$895 [31:0] : 32'd0;
-  assign \$903  = \$897 [5] ? \$895 [31:0] : 32'd0;
-  assign \$904  = \$897 [6] ? \$895 [31:0] : 32'd0;
-  assign \$905  = \$897 [7] ? \$895 [31:0] : 32'd0;
-  assign \$906  = ~ { \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898  };
-  assign \$907  = tmr_stage2 & \$906 ;
-  assign \$909  = 1'h1 << lvt_error[4:0];
-  assign \$910  = 1'h1 << lvt_error[7:5];
-  assign \$911  = e_go ? \$910  : 15'h0000;
-  assign \$912  = \$911 [0] ? \$909 [31:0] : 32'd0;
-  assign \$913  = \$911 [1] ? \$909 [31:0] : 32'd0;
-  assign \$914  = \$911 [2] ? \$909 [31:0] : 32'd0;
-  assign \$915  = \$911 [3] ? \$909 [31:0] : 32'd0;
-  assign \$916  = \$911 [4] ? \$909 [31:0] : 32'd0;
-  assign \$917  = \$911 [5] ? \$909 [31:0] : 32'd0;
-  assign \$918  = \$911 [6] ? \$909 [31:0] : 32'd0;
-  assign \$919  = \$911 [7] ? \$909 [31:0] : 32'd0;
-  assign \$920  = ~ { \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912  };
-  assign \$921  = tmr_stage3 & \$920 ;
-  assign \$923  = msg_init | lint0_init;
-  assign init_go = \$923  | lint1_init;
-  assign \$924  = { \$381 , \$384 [6:4] } <= 1'h0;
-  assign \$925  = { \$381 , \$384 [6:4] } <= 1'h1;
-  assign \$926  = { \$381 , \$384 [6:4] } <= 2'h2;
-  assign \$927  = { \$381 , \$384 [6:4] } <= 2'h3;
-  assign \$928  = { \$381 , \$384 [6:4] } <= 3'h4;
-  assign \$929  = { \$381 , \$384 [6:4] } <= 3'h5;
-  assign \$930  = { \$381 , \$384 [6:4] } <= 3'h6;
-  assign \$931  = { \$381 , \$384 [6:4] } <= 3'h7;
-  assign \$932  = { \$381 , \$384 [6:4] } <= 4'h8;
-  assign \$933  = { \$381 , \$384 [6:4] } <= 4'h9;
-  assign \$934  = { \$381 , \$384 [6:4] } <= 4'ha;
-  assign \$935  = { \$381 , \$384 [6:4] } <= 4'hb;
-  assign \$936  = { \$381 , \$384 [6:4] } <= 4'hc;
-  assign \$937  = { \$381 , \$384 [6:4] } <= 4'hd;
-  assign \$938  = { \$381 , \$384 [6:4] } <= 4'he;
-  assign \$939  = ~ msr_ready;
-  assign \$940  = msr__valid & \$939 ;
-  assign \$941  = msr_acc & is_base_q;
-  assign \$942  = \$941  & msr__write;
-  assign \$943  = \$942  & base_ok;
-  assign \$945  = deliverable ? irrv : svr[7:0];
-  assign \$946  = x2_go & msr__write;
-  assign \$947  = \$946  & x2_is_icr_q;
-  assign \$948  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$949  = eoi_go & eoi_level;
-  assign \$950  = ~ svr[12];
-  assign \$951  = \$949  & \$950 ;
-  assign \$952  = | tmcct;
-  assign \$953  = lvt_timer[18:17] == 1'h1;
-  assign \$954  = \$953  ? tmict : 32'd0;
-  assign \$955  = tmcct - 1'h1;
-  assign \$956  = presc + 1'h1;
-  assign \$957  = msr__wdata - 1'h1;
-  assign \$958  = | msr__wdata;
-  assign \$959  = ~ init_go;
-  assign \$960  = ~ base_disable;
-  assign \$961  = \$959  & \$960 ;
-  assign \$962  = ~ dl_due;
-  assign \$963  = hit_k & \$962 ;
-  assign \$964  = ~ tsc_switch;
-  assign \$965  = \$963  & \$964 ;
-  assign \$966  = dl_write ? hit_w : \$965 ;
-  assign \$967  = \$961  & \$966 ;
-  assign \$968  = dl_due | tsc_switch;
-  assign \$969  = esr_write ? 8'h00 : esr_pending;
-  assign \$970  = \$969  | err;
-  assign \$971  = | err;
-  assign \$972  = ~ { \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681 , \$680  };
-  assign \$973  = irr & \$972 ;
-  assign \$974  = \$973  | { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
-  assign \$975  = \$974  | { \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868  };
-  assign \$976  = \$975  | { \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883  };
-  assign \$977  = \$976  | { \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898  };
-  assign \$978  = \$977  | { \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912  };
-  assign \$979  = inta_go & eoi_go;
-  assign \$980  = ~ remote_eoi;
-  assign \$981  = remote_irr & \$980 ;
-  assign \$982  = \$981  | remote_set;
-  assign \$983  = ~ eoi_go;
-  assign \$984  = inta_go & \$983 ;
-  assign \$985  = ~ inta_go;
-  assign \$986  = eoi_go & \$985 ;
-  assign \$987  = 1'h1 << irrv[7:4];
-  assign \$988  = { 15'h0000, isr_valid } | \$987 ;
-  assign \$989  = 1'h1 << { \$414 , \$419  };
-  assign \$990  = ~ \$989 ;
-  assign \$991  = { 15'h0000, isr_valid } & \$990 ;
-  assign \$992  = ! irrv[7:4];
-  assign \$993  = irrv[7:4] == 1'h1;
-  assign \$994  = irrv[7:4] == 2'h2;
-  assign \$995  = irrv[7:4] == 2'h3;
-  assign \$996  = irrv[7:4] == 3'h4;
-  assign \$997  = irrv[7:4] == 3'h5;
-  assign \$998  = irrv[7:4] == 3'h6;
-  assign \$999  = irrv[7:4] == 3'h7;
-  assign \$1000  = irrv[7:4] == 4'h8;
-  assign \$1001  = irrv[7:4] == 4'h9;
-  assign \$1002  = irrv[7:4] == 4'ha;
-  assign \$1003  = irrv[7:4] == 4'hb;
-  assign \$1004  = irrv[7:4] == 4'hc;
-  assign \$1005  = irrv[7:4] == 4'hd;
-  assign \$1006  = irrv[7:4] == 4'he;
-  assign \$1007  = irrv[7:4] == 4'hf;
-  assign \$1008  = ~ nmi_ack;
-  assign \$1009  = nmi & \$1008 ;
-  assign \$1010  = msg_nmi | lint0_nmi;
-  assign \$1011  = \$1010  | lint1_nmi;
-  assign \$1012  = \$1009  | \$1011 ;
-  assign \$1013  = init_go | base_disable;
+  assign \$834  = | tsc_deadline;
+  assign hit_k = \$834  & dl_reached;
+  assign \$835  = expire | dl_due;
+  assign \$836  = ~ lvt_timer[16];
+  assign \$837  = \$835  & \$836 ;
+  assign \$838  = lvt_timer[7:0] >= 5'h10;
+  assign t_go = \$837  & \$838 ;
+  assign \$839  = expire | dl_due;
+  assign \$840  = ~ lvt_timer[16];
+  assign \$841  = \$839  & \$840 ;
+  assign \$842  = lvt_timer[7:0] < 5'h10;
+  assign t_bad = \$841  & \$842 ;
+  assign \$843  = err_reserved_r | err_reserved_w;
+  assign \$844  = err_send | self_bad;
+  assign \$845  = msg_illegal | lint0_illegal;
+  assign \$846  = \$845  | lint1_illegal;
+  assign \$847  = \$846  | t_bad;
+  assign \$848  = ~ lvt_error[16];
+  assign \$849  = err_seen & \$848 ;
+  assign \$850  = lvt_error[7:0] >= 5'h10;
+  assign e_go = \$849  & \$850 ;
+  assign \$851  = 1'h1 << msg_in__vector[4:0];
+  assign \$852  = 1'h1 << msg_in__vector[7:5];
+  assign \$853  = msg_take ? \$852  : 15'h0000;
+  assign \$854  = \$853 [0] ? \$851 [31:0] : 32'd0;
+  assign \$855  = \$853 [1] ? \$851 [31:0] : 32'd0;
+  assign \$856  = \$853 [2] ? \$851 [31:0] : 32'd0;
+  assign \$857  = \$853 [3] ? \$851 [31:0] : 32'd0;
+  assign \$858  = \$853 [4] ? \$851 [31:0] : 32'd0;
+  assign \$859  = \$853 [5] ? \$851 [31:0] : 32'd0;
+  assign \$860  = \$853 [6] ? \$851 [31:0] : 32'd0;
+  assign \$861  = \$853 [7] ? \$851 [31:0] : 32'd0;
+  assign \$862  = ~ { \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854  };
+  assign \$863  = tmr & \$862 ;
+  assign \$865  = \$864  ? { \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$863  | \$865 ;
+  assign \$866  = 1'h1 << lvt_lint0[4:0];
+  assign \$867  = 1'h1 << lvt_lint0[7:5];
+  assign \$868  = lint0_go ? \$867  : 15'h0000;
+  assign \$869  = \$868 [0] ? \$866 [31:0] : 32'd0;
+  assign \$870  = \$868 [1] ? \$866 [31:0] : 32'd0;
+  assign \$871  = \$868 [2] ? \$866 [31:0] : 32'd0;
+  assign \$872  = \$868 [3] ? \$866 [31:0] : 32'd0;
+  assign \$873  = \$868 [4] ? \$866 [31:0] : 32'd0;
+  assign \$874  = \$868 [5] ? \$866 [31:0] : 32'd0;
+  assign \$875  = \$868 [6] ? \$866 [31:0] : 32'd0;
+  assign \$876  = \$868 [7] ? \$866 [31:0] : 32'd0;
+  assign \$877  = ~ { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
+  assign \$878  = tmr_stage0 & \$877 ;
+  assign \$880  = \$879  ? { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$878  | \$880 ;
+  assign \$881  = 1'h1 << lvt_lint1[4:0];
+  assign \$882  = 1'h1 << lvt_lint1[7:5];
+  assign \$883  = lint1_go ? \$882  : 15'h0000;
+  assign \$884  = \$883 [0] ? \$881 [31:0] : 32'd0;
+  assign \$885  = \$883 [1] ? \$881 [31:0] : 32'd0;
+  assign \$886  = \$883 [2] ? \$881 [31:0] : 32'd0;
+  assign \$887  = \$883 [3] ? \$881 [31:0] : 32'd0;
+  assign \$888  = \$883 [4] ? \$881 [31:0] : 32'd0;
+  assign \$889  = \$883 [5] ? \$881 [31:0] : 32'd0;
+  assign \$890  = \$883 [6] ? \$881 [31:0] : 32'd0;
+  assign \$891  = \$883 [7] ? \$881 [31:0] : 32'd0;
+  assign \$892  = ~ { \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  };
+  assign \$893  = tmr_stage1 & \$892 ;
+  assign \$895  = \$894  ? { \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$893  | \$895 ;
+  assign \$896  = 1'h1 << lvt_timer[4:0];
+  assign \$897  = 1'h1 << lvt_timer[7:5];
+  assign \$898  = t_go ? \$897  : 15'h0000;
+  assign \$899  = \$898 [0] ? \$896 [31:0] : 32'd0;
+  assign \$900  = \$898 [1] ? \$896 [31:0] : 32'd0;
+  assign \$901  = \$898 [2] ? \$896 [31:0] : 32'd0;
+  assign \$902  = \$898 [3] ? \$896 [31:0] : 32'd0;
+  assign \$903  = \$898 [4] ? \$896 [31:0] : 32'd0;
+  assign \$904  = \$898 [5] ? \$896 [31:0] : 32'd0;
+  assign \$905  = \$898 [6] ? \$896 [31:0] : 32'd0;
+  assign \$906  = \$898 [7] ? \$896 [31:0] : 32'd0;
+  assign \$907  = ~ { \$906 , \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899  };
+  assign \$908  = tmr_stage2 & \$907 ;
+  assign \$910  = 1'h1 << lvt_error[4:0];
+  assign \$911  = 1'h1 << lvt_error[7:5];
+  assign \$912  = e_go ? \$911  : 15'h0000;
+  assign \$913  = \$912 [0] ? \$910 [31:0] : 32'd0;
+  assign \$914  = \$912 [1] ? \$910 [31:0] : 32'd0;
+  assign \$915  = \$912 [2] ? \$910 [31:0] : 32'd0;
+  assign \$916  = \$912 [3] ? \$910 [31:0] : 32'd0;
+  assign \$917  = \$912 [4] ? \$910 [31:0] : 32'd0;
+  assign \$918  = \$912 [5] ? \$910 [31:0] : 32'd0;
+  assign \$919  = \$912 [6] ? \$910 [31:0] : 32'd0;
+  assign \$920  = \$912 [7] ? \$910 [31:0] : 32'd0;
+  assign \$921  = ~ { \$920 , \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913  };
+  assign \$922  = tmr_stage3 & \$921 ;
+  assign \$924  = msg_init | lint0_init;
+  assign init_go = \$924  | lint1_init;
+  assign \$925  = { \$381 , \$384 [6:4] } <= 1'h0;
+  assign \$926  = { \$381 , \$384 [6:4] } <= 1'h1;
+  assign \$927  = { \$381 , \$384 [6:4] } <= 2'h2;
+  assign \$928  = { \$381 , \$384 [6:4] } <= 2'h3;
+  assign \$929  = { \$381 , \$384 [6:4] } <= 3'h4;
+  assign \$930  = { \$381 , \$384 [6:4] } <= 3'h5;
+  assign \$931  = { \$381 , \$384 [6:4] } <= 3'h6;
+  assign \$932  = { \$381 , \$384 [6:4] } <= 3'h7;
+  assign \$933  = { \$381 , \$384 [6:4] } <= 4'h8;
+  assign \$934  = { \$381 , \$384 [6:4] } <= 4'h9;
+  assign \$935  = { \$381 , \$384 [6:4] } <= 4'ha;
+  assign \$936  = { \$381 , \$384 [6:4] } <= 4'hb;
+  assign \$937  = { \$381 , \$384 [6:4] } <= 4'hc;
+  assign \$938  = { \$381 , \$384 [6:4] } <= 4'hd;
+  assign \$939  = { \$381 , \$384 [6:4] } <= 4'he;
+  assign \$940  = ~ msr_ready;
+  assign \$941  = msr__valid & \$940 ;
+  assign \$942  = msr_acc & is_base_q;
+  assign \$943  = \$942  & msr__write;
+  assign \$944  = \$943  & base_ok;
+  assign \$946  = deliverable ? irrv : svr[7:0];
+  assign \$947  = x2_go & msr__write;
+  assign \$948  = \$947  & x2_is_icr_q;
+  assign \$949  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$950  = eoi_go & eoi_level;
+  assign \$951  = ~ svr[12];
+  assign \$952  = \$950  & \$951 ;
+  assign \$953  = | tmcct;
+  assign \$954  = lvt_timer[18:17] == 1'h1;
+  assign \$955  = \$954  ? tmict : 32'd0;
+  assign \$956  = tmcct - 1'h1;
+  assign \$957  = presc + 1'h1;
+  assign \$958  = msr__wdata - 1'h1;
+  assign \$959  = | msr__wdata;
+  assign \$960  = ~ init_go;
+  assign \$961  = ~ base_disable;
+  assign \$962  = \$960  & \$961 ;
+  assign \$963  = ~ dl_due;
+  assign \$964  = hit_k & \$963 ;
+  assign \$965  = ~ tsc_switch;
+  assign \$966  = \$964  & \$965 ;
+  assign \$967  = dl_write ? hit_w : \$966 ;
+  assign \$968  = \$962  & \$967 ;
+  assign \$969  = dl_due | tsc_switch;
+  assign \$970  = esr_write ? 8'h00 : esr_pending;
+  assign \$971  = \$970  | err;
+  assign \$972  = | err;
+  assign \$973  = ~ { \$688 , \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681  };
+  assign \$974  = irr & \$973 ;
+  assign \$975  = \$974  | { \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854  };
+  assign \$976  = \$975  | { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
+  assign \$977  = \$976  | { \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  };
+  assign \$978  = \$977  | { \$906 , \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899  };
+  assign \$979  = \$978  | { \$920 , \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913  };
+  assign \$980  = inta_go & eoi_go;
+  assign \$981  = ~ remote_eoi;
+  assign \$982  = remote_irr & \$981 ;
+  assign \$983  = \$982  | remote_set;
+  assign \$984  = ~ eoi_go;
+  assign \$985  = inta_go & \$984 ;
+  assign \$986  = ~ inta_go;
+  assign \$987  = eoi_go & \$986 ;
+  assign \$988  = 1'h1 << irrv[7:4];
+  assign \$989  = { 15'h0000, isr_valid } | \$988 ;
+  assign \$990  = 1'h1 << { \$414 , \$419  };
+  assign \$991  = ~ \$990 ;
+  assign \$992  = { 15'h0000, isr_valid } & \$991 ;
+  assign \$993  = ! irrv[7:4];
+  assign \$994  = irrv[7:4] == 1'h1;
+  assign \$995  = irrv[7:4] == 2'h2;
+  assign \$996  = irrv[7:4] == 2'h3;
+  assign \$997  = irrv[7:4] == 3'h4;
+  assign \$998  = irrv[7:4] == 3'h5;
+  assign \$999  = irrv[7:4] == 3'h6;
+  assign \$1000  = irrv[7:4] == 3'h7;
+  assign \$1001  = irrv[7:4] == 4'h8;
+  assign \$1002  = irrv[7:4] == 4'h9;
+  assign \$1003  = irrv[7:4] == 4'ha;
+  assign \$1004  = irrv[7:4] == 4'hb;
+  assign \$1005  = irrv[7:4] == 4'hc;
+  assign \$1006  = irrv[7:4] == 4'hd;
+  assign \$1007  = irrv[7:4] == 4'he;
+  assign \$1008  = irrv[7:4] == 4'hf;
+  assign \$1009  = ~ nmi_ack;
+  assign \$1010  = nmi & \$1009 ;
+  assign \$1011  = msg_nmi | lint0_nmi;
+  assign \$1012  = \$1011  | lint1_nmi;
+  assign \$1013  = \$1010  | \$1012 ;
+  assign \$1014  = init_go | base_disable;
   always @(posedge clk)
-    \irr_any$92  <= \$1014 ;
+    \irr_any$92  <= \$1015 ;
   always @(posedge clk)
-    irrv <= \$1015 ;
+    irrv <= \$1016 ;
   always @(posedge clk)
-    irr_ge <= \$1016 ;
+    irr_ge <= \$1017 ;
   always @(posedge clk)
-    is_base_q <= \$1017 ;
+    is_base_q <= \$1018 ;
   always @(posedge clk)
-    is_dl_q <= \$1018 ;
+    is_dl_q <= \$1019 ;
   always @(posedge clk)
-    gp_hit_q <= \$1019 ;
+    gp_hit_q <= \$1020 ;
   always @(posedge clk)
-    gp_sel_q <= \$1020 ;
+    gp_sel_q <= \$1021 ;
   always @(posedge clk)
-    x2_hit_q <= \$1021 ;
+    x2_hit_q <= \$1022 ;
   always @(posedge clk)
-    x2_rd_ok_q <= \$1022 ;
+    x2_rd_ok_q <= \$1023 ;
   always @(posedge clk)
-    x2_wr_ok_q <= \$1023 ;
+    x2_wr_ok_q <= \$1024 ;
   always @(posedge clk)
-    x2_off_q <= \$1024 ;
+    x2_off_q <= \$1025 ;
   always @(posedge clk)
-    x2_is_id_q <= \$1025 ;
+    x2_is_id_q <= \$1026 ;
   always @(posedge clk)
-    x2_is_ldr_q <= \$1026 ;
+    x2_is_ldr_q <= \$1027 ;
   always @(posedge clk)
-    x2_is_icr_q <= \$1027 ;
+    x2_is_icr_q <= \$1028 ;
   always @(posedge clk)
-    x2_is_self_ipi_q <= \$1028 ;
+    x2_is_self_ipi_q <= \$1029 ;
   always @(posedge clk)
-    msr_seen <= \$1029 ;
+    msr_seen <= \$1030 ;
   always @(posedge clk)
-    base_wdata_disabled_q <= \$1030 ;
+    base_wdata_disabled_q <= \$1031 ;
   always @(posedge clk)
-    base_wdata_xapic_q <= \$1031 ;
+    base_wdata_xapic_q <= \$1032 ;
   always @(posedge clk)
-    base_wdata_x2apic_q <= \$1032 ;
+    base_wdata_x2apic_q <= \$1033 ;
   always @(posedge clk)
-    base_wdata_gp_ok_q <= \$1033 ;
+    base_wdata_gp_ok_q <= \$1034 ;
   always @(posedge clk)
-    apic_base <= \$1034 ;
+    apic_base <= \$1035 ;
   always @(posedge clk)
-    ack_valid <= \$1035 ;
+    ack_valid <= \$1036 ;
   always @(posedge clk)
-    ack_vector <= \$1036 ;
+    ack_vector <= \$1037 ;
   always @(posedge clk)
-    icr_dest32 <= \$1037 ;
+    icr_dest32 <= \$1038 ;
   always @(posedge clk)
-    id_reg <= \$1038 ;
+    id_reg <= \$1039 ;
   always @(posedge clk)
-    id_set <= \$1039 ;
+    id_set <= \$1040 ;
   always @(posedge clk)
-    ipi__valid <= \$1040 ;
+    ipi__valid <= \$1041 ;
   always @(posedge clk)
-    ipi__vector <= \$1041 ;
+    ipi__vector <= \$1042 ;
   always @(posedge clk)
-    ipi__delivery_mode <= \$1042 ;
+    ipi__delivery_mode <= \$1043 ;
   always @(posedge clk)
-    ipi__dest_mode <= \$1043 ;
+    ipi__dest_mode <= \$1044 ;
   always @(posedge clk)
-    ipi__shorthand <= \$1044 ;
+    ipi__shorthand <= \$1045 ;
   always @(posedge clk)
-    ipi__trigger <= \$1045 ;
+    ipi__trigger <= \$1046 ;
   always @(posedge clk)
-    ipi__level <= \$1046 ;
+    ipi__level <= \$1047 ;
   always @(posedge clk)
-    ipi__dest <= \$1047 ;
+    ipi__dest <= \$1048 ;
   always @(posedge clk)
-    ipi__source <= \$1048 ;
+    ipi__source <= \$1049 ;
   always @(posedge clk)
-    eoi__valid <= \$1049 ;
+    eoi__valid <= \$1050 ;
   always @(posedge clk)
-    eoi__vector <= \$1050 ;
+    eoi__vector <= \$1051 ;
   always @(posedge clk)
-    lint_prev <= \$1051 ;
+    lint_prev <= \$1052 ;
   always @(posedge clk)
-    tmcct <= \$1052 ;
+    tmcct <= \$1053 ;
   always @(posedge clk)
-    presc <= \$1053 ;
+    presc <= \$1054 ;
   always @(posedge clk)
-    dl_wdata_m1 <= \$1054 ;
+    dl_wdata_m1 <= \$1055 ;
   always @(posedge clk)
-    dl_wdata_nz <= \$1055 ;
+    dl_wdata_nz <= \$1056 ;
   always @(posedge clk)
-    dl_due <= \$1056 ;
+    dl_due <= \$1057 ;
   always @(posedge clk)
-    tsc_deadline <= \$1057 ;
+    tsc_deadline <= \$1058 ;
   always @(posedge clk)
-    tsc_deadline_m1 <= \$1058 ;
+    tsc_deadline_m1 <= \$1059 ;
   always @(posedge clk)
-    esr_pending <= \$1059 ;
+    esr_pending <= \$1060 ;
   always @(posedge clk)
-    err_seen <= \$1060 ;
+    err_seen <= \$1061 ;
   always @(posedge clk)
-    esr <= \$1061 ;
+    esr <= \$1062 ;
   always @(posedge clk)
-    irr <= \$1062 ;
+    irr <= \$1063 ;
   always @(posedge clk)
-    tmr <= \$1063 ;
+    tmr <= \$1064 ;
   always @(posedge clk)
-    settle <= \$1064 ;
+    settle <= \$1065 ;
   always @(posedge clk)
-    remote_irr <= \$1065 ;
+    remote_irr <= \$1066 ;
   always @(posedge clk)
-    isr_valid <= \$1066 ;
+    isr_valid <= \$1067 ;
   always @(posedge clk)
-    isr_low0 <= \$1067 ;
+    isr_low0 <= \$1068 ;
   always @(posedge clk)
-    isr_low1 <= \$1068 ;
+    isr_low1 <= \$1069 ;
   always @(posedge clk)
-    isr_low2 <= \$1069 ;
+    isr_low2 <= \$1070 ;
   always @(posedge clk)
-    isr_low3 <= \$1070 ;
+    isr_low3 <= \$1071 ;
   always @(posedge clk)
-    isr_low4 <= \$1071 ;
+    isr_low4 <= \$1072 ;
   always @(posedge clk)
-    isr_low5 <= \$1072 ;
+    isr_low5 <= \$1073 ;
   always @(posedge clk)
-    isr_low6 <= \$1073 ;
+    isr_low6 <= \$1074 ;
   always @(posedge clk)
-    isr_low7 <= \$1074 ;
+    isr_low7 <= \$1075 ;
   always @(posedge clk)
-    isr_low8 <= \$1075 ;
+    isr_low8 <= \$1076 ;
   always @(posedge clk)
-    isr_low9 <= \$1076 ;
+    isr_low9 <= \$1077 ;
   always @(posedge clk)
-    isr_low10 <= \$1077 ;
+    isr_low10 <= \$1078 ;
   always @(posedge clk)
-    isr_low11 <= \$1078 ;
+    isr_low11 <= \$1079 ;
   always @(posedge clk)
-    isr_low12 <= \$1079 ;
+    isr_low12 <= \$1080 ;
   always @(posedge clk)
-    isr_low13 <= \$1080 ;
+    isr_low13 <= \$1081 ;
   always @(posedge clk)
-    isr_low14 <= \$1081 ;
+    isr_low14 <= \$1082 ;
   always @(posedge clk)
-    isr_low15 <= \$1082 ;
+    isr_low15 <= \$1083 ;
   always @(posedge clk)
-    nmi <= \$1083 ;
+    nmi <= \$1084 ;
   always @(posedge clk)
-    tpr <= \$1084 ;
+    tpr <= \$1085 ;
   always @(posedge clk)
-    ldr <= \$1085 ;
+    ldr <= \$1086 ;
   always @(posedge clk)
-    dfr <= \$1086 ;
+    dfr <= \$1087 ;
   always @(posedge clk)
-    svr <= \$1087 ;
+    svr <= \$1088 ;
   always @(posedge clk)
-    icr_lo <= \$1088 ;
+    icr_lo <= \$1089 ;
   always @(posedge clk)
-    icr_hi <= \$1089 ;
+    icr_hi <= \$1090 ;
   always @(posedge clk)
-    lvt_timer <= \$1090 ;
+    lvt_timer <= \$1091 ;
   always @(posedge clk)
-    lvt_thermal <= \$1091 ;
+    lvt_thermal <= \$1092 ;
   always @(posedge clk)
-    lvt_perfmon <= \$1092 ;
+    lvt_perfmon <= \$1093 ;
   always @(posedge clk)
-    lvt_lint0 <= \$1093 ;
+    lvt_lint0 <= \$1094 ;
   always @(posedge clk)
-    lvt_lint1 <= \$1094 ;
+    lvt_lint1 <= \$1095 ;
   always @(posedge clk)
-    lvt_error <= \$1095 ;
+    lvt_error <= \$1096 ;
   always @(posedge clk)
-    tmict <= \$1096 ;
+    tmict <= \$1097 ;
   always @(posedge clk)
-    tdcr <= \$1097 ;
+    tdcr <= \$1098 ;
   always @(posedge clk)
-    init <= \$1098 ;
+    init <= \$1099 ;
   always @(posedge clk)
-    sipi <= \$1099 ;
+    sipi <= \$1100 ;
   always @(posedge clk)
-    sipi_vector <= \$1100 ;
+    sipi_vector <= \$1101 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -3341,7 +3343,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h030:
             /* empty */;
         12'h080:
-            tpr_next = \$610 ;
+            tpr_next = \$611 ;
       endcase
     end
   end
@@ -3365,7 +3367,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0c0:
             /* empty */;
         12'h0d0:
-            ldr_next = \$611 ;
+            ldr_next = \$612 ;
       endcase
     end
   end
@@ -3391,7 +3393,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0d0:
             /* empty */;
         12'h0e0:
-            dfr_next = \$612 ;
+            dfr_next = \$613 ;
       endcase
     end
   end
@@ -3419,7 +3421,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            svr_next = \$613 ;
+            svr_next = \$614 ;
       endcase
     end
   end
@@ -3457,8 +3459,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$622 ) begin
-              icr_lo_next = \$623 ;
+            if (\$623 ) begin
+              icr_lo_next = \$624 ;
             end
       endcase
     end
@@ -3499,7 +3501,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h300:
             /* empty */;
         12'h310:
-            icr_hi_next = \$646 ;
+            icr_hi_next = \$647 ;
       endcase
     end
   end
@@ -3527,8 +3529,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$615 ) begin
-              lvt_timer_next = \$616 ;
+            if (\$616 ) begin
+              lvt_timer_next = \$617 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3543,7 +3545,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            lvt_timer_next = \$649 ;
+            lvt_timer_next = \$650 ;
       endcase
     end
   end
@@ -3571,8 +3573,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$615 ) begin
-              lvt_thermal_next = \$617 ;
+            if (\$616 ) begin
+              lvt_thermal_next = \$618 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3589,7 +3591,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h320:
             /* empty */;
         12'h330:
-            lvt_thermal_next = \$659 ;
+            lvt_thermal_next = \$660 ;
       endcase
     end
   end
@@ -3617,8 +3619,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$615 ) begin
-              lvt_perfmon_next = \$618 ;
+            if (\$616 ) begin
+              lvt_perfmon_next = \$619 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3637,7 +3639,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h330:
             /* empty */;
         12'h340:
-            lvt_perfmon_next = \$662 ;
+            lvt_perfmon_next = \$663 ;
       endcase
     end
   end
@@ -3665,8 +3667,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$615 ) begin
-              lvt_lint0_next = \$619 ;
+            if (\$616 ) begin
+              lvt_lint0_next = \$620 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3687,7 +3689,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h340:
             /* empty */;
         12'h350:
-            lvt_lint0_next = \$665 ;
+            lvt_lint0_next = \$666 ;
       endcase
     end
   end
@@ -3715,8 +3717,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$615 ) begin
-              lvt_lint1_next = \$620 ;
+            if (\$616 ) begin
+              lvt_lint1_next = \$621 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3739,7 +3741,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h350:
             /* empty */;
         12'h360:
-            lvt_lint1_next = \$668 ;
+            lvt_lint1_next = \$669 ;
       endcase
     end
   end
@@ -3767,8 +3769,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$615 ) begin
-              lvt_error_next = \$621 ;
+            if (\$616 ) begin
+              lvt_error_next = \$622 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3793,7 +3795,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h360:
             /* empty */;
         12'h370:
-            lvt_error_next = \$671 ;
+            lvt_error_next = \$672 ;
       endcase
     end
   end
@@ -3835,7 +3837,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$656 ) begin
+            if (\$657 ) begin
               tmict_next = 32'd0;
             end
         12'h330:
@@ -3849,8 +3851,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$673 ) begin
-              tmict_next = \$674 ;
+            if (\$674 ) begin
+              tmict_next = \$675 ;
             end
       endcase
     end
@@ -3909,7 +3911,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h390:
             /* empty */;
         12'h3e0:
-            tdcr_next = \$675 ;
+            tdcr_next = \$676 ;
       endcase
     end
   end
@@ -3918,10 +3920,10 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     (* full_case = 32'd1 *)
     if (\$495 ) begin
       apr = tpr[7:0];
-    end else if (\$497 ) begin
+    end else if (\$498 ) begin
       apr = { irrv[7:4], 4'h0 };
     end else begin
-      apr = { \$498 , 4'h0 };
+      apr = { \$499 , 4'h0 };
     end
   end
   always @* begin
@@ -4597,11 +4599,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     r_data = 32'd0;
     casez (r_addr)
       12'h020:
-          r_data = { \$571 , 24'h000000 };
+          r_data = { \$572 , 24'h000000 };
       12'h030:
           r_data = 32'd17104916;
       12'h080:
-          r_data = \$572 ;
+          r_data = \$573 ;
       12'h090:
           r_data = { 24'h000000, apr };
       12'h0a0:
@@ -4611,41 +4613,41 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
       12'h0c0:
           r_data = 32'd0;
       12'h0d0:
-          r_data = \$573 ;
-      12'h0e0:
           r_data = \$574 ;
-      12'h0f0:
+      12'h0e0:
           r_data = \$575 ;
-      12'b00010???0000:
-          r_data = { \$570 , \$568  };
-      12'b00011???0000:
+      12'h0f0:
           r_data = \$576 ;
-      12'b00100???0000:
+      12'b00010???0000:
+          r_data = { \$571 , \$569  };
+      12'b00011???0000:
           r_data = \$577 ;
+      12'b00100???0000:
+          r_data = \$578 ;
       12'h280:
           r_data = { 24'h000000, esr };
       12'h300:
-          r_data = \$580 ;
-      12'h310:
           r_data = \$581 ;
-      12'h320:
+      12'h310:
           r_data = \$582 ;
-      12'h330:
+      12'h320:
           r_data = \$583 ;
-      12'h340:
+      12'h330:
           r_data = \$584 ;
+      12'h340:
+          r_data = \$585 ;
       12'h350:
-          r_data = \$587 ;
+          r_data = \$588 ;
       12'h360:
-          r_data = \$590 ;
-      12'h370:
           r_data = \$591 ;
-      12'h380:
+      12'h370:
           r_data = \$592 ;
+      12'h380:
+          r_data = \$593 ;
       12'h390:
           r_data = tmcct;
       12'h3e0:
-          r_data = \$593 ;
+          r_data = \$594 ;
     endcase
   end
   always @* begin
@@ -4724,7 +4726,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (is_base_q) begin
-      msr__rdata = \$596 ;
+      msr__rdata = \$597 ;
     end else if (is_dl_q) begin
       msr__rdata = tsc_deadline;
     end else begin
@@ -4734,8 +4736,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_bad = 1'h0;
-    if (\$608 ) begin
-      if (\$609 ) begin
+    if (\$609 ) begin
+      if (\$610 ) begin
         self_bad = 1'h1;
       end
     end
@@ -4743,9 +4745,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_send = 1'h0;
-    if (\$608 ) begin
+    if (\$609 ) begin
       (* full_case = 32'd1 *)
-      if (\$609 ) begin
+      if (\$610 ) begin
       end else begin
         self_send = 1'h1;
       end
@@ -4851,8 +4853,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$622 ) begin
-              if (\$631 ) begin
+            if (\$623 ) begin
+              if (\$632 ) begin
                 err_send = 1'h1;
               end
             end
@@ -4893,9 +4895,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$622 ) begin
-              if (\$631 ) begin
-              end else if (\$645 ) begin
+            if (\$623 ) begin
+              if (\$632 ) begin
+              end else if (\$646 ) begin
                 icr_send = 1'h1;
               end
             end
@@ -4940,7 +4942,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$656 ) begin
+            if (\$657 ) begin
               tsc_switch = 1'h1;
             end
       endcase
@@ -4996,7 +4998,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$673 ) begin
+            if (\$674 ) begin
               tmict_load = 1'h1;
             end
       endcase
@@ -5066,236 +5068,222 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (\$705 ) begin
-      msg_nmi = \$706 ;
+    if (\$706 ) begin
+      msg_nmi = \$707 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (\$705 ) begin
-      msg_init = \$712 ;
+    if (\$706 ) begin
+      msg_init = \$713 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (\$705 ) begin
-      msg_sipi = \$713 ;
+    if (\$706 ) begin
+      msg_sipi = \$714 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1014  = irr_any8;
+    \$1015  = irr_any8;
     if (rst) begin
-      \$1014  = 1'h0;
+      \$1015  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1015  = { \$381 , \$384  };
+    \$1016  = { \$381 , \$384  };
     if (rst) begin
-      \$1015  = 8'h00;
+      \$1016  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1016  = { 1'h1, \$938 , \$937 , \$936 , \$935 , \$934 , \$933 , \$932 , \$931 , \$930 , \$929 , \$928 , \$927 , \$926 , \$925 , \$924  };
+    \$1017  = { 1'h1, \$939 , \$938 , \$937 , \$936 , \$935 , \$934 , \$933 , \$932 , \$931 , \$930 , \$929 , \$928 , \$927 , \$926 , \$925  };
     if (rst) begin
-      \$1016  = 16'h0000;
+      \$1017  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1017  = is_base;
-    if (rst) begin
-      \$1017  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1018  = is_dl;
+    \$1018  = is_base;
     if (rst) begin
       \$1018  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1019  = gp_hit;
+    \$1019  = is_dl;
     if (rst) begin
-      \$1019  = 4'h0;
+      \$1019  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1020  = gp_sel;
+    \$1020  = gp_hit;
     if (rst) begin
       \$1020  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1021  = x2_hit;
+    \$1021  = gp_sel;
     if (rst) begin
-      \$1021  = 1'h0;
+      \$1021  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1022  = x2_rd_ok;
+    \$1022  = x2_hit;
     if (rst) begin
       \$1022  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1023  = x2_wr_ok;
+    \$1023  = x2_rd_ok;
     if (rst) begin
       \$1023  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1024  = x2_off;
+    \$1024  = x2_wr_ok;
     if (rst) begin
-      \$1024  = 12'h000;
+      \$1024  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1025  = x2_is_id;
+    \$1025  = x2_off;
     if (rst) begin
-      \$1025  = 1'h0;
+      \$1025  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1026  = x2_is_ldr;
+    \$1026  = x2_is_id;
     if (rst) begin
       \$1026  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1027  = x2_is_icr;
+    \$1027  = x2_is_ldr;
     if (rst) begin
       \$1027  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1028  = x2_is_self_ipi;
+    \$1028  = x2_is_icr;
     if (rst) begin
       \$1028  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1029  = \$940 ;
+    \$1029  = x2_is_self_ipi;
     if (rst) begin
       \$1029  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1030  = base_wdata_disabled;
+    \$1030  = \$941 ;
     if (rst) begin
       \$1030  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1031  = base_wdata_xapic;
+    \$1031  = base_wdata_disabled;
     if (rst) begin
       \$1031  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1032  = base_wdata_x2apic;
+    \$1032  = base_wdata_xapic;
     if (rst) begin
       \$1032  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1033  = base_wdata_gp_ok;
+    \$1033  = base_wdata_x2apic;
     if (rst) begin
       \$1033  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1034  = apic_base;
-    if (\$943 ) begin
-      \$1034  = \$944 ;
-    end
+    \$1034  = base_wdata_gp_ok;
     if (rst) begin
-      \$1034  = 64'h00000000fee00800;
+      \$1034  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1035  = inta;
+    \$1035  = apic_base;
+    if (\$944 ) begin
+      \$1035  = \$945 ;
+    end
     if (rst) begin
-      \$1035  = 1'h0;
+      \$1035  = 64'h00000000fee00800;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1036  = ack_vector;
+    \$1036  = inta;
+    if (rst) begin
+      \$1036  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1037  = ack_vector;
     if (inta) begin
-      \$1036  = \$945 ;
+      \$1037  = \$946 ;
     end
     if (rst) begin
-      \$1036  = 8'h00;
+      \$1037  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1037  = icr_dest32;
-    if (\$947 ) begin
-      \$1037  = msr__wdata[63:32];
+    \$1038  = icr_dest32;
+    if (\$948 ) begin
+      \$1038  = msr__wdata[63:32];
     end
-    if (\$1013 ) begin
-      \$1037  = 32'd0;
+    if (\$1014 ) begin
+      \$1038  = 32'd0;
     end
     if (rst) begin
-      \$1037  = 32'd0;
+      \$1038  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1038  = id_reg;
+    \$1039  = id_reg;
     if (id_write) begin
-      \$1038  = wdata[31:24];
+      \$1039  = wdata[31:24];
     end
     if (rst) begin
-      \$1038  = 8'h00;
+      \$1039  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1039  = id_set;
+    \$1040  = id_set;
     if (id_write) begin
-      \$1039  = 1'h1;
+      \$1040  = 1'h1;
     end
     if (base_disable) begin
-      \$1039  = 1'h0;
-    end
-    if (rst) begin
-      \$1039  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (icr_send) begin
-      \$1040  = 1'h1;
-    end else if (self_send) begin
-      \$1040  = 1'h1;
-    end else begin
-      \$1040  = busy_after;
+      \$1040  = 1'h0;
     end
     if (rst) begin
       \$1040  = 1'h0;
@@ -5303,69 +5291,71 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1041  = ipi__vector;
+    (* full_case = 32'd1 *)
     if (icr_send) begin
-      \$1041  = icr_lo_next[7:0];
+      \$1041  = 1'h1;
     end else if (self_send) begin
-      \$1041  = msr__wdata[7:0];
+      \$1041  = 1'h1;
+    end else begin
+      \$1041  = busy_after;
     end
     if (rst) begin
-      \$1041  = 8'h00;
+      \$1041  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1042  = ipi__delivery_mode;
+    \$1042  = ipi__vector;
     if (icr_send) begin
-      \$1042  = icr_lo_next[10:8];
+      \$1042  = icr_lo_next[7:0];
     end else if (self_send) begin
-      \$1042  = 3'h0;
+      \$1042  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$1042  = 3'h0;
+      \$1042  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1043  = ipi__dest_mode;
+    \$1043  = ipi__delivery_mode;
     if (icr_send) begin
-      \$1043  = icr_lo_next[11];
+      \$1043  = icr_lo_next[10:8];
     end else if (self_send) begin
-      \$1043  = 1'h0;
+      \$1043  = 3'h0;
     end
     if (rst) begin
-      \$1043  = 1'h0;
+      \$1043  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1044  = ipi__shorthand;
+    \$1044  = ipi__dest_mode;
     if (icr_send) begin
-      \$1044  = icr_lo_next[19:18];
+      \$1044  = icr_lo_next[11];
     end else if (self_send) begin
-      \$1044  = 2'h1;
+      \$1044  = 1'h0;
     end
     if (rst) begin
-      \$1044  = 2'h0;
+      \$1044  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1045  = ipi__trigger;
+    \$1045  = ipi__shorthand;
     if (icr_send) begin
-      \$1045  = icr_lo_next[15];
+      \$1045  = icr_lo_next[19:18];
     end else if (self_send) begin
-      \$1045  = 1'h0;
+      \$1045  = 2'h1;
     end
     if (rst) begin
-      \$1045  = 1'h0;
+      \$1045  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1046  = ipi__level;
+    \$1046  = ipi__trigger;
     if (icr_send) begin
-      \$1046  = icr_lo_next[14];
+      \$1046  = icr_lo_next[15];
     end else if (self_send) begin
       \$1046  = 1'h0;
     end
@@ -5375,134 +5365,136 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1047  = ipi__dest;
+    \$1047  = ipi__level;
     if (icr_send) begin
-      \$1047  = \$948 ;
+      \$1047  = icr_lo_next[14];
     end else if (self_send) begin
-      \$1047  = 32'd0;
+      \$1047  = 1'h0;
     end
     if (rst) begin
-      \$1047  = 32'd0;
+      \$1047  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1048  = ipi__source;
+    \$1048  = ipi__dest;
     if (icr_send) begin
-      \$1048  = \$3 ;
+      \$1048  = \$949 ;
     end else if (self_send) begin
-      \$1048  = \$3 ;
+      \$1048  = 32'd0;
     end
     if (rst) begin
-      \$1048  = 8'h00;
+      \$1048  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1049  = \$951 ;
+    \$1049  = ipi__source;
+    if (icr_send) begin
+      \$1049  = \$3 ;
+    end else if (self_send) begin
+      \$1049  = \$3 ;
+    end
     if (rst) begin
-      \$1049  = 1'h0;
+      \$1049  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1050  = eoi__vector;
+    \$1050  = \$952 ;
+    if (rst) begin
+      \$1050  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1051  = eoi__vector;
     if (eoi_go) begin
-      \$1050  = eoi_vec;
+      \$1051  = eoi_vec;
     end
     if (rst) begin
-      \$1050  = 8'h00;
+      \$1051  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1051  = { lint1, lint0 };
+    \$1052  = { lint1, lint0 };
     if (rst) begin
-      \$1051  = 2'h0;
+      \$1052  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1052  = tmcct;
+    \$1053  = tmcct;
     if (tmict_load) begin
-      \$1052  = wdata;
+      \$1053  = wdata;
     end else if (tsc_switch) begin
-      \$1052  = 32'd0;
+      \$1053  = 32'd0;
     end else if (dec) begin
       (* full_case = 32'd1 *)
       if (expire) begin
-        \$1052  = \$954 ;
+        \$1053  = \$955 ;
       end else begin
-        \$1052  = \$955 [31:0];
+        \$1053  = \$956 [31:0];
       end
     end
-    if (\$1013 ) begin
-      \$1052  = 32'd0;
+    if (\$1014 ) begin
+      \$1053  = 32'd0;
     end
     if (rst) begin
-      \$1052  = 32'd0;
+      \$1053  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1053  = presc;
+    \$1054  = presc;
     if (tmict_load) begin
-      \$1053  = 7'h00;
+      \$1054  = 7'h00;
     end else if (tsc_switch) begin
-      \$1053  = 7'h00;
+      \$1054  = 7'h00;
     end else if (dec) begin
-      \$1053  = 7'h00;
-    end else if (\$952 ) begin
-      \$1053  = \$956 [6:0];
+      \$1054  = 7'h00;
+    end else if (\$953 ) begin
+      \$1054  = \$957 [6:0];
     end
-    if (\$1013 ) begin
-      \$1053  = 7'h00;
+    if (\$1014 ) begin
+      \$1054  = 7'h00;
     end
     if (rst) begin
-      \$1053  = 7'h00;
+      \$1054  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1054  = \$957 [63:0];
+    \$1055  = \$958 [63:0];
     if (rst) begin
-      \$1054  = 64'h0000000000000000;
+      \$1055  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1055  = \$958 ;
-    if (rst) begin
-      \$1055  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1056  = \$967 ;
+    \$1056  = \$959 ;
     if (rst) begin
       \$1056  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1057  = tsc_deadline;
-    if (dl_write) begin
-      \$1057  = msr__wdata;
-    end else if (\$968 ) begin
-      \$1057  = 64'h0000000000000000;
-    end
-    if (\$1013 ) begin
-      \$1057  = 64'h0000000000000000;
-    end
+    \$1057  = \$968 ;
     if (rst) begin
-      \$1057  = 64'h0000000000000000;
+      \$1057  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1058  = tsc_deadline_m1;
+    \$1058  = tsc_deadline;
     if (dl_write) begin
-      \$1058  = dl_wdata_m1;
+      \$1058  = msr__wdata;
+    end else if (\$969 ) begin
+      \$1058  = 64'h0000000000000000;
+    end
+    if (\$1014 ) begin
+      \$1058  = 64'h0000000000000000;
     end
     if (rst) begin
       \$1058  = 64'h0000000000000000;
@@ -5510,51 +5502,51 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1059  = \$970 ;
-    if (\$1013 ) begin
-      \$1059  = 8'h00;
+    \$1059  = tsc_deadline_m1;
+    if (dl_write) begin
+      \$1059  = dl_wdata_m1;
     end
     if (rst) begin
-      \$1059  = 8'h00;
+      \$1059  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$1060  = \$971 ;
-    if (\$1013 ) begin
-      \$1060  = 1'h0;
+    if (\$1014 ) begin
+      \$1060  = 8'h00;
     end
     if (rst) begin
-      \$1060  = 1'h0;
+      \$1060  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1061  = esr;
+    \$1061  = \$972 ;
+    if (\$1014 ) begin
+      \$1061  = 1'h0;
+    end
+    if (rst) begin
+      \$1061  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1062  = esr;
     if (esr_write) begin
-      \$1061  = esr_pending;
+      \$1062  = esr_pending;
     end
-    if (\$1013 ) begin
-      \$1061  = 8'h00;
+    if (\$1014 ) begin
+      \$1062  = 8'h00;
     end
     if (rst) begin
-      \$1061  = 8'h00;
+      \$1062  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1062  = \$978 ;
-    if (\$1013 ) begin
-      \$1062  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-    if (rst) begin
-      \$1062  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1063  = tmr_stage4;
-    if (\$1013 ) begin
+    \$1063  = \$979 ;
+    if (\$1014 ) begin
       \$1063  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
     if (rst) begin
@@ -5563,51 +5555,49 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1064  = \$979 ;
+    \$1064  = tmr_stage4;
+    if (\$1014 ) begin
+      \$1064  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
     if (rst) begin
-      \$1064  = 1'h0;
+      \$1064  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1065  = \$982 ;
-    if (\$1013 ) begin
-      \$1065  = 2'h0;
-    end
+    \$1065  = \$980 ;
     if (rst) begin
-      \$1065  = 2'h0;
+      \$1065  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1066  = isr_valid;
-    if (\$984 ) begin
-      \$1066  = \$988 [15:0];
-    end else if (\$986 ) begin
-      \$1066  = \$991 [15:0];
-    end
-    if (\$1013 ) begin
-      \$1066  = 16'h0000;
+    \$1066  = \$983 ;
+    if (\$1014 ) begin
+      \$1066  = 2'h0;
     end
     if (rst) begin
-      \$1066  = 16'h0000;
+      \$1066  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1067  = isr_low0;
-    if (inta_go) begin
-      if (\$992 ) begin
-        \$1067  = irrv[3:0];
-      end
+    \$1067  = isr_valid;
+    if (\$985 ) begin
+      \$1067  = \$989 [15:0];
+    end else if (\$987 ) begin
+      \$1067  = \$992 [15:0];
+    end
+    if (\$1014 ) begin
+      \$1067  = 16'h0000;
     end
     if (rst) begin
-      \$1067  = 4'h0;
+      \$1067  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1068  = isr_low1;
+    \$1068  = isr_low0;
     if (inta_go) begin
       if (\$993 ) begin
         \$1068  = irrv[3:0];
@@ -5619,7 +5609,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1069  = isr_low2;
+    \$1069  = isr_low1;
     if (inta_go) begin
       if (\$994 ) begin
         \$1069  = irrv[3:0];
@@ -5631,7 +5621,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1070  = isr_low3;
+    \$1070  = isr_low2;
     if (inta_go) begin
       if (\$995 ) begin
         \$1070  = irrv[3:0];
@@ -5643,7 +5633,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1071  = isr_low4;
+    \$1071  = isr_low3;
     if (inta_go) begin
       if (\$996 ) begin
         \$1071  = irrv[3:0];
@@ -5655,7 +5645,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1072  = isr_low5;
+    \$1072  = isr_low4;
     if (inta_go) begin
       if (\$997 ) begin
         \$1072  = irrv[3:0];
@@ -5667,7 +5657,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1073  = isr_low6;
+    \$1073  = isr_low5;
     if (inta_go) begin
       if (\$998 ) begin
         \$1073  = irrv[3:0];
@@ -5679,7 +5669,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1074  = isr_low7;
+    \$1074  = isr_low6;
     if (inta_go) begin
       if (\$999 ) begin
         \$1074  = irrv[3:0];
@@ -5691,7 +5681,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1075  = isr_low8;
+    \$1075  = isr_low7;
     if (inta_go) begin
       if (\$1000 ) begin
         \$1075  = irrv[3:0];
@@ -5703,7 +5693,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1076  = isr_low9;
+    \$1076  = isr_low8;
     if (inta_go) begin
       if (\$1001 ) begin
         \$1076  = irrv[3:0];
@@ -5715,7 +5705,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1077  = isr_low10;
+    \$1077  = isr_low9;
     if (inta_go) begin
       if (\$1002 ) begin
         \$1077  = irrv[3:0];
@@ -5727,7 +5717,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1078  = isr_low11;
+    \$1078  = isr_low10;
     if (inta_go) begin
       if (\$1003 ) begin
         \$1078  = irrv[3:0];
@@ -5739,7 +5729,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1079  = isr_low12;
+    \$1079  = isr_low11;
     if (inta_go) begin
       if (\$1004 ) begin
         \$1079  = irrv[3:0];
@@ -5751,7 +5741,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1080  = isr_low13;
+    \$1080  = isr_low12;
     if (inta_go) begin
       if (\$1005 ) begin
         \$1080  = irrv[3:0];
@@ -5763,7 +5753,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1081  = isr_low14;
+    \$1081  = isr_low13;
     if (inta_go) begin
       if (\$1006 ) begin
         \$1081  = irrv[3:0];
@@ -5775,7 +5765,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1082  = isr_low15;
+    \$1082  = isr_low14;
     if (inta_go) begin
       if (\$1007 ) begin
         \$1082  = irrv[3:0];
@@ -5787,28 +5777,30 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1083  = \$1012 ;
+    \$1083  = isr_low15;
+    if (inta_go) begin
+      if (\$1008 ) begin
+        \$1083  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1083  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1084  = \$1013 ;
     if (base_disable) begin
-      \$1083  = 1'h0;
+      \$1084  = 1'h0;
     end
     if (rst) begin
-      \$1083  = 1'h0;
+      \$1084  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1084  = tpr_next;
-    if (\$1013 ) begin
-      \$1084  = 32'd0;
-    end
-    if (rst) begin
-      \$1084  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1085  = ldr_next;
-    if (\$1013 ) begin
+    \$1085  = tpr_next;
+    if (\$1014 ) begin
       \$1085  = 32'd0;
     end
     if (rst) begin
@@ -5817,38 +5809,38 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1086  = dfr_next;
-    if (\$1013 ) begin
-      \$1086  = 32'd4026531840;
+    \$1086  = ldr_next;
+    if (\$1014 ) begin
+      \$1086  = 32'd0;
     end
     if (rst) begin
-      \$1086  = 32'd4026531840;
+      \$1086  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1087  = svr_next;
-    if (\$1013 ) begin
-      \$1087  = 32'd255;
+    \$1087  = dfr_next;
+    if (\$1014 ) begin
+      \$1087  = 32'd4026531840;
     end
     if (rst) begin
-      \$1087  = 32'd255;
+      \$1087  = 32'd4026531840;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1088  = icr_lo_next;
-    if (\$1013 ) begin
-      \$1088  = 32'd0;
+    \$1088  = svr_next;
+    if (\$1014 ) begin
+      \$1088  = 32'd255;
     end
     if (rst) begin
-      \$1088  = 32'd0;
+      \$1088  = 32'd255;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1089  = icr_hi_next;
-    if (\$1013 ) begin
+    \$1089  = icr_lo_next;
+    if (\$1014 ) begin
       \$1089  = 32'd0;
     end
     if (rst) begin
@@ -5857,18 +5849,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1090  = lvt_timer_next;
-    if (\$1013 ) begin
-      \$1090  = 32'd65536;
+    \$1090  = icr_hi_next;
+    if (\$1014 ) begin
+      \$1090  = 32'd0;
     end
     if (rst) begin
-      \$1090  = 32'd65536;
+      \$1090  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1091  = lvt_thermal_next;
-    if (\$1013 ) begin
+    \$1091  = lvt_timer_next;
+    if (\$1014 ) begin
       \$1091  = 32'd65536;
     end
     if (rst) begin
@@ -5877,8 +5869,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1092  = lvt_perfmon_next;
-    if (\$1013 ) begin
+    \$1092  = lvt_thermal_next;
+    if (\$1014 ) begin
       \$1092  = 32'd65536;
     end
     if (rst) begin
@@ -5887,8 +5879,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1093  = lvt_lint0_next;
-    if (\$1013 ) begin
+    \$1093  = lvt_perfmon_next;
+    if (\$1014 ) begin
       \$1093  = 32'd65536;
     end
     if (rst) begin
@@ -5897,8 +5889,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1094  = lvt_lint1_next;
-    if (\$1013 ) begin
+    \$1094  = lvt_lint0_next;
+    if (\$1014 ) begin
       \$1094  = 32'd65536;
     end
     if (rst) begin
@@ -5907,8 +5899,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1095  = lvt_error_next;
-    if (\$1013 ) begin
+    \$1095  = lvt_lint1_next;
+    if (\$1014 ) begin
       \$1095  = 32'd65536;
     end
     if (rst) begin
@@ -5917,18 +5909,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1096  = tmict_next;
-    if (\$1013 ) begin
-      \$1096  = 32'd0;
+    \$1096  = lvt_error_next;
+    if (\$1014 ) begin
+      \$1096  = 32'd65536;
     end
     if (rst) begin
-      \$1096  = 32'd0;
+      \$1096  = 32'd65536;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1097  = tdcr_next;
-    if (\$1013 ) begin
+    \$1097  = tmict_next;
+    if (\$1014 ) begin
       \$1097  = 32'd0;
     end
     if (rst) begin
@@ -5937,26 +5929,36 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1098  = init_go;
+    \$1098  = tdcr_next;
+    if (\$1014 ) begin
+      \$1098  = 32'd0;
+    end
     if (rst) begin
-      \$1098  = 1'h0;
+      \$1098  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1099  = msg_sipi;
+    \$1099  = init_go;
     if (rst) begin
       \$1099  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1100  = sipi_vector;
+    \$1100  = msg_sipi;
+    if (rst) begin
+      \$1100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1101  = sipi_vector;
     if (msg_sipi) begin
-      \$1100  = msg_in__vector;
+      \$1101  = msg_in__vector;
     end
     if (rst) begin
-      \$1100  = 8'h00;
+      \$1101  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -6009,32 +6011,32 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign ipi_trigger = ipi__trigger;
   assign ipi_level = ipi__level;
   assign ipi_source = ipi__source;
-  assign isr_word = { \$570 , \$568  };
+  assign isr_word = { \$571 , \$569  };
   assign msr__ready = msr_ready;
   assign msr__fault = msr_fault;
   assign \ack_valid$203  = ack_valid;
   assign \ack_vector$205  = ack_vector;
-  assign inta_bit_low = \$677 [31:0];
-  assign inta_bit_sel = \$679 [7:0];
-  assign inta_bit = { \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681 , \$680  };
+  assign inta_bit_low = \$678 [31:0];
+  assign inta_bit_sel = \$680 [7:0];
+  assign inta_bit = { \$688 , \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$801 , \$800 , \$799 , \$798 , \$797 , \$796 , \$795  };
-  assign src0_bit_low = \$850 [31:0];
-  assign src0_bit_sel = \$852 [7:0];
-  assign src0_bit = { \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854 , \$853  };
-  assign src1_bit_low = \$865 [31:0];
-  assign src1_bit_sel = \$867 [7:0];
-  assign src1_bit = { \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869 , \$868  };
-  assign src2_bit_low = \$880 [31:0];
-  assign src2_bit_sel = \$882 [7:0];
-  assign src2_bit = { \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884 , \$883  };
-  assign src3_bit_low = \$895 [31:0];
-  assign src3_bit_sel = \$897 [7:0];
-  assign src3_bit = { \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899 , \$898  };
-  assign src4_bit_low = \$909 [31:0];
-  assign src4_bit_sel = \$911 [7:0];
-  assign src4_bit = { \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913 , \$912  };
+  assign presc_ge = { 1'h1, \$802 , \$801 , \$800 , \$799 , \$798 , \$797 , \$796  };
+  assign src0_bit_low = \$851 [31:0];
+  assign src0_bit_sel = \$853 [7:0];
+  assign src0_bit = { \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854  };
+  assign src1_bit_low = \$866 [31:0];
+  assign src1_bit_sel = \$868 [7:0];
+  assign src1_bit = { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
+  assign src2_bit_low = \$881 [31:0];
+  assign src2_bit_sel = \$883 [7:0];
+  assign src2_bit = { \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  };
+  assign src3_bit_low = \$896 [31:0];
+  assign src3_bit_sel = \$898 [7:0];
+  assign src3_bit = { \$906 , \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899  };
+  assign src4_bit_low = \$910 [31:0];
+  assign src4_bit_sel = \$912 [7:0];
+  assign src4_bit = { \$920 , \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913  };
   assign init_out = init;
   assign sipi_out = sipi;
   assign \sipi_vector$307  = sipi_vector;
@@ -6042,161 +6044,161 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$846 ;
-  assign err[5] = \$843 ;
-  assign err[7] = \$842 ;
+  assign err[6] = \$847 ;
+  assign err[5] = \$844 ;
+  assign err[7] = \$843 ;
   assign err[4:0] = 5'h00;
-  assign dl_reached_eq[3] = \$824 ;
-  assign dl_reached_eq[2] = \$822 ;
-  assign dl_reached_eq[1] = \$820 ;
-  assign dl_reached_eq[0] = \$818 ;
-  assign dl_reached_gt[3] = \$823 ;
-  assign dl_reached_gt[2] = \$821 ;
-  assign dl_reached_gt[1] = \$819 ;
-  assign dl_reached_gt[0] = \$817 ;
-  assign dl_reached_w_eq[3] = \$811 ;
-  assign dl_reached_w_eq[2] = \$809 ;
-  assign dl_reached_w_eq[1] = \$807 ;
-  assign dl_reached_w_eq[0] = \$805 ;
-  assign dl_reached_w_gt[3] = \$810 ;
-  assign dl_reached_w_gt[2] = \$808 ;
-  assign dl_reached_w_gt[1] = \$806 ;
-  assign dl_reached_w_gt[0] = \$804 ;
-  assign remote_set[1] = \$772 ;
-  assign remote_set[0] = \$732 ;
-  assign remote_eoi[1] = \$693 ;
-  assign remote_eoi[0] = \$691 ;
-  assign gp_hit[3] = \$507 ;
-  assign gp_hit[2] = \$505 ;
-  assign gp_hit[1] = \$503 ;
-  assign gp_hit[0] = \$501 ;
-  assign { \$500 [63:32], \$500 [19:18], \$500 [15:14], \$500 [12:0] } = 49'h0000000000000;
-  assign { \$500 [31:20], \$500 [17:16], \$500 [13] } = { msr__wdata[31:20], msr__wdata[17:16], msr__wdata[13] };
-  assign \$502 [31:0] = 32'd0;
-  assign \$502 [63:32] = msr__wdata[63:32];
-  assign \$504 [7:0] = 8'h00;
-  assign \$504 [63:8] = msr__wdata[63:8];
-  assign \$506  = msr__wdata;
-  assign \$508  = { 8'h00, msr__addr[31:8] };
-  assign { \$515 [63:12], \$515 [9:0] } = 62'h0000000000000000;
-  assign \$515 [11:10] = msr__wdata[11:10];
+  assign dl_reached_eq[3] = \$825 ;
+  assign dl_reached_eq[2] = \$823 ;
+  assign dl_reached_eq[1] = \$821 ;
+  assign dl_reached_eq[0] = \$819 ;
+  assign dl_reached_gt[3] = \$824 ;
+  assign dl_reached_gt[2] = \$822 ;
+  assign dl_reached_gt[1] = \$820 ;
+  assign dl_reached_gt[0] = \$818 ;
+  assign dl_reached_w_eq[3] = \$812 ;
+  assign dl_reached_w_eq[2] = \$810 ;
+  assign dl_reached_w_eq[1] = \$808 ;
+  assign dl_reached_w_eq[0] = \$806 ;
+  assign dl_reached_w_gt[3] = \$811 ;
+  assign dl_reached_w_gt[2] = \$809 ;
+  assign dl_reached_w_gt[1] = \$807 ;
+  assign dl_reached_w_gt[0] = \$805 ;
+  assign remote_set[1] = \$773 ;
+  assign remote_set[0] = \$733 ;
+  assign remote_eoi[1] = \$694 ;
+  assign remote_eoi[0] = \$692 ;
+  assign gp_hit[3] = \$508 ;
+  assign gp_hit[2] = \$506 ;
+  assign gp_hit[1] = \$504 ;
+  assign gp_hit[0] = \$502 ;
+  assign { \$501 [63:32], \$501 [19:18], \$501 [15:14], \$501 [12:0] } = 49'h0000000000000;
+  assign { \$501 [31:20], \$501 [17:16], \$501 [13] } = { msr__wdata[31:20], msr__wdata[17:16], msr__wdata[13] };
+  assign \$503 [31:0] = 32'd0;
+  assign \$503 [63:32] = msr__wdata[63:32];
+  assign \$505 [7:0] = 8'h00;
+  assign \$505 [63:8] = msr__wdata[63:8];
+  assign \$507  = msr__wdata;
+  assign \$509  = { 8'h00, msr__addr[31:8] };
   assign { \$516 [63:12], \$516 [9:0] } = 62'h0000000000000000;
   assign \$516 [11:10] = msr__wdata[11:10];
   assign { \$517 [63:12], \$517 [9:0] } = 62'h0000000000000000;
   assign \$517 [11:10] = msr__wdata[11:10];
-  assign { \$518 [35:10], \$518 [8] } = 27'h0000000;
-  assign { \$518 [63:36], \$518 [9], \$518 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
-  assign { \$519 [63:12], \$519 [9:0] } = 62'h0000000000000000;
-  assign \$519 [11:10] = apic_base[11:10];
-  assign \$522  = \$521 ;
-  assign { \$523 [63:12], \$523 [9:0] } = 62'h0000000000000000;
-  assign \$523 [11:10] = apic_base[11:10];
-  assign { \$527 [63:12], \$527 [9:0] } = 62'h0000000000000000;
-  assign \$527 [11:10] = apic_base[11:10];
-  assign { \$531 [63:12], \$531 [9:0] } = 62'h0000000000000000;
-  assign \$531 [11:10] = apic_base[11:10];
-  assign { \$535 [63:12], \$535 [9:0] } = 62'h0000000000000000;
-  assign \$535 [11:10] = apic_base[11:10];
-  assign { \$539 [63:12], \$539 [9:0] } = 62'h0000000000000000;
-  assign \$539 [11:10] = apic_base[11:10];
-  assign { \$543 [63:12], \$543 [9:0] } = 62'h0000000000000000;
-  assign \$543 [11:10] = apic_base[11:10];
-  assign { \$552 [63:12], \$552 [9:0] } = 62'h0000000000000000;
-  assign \$552 [11:10] = apic_base[11:10];
-  assign \$572  = tpr;
-  assign \$573  = ldr;
-  assign \$574 [31:28] = dfr[31:28];
-  assign \$574 [27:0] = 28'hfffffff;
-  assign \$575  = svr;
-  assign \$578  = icr_lo;
-  assign \$579  = { 3'h0, ipi__valid, 12'h000 };
-  assign \$581  = icr_hi;
-  assign \$582  = lvt_timer;
-  assign \$583  = lvt_thermal;
-  assign \$584  = lvt_perfmon;
-  assign \$585  = lvt_lint0;
-  assign \$586  = { 1'h0, remote_irr[0], 14'h0000 };
-  assign \$588  = lvt_lint1;
-  assign \$589  = { 1'h0, remote_irr[1], 14'h0000 };
-  assign \$591  = lvt_error;
-  assign \$592  = tmict;
-  assign \$593  = tdcr;
+  assign { \$518 [63:12], \$518 [9:0] } = 62'h0000000000000000;
+  assign \$518 [11:10] = msr__wdata[11:10];
+  assign { \$519 [35:10], \$519 [8] } = 27'h0000000;
+  assign { \$519 [63:36], \$519 [9], \$519 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
+  assign { \$520 [63:12], \$520 [9:0] } = 62'h0000000000000000;
+  assign \$520 [11:10] = apic_base[11:10];
+  assign \$523  = \$522 ;
+  assign { \$524 [63:12], \$524 [9:0] } = 62'h0000000000000000;
+  assign \$524 [11:10] = apic_base[11:10];
+  assign { \$528 [63:12], \$528 [9:0] } = 62'h0000000000000000;
+  assign \$528 [11:10] = apic_base[11:10];
+  assign { \$532 [63:12], \$532 [9:0] } = 62'h0000000000000000;
+  assign \$532 [11:10] = apic_base[11:10];
+  assign { \$536 [63:12], \$536 [9:0] } = 62'h0000000000000000;
+  assign \$536 [11:10] = apic_base[11:10];
+  assign { \$540 [63:12], \$540 [9:0] } = 62'h0000000000000000;
+  assign \$540 [11:10] = apic_base[11:10];
+  assign { \$544 [63:12], \$544 [9:0] } = 62'h0000000000000000;
+  assign \$544 [11:10] = apic_base[11:10];
+  assign { \$553 [63:12], \$553 [9:0] } = 62'h0000000000000000;
+  assign \$553 [11:10] = apic_base[11:10];
+  assign \$573  = tpr;
+  assign \$574  = ldr;
+  assign \$575 [31:28] = dfr[31:28];
+  assign \$575 [27:0] = 28'hfffffff;
+  assign \$576  = svr;
+  assign \$579  = icr_lo;
+  assign \$580  = { 3'h0, ipi__valid, 12'h000 };
+  assign \$582  = icr_hi;
+  assign \$583  = lvt_timer;
+  assign \$584  = lvt_thermal;
+  assign \$585  = lvt_perfmon;
+  assign \$586  = lvt_lint0;
+  assign \$587  = { 1'h0, remote_irr[0], 14'h0000 };
+  assign \$589  = lvt_lint1;
+  assign \$590  = { 1'h0, remote_irr[1], 14'h0000 };
+  assign \$592  = lvt_error;
+  assign \$593  = tmict;
+  assign \$594  = tdcr;
   assign icr_lo_x2 = icr_lo;
-  assign \$595  = { 7'h00, \$594 , 8'h00 };
-  assign \$610 [31:8] = 24'h000000;
-  assign \$610 [7:0] = wdata[7:0];
-  assign \$611 [23:0] = 24'h000000;
-  assign \$611 [31:24] = wdata[31:24];
-  assign \$612 [27:0] = 28'h0000000;
-  assign \$612 [31:28] = wdata[31:28];
-  assign { \$613 [31:13], \$613 [11:10] } = 21'h000000;
-  assign { \$613 [12], \$613 [9:0] } = { wdata[12], wdata[9:0] };
+  assign \$596  = { 7'h00, \$595 , 8'h00 };
+  assign \$611 [31:8] = 24'h000000;
+  assign \$611 [7:0] = wdata[7:0];
+  assign \$612 [23:0] = 24'h000000;
+  assign \$612 [31:24] = wdata[31:24];
+  assign \$613 [27:0] = 28'h0000000;
+  assign \$613 [31:28] = wdata[31:28];
   assign { \$614 [31:13], \$614 [11:10] } = 21'h000000;
   assign { \$614 [12], \$614 [9:0] } = { wdata[12], wdata[9:0] };
-  assign { \$616 [31:17], \$616 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
-  assign \$616 [16] = 1'h1;
-  assign { \$617 [31:17], \$617 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
+  assign { \$615 [31:13], \$615 [11:10] } = 21'h000000;
+  assign { \$615 [12], \$615 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$617 [31:17], \$617 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
   assign \$617 [16] = 1'h1;
-  assign { \$618 [31:17], \$618 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
+  assign { \$618 [31:17], \$618 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
   assign \$618 [16] = 1'h1;
-  assign { \$619 [31:17], \$619 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
+  assign { \$619 [31:17], \$619 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
   assign \$619 [16] = 1'h1;
-  assign { \$620 [31:17], \$620 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
+  assign { \$620 [31:17], \$620 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
   assign \$620 [16] = 1'h1;
-  assign { \$621 [31:17], \$621 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
+  assign { \$621 [31:17], \$621 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
   assign \$621 [16] = 1'h1;
-  assign { \$623 [31:20], \$623 [17:16], \$623 [13:12] } = 16'h0000;
-  assign { \$623 [19:18], \$623 [15:14], \$623 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$622 [31:17], \$622 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
+  assign \$622 [16] = 1'h1;
   assign { \$624 [31:20], \$624 [17:16], \$624 [13:12] } = 16'h0000;
   assign { \$624 [19:18], \$624 [15:14], \$624 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$626 [31:20], \$626 [17:16], \$626 [13:12] } = 16'h0000;
-  assign { \$626 [19:18], \$626 [15:14], \$626 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$629 [31:20], \$629 [17:16], \$629 [13:12] } = 16'h0000;
-  assign { \$629 [19:18], \$629 [15:14], \$629 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$632 [31:20], \$632 [17:16], \$632 [13:12] } = 16'h0000;
-  assign { \$632 [19:18], \$632 [15:14], \$632 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$634 [31:20], \$634 [17:16], \$634 [13:12] } = 16'h0000;
-  assign { \$634 [19:18], \$634 [15:14], \$634 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$635  = \$634 [15];
-  assign { \$637 [31:20], \$637 [17:16], \$637 [13:12] } = 16'h0000;
-  assign { \$637 [19:18], \$637 [15:14], \$637 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$641 [31:20], \$641 [17:16], \$641 [13:12] } = 16'h0000;
-  assign { \$641 [19:18], \$641 [15:14], \$641 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$643  = \$642 ;
-  assign \$646 [23:0] = 24'h000000;
-  assign \$646 [31:24] = wdata[31:24];
-  assign { \$647 [31:19], \$647 [15:8] } = 21'h000000;
-  assign { \$647 [18:16], \$647 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$650 [31:19], \$650 [15:8] } = 21'h000000;
-  assign { \$650 [18:16], \$650 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$653 [31:19], \$653 [15:8] } = 21'h000000;
-  assign { \$653 [18:16], \$653 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$657 [31:17], \$657 [15:11] } = 20'h00000;
-  assign { \$657 [16], \$657 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$660 [31:17], \$660 [15:11] } = 20'h00000;
-  assign { \$660 [16], \$660 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$663 [31:17], \$663 [14], \$663 [12:11] } = 18'h00000;
-  assign { \$663 [16:15], \$663 [13], \$663 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$666 [31:17], \$666 [14], \$666 [12:11] } = 18'h00000;
-  assign { \$666 [16:15], \$666 [13], \$666 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$669 [31:17], \$669 [15:8] } = 23'h000000;
-  assign { \$669 [16], \$669 [7:0] } = { wdata[16], wdata[7:0] };
-  assign \$674  = wdata;
-  assign { \$675 [31:4], \$675 [2] } = 29'h00000000;
-  assign { \$675 [3], \$675 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$698  = msg_in__trigger;
-  assign \$708  = msg_in__trigger;
-  assign \$720  = lvt_lint0[15];
-  assign \$731  = lvt_lint0[15];
-  assign \$760  = lvt_lint1[15];
-  assign \$771  = lvt_lint1[15];
-  assign \$863  = msg_in__trigger;
-  assign \$878  = lvt_lint0[15];
-  assign \$893  = lvt_lint1[15];
-  assign \$908  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$907 ;
-  assign \$922  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$921 ;
-  assign { \$944 [63:36], \$944 [9:0] } = 38'h0000000000;
-  assign \$944 [35:10] = msr__wdata[35:10];
+  assign { \$625 [31:20], \$625 [17:16], \$625 [13:12] } = 16'h0000;
+  assign { \$625 [19:18], \$625 [15:14], \$625 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$627 [31:20], \$627 [17:16], \$627 [13:12] } = 16'h0000;
+  assign { \$627 [19:18], \$627 [15:14], \$627 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$630 [31:20], \$630 [17:16], \$630 [13:12] } = 16'h0000;
+  assign { \$630 [19:18], \$630 [15:14], \$630 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$633 [31:20], \$633 [17:16], \$633 [13:12] } = 16'h0000;
+  assign { \$633 [19:18], \$633 [15:14], \$633 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$635 [31:20], \$635 [17:16], \$635 [13:12] } = 16'h0000;
+  assign { \$635 [19:18], \$635 [15:14], \$635 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$636  = \$635 [15];
+  assign { \$638 [31:20], \$638 [17:16], \$638 [13:12] } = 16'h0000;
+  assign { \$638 [19:18], \$638 [15:14], \$638 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$642 [31:20], \$642 [17:16], \$642 [13:12] } = 16'h0000;
+  assign { \$642 [19:18], \$642 [15:14], \$642 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$644  = \$643 ;
+  assign \$647 [23:0] = 24'h000000;
+  assign \$647 [31:24] = wdata[31:24];
+  assign { \$648 [31:19], \$648 [15:8] } = 21'h000000;
+  assign { \$648 [18:16], \$648 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$651 [31:19], \$651 [15:8] } = 21'h000000;
+  assign { \$651 [18:16], \$651 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$654 [31:19], \$654 [15:8] } = 21'h000000;
+  assign { \$654 [18:16], \$654 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$658 [31:17], \$658 [15:11] } = 20'h00000;
+  assign { \$658 [16], \$658 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$661 [31:17], \$661 [15:11] } = 20'h00000;
+  assign { \$661 [16], \$661 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$664 [31:17], \$664 [14], \$664 [12:11] } = 18'h00000;
+  assign { \$664 [16:15], \$664 [13], \$664 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$667 [31:17], \$667 [14], \$667 [12:11] } = 18'h00000;
+  assign { \$667 [16:15], \$667 [13], \$667 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$670 [31:17], \$670 [15:8] } = 23'h000000;
+  assign { \$670 [16], \$670 [7:0] } = { wdata[16], wdata[7:0] };
+  assign \$675  = wdata;
+  assign { \$676 [31:4], \$676 [2] } = 29'h00000000;
+  assign { \$676 [3], \$676 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$699  = msg_in__trigger;
+  assign \$709  = msg_in__trigger;
+  assign \$721  = lvt_lint0[15];
+  assign \$732  = lvt_lint0[15];
+  assign \$761  = lvt_lint1[15];
+  assign \$772  = lvt_lint1[15];
+  assign \$864  = msg_in__trigger;
+  assign \$879  = lvt_lint0[15];
+  assign \$894  = lvt_lint1[15];
+  assign \$909  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$908 ;
+  assign \$923  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$922 ;
+  assign { \$945 [63:36], \$945 [9:0] } = 38'h0000000000;
+  assign \$945 [35:10] = msr__wdata[35:10];
 endmodule
