@@ -107,7 +107,14 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   unless masked, so ``intr`` rises two cycles after the cycle ``tsc``
   reached the deadline. Writing 0, leaving the mode, INIT and a hardware
   disable disarm it; a WRMSR in the cycle the old deadline is due stores
-  the new value and the old one still fires.
+  the new value and the old one still fires. "Reached" is a register: it
+  is computed a cycle ahead, for the deadline the edge leaves, against
+  ``tsc`` + 1 (the value ``tsc`` has next when it counts one per clock, as
+  the platform's counter does), so the TSC a cycle compares is the previous
+  cycle's ``tsc`` plus one. While ``tsc`` counts that is ``tsc`` itself; when
+  it jumps (a WRMSR to IA32_TSC in the platform) the comparison sees the new
+  value one cycle late, in either direction (a TSC written past an armed
+  deadline: ``intr`` three cycles after the first cycle with the new TSC).
 - **MSR port** (``msr__*``, :class:`MsrSignature`). ``ready`` comes in the
   cycle after ``valid`` rises (an x2APIC ICR or SELF_IPI write waits while
   the IPI slot is busy, as ``busy_after`` says); the access acts at the
@@ -140,7 +147,9 @@ Behaviour (reference ``x86-interrupt-hardware.md`` §1, ARCH column)
   of the cycle) is clear; NMI entries
   raise ``nmi`` and INIT entries do an INIT on a rising active edge; SMI and
   ExtINT are ignored.
-- **Messages.** ``msg_in__ready`` is always 1. NMI sets ``nmi`` until
+- **Messages.** ``msg_in__ready`` is always 1. A fixed message sees SVR's
+  software enable as it was at the start of the cycle (an SVR write of the
+  same cycle acts from the next one). NMI sets ``nmi`` until
   ``nmi_ack``; INIT (not a level de-assert) pulses ``init`` and resets the
   APIC to its power-on state except the ID, the pending NMI and an IPI in
   flight; start-up pulses ``sipi`` with ``sipi_vector``. SMI and ExtINT are
@@ -166,9 +175,10 @@ All events of a cycle are resolved at its closing edge in this order, which
 the model's call order follows: register read and INTA see the state at the
 start of the cycle; then NMI acknowledge and IPI acceptance; then the
 register write; then ``msg_in``; then LINT0, LINT1, the timer and the error
-interrupt, which see the LVT entries and TDCR as they were at the start of
-the cycle (the write's new configuration acts from the next edge: no path
-from the register write through the configuration to IRR). (An EOI written
+interrupt. ``msg_in`` (SVR's enable), LINT0, LINT1, the timer and the error
+interrupt see the configuration (SVR, the LVT entries, TDCR) as it was at
+the start of the cycle (the write's new configuration acts from the next
+edge: no path from the register write through the configuration to IRR). (An EOI written
 in the same cycle as a successful INTA retires the vector that INTA moved.)
 Latencies: ``msg_in`` valid in cycle *t* → IRR in *t*+1 → ``intr`` in
 *t*+2 (the priority stage); ``msr__valid`` rising in *t* → ``msr__ready``
@@ -429,8 +439,18 @@ class LapicCore(wiring.Component):
         isr = Signal(256)  # the 256-bit view (waveforms only; nothing reads it)
         m.d.comb += isr.eq(Cat(*(Mux(isr_valid[c], (Const(1, 16) << isr_low[c])[:16], 0) for c in range(16))))
         tpr = st["TPR"][:8]
+        # TPR's class against the in-service classes without the ISR encoder:
+        # a mask of the classes above (at or above) TPR's, ANDed with the valid bits.
+        tpr_ge_isr = Signal()  # TPR[7:4] >= ISRV[7:4]
+        tpr_gt_isr = Signal()  # TPR[7:4] > ISRV[7:4] (ISRV = 0 when ISR is empty)
+        above_tpr = Cat(Const(0, 1), *(tpr[4:] < c for c in range(1, 16)))  # bit c: class c > TPR's
+        from_tpr = Cat(*(tpr[4:] <= c for c in range(15)), Const(1, 1))  # bit c: class c >= TPR's
+        m.d.comb += [
+            tpr_ge_isr.eq((isr_valid & above_tpr) == 0),
+            tpr_gt_isr.eq(((isr_valid & from_tpr) == 0) & (tpr[4:] != 0)),
+        ]
         ppr = Signal(8)
-        m.d.comb += ppr.eq(Mux(tpr[4:] >= isrv[4:], tpr, Cat(Const(0, 4), isrv[4:])))
+        m.d.comb += ppr.eq(Mux(tpr_ge_isr, tpr, Cat(Const(0, 4), isrv[4:])))
         # IRRV's class above every in-service class, without the ISR encoder:
         # no ISR class at or above it (the stage registers which classes those
         # are). The same as IRRV[7:4] > ISRV[7:4] whenever IRRV[7:4] > TPR[7:4],
@@ -441,13 +461,17 @@ class LapicCore(wiring.Component):
         m.d.comb += deliverable.eq(
             enabled & irr_any & ~settle & (irrv[4:] > tpr[4:]) & ((isr_valid & irr_ge) == 0)
         )
+        # APR: the comparisons with ISRV's class use the masks (TPR's above,
+        # the stage's ``irr_ge`` for IRRV's); the encoder's class is only data.
         apr = Signal(8)
-        top_class = Signal(4)
-        m.d.comb += top_class.eq(Mux(tpr[4:] > isrv[4:], tpr[4:], isrv[4:]))
-        with m.If((tpr[4:] >= irrv[4:]) & (tpr[4:] > isrv[4:])):
+        irr_gt_isr = Signal()  # IRRV[7:4] > ISRV[7:4] (or equal when ISR is empty: the same maximum)
+        m.d.comb += irr_gt_isr.eq((isr_valid & irr_ge) == 0)
+        with m.If((tpr[4:] >= irrv[4:]) & tpr_gt_isr):
             m.d.comb += apr.eq(tpr)
+        with m.Elif(~(tpr[4:] >= irrv[4:]) & irr_gt_isr):
+            m.d.comb += apr.eq(Cat(Const(0, 4), irrv[4:]))
         with m.Else():
-            m.d.comb += apr.eq(Cat(Const(0, 4), Mux(irrv[4:] > top_class, irrv[4:], top_class)))
+            m.d.comb += apr.eq(Cat(Const(0, 4), Mux(tpr_gt_isr, tpr[4:], isrv[4:])))
 
         ldr_out = Signal(32)
         m.d.comb += ldr_out.eq(Mux(x2, Cat((Const(1, 16) << id32[:4])[:16], id32[4:20]), st["LDR"]))
@@ -545,15 +569,26 @@ class LapicCore(wiring.Component):
                 mode = base_msr.mode(name)
                 return (value & mode.mask(breg)) == mode.value(breg)
 
+            # wdata's mode and reserved bits are decoded a cycle ahead, as addr is
+            # (the requester holds wdata until ready): no wdata logic lies on the
+            # path from the accepting cycle to the INIT-like reset of a disable.
+            wd_mode: dict[str, Signal] = {}
+            for mo in base_msr.modes:
+                wd_mode[mo.name] = Signal(name=f"base_wdata_{mo.name.lower()}")
+                m.d.comb += wd_mode[mo.name].eq(in_mode(msr.wdata, mo.name))
+            wd_gp_ok = Signal(name="base_wdata_gp_ok")
+            m.d.comb += wd_gp_ok.eq((msr.wdata & base_msr.gp_mask) == 0)
+            wd_mode = {n: registered(sig) for n, sig in wd_mode.items()}
+            wd_gp_ok = registered(wd_gp_ok)
             legal: Value = Const(0, 1)
             for a in base_msr.modes:
                 for b in base_msr.modes:
                     if base_msr.legal(a.name, b.name):
-                        legal = legal | (in_mode(abase, a.name) & in_mode(msr.wdata, b.name))
+                        legal = legal | (in_mode(abase, a.name) & wd_mode[b.name])
             m.d.comb += [
-                base_ok.eq(((msr.wdata & base_msr.gp_mask) == 0) & legal),
+                base_ok.eq(wd_gp_ok & legal),
                 base_fault.eq(msr.write & ~base_ok),
-                base_disable.eq(msr_acc & is_base & msr.write & base_ok & in_mode(msr.wdata, "DISABLED")
+                base_disable.eq(msr_acc & is_base & msr.write & base_ok & wd_mode["DISABLED"]
                                 & ~in_mode(abase, "DISABLED")),
             ]
             with m.If(msr_acc & is_base & msr.write & base_ok):
@@ -679,7 +714,11 @@ class LapicCore(wiring.Component):
         # ------------------------------------------------------------ register write
         w = Signal()
         wdata = Signal(32)
-        x2_plain = x2_go & msr.write & ~x2_name["SELF_IPI"]
+        # An x2APIC register write through the internal port. It leaves out the
+        # stall (a stalled write is an ICR write while the IPI slot stays busy,
+        # and the ICR_LO case below ignores those by itself): ``ipi__ready`` is
+        # not on the path to the register decode.
+        x2_plain = msr.valid & msr_seen & x2_hit & ~x2_fault & msr.write & ~x2_name["SELF_IPI"]
         m.d.comb += [
             w.eq(Mux(x2, x2_plain, reg.w_stb & (reg.w_strb == 0xF) & hw_en)),
             wdata.eq(Mux(x2, msr.wdata[:32], reg.w_data)),
@@ -811,8 +850,11 @@ class LapicCore(wiring.Component):
             m.d.comb += remote_eoi[k].eq(eoi_go & (lv == eoi_vec))
 
         # ------------------------------------------------------------ msg_in
+        # A fixed message sees SVR's enable as it was at the start of the cycle
+        # (no path from a register write to IRR). It needs no hardware-enable
+        # test: SVR is in its reset state (disabled) whenever EN was 0 at the
+        # start of the cycle, and a hardware disable at this edge clears IRR.
         msg = self.msg_in
-        enabled_next = fld(nx["SVR"], "SVR", "ENABLE")
         msg_level = msg.trigger == LEVEL
         msg_fixed = (msg.delivery_mode == DM["FIXED"]) | (msg.delivery_mode == DM["LOWEST"])
         msg_deassert = msg_level & ~msg.level
@@ -821,12 +863,16 @@ class LapicCore(wiring.Component):
         msg_nmi = Signal()
         msg_init = Signal()
         msg_sipi = Signal()
+        # (Plain expressions rather than If blocks: Icarus evaluates an ``always @*``
+        # only when one of its inputs changes, and these inputs can all stay at their
+        # time-0 values, the message fields X, leaving the outputs X.)
+        msg_fixed_on = Signal()
+        m.d.comb += [
+            msg_fixed_on.eq(msg.valid & msg_fixed & ~msg_deassert & enabled),
+            msg_illegal.eq(msg_fixed_on & (msg.vector[4:] == 0)),
+            msg_take.eq(msg_fixed_on & (msg.vector[4:] != 0)),
+        ]
         with m.If(msg.valid & hw_en_next):
-            with m.If(msg_fixed & ~msg_deassert & enabled_next):
-                with m.If(msg.vector < 16):
-                    m.d.comb += msg_illegal.eq(1)
-                with m.Else():
-                    m.d.comb += msg_take.eq(1)
             m.d.comb += [
                 msg_nmi.eq(msg.delivery_mode == DM["NMI"]),
                 msg_init.eq((msg.delivery_mode == DM["INIT"]) & ~msg_deassert),
@@ -909,15 +955,33 @@ class LapicCore(wiring.Component):
             m.d.sync += presc.eq(presc + 1)
         # TSC-deadline: armed while IA32_TSC_DEADLINE != 0 (only ever in
         # TSC-deadline mode); fires at the edge that ends a cycle with tsc >= it.
+        # "Reached" is a register (``dl_due``), computed in the cycle before for
+        # the deadline that edge leaves, against tsc + 1 (tsc >= deadline - 1):
+        # the value tsc has next when it counts one per clock. So no compare lies
+        # between the deadline and IRR. The deadline minus one is stored beside
+        # it (``dl_m1``); a WRMSR's value is compared in parallel with the stored
+        # one, and whether the WRMSR acts only selects between the two results.
         dl_due = Signal()
+        init_go = Signal()
         if dl_supported:
             dl_write = Signal()
+            dl_m1 = Signal(64, name="tsc_deadline_m1")
+            hit_w = Signal()  # the WRMSR's deadline is reached at the next edge
+            hit_k = Signal()  # the stored deadline is reached at the next edge
+            # wdata - 1 and wdata != 0 a cycle ahead (the requester holds wdata until ready)
+            wdata_m1 = Signal(64, name="dl_wdata_m1")
+            wdata_nz = Signal(name="dl_wdata_nz")
+            m.d.sync += [wdata_m1.eq(msr.wdata - 1), wdata_nz.eq(msr.wdata != 0)]
             m.d.comb += [
-                dl_due.eq((dl != 0) & ge_segmented(m, self.tsc, dl, "dl_reached")),
                 dl_write.eq(msr_acc & is_dl & msr.write & (fld(nx["LVT_TIMER"], "LVT_TIMER", "TIMER_MODE") == TSC)),
+                hit_w.eq(wdata_nz & ge_segmented(m, self.tsc, wdata_m1, "dl_reached_w")),
+                hit_k.eq((dl != 0) & ge_segmented(m, self.tsc, dl_m1, "dl_reached")),
             ]
+            m.d.sync += dl_due.eq(
+                ~init_go & ~base_disable & Mux(dl_write, hit_w, hit_k & ~dl_due & ~tsc_switch)
+            )
             with m.If(dl_write):
-                m.d.sync += dl.eq(msr.wdata)
+                m.d.sync += [dl.eq(msr.wdata), dl_m1.eq(wdata_m1)]
             with m.Elif(dl_due | tsc_switch):
                 m.d.sync += dl.eq(0)
         t_vec = fld(lvtt, "LVT_TIMER", "VECTOR")
@@ -990,7 +1054,6 @@ class LapicCore(wiring.Component):
             m.d.sync += st[n].eq(nx[n])
 
         # Start-up outputs.
-        init_go = Signal()
         m.d.comb += init_go.eq(msg_init | lint_init[0] | lint_init[1])
         init_out = Signal()
         sipi_out = Signal()

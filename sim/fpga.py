@@ -210,6 +210,10 @@ def fmax(
 
 
 def _failed_fmax(log: str) -> float | None:
-    """The Fmax in nextpnr's "Max frequency … X MHz (FAIL at …)" line, if any."""
-    found = re.findall(r"Max frequency for clock '[^']*': ([0-9.]+) MHz \(FAIL", log)
+    """The Fmax in nextpnr's final "ERROR: Max frequency … X MHz (FAIL at …)" line, if any.
+
+    nextpnr also prints an "Info: Max frequency …" line after placement, an
+    estimate before routing; only the routed figure (the ERROR line) counts.
+    """
+    found = re.findall(r"ERROR: Max frequency for clock '[^']*': ([0-9.]+) MHz \(FAIL", log)
     return min(map(float, found)) if found else None

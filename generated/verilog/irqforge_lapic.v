@@ -668,62 +668,119 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  reg [31:0] \$1000 ;
-  reg [6:0] \$1001 ;
-  reg [63:0] \$1002 ;
-  reg [7:0] \$1003 ;
-  reg \$1004 ;
-  reg [7:0] \$1005 ;
-  reg [255:0] \$1006 ;
-  reg [255:0] \$1007 ;
-  reg \$1008 ;
-  reg [1:0] \$1009 ;
+  wire \$1000 ;
+  wire \$1001 ;
+  wire \$1002 ;
+  wire \$1003 ;
+  wire \$1004 ;
+  wire \$1005 ;
+  wire \$1006 ;
+  wire \$1007 ;
+  wire \$1008 ;
+  wire \$1009 ;
   wire \$101 ;
-  reg [15:0] \$1010 ;
-  reg [3:0] \$1011 ;
-  reg [3:0] \$1012 ;
-  reg [3:0] \$1013 ;
-  reg [3:0] \$1014 ;
-  reg [3:0] \$1015 ;
-  reg [3:0] \$1016 ;
-  reg [3:0] \$1017 ;
-  reg [3:0] \$1018 ;
-  reg [3:0] \$1019 ;
+  wire \$1010 ;
+  wire \$1011 ;
+  wire \$1012 ;
+  wire \$1013 ;
+  wire \$1014 ;
+  reg \$1015 ;
+  reg [7:0] \$1016 ;
+  reg [15:0] \$1017 ;
+  reg \$1018 ;
+  reg \$1019 ;
   wire \$102 ;
   reg [3:0] \$1020 ;
   reg [3:0] \$1021 ;
-  reg [3:0] \$1022 ;
-  reg [3:0] \$1023 ;
-  reg [3:0] \$1024 ;
-  reg [3:0] \$1025 ;
-  reg [3:0] \$1026 ;
+  reg \$1022 ;
+  reg \$1023 ;
+  reg \$1024 ;
+  reg [11:0] \$1025 ;
+  reg \$1026 ;
   reg \$1027 ;
-  reg [31:0] \$1028 ;
-  reg [31:0] \$1029 ;
+  reg \$1028 ;
+  reg \$1029 ;
   wire \$103 ;
-  reg [31:0] \$1030 ;
-  reg [31:0] \$1031 ;
-  reg [31:0] \$1032 ;
-  reg [31:0] \$1033 ;
-  reg [31:0] \$1034 ;
-  reg [31:0] \$1035 ;
-  reg [31:0] \$1036 ;
-  reg [31:0] \$1037 ;
+  reg \$1030 ;
+  reg \$1031 ;
+  reg \$1032 ;
+  reg \$1033 ;
+  reg \$1034 ;
+  reg [63:0] \$1035 ;
+  reg \$1036 ;
+  reg [7:0] \$1037 ;
   reg [31:0] \$1038 ;
-  reg [31:0] \$1039 ;
+  reg [7:0] \$1039 ;
   wire \$104 ;
-  reg [31:0] \$1040 ;
-  reg [31:0] \$1041 ;
-  reg \$1042 ;
-  reg \$1043 ;
-  reg [7:0] \$1044 ;
+  reg \$1040 ;
+  reg \$1041 ;
+  reg [7:0] \$1042 ;
+  reg [2:0] \$1043 ;
+  reg \$1044 ;
+  reg [1:0] \$1045 ;
+  reg \$1046 ;
+  reg \$1047 ;
+  reg [31:0] \$1048 ;
+  reg [7:0] \$1049 ;
   wire \$105 ;
+  reg \$1050 ;
+  reg [7:0] \$1051 ;
+  reg [1:0] \$1052 ;
+  reg [31:0] \$1053 ;
+  reg [6:0] \$1054 ;
+  reg [63:0] \$1055 ;
+  reg \$1056 ;
+  reg \$1057 ;
+  reg [63:0] \$1058 ;
+  reg [63:0] \$1059 ;
   wire \$106 ;
+  reg [7:0] \$1060 ;
+  reg \$1061 ;
+  reg [7:0] \$1062 ;
+  reg [255:0] \$1063 ;
+  reg [255:0] \$1064 ;
+  reg \$1065 ;
+  reg [1:0] \$1066 ;
+  reg [15:0] \$1067 ;
+  reg [3:0] \$1068 ;
+  reg [3:0] \$1069 ;
   wire \$107 ;
+  reg [3:0] \$1070 ;
+  reg [3:0] \$1071 ;
+  reg [3:0] \$1072 ;
+  reg [3:0] \$1073 ;
+  reg [3:0] \$1074 ;
+  reg [3:0] \$1075 ;
+  reg [3:0] \$1076 ;
+  reg [3:0] \$1077 ;
+  reg [3:0] \$1078 ;
+  reg [3:0] \$1079 ;
   wire \$108 ;
+  reg [3:0] \$1080 ;
+  reg [3:0] \$1081 ;
+  reg [3:0] \$1082 ;
+  reg [3:0] \$1083 ;
+  reg \$1084 ;
+  reg [31:0] \$1085 ;
+  reg [31:0] \$1086 ;
+  reg [31:0] \$1087 ;
+  reg [31:0] \$1088 ;
+  reg [31:0] \$1089 ;
   wire \$109 ;
+  reg [31:0] \$1090 ;
+  reg [31:0] \$1091 ;
+  reg [31:0] \$1092 ;
+  reg [31:0] \$1093 ;
+  reg [31:0] \$1094 ;
+  reg [31:0] \$1095 ;
+  reg [31:0] \$1096 ;
+  reg [31:0] \$1097 ;
+  reg [31:0] \$1098 ;
+  reg \$1099 ;
   wire \$11 ;
   wire \$110 ;
+  reg \$1100 ;
+  reg [7:0] \$1101 ;
   wire \$111 ;
   wire \$112 ;
   wire \$113 ;
@@ -780,21 +837,21 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$16 ;
   wire \$160 ;
   wire \$161 ;
-  wire [4:0] \$1616 ;
-  wire [6:0] \$1619 ;
   wire \$162 ;
   wire \$163 ;
-  wire [8:0] \$1631 ;
-  wire [8:0] \$1634 ;
   wire \$164 ;
   wire \$165 ;
   wire \$166 ;
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
+  wire [4:0] \$1699 ;
   wire \$17 ;
   wire \$170 ;
+  wire [6:0] \$1702 ;
   wire \$171 ;
+  wire [8:0] \$1714 ;
+  wire [8:0] \$1717 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
@@ -1112,7 +1169,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$455 ;
   wire \$456 ;
   wire \$457 ;
-  wire [15:0] \$458 ;
+  wire \$458 ;
   wire \$459 ;
   wire \$46 ;
   wire \$460 ;
@@ -1120,18 +1177,18 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$462 ;
   wire \$463 ;
   wire \$464 ;
-  wire [3:0] \$465 ;
-  wire [30:0] \$466 ;
-  wire [63:0] \$467 ;
+  wire \$465 ;
+  wire \$466 ;
+  wire [15:0] \$467 ;
   wire \$468 ;
-  wire [63:0] \$469 ;
+  wire \$469 ;
   wire \$47 ;
   wire \$470 ;
-  wire [63:0] \$471 ;
+  wire \$471 ;
   wire \$472 ;
-  wire [63:0] \$473 ;
+  wire \$473 ;
   wire \$474 ;
-  wire [31:0] \$475 ;
+  wire \$475 ;
   wire \$476 ;
   wire \$477 ;
   wire \$478 ;
@@ -1139,167 +1196,167 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$48 ;
   wire \$480 ;
   wire \$481 ;
-  wire [63:0] \$482 ;
-  wire \$483 ;
-  wire [63:0] \$484 ;
+  wire \$482 ;
+  wire [15:0] \$483 ;
+  wire \$484 ;
   wire \$485 ;
-  wire [63:0] \$486 ;
+  wire \$486 ;
   wire \$487 ;
   wire \$488 ;
   wire \$489 ;
   wire \$49 ;
-  wire [63:0] \$490 ;
-  wire \$491 ;
-  wire [63:0] \$492 ;
-  wire \$493 ;
+  wire \$490 ;
+  wire [15:0] \$491 ;
+  wire \$492 ;
+  wire [15:0] \$493 ;
   wire \$494 ;
   wire \$495 ;
-  wire [63:0] \$496 ;
+  wire \$496 ;
   wire \$497 ;
-  wire [63:0] \$498 ;
-  wire \$499 ;
+  wire \$498 ;
+  wire [3:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
-  wire \$500 ;
-  wire \$501 ;
-  wire [63:0] \$502 ;
-  wire \$503 ;
-  wire [63:0] \$504 ;
-  wire \$505 ;
+  wire [30:0] \$500 ;
+  wire [63:0] \$501 ;
+  wire \$502 ;
+  wire [63:0] \$503 ;
+  wire \$504 ;
+  wire [63:0] \$505 ;
   wire \$506 ;
-  wire \$507 ;
-  wire [63:0] \$508 ;
-  wire \$509 ;
+  wire [63:0] \$507 ;
+  wire \$508 ;
+  wire [31:0] \$509 ;
   wire \$51 ;
-  wire [63:0] \$510 ;
+  wire \$510 ;
   wire \$511 ;
   wire \$512 ;
   wire \$513 ;
-  wire [63:0] \$514 ;
+  wire \$514 ;
   wire \$515 ;
   wire [63:0] \$516 ;
-  wire \$517 ;
-  wire \$518 ;
-  wire \$519 ;
+  wire [63:0] \$517 ;
+  wire [63:0] \$518 ;
+  wire [63:0] \$519 ;
   wire \$52 ;
   wire [63:0] \$520 ;
   wire \$521 ;
-  wire [63:0] \$522 ;
+  wire \$522 ;
   wire \$523 ;
-  wire \$524 ;
+  wire [63:0] \$524 ;
   wire \$525 ;
   wire \$526 ;
   wire \$527 ;
-  wire \$528 ;
+  wire [63:0] \$528 ;
   wire \$529 ;
   wire \$53 ;
-  wire [63:0] \$530 ;
+  wire \$530 ;
   wire \$531 ;
-  wire \$532 ;
-  wire [63:0] \$533 ;
+  wire [63:0] \$532 ;
+  wire \$533 ;
   wire \$534 ;
   wire \$535 ;
-  wire \$536 ;
-  wire [3:0] \$537 ;
+  wire [63:0] \$536 ;
+  wire \$537 ;
   wire \$538 ;
   wire \$539 ;
   wire \$54 ;
-  wire \$540 ;
+  wire [63:0] \$540 ;
   wire \$541 ;
   wire \$542 ;
   wire \$543 ;
-  wire \$544 ;
+  wire [63:0] \$544 ;
   wire \$545 ;
   wire \$546 ;
   wire \$547 ;
-  wire [30:0] \$548 ;
-  wire [15:0] \$549 ;
+  wire \$548 ;
+  wire \$549 ;
   wire \$55 ;
-  wire [30:0] \$550 ;
-  wire [15:0] \$551 ;
-  wire [7:0] \$552 ;
-  wire [31:0] \$553 ;
-  wire [31:0] \$554 ;
-  wire [31:0] \$555 ;
-  wire [31:0] \$556 ;
-  wire [31:0] \$557 ;
-  wire [31:0] \$558 ;
-  wire [31:0] \$559 ;
+  wire \$550 ;
+  wire \$551 ;
+  wire \$552 ;
+  wire [63:0] \$553 ;
+  wire \$554 ;
+  wire \$555 ;
+  wire \$556 ;
+  wire [3:0] \$557 ;
+  wire \$558 ;
+  wire \$559 ;
   wire \$56 ;
-  wire [15:0] \$560 ;
-  wire [31:0] \$561 ;
-  wire [31:0] \$562 ;
-  wire [31:0] \$563 ;
-  wire [31:0] \$564 ;
-  wire [31:0] \$565 ;
-  wire [31:0] \$566 ;
-  wire [15:0] \$567 ;
-  wire [31:0] \$568 ;
-  wire [31:0] \$569 ;
+  wire \$560 ;
+  wire \$561 ;
+  wire \$562 ;
+  wire \$563 ;
+  wire \$564 ;
+  wire \$565 ;
+  wire \$566 ;
+  wire \$567 ;
+  wire [30:0] \$568 ;
+  wire [15:0] \$569 ;
   wire \$57 ;
-  wire [15:0] \$570 ;
-  wire [31:0] \$571 ;
-  wire [31:0] \$572 ;
+  wire [30:0] \$570 ;
+  wire [15:0] \$571 ;
+  wire [7:0] \$572 ;
   wire [31:0] \$573 ;
   wire [31:0] \$574 ;
-  wire \$575 ;
-  wire [15:0] \$576 ;
-  wire [63:0] \$577 ;
-  wire \$578 ;
-  wire \$579 ;
+  wire [31:0] \$575 ;
+  wire [31:0] \$576 ;
+  wire [31:0] \$577 ;
+  wire [31:0] \$578 ;
+  wire [31:0] \$579 ;
   wire \$58 ;
-  wire \$580 ;
-  wire \$581 ;
-  wire \$582 ;
-  wire \$583 ;
-  wire \$584 ;
-  wire \$585 ;
-  wire \$586 ;
-  wire [31:0] \$587 ;
+  wire [15:0] \$580 ;
+  wire [31:0] \$581 ;
+  wire [31:0] \$582 ;
+  wire [31:0] \$583 ;
+  wire [31:0] \$584 ;
+  wire [31:0] \$585 ;
+  wire [31:0] \$586 ;
+  wire [15:0] \$587 ;
   wire [31:0] \$588 ;
   wire [31:0] \$589 ;
   wire \$59 ;
-  wire [31:0] \$590 ;
+  wire [15:0] \$590 ;
   wire [31:0] \$591 ;
-  wire \$592 ;
+  wire [31:0] \$592 ;
   wire [31:0] \$593 ;
   wire [31:0] \$594 ;
-  wire [31:0] \$595 ;
-  wire [31:0] \$596 ;
-  wire [31:0] \$597 ;
-  wire [31:0] \$598 ;
+  wire \$595 ;
+  wire [15:0] \$596 ;
+  wire [63:0] \$597 ;
+  wire \$598 ;
   wire \$599 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$600 ;
-  wire [31:0] \$601 ;
+  wire \$600 ;
+  wire \$601 ;
   wire \$602 ;
-  wire [31:0] \$603 ;
+  wire \$603 ;
   wire \$604 ;
   wire \$605 ;
-  wire [31:0] \$606 ;
+  wire \$606 ;
   wire \$607 ;
   wire \$608 ;
-  wire [31:0] \$609 ;
+  wire \$609 ;
   wire \$61 ;
   wire \$610 ;
   wire [31:0] \$611 ;
-  wire \$612 ;
-  wire \$613 ;
+  wire [31:0] \$612 ;
+  wire [31:0] \$613 ;
   wire [31:0] \$614 ;
-  wire \$615 ;
+  wire [31:0] \$615 ;
   wire \$616 ;
-  wire \$617 ;
+  wire [31:0] \$617 ;
   wire [31:0] \$618 ;
-  wire \$619 ;
+  wire [31:0] \$619 ;
   wire \$62 ;
-  wire \$620 ;
-  wire \$621 ;
-  wire \$622 ;
-  wire [31:0] \$623 ;
+  wire [31:0] \$620 ;
+  wire [31:0] \$621 ;
+  wire [31:0] \$622 ;
+  wire \$623 ;
   wire [31:0] \$624 ;
-  wire [16:0] \$625 ;
-  wire [31:0] \$626 ;
+  wire [31:0] \$625 ;
+  wire \$626 ;
   wire [31:0] \$627 ;
   wire \$628 ;
   wire \$629 ;
@@ -1307,67 +1364,67 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] \$630 ;
   wire \$631 ;
   wire \$632 ;
-  wire \$633 ;
-  wire [31:0] \$634 ;
-  wire [16:0] \$635 ;
-  wire [31:0] \$636 ;
-  wire [31:0] \$637 ;
-  wire [16:0] \$638 ;
-  wire [31:0] \$639 ;
+  wire [31:0] \$633 ;
+  wire \$634 ;
+  wire [31:0] \$635 ;
+  wire \$636 ;
+  wire \$637 ;
+  wire [31:0] \$638 ;
+  wire \$639 ;
   wire \$64 ;
-  wire [31:0] \$640 ;
-  wire [16:0] \$641 ;
+  wire \$640 ;
+  wire \$641 ;
   wire [31:0] \$642 ;
-  wire [31:0] \$643 ;
-  wire [16:0] \$644 ;
-  wire [31:0] \$645 ;
-  wire [31:0] \$646 ;
-  wire [16:0] \$647 ;
+  wire \$643 ;
+  wire \$644 ;
+  wire \$645 ;
+  wire \$646 ;
+  wire [31:0] \$647 ;
   wire [31:0] \$648 ;
-  wire \$649 ;
+  wire [16:0] \$649 ;
   wire \$65 ;
-  wire \$650 ;
+  wire [31:0] \$650 ;
   wire [31:0] \$651 ;
-  wire [31:0] \$652 ;
+  wire \$652 ;
   wire \$653 ;
-  wire [62:0] \$654 ;
-  wire [14:0] \$655 ;
-  wire [14:0] \$656 ;
-  wire [31:0] \$657 ;
+  wire [31:0] \$654 ;
+  wire \$655 ;
+  wire \$656 ;
+  wire \$657 ;
   wire [31:0] \$658 ;
-  wire [31:0] \$659 ;
+  wire [16:0] \$659 ;
   wire \$66 ;
   wire [31:0] \$660 ;
   wire [31:0] \$661 ;
-  wire [31:0] \$662 ;
+  wire [16:0] \$662 ;
   wire [31:0] \$663 ;
   wire [31:0] \$664 ;
-  wire \$665 ;
-  wire \$666 ;
-  wire \$667 ;
-  wire \$668 ;
-  wire \$669 ;
+  wire [16:0] \$665 ;
+  wire [31:0] \$666 ;
+  wire [31:0] \$667 ;
+  wire [16:0] \$668 ;
+  wire [31:0] \$669 ;
   wire \$67 ;
-  wire \$670 ;
-  wire \$671 ;
-  wire \$672 ;
+  wire [31:0] \$670 ;
+  wire [16:0] \$671 ;
+  wire [31:0] \$672 ;
   wire \$673 ;
   wire \$674 ;
-  wire \$675 ;
-  wire \$676 ;
+  wire [31:0] \$675 ;
+  wire [31:0] \$676 ;
   wire \$677 ;
-  wire \$678 ;
-  wire \$679 ;
+  wire [62:0] \$678 ;
+  wire [14:0] \$679 ;
   wire \$68 ;
-  wire \$680 ;
-  wire \$681 ;
-  wire \$682 ;
-  wire \$683 ;
-  wire \$684 ;
-  wire \$685 ;
-  wire \$686 ;
-  wire \$687 ;
-  wire \$688 ;
+  wire [14:0] \$680 ;
+  wire [31:0] \$681 ;
+  wire [31:0] \$682 ;
+  wire [31:0] \$683 ;
+  wire [31:0] \$684 ;
+  wire [31:0] \$685 ;
+  wire [31:0] \$686 ;
+  wire [31:0] \$687 ;
+  wire [31:0] \$688 ;
   wire \$689 ;
   wire \$69 ;
   wire \$690 ;
@@ -1507,167 +1564,167 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$810 ;
   wire \$811 ;
   wire \$812 ;
-  wire [62:0] \$813 ;
-  wire [14:0] \$814 ;
-  wire [14:0] \$815 ;
-  wire [31:0] \$816 ;
-  wire [31:0] \$817 ;
-  wire [31:0] \$818 ;
-  wire [31:0] \$819 ;
+  wire \$813 ;
+  wire \$814 ;
+  wire \$815 ;
+  wire \$816 ;
+  wire \$817 ;
+  wire \$818 ;
+  wire \$819 ;
   wire \$82 ;
-  wire [31:0] \$820 ;
-  wire [31:0] \$821 ;
-  wire [31:0] \$822 ;
-  wire [31:0] \$823 ;
-  wire [255:0] \$824 ;
-  wire [255:0] \$825 ;
+  wire \$820 ;
+  wire \$821 ;
+  wire \$822 ;
+  wire \$823 ;
+  wire \$824 ;
+  wire \$825 ;
   wire \$826 ;
-  wire [255:0] \$827 ;
-  wire [62:0] \$828 ;
-  wire [14:0] \$829 ;
+  wire \$827 ;
+  wire \$828 ;
+  wire \$829 ;
   wire \$83 ;
-  wire [14:0] \$830 ;
-  wire [31:0] \$831 ;
-  wire [31:0] \$832 ;
-  wire [31:0] \$833 ;
-  wire [31:0] \$834 ;
-  wire [31:0] \$835 ;
-  wire [31:0] \$836 ;
-  wire [31:0] \$837 ;
-  wire [31:0] \$838 ;
-  wire [255:0] \$839 ;
+  wire \$830 ;
+  wire \$831 ;
+  wire \$832 ;
+  wire \$833 ;
+  wire \$834 ;
+  wire \$835 ;
+  wire \$836 ;
+  wire \$837 ;
+  wire \$838 ;
+  wire \$839 ;
   wire \$84 ;
-  wire [255:0] \$840 ;
+  wire \$840 ;
   wire \$841 ;
-  wire [255:0] \$842 ;
-  wire [62:0] \$843 ;
-  wire [14:0] \$844 ;
-  wire [14:0] \$845 ;
-  wire [31:0] \$846 ;
-  wire [31:0] \$847 ;
-  wire [31:0] \$848 ;
-  wire [31:0] \$849 ;
+  wire \$842 ;
+  wire \$843 ;
+  wire \$844 ;
+  wire \$845 ;
+  wire \$846 ;
+  wire \$847 ;
+  wire \$848 ;
+  wire \$849 ;
   wire \$85 ;
-  wire [31:0] \$850 ;
-  wire [31:0] \$851 ;
-  wire [31:0] \$852 ;
-  wire [31:0] \$853 ;
-  wire [255:0] \$854 ;
-  wire [255:0] \$855 ;
-  wire \$856 ;
-  wire [255:0] \$857 ;
-  wire [62:0] \$858 ;
-  wire [14:0] \$859 ;
+  wire \$850 ;
+  wire [62:0] \$851 ;
+  wire [14:0] \$852 ;
+  wire [14:0] \$853 ;
+  wire [31:0] \$854 ;
+  wire [31:0] \$855 ;
+  wire [31:0] \$856 ;
+  wire [31:0] \$857 ;
+  wire [31:0] \$858 ;
+  wire [31:0] \$859 ;
   wire \$86 ;
-  wire [14:0] \$860 ;
+  wire [31:0] \$860 ;
   wire [31:0] \$861 ;
-  wire [31:0] \$862 ;
-  wire [31:0] \$863 ;
-  wire [31:0] \$864 ;
-  wire [31:0] \$865 ;
-  wire [31:0] \$866 ;
-  wire [31:0] \$867 ;
-  wire [31:0] \$868 ;
-  wire [255:0] \$869 ;
+  wire [255:0] \$862 ;
+  wire [255:0] \$863 ;
+  wire \$864 ;
+  wire [255:0] \$865 ;
+  wire [62:0] \$866 ;
+  wire [14:0] \$867 ;
+  wire [14:0] \$868 ;
+  wire [31:0] \$869 ;
   wire \$87 ;
-  wire [255:0] \$870 ;
-  wire [255:0] \$871 ;
-  wire [62:0] \$872 ;
-  wire [14:0] \$873 ;
-  wire [14:0] \$874 ;
+  wire [31:0] \$870 ;
+  wire [31:0] \$871 ;
+  wire [31:0] \$872 ;
+  wire [31:0] \$873 ;
+  wire [31:0] \$874 ;
   wire [31:0] \$875 ;
   wire [31:0] \$876 ;
-  wire [31:0] \$877 ;
-  wire [31:0] \$878 ;
-  wire [31:0] \$879 ;
+  wire [255:0] \$877 ;
+  wire [255:0] \$878 ;
+  wire \$879 ;
   wire \$88 ;
-  wire [31:0] \$880 ;
-  wire [31:0] \$881 ;
-  wire [31:0] \$882 ;
-  wire [255:0] \$883 ;
-  wire [255:0] \$884 ;
-  wire [255:0] \$885 ;
-  wire \$886 ;
-  wire \$887 ;
-  wire \$888 ;
-  wire \$889 ;
+  wire [255:0] \$880 ;
+  wire [62:0] \$881 ;
+  wire [14:0] \$882 ;
+  wire [14:0] \$883 ;
+  wire [31:0] \$884 ;
+  wire [31:0] \$885 ;
+  wire [31:0] \$886 ;
+  wire [31:0] \$887 ;
+  wire [31:0] \$888 ;
+  wire [31:0] \$889 ;
   wire \$89 ;
-  wire \$890 ;
-  wire \$891 ;
-  wire \$892 ;
-  wire \$893 ;
+  wire [31:0] \$890 ;
+  wire [31:0] \$891 ;
+  wire [255:0] \$892 ;
+  wire [255:0] \$893 ;
   wire \$894 ;
-  wire \$895 ;
-  wire \$896 ;
-  wire \$897 ;
-  wire \$898 ;
-  wire \$899 ;
+  wire [255:0] \$895 ;
+  wire [62:0] \$896 ;
+  wire [14:0] \$897 ;
+  wire [14:0] \$898 ;
+  wire [31:0] \$899 ;
   wire \$9 ;
   wire \$90 ;
-  wire \$900 ;
-  wire \$901 ;
-  wire \$902 ;
-  wire \$903 ;
-  wire \$904 ;
-  wire \$905 ;
-  wire \$906 ;
-  wire [63:0] \$907 ;
-  wire [7:0] \$908 ;
-  wire \$909 ;
+  wire [31:0] \$900 ;
+  wire [31:0] \$901 ;
+  wire [31:0] \$902 ;
+  wire [31:0] \$903 ;
+  wire [31:0] \$904 ;
+  wire [31:0] \$905 ;
+  wire [31:0] \$906 ;
+  wire [255:0] \$907 ;
+  wire [255:0] \$908 ;
+  wire [255:0] \$909 ;
   wire \$91 ;
-  wire \$910 ;
-  wire [31:0] \$911 ;
-  wire \$912 ;
-  wire \$913 ;
-  wire \$914 ;
-  wire \$915 ;
-  wire \$916 ;
+  wire [62:0] \$910 ;
+  wire [14:0] \$911 ;
+  wire [14:0] \$912 ;
+  wire [31:0] \$913 ;
+  wire [31:0] \$914 ;
+  wire [31:0] \$915 ;
+  wire [31:0] \$916 ;
   wire [31:0] \$917 ;
-  wire [32:0] \$918 ;
-  wire [7:0] \$919 ;
+  wire [31:0] \$918 ;
+  wire [31:0] \$919 ;
   wire \$92 ;
-  wire \$920 ;
-  wire [7:0] \$921 ;
-  wire [7:0] \$922 ;
-  wire \$923 ;
-  wire [255:0] \$924 ;
-  wire [255:0] \$925 ;
-  wire [255:0] \$926 ;
-  wire [255:0] \$927 ;
-  wire [255:0] \$928 ;
-  wire [255:0] \$929 ;
+  wire [31:0] \$920 ;
+  wire [255:0] \$921 ;
+  wire [255:0] \$922 ;
+  wire [255:0] \$923 ;
+  wire \$924 ;
+  wire \$925 ;
+  wire \$926 ;
+  wire \$927 ;
+  wire \$928 ;
+  wire \$929 ;
   wire \$93 ;
-  wire [255:0] \$930 ;
+  wire \$930 ;
   wire \$931 ;
-  wire [1:0] \$932 ;
-  wire [1:0] \$933 ;
-  wire [1:0] \$934 ;
+  wire \$932 ;
+  wire \$933 ;
+  wire \$934 ;
   wire \$935 ;
   wire \$936 ;
   wire \$937 ;
   wire \$938 ;
-  wire [30:0] \$939 ;
+  wire \$939 ;
   wire \$94 ;
-  wire [30:0] \$940 ;
-  wire [30:0] \$941 ;
-  wire [30:0] \$942 ;
-  wire [30:0] \$943 ;
+  wire \$940 ;
+  wire \$941 ;
+  wire \$942 ;
+  wire \$943 ;
   wire \$944 ;
-  wire \$945 ;
-  wire \$946 ;
+  wire [63:0] \$945 ;
+  wire [7:0] \$946 ;
   wire \$947 ;
   wire \$948 ;
-  wire \$949 ;
+  wire [31:0] \$949 ;
   wire \$95 ;
   wire \$950 ;
   wire \$951 ;
   wire \$952 ;
   wire \$953 ;
   wire \$954 ;
-  wire \$955 ;
-  wire \$956 ;
-  wire \$957 ;
-  wire \$958 ;
+  wire [31:0] \$955 ;
+  wire [32:0] \$956 ;
+  wire [7:0] \$957 ;
+  wire [64:0] \$958 ;
   wire \$959 ;
   wire \$96 ;
   wire \$960 ;
@@ -1676,51 +1733,51 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire \$963 ;
   wire \$964 ;
   wire \$965 ;
-  reg \$966 ;
-  reg [7:0] \$967 ;
-  reg [15:0] \$968 ;
-  reg \$969 ;
+  wire \$966 ;
+  wire \$967 ;
+  wire \$968 ;
+  wire \$969 ;
   wire \$97 ;
-  reg \$970 ;
-  reg [3:0] \$971 ;
-  reg [3:0] \$972 ;
-  reg \$973 ;
-  reg \$974 ;
-  reg \$975 ;
-  reg [11:0] \$976 ;
-  reg \$977 ;
-  reg \$978 ;
-  reg \$979 ;
+  wire [7:0] \$970 ;
+  wire [7:0] \$971 ;
+  wire \$972 ;
+  wire [255:0] \$973 ;
+  wire [255:0] \$974 ;
+  wire [255:0] \$975 ;
+  wire [255:0] \$976 ;
+  wire [255:0] \$977 ;
+  wire [255:0] \$978 ;
+  wire [255:0] \$979 ;
   wire \$98 ;
-  reg \$980 ;
-  reg \$981 ;
-  reg [63:0] \$982 ;
-  reg \$983 ;
-  reg [7:0] \$984 ;
-  reg [31:0] \$985 ;
-  reg [7:0] \$986 ;
-  reg \$987 ;
-  reg \$988 ;
-  reg [7:0] \$989 ;
+  wire \$980 ;
+  wire [1:0] \$981 ;
+  wire [1:0] \$982 ;
+  wire [1:0] \$983 ;
+  wire \$984 ;
+  wire \$985 ;
+  wire \$986 ;
+  wire \$987 ;
+  wire [30:0] \$988 ;
+  wire [30:0] \$989 ;
   wire \$99 ;
-  reg [2:0] \$990 ;
-  reg \$991 ;
-  reg [1:0] \$992 ;
-  reg \$993 ;
-  reg \$994 ;
-  reg [31:0] \$995 ;
-  reg [7:0] \$996 ;
-  reg \$997 ;
-  reg [7:0] \$998 ;
-  reg [1:0] \$999 ;
+  wire [30:0] \$990 ;
+  wire [30:0] \$991 ;
+  wire [30:0] \$992 ;
+  wire \$993 ;
+  wire \$994 ;
+  wire \$995 ;
+  wire \$996 ;
+  wire \$997 ;
+  wire \$998 ;
+  wire \$999 ;
   output ack_valid;
   reg ack_valid = 1'h0;
   (* init = 1'h0 *)
-  wire \ack_valid$193 ;
+  wire \ack_valid$203 ;
   output [7:0] ack_vector;
   reg [7:0] ack_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \ack_vector$195 ;
+  wire [7:0] \ack_vector$205 ;
   reg [63:0] apic_base = 64'h00000000fee00800;
   wire [31:0] apic_id;
   output [7:0] apr;
@@ -1729,6 +1786,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire base_disable;
   wire base_fault;
   wire base_ok;
+  wire base_wdata_disabled;
+  reg base_wdata_disabled_q = 1'h0;
+  wire base_wdata_gp_ok;
+  reg base_wdata_gp_ok_q = 1'h0;
+  wire base_wdata_x2apic;
+  reg base_wdata_x2apic_q = 1'h0;
+  wire base_wdata_xapic;
+  reg base_wdata_xapic_q = 1'h0;
   (* init = 1'h0 *)
   wire busy;
   wire busy_after;
@@ -1741,10 +1806,15 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [3:0] dfr_model;
   wire [3:0] dfr_model;
   reg [31:0] dfr_next;
-  wire dl_due;
+  reg dl_due = 1'h0;
   wire dl_reached;
   wire [3:0] dl_reached_eq;
   wire [3:0] dl_reached_gt;
+  wire dl_reached_w;
+  wire [3:0] dl_reached_w_eq;
+  wire [3:0] dl_reached_w_gt;
+  reg [63:0] dl_wdata_m1 = 64'h0000000000000000;
+  reg dl_wdata_nz = 1'h0;
   wire dl_write;
   wire e_go;
   output enabled;
@@ -1774,6 +1844,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [3:0] gp_hit_q = 4'h0;
   reg [3:0] gp_sel;
   reg [3:0] gp_sel_q = 4'h0;
+  wire hit_k;
+  wire hit_w;
   wire hw_en_next;
   reg [31:0] icr_dest32 = 32'd0;
   reg [31:0] icr_hi = 32'd0;
@@ -1839,7 +1911,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [7:0] ipi_vector;
   reg [255:0] irr = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   wire irr_any;
-  reg \irr_any$90  = 1'h0;
+  reg \irr_any$92  = 1'h0;
   wire [127:0] irr_any1;
   wire [63:0] irr_any2;
   wire [31:0] irr_any3;
@@ -1849,6 +1921,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [1:0] irr_any7;
   wire irr_any8;
   reg [15:0] irr_ge = 16'h0000;
+  wire irr_gt_isr;
   wire [127:0] irr_idx1;
   wire [127:0] irr_idx2;
   wire [95:0] irr_idx3;
@@ -1903,7 +1976,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [31:0] isr_word;
   wire [7:0] isrv;
   reg [31:0] ldr = 32'd0;
-  wire [31:0] \ldr$103 ;
+  wire [31:0] \ldr$105 ;
   reg [31:0] ldr_next;
   output [31:0] ldr_out;
   wire [31:0] ldr_out;
@@ -1935,7 +2008,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg [31:0] lvt_timer = 32'd65536;
   reg [31:0] lvt_timer_next;
   wire mmio_on;
-  reg msg_illegal;
+  wire msg_fixed_on;
+  wire msg_illegal;
   input [2:0] msg_in__delivery_mode;
   wire [2:0] msg_in__delivery_mode;
   input msg_in__level;
@@ -1950,7 +2024,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   reg msg_init;
   reg msg_nmi;
   reg msg_sipi;
-  reg msg_take;
+  wire msg_take;
   input [31:0] msr__addr;
   wire [31:0] msr__addr;
   wire msr__fault;
@@ -1973,7 +2047,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output nmi;
   reg nmi = 1'h0;
   (* init = 1'h0 *)
-  wire \nmi$100 ;
+  wire \nmi$102 ;
   input nmi_ack;
   wire nmi_ack;
   output [7:0] \port$40$0 ;
@@ -2013,7 +2087,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   output [7:0] sipi_vector;
   reg [7:0] sipi_vector = 8'h00;
   (* init = 8'h00 *)
-  wire [7:0] \sipi_vector$288 ;
+  wire [7:0] \sipi_vector$307 ;
   wire [255:0] src0_bit;
   wire [31:0] src0_bit_low;
   wire [7:0] src0_bit_sel;
@@ -2045,12 +2119,14 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   wire [255:0] tmr_stage2;
   wire [255:0] tmr_stage3;
   wire [255:0] tmr_stage4;
-  wire [3:0] top_class;
   reg [31:0] tpr = 32'd0;
+  wire tpr_ge_isr;
+  wire tpr_gt_isr;
   reg [31:0] tpr_next;
   input [63:0] tsc;
   wire [63:0] tsc;
   reg [63:0] tsc_deadline = 64'h0000000000000000;
+  reg [63:0] tsc_deadline_m1 = 64'h0000000000000000;
   reg tsc_switch;
   (* init = 8'h00 *)
   wire [7:0] vector;
@@ -2532,650 +2608,731 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign \$449  = isr_valid[14] ? \$448 [15:0] : 16'h0000;
   assign \$450  = 1'h1 << isr_low15;
   assign \$451  = isr_valid[15] ? \$450 [15:0] : 16'h0000;
-  assign \$452  = tpr[7:4] >= { \$414 , \$419  };
-  assign ppr = \$452  ? tpr[7:0] : { \$414 , \$419 , 4'h0 };
-  assign \$453  = svr[8] & \irr_any$90 ;
-  assign \$454  = ~ settle;
-  assign \$455  = \$453  & \$454 ;
-  assign \$456  = irrv[7:4] > tpr[7:4];
-  assign \$457  = \$455  & \$456 ;
-  assign \$458  = isr_valid & irr_ge;
-  assign \$459  = ! \$458 ;
-  assign deliverable = \$457  & \$459 ;
-  assign \$460  = tpr[7:4] > { \$414 , \$419  };
-  assign top_class = \$460  ? tpr[7:4] : { \$414 , \$419  };
-  assign \$461  = tpr[7:4] >= irrv[7:4];
-  assign \$462  = tpr[7:4] > { \$414 , \$419  };
-  assign \$463  = \$461  & \$462 ;
-  assign \$464  = irrv[7:4] > top_class;
-  assign \$465  = \$464  ? irrv[7:4] : top_class;
-  assign \$466  = 1'h1 << \$3 [3:0];
-  assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$466 [15:0] } : ldr;
+  assign \$452  = tpr[7:4] < 1'h1;
+  assign \$453  = tpr[7:4] < 2'h2;
+  assign \$454  = tpr[7:4] < 2'h3;
+  assign \$455  = tpr[7:4] < 3'h4;
+  assign \$456  = tpr[7:4] < 3'h5;
+  assign \$457  = tpr[7:4] < 3'h6;
+  assign \$458  = tpr[7:4] < 3'h7;
+  assign \$459  = tpr[7:4] < 4'h8;
+  assign \$460  = tpr[7:4] < 4'h9;
+  assign \$461  = tpr[7:4] < 4'ha;
+  assign \$462  = tpr[7:4] < 4'hb;
+  assign \$463  = tpr[7:4] < 4'hc;
+  assign \$464  = tpr[7:4] < 4'hd;
+  assign \$465  = tpr[7:4] < 4'he;
+  assign \$466  = tpr[7:4] < 4'hf;
+  assign \$467  = isr_valid & { \$466 , \$465 , \$464 , \$463 , \$462 , \$461 , \$460 , \$459 , \$458 , \$457 , \$456 , \$455 , \$454 , \$453 , \$452 , 1'h0 };
+  assign tpr_ge_isr = ! \$467 ;
+  assign \$468  = tpr[7:4] <= 1'h0;
+  assign \$469  = tpr[7:4] <= 1'h1;
+  assign \$470  = tpr[7:4] <= 2'h2;
+  assign \$471  = tpr[7:4] <= 2'h3;
+  assign \$472  = tpr[7:4] <= 3'h4;
+  assign \$473  = tpr[7:4] <= 3'h5;
+  assign \$474  = tpr[7:4] <= 3'h6;
+  assign \$475  = tpr[7:4] <= 3'h7;
+  assign \$476  = tpr[7:4] <= 4'h8;
+  assign \$477  = tpr[7:4] <= 4'h9;
+  assign \$478  = tpr[7:4] <= 4'ha;
+  assign \$479  = tpr[7:4] <= 4'hb;
+  assign \$480  = tpr[7:4] <= 4'hc;
+  assign \$481  = tpr[7:4] <= 4'hd;
+  assign \$482  = tpr[7:4] <= 4'he;
+  assign \$483  = isr_valid & { 1'h1, \$482 , \$481 , \$480 , \$479 , \$478 , \$477 , \$476 , \$475 , \$474 , \$473 , \$472 , \$471 , \$470 , \$469 , \$468  };
+  assign \$484  = ! \$483 ;
+  assign \$485  = | tpr[7:4];
+  assign tpr_gt_isr = \$484  & \$485 ;
+  assign ppr = tpr_ge_isr ? tpr[7:0] : { \$414 , \$419 , 4'h0 };
+  assign \$486  = svr[8] & \irr_any$92 ;
+  assign \$487  = ~ settle;
+  assign \$488  = \$486  & \$487 ;
+  assign \$489  = irrv[7:4] > tpr[7:4];
+  assign \$490  = \$488  & \$489 ;
+  assign \$491  = isr_valid & irr_ge;
+  assign \$492  = ! \$491 ;
+  assign deliverable = \$490  & \$492 ;
+  assign \$493  = isr_valid & irr_ge;
+  assign irr_gt_isr = ! \$493 ;
+  assign \$494  = tpr[7:4] >= irrv[7:4];
+  assign \$495  = \$494  & tpr_gt_isr;
+  assign \$496  = tpr[7:4] >= irrv[7:4];
+  assign \$497  = ~ \$496 ;
+  assign \$498  = \$497  & irr_gt_isr;
+  assign \$499  = tpr_gt_isr ? tpr[7:4] : { \$414 , \$419  };
+  assign \$500  = 1'h1 << \$3 [3:0];
+  assign ldr_out = apic_base[10] ? { 12'h000, \$3 [7:4], \$500 [15:0] } : ldr;
   assign is_base = msr__addr == 5'h1b;
   assign is_dl = msr__addr == 11'h6e0;
-  assign \$468  = | \$467 ;
-  assign \$470  = | \$469 ;
-  assign \$472  = | \$471 ;
-  assign \$474  = | \$473 ;
-  assign in_view = \$475  == 4'h8;
-  assign \$476  = ~ ipi__ready;
-  assign busy_after = ipi__valid & \$476 ;
-  assign \$477  = x2_hit_q & msr__write;
-  assign \$478  = x2_is_icr_q | x2_is_self_ipi_q;
-  assign \$479  = \$477  & \$478 ;
-  assign msr_stall = \$479  & busy_after;
-  assign \$480  = msr__valid & msr_seen;
-  assign \$481  = ~ msr_stall;
-  assign msr_ready = \$480  & \$481 ;
+  assign \$502  = | \$501 ;
+  assign \$504  = | \$503 ;
+  assign \$506  = | \$505 ;
+  assign \$508  = | \$507 ;
+  assign in_view = \$509  == 4'h8;
+  assign \$510  = ~ ipi__ready;
+  assign busy_after = ipi__valid & \$510 ;
+  assign \$511  = x2_hit_q & msr__write;
+  assign \$512  = x2_is_icr_q | x2_is_self_ipi_q;
+  assign \$513  = \$511  & \$512 ;
+  assign msr_stall = \$513  & busy_after;
+  assign \$514  = msr__valid & msr_seen;
+  assign \$515  = ~ msr_stall;
+  assign msr_ready = \$514  & \$515 ;
   assign msr_acc = msr__valid & msr_ready;
-  assign \$483  = ! \$482 ;
-  assign \$485  = ! \$484 ;
-  assign \$487  = ! \$486 ;
-  assign \$488  = \$485  & \$487 ;
-  assign \$491  = ! \$490 ;
-  assign \$493  = \$492  == 12'h800;
-  assign \$494  = \$491  & \$493 ;
-  assign \$495  = \$489  | \$494 ;
-  assign \$497  = \$496  == 12'h800;
-  assign \$499  = ! \$498 ;
-  assign \$500  = \$497  & \$499 ;
-  assign \$501  = \$495  | \$500 ;
-  assign \$503  = \$502  == 12'h800;
-  assign \$505  = \$504  == 12'h800;
-  assign \$506  = \$503  & \$505 ;
-  assign \$507  = \$501  | \$506 ;
-  assign \$509  = \$508  == 12'h800;
-  assign \$511  = \$510  == 12'hc00;
-  assign \$512  = \$509  & \$511 ;
-  assign \$513  = \$507  | \$512 ;
-  assign \$515  = \$514  == 12'hc00;
-  assign \$517  = ! \$516 ;
-  assign \$518  = \$515  & \$517 ;
-  assign \$519  = \$513  | \$518 ;
-  assign \$521  = \$520  == 12'hc00;
-  assign \$523  = \$522  == 12'hc00;
-  assign \$524  = \$521  & \$523 ;
-  assign \$525  = \$519  | \$524 ;
-  assign base_ok = \$483  & \$525 ;
-  assign \$526  = ~ base_ok;
-  assign base_fault = msr__write & \$526 ;
-  assign \$527  = msr_acc & is_base_q;
-  assign \$528  = \$527  & msr__write;
-  assign \$529  = \$528  & base_ok;
-  assign \$531  = ! \$530 ;
-  assign \$532  = \$529  & \$531 ;
-  assign \$534  = ! \$533 ;
-  assign \$535  = ~ \$534 ;
-  assign base_disable = \$532  & \$535 ;
-  assign \$536  = ~ x2_wr_ok_q;
-  assign \$537  = gp_hit_q & gp_sel_q;
-  assign \$538  = | \$537 ;
-  assign \$539  = \$536  | \$538 ;
-  assign \$540  = ~ x2_rd_ok_q;
-  assign x2_fault = msr__write ? \$539  : \$540 ;
-  assign \$541  = x2_hit_q ? x2_fault : 1'h1;
-  assign \$542  = is_dl_q ? 1'h0 : \$541 ;
-  assign msr_fault = is_base_q ? base_fault : \$542 ;
-  assign \$543  = msr_acc & x2_hit_q;
-  assign \$544  = ~ x2_fault;
-  assign x2_go = \$543  & \$544 ;
-  assign \$545  = msr_acc & is_base_q;
-  assign \$546  = \$545  & msr__write;
-  assign \$547  = \$546  & base_ok;
-  assign hw_en_next = \$547  ? msr__wdata[11] : apic_base[11];
+  assign base_wdata_disabled = ! \$516 ;
+  assign base_wdata_xapic = \$517  == 12'h800;
+  assign base_wdata_x2apic = \$518  == 12'hc00;
+  assign base_wdata_gp_ok = ! \$519 ;
+  assign \$521  = ! \$520 ;
+  assign \$522  = \$521  & base_wdata_disabled_q;
+  assign \$525  = ! \$524 ;
+  assign \$526  = \$525  & base_wdata_xapic_q;
+  assign \$527  = \$523  | \$526 ;
+  assign \$529  = \$528  == 12'h800;
+  assign \$530  = \$529  & base_wdata_disabled_q;
+  assign \$531  = \$527  | \$530 ;
+  assign \$533  = \$532  == 12'h800;
+  assign \$534  = \$533  & base_wdata_xapic_q;
+  assign \$535  = \$531  | \$534 ;
+  assign \$537  = \$536  == 12'h800;
+  assign \$538  = \$537  & base_wdata_x2apic_q;
+  assign \$539  = \$535  | \$538 ;
+  assign \$541  = \$540  == 12'hc00;
+  assign \$542  = \$541  & base_wdata_disabled_q;
+  assign \$543  = \$539  | \$542 ;
+  assign \$545  = \$544  == 12'hc00;
+  assign \$546  = \$545  & base_wdata_x2apic_q;
+  assign \$547  = \$543  | \$546 ;
+  assign base_ok = base_wdata_gp_ok_q & \$547 ;
+  assign \$548  = ~ base_ok;
+  assign base_fault = msr__write & \$548 ;
+  assign \$549  = msr_acc & is_base_q;
+  assign \$550  = \$549  & msr__write;
+  assign \$551  = \$550  & base_ok;
+  assign \$552  = \$551  & base_wdata_disabled_q;
+  assign \$554  = ! \$553 ;
+  assign \$555  = ~ \$554 ;
+  assign base_disable = \$552  & \$555 ;
+  assign \$556  = ~ x2_wr_ok_q;
+  assign \$557  = gp_hit_q & gp_sel_q;
+  assign \$558  = | \$557 ;
+  assign \$559  = \$556  | \$558 ;
+  assign \$560  = ~ x2_rd_ok_q;
+  assign x2_fault = msr__write ? \$559  : \$560 ;
+  assign \$561  = x2_hit_q ? x2_fault : 1'h1;
+  assign \$562  = is_dl_q ? 1'h0 : \$561 ;
+  assign msr_fault = is_base_q ? base_fault : \$562 ;
+  assign \$563  = msr_acc & x2_hit_q;
+  assign \$564  = ~ x2_fault;
+  assign x2_go = \$563  & \$564 ;
+  assign \$565  = msr_acc & is_base_q;
+  assign \$566  = \$565  & msr__write;
+  assign \$567  = \$566  & base_ok;
+  assign hw_en_next = \$567  ? msr__wdata[11] : apic_base[11];
   assign r_addr = apic_base[10] ? x2_off_q : reg__addr;
   assign r_stb = reg__r_stb & mmio_on;
-  assign \$1616  = r_addr[6:4] * 2'h2;
-  assign isr_pair_valid = isr_valid >> \$1616 ;
-  assign \$1619  = r_addr[6:4] * 4'h8;
-  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1619 ;
-  assign \$548  = 1'h1 << isr_pair_low[3:0];
-  assign \$549  = isr_pair_valid[0] ? \$548 [15:0] : 16'h0000;
-  assign \$550  = 1'h1 << isr_pair_low[7:4];
-  assign \$551  = isr_pair_valid[1] ? \$550 [15:0] : 16'h0000;
-  assign \$552  = id_set ? id_reg : initial_apic_id;
-  assign \$1631  = r_addr[6:4] * 6'h20;
-  assign \$557  = tmr >> \$1631 ;
-  assign \$1634  = r_addr[6:4] * 6'h20;
-  assign \$558  = irr >> \$1634 ;
-  assign \$561  = \$559  | { 16'h0000, \$560  };
-  assign \$568  = \$566  | { 16'h0000, \$567  };
-  assign \$571  = \$569  | { 16'h0000, \$570  };
+  assign \$1699  = r_addr[6:4] * 2'h2;
+  assign isr_pair_valid = isr_valid >> \$1699 ;
+  assign \$1702  = r_addr[6:4] * 4'h8;
+  assign isr_pair_low = { isr_low15, isr_low14, isr_low13, isr_low12, isr_low11, isr_low10, isr_low9, isr_low8, isr_low7, isr_low6, isr_low5, isr_low4, isr_low3, isr_low2, isr_low1, isr_low0 } >> \$1702 ;
+  assign \$568  = 1'h1 << isr_pair_low[3:0];
+  assign \$569  = isr_pair_valid[0] ? \$568 [15:0] : 16'h0000;
+  assign \$570  = 1'h1 << isr_pair_low[7:4];
+  assign \$571  = isr_pair_valid[1] ? \$570 [15:0] : 16'h0000;
+  assign \$572  = id_set ? id_reg : initial_apic_id;
+  assign \$1714  = r_addr[6:4] * 6'h20;
+  assign \$577  = tmr >> \$1714 ;
+  assign \$1717  = r_addr[6:4] * 6'h20;
+  assign \$578  = irr >> \$1717 ;
+  assign \$581  = \$579  | { 16'h0000, \$580  };
+  assign \$588  = \$586  | { 16'h0000, \$587  };
+  assign \$591  = \$589  | { 16'h0000, \$590  };
   assign err_reserved_r = r_stb & reserved;
   assign reg__r_data = mmio_on ? r_data : 32'd4294967295;
-  assign \$575  = ! initial_apic_id;
-  assign \$577  = apic_base | { 48'h000000000000, \$576  };
+  assign \$595  = ! initial_apic_id;
+  assign \$597  = apic_base | { 48'h000000000000, \$596  };
   assign inta_go = inta & deliverable;
-  assign \$578  = x2_go & msr__write;
-  assign \$579  = ~ x2_is_self_ipi_q;
-  assign \$580  = \$578  & \$579 ;
-  assign \$581  = reg__w_strb == 4'hf;
-  assign \$582  = reg__w_stb & \$581 ;
-  assign \$583  = \$582  & apic_base[11];
-  assign w = apic_base[10] ? \$580  : \$583 ;
+  assign \$598  = msr__valid & msr_seen;
+  assign \$599  = \$598  & x2_hit_q;
+  assign \$600  = ~ x2_fault;
+  assign \$601  = \$599  & \$600 ;
+  assign \$602  = \$601  & msr__write;
+  assign \$603  = ~ x2_is_self_ipi_q;
+  assign \$604  = \$602  & \$603 ;
+  assign \$605  = reg__w_strb == 4'hf;
+  assign \$606  = reg__w_stb & \$605 ;
+  assign \$607  = \$606  & apic_base[11];
+  assign w = apic_base[10] ? \$604  : \$607 ;
   assign wdata = apic_base[10] ? msr__wdata[31:0] : reg__w_data;
-  assign \$584  = x2_go & msr__write;
-  assign \$585  = \$584  & x2_is_self_ipi_q;
-  assign \$586  = msr__wdata[7:0] < 5'h10;
-  assign \$592  = ~ \$591 [8];
-  assign \$599  = ~ busy_after;
-  assign \$602  = ! \$601 [10:8];
-  assign \$604  = \$603 [10:8] == 1'h1;
-  assign \$605  = \$602  | \$604 ;
-  assign \$607  = \$606 [7:0] < 5'h10;
-  assign \$608  = \$605  & \$607 ;
-  assign \$610  = \$609 [10:8] == 3'h5;
-  assign \$613  = \$610  & \$612 ;
-  assign \$615  = ~ \$614 [14];
-  assign \$616  = \$613  & \$615 ;
-  assign \$617  = ~ \$616 ;
-  assign \$619  = \$618 [10:8] == 2'h3;
-  assign \$621  = ~ \$620 ;
-  assign \$622  = \$617  & \$621 ;
-  assign \$625  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$626  = \$624  | { 15'h0000, \$625  };
-  assign \$628  = lvt_timer[18:17] != \$627 [18:17];
-  assign \$629  = lvt_timer[18:17] == 2'h2;
-  assign \$631  = \$630 [18:17] == 2'h2;
-  assign \$632  = \$629  | \$631 ;
-  assign \$633  = \$628  & \$632 ;
-  assign \$635  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$636  = \$634  | { 15'h0000, \$635  };
-  assign \$638  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$639  = \$637  | { 15'h0000, \$638  };
-  assign \$641  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$642  = \$640  | { 15'h0000, \$641  };
-  assign \$644  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$645  = \$643  | { 15'h0000, \$644  };
-  assign \$647  = svr[8] ? 17'h00000 : 17'h10000;
-  assign \$648  = \$646  | { 15'h0000, \$647  };
-  assign \$649  = lvt_timer[18:17] == 2'h2;
-  assign \$650  = ~ \$649 ;
+  assign \$608  = x2_go & msr__write;
+  assign \$609  = \$608  & x2_is_self_ipi_q;
+  assign \$610  = msr__wdata[7:0] < 5'h10;
+  assign \$616  = ~ \$615 [8];
+  assign \$623  = ~ busy_after;
+  assign \$626  = ! \$625 [10:8];
+  assign \$628  = \$627 [10:8] == 1'h1;
+  assign \$629  = \$626  | \$628 ;
+  assign \$631  = \$630 [7:0] < 5'h10;
+  assign \$632  = \$629  & \$631 ;
+  assign \$634  = \$633 [10:8] == 3'h5;
+  assign \$637  = \$634  & \$636 ;
+  assign \$639  = ~ \$638 [14];
+  assign \$640  = \$637  & \$639 ;
+  assign \$641  = ~ \$640 ;
+  assign \$643  = \$642 [10:8] == 2'h3;
+  assign \$645  = ~ \$644 ;
+  assign \$646  = \$641  & \$645 ;
+  assign \$649  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$650  = \$648  | { 15'h0000, \$649  };
+  assign \$652  = lvt_timer[18:17] != \$651 [18:17];
+  assign \$653  = lvt_timer[18:17] == 2'h2;
+  assign \$655  = \$654 [18:17] == 2'h2;
+  assign \$656  = \$653  | \$655 ;
+  assign \$657  = \$652  & \$656 ;
+  assign \$659  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$660  = \$658  | { 15'h0000, \$659  };
+  assign \$662  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$663  = \$661  | { 15'h0000, \$662  };
+  assign \$665  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$666  = \$664  | { 15'h0000, \$665  };
+  assign \$668  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$669  = \$667  | { 15'h0000, \$668  };
+  assign \$671  = svr[8] ? 17'h00000 : 17'h10000;
+  assign \$672  = \$670  | { 15'h0000, \$671  };
+  assign \$673  = lvt_timer[18:17] == 2'h2;
+  assign \$674  = ~ \$673 ;
   assign eoi_vec = inta_go ? irrv : { \$414 , \$419 , isr_pay4 };
-  assign \$653  = inta_go | isr_any4;
-  assign eoi_go = eoi_write & \$653 ;
-  assign \$654  = 1'h1 << irrv[4:0];
-  assign \$655  = 1'h1 << irrv[7:5];
-  assign \$656  = inta_go ? \$655  : 15'h0000;
-  assign \$657  = \$656 [0] ? \$654 [31:0] : 32'd0;
-  assign \$658  = \$656 [1] ? \$654 [31:0] : 32'd0;
-  assign \$659  = \$656 [2] ? \$654 [31:0] : 32'd0;
-  assign \$660  = \$656 [3] ? \$654 [31:0] : 32'd0;
-  assign \$661  = \$656 [4] ? \$654 [31:0] : 32'd0;
-  assign \$662  = \$656 [5] ? \$654 [31:0] : 32'd0;
-  assign \$663  = \$656 [6] ? \$654 [31:0] : 32'd0;
-  assign \$664  = \$656 [7] ? \$654 [31:0] : 32'd0;
-  assign \$665  = tmr >> irrv;
-  assign \$666  = tmr >> { \$414 , \$419 , isr_pay4 };
-  assign eoi_level = inta_go ? \$665  : \$666 ;
-  assign \$667  = lvt_lint0[7:0] == eoi_vec;
-  assign \$668  = eoi_go & \$667 ;
-  assign \$669  = lvt_lint1[7:0] == eoi_vec;
-  assign \$670  = eoi_go & \$669 ;
-  assign \$671  = msg_in__valid & hw_en_next;
-  assign \$672  = ! msg_in__delivery_mode;
-  assign \$673  = msg_in__delivery_mode == 1'h1;
-  assign \$674  = \$672  | \$673 ;
-  assign \$676  = ~ msg_in__level;
-  assign \$677  = \$675  & \$676 ;
-  assign \$678  = ~ \$677 ;
-  assign \$679  = \$674  & \$678 ;
-  assign \$680  = \$679  & svr_next[8];
-  assign \$681  = msg_in__vector < 5'h10;
-  assign \$682  = msg_in__delivery_mode == 3'h4;
-  assign \$683  = msg_in__delivery_mode == 3'h5;
-  assign \$685  = ~ msg_in__level;
-  assign \$686  = \$684  & \$685 ;
-  assign \$687  = ~ \$686 ;
-  assign \$688  = \$683  & \$687 ;
-  assign \$689  = msg_in__delivery_mode == 3'h6;
-  assign \$690  = ~ lvt_lint0[16];
-  assign \$691  = msg_init | base_disable;
-  assign \$692  = ~ \$691 ;
-  assign \$693  = \$690  & \$692 ;
-  assign \$694  = ! lvt_lint0[10:8];
-  assign \$695  = \$693  & \$694 ;
-  assign \$697  = lint0 ^ lvt_lint0[13];
-  assign \$698  = ~ remote_irr[0];
-  assign \$699  = \$697  & \$698 ;
-  assign \$700  = lint0 ^ lvt_lint0[13];
-  assign \$701  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$677  = inta_go | isr_any4;
+  assign eoi_go = eoi_write & \$677 ;
+  assign \$678  = 1'h1 << irrv[4:0];
+  assign \$679  = 1'h1 << irrv[7:5];
+  assign \$680  = inta_go ? \$679  : 15'h0000;
+  assign \$681  = \$680 [0] ? \$678 [31:0] : 32'd0;
+  assign \$682  = \$680 [1] ? \$678 [31:0] : 32'd0;
+  assign \$683  = \$680 [2] ? \$678 [31:0] : 32'd0;
+  assign \$684  = \$680 [3] ? \$678 [31:0] : 32'd0;
+  assign \$685  = \$680 [4] ? \$678 [31:0] : 32'd0;
+  assign \$686  = \$680 [5] ? \$678 [31:0] : 32'd0;
+  assign \$687  = \$680 [6] ? \$678 [31:0] : 32'd0;
+  assign \$688  = \$680 [7] ? \$678 [31:0] : 32'd0;
+  assign \$689  = tmr >> irrv;
+  assign \$690  = tmr >> { \$414 , \$419 , isr_pay4 };
+  assign eoi_level = inta_go ? \$689  : \$690 ;
+  assign \$691  = lvt_lint0[7:0] == eoi_vec;
+  assign \$692  = eoi_go & \$691 ;
+  assign \$693  = lvt_lint1[7:0] == eoi_vec;
+  assign \$694  = eoi_go & \$693 ;
+  assign \$695  = ! msg_in__delivery_mode;
+  assign \$696  = msg_in__delivery_mode == 1'h1;
+  assign \$697  = \$695  | \$696 ;
+  assign \$698  = msg_in__valid & \$697 ;
+  assign \$700  = ~ msg_in__level;
+  assign \$701  = \$699  & \$700 ;
   assign \$702  = ~ \$701 ;
-  assign \$703  = \$700  & \$702 ;
-  assign \$704  = \$696  ? \$699  : \$703 ;
-  assign lint0_want = \$695  & \$704 ;
-  assign \$705  = lvt_lint0[7:0] >= 5'h10;
-  assign lint0_go = lint0_want & \$705 ;
-  assign \$706  = lvt_lint0[7:0] < 5'h10;
-  assign lint0_illegal = lint0_want & \$706 ;
-  assign \$708  = lint0_go & \$707 ;
-  assign \$709  = ~ lvt_lint0[16];
-  assign \$710  = msg_init | base_disable;
-  assign \$711  = ~ \$710 ;
-  assign \$712  = \$709  & \$711 ;
-  assign \$713  = lvt_lint0[10:8] == 3'h4;
-  assign \$714  = \$712  & \$713 ;
-  assign \$715  = lint0 ^ lvt_lint0[13];
-  assign \$716  = lint_prev[0] ^ lvt_lint0[13];
+  assign \$703  = \$698  & \$702 ;
+  assign msg_fixed_on = \$703  & svr[8];
+  assign \$704  = ! msg_in__vector[7:4];
+  assign msg_illegal = msg_fixed_on & \$704 ;
+  assign \$705  = | msg_in__vector[7:4];
+  assign msg_take = msg_fixed_on & \$705 ;
+  assign \$706  = msg_in__valid & hw_en_next;
+  assign \$707  = msg_in__delivery_mode == 3'h4;
+  assign \$708  = msg_in__delivery_mode == 3'h5;
+  assign \$710  = ~ msg_in__level;
+  assign \$711  = \$709  & \$710 ;
+  assign \$712  = ~ \$711 ;
+  assign \$713  = \$708  & \$712 ;
+  assign \$714  = msg_in__delivery_mode == 3'h6;
+  assign \$715  = ~ lvt_lint0[16];
+  assign \$716  = msg_init | base_disable;
   assign \$717  = ~ \$716 ;
   assign \$718  = \$715  & \$717 ;
-  assign lint0_nmi = \$714  & \$718 ;
-  assign \$719  = ~ lvt_lint0[16];
-  assign \$720  = msg_init | base_disable;
-  assign \$721  = ~ \$720 ;
-  assign \$722  = \$719  & \$721 ;
-  assign \$723  = lvt_lint0[10:8] == 3'h5;
+  assign \$719  = ! lvt_lint0[10:8];
+  assign \$720  = \$718  & \$719 ;
+  assign \$722  = lint0 ^ lvt_lint0[13];
+  assign \$723  = ~ remote_irr[0];
   assign \$724  = \$722  & \$723 ;
   assign \$725  = lint0 ^ lvt_lint0[13];
   assign \$726  = lint_prev[0] ^ lvt_lint0[13];
   assign \$727  = ~ \$726 ;
   assign \$728  = \$725  & \$727 ;
-  assign lint0_init = \$724  & \$728 ;
-  assign \$729  = ~ lvt_lint1[16];
-  assign \$730  = msg_init | base_disable;
-  assign \$731  = \$730  | lint0_init;
-  assign \$732  = ~ \$731 ;
-  assign \$733  = \$729  & \$732 ;
-  assign \$734  = ! lvt_lint1[10:8];
-  assign \$735  = \$733  & \$734 ;
-  assign \$737  = lint1 ^ lvt_lint1[13];
-  assign \$738  = ~ remote_irr[1];
+  assign \$729  = \$721  ? \$724  : \$728 ;
+  assign lint0_want = \$720  & \$729 ;
+  assign \$730  = lvt_lint0[7:0] >= 5'h10;
+  assign lint0_go = lint0_want & \$730 ;
+  assign \$731  = lvt_lint0[7:0] < 5'h10;
+  assign lint0_illegal = lint0_want & \$731 ;
+  assign \$733  = lint0_go & \$732 ;
+  assign \$734  = ~ lvt_lint0[16];
+  assign \$735  = msg_init | base_disable;
+  assign \$736  = ~ \$735 ;
+  assign \$737  = \$734  & \$736 ;
+  assign \$738  = lvt_lint0[10:8] == 3'h4;
   assign \$739  = \$737  & \$738 ;
-  assign \$740  = lint1 ^ lvt_lint1[13];
-  assign \$741  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$740  = lint0 ^ lvt_lint0[13];
+  assign \$741  = lint_prev[0] ^ lvt_lint0[13];
   assign \$742  = ~ \$741 ;
   assign \$743  = \$740  & \$742 ;
-  assign \$744  = \$736  ? \$739  : \$743 ;
-  assign lint1_want = \$735  & \$744 ;
-  assign \$745  = lvt_lint1[7:0] >= 5'h10;
-  assign lint1_go = lint1_want & \$745 ;
-  assign \$746  = lvt_lint1[7:0] < 5'h10;
-  assign lint1_illegal = lint1_want & \$746 ;
-  assign \$748  = lint1_go & \$747 ;
-  assign \$749  = ~ lvt_lint1[16];
-  assign \$750  = msg_init | base_disable;
-  assign \$751  = \$750  | lint0_init;
+  assign lint0_nmi = \$739  & \$743 ;
+  assign \$744  = ~ lvt_lint0[16];
+  assign \$745  = msg_init | base_disable;
+  assign \$746  = ~ \$745 ;
+  assign \$747  = \$744  & \$746 ;
+  assign \$748  = lvt_lint0[10:8] == 3'h5;
+  assign \$749  = \$747  & \$748 ;
+  assign \$750  = lint0 ^ lvt_lint0[13];
+  assign \$751  = lint_prev[0] ^ lvt_lint0[13];
   assign \$752  = ~ \$751 ;
-  assign \$753  = \$749  & \$752 ;
-  assign \$754  = lvt_lint1[10:8] == 3'h4;
-  assign \$755  = \$753  & \$754 ;
-  assign \$756  = lint1 ^ lvt_lint1[13];
-  assign \$757  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$758  = ~ \$757 ;
-  assign \$759  = \$756  & \$758 ;
-  assign lint1_nmi = \$755  & \$759 ;
-  assign \$760  = ~ lvt_lint1[16];
-  assign \$761  = msg_init | base_disable;
-  assign \$762  = \$761  | lint0_init;
-  assign \$763  = ~ \$762 ;
-  assign \$764  = \$760  & \$763 ;
-  assign \$765  = lvt_lint1[10:8] == 3'h5;
-  assign \$766  = \$764  & \$765 ;
-  assign \$767  = lint1 ^ lvt_lint1[13];
-  assign \$768  = lint_prev[1] ^ lvt_lint1[13];
-  assign \$769  = ~ \$768 ;
-  assign \$770  = \$767  & \$769 ;
-  assign lint1_init = \$766  & \$770 ;
-  assign \$771  = presc >= 1'h1;
-  assign \$772  = presc >= 2'h3;
-  assign \$773  = presc >= 3'h7;
-  assign \$774  = presc >= 4'hf;
-  assign \$775  = presc >= 5'h1f;
-  assign \$776  = presc >= 6'h3f;
-  assign \$777  = presc >= 7'h7f;
-  assign presc_done = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  } >> { tdcr[3], tdcr[1:0] };
-  assign \$778  = | tmcct;
-  assign dec = \$778  & presc_done;
-  assign \$779  = tmcct == 1'h1;
-  assign expire = dec & \$779 ;
-  assign \$780  = tsc[15:0] >= tsc_deadline[15:0];
-  assign \$781  = tsc[15:0] == tsc_deadline[15:0];
-  assign \$782  = tsc[31:16] > tsc_deadline[31:16];
-  assign \$783  = tsc[31:16] == tsc_deadline[31:16];
-  assign \$784  = tsc[47:32] > tsc_deadline[47:32];
-  assign \$785  = tsc[47:32] == tsc_deadline[47:32];
-  assign \$786  = tsc[63:48] > tsc_deadline[63:48];
-  assign \$787  = tsc[63:48] == tsc_deadline[63:48];
-  assign \$788  = dl_reached_eq[1] & dl_reached_gt[0];
-  assign \$789  = dl_reached_gt[1] | \$788 ;
-  assign \$790  = dl_reached_eq[2] & \$789 ;
-  assign \$791  = dl_reached_gt[2] | \$790 ;
-  assign \$792  = dl_reached_eq[3] & \$791 ;
-  assign dl_reached = dl_reached_gt[3] | \$792 ;
-  assign \$793  = | tsc_deadline;
-  assign dl_due = \$793  & dl_reached;
-  assign \$794  = msr_acc & is_dl_q;
-  assign \$795  = \$794  & msr__write;
-  assign \$796  = lvt_timer_next[18:17] == 2'h2;
-  assign dl_write = \$795  & \$796 ;
-  assign \$797  = expire | dl_due;
-  assign \$798  = ~ lvt_timer[16];
-  assign \$799  = \$797  & \$798 ;
-  assign \$800  = lvt_timer[7:0] >= 5'h10;
-  assign t_go = \$799  & \$800 ;
-  assign \$801  = expire | dl_due;
-  assign \$802  = ~ lvt_timer[16];
-  assign \$803  = \$801  & \$802 ;
-  assign \$804  = lvt_timer[7:0] < 5'h10;
-  assign t_bad = \$803  & \$804 ;
-  assign \$805  = err_reserved_r | err_reserved_w;
-  assign \$806  = err_send | self_bad;
-  assign \$807  = msg_illegal | lint0_illegal;
-  assign \$808  = \$807  | lint1_illegal;
-  assign \$809  = \$808  | t_bad;
-  assign \$810  = ~ lvt_error[16];
-  assign \$811  = err_seen & \$810 ;
-  assign \$812  = lvt_error[7:0] >= 5'h10;
-  assign e_go = \$811  & \$812 ;
-  assign \$813  = 1'h1 << msg_in__vector[4:0];
-  assign \$814  = 1'h1 << msg_in__vector[7:5];
-  assign \$815  = msg_take ? \$814  : 15'h0000;
-  assign \$816  = \$815 [0] ? \$813 [31:0] : 32'd0;
-  assign \$817  = \$815 [1] ? \$813 [31:0] : 32'd0;
-  assign \$818  = \$815 [2] ? \$813 [31:0] : 32'd0;
-  assign \$819  = \$815 [3] ? \$813 [31:0] : 32'd0;
-  assign \$820  = \$815 [4] ? \$813 [31:0] : 32'd0;
-  assign \$821  = \$815 [5] ? \$813 [31:0] : 32'd0;
-  assign \$822  = \$815 [6] ? \$813 [31:0] : 32'd0;
-  assign \$823  = \$815 [7] ? \$813 [31:0] : 32'd0;
-  assign \$824  = ~ { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$825  = tmr & \$824 ;
-  assign \$827  = \$826  ? { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage0 = \$825  | \$827 ;
-  assign \$828  = 1'h1 << lvt_lint0[4:0];
-  assign \$829  = 1'h1 << lvt_lint0[7:5];
-  assign \$830  = lint0_go ? \$829  : 15'h0000;
-  assign \$831  = \$830 [0] ? \$828 [31:0] : 32'd0;
-  assign \$832  = \$830 [1] ? \$828 [31:0] : 32'd0;
-  assign \$833  = \$830 [2] ? \$828 [31:0] : 32'd0;
-  assign \$834  = \$830 [3] ? \$828 [31:0] : 32'd0;
-  assign \$835  = \$830 [4] ? \$828 [31:0] : 32'd0;
-  assign \$836  = \$830 [5] ? \$828 [31:0] : 32'd0;
-  assign \$837  = \$830 [6] ? \$828 [31:0] : 32'd0;
-  assign \$838  = \$830 [7] ? \$828 [31:0] : 32'd0;
-  assign \$839  = ~ { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$840  = tmr_stage0 & \$839 ;
-  assign \$842  = \$841  ? { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage1 = \$840  | \$842 ;
-  assign \$843  = 1'h1 << lvt_lint1[4:0];
-  assign \$844  = 1'h1 << lvt_lint1[7:5];
-  assign \$845  = lint1_go ? \$844  : 15'h0000;
-  assign \$846  = \$845 [0] ? \$843 [31:0] : 32'd0;
-  assign \$847  = \$845 [1] ? \$843 [31:0] : 32'd0;
-  assign \$848  = \$845 [2] ? \$843 [31:0] : 32'd0;
-  assign \$849  = \$845 [3] ? \$843 [31:0] : 32'd0;
-  assign \$850  = \$845 [4] ? \$843 [31:0] : 32'd0;
-  assign \$851  = \$845 [5] ? \$843 [31:0] : 32'd0;
-  assign \$852  = \$845 [6] ? \$843 [31:0] : 32'd0;
-  assign \$853  = \$845 [7] ? \$843 [31:0] : 32'd0;
-  assign \$854  = ~ { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$855  = tmr_stage1 & \$854 ;
-  assign \$857  = \$856  ? { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage2 = \$855  | \$857 ;
-  assign \$858  = 1'h1 << lvt_timer[4:0];
-  assign \$859  = 1'h1 << lvt_timer[7:5];
-  assign \$860  = t_go ? \$859  : 15'h0000;
-  assign \$861  = \$860 [0] ? \$858 [31:0] : 32'd0;
-  assign \$862  = \$860 [1] ? \$858 [31:0] : 32'd0;
-  assign \$863  = \$860 [2] ? \$858 [31:0] : 32'd0;
-  assign \$864  = \$860 [3] ? \$858 [31:0] : 32'd0;
-  assign \$865  = \$860 [4] ? \$858 [31:0] : 32'd0;
-  assign \$866  = \$860 [5] ? \$858 [31:0] : 32'd0;
-  assign \$867  = \$860 [6] ? \$858 [31:0] : 32'd0;
-  assign \$868  = \$860 [7] ? \$858 [31:0] : 32'd0;
-  assign \$869  = ~ { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$870  = tmr_stage2 & \$869 ;
-  assign \$872  = 1'h1 << lvt_error[4:0];
-  assign \$873  = 1'h1 << lvt_error[7:5];
-  assign \$874  = e_go ? \$873  : 15'h0000;
-  assign \$875  = \$874 [0] ? \$872 [31:0] : 32'd0;
-  assign \$876  = \$874 [1] ? \$872 [31:0] : 32'd0;
-  assign \$877  = \$874 [2] ? \$872 [31:0] : 32'd0;
-  assign \$878  = \$874 [3] ? \$872 [31:0] : 32'd0;
-  assign \$879  = \$874 [4] ? \$872 [31:0] : 32'd0;
-  assign \$880  = \$874 [5] ? \$872 [31:0] : 32'd0;
-  assign \$881  = \$874 [6] ? \$872 [31:0] : 32'd0;
-  assign \$882  = \$874 [7] ? \$872 [31:0] : 32'd0;
-  assign \$883  = ~ { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$884  = tmr_stage3 & \$883 ;
-  assign \$886  = msg_init | lint0_init;
-  assign init_go = \$886  | lint1_init;
-  assign \$887  = { \$381 , \$384 [6:4] } <= 1'h0;
-  assign \$888  = { \$381 , \$384 [6:4] } <= 1'h1;
-  assign \$889  = { \$381 , \$384 [6:4] } <= 2'h2;
-  assign \$890  = { \$381 , \$384 [6:4] } <= 2'h3;
-  assign \$891  = { \$381 , \$384 [6:4] } <= 3'h4;
-  assign \$892  = { \$381 , \$384 [6:4] } <= 3'h5;
-  assign \$893  = { \$381 , \$384 [6:4] } <= 3'h6;
-  assign \$894  = { \$381 , \$384 [6:4] } <= 3'h7;
-  assign \$895  = { \$381 , \$384 [6:4] } <= 4'h8;
-  assign \$896  = { \$381 , \$384 [6:4] } <= 4'h9;
-  assign \$897  = { \$381 , \$384 [6:4] } <= 4'ha;
-  assign \$898  = { \$381 , \$384 [6:4] } <= 4'hb;
-  assign \$899  = { \$381 , \$384 [6:4] } <= 4'hc;
-  assign \$900  = { \$381 , \$384 [6:4] } <= 4'hd;
-  assign \$901  = { \$381 , \$384 [6:4] } <= 4'he;
-  assign \$902  = ~ msr_ready;
-  assign \$903  = msr__valid & \$902 ;
-  assign \$904  = msr_acc & is_base_q;
-  assign \$905  = \$904  & msr__write;
-  assign \$906  = \$905  & base_ok;
-  assign \$908  = deliverable ? irrv : svr[7:0];
-  assign \$909  = x2_go & msr__write;
-  assign \$910  = \$909  & x2_is_icr_q;
-  assign \$911  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
-  assign \$912  = eoi_go & eoi_level;
-  assign \$913  = ~ svr[12];
-  assign \$914  = \$912  & \$913 ;
-  assign \$915  = | tmcct;
-  assign \$916  = lvt_timer[18:17] == 1'h1;
-  assign \$917  = \$916  ? tmict : 32'd0;
-  assign \$918  = tmcct - 1'h1;
-  assign \$919  = presc + 1'h1;
-  assign \$920  = dl_due | tsc_switch;
-  assign \$921  = esr_write ? 8'h00 : esr_pending;
-  assign \$922  = \$921  | err;
-  assign \$923  = | err;
-  assign \$924  = ~ { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
-  assign \$925  = irr & \$924 ;
-  assign \$926  = \$925  | { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign \$927  = \$926  | { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign \$928  = \$927  | { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign \$929  = \$928  | { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign \$930  = \$929  | { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
-  assign \$931  = inta_go & eoi_go;
-  assign \$932  = ~ remote_eoi;
-  assign \$933  = remote_irr & \$932 ;
-  assign \$934  = \$933  | remote_set;
-  assign \$935  = ~ eoi_go;
-  assign \$936  = inta_go & \$935 ;
-  assign \$937  = ~ inta_go;
-  assign \$938  = eoi_go & \$937 ;
-  assign \$939  = 1'h1 << irrv[7:4];
-  assign \$940  = { 15'h0000, isr_valid } | \$939 ;
-  assign \$941  = 1'h1 << { \$414 , \$419  };
-  assign \$942  = ~ \$941 ;
-  assign \$943  = { 15'h0000, isr_valid } & \$942 ;
-  assign \$944  = ! irrv[7:4];
-  assign \$945  = irrv[7:4] == 1'h1;
-  assign \$946  = irrv[7:4] == 2'h2;
-  assign \$947  = irrv[7:4] == 2'h3;
-  assign \$948  = irrv[7:4] == 3'h4;
-  assign \$949  = irrv[7:4] == 3'h5;
-  assign \$950  = irrv[7:4] == 3'h6;
-  assign \$951  = irrv[7:4] == 3'h7;
-  assign \$952  = irrv[7:4] == 4'h8;
-  assign \$953  = irrv[7:4] == 4'h9;
-  assign \$954  = irrv[7:4] == 4'ha;
-  assign \$955  = irrv[7:4] == 4'hb;
-  assign \$956  = irrv[7:4] == 4'hc;
-  assign \$957  = irrv[7:4] == 4'hd;
-  assign \$958  = irrv[7:4] == 4'he;
-  assign \$959  = irrv[7:4] == 4'hf;
-  assign \$960  = ~ nmi_ack;
-  assign \$961  = nmi & \$960 ;
-  assign \$962  = msg_nmi | lint0_nmi;
-  assign \$963  = \$962  | lint1_nmi;
-  assign \$964  = \$961  | \$963 ;
-  assign \$965  = init_go | base_disable;
-  always @(posedge clk)
-    \irr_any$90  <= \$966 ;
-  always @(posedge clk)
-    irrv <= \$967 ;
-  always @(posedge clk)
-    irr_ge <= \$968 ;
-  always @(posedge clk)
-    is_base_q <= \$969 ;
-  always @(posedge clk)
-    is_dl_q <= \$970 ;
-  always @(posedge clk)
-    gp_hit_q <= \$971 ;
-  always @(posedge clk)
-    gp_sel_q <= \$972 ;
-  always @(posedge clk)
-    x2_hit_q <= \$973 ;
-  always @(posedge clk)
-    x2_rd_ok_q <= \$974 ;
-  always @(posedge clk)
-    x2_wr_ok_q <= \$975 ;
-  always @(posedge clk)
-    x2_off_q <= \$976 ;
-  always @(posedge clk)
-    x2_is_id_q <= \$977 ;
-  always @(posedge clk)
-    x2_is_ldr_q <= \$978 ;
-  always @(posedge clk)
-    x2_is_icr_q <= \$979 ;
-  always @(posedge clk)
-    x2_is_self_ipi_q <= \$980 ;
-  always @(posedge clk)
-    msr_seen <= \$981 ;
-  always @(posedge clk)
-    apic_base <= \$982 ;
-  always @(posedge clk)
-    ack_valid <= \$983 ;
-  always @(posedge clk)
-    ack_vector <= \$984 ;
-  always @(posedge clk)
-    icr_dest32 <= \$985 ;
-  always @(posedge clk)
-    id_reg <= \$986 ;
-  always @(posedge clk)
-    id_set <= \$987 ;
-  always @(posedge clk)
-    ipi__valid <= \$988 ;
-  always @(posedge clk)
-    ipi__vector <= \$989 ;
-  always @(posedge clk)
-    ipi__delivery_mode <= \$990 ;
-  always @(posedge clk)
-    ipi__dest_mode <= \$991 ;
-  always @(posedge clk)
-    ipi__shorthand <= \$992 ;
-  always @(posedge clk)
-    ipi__trigger <= \$993 ;
-  always @(posedge clk)
-    ipi__level <= \$994 ;
-  always @(posedge clk)
-    ipi__dest <= \$995 ;
-  always @(posedge clk)
-    ipi__source <= \$996 ;
-  always @(posedge clk)
-    eoi__valid <= \$997 ;
-  always @(posedge clk)
-    eoi__vector <= \$998 ;
-  always @(posedge clk)
-    lint_prev <= \$999 ;
-  always @(posedge clk)
-    tmcct <= \$1000 ;
-  always @(posedge clk)
-    presc <= \$1001 ;
-  always @(posedge clk)
-    tsc_deadline <= \$1002 ;
-  always @(posedge clk)
-    esr_pending <= \$1003 ;
-  always @(posedge clk)
-    err_seen <= \$1004 ;
-  always @(posedge clk)
-    esr <= \$1005 ;
-  always @(posedge clk)
-    irr <= \$1006 ;
-  always @(posedge clk)
-    tmr <= \$1007 ;
-  always @(posedge clk)
-    settle <= \$1008 ;
-  always @(posedge clk)
-    remote_irr <= \$1009 ;
-  always @(posedge clk)
-    isr_valid <= \$1010 ;
-  always @(posedge clk)
-    isr_low0 <= \$1011 ;
-  always @(posedge clk)
-    isr_low1 <= \$1012 ;
-  always @(posedge clk)
-    isr_low2 <= \$1013 ;
-  always @(posedge clk)
-    isr_low3 <= \$1014 ;
-  always @(posedge clk)
-    isr_low4 <= \$1015 ;
-  always @(posedge clk)
-    isr_low5 <= \$1016 ;
-  always @(posedge clk)
-    isr_low6 <= \$1017 ;
-  always @(posedge clk)
-    isr_low7 <= \$1018 ;
-  always @(posedge clk)
-    isr_low8 <= \$1019 ;
-  always @(posedge clk)
-    isr_low9 <= \$1020 ;
-  always @(posedge clk)
-    isr_low10 <= \$1021 ;
-  always @(posedge clk)
-    isr_low11 <= \$1022 ;
-  always @(posedge clk)
-    isr_low12 <= \$1023 ;
-  always @(posedge clk)
-    isr_low13 <= \$1024 ;
-  always @(posedge clk)
-    isr_low14 <= \$1025 ;
-  always @(posedge clk)
-    isr_low15 <= \$1026 ;
-  always @(posedge clk)
-    nmi <= \$1027 ;
-  always @(posedge clk)
-    tpr <= \$1028 ;
-  always @(posedge clk)
-    ldr <= \$1029 ;
-  always @(posedge clk)
-    dfr <= \$1030 ;
-  always @(posedge clk)
-    svr <= \$1031 ;
-  always @(posedge clk)
-    icr_lo <= \$1032 ;
-  always @(posedge clk)
-    icr_hi <= \$1033 ;
-  always @(posedge clk)
-    lvt_timer <= \$1034 ;
-  always @(posedge clk)
-    lvt_thermal <= \$1035 ;
-  always @(posedge clk)
-    lvt_perfmon <= \$1036 ;
-  always @(posedge clk)
-    lvt_lint0 <= \$1037 ;
-  always @(posedge clk)
-    lvt_lint1 <= \$1038 ;
-  always @(posedge clk)
-    lvt_error <= \$1039 ;
-  always @(posedge clk)
-    tmict <= \$1040 ;
-  always @(posedge clk)
-    tdcr <= \$1041 ;
-  always @(posedge clk)
-    init <= \$1042 ;
-  always @(posedge clk)
-    sipi <= \$1043 ;
-  always @(posedge clk)
-    sipi_vector <= \$1044 ;
+  assign \$753  = \$750  & \$752 ;
+  assign lint0_init = \$749  & \$753 ;
+  assign \$754  = ~ lvt_lint1[16];
+  assign \$755  = msg_init | base_disable;
+  assign \$756  = \$755  | lint0_init;
+  assign \$757  = ~ \$756 ;
+  assign \$758  = \$754  & \$757 ;
+  assign \$759  = ! lvt_lint1[10:8];
+  assign \$760  = \$758  & \$759 ;
+  assign \$762  = lint1 ^ lvt_lint1[13];
+  assign \$763  = ~ remote_irr[1];
+  assign \$764  = \$762  & \$763 ;
+  assign \$765  = lint1 ^ lvt_lint1[13];
+  assign \$766  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$767  = ~ \$766 ;
+  assign \$768  = \$765  & \$767 ;
+  assign \$769  = \$761  ? \$764  : \$768 ;
+  assign lint1_want = \$760  & \$769 ;
+  assign \$770  = lvt_lint1[7:0] >= 5'h10;
+  assign lint1_go = lint1_want & \$770 ;
+  assign \$771  = lvt_lint1[7:0] < 5'h10;
+  assign lint1_illegal = lint1_want & \$771 ;
+  assign \$773  = lint1_go & \$772 ;
+  assign \$774  = ~ lvt_lint1[16];
+  assign \$775  = msg_init | base_disable;
+  assign \$776  = \$775  | lint0_init;
+  assign \$777  = ~ \$776 ;
+  assign \$778  = \$774  & \$777 ;
+  assign \$779  = lvt_lint1[10:8] == 3'h4;
+  assign \$780  = \$778  & \$779 ;
+  assign \$781  = lint1 ^ lvt_lint1[13];
+  assign \$782  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$783  = ~ \$782 ;
+  assign \$784  = \$781  & \$783 ;
+  assign lint1_nmi = \$780  & \$784 ;
+  assign \$785  = ~ lvt_lint1[16];
+  assign \$786  = msg_init | base_disable;
+  assign \$787  = \$786  | lint0_init;
+  assign \$788  = ~ \$787 ;
+  assign \$789  = \$785  & \$788 ;
+  assign \$790  = lvt_lint1[10:8] == 3'h5;
+  assign \$791  = \$789  & \$790 ;
+  assign \$792  = lint1 ^ lvt_lint1[13];
+  assign \$793  = lint_prev[1] ^ lvt_lint1[13];
+  assign \$794  = ~ \$793 ;
+  assign \$795  = \$792  & \$794 ;
+  assign lint1_init = \$791  & \$795 ;
+  assign \$796  = presc >= 1'h1;
+  assign \$797  = presc >= 2'h3;
+  assign \$798  = presc >= 3'h7;
+  assign \$799  = presc >= 4'hf;
+  assign \$800  = presc >= 5'h1f;
+  assign \$801  = presc >= 6'h3f;
+  assign \$802  = presc >= 7'h7f;
+  assign presc_done = { 1'h1, \$802 , \$801 , \$800 , \$799 , \$798 , \$797 , \$796  } >> { tdcr[3], tdcr[1:0] };
+  assign \$803  = | tmcct;
+  assign dec = \$803  & presc_done;
+  assign \$804  = tmcct == 1'h1;
+  assign expire = dec & \$804 ;
+  assign \$805  = tsc[15:0] >= dl_wdata_m1[15:0];
+  assign \$806  = tsc[15:0] == dl_wdata_m1[15:0];
+  assign \$807  = tsc[31:16] > dl_wdata_m1[31:16];
+  assign \$808  = tsc[31:16] == dl_wdata_m1[31:16];
+  assign \$809  = tsc[47:32] > dl_wdata_m1[47:32];
+  assign \$810  = tsc[47:32] == dl_wdata_m1[47:32];
+  assign \$811  = tsc[63:48] > dl_wdata_m1[63:48];
+  assign \$812  = tsc[63:48] == dl_wdata_m1[63:48];
+  assign \$813  = dl_reached_w_eq[1] & dl_reached_w_gt[0];
+  assign \$814  = dl_reached_w_gt[1] | \$813 ;
+  assign \$815  = dl_reached_w_eq[2] & \$814 ;
+  assign \$816  = dl_reached_w_gt[2] | \$815 ;
+  assign \$817  = dl_reached_w_eq[3] & \$816 ;
+  assign dl_reached_w = dl_reached_w_gt[3] | \$817 ;
+  assign \$818  = tsc[15:0] >= tsc_deadline_m1[15:0];
+  assign \$819  = tsc[15:0] == tsc_deadline_m1[15:0];
+  assign \$820  = tsc[31:16] > tsc_deadline_m1[31:16];
+  assign \$821  = tsc[31:16] == tsc_deadline_m1[31:16];
+  assign \$822  = tsc[47:32] > tsc_deadline_m1[47:32];
+  assign \$823  = tsc[47:32] == tsc_deadline_m1[47:32];
+  assign \$824  = tsc[63:48] > tsc_deadline_m1[63:48];
+  assign \$825  = tsc[63:48] == tsc_deadline_m1[63:48];
+  assign \$826  = dl_reached_eq[1] & dl_reached_gt[0];
+  assign \$827  = dl_reached_gt[1] | \$826 ;
+  assign \$828  = dl_reached_eq[2] & \$827 ;
+  assign \$829  = dl_reached_gt[2] | \$828 ;
+  assign \$830  = dl_reached_eq[3] & \$829 ;
+  assign dl_reached = dl_reached_gt[3] | \$830 ;
+  assign \$831  = msr_acc & is_dl_q;
+  assign \$832  = \$831  & msr__write;
+  assign \$833  = lvt_timer_next[18:17] == 2'h2;
+  assign dl_write = \$832  & \$833 ;
+  assign hit_w = dl_wdata_nz & dl_reached_w;
+  assign \$834  = | tsc_deadline;
+  assign hit_k = \$834  & dl_reached;
+  assign \$835  = expire | dl_due;
+  assign \$836  = ~ lvt_timer[16];
+  assign \$837  = \$835  & \$836 ;
+  assign \$838  = lvt_timer[7:0] >= 5'h10;
+  assign t_go = \$837  & \$838 ;
+  assign \$839  = expire | dl_due;
+  assign \$840  = ~ lvt_timer[16];
+  assign \$841  = \$839  & \$840 ;
+  assign \$842  = lvt_timer[7:0] < 5'h10;
+  assign t_bad = \$841  & \$842 ;
+  assign \$843  = err_reserved_r | err_reserved_w;
+  assign \$844  = err_send | self_bad;
+  assign \$845  = msg_illegal | lint0_illegal;
+  assign \$846  = \$845  | lint1_illegal;
+  assign \$847  = \$846  | t_bad;
+  assign \$848  = ~ lvt_error[16];
+  assign \$849  = err_seen & \$848 ;
+  assign \$850  = lvt_error[7:0] >= 5'h10;
+  assign e_go = \$849  & \$850 ;
+  assign \$851  = 1'h1 << msg_in__vector[4:0];
+  assign \$852  = 1'h1 << msg_in__vector[7:5];
+  assign \$853  = msg_take ? \$852  : 15'h0000;
+  assign \$854  = \$853 [0] ? \$851 [31:0] : 32'd0;
+  assign \$855  = \$853 [1] ? \$851 [31:0] : 32'd0;
+  assign \$856  = \$853 [2] ? \$851 [31:0] : 32'd0;
+  assign \$857  = \$853 [3] ? \$851 [31:0] : 32'd0;
+  assign \$858  = \$853 [4] ? \$851 [31:0] : 32'd0;
+  assign \$859  = \$853 [5] ? \$851 [31:0] : 32'd0;
+  assign \$860  = \$853 [6] ? \$851 [31:0] : 32'd0;
+  assign \$861  = \$853 [7] ? \$851 [31:0] : 32'd0;
+  assign \$862  = ~ { \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854  };
+  assign \$863  = tmr & \$862 ;
+  assign \$865  = \$864  ? { \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage0 = \$863  | \$865 ;
+  assign \$866  = 1'h1 << lvt_lint0[4:0];
+  assign \$867  = 1'h1 << lvt_lint0[7:5];
+  assign \$868  = lint0_go ? \$867  : 15'h0000;
+  assign \$869  = \$868 [0] ? \$866 [31:0] : 32'd0;
+  assign \$870  = \$868 [1] ? \$866 [31:0] : 32'd0;
+  assign \$871  = \$868 [2] ? \$866 [31:0] : 32'd0;
+  assign \$872  = \$868 [3] ? \$866 [31:0] : 32'd0;
+  assign \$873  = \$868 [4] ? \$866 [31:0] : 32'd0;
+  assign \$874  = \$868 [5] ? \$866 [31:0] : 32'd0;
+  assign \$875  = \$868 [6] ? \$866 [31:0] : 32'd0;
+  assign \$876  = \$868 [7] ? \$866 [31:0] : 32'd0;
+  assign \$877  = ~ { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
+  assign \$878  = tmr_stage0 & \$877 ;
+  assign \$880  = \$879  ? { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage1 = \$878  | \$880 ;
+  assign \$881  = 1'h1 << lvt_lint1[4:0];
+  assign \$882  = 1'h1 << lvt_lint1[7:5];
+  assign \$883  = lint1_go ? \$882  : 15'h0000;
+  assign \$884  = \$883 [0] ? \$881 [31:0] : 32'd0;
+  assign \$885  = \$883 [1] ? \$881 [31:0] : 32'd0;
+  assign \$886  = \$883 [2] ? \$881 [31:0] : 32'd0;
+  assign \$887  = \$883 [3] ? \$881 [31:0] : 32'd0;
+  assign \$888  = \$883 [4] ? \$881 [31:0] : 32'd0;
+  assign \$889  = \$883 [5] ? \$881 [31:0] : 32'd0;
+  assign \$890  = \$883 [6] ? \$881 [31:0] : 32'd0;
+  assign \$891  = \$883 [7] ? \$881 [31:0] : 32'd0;
+  assign \$892  = ~ { \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  };
+  assign \$893  = tmr_stage1 & \$892 ;
+  assign \$895  = \$894  ? { \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  } : 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage2 = \$893  | \$895 ;
+  assign \$896  = 1'h1 << lvt_timer[4:0];
+  assign \$897  = 1'h1 << lvt_timer[7:5];
+  assign \$898  = t_go ? \$897  : 15'h0000;
+  assign \$899  = \$898 [0] ? \$896 [31:0] : 32'd0;
+  assign \$900  = \$898 [1] ? \$896 [31:0] : 32'd0;
+  assign \$901  = \$898 [2] ? \$896 [31:0] : 32'd0;
+  assign \$902  = \$898 [3] ? \$896 [31:0] : 32'd0;
+  assign \$903  = \$898 [4] ? \$896 [31:0] : 32'd0;
+  assign \$904  = \$898 [5] ? \$896 [31:0] : 32'd0;
+  assign \$905  = \$898 [6] ? \$896 [31:0] : 32'd0;
+  assign \$906  = \$898 [7] ? \$896 [31:0] : 32'd0;
+  assign \$907  = ~ { \$906 , \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899  };
+  assign \$908  = tmr_stage2 & \$907 ;
+  assign \$910  = 1'h1 << lvt_error[4:0];
+  assign \$911  = 1'h1 << lvt_error[7:5];
+  assign \$912  = e_go ? \$911  : 15'h0000;
+  assign \$913  = \$912 [0] ? \$910 [31:0] : 32'd0;
+  assign \$914  = \$912 [1] ? \$910 [31:0] : 32'd0;
+  assign \$915  = \$912 [2] ? \$910 [31:0] : 32'd0;
+  assign \$916  = \$912 [3] ? \$910 [31:0] : 32'd0;
+  assign \$917  = \$912 [4] ? \$910 [31:0] : 32'd0;
+  assign \$918  = \$912 [5] ? \$910 [31:0] : 32'd0;
+  assign \$919  = \$912 [6] ? \$910 [31:0] : 32'd0;
+  assign \$920  = \$912 [7] ? \$910 [31:0] : 32'd0;
+  assign \$921  = ~ { \$920 , \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913  };
+  assign \$922  = tmr_stage3 & \$921 ;
+  assign \$924  = msg_init | lint0_init;
+  assign init_go = \$924  | lint1_init;
+  assign \$925  = { \$381 , \$384 [6:4] } <= 1'h0;
+  assign \$926  = { \$381 , \$384 [6:4] } <= 1'h1;
+  assign \$927  = { \$381 , \$384 [6:4] } <= 2'h2;
+  assign \$928  = { \$381 , \$384 [6:4] } <= 2'h3;
+  assign \$929  = { \$381 , \$384 [6:4] } <= 3'h4;
+  assign \$930  = { \$381 , \$384 [6:4] } <= 3'h5;
+  assign \$931  = { \$381 , \$384 [6:4] } <= 3'h6;
+  assign \$932  = { \$381 , \$384 [6:4] } <= 3'h7;
+  assign \$933  = { \$381 , \$384 [6:4] } <= 4'h8;
+  assign \$934  = { \$381 , \$384 [6:4] } <= 4'h9;
+  assign \$935  = { \$381 , \$384 [6:4] } <= 4'ha;
+  assign \$936  = { \$381 , \$384 [6:4] } <= 4'hb;
+  assign \$937  = { \$381 , \$384 [6:4] } <= 4'hc;
+  assign \$938  = { \$381 , \$384 [6:4] } <= 4'hd;
+  assign \$939  = { \$381 , \$384 [6:4] } <= 4'he;
+  assign \$940  = ~ msr_ready;
+  assign \$941  = msr__valid & \$940 ;
+  assign \$942  = msr_acc & is_base_q;
+  assign \$943  = \$942  & msr__write;
+  assign \$944  = \$943  & base_ok;
+  assign \$946  = deliverable ? irrv : svr[7:0];
+  assign \$947  = x2_go & msr__write;
+  assign \$948  = \$947  & x2_is_icr_q;
+  assign \$949  = apic_base[10] ? msr__wdata[63:32] : { 24'h000000, icr_hi[31:24] };
+  assign \$950  = eoi_go & eoi_level;
+  assign \$951  = ~ svr[12];
+  assign \$952  = \$950  & \$951 ;
+  assign \$953  = | tmcct;
+  assign \$954  = lvt_timer[18:17] == 1'h1;
+  assign \$955  = \$954  ? tmict : 32'd0;
+  assign \$956  = tmcct - 1'h1;
+  assign \$957  = presc + 1'h1;
+  assign \$958  = msr__wdata - 1'h1;
+  assign \$959  = | msr__wdata;
+  assign \$960  = ~ init_go;
+  assign \$961  = ~ base_disable;
+  assign \$962  = \$960  & \$961 ;
+  assign \$963  = ~ dl_due;
+  assign \$964  = hit_k & \$963 ;
+  assign \$965  = ~ tsc_switch;
+  assign \$966  = \$964  & \$965 ;
+  assign \$967  = dl_write ? hit_w : \$966 ;
+  assign \$968  = \$962  & \$967 ;
+  assign \$969  = dl_due | tsc_switch;
+  assign \$970  = esr_write ? 8'h00 : esr_pending;
+  assign \$971  = \$970  | err;
+  assign \$972  = | err;
+  assign \$973  = ~ { \$688 , \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681  };
+  assign \$974  = irr & \$973 ;
+  assign \$975  = \$974  | { \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854  };
+  assign \$976  = \$975  | { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
+  assign \$977  = \$976  | { \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  };
+  assign \$978  = \$977  | { \$906 , \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899  };
+  assign \$979  = \$978  | { \$920 , \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913  };
+  assign \$980  = inta_go & eoi_go;
+  assign \$981  = ~ remote_eoi;
+  assign \$982  = remote_irr & \$981 ;
+  assign \$983  = \$982  | remote_set;
+  assign \$984  = ~ eoi_go;
+  assign \$985  = inta_go & \$984 ;
+  assign \$986  = ~ inta_go;
+  assign \$987  = eoi_go & \$986 ;
+  assign \$988  = 1'h1 << irrv[7:4];
+  assign \$989  = { 15'h0000, isr_valid } | \$988 ;
+  assign \$990  = 1'h1 << { \$414 , \$419  };
+  assign \$991  = ~ \$990 ;
+  assign \$992  = { 15'h0000, isr_valid } & \$991 ;
+  assign \$993  = ! irrv[7:4];
+  assign \$994  = irrv[7:4] == 1'h1;
+  assign \$995  = irrv[7:4] == 2'h2;
+  assign \$996  = irrv[7:4] == 2'h3;
+  assign \$997  = irrv[7:4] == 3'h4;
+  assign \$998  = irrv[7:4] == 3'h5;
+  assign \$999  = irrv[7:4] == 3'h6;
+  assign \$1000  = irrv[7:4] == 3'h7;
+  assign \$1001  = irrv[7:4] == 4'h8;
+  assign \$1002  = irrv[7:4] == 4'h9;
+  assign \$1003  = irrv[7:4] == 4'ha;
+  assign \$1004  = irrv[7:4] == 4'hb;
+  assign \$1005  = irrv[7:4] == 4'hc;
+  assign \$1006  = irrv[7:4] == 4'hd;
+  assign \$1007  = irrv[7:4] == 4'he;
+  assign \$1008  = irrv[7:4] == 4'hf;
+  assign \$1009  = ~ nmi_ack;
+  assign \$1010  = nmi & \$1009 ;
+  assign \$1011  = msg_nmi | lint0_nmi;
+  assign \$1012  = \$1011  | lint1_nmi;
+  assign \$1013  = \$1010  | \$1012 ;
+  assign \$1014  = init_go | base_disable;
+  always @(posedge clk)
+    \irr_any$92  <= \$1015 ;
+  always @(posedge clk)
+    irrv <= \$1016 ;
+  always @(posedge clk)
+    irr_ge <= \$1017 ;
+  always @(posedge clk)
+    is_base_q <= \$1018 ;
+  always @(posedge clk)
+    is_dl_q <= \$1019 ;
+  always @(posedge clk)
+    gp_hit_q <= \$1020 ;
+  always @(posedge clk)
+    gp_sel_q <= \$1021 ;
+  always @(posedge clk)
+    x2_hit_q <= \$1022 ;
+  always @(posedge clk)
+    x2_rd_ok_q <= \$1023 ;
+  always @(posedge clk)
+    x2_wr_ok_q <= \$1024 ;
+  always @(posedge clk)
+    x2_off_q <= \$1025 ;
+  always @(posedge clk)
+    x2_is_id_q <= \$1026 ;
+  always @(posedge clk)
+    x2_is_ldr_q <= \$1027 ;
+  always @(posedge clk)
+    x2_is_icr_q <= \$1028 ;
+  always @(posedge clk)
+    x2_is_self_ipi_q <= \$1029 ;
+  always @(posedge clk)
+    msr_seen <= \$1030 ;
+  always @(posedge clk)
+    base_wdata_disabled_q <= \$1031 ;
+  always @(posedge clk)
+    base_wdata_xapic_q <= \$1032 ;
+  always @(posedge clk)
+    base_wdata_x2apic_q <= \$1033 ;
+  always @(posedge clk)
+    base_wdata_gp_ok_q <= \$1034 ;
+  always @(posedge clk)
+    apic_base <= \$1035 ;
+  always @(posedge clk)
+    ack_valid <= \$1036 ;
+  always @(posedge clk)
+    ack_vector <= \$1037 ;
+  always @(posedge clk)
+    icr_dest32 <= \$1038 ;
+  always @(posedge clk)
+    id_reg <= \$1039 ;
+  always @(posedge clk)
+    id_set <= \$1040 ;
+  always @(posedge clk)
+    ipi__valid <= \$1041 ;
+  always @(posedge clk)
+    ipi__vector <= \$1042 ;
+  always @(posedge clk)
+    ipi__delivery_mode <= \$1043 ;
+  always @(posedge clk)
+    ipi__dest_mode <= \$1044 ;
+  always @(posedge clk)
+    ipi__shorthand <= \$1045 ;
+  always @(posedge clk)
+    ipi__trigger <= \$1046 ;
+  always @(posedge clk)
+    ipi__level <= \$1047 ;
+  always @(posedge clk)
+    ipi__dest <= \$1048 ;
+  always @(posedge clk)
+    ipi__source <= \$1049 ;
+  always @(posedge clk)
+    eoi__valid <= \$1050 ;
+  always @(posedge clk)
+    eoi__vector <= \$1051 ;
+  always @(posedge clk)
+    lint_prev <= \$1052 ;
+  always @(posedge clk)
+    tmcct <= \$1053 ;
+  always @(posedge clk)
+    presc <= \$1054 ;
+  always @(posedge clk)
+    dl_wdata_m1 <= \$1055 ;
+  always @(posedge clk)
+    dl_wdata_nz <= \$1056 ;
+  always @(posedge clk)
+    dl_due <= \$1057 ;
+  always @(posedge clk)
+    tsc_deadline <= \$1058 ;
+  always @(posedge clk)
+    tsc_deadline_m1 <= \$1059 ;
+  always @(posedge clk)
+    esr_pending <= \$1060 ;
+  always @(posedge clk)
+    err_seen <= \$1061 ;
+  always @(posedge clk)
+    esr <= \$1062 ;
+  always @(posedge clk)
+    irr <= \$1063 ;
+  always @(posedge clk)
+    tmr <= \$1064 ;
+  always @(posedge clk)
+    settle <= \$1065 ;
+  always @(posedge clk)
+    remote_irr <= \$1066 ;
+  always @(posedge clk)
+    isr_valid <= \$1067 ;
+  always @(posedge clk)
+    isr_low0 <= \$1068 ;
+  always @(posedge clk)
+    isr_low1 <= \$1069 ;
+  always @(posedge clk)
+    isr_low2 <= \$1070 ;
+  always @(posedge clk)
+    isr_low3 <= \$1071 ;
+  always @(posedge clk)
+    isr_low4 <= \$1072 ;
+  always @(posedge clk)
+    isr_low5 <= \$1073 ;
+  always @(posedge clk)
+    isr_low6 <= \$1074 ;
+  always @(posedge clk)
+    isr_low7 <= \$1075 ;
+  always @(posedge clk)
+    isr_low8 <= \$1076 ;
+  always @(posedge clk)
+    isr_low9 <= \$1077 ;
+  always @(posedge clk)
+    isr_low10 <= \$1078 ;
+  always @(posedge clk)
+    isr_low11 <= \$1079 ;
+  always @(posedge clk)
+    isr_low12 <= \$1080 ;
+  always @(posedge clk)
+    isr_low13 <= \$1081 ;
+  always @(posedge clk)
+    isr_low14 <= \$1082 ;
+  always @(posedge clk)
+    isr_low15 <= \$1083 ;
+  always @(posedge clk)
+    nmi <= \$1084 ;
+  always @(posedge clk)
+    tpr <= \$1085 ;
+  always @(posedge clk)
+    ldr <= \$1086 ;
+  always @(posedge clk)
+    dfr <= \$1087 ;
+  always @(posedge clk)
+    svr <= \$1088 ;
+  always @(posedge clk)
+    icr_lo <= \$1089 ;
+  always @(posedge clk)
+    icr_hi <= \$1090 ;
+  always @(posedge clk)
+    lvt_timer <= \$1091 ;
+  always @(posedge clk)
+    lvt_thermal <= \$1092 ;
+  always @(posedge clk)
+    lvt_perfmon <= \$1093 ;
+  always @(posedge clk)
+    lvt_lint0 <= \$1094 ;
+  always @(posedge clk)
+    lvt_lint1 <= \$1095 ;
+  always @(posedge clk)
+    lvt_error <= \$1096 ;
+  always @(posedge clk)
+    tmict <= \$1097 ;
+  always @(posedge clk)
+    tdcr <= \$1098 ;
+  always @(posedge clk)
+    init <= \$1099 ;
+  always @(posedge clk)
+    sipi <= \$1100 ;
+  always @(posedge clk)
+    sipi_vector <= \$1101 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     tpr_next = tpr;
@@ -3186,7 +3343,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h030:
             /* empty */;
         12'h080:
-            tpr_next = \$587 ;
+            tpr_next = \$611 ;
       endcase
     end
   end
@@ -3210,7 +3367,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0c0:
             /* empty */;
         12'h0d0:
-            ldr_next = \$588 ;
+            ldr_next = \$612 ;
       endcase
     end
   end
@@ -3236,7 +3393,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0d0:
             /* empty */;
         12'h0e0:
-            dfr_next = \$589 ;
+            dfr_next = \$613 ;
       endcase
     end
   end
@@ -3264,7 +3421,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            svr_next = \$590 ;
+            svr_next = \$614 ;
       endcase
     end
   end
@@ -3302,8 +3459,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$599 ) begin
-              icr_lo_next = \$600 ;
+            if (\$623 ) begin
+              icr_lo_next = \$624 ;
             end
       endcase
     end
@@ -3344,7 +3501,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h300:
             /* empty */;
         12'h310:
-            icr_hi_next = \$623 ;
+            icr_hi_next = \$647 ;
       endcase
     end
   end
@@ -3372,8 +3529,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_timer_next = \$593 ;
+            if (\$616 ) begin
+              lvt_timer_next = \$617 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3388,7 +3545,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            lvt_timer_next = \$626 ;
+            lvt_timer_next = \$650 ;
       endcase
     end
   end
@@ -3416,8 +3573,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_thermal_next = \$594 ;
+            if (\$616 ) begin
+              lvt_thermal_next = \$618 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3434,7 +3591,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h320:
             /* empty */;
         12'h330:
-            lvt_thermal_next = \$636 ;
+            lvt_thermal_next = \$660 ;
       endcase
     end
   end
@@ -3462,8 +3619,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_perfmon_next = \$595 ;
+            if (\$616 ) begin
+              lvt_perfmon_next = \$619 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3482,7 +3639,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h330:
             /* empty */;
         12'h340:
-            lvt_perfmon_next = \$639 ;
+            lvt_perfmon_next = \$663 ;
       endcase
     end
   end
@@ -3510,8 +3667,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_lint0_next = \$596 ;
+            if (\$616 ) begin
+              lvt_lint0_next = \$620 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3532,7 +3689,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h340:
             /* empty */;
         12'h350:
-            lvt_lint0_next = \$642 ;
+            lvt_lint0_next = \$666 ;
       endcase
     end
   end
@@ -3560,8 +3717,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_lint1_next = \$597 ;
+            if (\$616 ) begin
+              lvt_lint1_next = \$621 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3584,7 +3741,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h350:
             /* empty */;
         12'h360:
-            lvt_lint1_next = \$645 ;
+            lvt_lint1_next = \$669 ;
       endcase
     end
   end
@@ -3612,8 +3769,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h0e0:
             /* empty */;
         12'h0f0:
-            if (\$592 ) begin
-              lvt_error_next = \$598 ;
+            if (\$616 ) begin
+              lvt_error_next = \$622 ;
             end
         12'b00010???0000:
             /* empty */;
@@ -3638,7 +3795,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h360:
             /* empty */;
         12'h370:
-            lvt_error_next = \$648 ;
+            lvt_error_next = \$672 ;
       endcase
     end
   end
@@ -3680,7 +3837,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$633 ) begin
+            if (\$657 ) begin
               tmict_next = 32'd0;
             end
         12'h330:
@@ -3694,8 +3851,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$650 ) begin
-              tmict_next = \$651 ;
+            if (\$674 ) begin
+              tmict_next = \$675 ;
             end
       endcase
     end
@@ -3754,17 +3911,19 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h390:
             /* empty */;
         12'h3e0:
-            tdcr_next = \$652 ;
+            tdcr_next = \$676 ;
       endcase
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (\$463 ) begin
+    if (\$495 ) begin
       apr = tpr[7:0];
+    end else if (\$498 ) begin
+      apr = { irrv[7:4], 4'h0 };
     end else begin
-      apr = { \$465 , 4'h0 };
+      apr = { \$499 , 4'h0 };
     end
   end
   always @* begin
@@ -4440,11 +4599,11 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     r_data = 32'd0;
     casez (r_addr)
       12'h020:
-          r_data = { \$552 , 24'h000000 };
+          r_data = { \$572 , 24'h000000 };
       12'h030:
           r_data = 32'd17104916;
       12'h080:
-          r_data = \$553 ;
+          r_data = \$573 ;
       12'h090:
           r_data = { 24'h000000, apr };
       12'h0a0:
@@ -4454,41 +4613,41 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
       12'h0c0:
           r_data = 32'd0;
       12'h0d0:
-          r_data = \$554 ;
+          r_data = \$574 ;
       12'h0e0:
-          r_data = \$555 ;
+          r_data = \$575 ;
       12'h0f0:
-          r_data = \$556 ;
+          r_data = \$576 ;
       12'b00010???0000:
-          r_data = { \$551 , \$549  };
+          r_data = { \$571 , \$569  };
       12'b00011???0000:
-          r_data = \$557 ;
+          r_data = \$577 ;
       12'b00100???0000:
-          r_data = \$558 ;
+          r_data = \$578 ;
       12'h280:
           r_data = { 24'h000000, esr };
       12'h300:
-          r_data = \$561 ;
+          r_data = \$581 ;
       12'h310:
-          r_data = \$562 ;
+          r_data = \$582 ;
       12'h320:
-          r_data = \$563 ;
+          r_data = \$583 ;
       12'h330:
-          r_data = \$564 ;
+          r_data = \$584 ;
       12'h340:
-          r_data = \$565 ;
+          r_data = \$585 ;
       12'h350:
-          r_data = \$568 ;
+          r_data = \$588 ;
       12'h360:
-          r_data = \$571 ;
+          r_data = \$591 ;
       12'h370:
-          r_data = \$572 ;
+          r_data = \$592 ;
       12'h380:
-          r_data = \$573 ;
+          r_data = \$593 ;
       12'h390:
           r_data = tmcct;
       12'h3e0:
-          r_data = \$574 ;
+          r_data = \$594 ;
     endcase
   end
   always @* begin
@@ -4567,7 +4726,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (is_base_q) begin
-      msr__rdata = \$577 ;
+      msr__rdata = \$597 ;
     end else if (is_dl_q) begin
       msr__rdata = tsc_deadline;
     end else begin
@@ -4577,8 +4736,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_bad = 1'h0;
-    if (\$585 ) begin
-      if (\$586 ) begin
+    if (\$609 ) begin
+      if (\$610 ) begin
         self_bad = 1'h1;
       end
     end
@@ -4586,9 +4745,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     self_send = 1'h0;
-    if (\$585 ) begin
+    if (\$609 ) begin
       (* full_case = 32'd1 *)
-      if (\$586 ) begin
+      if (\$610 ) begin
       end else begin
         self_send = 1'h1;
       end
@@ -4694,8 +4853,8 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$599 ) begin
-              if (\$608 ) begin
+            if (\$623 ) begin
+              if (\$632 ) begin
                 err_send = 1'h1;
               end
             end
@@ -4736,9 +4895,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h280:
             /* empty */;
         12'h300:
-            if (\$599 ) begin
-              if (\$608 ) begin
-              end else if (\$622 ) begin
+            if (\$623 ) begin
+              if (\$632 ) begin
+              end else if (\$646 ) begin
                 icr_send = 1'h1;
               end
             end
@@ -4783,7 +4942,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h310:
             /* empty */;
         12'h320:
-            if (\$633 ) begin
+            if (\$657 ) begin
               tsc_switch = 1'h1;
             end
       endcase
@@ -4839,7 +4998,7 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
         12'h370:
             /* empty */;
         12'h380:
-            if (\$650 ) begin
+            if (\$674 ) begin
               tmict_load = 1'h1;
             end
       endcase
@@ -4908,863 +5067,898 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    msg_illegal = 1'h0;
-    if (\$671 ) begin
-      if (\$680 ) begin
-        if (\$681 ) begin
-          msg_illegal = 1'h1;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    msg_take = 1'h0;
-    if (\$671 ) begin
-      if (\$680 ) begin
-        (* full_case = 32'd1 *)
-        if (\$681 ) begin
-        end else begin
-          msg_take = 1'h1;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_nmi = 1'h0;
-    if (\$671 ) begin
-      msg_nmi = \$682 ;
+    if (\$706 ) begin
+      msg_nmi = \$707 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_init = 1'h0;
-    if (\$671 ) begin
-      msg_init = \$688 ;
+    if (\$706 ) begin
+      msg_init = \$713 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     msg_sipi = 1'h0;
-    if (\$671 ) begin
-      msg_sipi = \$689 ;
+    if (\$706 ) begin
+      msg_sipi = \$714 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$966  = irr_any8;
+    \$1015  = irr_any8;
     if (rst) begin
-      \$966  = 1'h0;
+      \$1015  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$967  = { \$381 , \$384  };
+    \$1016  = { \$381 , \$384  };
     if (rst) begin
-      \$967  = 8'h00;
+      \$1016  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$968  = { 1'h1, \$901 , \$900 , \$899 , \$898 , \$897 , \$896 , \$895 , \$894 , \$893 , \$892 , \$891 , \$890 , \$889 , \$888 , \$887  };
+    \$1017  = { 1'h1, \$939 , \$938 , \$937 , \$936 , \$935 , \$934 , \$933 , \$932 , \$931 , \$930 , \$929 , \$928 , \$927 , \$926 , \$925  };
     if (rst) begin
-      \$968  = 16'h0000;
+      \$1017  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$969  = is_base;
+    \$1018  = is_base;
     if (rst) begin
-      \$969  = 1'h0;
+      \$1018  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$970  = is_dl;
+    \$1019  = is_dl;
     if (rst) begin
-      \$970  = 1'h0;
+      \$1019  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$971  = gp_hit;
-    if (rst) begin
-      \$971  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$972  = gp_sel;
-    if (rst) begin
-      \$972  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$973  = x2_hit;
-    if (rst) begin
-      \$973  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$974  = x2_rd_ok;
-    if (rst) begin
-      \$974  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$975  = x2_wr_ok;
-    if (rst) begin
-      \$975  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$976  = x2_off;
-    if (rst) begin
-      \$976  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$977  = x2_is_id;
-    if (rst) begin
-      \$977  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$978  = x2_is_ldr;
-    if (rst) begin
-      \$978  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$979  = x2_is_icr;
-    if (rst) begin
-      \$979  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$980  = x2_is_self_ipi;
-    if (rst) begin
-      \$980  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$981  = \$903 ;
-    if (rst) begin
-      \$981  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$982  = apic_base;
-    if (\$906 ) begin
-      \$982  = \$907 ;
-    end
-    if (rst) begin
-      \$982  = 64'h00000000fee00800;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$983  = inta;
-    if (rst) begin
-      \$983  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$984  = ack_vector;
-    if (inta) begin
-      \$984  = \$908 ;
-    end
-    if (rst) begin
-      \$984  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$985  = icr_dest32;
-    if (\$910 ) begin
-      \$985  = msr__wdata[63:32];
-    end
-    if (\$965 ) begin
-      \$985  = 32'd0;
-    end
-    if (rst) begin
-      \$985  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$986  = id_reg;
-    if (id_write) begin
-      \$986  = wdata[31:24];
-    end
-    if (rst) begin
-      \$986  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$987  = id_set;
-    if (id_write) begin
-      \$987  = 1'h1;
-    end
-    if (base_disable) begin
-      \$987  = 1'h0;
-    end
-    if (rst) begin
-      \$987  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (icr_send) begin
-      \$988  = 1'h1;
-    end else if (self_send) begin
-      \$988  = 1'h1;
-    end else begin
-      \$988  = busy_after;
-    end
-    if (rst) begin
-      \$988  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$989  = ipi__vector;
-    if (icr_send) begin
-      \$989  = icr_lo_next[7:0];
-    end else if (self_send) begin
-      \$989  = msr__wdata[7:0];
-    end
-    if (rst) begin
-      \$989  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$990  = ipi__delivery_mode;
-    if (icr_send) begin
-      \$990  = icr_lo_next[10:8];
-    end else if (self_send) begin
-      \$990  = 3'h0;
-    end
-    if (rst) begin
-      \$990  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$991  = ipi__dest_mode;
-    if (icr_send) begin
-      \$991  = icr_lo_next[11];
-    end else if (self_send) begin
-      \$991  = 1'h0;
-    end
-    if (rst) begin
-      \$991  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$992  = ipi__shorthand;
-    if (icr_send) begin
-      \$992  = icr_lo_next[19:18];
-    end else if (self_send) begin
-      \$992  = 2'h1;
-    end
-    if (rst) begin
-      \$992  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$993  = ipi__trigger;
-    if (icr_send) begin
-      \$993  = icr_lo_next[15];
-    end else if (self_send) begin
-      \$993  = 1'h0;
-    end
-    if (rst) begin
-      \$993  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$994  = ipi__level;
-    if (icr_send) begin
-      \$994  = icr_lo_next[14];
-    end else if (self_send) begin
-      \$994  = 1'h0;
-    end
-    if (rst) begin
-      \$994  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$995  = ipi__dest;
-    if (icr_send) begin
-      \$995  = \$911 ;
-    end else if (self_send) begin
-      \$995  = 32'd0;
-    end
-    if (rst) begin
-      \$995  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$996  = ipi__source;
-    if (icr_send) begin
-      \$996  = \$3 ;
-    end else if (self_send) begin
-      \$996  = \$3 ;
-    end
-    if (rst) begin
-      \$996  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$997  = \$914 ;
-    if (rst) begin
-      \$997  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$998  = eoi__vector;
-    if (eoi_go) begin
-      \$998  = eoi_vec;
-    end
-    if (rst) begin
-      \$998  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$999  = { lint1, lint0 };
-    if (rst) begin
-      \$999  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1000  = tmcct;
-    if (tmict_load) begin
-      \$1000  = wdata;
-    end else if (tsc_switch) begin
-      \$1000  = 32'd0;
-    end else if (dec) begin
-      (* full_case = 32'd1 *)
-      if (expire) begin
-        \$1000  = \$917 ;
-      end else begin
-        \$1000  = \$918 [31:0];
-      end
-    end
-    if (\$965 ) begin
-      \$1000  = 32'd0;
-    end
-    if (rst) begin
-      \$1000  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1001  = presc;
-    if (tmict_load) begin
-      \$1001  = 7'h00;
-    end else if (tsc_switch) begin
-      \$1001  = 7'h00;
-    end else if (dec) begin
-      \$1001  = 7'h00;
-    end else if (\$915 ) begin
-      \$1001  = \$919 [6:0];
-    end
-    if (\$965 ) begin
-      \$1001  = 7'h00;
-    end
-    if (rst) begin
-      \$1001  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1002  = tsc_deadline;
-    if (dl_write) begin
-      \$1002  = msr__wdata;
-    end else if (\$920 ) begin
-      \$1002  = 64'h0000000000000000;
-    end
-    if (\$965 ) begin
-      \$1002  = 64'h0000000000000000;
-    end
-    if (rst) begin
-      \$1002  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1003  = \$922 ;
-    if (\$965 ) begin
-      \$1003  = 8'h00;
-    end
-    if (rst) begin
-      \$1003  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1004  = \$923 ;
-    if (\$965 ) begin
-      \$1004  = 1'h0;
-    end
-    if (rst) begin
-      \$1004  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1005  = esr;
-    if (esr_write) begin
-      \$1005  = esr_pending;
-    end
-    if (\$965 ) begin
-      \$1005  = 8'h00;
-    end
-    if (rst) begin
-      \$1005  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1006  = \$930 ;
-    if (\$965 ) begin
-      \$1006  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-    if (rst) begin
-      \$1006  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1007  = tmr_stage4;
-    if (\$965 ) begin
-      \$1007  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-    if (rst) begin
-      \$1007  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1008  = \$931 ;
-    if (rst) begin
-      \$1008  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1009  = \$934 ;
-    if (\$965 ) begin
-      \$1009  = 2'h0;
-    end
-    if (rst) begin
-      \$1009  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1010  = isr_valid;
-    if (\$936 ) begin
-      \$1010  = \$940 [15:0];
-    end else if (\$938 ) begin
-      \$1010  = \$943 [15:0];
-    end
-    if (\$965 ) begin
-      \$1010  = 16'h0000;
-    end
-    if (rst) begin
-      \$1010  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1011  = isr_low0;
-    if (inta_go) begin
-      if (\$944 ) begin
-        \$1011  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1011  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1012  = isr_low1;
-    if (inta_go) begin
-      if (\$945 ) begin
-        \$1012  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1012  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1013  = isr_low2;
-    if (inta_go) begin
-      if (\$946 ) begin
-        \$1013  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1013  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1014  = isr_low3;
-    if (inta_go) begin
-      if (\$947 ) begin
-        \$1014  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1014  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1015  = isr_low4;
-    if (inta_go) begin
-      if (\$948 ) begin
-        \$1015  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1015  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1016  = isr_low5;
-    if (inta_go) begin
-      if (\$949 ) begin
-        \$1016  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1016  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1017  = isr_low6;
-    if (inta_go) begin
-      if (\$950 ) begin
-        \$1017  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1017  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1018  = isr_low7;
-    if (inta_go) begin
-      if (\$951 ) begin
-        \$1018  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1018  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1019  = isr_low8;
-    if (inta_go) begin
-      if (\$952 ) begin
-        \$1019  = irrv[3:0];
-      end
-    end
-    if (rst) begin
-      \$1019  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1020  = isr_low9;
-    if (inta_go) begin
-      if (\$953 ) begin
-        \$1020  = irrv[3:0];
-      end
-    end
+    \$1020  = gp_hit;
     if (rst) begin
       \$1020  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1021  = isr_low10;
-    if (inta_go) begin
-      if (\$954 ) begin
-        \$1021  = irrv[3:0];
-      end
-    end
+    \$1021  = gp_sel;
     if (rst) begin
       \$1021  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1022  = isr_low11;
-    if (inta_go) begin
-      if (\$955 ) begin
-        \$1022  = irrv[3:0];
-      end
-    end
+    \$1022  = x2_hit;
     if (rst) begin
-      \$1022  = 4'h0;
+      \$1022  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1023  = isr_low12;
-    if (inta_go) begin
-      if (\$956 ) begin
-        \$1023  = irrv[3:0];
-      end
-    end
+    \$1023  = x2_rd_ok;
     if (rst) begin
-      \$1023  = 4'h0;
+      \$1023  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1024  = isr_low13;
-    if (inta_go) begin
-      if (\$957 ) begin
-        \$1024  = irrv[3:0];
-      end
-    end
+    \$1024  = x2_wr_ok;
     if (rst) begin
-      \$1024  = 4'h0;
+      \$1024  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1025  = isr_low14;
-    if (inta_go) begin
-      if (\$958 ) begin
-        \$1025  = irrv[3:0];
-      end
-    end
+    \$1025  = x2_off;
     if (rst) begin
-      \$1025  = 4'h0;
+      \$1025  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1026  = isr_low15;
-    if (inta_go) begin
-      if (\$959 ) begin
-        \$1026  = irrv[3:0];
-      end
-    end
+    \$1026  = x2_is_id;
     if (rst) begin
-      \$1026  = 4'h0;
+      \$1026  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1027  = \$964 ;
+    \$1027  = x2_is_ldr;
+    if (rst) begin
+      \$1027  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1028  = x2_is_icr;
+    if (rst) begin
+      \$1028  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1029  = x2_is_self_ipi;
+    if (rst) begin
+      \$1029  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1030  = \$941 ;
+    if (rst) begin
+      \$1030  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1031  = base_wdata_disabled;
+    if (rst) begin
+      \$1031  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1032  = base_wdata_xapic;
+    if (rst) begin
+      \$1032  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1033  = base_wdata_x2apic;
+    if (rst) begin
+      \$1033  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1034  = base_wdata_gp_ok;
+    if (rst) begin
+      \$1034  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1035  = apic_base;
+    if (\$944 ) begin
+      \$1035  = \$945 ;
+    end
+    if (rst) begin
+      \$1035  = 64'h00000000fee00800;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1036  = inta;
+    if (rst) begin
+      \$1036  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1037  = ack_vector;
+    if (inta) begin
+      \$1037  = \$946 ;
+    end
+    if (rst) begin
+      \$1037  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1038  = icr_dest32;
+    if (\$948 ) begin
+      \$1038  = msr__wdata[63:32];
+    end
+    if (\$1014 ) begin
+      \$1038  = 32'd0;
+    end
+    if (rst) begin
+      \$1038  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1039  = id_reg;
+    if (id_write) begin
+      \$1039  = wdata[31:24];
+    end
+    if (rst) begin
+      \$1039  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1040  = id_set;
+    if (id_write) begin
+      \$1040  = 1'h1;
+    end
     if (base_disable) begin
-      \$1027  = 1'h0;
+      \$1040  = 1'h0;
     end
     if (rst) begin
-      \$1027  = 1'h0;
+      \$1040  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1028  = tpr_next;
-    if (\$965 ) begin
-      \$1028  = 32'd0;
+    (* full_case = 32'd1 *)
+    if (icr_send) begin
+      \$1041  = 1'h1;
+    end else if (self_send) begin
+      \$1041  = 1'h1;
+    end else begin
+      \$1041  = busy_after;
     end
     if (rst) begin
-      \$1028  = 32'd0;
+      \$1041  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1029  = ldr_next;
-    if (\$965 ) begin
-      \$1029  = 32'd0;
+    \$1042  = ipi__vector;
+    if (icr_send) begin
+      \$1042  = icr_lo_next[7:0];
+    end else if (self_send) begin
+      \$1042  = msr__wdata[7:0];
     end
     if (rst) begin
-      \$1029  = 32'd0;
+      \$1042  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1030  = dfr_next;
-    if (\$965 ) begin
-      \$1030  = 32'd4026531840;
+    \$1043  = ipi__delivery_mode;
+    if (icr_send) begin
+      \$1043  = icr_lo_next[10:8];
+    end else if (self_send) begin
+      \$1043  = 3'h0;
     end
     if (rst) begin
-      \$1030  = 32'd4026531840;
+      \$1043  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1031  = svr_next;
-    if (\$965 ) begin
-      \$1031  = 32'd255;
+    \$1044  = ipi__dest_mode;
+    if (icr_send) begin
+      \$1044  = icr_lo_next[11];
+    end else if (self_send) begin
+      \$1044  = 1'h0;
     end
     if (rst) begin
-      \$1031  = 32'd255;
+      \$1044  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1032  = icr_lo_next;
-    if (\$965 ) begin
-      \$1032  = 32'd0;
+    \$1045  = ipi__shorthand;
+    if (icr_send) begin
+      \$1045  = icr_lo_next[19:18];
+    end else if (self_send) begin
+      \$1045  = 2'h1;
     end
     if (rst) begin
-      \$1032  = 32'd0;
+      \$1045  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1033  = icr_hi_next;
-    if (\$965 ) begin
-      \$1033  = 32'd0;
+    \$1046  = ipi__trigger;
+    if (icr_send) begin
+      \$1046  = icr_lo_next[15];
+    end else if (self_send) begin
+      \$1046  = 1'h0;
     end
     if (rst) begin
-      \$1033  = 32'd0;
+      \$1046  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1034  = lvt_timer_next;
-    if (\$965 ) begin
-      \$1034  = 32'd65536;
+    \$1047  = ipi__level;
+    if (icr_send) begin
+      \$1047  = icr_lo_next[14];
+    end else if (self_send) begin
+      \$1047  = 1'h0;
     end
     if (rst) begin
-      \$1034  = 32'd65536;
+      \$1047  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1035  = lvt_thermal_next;
-    if (\$965 ) begin
-      \$1035  = 32'd65536;
+    \$1048  = ipi__dest;
+    if (icr_send) begin
+      \$1048  = \$949 ;
+    end else if (self_send) begin
+      \$1048  = 32'd0;
     end
     if (rst) begin
-      \$1035  = 32'd65536;
+      \$1048  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1036  = lvt_perfmon_next;
-    if (\$965 ) begin
-      \$1036  = 32'd65536;
+    \$1049  = ipi__source;
+    if (icr_send) begin
+      \$1049  = \$3 ;
+    end else if (self_send) begin
+      \$1049  = \$3 ;
     end
     if (rst) begin
-      \$1036  = 32'd65536;
+      \$1049  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1037  = lvt_lint0_next;
-    if (\$965 ) begin
-      \$1037  = 32'd65536;
-    end
+    \$1050  = \$952 ;
     if (rst) begin
-      \$1037  = 32'd65536;
+      \$1050  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1038  = lvt_lint1_next;
-    if (\$965 ) begin
-      \$1038  = 32'd65536;
+    \$1051  = eoi__vector;
+    if (eoi_go) begin
+      \$1051  = eoi_vec;
     end
     if (rst) begin
-      \$1038  = 32'd65536;
+      \$1051  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1039  = lvt_error_next;
-    if (\$965 ) begin
-      \$1039  = 32'd65536;
-    end
+    \$1052  = { lint1, lint0 };
     if (rst) begin
-      \$1039  = 32'd65536;
+      \$1052  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1040  = tmict_next;
-    if (\$965 ) begin
-      \$1040  = 32'd0;
+    \$1053  = tmcct;
+    if (tmict_load) begin
+      \$1053  = wdata;
+    end else if (tsc_switch) begin
+      \$1053  = 32'd0;
+    end else if (dec) begin
+      (* full_case = 32'd1 *)
+      if (expire) begin
+        \$1053  = \$955 ;
+      end else begin
+        \$1053  = \$956 [31:0];
+      end
+    end
+    if (\$1014 ) begin
+      \$1053  = 32'd0;
     end
     if (rst) begin
-      \$1040  = 32'd0;
+      \$1053  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1041  = tdcr_next;
-    if (\$965 ) begin
-      \$1041  = 32'd0;
+    \$1054  = presc;
+    if (tmict_load) begin
+      \$1054  = 7'h00;
+    end else if (tsc_switch) begin
+      \$1054  = 7'h00;
+    end else if (dec) begin
+      \$1054  = 7'h00;
+    end else if (\$953 ) begin
+      \$1054  = \$957 [6:0];
+    end
+    if (\$1014 ) begin
+      \$1054  = 7'h00;
     end
     if (rst) begin
-      \$1041  = 32'd0;
+      \$1054  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1042  = init_go;
+    \$1055  = \$958 [63:0];
     if (rst) begin
-      \$1042  = 1'h0;
+      \$1055  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1043  = msg_sipi;
+    \$1056  = \$959 ;
     if (rst) begin
-      \$1043  = 1'h0;
+      \$1056  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$1044  = sipi_vector;
+    \$1057  = \$968 ;
+    if (rst) begin
+      \$1057  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1058  = tsc_deadline;
+    if (dl_write) begin
+      \$1058  = msr__wdata;
+    end else if (\$969 ) begin
+      \$1058  = 64'h0000000000000000;
+    end
+    if (\$1014 ) begin
+      \$1058  = 64'h0000000000000000;
+    end
+    if (rst) begin
+      \$1058  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1059  = tsc_deadline_m1;
+    if (dl_write) begin
+      \$1059  = dl_wdata_m1;
+    end
+    if (rst) begin
+      \$1059  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1060  = \$971 ;
+    if (\$1014 ) begin
+      \$1060  = 8'h00;
+    end
+    if (rst) begin
+      \$1060  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1061  = \$972 ;
+    if (\$1014 ) begin
+      \$1061  = 1'h0;
+    end
+    if (rst) begin
+      \$1061  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1062  = esr;
+    if (esr_write) begin
+      \$1062  = esr_pending;
+    end
+    if (\$1014 ) begin
+      \$1062  = 8'h00;
+    end
+    if (rst) begin
+      \$1062  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1063  = \$979 ;
+    if (\$1014 ) begin
+      \$1063  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+    if (rst) begin
+      \$1063  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1064  = tmr_stage4;
+    if (\$1014 ) begin
+      \$1064  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+    if (rst) begin
+      \$1064  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1065  = \$980 ;
+    if (rst) begin
+      \$1065  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1066  = \$983 ;
+    if (\$1014 ) begin
+      \$1066  = 2'h0;
+    end
+    if (rst) begin
+      \$1066  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1067  = isr_valid;
+    if (\$985 ) begin
+      \$1067  = \$989 [15:0];
+    end else if (\$987 ) begin
+      \$1067  = \$992 [15:0];
+    end
+    if (\$1014 ) begin
+      \$1067  = 16'h0000;
+    end
+    if (rst) begin
+      \$1067  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1068  = isr_low0;
+    if (inta_go) begin
+      if (\$993 ) begin
+        \$1068  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1068  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1069  = isr_low1;
+    if (inta_go) begin
+      if (\$994 ) begin
+        \$1069  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1069  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1070  = isr_low2;
+    if (inta_go) begin
+      if (\$995 ) begin
+        \$1070  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1070  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1071  = isr_low3;
+    if (inta_go) begin
+      if (\$996 ) begin
+        \$1071  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1071  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1072  = isr_low4;
+    if (inta_go) begin
+      if (\$997 ) begin
+        \$1072  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1072  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1073  = isr_low5;
+    if (inta_go) begin
+      if (\$998 ) begin
+        \$1073  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1073  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1074  = isr_low6;
+    if (inta_go) begin
+      if (\$999 ) begin
+        \$1074  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1074  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1075  = isr_low7;
+    if (inta_go) begin
+      if (\$1000 ) begin
+        \$1075  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1075  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1076  = isr_low8;
+    if (inta_go) begin
+      if (\$1001 ) begin
+        \$1076  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1076  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1077  = isr_low9;
+    if (inta_go) begin
+      if (\$1002 ) begin
+        \$1077  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1077  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1078  = isr_low10;
+    if (inta_go) begin
+      if (\$1003 ) begin
+        \$1078  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1078  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1079  = isr_low11;
+    if (inta_go) begin
+      if (\$1004 ) begin
+        \$1079  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1079  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1080  = isr_low12;
+    if (inta_go) begin
+      if (\$1005 ) begin
+        \$1080  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1080  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1081  = isr_low13;
+    if (inta_go) begin
+      if (\$1006 ) begin
+        \$1081  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1081  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1082  = isr_low14;
+    if (inta_go) begin
+      if (\$1007 ) begin
+        \$1082  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1082  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1083  = isr_low15;
+    if (inta_go) begin
+      if (\$1008 ) begin
+        \$1083  = irrv[3:0];
+      end
+    end
+    if (rst) begin
+      \$1083  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1084  = \$1013 ;
+    if (base_disable) begin
+      \$1084  = 1'h0;
+    end
+    if (rst) begin
+      \$1084  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1085  = tpr_next;
+    if (\$1014 ) begin
+      \$1085  = 32'd0;
+    end
+    if (rst) begin
+      \$1085  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1086  = ldr_next;
+    if (\$1014 ) begin
+      \$1086  = 32'd0;
+    end
+    if (rst) begin
+      \$1086  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1087  = dfr_next;
+    if (\$1014 ) begin
+      \$1087  = 32'd4026531840;
+    end
+    if (rst) begin
+      \$1087  = 32'd4026531840;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1088  = svr_next;
+    if (\$1014 ) begin
+      \$1088  = 32'd255;
+    end
+    if (rst) begin
+      \$1088  = 32'd255;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1089  = icr_lo_next;
+    if (\$1014 ) begin
+      \$1089  = 32'd0;
+    end
+    if (rst) begin
+      \$1089  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1090  = icr_hi_next;
+    if (\$1014 ) begin
+      \$1090  = 32'd0;
+    end
+    if (rst) begin
+      \$1090  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1091  = lvt_timer_next;
+    if (\$1014 ) begin
+      \$1091  = 32'd65536;
+    end
+    if (rst) begin
+      \$1091  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1092  = lvt_thermal_next;
+    if (\$1014 ) begin
+      \$1092  = 32'd65536;
+    end
+    if (rst) begin
+      \$1092  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1093  = lvt_perfmon_next;
+    if (\$1014 ) begin
+      \$1093  = 32'd65536;
+    end
+    if (rst) begin
+      \$1093  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1094  = lvt_lint0_next;
+    if (\$1014 ) begin
+      \$1094  = 32'd65536;
+    end
+    if (rst) begin
+      \$1094  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1095  = lvt_lint1_next;
+    if (\$1014 ) begin
+      \$1095  = 32'd65536;
+    end
+    if (rst) begin
+      \$1095  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1096  = lvt_error_next;
+    if (\$1014 ) begin
+      \$1096  = 32'd65536;
+    end
+    if (rst) begin
+      \$1096  = 32'd65536;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1097  = tmict_next;
+    if (\$1014 ) begin
+      \$1097  = 32'd0;
+    end
+    if (rst) begin
+      \$1097  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1098  = tdcr_next;
+    if (\$1014 ) begin
+      \$1098  = 32'd0;
+    end
+    if (rst) begin
+      \$1098  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1099  = init_go;
+    if (rst) begin
+      \$1099  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1100  = msg_sipi;
+    if (rst) begin
+      \$1100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$1101  = sipi_vector;
     if (msg_sipi) begin
-      \$1044  = msg_in__vector;
+      \$1101  = msg_in__vector;
     end
     if (rst) begin
-      \$1044  = 8'h00;
+      \$1101  = 8'h00;
     end
   end
   assign id32 = { 24'h000000, \$3  };
@@ -5803,9 +5997,9 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign isr = { \$451 , \$449 , \$447 , \$445 , \$443 , \$441 , \$439 , \$437 , \$435 , \$433 , \$431 , \$429 , \$427 , \$425 , \$423 , \$421  };
   assign intr = deliverable;
   assign vector = irrv;
-  assign \nmi$100  = nmi;
+  assign \nmi$102  = nmi;
   assign apic_id = { 24'h000000, \$3  };
-  assign \ldr$103  = ldr_out;
+  assign \ldr$105  = ldr_out;
   assign arb_priority = apr;
   assign msg_in__ready = 1'h1;
   assign busy = ipi__valid;
@@ -5817,196 +6011,194 @@ module \irqforge_lapic.core (inta, nmi_ack, msg_in__valid, msg_in__vector, msg_i
   assign ipi_trigger = ipi__trigger;
   assign ipi_level = ipi__level;
   assign ipi_source = ipi__source;
-  assign isr_word = { \$551 , \$549  };
+  assign isr_word = { \$571 , \$569  };
   assign msr__ready = msr_ready;
   assign msr__fault = msr_fault;
-  assign \ack_valid$193  = ack_valid;
-  assign \ack_vector$195  = ack_vector;
-  assign inta_bit_low = \$654 [31:0];
-  assign inta_bit_sel = \$656 [7:0];
-  assign inta_bit = { \$664 , \$663 , \$662 , \$661 , \$660 , \$659 , \$658 , \$657  };
+  assign \ack_valid$203  = ack_valid;
+  assign \ack_vector$205  = ack_vector;
+  assign inta_bit_low = \$678 [31:0];
+  assign inta_bit_sel = \$680 [7:0];
+  assign inta_bit = { \$688 , \$687 , \$686 , \$685 , \$684 , \$683 , \$682 , \$681  };
   assign eoi_valid = eoi__valid;
   assign eoi_vector = eoi__vector;
-  assign presc_ge = { 1'h1, \$777 , \$776 , \$775 , \$774 , \$773 , \$772 , \$771  };
-  assign src0_bit_low = \$813 [31:0];
-  assign src0_bit_sel = \$815 [7:0];
-  assign src0_bit = { \$823 , \$822 , \$821 , \$820 , \$819 , \$818 , \$817 , \$816  };
-  assign src1_bit_low = \$828 [31:0];
-  assign src1_bit_sel = \$830 [7:0];
-  assign src1_bit = { \$838 , \$837 , \$836 , \$835 , \$834 , \$833 , \$832 , \$831  };
-  assign src2_bit_low = \$843 [31:0];
-  assign src2_bit_sel = \$845 [7:0];
-  assign src2_bit = { \$853 , \$852 , \$851 , \$850 , \$849 , \$848 , \$847 , \$846  };
-  assign src3_bit_low = \$858 [31:0];
-  assign src3_bit_sel = \$860 [7:0];
-  assign src3_bit = { \$868 , \$867 , \$866 , \$865 , \$864 , \$863 , \$862 , \$861  };
-  assign src4_bit_low = \$872 [31:0];
-  assign src4_bit_sel = \$874 [7:0];
-  assign src4_bit = { \$882 , \$881 , \$880 , \$879 , \$878 , \$877 , \$876 , \$875  };
+  assign presc_ge = { 1'h1, \$802 , \$801 , \$800 , \$799 , \$798 , \$797 , \$796  };
+  assign src0_bit_low = \$851 [31:0];
+  assign src0_bit_sel = \$853 [7:0];
+  assign src0_bit = { \$861 , \$860 , \$859 , \$858 , \$857 , \$856 , \$855 , \$854  };
+  assign src1_bit_low = \$866 [31:0];
+  assign src1_bit_sel = \$868 [7:0];
+  assign src1_bit = { \$876 , \$875 , \$874 , \$873 , \$872 , \$871 , \$870 , \$869  };
+  assign src2_bit_low = \$881 [31:0];
+  assign src2_bit_sel = \$883 [7:0];
+  assign src2_bit = { \$891 , \$890 , \$889 , \$888 , \$887 , \$886 , \$885 , \$884  };
+  assign src3_bit_low = \$896 [31:0];
+  assign src3_bit_sel = \$898 [7:0];
+  assign src3_bit = { \$906 , \$905 , \$904 , \$903 , \$902 , \$901 , \$900 , \$899  };
+  assign src4_bit_low = \$910 [31:0];
+  assign src4_bit_sel = \$912 [7:0];
+  assign src4_bit = { \$920 , \$919 , \$918 , \$917 , \$916 , \$915 , \$914 , \$913  };
   assign init_out = init;
   assign sipi_out = sipi;
-  assign \sipi_vector$288  = sipi_vector;
+  assign \sipi_vector$307  = sipi_vector;
   assign \port$40$0  = \$3 ;
   assign x2apic = apic_base[10];
   assign dfr_model = dfr[31:28];
   assign enabled = svr[8];
-  assign err[6] = \$809 ;
-  assign err[5] = \$806 ;
-  assign err[7] = \$805 ;
+  assign err[6] = \$847 ;
+  assign err[5] = \$844 ;
+  assign err[7] = \$843 ;
   assign err[4:0] = 5'h00;
-  assign dl_reached_eq[3] = \$787 ;
-  assign dl_reached_eq[2] = \$785 ;
-  assign dl_reached_eq[1] = \$783 ;
-  assign dl_reached_eq[0] = \$781 ;
-  assign dl_reached_gt[3] = \$786 ;
-  assign dl_reached_gt[2] = \$784 ;
-  assign dl_reached_gt[1] = \$782 ;
-  assign dl_reached_gt[0] = \$780 ;
-  assign remote_set[1] = \$748 ;
-  assign remote_set[0] = \$708 ;
-  assign remote_eoi[1] = \$670 ;
-  assign remote_eoi[0] = \$668 ;
-  assign gp_hit[3] = \$474 ;
-  assign gp_hit[2] = \$472 ;
-  assign gp_hit[1] = \$470 ;
-  assign gp_hit[0] = \$468 ;
-  assign { \$467 [63:32], \$467 [19:18], \$467 [15:14], \$467 [12:0] } = 49'h0000000000000;
-  assign { \$467 [31:20], \$467 [17:16], \$467 [13] } = { msr__wdata[31:20], msr__wdata[17:16], msr__wdata[13] };
-  assign \$469 [31:0] = 32'd0;
-  assign \$469 [63:32] = msr__wdata[63:32];
-  assign \$471 [7:0] = 8'h00;
-  assign \$471 [63:8] = msr__wdata[63:8];
-  assign \$473  = msr__wdata;
-  assign \$475  = { 8'h00, msr__addr[31:8] };
-  assign { \$482 [35:10], \$482 [8] } = 27'h0000000;
-  assign { \$482 [63:36], \$482 [9], \$482 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
-  assign { \$484 [63:12], \$484 [9:0] } = 62'h0000000000000000;
-  assign \$484 [11:10] = apic_base[11:10];
-  assign { \$486 [63:12], \$486 [9:0] } = 62'h0000000000000000;
-  assign \$486 [11:10] = msr__wdata[11:10];
-  assign \$489  = \$488 ;
-  assign { \$490 [63:12], \$490 [9:0] } = 62'h0000000000000000;
-  assign \$490 [11:10] = apic_base[11:10];
-  assign { \$492 [63:12], \$492 [9:0] } = 62'h0000000000000000;
-  assign \$492 [11:10] = msr__wdata[11:10];
-  assign { \$496 [63:12], \$496 [9:0] } = 62'h0000000000000000;
-  assign \$496 [11:10] = apic_base[11:10];
-  assign { \$498 [63:12], \$498 [9:0] } = 62'h0000000000000000;
-  assign \$498 [11:10] = msr__wdata[11:10];
-  assign { \$502 [63:12], \$502 [9:0] } = 62'h0000000000000000;
-  assign \$502 [11:10] = apic_base[11:10];
-  assign { \$504 [63:12], \$504 [9:0] } = 62'h0000000000000000;
-  assign \$504 [11:10] = msr__wdata[11:10];
-  assign { \$508 [63:12], \$508 [9:0] } = 62'h0000000000000000;
-  assign \$508 [11:10] = apic_base[11:10];
-  assign { \$510 [63:12], \$510 [9:0] } = 62'h0000000000000000;
-  assign \$510 [11:10] = msr__wdata[11:10];
-  assign { \$514 [63:12], \$514 [9:0] } = 62'h0000000000000000;
-  assign \$514 [11:10] = apic_base[11:10];
+  assign dl_reached_eq[3] = \$825 ;
+  assign dl_reached_eq[2] = \$823 ;
+  assign dl_reached_eq[1] = \$821 ;
+  assign dl_reached_eq[0] = \$819 ;
+  assign dl_reached_gt[3] = \$824 ;
+  assign dl_reached_gt[2] = \$822 ;
+  assign dl_reached_gt[1] = \$820 ;
+  assign dl_reached_gt[0] = \$818 ;
+  assign dl_reached_w_eq[3] = \$812 ;
+  assign dl_reached_w_eq[2] = \$810 ;
+  assign dl_reached_w_eq[1] = \$808 ;
+  assign dl_reached_w_eq[0] = \$806 ;
+  assign dl_reached_w_gt[3] = \$811 ;
+  assign dl_reached_w_gt[2] = \$809 ;
+  assign dl_reached_w_gt[1] = \$807 ;
+  assign dl_reached_w_gt[0] = \$805 ;
+  assign remote_set[1] = \$773 ;
+  assign remote_set[0] = \$733 ;
+  assign remote_eoi[1] = \$694 ;
+  assign remote_eoi[0] = \$692 ;
+  assign gp_hit[3] = \$508 ;
+  assign gp_hit[2] = \$506 ;
+  assign gp_hit[1] = \$504 ;
+  assign gp_hit[0] = \$502 ;
+  assign { \$501 [63:32], \$501 [19:18], \$501 [15:14], \$501 [12:0] } = 49'h0000000000000;
+  assign { \$501 [31:20], \$501 [17:16], \$501 [13] } = { msr__wdata[31:20], msr__wdata[17:16], msr__wdata[13] };
+  assign \$503 [31:0] = 32'd0;
+  assign \$503 [63:32] = msr__wdata[63:32];
+  assign \$505 [7:0] = 8'h00;
+  assign \$505 [63:8] = msr__wdata[63:8];
+  assign \$507  = msr__wdata;
+  assign \$509  = { 8'h00, msr__addr[31:8] };
   assign { \$516 [63:12], \$516 [9:0] } = 62'h0000000000000000;
   assign \$516 [11:10] = msr__wdata[11:10];
+  assign { \$517 [63:12], \$517 [9:0] } = 62'h0000000000000000;
+  assign \$517 [11:10] = msr__wdata[11:10];
+  assign { \$518 [63:12], \$518 [9:0] } = 62'h0000000000000000;
+  assign \$518 [11:10] = msr__wdata[11:10];
+  assign { \$519 [35:10], \$519 [8] } = 27'h0000000;
+  assign { \$519 [63:36], \$519 [9], \$519 [7:0] } = { msr__wdata[63:36], msr__wdata[9], msr__wdata[7:0] };
   assign { \$520 [63:12], \$520 [9:0] } = 62'h0000000000000000;
   assign \$520 [11:10] = apic_base[11:10];
-  assign { \$522 [63:12], \$522 [9:0] } = 62'h0000000000000000;
-  assign \$522 [11:10] = msr__wdata[11:10];
-  assign { \$530 [63:12], \$530 [9:0] } = 62'h0000000000000000;
-  assign \$530 [11:10] = msr__wdata[11:10];
-  assign { \$533 [63:12], \$533 [9:0] } = 62'h0000000000000000;
-  assign \$533 [11:10] = apic_base[11:10];
-  assign \$553  = tpr;
-  assign \$554  = ldr;
-  assign \$555 [31:28] = dfr[31:28];
-  assign \$555 [27:0] = 28'hfffffff;
-  assign \$556  = svr;
-  assign \$559  = icr_lo;
-  assign \$560  = { 3'h0, ipi__valid, 12'h000 };
-  assign \$562  = icr_hi;
-  assign \$563  = lvt_timer;
-  assign \$564  = lvt_thermal;
-  assign \$565  = lvt_perfmon;
-  assign \$566  = lvt_lint0;
-  assign \$567  = { 1'h0, remote_irr[0], 14'h0000 };
-  assign \$569  = lvt_lint1;
-  assign \$570  = { 1'h0, remote_irr[1], 14'h0000 };
-  assign \$572  = lvt_error;
-  assign \$573  = tmict;
-  assign \$574  = tdcr;
+  assign \$523  = \$522 ;
+  assign { \$524 [63:12], \$524 [9:0] } = 62'h0000000000000000;
+  assign \$524 [11:10] = apic_base[11:10];
+  assign { \$528 [63:12], \$528 [9:0] } = 62'h0000000000000000;
+  assign \$528 [11:10] = apic_base[11:10];
+  assign { \$532 [63:12], \$532 [9:0] } = 62'h0000000000000000;
+  assign \$532 [11:10] = apic_base[11:10];
+  assign { \$536 [63:12], \$536 [9:0] } = 62'h0000000000000000;
+  assign \$536 [11:10] = apic_base[11:10];
+  assign { \$540 [63:12], \$540 [9:0] } = 62'h0000000000000000;
+  assign \$540 [11:10] = apic_base[11:10];
+  assign { \$544 [63:12], \$544 [9:0] } = 62'h0000000000000000;
+  assign \$544 [11:10] = apic_base[11:10];
+  assign { \$553 [63:12], \$553 [9:0] } = 62'h0000000000000000;
+  assign \$553 [11:10] = apic_base[11:10];
+  assign \$573  = tpr;
+  assign \$574  = ldr;
+  assign \$575 [31:28] = dfr[31:28];
+  assign \$575 [27:0] = 28'hfffffff;
+  assign \$576  = svr;
+  assign \$579  = icr_lo;
+  assign \$580  = { 3'h0, ipi__valid, 12'h000 };
+  assign \$582  = icr_hi;
+  assign \$583  = lvt_timer;
+  assign \$584  = lvt_thermal;
+  assign \$585  = lvt_perfmon;
+  assign \$586  = lvt_lint0;
+  assign \$587  = { 1'h0, remote_irr[0], 14'h0000 };
+  assign \$589  = lvt_lint1;
+  assign \$590  = { 1'h0, remote_irr[1], 14'h0000 };
+  assign \$592  = lvt_error;
+  assign \$593  = tmict;
+  assign \$594  = tdcr;
   assign icr_lo_x2 = icr_lo;
-  assign \$576  = { 7'h00, \$575 , 8'h00 };
-  assign \$587 [31:8] = 24'h000000;
-  assign \$587 [7:0] = wdata[7:0];
-  assign \$588 [23:0] = 24'h000000;
-  assign \$588 [31:24] = wdata[31:24];
-  assign \$589 [27:0] = 28'h0000000;
-  assign \$589 [31:28] = wdata[31:28];
-  assign { \$590 [31:13], \$590 [11:10] } = 21'h000000;
-  assign { \$590 [12], \$590 [9:0] } = { wdata[12], wdata[9:0] };
-  assign { \$591 [31:13], \$591 [11:10] } = 21'h000000;
-  assign { \$591 [12], \$591 [9:0] } = { wdata[12], wdata[9:0] };
-  assign { \$593 [31:17], \$593 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
-  assign \$593 [16] = 1'h1;
-  assign { \$594 [31:17], \$594 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
-  assign \$594 [16] = 1'h1;
-  assign { \$595 [31:17], \$595 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
-  assign \$595 [16] = 1'h1;
-  assign { \$596 [31:17], \$596 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
-  assign \$596 [16] = 1'h1;
-  assign { \$597 [31:17], \$597 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
-  assign \$597 [16] = 1'h1;
-  assign { \$598 [31:17], \$598 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
-  assign \$598 [16] = 1'h1;
-  assign { \$600 [31:20], \$600 [17:16], \$600 [13:12] } = 16'h0000;
-  assign { \$600 [19:18], \$600 [15:14], \$600 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$601 [31:20], \$601 [17:16], \$601 [13:12] } = 16'h0000;
-  assign { \$601 [19:18], \$601 [15:14], \$601 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$603 [31:20], \$603 [17:16], \$603 [13:12] } = 16'h0000;
-  assign { \$603 [19:18], \$603 [15:14], \$603 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$606 [31:20], \$606 [17:16], \$606 [13:12] } = 16'h0000;
-  assign { \$606 [19:18], \$606 [15:14], \$606 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$609 [31:20], \$609 [17:16], \$609 [13:12] } = 16'h0000;
-  assign { \$609 [19:18], \$609 [15:14], \$609 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$611 [31:20], \$611 [17:16], \$611 [13:12] } = 16'h0000;
-  assign { \$611 [19:18], \$611 [15:14], \$611 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$612  = \$611 [15];
-  assign { \$614 [31:20], \$614 [17:16], \$614 [13:12] } = 16'h0000;
-  assign { \$614 [19:18], \$614 [15:14], \$614 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign { \$618 [31:20], \$618 [17:16], \$618 [13:12] } = 16'h0000;
-  assign { \$618 [19:18], \$618 [15:14], \$618 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
-  assign \$620  = \$619 ;
-  assign \$623 [23:0] = 24'h000000;
-  assign \$623 [31:24] = wdata[31:24];
-  assign { \$624 [31:19], \$624 [15:8] } = 21'h000000;
-  assign { \$624 [18:16], \$624 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$627 [31:19], \$627 [15:8] } = 21'h000000;
-  assign { \$627 [18:16], \$627 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$630 [31:19], \$630 [15:8] } = 21'h000000;
-  assign { \$630 [18:16], \$630 [7:0] } = { wdata[18:16], wdata[7:0] };
-  assign { \$634 [31:17], \$634 [15:11] } = 20'h00000;
-  assign { \$634 [16], \$634 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$637 [31:17], \$637 [15:11] } = 20'h00000;
-  assign { \$637 [16], \$637 [10:0] } = { wdata[16], wdata[10:0] };
-  assign { \$640 [31:17], \$640 [14], \$640 [12:11] } = 18'h00000;
-  assign { \$640 [16:15], \$640 [13], \$640 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$643 [31:17], \$643 [14], \$643 [12:11] } = 18'h00000;
-  assign { \$643 [16:15], \$643 [13], \$643 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
-  assign { \$646 [31:17], \$646 [15:8] } = 23'h000000;
-  assign { \$646 [16], \$646 [7:0] } = { wdata[16], wdata[7:0] };
-  assign \$651  = wdata;
-  assign { \$652 [31:4], \$652 [2] } = 29'h00000000;
-  assign { \$652 [3], \$652 [1:0] } = { wdata[3], wdata[1:0] };
-  assign \$675  = msg_in__trigger;
-  assign \$684  = msg_in__trigger;
-  assign \$696  = lvt_lint0[15];
-  assign \$707  = lvt_lint0[15];
-  assign \$736  = lvt_lint1[15];
-  assign \$747  = lvt_lint1[15];
-  assign \$826  = msg_in__trigger;
-  assign \$841  = lvt_lint0[15];
-  assign \$856  = lvt_lint1[15];
-  assign \$871  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage3 = \$870 ;
-  assign \$885  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  assign tmr_stage4 = \$884 ;
-  assign { \$907 [63:36], \$907 [9:0] } = 38'h0000000000;
-  assign \$907 [35:10] = msr__wdata[35:10];
+  assign \$596  = { 7'h00, \$595 , 8'h00 };
+  assign \$611 [31:8] = 24'h000000;
+  assign \$611 [7:0] = wdata[7:0];
+  assign \$612 [23:0] = 24'h000000;
+  assign \$612 [31:24] = wdata[31:24];
+  assign \$613 [27:0] = 28'h0000000;
+  assign \$613 [31:28] = wdata[31:28];
+  assign { \$614 [31:13], \$614 [11:10] } = 21'h000000;
+  assign { \$614 [12], \$614 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$615 [31:13], \$615 [11:10] } = 21'h000000;
+  assign { \$615 [12], \$615 [9:0] } = { wdata[12], wdata[9:0] };
+  assign { \$617 [31:17], \$617 [15:0] } = { lvt_timer[31:17], lvt_timer[15:0] };
+  assign \$617 [16] = 1'h1;
+  assign { \$618 [31:17], \$618 [15:0] } = { lvt_thermal[31:17], lvt_thermal[15:0] };
+  assign \$618 [16] = 1'h1;
+  assign { \$619 [31:17], \$619 [15:0] } = { lvt_perfmon[31:17], lvt_perfmon[15:0] };
+  assign \$619 [16] = 1'h1;
+  assign { \$620 [31:17], \$620 [15:0] } = { lvt_lint0[31:17], lvt_lint0[15:0] };
+  assign \$620 [16] = 1'h1;
+  assign { \$621 [31:17], \$621 [15:0] } = { lvt_lint1[31:17], lvt_lint1[15:0] };
+  assign \$621 [16] = 1'h1;
+  assign { \$622 [31:17], \$622 [15:0] } = { lvt_error[31:17], lvt_error[15:0] };
+  assign \$622 [16] = 1'h1;
+  assign { \$624 [31:20], \$624 [17:16], \$624 [13:12] } = 16'h0000;
+  assign { \$624 [19:18], \$624 [15:14], \$624 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$625 [31:20], \$625 [17:16], \$625 [13:12] } = 16'h0000;
+  assign { \$625 [19:18], \$625 [15:14], \$625 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$627 [31:20], \$627 [17:16], \$627 [13:12] } = 16'h0000;
+  assign { \$627 [19:18], \$627 [15:14], \$627 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$630 [31:20], \$630 [17:16], \$630 [13:12] } = 16'h0000;
+  assign { \$630 [19:18], \$630 [15:14], \$630 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$633 [31:20], \$633 [17:16], \$633 [13:12] } = 16'h0000;
+  assign { \$633 [19:18], \$633 [15:14], \$633 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$635 [31:20], \$635 [17:16], \$635 [13:12] } = 16'h0000;
+  assign { \$635 [19:18], \$635 [15:14], \$635 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$636  = \$635 [15];
+  assign { \$638 [31:20], \$638 [17:16], \$638 [13:12] } = 16'h0000;
+  assign { \$638 [19:18], \$638 [15:14], \$638 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign { \$642 [31:20], \$642 [17:16], \$642 [13:12] } = 16'h0000;
+  assign { \$642 [19:18], \$642 [15:14], \$642 [11:0] } = { wdata[19:18], wdata[15:14], wdata[11:0] };
+  assign \$644  = \$643 ;
+  assign \$647 [23:0] = 24'h000000;
+  assign \$647 [31:24] = wdata[31:24];
+  assign { \$648 [31:19], \$648 [15:8] } = 21'h000000;
+  assign { \$648 [18:16], \$648 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$651 [31:19], \$651 [15:8] } = 21'h000000;
+  assign { \$651 [18:16], \$651 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$654 [31:19], \$654 [15:8] } = 21'h000000;
+  assign { \$654 [18:16], \$654 [7:0] } = { wdata[18:16], wdata[7:0] };
+  assign { \$658 [31:17], \$658 [15:11] } = 20'h00000;
+  assign { \$658 [16], \$658 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$661 [31:17], \$661 [15:11] } = 20'h00000;
+  assign { \$661 [16], \$661 [10:0] } = { wdata[16], wdata[10:0] };
+  assign { \$664 [31:17], \$664 [14], \$664 [12:11] } = 18'h00000;
+  assign { \$664 [16:15], \$664 [13], \$664 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$667 [31:17], \$667 [14], \$667 [12:11] } = 18'h00000;
+  assign { \$667 [16:15], \$667 [13], \$667 [10:0] } = { wdata[16:15], wdata[13], wdata[10:0] };
+  assign { \$670 [31:17], \$670 [15:8] } = 23'h000000;
+  assign { \$670 [16], \$670 [7:0] } = { wdata[16], wdata[7:0] };
+  assign \$675  = wdata;
+  assign { \$676 [31:4], \$676 [2] } = 29'h00000000;
+  assign { \$676 [3], \$676 [1:0] } = { wdata[3], wdata[1:0] };
+  assign \$699  = msg_in__trigger;
+  assign \$709  = msg_in__trigger;
+  assign \$721  = lvt_lint0[15];
+  assign \$732  = lvt_lint0[15];
+  assign \$761  = lvt_lint1[15];
+  assign \$772  = lvt_lint1[15];
+  assign \$864  = msg_in__trigger;
+  assign \$879  = lvt_lint0[15];
+  assign \$894  = lvt_lint1[15];
+  assign \$909  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage3 = \$908 ;
+  assign \$923  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  assign tmr_stage4 = \$922 ;
+  assign { \$945 [63:36], \$945 [9:0] } = 38'h0000000000;
+  assign \$945 [35:10] = msr__wdata[35:10];
 endmodule

@@ -57,11 +57,14 @@ logic see the LVT entries and TDCR as they were at the start of the cycle
 switch into or out of TSC-deadline mode still fires. An error in cycle
 ``t`` raises the LVT Error interrupt at the edge ending ``t + 1``.
 
-TSC-deadline timer: :attr:`tsc` is the TSC of the current cycle; it counts
-one per cycle in :meth:`advance`, as the platform's counter does, and
-:meth:`set_tsc` overrides it. The timer fires at the edge that ends the
-first cycle whose TSC is ≥ :attr:`tsc_deadline` (not the edge of the cycle
-that wrote it), so ``intr`` shows two cycles after that cycle.
+TSC-deadline timer: :attr:`tsc` is the TSC the deadline is compared with
+in the current cycle; it counts one per cycle in :meth:`advance`, as the
+platform's counter does. The timer fires at the edge that ends the first
+cycle whose :attr:`tsc` is ≥ :attr:`tsc_deadline` (not the edge of the
+cycle that wrote it), so ``intr`` shows two cycles after that cycle. As the
+RTL (which registers the comparison a cycle ahead), that TSC is the ``tsc``
+input of the cycle before plus one: :meth:`set_tsc` with a value that is not
+the count (a jump) acts on the comparison from the next cycle on.
 
 Cost
 ----
@@ -221,6 +224,7 @@ class LapicModel:
         # router reads them for every message.
         self.enabled = False
         """SVR software enable."""
+        self._msg_enabled = False
         self.apic_id = 0
         """ID[31:24]."""
         self.intr = False
@@ -387,7 +391,9 @@ class LapicModel:
         if self._base_msr is not None:
             self.apic_base = self._base_reset | (self._base_bsp if self.initial_apic_id == 0 else 0)
         self.tsc = 0
-        """The TSC during the current cycle (the RTL's ``tsc`` input); :meth:`advance` adds one per cycle."""
+        """The TSC the deadline is compared with in the current cycle: the RTL's ``tsc`` input of the
+        cycle before plus one (the input itself while it counts); :meth:`advance` adds one per cycle."""
+        self._tsc_in: int | None = None  # the tsc input of this cycle when it is not :attr:`tsc` (set_tsc)
         self.nmi_pending = False
         self._ipi: Ipi | None = None
         self._pins = [0, 0]
@@ -439,6 +445,7 @@ class LapicModel:
         it true (:meth:`_find_quiet`)."""
         self._x2_dest = 0
         self.enabled = bool(self.regs["SVR"] & self._svr_enable)
+        self._msg_enabled = self.enabled  # SVR's enable at the start of the cycle (what accept() sees)
         self._intr = None
         self._update_divisor()
         self._decode_lints()
@@ -658,8 +665,8 @@ class LapicModel:
         if dm == self._dm_fixed or dm == self._dm_lowest:
             if level_trig and not msg.level:
                 return  # level de-assert: nothing to do (KVM)
-            if not self.enabled:
-                return  # software-disabled APICs discard fixed messages (KVM)
+            if not self._msg_enabled:
+                return  # software-disabled APICs discard fixed messages (KVM); SVR as at the start of the cycle
             vector = msg.vector & 0xFF
             if vector < 16:
                 self._set_irr(vector, level_trig)  # the receive-illegal-vector error
@@ -736,6 +743,7 @@ class LapicModel:
 
     def _write_svr(self, new: int) -> None:
         regs = self.regs
+        self._cfg_old.setdefault("SVR", regs["SVR"])  # (the next edge brings _msg_enabled up to date)
         regs["SVR"] = new
         self.enabled = bool(new & self._svr_enable)
         self._intr = None
@@ -911,6 +919,10 @@ class LapicModel:
         """End the current cycle and ``cycles - 1`` more (see the timing convention)."""
         if cycles <= 0:
             return
+        if self._tsc_in is not None and cycles > 1:  # (a jump of the tsc input: compared from the next cycle)
+            self.advance(1)
+            self.advance(cycles - 1)
+            return
         if self._dl_fire or self.tsc_deadline:
             # The TSC-deadline timer fires at the edge that ends the first cycle
             # whose TSC is >= the deadline (or at once for a fire of this cycle).
@@ -946,6 +958,9 @@ class LapicModel:
             self._advance(1)
             self._advance(cycles - 1)
             return
+        if self._tsc_in is not None:
+            self.tsc = self._tsc_in
+            self._tsc_in = None
         self.tsc += cycles
         self._dl_written = False
         if self.staged:
@@ -991,6 +1006,7 @@ class LapicModel:
             if old and self.regs is regs:  # (an INIT at this edge replaced the registers)
                 regs.update(now)
                 self._update_divisor()
+            self._msg_enabled = self.enabled
             left = cycles - 1
             while left > 1:
                 # (an error interrupt due at the next edge: that edge on its own)
@@ -1037,7 +1053,7 @@ class LapicModel:
             return 1
         dl = None
         if self.tsc_deadline:
-            dl = max(1 if self._dl_written else 0, self.tsc_deadline - self.tsc) + 1
+            dl = 1 if self._tsc_in is not None else max(1 if self._dl_written else 0, self.tsc_deadline - self.tsc) + 1
         if self.tmcct == 0:
             return dl
         d = self._div
@@ -1047,9 +1063,11 @@ class LapicModel:
     # ------------------------------------------------------------------ MSRs
 
     def set_tsc(self, value: int) -> None:
-        """The TSC during the current cycle (the RTL's ``tsc`` input). Between calls
-        the model counts one per cycle, as the platform's counter does."""
-        self.tsc = value & ((1 << 64) - 1)
+        """The RTL's ``tsc`` input during the current cycle. Between calls the model
+        counts one per cycle, as the platform's counter does; the deadline sees a
+        value that is not the count (a jump) from the next cycle on, as :attr:`tsc`."""
+        value &= (1 << 64) - 1
+        self._tsc_in = None if value == self.tsc else value
 
     def msr_wait(self, write: bool, addr: int) -> bool:
         """Whether the MSR port holds ``msr__ready`` low this cycle for this access:

@@ -144,3 +144,38 @@ def test_rearm_while_due_fires_the_old_and_keeps_the_new(spec: Spec) -> None:
         assert await b.rdmsr(MSR_IA32_TSC_DEADLINE) == t0 + 100
 
     run(spec, body)
+
+
+def test_the_compare_sees_a_tsc_jump_one_cycle_late(spec: Spec) -> None:
+    """The LAPIC registers "TSC ≥ deadline" a cycle ahead, from the ``tsc`` input of the cycle
+    before plus one (hw/lapic.py): while ``tsc`` counts that is the rule above; when it jumps
+    (the platform's WRMSR to IA32_TSC) the compare sees the new value one cycle late, in either
+    direction. The model (the lock-step checker) follows the same rule."""
+
+    async def body(b: CoreBench) -> None:
+        await deadline_mode(b)
+        deadline = b.tsc + 1000
+        await b.wrmsr(MSR_IA32_TSC_DEADLINE, deadline)
+        await b.idle(5)
+        b.tsc = deadline + 500  # jump forward, past the deadline
+        c = await b.cycle()
+        assert c.tsc == deadline + 500 and not c.intr
+        seen = await wait_intr(b)
+        assert seen == deadline + 500 + 3  # fired at the edge ending the cycle after the jump (not 2)
+        assert await b.ack() == TSC_DEADLINE_VECTOR
+        await b.write("EOI", 0)
+
+        deadline = b.tsc + 20
+        await b.wrmsr(MSR_IA32_TSC_DEADLINE, deadline)
+        while b.tsc < deadline:
+            await b.cycle()
+        b.tsc = 5  # jump back in the cycle the count reaches the deadline
+        c = await b.cycle()
+        assert c.tsc == 5
+        c = await b.cycle()  # IRR from the edge ending the jump's cycle (the count reached the deadline)
+        assert not c.intr
+        c = await b.cycle()
+        assert c.intr and c.vector == TSC_DEADLINE_VECTOR and c.tsc == 7
+        assert await b.rdmsr(MSR_IA32_TSC_DEADLINE) == 0
+
+    run(spec, body)
