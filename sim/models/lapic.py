@@ -125,6 +125,7 @@ class LapicModel:
         "_icr_hi", "_icr_level", "_icr_lo", "_icr_shorthand", "_icr_status", "_icr_trigger", "_icr_vector", "_id",
         "_ipi", "_irr", "_irr_seen", "_irr_start", "_isr", "_level", "_lint_armed", "_lint_f", "_lint_regs", "_lvt",
         "_lvt_mask", "_lvt_names", "_mode_disabled", "_mode_x2apic", "_mode_xapic", "_moved", "_moved_retired",
+        "_msg_enabled", "_tsc_in",
         "_periodic", "_pins", "_presc", "_prev_pins", "_quiet", "_rd", "_remote_eoi", "_resets", "_settle", "_svr",
         "_svr_enable", "_svr_eoi_suppress", "_svr_vector", "_tdcr", "_tdcr_hi", "_tdcr_lo", "_timer_due",
         "_timer_mask", "_timer_mode", "_timer_vector", "_tm", "_tsc_mode", "_wmask", "_wr", "_x2", "_x2_at",
@@ -744,11 +745,11 @@ class LapicModel:
     def _write_svr(self, new: int) -> None:
         regs = self.regs
         self._cfg_old.setdefault("SVR", regs["SVR"])  # (the next edge brings _msg_enabled up to date)
+        self._quiet = False
         regs["SVR"] = new
         self.enabled = bool(new & self._svr_enable)
         self._intr = None
         if not self.enabled:
-            self._quiet = False
             old = self._cfg_old
             for lvt, mask in self._lvt_mask.items():
                 old.setdefault(lvt, regs[lvt])
