@@ -118,21 +118,19 @@ class LapicModel:
     # Slots, not an instance dict: with over 30 attributes a dict stops sharing its keys
     # and CPython (3.11+) no longer specializes attribute loads on it.
     __slots__ = (
-        "_base_bsp", "_base_gp", "_base_msr", "_base_reset", "_base_wmask", "_cfg_old", "_const", "_dfr_model",
-        "_div", "_dl_fire", "_dl_msr", "_dl_written", "_dm", "_dm_fixed", "_dm_init", "_dm_lowest", "_dm_nmi",
-        "_dm_startup", "_dm_values", "_err_bit", "_err_due", "_err_fire", "_err_illegal_reg", "_err_recv_vector",
-        "_err_send_vector", "_error_mask", "_error_vector", "_esr", "_icr_dest", "_icr_dest_mode", "_icr_dm",
-        "_icr_hi", "_icr_level", "_icr_lo", "_icr_shorthand", "_icr_status", "_icr_trigger", "_icr_vector", "_id",
-        "_ipi", "_irr", "_irr_seen", "_irr_start", "_isr", "_level", "_lint_armed", "_lint_f", "_lint_regs", "_lvt",
-        "_lvt_mask", "_lvt_names", "_mode_disabled", "_mode_x2apic", "_mode_xapic", "_moved", "_moved_retired",
-        "_msg_enabled", "_tsc_in",
-        "_periodic", "_pins", "_presc", "_prev_pins", "_quiet", "_rd", "_remote_eoi", "_resets", "_settle", "_svr",
-        "_svr_enable", "_svr_eoi_suppress", "_svr_vector", "_tdcr", "_tdcr_hi", "_tdcr_lo", "_timer_due",
-        "_timer_mask", "_timer_mode", "_timer_vector", "_tm", "_tsc_mode", "_wmask", "_wr", "_x2", "_x2_at",
-        "_x2_dest", "_x2_icr_dest", "_x2_icr_wmask", "_x2_rd_fast", "_x2_self_vector", "_x2_wr_fast", "apic_base",
-        "apic_id", "cycle", "dev", "enabled", "eois", "esr", "esr_pending", "hw_enabled", "initial_apic_id", "intr",
-        "nmi_pending", "regs", "remote_irr", "spec", "staged", "startups", "tmcct", "tmr", "tsc", "tsc_deadline",
-        "x2apic",
+        "_base_bsp", "_base_gp", "_base_msr", "_base_reset", "_base_wmask", "_cfg_old", "_const", "_dfr_model", "_div",
+        "_dl_fire", "_dl_msr", "_dl_written", "_dm", "_dm_fixed", "_dm_init", "_dm_lowest", "_dm_nmi", "_dm_startup",
+        "_dm_values", "_err_bit", "_err_due", "_err_fire", "_err_illegal_reg", "_err_recv_vector", "_err_send_vector",
+        "_error_mask", "_error_vector", "_esr", "_icr_dest", "_icr_dest_mode", "_icr_dm", "_icr_hi", "_icr_level",
+        "_icr_lo", "_icr_shorthand", "_icr_status", "_icr_trigger", "_icr_vector", "_id", "_ipi", "_irr", "_irr_seen",
+        "_irr_start", "_isr", "_level", "_lint_armed", "_lint_f", "_lint_regs", "_lvt", "_lvt_mask", "_lvt_names",
+        "_mode_disabled", "_mode_x2apic", "_mode_xapic", "_moved", "_moved_retired", "_msg_enabled", "_periodic",
+        "_pins", "_presc", "_prev_pins", "_quiet", "_rd", "_remote_eoi", "_resets", "_settle", "_svr", "_svr_enable",
+        "_svr_eoi_suppress", "_svr_vector", "_tdcr", "_tdcr_hi", "_tdcr_lo", "_timer_due", "_timer_mask", "_timer_mode",
+        "_timer_vector", "_tm", "_tsc_in", "_tsc_mode", "_wmask", "_wr", "_x2", "_x2_at", "_x2_dest", "_x2_icr_dest",
+        "_x2_icr_wmask", "_x2_rd_fast", "_x2_self_vector", "_x2_wr_fast", "apic_base", "apic_id", "cycle", "dev",
+        "enabled", "eois", "esr", "esr_pending", "hw_enabled", "initial_apic_id", "intr", "nmi_pending", "regs",
+        "remote_irr", "spec", "staged", "startups", "tmcct", "tmr", "tsc", "tsc_deadline", "x2apic",
     )
 
     def __init__(self, spec: Spec, apic_id: int, *, staged: bool = True) -> None:
