@@ -168,7 +168,10 @@ class PlatformModel:
     def _reschedule(self, k: int) -> None:
         """Ask timed device ``k`` (already in sync) when its next event is due."""
         nxt = self._timed[k].next_event_in()
-        due = NEVER if nxt is None else self.cycle + max(nxt, 1)
+        self._set_due(k, NEVER if nxt is None else self.cycle + max(nxt, 1))
+
+    def _set_due(self, k: int, due: int) -> None:
+        """Timed device ``k``'s next event is due at cycle ``due`` (:data:`NEVER`: none)."""
         old = self._due[k]
         if due != old:
             # Keep _next_at == min(_due) without a scan when it cannot have changed.
@@ -250,14 +253,15 @@ class PlatformModel:
                         lapic._advance(lag)
                     self._synced[cpu] = self.cycle
             lapic.write(off & ~3, value)
-            # _reschedule(cpu) when the write moved the LAPIC's next event (a quiet LAPIC has none)
+            # _reschedule(cpu), inline, when the write moved the LAPIC's next event (a quiet LAPIC has none)
             if lapic._quiet:
                 if self._due[cpu] != NEVER:
-                    self._reschedule(cpu)
+                    self._set_due(cpu, NEVER)
             else:
                 nxt = lapic.next_event_in()
-                if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
-                    self._reschedule(cpu)
+                due = NEVER if nxt is None else self.cycle + max(nxt, 1)
+                if due != self._due[cpu]:
+                    self._set_due(cpu, due)
             ipi = lapic.take_ipi()  # a plain call where the ipi_pending property would be a call through C
             while ipi is not None:
                 self._deliver(self.router.route_ipi(ipi, cpu))
@@ -336,14 +340,15 @@ class PlatformModel:
             else:
                 fault = False
                 handler(wdata & _M32 & mask)
-        # _reschedule(cpu) when the access moved the LAPIC's next event (a quiet LAPIC has none)
+        # _reschedule(cpu), inline, when the access moved the LAPIC's next event (a quiet LAPIC has none)
         if lapic._quiet:
             if self._due[cpu] != NEVER:
-                self._reschedule(cpu)
+                self._set_due(cpu, NEVER)
         else:
             nxt = lapic.next_event_in()
-            if (NEVER if nxt is None else self.cycle + max(nxt, 1)) != self._due[cpu]:
-                self._reschedule(cpu)
+            due = NEVER if nxt is None else self.cycle + max(nxt, 1)
+            if due != self._due[cpu]:
+                self._set_due(cpu, due)
         if lapic._ipi is not None:  # (what take_ipi() would return)
             ipi = lapic.take_ipi()
             while ipi is not None:
